@@ -1,0 +1,1 @@
+"""Rendering, the outbox and transports. Never imports workflow/."""

@@ -1,0 +1,171 @@
+"""A state machine declared as data, checked, and drawn from the same data."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class T:
+    """One transition: `trigger` moves a case from any of `sources` to `dest`.
+
+    `guards` name pure rules (states.rules.RULES) that must return no
+    violations; `actor_rules` name rules about the person acting (a refusal is
+    a permission matter, not a rule of the programme).
+    """
+
+    trigger: str
+    source: str | tuple[str, ...]
+    dest: str
+    roles: frozenset[str] = frozenset()
+    guards: tuple[str, ...] = ()
+    actor_rules: tuple[str, ...] = ()
+    needs_reason: bool = False
+    lead_only: bool = True  # a council person must belong to the lead organisation
+
+    def __init__(self, trigger, source, dest, *, roles=(), guards=(), actor_rules=(),
+                 needs_reason=False, lead_only=True):
+        object.__setattr__(self, "trigger", trigger)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "dest", dest)
+        object.__setattr__(self, "roles", frozenset(roles))
+        object.__setattr__(self, "guards", tuple(guards))
+        object.__setattr__(self, "actor_rules", tuple(actor_rules))
+        object.__setattr__(self, "needs_reason", needs_reason)
+        object.__setattr__(self, "lead_only", lead_only)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source,) if isinstance(self.source, str) else tuple(self.source)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A whole state machine. `version` is recorded on every case opened under it."""
+
+    kind: str
+    initial: str
+    final: frozenset[str]
+    transitions: tuple[T, ...]
+    version: int = 1
+    label: str = ""
+    states_order: tuple[str, ...] = field(default=())
+
+    def __init__(self, kind: str, initial: str, final: Iterable[str], transitions: Iterable[T],
+                 version: int = 1, label: str = ""):
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "initial", initial)
+        object.__setattr__(self, "final", frozenset(final))
+        object.__setattr__(self, "transitions", tuple(transitions))
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "label", label or kind)
+        order: list[str] = [initial]
+        for t in self.transitions:
+            for s in (*t.sources, t.dest):
+                if s not in order:
+                    order.append(s)
+        for s in sorted(self.final):
+            if s not in order:
+                order.append(s)
+        object.__setattr__(self, "states_order", tuple(order))
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return self.states_order
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for t in self.transitions:
+            seen.setdefault(t.trigger, None)
+        return tuple(seen)
+
+    def find(self, trigger: str, state: str) -> T | None:
+        """The transition `trigger` defines from `state`, if any."""
+        for t in self.transitions:
+            if t.trigger == trigger and state in t.sources:
+                return t
+        return None
+
+    def defined_from(self, state: str) -> list[T]:
+        return [t for t in self.transitions if state in t.sources]
+
+    def triggers_from(self, state: str) -> list[str]:
+        return sorted({t.trigger for t in self.defined_from(state)})
+
+    def is_final(self, state: str) -> bool:
+        return state in self.final
+
+    # --- self-checks -------------------------------------------------------
+    def problems(self, known_guards: Iterable[str] = (), known_roles: Iterable[str] = ()) -> list[str]:
+        """Every fault in the definition at once, as sentences."""
+        guards, roles = set(known_guards), set(known_roles)
+        out: list[str] = []
+        for t in self.transitions:
+            for g in (*t.guards, *t.actor_rules):
+                if guards and g not in guards:
+                    out.append(f"{self.kind}: guard '{g}' is not a known rule")
+            for r in t.roles:
+                if roles and r not in roles:
+                    out.append(f"{self.kind}: role '{r}' on '{t.trigger}' is not a known role")
+            if not t.roles:
+                out.append(f"{self.kind}: '{t.trigger}' names no role that may fire it")
+            for s in t.sources:
+                if s in self.final:
+                    out.append(f"{self.kind}: '{t.trigger}' leaves final state '{s}'")
+        seen: dict[tuple[str, str], str] = {}
+        for t in self.transitions:
+            for s in t.sources:
+                if (t.trigger, s) in seen:
+                    out.append(f"{self.kind}: '{t.trigger}' is defined twice from '{s}'")
+                seen[(t.trigger, s)] = t.dest
+        reachable = self._reachable_from(self.initial)
+        for s in self.states:
+            if s not in reachable:
+                out.append(f"{self.kind}: '{s}' cannot be reached from '{self.initial}'")
+            elif not (self._reachable_from(s) & self.final):
+                out.append(f"{self.kind}: '{s}' cannot reach a final state")
+        return out
+
+    def _reachable_from(self, start: str) -> set[str]:
+        seen, todo = {start}, [start]
+        while todo:
+            s = todo.pop()
+            for t in self.defined_from(s):
+                if t.dest not in seen:
+                    seen.add(t.dest)
+                    todo.append(t.dest)
+        return seen
+
+    # --- drawings ----------------------------------------------------------
+    def mermaid(self) -> str:
+        """A Mermaid `stateDiagram-v2`, each arrow labelled with trigger, roles and guards."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
+        for t in self.transitions:
+            label = t.trigger
+            extras = []
+            if t.guards:
+                extras.append("if " + ", ".join(t.guards))
+            extras.append("by " + ", ".join(sorted(t.roles)))
+            label += " (" + "; ".join(extras) + ")"
+            for s in t.sources:
+                lines.append(f"    {s} --> {t.dest}: {label}")
+        for s in sorted(self.final):
+            lines.append(f"    {s} --> [*]")
+        return "\n".join(lines) + "\n"
+
+    def dot(self) -> str:
+        """Graphviz DOT text of the same machine, for offline SVG rendering."""
+        lines = [f'digraph "{self.kind}" {{', "  rankdir=LR;",
+                 '  node [shape=box, style="rounded", fontname="Helvetica", fontsize=10];',
+                 '  edge [fontname="Helvetica", fontsize=9];',
+                 '  "__start" [shape=point, label=""];',
+                 f'  "__start" -> "{self.initial}";']
+        for s in self.states:
+            shape = ', peripheries=2' if s in self.final else ''
+            lines.append(f'  "{s}" [label="{s.replace("_", " ")}"{shape}];')
+        for t in self.transitions:
+            for s in t.sources:
+                lines.append(f'  "{s}" -> "{t.dest}" [label="{t.trigger}"];')
+        lines.append("}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,57 @@
+"""The facts a guard sees: frozen, gathered by the engine, never fetched by a rule.
+
+A rule is `def rule(facts: Facts) -> list[str]`; an empty list means allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class OrgFacts:
+    code: str
+    name: str
+    kind: str = "council"  # council | fire | agency
+    esg_allocation_pence: int | None = None
+
+
+@dataclass(frozen=True)
+class Score:
+    assessor: str
+    innovation: int
+    costs: int
+    savings: int
+
+
+@dataclass(frozen=True)
+class CheckpointFacts:
+    ref: str
+    state: str
+    due: date | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    kind: str                                  # bid | area | checkpoint
+    ref: str
+    programme: Any                             # states.programme.ProgrammeSpec
+    application: Any = None                    # states.documents.BidApplication | AreaApplication
+    lead: OrgFacts | None = None
+    partners: tuple[OrgFacts, ...] = ()        # bids: partner organisations on record
+    actor: str = ""                            # the person firing the trigger
+    now: datetime | None = None
+    # money and counts across the programme, leaving this case out
+    committed_pence: int = 0                   # offered + accepted - released
+    offers_in_category: int = 0                # live offers in this bid's category
+    # assessment
+    scores: tuple[Score, ...] = ()
+    conflicted: frozenset[str] = frozenset()   # people who declared a conflict on this case
+    declared_no_conflict: frozenset[str] = frozenset()
+    agreed_score: Score | None = None          # a moderator's agreed score, where one was given
+    # network areas
+    contribution_pence: int | None = None      # the agreed contribution, once recorded
+    # monitoring
+    checkpoints: tuple[CheckpointFacts, ...] = ()
+    figures: Mapping[str, Any] = field(default_factory=dict)  # a return being submitted
