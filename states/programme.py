@@ -1,0 +1,433 @@
+"""A programme read from its TOML file: fund, categories, criteria, monitoring, ladder.
+
+The numbers of the rules live here, not in code (DESIGN.md section 1). A file
+must give `code`, `name`, `kind` and `fund`, and for bids each category's band
+and count; everything else defaults to DESIGN.md. `parse_programme` reports
+every problem at once, each with its field path, and loads nothing on error.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Mapping
+
+from states.errors import DocumentError, ProgrammeFileError
+from states.ladder import ACTIONS, CATCH_UP_POLICIES, DEFAULT_LADDER, LadderStep, ladder_problems
+from states.money import WrittenDecimal, parse_money, pounds
+
+KINDS = ("bids", "areas")
+ARRANGEMENTS = ("linked_it", "joint_procurement", "joint_contracting", "other")
+# Fields of an application a category can require (states.documents.BidApplication).
+STATABLE_FIELDS = ("transitional_costs", "annual_savings", "arrangement", "innovation",
+                   "further_and_faster")
+CRITERIA = ("innovation", "costs", "savings")     # the fields of states.facts.Score
+DEFAULT_AREA_DECISION = date(2013, 7, 31)         # "announced in the summer"
+
+_CODE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Deliberately narrow: these go into mail headers (no spaces, commas, angle brackets).
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    min_pence: int | None = None
+    max_pence: int | None = None
+    max_count: int | None = None
+    min_count: int | None = None
+    esg_share: Decimal | None = None       # of the lead's ESG allocation (0.25 for esg_top_up)
+    needs_esg_allocation: bool = False
+    min_partner_councils: int = 0          # councils besides the lead
+    required_fields: tuple[str, ...] = ()
+    arrangements: tuple[str, ...] = ()
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ReturnField:
+    kind: str                              # money | text
+    required: bool = False
+
+
+DEFAULT_RETURN_FIELDS: dict[str, ReturnField] = {
+    "spend_to_date": ReturnField("money"), "savings_to_date": ReturnField("money"),
+    "progress": ReturnField("text"), "risks": ReturnField("text"),
+}
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    every_months: int | None = 3
+    count: int | None = 4
+    dates: tuple[date, ...] = ()
+    fields: dict[str, ReturnField] = field(default_factory=lambda: dict(DEFAULT_RETURN_FIELDS))
+
+
+@dataclass(frozen=True)
+class Contacts:
+    lead: str
+    director: str
+
+
+@dataclass(frozen=True)
+class EoiRules:
+    """What a network area's expression of interest must contain."""
+    min_service_areas: int = 1
+    min_partners: int = 2                  # named partner bodies, each with evidence
+
+
+@dataclass(frozen=True)
+class ProgrammeSpec:
+    code: str
+    name: str
+    kind: str                              # bids | areas
+    fund_pence: int
+    categories: dict[str, Category]
+    criteria: dict[str, Decimal]           # weight of each 0-5 score
+    # Each assessor's weighted score is sum(score x weight); when the highest
+    # and lowest differ by more than this, a moderator's agreed score is needed.
+    score_tolerance: int
+    monitoring: Monitoring
+    ladder: tuple[LadderStep, ...]
+    catch_up: str                          # all | latest
+    contacts: Contacts
+    decision_date: date | None
+    eoi: EoiRules = EoiRules()
+    source: str = ""                       # the TOML text it was read from
+    origin: str = ""                       # where that text came from (a path), for messages
+
+
+# DESIGN.md section 1's "must state" column and eligibility, by category name.
+_CATEGORY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "single_operation": {"required_fields": ("transitional_costs", "annual_savings"),
+                         "min_partner_councils": 1},
+    "shared_arrangement": {"required_fields": ("arrangement", "innovation",
+                                               "transitional_costs", "annual_savings"),
+                           "arrangements": ARRANGEMENTS},
+    "esg_top_up": {"required_fields": ("further_and_faster",), "needs_esg_allocation": True},
+}
+
+_TOP = {"code", "name", "kind", "fund", "description", "score_tolerance", "catch_up",
+        "decision_date", "contacts", "criteria", "categories", "rules", "monitoring",
+        "ladder", "eoi"}
+
+
+def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
+    """A ProgrammeSpec from TOML text, or ProgrammeFileError listing every problem."""
+    try:
+        data = tomllib.loads(text, parse_float=WrittenDecimal)
+    except tomllib.TOMLDecodeError as err:
+        raise ProgrammeFileError(f"not valid TOML: {err}", source) from None
+    r = _Reader()
+    r.unknown(data, _TOP, "")
+    code = r.text(data, "code", required=True)
+    if code is not None and not _CODE.fullmatch(code):
+        r.problem(f"code: {code!r} is not lower-case letters, digits and hyphens (tca-2013)")
+    name = r.text(data, "name", required=True)
+    kind = r.text(data, "kind", required=True)
+    if kind is not None and kind not in KINDS:
+        r.problem(f"kind: {kind!r} is not bids or areas")
+    fund = r.money(data, "fund", required=True)
+    if fund == 0:
+        r.problem("fund: £0 leaves nothing to award")
+    tolerance = r.integer(data, "score_tolerance", default=2)
+    catch_up = r.text(data, "catch_up", default="all")
+    if catch_up not in CATCH_UP_POLICIES:
+        r.problem(f"catch_up: {catch_up!r} is not all or latest")
+    decision = r.date(data, "decision_date",
+                      default=DEFAULT_AREA_DECISION if kind == "areas" else None)
+    slug = code or "programme"
+    contacts = _contacts(r, data, slug)
+    criteria = _criteria(r, data)
+    categories = _categories(r, data, kind)
+    monitoring = _monitoring(r, data)
+    ladder = _ladder(r, data)
+    eoi_table = r.table(data, "eoi")
+    r.unknown(eoi_table, {"min_service_areas", "min_partners"}, "eoi")
+    eoi = EoiRules(r.integer(eoi_table, "min_service_areas", "eoi", default=1),
+                   r.integer(eoi_table, "min_partners", "eoi", default=2))
+    if r.problems:
+        raise ProgrammeFileError(r.problems, source)
+    return ProgrammeSpec(code=code, name=name, kind=kind, fund_pence=fund, categories=categories,
+                         criteria=criteria, score_tolerance=tolerance, monitoring=monitoring,
+                         ladder=ladder, catch_up=catch_up, contacts=contacts,
+                         decision_date=decision, eoi=eoi, source=text, origin=source)
+
+
+def _contacts(r: _Reader, data: Mapping, slug: str) -> Contacts:
+    table = r.table(data, "contacts")
+    r.unknown(table, {"lead", "director"}, "contacts")
+    found = {}
+    for key in ("lead", "director"):
+        email = r.text(table, key, "contacts", default=f"{slug}-{key}@example.org")
+        if email is not None and not _EMAIL.fullmatch(email):
+            r.problem(f"contacts.{key}: {email!r} is not an email address")
+        found[key] = email
+    return Contacts(**found)
+
+
+def _criteria(r: _Reader, data: Mapping) -> dict[str, Decimal]:
+    weights = {name: Decimal(1) for name in CRITERIA}
+    table = r.table(data, "criteria")
+    for name, entry in table.items():
+        path = f"criteria.{name}"
+        if name not in CRITERIA:
+            r.problem(f"{path}: unknown criterion (assessors score {', '.join(CRITERIA)})")
+            continue
+        if isinstance(entry, Mapping):     # [criteria.innovation] weight = 2, label = "…"
+            r.unknown(entry, {"weight", "label"}, path)
+            r.text(entry, "label", path)
+            weight = r.number(entry, "weight", path, required=True)
+        else:                              # innovation = 2
+            weight = r.number(table, name, "criteria")
+        if weight is not None:
+            weights[name] = weight
+    if not any(weights.values()):
+        r.problem("criteria: every weight is 0, so no bid could be ranked")
+    return weights
+
+
+def _categories(r: _Reader, data: Mapping, kind: str | None) -> dict[str, Category]:
+    tables = r.table(data, "categories")
+    rules = r.table(data, "rules")
+    if kind == "areas":
+        for key in ("categories", "rules"):
+            if key in data:
+                r.problem(f"{key}: a programme of areas has no categories")
+        return {}
+    if kind == "bids" and not tables:
+        r.problem("categories: missing (a programme of bids needs at least one category)")
+    for name in rules:
+        if name not in tables:
+            r.problem(f"rules.{name}: unknown category")
+    out: dict[str, Category] = {}
+    for name in tables:
+        path = f"categories.{name}"
+        if not _NAME.fullmatch(name):
+            r.problem(f"{path}: {name!r} is not a name of lower-case letters, digits and _")
+        table = r.table(tables, name, "categories")
+        r.unknown(table, {"label", "min", "max", "esg_share", "max_count", "min_count"}, path)
+        low, high = r.money(table, "min", path), r.money(table, "max", path)
+        share = r.number(table, "esg_share", path)
+        if high is None and share is None and "max" not in table and "esg_share" not in table:
+            r.problem(f"{path}.max: missing (a category's band needs max, or esg_share for "
+                      f"a share of the lead council's ESG allocation)")
+        if low is not None and high is not None and low > high:
+            r.problem(f"{path}.min: {pounds(low)} is above max {pounds(high)}")
+        if share is not None and not 0 < share <= 1:
+            r.problem(f"{path}.esg_share: {share} is not a share above 0 and at most 1")
+        most = r.integer(table, "max_count", path, required=True)
+        least = r.integer(table, "min_count", path)
+        if most is not None and least is not None and least > most:
+            r.problem(f"{path}.min_count: {least} is above max_count {most}")
+        defaults = _CATEGORY_DEFAULTS.get(name, {})
+        rpath = f"rules.{name}"
+        rule = r.table(rules, name, "rules")
+        r.unknown(rule, {"required_fields", "min_partner_councils", "arrangements",
+                         "needs_esg_allocation"}, rpath)
+        required = r.names(rule, "required_fields", rpath, allowed=STATABLE_FIELDS,
+                           default=defaults.get("required_fields", ()))
+        arrangements = r.names(rule, "arrangements", rpath,
+                               default=defaults.get("arrangements", ()))
+        out[name] = Category(
+            name=name, label=r.text(table, "label", path, default="") or "",
+            min_pence=low, max_pence=high, max_count=most, min_count=least, esg_share=share,
+            needs_esg_allocation=r.boolean(rule, "needs_esg_allocation", rpath, default=bool(
+                defaults.get("needs_esg_allocation", False) or share is not None)),
+            min_partner_councils=r.integer(rule, "min_partner_councils", rpath,
+                                           default=defaults.get("min_partner_councils", 0)),
+            required_fields=required, arrangements=arrangements)
+    return out
+
+
+def _monitoring(r: _Reader, data: Mapping) -> Monitoring:
+    table = r.table(data, "monitoring")
+    r.unknown(table, {"every_months", "count", "dates", "fields"}, "monitoring")
+    dates: tuple[date, ...] = ()
+    every, count = 3, 4
+    if "dates" in table:
+        if "every_months" in table or "count" in table:
+            r.problem("monitoring.dates: give either dates or every_months and count, not both")
+        found = table["dates"]
+        if not isinstance(found, list) or not found or not all(
+                isinstance(d, date) and not isinstance(d, datetime) for d in found):
+            r.problem("monitoring.dates: not a list of TOML dates (dates = [2014-03-31, …])")
+        else:
+            dates = tuple(found)
+            if any(b <= a for a, b in zip(dates, dates[1:])):
+                r.problem("monitoring.dates: the dates are not in strictly increasing order")
+        every, count = None, None
+    else:
+        every = r.integer(table, "every_months", "monitoring", default=3, minimum=1)
+        count = r.integer(table, "count", "monitoring", default=4, minimum=1)
+    fields = dict(DEFAULT_RETURN_FIELDS)
+    declared = r.table(table, "fields", "monitoring")
+    for name in declared:
+        path = f"monitoring.fields.{name}"
+        if not _NAME.fullmatch(name):
+            r.problem(f"{path}: {name!r} is not a name of lower-case letters, digits and _")
+        entry = r.table(declared, name, "monitoring.fields")
+        r.unknown(entry, {"kind", "required", "label"}, path)
+        r.text(entry, "label", path)
+        standard = DEFAULT_RETURN_FIELDS.get(name)
+        kind = r.text(entry, "kind", path, required=standard is None,
+                      default=standard.kind if standard else None)
+        if kind is not None and kind not in ("money", "text"):
+            r.problem(f"{path}.kind: {kind!r} is not money or text")
+        elif standard and kind != standard.kind:
+            r.problem(f"{path}.kind: {name} is always {standard.kind}")
+        fields[name] = ReturnField(kind or "text", r.boolean(entry, "required", path, default=False))
+    return Monitoring(every_months=every, count=count, dates=dates, fields=fields)
+
+
+def _ladder(r: _Reader, data: Mapping) -> tuple[LadderStep, ...]:
+    if "ladder" not in data:
+        return DEFAULT_LADDER
+    entries = data["ladder"]
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        r.problem("ladder: not an array of tables ([[ladder]])")
+        return DEFAULT_LADDER
+    steps: list[LadderStep] = []
+    escalations = 0
+    before = len(r.problems)
+    for i, entry in enumerate(entries):
+        path = f"ladder[{i}]"
+        r.unknown(entry, {"name", "offset_days", "working_days", "action", "level", "at_risk",
+                          "to", "cc"}, path)
+        action = r.text(entry, "action", path, required=True)
+        if action is not None and action not in ACTIONS:
+            r.problem(f"{path}.action: {action!r} is not one of {', '.join(ACTIONS)}")
+            action = None
+        escalations += action == "escalate"
+        step = LadderStep(
+            name=r.text(entry, "name", path, required=True) or f"step_{i}",
+            offset_days=r.integer(entry, "offset_days", path, required=True, minimum=None) or 0,
+            action=action or "remind",
+            to=r.names(entry, "to", path, default=()), cc=r.names(entry, "cc", path, default=()),
+            working_days=r.boolean(entry, "working_days", path, default=False),
+            level=r.integer(entry, "level", path,
+                            default=escalations if action == "escalate" else 0),
+            at_risk=r.boolean(entry, "at_risk", path, default=False))
+        if "name" in entry and not _NAME.fullmatch(step.name):
+            r.problem(f"{path}.name: {step.name!r} is not a name of lower-case letters, "
+                      f"digits and _ (it names the email templates)")
+        steps.append(step)
+    if len(r.problems) == before:  # ordering checks on half-read steps would only repeat them
+        r.problems.extend(ladder_problems(steps))
+    return tuple(steps)
+
+
+class _Reader:
+    """Reads typed fields out of TOML tables, collecting every problem with its path."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    def _get(self, table: Mapping, key: str, path: str, required: bool) -> Any:
+        if key not in table and required:
+            self.problem(f"{_join(path, key)}: missing")
+        return table.get(key)
+
+    def unknown(self, table: Mapping, allowed: set[str], path: str) -> None:
+        for key in table:
+            if key not in allowed:
+                self.problem(f"{_join(path, key)}: unknown field")
+
+    def table(self, table: Mapping, key: str, path: str = "") -> Mapping:
+        value = table.get(key, {})
+        if not isinstance(value, Mapping):
+            self.problem(f"{_join(path, key)}: not a table")
+            return {}
+        return value
+
+    def text(self, table: Mapping, key: str, path: str = "", *, required: bool = False,
+             default: str | None = None) -> str | None:
+        value = self._get(table, key, path, required)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value.strip():
+            self.problem(f"{_join(path, key)}: {_show(value)} is not a piece of text")
+            return default
+        return value
+
+    def money(self, table: Mapping, key: str, path: str = "", *,
+              required: bool = False) -> int | None:
+        value = self._get(table, key, path, required)
+        if value is None:
+            return None
+        try:
+            return parse_money(value, _join(path, key))
+        except DocumentError as err:
+            self.problems.extend(err.problems)
+            return None
+
+    def number(self, table: Mapping, key: str, path: str = "", *,
+               required: bool = False) -> Decimal | None:
+        value = self._get(table, key, path, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or (
+                isinstance(value, Decimal) and not value.is_finite()) or value < 0:
+            self.problem(f"{_join(path, key)}: {_show(value)} is not a number")
+            return None
+        return Decimal(value) if isinstance(value, int) else Decimal(str(value))
+
+    def integer(self, table: Mapping, key: str, path: str = "", *, required: bool = False,
+                default: int | None = None, minimum: int | None = 0) -> int | None:
+        value = self._get(table, key, path, required)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(f"{_join(path, key)}: {_show(value)} is not a whole number")
+            return default
+        if minimum is not None and value < minimum:
+            self.problem(f"{_join(path, key)}: {value} is below {minimum}")
+            return default
+        return value
+
+    def boolean(self, table: Mapping, key: str, path: str = "", *, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(f"{_join(path, key)}: {_show(value)} is not true or false")
+            return default
+        return value
+
+    def date(self, table: Mapping, key: str, path: str = "", *,
+             default: date | None) -> date | None:
+        value = table.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, date) or isinstance(value, datetime):
+            self.problem(f"{_join(path, key)}: {_show(value)} is not a TOML date (2013-07-31)")
+            return default
+        return value
+
+    def names(self, table: Mapping, key: str, path: str = "", *, default: tuple[str, ...],
+              allowed: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = table.get(key)
+        if value is None:
+            return tuple(default)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(f"{_join(path, key)}: not a list of names")
+            return tuple(default)
+        for v in value:
+            if allowed and v not in allowed:
+                self.problem(f"{_join(path, key)}: {v!r} is not one of {', '.join(allowed)}")
+        return tuple(value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, WrittenDecimal):
+        return value.written
+    return repr(value) if isinstance(value, str) else str(value)
