@@ -14,3 +14,14 @@ CASE_ROLES: frozenset[str] = frozenset(
 ROLE_PREFERENCE: tuple[str, ...] = (
     "council", "caseworker", "assessor", "approver", "system", "admin", "auditor",
 )
+
+# Actions that are not transitions but still change a case, and who may take
+# them (DESIGN.md section 1's role table).
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "open": frozenset({"council", "caseworker"}),
+    "declare": frozenset({"assessor"}),
+    "score": frozenset({"assessor"}),
+    "agree_score": frozenset({"caseworker"}),
+    "record_contribution": frozenset({"caseworker"}),
+    "outbox_retry": frozenset({"caseworker"}),
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a bare machine (python3 and pip), then run them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+
+# The browser journeys drive Debian's Chromium (Playwright cannot download its own here).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+        || echo "chromium could not be installed: browser journeys will be skipped" >&2
+fi
+
+exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -1,0 +1,120 @@
+"""Fixtures: real databases (SQLite always, PostgreSQL when reachable) and a frozen clock.
+
+SQLite databases are copied from a template migrated once per run; PostgreSQL
+ones are created from a template database, so each test starts from a fresh,
+fully migrated schema with the bundled programmes loaded.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from workflow.db import make_engine, resolve_url
+from workflow.setup import init
+
+PG_URL = os.environ.get("CASEWORK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_admin():
+    return create_engine(resolve_url(PG_URL), isolation_level="AUTOCOMMIT")
+
+
+def _pg_reason() -> str | None:
+    try:
+        with _pg_admin().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return None
+    except Exception as err:  # any failure to connect means: skip, saying why
+        return (f"PostgreSQL not reachable at {PG_URL} ({type(err).__name__}); "
+                f"set CASEWORK_TEST_POSTGRES to run these tests")
+
+
+PG_UNAVAILABLE = _pg_reason()
+
+
+def pg_url_for(name: str) -> str:
+    base = resolve_url(PG_URL)
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    init(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    if PG_UNAVAILABLE:
+        pytest.skip(PG_UNAVAILABLE)
+    name = f"cw_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(pg_url_for(name))
+    init(engine)
+    engine.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def sqlite_db(sqlite_template, tmp_path):
+    path = tmp_path / "casework.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    engine.test_url = f"sqlite:///{path}"
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_db(pg_template):
+    name = f"cw_t_{os.getpid()}_{next(_counter)}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    engine = make_engine(pg_url_for(name))
+    engine.test_url = pg_url_for(name)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def db(sqlite_db):
+    """The embedded default: a fresh SQLite database."""
+    return sqlite_db
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db(request):
+    """The same test on SQLite and, when reachable, on PostgreSQL."""
+    return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
+
+
+@pytest.fixture
+def world(db):
+    from tests.builders import World
+    return World(db)
+
+
+@pytest.fixture
+def any_world(any_db):
+    from tests.builders import World
+    return World(any_db)

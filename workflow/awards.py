@@ -1,0 +1,46 @@
+"""The fund ledger's side of an award: an offer reserves, a decline or termination releases."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, select
+
+from workflow.models import ledger, programmes
+
+if TYPE_CHECKING:
+    from workflow.effects import MoveDone
+
+
+def lock_fund(conn: Connection, programme: str) -> None:
+    """Hold the programme row until commit, so two offers are weighed one after the other.
+
+    On SQLite the write transaction (BEGIN IMMEDIATE) already serialises them.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(programmes.c.code).where(programmes.c.code == programme)
+                     .with_for_update())
+
+
+def reserve(done: "MoveDone") -> None:
+    c = done.case
+    done.conn.execute(ledger.insert().values(
+        programme=c.programme, case_id=c.id, category=c.category, entry="reserve",
+        amount_pence=c.amount_pence, at=done.now))
+
+
+def release(done: "MoveDone") -> None:
+    """Give back what this case still holds (no payments are made before monitoring ends)."""
+    c = done.case
+    held = reserved_for(done.conn, c.id)
+    if held:
+        done.conn.execute(ledger.insert().values(
+            programme=c.programme, case_id=c.id, category=c.category, entry="release",
+            amount_pence=held, at=done.now))
+
+
+def reserved_for(conn: Connection, case_id: int) -> int:
+    total = 0
+    for row in conn.execute(select(ledger.c.entry, ledger.c.amount_pence)
+                            .where(ledger.c.case_id == case_id)):
+        total += row.amount_pence if row.entry == "reserve" else -row.amount_pence
+    return total

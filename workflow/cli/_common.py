@@ -1,0 +1,80 @@
+"""What every command shares: the database, the acting person, output, refusals."""
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from typing import Any, Iterable, Optional
+
+import typer
+from sqlalchemy import Engine
+
+JSON_OPT = typer.Option(False, "--json", help="Print JSON (stable, for scripts).")
+AS_OPT = typer.Option(..., "--as", help="The person acting (recorded in history).")
+AS_READ_OPT = typer.Option(None, "--as", help="Read as this person: allowed_triggers lists what they may fire.")
+
+
+class State:
+    db_url: Optional[str] = None
+    _engine: Optional[Engine] = None
+
+    def engine(self, *, check: bool = True) -> Engine:
+        from workflow.db import make_engine
+        from workflow.setup import ready
+        if self._engine is None:
+            self._engine = make_engine(self.db_url)
+            if check:
+                ready(self._engine)
+        return self._engine
+
+
+STATE = State()
+
+
+def engine(check: bool = True) -> Engine:
+    return STATE.engine(check=check)
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, Decimal):
+        return str(o)
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    raise TypeError(f"{type(o).__name__} is not JSON")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_default) + "\n")
+
+
+def table(rows: Iterable[dict], columns: list[str], title: str | None = None) -> None:
+    """A plain, aligned table for people (the --json form is for scripts)."""
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(title=title, show_edge=False, header_style="bold")
+    for c in columns:
+        t.add_column(c)
+    n = 0
+    for r in rows:
+        n += 1
+        t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in columns])
+    console = Console(soft_wrap=True)
+    if n == 0:
+        console.print("(none)")
+    else:
+        console.print(t)
+
+
+def emit(data: Any, as_json: bool, columns: list[str] | None = None, title: str | None = None) -> None:
+    if as_json:
+        print_json(data)
+    elif columns is not None:
+        table(data, columns, title)
+    elif isinstance(data, dict):
+        width = max((len(k) for k in data), default=0)
+        for k, v in data.items():
+            if isinstance(v, (dict, list)):
+                v = json.dumps(v, ensure_ascii=False, default=_default)
+            typer.echo(f"{k:<{width}}  {'' if v is None else v}")
+    else:
+        typer.echo(str(data))

@@ -1,0 +1,79 @@
+"""`casework case open|advance|show|list|history`."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from states.documents import load_document
+from states.errors import DocumentError
+from workflow import cases
+from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, emit, engine
+from workflow.errors import Malformed
+
+case_app = typer.Typer(help="Bids and network areas.", no_args_is_help=True)
+
+LIST_COLUMNS = ["ref", "kind", "programme", "state", "title", "lead", "version"]
+
+
+def read_document(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise Malformed(f"{path}", [f"cannot be read: {err}"]) from None
+    try:
+        return load_document(text, path.suffix.lower())
+    except DocumentError as err:
+        raise Malformed(f"{path.name}", err.problems) from None
+
+
+@case_app.command("open")
+def open_(kind: str = typer.Argument(..., metavar="bid|area"),
+          from_file: Path = typer.Option(..., "--from-file", exists=True, dir_okay=False),
+          actor: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
+    """Open a bid or a network area from its document; prints the new reference."""
+    if kind not in ("bid", "area"):
+        raise typer.BadParameter(f"'{kind}' is not bid or area", param_hint="KIND")
+    case = cases.open_case(engine(), kind, read_document(from_file), actor)
+    emit(case, True) if as_json else typer.echo(case["ref"])
+
+
+@case_app.command("advance")
+def advance(ref: str, trigger: str, actor: str = AS_OPT,
+            reason: Optional[str] = typer.Option(None, "--reason"),
+            as_json: bool = JSON_OPT) -> None:
+    """Fire a trigger on a case (`case show REF --as NAME` lists what you may fire)."""
+    case = cases.advance(engine(), ref, trigger, actor, reason=reason)
+    emit(case, True) if as_json else typer.echo(f"{case['ref']} is now {case['state']}")
+
+
+@case_app.command("show")
+def show(ref: str, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
+    """One case: its state, version, what may be fired, and its application."""
+    emit(cases.show(engine(), ref, actor), as_json)
+
+
+@case_app.command("list")
+def list_(state: Optional[str] = typer.Option(None, "--state"),
+          kind: Optional[str] = typer.Option(None, "--kind", help="bid | area"),
+          programme: Optional[str] = typer.Option(None, "--programme"),
+          actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
+    """Cases, oldest first, filtered by state, kind or programme."""
+    rows = cases.list_cases(engine(), state=state, kind=kind, programme=programme,
+                            actor_name=actor)
+    emit(rows, as_json, LIST_COLUMNS)
+
+
+@case_app.command("history")
+def history(ref: str, as_json: bool = JSON_OPT) -> None:
+    """A case's full history, oldest first, with its hash chain."""
+    rows = cases.case_history(engine(), ref)
+    if as_json:
+        emit(rows, True)
+        return
+    emit([{**r, "from": r["from_state"] or "", "to": r["to_state"],
+           "hash": r["hash"][:12]} for r in rows], False,
+         ["seq", "at", "checkpoint", "trigger", "from", "to", "actor", "role", "reason", "hash"])
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(case_app, name="case")

@@ -1,0 +1,37 @@
+"""`casework user add|list` (and `user passwd` once the web app lands)."""
+from typing import List, Optional
+
+import typer
+
+from workflow.cli._common import JSON_OPT, emit, engine
+from workflow import people
+
+user_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
+
+
+@user_app.command("add")
+def add(name: str,
+        role: List[str] = typer.Option(..., "--role", help="caseworker assessor approver auditor admin council"),
+        email: Optional[str] = typer.Option(None, "--email"),
+        org: Optional[str] = typer.Option(None, "--org", help="Organisation code (council people)."),
+        as_json: bool = JSON_OPT) -> None:
+    """Add a person with one or more roles."""
+    with engine().begin() as conn:
+        row = people.add_user(conn, name, roles=role, email=email, org=org)
+    emit(row, as_json) if as_json else typer.echo(f"person {name} added ({', '.join(row['roles'])})")
+
+
+@user_app.command("list")
+def list_(as_json: bool = JSON_OPT) -> None:
+    """Every person and their roles."""
+    with engine().connect() as conn:
+        rows = people.list_users(conn)
+    if as_json:
+        emit(rows, True)
+    else:
+        emit([{**r, "roles": ", ".join(r["roles"])} for r in rows], False,
+             ["name", "roles", "email", "org"])
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")

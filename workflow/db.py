@@ -1,0 +1,93 @@
+"""Opening the database: SQLite tuned for safe concurrent writes, or PostgreSQL."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from workflow.errors import SetupError
+
+DEFAULT_URL = "sqlite:///casework.db"
+
+
+def resolve_url(url: str | None) -> str:
+    """`--db`, else CASEWORK_DB, else the local default; postgresql:// means psycopg 3."""
+    url = url or os.environ.get("CASEWORK_DB") or DEFAULT_URL
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    url = resolve_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SetupError(f"'{url}' is not a database URL (try sqlite:///casework.db "
+                         f"or postgresql://user@host/db).") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, echo)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    raise SetupError(f"'{parsed.get_backend_name()}' databases are not supported; "
+                     f"use SQLite or PostgreSQL.")
+
+
+def _sqlite_engine(url: str, echo: bool) -> Engine:
+    engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy's `begin` event issue BEGIN itself: the driver's own
+        # deferred BEGIN fails with "database is locked" when a read turns
+        # into a write under concurrency, whatever the busy timeout.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Readers take no write lock (WAL lets them run beside a writer);
+        # writers take it at BEGIN, before their first read.
+        read_only = conn.get_execution_options().get("casework_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def is_postgres(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "postgresql"
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed when the block ends, rolled back on any error."""
+    with engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection: no write lock on SQLite, nothing committed."""
+    with engine.connect() as conn:
+        conn.execution_options(casework_read_only=True)
+        yield conn
+        conn.rollback()
+
+
+def check_reachable(engine: Engine) -> None:
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except OperationalError as err:
+        raise SetupError(f"The database at {engine.url.render_as_string(hide_password=True)} "
+                         f"cannot be opened: {str(err.orig).strip().splitlines()[0]}") from None

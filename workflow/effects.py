@@ -1,0 +1,41 @@
+"""What a move does besides changing state, declared as data.
+
+Each effect runs inside the move's transaction, after its history row, and may
+write rows of its own (ledger entries, checkpoints and their history rows).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import Connection
+
+from workflow import awards
+from workflow.engine import Actor, Move
+
+
+@dataclass(frozen=True)
+class MoveDone:
+    conn: Connection
+    case: Any            # the case row as it was read, before the move
+    move: Move
+    actor: Actor
+    now: datetime
+    spec: Any            # the programme
+    seq: int             # the history row the move wrote
+    payload: dict
+
+
+Effect = Callable[[MoveDone], None]
+
+EFFECTS: dict[tuple[str, str], tuple[Effect, ...]] = {
+    ("bid", "offer"): (awards.reserve,),
+    ("bid", "decline"): (awards.release,),
+    ("bid", "terminate"): (awards.release,),
+}
+
+
+def run_effects(done: MoveDone) -> None:
+    for effect in EFFECTS.get((done.case.kind, done.move.trigger), ()):
+        effect(done)

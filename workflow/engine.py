@@ -1,0 +1,145 @@
+"""The state machines, built once per definition, and the pure planning of a move.
+
+`plan` answers "may this person fire this trigger on this case now, and where
+does it lead?" without touching the database: InvalidTransition,
+PermissionDenied, ReasonRequired or GuardFailed, or a `Move`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from transitions import Machine, MachineError
+
+from states import DEFINITIONS, Definition, T
+from states.facts import Facts
+from states.roles import ROLE_PREFERENCE
+from workflow.errors import GuardFailed, InvalidTransition, PermissionDenied, ReasonRequired
+
+
+def _build(definition: Definition) -> Machine:
+    machine = Machine(
+        model=None,
+        states=list(definition.states),
+        initial=None,
+        # to_<state>() helpers would move a case past its guards and roles
+        auto_transitions=False,
+        # an unknown trigger must be a refusal, never a silent no-op
+        ignore_invalid_triggers=False,
+        model_attribute="state",
+    )
+    for t in definition.transitions:
+        machine.add_transition(t.trigger, list(t.sources), t.dest)
+    return machine
+
+
+MACHINES: dict[str, Machine] = {kind: _build(d) for kind, d in DEFINITIONS.items()}
+
+
+class _Bound:
+    """A case bound to its definition's shared machine for one move."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str):
+        self.state = state
+
+
+def destination(kind: str, state: str, trigger: str) -> str | None:
+    """Fire `trigger` on the shared machine from `state`; None when it is not defined there."""
+    machine = MACHINES[kind]
+    event = machine.events.get(trigger)
+    if event is None:
+        return None
+    bound = _Bound(state)
+    try:
+        event.trigger(bound)
+    except MachineError:
+        return None
+    return bound.state
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    roles: frozenset[str]
+    org: str | None = None
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls("system", frozenset({"system"}))
+
+
+@dataclass(frozen=True)
+class Move:
+    trigger: str
+    source: str
+    dest: str
+    role: str
+    transition: T
+
+
+def acting_role(t: T, actor: Actor, lead: str | None) -> str | None:
+    """The capacity in which `actor` may fire `t` on a case led by `lead`, if any."""
+    for role in ROLE_PREFERENCE:
+        if role not in t.roles or role not in actor.roles:
+            continue
+        if role == "council" and t.lead_only and (actor.org is None or actor.org != lead):
+            continue
+        return role
+    return None
+
+
+def allowed_triggers(definition: Definition, state: str, actor: Actor | None,
+                     lead: str | None) -> list[str]:
+    """Triggers defined from `state` that `actor` may fire (guards are not run)."""
+    out = []
+    for t in definition.defined_from(state):
+        if actor is None or acting_role(t, actor, lead):
+            out.append(t.trigger)
+    return sorted(set(out))
+
+
+def _refuse_role(ref: str, t: T, actor: Actor, lead: str | None) -> PermissionDenied:
+    if "council" in t.roles and "council" in actor.roles:
+        return PermissionDenied(
+            f"{actor.name} is not a person of {lead}, the lead organisation of {ref}, "
+            f"so they cannot '{t.trigger}' it.", person=actor.name, trigger=t.trigger)
+    roles = ", ".join(sorted(actor.roles)) or "no role"
+    may = " or ".join(sorted(t.roles))
+    return PermissionDenied(
+        f"{actor.name} ({roles}) may not '{t.trigger}' {ref}: only a {may} may.",
+        person=actor.name, trigger=t.trigger)
+
+
+def plan(definition: Definition, ref: str, state: str, trigger: str, actor: Actor, *,
+         lead: str | None, reason: str | None, facts: Facts | None,
+         rules: dict, actor_rules: dict) -> Move:
+    t = definition.find(trigger, state)
+    dest = destination(definition.kind, state, trigger)
+    if t is None or dest is None:
+        raise InvalidTransition(ref, state, trigger,
+                                allowed_triggers(definition, state, actor, lead))
+    role = acting_role(t, actor, lead)
+    if role is None:
+        raise _refuse_role(ref, t, actor, lead)
+    if t.actor_rules and facts is not None:
+        faults = [v for name in t.actor_rules for v in actor_rules[name](facts)]
+        if faults:
+            raise PermissionDenied(" ".join(faults), person=actor.name, trigger=trigger)
+    if t.needs_reason and not (reason or "").strip():
+        raise ReasonRequired(ref, trigger)
+    if t.guards and facts is not None:
+        violations = [v for name in t.guards for v in rules[name](facts)]
+        if violations:
+            raise GuardFailed(ref, trigger, violations)
+    return Move(trigger=trigger, source=state, dest=dest, role=role, transition=t)
+
+
+def needs_facts(definition: Definition, state: str, trigger: str) -> bool:
+    t = definition.find(trigger, state)
+    return bool(t and (t.guards or t.actor_rules))
+
+
+def roles_in(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(names)
