@@ -1,0 +1,396 @@
+"""Application documents and monitoring returns (DESIGN.md section 7).
+
+`parse_bid`, `parse_area` and `parse_return` check only the document: types,
+money format, known programme, category and organisations. They raise one
+DocumentError listing every problem, each starting with its field. A field
+that is well-formed but missing for its category is not checked here: it is a
+rule (states.rules), refused at submit with the same care.
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Collection, Mapping
+
+from states.errors import DocumentError
+from states.money import WrittenDecimal, money_json, parse_money
+from states.programme import ARRANGEMENTS
+
+if TYPE_CHECKING:
+    from states.programme import ProgrammeSpec
+
+_BID_FIELDS = ("programme", "category", "title", "lead", "partners", "amount",
+               "transitional_costs", "annual_savings", "arrangement", "innovation",
+               "further_and_faster")
+_AREA_FIELDS = ("programme", "title", "lead", "service_areas", "how_to_succeed", "partners",
+                "contribution")
+_KIND_WORDS = {"bids": "bids", "areas": "network areas"}
+
+
+# --- reading ---------------------------------------------------------------
+
+def load_document(text: str, suffix: str) -> dict:
+    """A document's top-level object from JSON or TOML text, chosen by `suffix`.
+
+    Numbers with a point are read as Decimals that remember how they were
+    written, so `parse_money` can refuse `2.5e5` or `+1.5` as written.
+    """
+    kind = suffix.lower().lstrip(".")
+    readers = {"json": [_read_json], "toml": [_read_toml]}.get(kind, [_read_json, _read_toml])
+    failures: list[str] = []
+    for read in readers:
+        try:
+            data = read(text)
+        except ValueError as err:    # JSONDecodeError and TOMLDecodeError are ValueErrors
+            failures.append(str(err))
+            continue
+        if not isinstance(data, dict):
+            raise DocumentError(f"document: the top level is {_a(data)}, not an object")
+        return data
+    if len(readers) == 1:
+        raise DocumentError(f"document: not valid {kind.upper()}: {failures[0]}")
+    raise DocumentError(f"document: neither JSON ({failures[0]}) nor TOML ({failures[1]})")
+
+
+def _read_json(text: str) -> Any:
+    return json.loads(text, parse_float=WrittenDecimal, parse_constant=WrittenDecimal,
+                      object_pairs_hook=_no_repeats)
+
+
+def _read_toml(text: str) -> Any:
+    return tomllib.loads(text, parse_float=WrittenDecimal)
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict:
+    # json.loads keeps the last of two equal keys silently; a document that
+    # says two different amounts is malformed, not a choice for us to make.
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"{key!r} is given twice")
+        out[key] = value
+    return out
+
+
+# --- a bid -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BidApplication:
+    programme: str
+    category: str
+    title: str
+    lead: str
+    partners: tuple[str, ...]
+    amount_pence: int
+    transitional_costs_pence: int | None = None
+    annual_savings_pence: int | None = None
+    arrangement: str | None = None
+    innovation: str | None = None
+    further_and_faster: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The document as given, money as `"250000.00"`; absent fields left out."""
+        out: dict[str, Any] = {"programme": self.programme, "category": self.category,
+                               "title": self.title, "lead": self.lead,
+                               "partners": list(self.partners),
+                               "amount": money_json(self.amount_pence)}
+        for key in ("transitional_costs", "annual_savings"):
+            pence = getattr(self, f"{key}_pence")
+            if pence is not None:
+                out[key] = money_json(pence)
+        for key in ("arrangement", "innovation", "further_and_faster"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "BidApplication":
+        """Back from `to_json()`; the document was checked when the case was opened."""
+        return cls(programme=d["programme"], category=d["category"], title=d["title"],
+                   lead=d["lead"], partners=tuple(d.get("partners") or ()),
+                   amount_pence=parse_money(d["amount"], "amount"),
+                   transitional_costs_pence=_stored_money(d, "transitional_costs"),
+                   annual_savings_pence=_stored_money(d, "annual_savings"),
+                   arrangement=d.get("arrangement"), innovation=d.get("innovation"),
+                   further_and_faster=d.get("further_and_faster"),
+                   extra={k: v for k, v in d.items() if k not in _BID_FIELDS})
+
+
+def parse_bid(data: Mapping, *, programme: "ProgrammeSpec | None",
+              organisations: Collection[str]) -> BidApplication:
+    """A checked BidApplication, or one DocumentError naming every problem."""
+    c = _Checker(data)
+    code = c.programme(programme, "bids")
+    category = c.text("category", required=True)
+    if category is not None and programme is not None and programme.kind == "bids" \
+            and category not in programme.categories:
+        c.problem(f"category: {category!r} is not a category of {programme.code} "
+                  f"({', '.join(programme.categories)})")
+    title = c.text("title", required=True)
+    lead = c.organisation("lead", organisations)
+    partners = c.partner_codes(lead, organisations)
+    amount = c.money("amount", required=True)
+    if amount == 0:
+        c.problem("amount: £0 is not an amount anyone can be offered")
+    arrangement = c.text("arrangement")
+    cat = programme.categories.get(category or "") if programme is not None else None
+    allowed = (cat.arrangements if cat is not None and cat.arrangements else ARRANGEMENTS)
+    if arrangement is not None and arrangement not in allowed:
+        c.problem(f"arrangement: {arrangement!r} is not one of {', '.join(allowed)}")
+    app = BidApplication(
+        programme=code or "", category=category or "", title=title or "", lead=lead or "",
+        partners=partners, amount_pence=amount or 0,
+        transitional_costs_pence=c.money("transitional_costs"),
+        annual_savings_pence=c.money("annual_savings"), arrangement=arrangement,
+        innovation=c.text("innovation"), further_and_faster=c.text("further_and_faster"),
+        extra=c.extra(_BID_FIELDS))
+    c.raise_problems()
+    return app
+
+
+# --- a network area --------------------------------------------------------
+
+@dataclass(frozen=True)
+class AreaPartner:
+    name: str
+    evidence: str | None = None            # that the partner is bought in
+
+
+@dataclass(frozen=True)
+class AreaApplication:
+    programme: str
+    title: str
+    lead: str
+    service_areas: tuple[str, ...] = ()
+    how_to_succeed: str | None = None
+    partners: tuple[AreaPartner, ...] = ()
+    contribution_pence: int | None = None  # proposed; the agreed one is recorded later
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The expression of interest as given, money as `"50000.00"`."""
+        out: dict[str, Any] = {"programme": self.programme, "title": self.title,
+                               "lead": self.lead, "service_areas": list(self.service_areas)}
+        if self.how_to_succeed is not None:
+            out["how_to_succeed"] = self.how_to_succeed
+        out["partners"] = [{"name": p.name} if p.evidence is None
+                           else {"name": p.name, "evidence": p.evidence} for p in self.partners]
+        if self.contribution_pence is not None:
+            out["contribution"] = money_json(self.contribution_pence)
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "AreaApplication":
+        """Back from `to_json()`; the document was checked when the case was opened."""
+        return cls(programme=d["programme"], title=d["title"], lead=d["lead"],
+                   service_areas=tuple(d.get("service_areas") or ()),
+                   how_to_succeed=d.get("how_to_succeed"),
+                   partners=tuple(AreaPartner(p["name"], p.get("evidence"))
+                                  for p in d.get("partners") or ()),
+                   contribution_pence=_stored_money(d, "contribution"),
+                   extra={k: v for k, v in d.items() if k not in _AREA_FIELDS})
+
+
+def parse_area(data: Mapping, *, programme: "ProgrammeSpec | None",
+               organisations: Collection[str]) -> AreaApplication:
+    """A checked AreaApplication (an expression of interest), or one DocumentError."""
+    c = _Checker(data)
+    code = c.programme(programme, "areas")
+    title = c.text("title", required=True)
+    lead = c.organisation("lead", organisations)
+    areas = c.text_list("service_areas")
+    app = AreaApplication(programme=code or "", title=title or "", lead=lead or "",
+                          service_areas=areas, how_to_succeed=c.text("how_to_succeed"),
+                          partners=c.area_partners(), contribution_pence=c.money("contribution"),
+                          extra=c.extra(_AREA_FIELDS))
+    c.raise_problems()
+    return app
+
+
+# --- a monitoring return ---------------------------------------------------
+
+def parse_return(data: Mapping, *, programme: "ProgrammeSpec") -> dict:
+    """The figures of a return, money in pence; fields the programme does not declare
+    are refused. A required field left out is the `return_complete` rule's to refuse."""
+    c = _Checker(data)
+    fields = programme.monitoring.fields
+    out: dict[str, Any] = {}
+    for key in data:
+        spec = fields.get(key)
+        if spec is None:
+            c.problem(f"{key}: not a field of a {programme.code} return ({', '.join(fields)})")
+        elif spec.kind == "money":
+            value = c.money(key)
+            if value is not None:
+                out[key] = value
+        else:
+            value = c.text(key)
+            if value is not None:
+                out[key] = value
+    c.raise_problems()
+    return out
+
+
+# --- checking --------------------------------------------------------------
+
+class _Checker:
+    """Reads the fields of one document, collecting every problem by field name."""
+
+    def __init__(self, data: Mapping) -> None:
+        if not isinstance(data, Mapping):
+            raise DocumentError(f"document: the top level is {_a(data)}, not an object")
+        self.data = data
+        self.problems: list[str] = []
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise DocumentError(self.problems)
+
+    def programme(self, spec: "ProgrammeSpec | None", kind: str) -> str | None:
+        code = self.text("programme", required=True)
+        if code is None:
+            return None
+        if spec is None:
+            self.problem(f"programme: {code!r} is not a known programme")
+            return code
+        if spec.code.lower() != code.lower():
+            self.problem(f"programme: {code!r} was checked against {spec.code}")
+        if spec.kind != kind:
+            self.problem(f"programme: {spec.code} is a programme of "
+                         f"{_KIND_WORDS.get(spec.kind, spec.kind)}, not {_KIND_WORDS[kind]}")
+        return spec.code
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        return self.check_text(self.data.get(key), key, required=required)
+
+    def check_text(self, value: Any, path: str, *, required: bool = False) -> str | None:
+        """Text kept exactly as given; blank counts as missing only where required."""
+        if value is None:
+            if required:
+                self.problem(f"{path}: missing")
+            return None
+        if not isinstance(value, str):
+            self.problem(f"{path}: {_show(value)} is not text")
+            return None
+        bad = next((ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\t\n"),
+                   None)
+        if bad is not None:
+            self.problem(f"{path}: contains a control character (U+{ord(bad):04X}); "
+                         f"only tabs and new lines are allowed")
+            return None
+        if required and not value.strip():
+            self.problem(f"{path}: empty")
+            return None
+        return value
+
+    def money(self, key: str, *, required: bool = False) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.problem(f"{key}: missing")
+            return None
+        try:
+            return parse_money(value, key)
+        except DocumentError as err:
+            self.problems.extend(err.problems)
+            return None
+
+    def text_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problem(f"{key}: {_show(value)} is not a list")
+            return ()
+        items: list[str] = []
+        for i, item in enumerate(value):
+            text = self.check_text(item, f"{key}[{i}]", required=True)
+            if text is not None and text in items:
+                self.problem(f"{key}[{i}]: {text!r} is listed twice")
+            elif text is not None:
+                items.append(text)
+        return tuple(items)
+
+    def organisation(self, key: str, known: Collection[str]) -> str | None:
+        code = self.text(key, required=True)
+        if code is not None and code not in known:
+            self.problem(f"{key}: {code!r} is not a known organisation")
+        return code
+
+    def partner_codes(self, lead: str | None, known: Collection[str]) -> tuple[str, ...]:
+        codes = self.text_list("partners")
+        given = self.data.get("partners")
+        for i, code in enumerate(given if isinstance(given, list) else ()):
+            if code not in codes or given.index(code) != i:
+                continue                       # not text, or a repeat already reported
+            if code not in known:
+                self.problem(f"partners[{i}]: {code!r} is not a known organisation")
+            if code == lead:
+                self.problem(f"partners: the lead {code} is listed among its own partners")
+        return codes
+
+    def area_partners(self) -> tuple[AreaPartner, ...]:
+        value = self.data.get("partners")
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problem(f"partners: {_show(value)} is not a list of {{name, evidence}}")
+            return ()
+        out: list[AreaPartner] = []
+        for i, item in enumerate(value):
+            path = f"partners[{i}]"
+            if not isinstance(item, Mapping):
+                self.problem(f"{path}: {_show(item)} is not an object with a name and evidence")
+                continue
+            for key in item:
+                if key not in ("name", "evidence"):
+                    self.problem(f"{path}.{key}: unknown field (a partner has name and evidence)")
+            name = self.check_text(item.get("name"), f"{path}.name", required=True)
+            evidence = self.check_text(item.get("evidence"), f"{path}.evidence")
+            if name is not None:
+                out.append(AreaPartner(name, evidence))
+        return tuple(out)
+
+    def extra(self, known: tuple[str, ...]) -> dict[str, Any]:
+        """Fields we do not model, kept as given but made JSON-safe for storage."""
+        return {key: self._plain(value, key) for key, value in self.data.items()
+                if key not in known}
+
+    def _plain(self, value: Any, path: str) -> Any:
+        if isinstance(value, WrittenDecimal):
+            return value.written               # a number kept exactly as written
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, (date, time)):    # TOML dates and times (datetime is a date)
+            return value.isoformat()
+        if isinstance(value, str):
+            return self.check_text(value, path)
+        if isinstance(value, list):
+            return [self._plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, Mapping):
+            return {k: self._plain(v, f"{path}.{k}") for k, v in value.items()}
+        return value                           # int, bool
+
+
+def _stored_money(d: Mapping[str, Any], key: str) -> int | None:
+    return None if d.get(key) is None else parse_money(d[key], key)
+
+
+def _a(value: Any) -> str:
+    return {list: "a list", str: "a piece of text", int: "a number"}.get(type(value),
+                                                                          type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, WrittenDecimal):
+        return value.written
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,260 @@
+"""The programme rules: guards named in the definitions, as pure functions.
+
+A rule takes the Facts the engine gathered and returns every violation as a
+sentence a caseworker can act on; an empty list means allowed. The numbers
+come from the programme file (facts.programme), never from this module.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+from typing import Callable, Mapping
+
+from states.facts import Facts, Score
+from states.money import pounds
+
+Rule = Callable[[Facts], list[str]]
+
+# How a rule names a field a category requires, for the caseworker reading it.
+_FIELD_WORDS = {
+    "transitional_costs": "its estimated transitional costs",
+    "annual_savings": "its expected annual savings",
+    "arrangement": "the kind of shared arrangement",
+    "innovation": "what is innovative about it",
+    "further_and_faster": "how it goes further and faster than already planned",
+}
+
+# Money fields are held in pence on the application.
+_ATTRIBUTE = {"transitional_costs": "transitional_costs_pence",
+              "annual_savings": "annual_savings_pence"}
+
+
+# --- bids: eligibility ----------------------------------------------------
+
+def meets_category_rules(facts: Facts) -> list[str]:
+    """The category's band, partners, ESG allocation and the fields it must state."""
+    app, programme = facts.application, facts.programme
+    category = programme.categories.get(app.category)
+    if category is None:
+        return [f"{app.category!r} is not a category of {programme.code} "
+                f"({', '.join(programme.categories)})"]
+    name, asked = category.name, app.amount_pence
+    out: list[str] = []
+    if category.min_pence is not None and asked < category.min_pence:
+        out.append(f"{name} asks at least {pounds(category.min_pence)}; "
+                   f"this bid asks {pounds(asked)}")
+    if category.max_pence is not None and asked > category.max_pence:
+        out.append(f"{name} asks at most {pounds(category.max_pence)}; "
+                   f"this bid asks {pounds(asked)}")
+    if category.min_partner_councils:
+        out += _partner_councils(facts, category.name, category.min_partner_councils)
+    if category.needs_esg_allocation or category.esg_share is not None:
+        out += _esg_share(facts, category.name, category.esg_share)
+    for key in category.required_fields:
+        value = getattr(app, _ATTRIBUTE.get(key, key), None)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            out.append(f"a {name} bid must state {_FIELD_WORDS.get(key, key)} ({key}); "
+                       f"this bid does not")
+    if category.arrangements and app.arrangement is not None \
+            and app.arrangement not in category.arrangements:
+        out.append(f"{name} allows the arrangements {', '.join(category.arrangements)}; "
+                   f"this bid names {app.arrangement!r}")
+    return out
+
+
+def _partner_councils(facts: Facts, name: str, needed: int) -> list[str]:
+    councils = [p for p in facts.partners if p.kind == "council"]
+    if len(councils) >= needed:
+        return []
+    others = [f"{p.code} is a {p.kind}, not a council" for p in facts.partners
+              if p.kind != "council"]
+    words = f" ({'; '.join(others)})" if others else ""
+    return [f"{name} is for a group of councils: it needs the lead and at least {needed} "
+            f"partner council{'s' if needed != 1 else ''}; this bid names "
+            f"{len(councils)}{words}"]
+
+
+def _esg_share(facts: Facts, name: str, share: Decimal | None) -> list[str]:
+    lead = facts.lead
+    if lead is None or lead.esg_allocation_pence is None:
+        code = lead.code if lead is not None else facts.application.lead
+        return [f"{code} has no Efficiency Support Grant allocation on record"]
+    if share is None:
+        return []
+    # Rounded down to the penny: exactly the share is allowed, a penny over is not.
+    limit = int((Decimal(lead.esg_allocation_pence) * share).to_integral_value(ROUND_FLOOR))
+    asked = facts.application.amount_pence
+    if asked <= limit:
+        return []
+    percent = format((share * 100).normalize(), "f")
+    return [f"{name} is limited to {percent}% of {lead.name}'s ESG allocation of "
+            f"{pounds(lead.esg_allocation_pence)}, so at most {pounds(limit)}; "
+            f"this bid asks {pounds(asked)}"]
+
+
+# --- bids: money and counts at offer ---------------------------------------
+
+def within_fund(facts: Facts) -> list[str]:
+    """The offer must not take the programme's committed total past its fund."""
+    fund, asked = facts.programme.fund_pence, facts.application.amount_pence
+    after = facts.committed_pence + asked
+    if after <= fund:
+        return []
+    return [f"offering {pounds(asked)} would commit {pounds(after)}, past the fund's "
+            f"{pounds(fund)} ({pounds(fund - facts.committed_pence)} remains)"]
+
+
+def within_category_count(facts: Facts) -> list[str]:
+    """The offer must not go past the category's number of awards."""
+    category = facts.programme.categories.get(facts.application.category)
+    if category is None or category.max_count is None:
+        return []
+    made = facts.offers_in_category
+    if made < category.max_count:
+        return []
+    return [f"{category.name} allows at most {category.max_count} offers and {made} "
+            f"{'is' if made == 1 else 'are'} already made"]
+
+
+# --- bids: assessment -----------------------------------------------------
+
+def weighted_score(score: Score, criteria: Mapping[str, Decimal]) -> Decimal:
+    """Each 0-5 score times its criterion's weight, added up."""
+    return sum((Decimal(getattr(score, name)) * weight for name, weight in criteria.items()),
+               Decimal(0))
+
+
+def _counted(facts: Facts) -> list[Score]:
+    """Scores that count: a conflicted assessor's score never does."""
+    return [s for s in facts.scores if s.assessor not in facts.conflicted]
+
+
+def combined_score(facts: Facts) -> Decimal | None:
+    """The moderator's agreed score where given, else the mean of the weighted scores."""
+    criteria = facts.programme.criteria
+    if facts.agreed_score is not None:
+        return weighted_score(facts.agreed_score, criteria)
+    scores = _counted(facts)
+    if not scores:
+        return None
+    return sum((weighted_score(s, criteria) for s in scores), Decimal(0)) / len(scores)
+
+
+def has_two_scores(facts: Facts) -> list[str]:
+    assessors = sorted({s.assessor for s in facts.scores})
+    if len(assessors) >= 2:
+        return []
+    by = f" (from {assessors[0]})" if assessors else ""
+    return [f"moderation needs scores from two different assessors; {facts.ref} has "
+            f"{len(assessors)}{by}"]
+
+
+def no_conflicted_assessor(facts: Facts) -> list[str]:
+    return [f"{s.assessor} declared a conflict of interest on {facts.ref} but scored it: "
+            f"that score cannot count, so ask another assessor to score instead"
+            for s in facts.scores if s.assessor in facts.conflicted]
+
+
+def scores_agree(facts: Facts) -> list[str]:
+    """Weighted scores further apart than the tolerance need a moderator's agreed score."""
+    if facts.agreed_score is not None:
+        return []
+    criteria = facts.programme.criteria
+    weighted = {s.assessor: weighted_score(s, criteria) for s in _counted(facts)}
+    if len(weighted) < 2:
+        return []
+    gap = max(weighted.values()) - min(weighted.values())
+    tolerance = facts.programme.score_tolerance
+    if gap <= tolerance:
+        return []
+    shown = ", ".join(f"{who} {_num(score)}" for who, score in sorted(weighted.items()))
+    return [f"the assessors' weighted scores differ by {_num(gap)} ({shown}), more than the "
+            f"tolerance of {tolerance}: a moderator's agreed score is needed"]
+
+
+def _num(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+# --- network areas --------------------------------------------------------
+
+def eoi_complete(facts: Facts) -> list[str]:
+    """Service areas, how the area can succeed, and partners who are bought in."""
+    app, needs = facts.application, facts.programme.eoi
+    out: list[str] = []
+    if len(app.service_areas) < needs.min_service_areas:
+        out.append(f"the expression of interest names {len(app.service_areas)} service "
+                   f"area{'s' if len(app.service_areas) != 1 else ''} to reform; it needs at "
+                   f"least {needs.min_service_areas} (service_areas)")
+    if not (app.how_to_succeed or "").strip():
+        out.append("the expression of interest does not say how the area can succeed "
+                   "(how_to_succeed)")
+    backed = [p for p in app.partners if (p.evidence or "").strip()]
+    for p in app.partners:
+        if p not in backed:
+            out.append(f"{p.name} is named as a partner without evidence that it is bought in")
+    if len(backed) < needs.min_partners:
+        out.append(f"the expression of interest needs at least {needs.min_partners} named "
+                   f"partner bodies with evidence that they are bought in; it has {len(backed)}")
+    return out
+
+
+def contribution_agreed(facts: Facts) -> list[str]:
+    if facts.contribution_pence is not None:
+        return []
+    proposed = getattr(facts.application, "contribution_pence", None)
+    offer = f" (the expression of interest proposed {pounds(proposed)})" \
+        if proposed is not None else ""
+    return [f"{facts.ref}'s contribution to the network's running costs is not agreed yet"
+            f"{offer}: record it with `casework area contribution {facts.ref} POUNDS`"]
+
+
+# --- monitoring -----------------------------------------------------------
+
+def all_checkpoints_accepted(facts: Facts) -> list[str]:
+    if not facts.checkpoints:
+        return [f"{facts.ref} has no monitoring returns, so it cannot be completed yet"]
+    return [f"{c.ref} is {c.state.replace('_', ' ')}"
+            f"{f' (due {c.due.isoformat()})' if c.due else ''}: accept or waive it first"
+            for c in facts.checkpoints if c.state not in ("accepted", "waived")]
+
+
+def return_complete(facts: Facts) -> list[str]:
+    """Every field the programme marks required is given (blank text is not)."""
+    out: list[str] = []
+    for name, spec in facts.programme.monitoring.fields.items():
+        value = facts.figures.get(name)
+        if spec.required and (value is None or (isinstance(value, str) and not value.strip())):
+            out.append(f"{name} is required in a {facts.programme.code} return and was not given")
+    return out
+
+
+# --- about the person acting ------------------------------------------------
+
+def did_not_assess(facts: Facts) -> list[str]:
+    """An approver who scored a case, or declared on it, cannot decide it."""
+    assessors = {s.assessor for s in facts.scores} | set(facts.conflicted) \
+        | set(facts.declared_no_conflict)
+    if facts.agreed_score is not None:
+        assessors.add(facts.agreed_score.assessor)
+    if facts.actor not in assessors:
+        return []
+    return [f"you assessed {facts.ref}, so you cannot offer its award or terminate it: "
+            f"another approver must"]
+
+
+RULES: dict[str, Rule] = {
+    "meets_category_rules": meets_category_rules,
+    "within_fund": within_fund,
+    "within_category_count": within_category_count,
+    "has_two_scores": has_two_scores,
+    "no_conflicted_assessor": no_conflicted_assessor,
+    "scores_agree": scores_agree,
+    "eoi_complete": eoi_complete,
+    "contribution_agreed": contribution_agreed,
+    "all_checkpoints_accepted": all_checkpoints_accepted,
+    "return_complete": return_complete,
+}
+
+ACTOR_RULES: dict[str, Rule] = {
+    "did_not_assess": did_not_assess,
+}
