@@ -28,8 +28,9 @@ def _register() -> None:
     from workflow.cli import audit, case, org, programme, states_cmd, user, setup_cmd
     for module in (setup_cmd, org, user, programme, case, audit, states_cmd):
         module.register(app)
-    for name in ("assess", "area", "checkpoint", "outbox", "monitor", "token", "publish",
-                 "serve_cmd", "demo_cmd"):
+    # Each group below lives in its own module and registers itself.
+    for name in ("assess", "area", "checkpoint", "outbox", "monitor", "serve_cmd", "passwd",
+                 "token", "publish", "demo_cmd"):
         try:
             module = __import__(f"workflow.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as err:
