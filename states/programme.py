@@ -374,8 +374,11 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or (
-                isinstance(value, Decimal) and not value.is_finite()) or value < 0:
+                isinstance(value, Decimal) and not value.is_finite()):
             self.problem(f"{_join(path, key)}: {_show(value)} is not a number")
+            return None
+        if value < 0:
+            self.problem(f"{_join(path, key)}: {_show(value)} is below 0")
             return None
         return Decimal(value) if isinstance(value, int) else Decimal(str(value))
 
