@@ -6,13 +6,24 @@ that rolled back, and never lost for one that committed.
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Optional
+import asyncio
+import random
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Callable, Iterator, Mapping, Optional, Sequence
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Text
+from sqlalchemy import (JSON, Column, Index, Integer, String, Text, and_, bindparam, case, func,
+                        or_, select, update)
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
+from notifications.kinds import KINDS
+from notifications.message import build_message, check_header, message_id_for, parse_address
+from notifications.render import Rendered
 from notifications.sqltypes import UTCDateTime
+from notifications.transports import PermFailure, Sent, SendResult, Transport
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -38,3 +49,322 @@ class OutboxMessage(SQLModel, table=True):
     smtp_response: Optional[str] = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     sent_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+# --- functions over the table (SQLAlchemy Core; the caller owns transactions) ---
+
+_T = OutboxMessage.__table__
+_C = _T.c
+STATES = ("queued", "sent", "dead")
+# Backoff after a temporary failure: about a minute, doubling with each try.
+FIRST_RETRY_SECONDS = 60
+JITTER = 0.2
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+
+    def __add__(self, other: "DeliveryReport") -> "DeliveryReport":
+        return DeliveryReport(self.sent + other.sent, self.retrying + other.retrying,
+                              self.dead + other.dead)
+
+    def __str__(self) -> str:
+        return f"sent {self.sent}, retrying {self.retrying}, dead {self.dead}"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One row taken by a worker: what it needs to build and send the message."""
+    id: int
+    key: str
+    to: list[str]
+    cc: list[str]
+    subject: str
+    text: str
+    html: str
+    attempts: int
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    key: str,
+    kind: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    rendered: Rendered,
+    now: datetime,
+    case_ref: str | None = None,
+    checkpoint_ref: str | None = None,
+) -> int:
+    """Queue one message in the caller's transaction (never commits); returns its id.
+
+    Addresses and subject are checked now, so a bad one refuses the change
+    that wanted to send it instead of dying later in the outbox. A `key`
+    already queued raises the database's IntegrityError (see `exists`).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    if isinstance(to, str) or isinstance(cc, str):
+        raise TypeError("to and cc are lists of addresses, not single strings")
+    if not to:
+        raise ValueError(f"{key}: a message needs at least one To address")
+    for value in to:
+        parse_address("To", value)
+    for value in cc:
+        parse_address("Cc", value)
+    check_header("Subject", rendered.subject)
+    result = conn.execute(_T.insert().values(
+        key=key, kind=kind, case_ref=case_ref, checkpoint_ref=checkpoint_ref, state="queued",
+        to_addrs=list(to), cc_addrs=list(cc), subject=rendered.subject,
+        body_text=rendered.text, body_html=rendered.html, attempts=0,
+        next_attempt_at=now, created_at=now,
+    ))
+    return result.inserted_primary_key[0]
+
+
+def exists(conn: Connection, key: str) -> bool:
+    return conn.execute(select(_C.id).where(_C.key == key).limit(1)).first() is not None
+
+
+@contextmanager
+def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A short transaction of our own on an Engine; the caller's on a Connection."""
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+    else:
+        yield bind
+
+
+_CLAIM_COLUMNS = (_C.id, _C.key, _C.to_addrs, _C.cc_addrs, _C.subject, _C.body_text,
+                  _C.body_html, _C.attempts)
+
+
+def claim_batch(bind: Engine | Connection, *, owner: str, now: datetime, batch: int = 100,
+                claim_seconds: int = 60) -> list[Claimed]:
+    """Take up to `batch` due rows for `owner` until now + claim_seconds.
+
+    Due: queued, next_attempt_at reached, and unclaimed or claimed by a
+    worker whose claim has expired (it died, or is too slow to trust).
+    PostgreSQL workers skip each other's locked rows; SQLite has no row locks
+    (the clause is dropped) and relies on BEGIN IMMEDIATE serialising writers.
+    """
+    due = (
+        select(*_CLAIM_COLUMNS)
+        .where(_C.state == "queued", _C.next_attempt_at <= now,
+               or_(_C.claimed_by.is_(None), _C.claim_expires <= now))
+        .order_by(_C.next_attempt_at, _C.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    with _transaction(bind) as conn:
+        rows = conn.execute(due).all()
+        if rows:
+            conn.execute(
+                update(_T).where(_C.id.in_([row.id for row in rows]))
+                .values(claimed_by=owner, claim_expires=now + timedelta(seconds=claim_seconds))
+            )
+    return [Claimed(row.id, row.key, list(row.to_addrs), list(row.cc_addrs), row.subject,
+                    row.body_text, row.body_html, row.attempts) for row in rows]
+
+
+def backoff_seconds(tries: int, rng: random.Random) -> float:
+    """Wait before the next try after `tries` failed ones: ~60 s, doubling, ±20%."""
+    return FIRST_RETRY_SECONDS * 2 ** (tries - 1) * rng.uniform(1 - JITTER, 1 + JITTER)
+
+
+# Marking is guarded by the claim: a worker whose claim expired and was taken
+# over changes nothing, so it cannot overwrite the new owner's outcome.
+_OURS = and_(_C.id == bindparam("row_id"), _C.claimed_by == bindparam("owner"))
+_MARK_SENT = update(_T).where(_OURS).values(
+    state="sent", sent_at=bindparam("at"), smtp_response=bindparam("answer"),
+    attempts=bindparam("tries"), claimed_by=None, claim_expires=None)
+_MARK_FAILED = update(_T).where(_OURS).values(
+    state=bindparam("new_state"), attempts=bindparam("tries"), last_error=bindparam("answer"),
+    next_attempt_at=bindparam("next_at"), claimed_by=None, claim_expires=None)
+
+
+def record_outcomes(bind: Engine | Connection, *, owner: str,
+                    outcomes: Sequence[tuple[Claimed, SendResult]], now: datetime,
+                    max_attempts: int = 6, rng: random.Random | None = None) -> DeliveryReport:
+    """Write what happened to each claimed row, in one short transaction.
+
+    `attempts` counts tries made. A temporary failure is retried after the
+    backoff until `max_attempts` tries, then the row is dead; a permanent
+    failure is dead at once. Rows no longer claimed by `owner` are left alone
+    and not counted.
+    """
+    rng = rng or random.Random()
+    sent, retrying, dead = [], [], []
+    for row, result in outcomes:
+        tries = row.attempts + 1
+        if isinstance(result, Sent):
+            sent.append({"row_id": row.id, "owner": owner, "at": now, "answer": result.response,
+                         "tries": tries})
+            continue
+        give_up = isinstance(result, PermFailure) or tries >= max_attempts
+        params = {"row_id": row.id, "owner": owner, "tries": tries, "answer": result.reason,
+                  "new_state": "dead" if give_up else "queued",
+                  "next_at": now if give_up else now + timedelta(seconds=backoff_seconds(tries, rng))}
+        (dead if give_up else retrying).append(params)
+    counted = {}
+    with _transaction(bind) as conn:
+        for name, statement, params in (("sent", _MARK_SENT, sent), ("retrying", _MARK_FAILED, retrying),
+                                        ("dead", _MARK_FAILED, dead)):
+            counted[name] = conn.execute(statement, params).rowcount if params else 0
+    return DeliveryReport(**counted)
+
+
+def _build(row: Claimed, *, sender: str, domain: str, date: datetime) -> EmailMessage:
+    return build_message(
+        sender=sender, to=row.to, cc=row.cc, subject=row.subject, text=row.text, html=row.html,
+        message_id=message_id_for(row.id, row.key, domain), date=date, key=row.key)
+
+
+def deliver(
+    engine: Engine,
+    transport: Transport,
+    *,
+    now: Callable[[], datetime],
+    owner: str,
+    sender: str,
+    domain: str = "casework.localhost",
+    batch: int = 100,
+    max_attempts: int = 6,
+    claim_seconds: int = 60,
+    rng: random.Random | None = None,
+    loop_until_empty: bool = True,
+) -> DeliveryReport:
+    """Claim due rows, send them (outside any transaction), record the outcomes.
+
+    A crash between sending and recording can send a message twice (its
+    claim expires, another run sends it again with the same Message-ID); it
+    can never lose one. `owner` must be unique to this worker process.
+    Synchronous: it runs its own event loop, so call it from a thread, not
+    from inside a running loop.
+    """
+    parse_address("From", sender)  # a bad sender is a setting to fix: refuse before claiming
+    rng = rng or random.Random()
+    return asyncio.run(_deliver(engine, transport, now=now, owner=owner, sender=sender,
+                                domain=domain, batch=batch, max_attempts=max_attempts,
+                                claim_seconds=claim_seconds, rng=rng,
+                                loop_until_empty=loop_until_empty))
+
+
+async def _deliver(engine, transport, *, now, owner, sender, domain, batch, max_attempts,
+                   claim_seconds, rng, loop_until_empty) -> DeliveryReport:
+    report = DeliveryReport()
+    while True:
+        claimed = claim_batch(engine, owner=owner, now=now(), batch=batch, claim_seconds=claim_seconds)
+        if not claimed:
+            return report
+        date = now()
+        outcomes: list[tuple[Claimed, SendResult]] = []
+        sendable: list[tuple[Claimed, EmailMessage]] = []
+        for row in claimed:
+            try:
+                sendable.append((row, _build(row, sender=sender, domain=domain, date=date)))
+            except ValueError as exc:
+                # Checked at enqueue, so only a row changed since can land here.
+                outcomes.append((row, PermFailure(f"not sendable as written: {exc}")))
+        results = await transport.send_batch([msg for _, msg in sendable])
+        outcomes.extend(zip((row for row, _ in sendable), results, strict=True))
+        report += record_outcomes(engine, owner=owner, outcomes=outcomes, now=now(),
+                                  max_attempts=max_attempts, rng=rng)
+        if not loop_until_empty:
+            return report
+
+
+def retry(conn: Connection, *, ids: Sequence[int] = (), all_dead: bool = False,
+          now: datetime) -> int:
+    """Make dead (or waiting) rows due at once with their tries reset; returns how many.
+
+    Sent rows are left alone: a resend would carry the same Message-ID, which
+    receiving systems may drop as a duplicate; queue a new message instead.
+    Rows a live worker holds are left alone too, so retry can't cause a
+    double send.
+    """
+    if not ids and not all_dead:
+        return 0
+    which = _C.state == "dead" if all_dead else and_(_C.id.in_(list(ids)), _C.state.in_(("dead", "queued")))
+    unheld = or_(_C.claimed_by.is_(None), _C.claim_expires <= now)
+    result = conn.execute(update(_T).where(which, unheld).values(
+        state="queued", attempts=0, next_attempt_at=now, claimed_by=None, claim_expires=None))
+    return result.rowcount
+
+
+_LIST_COLUMNS = (_C.id, _C.kind, _C.state, _C.to_addrs, _C.cc_addrs, _C.subject, _C.key,
+                 _C.attempts, _C.last_error, _C.case_ref, _C.checkpoint_ref, _C.created_at,
+                 _C.next_attempt_at, _C.sent_at, _C.smtp_response)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _listed(row) -> dict:
+    return {
+        "id": row.id, "kind": row.kind, "state": row.state, "to": list(row.to_addrs),
+        "cc": list(row.cc_addrs), "subject": row.subject, "key": row.key,
+        "attempts": row.attempts, "last_error": row.last_error, "case": row.case_ref,
+        "checkpoint": row.checkpoint_ref, "created_at": _iso(row.created_at),
+        "next_attempt_at": _iso(row.next_attempt_at), "sent_at": _iso(row.sent_at),
+        "smtp_response": row.smtp_response,
+    }
+
+
+def list_messages(conn: Connection, state: str | None = None, limit: int | None = None) -> list[dict]:
+    """Rows as `outbox list --json` shows them, oldest first; times are ISO 8601 with offset."""
+    if state is not None and state not in STATES:
+        raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+    query = select(*_LIST_COLUMNS).order_by(_C.id)
+    if state is not None:
+        query = query.where(_C.state == state)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_listed(row) for row in conn.execute(query)]
+
+
+def get_message(conn: Connection, id: int) -> dict | None:
+    """One row as listed, plus its text and HTML parts and its claim."""
+    row = conn.execute(select(*_LIST_COLUMNS, _C.body_text, _C.body_html, _C.claimed_by,
+                              _C.claim_expires).where(_C.id == id)).first()
+    if row is None:
+        return None
+    return {**_listed(row), "body_text": row.body_text, "body_html": row.body_html,
+            "claimed_by": row.claimed_by, "claim_expires": _iso(row.claim_expires)}
+
+
+def as_email(row: Mapping, *, sender: str, domain: str) -> EmailMessage:
+    """The message as it was sent (Date: when), or will be (Date: when queued), for `outbox show`."""
+    date = datetime.fromisoformat(row["sent_at"] or row["created_at"])
+    claimed = Claimed(row["id"], row["key"], row["to"], row["cc"], row["subject"],
+                      row["body_text"], row["body_html"], row["attempts"])
+    return _build(claimed, sender=sender, domain=domain, date=date)
+
+
+def counts(conn: Connection, now: datetime) -> dict:
+    """Outbox depth for `casework status`.
+
+    `queued` counts every row waiting to be sent; `retrying` is the part of
+    it that has failed at least once; `oldest_queued_age_seconds` is 0 when
+    nothing waits.
+    """
+    query = select(
+        _C.state, func.count(),
+        func.sum(case((_C.attempts > 0, 1), else_=0)),
+        func.min(_C.created_at),
+    ).group_by(_C.state)
+    found = {state: (n, failed, oldest) for state, n, failed, oldest in conn.execute(query)}
+    queued, retrying, oldest = found.get("queued", (0, 0, None))
+    return {
+        "queued": queued,
+        "retrying": int(retrying or 0),
+        "dead": found.get("dead", (0,))[0],
+        "sent": found.get("sent", (0,))[0],
+        "oldest_queued_age_seconds": max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+    }
