@@ -23,6 +23,8 @@ _FIELD_WORDS = {
     "further_and_faster": "how it goes further and faster than already planned",
 }
 
+_KIND_WORDS = {"fire": "a fire authority", "agency": "an agency"}
+
 # Money fields are held in pence on the application.
 _ATTRIBUTE = {"transitional_costs": "transitional_costs_pence",
               "annual_savings": "annual_savings_pence"}
@@ -52,7 +54,7 @@ def meets_category_rules(facts: Facts) -> list[str]:
     for key in category.required_fields:
         value = getattr(app, _ATTRIBUTE.get(key, key), None)
         if value is None or (isinstance(value, str) and not value.strip()):
-            out.append(f"a {name} bid must state {_FIELD_WORDS.get(key, key)} ({key}); "
+            out.append(f"{name} bids must state {_FIELD_WORDS.get(key, key)} ({key}); "
                        f"this bid does not")
     if category.arrangements and app.arrangement is not None \
             and app.arrangement not in category.arrangements:
@@ -65,8 +67,8 @@ def _partner_councils(facts: Facts, name: str, needed: int) -> list[str]:
     councils = [p for p in facts.partners if p.kind == "council"]
     if len(councils) >= needed:
         return []
-    others = [f"{p.code} is a {p.kind}, not a council" for p in facts.partners
-              if p.kind != "council"]
+    others = [f"{p.code} is {_KIND_WORDS.get(p.kind, p.kind)}, not a council"
+              for p in facts.partners if p.kind != "council"]
     words = f" ({'; '.join(others)})" if others else ""
     return [f"{name} is for a group of councils: it needs the lead and at least {needed} "
             f"partner council{'s' if needed != 1 else ''}; this bid names "
