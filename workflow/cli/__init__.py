@@ -7,8 +7,8 @@ from __future__ import annotations
 import sys
 from typing import Optional
 
-import click
 import typer
+from typer._click import exceptions as click_errors  # typer vendors its own click
 
 from workflow.cli._common import STATE
 from workflow.errors import CaseworkError
@@ -46,12 +46,15 @@ _register()
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="casework", standalone_mode=False)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
-    except click.ClickException as err:
+    except click_errors.NoArgsIsHelpError as err:
         err.show()
-        sys.exit(2 if isinstance(err, click.UsageError) else err.exit_code)
-    except click.exceptions.Abort:
+        sys.exit(2)
+    except click_errors.ClickException as err:
+        err.show()
+        sys.exit(2 if isinstance(err, click_errors.UsageError) else err.exit_code)
+    except typer.Abort:
         sys.stderr.write("Stopped.\n")
         sys.exit(1)
     except CaseworkError as err:

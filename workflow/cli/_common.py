@@ -58,7 +58,7 @@ def table(rows: Iterable[dict], columns: list[str], title: str | None = None) ->
     for r in rows:
         n += 1
         t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in columns])
-    console = Console(soft_wrap=True)
+    console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     if n == 0:
         console.print("(none)")
     else:
