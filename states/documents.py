@@ -23,6 +23,9 @@ from states.programme import ARRANGEMENTS
 if TYPE_CHECKING:
     from states.programme import ProgrammeSpec
 
+__all__ = ["load_document", "BidApplication", "AreaApplication", "AreaPartner", "parse_bid",
+           "parse_area", "parse_return"]
+
 _BID_FIELDS = ("programme", "category", "title", "lead", "partners", "amount",
                "transitional_costs", "annual_savings", "arrangement", "innovation",
                "further_and_faster")
@@ -385,8 +388,12 @@ def _stored_money(d: Mapping[str, Any], key: str) -> int | None:
 
 
 def _a(value: Any) -> str:
-    return {list: "a list", str: "a piece of text", int: "a number"}.get(type(value),
-                                                                          type(value).__name__)
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "true or false"
+    for kind, words in ((list, "a list"), (str, "a piece of text"), ((int, Decimal), "a number")):
+        if isinstance(value, kind):
+            return words
+    return type(value).__name__
 
 
 def _show(value: Any) -> str:

@@ -23,6 +23,10 @@ CATCH_UP_POLICIES = ("all", "latest")
 
 IsWorkingDay = Callable[[date], bool]
 
+__all__ = ["LadderStep", "StepDue", "DEFAULT_LADDER", "ACTIONS", "AUDIENCES",
+           "CATCH_UP_POLICIES", "LONDON", "add_months", "roll_forward", "due_dates", "step_day",
+           "step_moments", "plan_catch_up", "ladder_problems"]
+
 
 @dataclass(frozen=True)
 class LadderStep:
@@ -183,6 +187,8 @@ def ladder_problems(ladder: Sequence[LadderStep], path: str = "ladder") -> list[
                 out.append(f"{at}.level: {step.level} does not rise above the previous "
                            f"escalation level {last_level}")
             last_level = max(last_level, step.level)
+        elif step.level:
+            out.append(f"{at}.level: only an escalate step reaches an escalation level")
         if step.action == "suspend" and i != len(ladder) - 1:
             out.append(f"{at}.action: nothing can follow the suspension of the case")
     return out + _order_problems(ladder, path)

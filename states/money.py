@@ -11,6 +11,8 @@ from decimal import Decimal
 
 from states.errors import DocumentError
 
+__all__ = ["parse_money", "pounds", "money_json", "WrittenDecimal", "MAX_PENCE"]
+
 # ASCII digits only: `\d` would also take Arabic-Indic or full-width digits.
 _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
 

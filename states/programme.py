@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from states.errors import DocumentError, ProgrammeFileError
-from states.ladder import ACTIONS, CATCH_UP_POLICIES, DEFAULT_LADDER, LadderStep, ladder_problems
+from states.ladder import (ACTIONS, CATCH_UP_POLICIES, DEFAULT_LADDER, LadderStep,
+                           ladder_problems)
 from states.money import WrittenDecimal, parse_money, pounds
 
 KINDS = ("bids", "areas")
@@ -25,6 +26,10 @@ STATABLE_FIELDS = ("transitional_costs", "annual_savings", "arrangement", "innov
                    "further_and_faster")
 CRITERIA = ("innovation", "costs", "savings")     # the fields of states.facts.Score
 DEFAULT_AREA_DECISION = date(2013, 7, 31)         # "announced in the summer"
+
+__all__ = ["ProgrammeSpec", "Category", "Monitoring", "ReturnField", "Contacts", "EoiRules",
+           "LadderStep", "DEFAULT_LADDER", "DEFAULT_RETURN_FIELDS", "ARRANGEMENTS",
+           "STATABLE_FIELDS", "CRITERIA", "KINDS", "parse_programme"]
 
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -280,7 +285,8 @@ def _monitoring(r: _Reader, data: Mapping) -> Monitoring:
             r.problem(f"{path}.kind: {kind!r} is not money or text")
         elif standard and kind != standard.kind:
             r.problem(f"{path}.kind: {name} is always {standard.kind}")
-        fields[name] = ReturnField(kind or "text", r.boolean(entry, "required", path, default=False))
+        required = r.boolean(entry, "required", path, default=False)
+        fields[name] = ReturnField(kind or "text", required)
     return Monitoring(every_months=every, count=count, dates=dates, fields=fields)
 
 

@@ -13,6 +13,13 @@ from states.facts import Facts, Score
 from states.money import pounds
 
 Rule = Callable[[Facts], list[str]]
+MAX_SCORE = 5                     # each criterion is scored 0-5 (DESIGN.md section 1)
+
+__all__ = ["RULES", "ACTOR_RULES", "Rule", "MAX_SCORE", "weighted_score", "combined_score",
+           "score_problems",
+           "meets_category_rules", "within_fund", "within_category_count", "has_two_scores",
+           "no_conflicted_assessor", "scores_agree", "eoi_complete", "contribution_agreed",
+           "all_checkpoints_accepted", "return_complete", "did_not_assess"]
 
 # How a rule names a field a category requires, for the caseworker reading it.
 _FIELD_WORDS = {
@@ -123,6 +130,16 @@ def weighted_score(score: Score, criteria: Mapping[str, Decimal]) -> Decimal:
     """Each 0-5 score times its criterion's weight, added up."""
     return sum((Decimal(getattr(score, name)) * weight for name, weight in criteria.items()),
                Decimal(0))
+
+
+def score_problems(score: Score) -> list[str]:
+    """Each criterion is scored as a whole number from 0 to 5 (for the engine's input)."""
+    out = []
+    for name in ("innovation", "costs", "savings"):
+        value = getattr(score, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SCORE:
+            out.append(f"{name}: {value!r} is not a score from 0 to {MAX_SCORE}")
+    return out
 
 
 def _counted(facts: Facts) -> list[Score]:

@@ -79,7 +79,9 @@ def test_a_document_with_another_suffix_is_tried_as_json_then_toml():
     ("amount = ", ".toml", "document: not valid TOML: "),
     ("neither", ".txt", "document: neither JSON ("),
     ('["a list"]', ".json", "document: the top level is a list, not an object"),
-    ('{"amount": "1", "amount": "2"}', ".json", "document: not valid JSON: 'amount' is given twice"),
+    ("12.5", ".json", "document: the top level is a number, not an object"),
+    ('{"amount": "1", "amount": "2"}', ".json",
+     "document: not valid JSON: 'amount' is given twice"),
 ])
 def test_a_malformed_document_is_refused(text, suffix, expected):
     with pytest.raises(DocumentError) as refused:
@@ -205,8 +207,9 @@ def area_problems(data: dict) -> list[str]:
 def test_an_expression_of_interest_becomes_an_area_application():
     area = parse_area(EOI, programme=PSTN, organisations=ORGS)
 
-    assert area.partners == (AreaPartner("West Yorkshire Police", "Letter from the chief constable"),
-                             AreaPartner("Bradford CCG", None))
+    assert area.partners == (
+        AreaPartner("West Yorkshire Police", "Letter from the chief constable"),
+        AreaPartner("Bradford CCG", None))
     assert area.contribution_pence == 5_000_000
     assert AreaApplication.from_json(json.loads(json.dumps(area.to_json()))) == area
 

@@ -91,7 +91,8 @@ def test_a_file_that_gives_only_the_required_fields_takes_the_designs_defaults()
     assert spec.catch_up == "all"
     assert spec.ladder == DEFAULT_LADDER
     assert spec.decision_date is None
-    assert (spec.monitoring.every_months, spec.monitoring.count, spec.monitoring.dates) == (3, 4, ())
+    monitoring = spec.monitoring
+    assert (monitoring.every_months, monitoring.count, monitoring.dates) == (3, 4, ())
     assert {n: (f.kind, f.required) for n, f in spec.monitoring.fields.items()} == {
         "spend_to_date": ("money", False), "savings_to_date": ("money", False),
         "progress": ("text", False), "risks": ("text", False)}
@@ -184,7 +185,8 @@ def test_each_mistake_is_refused_naming_its_field(change, expected):
 
 
 @pytest.mark.parametrize("addition, expected", [
-    ('[criteria.innovation]\nweight = "high"', "criteria.innovation.weight: 'high' is not a number"),
+    ('[criteria.innovation]\nweight = "high"',
+     "criteria.innovation.weight: 'high' is not a number"),
     ("[criteria]\ninnovation = -1", "criteria.innovation: -1 is below 0"),
     ("[criteria]\nstyle = 1", "criteria.style: unknown criterion (assessors score innovation, "
                               "costs, savings)"),
@@ -245,7 +247,8 @@ def test_text_that_is_not_toml_is_refused_as_a_whole():
 def test_a_programme_of_bids_needs_a_category():
     only = MINIMAL_BIDS.split("[categories")[0]
 
-    assert "categories: missing (a programme of bids needs at least one category)" in problems_of(only)
+    assert ("categories: missing (a programme of bids needs at least one category)"
+            in problems_of(only))
 
 
 def test_a_programme_of_areas_has_no_categories():
@@ -294,6 +297,8 @@ def test_a_programme_can_shorten_the_ladder():
     ((OPEN, 'name = "gone"\noffset_days = 2\naction = "suspend"\nto = ["council"]', OVERDUE),
      "ladder[1].action: nothing can follow the suspension of the case"),
     ((OPEN, OPEN.replace("-14", "-10")), "ladder[1].name: 'opened' is used by an earlier step"),
+    ((OPEN, OVERDUE + "\nlevel = 1"),
+     "ladder[1].level: only an escalate step reaches an escalation level"),
     ((OPEN, 'offset_days = 1\naction = "mark_overdue"\nto = ["council"]'),
      "ladder[1].name: missing"),
     ((OPEN, OVERDUE.replace('name = "overdue"', 'name = "Over Due"')),

@@ -8,10 +8,11 @@ import pytest
 from states.documents import AreaApplication, AreaPartner, BidApplication
 from states.facts import CheckpointFacts, Facts, OrgFacts, Score
 from states.programme import parse_programme
-from states.rules import (ACTOR_RULES, RULES, combined_score, contribution_agreed,
-                          did_not_assess, eoi_complete, has_two_scores, meets_category_rules,
-                          no_conflicted_assessor, return_complete, scores_agree, weighted_score,
-                          within_category_count, within_fund, all_checkpoints_accepted)
+from states.rules import (ACTOR_RULES, RULES, all_checkpoints_accepted, combined_score,
+                          contribution_agreed, did_not_assess, eoi_complete, has_two_scores,
+                          meets_category_rules, no_conflicted_assessor, return_complete,
+                          score_problems, scores_agree, weighted_score, within_category_count,
+                          within_fund)
 
 PROGRAMMES = Path(__file__).resolve().parents[2] / "states" / "programmes"
 TCA = parse_programme((PROGRAMMES / "tca-2013.toml").read_text())
@@ -246,6 +247,14 @@ def test_a_conflicted_assessors_score_cannot_count():
         "bob declared a conflict of interest on TCA-2013-0004 but scored it: that score "
         "cannot count, so ask another assessor to score instead"]
     assert no_conflicted_assessor(scored(ALICE, BOB)) == []
+
+
+def test_each_criterion_is_scored_from_0_to_5():
+    assert score_problems(Score("alice", 0, 5, 3)) == []
+    assert score_problems(Score("alice", 6, -1, True)) == [
+        "innovation: 6 is not a score from 0 to 5",
+        "costs: -1 is not a score from 0 to 5",
+        "savings: True is not a score from 0 to 5"]
 
 
 def test_weighted_scores_use_the_programmes_weights():
