@@ -6,7 +6,7 @@ calendar knows England's bank holidays), and `now` comes in as an argument.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Sequence
 from zoneinfo import ZoneInfo
@@ -35,12 +35,13 @@ class LadderStep:
 
     name: str
     offset_days: int
+    _: KW_ONLY                    # the rest by keyword: a ladder reads like the table it is
     action: str
-    to: tuple[str, ...]
-    cc: tuple[str, ...] = ()
     working_days: bool = False
     level: int = 0                # the escalation level this step reaches; 0 otherwise
     at_risk: bool = False         # the case is flagged at risk when this step is done
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -50,13 +51,13 @@ class LadderStep:
 
 # DESIGN.md section 2's table, exactly.
 DEFAULT_LADDER: tuple[LadderStep, ...] = (
-    LadderStep("opened", -14, "open", to=("council",)),
-    LadderStep("reminder", -3, "remind", to=("council",), working_days=True),
-    LadderStep("overdue", 1, "mark_overdue", to=("council",), cc=("caseworker",)),
-    LadderStep("escalated_1", 7, "escalate", to=("escalation",), cc=("lead",), level=1),
-    LadderStep("escalated_2", 21, "escalate", to=("director",), cc=("escalation", "lead"),
-               level=2, at_risk=True),
-    LadderStep("suspended", 28, "suspend",
+    LadderStep("opened", -14, action="open", to=("council",)),
+    LadderStep("reminder", -3, working_days=True, action="remind", to=("council",)),
+    LadderStep("overdue", 1, action="mark_overdue", to=("council",), cc=("caseworker",)),
+    LadderStep("escalated_1", 7, action="escalate", level=1, to=("escalation",), cc=("lead",)),
+    LadderStep("escalated_2", 21, action="escalate", level=2, at_risk=True,
+               to=("director",), cc=("escalation", "lead")),
+    LadderStep("suspended", 28, action="suspend",
                to=("council", "escalation", "caseworker", "lead", "director")),
 )
 

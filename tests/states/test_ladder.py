@@ -117,7 +117,7 @@ def test_due_plus_one_day_is_the_next_calendar_day_even_at_a_weekend():
 
 
 def test_working_days_after_the_due_date_count_forward():
-    step = LadderStep("chase", 2, "remind", to=("council",), working_days=True)
+    step = LadderStep("chase", 2, working_days=True, action="remind", to=("council",))
 
     [(_, at)] = step_moments(date(2013, 8, 23), [step], working)       # a Friday
 
