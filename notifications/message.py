@@ -41,7 +41,7 @@ def parse_address(header: str, value: str) -> Address:
     Exactly one address per value; anything else is refused naming `header`.
     """
     check_header(header, value)
-    if len(getaddresses([value])) != 1:
+    if len(getaddresses([value])) > 1:
         raise HeaderRefused(header, value, "more than one address")
     name, addr_spec = parseaddr(value)
     if "@" not in addr_spec:

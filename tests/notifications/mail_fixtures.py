@@ -1,0 +1,92 @@
+"""Helpers shared by the notifications tests and bench/delivery.py (no fixtures here)."""
+from __future__ import annotations
+
+import copy
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+
+
+def sqlite_engine(path: Path) -> Engine:
+    """Like the engine's own: writers take the lock at BEGIN (BEGIN IMMEDIATE)."""
+    engine = create_engine(f"sqlite:///{path}",
+                           connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # SQLAlchemy's begin event issues BEGIN, not the driver
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Clock:
+    """The time deliver() sees; tests move it on by hand."""
+
+    def __init__(self, start: datetime):
+        self.at = start
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> datetime:
+        self.at += timedelta(seconds=seconds)
+        return self.at
+
+
+_TCA = {"code": "tca-2013", "name": "Transformation Challenge Award",
+        "lead_email": "tca.team@communities.gsi.gov.uk",
+        "director_email": "tca.director@communities.gsi.gov.uk"}
+_PSTN = {"code": "pstn-2013", "name": "Public Service Transformation Network",
+         "lead_email": "pstn.team@communities.gsi.gov.uk",
+         "director_email": "pstn.director@communities.gsi.gov.uk"}
+BASE_URL = "https://casework.example.gov.uk"
+# Checkpoint and case kinds happen to bids and to areas; the rest to one of them.
+CASE_KINDS_FOR = {"bid": ("bid",), "area": ("area",), "checkpoint": ("bid", "area"),
+                  "case": ("bid", "area")}
+
+
+def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
+    """The context the engine passes for `kind`, with believable 2013 data."""
+    if case_kind == "bid":
+        ref = "TCA-2013-0007"
+        ctx = {"programme": dict(_TCA),
+               "case": {"ref": ref, "title": "Joint procurement hub for three Gloucestershire districts",
+                        "kind": "bid", "lead_name": "Tewkesbury Borough Council",
+                        "lead_code": "E07000083", "category": "shared_arrangement",
+                        "amount": "£250,000", "url": f"{BASE_URL}/cases/{ref}"}}
+    else:
+        ref = "PSTN-2013-0003"
+        ctx = {"programme": dict(_PSTN),
+               "case": {"ref": ref, "title": "Greater Essex: troubled families and health and social care",
+                        "kind": "area", "lead_name": "Essex County Council",
+                        "lead_code": "E10000012", "category": None, "amount": None,
+                        "url": f"{BASE_URL}/cases/{ref}"}}
+    ctx.update(reason=None, checkpoint=None, step=None)
+    folder, event_name = kind.split(".")
+    ladder = {"opened": 0, "reminder": 0, "overdue": 0, "escalated_1": 1, "escalated_2": 2}
+    if folder == "checkpoint" or kind == "case.suspended":
+        level = ladder.get(event_name, 2)
+        ctx["checkpoint"] = {"ref": f"{ref}/Q2", "label": "Q2", "due": date(2014, 4, 4),
+                             "url": f"{BASE_URL}/returns/{ref}/Q2", "level": level}
+        ctx["step"] = {"name": event_name, "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc),
+                       "late": False}
+    if kind in ("bid.ineligible", "bid.rejected", "case.reinstated", "area.not_selected"):
+        ctx["reason"] = "The bid does not show the transitional costs the category requires."
+    for path, value in overrides.items():  # case__title="…" -> ctx["case"]["title"]
+        target = ctx
+        *parents, leaf = path.split("__")
+        for name in parents:
+            target = target[name]
+        target[leaf] = value
+    return copy.deepcopy(ctx)
+
+
+def kinds_with_case_kinds(kinds) -> list[tuple[str, str]]:
+    return [(kind, case_kind) for kind in kinds for case_kind in CASE_KINDS_FOR[kind.split(".")[0]]]
