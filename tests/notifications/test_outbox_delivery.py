@@ -1,0 +1,317 @@
+"""The outbox: queued in the caller's transaction, delivered once, never lost."""
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from notifications import (HeaderRefused, OutboxMessage, PermFailure, SmtpTransport, TempFailure,
+                           as_email, claim_batch, counts, deliver, enqueue, exists, get_message,
+                           list_messages, message_id_for, record_outcomes, render, retry)
+from notifications.outbox import backoff_seconds
+from tests.notifications.mail_fixtures import realistic_context
+
+COUNCIL = "returns@tewkesbury.gov.uk"
+CASEWORKER = "caseworker@communities.gsi.gov.uk"
+SENDER = "TCA casework <casework@tca.example.gov.uk>"
+DOMAIN = "casework.example.gov.uk"
+T = OutboxMessage.__table__
+
+
+def queue(db, clock, n=1, kind="checkpoint.overdue", to=(COUNCIL,), cc=(CASEWORKER,)) -> list[int]:
+    ids = []
+    with db.begin() as conn:
+        for _ in range(n):
+            ref = f"TCA-2013-{_count(conn) + 1:04d}"
+            ctx = realistic_context(kind, case__ref=ref)
+            ids.append(enqueue(conn, key=f"{ref}/Q2:{kind.split('.')[1]}", kind=kind, to=list(to),
+                               cc=list(cc), rendered=render(kind, ctx), now=clock.now(),
+                               case_ref=ref, checkpoint_ref=f"{ref}/Q2"))
+    return ids
+
+
+def _count(conn) -> int:
+    return len(conn.execute(select(T.c.id)).all())
+
+
+def row(db, id):
+    with db.connect() as conn:
+        return conn.execute(select(T).where(T.c.id == id)).one()
+
+
+def run(db, smtp_server, clock, owner="worker-1", **options):
+    transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=2.0)
+    return deliver(db, transport, now=clock.now, owner=owner, sender=SENDER, domain=DOMAIN,
+                   rng=random.Random(7), **options)
+
+
+def test_enqueue_writes_in_the_callers_transaction_and_never_commits(outbox_db, clock):
+    rendered = render("bid.award_offered", realistic_context("bid.award_offered"))
+    with outbox_db.connect() as conn:
+        conn.begin()
+        enqueue(conn, key="TCA-2013-0007:offer:12", kind="bid.award_offered", to=[COUNCIL], cc=[],
+                rendered=rendered, now=clock.now(), case_ref="TCA-2013-0007")
+        assert exists(conn, "TCA-2013-0007:offer:12")
+        conn.rollback()
+
+    with outbox_db.connect() as conn:
+        assert not exists(conn, "TCA-2013-0007:offer:12")
+
+
+def test_a_key_is_queued_only_once(outbox_db, clock):
+    [first] = queue(outbox_db, clock)
+    key = row(outbox_db, first).key
+
+    with pytest.raises(IntegrityError), outbox_db.begin() as conn:
+        enqueue(conn, key=key, kind="checkpoint.overdue", to=[COUNCIL], cc=[],
+                rendered=render("checkpoint.overdue", realistic_context("checkpoint.overdue")),
+                now=clock.now())
+
+    with outbox_db.connect() as conn:
+        assert len(list_messages(conn)) == 1
+
+
+@pytest.mark.parametrize("field, value, header", [
+    ("to", ["Leeds City Council\r\nBcc: spy@example.com <returns@leeds.gov.uk>"], "To"),
+    ("cc", ["returns@leeds.gov.uk\nBcc: spy@example.com"], "Cc"),
+])
+def test_enqueue_refuses_an_injected_line_break_and_writes_nothing(outbox_db, clock, field, value, header):
+    args = {"to": [COUNCIL], "cc": [], field: value}
+
+    with pytest.raises(HeaderRefused, match=f"^{header} refused"), outbox_db.begin() as conn:
+        enqueue(conn, key="TCA-2013-0009:reject:4", kind="bid.rejected",
+                rendered=render("bid.rejected", realistic_context("bid.rejected")), now=clock.now(), **args)
+
+    with outbox_db.connect() as conn:
+        assert list_messages(conn) == []
+
+
+def test_queued_messages_arrive_with_their_headers_parts_and_recipients(outbox_db, smtp_server, clock):
+    ids = queue(outbox_db, clock, n=2)
+
+    report = run(outbox_db, smtp_server, clock)
+
+    assert str(report) == "sent 2, retrying 0, dead 0"
+    arrived = smtp_server.wait_for(2)
+    first = next(a for a in arrived if a.message["X-Casework-Key"] == row(outbox_db, ids[0]).key)
+    assert sorted(first.rcpt_tos) == sorted([COUNCIL, CASEWORKER])
+    assert first.message["From"] == SENDER
+    assert first.message["Message-ID"] == message_id_for(ids[0], row(outbox_db, ids[0]).key, DOMAIN)
+    assert first.message["Subject"].strip().startswith("Overdue: TCA-2013-0001 Q2 monitoring return")
+    assert "due by the end of Friday 4 April 2014" in " ".join(first.message.get_body(("plain",)).get_content().split())
+    sent = row(outbox_db, ids[0])
+    assert (sent.state, sent.attempts, sent.sent_at, sent.claimed_by) == ("sent", 1, clock.now(), None)
+    assert "accepted" in sent.smtp_response
+
+
+def test_a_421_is_retried_after_about_a_minute_and_arrives_once(outbox_db, smtp_server, clock):
+    [id] = queue(outbox_db, clock)
+    smtp_server.fail_next(1, at="DATA")
+
+    first = run(outbox_db, smtp_server, clock)
+
+    waiting = row(outbox_db, id)
+    assert str(first) == "sent 0, retrying 1, dead 0"
+    assert (waiting.state, waiting.attempts, waiting.claimed_by) == ("queued", 1, None)
+    assert "421" in waiting.last_error
+    assert timedelta(seconds=48) <= waiting.next_attempt_at - clock.now() <= timedelta(seconds=72)
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 0, retrying 0, dead 0"   # not due yet
+
+    clock.advance(73)
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 1, retrying 0, dead 0"
+    assert len(smtp_server.wait_for(1)) == 1
+    assert row(outbox_db, id).attempts == 2
+
+
+def test_the_wait_doubles_with_each_failed_try_within_twenty_percent():
+    rng = random.Random(1)
+
+    waits = [backoff_seconds(tries, rng) for tries in range(1, 6) for _ in range(50)]
+
+    for tries in range(1, 6):
+        chunk = waits[(tries - 1) * 50: tries * 50]
+        assert 0.8 * 60 * 2 ** (tries - 1) <= min(chunk) <= max(chunk) <= 1.2 * 60 * 2 ** (tries - 1)
+        assert len(set(chunk)) > 40                                 # jitter spreads retries out
+
+
+def test_a_550_for_one_of_two_recipients_delivers_to_the_other_and_notes_the_refusal(outbox_db, smtp_server, clock):
+    [id] = queue(outbox_db, clock)
+    smtp_server.refuse(CASEWORKER)
+
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 1, retrying 0, dead 0"
+
+    assert smtp_server.wait_for(1)[0].rcpt_tos == [COUNCIL]
+    sent = row(outbox_db, id)
+    assert sent.state == "sent"
+    assert f"refused: {CASEWORKER} (550 5.1.1 Mailbox unavailable)" in sent.smtp_response
+
+
+def test_a_550_for_the_only_recipient_is_dead_with_that_answer_and_other_rows_go(outbox_db, smtp_server, clock):
+    ids = queue(outbox_db, clock, cc=()) + queue(outbox_db, clock, to=["gone@leeds.gov.uk"], cc=()) \
+        + queue(outbox_db, clock, cc=())
+    smtp_server.refuse("gone@leeds.gov.uk")
+
+    report = run(outbox_db, smtp_server, clock)
+
+    assert str(report) == "sent 2, retrying 0, dead 1"
+    dead = row(outbox_db, ids[1])
+    assert (dead.state, dead.claimed_by) == ("dead", None)
+    assert dead.last_error == "every recipient refused: gone@leeds.gov.uk: 550 5.1.1 Mailbox unavailable"
+    assert [row(outbox_db, i).state for i in (ids[0], ids[2])] == ["sent", "sent"]
+    assert len(smtp_server.wait_for(2)) == 2
+
+
+def test_while_the_server_is_down_rows_wait_and_all_arrive_once_it_is_back(outbox_db, smtp_server, clock):
+    ids = queue(outbox_db, clock, n=5)
+    smtp_server.stop()
+
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 0, retrying 5, dead 0"
+    clock.advance(75)
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 0, retrying 5, dead 0"
+    assert {row(outbox_db, i).attempts for i in ids} == {2}
+    assert all("could not connect" in row(outbox_db, i).last_error for i in ids)
+
+    smtp_server.start()
+    clock.advance(150)
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 5, retrying 0, dead 0"
+    keys = sorted(r.message["X-Casework-Key"] for r in smtp_server.wait_for(5))
+    assert keys == sorted(row(outbox_db, i).key for i in ids)           # each once, none lost
+
+
+def test_after_the_last_try_a_row_is_dead_and_retry_makes_it_due_again(outbox_db, smtp_server, clock):
+    [id] = queue(outbox_db, clock)
+    smtp_server.stop()
+    reports = []
+    for _ in range(3):
+        reports.append(str(run(outbox_db, smtp_server, clock, max_attempts=3)))
+        clock.advance(600)
+
+    assert reports == ["sent 0, retrying 1, dead 0", "sent 0, retrying 1, dead 0", "sent 0, retrying 0, dead 1"]
+    with outbox_db.connect() as conn:
+        assert [m["id"] for m in list_messages(conn, state="dead")] == [id]
+
+    with outbox_db.begin() as conn:
+        assert retry(conn, ids=[id], now=clock.now()) == 1
+    revived = row(outbox_db, id)
+    assert (revived.state, revived.attempts, revived.next_attempt_at) == ("queued", 0, clock.now())
+    smtp_server.start()
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 1, retrying 0, dead 0"
+
+
+def test_retry_all_dead_leaves_sent_rows_alone(outbox_db, smtp_server, clock):
+    ids = queue(outbox_db, clock, n=3, cc=())
+    smtp_server.refuse(COUNCIL)
+    run(outbox_db, smtp_server, clock)
+    with outbox_db.begin() as conn:
+        conn.execute(T.update().where(T.c.id == ids[0]).values(state="sent"))
+
+    with outbox_db.begin() as conn:
+        revived = retry(conn, all_dead=True, now=clock.now())
+
+    assert revived == 2
+    assert [row(outbox_db, i).state for i in ids] == ["sent", "queued", "queued"]
+
+
+def test_a_dead_workers_claim_is_claimable_again_once_it_expires(outbox_db, smtp_server, clock):
+    ids = queue(outbox_db, clock, n=2)
+    taken = claim_batch(outbox_db, owner="worker-that-died", now=clock.now(), claim_seconds=60)
+    assert [c.id for c in taken] == ids
+
+    clock.advance(30)
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 0, retrying 0, dead 0"
+
+    clock.advance(31)
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 2, retrying 0, dead 0"
+    assert len(smtp_server.wait_for(2)) == 2
+
+
+def test_a_crash_between_send_and_mark_sends_again_with_the_same_message_id(outbox_db, smtp_server, clock):
+    [id] = queue(outbox_db, clock)
+    [taken] = claim_batch(outbox_db, owner="worker-1", now=clock.now())
+    msg = as_email(_listed(outbox_db, id), sender=SENDER, domain=DOMAIN)
+    asyncio.run(SmtpTransport("127.0.0.1", smtp_server.port).send_batch([msg]))   # then it "crashes"
+
+    clock.advance(61)
+    report = run(outbox_db, smtp_server, clock, owner="worker-2")
+
+    assert str(report) == "sent 1, retrying 0, dead 0"
+    copies = smtp_server.wait_for(2)
+    assert len(copies) == 2                                           # at most twice, never lost
+    assert copies[0].message["Message-ID"] == copies[1].message["Message-ID"]
+
+
+def test_a_worker_whose_claim_was_taken_over_cannot_overwrite_the_outcome(outbox_db, smtp_server, clock):
+    [id] = queue(outbox_db, clock)
+    slow = claim_batch(outbox_db, owner="slow-worker", now=clock.now(), claim_seconds=60)
+    clock.advance(61)
+    assert str(run(outbox_db, smtp_server, clock, owner="quick-worker")) == "sent 1, retrying 0, dead 0"
+
+    late = record_outcomes(outbox_db, owner="slow-worker", now=clock.now(),
+                           outcomes=[(slow[0], TempFailure("421 too late"))])
+    later = record_outcomes(outbox_db, owner="slow-worker", now=clock.now(),
+                            outcomes=[(slow[0], PermFailure("550 too late"))])
+
+    assert str(late) == str(later) == "sent 0, retrying 0, dead 0"
+    kept = row(outbox_db, id)
+    assert (kept.state, kept.attempts, kept.last_error) == ("sent", 1, None)
+
+
+def test_two_workers_at_once_send_every_message_exactly_once(outbox_db, smtp_server, clock):
+    queue(outbox_db, clock, n=40)
+    reports = {}
+
+    def worker(name):
+        reports[name] = run(outbox_db, smtp_server, clock, owner=name, batch=5)
+
+    threads = [threading.Thread(target=worker, args=(f"worker-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sum(r.sent for r in reports.values()) == 40
+    keys = [r.message["X-Casework-Key"] for r in smtp_server.wait_for(40)]
+    assert len(keys) == len(set(keys)) == 40
+
+
+def _listed(db, id):
+    with db.connect() as conn:
+        return get_message(conn, id)
+
+
+def test_list_show_and_counts_describe_the_outbox(outbox_db, smtp_server, clock):
+    ids = queue(outbox_db, clock, n=3)
+    smtp_server.fail_next(1, at="DATA")
+    run(outbox_db, smtp_server, clock, batch=1, loop_until_empty=False)   # first: 421
+    clock.advance(30)
+    run(outbox_db, smtp_server, clock, batch=1, loop_until_empty=False)   # second: sent
+
+    with outbox_db.connect() as conn:
+        listed = list_messages(conn)
+        queued = list_messages(conn, state="queued")
+        shown = get_message(conn, ids[1])
+        status = counts(conn, clock.now())
+        assert get_message(conn, 999) is None
+        with pytest.raises(ValueError, match="state must be one of queued, sent, dead"):
+            list_messages(conn, state="retrying")
+
+    assert set(listed[0]) >= {"id", "kind", "state", "to", "cc", "subject", "key", "attempts",
+                              "last_error", "case", "created_at", "next_attempt_at", "sent_at"}
+    assert [(m["id"], m["state"], m["attempts"]) for m in listed] == [
+        (ids[0], "queued", 1), (ids[1], "sent", 1), (ids[2], "queued", 0)]
+    assert listed[0]["to"] == [COUNCIL] and listed[0]["cc"] == [CASEWORKER]
+    assert listed[0]["case"] == "TCA-2013-0001" and "421" in listed[0]["last_error"]
+    assert listed[1]["sent_at"] == "2014-04-07T08:00:30+00:00"
+    assert [m["id"] for m in queued] == [ids[0], ids[2]]
+    assert status == {"queued": 2, "retrying": 1, "dead": 0, "sent": 1,
+                      "oldest_queued_age_seconds": 30.0}
+
+    email = as_email(shown, sender=SENDER, domain=DOMAIN)
+    assert email["Message-ID"] == smtp_server.wait_for(1)[0].message["Message-ID"]
+    assert email["Date"] == "Mon, 07 Apr 2014 08:00:30 +0000"
+    assert email.get_body(("plain",)).get_content() == shown["body_text"]
