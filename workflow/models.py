@@ -102,6 +102,9 @@ class Checkpoint(SQLModel, table=True):
     attachment_sha256: Optional[str] = Field(default=None, sa_column=Column(String(64)))
     attachment_name: Optional[str] = Field(default=None, sa_column=Column(Text))
     submitted_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    # When the checkpoint was created: a step that fell due before then is done
+    # at the first sweep without being called late (migration 0002).
+    scheduled_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class History(SQLModel, table=True):
