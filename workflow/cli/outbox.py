@@ -1,0 +1,52 @@
+"""`casework outbox list|show|deliver|retry`."""
+from typing import List, Optional
+
+import typer
+
+from workflow import mail
+from workflow.cli._common import AS_OPT, JSON_OPT, emit, engine
+
+outbox_app = typer.Typer(help="Email waiting to go, sent, or dead.", no_args_is_help=True)
+
+
+@outbox_app.command("list")
+def list_(state: Optional[str] = typer.Option(None, "--state", help="queued | sent | dead"),
+          as_json: bool = JSON_OPT) -> None:
+    """Messages, oldest first."""
+    rows = mail.list_messages(engine(), state)
+    if as_json:
+        emit(rows, True)
+    else:
+        emit([{**r, "to": ", ".join(r["to"])} for r in rows], False,
+             ["id", "kind", "state", "to", "subject", "attempts", "last_error"])
+
+
+@outbox_app.command("show")
+def show(id: int, as_json: bool = JSON_OPT) -> None:
+    """One message as it will be (or was) sent: headers, then the text part."""
+    row, text = mail.show(engine(), id)
+    emit(row, True) if as_json else typer.echo(text, nl=not text.endswith("\n"))
+
+
+@outbox_app.command("deliver")
+def deliver(as_json: bool = JSON_OPT) -> None:
+    """Send what is due now; prints what it did."""
+    report = mail.deliver(engine())
+    counts = {"sent": report.sent, "retrying": report.retrying, "dead": report.dead}
+    emit(counts, True) if as_json else typer.echo(
+        f"sent {report.sent}, retrying {report.retrying}, dead {report.dead}")
+
+
+@outbox_app.command("retry")
+def retry(ids: List[int] = typer.Argument(None, help="Message ids"),
+          all_dead: bool = typer.Option(False, "--all-dead", help="Every dead message."),
+          actor: str = AS_OPT) -> None:
+    """Make messages due now with their tries reset (a caseworker's decision)."""
+    if not ids and not all_dead:
+        raise typer.BadParameter("give message ids or --all-dead")
+    n = mail.retry(engine(), actor, ids=ids or (), all_dead=all_dead)
+    typer.echo(f"{n} message{'s' if n != 1 else ''} queued again")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(outbox_app, name="outbox")
