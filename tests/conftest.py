@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sqlite3
 import uuid
 
 import pytest
@@ -47,9 +48,10 @@ def sqlite_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     init(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # one self-contained file to copy
+    raw.close()
     return path
 
 

@@ -157,8 +157,10 @@ def first_fault(ref: str, rows: list[Any], head_hash: str, head_seq: int) -> str
         if seal(ref, row.seq, row.prev_hash, _row_entry(row)) != row.hash:
             return f"row {row.seq} does not match its hash"
         prev = row.hash
-    if len(rows) != head_seq or prev != (head_hash if rows else GENESIS):
-        return f"row {len(rows) + 1} is missing (the chain ends at row {head_seq})"
+    if len(rows) < head_seq:
+        return f"row {len(rows) + 1} is missing"
+    if len(rows) > head_seq or prev != head_hash:
+        return f"row {len(rows)} is not where the case says its history ends"
     return None
 
 

@@ -1,0 +1,192 @@
+"""Opening and advancing cases: one transaction each, refusals change nothing."""
+import pytest
+
+from states import DEFINITIONS
+from states.roles import CASE_ROLES
+from states.rules import ACTOR_RULES, RULES
+from workflow import cases
+from workflow.engine import Actor, plan
+from workflow.errors import (CaseNotFound, GuardFailed, InvalidTransition, Malformed,
+                             PermissionDenied, PersonNotFound, ReasonRequired)
+from workflow.history import verify
+
+
+@pytest.fixture
+def w(world):
+    return world.cast()
+
+
+def test_opening_a_bid_gives_a_reference_and_a_first_history_row(w):
+    ref = w.bid(by="cllr")
+
+    assert ref == "TCA-2013-0001"
+    case = cases.show(w.engine, ref)
+    assert (case["state"], case["version"], case["amount"]) == ("draft", 1, "250000.00")
+    assert case["application"]["arrangement"] == "joint_procurement"
+    [row] = cases.case_history(w.engine, ref)
+    assert (row["seq"], row["from_state"], row["to_state"], row["trigger"]) == (1, None, "draft", "create")
+    assert (row["actor"], row["role"]) == ("cllr", "council")
+
+
+def test_references_count_up_per_programme(w):
+    assert [w.bid(), w.bid()] == ["TCA-2013-0001", "TCA-2013-0002"]
+
+
+@pytest.mark.parametrize("field,value,named", [
+    ("amount", "£250,000", "amount"),
+    ("amount", "250000.001", "amount"),
+    ("amount", 2.5e5, "amount"),
+    ("programme", "tca-2099", "programme"),
+    ("category", "big_society", "category"),
+    ("lead", "E99999999", "lead"),
+    ("partners", ["E07000026"], "partners"),
+])
+def test_a_malformed_application_is_refused_and_creates_nothing(w, field, value, named):
+    before = w.snapshot()
+
+    with pytest.raises(Malformed, match=named):
+        w.bid(**{field: value})
+
+    assert w.snapshot() == before
+
+
+def test_a_council_person_cannot_open_a_bid_for_another_council(w):
+    before = w.snapshot()
+
+    with pytest.raises(PermissionDenied, match="E07000028"):
+        w.bid(by="cllr", lead="E07000028", partners=["E07000026"])
+
+    assert w.snapshot() == before
+
+
+def test_an_auditor_reads_everything_and_changes_nothing(w):
+    ref = w.bid()
+    before = w.snapshot()
+
+    for trigger in ("submit", "withdraw"):
+        with pytest.raises(PermissionDenied, match="audrey"):
+            cases.advance(w.engine, ref, trigger, "audrey")
+    with pytest.raises(PermissionDenied):
+        w.bid(by="audrey")
+
+    assert w.snapshot() == before
+    assert cases.show(w.engine, ref, "audrey")["allowed_triggers"] == []
+
+
+def test_a_trigger_not_allowed_now_names_the_ones_that_are(w):
+    ref = w.bid()
+    before = w.snapshot()
+
+    with pytest.raises(InvalidTransition) as refused:
+        cases.advance(w.engine, ref, "offer", "april")
+
+    assert "is draft, so it cannot be 'offer'" in str(refused.value)
+    assert refused.value.allowed == ()           # april, an approver, may fire nothing on a draft
+    with pytest.raises(InvalidTransition, match="Allowed now: submit, withdraw"):
+        cases.advance(w.engine, ref, "offer", "carol")
+    assert w.snapshot() == before
+
+
+def test_a_guard_that_fails_lists_every_violation_and_the_bid_stays_where_it_was(w):
+    ref = w.bid(amount="600000", arrangement=None, innovation=None)
+    before = w.snapshot()
+
+    with pytest.raises(GuardFailed) as refused:
+        cases.advance(w.engine, ref, "submit", "cllr")
+
+    text = " ".join(refused.value.violations)
+    assert "£600,000" in text and "arrangement" in text and "innovation" in text
+    assert w.state(ref) == "draft"
+    assert w.snapshot() == before
+
+
+def test_declaring_a_bid_ineligible_needs_a_reason(w):
+    ref = w.bid()
+    w.advance(ref, "submit")
+    before = w.snapshot()
+
+    with pytest.raises(ReasonRequired, match="needs a reason"):
+        cases.advance(w.engine, ref, "declare_ineligible", "carol")
+
+    assert w.snapshot() == before
+    w.advance(ref, "declare_ineligible", reason="due diligence: accounts not filed")
+    assert w.state(ref) == "ineligible"
+    assert cases.case_history(w.engine, ref)[-1]["reason"] == "due diligence: accounts not filed"
+
+
+def test_a_partner_council_can_read_but_not_act(w):
+    w.person("pat", "council", org="E07000028")
+    ref = w.bid()
+
+    with pytest.raises(PermissionDenied, match="not a person of E07000026"):
+        cases.advance(w.engine, ref, "submit", "pat")
+    assert cases.show(w.engine, ref, "pat")["allowed_triggers"] == []
+
+
+def test_unknown_cases_and_people_are_named(w):
+    ref = w.bid()
+    with pytest.raises(CaseNotFound, match="TCA-2013-0099"):
+        cases.advance(w.engine, "TCA-2013-0099", "submit", "carol")
+    with pytest.raises(PersonNotFound, match="mallory"):
+        cases.advance(w.engine, ref, "submit", "mallory")
+
+
+def test_each_move_writes_one_chained_history_row(w):
+    ref = w.bid()
+
+    w.advance(ref, "submit", "check", "start_assessment")
+
+    rows = cases.case_history(w.engine, ref)
+    assert [r["to_state"] for r in rows] == ["draft", "submitted", "eligible", "under_assessment"]
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4]
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:]))
+    assert cases.show(w.engine, ref)["version"] == 4
+    with w.engine.connect() as conn:
+        assert verify(conn).ok
+
+
+def test_a_stale_version_is_a_conflict_and_writes_nothing(w):
+    from workflow.errors import ConflictError
+    ref = w.bid()
+    before = w.snapshot()
+
+    with pytest.raises(ConflictError, match="changed since you looked"):
+        cases.advance(w.engine, ref, "submit", "carol", expected_version=7)
+
+    assert w.snapshot() == before
+
+
+# --- every transition of every definition, allowed and refused, by role -------
+def _cases():
+    for definition in DEFINITIONS.values():
+        for t in definition.transitions:
+            for source in t.sources:
+                for role in sorted(CASE_ROLES):
+                    yield pytest.param(definition, t, source, role,
+                                       id=f"{definition.kind}-{t.trigger}-from-{source}-as-{role}")
+
+
+@pytest.mark.parametrize("definition,t,source,role", list(_cases()))
+def test_every_transition_is_allowed_to_its_roles_and_refused_to_the_rest(definition, t, source, role):
+    actor = Actor("someone", frozenset({role}), org="LEAD" if role == "council" else None)
+
+    def fire():
+        return plan(definition, "REF", source, t.trigger, actor, lead="LEAD", reason="because",
+                    facts=None, rules=RULES, actor_rules=ACTOR_RULES)
+
+    if role in t.roles:
+        assert fire().dest == t.dest
+    else:
+        with pytest.raises(PermissionDenied):
+            fire()
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS.values(), ids=lambda d: d.kind)
+def test_every_trigger_is_refused_from_states_that_do_not_define_it(definition):
+    actor = Actor("everyone", frozenset(CASE_ROLES), org="LEAD")
+    for state in definition.states:
+        for trigger in definition.triggers:
+            if definition.find(trigger, state) is None:
+                with pytest.raises(InvalidTransition):
+                    plan(definition, "REF", state, trigger, actor, lead="LEAD", reason="r",
+                         facts=None, rules=RULES, actor_rules=ACTOR_RULES)

@@ -1,0 +1,58 @@
+"""Any sequence of triggers, by anyone, leaves state and history consistent."""
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from states import BID
+from workflow import cases
+from workflow.db import make_engine
+from workflow.errors import CaseworkError
+from workflow.history import verify
+
+PEOPLE = ["carol", "ash", "april", "audrey", "cllr"]
+
+
+@pytest.fixture(scope="module")
+def seeded(sqlite_template, tmp_path_factory):
+    """A template with the cast in it, copied fresh for every example."""
+    from tests.builders import World
+    path = tmp_path_factory.mktemp("walks") / "cast.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    World(engine).cast()
+    engine.dispose()
+    return path
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(BID.triggers), st.sampled_from(PEOPLE)),
+                      max_size=25))
+def test_any_walk_keeps_state_history_and_chain_consistent(seeded, tmp_path_factory, steps):
+    path = tmp_path_factory.mktemp("walk") / "w.db"
+    shutil.copy(seeded, path)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        from tests.builders import World
+        ref = World(engine).bid()
+        state, moves = "draft", 0
+        for trigger, person in steps:
+            try:
+                after = cases.advance(engine, ref, trigger, person, reason="because")
+            except CaseworkError:
+                assert cases.show(engine, ref)["state"] == state   # refused: nothing moved
+                continue
+            t = BID.find(trigger, state)
+            assert t is not None and after["state"] == t.dest
+            state, moves = after["state"], moves + 1
+
+        rows = cases.case_history(engine, ref)
+        assert len(rows) == moves + 1
+        assert rows[-1]["to_state"] == state
+        assert all(b["from_state"] == a["to_state"] for a, b in zip(rows, rows[1:]))
+        assert cases.show(engine, ref)["version"] == moves + 1
+        with engine.connect() as conn:
+            assert verify(conn).ok
+    finally:
+        engine.dispose()
