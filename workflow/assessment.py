@@ -1,0 +1,292 @@
+"""Assessing a bid: conflict declarations, scores, a moderator's agreed score.
+
+An assessor declares on a bid before scoring it; one who declares a conflict
+can never score it, and a declaration cannot be changed afterwards (the
+history row is the record people relied on). Each assessor scores once; when
+two weighted scores differ by more than the programme's tolerance, a
+caseworker who did not assess the bid records an agreed score with a reason.
+Every row here is written with its history row, in one transaction.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from states.facts import Score
+from states.money import money_json
+from states.rules import (combined_score, has_two_scores, no_conflicted_assessor,
+                          score_problems, scores_agree, weighted_score)
+from workflow import clock, people
+from workflow import programmes as programme_store
+from workflow.cases import load_case, may_act
+from workflow.db import reading
+from workflow.errors import Malformed, PermissionDenied, RuleViolation
+from workflow.facts import LIVE_OFFER_STATES, facts_for, live_offers
+from workflow.history import Entry, Head, append, moment
+from workflow.models import declarations, scores
+
+__all__ = ["declare", "score", "agree_score", "assessment_of", "fund_position",
+           "score_text", "DECLARE_STATES", "SCORE_STATES"]
+
+# An assessor may declare as soon as a bid is found eligible, so conflicts are
+# known before assessment starts; scoring happens only under assessment (not
+# while the council is answering a clarification question).
+DECLARE_STATES = ("eligible", "under_assessment", "clarification_requested")
+SCORE_STATES = ("under_assessment",)
+MAX_TEXT = 4000                      # characters of a comment or reason
+
+
+# --- declaring --------------------------------------------------------------
+def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
+            reason: str | None = None) -> dict:
+    """Record an assessor's declaration of (no) conflict of interest on bid `ref`."""
+    reason = _text("reason", reason)
+    with engine.begin() as conn:
+        case = _bid(conn, ref, "have interests declared on it")
+        actor = people.actor(conn, actor_name)
+        role = may_act(actor, "declare", case.lead, f"declare an interest on {case.ref}")
+        _in_state(case, DECLARE_STATES, "take declarations of interest")
+        if conflict and not reason:
+            raise RuleViolation(f"A conflict of interest on {case.ref} needs its reason: say "
+                                f"what the conflict is.")
+        earlier = _declaration(conn, case.id, actor.name)
+        if earlier is not None:
+            raise RuleViolation(
+                f"{actor.name} already declared {_declared(earlier)} on {case.ref} "
+                f"({moment(earlier.at)[:10]}); a declaration cannot be changed. If a conflict "
+                f"has come to light since, tell the caseworker so another assessor scores it.")
+        now = clock.now()
+        conn.execute(declarations.insert().values(case_id=case.id, person=actor.name,
+                                                  conflict=conflict, reason=reason, at=now))
+        _record(conn, case, Entry(from_state=case.state, to_state=case.state, trigger="declare",
+                                  actor=actor.name, role=role, at=now, reason=reason,
+                                  payload={"conflict": conflict}))
+        return assessment_of(conn, case.ref)
+
+
+# --- scoring ----------------------------------------------------------------
+def score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: int,
+          savings: int, comment: str | None = None) -> dict:
+    """Record one assessor's 0-5 scores for bid `ref` (once; they cannot be changed)."""
+    given = _scores(actor_name, innovation, costs, savings)
+    comment = _text("comment", comment)
+    with engine.begin() as conn:
+        case = _bid(conn, ref, "be scored")
+        actor = people.actor(conn, actor_name)
+        role = may_act(actor, "score", case.lead, f"score {case.ref}")
+        _scorable(case)
+        said = _declaration(conn, case.id, actor.name)
+        if said is None:
+            raise RuleViolation(
+                f"{actor.name} has not declared on {case.ref} yet: declare first with "
+                f"`casework assess declare {case.ref} --as {actor.name} --no-conflict` "
+                f"(or --conflict \"why\").")
+        if said.conflict:
+            raise PermissionDenied(
+                f"{actor.name} declared a conflict of interest on {case.ref} "
+                f"({said.reason}), so they cannot score it: another assessor must.",
+                person=actor.name, trigger="score")
+        mine = _score_row(conn, case.id, actor.name, agreed=False)
+        if mine is not None:
+            raise RuleViolation(f"{actor.name} already scored {case.ref} ({_shown(mine)}, "
+                                f"{moment(mine.at)[:10]}); a score cannot be changed.")
+        spec = programme_store.spec_for(conn, case.programme)
+        weighted = weighted_score(given, spec.criteria)
+        now = clock.now()
+        conn.execute(scores.insert().values(case_id=case.id, assessor=actor.name,
+                                            innovation=innovation, costs=costs,
+                                            savings=savings, comment=comment, agreed=False,
+                                            at=now))
+        payload = {"innovation": innovation, "costs": costs, "savings": savings,
+                   "weighted": score_text(weighted)}
+        if comment:
+            payload["comment"] = comment
+        _record(conn, case, Entry(from_state=case.state, to_state=case.state, trigger="score",
+                                  actor=actor.name, role=role, at=now, payload=payload))
+        return assessment_of(conn, case.ref)
+
+
+def agree_score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: int,
+                savings: int, reason: str) -> dict:
+    """A moderating caseworker's agreed score, used in place of the assessors' mean."""
+    given = _scores(actor_name, innovation, costs, savings)
+    reason = _text("reason", reason)
+    with engine.begin() as conn:
+        case = _bid(conn, ref, "have a score agreed")
+        actor = people.actor(conn, actor_name)
+        role = may_act(actor, "agree_score", case.lead, f"agree a score for {case.ref}")
+        _scorable(case)
+        if not reason:
+            raise RuleViolation(f"An agreed score for {case.ref} needs a reason: say why the "
+                                f"moderator settled on it.")
+        facts = facts_for(conn, case, actor=actor.name, now=clock.now())
+        involved = {s.assessor for s in facts.scores} | facts.conflicted \
+            | facts.declared_no_conflict
+        if actor.name in involved:
+            raise PermissionDenied(
+                f"{actor.name} assessed {case.ref}, so they cannot also agree its score: "
+                f"another caseworker must moderate it.", person=actor.name, trigger="agree_score")
+        if facts.agreed_score is not None:
+            raise RuleViolation(f"{case.ref} already has an agreed score from "
+                                f"{facts.agreed_score.assessor}; it cannot be changed.")
+        missing = has_two_scores(facts) + no_conflicted_assessor(facts)
+        if missing:
+            raise RuleViolation(f"{case.ref}'s score cannot be agreed yet: "
+                                + "; ".join(missing) + ".", missing)
+        now = clock.now()
+        conn.execute(scores.insert().values(case_id=case.id, assessor=actor.name,
+                                            innovation=innovation, costs=costs, savings=savings,
+                                            comment=reason, agreed=True, at=now))
+        weighted = weighted_score(given, facts.programme.criteria)
+        _record(conn, case, Entry(from_state=case.state, to_state=case.state,
+                                  trigger="agree_score", actor=actor.name, role=role, at=now,
+                                  reason=reason,
+                                  payload={"innovation": innovation, "costs": costs,
+                                           "savings": savings, "weighted": score_text(weighted),
+                                           "agreed": True}))
+        return assessment_of(conn, case.ref)
+
+
+# --- reading ----------------------------------------------------------------
+def assessment_of(engine_or_conn: Engine | Connection, ref: str) -> dict[str, Any]:
+    """Every declaration and score of a bid, the combined score, and whether it can be moderated."""
+    if isinstance(engine_or_conn, Engine):
+        with reading(engine_or_conn) as conn:
+            return _assessment(conn, ref)
+    return _assessment(engine_or_conn, ref)
+
+
+def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
+    case = _bid(conn, ref, "be assessed")
+    facts = facts_for(conn, case, actor="", now=clock.now())
+    criteria = facts.programme.criteria
+    rows = list(conn.execute(select(scores).where(scores.c.case_id == case.id)
+                             .order_by(scores.c.id)))
+    said = list(conn.execute(select(declarations).where(declarations.c.case_id == case.id)
+                             .order_by(declarations.c.id)))
+    individual = [_score_json(r, criteria, counts=r.assessor not in facts.conflicted)
+                  for r in rows if not r.agreed]
+    agreed = [r for r in rows if r.agreed]
+    counted = [weighted_score(Score(r.assessor, r.innovation, r.costs, r.savings), criteria)
+               for r in rows if not r.agreed and r.assessor not in facts.conflicted]
+    waiting = has_two_scores(facts) + no_conflicted_assessor(facts) + scores_agree(facts)
+    if case.state != "under_assessment":
+        waiting = [f"{case.ref} is {case.state.replace('_', ' ')}, not under assessment"]
+    combined = combined_score(facts)
+    return {
+        "ref": case.ref, "state": case.state, "programme": case.programme,
+        "category": case.category, "amount": money_json(case.amount_pence),
+        "criteria": {name: score_text(w) for name, w in criteria.items()},
+        "tolerance": facts.programme.score_tolerance,
+        "declarations": [{"person": d.person, "conflict": bool(d.conflict), "reason": d.reason,
+                          "at": moment(d.at)} for d in said],
+        "scores": individual,
+        "agreed": ({**_score_json(agreed[-1], criteria, counts=True),
+                    "moderator": agreed[-1].assessor, "reason": agreed[-1].comment}
+                   if agreed else None),
+        "spread": score_text(max(counted) - min(counted)) if len(counted) >= 2 else None,
+        "combined": score_text(combined) if combined is not None else None,
+        "combined_from": ("agreed" if agreed else "mean" if combined is not None else None),
+        "can_moderate": not waiting,
+        "waiting_for": waiting,
+    }
+
+
+def fund_position(engine: Engine, code: str) -> dict[str, Any]:
+    """The fund, what offers commit, what remains, and each category's offers made / allowed."""
+    with reading(engine) as conn:
+        spec = programme_store.spec_for(conn, code)
+        committed = programme_store.committed_pence(conn, spec.code)
+        categories = []
+        for name, cat in spec.categories.items():
+            categories.append({
+                "category": name, "label": cat.label,
+                "offers": live_offers(conn, spec.code, name, leave_out_case=-1),
+                "allowed": cat.max_count, "min_count": cat.min_count,
+                "committed": money_json(programme_store.committed_pence(
+                    conn, spec.code, category=name)),
+            })
+        return {"code": spec.code, "name": spec.name, "fund": money_json(spec.fund_pence),
+                "committed": money_json(committed),
+                "remaining": money_json(spec.fund_pence - committed),
+                "live_offer_states": list(LIVE_OFFER_STATES), "categories": categories}
+
+
+def score_text(value: Decimal) -> str:
+    """A score for people and JSON: two decimals (`"11.00"`, `"10.33"`)."""
+    return str(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+# --- helpers ----------------------------------------------------------------
+def _bid(conn: Connection, ref: str, what: str) -> Any:
+    case = load_case(conn, ref)
+    if case.kind != "bid":
+        raise RuleViolation(f"{case.ref} is a network area, not a bid, so it cannot {what}.")
+    return case
+
+
+def _in_state(case: Any, states: tuple[str, ...], what: str) -> None:
+    if case.state not in states:
+        allowed = " or ".join(s.replace("_", " ") for s in states)
+        raise RuleViolation(f"{case.ref} is {case.state.replace('_', ' ')}, so it cannot "
+                            f"{what}: that is done while a bid is {allowed}.")
+
+
+def _scorable(case: Any) -> None:
+    if case.state == "clarification_requested":
+        raise RuleViolation(f"{case.ref} is waiting for the council's answer to a "
+                            f"clarification question; score it once it is answered.")
+    _in_state(case, SCORE_STATES, "be scored")
+
+
+def _scores(actor_name: str, innovation: Any, costs: Any, savings: Any) -> Score:
+    given = Score(actor_name, innovation, costs, savings)
+    problems = score_problems(given)
+    if problems:
+        raise Malformed("The scores", problems)
+    return given
+
+
+def _text(field: str, value: str | None) -> str | None:
+    """Text kept as given; blank is none; control characters other than tab and newline refused."""
+    if value is None or not value.strip():
+        return None
+    if any(ord(c) < 32 and c not in "\t\n" for c in value) or "\x7f" in value:
+        raise Malformed(f"The {field}", [f"{field}: contains control characters"])
+    if len(value) > MAX_TEXT:
+        raise Malformed(f"The {field}", [f"{field}: {len(value):,} characters is more than "
+                                         f"{MAX_TEXT:,}"])
+    return value
+
+
+def _declaration(conn: Connection, case_id: int, person: str) -> Any:
+    return conn.execute(select(declarations).where(declarations.c.case_id == case_id,
+                                                   declarations.c.person == person)).first()
+
+
+def _score_row(conn: Connection, case_id: int, person: str, *, agreed: bool) -> Any:
+    return conn.execute(select(scores).where(scores.c.case_id == case_id,
+                                             scores.c.assessor == person,
+                                             scores.c.agreed == agreed)).first()
+
+
+def _declared(row: Any) -> str:
+    return f"a conflict of interest ({row.reason})" if row.conflict else "no conflict of interest"
+
+
+def _shown(row: Any) -> str:
+    return f"innovation {row.innovation}, costs {row.costs}, savings {row.savings}"
+
+
+def _score_json(row: Any, criteria: dict, *, counts: bool) -> dict[str, Any]:
+    weighted = weighted_score(Score(row.assessor, row.innovation, row.costs, row.savings),
+                              criteria)
+    return {"assessor": row.assessor, "innovation": row.innovation, "costs": row.costs,
+            "savings": row.savings, "weighted": score_text(weighted), "comment": row.comment,
+            "counts": counts, "at": moment(row.at)}
+
+
+def _record(conn: Connection, case: Any, entry: Entry) -> None:
+    append(conn, Head(case.id, case.ref, case.last_seq, case.last_hash), entry)

@@ -1,0 +1,168 @@
+"""`casework assess declare|REF|agree|show` and `casework programme ranking|fund`.
+
+`casework assess REF --as NAME --innovation N …` scores a bid: a first word
+that is not one of the group's commands is read as a reference for `score`.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from workflow import assessment
+from workflow import ranking as ranking_service
+from workflow.cli._common import AS_OPT, JSON_OPT, emit, engine
+from workflow.cli.programme import programme_app
+
+
+class _ScoreByDefault(TyperGroup):
+    """`assess REF …` means `assess score REF …` (DESIGN.md section 6)."""
+
+    def resolve_command(self, ctx, args):  # type: ignore[override]
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["score", *args]
+        return super().resolve_command(ctx, args)
+
+
+assess_app = typer.Typer(cls=_ScoreByDefault, no_args_is_help=True,
+                         help="Declare interests, score bids and agree moderated scores.")
+
+INNOVATION = typer.Option(..., "--innovation", help="Level of innovation, 0 to 5.")
+COSTS = typer.Option(..., "--costs", help="Transitional costs, 0 to 5.")
+SAVINGS = typer.Option(..., "--savings", help="Prospective savings, 0 to 5.")
+
+
+@assess_app.command("declare")
+def declare(ref: str, actor: str = AS_OPT,
+            no_conflict: bool = typer.Option(False, "--no-conflict",
+                                             help="You have no conflict of interest."),
+            conflict: Optional[str] = typer.Option(None, "--conflict", metavar="WHY",
+                                                   help="You have a conflict: say what it is."),
+            as_json: bool = JSON_OPT) -> None:
+    """Declare whether you have a conflict of interest in a bid (before scoring it)."""
+    if no_conflict == (conflict is not None):
+        raise typer.BadParameter("give exactly one of --no-conflict or --conflict \"why\"",
+                                 param_hint="--no-conflict / --conflict")
+    result = assessment.declare(engine(), ref, actor, conflict=conflict is not None,
+                                reason=conflict)
+    if as_json:
+        emit(result, True)
+        return
+    said = "a conflict of interest" if conflict is not None else "no conflict of interest"
+    typer.echo(f"{result['ref']}: {actor} declared {said}")
+
+
+@assess_app.command("score")
+def score(ref: str, actor: str = AS_OPT, innovation: int = INNOVATION, costs: int = COSTS,
+          savings: int = SAVINGS,
+          comment: Optional[str] = typer.Option(None, "--comment"),
+          as_json: bool = JSON_OPT) -> None:
+    """Score a bid under assessment (also: `casework assess REF …`)."""
+    result = assessment.score(engine(), ref, actor, innovation=innovation, costs=costs,
+                              savings=savings, comment=comment)
+    if as_json:
+        emit(result, True)
+        return
+    mine = next(s for s in result["scores"] if s["assessor"] == actor)
+    typer.echo(f"{result['ref']}: {actor} scored innovation {innovation}, costs {costs}, "
+               f"savings {savings} (weighted {mine['weighted']})")
+    _moderation(result)
+
+
+@assess_app.command("agree")
+def agree(ref: str, actor: str = AS_OPT, innovation: int = INNOVATION, costs: int = COSTS,
+          savings: int = SAVINGS,
+          reason: Optional[str] = typer.Option(None, "--reason",
+                                               help="Why the moderator settled on this score."),
+          as_json: bool = JSON_OPT) -> None:
+    """Record the moderator's agreed score where the assessors' scores differ too much."""
+    result = assessment.agree_score(engine(), ref, actor, innovation=innovation, costs=costs,
+                                    savings=savings, reason=reason or "")
+    if as_json:
+        emit(result, True)
+        return
+    typer.echo(f"{result['ref']}: {actor} agreed a score of {result['agreed']['weighted']}")
+    _moderation(result)
+
+
+@assess_app.command("show")
+def show(ref: str, as_json: bool = JSON_OPT) -> None:
+    """A bid's declarations, every score, the combined score and what moderation waits for."""
+    result = assessment.assessment_of(engine(), ref)
+    if as_json:
+        emit(result, True)
+        return
+    typer.echo(f"{result['ref']} ({result['state'].replace('_', ' ')}), "
+               f"{result['category']}, asking {result['amount']}")
+    for d in result["declarations"]:
+        said = f"conflict: {d['reason']}" if d["conflict"] else "no conflict"
+        typer.echo(f"  declared  {d['person']:<16} {said}")
+    for s in result["scores"]:
+        note = "" if s["counts"] else "  (does not count: conflict)"
+        typer.echo(f"  scored    {s['assessor']:<16} innovation {s['innovation']}, costs "
+                   f"{s['costs']}, savings {s['savings']} = {s['weighted']}{note}")
+    if result["agreed"]:
+        a = result["agreed"]
+        typer.echo(f"  agreed    {a['moderator']:<16} innovation {a['innovation']}, costs "
+                   f"{a['costs']}, savings {a['savings']} = {a['weighted']} ({a['reason']})")
+    _moderation(result)
+
+
+def _moderation(result: dict[str, Any]) -> None:
+    if result["combined"] is not None:
+        typer.echo(f"combined score {result['combined']} ({result['combined_from']})")
+    if result["state"] != "under_assessment":
+        return
+    if result["can_moderate"]:
+        typer.echo("ready to moderate")
+    else:
+        for why in result["waiting_for"]:
+            typer.echo(f"moderation waits: {why}")
+
+
+# --- the programme's side: ranking and the fund --------------------------------
+@programme_app.command("ranking")
+def ranking(code: str, category: Optional[str] = typer.Option(None, "--category"),
+            as_json: bool = JSON_OPT) -> None:
+    """Moderated bids best first, with the running committed total and where it stops."""
+    rows = ranking_service.ranking(engine(), code, category=category)
+    if as_json:
+        emit(rows, True)
+        return
+    _position(assessment.fund_position(engine(), code))
+    shown = [{**r, "rank": n, "fits": _fits(r)} for n, r in enumerate(rows, start=1)]
+    emit(shown, False, ["rank", "ref", "category", "score", "amount", "running_total",
+                        "remaining", "fits", "state"])
+    for r in rows:
+        for why in r["why"]:
+            typer.echo(f"{r['ref']}: {why}")
+
+
+@programme_app.command("fund")
+def fund(code: str, as_json: bool = JSON_OPT) -> None:
+    """The fund, what offers commit, what remains, and each category's offers made / allowed."""
+    position = assessment.fund_position(engine(), code)
+    if as_json:
+        emit(position, True)
+    else:
+        _position(position)
+
+
+def _position(p: dict[str, Any]) -> None:
+    typer.echo(f"{p['code']}: fund {p['fund']}, committed {p['committed']}, "
+               f"remaining {p['remaining']}")
+    for c in p["categories"]:
+        allowed = "no limit" if c["allowed"] is None else f"{c['allowed']} allowed"
+        typer.echo(f"  {c['category']}: {c['offers']} offers made ({allowed}), "
+                   f"committed {c['committed']}")
+
+
+def _fits(row: dict[str, Any]) -> str:
+    if row["offered"]:
+        return "offered"
+    return "yes" if row["fits"] else f"no: {row['stops']}"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(assess_app, name="assess")
