@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, cast, func, or_, select, update
 
 from states import DEFINITIONS
 from states.documents import parse_area, parse_bid
@@ -169,7 +169,9 @@ def show(engine: Engine, ref: str, actor_name: str | None = None) -> dict[str, A
 
 def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = None,
                programme: str | None = None, actor_name: str | None = None,
-               after_id: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+               after_id: int | None = None, limit: int | None = None,
+               org: str | None = None) -> list[dict[str, Any]]:
+    """Cases by id; `org` keeps those the organisation leads or is a partner in."""
     with reading(engine) as conn:
         actor = people.actor(conn, actor_name) if actor_name else None
         q = select(cases).order_by(cases.c.id)
@@ -179,6 +181,9 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
             q = q.where(cases.c.kind == kind)
         if programme:
             q = q.where(func.lower(cases.c.programme) == programme.lower())
+        if org:
+            q = q.where(or_(cases.c.lead == org,
+                            cast(cases.c.partners, String).like(f'%"{org}"%')))
         if after_id is not None:
             q = q.where(cases.c.id > after_id)
         if limit is not None:
