@@ -1,0 +1,279 @@
+"""Assessment rules: declare first, score once, two independent scores, a moderator where they differ."""
+from __future__ import annotations
+
+import pytest
+
+from workflow import assessment, cases
+from workflow.db import reading
+from workflow.errors import GuardFailed, Malformed, PermissionDenied, RuleViolation
+from workflow.history import verify
+
+from tests.workflow.awarding import (load_programme, scored, small_programme, under_assessment)
+
+
+@pytest.fixture
+def world(world):
+    world.cast()
+    world.person("mo", "caseworker")
+    return world
+
+
+def history_of(world, ref):
+    return cases.case_history(world.engine, ref)
+
+
+# --- declaring -------------------------------------------------------------
+def test_an_assessor_must_declare_before_scoring(world):
+    ref = under_assessment(world)
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match="has not declared on .* declare first"):
+        assessment.score(world.engine, ref, "ash", innovation=3, costs=3, savings=3)
+
+    assert world.snapshot() == before
+
+
+def test_an_assessor_who_declares_a_conflict_cannot_score_the_bid(world):
+    ref = under_assessment(world)
+    assessment.declare(world.engine, ref, "ash", conflict=True, reason="My sister leads it")
+    before = world.snapshot()
+
+    with pytest.raises(PermissionDenied, match="declared a conflict .*My sister leads it"):
+        assessment.score(world.engine, ref, "ash", innovation=5, costs=5, savings=5)
+
+    assert world.snapshot() == before
+
+
+def test_a_conflict_must_say_what_it_is(world):
+    ref = under_assessment(world)
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match="needs its reason"):
+        assessment.declare(world.engine, ref, "ash", conflict=True, reason="  ")
+
+    assert world.snapshot() == before
+
+
+def test_a_declaration_cannot_be_changed(world):
+    ref = under_assessment(world)
+    assessment.declare(world.engine, ref, "ash", conflict=False)
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match="already declared no conflict"):
+        assessment.declare(world.engine, ref, "ash", conflict=True, reason="remembered late")
+
+    assert world.snapshot() == before
+
+
+def test_a_declaration_may_come_as_soon_as_the_bid_is_eligible(world):
+    ref = cases.open_case(world.engine, "bid", world.bid_document(), "carol")["ref"]
+    world.advance(ref, "submit", "check")
+
+    shown = assessment.declare(world.engine, ref, "ash", conflict=False)
+
+    assert shown["state"] == "eligible"
+    assert [(d["person"], d["conflict"]) for d in shown["declarations"]] == [("ash", False)]
+
+
+@pytest.mark.parametrize("state_path, state", [((), "draft"), (("submit",), "submitted")])
+def test_nobody_declares_on_a_bid_not_yet_found_eligible(world, state_path, state):
+    ref = cases.open_case(world.engine, "bid", world.bid_document(), "carol")["ref"]
+    world.advance(ref, *state_path)
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match=f"is {state}, so it cannot take declarations"):
+        assessment.declare(world.engine, ref, "ash", conflict=False)
+
+    assert world.snapshot() == before
+
+
+def test_only_an_assessor_declares_or_scores(world):
+    ref = under_assessment(world)
+    before = world.snapshot()
+
+    with pytest.raises(PermissionDenied, match="carol may not declare an interest"):
+        assessment.declare(world.engine, ref, "carol", conflict=False)
+    with pytest.raises(PermissionDenied, match="april may not score"):
+        assessment.score(world.engine, ref, "april", innovation=1, costs=1, savings=1)
+
+    assert world.snapshot() == before
+
+
+# --- scoring ---------------------------------------------------------------
+@pytest.mark.parametrize("innovation, costs, savings, field", [
+    (-1, 3, 3, "innovation: -1"), (3, 6, 3, "costs: 6"), (3, 3, 99, "savings: 99")])
+def test_each_criterion_is_scored_from_0_to_5(world, innovation, costs, savings, field):
+    ref = under_assessment(world)
+    assessment.declare(world.engine, ref, "ash", conflict=False)
+    before = world.snapshot()
+
+    with pytest.raises(Malformed, match=f"{field} is not a score from 0 to 5"):
+        assessment.score(world.engine, ref, "ash", innovation=innovation, costs=costs,
+                         savings=savings)
+
+    assert world.snapshot() == before
+
+
+def test_the_ends_of_the_scale_are_scores(world):
+    ref = under_assessment(world)
+    scored(world, ref, marks=((0, 0, 0), (5, 5, 5)))
+
+    shown = assessment.assessment_of(world.engine, ref)
+
+    assert [s["weighted"] for s in shown["scores"]] == ["0.00", "15.00"]
+
+
+def test_an_assessor_scores_a_bid_once(world):
+    ref = under_assessment(world)
+    scored(world, ref, marks=((3, 3, 3),), assessors=("ash",))
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match="ash already scored .*innovation 3"):
+        assessment.score(world.engine, ref, "ash", innovation=5, costs=5, savings=5)
+
+    assert world.snapshot() == before
+
+
+def test_no_scoring_while_the_council_answers_a_clarification_question(world):
+    ref = under_assessment(world)
+    assessment.declare(world.engine, ref, "ash", conflict=False)
+    world.advance(ref, "ask_clarification")
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match="waiting for the council's answer"):
+        assessment.score(world.engine, ref, "ash", innovation=3, costs=3, savings=3)
+
+    assert world.snapshot() == before
+    world.advance(ref, "answer")
+    assessment.score(world.engine, ref, "ash", innovation=3, costs=3, savings=3)
+
+
+def test_a_network_area_is_not_scored(world):
+    world.org("E08000003")
+    area = cases.open_case(world.engine, "area", {
+        "programme": "pstn-2013", "title": "Manchester", "lead": "E08000003",
+        "service_areas": ["troubled families"], "how_to_succeed": "Together",
+        "partners": [{"name": "NHS", "evidence": "letter"}, {"name": "Police", "evidence": "MoU"}],
+        "contribution": "50000"}, "carol")["ref"]
+
+    with pytest.raises(RuleViolation, match="network area, not a bid"):
+        assessment.declare(world.engine, area, "ash", conflict=False)
+
+
+def test_every_declaration_and_score_is_a_history_row_that_changes_no_state(world):
+    ref = under_assessment(world)
+
+    scored(world, ref, marks=((5, 4, 3), (4, 4, 4)))
+
+    rows = history_of(world, ref)[-4:]
+    assert [(r["trigger"], r["actor"], r["role"]) for r in rows] == [
+        ("declare", "ash", "assessor"), ("score", "ash", "assessor"),
+        ("declare", "asha", "assessor"), ("score", "asha", "assessor")]
+    assert all(r["from_state"] == r["to_state"] == "under_assessment" for r in rows)
+    assert rows[1]["payload"] == {"innovation": 5, "costs": 4, "savings": 3, "weighted": "12.00"}
+    with reading(world.engine) as conn:
+        assert verify(conn).ok
+
+
+# --- moderating ------------------------------------------------------------
+def test_moderation_needs_two_independent_scores(world):
+    ref = under_assessment(world)
+    scored(world, ref, marks=((4, 4, 4),), assessors=("ash",))
+    before = world.snapshot()
+
+    with pytest.raises(GuardFailed, match=r"two different assessors; .* has 1 \(from ash\)"):
+        world.advance(ref, "moderate")
+
+    assert world.snapshot() == before
+    scored(world, ref, marks=((4, 4, 4),), assessors=("asha",))
+    assert world.advance(ref, "moderate")["state"] == "moderated"
+
+
+@pytest.mark.parametrize("second, moderates", [
+    ((4, 4, 2), True),     # weighted 10 against 12: a gap of 2, the tolerance
+    ((4, 4, 1), False),    # a gap of 3: past it
+])
+def test_scores_further_apart_than_the_tolerance_wait_for_a_moderator(world, second, moderates):
+    ref = under_assessment(world)
+    scored(world, ref, marks=((4, 4, 4), second))
+    before = world.snapshot()
+
+    if moderates:
+        assert world.advance(ref, "moderate")["state"] == "moderated"
+        return
+    with pytest.raises(GuardFailed, match="differ by 3 .* a moderator's agreed score is needed"):
+        world.advance(ref, "moderate")
+    assert world.snapshot() == before
+    assert assessment.assessment_of(world.engine, ref)["waiting_for"] == [
+        "the assessors' weighted scores differ by 3 (ash 12, asha 9), more than the "
+        "tolerance of 2: a moderator's agreed score is needed"]
+
+
+def test_a_moderators_agreed_score_settles_a_disagreement_and_is_kept_beside_the_others(world):
+    ref = under_assessment(world)
+    scored(world, ref, marks=((5, 5, 5), (1, 1, 1)))
+
+    shown = assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=4,
+                                   reason="Panel agreed the savings case is sound")
+
+    assert [s["weighted"] for s in shown["scores"]] == ["15.00", "3.00"]
+    assert shown["agreed"]["weighted"] == "10.00"
+    assert shown["agreed"]["moderator"] == "mo"
+    assert shown["combined"] == "10.00" and shown["combined_from"] == "agreed"
+    assert shown["can_moderate"] is True
+    assert world.advance(ref, "moderate")["state"] == "moderated"
+    last = [r for r in history_of(world, ref) if r["trigger"] == "agree_score"][0]
+    assert last["reason"] == "Panel agreed the savings case is sound"
+    assert last["role"] == "caseworker"
+
+
+def test_an_agreed_score_needs_a_reason_two_scores_and_a_moderator_who_did_not_assess(world):
+    world.person("cass", "caseworker", "assessor")
+    ref = under_assessment(world)
+    scored(world, ref, marks=((5, 5, 5),), assessors=("ash",))
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match="needs a reason"):
+        assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=3,
+                               reason="")
+    with pytest.raises(RuleViolation, match="cannot be agreed yet: .*has 1"):
+        assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=3,
+                               reason="early")
+    assert world.snapshot() == before
+    scored(world, ref, marks=((1, 1, 1),), assessors=("cass",))
+    middle = world.snapshot()
+    with pytest.raises(PermissionDenied, match="cass assessed .* another caseworker"):
+        assessment.agree_score(world.engine, ref, "cass", innovation=3, costs=3, savings=3,
+                               reason="mine")
+    with pytest.raises(PermissionDenied, match="ash may not agree a score"):
+        assessment.agree_score(world.engine, ref, "ash", innovation=3, costs=3, savings=3,
+                               reason="mine")
+
+    assert world.snapshot() == middle
+
+
+def test_a_score_is_agreed_once(world):
+    world.person("max", "caseworker")
+    ref = under_assessment(world)
+    scored(world, ref, marks=((5, 5, 5), (1, 1, 1)))
+    assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=3,
+                           reason="panel")
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match="already has an agreed score from mo"):
+        assessment.agree_score(world.engine, ref, "max", innovation=4, costs=4, savings=4,
+                               reason="second view")
+
+    assert world.snapshot() == before
+
+
+def test_the_weighted_score_uses_the_programmes_weights(world):
+    code = load_programme(world, small_programme("weights-1", weights=(2, 1, 0)))
+    ref = under_assessment(world, programme=code)
+    scored(world, ref, marks=((5, 1, 4), (4, 2, 0)))
+
+    shown = assessment.assessment_of(world.engine, ref)
+
+    assert [s["weighted"] for s in shown["scores"]] == ["11.00", "10.00"]
+    assert shown["combined"] == "10.50"
+    assert shown["criteria"] == {"innovation": "2.00", "costs": "1.00", "savings": "0.00"}
