@@ -1,0 +1,95 @@
+"""What every route shares: the database, the calling person, answers and their documentation."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from workflow import clock, tokens
+from workflow.api.idempotency import Answer
+from workflow.api.problems import MEDIA_TYPE
+from workflow.db import reading
+from workflow.engine import Actor
+from workflow.errors import Malformed
+
+__all__ = ["engine_of", "caller", "json_response", "answer_response", "etag", "parse_if_match",
+           "errors", "ERROR_WORDS"]
+
+bearer = HTTPBearer(auto_error=False, scheme_name="token",
+                    description="A personal API token: `casework token create NAME` prints it "
+                                "once. The token acts with its person's roles.")
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def caller(request: Request,
+           credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Actor:
+    """The person the bearer token acts as (401 problem otherwise)."""
+    token = credentials.credentials if credentials else None
+    with reading(engine_of(request)) as conn:
+        return tokens.authenticate(conn, token, now=clock.now())
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # Sent as the services built it: no second validation pass on the way out.
+    return Response(json.dumps(data, ensure_ascii=False), status_code=status,
+                    media_type="application/json", headers=headers)
+
+
+def answer_response(answer: Answer) -> Response:
+    headers = dict(answer.headers)
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(answer.body, status_code=answer.status, media_type=answer.media_type,
+                    headers=headers)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(raw: str | None) -> int | None:
+    """The version an If-Match names (`"7"`); None when absent or `*` (any version)."""
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip()
+    if value.startswith("W/"):
+        raise Malformed("The If-Match header", ["a weak ETag (W/...) cannot be matched; send "
+                                                "the ETag as given, e.g. \"7\""])
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        raise Malformed("The If-Match header", [f"{raw!r} is not a version ETag such as \"7\""])
+    return int(value)
+
+
+ERROR_WORDS = {
+    400: "Malformed input: a body, header, parameter or cursor that does not parse; each "
+         "problem is listed in `problems`.",
+    401: "No API token, or one that is unknown, revoked or expired.",
+    403: "The token's person may not do this (their roles, or not of the lead organisation).",
+    404: "No such case, return or programme (or a case another council's people cannot see).",
+    409: "Not possible in the current state (`allowed` lists what is), a concurrent change, "
+         "or an Idempotency-Key whose first request is still running.",
+    412: "If-Match named a version that is no longer current; nothing was changed.",
+    422: "Refused by a rule (`violations`; for an offer, the fund's position in `fund`), a "
+         "missing reason, or an Idempotency-Key reused for a different request.",
+    503: "The database cannot be reached.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these problem statuses (400 and 401 always), and a default."""
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    every = sorted({400, 401, *statuses})    # every route parses input and needs a token
+    out: dict[int | str, dict[str, Any]] = {
+        s: {"description": ERROR_WORDS[s], "content": {MEDIA_TYPE: problem}} for s in every}
+    out["default"] = {"description": "Any other error (405 wrong method, 500), as a problem.",
+                      "content": {MEDIA_TYPE: problem}}
+    return out

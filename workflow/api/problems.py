@@ -1,0 +1,186 @@
+"""Errors as `application/problem+json` (RFC 9457), in the services' own words.
+
+Every refusal the services raise keeps its message (`detail`) and its facts
+(`allowed` triggers, `violations`, `problems`, the fund's `remaining`), so a
+council's system can act on it. The framework's own errors (a body that does
+not parse, an unknown path, a wrong method) are answered the same way.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from workflow.api.idempotency import Answer, KeyInUse, KeyReused, is_conflict
+from workflow.errors import (CaseworkError, ConflictError, GuardFailed, InvalidTransition,
+                             Malformed, NotFound, PermissionDenied, ReasonRequired, Refused,
+                             RuleViolation, SetupError)
+from workflow.tokens import TokenRefused
+
+__all__ = ["MEDIA_TYPE", "PreconditionFailed", "UnknownCursor", "TooLarge", "problem",
+           "problem_answer", "install", "KINDS"]
+
+MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("casework.api")
+
+
+class PreconditionFailed(CaseworkError):
+    """If-Match named a version the case (or return) no longer has."""
+
+    status = 412
+
+    def __init__(self, ref: str, detail: str, current_version: int | None = None):
+        self.ref, self.current_version = ref, current_version
+        super().__init__(detail)
+
+
+class TooLarge(CaseworkError):
+    status = 413
+
+
+class UnknownCursor(Malformed):
+    def __init__(self) -> None:
+        super().__init__("The cursor", ["is not one this API gave out; start again without it"])
+
+
+# Most specific first: (class, status, type slug, title). The status is the API's;
+# the services' own `.status` hints agree with it.
+KINDS: list[tuple[type[CaseworkError], int, str, str]] = [
+    (TokenRefused, 401, "unauthenticated", "No valid API token"),
+    (PermissionDenied, 403, "permission-denied", "Not allowed for this person"),
+    (NotFound, 404, "not-found", "Not found"),
+    (InvalidTransition, 409, "invalid-transition", "Not possible in the current state"),
+    (KeyInUse, 409, "idempotency-key-in-use", "A request with this key is still running"),
+    (PreconditionFailed, 412, "precondition-failed", "Changed since the version you sent"),
+    (ConflictError, 409, "conflict", "Changed by someone else at the same moment"),
+    (TooLarge, 413, "too-large", "Too large"),
+    (KeyReused, 422, "idempotency-key-reused", "Key already used for another request"),
+    (GuardFailed, 422, "rule-refused", "Refused by the programme's rules"),
+    (ReasonRequired, 422, "reason-required", "A reason is needed"),
+    (RuleViolation, 422, "rule-refused", "Refused by the programme's rules"),
+    (Malformed, 400, "malformed", "Malformed input"),
+    (Refused, 422, "refused", "Refused"),
+    (SetupError, 503, "unavailable", "The service cannot work right now"),
+    (CaseworkError, 400, "refused", "Refused"),
+]
+TYPE_PREFIX = "urn:casework:problem:"
+_FACTS = ("ref", "state", "trigger", "allowed", "violations", "problems", "current_version",
+          "key", "fund")
+
+
+def _kind(err: CaseworkError) -> tuple[int, str, str]:
+    for cls, status, slug, title in KINDS:
+        if isinstance(err, cls):
+            return status, slug, title
+    return 400, "refused", "Refused"
+
+
+def problem(status: int, slug: str, title: str, detail: str, **facts: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": TYPE_PREFIX + slug, "title": title, "status": status,
+                            "detail": detail}
+    body.update({k: v for k, v in facts.items() if v is not None and v != ""})
+    return body
+
+
+def error_body(err: CaseworkError) -> dict[str, Any]:
+    status, slug, title = _kind(err)
+    facts = {}
+    for name in _FACTS:
+        value = getattr(err, name, None)
+        if isinstance(value, tuple):
+            value = list(value)
+        facts[name] = value
+    return problem(status, slug, title, str(err), **facts)
+
+
+def _headers(status: int) -> dict[str, str]:
+    if status == 401:
+        return {"WWW-Authenticate": 'Bearer realm="casework"'}
+    return {}
+
+
+def problem_answer(err: CaseworkError) -> Answer:
+    """The answer to a refusal, as kept for an Idempotency-Key (conflicts are not kept)."""
+    body = error_body(err)
+    return Answer(body["status"], json.dumps(body, ensure_ascii=False), _headers(body["status"]),
+                  MEDIA_TYPE, keep=not is_conflict(err) and not isinstance(err, PreconditionFailed))
+
+
+def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status_code=status,
+                    media_type=MEDIA_TYPE, headers={**_headers(status), **(headers or {})})
+
+
+_PLACES = {"query": "query parameter ", "path": "path parameter ", "header": "header ",
+           "body": ""}
+_SAYINGS = {"missing": "is required", "extra_forbidden": "is not a field of this request",
+            "json_invalid": "is not valid JSON", "model_attributes_type": "must be a JSON object",
+            "dict_type": "must be a JSON object"}
+
+
+def _where(loc: tuple) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in _PLACES:
+        place, rest = parts[0], parts[1:]
+        if not rest:
+            return "the JSON body" if place == "body" else place
+        return _PLACES[place] + ".".join(rest)
+    return ".".join(parts) or "the request"
+
+
+def validation_problems(err: RequestValidationError) -> list[str]:
+    """Each framework validation error as `<where>: <what is wrong>`."""
+    out = []
+    for e in err.errors():
+        message = _SAYINGS.get(e.get("type", ""), e.get("msg", "is not valid"))
+        if message and message[0].isupper() and not message[:2].isupper():
+            message = message[0].lower() + message[1:]
+        out.append(f"{_where(tuple(e.get('loc', ())))}: {message}")
+    return out or ["the request is not valid"]
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of `app` as problem+json."""
+
+    @app.exception_handler(CaseworkError)
+    async def _refused(request: Request, err: CaseworkError) -> Response:
+        body = error_body(err)
+        return respond(body["status"], body)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError) -> Response:
+        problems = validation_problems(err)
+        return respond(400, problem(400, "malformed", "Malformed input",
+                                    "The request was refused: " + "; ".join(problems) + ".",
+                                    problems=problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, err: StarletteHTTPException) -> Response:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(err.status_code, "http-error")
+        detail = err.detail if isinstance(err.detail, str) else "The request was refused."
+        if err.status_code == 404 and detail == "Not Found":
+            detail = f"There is nothing at {request.url.path}."
+        if err.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}."
+        return respond(err.status_code, problem(err.status_code, slug, _reason(err.status_code),
+                                                detail), dict(err.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, err: Exception) -> Response:
+        log.exception("API request %s %s failed", request.method, request.url.path)
+        return respond(500, problem(500, "internal", "Internal error",
+                                    "Something went wrong on our side; nothing you sent was "
+                                    "lost or half-done. Try again, and tell us if it repeats."))
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,136 @@
+"""Cases: list, show (ETag = version), fire a trigger (If-Match, Idempotency-Key), history."""
+from __future__ import annotations
+
+import json
+from typing import Literal, Optional
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import Connection, Engine
+
+from workflow import cases
+from workflow.api import access, paging
+from workflow.api.deps import (answer_response, caller, engine_of, errors, etag, json_response,
+                               parse_if_match)
+from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
+from workflow.api.problems import PreconditionFailed, error_body, problem_answer
+from workflow.api.schemas import AdvanceRequest, Case, CasePage, HistoryPage
+from workflow.db import reading
+from workflow.engine import Actor
+from workflow.errors import CaseworkError, ConflictError, GuardFailed
+
+router = APIRouter(tags=["cases"])
+
+REF = Path(..., max_length=40, description="A case reference, e.g. `TCA-2013-0001`.")
+IF_MATCH = Header(None, alias="If-Match", max_length=40,
+                  description="The ETag from GET (`\"7\"`): refused with 412 when it has "
+                              "changed since, and nothing is written.")
+IDEMPOTENCY_KEY = Header(None, alias="Idempotency-Key", max_length=300,
+                         description="Sent again with the same key, the request is done once "
+                                     "and its first answer returned (kept for 24 hours).")
+
+
+@router.get("/cases", response_model=CasePage, responses=errors(400, 401, 403),
+            summary="List cases", description="Oldest first. A council person sees the cases "
+            "their organisation leads or is a partner in.")
+def list_cases(request: Request,
+               state: Optional[str] = Query(None, max_length=40, description="e.g. in_monitoring"),
+               kind: Optional[Literal["bid", "area"]] = Query(None),
+               programme: Optional[str] = Query(None, max_length=40, description="e.g. tca-2013"),
+               cursor: Optional[str] = paging.CursorQuery, limit: int = paging.LimitQuery,
+               actor: Actor = Depends(caller)) -> Response:
+    access.require(actor, "cases")
+    engine = engine_of(request)
+    after = paging.decode(cursor, "case", int)
+    scope = access.org_scope(actor)
+    items = [] if scope == access.NO_CASES else cases.list_cases(
+        engine, state=state, kind=kind, programme=programme, actor_name=actor.name,
+        after_id=after, limit=limit + 1, org=scope)
+    return json_response(paging.page(items, limit, lambda c: _case_id(engine, c["ref"]), "case"))
+
+
+def _case_id(engine: Engine, ref: str) -> int:
+    with reading(engine) as conn:
+        return cases.load_case(conn, ref).id
+
+
+@router.get("/cases/{ref}", response_model=Case, responses=errors(401, 403, 404),
+            summary="Show a case", description="As `case show REF --json`; the ETag header is "
+            "the case's version.")
+def show_case(request: Request, ref: str = REF, actor: Actor = Depends(caller)) -> Response:
+    access.require(actor, "cases")
+    case = cases.show(engine_of(request), ref, actor.name)
+    access.check_visible(actor, case)
+    return json_response(case, headers={"ETag": etag(case["version"])})
+
+
+@router.post("/cases/{ref}/advance", response_model=Case,
+             responses=errors(400, 401, 403, 404, 409, 412, 422),
+             summary="Fire a trigger",
+             description="One transaction: the move, its history row under the token's "
+                         "person, and any emails it queues. With If-Match, a case that has "
+                         "changed since is refused with 412.")
+def advance(request: Request, body: AdvanceRequest, ref: str = REF,
+            if_match: Optional[str] = IF_MATCH, idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
+            actor: Actor = Depends(caller)) -> Response:
+    engine = engine_of(request)
+    expected = parse_if_match(if_match)
+    key = parse_key(idempotency_key)
+    fp = fingerprint("advance", ref.upper(), json.dumps(body.model_dump(), sort_keys=True),
+                     if_match)
+
+    def work(conn: Connection) -> Answer:
+        case = cases.load_case(conn, ref)
+        access.check_visible(actor, case)
+        if expected is not None and case.version != expected:
+            raise _stale(case.ref, case.version, expected)
+        try:
+            moved = cases.apply(conn, case, body.trigger, actor, reason=body.reason)
+        except ConflictError:
+            if expected is None:
+                raise
+            raise _stale(case.ref, cases.load_case(conn, ref).version, expected) from None
+        return Answer(200, json_text(cases.case_json(conn, moved, actor)),
+                      {"ETag": etag(moved.version)})
+
+    def refusal(err: CaseworkError) -> Answer:
+        return _refusal_with_fund(engine, err)
+
+    return answer_response(once_in(engine, actor.name, key, fp, work, refusal))
+
+
+def _stale(ref: str, current: int, expected: int) -> PreconditionFailed:
+    return PreconditionFailed(ref, f"{ref} has changed since version {expected} (it is at "
+                                   f"version {current} now); nothing of yours was written. "
+                                   f"Read it again before deciding.", current_version=current)
+
+
+def _refusal_with_fund(engine: Engine, err: CaseworkError) -> Answer:
+    """A refused offer also says where the fund stands (remaining, per category)."""
+    answer = problem_answer(err)
+    if not (isinstance(err, GuardFailed) and err.trigger == "offer"):
+        return answer
+    try:
+        from workflow.assessment import fund_position
+        with reading(engine) as conn:
+            programme = cases.load_case(conn, err.ref).programme
+        position = fund_position(engine, programme)
+    except (ImportError, CaseworkError):
+        return answer
+    body = {**error_body(err), "fund": {k: position[k] for k in
+                                         ("fund", "committed", "remaining", "categories")
+                                         if k in position}}
+    return Answer(answer.status, json_text(body), answer.headers, answer.media_type,
+                  keep=answer.keep)
+
+
+@router.get("/cases/{ref}/history", response_model=HistoryPage,
+            responses=errors(400, 401, 403, 404), summary="A case's history",
+            description="Oldest first, with the hash chain (`case history REF --json`), "
+                        "for caseworkers and auditors.")
+def case_history(request: Request, ref: str = REF, cursor: Optional[str] = paging.CursorQuery,
+                 limit: int = paging.LimitQuery, actor: Actor = Depends(caller)) -> Response:
+    access.require(actor, "history")
+    after = paging.decode(cursor, "seq", int) or 0
+    rows = [r for r in cases.case_history(engine_of(request), ref) if r["seq"] > after]
+    return json_response(paging.page(rows[:limit + 1], limit, lambda r: r["seq"], "seq"))

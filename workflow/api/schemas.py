@@ -1,0 +1,194 @@
+"""The shapes the API documents: request bodies, answers and problems.
+
+Answers are the services' own dictionaries (the `--json` shapes of the
+command line), sent as they are; these models only describe them in the
+OpenAPI document, and the schema tests prove every answer matches. More
+fields than listed may appear (additional properties are allowed).
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MONEY = r"^-?[0-9]+\.[0-9]{2}$"
+
+
+def _money(description: str = "Pounds with two decimals, as a string.") -> Any:
+    return Field(pattern=MONEY, description=description, examples=["250000.00"])
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --- requests -------------------------------------------------------------------------
+class AdvanceRequest(BaseModel):
+    """Fire one trigger on a case."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"trigger": "accept"},
+                     {"trigger": "declare_ineligible", "reason": "Lead council is not in England"}]})
+    trigger: str = Field(min_length=1, max_length=40,
+                         description="A trigger defined from the case's state "
+                                     "(`allowed_triggers` lists those you may fire).")
+    reason: Optional[str] = Field(default=None, max_length=4000,
+                                  description="Why; required by some triggers (declare_ineligible, "
+                                              "waive).")
+
+
+# --- answers --------------------------------------------------------------------------
+class CaseSummary(_Shape):
+    ref: str = Field(examples=["TCA-2013-0001"])
+    kind: Literal["bid", "area"]
+    programme: str
+    state: str
+    version: int = Field(description="Increases with every change; the ETag of the case.")
+    allowed_triggers: list[str] = Field(description="Triggers defined from this state that you "
+                                                    "may fire (guards are not run for this list).")
+    title: str
+    category: Optional[str] = None
+    lead: str
+    partners: list[str]
+    caseworker: Optional[str] = None
+    at_risk: bool
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    updated_at: str = Field(json_schema_extra={"format": "date-time"})
+    amount: Optional[str] = Field(default=None, pattern=MONEY,
+                                  description="Bids: the amount asked for, in pounds.")
+    contribution: Optional[str] = Field(default=None, pattern=MONEY,
+                                        description="Areas: the agreed contribution, in pounds.")
+
+
+class Case(CaseSummary):
+    application: dict[str, Any] = Field(description="The fields of the document the case was "
+                                                    "opened from.")
+
+
+class CasePage(_Shape):
+    items: list[CaseSummary]
+    next_cursor: Optional[str] = Field(description="Pass as `cursor` for the next page; null "
+                                                   "on the last page.")
+
+
+class HistoryRow(_Shape):
+    seq: int
+    checkpoint: Optional[str] = Field(description="`Q2` for a return's rows; null for the case's own.")
+    from_state: Optional[str]
+    to_state: str
+    trigger: str
+    actor: str
+    role: str
+    reason: Optional[str]
+    at: str = Field(json_schema_extra={"format": "date-time"})
+    payload: dict[str, Any]
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class HistoryPage(_Shape):
+    items: list[HistoryRow]
+    next_cursor: Optional[str]
+
+
+class ExportRow(HistoryRow):
+    case: str
+
+
+class NextStep(_Shape):
+    name: str
+    at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class CheckpointSummary(_Shape):
+    ref: str = Field(examples=["TCA-2013-0001/Q2"])
+    case: str
+    state: str
+    due: str = Field(json_schema_extra={"format": "date"})
+    level: int = Field(description="Escalation level, 0 until escalated.")
+    version: int
+    next_step: Optional[NextStep] = None
+    submitted_at: Optional[str] = Field(default=None, json_schema_extra={"format": "date-time"})
+
+
+class Attachment(_Shape):
+    name: str
+    sha256: str
+    media_type: str
+
+
+class Checkpoint(CheckpointSummary):
+    allowed_triggers: list[str]
+    figures: dict[str, Any]
+    attachment: Optional[Attachment] = None
+
+
+class CheckpointPage(_Shape):
+    items: list[CheckpointSummary]
+    next_cursor: Optional[str]
+
+
+class Programme(_Shape):
+    code: str
+    name: str
+    kind: Literal["bids", "areas"]
+    fund: str = _money("The whole fund.")
+    committed: str = _money("Reserved by offers, less what was released.")
+    remaining: str = _money()
+
+
+class ProgrammePage(_Shape):
+    items: list[Programme]
+    next_cursor: Optional[str]
+
+
+class RankingRow(_Shape):
+    ref: str
+    category: Optional[str]
+    score: Optional[str] = Field(description="The combined score, two decimals; null when none.")
+    amount: str = _money()
+    running_total: str = _money("What would be committed with this bid and every one above it "
+                                "that fits.")
+
+
+class RankingPage(_Shape):
+    items: list[RankingRow]
+    next_cursor: Optional[str]
+
+
+class OutboxMessage(_Shape):
+    id: int
+    kind: str
+    state: Literal["queued", "sent", "dead"]
+    to: list[str]
+    cc: list[str]
+    subject: str
+    key: str
+    attempts: int
+    last_error: Optional[str]
+
+
+class OutboxPage(_Shape):
+    items: list[OutboxMessage]
+    next_cursor: Optional[str]
+
+
+class GrantPackage(_Shape):
+    """A 360Giving data package (standard 1.4), validated against the standard's schema."""
+
+    grants: list[dict[str, Any]] = Field(min_length=1)
+
+
+class Problem(_Shape):
+    """An error, RFC 9457. `detail` is the service's own sentence; the facts follow."""
+
+    type: str = Field(examples=["urn:casework:problem:invalid-transition"])
+    title: str
+    status: int
+    detail: str
+    allowed: Optional[list[str]] = Field(default=None, description="Triggers allowed now.")
+    violations: Optional[list[str]] = Field(default=None, description="Each rule broken.")
+    problems: Optional[list[str]] = Field(default=None, description="Each malformed field.")
+    current_version: Optional[int] = Field(default=None, description="The version now (412).")
+    fund: Optional[dict[str, Any]] = Field(default=None, description="The fund's position "
+                                           "(`remaining`) when an offer is refused.")

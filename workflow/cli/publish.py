@@ -1,0 +1,33 @@
+"""`casework publish 360giving PROGRAMME [--out FILE]`."""
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from workflow import publish as publishing
+from workflow.cli._common import engine
+
+publish_app = typer.Typer(help="Open data.", no_args_is_help=True)
+
+
+@publish_app.command("360giving")
+def three_sixty_giving(
+        programme: str = typer.Argument(..., help="The programme code, e.g. tca-2013."),
+        out: Optional[Path] = typer.Option(None, "--out", dir_okay=False,
+                                           help="Write the package here (default: stdout)."),
+        prefix: Optional[str] = typer.Option(
+            None, "--prefix", help="Your 360Giving prefix, for grant ids 360G-PREFIX-REF "
+                                   "(default: $CASEWORK_360G_PREFIX)")) -> None:
+    """The programme's awards as a 360Giving data package, validated before it is written."""
+    funder = publishing.Funder.from_env(prefix)
+    publication, text = publishing.publish(engine(), programme, out, funder=funder)
+    if out is None:
+        sys.stdout.write(text)
+        sys.stderr.write(f"published {publication.summary()}\n")
+    else:
+        typer.echo(f"published {publication.summary()} to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(publish_app, name="publish")

@@ -1,0 +1,44 @@
+"""`casework token create|list|revoke`: personal API tokens, shown once, kept hashed."""
+from typing import Optional
+
+import typer
+
+from workflow import clock, tokens
+from workflow.cli._common import JSON_OPT, emit, engine
+
+token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)
+
+
+@token_app.command("create")
+def create(name: str = typer.Argument(..., help="The person the token acts as."),
+           expires: Optional[int] = typer.Option(
+               None, "--expires", metavar="DAYS", help="Refused after this many days "
+                                                       "(default: until revoked).")) -> None:
+    """A new token for NAME, printed once on one line: only its hash is kept."""
+    with engine().begin() as conn:
+        token, _ = tokens.create(conn, name, now=clock.now(), expires_days=expires)
+    typer.echo(token)
+
+
+@token_app.command("list")
+def list_(as_json: bool = JSON_OPT) -> None:
+    """Every token: its id, person, when created, when it expires, whether revoked."""
+    with engine().connect() as conn:
+        rows = tokens.list_tokens(conn)
+    emit(rows, as_json, ["id", "name", "created", "expires", "revoked"])
+
+
+@token_app.command("revoke")
+def revoke(token_id: int = typer.Argument(..., metavar="ID", help="From `token list`."),
+           as_json: bool = JSON_OPT) -> None:
+    """Refuse a token from now on."""
+    with engine().begin() as conn:
+        row = tokens.revoke(conn, token_id, now=clock.now())
+    if as_json:
+        emit(row, True)
+    else:
+        typer.echo(f"token {row['id']} ({row['name']}) revoked at {row['revoked_at']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(token_app, name="token")
