@@ -6,6 +6,7 @@ hot path are built once and run through SQLAlchemy Core.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Mapping
 
 from sqlalchemy import Connection, Engine, String, bindparam, cast, func, or_, select, update
@@ -22,7 +23,7 @@ from workflow.db import reading
 from workflow.effects import MoveDone, run_effects
 from workflow.engine import Actor, allowed_triggers, needs_facts, plan
 from workflow.errors import CaseNotFound, ConflictError, Malformed, PermissionDenied
-from workflow.facts import facts_for
+from workflow.facts import facts_for, needs_of
 from workflow.history import GENESIS, Entry, Head, insert_row, rows_for, seal, as_dict
 from workflow.models import cases, organisations
 
@@ -108,14 +109,17 @@ def advance(engine: Engine, ref: str, trigger: str, actor_name: str, *,
 
 def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
           reason: str | None = None, payload: dict | None = None) -> Any:
-    """Move `case` inside the caller's transaction; returns the case row after the move."""
+    """Move `case` inside the caller's transaction; returns the case as it is after the move."""
     definition = DEFINITIONS[case.kind]
     now = clock.now()
+    spec = programme_store.spec_for(conn, case.programme)
+    t = definition.find(trigger, case.state)
     facts = None
-    if needs_facts(definition, case.state, trigger):
-        if case.kind == "bid" and trigger == "offer":
+    if t is not None and (t.guards or t.actor_rules):
+        if "within_fund" in t.guards:
             awards.lock_fund(conn, case.programme)
-        facts = facts_for(conn, case, actor=actor.name, now=now)
+        facts = facts_for(conn, case, actor=actor.name, now=now, spec=spec,
+                          needs=needs_of((*t.guards, *t.actor_rules)))
     move = plan(definition, case.ref, case.state, trigger, actor, lead=case.lead,
                 reason=reason, facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
     body = dict(payload or {})
@@ -132,10 +136,14 @@ def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
     if moved.rowcount != 1:
         raise ConflictError(case.ref)
     insert_row(conn, head, entry)
-    spec = programme_store.spec_for(conn, case.programme)
-    run_effects(MoveDone(conn, case, move, actor, now, spec, seq, body))
-    messages.notify_event(conn, case, spec, trigger, seq, now=now, reason=reason)
-    return load_case(conn, case.ref)
+    if run_effects(MoveDone(conn, case, move, actor, now, spec, seq, body)):
+        after = load_case(conn, case.ref)   # effects may have written rows of their own
+    else:
+        before = case._mapping if hasattr(case, "_mapping") else vars(case)
+        after = SimpleNamespace(**{**before, "state": move.dest, "version": case.version + 1,
+                                   "last_seq": seq, "last_hash": digest, "updated_at": now})
+    messages.notify_event(conn, after, spec, trigger, seq, now=now, reason=reason)
+    return after
 
 
 # --- reading ----------------------------------------------------------------

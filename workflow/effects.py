@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection
 
-from workflow import awards
+from workflow import awards, monitoring
 from workflow.engine import Actor, Move
 
 
@@ -33,9 +33,15 @@ EFFECTS: dict[tuple[str, str], tuple[Effect, ...]] = {
     ("bid", "offer"): (awards.reserve,),
     ("bid", "decline"): (awards.release,),
     ("bid", "terminate"): (awards.release,),
+    # Monitoring starts: the case's returns are scheduled from the programme's cadence.
+    ("bid", "accept"): (monitoring.schedule_checkpoints,),
+    ("area", "activate"): (monitoring.schedule_checkpoints,),
 }
 
 
-def run_effects(done: MoveDone) -> None:
-    for effect in EFFECTS.get((done.case.kind, done.move.trigger), ()):
+def run_effects(done: MoveDone) -> bool:
+    """Run the move's effects; True when there were any."""
+    effects = EFFECTS.get((done.case.kind, done.move.trigger), ())
+    for effect in effects:
         effect(done)
+    return bool(effects)

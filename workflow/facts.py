@@ -1,23 +1,57 @@
-"""Gathering the facts a guard needs, in the transaction that will act on them."""
+"""Gathering the facts a guard needs, in the transaction that will act on them.
+
+Only what the move's guards read is fetched: `NEEDS` says which rule reads
+which group of facts, so a submit reads the organisations and an offer the
+fund ledger, and neither reads the other's.
+"""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, case as when, func, select
 
 from states.documents import AreaApplication, BidApplication
 from states.facts import CheckpointFacts, Facts, OrgFacts, Score
 from workflow import programmes as programme_store
-from workflow.models import cases, checkpoints, declarations, organisations, scores
+from workflow.models import cases, checkpoints, declarations, ledger, organisations, scores
 
 # Offers still live in a category: an offer made and not given back.
 LIVE_OFFER_STATES = ("award_offered", "in_monitoring", "suspended", "closed")
 
+# Which groups of facts each rule reads (rules not named here read only the
+# case and its programme).
+NEEDS: dict[str, frozenset[str]] = {
+    "meets_category_rules": frozenset({"organisations"}),
+    "within_fund": frozenset({"ledger"}),
+    "within_category_count": frozenset({"offers"}),
+    "has_two_scores": frozenset({"assessment"}),
+    "no_conflicted_assessor": frozenset({"assessment"}),
+    "scores_agree": frozenset({"assessment"}),
+    "did_not_assess": frozenset({"assessment"}),
+    "all_checkpoints_accepted": frozenset({"checkpoints"}),
+}
+EVERYTHING = frozenset().union(*NEEDS.values())
 
-def _org(row: Any) -> OrgFacts:
-    return OrgFacts(code=row.code, name=row.name, kind=row.kind,
-                    esg_allocation_pence=row.esg_allocation_pence)
+_ORGS = select(organisations).where(organisations.c.code.in_(bindparam("codes", expanding=True)))
+_SCORES = select(scores).where(scores.c.case_id == bindparam("case_id")).order_by(scores.c.id)
+_DECLARED = select(declarations.c.person, declarations.c.conflict).where(
+    declarations.c.case_id == bindparam("case_id"))
+_CHECKPOINTS = (select(checkpoints.c.ref, checkpoints.c.state, checkpoints.c.due)
+                .where(checkpoints.c.case_id == bindparam("case_id")).order_by(checkpoints.c.n))
+_LIVE_OFFERS = select(func.count()).select_from(cases).where(
+    cases.c.programme == bindparam("programme"), cases.c.category == bindparam("category"),
+    cases.c.state.in_(LIVE_OFFER_STATES), cases.c.id != bindparam("case_id"))
+_COMMITTED = select(func.coalesce(func.sum(
+    when((ledger.c.entry == "reserve", ledger.c.amount_pence), else_=-ledger.c.amount_pence)), 0)
+).where(ledger.c.programme == bindparam("programme"), ledger.c.case_id != bindparam("case_id"))
+
+
+def needs_of(rule_names: Iterable[str]) -> frozenset[str]:
+    out: set[str] = set()
+    for name in rule_names:
+        out |= NEEDS.get(name, frozenset())
+    return frozenset(out)
 
 
 def application_of(case: Any) -> BidApplication | AreaApplication:
@@ -26,25 +60,25 @@ def application_of(case: Any) -> BidApplication | AreaApplication:
     return AreaApplication.from_json(case.application)
 
 
+def _org(row: Any) -> OrgFacts:
+    return OrgFacts(code=row.code, name=row.name, kind=row.kind,
+                    esg_allocation_pence=row.esg_allocation_pence)
+
+
 def organisations_by_code(conn: Connection, codes: list[str]) -> dict[str, OrgFacts]:
     if not codes:
         return {}
-    rows = conn.execute(select(organisations).where(organisations.c.code.in_(codes)))
-    return {r.code: _org(r) for r in rows}
+    return {r.code: _org(r) for r in conn.execute(_ORGS, {"codes": codes})}
 
 
-def live_offers(conn: Connection, programme: str, category: str | None,
-                leave_out_case: int) -> int:
-    q = select(func.count()).select_from(cases).where(
-        cases.c.programme == programme, cases.c.category == category,
-        cases.c.state.in_(LIVE_OFFER_STATES), cases.c.id != leave_out_case)
-    return int(conn.execute(q).scalar() or 0)
+def live_offers(conn: Connection, programme: str, category: str | None, leave_out_case: int) -> int:
+    return int(conn.execute(_LIVE_OFFERS, {"programme": programme, "category": category,
+                                           "case_id": leave_out_case}).scalar() or 0)
 
 
 def _assessment(conn: Connection, case_id: int) -> dict[str, Any]:
-    rows = list(conn.execute(select(scores).where(scores.c.case_id == case_id)
-                             .order_by(scores.c.id)))
-    decl = list(conn.execute(select(declarations).where(declarations.c.case_id == case_id)))
+    rows = list(conn.execute(_SCORES, {"case_id": case_id}))
+    decl = list(conn.execute(_DECLARED, {"case_id": case_id}))
     agreed = [r for r in rows if r.agreed]
     return {
         "scores": tuple(Score(r.assessor, r.innovation, r.costs, r.savings)
@@ -57,26 +91,36 @@ def _assessment(conn: Connection, case_id: int) -> dict[str, Any]:
 
 
 def checkpoint_facts(conn: Connection, case_id: int) -> tuple[CheckpointFacts, ...]:
-    rows = conn.execute(select(checkpoints.c.ref, checkpoints.c.state, checkpoints.c.due)
-                        .where(checkpoints.c.case_id == case_id).order_by(checkpoints.c.n))
-    return tuple(CheckpointFacts(r.ref, r.state, r.due) for r in rows)
+    return tuple(CheckpointFacts(r.ref, r.state, r.due)
+                 for r in conn.execute(_CHECKPOINTS, {"case_id": case_id}))
 
 
 def facts_for(conn: Connection, case: Any, *, actor: str, now: datetime,
-              figures: dict | None = None) -> Facts:
-    """Everything the rules may ask about `case`, read in the caller's transaction."""
-    spec = programme_store.spec_for(conn, case.programme)
-    orgs = organisations_by_code(conn, [case.lead, *case.partners] if case.kind == "bid"
-                                 else [case.lead])
+              figures: dict | None = None, needs: frozenset[str] = EVERYTHING,
+              spec: Any = None) -> Facts:
+    """What the rules may ask about `case`, read in the caller's transaction.
+
+    `needs` limits the reading to the groups of facts the move's rules use.
+    """
+    spec = spec or programme_store.spec_for(conn, case.programme)
     extra: dict[str, Any] = {}
+    lead = None
+    if "organisations" in needs or case.kind != "bid":
+        codes = [case.lead, *case.partners] if case.kind == "bid" else [case.lead]
+        orgs = organisations_by_code(conn, codes)
+        lead = orgs.get(case.lead)
+        if case.kind == "bid":
+            extra["partners"] = tuple(orgs[p] for p in case.partners if p in orgs)
     if case.kind == "bid":
-        extra = _assessment(conn, case.id)
-        extra["committed_pence"] = programme_store.committed_pence(
-            conn, case.programme, leave_out_case=case.id)
-        extra["offers_in_category"] = live_offers(conn, case.programme, case.category, case.id)
-    return Facts(
-        kind=case.kind, ref=case.ref, programme=spec, application=application_of(case),
-        lead=orgs.get(case.lead),
-        partners=tuple(orgs[p] for p in case.partners if p in orgs) if case.kind == "bid" else (),
-        actor=actor, now=now, contribution_pence=case.contribution_pence,
-        checkpoints=checkpoint_facts(conn, case.id), figures=figures or {}, **extra)
+        if "assessment" in needs:
+            extra.update(_assessment(conn, case.id))
+        if "ledger" in needs:
+            extra["committed_pence"] = int(conn.execute(
+                _COMMITTED, {"programme": case.programme, "case_id": case.id}).scalar() or 0)
+        if "offers" in needs:
+            extra["offers_in_category"] = live_offers(conn, case.programme, case.category, case.id)
+    if "checkpoints" in needs:
+        extra["checkpoints"] = checkpoint_facts(conn, case.id)
+    return Facts(kind=case.kind, ref=case.ref, programme=spec, application=application_of(case),
+                 lead=lead, actor=actor, now=now, contribution_pence=case.contribution_pence,
+                 figures=figures or {}, **extra)

@@ -61,14 +61,18 @@ def seal(ref: str, seq: int, prev_hash: str, e: Entry) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_INSERT = history.insert()
+
+
 def insert_row(conn: Connection, head: Head, e: Entry) -> tuple[int, str]:
     """Write the row after `head`; the caller has already moved the head on."""
     seq = head.last_seq + 1
     digest = seal(head.ref, seq, head.last_hash, e)
-    conn.execute(history.insert().values(
-        case_id=head.case_id, seq=seq, checkpoint=e.checkpoint, from_state=e.from_state,
-        to_state=e.to_state, trigger=e.trigger, actor=e.actor, role=e.role, reason=e.reason,
-        at=e.at, payload=e.payload, prev_hash=head.last_hash, hash=digest))
+    conn.execute(_INSERT, {
+        "case_id": head.case_id, "seq": seq, "checkpoint": e.checkpoint,
+        "from_state": e.from_state, "to_state": e.to_state, "trigger": e.trigger,
+        "actor": e.actor, "role": e.role, "reason": e.reason, "at": e.at, "payload": e.payload,
+        "prev_hash": head.last_hash, "hash": digest})
     return seq, digest
 
 

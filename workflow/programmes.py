@@ -5,7 +5,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, bindparam, case, func, select
 
 from states.errors import ProgrammeFileError
 from states.money import money_json
@@ -47,8 +47,11 @@ def load(conn: Connection, text: str, source: str = "") -> tuple[ProgrammeSpec, 
     return spec, True
 
 
+_SOURCE = select(programmes.c.source).where(programmes.c.code == bindparam("code"))
+
+
 def spec_for(conn: Connection, code: str) -> ProgrammeSpec:
-    row = conn.execute(select(programmes.c.source).where(programmes.c.code == code)).first()
+    row = conn.execute(_SOURCE, {"code": code}).first()
     if row is None:
         raise ProgrammeNotFound(code)
     return _parsed(row.source)

@@ -1,0 +1,185 @@
+"""How many durable transitions a second the case service sustains, against the physical limit.
+
+    python bench/transitions.py [--cases N] [--backend sqlite|postgresql|all]
+
+Each case is driven through a bid's life by the real case service
+(`workflow.cases.advance`): submit, check, start_assessment, (two declarations
+and two scores through the assessment service, not counted as transitions),
+moderate, recommend, offer, decline — each a version-checked state change
+with its hash-chained history row, the guards' facts read in the same
+transaction, the offer reserving funds and the offer and decline queueing a
+rendered email. In the same run the physical limit is measured: the same
+kind of rows (version-checked UPDATE, hash-chained history INSERT, outbox
+INSERT, one BEGIN IMMEDIATE transaction each) written with the plain sqlite3
+module. The last line is one JSON object for other tools to read.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# This file is called transitions.py, like the library: run from bench/, it would shadow it.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from workflow import assessment, cases, people, programmes  # noqa: E402
+from workflow.db import make_engine, resolve_url  # noqa: E402
+from workflow.setup import init  # noqa: E402
+
+LIFE = ["submit", "check", "start_assessment", "moderate", "recommend", "offer", "decline"]
+PG = os.environ.get("CASEWORK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def bench_programme() -> str:
+    """TCA's rules with a fund and counts big enough for every bench case to be offered."""
+    name, text_ = next((n, t) for n, t in programmes.bundled_sources() if n == "tca-2013.toml")
+    out = []
+    for line in text_.splitlines():
+        if line.startswith("code ="):
+            line = 'code = "bench-2013"'
+        elif line.startswith("fund ="):
+            line = 'fund = "900000000000"'
+        elif line.startswith("max_count ="):
+            line = "max_count = 1000000"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def set_up(engine) -> None:
+    init(engine)
+    with engine.begin() as conn:
+        programmes.load(conn, bench_programme(), "bench-2013.toml")
+        for code in ("E07000026", "E07000028", "E07000029"):
+            people.add_org(conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.gov.uk")
+        people.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
+        people.add_user(conn, "ash", roles=["assessor"])
+        people.add_user(conn, "asha", roles=["assessor"])
+        people.add_user(conn, "april", roles=["approver"])
+
+
+DOC = {"programme": "bench-2013", "category": "shared_arrangement", "title": "Joint procurement hub",
+       "lead": "E07000026", "partners": ["E07000028", "E07000029"], "amount": "250000",
+       "transitional_costs": "120000", "annual_savings": "400000",
+       "arrangement": "joint_procurement", "innovation": "One buying team."}
+
+
+def run_casework(engine, n: int) -> dict:
+    latencies: list[float] = []
+    refs = [cases.open_case(engine, "bid", DOC, "carol")["ref"] for _ in range(n)]
+    started = time.perf_counter()
+    for ref in refs:
+        for trigger in LIFE:
+            if trigger == "moderate":
+                for who in ("ash", "asha"):
+                    assessment.declare(engine, ref, who, conflict=False)
+                    assessment.score(engine, ref, who, innovation=4, costs=3, savings=4)
+            by = "april" if trigger == "offer" else "carol"
+            t0 = time.perf_counter()
+            cases.advance(engine, ref, trigger, by)
+            latencies.append(time.perf_counter() - t0)
+    wall = time.perf_counter() - started
+    busy = sum(latencies)
+    latencies.sort()
+    return {"transitions": len(latencies), "seconds": busy, "wall": wall,
+            "per_s": len(latencies) / busy,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+
+
+def run_raw(path: Path, transitions: int) -> dict:
+    """The same rows written with plain sqlite3: the physical limit on this machine."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("""
+        PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+        CREATE TABLE cases (id INTEGER PRIMARY KEY, state TEXT, version INTEGER,
+                            last_seq INTEGER, last_hash TEXT);
+        CREATE TABLE history (id INTEGER PRIMARY KEY, case_id INTEGER, seq INTEGER, from_state TEXT,
+                              to_state TEXT, trigger TEXT, actor TEXT, at TEXT, payload TEXT,
+                              prev_hash TEXT, hash TEXT, UNIQUE (case_id, seq));
+        CREATE TABLE outbox (id INTEGER PRIMARY KEY, key TEXT UNIQUE, kind TEXT, body TEXT);
+    """)
+    n_cases = max(1, transitions // len(LIFE))
+    db.executemany("INSERT INTO cases VALUES (?, 'draft', 1, 0, ?)",
+                   [(i, "0" * 64) for i in range(1, n_cases + 1)])
+    started = time.perf_counter()
+    done = 0
+    for case_id in range(1, n_cases + 1):
+        for trigger in LIFE:
+            db.execute("BEGIN IMMEDIATE")
+            state, version, seq, prev = db.execute(
+                "SELECT state, version, last_seq, last_hash FROM cases WHERE id = ?", (case_id,)).fetchone()
+            at = "2013-03-22T09:00:00+00:00"
+            digest = hashlib.sha256(json.dumps([case_id, seq + 1, state, trigger, trigger, "carol", at, {}, prev],
+                                               separators=(",", ":")).encode()).hexdigest()
+            db.execute("UPDATE cases SET state = ?, version = ?, last_seq = ?, last_hash = ? "
+                       "WHERE id = ? AND version = ?", (trigger, version + 1, seq + 1, digest, case_id, version))
+            db.execute("INSERT INTO history (case_id, seq, from_state, to_state, trigger, actor, at, payload, "
+                       "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (case_id, seq + 1, state, trigger, trigger, "carol", at, "{}", prev, digest))
+            db.execute("INSERT INTO outbox (key, kind, body) VALUES (?, ?, ?)",
+                       (f"{case_id}:{trigger}:{seq + 1}", "bid.event", "x" * 400))
+            db.execute("COMMIT")
+            done += 1
+    seconds = time.perf_counter() - started
+    db.close()
+    return {"transitions": done, "seconds": seconds, "per_s": done / seconds}
+
+
+def sqlite_engine(folder: Path):
+    return make_engine(f"sqlite:///{folder / 'bench.db'}")
+
+
+def postgres_engine():
+    admin = create_engine(resolve_url(PG), isolation_level="AUTOCOMMIT")
+    name = f"cw_bench_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return make_engine(resolve_url(PG).rsplit("/", 1)[0] + "/" + name)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=10_000)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="sqlite")
+    args = ap.parse_args()
+    os.environ.setdefault("CASEWORK_MAIL", "file:/dev/null")
+    backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
+    summary = None
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        raw = run_raw(folder / "raw.db", args.cases * len(LIFE))
+        print(f"raw sqlite3:        {raw['per_s']:>9,.0f} transitions/s "
+              f"({raw['transitions']:,} in {raw['seconds']:.2f} s)")
+        for backend in backends:
+            engine = sqlite_engine(folder) if backend == "sqlite" else postgres_engine()
+            set_up(engine)
+            result = run_casework(engine, args.cases)
+            ratio = result["per_s"] / raw["per_s"]
+            print(f"casework {backend:<10} {result['per_s']:>9,.0f} transitions/s, "
+                  f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
+                  f"{ratio:.2f} of raw sqlite3")
+            if summary is None:
+                summary = {"peer": "casework", "backend": backend, "cases": args.cases,
+                           "transitions": result["transitions"], "seconds": round(result["seconds"], 3),
+                           "per_s": round(result["per_s"], 1), "p50_ms": round(result["p50_ms"], 3),
+                           "p99_ms": round(result["p99_ms"], 3), "ratio_to_raw": round(ratio, 3)}
+            engine.dispose()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory: {peak_mb:.0f} MB")
+    summary["peak_mb"] = round(peak_mb, 1)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
