@@ -1,0 +1,204 @@
+"""/audit: the tamper-evident history, for auditors and caseworkers.
+
+/audit/REF shows a case's rows, each with its own chain status (recomputed
+here from the rows, as `audit verify` does); /audit lists history across a
+programme with filters; /audit/verify checks every chain; /audit/export
+streams CSV or JSON as `casework audit export` writes it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from workflow import clock
+from workflow.cases import load_case
+from workflow.db import reading
+from workflow.errors import Malformed
+from workflow.history import GENESIS, Entry, as_dict, rows_for, seal, stream, verify
+from workflow.models import cases, history, programmes
+from workflow.web.auth import AUDIT_ROLES, require
+from workflow.web.errors import problems_of
+from workflow.web.pages import LONDON, page
+
+EXPORT_COLUMNS = ["case", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor",
+                  "role", "reason", "at", "payload", "hash", "prev_hash"]
+STATUS_WORDS = {
+    "intact": "Intact",
+    "altered": "Does not match its hash",
+    "does_not_follow": "Does not follow the row before",
+    "out_of_order": "Out of sequence: a row is missing before it",
+    "after_break": "After a break: cannot be trusted",
+}
+
+
+@dataclass(frozen=True)
+class Checked:
+    row: dict[str, Any]
+    status: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "intact"
+
+
+def check_rows(ref: str, rows: list[Any]) -> list[Checked]:
+    """Each row's own standing in its chain: intact, or how the chain breaks there."""
+    out, prev, broken = [], GENESIS, False
+    for expected, row in enumerate(rows, start=1):
+        entry = Entry(checkpoint=row.checkpoint, from_state=row.from_state, to_state=row.to_state,
+                      trigger=row.trigger, actor=row.actor, role=row.role, reason=row.reason,
+                      at=row.at, payload=row.payload)
+        if broken:
+            status = "after_break"
+        elif row.seq != expected:
+            status = "out_of_order"
+        elif row.prev_hash != prev:
+            status = "does_not_follow"
+        elif seal(ref, row.seq, row.prev_hash, entry) != row.hash:
+            status = "altered"
+        else:
+            status = "intact"
+        broken = broken or status != "intact"
+        prev = row.hash
+        out.append(Checked(as_dict(row), status))
+    return out
+
+
+def case_audit(request: Request) -> Response:
+    require(request, *AUDIT_ROLES, doing="read the audit history")
+    with reading(request.app.state.engine) as conn:
+        case = load_case(conn, request.path_params["ref"])
+        rows = rows_for(conn, case.id)
+        result = verify(conn, case_id=case.id)
+    checked = check_rows(case.ref, rows)
+    return page(request, "audit_case.html", case=case, rows=checked, fault=result.broken.get(case.ref),
+                words=STATUS_WORDS)
+
+
+def _day(raw: str, field: str, *, end: bool = False) -> datetime | None:
+    """A date from a filter, as the start (or end) of that day in England, in UTC."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        raise Malformed("The filter", [f"{field}: '{raw}' is not a date like 2014-03-31"]) from None
+    local = datetime.combine(day, time.max if end else time.min, tzinfo=LONDON)
+    return local.astimezone(timezone.utc)
+
+
+def programme_history(request: Request) -> Response:
+    require(request, *AUDIT_ROLES, doing="read the audit history")
+    p = request.query_params
+    size = request.app.state.settings.page_size
+    number = int(p["page"]) if p.get("page", "").isdigit() and 0 < int(p["page"]) < 100_000 else 1
+    filters = {k: p.get(k, "").strip()[:80] for k in ("programme", "case", "trigger", "actor",
+                                                      "since", "until")}
+    errors = []
+    try:
+        since, until = _day(filters["since"], "since"), _day(filters["until"], "until", end=True)
+    except Malformed as err:
+        errors = problems_of(err, {"since": "since", "until": "until"})
+        since = until = None
+    q = (select(history, cases.c.ref.label("case_ref"), cases.c.programme)
+         .join(cases, cases.c.id == history.c.case_id)
+         .order_by(history.c.at.desc(), history.c.id.desc()))
+    if filters["programme"]:
+        q = q.where(cases.c.programme == filters["programme"].lower())
+    if filters["case"]:
+        q = q.where(cases.c.ref == filters["case"].upper())
+    if filters["trigger"]:
+        q = q.where(history.c.trigger == filters["trigger"])
+    if filters["actor"]:
+        q = q.where(history.c.actor == filters["actor"])
+    if since is not None:
+        q = q.where(history.c.at >= since)
+    if until is not None:
+        q = q.where(history.c.at <= until)
+    with reading(request.app.state.engine) as conn:
+        found = list(conn.execute(q.offset((number - 1) * size).limit(size + 1)))
+        codes = list(conn.execute(select(programmes.c.code).order_by(programmes.c.code)).scalars())
+    rows = [as_dict(r, r.case_ref) for r in found[:size]]
+    params = urlencode([(k, v) for k, v in filters.items() if v])
+    return page(request, "audit.html", status=400 if errors else 200, errors=errors, rows=rows,
+                filters=filters, programmes=codes, page_number=number,
+                more=len(found) > size, params=params)
+
+
+def verify_all(request: Request) -> Response:
+    require(request, *AUDIT_ROLES, doing="verify the audit history")
+    started = clock.now()
+    with reading(request.app.state.engine) as conn:
+        result = verify(conn)
+    return page(request, "audit_verify.html", result=result, at=started)
+
+
+def export(request: Request) -> Response:
+    require(request, *AUDIT_ROLES, doing="export the audit history")
+    p = request.query_params
+    fmt = p.get("format", "")
+    if fmt not in ("csv", "json"):
+        raise Malformed("The export", [f"format: '{fmt}' is not csv or json"])
+    since = None
+    if p.get("since"):
+        try:
+            since = clock.parse_moment(p["since"])
+        except ValueError:
+            raise Malformed("The export", [f"since: '{p['since']}' is not an ISO 8601 time"]) from None
+    engine = request.app.state.engine
+    case_id = None
+    if p.get("case"):
+        with reading(engine) as conn:
+            case_id = load_case(conn, p["case"]).id
+    rows = _export_rows(engine, case_id, since)
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+    body = _csv(rows) if fmt == "csv" else _json(rows)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return StreamingResponse(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="casework-history-{stamp}.{fmt}"',
+        "Cache-Control": "no-store"})
+
+
+def _export_rows(engine: Any, case_id: int | None, since: datetime | None) -> Iterator[dict]:
+    with reading(engine) as conn:
+        yield from stream(conn, case_id=case_id, since=since)
+
+
+def _csv(rows: Iterator[dict]) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for n, r in enumerate(rows):
+        writer.writerow({**r, "payload": json.dumps(r["payload"], sort_keys=True,
+                                                    ensure_ascii=False)})
+        if n % 500 == 499:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def _json(rows: Iterator[dict]) -> Iterator[str]:
+    yield "["
+    for i, r in enumerate(rows):
+        yield ("," if i else "") + "\n  " + json.dumps(r, ensure_ascii=False)
+    yield "\n]\n"
+
+
+ROUTES = [
+    Route("/audit", programme_history, methods=["GET"]),
+    Route("/audit/verify", verify_all, methods=["GET"]),
+    Route("/audit/export", export, methods=["GET"]),
+    Route("/audit/{ref}", case_audit, methods=["GET"]),
+]

@@ -1,0 +1,117 @@
+"""Who is asking: the signed-in person, their roles, and what they may see.
+
+What a person may *do* is decided by the services (the same refusals as the
+command line). What they may *see* is decided here: a council person sees
+only the cases their organisation leads or is a partner in, and anything else
+is "not found", exactly as if it did not exist.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, select
+from starlette.requests import Request
+
+from workflow.db import reading
+from workflow.engine import Actor
+from workflow.errors import CaseNotFound
+from workflow.models import organisations, people
+from workflow.web.session import SCOPE_KEY, Session, fingerprint
+
+STAFF = frozenset({"caseworker", "assessor", "approver", "auditor", "admin"})
+AUDIT_ROLES = frozenset({"auditor", "caseworker"})
+
+_PERSON = (select(people.c.name, people.c.roles, people.c.org, people.c.email,
+                  people.c.password_hash, organisations.c.name.label("org_name"))
+           .select_from(people.outerjoin(organisations, organisations.c.code == people.c.org))
+           .where(people.c.name == bindparam("name")))
+
+
+class SignInNeeded(Exception):
+    """The page needs a signed-in person; they are sent to /sign-in and brought back."""
+
+
+class Forbidden(Exception):
+    """Signed in, but this page is not for their role."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Viewer:
+    name: str
+    roles: frozenset[str]
+    org: str | None
+    org_name: str | None
+    email: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.name, self.roles, self.org)
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+    @property
+    def council_only(self) -> bool:
+        """Sees only their own organisation's cases (no staff role besides council)."""
+        return "council" in self.roles and not (self.roles & STAFF)
+
+    def landing(self) -> str:
+        """Where sign-in takes them (DESIGN.md section 6)."""
+        if self.has("caseworker", "assessor", "approver"):
+            return "/inbox"
+        if "council" in self.roles:
+            return "/returns"
+        return "/cases"
+
+    def may_see(self, lead: str, partners: Any) -> bool:
+        if not self.council_only:
+            return True
+        return self.org is not None and (self.org == lead or self.org in (partners or ()))
+
+    def check_sees(self, ref: str, lead: str, partners: Any) -> None:
+        """Refuse as "not found" a case this person may not see; never say that it exists."""
+        if not self.may_see(lead, partners):
+            raise CaseNotFound(ref)
+
+
+def session_of(request: Request) -> Session:
+    # Absent only when a failure happened before the session was read (a 500 page).
+    return request.scope.setdefault(SCOPE_KEY, Session())
+
+
+def load_viewer(engine: Engine, session: Session) -> Viewer | None:
+    """The signed-in person, or None (no session, person removed, password changed)."""
+    if not session.name:
+        return None
+    with reading(engine) as conn:
+        row = conn.execute(_PERSON, {"name": session.name}).first()
+    if row is None or fingerprint(row.password_hash) != session.password or not row.password_hash:
+        session.sign_out("Your session has ended. Sign in again to carry on.")
+        return None
+    return Viewer(row.name, frozenset(row.roles), row.org, row.org_name, row.email)
+
+
+def viewer(request: Request) -> Viewer:
+    """The signed-in person, loaded once per request; SignInNeeded when there is none."""
+    found = getattr(request.state, "viewer", None)
+    if found is None:
+        found = load_viewer(request.app.state.engine, session_of(request))
+        if found is None:
+            raise SignInNeeded()
+        request.state.viewer = found
+    return found
+
+
+def require(request: Request, *roles: str, doing: str) -> Viewer:
+    """The signed-in person, who must hold one of `roles` to see this page."""
+    who = viewer(request)
+    if not who.has(*roles):
+        listed = " or ".join(sorted(roles))
+        raise Forbidden(f"Only a {listed} can {doing}. You are signed in as {who.name} "
+                        f"({', '.join(sorted(who.roles))}).")
+    return who

@@ -1,0 +1,206 @@
+"""/cases (search) and /cases/REF (one case, and the actions this person may take on it).
+
+Actions post to /cases/REF/advance, which calls `workflow.cases.advance`
+with the version the page showed: if someone else moved the case since, the
+service refuses and the page shows it as it is now.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from states import DEFINITIONS
+from workflow import areas, assessment, cases as case_service, history, monitoring
+from workflow.db import reading
+from workflow.errors import CaseworkError, NotFound
+from workflow.models import programmes
+from workflow.web import queries
+from workflow.web.auth import STAFF, Viewer, session_of, viewer
+from workflow.web.errors import problems_of, status_of
+from workflow.web.forms import posted
+from workflow.web.pages import Problem, money, page, words
+from workflow.web.signin import safe_next
+
+LABELS = {
+    "submit": "Submit", "check": "Mark as eligible", "declare_ineligible": "Declare ineligible",
+    "start_assessment": "Start assessment", "ask_clarification": "Ask for clarification",
+    "answer": "Record the answer to clarification", "moderate": "Mark as moderated",
+    "recommend": "Recommend", "reject": "Reject", "offer": "Offer the award",
+    "accept": "Accept the award", "decline": "Decline", "complete": "Mark as complete",
+    "suspend": "Suspend", "reinstate": "Reinstate", "terminate": "Terminate",
+    "withdraw": "Withdraw", "select": "Select the area", "onboard": "Start onboarding",
+    "activate": "Activate",
+}
+WARNING = {"declare_ineligible", "reject", "decline", "suspend", "terminate", "withdraw"}
+# Triggers that take a reason even where the rules do not require one.
+REASON_WELCOME = WARNING | {"ask_clarification", "answer", "reinstate"}
+MONEY_FIELDS = {"amount", "transitional_costs", "annual_savings", "contribution"}
+ASSESSED_STATES = ("eligible", "under_assessment", "clarification_requested", "moderated",
+                   "recommended", "rejected", "award_offered", "in_monitoring", "suspended",
+                   "declined", "terminated", "closed", "withdrawn")
+ALL_STATES = sorted({s for kind in ("bid", "area") for s in DEFINITIONS[kind].states})
+
+
+@dataclass(frozen=True)
+class Action:
+    trigger: str
+    label: str
+    reason: str              # required | optional | none
+    warning: bool
+
+    @property
+    def field(self) -> str:
+        return f"reason-{self.trigger}"
+
+
+def actions_for(kind: str, state: str, allowed: Iterable[str]) -> list[Action]:
+    definition = DEFINITIONS[kind]
+    out = []
+    for trigger in allowed:
+        t = definition.find(trigger, state)
+        need = "required" if t and t.needs_reason else "optional" if trigger in REASON_WELCOME else "none"
+        out.append(Action(trigger, LABELS.get(trigger, words(trigger).capitalize()), need,
+                          trigger in WARNING))
+    return sorted(out, key=lambda a: (a.warning, a.trigger))
+
+
+def application_rows(app: dict, names: dict[str, str]) -> list[tuple[str, Any]]:
+    """The application's fields as people read them: money in pounds, organisations by name."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in app.items():
+        if key in ("programme", "title", "lead"):
+            continue
+        label = words(key).capitalize()
+        if key in MONEY_FIELDS and isinstance(value, str):
+            value = money(value)
+        elif key == "partners" and value and isinstance(value[0], str):
+            value = "\n".join(f"{names.get(c, c)} ({c})" for c in value)
+        elif key == "partners":
+            value = "\n".join(f"{p.get('name')}" + (f": {p['evidence']}" if p.get("evidence") else "")
+                              for p in value)
+        elif key == "category":
+            value = words(value)
+        elif isinstance(value, list):
+            value = "\n".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = "\n".join(f"{k}: {v}" for k, v in value.items())
+        rows.append((label, value))
+    return rows
+
+
+# --- the list --------------------------------------------------------------------
+def case_list(request: Request) -> Response:
+    who = viewer(request)
+    p = request.query_params
+    f = queries.CaseFilter(q=p.get("q", "").strip()[:100], state=_choice(p.get("state"), ALL_STATES),
+                           kind=_choice(p.get("kind"), ("bid", "area")),
+                           programme=p.get("programme", "").strip().lower()[:40],
+                           org="" if who.council_only else p.get("org", "").strip()[:100],
+                           only_org=who.org if who.council_only else None)
+    size = request.app.state.settings.page_size
+    with reading(request.app.state.engine) as conn:
+        rows, pager = queries.search_cases(conn, f, queries.page_number(p.get("page")), size)
+        names = queries.org_names(conn, [r.lead for r in rows])
+        codes = list(conn.execute(select(programmes.c.code).order_by(programmes.c.code)).scalars())
+    return page(request, "cases.html", rows=rows, pager=pager, names=names, filters=f,
+                states=ALL_STATES, programmes=codes)
+
+
+def _choice(value: str | None, allowed: Iterable[str]) -> str:
+    return value if value in set(allowed) else ""
+
+
+# --- one case --------------------------------------------------------------------
+def case_page(request: Request) -> Response:
+    return render_case(request, request.path_params["ref"])
+
+
+def render_case(request: Request, ref: str, *, errors: list[Problem] | None = None,
+                status: int = 200, form: dict | None = None) -> Response:
+    who = viewer(request)
+    engine = request.app.state.engine
+    with reading(engine) as conn:
+        row = case_service.load_case(conn, ref)
+        who.check_sees(row.ref, row.lead, row.partners)
+        case = case_service.case_json(conn, row, who.actor)
+        names = queries.org_names(conn, [row.lead, *(row.partners or [])])
+        staff = bool(who.roles & STAFF)
+        trail = [history.as_dict(r) for r in history.rows_for(conn, row.id)] if staff else []
+        messages = queries.messages_of(conn, row.ref) if staff else []
+        judged = (assessment.assessment_of(conn, row.ref)
+                  if staff and row.kind == "bid" and row.state in ASSESSED_STATES else None)
+    returns = monitoring.list_checkpoints(engine, case=row.ref)
+    actions = actions_for(row.kind, row.state, case["allowed_triggers"])
+    fund = (assessment.fund_position(engine, row.programme)
+            if any(a.trigger == "offer" for a in actions) else None)
+    return page(request, "case.html", status=status, errors=errors or [], form=form or {},
+                case=case, names=names, application=application_rows(case["application"], names),
+                actions=actions, history=trail, messages=messages, returns=returns,
+                assessment=judged, fund=fund, staff=staff,
+                may_contribute=(who.has("caseworker") and row.kind == "area"
+                                and row.state in areas.CONTRIBUTION_STATES),
+                may_audit=who.has("auditor", "caseworker"))
+
+
+async def advance(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    form = await posted(request)
+    trigger = form.text("trigger").strip()
+    reason = form.optional("reason")
+    version = form.number("version")
+    who: Viewer = await run_in_threadpool(_visible, request, ref)
+    try:
+        done = await run_in_threadpool(case_service.advance, request.app.state.engine, ref,
+                                       trigger, who.name, reason=reason, expected_version=version)
+    except NotFound:
+        raise
+    except CaseworkError as err:
+        fields = {"reason": f"reason-{trigger}"}
+        return await run_in_threadpool(
+            render_case, request, ref, errors=problems_of(err, fields, general="actions"),
+            status=status_of(err), form={f"reason-{trigger}": reason or ""})
+    session_of(request).flash(f"{done['ref']} is now {words(done['state'])}.")
+    return RedirectResponse(safe_next(form.text("next")) or f"/cases/{done['ref']}",
+                            status_code=303)
+
+
+async def contribution(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    form = await posted(request)
+    amount = form.text("contribution").strip()
+    who: Viewer = await run_in_threadpool(_visible, request, ref)
+    try:
+        done = await run_in_threadpool(areas.record_contribution, request.app.state.engine,
+                                       ref, amount, who.name)
+    except NotFound:
+        raise
+    except CaseworkError as err:
+        return await run_in_threadpool(
+            render_case, request, ref, status=status_of(err), form={"contribution": amount},
+            errors=problems_of(err, {"contribution": "contribution"}, general="contribution"))
+    session_of(request).flash(f"The contribution agreed with {done['ref']} is recorded: "
+                              f"{money(done.get('contribution'))}.")
+    return RedirectResponse(f"/cases/{done['ref']}", status_code=303)
+
+
+def _visible(request: Request, ref: str) -> Viewer:
+    """The person posting, refused as "not found" when the case is not theirs to see."""
+    who = viewer(request)
+    with reading(request.app.state.engine) as conn:
+        row = case_service.load_case(conn, ref)
+    who.check_sees(row.ref, row.lead, row.partners)
+    return who
+
+
+ROUTES = [
+    Route("/cases", case_list, methods=["GET"]),
+    Route("/cases/{ref}", case_page, methods=["GET"]),
+    Route("/cases/{ref}/advance", advance, methods=["POST"]),
+    Route("/cases/{ref}/contribution", contribution, methods=["POST"]),
+]

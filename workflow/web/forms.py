@@ -1,0 +1,72 @@
+"""Reading a posted form: its size first, then the CSRF token, then its fields.
+
+Every POST route reads its form through `posted()`, so none can forget the
+token: a form without this session's token is refused (403) before any
+service is called.
+"""
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+
+from workflow.errors import Malformed
+from workflow.web.auth import session_of
+from workflow.web.errors import BodyTooLarge, CsrfRefused
+
+CSRF_FIELD = "csrf_token"
+MAX_TEXT = 20_000          # characters in one text field
+
+
+@dataclass
+class Posted:
+    data: FormData
+
+    def text(self, name: str, default: str = "") -> str:
+        value = self.data.get(name)
+        if value is None or isinstance(value, UploadFile):
+            return default
+        if len(value) > MAX_TEXT:
+            raise Malformed("The form", [f"{name}: is longer than {MAX_TEXT:,} characters"])
+        # Browsers send CRLF line breaks; text is kept as typed, with plain newlines.
+        return value.replace("\r\n", "\n")
+
+    def optional(self, name: str) -> str | None:
+        return self.text(name).strip() or None
+
+    def number(self, name: str) -> int | None:
+        raw = self.text(name).strip()
+        return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+    def file(self, name: str) -> UploadFile | None:
+        value = self.data.get(name)
+        if isinstance(value, UploadFile) and (value.filename or value.size):
+            return value
+        return None
+
+    def values(self) -> dict[str, Any]:
+        """The text fields as typed, to fill the form again after a refusal."""
+        return {k: v for k, v in self.data.items()
+                if isinstance(v, str) and k != CSRF_FIELD}
+
+
+async def posted(request: Request) -> Posted:
+    limit = request.app.state.settings.max_body_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise BodyTooLarge(limit)
+    request.scope["casework.body_limit"] = limit
+    try:
+        data = await request.form(max_files=2, max_fields=100, max_part_size=1024 * 1024)
+    except MultiPartException as err:
+        raise Malformed("The form", [str(err)]) from None
+    sent = data.get(CSRF_FIELD)
+    expected = session_of(request).csrf
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
+        await data.close()
+        raise CsrfRefused()
+    return Posted(data)

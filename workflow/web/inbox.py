@@ -1,0 +1,167 @@
+"""/inbox: what needs this person now, grouped by what is needed.
+
+Caseworkers see cases to check, assess, moderate and decide, returns to read
+and returns overdue by ladder step, and messages that could not be sent.
+Assessors see the bids under assessment and whether they have declared and
+scored each; approvers see the fund, recommended bids and areas to select.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from workflow.assessment import fund_position
+from workflow.db import reading
+from workflow.models import cases, checkpoints, declarations, programmes
+from workflow.web import queries
+from workflow.web.auth import require
+from workflow.web.pages import page
+from workflow.web.queries import Group
+
+bid, area = cases.c.kind == "bid", cases.c.kind == "area"
+
+
+def _state(*states: str) -> Any:
+    return cases.c.state.in_(states) if len(states) > 1 else cases.c.state == states[0]
+
+
+# (key, title, hint, condition, link to the whole list): the caseworker's case groups.
+CASEWORKER_CASES = (
+    ("to_check", "To check", "Bids submitted and expressions of interest received: check "
+     "eligibility, or start assessing an area.",
+     or_(and_(bid, _state("submitted")), and_(area, _state("expression_of_interest"))),
+     "/cases?state=submitted"),
+    ("to_assess", "Eligible: start assessment", "Bids found eligible, waiting for assessment to start.",
+     and_(bid, _state("eligible")), "/cases?kind=bid&state=eligible"),
+    ("to_moderate", "To moderate", "Bids under assessment: moderate once two assessors have scored.",
+     and_(bid, _state("under_assessment")), "/cases?kind=bid&state=under_assessment"),
+    ("to_decide", "To recommend or reject", "Moderated bids waiting for your recommendation.",
+     and_(bid, _state("moderated")), "/cases?kind=bid&state=moderated"),
+    ("areas", "Network areas to onboard or activate", "Selected areas to onboard, and areas "
+     "onboarding (activate once their contribution is agreed).",
+     and_(area, _state("selected", "onboarding")), "/cases?kind=area&state=onboarding"),
+    ("suspended", "Suspended", "Cases suspended, most often by the reminder ladder: payments are held.",
+     _state("suspended"), "/cases?state=suspended"),
+)
+# The returns a caseworker deals with, and the overdue ones by ladder step.
+CASEWORKER_RETURNS = (
+    ("submitted", "Returns submitted", "Read each return, then accept or query it.",
+     checkpoints.c.state == "submitted", "/returns?state=submitted"),
+    ("queried", "Returns queried", "Waiting for the council to answer your query and resubmit.",
+     checkpoints.c.state == "queried", "/returns?state=queried"),
+    ("overdue", "Overdue", "Past their due date: the council has had its overdue notice.",
+     checkpoints.c.state == "overdue", "/returns?state=overdue"),
+    ("escalated_1", "Escalated once", "Overdue by 7 days or more: the chief executive or s151 "
+     "officer has been written to.",
+     and_(checkpoints.c.state == "escalated", checkpoints.c.level <= 1), "/returns?state=escalated"),
+    ("escalated_2", "Escalated twice", "Overdue by 21 days or more: the programme director has "
+     "been written to; the case is flagged at risk.",
+     and_(checkpoints.c.state == "escalated", checkpoints.c.level >= 2), "/returns?state=escalated"),
+)
+
+
+def inbox(request: Request) -> Response:
+    who = require(request, "caseworker", "assessor", "approver", doing="have an inbox")
+    settings = request.app.state.settings
+    programme = request.query_params.get("programme", "").strip().lower()
+    org = request.query_params.get("org", "").strip()
+    limit = settings.inbox_rows
+    with reading(request.app.state.engine) as conn:
+        scope = _scope(conn, programme, org)
+        sections: list[tuple[str, list[Group]]] = []
+        if who.has("caseworker"):
+            sections.append(("Cases", [queries.case_group(conn, Group(k, t, h, "case", more=m), c,
+                                                          limit, scope=scope)
+                                       for k, t, h, c, m in CASEWORKER_CASES]))
+            sections.append(("Monitoring returns",
+                             [queries.return_group(conn, Group(k, t, h, "return", more=m), c,
+                                                   limit, scope=scope)
+                              for k, t, h, c, m in CASEWORKER_RETURNS]))
+            sections.append(("Messages", [queries.dead_messages(conn, Group(
+                "dead", "Messages that could not be sent",
+                "Every try failed; check the address and the error, then send again.", "message",
+                more="/outbox"), limit)]))
+        assessing = _assessor_groups(conn, who.name, scope, limit) if who.has("assessor") else []
+        approving = _approver_groups(conn, scope, limit) if who.has("approver") else []
+        funds = _fund_positions(request, conn) if who.has("approver") else []
+        all_rows = [r for _, gs in sections for g in gs for r in g.rows] + \
+                   [r for g in assessing + approving for r in g.rows]
+        names = queries.org_names(conn, [getattr(r, "lead", None) for r in all_rows])
+        status = _assessor_status(conn, who.name, assessing) if assessing else {}
+        programme_codes = [r.code for r in conn.execute(select(programmes.c.code)
+                                                        .order_by(programmes.c.code))]
+    if assessing:
+        sections.append(("Assessment", assessing))
+    if approving:
+        sections.append(("Decisions", approving))
+    return page(request, "inbox.html", sections=sections, names=names, funds=funds,
+                assessor_status=status, programmes=programme_codes,
+                form={"programme": programme, "org": org})
+
+
+def _scope(conn, programme: str, org: str) -> Any:
+    parts = []
+    if programme:
+        parts.append(cases.c.programme == programme)
+    if org:
+        codes = queries.orgs_matching(conn, org)
+        parts.append(or_(*[queries.involving(c) for c in codes]) if codes else cases.c.id < 0)
+    return and_(*parts) if parts else None
+
+
+def _assessor_groups(conn, name: str, scope: Any, limit: int) -> list[Group]:
+    under = and_(bid, _state("under_assessment"))
+    return [
+        queries.case_group(conn, Group("to_score", "Bids to score", "Under assessment and "
+                                       "not yet scored by you: declare any conflict of "
+                                       "interest first, then score.", "case",
+                                       more="/cases?kind=bid&state=under_assessment"),
+                           and_(under, queries.not_scored_by(name)), limit, scope=scope),
+        queries.case_group(conn, Group("to_declare", "Eligible bids: declare early",
+                                       "Declare any conflict of interest before assessment "
+                                       "starts.", "case", more="/cases?kind=bid&state=eligible"),
+                           and_(bid, _state("eligible")), limit, scope=scope),
+    ]
+
+
+def _assessor_status(conn, name: str, groups: list[Group]) -> dict[int, dict[str, Any]]:
+    ids = [r.id for g in groups for r in g.rows]
+    scored = queries.scored_by(conn, ids)
+    said = {r.case_id: r.conflict for r in conn.execute(
+        select(declarations.c.case_id, declarations.c.conflict)
+        .where(declarations.c.case_id.in_(ids), declarations.c.person == name))} if ids else {}
+    return {i: {"declared": i in said, "conflict": said.get(i, False),
+                "scores": len(scored.get(i, [])), "mine": name in scored.get(i, [])}
+            for i in ids}
+
+
+def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
+    return [
+        queries.case_group(conn, Group("to_offer", "Recommended bids to offer", "Offer an award, "
+                                       "checked against the fund remaining and each category's "
+                                       "number of awards.", "case",
+                                       more="/cases?kind=bid&state=recommended"),
+                           and_(bid, _state("recommended")), limit, scope=scope),
+        queries.case_group(conn, Group("to_select", "Network areas to select", "Areas under "
+                                       "assessment: select or decline.", "case",
+                                       more="/cases?kind=area&state=under_assessment"),
+                           and_(area, _state("under_assessment")), limit, scope=scope),
+        queries.case_group(conn, Group("to_terminate", "Suspended bids", "Reinstated by a "
+                                       "caseworker, or terminated by an approver.", "case",
+                                       more="/cases?kind=bid&state=suspended"),
+                           and_(bid, _state("suspended")), limit, scope=scope),
+    ]
+
+
+def _fund_positions(request: Request, conn) -> list[dict]:
+    codes = [r.code for r in conn.execute(select(programmes.c.code)
+                                          .where(programmes.c.kind == "bids")
+                                          .order_by(programmes.c.code))]
+    return [fund_position(request.app.state.engine, code) for code in codes]
+
+
+ROUTES = [Route("/inbox", inbox, methods=["GET"])]

@@ -1,0 +1,111 @@
+"""Sign-in attempts: every one recorded; repeated failures for a name slow, then lock it.
+
+DESIGN.md section 6: five failures for one name within 15 minutes lock it for
+15 minutes. Attempts made while a name is locked are recorded as `locked` and
+do not extend the lock, so its owner can sign in once it ends. Unknown names
+are treated exactly like known ones.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Optional
+
+from sqlalchemy import Column, Engine, Index, Integer, String, select
+from sqlmodel import Field, SQLModel
+
+from notifications.sqltypes import UTCDateTime
+from workflow.db import reading
+
+OUTCOMES = ("ok", "wrong", "locked")
+
+
+class SignInAttempt(SQLModel, table=True):
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_name_at", "name", "at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(80), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    outcome: str = Field(sa_column=Column(String(10), nullable=False))    # ok | wrong | locked
+    remote: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+
+
+attempts = SignInAttempt.__table__
+
+
+@dataclass(frozen=True)
+class Policy:
+    failures: int = 5                            # this many failures within `window` ...
+    window: timedelta = timedelta(minutes=15)
+    lock_for: timedelta = timedelta(minutes=15)  # ... lock the name this long
+    slow_after: int = 2                          # failures answered at full speed
+    slow_step: float = 0.5                       # seconds added for each failure after that
+    slow_cap: float = 3.0
+
+    def delay(self, failures: int) -> float:
+        """How long to hold the answer to a failed attempt, the `failures`-th in a row."""
+        extra = failures - self.slow_after
+        return min(self.slow_step * extra, self.slow_cap) if extra > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Standing:
+    failures: int                       # failures still counting towards a lock
+    locked_until: datetime | None
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_until is not None
+
+
+def standing_of(events: Iterable[tuple[datetime, str]], now: datetime, policy: Policy) -> Standing:
+    """Replay a name's recent attempts (oldest first): is it locked, and how many failures count?"""
+    lock_end: datetime | None = None
+    window: deque[datetime] = deque()
+    for at, outcome in events:
+        if lock_end is not None and at < lock_end:
+            continue
+        if outcome == "ok":
+            window.clear()
+            continue
+        if outcome != "wrong":
+            continue
+        window.append(at)
+        while window and window[0] <= at - policy.window:
+            window.popleft()
+        if len(window) >= policy.failures:
+            lock_end, window = at + policy.lock_for, deque()
+    if lock_end is not None and lock_end > now:
+        return Standing(0, lock_end)
+    return Standing(sum(1 for at in window if at > now - policy.window), None)
+
+
+def _key(name: str) -> str:
+    return name.strip()[:80]
+
+
+def standing(engine: Engine, name: str, now: datetime, policy: Policy) -> Standing:
+    horizon = now - policy.window - policy.lock_for
+    with reading(engine) as conn:
+        rows = conn.execute(select(attempts.c.at, attempts.c.outcome)
+                            .where(attempts.c.name == _key(name), attempts.c.at > horizon,
+                                   attempts.c.outcome.in_(("ok", "wrong")))
+                            .order_by(attempts.c.at, attempts.c.id))
+        return standing_of([(r.at, r.outcome) for r in rows], now, policy)
+
+
+def record(engine: Engine, name: str, outcome: str, now: datetime, remote: str | None) -> None:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}")
+    with engine.begin() as conn:
+        conn.execute(attempts.insert().values(name=_key(name), at=now, outcome=outcome,
+                                              remote=(remote or None) and remote[:64]))
+
+
+def recent(engine: Engine, name: str, limit: int = 20) -> list[dict]:
+    """The latest attempts for a name, newest first (for people looking into a lock)."""
+    with reading(engine) as conn:
+        rows = conn.execute(select(attempts).where(attempts.c.name == _key(name))
+                            .order_by(attempts.c.at.desc(), attempts.c.id.desc()).limit(limit))
+        return [{"at": r.at.isoformat(), "outcome": r.outcome, "remote": r.remote} for r in rows]

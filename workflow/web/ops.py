@@ -1,0 +1,80 @@
+"""/healthz and /metrics, for monitoring (no sign-in; expose them to monitoring only).
+
+/healthz answers 200 when the database answers and, where this process runs
+the scheduler, the last sweep finished less than three intervals ago; 503
+otherwise, saying which check failed.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from notifications import outbox as outbox_store
+from workflow import clock
+from workflow.db import reading
+from workflow.metrics import OUTBOX_DEPTH, REGISTRY
+from workflow.models import meta
+
+
+def last_sweep_at(conn: Any) -> datetime | None:
+    """When the last sweep finished, from its record in `meta` (written by the sweep)."""
+    value = conn.execute(select(meta.c.value).where(meta.c.key == "sweep")).scalar() or {}
+    when = value.get("finished_at") or value.get("at") if isinstance(value, dict) else None
+    return datetime.fromisoformat(when) if when else None
+
+
+def health(engine: Any, scheduler_every: float | None, now: datetime) -> tuple[bool, dict]:
+    report: dict[str, Any] = {}
+    try:
+        with reading(engine) as conn:
+            conn.exec_driver_sql("SELECT 1")
+            swept = last_sweep_at(conn) if scheduler_every is not None else None
+        report["database"] = "ok"
+    except Exception as err:          # any failure to reach the database is the answer
+        report["database"] = f"unreachable ({type(err).__name__})"
+        return False, report
+    if scheduler_every is None:
+        report["sweep"] = "not checked: this process runs no scheduler"
+        return True, report
+    limit = 3 * scheduler_every
+    if swept is None:
+        report["sweep"] = {"ok": False, "last": None, "limit_seconds": limit,
+                           "problem": "no sweep has run yet"}
+        return False, report
+    age = (now - swept).total_seconds()
+    ok = age <= limit
+    report["sweep"] = {"ok": ok, "last": swept.isoformat(), "age_seconds": round(age, 1),
+                       "limit_seconds": limit}
+    if not ok:
+        report["sweep"]["problem"] = (f"the last sweep finished {round(age)} seconds ago, "
+                                      f"more than three intervals ({round(limit)} seconds)")
+    return ok, report
+
+
+def healthz(request: Request) -> Response:
+    ok, report = health(request.app.state.engine, request.app.state.scheduler_every, clock.now())
+    return JSONResponse({"status": "ok" if ok else "failing", **report},
+                        status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+
+def metrics(request: Request) -> Response:
+    try:
+        with reading(request.app.state.engine) as conn:
+            depth = outbox_store.counts(conn, clock.now())
+        for state in ("queued", "retrying", "dead", "sent"):
+            OUTBOX_DEPTH.labels(state).set(depth.get(state, 0))
+    except Exception:                 # the database is down: still serve what is known
+        pass
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+ROUTES = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -1,0 +1,138 @@
+"""Rendering pages: the Jinja2 environment of templates/web/, its filters, and `page()`.
+
+Every template is autoescaped (people's text is shown as text, never as
+markup) and strict: a name a template uses but was not given is an error in
+tests, not a blank on a page.
+"""
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from notifications.render import category_name, longdate
+from states.money import pounds
+from workflow.web.auth import Viewer, session_of
+
+LONDON = ZoneInfo("Europe/London")
+
+# States shown as a tag, by the colour of what they mean; the tag always
+# carries the state's name too, so colour is never the only signal.
+_TAG_COLOURS = {
+    "green": {"eligible", "award_offered", "in_monitoring", "accepted", "selected", "active",
+              "completed", "closed", "sent"},
+    "red": {"ineligible", "rejected", "overdue", "escalated", "suspended", "terminated",
+            "not_selected", "dead"},
+    "yellow": {"submitted", "queried", "clarification_requested", "recommended", "moderated",
+               "expression_of_interest", "open", "queued"},
+    "grey": {"draft", "withdrawn", "declined", "waived", "scheduled"},
+}
+TAG_OF = {state: colour for colour, states in _TAG_COLOURS.items() for state in states}
+
+
+def words(value: Any) -> str:
+    """`under_assessment` -> `under assessment`."""
+    return "" if value is None else str(value).replace("_", " ")
+
+
+def sentence(value: Any) -> str:
+    text = words(value)
+    return text[:1].upper() + text[1:]
+
+
+def money(value: Any) -> str:
+    """Pence (int) or JSON pounds (`"250000.00"`) as people read money: `£250,000`."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int):
+        return pounds(value)
+    whole, _, part = str(value).partition(".")
+    negative = whole.startswith("-")
+    pence = int(whole.lstrip("-")) * 100 + int((part or "0").ljust(2, "0")[:2])
+    return pounds(-pence if negative else pence)
+
+
+def moment(value: Any) -> str:
+    """A time in England: `Friday 4 April 2014, 09:00`."""
+    if value is None or value == "":
+        return ""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = at.astimezone(LONDON)
+    return f"{longdate(local)}, {local:%H:%M}"
+
+
+def day(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    when = date.fromisoformat(value) if isinstance(value, str) else value
+    return longdate(when)
+
+
+def tag(state: Any) -> str:
+    return TAG_OF.get(str(state), "blue")
+
+
+def _environment() -> Environment:
+    root = importlib.resources.files("templates") / "web"
+    env = Environment(loader=FileSystemLoader(str(root)), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      auto_reload=False)
+    env.filters.update(words=words, sentence=sentence, money=money, moment=moment, day=day,
+                       tag=tag, category=category_name)
+    return env
+
+
+ENV = _environment()
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+
+
+def navigation(who: Viewer | None) -> list[NavItem]:
+    if who is None:
+        return []
+    items = []
+    if who.has("caseworker", "assessor", "approver"):
+        items.append(NavItem("/inbox", "Inbox"))
+    items.append(NavItem("/cases", "Cases"))
+    if who.has("council", "caseworker"):
+        items.append(NavItem("/returns", "Returns"))
+    if not who.council_only:
+        items.append(NavItem("/programmes", "Programmes"))
+    if who.has("auditor", "caseworker"):
+        items.append(NavItem("/audit", "Audit"))
+    if who.has("caseworker"):
+        items.append(NavItem("/outbox", "Messages"))
+    return items
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One line of an error summary, linked to the field at fault (`#reason`)."""
+
+    text: str
+    field: str = ""
+
+
+def page(request: Request, template: str, *, status: int = 200,
+         errors: Iterable[Problem] = (), **context: Any) -> HTMLResponse:
+    session = session_of(request)
+    who: Viewer | None = getattr(request.state, "viewer", None)
+    values = {
+        "who": who, "nav": navigation(who), "path": request.url.path,
+        "csrf_token": session.token, "notice": session.take_notice(),
+        "errors": list(errors), "form": {}, "status": status,
+    }
+    values.update(context)
+    html = ENV.get_template(template).render(values)
+    return HTMLResponse(html, status_code=status,
+                        headers={"Cache-Control": "no-store"} if who is not None else None)
