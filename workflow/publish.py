@@ -232,9 +232,10 @@ def _grant(row: Any, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: di
            held_pence: int, award_day: date | None) -> dict[str, Any]:
     partners = [orgs[c].name for c in row.partners if c in orgs]
     category = spec.categories.get(row.category)
-    description = f"{spec.name}, {category.label if category and category.label else row.category}: " \
-                  f"{row.title}. Led by {lead.name}" \
-                  + (f", with {', '.join(partners)}." if partners else ".")
+    label = category.label if category is not None and category.label else row.category
+    description = f"{row.title}. {label}. Led by {lead.name}" + (
+        f", with {', '.join(partners[:-1])} and {partners[-1]}." if len(partners) > 1
+        else f", with {partners[0]}." if partners else ".")
     if held_pence < (row.amount_pence or 0):
         description += (f" {row.state.capitalize()}: {pounds(row.amount_pence - held_pence)} "
                         f"of the award was released.")
@@ -245,14 +246,16 @@ def _grant(row: Any, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: di
         "currency": "GBP",
         "amountAppliedFor": _amount(row.amount_pence or 0),
         "amountAwarded": _amount(held_pence),
+    }
+    if award_day is not None:          # without one, validation names the grant
+        grant["awardDate"] = award_day.isoformat()
+    grant.update({
         "recipientOrganization": [{"id": org_id, "name": lead.name}],
         "fundingOrganization": [{"id": funder.id, "name": funder.name}],
         "grantProgramme": [{"code": spec.code, "title": spec.name}],
         "fromOpenCall": "Yes",
         "dateModified": row.updated_at.isoformat(),
-    }
-    if award_day is not None:
-        grant["awardDate"] = award_day.isoformat()
+    })
     places = [_place(orgs[c]) for c in [row.lead, *row.partners] if c in orgs]
     places = [p for p in places if p is not None]
     if places:
@@ -318,7 +321,9 @@ def _who(grant: Any, n: int | None = None) -> str:
 
 def _message(err: Any) -> str:
     if err.validator == "oneOf" and err.context:
-        return "; ".join(sorted({c.message for c in err.context}))
+        return "; ".join(sorted({_message(c) for c in err.context}))
+    if err.validator == "enum":
+        return f"{err.instance!r} is not one of the values the standard allows"
     return err.message
 
 
