@@ -1,0 +1,199 @@
+"""`casework demo --size small`: a whole programme year, checked against its own database.
+
+The year is played once by the real console script in a subprocess (and once
+more in-process with the same seed, for determinism); every figure is checked
+against the tables, not against the printed text alone.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from states.ladder import DEFAULT_LADDER
+from workflow.db import make_engine, reading
+from workflow.demo import run_demo
+from workflow.facts import LIVE_OFFER_STATES
+from workflow.history import verify
+from workflow.models import cases, checkpoints, history, ledger, outbox
+
+pytestmark = pytest.mark.slow
+
+CASEWORK = str(Path(sys.executable).with_name("casework"))
+SEED = "7"
+LADDER = [step.name for step in DEFAULT_LADDER]
+
+
+def casework(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
+    return subprocess.run([CASEWORK, *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "casework-demo"
+    ran = casework("demo", "--out", str(out), "--seed", SEED, "--size", "small")
+    assert ran.returncode == 0, ran.stderr
+    engine = make_engine(f"sqlite:///{out / 'casework.db'}")
+    yield out, ran, engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory):
+    """The same seed again, in-process, in another folder."""
+    out = tmp_path_factory.mktemp("again") / "casework-demo"
+    return run_demo(out, seed=int(SEED), size="small", live=False)
+
+
+def eml(path: Path) -> email.message.EmailMessage:
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+
+
+# --- the money ------------------------------------------------------------------
+def test_the_ledger_equals_the_offers_still_held(year):
+    _, _, engine = year
+    with reading(engine) as conn:
+        signed = conn.execute(select(ledger.c.entry, ledger.c.amount_pence)).all()
+        held = conn.execute(select(func.sum(cases.c.amount_pence)).where(
+            cases.c.kind == "bid", cases.c.state.in_(LIVE_OFFER_STATES))).scalar()
+        declined = conn.execute(select(func.count()).select_from(cases)
+                                .where(cases.c.state == "declined")).scalar()
+        releases = sum(1 for entry, _ in signed if entry == "release")
+
+    committed = sum(p if entry == "reserve" else -p for entry, p in signed)
+    assert committed == held
+    assert 0 < committed <= 900_000_000
+    assert declined >= 1 and releases == declined
+
+
+# --- the ladder -----------------------------------------------------------------
+def test_every_missed_return_produced_each_ladder_step_exactly_once(year):
+    _, _, engine = year
+    with reading(engine) as conn:
+        end = conn.execute(select(func.max(history.c.at))).scalar()
+        missed = conn.execute(
+            select(checkpoints.c.ref, checkpoints.c.due, checkpoints.c.case_id)
+            .where(checkpoints.c.submitted_at.is_(None))).all()
+        rows = conn.execute(select(history.c.case_id, history.c.checkpoint, history.c.payload)
+                            .where(history.c.role == "system")).all()
+        keys = Counter(conn.execute(select(outbox.c.key)).scalars())
+
+    assert missed, "the small year must have a council that never returns"
+    for ref, due, case_id in missed:
+        assert due + timedelta(days=28) < end.date()
+        label = ref.rsplit("/", 1)[1]
+        steps = Counter(p["step"] for cid, cp, p in rows if cid == case_id and "step" in p
+                        and (cp == label or p.get("checkpoint") == label))
+        assert steps == Counter(LADDER), f"{ref}: {steps}"
+        for step in LADDER[:-1]:
+            assert keys[f"{ref}:{step}"] == 1, f"{ref}:{step} was not sent exactly once"
+
+
+def test_every_rung_fires_and_one_case_is_suspended_and_one_reinstated(year):
+    _, _, engine = year
+    with reading(engine) as conn:
+        kinds = set(conn.execute(select(outbox.c.kind)).scalars())
+        suspended = conn.execute(select(func.count()).select_from(cases)
+                                 .where(cases.c.state == "suspended")).scalar()
+        reinstated = conn.execute(select(func.count()).select_from(history)
+                                  .where(history.c.trigger == "reinstate")).scalar()
+
+    assert {f"checkpoint.{s}" for s in LADDER[:-1]} | {"case.suspended", "case.reinstated"} <= kinds
+    assert suspended == 1
+    assert reinstated == 1
+
+
+# --- the mail -------------------------------------------------------------------
+def test_every_message_in_the_outbox_arrived_at_the_smtp_server(year):
+    out, _, engine = year
+    with reading(engine) as conn:
+        rows = conn.execute(select(outbox.c.key, outbox.c.state, outbox.c.to_addrs,
+                                   outbox.c.cc_addrs, outbox.c.subject)).all()
+    received = {str(m["X-Casework-Key"]): m for m in map(eml, (out / "mail").glob("*.eml"))}
+
+    assert rows and {r.state for r in rows} == {"sent"}
+    assert set(received) == {r.key for r in rows}
+    assert len(list((out / "mail").glob("*.eml"))) == len(rows)
+    for r in rows:
+        message = received[r.key]
+        # A long subject is folded straight after "Subject:"; unfolded, it reads the same.
+        assert " ".join(str(message["Subject"]).split()) == r.subject
+        assert sorted(a.addr_spec for a in message["To"].addresses) == sorted(r.to_addrs)
+
+
+def test_the_same_seed_gives_byte_identical_mail_bodies(year, replay):
+    out, _, _ = year
+
+    def bodies(folder: Path) -> dict[str, list[bytes]]:
+        found = {}
+        for path in sorted(folder.glob("*.eml")):
+            message = eml(path)
+            found[path.name] = [str(message[h]).encode() for h in ("Subject", "To", "Cc", "Date",
+                                                                     "Message-ID")] + \
+                [part.get_payload(decode=True) for part in message.walk()
+                 if not part.is_multipart()]
+        return found
+
+    first, second = bodies(out / "mail"), bodies(replay.out / "mail")
+    assert first and first == second
+
+
+def test_the_same_seed_gives_the_same_report_but_for_the_run_time(year, replay):
+    out, _, _ = year
+
+    def page(folder: Path) -> list[str]:
+        text = (folder / "report.html").read_text(encoding="utf-8").replace(str(folder), "DIR")
+        return [line for line in text.splitlines() if "Built by" not in line]
+
+    from workflow.demo.report import write_report
+    write_report(replay)
+    assert page(out) == page(replay.out)
+
+
+# --- the audit chain, the report, the terminal ----------------------------------------
+def test_the_audit_chain_verifies(year):
+    out, _, engine = year
+    with reading(engine) as conn:
+        result = verify(conn)
+    ran = casework("--db", f"sqlite:///{out / 'casework.db'}", "audit", "verify")
+
+    assert result.ok and result.rows > 100
+    assert ran.returncode == 0 and ran.stdout.strip().endswith("0 broken")
+
+
+def test_the_report_is_one_page_that_fetches_nothing(year):
+    out, _, engine = year
+    page = (out / "report.html").read_text(encoding="utf-8")
+    with reading(engine) as conn:
+        suspended = conn.execute(select(cases.c.ref).where(cases.c.state == "suspended")).scalar()
+
+    assert "<script" not in page and "<link" not in page and "<img" not in page
+    assert " src=" not in page and 'href="http' not in page and "url(http" not in page
+    assert page.count("<svg") == 5          # two charts, three state machines
+    assert 'id="chart-committed"' in page and 'id="chart-returns"' in page
+    assert f"The full history of {suspended}" in page
+    assert "cannot be &#39;submit&#39;: shared_arrangement asks at most £500,000" in page
+    assert "Sample data" in page
+
+
+def test_the_terminal_summary_reads_like_the_database_and_says_how_to_browse(year):
+    out, ran, engine = year
+    with reading(engine) as conn:
+        sent = conn.execute(select(func.count()).select_from(outbox)).scalar()
+        rows = conn.execute(select(func.count()).select_from(history)).scalar()
+
+    assert "\x1b[" not in ran.stdout          # no live display or colour when piped
+    assert f"{sent} sent of {sent} queued; {sent} received by the SMTP server" in ran.stdout
+    assert f"{rows:,} rows checked, 0 broken" in ran.stdout
+    assert f"casework --db sqlite:///{out / 'casework.db'} serve" in ran.stdout
+    assert "carol.hughes" in ran.stdout and "DEMO password 'casework-demo'" in ran.stdout

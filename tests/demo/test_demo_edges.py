@@ -1,0 +1,94 @@
+"""The demo's edges: the folder it writes into, its options, its mail names, a missing renderer."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from states import BID
+from workflow.demo import FolderInUse
+from workflow.demo import report
+from workflow.demo.mailcatch import eml_name
+from workflow.demo.run import prepare_folder
+
+CASEWORK = str(Path(sys.executable).with_name("casework"))
+
+
+def casework(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
+    return subprocess.run([CASEWORK, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_an_existing_folder_is_refused_without_force_and_left_alone(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+
+    ran = casework("demo", "--out", str(out), "--size", "small")
+
+    assert ran.returncode == 1
+    assert f"{out} already exists" in ran.stderr and "--force" in ran.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_force_replaces_only_what_the_demo_wrote(tmp_path):
+    out = tmp_path / "demo"
+    (out / "mail").mkdir(parents=True)
+    (out / "mail" / "000001-x.eml").write_bytes(b"old")
+    (out / "casework-files").mkdir()
+    for name in ("casework.db", "casework.db-wal", "report.html", "notes.txt"):
+        (out / name).write_text("old")
+
+    with pytest.raises(FolderInUse, match="--force"):
+        prepare_folder(out, force=False)
+    prepare_folder(out, force=True)
+
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_a_file_where_the_folder_should_be_is_refused_even_with_force(tmp_path):
+    out = tmp_path / "demo"
+    out.write_text("not a folder")
+
+    with pytest.raises(Exception, match="is a file, not a folder"):
+        prepare_folder(out, force=True)
+
+    assert out.read_text() == "not a folder"
+
+
+def test_an_unknown_size_is_a_usage_error(tmp_path):
+    ran = casework("demo", "--out", str(tmp_path / "x"), "--size", "huge")
+
+    assert ran.returncode == 2
+    assert "'huge' is not small or full" in ran.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_kept_message_is_named_after_its_outbox_row_and_key():
+    raw = (b"Message-ID: <casework.42.1f3a9c0d2b7e@casework.localhost>\r\n"
+           b"X-Casework-Key: TCA-2013-0001/Q2:escalated_1\r\n\r\nbody\r\n")
+
+    assert eml_name(raw, 7) == ("000042-TCA-2013-0001_Q2_escalated_1.eml",
+                                "TCA-2013-0001/Q2:escalated_1")
+    assert eml_name(b"Subject: hi\r\n\r\nbody\r\n", 7) == ("x000007-message.eml", None)
+
+
+def test_a_state_machine_is_drawn_as_svg_from_its_definition():
+    drawing = report._diagram("bid")
+
+    assert drawing.svg is not None and drawing.svg.startswith("<svg")
+    for state in BID.states:
+        assert f">{state.replace('_', ' ')}</text>" in drawing.svg
+
+
+def test_without_the_renderer_a_diagram_is_its_mermaid_text_with_a_note(monkeypatch):
+    monkeypatch.setattr(report, "renderer_path", lambda: None)
+
+    drawing = report._diagram("checkpoint")
+
+    assert drawing.svg is None
+    assert "pip install graphviz-pure" in drawing.note
+    assert drawing.mermaid.startswith("stateDiagram-v2")
