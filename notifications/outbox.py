@@ -258,25 +258,43 @@ def deliver(
 async def _deliver(engine, transport, *, now, owner, sender, domain, batch, max_attempts,
                    claim_seconds, rng, loop_until_empty) -> DeliveryReport:
     report = DeliveryReport()
+    in_flight = None
     while True:
         claimed = claim_batch(engine, owner=owner, now=now(), batch=batch, claim_seconds=claim_seconds)
+        # Build this batch while the previous one is still on the wire:
+        # building is CPU, sending is mostly waiting for the server.
+        prepared = await _prepare(claimed, sender=sender, domain=domain, date=now())
+        if in_flight is not None:
+            report += await _finish(engine, *in_flight, owner=owner, now=now,
+                                    max_attempts=max_attempts, rng=rng)
+            in_flight = None
         if not claimed:
             return report
-        date = now()
-        outcomes: list[tuple[Claimed, SendResult]] = []
-        sendable: list[tuple[Claimed, EmailMessage]] = []
-        for row in claimed:
-            try:
-                sendable.append((row, _build(row, sender=sender, domain=domain, date=date)))
-            except ValueError as exc:
-                # Checked at enqueue, so only a row changed since can land here.
-                outcomes.append((row, PermFailure(f"not sendable as written: {exc}")))
-        results = await transport.send_batch([msg for _, msg in sendable])
-        outcomes.extend(zip((row for row, _ in sendable), results, strict=True))
-        report += record_outcomes(engine, owner=owner, outcomes=outcomes, now=now(),
-                                  max_attempts=max_attempts, rng=rng)
+        failed, sendable = prepared
+        sending = asyncio.ensure_future(transport.send_batch([msg for _, msg in sendable]))
+        in_flight = (failed, [row for row, _ in sendable], sending)
         if not loop_until_empty:
-            return report
+            return report + await _finish(engine, *in_flight, owner=owner, now=now,
+                                          max_attempts=max_attempts, rng=rng)
+
+
+async def _prepare(claimed: list[Claimed], *, sender: str, domain: str, date: datetime):
+    failed: list[tuple[Claimed, SendResult]] = []
+    sendable: list[tuple[Claimed, EmailMessage]] = []
+    for row in claimed:
+        try:
+            sendable.append((row, _build(row, sender=sender, domain=domain, date=date)))
+        except ValueError as exc:
+            # Checked at enqueue, so only a row changed since can land here.
+            failed.append((row, PermFailure(f"not sendable as written: {exc}")))
+        await asyncio.sleep(0)  # let the batch in flight read its server's answers
+    return failed, sendable
+
+
+async def _finish(engine, failed, rows, sending, *, owner, now, max_attempts, rng) -> DeliveryReport:
+    outcomes = failed + list(zip(rows, await sending, strict=True))
+    return record_outcomes(engine, owner=owner, outcomes=outcomes, now=now(),
+                           max_attempts=max_attempts, rng=rng)
 
 
 def retry(conn: Connection, *, ids: Sequence[int] = (), all_dead: bool = False,

@@ -4,9 +4,10 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -315,3 +316,25 @@ def test_list_show_and_counts_describe_the_outbox(outbox_db, smtp_server, clock)
     assert email["Message-ID"] == smtp_server.wait_for(1)[0].message["Message-ID"]
     assert email["Date"] == "Mon, 07 Apr 2014 08:00:30 +0000"
     assert email.get_body(("plain",)).get_content() == shown["body_text"]
+
+
+def test_delivery_runs_under_a_frozen_clock_when_asyncio_keeps_real_time(outbox_db, smtp_server):
+    # freezegun also freezes time.monotonic, which would silently disable every
+    # SMTP timeout; real_asyncio=True keeps the event loop on real time.
+    def utc_now():
+        return datetime.now(timezone.utc)   # module-level name, so freezegun can patch it
+
+    with freeze_time("2014-04-07 08:00:00", real_asyncio=True) as frozen:
+        with outbox_db.begin() as conn:
+            enqueue(conn, key="TCA-2013-0007/Q2:overdue", kind="checkpoint.overdue", to=[COUNCIL], cc=[],
+                    rendered=render("checkpoint.overdue", realistic_context("checkpoint.overdue")),
+                    now=utc_now())
+        smtp_server.fail_next(1, at="DATA")
+        transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=2.0)
+
+        first = deliver(outbox_db, transport, now=utc_now, owner="w", sender=SENDER)
+        frozen.tick(timedelta(seconds=73))
+        second = deliver(outbox_db, transport, now=utc_now, owner="w", sender=SENDER)
+
+    assert (str(first), str(second)) == ("sent 0, retrying 1, dead 0", "sent 1, retrying 0, dead 0")
+    assert smtp_server.wait_for(1)[0].message["Date"] == "Mon, 07 Apr 2014 08:01:13 +0000"

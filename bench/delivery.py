@@ -1,0 +1,157 @@
+"""Delivery throughput: the outbox end to end against a bare aiosmtplib loop.
+
+    .venv/bin/python bench/delivery.py [--messages 10000]
+
+Both runs send the same rendered messages to one local aiosmtpd server, in a
+process of its own as a real relay would be (it only counts what it takes).
+The outbox run claims, builds (with header checks), sends and marks every
+row of a SQLite outbox in a temporary folder. The bare run builds each
+message from the same parts with a plain EmailMessage and sends it over one
+aiosmtplib connection, with no database. Targets: at least 300 messages a
+second, and at least half the bare rate. The last line is JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime
+from itertools import cycle
+from pathlib import Path
+
+import aiosmtplib
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # for tests.* helpers when run as a script
+    sys.path.insert(0, str(ROOT))
+
+from notifications import KINDS, OutboxMessage, SmtpTransport, deliver, enqueue, render  # noqa: E402
+from tests.notifications.mail_fixtures import (kinds_with_case_kinds, realistic_context,  # noqa: E402
+                                               sqlite_engine)
+from tests.smtp_server import SmtpTestServer, free_port  # noqa: E402
+
+SENDER = "casework@tca.example.gov.uk"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _serve(port: int, ready, stop, accepted) -> None:
+    """The child process: an aiosmtpd server that publishes how many messages it took."""
+    server = SmtpTestServer(port=port, parse=False).start()
+    ready.set()
+    while not stop.wait(0.02):
+        accepted.value = server.accepted
+    accepted.value = server.accepted
+    server.stop()
+
+
+class RelayProcess:
+    def __init__(self):
+        ctx = multiprocessing.get_context("spawn")
+        self.port = free_port()
+        self._ready, self._stop = ctx.Event(), ctx.Event()
+        self._accepted = ctx.Value("q", 0)
+        self._process = ctx.Process(target=_serve, args=(self.port, self._ready, self._stop, self._accepted),
+                                    daemon=True)
+
+    def __enter__(self) -> "RelayProcess":
+        self._process.start()
+        if not self._ready.wait(30):
+            raise SystemExit("the SMTP server process did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._process.join(10)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self._accepted.value < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self._accepted.value
+
+
+def the_messages(count: int) -> list[tuple[str, str, list[str], list[str], object]]:
+    """`count` messages cycling through every kind: (key, kind, to, cc, rendered)."""
+    variants = [(kind, render(kind, realistic_context(kind, case_kind)))
+                for kind, case_kind in kinds_with_case_kinds(KINDS)]
+    out = []
+    for n, (kind, rendered) in zip(range(1, count + 1), cycle(variants)):
+        out.append((f"BENCH-{n:06d}:{kind}", kind, [f"council{n % 97}@example.gov.uk"],
+                    ["caseworker@communities.gsi.gov.uk"], rendered))
+    return out
+
+
+def outbox_run(messages, server: RelayProcess, folder: Path) -> float:
+    engine = sqlite_engine(folder / "outbox.db")
+    OutboxMessage.__table__.create(engine)
+    with engine.begin() as conn:
+        for key, kind, to, cc, rendered in messages:
+            enqueue(conn, key=key, kind=kind, to=to, cc=cc, rendered=rendered, now=utc_now())
+    transport = SmtpTransport("127.0.0.1", server.port, timeout=30.0)
+    started = time.perf_counter()
+    report = deliver(engine, transport, now=utc_now, owner="bench", sender=SENDER)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    taken = server.wait_for(len(messages))
+    if report.sent != len(messages) or taken != len(messages):
+        raise SystemExit(f"outbox run lost messages: {report}, server took {taken}")
+    return elapsed
+
+
+async def _bare(messages, port: int) -> None:
+    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30.0,
+                           local_hostname="casework.localhost")
+    await smtp.connect()
+    for n, (key, _kind, to, cc, rendered) in enumerate(messages, 1):
+        msg = EmailMessage()
+        msg["From"] = SENDER
+        msg["To"] = ", ".join(to)
+        msg["Cc"] = ", ".join(cc)
+        msg["Subject"] = rendered.subject
+        msg["Date"] = format_datetime(utc_now())
+        msg["Message-ID"] = f"<bare.{n}@casework.localhost>"
+        msg.set_content(rendered.text)
+        msg.add_alternative(rendered.html, subtype="html")
+        await smtp.send_message(msg)
+    await smtp.quit()
+
+
+def bare_run(messages, server: RelayProcess, already: int) -> float:
+    started = time.perf_counter()
+    asyncio.run(_bare(messages, server.port))
+    elapsed = time.perf_counter() - started
+    taken = server.wait_for(already + len(messages)) - already
+    if taken != len(messages):
+        raise SystemExit(f"bare run lost messages: server took {taken}")
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000, help="how many messages (default 10000)")
+    args = parser.parse_args(argv)
+    messages = the_messages(args.messages)
+    with RelayProcess() as server, tempfile.TemporaryDirectory(prefix="casework-bench-") as folder:
+        ours = outbox_run(messages, server, Path(folder))
+        bare = bare_run(messages, server, already=len(messages))
+    per_s, bare_per_s = len(messages) / ours, len(messages) / bare
+    print(f"outbox (claim, send, mark sent): {len(messages)} messages in {ours:.2f} s = {per_s:,.0f} msg/s")
+    print(f"bare aiosmtplib, one connection: {len(messages)} messages in {bare:.2f} s = {bare_per_s:,.0f} msg/s")
+    print(f"ratio {per_s / bare_per_s:.2f} of bare (target >= 0.5); target >= 300 msg/s")
+    result = {"peer": "casework-delivery", "messages": len(messages), "per_s": round(per_s, 1),
+              "bare_per_s": round(bare_per_s, 1), "ratio": round(per_s / bare_per_s, 3)}
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
