@@ -7,6 +7,7 @@ so two approvers offering against the last funds cannot both succeed.
 """
 from __future__ import annotations
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,6 +15,7 @@ from starlette.routing import Route
 from workflow import programmes as programme_store, ranking
 from workflow.assessment import fund_position
 from workflow.db import reading
+from workflow.models import cases
 from workflow.web import queries
 from workflow.web.auth import require
 from workflow.web.pages import page
@@ -39,10 +41,9 @@ def ranking_page(request: Request) -> Response:
     rows = ranking.ranking(engine, code, category=category)
     with reading(engine) as conn:
         names = queries.org_names(conn, [r["lead"] for r in rows])
-        versions = dict(conn.execute(
-            queries.cases.select().with_only_columns(queries.cases.c.ref, queries.cases.c.version)
-            .where(queries.cases.c.ref.in_([r["ref"] for r in rows if r["state"] == "recommended"]))
-        ).tuples().all()) if rows else {}
+        waiting = [r["ref"] for r in rows if r["state"] == "recommended"]
+        versions = {r.ref: r.version for r in conn.execute(
+            select(cases.c.ref, cases.c.version).where(cases.c.ref.in_(waiting)))} if waiting else {}
     return page(request, "ranking.html", fund=fund, rows=rows, names=names, category=category,
                 may_offer=who.has("approver"), versions=versions)
 

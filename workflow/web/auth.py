@@ -10,20 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, func, select
 from starlette.requests import Request
 
 from workflow.db import reading
 from workflow.engine import Actor
 from workflow.errors import CaseNotFound
 from workflow.models import organisations, people
+from workflow.web.lockout import attempts
 from workflow.web.session import SCOPE_KEY, Session, fingerprint
 
 STAFF = frozenset({"caseworker", "assessor", "approver", "auditor", "admin"})
 AUDIT_ROLES = frozenset({"auditor", "caseworker"})
 
+_LAST_SIGN_OUT = (select(func.max(attempts.c.at))
+                  .where(attempts.c.name == people.c.name, attempts.c.outcome == "signout")
+                  .scalar_subquery())
 _PERSON = (select(people.c.name, people.c.roles, people.c.org, people.c.email,
-                  people.c.password_hash, organisations.c.name.label("org_name"))
+                  people.c.password_hash, organisations.c.name.label("org_name"),
+                  _LAST_SIGN_OUT.label("signed_out"))
            .select_from(people.outerjoin(organisations, organisations.c.code == people.c.org))
            .where(people.c.name == bindparam("name")))
 
@@ -85,12 +90,14 @@ def session_of(request: Request) -> Session:
 
 
 def load_viewer(engine: Engine, session: Session) -> Viewer | None:
-    """The signed-in person, or None (no session, person removed, password changed)."""
+    """The signed-in person, or None: no session, or the person was removed, changed
+    their password or signed out (anywhere) since this session began."""
     if not session.name:
         return None
     with reading(engine) as conn:
         row = conn.execute(_PERSON, {"name": session.name}).first()
-    if row is None or fingerprint(row.password_hash) != session.password or not row.password_hash:
+    if row is None or not row.password_hash or fingerprint(row.password_hash) != session.password \
+            or (row.signed_out is not None and row.signed_out.timestamp() > session.signed_in_at):
         session.sign_out("Your session has ended. Sign in again to carry on.")
         return None
     return Viewer(row.name, frozenset(row.roles), row.org, row.org_name, row.email)

@@ -1,5 +1,8 @@
 """Sign-in attempts: every one recorded; repeated failures for a name slow, then lock it.
 
+Signing out is recorded here too: it ends every session of that person that
+began before it, so a copy of a cookie is worthless once its owner signs out.
+
 DESIGN.md section 6: five failures for one name within 15 minutes lock it for
 15 minutes. Attempts made while a name is locked are recorded as `locked` and
 do not extend the lock, so its owner can sign in once it ends. Unknown names
@@ -18,7 +21,7 @@ from sqlmodel import Field, SQLModel
 from notifications.sqltypes import UTCDateTime
 from workflow.db import reading
 
-OUTCOMES = ("ok", "wrong", "locked")
+OUTCOMES = ("ok", "wrong", "locked", "signout")
 
 
 class SignInAttempt(SQLModel, table=True):
@@ -27,7 +30,7 @@ class SignInAttempt(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(80), nullable=False))
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    outcome: str = Field(sa_column=Column(String(10), nullable=False))    # ok | wrong | locked
+    outcome: str = Field(sa_column=Column(String(10), nullable=False))    # ok | wrong | locked | signout
     remote: Optional[str] = Field(default=None, sa_column=Column(String(64)))
 
 

@@ -82,7 +82,7 @@ class Codec:
     def dumps(self, s: Session) -> str:
         body: dict[str, Any] = {"c": s.csrf}
         if s.name:
-            body.update(n=s.name, i=int(s.signed_in_at), s=int(s.seen), p=s.password)
+            body.update(n=s.name, i=round(s.signed_in_at, 6), s=int(s.seen), p=s.password)
         if s.notice:
             body["f"] = s.notice
         return self._signer.dumps(body)

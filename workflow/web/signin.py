@@ -84,7 +84,7 @@ def _attempt(request: Request, name: str, password: str) -> tuple[bool, float]:
     standing = lockout.standing(engine, name, now, policy)
     if standing.locked:
         lockout.record(engine, name, "locked", now, remote)
-        return False, policy.slow_cap
+        return False, policy.delay(policy.failures)   # as slow as the failure that locked it
     if passwords.check_password(engine, name, password):
         lockout.record(engine, name, "ok", now, remote)
         session = session_of(request)
@@ -111,7 +111,12 @@ def sign_out_form(request: Request) -> Response:
 
 async def sign_out(request: Request) -> Response:
     await posted(request)
-    session_of(request).sign_out("You have signed out.")
+    session = session_of(request)
+    if session.name:
+        remote = request.client.host if request.client else None
+        await run_in_threadpool(lockout.record, request.app.state.engine, session.name,
+                                "signout", clock.now(), remote)
+    session.sign_out("You have signed out.")
     return RedirectResponse("/sign-in", status_code=303)
 
 

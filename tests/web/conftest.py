@@ -1,0 +1,37 @@
+"""Fixtures for the web tests: a cast with passwords, a simulated clock, the app over it."""
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+
+from tests.builders import World
+from tests.web.site import START, Site, cast
+from workflow import clock, passwords
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes():
+    """Argon2id at its cheapest: sign-in is exercised for real, hundreds of times, quickly.
+
+    The production parameters are checked once, in test_passwords.py.
+    """
+    previous = passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+    passwords.use_hasher(previous)
+
+
+@pytest.fixture
+def moment():
+    """The simulated clock every service (and the session cookie) reads; starts 3 June 2013."""
+    with clock.simulate(START) as simulated:
+        yield simulated
+
+
+@pytest.fixture
+def people(db, moment) -> World:
+    return cast(World(db))
+
+
+@pytest.fixture
+def site(people) -> Site:
+    return Site(people)
