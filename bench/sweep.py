@@ -1,0 +1,296 @@
+"""The sweep's cost follows what is due, not the size of the checkpoints table.
+
+    .venv/bin/python bench/sweep.py [--cases 100000] [--postgres URL | --no-postgres]
+
+Builds, on SQLite in a temporary folder, `--cases` bids in monitoring with four
+checkpoints each (400,000 for 100,000 cases) and a copy with 1% of them, then:
+
+1. idle: the median of 21 sweeps when nothing is due, over the small table and
+   the large one (target: large <= 2 x small, and under 50 ms);
+2. 100 due: a sweep (at a simulated moment, weeks ago) when 100 returns open;
+3. 10,000 due: a sweep now, when 9,500 returns have opened in the last week
+   and the first 100 have run the rest of their ladder (reminder, overdue,
+   two escalations, suspension of the case: 500 steps, done late, in order).
+   Target: at least 2,000 steps/s on SQLite. Each step is a real transition or
+   reminder with its history row and, but for the suspension of an already
+   suspended case, its outbox row.
+
+Then it prints the query plans of the claim statements and, when PostgreSQL is
+reachable, does the 10,000-step backlog there with one `casework serve`
+process and with two, checking each step was done exactly once (target: two
+at least 1.6 times as fast as one). The last line is JSON.
+
+The rows are written in bulk (the services would take an hour to open 100,000
+bids); they are what the services leave behind: a bid in monitoring whose
+history chain is empty, four scheduled checkpoints each.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, create_engine, func, select, text  # noqa: E402
+
+from states.documents import parse_bid  # noqa: E402
+from states.ladder import LONDON  # noqa: E402
+from workflow import programmes as programme_store  # noqa: E402
+from workflow.calendar import next_working_day  # noqa: E402
+from workflow.db import make_engine, resolve_url  # noqa: E402
+from workflow.history import GENESIS  # noqa: E402
+from workflow.models import cases, checkpoints, history, organisations, outbox, people  # noqa: E402
+from workflow.monitoring import ladder_moments  # noqa: E402
+from workflow.setup import init  # noqa: E402
+from workflow.sweep import claim_statements, sweep  # noqa: E402
+
+# Dates are laid out around today, so that the `casework serve` processes of
+# the PostgreSQL run, which sweep on the real clock, find the same backlog.
+TODAY = datetime.now(LONDON).date()
+D1 = next_working_day(TODAY - timedelta(days=45))  # the first 100 returns: their whole ladder is past
+D2 = next_working_day(TODAY + timedelta(days=8))   # 9,500 returns: opened in the last week
+FAR = TODAY + timedelta(days=120)                  # everything else is due long after
+FIRST, BACKLOG = 100, 9_500
+ORGS = 50
+CASEWORK = str(Path(sys.executable).with_name("casework"))
+
+
+def at_london(day: date, hour: int = 9, minute: int = 30) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LONDON).astimezone(timezone.utc)
+
+
+T_IDLE = at_london(D1 - timedelta(days=20))     # nothing is due
+T_100 = at_london(D1 - timedelta(days=14))      # the first 100 returns open
+
+
+# --- building the tables --------------------------------------------------------
+def build(engine: Engine, n_cases: int) -> None:
+    init(engine)
+    with engine.begin() as conn:
+        spec = programme_store.spec_for(conn, "tca-2013")
+        conn.execute(organisations.insert(), [
+            {"code": f"E0700{i:04d}", "name": f"Council {i}", "email": f"returns{i}@example.gov.uk",
+             "escalation_email": f"ceo{i}@example.gov.uk", "kind": "council"} for i in range(ORGS)])
+        conn.execute(people.insert().values(name="carol", roles=["caseworker"],
+                                            email="carol@casework.example.gov.uk"))
+        app = parse_bid({"programme": "tca-2013", "category": "shared_arrangement",
+                         "title": "Joint procurement", "lead": "E07000000", "amount": "250000",
+                         "transitional_costs": "120000", "annual_savings": "400000",
+                         "arrangement": "joint_procurement", "innovation": "One team."},
+                        programme=spec, organisations={"E07000000"}).to_json()
+        conn.execute(text("UPDATE programmes SET last_number = :n WHERE code = 'tca-2013'"),
+                     {"n": n_cases})
+    created = datetime(2013, 10, 1, 9, tzinfo=timezone.utc)
+    chunk = 10_000
+    for start in range(0, n_cases, chunk):
+        ids = range(start + 1, min(n_cases, start + chunk) + 1)
+        with engine.begin() as conn:
+            conn.execute(cases.insert(), [
+                {"id": i, "ref": f"TCA-2013-{i:06d}", "kind": "bid", "programme": "tca-2013",
+                 "state": "in_monitoring", "version": 10, "definition_version": 1,
+                 "title": f"Shared services {i}", "category": "shared_arrangement",
+                 "lead": f"E0700{i % ORGS:04d}", "partners": [], "amount_pence": 25_000_000,
+                 "application": app, "caseworker": "carol", "at_risk": False, "last_seq": 0,
+                 "last_hash": GENESIS, "created_at": created, "updated_at": created}
+                for i in ids])
+            conn.execute(checkpoints.insert(), [cp for i in ids for cp in _checkpoints(i, spec)])
+
+
+def _checkpoints(i: int, spec) -> list[dict]:
+    out = []
+    for n in range(1, 5):
+        if n == 1 and i <= FIRST:
+            due = D1
+        elif n == 1 and i <= FIRST + BACKLOG:
+            due = D2
+        else:
+            due = next_working_day(FAR + timedelta(days=91 * (n - 1) + i % 60))
+        out.append({"ref": f"TCA-2013-{i:06d}/Q{n}", "case_id": i, "n": n, "state": "scheduled",
+                    "version": 1, "due": due, "level": 0,
+                    "next_step_at": ladder_moments(spec.ladder, due)[0][1], "steps_done": [],
+                    "scheduled_at": datetime(2013, 10, 1, 9, tzinfo=timezone.utc)})
+    return out
+
+
+# --- measuring --------------------------------------------------------------------
+def idle_ms(engine: Engine, runs: int = 21) -> float:
+    times = []
+    for _ in range(runs):
+        report = sweep(engine, T_IDLE)
+        assert report.total == 0, report
+        times.append(report.seconds * 1000)
+    return statistics.median(times)
+
+
+def timed_sweep(engine: Engine, now: datetime | None) -> dict:
+    report = sweep(engine, now)
+    assert not report.errors, report.errors
+    return {"steps": report.total, "seconds": round(report.seconds, 3),
+            "steps_per_second": round(report.total / report.seconds) if report.seconds else None,
+            "late": report.late, "by_step": dict(report.steps)}
+
+
+def exactly_once(engine: Engine) -> dict:
+    """Every ladder step of the backlog done once: one history row and one message each."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(history)
+                            .where(history.c.actor == "system")).scalar()
+        keys = conn.execute(select(func.count(), func.count(outbox.c.key.distinct()))
+                            .where(outbox.c.checkpoint_ref.is_not(None))).one()
+        done = conn.execute(select(checkpoints.c.steps_done)
+                            .where(checkpoints.c.steps_done != [])).scalars().all()
+    steps = sum(len(s) for s in done)
+    dupes = sum(len(s) - len(set(s)) for s in done)
+    return {"history_rows": rows, "steps_recorded": steps, "duplicate_steps": dupes,
+            "messages": keys[0], "distinct_keys": keys[1], "ok": rows == steps and dupes == 0
+            and keys[0] == keys[1]}
+
+
+def plans(engine: Engine) -> list[str]:
+    claim, claim_excluding, _ = claim_statements(engine)
+    out = []
+    with engine.connect() as conn:
+        now = datetime.now(timezone.utc)
+        for name, stmt, params in (("claim", claim, {"now": now}),
+                                   ("claim, leaving out failed", claim_excluding,
+                                    {"now": now, "failed": [1, 2]})):
+            compiled = stmt.params(**params).compile(dialect=engine.dialect,
+                                                     compile_kwargs={"render_postcompile": True})
+            sql = str(compiled)
+            bound = dict(compiled.params)
+            if engine.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql,
+                                            _sqlite_params(compiled, bound)).all()
+                lines = [r[-1] for r in rows]
+            else:
+                rows = conn.exec_driver_sql("EXPLAIN " + sql, bound).all()
+                lines = [r[0] for r in rows]
+            out.append(f"-- {name} ({engine.dialect.name})\n{sql}\n" + "\n".join(lines))
+    return out
+
+
+def _sqlite_params(compiled, bound) -> tuple:
+    processors = compiled._bind_processors
+    values = []
+    for key in compiled.positiontup:
+        value = bound[key]
+        proc = processors.get(key)
+        values.append(proc(value) if proc else value)
+    return tuple(values)
+
+
+# --- PostgreSQL: one `casework serve` and two ------------------------------------
+def pg_database(admin_url: str, name: str) -> str:
+    admin = create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def serve_backlog(url: str, workers: int, folder: Path) -> dict:
+    """Start `workers` serve processes on a database holding the backlog; time the steps.
+
+    The time is from the first step any worker did to the last, read from the
+    history rows (each stamped when its step was done), so process start-up
+    is not counted.
+    """
+    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": f"file:{folder / 'mail'}"}
+    engine = make_engine(url)
+    sweep(engine, T_100)              # the first 100 returns open, as on SQLite
+    before = datetime.now(timezone.utc)
+    procs = [subprocess.Popen([CASEWORK, "serve", "--no-web", "--every", "60"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(workers)]
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                left = conn.execute(select(func.count()).select_from(checkpoints).where(
+                    checkpoints.c.next_step_at <= datetime.now(timezone.utc))).scalar()
+            if left == 0:
+                break
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=60)
+    with engine.connect() as conn:
+        first, last, n = conn.execute(
+            select(func.min(history.c.at), func.max(history.c.at), func.count())
+            .where(history.c.actor == "system", history.c.at >= before)).one()
+    seconds = (last - first).total_seconds()
+    result = {"workers": workers, "steps": n, "seconds": round(seconds, 3),
+              "steps_per_second": round(n / seconds) if seconds else None,
+              "exactly_once": exactly_once(engine)}
+    engine.dispose()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--postgres", default=os.environ.get(
+        "CASEWORK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    assert args.cases >= FIRST + BACKLOG, "the 10,000-step backlog needs at least 9,600 cases"
+    figures: dict = {"cases": args.cases, "checkpoints": 4 * args.cases}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        small = make_engine(f"sqlite:///{folder / 'small.db'}")
+        big = make_engine(f"sqlite:///{folder / 'big.db'}")
+        t = time.perf_counter()
+        build(small, max(1, args.cases // 100))
+        build(big, args.cases)
+        print(f"built {args.cases:,} cases and {4 * args.cases:,} checkpoints "
+              f"(and a 1% copy) in {time.perf_counter() - t:.1f} s", flush=True)
+        idle_small, idle_big = idle_ms(small), idle_ms(big)
+        figures["sqlite"] = {
+            "idle_ms_small": round(idle_small, 2), "idle_ms_large": round(idle_big, 2),
+            "idle_ratio": round(idle_big / idle_small, 2),
+            "due_100": timed_sweep(big, T_100), "due_10000": timed_sweep(big, None),
+            "exactly_once": exactly_once(big)}
+        print(json.dumps(figures["sqlite"], indent=2), flush=True)
+        for plan in plans(big):
+            print(plan, flush=True)
+        if not args.no_postgres:
+            figures["postgresql"] = postgres(args, folder)
+    print(json.dumps(figures))
+
+
+def postgres(args, folder: Path) -> dict:
+    out = {}
+    try:
+        for workers in (1, 2):
+            url = pg_database(args.postgres, f"cw_bench_sweep_{workers}")
+            engine = make_engine(url)
+            build(engine, args.cases)
+            if workers == 1:
+                for plan in plans(engine):
+                    print(plan, flush=True)
+            engine.dispose()
+            out[f"workers_{workers}"] = serve_backlog(url, workers, folder)
+            print(json.dumps(out[f"workers_{workers}"]), flush=True)
+    except Exception as err:  # a bench without PostgreSQL still reports SQLite
+        out["error"] = f"{type(err).__name__}: {err}"
+    if "workers_1" in out and "workers_2" in out:
+        out["speedup"] = round(out["workers_1"]["seconds"] / out["workers_2"]["seconds"], 2)
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""The sweep: one function of "now" that does every ladder step whose time has come.
+
+Deadlines are rows: each checkpoint keeps `next_step_at`, the moment of its
+next ladder step not yet done (NULL when nothing more is due), and
+`steps_done`. A sweep claims the earliest due checkpoint, does its next step
+and commits, one step per transaction, until nothing due is left:
+
+- claiming reads the index on `next_step_at` only, so an idle sweep costs the
+  same over 4,000 checkpoints or 400,000;
+- on PostgreSQL the claim is `FOR UPDATE SKIP LOCKED`, so several workers
+  share a backlog without ever taking the same step; on SQLite, BEGIN
+  IMMEDIATE lets one writer at a time in;
+- a step is done at most once: it is done with its checkpoint row locked, it
+  is recorded in `steps_done` in the same transaction, and its message carries
+  the idempotency key `<checkpoint>:<step>`, unique in the outbox;
+- a step is never lost: a sweep killed mid-step rolls that step back, and the
+  next sweep finds it still due.
+
+Missed sweeps catch up in order (states.ladder.plan_catch_up); a step done on
+a later London day than its own records `late`, with when it was due and done.
+The statements of the hot path are built once (LIBRARY-NOTES section 7).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+
+from notifications.kinds import KINDS
+from notifications.outbox import enqueue
+from notifications.render import render
+from states import CHECKPOINT
+from states.ladder import LadderStep, StepDue, plan_catch_up
+from states.rules import ACTOR_RULES, RULES
+from workflow import cases as case_service
+from workflow import clock, messages, metrics
+from workflow import programmes as programme_store
+from workflow.db import is_postgres
+from workflow.engine import Actor, plan
+from workflow.errors import ConflictError
+from workflow.history import Entry, moment, seal
+from workflow.models import cases, checkpoints, history, outbox
+from workflow.monitoring import CHASED, COLLECTING, label, pending_steps
+from workflow.status import record_sweep, refuse_going_back
+
+__all__ = ["sweep", "SweepReport", "message_kind", "default_owner"]
+
+log = logging.getLogger("casework.sweep")
+SYSTEM = Actor.system()
+_TRIES = 3                       # a step that loses a race for its case is tried again
+# The checkpoint transition each kind of step fires; `remind` changes no state.
+_TRIGGERS = {"open": "open", "mark_overdue": "mark_overdue", "escalate": "escalate"}
+_DEFAULT_KINDS = {"open": "checkpoint.opened", "remind": "checkpoint.reminder",
+                  "mark_overdue": "checkpoint.overdue", "suspend": "case.suspended"}
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did. `steps` counts the steps done by ladder step name."""
+
+    now: datetime
+    owner: str
+    steps: Counter = field(default_factory=Counter)
+    late: int = 0
+    skipped: int = 0              # messages not sent under catch_up = "latest" (steps still done)
+    stopped: int = 0              # ladders ended because their case is no longer monitored
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.steps.values())
+
+    def __str__(self) -> str:
+        kinds = ", ".join(f"{name} {n}" for name, n in sorted(self.steps.items()))
+        text = (f"sweep at {self.now.isoformat(timespec='seconds')}: {self.total} step"
+                f"{'' if self.total == 1 else 's'}{f' ({kinds})' if kinds else ''}, "
+                f"{self.late} late, {self.skipped} skipped")
+        if self.stopped:
+            text += f", {self.stopped} ladders ended"
+        if self.errors:
+            text += f", {len(self.errors)} failed"
+        return text + f" in {self.seconds:.3f} s"
+
+    def as_json(self) -> dict:
+        return {"now": self.now.isoformat(), "owner": self.owner, "steps": dict(self.steps),
+                "total": self.total, "late": self.late, "skipped": self.skipped,
+                "stopped": self.stopped, "errors": list(self.errors),
+                "seconds": round(self.seconds, 4)}
+
+
+class _StepFailed(Exception):
+    def __init__(self, checkpoint_id: int, ref: str, cause: BaseException):
+        self.checkpoint_id, self.ref, self.cause = checkpoint_id, ref, cause
+        super().__init__(f"{ref}: {cause}")
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- the statements of the hot path, built once --------------------------------
+_DUE = checkpoints.c.next_step_at <= bindparam("now")
+_ORDER = (checkpoints.c.next_step_at, checkpoints.c.id)
+CLAIM = select(checkpoints).where(_DUE).order_by(*_ORDER).limit(1)
+CLAIM_EXCLUDING = (select(checkpoints)
+                   .where(_DUE, checkpoints.c.id.not_in(bindparam("failed", expanding=True)))
+                   .order_by(*_ORDER).limit(1))
+_CASE = select(cases).where(cases.c.id == bindparam("case_id"))
+_AT_RISK = update(cases).where(cases.c.id == bindparam("case_id")).values(at_risk=True)
+_STEP_DONE = (update(checkpoints)
+              .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
+              .values(state=bindparam("state"), version=bindparam("_v") + 1,
+                      level=bindparam("level"), steps_done=bindparam("steps_done"),
+                      next_step_at=bindparam("next_at")))
+_NEXT_AT = (update(checkpoints)
+            .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
+            .values(next_step_at=bindparam("next_at"), version=bindparam("_v") + 1))
+# history.append's compare-and-set on the chain's head, as a prepared statement.
+_HEAD = (update(cases).where(cases.c.id == bindparam("_case"), cases.c.last_seq == bindparam("_seq"))
+         .values(last_seq=bindparam("seq"), last_hash=bindparam("hash")))
+_HISTORY_ROW = history.insert()
+
+
+def claim_statements(engine: Engine) -> tuple[Any, Any, Any]:
+    """The claim, the claim leaving out failed checkpoints, and the case read, for `engine`."""
+    if is_postgres(engine):
+        return (CLAIM.with_for_update(skip_locked=True),
+                CLAIM_EXCLUDING.with_for_update(skip_locked=True),
+                _CASE.with_for_update())
+    return CLAIM, CLAIM_EXCLUDING, _CASE
+
+
+# --- the sweep -------------------------------------------------------------------
+def sweep(engine: Engine, now: datetime | None = None, *, owner: str | None = None,
+          batch: int = 500, should_stop: Callable[[], bool] | None = None) -> SweepReport:
+    """Do every ladder step due at `now` (default: the clock), each in its own transaction.
+
+    An explicit `now` earlier than a moment already swept is refused: the
+    ladder only goes forward. A long sweep logs its progress every `batch`
+    steps; `should_stop` lets a scheduler that is shutting down end the sweep
+    between two steps (what is left stays due for the next one).
+    """
+    started, wall = time.perf_counter(), clock.now()
+    if now is not None:
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        refuse_going_back(engine, now)
+    report = SweepReport(now=now or wall, owner=owner or default_owner())
+    # An explicit moment is simulated for the whole sweep, so that everything the
+    # steps write (the case's suspension, the outbox rows) carries that moment.
+    with clock.simulate(now) if now is not None else nullcontext(), engine.connect() as conn:
+        run = _Run(conn, report)
+        taken = 0
+        while not (should_stop and should_stop()) and run.one():
+            taken += 1
+            if taken % batch == 0:
+                log.info("sweep at %s: %d steps so far",
+                         report.now.isoformat(timespec="seconds"), report.total)
+    report.seconds = time.perf_counter() - started
+    record_sweep(engine, report, wall)
+    metrics.SWEEPS.inc()
+    metrics.SWEEP_SECONDS.observe(report.seconds)
+    return report
+
+
+class _Run:
+    """One sweep's working state: its connection, caches and the checkpoints that failed."""
+
+    def __init__(self, conn: Connection, report: SweepReport):
+        self.conn, self.report = conn, report
+        self.now = report.now
+        self.claim, self.claim_excluding, self.case_q = claim_statements(conn.engine)
+        self.failed: set[int] = set()
+        self.specs: dict[str, Any] = {}
+        self.mailer = _Mailer()
+
+    def spec(self, code: str) -> Any:
+        if code not in self.specs:
+            self.specs[code] = programme_store.spec_for(self.conn, code)
+        return self.specs[code]
+
+    def one(self) -> bool:
+        """Claim and do one step, in its own transaction; False when nothing due is left."""
+        for attempt in range(1, _TRIES + 1):
+            # Each step is stamped with the moment it is done (one moment throughout
+            # a simulated sweep); a step falling due during a long sweep is done too.
+            self.now = clock.now()
+            try:
+                with self.conn.begin():
+                    done = self._step()
+            except _StepFailed as failure:
+                if isinstance(failure.cause, ConflictError) and attempt < _TRIES:
+                    continue
+                self.failed.add(failure.checkpoint_id)
+                self.report.errors.append(str(failure))
+                log.error("sweep: %s was not done and is left for the next sweep: %s",
+                          failure.ref, failure.cause, exc_info=failure.cause)
+                return True
+            if done is None:
+                return False
+            self._count(done)
+            return True
+        return True
+
+    def _count(self, due: StepDue | bool) -> None:
+        if due is True:
+            self.report.stopped += 1
+            return
+        self.report.steps[due.step.name] += 1
+        self.report.late += due.late
+        self.report.skipped += not due.send
+        metrics.LADDER_STEPS.labels(due.step.name).inc()
+
+    def _step(self) -> StepDue | bool | None:
+        """The step done (a StepDue), True when a ladder was ended, None when nothing is due."""
+        if self.failed:
+            cp = self.conn.execute(self.claim_excluding,
+                                   {"now": self.now, "failed": sorted(self.failed)}).first()
+        else:
+            cp = self.conn.execute(self.claim, {"now": self.now}).first()
+        if cp is None:
+            return None
+        try:
+            return self._do(cp)
+        except Exception as err:
+            raise _StepFailed(cp.id, cp.ref, err) from err
+
+    def _do(self, cp: Any) -> StepDue | bool:
+        case = self.conn.execute(self.case_q, {"case_id": cp.case_id}).one()
+        spec = self.spec(case.programme)
+        pending = pending_steps(spec.ladder, cp.due, list(cp.steps_done))
+        if cp.state not in CHASED or case.state not in COLLECTING[case.kind] or not pending:
+            # A finished return, or a case no longer monitored: the ladder ends here.
+            _set_next(self.conn, cp, None)
+            return True
+        if cp.scheduled_at is not None:
+            # A step that fell due before its checkpoint existed is due when it was created.
+            pending = [(s, max(at, cp.scheduled_at)) for s, at in pending]
+        due = plan_catch_up(pending, self.now, spec.catch_up)
+        if not due:                          # the programme's ladder changed since
+            _set_next(self.conn, cp, pending[0][1])
+            return True
+        first = due[0]
+        later = [at for s, at in pending if s.name != first.step.name]
+        step = _Step(self.conn, cp, case, spec, first, self.now, later[0] if later else None,
+                     self.mailer)
+        step.suspend() if first.step.action == "suspend" else step.move()
+        return first
+
+
+@dataclass
+class _Step:
+    """One ladder step of one checkpoint, done inside the caller's transaction."""
+
+    conn: Connection
+    cp: Any
+    case: Any
+    spec: Any
+    due: StepDue
+    now: datetime
+    next_at: datetime | None
+    mailer: "_Mailer"
+
+    @property
+    def step(self) -> LadderStep:
+        return self.due.step
+
+    def payload(self) -> dict[str, Any]:
+        """What every step's history row says: which step, when due, when done, late or not."""
+        out: dict[str, Any] = {"step": self.step.name, "due_at": moment(self.due.due_at),
+                               "done_at": moment(self.now), "late": self.due.late}
+        if not self.due.send:
+            out["message"] = "skipped"
+        return out
+
+    def move(self) -> None:
+        """open, remind, mark_overdue, escalate: one checkpoint history row, maybe a message."""
+        cp, step = self.cp, self.step
+        trigger, dest = _TRIGGERS.get(step.action), cp.state
+        if trigger is None:
+            trigger = "remind"
+        else:
+            dest = plan(CHECKPOINT, cp.ref, cp.state, trigger, SYSTEM, lead=self.case.lead,
+                        reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES).dest
+        level = step.level if step.action == "escalate" else cp.level
+        payload = self.payload()
+        if step.action == "escalate":
+            payload["level"] = level
+        if step.at_risk:
+            payload["at_risk"] = True
+            if not self.case.at_risk:
+                self.conn.execute(_AT_RISK, {"case_id": self.case.id})
+        if self.due.send and self.send(level) is None:
+            payload["message"] = "no recipient on record"
+        self._done(dest, level)
+        self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=dest,
+                          trigger=trigger, actor=SYSTEM.name, role="system", at=self.now,
+                          payload=payload))
+
+    def suspend(self) -> None:
+        """The ladder's last step: the case's own `suspend` transition, by the system."""
+        cp, case = self.cp, self.case
+        if case.state == "suspended":
+            payload = {**self.payload(), "message": "not sent: the case is already suspended"}
+            self._done(cp.state, cp.level)
+            self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=cp.state,
+                              trigger="remind", actor=SYSTEM.name, role="system", at=self.now,
+                              payload=payload))
+            return
+        reason = (f"the {label(cp.ref)} monitoring return, due by the end of "
+                  f"{cp.due.day} {cp.due:%B %Y}, has not been received")
+        payload = {"checkpoint": label(cp.ref), **self.payload()}
+        after = case_service.apply(self.conn, case, "suspend", SYSTEM, reason=reason,
+                                   payload=payload)
+        # apply() queued the generic notice of a suspension; the ladder's own message,
+        # keyed <checkpoint>:suspended and sent to the step's audiences, replaces it.
+        # Both happen in this one transaction, so the first is never seen.
+        self.conn.execute(delete(outbox).where(
+            outbox.c.key == f"{case.ref}:suspend:{after.last_seq}"))
+        self.case = after
+        self.send(cp.level, reason=reason)
+        self._done(cp.state, cp.level)
+
+    def send(self, level: int, reason: str | None = None) -> str | None:
+        """Queue the step's message (unless skipped); its outbox key, or None."""
+        if not self.due.send:
+            return None
+        key = f"{self.cp.ref}:{self.step.name}"
+        view = SimpleNamespace(ref=self.cp.ref, due=self.cp.due, level=level)
+        queued = self.mailer.queue(
+            self.conn, key=key, kind=message_kind(self.step), case=self.case, spec=self.spec,
+            to=self.step.to, cc=self.step.cc, now=self.now, reason=reason, checkpoint=view,
+            step={"name": self.step.name, "due_at": self.due.due_at, "late": self.due.late})
+        return key if queued is not None else None
+
+    def _done(self, state: str, level: int) -> None:
+        moved = self.conn.execute(_STEP_DONE, {
+            "_id": self.cp.id, "_v": self.cp.version, "state": state, "level": level,
+            "steps_done": [*self.cp.steps_done, self.step.name], "next_at": self.next_at})
+        if moved.rowcount != 1:
+            raise ConflictError(self.cp.ref)
+
+    def _chain(self, entry: Entry) -> None:
+        """Append `entry` to the case's chain (history.append, with prepared statements)."""
+        case = self.case
+        seq = case.last_seq + 1
+        digest = seal(case.ref, seq, case.last_hash, entry)
+        moved = self.conn.execute(_HEAD, {"_case": case.id, "_seq": case.last_seq, "seq": seq,
+                                          "hash": digest})
+        if moved.rowcount != 1:
+            raise ConflictError(case.ref)
+        self.conn.execute(_HISTORY_ROW, {
+            "case_id": case.id, "seq": seq, "checkpoint": entry.checkpoint,
+            "from_state": entry.from_state, "to_state": entry.to_state, "trigger": entry.trigger,
+            "actor": entry.actor, "role": entry.role, "reason": entry.reason, "at": entry.at,
+            "payload": entry.payload, "prev_hash": case.last_hash, "hash": digest})
+
+
+class _Mailer:
+    """messages.queue for a sweep: the same recipients, rendering and outbox row, with
+    each council's and caseworker's addresses read once per sweep (a backlog writes
+    to the same people again and again)."""
+
+    def __init__(self) -> None:
+        self._addresses: dict[tuple, list[str]] = {}
+
+    def addresses(self, conn: Connection, case: Any, spec: Any, audiences: tuple) -> list[str]:
+        key = (case.lead, case.caseworker, spec.code, audiences)
+        if key not in self._addresses:
+            self._addresses[key] = messages.addresses(conn, case, spec, audiences)
+        return self._addresses[key]
+
+    def queue(self, conn: Connection, *, key: str, kind: str, case: Any, spec: Any,
+              to: tuple, cc: tuple, now: datetime, reason: str | None, checkpoint: Any,
+              step: dict) -> int | None:
+        to_addrs = self.addresses(conn, case, spec, to)
+        cc_addrs = [a for a in self.addresses(conn, case, spec, cc) if a not in to_addrs]
+        if not to_addrs:             # as messages.queue: the first cc stands in for To
+            to_addrs, cc_addrs = cc_addrs[:1], cc_addrs[1:]
+        if not to_addrs:
+            return None
+        rendered = render(kind, messages.context(conn, case, spec, reason=reason,
+                                                 checkpoint=checkpoint, step=step))
+        return enqueue(conn, key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered,
+                       now=now, case_ref=case.ref, checkpoint_ref=checkpoint.ref)
+
+
+def message_kind(step: LadderStep) -> str:
+    """The outbox kind of a step: its own name when templates exist for it, else its action's."""
+    if step.kind in KINDS:
+        return step.kind
+    if step.action == "escalate":
+        return "checkpoint.escalated_2" if step.level >= 2 else "checkpoint.escalated_1"
+    return _DEFAULT_KINDS[step.action]
+
+
+def _set_next(conn: Connection, cp: Any, at: datetime | None) -> None:
+    moved = conn.execute(_NEXT_AT, {"_id": cp.id, "_v": cp.version, "next_at": at})
+    if moved.rowcount != 1:
+        raise ConflictError(cp.ref)
