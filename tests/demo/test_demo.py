@@ -197,3 +197,23 @@ def test_the_terminal_summary_reads_like_the_database_and_says_how_to_browse(yea
     assert f"{rows:,} rows checked, 0 broken" in ran.stdout
     assert f"casework --db sqlite:///{out / 'casework.db'} serve" in ran.stdout
     assert "carol.hughes" in ran.stdout and "DEMO password 'casework-demo'" in ran.stdout
+
+
+def test_the_printed_sign_in_opens_the_simulated_year_in_the_web_app(year):
+    import re
+    from starlette.testclient import TestClient
+    from workflow.web.asgi import create_app
+    out, ran, engine = year
+    with reading(engine) as conn:
+        suspended = conn.execute(select(cases.c.ref).where(cases.c.state == "suspended")).scalar()
+    app = create_app(engine, scheduler_every=None)
+
+    with TestClient(app, base_url="https://testserver") as browser:
+        form = browser.get("/sign-in").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        landed = browser.post("/sign-in", data={"name": "carol.hughes", "password": "casework-demo",
+                                                "csrf_token": token}, follow_redirects=True)
+        case_page = browser.get(f"/cases/{suspended}")
+
+    assert landed.status_code == 200 and landed.url.path == "/inbox"
+    assert case_page.status_code == 200 and suspended in case_page.text

@@ -5,6 +5,7 @@ Only on a terminal: piped or redirected output stays quiet until the summary.
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 from datetime import date
 from typing import TextIO
@@ -24,13 +25,15 @@ class Progress:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._live = None
         self._chapter = ""
+        self._shown_at = 0.0
 
     def __enter__(self) -> "Progress":
         if self.enabled:
             from rich.console import Console
             from rich.live import Live
             console = Console(file=self.stream)
-            self._live = Live(console=console, refresh_per_second=8, transient=True)
+            # Refreshed by hand as days pass (at most ten times a second), not by a thread.
+            self._live = Live(console=console, auto_refresh=False, transient=True)
             self._live.__enter__()
         return self
 
@@ -46,7 +49,11 @@ class Progress:
     def day(self, today: date) -> None:
         if self._live is None:
             return
-        self._live.update(self._panel(today, *self._counts()))
+        now = time.monotonic()
+        if now - self._shown_at < 0.1:       # a simulated day takes milliseconds
+            return
+        self._shown_at = now
+        self._live.update(self._panel(today, *self._counts()), refresh=True)
 
     def _counts(self) -> tuple[Counter, int, int]:
         with reading(self.engine) as conn:

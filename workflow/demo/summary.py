@@ -37,7 +37,8 @@ def print_summary(result: DemoResult, stream: TextIO | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
     stream = stream or sys.stdout
-    console = Console(file=stream, width=None if stream.isatty() else 100, soft_wrap=False)
+    console = Console(file=stream, width=None if stream.isatty() else 100, soft_wrap=False,
+                      highlight=False)
     f = result.figures
 
     console.print(f"\n[bold]casework demo[/bold]: a programme year from 22 March 2013 to "
