@@ -118,7 +118,7 @@ def require(request: Request, *roles: str, doing: str) -> Viewer:
     """The signed-in person, who must hold one of `roles` to see this page."""
     who = viewer(request)
     if not who.has(*roles):
-        listed = " or ".join(sorted(roles))
-        raise Forbidden(f"Only a {listed} can {doing}. You are signed in as {who.name} "
+        listed = " or ".join(("an " if r[0] in "aeiou" else "a ") + r for r in sorted(roles))
+        raise Forbidden(f"Only {listed} can {doing}. You are signed in as {who.name} "
                         f"({', '.join(sorted(who.roles))}).")
     return who

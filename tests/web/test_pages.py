@@ -1,0 +1,146 @@
+"""Every page renders for every role that may see it, and says plainly when it may not."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select, update
+
+from tests.web.site import (CAST, area_under_assessment, bid_in_monitoring, open_return,
+                            recommended_bid, text_of)
+from workflow.models import outbox
+
+STAFF = {"carol", "ash", "asha", "april", "aaron", "audrey", "adam"}
+EVERYONE = set(CAST)
+COUNCIL_BUT_OTTO = {"cllr", "pat"}
+
+# path -> who gets 200; everyone else is refused (403, or 404 for a case not theirs).
+PAGES = {
+    "/inbox": {"carol", "ash", "asha", "april", "aaron"},
+    "/cases": EVERYONE,
+    "/cases/{bid}": STAFF | COUNCIL_BUT_OTTO,
+    "/cases/{area}": STAFF | COUNCIL_BUT_OTTO - {"pat"},
+    "/cases/{bid}/assessment": STAFF,
+    "/returns": EVERYONE,
+    "/returns?state=submitted&overdue=1": EVERYONE,
+    "/returns/{bid}/Q1": STAFF | COUNCIL_BUT_OTTO,
+    "/programmes": STAFF,
+    "/programmes/tca-2013/ranking": STAFF,
+    "/audit": {"carol", "audrey"},
+    "/audit?programme=tca-2013&trigger=submit&since=2013-01-01": {"carol", "audrey"},
+    "/audit/{bid}": {"carol", "audrey"},
+    "/audit/verify": {"carol", "audrey"},
+    "/audit/export?format=csv": {"carol", "audrey"},
+    "/audit/export?format=json&case={bid}": {"carol", "audrey"},
+    "/outbox": {"carol"},
+    "/outbox/{message}": {"carol", "audrey"},
+    "/healthz": EVERYONE,
+    "/metrics": EVERYONE,
+    "/sign-out": EVERYONE,
+}
+
+
+@pytest.fixture
+def places(site, moment):
+    world = site.world
+    bid = bid_in_monitoring(world)
+    open_return(world, moment, bid)
+    recommended_bid(world)
+    area = area_under_assessment(world)
+    with site.engine.begin() as conn:      # one message that could not be delivered
+        message = conn.execute(select(func.min(outbox.c.id)).where(outbox.c.case_ref == bid)).scalar()
+        conn.execute(update(outbox).where(outbox.c.id == message)
+                     .values(state="dead", last_error="550 no such mailbox"))
+    return {"bid": bid, "area": area, "message": message}
+
+
+@pytest.fixture
+def visitors(site):
+    return {name: site.as_(name) for name in CAST}
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_renders_for_each_role_that_may_see_it(site, places, visitors, path):
+    url = path.format(**places)
+    for name, visitor in visitors.items():
+        page = visitor.get(url)
+
+        if name in PAGES[path]:
+            assert page.status_code == 200, f"{name} {url}: {text_of(page.text)[:400]}"
+        else:
+            assert page.status_code in (403, 404), f"{name} {url}"
+            assert "Traceback" not in page.text
+        if page.headers["content-type"].startswith("text/html"):
+            assert len(re.findall(r"<h1[ >]", page.text)) == 1, f"{name} {url}"
+            assert "<title>" in page.text and 'lang="en-GB"' in page.text
+
+
+def test_a_page_not_for_your_role_says_who_it_is_for(site):
+    refused = site.as_("cllr").get("/audit")
+
+    assert refused.status_code == 403
+    assert "Only an auditor or a caseworker can read the audit history. You are signed in " \
+           "as cllr (council)." in text_of(refused.text)
+
+
+def test_an_unknown_page_is_not_found_in_plain_english(site):
+    page = site.as_("carol").get("/no/such/page")
+
+    assert page.status_code == 404
+    assert "Page not found" in text_of(page.text)
+
+
+def test_a_page_that_needs_sign_in_sends_you_to_sign_in(site):
+    for path in ("/inbox", "/cases", "/returns", "/audit", "/outbox", "/programmes"):
+        answer = site.visitor().get(path)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == f"/sign-in?next={path}"
+
+
+def test_the_assessor_inbox_shows_bids_to_score_and_the_approver_inbox_the_fund(site, places):
+    ref = recommended_bid(site.world)
+    scoring = site.world.bid(title="A bid still being scored")
+    site.world.advance(scoring, "submit", "check", "start_assessment")
+
+    assessor = text_of(site.as_("ash").get("/inbox").text)
+    approver = text_of(site.as_("april").get("/inbox").text)
+
+    assert "Bids to score" in assessor and scoring in assessor
+    assert "Recommended bids to offer" in approver and ref in approver
+    assert "£8,750,000 remaining" in approver      # £9m less the one offer of £250,000
+    assert "shared arrangement 1 30" in approver   # offers made, of the most allowed
+
+
+def test_the_caseworker_inbox_groups_what_needs_them(site, places):
+    site.as_("cllr").post(f"/returns/{places['bid']}/Q1/submit", {"progress": "On track."})
+
+    inbox = text_of(site.as_("carol").get("/inbox").text)
+
+    assert "Returns submitted 1" in inbox and f"{places['bid']}/Q1" in inbox
+    assert "Messages that could not be sent 1" in inbox and "550 no such mailbox" in inbox
+    assert "To recommend or reject 0" in inbox
+
+
+def test_the_inbox_filters_by_organisation(site, places):
+    carol = site.as_("carol")
+
+    theirs = text_of(carol.get("/inbox?org=E07000026").text)
+    nobodys = text_of(carol.get("/inbox?org=E07000099").text)
+
+    assert "Network areas to onboard or activate" in theirs
+    assert places["area"] not in nobodys and "Escalated twice 0" in nobodys
+
+
+def test_cases_are_found_by_reference_state_and_organisation(site, places):
+    carol = site.as_("carol")
+
+    by_ref = carol.get(f"/cases?q={places['bid'][:-1]}").text
+    by_state = carol.get("/cases?state=under_assessment").text
+    by_org_name = carol.get("/cases?org=Council E07000026&kind=area").text
+    by_title = carol.get("/cases?q=troubled").text
+
+    assert f'href="/cases/{places["bid"]}"' in by_ref
+    assert f'href="/cases/{places["area"]}"' in by_state
+    assert f'href="/cases/{places["area"]}"' in by_org_name
+    assert f'href="/cases/{places["bid"]}"' not in by_org_name
+    assert f'href="/cases/{places["area"]}"' in by_title
