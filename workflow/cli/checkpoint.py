@@ -1,0 +1,98 @@
+"""`casework checkpoint list|show|submit|accept|query|waive`: monitoring returns."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from workflow import attachments, monitoring
+from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, emit, engine
+from workflow.cli.case import read_document
+from workflow.errors import Malformed
+
+checkpoint_app = typer.Typer(help="Monitoring returns: list, submit, accept, query, waive.",
+                             no_args_is_help=True)
+
+LIST_COLUMNS = ["ref", "state", "due", "level", "next", "case_state", "title"]
+
+
+def _next(row: dict) -> str:
+    step = row.get("next_step")
+    return f"{step['name']} {step['at'][:16].replace('T', ' ')}Z" if step else ""
+
+
+@checkpoint_app.command("list")
+def list_(case: Optional[str] = typer.Option(None, "--case", help="Only this case's returns."),
+          overdue: bool = typer.Option(False, "--overdue", help="Only overdue or escalated ones."),
+          state: Optional[str] = typer.Option(None, "--state"),
+          org: Optional[str] = typer.Option(None, "--org", help="Cases this organisation leads "
+                                                                "or is a partner in."),
+          as_json: bool = JSON_OPT) -> None:
+    """Returns by due date."""
+    rows = monitoring.list_checkpoints(engine(), case=case, overdue=overdue, state=state, org=org)
+    if as_json:
+        emit(rows, True)
+    else:
+        emit([{**r, "next": _next(r)} for r in rows], False, LIST_COLUMNS)
+
+
+@checkpoint_app.command("show")
+def show(ref: str, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
+    """One return: state, figures, evidence file, its ladder and history."""
+    cp = monitoring.get_checkpoint(engine(), ref, actor)
+    if as_json:
+        emit(cp, True)
+        return
+    emit({k: v for k, v in cp.items() if k not in ("ladder", "history", "fields")}, False)
+    typer.echo("ladder:")
+    for step in cp["ladder"]:
+        typer.echo(f"  {'done' if step['done'] else '    '}  {step['name']:<12} {step['at']}")
+
+
+def _attachment(path: Optional[Path]) -> Optional[tuple[str, bytes]]:
+    if path is None:
+        return None
+    try:
+        size = path.stat().st_size
+        if size > attachments.MAX_BYTES:    # refused before reading it all in
+            raise Malformed("The attachment", [
+                f"{path.name} is {size / 1024 / 1024:.1f} MB; the limit is "
+                f"{attachments.MAX_BYTES // 1024 // 1024} MB"])
+        return path.name, path.read_bytes()
+    except OSError as err:
+        raise Malformed(f"{path}", [f"cannot be read: {err.strerror or err}"]) from None
+
+
+@checkpoint_app.command("submit")
+def submit(ref: str, actor: str = AS_OPT,
+           from_file: Optional[Path] = typer.Option(None, "--from-file", dir_okay=False,
+                                                    help="The return (JSON or TOML)."),
+           attach: Optional[Path] = typer.Option(None, "--attach", dir_okay=False,
+                                                 help="One evidence file (pdf, xlsx, docx, "
+                                                      "csv, odt, ods; at most 10 MB)."),
+           as_json: bool = JSON_OPT) -> None:
+    """Submit a return, for the council (a person of the lead organisation, or a caseworker)."""
+    figures = read_document(from_file) if from_file is not None else {}
+    cp = monitoring.submit_return(engine(), ref, actor, figures=figures,
+                                  attachment=_attachment(attach))
+    emit(cp, True) if as_json else typer.echo(f"{cp['ref']} is now {cp['state']}")
+
+
+def _decision(trigger: str, doc: str):
+    def command(ref: str, actor: str = AS_OPT,
+                reason: Optional[str] = typer.Option(None, "--reason"),
+                as_json: bool = JSON_OPT) -> None:
+        cp = monitoring.decide_return(engine(), ref, trigger, actor, reason=reason)
+        emit(cp, True) if as_json else typer.echo(f"{cp['ref']} is now {cp['state']}")
+    command.__doc__ = doc
+    return command
+
+
+checkpoint_app.command("accept")(_decision("accept", "Accept a submitted return (caseworker)."))
+checkpoint_app.command("query")(_decision(
+    "query", "Send a submitted return back with a question (caseworker; --reason required)."))
+checkpoint_app.command("waive")(_decision(
+    "waive", "Excuse a return that is not finished (caseworker; --reason required)."))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(checkpoint_app, name="checkpoint")

@@ -1,0 +1,67 @@
+"""`casework sweep` and `casework status`: the ladder's sweep, and what an operator checks first."""
+from typing import Optional
+
+import typer
+
+from workflow import clock
+from workflow.cli._common import JSON_OPT, emit, engine
+
+
+def _moment(value: Optional[str]):
+    if value is None:
+        return None
+    try:
+        return clock.parse_moment(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not an ISO 8601 time such as "
+                                 f"2014-04-02T09:00 or 2014-04-02T09:00+01:00",
+                                 param_hint="--now") from None
+
+
+def _age(seconds) -> str:
+    if seconds is None:
+        return "never"
+    seconds = float(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sweep")
+    def sweep_(now: Optional[str] = typer.Option(
+            None, "--now", help="Sweep as at this moment (ISO 8601; no offset = UTC); never "
+                                "earlier than a moment already swept."),
+               as_json: bool = JSON_OPT) -> None:
+        """Do every reminder and escalation step that is due (acts as `system`)."""
+        from workflow.sweep import sweep
+        report = sweep(engine(), _moment(now))
+        emit(report.as_json(), True) if as_json else typer.echo(str(report))
+        for error in report.errors:
+            typer.echo(f"not done: {error}", err=True)
+        if report.errors:
+            raise typer.Exit(1)
+
+    @app.command("status")
+    def status_(as_json: bool = JSON_OPT) -> None:
+        """Last sweep, steps due, outbox depth; exit 1 when the sweep is stale."""
+        from workflow.status import status
+        found = status(engine())
+        if as_json:
+            emit(found, True)
+        else:
+            s, o = found["sweep"], found["outbox"]
+            typer.echo(f"last sweep   {_age(s['age_seconds'])}"
+                       + (f" ({s['steps']} steps in {s['seconds']} s, by {s['owner']})"
+                          if s["last_at"] else "")
+                       + (" -- STALE" if s["stale"] else ""))
+            typer.echo(f"sweep every  {s['every_minutes']:g} min (stale after "
+                       f"{s['stale_after_seconds'] / 60:g} min)")
+            typer.echo(f"steps due    {found['due_steps']}")
+            oldest = (f"; the oldest queued {_age(o['oldest_queued_age_seconds'])}"
+                      if o["queued"] else "")
+            typer.echo(f"outbox       {o['queued']} queued ({o['retrying']} retrying), "
+                       f"{o['dead']} dead{oldest}")
+        if not found["ok"]:
+            raise typer.Exit(1)

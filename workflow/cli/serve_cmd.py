@@ -1,0 +1,100 @@
+"""`casework serve`: the scheduler (sweep and delivery) and the web app with the API, in the foreground.
+
+Ctrl-C or SIGTERM stops it cleanly: the web server stops taking requests, a
+running sweep stops between two steps (each step is its own transaction, so
+nothing is half done) and the scheduler waits for its jobs to end. A second
+Ctrl-C stops at once; even then nothing is half done, only left for later.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any, Optional
+
+import typer
+
+from workflow.cli._common import engine
+
+log = logging.getLogger("casework.serve")
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)   # our jobs log their own line
+
+
+def _web_app(eng, every_minutes: Optional[float]) -> Any:
+    """The ASGI app, or None (logged) while the web app cannot be imported."""
+    try:
+        from workflow.web.asgi import create_app
+    except ImportError as err:
+        log.warning("the web app is not available (%s); serving the scheduler only", err)
+        return None
+    seconds = every_minutes * 60 if every_minutes is not None else None
+    return create_app(eng, scheduler_every=seconds)
+
+
+def _install_handlers(stopping: threading.Event) -> None:
+    """SIGINT and SIGTERM start a clean stop; a second one stops at once.
+
+    uvicorn takes these signals while it serves, then restores these handlers
+    and raises the signal again once it has stopped, so it lands here too.
+    """
+    def handler(signum, _frame):
+        if stopping.is_set():
+            log.warning("%s received again: stopping now", signal.Signals(signum).name)
+            os._exit(130)
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(every: float = typer.Option(5.0, "--every", min=0.001,
+                                          help="Minutes between sweeps (default 5)."),
+              host: str = typer.Option("127.0.0.1", "--host"),
+              port: int = typer.Option(8000, "--port", min=1, max=65535),
+              no_scheduler: bool = typer.Option(False, "--no-scheduler",
+                                                help="Serve the web app only (a web node)."),
+              no_web: bool = typer.Option(False, "--no-web",
+                                          help="Run the scheduler only (a worker node).")) -> None:
+        """The scheduler, web app and API in the foreground (acts as `system`)."""
+        if no_scheduler and no_web:
+            raise typer.BadParameter("--no-scheduler and --no-web leave nothing to serve")
+        _configure_logging()
+        from workflow.scheduler import build_scheduler
+        from workflow.status import record_interval
+        from workflow.sweep import default_owner
+        eng = engine()
+        owner, stop = default_owner(), threading.Event()
+        _install_handlers(stop)
+        scheduler = None
+        if not no_scheduler:
+            scheduler = build_scheduler(eng, every_minutes=every, owner=owner, stop=stop)
+            record_interval(eng, every, owner)
+            scheduler.start()
+            log.info("scheduler started as %s: sweep every %g min, delivery every minute",
+                     owner, every)
+        try:
+            web = None if no_web else _web_app(eng, every if scheduler else None)
+            if web is not None:
+                import uvicorn
+                server = uvicorn.Server(uvicorn.Config(web, host=host, port=port,
+                                                       log_level="info", lifespan="auto"))
+                server.run()           # returns after SIGINT/SIGTERM
+            while not stop.wait(1.0):  # a worker node, or the web app unavailable
+                pass
+        finally:
+            stop.set()
+            if scheduler is not None:
+                log.info("stopping the scheduler (a running sweep stops between two steps)")
+                scheduler.shutdown(wait=True)
+            eng.dispose()
+            log.info("stopped")
