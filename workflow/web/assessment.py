@@ -63,13 +63,15 @@ def render_assessment(request: Request, ref: str, *, errors: list[Problem] | Non
                 mine=mine)
 
 
-def _scores(form: Posted) -> tuple[dict[str, Any], list[Problem]]:
+def _scores(form: Posted, prefix: str = "") -> tuple[dict[str, Any], list[Problem]]:
+    """The three scores as numbers (anything else is passed on for the service to refuse)."""
     given: dict[str, Any] = {}
     missing = []
     for name in CRITERIA:
-        raw = form.text(name).strip()
+        raw = form.text(prefix + name).strip()
         if not raw:
-            missing.append(Problem(f"{CRITERION_LABELS[name]}: choose a score from 0 to 5", name))
+            missing.append(Problem(f"{CRITERION_LABELS[name]}: choose a score from 0 to 5",
+                                   prefix + name))
         given[name] = int(raw) if raw.isdigit() and len(raw) < 3 else raw
     return given, missing
 
@@ -110,8 +112,7 @@ async def agree(request: Request) -> Response:
     ref = request.path_params["ref"]
     form = await posted(request)
     who = await run_in_threadpool(_who, request, ref)
-    given, missing = _scores(form)
-    missing = [Problem(p.text, f"agreed-{p.field}") for p in missing]
+    given, missing = _scores(form, "agreed-")
     if missing:
         return await run_in_threadpool(render_assessment, request, ref, status=400,
                                        form=form.values(), errors=missing)
