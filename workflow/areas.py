@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from states import AREA
 from states.errors import DocumentError
@@ -40,6 +40,9 @@ def record_contribution(engine: Engine, ref: str, pounds_text: str, actor_name: 
                                              "network's running costs"])
     with engine.begin() as conn:
         case = load_case(conn, ref)
+        if conn.dialect.name == "postgresql":    # queue behind a concurrent change
+            case = conn.execute(select(cases).where(cases.c.id == case.id)
+                                .with_for_update()).first()
         if case.kind != "area":
             raise RuleViolation(f"{case.ref} is a bid, not a network area: only areas "
                                 f"contribute to the network's running costs.")

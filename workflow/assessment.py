@@ -25,7 +25,7 @@ from workflow.db import reading
 from workflow.errors import Malformed, PermissionDenied, RuleViolation
 from workflow.facts import LIVE_OFFER_STATES, facts_for, live_offers
 from workflow.history import Entry, Head, append, moment
-from workflow.models import declarations, scores
+from workflow.models import cases, declarations, scores
 
 __all__ = ["declare", "score", "agree_score", "assessment_of", "fund_position",
            "score_text", "DECLARE_STATES", "SCORE_STATES"]
@@ -44,7 +44,7 @@ def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
     """Record an assessor's declaration of (no) conflict of interest on bid `ref`."""
     reason = _text("reason", reason)
     with engine.begin() as conn:
-        case = _bid(conn, ref, "have interests declared on it")
+        case = _bid(conn, ref, "have interests declared on it", lock=True)
         actor = people.actor(conn, actor_name)
         role = may_act(actor, "declare", case.lead, f"declare an interest on {case.ref}")
         _in_state(case, DECLARE_STATES, "take declarations of interest")
@@ -73,7 +73,7 @@ def score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: 
     given = _scores(actor_name, innovation, costs, savings)
     comment = _text("comment", comment)
     with engine.begin() as conn:
-        case = _bid(conn, ref, "be scored")
+        case = _bid(conn, ref, "be scored", lock=True)
         actor = people.actor(conn, actor_name)
         role = may_act(actor, "score", case.lead, f"score {case.ref}")
         _scorable(case)
@@ -114,7 +114,7 @@ def agree_score(engine: Engine, ref: str, actor_name: str, *, innovation: int, c
     given = _scores(actor_name, innovation, costs, savings)
     reason = _text("reason", reason)
     with engine.begin() as conn:
-        case = _bid(conn, ref, "have a score agreed")
+        case = _bid(conn, ref, "have a score agreed", lock=True)
         actor = people.actor(conn, actor_name)
         role = may_act(actor, "agree_score", case.lead, f"agree a score for {case.ref}")
         _scorable(case)
@@ -220,8 +220,13 @@ def score_text(value: Decimal) -> str:
 
 
 # --- helpers ----------------------------------------------------------------
-def _bid(conn: Connection, ref: str, what: str) -> Any:
+def _bid(conn: Connection, ref: str, what: str, *, lock: bool = False) -> Any:
+    """The bid `ref`; with `lock`, its row is held until commit (PostgreSQL), so two
+    assessors writing to one bid at once queue instead of one being refused.
+    SQLite's write transaction already serialises them."""
     case = load_case(conn, ref)
+    if lock and conn.dialect.name == "postgresql":
+        case = conn.execute(select(cases).where(cases.c.id == case.id).with_for_update()).first()
     if case.kind != "bid":
         raise RuleViolation(f"{case.ref} is a network area, not a bid, so it cannot {what}.")
     return case

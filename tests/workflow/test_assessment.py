@@ -1,6 +1,9 @@
 """Assessment rules: declare first, score once, two independent scores, a moderator where they differ."""
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from workflow import assessment, cases
@@ -277,3 +280,23 @@ def test_the_weighted_score_uses_the_programmes_weights(world):
     assert [s["weighted"] for s in shown["scores"]] == ["11.00", "10.00"]
     assert shown["combined"] == "10.50"
     assert shown["criteria"] == {"innovation": "2.00", "costs": "1.00", "savings": "0.00"}
+
+
+def test_assessors_scoring_one_bid_at_the_same_moment_are_both_recorded(any_world):
+    world = any_world.cast()
+    panel = [world.person(f"panel{n}", "assessor") for n in range(4)]
+    ref = under_assessment(world)
+    start = threading.Barrier(len(panel))
+
+    def declare_and_score(who):
+        start.wait()
+        assessment.declare(world.engine, ref, who, conflict=False)
+        return assessment.score(world.engine, ref, who, innovation=3, costs=3, savings=3)
+
+    with ThreadPoolExecutor(len(panel)) as pool:
+        list(pool.map(declare_and_score, panel))
+
+    shown = assessment.assessment_of(world.engine, ref)
+    assert sorted(s["assessor"] for s in shown["scores"]) == panel
+    with reading(world.engine) as conn:
+        assert verify(conn).ok
