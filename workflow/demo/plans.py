@@ -103,7 +103,8 @@ class AreaPlan:
                     for name in self.partner_names]
         return {
             "programme": "pstn-2013", "lead": self.lead.code,
-            "title": f"{self.lead.short} public service transformation",
+            "title": f"{PILOT_TITLES.get(self.lead.code, self.lead.short)} "
+                     f"public service transformation",
             "service_areas": areas,
             "how_to_succeed": (f"{'As a whole-place Community Budget pilot, ' if self.pilot else ''}"
                                f"{self.lead.short} pools budgets across partners, shares data "
@@ -133,14 +134,15 @@ def plan_bids(size: Size, rng: random.Random) -> list[BidPlan]:
 
 
 def _single_operation(size: Size, rng: random.Random) -> list[BidPlan]:
-    # The strongest bids of the round: they rank first, so four are offered and
-    # the fifth meets the category's count.
+    # The strongest bids of the round: they rank first (equal scores keep the order
+    # they were opened in), so four are offered and the fifth meets the category's
+    # count, not the fund; when one of the four is declined, the fifth is offered.
     amounts = (1_950_000, 1_800_000, 1_650_000, 1_500_000, 1_400_000)
     out = []
     for i, (lead, partner) in enumerate(PAIRS[:size.single_operation_pairs]):
         out.append(BidPlan(f"single-{i + 1}", lead, (partner,), "single_operation",
                            amounts[i] if size.name == "full" else 1_200_000,
-                           quality=4.8 - 0.2 * i, twist=CONFLICT if i == 0 else None))
+                           quality=5.0, twist=CONFLICT if i == 0 else None))
     return out
 
 
@@ -151,7 +153,8 @@ def _esg(size: Size, rng: random.Random) -> list[BidPlan]:
     for i, council in enumerate(others):
         percent = rng.randint(18, 25)
         out.append(BidPlan(f"esg-{i + 1}", council, (), "esg_top_up",
-                           _esg_amount(council, percent), quality=round(rng.uniform(2.6, 4.4), 1)))
+                           _esg_amount(council, percent),
+                           quality=round(rng.uniform(2.6 if size.name == "full" else 3.2, 4.4), 1)))
     # Asks 30% of its allocation: refused at submit. In the full year the council
     # sends a corrected bid at 24%; in the small one it withdraws.
     corrected = _esg_amount(blackpool, 24) if size.name == "full" else None
@@ -180,7 +183,8 @@ def _shared(size: Size, rng: random.Random) -> list[BidPlan]:
         if i % 5 == 4:
             partners += (OTHER_BODIES[i % len(OTHER_BODIES)],)
         amount = rng.randrange(60_000, 480_001, 5_000)
-        quality = round(rng.uniform(1.8, 4.5), 1)
+        # The small year keeps its few plain bids fundable, so enough cases reach monitoring.
+        quality = round(rng.uniform(1.8 if size.name == "full" else 3.0, 4.5), 1)
         corrected = None
         if twist == OVER_BAND:
             amount, corrected = 620_000, 480_000
@@ -221,7 +225,28 @@ def plan_areas(size: Size, rng: random.Random) -> list[AreaPlan]:
     return out
 
 
+# The whole-place pilots' own partners (named as in 2013; the evidence is invented).
+PILOT_PARTNERS = {
+    "E09000013": ("Royal Borough of Kensington and Chelsea", "City of Westminster",
+                  "Metropolitan Police Service"),
+    "E08000003": ("Greater Manchester Combined Authority", "Greater Manchester Police",
+                  "Greater Manchester Fire and Rescue Authority"),
+    "E10000012": ("Essex Police", "Essex County Fire and Rescue Service",
+                  "NHS Mid Essex Clinical Commissioning Group"),
+    "E06000050": ("Cheshire Constabulary", "Cheshire Fire Authority",
+                  "NHS West Cheshire Clinical Commissioning Group"),
+}
+PILOT_TITLES = {
+    "E09000013": "Tri-borough (Hammersmith & Fulham, Kensington and Chelsea, Westminster)",
+    "E08000003": "Greater Manchester",
+    "E10000012": "Essex",
+    "E06000050": "Cheshire West and Chester",
+}
+
+
 def _area_partners(lead: Body, n: int) -> tuple[str, ...]:
+    if lead.code in PILOT_PARTNERS:
+        return PILOT_PARTNERS[lead.code][:n]
     names = (f"NHS {lead.short} Clinical Commissioning Group", f"{lead.short} Police",
              f"Jobcentre Plus, {lead.short}", f"{lead.short} Voluntary Action")
     return names[:n]

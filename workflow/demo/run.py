@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import sys
 import time as walltime
 from dataclasses import dataclass
 from datetime import date, datetime
