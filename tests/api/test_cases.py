@@ -63,6 +63,8 @@ def test_lists_are_filtered_by_state_kind_and_programme(api):
     ({"limit": 0}, "query parameter limit: input should be greater than or equal to 1"),
     ({"limit": 501}, "query parameter limit: input should be less than or equal to 500"),
     ({"kind": "bids"}, "query parameter kind: input should be 'bid' or 'area'"),
+    ({"stat": "submitted"}, "query parameter stat: is not one this takes (it takes cursor, "
+                            "kind, limit, programme, state)"),
     ({"cursor": "not-a-cursor"}, "The cursor refused: is not one this API gave out"),
     ({"cursor": "WyJzZXEiLDFd"}, "The cursor refused: is not one this API gave out"),  # another list's
 ])

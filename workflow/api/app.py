@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 
 from workflow.api import problems
+from workflow.api.deps import known_query
 from workflow.api.schemas import ExportRow, Problem
 
 __all__ = ["create_api", "openapi_document", "MOUNT", "TITLE", "VERSION"]
@@ -46,6 +47,7 @@ def create_api(engine: Engine) -> FastAPI:
     """The API as an ASGI app; mount it at /api/v1 (it serves /openapi.json itself)."""
     from workflow.api import routes_cases, routes_returns, routes_programmes, routes_staff
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
+                  dependencies=[Depends(known_query)],
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None,
                   servers=[{"url": MOUNT}],
                   # `servers` already names the mount; don't add it a second time per request

@@ -16,7 +16,7 @@ from workflow.db import reading
 from workflow.engine import Actor
 from workflow.errors import Malformed
 
-__all__ = ["engine_of", "caller", "json_response", "answer_response", "etag", "parse_if_match",
+__all__ = ["engine_of", "caller", "known_query", "json_response", "answer_response", "etag", "parse_if_match",
            "errors", "ERROR_WORDS"]
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
@@ -34,6 +34,27 @@ def caller(request: Request,
     token = credentials.credentials if credentials else None
     with reading(engine_of(request)) as conn:
         return tokens.authenticate(conn, token, now=clock.now())
+
+
+def known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not take: `?stat=submitted` is a typo, not
+    a request for every case."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    takes = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - takes)
+    if unknown:
+        listed = ", ".join(sorted(takes)) or "none"
+        raise Malformed("The query", [f"query parameter {name}: is not one this takes "
+                                      f"(it takes {listed})" for name in unknown])
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {f.alias for f in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -21,7 +21,8 @@ from workflow.errors import CaseworkError, ConflictError, GuardFailed
 
 router = APIRouter(tags=["cases"])
 
-REF = Path(..., max_length=40, description="A case reference, e.g. `TCA-2013-0001`.")
+REF = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$", examples=["TCA-2013-0001"],
+           description="A case reference, e.g. `TCA-2013-0001`.")
 IF_MATCH = Header(None, alias="If-Match", max_length=40,
                   description="The ETag from GET (`\"7\"`): refused with 412 when it has "
                               "changed since, and nothing is written.")

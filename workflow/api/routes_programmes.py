@@ -17,7 +17,8 @@ from workflow.ranking import ranking as programme_ranking
 
 router = APIRouter(tags=["programmes"])
 
-CODE = Path(..., max_length=40, description="A programme code, e.g. `tca-2013`.")
+CODE = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$", examples=["tca-2013"],
+            description="A programme code, e.g. `tca-2013`.")
 
 
 @router.get("/programmes", response_model=ProgrammePage, responses=errors(400, 401, 403),

@@ -25,7 +25,8 @@ from workflow.errors import ConflictError, Malformed
 
 router = APIRouter(tags=["monitoring returns"])
 
-N = Path(..., pattern=r"^[Qq][0-9]{1,3}$", description="The return's number in its case: `Q2`.")
+N = Path(..., pattern=r"^[Qq][0-9]{1,3}$", description="The return's number in its case: `Q2`.",
+         examples=["Q1"])
 
 
 def _visible_case(engine: Engine, actor: Actor, ref: str) -> Any:
