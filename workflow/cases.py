@@ -54,8 +54,10 @@ def may_act(actor: Actor, action: str, lead: str | None, what: str) -> str:
     if "council" in allowed and "council" in actor.roles:
         raise PermissionDenied(f"{actor.name} is not a person of {lead}, so they cannot {what}.",
                                person=actor.name)
-    raise PermissionDenied(f"{actor.name} may not {what}: only a "
-                           f"{' or '.join(sorted(allowed))} may.", person=actor.name)
+    who = " or ".join(sorted(allowed))
+    article = "an" if who[0] in "aeiou" else "a"      # "an assessor", "a caseworker"
+    raise PermissionDenied(f"{actor.name} may not {what}: only {article} {who} may.",
+                           person=actor.name)
 
 
 # --- opening ----------------------------------------------------------------
