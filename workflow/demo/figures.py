@@ -20,6 +20,41 @@ from workflow.models import cases, checkpoints, history, ledger, outbox
 
 LADDER_TRIGGERS = ("open", "remind", "mark_overdue", "escalate", "suspend")
 
+# The year in brief: (case kind, trigger, on a return?) -> what people call it, in story order.
+MILESTONES: tuple[tuple[str, str, bool, str], ...] = (
+    ("bid", "submit", False, "TCA bids submitted"),
+    ("bid", "check", False, "bids found eligible"),
+    ("bid", "declare_ineligible", False, "bids found ineligible (due diligence)"),
+    ("bid", "score", False, "assessors' scores"),
+    ("bid", "moderate", False, "bids moderated"),
+    ("bid", "recommend", False, "bids recommended"),
+    ("bid", "reject", False, "bids rejected"),
+    ("bid", "offer", False, "awards offered"),
+    ("bid", "decline", False, "awards declined"),
+    ("bid", "accept", False, "awards accepted"),
+    ("area", "submit", False, "expressions of interest submitted"),
+    ("area", "select", False, "network areas selected"),
+    ("area", "decline", False, "expressions of interest not taken forward"),
+    ("area", "record_contribution", False, "contributions agreed"),
+    ("area", "activate", False, "network areas activated"),
+    ("*", "open", True, "monitoring returns opened"),
+    ("*", "submit", True, "returns sent by councils"),
+    ("*", "accept", True, "returns accepted"),
+    ("*", "mark_overdue", True, "returns overdue"),
+    ("*", "escalate", True, "escalations"),
+    ("*", "suspend", False, "cases suspended"),
+    ("*", "reinstate", False, "cases reinstated"),
+    ("*", "complete", False, "cases completed"),
+)
+
+
+@dataclass(frozen=True)
+class Milestone:
+    what: str
+    count: int
+    first: datetime
+    last: datetime
+
 
 @dataclass(frozen=True)
 class CategoryFigures:
@@ -59,6 +94,7 @@ class Figures:
     suspended_history: list[dict[str, Any]]
     audit: Verification
     end: date
+    milestones: list[Milestone]
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,7 +126,8 @@ def gather(engine: Engine, *, end: date, programme: str = "tca-2013") -> Figures
             categories=_categories(conn, spec), committed_over_time=_over_time(entries),
             messages_by_kind=_messages(conn), returns=returns, returns_by_quarter=by_quarter,
             ladder_steps=steps, escalations_by_level=levels, suspended_case=suspended,
-            suspended_history=timeline, audit=verify(conn), end=end)
+            suspended_history=timeline, audit=verify(conn), end=end,
+            milestones=_milestones(conn))
 
 
 def _categories(conn: Connection, spec: Any) -> list[CategoryFigures]:
@@ -205,3 +242,24 @@ def _suspended_case(conn: Connection) -> tuple[str | None, list[dict[str, Any]]]
     timeline = [as_dict(r) for r in conn.execute(
         select(history).where(history.c.case_id == chosen.id).order_by(history.c.seq))]
     return chosen.ref, timeline
+
+
+def _milestones(conn: Connection) -> list[Milestone]:
+    on_return = history.c.checkpoint.is_not(None)
+    rows = conn.execute(
+        select(cases.c.kind, history.c.trigger, on_return.label("on_return"),
+               func.count().label("n"), func.min(history.c.at).label("first"),
+               func.max(history.c.at).label("last"))
+        .join(cases, cases.c.id == history.c.case_id)
+        .group_by(cases.c.kind, history.c.trigger, on_return))
+    found: dict[tuple[str, str, bool], list[Any]] = defaultdict(list)
+    for r in rows:
+        found[(r.kind, r.trigger, bool(r.on_return))].append(r)
+        found[("*", r.trigger, bool(r.on_return))].append(r)
+    out = []
+    for kind, trigger, returns, what in MILESTONES:
+        hits = found.get((kind, trigger, returns))
+        if hits:
+            out.append(Milestone(what, sum(h.n for h in hits), min(h.first for h in hits),
+                                 max(h.last for h in hits)))
+    return out
