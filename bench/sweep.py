@@ -20,9 +20,10 @@ reachable, does the 10,000-step backlog there with one `casework serve`
 process and with two, checking each step was done exactly once (target: two
 at least 1.6 times as fast as one). The last line is JSON.
 
-The rows are written in bulk (the services would take an hour to open 100,000
-bids); they are what the services leave behind: a bid in monitoring whose
-history chain is empty, four scheduled checkpoints each.
+The rows are written in bulk (tests/workflow/monitoring_world.bulk_bids; the
+services would take an hour to open 100,000 bids): what the services leave
+behind, a bid in monitoring whose history chain is empty and four scheduled
+checkpoints.
 """
 from __future__ import annotations
 
@@ -44,16 +45,13 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Engine, create_engine, func, select, text  # noqa: E402
 
-from states.documents import parse_bid  # noqa: E402
 from states.ladder import LONDON  # noqa: E402
-from workflow import programmes as programme_store  # noqa: E402
 from workflow.calendar import next_working_day  # noqa: E402
 from workflow.db import make_engine, resolve_url  # noqa: E402
-from workflow.history import GENESIS  # noqa: E402
-from workflow.models import cases, checkpoints, history, organisations, outbox, people  # noqa: E402
-from workflow.monitoring import ladder_moments  # noqa: E402
+from workflow.models import checkpoints, history  # noqa: E402
 from workflow.setup import init  # noqa: E402
 from workflow.sweep import claim_statements, sweep  # noqa: E402
+from tests.workflow.monitoring_world import bulk_bids, exactly_once  # noqa: E402
 
 # Dates are laid out around today, so that the `casework serve` processes of
 # the PostgreSQL run, which sweep on the real clock, find the same backlog.
@@ -62,7 +60,6 @@ D1 = next_working_day(TODAY - timedelta(days=45))  # the first 100 returns: thei
 D2 = next_working_day(TODAY + timedelta(days=8))   # 9,500 returns: opened in the last week
 FAR = TODAY + timedelta(days=120)                  # everything else is due long after
 FIRST, BACKLOG = 100, 9_500
-ORGS = 50
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 
 
@@ -75,52 +72,17 @@ T_100 = at_london(D1 - timedelta(days=14))      # the first 100 returns open
 
 
 # --- building the tables --------------------------------------------------------
+def due_of(i: int, n: int) -> date:
+    if n == 1 and i <= FIRST:
+        return D1
+    if n == 1 and i <= FIRST + BACKLOG:
+        return D2
+    return next_working_day(FAR + timedelta(days=91 * (n - 1) + i % 60))
+
+
 def build(engine: Engine, n_cases: int) -> None:
     init(engine)
-    with engine.begin() as conn:
-        spec = programme_store.spec_for(conn, "tca-2013")
-        conn.execute(organisations.insert(), [
-            {"code": f"E0700{i:04d}", "name": f"Council {i}", "email": f"returns{i}@example.gov.uk",
-             "escalation_email": f"ceo{i}@example.gov.uk", "kind": "council"} for i in range(ORGS)])
-        conn.execute(people.insert().values(name="carol", roles=["caseworker"],
-                                            email="carol@casework.example.gov.uk"))
-        app = parse_bid({"programme": "tca-2013", "category": "shared_arrangement",
-                         "title": "Joint procurement", "lead": "E07000000", "amount": "250000",
-                         "transitional_costs": "120000", "annual_savings": "400000",
-                         "arrangement": "joint_procurement", "innovation": "One team."},
-                        programme=spec, organisations={"E07000000"}).to_json()
-        conn.execute(text("UPDATE programmes SET last_number = :n WHERE code = 'tca-2013'"),
-                     {"n": n_cases})
-    created = datetime(2013, 10, 1, 9, tzinfo=timezone.utc)
-    chunk = 10_000
-    for start in range(0, n_cases, chunk):
-        ids = range(start + 1, min(n_cases, start + chunk) + 1)
-        with engine.begin() as conn:
-            conn.execute(cases.insert(), [
-                {"id": i, "ref": f"TCA-2013-{i:06d}", "kind": "bid", "programme": "tca-2013",
-                 "state": "in_monitoring", "version": 10, "definition_version": 1,
-                 "title": f"Shared services {i}", "category": "shared_arrangement",
-                 "lead": f"E0700{i % ORGS:04d}", "partners": [], "amount_pence": 25_000_000,
-                 "application": app, "caseworker": "carol", "at_risk": False, "last_seq": 0,
-                 "last_hash": GENESIS, "created_at": created, "updated_at": created}
-                for i in ids])
-            conn.execute(checkpoints.insert(), [cp for i in ids for cp in _checkpoints(i, spec)])
-
-
-def _checkpoints(i: int, spec) -> list[dict]:
-    out = []
-    for n in range(1, 5):
-        if n == 1 and i <= FIRST:
-            due = D1
-        elif n == 1 and i <= FIRST + BACKLOG:
-            due = D2
-        else:
-            due = next_working_day(FAR + timedelta(days=91 * (n - 1) + i % 60))
-        out.append({"ref": f"TCA-2013-{i:06d}/Q{n}", "case_id": i, "n": n, "state": "scheduled",
-                    "version": 1, "due": due, "level": 0,
-                    "next_step_at": ladder_moments(spec.ladder, due)[0][1], "steps_done": [],
-                    "scheduled_at": datetime(2013, 10, 1, 9, tzinfo=timezone.utc)})
-    return out
+    bulk_bids(engine, n_cases, due_of)
 
 
 # --- measuring --------------------------------------------------------------------
@@ -139,22 +101,6 @@ def timed_sweep(engine: Engine, now: datetime | None) -> dict:
     return {"steps": report.total, "seconds": round(report.seconds, 3),
             "steps_per_second": round(report.total / report.seconds) if report.seconds else None,
             "late": report.late, "by_step": dict(report.steps)}
-
-
-def exactly_once(engine: Engine) -> dict:
-    """Every ladder step of the backlog done once: one history row and one message each."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(func.count()).select_from(history)
-                            .where(history.c.actor == "system")).scalar()
-        keys = conn.execute(select(func.count(), func.count(outbox.c.key.distinct()))
-                            .where(outbox.c.checkpoint_ref.is_not(None))).one()
-        done = conn.execute(select(checkpoints.c.steps_done)
-                            .where(checkpoints.c.steps_done != [])).scalars().all()
-    steps = sum(len(s) for s in done)
-    dupes = sum(len(s) - len(set(s)) for s in done)
-    return {"history_rows": rows, "steps_recorded": steps, "duplicate_steps": dupes,
-            "messages": keys[0], "distinct_keys": keys[1], "ok": rows == steps and dupes == 0
-            and keys[0] == keys[1]}
 
 
 def plans(engine: Engine) -> list[str]:

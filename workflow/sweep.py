@@ -27,7 +27,8 @@ import os
 import socket
 import time
 from collections import Counter
-from contextlib import nullcontext
+import threading
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
@@ -57,6 +58,7 @@ __all__ = ["sweep", "SweepReport", "message_kind", "default_owner"]
 log = logging.getLogger("casework.sweep")
 SYSTEM = Actor.system()
 _TRIES = 3                       # a step that loses a race for its case is tried again
+_SIMULATING = threading.Lock()
 # The checkpoint transition each kind of step fires; `remind` changes no state.
 _TRIGGERS = {"open": "open", "mark_overdue": "mark_overdue", "escalate": "escalate"}
 _DEFAULT_KINDS = {"open": "checkpoint.opened", "remind": "checkpoint.reminder",
@@ -158,7 +160,13 @@ def sweep(engine: Engine, now: datetime | None = None, *, owner: str | None = No
     report = SweepReport(now=now or wall, owner=owner or default_owner())
     # An explicit moment is simulated for the whole sweep, so that everything the
     # steps write (the case's suspension, the outbox rows) carries that moment.
-    with clock.simulate(now) if now is not None else nullcontext(), engine.connect() as conn:
+    # The simulated clock belongs to the whole process, so such sweeps take
+    # turns (they are for the command line and tests, not a serving process).
+    with ExitStack() as stack:
+        if now is not None:
+            stack.enter_context(_SIMULATING)
+            stack.enter_context(clock.simulate(now))
+        conn = stack.enter_context(engine.connect())
         run = _Run(conn, report)
         taken = 0
         while not (should_stop and should_stop()) and run.one():

@@ -6,16 +6,19 @@ which schedules its checkpoints. An area is selected, onboarded and activated.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
 
 from freezegun import freeze_time
 from sqlalchemy import select, update
 
 from tests.builders import World
 from workflow import cases
+from workflow import programmes as programme_store
+from workflow.history import GENESIS
 from workflow.models import cases as cases_t
-from workflow.models import checkpoints, history, outbox
+from workflow.models import checkpoints, history, organisations, outbox, people
+from workflow.monitoring import ladder_moments
 
 ASSESSORS = ("ash", "asha")
 
@@ -114,3 +117,69 @@ def outbox_rows(world: World, *, like: str = "%") -> list[Any]:
     with world.engine.connect() as conn:
         return list(conn.execute(select(outbox).where(outbox.c.key.like(like))
                                  .order_by(outbox.c.id)))
+
+
+# --- many cases at once ------------------------------------------------------------
+BULK_ORGS = 50
+
+
+def bulk_bids(engine, n_cases: int, due_of: Callable[[int, int], date], *,
+              scheduled_at: datetime = datetime(2013, 10, 1, 9, tzinfo=timezone.utc),
+              chunk: int = 10_000) -> None:
+    """`n_cases` bids in monitoring, written in bulk, with four scheduled returns each.
+
+    They are what the services leave behind when an award is accepted (a
+    case whose history chain is still empty), made in seconds instead of
+    hours: `due_of(case_number, n)` gives the due date of return n (1-4).
+    The database must be initialised; organisations and caseworker are added.
+    """
+    from states.documents import parse_bid
+    with engine.begin() as conn:
+        spec = programme_store.spec_for(conn, "tca-2013")
+        conn.execute(organisations.insert(), [
+            {"code": f"E0700{i:04d}", "name": f"Council {i}", "email": f"returns{i}@example.gov.uk",
+             "escalation_email": f"ceo{i}@example.gov.uk", "kind": "council"}
+            for i in range(BULK_ORGS)])
+        conn.execute(people.insert().values(name="carol", roles=["caseworker"],
+                                            email="carol@casework.example.gov.uk"))
+        app = parse_bid({"programme": "tca-2013", "category": "shared_arrangement",
+                         "title": "Joint procurement", "lead": "E07000000", "amount": "250000",
+                         "transitional_costs": "120000", "annual_savings": "400000",
+                         "arrangement": "joint_procurement", "innovation": "One team."},
+                        programme=spec, organisations={"E07000000"}).to_json()
+        conn.execute(programme_store.programmes.update()
+                     .where(programme_store.programmes.c.code == "tca-2013")
+                     .values(last_number=n_cases))
+    for start in range(0, n_cases, chunk):
+        ids = range(start + 1, min(n_cases, start + chunk) + 1)
+        with engine.begin() as conn:
+            conn.execute(cases_t.insert(), [
+                {"id": i, "ref": f"TCA-2013-{i:06d}", "kind": "bid", "programme": "tca-2013",
+                 "state": "in_monitoring", "version": 10, "definition_version": 1,
+                 "title": f"Shared services {i}", "category": "shared_arrangement",
+                 "lead": f"E0700{i % BULK_ORGS:04d}", "partners": [], "amount_pence": 25_000_000,
+                 "application": app, "caseworker": "carol", "at_risk": False, "last_seq": 0,
+                 "last_hash": GENESIS, "created_at": scheduled_at, "updated_at": scheduled_at}
+                for i in ids])
+            conn.execute(checkpoints.insert(), [
+                {"ref": f"TCA-2013-{i:06d}/Q{n}", "case_id": i, "n": n, "state": "scheduled",
+                 "version": 1, "due": due_of(i, n), "level": 0,
+                 "next_step_at": ladder_moments(spec.ladder, due_of(i, n))[0][1],
+                 "steps_done": [], "scheduled_at": scheduled_at}
+                for i in ids for n in range(1, 5)])
+
+
+def exactly_once(engine) -> dict:
+    """Every ladder step recorded once, with one history row and (at most) one message each."""
+    from sqlalchemy import func
+    with engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(history)
+                            .where(history.c.actor == "system")).scalar()
+        messages, keys = conn.execute(select(func.count(), func.count(outbox.c.key.distinct()))
+                                      .where(outbox.c.checkpoint_ref.is_not(None))).one()
+        done = conn.execute(select(checkpoints.c.steps_done)).scalars().all()
+    steps = sum(len(s) for s in done)
+    repeated = sum(len(s) - len(set(s)) for s in done)
+    return {"history_rows": rows, "steps_recorded": steps, "repeated_steps": repeated,
+            "messages": messages, "distinct_keys": keys,
+            "ok": rows == steps and repeated == 0 and messages == keys}
