@@ -217,3 +217,19 @@ def test_the_printed_sign_in_opens_the_simulated_year_in_the_web_app(year):
 
     assert landed.status_code == 200 and landed.url.path == "/inbox"
     assert case_page.status_code == 200 and suspended in case_page.text
+
+
+def test_every_refusal_in_the_story_wrote_nothing_to_its_case(replay):
+    refusals = [e for e in replay.log if e.refused and e.ref]
+    engine = make_engine(replay.db_url)
+    with reading(engine) as conn:
+        written = {(ref, at) for ref, at in conn.execute(
+            select(cases.c.ref, history.c.at).join(cases, cases.c.id == history.c.case_id))}
+    engine.dispose()
+
+    assert len(refusals) >= 4          # over a band, over 25% of ESG, scores apart, no contribution
+    # (each action that was allowed did leave its row at its moment)
+    assert all((e.ref, e.at) in written for e in replay.log
+               if not e.refused and e.ref and e.what.startswith("submit"))
+    for e in refusals:
+        assert (e.ref, e.at) not in written, f"{e.ref} changed when '{e.what}' was refused"
