@@ -1,0 +1,175 @@
+"""The JSON API's latency with 100,000 cases, over loopback against `casework serve`.
+
+    .venv/bin/python bench/api.py [--cases 100000] [--requests 1000] [--triggers 500]
+
+Builds a SQLite database in a temporary folder with `--cases` bids in
+monitoring (written in bulk: tests/workflow/monitoring_world.bulk_bids), a
+caseworker's API token and a council person's, then starts `casework serve
+--no-scheduler` in a subprocess and times, one request after another on a
+kept-alive connection (after a warm-up):
+
+- list: a page of 50 cases (`GET /api/v1/cases?limit=50`), from a random
+  place in the table (a cursor made for a random id);
+- list (council): the same, as a council person (cases their organisation
+  leads or partners: the filter the API adds for councils);
+- show: one case (`GET /api/v1/cases/{ref}`), chosen at random;
+- trigger: `POST /api/v1/cases/{ref}/advance {"trigger": "suspend"}` with
+  If-Match, each on a different case: one transaction with the version
+  check, the history row and the outbox row (the email is rendered).
+
+Targets: p99 under 20 ms for the reads and under 50 ms for a trigger on
+SQLite. The last line printed is JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# This folder holds bench/transitions.py, which would shadow the library of that name.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.workflow.monitoring_world import bulk_bids  # noqa: E402
+from workflow import people, tokens  # noqa: E402
+from workflow.api import paging  # noqa: E402
+from workflow.db import make_engine  # noqa: E402
+from workflow.setup import init  # noqa: E402
+
+CASEWORK = str(Path(sys.executable).with_name("casework"))
+TARGETS_MS = {"list": 20.0, "list_council": 20.0, "show": 20.0, "trigger": 50.0}
+
+
+def build(folder: Path, n_cases: int) -> tuple[str, str, str]:
+    """The database, and the API tokens of a caseworker and of a council person."""
+    url = f"sqlite:///{folder / 'casework.db'}"
+    engine = make_engine(url)
+    init(engine)
+    started = time.perf_counter()
+    # Due dates years ahead: nothing for a sweep to do (the server runs none anyway).
+    bulk_bids(engine, n_cases, lambda i, n: date(2030, 1 + 3 * (n - 1), 2))
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        people.add_user(conn, "cllr", roles=["council"], org="E07000007")
+        staff, _ = tokens.create(conn, "carol", now=now)
+        council, _ = tokens.create(conn, "cllr", now=now)
+    engine.dispose()
+    print(f"built {n_cases:,} cases in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return url, staff, council
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, folder: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": f"file:{folder / 'mail'}",
+           "CASEWORK_FILES": str(folder / "files")}
+    proc = subprocess.Popen([CASEWORK, "serve", "--no-scheduler", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "w"))
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/api/v1/openapi.json", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit(f"casework serve did not start; see {folder / 'serve.log'}")
+
+
+def timed(send, n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        started = time.perf_counter()
+        answer = send(i)
+        out.append((time.perf_counter() - started) * 1000)
+        if answer.status_code != 200:
+            raise SystemExit(f"{answer.request.method} {answer.request.url} answered "
+                             f"{answer.status_code}: {answer.text[:300]}")
+    return out
+
+
+def summary(ms: list[float]) -> dict:
+    ordered = sorted(ms)
+    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)  # noqa: E731
+    return {"n": len(ms), "p50": round(statistics.median(ms), 2), "p95": pick(0.95),
+            "p99": pick(0.99), "max": round(ordered[-1], 2)}
+
+
+def run(base: str, staff: str, council: str, n_cases: int, n: int, n_triggers: int) -> dict:
+    rng = random.Random(2013)
+    as_staff = httpx.Client(base_url=base + "/api/v1", timeout=30,
+                            headers={"Authorization": f"Bearer {staff}"})
+    as_council = httpx.Client(base_url=base + "/api/v1", timeout=30,
+                              headers={"Authorization": f"Bearer {council}"})
+
+    def page(client):
+        def send(_):
+            cursor = paging.encode("case", rng.randrange(n_cases - 100))
+            return client.get("/cases", params={"limit": 50, "cursor": cursor})
+        return send
+
+    def show(_):
+        return as_staff.get(f"/cases/TCA-2013-{rng.randrange(1, n_cases + 1):06d}")
+
+    chosen = iter(rng.sample(range(1, n_cases + 1), n_triggers + 50))
+
+    def trigger(_):
+        ref = f"TCA-2013-{next(chosen):06d}"
+        return as_staff.post(f"/cases/{ref}/advance", json={"trigger": "suspend"},
+                             headers={"If-Match": '"10"'})
+
+    for send in (page(as_staff), page(as_council), show, trigger):   # warm up
+        timed(send, 50 if send is not trigger else 50)
+    results = {"list": summary(timed(page(as_staff), n)),
+               "list_council": summary(timed(page(as_council), n)),
+               "show": summary(timed(show, n)),
+               "trigger": summary(timed(trigger, n_triggers))}
+    for name, figures in results.items():
+        figures["target_p99_ms"] = TARGETS_MS[name]
+        figures["met"] = figures["p99"] < TARGETS_MS[name]
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--triggers", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="casework-bench-api-") as tmp:
+        folder = Path(tmp)
+        url, staff, council = build(folder, args.cases)
+        proc, base = start_server(url, folder)
+        try:
+            results = run(base, staff, council, args.cases, args.requests, args.triggers)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    for name, f in results.items():
+        print(f"{name:13} p50 {f['p50']:6.2f} ms  p95 {f['p95']:6.2f} ms  p99 {f['p99']:6.2f} ms"
+              f"  (target p99 < {f['target_p99_ms']:.0f} ms: {'met' if f['met'] else 'MISSED'})")
+    print(json.dumps({"cases": args.cases, "server": "casework serve --no-scheduler (uvicorn, "
+                      "one process), SQLite", **results}))
+
+
+if __name__ == "__main__":
+    main()
