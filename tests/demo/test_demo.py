@@ -233,3 +233,14 @@ def test_every_refusal_in_the_story_wrote_nothing_to_its_case(replay):
                if not e.refused and e.ref and e.what.startswith("submit"))
     for e in refusals:
         assert (e.ref, e.at) not in written, f"{e.ref} changed when '{e.what}' was refused"
+
+
+def test_the_report_quotes_one_message_of_each_kind_and_names_its_file(replay):
+    quoted = replay.figures.sample_messages
+
+    assert {m.kind for m in quoted} == set(replay.figures.messages_by_kind)
+    for m in quoted:
+        kept = eml(replay.out / "mail" / m.file)
+        text = kept.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert str(kept["Subject"]).strip() == m.subject
+        assert text.rstrip("\n") == m.text.rstrip("\n")

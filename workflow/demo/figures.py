@@ -49,6 +49,16 @@ MILESTONES: tuple[tuple[str, str, bool, str], ...] = (
 
 
 @dataclass(frozen=True)
+class SampleMessage:
+    kind: str
+    file: str                     # its .eml under DIR/mail
+    to: list[str]
+    cc: list[str]
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Milestone:
     what: str
     count: int
@@ -95,6 +105,7 @@ class Figures:
     audit: Verification
     end: date
     milestones: list[Milestone]
+    sample_messages: list[SampleMessage]
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,7 +138,7 @@ def gather(engine: Engine, *, end: date, programme: str = "tca-2013") -> Figures
             messages_by_kind=_messages(conn), returns=returns, returns_by_quarter=by_quarter,
             ladder_steps=steps, escalations_by_level=levels, suspended_case=suspended,
             suspended_history=timeline, audit=verify(conn), end=end,
-            milestones=_milestones(conn))
+            milestones=_milestones(conn), sample_messages=_first_of_each_kind(conn))
 
 
 def _categories(conn: Connection, spec: Any) -> list[CategoryFigures]:
@@ -263,3 +274,11 @@ def _milestones(conn: Connection) -> list[Milestone]:
             out.append(Milestone(what, sum(h.n for h in hits), min(h.first for h in hits),
                                  max(h.last for h in hits)))
     return out
+
+
+def _first_of_each_kind(conn: Connection) -> list[SampleMessage]:
+    from workflow.demo.mailcatch import file_name
+    first = select(func.min(outbox.c.id)).group_by(outbox.c.kind)
+    rows = conn.execute(select(outbox).where(outbox.c.id.in_(first)).order_by(outbox.c.id))
+    return [SampleMessage(r.kind, file_name(r.id, r.key), list(r.to_addrs), list(r.cc_addrs),
+                          r.subject, r.body_text) for r in rows]

@@ -41,8 +41,16 @@ def eml_name(raw: bytes, fallback: int) -> tuple[str, str | None]:
     key = headers.get("X-Casework-Key")
     number = _MESSAGE_NUMBER.match(str(headers.get("Message-ID") or ""))
     prefix = f"{int(number.group(1)):06d}" if number else f"x{fallback:06d}"
-    safe = re.sub(r"[^A-Za-z0-9.-]+", "_", str(key or "message")).strip("._")[:120]
-    return f"{prefix}-{safe or 'message'}.eml", (str(key) if key else None)
+    return f"{prefix}-{_safe(str(key or 'message'))}.eml", (str(key) if key else None)
+
+
+def file_name(outbox_id: int, key: str) -> str:
+    """Where the message of outbox row `outbox_id` is kept (as `eml_name` names it)."""
+    return f"{outbox_id:06d}-{_safe(key)}.eml"
+
+
+def _safe(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", key).strip("._")[:120] or "message"
 
 
 class _Keeper:
