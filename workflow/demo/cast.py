@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 from workflow import people
 from workflow.demo.plans import AreaPlan, BidPlan
-from workflow.demo.sample import (ADMIN, APPROVERS, ASSESSORS, AUDITOR, CASEWORKERS, Body,
-                                  all_bodies, council_person)
+from workflow.demo.sample import (ADMIN, APPROVERS, ASSESSORS, AUDITOR, CASEWORKERS,
+                                  SAMPLE_MARK, Body, all_bodies, council_person)
 from workflow.demo.story import Story
 
 
@@ -58,7 +58,9 @@ def register(story: Story, bodies: list[Body], leads: set[str]) -> Cast:
     cast = Cast(bodies)
     with story.engine.begin() as conn:
         for body in bodies:
-            people.add_org(conn, body.code, name=body.name, email=body.email,
+            # Marked in the name itself, so every page, message and export that shows the
+            # organisation says it is sample data.
+            people.add_org(conn, body.code, name=f"{body.name} {SAMPLE_MARK}", email=body.email,
                            escalation_email=body.escalation_email, kind=body.kind,
                            esg_allocation=body.esg_allocation, org_id=body.org_id)
         for member in (*CASEWORKERS, *ASSESSORS, *APPROVERS, AUDITOR, ADMIN):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SAMPLE_MARK = "(sample)"
 SAMPLE_NOTE = ("Sample data: real 2013 council names and codes, but every bid, person, "
                "address and amount is invented for this demonstration.")
 

@@ -6,7 +6,7 @@ from typing import TextIO
 
 from states import DEFINITIONS
 from states.money import pounds
-from workflow.demo.figures import Figures
+from workflow.demo.figures import CategoryFigures, Figures
 from workflow.demo.run import DemoResult
 from workflow.demo.sample import SAMPLE_NOTE
 
@@ -25,7 +25,7 @@ def state_rows(figures: Figures) -> list[tuple[str, str, int]]:
     return out
 
 
-def limit_text(category) -> str:
+def limit_text(category: CategoryFigures) -> str:
     if category.max_count is None:
         return "no limit"
     if category.min_count:
