@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from states.facts import Score
+from states.facts import Facts, Score
 from states.money import money_json
 from states.rules import (combined_score, has_two_scores, no_conflicted_assessor,
                           score_problems, scores_agree, weighted_score)
@@ -160,12 +160,12 @@ def assessment_of(engine_or_conn: Engine | Connection, ref: str) -> dict[str, An
 
 def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
     case = _bid(conn, ref, "be assessed")
-    facts = facts_for(conn, case, actor="", now=clock.now())
-    criteria = facts.programme.criteria
     rows = list(conn.execute(select(scores).where(scores.c.case_id == case.id)
                              .order_by(scores.c.id)))
     said = list(conn.execute(select(declarations).where(declarations.c.case_id == case.id)
                              .order_by(declarations.c.id)))
+    facts = _assessment_facts(case, programme_store.spec_for(conn, case.programme), rows, said)
+    criteria = facts.programme.criteria
     individual = [_score_json(r, criteria, counts=r.assessor not in facts.conflicted)
                   for r in rows if not r.agreed]
     agreed = [r for r in rows if r.agreed]
@@ -192,6 +192,18 @@ def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
         "can_moderate": not waiting,
         "waiting_for": waiting,
     }
+
+
+def _assessment_facts(case: Any, spec: Any, rows: list[Any], said: list[Any]) -> Facts:
+    """The facts the moderation rules read, from rows already in hand (no further queries)."""
+    agreed = [r for r in rows if r.agreed]
+    return Facts(kind="bid", ref=case.ref, programme=spec,
+                 scores=tuple(Score(r.assessor, r.innovation, r.costs, r.savings)
+                              for r in rows if not r.agreed),
+                 agreed_score=(Score(agreed[-1].assessor, agreed[-1].innovation,
+                                     agreed[-1].costs, agreed[-1].savings) if agreed else None),
+                 conflicted=frozenset(d.person for d in said if d.conflict),
+                 declared_no_conflict=frozenset(d.person for d in said if not d.conflict))
 
 
 def fund_position(engine: Engine, code: str) -> dict[str, Any]:
