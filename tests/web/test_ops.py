@@ -1,0 +1,95 @@
+"""/healthz and /metrics for monitoring; a failure shows a plain page, never a traceback."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.routing import Route
+
+from tests.web.site import Site, Visitor, bid_in_monitoring, settings, text_of
+from workflow.db import make_engine
+from workflow.sweep import sweep
+from workflow.web import create_app
+
+
+def test_a_web_only_node_is_healthy_when_its_database_answers(site):
+    answer = site.visitor().get("/healthz")
+
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "database": "ok",
+                             "sweep": "not checked: this process runs no scheduler"}
+
+
+def test_a_scheduler_node_is_unhealthy_until_a_sweep_has_run(people, moment):
+    site = Site(people, scheduler_every=60.0)
+
+    before = site.visitor().get("/healthz")
+    sweep(people.engine)
+    after = site.visitor().get("/healthz")
+
+    assert before.status_code == 503 and before.json()["sweep"]["problem"] == "no sweep has run yet"
+    assert after.status_code == 200 and after.json()["sweep"]["ok"] is True
+
+
+def test_a_sweep_older_than_three_intervals_makes_the_node_unhealthy(people, moment):
+    site = Site(people, scheduler_every=60.0)
+    sweep(people.engine)
+
+    moment.advance(timedelta(seconds=179))
+    fresh = site.visitor().get("/healthz")
+    moment.advance(timedelta(seconds=2))
+    stale = site.visitor().get("/healthz")
+
+    assert fresh.status_code == 200
+    assert stale.status_code == 503
+    assert "more than three intervals (180 seconds)" in stale.json()["sweep"]["problem"]
+
+
+def test_an_unreachable_database_makes_the_node_unhealthy(site, tmp_path):
+    gone = make_engine(f"sqlite:///{tmp_path}/no/such/folder/casework.db")
+    site.app.state.engine = gone
+
+    answer = site.visitor().get("/healthz")
+
+    assert answer.status_code == 503
+    assert answer.json()["database"].startswith("unreachable")
+
+
+def test_metrics_count_requests_by_route_and_show_the_outbox(site):
+    ref = bid_in_monitoring(site.world)
+    carol = site.as_("carol")
+    carol.get(f"/cases/{ref}")
+    carol.get("/cases/TCA-2013-0999")
+
+    scraped = site.visitor().get("/metrics")
+
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    body = scraped.text
+    assert 'casework_http_requests_total{method="GET",route="/cases/{ref}",status="200"}' in body
+    assert 'casework_http_requests_total{method="GET",route="/cases/{ref}",status="404"}' in body
+    assert 'casework_http_request_seconds_bucket{le="0.005",route="/cases/{ref}"}' in body
+    assert 'casework_outbox_depth{state="queued"} 1.0' in body
+    assert "casework_sweeps_total" in body and "casework_messages_total" in body
+
+
+def test_an_unexpected_failure_shows_a_plain_page_and_no_traceback(people):
+    app = create_app(people.engine, scheduler_every=None, settings=settings())
+
+    def broken(request):
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app.router.routes.append(Route("/broken", broken))
+
+    answer = Visitor(app).get("/broken")
+
+    assert answer.status_code == 500
+    words = text_of(answer.text)
+    assert "Sorry, there is a problem with the service" in words
+    assert "hunter2" not in answer.text and "Traceback" not in answer.text
+
+
+def test_a_wrong_method_is_answered_in_plain_english(site):
+    answer = site.visitor().client.delete("/cases")
+
+    assert answer.status_code == 405
+    assert "This page does not take that kind of request" in text_of(answer.text)
