@@ -33,7 +33,9 @@ _MOVE = (update(cases)
                 cases.c.last_seq == bindparam("_seq"))
          .values(state=bindparam("state"), version=bindparam("version"),
                  last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"),
-                 updated_at=bindparam("updated_at")))
+                 updated_at=bindparam("updated_at"),
+                 # A case a council opened has no caseworker until one acts on it.
+                 caseworker=func.coalesce(cases.c.caseworker, bindparam("caseworker"))))
 _PARSERS = {"bid": parse_bid, "area": parse_area}
 
 
@@ -134,7 +136,8 @@ def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
     digest = seal(case.ref, seq, case.last_hash, entry)
     moved = conn.execute(_MOVE, {"_id": case.id, "_version": case.version, "_seq": case.last_seq,
                                  "state": move.dest, "version": case.version + 1,
-                                 "last_seq": seq, "last_hash": digest, "updated_at": now})
+                                 "last_seq": seq, "last_hash": digest, "updated_at": now,
+                                 "caseworker": actor.name if move.role == "caseworker" else None})
     if moved.rowcount != 1:
         raise ConflictError(case.ref)
     insert_row(conn, head, entry)
@@ -143,7 +146,9 @@ def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
     else:
         before = case._mapping if hasattr(case, "_mapping") else vars(case)
         after = SimpleNamespace(**{**before, "state": move.dest, "version": case.version + 1,
-                                   "last_seq": seq, "last_hash": digest, "updated_at": now})
+                                   "last_seq": seq, "last_hash": digest, "updated_at": now,
+                                   "caseworker": case.caseworker or (
+                                       actor.name if move.role == "caseworker" else None)})
     messages.notify_event(conn, after, spec, trigger, seq, now=now, reason=reason)
     return after
 

@@ -190,3 +190,13 @@ def test_every_trigger_is_refused_from_states_that_do_not_define_it(definition):
                 with pytest.raises(InvalidTransition):
                     plan(definition, "REF", state, trigger, actor, lead="LEAD", reason="r",
                          facts=None, rules=RULES, actor_rules=ACTOR_RULES)
+
+
+def test_a_case_a_council_opened_gets_the_first_caseworker_who_acts_on_it(w):
+    ref = w.bid(by="cllr")
+    w.advance(ref, "submit", by="cllr")
+    assert cases.show(w.engine, ref)["caseworker"] is None
+
+    w.advance(ref, "check", by="carol")
+
+    assert cases.show(w.engine, ref)["caseworker"] == "carol"
