@@ -10,22 +10,20 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from notifications import outbox as outbox_store
-from workflow import clock
+from workflow import clock, status
 from workflow.db import reading
 from workflow.metrics import OUTBOX_DEPTH, REGISTRY
-from workflow.models import meta
 
 
 def last_sweep_at(conn: Any) -> datetime | None:
-    """When the last sweep finished, from its record in `meta` (written by the sweep)."""
-    value = conn.execute(select(meta.c.value).where(meta.c.key == "sweep")).scalar() or {}
-    when = value.get("finished_at") or value.get("at") if isinstance(value, dict) else None
+    """When the last sweep finished, from the sweep's own record (`workflow.status`)."""
+    record = status.last_sweep(conn)
+    when = record.get("finished_at") or record.get("at")
     return datetime.fromisoformat(when) if when else None
 
 
@@ -42,7 +40,7 @@ def health(engine: Any, scheduler_every: float | None, now: datetime) -> tuple[b
     if scheduler_every is None:
         report["sweep"] = "not checked: this process runs no scheduler"
         return True, report
-    limit = 3 * scheduler_every
+    limit = status.STALE_AFTER_INTERVALS * scheduler_every
     if swept is None:
         report["sweep"] = {"ok": False, "last": None, "limit_seconds": limit,
                            "problem": "no sweep has run yet"}
