@@ -118,7 +118,7 @@ def test_the_caseworker_inbox_groups_what_needs_them(site, places):
 
     assert "Returns submitted 1" in inbox and f"{places['bid']}/Q1" in inbox
     assert "Messages that could not be sent 1" in inbox and "550 no such mailbox" in inbox
-    assert "To recommend or reject 0" in inbox
+    assert "To recommend or reject none" in inbox
 
 
 def test_the_inbox_filters_by_organisation(site, places):
@@ -128,7 +128,7 @@ def test_the_inbox_filters_by_organisation(site, places):
     nobodys = text_of(carol.get("/inbox?org=E07000099").text)
 
     assert "Network areas to onboard or activate" in theirs
-    assert places["area"] not in nobodys and "Escalated twice 0" in nobodys
+    assert places["area"] not in nobodys and "Escalated twice none" in nobodys
 
 
 def test_cases_are_found_by_reference_state_and_organisation(site, places):
