@@ -28,8 +28,9 @@ from pathlib import Path
 import aiosmtplib
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # for tests.* helpers when run as a script
-    sys.path.insert(0, str(ROOT))
+# Run as a script, bench/ would come first on sys.path, and bench/transitions.py
+# would shadow the transitions library: the project root takes its place.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from notifications import KINDS, OutboxMessage, SmtpTransport, deliver, enqueue, render  # noqa: E402
 from tests.notifications.mail_fixtures import (kinds_with_case_kinds, realistic_context,  # noqa: E402
