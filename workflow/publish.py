@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -167,7 +167,8 @@ def org_id_for(org: Any, on: date = REGISTER_DAY) -> tuple[str | None, str]:
         return None, (f"{where} has no 360Giving org-id and no English council of that name "
                       f"is in the register; record its org-id with --org-id")
     keys = ", ".join(f"GB-LAE-{c.key} ({c.official_name})" for c in found)
-    return None, f"{where} matches several councils in the register ({keys}); record one with --org-id"
+    return None, (f"{where} matches several councils in the register ({keys}); record one "
+                  f"with --org-id")
 
 
 # --- building --------------------------------------------------------------------------
@@ -307,7 +308,8 @@ def validate(package: dict[str, Any]) -> list[str]:
     for err in sorted(_validator().iter_errors(package), key=lambda e: list(e.path)):
         path = list(err.absolute_path)
         if len(path) >= 2 and path[0] == "grants" and isinstance(path[1], int):
-            where = _who(grants[path[1]], path[1]) + ": " + (".".join(map(str, path[2:])) or "grant")
+            field = ".".join(map(str, path[2:])) or "grant"
+            where = f"{_who(grants[path[1]], path[1])}: {field}"
         else:
             where = "package: " + (".".join(map(str, path)) or "top level")
         problems.append(f"{where}: {_message(err)}")

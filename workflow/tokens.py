@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import Column, ForeignKey, Integer, String, bindparam, select
+from sqlalchemy import Column, ForeignKey, String, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
@@ -118,8 +118,8 @@ def authenticate(conn: Connection, token: str | None, *, now: datetime) -> Actor
         raise TokenRefused("This API token is not known. Ask for a new one "
                            "(`casework token create NAME`).")
     if row.revoked_at is not None:
-        raise TokenRefused(f"API token {row.id} was revoked on {row.revoked_at:%Y-%m-%d %H:%M} UTC; "
-                           f"ask for a new one.")
+        raise TokenRefused(f"API token {row.id} was revoked on "
+                           f"{row.revoked_at:%Y-%m-%d %H:%M} UTC; ask for a new one.")
     if row.expires_at is not None and row.expires_at <= now:
         raise TokenRefused(f"API token {row.id} expired on {row.expires_at:%Y-%m-%d %H:%M} UTC; "
                            f"ask for a new one.")

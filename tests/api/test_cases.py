@@ -66,7 +66,8 @@ def test_lists_are_filtered_by_state_kind_and_programme(api):
     ({"stat": "submitted"}, "query parameter stat: is not one this takes (it takes cursor, "
                             "kind, limit, programme, state)"),
     ({"cursor": "not-a-cursor"}, "The cursor refused: is not one this API gave out"),
-    ({"cursor": "WyJzZXEiLDFd"}, "The cursor refused: is not one this API gave out"),  # another list's
+    # a cursor of another list (a case's history)
+    ({"cursor": "WyJzZXEiLDFd"}, "The cursor refused: is not one this API gave out"),
 ])
 def test_a_bad_query_is_refused_with_400_naming_it(api, params, problem):
     answer = api.get("/cases", params=params)

@@ -133,6 +133,32 @@ def test_a_return_submitted_with_a_stale_if_match_gets_412(monitored):
     assert api.world.snapshot() == before
 
 
+def test_a_body_past_the_limit_is_refused_with_413_while_it_is_read(monitored):
+    api, ref = monitored
+    before = api.world.snapshot()
+    big = b"month,spend\n" + b"October,1\n" * (1_200_000)          # about 12 MB
+
+    answer = submit(api, ref, figures={"progress": "ok"}, file=("spend.csv", big, "text/csv"))
+
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "an evidence file may be at most 10 MB" in answer.json()["detail"]
+    assert api.world.snapshot() == before
+
+
+def test_a_streamed_body_is_stopped_when_it_grows_past_the_limit(monitored):
+    api, ref = monitored
+    before = api.world.snapshot()
+    chunks = (b"x" * 1024 * 1024 for _ in range(12))             # no Content-Length: chunked
+
+    answer = api.post(f"/cases/{ref}/advance", content=chunks,
+                      headers={"Content-Type": "application/json"})
+
+    assert answer.status_code == 413
+    assert answer.json()["type"] == "urn:casework:problem:too-large"
+    assert api.world.snapshot() == before
+
+
 def test_an_unknown_return_is_404(monitored):
     api, ref = monitored
 

@@ -226,7 +226,6 @@ def cli(sqlite_template, tmp_path) -> Cli:
 
 @pytest.mark.slow
 def test_publish_360giving_writes_the_package_and_says_what_it_left_out(cli, tmp_path):
-    from sqlalchemy import create_engine  # noqa: F401  (the world shares the CLI's database)
     from tests.builders import World
     from workflow.db import make_engine
     engine = make_engine(cli.url)

@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 
 from workflow.api import problems
+from workflow.api.body_limit import BodyLimit
 from workflow.api.deps import known_query
 from workflow.api.schemas import ExportRow, Problem
 
@@ -55,6 +56,7 @@ def create_api(engine: Engine) -> FastAPI:
                   # operation ids are the route functions' names: list_cases, advance, ...
                   generate_unique_id_function=lambda route: route.name)
     app.state.engine = engine
+    app.add_middleware(BodyLimit)
     problems.install(app)
     for module in (routes_cases, routes_returns, routes_programmes, routes_staff):
         app.include_router(module.router)

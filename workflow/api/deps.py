@@ -11,13 +11,14 @@ from sqlalchemy import Engine
 
 from workflow import clock, tokens
 from workflow.api.idempotency import Answer
-from workflow.api.problems import MEDIA_TYPE
+from workflow.attachments import MAX_BYTES
+from workflow.api.problems import MAX_BODY, MEDIA_TYPE
 from workflow.db import reading
 from workflow.engine import Actor
 from workflow.errors import Malformed
 
-__all__ = ["engine_of", "caller", "known_query", "json_response", "answer_response", "etag", "parse_if_match",
-           "errors", "ERROR_WORDS"]
+__all__ = ["engine_of", "caller", "known_query", "json_response", "answer_response", "etag",
+           "parse_if_match", "errors", "ERROR_WORDS", "ETAG", "REPLAYED"]
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
                     description="A personal API token: `casework token create NAME` prints it "
@@ -99,18 +100,32 @@ ERROR_WORDS = {
     409: "Not possible in the current state (`allowed` lists what is), a concurrent change, "
          "or an Idempotency-Key whose first request is still running.",
     412: "If-Match named a version that is no longer current; nothing was changed.",
+    413: f"The body is larger than {MAX_BODY // 2**20} MB (one {MAX_BYTES // 2**20} MB evidence "
+         f"file and the figures); refused before it was read to the end.",
     422: "Refused by a rule (`violations`; for an offer, the fund's position in `fund`), a "
          "missing reason, or an Idempotency-Key reused for a different request.",
     503: "The database cannot be reached.",
 }
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these problem statuses (400 and 401 always), and a default."""
+ETAG = {"ETag": {"description": "The version, quoted (`\"7\"`): send it back as If-Match.",
+                 "required": True, "schema": {"type": "string", "pattern": '^"[0-9]+"$'}}}
+REPLAYED = {"Idempotent-Replayed": {
+    "description": "`true` when this is the kept answer to an earlier request with the same "
+                   "Idempotency-Key (nothing was done again).",
+    "schema": {"type": "string", "enum": ["true"]}}}
+
+
+def errors(*statuses: int,
+           headers: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these problem statuses (400 and 401 always), and a default;
+    `headers` are those of the 200 answer."""
     problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
     every = sorted({400, 401, *statuses})    # every route parses input and needs a token
     out: dict[int | str, dict[str, Any]] = {
         s: {"description": ERROR_WORDS[s], "content": {MEDIA_TYPE: problem}} for s in every}
     out["default"] = {"description": "Any other error (405 wrong method, 500), as a problem.",
                       "content": {MEDIA_TYPE: problem}}
+    if headers:
+        out[200] = {"headers": headers}
     return out

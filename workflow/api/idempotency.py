@@ -111,7 +111,10 @@ def fingerprint(*parts: bytes | str | None) -> str:
     """What makes two requests the same request: method, path, body and preconditions."""
     h = hashlib.sha256()
     for part in parts:
-        data = b"\x00" if part is None else (part.encode("utf-8") if isinstance(part, str) else part)
+        if part is None:
+            data = b"\x00"
+        else:
+            data = part.encode("utf-8") if isinstance(part, str) else part
         h.update(len(data).to_bytes(8, "big"))
         h.update(data)
     return h.hexdigest()

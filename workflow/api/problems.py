@@ -16,16 +16,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from workflow.attachments import MAX_BYTES
 from workflow.api.idempotency import Answer, KeyInUse, KeyReused, is_conflict
 from workflow.errors import (CaseworkError, ConflictError, GuardFailed, InvalidTransition,
                              Malformed, NotFound, PermissionDenied, ReasonRequired, Refused,
                              RuleViolation, SetupError)
 from workflow.tokens import TokenRefused
 
-__all__ = ["MEDIA_TYPE", "PreconditionFailed", "UnknownCursor", "TooLarge", "problem",
+__all__ = ["MEDIA_TYPE", "MAX_BODY", "too_large", "PreconditionFailed", "UnknownCursor", "problem",
            "problem_answer", "install", "KINDS"]
 
 MEDIA_TYPE = "application/problem+json"
+# One evidence file, and room for the figures and the multipart framing.
+MAX_BODY = MAX_BYTES + 1024 * 1024
 log = logging.getLogger("casework.api")
 
 
@@ -37,10 +40,6 @@ class PreconditionFailed(CaseworkError):
     def __init__(self, ref: str, detail: str, current_version: int | None = None):
         self.ref, self.current_version = ref, current_version
         super().__init__(detail)
-
-
-class TooLarge(CaseworkError):
-    status = 413
 
 
 class UnknownCursor(Malformed):
@@ -58,7 +57,6 @@ KINDS: list[tuple[type[CaseworkError], int, str, str]] = [
     (KeyInUse, 409, "idempotency-key-in-use", "A request with this key is still running"),
     (PreconditionFailed, 412, "precondition-failed", "Changed since the version you sent"),
     (ConflictError, 409, "conflict", "Changed by someone else at the same moment"),
-    (TooLarge, 413, "too-large", "Too large"),
     (KeyReused, 422, "idempotency-key-reused", "Key already used for another request"),
     (GuardFailed, 422, "rule-refused", "Refused by the programme's rules"),
     (ReasonRequired, 422, "reason-required", "A reason is needed"),
@@ -161,12 +159,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> Response:
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(err.status_code, "http-error")
+        slug = {404: "not-found", 405: "method-not-allowed",
+                413: "too-large"}.get(err.status_code, "http-error")
         detail = err.detail if isinstance(err.detail, str) else "The request was refused."
         if err.status_code == 404 and detail == "Not Found":
             detail = f"There is nothing at {request.url.path}."
         if err.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
+        if err.status_code == 413:
+            return too_large()
         return respond(err.status_code, problem(err.status_code, slug, _reason(err.status_code),
                                                 detail), dict(err.headers or {}))
 
@@ -176,6 +177,13 @@ def install(app: FastAPI) -> None:
         return respond(500, problem(500, "internal", "Internal error",
                                     "Something went wrong on our side; nothing you sent was "
                                     "lost or half-done. Try again, and tell us if it repeats."))
+
+
+def too_large() -> Response:
+    return respond(413, problem(413, "too-large", "Request body too large",
+                                f"The request body is larger than {MAX_BODY // 2**20} MB, so it "
+                                f"was refused; an evidence file may be at most "
+                                f"{MAX_BYTES // 2**20} MB."))
 
 
 def _reason(status: int) -> str:

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, Engine
 
 from workflow import cases
 from workflow.api import access, paging
-from workflow.api.deps import (answer_response, caller, engine_of, errors, etag, json_response,
-                               parse_if_match)
+from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
+                               json_response, parse_if_match)
 from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
 from workflow.api.problems import PreconditionFailed, error_body, problem_answer
 from workflow.api.schemas import AdvanceRequest, Case, CasePage, HistoryPage
@@ -55,7 +55,8 @@ def _case_id(engine: Engine, ref: str) -> int:
         return cases.load_case(conn, ref).id
 
 
-@router.get("/cases/{ref}", response_model=Case, responses=errors(401, 403, 404),
+@router.get("/cases/{ref}", response_model=Case,
+            responses=errors(401, 403, 404, headers=ETAG),
             summary="Show a case", description="As `case show REF --json`; the ETag header is "
             "the case's version.")
 def show_case(request: Request, ref: str = REF, actor: Actor = Depends(caller)) -> Response:
@@ -66,7 +67,8 @@ def show_case(request: Request, ref: str = REF, actor: Actor = Depends(caller)) 
 
 
 @router.post("/cases/{ref}/advance", response_model=Case,
-             responses=errors(400, 401, 403, 404, 409, 412, 422),
+             responses=errors(400, 401, 403, 404, 409, 412, 422,
+                              headers={**ETAG, **REPLAYED}),
              summary="Fire a trigger",
              description="One transaction: the move, its history row under the token's "
                          "person, and any emails it queues. With If-Match, a case that has "

@@ -12,8 +12,8 @@ from states.documents import load_document
 from states.errors import DocumentError
 from workflow import cases, monitoring
 from workflow.api import access, paging
-from workflow.api.deps import (answer_response, caller, engine_of, errors, etag, json_response,
-                               parse_if_match)
+from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
+                               json_response, parse_if_match)
 from workflow.api.idempotency import Answer, fingerprint, json_text, once, parse_key
 from workflow.api.problems import PreconditionFailed, problem_answer
 from workflow.api.routes_cases import IDEMPOTENCY_KEY, IF_MATCH, REF
@@ -49,7 +49,7 @@ def list_returns(request: Request, ref: str = REF, cursor: Optional[str] = pagin
 
 
 @router.get("/cases/{ref}/checkpoints/{n}", response_model=Checkpoint,
-            responses=errors(401, 403, 404), summary="One monitoring return",
+            responses=errors(401, 403, 404, headers=ETAG), summary="One monitoring return",
             description="Its state, figures, evidence file, ladder and history; the ETag is "
                         "the return's version.")
 def show_return(request: Request, ref: str = REF, n: str = N,
@@ -62,7 +62,8 @@ def show_return(request: Request, ref: str = REF, n: str = N,
 
 
 @router.post("/cases/{ref}/checkpoints/{n}/submit", response_model=Checkpoint,
-             responses=errors(400, 401, 403, 404, 409, 412, 422),
+             responses=errors(400, 401, 403, 404, 409, 412, 413, 422,
+                              headers={**ETAG, **REPLAYED}),
              summary="Submit a monitoring return",
              description="Multipart: `figures`, a JSON object (`spend_to_date`, "
                          "`savings_to_date` as pounds, `progress`, `risks`, and any field "

@@ -74,11 +74,11 @@ def export(request: Request,
         with reading(engine) as conn:
             case_id = load_case(conn, case).id
     rows = _rows(engine, case_id, since_at)
+    download = {"Content-Disposition": f'attachment; filename="history.{format}"'}
     if format == "csv":
         return StreamingResponse(_csv(rows), media_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": 'attachment; filename="history.csv"'})
-    return StreamingResponse(_json(rows), media_type="application/json",
-                             headers={"Content-Disposition": 'attachment; filename="history.json"'})
+                                 headers=download)
+    return StreamingResponse(_json(rows), media_type="application/json", headers=download)
 
 
 def _rows(engine: Engine, case_id: int | None, since_at) -> Iterator[dict]:

@@ -28,7 +28,8 @@ class AdvanceRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"trigger": "accept"},
-                     {"trigger": "declare_ineligible", "reason": "Lead council is not in England"}]})
+                     {"trigger": "declare_ineligible",
+                      "reason": "Lead council is not in England"}]})
     trigger: str = Field(min_length=1, max_length=40,
                          description="A trigger defined from the case's state "
                                      "(`allowed_triggers` lists those you may fire).")
@@ -73,7 +74,8 @@ class CasePage(_Shape):
 
 class HistoryRow(_Shape):
     seq: int
-    checkpoint: Optional[str] = Field(description="`Q2` for a return's rows; null for the case's own.")
+    checkpoint: Optional[str] = Field(description="`Q2` for a return's rows; null for the "
+                                                  "case's own.")
     from_state: Optional[str]
     to_state: str
     trigger: str
