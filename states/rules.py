@@ -120,7 +120,8 @@ def within_category_count(facts: Facts) -> list[str]:
     made = facts.offers_in_category
     if made < category.max_count:
         return []
-    return [f"{category.name} allows at most {category.max_count} offers and {made} "
+    offers = "offer" if category.max_count == 1 else "offers"
+    return [f"{category.name} allows at most {category.max_count} {offers} and {made} "
             f"{'is' if made == 1 else 'are'} already made"]
 
 

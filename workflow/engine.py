@@ -107,8 +107,9 @@ def _refuse_role(ref: str, t: T, actor: Actor, lead: str | None) -> PermissionDe
             f"so they cannot '{t.trigger}' it.", person=actor.name, trigger=t.trigger)
     roles = ", ".join(sorted(actor.roles)) or "no role"
     may = " or ".join(sorted(t.roles))
+    article = "an" if may[0] in "aeiou" else "a"
     return PermissionDenied(
-        f"{actor.name} ({roles}) may not '{t.trigger}' {ref}: only a {may} may.",
+        f"{actor.name} ({roles}) may not '{t.trigger}' {ref}: only {article} {may} may.",
         person=actor.name, trigger=t.trigger)
 
 
