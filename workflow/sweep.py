@@ -59,6 +59,11 @@ log = logging.getLogger("casework.sweep")
 SYSTEM = Actor.system()
 _TRIES = 3                       # a step that loses a race for its case is tried again
 _SIMULATING = threading.Lock()
+# SQLite has one writer at a time, and its busy handler retries a waiting writer
+# at most every 100 ms; a sweep that takes the lock again straight after each
+# commit would starve a return submitted from the web. So a long sweep on
+# SQLite steps aside for a little longer than that once a second.
+_HOLD_SECONDS, _ASIDE_SECONDS = 1.0, 0.12
 # The checkpoint transition each kind of step fires; `remind` changes no state.
 _TRIGGERS = {"open": "open", "mark_overdue": "mark_overdue", "escalate": "escalate"}
 _DEFAULT_KINDS = {"open": "checkpoint.opened", "remind": "checkpoint.reminder",
@@ -191,6 +196,8 @@ class _Run:
         self.failed: set[int] = set()
         self.specs: dict[str, Any] = {}
         self.mailer = _Mailer()
+        self.shares_one_writer = not is_postgres(conn)
+        self.held_since = time.monotonic()
 
     def spec(self, code: str) -> Any:
         if code not in self.specs:
@@ -199,6 +206,9 @@ class _Run:
 
     def one(self) -> bool:
         """Claim and do one step, in its own transaction; False when nothing due is left."""
+        if self.shares_one_writer and time.monotonic() - self.held_since > _HOLD_SECONDS:
+            time.sleep(_ASIDE_SECONDS)
+            self.held_since = time.monotonic()
         for attempt in range(1, _TRIES + 1):
             # Each step is stamped with the moment it is done (one moment throughout
             # a simulated sweep); a step falling due during a long sweep is done too.

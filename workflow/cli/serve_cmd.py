@@ -22,9 +22,11 @@ log = logging.getLogger("casework.serve")
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+    # Our own lines at INFO (one per sweep, one per delivery run); libraries only
+    # when something is wrong (transitions would log every callback of every step).
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)   # our jobs log their own line
+    logging.getLogger("casework").setLevel(logging.INFO)
 
 
 def _web_app(eng, every_minutes: Optional[float]) -> Any:
