@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         for error in report.errors:
             typer.echo(f"not done: {error}", err=True)
         if report.errors:
-            raise typer.Exit(1)
+            raise SystemExit(1)    # not typer.Exit: main() drops the code click returns for it
 
     @app.command("status")
     def status_(as_json: bool = JSON_OPT) -> None:
@@ -64,4 +64,4 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"outbox       {o['queued']} queued ({o['retrying']} retrying), "
                        f"{o['dead']} dead{oldest}")
         if not found["ok"]:
-            raise typer.Exit(1)
+            raise SystemExit(1)    # not typer.Exit: main() drops the code click returns for it

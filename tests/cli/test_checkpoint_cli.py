@@ -1,0 +1,133 @@
+"""`casework checkpoint …`, `casework sweep` and `casework status`, run as real processes."""
+import json
+import os
+from datetime import datetime, timezone
+
+import pytest
+
+from tests.builders import World
+from tests.workflow.monitoring_world import bid_in_monitoring
+from workflow.db import make_engine
+
+UTC = timezone.utc
+Q1 = "TCA-2013-0001/Q1"
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+@pytest.fixture
+def monitored(cli):
+    """A bid in monitoring on the command line's database; its Q1 opens on 19 December 2013."""
+    engine = make_engine(cli.url)
+    world = World(engine)
+    world.cast()
+    bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=UTC))
+    engine.dispose()
+    return cli
+
+
+def test_checkpoint_list_json_gives_ref_case_state_due_and_level(monitored):
+    rows = monitored.ok("checkpoint", "list", "--case", "TCA-2013-0001", "--json").json()
+
+    assert [{k: r[k] for k in ("ref", "case", "state", "due", "level")} for r in rows] == [
+        {"ref": "TCA-2013-0001/Q1", "case": "TCA-2013-0001", "state": "scheduled",
+         "due": "2014-01-02", "level": 0},
+        {"ref": "TCA-2013-0001/Q2", "case": "TCA-2013-0001", "state": "scheduled",
+         "due": "2014-04-01", "level": 0},
+        {"ref": "TCA-2013-0001/Q3", "case": "TCA-2013-0001", "state": "scheduled",
+         "due": "2014-07-01", "level": 0},
+        {"ref": "TCA-2013-0001/Q4", "case": "TCA-2013-0001", "state": "scheduled",
+         "due": "2014-10-01", "level": 0}]
+
+
+def test_sweep_now_simulates_a_moment_and_prints_what_it_did(monitored):
+    ran = monitored.ok("sweep", "--now", "2013-12-19T09:30")
+
+    assert ran.out.strip().startswith("sweep at 2013-12-19T09:30:00+00:00: 1 step (opened 1), "
+                                      "0 late, 0 skipped in ")
+    listed = monitored.ok("checkpoint", "list", "--json").json()
+    assert [r["state"] for r in listed] == ["open", "scheduled", "scheduled", "scheduled"]
+
+
+def test_sweep_refuses_a_moment_before_one_already_swept(monitored):
+    monitored.ok("sweep", "--now", "2013-12-19T09:30")
+
+    ran = monitored("sweep", "--now", "2013-12-01T09:30+00:00")
+
+    assert ran.code == 1
+    assert "earlier than 2013-12-19T09:30:00+00:00, the latest moment already swept" in ran.err
+
+
+def test_sweep_with_a_time_that_is_not_iso_8601_is_a_usage_error(monitored):
+    ran = monitored("sweep", "--now", "next tuesday")
+
+    assert ran.code == 2
+    assert "not an ISO 8601 time" in ran.err
+
+
+def test_a_council_submits_a_return_from_a_file_with_evidence(monitored, tmp_path):
+    monitored.ok("sweep", "--now", "2013-12-19T09:30")
+    figures = monitored.write("return.toml", 'spend_to_date = "120000"\nprogress = "On track"\n')
+    evidence = tmp_path / "evidence.pdf"
+    evidence.write_bytes(PDF)
+
+    ran = monitored.ok("checkpoint", "submit", Q1, "--as", "cllr", "--from-file", figures,
+                       "--attach", str(evidence),
+                       env={"CASEWORK_FILES": str(tmp_path / "files")})
+
+    assert ran.out.strip() == f"{Q1} is now submitted"
+    shown = monitored.ok("checkpoint", "show", Q1, "--json").json()
+    assert shown["figures"] == {"spend_to_date": "120000.00", "progress": "On track"}
+    assert shown["attachment"]["name"] == "evidence.pdf"
+
+
+def test_a_malformed_return_file_is_refused_naming_the_field(monitored):
+    monitored.ok("sweep", "--now", "2013-12-19T09:30")
+    figures = monitored.write("return.json", json.dumps({"spend_to_date": "1,200"}))
+
+    ran = monitored("checkpoint", "submit", Q1, "--as", "cllr", "--from-file", figures)
+
+    assert ran.code == 1
+    assert "spend_to_date" in ran.err
+    assert monitored.ok("checkpoint", "show", Q1, "--json").json()["state"] == "open"
+
+
+def test_an_evidence_file_over_ten_megabytes_is_refused_before_it_is_read(monitored, tmp_path):
+    monitored.ok("sweep", "--now", "2013-12-19T09:30")
+    big = tmp_path / "scan.pdf"
+    with open(big, "wb") as f:           # sparse: 11 MB on paper, nothing on disk
+        f.truncate(11 * 1024 * 1024)
+
+    ran = monitored("checkpoint", "submit", Q1, "--as", "cllr", "--attach", str(big))
+
+    assert ran.code == 1
+    assert "scan.pdf is 11.0 MB; the limit is 10 MB" in ran.err
+
+
+def test_waive_without_a_reason_is_refused_with_the_reason_needed(monitored):
+    monitored.ok("sweep", "--now", "2013-12-19T09:30")
+
+    ran = monitored("checkpoint", "waive", Q1, "--as", "carol")
+
+    assert ran.code == 1
+    assert ran.err.strip() == f"'waive' on {Q1} needs a reason: give one with --reason."
+
+
+def test_a_council_cannot_accept_and_a_caseworker_can(monitored):
+    monitored.ok("sweep", "--now", "2013-12-19T09:30")
+    monitored.ok("checkpoint", "submit", Q1, "--as", "cllr")
+
+    refused = monitored("checkpoint", "accept", Q1, "--as", "cllr")
+    accepted = monitored("checkpoint", "accept", Q1, "--as", "carol", "--json")
+
+    assert refused.code == 1 and "only a caseworker may" in refused.err
+    assert accepted.code == 0 and accepted.json()["state"] == "accepted"
+
+
+def test_status_exits_1_before_any_sweep_and_0_after_one(monitored):
+    before = monitored("status", "--json")
+    monitored.ok("sweep")
+    after = monitored("status")
+
+    assert before.code == 1 and before.json()["sweep"]["stale"] is True
+    assert after.code == 0
+    assert "steps due" in after.out and "outbox" in after.out
