@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # would shadow the transitions library: the project root takes its place.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from sqlalchemy import Engine, create_engine, func, select, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, event, func, select, text  # noqa: E402
 
 from states.ladder import LONDON  # noqa: E402
 from workflow.calendar import next_working_day  # noqa: E402
@@ -105,36 +105,29 @@ def timed_sweep(engine: Engine, now: datetime | None) -> dict:
 
 
 def plans(engine: Engine) -> list[str]:
+    """EXPLAIN of each claim statement, exactly as the driver receives it."""
     claim, claim_excluding, _ = claim_statements(engine)
+    now = datetime.now(timezone.utc)
     out = []
-    with engine.connect() as conn:
-        now = datetime.now(timezone.utc)
-        for name, stmt, params in (("claim", claim, {"now": now}),
-                                   ("claim, leaving out failed", claim_excluding,
-                                    {"now": now, "failed": [1, 2]})):
-            compiled = stmt.params(**params).compile(dialect=engine.dialect,
-                                                     compile_kwargs={"render_postcompile": True})
-            sql = str(compiled)
-            bound = dict(compiled.params)
-            if engine.dialect.name == "sqlite":
-                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql,
-                                            _sqlite_params(compiled, bound)).all()
-                lines = [r[-1] for r in rows]
-            else:
-                rows = conn.exec_driver_sql("EXPLAIN " + sql, bound).all()
-                lines = [r[0] for r in rows]
-            out.append(f"-- {name} ({engine.dialect.name})\n{sql}\n" + "\n".join(lines))
+    for name, stmt, params in (("claim", claim, {"now": now}),
+                               ("claim, leaving out failed checkpoints", claim_excluding,
+                                {"now": now, "failed": [1, 2]})):
+        seen: list = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            seen.append((statement, parameters))
+
+        with engine.connect() as conn:
+            event.listen(conn, "before_cursor_execute", capture)
+            with conn.begin():
+                conn.execute(stmt, params).all()
+                event.remove(conn, "before_cursor_execute", capture)
+                sql, bound = seen[-1]
+                prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+                rows = conn.exec_driver_sql(prefix + sql, bound).all()
+        lines = [r[-1] for r in rows] if engine.dialect.name == "sqlite" else [r[0] for r in rows]
+        out.append(f"-- {name} ({engine.dialect.name})\n{sql}\n" + "\n".join(lines))
     return out
-
-
-def _sqlite_params(compiled, bound) -> tuple:
-    processors = compiled._bind_processors
-    values = []
-    for key in compiled.positiontup:
-        value = bound[key]
-        proc = processors.get(key)
-        values.append(proc(value) if proc else value)
-    return tuple(values)
 
 
 # --- PostgreSQL: one `casework serve` and two ------------------------------------

@@ -84,7 +84,8 @@ class Case(SQLModel, table=True):
 class Checkpoint(SQLModel, table=True):
     __tablename__ = "checkpoints"
     __table_args__ = (UniqueConstraint("case_id", "n"),
-                      Index("ix_checkpoints_next_step", "next_step_at"),
+                      # the sweep's claim order (migration 0002)
+                      Index("ix_checkpoints_next_step", "next_step_at", "id"),
                       Index("ix_checkpoints_state", "state"))
     id: Optional[int] = Field(default=None, primary_key=True)
     ref: str = Field(sa_column=Column(String(48), nullable=False, unique=True))
