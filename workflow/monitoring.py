@@ -237,8 +237,10 @@ def list_checkpoints(engine: Engine, *, case: str | None = None, overdue: bool =
     if state:
         q = q.where(checkpoints.c.state == state)
     if org:
+        # partners is a JSON list of codes; as text, a partner is its code in quotes
+        quoted = '"' + org.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"'
         q = q.where(or_(cases.c.lead == org,
-                        cast(cases.c.partners, String).like(f'%"{org}"%')))
+                        cast(cases.c.partners, String).like(f"%{quoted}%", escape="\\")))
     if limit is not None:
         q = q.limit(limit)
     with reading(engine) as conn:

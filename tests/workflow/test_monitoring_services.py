@@ -313,9 +313,10 @@ def test_returns_are_listed_by_case_by_organisation_and_when_overdue(world, q1):
     overdue = monitoring.list_checkpoints(world.engine, overdue=True)
     partner = monitoring.list_checkpoints(world.engine, org="E07000028")
     stranger = monitoring.list_checkpoints(world.engine, org="E99999999")
+    pattern = monitoring.list_checkpoints(world.engine, org="E0700002_")   # not a wildcard
 
     assert [(r["ref"], r["state"], r["due"], r["level"]) for r in overdue] == [
         (q1, "overdue", "2014-01-02", 0)]
     assert overdue[0]["next_step"] == {"name": "escalated_1", "at": "2014-01-09T09:00:00+00:00"}
     assert [r["ref"] for r in partner] == [q1.replace("Q1", f"Q{n}") for n in range(1, 5)]
-    assert stranger == []
+    assert stranger == [] and pattern == []
