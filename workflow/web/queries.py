@@ -101,6 +101,8 @@ def _case_query(conn: Connection, f: CaseFilter, columns: Sequence[Any]) -> Sele
         q = q.where(involving(f.only_org))
     if f.state:
         q = q.where(cases.c.state == f.state)
+        if not f.kind:       # both kinds named, so the (kind, state) index serves the state
+            q = q.where(cases.c.kind.in_(("bid", "area")))
     if f.kind:
         q = q.where(cases.c.kind == f.kind)
     if f.programme:
@@ -140,29 +142,37 @@ class Group:
 
 
 def case_group(conn: Connection, group: Group, where: Any, limit: int, *,
-               scope: Any = None, order: Any = None) -> Group:
+               scope: Any = None) -> Group:
+    """Count the cases in a group, and read the first `limit` of them, oldest first."""
     cond = and_(where, scope) if scope is not None else where
     group.count = int(conn.execute(select(func.count()).select_from(cases).where(cond)).scalar() or 0)
     if group.count:
-        group.rows = list(conn.execute(select(*_CASE_COLUMNS).where(cond)
-                                       .order_by(order if order is not None else cases.c.updated_at,
-                                                 cases.c.id).limit(limit)))
+        # Ids first, straight from the (kind, state) index in id order; then just those rows.
+        first = select(cases.c.id).where(cond).order_by(cases.c.id).limit(limit)
+        group.rows = list(conn.execute(select(*_CASE_COLUMNS).where(cases.c.id.in_(first))
+                                       .order_by(cases.c.id)))
     return group
 
 
 def return_group(conn: Connection, group: Group, where: Any, limit: int, *,
                  scope: Any = None) -> Group:
-    cond = and_(where, scope) if scope is not None else where
-    joined = checkpoints.join(cases, cases.c.id == checkpoints.c.case_id)
+    """Count the returns in a group, and read the `limit` due soonest (most overdue first)."""
     if scope is None:
-        count_q = select(func.count()).select_from(checkpoints).where(cond)
+        group.count = int(conn.execute(select(func.count()).select_from(checkpoints)
+                                       .where(where)).scalar() or 0)
+        first = select(checkpoints.c.id).where(where)
     else:
-        count_q = select(func.count()).select_from(joined).where(cond)
-    group.count = int(conn.execute(count_q).scalar() or 0)
+        joined = checkpoints.join(cases, cases.c.id == checkpoints.c.case_id)
+        group.count = int(conn.execute(select(func.count()).select_from(joined)
+                                       .where(where, scope)).scalar() or 0)
+        first = select(checkpoints.c.id).select_from(joined).where(where, scope)
     if group.count:
-        group.rows = list(conn.execute(select(*_CHECKPOINT_COLUMNS).select_from(joined)
-                                       .where(cond).order_by(checkpoints.c.due, checkpoints.c.id)
-                                       .limit(limit)))
+        # The first ids from the (state, level, due) index alone, then only their rows.
+        first = first.order_by(checkpoints.c.due, checkpoints.c.id).limit(limit)
+        group.rows = list(conn.execute(
+            select(*_CHECKPOINT_COLUMNS)
+            .select_from(checkpoints.join(cases, cases.c.id == checkpoints.c.case_id))
+            .where(checkpoints.c.id.in_(first)).order_by(checkpoints.c.due, checkpoints.c.id)))
     return group
 
 
@@ -195,9 +205,12 @@ def not_scored_by(person: str) -> Any:
 
 
 # --- returns ------------------------------------------------------------------------------------
+IN_PLAY = ("open", "overdue", "escalated", "submitted", "queried")
+
+
 @dataclass(frozen=True)
 class ReturnFilter:
-    state: str = ""
+    state: str = ""               # a state, "" for those in play, "all" for every one
     overdue: bool = False
     programme: str = ""
     case: str = ""
@@ -211,27 +224,37 @@ class ReturnFilter:
         return tuple(out)
 
 
-def _return_query(f: ReturnFilter, columns: Sequence[Any]) -> Select:
-    q = select(*columns).select_from(checkpoints.join(cases, cases.c.id == checkpoints.c.case_id))
-    if f.only_org is not None:
-        q = q.where(involving(f.only_org))
-    if f.state:
-        q = q.where(checkpoints.c.state == f.state)
+def _return_filter(f: ReturnFilter) -> tuple[list[Any], bool]:
+    """The conditions of a returns list, and whether any of them is on the case."""
+    on_return: list[Any] = []
+    on_case: list[Any] = []
+    if f.state == "":
+        on_return.append(checkpoints.c.state.in_(IN_PLAY))
+    elif f.state != "all":
+        on_return.append(checkpoints.c.state == f.state)
     if f.overdue:
-        q = q.where(checkpoints.c.state.in_(("overdue", "escalated")))
+        on_return.append(checkpoints.c.state.in_(("overdue", "escalated")))
+    if f.only_org is not None:
+        on_case.append(involving(f.only_org))
     if f.programme:
-        q = q.where(cases.c.programme == f.programme.lower())
+        on_case.append(cases.c.programme == f.programme.lower())
     if f.case:
-        q = q.where(cases.c.ref == f.case.strip().upper())
-    return q
+        on_case.append(cases.c.ref == f.case.strip().upper())
+    return on_return + on_case, bool(on_case)
 
 
 def search_returns(conn: Connection, f: ReturnFilter, page: int, size: int) -> tuple[list[Any], Pager]:
-    total = conn.execute(_return_query(f, [func.count()])).scalar() or 0
+    """One page of returns, soonest due first; ids are found first, then only their rows read."""
+    conditions, needs_case = _return_filter(f)
+    joined = checkpoints.join(cases, cases.c.id == checkpoints.c.case_id)
+    source = joined if needs_case else checkpoints
+    total = conn.execute(select(func.count()).select_from(source).where(*conditions)).scalar() or 0
     pager = Pager(page, size, int(total), f.params())
-    rows = list(conn.execute(_return_query(f, _CHECKPOINT_COLUMNS)
-                             .order_by(checkpoints.c.due, checkpoints.c.id)
-                             .offset(pager.offset).limit(size)))
+    ids = (select(checkpoints.c.id).select_from(source).where(*conditions)
+           .order_by(checkpoints.c.due, checkpoints.c.id).offset(pager.offset).limit(size))
+    rows = list(conn.execute(select(*_CHECKPOINT_COLUMNS).select_from(joined)
+                             .where(checkpoints.c.id.in_(ids))
+                             .order_by(checkpoints.c.due, checkpoints.c.id)))
     return rows, pager
 
 

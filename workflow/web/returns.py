@@ -33,7 +33,9 @@ DECISION_LABELS = {"accept": "Accept the return", "query": "Query the return",
 def return_list(request: Request) -> Response:
     who = viewer(request)
     p = request.query_params
-    f = queries.ReturnFilter(state=p.get("state", "") if p.get("state") in STATES else "",
+    # A council sees all its returns; staff see those in play unless they ask for more.
+    default = "all" if who.council_only else ""
+    f = queries.ReturnFilter(state=p["state"] if p.get("state") in (*STATES, "all") else default,
                              overdue=p.get("overdue") == "1",
                              programme=p.get("programme", "").strip().lower()[:40],
                              case=p.get("case", "").strip()[:40],

@@ -1,4 +1,6 @@
-"""The web app: every sign-in attempt, kept so repeated failures slow and then lock a name.
+"""The web app: every sign-in attempt, kept so repeated failures slow and then lock a name;
+and an index for the lists people page through (returns by state and escalation level,
+soonest due first), so an inbox over 400,000 returns reads only the rows it shows.
 
 Revision ID: 0004
 Revises: 0001
@@ -25,8 +27,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_sign_in_attempts_name_at", "sign_in_attempts", ["name", "at"])
+    op.create_index("ix_checkpoints_state_level_due", "checkpoints", ["state", "level", "due"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_checkpoints_state_level_due", table_name="checkpoints")
     op.drop_index("ix_sign_in_attempts_name_at", table_name="sign_in_attempts")
     op.drop_table("sign_in_attempts")
