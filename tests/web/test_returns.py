@@ -144,3 +144,16 @@ def test_a_return_that_does_not_exist_is_not_found(site, due):
 
     assert site.as_("cllr").get(f"/returns/{ref}/Q9").status_code == 404
     assert site.as_("carol").get("/returns/TCA-2013-0404/Q1").status_code == 404
+
+
+def test_a_council_is_shown_the_cases_waiting_for_it_beside_its_returns(site):
+    from tests.web.site import recommended_bid
+    ref = recommended_bid(site.world)
+    site.world.advance(ref, "offer", by="april")
+
+    own = text_of(site.as_("cllr").get("/returns").text)
+    partner = text_of(site.as_("pat").get("/returns").text)
+
+    waiting = own[own.index("Waiting for you"):own.index("Monitoring returns")]
+    assert ref in waiting and "Accept or decline the award" in waiting
+    assert "Waiting for you" not in partner

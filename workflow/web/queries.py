@@ -204,6 +204,18 @@ def not_scored_by(person: str) -> Any:
                            scores.c.agreed.is_(False))
 
 
+# Case states in which the lead council is the one to act, and what it is to do.
+COUNCIL_TO_ACT = {"draft": "Submit it", "clarification_requested": "Answer the question asked",
+                  "award_offered": "Accept or decline the award"}
+
+
+def waiting_on(conn: Connection, org: str, limit: int = 50) -> list[Any]:
+    """Cases `org` leads that wait for the council itself to act."""
+    return list(conn.execute(select(*_CASE_COLUMNS)
+                             .where(cases.c.lead == org, cases.c.state.in_(list(COUNCIL_TO_ACT)))
+                             .order_by(cases.c.id).limit(limit)))
+
+
 # --- returns ------------------------------------------------------------------------------------
 IN_PLAY = ("open", "overdue", "escalated", "submitted", "queried")
 

@@ -43,11 +43,12 @@ def return_list(request: Request) -> Response:
     size = request.app.state.settings.page_size
     with reading(request.app.state.engine) as conn:
         rows, pager = queries.search_returns(conn, f, queries.page_number(p.get("page")), size)
+        waiting = queries.waiting_on(conn, who.org) if who.has("council") and who.org else []
         names = queries.org_names(conn, [r.lead for r in rows])
         codes = list(conn.execute(programmes.select().with_only_columns(programmes.c.code)
                                   .order_by(programmes.c.code)).scalars())
     return page(request, "returns.html", rows=rows, pager=pager, names=names, filters=f,
-                states=STATES, programmes=codes)
+                states=STATES, programmes=codes, waiting=waiting, to_act=queries.COUNCIL_TO_ACT)
 
 
 def _ref(request: Request) -> str:
