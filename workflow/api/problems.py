@@ -64,7 +64,6 @@ KINDS: list[tuple[type[CaseworkError], int, str, str]] = [
     (Malformed, 400, "malformed", "Malformed input"),
     (Refused, 422, "refused", "Refused"),
     (SetupError, 503, "unavailable", "The service cannot work right now"),
-    (CaseworkError, 400, "refused", "Refused"),
 ]
 TYPE_PREFIX = "urn:casework:problem:"
 _FACTS = ("ref", "state", "trigger", "allowed", "violations", "problems", "current_version",
@@ -75,7 +74,7 @@ def _kind(err: CaseworkError) -> tuple[int, str, str]:
     for cls, status, slug, title in KINDS:
         if isinstance(err, cls):
             return status, slug, title
-    return 400, "refused", "Refused"
+    return (err.status if 400 <= err.status < 500 else 400), "refused", "Refused"
 
 
 def problem(status: int, slug: str, title: str, detail: str, **facts: Any) -> dict[str, Any]:
@@ -87,6 +86,11 @@ def problem(status: int, slug: str, title: str, detail: str, **facts: Any) -> di
 
 def error_body(err: CaseworkError) -> dict[str, Any]:
     status, slug, title = _kind(err)
+    if isinstance(err, SetupError):
+        # Its message names the database and its host: for the log, not for callers.
+        log.error("API request refused: %s", err)
+        return problem(status, slug, title, "The service cannot reach its database just now; "
+                                            "nothing was changed. Try again in a moment.")
     facts = {}
     for name in _FACTS:
         value = getattr(err, name, None)
@@ -103,10 +107,15 @@ def _headers(status: int) -> dict[str, str]:
 
 
 def problem_answer(err: CaseworkError) -> Answer:
-    """The answer to a refusal, as kept for an Idempotency-Key (conflicts are not kept)."""
+    """The answer to a refusal, as kept for an Idempotency-Key.
+
+    Not kept: a conflict with a concurrent change and an unreachable database,
+    which a retry with the same key should be able to get past.
+    """
     body = error_body(err)
+    keep = body["status"] < 500 and not is_conflict(err) and not isinstance(err, PreconditionFailed)
     return Answer(body["status"], json.dumps(body, ensure_ascii=False), _headers(body["status"]),
-                  MEDIA_TYPE, keep=not is_conflict(err) and not isinstance(err, PreconditionFailed))
+                  MEDIA_TYPE, keep=keep)
 
 
 def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
