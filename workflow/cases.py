@@ -197,8 +197,10 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
         if programme:
             q = q.where(func.lower(cases.c.programme) == programme.lower())
         if org:
+            # partners is a JSON list of codes; as text, a partner is its code in quotes
+            quoted = '"' + org.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"'
             q = q.where(or_(cases.c.lead == org,
-                            cast(cases.c.partners, String).like(f'%"{org}"%')))
+                            cast(cases.c.partners, String).like(f"%{quoted}%", escape="\\")))
         if after_id is not None:
             q = q.where(cases.c.id > after_id)
         if limit is not None:
