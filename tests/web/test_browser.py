@@ -121,10 +121,12 @@ def test_a_return_from_reminder_to_accepted_and_audited(people, moment, live, br
     audrey.goto("/sign-in")
     sign_in(audrey, "audrey")
     assert audrey.url == f"{live.url}/cases"
+    axe(audrey, "cases")
     audrey.get_by_label("Reference or title").fill(ref)
     audrey.get_by_role("button", name="Search").click()
     axe(audrey, "case search")
     audrey.get_by_role("link", name=ref, exact=True).click()
+    axe(audrey, "case, as an auditor")
     audrey.get_by_role("link", name="Check this history's chain of hashes").click()
     page_text = audrey.inner_text("main")
     assert "The chain holds" in page_text
@@ -185,12 +187,40 @@ def test_two_approvers_offer_against_the_last_funds_and_one_is_refused_with_the_
     aaron.get_by_role("button", name="Offer the award").click()
 
     assert "£250,000" in april.inner_text("main")          # committed after the first offer
+    axe(april, "ranking after an offer")
     summary = aaron.locator(".error-summary").inner_text()
     assert "would commit £500,000, past the fund's £400,000 (£150,000 remains)" in summary
     assert "The fund has £150,000 remaining of £400,000" in aaron.inner_text("main")
     axe(aaron, "refused offer")
     shoot(aaron, "09-approver-offer-refused")
     assert people.state(first) == "award_offered" and people.state(second) == "recommended"
+
+
+def test_an_assessor_declares_and_scores_and_the_caseworker_moderates(people, live, browser, axe):
+    ref = people.bid()
+    people.advance(ref, "submit", "check", "start_assessment")
+    for name in ("ash", "asha"):
+        _ctx, page = person(browser, live)
+        page.goto(f"/cases/{ref}/assessment")
+        sign_in(page, name)
+        axe(page, f"assessment, before {name} declares")
+        page.get_by_label("No, I have no conflict of interest").check()
+        page.get_by_role("button", name="Record my declaration").click()
+        for criterion, mark in (("Level of innovation", "4"), ("Transitional costs", "3"),
+                                ("Prospective savings", "4")):
+            page.get_by_role("group", name=re.compile(criterion)).get_by_label(mark, exact=True).check()
+        axe(page, f"assessment, {name} scoring")
+        page.get_by_role("button", name="Record my scores").click()
+        assert "Your scores are recorded." in page.inner_text("main")
+        if name == "ash":
+            shoot(page, "11-assessor-scored")
+    _ctx, carol = person(browser, live)
+    carol.goto(f"/cases/{ref}")
+    sign_in(carol, "carol")
+    carol.get_by_role("button", name="Mark as moderated").click()
+
+    assert f"{ref} is now moderated." in carol.inner_text("main")
+    axe(carol, "case, moderated")
 
 
 def test_signing_in_and_moving_around_with_the_keyboard_only(people, live, browser, axe):
