@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
-from sqlalchemy import Column, Engine, Index, Integer, String, select
+from sqlalchemy import Column, Engine, Index, String, select
 from sqlmodel import Field, SQLModel
 
 from notifications.sqltypes import UTCDateTime
