@@ -131,3 +131,20 @@ def test_list_commands_give_the_documented_json(c):
         c.ok("user", "list", "--json").json()
     tca = next(p for p in c.ok("programme", "list", "--json").json() if p["code"] == "tca-2013")
     assert (tca["fund"], tca["committed"], tca["remaining"]) == ("9000000.00", "0.00", "9000000.00")
+
+
+def test_audit_verify_exits_1_naming_a_broken_chain(c):
+    from sqlalchemy import text
+    from workflow.db import make_engine
+    c.ok("case", "open", "bid", "--from-file", c.write("a.json", json.dumps(BID)), "--as", "cllr")
+    engine = make_engine(c.url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER history_no_update"))
+        conn.execute(text("UPDATE history SET actor = 'mallory'"))
+    engine.dispose()
+
+    ran = c("audit", "verify")
+
+    assert ran.code == 1
+    assert ran.out.splitlines() == ["TCA-2013-0001: row 1 does not match its hash",
+                                    "1 cases, 1 rows checked, 1 broken"]

@@ -45,7 +45,11 @@ _register()
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        app(args=argv, prog_name="casework", standalone_mode=False)
+        # Outside standalone mode click hands back a command's typer.Exit code
+        # instead of exiting with it.
+        code = app(args=argv, prog_name="casework", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except click_errors.NoArgsIsHelpError as err:
