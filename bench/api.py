@@ -11,7 +11,11 @@ kept-alive connection (after a warm-up):
 - list: a page of 50 cases (`GET /api/v1/cases?limit=50`), from a random
   place in the table (a cursor made for a random id);
 - list (council): the same, as a council person (cases their organisation
-  leads or partners: the filter the API adds for councils);
+  leads or partners: the filter the API adds for councils), for a council
+  that leads 2% of the cases;
+- list (council, none): the first page for a council with no case at all,
+  the worst case of that filter (partners are a JSON list, scanned row by
+  row until a page is found, here to the end of the table);
 - show: one case (`GET /api/v1/cases/{ref}`), chosen at random;
 - trigger: `POST /api/v1/cases/{ref}/advance {"trigger": "suspend"}` with
   If-Match, each on a different case: one transaction with the version
@@ -50,11 +54,12 @@ from workflow.db import make_engine  # noqa: E402
 from workflow.setup import init  # noqa: E402
 
 CASEWORK = str(Path(sys.executable).with_name("casework"))
-TARGETS_MS = {"list": 20.0, "list_council": 20.0, "show": 20.0, "trigger": 50.0}
+TARGETS_MS = {"list": 20.0, "list_council": 20.0, "list_council_none": 20.0, "show": 20.0,
+              "trigger": 50.0}
 
 
-def build(folder: Path, n_cases: int) -> tuple[str, str, str]:
-    """The database, and the API tokens of a caseworker and of a council person."""
+def build(folder: Path, n_cases: int) -> tuple[str, str, str, str]:
+    """The database, and the API tokens of a caseworker and of two council people."""
     url = f"sqlite:///{folder / 'casework.db'}"
     engine = make_engine(url)
     init(engine)
@@ -64,11 +69,14 @@ def build(folder: Path, n_cases: int) -> tuple[str, str, str]:
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:
         people.add_user(conn, "cllr", roles=["council"], org="E07000007")
+        people.add_org(conn, "E06000001", name="Hartlepool", email="r@hartlepool.example.org")
+        people.add_user(conn, "quiet", roles=["council"], org="E06000001")
         staff, _ = tokens.create(conn, "carol", now=now)
         council, _ = tokens.create(conn, "cllr", now=now)
+        none, _ = tokens.create(conn, "quiet", now=now)
     engine.dispose()
     print(f"built {n_cases:,} cases in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return url, staff, council
+    return url, staff, council, none
 
 
 def free_port() -> int:
@@ -114,12 +122,13 @@ def summary(ms: list[float]) -> dict:
             "p99": pick(0.99), "max": round(ordered[-1], 2)}
 
 
-def run(base: str, staff: str, council: str, n_cases: int, n: int, n_triggers: int) -> dict:
+def run(base: str, staff: str, council: str, none: str, n_cases: int, n: int,
+        n_triggers: int) -> dict:
     rng = random.Random(2013)
-    as_staff = httpx.Client(base_url=base + "/api/v1", timeout=30,
-                            headers={"Authorization": f"Bearer {staff}"})
-    as_council = httpx.Client(base_url=base + "/api/v1", timeout=30,
-                              headers={"Authorization": f"Bearer {council}"})
+    as_staff, as_council, as_none = (
+        httpx.Client(base_url=base + "/api/v1", timeout=30,
+                     headers={"Authorization": f"Bearer {token}"})
+        for token in (staff, council, none))
 
     def page(client):
         def send(_):
@@ -130,17 +139,21 @@ def run(base: str, staff: str, council: str, n_cases: int, n: int, n_triggers: i
     def show(_):
         return as_staff.get(f"/cases/TCA-2013-{rng.randrange(1, n_cases + 1):06d}")
 
-    chosen = iter(rng.sample(range(1, n_cases + 1), n_triggers + 50))
+    chosen = iter(rng.sample(range(1, n_cases + 1), n_triggers + 20))
 
     def trigger(_):
         ref = f"TCA-2013-{next(chosen):06d}"
         return as_staff.post(f"/cases/{ref}/advance", json={"trigger": "suspend"},
                              headers={"If-Match": '"10"'})
 
-    for send in (page(as_staff), page(as_council), show, trigger):   # warm up
-        timed(send, 50 if send is not trigger else 50)
+    def first_page(_):
+        return as_none.get("/cases", params={"limit": 50})
+
+    for send in (page(as_staff), page(as_council), first_page, show, trigger):   # warm up
+        timed(send, 20)
     results = {"list": summary(timed(page(as_staff), n)),
                "list_council": summary(timed(page(as_council), n)),
+               "list_council_none": summary(timed(first_page, max(50, n // 10))),
                "show": summary(timed(show, n)),
                "trigger": summary(timed(trigger, n_triggers))}
     for name, figures in results.items():
@@ -157,15 +170,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="casework-bench-api-") as tmp:
         folder = Path(tmp)
-        url, staff, council = build(folder, args.cases)
+        url, staff, council, none = build(folder, args.cases)
         proc, base = start_server(url, folder)
         try:
-            results = run(base, staff, council, args.cases, args.requests, args.triggers)
+            results = run(base, staff, council, none, args.cases, args.requests, args.triggers)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
     for name, f in results.items():
-        print(f"{name:13} p50 {f['p50']:6.2f} ms  p95 {f['p95']:6.2f} ms  p99 {f['p99']:6.2f} ms"
+        print(f"{name:17} p50 {f['p50']:6.2f} ms  p95 {f['p95']:6.2f} ms  p99 {f['p99']:6.2f} ms"
               f"  (target p99 < {f['target_p99_ms']:.0f} ms: {'met' if f['met'] else 'MISSED'})")
     print(json.dumps({"cases": args.cases, "server": "casework serve --no-scheduler (uvicorn, "
                       "one process), SQLite", **results}))
