@@ -60,7 +60,8 @@ def grants_by_ref(publication) -> dict[str, dict]:
     return {g["id"].removeprefix("360G-DCLG-"): g for g in publication.grants}
 
 
-def test_the_package_of_a_whole_round_validates_against_the_standard(world):
+def test_the_package_of_a_whole_round_validates_against_the_standard(any_world):
+    world = any_world
     refs = a_round(world)
 
     publication = publish.build(world.engine, "tca-2013", funder=FUNDER)
