@@ -23,7 +23,7 @@ from notifications.kinds import KINDS
 from notifications.message import build_message, check_header, message_id_for, parse_address
 from notifications.render import Rendered
 from notifications.sqltypes import UTCDateTime
-from notifications.transports import PermFailure, Sent, SendResult, Transport
+from notifications.transports import PermFailure, Sent, SendResult, TempFailure, Transport
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -265,17 +265,24 @@ async def _deliver(engine, transport, *, now, owner, sender, domain, batch, max_
         # building is CPU, sending is mostly waiting for the server.
         prepared = await _prepare(claimed, sender=sender, domain=domain, date=now())
         if in_flight is not None:
-            report += await _finish(engine, *in_flight, owner=owner, now=now,
-                                    max_attempts=max_attempts, rng=rng)
+            done, stalled = await _finish(engine, *in_flight, owner=owner, now=now,
+                                          max_attempts=max_attempts, rng=rng)
+            report += done
             in_flight = None
+            if stalled and claimed:
+                # Nothing got through: the server is down or refusing. Leave the
+                # rest due for the next run rather than spend their tries now.
+                _release(engine, owner, [row.id for row in claimed])
+                return report
         if not claimed:
             return report
         failed, sendable = prepared
         sending = asyncio.ensure_future(transport.send_batch([msg for _, msg in sendable]))
         in_flight = (failed, [row for row, _ in sendable], sending)
         if not loop_until_empty:
-            return report + await _finish(engine, *in_flight, owner=owner, now=now,
-                                          max_attempts=max_attempts, rng=rng)
+            done, _ = await _finish(engine, *in_flight, owner=owner, now=now,
+                                    max_attempts=max_attempts, rng=rng)
+            return report + done
 
 
 async def _prepare(claimed: list[Claimed], *, sender: str, domain: str, date: datetime):
@@ -291,10 +298,20 @@ async def _prepare(claimed: list[Claimed], *, sender: str, domain: str, date: da
     return failed, sendable
 
 
-async def _finish(engine, failed, rows, sending, *, owner, now, max_attempts, rng) -> DeliveryReport:
-    outcomes = failed + list(zip(rows, await sending, strict=True))
+async def _finish(engine, failed, rows, sending, *, owner, now, max_attempts,
+                  rng) -> tuple[DeliveryReport, bool]:
+    """Record a sent batch; also say whether every message in it failed for now."""
+    results = await sending
+    outcomes = failed + list(zip(rows, results, strict=True))
+    stalled = bool(results) and all(isinstance(result, TempFailure) for result in results)
     return record_outcomes(engine, owner=owner, outcomes=outcomes, now=now(),
-                           max_attempts=max_attempts, rng=rng)
+                           max_attempts=max_attempts, rng=rng), stalled
+
+
+def _release(engine: Engine, owner: str, ids: list[int]) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(_T).where(_C.id.in_(ids), _C.claimed_by == owner)
+                     .values(claimed_by=None, claim_expires=None))
 
 
 def retry(conn: Connection, *, ids: Sequence[int] = (), all_dead: bool = False,

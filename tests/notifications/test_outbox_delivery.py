@@ -338,3 +338,16 @@ def test_delivery_runs_under_a_frozen_clock_when_asyncio_keeps_real_time(outbox_
 
     assert (str(first), str(second)) == ("sent 0, retrying 1, dead 0", "sent 1, retrying 0, dead 0")
     assert smtp_server.wait_for(1)[0].message["Date"] == "Mon, 07 Apr 2014 08:01:13 +0000"
+
+
+def test_a_run_that_gets_nothing_through_leaves_the_rest_for_the_next_run(outbox_db, smtp_server, clock):
+    ids = queue(outbox_db, clock, n=5)
+    smtp_server.stop()
+
+    report = run(outbox_db, smtp_server, clock, batch=2)
+
+    assert str(report) == "sent 0, retrying 2, dead 0"
+    assert [(row(outbox_db, i).attempts, row(outbox_db, i).claimed_by) for i in ids] == [
+        (1, None), (1, None), (0, None), (0, None), (0, None)]
+    smtp_server.start()
+    assert str(run(outbox_db, smtp_server, clock, batch=2)) == "sent 3, retrying 0, dead 0"
