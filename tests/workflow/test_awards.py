@@ -208,7 +208,7 @@ def test_an_offer_past_both_the_fund_and_the_count_names_both(world):
 
     assert refused.value.violations == (
         "offering £200,000 would commit £700,000, past the fund's £600,000 (£100,000 remains)",
-        "shared_arrangement allows at most 1 offers and 1 is already made")
+        "shared_arrangement allows at most 1 offer and 1 is already made")
     assert world.snapshot() == before
 
 
