@@ -59,6 +59,7 @@ log = logging.getLogger("casework.sweep")
 SYSTEM = Actor.system()
 _TRIES = 3                       # a step that loses a race for its case is tried again
 _SIMULATING = threading.Lock()
+_ENDED, _RESCHEDULED = "ended", "rescheduled"   # what a claim did when it took no step
 # SQLite has one writer at a time, and its busy handler retries a waiting writer
 # at most every 100 ms; a sweep that takes the lock again straight after each
 # commit would starve a return submitted from the web. So a long sweep on
@@ -79,7 +80,8 @@ class SweepReport:
     steps: Counter = field(default_factory=Counter)
     late: int = 0
     skipped: int = 0              # messages not sent under catch_up = "latest" (steps still done)
-    stopped: int = 0              # ladders ended because their case is no longer monitored
+    stopped: int = 0              # ladders ended: the return is finished or its case ended
+    rescheduled: int = 0          # next steps moved because the programme's ladder changed
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -94,6 +96,8 @@ class SweepReport:
                 f"{self.late} late, {self.skipped} skipped")
         if self.stopped:
             text += f", {self.stopped} ladders ended"
+        if self.rescheduled:
+            text += f", {self.rescheduled} rescheduled"
         if self.errors:
             text += f", {len(self.errors)} failed"
         return text + f" in {self.seconds:.3f} s"
@@ -101,7 +105,8 @@ class SweepReport:
     def as_json(self) -> dict:
         return {"now": self.now.isoformat(), "owner": self.owner, "steps": dict(self.steps),
                 "total": self.total, "late": self.late, "skipped": self.skipped,
-                "stopped": self.stopped, "errors": list(self.errors),
+                "stopped": self.stopped, "rescheduled": self.rescheduled,
+                "errors": list(self.errors),
                 "seconds": round(self.seconds, 4)}
 
 
@@ -230,17 +235,20 @@ class _Run:
             return True
         return True
 
-    def _count(self, due: StepDue | bool) -> None:
-        if due is True:
+    def _count(self, due: StepDue | str) -> None:
+        if due == _ENDED:
             self.report.stopped += 1
+            return
+        if due == _RESCHEDULED:
+            self.report.rescheduled += 1
             return
         self.report.steps[due.step.name] += 1
         self.report.late += due.late
         self.report.skipped += not due.send
         metrics.LADDER_STEPS.labels(due.step.name).inc()
 
-    def _step(self) -> StepDue | bool | None:
-        """The step done (a StepDue), True when a ladder was ended, None when nothing is due."""
+    def _step(self) -> StepDue | str | None:
+        """The step done (a StepDue), _ENDED or _RESCHEDULED, or None when nothing is due."""
         if self.failed:
             cp = self.conn.execute(self.claim_excluding,
                                    {"now": self.now, "failed": sorted(self.failed)}).first()
@@ -253,21 +261,21 @@ class _Run:
         except Exception as err:
             raise _StepFailed(cp.id, cp.ref, err) from err
 
-    def _do(self, cp: Any) -> StepDue | bool:
+    def _do(self, cp: Any) -> StepDue | str:
         case = self.conn.execute(self.case_q, {"case_id": cp.case_id}).one()
         spec = self.spec(case.programme)
         pending = pending_steps(spec.ladder, cp.due, list(cp.steps_done))
         if cp.state not in CHASED or case.state not in COLLECTING[case.kind] or not pending:
             # A finished return, or a case no longer monitored: the ladder ends here.
             _set_next(self.conn, cp, None)
-            return True
+            return _ENDED
         if cp.scheduled_at is not None:
             # A step that fell due before its checkpoint existed is due when it was created.
             pending = [(s, max(at, cp.scheduled_at)) for s, at in pending]
         due = plan_catch_up(pending, self.now, spec.catch_up)
         if not due:                          # the programme's ladder changed since
             _set_next(self.conn, cp, pending[0][1])
-            return True
+            return _RESCHEDULED
         first = due[0]
         later = [at for s, at in pending if s.name != first.step.name]
         step = _Step(self.conn, cp, case, spec, first, self.now, later[0] if later else None,

@@ -122,3 +122,22 @@ def test_a_network_area_is_monitored_quarterly_from_the_day_it_is_activated(worl
     assert [(r["ref"], r["due"], r["state"]) for r in rows] == [
         (f"{ref}/Q1", "2013-12-02", "scheduled"), (f"{ref}/Q2", "2014-03-03", "scheduled"),
         (f"{ref}/Q3", "2014-06-02", "scheduled"), (f"{ref}/Q4", "2014-09-02", "scheduled")]
+
+
+def test_a_ladder_changed_in_the_programme_file_applies_to_returns_already_scheduled(world):
+    ref = bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=UTC))   # Q1 due 2 January
+    sources = dict(programmes.bundled_sources())
+    ladder = sources["pstn-2013.toml"][sources["pstn-2013.toml"].index("[[ladder]]"):]
+    later = sources["tca-2013.toml"] + "\n" + ladder.replace("offset_days = -14",
+                                                            "offset_days = -7")
+    with world.engine.begin() as conn:
+        programmes.load(conn, later, "tca-2013.toml")      # returns now open a week ahead
+
+    with freeze_time(datetime(2013, 12, 19, 9, 30, tzinfo=UTC)):    # the old opening day
+        before = sweep(world.engine)
+    with freeze_time(datetime(2013, 12, 26, 9, 30, tzinfo=UTC)):    # the new one
+        on_the_day = sweep(world.engine)
+
+    assert before.total == 0 and before.rescheduled == 1
+    assert dict(on_the_day.steps) == {"opened": 1}
+    assert days_of(world, f"{ref}/Q1:opened") == [date(2013, 12, 26)]
