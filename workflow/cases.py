@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, Engine, String, bindparam, cast, func, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from states import DEFINITIONS
 from states.documents import parse_area, parse_bid
@@ -25,7 +25,7 @@ from workflow.engine import Actor, allowed_triggers, needs_facts, plan
 from workflow.errors import CaseNotFound, ConflictError, Malformed, PermissionDenied
 from workflow.facts import facts_for, needs_of
 from workflow.history import GENESIS, Entry, Head, insert_row, rows_for, seal, as_dict
-from workflow.models import cases, organisations
+from workflow.models import case_orgs, cases, organisations
 
 _CASE_BY_REF = select(cases).where(cases.c.ref == bindparam("ref"))
 _MOVE = (update(cases)
@@ -92,6 +92,8 @@ def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name
             caseworker=actor.name if "caseworker" in actor.roles else None,
             last_seq=1, last_hash=digest, created_at=now, updated_at=now)).inserted_primary_key[0]
         insert_row(conn, Head(case_id, ref, 0, GENESIS), entry)
+        conn.execute(case_orgs.insert(), [{"org": app.lead, "case_id": case_id, "role": "lead"}] + [
+            {"org": p, "case_id": case_id, "role": "partner"} for p in partners if p != app.lead])
         return case_json(conn, load_case(conn, ref), actor)
 
 
@@ -182,6 +184,11 @@ def show(engine: Engine, ref: str, actor_name: str | None = None) -> dict[str, A
         return case_json(conn, load_case(conn, ref), actor)
 
 
+def involving(query: Any, org: str) -> Any:
+    """`query` over cases, kept to those `org` leads or is a partner in (read from an index)."""
+    return query.join(case_orgs, (case_orgs.c.case_id == cases.c.id) & (case_orgs.c.org == org))
+
+
 def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = None,
                programme: str | None = None, actor_name: str | None = None,
                after_id: int | None = None, limit: int | None = None,
@@ -197,10 +204,7 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
         if programme:
             q = q.where(func.lower(cases.c.programme) == programme.lower())
         if org:
-            # partners is a JSON list of codes; as text, a partner is its code in quotes
-            quoted = '"' + org.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"'
-            q = q.where(or_(cases.c.lead == org,
-                            cast(cases.c.partners, String).like(f"%{quoted}%", escape="\\")))
+            q = involving(q, org)
         if after_id is not None:
             q = q.where(cases.c.id > after_id)
         if limit is not None:

@@ -81,6 +81,15 @@ class Case(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
+class CaseOrg(SQLModel, table=True):
+    """An organisation a case involves: its lead, or one of its partners."""
+
+    __tablename__ = "case_orgs"
+    org: str = Field(sa_column=Column(String(40), primary_key=True))
+    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), primary_key=True))
+    role: str = Field(sa_column=Column(String(10), nullable=False))     # lead | partner
+
+
 class Checkpoint(SQLModel, table=True):
     __tablename__ = "checkpoints"
     __table_args__ = (UniqueConstraint("case_id", "n"),
@@ -188,6 +197,7 @@ organisations = Organisation.__table__
 people = Person.__table__
 cases = Case.__table__
 checkpoints = Checkpoint.__table__
+case_orgs = CaseOrg.__table__
 history = History.__table__
 meta = Meta.__table__
 ledger = LedgerEntry.__table__

@@ -56,3 +56,34 @@ def test_a_case_records_the_definition_version_it_was_opened_under(world):
     w = world.cast()
     ref = w.bid()
     assert cases.case_history(w.engine, ref)[0]["payload"] == {"definition_version": 1}
+
+
+def test_the_organisations_a_case_involves_are_filled_in_for_cases_already_there(tmp_path):
+    from tests.builders import World
+    from workflow.cases import list_cases
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    init(engine)
+    World(engine).cast()
+    with engine.begin() as conn:   # a database from before the table, with a case in it
+        command.downgrade(alembic_config(conn), "case_orgs@-1")
+        conn.execute(text(
+            "INSERT INTO cases (ref, kind, programme, state, version, definition_version, title, "
+            "lead, partners, amount_pence, application, at_risk, last_seq, last_hash, created_at, updated_at) "
+            "VALUES ('TCA-2013-0009', 'bid', 'tca-2013', 'draft', 1, 1, 't', 'E07000026', "
+            "'[\"E07000028\"]', 10000000, '{}', 0, 0, '', '2013-04-01', '2013-04-01')"))
+
+    init(engine)
+
+    assert [c["ref"] for c in list_cases(engine, org="E07000028")] == ["TCA-2013-0009"]
+    assert [c["ref"] for c in list_cases(engine, org="E07000026")] == ["TCA-2013-0009"]
+    assert list_cases(engine, org="E07000029") == []
+
+
+def test_a_new_bid_is_found_by_its_lead_and_its_partners_but_no_one_else(world):
+    from workflow.cases import list_cases
+    w = world.cast()
+    ref = w.bid(partners=["E07000028"])
+
+    assert [c["ref"] for c in list_cases(w.engine, org="E07000026")] == [ref]
+    assert [c["ref"] for c in list_cases(w.engine, org="E07000028")] == [ref]
+    assert list_cases(w.engine, org="E07000029") == []
