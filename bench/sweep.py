@@ -142,6 +142,13 @@ def pg_database(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_database(admin_url: str, name: str) -> None:
+    admin = create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def serve_backlog(url: str, workers: int, folder: Path) -> dict:
     """Start `workers` serve processes on a database holding the backlog; time the steps.
 
@@ -227,6 +234,7 @@ def postgres(args, folder: Path) -> dict:
             engine.dispose()
             out[f"workers_{workers}"] = serve_backlog(url, workers, folder)
             print(json.dumps(out[f"workers_{workers}"]), flush=True)
+            drop_database(args.postgres, f"cw_bench_sweep_{workers}")
     except Exception as err:  # a bench without PostgreSQL still reports SQLite
         out["error"] = f"{type(err).__name__}: {err}"
     if "workers_1" in out and "workers_2" in out:
