@@ -17,7 +17,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Connection, Engine, String, cast, or_, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from states import CHECKPOINT
 from states.documents import parse_return
@@ -237,10 +237,8 @@ def list_checkpoints(engine: Engine, *, case: str | None = None, overdue: bool =
     if state:
         q = q.where(checkpoints.c.state == state)
     if org:
-        # partners is a JSON list of codes; as text, a partner is its code in quotes
-        quoted = '"' + org.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"'
-        q = q.where(or_(cases.c.lead == org,
-                        cast(cases.c.partners, String).like(f"%{quoted}%", escape="\\")))
+        from workflow.cases import involving    # here: cases imports this module's effect
+        q = involving(q, org)
     if limit is not None:
         q = q.limit(limit)
     with reading(engine) as conn:

@@ -17,7 +17,7 @@ from workflow import cases
 from workflow import programmes as programme_store
 from workflow.history import GENESIS
 from workflow.models import cases as cases_t
-from workflow.models import checkpoints, history, organisations, outbox, people
+from workflow.models import case_orgs, checkpoints, history, organisations, outbox, people
 from workflow.monitoring import ladder_moments
 
 ASSESSORS = ("ash", "asha")
@@ -161,6 +161,8 @@ def bulk_bids(engine, n_cases: int, due_of: Callable[[int, int], date], *,
                  "application": app, "caseworker": "carol", "at_risk": False, "last_seq": 0,
                  "last_hash": GENESIS, "created_at": scheduled_at, "updated_at": scheduled_at}
                 for i in ids])
+            conn.execute(case_orgs.insert(), [
+                {"org": f"E0700{i % BULK_ORGS:04d}", "case_id": i, "role": "lead"} for i in ids])
             conn.execute(checkpoints.insert(), [
                 {"ref": f"TCA-2013-{i:06d}/Q{n}", "case_id": i, "n": n, "state": "scheduled",
                  "version": 1, "due": due_of(i, n), "level": 0,
