@@ -21,7 +21,7 @@ from workflow import awards, clock, messages, people
 from workflow import programmes as programme_store
 from workflow.db import reading
 from workflow.effects import MoveDone, run_effects
-from workflow.engine import Actor, allowed_triggers, needs_facts, plan
+from workflow.engine import Actor, allowed_triggers, plan
 from workflow.errors import CaseNotFound, ConflictError, Malformed, PermissionDenied
 from workflow.facts import facts_for, needs_of
 from workflow.history import GENESIS, Entry, Head, insert_row, rows_for, seal, as_dict
@@ -114,8 +114,12 @@ def advance(engine: Engine, ref: str, trigger: str, actor_name: str, *,
 
 
 def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
-          reason: str | None = None, payload: dict | None = None) -> Any:
-    """Move `case` inside the caller's transaction; returns the case as it is after the move."""
+          reason: str | None = None, payload: dict | None = None, notify: bool = True) -> Any:
+    """Move `case` inside the caller's transaction; returns the case as it is after the move.
+
+    `notify=False` leaves out the event's own email, for a caller that sends its
+    own in its place (the ladder's suspension).
+    """
     definition = DEFINITIONS[case.kind]
     now = clock.now()
     spec = programme_store.spec_for(conn, case.programme)
@@ -151,7 +155,8 @@ def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
                                    "last_seq": seq, "last_hash": digest, "updated_at": now,
                                    "caseworker": case.caseworker or (
                                        actor.name if move.role == "caseworker" else None)})
-    messages.notify_event(conn, after, spec, trigger, seq, now=now, reason=reason)
+    if notify:
+        messages.notify_event(conn, after, spec, trigger, seq, now=now, reason=reason)
     return after
 
 

@@ -135,12 +135,3 @@ def plan(definition: Definition, ref: str, state: str, trigger: str, actor: Acto
         if violations:
             raise GuardFailed(ref, trigger, violations)
     return Move(trigger=trigger, source=state, dest=dest, role=role, transition=t)
-
-
-def needs_facts(definition: Definition, state: str, trigger: str) -> bool:
-    t = definition.find(trigger, state)
-    return bool(t and (t.guards or t.actor_rules))
-
-
-def roles_in(names: Iterable[str]) -> frozenset[str]:
-    return frozenset(names)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from notifications.outbox import enqueue
 from notifications.render import render
@@ -46,36 +46,61 @@ def base_url() -> str:
     return os.environ.get("CASEWORK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-def addresses(conn: Connection, case: Any, spec: Any, audiences: Iterable[str]) -> list[str]:
-    """The email addresses of `audiences` for this case, each once, in order."""
-    org = conn.execute(select(organisations.c.email, organisations.c.escalation_email)
-                       .where(organisations.c.code == case.lead)).first()
-    caseworker = None
-    if case.caseworker:
-        caseworker = conn.execute(select(people.c.email)
-                                  .where(people.c.name == case.caseworker)).scalar()
-    known = {"council": org.email if org else None,
-             "escalation": org.escalation_email if org else None,
-             "caseworker": caseworker,
-             "lead": spec.contacts.lead, "director": spec.contacts.director}
-    out: list[str] = []
-    for audience in audiences:
-        addr = known.get(audience)
-        if addr and addr not in out:
-            out.append(addr)
-    return out
+_ORG = select(organisations.c.name, organisations.c.email, organisations.c.escalation_email
+              ).where(organisations.c.code == bindparam("code"))
+_EMAIL = select(people.c.email).where(people.c.name == bindparam("name"))
+
+
+class AddressBook:
+    """Who the audiences of a case are, read once per book.
+
+    A message gets a fresh book; the sweep keeps one for a whole run, since a
+    backlog writes to the same councils and caseworkers again and again.
+    """
+
+    def __init__(self) -> None:
+        self._orgs: dict[str, Any] = {}
+        self._emails: dict[str, str | None] = {}
+
+    def org(self, conn: Connection, code: str) -> Any:
+        if code not in self._orgs:
+            self._orgs[code] = conn.execute(_ORG, {"code": code}).first()
+        return self._orgs[code]
+
+    def email(self, conn: Connection, name: str | None) -> str | None:
+        if not name:
+            return None
+        if name not in self._emails:
+            self._emails[name] = conn.execute(_EMAIL, {"name": name}).scalar()
+        return self._emails[name]
+
+    def addresses(self, conn: Connection, case: Any, spec: Any,
+                  audiences: Iterable[str]) -> list[str]:
+        """The email addresses of `audiences` for this case, each once, in order."""
+        org = self.org(conn, case.lead)
+        known = {"council": org.email if org else None,
+                 "escalation": org.escalation_email if org else None,
+                 "caseworker": self.email(conn, case.caseworker),
+                 "lead": spec.contacts.lead, "director": spec.contacts.director}
+        out: list[str] = []
+        for audience in audiences:
+            addr = known.get(audience)
+            if addr and addr not in out:
+                out.append(addr)
+        return out
 
 
 def context(conn: Connection, case: Any, spec: Any, *, reason: str | None = None,
-            checkpoint: Any = None, step: dict | None = None) -> dict[str, Any]:
-    lead_name = conn.execute(select(organisations.c.name)
-                             .where(organisations.c.code == case.lead)).scalar()
+            checkpoint: Any = None, step: dict | None = None,
+            book: AddressBook | None = None) -> dict[str, Any]:
+    org = (book or AddressBook()).org(conn, case.lead)
     root = base_url()
     ctx: dict[str, Any] = {
         "programme": {"code": spec.code, "name": spec.name,
                       "lead_email": spec.contacts.lead, "director_email": spec.contacts.director},
         "case": {"ref": case.ref, "title": case.title, "kind": case.kind,
-                 "lead_name": lead_name, "lead_code": case.lead, "category": case.category,
+                 "lead_name": org.name if org else case.lead, "lead_code": case.lead,
+                 "category": case.category,
                  "amount": pounds(case.amount_pence) if case.amount_pence is not None else None,
                  "url": f"{root}/cases/{case.ref}"},
         "reason": reason, "checkpoint": None, "step": step,
@@ -90,16 +115,17 @@ def context(conn: Connection, case: Any, spec: Any, *, reason: str | None = None
 
 def queue(conn: Connection, *, key: str, kind: str, case: Any, spec: Any, to: Iterable[str],
           cc: Iterable[str] = (), now: Any, reason: str | None = None, checkpoint: Any = None,
-          step: dict | None = None) -> int | None:
+          step: dict | None = None, book: AddressBook | None = None) -> int | None:
     """Render and queue one message; None when it has nobody to go to."""
-    to_addrs = addresses(conn, case, spec, to)
-    cc_addrs = [a for a in addresses(conn, case, spec, cc) if a not in to_addrs]
-    if not to_addrs:
+    book = book or AddressBook()
+    to_addrs = book.addresses(conn, case, spec, to)
+    cc_addrs = [a for a in book.addresses(conn, case, spec, cc) if a not in to_addrs]
+    if not to_addrs:                 # nobody in To: the first cc stands in
         to_addrs, cc_addrs = cc_addrs[:1], cc_addrs[1:]
     if not to_addrs:
         return None
     rendered = render(kind, context(conn, case, spec, reason=reason, checkpoint=checkpoint,
-                                    step=step))
+                                    step=step, book=book))
     return enqueue(conn, key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered,
                    now=now, case_ref=case.ref,
                    checkpoint_ref=checkpoint.ref if checkpoint is not None else None)

@@ -34,11 +34,9 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from notifications.kinds import KINDS
-from notifications.outbox import enqueue
-from notifications.render import render
 from states import CHECKPOINT
 from states.ladder import LadderStep, StepDue, plan_catch_up
 from states.rules import ACTOR_RULES, RULES
@@ -49,7 +47,7 @@ from workflow.db import is_postgres
 from workflow.engine import Actor, plan
 from workflow.errors import ConflictError
 from workflow.history import Entry, moment, seal
-from workflow.models import cases, checkpoints, history, outbox
+from workflow.models import cases, checkpoints, history
 from workflow.monitoring import CHASED, COLLECTING, label, pending_steps
 from workflow.status import record_sweep, refuse_going_back
 
@@ -200,7 +198,7 @@ class _Run:
         self.claim, self.claim_excluding, self.case_q = claim_statements(conn.engine)
         self.failed: set[int] = set()
         self.specs: dict[str, Any] = {}
-        self.mailer = _Mailer()
+        self.book = messages.AddressBook()
         self.shares_one_writer = not is_postgres(conn)
         self.held_since = time.monotonic()
 
@@ -279,7 +277,7 @@ class _Run:
         first = due[0]
         later = [at for s, at in pending if s.name != first.step.name]
         step = _Step(self.conn, cp, case, spec, first, self.now, later[0] if later else None,
-                     self.mailer)
+                     self.book)
         step.suspend() if first.step.action == "suspend" else step.move()
         return first
 
@@ -295,7 +293,7 @@ class _Step:
     due: StepDue
     now: datetime
     next_at: datetime | None
-    mailer: "_Mailer"
+    book: messages.AddressBook
 
     @property
     def step(self) -> LadderStep:
@@ -346,13 +344,10 @@ class _Step:
         reason = (f"the {label(cp.ref)} monitoring return, due by the end of "
                   f"{cp.due.day} {cp.due:%B %Y}, has not been received")
         payload = {"checkpoint": label(cp.ref), **self.payload()}
+        # The ladder's own message (keyed <checkpoint>:suspended, to the step's
+        # audiences) stands in for the generic notice of a suspension.
         after = case_service.apply(self.conn, case, "suspend", SYSTEM, reason=reason,
-                                   payload=payload)
-        # apply() queued the generic notice of a suspension; the ladder's own message,
-        # keyed <checkpoint>:suspended and sent to the step's audiences, replaces it.
-        # Both happen in this one transaction, so the first is never seen.
-        self.conn.execute(delete(outbox).where(
-            outbox.c.key == f"{case.ref}:suspend:{after.last_seq}"))
+                                   payload=payload, notify=False)
         self.case = after
         self.send(cp.level, reason=reason)
         self._done(cp.state, cp.level)
@@ -363,10 +358,11 @@ class _Step:
             return None
         key = f"{self.cp.ref}:{self.step.name}"
         view = SimpleNamespace(ref=self.cp.ref, due=self.cp.due, level=level)
-        queued = self.mailer.queue(
+        queued = messages.queue(
             self.conn, key=key, kind=message_kind(self.step), case=self.case, spec=self.spec,
             to=self.step.to, cc=self.step.cc, now=self.now, reason=reason, checkpoint=view,
-            step={"name": self.step.name, "due_at": self.due.due_at, "late": self.due.late})
+            step={"name": self.step.name, "due_at": self.due.due_at, "late": self.due.late},
+            book=self.book)
         return key if queued is not None else None
 
     def _done(self, state: str, level: int) -> None:
@@ -390,35 +386,6 @@ class _Step:
             "from_state": entry.from_state, "to_state": entry.to_state, "trigger": entry.trigger,
             "actor": entry.actor, "role": entry.role, "reason": entry.reason, "at": entry.at,
             "payload": entry.payload, "prev_hash": case.last_hash, "hash": digest})
-
-
-class _Mailer:
-    """messages.queue for a sweep: the same recipients, rendering and outbox row, with
-    each council's and caseworker's addresses read once per sweep (a backlog writes
-    to the same people again and again)."""
-
-    def __init__(self) -> None:
-        self._addresses: dict[tuple, list[str]] = {}
-
-    def addresses(self, conn: Connection, case: Any, spec: Any, audiences: tuple) -> list[str]:
-        key = (case.lead, case.caseworker, spec.code, audiences)
-        if key not in self._addresses:
-            self._addresses[key] = messages.addresses(conn, case, spec, audiences)
-        return self._addresses[key]
-
-    def queue(self, conn: Connection, *, key: str, kind: str, case: Any, spec: Any,
-              to: tuple, cc: tuple, now: datetime, reason: str | None, checkpoint: Any,
-              step: dict) -> int | None:
-        to_addrs = self.addresses(conn, case, spec, to)
-        cc_addrs = [a for a in self.addresses(conn, case, spec, cc) if a not in to_addrs]
-        if not to_addrs:             # as messages.queue: the first cc stands in for To
-            to_addrs, cc_addrs = cc_addrs[:1], cc_addrs[1:]
-        if not to_addrs:
-            return None
-        rendered = render(kind, messages.context(conn, case, spec, reason=reason,
-                                                 checkpoint=checkpoint, step=step))
-        return enqueue(conn, key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered,
-                       now=now, case_ref=case.ref, checkpoint_ref=checkpoint.ref)
 
 
 def message_kind(step: LadderStep) -> str:

@@ -7,7 +7,6 @@ Revises:
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes.AutoString)
 
 
 revision = '0001'
