@@ -52,6 +52,15 @@ CASE_KINDS_FOR = {"bid": ("bid",), "area": ("area",), "checkpoint": ("bid", "are
                   "case": ("bid", "area")}
 
 
+# A caseworker's reason, for the kinds that usually carry one.
+_REASONS = {
+    "bid.ineligible": "The lead council is not one of the seven receiving Efficiency Support Grant.",
+    "bid.rejected": "The bid scored 2.1 of 5; this round's awards went to bids scoring 3.4 or more.",
+    "case.reinstated": "The Q2 return arrived and was accepted.",
+    "area.not_selected": "The expression of interest named no local partners beyond the council.",
+}
+
+
 def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
     """The context the engine passes for `kind`, with believable 2013 data."""
     if case_kind == "bid":
@@ -77,8 +86,7 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
                              "url": f"{BASE_URL}/returns/{ref}/Q2", "level": level}
         ctx["step"] = {"name": event_name, "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc),
                        "late": False}
-    if kind in ("bid.ineligible", "bid.rejected", "case.reinstated", "area.not_selected"):
-        ctx["reason"] = "The bid does not show the transitional costs the category requires."
+    ctx["reason"] = _REASONS.get(kind)
     for path, value in overrides.items():  # case__title="…" -> ctx["case"]["title"]
         target = ctx
         *parents, leaf = path.split("__")
