@@ -36,6 +36,9 @@ EFFECTS: dict[tuple[str, str], tuple[Effect, ...]] = {
     # Monitoring starts: the case's returns are scheduled from the programme's cadence.
     ("bid", "accept"): (monitoring.schedule_checkpoints,),
     ("area", "activate"): (monitoring.schedule_checkpoints,),
+    # Back in monitoring: no longer at risk unless a return is still overdue.
+    ("bid", "reinstate"): (monitoring.lift_risk,),
+    ("area", "reinstate"): (monitoring.lift_risk,),
 }
 
 

@@ -7,7 +7,7 @@ PermissionDenied, ReasonRequired or GuardFailed, or a `Move`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+
 
 from transitions import Machine, MachineError
 

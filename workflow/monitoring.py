@@ -215,8 +215,23 @@ def decide_return(engine: Engine, ref: str, trigger: str, actor_name: str, *,
         write_move(conn, cp, case, trigger=trigger, dest=move.dest, actor=actor.name,
                    role=move.role, now=now, reason=(reason or "").strip() or None,
                    next_step_at=None)
+        if trigger != "query":
+            lift_risk_if_settled(conn, case.id)
         spec = programme_store.spec_for(conn, case.programme)
         return checkpoint_json(conn, load_checkpoint(conn, cp.ref), case, spec, actor)
+
+
+def lift_risk_if_settled(conn: Connection, case_id: int) -> None:
+    """A case flagged at risk by escalation is no longer so once no return of it is overdue."""
+    behind = conn.execute(select(checkpoints.c.id).where(
+        checkpoints.c.case_id == case_id, checkpoints.c.state.in_(OVERDUE)).limit(1)).first()
+    if behind is None:
+        conn.execute(update(cases).where(cases.c.id == case_id, cases.c.at_risk.is_(True))
+                     .values(at_risk=False))
+
+
+def lift_risk(done: "MoveDone") -> None:
+    lift_risk_if_settled(done.conn, done.case.id)
 
 
 def list_checkpoints(engine: Engine, *, case: str | None = None, overdue: bool = False,
