@@ -15,6 +15,7 @@ KINDS: Mapping[str, str] = MappingProxyType({
     "checkpoint.overdue": "a monitoring return has passed its due date",
     "checkpoint.escalated_1": "an overdue return is raised with the council's chief executive or s151 officer",
     "checkpoint.escalated_2": "an overdue return is raised with the programme director; the case is at risk",
+    "checkpoint.queried": "a caseworker has a question about a return; the council corrects and resends it",
     "case.suspended": "a case is suspended: payments held or work paused",
     "case.reinstated": "a suspended case is back in monitoring",
     "bid.award_offered": "an award is offered and waits for the council to accept or decline it",

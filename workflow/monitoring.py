@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy import Connection, Engine, select, update
@@ -25,7 +26,7 @@ from states.errors import DocumentError
 from states.ladder import LadderStep, due_dates, step_moments
 from states.money import money_json
 from states.rules import ACTOR_RULES, RULES
-from workflow import attachments, clock, history, people
+from workflow import attachments, clock, history, messages, people
 from workflow import programmes as programme_store
 from workflow.calendar import is_working_day, london_day
 from workflow.db import reading
@@ -215,10 +216,22 @@ def decide_return(engine: Engine, ref: str, trigger: str, actor_name: str, *,
         write_move(conn, cp, case, trigger=trigger, dest=move.dest, actor=actor.name,
                    role=move.role, now=now, reason=(reason or "").strip() or None,
                    next_step_at=None)
-        if trigger != "query":
-            lift_risk_if_settled(conn, case.id)
         spec = programme_store.spec_for(conn, case.programme)
+        if trigger == "query":
+            _tell_council_of_query(conn, cp, case, spec, reason=reason, seq=case.last_seq + 1,
+                                   now=now)
+        else:
+            lift_risk_if_settled(conn, case.id)
         return checkpoint_json(conn, load_checkpoint(conn, cp.ref), case, spec, actor)
+
+
+def _tell_council_of_query(conn: Connection, cp: Any, case: Any, spec: Any, *,
+                           reason: str | None, seq: int, now: datetime) -> None:
+    """The council learns by email what was asked, with a link to correct and resend."""
+    view = SimpleNamespace(ref=cp.ref, due=cp.due, level=cp.level)
+    messages.queue(conn, key=f"{case.ref}:query:{seq}", kind="checkpoint.queried", case=case,
+                   spec=spec, to=("council",), cc=("caseworker",), now=now,
+                   reason=(reason or "").strip(), checkpoint=view)
 
 
 def lift_risk_if_settled(conn: Connection, case_id: int) -> None:
