@@ -7,6 +7,7 @@ from typing import Any, Iterable
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from notifications.message import parse_address
 from states.errors import DocumentError
 from states.money import money_json, parse_money
 from states.roles import ROLES
@@ -22,10 +23,15 @@ PERSON_ROLES = tuple(sorted(ROLES - {"system"}))
 
 
 def _email_problem(field: str, value: str | None) -> list[str]:
+    """The same check the outbox makes, so an address taken here can always be mailed."""
     if value is None:
         return []
-    if not EMAIL.match(value) or any(ord(c) < 32 for c in value):
-        return [f"{field}: '{value}' is not an email address"]
+    try:
+        if not EMAIL.match(value):
+            raise ValueError("no")
+        parse_address("To", value)
+    except ValueError:
+        return [f"{field}: {value!r} is not an email address"]
     return []
 
 
