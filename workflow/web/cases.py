@@ -84,7 +84,7 @@ def application_rows(app: dict, names: dict[str, str]) -> list[tuple[str, Any]]:
         elif key == "partners":
             value = "\n".join(f"{p.get('name')}" + (f": {p['evidence']}" if p.get("evidence") else "")
                               for p in value)
-        elif key == "category":
+        elif key in ("category", "arrangement"):
             value = words(value)
         elif isinstance(value, list):
             value = "\n".join(str(v) for v in value)
