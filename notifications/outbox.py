@@ -88,6 +88,9 @@ class Claimed:
     attempts: int
 
 
+_ENQUEUE = _T.insert()   # built once: enqueue runs inside every change that sends mail
+
+
 def enqueue(
     conn: Connection,
     *,
@@ -117,12 +120,11 @@ def enqueue(
     for value in cc:
         parse_address("Cc", value)
     check_header("Subject", rendered.subject)
-    result = conn.execute(_T.insert().values(
-        key=key, kind=kind, case_ref=case_ref, checkpoint_ref=checkpoint_ref, state="queued",
-        to_addrs=list(to), cc_addrs=list(cc), subject=rendered.subject,
-        body_text=rendered.text, body_html=rendered.html, attempts=0,
-        next_attempt_at=now, created_at=now,
-    ))
+    result = conn.execute(_ENQUEUE, {
+        "key": key, "kind": kind, "case_ref": case_ref, "checkpoint_ref": checkpoint_ref,
+        "state": "queued", "to_addrs": list(to), "cc_addrs": list(cc),
+        "subject": rendered.subject, "body_text": rendered.text, "body_html": rendered.html,
+        "attempts": 0, "next_attempt_at": now, "created_at": now})
     return result.inserted_primary_key[0]
 
 
