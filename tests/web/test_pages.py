@@ -88,6 +88,7 @@ def test_an_unknown_page_is_not_found_in_plain_english(site):
 
     assert page.status_code == 404
     assert "Page not found" in text_of(page.text)
+    assert "Signed in as carol" in text_of(page.text) and 'href="/inbox"' in page.text
 
 
 def test_a_page_that_needs_sign_in_sends_you_to_sign_in(site):

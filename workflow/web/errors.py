@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from workflow.errors import (CaseworkError, GuardFailed, Malformed, NotFound, PermissionDenied,
                              ReasonRequired, RuleViolation)
-from workflow.web.auth import Forbidden, SignInNeeded
+from workflow.web.auth import Forbidden, SignInNeeded, viewer
 from workflow.web.pages import Problem, page
 
 log = logging.getLogger("casework.web")
@@ -75,23 +75,34 @@ def status_of(err: CaseworkError) -> int:
     return err.status if 400 <= err.status < 600 else 400
 
 
+def _who(request: Request) -> None:
+    """Load the signed-in person if there is one, so an error page keeps its navigation."""
+    try:
+        viewer(request)
+    except Exception:      # not signed in, or the database is what failed: a bare page
+        pass
+
+
 def _signin(request: Request, _exc: Exception) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/sign-in?next={quote(target, safe='/')}", status_code=303)
 
 
 def _forbidden(request: Request, exc: Forbidden) -> Response:
+    _who(request)
     return page(request, "error.html", status=403, title="You cannot see this page",
                 message=exc.message)
 
 
 def _csrf(request: Request, _exc: Exception) -> Response:
+    _who(request)
     return page(request, "error.html", status=403, title="This form has expired",
                 message="The form was sent without this session's security token, so "
                         "nothing was changed. Go back, reload the page and try again.")
 
 
 def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+    _who(request)
     mb = exc.limit // 1024 // 1024
     return page(request, "error.html", status=413, title="That upload is too large",
                 message=f"Nothing was saved: a form can carry at most {mb} MB. "
@@ -99,6 +110,7 @@ def _too_large(request: Request, exc: BodyTooLarge) -> Response:
 
 
 def _refused(request: Request, exc: CaseworkError) -> Response:
+    _who(request)
     status = status_of(exc)
     titles = {404: "Page not found", 403: "You cannot do that", 409: "Someone else got there first"}
     return page(request, "error.html", status=status,
@@ -106,6 +118,7 @@ def _refused(request: Request, exc: CaseworkError) -> Response:
 
 
 def _http(request: Request, exc: HTTPException) -> Response:
+    _who(request)
     if exc.status_code == 404:
         return page(request, "error.html", status=404, title="Page not found",
                     message="If you typed the web address, check it is correct. If you pasted "
@@ -119,6 +132,7 @@ def _http(request: Request, exc: HTTPException) -> Response:
 
 
 def _crash(request: Request, exc: Exception) -> Response:
+    _who(request)
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return page(request, "error.html", status=500, title="Sorry, there is a problem with the service",
                 message="Something went wrong on our side and nothing was changed. Try again "
