@@ -189,9 +189,9 @@ def show(engine: Engine, ref: str, actor_name: str | None = None) -> dict[str, A
         return case_json(conn, load_case(conn, ref), actor)
 
 
-def involving(query: Any, org: str) -> Any:
-    """`query` over cases, kept to those `org` leads or is a partner in (read from an index)."""
-    return query.join(case_orgs, (case_orgs.c.case_id == cases.c.id) & (case_orgs.c.org == org))
+def involving(org: str) -> Any:
+    """A condition on cases: those `org` leads or is a partner in, read from an index."""
+    return cases.c.id.in_(select(case_orgs.c.case_id).where(case_orgs.c.org == org))
 
 
 def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = None,
@@ -209,7 +209,7 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
         if programme:
             q = q.where(func.lower(cases.c.programme) == programme.lower())
         if org:
-            q = involving(q, org)
+            q = q.where(involving(org))
         if after_id is not None:
             q = q.where(cases.c.id > after_id)
         if limit is not None:

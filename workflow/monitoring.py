@@ -33,7 +33,7 @@ from workflow.db import reading
 from workflow.engine import Actor, allowed_triggers, plan
 from workflow.errors import (CheckpointNotFound, ConflictError, InvalidTransition, Malformed,
                              RuleViolation)
-from workflow.facts import facts_for
+from workflow.facts import facts_for, needs_of
 from workflow.models import cases, checkpoints
 
 if TYPE_CHECKING:
@@ -177,7 +177,9 @@ def submit_return(engine: Engine, ref: str, actor_name: str, *,
         except DocumentError as err:
             raise Malformed(f"The return for {cp.ref}", err.problems) from None
         now = clock.now()
-        facts = facts_for(conn, case, actor=actor.name, now=now, figures=parsed)
+        submit = CHECKPOINT.find("submit", cp.state)
+        facts = facts_for(conn, case, actor=actor.name, now=now, figures=parsed, spec=spec,
+                          needs=needs_of(submit.guards if submit else ()))
         move = plan(CHECKPOINT, cp.ref, cp.state, "submit", actor, lead=case.lead, reason=None,
                     facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
         _refuse_if_not_collecting(case, cp, "submitted")
@@ -266,7 +268,7 @@ def list_checkpoints(engine: Engine, *, case: str | None = None, overdue: bool =
         q = q.where(checkpoints.c.state == state)
     if org:
         from workflow.cases import involving    # here: cases imports this module's effect
-        q = involving(q, org)
+        q = q.where(involving(org))
     if limit is not None:
         q = q.limit(limit)
     with reading(engine) as conn:

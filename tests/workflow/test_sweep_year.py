@@ -78,6 +78,7 @@ def test_a_year_of_one_award_sends_each_message_on_its_day_to_the_right_people(w
     sent = [(r.created_at.date(), r.key, r.to_addrs, r.cc_addrs)
             for r in outbox_rows(world) if r.created_at >= ACCEPTED]
     reinstated_key = next(key for _, key, _, _ in sent if ":reinstate:" in key)
+    queried_key = next(key for _, key, _, _ in sent if ":query:" in key)
     assert sent == [
         (date(2013, 12, 19), f"{REF}/Q1:opened", [COUNCIL], []),
         (date(2013, 12, 27), f"{REF}/Q1:reminder", [COUNCIL], []),   # 3 working days: not 30 Dec
@@ -85,6 +86,7 @@ def test_a_year_of_one_award_sends_each_message_on_its_day_to_the_right_people(w
         (date(2014, 3, 27), f"{REF}/Q2:reminder", [COUNCIL], []),
         (date(2014, 4, 2), f"{REF}/Q2:overdue", [COUNCIL], [CASEWORKER]),
         (date(2014, 4, 8), f"{REF}/Q2:escalated_1", [CHIEF_EXECUTIVE], [LEAD]),
+        (date(2014, 4, 11), queried_key, [COUNCIL], [CASEWORKER]),     # the late Q2 is queried
         (date(2014, 6, 17), f"{REF}/Q3:opened", [COUNCIL], []),
         (date(2014, 6, 26), f"{REF}/Q3:reminder", [COUNCIL], []),
         (date(2014, 7, 2), f"{REF}/Q3:overdue", [COUNCIL], [CASEWORKER]),

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlencode
 
-from sqlalchemy import Connection, String, and_, cast, exists, false, func, or_, select
+from sqlalchemy import Connection, and_, exists, false, func, or_, select
 from sqlalchemy.sql import Select
 
+from workflow.cases import involving  # cases an organisation leads or is a partner in
 from workflow.models import cases, checkpoints, organisations, outbox, scores
 
 REF_LIKE = re.compile(r"^[A-Za-z]+-\d{4}(-\d{0,4})?(/Q?\d*)?$")
@@ -48,11 +49,6 @@ class Pager:
 
 def page_number(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
-
-
-def involving(org: str) -> Any:
-    """Cases `org` leads or is a partner in (partners are a JSON list of codes)."""
-    return or_(cases.c.lead == org, cast(cases.c.partners, String).like(f'%"{org}"%'))
 
 
 def _like(text: str) -> str:
