@@ -28,22 +28,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# This folder holds bench/transitions.py, which would shadow the library of that name.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# First of all: importing bench/py puts the project root in place of bench/ on sys.path.
+from _serve import judged, print_figures, start_server, summary, timed
 
 import httpx  # noqa: E402
 
@@ -53,7 +46,6 @@ from workflow.api import paging  # noqa: E402
 from workflow.db import make_engine  # noqa: E402
 from workflow.setup import init  # noqa: E402
 
-CASEWORK = str(Path(sys.executable).with_name("casework"))
 TARGETS_MS = {"list": 20.0, "list_council": 20.0, "list_council_none": 20.0, "show": 20.0,
               "trigger": 50.0}
 
@@ -77,49 +69,6 @@ def build(folder: Path, n_cases: int) -> tuple[str, str, str, str]:
     engine.dispose()
     print(f"built {n_cases:,} cases in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return url, staff, council, none
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": f"file:{folder / 'mail'}",
-           "CASEWORK_FILES": str(folder / "files")}
-    proc = subprocess.Popen([CASEWORK, "serve", "--no-scheduler", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "w"))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/api/v1/openapi.json", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"casework serve did not start; see {folder / 'serve.log'}")
-
-
-def timed(send, n: int) -> list[float]:
-    out = []
-    for i in range(n):
-        started = time.perf_counter()
-        answer = send(i)
-        out.append((time.perf_counter() - started) * 1000)
-        if answer.status_code != 200:
-            raise SystemExit(f"{answer.request.method} {answer.request.url} answered "
-                             f"{answer.status_code}: {answer.text[:300]}")
-    return out
-
-
-def summary(ms: list[float]) -> dict:
-    ordered = sorted(ms)
-    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)  # noqa: E731
-    return {"n": len(ms), "p50": round(statistics.median(ms), 2), "p95": pick(0.95),
-            "p99": pick(0.99), "max": round(ordered[-1], 2)}
 
 
 def run(base: str, staff: str, council: str, none: str, n_cases: int, n: int,
@@ -156,10 +105,7 @@ def run(base: str, staff: str, council: str, none: str, n_cases: int, n: int,
                "list_council_none": summary(timed(first_page, max(50, n // 10))),
                "show": summary(timed(show, n)),
                "trigger": summary(timed(trigger, n_triggers))}
-    for name, figures in results.items():
-        figures["target_p99_ms"] = TARGETS_MS[name]
-        figures["met"] = figures["p99"] < TARGETS_MS[name]
-    return results
+    return judged(results, TARGETS_MS)
 
 
 def main() -> None:
@@ -171,15 +117,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="casework-bench-api-") as tmp:
         folder = Path(tmp)
         url, staff, council, none = build(folder, args.cases)
-        proc, base = start_server(url, folder)
+        proc, base = start_server(url, folder, ready="/api/v1/openapi.json")
         try:
             results = run(base, staff, council, none, args.cases, args.requests, args.triggers)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    for name, f in results.items():
-        print(f"{name:17} p50 {f['p50']:6.2f} ms  p95 {f['p95']:6.2f} ms  p99 {f['p99']:6.2f} ms"
-              f"  (target p99 < {f['target_p99_ms']:.0f} ms: {'met' if f['met'] else 'MISSED'})")
+    print_figures(results, width=17)
     print(json.dumps({"cases": args.cases, "server": "casework serve --no-scheduler (uvicorn, "
                       "one process), SQLite", **results}))
 

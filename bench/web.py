@@ -27,27 +27,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# This folder holds bench/transitions.py, which would shadow the library of that name.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# First of all: importing bench/_serve.py puts the project root in place of bench/ on sys.path.
+from _serve import judged, print_figures, start_server, summary, timed
 
 import httpx  # noqa: E402
 from sqlalchemy import bindparam, update  # noqa: E402
 
-from tests.smtp_server import free_port  # noqa: E402
 from tests.workflow.monitoring_world import bulk_bids  # noqa: E402
 from workflow import passwords  # noqa: E402
 from workflow.db import make_engine  # noqa: E402
@@ -55,7 +48,6 @@ from workflow.history import GENESIS, Entry, seal  # noqa: E402
 from workflow.models import cases, checkpoints, history  # noqa: E402
 from workflow.setup import init  # noqa: E402
 
-CASEWORK = str(Path(sys.executable).with_name("casework"))
 PASSWORD = "bench passphrase 2013"
 TARGETS_MS = {"inbox": 50.0, "case": 50.0, "return": 50.0, "submission": 100.0}
 ACCEPTED = datetime(2013, 10, 1, 9, tzinfo=timezone.utc)
@@ -144,24 +136,6 @@ def _inbox(engine, n_cases: int, n_open: int) -> None:
     (Path(engine.url.database).parent / "open.json").write_text(json.dumps(sorted(opened)))
 
 
-def start_server(url: str, folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": f"file:{folder / 'mail'}",
-           "CASEWORK_FILES": str(folder / "files")}
-    proc = subprocess.Popen([CASEWORK, "serve", "--no-scheduler", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "w"))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"casework serve did not start; see {folder / 'serve.log'}")
-
-
 def signed_in(base: str) -> tuple[httpx.Client, str]:
     client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text).group(1)
@@ -171,25 +145,6 @@ def signed_in(base: str) -> tuple[httpx.Client, str]:
         raise SystemExit(f"could not sign in: {answer.status_code}")
     page = client.get("/inbox").text
     return client, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def timed(send, n: int, expect: int) -> list[float]:
-    out = []
-    for i in range(n):
-        started = time.perf_counter()
-        answer = send(i)
-        out.append((time.perf_counter() - started) * 1000)
-        if answer.status_code != expect:
-            raise SystemExit(f"{answer.request.method} {answer.request.url} answered "
-                             f"{answer.status_code}: {answer.text[:300]}")
-    return out
-
-
-def summary(ms: list[float]) -> dict:
-    ordered = sorted(ms)
-    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)  # noqa: E731
-    return {"n": len(ms), "p50": round(statistics.median(ms), 2), "p95": pick(0.95),
-            "p99": pick(0.99), "max": round(ordered[-1], 2)}
 
 
 def run(base: str, folder: Path, n_cases: int, n: int, n_submissions: int) -> dict:
@@ -218,10 +173,7 @@ def run(base: str, folder: Path, n_cases: int, n: int, n_submissions: int) -> di
     results = {"inbox": summary(timed(inbox, n, 200)), "case": summary(timed(case, n, 200)),
                "return": summary(timed(return_page, n, 200)),
                "submission": summary(timed(submission, n_submissions, 303))}
-    for name, figures in results.items():
-        figures["target_p99_ms"] = TARGETS_MS[name]
-        figures["met"] = figures["p99"] < TARGETS_MS[name]
-    return results
+    return judged(results, TARGETS_MS)
 
 
 def main() -> None:
@@ -233,15 +185,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="casework-bench-web-") as tmp:
         folder = Path(tmp)
         url = build(folder, args.cases, args.submissions + 30)
-        proc, base = start_server(url, folder)
+        proc, base = start_server(url, folder, ready="/healthz")
         try:
             results = run(base, folder, args.cases, args.requests, args.submissions)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    for name, f in results.items():
-        print(f"{name:11} p50 {f['p50']:6.2f} ms  p95 {f['p95']:6.2f} ms  p99 {f['p99']:6.2f} ms"
-              f"  (target p99 < {f['target_p99_ms']:.0f} ms: {'met' if f['met'] else 'MISSED'})")
+    print_figures(results, width=11)
     print(json.dumps({"cases": args.cases, "returns": 4 * args.cases,
                       "server": "casework serve --no-scheduler (uvicorn, one process), SQLite",
                       **results}))
