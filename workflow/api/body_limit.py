@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workflow.api.problems import MAX_BODY, too_large
+from workflow.body_limit import limited
 
 __all__ = ["BodyLimit"]
 
@@ -28,17 +29,6 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > self.limit:
             await too_large()(scope, receive, send)
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    # Raised while the route reads its body: the framework passes an
-                    # HTTPException on, and the API's handler answers it as a problem.
-                    raise HTTPException(413)
-            return message
-
-        await self.app(scope, counted, send)
+        # Raised while the route reads its body: the framework passes an
+        # HTTPException on, and the API's handler answers it as a problem.
+        await self.app(scope, limited(receive, self.limit, lambda: HTTPException(413)), send)

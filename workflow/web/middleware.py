@@ -10,6 +10,7 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workflow.body_limit import limited
 from workflow.metrics import REQUEST_SECONDS, REQUESTS
 from workflow.web.errors import BodyTooLarge
 
@@ -56,18 +57,7 @@ class BodyLimit:
         if scope["type"] != "http" or scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
-            return message
-
-        await self.app(scope, counted, send)
+        await self.app(scope, limited(receive, self.limit, lambda: BodyTooLarge(self.limit)), send)
 
 
 def route_label(scope: Scope) -> str:
