@@ -27,7 +27,9 @@ _HEADERS = (
 )
 
 
-class SecurityHeaders:
+class _HttpOnly:
+    """Plain ASGI middleware that acts on HTTP requests and passes the rest (lifespan, websockets) through."""
+
     def __init__(self, app: ASGIApp):
         self.app = app
 
@@ -35,7 +37,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
 
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(_HttpOnly):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
@@ -70,14 +79,8 @@ def route_label(scope: Scope) -> str:
     return mounted + path if path.startswith("/") or not mounted else f"{mounted}/{path}"
 
 
-class RequestMetrics:
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestMetrics(_HttpOnly):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 
