@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import schemathesis
@@ -86,9 +87,10 @@ def routable(case) -> bool:
 
     Starlette's Mount matches `/api/v1/(.*)`, and `.` stops at a decoded
     newline, so the web app answers such a request itself; it never reaches
-    this API, whose document cannot speak for it.
+    this API, whose document cannot speak for it. Negative cases hold their
+    path parameters percent-encoded (`%0A`), so they are decoded first.
     """
-    return not any(isinstance(v, str) and ("\n" in v or "\r" in v)
+    return not any(isinstance(v, str) and ("\n" in unquote(v) or "\r" in unquote(v))
                    for v in (case.path_parameters or {}).values())
 
 
