@@ -1,17 +1,14 @@
 """Staff reads: the outbox (caseworkers) and the history export (auditors)."""
 from __future__ import annotations
 
-import csv
-import io
-import json
-from typing import Iterator, Literal, Optional
+from typing import Literal, Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from notifications.outbox import get_message
-from workflow import clock, history
+from workflow import clock
 from workflow.api import access, paging
 from workflow.api.deps import caller, engine_of, errors, json_response
 from workflow.api.schemas import ExportRow, OutboxPage
@@ -19,14 +16,13 @@ from workflow.cases import load_case
 from workflow.db import reading
 from workflow.engine import Actor
 from workflow.errors import Malformed
+from workflow.export import streamed
 from workflow.models import outbox
 
 router = APIRouter(tags=["staff"])
 
 LISTED = ("id", "kind", "state", "to", "cc", "subject", "key", "attempts", "last_error", "case",
           "checkpoint", "created_at", "next_attempt_at", "sent_at", "smtp_response")
-EXPORT_COLUMNS = ["case", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor",
-                  "role", "reason", "at", "payload", "hash", "prev_hash"]
 
 
 @router.get("/outbox", response_model=OutboxPage, responses=errors(400, 401, 403),
@@ -73,38 +69,10 @@ def export(request: Request,
     if case:
         with reading(engine) as conn:
             case_id = load_case(conn, case).id
-    rows = _rows(engine, case_id, since_at)
     download = {"Content-Disposition": f'attachment; filename="history.{format}"'}
-    if format == "csv":
-        return StreamingResponse(_csv(rows), media_type="text/csv; charset=utf-8",
-                                 headers=download)
-    return StreamingResponse(_json(rows), media_type="application/json", headers=download)
-
-
-def _rows(engine: Engine, case_id: int | None, since_at) -> Iterator[dict]:
-    with reading(engine) as conn:
-        yield from history.stream(conn, case_id=case_id, since=since_at)
-
-
-def _json(rows: Iterator[dict]) -> Iterator[str]:
-    yield "["
-    for n, row in enumerate(rows):
-        yield ("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False)
-    yield "\n]\n"
-
-
-def _csv(rows: Iterator[dict]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for n, row in enumerate(rows, start=1):
-        writer.writerow({**row, "payload": json.dumps(row["payload"], sort_keys=True,
-                                                      ensure_ascii=False)})
-        if n % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    return StreamingResponse(streamed(engine, format, case_id, since_at), media_type=media,
+                             headers=download)
 
 
 _ = ExportRow          # referenced by the export's documented schema

@@ -1,6 +1,4 @@
 """`casework audit verify|export`."""
-import csv
-import json
 import sys
 from typing import Optional
 
@@ -9,13 +7,11 @@ import typer
 from workflow import clock
 from workflow.cli._common import JSON_OPT, emit, engine
 from workflow.db import reading
+from workflow.export import FORMATS, chunks
 from workflow.history import stream, verify as verify_chains
 from workflow.cases import load_case
 
 audit_app = typer.Typer(help="The tamper-evident history.", no_args_is_help=True)
-
-EXPORT_COLUMNS = ["case", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor",
-                  "role", "reason", "at", "payload", "hash", "prev_hash"]
 
 
 @audit_app.command("verify")
@@ -39,7 +35,7 @@ def export(fmt: str = typer.Option(..., "--format", help="csv | json"),
            case: Optional[str] = typer.Option(None, "--case"),
            since: Optional[str] = typer.Option(None, "--since", help="ISO 8601; no offset = UTC")) -> None:
     """Stream history rows (every case, or one) as CSV or JSON."""
-    if fmt not in ("csv", "json"):
+    if fmt not in FORMATS:
         raise typer.BadParameter(f"'{fmt}' is not csv or json", param_hint="--format")
     try:
         since_at = clock.parse_moment(since) if since else None
@@ -47,19 +43,8 @@ def export(fmt: str = typer.Option(..., "--format", help="csv | json"),
         raise typer.BadParameter(f"'{since}' is not an ISO 8601 time", param_hint="--since")
     with reading(engine()) as conn:
         case_id = load_case(conn, case).id if case else None
-        rows = stream(conn, case_id=case_id, since=since_at)
-        out = sys.stdout
-        if fmt == "csv":
-            writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            for r in rows:
-                writer.writerow({**r, "payload": json.dumps(r["payload"], sort_keys=True,
-                                                            ensure_ascii=False)})
-        else:
-            out.write("[")
-            for i, r in enumerate(rows):
-                out.write(("," if i else "") + "\n  " + json.dumps(r, ensure_ascii=False))
-            out.write("\n]\n")
+        for chunk in chunks(stream(conn, case_id=case_id, since=since_at), fmt):
+            sys.stdout.write(chunk)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,12 +7,9 @@ streams CSV or JSON as `casework audit export` writes it.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -24,14 +21,13 @@ from workflow import clock
 from workflow.cases import load_case
 from workflow.db import reading
 from workflow.errors import Malformed
-from workflow.history import GENESIS, Entry, as_dict, rows_for, seal, stream, verify
+from workflow.export import FORMATS, streamed
+from workflow.history import GENESIS, Entry, as_dict, rows_for, seal, verify
 from workflow.models import cases, history, programmes
 from workflow.web.auth import AUDIT_ROLES, require
 from workflow.web.errors import problems_of
 from workflow.web.pages import LONDON, page
 
-EXPORT_COLUMNS = ["case", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor",
-                  "role", "reason", "at", "payload", "hash", "prev_hash"]
 STATUS_WORDS = {
     "intact": "Intact",
     "altered": "Does not match its hash",
@@ -148,7 +144,7 @@ def export(request: Request) -> Response:
     require(request, *AUDIT_ROLES, doing="export the audit history")
     p = request.query_params
     fmt = p.get("format", "")
-    if fmt not in ("csv", "json"):
+    if fmt not in FORMATS:
         raise Malformed("The export", [f"format: '{fmt}' is not csv or json"])
     since = None
     if p.get("since"):
@@ -161,39 +157,12 @@ def export(request: Request) -> Response:
     if p.get("case"):
         with reading(engine) as conn:
             case_id = load_case(conn, p["case"]).id
-    rows = _export_rows(engine, case_id, since)
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
-    body = _csv(rows) if fmt == "csv" else _json(rows)
+    body = streamed(engine, fmt, case_id, since)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     return StreamingResponse(body, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="casework-history-{stamp}.{fmt}"',
         "Cache-Control": "no-store"})
-
-
-def _export_rows(engine: Any, case_id: int | None, since: datetime | None) -> Iterator[dict]:
-    with reading(engine) as conn:
-        yield from stream(conn, case_id=case_id, since=since)
-
-
-def _csv(rows: Iterator[dict]) -> Iterator[str]:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for n, r in enumerate(rows):
-        writer.writerow({**r, "payload": json.dumps(r["payload"], sort_keys=True,
-                                                    ensure_ascii=False)})
-        if n % 500 == 499:
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue()
-
-
-def _json(rows: Iterator[dict]) -> Iterator[str]:
-    yield "["
-    for i, r in enumerate(rows):
-        yield ("," if i else "") + "\n  " + json.dumps(r, ensure_ascii=False)
-    yield "\n]\n"
 
 
 ROUTES = [
