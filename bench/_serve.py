@@ -11,6 +11,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,8 +28,12 @@ from tests.smtp_server import free_port  # noqa: E402
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 
 
-def start_server(url: str, folder: Path, ready: str) -> tuple[subprocess.Popen, str]:
-    """`casework serve --no-scheduler` on a free port, once `ready` (a path) answers 200."""
+@contextmanager
+def serving(url: str, folder: Path, ready: str) -> Iterator[str]:
+    """`casework serve --no-scheduler` on a free port, once `ready` (a path) answers 200.
+
+    Yields the base URL; the server is stopped on the way out.
+    """
     port = free_port()
     env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": f"file:{folder / 'mail'}",
            "CASEWORK_FILES": str(folder / "files")}
@@ -38,11 +44,17 @@ def start_server(url: str, folder: Path, ready: str) -> tuple[subprocess.Popen, 
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + ready, timeout=1).status_code == 200:
-                return proc, base
+                break
         except httpx.HTTPError:
             time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"casework serve did not start; see {folder / 'serve.log'}")
+    else:
+        proc.terminate()
+        raise SystemExit(f"casework serve did not start; see {folder / 'serve.log'}")
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def timed(send, n: int, expect: int = 200) -> list[float]:

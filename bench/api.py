@@ -36,7 +36,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 # First of all: importing bench/py puts the project root in place of bench/ on sys.path.
-from _serve import judged, print_figures, start_server, summary, timed
+from _serve import judged, print_figures, serving, summary, timed
 
 import httpx  # noqa: E402
 
@@ -117,12 +117,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="casework-bench-api-") as tmp:
         folder = Path(tmp)
         url, staff, council, none = build(folder, args.cases)
-        proc, base = start_server(url, folder, ready="/api/v1/openapi.json")
-        try:
+        with serving(url, folder, ready="/api/v1/openapi.json") as base:
             results = run(base, staff, council, none, args.cases, args.requests, args.triggers)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     print_figures(results, width=17)
     print(json.dumps({"cases": args.cases, "server": "casework serve --no-scheduler (uvicorn, "
                       "one process), SQLite", **results}))

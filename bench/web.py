@@ -36,7 +36,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 # First of all: importing bench/_serve.py puts the project root in place of bench/ on sys.path.
-from _serve import judged, print_figures, start_server, summary, timed
+from _serve import judged, print_figures, serving, summary, timed
 
 import httpx  # noqa: E402
 from sqlalchemy import bindparam, update  # noqa: E402
@@ -185,12 +185,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="casework-bench-web-") as tmp:
         folder = Path(tmp)
         url = build(folder, args.cases, args.submissions + 30)
-        proc, base = start_server(url, folder, ready="/healthz")
-        try:
+        with serving(url, folder, ready="/healthz") as base:
             results = run(base, folder, args.cases, args.requests, args.submissions)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     print_figures(results, width=11)
     print(json.dumps({"cases": args.cases, "returns": 4 * args.cases,
                       "server": "casework serve --no-scheduler (uvicorn, one process), SQLite",
