@@ -128,4 +128,7 @@ def build_message(
         msg["X-Casework-Key"] = check_header("X-Casework-Key", key)
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
+    # A boundary drawn from the Message-ID, not at random, so one outbox row is
+    # the same bytes every time it is built (a resend, `outbox show`, the demo).
+    msg.set_boundary("casework-" + hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:24])
     return msg

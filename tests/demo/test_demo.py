@@ -146,6 +146,9 @@ def test_the_same_seed_gives_byte_identical_mail_bodies(year, replay):
 
     first, second = bodies(out / "mail"), bodies(replay.out / "mail")
     assert first and first == second
+    # and the whole files, MIME boundaries included (they come from the Message-ID)
+    whole = {p.name: p.read_bytes() for p in sorted((out / "mail").glob("*.eml"))}
+    assert whole == {p.name: p.read_bytes() for p in sorted((replay.out / "mail").glob("*.eml"))}
 
 
 def test_the_same_seed_gives_the_same_report_but_for_the_run_time(year, replay):

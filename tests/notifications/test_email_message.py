@@ -84,3 +84,16 @@ def test_the_message_id_is_the_same_for_every_send_of_one_row():
     assert re.fullmatch(r"<casework\.42\.[0-9a-f]{12}@casework\.example\.gov\.uk>", first)
     assert first != message_id_for(43, "TCA-2013-0007/Q2:escalated_1", "casework.example.gov.uk")
     assert first != message_id_for(42, "TCA-2013-0007/Q2:escalated_2", "casework.example.gov.uk")
+
+
+def test_one_outbox_row_builds_to_the_same_bytes_every_time():
+    from datetime import datetime, timezone
+    from notifications.message import build_message
+    made = [bytes(build_message(
+        sender="casework@localhost", to=["returns@e07000026.example.gov.uk"], cc=[],
+        subject="Reminder", text="Dear colleague,\n", html="<p>Dear colleague,</p>",
+        message_id="<casework.7.abc@casework.localhost>",
+        date=datetime(2014, 4, 4, 9, tzinfo=timezone.utc), key="TCA-2013-0001/Q2:reminder"))
+        for _ in range(2)]
+    assert made[0] == made[1]
+    assert b'boundary="casework-' in made[0]
