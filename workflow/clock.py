@@ -40,6 +40,11 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def real_now() -> datetime:
+    """The moment outside any simulation: only for saying when a simulated run was made."""
+    return datetime.now(timezone.utc)
+
+
 @contextmanager
 def simulate(start: datetime) -> Iterator[SimulatedTime]:
     """Run the block on a simulated clock starting at `start`."""

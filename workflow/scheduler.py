@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 import time
-from datetime import datetime
 from typing import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from sqlalchemy import Engine
 
 from notifications.transports import sender_from_env, transport_from_env
 from states.ladder import LONDON
-from workflow import mail
+from workflow import clock, mail
 from workflow.errors import SetupError
 from workflow.sweep import default_owner, sweep
 
@@ -89,7 +88,7 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
         # The machine's zone is not ours to rely on (APScheduler defaults to it).
         timezone=LONDON,
     )
-    now = datetime.now(LONDON)
+    now = clock.now().astimezone(LONDON)
     scheduler.add_job(sweep_job(engine, owner, stop), IntervalTrigger(minutes=every_minutes),
                       id="sweep", name="sweep", replace_existing=True, next_run_time=now)
     if deliver:

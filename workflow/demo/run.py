@@ -91,7 +91,7 @@ def run_demo(out: Path | str = "casework-demo", *, seed: int = 2013, size: str =
     out = Path(out)
     size_ = Size.named(size)
     prepare_folder(out, force=force)
-    started, tick = datetime.now().astimezone(), walltime.perf_counter()
+    started, tick = clock.real_now().astimezone(), walltime.perf_counter()
     db_url = f"sqlite:///{out / 'casework.db'}"
     engine = make_engine(db_url)
     try:

@@ -6,6 +6,7 @@ request in another task.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,7 +28,7 @@ _HEADERS = (
 )
 
 
-class _HttpOnly:
+class _HttpOnly(ABC):
     """Plain ASGI middleware that acts on HTTP requests and passes the rest (lifespan, websockets) through."""
 
     def __init__(self, app: ASGIApp):
@@ -39,8 +40,9 @@ class _HttpOnly:
             return
         await self.http(scope, receive, send)
 
+    @abstractmethod
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
+        """Handle one HTTP request."""
 
 
 class SecurityHeaders(_HttpOnly):
