@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
 from workflow.models import ledger, programmes
 
@@ -38,9 +38,20 @@ def release(done: "MoveDone") -> None:
             amount_pence=held, at=done.now))
 
 
+def held_pence(conn: Connection, *, programme: str | None = None, case_id: int | None = None,
+               leave_out_case: int | None = None, category: str | None = None) -> int:
+    """What the fund ledger holds: reserved minus released, over the rows the filters keep."""
+    signed = case((ledger.c.entry == "reserve", ledger.c.amount_pence),
+                  else_=-ledger.c.amount_pence)
+    q = select(func.coalesce(func.sum(signed), 0))
+    for column, value in ((ledger.c.programme, programme), (ledger.c.case_id, case_id),
+                          (ledger.c.category, category)):
+        if value is not None:
+            q = q.where(column == value)
+    if leave_out_case is not None:
+        q = q.where(ledger.c.case_id != leave_out_case)
+    return int(conn.execute(q).scalar() or 0)
+
+
 def reserved_for(conn: Connection, case_id: int) -> int:
-    total = 0
-    for row in conn.execute(select(ledger.c.entry, ledger.c.amount_pence)
-                            .where(ledger.c.case_id == case_id)):
-        total += row.amount_pence if row.entry == "reserve" else -row.amount_pence
-    return total
+    return held_pence(conn, case_id=case_id)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, bindparam, case as when, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from states.documents import AreaApplication, BidApplication
 from states.facts import CheckpointFacts, Facts, OrgFacts, Score
 from workflow import programmes as programme_store
-from workflow.models import cases, checkpoints, declarations, ledger, organisations, scores
+from workflow.models import cases, checkpoints, declarations, organisations, scores
 
 # Offers still live in a category: an offer made and not given back.
 LIVE_OFFER_STATES = ("award_offered", "in_monitoring", "suspended", "closed")
@@ -42,9 +42,6 @@ _CHECKPOINTS = (select(checkpoints.c.ref, checkpoints.c.state, checkpoints.c.due
 _LIVE_OFFERS = select(func.count()).select_from(cases).where(
     cases.c.programme == bindparam("programme"), cases.c.category == bindparam("category"),
     cases.c.state.in_(LIVE_OFFER_STATES), cases.c.id != bindparam("case_id"))
-_COMMITTED = select(func.coalesce(func.sum(
-    when((ledger.c.entry == "reserve", ledger.c.amount_pence), else_=-ledger.c.amount_pence)), 0)
-).where(ledger.c.programme == bindparam("programme"), ledger.c.case_id != bindparam("case_id"))
 
 
 def needs_of(rule_names: Iterable[str]) -> frozenset[str]:
@@ -115,8 +112,8 @@ def facts_for(conn: Connection, case: Any, *, actor: str, now: datetime,
         if "assessment" in needs:
             extra.update(_assessment(conn, case.id))
         if "ledger" in needs:
-            extra["committed_pence"] = int(conn.execute(
-                _COMMITTED, {"programme": case.programme, "case_id": case.id}).scalar() or 0)
+            extra["committed_pence"] = programme_store.committed_pence(
+                conn, case.programme, leave_out_case=case.id)
         if "offers" in needs:
             extra["offers_in_category"] = live_offers(conn, case.programme, case.category, case.id)
     if "checkpoints" in needs:

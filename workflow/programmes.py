@@ -5,14 +5,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select
+from sqlalchemy import Connection, bindparam, select
 
 from states.errors import ProgrammeFileError
 from states.money import money_json
 from states.programme import ProgrammeSpec, parse_programme
-from workflow import clock
+from workflow import awards, clock
 from workflow.errors import Malformed, ProgrammeNotFound
-from workflow.models import ledger, programmes
+from workflow.models import programmes
 
 
 def bundled_sources() -> list[tuple[str, str]]:
@@ -66,15 +66,9 @@ def find_spec(conn: Connection, code: Any) -> ProgrammeSpec | None:
 
 def committed_pence(conn: Connection, code: str, *, leave_out_case: int | None = None,
                     category: str | None = None) -> int:
-    """Reserved minus released in the fund ledger."""
-    signed = case((ledger.c.entry == "reserve", ledger.c.amount_pence),
-                  else_=-ledger.c.amount_pence)
-    q = select(func.coalesce(func.sum(signed), 0)).where(ledger.c.programme == code)
-    if leave_out_case is not None:
-        q = q.where(ledger.c.case_id != leave_out_case)
-    if category is not None:
-        q = q.where(ledger.c.category == category)
-    return int(conn.execute(q).scalar() or 0)
+    """Reserved minus released in the programme's fund ledger."""
+    return awards.held_pence(conn, programme=code, leave_out_case=leave_out_case,
+                             category=category)
 
 
 def next_reference(conn: Connection, code: str) -> str:

@@ -14,7 +14,6 @@ BID = {"programme": "tca-2013", "category": "shared_arrangement", "title": "Join
 @pytest.fixture
 def c(cli):
     """Set-up through the services (fast); everything under test through the real command."""
-    from sqlalchemy import text
     from workflow import people
     from workflow.db import make_engine
     engine = make_engine(cli.url)

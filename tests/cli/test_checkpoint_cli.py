@@ -1,6 +1,6 @@
 """`casework checkpoint …`, `casework sweep` and `casework status`, run as real processes."""
 import json
-import os
+
 from datetime import datetime, timezone
 
 import pytest
