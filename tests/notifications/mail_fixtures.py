@@ -5,25 +5,14 @@ import copy
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
+
+from workflow.db import make_engine
 
 
 def sqlite_engine(path: Path) -> Engine:
-    """Like the engine's own: writers take the lock at BEGIN (BEGIN IMMEDIATE)."""
-    engine = create_engine(f"sqlite:///{path}",
-                           connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None  # SQLAlchemy's begin event issues BEGIN, not the driver
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
-        dbapi_conn.execute("PRAGMA busy_timeout=30000")
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    """The engine's own SQLite set-up (WAL; writers take the lock at BEGIN IMMEDIATE)."""
+    return make_engine(f"sqlite:///{path}")
 
 
 class Clock:

@@ -1,38 +1,32 @@
 """Claiming on PostgreSQL: workers skip each other's locked rows (FOR UPDATE SKIP LOCKED).
 
-Runs when CASEWORK_TEST_POSTGRES (default postgresql+psycopg://postgres@127.0.0.1:5432/test)
-is reachable; each test works in its own schema, dropped afterwards.
+Runs when CASEWORK_TEST_POSTGRES (see tests/conftest.py) is reachable; each test works in its own schema, dropped afterwards.
 """
 from __future__ import annotations
 
-import os
 import random
 import threading
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select, text
 
 from notifications import (OutboxMessage, SmtpTransport, claim_batch, deliver, enqueue, list_messages,
                            record_outcomes, render)
 from notifications.transports import Sent
+from tests.conftest import PG_UNAVAILABLE, PG_URL
 from tests.notifications.mail_fixtures import realistic_context
+from workflow.db import make_engine
 
 pytestmark = pytest.mark.postgres
-URL = os.environ.get("CASEWORK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 T = OutboxMessage.__table__
 
 
 @pytest.fixture
 def pg_outbox():
-    engine = create_engine(URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            pass
-    except OperationalError as exc:
-        engine.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {URL} (set CASEWORK_TEST_POSTGRES): {str(exc.orig).splitlines()[0]}")
+    if PG_UNAVAILABLE:
+        pytest.skip(PG_UNAVAILABLE)
+    engine = make_engine(PG_URL)
     schema = f"notifications_test_{uuid.uuid4().hex[:12]}"
     with engine.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
