@@ -158,3 +158,22 @@ def area_under_assessment(world: World) -> str:
     ref = cases.open_case(world.engine, "area", doc, "carol")["ref"]
     world.advance(ref, "submit", "start_assessment")
     return ref
+
+
+# A round whose fund holds less than two awards, for racing approvers.
+SMALL_ROUND = """
+code = "tca-tiny"
+name = "A small round"
+kind = "bids"
+fund = "400000"
+[contacts]
+lead = "lead@example.org"
+director = "director@example.org"
+[categories.shared_arrangement]
+min = "50000"
+max = "500000"
+max_count = 30
+[rules.shared_arrangement]
+required_fields = ["arrangement", "innovation", "transitional_costs", "annual_savings"]
+arrangements = ["linked_it", "joint_procurement", "joint_contracting", "other"]
+"""

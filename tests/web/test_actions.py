@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from states import AREA, BID, T
-from tests.web.site import CAST, Site, area_under_assessment, bid_in_monitoring, open_return, text_of
+from tests.web.site import (CAST, SMALL_ROUND, Site, area_under_assessment, bid_in_monitoring,
+                            open_return, text_of)
 from workflow import areas, assessment, cases, monitoring, people
 from workflow.engine import acting_role
 
@@ -335,7 +336,7 @@ def test_two_approvers_offering_against_the_last_funds_one_is_refused_with_the_b
     from tests.web.site import recommended_bid
     from workflow import programmes as store
     with people.engine.begin() as conn:
-        store.load(conn, _small_fund(), "test.toml")
+        store.load(conn, SMALL_ROUND, "test.toml")
     first = recommended_bid(people, programme="tca-tiny")
     second = recommended_bid(people, programme="tca-tiny")
     site = Site(people)
@@ -353,21 +354,3 @@ def test_two_approvers_offering_against_the_last_funds_one_is_refused_with_the_b
     assert "The fund has £150,000 remaining of £400,000" in words
     assert people.state(second) == "recommended"
 
-
-def _small_fund() -> str:
-    return """
-code = "tca-tiny"
-name = "A small round"
-kind = "bids"
-fund = "400000"
-[contacts]
-lead = "lead@example.org"
-director = "director@example.org"
-[categories.shared_arrangement]
-min = "50000"
-max = "500000"
-max_count = 30
-[rules.shared_arrangement]
-required_fields = ["arrangement", "innovation", "transitional_costs", "annual_savings"]
-arrangements = ["linked_it", "joint_procurement", "joint_contracting", "other"]
-"""

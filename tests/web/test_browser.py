@@ -13,7 +13,8 @@ import pytest
 
 from tests.smtp_server import SmtpTestServer
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, shoot
-from tests.web.site import PASSWORD, bid_in_monitoring, open_return, recommended_bid, settings
+from tests.web.site import (PASSWORD, SMALL_ROUND, bid_in_monitoring, open_return,
+                            recommended_bid, settings)
 from workflow import mail, monitoring
 from workflow import programmes as programme_store
 from workflow.web import create_app
@@ -261,20 +262,3 @@ def test_a_refused_form_puts_its_problems_first_and_links_each_to_its_field(peop
     axe(page, "return with an error")
     shoot(page, "10-return-with-an-error")
 
-
-SMALL_ROUND = """
-code = "tca-tiny"
-name = "A small round"
-kind = "bids"
-fund = "400000"
-[contacts]
-lead = "lead@example.org"
-director = "director@example.org"
-[categories.shared_arrangement]
-min = "50000"
-max = "500000"
-max_count = 30
-[rules.shared_arrangement]
-required_fields = ["arrangement", "innovation", "transitional_costs", "annual_savings"]
-arrangements = ["linked_it", "joint_procurement", "joint_contracting", "other"]
-"""
