@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from notifications import HeaderRefused, build_message, message_id_for, render
+from notifications import HeaderRefused, build_message, message_id_for, parse_address, render
 from tests.notifications.mail_fixtures import realistic_context
 
 WHEN = datetime(2014, 4, 7, 8, 0, tzinfo=timezone.utc)
@@ -65,6 +65,21 @@ def test_a_council_name_with_an_injected_line_break_is_refused(header):
 def test_an_address_must_be_exactly_one_address(value, why):
     with pytest.raises(HeaderRefused, match=why):
         a_message(to=[value])
+
+
+def test_a_refused_address_is_refused_every_time_with_the_same_reason():
+    # parse_address caches what it accepts (the same councils recur): a
+    # refusal must never be remembered as a pass, nor change its wording.
+    value = "Leeds City Council <returns@leeds.gov.uk>, spy@example.com"
+
+    refusals = []
+    for header in ("To", "To", "Cc", "To"):
+        with pytest.raises(HeaderRefused) as refused:
+            parse_address(header, value)
+        refusals.append(str(refused.value))
+
+    assert refusals == [f"{header} refused: more than one address in {value!r}"
+                        for header in ("To", "To", "Cc", "To")]
 
 
 def test_a_message_needs_someone_to_go_to():
