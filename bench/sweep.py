@@ -122,7 +122,7 @@ def plans(engine: Engine) -> list[str]:
         with engine.connect() as conn:
             event.listen(conn, "before_cursor_execute", capture)
             with conn.begin():
-                conn.execute(stmt, params).all()
+                conn.execute(getattr(stmt, "stmt", stmt), params).all()   # a Prepared's own
                 event.remove(conn, "before_cursor_execute", capture)
                 sql, bound = seen[-1]
                 prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "

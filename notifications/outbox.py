@@ -105,9 +105,26 @@ def enqueue(
 ) -> int:
     """Queue one message in the caller's transaction (never commits); returns its id.
 
+    A `key` already queued raises the database's IntegrityError (see `exists`).
+    """
+    row = queued_row(key=key, kind=kind, to=to, cc=cc, rendered=rendered, now=now,
+                     case_ref=case_ref, checkpoint_ref=checkpoint_ref)
+    return conn.execute(_ENQUEUE, row).inserted_primary_key[0]
+
+
+# The columns of a newly queued row, as `queued_row` gives them.
+QUEUED_COLUMNS = ("key", "kind", "case_ref", "checkpoint_ref", "state", "to_addrs", "cc_addrs",
+                  "subject", "body_text", "body_html", "attempts", "next_attempt_at",
+                  "created_at")
+
+
+def queued_row(*, key: str, kind: str, to: Sequence[str], cc: Sequence[str],
+               rendered: Rendered, now: datetime, case_ref: str | None = None,
+               checkpoint_ref: str | None = None) -> dict:
+    """The outbox row of a new message, checked: the values of QUEUED_COLUMNS.
+
     Addresses and subject are checked now, so a bad one refuses the change
-    that wanted to send it instead of dying later in the outbox. A `key`
-    already queued raises the database's IntegrityError (see `exists`).
+    that wanted to send it instead of dying later in the outbox.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}; known kinds: {', '.join(KINDS)}")
@@ -120,12 +137,10 @@ def enqueue(
     for value in cc:
         parse_address("Cc", value)
     check_header("Subject", rendered.subject)
-    result = conn.execute(_ENQUEUE, {
-        "key": key, "kind": kind, "case_ref": case_ref, "checkpoint_ref": checkpoint_ref,
-        "state": "queued", "to_addrs": list(to), "cc_addrs": list(cc),
-        "subject": rendered.subject, "body_text": rendered.text, "body_html": rendered.html,
-        "attempts": 0, "next_attempt_at": now, "created_at": now})
-    return result.inserted_primary_key[0]
+    return {"key": key, "kind": kind, "case_ref": case_ref, "checkpoint_ref": checkpoint_ref,
+            "state": "queued", "to_addrs": list(to), "cc_addrs": list(cc),
+            "subject": rendered.subject, "body_text": rendered.text, "body_html": rendered.html,
+            "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
 def exists(conn: Connection, key: str) -> bool:

@@ -68,6 +68,16 @@ class Definition:
             if s not in order:
                 order.append(s)
         object.__setattr__(self, "states_order", tuple(order))
+        # Every move looks its transition up: index them once (the first
+        # definition of a (trigger, state) wins; `problems` names any second).
+        by_move: dict[tuple[str, str], T] = {}
+        by_source: dict[str, list[T]] = {}
+        for t in self.transitions:
+            for s in t.sources:
+                by_move.setdefault((t.trigger, s), t)
+                by_source.setdefault(s, []).append(t)
+        object.__setattr__(self, "_by_move", by_move)
+        object.__setattr__(self, "_by_source", {s: tuple(ts) for s, ts in by_source.items()})
 
     @property
     def states(self) -> tuple[str, ...]:
@@ -82,13 +92,10 @@ class Definition:
 
     def find(self, trigger: str, state: str) -> T | None:
         """The transition `trigger` defines from `state`, if any."""
-        for t in self.transitions:
-            if t.trigger == trigger and state in t.sources:
-                return t
-        return None
+        return self._by_move.get((trigger, state))
 
     def defined_from(self, state: str) -> list[T]:
-        return [t for t in self.transitions if state in t.sources]
+        return list(self._by_source.get(state, ()))
 
     def triggers_from(self, state: str) -> list[str]:
         return sorted({t.trigger for t in self.defined_from(state)})

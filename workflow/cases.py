@@ -26,21 +26,23 @@ from workflow.errors import CaseNotFound, ConflictError, Malformed, PermissionDe
 from workflow.facts import facts_for, needs_of
 from workflow.history import GENESIS, Entry, Head, insert_row, rows_for, seal, as_dict
 from workflow.models import case_orgs, cases, organisations
+from workflow.prepared import Prepared
 
-_CASE_BY_REF = select(cases).where(cases.c.ref == bindparam("ref"))
-_MOVE = (update(cases)
-         .where(cases.c.id == bindparam("_id"), cases.c.version == bindparam("_version"),
-                cases.c.last_seq == bindparam("_seq"))
-         .values(state=bindparam("state"), version=bindparam("version"),
-                 last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"),
-                 updated_at=bindparam("updated_at"),
-                 # A case a council opened has no caseworker until one acts on it.
-                 caseworker=func.coalesce(cases.c.caseworker, bindparam("caseworker"))))
+_CASE_BY_REF = Prepared(select(cases).where(cases.c.ref == bindparam("ref")))
+_MOVE = Prepared(
+    update(cases)
+    .where(cases.c.id == bindparam("_id"), cases.c.version == bindparam("_version"),
+           cases.c.last_seq == bindparam("_seq"))
+    .values(state=bindparam("state"), version=bindparam("version"),
+            last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"),
+            updated_at=bindparam("updated_at"),
+            # A case a council opened has no caseworker until one acts on it.
+            caseworker=func.coalesce(cases.c.caseworker, bindparam("caseworker"))))
 _PARSERS = {"bid": parse_bid, "area": parse_area}
 
 
 def load_case(conn: Connection, ref: str) -> Any:
-    row = conn.execute(_CASE_BY_REF, {"ref": ref.upper()}).first()
+    row = _CASE_BY_REF.first(conn, {"ref": ref.upper()})
     if row is None:
         raise CaseNotFound(ref)
     return row
@@ -140,15 +142,15 @@ def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
     head = Head(case.id, case.ref, case.last_seq, case.last_hash)
     seq = case.last_seq + 1
     digest = seal(case.ref, seq, case.last_hash, entry)
-    moved = conn.execute(_MOVE, {"_id": case.id, "_version": case.version, "_seq": case.last_seq,
-                                 "state": move.dest, "version": case.version + 1,
-                                 "last_seq": seq, "last_hash": digest, "updated_at": now,
-                                 "caseworker": actor.name if move.role == "caseworker" else None})
-    if moved.rowcount != 1:
+    moved = _MOVE.rowcount(conn, {
+        "_id": case.id, "_version": case.version, "_seq": case.last_seq,
+        "state": move.dest, "version": case.version + 1, "last_seq": seq, "last_hash": digest,
+        "updated_at": now, "caseworker": actor.name if move.role == "caseworker" else None})
+    if moved != 1:
         raise ConflictError(case.ref)
-    insert_row(conn, head, entry)
+    insert_row(conn, head, entry, digest=digest)
     if run_effects(MoveDone(conn, case, move, actor, now, spec, seq, body)):
-        after = load_case(conn, case.ref)   # effects may have written rows of their own
+        after = load_case(conn, case.ref)   # effects wrote to the case row themselves
     else:
         before = case._mapping if hasattr(case, "_mapping") else vars(case)
         after = SimpleNamespace(**{**before, "state": move.dest, "version": case.version + 1,

@@ -59,7 +59,9 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         # Readers take no write lock (WAL lets them run beside a writer);
         # writers take it at BEGIN, before their first read.
         read_only = conn.get_execution_options().get("casework_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # On the driver itself: every write transaction starts here, and going
+        # through exec_driver_sql would cost half as much again as the BEGIN.
+        conn.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -7,7 +7,7 @@ PermissionDenied, ReasonRequired or GuardFailed, or a `Move`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
+from functools import lru_cache
 
 from transitions import Machine, MachineError
 
@@ -45,8 +45,14 @@ class _Bound:
         self.state = state
 
 
+@lru_cache(maxsize=None)
 def destination(kind: str, state: str, trigger: str) -> str | None:
-    """Fire `trigger` on the shared machine from `state`; None when it is not defined there."""
+    """Fire `trigger` on the shared machine from `state`; None when it is not defined there.
+
+    The machines carry no conditions or callbacks (guards are our rules, run
+    by `plan`), so the answer for one (kind, state, trigger) never changes
+    once the machine is built: it is asked once per process and remembered.
+    """
     machine = MACHINES[kind]
     event = machine.events.get(trigger)
     if event is None:

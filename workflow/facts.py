@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, literal, select
 
 from states.documents import AreaApplication, BidApplication
 from states.facts import CheckpointFacts, Facts, OrgFacts, Score
 from workflow import programmes as programme_store
 from workflow.models import cases, checkpoints, declarations, organisations, scores
+from workflow.prepared import Prepared
 
 # Offers still live in a category: an offer made and not given back.
 LIVE_OFFER_STATES = ("award_offered", "in_monitoring", "suspended", "closed")
@@ -33,15 +34,17 @@ NEEDS: dict[str, frozenset[str]] = {
 }
 EVERYTHING = frozenset().union(*NEEDS.values())
 
-_ORGS = select(organisations).where(organisations.c.code.in_(bindparam("codes", expanding=True)))
-_SCORES = select(scores).where(scores.c.case_id == bindparam("case_id")).order_by(scores.c.id)
-_DECLARED = select(declarations.c.person, declarations.c.conflict).where(
-    declarations.c.case_id == bindparam("case_id"))
-_CHECKPOINTS = (select(checkpoints.c.ref, checkpoints.c.state, checkpoints.c.due)
-                .where(checkpoints.c.case_id == bindparam("case_id")).order_by(checkpoints.c.n))
-_LIVE_OFFERS = select(func.count()).select_from(cases).where(
+_ORG = Prepared(select(organisations).where(organisations.c.code == bindparam("code")))
+_SCORES = Prepared(select(scores).where(scores.c.case_id == bindparam("case_id"))
+                   .order_by(scores.c.id))
+_DECLARED = Prepared(select(declarations.c.person, declarations.c.conflict).where(
+    declarations.c.case_id == bindparam("case_id")))
+_CHECKPOINTS = Prepared(select(checkpoints.c.ref, checkpoints.c.state, checkpoints.c.due)
+                        .where(checkpoints.c.case_id == bindparam("case_id"))
+                        .order_by(checkpoints.c.n))
+_LIVE_OFFERS = Prepared(select(func.count()).select_from(cases).where(
     cases.c.programme == bindparam("programme"), cases.c.category == bindparam("category"),
-    cases.c.state.in_(LIVE_OFFER_STATES), cases.c.id != bindparam("case_id"))
+    cases.c.state.in_([literal(s) for s in LIVE_OFFER_STATES]), cases.c.id != bindparam("case_id")))
 
 
 def needs_of(rule_names: Iterable[str]) -> frozenset[str]:
@@ -63,19 +66,23 @@ def _org(row: Any) -> OrgFacts:
 
 
 def organisations_by_code(conn: Connection, codes: list[str]) -> dict[str, OrgFacts]:
-    if not codes:
-        return {}
-    return {r.code: _org(r) for r in conn.execute(_ORGS, {"codes": codes})}
+    # One prepared lookup per code: a bid names two or three organisations.
+    out = {}
+    for code in dict.fromkeys(codes):
+        row = _ORG.first(conn, {"code": code})
+        if row is not None:
+            out[code] = _org(row)
+    return out
 
 
 def live_offers(conn: Connection, programme: str, category: str | None, leave_out_case: int) -> int:
-    return int(conn.execute(_LIVE_OFFERS, {"programme": programme, "category": category,
-                                           "case_id": leave_out_case}).scalar() or 0)
+    return int(_LIVE_OFFERS.scalar(conn, {"programme": programme, "category": category,
+                                          "case_id": leave_out_case}) or 0)
 
 
 def _assessment(conn: Connection, case_id: int) -> dict[str, Any]:
-    rows = list(conn.execute(_SCORES, {"case_id": case_id}))
-    decl = list(conn.execute(_DECLARED, {"case_id": case_id}))
+    rows = _SCORES.all(conn, {"case_id": case_id})
+    decl = _DECLARED.all(conn, {"case_id": case_id})
     agreed = [r for r in rows if r.agreed]
     return {
         "scores": tuple(Score(r.assessor, r.innovation, r.costs, r.savings)
@@ -89,7 +96,7 @@ def _assessment(conn: Connection, case_id: int) -> dict[str, Any]:
 
 def checkpoint_facts(conn: Connection, case_id: int) -> tuple[CheckpointFacts, ...]:
     return tuple(CheckpointFacts(r.ref, r.state, r.due)
-                 for r in conn.execute(_CHECKPOINTS, {"case_id": case_id}))
+                 for r in _CHECKPOINTS.all(conn, {"case_id": case_id}))
 
 
 def facts_for(conn: Connection, case: Any, *, actor: str, now: datetime,

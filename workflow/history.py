@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from workflow.errors import ConflictError
 from workflow.models import cases, history
+from workflow.prepared import Prepared
 
 GENESIS = "0" * 64
 
@@ -61,14 +62,24 @@ def seal(ref: str, seq: int, prev_hash: str, e: Entry) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-_INSERT = history.insert()
+_COLUMNS = ("case_id", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor", "role",
+            "reason", "at", "payload", "prev_hash", "hash")
+_INSERT = Prepared(history.insert().values({name: bindparam(name) for name in _COLUMNS}))
+# append's compare-and-set on the chain's head.
+_MOVE_HEAD = Prepared(update(cases).where(cases.c.id == bindparam("_case"),
+                                          cases.c.last_seq == bindparam("_seq"))
+                      .values(last_seq=bindparam("seq"), last_hash=bindparam("hash")))
 
 
-def insert_row(conn: Connection, head: Head, e: Entry) -> tuple[int, str]:
-    """Write the row after `head`; the caller has already moved the head on."""
+def insert_row(conn: Connection, head: Head, e: Entry, *,
+               digest: str | None = None) -> tuple[int, str]:
+    """Write the row after `head`; the caller has already moved the head on.
+
+    `digest` is the row's seal when the caller has already computed it.
+    """
     seq = head.last_seq + 1
-    digest = seal(head.ref, seq, head.last_hash, e)
-    conn.execute(_INSERT, {
+    digest = digest or seal(head.ref, seq, head.last_hash, e)
+    _INSERT.rowcount(conn, {
         "case_id": head.case_id, "seq": seq, "checkpoint": e.checkpoint,
         "from_state": e.from_state, "to_state": e.to_state, "trigger": e.trigger,
         "actor": e.actor, "role": e.role, "reason": e.reason, "at": e.at, "payload": e.payload,
@@ -84,12 +95,11 @@ def append(conn: Connection, head: Head, e: Entry) -> tuple[int, str]:
     """
     seq = head.last_seq + 1
     digest = seal(head.ref, seq, head.last_hash, e)
-    moved = conn.execute(
-        update(cases).where(cases.c.id == head.case_id, cases.c.last_seq == head.last_seq)
-        .values(last_seq=seq, last_hash=digest))
-    if moved.rowcount != 1:
+    moved = _MOVE_HEAD.rowcount(conn, {"_case": head.case_id, "_seq": head.last_seq,
+                                        "seq": seq, "hash": digest})
+    if moved != 1:
         raise ConflictError(head.ref)
-    return insert_row(conn, head, e)
+    return insert_row(conn, head, e, digest=digest)
 
 
 def head_of(conn: Connection, ref: str) -> Head | None:

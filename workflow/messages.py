@@ -13,10 +13,11 @@ from typing import Any, Iterable
 
 from sqlalchemy import Connection, bindparam, select
 
-from notifications.outbox import enqueue
+from notifications.outbox import QUEUED_COLUMNS, OutboxMessage, queued_row
 from notifications.render import render
 from states.money import pounds
 from workflow.models import organisations, people
+from workflow.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,12 @@ def base_url() -> str:
     return os.environ.get("CASEWORK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-_ORG = select(organisations.c.name, organisations.c.email, organisations.c.escalation_email
-              ).where(organisations.c.code == bindparam("code"))
-_EMAIL = select(people.c.email).where(people.c.name == bindparam("name"))
+_ORG = Prepared(select(organisations.c.name, organisations.c.email,
+                       organisations.c.escalation_email)
+                .where(organisations.c.code == bindparam("code")))
+_QUEUE = Prepared(OutboxMessage.__table__.insert().values(
+    {name: bindparam(name) for name in QUEUED_COLUMNS}))
+_EMAIL = Prepared(select(people.c.email).where(people.c.name == bindparam("name")))
 
 
 class AddressBook:
@@ -64,14 +68,14 @@ class AddressBook:
 
     def org(self, conn: Connection, code: str) -> Any:
         if code not in self._orgs:
-            self._orgs[code] = conn.execute(_ORG, {"code": code}).first()
+            self._orgs[code] = _ORG.first(conn, {"code": code})
         return self._orgs[code]
 
     def email(self, conn: Connection, name: str | None) -> str | None:
         if not name:
             return None
         if name not in self._emails:
-            self._emails[name] = conn.execute(_EMAIL, {"name": name}).scalar()
+            self._emails[name] = _EMAIL.scalar(conn, {"name": name})
         return self._emails[name]
 
     def addresses(self, conn: Connection, case: Any, spec: Any,
@@ -115,8 +119,8 @@ def context(conn: Connection, case: Any, spec: Any, *, reason: str | None = None
 
 def queue(conn: Connection, *, key: str, kind: str, case: Any, spec: Any, to: Iterable[str],
           cc: Iterable[str] = (), now: Any, reason: str | None = None, checkpoint: Any = None,
-          step: dict | None = None, book: AddressBook | None = None) -> int | None:
-    """Render and queue one message; None when it has nobody to go to."""
+          step: dict | None = None, book: AddressBook | None = None) -> str | None:
+    """Render and queue one message; its key, or None when it has nobody to go to."""
     book = book or AddressBook()
     to_addrs = book.addresses(conn, case, spec, to)
     cc_addrs = [a for a in book.addresses(conn, case, spec, cc) if a not in to_addrs]
@@ -126,13 +130,14 @@ def queue(conn: Connection, *, key: str, kind: str, case: Any, spec: Any, to: It
         return None
     rendered = render(kind, context(conn, case, spec, reason=reason, checkpoint=checkpoint,
                                     step=step, book=book))
-    return enqueue(conn, key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered,
-                   now=now, case_ref=case.ref,
-                   checkpoint_ref=checkpoint.ref if checkpoint is not None else None)
+    _QUEUE.rowcount(conn, queued_row(
+        key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered, now=now,
+        case_ref=case.ref, checkpoint_ref=checkpoint.ref if checkpoint is not None else None))
+    return key
 
 
 def notify_event(conn: Connection, case: Any, spec: Any, trigger: str, seq: int, *,
-                 now: Any, reason: str | None) -> int | None:
+                 now: Any, reason: str | None) -> str | None:
     notice = EVENT_NOTICES.get((case.kind, trigger))
     if notice is None:
         return None

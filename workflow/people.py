@@ -14,6 +14,7 @@ from states.roles import ROLES
 from workflow.engine import Actor
 from workflow.errors import Malformed, OrganisationNotFound, PersonNotFound, RuleViolation
 from workflow.models import organisations, people
+from workflow.prepared import Prepared
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,39}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -116,15 +117,15 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
             for r in conn.execute(select(people).order_by(people.c.name))]
 
 
-_ACTOR_Q = select(people.c.name, people.c.roles, people.c.org).where(
-    people.c.name == bindparam("name"))
+_ACTOR_Q = Prepared(select(people.c.name, people.c.roles, people.c.org).where(
+    people.c.name == bindparam("name")))
 
 
 def actor(conn: Connection, name: str) -> Actor:
     """The person acting, with their roles; `system` is the sweep."""
     if name == "system":
         return Actor.system()
-    row = conn.execute(_ACTOR_Q, {"name": name}).first()
+    row = _ACTOR_Q.first(conn, {"name": name})
     if row is None:
         raise PersonNotFound(name)
     return Actor(row.name, frozenset(row.roles), row.org)

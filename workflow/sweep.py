@@ -18,7 +18,7 @@ and commits, one step per transaction, until nothing due is left:
 
 Missed sweeps catch up in order (states.ladder.plan_catch_up); a step done on
 a later London day than its own records `late`, with when it was due and done.
-The statements of the hot path are built once (LIBRARY-NOTES section 7).
+The statements of the hot path are prepared once (workflow.prepared).
 """
 from __future__ import annotations
 
@@ -46,8 +46,10 @@ from workflow import programmes as programme_store
 from workflow.db import is_postgres
 from workflow.engine import Actor, plan
 from workflow.errors import ConflictError
-from workflow.history import Entry, moment, seal
-from workflow.models import cases, checkpoints, history
+from workflow import history
+from workflow.history import Entry, Head, moment
+from workflow.models import cases, checkpoints
+from workflow.prepared import Prepared
 from workflow.monitoring import CHASED, COLLECTING, label, pending_steps
 from workflow.status import record_sweep, refuse_going_back
 
@@ -126,28 +128,29 @@ CLAIM_EXCLUDING = (select(checkpoints)
                    .where(_DUE, checkpoints.c.id.not_in(bindparam("failed", expanding=True)))
                    .order_by(*_ORDER).limit(1))
 _CASE = select(cases).where(cases.c.id == bindparam("case_id"))
-_AT_RISK = update(cases).where(cases.c.id == bindparam("case_id")).values(at_risk=True)
-_STEP_DONE = (update(checkpoints)
-              .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
-              .values(state=bindparam("state"), version=bindparam("_v") + 1,
-                      level=bindparam("level"), steps_done=bindparam("steps_done"),
-                      next_step_at=bindparam("next_at")))
-_NEXT_AT = (update(checkpoints)
-            .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
-            .values(next_step_at=bindparam("next_at"), version=bindparam("_v") + 1))
-# history.append's compare-and-set on the chain's head, as a prepared statement.
-_HEAD = (update(cases).where(cases.c.id == bindparam("_case"), cases.c.last_seq == bindparam("_seq"))
-         .values(last_seq=bindparam("seq"), last_hash=bindparam("hash")))
-_HISTORY_ROW = history.insert()
+_AT_RISK = Prepared(update(cases).where(cases.c.id == bindparam("case_id")).values(at_risk=True))
+_STEP_DONE = Prepared(
+    update(checkpoints)
+    .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
+    .values(state=bindparam("state"), version=bindparam("_v") + 1, level=bindparam("level"),
+            steps_done=bindparam("steps_done"), next_step_at=bindparam("next_at")))
+_NEXT_AT = Prepared(
+    update(checkpoints)
+    .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
+    .values(next_step_at=bindparam("next_at"), version=bindparam("_v") + 1))
 
 
 def claim_statements(engine: Engine) -> tuple[Any, Any, Any]:
-    """The claim, the claim leaving out failed checkpoints, and the case read, for `engine`."""
+    """The claim, the claim leaving out failed checkpoints, and the case read, for `engine`.
+
+    The first and last run on every step, so they are prepared; the second
+    only after a step has failed.
+    """
     if is_postgres(engine):
-        return (CLAIM.with_for_update(skip_locked=True),
+        return (Prepared(CLAIM.with_for_update(skip_locked=True)),
                 CLAIM_EXCLUDING.with_for_update(skip_locked=True),
-                _CASE.with_for_update())
-    return CLAIM, CLAIM_EXCLUDING, _CASE
+                Prepared(_CASE.with_for_update()))
+    return Prepared(CLAIM), CLAIM_EXCLUDING, Prepared(_CASE)
 
 
 # --- the sweep -------------------------------------------------------------------
@@ -251,7 +254,7 @@ class _Run:
             cp = self.conn.execute(self.claim_excluding,
                                    {"now": self.now, "failed": sorted(self.failed)}).first()
         else:
-            cp = self.conn.execute(self.claim, {"now": self.now}).first()
+            cp = self.claim.first(self.conn, {"now": self.now})
         if cp is None:
             return None
         try:
@@ -260,7 +263,7 @@ class _Run:
             raise _StepFailed(cp.id, cp.ref, err) from err
 
     def _do(self, cp: Any) -> StepDue | str:
-        case = self.conn.execute(self.case_q, {"case_id": cp.case_id}).one()
+        case = self.case_q.first(self.conn, {"case_id": cp.case_id})
         spec = self.spec(case.programme)
         pending = pending_steps(spec.ladder, cp.due, list(cp.steps_done))
         if cp.state not in CHASED or case.state not in COLLECTING[case.kind] or not pending:
@@ -323,7 +326,7 @@ class _Step:
         if step.at_risk:
             payload["at_risk"] = True
             if not self.case.at_risk:
-                self.conn.execute(_AT_RISK, {"case_id": self.case.id})
+                _AT_RISK.rowcount(self.conn, {"case_id": self.case.id})
         if self.due.send and self.send(level) is None:
             payload["message"] = "no recipient on record"
         self._done(dest, level)
@@ -356,36 +359,24 @@ class _Step:
         """Queue the step's message (unless skipped); its outbox key, or None."""
         if not self.due.send:
             return None
-        key = f"{self.cp.ref}:{self.step.name}"
         view = SimpleNamespace(ref=self.cp.ref, due=self.cp.due, level=level)
-        queued = messages.queue(
-            self.conn, key=key, kind=message_kind(self.step), case=self.case, spec=self.spec,
-            to=self.step.to, cc=self.step.cc, now=self.now, reason=reason, checkpoint=view,
+        return messages.queue(
+            self.conn, key=f"{self.cp.ref}:{self.step.name}", kind=message_kind(self.step),
+            case=self.case, spec=self.spec, to=self.step.to, cc=self.step.cc, now=self.now,
+            reason=reason, checkpoint=view,
             step={"name": self.step.name, "due_at": self.due.due_at, "late": self.due.late},
             book=self.book)
-        return key if queued is not None else None
 
     def _done(self, state: str, level: int) -> None:
-        moved = self.conn.execute(_STEP_DONE, {
+        moved = _STEP_DONE.rowcount(self.conn, {
             "_id": self.cp.id, "_v": self.cp.version, "state": state, "level": level,
             "steps_done": [*self.cp.steps_done, self.step.name], "next_at": self.next_at})
-        if moved.rowcount != 1:
+        if moved != 1:
             raise ConflictError(self.cp.ref)
 
     def _chain(self, entry: Entry) -> None:
-        """Append `entry` to the case's chain (history.append, with prepared statements)."""
         case = self.case
-        seq = case.last_seq + 1
-        digest = seal(case.ref, seq, case.last_hash, entry)
-        moved = self.conn.execute(_HEAD, {"_case": case.id, "_seq": case.last_seq, "seq": seq,
-                                          "hash": digest})
-        if moved.rowcount != 1:
-            raise ConflictError(case.ref)
-        self.conn.execute(_HISTORY_ROW, {
-            "case_id": case.id, "seq": seq, "checkpoint": entry.checkpoint,
-            "from_state": entry.from_state, "to_state": entry.to_state, "trigger": entry.trigger,
-            "actor": entry.actor, "role": entry.role, "reason": entry.reason, "at": entry.at,
-            "payload": entry.payload, "prev_hash": case.last_hash, "hash": digest})
+        history.append(self.conn, Head(case.id, case.ref, case.last_seq, case.last_hash), entry)
 
 
 def message_kind(step: LadderStep) -> str:
@@ -398,6 +389,6 @@ def message_kind(step: LadderStep) -> str:
 
 
 def _set_next(conn: Connection, cp: Any, at: datetime | None) -> None:
-    moved = conn.execute(_NEXT_AT, {"_id": cp.id, "_v": cp.version, "next_at": at})
-    if moved.rowcount != 1:
+    moved = _NEXT_AT.rowcount(conn, {"_id": cp.id, "_v": cp.version, "next_at": at})
+    if moved != 1:
         raise ConflictError(cp.ref)

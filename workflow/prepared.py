@@ -1,0 +1,132 @@
+"""Statements of the hot path, compiled once per dialect and run on the driver connection.
+
+A transition runs half a dozen statements. Through `Connection.execute` each
+costs SQLAlchemy's execution context, about 40 µs; on the DB-API connection
+under it, about 7 µs (LIBRARY-NOTES section 7). A `Prepared` statement is an
+ordinary Core statement, compiled by SQLAlchemy for the connection's dialect
+the first time it runs there; after that only the driver runs it, with
+SQLAlchemy's own bind and result processing for each column's type, so
+what is stored and read back is exactly what `Connection.execute` would
+store and read (UTC times, JSON documents).
+
+It runs inside the caller's transaction: the `Connection` it is given owns
+BEGIN and COMMIT, as everywhere else.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any, Callable, Mapping, Sequence
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql import ClauseElement
+
+Processor = Callable[[Any], Any] | None
+
+
+def _row_type(keys: list[str]) -> type:
+    """A named tuple that also answers `_mapping`, as SQLAlchemy's rows do."""
+    base = namedtuple("Row", keys, rename=True)
+    return type("Row", (base,), {"__slots__": (),
+                                 "_mapping": property(lambda self: self._asdict())})
+
+
+class _Compiled:
+    """One statement as one dialect runs it."""
+
+    __slots__ = ("sql", "names", "positional", "processors", "defaults", "row", "readers")
+
+    def __init__(self, stmt: ClauseElement, dialect: Dialect):
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        # The name each parameter has in the SQL text (anonymous ones get theirs here).
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional \
+            else tuple(binds)
+        for name in self.names:
+            if binds[name].expanding:
+                raise ValueError(f"{name}: an IN list must be of literal() values to be prepared")
+        self.processors = {name: binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                           for name in self.names}
+        # Values written into the statement itself (`.values(at_risk=True)`).
+        self.defaults = {name: binds[name].effective_value for name in self.names
+                         if not binds[name].required}
+        self.row = None
+        self.readers: tuple[Processor, ...] = ()
+        columns = getattr(stmt, "selected_columns", None)
+        if columns is None and getattr(stmt, "_returning", None):
+            columns = stmt._returning
+        if columns is not None:
+            keys = [c.key for c in columns]
+            self.row = _row_type(keys)
+            self.readers = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+
+    def bind(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        values = [params[name] if name in params else self.defaults[name] for name in self.names]
+        processors = self.processors
+        for i, name in enumerate(self.names):
+            process = processors[name]
+            if process is not None and values[i] is not None:
+                values[i] = process(values[i])
+        return values if self.positional else dict(zip(self.names, values))
+
+    def read(self, raw: Sequence[Any]) -> Any:
+        return self.row._make(value if reader is None or value is None else reader(value)
+                              for reader, value in zip(self.readers, raw))
+
+
+class Prepared:
+    """A Core statement to run many times on the driver connection of a transaction."""
+
+    __slots__ = ("stmt", "_by_dialect")
+
+    def __init__(self, stmt: ClauseElement):
+        self.stmt = stmt
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _for(self, conn: Connection) -> _Compiled:
+        name = conn.dialect.name
+        compiled = self._by_dialect.get(name)
+        if compiled is None:
+            compiled = self._by_dialect[name] = _Compiled(self.stmt, conn.dialect)
+        return compiled
+
+    def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
+        compiled = self._for(conn)
+        cursor = conn.connection.driver_connection.cursor()
+        bound = compiled.bind(params)
+        try:
+            cursor.execute(compiled.sql, bound)
+        except conn.dialect.loaded_dbapi.Error as err:
+            cursor.close()
+            # The same exception Connection.execute raises (IntegrityError,
+            # OperationalError...), so callers catch one family of errors.
+            raise DBAPIError.instance(compiled.sql, bound, err,
+                                      conn.dialect.loaded_dbapi.Error) from err
+        return compiled, cursor
+
+    def rowcount(self, conn: Connection, params: Mapping[str, Any] = {}) -> int:
+        """Run an UPDATE, INSERT or DELETE; the number of rows it touched."""
+        _, cursor = self._run(conn, params)
+        count = cursor.rowcount
+        cursor.close()
+        return count
+
+    def first(self, conn: Connection, params: Mapping[str, Any] = {}) -> Any:
+        """The first row (with attribute access, values as SQLAlchemy reads them), or None."""
+        compiled, cursor = self._run(conn, params)
+        raw = cursor.fetchone()
+        cursor.close()
+        return None if raw is None else compiled.read(raw)
+
+    def all(self, conn: Connection, params: Mapping[str, Any] = {}) -> list[Any]:
+        compiled, cursor = self._run(conn, params)
+        rows = cursor.fetchall()
+        cursor.close()
+        return [compiled.read(raw) for raw in rows]
+
+    def scalar(self, conn: Connection, params: Mapping[str, Any] = {}) -> Any:
+        row = self.first(conn, params)
+        return None if row is None else row[0]
