@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -51,7 +53,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(WRITE_WAIT_SECONDS * 1000)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -61,9 +63,42 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         read_only = conn.get_execution_options().get("casework_read_only", False)
         # On the driver itself: every write transaction starts here, and going
         # through exec_driver_sql would cost half as much again as the BEGIN.
-        conn.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        driver = conn.connection.driver_connection
+        if read_only:
+            driver.execute("BEGIN")
+        else:
+            begin_immediate(driver)
 
     return engine
+
+
+WRITE_WAIT_SECONDS = 30.0    # how long a writer waits for the write lock before giving up
+_RETRY_SECONDS = 0.001
+
+
+def begin_immediate(driver: sqlite3.Connection) -> None:
+    """Take SQLite's write lock, waiting up to WRITE_WAIT_SECONDS for it.
+
+    SQLite's own busy handler backs off to one try every 100 ms, so a writer
+    queued behind a long sweep would only get in through a gap that long.
+    Here the wait is a try every millisecond, so the sweep need only leave a
+    short gap between its steps for a web request to get in.
+    """
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        # Tries are counted, not timed: a test's frozen clock must not stop the wait.
+        for _ in range(int(WRITE_WAIT_SECONDS / _RETRY_SECONDS)):
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err):
+                    raise
+                time.sleep(_RETRY_SECONDS)
+        driver.execute("BEGIN IMMEDIATE")      # the last try: "database is locked" if it fails
+    finally:
+        # Other statements keep SQLite's handler (a reader meeting a WAL reset).
+        driver.execute(f"PRAGMA busy_timeout={int(WRITE_WAIT_SECONDS * 1000)}")
 
 
 def is_postgres(engine_or_conn: Engine | Connection) -> bool:

@@ -15,12 +15,15 @@ BEGIN and COMMIT, as everywhere else.
 from __future__ import annotations
 
 from collections import namedtuple
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Date
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import ClauseElement
+
+from notifications.sqltypes import UTCDateTime
 
 Processor = Callable[[Any], Any] | None
 
@@ -35,46 +38,77 @@ def _row_type(keys: list[str]) -> type:
 class _Compiled:
     """One statement as one dialect runs it."""
 
-    __slots__ = ("sql", "names", "positional", "processors", "defaults", "row", "readers")
+    __slots__ = ("sql", "positional", "binds", "row", "readers")
 
     def __init__(self, stmt: ClauseElement, dialect: Dialect):
         compiled = stmt.compile(dialect=dialect)
         self.sql = compiled.string
         self.positional = compiled.positional
         # The name each parameter has in the SQL text (anonymous ones get theirs here).
-        binds = {name: bind for bind, name in compiled.bind_names.items()}
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional \
-            else tuple(binds)
-        for name in self.names:
-            if binds[name].expanding:
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        names = tuple(compiled.positiontup or ()) if self.positional else tuple(by_name)
+        for name in names:
+            if by_name[name].expanding:
                 raise ValueError(f"{name}: an IN list must be of literal() values to be prepared")
-        self.processors = {name: binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                           for name in self.names}
-        # Values written into the statement itself (`.values(at_risk=True)`).
-        self.defaults = {name: binds[name].effective_value for name in self.names
-                         if not binds[name].required}
+        # (name, value written into the statement itself or _REQUIRED, processor)
+        self.binds = tuple(
+            (name, _REQUIRED if by_name[name].required else by_name[name].effective_value,
+             _bind_processor(by_name[name].type, dialect))
+            for name in names)
         self.row = None
         self.readers: tuple[Processor, ...] = ()
         columns = getattr(stmt, "selected_columns", None)
         if columns is None and getattr(stmt, "_returning", None):
             columns = stmt._returning
         if columns is not None:
-            keys = [c.key for c in columns]
-            self.row = _row_type(keys)
-            self.readers = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+            self.row = _row_type([c.key for c in columns])
+            self.readers = tuple(_result_processor(c.type, dialect) for c in columns)
 
     def bind(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        values = [params[name] if name in params else self.defaults[name] for name in self.names]
-        processors = self.processors
-        for i, name in enumerate(self.names):
-            process = processors[name]
-            if process is not None and values[i] is not None:
-                values[i] = process(values[i])
-        return values if self.positional else dict(zip(self.names, values))
+        values = []
+        for name, default, process in self.binds:
+            value = params[name] if default is _REQUIRED else params.get(name, default)
+            values.append(value if process is None or value is None else process(value))
+        if self.positional:
+            return values
+        return {name: value for (name, _, _), value in zip(self.binds, values)}
 
     def read(self, raw: Sequence[Any]) -> Any:
-        return self.row._make(value if reader is None or value is None else reader(value)
-                              for reader, value in zip(self.readers, raw))
+        return self.row._make([value if reader is None or value is None else reader(value)
+                               for reader, value in zip(self.readers, raw)])
+
+
+_REQUIRED = object()
+_UTC = timezone.utc
+
+
+def _sqlite_time_in(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: times must carry a zone")
+    return value.astimezone(_UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_time_out(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=_UTC)
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
+    # SQLite keeps times as text; SQLAlchemy's own conversion is a %-format
+    # and a regular expression, several times the cost of the ISO methods
+    # that give the same text (tests/workflow/test_prepared.py compares them).
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return _sqlite_time_in
+    if dialect.name == "sqlite" and isinstance(type_, Date):
+        return date.isoformat
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Processor:
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return _sqlite_time_out
+    if dialect.name == "sqlite" and isinstance(type_, Date):
+        return date.fromisoformat
+    return type_.dialect_impl(dialect).result_processor(dialect, None)
 
 
 class Prepared:
@@ -95,12 +129,10 @@ class Prepared:
 
     def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
         compiled = self._for(conn)
-        cursor = conn.connection.driver_connection.cursor()
         bound = compiled.bind(params)
         try:
-            cursor.execute(compiled.sql, bound)
+            cursor = conn.connection.driver_connection.execute(compiled.sql, bound)
         except conn.dialect.loaded_dbapi.Error as err:
-            cursor.close()
             # The same exception Connection.execute raises (IntegrityError,
             # OperationalError...), so callers catch one family of errors.
             raise DBAPIError.instance(compiled.sql, bound, err,

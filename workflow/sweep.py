@@ -60,11 +60,12 @@ SYSTEM = Actor.system()
 _TRIES = 3                       # a step that loses a race for its case is tried again
 _SIMULATING = threading.Lock()
 _ENDED, _RESCHEDULED = "ended", "rescheduled"   # what a claim did when it took no step
-# SQLite has one writer at a time, and its busy handler retries a waiting writer
-# at most every 100 ms; a sweep that takes the lock again straight after each
-# commit would starve a return submitted from the web. So a long sweep on
-# SQLite steps aside for a little longer than that once a second.
-_HOLD_SECONDS, _ASIDE_SECONDS = 1.0, 0.12
+# SQLite has one writer at a time: a sweep that took the lock again straight
+# after each commit would starve a return submitted from the web. Writers wait
+# for the lock by trying every millisecond (workflow.db.begin_immediate), so a
+# long sweep on SQLite leaves a gap a few times that long every few dozen steps
+# (counted, not timed: a test's frozen clock would never let it step aside).
+_HOLD_STEPS, _ASIDE_SECONDS = 50, 0.004
 # The checkpoint transition each kind of step fires; `remind` changes no state.
 _TRIGGERS = {"open": "open", "mark_overdue": "mark_overdue", "escalate": "escalate"}
 _DEFAULT_KINDS = {"open": "checkpoint.opened", "remind": "checkpoint.reminder",
@@ -123,11 +124,17 @@ def default_owner() -> str:
 # --- the statements of the hot path, built once --------------------------------
 _DUE = checkpoints.c.next_step_at <= bindparam("now")
 _ORDER = (checkpoints.c.next_step_at, checkpoints.c.id)
-CLAIM = select(checkpoints).where(_DUE).order_by(*_ORDER).limit(1)
-CLAIM_EXCLUDING = (select(checkpoints)
+# What a step reads of its checkpoint and its case (the case's documents are not read).
+_CLAIMED = [checkpoints.c[name] for name in ("id", "ref", "case_id", "state", "version", "due",
+                                             "level", "steps_done", "scheduled_at")]
+_STEP_CASE = [cases.c[name] for name in (
+    "id", "ref", "kind", "programme", "state", "version", "title", "category", "lead",
+    "amount_pence", "caseworker", "at_risk", "last_seq", "last_hash")]
+CLAIM = select(*_CLAIMED).where(_DUE).order_by(*_ORDER).limit(1)
+CLAIM_EXCLUDING = (select(*_CLAIMED)
                    .where(_DUE, checkpoints.c.id.not_in(bindparam("failed", expanding=True)))
                    .order_by(*_ORDER).limit(1))
-_CASE = select(cases).where(cases.c.id == bindparam("case_id"))
+_CASE = select(*_STEP_CASE).where(cases.c.id == bindparam("case_id"))
 _AT_RISK = Prepared(update(cases).where(cases.c.id == bindparam("case_id")).values(at_risk=True))
 _STEP_DONE = Prepared(
     update(checkpoints)
@@ -203,7 +210,7 @@ class _Run:
         self.specs: dict[str, Any] = {}
         self.book = messages.AddressBook()
         self.shares_one_writer = not is_postgres(conn)
-        self.held_since = time.monotonic()
+        self.held_for = 0                  # steps since the sweep last stepped aside
 
     def spec(self, code: str) -> Any:
         if code not in self.specs:
@@ -212,9 +219,10 @@ class _Run:
 
     def one(self) -> bool:
         """Claim and do one step, in its own transaction; False when nothing due is left."""
-        if self.shares_one_writer and time.monotonic() - self.held_since > _HOLD_SECONDS:
+        self.held_for += 1
+        if self.shares_one_writer and self.held_for > _HOLD_STEPS:
             time.sleep(_ASIDE_SECONDS)
-            self.held_since = time.monotonic()
+            self.held_for = 0
         for attempt in range(1, _TRIES + 1):
             # Each step is stamped with the moment it is done (one moment throughout
             # a simulated sweep); a step falling due during a long sweep is done too.
@@ -349,7 +357,9 @@ class _Step:
         payload = {"checkpoint": label(cp.ref), **self.payload()}
         # The ladder's own message (keyed <checkpoint>:suspended, to the step's
         # audiences) stands in for the generic notice of a suspension.
-        after = case_service.apply(self.conn, case, "suspend", SYSTEM, reason=reason,
+        # The whole case, documents and all: a transition's rules may read any of it.
+        whole = case_service.load_case(self.conn, case.ref)
+        after = case_service.apply(self.conn, whole, "suspend", SYSTEM, reason=reason,
                                    payload=payload, notify=False)
         self.case = after
         self.send(cp.level, reason=reason)

@@ -95,3 +95,28 @@ def test_a_database_refusal_is_raised_as_sqlalchemy_raises_it(w):
                 "case_id": case_id, "seq": 1, "to_state": "draft", "trigger": "create",
                 "actor": "carol", "role": "caseworker", "at": datetime.now(timezone.utc),
                 "payload": {}, "prev_hash": "0" * 64, "hash": "f" * 64})
+
+
+def test_on_sqlite_a_time_and_a_day_are_stored_as_the_same_text_sqlalchemy_writes(world):
+    world.cast()
+    first, second = world.bid(), world.bid()
+    at = datetime(2014, 3, 30, 1, 59, 59, 123456, tzinfo=timezone(timedelta(hours=-5)))
+    stamp = update(cases).where(cases.c.ref == bindparam("_ref")).values(updated_at=bindparam("at"))
+    with world.engine.begin() as conn:
+        Prepared(stamp).rowcount(conn, {"_ref": first, "at": at})
+        conn.execute(stamp, {"_ref": second, "at": at})
+        stored = conn.exec_driver_sql("SELECT updated_at FROM cases WHERE ref IN (?, ?)",
+                                      (first, second)).scalars().all()
+    assert stored[0] == stored[1] == "2014-03-30 06:59:59.123456"
+    day = Prepared(select(literal(date(2014, 4, 4))))
+    with world.engine.connect() as conn:
+        assert day.scalar(conn) == date(2014, 4, 4)
+
+
+def test_a_time_without_a_zone_is_refused(world):
+    world.cast()
+    ref = world.bid()
+    stamp = Prepared(update(cases).where(cases.c.ref == bindparam("_ref"))
+                     .values(updated_at=bindparam("at")))
+    with world.engine.begin() as conn, pytest.raises(ValueError, match="naive"):
+        stamp.rowcount(conn, {"_ref": ref, "at": datetime(2014, 4, 4, 9)})

@@ -92,3 +92,33 @@ def test_two_processes_sweeping_a_thousand_due_returns_on_postgresql_share_the_w
                                    "distinct_keys": 3000, "ok": True}
     with pg_db.connect() as conn:
         assert verify(conn).ok
+
+
+def test_a_writer_gets_in_while_a_long_sweep_on_sqlite_is_still_running(db):
+    bulk_bids(db, 1500, q1_due)
+    failures = []
+
+    def long_sweep():
+        try:
+            with freeze_time(SWEPT_AT):
+                sweep(db)
+        except Exception as err:          # surfaced by the assertion below
+            failures.append(err)
+
+    def sweep_has_begun() -> bool:
+        with db.connect() as conn:
+            return conn.execute(select(checkpoints.c.id)
+                                .where(checkpoints.c.state != "scheduled").limit(1)).first() is not None
+
+    worker = threading.Thread(target=long_sweep)
+    worker.start()
+    while worker.is_alive() and not sweep_has_begun():
+        threading.Event().wait(0.01)
+    # A return saved from the web while the sweep works through the backlog:
+    with db.begin() as conn:
+        conn.execute(checkpoints.update().where(checkpoints.c.id == 1).values(figures={"x": 1}))
+    still_sweeping = worker.is_alive()
+    worker.join(timeout=300)
+
+    assert failures == []
+    assert still_sweeping, "the write waited for the whole sweep to finish"
