@@ -1,31 +1,56 @@
-"""The fund ledger's side of an award: an offer reserves, a decline or termination releases."""
+"""The fund ledger's side of an award: an offer reserves, a decline or termination releases.
+
+Each row carries the programme's running balance (`balance_pence`: reserved
+minus released once the row is written), so the committed total is the
+latest row's balance, read from an index, instead of a sum over every row;
+the rows themselves still explain it. A row is written only while the
+programme row is held (`lock_fund`), so the balance it starts from is the
+latest one.
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, bindparam, case, func, select
 
 from workflow.models import ledger, programmes
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from workflow.effects import MoveDone
+
+_SIGNED = case((ledger.c.entry == "reserve", ledger.c.amount_pence), else_=-ledger.c.amount_pence)
+
+# The hot statements, built once.
+_LOCK_FUND = (select(programmes.c.code).where(programmes.c.code == bindparam("programme"))
+              .with_for_update())
+_BALANCE = (select(ledger.c.balance_pence).where(ledger.c.programme == bindparam("programme"))
+            .order_by(ledger.c.id.desc()).limit(1))                # ix_ledger_programme_id
+_HELD_BY_CASE = (select(func.coalesce(func.sum(_SIGNED), 0))
+                 .where(ledger.c.case_id == bindparam("case_id")))    # ix_ledger_case
+_COMMITTED_LESS_CASE = select(func.coalesce(_BALANCE.scalar_subquery(), 0)
+                              - _HELD_BY_CASE.scalar_subquery())
+# A new row's balance is the latest one's plus or minus its amount, read in
+# the INSERT itself (`fund`: the row's programme; the column's own name is taken).
+_ENTER = ledger.insert().values(balance_pence=func.coalesce(
+    select(ledger.c.balance_pence).where(ledger.c.programme == bindparam("fund"))
+    .order_by(ledger.c.id.desc()).limit(1).scalar_subquery(), 0) + bindparam("signed"))
 
 
 def lock_fund(conn: Connection, programme: str) -> None:
-    """Hold the programme row until commit, so two offers are weighed one after the other.
+    """Hold the programme row until commit, so two offers are weighed one after the other
+    and two ledger rows never start from the same balance.
 
     On SQLite the write transaction (BEGIN IMMEDIATE) already serialises them.
     """
     if conn.dialect.name == "postgresql":
-        conn.execute(select(programmes.c.code).where(programmes.c.code == programme)
-                     .with_for_update())
+        conn.execute(_LOCK_FUND, {"programme": programme})
 
 
 def reserve(done: "MoveDone") -> None:
     c = done.case
-    done.conn.execute(ledger.insert().values(
-        programme=c.programme, case_id=c.id, category=c.category, entry="reserve",
-        amount_pence=c.amount_pence, at=done.now))
+    _enter(done.conn, c, "reserve", c.amount_pence, done.now)
 
 
 def release(done: "MoveDone") -> None:
@@ -33,17 +58,39 @@ def release(done: "MoveDone") -> None:
     c = done.case
     held = reserved_for(done.conn, c.id)
     if held:
-        done.conn.execute(ledger.insert().values(
-            programme=c.programme, case_id=c.id, category=c.category, entry="release",
-            amount_pence=held, at=done.now))
+        _enter(done.conn, c, "release", held, done.now)
+
+
+def _enter(conn: Connection, c: Any, entry: str, amount: int, now: "datetime") -> None:
+    # The offer's guard already holds the programme row; taking it again here
+    # keeps the balance right for any move that reserves or releases.
+    lock_fund(conn, c.programme)
+    conn.execute(_ENTER, {"programme": c.programme, "case_id": c.id, "category": c.category,
+                          "entry": entry, "amount_pence": amount, "at": now,
+                          "fund": c.programme,
+                          "signed": amount if entry == "reserve" else -amount})
+
+
+def balance_pence(conn: Connection, programme: str) -> int:
+    """The programme's committed total: the balance on its latest ledger row (0 without rows)."""
+    return int(conn.execute(_BALANCE, {"programme": programme}).scalar() or 0)
+
+
+def committed(conn: Connection, programme: str, *, leave_out_case: int | None = None) -> int:
+    """The programme's committed total, less what `leave_out_case` holds (one query)."""
+    if leave_out_case is None:
+        return balance_pence(conn, programme)
+    return int(conn.execute(_COMMITTED_LESS_CASE,
+                            {"programme": programme, "case_id": leave_out_case}).scalar())
 
 
 def held_pence(conn: Connection, *, programme: str | None = None, case_id: int | None = None,
                leave_out_case: int | None = None, category: str | None = None) -> int:
-    """What the fund ledger holds: reserved minus released, over the rows the filters keep."""
-    signed = case((ledger.c.entry == "reserve", ledger.c.amount_pence),
-                  else_=-ledger.c.amount_pence)
-    q = select(func.coalesce(func.sum(signed), 0))
+    """What the fund ledger holds: reserved minus released, added up over the rows the filters keep.
+
+    Reads every row it keeps; the programme's whole total is `balance_pence`.
+    """
+    q = select(func.coalesce(func.sum(_SIGNED), 0))
     for column, value in ((ledger.c.programme, programme), (ledger.c.case_id, case_id),
                           (ledger.c.category, category)):
         if value is not None:
@@ -54,4 +101,5 @@ def held_pence(conn: Connection, *, programme: str | None = None, case_id: int |
 
 
 def reserved_for(conn: Connection, case_id: int) -> int:
-    return held_pence(conn, case_id=case_id)
+    """What one case holds now: its own rows, found by ix_ledger_case."""
+    return int(conn.execute(_HELD_BY_CASE, {"case_id": case_id}).scalar() or 0)

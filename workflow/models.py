@@ -144,7 +144,9 @@ class LedgerEntry(SQLModel, table=True):
     """
 
     __tablename__ = "ledger"
-    __table_args__ = (Index("ix_ledger_programme", "programme", "category"),)
+    __table_args__ = (Index("ix_ledger_programme", "programme", "category"),
+                      Index("ix_ledger_programme_id", "programme", "id"),   # the latest row
+                      Index("ix_ledger_case", "case_id"))
     id: Optional[int] = Field(default=None, primary_key=True)
     programme: str = Field(sa_column=Column(String(40), ForeignKey("programmes.code"),
                                             nullable=False))
@@ -153,6 +155,9 @@ class LedgerEntry(SQLModel, table=True):
     entry: str = Field(sa_column=Column(String(10), nullable=False))     # reserve | release
     amount_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # The programme's committed total (reserved minus released) once this row
+    # is written: the latest row gives the total without adding the ledger up.
+    balance_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class Declaration(SQLModel, table=True):

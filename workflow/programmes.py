@@ -13,6 +13,7 @@ from states.programme import ProgrammeSpec, parse_programme
 from workflow import awards, clock
 from workflow.errors import Malformed, ProgrammeNotFound
 from workflow.models import programmes
+from workflow.prepared import Prepared
 
 
 def bundled_sources() -> list[tuple[str, str]]:
@@ -47,11 +48,12 @@ def load(conn: Connection, text: str, source: str = "") -> tuple[ProgrammeSpec, 
     return spec, True
 
 
-_SOURCE = select(programmes.c.source).where(programmes.c.code == bindparam("code"))
+_SOURCE = Prepared(select(programmes.c.source).where(programmes.c.code == bindparam("code")))
 
 
 def spec_for(conn: Connection, code: str) -> ProgrammeSpec:
-    row = conn.execute(_SOURCE, {"code": code}).first()
+    """The programme as its file is now; every move reads it, so the parse is cached by text."""
+    row = _SOURCE.first(conn, {"code": code})
     if row is None:
         raise ProgrammeNotFound(code)
     return _parsed(row.source)
@@ -66,9 +68,16 @@ def find_spec(conn: Connection, code: Any) -> ProgrammeSpec | None:
 
 def committed_pence(conn: Connection, code: str, *, leave_out_case: int | None = None,
                     category: str | None = None) -> int:
-    """Reserved minus released in the programme's fund ledger."""
-    return awards.held_pence(conn, programme=code, leave_out_case=leave_out_case,
-                             category=category)
+    """Reserved minus released in the programme's fund ledger (or in one category of it).
+
+    The whole programme's total is the latest ledger row's running balance, so
+    an offer's guard reads it in constant time however long the ledger is; a
+    category's total (not on any move's path) is added up row by row.
+    """
+    if category is not None:
+        return awards.held_pence(conn, programme=code, leave_out_case=leave_out_case,
+                                 category=category)
+    return awards.committed(conn, code, leave_out_case=leave_out_case)
 
 
 def next_reference(conn: Connection, code: str) -> str:

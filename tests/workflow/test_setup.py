@@ -87,3 +87,51 @@ def test_a_new_bid_is_found_by_its_lead_and_its_partners_but_no_one_else(world):
     assert [c["ref"] for c in list_cases(w.engine, org="E07000026")] == [ref]
     assert [c["ref"] for c in list_cases(w.engine, org="E07000028")] == [ref]
     assert list_cases(w.engine, org="E07000029") == []
+
+
+def test_ledger_rows_from_before_the_running_balance_get_theirs_in_the_order_written(any_db):
+    from tests.builders import World
+    from tests.workflow.awarding import load_programme, offer, recommended, small_programme
+    from workflow import programmes
+    w = World(any_db).cast()
+    code = load_programme(w, small_programme("old-1", fund="2000000"))
+    first, third = (recommended(w, amount=a, programme=code) for a in ("300000", "500000"))
+    other = recommended(w, amount="200000")                  # tca-2013: two programmes' rows
+    for ref in (first, other, third):
+        offer(w, ref)
+    w.advance(first, "decline", by="cllr")
+    with any_db.begin() as conn:   # a database from before the column, with those rows in it
+        command.downgrade(alembic_config(conn), "ledger_balance@-1")
+        third_id = conn.execute(text("SELECT id FROM cases WHERE ref = :r"), {"r": third}).scalar()
+
+    init(any_db)
+
+    with any_db.connect() as conn:
+        assert conn.execute(text("SELECT programme, entry, balance_pence FROM ledger "
+                                 "ORDER BY id")).all() == [
+            (code, "reserve", 30_000_000), ("tca-2013", "reserve", 20_000_000),
+            (code, "reserve", 80_000_000), (code, "release", 50_000_000)]
+        assert programmes.committed_pence(conn, code) == 50_000_000
+        assert programmes.committed_pence(conn, code, leave_out_case=third_id) == 0
+    offer(w, recommended(w, amount="100000", programme=code))   # the next row carries on
+    with any_db.connect() as conn:
+        assert programmes.committed_pence(conn, code) == 60_000_000
+
+
+def test_the_tables_the_models_declare_are_the_tables_the_migrations_make(any_db):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import workflow.api.idempotency  # noqa: F401  (tables declared outside models.py)
+    import workflow.tokens  # noqa: F401
+    import workflow.web.lockout  # noqa: F401
+
+    with any_db.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
+                                       SQLModel.metadata)
+
+    # 0004 made this index for the returns inbox; models.Checkpoint does not declare it (yet).
+    known = [d for d in differences
+             if d[0] == "remove_index" and d[1].name == "ix_checkpoints_state_level_due"]
+    assert [d for d in differences if d not in known] == []
