@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, case, func, select
 
 from workflow.models import ledger, programmes
+from workflow.prepared import Prepared
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -22,20 +23,24 @@ if TYPE_CHECKING:
 
 _SIGNED = case((ledger.c.entry == "reserve", ledger.c.amount_pence), else_=-ledger.c.amount_pence)
 
-# The hot statements, built once.
-_LOCK_FUND = (select(programmes.c.code).where(programmes.c.code == bindparam("programme"))
-              .with_for_update())
+# The hot statements, prepared once.
+_LOCK_FUND = Prepared(select(programmes.c.code)
+                      .where(programmes.c.code == bindparam("programme")).with_for_update())
 _BALANCE = (select(ledger.c.balance_pence).where(ledger.c.programme == bindparam("programme"))
             .order_by(ledger.c.id.desc()).limit(1))                # ix_ledger_programme_id
 _HELD_BY_CASE = (select(func.coalesce(func.sum(_SIGNED), 0))
                  .where(ledger.c.case_id == bindparam("case_id")))    # ix_ledger_case
-_COMMITTED_LESS_CASE = select(func.coalesce(_BALANCE.scalar_subquery(), 0)
-                              - _HELD_BY_CASE.scalar_subquery())
+_COMMITTED_LESS_CASE = Prepared(select(func.coalesce(_BALANCE.scalar_subquery(), 0)
+                                       - _HELD_BY_CASE.scalar_subquery()))
 # A new row's balance is the latest one's plus or minus its amount, read in
-# the INSERT itself (`fund`: the row's programme; the column's own name is taken).
-_ENTER = ledger.insert().values(balance_pence=func.coalesce(
-    select(ledger.c.balance_pence).where(ledger.c.programme == bindparam("fund"))
-    .order_by(ledger.c.id.desc()).limit(1).scalar_subquery(), 0) + bindparam("signed"))
+# the INSERT itself. (Parameters named after a column are reserved for it.)
+_ENTER = Prepared(ledger.insert().values(
+    programme=bindparam("fund"), case_id=bindparam("case"), category=bindparam("kind"),
+    entry=bindparam("what"), amount_pence=bindparam("amount"), at=bindparam("when"),
+    balance_pence=func.coalesce(
+        select(ledger.c.balance_pence).where(ledger.c.programme == bindparam("fund"))
+        .order_by(ledger.c.id.desc()).limit(1).scalar_subquery(), 0) + bindparam("signed")))
+_HELD = Prepared(_HELD_BY_CASE)
 
 
 def lock_fund(conn: Connection, programme: str) -> None:
@@ -45,7 +50,7 @@ def lock_fund(conn: Connection, programme: str) -> None:
     On SQLite the write transaction (BEGIN IMMEDIATE) already serialises them.
     """
     if conn.dialect.name == "postgresql":
-        conn.execute(_LOCK_FUND, {"programme": programme})
+        _LOCK_FUND.first(conn, {"programme": programme})
 
 
 def reserve(done: "MoveDone") -> None:
@@ -65,10 +70,9 @@ def _enter(conn: Connection, c: Any, entry: str, amount: int, now: "datetime") -
     # The offer's guard already holds the programme row; taking it again here
     # keeps the balance right for any move that reserves or releases.
     lock_fund(conn, c.programme)
-    conn.execute(_ENTER, {"programme": c.programme, "case_id": c.id, "category": c.category,
-                          "entry": entry, "amount_pence": amount, "at": now,
-                          "fund": c.programme,
-                          "signed": amount if entry == "reserve" else -amount})
+    _ENTER.rowcount(conn, {"fund": c.programme, "case": c.id, "kind": c.category,
+                           "what": entry, "amount": amount, "when": now,
+                           "signed": amount if entry == "reserve" else -amount})
 
 
 def balance_pence(conn: Connection, programme: str) -> int:
@@ -80,8 +84,8 @@ def committed(conn: Connection, programme: str, *, leave_out_case: int | None = 
     """The programme's committed total, less what `leave_out_case` holds (one query)."""
     if leave_out_case is None:
         return balance_pence(conn, programme)
-    return int(conn.execute(_COMMITTED_LESS_CASE,
-                            {"programme": programme, "case_id": leave_out_case}).scalar())
+    return int(_COMMITTED_LESS_CASE.scalar(conn, {"programme": programme,
+                                                  "case_id": leave_out_case}))
 
 
 def held_pence(conn: Connection, *, programme: str | None = None, case_id: int | None = None,
@@ -102,4 +106,4 @@ def held_pence(conn: Connection, *, programme: str | None = None, case_id: int |
 
 def reserved_for(conn: Connection, case_id: int) -> int:
     """What one case holds now: its own rows, found by ix_ledger_case."""
-    return int(conn.execute(_HELD_BY_CASE, {"case_id": case_id}).scalar() or 0)
+    return int(_HELD.scalar(conn, {"case_id": case_id}) or 0)

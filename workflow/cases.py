@@ -20,7 +20,7 @@ from states.rules import ACTOR_RULES, RULES
 from workflow import awards, clock, messages, people
 from workflow import programmes as programme_store
 from workflow.db import reading
-from workflow.effects import MoveDone, run_effects
+from workflow.effects import MoveDone, moves_funds, run_effects
 from workflow.engine import Actor, allowed_triggers, plan
 from workflow.errors import CaseNotFound, ConflictError, Malformed, PermissionDenied
 from workflow.facts import facts_for, needs_of
@@ -127,9 +127,9 @@ def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
     spec = programme_store.spec_for(conn, case.programme)
     t = definition.find(trigger, case.state)
     facts = None
+    if t is not None and ("within_fund" in t.guards or moves_funds(case.kind, trigger)):
+        awards.lock_fund(conn, case.programme)
     if t is not None and (t.guards or t.actor_rules):
-        if "within_fund" in t.guards:
-            awards.lock_fund(conn, case.programme)
         facts = facts_for(conn, case, actor=actor.name, now=now, spec=spec,
                           needs=needs_of((*t.guards, *t.actor_rules)))
     move = plan(definition, case.ref, case.state, trigger, actor, lead=case.lead,

@@ -42,6 +42,16 @@ EFFECTS: dict[tuple[str, str], tuple[Effect, ...]] = {
 }
 
 
+# Effects that write the fund ledger: their move holds the programme row from
+# its start (awards.lock_fund), so on PostgreSQL every such move takes the
+# programme row before the case row, in one order, and two cannot deadlock.
+MOVES_FUNDS = frozenset({awards.reserve, awards.release})
+
+
+def moves_funds(kind: str, trigger: str) -> bool:
+    return any(effect in MOVES_FUNDS for effect in EFFECTS.get((kind, trigger), ()))
+
+
 def run_effects(done: MoveDone) -> bool:
     """Run the move's effects; True when there were any."""
     effects = EFFECTS.get((done.case.kind, done.move.trigger), ())
