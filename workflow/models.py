@@ -95,7 +95,8 @@ class Checkpoint(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("case_id", "n"),
                       # the sweep's claim order (migration 0002)
                       Index("ix_checkpoints_next_step", "next_step_at", "id"),
-                      Index("ix_checkpoints_state", "state"))
+                      # the returns inbox and every count by state (migration 0004)
+                      Index("ix_checkpoints_state_level_due", "state", "level", "due"))
     id: Optional[int] = Field(default=None, primary_key=True)
     ref: str = Field(sa_column=Column(String(48), nullable=False, unique=True))
     case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False))

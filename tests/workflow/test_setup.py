@@ -131,7 +131,4 @@ def test_the_tables_the_models_declare_are_the_tables_the_migrations_make(any_db
         differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                        SQLModel.metadata)
 
-    # 0004 made this index for the returns inbox; models.Checkpoint does not declare it (yet).
-    known = [d for d in differences
-             if d[0] == "remove_index" and d[1].name == "ix_checkpoints_state_level_due"]
-    assert [d for d in differences if d not in known] == []
+    assert differences == []
