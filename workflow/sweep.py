@@ -63,9 +63,9 @@ _ENDED, _RESCHEDULED = "ended", "rescheduled"   # what a claim did when it took 
 # SQLite has one writer at a time: a sweep that took the lock again straight
 # after each commit would starve a return submitted from the web. Writers wait
 # for the lock by trying every millisecond (workflow.db.begin_immediate), so a
-# long sweep on SQLite leaves a gap a few times that long every few dozen steps
+# long sweep on SQLite leaves a gap twice that long every hundred steps
 # (counted, not timed: a test's frozen clock would never let it step aside).
-_HOLD_STEPS, _ASIDE_SECONDS = 50, 0.004
+_HOLD_STEPS, _ASIDE_SECONDS = 100, 0.002
 # The checkpoint transition each kind of step fires; `remind` changes no state.
 _TRIGGERS = {"open": "open", "mark_overdue": "mark_overdue", "escalate": "escalate"}
 _DEFAULT_KINDS = {"open": "checkpoint.opened", "remind": "checkpoint.reminder",
