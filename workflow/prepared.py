@@ -5,9 +5,11 @@ costs SQLAlchemy's execution context, about 40 µs; on the DB-API connection
 under it, about 7 µs (LIBRARY-NOTES section 7). A `Prepared` statement is an
 ordinary Core statement, compiled by SQLAlchemy for the connection's dialect
 the first time it runs there; after that only the driver runs it, with
-SQLAlchemy's own bind and result processing for each column's type, so
-what is stored and read back is exactly what `Connection.execute` would
-store and read (UTC times, JSON documents).
+SQLAlchemy's own bind and result processing for each column's type (and,
+for SQLite's text times, a quicker path to the same text), so what is
+stored and read back is exactly what `Connection.execute` would store and
+read (UTC times, JSON documents): tests/workflow/test_prepared.py holds it
+to that.
 
 It runs inside the caller's transaction: the `Connection` it is given owns
 BEGIN and COMMIT, as everywhere else.
