@@ -9,7 +9,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from workflow.errors import SetupError
 
@@ -102,7 +102,11 @@ def begin_immediate(driver: sqlite3.Connection) -> None:
                 if "locked" not in str(err):
                     raise
                 time.sleep(_RETRY_SECONDS)
-        driver.execute("BEGIN IMMEDIATE")      # the last try: "database is locked" if it fails
+        try:
+            driver.execute("BEGIN IMMEDIATE")      # the last try
+        except sqlite3.OperationalError as err:
+            # As SQLAlchemy raises it everywhere else: OperationalError, "database is locked".
+            raise DBAPIError.instance("BEGIN IMMEDIATE", (), err, sqlite3.Error) from err
     finally:
         # Other statements keep SQLite's handler (a reader meeting a WAL reset).
         driver.execute(f"PRAGMA busy_timeout={int(WRITE_WAIT_SECONDS * 1000)}")
