@@ -52,9 +52,14 @@ def moves_funds(kind: str, trigger: str) -> bool:
     return any(effect in MOVES_FUNDS for effect in EFFECTS.get((kind, trigger), ()))
 
 
+# Effects that write to the case row itself (its chain head, its "at risk" flag):
+# after them the mover reads the case again rather than trust its own copy.
+CHANGES_CASE = frozenset({monitoring.schedule_checkpoints, monitoring.lift_risk})
+
+
 def run_effects(done: MoveDone) -> bool:
-    """Run the move's effects; True when there were any."""
+    """Run the move's effects; True when one of them wrote to the case row."""
     effects = EFFECTS.get((done.case.kind, done.move.trigger), ())
     for effect in effects:
         effect(done)
-    return bool(effects)
+    return any(effect in CHANGES_CASE for effect in effects)
