@@ -67,9 +67,8 @@ def release(done: "MoveDone") -> None:
 
 
 def _enter(conn: Connection, c: Any, entry: str, amount: int, now: "datetime") -> None:
-    # The offer's guard already holds the programme row; taking it again here
-    # keeps the balance right for any move that reserves or releases.
-    lock_fund(conn, c.programme)
+    # The move already holds the programme row: cases.apply takes it first for
+    # every move whose effects write the ledger (effects.MOVES_FUNDS).
     _ENTER.rowcount(conn, {"fund": c.programme, "case": c.id, "kind": c.category,
                            "what": entry, "amount": amount, "when": now,
                            "signed": amount if entry == "reserve" else -amount})
