@@ -26,8 +26,18 @@ _SIGNED = case((ledger.c.entry == "reserve", ledger.c.amount_pence), else_=-ledg
 # The hot statements, prepared once.
 _LOCK_FUND = Prepared(select(programmes.c.code)
                       .where(programmes.c.code == bindparam("programme")).with_for_update())
-_BALANCE = (select(ledger.c.balance_pence).where(ledger.c.programme == bindparam("programme"))
-            .order_by(ledger.c.id.desc()).limit(1))                # ix_ledger_programme_id
+
+
+def _latest_balance(param: str) -> Any:
+    """The balance on the latest ledger row of the programme bound as `param`.
+
+    Read by ix_ledger_programme_id.
+    """
+    return (select(ledger.c.balance_pence).where(ledger.c.programme == bindparam(param))
+            .order_by(ledger.c.id.desc()).limit(1))
+
+
+_BALANCE = _latest_balance("programme")
 _HELD_BY_CASE = (select(func.coalesce(func.sum(_SIGNED), 0))
                  .where(ledger.c.case_id == bindparam("case_id")))    # ix_ledger_case
 _COMMITTED_LESS_CASE = Prepared(select(func.coalesce(_BALANCE.scalar_subquery(), 0)
@@ -37,9 +47,8 @@ _COMMITTED_LESS_CASE = Prepared(select(func.coalesce(_BALANCE.scalar_subquery(),
 _ENTER = Prepared(ledger.insert().values(
     programme=bindparam("fund"), case_id=bindparam("case"), category=bindparam("kind"),
     entry=bindparam("what"), amount_pence=bindparam("amount"), at=bindparam("when"),
-    balance_pence=func.coalesce(
-        select(ledger.c.balance_pence).where(ledger.c.programme == bindparam("fund"))
-        .order_by(ledger.c.id.desc()).limit(1).scalar_subquery(), 0) + bindparam("signed")))
+    balance_pence=func.coalesce(_latest_balance("fund").scalar_subquery(), 0)
+    + bindparam("signed")))
 _HELD = Prepared(_HELD_BY_CASE)
 
 

@@ -60,7 +60,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         # p99 5.4 ms -> 1.6 ms, a fifth more transitions a second).
         cur.execute("PRAGMA wal_autocheckpoint=8000")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(WRITE_WAIT_SECONDS * 1000)}")
+        cur.execute(_busy_timeout())
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -83,6 +83,10 @@ WRITE_WAIT_SECONDS = 30.0    # how long a writer waits for the write lock before
 _RETRY_SECONDS = 0.001
 
 
+def _busy_timeout() -> str:
+    return f"PRAGMA busy_timeout={int(WRITE_WAIT_SECONDS * 1000)}"
+
+
 def begin_immediate(driver: sqlite3.Connection) -> None:
     """Take SQLite's write lock, waiting up to WRITE_WAIT_SECONDS for it.
 
@@ -94,22 +98,21 @@ def begin_immediate(driver: sqlite3.Connection) -> None:
     driver.execute("PRAGMA busy_timeout=0")
     try:
         # Tries are counted, not timed: a test's frozen clock must not stop the wait.
-        for _ in range(int(WRITE_WAIT_SECONDS / _RETRY_SECONDS)):
+        tries = max(1, int(WRITE_WAIT_SECONDS / _RETRY_SECONDS))
+        for tried in range(1, tries + 1):
             try:
                 driver.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as err:
                 if "locked" not in str(err):
                     raise
+                if tried == tries:
+                    # As SQLAlchemy raises it elsewhere: OperationalError, "database is locked".
+                    raise DBAPIError.instance("BEGIN IMMEDIATE", (), err, sqlite3.Error) from err
                 time.sleep(_RETRY_SECONDS)
-        try:
-            driver.execute("BEGIN IMMEDIATE")      # the last try
-        except sqlite3.OperationalError as err:
-            # As SQLAlchemy raises it everywhere else: OperationalError, "database is locked".
-            raise DBAPIError.instance("BEGIN IMMEDIATE", (), err, sqlite3.Error) from err
     finally:
         # Other statements keep SQLite's handler (a reader meeting a WAL reset).
-        driver.execute(f"PRAGMA busy_timeout={int(WRITE_WAIT_SECONDS * 1000)}")
+        driver.execute(_busy_timeout())
 
 
 def is_postgres(engine_or_conn: Engine | Connection) -> bool:
