@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from workflow.errors import SetupError
+from workflow.wal import LogCheckpoints
 
 DEFAULT_URL = "sqlite:///casework.db"
 
@@ -42,6 +43,9 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+    database = make_url(url).database
+    on_file = bool(database) and database != ":memory:" and not database.startswith("file:")
+    checkpoints = LogCheckpoints(engine, database) if on_file else None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -52,16 +56,18 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoint the WAL into the database every 8,000 pages (about 32 MB)
-        # rather than SQLite's 1,000: the pages every transition rewrites (a
-        # case row, the top of each index) are copied back once per checkpoint
-        # instead of eight times, and a checkpoint's fsyncs stall one commit in
-        # every thousand or so rather than one in a hundred (bench/transitions.py:
-        # p99 5.4 ms -> 1.6 ms, a fifth more transitions a second).
+        # The log is checkpointed by a thread of its own (workflow/wal.py).
+        # SQLite's own checkpoint, done by the commit that fills the log, is
+        # the backstop, at 8,000 pages (about 32 MB) rather than 1,000: should
+        # it run, the pages every transition rewrites (a case row, the top of
+        # each index) are copied back once instead of eight times, and its
+        # fsyncs stall one commit in thousands rather than one in a hundred.
         cur.execute("PRAGMA wal_autocheckpoint=8000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(_busy_timeout())
         cur.close()
+        if checkpoints is not None:
+            checkpoints.ensure_running()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
