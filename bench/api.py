@@ -13,9 +13,9 @@ kept-alive connection (after a warm-up):
 - list (council): the same, as a council person (cases their organisation
   leads or partners: the filter the API adds for councils), for a council
   that leads 2% of the cases;
-- list (council, none): the first page for a council with no case at all,
-  the worst case of that filter (partners are a JSON list, scanned row by
-  row until a page is found, here to the end of the table);
+- list (council, none): the first page for a council with no case at all
+  (the list is walked from the organisation's rows of `case_orgs`, so this
+  finds nothing at once rather than looking through the table);
 - show: one case (`GET /api/v1/cases/{ref}`), chosen at random;
 - trigger: `POST /api/v1/cases/{ref}/advance {"trigger": "suspend"}` with
   If-Match, each on a different case: one transaction with the version

@@ -200,3 +200,25 @@ def test_a_case_a_council_opened_gets_the_first_caseworker_who_acts_on_it(w):
     w.advance(ref, "check", by="carol")
 
     assert cases.show(w.engine, ref)["caseworker"] == "carol"
+
+
+def test_an_organisations_list_holds_the_cases_it_leads_or_partners_paged_in_case_order(w):
+    w.org("E07000030")
+    led = w.bid()                                                    # E07000026 leads
+    elsewhere = w.bid(lead="E07000030", partners=["E07000028"])      # none of E07000026's
+    partnered = w.bid(lead="E07000028", partners=["E07000026"])      # E07000026 a partner
+    led_too = w.bid()
+
+    whole = [c["ref"] for c in cases.list_cases(w.engine, org="E07000026")]
+    assert whole == [led, partnered, led_too]
+    assert elsewhere not in whole
+
+    first = cases.list_cases(w.engine, org="E07000026", limit=2)
+    assert [c["ref"] for c in first] == [led, partnered]
+    with w.engine.connect() as conn:
+        after = cases.load_case(conn, partnered).id
+    rest = cases.list_cases(w.engine, org="E07000026", after_id=after, limit=2)
+    assert [c["ref"] for c in rest] == [led_too]
+    assert [c["ref"] for c in cases.list_cases(w.engine, org="E07000026", state="draft",
+                                               kind="bid", programme="TCA-2013")] == whole
+    assert cases.list_cases(w.engine, org="E09999999") == []
