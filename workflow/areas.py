@@ -68,7 +68,7 @@ def record_contribution(engine: Engine, ref: str, pounds_text: str, actor_name: 
             .values(contribution_pence=pence, version=case.version + 1, updated_at=now))
         if moved.rowcount != 1:
             raise ConflictError(case.ref)
-        append(conn, Head(case.id, case.ref, case.last_seq, case.last_hash), entry)
+        append(conn, Head.of(case), entry)
         out = case_json(conn, load_case(conn, case.ref), actor)
         out["recorded"] = f"{case.ref}'s contribution is {pounds(pence)}"
         return out

@@ -306,4 +306,4 @@ def _score_json(row: Any, criteria: dict, *, counts: bool) -> dict[str, Any]:
 
 
 def _record(conn: Connection, case: Any, entry: Entry) -> None:
-    append(conn, Head(case.id, case.ref, case.last_seq, case.last_hash), entry)
+    append(conn, Head.of(case), entry)

@@ -139,7 +139,7 @@ def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
         body.setdefault("amount", money_json(case.amount_pence))
     entry = Entry(from_state=case.state, to_state=move.dest, trigger=trigger, actor=actor.name,
                   role=move.role, reason=(reason or None), at=now, payload=body)
-    head = Head(case.id, case.ref, case.last_seq, case.last_hash)
+    head = Head.of(case)
     seq = case.last_seq + 1
     digest = seal(case.ref, seq, case.last_hash, entry)
     moved = _MOVE.rowcount(conn, {

@@ -46,6 +46,11 @@ class Head:
     last_seq: int
     last_hash: str
 
+    @classmethod
+    def of(cls, case: Any) -> "Head":
+        """The head a case row (or a copy of one) holds."""
+        return cls(case.id, case.ref, case.last_seq, case.last_hash)
+
 
 def moment(at: datetime) -> str:
     """The one text form of a history time: ISO 8601 in UTC with its offset."""

@@ -137,7 +137,7 @@ def write_move(conn: Connection, cp: Any, case: Any, *, trigger: str, dest: str,
                          .values(state=dest, version=cp.version + 1, **values))
     if moved.rowcount != 1:
         raise ConflictError(cp.ref)
-    head = history.Head(case.id, case.ref, case.last_seq, case.last_hash)
+    head = history.Head.of(case)
     history.append(conn, head, history.Entry(
         checkpoint=label(cp.ref), from_state=cp.state, to_state=dest, trigger=trigger,
         actor=actor, role=role, reason=reason, at=now, payload=payload or {}))

@@ -49,8 +49,8 @@ from workflow.errors import ConflictError
 from workflow import history
 from workflow.history import Entry, Head, moment
 from workflow.models import cases, checkpoints
-from workflow.prepared import Prepared
 from workflow.monitoring import CHASED, COLLECTING, label, pending_steps
+from workflow.prepared import Prepared
 from workflow.status import record_sweep, refuse_going_back
 
 __all__ = ["sweep", "SweepReport", "message_kind", "default_owner"]
@@ -391,8 +391,7 @@ class _Step:
             raise ConflictError(self.cp.ref)
 
     def _chain(self, entry: Entry) -> None:
-        case = self.case
-        history.append(self.conn, Head(case.id, case.ref, case.last_seq, case.last_hash), entry)
+        history.append(self.conn, Head.of(self.case), entry)
 
 
 def message_kind(step: LadderStep) -> str:
