@@ -24,4 +24,5 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "agree_score": frozenset({"caseworker"}),
     "record_contribution": frozenset({"caseworker"}),
     "outbox_retry": frozenset({"caseworker"}),
+    "assign": frozenset({"caseworker"}),
 }

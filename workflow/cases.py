@@ -107,12 +107,17 @@ def advance(engine: Engine, ref: str, trigger: str, actor_name: str, *,
     with engine.begin() as conn:
         case = load_case(conn, ref)
         actor = people.actor(conn, actor_name)
-        if expected_version is not None and case.version != expected_version:
-            raise ConflictError(case.ref, f"{case.ref} has changed since you looked at it "
-                                          f"(version {case.version}, not {expected_version}); "
-                                          f"nothing of yours was written.")
+        refuse_stale(case, expected_version)
         result = apply(conn, case, trigger, actor, reason=reason, payload=payload)
         return case_json(conn, result, actor)
+
+
+def refuse_stale(case: Any, expected_version: int | None) -> None:
+    """ConflictError when the page or script that asked saw an older version of `case`."""
+    if expected_version is not None and case.version != expected_version:
+        raise ConflictError(case.ref, f"{case.ref} has changed since you looked at it "
+                                      f"(version {case.version}, not {expected_version}); "
+                                      f"nothing of yours was written.")
 
 
 def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,

@@ -233,3 +233,31 @@ def test_a_body_that_is_not_json_is_400(api):
 
     assert answer.status_code == 400
     assert answer.json()["problems"][0].endswith("is not valid JSON")
+
+
+# --- handing a case over -------------------------------------------------------------------
+def test_a_caseworker_hands_a_case_over_with_if_match_and_others_are_refused(any_api):
+    api = any_api
+    api.world.person("cath", "caseworker")
+    ref = api.world.bid()
+    version = api.get(f"/cases/{ref}").headers["ETag"]
+    before = api.world.snapshot()
+
+    council = api.post(f"/cases/{ref}/assign", "cllr", json={"caseworker": "cath"})
+    not_one = api.post(f"/cases/{ref}/assign", json={"caseworker": "ash"})
+    malformed = api.post(f"/cases/{ref}/assign", json={"to": "cath"})
+    assert (council.status_code, not_one.status_code, malformed.status_code) == (403, 422, 400)
+    assert "ash is not a caseworker" in not_one.json()["detail"]
+    assert api.world.snapshot() == before
+
+    done = api.post(f"/cases/{ref}/assign", headers={"If-Match": version},
+                    json={"caseworker": "cath", "reason": "Carol is on leave in May."})
+    stale = api.post(f"/cases/{ref}/assign", headers={"If-Match": version},
+                     json={"caseworker": "carol"})
+
+    assert done.status_code == 200 and done.json()["caseworker"] == "cath"
+    assert done.headers["ETag"] == '"2"'
+    assert stale.status_code == 412
+    history = api.get(f"/cases/{ref}/history").json()["items"]
+    assert (history[-1]["trigger"], history[-1]["payload"]) == (
+        "assign", {"caseworker": "cath", "previous": "carol"})

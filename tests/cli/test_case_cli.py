@@ -147,3 +147,22 @@ def test_audit_verify_exits_1_naming_a_broken_chain(c):
     assert ran.code == 1
     assert ran.out.splitlines() == ["TCA-2013-0001: row 1 does not match its hash",
                                     "1 cases, 1 rows checked, 1 broken"]
+
+
+def test_a_case_is_handed_to_another_caseworker_and_a_refusal_changes_nothing(c):
+    c.ok("user", "add", "cath", "--role", "caseworker", "--email", "cath@example.gov.uk")
+    ref = c.ok("case", "open", "bid", "--from-file", c.write("a.json", json.dumps(BID)),
+               "--as", "carol").out.strip()
+
+    before = _state(c)
+    refused = c("case", "assign", ref, "--to", "cllr", "--as", "carol")
+    assert refused.code == 1 and "cllr is not a caseworker" in refused.err
+    assert _state(c) == before
+
+    said = c.ok("case", "assign", ref, "--to", "cath", "--as", "carol", "--reason", "Leave.").out
+    assert said.strip() == f"{ref} is now assigned to cath"
+    assert c.ok("case", "show", ref, "--json").json()["caseworker"] == "cath"
+    last = c.ok("case", "history", ref, "--json").json()[-1]
+    assert (last["trigger"], last["actor"], last["payload"]) == (
+        "assign", "carol", {"caseworker": "cath", "previous": "carol"})
+    assert c("case", "assign", ref, "--to", "carol", "--as", "cath", "--json").json()["caseworker"] == "carol"

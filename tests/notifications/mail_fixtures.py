@@ -46,6 +46,7 @@ _REASONS = {
     "bid.ineligible": "The lead council is not one of the seven receiving Efficiency Support Grant.",
     "bid.rejected": "The bid scored 2.1 of 5; this round's awards went to bids scoring 3.4 or more.",
     "case.reinstated": "The Q2 return arrived and was accepted.",
+    "case.assigned": "Carol is on leave until September; the Q2 return is due on 4 April.",
     "checkpoint.queried": "Spend to date is lower than the last return's; please check the figure.",
     "area.not_selected": "The expression of interest named no local partners beyond the council.",
 }

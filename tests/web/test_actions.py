@@ -313,6 +313,38 @@ def test_only_a_caseworker_records_an_areas_contribution(site):
     assert "£60,000" in text_of(carol.follow(done).text)
 
 
+def test_a_caseworker_hands_a_case_to_another_and_no_one_else_can(site):
+    site.world.person("cath", "caseworker")
+    ref = bid_in(site.world, "submitted")
+    for name in CAST:
+        if name == "carol":
+            continue
+        assert 'action="/cases/' + ref + '/assign"' not in site.as_(name).get(f"/cases/{ref}").text
+        before = site.world.snapshot()
+        answer = site.as_(name).post(f"/cases/{ref}/assign", {"caseworker": "cath"})
+        # otto's council has no part in the bid, so to him it does not exist
+        assert answer.status_code == (404 if name == "otto" else 403), name
+        assert site.world.snapshot() == before, name
+
+    carol = site.as_("carol")
+    page = carol.get(f"/cases/{ref}").text
+    assert '<option value="cath">cath</option>' in page
+    version = cases.show(site.engine, ref)["version"]
+    stale = carol.post(f"/cases/{ref}/assign", {"caseworker": "cath", "version": str(version - 1)})
+    refused = carol.post(f"/cases/{ref}/assign", {"caseworker": "ash", "version": str(version)})
+    done = carol.post(f"/cases/{ref}/assign", {"caseworker": "cath", "version": str(version),
+                                               "assign-reason": "Carol is on leave in May."})
+
+    assert stale.status_code == 409 and "has changed since you looked at it" in text_of(stale.text)
+    assert refused.status_code == 422
+    assert '<a href="#caseworker">ash is not a caseworker' in refused.text
+    assert done.status_code == 303
+    shown = text_of(carol.follow(done).text)
+    assert "is now assigned to cath" in shown
+    assert "Assign — to cath" in shown and "Carol is on leave in May." in shown
+    assert cases.show(site.engine, ref)["caseworker"] == "cath"
+
+
 def test_only_a_caseworker_sends_undelivered_messages_again(site):
     from sqlalchemy import update
     from workflow.models import outbox

@@ -33,7 +33,8 @@ def monitored(site, moment):
 
 def test_every_form_the_app_takes_is_checked_for_its_token(site):
     assert post_routes(site.app) == [
-        "/cases/{ref}/advance", "/cases/{ref}/agree-score", "/cases/{ref}/contribution",
+        "/cases/{ref}/advance", "/cases/{ref}/agree-score", "/cases/{ref}/assign",
+        "/cases/{ref}/contribution",
         "/cases/{ref}/declare", "/cases/{ref}/score", "/outbox/retry",
         "/returns/{case}/{label}/decide", "/returns/{case}/{label}/submit",
         "/sign-in", "/sign-out",

@@ -1,20 +1,21 @@
-"""Cases: list, show (ETag = version), fire a trigger (If-Match, Idempotency-Key), history."""
+"""Cases: list, show (ETag = version), fire a trigger or hand a case over (If-Match,
+Idempotency-Key), history."""
 from __future__ import annotations
 
 import json
-from typing import Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Engine
 
-from workflow import cases
+from workflow import assignment, cases
 from workflow.api import access, paging
 from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
                                json_response, parse_if_match)
 from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
 from workflow.api.problems import PreconditionFailed, error_body, problem_answer
-from workflow.api.schemas import AdvanceRequest, Case, CasePage, HistoryPage
+from workflow.api.schemas import AdvanceRequest, AssignRequest, Case, CasePage, HistoryPage
 from workflow.db import reading
 from workflow.engine import Actor
 from workflow.errors import CaseworkError, ConflictError, GuardFailed
@@ -77,10 +78,37 @@ def advance(request: Request, body: AdvanceRequest, ref: str = REF,
             if_match: Optional[str] = IF_MATCH, idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
             actor: Actor = Depends(caller)) -> Response:
     engine = engine_of(request)
+    return _change(engine, "advance", ref, body.model_dump(), if_match, idempotency_key, actor,
+                   lambda conn, case: cases.apply(conn, case, body.trigger, actor,
+                                                  reason=body.reason),
+                   lambda err: _refusal_with_fund(engine, err))
+
+
+@router.post("/cases/{ref}/assign", response_model=Case,
+             responses=errors(400, 401, 403, 404, 409, 412, 422,
+                              headers={**ETAG, **REPLAYED}),
+             summary="Hand a case to another caseworker",
+             description="One transaction: the case's caseworker, a history row (trigger "
+                         "`assign`) and an email to the new caseworker. Caseworkers only; "
+                         "If-Match and Idempotency-Key as for a trigger.")
+def assign(request: Request, body: AssignRequest, ref: str = REF,
+           if_match: Optional[str] = IF_MATCH, idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
+           actor: Actor = Depends(caller)) -> Response:
+    return _change(engine_of(request), "assign", ref, body.model_dump(), if_match,
+                   idempotency_key, actor,
+                   lambda conn, case: assignment.hand_over(conn, case, body.caseworker, actor,
+                                                           reason=body.reason),
+                   problem_answer)
+
+
+def _change(engine: Engine, action: str, ref: str, body: dict, if_match: Optional[str],
+            idempotency_key: Optional[str], actor: Actor,
+            change: Callable[[Connection, Any], Any],
+            refusal: Callable[[CaseworkError], Answer]) -> Response:
+    """One change to a case, once per Idempotency-Key, refused with 412 when If-Match is stale."""
     expected = parse_if_match(if_match)
     key = parse_key(idempotency_key)
-    fp = fingerprint("advance", ref.upper(), json.dumps(body.model_dump(), sort_keys=True),
-                     if_match)
+    fp = fingerprint(action, ref.upper(), json.dumps(body, sort_keys=True), if_match)
 
     def work(conn: Connection) -> Answer:
         case = cases.load_case(conn, ref)
@@ -88,16 +116,13 @@ def advance(request: Request, body: AdvanceRequest, ref: str = REF,
         if expected is not None and case.version != expected:
             raise _stale(case.ref, case.version, expected)
         try:
-            moved = cases.apply(conn, case, body.trigger, actor, reason=body.reason)
+            after = change(conn, case)
         except ConflictError:
             if expected is None:
                 raise
             raise _stale(case.ref, cases.load_case(conn, ref).version, expected) from None
-        return Answer(200, json_text(cases.case_json(conn, moved, actor)),
-                      {"ETag": etag(moved.version)})
-
-    def refusal(err: CaseworkError) -> Answer:
-        return _refusal_with_fund(engine, err)
+        return Answer(200, json_text(cases.case_json(conn, after, actor)),
+                      {"ETag": etag(after.version)})
 
     return answer_response(once_in(engine, actor.name, key, fp, work, refusal))
 

@@ -38,6 +38,17 @@ class AdvanceRequest(BaseModel):
                                               "waive).")
 
 
+class AssignRequest(BaseModel):
+    """Hand a case to another caseworker (caseworkers only)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"caseworker": "cath", "reason": "Carol is on leave in May."}]})
+    caseworker: str = Field(min_length=1, max_length=80,
+                            description="The name of the caseworker who takes the case on.")
+    reason: Optional[str] = Field(default=None, max_length=4000,
+                                  description="A note for the new caseworker (optional).")
+
+
 # --- answers --------------------------------------------------------------------------
 class CaseSummary(_Shape):
     ref: str = Field(examples=["TCA-2013-0001"])

@@ -1,4 +1,4 @@
-"""`casework case open|advance|show|list|history`."""
+"""`casework case open|advance|assign|show|list|history`."""
 from pathlib import Path
 from typing import Optional
 
@@ -6,7 +6,7 @@ import typer
 
 from states.documents import load_document
 from states.errors import DocumentError
-from workflow import cases
+from workflow import assignment, cases
 from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, emit, engine
 from workflow.errors import Malformed
 
@@ -44,6 +44,15 @@ def advance(ref: str, trigger: str, actor: str = AS_OPT,
     """Fire a trigger on a case (`case show REF --as NAME` lists what you may fire)."""
     case = cases.advance(engine(), ref, trigger, actor, reason=reason)
     emit(case, True) if as_json else typer.echo(f"{case['ref']} is now {case['state']}")
+
+
+@case_app.command("assign")
+def assign(ref: str, to: str = typer.Option(..., "--to", help="the caseworker to hand the case to"),
+           actor: str = AS_OPT, reason: Optional[str] = typer.Option(None, "--reason"),
+           as_json: bool = JSON_OPT) -> None:
+    """Hand a case to another caseworker (they are told by email)."""
+    case = assignment.assign(engine(), ref, to, actor, reason=reason)
+    emit(case, True) if as_json else typer.echo(f"{case['ref']} is now assigned to {case['caseworker']}")
 
 
 @case_app.command("show")

@@ -2,7 +2,9 @@
 
 Actions post to /cases/REF/advance, which calls `workflow.cases.advance`
 with the version the page showed: if someone else moved the case since, the
-service refuses and the page shows it as it is now.
+service refuses and the page shows it as it is now. A caseworker hands a case
+to another caseworker at /cases/REF/assign (`workflow.assignment.assign`),
+with the same version check.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from states import DEFINITIONS
-from workflow import areas, assessment, cases as case_service, history, monitoring
+from workflow import areas, assessment, assignment, cases as case_service, history, monitoring
+from workflow import people
 from workflow.db import reading
 from workflow.errors import CaseworkError, NotFound
 from workflow.models import programmes
@@ -135,6 +138,10 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         messages = queries.messages_of(conn, row.ref) if staff else []
         judged = (assessment.assessment_of(conn, row.ref)
                   if staff and row.kind == "bid" and row.state in ASSESSED_STATES else None)
+        may_assign = who.has("caseworker") and not DEFINITIONS[row.kind].is_final(row.state)
+        caseworkers = ([u["name"] for u in people.list_users(conn)
+                        if "caseworker" in u["roles"] and u["name"] != row.caseworker]
+                       if may_assign else [])
     returns = monitoring.list_checkpoints(engine, case=row.ref)
     actions = actions_for(row.kind, row.state, case["allowed_triggers"])
     fund = (assessment.fund_position(engine, row.programme)
@@ -145,7 +152,7 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                 assessment=judged, fund=fund, staff=staff,
                 may_contribute=(who.has("caseworker") and row.kind == "area"
                                 and row.state in areas.CONTRIBUTION_STATES),
-                may_audit=who.has("auditor", "caseworker"))
+                may_audit=who.has("auditor", "caseworker"), caseworkers=caseworkers)
 
 
 async def advance(request: Request) -> Response:
@@ -189,6 +196,28 @@ async def contribution(request: Request) -> Response:
     return RedirectResponse(f"/cases/{done['ref']}", status_code=303)
 
 
+async def assign(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    form = await posted(request)
+    to = form.text("caseworker").strip()
+    reason = form.optional("assign-reason")
+    version = form.number("version")
+    who: Viewer = await run_in_threadpool(_visible, request, ref)
+    try:
+        done = await run_in_threadpool(assignment.assign, request.app.state.engine, ref, to,
+                                       who.name, reason=reason, expected_version=version)
+    except NotFound:
+        raise
+    except CaseworkError as err:
+        return await run_in_threadpool(
+            render_case, request, ref, status=status_of(err),
+            form={"caseworker": to, "assign-reason": reason or ""},
+            errors=problems_of(err, {"reason": "assign-reason"}, general="caseworker"))
+    session_of(request).flash(f"{done['ref']} is now assigned to {done['caseworker']}, "
+                              f"who has been told by email.")
+    return RedirectResponse(f"/cases/{done['ref']}", status_code=303)
+
+
 def _visible(request: Request, ref: str) -> Viewer:
     """The person posting, refused as "not found" when the case is not theirs to see."""
     who = viewer(request)
@@ -203,4 +232,5 @@ ROUTES = [
     Route("/cases/{ref}", case_page, methods=["GET"]),
     Route("/cases/{ref}/advance", advance, methods=["POST"]),
     Route("/cases/{ref}/contribution", contribution, methods=["POST"]),
+    Route("/cases/{ref}/assign", assign, methods=["POST"]),
 ]
