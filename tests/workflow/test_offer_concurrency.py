@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from workflow import cases
+from workflow import awards, cases
+from workflow.db import reading
 from workflow.errors import CaseworkError, GuardFailed
 
 from tests.workflow.awarding import (ledger_pence, load_programme, offer, offers_pence,
@@ -86,3 +87,46 @@ def test_many_offers_at_once_never_pass_a_categorys_count(world, round_no):
     assert len(refused) == 3
     assert all("allows at most 2 offers and 2 are already made" in str(e) for e in refused)
     assert ledger_pence(world.engine, code) == offers_pence(world.engine, code) == 20_000_000
+
+
+@pytest.mark.parametrize("round_no", range(3))
+def test_declines_and_offers_that_need_their_money_at_once_never_deadlock_or_overspend(
+        world, round_no):
+    # A decline releases funds and an offer reserves them: both lock the fund before
+    # the case, in that order, so on PostgreSQL they queue rather than deadlock, and
+    # no two ledger rows start from the same running balance.
+    code = load_programme(world, small_programme(f"swap-{round_no}", fund="1500000"))
+    declining = [recommended(world, amount="500000", programme=code) for _ in range(3)]
+    for ref in declining:
+        offer(world, ref)
+    waiting = [recommended(world, amount="500000", programme=code) for _ in range(3)]
+    start = threading.Barrier(6)
+
+    def decline(ref):
+        start.wait()
+        cases.advance(world.engine, ref, "decline", "cllr", reason="The merger fell through.")
+
+    def offer_waiting(n_ref):
+        n, ref = n_ref
+        start.wait()
+        try:
+            cases.advance(world.engine, ref, "offer", APPROVERS[n % 2])
+        except GuardFailed as err:
+            return err          # it ran before enough declines: the fund was full then
+        return None
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        declines = [pool.submit(decline, ref) for ref in declining]
+        offers = [pool.submit(offer_waiting, n_ref) for n_ref in enumerate(waiting)]
+        for done in declines:
+            done.result()       # any other error (a deadlock, a conflict) fails the test here
+        refusals = [o.result() for o in offers]
+
+    assert [world.state(r) for r in declining] == ["declined"] * 3
+    for ref, refusal in zip(waiting, refusals):
+        assert world.state(ref) == ("award_offered" if refusal is None else "recommended")
+        assert refusal is None or "past the fund's £1,500,000" in str(refusal)
+    held = ledger_pence(world.engine, code)
+    assert held == offers_pence(world.engine, code) <= 150_000_000
+    with reading(world.engine) as conn:      # the running balance kept on the latest row agrees
+        assert awards.balance_pence(conn, code) == held
