@@ -1,18 +1,28 @@
-"""Bringing a database to the current schema with the migrations shipped in the package."""
+"""Bringing a database to the current schema with the migrations shipped in the package.
+
+Every command checks that its database is current before it runs. That check
+reads the `alembic_version` table and the migration files' own `revision` and
+`down_revision` lines, without importing Alembic: importing it (and its
+script directory, which imports every migration) cost each command about a
+tenth of a second. tests/workflow/test_setup.py holds the two readings to
+Alembic's own.
+"""
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
+
+from workflow.db import reading
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_LINK = re.compile(r"""^(revision|down_revision)\s*(?::[^=]*)?=\s*["']?([\w-]+)["']?\s*$""", re.M)
 
 
-def alembic_config(connection=None) -> Config:
+def alembic_config(connection: Any = None) -> Any:
+    from alembic.config import Config
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -22,17 +32,28 @@ def alembic_config(connection=None) -> Config:
 
 def upgrade(engine: Engine, target: str = "heads") -> None:
     """Apply every migration not yet applied; safe to run twice."""
+    from alembic import command
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), target)
 
 
 def current_revisions(engine: Engine) -> set[str]:
-    with engine.connect() as conn:
-        return set(MigrationContext.configure(conn).get_current_heads())
+    """The revisions the database records as applied (none for an empty database)."""
+    with reading(engine) as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return set()
+        return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def head_revisions() -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    """The newest migration of each branch: revisions no other migration follows."""
+    revisions, followed = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        links = dict(_LINK.findall(path.read_text(encoding="utf-8")))
+        if "revision" in links:
+            revisions.add(links["revision"])
+            followed.add(links.get("down_revision"))
+    return revisions - followed
 
 
 def is_current(engine: Engine) -> bool:

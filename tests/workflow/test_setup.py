@@ -132,3 +132,23 @@ def test_the_tables_the_models_declare_are_the_tables_the_migrations_make(any_db
                                        SQLModel.metadata)
 
     assert differences == []
+
+
+def test_the_quick_schema_check_reads_what_alembic_reads(tmp_path):
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from workflow.schema import current_revisions
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+
+    def alembic_current():
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads())
+
+    assert head_revisions() == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    assert current_revisions(engine) == alembic_current() == set()
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")
+    assert current_revisions(engine) == alembic_current() == {"0001"}
+    assert not is_current(engine)
+    init(engine)
+    assert current_revisions(engine) == alembic_current() == head_revisions()

@@ -5,7 +5,6 @@ from typing import Optional
 
 import typer
 
-from workflow import publish as publishing
 from workflow.cli._common import engine
 
 publish_app = typer.Typer(help="Open data.", no_args_is_help=True)
@@ -20,6 +19,8 @@ def three_sixty_giving(
             None, "--prefix", help="Your 360Giving prefix, for grant ids 360G-PREFIX-REF "
                                    "(default: $CASEWORK_360G_PREFIX)")) -> None:
     """The programme's awards as a 360Giving data package, validated before it is written."""
+    # Imported here: its schema validator would slow every other command's start.
+    from workflow import publish as publishing
     funder = publishing.Funder.from_env(prefix)
     publication, text = publishing.publish(engine(), programme, out, funder=funder)
     if out is None:
