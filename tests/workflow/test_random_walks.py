@@ -1,4 +1,4 @@
-"""Any sequence of triggers, by anyone, leaves state and history consistent."""
+"""Any sequence of triggers and hand-overs, by anyone, leaves state and history consistent."""
 import shutil
 
 import pytest
@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from states import BID
-from workflow import cases
+from workflow import assignment, cases
 from workflow.db import make_engine
 from workflow.errors import CaseworkError
 from workflow.history import verify
@@ -21,14 +21,14 @@ def seeded(sqlite_template, tmp_path_factory):
     path = tmp_path_factory.mktemp("walks") / "cast.db"
     shutil.copy(sqlite_template, path)
     engine = make_engine(f"sqlite:///{path}")
-    World(engine).cast()
+    World(engine).cast().person("cath", "caseworker")
     engine.dispose()
     return path
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(st.tuples(st.sampled_from(BID.triggers), st.sampled_from(PEOPLE)),
-                      max_size=25))
+@given(steps=st.lists(st.tuples(st.sampled_from([*BID.triggers, "assign"]),
+                                st.sampled_from(PEOPLE)), max_size=25))
 def test_any_walk_keeps_state_history_and_chain_consistent(seeded, tmp_path_factory, steps):
     path = tmp_path_factory.mktemp("walk") / "w.db"
     shutil.copy(seeded, path)
@@ -36,8 +36,17 @@ def test_any_walk_keeps_state_history_and_chain_consistent(seeded, tmp_path_fact
     try:
         from tests.builders import World
         ref = World(engine).bid()
-        state, moves = "draft", 0
+        state, moves, caseworker = "draft", 0, "carol"
         for trigger, person in steps:
+            if trigger == "assign":          # a hand-over changes the caseworker, never the state
+                to = "cath" if caseworker == "carol" else "carol"
+                try:
+                    caseworker = assignment.assign(engine, ref, to, person)["caseworker"]
+                    moves += 1
+                except CaseworkError:
+                    pass
+                assert cases.show(engine, ref)["state"] == state
+                continue
             try:
                 after = cases.advance(engine, ref, trigger, person, reason="because")
             except CaseworkError:
@@ -52,6 +61,7 @@ def test_any_walk_keeps_state_history_and_chain_consistent(seeded, tmp_path_fact
         assert rows[-1]["to_state"] == state
         assert all(b["from_state"] == a["to_state"] for a, b in zip(rows, rows[1:]))
         assert cases.show(engine, ref)["version"] == moves + 1
+        assert cases.show(engine, ref)["caseworker"] == caseworker
         with engine.connect() as conn:
             assert verify(conn).ok
     finally:
