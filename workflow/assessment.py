@@ -28,7 +28,7 @@ from workflow.history import Entry, Head, append, moment
 from workflow.models import cases, declarations, scores
 
 __all__ = ["declare", "score", "agree_score", "assessment_of", "fund_position",
-           "score_text", "DECLARE_STATES", "SCORE_STATES"]
+           "score_text", "checked_text", "DECLARE_STATES", "SCORE_STATES"]
 
 # An assessor may declare as soon as a bid is found eligible, so conflicts are
 # known before assessment starts; scoring happens only under assessment (not
@@ -42,7 +42,7 @@ MAX_TEXT = 4000                      # characters of a comment or reason
 def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
             reason: str | None = None) -> dict:
     """Record an assessor's declaration of (no) conflict of interest on bid `ref`."""
-    reason = _text("reason", reason)
+    reason = checked_text("reason", reason)
     with engine.begin() as conn:
         case = _bid(conn, ref, "have interests declared on it", lock=True)
         actor = people.actor(conn, actor_name)
@@ -71,7 +71,7 @@ def score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: 
           savings: int, comment: str | None = None) -> dict:
     """Record one assessor's 0-5 scores for bid `ref` (once; they cannot be changed)."""
     given = _scores(actor_name, innovation, costs, savings)
-    comment = _text("comment", comment)
+    comment = checked_text("comment", comment)
     with engine.begin() as conn:
         case = _bid(conn, ref, "be scored", lock=True)
         actor = people.actor(conn, actor_name)
@@ -112,7 +112,7 @@ def agree_score(engine: Engine, ref: str, actor_name: str, *, innovation: int, c
                 savings: int, reason: str) -> dict:
     """A moderating caseworker's agreed score, used in place of the assessors' mean."""
     given = _scores(actor_name, innovation, costs, savings)
-    reason = _text("reason", reason)
+    reason = checked_text("reason", reason)
     with engine.begin() as conn:
         case = _bid(conn, ref, "have a score agreed", lock=True)
         actor = people.actor(conn, actor_name)
@@ -266,7 +266,7 @@ def _scores(actor_name: str, innovation: Any, costs: Any, savings: Any) -> Score
     return given
 
 
-def _text(field: str, value: str | None) -> str | None:
+def checked_text(field: str, value: str | None) -> str | None:
     """Text kept as given; blank is none; control characters other than tab and newline refused."""
     if value is None or not value.strip():
         return None

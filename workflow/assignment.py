@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, update
 from states import DEFINITIONS
 from workflow import clock, messages, people
 from workflow import programmes as programme_store
+from workflow.assessment import checked_text
 from workflow.cases import case_json, load_case, may_act, refuse_stale
 from workflow.engine import Actor
 from workflow.errors import ConflictError, RuleViolation
@@ -26,7 +27,6 @@ from workflow.prepared import Prepared
 
 __all__ = ["assign", "hand_over"]
 
-MAX_REASON = 4000
 _HAND_OVER = Prepared(
     update(cases)
     .where(cases.c.id == bindparam("_id"), cases.c.version == bindparam("_version"))
@@ -47,10 +47,7 @@ def assign(engine: Engine, ref: str, to_name: str, actor_name: str, *,
 def hand_over(conn: Connection, case: Any, to_name: str, actor: Actor, *,
               reason: str | None = None) -> Any:
     """Reassign `case` inside the caller's transaction; the case row as it is after."""
-    reason = (reason or "").strip() or None
-    if reason and len(reason) > MAX_REASON:
-        raise RuleViolation(f"The reason is {len(reason):,} characters long; "
-                            f"the most it can be is {MAX_REASON:,}.")
+    reason = checked_text("reason", reason)
     role = may_act(actor, "assign", case.lead, f"assign {case.ref} to a caseworker")
     target = people.actor(conn, to_name)
     _check(case, target)

@@ -18,8 +18,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from states import DEFINITIONS
-from workflow import areas, assessment, assignment, cases as case_service, history, monitoring
-from workflow import people
+from workflow import (areas, assessment, assignment, cases as case_service, history, monitoring,
+                      people)
 from workflow.db import reading
 from workflow.errors import CaseworkError, NotFound
 from workflow.models import programmes
