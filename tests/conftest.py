@@ -50,8 +50,9 @@ def sqlite_template(tmp_path_factory):
     init(engine)
     engine.dispose()
     raw = sqlite3.connect(path, isolation_level=None)
-    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # one self-contained file to copy
+    busy, _, _ = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     raw.close()
+    assert busy == 0, "the template's log could not be copied into it"   # one file to copy
     return path
 
 

@@ -36,6 +36,7 @@ class LogCheckpoints:
         self._path = path
         self._lock = threading.Lock()
         self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
         event.listen(engine, "engine_disposed", lambda _engine: self.stop())
         weakref.finalize(engine, self.stop)
 
@@ -44,14 +45,21 @@ class LogCheckpoints:
             if self._stop is None:
                 self._stop = threading.Event()
                 uri = Path(self._path).resolve().as_uri() + "?mode=rw"   # never creates the file
-                threading.Thread(target=_checkpoint_until, args=(uri, self._stop),
-                                 name="casework-wal-checkpoint", daemon=True).start()
+                self._thread = threading.Thread(target=_checkpoint_until, args=(uri, self._stop),
+                                                name="casework-wal-checkpoint", daemon=True)
+                self._thread.start()
 
     def stop(self) -> None:
+        """Stop the thread and wait for it, so no connection of ours is left on the file."""
         with self._lock:
+            thread, self._thread = self._thread, None
             if self._stop is not None:
                 self._stop.set()
                 self._stop = None
+        # A checkpoint in progress when the engine is disposed would otherwise
+        # still hold the log, and a copy of the file taken then would miss it.
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
 
 
 def _checkpoint_until(uri: str, stop: threading.Event) -> None:
