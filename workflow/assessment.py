@@ -1,8 +1,12 @@
 """Assessing a bid: conflict declarations, scores, a moderator's agreed score.
 
 An assessor declares on a bid before scoring it; one who declares a conflict
-can never score it, and a declaration cannot be changed afterwards (the
-history row is the record people relied on). Each assessor scores once; when
+can never score it. A conflict that comes to light after a "no conflict" may
+still be declared while the bid is being assessed: the assessor's score, and
+any agreed score settled with it, are then set aside (kept, marked, counted
+for nothing), and another assessor scores in their place. Nothing else about
+a declaration can change: the history rows are the record people relied on,
+and a conflict is never taken back. Each assessor scores once; when
 two weighted scores differ by more than the programme's tolerance, a
 caseworker who did not assess the bid records an agreed score with a reason.
 Every row here is written with its history row, in one transaction.
@@ -52,18 +56,52 @@ def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
             raise RuleViolation(f"A conflict of interest on {case.ref} needs its reason: say "
                                 f"what the conflict is.")
         earlier = _declaration(conn, case.id, actor.name)
-        if earlier is not None:
-            raise RuleViolation(
-                f"{actor.name} already declared {_declared(earlier)} on {case.ref} "
-                f"({moment(earlier.at)[:10]}); a declaration cannot be changed. If a conflict "
-                f"has come to light since, tell the caseworker so another assessor scores it.")
         now = clock.now()
-        conn.execute(declarations.insert().values(case_id=case.id, person=actor.name,
-                                                  conflict=conflict, reason=reason, at=now))
+        payload: dict[str, Any] = {"conflict": conflict}
+        if earlier is None:
+            conn.execute(declarations.insert().values(case_id=case.id, person=actor.name,
+                                                      conflict=conflict, reason=reason, at=now))
+        else:
+            _refuse_redeclaring(case, actor.name, earlier, conflict)
+            conn.execute(declarations.update().where(declarations.c.id == earlier.id)
+                         .values(conflict=True, reason=reason, at=now))
+            payload["earlier"] = {"conflict": False, "at": moment(earlier.at)}
+            payload["set_aside"] = set_aside_scores(conn, case.id, actor.name, now)
         _record(conn, case, Entry(from_state=case.state, to_state=case.state, trigger="declare",
                                   actor=actor.name, role=role, at=now, reason=reason,
-                                  payload={"conflict": conflict}))
+                                  payload=payload))
         return assessment_of(conn, case.ref)
+
+
+def _refuse_redeclaring(case: Any, person: str, earlier: Any, conflict: bool) -> None:
+    """Only a "no conflict" may be followed by a declaration: the conflict found since."""
+    if earlier.conflict:
+        raise RuleViolation(
+            f"{person} already declared {_declared(earlier)} on {case.ref} "
+            f"({moment(earlier.at)[:10]}); a conflict of interest cannot be taken back.")
+    if not conflict:
+        raise RuleViolation(
+            f"{person} already declared no conflict of interest on {case.ref} "
+            f"({moment(earlier.at)[:10]}). If a conflict has come to light since, declare it "
+            f"with --conflict \"what it is\": your score will be set aside.")
+
+
+def set_aside_scores(conn: Connection, case_id: int, person: str, now: Any) -> list[dict]:
+    """Set aside `person`'s live score and, when there was one, the agreed score settled with it.
+
+    Returns what was set aside, for the history row.
+    """
+    live = scores.c.set_aside_at.is_(None)
+    mine = _score_row(conn, case_id, person, agreed=False)
+    if mine is None:
+        return []                # nothing of theirs went into any score
+    touched = [r for r in conn.execute(select(scores.c.id, scores.c.assessor, scores.c.agreed)
+                                       .where(scores.c.case_id == case_id, live)
+                                       .order_by(scores.c.id))
+               if r.agreed or r.assessor == person]
+    conn.execute(scores.update().where(scores.c.id.in_([r.id for r in touched]))
+                 .values(set_aside_at=now))
+    return [{"assessor": r.assessor, "agreed": bool(r.agreed)} for r in touched]
 
 
 # --- scoring ----------------------------------------------------------------
@@ -164,13 +202,15 @@ def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
                              .order_by(scores.c.id)))
     said = list(conn.execute(select(declarations).where(declarations.c.case_id == case.id)
                              .order_by(declarations.c.id)))
-    facts = _assessment_facts(case, programme_store.spec_for(conn, case.programme), rows, said)
+    live = [r for r in rows if r.set_aside_at is None]
+    facts = _assessment_facts(case, programme_store.spec_for(conn, case.programme), live, said)
     criteria = facts.programme.criteria
-    individual = [_score_json(r, criteria, counts=r.assessor not in facts.conflicted)
+    individual = [_score_json(r, criteria, counts=(r.set_aside_at is None
+                                                   and r.assessor not in facts.conflicted))
                   for r in rows if not r.agreed]
-    agreed = [r for r in rows if r.agreed]
+    agreed = [r for r in live if r.agreed]
     counted = [weighted_score(Score(r.assessor, r.innovation, r.costs, r.savings), criteria)
-               for r in rows if not r.agreed and r.assessor not in facts.conflicted]
+               for r in live if not r.agreed and r.assessor not in facts.conflicted]
     waiting = has_two_scores(facts) + no_conflicted_assessor(facts) + scores_agree(facts)
     if case.state != "under_assessment":
         waiting = [f"{case.ref} is {case.state.replace('_', ' ')}, not under assessment"]
@@ -186,6 +226,9 @@ def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
         "agreed": ({**_score_json(agreed[-1], criteria, counts=True),
                     "moderator": agreed[-1].assessor, "reason": agreed[-1].comment}
                    if agreed else None),
+        "agreed_set_aside": [{**_score_json(r, criteria, counts=False), "moderator": r.assessor,
+                              "reason": r.comment} for r in rows
+                             if r.agreed and r.set_aside_at is not None],
         "spread": score_text(max(counted) - min(counted)) if len(counted) >= 2 else None,
         "combined": score_text(combined) if combined is not None else None,
         "combined_from": ("agreed" if agreed else "mean" if combined is not None else None),
@@ -284,9 +327,11 @@ def _declaration(conn: Connection, case_id: int, person: str) -> Any:
 
 
 def _score_row(conn: Connection, case_id: int, person: str, *, agreed: bool) -> Any:
+    """`person`'s live score (or live agreed score) on the case, if any."""
     return conn.execute(select(scores).where(scores.c.case_id == case_id,
                                              scores.c.assessor == person,
-                                             scores.c.agreed == agreed)).first()
+                                             scores.c.agreed == agreed,
+                                             scores.c.set_aside_at.is_(None))).first()
 
 
 def _declared(row: Any) -> str:
@@ -302,7 +347,8 @@ def _score_json(row: Any, criteria: dict, *, counts: bool) -> dict[str, Any]:
                               criteria)
     return {"assessor": row.assessor, "innovation": row.innovation, "costs": row.costs,
             "savings": row.savings, "weighted": score_text(weighted), "comment": row.comment,
-            "counts": counts, "at": moment(row.at)}
+            "counts": counts, "at": moment(row.at),
+            "set_aside_at": moment(row.set_aside_at) if row.set_aside_at is not None else None}
 
 
 def _record(conn: Connection, case: Any, entry: Entry) -> None:

@@ -35,7 +35,9 @@ NEEDS: dict[str, frozenset[str]] = {
 EVERYTHING = frozenset().union(*NEEDS.values())
 
 _ORG = Prepared(select(organisations).where(organisations.c.code == bindparam("code")))
-_SCORES = Prepared(select(scores).where(scores.c.case_id == bindparam("case_id"))
+# Live scores only: those a late conflict set aside count for nothing.
+_SCORES = Prepared(select(scores).where(scores.c.case_id == bindparam("case_id"),
+                                        scores.c.set_aside_at.is_(None))
                    .order_by(scores.c.id))
 _DECLARED = Prepared(select(declarations.c.person, declarations.c.conflict).where(
     declarations.c.case_id == bindparam("case_id")))

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, BigInteger)
+                        UniqueConstraint, BigInteger, text)
 from sqlmodel import Field, SQLModel
 
 from notifications.outbox import OutboxMessage  # noqa: F401  (same metadata)
@@ -178,7 +178,11 @@ class ScoreRow(SQLModel, table=True):
     """One assessor's scores for a bid, or a moderator's agreed score (`agreed`)."""
 
     __tablename__ = "scores"
-    __table_args__ = (UniqueConstraint("case_id", "assessor", "agreed"),)
+    # One live score per assessor (and one live agreed score per moderator);
+    # rows set aside by a late conflict stay beside them (migration 0009).
+    __table_args__ = (Index("uq_scores_live", "case_id", "assessor", "agreed", unique=True,
+                            sqlite_where=text("set_aside_at IS NULL"),
+                            postgresql_where=text("set_aside_at IS NULL")),)
     id: Optional[int] = Field(default=None, primary_key=True)
     case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False))
     assessor: str = Field(sa_column=Column(String(80), ForeignKey("people.name"), nullable=False))
@@ -188,6 +192,8 @@ class ScoreRow(SQLModel, table=True):
     comment: Optional[str] = Field(default=None, sa_column=Column(Text))
     agreed: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # When a conflict of interest declared after scoring set this score aside.
+    set_aside_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class Meta(SQLModel, table=True):

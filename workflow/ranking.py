@@ -65,7 +65,8 @@ def _scored_bids(conn: Connection, spec: Any, category: str | None) -> list[tupl
     marks: dict[int, list[Any]] = defaultdict(list)
     conflicted: dict[int, set[str]] = defaultdict(set)
     if ids:
-        for s in conn.execute(select(scores).where(scores.c.case_id.in_(ids))
+        for s in conn.execute(select(scores).where(scores.c.case_id.in_(ids),
+                                                   scores.c.set_aside_at.is_(None))
                               .order_by(scores.c.id)):
             marks[s.case_id].append(s)
         for d in conn.execute(select(declarations.c.case_id, declarations.c.person)

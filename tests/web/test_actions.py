@@ -282,6 +282,30 @@ def test_a_conflict_of_interest_needs_its_reason_and_stops_scoring(site):
     assert "declared a conflict of interest" in text_of(refused.text)
 
 
+def test_an_assessor_who_scored_declares_a_conflict_found_since_and_the_score_is_set_aside(site):
+    ref = unscored(site.world)
+    ash = site.as_("ash")
+    ash.post(f"/cases/{ref}/declare", {"conflict": "no"})
+    ash.post(f"/cases/{ref}/score", {"innovation": "5", "costs": "4", "savings": "5"})
+    page = ash.get(f"/cases/{ref}/assessment").text
+    assert "A conflict of interest has come to light" in page
+    assert "Your score will be set aside" in page
+    before = site.world.snapshot()
+
+    no_reason = ash.post(f"/cases/{ref}/declare", {"conflict": "yes", "reason": " "})
+    assert no_reason.status_code == 422 and '<a href="#reason">' in no_reason.text
+    assert site.world.snapshot() == before
+
+    done = ash.post(f"/cases/{ref}/declare", {"conflict": "yes",
+                                              "reason": "My partner joined the lead council."})
+    assert done.status_code == 303
+    after = text_of(ash.follow(done).text)
+    assert "You declared a conflict of interest: My partner joined the lead council." in after
+    assert "A conflict of interest has come to light" not in after
+    assert "ash set aside" in after and "5 4 5 14.00" in after
+    assert "Combined score Not scored yet" in after
+
+
 def test_a_score_left_out_is_named_and_linked(site):
     ref = unscored(site.world)
     ash = site.as_("ash")

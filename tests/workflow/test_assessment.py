@@ -57,15 +57,132 @@ def test_a_conflict_must_say_what_it_is(world):
     assert world.snapshot() == before
 
 
-def test_a_declaration_cannot_be_changed(world):
+def test_no_conflict_is_declared_once(world):
     ref = under_assessment(world)
     assessment.declare(world.engine, ref, "ash", conflict=False)
     before = world.snapshot()
 
-    with pytest.raises(RuleViolation, match="already declared no conflict"):
-        assessment.declare(world.engine, ref, "ash", conflict=True, reason="remembered late")
+    with pytest.raises(RuleViolation, match="already declared no conflict .* declare it with "
+                                            "--conflict"):
+        assessment.declare(world.engine, ref, "ash", conflict=False)
 
     assert world.snapshot() == before
+
+
+def test_a_conflict_cannot_be_taken_back(world):
+    ref = under_assessment(world)
+    assessment.declare(world.engine, ref, "ash", conflict=True, reason="My sister leads it")
+    before = world.snapshot()
+
+    for conflict in (False, True):
+        with pytest.raises(RuleViolation, match="already declared a conflict of interest "
+                                                r"\(My sister leads it\).*cannot be taken back"):
+            assessment.declare(world.engine, ref, "ash", conflict=conflict, reason="changed")
+
+    assert world.snapshot() == before
+
+
+# --- a conflict found after scoring ------------------------------------------
+def test_a_conflict_found_after_scoring_sets_the_score_aside_and_keeps_it_on_record(world):
+    ref = scored(world, under_assessment(world), marks=((5, 5, 5), (3, 3, 3)))
+
+    shown = assessment.declare(world.engine, ref, "ash", conflict=True,
+                               reason="Found my spouse sits on the partner council's cabinet")
+
+    assert [(d["person"], d["conflict"]) for d in shown["declarations"]] == [
+        ("ash", True), ("asha", False)]
+    ash = shown["scores"][0]
+    assert (ash["assessor"], ash["weighted"], ash["counts"]) == ("ash", "15.00", False)
+    assert ash["set_aside_at"] is not None
+    assert shown["combined"] == "9.00"               # asha's score alone
+    assert shown["can_moderate"] is False
+    assert shown["waiting_for"] == ["moderation needs scores from two different assessors; "
+                                    f"{ref} has 1 (from asha)"]
+
+
+def test_the_late_conflict_is_a_history_row_naming_what_it_set_aside(world):
+    ref = scored(world, under_assessment(world))
+
+    assessment.declare(world.engine, ref, "ash", conflict=True, reason="Remembered a directorship")
+
+    row = history_of(world, ref)[-1]
+    assert (row["trigger"], row["actor"], row["reason"]) == (
+        "declare", "ash", "Remembered a directorship")
+    assert row["from_state"] == row["to_state"] == "under_assessment"
+    assert row["payload"]["conflict"] is True
+    assert row["payload"]["earlier"]["conflict"] is False
+    assert row["payload"]["set_aside"] == [{"assessor": "ash", "agreed": False}]
+    with reading(world.engine) as conn:
+        assert verify(conn).ok
+
+
+def test_after_a_late_conflict_another_assessor_scores_and_the_bid_is_moderated(world):
+    world.person("amir", "assessor")
+    ref = scored(world, under_assessment(world))
+    assessment.declare(world.engine, ref, "ash", conflict=True, reason="A directorship")
+    before = world.snapshot()
+
+    with pytest.raises(GuardFailed, match="has 1 \\(from asha\\)"):
+        world.advance(ref, "moderate")
+    with pytest.raises(PermissionDenied, match="ash declared a conflict"):
+        assessment.score(world.engine, ref, "ash", innovation=4, costs=4, savings=4)
+    assert world.snapshot() == before
+
+    scored(world, ref, marks=((4, 4, 3),), assessors=("amir",))
+    assert assessment.assessment_of(world.engine, ref)["combined"] == "11.50"   # asha 12, amir 11
+    assert world.advance(ref, "moderate")["state"] == "moderated"
+
+
+def test_a_late_conflict_sets_aside_the_agreed_score_settled_with_it(world):
+    world.person("amir", "assessor")
+    ref = scored(world, under_assessment(world), marks=((5, 5, 5), (1, 1, 1)))
+    assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=3,
+                           reason="Panel view")
+
+    shown = assessment.declare(world.engine, ref, "ash", conflict=True, reason="A directorship")
+
+    assert shown["agreed"] is None
+    assert [(a["moderator"], a["weighted"]) for a in shown["agreed_set_aside"]] == [("mo", "9.00")]
+    assert history_of(world, ref)[-1]["payload"]["set_aside"] == [
+        {"assessor": "ash", "agreed": False}, {"assessor": "mo", "agreed": True}]
+    scored(world, ref, marks=((5, 5, 5),), assessors=("amir",))       # 15 against asha's 3
+    again = assessment.agree_score(world.engine, ref, "mo", innovation=2, costs=2, savings=2,
+                                   reason="Panel view, without ash")
+    assert again["agreed"]["weighted"] == "6.00" and again["combined"] == "6.00"
+    assert world.advance(ref, "moderate")["state"] == "moderated"
+
+
+def test_a_conflict_declared_before_scoring_sets_nothing_aside(world):
+    ref = scored(world, under_assessment(world), marks=((4, 4, 4),), assessors=("asha",))
+    assessment.declare(world.engine, ref, "ash", conflict=False)
+
+    assessment.declare(world.engine, ref, "ash", conflict=True, reason="A directorship")
+
+    assert history_of(world, ref)[-1]["payload"]["set_aside"] == []
+    shown = assessment.assessment_of(world.engine, ref)
+    assert [(s["assessor"], s["counts"]) for s in shown["scores"]] == [("asha", True)]
+
+
+def test_once_a_bid_is_moderated_a_conflict_can_no_longer_be_declared_on_it(world):
+    ref = scored(world, under_assessment(world))
+    world.advance(ref, "moderate")
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match="is moderated, so it cannot take declarations"):
+        assessment.declare(world.engine, ref, "ash", conflict=True, reason="Too late")
+
+    assert world.snapshot() == before
+
+
+def test_a_late_conflict_still_needs_its_reason(world):
+    ref = scored(world, under_assessment(world))
+    before = world.snapshot()
+
+    with pytest.raises(RuleViolation, match="needs its reason"):
+        assessment.declare(world.engine, ref, "ash", conflict=True)
+
+    assert world.snapshot() == before
+    assert all(s["counts"] for s in assessment.assessment_of(world.engine, ref)["scores"])
 
 
 def test_a_declaration_may_come_as_soon_as_the_bid_is_eligible(world):

@@ -152,3 +152,26 @@ def test_the_quick_schema_check_reads_what_alembic_reads(tmp_path):
     assert not is_current(engine)
     init(engine)
     assert current_revisions(engine) == alembic_current() == head_revisions()
+
+
+def test_scores_from_before_setting_aside_keep_counting_and_stay_one_per_assessor(any_db):
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.builders import World
+    from tests.workflow.awarding import scored, under_assessment
+    from workflow import assessment
+    w = World(any_db).cast()
+    ref = scored(w, under_assessment(w), marks=((5, 5, 5), (3, 3, 3)))
+    with any_db.begin() as conn:     # a database from before the column, with those scores
+        command.downgrade(alembic_config(conn), "scores_set_aside@-1")
+
+    init(any_db)
+
+    shown = assessment.assessment_of(any_db, ref)
+    assert [(s["assessor"], s["counts"], s["set_aside_at"]) for s in shown["scores"]] == [
+        ("ash", True, None), ("asha", True, None)]
+    assert shown["combined"] == "12.00"
+    with pytest.raises(IntegrityError), any_db.begin() as conn:
+        conn.execute(text("INSERT INTO scores (case_id, assessor, innovation, costs, savings, "
+                          "agreed, at) SELECT case_id, assessor, 1, 1, 1, agreed, at FROM scores "
+                          "WHERE assessor = 'ash'"))

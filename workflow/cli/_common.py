@@ -10,8 +10,12 @@ import typer
 from sqlalchemy import Engine
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON (stable, for scripts).")
-AS_OPT = typer.Option(..., "--as", help="The person acting (recorded in history).")
-AS_READ_OPT = typer.Option(None, "--as", help="Read as this person: allowed_triggers lists what they may fire.")
+AS_OPT = typer.Option(..., "--as", metavar="NAME", help="The person acting (recorded in history).")
+AS_READ_OPT = typer.Option(None, "--as", metavar="NAME", help="Read as this person: allowed_triggers lists what they may fire.")
+CASE_REF = typer.Argument(..., metavar="REF", help="The case, e.g. TCA-2013-0001.")
+RETURN_REF = typer.Argument(..., metavar="REF", help="The return, e.g. TCA-2013-0001/Q2.")
+PROGRAMME_CODE = typer.Argument(..., metavar="CODE", help="The programme, e.g. tca-2013.")
+REASON_OPT = typer.Option(None, "--reason", metavar="TEXT", help="Why (kept in the history).")
 
 
 class State:

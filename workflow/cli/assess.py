@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 
 from workflow import assessment
 from workflow import ranking as ranking_service
-from workflow.cli._common import AS_OPT, JSON_OPT, emit, engine
+from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, PROGRAMME_CODE, emit, engine
 from workflow.cli.programme import programme_app
 
 
@@ -28,13 +28,13 @@ class _ScoreByDefault(TyperGroup):
 assess_app = typer.Typer(cls=_ScoreByDefault, no_args_is_help=True,
                          help="Declare interests, score bids and agree moderated scores.")
 
-INNOVATION = typer.Option(..., "--innovation", help="Level of innovation, 0 to 5.")
-COSTS = typer.Option(..., "--costs", help="Transitional costs, 0 to 5.")
-SAVINGS = typer.Option(..., "--savings", help="Prospective savings, 0 to 5.")
+INNOVATION = typer.Option(..., "--innovation", metavar="0-5", help="Level of innovation, 0 to 5.")
+COSTS = typer.Option(..., "--costs", metavar="0-5", help="Transitional costs, 0 to 5.")
+SAVINGS = typer.Option(..., "--savings", metavar="0-5", help="Prospective savings, 0 to 5.")
 
 
 @assess_app.command("declare")
-def declare(ref: str, actor: str = AS_OPT,
+def declare(ref: str = CASE_REF, actor: str = AS_OPT,
             no_conflict: bool = typer.Option(False, "--no-conflict",
                                              help="You have no conflict of interest."),
             conflict: Optional[str] = typer.Option(None, "--conflict", metavar="WHY",
@@ -51,12 +51,26 @@ def declare(ref: str, actor: str = AS_OPT,
         return
     said = "a conflict of interest" if conflict is not None else "no conflict of interest"
     typer.echo(f"{result['ref']}: {actor} declared {said}")
+    aside = _set_aside_by(result, actor)
+    if aside:
+        typer.echo(f"Set aside (kept, no longer counted): {', '.join(aside)}")
+        _moderation(result)
+
+
+def _set_aside_by(result: dict, person: str) -> list[str]:
+    """The scores `person`'s late conflict set aside: their own and any agreed with it."""
+    when = next((s["set_aside_at"] for s in result["scores"]
+                 if s["assessor"] == person and s["set_aside_at"]), None)
+    if when is None:
+        return []
+    return [f"{person}'s score"] + [f"{a['moderator']}'s agreed score"
+                                    for a in result["agreed_set_aside"] if a["set_aside_at"] == when]
 
 
 @assess_app.command("score")
-def score(ref: str, actor: str = AS_OPT, innovation: int = INNOVATION, costs: int = COSTS,
+def score(ref: str = CASE_REF, actor: str = AS_OPT, innovation: int = INNOVATION, costs: int = COSTS,
           savings: int = SAVINGS,
-          comment: Optional[str] = typer.Option(None, "--comment"),
+          comment: Optional[str] = typer.Option(None, "--comment", metavar="TEXT"),
           as_json: bool = JSON_OPT) -> None:
     """Score a bid under assessment (also: `casework assess REF …`)."""
     result = assessment.score(engine(), ref, actor, innovation=innovation, costs=costs,
@@ -71,9 +85,9 @@ def score(ref: str, actor: str = AS_OPT, innovation: int = INNOVATION, costs: in
 
 
 @assess_app.command("agree")
-def agree(ref: str, actor: str = AS_OPT, innovation: int = INNOVATION, costs: int = COSTS,
+def agree(ref: str = CASE_REF, actor: str = AS_OPT, innovation: int = INNOVATION, costs: int = COSTS,
           savings: int = SAVINGS,
-          reason: Optional[str] = typer.Option(None, "--reason",
+          reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT",
                                                help="Why the moderator settled on this score."),
           as_json: bool = JSON_OPT) -> None:
     """Record the moderator's agreed score where the assessors' scores differ too much."""
@@ -87,7 +101,7 @@ def agree(ref: str, actor: str = AS_OPT, innovation: int = INNOVATION, costs: in
 
 
 @assess_app.command("show")
-def show(ref: str, as_json: bool = JSON_OPT) -> None:
+def show(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
     """A bid's declarations, every score, the combined score and what moderation waits for."""
     result = assessment.assessment_of(engine(), ref)
     if as_json:
@@ -123,7 +137,8 @@ def _moderation(result: dict[str, Any]) -> None:
 
 # --- the programme's side: ranking and the fund --------------------------------
 @programme_app.command("ranking")
-def ranking(code: str, category: Optional[str] = typer.Option(None, "--category"),
+def ranking(code: str = PROGRAMME_CODE,
+            category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY"),
             as_json: bool = JSON_OPT) -> None:
     """Moderated bids best first, with the running committed total and where it stops."""
     rows = ranking_service.ranking(engine(), code, category=category)
@@ -140,7 +155,7 @@ def ranking(code: str, category: Optional[str] = typer.Option(None, "--category"
 
 
 @programme_app.command("fund")
-def fund(code: str, as_json: bool = JSON_OPT) -> None:
+def fund(code: str = PROGRAMME_CODE, as_json: bool = JSON_OPT) -> None:
     """The fund, what offers commit, what remains, and each category's offers made / allowed."""
     position = assessment.fund_position(engine(), code)
     if as_json:

@@ -56,6 +56,10 @@ def render_assessment(request: Request, ref: str, *, errors: list[Problem] | Non
                 a=judged, case=row, names=names, criteria=CRITERIA, labels=CRITERION_LABELS,
                 may_declare=(who.has("assessor") and mine is None
                              and judged["state"] in assessment.DECLARE_STATES),
+                may_declare_late=(who.has("assessor") and mine is not None
+                                  and not mine["conflict"]
+                                  and judged["state"] in assessment.DECLARE_STATES),
+                scored=scored,
                 may_score=(who.has("assessor") and mine is not None and not mine["conflict"]
                            and not scored and judged["state"] in assessment.SCORE_STATES),
                 may_agree=(who.has("caseworker") and not involved and judged["agreed"] is None

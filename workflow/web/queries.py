@@ -184,18 +184,20 @@ def dead_messages(conn: Connection, group: Group, limit: int) -> Group:
 
 
 def scored_by(conn: Connection, case_ids: Iterable[int]) -> dict[int, list[str]]:
-    """Who has scored each of these cases (agreed scores left out)."""
+    """Whose scores count on each of these cases (agreed scores and those set aside left out)."""
     ids = list(case_ids)
     out: dict[int, list[str]] = {i: [] for i in ids}
     if ids:
         for r in conn.execute(select(scores.c.case_id, scores.c.assessor)
-                              .where(scores.c.case_id.in_(ids), scores.c.agreed.is_(False))
+                              .where(scores.c.case_id.in_(ids), scores.c.agreed.is_(False),
+                                     scores.c.set_aside_at.is_(None))
                               .order_by(scores.c.id)):
             out[r.case_id].append(r.assessor)
     return out
 
 
 def not_scored_by(person: str) -> Any:
+    """Cases `person` has not scored (a score they later set aside still counts as scored)."""
     return ~exists().where(scores.c.case_id == cases.c.id, scores.c.assessor == person,
                            scores.c.agreed.is_(False))
 
