@@ -20,7 +20,7 @@ app = typer.Typer(name="casework", no_args_is_help=True, add_completion=False,
 
 @app.callback()
 def _global(db: Optional[str] = typer.Option(
-        None, "--db", help="Database URL (default: $CASEWORK_DB or sqlite:///casework.db).")) -> None:
+        None, "--db", metavar="URL", help="Database URL (default: $CASEWORK_DB or sqlite:///casework.db).")) -> None:
     STATE.db_url = db
 
 

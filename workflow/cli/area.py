@@ -4,13 +4,13 @@ from __future__ import annotations
 import typer
 
 from workflow import areas
-from workflow.cli._common import AS_OPT, JSON_OPT, emit, engine
+from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, emit, engine
 
 area_app = typer.Typer(help="Public Service Transformation Network areas.", no_args_is_help=True)
 
 
 @area_app.command("contribution")
-def contribution(ref: str, amount: str = typer.Argument(..., metavar="POUNDS",
+def contribution(ref: str = CASE_REF, amount: str = typer.Argument(..., metavar="POUNDS",
                                                         help="The agreed amount in pounds."),
                  actor: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Record the contribution agreed with an area to the network's running costs."""

@@ -31,9 +31,9 @@ def verify(as_json: bool = JSON_OPT) -> None:
 
 
 @audit_app.command("export")
-def export(fmt: str = typer.Option(..., "--format", help="csv | json"),
-           case: Optional[str] = typer.Option(None, "--case"),
-           since: Optional[str] = typer.Option(None, "--since", help="ISO 8601; no offset = UTC")) -> None:
+def export(fmt: str = typer.Option(..., "--format", metavar="csv|json"),
+           case: Optional[str] = typer.Option(None, "--case", metavar="REF", help="Only this case."),
+           since: Optional[str] = typer.Option(None, "--since", metavar="TIME", help="Rows from this time on (ISO 8601; no offset = UTC).")) -> None:
     """Stream history rows (every case, or one) as CSV or JSON."""
     if fmt not in FORMATS:
         raise typer.BadParameter(f"'{fmt}' is not csv or json", param_hint="--format")

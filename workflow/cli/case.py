@@ -7,7 +7,7 @@ import typer
 from states.documents import load_document
 from states.errors import DocumentError
 from workflow import assignment, cases
-from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, emit, engine
+from workflow.cli._common import AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine
 from workflow.errors import Malformed
 
 case_app = typer.Typer(help="Bids and network areas.", no_args_is_help=True)
@@ -27,8 +27,9 @@ def read_document(path: Path) -> dict:
 
 
 @case_app.command("open")
-def open_(kind: str = typer.Argument(..., metavar="bid|area"),
-          from_file: Path = typer.Option(..., "--from-file", exists=True, dir_okay=False),
+def open_(kind: str = typer.Argument(..., metavar="bid|area", help="What the document is."),
+          from_file: Path = typer.Option(..., "--from-file", metavar="FILE", exists=True,
+                                            dir_okay=False, help="The document, JSON or TOML."),
           actor: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Open a bid or a network area from its document; prints the new reference."""
     if kind not in ("bid", "area"):
@@ -38,8 +39,10 @@ def open_(kind: str = typer.Argument(..., metavar="bid|area"),
 
 
 @case_app.command("advance")
-def advance(ref: str, trigger: str, actor: str = AS_OPT,
-            reason: Optional[str] = typer.Option(None, "--reason"),
+def advance(ref: str = CASE_REF,
+            trigger: str = typer.Argument(..., metavar="TRIGGER",
+                                          help="What to do, e.g. submit or check."),
+            actor: str = AS_OPT, reason: Optional[str] = REASON_OPT,
             as_json: bool = JSON_OPT) -> None:
     """Fire a trigger on a case (`case show REF --as NAME` lists what you may fire)."""
     case = cases.advance(engine(), ref, trigger, actor, reason=reason)
@@ -47,8 +50,10 @@ def advance(ref: str, trigger: str, actor: str = AS_OPT,
 
 
 @case_app.command("assign")
-def assign(ref: str, to: str = typer.Option(..., "--to", help="the caseworker to hand the case to"),
-           actor: str = AS_OPT, reason: Optional[str] = typer.Option(None, "--reason"),
+def assign(ref: str = CASE_REF,
+           to: str = typer.Option(..., "--to", metavar="NAME",
+                              help="The caseworker to hand the case to."),
+           actor: str = AS_OPT, reason: Optional[str] = REASON_OPT,
            as_json: bool = JSON_OPT) -> None:
     """Hand a case to another caseworker (they are told by email)."""
     case = assignment.assign(engine(), ref, to, actor, reason=reason)
@@ -56,15 +61,15 @@ def assign(ref: str, to: str = typer.Option(..., "--to", help="the caseworker to
 
 
 @case_app.command("show")
-def show(ref: str, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
+def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
     """One case: its state, version, what may be fired, and its application."""
     emit(cases.show(engine(), ref, actor), as_json)
 
 
 @case_app.command("list")
-def list_(state: Optional[str] = typer.Option(None, "--state"),
-          kind: Optional[str] = typer.Option(None, "--kind", help="bid | area"),
-          programme: Optional[str] = typer.Option(None, "--programme"),
+def list_(state: Optional[str] = typer.Option(None, "--state", metavar="STATE"),
+          kind: Optional[str] = typer.Option(None, "--kind", metavar="bid|area"),
+          programme: Optional[str] = typer.Option(None, "--programme", metavar="CODE"),
           actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
     """Cases, oldest first, filtered by state, kind or programme."""
     rows = cases.list_cases(engine(), state=state, kind=kind, programme=programme,
@@ -73,7 +78,7 @@ def list_(state: Optional[str] = typer.Option(None, "--state"),
 
 
 @case_app.command("history")
-def history(ref: str, as_json: bool = JSON_OPT) -> None:
+def history(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
     """A case's full history, oldest first, with its hash chain."""
     rows = cases.case_history(engine(), ref)
     if as_json:

@@ -5,7 +5,7 @@ from typing import Optional
 import typer
 
 from workflow import attachments, monitoring
-from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, emit, engine
+from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, REASON_OPT, RETURN_REF, emit, engine
 from workflow.cli.case import read_document
 from workflow.errors import Malformed
 
@@ -21,10 +21,10 @@ def _next(row: dict) -> str:
 
 
 @checkpoint_app.command("list")
-def list_(case: Optional[str] = typer.Option(None, "--case", help="Only this case's returns."),
+def list_(case: Optional[str] = typer.Option(None, "--case", metavar="REF", help="Only this case's returns."),
           overdue: bool = typer.Option(False, "--overdue", help="Only overdue or escalated ones."),
-          state: Optional[str] = typer.Option(None, "--state"),
-          org: Optional[str] = typer.Option(None, "--org", help="Cases this organisation leads "
+          state: Optional[str] = typer.Option(None, "--state", metavar="STATE"),
+          org: Optional[str] = typer.Option(None, "--org", metavar="CODE", help="Cases this organisation leads "
                                                                 "or is a partner in."),
           as_json: bool = JSON_OPT) -> None:
     """Returns by due date."""
@@ -36,7 +36,7 @@ def list_(case: Optional[str] = typer.Option(None, "--case", help="Only this cas
 
 
 @checkpoint_app.command("show")
-def show(ref: str, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
+def show(ref: str = RETURN_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
     """One return: state, figures, evidence file, its ladder and history."""
     cp = monitoring.get_checkpoint(engine(), ref, actor)
     if as_json:
@@ -63,10 +63,10 @@ def _attachment(path: Optional[Path]) -> Optional[tuple[str, bytes]]:
 
 
 @checkpoint_app.command("submit")
-def submit(ref: str, actor: str = AS_OPT,
-           from_file: Optional[Path] = typer.Option(None, "--from-file", dir_okay=False,
+def submit(ref: str = RETURN_REF, actor: str = AS_OPT,
+           from_file: Optional[Path] = typer.Option(None, "--from-file", metavar="FILE", dir_okay=False,
                                                     help="The return (JSON or TOML)."),
-           attach: Optional[Path] = typer.Option(None, "--attach", dir_okay=False,
+           attach: Optional[Path] = typer.Option(None, "--attach", metavar="FILE", dir_okay=False,
                                                  help="One evidence file (pdf, xlsx, docx, "
                                                       "csv, odt, ods; at most 10 MB)."),
            as_json: bool = JSON_OPT) -> None:
@@ -78,8 +78,8 @@ def submit(ref: str, actor: str = AS_OPT,
 
 
 def _decision(trigger: str, doc: str):
-    def command(ref: str, actor: str = AS_OPT,
-                reason: Optional[str] = typer.Option(None, "--reason"),
+    def command(ref: str = RETURN_REF, actor: str = AS_OPT,
+                reason: Optional[str] = REASON_OPT,
                 as_json: bool = JSON_OPT) -> None:
         cp = monitoring.decide_return(engine(), ref, trigger, actor, reason=reason)
         emit(cp, True) if as_json else typer.echo(f"{cp['ref']} is now {cp['state']}")

@@ -10,11 +10,11 @@ SIZES = ("small", "full")
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
-    def demo(out: Path = typer.Option(Path("casework-demo"), "--out",
+    def demo(out: Path = typer.Option(Path("casework-demo"), "--out", metavar="DIR",
                                       help="Folder for the demo's database, mail and report "
                                            "(refused if it exists, unless --force)."),
-             seed: int = typer.Option(2013, "--seed", help="The same seed plays the same year."),
-             size: str = typer.Option("full", "--size", help="small | full"),
+             seed: int = typer.Option(2013, "--seed", metavar="N", help="The same seed plays the same year."),
+             size: str = typer.Option("full", "--size", metavar="small|full"),
              force: bool = typer.Option(False, "--force",
                                         help="Replace the demo files in an existing folder.")) -> None:
         """A whole programme year on a fresh local database, simulated from 22 March 2013.

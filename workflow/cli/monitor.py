@@ -31,7 +31,7 @@ def _age(seconds) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("sweep")
     def sweep_(now: Optional[str] = typer.Option(
-            None, "--now", help="Sweep as at this moment (ISO 8601; no offset = UTC); never "
+            None, "--now", metavar="TIME", help="Sweep as at this moment (ISO 8601; no offset = UTC); never "
                                 "earlier than a moment already swept."),
                as_json: bool = JSON_OPT) -> None:
         """Do every reminder and escalation step that is due (acts as `system`)."""

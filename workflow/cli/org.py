@@ -10,15 +10,16 @@ org_app = typer.Typer(help="Organisations: councils and other bodies.", no_args_
 
 
 @org_app.command("add")
-def add(code: str,
-        name: str = typer.Option(..., "--name"),
-        email: str = typer.Option(..., "--email", help="The council contact for returns."),
+def add(code: str = typer.Argument(..., metavar="CODE",
+                                   help="Its ONS/GSS code, e.g. E07000026."),
+        name: str = typer.Option(..., "--name", metavar="TEXT", help="Its full name, e.g. Allerdale Borough Council."),
+        email: str = typer.Option(..., "--email", metavar="ADDRESS", help="The council contact for returns."),
         escalation_email: Optional[str] = typer.Option(
-            None, "--escalation-email", help="Chief executive or s151 officer."),
-        kind: str = typer.Option("council", "--kind", help="council | fire | agency"),
+            None, "--escalation-email", metavar="ADDRESS", help="Chief executive or s151 officer."),
+        kind: str = typer.Option("council", "--kind", metavar="council|fire|agency"),
         esg_allocation: Optional[str] = typer.Option(
-            None, "--esg-allocation", help="Efficiency Support Grant allocation in pounds."),
-        org_id: Optional[str] = typer.Option(None, "--org-id", help="360Giving org-id."),
+            None, "--esg-allocation", metavar="POUNDS", help="Efficiency Support Grant allocation in pounds."),
+        org_id: Optional[str] = typer.Option(None, "--org-id", metavar="ID", help="360Giving org-id."),
         as_json: bool = JSON_OPT) -> None:
     """Add an organisation, keyed by its ONS/GSS code (or another stable code)."""
     with engine().begin() as conn:

@@ -10,7 +10,7 @@ outbox_app = typer.Typer(help="Email waiting to go, sent, or dead.", no_args_is_
 
 
 @outbox_app.command("list")
-def list_(state: Optional[str] = typer.Option(None, "--state", help="queued | sent | dead"),
+def list_(state: Optional[str] = typer.Option(None, "--state", metavar="queued|sent|dead"),
           as_json: bool = JSON_OPT) -> None:
     """Messages, oldest first."""
     rows = mail.list_messages(engine(), state)
@@ -22,7 +22,7 @@ def list_(state: Optional[str] = typer.Option(None, "--state", help="queued | se
 
 
 @outbox_app.command("show")
-def show(id: int, as_json: bool = JSON_OPT) -> None:
+def show(id: int = typer.Argument(..., metavar="ID", help="From `outbox list`."), as_json: bool = JSON_OPT) -> None:
     """One message as it will be (or was) sent: headers, then the text part."""
     row, text = mail.show(engine(), id)
     emit(row, True) if as_json else typer.echo(text, nl=not text.endswith("\n"))
@@ -38,7 +38,7 @@ def deliver(as_json: bool = JSON_OPT) -> None:
 
 
 @outbox_app.command("retry")
-def retry(ids: List[int] = typer.Argument(None, help="Message ids"),
+def retry(ids: List[int] = typer.Argument(None, metavar="ID", help="Message ids, from `outbox list`."),
           all_dead: bool = typer.Option(False, "--all-dead", help="Every dead message."),
           actor: str = AS_OPT) -> None:
     """Make messages due now with their tries reset (a caseworker's decision)."""

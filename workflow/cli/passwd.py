@@ -22,7 +22,7 @@ def _read_password() -> str:
     return line[:-1] if line.endswith("\n") else line
 
 
-def passwd(name: str) -> None:
+def passwd(name: str = typer.Argument(..., metavar="NAME")) -> None:
     """Set NAME's password for signing in to the web app (prompt, or one line of stdin)."""
     password = _read_password()
     passwords.set_password(engine(), name, password.removesuffix("\r"))

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import typer
 
-from workflow.cli._common import JSON_OPT, emit, engine
+from workflow.cli._common import JSON_OPT, PROGRAMME_CODE, emit, engine
 from workflow import programmes as programme_store
 
 programme_app = typer.Typer(help="Programmes and their rules.", no_args_is_help=True)
@@ -18,7 +18,7 @@ def list_(as_json: bool = JSON_OPT) -> None:
 
 
 @programme_app.command("show")
-def show(code: str, as_json: bool = JSON_OPT) -> None:
+def show(code: str = PROGRAMME_CODE, as_json: bool = JSON_OPT) -> None:
     """A programme's rules as loaded (the file it came from)."""
     with engine().connect() as conn:
         spec = programme_store.spec_for(conn, code)
@@ -32,7 +32,8 @@ def show(code: str, as_json: bool = JSON_OPT) -> None:
 
 
 @programme_app.command("load")
-def load(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+def load(file: Path = typer.Argument(..., metavar="FILE", exists=True, dir_okay=False, readable=True,
+                                  help="A programme file (TOML)."),
          as_json: bool = JSON_OPT) -> None:
     """Add a programme (another round) or update one from its TOML file."""
     text = file.read_text(encoding="utf-8")

@@ -5,18 +5,18 @@ from typing import Optional
 
 import typer
 
-from workflow.cli._common import engine
+from workflow.cli._common import PROGRAMME_CODE, engine
 
 publish_app = typer.Typer(help="Open data.", no_args_is_help=True)
 
 
 @publish_app.command("360giving")
 def three_sixty_giving(
-        programme: str = typer.Argument(..., help="The programme code, e.g. tca-2013."),
-        out: Optional[Path] = typer.Option(None, "--out", dir_okay=False,
+        programme: str = PROGRAMME_CODE,
+        out: Optional[Path] = typer.Option(None, "--out", metavar="FILE", dir_okay=False,
                                            help="Write the package here (default: stdout)."),
         prefix: Optional[str] = typer.Option(
-            None, "--prefix", help="Your 360Giving prefix, for grant ids 360G-PREFIX-REF "
+            None, "--prefix", metavar="PREFIX", help="Your 360Giving prefix, for grant ids 360G-PREFIX-REF "
                                    "(default: $CASEWORK_360G_PREFIX)")) -> None:
     """The programme's awards as a 360Giving data package, validated before it is written."""
     # Imported here: its schema validator would slow every other command's start.

@@ -59,10 +59,10 @@ def _install_handlers(stopping: threading.Event) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command("serve")
-    def serve(every: float = typer.Option(5.0, "--every", min=0.001,
+    def serve(every: float = typer.Option(5.0, "--every", min=0.001, metavar="MINUTES",
                                           help="Minutes between sweeps (default 5)."),
-              host: str = typer.Option("127.0.0.1", "--host"),
-              port: int = typer.Option(8000, "--port", min=1, max=65535),
+              host: str = typer.Option("127.0.0.1", "--host", metavar="HOST"),
+              port: int = typer.Option(8000, "--port", min=1, max=65535, metavar="PORT"),
               no_scheduler: bool = typer.Option(False, "--no-scheduler",
                                                 help="Serve the web app only (a web node)."),
               no_web: bool = typer.Option(False, "--no-web",

@@ -9,7 +9,7 @@ states_app = typer.Typer(help="The state machines, drawn from their definitions.
 
 @states_app.command("diagram")
 def diagram(kind: str = typer.Argument(..., metavar="bid|area|checkpoint"),
-            fmt: str = typer.Option("mermaid", "--format", help="mermaid | dot")) -> None:
+            fmt: str = typer.Option("mermaid", "--format", metavar="mermaid|dot")) -> None:
     """Print a state diagram (Mermaid, or Graphviz DOT), with roles and guards on each arrow."""
     if kind not in DEFINITIONS:
         raise typer.BadParameter(f"'{kind}' is not one of {', '.join(DEFINITIONS)}",

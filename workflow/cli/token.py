@@ -10,7 +10,7 @@ token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_
 
 
 @token_app.command("create")
-def create(name: str = typer.Argument(..., help="The person the token acts as."),
+def create(name: str = typer.Argument(..., metavar="NAME", help="The person the token acts as."),
            expires: Optional[int] = typer.Option(
                None, "--expires", metavar="DAYS", help="Refused after this many days "
                                                        "(default: until revoked).")) -> None:

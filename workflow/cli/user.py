@@ -10,10 +10,10 @@ user_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
 
 
 @user_app.command("add")
-def add(name: str,
-        role: List[str] = typer.Option(..., "--role", help="caseworker assessor approver auditor admin council"),
-        email: Optional[str] = typer.Option(None, "--email"),
-        org: Optional[str] = typer.Option(None, "--org", help="Organisation code (council people)."),
+def add(name: str = typer.Argument(..., metavar="NAME", help="How they sign in, e.g. carol."),
+        role: List[str] = typer.Option(..., "--role", metavar="ROLE", help="caseworker, assessor, approver, auditor, admin or council; give --role again for more."),
+        email: Optional[str] = typer.Option(None, "--email", metavar="ADDRESS", help="Where their emails go."),
+        org: Optional[str] = typer.Option(None, "--org", metavar="CODE", help="Organisation code (council people)."),
         as_json: bool = JSON_OPT) -> None:
     """Add a person with one or more roles."""
     with engine().begin() as conn:
