@@ -19,6 +19,7 @@ KINDS: Mapping[str, str] = MappingProxyType({
     "case.suspended": "a case is suspended: payments held or work paused",
     "case.reinstated": "a suspended case is back in monitoring",
     "case.assigned": "a caseworker is handed a case: it is now theirs to look after",
+    "bid.conflict_declared": "an assessor who scored a bid declared a conflict since: their score is set aside and another assessor is needed",
     "bid.award_offered": "an award is offered and waits for the council to accept or decline it",
     "bid.rejected": "a bid is not funded",
     "bid.declined": "the council declined an award; the reserved funds are released",

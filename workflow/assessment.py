@@ -22,7 +22,7 @@ from states.facts import Facts, Score
 from states.money import money_json
 from states.rules import (combined_score, has_two_scores, no_conflicted_assessor,
                           score_problems, scores_agree, weighted_score)
-from workflow import clock, people
+from workflow import clock, messages, people
 from workflow import programmes as programme_store
 from workflow.cases import load_case, may_act
 from workflow.db import reading
@@ -67,9 +67,14 @@ def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
                          .values(conflict=True, reason=reason, at=now))
             payload["earlier"] = {"conflict": False, "at": moment(earlier.at)}
             payload["set_aside"] = set_aside_scores(conn, case.id, actor.name, now)
-        _record(conn, case, Entry(from_state=case.state, to_state=case.state, trigger="declare",
-                                  actor=actor.name, role=role, at=now, reason=reason,
-                                  payload=payload))
+        seq = _record(conn, case, Entry(from_state=case.state, to_state=case.state,
+                                        trigger="declare", actor=actor.name, role=role, at=now,
+                                        reason=reason, payload=payload))
+        if payload.get("set_aside"):
+            # The caseworker finds the stand-in; the conflict itself stays in the system.
+            messages.queue(conn, key=f"{case.ref}:declare:{seq}", kind="bid.conflict_declared",
+                           case=case, spec=programme_store.spec_for(conn, case.programme),
+                           to=("caseworker",), cc=("lead",), now=now)
         return assessment_of(conn, case.ref)
 
 
@@ -351,5 +356,7 @@ def _score_json(row: Any, criteria: dict, *, counts: bool) -> dict[str, Any]:
             "set_aside_at": moment(row.set_aside_at) if row.set_aside_at is not None else None}
 
 
-def _record(conn: Connection, case: Any, entry: Entry) -> None:
-    append(conn, Head.of(case), entry)
+def _record(conn: Connection, case: Any, entry: Entry) -> int:
+    """Append `entry` to the case's chain; its sequence number."""
+    seq, _ = append(conn, Head.of(case), entry)
+    return seq

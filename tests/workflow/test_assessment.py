@@ -5,11 +5,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import func, select
 
 from workflow import assessment, cases
 from workflow.db import reading
 from workflow.errors import GuardFailed, Malformed, PermissionDenied, RuleViolation
 from workflow.history import verify
+from workflow.models import outbox
 
 from tests.workflow.awarding import (load_programme, scored, small_programme, under_assessment)
 
@@ -131,6 +133,35 @@ def test_after_a_late_conflict_another_assessor_scores_and_the_bid_is_moderated(
     scored(world, ref, marks=((4, 4, 3),), assessors=("amir",))
     assert assessment.assessment_of(world.engine, ref)["combined"] == "11.50"   # asha 12, amir 11
     assert world.advance(ref, "moderate")["state"] == "moderated"
+
+
+def test_the_caseworker_is_emailed_to_find_another_assessor_and_the_conflict_stays_inside(world):
+    ref = scored(world, under_assessment(world))
+
+    assessment.declare(world.engine, ref, "ash", conflict=True, reason="My sister leads it")
+
+    with world.engine.connect() as conn:
+        [told] = conn.execute(select(outbox.c.key, outbox.c.to_addrs, outbox.c.cc_addrs,
+                                     outbox.c.subject, outbox.c.body_text)
+                              .where(outbox.c.kind == "bid.conflict_declared")).all()
+    seq = history_of(world, ref)[-1]["seq"]
+    assert told.key == f"{ref}:declare:{seq}"
+    assert told.to_addrs == ["carol@casework.example.gov.uk"]
+    assert told.cc_addrs == ["tca-lead@example.org"]          # the programme lead
+    assert told.subject == f"{ref} needs another assessor: a score is set aside"
+    assert f"/cases/{ref}/assessment" in told.body_text
+    assert "My sister" not in told.body_text and "ash" not in told.body_text.split()
+
+
+def test_a_conflict_declared_before_any_score_sends_no_email(world):
+    ref = under_assessment(world)
+    with world.engine.connect() as conn:
+        queued = conn.execute(select(func.count()).select_from(outbox)).scalar()
+
+    assessment.declare(world.engine, ref, "ash", conflict=True, reason="My sister leads it")
+
+    with world.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == queued
 
 
 def test_a_late_conflict_sets_aside_the_agreed_score_settled_with_it(world):
