@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from states.ladder import DEFAULT_LADDER
+from workflow import assessment
 from workflow.db import make_engine, reading
 from workflow.demo import run_demo
 from workflow.facts import LIVE_OFFER_STATES
@@ -111,6 +112,23 @@ def test_every_rung_fires_and_one_case_is_suspended_and_one_reinstated(year):
     assert {f"checkpoint.{s}" for s in LADDER[:-1]} | {"case.suspended", "case.reinstated"} <= kinds
     assert suspended == 1
     assert reinstated == 1
+
+
+def test_one_assessor_finds_a_conflict_after_scoring_and_their_score_is_set_aside(year):
+    _, _, engine = year
+    with reading(engine) as conn:
+        [late] = [r for r in conn.execute(select(history.c.case_id, history.c.payload)
+                                          .where(history.c.trigger == "declare"))
+                  if r.payload.get("set_aside")]
+        ref = conn.execute(select(cases.c.ref).where(cases.c.id == late.case_id)).scalar()
+        told = conn.execute(select(outbox.c.key).where(outbox.c.kind == "bid.conflict_declared")
+                            ).scalars().all()
+    shown = assessment.assessment_of(engine, ref)
+
+    assert [s["assessor"] for s in shown["scores"] if not s["counts"]] == [
+        late.payload["set_aside"][0]["assessor"]]
+    assert len([s for s in shown["scores"] if s["counts"]]) == 2
+    assert [k.rsplit(":", 2)[0] for k in told] == [ref]
 
 
 # --- the mail -------------------------------------------------------------------

@@ -113,14 +113,22 @@ def show(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
         said = f"conflict: {d['reason']}" if d["conflict"] else "no conflict"
         typer.echo(f"  declared  {d['person']:<16} {said}")
     for s in result["scores"]:
-        note = "" if s["counts"] else "  (does not count: conflict)"
-        typer.echo(f"  scored    {s['assessor']:<16} innovation {s['innovation']}, costs "
-                   f"{s['costs']}, savings {s['savings']} = {s['weighted']}{note}")
-    if result["agreed"]:
-        a = result["agreed"]
-        typer.echo(f"  agreed    {a['moderator']:<16} innovation {a['innovation']}, costs "
-                   f"{a['costs']}, savings {a['savings']} = {a['weighted']} ({a['reason']})")
+        typer.echo(f"  scored    {s['assessor']:<16} {_marks(s)}{_not_counted(s)}")
+    for a in [*result["agreed_set_aside"], *([result["agreed"]] if result["agreed"] else [])]:
+        typer.echo(f"  agreed    {a['moderator']:<16} {_marks(a)} ({a['reason']})"
+                   f"{_not_counted(a)}")
     _moderation(result)
+
+
+def _marks(s: dict[str, Any]) -> str:
+    return (f"innovation {s['innovation']}, costs {s['costs']}, savings {s['savings']} "
+            f"= {s['weighted']}")
+
+
+def _not_counted(s: dict[str, Any]) -> str:
+    if s["set_aside_at"]:
+        return f"  (set aside {s['set_aside_at'][:10]}: a conflict declared after scoring)"
+    return "" if s["counts"] else "  (does not count: conflict)"
 
 
 def _moderation(result: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ OVER_BAND = "over_band"            # asks more than its category's band; refused
 UNDER_BAND = "under_band"          # asks less than its band; refused at submit, then withdrawn
 ESG_OVER = "esg_over"              # asks more than 25% of the council's ESG allocation
 CONFLICT = "conflict"              # an assessor declares a conflict of interest
+LATE_CONFLICT = "late_conflict"    # an assessor scores, then finds a conflict: score set aside
 DISAGREE = "disagree"              # the assessors' scores are too far apart: moderator agrees one
 CLARIFY = "clarify"                # an assessor asks the council a question first
 WITHDRAW = "withdraw"              # the council withdraws during assessment
@@ -171,7 +172,7 @@ def _esg_amount(council: Body, percent: int) -> int:
 
 def _shared(size: Size, rng: random.Random) -> list[BidPlan]:
     pool = list(OTHER_COUNCILS)
-    twists: list[str | None] = [OVER_BAND, DISAGREE, INELIGIBLE, LOW]
+    twists: list[str | None] = [OVER_BAND, DISAGREE, INELIGIBLE, LOW, LATE_CONFLICT]
     if size.name == "full":
         twists += [UNDER_BAND, CLARIFY, WITHDRAW]
     twists += [None] * max(0, size.shared_bids - len(twists))

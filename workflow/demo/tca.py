@@ -2,7 +2,8 @@
 
 April: councils' bids are entered and submitted (three break a rule and are
 refused at submit, with every reason). May: checks, due diligence, two
-assessors per bid (one declares a conflict), a clarification, a withdrawal.
+assessors per bid (one declares a conflict before scoring, another only after
+scoring, so their score is set aside), a clarification, a withdrawal.
 June: moderation (one pair of scores too far apart needs an agreed score),
 the ranking, recommendations and rejections, and offers down the ranking
 until the £9m fund is spent (the fifth single-operation offer and the first
@@ -140,6 +141,15 @@ class TcaRound:
                 lambda: assessment.declare(s.engine, ref, conflicted, conflict=True,
                                            reason="I was head of finance at the lead council "
                                                   "until 2012.")))
+        if bid.twist == p.LATE_CONFLICT:
+            late, first = first, stand_in
+            s.on(working_days_after(start, 1), "09:30",
+                 lambda: self._assess(ref, late, scores[0]))
+            s.on(working_days_after(start, 4), "16:00", lambda: s.act(
+                late, "declare a conflict of interest found after scoring", ref,
+                lambda: assessment.declare(s.engine, ref, late, conflict=True,
+                                           reason="Learned this week that my brother-in-law "
+                                                  "chairs the partner council's audit committee.")))
         for person, given in ((first, scores[0]), (second, scores[1])):
             day = working_days_after(start, 2 + s.rng.randrange(12))
             s.on(day, s.office_hours(), lambda person=person, given=given:
