@@ -15,7 +15,7 @@ from tests.smtp_server import SmtpTestServer
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, shoot
 from tests.web.site import (PASSWORD, SMALL_ROUND, bid_in_monitoring, open_return,
                             recommended_bid, settings)
-from workflow import mail, monitoring
+from workflow import assessment, mail, monitoring
 from workflow import programmes as programme_store
 from workflow.web import create_app
 
@@ -222,6 +222,28 @@ def test_an_assessor_declares_and_scores_and_the_caseworker_moderates(people, li
 
     assert f"{ref} is now moderated." in carol.inner_text("main")
     axe(carol, "case, moderated")
+
+
+def test_an_assessor_who_scored_declares_a_conflict_found_since(people, live, browser, axe):
+    ref = people.bid()
+    people.advance(ref, "submit", "check", "start_assessment")
+    assessment.declare(people.engine, ref, "ash", conflict=False)
+    assessment.score(people.engine, ref, "ash", innovation=4, costs=3, savings=4)
+    _ctx, page = person(browser, live)
+    page.goto(f"/cases/{ref}/assessment")
+    sign_in(page, "ash")
+    axe(page, "assessment, after scoring")
+
+    page.get_by_role("button", name="Declare a conflict of interest").click()
+    assert "needs its reason: say what the conflict is" in page.inner_text(".error-summary")
+    page.get_by_label("What is the conflict?").fill("My partner now works for the lead council.")
+    page.get_by_role("button", name="Declare a conflict of interest").click()
+
+    main = page.inner_text("main")
+    assert "You declared a conflict of interest: My partner now works for the lead council." in main
+    assert re.search(r"ash\s+set aside", main)
+    axe(page, "assessment, score set aside")
+    shoot(page, "12-assessor-late-conflict")
 
 
 def test_signing_in_and_moving_around_with_the_keyboard_only(people, live, browser, axe):
