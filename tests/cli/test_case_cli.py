@@ -1,5 +1,6 @@
 """The command line as scripts and people meet it: exit codes, messages, --json, nothing half-done."""
 import json
+import re
 
 import pytest
 
@@ -130,6 +131,18 @@ def test_list_commands_give_the_documented_json(c):
         c.ok("user", "list", "--json").json()
     tca = next(p for p in c.ok("programme", "list", "--json").json() if p["code"] == "tca-2013")
     assert (tca["fund"], tca["committed"], tca["remaining"]) == ("9000000.00", "0.00", "9000000.00")
+
+
+def test_people_read_money_in_pounds_and_scripts_read_it_as_json_text(c):
+    ref = c.ok("case", "open", "bid", "--from-file", c.write("a.json", json.dumps(BID)),
+               "--as", "cllr").out.strip()
+
+    listed = c.ok("programme", "list").out
+    shown = c.ok("case", "show", ref).out
+
+    assert "£9,000,000" in listed and "9000000.00" not in listed
+    assert re.search(r"^amount +£250,000$", shown, re.M)
+    assert c.ok("case", "show", ref, "--json").json()["amount"] == "250000.00"
 
 
 def test_audit_verify_exits_1_naming_a_broken_chain(c):

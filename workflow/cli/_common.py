@@ -51,6 +51,30 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_default) + "\n")
 
 
+# Fields that hold money: JSON keeps "250000.00" for scripts, people read "£250,000".
+MONEY_FIELDS = frozenset({"amount", "fund", "committed", "remaining", "running_total",
+                          "contribution", "esg_allocation"})
+
+
+def shown(field: str, value: Any) -> str:
+    """A value as a person reads it in a table or a `key  value` listing."""
+    if value is None:
+        return ""
+    if field in MONEY_FIELDS and isinstance(value, str):
+        return pounds_text(value)
+    return str(value)
+
+
+def pounds_text(value: str) -> str:
+    """"250000.00" -> "£250,000" (left as it is when it is not an amount)."""
+    from states.money import parse_money, pounds
+    from states.errors import DocumentError
+    try:
+        return pounds(parse_money(value, "amount"))
+    except DocumentError:
+        return value
+
+
 def table(rows: Iterable[dict], columns: list[str], title: str | None = None) -> None:
     """A plain, aligned table for people (the --json form is for scripts)."""
     from rich.console import Console
@@ -61,7 +85,7 @@ def table(rows: Iterable[dict], columns: list[str], title: str | None = None) ->
     n = 0
     for r in rows:
         n += 1
-        t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in columns])
+        t.add_row(*[shown(c, r.get(c)) for c in columns])
     console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     if n == 0:
         console.print("(none)")
@@ -79,6 +103,6 @@ def emit(data: Any, as_json: bool, columns: list[str] | None = None, title: str 
         for k, v in data.items():
             if isinstance(v, (dict, list)):
                 v = json.dumps(v, ensure_ascii=False, default=_default)
-            typer.echo(f"{k:<{width}}  {'' if v is None else v}")
+            typer.echo(f"{k:<{width}}  {shown(k, v)}")
     else:
         typer.echo(str(data))

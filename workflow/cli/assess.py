@@ -12,7 +12,8 @@ from typer.core import TyperGroup
 
 from workflow import assessment
 from workflow import ranking as ranking_service
-from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, PROGRAMME_CODE, emit, engine
+from workflow.cli._common import (AS_OPT, CASE_REF, JSON_OPT, PROGRAMME_CODE, emit, engine,
+                                  pounds_text)
 from workflow.cli.programme import programme_app
 
 
@@ -108,7 +109,7 @@ def show(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
         emit(result, True)
         return
     typer.echo(f"{result['ref']} ({result['state'].replace('_', ' ')}), "
-               f"{result['category']}, asking {result['amount']}")
+               f"{result['category']}, asking {pounds_text(result['amount'])}")
     for d in result["declarations"]:
         said = f"conflict: {d['reason']}" if d["conflict"] else "no conflict"
         typer.echo(f"  declared  {d['person']:<16} {said}")
@@ -173,12 +174,12 @@ def fund(code: str = PROGRAMME_CODE, as_json: bool = JSON_OPT) -> None:
 
 
 def _position(p: dict[str, Any]) -> None:
-    typer.echo(f"{p['code']}: fund {p['fund']}, committed {p['committed']}, "
-               f"remaining {p['remaining']}")
+    typer.echo(f"{p['code']}: fund {pounds_text(p['fund'])}, committed "
+               f"{pounds_text(p['committed'])}, remaining {pounds_text(p['remaining'])}")
     for c in p["categories"]:
         allowed = "no limit" if c["allowed"] is None else f"{c['allowed']} allowed"
         typer.echo(f"  {c['category']}: {c['offers']} offers made ({allowed}), "
-                   f"committed {c['committed']}")
+                   f"committed {pounds_text(c['committed'])}")
 
 
 def _fits(row: dict[str, Any]) -> str:
