@@ -55,18 +55,8 @@ def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
         if conflict and not reason:
             raise RuleViolation(f"A conflict of interest on {case.ref} needs its reason: say "
                                 f"what the conflict is.")
-        earlier = _declaration(conn, case.id, actor.name)
         now = clock.now()
-        payload: dict[str, Any] = {"conflict": conflict}
-        if earlier is None:
-            conn.execute(declarations.insert().values(case_id=case.id, person=actor.name,
-                                                      conflict=conflict, reason=reason, at=now))
-        else:
-            _refuse_redeclaring(case, actor.name, earlier, conflict)
-            conn.execute(declarations.update().where(declarations.c.id == earlier.id)
-                         .values(conflict=True, reason=reason, at=now))
-            payload["earlier"] = {"conflict": False, "at": moment(earlier.at)}
-            payload["set_aside"] = set_aside_scores(conn, case.id, actor.name, now)
+        payload = _write_declaration(conn, case, actor.name, conflict, reason, now)
         seq = _record(conn, case, Entry(from_state=case.state, to_state=case.state,
                                         trigger="declare", actor=actor.name, role=role, at=now,
                                         reason=reason, payload=payload))
@@ -78,6 +68,21 @@ def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
         return assessment_of(conn, case.ref)
 
 
+def _write_declaration(conn: Connection, case: Any, person: str, conflict: bool,
+                       reason: str | None, now: Any) -> dict[str, Any]:
+    """A first declaration, or a conflict found since "no conflict"; the history payload."""
+    earlier = _declaration(conn, case.id, person)
+    if earlier is None:
+        conn.execute(declarations.insert().values(case_id=case.id, person=person,
+                                                  conflict=conflict, reason=reason, at=now))
+        return {"conflict": conflict}
+    _refuse_redeclaring(case, person, earlier, conflict)
+    conn.execute(declarations.update().where(declarations.c.id == earlier.id)
+                 .values(conflict=True, reason=reason, at=now))
+    return {"conflict": True, "earlier": {"conflict": False, "at": moment(earlier.at)},
+            "set_aside": _set_aside_scores(conn, case.id, person, now)}
+
+
 def _refuse_redeclaring(case: Any, person: str, earlier: Any, conflict: bool) -> None:
     """Only a "no conflict" may be followed by a declaration: the conflict found since."""
     if earlier.conflict:
@@ -87,11 +92,11 @@ def _refuse_redeclaring(case: Any, person: str, earlier: Any, conflict: bool) ->
     if not conflict:
         raise RuleViolation(
             f"{person} already declared no conflict of interest on {case.ref} "
-            f"({moment(earlier.at)[:10]}). If a conflict has come to light since, declare it "
-            f"with --conflict \"what it is\": your score will be set aside.")
+            f"({moment(earlier.at)[:10]}). If a conflict has come to light since, declare the "
+            f"conflict and say what it is: any score of theirs will be set aside.")
 
 
-def set_aside_scores(conn: Connection, case_id: int, person: str, now: Any) -> list[dict]:
+def _set_aside_scores(conn: Connection, case_id: int, person: str, now: Any) -> list[dict]:
     """Set aside `person`'s live score and, when there was one, the agreed score settled with it.
 
     Returns what was set aside, for the history row.

@@ -53,5 +53,5 @@ def test_a_second_no_conflict_is_refused_and_says_how_to_declare_one(cli, scored
 
     assert ran.code == 1
     assert "already declared no conflict of interest" in ran.err
-    assert '--conflict "what it is"' in ran.err
+    assert "declare the conflict and say what it is" in ran.err
     assert cli.snapshot() == before

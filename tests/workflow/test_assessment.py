@@ -64,8 +64,8 @@ def test_no_conflict_is_declared_once(world):
     assessment.declare(world.engine, ref, "ash", conflict=False)
     before = world.snapshot()
 
-    with pytest.raises(RuleViolation, match="already declared no conflict .* declare it with "
-                                            "--conflict"):
+    with pytest.raises(RuleViolation, match="already declared no conflict .* declare the "
+                                            "conflict and say what it is"):
         assessment.declare(world.engine, ref, "ash", conflict=False)
 
     assert world.snapshot() == before
