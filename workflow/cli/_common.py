@@ -53,7 +53,8 @@ def print_json(data: Any) -> None:
 
 # Fields that hold money: JSON keeps "250000.00" for scripts, people read "£250,000".
 MONEY_FIELDS = frozenset({"amount", "fund", "committed", "remaining", "running_total",
-                          "contribution", "esg_allocation"})
+                          "contribution", "esg_allocation", "transitional_costs",
+                          "annual_savings", "spend_to_date", "savings_to_date"})
 
 
 def shown(field: str, value: Any) -> str:
@@ -93,16 +94,27 @@ def table(rows: Iterable[dict], columns: list[str], title: str | None = None) ->
         console.print(t)
 
 
+def listing(data: dict, indent: str = "") -> None:
+    """`key  value` lines for people; a document inside is listed below its key, indented."""
+    width = max((len(k) for k in data), default=0)
+    for k, v in data.items():
+        if isinstance(v, dict) and v:
+            typer.echo(f"{indent}{k}:")
+            listing(v, indent + "  ")
+            continue
+        if isinstance(v, list) and not any(isinstance(x, (dict, list)) for x in v):
+            v = ", ".join(str(x) for x in v) if v else "(none)"
+        elif isinstance(v, (dict, list)):
+            v = json.dumps(v, ensure_ascii=False, default=_default)
+        typer.echo(f"{indent}{k:<{width}}  {shown(k, v)}".rstrip())
+
+
 def emit(data: Any, as_json: bool, columns: list[str] | None = None, title: str | None = None) -> None:
     if as_json:
         print_json(data)
     elif columns is not None:
         table(data, columns, title)
     elif isinstance(data, dict):
-        width = max((len(k) for k in data), default=0)
-        for k, v in data.items():
-            if isinstance(v, (dict, list)):
-                v = json.dumps(v, ensure_ascii=False, default=_default)
-            typer.echo(f"{k:<{width}}  {shown(k, v)}")
+        listing(data)
     else:
         typer.echo(str(data))
