@@ -7,6 +7,8 @@ may fires it on a case of their own.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from states import AREA, BID, T
@@ -304,6 +306,9 @@ def test_an_assessor_who_scored_declares_a_conflict_found_since_and_the_score_is
     assert "A conflict of interest has come to light" not in after
     assert "ash set aside" in after and "5 4 5 14.00" in after
     assert "Combined score Not scored yet" in after
+    inbox = text_of(site.as_("carol").get("/inbox").text)
+    assert re.search(rf"{ref} .* under assessment £250,000 0 of the 2 needed \(waiting for "
+                     rf"assessors\)", inbox)
 
 
 def test_a_score_left_out_is_named_and_linked(site):

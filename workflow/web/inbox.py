@@ -94,6 +94,7 @@ def inbox(request: Request) -> Response:
                    [r for g in assessing + approving for r in g.rows]
         names = queries.org_names(conn, [getattr(r, "lead", None) for r in all_rows])
         status = _assessor_status(conn, who.name, assessing) if assessing else {}
+        counted = _scores_that_count(conn, sections)
         programme_codes = [r.code for r in conn.execute(select(programmes.c.code)
                                                         .order_by(programmes.c.code))]
     if assessing:
@@ -101,7 +102,7 @@ def inbox(request: Request) -> Response:
     if approving:
         sections.append(("Decisions", approving))
     return page(request, "inbox.html", sections=sections, names=names, funds=funds,
-                assessor_status=status, programmes=programme_codes,
+                assessor_status=status, counted=counted, programmes=programme_codes,
                 form={"programme": programme, "org": org})
 
 
@@ -113,6 +114,13 @@ def _scope(conn, programme: str, org: str) -> Any:
         codes = queries.orgs_matching(conn, org)
         parts.append(or_(*[queries.involving(c) for c in codes]) if codes else cases.c.id < 0)
     return and_(*parts) if parts else None
+
+
+def _scores_that_count(conn, sections: list[tuple[str, list[Group]]]) -> dict[int, int]:
+    """For the bids waiting for moderation: how many assessors' scores count so far."""
+    ids = [r.id for _, groups in sections for g in groups if g.key == "to_moderate"
+           for r in g.rows]
+    return {i: len(names) for i, names in queries.scored_by(conn, ids).items()}
 
 
 def _assessor_groups(conn, name: str, scope: Any, limit: int) -> list[Group]:
