@@ -12,6 +12,13 @@ rendered email. In the same run the physical limit is measured: the same
 kind of rows (version-checked UPDATE, hash-chained history INSERT, outbox
 INSERT, one BEGIN IMMEDIATE transaction each) written with the plain sqlite3
 module. The last line is one JSON object for other tools to read.
+
+With --floor it also records every statement casework's moves sent to SQLite
+(with their parameters) and replays them, in order, through plain sqlite3 on
+a copy of the database as it was before the moves: the SQLite work of
+casework's own rows with no Python logic at all, which bounds the ratio any
+implementation of these moves could reach on this machine. Recording slows
+casework's own figure and adds to the peak memory: measure those without it.
 """
 from __future__ import annotations
 
@@ -73,9 +80,16 @@ DOC = {"programme": "bench-2013", "category": "shared_arrangement", "title": "Jo
        "arrangement": "joint_procurement", "innovation": "One buying team."}
 
 
-def run_casework(engine, n: int) -> dict:
+def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
+                 before: Path | None = None) -> dict:
     latencies: list[float] = []
+    moves: list[tuple[int, int]] = []
     refs = [cases.open_case(engine, "bid", DOC, "carol")["ref"] for _ in range(n)]
+    if recorder is not None:
+        source = sqlite3.connect(engine.url.database, isolation_level=None)
+        source.execute("VACUUM INTO ?", (str(before),))   # the database before the moves
+        source.close()
+        recorder.on = True
     started = time.perf_counter()
     for ref in refs:
         for trigger in LIFE:
@@ -84,13 +98,18 @@ def run_casework(engine, n: int) -> dict:
                     assessment.declare(engine, ref, who, conflict=False)
                     assessment.score(engine, ref, who, innovation=4, costs=3, savings=4)
             by = "april" if trigger == "offer" else "carol"
+            first = len(recorder.log) if recorder else 0
             t0 = time.perf_counter()
             cases.advance(engine, ref, trigger, by)
             latencies.append(time.perf_counter() - t0)
+            if recorder:
+                moves.append((first, len(recorder.log)))
     wall = time.perf_counter() - started
     busy = sum(latencies)
     latencies.sort()
-    return {"transitions": len(latencies), "seconds": busy, "wall": wall,
+    if recorder is not None:
+        recorder.on = False
+    return {"transitions": len(latencies), "seconds": busy, "wall": wall, "moves": moves,
             "per_s": len(latencies) / busy,
             "p50_ms": statistics.median(latencies) * 1000,
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
@@ -135,6 +154,76 @@ def run_raw(path: Path, transitions: int) -> dict:
     return {"transitions": done, "seconds": seconds, "per_s": done / seconds}
 
 
+class _Recorder:
+    """Every statement the driver is given while `on`, with its parameters, in order.
+
+    Installed as the sqlite3 connection class of the engine's connections
+    (through sqlite3.connect's `factory`), so it sees what SQLAlchemy's cursors
+    and casework's prepared statements send alike.
+    """
+
+    def __init__(self) -> None:
+        self.on, self.log = False, []
+        recorder = self
+
+        class Cursor(sqlite3.Cursor):
+            def execute(self, sql, params=()):
+                if recorder.on:
+                    recorder.log.append((sql, params))
+                return super().execute(sql, params)
+
+        class Connection(sqlite3.Connection):
+            def cursor(self, factory=Cursor):
+                return super().cursor(factory)
+
+            def execute(self, sql, params=()):
+                if recorder.on:
+                    recorder.log.append((sql, params))
+                return super().execute(sql, params)
+
+            # SQLAlchemy ends a transaction through these, not through a statement.
+            def commit(self):
+                if recorder.on and self.in_transaction:
+                    recorder.log.append(("COMMIT", ()))
+                return super().commit()
+
+            def rollback(self):
+                if recorder.on and self.in_transaction:
+                    recorder.log.append(("ROLLBACK", ()))
+                return super().rollback()
+
+        self.connection_class = Connection
+
+    def install(self) -> None:
+        connect = sqlite3.connect
+
+        def recording_connect(*args, **kwargs):
+            kwargs.setdefault("factory", self.connection_class)
+            return connect(*args, **kwargs)
+        sqlite3.connect = sqlite3.dbapi2.connect = recording_connect
+
+
+def replay(path: Path, log: list, moves: list[tuple[int, int]]) -> float:
+    """Run `log` on the database at `path` with plain sqlite3; seconds spent on the moves."""
+    db = sqlite3.connect(path, isolation_level=None, factory=sqlite3.Connection)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=8000",
+                   "foreign_keys=ON"):
+        db.execute(f"PRAGMA {pragma}")
+    timed = bytearray(len(log))
+    for start, end in moves:
+        timed[start:end] = b"\1" * (end - start)
+    spent = 0.0
+    for i, (sql, params) in enumerate(log):
+        if sql.startswith("PRAGMA wal_checkpoint"):      # the checkpoint thread's, not a move's
+            continue
+        t0 = time.perf_counter()
+        db.execute(sql, params).fetchall()
+        if timed[i]:
+            spent += time.perf_counter() - t0
+    db.close()
+    return spent
+
+
 def sqlite_engine(folder: Path):
     return make_engine(f"sqlite:///{folder / 'bench.db'}")
 
@@ -152,7 +241,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="sqlite")
+    ap.add_argument("--floor", action="store_true",
+                    help="also replay casework's own statements through plain sqlite3 (SQLite)")
     args = ap.parse_args()
+    recorder = _Recorder() if args.floor else None
+    if recorder:
+        recorder.install()
     os.environ.setdefault("CASEWORK_MAIL", "file:/dev/null")
     backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
     summary = None
@@ -164,16 +258,27 @@ def main() -> None:
         for backend in backends:
             engine = sqlite_engine(folder) if backend == "sqlite" else postgres_engine()
             set_up(engine)
-            result = run_casework(engine, args.cases)
+            floor = recorder if backend == "sqlite" else None
+            result = run_casework(engine, args.cases, floor, folder / "before.db")
             ratio = result["per_s"] / raw["per_s"]
             print(f"casework {backend:<10} {result['per_s']:>9,.0f} transitions/s, "
                   f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
                   f"{ratio:.2f} of raw sqlite3")
+            if floor:
+                spent = replay(folder / "before.db", floor.log, result["moves"])
+                per_s = result["transitions"] / spent
+                statements = sum(b - a for a, b in result["moves"]) / result["transitions"]
+                print(f"  its statements replayed in plain sqlite3: {per_s:,.0f} transitions/s "
+                      f"({statements:.1f} statements a move, BEGIN and COMMIT included), "
+                      f"{per_s / raw['per_s']:.2f} of raw: the ceiling of the ratio")
+                result["floor_ratio"] = per_s / raw["per_s"]
             if summary is None:
                 summary = {"peer": "casework", "backend": backend, "cases": args.cases,
                            "transitions": result["transitions"], "seconds": round(result["seconds"], 3),
                            "per_s": round(result["per_s"], 1), "p50_ms": round(result["p50_ms"], 3),
                            "p99_ms": round(result["p99_ms"], 3), "ratio_to_raw": round(ratio, 3)}
+                if "floor_ratio" in result:
+                    summary["floor_ratio"] = round(result["floor_ratio"], 3)
             engine.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory: {peak_mb:.0f} MB")
