@@ -9,7 +9,7 @@ with the same version check.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -162,19 +162,13 @@ async def advance(request: Request) -> Response:
     reason = form.optional("reason")
     version = form.number("version")
     who: Viewer = await run_in_threadpool(_visible, request, ref)
-    try:
-        done = await run_in_threadpool(case_service.advance, request.app.state.engine, ref,
-                                       trigger, who.name, reason=reason, expected_version=version)
-    except NotFound:
-        raise
-    except CaseworkError as err:
-        fields = {"reason": f"reason-{trigger}"}
-        return await run_in_threadpool(
-            render_case, request, ref, errors=problems_of(err, fields, general="actions"),
-            status=status_of(err), form={f"reason-{trigger}": reason or ""})
-    session_of(request).flash(f"{done['ref']} is now {words(done['state'])}.")
-    return RedirectResponse(safe_next(form.text("next")) or f"/cases/{done['ref']}",
-                            status_code=303)
+    return await _change(
+        request, ref, lambda: case_service.advance(request.app.state.engine, ref, trigger,
+                                                   who.name, reason=reason,
+                                                   expected_version=version),
+        kept={f"reason-{trigger}": reason or ""}, fields={"reason": f"reason-{trigger}"},
+        general="actions", done=lambda d: f"{d['ref']} is now {words(d['state'])}.",
+        then=safe_next(form.text("next")))
 
 
 async def contribution(request: Request) -> Response:
@@ -182,18 +176,13 @@ async def contribution(request: Request) -> Response:
     form = await posted(request)
     amount = form.text("contribution").strip()
     who: Viewer = await run_in_threadpool(_visible, request, ref)
-    try:
-        done = await run_in_threadpool(areas.record_contribution, request.app.state.engine,
-                                       ref, amount, who.name)
-    except NotFound:
-        raise
-    except CaseworkError as err:
-        return await run_in_threadpool(
-            render_case, request, ref, status=status_of(err), form={"contribution": amount},
-            errors=problems_of(err, {"contribution": "contribution"}, general="contribution"))
-    session_of(request).flash(f"The contribution agreed with {done['ref']} is recorded: "
-                              f"{money(done.get('contribution'))}.")
-    return RedirectResponse(f"/cases/{done['ref']}", status_code=303)
+    return await _change(
+        request, ref, lambda: areas.record_contribution(request.app.state.engine, ref, amount,
+                                                        who.name),
+        kept={"contribution": amount}, fields={"contribution": "contribution"},
+        general="contribution",
+        done=lambda d: (f"The contribution agreed with {d['ref']} is recorded: "
+                        f"{money(d.get('contribution'))}."))
 
 
 async def assign(request: Request) -> Response:
@@ -203,19 +192,30 @@ async def assign(request: Request) -> Response:
     reason = form.optional("assign-reason")
     version = form.number("version")
     who: Viewer = await run_in_threadpool(_visible, request, ref)
+    return await _change(
+        request, ref, lambda: assignment.assign(request.app.state.engine, ref, to, who.name,
+                                                reason=reason, expected_version=version),
+        kept={"caseworker": to, "assign-reason": reason or ""},
+        fields={"reason": "assign-reason"}, general="caseworker",
+        done=lambda d: (f"{d['ref']} is now assigned to {d['caseworker']}, who has been told "
+                        f"by email."))
+
+
+async def _change(request: Request, ref: str, call: Callable[[], dict], *, kept: dict,
+                  fields: dict[str, str], general: str, done: Callable[[dict], str],
+                  then: str | None = None) -> Response:
+    """Run one change to a case; on a refusal, the case page again with the problem at its
+    field and what was typed kept (`kept`); when done, a flash and a redirect."""
     try:
-        done = await run_in_threadpool(assignment.assign, request.app.state.engine, ref, to,
-                                       who.name, reason=reason, expected_version=version)
+        result = await run_in_threadpool(call)
     except NotFound:
         raise
     except CaseworkError as err:
-        return await run_in_threadpool(
-            render_case, request, ref, status=status_of(err),
-            form={"caseworker": to, "assign-reason": reason or ""},
-            errors=problems_of(err, {"reason": "assign-reason"}, general="caseworker"))
-    session_of(request).flash(f"{done['ref']} is now assigned to {done['caseworker']}, "
-                              f"who has been told by email.")
-    return RedirectResponse(f"/cases/{done['ref']}", status_code=303)
+        return await run_in_threadpool(render_case, request, ref, status=status_of(err),
+                                       form=kept,
+                                       errors=problems_of(err, fields, general=general))
+    session_of(request).flash(done(result))
+    return RedirectResponse(then or f"/cases/{result['ref']}", status_code=303)
 
 
 def _visible(request: Request, ref: str) -> Viewer:
