@@ -1,7 +1,9 @@
 """/cases/REF/assessment: declarations of interest, scores, and the moderator's agreed score.
 
 An assessor declares first (no conflict, or a conflict and what it is), then
-scores each criterion 0 to 5; a caseworker who did not assess the bid may
+scores each criterion 0 to 5, and may still declare a conflict found since
+until the bid is moderated (their score is then set aside); a caseworker who
+did not assess the bid may
 record an agreed score when the assessors are too far apart. All through
 `workflow.assessment`.
 """
