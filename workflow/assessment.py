@@ -101,14 +101,12 @@ def _set_aside_scores(conn: Connection, case_id: int, person: str, now: Any) -> 
 
     Returns what was set aside, for the history row.
     """
-    live = scores.c.set_aside_at.is_(None)
-    mine = _score_row(conn, case_id, person, agreed=False)
-    if mine is None:
+    live = list(conn.execute(select(scores.c.id, scores.c.assessor, scores.c.agreed)
+                             .where(scores.c.case_id == case_id, scores.c.set_aside_at.is_(None))
+                             .order_by(scores.c.id)))
+    if not any(r.assessor == person and not r.agreed for r in live):
         return []                # nothing of theirs went into any score
-    touched = [r for r in conn.execute(select(scores.c.id, scores.c.assessor, scores.c.agreed)
-                                       .where(scores.c.case_id == case_id, live)
-                                       .order_by(scores.c.id))
-               if r.agreed or r.assessor == person]
+    touched = [r for r in live if r.agreed or r.assessor == person]
     conn.execute(scores.update().where(scores.c.id.in_([r.id for r in touched]))
                  .values(set_aside_at=now))
     return [{"assessor": r.assessor, "agreed": bool(r.agreed)} for r in touched]
@@ -215,12 +213,13 @@ def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
     live = [r for r in rows if r.set_aside_at is None]
     facts = _assessment_facts(case, programme_store.spec_for(conn, case.programme), live, said)
     criteria = facts.programme.criteria
-    individual = [_score_json(r, criteria, counts=(r.set_aside_at is None
-                                                   and r.assessor not in facts.conflicted))
-                  for r in rows if not r.agreed]
+    def counts(r: Any) -> bool:
+        return r.set_aside_at is None and r.assessor not in facts.conflicted
+
+    individual = [_score_json(r, criteria, counts=counts(r)) for r in rows if not r.agreed]
     agreed = [r for r in live if r.agreed]
     counted = [weighted_score(Score(r.assessor, r.innovation, r.costs, r.savings), criteria)
-               for r in live if not r.agreed and r.assessor not in facts.conflicted]
+               for r in rows if not r.agreed and counts(r)]
     waiting = has_two_scores(facts) + no_conflicted_assessor(facts) + scores_agree(facts)
     if case.state != "under_assessment":
         waiting = [f"{case.ref} is {case.state.replace('_', ' ')}, not under assessment"]

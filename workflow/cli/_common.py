@@ -9,6 +9,9 @@ from typing import Any, Iterable, Optional
 import typer
 from sqlalchemy import Engine
 
+from states.errors import DocumentError
+from states.money import parse_money, pounds
+
 JSON_OPT = typer.Option(False, "--json", help="Print JSON (stable, for scripts).")
 AS_OPT = typer.Option(..., "--as", metavar="NAME", help="The person acting (recorded in history).")
 AS_READ_OPT = typer.Option(None, "--as", metavar="NAME", help="Read as this person: allowed_triggers lists what they may fire.")
@@ -68,8 +71,6 @@ def shown(field: str, value: Any) -> str:
 
 def pounds_text(value: str) -> str:
     """"250000.00" -> "£250,000" (left as it is when it is not an amount)."""
-    from states.money import parse_money, pounds
-    from states.errors import DocumentError
     try:
         return pounds(parse_money(value, "amount"))
     except DocumentError:
