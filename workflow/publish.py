@@ -67,7 +67,10 @@ class Funder:
     """Who publishes: the 360Giving prefix of grant ids and the funding organisation."""
 
     prefix: str = "casework"
-    id: str = "GB-GOVUK-department-for-communities-and-local-government"
+    # The department that ran both programmes in 2013, by its key in the
+    # Government Organisation Register (GB-GOR): D4, held by DCLG from its
+    # start in May 2006 (states/reference/README.md says where this was read).
+    id: str = "GB-GOR-D4"
     name: str = "Department for Communities and Local Government"
 
     @classmethod

@@ -16,7 +16,7 @@ from workflow.errors import Malformed
 from workflow.publish import Funder, PublicationRefused
 
 OFFERED_AT = datetime(2013, 10, 9, 10, 30, tzinfo=timezone.utc)
-FUNDER = Funder(prefix="DCLG", id="GB-GOVUK-department-for-communities-and-local-government",
+FUNDER = Funder(prefix="DCLG", id="GB-GOR-D4",
                 name="Department for Communities and Local Government")
 
 # Real councils of 2013, by their GSS codes and the names the register knows them by.
@@ -208,6 +208,16 @@ def test_a_programme_with_no_awards_yet_has_nothing_to_publish(world):
 def test_network_areas_are_not_grants(world):
     with pytest.raises(PublicationRefused, match="network areas"):
         publish.build(world.engine, "pstn-2013", funder=FUNDER)
+
+
+def test_the_funder_is_dclg_by_its_government_register_org_id_unless_told_otherwise(monkeypatch):
+    for name in ("CASEWORK_360G_PREFIX", "CASEWORK_FUNDER_ID", "CASEWORK_FUNDER_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert Funder.from_env() == Funder(
+        prefix="casework", id="GB-GOR-D4", name="Department for Communities and Local Government")
+
+    monkeypatch.setenv("CASEWORK_FUNDER_ID", "GB-GOR-D1342")
+    assert Funder.from_env().id == "GB-GOR-D1342"
 
 
 def test_a_prefix_that_cannot_make_a_grant_id_is_refused(monkeypatch):
