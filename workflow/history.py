@@ -155,8 +155,9 @@ class Verification:
         return not self.broken
 
     def summary(self) -> str:
-        return (f"{self.cases:,} cases, {self.rows:,} rows checked, "
-                f"{len(self.broken):,} broken")
+        cases = f"{self.cases:,} case" + ("" if self.cases == 1 else "s")
+        rows = f"{self.rows:,} row" + ("" if self.rows == 1 else "s")
+        return f"{cases}, {rows} checked, {len(self.broken):,} broken"
 
 
 def _row_entry(row: Any) -> Entry:

@@ -95,19 +95,43 @@ def table(rows: Iterable[dict], columns: list[str], title: str | None = None) ->
         console.print(t)
 
 
-def listing(data: dict, indent: str = "") -> None:
+def listing(data: dict) -> None:
     """`key  value` lines for people; a document inside is listed below its key, indented."""
+    for line in listing_lines(data):
+        typer.echo(line)
+
+
+def listing_lines(data: dict, indent: str = "") -> list[str]:
     width = max((len(k) for k in data), default=0)
+    lines: list[str] = []
     for k, v in data.items():
         if isinstance(v, dict) and v:
-            typer.echo(f"{indent}{k}:")
-            listing(v, indent + "  ")
-            continue
-        if isinstance(v, list) and not any(isinstance(x, (dict, list)) for x in v):
-            v = ", ".join(str(x) for x in v) if v else "(none)"
-        elif isinstance(v, (dict, list)):
-            v = json.dumps(v, ensure_ascii=False, default=_default)
-        typer.echo(f"{indent}{k:<{width}}  {shown(k, v)}".rstrip())
+            lines += [f"{indent}{k}:", *listing_lines(v, indent + "  ")]
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            lines += [f"{indent}{k}:", *_items(v, indent + "  ")]
+        else:
+            lines += _value_lines(k, v, indent, width)
+    return lines
+
+
+def _items(documents: list[dict], indent: str) -> list[str]:
+    """Small documents one after another, each starting at a "- "."""
+    lines: list[str] = []
+    for item in documents:
+        first, *rest = listing_lines(item, indent + "  ") or [indent + "  "]
+        lines += [f"{indent}- {first[len(indent) + 2:]}", *rest]
+    return lines
+
+
+def _value_lines(key: str, value: Any, indent: str, width: int) -> list[str]:
+    if isinstance(value, list) and not any(isinstance(x, (dict, list)) for x in value):
+        value = ", ".join(str(x) for x in value) if value else "(none)"
+    elif isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False, default=_default)
+    # A paragraph of text keeps its lines, each under the column the value starts in.
+    first, *more = shown(key, value).strip("\n").split("\n")
+    pad = " " * (len(indent) + width + 2)
+    return [f"{indent}{key:<{width}}  {first}".rstrip(), *((pad + line).rstrip() for line in more)]
 
 
 def emit(data: Any, as_json: bool, columns: list[str] | None = None, title: str | None = None) -> None:
