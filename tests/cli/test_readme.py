@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from states.documents import load_document, parse_return
+from states.programme import parse_programme
 from tests.cli.conftest import CASEWORK
+from workflow.programmes import bundled_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -120,3 +123,15 @@ def test_every_example_document_opens(newcomer):
         "Greater Manchester Police", "Jobcentre Plus, North West"]
     assert json.loads(area.stdout)["application"]["contribution"] == "50000.00"
     assert submitted.returncode == 0, submitted.stderr     # the category's rules are met
+
+
+@pytest.mark.parametrize("programme", ["tca-2013.toml", "pstn-2013.toml"])
+def test_the_example_return_is_a_return_of_either_bundled_programme(programme):
+    spec = parse_programme(dict(bundled_sources())[programme])
+    text = (ROOT / "examples" / "return.toml").read_text(encoding="utf-8")
+
+    figures = parse_return(load_document(text, ".toml"), programme=spec)
+
+    assert figures["spend_to_date"] == 4_200_000            # pence
+    assert figures["savings_to_date"] == 1_550_050
+    assert set(figures) == {"spend_to_date", "savings_to_date", "progress", "risks"}
