@@ -22,6 +22,13 @@ def _paths(command, prefix=()):
 COMMANDS = [p for p in _paths(ROOT)]
 
 
+def _group(path):
+    command = ROOT
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
 def _section(help_text: str, title: str) -> list[str]:
     lines = help_text.split(f"{title}:\n", 1)[1].split("\n\n", 1)[0].splitlines() \
         if f"{title}:\n" in help_text else []
@@ -40,3 +47,17 @@ def test_help_names_what_each_option_takes(path):
     for line in _section(shown.output, "Arguments"):
         name = line.split()[0]
         assert name.isupper() or "|" in name, f"{' '.join(path)}: argument {name} has no metavar"
+
+
+GROUPS = [p for p in COMMANDS if hasattr(ROOT if not p else _group(p), "commands")]
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "casework")
+def test_a_list_of_commands_says_what_each_does_without_being_cut_off(path):
+    # 80 columns: a terminal's default, and what a pipe gets
+    shown = CliRunner().invoke(app, [*path, "--help"], terminal_width=80)
+
+    commands = _section(shown.output, "Commands")
+    assert commands, shown.output
+    for line in commands:
+        assert not line.rstrip().endswith("..."), f"{' '.join(path) or 'casework'}: {line.strip()}"

@@ -9,7 +9,7 @@ from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, emit, engine
 area_app = typer.Typer(help="Public Service Transformation Network areas.", no_args_is_help=True)
 
 
-@area_app.command("contribution")
+@area_app.command("contribution", short_help="Record an area's agreed contribution.")
 def contribution(ref: str = CASE_REF, amount: str = typer.Argument(..., metavar="POUNDS",
                                                         help="The agreed amount in pounds."),
                  actor: str = AS_OPT, as_json: bool = JSON_OPT) -> None:

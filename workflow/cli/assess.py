@@ -34,7 +34,7 @@ COSTS = typer.Option(..., "--costs", metavar="0-5", help="Transitional costs, 0 
 SAVINGS = typer.Option(..., "--savings", metavar="0-5", help="Prospective savings, 0 to 5.")
 
 
-@assess_app.command("declare")
+@assess_app.command("declare", short_help="Declare a conflict of interest in a bid, or none.")
 def declare(ref: str = CASE_REF, actor: str = AS_OPT,
             no_conflict: bool = typer.Option(False, "--no-conflict",
                                              help="You have no conflict of interest."),
@@ -85,7 +85,7 @@ def score(ref: str = CASE_REF, actor: str = AS_OPT, innovation: int = INNOVATION
     _moderation(result)
 
 
-@assess_app.command("agree")
+@assess_app.command("agree", short_help="Record a moderator's agreed score.")
 def agree(ref: str = CASE_REF, actor: str = AS_OPT, innovation: int = INNOVATION, costs: int = COSTS,
           savings: int = SAVINGS,
           reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT",
@@ -101,7 +101,7 @@ def agree(ref: str = CASE_REF, actor: str = AS_OPT, innovation: int = INNOVATION
     _moderation(result)
 
 
-@assess_app.command("show")
+@assess_app.command("show", short_help="A bid's declarations, scores and what is needed.")
 def show(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
     """A bid's declarations, every score, the combined score and what moderation waits for."""
     result = assessment.assessment_of(engine(), ref)
@@ -145,7 +145,7 @@ def _moderation(result: dict[str, Any]) -> None:
 
 
 # --- the programme's side: ranking and the fund --------------------------------
-@programme_app.command("ranking")
+@programme_app.command("ranking", short_help="Moderated bids best first, against the fund.")
 def ranking(code: str = PROGRAMME_CODE,
             category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY"),
             as_json: bool = JSON_OPT) -> None:
@@ -163,7 +163,7 @@ def ranking(code: str = PROGRAMME_CODE,
             typer.echo(f"{r['ref']}: {why}")
 
 
-@programme_app.command("fund")
+@programme_app.command("fund", short_help="The fund: committed, remaining, by category.")
 def fund(code: str = PROGRAMME_CODE, as_json: bool = JSON_OPT) -> None:
     """The fund, what offers commit, what remains, and each category's offers made / allowed."""
     position = assessment.fund_position(engine(), code)

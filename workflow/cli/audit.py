@@ -14,7 +14,7 @@ from workflow.cases import load_case
 audit_app = typer.Typer(help="The tamper-evident history.", no_args_is_help=True)
 
 
-@audit_app.command("verify")
+@audit_app.command("verify", short_help="Check every hash chain; name the first broken row.")
 def verify(as_json: bool = JSON_OPT) -> None:
     """Recompute every case's chain; name the first broken row of each broken case."""
     with reading(engine()) as conn:

@@ -26,7 +26,7 @@ def read_document(path: Path) -> dict:
         raise Malformed(f"{path.name}", err.problems) from None
 
 
-@case_app.command("open")
+@case_app.command("open", short_help="Open a bid or an area from its document.")
 def open_(kind: str = typer.Argument(..., metavar="bid|area", help="What the document is."),
           from_file: Path = typer.Option(..., "--from-file", metavar="FILE", exists=True,
                                             dir_okay=False, help="The document, JSON or TOML."),
@@ -38,7 +38,7 @@ def open_(kind: str = typer.Argument(..., metavar="bid|area", help="What the doc
     emit(case, True) if as_json else typer.echo(case["ref"])
 
 
-@case_app.command("advance")
+@case_app.command("advance", short_help="Fire a trigger on a case.")
 def advance(ref: str = CASE_REF,
             trigger: str = typer.Argument(..., metavar="TRIGGER",
                                           help="What to do, e.g. submit or check."),
@@ -60,7 +60,7 @@ def assign(ref: str = CASE_REF,
     emit(case, True) if as_json else typer.echo(f"{case['ref']} is now assigned to {case['caseworker']}")
 
 
-@case_app.command("show")
+@case_app.command("show", short_help="One case: its state, what may be fired, its document.")
 def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
     """One case: its state, version, what may be fired, and its application."""
     emit(cases.show(engine(), ref, actor), as_json)

@@ -62,7 +62,7 @@ def _attachment(path: Optional[Path]) -> Optional[tuple[str, bytes]]:
         raise Malformed(f"{path}", [f"cannot be read: {err.strerror or err}"]) from None
 
 
-@checkpoint_app.command("submit")
+@checkpoint_app.command("submit", short_help="Submit a return (a person of the lead council).")
 def submit(ref: str = RETURN_REF, actor: str = AS_OPT,
            from_file: Optional[Path] = typer.Option(None, "--from-file", metavar="FILE", dir_okay=False,
                                                     help="The return (JSON or TOML)."),
@@ -88,9 +88,9 @@ def _decision(trigger: str, doc: str):
 
 
 checkpoint_app.command("accept")(_decision("accept", "Accept a submitted return (caseworker)."))
-checkpoint_app.command("query")(_decision(
+checkpoint_app.command("query", short_help="Send a submitted return back with a question.")(_decision(
     "query", "Send a submitted return back with a question (caseworker; --reason required)."))
-checkpoint_app.command("waive")(_decision(
+checkpoint_app.command("waive", short_help="Excuse a return (caseworker, with a reason).")(_decision(
     "waive", "Excuse a return that is not finished (caseworker; --reason required)."))
 
 

@@ -9,7 +9,7 @@ SIZES = ("small", "full")
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("demo")
+    @app.command("demo", short_help="Simulate a whole programme year, with a report.")
     def demo(out: Path = typer.Option(Path("casework-demo"), "--out", metavar="DIR",
                                       help="Folder for the demo's database, mail and report "
                                            "(refused if it exists, unless --force)."),

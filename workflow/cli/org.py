@@ -9,7 +9,7 @@ from workflow import people
 org_app = typer.Typer(help="Organisations: councils and other bodies.", no_args_is_help=True)
 
 
-@org_app.command("add")
+@org_app.command("add", short_help="Add an organisation by its ONS/GSS code.")
 def add(code: str = typer.Argument(..., metavar="CODE",
                                    help="Its ONS/GSS code, e.g. E07000026."),
         name: str = typer.Option(..., "--name", metavar="TEXT", help="Its full name, e.g. Allerdale Borough Council."),

@@ -21,7 +21,7 @@ def list_(state: Optional[str] = typer.Option(None, "--state", metavar="queued|s
              ["id", "kind", "state", "to", "subject", "attempts", "last_error"])
 
 
-@outbox_app.command("show")
+@outbox_app.command("show", short_help="One message as sent: headers, then its text.")
 def show(id: int = typer.Argument(..., metavar="ID", help="From `outbox list`."), as_json: bool = JSON_OPT) -> None:
     """One message as it will be (or was) sent: headers, then the text part."""
     row, text = mail.show(engine(), id)
@@ -37,7 +37,7 @@ def deliver(as_json: bool = JSON_OPT) -> None:
         f"sent {report.sent}, retrying {report.retrying}, dead {report.dead}")
 
 
-@outbox_app.command("retry")
+@outbox_app.command("retry", short_help="Make messages due now, their tries reset.")
 def retry(ids: List[int] = typer.Argument(None, metavar="ID", help="Message ids, from `outbox list`."),
           all_dead: bool = typer.Option(False, "--all-dead", help="Every dead message."),
           actor: str = AS_OPT) -> None:

@@ -32,4 +32,4 @@ def passwd(name: str = typer.Argument(..., metavar="NAME")) -> None:
 def register(app: typer.Typer) -> None:
     # `user` is registered by workflow.cli.user; typer builds the group lazily,
     # so a command added here still appears under it.
-    user_app.command("passwd")(passwd)
+    user_app.command("passwd", short_help="Set a person's password for the web app.")(passwd)

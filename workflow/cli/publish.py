@@ -10,7 +10,7 @@ from workflow.cli._common import PROGRAMME_CODE, engine
 publish_app = typer.Typer(help="Open data.", no_args_is_help=True)
 
 
-@publish_app.command("360giving")
+@publish_app.command("360giving", short_help="Awards as a validated 360Giving data package.")
 def three_sixty_giving(
         programme: str = PROGRAMME_CODE,
         out: Optional[Path] = typer.Option(None, "--out", metavar="FILE", dir_okay=False,

@@ -58,7 +58,7 @@ def _install_handlers(stopping: threading.Event) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("serve")
+    @app.command("serve", short_help="Run the scheduler, web app and API.")
     def serve(every: float = typer.Option(5.0, "--every", min=0.001, metavar="MINUTES",
                                           help="Minutes between sweeps (default 5)."),
               host: str = typer.Option("127.0.0.1", "--host", metavar="HOST"),

@@ -5,7 +5,7 @@ from workflow.cli._common import JSON_OPT, emit, engine
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("init")
+    @app.command("init", short_help="Create or upgrade the database; load the programmes.")
     def init(as_json: bool = JSON_OPT) -> None:
         """Create or upgrade the schema and load the bundled programmes (safe to run twice)."""
         from workflow.setup import init as do_init

@@ -7,7 +7,7 @@ states_app = typer.Typer(help="The state machines, drawn from their definitions.
                          no_args_is_help=True)
 
 
-@states_app.command("diagram")
+@states_app.command("diagram", short_help="Draw a state machine (Mermaid or DOT).")
 def diagram(kind: str = typer.Argument(..., metavar="bid|area|checkpoint"),
             fmt: str = typer.Option("mermaid", "--format", metavar="mermaid|dot")) -> None:
     """Print a state diagram (Mermaid, or Graphviz DOT), with roles and guards on each arrow."""

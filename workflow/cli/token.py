@@ -9,7 +9,7 @@ from workflow.cli._common import JSON_OPT, emit, engine
 token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)
 
 
-@token_app.command("create")
+@token_app.command("create", short_help="Create an API token for NAME (shown once).")
 def create(name: str = typer.Argument(..., metavar="NAME", help="The person the token acts as."),
            expires: Optional[int] = typer.Option(
                None, "--expires", metavar="DAYS", help="Refused after this many days "
@@ -20,7 +20,7 @@ def create(name: str = typer.Argument(..., metavar="NAME", help="The person the 
     typer.echo(token)
 
 
-@token_app.command("list")
+@token_app.command("list", short_help="Every token: person, created, expires, revoked.")
 def list_(as_json: bool = JSON_OPT) -> None:
     """Every token: its id, person, when created, when it expires, whether revoked."""
     with engine().connect() as conn:
