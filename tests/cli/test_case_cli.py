@@ -108,7 +108,7 @@ def test_a_database_not_yet_initialised_says_to_run_init(c, tmp_path):
 
 def test_audit_verify_prints_a_summary_and_exits_0_when_intact(c):
     c.ok("case", "open", "bid", "--from-file", c.write("a.json", json.dumps(BID)), "--as", "cllr")
-    assert c.ok("audit", "verify").out.strip() == "1 case, 1 row checked, 0 broken"
+    assert c.ok("audit", "verify").out.strip() == "1 cases, 1 rows checked, 0 broken"
 
 
 def test_audit_export_csv_has_a_header_and_a_row_per_history_row(c):
@@ -162,7 +162,7 @@ def test_audit_verify_exits_1_naming_a_broken_chain(c):
 
     assert ran.code == 1
     assert ran.out.splitlines() == ["TCA-2013-0001: row 1 does not match its hash",
-                                    "1 case, 1 row checked, 1 broken"]
+                                    "1 cases, 1 rows checked, 1 broken"]
 
 
 def test_a_case_is_handed_to_another_caseworker_and_a_refusal_changes_nothing(c):

@@ -63,7 +63,7 @@ def test_an_altered_row_and_every_row_after_it_are_marked(site, ref):
 def test_verifying_every_chain_says_they_hold(site, ref):
     page = site.as_("carol").get("/audit/verify")
 
-    assert "Every chain holds: 1 case, 13 rows checked" in text_of(page.text)
+    assert "Every chain holds: 1 cases, 13 rows checked" in text_of(page.text)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
