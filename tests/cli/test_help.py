@@ -49,7 +49,7 @@ def test_help_names_what_each_option_takes(path):
         assert name.isupper() or "|" in name, f"{' '.join(path)}: argument {name} has no metavar"
 
 
-GROUPS = [p for p in COMMANDS if hasattr(ROOT if not p else _group(p), "commands")]
+GROUPS = [p for p in COMMANDS if hasattr(_group(p), "commands")]
 
 
 @pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "casework")
