@@ -9,24 +9,37 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-KINDS: Mapping[str, str] = MappingProxyType({
-    "checkpoint.opened": "a monitoring return is open: what is asked and by when",
-    "checkpoint.reminder": "a monitoring return is due in a few working days",
-    "checkpoint.overdue": "a monitoring return has passed its due date",
-    "checkpoint.escalated_1": "an overdue return is raised with the council's chief executive or s151 officer",
-    "checkpoint.escalated_2": "an overdue return is raised with the programme director; the case is at risk",
-    "checkpoint.queried": "a caseworker has a question about a return; the council corrects and resends it",
-    "case.suspended": "a case is suspended: payments held or work paused",
-    "case.reinstated": "a suspended case is back in monitoring",
-    "case.assigned": "a caseworker is handed a case: it is now theirs to look after",
-    "bid.conflict_declared": "an assessor who scored a bid declared a conflict since: their score is set aside and another assessor is needed",
-    "bid.award_offered": "an award is offered and waits for the council to accept or decline it",
-    "bid.rejected": "a bid is not funded",
-    "bid.declined": "the council declined an award; the reserved funds are released",
-    "bid.ineligible": "a bid is found ineligible",
-    "area.selected": "an area is selected to work with the network",
-    "area.not_selected": "an expression of interest is not taken forward",
+from states.words import Words, humanise, words_table
+
+# Each kind's words for people (DESIGN.md section 12): a label for tables and
+# filters ("First escalation") and one sentence saying when it is sent.
+KIND_WORDS: Mapping[str, Words] = words_table({
+    "checkpoint.opened": ("Return open", "a monitoring return is open: what is asked and by when"),
+    "checkpoint.reminder": ("Return reminder", "a monitoring return is due in a few working days"),
+    "checkpoint.overdue": ("Overdue notice", "a monitoring return has passed its due date"),
+    "checkpoint.escalated_1": ("First escalation", "an overdue return is raised with the council's chief executive or s151 officer"),
+    "checkpoint.escalated_2": ("Second escalation", "an overdue return is raised with the programme director; the case is at risk"),
+    "checkpoint.queried": ("Return queried", "a caseworker has a question about a return; the council corrects and resends it"),
+    "case.suspended": ("Case suspended", "a case is suspended: payments held or work paused"),
+    "case.reinstated": ("Case reinstated", "a suspended case is back in monitoring"),
+    "case.assigned": ("Case handed over", "a caseworker is handed a case: it is now theirs to look after"),
+    "bid.conflict_declared": ("Conflict declared", "an assessor who scored a bid declared a conflict since: their score is set aside and another assessor is needed"),
+    "bid.award_offered": ("Award offered", "an award is offered and waits for the council to accept or decline it"),
+    "bid.rejected": ("Bid rejected", "a bid is not funded"),
+    "bid.declined": ("Award declined", "the council declined an award; the reserved funds are released"),
+    "bid.ineligible": ("Bid ineligible", "a bid is found ineligible"),
+    "area.selected": ("Area selected", "an area is selected to work with the network"),
+    "area.not_selected": ("Area not selected", "an expression of interest is not taken forward"),
 })
+
+# The sentence of each kind, by kind (what the outbox and its checks read).
+KINDS: Mapping[str, str] = MappingProxyType({k: w.sentence for k, w in KIND_WORDS.items()})
+
+
+def kind_label(kind: str) -> str:
+    """"First escalation" for `checkpoint.escalated_1`; an unknown kind made readable."""
+    words = KIND_WORDS.get(kind)
+    return words.label if words else humanise(kind.split(".", 1)[-1])
 
 # Each kind has exactly these three templates.
 PARTS: tuple[str, ...] = ("subject.txt", "body.txt", "body.html")

@@ -23,4 +23,33 @@ AREA = Definition(
         T("withdraw", ("draft", "expression_of_interest", "under_assessment"), "withdrawn",
           roles=COUNCIL_OR_CASEWORKER),
     ],
+    state_words={
+        "draft": ("Draft", "The area is still writing its expression of interest."),
+        "expression_of_interest": ("Expression of interest",
+                                   "The area has sent its expression of interest; a "
+                                   "caseworker starts the assessment."),
+        "under_assessment": ("Under assessment", "The expression of interest is being "
+                                                 "assessed; an approver selects or declines it."),
+        "selected": ("Selected", "The area is chosen to work with the network."),
+        "onboarding": ("Onboarding", "The area is joining the network; its contribution to "
+                                     "running costs is agreed."),
+        "active": ("Active", "The area works with the network and sends monitoring returns."),
+        "suspended": ("Suspended", "The area's work with the network is paused."),
+        "not_selected": ("Not selected", "The expression of interest is not taken forward."),
+        "completed": ("Completed", "The area's work with the network is finished."),
+        "withdrawn": ("Withdrawn", "The area withdrew before it was selected."),
+    },
+    trigger_words={
+        "submit": ("Submit the expression of interest",
+                   "Send the expression of interest to the network."),
+        "start_assessment": ("Start assessment", "Begin assessing the expression of interest."),
+        "select": ("Select the area", "Choose the area to work with the network."),
+        "decline": ("Do not select", "Decide not to take the expression of interest forward."),
+        "onboard": ("Start onboarding", "Begin bringing the area into the network."),
+        "activate": ("Activate", "Start the area's work once its contribution is agreed."),
+        "suspend": ("Suspend", "Pause the area's work with the network."),
+        "reinstate": ("Reinstate", "Lift the suspension; the area is active again."),
+        "complete": ("Mark as complete", "Finish the area's work with the network."),
+        "withdraw": ("Withdraw", "Take the area out before it is selected."),
+    },
 )

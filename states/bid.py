@@ -39,4 +39,52 @@ BID = Definition(
           actor_rules=["did_not_assess"]),
         T("withdraw", BEFORE_OFFER, "withdrawn", roles=COUNCIL_OR_CASEWORKER),
     ],
+    state_words={
+        "draft": ("Draft", "The council is still writing the bid; nobody else has seen it."),
+        "submitted": ("Submitted", "The council has sent the bid; a caseworker checks it "
+                                   "against its category's rules."),
+        "eligible": ("Eligible", "The bid meets its category's rules and waits for assessment."),
+        "under_assessment": ("Under assessment", "Assessors are scoring the bid."),
+        "clarification_requested": ("Waiting for the council's answer",
+                                    "The council has been asked a question about the bid "
+                                    "and assessment waits for its answer."),
+        "moderated": ("Moderated", "The scores are agreed; a caseworker recommends or "
+                                   "rejects the bid."),
+        "recommended": ("Recommended", "The bid is recommended for an award; an approver "
+                                       "decides whether to offer it."),
+        "award_offered": ("Award offered", "An award is offered and its money reserved; the "
+                                           "council accepts or declines it."),
+        "in_monitoring": ("In monitoring", "The award is accepted; the council sends "
+                                           "monitoring returns."),
+        "suspended": ("Suspended", "Payments are held until a caseworker reinstates the award "
+                                   "or an approver terminates it."),
+        "ineligible": ("Ineligible", "The bid was found ineligible and goes no further."),
+        "rejected": ("Rejected", "The bid was assessed and is not funded."),
+        "declined": ("Declined", "The council declined the award; its money was released."),
+        "withdrawn": ("Withdrawn", "The bid was withdrawn before any award was offered."),
+        "terminated": ("Terminated", "The award was ended; its unpaid money was released."),
+        "closed": ("Closed", "Every return was accepted and the award is complete."),
+    },
+    trigger_words={
+        "submit": ("Submit the bid", "Send the bid to the programme to be checked."),
+        "check": ("Check eligibility", "Confirm the bid meets its category's rules."),
+        "declare_ineligible": ("Declare ineligible", "End the bid as ineligible, giving the "
+                                                     "reason (due diligence, fraud risk)."),
+        "start_assessment": ("Start assessment", "Let assessors score the bid."),
+        "ask_clarification": ("Ask the council a question",
+                              "Pause the assessment until the council answers a question."),
+        "answer": ("Answer the question", "Send the council's answer and resume assessment."),
+        "moderate": ("Moderate the scores", "Agree the assessors' scores so a decision "
+                                            "can be made."),
+        "recommend": ("Recommend for award", "Put the bid to an approver for an award."),
+        "reject": ("Reject the bid", "End the bid as not funded."),
+        "offer": ("Offer the award", "Offer the council the award and reserve its money."),
+        "accept": ("Accept the award", "Take up the award; monitoring returns start."),
+        "decline": ("Decline the award", "Turn the award down; its money is released."),
+        "complete": ("Mark as complete", "Close the award once every return is accepted."),
+        "suspend": ("Suspend", "Hold the award's payments."),
+        "reinstate": ("Reinstate", "Lift the suspension; monitoring carries on."),
+        "terminate": ("Terminate the award", "End the award; its unpaid money is released."),
+        "withdraw": ("Withdraw", "Take the bid out of the programme."),
+    },
 )

@@ -22,4 +22,27 @@ CHECKPOINT = Definition(
         T("escalate", ("overdue", "escalated"), "escalated", roles={"system"}),
         T("waive", UNFINISHED, "waived", roles={"caseworker"}, needs_reason=True),
     ],
+    state_words={
+        "scheduled": ("Not open yet", "The return opens 14 days before its due date."),
+        "open": ("Open", "The council can send the return."),
+        "submitted": ("Submitted", "The council has sent the return; a caseworker reviews it."),
+        "accepted": ("Accepted", "A caseworker accepted the return."),
+        "queried": ("Queried", "A caseworker asked the council to correct the return and "
+                               "send it again."),
+        "overdue": ("Overdue", "The due date has passed and the return has not been sent."),
+        "escalated": ("Escalated", "The return is overdue and has been raised with the "
+                                   "council's senior people."),
+        "waived": ("Waived", "A caseworker decided the return is not needed."),
+    },
+    trigger_words={
+        "open": ("Open the return", "Let the council send the return."),
+        "submit": ("Send the return", "Send the return's figures and progress."),
+        "accept": ("Accept the return", "Accept the return as complete."),
+        "query": ("Query the return", "Ask the council to correct the return and send it "
+                                      "again, saying what is wrong."),
+        "mark_overdue": ("Mark overdue", "Record that the due date passed without a return."),
+        "escalate": ("Escalate", "Raise the missing return with the council's senior people "
+                                 "or the programme director."),
+        "waive": ("Waive the return", "Decide the return is not needed, giving the reason."),
+    },
 )

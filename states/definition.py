@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
+
+from states.words import EVENT_WORDS, Words, WordsLike, humanise, missing_words, words_table
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,22 @@ class Definition:
     version: int = 1
     label: str = ""
     states_order: tuple[str, ...] = field(default=())
+    # Words for people (DESIGN.md section 12): {"code": ("Label", "Sentence.")}.
+    state_words: Mapping[str, Words] = field(default_factory=dict)
+    trigger_words: Mapping[str, Words] = field(default_factory=dict)
 
     def __init__(self, kind: str, initial: str, final: Iterable[str], transitions: Iterable[T],
-                 version: int = 1, label: str = ""):
+                 version: int = 1, label: str = "", *,
+                 state_words: Mapping[str, WordsLike] | None = None,
+                 trigger_words: Mapping[str, WordsLike] | None = None):
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "initial", initial)
         object.__setattr__(self, "final", frozenset(final))
         object.__setattr__(self, "transitions", tuple(transitions))
         object.__setattr__(self, "version", version)
         object.__setattr__(self, "label", label or kind)
+        object.__setattr__(self, "state_words", words_table(state_words))
+        object.__setattr__(self, "trigger_words", words_table(trigger_words))
         order: list[str] = [initial]
         for t in self.transitions:
             for s in (*t.sources, t.dest):
@@ -103,6 +112,38 @@ class Definition:
     def is_final(self, state: str) -> bool:
         return state in self.final
 
+    # --- words for people ---------------------------------------------------
+    def state_label(self, state: str) -> str:
+        """"Under assessment" for `under_assessment`."""
+        words = self.state_words.get(state)
+        return words.label if words else humanise(state)
+
+    def trigger_label(self, trigger: str) -> str:
+        """"Ask the council a question" for `ask_clarification`; a history-only
+        trigger (`score`, `remind`, `held`) by its words in states.words."""
+        words = self.trigger_words.get(trigger) or EVENT_WORDS.get(trigger)
+        return words.label if words else humanise(trigger)
+
+    def state_sentence(self, state: str) -> str:
+        words = self.state_words.get(state)
+        return words.sentence if words else ""
+
+    def trigger_sentence(self, trigger: str) -> str:
+        words = self.trigger_words.get(trigger) or EVENT_WORDS.get(trigger)
+        return words.sentence if words else ""
+
+    def words_problems(self) -> list[str]:
+        """Every state and trigger without a label or sentence, and words for unknown codes."""
+        out = (missing_words(self.kind, "state", self.states, self.state_words)
+               + missing_words(self.kind, "trigger", self.triggers, self.trigger_words))
+        for code in self.state_words:
+            if code not in self.states:
+                out.append(f"{self.kind}: words are given for unknown state '{code}'")
+        for code in self.trigger_words:
+            if code not in self.triggers:
+                out.append(f"{self.kind}: words are given for unknown trigger '{code}'")
+        return out
+
     # --- self-checks -------------------------------------------------------
     def problems(self, known_guards: Iterable[str] = (), known_roles: Iterable[str] = ()) -> list[str]:
         """Every fault in the definition at once, as sentences."""
@@ -126,6 +167,7 @@ class Definition:
                 if (t.trigger, s) in seen:
                     out.append(f"{self.kind}: '{t.trigger}' is defined twice from '{s}'")
                 seen[(t.trigger, s)] = t.dest
+        out.extend(self.words_problems())
         reachable = self._reachable_from(self.initial)
         for s in self.states:
             if s not in reachable:
@@ -170,9 +212,9 @@ class Definition:
                  f'  "__start" -> "{self.initial}";']
         for s in self.states:
             shape = ', peripheries=2' if s in self.final else ''
-            lines.append(f'  "{s}" [label="{s.replace("_", " ")}"{shape}];')
+            lines.append(f'  "{s}" [label="{self.state_label(s)}"{shape}];')
         for t in self.transitions:
             for s in t.sources:
-                lines.append(f'  "{s}" -> "{t.dest}" [label="{t.trigger}"];')
+                lines.append(f'  "{s}" -> "{t.dest}" [label="{self.trigger_label(t.trigger)}"];')
         lines.append("}")
         return "\n".join(lines) + "\n"

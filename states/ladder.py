@@ -23,7 +23,7 @@ CATCH_UP_POLICIES = ("all", "latest")
 
 IsWorkingDay = Callable[[date], bool]
 
-__all__ = ["LadderStep", "StepDue", "DEFAULT_LADDER", "ACTIONS", "AUDIENCES",
+__all__ = ["LadderStep", "StepDue", "DEFAULT_LADDER", "STANDARD_STEPS", "ACTIONS", "AUDIENCES",
            "CATCH_UP_POLICIES", "LONDON", "add_months", "roll_forward", "due_dates", "step_day",
            "step_moments", "plan_catch_up", "ladder_problems"]
 
@@ -42,6 +42,8 @@ class LadderStep:
     at_risk: bool = False         # the case is flagged at risk when this step is done
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
+    label: str = ""               # words for people (DESIGN.md section 12): "First escalation"
+    sentence: str = ""
 
     @property
     def kind(self) -> str:
@@ -51,15 +53,28 @@ class LadderStep:
 
 # DESIGN.md section 2's table, exactly.
 DEFAULT_LADDER: tuple[LadderStep, ...] = (
-    LadderStep("opened", -14, action="open", to=("council",)),
-    LadderStep("reminder", -3, working_days=True, action="remind", to=("council",)),
-    LadderStep("overdue", 1, action="mark_overdue", to=("council",), cc=("caseworker",)),
-    LadderStep("escalated_1", 7, action="escalate", level=1, to=("escalation",), cc=("lead",)),
+    LadderStep("opened", -14, action="open", to=("council",), label="Return opens",
+               sentence="The return opens and the council is told what is asked and by when."),
+    LadderStep("reminder", -3, working_days=True, action="remind", to=("council",),
+               label="Reminder",
+               sentence="The council is reminded that the return is due in a few working days."),
+    LadderStep("overdue", 1, action="mark_overdue", to=("council",), cc=("caseworker",),
+               label="Overdue notice",
+               sentence="The return is marked overdue and the council told, copying the "
+                        "caseworker."),
+    LadderStep("escalated_1", 7, action="escalate", level=1, to=("escalation",), cc=("lead",),
+               label="First escalation",
+               sentence="The missing return is raised with the council's chief executive or "
+                        "s151 officer."),
     LadderStep("escalated_2", 21, action="escalate", level=2, at_risk=True,
-               to=("director",), cc=("escalation", "lead")),
+               to=("director",), cc=("escalation", "lead"), label="Second escalation",
+               sentence="The missing return is raised with the programme director and the "
+                        "case is flagged at risk."),
     LadderStep("suspended", 28, action="suspend",
-               to=("council", "escalation", "caseworker", "lead", "director")),
+               to=("council", "escalation", "caseworker", "lead", "director"),
+               label="Suspension", sentence="The case is suspended and its payments held."),
 )
+STANDARD_STEPS = {step.name: step for step in DEFAULT_LADDER}
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from states.errors import DocumentError, ProgrammeFileError
-from states.ladder import (ACTIONS, CATCH_UP_POLICIES, DEFAULT_LADDER, LadderStep,
-                           ladder_problems)
+from states.ladder import (ACTIONS, CATCH_UP_POLICIES, DEFAULT_LADDER, STANDARD_STEPS,
+                           LadderStep, ladder_problems)
 from states.money import WrittenDecimal, parse_money, pounds
+from states.words import humanise
 
 KINDS = ("bids", "areas")
 ARRANGEMENTS = ("linked_it", "joint_procurement", "joint_contracting", "other")
@@ -49,18 +50,22 @@ class Category:
     min_partner_councils: int = 0          # councils besides the lead
     required_fields: tuple[str, ...] = ()
     arrangements: tuple[str, ...] = ()
-    label: str = ""
+    label: str = ""                        # "ESG top-up": what people read for the code
+    description: str = ""                  # one sentence: who it is for
 
 
 @dataclass(frozen=True)
 class ReturnField:
     kind: str                              # money | text
     required: bool = False
+    label: str = ""                        # "Spend to date"
 
 
 DEFAULT_RETURN_FIELDS: dict[str, ReturnField] = {
-    "spend_to_date": ReturnField("money"), "savings_to_date": ReturnField("money"),
-    "progress": ReturnField("text"), "risks": ReturnField("text"),
+    "spend_to_date": ReturnField("money", label="Spend to date"),
+    "savings_to_date": ReturnField("money", label="Savings to date"),
+    "progress": ReturnField("text", label="Progress"),
+    "risks": ReturnField("text", label="Risks"),
 }
 
 
@@ -104,16 +109,69 @@ class ProgrammeSpec:
     eoi: EoiRules = EoiRules()
     source: str = ""                       # the TOML text it was read from
     origin: str = ""                       # where that text came from (a path), for messages
+    criteria_labels: Mapping[str, str] = field(default_factory=dict)
+
+    # --- words for people (DESIGN.md section 12) ------------------------------
+    def category_label(self, code: str) -> str:
+        """"ESG top-up" for `esg_top_up`; an unknown code made readable."""
+        category = self.categories.get(code)
+        return category.label if category and category.label else humanise(code)
+
+    def category_sentence(self, code: str) -> str:
+        category = self.categories.get(code)
+        return category.description if category else ""
+
+    def step(self, name: str) -> LadderStep | None:
+        return next((s for s in self.ladder if s.name == name), STANDARD_STEPS.get(name))
+
+    def step_label(self, name: str) -> str:
+        """"First escalation" for the ladder step `escalated_1`."""
+        step = self.step(name)
+        return step.label if step and step.label else humanise(name)
+
+    def field_label(self, name: str) -> str:
+        """"Spend to date" for the return field `spend_to_date`."""
+        found = self.monitoring.fields.get(name)
+        return found.label if found and found.label else humanise(name)
+
+    def criterion_label(self, name: str) -> str:
+        return self.criteria_labels.get(name) or humanise(name)
+
+    def words_problems(self) -> list[str]:
+        """Every category, ladder step and return field without words for people."""
+        out: list[str] = []
+        for code, category in self.categories.items():
+            if not category.label:
+                out.append(f"{self.code}: category '{code}' has no label for people")
+            if not category.description:
+                out.append(f"{self.code}: category '{code}' has no sentence saying who it is for")
+        for step in self.ladder:
+            if not step.label:
+                out.append(f"{self.code}: ladder step '{step.name}' has no label for people")
+            if not step.sentence:
+                out.append(f"{self.code}: ladder step '{step.name}' has no sentence saying "
+                           f"what it does")
+        for name, found in self.monitoring.fields.items():
+            if not found.label:
+                out.append(f"{self.code}: return field '{name}' has no label for people")
+        return out
 
 
 # DESIGN.md section 1's "must state" column and eligibility, by category name.
 _CATEGORY_DEFAULTS: dict[str, dict[str, Any]] = {
     "single_operation": {"required_fields": ("transitional_costs", "annual_savings"),
-                         "min_partner_councils": 1},
+                         "min_partner_councils": 1, "label": "Single operation",
+                         "description": "A group of councils moving to one operation across "
+                                        "front line and back office."},
     "shared_arrangement": {"required_fields": ("arrangement", "innovation",
                                                "transitional_costs", "annual_savings"),
-                           "arrangements": ARRANGEMENTS},
-    "esg_top_up": {"required_fields": ("further_and_faster",), "needs_esg_allocation": True},
+                           "arrangements": ARRANGEMENTS, "label": "Shared arrangement",
+                           "description": "Councils with a more limited arrangement: linked "
+                                          "IT, joint procurement or contracting."},
+    "esg_top_up": {"required_fields": ("further_and_faster",), "needs_esg_allocation": True,
+                   "label": "ESG top-up",
+                   "description": "A top-up for a council in receipt of Efficiency Support "
+                                  "Grant."},
 }
 
 _TOP = {"code", "name", "kind", "fund", "description", "score_tolerance", "catch_up",
@@ -147,7 +205,8 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
                       default=DEFAULT_AREA_DECISION if kind == "areas" else None)
     slug = code or "programme"
     contacts = _contacts(r, data, slug)
-    criteria = _criteria(r, data)
+    criteria_labels: dict[str, str] = {}
+    criteria = _criteria(r, data, criteria_labels)
     categories = _categories(r, data, kind)
     monitoring = _monitoring(r, data)
     ladder = _ladder(r, data)
@@ -160,7 +219,8 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
     return ProgrammeSpec(code=code, name=name, kind=kind, fund_pence=fund, categories=categories,
                          criteria=criteria, score_tolerance=tolerance, monitoring=monitoring,
                          ladder=ladder, catch_up=catch_up, contacts=contacts,
-                         decision_date=decision, eoi=eoi, source=text, origin=source)
+                         decision_date=decision, eoi=eoi, source=text, origin=source,
+                         criteria_labels=criteria_labels)
 
 
 def _contacts(r: _Reader, data: Mapping, slug: str) -> Contacts:
@@ -175,7 +235,7 @@ def _contacts(r: _Reader, data: Mapping, slug: str) -> Contacts:
     return Contacts(**found)
 
 
-def _criteria(r: _Reader, data: Mapping) -> dict[str, Decimal]:
+def _criteria(r: _Reader, data: Mapping, labels: dict[str, str]) -> dict[str, Decimal]:
     weights = {name: Decimal(1) for name in CRITERIA}
     table = r.table(data, "criteria")
     for name, entry in table.items():
@@ -185,7 +245,9 @@ def _criteria(r: _Reader, data: Mapping) -> dict[str, Decimal]:
             continue
         if isinstance(entry, Mapping):     # [criteria.innovation] weight = 2, label = "…"
             r.unknown(entry, {"weight", "label"}, path)
-            r.text(entry, "label", path)
+            label = r.text(entry, "label", path)
+            if label:
+                labels[name] = label
             weight = r.number(entry, "weight", path, required=True)
         else:                              # innovation = 2
             weight = r.number(table, name, "criteria")
@@ -215,7 +277,8 @@ def _categories(r: _Reader, data: Mapping, kind: str | None) -> dict[str, Catego
         if not _NAME.fullmatch(name):
             r.problem(f"{path}: {name!r} is not a name of lower-case letters, digits and _")
         table = r.table(tables, name, "categories")
-        r.unknown(table, {"label", "min", "max", "esg_share", "max_count", "min_count"}, path)
+        r.unknown(table, {"label", "description", "min", "max", "esg_share", "max_count",
+                          "min_count"}, path)
         low, high = r.money(table, "min", path), r.money(table, "max", path)
         share = r.number(table, "esg_share", path)
         if high is None and share is None and "max" not in table and "esg_share" not in table:
@@ -238,8 +301,13 @@ def _categories(r: _Reader, data: Mapping, kind: str | None) -> dict[str, Catego
                            default=defaults.get("required_fields", ()))
         arrangements = r.names(rule, "arrangements", rpath,
                                default=defaults.get("arrangements", ()))
+        label = r.text(table, "label", path, default=defaults.get("label"))
+        if label is None:
+            r.problem(f"{path}.label: missing (what people read for {name!r}, like \"ESG top-up\")")
         out[name] = Category(
-            name=name, label=r.text(table, "label", path, default="") or "",
+            name=name, label=label or "",
+            description=r.text(table, "description", path,
+                               default=defaults.get("description", "")) or "",
             min_pence=low, max_pence=high, max_count=most, min_count=least, esg_share=share,
             needs_esg_allocation=r.boolean(rule, "needs_esg_allocation", rpath, default=bool(
                 defaults.get("needs_esg_allocation", False) or share is not None)),
@@ -277,8 +345,9 @@ def _monitoring(r: _Reader, data: Mapping) -> Monitoring:
             r.problem(f"{path}: {name!r} is not a name of lower-case letters, digits and _")
         entry = r.table(declared, name, "monitoring.fields")
         r.unknown(entry, {"kind", "required", "label"}, path)
-        r.text(entry, "label", path)
         standard = DEFAULT_RETURN_FIELDS.get(name)
+        label = r.text(entry, "label", path,
+                       default=standard.label if standard else humanise(name))
         kind = r.text(entry, "kind", path, required=standard is None,
                       default=standard.kind if standard else None)
         if kind is not None and kind not in ("money", "text"):
@@ -286,7 +355,7 @@ def _monitoring(r: _Reader, data: Mapping) -> Monitoring:
         elif standard and kind != standard.kind:
             r.problem(f"{path}.kind: {name} is always {standard.kind}")
         required = r.boolean(entry, "required", path, default=False)
-        fields[name] = ReturnField(kind or "text", required)
+        fields[name] = ReturnField(kind or "text", required, label or "")
     return Monitoring(every_months=every, count=count, dates=dates, fields=fields)
 
 
@@ -299,11 +368,13 @@ def _ladder(r: _Reader, data: Mapping) -> tuple[LadderStep, ...]:
         return DEFAULT_LADDER
     steps: list[LadderStep] = []
     escalations = 0
+    unworded: list[str] = []
     before = len(r.problems)
     for i, entry in enumerate(entries):
         path = f"ladder[{i}]"
         r.unknown(entry, {"name", "offset_days", "working_days", "action", "level", "at_risk",
-                          "to", "cc"}, path)
+                          "to", "cc", "label", "sentence"}, path)
+        standard = STANDARD_STEPS.get(entry.get("name"))
         action = r.text(entry, "action", path, required=True)
         if action is not None and action not in ACTIONS:
             r.problem(f"{path}.action: {action!r} is not one of {', '.join(ACTIONS)}")
@@ -317,13 +388,24 @@ def _ladder(r: _Reader, data: Mapping) -> tuple[LadderStep, ...]:
             working_days=r.boolean(entry, "working_days", path, default=False),
             level=r.integer(entry, "level", path,
                             default=escalations if action == "escalate" else 0),
-            at_risk=r.boolean(entry, "at_risk", path, default=False))
+            at_risk=r.boolean(entry, "at_risk", path, default=False),
+            label=r.text(entry, "label", path, default=standard.label if standard else "") or "",
+            sentence=r.text(entry, "sentence", path,
+                            default=standard.sentence if standard else "") or "")
+        # Words are checked after the ladder's shape, so a missing label never
+        # hides a step out of order.
+        if "name" in entry and not step.label:
+            unworded.append(f"{path}.label: missing (what people read for the step "
+                            f"{step.name!r}, like \"First escalation\")")
+        if "name" in entry and not step.sentence:
+            unworded.append(f"{path}.sentence: missing (one sentence saying what the step does)")
         if "name" in entry and not _NAME.fullmatch(step.name):
             r.problem(f"{path}.name: {step.name!r} is not a name of lower-case letters, "
                       f"digits and _ (it names the email templates)")
         steps.append(step)
     if len(r.problems) == before:  # ordering checks on half-read steps would only repeat them
         r.problems.extend(ladder_problems(steps))
+    r.problems.extend(unworded)
     return tuple(steps)
 
 

@@ -34,6 +34,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import Engine, select
 
+from states.bid import BID
 from states.money import pounds
 from workflow import awards, clock
 from workflow import programmes as programme_store
@@ -235,13 +236,14 @@ def _offer_days(conn: Any, case_ids: list[int]) -> dict[int, date]:
 def _grant(row: Any, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: dict,
            held_pence: int, award_day: date | None) -> dict[str, Any]:
     partners = [orgs[c].name for c in row.partners if c in orgs]
-    category = spec.categories.get(row.category)
-    label = category.label if category is not None and category.label else row.category
+    # The category's sentence says who it is for; its short label is the fallback.
+    label = (spec.category_sentence(row.category).rstrip(".")
+             or spec.category_label(row.category))
     description = f"{row.title}. {label}. Led by {lead.name}" + (
         f", with {', '.join(partners[:-1])} and {partners[-1]}." if len(partners) > 1
         else f", with {partners[0]}." if partners else ".")
     if held_pence < (row.amount_pence or 0):
-        description += (f" {row.state.capitalize()}: {pounds(row.amount_pence - held_pence)} "
+        description += (f" {BID.state_label(row.state)}: {pounds(row.amount_pence - held_pence)} "
                         f"of the award was released.")
     grant: dict[str, Any] = {
         "id": f"360G-{funder.prefix}-{row.ref}",

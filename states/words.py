@@ -1,0 +1,93 @@
+"""Words for people: a label and a one-sentence description for each code.
+
+Codes (`under_assessment`, `ask_clarification`, `esg_top_up`) are what the
+database, `--json`, the API and history keep; people read the label ("Under
+assessment") and, where there is room, the sentence (DESIGN.md section 12).
+The definitions, the programme files and the message kinds each declare
+their own words; this module holds the shape, the self-check, and the words
+of history rows that are not transitions of a definition.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+__all__ = ["Words", "words_table", "missing_words", "allowed_now", "EVENT_WORDS",
+           "event_label", "humanise"]
+
+
+@dataclass(frozen=True)
+class Words:
+    """What people read for one code: a short label and one sentence."""
+
+    label: str
+    sentence: str = ""
+
+
+WordsLike = Words | tuple[str, str] | tuple[str]
+
+
+def words_table(entries: Mapping[str, WordsLike] | None) -> Mapping[str, Words]:
+    """A read-only table from `{"code": ("Label", "Sentence.")}` as definitions write it."""
+    out: dict[str, Words] = {}
+    for code, entry in (entries or {}).items():
+        out[code] = entry if isinstance(entry, Words) else Words(*entry)
+    return MappingProxyType(out)
+
+
+def missing_words(owner: str, what: str, codes: Iterable[str],
+                  table: Mapping[str, Words]) -> list[str]:
+    """One sentence per code that has no label (or no sentence) in `table`."""
+    out: list[str] = []
+    for code in codes:
+        words = table.get(code)
+        if words is None or not words.label.strip():
+            out.append(f"{owner}: {what} '{code}' has no label for people")
+        elif not words.sentence.strip():
+            out.append(f"{owner}: {what} '{code}' has no sentence saying what it means")
+    return out
+
+
+def humanise(code: str) -> str:
+    """The last resort for a code nobody labelled (an old row, a removed step):
+    `escalated_1` -> "Escalated 1". The self-checks make sure it is rare."""
+    text = code.replace("_", " ").replace(".", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def allowed_now(labelled: Iterable[tuple[str, str]], *, with_codes: bool) -> str:
+    """"Check eligibility (check), Withdraw (withdraw)" from (code, label) pairs.
+
+    The command line, where people type codes, shows each code after its label;
+    the web and the API's messages show the labels alone. "nothing" when empty.
+    """
+    parts = [f"{label} ({code})" if with_codes else label for code, label in labelled]
+    return ", ".join(parts) or "nothing"
+
+
+# History rows that change no state of a definition carry these triggers
+# (DESIGN.md section 4), as do the rows the sweep writes for held steps.
+EVENT_WORDS: Mapping[str, Words] = words_table({
+    "create": ("Opened", "The case was opened as a draft."),
+    "declare": ("Conflict of interest declared",
+                "An assessor declared whether they have a conflict of interest in the bid."),
+    "score": ("Scored", "An assessor recorded their scores for the bid."),
+    "agree_score": ("Agreed score recorded",
+                    "A moderator recorded the agreed score where assessors' scores differed."),
+    "record_contribution": ("Contribution agreed",
+                            "The area's contribution to the network's running costs was "
+                            "recorded."),
+    "assign": ("Handed over", "The case was handed to another caseworker."),
+    "schedule_checkpoints": ("Returns scheduled",
+                             "The monitoring returns and their due dates were set."),
+    "remind": ("Reminder sent", "A reminder about a monitoring return was sent."),
+    "held": ("Held: case suspended",
+             "A step of the reminder ladder was not taken because the case is suspended."),
+})
+
+
+def event_label(trigger: str) -> str:
+    """The label of a history-only trigger, or the code made readable."""
+    words = EVENT_WORDS.get(trigger)
+    return words.label if words else humanise(trigger)
