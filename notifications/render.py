@@ -10,17 +10,12 @@ import textwrap
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from notifications.kinds import PARTS, template_name
+from states import dates
 
-_LONDON = ZoneInfo("Europe/London")
-# Fixed English names: strftime's %A and %B follow the process locale.
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
-           "August", "September", "October", "November", "December")
 _TEXT_WIDTH = 72
 _CATEGORIES = {
     "single_operation": "single operation",
@@ -37,12 +32,8 @@ class Rendered:
 
 
 def longdate(value: date | datetime) -> str:
-    """`Friday 4 April 2014`. An aware datetime is read as a day in England."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(_LONDON)
-        value = value.date()
-    return f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
+    """`Friday 4 April 2014`. A datetime is read as a day in England (states.dates)."""
+    return dates.long_day(value)
 
 
 def category_name(value: str) -> str:
@@ -100,6 +91,7 @@ def _environment() -> Environment:
     # (StrictUndefined); add just that one back.
     env.globals.clear()
     env.filters["longdate"] = longdate
+    env.filters["moment"] = dates.moment      # 2:56pm, 3 March 2014
     env.filters["category_name"] = category_name
     return env
 
