@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -157,23 +159,32 @@ def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
         yield bind
 
 
+def is_due(now):
+    """Queued and due at `now` (a datetime or a bind parameter).
+
+    A row never tried is due at once, whatever its time says: mail queued by
+    `sweep --now` in the future must go with the next delivery, not wait for
+    real time to catch up. Only a retry's backoff is a time to wait for.
+    """
+    return and_(_C.state == "queued", or_(_C.attempts == 0, _C.next_attempt_at <= now))
+
+
 _CLAIM_COLUMNS = (_C.id, _C.key, _C.to_addrs, _C.cc_addrs, _C.subject, _C.body_text,
                   _C.body_html, _C.attempts)
 
 
 def claim_batch(bind: Engine | Connection, *, owner: str, now: datetime, batch: int = 100,
-                claim_seconds: int = 60) -> list[Claimed]:
+                claim_seconds: float = 60) -> list[Claimed]:
     """Take up to `batch` due rows for `owner` until now + claim_seconds.
 
-    Due: queued, next_attempt_at reached, and unclaimed or claimed by a
-    worker whose claim has expired (it died, or is too slow to trust).
+    Due (`is_due`): queued, never tried or its retry time reached; and
+    unclaimed, or claimed by a worker whose claim has expired (it died).
     PostgreSQL workers skip each other's locked rows; SQLite has no row locks
     (the clause is dropped) and relies on BEGIN IMMEDIATE serialising writers.
     """
     due = (
         select(*_CLAIM_COLUMNS)
-        .where(_C.state == "queued", _C.next_attempt_at <= now,
-               or_(_C.claimed_by.is_(None), _C.claim_expires <= now))
+        .where(is_due(now), or_(_C.claimed_by.is_(None), _C.claim_expires <= now))
         .order_by(_C.next_attempt_at, _C.id)
         .limit(batch)
         .with_for_update(skip_locked=True)
@@ -252,19 +263,24 @@ def deliver(
     domain: str = "casework.localhost",
     batch: int = 100,
     max_attempts: int = 6,
-    claim_seconds: int = 60,
+    claim_seconds: float = 60,
     rng: random.Random | None = None,
     loop_until_empty: bool = True,
 ) -> DeliveryReport:
-    """Claim due rows, send them (outside any transaction), record the outcomes.
+    """Claim due rows, send them (outside any transaction), record each outcome as it comes.
 
-    A crash between sending and recording can send a message twice (its
-    claim expires, another run sends it again with the same Message-ID); it
-    can never lose one. `owner` must be unique to this worker process.
-    Synchronous: it runs its own event loop, so call it from a thread, not
-    from inside a running loop.
+    Each message's outcome is committed as soon as the server answers it,
+    before its connection starts another (the transport's rule), so a worker
+    killed at any moment has sent at most one message per connection that
+    it did not record: that one is sent again, with the same Message-ID,
+    once its claim expires. None is ever lost. The next batch is claimed only
+    when this one is finished, so no row waits claimed behind another.
+    `owner` must be unique to this worker process. Synchronous: it runs its
+    own event loop, so call it from a thread, not from inside a running loop.
     """
     parse_address("From", sender)  # a bad sender is a setting to fix: refuse before claiming
+    if not claim_seconds > 0:
+        raise ValueError(f"claim_seconds must be more than 0, not {claim_seconds}")
     rng = rng or random.Random()
     return asyncio.run(_deliver(engine, transport, now=now, owner=owner, sender=sender,
                                 domain=domain, batch=batch, max_attempts=max_attempts,
@@ -275,54 +291,141 @@ def deliver(
 async def _deliver(engine, transport, *, now, owner, sender, domain, batch, max_attempts,
                    claim_seconds, rng, loop_until_empty) -> DeliveryReport:
     report = DeliveryReport()
-    in_flight = None
     while True:
         claimed = claim_batch(engine, owner=owner, now=now(), batch=batch, claim_seconds=claim_seconds)
-        # Build this batch while the previous one is still on the wire:
-        # building is CPU, sending is mostly waiting for the server.
-        prepared = await _prepare(claimed, sender=sender, domain=domain, date=now())
-        if in_flight is not None:
-            done, stalled = await _finish(engine, *in_flight, owner=owner, now=now,
-                                          max_attempts=max_attempts, rng=rng)
-            report += done
-            in_flight = None
-            if stalled and claimed:
-                # Nothing got through: the server is down or refusing. Leave the
-                # rest due for the next run rather than spend their tries now.
-                _release(engine, owner, [row.id for row in claimed])
-                return report
         if not claimed:
             return report
-        failed, sendable = prepared
-        sending = asyncio.ensure_future(transport.send_batch([msg for _, msg in sendable]))
-        in_flight = (failed, [row for row, _ in sendable], sending)
+        run = _Batch(engine, owner=owner, now=now, max_attempts=max_attempts,
+                     claim_seconds=claim_seconds, rng=rng)
+        await run.send(transport, claimed, sender=sender, domain=domain)
+        report += run.report
+        if run.stalled:
+            # Nothing got through: the server is down or refusing. Leave the
+            # rest due for the next run rather than spend their tries now.
+            return report
         if not loop_until_empty:
-            done, _ = await _finish(engine, *in_flight, owner=owner, now=now,
-                                    max_attempts=max_attempts, rng=rng)
-            return report + done
+            return report
 
 
-async def _prepare(claimed: list[Claimed], *, sender: str, domain: str, date: datetime):
-    failed: list[tuple[Claimed, SendResult]] = []
-    sendable: list[tuple[Claimed, EmailMessage]] = []
-    for row in claimed:
+class ClaimLost(Exception):
+    """Our claim on the batch could not be kept: start no more of its messages."""
+
+
+# Claims, and why one can't run out while its message is being sent.
+#
+# A batch is claimed for `claim_seconds` (60 s by default). While it is being
+# sent, a task renews the claim of every row not yet recorded, every quarter
+# of that (15 s), to now + claim_seconds. A single message may take far longer
+# than a claim (two SMTP connects and two sends, each up to twice
+# CASEWORK_SMTP_TIMEOUT: 4 x 2 x 30 s = 240 s), but renewal does not wait
+# for it: it runs beside the sending. So a claim lapses only if renewing
+# itself fails for three quarters of a claim in a row (45 s; longer than
+# SQLite's 30 s wait for its write lock). From that moment the batch starts
+# no new message (`_Batch.record` raises ClaimLost once the last good renewal
+# is more than 3/4 of a claim old), and recording stays guarded by the claim,
+# so a worker that lost a row can never overwrite its new owner's outcome.
+RENEW_FRACTION = 0.25
+TRUST_FRACTION = 0.75
+
+
+class _Batch:
+    """One claimed batch on its way out: its outcomes, its claim kept alive."""
+
+    def __init__(self, engine: Engine, *, owner: str, now: Callable[[], datetime],
+                 max_attempts: int, claim_seconds: float, rng: random.Random):
+        self.engine, self.owner, self.now = engine, owner, now
+        self.max_attempts, self.claim_seconds, self.rng = max_attempts, claim_seconds, rng
+        self.report = DeliveryReport()
+        self.pending: dict[int, Claimed] = {}     # claimed, not yet recorded
+        self.tried: list[SendResult] = []
+        self.untried = 0
+        self.renewed_at = time.monotonic()
+        self.lost: str | None = None
+        self._counting = threading.Lock()
+
+    @property
+    def stalled(self) -> bool:
+        got_through = any(not isinstance(result, TempFailure) for result in self.tried)
+        return bool(self.lost) or self.untried > 0 or (bool(self.tried) and not got_through)
+
+    async def send(self, transport: Transport, claimed: list[Claimed], *, sender: str,
+                   domain: str) -> None:
+        date = self.now()
+        rows: list[Claimed] = []
+        messages: list[EmailMessage] = []
+        self.pending = {row.id: row for row in claimed}
+        for row in claimed:
+            try:
+                messages.append(_build(row, sender=sender, domain=domain, date=date))
+                rows.append(row)
+            except ValueError as exc:
+                # Checked at enqueue, so only a row changed since can land here.
+                self._record(row, PermFailure(f"not sendable as written: {exc}"))
+
+        async def record(index: int, result: SendResult) -> None:
+            await asyncio.to_thread(self._record, rows[index], result)
+            self._check_claim()
+
+        renewing = asyncio.create_task(self._keep_claimed())
         try:
-            sendable.append((row, _build(row, sender=sender, domain=domain, date=date)))
-        except ValueError as exc:
-            # Checked at enqueue, so only a row changed since can land here.
-            failed.append((row, PermFailure(f"not sendable as written: {exc}")))
-        await asyncio.sleep(0)  # let the batch in flight read its server's answers
-    return failed, sendable
+            await transport.send(messages, record)
+        except ClaimLost as lost:
+            self.lost = str(lost)
+        finally:
+            renewing.cancel()
+            try:
+                await renewing
+            except (asyncio.CancelledError, ClaimLost):
+                pass
+            # Rows never tried go back as they were: their tries are not spent.
+            self.untried = len(self.pending)
+            if self.pending:
+                try:
+                    _release(self.engine, self.owner, list(self.pending))
+                except Exception:
+                    if self.lost is None:
+                        raise      # the error that stopped the batch is already on its way
+
+    def _record(self, row: Claimed, result: SendResult) -> None:
+        # Out of `pending` first: a renewal running beside us must not take
+        # the row's leaving our claim for another worker's taking it.
+        self.pending.pop(row.id, None)
+        done = record_outcomes(self.engine, owner=self.owner, outcomes=[(row, result)],
+                               now=self.now(), max_attempts=self.max_attempts, rng=self.rng)
+        with self._counting:       # connections record from threads of their own
+            self.report += done
+            self.tried.append(result)
+
+    def _check_claim(self) -> None:
+        if self.lost:
+            raise ClaimLost(self.lost)
+        if time.monotonic() - self.renewed_at > self.claim_seconds * TRUST_FRACTION:
+            raise ClaimLost("the claim could not be renewed in time")
+
+    async def _keep_claimed(self) -> None:
+        while True:
+            await asyncio.sleep(self.claim_seconds * RENEW_FRACTION)
+            ids = list(self.pending)
+            if not ids:
+                continue
+            try:
+                kept = await asyncio.to_thread(_renew, self.engine, self.owner, ids,
+                                               self.now() + timedelta(seconds=self.claim_seconds))
+            except Exception:    # the database is busy or gone: the next renewal tries again
+                continue
+            gone = set(ids) - kept
+            if gone & set(self.pending):    # not recorded by us, and no longer ours
+                self.lost = f"{len(gone & set(self.pending))} claimed rows were taken by another worker"
+                return
+            self.renewed_at = time.monotonic()
 
 
-async def _finish(engine, failed, rows, sending, *, owner, now, max_attempts,
-                  rng) -> tuple[DeliveryReport, bool]:
-    """Record a sent batch; also say whether every message in it failed for now."""
-    results = await sending
-    outcomes = failed + list(zip(rows, results, strict=True))
-    stalled = bool(results) and all(isinstance(result, TempFailure) for result in results)
-    return record_outcomes(engine, owner=owner, outcomes=outcomes, now=now(),
-                           max_attempts=max_attempts, rng=rng), stalled
+def _renew(engine: Engine, owner: str, ids: list[int], until: datetime) -> set[int]:
+    """Extend our claim on `ids`; returns the ids that were still ours."""
+    with engine.begin() as conn:
+        conn.execute(update(_T).where(_C.id.in_(ids), _C.claimed_by == owner)
+                     .values(claim_expires=until))
+        return set(conn.execute(select(_C.id).where(_C.id.in_(ids), _C.claimed_by == owner)).scalars())
 
 
 def _release(engine: Engine, owner: str, ids: list[int]) -> None:

@@ -1,7 +1,24 @@
-"""Transports: how a batch of built messages leaves the building.
+"""Transports: how built messages leave the building.
 
-A transport has `async send_batch(messages) -> list[SendResult]`, one result
-per message, in the same order. A result is one of three small classes:
+The interface (every transport follows it; the outbox relies on each rule):
+
+    async def send(messages, record) -> None
+
+- For each message it tries, the transport awaits `record(index, result)` as
+  soon as that message's outcome is known, and **before the same connection
+  starts on another message**. The caller writes the outcome to the database
+  inside `record`, so a worker killed at any moment has at most one message
+  per connection sent but not recorded (sent again later, same Message-ID).
+- A message it never tries (the server went away first) gets no call at all:
+  the caller gives it back untouched, and it keeps its tries.
+- If `record` raises, the transport stops starting messages on every
+  connection and `send` raises that exception (the caller lost its claim on
+  the rows, or its database). Otherwise `send` raises nothing: trouble with
+  the server is a result, or a message not tried.
+- `record` is called from the event loop running `send`, one call at a time
+  per connection; calls from different connections may overlap.
+
+A result is one of three small classes:
 
 - `Sent(response)`       the server took it (response: its answer, plus any
                          recipients it refused while accepting the others);
@@ -9,6 +26,9 @@ per message, in the same order. A result is one of three small classes:
                          connection, a timeout;
 - `PermFailure(reason)`  don't retry: a 5xx answer, or every recipient
                          refused with a 5xx; reason is the server's answer.
+
+`send_all(transport, messages)` runs one `send` and returns the results by
+position (None where a message was not tried), for scripts and tests.
 """
 from __future__ import annotations
 
@@ -17,7 +37,7 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Mapping, Protocol, Union
+from typing import Awaitable, Callable, Mapping, Protocol, Sequence, Union
 
 import aiosmtplib
 
@@ -42,8 +62,24 @@ class PermFailure:
 SendResult = Union[Sent, TempFailure, PermFailure]
 
 
+Record = Callable[[int, SendResult], Awaitable[None]]
+
+
 class Transport(Protocol):
-    async def send_batch(self, messages: list[EmailMessage]) -> list[SendResult]: ...
+    async def send(self, messages: Sequence[EmailMessage], record: Record) -> None:
+        """Send `messages`, awaiting `record(index, result)` for each one tried (module doc)."""
+        ...
+
+
+async def send_all(transport: Transport, messages: Sequence[EmailMessage]) -> list[SendResult | None]:
+    """Results by position; None for a message the transport never tried."""
+    results: list[SendResult | None] = [None] * len(messages)
+
+    async def keep(index: int, result: SendResult) -> None:
+        results[index] = result
+
+    await transport.send(messages, keep)
+    return results
 
 
 TLS_MODES = ("none", "starttls", "tls")
@@ -58,9 +94,9 @@ def _answer(code: int, message: str) -> str:
 
 
 class SmtpTransport:
-    """SMTP via aiosmtplib, one connection reused per worker for a whole batch.
+    """SMTP via aiosmtplib, each connection reused for every message it takes in one `send`.
 
-    A batch is shared by at most `concurrency` connections. Every SMTP
+    A call is shared by at most `concurrency` connections. Every SMTP
     operation is bounded by `timeout` (aiosmtplib's per-operation timeout),
     and a whole message by twice that (asyncio.timeout), since a slow-drip
     server can keep each single read inside its limit.
@@ -86,32 +122,39 @@ class SmtpTransport:
         self.timeout, self.concurrency = timeout, concurrency
         self.local_hostname = local_hostname
 
-    async def send_batch(self, messages: list[EmailMessage]) -> list[SendResult]:
-        results: list[SendResult | None] = [None] * len(messages)
-        todo = iter(range(len(messages)))  # shared: a free worker takes the next message
-        gave_up: list[str] = []
+    async def send(self, messages: Sequence[EmailMessage], record: Record) -> None:
+        todo = iter(range(len(messages)))  # shared: a free connection takes the next message
         workers = min(self.concurrency, len(messages))
-        await asyncio.gather(*(self._worker(messages, todo, results, gave_up) for _ in range(workers)))
-        # Messages left over when every worker lost its connection were never tried.
-        reason = f"not tried: {gave_up[0]}" if gave_up else "not tried"
-        return [result if result is not None else TempFailure(reason) for result in results]
+        if not workers:
+            return
+        try:
+            # A TaskGroup, so that a failing `record` stops every connection.
+            async with asyncio.TaskGroup() as group:
+                for _ in range(workers):
+                    group.create_task(self._worker(messages, todo, record))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
 
-    async def _worker(self, messages, todo, results, gave_up: list[str]) -> None:
+    async def _worker(self, messages: Sequence[EmailMessage], todo, record: Record) -> None:
         smtp: aiosmtplib.SMTP | None = None
         try:
             for index in todo:
                 try:
-                    smtp, results[index] = await self._send_with_reconnect(smtp, messages[index])
+                    smtp, result = await self._send_with_reconnect(smtp, messages[index])
                 except _ConnectionLost as lost:
                     # Stop here rather than wait out a timeout for every message
-                    # of a dead server; another worker may still be healthy.
-                    results[index] = TempFailure(str(lost))
-                    gave_up.append(str(lost))
+                    # of a dead server; another connection may still be healthy.
+                    # The messages nobody reaches are not recorded: they keep their tries.
                     smtp = None
+                    await record(index, TempFailure(str(lost)))
                     return
-        finally:
+                await record(index, result)
+        except BaseException:
             if smtp is not None:
-                await self._quit(smtp)
+                smtp.close()       # stopped mid-way: no goodbye to wait for
+            raise
+        if smtp is not None:
+            await self._quit(smtp)
 
     async def _send_with_reconnect(self, smtp, msg):
         # A reused connection may have been closed by the server since the
@@ -199,11 +242,12 @@ class FileTransport:
         self.folder = Path(folder)
         self._next: int | None = None
 
-    async def send_batch(self, messages: list[EmailMessage]) -> list[SendResult]:
+    async def send(self, messages: Sequence[EmailMessage], record: Record) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         if self._next is None:
             self._next = len(list(self.folder.glob("*.eml"))) + 1
-        return [self._write(msg) for msg in messages]
+        for index, msg in enumerate(messages):
+            await record(index, self._write(msg))
 
     def _write(self, msg: EmailMessage) -> SendResult:
         key = msg.get("X-Casework-Key") or msg.get("Message-ID") or "message"

@@ -23,16 +23,33 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def claim_seconds_from_env(environ=os.environ) -> float:
+    """CASEWORK_CLAIM_SECONDS: how long a worker's claim on a batch lasts unrenewed (default 60).
+
+    A live worker renews it every quarter of that; it matters when a worker
+    dies, as the wait before another worker sends what it held.
+    """
+    raw = environ.get("CASEWORK_CLAIM_SECONDS", "").strip() or "60"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 1 <= value <= 3600:
+        raise ValueError(f"CASEWORK_CLAIM_SECONDS must be a number of seconds from 1 to 3600, not {raw!r}")
+    return value
+
+
 def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
             owner: str | None = None) -> outbox.DeliveryReport:
     """Send what is due now through the configured transport (CASEWORK_MAIL, CASEWORK_SMTP_*)."""
     try:
         transport = transport or transport_from_env(os.environ)
         sender = sender or sender_from_env(os.environ)
+        claim_seconds = claim_seconds_from_env(os.environ)
     except ValueError as err:
         raise Malformed("Mail settings", [str(err)]) from None
     report = outbox.deliver(engine, transport, now=clock.now, owner=owner or worker_name(),
-                            sender=sender, domain=MAIL_DOMAIN)
+                            sender=sender, domain=MAIL_DOMAIN, claim_seconds=claim_seconds)
     for outcome in ("sent", "retrying", "dead"):
         MESSAGES.labels(outcome).inc(getattr(report, outcome))
     return report

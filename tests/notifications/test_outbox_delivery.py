@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 
 from notifications import (HeaderRefused, OutboxMessage, PermFailure, SmtpTransport, TempFailure,
                            as_email, claim_batch, counts, deliver, enqueue, exists, get_message,
-                           list_messages, message_id_for, record_outcomes, render, retry)
+                           list_messages, message_id_for, record_outcomes, render, retry,
+                           send_all)
 from notifications.outbox import backoff_seconds
-from tests.notifications.mail_fixtures import realistic_context
+from tests.notifications.mail_fixtures import Clock, realistic_context
 
 COUNCIL = "returns@tewkesbury.gov.uk"
 CASEWORKER = "caseworker@communities.gsi.gov.uk"
@@ -171,11 +173,14 @@ def test_while_the_server_is_down_rows_wait_and_all_arrive_once_it_is_back(outbo
     ids = queue(outbox_db, clock, n=5)
     smtp_server.stop()
 
-    assert str(run(outbox_db, smtp_server, clock)) == "sent 0, retrying 5, dead 0"
+    # One try spent a connection (two connections); the messages never tried keep their tries.
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 0, retrying 2, dead 0"
+    assert [row(outbox_db, i).attempts for i in ids] == [1, 1, 0, 0, 0]
     clock.advance(75)
-    assert str(run(outbox_db, smtp_server, clock)) == "sent 0, retrying 5, dead 0"
-    assert {row(outbox_db, i).attempts for i in ids} == {2}
-    assert all("could not connect" in row(outbox_db, i).last_error for i in ids)
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 0, retrying 2, dead 0"
+    assert sorted(row(outbox_db, i).attempts for i in ids) == [0, 1, 1, 1, 1]
+    assert all("could not connect" in row(outbox_db, i).last_error for i in ids if row(outbox_db, i).attempts)
+    assert {row(outbox_db, i).claimed_by for i in ids} == {None}
 
     smtp_server.start()
     clock.advance(150)
@@ -235,7 +240,7 @@ def test_a_crash_between_send_and_mark_sends_again_with_the_same_message_id(outb
     [id] = queue(outbox_db, clock)
     [taken] = claim_batch(outbox_db, owner="worker-1", now=clock.now())
     msg = as_email(_listed(outbox_db, id), sender=SENDER, domain=DOMAIN)
-    asyncio.run(SmtpTransport("127.0.0.1", smtp_server.port).send_batch([msg]))   # then it "crashes"
+    asyncio.run(send_all(SmtpTransport("127.0.0.1", smtp_server.port), [msg]))   # then it "crashes"
 
     clock.advance(61)
     report = run(outbox_db, smtp_server, clock, owner="worker-2")
@@ -351,3 +356,59 @@ def test_a_run_that_gets_nothing_through_leaves_the_rest_for_the_next_run(outbox
         (1, None), (1, None), (0, None), (0, None), (0, None)]
     smtp_server.start()
     assert str(run(outbox_db, smtp_server, clock, batch=2)) == "sent 3, retrying 0, dead 0"
+
+
+class _Running:
+    """A clock that moves with real time from a fixed start (claims must run out for real)."""
+
+    def __init__(self, start: datetime):
+        self.start, self.t0 = start, time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.t0)
+
+
+def test_a_slow_server_never_lets_a_second_worker_take_a_message_being_sent(outbox_db, smtp_server, clock):
+    # Each batch takes far longer than a claim lasts (6 messages x 0.25 s over
+    # two connections, against a 0.4 s claim), and the second worker starts a
+    # little later, so the first comes back for more while the second's batch
+    # is still on the wire: only renewal keeps that batch the second's.
+    queue(outbox_db, clock, n=24)
+    smtp_server.stall_next(0.25, count=10**6)
+    running = _Running(clock.now())
+    reports = {}
+
+    def worker(name):
+        transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=5.0)
+        reports[name] = deliver(outbox_db, transport, now=running.now, owner=name, sender=SENDER,
+                                domain=DOMAIN, batch=6, claim_seconds=0.4)
+
+    threads = [threading.Thread(target=worker, args=(f"worker-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.2)
+    for thread in threads:
+        thread.join(60)
+
+    keys = [r.message["X-Casework-Key"] for r in smtp_server.wait_for(24)]
+    assert len(keys) == len(set(keys)) == 24                   # no duplicates
+    assert sum(r.sent for r in reports.values()) == 24
+
+
+def test_mail_queued_in_simulated_future_time_goes_with_the_next_real_delivery(outbox_db, smtp_server, clock):
+    future = Clock(datetime(2027, 3, 9, 9, 0, tzinfo=timezone.utc))     # as `sweep --now 2027-03-09…` queues
+    ids = queue(outbox_db, future, n=3)
+
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 3, retrying 0, dead 0"
+    assert [row(outbox_db, i).state for i in ids] == ["sent"] * 3
+
+
+def test_a_retry_waits_for_its_backoff_even_when_the_first_try_was_queued_in_the_future(outbox_db, smtp_server, clock):
+    future = Clock(datetime(2027, 3, 9, 9, 0, tzinfo=timezone.utc))
+    [id] = queue(outbox_db, future)
+    smtp_server.fail_next(1, at="DATA")
+    assert str(run(outbox_db, smtp_server, future)) == "sent 0, retrying 1, dead 0"
+
+    assert str(run(outbox_db, smtp_server, clock)) == "sent 0, retrying 0, dead 0"   # not yet
+    future.advance(75)
+    assert str(run(outbox_db, smtp_server, future)) == "sent 1, retrying 0, dead 0"

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from notifications import (FileTransport, PermFailure, Sent, SmtpTransport, TempFailure,
-                           build_message, message_id_for, render, sender_from_env,
+                           build_message, message_id_for, render, send_all, sender_from_env,
                            transport_from_env)
 from tests.notifications.mail_fixtures import realistic_context
 
@@ -29,7 +29,7 @@ def a_message(n: int = 1, to=(COUNCIL,), cc=(CASEWORKER,), kind="checkpoint.remi
 
 
 def send(transport, messages):
-    return asyncio.run(transport.send_batch(messages))
+    return asyncio.run(send_all(transport, messages))
 
 
 def smtp_to(server, **options) -> SmtpTransport:
@@ -123,14 +123,40 @@ def test_a_dropped_connection_is_reopened_and_the_message_sent_once(smtp_server)
     assert smtp_server.sessions == 2
 
 
-def test_a_server_that_is_down_is_a_temporary_failure_for_every_message(smtp_server):
+def test_a_server_that_is_down_fails_one_message_a_connection_and_leaves_the_rest_untried(smtp_server):
     smtp_server.stop()
 
-    results = send(smtp_to(smtp_server, timeout=2.0), [a_message(n) for n in range(1, 6)])
+    results = send(smtp_to(smtp_server, timeout=2.0, concurrency=2), [a_message(n) for n in range(1, 6)])
 
-    assert all(isinstance(r, TempFailure) for r in results)
+    # Each connection tried one message and gave up; the others were never
+    # tried, so nothing is recorded for them and they keep their tries.
+    assert [type(r).__name__ for r in results] == ["TempFailure", "TempFailure", "NoneType", "NoneType", "NoneType"]
     assert "could not connect" in results[0].reason
-    assert results[-1].reason.startswith("not tried: could not connect")
+
+
+def test_each_outcome_is_recorded_before_its_connection_starts_another_message(smtp_server):
+    arrived_when_recorded = []
+
+    async def record(index, result):
+        await asyncio.sleep(0.05)        # a slow database: the connection must wait for it
+        arrived_when_recorded.append((index, smtp_server.accepted))
+
+    asyncio.run(smtp_to(smtp_server, concurrency=1).send([a_message(n) for n in range(1, 5)], record))
+
+    # Message n is on the server, and n+1 not yet, when n is recorded.
+    assert arrived_when_recorded == [(0, 1), (1, 2), (2, 3), (3, 4)]
+
+
+def test_a_failing_record_stops_every_connection(smtp_server):
+    class DatabaseGone(Exception):
+        pass
+
+    async def record(index, result):
+        raise DatabaseGone("disk full")
+
+    with pytest.raises(DatabaseGone):
+        asyncio.run(smtp_to(smtp_server, concurrency=2).send([a_message(n) for n in range(1, 9)], record))
+    assert smtp_server.accepted <= 2          # one message a connection, then nothing more
 
 
 def test_a_server_that_stops_answering_times_out_as_a_temporary_failure(smtp_server):

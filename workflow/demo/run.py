@@ -18,6 +18,7 @@ from typing import TextIO
 
 from sqlalchemy import Engine, bindparam, select
 
+from notifications.outbox import is_due
 from notifications.transports import SmtpTransport
 from states.ladder import LONDON
 from workflow import clock, mail, sweep
@@ -152,8 +153,7 @@ def _sample_sign_ins(engine: Engine) -> tuple[str | None, str | None]:
     return DEMO_PASSWORD, None
 
 
-_DUE = select(outbox.c.id).where(outbox.c.state == "queued",
-                                 outbox.c.next_attempt_at <= bindparam("now")).limit(1)
+_DUE = select(outbox.c.id).where(is_due(bindparam("now"))).limit(1)
 
 
 def _deliver(engine: Engine, transport: SmtpTransport) -> None:
