@@ -12,10 +12,11 @@ import re
 import pytest
 
 from states import AREA, BID, T
-from tests.web.site import (CAST, SMALL_ROUND, Site, area_under_assessment, bid_in_monitoring,
+from tests.web.site import (CAST, PASSWORD, SMALL_ROUND, Site, area_under_assessment, bid_in_monitoring,
                             open_return, text_of)
-from workflow import areas, assessment, cases, monitoring, people
+from workflow import areas, assessment, cases, monitoring, passwords, people
 from workflow.engine import acting_role
+from workflow.web.actions import IRREVERSIBLE
 
 REASON = "Because the rules of this test say so."
 SCORERS = ("ash", "asha")
@@ -138,7 +139,14 @@ def test_each_trigger_is_refused_to_those_who_may_not_fire_it_and_works_for_thos
         ref = refused_ref if name == allowed[0] else prepared(world, kind, t)
         page = visitors[name].get(f"/cases/{ref}")
         assert f'name="trigger" value="{t.trigger}"' in page.text, (name, t.trigger)
-        done = visitors[name].post(f"/cases/{ref}/advance", {"trigger": t.trigger, "reason": REASON})
+        data = {"trigger": t.trigger, "reason": REASON}
+        if t.trigger in IRREVERSIBLE:         # first "are you sure?", with the reason asked for
+            before = world.snapshot()
+            asked = visitors[name].get(f"/cases/{ref}/confirm?trigger={t.trigger}")
+            assert asked.status_code == 200 and "are you sure?" in text_of(asked.text), name
+            assert world.snapshot() == before
+            data["confirmed"] = "yes"
+        done = visitors[name].post(f"/cases/{ref}/advance", data)
         assert done.status_code == 303, (name, text_of(done.text)[:400])
         assert world.state(ref) == t.dest, name
         assert f"{ref} is now {t.dest.replace('_', ' ')}" in text_of(visitors[name].follow(done).text)
@@ -161,19 +169,89 @@ def _buttons(html: str) -> list[str]:
     return re.findall(r'name="trigger" value="([a-z_]+)"', html)
 
 
-def test_a_reason_the_rules_require_is_asked_for_and_its_absence_refused(site):
+def test_an_action_that_cannot_be_undone_asks_are_you_sure_and_needs_a_reason(site):
     ref = bid_in(site.world, "submitted")
     carol = site.as_("carol")
     page = carol.get(f"/cases/{ref}").text
     before = site.world.snapshot()
 
-    refused = carol.post(f"/cases/{ref}/advance", {"trigger": "declare_ineligible", "reason": "  "})
+    straight = carol.post(f"/cases/{ref}/advance", {"trigger": "declare_ineligible"})
+    confirm = carol.get(f"/cases/{ref}/confirm?trigger=declare_ineligible&version=2")
+    empty = carol.post(f"/cases/{ref}/advance", {"trigger": "declare_ineligible", "reason": "  ",
+                                                 "confirmed": "yes", "version": "2"})
 
-    assert 'for="reason-declare_ineligible">Reason for declare ineligible (required)' in page
-    assert refused.status_code == 422
-    assert '<a href="#reason-declare_ineligible">Give a reason' in refused.text
-    assert 'id="reason-declare_ineligible-error"' in refused.text
+    # the case page's button leads to the confirmation page, not to the change itself
+    assert re.search(r'<form method="get" action="/cases/[^"]+/confirm"[^>]*>\s*'
+                     r'<input type="hidden" name="trigger" value="declare_ineligible">', page)
+    assert straight.status_code == 200 and "Declare ineligible: are you sure?" in text_of(straight.text)
+    assert confirm.status_code == 200
+    words = text_of(confirm.text)
+    assert "Declare ineligible: are you sure?" in words and "This cannot be undone." in words
+    assert 'name="confirmed" value="yes"' in confirm.text and 'for="reason">Reason (required)' in confirm.text
+    assert empty.status_code == 422
+    assert '<a href="#reason">Give a reason for this declare ineligible' in empty.text
+    assert 'id="reason-error"' in empty.text
     assert site.world.snapshot() == before
+
+    done = carol.post(f"/cases/{ref}/advance", {"trigger": "declare_ineligible", "version": "2",
+                                                "reason": "Fraud risk found.", "confirmed": "yes"})
+    assert done.status_code == 303 and site.world.state(ref) == "ineligible"
+
+
+def test_suspending_asks_for_a_reason_and_a_confirmation_first(site):
+    ref = bid_in(site.world, "in_monitoring")
+    carol = site.as_("carol")
+    before = site.world.snapshot()
+
+    page = carol.get(f"/cases/{ref}").text
+    asked = carol.get(f"/cases/{ref}/confirm?trigger=suspend")
+    no_reason = carol.post(f"/cases/{ref}/advance", {"trigger": "suspend", "confirmed": "yes"})
+
+    assert 'name="trigger" value="suspend"' in page and 'method="get" action="/cases/' in page
+    assert "Payments are held" in text_of(asked.text)
+    assert no_reason.status_code == 422
+    assert site.world.snapshot() == before
+
+
+def test_an_action_that_would_be_refused_is_not_offered_and_says_what_is_missing(site, moment):
+    ref = bid_in(site.world, "in_monitoring")
+    carol = site.as_("carol")
+
+    page = carol.get(f"/cases/{ref}").text
+
+    assert 'name="trigger" value="complete"' not in page
+    assert ("Mark as complete: 4 returns are still to be accepted or waived: Q1, Q2, Q3 and Q4."
+            in text_of(page))
+    # a confirmation page for something that would not succeed sends people back to the case
+    assert carol.get(f"/cases/{ref}/confirm?trigger=terminate").status_code == 303
+
+
+def test_a_refusal_with_several_reasons_names_the_action_once(site):
+    ref = bid_in(site.world, "in_monitoring")
+    carol = site.as_("carol")
+    before = site.world.snapshot()
+
+    refused = carol.post(f"/cases/{ref}/advance", {"trigger": "complete"})
+
+    assert refused.status_code == 422
+    assert text_of(refused.text).count("cannot be 'complete'") == 1
+    assert site.world.snapshot() == before
+
+
+def test_an_approver_who_assessed_is_told_why_they_cannot_offer(site):
+    site.world.person("amy", "assessor", "approver")
+    passwords.sample_passwords(site.engine, password=PASSWORD)
+    ref = site.world.bid()
+    site.world.advance(ref, "submit", "check", "start_assessment")
+    for name in ("amy", "asha"):
+        assessment.declare(site.engine, ref, name, conflict=False)
+        assessment.score(site.engine, ref, name, innovation=4, costs=3, savings=4)
+    site.world.advance(ref, "moderate", "recommend")
+
+    page = site.as_("amy").get(f"/cases/{ref}").text
+
+    assert 'name="trigger" value="offer"' not in page
+    assert "Offer the award: You assessed" in text_of(page)
 
 
 def test_a_rule_that_fails_is_shown_in_the_services_own_words(site):

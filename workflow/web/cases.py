@@ -8,7 +8,6 @@ with the same version check.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
@@ -24,53 +23,19 @@ from workflow.db import reading
 from workflow.errors import CaseworkError, NotFound
 from workflow.models import programmes
 from workflow.web import queries
+from workflow.web.actions import CONSEQUENCES, IRREVERSIBLE, find, plan_actions
+from workflow.web.labels import state_label, trigger_label
 from workflow.web.auth import STAFF, Viewer, session_of, viewer
 from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
 from workflow.web.pages import Problem, money, page, words
 from workflow.web.signin import safe_next
 
-LABELS = {
-    "submit": "Submit", "check": "Mark as eligible", "declare_ineligible": "Declare ineligible",
-    "start_assessment": "Start assessment", "ask_clarification": "Ask for clarification",
-    "answer": "Record the answer to clarification", "moderate": "Mark as moderated",
-    "recommend": "Recommend", "reject": "Reject", "offer": "Offer the award",
-    "accept": "Accept the award", "decline": "Decline", "complete": "Mark as complete",
-    "suspend": "Suspend", "reinstate": "Reinstate", "terminate": "Terminate",
-    "withdraw": "Withdraw", "select": "Select the area", "onboard": "Start onboarding",
-    "activate": "Activate",
-}
-WARNING = {"declare_ineligible", "reject", "decline", "suspend", "terminate", "withdraw"}
-# Triggers that take a reason even where the rules do not require one.
-REASON_WELCOME = WARNING | {"ask_clarification", "answer", "reinstate"}
 MONEY_FIELDS = {"amount", "transitional_costs", "annual_savings", "contribution"}
 ASSESSED_STATES = ("eligible", "under_assessment", "clarification_requested", "moderated",
                    "recommended", "rejected", "award_offered", "in_monitoring", "suspended",
                    "declined", "terminated", "closed", "withdrawn")
 ALL_STATES = sorted({s for kind in ("bid", "area") for s in DEFINITIONS[kind].states})
-
-
-@dataclass(frozen=True)
-class Action:
-    trigger: str
-    label: str
-    reason: str              # required | optional | none
-    warning: bool
-
-    @property
-    def field(self) -> str:
-        return f"reason-{self.trigger}"
-
-
-def actions_for(kind: str, state: str, allowed: Iterable[str]) -> list[Action]:
-    definition = DEFINITIONS[kind]
-    out = []
-    for trigger in allowed:
-        t = definition.find(trigger, state)
-        need = "required" if t and t.needs_reason else "optional" if trigger in REASON_WELCOME else "none"
-        out.append(Action(trigger, LABELS.get(trigger, words(trigger).capitalize()), need,
-                          trigger in WARNING))
-    return sorted(out, key=lambda a: (a.warning, a.trigger))
 
 
 def application_rows(app: dict, names: dict[str, str]) -> list[tuple[str, Any]]:
@@ -142,13 +107,14 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         caseworkers = ([u["name"] for u in people.list_users(conn)
                         if "caseworker" in u["roles"] and u["name"] != row.caseworker]
                        if may_assign else [])
+        planned = plan_actions(conn, row, who.actor)
     returns = monitoring.list_checkpoints(engine, case=row.ref)
-    actions = actions_for(row.kind, row.state, case["allowed_triggers"])
+    actions = [a for a in planned if a.offered]
     fund = (assessment.fund_position(engine, row.programme)
-            if any(a.trigger == "offer" for a in actions) else None)
+            if any(a.trigger == "offer" for a in planned) else None)
     return page(request, "case.html", status=status, errors=errors or [], form=form or {},
                 case=case, names=names, application=application_rows(case["application"], names),
-                actions=actions, history=trail, messages=messages, returns=returns,
+                actions=actions, blocked=[a for a in planned if not a.offered], history=trail, messages=messages, returns=returns,
                 assessment=judged, fund=fund, staff=staff,
                 may_contribute=(who.has("caseworker") and row.kind == "area"
                                 and row.state in areas.CONTRIBUTION_STATES),
@@ -162,6 +128,15 @@ async def advance(request: Request) -> Response:
     reason = form.optional("reason")
     version = form.number("version")
     who: Viewer = await run_in_threadpool(_visible, request, ref)
+    if (trigger in IRREVERSIBLE and not (form.text("confirmed") == "yes" and reason)
+            and await run_in_threadpool(_offered, request, ref, trigger, version)):
+        # Not from the confirmation page, or its reason left empty: ask (again), change nothing.
+        errors = ([Problem(f"Give a reason for this {_label_of(request, ref, trigger).lower()}: "
+                           f"it is kept in the case's history.", "reason")]
+                  if form.text("confirmed") == "yes" else [])
+        return await run_in_threadpool(render_confirm, request, ref, trigger, errors=errors,
+                                       reason=reason or "", version=version,
+                                       then=form.text("next"))
     return await _change(
         request, ref, lambda: case_service.advance(request.app.state.engine, ref, trigger,
                                                    who.name, reason=reason,
@@ -169,6 +144,51 @@ async def advance(request: Request) -> Response:
         kept={f"reason-{trigger}": reason or ""}, fields={"reason": f"reason-{trigger}"},
         general="actions", done=lambda d: f"{d['ref']} is now {words(d['state'])}.",
         then=safe_next(form.text("next")))
+
+
+def confirm_page(request: Request) -> Response:
+    p = request.query_params
+    version = p.get("version", "")
+    return render_confirm(request, request.path_params["ref"], p.get("trigger", ""),
+                          version=int(version) if version.isdigit() else None,
+                          then=p.get("next", ""))
+
+
+def render_confirm(request: Request, ref: str, trigger: str, *, errors: list[Problem] | None = None,
+                   reason: str = "", version: int | None = None, then: str = "") -> Response:
+    """"Are you sure?" for an action that cannot be undone, with its reason required.
+
+    The action is planned first: one that would not succeed (or is not this
+    person's) sends them back to the case page, which says why.
+    """
+    who = viewer(request)
+    with reading(request.app.state.engine) as conn:
+        row = case_service.load_case(conn, ref)
+        who.check_sees(row.ref, row.lead, row.partners)
+        action = find(plan_actions(conn, row, who.actor), trigger)
+        names = queries.org_names(conn, [row.lead])
+    if action is None or not action.offered or trigger not in IRREVERSIBLE:
+        return RedirectResponse(f"/cases/{row.ref}", status_code=303)
+    return page(request, "confirm.html", status=422 if errors else 200, errors=errors or [],
+                case=row, action=action, consequence=CONSEQUENCES[trigger], names=names,
+                reason=reason, version=row.version if version is None else version,
+                then=safe_next(then) or "")
+
+
+def _offered(request: Request, ref: str, trigger: str, version: int | None) -> bool:
+    """Would `trigger` succeed for this person on the version they saw? (If not, the
+    service says why.)"""
+    with reading(request.app.state.engine) as conn:
+        row = case_service.load_case(conn, ref)
+        if version is not None and version != row.version:
+            return False
+        action = find(plan_actions(conn, row, viewer(request).actor), trigger)
+    return action is not None and action.offered
+
+
+def _label_of(request: Request, ref: str, trigger: str) -> str:
+    with reading(request.app.state.engine) as conn:
+        return trigger_label(case_service.load_case(conn, ref).kind, trigger)
 
 
 async def contribution(request: Request) -> Response:
@@ -231,6 +251,7 @@ ROUTES = [
     Route("/cases", case_list, methods=["GET"]),
     Route("/cases/{ref}", case_page, methods=["GET"]),
     Route("/cases/{ref}/advance", advance, methods=["POST"]),
+    Route("/cases/{ref}/confirm", confirm_page, methods=["GET"]),
     Route("/cases/{ref}/contribution", contribution, methods=["POST"]),
     Route("/cases/{ref}/assign", assign, methods=["POST"]),
 ]

@@ -53,8 +53,10 @@ def problems_of(err: CaseworkError, fields: Mapping[str, str] | None = None, *,
         lines = [(p if ":" in p else f"{err.what} refused: {p}", p.partition(":")[0].strip())
                  for p in err.problems]
     elif isinstance(err, GuardFailed):
-        lines = [(f"{err.ref} cannot be '{err.trigger.replace('_', ' ')}': {v}",
-                  v.partition(" ")[0]) for v in err.violations]
+        # The refusal is named once; each further violation is a line of its own.
+        lines = [(f"{err.ref} cannot be '{err.trigger.replace('_', ' ')}': {v}" if i == 0
+                  else v[:1].upper() + v[1:], v.partition(" ")[0])
+                 for i, v in enumerate(err.violations)]
     elif isinstance(err, RuleViolation) and len(err.violations) > 1:
         lines = [(v, "") for v in err.violations]
     else:

@@ -1,0 +1,131 @@
+"""The actions a case page offers: each planned with the service's own rules, without writing.
+
+For every trigger defined from the case's state that this person's role may
+fire, the same facts are read and the same guards run as `cases.apply` would
+(`engine.plan`), in a read-only connection. Those that would succeed are
+offered; the others are listed with one line saying what is missing ("3
+returns are still to be accepted or waived: Q2, Q3 and Q4"), so nobody
+presses a button only to be refused. Actions that cannot be undone go to a
+confirmation page that asks for a reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import Connection
+
+from states import DEFINITIONS
+from states.rules import ACTOR_RULES, RULES
+from workflow import clock
+from workflow import programmes as programme_store
+from workflow.engine import Actor, acting_role, plan
+from workflow.errors import GuardFailed, PermissionDenied
+from workflow.facts import facts_for, needs_of
+from workflow.web.labels import trigger_label
+
+# Actions that cannot be undone: each asks for a reason on a page of its own.
+IRREVERSIBLE = frozenset({"suspend", "terminate", "reject", "withdraw", "declare_ineligible",
+                          "decline"})
+# Triggers that take a reason where the rules do not require one.
+REASON_WELCOME = frozenset({"ask_clarification", "answer", "reinstate"})
+# What the confirmation page says each irreversible action does, beyond its name.
+CONSEQUENCES = {
+    "suspend": "Payments are held and the council is told by email. A caseworker can "
+               "reinstate the case later; the suspension stays in its history.",
+    "terminate": "The award ends for good and its unpaid funds go back to the fund. "
+                 "This cannot be undone.",
+    "reject": "The bid is turned down and the council is told by email. This cannot be undone.",
+    "withdraw": "The case stops here for good. This cannot be undone.",
+    "declare_ineligible": "The bid goes no further and the council is told by email. "
+                          "This cannot be undone.",
+    "decline": "This is final: it cannot be undone, and the council is told by email.",
+}
+# A placeholder reason while planning: the reason itself is asked for on the form.
+_PLANNING_REASON = "(asked on the form)"
+
+
+@dataclass(frozen=True)
+class Action:
+    trigger: str
+    label: str
+    reason: str              # required | optional | none
+    warning: bool            # cannot be undone: goes to a confirmation page
+    blocked: str = ""        # one line: what is missing before it can succeed
+
+    @property
+    def field(self) -> str:
+        return f"reason-{self.trigger}"
+
+    @property
+    def offered(self) -> bool:
+        return not self.blocked
+
+
+def plan_actions(conn: Connection, case: Any, actor: Actor | None) -> list[Action]:
+    """Every action `actor`'s roles may take on `case` now, each planned with its rules."""
+    if actor is None:
+        return []
+    definition = DEFINITIONS[case.kind]
+    spec = programme_store.spec_for(conn, case.programme)
+    now = clock.now()
+    out = []
+    for t in definition.defined_from(case.state):
+        if acting_role(t, actor, case.lead) is None:
+            continue
+        facts = None
+        if t.guards or t.actor_rules:
+            facts = facts_for(conn, case, actor=actor.name, now=now, spec=spec,
+                              needs=needs_of((*t.guards, *t.actor_rules)))
+        blocked = ""
+        try:
+            plan(definition, case.ref, case.state, t.trigger, actor, lead=case.lead,
+                 reason=_PLANNING_REASON, facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
+        except (GuardFailed, PermissionDenied):
+            blocked = missing(t, facts)
+        need = ("required" if t.needs_reason or t.trigger in IRREVERSIBLE
+                else "optional" if t.trigger in REASON_WELCOME else "none")
+        out.append(Action(t.trigger, trigger_label(case.kind, t.trigger), need,
+                          t.trigger in IRREVERSIBLE, blocked))
+    return sorted(out, key=lambda a: (a.warning, a.trigger))
+
+
+def missing(t: Any, facts: Any) -> str:
+    """One line for people: what stops `t` now, rule by rule, the first failing rule first."""
+    lines = []
+    for name in (*t.actor_rules, *t.guards):
+        rule = ACTOR_RULES.get(name) or RULES[name]
+        violations = rule(facts)
+        if violations:
+            lines.append(_SHORT.get(name, _first)(violations, facts))
+    return _sentence("; ".join(lines))
+
+
+def _first(violations: Sequence[str], _facts: Any) -> str:
+    more = len(violations) - 1
+    return violations[0] + (f" (and {more} more)" if more else "")
+
+
+def _returns_left(violations: Sequence[str], facts: Any) -> str:
+    left = [c.ref.rsplit("/", 1)[-1] for c in facts.checkpoints
+            if c.state not in ("accepted", "waived")]
+    if not left:
+        return violations[0]
+    n = len(left)
+    names = left[0] if n == 1 else ", ".join(left[:-1]) + " and " + left[-1]
+    return (f"{n} return{'s are' if n > 1 else ' is'} still to be accepted or waived: "
+            f"{names}")
+
+
+_SHORT: dict[str, Callable[[Sequence[str], Any], str]] = {
+    "all_checkpoints_accepted": _returns_left,
+}
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return (text[:1].upper() + text[1:] + ".") if text else ""
+
+
+def find(actions: Sequence[Action], trigger: str) -> Action | None:
+    return next((a for a in actions if a.trigger == trigger), None)
