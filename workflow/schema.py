@@ -18,7 +18,10 @@ from sqlalchemy import Engine, inspect, text
 from workflow.db import reading
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_LINK = re.compile(r"""^(revision|down_revision)\s*(?::[^=]*)?=\s*["']?([\w-]+)["']?\s*$""", re.M)
+# `revision = "0010"`, `down_revision = "0009"`, `down_revision = ("0002", "0005")` or None
+# (a merge names several; a type annotation may stand before the `=`).
+_LINK = re.compile(r"""^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(\([^)]*\)|[^\n]*)""", re.M)
+_NAME = re.compile(r"""["']([\w-]+)["']""")
 
 
 def alembic_config(connection: Any = None) -> Any:
@@ -30,7 +33,7 @@ def alembic_config(connection: Any = None) -> Any:
     return cfg
 
 
-def upgrade(engine: Engine, target: str = "heads") -> None:
+def upgrade(engine: Engine, target: str = "head") -> None:
     """Apply every migration not yet applied; safe to run twice."""
     from alembic import command
     with engine.begin() as conn:
@@ -46,13 +49,14 @@ def current_revisions(engine: Engine) -> set[str]:
 
 
 def head_revisions() -> set[str]:
-    """The newest migration of each branch: revisions no other migration follows."""
-    revisions, followed = set(), set()
+    """The revisions no other migration follows (since 0010 joined the branches, one)."""
+    revisions: set[str] = set()
+    followed: set[str] = set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
         links = dict(_LINK.findall(path.read_text(encoding="utf-8")))
         if "revision" in links:
-            revisions.add(links["revision"])
-            followed.add(links.get("down_revision"))
+            revisions.update(_NAME.findall(links["revision"]))
+            followed.update(_NAME.findall(links.get("down_revision", "")))
     return revisions - followed
 
 

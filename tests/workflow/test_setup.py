@@ -10,6 +10,12 @@ from workflow.schema import alembic_config, head_revisions, is_current
 from workflow.setup import check_definitions, init
 
 
+def back_to_before(conn, branch: str) -> None:
+    """The schema as it was before `branch`'s revision, the other branches left applied."""
+    command.downgrade(alembic_config(conn), "0009")  # undo 0010, the join, and any revision since
+    command.downgrade(alembic_config(conn), f"{branch}@-1")
+
+
 def test_init_on_an_empty_database_loads_both_programmes_and_is_safe_twice(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
 
@@ -65,7 +71,7 @@ def test_the_organisations_a_case_involves_are_filled_in_for_cases_already_there
     init(engine)
     World(engine).cast()
     with engine.begin() as conn:   # a database from before the table, with a case in it
-        command.downgrade(alembic_config(conn), "case_orgs@-1")
+        back_to_before(conn, "case_orgs")
         conn.execute(text(
             "INSERT INTO cases (ref, kind, programme, state, version, definition_version, title, "
             "lead, partners, amount_pence, application, at_risk, last_seq, last_hash, created_at, updated_at) "
@@ -101,7 +107,7 @@ def test_ledger_rows_from_before_the_running_balance_get_theirs_in_the_order_wri
         offer(w, ref)
     w.advance(first, "decline", by="cllr")
     with any_db.begin() as conn:   # a database from before the column, with those rows in it
-        command.downgrade(alembic_config(conn), "ledger_balance@-1")
+        back_to_before(conn, "ledger_balance")
         third_id = conn.execute(text("SELECT id FROM cases WHERE ref = :r"), {"r": third}).scalar()
 
     init(any_db)
@@ -163,7 +169,7 @@ def test_scores_from_before_setting_aside_keep_counting_and_stay_one_per_assesso
     w = World(any_db).cast()
     ref = scored(w, under_assessment(w), marks=((5, 5, 5), (3, 3, 3)))
     with any_db.begin() as conn:     # a database from before the column, with those scores
-        command.downgrade(alembic_config(conn), "scores_set_aside@-1")
+        back_to_before(conn, "scores_set_aside")
 
     init(any_db)
 
