@@ -149,7 +149,8 @@ def test_each_trigger_is_refused_to_those_who_may_not_fire_it_and_works_for_thos
         done = visitors[name].post(f"/cases/{ref}/advance", data)
         assert done.status_code == 303, (name, text_of(done.text)[:400])
         assert world.state(ref) == t.dest, name
-        assert f"{ref} is now {t.dest.replace('_', ' ')}" in text_of(visitors[name].follow(done).text)
+        label = (BID if kind == "bid" else AREA).state_label(t.dest).lower()
+        assert f"{ref} is now {label}." in text_of(visitors[name].follow(done).text)
 
 
 def test_the_case_page_offers_only_the_buttons_this_person_may_press(site):
@@ -189,7 +190,7 @@ def test_an_action_that_cannot_be_undone_asks_are_you_sure_and_needs_a_reason(si
     assert "Declare ineligible: are you sure?" in words and "This cannot be undone." in words
     assert 'name="confirmed" value="yes"' in confirm.text and 'for="reason">Reason (required)' in confirm.text
     assert empty.status_code == 422
-    assert '<a href="#reason">Give a reason for this declare ineligible' in empty.text
+    assert '<a href="#reason">Give the reason for ‘Declare ineligible’' in empty.text
     assert 'id="reason-error"' in empty.text
     assert site.world.snapshot() == before
 
@@ -385,7 +386,7 @@ def test_an_assessor_who_scored_declares_a_conflict_found_since_and_the_score_is
     assert "ash set aside" in after and "5 4 5 14.00" in after
     assert "Combined score Not scored yet" in after
     inbox = text_of(site.as_("carol").get("/inbox").text)
-    assert re.search(rf"{ref} .* under assessment £250,000 0 of the 2 needed \(waiting for "
+    assert re.search(rf"{ref} .* Under assessment £250,000 0 of the 2 needed \(waiting for "
                      rf"assessors\)", inbox)
 
 
@@ -448,7 +449,7 @@ def test_a_caseworker_hands_a_case_to_another_and_no_one_else_can(site):
     assert done.status_code == 303
     shown = text_of(carol.follow(done).text)
     assert "is now assigned to cath" in shown
-    assert "Assign — to cath" in shown and "Carol is on leave in May." in shown
+    assert "Handed over — to cath" in shown and "Carol is on leave in May." in shown
     assert cases.show(site.engine, ref)["caseworker"] == "cath"
 
 

@@ -133,8 +133,8 @@ def test_a_return_from_reminder_to_accepted_and_audited(people, moment, live, br
     assert "The chain holds" in page_text
     rows = audrey.locator("tbody tr")
     cells = [rows.nth(i).inner_text() for i in range(rows.count())]
-    assert any("Q1: submit" in c and "cllr" in c for c in cells)
-    assert any("Q1: accept" in c and "carol" in c for c in cells)
+    assert any("Q1: Send the return" in c and "cllr" in c for c in cells)
+    assert any("Q1: Accept the return" in c and "carol" in c for c in cells)
     assert all("✓ Intact" in c for c in cells)
     axe(audrey, "audit of a case")
     shoot(audrey, "07-auditor-history")
@@ -218,7 +218,7 @@ def test_an_assessor_declares_and_scores_and_the_caseworker_moderates(people, li
     _ctx, carol = person(browser, live)
     carol.goto(f"/cases/{ref}")
     sign_in(carol, "carol")
-    carol.get_by_role("button", name="Mark as moderated").click()
+    carol.get_by_role("button", name="Moderate the scores").click()
 
     assert f"{ref} is now moderated." in carol.inner_text("main")
     axe(carol, "case, moderated")

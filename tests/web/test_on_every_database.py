@@ -27,7 +27,7 @@ def test_a_return_from_submission_to_an_intact_audit(anywhere, moment):
 
     assert sent.status_code == 303 and accepted.status_code == 303
     assert "Returns submitted 1" in inbox
-    assert "The chain holds" in audit and "Q1: submit" in audit and "Q1: accept" in audit
+    assert "The chain holds" in audit and "Q1: Send the return" in audit and "Q1: Accept the return" in audit
 
 
 def test_lists_and_searches_keep_each_council_to_its_own_cases(anywhere, moment):

@@ -109,7 +109,7 @@ def test_the_assessor_inbox_shows_bids_to_score_and_the_approver_inbox_the_fund(
     assert "Bids to score" in assessor and scoring in assessor
     assert "Recommended bids to offer" in approver and ref in approver
     assert "£8,750,000 remaining" in approver      # £9m less the one offer of £250,000
-    assert "shared arrangement 1 30" in approver   # offers made, of the most allowed
+    assert "Shared arrangement 1 30" in approver   # offers made, of the most allowed
 
 
 def test_the_caseworker_inbox_groups_what_needs_them(site, places):

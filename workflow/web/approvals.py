@@ -7,17 +7,19 @@ so two approvers offering against the last funds cannot both succeed.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from workflow import programmes as programme_store, ranking
+from workflow.areas import CONTRIBUTION_STATES
 from workflow.assessment import fund_position
 from workflow.db import reading
 from workflow.models import cases
 from workflow.web import queries
 from workflow.web.auth import require
+from states.money import parse_money
 from workflow.web.pages import page
 
 SEES = ("caseworker", "assessor", "approver", "auditor", "admin")
@@ -27,7 +29,18 @@ def programme_list(request: Request) -> Response:
     require(request, *SEES, doing="see the programmes")
     with reading(request.app.state.engine) as conn:
         rows = programme_store.summaries(conn)
-    return page(request, "programmes.html", programmes=rows)
+        income = agreed_contributions(conn)
+    return page(request, "programmes.html", programmes=rows, income=income)
+
+
+def agreed_contributions(conn: Connection) -> dict[str, int]:
+    """Pence by programme: the contributions agreed with network areas still in it, which are
+    the network's income (a network programme commits no grants of its own)."""
+    q = (select(cases.c.programme, func.sum(cases.c.contribution_pence))
+         .where(cases.c.kind == "area", cases.c.contribution_pence.is_not(None),
+                cases.c.state.in_(CONTRIBUTION_STATES + ("completed",)))
+         .group_by(cases.c.programme))
+    return {code: int(total or 0) for code, total in conn.execute(q)}
 
 
 def ranking_page(request: Request) -> Response:
@@ -38,7 +51,7 @@ def ranking_page(request: Request) -> Response:
     fund = fund_position(engine, code)
     if category not in {c["category"] for c in fund["categories"]}:
         category = None
-    rows = ranking.ranking(engine, code, category=category)
+    rows = with_running_totals(ranking.ranking(engine, code, category=category))
     with reading(engine) as conn:
         names = queries.org_names(conn, [r["lead"] for r in rows])
         waiting = [r["ref"] for r in rows if r["state"] == "recommended"]
@@ -46,6 +59,18 @@ def ranking_page(request: Request) -> Response:
             select(cases.c.ref, cases.c.version).where(cases.c.ref.in_(waiting)))} if waiting else {}
     return page(request, "ranking.html", fund=fund, rows=rows, names=names, category=category,
                 may_offer=who.has("approver"), versions=versions)
+
+
+def with_running_totals(rows: list[dict]) -> list[dict]:
+    """Each row with `cumulative` (pence): its amount plus every row above it that fits, offers
+    made and bids still to decide alike (the ranking's own `running_total` starts from the
+    whole committed sum, so it read the same on every row once the offers were made)."""
+    total, out = 0, []
+    for r in rows:
+        if r["fits"]:
+            total += parse_money(r["amount"], "amount")
+        out.append({**r, "cumulative": total})
+    return out
 
 
 ROUTES = [

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from workflow.models import meta
 from workflow.web import (approvals, assessment, audit, cases, inbox, ops, outbox, returns,
-                          signin)
+                          signin, statements)
 from workflow.web.errors import HANDLERS
 from workflow.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from workflow.web.session import Codec, SessionMiddleware
@@ -57,7 +57,8 @@ def create_app(engine: Engine, *, scheduler_every: float | None,
 def _routes(engine: Engine) -> list[BaseRoute]:
     static = importlib.resources.files("templates") / "web" / "static"
     routes: list[BaseRoute] = [Mount("/static", app=StaticFiles(directory=str(static)), name="static")]
-    for area in (signin, inbox, cases, returns, assessment, approvals, audit, outbox, ops):
+    for area in (signin, inbox, cases, returns, assessment, approvals, audit, outbox, ops,
+                 statements):
         routes += area.ROUTES
     api = _api(engine)
     if api is not None:

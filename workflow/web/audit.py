@@ -26,7 +26,8 @@ from workflow.history import GENESIS, Entry, as_dict, rows_for, seal, verify
 from workflow.models import cases, history, programmes
 from workflow.web.auth import AUDIT_ROLES, require
 from workflow.web.errors import problems_of
-from workflow.web.pages import LONDON, page
+from states.dates import LONDON
+from workflow.web.pages import page
 
 STATUS_WORDS = {
     "intact": "Intact",
@@ -107,7 +108,7 @@ def programme_history(request: Request) -> Response:
     except Malformed as err:
         errors = problems_of(err, {"since": "since", "until": "until"})
         since = until = None
-    q = (select(history, cases.c.ref.label("case_ref"), cases.c.programme)
+    q = (select(history, cases.c.ref.label("case_ref"), cases.c.programme, cases.c.kind)
          .join(cases, cases.c.id == history.c.case_id)
          .order_by(history.c.at.desc(), history.c.id.desc()))
     if filters["programme"]:
@@ -125,7 +126,7 @@ def programme_history(request: Request) -> Response:
     with reading(request.app.state.engine) as conn:
         found = list(conn.execute(q.offset((number - 1) * size).limit(size + 1)))
         codes = list(conn.execute(select(programmes.c.code).order_by(programmes.c.code)).scalars())
-    rows = [as_dict(r, r.case_ref) for r in found[:size]]
+    rows = [{**as_dict(r, r.case_ref), "kind": r.kind} for r in found[:size]]
     params = urlencode([(k, v) for k, v in filters.items() if v])
     return page(request, "audit.html", status=400 if errors else 200, errors=errors, rows=rows,
                 filters=filters, programmes=codes, page_number=number,

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from states import DEFINITIONS
+from workflow import programmes as programme_store
 from workflow import (areas, assessment, assignment, cases as case_service, history, monitoring,
                       people)
 from workflow.db import reading
@@ -28,7 +29,7 @@ from workflow.web.labels import state_label, trigger_label
 from workflow.web.auth import STAFF, Viewer, session_of, viewer
 from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
-from workflow.web.pages import Problem, money, page, words
+from workflow.web.pages import Problem, money, page, paragraphs, sentence, words
 from workflow.web.signin import safe_next
 
 MONEY_FIELDS = {"amount", "transitional_costs", "annual_savings", "contribution"}
@@ -38,8 +39,10 @@ ASSESSED_STATES = ("eligible", "under_assessment", "clarification_requested", "m
 ALL_STATES = sorted({s for kind in ("bid", "area") for s in DEFINITIONS[kind].states})
 
 
-def application_rows(app: dict, names: dict[str, str]) -> list[tuple[str, Any]]:
-    """The application's fields as people read them: money in pounds, organisations by name."""
+def application_rows(app: dict, names: dict[str, str],
+                     category: Callable[[str], str] = words) -> list[tuple[str, Any]]:
+    """The application's fields as people read them: money in pounds, organisations by name,
+    the category by its label, the council's own text in paragraphs."""
     rows: list[tuple[str, Any]] = []
     for key, value in app.items():
         if key in ("programme", "title", "lead"):
@@ -52,12 +55,16 @@ def application_rows(app: dict, names: dict[str, str]) -> list[tuple[str, Any]]:
         elif key == "partners":
             value = "\n".join(f"{p.get('name')}" + (f": {p['evidence']}" if p.get("evidence") else "")
                               for p in value)
-        elif key in ("category", "arrangement"):
-            value = words(value)
+        elif key == "category":
+            value = category(value)
+        elif key == "arrangement":
+            value = sentence(value)
         elif isinstance(value, list):
             value = "\n".join(str(v) for v in value)
         elif isinstance(value, dict):
             value = "\n".join(f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, str):       # the council's own words, as they wrote them
+            value = paragraphs(value)
         rows.append((label, value))
     return rows
 
@@ -108,12 +115,13 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                         if "caseworker" in u["roles"] and u["name"] != row.caseworker]
                        if may_assign else [])
         planned = plan_actions(conn, row, who.actor)
+        spec = programme_store.spec_for(conn, row.programme)
     returns = monitoring.list_checkpoints(engine, case=row.ref)
     actions = [a for a in planned if a.offered]
     fund = (assessment.fund_position(engine, row.programme)
             if any(a.trigger == "offer" for a in planned) else None)
     return page(request, "case.html", status=status, errors=errors or [], form=form or {},
-                case=case, names=names, application=application_rows(case["application"], names),
+                case=case, names=names, application=application_rows(case["application"], names, spec.category_label),
                 actions=actions, blocked=[a for a in planned if not a.offered], history=trail, messages=messages, returns=returns,
                 assessment=judged, fund=fund, staff=staff,
                 may_contribute=(who.has("caseworker") and row.kind == "area"
@@ -131,8 +139,8 @@ async def advance(request: Request) -> Response:
     if (trigger in IRREVERSIBLE and not (form.text("confirmed") == "yes" and reason)
             and await run_in_threadpool(_offered, request, ref, trigger, version)):
         # Not from the confirmation page, or its reason left empty: ask (again), change nothing.
-        errors = ([Problem(f"Give a reason for this {_label_of(request, ref, trigger).lower()}: "
-                           f"it is kept in the case's history.", "reason")]
+        errors = ([Problem(f"Give the reason for ‘{_label_of(request, ref, trigger)}’: it is "
+                           f"kept in the case's history.", "reason")]
                   if form.text("confirmed") == "yes" else [])
         return await run_in_threadpool(render_confirm, request, ref, trigger, errors=errors,
                                        reason=reason or "", version=version,
@@ -142,7 +150,8 @@ async def advance(request: Request) -> Response:
                                                    who.name, reason=reason,
                                                    expected_version=version),
         kept={f"reason-{trigger}": reason or ""}, fields={"reason": f"reason-{trigger}"},
-        general="actions", done=lambda d: f"{d['ref']} is now {words(d['state'])}.",
+        general="actions",
+        done=lambda d: f"{d['ref']} is now {state_label(d['state'], d['kind']).lower()}.",
         then=safe_next(form.text("next")))
 
 

@@ -1,40 +1,113 @@
-"""Words for people on the web's pages: states and triggers by their labels, never their codes.
+"""Words for people on the web's pages: codes by their labels (DESIGN.md section 12).
 
-The one place the pages turn a code (`under_assessment`, `declare_ineligible`)
-into what people read; forms and links keep the codes.
+The one place the pages turn a code (`under_assessment`, `declare_ineligible`,
+`checkpoint.escalated_1`, `esg_top_up`, `tca-2013`) into what people read;
+forms, links and the API keep the codes. States, triggers and history rows
+are labelled by their definitions, message kinds by notifications.kinds,
+categories and ladder steps by the programme's file.
 """
 from __future__ import annotations
 
-# Until the definitions carry their own labels (DESIGN.md section 12).
-_TRIGGERS = {
-    "submit": "Submit", "check": "Mark as eligible", "declare_ineligible": "Declare ineligible",
-    "start_assessment": "Start assessment", "ask_clarification": "Ask the council a question",
-    "answer": "Record the council's answer", "moderate": "Mark as moderated",
-    "recommend": "Recommend", "reject": "Reject", "offer": "Offer the award",
-    "accept": "Accept the award", "decline": "Decline", "complete": "Mark as complete",
-    "suspend": "Suspend", "reinstate": "Reinstate", "terminate": "Terminate",
-    "withdraw": "Withdraw", "select": "Select the area", "onboard": "Start onboarding",
-    "activate": "Activate",
-}
+from typing import Any
 
+from sqlalchemy import Engine, select
 
-def _readable(code: str) -> str:
-    text = str(code).replace("_", " ").replace(".", " ").strip()
-    return text[:1].upper() + text[1:]
+from notifications.kinds import kind_label
+from states import DEFINITIONS
+from states.words import event_label, humanise
+from workflow import programmes as programme_store
+from workflow.db import reading
+from workflow.models import programmes
+
+# The outbox's own states, as the messages pages show them.
+_MESSAGE_STATES = {"queued": "Waiting to send", "sent": "Sent", "dead": "Not delivered"}
+_KINDS = ("bid", "area", "checkpoint")
 
 
 def trigger_label(kind: str, trigger: str) -> str:
-    """"Declare ineligible" for `declare_ineligible` on a bid."""
-    if kind == "area" and trigger == "decline":
-        return "Do not select the area"
-    return _TRIGGERS.get(trigger) or _readable(trigger)
+    """"Declare ineligible" for `declare_ineligible` on a bid; "Do not select" on an area."""
+    return DEFINITIONS[kind].trigger_label(trigger)
 
 
 def state_label(state: str | None, kind: str | None = None) -> str:
-    """"Under assessment" for `under_assessment` (of `kind`, or of whichever definition has it)."""
+    """"Under assessment" for `under_assessment` (of `kind`, or whichever definition has it)."""
     if not state:
         return ""
-    return _readable(state)
+    if state in _MESSAGE_STATES:
+        return _MESSAGE_STATES[state]
+    for k in ((kind,) if kind else _KINDS):
+        if state in DEFINITIONS[k].states:
+            return DEFINITIONS[k].state_label(state)
+    return humanise(state)
 
 
-__all__ = ["trigger_label", "state_label"]
+def event(row: Any, kind: str) -> str:
+    """What a history row did, for people: its trigger's label (a return's by the return's)."""
+    trigger = _get(row, "trigger")
+    definition = DEFINITIONS["checkpoint" if _get(row, "checkpoint") else kind]
+    if trigger in definition.triggers:
+        return definition.trigger_label(trigger)
+    return event_label(trigger)
+
+
+def change(row: Any, kind: str) -> str:
+    """"Submitted to Eligible", or "" for a row that changed no state."""
+    before, after = _get(row, "from_state"), _get(row, "to_state")
+    if before == after:
+        return ""
+    of = "checkpoint" if _get(row, "checkpoint") else kind
+    return f"{state_label(before, of) if before else 'New'} to {state_label(after, of)}"
+
+
+def _get(row: Any, name: str) -> Any:
+    return row.get(name) if isinstance(row, dict) else getattr(row, name)
+
+
+class Vocabulary:
+    """The programmes' own words (names, categories, ladder steps), read on first use."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._specs: dict[str, Any] | None = None
+        self._names: dict[str, str] = {}
+
+    def _load(self) -> dict[str, Any]:
+        if self._specs is None:
+            with reading(self._engine) as conn:
+                rows = list(conn.execute(select(programmes.c.code, programmes.c.name)))
+                # spec_for's parse is cached by the file's text: one query a programme
+                self._specs = {r.code: programme_store.spec_for(conn, r.code) for r in rows}
+            self._names = {r.code: r.name for r in rows}
+        return self._specs
+
+    def programme(self, code: str | None) -> str:
+        """"Transformation Challenge Award 2013" for `tca-2013`."""
+        if not code:
+            return ""
+        self._load()
+        return self._names.get(code) or code
+
+    def programmes(self) -> list[tuple[str, str]]:
+        """(code, name) of every programme, by code, for the filters' lists."""
+        self._load()
+        return sorted(self._names.items())
+
+    def category(self, code: str | None, programme: str | None = None) -> str:
+        if not code:
+            return ""
+        specs = self._load()
+        for spec in ([specs[programme]] if programme in specs else specs.values()):
+            if code in spec.categories:
+                return spec.category_label(code)
+        return humanise(code)
+
+    def step(self, name: str, programme: str) -> str:
+        spec = self._load().get(programme)
+        return spec.step_label(name) if spec else humanise(name)
+
+    def field(self, name: str, programme: str) -> str:
+        spec = self._load().get(programme)
+        return spec.field_label(name) if spec else humanise(name)
+
+
+__all__ = ["trigger_label", "state_label", "event", "change", "kind_label", "Vocabulary"]

@@ -1,4 +1,5 @@
-"""/outbox: messages that could not be sent, one message as it was sent, and sending again.
+"""/outbox: messages that could not be sent, those waiting, those sent (filtered by kind and
+case), one message as it was sent, and sending again.
 
 Sending again is `workflow.mail.retry`, which only a caseworker may do.
 """
@@ -10,9 +11,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from notifications import outbox as outbox_store
+from notifications.kinds import KINDS, kind_label
 from workflow import mail
 from workflow.db import reading
 from workflow.errors import NotFound
+from workflow.web import queries
 from workflow.web.auth import require, session_of, viewer
 from workflow.web.forms import posted
 from workflow.web.pages import page
@@ -20,10 +23,17 @@ from workflow.web.pages import page
 
 def message_list(request: Request) -> Response:
     require(request, "caseworker", doing="look after undelivered messages")
+    p = request.query_params
+    kind = p.get("kind", "") if p.get("kind", "") in KINDS else ""
+    case = p.get("case", "").strip()[:40]
     with reading(request.app.state.engine) as conn:
         dead = outbox_store.list_messages(conn, "dead", limit=200)
         waiting = outbox_store.list_messages(conn, "queued", limit=200)
-    return page(request, "outbox.html", dead=dead, waiting=waiting)
+        sent, pager = queries.sent_messages(conn, kind=kind, case=case,
+                                            page=queries.page_number(p.get("page")),
+                                            size=request.app.state.settings.page_size)
+    return page(request, "outbox.html", dead=dead, waiting=waiting, sent=sent, pager=pager,
+                kinds=sorted(KINDS, key=kind_label), filters={"kind": kind, "case": case})
 
 
 def message_page(request: Request) -> Response:

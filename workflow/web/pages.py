@@ -7,20 +7,20 @@ tests, not a blank on a page.
 from __future__ import annotations
 
 import importlib.resources
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from notifications.render import category_name, longdate
+from states import dates
 from states.money import pounds
+from workflow.web import labels
 from workflow.web.auth import Viewer, session_of
-
-LONDON = ZoneInfo("Europe/London")
 
 # States shown as a tag, by the colour of what they mean; the tag always
 # carries the state's name too, so colour is never the only signal.
@@ -59,19 +59,28 @@ def money(value: Any) -> str:
 
 
 def moment(value: Any) -> str:
-    """A time in England: `Friday 4 April 2014, 09:00`."""
+    """A time in England as people read it: `2:56am, 3 March 2014`."""
     if value is None or value == "":
         return ""
-    at = datetime.fromisoformat(value) if isinstance(value, str) else value
-    local = at.astimezone(LONDON)
-    return f"{longdate(local)}, {local:%H:%M}"
+    return dates.moment(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def day(value: Any) -> str:
+    """`Monday 3 March 2014`."""
     if value is None or value == "":
         return ""
-    when = date.fromisoformat(value) if isinstance(value, str) else value
-    return longdate(when)
+    return dates.long_day(date.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def paragraphs(text: Any) -> Markup:
+    """People's text as paragraphs: a blank line they typed starts a new one, and a single line
+    break (text wrapped in a file or a textarea) reads on as one sentence. Escaped first: the
+    text is never read as markup."""
+    if text is None or str(text).strip() == "":
+        return Markup("")
+    blocks = re.split(r"\n\s*\n", str(text).replace("\r\n", "\n").strip())
+    return Markup("").join(Markup('<p class="paragraph">{}</p>').format(" ".join(block.split()))
+                           for block in blocks)
 
 
 def tag(state: Any) -> str:
@@ -84,8 +93,32 @@ def _environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       auto_reload=False)
     env.filters.update(words=words, sentence=sentence, money=money, moment=moment, day=day,
-                       tag=tag, category=category_name)
+                       tag=tag, paragraphs=paragraphs, state=labels.state_label,
+                       trigger=labels.trigger_label, event=labels.event, change=labels.change,
+                       message_kind=labels.kind_label, category=_category,
+                       programme_name=_programme, step=_step, field_label=_field)
     return env
+
+
+# Filters that need the programmes' own words read from the database.
+@pass_context
+def _category(context: Any, code: Any, programme: str | None = None) -> str:
+    return context["vocabulary"].category(code, programme)
+
+
+@pass_context
+def _programme(context: Any, code: Any) -> str:
+    return context["vocabulary"].programme(code)
+
+
+@pass_context
+def _step(context: Any, name: str, programme: str) -> str:
+    return context["vocabulary"].step(name, programme)
+
+
+@pass_context
+def _field(context: Any, name: str, programme: str) -> str:
+    return context["vocabulary"].field(name, programme)
 
 
 ENV = _environment()
@@ -131,6 +164,7 @@ def page(request: Request, template: str, *, status: int = 200,
         "who": who, "nav": navigation(who), "path": request.url.path,
         "csrf_token": session.token, "notice": session.take_notice(),
         "errors": list(errors), "form": {}, "status": status,
+        "vocabulary": labels.Vocabulary(request.app.state.engine),
     }
     values.update(context)
     html = ENV.get_template(template).render(values)

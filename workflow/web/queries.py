@@ -275,3 +275,23 @@ def messages_of(conn: Connection, ref: str, limit: int = 100) -> list[Any]:
                                     outbox.c.sent_at, outbox.c.checkpoint_ref, outbox.c.attempts,
                                     outbox.c.last_error)
                              .where(outbox.c.case_ref == ref).order_by(outbox.c.id).limit(limit)))
+
+
+# --- messages sent ---------------------------------------------------------------------------
+def sent_messages(conn: Connection, *, kind: str, case: str, page: int,
+                  size: int) -> tuple[list[Any], Pager]:
+    """Sent mail, newest first, of one kind and/or one case when asked."""
+    where = [outbox.c.state == "sent"]
+    if kind:
+        where.append(outbox.c.kind == kind)
+    if case:
+        where.append(outbox.c.case_ref == case.upper())
+    total = conn.execute(select(func.count()).select_from(outbox).where(*where)).scalar() or 0
+    params = tuple((k, v) for k, v in (("kind", kind), ("case", case)) if v)
+    pager = Pager(page, size, int(total), params)
+    rows = list(conn.execute(
+        select(outbox.c.id, outbox.c.kind, outbox.c.subject, outbox.c.to_addrs,
+               outbox.c.case_ref, outbox.c.sent_at)
+        .where(*where).order_by(outbox.c.sent_at.desc(), outbox.c.id.desc())
+        .offset(pager.offset).limit(size)))
+    return rows, pager
