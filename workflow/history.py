@@ -154,11 +154,11 @@ class Verification:
     def ok(self) -> bool:
         return not self.broken
 
-    def summary(self) -> str:
+    def summary(self, also_broken: int = 0) -> str:
         # The form DESIGN section 6 fixes for scripts ("412 cases, 5,210 rows checked,
         # 1 broken"): kept plural even for one case, so one pattern reads every count.
         return (f"{self.cases:,} cases, {self.rows:,} rows checked, "
-                f"{len(self.broken):,} broken")
+                f"{len(self.broken) + also_broken:,} broken")
 
 
 def _row_entry(row: Any) -> Entry:
@@ -198,7 +198,14 @@ def verify(conn: Connection, case_id: int | None = None) -> Verification:
     bucket: list[Any] = []
 
     def close(cid: int | None) -> None:
-        if cid is None or cid not in heads:
+        if cid is None:
+            return
+        if cid not in heads:
+            if case_id is None or cid == case_id:   # rows whose case is gone (DESIGN section 11)
+                result.rows += len(bucket)
+                result.broken[f"case id {cid}"] = (
+                    f"{len(bucket):,} history rows belong to no case "
+                    f"(row ids {bucket[0].id}-{bucket[-1].id})")
             return
         h = heads.pop(cid)
         result.cases += 1

@@ -196,6 +196,29 @@ class ScoreRow(SQLModel, table=True):
     set_aside_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
 
 
+class SealRow(SQLModel, table=True):
+    """A seal (DESIGN section 11): a signed statement of the history's Merkle root.
+
+    `statement` is the exact JSON text that was signed; the database refuses to
+    change or remove a seal (migration 0011).
+    """
+
+    __tablename__ = "seals"
+    number: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    statement: str = Field(sa_column=Column(Text, nullable=False))
+    signature: str = Field(sa_column=Column(String(100), nullable=False))     # base64
+    # The previous key's signature of the same statement, on a new key's first seal.
+    endorsement: Optional[str] = Field(default=None, sa_column=Column(String(100)))
+
+
+class AuditKey(SQLModel, table=True):
+    """A public key `audit keygen` made, recorded when it was made (never the private key)."""
+
+    __tablename__ = "audit_keys"
+    public_key: str = Field(sa_column=Column(String(64), primary_key=True))   # base64, raw 32 bytes
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
 class Meta(SQLModel, table=True):
     """Small facts about the installation: the last sweep, definition versions."""
 
@@ -212,6 +235,8 @@ checkpoints = Checkpoint.__table__
 case_orgs = CaseOrg.__table__
 history = History.__table__
 meta = Meta.__table__
+seals = SealRow.__table__
+audit_keys = AuditKey.__table__
 ledger = LedgerEntry.__table__
 declarations = Declaration.__table__
 scores = ScoreRow.__table__

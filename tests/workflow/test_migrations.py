@@ -93,7 +93,7 @@ def test_alembic_upgrade_head_from_the_repository_root_keeps_every_row(demo_befo
 
     assert ran.returncode == 0, ran.stderr
     assert versions_of(demo_before_the_join) == head_revisions()
-    assert rows_of_every_table(demo_before_the_join) == before
+    assert kept(rows_of_every_table(demo_before_the_join), before) == before
     verified = subprocess.run([CASEWORK, "audit", "verify"], env=env, capture_output=True,
                               text=True, timeout=120)
     assert verified.returncode == 0, verified.stderr
@@ -122,7 +122,7 @@ def test_casework_init_upgrades_a_database_of_six_heads_to_the_one_head(demo_bef
     assert versions_of(demo_before_the_join) == head_revisions()
     after = rows_of_every_table(demo_before_the_join)
     assert numbering(after.pop("programmes")) == numbering(before.pop("programmes"))
-    assert after == before
+    assert kept(after, before) == before
 
 
 def test_a_database_of_six_heads_is_refused_until_it_is_upgraded(demo_before_the_join):
@@ -133,6 +133,12 @@ def test_a_database_of_six_heads_is_refused_until_it_is_upgraded(demo_before_the
 
     assert ran.returncode == 1
     assert "casework init" in ran.stderr
+
+
+def kept(after: dict, before: dict) -> dict:
+    """The tables there were before, as they are after (later revisions add empty ones)."""
+    assert not any(rows for name, rows in after.items() if name not in before)
+    return {name: after[name] for name in before}
 
 
 def every_row(engine) -> dict[str, list[tuple]]:
@@ -164,4 +170,4 @@ def test_a_postgresql_database_at_the_six_heads_upgrades_in_place(pg_db):
     assert current_revisions(pg_db) == head_revisions()
     after = every_row(pg_db)
     del before["programmes"], after["programmes"]   # init loads them again: loaded_at is now
-    assert after == before
+    assert kept(after, before) == before

@@ -1,33 +1,119 @@
-"""`casework audit verify|export`."""
+"""`casework audit verify|export|keygen|seal|proof`."""
 import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
 
 from workflow import clock
-from workflow.cli._common import JSON_OPT, emit, engine
+from workflow.cli._common import CASE_REF, JSON_OPT, emit, engine
 from workflow.db import reading
 from workflow.export import FORMATS, chunks
 from workflow.history import stream, verify as verify_chains
 from workflow.cases import load_case
+from workflow.errors import SetupError
 
 audit_app = typer.Typer(help="The tamper-evident history.", no_args_is_help=True)
 
 
-@audit_app.command("verify", short_help="Check every hash chain; name the first broken row.")
-def verify(as_json: bool = JSON_OPT) -> None:
-    """Recompute every case's chain; name the first broken row of each broken case."""
+@audit_app.command("verify", short_help="Check every hash chain and seal; name what is broken.")
+def verify(public_key: Optional[Path] = typer.Option(
+               None, "--public-key", metavar="FILE",
+               help="The seals' public key, as `audit keygen` printed it (default: the keys "
+                    "recorded at keygen)."),
+           seals_dir: Optional[Path] = typer.Option(
+               None, "--seals", metavar="DIR",
+               help="Also check the seal copies kept in DIR (from CASEWORK_SEAL_DIR)."),
+           as_json: bool = JSON_OPT) -> None:
+    """Recompute every case's chain and check every seal against the rows.
+
+    Names the first broken row of each broken case, history rows whose case is
+    gone, and each seal whose rows no longer match or whose signature fails.
+    """
+    from workflow.seal_check import check
+    from workflow.seals import read_public_key
+    trusted = {read_public_key(public_key)} if public_key else None
+    if seals_dir is not None and not seals_dir.is_dir():
+        raise typer.BadParameter(f"'{seals_dir}' is not a directory", param_hint="--seals")
     with reading(engine()) as conn:
         result = verify_chains(conn)
+        sealed = check(conn, trusted=trusted, copies=seals_dir)
+    broken = len(result.broken) + len(sealed.problems)
     if as_json:
         emit({"cases": result.cases, "rows": result.rows,
-              "broken": [{"case": k, "problem": v} for k, v in result.broken.items()]}, True)
+              "broken": [{"case": k, "problem": v} for k, v in result.broken.items()],
+              "seals": {"checked": sealed.checked, "sealed_rows": sealed.sealed_rows,
+                        "problems": sealed.problems}}, True)
     else:
         for ref, problem in result.broken.items():
             typer.echo(f"{ref}: {problem}")
-        typer.echo(result.summary())
-    if not result.ok:
+        for problem in sealed.problems:
+            typer.echo(problem)
+        if sealed.checked:
+            typer.echo(f"{sealed.checked:,} seals checked, covering rows 1-{sealed.sealed_rows:,}")
+        typer.echo(result.summary(also_broken=len(sealed.problems)))
+    if broken:
         raise typer.Exit(1)
+
+
+@audit_app.command("keygen", short_help="Make the Ed25519 key that signs seals.")
+def keygen(out: Path = typer.Option(..., "--out", metavar="FILE",
+                                    help="Where to write the private key (mode 0600; never "
+                                         "overwritten). Name it in CASEWORK_AUDIT_KEY.")) -> None:
+    """Write a new private key to FILE and print its public key (recorded in the database too).
+
+    Keep the private key off the database's machine's backups; give auditors the
+    printed public key (`audit verify --public-key FILE`).
+    """
+    from workflow.seals import generate, public_text, record_key
+    eng = engine()
+    key = generate(out)
+    record_key(eng, key.public_key())
+    typer.echo(public_text(key.public_key()))
+
+
+@audit_app.command("seal", short_help="Sign the Merkle root of every history row.")
+def seal(previous_key: Optional[Path] = typer.Option(
+             None, "--previous-key", metavar="FILE",
+             help="The key the last seal was signed with, when CASEWORK_AUDIT_KEY names a new "
+                  "one (the new key's first seal is signed by both).")) -> None:
+    """Seal every history row written so far with the key in CASEWORK_AUDIT_KEY.
+
+    Stores the seal (the database refuses to change it) and writes a copy to
+    CASEWORK_SEAL_DIR when it is set. Prints the seal's number, rows and root.
+    """
+    from workflow.seals import (KEY_SETTING, PREVIOUS_KEY_SETTING, key_from_env,
+                                load_private_key, seal_and_copy)
+    key = key_from_env()
+    if key is None:
+        raise SetupError(f"No key to seal with: set {KEY_SETTING} to the file "
+                         f"`casework audit keygen --out FILE` wrote.")
+    old = (load_private_key(previous_key, "--previous-key") if previous_key
+           else key_from_env(setting=PREVIOUS_KEY_SETTING))
+    made, copy = seal_and_copy(engine(), key, previous_key=old)
+    typer.echo(f"{made.label}: rows 1-{made.tree_size:,}, root {made.statement['root']}")
+    typer.echo(f"copy written to {copy}" if copy else
+               "no copy written (set CASEWORK_SEAL_DIR to keep one off the server)")
+
+
+@audit_app.command("proof", short_help="One history row, its seal and its inclusion path.")
+def proof(ref: str = CASE_REF,
+          seq: int = typer.Argument(..., metavar="SEQ", min=1, help="The row's number in the case's history."),
+          as_json: bool = JSON_OPT) -> None:
+    """Print a row, the newest seal covering it and its RFC 9162 inclusion path.
+
+    With the public key alone an auditor can check that the row is the one sealed.
+    """
+    from workflow.seal_check import proof as make_proof
+    with reading(engine()) as conn:
+        found = make_proof(conn, ref.upper(), seq)
+    if as_json:
+        emit(found, True)
+    else:
+        typer.echo(f"{ref.upper()} row {seq}: leaf {found['leaf_index']:,} of {found['tree_size']:,}, "
+                   f"seal {found['seal']['seal']} ({found['seal']['sealed_at'][:10]})")
+        for step in found["inclusion_path"]:
+            typer.echo(f"  {step}")
 
 
 @audit_app.command("export")

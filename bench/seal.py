@@ -1,0 +1,127 @@
+"""Sealing a million history rows, and verifying them with their seals: time and peak memory.
+
+    python bench/seal.py [--rows 1000000] [--per-case 100] [--keep DIR]
+
+Builds a SQLite database (casework init, then cases and chained history rows
+written straight in, with valid hashes: building is not timed), then runs
+each phase in a process of its own so that its peak memory (ru_maxrss) is its
+own: `seal` (workflow.seals.seal: stream the rows, keep the frontier, sign,
+store) and `verify` (what `audit verify` does: every chain, then every seal
+against the rows). Targets (issue 17): under 10 s and under 200 MB each.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+from workflow.db import make_engine  # noqa: E402
+from workflow.history import GENESIS, Entry, seal as row_hash  # noqa: E402
+from workflow.setup import init  # noqa: E402
+
+START = datetime(2014, 1, 6, 9, 0, tzinfo=timezone.utc)
+
+
+def build(path: Path, rows: int, per_case: int) -> None:
+    engine = make_engine(f"sqlite:///{path}")
+    init(engine)
+    engine.dispose()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO organisations (code, name, email, kind) "
+               "VALUES ('E07000026', 'Cambridge', 'r@cambridge.example.gov.uk', 'council')")
+    now = START.isoformat()
+    n_cases = (rows + per_case - 1) // per_case
+    written = 0
+    for c in range(1, n_cases + 1):
+        ref = f"TCA-2013-{c:04d}" if c < 10_000 else f"TCA-2013-{c}"
+        prev, batch = GENESIS, []
+        for seq in range(1, min(per_case, rows - written) + 1):
+            at = START + timedelta(minutes=seq)
+            e = Entry(to_state="draft", trigger="remind" if seq > 1 else "create", actor="carol",
+                      role="caseworker", at=at, from_state="draft" if seq > 1 else None,
+                      payload={"n": seq})
+            digest = row_hash(ref, seq, prev, e)
+            batch.append((c, seq, e.from_state, e.to_state, e.trigger, e.actor, e.role,
+                          at.isoformat(), json.dumps(e.payload), prev, digest))
+            prev = digest
+        db.execute("INSERT INTO cases (id, ref, kind, programme, state, version, definition_version,"
+                   " title, lead, partners, application, at_risk, last_seq, last_hash, created_at,"
+                   " updated_at) VALUES (?, ?, 'bid', 'tca-2013', 'draft', 1, 1, 'A bid', "
+                   "'E07000026', '[]', '{}', 0, ?, ?, ?, ?)", (c, ref, len(batch), prev, now, now))
+        db.executemany("INSERT INTO history (case_id, seq, from_state, to_state, trigger, actor,"
+                       " role, at, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)", batch)
+        written += len(batch)
+    db.execute("COMMIT")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def phase(name: str, path: Path, key_file: Path) -> dict:
+    """One phase, in this process: its time and this process's peak memory."""
+    from cryptography.hazmat.primitives import serialization
+    from workflow.db import reading
+    engine = make_engine(f"sqlite:///{path}")
+    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    started = time.perf_counter()
+    if name == "seal":
+        from workflow.seals import seal
+        made = seal(engine, key)
+        detail = f"seal {made.number}: {made.tree_size:,} rows"
+    else:
+        from workflow.history import verify
+        from workflow.seal_check import check
+        from workflow.seals import public_text
+        with reading(engine) as conn:
+            chains = verify(conn)
+            sealed = check(conn, trusted={public_text(key.public_key())})
+        assert chains.ok and not sealed.problems, (chains.broken, sealed.problems)
+        detail = f"{chains.rows:,} rows in {chains.cases:,} chains, {sealed.checked} seal(s)"
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"phase": name, "seconds": round(seconds, 2), "peak_mb": round(peak_mb, 1), "detail": detail}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--per-case", type=int, default=100)
+    parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    parser.add_argument("--phase", choices=("seal", "verify"), help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--key", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(phase(args.phase, args.db, args.key)))
+        return
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="casework-seal-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path, key_file = folder / "casework.db", folder / "audit.pem"
+    started = time.perf_counter()
+    build(path, args.rows, args.per_case)
+    print(f"built {args.rows:,} history rows in {time.perf_counter() - started:.1f} s (not timed)")
+    from workflow.seals import generate
+    generate(key_file)
+    for name in ("seal", "verify"):
+        out = subprocess.run([sys.executable, __file__, "--phase", name, "--db", str(path),
+                              "--key", str(key_file)], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout)
+        print(f"{r['phase']:<7} {r['seconds']:>6.2f} s   peak {r['peak_mb']:>6.1f} MB   {r['detail']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Checking seals against the history as it is now, and proving one row is sealed.
+
+`check` reads every seal (the database's, and the copies kept elsewhere),
+checks the seals' own chain and signatures, then streams the history once,
+comparing the tree hash of the first `tree_size` rows with each seal's root.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from workflow.errors import CaseNotFound, CaseworkError, Refused
+from workflow.history import as_dict, head_of
+from workflow.merkle import Frontier, inclusion_path
+from workflow.models import history
+from workflow.seals import (Seal, digest, latest, leaves, read_copies, recorded_keys,
+                            signature_holds, stored)
+
+
+@dataclass
+class SealReport:
+    checked: int = 0
+    sealed_rows: int = 0                       # rows covered by the newest seal
+    problems: list[str] = field(default_factory=list)
+
+
+def check(conn: Connection, *, trusted: set[str] | None = None,
+          copies: Path | None = None) -> SealReport:
+    """Every seal, its signatures and its root against the rows; each problem named."""
+    report = SealReport()
+    chain = _gather(stored(conn), copies, report)
+    if not chain:
+        return report
+    keys = trusted if trusted is not None else recorded_keys(conn)
+    if not keys:
+        report.problems.append("seals cannot be checked without a public key: none was recorded "
+                               "by `audit keygen`; give one with --public-key FILE")
+        return report
+    readable = _check_chain(chain, keys, report)
+    _check_roots(conn, readable, report)
+    report.checked = len(chain)
+    report.sealed_rows = max((s.tree_size for s in readable), default=0)
+    return report
+
+
+def _gather(in_db: list[Seal], copies: Path | None, report: SealReport) -> list[Seal]:
+    """The seals to check: the database's, plus copies the database no longer has."""
+    by_number = {s.number: s for s in in_db}
+    if copies is not None:
+        kept, unreadable = read_copies(copies)
+        report.problems += unreadable
+        for copy in kept:
+            mine = by_number.get(copy.number)
+            if mine is None:
+                report.problems.append(f"{copy.label}: kept in {copies} but missing from the database")
+                by_number[copy.number] = copy
+            elif mine.document() != copy.document():
+                report.problems.append(f"{copy.label}: the database's differs from the copy "
+                                       f"kept in {copies}")
+    return [by_number[n] for n in sorted(by_number)]
+
+
+def _check_chain(chain: list[Seal], keys: set[str], report: SealReport) -> list[Seal]:
+    """Numbers, links, signatures and key changes; returns the seals whose root can be checked."""
+    readable, before = [], None
+    for s in chain:
+        st = s.statement
+        if "unreadable" in st or st.get("seal") != s.number:
+            report.problems.append(f"seal {s.number}: its statement has been altered (not readable)")
+            before = None
+            continue
+        expected = before.number + 1 if before else 1
+        if s.number != expected:
+            report.problems.append(f"seal {expected}: missing (seal {s.number} follows "
+                                   f"seal {expected - 1})")
+        elif st["previous"] != (digest(before.statement) if before else None):
+            report.problems.append(f"{s.label}: does not follow seal {s.number - 1} "
+                                   f"(its 'previous' does not match)")
+        if not signature_holds(st["key"], s.signature, st):
+            report.problems.append(f"{s.label}: its signature does not hold "
+                                   f"(edited, or not signed by key {st['key']})")
+        elif before is not None and before.statement["key"] != st["key"] and \
+                not signature_holds(before.statement["key"], s.endorsement, st):
+            report.problems.append(f"{s.label}: signed by a new key that the previous key "
+                                   f"did not endorse ({st['key']})")
+        readable.append(s)
+        before = s
+    if not any(s.statement.get("key") in keys for s in readable):
+        report.problems.append("no seal is signed by a trusted key (" + ", ".join(sorted(keys)) + ")")
+    return readable
+
+
+def _check_roots(conn: Connection, chain: list[Seal], report: SealReport) -> None:
+    """One pass over the rows: the tree hash at each seal's size against its root."""
+    wanted = sorted({s.tree_size for s in chain})
+    roots: dict[int, str] = {}
+    tree, at = Frontier(), 0
+    if wanted and wanted[0] == 0:
+        roots[0], at = tree.root().hex(), 1
+    if at < len(wanted):
+        for leaf in leaves(conn):
+            tree.add(leaf)
+            if tree.size == wanted[at]:
+                roots[tree.size] = tree.root().hex()
+                at += 1
+                if at == len(wanted):
+                    break
+    good_up_to = 0          # the rows an earlier, matching seal shows unchanged
+    for s in sorted(chain, key=lambda s: s.tree_size):
+        size = s.tree_size
+        if roots.get(size) == s.statement["root"]:
+            good_up_to = max(good_up_to, size)
+            continue
+        first = good_up_to + 1 if good_up_to < size else 1
+        gone = "" if size in roots else f" (only {tree.size:,} rows are left)"
+        report.problems.append(f"{s.label}: rows {first:,}-{size:,} no longer match{gone}")
+
+
+# --- proofs -----------------------------------------------------------------------
+class NotSealed(Refused):
+    pass
+
+
+def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
+    """A history row, the newest seal covering it and its inclusion path (DESIGN section 11)."""
+    head = head_of(conn, ref)
+    if head is None:
+        raise CaseNotFound(ref)
+    row = conn.execute(select(history).where(history.c.case_id == head.case_id,
+                                             history.c.seq == seq)).first()
+    if row is None:
+        raise CaseworkError(f"{ref} has no history row {seq} (its rows are 1-{head.last_seq}).")
+    index = conn.execute(select(func.count()).select_from(history)
+                         .where(history.c.id < row.id)).scalar_one()
+    newest = latest(conn)
+    if newest is None or newest.tree_size <= index:
+        covered = f"the latest seal covers rows 1-{newest.tree_size:,}" if newest else "nothing is sealed yet"
+        raise NotSealed(f"{ref} row {seq} is not sealed yet ({covered}); "
+                        f"run `casework audit seal` first.")
+    path = inclusion_path(leaves(conn), index, newest.tree_size)
+    return {"row": as_dict(row, ref), "leaf_index": index, "tree_size": newest.tree_size,
+            "seal": newest.document(), "inclusion_path": [p.hex() for p in path]}

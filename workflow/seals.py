@@ -1,0 +1,327 @@
+"""Seals: signed Merkle roots over the whole history (DESIGN section 11).
+
+The hash chain shows a changed row, but whoever can write the database can
+recompute every hash after it. A seal is an Ed25519 signature, by a key that
+never enters the database, over the RFC 9162 tree hash of every history row's
+hash in the order the rows were written (row id): a row rewritten, removed,
+replaced or inserted among the sealed ones changes that root.
+
+A seal signs its statement, `{seal, tree_size, root, sealed_at, previous,
+key}` as canonical JSON (sorted keys, no spaces); `previous` is the SHA-256 of
+the previous seal's statement, so seals form a chain of their own. The first
+seal under a new key is also signed by the key before it (`endorsement`).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from workflow import clock
+from workflow.db import reading
+from workflow.errors import ConflictError, SetupError
+from workflow.history import moment
+from workflow.merkle import Frontier, leaf_hash
+from workflow.models import audit_keys, history, seals
+
+KEY_SETTING = "CASEWORK_AUDIT_KEY"
+PREVIOUS_KEY_SETTING = "CASEWORK_AUDIT_PREVIOUS_KEY"
+DIR_SETTING = "CASEWORK_SEAL_DIR"
+STATEMENT_FIELDS = ("seal", "tree_size", "root", "sealed_at", "previous", "key")
+ROWS_PER_SEAL = 10_000          # `serve` seals after this many new rows (and daily)
+
+
+# --- keys --------------------------------------------------------------------
+def public_text(key: Ed25519PublicKey) -> str:
+    """A public key as people copy it: base64 of its 32 raw bytes."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def public_key_from_text(value: str) -> Ed25519PublicKey:
+    """A public key from its base64 text; ValueError when it is not one."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"'{value.strip()[:60]}' is not an Ed25519 public key "
+                         f"(base64 of 32 bytes, as `audit keygen` prints it)") from None
+
+
+def read_public_key(path: Path) -> str:
+    """The public key in a file (the line `audit keygen` printed), as its base64 text."""
+    try:
+        value = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise SetupError(f"The public key file {path} cannot be read: {err}") from None
+    try:
+        return public_text(public_key_from_text(value))
+    except ValueError as err:
+        raise SetupError(f"{path}: {err}") from None
+
+
+def generate(out: Path) -> Ed25519PrivateKey:
+    """A new private key written to `out` (mode 0600; an existing file is never overwritten)."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SetupError(f"{out} already exists; a key is never overwritten "
+                         f"(choose another file)") from None
+    except OSError as err:
+        raise SetupError(f"{out} cannot be written: {err.strerror}") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    return key
+
+
+def load_private_key(path: str | Path, setting: str = KEY_SETTING) -> Ed25519PrivateKey:
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes()
+    except OSError as err:
+        raise SetupError(f"{setting}: the key file {path} cannot be read ({err.strerror}).") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SetupError(f"{setting}: the key file {path} can be read by others "
+                         f"(mode {stat.S_IMODE(mode):o}); make it 600 (chmod 600 {path}).")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SetupError(f"{setting}: {path} is not an Ed25519 private key "
+                         f"(make one with `casework audit keygen --out FILE`).")
+    return key
+
+
+def key_from_env(environ: Mapping[str, str] = os.environ,
+                 setting: str = KEY_SETTING) -> Ed25519PrivateKey | None:
+    path = environ.get(setting)
+    return load_private_key(path, setting) if path else None
+
+
+def record_key(engine: Engine, key: Ed25519PublicKey) -> None:
+    """Keep the public key where `audit verify` finds it when given none."""
+    with engine.begin() as conn:
+        conn.execute(audit_keys.insert().values(public_key=public_text(key), created_at=clock.now()))
+
+
+def recorded_keys(conn: Connection) -> set[str]:
+    return set(conn.execute(select(audit_keys.c.public_key)).scalars())
+
+
+# --- statements ---------------------------------------------------------------
+def canonical(statement: Mapping[str, Any]) -> bytes:
+    """The bytes a seal's signature covers."""
+    return json.dumps({k: statement[k] for k in STATEMENT_FIELDS}, sort_keys=True,
+                      separators=(",", ":")).encode("utf-8")
+
+
+def digest(statement: Mapping[str, Any]) -> str:
+    """What the next seal names as its `previous`."""
+    return hashlib.sha256(canonical(statement)).hexdigest()
+
+
+def signature_holds(public_key: str, signature: str | None, statement: Mapping[str, Any]) -> bool:
+    if not signature:
+        return False
+    try:
+        public_key_from_text(public_key).verify(base64.b64decode(signature, validate=True),
+                                                canonical(statement))
+        return True
+    except (InvalidSignature, ValueError, binascii.Error, TypeError):
+        return False
+
+
+def _sign(key: Ed25519PrivateKey, statement: Mapping[str, Any]) -> str:
+    return base64.b64encode(key.sign(canonical(statement))).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Seal:
+    number: int
+    statement: dict[str, Any]
+    signature: str
+    endorsement: str | None = None
+
+    @property
+    def tree_size(self) -> int:
+        return self.statement["tree_size"]
+
+    @property
+    def label(self) -> str:
+        """How a seal is named to people: `seal 12 (2027-03-01)`."""
+        return f"seal {self.number} ({str(self.statement.get('sealed_at', ''))[:10]})"
+
+    def document(self) -> dict[str, Any]:
+        """The seal as one JSON object: its statement, signature and endorsement."""
+        return {**self.statement, "signature": self.signature, "endorsement": self.endorsement}
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> "Seal":
+        """A seal from its JSON object; ValueError naming what is missing or malformed."""
+        missing = [k for k in (*STATEMENT_FIELDS, "signature") if k not in doc]
+        if missing:
+            raise ValueError(f"it has no {', '.join(missing)}")
+        statement = {k: doc[k] for k in STATEMENT_FIELDS}
+        if not isinstance(statement["seal"], int) or not isinstance(statement["tree_size"], int):
+            raise ValueError("its seal number and tree_size must be whole numbers")
+        return cls(statement["seal"], statement, doc["signature"], doc.get("endorsement"))
+
+
+def stored(conn: Connection) -> list[Seal]:
+    """Every seal in the database, in order; a statement that is not JSON is left unparsed."""
+    out = []
+    for row in conn.execute(select(seals).order_by(seals.c.number)):
+        try:
+            statement = json.loads(row.statement)
+        except ValueError:
+            statement = {"seal": row.number, "unreadable": row.statement}
+        out.append(Seal(row.number, statement, row.signature, row.endorsement))
+    return out
+
+
+def latest(conn: Connection) -> Seal | None:
+    row = conn.execute(select(seals).order_by(seals.c.number.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return Seal(row.number, json.loads(row.statement), row.signature, row.endorsement)
+
+
+# --- the rows' leaves -----------------------------------------------------------
+def _leaf(row_hash: str) -> bytes:
+    # A row's hash is 64 hex digits; anything else is hashed as it stands, so it
+    # still makes a leaf (one that no longer matches any seal made before).
+    try:
+        return leaf_hash(bytes.fromhex(row_hash))
+    except (ValueError, TypeError):
+        return leaf_hash(str(row_hash).encode("utf-8"))
+
+
+def leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
+    """Every history row's leaf hash in write order, streamed (memory stays flat)."""
+    q = select(history.c.hash).order_by(history.c.id)
+    if upto_id is not None:
+        q = q.where(history.c.id <= upto_id)
+    result = conn.execution_options(yield_per=20_000).execute(q)
+    for part in result.partitions():
+        for (row_hash,) in part:
+            yield _leaf(row_hash)
+
+
+def _boundary(engine: Engine) -> int:
+    """The last history row id a seal may cover: every row up to it is committed.
+
+    PostgreSQL hands out ids before commit, so a row with a lower id can become
+    visible after one with a higher id. SHARE mode waits for every transaction
+    that is writing history to end (and holds new ones back for a moment), so
+    no row at or below the id read here can appear later. SQLite writes one
+    transaction at a time, so any snapshot is already such a boundary.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE history IN SHARE MODE"))
+        return conn.execute(select(func.coalesce(func.max(history.c.id), 0))).scalar_one()
+
+
+def unsealed_rows(engine: Engine) -> int:
+    with reading(engine) as conn:
+        total = conn.execute(select(func.count()).select_from(history)).scalar_one()
+        last = latest(conn)
+    return total - (last.tree_size if last else 0)
+
+
+# --- sealing --------------------------------------------------------------------
+def seal(engine: Engine, key: Ed25519PrivateKey, *,
+         previous_key: Ed25519PrivateKey | None = None, now: datetime | None = None) -> Seal:
+    """Seal every history row written so far; the new seal is stored and returned.
+
+    The tree is built outside the write transaction (a million rows take
+    seconds), then the seal is added only if no other seal was made meanwhile.
+    """
+    upto = _boundary(engine)
+    tree = Frontier()
+    with reading(engine) as conn:
+        for leaf in leaves(conn, upto_id=upto):
+            tree.add(leaf)
+    with engine.begin() as conn:
+        last = latest(conn)
+        if last is not None and last.tree_size > tree.size:
+            raise ConflictError("history", "another seal covering more rows was made meanwhile; "
+                                "nothing was sealed")
+        statement = {
+            "seal": (last.number + 1) if last else 1,
+            "tree_size": tree.size,
+            "root": tree.root().hex(),
+            "sealed_at": moment(now or clock.now()),
+            "previous": digest(last.statement) if last else None,
+            "key": public_text(key.public_key()),
+        }
+        endorsement = _endorsement(last, statement, previous_key)
+        made = Seal(statement["seal"], statement, _sign(key, statement), endorsement)
+        try:
+            conn.execute(seals.insert().values(
+                number=made.number, statement=canonical(statement).decode("utf-8"),
+                signature=made.signature, endorsement=endorsement))
+        except IntegrityError:
+            raise ConflictError("history", "another seal was made at the same moment; "
+                                "nothing was sealed") from None
+    return made
+
+
+def _endorsement(last: Seal | None, statement: dict, previous_key: Ed25519PrivateKey | None) -> str | None:
+    """The old key's signature on a new key's first seal; refused without the old key."""
+    if last is None or last.statement.get("key") == statement["key"]:
+        return None
+    if previous_key is None or public_text(previous_key.public_key()) != last.statement.get("key"):
+        raise SetupError(
+            f"{last.label} was signed by key {last.statement.get('key')}; this is a new key, "
+            f"so its first seal must be signed by the old one too: give the old key with "
+            f"--previous-key FILE (or {PREVIOUS_KEY_SETTING}). Nothing was sealed.")
+    return _sign(previous_key, statement)
+
+
+def write_copy(made: Seal, directory: str | Path) -> Path:
+    """The seal as one JSON file in `directory`, for copying off the server."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"seal-{made.number:06d}.json"
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(made.document(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(partial, path)     # never a half-written copy under the final name
+    return path
+
+
+def read_copies(directory: str | Path) -> tuple[list[Seal], list[str]]:
+    """The seals kept in `directory`, and a line for each file that is not one."""
+    found, problems = [], []
+    for path in sorted(Path(directory).glob("seal-*.json")):
+        try:
+            found.append(Seal.from_document(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, AttributeError, TypeError) as err:
+            problems.append(f"{path.name}: not a seal ({err})")
+    return found, problems
+
+
+def seal_and_copy(engine: Engine, key: Ed25519PrivateKey, *,
+                  previous_key: Ed25519PrivateKey | None = None,
+                  environ: Mapping[str, str] = os.environ) -> tuple[Seal, Path | None]:
+    made = seal(engine, key, previous_key=previous_key)
+    directory = environ.get(DIR_SETTING)
+    return made, (write_copy(made, directory) if directory else None)
