@@ -1,0 +1,161 @@
+"""Every page of a demo year, opened in Chromium at 1280 and 390 pixels wide.
+
+Each page is screenshotted at both widths under test-output/screenshots/every-page/
+(kept with the test run for people to look at), checked by axe-core at both,
+and must be no wider than the phone's screen at 390 pixels: a wide table
+scrolls inside its own box, never the whole page sideways.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.web.live import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, LiveServer
+from workflow.db import make_engine, reading
+from workflow.demo import run_demo
+from workflow.models import cases, checkpoints, people
+from workflow.passwords import DEMO_PASSWORD
+from workflow.web import create_app
+from workflow.web.settings import WebSettings
+from workflow.web.statements import AXE_VERSION
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: "
+                       "`apt-get install -y chromium` (scripts/test.sh does it) to see every page"),
+]
+WIDTHS = (1280, 390)
+OUT = SCREENSHOTS / "every-page"
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory) -> dict[str, Any]:
+    """A small demo year, and the references its pages need."""
+    out = tmp_path_factory.mktemp("every-page") / "demo"
+    run_demo(out, seed=2013, size="small", live=False)
+    engine = make_engine(f"sqlite:///{out / 'casework.db'}")
+    with reading(engine) as conn:
+        def first(*where) -> Any:
+            return conn.execute(select(cases).where(*where).order_by(cases.c.id)).first()
+        closed = first(cases.c.kind == "bid", cases.c.state == "closed")
+        suspended = first(cases.c.state == "suspended") or closed
+        area = first(cases.c.kind == "area", cases.c.state == "completed")
+        rejected = first(cases.c.kind == "bid", cases.c.state == "rejected")
+        a_return = conn.execute(select(checkpoints.c.ref).where(
+            checkpoints.c.case_id == suspended.id).order_by(checkpoints.c.n)).scalar()
+        council = conn.execute(select(people.c.name).where(
+            people.c.org == suspended.lead)).scalar()
+    yield {"engine": engine, "closed": closed.ref, "suspended": suspended.ref, "area": area.ref,
+           "rejected": rejected.ref, "return": a_return, "council": council}
+    engine.dispose()
+
+
+def pages(y: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    """(name, who signs in or None, path) for every page a person can reach."""
+    s, r = y["suspended"], y["return"]
+    return [
+        ("sign-in", None, "/sign-in"),
+        ("accessibility", None, "/accessibility"),
+        ("privacy", None, "/privacy"),
+        ("cookies", None, "/cookies"),
+        ("caseworker-inbox", "carol.hughes", "/inbox"),
+        ("cases", "carol.hughes", "/cases"),
+        ("case-suspended", "carol.hughes", f"/cases/{s}"),
+        ("case-closed", "carol.hughes", f"/cases/{y['closed']}"),
+        ("case-rejected", "carol.hughes", f"/cases/{y['rejected']}"),
+        ("case-area", "dev.patel", f"/cases/{y['area']}"),
+        ("assessment", "carol.hughes", f"/cases/{y['closed']}/assessment"),
+        ("returns", "carol.hughes", "/returns"),
+        ("return", "carol.hughes", f"/returns/{r}"),
+        ("programmes", "carol.hughes", "/programmes"),
+        ("ranking", "grace.hall", "/programmes/tca-2013/ranking"),
+        ("confirm-terminate", "grace.hall", f"/cases/{s}/confirm?trigger=terminate"),
+        ("approver-inbox", "grace.hall", "/inbox"),
+        ("assessor-inbox", "amara.okafor", "/inbox"),
+        ("audit", "iris.nolan", "/audit"),
+        ("audit-case", "iris.nolan", f"/audit/{s}"),
+        ("audit-verify", "iris.nolan", "/audit/verify"),
+        ("messages", "carol.hughes", "/outbox"),
+        ("message", "carol.hughes", "/outbox/1"),
+        ("council-returns", y["council"], "/returns"),
+        ("council-return", y["council"], f"/returns/{r}"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def site(year):
+    from playwright.sync_api import sync_playwright
+    settings = WebSettings(secret_key="every-page")
+    with LiveServer(create_app(year["engine"], scheduler_every=None, settings=settings)) as live, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        contexts: dict[tuple[str | None, int], Any] = {}
+
+        def tab(who: str | None, width: int) -> Any:
+            if (who, width) not in contexts:
+                context = browser.new_context(base_url=live.url,
+                                              viewport={"width": width, "height": 900})
+                page = context.new_page()
+                if who is not None:
+                    page.goto("/sign-in")
+                    page.get_by_label("Name").fill(who)
+                    page.get_by_label("Password").fill(DEMO_PASSWORD)
+                    page.get_by_role("button", name="Sign in").click()
+                    assert "/sign-in" not in page.url, f"{who} could not sign in"
+                contexts[(who, width)] = page
+            return contexts[(who, width)]
+        yield tab
+        browser.close()
+
+
+def test_every_page_fits_a_phone_passes_axe_and_is_kept_as_a_screenshot(year, site):
+    from axe_playwright_python.sync_playwright import Axe
+    axe, problems = Axe(), []
+    for name, who, path in pages(year):
+        for width in WIDTHS:
+            page = site(who, width)
+            answer = page.goto(path)
+            assert answer is not None and answer.status == 200, (name, path, answer and answer.status)
+            shot = OUT / str(width) / f"{name}.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            if wide > width:
+                problems.append(f"{name} ({path}) is {wide}px wide at {width}px: "
+                                f"{_widest(page, width)}")
+            found = axe.run(page)
+            if found.violations_count:
+                problems.append(f"{name} at {width}px: {found.generate_report()}")
+    assert problems == [], "\n".join(problems)
+
+
+def _widest(page: Any, width: int) -> str:
+    """The elements that stick out past the screen, to say where to look."""
+    return page.evaluate("""(w) => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap'))
+        .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))
+        .join(', ')""", width)
+
+
+def test_a_page_wider_than_a_phone_is_caught(year, site):
+    """The width check itself: a page made too wide is reported (so the test above can fail)."""
+    page = site(None, 390)
+    page.goto("/cookies")
+    # through the CSSOM: the pages' Content-Security-Policy refuses inline style attributes
+    page.evaluate("""() => { const p = document.createElement('p'); p.textContent = 'too wide';
+                             p.style.width = '700px'; document.querySelector('main').append(p); }""")
+
+    assert page.evaluate("document.documentElement.scrollWidth") > 390
+    assert "p" in _widest(page, 390)
+
+
+def test_the_accessibility_statement_names_the_axe_that_checks_every_page():
+    from axe_playwright_python import sync_playwright as package
+    script = Path(package.__file__).parent / "axe.min.js"
+    installed = re.search(r"axe v([\d.]+)", script.read_text()[:400]).group(1)
+
+    assert AXE_VERSION == installed
