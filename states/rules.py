@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 from typing import Callable, Mapping
 
+from states import dates
+from states.checkpoint import CHECKPOINT
 from states.facts import Facts, Score
 from states.money import pounds
 
@@ -46,7 +48,7 @@ def meets_category_rules(facts: Facts) -> list[str]:
     if category is None:
         return [f"{app.category!r} is not a category of {programme.code} "
                 f"({', '.join(programme.categories)})"]
-    name, asked = category.name, app.amount_pence
+    name, asked = category.label or category.name, app.amount_pence
     out: list[str] = []
     if category.min_pence is not None and asked < category.min_pence:
         out.append(f"{name} asks at least {pounds(category.min_pence)}; "
@@ -55,9 +57,9 @@ def meets_category_rules(facts: Facts) -> list[str]:
         out.append(f"{name} asks at most {pounds(category.max_pence)}; "
                    f"this bid asks {pounds(asked)}")
     if category.min_partner_councils:
-        out += _partner_councils(facts, category.name, category.min_partner_councils)
+        out += _partner_councils(facts, name, category.min_partner_councils)
     if category.needs_esg_allocation or category.esg_share is not None:
-        out += _esg_share(facts, category.name, category.esg_share)
+        out += _esg_share(facts, name, category.esg_share)
     for key in category.required_fields:
         value = getattr(app, _ATTRIBUTE.get(key, key), None)
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -74,7 +76,7 @@ def _partner_councils(facts: Facts, name: str, needed: int) -> list[str]:
     councils = [p for p in facts.partners if p.kind == "council"]
     if len(councils) >= needed:
         return []
-    others = [f"{p.code} is {_KIND_WORDS.get(p.kind, p.kind)}, not a council"
+    others = [f"{p.name} is {_KIND_WORDS.get(p.kind, p.kind)}, not a council"
               for p in facts.partners if p.kind != "council"]
     words = f" ({'; '.join(others)})" if others else ""
     return [f"{name} is for a group of councils: it needs the lead and at least {needed} "
@@ -85,8 +87,8 @@ def _partner_councils(facts: Facts, name: str, needed: int) -> list[str]:
 def _esg_share(facts: Facts, name: str, share: Decimal | None) -> list[str]:
     lead = facts.lead
     if lead is None or lead.esg_allocation_pence is None:
-        code = lead.code if lead is not None else facts.application.lead
-        return [f"{code} has no Efficiency Support Grant allocation on record"]
+        who = lead.name if lead is not None else facts.application.lead
+        return [f"{who} has no Efficiency Support Grant allocation on record"]
     if share is None:
         return []
     # Rounded down to the penny: exactly the share is allowed, a penny over is not.
@@ -121,7 +123,8 @@ def within_category_count(facts: Facts) -> list[str]:
     if made < category.max_count:
         return []
     offers = "offer" if category.max_count == 1 else "offers"
-    return [f"{category.name} allows at most {category.max_count} {offers} and {made} "
+    return [f"{category.label or category.name} allows at most {category.max_count} {offers} "
+            f"and {made} "
             f"{'is' if made == 1 else 'are'} already made"]
 
 
@@ -233,19 +236,26 @@ def contribution_agreed(facts: Facts) -> list[str]:
 def all_checkpoints_accepted(facts: Facts) -> list[str]:
     if not facts.checkpoints:
         return [f"{facts.ref} has no monitoring returns, so it cannot be completed yet"]
-    return [f"{c.ref} is {c.state.replace('_', ' ')}"
-            f"{f' (due {c.due.isoformat()})' if c.due else ''}: accept or waive it first"
-            for c in facts.checkpoints if c.state not in ("accepted", "waived")]
+    return [f"{c.ref} is {CHECKPOINT.state_label(c.state).lower()}"
+            f"{f' (due {dates.day(c.due)})' if c.due else ''}: accept or waive it first"
+            for c in facts.checkpoints if not CHECKPOINT.is_final(c.state)]
 
 
 def return_complete(facts: Facts) -> list[str]:
-    """Every field the programme marks required is given (blank text is not)."""
-    out: list[str] = []
-    for name, spec in facts.programme.monitoring.fields.items():
-        value = facts.figures.get(name)
-        if spec.required and (value is None or (isinstance(value, str) and not value.strip())):
-            out.append(f"{name} is required in a {facts.programme.code} return and was not given")
-    return out
+    """Every field the programme marks required is given (blank text is not), and a
+    return gives something: one with no figures and no words at all is refused."""
+    fields = facts.programme.monitoring.fields
+    given = {name for name in fields if _given(facts.figures.get(name))}
+    if not given:
+        listed = ", ".join(f"{spec.label or name} ({name})" for name, spec in fields.items())
+        return [f"the return is empty: it gives none of {listed}"]
+    return [f"{spec.label or name} ({name}) is required in a {facts.programme.name} return "
+            f"and was not given" for name, spec in fields.items()
+            if spec.required and name not in given]
+
+
+def _given(value: object) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 # --- about the person acting ------------------------------------------------

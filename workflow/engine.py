@@ -106,16 +106,18 @@ def allowed_triggers(definition: Definition, state: str, actor: Actor | None,
     return sorted(set(out))
 
 
-def _refuse_role(ref: str, t: T, actor: Actor, lead: str | None) -> PermissionDenied:
+def _refuse_role(definition: Definition, ref: str, t: T, actor: Actor,
+                 lead: str | None) -> PermissionDenied:
+    what = definition.trigger_label(t.trigger)
     if "council" in t.roles and "council" in actor.roles:
         return PermissionDenied(
             f"{actor.name} is not a person of {lead}, the lead organisation of {ref}, "
-            f"so they cannot '{t.trigger}' it.", person=actor.name, trigger=t.trigger)
+            f"so they cannot do '{what}' on it.", person=actor.name, trigger=t.trigger)
     roles = ", ".join(sorted(actor.roles)) or "no role"
     may = " or ".join(sorted(t.roles))
     article = "an" if may[0] in "aeiou" else "a"
     return PermissionDenied(
-        f"{actor.name} ({roles}) may not '{t.trigger}' {ref}: only {article} {may} may.",
+        f"{actor.name} ({roles}) may not do '{what}' on {ref}: only {article} {may} may.",
         person=actor.name, trigger=t.trigger)
 
 
@@ -126,18 +128,19 @@ def plan(definition: Definition, ref: str, state: str, trigger: str, actor: Acto
     dest = destination(definition.kind, state, trigger)
     if t is None or dest is None:
         raise InvalidTransition(ref, state, trigger,
-                                allowed_triggers(definition, state, actor, lead))
+                                allowed_triggers(definition, state, actor, lead),
+                                definition=definition)
     role = acting_role(t, actor, lead)
     if role is None:
-        raise _refuse_role(ref, t, actor, lead)
+        raise _refuse_role(definition, ref, t, actor, lead)
     if t.actor_rules and facts is not None:
         faults = [v for name in t.actor_rules for v in actor_rules[name](facts)]
         if faults:
             raise PermissionDenied(" ".join(faults), person=actor.name, trigger=trigger)
     if t.needs_reason and not (reason or "").strip():
-        raise ReasonRequired(ref, trigger)
+        raise ReasonRequired(ref, trigger, definition=definition)
     if t.guards and facts is not None:
         violations = [v for name in t.guards for v in rules[name](facts)]
         if violations:
-            raise GuardFailed(ref, trigger, violations)
+            raise GuardFailed(ref, trigger, violations, definition=definition)
     return Move(trigger=trigger, source=state, dest=dest, role=role, transition=t)

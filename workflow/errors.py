@@ -11,9 +11,14 @@ API show the same message. Facts are kept as attributes for --json and tests.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import difflib
+from typing import TYPE_CHECKING, Sequence
 
 from states.errors import DocumentError
+from states.words import allowed_now, humanise
+
+if TYPE_CHECKING:
+    from states.definition import Definition
 
 
 class CaseworkError(Exception):
@@ -23,6 +28,11 @@ class CaseworkError(Exception):
 
     @property
     def message(self) -> str:
+        return str(self)
+
+    @property
+    def command_line(self) -> str:
+        """The message as the command line prints it (where people type codes)."""
         return str(self)
 
 
@@ -64,21 +74,52 @@ class Refused(CaseworkError):
     status = 422
 
 
+def _trigger_words(definition: "Definition | None", trigger: str) -> str:
+    return definition.trigger_label(trigger) if definition is not None else humanise(trigger)
+
+
 class InvalidTransition(Refused):
+    """`TCA-2013-0001 is Under assessment, so it cannot be 'Offer the award'. Allowed now:
+    Ask the council a question, Moderate the scores, Withdraw.` The command line's form
+    (`command_line`) puts each trigger's code after its label, since people type codes
+    there; a trigger the definition does not have at all gets "did you mean"."""
+
     status = 409
 
-    def __init__(self, ref: str, state: str, trigger: str, allowed: Sequence[str]):
+    def __init__(self, ref: str, state: str, trigger: str, allowed: Sequence[str], *,
+                 definition: "Definition | None" = None):
         self.ref, self.state, self.trigger, self.allowed = ref, state, trigger, tuple(allowed)
-        now = ", ".join(self.allowed) or "nothing"
-        super().__init__(f"{ref} is {state.replace('_', ' ')}, so it cannot be "
-                         f"'{trigger}'. Allowed now: {now}.")
+        self.definition = definition
+        super().__init__(self._say(with_codes=False))
+
+    @property
+    def command_line(self) -> str:
+        return self._say(with_codes=True)
+
+    def _say(self, *, with_codes: bool) -> str:
+        d = self.definition
+        now = allowed_now([(t, _trigger_words(d, t)) for t in self.allowed],
+                          with_codes=with_codes)
+        if d is not None and self.trigger not in d.triggers:
+            guess = difflib.get_close_matches(self.trigger, d.triggers, n=1, cutoff=0.6)
+            hint = f" — did you mean {guess[0]}?" if guess else "."
+            return f"{self.ref}: no such trigger '{self.trigger}'{hint} Allowed now: {now}."
+        state = d.state_label(self.state) if d is not None else humanise(self.state)
+        what = _trigger_words(d, self.trigger)
+        if with_codes:
+            what = f"{what}' ({self.trigger})"
+        else:
+            what += "'"
+        return f"{self.ref} is {state}, so it cannot be '{what}. Allowed now: {now}."
 
 
 class GuardFailed(Refused):
-    def __init__(self, ref: str, trigger: str, violations: Sequence[str]):
+    def __init__(self, ref: str, trigger: str, violations: Sequence[str], *,
+                 definition: "Definition | None" = None):
         self.ref, self.trigger, self.violations = ref, trigger, tuple(violations)
+        self.words = _trigger_words(definition, trigger)
         listed = "; ".join(self.violations)
-        super().__init__(f"{ref} cannot be '{trigger}': {listed}.".replace("..", "."))
+        super().__init__(f"{ref} cannot be '{self.words}': {listed}.".replace("..", "."))
 
 
 class RuleViolation(Refused):
@@ -96,9 +137,14 @@ class PermissionDenied(Refused):
 
 
 class ReasonRequired(Refused):
-    def __init__(self, ref: str, trigger: str):
+    def __init__(self, ref: str, trigger: str, *, definition: "Definition | None" = None):
         self.ref, self.trigger = ref, trigger
-        super().__init__(f"'{trigger}' on {ref} needs a reason: give one with --reason.")
+        self.words = _trigger_words(definition, trigger)
+        super().__init__(f"'{self.words}' on {ref} needs a reason: say why.")
+
+    @property
+    def command_line(self) -> str:
+        return f"'{self.words}' ({self.trigger}) on {self.ref} needs a reason: give one with --reason."
 
 
 class Malformed(Refused):

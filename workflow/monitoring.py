@@ -209,7 +209,7 @@ def decide_return(engine: Engine, ref: str, trigger: str, actor_name: str, *,
         if trigger not in DECISIONS:
             allowed = [t for t in allowed_triggers(CHECKPOINT, cp.state, actor, case.lead)
                        if t in DECISIONS]
-            raise InvalidTransition(cp.ref, cp.state, trigger, allowed)
+            raise InvalidTransition(cp.ref, cp.state, trigger, allowed, definition=CHECKPOINT)
         _check_version(cp, expected_version)
         move = plan(CHECKPOINT, cp.ref, cp.state, trigger, actor, lead=case.lead, reason=reason,
                     facts=None, rules=RULES, actor_rules=ACTOR_RULES)

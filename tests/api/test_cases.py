@@ -156,8 +156,8 @@ def test_a_trigger_not_allowed_now_is_409_with_what_is_allowed(api):
 
     assert answer.status_code == 409
     problem = answer.json()
-    assert problem["detail"] == (f"{ref} is draft, so it cannot be 'offer'. "
-                                 f"Allowed now: submit, withdraw.")
+    assert problem["detail"] == (f"{ref} is Draft, so it cannot be 'Offer the award'. "
+                                 f"Allowed now: Submit the bid, Withdraw.")
     assert (problem["allowed"], problem["state"], problem["trigger"]) == (
         ["submit", "withdraw"], "draft", "offer")
     assert api.world.snapshot() == before

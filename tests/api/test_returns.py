@@ -98,7 +98,7 @@ def test_a_file_that_is_not_what_it_says_is_refused_and_changes_nothing(monitore
     api, ref = monitored
     before = api.world.snapshot()
 
-    answer = submit(api, ref, figures={"progress": "ok"},
+    answer = submit(api, ref, figures={"progress": "ok", "spend_to_date": "0"},
                     file=("evidence.pdf", b"MZ\x90\x00 not a pdf", "application/pdf"))
 
     assert answer.status_code == 400
@@ -110,7 +110,7 @@ def test_a_return_not_open_yet_is_refused_with_what_is_allowed(monitored):
     api, ref = monitored
     before = api.world.snapshot()
 
-    answer = submit(api, ref, n="Q2", figures={"progress": "early"})
+    answer = submit(api, ref, n="Q2", figures={"progress": "early", "spend_to_date": "0"})
 
     assert answer.status_code == 409
     assert answer.json()["state"] == "scheduled" and answer.json()["allowed"] == []
@@ -120,13 +120,13 @@ def test_a_return_not_open_yet_is_refused_with_what_is_allowed(monitored):
 def test_a_return_submitted_with_a_stale_if_match_gets_412(monitored):
     api, ref = monitored
     etag = api.get(f"/cases/{ref}/checkpoints/Q1").headers["etag"]
-    assert submit(api, ref, figures={"progress": "first"}, headers={"If-Match": etag}
+    assert submit(api, ref, figures={"progress": "first", "spend_to_date": "0"}, headers={"If-Match": etag}
                   ).status_code == 200
     # The caseworker queries it; the council's system answers with the ETag it had.
     monitoring.decide_return(api.engine, f"{ref}/Q1", "query", "carol", reason="Spend missing")
     before = api.world.snapshot()
 
-    answer = submit(api, ref, figures={"progress": "second"}, headers={"If-Match": etag})
+    answer = submit(api, ref, figures={"progress": "second", "spend_to_date": "0"}, headers={"If-Match": etag})
 
     assert answer.status_code == 412
     assert answer.json()["current_version"] > int(etag.strip('"'))
@@ -138,7 +138,7 @@ def test_a_body_past_the_limit_is_refused_with_413_while_it_is_read(monitored):
     before = api.world.snapshot()
     big = b"month,spend\n" + b"October,1\n" * (1_200_000)          # about 12 MB
 
-    answer = submit(api, ref, figures={"progress": "ok"}, file=("spend.csv", big, "text/csv"))
+    answer = submit(api, ref, figures={"progress": "ok", "spend_to_date": "0"}, file=("spend.csv", big, "text/csv"))
 
     assert answer.status_code == 413
     assert answer.headers["content-type"] == "application/problem+json"
@@ -164,3 +164,14 @@ def test_an_unknown_return_is_404(monitored):
 
     assert api.get(f"/cases/{ref}/checkpoints/Q9").status_code == 404
     assert api.get(f"/cases/{ref}/checkpoints/X1").status_code == 400
+
+
+def test_an_empty_return_is_refused_and_changes_nothing(monitored):
+    api, ref = monitored
+    before = api.world.snapshot()
+
+    answer = submit(api, ref, figures={})
+
+    assert answer.status_code == 422
+    assert "the return is empty" in answer.json()["detail"]
+    assert api.world.snapshot() == before

@@ -149,7 +149,7 @@ def test_a_partner_council_is_told_why_it_cannot_act(api):
 
     assert answer.status_code == 403
     assert answer.json()["detail"] == (f"pat is not a person of E07000026, the lead organisation "
-                                       f"of {ref}, so they cannot 'withdraw' it.")
+                                       f"of {ref}, so they cannot do 'Withdraw' on it.")
 
 
 def test_an_auditor_reads_everything_and_changes_nothing(api):
@@ -160,7 +160,7 @@ def test_an_auditor_reads_everything_and_changes_nothing(api):
     answer = api.advance(ref, "submit", who="audrey")
 
     assert answer.status_code == 403
-    assert "audrey (auditor) may not 'submit'" in answer.json()["detail"]
+    assert "audrey (auditor) may not do 'Submit the bid'" in answer.json()["detail"]
     assert api.world.snapshot() == before
 
 

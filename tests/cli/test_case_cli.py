@@ -64,7 +64,11 @@ def test_history_json_is_oldest_first_with_the_chain(c):
 
 @pytest.mark.parametrize("args,message", [
     (["case", "advance", "TCA-2013-0001", "offer", "--as", "carol"],
-     "TCA-2013-0001 is draft, so it cannot be 'offer'. Allowed now: submit, withdraw."),
+     "TCA-2013-0001 is Draft, so it cannot be 'Offer the award' (offer). Allowed now: "
+     "Submit the bid (submit), Withdraw (withdraw)."),
+    (["case", "advance", "TCA-2013-0001", "sumbit", "--as", "carol"],
+     "TCA-2013-0001: no such trigger 'sumbit' — did you mean submit? Allowed now: "
+     "Submit the bid (submit), Withdraw (withdraw)."),
     (["case", "advance", "TCA-2013-0009", "submit", "--as", "carol"], "There is no case TCA-2013-0009."),
     (["case", "advance", "TCA-2013-0001", "submit", "--as", "mallory"], "There is no person called 'mallory'"),
     (["case", "advance", "TCA-2013-0001", "withdraw", "--as", "nobody-council"], "There is no person"),

@@ -109,12 +109,13 @@ def test_waive_without_a_reason_is_refused_with_the_reason_needed(monitored):
     ran = monitored("checkpoint", "waive", Q1, "--as", "carol")
 
     assert ran.code == 1
-    assert ran.err.strip() == f"'waive' on {Q1} needs a reason: give one with --reason."
+    assert ran.err.strip() == f"'Waive the return' (waive) on {Q1} needs a reason: give one with --reason."
 
 
 def test_a_council_cannot_accept_and_a_caseworker_can(monitored):
     monitored.ok("sweep", "--now", "2013-12-19T09:30")
-    monitored.ok("checkpoint", "submit", Q1, "--as", "cllr")
+    figures = monitored.write("return.toml", 'spend_to_date = "1000"\nprogress = "Started"\n')
+    monitored.ok("checkpoint", "submit", Q1, "--as", "cllr", "--from-file", figures)
 
     refused = monitored("checkpoint", "accept", Q1, "--as", "cllr")
     accepted = monitored("checkpoint", "accept", Q1, "--as", "carol", "--json")
@@ -131,3 +132,15 @@ def test_status_exits_1_before_any_sweep_and_0_after_one(monitored):
     assert before.code == 1 and before.json()["sweep"]["stale"] is True
     assert after.code == 0
     assert "steps due" in after.out and "outbox" in after.out
+
+
+def test_an_empty_return_is_refused_and_changes_nothing(monitored):
+    monitored.ok("sweep", "--now", "2013-12-19T09:30")
+    before = monitored.ok("checkpoint", "show", Q1, "--json").json()
+
+    ran = monitored("checkpoint", "submit", Q1, "--as", "cllr")
+
+    assert ran.code == 1
+    assert ran.err.startswith(f"{Q1} cannot be 'Send the return': the return is empty: it gives "
+                              f"none of Spend to date (spend_to_date)")
+    assert monitored.ok("checkpoint", "show", Q1, "--json").json() == before

@@ -115,7 +115,7 @@ def test_a_whole_tca_round_runs_from_the_command_line(cli):
                                                            "E07000026")))
     too_small = cli.ok("case", "open", "bid", "--from-file", small, "--as", "cllr").out.strip()
     refused(cli, "case", "advance", too_small, "submit", "--as", "cllr",
-            says="shared_arrangement asks at least £50,000; this bid asks £49,999")
+            says="Shared arrangement asks at least £50,000; this bid asks £49,999")
 
     refs = {}
     for name, (category, amount, lead, _) in BIDS.items():

@@ -203,7 +203,7 @@ def test_the_report_is_one_page_that_fetches_nothing(year):
     assert page.count("<svg") == 5          # two charts, three state machines
     assert 'id="chart-committed"' in page and 'id="chart-returns"' in page
     assert f"The full history of {suspended}" in page
-    assert "cannot be &#39;submit&#39;: shared_arrangement asks at most £500,000" in page
+    assert "cannot be &#39;Submit the bid&#39;: Shared arrangement asks at most £500,000" in page
     assert "Sample data" in page
 
 

@@ -60,7 +60,7 @@ def test_single_operation_awards_are_up_to_two_million(amount, allowed):
 
 def test_a_single_operation_bid_over_the_band_is_told_both_numbers():
     assert meets_category_rules(bid_facts(a_bid("single_operation", 210_000_000))) == [
-        "single_operation asks at most £2,000,000; this bid asks £2,100,000"]
+        "Single operation asks at most £2,000,000; this bid asks £2,100,000"]
 
 
 def test_a_single_operation_needs_a_partner_council_besides_the_lead():
@@ -68,11 +68,11 @@ def test_a_single_operation_needs_a_partner_council_besides_the_lead():
     with_fire = bid_facts(a_bid("single_operation", 100_000_000), partners=(FIRE,))
 
     assert meets_category_rules(alone) == [
-        "single_operation is for a group of councils: it needs the lead and at least "
+        "Single operation is for a group of councils: it needs the lead and at least "
         "1 partner council; this bid names 0"]
     assert meets_category_rules(with_fire) == [
-        "single_operation is for a group of councils: it needs the lead and at least "
-        "1 partner council; this bid names 0 (ORG-SFRS is a fire authority, not a council)"]
+        "Single operation is for a group of councils: it needs the lead and at least "
+        "1 partner council; this bid names 0 (Suffolk Fire and Rescue is a fire authority, not a council)"]
     assert meets_category_rules(bid_facts(a_bid("single_operation", 100_000_000),
                                           partners=(FIRE, PARTNER))) == []
 
@@ -82,9 +82,9 @@ def test_a_single_operation_must_state_its_costs_and_savings():
                 annual_savings_pence=None)
 
     assert meets_category_rules(bid_facts(app)) == [
-        "single_operation bids must state its estimated transitional costs "
+        "Single operation bids must state its estimated transitional costs "
         "(transitional_costs); this bid does not",
-        "single_operation bids must state its expected annual savings (annual_savings); "
+        "Single operation bids must state its expected annual savings (annual_savings); "
         "this bid does not"]
 
 
@@ -99,9 +99,9 @@ def test_shared_arrangements_are_fifty_thousand_to_half_a_million_inclusive(amou
 
 def test_a_shared_arrangement_outside_the_band_is_told_the_band():
     assert meets_category_rules(bid_facts(a_bid("shared_arrangement", 4_999_999))) == [
-        "shared_arrangement asks at least £50,000; this bid asks £49,999.99"]
+        "Shared arrangement asks at least £50,000; this bid asks £49,999.99"]
     assert meets_category_rules(bid_facts(a_bid("shared_arrangement", 50_000_001))) == [
-        "shared_arrangement asks at most £500,000; this bid asks £500,000.01"]
+        "Shared arrangement asks at most £500,000; this bid asks £500,000.01"]
 
 
 def test_a_shared_arrangement_must_say_what_it_is_and_what_is_innovative():
@@ -109,11 +109,11 @@ def test_a_shared_arrangement_must_say_what_it_is_and_what_is_innovative():
                 transitional_costs_pence=None)
 
     assert meets_category_rules(bid_facts(app)) == [
-        "shared_arrangement bids must state the kind of shared arrangement (arrangement); "
+        "Shared arrangement bids must state the kind of shared arrangement (arrangement); "
         "this bid does not",
-        "shared_arrangement bids must state what is innovative about it (innovation); "
+        "Shared arrangement bids must state what is innovative about it (innovation); "
         "this bid does not",
-        "shared_arrangement bids must state its estimated transitional costs "
+        "Shared arrangement bids must state its estimated transitional costs "
         "(transitional_costs); this bid does not"]
 
 
@@ -131,7 +131,7 @@ def test_an_esg_top_up_a_penny_over_is_told_the_limit():
     facts = bid_facts(a_bid("esg_top_up", 25_000_001), lead=BARROW)
 
     assert meets_category_rules(facts) == [
-        "esg_top_up is limited to 25% of Barrow's ESG allocation of £1,000,000, so at most "
+        "ESG top-up is limited to 25% of Barrow's ESG allocation of £1,000,000, so at most "
         "£250,000; this bid asks £250,000.01"]
 
 
@@ -146,14 +146,14 @@ def test_an_esg_top_up_needs_a_lead_with_an_allocation_on_record():
     hartlepool = OrgFacts("E06000001", "Hartlepool")
 
     assert meets_category_rules(bid_facts(a_bid("esg_top_up", 1), lead=hartlepool)) == [
-        "E06000001 has no Efficiency Support Grant allocation on record"]
+        "Hartlepool has no Efficiency Support Grant allocation on record"]
 
 
 def test_an_esg_top_up_must_say_how_it_goes_further_and_faster():
     facts = bid_facts(a_bid("esg_top_up", 100, further_and_faster=None), lead=BARROW)
 
     assert meets_category_rules(facts) == [
-        "esg_top_up bids must state how it goes further and faster than already planned "
+        "ESG top-up bids must state how it goes further and faster than already planned "
         "(further_and_faster); this bid does not"]
 
 
@@ -201,7 +201,7 @@ def test_the_fifth_single_operation_offer_is_refused_with_the_count():
     facts = bid_facts(a_bid("single_operation", 100_000_000), offers_in_category=4)
 
     assert within_category_count(facts) == [
-        "single_operation allows at most 4 offers and 4 are already made"]
+        "Single operation allows at most 4 offers and 4 are already made"]
 
 
 @pytest.mark.parametrize("category, made, refused", [
@@ -217,7 +217,7 @@ def test_the_thirty_first_shared_arrangement_offer_is_refused_with_the_count():
     facts = bid_facts(a_bid("shared_arrangement", 100), offers_in_category=30)
 
     assert within_category_count(facts) == [
-        "shared_arrangement allows at most 30 offers and 30 are already made"]
+        "Shared arrangement allows at most 30 offers and 30 are already made"]
 
 
 # --- assessment ------------------------------------------------------------------
@@ -354,7 +354,7 @@ def test_a_case_completes_only_when_every_return_is_accepted_or_waived():
     assert all_checkpoints_accepted(bid_facts(a_bid("esg_top_up", 1), checkpoints=done)) == []
     assert all_checkpoints_accepted(bid_facts(a_bid("esg_top_up", 1),
                                               checkpoints=done + (open_q3,))) == [
-        "TCA-2013-0001/Q3 is open (due 2014-03-31): accept or waive it first"]
+        "TCA-2013-0001/Q3 is open (due 31 March 2014): accept or waive it first"]
     assert all_checkpoints_accepted(bid_facts(a_bid("esg_top_up", 1), checkpoints=())) == [
         "TCA-2013-0004 has no monitoring returns, so it cannot be completed yet"]
 
@@ -370,7 +370,30 @@ def test_a_return_must_give_the_fields_the_programme_requires():
 
     assert submitted(progress="On track", people_helped="120") == []
     assert submitted(progress="   ", spend_to_date=100) == [
-        "progress is required in a pstn-2013 return and was not given",
-        "people_helped is required in a pstn-2013 return and was not given"]
-    assert return_complete(Facts(kind="checkpoint", ref="TCA-2013-0001/Q1",
-                                 programme=TCA, figures={})) == []
+        "Progress (progress) is required in a Public Service Transformation Network 2013 "
+        "return and was not given",
+        "People helped (people_helped) is required in a Public Service Transformation Network "
+        "2013 return and was not given"]
+
+
+def test_an_empty_return_is_refused_whatever_the_programme_requires():
+    def submitted(programme, **figures):
+        return return_complete(Facts(kind="checkpoint", ref="X/Q1", programme=programme,
+                                     figures=figures))
+
+    assert submitted(PSTN) == [
+        "the return is empty: it gives none of Spend to date (spend_to_date), Savings to date "
+        "(savings_to_date), Progress (progress), Risks (risks)"]
+    assert submitted(PSTN, risks="  ") == submitted(PSTN)          # blank text is nothing
+    assert submitted(PSTN, risks="None new") == []                # nothing else is required
+
+
+def test_a_tca_return_needs_its_progress_and_spend():
+    assert [f for f, spec in TCA.monitoring.fields.items() if spec.required] == [
+        "spend_to_date", "progress"]
+    assert return_complete(Facts(kind="checkpoint", ref="TCA-2013-0001/Q1", programme=TCA,
+                                 figures={"risks": "None"})) == [
+        "Spend to date (spend_to_date) is required in a Transformation Challenge Award 2013 "
+        "return and was not given",
+        "Progress (progress) is required in a Transformation Challenge Award 2013 return and "
+        "was not given"]

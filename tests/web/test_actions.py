@@ -235,7 +235,7 @@ def test_a_refusal_with_several_reasons_names_the_action_once(site):
     refused = carol.post(f"/cases/{ref}/advance", {"trigger": "complete"})
 
     assert refused.status_code == 422
-    assert text_of(refused.text).count("cannot be 'complete'") == 1
+    assert text_of(refused.text).count("cannot be 'Mark as complete'") == 1
     assert site.world.snapshot() == before
 
 
@@ -264,7 +264,7 @@ def test_a_rule_that_fails_is_shown_in_the_services_own_words(site):
 
     assert refused.status_code == 422
     words = text_of(refused.text)
-    assert "There is a problem" in words and f"{ref} cannot be 'submit'" in words
+    assert "There is a problem" in words and f"{ref} cannot be 'Submit the bid'" in words
     assert "arrangement" in words
     assert site.world.snapshot() == before
 
@@ -289,7 +289,7 @@ def test_returns_are_submitted_by_the_lead_council_or_a_caseworker_only(site, mo
     open_return(site.world, moment, ref)
     for name in CAST:
         before = site.world.snapshot()
-        answer = site.as_(name).post(f"/returns/{ref}/Q1/submit", {"progress": "Going well."})
+        answer = site.as_(name).post(f"/returns/{ref}/Q1/submit", {"progress": "Going well.", "spend_to_date": "0"})
         if name in ("cllr", "carol"):
             assert answer.status_code == 303, name
             # submitted: the caseworker queries it, so the next person can submit again
@@ -303,7 +303,7 @@ def test_returns_are_submitted_by_the_lead_council_or_a_caseworker_only(site, mo
 def test_returns_are_decided_by_a_caseworker_only(site, moment, decision):
     ref = bid_in_monitoring(site.world)
     open_return(site.world, moment, ref)
-    monitoring.submit_return(site.engine, f"{ref}/Q1", "cllr", figures={"progress": "Fine."})
+    monitoring.submit_return(site.engine, f"{ref}/Q1", "cllr", figures={"progress": "Fine.", "spend_to_date": "0"})
     for name in CAST:
         if name == "carol":
             continue

@@ -113,7 +113,7 @@ def test_the_assessor_inbox_shows_bids_to_score_and_the_approver_inbox_the_fund(
 
 
 def test_the_caseworker_inbox_groups_what_needs_them(site, places):
-    site.as_("cllr").post(f"/returns/{places['bid']}/Q1/submit", {"progress": "On track."})
+    site.as_("cllr").post(f"/returns/{places['bid']}/Q1/submit", {"progress": "On track.", "spend_to_date": "0"})
 
     inbox = text_of(site.as_("carol").get("/inbox").text)
 

@@ -55,7 +55,7 @@ def test_a_file_of_a_refused_type_or_over_the_limit_is_refused_and_nothing_is_st
     cllr.get(f"/returns/{due}")
     before = site.world.snapshot()
 
-    refused = cllr.post(f"/returns/{due}/submit", {"progress": "Kept after the refusal."},
+    refused = cllr.post(f"/returns/{due}/submit", {"progress": "Kept after the refusal.", "spend_to_date": "10"},
                         files={"evidence": (name, data, "application/octet-stream")})
 
     assert refused.status_code == 400
@@ -96,13 +96,13 @@ def test_malformed_figures_are_named_and_linked_to_their_field(site, due):
 
 def test_a_queried_return_shows_the_reason_and_can_be_resubmitted(site, due):
     cllr, carol = site.as_("cllr"), site.as_("carol")
-    cllr.post(f"/returns/{due}/submit", {"spend_to_date": "1000"})
+    cllr.post(f"/returns/{due}/submit", {"spend_to_date": "1000", "progress": "Started."})
     carol.get(f"/returns/{due}")
 
     queried = carol.post(f"/returns/{due}/decide", {"trigger": "query",
                                                      "reason": "Spend looks low: include Q1 staff costs."})
     seen = text_of(cllr.get(f"/returns/{due}").text)
-    again = cllr.post(f"/returns/{due}/submit", {"spend_to_date": "41000"})
+    again = cllr.post(f"/returns/{due}/submit", {"spend_to_date": "41000", "progress": "Q1 staff costs in."})
 
     assert queried.status_code == 303
     assert "The caseworker has queried this return" in seen
@@ -113,7 +113,7 @@ def test_a_queried_return_shows_the_reason_and_can_be_resubmitted(site, due):
 
 
 def test_querying_or_waiving_a_return_needs_a_reason(site, due):
-    site.as_("cllr").post(f"/returns/{due}/submit", {"progress": "Done."})
+    site.as_("cllr").post(f"/returns/{due}/submit", {"progress": "Done.", "spend_to_date": "0"})
     carol = site.as_("carol")
     carol.get(f"/returns/{due}")
     before = site.world.snapshot()
@@ -135,7 +135,7 @@ def test_a_return_not_yet_open_cannot_be_submitted(site, due):
 
     assert page.status_code == 200 and "Submit the return" not in page.text
     assert refused.status_code == 409
-    assert f"{ref}/Q2 is scheduled, so it cannot be 'submit'" in text_of(refused.text)
+    assert f"{ref}/Q2 is Not open yet, so it cannot be 'Send the return'" in text_of(refused.text)
     assert site.world.snapshot() == before
 
 

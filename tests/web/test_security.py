@@ -136,7 +136,7 @@ def test_a_role_that_may_not_fire_a_trigger_is_refused_when_it_posts_anyway(site
     refused = carol.post(f"/cases/{ref}/advance", {"trigger": "offer"})
 
     assert refused.status_code == 403
-    assert "carol (caseworker) may not 'offer'" in text_of(refused.text)
+    assert "carol (caseworker) may not do 'Offer the award'" in text_of(refused.text)
     assert site.world.snapshot() == before
 
 
@@ -145,7 +145,7 @@ def test_html_in_peoples_text_is_shown_as_text(site, moment):
     ref = bid_in_monitoring(site.world, title=title)
     open_return(site.world, moment, ref)
     cllr, carol = site.as_("cllr"), site.as_("carol")
-    cllr.post(f"/returns/{ref}/Q1/submit", {"progress": "<img src=x onerror=alert(1)>"})
+    cllr.post(f"/returns/{ref}/Q1/submit", {"progress": "<img src=x onerror=alert(1)>", "spend_to_date": "0"})
     carol.get(f"/returns/{ref}/Q1")
     carol.post(f"/returns/{ref}/Q1/decide", {"trigger": "query", "reason": "<i>why</i>"})
 

@@ -17,7 +17,7 @@ def test_a_case_is_at_risk_from_escalation_2_until_its_late_return_is_accepted(w
     assert cases.show(world.engine, ref)["at_risk"] is True
 
     with freeze_time(due + timedelta(days=23)):
-        monitoring.submit_return(world.engine, q1["ref"], "cllr", figures={"progress": "late, sorry"})
+        monitoring.submit_return(world.engine, q1["ref"], "cllr", figures={"progress": "late, sorry", "spend_to_date": "0"})
         assert cases.show(world.engine, ref)["at_risk"] is True      # submitted, not yet accepted
         monitoring.decide_return(world.engine, q1["ref"], "accept", "carol")
 
@@ -31,7 +31,7 @@ def test_a_queried_return_tells_the_council_what_was_asked_with_a_link_to_resend
     q1 = monitoring.list_checkpoints(world.engine, case=ref)[0]
     due = datetime.fromisoformat(q1["due"]).replace(hour=8, tzinfo=timezone.utc)
     sweep(world.engine, due - timedelta(days=13))
-    monitoring.submit_return(world.engine, q1["ref"], "cllr", figures={"spend_to_date": "1000"})
+    monitoring.submit_return(world.engine, q1["ref"], "cllr", figures={"spend_to_date": "1000", "progress": "Late."})
 
     monitoring.decide_return(world.engine, q1["ref"], "query", "carol",
                              reason="Spend to date looks low: is it in pounds?")

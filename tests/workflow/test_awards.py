@@ -40,7 +40,7 @@ def test_a_shared_arrangement_asks_between_50000_and_500000_pounds(world, amount
     if allowed:
         assert world.advance(ref, "submit")["state"] == "submitted"
         return
-    with pytest.raises(GuardFailed, match="shared_arrangement asks at (least £50,000|most "
+    with pytest.raises(GuardFailed, match="Shared arrangement asks at (least £50,000|most "
                                           "£500,000); this bid asks"):
         world.advance(ref, "submit")
     assert world.snapshot() == before
@@ -86,7 +86,7 @@ def test_an_esg_top_up_needs_a_lead_with_an_esg_allocation(world):
     ref = open_bid(world, "esg_top_up", "100000")
     before = world.snapshot()
 
-    with pytest.raises(GuardFailed, match="E07000026 has no Efficiency Support Grant allocation"):
+    with pytest.raises(GuardFailed, match="Council E07000026 has no Efficiency Support Grant allocation"):
         world.advance(ref, "submit")
 
     assert world.snapshot() == before
@@ -100,10 +100,10 @@ def test_a_refusal_lists_every_broken_rule_at_once(world):
         world.advance(ref, "submit")
 
     assert refused.value.violations == (
-        "shared_arrangement asks at least £50,000; this bid asks £49,999",
-        "shared_arrangement bids must state what is innovative about it (innovation); "
+        "Shared arrangement asks at least £50,000; this bid asks £49,999",
+        "Shared arrangement bids must state what is innovative about it (innovation); "
         "this bid does not",
-        "shared_arrangement bids must state its expected annual savings (annual_savings); "
+        "Shared arrangement bids must state its expected annual savings (annual_savings); "
         "this bid does not")
     assert world.snapshot() == before
 
@@ -165,7 +165,7 @@ def test_the_fifth_single_operation_offer_is_refused_until_one_is_given_back(wor
         offer(world, fifth)
 
     assert refused.value.violations == (
-        "single_operation allows at most 4 offers and 4 are already made",)
+        "Single operation allows at most 4 offers and 4 are already made",)
     assert world.snapshot() == before
     world.advance(offered[0], "decline", by="cllr")
     assert_ledger_matches_offers(world)
@@ -208,7 +208,7 @@ def test_an_offer_past_both_the_fund_and_the_count_names_both(world):
 
     assert refused.value.violations == (
         "offering £200,000 would commit £700,000, past the fund's £600,000 (£100,000 remains)",
-        "shared_arrangement allows at most 1 offer and 1 is already made")
+        "Shared arrangement allows at most 1 offer and 1 is already made")
     assert world.snapshot() == before
 
 

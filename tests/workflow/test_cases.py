@@ -80,9 +80,9 @@ def test_a_trigger_not_allowed_now_names_the_ones_that_are(w):
     with pytest.raises(InvalidTransition) as refused:
         cases.advance(w.engine, ref, "offer", "april")
 
-    assert "is draft, so it cannot be 'offer'" in str(refused.value)
+    assert "is Draft, so it cannot be 'Offer the award'" in str(refused.value)
     assert refused.value.allowed == ()           # april, an approver, may fire nothing on a draft
-    with pytest.raises(InvalidTransition, match="Allowed now: submit, withdraw"):
+    with pytest.raises(InvalidTransition, match="Allowed now: Submit the bid, Withdraw"):
         cases.advance(w.engine, ref, "offer", "carol")
     assert w.snapshot() == before
 

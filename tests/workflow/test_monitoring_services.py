@@ -118,29 +118,35 @@ def test_a_field_the_programme_does_not_ask_for_is_refused(world, q1, files):
 
 
 def test_a_field_the_programme_requires_must_be_given(world, files):
-    world.cast()
-    source = dict(programmes.bundled_sources())["tca-2013.toml"].replace(
-        '[monitoring.fields.progress]\nkind = "text"\nrequired = false',
-        '[monitoring.fields.progress]\nkind = "text"\nrequired = true')
-    with world.engine.begin() as conn:
-        programmes.load(conn, source, "tca-2013.toml")
+    world.cast()                      # the bundled TCA file requires progress and spend
     ref = bid_in_monitoring(world, ACCEPTED)
     with freeze_time(OPENED):
         sweep(world.engine)
     before = snapshot(world, files)
 
-    with freeze_time(DURING), pytest.raises(GuardFailed, match="progress is required"):
+    with freeze_time(DURING), pytest.raises(GuardFailed, match=r"Progress \(progress\) is required"):
         monitoring.submit_return(world.engine, f"{ref}/Q1", "cllr",
                                  figures={"spend_to_date": "1000", "progress": "  "})
 
     assert snapshot(world, files) == before
 
 
+def test_an_empty_return_is_refused_so_it_can_never_be_accepted(world, q1, files):
+    before = snapshot(world, files)
+
+    with freeze_time(DURING), pytest.raises(GuardFailed, match="the return is empty"):
+        monitoring.submit_return(world.engine, q1, "cllr", figures={"risks": "   "})
+
+    assert snapshot(world, files) == before
+    with pytest.raises(InvalidTransition):        # nothing was submitted, so nothing to accept
+        monitoring.decide_return(world.engine, q1, "accept", "carol")
+
+
 def test_a_return_cannot_be_submitted_before_it_opens(world, q1, files):
     q2 = q1.replace("Q1", "Q2")
     before = snapshot(world, files)
 
-    with pytest.raises(InvalidTransition, match="Q2 is scheduled, so it cannot be 'submit'"):
+    with pytest.raises(InvalidTransition, match="Q2 is Not open yet, so it cannot be 'Send the return'"):
         monitoring.submit_return(world.engine, q2, "cllr", figures=FIGURES)
 
     assert snapshot(world, files) == before
@@ -176,10 +182,10 @@ def test_an_evidence_file_is_stored_once_under_its_sha256(world, q1, files):
 
 
 def test_the_same_file_attached_twice_is_kept_once(world, q1, files):
-    monitoring.submit_return(world.engine, q1, "cllr", attachment=("a.pdf", PDF))
+    monitoring.submit_return(world.engine, q1, "cllr", figures=FIGURES, attachment=("a.pdf", PDF))
     monitoring.decide_return(world.engine, q1, "query", "carol", reason="Which quarter?")
 
-    monitoring.submit_return(world.engine, q1, "cllr", attachment=("b.pdf", PDF))
+    monitoring.submit_return(world.engine, q1, "cllr", figures=FIGURES, attachment=("b.pdf", PDF))
 
     assert len([p for p in files.rglob("*") if p.is_file()]) == 1
 
@@ -246,14 +252,15 @@ def test_a_query_or_a_waiver_needs_a_reason(world, q1, files, trigger):
     monitoring.submit_return(world.engine, q1, "cllr", figures=FIGURES)
     before = snapshot(world, files)
 
-    with pytest.raises(ReasonRequired, match=f"'{trigger}' on TCA-2013-0001/Q1 needs a reason"):
+    with pytest.raises(ReasonRequired, match=f"on TCA-2013-0001/Q1 needs a reason"):
         monitoring.decide_return(world.engine, q1, trigger, "carol", reason="   ")
 
     assert snapshot(world, files) == before
 
 
 def test_a_queried_return_can_be_submitted_again(world, q1):
-    monitoring.submit_return(world.engine, q1, "cllr", figures={})
+    monitoring.submit_return(world.engine, q1, "cllr", figures={"spend_to_date": "0",
+                                                                 "progress": "Nothing yet"})
     monitoring.decide_return(world.engine, q1, "query", "carol", reason="No figures given")
 
     done = monitoring.submit_return(world.engine, q1, "cllr", figures=FIGURES)
@@ -281,7 +288,7 @@ def test_a_return_not_yet_submitted_can_be_waived_and_is_no_longer_chased(world,
 def test_a_decision_that_is_not_a_caseworkers_says_what_is_allowed(world, q1, files):
     before = snapshot(world, files)
 
-    with pytest.raises(InvalidTransition, match="Allowed now: waive"):
+    with pytest.raises(InvalidTransition, match="Allowed now: Waive the return"):
         monitoring.decide_return(world.engine, q1, "open", "carol")
 
     assert snapshot(world, files) == before

@@ -65,7 +65,7 @@ def test_the_ranking_shows_where_a_category_count_runs_out(world):
 
     assert [r["ref"] for r in rows] == refs
     assert [r["stops"] for r in rows] == [None, None, "category count"]
-    assert rows[2]["why"] == ["shared_arrangement allows at most 2 offers and 2 are already made"]
+    assert rows[2]["why"] == ["Shared arrangement allows at most 2 offers and 2 are already made"]
     assert rows[2]["running_total"] == "200000.00"
 
 

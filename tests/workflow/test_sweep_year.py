@@ -37,7 +37,7 @@ def people_act(world, day: date) -> None:
     actions = {
         date(2014, 1, 2): lambda: monitoring.submit_return(engine, f"{REF}/Q1", "cllr", figures=FIGURES),
         date(2014, 1, 6): lambda: monitoring.decide_return(engine, f"{REF}/Q1", "accept", "carol"),
-        date(2014, 4, 10): lambda: monitoring.submit_return(engine, f"{REF}/Q2", "cllr", figures={}),
+        date(2014, 4, 10): lambda: monitoring.submit_return(engine, f"{REF}/Q2", "cllr", figures={"spend_to_date": "0", "progress": "Nothing yet."}),
         date(2014, 4, 11): lambda: monitoring.decide_return(
             engine, f"{REF}/Q2", "query", "carol", reason="No figures: please give spend and savings"),
         date(2014, 5, 6): lambda: monitoring.submit_return(engine, f"{REF}/Q2", "cllr", figures=FIGURES),

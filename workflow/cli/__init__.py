@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("Stopped.\n")
         sys.exit(1)
     except CaseworkError as err:
-        sys.stderr.write(str(err).rstrip() + "\n")
+        sys.stderr.write(err.command_line.rstrip() + "\n")
         sys.exit(1)
     except KeyboardInterrupt:
         sys.stderr.write("Stopped.\n")

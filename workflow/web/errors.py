@@ -45,7 +45,7 @@ def problems_of(err: CaseworkError, fields: Mapping[str, str] | None = None, *,
     """
     known = dict(fields or {})
     if isinstance(err, ReasonRequired):
-        return [Problem(f"Give a reason: '{err.trigger.replace('_', ' ')}' on {err.ref} "
+        return [Problem(f"Give a reason: '{err.words}' on {err.ref} "
                         f"needs one.", known.get("reason", general))]
     # (line of the summary, the field it may be about)
     lines: list[tuple[str, str]]
@@ -54,7 +54,7 @@ def problems_of(err: CaseworkError, fields: Mapping[str, str] | None = None, *,
                  for p in err.problems]
     elif isinstance(err, GuardFailed):
         # The refusal is named once; each further violation is a line of its own.
-        lines = [(f"{err.ref} cannot be '{err.trigger.replace('_', ' ')}': {v}" if i == 0
+        lines = [(f"{err.ref} cannot be '{err.words}': {v}" if i == 0
                   else v[:1].upper() + v[1:], v.partition(" ")[0])
                  for i, v in enumerate(err.violations)]
     elif isinstance(err, RuleViolation) and len(err.violations) > 1:
