@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 # The case states in which returns are collected (a suspended case still owes them).
 COLLECTING = {"bid": ("in_monitoring", "suspended"), "area": ("active", "suspended")}
+# The case states in which the ladder holds a return's overdue, escalation and
+# suspension steps (workflow.sweep.holds): payments are already held.
+HOLDING = {"bid": ("suspended",), "area": ("suspended",)}
 DECISIONS = ("accept", "query", "waive")
 CHASED = ("scheduled", "open", "overdue", "escalated")   # the ladder runs only on these
 OVERDUE = ("overdue", "escalated")

@@ -49,7 +49,7 @@ from workflow.errors import ConflictError
 from workflow import history
 from workflow.history import Entry, Head, moment
 from workflow.models import cases, checkpoints
-from workflow.monitoring import CHASED, COLLECTING, label, pending_steps
+from workflow.monitoring import CHASED, COLLECTING, HOLDING, label, pending_steps
 from workflow.prepared import Prepared
 from workflow.status import record_sweep, refuse_going_back
 
@@ -295,7 +295,12 @@ class _Run:
         later = [at for s, at in pending if s.name != first.step.name]
         step = _Step(self.conn, cp, case, spec, first, self.now, later[0] if later else None,
                      self.book)
-        step.suspend() if first.step.action == "suspend" else step.move()
+        if holds(case, first.step):
+            step.hold()
+        elif first.step.action == "suspend":
+            step.suspend()
+        else:
+            step.move()
         return first
 
 
@@ -331,6 +336,8 @@ class _Step:
         if trigger is None:
             trigger = "remind"
         else:
+            if trigger == "escalate" and CHECKPOINT.find("escalate", cp.state) is None:
+                cp = self._overdue_first()
             dest = plan(CHECKPOINT, cp.ref, cp.state, trigger, SYSTEM, lead=self.case.lead,
                         reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES).dest
         level = step.level if step.action == "escalate" else cp.level
@@ -348,16 +355,19 @@ class _Step:
                           trigger=trigger, actor=SYSTEM.name, role="system", at=self.now,
                           payload=payload))
 
+    def hold(self) -> None:
+        """A step the case's suspension holds: recorded as done, so it is never taken or
+        sent later, with a `held` row saying why; the return's state does not move."""
+        cp = self.cp
+        payload = {key: value for key, value in self.payload().items() if key != "message"}
+        self._done(cp.state, cp.level)
+        self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=cp.state,
+                          trigger="held", actor=SYSTEM.name, role="system",
+                          reason=HELD_REASON, at=self.now, payload=payload))
+
     def suspend(self) -> None:
         """The ladder's last step: the case's own `suspend` transition, by the system."""
         cp, case = self.cp, self.case
-        if case.state == "suspended":
-            payload = {**self.payload(), "message": "not sent: the case is already suspended"}
-            self._done(cp.state, cp.level)
-            self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=cp.state,
-                              trigger="remind", actor=SYSTEM.name, role="system", at=self.now,
-                              payload=payload))
-            return
         reason = (f"the {label(cp.ref)} monitoring return, due by the end of "
                   f"{cp.due.day} {cp.due:%B %Y}, has not been received")
         payload = {"checkpoint": label(cp.ref), **self.payload()}
@@ -383,6 +393,21 @@ class _Step:
             step={"name": self.step.name, "due_at": self.due.due_at, "late": self.due.late},
             book=self.book)
 
+    def _overdue_first(self) -> Any:
+        """An escalation of a return never marked overdue (its overdue step was held while
+        the case was suspended) marks it overdue first, in the same step, sending nothing."""
+        cp = self.cp
+        plan(CHECKPOINT, cp.ref, cp.state, "mark_overdue", SYSTEM, lead=self.case.lead,
+             reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES)
+        seq, digest = self._chain(Entry(
+            checkpoint=label(cp.ref), from_state=cp.state, to_state="overdue",
+            trigger="mark_overdue", actor=SYSTEM.name, role="system", at=self.now,
+            payload={**self.payload(), "message": "not sent: held while the case was suspended"}))
+        self.case = SimpleNamespace(**{**_fields(self.case), "last_seq": seq,
+                                       "last_hash": digest})
+        self.cp = SimpleNamespace(**{**_fields(cp), "state": "overdue"})
+        return self.cp
+
     def _done(self, state: str, level: int) -> None:
         moved = _STEP_DONE.rowcount(self.conn, {
             "_id": self.cp.id, "_v": self.cp.version, "state": state, "level": level,
@@ -390,8 +415,23 @@ class _Step:
         if moved != 1:
             raise ConflictError(self.cp.ref)
 
-    def _chain(self, entry: Entry) -> None:
-        history.append(self.conn, Head.of(self.case), entry)
+    def _chain(self, entry: Entry) -> tuple[int, str]:
+        return history.append(self.conn, Head.of(self.case), entry)
+
+
+# While a case is suspended its returns still open and remind, but these steps are
+# held (DESIGN.md section 2): no overdue notice, escalation or second suspension.
+HELD_ACTIONS = frozenset({"mark_overdue", "escalate", "suspend"})
+HELD_REASON = "case suspended"
+
+
+def holds(case: Any, step: LadderStep) -> bool:
+    """Whether `case`'s state holds the ladder step `step` (it is recorded, not taken)."""
+    return case.state in HOLDING.get(case.kind, ()) and step.action in HELD_ACTIONS
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    return dict(row._mapping) if hasattr(row, "_mapping") else dict(vars(row))
 
 
 def message_kind(step: LadderStep) -> str:

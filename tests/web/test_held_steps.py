@@ -1,0 +1,20 @@
+"""A ladder step held because the case is suspended shows on the case page."""
+from datetime import datetime, timedelta, timezone
+
+from tests.web.site import bid_in_monitoring, open_return, text_of
+from workflow import monitoring
+from workflow.sweep import sweep
+
+
+def test_a_step_held_while_the_case_is_suspended_shows_in_its_history(site, moment):
+    ref = bid_in_monitoring(site.world)
+    open_return(site.world, moment, ref)
+    site.world.advance(ref, "suspend", reason="Audit of the council's accounts")
+    due = datetime.fromisoformat(monitoring.get_checkpoint(site.engine, f"{ref}/Q1")["due"])
+    moment.set(due.replace(hour=10, tzinfo=timezone.utc) + timedelta(days=2))
+    sweep(site.engine)
+
+    page = text_of(site.as_("carol").get(f"/cases/{ref}").text)
+
+    assert "Q1: Held: case suspended" in page
+    assert "Q1: Overdue" not in page and "Q1: Mark overdue" not in page
