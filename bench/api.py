@@ -41,10 +41,11 @@ from _serve import judged, print_figures, serving, summary, timed
 import httpx  # noqa: E402
 
 from tests.workflow.monitoring_world import bulk_bids  # noqa: E402
-from workflow import people, tokens  # noqa: E402
+from workflow.services import tokens  # noqa: E402
+from workflow.services import directory
 from workflow.api import paging  # noqa: E402
-from workflow.db import make_engine  # noqa: E402
-from workflow.setup import init  # noqa: E402
+from workflow.storage.db import make_engine  # noqa: E402
+from workflow.services.setup import init  # noqa: E402
 
 TARGETS_MS = {"list": 20.0, "list_council": 20.0, "list_council_none": 20.0, "show": 20.0,
               "trigger": 50.0}
@@ -60,9 +61,9 @@ def build(folder: Path, n_cases: int) -> tuple[str, str, str, str]:
     bulk_bids(engine, n_cases, lambda i, n: date(2030, 1 + 3 * (n - 1), 2))
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:
-        people.add_user(conn, "cllr", roles=["council"], org="E07000007")
-        people.add_org(conn, "E06000001", name="Hartlepool", email="r@hartlepool.example.org")
-        people.add_user(conn, "quiet", roles=["council"], org="E06000001")
+        directory.add_user(conn, "cllr", roles=["council"], org="E07000007")
+        directory.add_org(conn, "E06000001", name="Hartlepool", email="r@hartlepool.example.org")
+        directory.add_user(conn, "quiet", roles=["council"], org="E06000001")
         staff, _ = tokens.create(conn, "carol", now=now)
         council, _ = tokens.create(conn, "cllr", now=now)
         none, _ = tokens.create(conn, "quiet", now=now)

@@ -29,11 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # would shadow the transitions library: put the project root there instead.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from workflow import assessment, cases, people, programmes  # noqa: E402
-from workflow.db import make_engine  # noqa: E402
+from workflow.services import programme_files  # noqa: E402
+
+from workflow.services import assessment, lifecycle, directory
+from workflow.storage.db import make_engine  # noqa: E402
 from workflow.errors import GuardFailed  # noqa: E402
-from workflow.ranking import ranking  # noqa: E402
-from workflow.setup import init  # noqa: E402
+from workflow.services.ranking import ranking  # noqa: E402
+from workflow.services.setup import init  # noqa: E402
 
 ROUND = """
 code = "{code}"
@@ -50,15 +52,15 @@ max_count = 100000
 def cast(engine) -> None:
     with engine.begin() as conn:
         for code in ("E07000026", "E07000028", "E07000029"):
-            people.add_org(conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.org")
+            directory.add_org(conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.org")
         for name, role in (("carol", "caseworker"), ("ash", "assessor"), ("asha", "assessor"),
                            ("april", "approver"), ("aaron", "approver")):
-            people.add_user(conn, name, roles=[role], email=f"{name}@example.org")
+            directory.add_user(conn, name, roles=[role], email=f"{name}@example.org")
 
 
 def load_round(engine, code: str, fund: str) -> None:
     with engine.begin() as conn:
-        programmes.load(conn, ROUND.format(code=code, fund=fund), "bench.toml")
+        programme_files.load(conn, ROUND.format(code=code, fund=fund), "bench.toml")
 
 
 def open_bids(engine, code: str, n: int) -> list[str]:
@@ -68,9 +70,9 @@ def open_bids(engine, code: str, n: int) -> list[str]:
            "innovation": "One estate."}
     refs = []
     for i in range(n):
-        ref = cases.open_case(engine, "bid", doc, "carol")["ref"]
+        ref = lifecycle.open_case(engine, "bid", doc, "carol")["ref"]
         for t in ("submit", "check", "start_assessment"):
-            cases.advance(engine, ref, t, "carol")
+            lifecycle.advance(engine, ref, t, "carol")
         refs.append(ref)
     return refs
 
@@ -86,15 +88,15 @@ def score_all(engine, refs: list[str]) -> float:
 
 def recommend_all(engine, refs: list[str]) -> None:
     for ref in refs:
-        cases.advance(engine, ref, "moderate", "carol")
-        cases.advance(engine, ref, "recommend", "carol")
+        lifecycle.advance(engine, ref, "moderate", "carol")
+        lifecycle.advance(engine, ref, "recommend", "carol")
 
 
 def offer_all(engine, refs: list[str], threads: int) -> tuple[float, int, int]:
     def one(pair):
         n, ref = pair
         try:
-            cases.advance(engine, ref, "offer", ("april", "aaron")[n % 2])
+            lifecycle.advance(engine, ref, "offer", ("april", "aaron")[n % 2])
             return 1
         except GuardFailed:
             return 0
@@ -139,8 +141,8 @@ def main() -> None:
         recommend_all(engine, contended_refs)
         contended, raced_won, raced_refused = offer_all(engine, contended_refs, args.threads)
         with engine.connect() as conn:
-            committed = programmes.committed_pence(conn, "bench-race")
-            fund = programmes.spec_for(conn, "bench-race").fund_pence
+            committed = programme_files.committed_pence(conn, "bench-race")
+            fund = programme_files.spec_for(conn, "bench-race").fund_pence
         assert committed <= fund, "the ledger passed the fund"
         engine.dispose()
     result = {

@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from workflow.db import make_engine  # noqa: E402
-from workflow.history import GENESIS, Entry, seal as row_hash  # noqa: E402
-from workflow.setup import init  # noqa: E402
+from workflow.storage.db import make_engine  # noqa: E402
+from workflow.services.chain import GENESIS, Entry, seal as row_hash  # noqa: E402
+from workflow.services.setup import init  # noqa: E402
 
 START = datetime(2014, 1, 6, 9, 0, tzinfo=timezone.utc)
 
@@ -73,7 +73,7 @@ def build(path: Path, rows: int, per_case: int) -> None:
 def phase(name: str, path: Path, key_file: Path) -> dict:
     """One phase, in this process: its time and this process's peak memory."""
     from cryptography.hazmat.primitives import serialization
-    from workflow.db import reading
+    from workflow.storage.db import reading
     engine = make_engine(f"sqlite:///{path}")
     key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
     started = time.perf_counter()
@@ -82,7 +82,7 @@ def phase(name: str, path: Path, key_file: Path) -> dict:
         made = seal(engine, key)
         detail = f"seal {made.number}: {made.tree_size:,} rows"
     else:
-        from workflow.history import verify
+        from workflow.services.chain import verify
         from workflow.seal_check import check
         from workflow.seals import public_text
         with reading(engine) as conn:

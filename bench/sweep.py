@@ -47,11 +47,11 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 from sqlalchemy import Engine, create_engine, event, func, select, text  # noqa: E402
 
 from states.ladder import LONDON  # noqa: E402
-from workflow.calendar import next_working_day  # noqa: E402
-from workflow.db import make_engine, resolve_url  # noqa: E402
-from workflow.models import checkpoints, history  # noqa: E402
-from workflow.setup import init  # noqa: E402
-from workflow.sweep import claim_statements, sweep  # noqa: E402
+from workflow.services.calendar import next_working_day  # noqa: E402
+from workflow.storage.db import make_engine, resolve_url  # noqa: E402
+from workflow.storage.tables import checkpoints, history  # noqa: E402
+from workflow.services.setup import init  # noqa: E402
+from workflow.runtime.sweep import claim_statements, sweep  # noqa: E402
 from tests.workflow.monitoring_world import bulk_bids, exactly_once  # noqa: E402
 
 # Dates are laid out around today, so that the `casework serve` processes of

@@ -3,7 +3,7 @@
     python bench/transitions.py [--cases N] [--backend sqlite|postgresql|all]
 
 Each case is driven through a bid's life by the real case service
-(`workflow.cases.advance`): submit, check, start_assessment, (two declarations
+(`workflow.services.lifecycle.advance`): submit, check, start_assessment, (two declarations
 and two scores through the assessment service, not counted as transitions),
 moderate, recommend, offer, decline — each a version-checked state change
 with its hash-chained history row, the guards' facts read in the same
@@ -39,9 +39,11 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from workflow import assessment, cases, people, programmes  # noqa: E402
-from workflow.db import make_engine, resolve_url  # noqa: E402
-from workflow.setup import init  # noqa: E402
+from workflow.services import programme_files  # noqa: E402
+
+from workflow.services import assessment, lifecycle, directory
+from workflow.storage.db import make_engine, resolve_url  # noqa: E402
+from workflow.services.setup import init  # noqa: E402
 
 LIFE = ["submit", "check", "start_assessment", "moderate", "recommend", "offer", "decline"]
 PG = os.environ.get("CASEWORK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -49,7 +51,7 @@ PG = os.environ.get("CASEWORK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:
 
 def bench_programme() -> str:
     """TCA's rules with a fund and counts big enough for every bench case to be offered."""
-    name, text_ = next((n, t) for n, t in programmes.bundled_sources() if n == "tca-2013.toml")
+    name, text_ = next((n, t) for n, t in programme_files.bundled_sources() if n == "tca-2013.toml")
     out = []
     for line in text_.splitlines():
         if line.startswith("code ="):
@@ -65,13 +67,13 @@ def bench_programme() -> str:
 def set_up(engine) -> None:
     init(engine)
     with engine.begin() as conn:
-        programmes.load(conn, bench_programme(), "bench-2013.toml")
+        programme_files.load(conn, bench_programme(), "bench-2013.toml")
         for code in ("E07000026", "E07000028", "E07000029"):
-            people.add_org(conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.gov.uk")
-        people.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
-        people.add_user(conn, "ash", roles=["assessor"])
-        people.add_user(conn, "asha", roles=["assessor"])
-        people.add_user(conn, "april", roles=["approver"])
+            directory.add_org(conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.gov.uk")
+        directory.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
+        directory.add_user(conn, "ash", roles=["assessor"])
+        directory.add_user(conn, "asha", roles=["assessor"])
+        directory.add_user(conn, "april", roles=["approver"])
 
 
 DOC = {"programme": "bench-2013", "category": "shared_arrangement", "title": "Joint procurement hub",
@@ -84,7 +86,7 @@ def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
                  before: Path | None = None) -> dict:
     latencies: list[float] = []
     moves: list[tuple[int, int]] = []
-    refs = [cases.open_case(engine, "bid", DOC, "carol")["ref"] for _ in range(n)]
+    refs = [lifecycle.open_case(engine, "bid", DOC, "carol")["ref"] for _ in range(n)]
     if recorder is not None:
         source = sqlite3.connect(engine.url.database, isolation_level=None)
         source.execute("VACUUM INTO ?", (str(before),))   # the database before the moves
@@ -100,7 +102,7 @@ def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
             by = "april" if trigger == "offer" else "carol"
             first = len(recorder.log) if recorder else 0
             t0 = time.perf_counter()
-            cases.advance(engine, ref, trigger, by)
+            lifecycle.advance(engine, ref, trigger, by)
             latencies.append(time.perf_counter() - t0)
             if recorder:
                 moves.append((first, len(recorder.log)))

@@ -42,11 +42,11 @@ import httpx  # noqa: E402
 from sqlalchemy import bindparam, update  # noqa: E402
 
 from tests.workflow.monitoring_world import bulk_bids  # noqa: E402
-from workflow import passwords  # noqa: E402
-from workflow.db import make_engine  # noqa: E402
-from workflow.history import GENESIS, Entry, seal  # noqa: E402
-from workflow.models import cases, checkpoints, history  # noqa: E402
-from workflow.setup import init  # noqa: E402
+from workflow.services import passwords  # noqa: E402
+from workflow.storage.db import make_engine  # noqa: E402
+from workflow.services.chain import GENESIS, Entry, seal  # noqa: E402
+from workflow.storage.tables import cases, checkpoints, history  # noqa: E402
+from workflow.services.setup import init  # noqa: E402
 
 PASSWORD = "bench passphrase 2013"
 TARGETS_MS = {"inbox": 50.0, "case": 50.0, "return": 50.0, "submission": 100.0}

@@ -5,8 +5,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from workflow import cases, people
-from workflow.models import cases as cases_t, history, ledger, outbox
+from workflow.services import lifecycle, directory
+from workflow.storage.tables import cases as cases_t, history, ledger, outbox
 
 BID_PATH = ["submit", "check", "start_assessment"]
 
@@ -23,7 +23,7 @@ class World:
             esg: str | None = None, email: str | None = None) -> str:
         if code not in self._orgs:
             with self.engine.begin() as conn:
-                people.add_org(conn, code, name=name or f"Council {code}",
+                directory.add_org(conn, code, name=name or f"Council {code}",
                                email=email or f"returns@{code.lower()}.example.gov.uk",
                                escalation_email=f"chief.executive@{code.lower()}.example.gov.uk",
                                kind=kind, esg_allocation=esg)
@@ -32,7 +32,7 @@ class World:
 
     def person(self, name: str, *roles: str, org: str | None = None) -> str:
         with self.engine.begin() as conn:
-            people.add_user(conn, name, roles=roles or ("caseworker",),
+            directory.add_user(conn, name, roles=roles or ("caseworker",),
                             email=f"{name}@casework.example.gov.uk", org=org)
         return name
 
@@ -59,16 +59,16 @@ class World:
         return {k: v for k, v in doc.items() if v is not None}
 
     def bid(self, by: str = "carol", **overrides: Any) -> str:
-        return cases.open_case(self.engine, "bid", self.bid_document(**overrides), by)["ref"]
+        return lifecycle.open_case(self.engine, "bid", self.bid_document(**overrides), by)["ref"]
 
     def advance(self, ref: str, *triggers: str, by: str = "carol", reason: str | None = None) -> dict:
         out: dict = {}
         for t in triggers:
-            out = cases.advance(self.engine, ref, t, by, reason=reason)
+            out = lifecycle.advance(self.engine, ref, t, by, reason=reason)
         return out
 
     def state(self, ref: str) -> str:
-        return cases.show(self.engine, ref)["state"]
+        return lifecycle.show(self.engine, ref)["state"]
 
     # --- proof that a refusal changed nothing --------------------------------
     def snapshot(self) -> dict:

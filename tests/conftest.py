@@ -15,8 +15,8 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from workflow.db import make_engine, resolve_url
-from workflow.setup import init
+from workflow.storage.db import make_engine, resolve_url
+from workflow.services.setup import init
 
 PG_URL = os.environ.get("CASEWORK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from workflow.errors import CaseNotFound, CaseworkError, Refused
-from workflow.history import as_dict, head_of
+from workflow.services.chain import as_dict, head_of
 from workflow.merkle import Frontier, inclusion_path
-from workflow.models import history
+from workflow.storage.tables import history
 from workflow.seals import (Seal, digest, latest, leaves, read_copies, recorded_keys,
                             signature_holds, stored)
 

@@ -31,11 +31,11 @@ from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from workflow import clock
-from workflow.db import reading
+from workflow.storage.db import reading
 from workflow.errors import ConflictError, SetupError
-from workflow.history import moment
+from workflow.services.chain import moment
 from workflow.merkle import Frontier, leaf_hash
-from workflow.models import audit_keys, history, seals
+from workflow.storage.tables import audit_keys, history, seals
 
 KEY_SETTING = "CASEWORK_AUDIT_KEY"
 PREVIOUS_KEY_SETTING = "CASEWORK_AUDIT_PREVIOUS_KEY"

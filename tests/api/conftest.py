@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.builders import World
-from workflow import clock, tokens
+from workflow import clock
+from workflow.services import tokens
 from workflow.api import MOUNT, create_api
 
 # The cast's councils under their real names, so the 360Giving register finds them.

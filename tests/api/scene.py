@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from tests.api.conftest import Api
 from tests.workflow.monitoring_world import bid_in_monitoring
-from workflow.sweep import sweep
+from workflow.runtime.sweep import sweep
 
 ACCEPTED_AT = datetime(2013, 10, 1, 10, 0, tzinfo=timezone.utc)
 AFTER_OPENING = datetime(2013, 12, 20, 12, 0, tzinfo=timezone.utc)   # Q1 due 2014-01-02
@@ -33,7 +33,7 @@ def cast(api: Api) -> None:
 
 def _has(api: Api, name: str) -> bool:
     from sqlalchemy import select
-    from workflow.models import people
+    from workflow.storage.tables import people
     with api.engine.connect() as conn:
         return conn.execute(select(people.c.name).where(people.c.name == name)).first() is not None
 

@@ -22,7 +22,7 @@ from schemathesis.checks import (content_type_conformance, ignored_auth, negativ
 from tests.api.scene import AFTER_OPENING, monitored_bids
 from workflow import clock
 from workflow.api import create_api
-from workflow.db import make_engine
+from workflow.storage.db import make_engine
 from workflow.web.asgi import create_app
 
 KEPT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"

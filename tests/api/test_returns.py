@@ -6,7 +6,8 @@ import json
 import pytest
 
 from tests.api.scene import AFTER_OPENING, monitored_bids
-from workflow import clock, monitoring
+from workflow import clock
+from workflow.services import monitoring
 
 
 @pytest.fixture

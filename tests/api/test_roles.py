@@ -17,7 +17,7 @@ from tests.api.scene import AFTER_OPENING, ROLES, cast, monitored_bids
 from tests.builders import World
 from tests.workflow.awarding import offer, recommended
 from workflow import clock
-from workflow.db import make_engine
+from workflow.storage.db import make_engine
 
 EVERYONE = set(ROLES)
 STAFF = {"caseworker", "assessor", "approver", "auditor", "admin"}

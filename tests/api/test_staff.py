@@ -10,9 +10,9 @@ from decimal import Decimal
 from freezegun import freeze_time
 
 from tests.workflow.awarding import offer, recommended
-from workflow import publish
-from workflow.history import verify
-from workflow.models import outbox
+from workflow.services import publish
+from workflow.services.chain import verify
+from workflow.storage.tables import outbox
 
 OUTBOX_KEYS = {"id", "kind", "state", "to", "cc", "subject", "key", "attempts", "last_error"}
 

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.cli.conftest import Cli
-from workflow import clock, tokens
+from workflow import clock
+from workflow.services import tokens
 from workflow.errors import Malformed, PersonNotFound
 
 NOW = datetime(2013, 10, 1, 9, 0, tzinfo=timezone.utc)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from workflow import assessment, cases, people
-from workflow.db import make_engine
+from workflow.services import assessment, lifecycle, directory
+from workflow.storage.db import make_engine
 
 from tests.builders import World
 from tests.cli.test_case_cli import BID
@@ -16,13 +16,13 @@ def scored_bid(cli):
     engine = make_engine(cli.url)
     with engine.begin() as conn:
         for code in ("E07000026", "E07000028", "E07000029"):
-            people.add_org(conn, code, name=code, email=f"returns@{code.lower()}.example.gov.uk")
-        people.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
+            directory.add_org(conn, code, name=code, email=f"returns@{code.lower()}.example.gov.uk")
+        directory.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
         for name in ("ash", "asha"):
-            people.add_user(conn, name, roles=["assessor"])
-    ref = cases.open_case(engine, "bid", BID, "carol")["ref"]
+            directory.add_user(conn, name, roles=["assessor"])
+    ref = lifecycle.open_case(engine, "bid", BID, "carol")["ref"]
     for trigger in ("submit", "check", "start_assessment"):
-        cases.advance(engine, ref, trigger, "carol")
+        lifecycle.advance(engine, ref, trigger, "carol")
     for name, mark in (("ash", 5), ("asha", 4)):
         assessment.declare(engine, ref, name, conflict=False)
         assessment.score(engine, ref, name, innovation=mark, costs=mark, savings=mark)

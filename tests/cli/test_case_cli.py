@@ -15,15 +15,15 @@ BID = {"programme": "tca-2013", "category": "shared_arrangement", "title": "Join
 @pytest.fixture
 def c(cli):
     """Set-up through the services (fast); everything under test through the real command."""
-    from workflow import people
-    from workflow.db import make_engine
+    from workflow.services import directory
+    from workflow.storage.db import make_engine
     engine = make_engine(cli.url)
     with engine.begin() as conn:
         for code, name in [("E07000026", "Allerdale"), ("E07000028", "Carlisle"),
                            ("E07000029", "Copeland")]:
-            people.add_org(conn, code, name=name, email=f"returns@{code.lower()}.example.gov.uk")
-        people.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
-        people.add_user(conn, "cllr", roles=["council"], org="E07000026")
+            directory.add_org(conn, code, name=name, email=f"returns@{code.lower()}.example.gov.uk")
+        directory.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
+        directory.add_user(conn, "cllr", roles=["council"], org="E07000026")
     cli.snapshot = lambda: World(engine).snapshot()
     yield cli
     engine.dispose()
@@ -154,7 +154,7 @@ def test_people_read_money_in_pounds_and_documents_as_lines_and_scripts_read_jso
 
 def test_audit_verify_exits_1_naming_a_broken_chain(c):
     from sqlalchemy import text
-    from workflow.db import make_engine
+    from workflow.storage.db import make_engine
     c.ok("case", "open", "bid", "--from-file", c.write("a.json", json.dumps(BID)), "--as", "cllr")
     engine = make_engine(c.url)
     with engine.begin() as conn:

@@ -7,7 +7,7 @@ import pytest
 
 from tests.builders import World
 from tests.workflow.monitoring_world import bid_in_monitoring
-from workflow.db import make_engine
+from workflow.storage.db import make_engine
 
 UTC = timezone.utc
 Q1 = "TCA-2013-0001/Q1"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from workflow.db import make_engine, reading
-from workflow.models import programmes as programmes_t
+from workflow.storage.db import make_engine, reading
+from workflow.storage.tables import programmes as programmes_t
 
 GOOD = """
 code = "tca-2014"

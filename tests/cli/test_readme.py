@@ -19,7 +19,7 @@ import pytest
 from states.documents import load_document, parse_return
 from states.programme import parse_programme
 from tests.cli.conftest import CASEWORK
-from workflow.programmes import bundled_sources
+from workflow.services.programme_files import bundled_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 def _setup(cli, bids: int = 2) -> list[str]:
     """Cases with history, made through the services (the commands under test are audit's)."""
     from tests.builders import World
-    from workflow.db import make_engine
+    from workflow.storage.db import make_engine
     engine = make_engine(cli.url)
     w = World(engine).cast()
     refs = []

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
-from workflow.db import make_engine, reading
-from workflow.models import outbox
+from workflow.storage.db import make_engine, reading
+from workflow.storage.tables import outbox
 
 from tests.workflow.awarding import ledger_pence, offers_pence
 

@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import func, select
 
 from states.ladder import DEFAULT_LADDER
-from workflow import assessment
-from workflow.db import make_engine, reading
-from workflow.demo import run_demo
-from workflow.facts import LIVE_OFFER_STATES
-from workflow.history import verify
-from workflow.models import cases, checkpoints, history, ledger, outbox
+from workflow.services import assessment
+from workflow.storage.db import make_engine, reading
+from demo import run_demo
+from workflow.services.facts import LIVE_OFFER_STATES
+from workflow.services.chain import verify
+from workflow.storage.tables import cases, checkpoints, history, ledger, outbox
 
 pytestmark = pytest.mark.slow
 
@@ -176,7 +176,7 @@ def test_the_same_seed_gives_the_same_report_but_for_the_run_time(year, replay):
         text = (folder / "report.html").read_text(encoding="utf-8").replace(str(folder), "DIR")
         return [line for line in text.splitlines() if "Built by" not in line]
 
-    from workflow.demo.report import write_report
+    from demo.report import write_report
     write_report(replay)
     assert page(out) == page(replay.out)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from states import BID
-from workflow.demo import FolderInUse
-from workflow.demo import report
-from workflow.demo.mailcatch import eml_name
-from workflow.demo.run import prepare_folder
+from demo import FolderInUse
+from demo import report
+from demo.mailcatch import eml_name
+from demo.run import prepare_folder
 
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from workflow.db import make_engine
+from workflow.storage.db import make_engine
 
 
 def sqlite_engine(path: Path) -> Engine:

@@ -16,7 +16,7 @@ from notifications import (OutboxMessage, SmtpTransport, claim_batch, deliver, e
 from notifications.transports import Sent
 from tests.conftest import PG_UNAVAILABLE, PG_URL
 from tests.notifications.mail_fixtures import realistic_context
-from workflow.db import make_engine
+from workflow.storage.db import make_engine
 
 pytestmark = pytest.mark.postgres
 T = OutboxMessage.__table__

@@ -6,7 +6,8 @@ from argon2 import PasswordHasher
 
 from tests.builders import World
 from tests.web.site import START, Site, cast
-from workflow import clock, passwords
+from workflow import clock
+from workflow.services import passwords
 
 
 @pytest.fixture(autouse=True)

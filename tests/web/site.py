@@ -17,7 +17,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from tests.builders import World
-from workflow import assessment, cases, monitoring, passwords
+from workflow.services import assessment, lifecycle, monitoring, passwords
 from workflow.web import create_app
 from workflow.web.lockout import Policy
 from workflow.web.settings import WebSettings
@@ -140,7 +140,7 @@ def bid_in_monitoring(world: World, **doc: Any) -> str:
 
 def open_return(world: World, moment: Any, ref: str, n: int = 1) -> str:
     """Move the simulated clock to 13 days before return `n` is due, and sweep: it opens."""
-    from workflow.sweep import sweep
+    from workflow.runtime.sweep import sweep
     checkpoint = monitoring.get_checkpoint(world.engine, f"{ref}/Q{n}")
     due = datetime.fromisoformat(checkpoint["due"]).replace(hour=10, tzinfo=timezone.utc)
     moment.set(max(moment.at, due - timedelta(days=13)))
@@ -155,7 +155,7 @@ def area_under_assessment(world: World) -> str:
            "partners": [{"name": "County police", "evidence": "Signed letter"},
                         {"name": "NHS trust", "evidence": "Board minute"}],
            "contribution": "50000"}
-    ref = cases.open_case(world.engine, "area", doc, "carol")["ref"]
+    ref = lifecycle.open_case(world.engine, "area", doc, "carol")["ref"]
     world.advance(ref, "submit", "start_assessment")
     return ref
 

@@ -14,8 +14,8 @@ import pytest
 from states import AREA, BID, T
 from tests.web.site import (CAST, PASSWORD, SMALL_ROUND, Site, area_under_assessment, bid_in_monitoring,
                             open_return, text_of)
-from workflow import areas, assessment, cases, monitoring, passwords, people
-from workflow.engine import acting_role
+from workflow.services import areas, assessment, lifecycle, monitoring, passwords, directory
+from workflow.services.engine import acting_role
 from workflow.web.actions import IRREVERSIBLE
 
 REASON = "Because the rules of this test say so."
@@ -68,9 +68,9 @@ def _score(world, ref: str) -> None:
 
 def area_in(world, state: str) -> str:
     if state == "draft":
-        return cases.open_case(world.engine, "area", _area_document(), "carol")["ref"]
+        return lifecycle.open_case(world.engine, "area", _area_document(), "carol")["ref"]
     if state == "expression_of_interest":
-        ref = cases.open_case(world.engine, "area", _area_document(), "carol")["ref"]
+        ref = lifecycle.open_case(world.engine, "area", _area_document(), "carol")["ref"]
         world.advance(ref, "submit")
         return ref
     ref = area_under_assessment(world)
@@ -109,7 +109,7 @@ def prepared(world, kind: str, t: T) -> str:
 
 def may_fire(world, name: str, t: T) -> bool:
     with world.engine.connect() as conn:
-        actor = people.actor(conn, name)
+        actor = directory.actor(conn, name)
     return acting_role(t, actor, "E07000026") is not None
 
 
@@ -437,7 +437,7 @@ def test_a_caseworker_hands_a_case_to_another_and_no_one_else_can(site):
     carol = site.as_("carol")
     page = carol.get(f"/cases/{ref}").text
     assert '<option value="cath">cath</option>' in page
-    version = cases.show(site.engine, ref)["version"]
+    version = lifecycle.show(site.engine, ref)["version"]
     stale = carol.post(f"/cases/{ref}/assign", {"caseworker": "cath", "version": str(version - 1)})
     refused = carol.post(f"/cases/{ref}/assign", {"caseworker": "ash", "version": str(version)})
     done = carol.post(f"/cases/{ref}/assign", {"caseworker": "cath", "version": str(version),
@@ -450,12 +450,12 @@ def test_a_caseworker_hands_a_case_to_another_and_no_one_else_can(site):
     shown = text_of(carol.follow(done).text)
     assert "is now assigned to cath" in shown
     assert "Handed over — to cath" in shown and "Carol is on leave in May." in shown
-    assert cases.show(site.engine, ref)["caseworker"] == "cath"
+    assert lifecycle.show(site.engine, ref)["caseworker"] == "cath"
 
 
 def test_only_a_caseworker_sends_undelivered_messages_again(site):
     from sqlalchemy import update
-    from workflow.models import outbox
+    from workflow.storage.tables import outbox
     bid_in(site.world, "award_offered")
     with site.engine.begin() as conn:
         conn.execute(update(outbox).values(state="dead", last_error="550 no such mailbox"))
@@ -474,7 +474,7 @@ def test_only_a_caseworker_sends_undelivered_messages_again(site):
 
 def test_two_approvers_offering_against_the_last_funds_one_is_refused_with_the_balance(people):
     from tests.web.site import recommended_bid
-    from workflow import programmes as store
+    from workflow.services import programme_files as store
     with people.engine.begin() as conn:
         store.load(conn, SMALL_ROUND, "test.toml")
     first = recommended_bid(people, programme="tca-tiny")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.web.site import bid_in_monitoring, text_of
-from workflow import cases
+from workflow.services import lifecycle
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def chain_cells(html: str) -> list[str]:
 
 
 def test_an_auditor_sees_every_row_and_that_the_chain_holds(site, ref):
-    rows = cases.case_history(site.engine, ref)
+    rows = lifecycle.case_history(site.engine, ref)
 
     page = site.as_("audrey").get(f"/audit/{ref}")
 
@@ -45,7 +45,7 @@ def test_an_auditor_sees_every_row_and_that_the_chain_holds(site, ref):
 
 
 def test_an_altered_row_and_every_row_after_it_are_marked(site, ref):
-    total = len(cases.case_history(site.engine, ref))
+    total = len(lifecycle.case_history(site.engine, ref))
     tamper(site.engine, ref, 3, "quietly changed")
 
     page = site.as_("audrey").get(f"/audit/{ref}")
@@ -68,7 +68,7 @@ def test_verifying_every_chain_says_they_hold(site, ref):
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_the_export_downloads_every_row_as_the_command_line_writes_it(site, ref, fmt):
-    expected = [{"case": ref, **row} for row in cases.case_history(site.engine, ref)]
+    expected = [{"case": ref, **row} for row in lifecycle.case_history(site.engine, ref)]
 
     download = site.as_("audrey").get(f"/audit/export?format={fmt}")
 

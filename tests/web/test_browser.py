@@ -15,8 +15,9 @@ from tests.smtp_server import SmtpTestServer
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, shoot
 from tests.web.site import (PASSWORD, SMALL_ROUND, bid_in_monitoring, open_return,
                             recommended_bid, settings)
-from workflow import assessment, mail, monitoring
-from workflow import programmes as programme_store
+from workflow.services import assessment, monitoring
+from workflow.runtime import mail
+from workflow.services import programme_files as programme_store
 from workflow.web import create_app
 
 pytestmark = [

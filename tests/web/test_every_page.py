@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, LiveServer
-from workflow.db import make_engine, reading
-from workflow.demo import run_demo
-from workflow.models import cases, checkpoints, people
-from workflow.passwords import DEMO_PASSWORD
+from workflow.storage.db import make_engine, reading
+from demo import run_demo
+from workflow.storage.tables import cases, checkpoints, people
+from workflow.services.passwords import DEMO_PASSWORD
 from workflow.web import create_app
 from workflow.web.settings import WebSettings
 from workflow.web.statements import AXE_VERSION

@@ -2,8 +2,8 @@
 from datetime import datetime, timedelta, timezone
 
 from tests.web.site import bid_in_monitoring, open_return, text_of
-from workflow import monitoring
-from workflow.sweep import sweep
+from workflow.services import monitoring
+from workflow.runtime.sweep import sweep
 
 
 def test_a_step_held_while_the_case_is_suspended_shows_in_its_history(site, moment):

@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.web.site import bid_in_monitoring, open_return
-from workflow.messages import base_url
-from workflow.models import outbox
-from workflow.sweep import sweep
+from workflow.services.messages import base_url
+from workflow.storage.tables import outbox
+from workflow.runtime.sweep import sweep
 
 
 def test_each_link_in_the_emails_of_a_late_return_opens_its_page(site, moment):

@@ -6,8 +6,8 @@ from datetime import timedelta
 from starlette.routing import Route
 
 from tests.web.site import Site, Visitor, bid_in_monitoring, settings, text_of
-from workflow.db import make_engine
-from workflow.sweep import sweep
+from workflow.storage.db import make_engine
+from workflow.runtime.sweep import sweep
 from workflow.web import create_app
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from tests.web.site import (CAST, area_under_assessment, bid_in_monitoring, open_return,
                             recommended_bid, text_of)
-from workflow.models import outbox
+from workflow.storage.tables import outbox
 
 STAFF = {"carol", "ash", "asha", "april", "aaron", "audrey", "adam"}
 EVERYONE = set(CAST)

@@ -13,9 +13,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from workflow import passwords
+from workflow.services import passwords
 from workflow.errors import Malformed, PersonNotFound
-from workflow.models import people as people_t
+from workflow.storage.tables import people as people_t
 
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 

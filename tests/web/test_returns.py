@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from tests.web.site import bid_in_monitoring, open_return, text_of
-from workflow import attachments, cases, monitoring
+from workflow.services import attachments, lifecycle, monitoring
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
@@ -35,7 +35,7 @@ def test_a_council_officer_submits_figures_and_a_file_kept_by_its_hash(site, due
     page = text_of(cllr.follow(sent).text)
     assert f"The return {due} has been submitted with Q1 report.pdf." in page
     assert "Spend to date £125,000.50" in page
-    row = [h for h in cases.case_history(site.engine, due.split("/")[0]) if h["trigger"] == "submit"][-1]
+    row = [h for h in lifecycle.case_history(site.engine, due.split("/")[0]) if h["trigger"] == "submit"][-1]
     assert row["payload"]["attachment"]["sha256"] == hashlib.sha256(PDF).hexdigest()
     assert row["payload"]["figures"]["spend_to_date"] == "125000.50"
     download = cllr.get(f"/returns/{due}/evidence")

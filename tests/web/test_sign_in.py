@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.web.site import PASSWORD, Site, text_of
-from workflow import passwords
+from workflow.services import passwords
 from workflow.web.lockout import Policy, attempts, standing_of
 
 REFUSED_WORDS = "The name or password is not right"

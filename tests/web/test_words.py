@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 
 from notifications.transports import FileTransport
 from tests.web.site import Site, area_under_assessment, bid_in_monitoring, recommended_bid, text_of
-from workflow import areas, mail
+from workflow.services import areas
+from workflow.runtime import mail
 
 
 def test_times_read_as_people_write_them_in_england(people, moment):

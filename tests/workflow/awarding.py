@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from workflow import assessment, cases
-from workflow import programmes as programme_store
-from workflow.facts import LIVE_OFFER_STATES
-from workflow.models import cases as cases_t, ledger
+from workflow.services import assessment, lifecycle
+from workflow.services import programme_files as programme_store
+from workflow.services.facts import LIVE_OFFER_STATES
+from workflow.storage.tables import cases as cases_t, ledger
 
 ASSESSORS = ("ash", "asha")
 PARTNERS = {"E07000026": ["E07000028", "E07000029"]}
@@ -59,7 +59,7 @@ def document(world, category: str = "shared_arrangement", amount: str = "250000"
 def open_bid(world, category: str = "shared_arrangement", amount: str = "250000",
              **overrides) -> str:
     doc = document(world, category, amount, **overrides)
-    return cases.open_case(world.engine, "bid", doc, "carol")["ref"]
+    return lifecycle.open_case(world.engine, "bid", doc, "carol")["ref"]
 
 
 def under_assessment(world, category: str = "shared_arrangement", amount: str = "250000",
@@ -86,7 +86,7 @@ def recommended(world, category: str = "shared_arrangement", amount: str = "2500
 
 
 def offer(world, ref: str, by: str = "april") -> dict:
-    return cases.advance(world.engine, ref, "offer", by)
+    return lifecycle.advance(world.engine, ref, "offer", by)
 
 
 def ledger_pence(engine, programme: str) -> int:

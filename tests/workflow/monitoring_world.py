@@ -13,19 +13,19 @@ from freezegun import freeze_time
 from sqlalchemy import select, update
 
 from tests.builders import World
-from workflow import cases
-from workflow import programmes as programme_store
-from workflow.history import GENESIS
-from workflow.models import cases as cases_t
-from workflow.models import case_orgs, checkpoints, history, organisations, outbox, people
-from workflow.monitoring import ladder_moments
+from workflow.services import lifecycle
+from workflow.services import programme_files as programme_store
+from workflow.services.chain import GENESIS
+from workflow.storage.tables import cases as cases_t
+from workflow.storage.tables import case_orgs, checkpoints, history, organisations, outbox, people
+from workflow.services.monitoring import ladder_moments
 
 ASSESSORS = ("ash", "asha")
 
 
 def _score(world: World, ref: str) -> None:
     try:
-        from workflow import assessment
+        from workflow.services import assessment
     except ImportError:          # before the assessment service: the rows it would write
         assessment = None
     for name in ASSESSORS:
@@ -34,7 +34,7 @@ def _score(world: World, ref: str) -> None:
             assessment.score(world.engine, ref, name, innovation=4, costs=3, savings=4)
         else:
             from workflow.clock import now
-            from workflow.models import scores
+            from workflow.storage.tables import scores
             with world.engine.begin() as conn:
                 case_id = conn.execute(select(cases_t.c.id).where(cases_t.c.ref == ref)).scalar()
                 conn.execute(scores.insert().values(case_id=case_id, assessor=name, innovation=4,
@@ -68,7 +68,7 @@ def area_active(world: World, activated_at: datetime, *, programme: str = "pstn-
                         {"name": "NHS trust", "evidence": "Board minute"}],
            "contribution": "50000"}
     with freeze_time(activated_at - timedelta(hours=1)):
-        ref = cases.open_case(world.engine, "area", doc, "carol")["ref"]
+        ref = lifecycle.open_case(world.engine, "area", doc, "carol")["ref"]
         world.advance(ref, "submit", "start_assessment")
         world.advance(ref, "select", by="april")
         world.advance(ref, "onboard")
@@ -80,7 +80,7 @@ def area_active(world: World, activated_at: datetime, *, programme: str = "pstn-
 
 def _record_contribution(world: World, ref: str) -> None:
     try:
-        from workflow import areas
+        from workflow.services import areas
     except ImportError:
         areas = None
     if areas is not None and hasattr(areas, "record_contribution"):
@@ -91,7 +91,7 @@ def _record_contribution(world: World, ref: str) -> None:
 
 
 def _people(world: World) -> set[str]:
-    from workflow.models import people
+    from workflow.storage.tables import people
     with world.engine.connect() as conn:
         return set(conn.execute(select(people.c.name)).scalars())
 

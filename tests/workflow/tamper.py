@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
-from workflow.history import Entry, seal as row_hash
+from workflow.services.chain import Entry, seal as row_hash
 
 GUARDED = ("history", "cases", "seals", "audit_keys")
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from workflow import cases
-from workflow.areas import record_contribution
+from workflow.services import lifecycle
+from workflow.services.areas import record_contribution
 from workflow.errors import GuardFailed, Malformed, PermissionDenied, RuleViolation
 
 LEAD = "E08000003"
@@ -30,9 +30,9 @@ def eoi(**overrides):
 
 
 def area(world, *path, **overrides):
-    ref = cases.open_case(world.engine, "area", eoi(**overrides), "carol")["ref"]
+    ref = lifecycle.open_case(world.engine, "area", eoi(**overrides), "carol")["ref"]
     for trigger in path:
-        cases.advance(world.engine, ref, trigger, "april" if trigger == "select" else "carol")
+        lifecycle.advance(world.engine, ref, trigger, "april" if trigger == "select" else "carol")
     return ref
 
 
@@ -44,7 +44,7 @@ def test_an_expression_of_interest_must_name_partners_who_are_bought_in(world):
     before = world.snapshot()
 
     with pytest.raises(GuardFailed) as refused:
-        cases.advance(world.engine, ref, "submit", "mcr")
+        lifecycle.advance(world.engine, ref, "submit", "mcr")
 
     assert refused.value.violations == (
         "the expression of interest does not say how the area can succeed (how_to_succeed)",
@@ -62,22 +62,22 @@ def test_an_area_is_not_activated_until_its_contribution_is_agreed(world):
                                           r"agreed yet \(the expression of interest proposed "
                                           r"£50,000\): record it with `casework area "
                                           r"contribution"):
-        cases.advance(world.engine, ref, "activate", "carol")
+        lifecycle.advance(world.engine, ref, "activate", "carol")
 
     assert world.snapshot() == before
     record_contribution(world.engine, ref, "45000", "carol")
-    assert cases.advance(world.engine, ref, "activate", "carol")["state"] == "active"
+    assert lifecycle.advance(world.engine, ref, "activate", "carol")["state"] == "active"
 
 
 def test_recording_a_contribution_writes_a_history_row_and_changes_no_state(world):
     ref = area(world, "submit", "start_assessment")
-    version = cases.show(world.engine, ref)["version"]
+    version = lifecycle.show(world.engine, ref)["version"]
 
     shown = record_contribution(world.engine, ref, "45000.50", "carol")
 
     assert (shown["state"], shown["contribution"]) == ("under_assessment", "45000.50")
     assert shown["version"] == version + 1
-    row = cases.case_history(world.engine, ref)[-1]
+    row = lifecycle.case_history(world.engine, ref)[-1]
     assert (row["trigger"], row["from_state"], row["to_state"], row["actor"], row["role"]) == (
         "record_contribution", "under_assessment", "under_assessment", "carol", "caseworker")
     assert row["payload"] == {"contribution": "45000.50", "proposed": "50000.00",
@@ -90,8 +90,8 @@ def test_a_renegotiated_contribution_keeps_the_previous_figure_in_history(world)
 
     record_contribution(world.engine, ref, "40000", "carol")
 
-    assert cases.show(world.engine, ref)["contribution"] == "40000.00"
-    assert cases.case_history(world.engine, ref)[-1]["payload"]["previous"] == "45000.00"
+    assert lifecycle.show(world.engine, ref)["contribution"] == "40000.00"
+    assert lifecycle.case_history(world.engine, ref)[-1]["payload"]["previous"] == "45000.00"
 
 
 @pytest.mark.parametrize("written, field", [

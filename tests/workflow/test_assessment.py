@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from workflow import assessment, cases
-from workflow.db import reading
+from workflow.services import assessment, lifecycle
+from workflow.storage.db import reading
 from workflow.errors import GuardFailed, Malformed, PermissionDenied, RuleViolation
-from workflow.history import verify
-from workflow.models import outbox
+from workflow.services.chain import verify
+from workflow.storage.tables import outbox
 
 from tests.workflow.awarding import (load_programme, scored, small_programme, under_assessment)
 
@@ -24,7 +24,7 @@ def world(world):
 
 
 def history_of(world, ref):
-    return cases.case_history(world.engine, ref)
+    return lifecycle.case_history(world.engine, ref)
 
 
 # --- declaring -------------------------------------------------------------
@@ -217,7 +217,7 @@ def test_a_late_conflict_still_needs_its_reason(world):
 
 
 def test_a_declaration_may_come_as_soon_as_the_bid_is_eligible(world):
-    ref = cases.open_case(world.engine, "bid", world.bid_document(), "carol")["ref"]
+    ref = lifecycle.open_case(world.engine, "bid", world.bid_document(), "carol")["ref"]
     world.advance(ref, "submit", "check")
 
     shown = assessment.declare(world.engine, ref, "ash", conflict=False)
@@ -228,7 +228,7 @@ def test_a_declaration_may_come_as_soon_as_the_bid_is_eligible(world):
 
 @pytest.mark.parametrize("state_path, state", [((), "draft"), (("submit",), "submitted")])
 def test_nobody_declares_on_a_bid_not_yet_found_eligible(world, state_path, state):
-    ref = cases.open_case(world.engine, "bid", world.bid_document(), "carol")["ref"]
+    ref = lifecycle.open_case(world.engine, "bid", world.bid_document(), "carol")["ref"]
     world.advance(ref, *state_path)
     before = world.snapshot()
 
@@ -301,7 +301,7 @@ def test_no_scoring_while_the_council_answers_a_clarification_question(world):
 
 def test_a_network_area_is_not_scored(world):
     world.org("E08000003")
-    area = cases.open_case(world.engine, "area", {
+    area = lifecycle.open_case(world.engine, "area", {
         "programme": "pstn-2013", "title": "Manchester", "lead": "E08000003",
         "service_areas": ["troubled families"], "how_to_succeed": "Together",
         "partners": [{"name": "NHS", "evidence": "letter"}, {"name": "Police", "evidence": "MoU"}],

@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from workflow import assessment, cases
-from workflow.db import make_engine
+from workflow.services import assessment, lifecycle
+from workflow.storage.db import make_engine
 from workflow.errors import CaseworkError
-from workflow.history import verify
-from workflow.models import scores
+from workflow.services.chain import verify
+from workflow.storage.tables import scores
 
 ASSESSORS = ["ash", "asha", "amir"]
 # Marks that mostly agree within the tolerance, and one that does not.
@@ -49,7 +49,7 @@ def _do(engine, ref, action, person, detail):
         return assessment.declare(engine, ref, person, conflict=detail,
                                   reason="A conflict" if detail else None)
     if action == "moderate":
-        return cases.advance(engine, ref, "moderate", person)
+        return lifecycle.advance(engine, ref, "moderate", person)
     innovation, costs, savings = detail
     if action == "score":
         return assessment.score(engine, ref, person, innovation=innovation, costs=costs,
@@ -66,7 +66,7 @@ def test_only_live_scores_of_unconflicted_assessors_ever_count(seeded, tmp_path_
     shutil.copy(template, path)
     engine = make_engine(f"sqlite:///{path}")
     try:
-        rows_before, done = len(cases.case_history(engine, ref)), 0
+        rows_before, done = len(lifecycle.case_history(engine, ref)), 0
         for action, person, detail in steps:
             try:
                 _do(engine, ref, action, person, detail)
@@ -93,6 +93,6 @@ def test_only_live_scores_of_unconflicted_assessors_ever_count(seeded, tmp_path_
                                 .where(scores.c.set_aside_at.is_(None))).all()
             assert len(live) == len(set(live))                  # one live score each
             assert verify(conn).ok
-        assert len(cases.case_history(engine, ref)) == rows_before + done
+        assert len(lifecycle.case_history(engine, ref)) == rows_before + done
     finally:
         engine.dispose()

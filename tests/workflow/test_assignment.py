@@ -4,11 +4,11 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from workflow import assignment, cases
+from workflow.services import assignment, lifecycle
 from workflow.errors import (CaseNotFound, ConflictError, PermissionDenied, PersonNotFound,
                              RuleViolation)
-from workflow.history import verify
-from workflow.models import outbox
+from workflow.services.chain import verify
+from workflow.storage.tables import outbox
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def _chain_is_whole(w):
 
 
 def _caseworker(w, ref):
-    return cases.show(w.engine, ref)["caseworker"]
+    return lifecycle.show(w.engine, ref)["caseworker"]
 
 
 def _messages(w, kind):
@@ -40,7 +40,7 @@ def test_a_caseworker_hands_a_case_on_and_the_history_says_who_to_whom(w):
     done = assignment.assign(w.engine, ref, "cath", "carol", reason="Carol is on leave in May.")
 
     assert (done["caseworker"], done["state"], done["version"]) == ("cath", "submitted", 3)
-    row = cases.case_history(w.engine, ref)[-1]
+    row = lifecycle.case_history(w.engine, ref)[-1]
     assert (row["trigger"], row["from_state"], row["to_state"]) == ("assign", "submitted", "submitted")
     assert (row["actor"], row["role"], row["reason"]) == ("carol", "caseworker", "Carol is on leave in May.")
     assert row["payload"] == {"caseworker": "cath", "previous": "carol"}
@@ -71,7 +71,7 @@ def test_a_case_a_council_opened_can_be_given_a_caseworker_before_anyone_acts(w)
     assignment.assign(w.engine, ref, "cath", "carol")
 
     assert _caseworker(w, ref) == "cath"
-    assert cases.case_history(w.engine, ref)[-1]["payload"] == {"caseworker": "cath", "previous": None}
+    assert lifecycle.case_history(w.engine, ref)[-1]["payload"] == {"caseworker": "cath", "previous": None}
 
 
 @pytest.mark.parametrize("to, by, error, says", [
@@ -140,7 +140,7 @@ def test_two_hand_overs_at_once_leave_one_chain_and_one_caseworker(w):
         t.join()
 
     assigned = [r for r in results if r in ("cath", "cody")]
-    rows = [r for r in cases.case_history(w.engine, ref) if r["trigger"] == "assign"]
+    rows = [r for r in lifecycle.case_history(w.engine, ref) if r["trigger"] == "assign"]
     # On SQLite writers take turns, so the second hand-over also succeeds, after the
     # first; whatever the order, the case ends with the last one and each is in history.
     assert _caseworker(w, ref) == rows[-1]["payload"]["caseworker"]

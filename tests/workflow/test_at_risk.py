@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 from freezegun import freeze_time
 
 from tests.workflow.monitoring_world import bid_in_monitoring
-from workflow import cases, monitoring
-from workflow.sweep import sweep
+from workflow.services import lifecycle, monitoring
+from workflow.runtime.sweep import sweep
 
 
 def test_a_case_is_at_risk_from_escalation_2_until_its_late_return_is_accepted(world):
@@ -14,19 +14,19 @@ def test_a_case_is_at_risk_from_escalation_2_until_its_late_return_is_accepted(w
     due = datetime.fromisoformat(q1["due"]).replace(hour=12, tzinfo=timezone.utc)
 
     sweep(world.engine, due + timedelta(days=22))
-    assert cases.show(world.engine, ref)["at_risk"] is True
+    assert lifecycle.show(world.engine, ref)["at_risk"] is True
 
     with freeze_time(due + timedelta(days=23)):
         monitoring.submit_return(world.engine, q1["ref"], "cllr", figures={"progress": "late, sorry", "spend_to_date": "0"})
-        assert cases.show(world.engine, ref)["at_risk"] is True      # submitted, not yet accepted
+        assert lifecycle.show(world.engine, ref)["at_risk"] is True      # submitted, not yet accepted
         monitoring.decide_return(world.engine, q1["ref"], "accept", "carol")
 
-    assert cases.show(world.engine, ref)["at_risk"] is False
+    assert lifecycle.show(world.engine, ref)["at_risk"] is False
 
 
 def test_a_queried_return_tells_the_council_what_was_asked_with_a_link_to_resend(world):
     from sqlalchemy import select
-    from workflow.models import outbox
+    from workflow.storage.tables import outbox
     ref = bid_in_monitoring(world, datetime(2013, 6, 3, 10, tzinfo=timezone.utc))
     q1 = monitoring.list_checkpoints(world.engine, case=ref)[0]
     due = datetime.fromisoformat(q1["due"]).replace(hour=8, tzinfo=timezone.utc)

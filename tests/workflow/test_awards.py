@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from workflow import assessment, cases
+from workflow.services import assessment, lifecycle
 from workflow.errors import GuardFailed, PermissionDenied
-from workflow.models import outbox
+from workflow.storage.tables import outbox
 
 from tests.workflow.awarding import (ledger_pence, load_programme, offer, offers_pence,
                                      open_bid, recommended, scored, small_programme,
@@ -245,10 +245,10 @@ def test_an_approver_sees_offer_among_allowed_triggers_without_guards_being_run(
     code = load_programme(world, small_programme("full-1", fund="100000"))
     ref = recommended(world, amount="200000", programme=code)
 
-    shown = cases.show(world.engine, ref, "april")
+    shown = lifecycle.show(world.engine, ref, "april")
 
     assert shown["allowed_triggers"] == ["offer"]
-    assert cases.show(world.engine, ref, "carol")["allowed_triggers"] == ["withdraw"]
+    assert lifecycle.show(world.engine, ref, "carol")["allowed_triggers"] == ["withdraw"]
 
 
 # --- the ledger ----------------------------------------------------------------
@@ -270,7 +270,7 @@ def test_a_termination_releases_what_was_reserved(world):
     world.advance(ref, "accept", by="cllr")
     world.advance(ref, "suspend")
 
-    cases.advance(world.engine, ref, "terminate", "aaron")
+    lifecycle.advance(world.engine, ref, "terminate", "aaron")
 
     assert ledger_pence(world.engine, "tca-2013") == 0
     assert_ledger_matches_offers(world)

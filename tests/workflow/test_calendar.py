@@ -3,7 +3,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from workflow.calendar import (add_working_days, bank_holiday, is_working_day, london_day,
+from workflow.services.calendar import (add_working_days, bank_holiday, is_working_day, london_day,
                                next_working_day)
 
 

@@ -4,11 +4,11 @@ import pytest
 from states import DEFINITIONS
 from states.roles import CASE_ROLES
 from states.rules import ACTOR_RULES, RULES
-from workflow import cases
-from workflow.engine import Actor, plan
+from workflow.services import lifecycle
+from workflow.services.engine import Actor, plan
 from workflow.errors import (CaseNotFound, GuardFailed, InvalidTransition, Malformed,
                              PermissionDenied, PersonNotFound, ReasonRequired)
-from workflow.history import verify
+from workflow.services.chain import verify
 
 
 @pytest.fixture
@@ -20,10 +20,10 @@ def test_opening_a_bid_gives_a_reference_and_a_first_history_row(w):
     ref = w.bid(by="cllr")
 
     assert ref == "TCA-2013-0001"
-    case = cases.show(w.engine, ref)
+    case = lifecycle.show(w.engine, ref)
     assert (case["state"], case["version"], case["amount"]) == ("draft", 1, "250000.00")
     assert case["application"]["arrangement"] == "joint_procurement"
-    [row] = cases.case_history(w.engine, ref)
+    [row] = lifecycle.case_history(w.engine, ref)
     assert (row["seq"], row["from_state"], row["to_state"], row["trigger"]) == (1, None, "draft", "create")
     assert (row["actor"], row["role"]) == ("cllr", "council")
 
@@ -65,12 +65,12 @@ def test_an_auditor_reads_everything_and_changes_nothing(w):
 
     for trigger in ("submit", "withdraw"):
         with pytest.raises(PermissionDenied, match="audrey"):
-            cases.advance(w.engine, ref, trigger, "audrey")
+            lifecycle.advance(w.engine, ref, trigger, "audrey")
     with pytest.raises(PermissionDenied):
         w.bid(by="audrey")
 
     assert w.snapshot() == before
-    assert cases.show(w.engine, ref, "audrey")["allowed_triggers"] == []
+    assert lifecycle.show(w.engine, ref, "audrey")["allowed_triggers"] == []
 
 
 def test_a_trigger_not_allowed_now_names_the_ones_that_are(w):
@@ -78,12 +78,12 @@ def test_a_trigger_not_allowed_now_names_the_ones_that_are(w):
     before = w.snapshot()
 
     with pytest.raises(InvalidTransition) as refused:
-        cases.advance(w.engine, ref, "offer", "april")
+        lifecycle.advance(w.engine, ref, "offer", "april")
 
     assert "is Draft, so it cannot be 'Offer the award'" in str(refused.value)
     assert refused.value.allowed == ()           # april, an approver, may fire nothing on a draft
     with pytest.raises(InvalidTransition, match="Allowed now: Submit the bid, Withdraw"):
-        cases.advance(w.engine, ref, "offer", "carol")
+        lifecycle.advance(w.engine, ref, "offer", "carol")
     assert w.snapshot() == before
 
 
@@ -92,7 +92,7 @@ def test_a_guard_that_fails_lists_every_violation_and_the_bid_stays_where_it_was
     before = w.snapshot()
 
     with pytest.raises(GuardFailed) as refused:
-        cases.advance(w.engine, ref, "submit", "cllr")
+        lifecycle.advance(w.engine, ref, "submit", "cllr")
 
     text = " ".join(refused.value.violations)
     assert "£600,000" in text and "arrangement" in text and "innovation" in text
@@ -106,12 +106,12 @@ def test_declaring_a_bid_ineligible_needs_a_reason(w):
     before = w.snapshot()
 
     with pytest.raises(ReasonRequired, match="needs a reason"):
-        cases.advance(w.engine, ref, "declare_ineligible", "carol")
+        lifecycle.advance(w.engine, ref, "declare_ineligible", "carol")
 
     assert w.snapshot() == before
     w.advance(ref, "declare_ineligible", reason="due diligence: accounts not filed")
     assert w.state(ref) == "ineligible"
-    assert cases.case_history(w.engine, ref)[-1]["reason"] == "due diligence: accounts not filed"
+    assert lifecycle.case_history(w.engine, ref)[-1]["reason"] == "due diligence: accounts not filed"
 
 
 def test_a_partner_council_can_read_but_not_act(w):
@@ -119,16 +119,16 @@ def test_a_partner_council_can_read_but_not_act(w):
     ref = w.bid()
 
     with pytest.raises(PermissionDenied, match="not a person of E07000026"):
-        cases.advance(w.engine, ref, "submit", "pat")
-    assert cases.show(w.engine, ref, "pat")["allowed_triggers"] == []
+        lifecycle.advance(w.engine, ref, "submit", "pat")
+    assert lifecycle.show(w.engine, ref, "pat")["allowed_triggers"] == []
 
 
 def test_unknown_cases_and_people_are_named(w):
     ref = w.bid()
     with pytest.raises(CaseNotFound, match="TCA-2013-0099"):
-        cases.advance(w.engine, "TCA-2013-0099", "submit", "carol")
+        lifecycle.advance(w.engine, "TCA-2013-0099", "submit", "carol")
     with pytest.raises(PersonNotFound, match="mallory"):
-        cases.advance(w.engine, ref, "submit", "mallory")
+        lifecycle.advance(w.engine, ref, "submit", "mallory")
 
 
 def test_each_move_writes_one_chained_history_row(w):
@@ -136,11 +136,11 @@ def test_each_move_writes_one_chained_history_row(w):
 
     w.advance(ref, "submit", "check", "start_assessment")
 
-    rows = cases.case_history(w.engine, ref)
+    rows = lifecycle.case_history(w.engine, ref)
     assert [r["to_state"] for r in rows] == ["draft", "submitted", "eligible", "under_assessment"]
     assert [r["seq"] for r in rows] == [1, 2, 3, 4]
     assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:]))
-    assert cases.show(w.engine, ref)["version"] == 4
+    assert lifecycle.show(w.engine, ref)["version"] == 4
     with w.engine.connect() as conn:
         assert verify(conn).ok
 
@@ -151,7 +151,7 @@ def test_a_stale_version_is_a_conflict_and_writes_nothing(w):
     before = w.snapshot()
 
     with pytest.raises(ConflictError, match="changed since you looked"):
-        cases.advance(w.engine, ref, "submit", "carol", expected_version=7)
+        lifecycle.advance(w.engine, ref, "submit", "carol", expected_version=7)
 
     assert w.snapshot() == before
 
@@ -195,11 +195,11 @@ def test_every_trigger_is_refused_from_states_that_do_not_define_it(definition):
 def test_a_case_a_council_opened_gets_the_first_caseworker_who_acts_on_it(w):
     ref = w.bid(by="cllr")
     w.advance(ref, "submit", by="cllr")
-    assert cases.show(w.engine, ref)["caseworker"] is None
+    assert lifecycle.show(w.engine, ref)["caseworker"] is None
 
     w.advance(ref, "check", by="carol")
 
-    assert cases.show(w.engine, ref)["caseworker"] == "carol"
+    assert lifecycle.show(w.engine, ref)["caseworker"] == "carol"
 
 
 def test_an_organisations_list_holds_the_cases_it_leads_or_partners_paged_in_case_order(w):
@@ -209,16 +209,16 @@ def test_an_organisations_list_holds_the_cases_it_leads_or_partners_paged_in_cas
     partnered = w.bid(lead="E07000028", partners=["E07000026"])      # E07000026 a partner
     led_too = w.bid()
 
-    whole = [c["ref"] for c in cases.list_cases(w.engine, org="E07000026")]
+    whole = [c["ref"] for c in lifecycle.list_cases(w.engine, org="E07000026")]
     assert whole == [led, partnered, led_too]
     assert elsewhere not in whole
 
-    first = cases.list_cases(w.engine, org="E07000026", limit=2)
+    first = lifecycle.list_cases(w.engine, org="E07000026", limit=2)
     assert [c["ref"] for c in first] == [led, partnered]
     with w.engine.connect() as conn:
-        after = cases.load_case(conn, partnered).id
-    rest = cases.list_cases(w.engine, org="E07000026", after_id=after, limit=2)
+        after = lifecycle.load_case(conn, partnered).id
+    rest = lifecycle.list_cases(w.engine, org="E07000026", after_id=after, limit=2)
     assert [c["ref"] for c in rest] == [led_too]
-    assert [c["ref"] for c in cases.list_cases(w.engine, org="E07000026", state="draft",
+    assert [c["ref"] for c in lifecycle.list_cases(w.engine, org="E07000026", state="draft",
                                                kind="bid", programme="TCA-2013")] == whole
-    assert cases.list_cases(w.engine, org="E09999999") == []
+    assert lifecycle.list_cases(w.engine, org="E09999999") == []

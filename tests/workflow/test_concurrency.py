@@ -4,9 +4,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from workflow import cases
+from workflow.services import lifecycle
 from workflow.errors import CaseworkError, ConflictError
-from workflow.models import history
+from workflow.storage.tables import history
 
 
 @pytest.fixture
@@ -18,14 +18,14 @@ def w(any_world):
 
 def _race(engine, ref, moves):
     """Fire each (trigger, person) from its own thread, all starting together."""
-    seen = cases.show(engine, ref)["version"]
+    seen = lifecycle.show(engine, ref)["version"]
     barrier = threading.Barrier(len(moves))
     outcomes: list = [None] * len(moves)
 
     def run(i, trigger, person):
         barrier.wait()
         try:
-            outcomes[i] = cases.advance(engine, ref, trigger, person, expected_version=seen)["state"]
+            outcomes[i] = lifecycle.advance(engine, ref, trigger, person, expected_version=seen)["state"]
         except CaseworkError as err:
             outcomes[i] = err
 
@@ -76,7 +76,7 @@ def test_many_writers_on_many_cases_keep_every_chain_whole(w):
         t.join()
 
     assert errors == []
-    from workflow.history import verify
+    from workflow.services.chain import verify
     with w.engine.connect() as conn:
         result = verify(conn)
     assert result.ok and result.rows == 6 * 4

@@ -5,8 +5,8 @@ import threading
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from workflow import db as database
-from workflow.db import make_engine
+from workflow.storage import db as database
+from workflow.storage.db import make_engine
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from states import DEFINITIONS
 from states.roles import CASE_ROLES, ROLES
 from states.rules import ACTOR_RULES, RULES
-from workflow.engine import MACHINES, destination
+from workflow.services.engine import MACHINES, destination
 
 ALL = list(DEFINITIONS.values())
 

@@ -3,8 +3,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from workflow import cases
-from workflow.history import stream, verify
+from workflow.services import lifecycle
+from workflow.services.chain import stream, verify
 
 
 @pytest.fixture
@@ -77,4 +77,4 @@ def test_history_times_come_from_the_one_clock(w):
     from freezegun import freeze_time
     with freeze_time("2013-03-22 10:30:00"):
         ref = w.bid()
-    assert cases.case_history(w.engine, ref)[0]["at"] == "2013-03-22T10:30:00+00:00"
+    assert lifecycle.case_history(w.engine, ref)[0]["at"] == "2013-03-22T10:30:00+00:00"

@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
-from workflow import awards, cases
-from workflow import programmes as programme_store
+from workflow.services import awards, lifecycle
+from workflow.services import programme_files as programme_store
 from workflow.errors import CaseworkError, GuardFailed
-from workflow.models import cases as cases_t, ledger
+from workflow.storage.tables import cases as cases_t, ledger
 
 from tests.workflow.awarding import (ledger_pence, load_programme, offer, offers_pence,
                                      recommended, small_programme)
@@ -84,7 +84,7 @@ def test_the_balance_is_the_summed_ledger_after_any_offers_declines_and_terminat
         elif move == "terminate" and monitored:
             ref = monitored.pop(rng.randrange(len(monitored)))
             world.advance(ref, "suspend")
-            cases.advance(world.engine, ref, "terminate", "aaron")
+            lifecycle.advance(world.engine, ref, "terminate", "aaron")
 
         for code in (main, side):
             assert_balance_explained(world.engine, code)

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from workflow.db import make_engine
-from workflow.schema import alembic_config, head_revisions, is_current
-from workflow.setup import init
+from workflow.storage.db import make_engine
+from workflow.storage.schema import alembic_config, head_revisions, is_current
+from workflow.services.setup import init
 
 ROOT = Path(__file__).resolve().parents[2]
 BEFORE_THE_JOIN = ROOT / "tests" / "data" / "demo-six-heads.sqlite.gz"
@@ -157,7 +157,7 @@ def test_a_postgresql_database_at_the_six_heads_upgrades_in_place(pg_db):
 
     from tests.workflow.awarding import offer, recommended
     from tests.builders import World
-    from workflow.schema import current_revisions
+    from workflow.storage.schema import current_revisions
     world = World(pg_db).cast()
     offer(world, recommended(world))
     with pg_db.begin() as conn:   # the schema of before the join, built by its own migrations

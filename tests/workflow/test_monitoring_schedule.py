@@ -5,21 +5,21 @@ from freezegun import freeze_time
 
 from tests.workflow.monitoring_world import (area_active, bid_in_monitoring, checkpoint_rows,
                                              outbox_rows)
-from workflow import cases, programmes
-from workflow.monitoring import list_checkpoints
-from workflow.sweep import sweep
+from workflow.services import lifecycle, programme_files
+from workflow.services.monitoring import list_checkpoints
+from workflow.runtime.sweep import sweep
 
 UTC = timezone.utc
 
 
 def fixed_dates_programme(world, dates: str, code: str = "tca-fixed") -> str:
     """The TCA programme under another code, with its returns due on fixed dates."""
-    text = programmes.bundled_sources()
+    text = programme_files.bundled_sources()
     source = dict(text)["tca-2013.toml"]
     source = source.replace('code = "tca-2013"', f'code = "{code}"')
     source = source.replace("every_months = 3\ncount = 4", f"dates = [{dates}]")
     with world.engine.begin() as conn:
-        programmes.load(conn, source, "tca-fixed.toml")
+        programme_files.load(conn, source, "tca-fixed.toml")
     return code
 
 
@@ -50,7 +50,7 @@ def test_four_quarterly_returns_are_due_from_the_day_the_award_is_accepted(world
 def test_scheduling_writes_one_history_row_listing_the_due_dates(world):
     ref = bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=UTC))
 
-    row = [h for h in cases.case_history(world.engine, ref)
+    row = [h for h in lifecycle.case_history(world.engine, ref)
            if h["trigger"] == "schedule_checkpoints"]
 
     assert len(row) == 1
@@ -94,7 +94,7 @@ def test_fixed_dates_already_past_are_not_scheduled_and_the_history_says_so(worl
 
     assert [(r.ref, r.due) for r in checkpoint_rows(world, ref)] == [
         (f"{ref}/Q2", date(2014, 4, 22)), (f"{ref}/Q3", date(2014, 6, 30))]
-    row = [h for h in cases.case_history(world.engine, ref)
+    row = [h for h in lifecycle.case_history(world.engine, ref)
            if h["trigger"] == "schedule_checkpoints"][0]
     assert row["payload"]["not_scheduled"] == [{"date": "2013-12-25", "why": "already past"}]
 
@@ -126,12 +126,12 @@ def test_a_network_area_is_monitored_quarterly_from_the_day_it_is_activated(worl
 
 def test_a_ladder_changed_in_the_programme_file_applies_to_returns_already_scheduled(world):
     ref = bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=UTC))   # Q1 due 2 January
-    sources = dict(programmes.bundled_sources())
+    sources = dict(programme_files.bundled_sources())
     ladder = sources["pstn-2013.toml"][sources["pstn-2013.toml"].index("[[ladder]]"):]
     later = sources["tca-2013.toml"] + "\n" + ladder.replace("offset_days = -14",
                                                             "offset_days = -7")
     with world.engine.begin() as conn:
-        programmes.load(conn, later, "tca-2013.toml")      # returns now open a week ahead
+        programme_files.load(conn, later, "tca-2013.toml")      # returns now open a week ahead
 
     with freeze_time(datetime(2013, 12, 19, 9, 30, tzinfo=UTC)):    # the old opening day
         before = sweep(world.engine)

@@ -9,11 +9,11 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from tests.workflow.monitoring_world import bid_in_monitoring, ladder_history
-from workflow import attachments, cases, monitoring, programmes
+from workflow.services import attachments, lifecycle, monitoring, programme_files
 from workflow.errors import (CheckpointNotFound, ConflictError, GuardFailed, InvalidTransition,
                              Malformed, PermissionDenied, ReasonRequired, RuleViolation)
-from workflow.models import checkpoints
-from workflow.sweep import sweep
+from workflow.storage.tables import checkpoints
+from workflow.runtime.sweep import sweep
 
 UTC = timezone.utc
 ACCEPTED = datetime(2013, 10, 1, 10, tzinfo=UTC)
@@ -78,7 +78,7 @@ def test_submitting_the_return_stops_the_ladder_at_once(world, q1):
     assert "overdue" not in report.steps and "suspended" not in report.steps
     assert [h.payload["step"] for h in ladder_history(world, q1.split("/")[0])
             if h.checkpoint == "Q1"] == ["opened"]
-    assert cases.show(world.engine, q1.split("/")[0])["state"] == "in_monitoring"
+    assert lifecycle.show(world.engine, q1.split("/")[0])["state"] == "in_monitoring"
 
 
 def test_a_caseworker_may_submit_a_return_on_the_councils_behalf(world, q1):

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from workflow import awards, cases
-from workflow.db import reading
+from workflow.services import awards, lifecycle
+from workflow.storage.db import reading
 from workflow.errors import CaseworkError, GuardFailed
 
 from tests.workflow.awarding import (ledger_pence, load_programme, offer, offers_pence,
@@ -34,7 +34,7 @@ def offer_together(world, refs):
         n, ref = n_ref
         start.wait()
         try:
-            cases.advance(world.engine, ref, "offer", APPROVERS[n % 2])
+            lifecycle.advance(world.engine, ref, "offer", APPROVERS[n % 2])
             return ref, None
         except CaseworkError as err:
             return ref, err
@@ -104,13 +104,13 @@ def test_declines_and_offers_that_need_their_money_at_once_never_deadlock_or_ove
 
     def decline(ref):
         start.wait()
-        cases.advance(world.engine, ref, "decline", "cllr", reason="The merger fell through.")
+        lifecycle.advance(world.engine, ref, "decline", "cllr", reason="The merger fell through.")
 
     def offer_waiting(n_ref):
         n, ref = n_ref
         start.wait()
         try:
-            cases.advance(world.engine, ref, "offer", APPROVERS[n % 2])
+            lifecycle.advance(world.engine, ref, "offer", APPROVERS[n % 2])
         except GuardFailed as err:
             return err          # it ran before enough declines: the fund was full then
         return None

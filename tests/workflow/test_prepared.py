@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import bindparam, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from workflow.models import cases, checkpoints, history, people
-from workflow.prepared import Prepared
+from workflow.storage.tables import cases, checkpoints, history, people
+from workflow.storage.prepared import Prepared
 from tests.workflow.monitoring_world import bid_in_monitoring
 
 CASE_BY_REF = Prepared(select(cases).where(cases.c.ref == bindparam("ref")))

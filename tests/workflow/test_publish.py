@@ -11,9 +11,9 @@ from freezegun import freeze_time
 
 from tests.cli.conftest import Cli
 from tests.workflow.awarding import offer, recommended
-from workflow import cases, people, publish
+from workflow.services import lifecycle, directory, publish
 from workflow.errors import Malformed
-from workflow.publish import Funder, PublicationRefused
+from workflow.services.publish import Funder, PublicationRefused
 
 OFFERED_AT = datetime(2013, 10, 9, 10, 30, tzinfo=timezone.utc)
 FUNDER = Funder(prefix="DCLG", id="GB-GOR-D4",
@@ -109,7 +109,7 @@ def test_english_councils_are_found_in_the_register_by_official_name_or_name(wor
 def test_an_org_id_given_with_the_organisation_is_used_as_it_is(world):
     world.org("E07000026", name="A name the register does not know")
     with world.engine.begin() as conn:
-        people.add_org(conn, "E06000001", name="Hartlepool Borough Council",
+        directory.add_org(conn, "E06000001", name="Hartlepool Borough Council",
                        email="grants@hartlepool.example.gov.uk", org_id="GB-LAE-HPL")
     world.cast()
     with freeze_time(OFFERED_AT):
@@ -238,7 +238,7 @@ def cli(sqlite_template, tmp_path) -> Cli:
 @pytest.mark.slow
 def test_publish_360giving_writes_the_package_and_says_what_it_left_out(cli, tmp_path):
     from tests.builders import World
-    from workflow.db import make_engine
+    from workflow.storage.db import make_engine
     engine = make_engine(cli.url)
     refs = a_round(World(engine))
     engine.dispose()
@@ -255,7 +255,7 @@ def test_publish_360giving_writes_the_package_and_says_what_it_left_out(cli, tmp
 @pytest.mark.slow
 def test_publish_360giving_names_the_organisation_it_cannot_identify(cli, tmp_path):
     from tests.builders import World
-    from workflow.db import make_engine
+    from workflow.storage.db import make_engine
     engine = make_engine(cli.url)
     world = World(engine)
     world.cast()
@@ -274,7 +274,7 @@ def test_publish_360giving_names_the_organisation_it_cannot_identify(cli, tmp_pa
 def test_withdrawn_cases_never_reach_the_package(world):
     a_round(world)
     ref = world.bid()
-    cases.advance(world.engine, ref, "withdraw", "carol")
+    lifecycle.advance(world.engine, ref, "withdraw", "carol")
 
     publication = publish.build(world.engine, "tca-2013", funder=FUNDER)
 

@@ -6,10 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from states import BID
-from workflow import assignment, cases
-from workflow.db import make_engine
+from workflow.services import assignment, lifecycle
+from workflow.storage.db import make_engine
 from workflow.errors import CaseworkError
-from workflow.history import verify
+from workflow.services.chain import verify
 
 PEOPLE = ["carol", "ash", "april", "audrey", "cllr"]
 
@@ -45,23 +45,23 @@ def test_any_walk_keeps_state_history_and_chain_consistent(seeded, tmp_path_fact
                     moves += 1
                 except CaseworkError:
                     pass
-                assert cases.show(engine, ref)["state"] == state
+                assert lifecycle.show(engine, ref)["state"] == state
                 continue
             try:
-                after = cases.advance(engine, ref, trigger, person, reason="because")
+                after = lifecycle.advance(engine, ref, trigger, person, reason="because")
             except CaseworkError:
-                assert cases.show(engine, ref)["state"] == state   # refused: nothing moved
+                assert lifecycle.show(engine, ref)["state"] == state   # refused: nothing moved
                 continue
             t = BID.find(trigger, state)
             assert t is not None and after["state"] == t.dest
             state, moves = after["state"], moves + 1
 
-        rows = cases.case_history(engine, ref)
+        rows = lifecycle.case_history(engine, ref)
         assert len(rows) == moves + 1
         assert rows[-1]["to_state"] == state
         assert all(b["from_state"] == a["to_state"] for a, b in zip(rows, rows[1:]))
-        assert cases.show(engine, ref)["version"] == moves + 1
-        assert cases.show(engine, ref)["caseworker"] == caseworker
+        assert lifecycle.show(engine, ref)["version"] == moves + 1
+        assert lifecycle.show(engine, ref)["caseworker"] == caseworker
         with engine.connect() as conn:
             assert verify(conn).ok
     finally:

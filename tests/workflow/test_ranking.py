@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from workflow.errors import RuleViolation
-from workflow.ranking import ranking
+from workflow.services.ranking import ranking
 
 from tests.workflow.awarding import (load_programme, offer, recommended, scored,
                                      small_programme, under_assessment)

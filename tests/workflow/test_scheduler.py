@@ -14,11 +14,11 @@ from freezegun import freeze_time
 
 from tests.smtp_server import SmtpTestServer
 from tests.workflow.monitoring_world import bid_in_monitoring
-from workflow.db import reading
+from workflow.storage.db import reading
 from workflow.errors import SetupError
-from workflow.scheduler import build_scheduler, delivery_job
-from workflow.status import last_sweep, status
-from workflow.sweep import sweep
+from workflow.runtime.scheduler import build_scheduler, delivery_job
+from workflow.runtime.status import last_sweep, status
+from workflow.runtime.sweep import sweep
 
 UTC = timezone.utc
 CASEWORK = str(Path(sys.executable).with_name("casework"))

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.workflow.monitoring_world import bulk_bids, exactly_once
-from workflow.db import reading
-from workflow.history import verify
-from workflow.models import checkpoints, history
+from workflow.storage.db import reading
+from workflow.services.chain import verify
+from workflow.storage.tables import checkpoints, history
 
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 CASES = 300

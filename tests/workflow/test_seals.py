@@ -7,10 +7,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
 from tests.workflow import tamper
-from workflow.db import reading
+from workflow.storage.db import reading
 from workflow.errors import SetupError
-from workflow.history import verify as verify_chains
-from workflow.models import seals as seals_t
+from workflow.services.chain import verify as verify_chains
+from workflow.storage.tables import seals as seals_t
 from workflow.seal_check import check
 from workflow.seals import public_text, record_key, seal
 

@@ -3,11 +3,11 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from workflow import cases
-from workflow.db import make_engine
+from workflow.services import lifecycle
+from workflow.storage.db import make_engine
 from workflow.errors import SetupError
-from workflow.schema import alembic_config, head_revisions, is_current
-from workflow.setup import check_definitions, init
+from workflow.storage.schema import alembic_config, head_revisions, is_current
+from workflow.services.setup import check_definitions, init
 
 
 def back_to_before(conn, branch: str) -> None:
@@ -61,12 +61,12 @@ def test_a_database_that_cannot_be_opened_is_a_clear_refusal(tmp_path):
 def test_a_case_records_the_definition_version_it_was_opened_under(world):
     w = world.cast()
     ref = w.bid()
-    assert cases.case_history(w.engine, ref)[0]["payload"] == {"definition_version": 1}
+    assert lifecycle.case_history(w.engine, ref)[0]["payload"] == {"definition_version": 1}
 
 
 def test_the_organisations_a_case_involves_are_filled_in_for_cases_already_there(tmp_path):
     from tests.builders import World
-    from workflow.cases import list_cases
+    from workflow.services.lifecycle import list_cases
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     init(engine)
     World(engine).cast()
@@ -86,7 +86,7 @@ def test_the_organisations_a_case_involves_are_filled_in_for_cases_already_there
 
 
 def test_a_new_bid_is_found_by_its_lead_and_its_partners_but_no_one_else(world):
-    from workflow.cases import list_cases
+    from workflow.services.lifecycle import list_cases
     w = world.cast()
     ref = w.bid(partners=["E07000028"])
 
@@ -98,7 +98,7 @@ def test_a_new_bid_is_found_by_its_lead_and_its_partners_but_no_one_else(world):
 def test_ledger_rows_from_before_the_running_balance_get_theirs_in_the_order_written(any_db):
     from tests.builders import World
     from tests.workflow.awarding import load_programme, offer, recommended, small_programme
-    from workflow import programmes
+    from workflow.services import programme_files
     w = World(any_db).cast()
     code = load_programme(w, small_programme("old-1", fund="2000000"))
     first, third = (recommended(w, amount=a, programme=code) for a in ("300000", "500000"))
@@ -117,11 +117,11 @@ def test_ledger_rows_from_before_the_running_balance_get_theirs_in_the_order_wri
                                  "ORDER BY id")).all() == [
             (code, "reserve", 30_000_000), ("tca-2013", "reserve", 20_000_000),
             (code, "reserve", 80_000_000), (code, "release", 50_000_000)]
-        assert programmes.committed_pence(conn, code) == 50_000_000
-        assert programmes.committed_pence(conn, code, leave_out_case=third_id) == 0
+        assert programme_files.committed_pence(conn, code) == 50_000_000
+        assert programme_files.committed_pence(conn, code, leave_out_case=third_id) == 0
     offer(w, recommended(w, amount="100000", programme=code))   # the next row carries on
     with any_db.connect() as conn:
-        assert programmes.committed_pence(conn, code) == 60_000_000
+        assert programme_files.committed_pence(conn, code) == 60_000_000
 
 
 def test_the_tables_the_models_declare_are_the_tables_the_migrations_make(any_db):
@@ -130,7 +130,7 @@ def test_the_tables_the_models_declare_are_the_tables_the_migrations_make(any_db
     from sqlmodel import SQLModel
 
     import workflow.api.idempotency  # noqa: F401  (tables declared outside models.py)
-    import workflow.tokens  # noqa: F401
+    import workflow.services.tokens  # noqa: F401
     import workflow.web.lockout  # noqa: F401
 
     with any_db.connect() as conn:
@@ -143,7 +143,7 @@ def test_the_tables_the_models_declare_are_the_tables_the_migrations_make(any_db
 def test_the_quick_schema_check_reads_what_alembic_reads(tmp_path):
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from workflow.schema import current_revisions
+    from workflow.storage.schema import current_revisions
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
 
     def alembic_current():
@@ -165,7 +165,7 @@ def test_scores_from_before_setting_aside_keep_counting_and_stay_one_per_assesso
 
     from tests.builders import World
     from tests.workflow.awarding import scored, under_assessment
-    from workflow import assessment
+    from workflow.services import assessment
     w = World(any_db).cast()
     ref = scored(w, under_assessment(w), marks=((5, 5, 5), (3, 3, 3)))
     with any_db.begin() as conn:     # a database from before the column, with those scores

@@ -5,9 +5,9 @@ import pytest
 from freezegun import freeze_time
 
 from tests.workflow.monitoring_world import bid_in_monitoring, ladder_history, outbox_rows
-from workflow import cases, programmes
+from workflow.services import lifecycle, programme_files
 from workflow.errors import RuleViolation
-from workflow.sweep import sweep
+from workflow.runtime.sweep import sweep
 
 UTC = timezone.utc
 ACCEPTED = datetime(2013, 10, 1, 10, tzinfo=UTC)
@@ -17,10 +17,10 @@ MISSED = ["opened", "reminder", "overdue", "escalated_1"]  # Q1 is due on 2 Janu
 
 
 def latest_policy(world) -> None:
-    source = dict(programmes.bundled_sources())["tca-2013.toml"].replace(
+    source = dict(programme_files.bundled_sources())["tca-2013.toml"].replace(
         'catch_up = "all"', 'catch_up = "latest"')
     with world.engine.begin() as conn:
-        programmes.load(conn, source, "tca-2013.toml")
+        programme_files.load(conn, source, "tca-2013.toml")
 
 
 def down_for_three_weeks(world) -> object:
@@ -101,7 +101,7 @@ def test_a_long_outage_suspends_the_case_once_and_the_suspension_is_the_cases_ow
         again = sweep(world.engine)
 
     assert first.total == 6 and again.total == 0
-    moves = [h for h in cases.case_history(world.engine, ref) if h["trigger"] == "suspend"]
+    moves = [h for h in lifecycle.case_history(world.engine, ref) if h["trigger"] == "suspend"]
     assert len(moves) == 1 and moves[0]["checkpoint"] is None
     assert moves[0]["payload"]["late"] is True
     assert [r.key for r in outbox_rows(world, like=f"{ref}:suspend%")] == []   # no generic notice

@@ -11,9 +11,9 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from tests.workflow.monitoring_world import bulk_bids, exactly_once
-from workflow.history import verify
-from workflow.models import checkpoints
-from workflow.sweep import sweep
+from workflow.services.chain import verify
+from workflow.storage.tables import checkpoints
+from workflow.runtime.sweep import sweep
 
 UTC = timezone.utc
 CASEWORK = str(Path(sys.executable).with_name("casework"))

@@ -8,8 +8,8 @@ from freezegun import freeze_time
 
 from tests.workflow.monitoring_world import (bid_in_monitoring, checkpoint_rows, ladder_history,
                                              outbox_rows)
-from workflow import cases
-from workflow.sweep import sweep
+from workflow.services import lifecycle
+from workflow.runtime.sweep import sweep
 
 UTC = timezone.utc
 ACCEPTED = datetime(2013, 6, 3, 10, tzinfo=UTC)        # Q2 is then due on 3 December 2013
@@ -26,7 +26,7 @@ def suspended(world):
     ref = bid_in_monitoring(world, ACCEPTED)
     q2_due = checkpoint_rows(world, ref)[1].due
     sweep(world.engine, after(q2_due, -60))                # Q1's whole ladder, to suspension
-    assert cases.show(world.engine, ref)["state"] == "suspended"
+    assert lifecycle.show(world.engine, ref)["state"] == "suspended"
     sweep(world.engine, after(q2_due, -10))                # Q2 opens
     return ref, q2_due
 
@@ -42,7 +42,7 @@ def test_a_suspended_case_s_return_opens_and_reminds_but_goes_no_further(world, 
 
     q2 = checkpoint_rows(world, ref)[1]
     assert (q2.state, q2.level) == ("open", 0)            # never overdue, never escalated
-    assert cases.show(world.engine, ref)["state"] == "suspended"
+    assert lifecycle.show(world.engine, ref)["state"] == "suspended"
     assert [r.trigger for r in q2_rows(world, ref)] == [
         "open", "remind", "held", "held", "held", "held"]
     held = [r for r in q2_rows(world, ref) if r.trigger == "held"]
@@ -78,9 +78,9 @@ def test_reinstatement_resumes_the_ladder_without_sending_what_was_held(world, s
         "open", "remind", "held", "held", "mark_overdue", "escalate"]
     assert [r.key for r in outbox_rows(world, like=f"{ref}/Q2:%")] == [
         f"{ref}/Q2:opened", f"{ref}/Q2:reminder", f"{ref}/Q2:escalated_2"]
-    assert cases.show(world.engine, ref)["state"] == "in_monitoring"
+    assert lifecycle.show(world.engine, ref)["state"] == "in_monitoring"
 
     sweep(world.engine, after(due, 29))                  # and the ladder's last step is taken
 
-    assert cases.show(world.engine, ref)["state"] == "suspended"
+    assert lifecycle.show(world.engine, ref)["state"] == "suspended"
     assert f"{ref}/Q2:suspended" in [r.key for r in outbox_rows(world, like=f"{ref}/Q2:%")]

@@ -13,10 +13,10 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from tests.workflow.monitoring_world import bid_in_monitoring, outbox_rows
-from workflow import cases, monitoring
-from workflow.models import cases as cases_t
-from workflow.models import history
-from workflow.sweep import sweep
+from workflow.services import lifecycle, monitoring
+from workflow.storage.tables import cases as cases_t
+from workflow.storage.tables import history
+from workflow.runtime.sweep import sweep
 
 UTC = timezone.utc
 ACCEPTED = datetime(2013, 10, 1, 10, 0, tzinfo=UTC)
@@ -44,10 +44,10 @@ def people_act(world, day: date) -> None:
         date(2014, 5, 7): lambda: monitoring.decide_return(engine, f"{REF}/Q2", "accept", "carol"),
         date(2014, 8, 4): lambda: monitoring.submit_return(engine, f"{REF}/Q3", "cllr", figures=FIGURES),
         date(2014, 8, 5): lambda: (monitoring.decide_return(engine, f"{REF}/Q3", "accept", "carol"),
-                                   cases.advance(engine, REF, "reinstate", "carol")),
+                                   lifecycle.advance(engine, REF, "reinstate", "carol")),
         date(2014, 9, 30): lambda: monitoring.submit_return(engine, f"{REF}/Q4", "cllr", figures=FIGURES),
         date(2014, 10, 1): lambda: monitoring.decide_return(engine, f"{REF}/Q4", "accept", "carol"),
-        date(2014, 10, 2): lambda: cases.advance(engine, REF, "complete", "carol"),
+        date(2014, 10, 2): lambda: lifecycle.advance(engine, REF, "complete", "carol"),
     }
     if day in actions:
         actions[day]()
@@ -158,8 +158,8 @@ def test_the_escalations_of_a_year_raise_the_level_and_flag_the_case_at_risk(wor
     assert levels == [("escalated_1", 1, None), ("escalated_2", 2, True)]
     assert q3["level"] == 2
     # The late Q3 was sent, accepted and the case reinstated, which lifted the flag.
-    assert cases.show(world.engine, REF)["at_risk"] is False
-    suspension = [h for h in cases.case_history(world.engine, REF) if h["trigger"] == "suspend"]
+    assert lifecycle.show(world.engine, REF)["at_risk"] is False
+    suspension = [h for h in lifecycle.case_history(world.engine, REF) if h["trigger"] == "suspend"]
     assert suspension[0]["actor"] == "system" and suspension[0]["role"] == "system"
     assert suspension[0]["payload"]["checkpoint"] == "Q3"
     assert suspension[0]["payload"]["step"] == "suspended"

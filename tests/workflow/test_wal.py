@@ -7,8 +7,8 @@ import time
 import pytest
 from sqlalchemy import event
 
-from workflow import wal
-from workflow.db import make_engine
+from workflow.storage import wal
+from workflow.storage.db import make_engine
 
 THREAD = "casework-wal-checkpoint"
 

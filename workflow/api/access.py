@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from states.roles import ROLES
-from workflow.engine import Actor
+from workflow.services.engine import Actor
 from workflow.errors import CaseNotFound, PermissionDenied
 
 __all__ = ["READS", "require", "sees_every_case", "org_scope", "check_visible", "NO_CASES"]

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workflow.api.problems import MAX_BODY, too_large
-from workflow.body_limit import limited
+from workflow.web.body_limit import limited
 
 __all__ = ["BodyLimit"]
 

@@ -9,12 +9,14 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
-from workflow import clock, tokens
+from workflow import clock
+
+from workflow.services import tokens
 from workflow.api.idempotency import Answer
-from workflow.attachments import MAX_BYTES
+from workflow.services.attachments import MAX_BYTES
 from workflow.api.problems import MAX_BODY, MEDIA_TYPE
-from workflow.db import reading
-from workflow.engine import Actor
+from workflow.storage.db import reading
+from workflow.services.engine import Actor
 from workflow.errors import Malformed
 
 __all__ = ["engine_of", "caller", "known_query", "json_response", "answer_response", "etag",

@@ -8,7 +8,7 @@ and are kept for a day.
 Two ways to run the work:
 - `once_in` runs it in the transaction that claims the key, so the work and
   its recorded answer commit together or not at all (a trigger, through
-  `workflow.cases.apply`);
+  `workflow.services.lifecycle.apply`);
 - `once` claims the key in a transaction of its own, runs a service that
   opens its own, then records the answer. A process that dies in between
   leaves the key pending; after `PENDING_LEASE` another attempt may take it

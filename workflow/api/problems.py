@@ -16,12 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from workflow.attachments import MAX_BYTES
+from workflow.services.attachments import MAX_BYTES
 from workflow.api.idempotency import Answer, KeyInUse, KeyReused, is_conflict
 from workflow.errors import (CaseworkError, ConflictError, GuardFailed, InvalidTransition,
                              Malformed, NotFound, PermissionDenied, ReasonRequired, Refused,
                              RuleViolation, SetupError)
-from workflow.tokens import TokenRefused
+from workflow.services.tokens import TokenRefused
 
 __all__ = ["MEDIA_TYPE", "MAX_BODY", "too_large", "PreconditionFailed", "UnknownCursor", "problem",
            "problem_answer", "install", "KINDS"]

@@ -9,15 +9,15 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Engine
 
-from workflow import assignment, cases
+from workflow.services import assignment, lifecycle
 from workflow.api import access, paging
 from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
                                json_response, parse_if_match)
 from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
 from workflow.api.problems import PreconditionFailed, error_body, problem_answer
 from workflow.api.schemas import AdvanceRequest, AssignRequest, Case, CasePage, HistoryPage
-from workflow.db import reading
-from workflow.engine import Actor
+from workflow.storage.db import reading
+from workflow.services.engine import Actor
 from workflow.errors import CaseworkError, ConflictError, GuardFailed
 
 router = APIRouter(tags=["cases"])
@@ -45,7 +45,7 @@ def list_cases(request: Request,
     engine = engine_of(request)
     after = paging.decode(cursor, "case", int)
     scope = access.org_scope(actor)
-    items = [] if scope == access.NO_CASES else cases.list_cases(
+    items = [] if scope == access.NO_CASES else lifecycle.list_cases(
         engine, state=state, kind=kind, programme=programme, actor_name=actor.name,
         after_id=after, limit=limit + 1, org=scope)
     return json_response(paging.page(items, limit, lambda c: _case_id(engine, c["ref"]), "case"))
@@ -53,7 +53,7 @@ def list_cases(request: Request,
 
 def _case_id(engine: Engine, ref: str) -> int:
     with reading(engine) as conn:
-        return cases.load_case(conn, ref).id
+        return lifecycle.load_case(conn, ref).id
 
 
 @router.get("/cases/{ref}", response_model=Case,
@@ -62,7 +62,7 @@ def _case_id(engine: Engine, ref: str) -> int:
             "the case's version.")
 def show_case(request: Request, ref: str = REF, actor: Actor = Depends(caller)) -> Response:
     access.require(actor, "cases")
-    case = cases.show(engine_of(request), ref, actor.name)
+    case = lifecycle.show(engine_of(request), ref, actor.name)
     access.check_visible(actor, case)
     return json_response(case, headers={"ETag": etag(case["version"])})
 
@@ -79,7 +79,7 @@ def advance(request: Request, body: AdvanceRequest, ref: str = REF,
             actor: Actor = Depends(caller)) -> Response:
     engine = engine_of(request)
     return _change(engine, "advance", ref, body.model_dump(), if_match, idempotency_key, actor,
-                   lambda conn, case: cases.apply(conn, case, body.trigger, actor,
+                   lambda conn, case: lifecycle.apply(conn, case, body.trigger, actor,
                                                   reason=body.reason),
                    lambda err: _refusal_with_fund(engine, err))
 
@@ -111,7 +111,7 @@ def _change(engine: Engine, action: str, ref: str, body: dict, if_match: Optiona
     fp = fingerprint(action, ref.upper(), json.dumps(body, sort_keys=True), if_match)
 
     def work(conn: Connection) -> Answer:
-        case = cases.load_case(conn, ref)
+        case = lifecycle.load_case(conn, ref)
         access.check_visible(actor, case)
         if expected is not None and case.version != expected:
             raise _stale(case.ref, case.version, expected)
@@ -120,8 +120,8 @@ def _change(engine: Engine, action: str, ref: str, body: dict, if_match: Optiona
         except ConflictError:
             if expected is None:
                 raise
-            raise _stale(case.ref, cases.load_case(conn, ref).version, expected) from None
-        return Answer(200, json_text(cases.case_json(conn, after, actor)),
+            raise _stale(case.ref, lifecycle.load_case(conn, ref).version, expected) from None
+        return Answer(200, json_text(lifecycle.case_json(conn, after, actor)),
                       {"ETag": etag(after.version)})
 
     return answer_response(once_in(engine, actor.name, key, fp, work, refusal))
@@ -139,9 +139,9 @@ def _refusal_with_fund(engine: Engine, err: CaseworkError) -> Answer:
     if not (isinstance(err, GuardFailed) and err.trigger == "offer"):
         return answer
     try:
-        from workflow.assessment import fund_position
+        from workflow.services.assessment import fund_position
         with reading(engine) as conn:
-            programme = cases.load_case(conn, err.ref).programme
+            programme = lifecycle.load_case(conn, err.ref).programme
         position = fund_position(engine, programme)
     except (ImportError, CaseworkError):
         return answer
@@ -160,5 +160,5 @@ def case_history(request: Request, ref: str = REF, cursor: Optional[str] = pagin
                  limit: int = paging.LimitQuery, actor: Actor = Depends(caller)) -> Response:
     access.require(actor, "history")
     after = paging.decode(cursor, "seq", int) or 0
-    rows = [r for r in cases.case_history(engine_of(request), ref) if r["seq"] > after]
+    rows = [r for r in lifecycle.case_history(engine_of(request), ref) if r["seq"] > after]
     return json_response(paging.page(rows[:limit + 1], limit, lambda r: r["seq"], "seq"))

@@ -6,14 +6,14 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from workflow import programmes as programme_store
-from workflow import publish
+from workflow.services import programme_files as programme_store
+from workflow.services import publish
 from workflow.api import access, paging
 from workflow.api.deps import caller, engine_of, errors, json_response
 from workflow.api.schemas import GrantPackage, ProgrammePage, RankingPage
-from workflow.db import reading
-from workflow.engine import Actor
-from workflow.ranking import ranking as programme_ranking
+from workflow.storage.db import reading
+from workflow.services.engine import Actor
+from workflow.services.ranking import ranking as programme_ranking
 
 router = APIRouter(tags=["programmes"])
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from states.documents import load_document
 from states.errors import DocumentError
-from workflow import cases, monitoring
+from workflow.services import lifecycle, monitoring
 from workflow.api import access, paging
 from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
                                json_response, parse_if_match)
@@ -18,9 +18,9 @@ from workflow.api.idempotency import Answer, fingerprint, json_text, once, parse
 from workflow.api.problems import PreconditionFailed, problem_answer
 from workflow.api.routes_cases import IDEMPOTENCY_KEY, IF_MATCH, REF
 from workflow.api.schemas import Checkpoint, CheckpointPage
-from workflow.attachments import MAX_BYTES
-from workflow.db import reading
-from workflow.engine import Actor
+from workflow.services.attachments import MAX_BYTES
+from workflow.storage.db import reading
+from workflow.services.engine import Actor
 from workflow.errors import ConflictError, Malformed
 
 router = APIRouter(tags=["monitoring returns"])
@@ -31,7 +31,7 @@ N = Path(..., pattern=r"^[Qq][0-9]{1,3}$", description="The return's number in i
 
 def _visible_case(engine: Engine, actor: Actor, ref: str) -> Any:
     with reading(engine) as conn:
-        case = cases.load_case(conn, ref)
+        case = lifecycle.load_case(conn, ref)
     access.check_visible(actor, case)
     return case
 

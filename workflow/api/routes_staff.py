@@ -12,12 +12,12 @@ from workflow import clock
 from workflow.api import access, paging
 from workflow.api.deps import caller, engine_of, errors, json_response
 from workflow.api.schemas import ExportRow, OutboxPage
-from workflow.cases import load_case
-from workflow.db import reading
-from workflow.engine import Actor
+from workflow.services.lifecycle import load_case
+from workflow.storage.db import reading
+from workflow.services.engine import Actor
 from workflow.errors import Malformed
-from workflow.export import streamed
-from workflow.models import outbox
+from workflow.services.export import streamed
+from workflow.storage.tables import outbox
 
 router = APIRouter(tags=["staff"])
 

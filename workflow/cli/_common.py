@@ -26,8 +26,8 @@ class State:
     _engine: Optional[Engine] = None
 
     def engine(self, *, check: bool = True) -> Engine:
-        from workflow.db import make_engine
-        from workflow.setup import ready
+        from workflow.storage.db import make_engine
+        from workflow.services.setup import ready
         if self._engine is None:
             self._engine = make_engine(self.db_url)
             if check:

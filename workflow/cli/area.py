@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from workflow import areas
+from workflow.services import areas
 from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, emit, engine
 
 area_app = typer.Typer(help="Public Service Transformation Network areas.", no_args_is_help=True)

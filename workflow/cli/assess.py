@@ -10,8 +10,8 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from workflow import assessment
-from workflow import ranking as ranking_service
+from workflow.services import assessment
+from workflow.services import ranking as ranking_service
 from workflow.cli._common import (AS_OPT, CASE_REF, JSON_OPT, PROGRAMME_CODE, emit, engine,
                                   pounds_text)
 from workflow.cli.programme import programme_app

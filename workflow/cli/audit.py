@@ -7,10 +7,10 @@ import typer
 
 from workflow import clock
 from workflow.cli._common import CASE_REF, JSON_OPT, emit, engine
-from workflow.db import reading
-from workflow.export import FORMATS, chunks
-from workflow.history import stream, verify as verify_chains
-from workflow.cases import load_case
+from workflow.storage.db import reading
+from workflow.services.export import FORMATS, chunks
+from workflow.services.chain import stream, verify as verify_chains
+from workflow.services.lifecycle import load_case
 from workflow.errors import SetupError
 
 audit_app = typer.Typer(help="The tamper-evident history.", no_args_is_help=True)

@@ -6,7 +6,7 @@ import typer
 
 from states.documents import load_document
 from states.errors import DocumentError
-from workflow import assignment, cases
+from workflow.services import assignment, lifecycle
 from workflow.cli._common import AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine
 from workflow.errors import Malformed
 
@@ -34,7 +34,7 @@ def open_(kind: str = typer.Argument(..., metavar="bid|area", help="What the doc
     """Open a bid or a network area from its document; prints the new reference."""
     if kind not in ("bid", "area"):
         raise typer.BadParameter(f"'{kind}' is not bid or area", param_hint="KIND")
-    case = cases.open_case(engine(), kind, read_document(from_file), actor)
+    case = lifecycle.open_case(engine(), kind, read_document(from_file), actor)
     emit(case, True) if as_json else typer.echo(case["ref"])
 
 
@@ -45,7 +45,7 @@ def advance(ref: str = CASE_REF,
             actor: str = AS_OPT, reason: Optional[str] = REASON_OPT,
             as_json: bool = JSON_OPT) -> None:
     """Fire a trigger on a case (`case show REF --as NAME` lists what you may fire)."""
-    case = cases.advance(engine(), ref, trigger, actor, reason=reason)
+    case = lifecycle.advance(engine(), ref, trigger, actor, reason=reason)
     emit(case, True) if as_json else typer.echo(f"{case['ref']} is now {case['state']}")
 
 
@@ -63,7 +63,7 @@ def assign(ref: str = CASE_REF,
 @case_app.command("show", short_help="One case: its state, what may be fired, its document.")
 def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
     """One case: its state, version, what may be fired, and its application."""
-    emit(cases.show(engine(), ref, actor), as_json)
+    emit(lifecycle.show(engine(), ref, actor), as_json)
 
 
 @case_app.command("list")
@@ -72,7 +72,7 @@ def list_(state: Optional[str] = typer.Option(None, "--state", metavar="STATE"),
           programme: Optional[str] = typer.Option(None, "--programme", metavar="CODE"),
           actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
     """Cases, oldest first, filtered by state, kind or programme."""
-    rows = cases.list_cases(engine(), state=state, kind=kind, programme=programme,
+    rows = lifecycle.list_cases(engine(), state=state, kind=kind, programme=programme,
                             actor_name=actor)
     emit(rows, as_json, LIST_COLUMNS)
 
@@ -80,7 +80,7 @@ def list_(state: Optional[str] = typer.Option(None, "--state", metavar="STATE"),
 @case_app.command("history")
 def history(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
     """A case's full history, oldest first, with its hash chain."""
-    rows = cases.case_history(engine(), ref)
+    rows = lifecycle.case_history(engine(), ref)
     if as_json:
         emit(rows, True)
         return

@@ -4,7 +4,7 @@ from typing import Optional
 
 import typer
 
-from workflow import attachments, monitoring
+from workflow.services import attachments, monitoring
 from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, REASON_OPT, RETURN_REF, emit, engine
 from workflow.cli.case import read_document
 from workflow.errors import Malformed

@@ -26,9 +26,9 @@ def register(app: typer.Typer) -> None:
         """
         if size not in SIZES:
             raise typer.BadParameter(f"'{size}' is not small or full", param_hint="--size")
-        from workflow.demo.report import write_report
-        from workflow.demo.run import run_demo
-        from workflow.demo.summary import print_browsing, print_summary
+        from demo.report import write_report
+        from demo.run import run_demo
+        from demo.summary import print_browsing, print_summary
         result = run_demo(out, seed=seed, size=size, force=force)
         write_report(result)
         print_summary(result)

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
                                 "earlier than a moment already swept."),
                as_json: bool = JSON_OPT) -> None:
         """Do every reminder and escalation step that is due (acts as `system`)."""
-        from workflow.sweep import sweep
+        from workflow.runtime.sweep import sweep
         report = sweep(engine(), _moment(now))
         emit(report.as_json(), True) if as_json else typer.echo(str(report))
         for error in report.errors:
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
     @app.command("status", short_help="Last sweep, steps due, outbox; exit 1 when stale.")
     def status_(as_json: bool = JSON_OPT) -> None:
         """Last sweep, steps due, outbox depth; exit 1 when the sweep is stale."""
-        from workflow.status import status
+        from workflow.runtime.status import status
         found = status(engine())
         if as_json:
             emit(found, True)

@@ -4,7 +4,7 @@ from typing import Optional
 import typer
 
 from workflow.cli._common import JSON_OPT, emit, engine
-from workflow import people
+from workflow.services import directory
 
 org_app = typer.Typer(help="Organisations: councils and other bodies.", no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def add(code: str = typer.Argument(..., metavar="CODE",
         as_json: bool = JSON_OPT) -> None:
     """Add an organisation, keyed by its ONS/GSS code (or another stable code)."""
     with engine().begin() as conn:
-        row = people.add_org(conn, code, name=name, email=email, escalation_email=escalation_email,
+        row = directory.add_org(conn, code, name=name, email=email, escalation_email=escalation_email,
                              kind=kind, esg_allocation=esg_allocation, org_id=org_id)
     emit(row, as_json) if as_json else typer.echo(f"organisation {code} added")
 
@@ -32,7 +32,7 @@ def add(code: str = typer.Argument(..., metavar="CODE",
 def list_(as_json: bool = JSON_OPT) -> None:
     """Every organisation."""
     with engine().connect() as conn:
-        rows = people.list_orgs(conn)
+        rows = directory.list_orgs(conn)
     emit(rows, as_json, ["code", "name", "kind", "email", "escalation_email", "esg_allocation"])
 
 

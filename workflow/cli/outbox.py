@@ -3,7 +3,7 @@ from typing import List, Optional
 
 import typer
 
-from workflow import mail
+from workflow.runtime import mail
 from workflow.cli._common import AS_OPT, JSON_OPT, emit, engine
 
 outbox_app = typer.Typer(help="Email waiting to go, sent, or dead.", no_args_is_help=True)

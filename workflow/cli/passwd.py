@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from workflow import passwords
+from workflow.services import passwords
 from workflow.cli._common import engine
 from workflow.cli.user import user_app
 from workflow.errors import Malformed

@@ -4,7 +4,7 @@ from pathlib import Path
 import typer
 
 from workflow.cli._common import JSON_OPT, PROGRAMME_CODE, emit, engine
-from workflow import programmes as programme_store
+from workflow.services import programme_files as programme_store
 
 programme_app = typer.Typer(help="Programmes and their rules.", no_args_is_help=True)
 

@@ -20,7 +20,7 @@ def three_sixty_giving(
                                    "(default: $CASEWORK_360G_PREFIX)")) -> None:
     """The programme's awards as a 360Giving data package, validated before it is written."""
     # Imported here: its schema validator would slow every other command's start.
-    from workflow import publish as publishing
+    from workflow.services import publish as publishing
     funder = publishing.Funder.from_env(prefix)
     publication, text = publishing.publish(engine(), programme, out, funder=funder)
     if out is None:

@@ -71,9 +71,9 @@ def register(app: typer.Typer) -> None:
         if no_scheduler and no_web:
             raise typer.BadParameter("--no-scheduler and --no-web leave nothing to serve")
         _configure_logging()
-        from workflow.scheduler import build_scheduler
-        from workflow.status import record_interval
-        from workflow.sweep import default_owner
+        from workflow.runtime.scheduler import build_scheduler
+        from workflow.runtime.status import record_interval
+        from workflow.runtime.sweep import default_owner
         eng = engine()
         owner, stop = default_owner(), threading.Event()
         _install_handlers(stop)

@@ -8,7 +8,7 @@ def register(app: typer.Typer) -> None:
     @app.command("init", short_help="Create or upgrade the database; load the programmes.")
     def init(as_json: bool = JSON_OPT) -> None:
         """Create or upgrade the schema and load the bundled programmes (safe to run twice)."""
-        from workflow.setup import init as do_init
+        from workflow.services.setup import init as do_init
         result = do_init(engine(check=False))
         if as_json:
             emit(result, True)

@@ -3,7 +3,9 @@ from typing import Optional
 
 import typer
 
-from workflow import clock, tokens
+from workflow import clock
+
+from workflow.services import tokens
 from workflow.cli._common import JSON_OPT, emit, engine
 
 token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)

@@ -4,7 +4,7 @@ from typing import List, Optional
 import typer
 
 from workflow.cli._common import JSON_OPT, emit, engine
-from workflow import people
+from workflow.services import directory
 
 user_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
 
@@ -17,7 +17,7 @@ def add(name: str = typer.Argument(..., metavar="NAME", help="How they sign in, 
         as_json: bool = JSON_OPT) -> None:
     """Add a person with one or more roles."""
     with engine().begin() as conn:
-        row = people.add_user(conn, name, roles=role, email=email, org=org)
+        row = directory.add_user(conn, name, roles=role, email=email, org=org)
     emit(row, as_json) if as_json else typer.echo(f"person {name} added ({', '.join(row['roles'])})")
 
 
@@ -25,7 +25,7 @@ def add(name: str = typer.Argument(..., metavar="NAME", help="How they sign in, 
 def list_(as_json: bool = JSON_OPT) -> None:
     """Every person and their roles."""
     with engine().connect() as conn:
-        rows = people.list_users(conn)
+        rows = directory.list_users(conn)
     if as_json:
         emit(rows, True)
     else:

@@ -18,10 +18,10 @@ from sqlalchemy import Connection
 from states import DEFINITIONS
 from states.rules import ACTOR_RULES, RULES
 from workflow import clock
-from workflow import programmes as programme_store
-from workflow.engine import Actor, acting_role, plan
+from workflow.services import programme_files as programme_store
+from workflow.services.engine import Actor, acting_role, plan
 from workflow.errors import GuardFailed, PermissionDenied
-from workflow.facts import facts_for, needs_of
+from workflow.services.facts import facts_for, needs_of
 from workflow.web.labels import trigger_label
 
 # Actions that cannot be undone: each asks for a reason on a page of its own.

@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from workflow import programmes as programme_store, ranking
-from workflow.areas import CONTRIBUTION_STATES
-from workflow.assessment import fund_position
-from workflow.db import reading
-from workflow.models import cases
+from workflow.services import programme_files as programme_store, ranking
+from workflow.services.areas import CONTRIBUTION_STATES
+from workflow.services.assessment import fund_position
+from workflow.storage.db import reading
+from workflow.storage.tables import cases
 from workflow.web import queries
 from workflow.web.auth import require
 from states.money import parse_money

@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from workflow.models import meta
+from workflow.storage.tables import meta
 from workflow.web import (approvals, assessment, audit, cases, inbox, ops, outbox, returns,
                           signin, statements)
 from workflow.web.errors import HANDLERS

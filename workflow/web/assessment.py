@@ -5,7 +5,7 @@ scores each criterion 0 to 5, and may still declare a conflict found since
 until the bid is moderated (their score is then set aside); a caseworker who
 did not assess the bid may
 record an agreed score when the assessors are too far apart. All through
-`workflow.assessment`.
+`workflow.services.assessment`.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from workflow import assessment, cases as case_service
-from workflow.db import reading
+from workflow.services import assessment, lifecycle as case_service
+from workflow.storage.db import reading
 from workflow.errors import CaseworkError, NotFound
 from workflow.web import queries
 from workflow.web.auth import Viewer, require, session_of

@@ -18,12 +18,12 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from workflow import clock
-from workflow.cases import load_case
-from workflow.db import reading
+from workflow.services.lifecycle import load_case
+from workflow.storage.db import reading
 from workflow.errors import Malformed
-from workflow.export import FORMATS, streamed
-from workflow.history import GENESIS, Entry, as_dict, rows_for, seal, verify
-from workflow.models import cases, history, programmes
+from workflow.services.export import FORMATS, streamed
+from workflow.services.chain import GENESIS, Entry, as_dict, rows_for, seal, verify
+from workflow.storage.tables import cases, history, programmes
 from workflow.web.auth import AUDIT_ROLES, require
 from workflow.web.errors import problems_of
 from states.dates import LONDON

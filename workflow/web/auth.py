@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, select
 from starlette.requests import Request
 
-from workflow.db import reading
-from workflow.engine import Actor
+from workflow.storage.db import reading
+from workflow.services.engine import Actor
 from workflow.errors import CaseNotFound
-from workflow.models import organisations, people
+from workflow.storage.tables import organisations, people
 from workflow.web.lockout import attempts
 from workflow.web.session import SCOPE_KEY, Session, fingerprint
 

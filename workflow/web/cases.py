@@ -1,9 +1,9 @@
 """/cases (search) and /cases/REF (one case, and the actions this person may take on it).
 
-Actions post to /cases/REF/advance, which calls `workflow.cases.advance`
+Actions post to /cases/REF/advance, which calls `workflow.services.lifecycle.advance`
 with the version the page showed: if someone else moved the case since, the
 service refuses and the page shows it as it is now. A caseworker hands a case
-to another caseworker at /cases/REF/assign (`workflow.assignment.assign`),
+to another caseworker at /cases/REF/assign (`workflow.services.assignment.assign`),
 with the same version check.
 """
 from __future__ import annotations
@@ -17,12 +17,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from states import DEFINITIONS
-from workflow import programmes as programme_store
-from workflow import (areas, assessment, assignment, cases as case_service, history, monitoring,
-                      people)
-from workflow.db import reading
+from workflow.services import programme_files as programme_store
+from workflow.services import areas, assessment, assignment, chain, directory, monitoring
+from workflow.services import lifecycle as case_service
+from workflow.storage.db import reading
 from workflow.errors import CaseworkError, NotFound
-from workflow.models import programmes
+from workflow.storage.tables import programmes
 from workflow.web import queries
 from workflow.web.actions import CONSEQUENCES, IRREVERSIBLE, find, plan_actions
 from workflow.web.labels import state_label, trigger_label
@@ -106,12 +106,12 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         case = case_service.case_json(conn, row, who.actor)
         names = queries.org_names(conn, [row.lead, *(row.partners or [])])
         staff = bool(who.roles & STAFF)
-        trail = [history.as_dict(r) for r in history.rows_for(conn, row.id)] if staff else []
+        trail = [chain.as_dict(r) for r in chain.rows_for(conn, row.id)] if staff else []
         messages = queries.messages_of(conn, row.ref) if staff else []
         judged = (assessment.assessment_of(conn, row.ref)
                   if staff and row.kind == "bid" and row.state in ASSESSED_STATES else None)
         may_assign = who.has("caseworker") and not DEFINITIONS[row.kind].is_final(row.state)
-        caseworkers = ([u["name"] for u in people.list_users(conn)
+        caseworkers = ([u["name"] for u in directory.list_users(conn)
                         if "caseworker" in u["roles"] and u["name"] != row.caseworker]
                        if may_assign else [])
         planned = plan_actions(conn, row, who.actor)

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from workflow.assessment import fund_position
-from workflow.db import reading
-from workflow.models import cases, checkpoints, declarations, programmes
+from workflow.services.assessment import fund_position
+from workflow.storage.db import reading
+from workflow.storage.tables import cases, checkpoints, declarations, programmes
 from workflow.web import queries
 from workflow.web.auth import require
 from workflow.web.pages import page

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, select
 from notifications.kinds import kind_label
 from states import DEFINITIONS
 from states.words import event_label, humanise
-from workflow import programmes as programme_store
-from workflow.db import reading
-from workflow.models import programmes
+from workflow.services import programme_files as programme_store
+from workflow.storage.db import reading
+from workflow.storage.tables import programmes
 
 # The outbox's own states, as the messages pages show them.
 _MESSAGE_STATES = {"queued": "Waiting to send", "sent": "Sent", "dead": "Not delivered"}

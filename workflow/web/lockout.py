@@ -19,7 +19,7 @@ from sqlalchemy import Column, Engine, Index, String, select
 from sqlmodel import Field, SQLModel
 
 from notifications.sqltypes import UTCDateTime
-from workflow.db import reading
+from workflow.storage.db import reading
 
 OUTCOMES = ("ok", "wrong", "locked", "signout")
 

@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from workflow.body_limit import limited
-from workflow.metrics import REQUEST_SECONDS, REQUESTS
+from workflow.web.body_limit import limited
+from workflow.runtime.metrics import REQUEST_SECONDS, REQUESTS
 from workflow.web.errors import BodyTooLarge
 
 # No script, style or font from anywhere but this server; no framing; forms post only here.

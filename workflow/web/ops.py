@@ -15,13 +15,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from notifications import outbox as outbox_store
-from workflow import clock, status
-from workflow.db import reading
-from workflow.metrics import OUTBOX_DEPTH, REGISTRY
+from workflow import clock
+from workflow.runtime import status
+from workflow.storage.db import reading
+from workflow.runtime.metrics import OUTBOX_DEPTH, REGISTRY
 
 
 def last_sweep_at(conn: Any) -> datetime | None:
-    """When the last sweep finished, from the sweep's own record (`workflow.status`)."""
+    """When the last sweep finished, from the sweep's own record (`workflow.runtime.status`)."""
     record = status.last_sweep(conn)
     when = record.get("finished_at") or record.get("at")
     return datetime.fromisoformat(when) if when else None

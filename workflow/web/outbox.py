@@ -1,7 +1,7 @@
 """/outbox: messages that could not be sent, those waiting, those sent (filtered by kind and
 case), one message as it was sent, and sending again.
 
-Sending again is `workflow.mail.retry`, which only a caseworker may do.
+Sending again is `workflow.runtime.mail.retry`, which only a caseworker may do.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from starlette.routing import Route
 
 from notifications import outbox as outbox_store
 from notifications.kinds import KINDS, kind_label
-from workflow import mail
-from workflow.db import reading
+from workflow.runtime import mail
+from workflow.storage.db import reading
 from workflow.errors import NotFound
 from workflow.web import queries
 from workflow.web.auth import require, session_of, viewer

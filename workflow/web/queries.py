@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from sqlalchemy import Connection, and_, exists, false, func, or_, select
 from sqlalchemy.sql import Select
 
-from workflow.cases import involving  # cases an organisation leads or is a partner in
-from workflow.models import cases, checkpoints, organisations, outbox, scores
+from workflow.services.lifecycle import involving  # cases an organisation leads or is a partner in
+from workflow.storage.tables import cases, checkpoints, organisations, outbox, scores
 
 REF_LIKE = re.compile(r"^[A-Za-z]+-\d{4}(-\d{0,4})?(/Q?\d*)?$")
 _CASE_COLUMNS = (cases.c.id, cases.c.ref, cases.c.kind, cases.c.programme, cases.c.state,

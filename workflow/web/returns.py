@@ -2,7 +2,7 @@
 
 Reminder emails link to /returns/CASE/Qn. A council officer submits the
 return there (figures and one evidence file); a caseworker accepts, queries
-or waives it. Both go through `workflow.monitoring`, the same services as
+or waives it. Both go through `workflow.services.monitoring`, the same services as
 the command line.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from workflow import attachments, cases as case_service, monitoring
-from workflow.db import reading
+from workflow.services import attachments, lifecycle as case_service, monitoring
+from workflow.storage.db import reading
 from workflow.errors import CaseworkError, CheckpointNotFound, Malformed, NotFound
-from workflow.models import programmes
+from workflow.storage.tables import programmes
 from workflow.web import queries
 from workflow.web.auth import Viewer, session_of, viewer
 from workflow.web.errors import problems_of, status_of

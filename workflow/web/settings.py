@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Mapping
 
-from workflow import attachments
+from workflow.services import attachments
 from workflow.web.lockout import Policy
 
 

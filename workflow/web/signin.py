@@ -14,9 +14,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from workflow import clock, passwords
-from workflow.db import reading
-from workflow.models import people
+from workflow import clock
+
+from workflow.services import passwords
+from workflow.storage.db import reading
+from workflow.storage.tables import people
 from workflow.web import lockout
 from workflow.web.auth import SignInNeeded, load_viewer, session_of, viewer
 from workflow.web.forms import posted

@@ -1,0 +1,91 @@
+"""The outbox as people meet it: delivery runs, the dead-letter queue, resending."""
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Sequence
+
+from sqlalchemy import Engine
+
+from notifications import outbox
+from notifications.transports import sender_from_env, transport_from_env
+from workflow import clock
+from workflow.services import directory
+from workflow.services.lifecycle import may_act
+from workflow.storage.db import reading
+from workflow.errors import Malformed, NotFound
+from workflow.runtime.metrics import MESSAGES
+
+MAIL_DOMAIN = "casework.localhost"
+
+
+def worker_name() -> str:
+    """Unique to this process, so an expired claim can be told apart from a live one."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_seconds_from_env(environ=os.environ) -> float:
+    """CASEWORK_CLAIM_SECONDS: how long a worker's claim on a batch lasts unrenewed (default 60).
+
+    A live worker renews it every quarter of that; it matters when a worker
+    dies, as the wait before another worker sends what it held.
+    """
+    raw = environ.get("CASEWORK_CLAIM_SECONDS", "").strip() or "60"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 1 <= value <= 3600:
+        raise ValueError(f"CASEWORK_CLAIM_SECONDS must be a number of seconds from 1 to 3600, not {raw!r}")
+    return value
+
+
+def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
+            owner: str | None = None) -> outbox.DeliveryReport:
+    """Send what is due now through the configured transport (CASEWORK_MAIL, CASEWORK_SMTP_*)."""
+    try:
+        transport = transport or transport_from_env(os.environ)
+        sender = sender or sender_from_env(os.environ)
+        claim_seconds = claim_seconds_from_env(os.environ)
+    except ValueError as err:
+        raise Malformed("Mail settings", [str(err)]) from None
+    report = outbox.deliver(engine, transport, now=clock.now, owner=owner or worker_name(),
+                            sender=sender, domain=MAIL_DOMAIN, claim_seconds=claim_seconds)
+    for outcome in ("sent", "retrying", "dead"):
+        MESSAGES.labels(outcome).inc(getattr(report, outcome))
+    return report
+
+
+def retry(engine: Engine, actor_name: str, *, ids: Sequence[int] = (),
+          all_dead: bool = False) -> int:
+    """A caseworker makes dead (or waiting) messages due now, tries reset to 0."""
+    with engine.begin() as conn:
+        actor = directory.actor(conn, actor_name)
+        may_act(actor, "outbox_retry", None, "resend messages")
+        for id in ids:
+            if outbox.get_message(conn, id) is None:
+                raise NotFound(f"There is no message {id} in the outbox.")
+        return outbox.retry(conn, ids=ids, all_dead=all_dead, now=clock.now())
+
+
+def list_messages(engine: Engine, state: str | None = None) -> list[dict]:
+    if state is not None and state not in outbox.STATES:
+        raise Malformed("--state", [f"'{state}' is not one of {', '.join(outbox.STATES)}"])
+    with reading(engine) as conn:
+        return outbox.list_messages(conn, state)
+
+
+def show(engine: Engine, id: int) -> tuple[dict, str]:
+    """The row, and the message as it will be (or was) sent: headers, then the text part."""
+    with reading(engine) as conn:
+        row = outbox.get_message(conn, id)
+    if row is None:
+        raise NotFound(f"There is no message {id} in the outbox.")
+    try:
+        sender = sender_from_env(os.environ)
+    except ValueError as err:
+        raise Malformed("Mail settings", [str(err)]) from None
+    msg = outbox.as_email(row, sender=sender, domain=MAIL_DOMAIN)
+    headers = "".join(f"{k}: {v}\n" for k, v in msg.items()
+                      if k.lower() not in ("content-type", "mime-version", "content-transfer-encoding"))
+    return row, headers + "\n" + row["body_text"]

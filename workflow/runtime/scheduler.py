@@ -1,0 +1,98 @@
+"""APScheduler 3 wiring: the sweep every N minutes and outbox delivery every minute.
+
+Deadlines live in the database, never only in the scheduler: the jobs are kept
+in memory and added again at every start (LIBRARY-NOTES section 2), so a
+restart loses nothing. Both jobs are idempotent; several processes may run
+them against one PostgreSQL database at once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from notifications.transports import sender_from_env, transport_from_env
+from states.ladder import LONDON
+from workflow import clock
+from workflow.runtime import mail
+from workflow.errors import SetupError
+from workflow.runtime.sweep import default_owner, sweep
+
+__all__ = ["build_scheduler", "sweep_job", "delivery_job"]
+
+log = logging.getLogger("casework.scheduler")
+
+
+def sweep_job(engine: Engine, owner: str, stop: threading.Event) -> Callable[[], None]:
+    """One sweep, logged in one line; a failure is logged and the next run tries again."""
+    def run() -> None:
+        try:
+            report = sweep(engine, owner=owner, should_stop=stop.is_set)
+        except Exception:
+            log.exception("sweep failed; the next one will try again")
+            return
+        log.info("%s", report)
+    return run
+
+
+def delivery_job(engine: Engine, owner: str, environ=os.environ) -> Callable[[], None]:
+    """One delivery run over the outbox (workflow.runtime.mail.deliver), logged in one line.
+
+    The mail settings are read once, here, so a setting that cannot work
+    stops `casework serve` at start instead of failing every minute.
+    """
+    try:
+        transport, sender = transport_from_env(environ), sender_from_env(environ)
+    except ValueError as err:
+        raise SetupError(f"The mail settings cannot be used: {err}") from None
+
+    def run() -> None:
+        started = time.perf_counter()
+        try:
+            report = mail.deliver(engine, transport=transport, sender=sender, owner=owner)
+        except Exception:
+            log.exception("delivery failed; the next run will try again")
+            return
+        log.info("delivery: %s in %.3f s", report, time.perf_counter() - started)
+    return run
+
+
+def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = True,
+                    owner: str | None = None, stop: threading.Event | None = None,
+                    environ=os.environ) -> BackgroundScheduler:
+    """A scheduler (not started) that sweeps every `every_minutes` and delivers every minute.
+
+    The first sweep runs at start, so whatever fell due while nothing was
+    running is caught up at once. `stop`, when set, ends a running sweep
+    between two steps (a clean shutdown does not wait for a long backlog).
+    """
+    if not every_minutes > 0:
+        raise SetupError(f"The sweep interval must be more than 0 minutes, not {every_minutes}.")
+    owner = owner or default_owner()
+    stop = stop or threading.Event()
+    scheduler = BackgroundScheduler(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(max_workers=2)},
+        job_defaults={
+            "coalesce": True,            # runs missed while busy become one run
+            "max_instances": 1,          # never two sweeps at once in one process
+            "misfire_grace_time": None,  # a late run still runs (the default drops it after 1 s)
+        },
+        # The machine's zone is not ours to rely on (APScheduler defaults to it).
+        timezone=LONDON,
+    )
+    now = clock.now().astimezone(LONDON)
+    scheduler.add_job(sweep_job(engine, owner, stop), IntervalTrigger(minutes=every_minutes),
+                      id="sweep", name="sweep", replace_existing=True, next_run_time=now)
+    if deliver:
+        scheduler.add_job(delivery_job(engine, owner, environ), IntervalTrigger(minutes=1),
+                          id="deliver", name="deliver", replace_existing=True)
+    return scheduler

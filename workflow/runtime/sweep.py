@@ -1,0 +1,451 @@
+"""The sweep: one function of "now" that does every ladder step whose time has come.
+
+Deadlines are rows: each checkpoint keeps `next_step_at`, the moment of its
+next ladder step not yet done (NULL when nothing more is due), and
+`steps_done`. A sweep claims the earliest due checkpoint, does its next step
+and commits, one step per transaction, until nothing due is left:
+
+- claiming reads the index on `next_step_at` only, so an idle sweep costs the
+  same over 4,000 checkpoints or 400,000;
+- on PostgreSQL the claim is `FOR UPDATE SKIP LOCKED`, so several workers
+  share a backlog without ever taking the same step; on SQLite, BEGIN
+  IMMEDIATE lets one writer at a time in;
+- a step is done at most once: it is done with its checkpoint row locked, it
+  is recorded in `steps_done` in the same transaction, and its message carries
+  the idempotency key `<checkpoint>:<step>`, unique in the outbox;
+- a step is never lost: a sweep killed mid-step rolls that step back, and the
+  next sweep finds it still due.
+
+Missed sweeps catch up in order (states.ladder.plan_catch_up); a step done on
+a later London day than its own records `late`, with when it was due and done.
+The statements of the hot path are prepared once (workflow.storage.prepared).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import Counter
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from sqlalchemy import Connection, Engine, bindparam, select, update
+
+from notifications.kinds import KINDS
+from states import CHECKPOINT
+from states.ladder import LadderStep, StepDue, plan_catch_up
+from states.rules import ACTOR_RULES, RULES
+from workflow.services import lifecycle as case_service
+from workflow import clock
+from workflow.services import messages
+from workflow.runtime import metrics
+from workflow.services import programme_files as programme_store
+from workflow.storage.db import is_postgres
+from workflow.services.engine import Actor, plan
+from workflow.errors import ConflictError
+from workflow.services import chain
+from workflow.services.chain import Entry, Head, moment
+from workflow.storage.tables import cases, checkpoints
+from workflow.services.monitoring import CHASED, COLLECTING, HOLDING, label, pending_steps
+from workflow.storage.prepared import Prepared
+from workflow.runtime.status import record_sweep, refuse_going_back
+
+__all__ = ["sweep", "SweepReport", "message_kind", "default_owner"]
+
+log = logging.getLogger("casework.sweep")
+SYSTEM = Actor.system()
+_TRIES = 3                       # a step that loses a race for its case is tried again
+_SIMULATING = threading.Lock()
+_ENDED, _RESCHEDULED = "ended", "rescheduled"   # what a claim did when it took no step
+# SQLite has one writer at a time: a sweep that took the lock again straight
+# after each commit would starve a return submitted from the web. Writers wait
+# for the lock by trying every millisecond (workflow.storage.db.begin_immediate), so a
+# long sweep on SQLite leaves a gap twice that long every hundred steps
+# (counted, not timed: a test's frozen clock would never let it step aside).
+_HOLD_STEPS, _ASIDE_SECONDS = 100, 0.002
+# The checkpoint transition each kind of step fires; `remind` changes no state.
+_TRIGGERS = {"open": "open", "mark_overdue": "mark_overdue", "escalate": "escalate"}
+_DEFAULT_KINDS = {"open": "checkpoint.opened", "remind": "checkpoint.reminder",
+                  "mark_overdue": "checkpoint.overdue", "suspend": "case.suspended"}
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did. `steps` counts the steps done by ladder step name."""
+
+    now: datetime
+    owner: str
+    steps: Counter = field(default_factory=Counter)
+    late: int = 0
+    skipped: int = 0              # messages not sent under catch_up = "latest" (steps still done)
+    stopped: int = 0              # ladders ended: the return is finished or its case ended
+    rescheduled: int = 0          # next steps moved because the programme's ladder changed
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.steps.values())
+
+    def __str__(self) -> str:
+        kinds = ", ".join(f"{name} {n}" for name, n in sorted(self.steps.items()))
+        text = (f"sweep at {self.now.isoformat(timespec='seconds')}: {self.total} step"
+                f"{'' if self.total == 1 else 's'}{f' ({kinds})' if kinds else ''}, "
+                f"{self.late} late, {self.skipped} skipped")
+        if self.stopped:
+            text += f", {self.stopped} ladders ended"
+        if self.rescheduled:
+            text += f", {self.rescheduled} rescheduled"
+        if self.errors:
+            text += f", {len(self.errors)} failed"
+        return text + f" in {self.seconds:.3f} s"
+
+    def as_json(self) -> dict:
+        return {"now": self.now.isoformat(), "owner": self.owner, "steps": dict(self.steps),
+                "total": self.total, "late": self.late, "skipped": self.skipped,
+                "stopped": self.stopped, "rescheduled": self.rescheduled,
+                "errors": list(self.errors),
+                "seconds": round(self.seconds, 4)}
+
+
+class _StepFailed(Exception):
+    def __init__(self, checkpoint_id: int, ref: str, cause: BaseException):
+        self.checkpoint_id, self.ref, self.cause = checkpoint_id, ref, cause
+        super().__init__(f"{ref}: {cause}")
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- the statements of the hot path, built once --------------------------------
+_DUE = checkpoints.c.next_step_at <= bindparam("now")
+_ORDER = (checkpoints.c.next_step_at, checkpoints.c.id)
+# What a step reads of its checkpoint and its case (the case's documents are not read).
+_CLAIMED = [checkpoints.c[name] for name in ("id", "ref", "case_id", "state", "version", "due",
+                                             "level", "steps_done", "scheduled_at")]
+_STEP_CASE = [cases.c[name] for name in (
+    "id", "ref", "kind", "programme", "state", "version", "title", "category", "lead",
+    "amount_pence", "caseworker", "at_risk", "last_seq", "last_hash")]
+CLAIM = select(*_CLAIMED).where(_DUE).order_by(*_ORDER).limit(1)
+CLAIM_EXCLUDING = (select(*_CLAIMED)
+                   .where(_DUE, checkpoints.c.id.not_in(bindparam("failed", expanding=True)))
+                   .order_by(*_ORDER).limit(1))
+_CASE = select(*_STEP_CASE).where(cases.c.id == bindparam("case_id"))
+_AT_RISK = Prepared(update(cases).where(cases.c.id == bindparam("case_id")).values(at_risk=True))
+_STEP_DONE = Prepared(
+    update(checkpoints)
+    .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
+    .values(state=bindparam("state"), version=bindparam("_v") + 1, level=bindparam("level"),
+            steps_done=bindparam("steps_done"), next_step_at=bindparam("next_at")))
+_NEXT_AT = Prepared(
+    update(checkpoints)
+    .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
+    .values(next_step_at=bindparam("next_at"), version=bindparam("_v") + 1))
+
+
+# Prepared once per process: a sweep that finds nothing due costs about a millisecond,
+# so compiling its statements afresh on every sweep would double it.
+_PREPARED = {
+    "postgresql": (Prepared(CLAIM.with_for_update(skip_locked=True)),
+                   CLAIM_EXCLUDING.with_for_update(skip_locked=True),
+                   Prepared(_CASE.with_for_update())),
+    "sqlite": (Prepared(CLAIM), CLAIM_EXCLUDING, Prepared(_CASE)),
+}
+
+
+def claim_statements(engine: Engine) -> tuple[Any, Any, Any]:
+    """The claim, the claim leaving out failed checkpoints, and the case read, for `engine`.
+
+    The first and last run on every step, so they are prepared; the second
+    only after a step has failed.
+    """
+    return _PREPARED["postgresql" if is_postgres(engine) else "sqlite"]
+
+
+# --- the sweep -------------------------------------------------------------------
+def sweep(engine: Engine, now: datetime | None = None, *, owner: str | None = None,
+          batch: int = 500, should_stop: Callable[[], bool] | None = None) -> SweepReport:
+    """Do every ladder step due at `now` (default: the clock), each in its own transaction.
+
+    An explicit `now` earlier than a moment already swept is refused: the
+    ladder only goes forward. A long sweep logs its progress every `batch`
+    steps; `should_stop` lets a scheduler that is shutting down end the sweep
+    between two steps (what is left stays due for the next one).
+    """
+    started, wall = time.perf_counter(), clock.now()
+    if now is not None:
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        refuse_going_back(engine, now)
+    report = SweepReport(now=now or wall, owner=owner or default_owner())
+    # An explicit moment is simulated for the whole sweep, so that everything the
+    # steps write (the case's suspension, the outbox rows) carries that moment.
+    # The simulated clock belongs to the whole process, so such sweeps take
+    # turns (they are for the command line and tests, not a serving process).
+    with ExitStack() as stack:
+        if now is not None:
+            stack.enter_context(_SIMULATING)
+            stack.enter_context(clock.simulate(now))
+        conn = stack.enter_context(engine.connect())
+        run = _Run(conn, report)
+        taken = 0
+        while not (should_stop and should_stop()) and run.one():
+            taken += 1
+            if taken % batch == 0:
+                log.info("sweep at %s: %d steps so far",
+                         report.now.isoformat(timespec="seconds"), report.total)
+    report.seconds = time.perf_counter() - started
+    record_sweep(engine, report, wall)
+    metrics.SWEEPS.inc()
+    metrics.SWEEP_SECONDS.observe(report.seconds)
+    return report
+
+
+class _Run:
+    """One sweep's working state: its connection, caches and the checkpoints that failed."""
+
+    def __init__(self, conn: Connection, report: SweepReport):
+        self.conn, self.report = conn, report
+        self.now = report.now
+        self.claim, self.claim_excluding, self.case_q = claim_statements(conn.engine)
+        self.failed: set[int] = set()
+        self.specs: dict[str, Any] = {}
+        self.book = messages.AddressBook()
+        self.shares_one_writer = not is_postgres(conn)
+        self.held_for = 0                  # steps since the sweep last stepped aside
+
+    def spec(self, code: str) -> Any:
+        if code not in self.specs:
+            self.specs[code] = programme_store.spec_for(self.conn, code)
+        return self.specs[code]
+
+    def one(self) -> bool:
+        """Claim and do one step, in its own transaction; False when nothing due is left."""
+        self.held_for += 1
+        if self.shares_one_writer and self.held_for > _HOLD_STEPS:
+            time.sleep(_ASIDE_SECONDS)
+            self.held_for = 0
+        for attempt in range(1, _TRIES + 1):
+            # Each step is stamped with the moment it is done (one moment throughout
+            # a simulated sweep); a step falling due during a long sweep is done too.
+            self.now = clock.now()
+            try:
+                with self.conn.begin():
+                    done = self._step()
+            except _StepFailed as failure:
+                if isinstance(failure.cause, ConflictError) and attempt < _TRIES:
+                    continue
+                self.failed.add(failure.checkpoint_id)
+                self.report.errors.append(str(failure))
+                log.error("sweep: %s was not done and is left for the next sweep: %s",
+                          failure.ref, failure.cause, exc_info=failure.cause)
+                return True
+            if done is None:
+                return False
+            self._count(done)
+            return True
+        return True
+
+    def _count(self, due: StepDue | str) -> None:
+        if due == _ENDED:
+            self.report.stopped += 1
+            return
+        if due == _RESCHEDULED:
+            self.report.rescheduled += 1
+            return
+        self.report.steps[due.step.name] += 1
+        self.report.late += due.late
+        self.report.skipped += not due.send
+        metrics.LADDER_STEPS.labels(due.step.name).inc()
+
+    def _step(self) -> StepDue | str | None:
+        """The step done (a StepDue), _ENDED or _RESCHEDULED, or None when nothing is due."""
+        if self.failed:
+            cp = self.conn.execute(self.claim_excluding,
+                                   {"now": self.now, "failed": sorted(self.failed)}).first()
+        else:
+            cp = self.claim.first(self.conn, {"now": self.now})
+        if cp is None:
+            return None
+        try:
+            return self._do(cp)
+        except Exception as err:
+            raise _StepFailed(cp.id, cp.ref, err) from err
+
+    def _do(self, cp: Any) -> StepDue | str:
+        case = self.case_q.first(self.conn, {"case_id": cp.case_id})
+        spec = self.spec(case.programme)
+        pending = pending_steps(spec.ladder, cp.due, list(cp.steps_done))
+        if cp.state not in CHASED or case.state not in COLLECTING[case.kind] or not pending:
+            # A finished return, or a case no longer monitored: the ladder ends here.
+            _set_next(self.conn, cp, None)
+            return _ENDED
+        if cp.scheduled_at is not None:
+            # A step that fell due before its checkpoint existed is due when it was created.
+            pending = [(s, max(at, cp.scheduled_at)) for s, at in pending]
+        due = plan_catch_up(pending, self.now, spec.catch_up)
+        if not due:                          # the programme's ladder changed since
+            _set_next(self.conn, cp, pending[0][1])
+            return _RESCHEDULED
+        first = due[0]
+        later = [at for s, at in pending if s.name != first.step.name]
+        step = _Step(self.conn, cp, case, spec, first, self.now, later[0] if later else None,
+                     self.book)
+        if holds(case, first.step):
+            step.hold()
+        elif first.step.action == "suspend":
+            step.suspend()
+        else:
+            step.move()
+        return first
+
+
+@dataclass
+class _Step:
+    """One ladder step of one checkpoint, done inside the caller's transaction."""
+
+    conn: Connection
+    cp: Any
+    case: Any
+    spec: Any
+    due: StepDue
+    now: datetime
+    next_at: datetime | None
+    book: messages.AddressBook
+
+    @property
+    def step(self) -> LadderStep:
+        return self.due.step
+
+    def payload(self) -> dict[str, Any]:
+        """What every step's history row says: which step, when due, when done, late or not."""
+        out: dict[str, Any] = {"step": self.step.name, "due_at": moment(self.due.due_at),
+                               "done_at": moment(self.now), "late": self.due.late}
+        if not self.due.send:
+            out["message"] = "skipped"
+        return out
+
+    def move(self) -> None:
+        """open, remind, mark_overdue, escalate: one checkpoint history row, maybe a message."""
+        cp, step = self.cp, self.step
+        trigger, dest = _TRIGGERS.get(step.action), cp.state
+        if trigger is None:
+            trigger = "remind"
+        else:
+            if trigger == "escalate" and CHECKPOINT.find("escalate", cp.state) is None:
+                cp = self._overdue_first()
+            dest = plan(CHECKPOINT, cp.ref, cp.state, trigger, SYSTEM, lead=self.case.lead,
+                        reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES).dest
+        level = step.level if step.action == "escalate" else cp.level
+        payload = self.payload()
+        if step.action == "escalate":
+            payload["level"] = level
+        if step.at_risk:
+            payload["at_risk"] = True
+            if not self.case.at_risk:
+                _AT_RISK.rowcount(self.conn, {"case_id": self.case.id})
+        if self.due.send and self.send(level) is None:
+            payload["message"] = "no recipient on record"
+        self._done(dest, level)
+        self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=dest,
+                          trigger=trigger, actor=SYSTEM.name, role="system", at=self.now,
+                          payload=payload))
+
+    def hold(self) -> None:
+        """A step the case's suspension holds: recorded as done, so it is never taken or
+        sent later, with a `held` row saying why; the return's state does not move."""
+        cp = self.cp
+        payload = {key: value for key, value in self.payload().items() if key != "message"}
+        self._done(cp.state, cp.level)
+        self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=cp.state,
+                          trigger="held", actor=SYSTEM.name, role="system",
+                          reason=HELD_REASON, at=self.now, payload=payload))
+
+    def suspend(self) -> None:
+        """The ladder's last step: the case's own `suspend` transition, by the system."""
+        cp, case = self.cp, self.case
+        reason = (f"the {label(cp.ref)} monitoring return, due by the end of "
+                  f"{cp.due.day} {cp.due:%B %Y}, has not been received")
+        payload = {"checkpoint": label(cp.ref), **self.payload()}
+        # The ladder's own message (keyed <checkpoint>:suspended, to the step's
+        # audiences) stands in for the generic notice of a suspension.
+        # The whole case, documents and all: a transition's rules may read any of it.
+        whole = case_service.load_case(self.conn, case.ref)
+        after = case_service.apply(self.conn, whole, "suspend", SYSTEM, reason=reason,
+                                   payload=payload, notify=False)
+        self.case = after
+        self.send(cp.level, reason=reason)
+        self._done(cp.state, cp.level)
+
+    def send(self, level: int, reason: str | None = None) -> str | None:
+        """Queue the step's message (unless skipped); its outbox key, or None."""
+        if not self.due.send:
+            return None
+        view = SimpleNamespace(ref=self.cp.ref, due=self.cp.due, level=level)
+        return messages.queue(
+            self.conn, key=f"{self.cp.ref}:{self.step.name}", kind=message_kind(self.step),
+            case=self.case, spec=self.spec, to=self.step.to, cc=self.step.cc, now=self.now,
+            reason=reason, checkpoint=view,
+            step={"name": self.step.name, "due_at": self.due.due_at, "late": self.due.late},
+            book=self.book)
+
+    def _overdue_first(self) -> Any:
+        """An escalation of a return never marked overdue (its overdue step was held while
+        the case was suspended) marks it overdue first, in the same step, sending nothing."""
+        cp = self.cp
+        plan(CHECKPOINT, cp.ref, cp.state, "mark_overdue", SYSTEM, lead=self.case.lead,
+             reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES)
+        seq, digest = self._chain(Entry(
+            checkpoint=label(cp.ref), from_state=cp.state, to_state="overdue",
+            trigger="mark_overdue", actor=SYSTEM.name, role="system", at=self.now,
+            payload={**self.payload(), "message": "not sent: held while the case was suspended"}))
+        self.case = SimpleNamespace(**{**_fields(self.case), "last_seq": seq,
+                                       "last_hash": digest})
+        self.cp = SimpleNamespace(**{**_fields(cp), "state": "overdue"})
+        return self.cp
+
+    def _done(self, state: str, level: int) -> None:
+        moved = _STEP_DONE.rowcount(self.conn, {
+            "_id": self.cp.id, "_v": self.cp.version, "state": state, "level": level,
+            "steps_done": [*self.cp.steps_done, self.step.name], "next_at": self.next_at})
+        if moved != 1:
+            raise ConflictError(self.cp.ref)
+
+    def _chain(self, entry: Entry) -> tuple[int, str]:
+        return chain.append(self.conn, Head.of(self.case), entry)
+
+
+# While a case is suspended its returns still open and remind, but these steps are
+# held (DESIGN.md section 2): no overdue notice, escalation or second suspension.
+HELD_ACTIONS = frozenset({"mark_overdue", "escalate", "suspend"})
+HELD_REASON = "case suspended"
+
+
+def holds(case: Any, step: LadderStep) -> bool:
+    """Whether `case`'s state holds the ladder step `step` (it is recorded, not taken)."""
+    return case.state in HOLDING.get(case.kind, ()) and step.action in HELD_ACTIONS
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    return dict(row._mapping) if hasattr(row, "_mapping") else dict(vars(row))
+
+
+def message_kind(step: LadderStep) -> str:
+    """The outbox kind of a step: its own name when templates exist for it, else its action's."""
+    if step.kind in KINDS:
+        return step.kind
+    if step.action == "escalate":
+        return "checkpoint.escalated_2" if step.level >= 2 else "checkpoint.escalated_1"
+    return _DEFAULT_KINDS[step.action]
+
+
+def _set_next(conn: Connection, cp: Any, at: datetime | None) -> None:
+    moved = _NEXT_AT.rowcount(conn, {"_id": cp.id, "_v": cp.version, "next_at": at})
+    if moved != 1:
+        raise ConflictError(cp.ref)

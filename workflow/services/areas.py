@@ -1,0 +1,75 @@
+"""Network areas: recording the agreed contribution to the network's running costs.
+
+An expression of interest proposes a contribution; the one agreed with the
+area is recorded here by a caseworker (DESIGN.md section 1), and `activate`
+is refused until it is. Recording changes no state: it sets the case's
+contribution, moves its version on (so a screen showing the old figure is
+stale) and writes a `record_contribution` history row, in one transaction.
+A contribution can be recorded again while the area is still in the
+programme (it was renegotiated); the history keeps every figure.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from states import AREA
+from states.errors import DocumentError
+from states.money import money_json, parse_money, pounds
+from workflow import clock
+from workflow.services import directory
+from workflow.services.lifecycle import case_json, load_case, may_act
+from workflow.errors import ConflictError, Malformed, RuleViolation
+from workflow.services.chain import Entry, Head, append
+from workflow.storage.tables import cases
+
+__all__ = ["record_contribution", "CONTRIBUTION_STATES"]
+
+# From the moment interest is expressed until the area leaves the programme.
+CONTRIBUTION_STATES = tuple(s for s in AREA.states if s != "draft" and not AREA.is_final(s))
+
+
+def record_contribution(engine: Engine, ref: str, pounds_text: str, actor_name: str) -> dict:
+    """Record the contribution agreed with network area `ref`, in pounds (`"50000"`)."""
+    try:
+        pence = parse_money(pounds_text, "contribution")
+    except DocumentError as err:
+        raise Malformed("The contribution", err.problems) from None
+    if pence == 0:
+        raise Malformed("The contribution", ["contribution: £0 is not a contribution to the "
+                                             "network's running costs"])
+    with engine.begin() as conn:
+        case = load_case(conn, ref)
+        if conn.dialect.name == "postgresql":    # queue behind a concurrent change
+            case = conn.execute(select(cases).where(cases.c.id == case.id)
+                                .with_for_update()).first()
+        if case.kind != "area":
+            raise RuleViolation(f"{case.ref} is a bid, not a network area: only areas "
+                                f"contribute to the network's running costs.")
+        actor = directory.actor(conn, actor_name)
+        role = may_act(actor, "record_contribution", case.lead,
+                       f"record the contribution of {case.ref}")
+        if case.state not in CONTRIBUTION_STATES:
+            raise RuleViolation(
+                f"{case.ref} is {case.state.replace('_', ' ')}, so no contribution can be "
+                f"recorded for it: that is done once interest is expressed and while the "
+                f"area is in the programme.")
+        proposed = case.application.get("contribution")
+        payload: dict[str, Any] = {"contribution": money_json(pence), "proposed": proposed,
+                                   "previous": (money_json(case.contribution_pence)
+                                                if case.contribution_pence is not None else None)}
+        now = clock.now()
+        entry = Entry(from_state=case.state, to_state=case.state, trigger="record_contribution",
+                      actor=actor.name, role=role, at=now, payload=payload)
+        # The figure moves with the version read, so a concurrent change to the
+        # case makes this refuse rather than overwrite.
+        moved = conn.execute(
+            update(cases).where(cases.c.id == case.id, cases.c.version == case.version)
+            .values(contribution_pence=pence, version=case.version + 1, updated_at=now))
+        if moved.rowcount != 1:
+            raise ConflictError(case.ref)
+        append(conn, Head.of(case), entry)
+        out = case_json(conn, load_case(conn, case.ref), actor)
+        out["recorded"] = f"{case.ref}'s contribution is {pounds(pence)}"
+        return out

@@ -1,0 +1,138 @@
+"""Organisations and people: who a case belongs to, and who may act on it."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.exc import IntegrityError
+
+from notifications.message import parse_address
+from states.errors import DocumentError
+from states.money import money_json, parse_money
+from states.roles import ROLES
+from workflow.services.engine import Actor
+from workflow.errors import Malformed, OrganisationNotFound, PersonNotFound, RuleViolation
+from workflow.storage.tables import organisations, people
+from workflow.storage.prepared import Prepared
+
+CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,39}$")
+EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+ORG_KINDS = ("council", "fire", "agency")
+PERSON_ROLES = tuple(sorted(ROLES - {"system"}))
+
+
+def _email_problem(field: str, value: str | None) -> list[str]:
+    """The same check the outbox makes, so an address taken here can always be mailed."""
+    if value is None:
+        return []
+    try:
+        if not EMAIL.match(value):
+            raise ValueError("no")
+        parse_address("To", value)
+    except ValueError:
+        return [f"{field}: {value!r} is not an email address"]
+    return []
+
+
+def add_org(conn: Connection, code: str, *, name: str, email: str,
+            escalation_email: str | None = None, kind: str = "council",
+            esg_allocation: str | None = None, org_id: str | None = None) -> dict[str, Any]:
+    problems: list[str] = []
+    if not CODE.match(code):
+        problems.append(f"code: '{code}' must be capital letters, digits and hyphens "
+                        f"(the ONS/GSS code, e.g. E06000049)")
+    if not name.strip() or any(ord(c) < 32 for c in name):
+        problems.append("name: must be given, on one line")
+    problems += _email_problem("email", email) + _email_problem("escalation-email", escalation_email)
+    if kind not in ORG_KINDS:
+        problems.append(f"kind: '{kind}' is not one of {', '.join(ORG_KINDS)}")
+    esg = None
+    if esg_allocation is not None:
+        try:
+            esg = parse_money(esg_allocation, "esg-allocation")
+        except DocumentError as err:
+            problems += err.problems
+    if org_id is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{1,79}$", org_id):
+        problems.append(f"org-id: '{org_id}' is not an org-id such as GB-LAE-MAN")
+    if problems:
+        raise Malformed(f"Organisation {code}", problems)
+    if conn.execute(select(organisations.c.code).where(organisations.c.code == code)).first():
+        raise RuleViolation(f"Organisation {code} already exists.")
+    row = dict(code=code, name=name, email=email, escalation_email=escalation_email,
+               kind=kind, esg_allocation_pence=esg, org_id=org_id)
+    conn.execute(organisations.insert().values(**row))
+    return org_json(row)
+
+
+def org_json(row: Any) -> dict[str, Any]:
+    m = row if isinstance(row, dict) else row._mapping
+    esg = m["esg_allocation_pence"]
+    return {"code": m["code"], "name": m["name"], "email": m["email"],
+            "escalation_email": m["escalation_email"], "kind": m["kind"],
+            "esg_allocation": money_json(esg) if esg is not None else None,
+            "org_id": m["org_id"]}
+
+
+def list_orgs(conn: Connection) -> list[dict[str, Any]]:
+    return [org_json(r) for r in conn.execute(select(organisations).order_by(organisations.c.code))]
+
+
+def get_org(conn: Connection, code: str) -> Any:
+    row = conn.execute(select(organisations).where(organisations.c.code == code)).first()
+    if row is None:
+        raise OrganisationNotFound(code)
+    return row
+
+
+def add_user(conn: Connection, name: str, *, roles: Iterable[str], email: str | None = None,
+             org: str | None = None) -> dict[str, Any]:
+    roles = sorted(set(roles))
+    problems: list[str] = []
+    if not NAME.match(name):
+        problems.append(f"name: '{name}' must be letters, digits, dots, hyphens or underscores")
+    if not roles:
+        problems.append("role: give at least one --role")
+    for r in roles:
+        if r not in PERSON_ROLES:
+            problems.append(f"role: '{r}' is not one of {', '.join(PERSON_ROLES)}")
+    if "council" in roles and not org:
+        problems.append("org: a council person needs --org, the organisation they belong to")
+    problems += _email_problem("email", email)
+    if problems:
+        raise Malformed(f"Person {name}", problems)
+    if org is not None:
+        get_org(conn, org)
+    try:
+        with conn.begin_nested():
+            conn.execute(people.insert().values(name=name, roles=roles, email=email, org=org))
+    except IntegrityError:
+        raise RuleViolation(f"A person called '{name}' already exists.") from None
+    return {"name": name, "roles": roles, "email": email, "org": org}
+
+
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    return [{"name": r.name, "roles": list(r.roles), "email": r.email, "org": r.org}
+            for r in conn.execute(select(people).order_by(people.c.name))]
+
+
+_ACTOR_Q = Prepared(select(people.c.name, people.c.roles, people.c.org).where(
+    people.c.name == bindparam("name")))
+
+
+def actor(conn: Connection, name: str) -> Actor:
+    """The person acting, with their roles; `system` is the sweep."""
+    if name == "system":
+        return Actor.system()
+    row = _ACTOR_Q.first(conn, {"name": name})
+    if row is None:
+        raise PersonNotFound(name)
+    return Actor(row.name, frozenset(row.roles), row.org)
+
+
+def email_of(conn: Connection, name: str | None) -> str | None:
+    if not name:
+        return None
+    row = conn.execute(select(people.c.email).where(people.c.name == name)).first()
+    return row.email if row else None

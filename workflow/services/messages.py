@@ -1,0 +1,145 @@
+"""Which case events email whom, and queueing those emails in the same transaction.
+
+Recipients are named by audience, resolved per case:
+`council` the lead organisation's email, `escalation` its chief executive or
+s151 officer, `caseworker` the case's assigned caseworker, `lead` and
+`director` the programme's contacts.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sqlalchemy import Connection, bindparam, select
+
+from notifications.outbox import QUEUED_COLUMNS, OutboxMessage, queued_row
+from notifications.render import render
+from states.money import pounds
+from workflow.storage.tables import organisations, people
+from workflow.storage.prepared import Prepared
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+
+
+# (case kind, trigger) -> the message that event sends. Ladder steps are in the
+# programme file instead (states.programme.LadderStep).
+EVENT_NOTICES: dict[tuple[str, str], Notice] = {
+    ("bid", "offer"): Notice("bid.award_offered", ("council",), ("caseworker",)),
+    ("bid", "reject"): Notice("bid.rejected", ("council",), ("caseworker",)),
+    ("bid", "decline"): Notice("bid.declined", ("council",), ("caseworker",)),
+    ("bid", "declare_ineligible"): Notice("bid.ineligible", ("council",), ("caseworker",)),
+    ("bid", "suspend"): Notice("case.suspended", ("council",), ("escalation", "caseworker")),
+    ("bid", "reinstate"): Notice("case.reinstated", ("council",), ("caseworker",)),
+    ("area", "select"): Notice("area.selected", ("council",), ("lead",)),
+    ("area", "decline"): Notice("area.not_selected", ("council",), ("lead",)),
+    ("area", "suspend"): Notice("case.suspended", ("council",), ("escalation", "caseworker")),
+    ("area", "reinstate"): Notice("case.reinstated", ("council",), ("caseworker",)),
+}
+
+
+def base_url() -> str:
+    return os.environ.get("CASEWORK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+_ORG = Prepared(select(organisations.c.name, organisations.c.email,
+                       organisations.c.escalation_email)
+                .where(organisations.c.code == bindparam("code")))
+_QUEUE = Prepared(OutboxMessage.__table__.insert().values(
+    {name: bindparam(name) for name in QUEUED_COLUMNS}))
+_EMAIL = Prepared(select(people.c.email).where(people.c.name == bindparam("name")))
+
+
+class AddressBook:
+    """Who the audiences of a case are, read once per book.
+
+    A message gets a fresh book; the sweep keeps one for a whole run, since a
+    backlog writes to the same councils and caseworkers again and again.
+    """
+
+    def __init__(self) -> None:
+        self._orgs: dict[str, Any] = {}
+        self._emails: dict[str, str | None] = {}
+
+    def org(self, conn: Connection, code: str) -> Any:
+        if code not in self._orgs:
+            self._orgs[code] = _ORG.first(conn, {"code": code})
+        return self._orgs[code]
+
+    def email(self, conn: Connection, name: str | None) -> str | None:
+        if not name:
+            return None
+        if name not in self._emails:
+            self._emails[name] = _EMAIL.scalar(conn, {"name": name})
+        return self._emails[name]
+
+    def addresses(self, conn: Connection, case: Any, spec: Any,
+                  audiences: Iterable[str]) -> list[str]:
+        """The email addresses of `audiences` for this case, each once, in order."""
+        org = self.org(conn, case.lead)
+        known = {"council": org.email if org else None,
+                 "escalation": org.escalation_email if org else None,
+                 "caseworker": self.email(conn, case.caseworker),
+                 "lead": spec.contacts.lead, "director": spec.contacts.director}
+        out: list[str] = []
+        for audience in audiences:
+            addr = known.get(audience)
+            if addr and addr not in out:
+                out.append(addr)
+        return out
+
+
+def context(conn: Connection, case: Any, spec: Any, *, reason: str | None = None,
+            checkpoint: Any = None, step: dict | None = None,
+            book: AddressBook | None = None) -> dict[str, Any]:
+    org = (book or AddressBook()).org(conn, case.lead)
+    root = base_url()
+    ctx: dict[str, Any] = {
+        "programme": {"code": spec.code, "name": spec.name,
+                      "lead_email": spec.contacts.lead, "director_email": spec.contacts.director},
+        "case": {"ref": case.ref, "title": case.title, "kind": case.kind,
+                 "lead_name": org.name if org else case.lead, "lead_code": case.lead,
+                 "category": case.category,
+                 "amount": pounds(case.amount_pence) if case.amount_pence is not None else None,
+                 "url": f"{root}/cases/{case.ref}"},
+        "reason": reason, "checkpoint": None, "step": step,
+    }
+    if checkpoint is not None:
+        label = checkpoint.ref.rsplit("/", 1)[1]
+        ctx["checkpoint"] = {"ref": checkpoint.ref, "label": label, "due": checkpoint.due,
+                             "url": f"{root}/returns/{case.ref}/{label}",
+                             "level": checkpoint.level}
+    return ctx
+
+
+def queue(conn: Connection, *, key: str, kind: str, case: Any, spec: Any, to: Iterable[str],
+          cc: Iterable[str] = (), now: Any, reason: str | None = None, checkpoint: Any = None,
+          step: dict | None = None, book: AddressBook | None = None) -> str | None:
+    """Render and queue one message; its key, or None when it has nobody to go to."""
+    book = book or AddressBook()
+    to_addrs = book.addresses(conn, case, spec, to)
+    cc_addrs = [a for a in book.addresses(conn, case, spec, cc) if a not in to_addrs]
+    if not to_addrs:                 # nobody in To: the first cc stands in
+        to_addrs, cc_addrs = cc_addrs[:1], cc_addrs[1:]
+    if not to_addrs:
+        return None
+    rendered = render(kind, context(conn, case, spec, reason=reason, checkpoint=checkpoint,
+                                    step=step, book=book))
+    _QUEUE.rowcount(conn, queued_row(
+        key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered, now=now,
+        case_ref=case.ref, checkpoint_ref=checkpoint.ref if checkpoint is not None else None))
+    return key
+
+
+def notify_event(conn: Connection, case: Any, spec: Any, trigger: str, seq: int, *,
+                 now: Any, reason: str | None) -> str | None:
+    notice = EVENT_NOTICES.get((case.kind, trigger))
+    if notice is None:
+        return None
+    return queue(conn, key=f"{case.ref}:{trigger}:{seq}", kind=notice.kind, case=case,
+                 spec=spec, to=notice.to, cc=notice.cc, now=now, reason=reason)
