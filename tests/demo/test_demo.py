@@ -85,19 +85,28 @@ def test_every_missed_return_produced_each_ladder_step_exactly_once(year):
         missed = conn.execute(
             select(checkpoints.c.ref, checkpoints.c.due, checkpoints.c.case_id)
             .where(checkpoints.c.submitted_at.is_(None))).all()
-        rows = conn.execute(select(history.c.case_id, history.c.checkpoint, history.c.payload)
+        rows = conn.execute(select(history.c.case_id, history.c.checkpoint, history.c.payload,
+                                   history.c.trigger)
                             .where(history.c.role == "system")).all()
         keys = Counter(conn.execute(select(outbox.c.key)).scalars())
 
     assert missed, "the small year must have a council that never returns"
+    held_anywhere = 0
     for ref, due, case_id in missed:
         assert due + timedelta(days=28) < end.date()
         label = ref.rsplit("/", 1)[1]
-        steps = Counter(p["step"] for cid, cp, p in rows if cid == case_id and "step" in p
+        steps = Counter(p["step"] for cid, cp, p, _ in rows if cid == case_id and "step" in p
                         and (cp == label or p.get("checkpoint") == label))
         assert steps == Counter(LADDER), f"{ref}: {steps}"
+        # A step that fell while its case was suspended is held: recorded, never sent.
+        held = {p["step"] for cid, cp, p, trigger in rows
+                if cid == case_id and cp == label and trigger == "held"}
+        held_anywhere += len(held)
+        assert held <= {"overdue", "escalated_1", "escalated_2", "suspended"}, f"{ref}: {held}"
         for step in LADDER[:-1]:
-            assert keys[f"{ref}:{step}"] == 1, f"{ref}:{step} was not sent exactly once"
+            expected = 0 if step in held else 1
+            assert keys[f"{ref}:{step}"] == expected, f"{ref}:{step} sent {keys[f'{ref}:{step}']}"
+    assert held_anywhere, "the suspended case's later returns are held, not escalated"
 
 
 def test_every_rung_fires_and_one_case_is_suspended_and_one_reinstated(year):
