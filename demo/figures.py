@@ -78,6 +78,33 @@ class CategoryFigures:
 
 
 @dataclass(frozen=True)
+class FunnelStep:
+    label: str                    # "submitted"
+    count: int                    # bids that ever took this step
+    explained: str                # what the number counts, in a sentence
+
+
+@dataclass(frozen=True)
+class Award:
+    """One award offered: to whom, how much, and where it stands now."""
+    ref: str
+    council: str                  # the lead council's name
+    category: str                 # its label
+    amount_pence: int
+    state: str                    # code, labelled by the report
+    offered_at: datetime
+
+
+@dataclass(frozen=True)
+class Release:
+    """Funds given back to the fund: the bid, when, how much and why."""
+    at: datetime
+    pence: int
+    ref: str
+    why: str                      # "declined", "terminated"
+
+
+@dataclass(frozen=True)
 class ReturnCounts:
     on_time: int = 0
     late: int = 0
@@ -106,6 +133,11 @@ class Figures:
     end: date
     milestones: list[Milestone]
     sample_messages: list[SampleMessage]
+    spec: Any = None              # the programme's file, for its own words (steps, categories)
+    suspended_kind: str = "bid"
+    funnel: list[FunnelStep] = field(default_factory=list)
+    awards: list[Award] = field(default_factory=list)
+    releases: list[Release] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,7 +159,7 @@ def gather(engine: Engine, *, end: date, programme: str = "tca-2013") -> Figures
                                     .order_by(ledger.c.at, ledger.c.id)))
         reserved = sum(e.amount_pence for e in entries if e.entry == "reserve")
         released = sum(e.amount_pence for e in entries if e.entry == "release")
-        suspended, timeline = _suspended_case(conn)
+        suspended, suspended_kind, timeline = _suspended_case(conn)
         steps, levels = _ladder(conn)
         returns, by_quarter = _returns(conn, end)
         return Figures(
@@ -138,7 +170,62 @@ def gather(engine: Engine, *, end: date, programme: str = "tca-2013") -> Figures
             messages_by_kind=_messages(conn), returns=returns, returns_by_quarter=by_quarter,
             ladder_steps=steps, escalations_by_level=levels, suspended_case=suspended,
             suspended_history=timeline, audit=verify(conn), end=end,
-            milestones=_milestones(conn), sample_messages=_first_of_each_kind(conn))
+            milestones=_milestones(conn), sample_messages=_first_of_each_kind(conn),
+            spec=spec, suspended_kind=suspended_kind, funnel=_funnel(conn, programme), awards=_awards(conn, spec),
+            releases=_releases(conn, entries))
+
+
+# The bids' way through the round: (trigger, label, what the count means).
+FUNNEL = (
+    ("submit", "submitted", "bids the councils submitted"),
+    ("check", "eligible", "found eligible after the due diligence checks"),
+    ("recommend", "recommended", "recommended for an award after moderation"),
+    ("offer", "offered", "offered an award by an approver (some after another council declined)"),
+    ("accept", "accepted", "awards the councils accepted"),
+)
+
+
+def _funnel(conn: Connection, programme: str) -> list[FunnelStep]:
+    """How many bids ever took each step (a bid is counted once, whatever came after)."""
+    took = dict(conn.execute(
+        select(history.c.trigger, func.count(func.distinct(history.c.case_id)))
+        .join(cases, cases.c.id == history.c.case_id)
+        .where(cases.c.programme == programme, history.c.checkpoint.is_(None),
+               history.c.trigger.in_([t for t, _, _ in FUNNEL]))
+        .group_by(history.c.trigger)).all())
+    return [FunnelStep(label, int(took.get(trigger, 0)), explained)
+            for trigger, label, explained in FUNNEL]
+
+
+def _awards(conn: Connection, spec: Any) -> list[Award]:
+    """Every bid an approver offered an award, by council, with where it stands now."""
+    from workflow.storage.tables import organisations
+    rows = conn.execute(
+        select(cases.c.ref, cases.c.category, cases.c.amount_pence, cases.c.state,
+               organisations.c.name, func.min(history.c.at).label("offered_at"))
+        .join(history, history.c.case_id == cases.c.id)
+        .join(organisations, organisations.c.code == cases.c.lead)
+        .where(cases.c.programme == spec.code, history.c.trigger == "offer",
+               history.c.checkpoint.is_(None))
+        .group_by(cases.c.ref, cases.c.category, cases.c.amount_pence, cases.c.state,
+                  organisations.c.name))
+    out = [Award(r.ref, r.name, spec.category_label(r.category), r.amount_pence, r.state,
+                 r.offered_at) for r in rows]
+    return sorted(out, key=lambda a: (a.council, a.ref))
+
+
+def _releases(conn: Connection, entries: list[Any]) -> list[Release]:
+    """Each time funds went back to the fund, with the bid and why (its state says)."""
+    back = [e for e in entries if e.entry == "release"]
+    if not back:
+        return []
+    refs = dict(conn.execute(select(cases.c.id, cases.c.ref).where(
+        cases.c.id.in_({e.case_id for e in back}))).all())
+    states = dict(conn.execute(select(cases.c.id, cases.c.state).where(
+        cases.c.id.in_({e.case_id for e in back}))).all())
+    return [Release(e.at, e.amount_pence, refs[e.case_id],
+                    "terminated" if states[e.case_id] == "terminated" else "declined")
+            for e in back]
 
 
 def _categories(conn: Connection, spec: Any) -> list[CategoryFigures]:
@@ -241,18 +328,18 @@ def _quarter_key(name: str) -> tuple[int, int]:
     return int(year), _QUARTER_NAMES.index(months)
 
 
-def _suspended_case(conn: Connection) -> tuple[str | None, list[dict[str, Any]]]:
+def _suspended_case(conn: Connection) -> tuple[str | None, str, list[dict[str, Any]]]:
     """The first case the ladder suspended (preferring one still suspended), with its history."""
     rows = list(conn.execute(
-        select(cases.c.id, cases.c.ref, cases.c.state)
+        select(cases.c.id, cases.c.ref, cases.c.state, cases.c.kind)
         .join(history, history.c.case_id == cases.c.id)
         .where(history.c.trigger == "suspend").order_by(history.c.at, history.c.id)))
     if not rows:
-        return None, []
+        return None, "bid", []
     chosen = next((r for r in rows if r.state == "suspended"), rows[0])
     timeline = [as_dict(r) for r in conn.execute(
         select(history).where(history.c.case_id == chosen.id).order_by(history.c.seq))]
-    return chosen.ref, timeline
+    return chosen.ref, chosen.kind, timeline
 
 
 def _milestones(conn: Connection) -> list[Milestone]:

@@ -209,9 +209,11 @@ def test_the_report_is_one_page_that_fetches_nothing(year):
 
     assert "<script" not in page and "<link" not in page and "<img" not in page
     assert " src=" not in page and 'href="http' not in page and "url(http" not in page
-    assert page.count("<svg") == 5          # two charts, three state machines
-    assert 'id="chart-committed"' in page and 'id="chart-returns"' in page
-    assert f"The full history of {suspended}" in page
+    # the fund, the returns and the suspended case's timeline each drawn for a wide column and a
+    # phone, and three state machines
+    assert page.count("<svg") == 9
+    assert 'id="chart-returns-960"' in page and 'id="chart-returns-400"' in page
+    assert f"{suspended}&#39;s year at a glance" in page
     assert "cannot be &#39;Submit the bid&#39;: Shared arrangement asks at most £500,000" in page
     assert "Sample data" in page
 

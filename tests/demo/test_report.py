@@ -1,0 +1,141 @@
+"""The demo's report as a programme manager reads it, at 1280 and at 390 pixels wide in Chromium.
+
+What it must answer first (how many bids got how far, who was awarded how much
+and where each stands, the fund over the whole year) and how it must look
+(six headline cards on one row, drawings that fit the column, a timeline for
+the suspended case, no row said twice). Each test here failed before issue 22.
+Screenshots are kept under test-output/screenshots/report/.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.web.live import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from demo import run_demo, write_report
+from workflow.storage.db import make_engine, reading
+from workflow.storage.tables import cases, history, organisations
+
+pytestmark = pytest.mark.slow
+WIDTHS = (1280, 390)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "demo"
+    result = run_demo(out, seed=2013, size="small", live=False)
+    path = write_report(result)
+    engine = make_engine(result.db_url)
+    yield path, path.read_text(encoding="utf-8"), engine, result
+    engine.dispose()
+
+
+def words(page: str) -> str:
+    body = re.sub(r"<(style|svg)\b.*?</\1>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def test_a_funnel_counts_the_bids_that_reached_each_step(report):
+    _, page, engine, _ = report
+    with reading(engine) as conn:
+        reached = dict(conn.execute(
+            select(history.c.trigger, func.count(func.distinct(history.c.case_id)))
+            .join(cases, cases.c.id == history.c.case_id)
+            .where(cases.c.kind == "bid", history.c.checkpoint.is_(None))
+            .group_by(history.c.trigger)).all())
+
+    text = words(page)
+    for label, trigger in (("Submitted", "submit"), ("Eligible", "check"),
+                           ("Recommended", "recommend"), ("Offered", "offer"),
+                           ("Accepted", "accept")):
+        assert f"{label} {reached[trigger]} " in text, label
+
+
+def test_awards_are_listed_by_council_with_their_amount_and_where_they_stand(report):
+    _, page, engine, _ = report
+    with reading(engine) as conn:
+        offered = list(conn.execute(
+            select(cases.c.ref, cases.c.amount_pence, cases.c.state, organisations.c.name)
+            .join(organisations, organisations.c.code == cases.c.lead)
+            .where(cases.c.id.in_(select(history.c.case_id).where(history.c.trigger == "offer")))))
+
+    section = words(page.split('id="awards"')[1].split("</section>")[0])
+    assert offered
+    for ref, pence, state, council in offered:
+        amount = f"£{pence // 100:,}"
+        assert re.search(rf"{re.escape(council)} {ref} .*?{re.escape(amount)} ", section), ref
+    assert "Closed" in section and "closed" not in section.replace("Closed", "")
+
+
+def test_the_fund_chart_runs_the_whole_year_with_its_limit_unlike_its_gridlines(report):
+    _, page, _, result = report
+    chart = page.split('id="fund"')[1].split("</section>")[0]
+    wide = chart.split('class="narrow"')[0]
+
+    months = re.findall(r">(\w{3})(?: \d{4})?</text>", wide)
+    assert months[0] == "Apr" and result.figures.end.month in (10, 11) and "Oct" in months[-2:]
+    limit = re.search(r'<line [^>]*stroke="#d4351c" stroke-width="3"', wide)
+    assert limit is not None and "dasharray" not in limit.group(0)
+    assert "dasharray" not in wide                       # gridlines are solid and light
+    for r in result.figures.releases:                    # each dip says what it was
+        assert f"{r.ref} {r.why}: −£{r.pence // 100:,}" in html.unescape(wide)
+
+
+def test_the_suspended_case_is_a_timeline_with_its_table_folded_away(report):
+    _, page, _, result = report
+    section = page.split('id="suspended"')[1].split("</section>")[0]
+    drawing = section.split("<details>")[0]
+
+    assert result.figures.suspended_case
+    assert "<svg" in drawing and "<table" not in drawing
+    for lane in ("Case", "Q1", "Q2"):
+        assert f">{lane}</text>" in drawing
+    assert "Second escalation" in drawing                # marks named by the ladder's own words
+
+
+def test_no_row_is_said_twice_and_each_headline_says_what_it_counts(report):
+    _, page, _, _ = report
+    text = words(page)
+
+    assert "escalations to level" not in text
+    assert "reached the ladder's last step" not in text
+    ladder = page.split("Steps of the reminder ladder")[1].split("</table>")[0]
+    for step in ("Return opens", "Reminder", "Overdue notice", "First escalation",
+                 "Second escalation", "Suspension"):
+        assert len(re.findall(rf"<td>{step}</td>", ladder)) == 1, step
+    assert ladder.count("<tr>") == 7                     # a heading row and one row a step
+    assert re.search(r"Returns missed \d+ never sent by", text)
+    assert re.search(r"Returns on time \d+ of \d+ due; \d+ more came in late", text)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_at_1280_and_390_pixels_the_cards_diagrams_and_page_fit(report):
+    from playwright.sync_api import sync_playwright
+    path = report[0]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for width in WIDTHS:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(path.as_uri())
+                shot = SCREENSHOTS / "report" / f"report-{width}.png"
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shot), full_page=True)
+
+                tops = page.eval_on_selector_all(".card", "cs => cs.map(c => c.offsetTop)")
+                column = page.eval_on_selector("main", "m => m.clientWidth")
+                drawn = page.eval_on_selector_all(
+                    ".diagram svg, .wide svg, .narrow svg",
+                    "ss => ss.filter(s => s.getClientRects().length)"
+                    "        .map(s => s.getBoundingClientRect().width)")
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, width
+                assert len(tops) == 6
+                rows = len(set(tops))
+                assert rows == (1 if width == 1280 else 3), (width, tops)
+                assert drawn and max(drawn) <= column, (width, drawn, column)
+                page.close()
+        finally:
+            browser.close()
