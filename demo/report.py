@@ -229,7 +229,10 @@ def _marks(rows: list[dict[str, Any]], kind: str, spec: Any) -> list[Mark]:
         payload = row.get("payload") or {}
         step = payload.get("step")
         lane = row["checkpoint"] or "Case"
-        if step and row["checkpoint"]:
+        if row["trigger"] == "held":
+            mark, label = "held", f"{spec.step_label(step) if step else 'A step'} held: " \
+                                  f"the case is suspended, nothing was sent"
+        elif step and row["checkpoint"]:
             mark, label = _STEP_MARKS.get(step, "reminder"), spec.step_label(step)
             if step == "suspended":
                 mark, label = "last_step", label + " (the case was already suspended)"

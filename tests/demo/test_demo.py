@@ -213,7 +213,7 @@ def test_the_report_is_one_page_that_fetches_nothing(year):
     # phone, and three state machines
     assert page.count("<svg") == 9
     assert 'id="chart-returns-960"' in page and 'id="chart-returns-400"' in page
-    assert f"{suspended}&#39;s year at a glance" in page
+    assert f"{suspended}'s year at a glance" in page
     assert "cannot be &#39;Submit the bid&#39;: Shared arrangement asks at most £500,000" in page
     assert "Sample data" in page
 
