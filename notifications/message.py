@@ -103,11 +103,14 @@ def build_message(
     message_id: str,
     date: datetime,
     key: str | None = None,
+    kind: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message: the text part, then the HTML part.
 
     `key` (the outbox idempotency key), when given, travels as
-    `X-Casework-Key` so a copy on disk or in a mailbox can be traced back.
+    `X-Casework-Key` so a copy on disk or in a mailbox can be traced back;
+    `kind` (the message kind) as `X-Casework-Kind`, which a transport that
+    sends from templates of its own (GOV.UK Notify) chooses the template by.
     Raises HeaderRefused for any header value that could break its line.
     """
     if not to:
@@ -126,6 +129,8 @@ def build_message(
     msg["Auto-Submitted"] = "auto-generated"
     if key is not None:
         msg["X-Casework-Key"] = check_header("X-Casework-Key", key)
+    if kind is not None:
+        msg["X-Casework-Kind"] = check_header("X-Casework-Kind", kind)
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     # A boundary drawn from the Message-ID, not at random, so one outbox row is

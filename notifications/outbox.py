@@ -30,7 +30,8 @@ from notifications.transports import PermFailure, Sent, SendResult, TempFailure,
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),
+                      Index("ix_outbox_receipt", "receipt"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
@@ -51,6 +52,11 @@ class OutboxMessage(SQLModel, table=True):
     smtp_response: Optional[str] = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     sent_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    # GOV.UK Notify: its notifications for the row, `[{"id", "to", "status"}]`
+    # (one a recipient), and where the row's delivery receipts stand:
+    # "pending" until every one is final, then "delivered" (or NULL: not Notify).
+    notify_ids: Optional[list] = Field(default=None, sa_column=Column(JSON))
+    receipt: Optional[str] = Field(default=None, sa_column=Column(String(20)))
 
 
 # --- functions over the table (SQLAlchemy Core; the caller owns transactions) ---
@@ -88,6 +94,7 @@ class Claimed:
     text: str
     html: str
     attempts: int
+    kind: str = ""
 
 
 _ENQUEUE = _T.insert()   # built once: enqueue runs inside every change that sends mail
@@ -170,7 +177,7 @@ def is_due(now):
 
 
 _CLAIM_COLUMNS = (_C.id, _C.key, _C.to_addrs, _C.cc_addrs, _C.subject, _C.body_text,
-                  _C.body_html, _C.attempts)
+                  _C.body_html, _C.attempts, _C.kind)
 
 
 def claim_batch(bind: Engine | Connection, *, owner: str, now: datetime, batch: int = 100,
@@ -197,7 +204,7 @@ def claim_batch(bind: Engine | Connection, *, owner: str, now: datetime, batch: 
                 .values(claimed_by=owner, claim_expires=now + timedelta(seconds=claim_seconds))
             )
     return [Claimed(row.id, row.key, list(row.to_addrs), list(row.cc_addrs), row.subject,
-                    row.body_text, row.body_html, row.attempts) for row in rows]
+                    row.body_text, row.body_html, row.attempts, row.kind) for row in rows]
 
 
 def backoff_seconds(tries: int, rng: random.Random) -> float:
@@ -210,7 +217,8 @@ def backoff_seconds(tries: int, rng: random.Random) -> float:
 _OURS = and_(_C.id == bindparam("row_id"), _C.claimed_by == bindparam("owner"))
 _MARK_SENT = update(_T).where(_OURS).values(
     state="sent", sent_at=bindparam("at"), smtp_response=bindparam("answer"),
-    attempts=bindparam("tries"), claimed_by=None, claim_expires=None)
+    attempts=bindparam("tries"), claimed_by=None, claim_expires=None,
+    notify_ids=bindparam("notify_ids"), receipt=bindparam("receipt"))
 _MARK_FAILED = update(_T).where(_OURS).values(
     state=bindparam("new_state"), attempts=bindparam("tries"), last_error=bindparam("answer"),
     next_attempt_at=bindparam("next_at"), claimed_by=None, claim_expires=None)
@@ -231,8 +239,9 @@ def record_outcomes(bind: Engine | Connection, *, owner: str,
     for row, result in outcomes:
         tries = row.attempts + 1
         if isinstance(result, Sent):
+            ids = [{"id": id, "to": to, "status": "created"} for id, to in result.receipts] or None
             sent.append({"row_id": row.id, "owner": owner, "at": now, "answer": result.response,
-                         "tries": tries})
+                         "tries": tries, "notify_ids": ids, "receipt": "pending" if ids else None})
             continue
         give_up = isinstance(result, PermFailure) or tries >= max_attempts
         params = {"row_id": row.id, "owner": owner, "tries": tries, "answer": result.reason,
@@ -250,7 +259,8 @@ def record_outcomes(bind: Engine | Connection, *, owner: str,
 def _build(row: Claimed, *, sender: str, domain: str, date: datetime) -> EmailMessage:
     return build_message(
         sender=sender, to=row.to, cc=row.cc, subject=row.subject, text=row.text, html=row.html,
-        message_id=message_id_for(row.id, row.key, domain), date=date, key=row.key)
+        message_id=message_id_for(row.id, row.key, domain), date=date, key=row.key,
+        kind=row.kind or None)
 
 
 def deliver(
@@ -454,7 +464,7 @@ def retry(conn: Connection, *, ids: Sequence[int] = (), all_dead: bool = False,
 
 _LIST_COLUMNS = (_C.id, _C.kind, _C.state, _C.to_addrs, _C.cc_addrs, _C.subject, _C.key,
                  _C.attempts, _C.last_error, _C.case_ref, _C.checkpoint_ref, _C.created_at,
-                 _C.next_attempt_at, _C.sent_at, _C.smtp_response)
+                 _C.next_attempt_at, _C.sent_at, _C.smtp_response, _C.notify_ids, _C.receipt)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -469,6 +479,7 @@ def _listed(row) -> dict:
         "checkpoint": row.checkpoint_ref, "created_at": _iso(row.created_at),
         "next_attempt_at": _iso(row.next_attempt_at), "sent_at": _iso(row.sent_at),
         "smtp_response": row.smtp_response,
+        "notify_ids": list(row.notify_ids) if row.notify_ids else [], "receipt": row.receipt,
     }
 
 
@@ -498,7 +509,7 @@ def as_email(row: Mapping, *, sender: str, domain: str) -> EmailMessage:
     """The message as it was sent (Date: when), or will be (Date: when queued), for `outbox show`."""
     date = datetime.fromisoformat(row["sent_at"] or row["created_at"])
     claimed = Claimed(row["id"], row["key"], row["to"], row["cc"], row["subject"],
-                      row["body_text"], row["body_html"], row["attempts"])
+                      row["body_text"], row["body_html"], row["attempts"], row["kind"])
     return _build(claimed, sender=sender, domain=domain, date=date)
 
 

@@ -29,6 +29,10 @@ A result is one of three small classes:
 
 `send_all(transport, messages)` runs one `send` and returns the results by
 position (None where a message was not tried), for scripts and tests.
+
+A transport that hands messages to a service keeping its own record of each
+(GOV.UK Notify) puts that service's ids in `Sent.receipts`, one
+`(id, address)` pair per recipient, so delivery receipts can be matched.
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ from notifications.message import parse_address
 @dataclass(frozen=True)
 class Sent:
     response: str
+    receipts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,12 @@ def transport_from_env(environ: Mapping[str, str]) -> Transport:
         if not folder:
             raise ValueError("CASEWORK_MAIL: give a folder after 'file:', e.g. file:./outbox-mail")
         return FileTransport(folder)
+    if mail == "notify":
+        # Imported here: only a Notify set-up pays for requests and PyJWT.
+        from notifications.notify import notify_from_env
+        return notify_from_env(environ)
     if mail != "smtp":
-        raise ValueError(f"CASEWORK_MAIL must be 'smtp' or 'file:PATH', not {mail!r}")
+        raise ValueError(f"CASEWORK_MAIL must be 'smtp', 'notify' or 'file:PATH', not {mail!r}")
     from notifications.smtp import TLS_MODES, SmtpTransport   # aiosmtplib: only when mailing
     host = environ.get("CASEWORK_SMTP_HOST", "localhost").strip() or "localhost"
     port = _number(environ, "CASEWORK_SMTP_PORT", "25", int)

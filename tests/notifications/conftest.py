@@ -1,4 +1,4 @@
-"""Fixtures for notifications: a real SMTP server, a real SQLite outbox, a clock."""
+"""Fixtures for notifications: a real SMTP server, the Notify stub, a real SQLite outbox, a clock."""
 from __future__ import annotations
 
 import sys
@@ -16,6 +16,8 @@ if _ROOT not in sys.path:
 
 from notifications.outbox import OutboxMessage  # noqa: E402
 from tests.notifications.mail_fixtures import Clock, sqlite_engine  # noqa: E402
+from tests.notifications.mail_peers import NotifyPeer, SmtpPeer  # noqa: E402
+from tests.notify_stub import NotifyStub  # noqa: E402
 from tests.smtp_server import SmtpTestServer  # noqa: E402
 
 
@@ -24,6 +26,26 @@ def smtp_server():
     server = SmtpTestServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def notify_stub():
+    stub = NotifyStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture(params=["smtp", "notify"])
+def peer(request):
+    """Where delivery sends: aiosmtpd, or the Notify stub (each test runs against both)."""
+    if request.param == "smtp":
+        server = SmtpTestServer().start()
+        yield SmtpPeer(server)
+        server.stop()
+    else:
+        stub = NotifyStub().start()
+        yield NotifyPeer(stub)
+        stub.stop()
 
 
 @pytest.fixture

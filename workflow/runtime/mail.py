@@ -13,7 +13,7 @@ from workflow import clock
 from workflow.services import directory
 from workflow.services.lifecycle import may_act
 from workflow.storage.db import reading
-from workflow.errors import Malformed, NotFound
+from workflow.errors import Malformed, NotFound, SetupError
 from workflow.runtime.metrics import MESSAGES
 
 MAIL_DOMAIN = "casework.localhost"
@@ -41,8 +41,13 @@ def claim_seconds_from_env(environ=os.environ) -> float:
 
 
 def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
-            owner: str | None = None) -> outbox.DeliveryReport:
-    """Send what is due now through the configured transport (CASEWORK_MAIL, CASEWORK_SMTP_*)."""
+            owner: str | None = None, refuse_when_stopped: bool = True) -> outbox.DeliveryReport:
+    """Send what is due now through the configured transport (CASEWORK_MAIL, CASEWORK_SMTP_*).
+
+    A transport that has stopped (Notify refused the API key) raises SetupError
+    saying why, once the outcomes are recorded, unless `refuse_when_stopped`
+    is False (the scheduler: the transport has logged it once already).
+    """
     try:
         transport = transport or transport_from_env(os.environ)
         sender = sender or sender_from_env(os.environ)
@@ -53,6 +58,9 @@ def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
                             sender=sender, domain=MAIL_DOMAIN, claim_seconds=claim_seconds)
     for outcome in ("sent", "retrying", "dead"):
         MESSAGES.labels(outcome).inc(getattr(report, outcome))
+    stopped = getattr(transport, "stopped", None)
+    if stopped and refuse_when_stopped:
+        raise SetupError(f"{stopped} ({report}).")
     return report
 
 
@@ -88,4 +96,7 @@ def show(engine: Engine, id: int) -> tuple[dict, str]:
     msg = outbox.as_email(row, sender=sender, domain=MAIL_DOMAIN)
     headers = "".join(f"{k}: {v}\n" for k, v in msg.items()
                       if k.lower() not in ("content-type", "mime-version", "content-transfer-encoding"))
+    # Not headers of the message: where GOV.UK Notify has it, one line a recipient.
+    headers += "".join(f"Notify id: {n['id']} (to {n['to']}, {n['status']})\n"
+                       for n in row.get("notify_ids") or [])
     return row, headers + "\n" + row["body_text"]

@@ -57,7 +57,8 @@ def delivery_job(engine: Engine, owner: str, environ=os.environ) -> Callable[[],
     def run() -> None:
         started = time.perf_counter()
         try:
-            report = mail.deliver(engine, transport=transport, sender=sender, owner=owner)
+            report = mail.deliver(engine, transport=transport, sender=sender, owner=owner,
+                                  refuse_when_stopped=False)
         except Exception:
             log.exception("delivery failed; the next run will try again")
             return
