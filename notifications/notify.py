@@ -96,22 +96,35 @@ def recipients(msg: EmailMessage) -> list[str]:
 
 
 class RateLimiter:
-    """At most `limit` sends in any `window` seconds, for this process (rolling, like Notify's)."""
+    """At most `limit` requests in any `window` seconds, for this process (rolling, like Notify's).
+
+    A thread lock, not an asyncio one: one transport serves many delivery
+    runs, each with an event loop of its own, and the receipts poller's threads.
+    """
 
     def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_WINDOW):
         self.limit, self.window = limit, window
         self._sent: collections.deque[float] = collections.deque()
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()
 
-    async def wait(self) -> None:
-        async with self._lock:
+    def _delay(self) -> float:
+        """0 and a place taken, or how long to wait before asking again."""
+        with self._lock:
             now = time.monotonic()
             while self._sent and self._sent[0] <= now - self.window:
                 self._sent.popleft()
-            if len(self._sent) >= self.limit:
-                await asyncio.sleep(self._sent[0] + self.window - now)
-                self._sent.popleft()
-            self._sent.append(time.monotonic())
+            if len(self._sent) < self.limit:
+                self._sent.append(now)
+                return 0.0
+            return self._sent[0] + self.window - now
+
+    async def wait(self) -> None:
+        while (delay := self._delay()) > 0:
+            await asyncio.sleep(delay)
+
+    def wait_blocking(self) -> None:
+        while (delay := self._delay()) > 0:
+            time.sleep(delay)
 
 
 class _Stop(Exception):
@@ -136,6 +149,7 @@ class NotifyTransport:
         self.timeout, self.concurrency = timeout, concurrency
         self.rate = rate or RateLimiter()
         self.stopped: str | None = None      # why delivery stopped (a refused key), once it has
+        self.receipts = "poll"                # or "callback": how delivery receipts arrive
         self.rate_limited: str | None = None  # Notify's 429 in the last `send`, if any
         self._local = threading.local()
         # The client logs a warning for every refused request; what matters is
@@ -211,6 +225,28 @@ class NotifyTransport:
             answer += f"; refused: {'; '.join(refused)}"
         return Sent(answer, receipts=tuple(sent))
 
+    # --- delivery receipts ---------------------------------------------------
+    def statuses(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """Each notification's status now (GET /v2/notifications/{id}); None where it
+        could not be had (asked again next time). Several requests at once."""
+        from concurrent.futures import ThreadPoolExecutor
+        if self.stopped or not ids:
+            return {}
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="notify-receipts") as pool:
+            return dict(zip(ids, pool.map(self._status, ids)))
+
+    def _status(self, id: str) -> str | None:
+        from notifications_python_client.errors import APIError
+        self.rate.wait_blocking()
+        try:
+            return str(self._client().get_notification_by_id(id)["status"])
+        except APIError as exc:
+            if exc.response is not None and exc.status_code in (401, 403):
+                self._stop(exc.status_code, _notify_message(exc))
+            return None
+        except Exception:      # unreachable for now: the next poll asks again
+            return None
+
     def _client(self):
         client = getattr(self._local, "client", None)
         if client is None:
@@ -247,8 +283,7 @@ class NotifyTransport:
                                    f"list or use a live key) [{text}]")
             return PermFailure(f"Notify 400: {text}")
         if code in (401, 403):
-            self._stop(f"Notify refused the API key ({code}: {text}); delivery is stopped until "
-                       "CASEWORK_NOTIFY_API_KEY is fixed and casework restarted")
+            self._stop(code, text)
             raise _Stop(None, everyone=True)
         if code == 429:
             self.rate_limited = f"Notify 429, over its limits: {text}"
@@ -257,10 +292,12 @@ class NotifyTransport:
             return TempFailure(f"Notify {code}: {text}")
         return PermFailure(f"Notify {code}: {text}")
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self, code: int, text: str) -> None:
+        """Notify refused the API key: nothing more is sent. Whoever runs the
+        transport says so once (`outbox deliver` in its one line, `serve` in its log)."""
         if self.stopped is None:
-            self.stopped = reason
-            log.error("%s", reason)     # once, not once a message
+            self.stopped = (f"Notify refused the API key ({code}: {text}); delivery is stopped "
+                            "until CASEWORK_NOTIFY_API_KEY is fixed and casework restarted")
 
 
 def _notify_message(exc) -> str:
@@ -293,5 +330,24 @@ def notify_from_env(environ: Mapping[str, str]) -> NotifyTransport:
         raise ValueError(f"CASEWORK_NOTIFY_TIMEOUT must be a number, not {raw!r}") from None
     if not 0 < timeout < float("inf"):
         raise ValueError(f"CASEWORK_NOTIFY_TIMEOUT must be a positive number of seconds, not {raw!r}")
-    return NotifyTransport(key, templates_from_env(environ), base_url=base_url.rstrip("/"),
-                           timeout=timeout)
+    transport = NotifyTransport(key, templates_from_env(environ), base_url=base_url.rstrip("/"),
+                                timeout=timeout)
+    transport.receipts = receipts_mode(environ)
+    return transport
+
+
+def receipts_mode(environ: Mapping[str, str]) -> str:
+    """CASEWORK_NOTIFY_RECEIPTS: `poll` (the default: ask Notify every minute) or `callback`
+    (Notify posts them to /notify/callback with CASEWORK_NOTIFY_CALLBACK_TOKEN)."""
+    mode = environ.get("CASEWORK_NOTIFY_RECEIPTS", "poll").strip().lower() or "poll"
+    if mode not in ("poll", "callback"):
+        raise ValueError(f"CASEWORK_NOTIFY_RECEIPTS must be 'poll' or 'callback', not {mode!r}")
+    if mode == "callback" and len(callback_token(environ) or "") < 10:
+        raise ValueError("CASEWORK_NOTIFY_RECEIPTS=callback needs CASEWORK_NOTIFY_CALLBACK_TOKEN: "
+                         "the bearer token given to Notify with the callback URL (10 characters or more)")
+    return mode
+
+
+def callback_token(environ: Mapping[str, str]) -> str | None:
+    """The bearer token Notify's callbacks must carry; /notify/callback is served only when it is set."""
+    return environ.get("CASEWORK_NOTIFY_CALLBACK_TOKEN", "").strip() or None

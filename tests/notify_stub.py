@@ -118,10 +118,12 @@ def fill(text: str, values: dict) -> str:
 
 class NotifyStub:
     def __init__(self, host: str = "127.0.0.1", port: int | None = None,
-                 default_status: str = "delivered", keep: bool = True):
+                 default_status: str = "delivered", keep: bool = True,
+                 service_id: str | None = None, secret: str | None = None,
+                 generic_template: str | None = None):
         self.host = host
         self.port = port or free_port(host)
-        self.service_id, self.secret = str(uuid.uuid4()), str(uuid.uuid4())
+        self.service_id, self.secret = service_id or str(uuid.uuid4()), secret or str(uuid.uuid4())
         self.api_key = f"casework_test-{self.service_id}-{self.secret}"
         self.default_status = default_status
         self.keep = keep                      # False: count sends only (the benchmark)
@@ -136,7 +138,7 @@ class NotifyStub:
         self._arrived = threading.Condition(self._lock)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self.generic_template = self.add_template("((subject))", "((body))")
+        self.generic_template = self.add_template("((subject))", "((body))", generic_template)
         self.app = Starlette(routes=[
             Route("/v2/notifications/email", self._post_email, methods=["POST"]),
             Route("/v2/notifications/{id}", self._get_notification, methods=["GET"]),

@@ -92,6 +92,27 @@ def test_the_delivery_job_sends_what_the_sweep_queued_through_real_smtp(world, d
                                             "due by Thursday 2 January 2014")
 
 
+def test_with_notify_serve_polls_receipts_and_says_once_when_the_key_is_refused(world, db, caplog):
+    from tests.notify_stub import NotifyStub
+    bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=UTC))
+    with freeze_time(datetime(2013, 12, 19, 9, 30, tzinfo=UTC)):
+        sweep(db)
+    with NotifyStub() as stub:
+        environ = {"CASEWORK_MAIL": "notify", "CASEWORK_NOTIFY_API_KEY": stub.api_key,
+                   "CASEWORK_NOTIFY_BASE_URL": stub.base_url,
+                   "CASEWORK_NOTIFY_TEMPLATE": stub.generic_template}
+        scheduler = build_scheduler(db, every_minutes=5, environ=environ)
+        stub.revoke_key()
+        run = scheduler.get_job("deliver").func
+        with caplog.at_level("ERROR", logger="casework.scheduler"):
+            run()
+            run()
+
+    assert {job.id for job in scheduler.get_jobs()} == {"sweep", "deliver", "receipts"}
+    refused = [r for r in caplog.records if "Notify refused the API key" in r.getMessage()]
+    assert len(refused) == 1
+
+
 # --- status ------------------------------------------------------------------------
 def test_status_is_stale_before_any_sweep(db):
     found = status(db, datetime(2014, 1, 6, 9, 30, tzinfo=UTC))

@@ -30,7 +30,7 @@ def _register() -> None:
         module.register(app)
     # Each group below lives in its own module and registers itself.
     for name in ("assess", "area", "checkpoint", "outbox", "monitor", "serve_cmd", "passwd",
-                 "token", "publish", "demo_cmd"):
+                 "token", "publish", "demo_cmd", "notify_cmd"):
         try:
             module = __import__(f"workflow.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as err:

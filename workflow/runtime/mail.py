@@ -64,6 +64,22 @@ def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
     return report
 
 
+def poll_receipts(engine: Engine, *, transport: Any = None) -> Any:
+    """Ask the mail service what became of the messages sent (GOV.UK Notify's receipts) and record it."""
+    from notifications import receipts
+    try:
+        transport = transport or transport_from_env(os.environ)
+    except ValueError as err:
+        raise Malformed("Mail settings", [str(err)]) from None
+    statuses = getattr(transport, "statuses", None)
+    if statuses is None:
+        raise SetupError("Delivery receipts come from GOV.UK Notify: set CASEWORK_MAIL=notify.")
+    report = receipts.poll(engine, statuses, now=clock.now)
+    if transport.stopped:
+        raise SetupError(f"{transport.stopped}.")
+    return report
+
+
 def retry(engine: Engine, actor_name: str, *, ids: Sequence[int] = (),
           all_dead: bool = False) -> int:
     """A caseworker makes dead (or waiting) messages due now, tries reset to 0."""

@@ -1,4 +1,4 @@
-"""APScheduler 3 wiring: the sweep every N minutes and outbox delivery every minute.
+"""APScheduler 3 wiring: the sweep every N minutes, outbox delivery (and Notify's receipts) every minute.
 
 Deadlines live in the database, never only in the scheduler: the jobs are kept
 in memory and added again at every start (LIBRARY-NOTES section 2), so a
@@ -26,7 +26,7 @@ from workflow.runtime import mail
 from workflow.errors import SetupError
 from workflow.runtime.sweep import default_owner, sweep
 
-__all__ = ["build_scheduler", "sweep_job", "delivery_job"]
+__all__ = ["build_scheduler", "sweep_job", "delivery_job", "receipts_job"]
 
 log = logging.getLogger("casework.scheduler")
 
@@ -43,16 +43,21 @@ def sweep_job(engine: Engine, owner: str, stop: threading.Event) -> Callable[[],
     return run
 
 
-def delivery_job(engine: Engine, owner: str, environ=os.environ) -> Callable[[], None]:
-    """One delivery run over the outbox (workflow.runtime.mail.deliver), logged in one line.
-
-    The mail settings are read once, here, so a setting that cannot work
-    stops `casework serve` at start instead of failing every minute.
-    """
+def _mail_settings(environ) -> tuple[object, str]:
+    """The transport and the sender, read once, so a setting that cannot work
+    stops `casework serve` at start instead of failing every minute."""
     try:
-        transport, sender = transport_from_env(environ), sender_from_env(environ)
+        return transport_from_env(environ), sender_from_env(environ)
     except ValueError as err:
         raise SetupError(f"The mail settings cannot be used: {err}") from None
+
+
+def delivery_job(engine: Engine, owner: str, environ=os.environ, *,
+                 transport=None) -> Callable[[], None]:
+    """One delivery run over the outbox (workflow.runtime.mail.deliver), logged in one line."""
+    configured, sender = _mail_settings(environ)
+    transport = transport or configured
+    said: list[str] = []
 
     def run() -> None:
         started = time.perf_counter()
@@ -63,6 +68,25 @@ def delivery_job(engine: Engine, owner: str, environ=os.environ) -> Callable[[],
             log.exception("delivery failed; the next run will try again")
             return
         log.info("delivery: %s in %.3f s", report, time.perf_counter() - started)
+        stopped = getattr(transport, "stopped", None)
+        if stopped and not said:          # a refused Notify key: said once, not every minute
+            said.append(stopped)
+            log.error("%s", stopped)
+    return run
+
+
+def receipts_job(engine: Engine, transport) -> Callable[[], None]:
+    """One poll of GOV.UK Notify's delivery receipts (workflow.runtime.mail.poll_receipts), logged in one line."""
+    def run() -> None:
+        started = time.perf_counter()
+        try:
+            report = mail.poll_receipts(engine, transport=transport)
+        except SetupError:
+            return                     # a refused key: the transport has said so, once
+        except Exception:
+            log.exception("polling delivery receipts failed; the next run will try again")
+            return
+        log.info("receipts: %s in %.3f s", report, time.perf_counter() - started)
     return run
 
 
@@ -94,6 +118,12 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
     scheduler.add_job(sweep_job(engine, owner, stop), IntervalTrigger(minutes=every_minutes),
                       id="sweep", name="sweep", replace_existing=True, next_run_time=now)
     if deliver:
-        scheduler.add_job(delivery_job(engine, owner, environ), IntervalTrigger(minutes=1),
-                          id="deliver", name="deliver", replace_existing=True)
+        transport, _sender = _mail_settings(environ)
+        scheduler.add_job(delivery_job(engine, owner, environ, transport=transport),
+                          IntervalTrigger(minutes=1), id="deliver", name="deliver",
+                          replace_existing=True)
+        # GOV.UK Notify's receipts, asked for every minute unless Notify posts them to us.
+        if getattr(transport, "receipts", None) == "poll":
+            scheduler.add_job(receipts_job(engine, transport), IntervalTrigger(minutes=1),
+                              id="receipts", name="receipts", replace_existing=True)
     return scheduler

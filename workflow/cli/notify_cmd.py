@@ -1,0 +1,45 @@
+"""`casework notify templates|receipts`: GOV.UK Notify, when CASEWORK_MAIL=notify."""
+from __future__ import annotations
+
+import os
+
+import typer
+
+from workflow.cli._common import JSON_OPT, emit, engine
+
+notify_app = typer.Typer(help="GOV.UK Notify: the templates to create, delivery receipts.",
+                         no_args_is_help=True)
+
+
+@notify_app.command("templates", short_help="The Notify templates to create, kind by kind.")
+def templates(as_json: bool = JSON_OPT) -> None:
+    """For each message kind, the subject and body its Notify template needs, in Notify's
+    ((placeholder)) syntax, and which template the settings give it."""
+    from notifications.kinds import KINDS
+    from notifications.notify_templates import (GENERIC_BODY, GENERIC_SUBJECT, NotifyTemplates,
+                                                template_sheet, templates_from_env)
+    try:
+        chosen: NotifyTemplates | None = templates_from_env(os.environ)
+    except ValueError:
+        chosen = None          # not set up yet: this is how to set it up
+    if as_json:
+        emit([{"kind": kind, "about": about, "subject": GENERIC_SUBJECT, "body": GENERIC_BODY,
+               "template": chosen.for_kind(kind) if chosen else None}
+              for kind, about in KINDS.items()], True)
+    else:
+        typer.echo(template_sheet(chosen))
+
+
+@notify_app.command("receipts", short_help="Ask Notify what became of the messages sent.")
+def receipts(as_json: bool = JSON_OPT) -> None:
+    """Ask Notify for the status of every message still on its way, once, and record it
+    (`casework serve` does this every minute)."""
+    from workflow.runtime import mail
+    report = mail.poll_receipts(engine())
+    counts = {"delivered": report.delivered, "dead": report.dead, "retrying": report.retrying,
+              "waiting": report.waiting}
+    emit(counts, True) if as_json else typer.echo(str(report))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(notify_app, name="notify")
