@@ -95,7 +95,8 @@ def test_an_engine_that_is_thrown_away_stops_its_thread(tmp_path, quick):
     engine.pool.dispose()                           # the pool's own, not the engine's event
     del engine
     gc.collect()
-    assert eventually(lambda: checkpoint_threads() == before)
+    # at most as many as before: another test's engine, collected meanwhile, may stop its own too
+    assert eventually(lambda: checkpoint_threads() <= before, seconds=10)
 
 
 def test_a_database_in_memory_has_no_thread(quick):
