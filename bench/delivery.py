@@ -1,6 +1,6 @@
 """Delivery throughput: the outbox end to end against a bare aiosmtplib loop.
 
-    .venv/bin/python bench/delivery.py [--messages 10000]
+    .venv/bin/python bench/delivery.py [--messages 10000] [--transport smtp|notify]
 
 Both runs send the same rendered messages to one local aiosmtpd server, in a
 process of its own as a real relay would be (it only counts what it takes).
@@ -9,6 +9,12 @@ row of a SQLite outbox in a temporary folder. The bare run builds each
 message from the same parts with a plain EmailMessage and sends it over one
 aiosmtplib connection, with no database. Targets: at least 300 messages a
 second, and at least half the bare rate. The last line is JSON.
+
+`--transport notify` also sends the same messages through GOV.UK Notify's
+transport to the Notify stub (bench/notify_delivery.py), against the SMTP
+figure of the same run, and then checks the rate limiter: 3,300 messages of
+one recipient through the real limiter, no 60 seconds with more than 3,000
+(this part takes a little over a minute by design).
 """
 from __future__ import annotations
 
@@ -148,14 +154,43 @@ def bare_run(messages, server: RelayProcess, already: int) -> Timed:
     return timed
 
 
+def notify_figures(messages, folder: Path, smtp_per_s: float) -> dict:
+    """The Notify stub's figures beside SMTP's of the same run, printed as they come."""
+    from bench.notify_delivery import limiter_run, notify_run
+    took, notifications = notify_run(messages, folder, Timed, utc_now, SENDER)
+    n = len(messages)
+    per_s = n / took.wall
+    print(f"Notify stub (claim, one request a recipient, mark sent): {n} messages, {notifications} "
+          f"notifications in {took.wall:.2f} s = {per_s:,.0f} msg/s, {notifications / took.wall:,.0f} "
+          f"requests/s ({took.cpu / n * 1000:.2f} ms CPU a message); {per_s / smtp_per_s:.2f} of SMTP's "
+          f"{smtp_per_s:,.0f} msg/s")
+    limits = []
+    # Notify's own limit, and the same mechanism scaled down to a rate this
+    # machine can exceed (a loaded 2-core box may not reach 3,000 a minute).
+    for count, limit, window in ((3300, 3000, 60.0), (100, 20, 2.0)):
+        one_each = [(key, kind, to, [], rendered)
+                    for key, kind, to, _cc, rendered in the_messages(count)]
+        limited = limiter_run(one_each, folder, utc_now, SENDER, limit=limit, window=window)
+        print(f"rate limiter {limit:,} a {window:g} s: {limited['sent']:,} notifications in "
+              f"{limited['seconds']} s; at most {limited['most_in_a_window']:,} in any {window:g} s; "
+              f"the {limit + 1:,}th went {limited['first_past_limit_after_s']} s after the first")
+        limits.append(limited)
+    return {"per_s": round(per_s, 1), "requests_per_s": round(notifications / took.wall, 1),
+            "of_smtp": round(per_s / smtp_per_s, 3), "limiter": limits}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=10_000, help="how many messages (default 10000)")
+    parser.add_argument("--transport", choices=("smtp", "notify"), default="smtp",
+                        help="notify: also GOV.UK Notify's transport to the Notify stub")
     args = parser.parse_args(argv)
     messages = the_messages(args.messages)
     with RelayProcess() as server, tempfile.TemporaryDirectory(prefix="casework-bench-") as folder:
         ours = outbox_run(messages, server, Path(folder))
         bare = bare_run(messages, server, already=len(messages))
+        if args.transport == "notify":
+            notify = notify_figures(messages, Path(folder), smtp_per_s=len(messages) / ours.wall)
     n = len(messages)
     per_s, bare_per_s = n / ours.wall, n / bare.wall
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
@@ -166,6 +201,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"ratio {per_s / bare_per_s:.2f} of bare (target >= 0.5); target >= 300 msg/s")
     result = {"peer": "casework-delivery", "messages": n, "per_s": round(per_s, 1),
               "bare_per_s": round(bare_per_s, 1), "ratio": round(per_s / bare_per_s, 3)}
+    if args.transport == "notify":
+        result["notify"] = notify
     print(json.dumps(result))
     return result
 

@@ -98,33 +98,51 @@ def recipients(msg: EmailMessage) -> list[str]:
 class RateLimiter:
     """At most `limit` requests in any `window` seconds, for this process (rolling, like Notify's).
 
+    Notify counts requests as they arrive, and a request granted a place may
+    arrive late (a busy machine, a slow network): so a place is held from
+    when it is granted until its request has been answered (`done`), and a
+    new request is granted only a full window after an answered one. Then no
+    window at Notify's end can hold more than `limit`, whatever the delays.
+
     A thread lock, not an asyncio one: one transport serves many delivery
     runs, each with an event loop of its own, and the receipts poller's threads.
     """
 
     def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_WINDOW):
         self.limit, self.window = limit, window
-        self._sent: collections.deque[float] = collections.deque()
+        self._held: collections.deque[list[float]] = collections.deque()   # [time], oldest first
         self._lock = threading.Lock()
 
-    def _delay(self) -> float:
-        """0 and a place taken, or how long to wait before asking again."""
+    def _take(self) -> tuple[float, list[float] | None]:
+        """A place (0, slot), or how long to wait before asking again (delay, None)."""
         with self._lock:
             now = time.monotonic()
-            while self._sent and self._sent[0] <= now - self.window:
-                self._sent.popleft()
-            if len(self._sent) < self.limit:
-                self._sent.append(now)
-                return 0.0
-            return self._sent[0] + self.window - now
+            while self._held and self._held[0][0] <= now - self.window:
+                self._held.popleft()
+            if len(self._held) < self.limit:
+                slot = [now]
+                self._held.append(slot)
+                return 0.0, slot
+            return max(self._held[0][0] + self.window - now, 0.001), None
 
-    async def wait(self) -> None:
-        while (delay := self._delay()) > 0:
+    async def wait(self) -> list[float]:
+        while True:
+            delay, slot = self._take()
+            if slot is not None:
+                return slot
             await asyncio.sleep(delay)
 
-    def wait_blocking(self) -> None:
-        while (delay := self._delay()) > 0:
+    def wait_blocking(self) -> list[float]:
+        while True:
+            delay, slot = self._take()
+            if slot is not None:
+                return slot
             time.sleep(delay)
+
+    def done(self, slot: list[float]) -> None:
+        """The request holding `slot` has been answered: its window starts now."""
+        with self._lock:
+            slot[0] = time.monotonic()
 
 
 class _Stop(Exception):
@@ -201,15 +219,17 @@ class NotifyTransport:
         sent: list[tuple[str, str]] = []
         refused: list[str] = []
         for address in recipients(msg):
-            await self.rate.wait()
+            slot = await self.rate.wait()
             try:
                 outcome = await asyncio.to_thread(self._post, address, template, fields, key)
             except _Stop as stop:
+                self.rate.done(slot)
                 if sent and stop.result is None:
                     # Some recipients have it: a try, retried whole (they may get it twice).
                     stop.result = TempFailure(f"{self.stopped or self.rate_limited} "
                                               f"(after sending to {', '.join(a for _, a in sent)})")
                 raise
+            self.rate.done(slot)
             if isinstance(outcome, str):
                 sent.append((outcome, address))
             elif isinstance(outcome, TempFailure):
@@ -237,7 +257,7 @@ class NotifyTransport:
 
     def _status(self, id: str) -> str | None:
         from notifications_python_client.errors import APIError
-        self.rate.wait_blocking()
+        slot = self.rate.wait_blocking()
         try:
             return str(self._client().get_notification_by_id(id)["status"])
         except APIError as exc:
@@ -246,6 +266,8 @@ class NotifyTransport:
             return None
         except Exception:      # unreachable for now: the next poll asks again
             return None
+        finally:
+            self.rate.done(slot)
 
     def _client(self):
         client = getattr(self._local, "client", None)
