@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # would shadow the transitions library: the project root takes its place.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from notifications import KINDS, OutboxMessage, SmtpTransport, deliver, enqueue, render  # noqa: E402
+from notifications import KINDS, SmtpTransport, deliver, enqueue, render  # noqa: E402
+from notifications.outbox import outbox  # noqa: E402
 from tests.notifications.mail_fixtures import (kinds_with_case_kinds, realistic_context,  # noqa: E402
                                                sqlite_engine)
 from tests.smtp_server import SmtpTestServer, free_port  # noqa: E402
@@ -113,7 +114,7 @@ class Timed:
 
 def outbox_run(messages, server: RelayProcess, folder: Path) -> Timed:
     engine = sqlite_engine(folder / "outbox.db")
-    OutboxMessage.__table__.create(engine)
+    outbox.create(engine)
     with engine.begin() as conn:
         for key, kind, to, cc, rendered in messages:
             enqueue(conn, key=key, kind=kind, to=to, cc=cc, rendered=rendered, now=utc_now())

@@ -19,7 +19,7 @@ from notifications.render import Rendered, longdate, render
 _HOME = {
     "notifications.kinds": ("KINDS", "PARTS"),
     "notifications.message": ("HeaderRefused", "build_message", "message_id_for", "parse_address"),
-    "notifications.outbox": ("STATES", "Claimed", "DeliveryReport", "OutboxMessage", "as_email",
+    "notifications.outbox": ("STATES", "Claimed", "DeliveryReport", "as_email",
                              "claim_batch", "counts", "deliver", "enqueue", "exists",
                              "get_message", "is_due", "list_messages", "record_outcomes", "retry"),
     "notifications.transports": ("FileTransport", "PermFailure", "Record", "SendResult", "Sent",

@@ -14,54 +14,55 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Callable, Iterator, Mapping, Optional, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
-from sqlalchemy import (JSON, Column, Index, Integer, String, Text, and_, bindparam, case, func,
-                        or_, select, update)
+from sqlalchemy import (JSON, Column, Index, Integer, String, Table, Text, and_, bindparam, case,
+                        func, or_, select, update)
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Field, SQLModel
 
 from notifications.kinds import KINDS
 from notifications.message import build_message, check_header, message_id_for, parse_address
 from notifications.render import Rendered
-from notifications.sqltypes import UTCDateTime
+from notifications.sqltypes import UTCDateTime, metadata
 from notifications.transports import PermFailure, Sent, SendResult, TempFailure, Transport
 
 
-class OutboxMessage(SQLModel, table=True):
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),
-                      Index("ix_outbox_receipt", "receipt"))
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    key: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
-    kind: str = Field(sa_column=Column(String(60), nullable=False))
-    case_ref: Optional[str] = Field(default=None, sa_column=Column(String(40), index=True))
-    checkpoint_ref: Optional[str] = Field(default=None, sa_column=Column(String(48)))
-    state: str = Field(default="queued", sa_column=Column(String(10), nullable=False))
-    to_addrs: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    cc_addrs: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    subject: str = Field(sa_column=Column(Text, nullable=False))
-    body_text: str = Field(sa_column=Column(Text, nullable=False))
-    body_html: str = Field(sa_column=Column(Text, nullable=False))
-    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
-    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    claimed_by: Optional[str] = Field(default=None, sa_column=Column(String(80)))
-    claim_expires: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
-    last_error: Optional[str] = Field(default=None, sa_column=Column(Text))
-    smtp_response: Optional[str] = Field(default=None, sa_column=Column(Text))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    sent_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+# The outbox: one row a message, written in the transaction of the change
+# that caused it, and sent later by `deliver`.
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(60), nullable=False),
+    Column("case_ref", String(40), index=True),
+    Column("checkpoint_ref", String(48)),
+    Column("state", String(10), nullable=False),
+    Column("to_addrs", JSON, nullable=False),
+    Column("cc_addrs", JSON, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_by", String(80)),
+    Column("claim_expires", UTCDateTime),
+    Column("last_error", Text),
+    Column("smtp_response", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
     # GOV.UK Notify: its notifications for the row, `[{"id", "to", "status"}]`
     # (one a recipient), and where the row's delivery receipts stand:
     # "pending" until every one is final, then "delivered" (or NULL: not Notify).
-    notify_ids: Optional[list] = Field(default=None, sa_column=Column(JSON))
-    receipt: Optional[str] = Field(default=None, sa_column=Column(String(20)))
+    Column("notify_ids", JSON),
+    Column("receipt", String(20)),
+    Index("ix_outbox_due", "state", "next_attempt_at"),
+    Index("ix_outbox_receipt", "receipt"),
+)
 
 
 # --- functions over the table (SQLAlchemy Core; the caller owns transactions) ---
 
-_T = OutboxMessage.__table__
+_T = outbox
 _C = _T.c
 STATES = ("queued", "sent", "dead")
 # Backoff after a temporary failure: about a minute, doubling with each try.

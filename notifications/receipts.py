@@ -28,9 +28,9 @@ from typing import Callable, Mapping, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
-from notifications.outbox import OutboxMessage, _transaction, backoff_seconds
+from notifications.outbox import _transaction, backoff_seconds, outbox
 
-_T = OutboxMessage.__table__
+_T = outbox
 _C = _T.c
 
 FINAL = ("delivered", "permanent-failure", "temporary-failure", "technical-failure")

@@ -1,10 +1,15 @@
-"""Column types shared by every table (workflow's and the outbox's)."""
+"""What every table shares (workflow's and the outbox's): the MetaData they are declared on,
+and the column type for times."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, MetaData
 from sqlalchemy.types import TypeDecorator
+
+# One MetaData for every table: the outbox is declared on it here (notifications
+# never imports workflow/), and workflow/storage/tables.py declares the rest.
+metadata = MetaData()
 
 
 class UTCDateTime(TypeDecorator):

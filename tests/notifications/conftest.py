@@ -14,7 +14,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from notifications.outbox import OutboxMessage  # noqa: E402
+from notifications.outbox import outbox  # noqa: E402
 from tests.notifications.mail_fixtures import Clock, sqlite_engine  # noqa: E402
 from tests.notifications.mail_peers import NotifyPeer, SmtpPeer  # noqa: E402
 from tests.notify_stub import NotifyStub  # noqa: E402
@@ -52,7 +52,7 @@ def peer(request):
 def outbox_db(tmp_path) -> Engine:
     """A SQLite database holding only the outbox table."""
     engine = sqlite_engine(tmp_path / "outbox.db")
-    OutboxMessage.__table__.create(engine)
+    outbox.create(engine)
     yield engine
     engine.dispose()
 

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from notifications import OutboxMessage, deliver, enqueue, render
+from notifications import deliver, enqueue, render
+from notifications.outbox import outbox
 from notifications.notify import NotifyTransport, RateLimiter
 from notifications.notify_templates import NotifyTemplates
 from notifications.receipts import poll, record_receipt
@@ -16,7 +17,7 @@ from tests.notifications.mail_fixtures import realistic_context
 COUNCIL = "returns@tewkesbury.gov.uk"
 CASEWORKER = "caseworker@communities.gsi.gov.uk"
 SENDER = "casework@tca.example.gov.uk"
-T = OutboxMessage.__table__
+T = outbox
 
 
 def queue(db, clock, n=1, to=(COUNCIL,), cc=()) -> list[int]:

@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from notifications import (OutboxMessage, PermFailure, Sent, build_message, deliver, enqueue,
+from notifications import (PermFailure, Sent, build_message, deliver, enqueue,
                            message_id_for, render, send_all, transport_from_env)
+from notifications.outbox import outbox
 from notifications.notify import NotifyTransport, RateLimiter, unwrap
 from notifications.notify_templates import NotifyTemplates, templates_from_env
 from notifications.render import _wrap
@@ -25,7 +26,7 @@ COUNCIL = "returns@tewkesbury.gov.uk"
 CASEWORKER = "caseworker@communities.gsi.gov.uk"
 SENDER = "casework@tca.example.gov.uk"
 WHEN = datetime(2014, 4, 7, 8, 0, tzinfo=timezone.utc)
-T = OutboxMessage.__table__
+T = outbox
 
 
 def a_message(n=1, kind="checkpoint.reminder", to=(COUNCIL,), cc=(CASEWORKER,)):

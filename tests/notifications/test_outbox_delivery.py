@@ -16,11 +16,11 @@ from freezegun import freeze_time
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from notifications import (HeaderRefused, OutboxMessage, PermFailure, SmtpTransport, TempFailure,
+from notifications import (HeaderRefused, PermFailure, SmtpTransport, TempFailure,
                            as_email, claim_batch, counts, deliver, enqueue, exists, get_message,
                            list_messages, message_id_for, record_outcomes, render, retry,
                            send_all)
-from notifications.outbox import backoff_seconds
+from notifications.outbox import backoff_seconds, outbox
 from tests.notifications.mail_fixtures import Clock, realistic_context
 from tests.notifications.mail_peers import SmtpPeer
 
@@ -28,7 +28,7 @@ COUNCIL = "returns@tewkesbury.gov.uk"
 CASEWORKER = "caseworker@communities.gsi.gov.uk"
 SENDER = "TCA casework <casework@tca.example.gov.uk>"
 DOMAIN = "casework.example.gov.uk"
-T = OutboxMessage.__table__
+T = outbox
 
 
 def queue(db, clock, n=1, kind="checkpoint.overdue", to=(COUNCIL,), cc=(CASEWORKER,)) -> list[int]:

@@ -11,15 +11,16 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
-from notifications import (OutboxMessage, SmtpTransport, claim_batch, deliver, enqueue, list_messages,
+from notifications import (SmtpTransport, claim_batch, deliver, enqueue, list_messages,
                            record_outcomes, render)
+from notifications.outbox import outbox
 from notifications.transports import Sent
 from tests.conftest import PG_UNAVAILABLE, PG_URL
 from tests.notifications.mail_fixtures import realistic_context
 from workflow.storage.db import make_engine
 
 pytestmark = pytest.mark.postgres
-T = OutboxMessage.__table__
+T = outbox
 
 
 @pytest.fixture

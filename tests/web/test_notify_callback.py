@@ -6,7 +6,8 @@ import random
 import pytest
 from sqlalchemy import select
 
-from notifications import OutboxMessage, deliver, enqueue, render
+from notifications import deliver, enqueue, render
+from notifications.outbox import outbox
 from notifications.notify import NotifyTransport
 from notifications.notify_templates import NotifyTemplates
 from tests.notifications.mail_fixtures import realistic_context
@@ -16,7 +17,7 @@ from workflow import clock
 
 TOKEN = "a-long-callback-token-given-to-notify"
 GONE = "gone@leeds.gov.uk"
-T = OutboxMessage.__table__
+T = outbox
 
 
 @pytest.fixture

@@ -127,15 +127,11 @@ def test_ledger_rows_from_before_the_running_balance_get_theirs_in_the_order_wri
 def test_the_tables_the_models_declare_are_the_tables_the_migrations_make(any_db):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
-    from sqlmodel import SQLModel
-
-    import workflow.api.idempotency  # noqa: F401  (tables declared outside models.py)
-    import workflow.services.tokens  # noqa: F401
-    import workflow.web.lockout  # noqa: F401
+    from workflow.storage.tables import metadata   # every table, declared together
 
     with any_db.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                       SQLModel.metadata)
+                                       metadata)
 
     assert differences == []
 

@@ -24,43 +24,22 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
-from sqlalchemy import (JSON, Column, Index, Integer, String, Text, UniqueConstraint, delete,
-                        select, update)
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, SQLModel
 
-from notifications.sqltypes import UTCDateTime
 from workflow import clock
 from workflow.errors import CaseworkError, ConflictError, Malformed
+from workflow.storage.tables import idempotency_keys as records
 
-__all__ = ["IdempotencyRecord", "Answer", "KeyInUse", "KeyReused", "parse_key", "fingerprint",
+__all__ = ["Answer", "KeyInUse", "KeyReused", "parse_key", "fingerprint",
            "once", "once_in", "KEEP_FOR", "PENDING_LEASE", "MAX_KEY_LENGTH"]
 
 KEEP_FOR = timedelta(hours=24)
 PENDING_LEASE = timedelta(minutes=5)
-MAX_KEY_LENGTH = 255
-
-
-class IdempotencyRecord(SQLModel, table=True):
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("person", "key"),
-                      Index("ix_idempotency_keys_expires_at", "expires_at"))
-    id: Optional[int] = Field(default=None, primary_key=True)
-    person: str = Field(sa_column=Column(String(80), nullable=False))
-    key: str = Field(sa_column=Column(String(MAX_KEY_LENGTH), nullable=False))
-    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
-    state: str = Field(sa_column=Column(String(10), nullable=False))      # pending | done
-    status: Optional[int] = Field(default=None, sa_column=Column(Integer))
-    body: Optional[str] = Field(default=None, sa_column=Column(Text))
-    headers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-
-
-records = IdempotencyRecord.__table__
+MAX_KEY_LENGTH = records.c.key.type.length   # 255
 
 
 @dataclass(frozen=True)

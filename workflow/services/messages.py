@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import Connection, bindparam, select
 
-from notifications.outbox import QUEUED_COLUMNS, OutboxMessage, queued_row
+from notifications.outbox import QUEUED_COLUMNS, outbox, queued_row
 from notifications.render import render
 from states.money import pounds
 from workflow.storage.tables import organisations, people
@@ -50,7 +50,7 @@ def base_url() -> str:
 _ORG = Prepared(select(organisations.c.name, organisations.c.email,
                        organisations.c.escalation_email)
                 .where(organisations.c.code == bindparam("code")))
-_QUEUE = Prepared(OutboxMessage.__table__.insert().values(
+_QUEUE = Prepared(outbox.insert().values(
     {name: bindparam(name) for name in QUEUED_COLUMNS}))
 _EMAIL = Prepared(select(people.c.email).where(people.c.name == bindparam("name")))
 

@@ -11,35 +11,21 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
-from sqlmodel import Field, SQLModel
 
-from notifications.sqltypes import UTCDateTime
 from workflow.services import directory
 from workflow.services.engine import Actor
 from workflow.errors import CaseworkError, Malformed, NotFound
+from workflow.storage.tables import api_tokens as tokens
 
-__all__ = ["ApiToken", "TokenRefused", "TokenNotFound", "PREFIX", "MAX_EXPIRY_DAYS",
+__all__ = ["TokenRefused", "TokenNotFound", "PREFIX", "MAX_EXPIRY_DAYS",
            "create", "list_tokens", "revoke", "authenticate", "digest"]
 
 PREFIX = "cw_"          # makes a leaked token easy to recognise (and to scan for)
 MAX_EXPIRY_DAYS = 3650
-
-
-class ApiToken(SQLModel, table=True):
-    __tablename__ = "api_tokens"
-    id: Optional[int] = Field(default=None, primary_key=True)
-    person: str = Field(sa_column=Column(String(80), ForeignKey("people.name"), nullable=False))
-    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    expires_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
-    revoked_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
-
-
-tokens = ApiToken.__table__
 
 
 class TokenRefused(CaseworkError):

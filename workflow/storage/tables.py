@@ -1,243 +1,270 @@
-"""The tables of the case engine (SQLModel on SQLAlchemy).
+"""The tables of the case engine, declared with SQLAlchemy Core.
 
-Services read and write them through SQLAlchemy Core (`Model.__table__`), so
-the hot path builds no ORM objects; the classes are the one place the schema
-is declared. Money is whole pence; times are UTC.
+Services read and write them with Core statements (and the hot path's
+`Prepared` ones); nothing builds ORM objects, so nothing imports the ORM:
+every command starts without it. Declared on the one MetaData the outbox
+shares (notifications/sqltypes.py). Money is whole pence; times are UTC.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Optional
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String,
+                        Table, Text, UniqueConstraint, text)
 
-from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, BigInteger, text)
-from sqlmodel import Field, SQLModel
+from notifications.outbox import outbox
+from notifications.sqltypes import UTCDateTime, metadata
 
-from notifications.outbox import OutboxMessage  # noqa: F401  (same metadata)
-from notifications.sqltypes import UTCDateTime
-
-
-class Programme(SQLModel, table=True):
-    __tablename__ = "programmes"
-    code: str = Field(sa_column=Column(String(40), primary_key=True))
-    name: str = Field(sa_column=Column(String(200), nullable=False))
-    kind: str = Field(sa_column=Column(String(10), nullable=False))       # bids | areas
-    fund_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
-    source: str = Field(sa_column=Column(Text, nullable=False))           # the TOML it came from
-    last_number: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
-    loaded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+programmes = Table(
+    "programmes", metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(10), nullable=False),       # bids | areas
+    Column("fund_pence", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),           # the TOML it came from
+    Column("last_number", Integer, nullable=False, default=0),
+    Column("loaded_at", UTCDateTime, nullable=False),
+)
 
 
-class Organisation(SQLModel, table=True):
-    __tablename__ = "organisations"
-    code: str = Field(sa_column=Column(String(40), primary_key=True))
-    name: str = Field(sa_column=Column(String(200), nullable=False))
-    email: str = Field(sa_column=Column(String(254), nullable=False))
-    escalation_email: Optional[str] = Field(default=None, sa_column=Column(String(254)))
-    kind: str = Field(default="council", sa_column=Column(String(20), nullable=False))
-    esg_allocation_pence: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
-    org_id: Optional[str] = Field(default=None, sa_column=Column(String(80)))
+organisations = Table(
+    "organisations", metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("escalation_email", String(254)),
+    Column("kind", String(20), nullable=False),
+    Column("esg_allocation_pence", BigInteger),
+    Column("org_id", String(80)),
+)
 
 
-class Person(SQLModel, table=True):
-    __tablename__ = "people"
-    name: str = Field(sa_column=Column(String(80), primary_key=True))
-    roles: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    email: Optional[str] = Field(default=None, sa_column=Column(String(254)))
-    org: Optional[str] = Field(default=None, sa_column=Column(
-        String(40), ForeignKey("organisations.code")))
-    password_hash: Optional[str] = Field(default=None, sa_column=Column(Text))
+people = Table(
+    "people", metadata,
+    Column("name", String(80), primary_key=True),
+    Column("roles", JSON, nullable=False),
+    Column("email", String(254)),
+    Column("org", String(40), ForeignKey("organisations.code")),
+    Column("password_hash", Text),
+)
 
 
-class Case(SQLModel, table=True):
-    __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_programme_state", "programme", "state"),
-                      Index("ix_cases_kind_state", "kind", "state"),
-                      Index("ix_cases_lead", "lead"))
-    id: Optional[int] = Field(default=None, primary_key=True)
-    ref: str = Field(sa_column=Column(String(40), nullable=False, unique=True))
-    kind: str = Field(sa_column=Column(String(10), nullable=False))        # bid | area
-    programme: str = Field(sa_column=Column(String(40), ForeignKey("programmes.code"),
-                                            nullable=False))
-    state: str = Field(sa_column=Column(String(40), nullable=False))
-    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
-    definition_version: int = Field(sa_column=Column(Integer, nullable=False))
-    title: str = Field(sa_column=Column(Text, nullable=False))
-    category: Optional[str] = Field(default=None, sa_column=Column(String(40)))
-    lead: str = Field(sa_column=Column(String(40), ForeignKey("organisations.code"),
-                                       nullable=False))
-    partners: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    amount_pence: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
-    application: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    caseworker: Optional[str] = Field(default=None, sa_column=Column(
-        String(80), ForeignKey("people.name")))
-    at_risk: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False))
-    contribution_pence: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+cases = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(40), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),        # bid | area
+    Column("programme", String(40), ForeignKey("programmes.code"), nullable=False),
+    Column("state", String(40), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("definition_version", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("category", String(40)),
+    Column("lead", String(40), ForeignKey("organisations.code"), nullable=False),
+    Column("partners", JSON, nullable=False),
+    Column("amount_pence", BigInteger),
+    Column("application", JSON, nullable=False),
+    Column("caseworker", String(80), ForeignKey("people.name")),
+    Column("at_risk", Boolean, nullable=False, default=False),
+    Column("contribution_pence", BigInteger),
     # The head of the history chain: the next row's seq and prev_hash. Kept
     # here so appending takes the case row's lock instead of racing on seq.
-    last_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False))
-    last_hash: str = Field(default="", sa_column=Column(String(64), nullable=False))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    Column("last_seq", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_cases_programme_state", "programme", "state"),
+    Index("ix_cases_kind_state", "kind", "state"),
+    Index("ix_cases_lead", "lead"),
+)
 
 
-class CaseOrg(SQLModel, table=True):
-    """An organisation a case involves: its lead, or one of its partners."""
+# An organisation a case involves: its lead, or one of its partners.
+case_orgs = Table(
+    "case_orgs", metadata,
+    Column("org", String(40), primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("role", String(10), nullable=False),     # lead | partner
+)
 
-    __tablename__ = "case_orgs"
-    org: str = Field(sa_column=Column(String(40), primary_key=True))
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), primary_key=True))
-    role: str = Field(sa_column=Column(String(10), nullable=False))     # lead | partner
 
-
-class Checkpoint(SQLModel, table=True):
-    __tablename__ = "checkpoints"
-    __table_args__ = (UniqueConstraint("case_id", "n"),
-                      # the sweep's claim order (migration 0002)
-                      Index("ix_checkpoints_next_step", "next_step_at", "id"),
-                      # the returns inbox and every count by state (migration 0004)
-                      Index("ix_checkpoints_state_level_due", "state", "level", "due"))
-    id: Optional[int] = Field(default=None, primary_key=True)
-    ref: str = Field(sa_column=Column(String(48), nullable=False, unique=True))
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False))
-    n: int = Field(sa_column=Column(Integer, nullable=False))
-    state: str = Field(sa_column=Column(String(20), nullable=False))
-    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
-    due: date = Field(sa_column=Column(Date, nullable=False))
-    level: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+checkpoints = Table(
+    "checkpoints", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(48), nullable=False, unique=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("due", Date, nullable=False),
+    Column("level", Integer, nullable=False),
     # The moment of the next ladder step not yet done (NULL when the ladder
     # has nothing more to do): the sweep reads only rows whose time has come.
-    next_step_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
-    steps_done: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    figures: Optional[dict] = Field(default=None, sa_column=Column(JSON))
-    attachment_sha256: Optional[str] = Field(default=None, sa_column=Column(String(64)))
-    attachment_name: Optional[str] = Field(default=None, sa_column=Column(Text))
-    submitted_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    Column("next_step_at", UTCDateTime),
+    Column("steps_done", JSON, nullable=False),
+    Column("figures", JSON),
+    Column("attachment_sha256", String(64)),
+    Column("attachment_name", Text),
+    Column("submitted_at", UTCDateTime),
     # When the checkpoint was created: a step that fell due before then is done
     # at the first sweep without being called late (migration 0002).
-    scheduled_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    Column("scheduled_at", UTCDateTime),
+    UniqueConstraint("case_id", "n"),
+    # the sweep's claim order (migration 0002)
+    Index("ix_checkpoints_next_step", "next_step_at", "id"),
+    # the returns inbox and every count by state (migration 0004)
+    Index("ix_checkpoints_state_level_due", "state", "level", "due"),
+)
 
 
-class History(SQLModel, table=True):
-    __tablename__ = "history"
-    __table_args__ = (UniqueConstraint("case_id", "seq"),
-                      Index("ix_history_at", "at"))
-    id: Optional[int] = Field(default=None, primary_key=True)
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False))
-    seq: int = Field(sa_column=Column(Integer, nullable=False))
-    checkpoint: Optional[str] = Field(default=None, sa_column=Column(String(8)))
-    from_state: Optional[str] = Field(default=None, sa_column=Column(String(40)))
-    to_state: str = Field(sa_column=Column(String(40), nullable=False))
-    trigger: str = Field(sa_column=Column(String(40), nullable=False))
-    actor: str = Field(sa_column=Column(String(80), nullable=False))
-    role: str = Field(sa_column=Column(String(20), nullable=False))
-    reason: Optional[str] = Field(default=None, sa_column=Column(Text))
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
-    hash: str = Field(sa_column=Column(String(64), nullable=False))
+history = Table(
+    "history", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("checkpoint", String(8)),
+    Column("from_state", String(40)),
+    Column("to_state", String(40), nullable=False),
+    Column("trigger", String(40), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("reason", Text),
+    Column("at", UTCDateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("case_id", "seq"),
+    Index("ix_history_at", "at"),
+)
 
 
-class LedgerEntry(SQLModel, table=True):
-    """The fund ledger: an offer reserves, a decline or termination releases.
-
-    Rows, never a counter, so the committed total can always be explained.
-    """
-
-    __tablename__ = "ledger"
-    __table_args__ = (Index("ix_ledger_programme", "programme", "category"),
-                      Index("ix_ledger_programme_id", "programme", "id"),   # the latest row
-                      Index("ix_ledger_case", "case_id"))
-    id: Optional[int] = Field(default=None, primary_key=True)
-    programme: str = Field(sa_column=Column(String(40), ForeignKey("programmes.code"),
-                                            nullable=False))
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False))
-    category: Optional[str] = Field(default=None, sa_column=Column(String(40)))
-    entry: str = Field(sa_column=Column(String(10), nullable=False))     # reserve | release
-    amount_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+# The fund ledger: an offer reserves, a decline or termination releases.
+#
+# Rows, never a counter, so the committed total can always be explained.
+ledger = Table(
+    "ledger", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("programme", String(40), ForeignKey("programmes.code"), nullable=False),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("category", String(40)),
+    Column("entry", String(10), nullable=False),     # reserve | release
+    Column("amount_pence", BigInteger, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
     # The programme's committed total (reserved minus released) once this row
     # is written: the latest row gives the total without adding the ledger up.
-    balance_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    Column("balance_pence", BigInteger, nullable=False),
+    Index("ix_ledger_programme", "programme", "category"),
+    Index("ix_ledger_programme_id", "programme", "id"),   # the latest row
+    Index("ix_ledger_case", "case_id"),
+)
 
 
-class Declaration(SQLModel, table=True):
-    """An assessor's conflict-of-interest declaration on one case."""
+# An assessor's conflict-of-interest declaration on one case.
+declarations = Table(
+    "declarations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("person", String(80), ForeignKey("people.name"), nullable=False),
+    Column("conflict", Boolean, nullable=False),
+    Column("reason", Text),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "person"),
+)
 
-    __tablename__ = "declarations"
-    __table_args__ = (UniqueConstraint("case_id", "person"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False))
-    person: str = Field(sa_column=Column(String(80), ForeignKey("people.name"), nullable=False))
-    conflict: bool = Field(sa_column=Column(Boolean, nullable=False))
-    reason: Optional[str] = Field(default=None, sa_column=Column(Text))
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
-
-class ScoreRow(SQLModel, table=True):
-    """One assessor's scores for a bid, or a moderator's agreed score (`agreed`)."""
-
-    __tablename__ = "scores"
+# One assessor's scores for a bid, or a moderator's agreed score (`agreed`).
+scores = Table(
+    "scores", metadata,
     # One live score per assessor (and one live agreed score per moderator);
     # rows set aside by a late conflict stay beside them (migration 0009).
-    __table_args__ = (Index("uq_scores_live", "case_id", "assessor", "agreed", unique=True,
-                            sqlite_where=text("set_aside_at IS NULL"),
-                            postgresql_where=text("set_aside_at IS NULL")),)
-    id: Optional[int] = Field(default=None, primary_key=True)
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False))
-    assessor: str = Field(sa_column=Column(String(80), ForeignKey("people.name"), nullable=False))
-    innovation: int = Field(sa_column=Column(Integer, nullable=False))
-    costs: int = Field(sa_column=Column(Integer, nullable=False))
-    savings: int = Field(sa_column=Column(Integer, nullable=False))
-    comment: Optional[str] = Field(default=None, sa_column=Column(Text))
-    agreed: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("assessor", String(80), ForeignKey("people.name"), nullable=False),
+    Column("innovation", Integer, nullable=False),
+    Column("costs", Integer, nullable=False),
+    Column("savings", Integer, nullable=False),
+    Column("comment", Text),
+    Column("agreed", Boolean, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
     # When a conflict of interest declared after scoring set this score aside.
-    set_aside_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    Column("set_aside_at", UTCDateTime),
+    Index("uq_scores_live", "case_id", "assessor", "agreed", unique=True,
+    sqlite_where=text("set_aside_at IS NULL"),
+    postgresql_where=text("set_aside_at IS NULL")),
+)
 
 
-class SealRow(SQLModel, table=True):
-    """A seal (DESIGN section 11): a signed statement of the history's Merkle root.
-
-    `statement` is the exact JSON text that was signed; the database refuses to
-    change or remove a seal (migration 0011).
-    """
-
-    __tablename__ = "seals"
-    number: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    statement: str = Field(sa_column=Column(Text, nullable=False))
-    signature: str = Field(sa_column=Column(String(100), nullable=False))     # base64
+# A seal (DESIGN section 11): a signed statement of the history's Merkle root.
+# `statement` is the exact JSON text that was signed; the database refuses to
+# change or remove a seal (migration 0011).
+seals = Table(
+    "seals", metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("statement", Text, nullable=False),
+    Column("signature", String(100), nullable=False),     # base64
     # The previous key's signature of the same statement, on a new key's first seal.
-    endorsement: Optional[str] = Field(default=None, sa_column=Column(String(100)))
+    Column("endorsement", String(100)),
+)
 
 
-class AuditKey(SQLModel, table=True):
-    """A public key `audit keygen` made, recorded when it was made (never the private key)."""
-
-    __tablename__ = "audit_keys"
-    public_key: str = Field(sa_column=Column(String(64), primary_key=True))   # base64, raw 32 bytes
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-
-
-class Meta(SQLModel, table=True):
-    """Small facts about the installation: the last sweep, definition versions."""
-
-    __tablename__ = "meta"
-    key: str = Field(sa_column=Column(String(80), primary_key=True))
-    value: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+# A public key `audit keygen` made, recorded when it was made (never the private key).
+audit_keys = Table(
+    "audit_keys", metadata,
+    Column("public_key", String(64), primary_key=True),   # base64, raw 32 bytes
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
 
-programmes = Programme.__table__
-organisations = Organisation.__table__
-people = Person.__table__
-cases = Case.__table__
-checkpoints = Checkpoint.__table__
-case_orgs = CaseOrg.__table__
-history = History.__table__
-meta = Meta.__table__
-seals = SealRow.__table__
-audit_keys = AuditKey.__table__
-ledger = LedgerEntry.__table__
-declarations = Declaration.__table__
-scores = ScoreRow.__table__
-outbox = OutboxMessage.__table__
+# Small facts about the installation: the last sweep, definition versions.
+meta = Table(
+    "meta", metadata,
+    Column("key", String(80), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
+
+# Personal API tokens, kept hashed (workflow/services/tokens.py).
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person", String(80), ForeignKey("people.name"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+
+# Every web sign-in attempt, so repeated failures slow and then lock a name
+# (workflow/web/lockout.py).
+sign_in_attempts = Table(
+    "sign_in_attempts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("outcome", String(10), nullable=False),    # ok | wrong | locked | signout
+    Column("remote", String(64)),
+    Index("ix_sign_in_attempts_name_at", "name", "at"),
+)
+
+
+# The API's Idempotency-Key records: a POST sent twice does its work once
+# (workflow/api/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person", String(80), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(10), nullable=False),      # pending | done
+    Column("status", Integer),
+    Column("body", Text),
+    Column("headers", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    UniqueConstraint("person", "key"),
+    Index("ix_idempotency_keys_expires_at", "expires_at"),
+)
+
+
+__all__ = ["metadata", "programmes", "organisations", "people", "cases", "case_orgs", "checkpoints",
+           "history", "ledger", "declarations", "scores", "seals", "audit_keys", "meta", "outbox",
+           "api_tokens", "sign_in_attempts", "idempotency_keys"]

@@ -13,28 +13,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Optional
+from typing import Iterable
 
-from sqlalchemy import Column, Engine, Index, String, select
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Engine, select
 
-from notifications.sqltypes import UTCDateTime
 from workflow.storage.db import reading
+from workflow.storage.tables import sign_in_attempts as attempts
 
 OUTCOMES = ("ok", "wrong", "locked", "signout")
-
-
-class SignInAttempt(SQLModel, table=True):
-    __tablename__ = "sign_in_attempts"
-    __table_args__ = (Index("ix_sign_in_attempts_name_at", "name", "at"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
-    name: str = Field(sa_column=Column(String(80), nullable=False))
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    outcome: str = Field(sa_column=Column(String(10), nullable=False))    # ok | wrong | locked | signout
-    remote: Optional[str] = Field(default=None, sa_column=Column(String(64)))
-
-
-attempts = SignInAttempt.__table__
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,12 @@ or else $CASEWORK_DB or sqlite:///casework.db, opened the way casework opens it
 (SQLite's pragmas, psycopg 3 for postgresql:// URLs).
 """
 from alembic import context
-from sqlmodel import SQLModel
 
-import workflow.storage.tables  # noqa: F401  (registers every table on the metadata)
+from workflow.storage.tables import metadata   # every table, the outbox's too
 
 
 def _migrate(connection) -> None:
-    context.configure(connection=connection, target_metadata=SQLModel.metadata,
+    context.configure(connection=connection, target_metadata=metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
         context.run_migrations()
