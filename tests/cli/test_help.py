@@ -4,13 +4,11 @@ from __future__ import annotations
 import re
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from workflow.cli import _register, app
+from workflow.cli import app, every_command
 
-_register()
-ROOT = typer.main.get_command(app)
+ROOT = every_command()
 
 
 def _paths(command, prefix=()):

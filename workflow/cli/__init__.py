@@ -1,19 +1,145 @@
 """The `casework` command line: parses, calls a service, prints. Nothing else.
 
 Exit codes: 0 done, 1 refused (the reason on stderr), 2 usage error.
+
+Every command and group is named in COMMANDS below with its one-line summary
+and the module that holds it; that module is imported only when the command
+is used. So `casework --help` imports no command at all, and `casework case
+list` imports workflow/cli/case.py and what it needs, not the web app, the
+mail transports or the scheduler (tests/cli/test_startup.py holds this, and
+bench/startup.py times it).
 """
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Optional
+from collections.abc import Iterator, MutableMapping
+from typing import NamedTuple, Optional
 
 import typer
+from typer._click import Command, Context, HelpFormatter
 from typer._click import exceptions as click_errors  # typer vendors its own click
+from typer.core import TyperGroup
 
-from workflow.cli._common import STATE
-from workflow.errors import CaseworkError
 
-app = typer.Typer(name="casework", no_args_is_help=True, add_completion=False,
+class Entry(NamedTuple):
+    module: str    # under workflow.cli; its register(app) adds the command to `app`
+    summary: str   # the line `casework --help` shows, and the command's short help
+
+
+# In the order `casework --help` lists them. A new command or group: one line
+# here, and a module of its own with register(app); its group's help (or the
+# command's short_help) is summary(name).
+COMMANDS: dict[str, Entry] = {
+    "init": Entry("setup_cmd", "Create or upgrade the database; load the programmes."),
+    "sweep": Entry("monitor", "Take every reminder and escalation step now due."),
+    "status": Entry("monitor", "Last sweep, steps due, outbox; exit 1 when stale."),
+    "serve": Entry("serve_cmd", "Run the scheduler, web app and API."),
+    "demo": Entry("demo_cmd", "Simulate a whole programme year, with a report."),
+    "org": Entry("org", "Organisations: councils and other bodies."),
+    "user": Entry("user", "People and their roles."),
+    "programme": Entry("programme", "Programmes and their rules."),
+    "case": Entry("case", "Bids and network areas."),
+    "audit": Entry("audit", "The tamper-evident history."),
+    "states": Entry("states_cmd", "The state machines, drawn from their definitions."),
+    "assess": Entry("assess", "Declare interests, score bids and agree moderated scores."),
+    "area": Entry("area", "Public Service Transformation Network areas."),
+    "checkpoint": Entry("checkpoint", "Monitoring returns: list, submit, accept, query, waive."),
+    "outbox": Entry("outbox", "Email waiting to go, sent, or dead."),
+    "token": Entry("token", "API tokens (shown once, stored hashed)."),
+    "publish": Entry("publish", "Open data."),
+    "notify": Entry("notify_cmd", "GOV.UK Notify: the templates to create, delivery receipts."),
+}
+
+
+def summary(name: str) -> str:
+    """The one line that says what a top-level command or group does."""
+    return COMMANDS[name].summary
+
+
+def _load(name: str) -> Command:
+    module = importlib.import_module(f"workflow.cli.{COMMANDS[name].module}")
+    scratch = typer.Typer(rich_markup_mode=None)   # as the root's: plain help, no rich
+    module.register(scratch)
+    return typer.main.get_group(scratch).commands[name]
+
+
+class _Commands(MutableMapping[str, Command]):
+    """The root's commands: every name in COMMANDS, each imported on first use."""
+
+    def __init__(self, given: MutableMapping[str, Command]):
+        self._loaded = dict(given)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._loaded:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._loaded[name] = _load(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*COMMANDS, *(n for n in self._loaded if n not in COMMANDS)])
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._loaded))
+
+
+class _LazyRoot(TyperGroup):
+    """typer's group, its commands loaded on first use and listed from COMMANDS."""
+
+    def __init__(self, **attrs):  # type: ignore[no-untyped-def]
+        super().__init__(**attrs)
+        self.commands = _Commands(self.commands)
+
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        # click's own listing (same columns, same cut at the terminal's width),
+        # but from the summaries: listing must not import every command.
+        from typer._click.utils import make_default_short_help
+        names = list(COMMANDS)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        with formatter.section("Commands"):
+            formatter.write_dl([(n, make_default_short_help(summary(n), limit)) for n in names])
+
+
+def _plain_values_skip_pydantic() -> None:
+    """A text option given text, or a flag given a bool, is taken as it is.
+
+    typer (0.29) checks every value with a pydantic TypeAdapter, and building
+    the first one imports pydantic: about a sixth of `casework case list`'s
+    start-up, to learn that the string typed is a string. Values of any other
+    type, or of another type than declared, still go through typer's own
+    adapter, built when first needed. (typer is pinned below 0.30 in
+    pyproject.toml; tests/cli/test_startup.py fails if pydantic comes back.)
+    """
+    from typer import core
+    from typer._coercion import RuntimeParam
+
+    build = core.build_runtime_param
+
+    class _AsGiven(RuntimeParam):
+        def _coerce_value(self, value, param, ctx):  # type: ignore[no-untyped-def]
+            if type(value) is self.annotation:
+                return value
+            return build(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+    def build_runtime_param(descriptor):  # type: ignore[no-untyped-def]
+        if descriptor.annotation in (str, bool) and descriptor.file_annotation is None:
+            return _AsGiven(parameter_info=descriptor.parameter_info,
+                            annotation=descriptor.annotation)
+        return build(descriptor)
+
+    core.build_runtime_param = build_runtime_param
+
+
+_plain_values_skip_pydantic()
+
+app = typer.Typer(name="casework", cls=_LazyRoot, no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Workflow and case management for public grant programmes.")
 
@@ -21,26 +147,16 @@ app = typer.Typer(name="casework", no_args_is_help=True, add_completion=False,
 @app.callback()
 def _global(db: Optional[str] = typer.Option(
         None, "--db", metavar="URL", help="Database URL (default: $CASEWORK_DB or sqlite:///casework.db).")) -> None:
+    from workflow.cli._common import STATE
     STATE.db_url = db
 
 
-def _register() -> None:
-    from workflow.cli import audit, case, org, programme, states_cmd, user, setup_cmd
-    for module in (setup_cmd, org, user, programme, case, audit, states_cmd):
-        module.register(app)
-    # Each group below lives in its own module and registers itself.
-    for name in ("assess", "area", "checkpoint", "outbox", "monitor", "serve_cmd", "passwd",
-                 "token", "publish", "demo_cmd", "notify_cmd"):
-        try:
-            module = __import__(f"workflow.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as err:
-            if err.name != f"workflow.cli.{name}":
-                raise
-            continue
-        module.register(app)
-
-
-_register()
+def every_command() -> TyperGroup:
+    """The root group with every command loaded (for tests that walk them all)."""
+    root = typer.main.get_command(app)
+    for name in COMMANDS:
+        root.commands[name]
+    return root
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,9 +177,12 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         sys.stderr.write("Stopped.\n")
         sys.exit(1)
-    except CaseworkError as err:
-        sys.stderr.write(err.command_line.rstrip() + "\n")
-        sys.exit(1)
     except KeyboardInterrupt:
         sys.stderr.write("Stopped.\n")
         sys.exit(130)
+    except Exception as err:
+        from workflow.errors import CaseworkError
+        if not isinstance(err, CaseworkError):
+            raise
+        sys.stderr.write(err.command_line.rstrip() + "\n")
+        sys.exit(1)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import typer
 
 from workflow.services import areas
+from workflow.cli import summary
 from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, emit, engine
 
-area_app = typer.Typer(help="Public Service Transformation Network areas.", no_args_is_help=True)
+area_app = typer.Typer(help=summary("area"), no_args_is_help=True)
 
 
 @area_app.command("contribution", short_help="Record an area's agreed contribution.")

@@ -1,4 +1,4 @@
-"""`casework assess declare|REF|agree|show` and `casework programme ranking|fund`.
+"""`casework assess declare|REF|agree|show`.
 
 `casework assess REF --as NAME --innovation N …` scores a bid: a first word
 that is not one of the group's commands is read as a reference for `score`.
@@ -11,10 +11,8 @@ import typer
 from typer.core import TyperGroup
 
 from workflow.services import assessment
-from workflow.services import ranking as ranking_service
-from workflow.cli._common import (AS_OPT, CASE_REF, JSON_OPT, PROGRAMME_CODE, emit, engine,
-                                  pounds_text)
-from workflow.cli.programme import programme_app
+from workflow.cli import summary
+from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, emit, engine, pounds_text
 
 
 class _ScoreByDefault(TyperGroup):
@@ -26,8 +24,7 @@ class _ScoreByDefault(TyperGroup):
         return super().resolve_command(ctx, args)
 
 
-assess_app = typer.Typer(cls=_ScoreByDefault, no_args_is_help=True,
-                         help="Declare interests, score bids and agree moderated scores.")
+assess_app = typer.Typer(cls=_ScoreByDefault, no_args_is_help=True, help=summary("assess"))
 
 INNOVATION = typer.Option(..., "--innovation", metavar="0-5", help="Level of innovation, 0 to 5.")
 COSTS = typer.Option(..., "--costs", metavar="0-5", help="Transitional costs, 0 to 5.")
@@ -142,50 +139,6 @@ def _moderation(result: dict[str, Any]) -> None:
     else:
         for why in result["waiting_for"]:
             typer.echo(f"moderation waits: {why}")
-
-
-# --- the programme's side: ranking and the fund --------------------------------
-@programme_app.command("ranking", short_help="Moderated bids best first, against the fund.")
-def ranking(code: str = PROGRAMME_CODE,
-            category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY"),
-            as_json: bool = JSON_OPT) -> None:
-    """Moderated bids best first, with the running committed total and where it stops."""
-    rows = ranking_service.ranking(engine(), code, category=category)
-    if as_json:
-        emit(rows, True)
-        return
-    _position(assessment.fund_position(engine(), code))
-    shown = [{**r, "rank": n, "fits": _fits(r)} for n, r in enumerate(rows, start=1)]
-    emit(shown, False, ["rank", "ref", "category", "score", "amount", "running_total",
-                        "remaining", "fits", "state"])
-    for r in rows:
-        for why in r["why"]:
-            typer.echo(f"{r['ref']}: {why}")
-
-
-@programme_app.command("fund", short_help="The fund: committed, remaining, by category.")
-def fund(code: str = PROGRAMME_CODE, as_json: bool = JSON_OPT) -> None:
-    """The fund, what offers commit, what remains, and each category's offers made / allowed."""
-    position = assessment.fund_position(engine(), code)
-    if as_json:
-        emit(position, True)
-    else:
-        _position(position)
-
-
-def _position(p: dict[str, Any]) -> None:
-    typer.echo(f"{p['code']}: fund {pounds_text(p['fund'])}, committed "
-               f"{pounds_text(p['committed'])}, remaining {pounds_text(p['remaining'])}")
-    for c in p["categories"]:
-        allowed = "no limit" if c["allowed"] is None else f"{c['allowed']} allowed"
-        typer.echo(f"  {c['category']}: {c['offers']} offers made ({allowed}), "
-                   f"committed {pounds_text(c['committed'])}")
-
-
-def _fits(row: dict[str, Any]) -> str:
-    if row["offered"]:
-        return "offered"
-    return "yes" if row["fits"] else f"no: {row['stops']}"
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ from typing import Optional
 import typer
 
 from workflow import clock
+from workflow.cli import summary
 from workflow.cli._common import CASE_REF, JSON_OPT, emit, engine
 from workflow.storage.db import reading
 from workflow.services.export import FORMATS, chunks
@@ -13,7 +14,7 @@ from workflow.services.chain import stream, verify as verify_chains
 from workflow.services.lifecycle import load_case
 from workflow.errors import SetupError
 
-audit_app = typer.Typer(help="The tamper-evident history.", no_args_is_help=True)
+audit_app = typer.Typer(help=summary("audit"), no_args_is_help=True)
 
 
 @audit_app.command("verify", short_help="Check every hash chain and seal; name what is broken.")

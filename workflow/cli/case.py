@@ -7,10 +7,11 @@ import typer
 from states.documents import load_document
 from states.errors import DocumentError
 from workflow.services import assignment, lifecycle
+from workflow.cli import summary
 from workflow.cli._common import AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine
 from workflow.errors import Malformed
 
-case_app = typer.Typer(help="Bids and network areas.", no_args_is_help=True)
+case_app = typer.Typer(help=summary("case"), no_args_is_help=True)
 
 LIST_COLUMNS = ["ref", "kind", "programme", "state", "title", "lead", "version"]
 

@@ -5,12 +5,12 @@ from typing import Optional
 import typer
 
 from workflow.services import attachments, monitoring
+from workflow.cli import summary
 from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, REASON_OPT, RETURN_REF, emit, engine
 from workflow.cli.case import read_document
 from workflow.errors import Malformed
 
-checkpoint_app = typer.Typer(help="Monitoring returns: list, submit, accept, query, waive.",
-                             no_args_is_help=True)
+checkpoint_app = typer.Typer(help=summary("checkpoint"), no_args_is_help=True)
 
 LIST_COLUMNS = ["ref", "state", "due", "level", "next", "case_state", "title"]
 

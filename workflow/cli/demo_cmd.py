@@ -5,11 +5,13 @@ from pathlib import Path
 
 import typer
 
+from workflow.cli import summary
+
 SIZES = ("small", "full")
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("demo", short_help="Simulate a whole programme year, with a report.")
+    @app.command("demo", short_help=summary("demo"))
     def demo(out: Path = typer.Option(Path("casework-demo"), "--out", metavar="DIR",
                                       help="Folder for the demo's database, mail and report "
                                            "(refused if it exists, unless --force)."),

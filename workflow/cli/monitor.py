@@ -4,6 +4,7 @@ from typing import Optional
 import typer
 
 from workflow import clock
+from workflow.cli import summary
 from workflow.cli._common import JSON_OPT, emit, engine
 
 
@@ -29,7 +30,7 @@ def _age(seconds) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("sweep", short_help="Take every reminder and escalation step now due.")
+    @app.command("sweep", short_help=summary("sweep"))
     def sweep_(now: Optional[str] = typer.Option(
             None, "--now", metavar="TIME", help="Sweep as at this moment (ISO 8601; no offset = UTC); never "
                                 "earlier than a moment already swept."),
@@ -43,7 +44,7 @@ def register(app: typer.Typer) -> None:
         if report.errors:
             raise SystemExit(1)    # not typer.Exit: main() drops the code click returns for it
 
-    @app.command("status", short_help="Last sweep, steps due, outbox; exit 1 when stale.")
+    @app.command("status", short_help=summary("status"))
     def status_(as_json: bool = JSON_OPT) -> None:
         """Last sweep, steps due, outbox depth; exit 1 when the sweep is stale."""
         from workflow.runtime.status import status

@@ -5,10 +5,10 @@ import os
 
 import typer
 
+from workflow.cli import summary
 from workflow.cli._common import JSON_OPT, emit, engine
 
-notify_app = typer.Typer(help="GOV.UK Notify: the templates to create, delivery receipts.",
-                         no_args_is_help=True)
+notify_app = typer.Typer(help=summary("notify"), no_args_is_help=True)
 
 
 @notify_app.command("templates", short_help="The Notify templates to create, kind by kind.")

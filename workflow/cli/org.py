@@ -3,10 +3,11 @@ from typing import Optional
 
 import typer
 
+from workflow.cli import summary
 from workflow.cli._common import JSON_OPT, emit, engine
 from workflow.services import directory
 
-org_app = typer.Typer(help="Organisations: councils and other bodies.", no_args_is_help=True)
+org_app = typer.Typer(help=summary("org"), no_args_is_help=True)
 
 
 @org_app.command("add", short_help="Add an organisation by its ONS/GSS code.")

@@ -4,9 +4,10 @@ from typing import List, Optional
 import typer
 
 from workflow.runtime import mail
+from workflow.cli import summary
 from workflow.cli._common import AS_OPT, JSON_OPT, emit, engine
 
-outbox_app = typer.Typer(help="Email waiting to go, sent, or dead.", no_args_is_help=True)
+outbox_app = typer.Typer(help=summary("outbox"), no_args_is_help=True)
 
 
 @outbox_app.command("list")

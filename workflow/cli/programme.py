@@ -1,12 +1,16 @@
-"""`casework programme list|show|load` (ranking lives with the awards commands)."""
+"""`casework programme list|show|load|ranking|fund`."""
 from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
-from workflow.cli._common import JSON_OPT, PROGRAMME_CODE, emit, engine
+from workflow.services import assessment
 from workflow.services import programme_files as programme_store
+from workflow.services import ranking as ranking_service
+from workflow.cli import summary
+from workflow.cli._common import JSON_OPT, PROGRAMME_CODE, emit, engine, pounds_text
 
-programme_app = typer.Typer(help="Programmes and their rules.", no_args_is_help=True)
+programme_app = typer.Typer(help=summary("programme"), no_args_is_help=True)
 
 
 @programme_app.command("list")
@@ -43,6 +47,49 @@ def load(file: Path = typer.Argument(..., metavar="FILE", exists=True, dir_okay=
         emit({"code": spec.code, "new": new}, True)
     else:
         typer.echo(f"programme {spec.code} {'loaded' if new else 'updated'}")
+
+
+@programme_app.command("ranking", short_help="Moderated bids best first, against the fund.")
+def ranking(code: str = PROGRAMME_CODE,
+            category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY"),
+            as_json: bool = JSON_OPT) -> None:
+    """Moderated bids best first, with the running committed total and where it stops."""
+    rows = ranking_service.ranking(engine(), code, category=category)
+    if as_json:
+        emit(rows, True)
+        return
+    _position(assessment.fund_position(engine(), code))
+    shown = [{**r, "rank": n, "fits": _fits(r)} for n, r in enumerate(rows, start=1)]
+    emit(shown, False, ["rank", "ref", "category", "score", "amount", "running_total",
+                        "remaining", "fits", "state"])
+    for r in rows:
+        for why in r["why"]:
+            typer.echo(f"{r['ref']}: {why}")
+
+
+@programme_app.command("fund", short_help="The fund: committed, remaining, by category.")
+def fund(code: str = PROGRAMME_CODE, as_json: bool = JSON_OPT) -> None:
+    """The fund, what offers commit, what remains, and each category's offers made / allowed."""
+    position = assessment.fund_position(engine(), code)
+    if as_json:
+        emit(position, True)
+    else:
+        _position(position)
+
+
+def _position(p: dict[str, Any]) -> None:
+    typer.echo(f"{p['code']}: fund {pounds_text(p['fund'])}, committed "
+               f"{pounds_text(p['committed'])}, remaining {pounds_text(p['remaining'])}")
+    for c in p["categories"]:
+        allowed = "no limit" if c["allowed"] is None else f"{c['allowed']} allowed"
+        typer.echo(f"  {c['category']}: {c['offers']} offers made ({allowed}), "
+                   f"committed {pounds_text(c['committed'])}")
+
+
+def _fits(row: dict[str, Any]) -> str:
+    if row["offered"]:
+        return "offered"
+    return "yes" if row["fits"] else f"no: {row['stops']}"
 
 
 def register(app: typer.Typer) -> None:

@@ -5,9 +5,10 @@ from typing import Optional
 
 import typer
 
+from workflow.cli import summary
 from workflow.cli._common import PROGRAMME_CODE, engine
 
-publish_app = typer.Typer(help="Open data.", no_args_is_help=True)
+publish_app = typer.Typer(help=summary("publish"), no_args_is_help=True)
 
 
 @publish_app.command("360giving", short_help="Awards as a validated 360Giving data package.")

@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import typer
 
+from workflow.cli import summary
 from workflow.cli._common import engine
 
 log = logging.getLogger("casework.serve")
@@ -58,7 +59,7 @@ def _install_handlers(stopping: threading.Event) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("serve", short_help="Run the scheduler, web app and API.")
+    @app.command("serve", short_help=summary("serve"))
     def serve(every: float = typer.Option(5.0, "--every", min=0.001, metavar="MINUTES",
                                           help="Minutes between sweeps (default 5)."),
               host: str = typer.Option("127.0.0.1", "--host", metavar="HOST"),

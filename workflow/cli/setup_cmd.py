@@ -1,11 +1,12 @@
 """`casework init`."""
 import typer
 
+from workflow.cli import summary
 from workflow.cli._common import JSON_OPT, emit, engine
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("init", short_help="Create or upgrade the database; load the programmes.")
+    @app.command("init", short_help=summary("init"))
     def init(as_json: bool = JSON_OPT) -> None:
         """Create or upgrade the schema and load the bundled programmes (safe to run twice)."""
         from workflow.services.setup import init as do_init

@@ -2,9 +2,9 @@
 import typer
 
 from states import DEFINITIONS
+from workflow.cli import summary
 
-states_app = typer.Typer(help="The state machines, drawn from their definitions.",
-                         no_args_is_help=True)
+states_app = typer.Typer(help=summary("states"), no_args_is_help=True)
 
 
 @states_app.command("diagram", short_help="Draw a state machine (Mermaid or DOT).")

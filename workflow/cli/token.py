@@ -6,9 +6,10 @@ import typer
 from workflow import clock
 
 from workflow.services import tokens
+from workflow.cli import summary
 from workflow.cli._common import JSON_OPT, emit, engine
 
-token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)
+token_app = typer.Typer(help=summary("token"), no_args_is_help=True)
 
 
 @token_app.command("create", short_help="Create an API token for NAME (shown once).")

@@ -1,12 +1,20 @@
-"""`casework user add|list` (and `user passwd` once the web app lands)."""
+"""`casework user add|list|passwd`.
+
+`user passwd` sets a person's web sign-in password: on a terminal it asks
+twice without echoing; otherwise it reads one line from stdin, so a script can
+pipe a password in without it showing in `ps`.
+"""
+import sys
 from typing import List, Optional
 
 import typer
 
+from workflow.services import directory, passwords
+from workflow.cli import summary
 from workflow.cli._common import JSON_OPT, emit, engine
-from workflow.services import directory
+from workflow.errors import Malformed
 
-user_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
+user_app = typer.Typer(help=summary("user"), no_args_is_help=True)
 
 
 @user_app.command("add")
@@ -31,6 +39,23 @@ def list_(as_json: bool = JSON_OPT) -> None:
     else:
         emit([{**r, "roles": ", ".join(r["roles"])} for r in rows], False,
              ["name", "roles", "email", "org"])
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise Malformed("The new password", ["nothing was given on stdin"])
+    return line[:-1] if line.endswith("\n") else line
+
+
+@user_app.command("passwd", short_help="Set a person's password for the web app.")
+def passwd(name: str = typer.Argument(..., metavar="NAME")) -> None:
+    """Set NAME's password for signing in to the web app (prompt, or one line of stdin)."""
+    password = _read_password()
+    passwords.set_password(engine(), name, password.removesuffix("\r"))
+    typer.echo(f"password set for {name}")
 
 
 def register(app: typer.Typer) -> None:

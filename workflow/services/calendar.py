@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-import holidays
-
 from states.ladder import LONDON, roll_forward
 
 
 @lru_cache(maxsize=None)
 def _bank_holidays(year: int) -> dict[date, str]:
+    # Imported here, once: the package is a tenth of a second of start-up for
+    # every command, and only the ladder's arithmetic and returns ask it.
+    import holidays
     return dict(holidays.country_holidays("GB", subdiv="ENG", years=year))
 
 

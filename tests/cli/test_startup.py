@@ -1,0 +1,67 @@
+"""The command line starts without what it does not use (bench/startup.py times it).
+
+Each check runs a real subprocess and reads its sys.modules at exit: a
+command that only reads cases must not pay for the ORM, the email templates,
+the mail transports, the web server or the metrics.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from workflow.cli import COMMANDS, every_command, summary
+
+# What the issue names, and what only the web app, `serve` and the demo use.
+NEVER_ON_START = ("sqlalchemy.orm", "sqlmodel", "jinja2", "aiosmtplib", "uvicorn",
+                  "prometheus_client", "fastapi", "starlette", "alembic")
+
+# Runs `casework ARGS...` in this process, then prints which modules it imported.
+_RUN = """
+import atexit, json, sys
+atexit.register(lambda: print("\\n" + json.dumps(sorted(sys.modules))))
+sys.argv = ["casework", *sys.argv[1:]]
+from workflow.cli import main
+main()
+"""
+
+
+def modules_after(*args: str, env: dict | None = None) -> set[str]:
+    ran = subprocess.run([sys.executable, "-c", _RUN, *args], capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    return set(json.loads(ran.stdout.rstrip().rsplit("\n", 1)[-1]))
+
+
+def test_importing_the_command_line_imports_no_database_template_or_mail_library():
+    ran = subprocess.run([sys.executable, "-c", "import sys, json, workflow.cli; "
+                          "print(json.dumps(sorted(sys.modules)))"],
+                         capture_output=True, text=True, timeout=120)
+    imported = set(json.loads(ran.stdout))
+
+    assert not {*NEVER_ON_START, "sqlalchemy", "rich"} & imported
+
+
+def test_help_lists_every_command_without_importing_one():
+    imported = modules_after("--help")
+
+    assert not {f"workflow.cli.{entry.module}" for entry in COMMANDS.values()} & imported
+    assert not {*NEVER_ON_START, "sqlalchemy", "rich"} & imported
+
+
+def test_listing_cases_imports_neither_the_orm_nor_the_mail_templates(cli):
+    imported = modules_after("case", "list", env={"CASEWORK_DB": cli.url})
+
+    assert "workflow.cli.case" in imported
+    assert not {*NEVER_ON_START, "rich"} & imported
+    assert not {f"workflow.cli.{e.module}" for n, e in COMMANDS.items() if n != "case"} & imported
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_each_command_says_in_its_own_help_what_the_list_says(name):
+    command = every_command().commands[name]
+
+    assert command.get_short_help_str(limit=200) == summary(name)
