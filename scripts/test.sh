@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+# Every package at the version requirements.lock pins (scripts/lock.sh writes it).
+.venv/bin/python -m pip install --quiet -c requirements.lock -e '.[test]'
 
 # The browser journeys drive Debian's Chromium (Playwright cannot download its own here).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
