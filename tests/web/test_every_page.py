@@ -14,7 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from notifications.kinds import KINDS
+from states import DEFINITIONS
+from states.programme import parse_programme
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, LiveServer
+from workflow.services.programme_files import bundled_sources
 from workflow.storage.db import make_engine, reading
 from demo import run_demo
 from workflow.storage.tables import cases, checkpoints, people
@@ -30,6 +34,12 @@ pytestmark = [
 ]
 WIDTHS = (1280, 390)
 OUT = SCREENSHOTS / "every-page"
+# Codes that must never be what people read (forms and links keep them): every state, trigger,
+# category, ladder step and message kind that is plainly a code (an underscore or a dot).
+CODES = sorted({c for d in DEFINITIONS.values() for c in (*d.states, *d.triggers) if "_" in c}
+               | {c for spec in (parse_programme(text) for _, text in bundled_sources())
+                  for c in (*spec.categories, *(step.name for step in spec.ladder)) if "_" in c}
+               | set(KINDS))
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +137,23 @@ def test_every_page_fits_a_phone_passes_axe_and_is_kept_as_a_screenshot(year, si
             if wide > width:
                 problems.append(f"{name} ({path}) is {wide}px wide at {width}px: "
                                 f"{_widest(page, width)}")
+            shown = _words_on(page)
+            leaked = sorted(code for code in CODES
+                            if re.search(rf"(?<![\w/.-]){re.escape(code)}(?![\w-])", shown))
+            if leaked:
+                problems.append(f"{name} shows codes where people read words: {', '.join(leaked)}")
             found = axe.run(page)
             if found.violations_count:
                 problems.append(f"{name} at {width}px: {found.generate_report()}")
     assert problems == [], "\n".join(problems)
+
+
+def _words_on(page: Any) -> str:
+    """What people read on the page: its text, less what is shown verbatim on purpose (a
+    message as it was sent, a delivery key: <pre> and <code>)."""
+    return page.evaluate("""() => { const copy = document.body.cloneNode(true);
+        copy.querySelectorAll('pre, code, script, style').forEach(e => e.remove());
+        return copy.innerText || copy.textContent; }""")
 
 
 def _widest(page: Any, width: int) -> str:

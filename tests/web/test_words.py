@@ -100,3 +100,18 @@ def test_the_network_programme_counts_agreed_contributions_as_its_income(people)
     page = text_of(Site(people).as_("carol").get("/programmes").text)
 
     assert "£50,000 agreed contributions: the network's income" in page
+
+
+def test_the_ranking_offers_only_what_would_fit_and_says_why_not_beside_the_rest(people):
+    from tests.web.site import SMALL_ROUND
+    from workflow.services import programme_files as store
+    with people.engine.begin() as conn:
+        store.load(conn, SMALL_ROUND, "test.toml")
+    first = recommended_bid(people, programme="tca-tiny")
+    second = recommended_bid(people, programme="tca-tiny")
+    people.advance(first, "offer", by="april")
+
+    html = Site(people).as_("aaron").get("/programmes/tca-tiny/ranking").text
+
+    assert f'action="/cases/{second}/advance"' not in html
+    assert "past the fund" in text_of(html)

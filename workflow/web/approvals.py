@@ -12,14 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from states.money import parse_money
 from workflow.services import programme_files as programme_store, ranking
 from workflow.services.areas import CONTRIBUTION_STATES
 from workflow.services.assessment import fund_position
 from workflow.storage.db import reading
 from workflow.storage.tables import cases
 from workflow.web import queries
+from workflow.web.actions import find, plan_actions
 from workflow.web.auth import require
-from states.money import parse_money
 from workflow.web.pages import page
 
 SEES = ("caseworker", "assessor", "approver", "auditor", "admin")
@@ -55,10 +56,14 @@ def ranking_page(request: Request) -> Response:
     with reading(engine) as conn:
         names = queries.org_names(conn, [r["lead"] for r in rows])
         waiting = [r["ref"] for r in rows if r["state"] == "recommended"]
-        versions = {r.ref: r.version for r in conn.execute(
-            select(cases.c.ref, cases.c.version).where(cases.c.ref.in_(waiting)))} if waiting else {}
+        found = list(conn.execute(select(cases).where(cases.c.ref.in_(waiting)))) if waiting else []
+        versions = {r.ref: r.version for r in found}
+        # Each offer planned with the service's rules for this approver, as on the case page:
+        # the button only where it would succeed now, else what stops it.
+        offers = ({r.ref: find(plan_actions(conn, r, who.actor), "offer") for r in found}
+                  if who.has("approver") else {})
     return page(request, "ranking.html", fund=fund, rows=rows, names=names, category=category,
-                may_offer=who.has("approver"), versions=versions)
+                may_offer=who.has("approver"), versions=versions, offers=offers)
 
 
 def with_running_totals(rows: list[dict]) -> list[dict]:
