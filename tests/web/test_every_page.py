@@ -1,7 +1,8 @@
 """Every page of a demo year, opened in Chromium at 1280 and 390 pixels wide.
 
 Each page is screenshotted at both widths under test-output/screenshots/every-page/
-(kept with the test run for people to look at), checked by axe-core at both,
+(kept with the test run for people to look at), checked by axe-core at 390 (the layout where
+tables scroll in their own boxes; axe's rules read the same page at both widths otherwise),
 and must be no wider than the phone's screen at 390 pixels: a wide table
 scrolls inside its own box, never the whole page sideways.
 """
@@ -33,6 +34,7 @@ pytestmark = [
                        "`apt-get install -y chromium` (scripts/test.sh does it) to see every page"),
 ]
 WIDTHS = (1280, 390)
+AXE_WIDTH = 390
 OUT = SCREENSHOTS / "every-page"
 # Codes that must never be what people read (forms and links keep them): every state, trigger,
 # category, ladder step and message kind that is plainly a code (an underscore or a dot).
@@ -142,8 +144,8 @@ def test_every_page_fits_a_phone_passes_axe_and_is_kept_as_a_screenshot(year, si
                             if re.search(rf"(?<![\w/.-]){re.escape(code)}(?![\w-])", shown))
             if leaked:
                 problems.append(f"{name} shows codes where people read words: {', '.join(leaked)}")
-            found = axe.run(page)
-            if found.violations_count:
+            found = axe.run(page) if width == AXE_WIDTH else None
+            if found is not None and found.violations_count:
                 problems.append(f"{name} at {width}px: {found.generate_report()}")
     assert problems == [], "\n".join(problems)
 
