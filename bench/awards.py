@@ -31,7 +31,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from workflow.services import programme_files  # noqa: E402
 
-from workflow.services import assessment, lifecycle, directory
+from workflow.services import assessment, directory, lifecycle  # noqa: E402
 from workflow.storage.db import make_engine  # noqa: E402
 from workflow.errors import GuardFailed  # noqa: E402
 from workflow.services.ranking import ranking  # noqa: E402
@@ -69,7 +69,7 @@ def open_bids(engine, code: str, n: int) -> list[str]:
            "transitional_costs": "1000", "annual_savings": "2000", "arrangement": "linked_it",
            "innovation": "One estate."}
     refs = []
-    for i in range(n):
+    for _ in range(n):
         ref = lifecycle.open_case(engine, "bid", doc, "carol")["ref"]
         for t in ("submit", "check", "start_assessment"):
             lifecycle.advance(engine, ref, t, "carol")

@@ -132,7 +132,7 @@ async def _bare(messages, port: int) -> None:
     smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30.0,
                            local_hostname="casework.localhost")
     await smtp.connect()
-    for n, (key, _kind, to, cc, rendered) in enumerate(messages, 1):
+    for n, (_key, _kind, to, cc, rendered) in enumerate(messages, 1):
         msg = EmailMessage()
         msg["From"] = SENDER
         msg["To"] = ", ".join(to)

@@ -116,7 +116,7 @@ def plans(engine: Engine) -> list[str]:
                                 {"now": now, "failed": [1, 2]})):
         seen: list = []
 
-        def capture(conn, cursor, statement, parameters, context, executemany):
+        def capture(conn, cursor, statement, parameters, context, executemany, seen=seen):
             seen.append((statement, parameters))
 
         with engine.connect() as conn:

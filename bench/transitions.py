@@ -41,7 +41,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from workflow.services import programme_files  # noqa: E402
 
-from workflow.services import assessment, lifecycle, directory
+from workflow.services import assessment, directory, lifecycle  # noqa: E402
 from workflow.storage.db import make_engine, resolve_url  # noqa: E402
 from workflow.services.setup import init  # noqa: E402
 

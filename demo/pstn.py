@@ -96,8 +96,8 @@ class Network:
             else:
                 why = "Strong proposal, but partners' commitment is less developed than others'."
                 s.act(approver, "decline the expression of interest", ref,
-                      lambda ref=ref: lifecycle.advance(s.engine, ref, "decline", approver,
-                                                    reason=why))
+                      lambda ref=ref, why=why: lifecycle.advance(s.engine, ref, "decline",
+                                                                 approver, reason=why))
         # One area takes longer to agree its contribution than the others.
         selected = [ref for ref in candidates if ref in chosen]
         self.late_contribution = selected[-1] if selected else None

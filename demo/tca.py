@@ -106,8 +106,8 @@ class TcaRound:
                 reason = ("Due diligence: the partner councils have not confirmed their part "
                           "in the arrangement, so the bid cannot be assessed.")
                 s.act(worker, "declare the bid ineligible", ref,
-                      lambda ref=ref: lifecycle.advance(s.engine, ref, "declare_ineligible", worker,
-                                                    reason=reason))
+                      lambda ref=ref, reason=reason: lifecycle.advance(
+                          s.engine, ref, "declare_ineligible", worker, reason=reason))
             else:
                 s.act(worker, "check the bid's eligibility", ref,
                       lambda ref=ref: lifecycle.advance(s.engine, ref, "check", worker))

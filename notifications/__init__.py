@@ -29,7 +29,7 @@ _HOME = {
 }
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
-__all__ = [*_MODULE_OF, "Rendered", "longdate", "render"]
+__all__ = ["Rendered", "longdate", "render"] + list(_MODULE_OF)
 
 
 def __getattr__(name: str) -> Any:

@@ -30,7 +30,8 @@ class _ReusedHeaderClasses(HeaderRegistry):
     it parses, some twenty per message: a third of the cost of building one.
     The classes hold no state, so one per header name does."""
 
-    @functools.lru_cache(maxsize=256)
+    # One registry for the process (_POLICY below), so the cache keeping it alive is no leak.
+    @functools.lru_cache(maxsize=256)  # noqa: B019
     def __getitem__(self, name: str) -> type:
         return super().__getitem__(name)
 

@@ -28,7 +28,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 import jsonschema
 import jwt

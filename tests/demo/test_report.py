@@ -64,7 +64,7 @@ def test_awards_are_listed_by_council_with_their_amount_and_where_they_stand(rep
 
     section = words(page.split('id="awards"')[1].split("</section>")[0])
     assert offered
-    for ref, pence, state, council in offered:
+    for ref, pence, _state, council in offered:
         amount = f"£{pence // 100:,}"
         assert re.search(rf"{re.escape(council)} {ref} .*?{re.escape(amount)} ", section), ref
     assert "Closed" in section and "closed" not in section.replace("Closed", "")

@@ -9,7 +9,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from tests.workflow.monitoring_world import bid_in_monitoring, ladder_history
-from workflow.services import attachments, lifecycle, monitoring, programme_files
+from workflow.services import attachments, lifecycle, monitoring
 from workflow.errors import (CheckpointNotFound, ConflictError, GuardFailed, InvalidTransition,
                              Malformed, PermissionDenied, ReasonRequired, RuleViolation)
 from workflow.storage.tables import checkpoints
@@ -252,7 +252,7 @@ def test_a_query_or_a_waiver_needs_a_reason(world, q1, files, trigger):
     monitoring.submit_return(world.engine, q1, "cllr", figures=FIGURES)
     before = snapshot(world, files)
 
-    with pytest.raises(ReasonRequired, match=f"on TCA-2013-0001/Q1 needs a reason"):
+    with pytest.raises(ReasonRequired, match="on TCA-2013-0001/Q1 needs a reason"):
         monitoring.decide_return(world.engine, q1, trigger, "carol", reason="   ")
 
     assert snapshot(world, files) == before

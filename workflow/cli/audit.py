@@ -127,7 +127,8 @@ def export(fmt: str = typer.Option(..., "--format", metavar="csv|json"),
     try:
         since_at = clock.parse_moment(since) if since else None
     except ValueError:
-        raise typer.BadParameter(f"'{since}' is not an ISO 8601 time", param_hint="--since")
+        raise typer.BadParameter(f"'{since}' is not an ISO 8601 time",
+                                 param_hint="--since") from None
     with reading(engine()) as conn:
         case_id = load_case(conn, case).id if case else None
         for chunk in chunks(stream(conn, case_id=case_id, since=since_at), fmt):
