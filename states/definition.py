@@ -25,8 +25,10 @@ class T:
     needs_reason: bool = False
     lead_only: bool = True  # a council person must belong to the lead organisation
 
-    def __init__(self, trigger, source, dest, *, roles=(), guards=(), actor_rules=(),
-                 needs_reason=False, lead_only=True):
+    def __init__(self, trigger: str, source: str | Iterable[str], dest: str, *,
+                 roles: Iterable[str] = (), guards: Iterable[str] = (),
+                 actor_rules: Iterable[str] = (), needs_reason: bool = False,
+                 lead_only: bool = True) -> None:
         object.__setattr__(self, "trigger", trigger)
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "dest", dest)
@@ -55,6 +57,11 @@ class Definition:
     # Words for people (DESIGN.md section 12): {"code": ("Label", "Sentence.")}.
     state_words: Mapping[str, Words] = field(default_factory=dict)
     trigger_words: Mapping[str, Words] = field(default_factory=dict)
+    # Indexes of `transitions` that __init__ builds: not compared, not shown.
+    _by_move: Mapping[tuple[str, str], T] = field(default_factory=dict, init=False, repr=False,
+                                                  compare=False)
+    _by_source: Mapping[str, tuple[T, ...]] = field(default_factory=dict, init=False, repr=False,
+                                                    compare=False)
 
     def __init__(self, kind: str, initial: str, final: Iterable[str], transitions: Iterable[T],
                  version: int = 1, label: str = "", *,

@@ -36,7 +36,7 @@ _KIND_WORDS = {"bids": "bids", "areas": "network areas"}
 
 # --- reading ---------------------------------------------------------------
 
-def load_document(text: str, suffix: str) -> dict:
+def load_document(text: str, suffix: str) -> dict[str, Any]:
     """A document's top-level object from JSON or TOML text, chosen by `suffix`.
 
     Numbers with a point are read as Decimals that remember how they were
@@ -68,10 +68,10 @@ def _read_toml(text: str) -> Any:
     return tomllib.loads(text, parse_float=WrittenDecimal)
 
 
-def _no_repeats(pairs: list[tuple[str, Any]]) -> dict:
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # json.loads keeps the last of two equal keys silently; a document that
     # says two different amounts is malformed, not a choice for us to make.
-    out: dict = {}
+    out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
             raise ValueError(f"{key!r} is given twice")
@@ -96,7 +96,7 @@ class BidApplication:
     further_and_faster: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The document as given, money as `"250000.00"`; absent fields left out."""
         out: dict[str, Any] = {"programme": self.programme, "category": self.category,
                                "title": self.title, "lead": self.lead,
@@ -124,7 +124,7 @@ class BidApplication:
                    extra={k: v for k, v in d.items() if k not in _BID_FIELDS})
 
 
-def parse_bid(data: Mapping, *, programme: "ProgrammeSpec | None",
+def parse_bid(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
               organisations: Collection[str]) -> BidApplication:
     """A checked BidApplication, or one DocumentError naming every problem."""
     c = _Checker(data)
@@ -175,7 +175,7 @@ class AreaApplication:
     contribution_pence: int | None = None  # proposed; the agreed one is recorded later
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The expression of interest as given, money as `"50000.00"`."""
         out: dict[str, Any] = {"programme": self.programme, "title": self.title,
                                "lead": self.lead, "service_areas": list(self.service_areas)}
@@ -199,7 +199,7 @@ class AreaApplication:
                    extra={k: v for k, v in d.items() if k not in _AREA_FIELDS})
 
 
-def parse_area(data: Mapping, *, programme: "ProgrammeSpec | None",
+def parse_area(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
                organisations: Collection[str]) -> AreaApplication:
     """A checked AreaApplication (an expression of interest), or one DocumentError."""
     c = _Checker(data)
@@ -217,7 +217,7 @@ def parse_area(data: Mapping, *, programme: "ProgrammeSpec | None",
 
 # --- a monitoring return ---------------------------------------------------
 
-def parse_return(data: Mapping, *, programme: "ProgrammeSpec") -> dict:
+def parse_return(data: Mapping[str, Any], *, programme: "ProgrammeSpec") -> dict[str, Any]:
     """The figures of a return, money in pence; fields the programme does not declare
     are refused. A required field left out is the `return_complete` rule's to refuse."""
     c = _Checker(data)
@@ -232,9 +232,9 @@ def parse_return(data: Mapping, *, programme: "ProgrammeSpec") -> dict:
             if value is not None:
                 out[key] = value
         else:
-            value = c.text(key)
-            if value is not None:
-                out[key] = value
+            words = c.text(key)
+            if words is not None:
+                out[key] = words
     c.raise_problems()
     return out
 
@@ -244,7 +244,7 @@ def parse_return(data: Mapping, *, programme: "ProgrammeSpec") -> dict:
 class _Checker:
     """Reads the fields of one document, collecting every problem by field name."""
 
-    def __init__(self, data: Mapping) -> None:
+    def __init__(self, data: Mapping[str, Any]) -> None:
         if not isinstance(data, Mapping):
             raise DocumentError(f"document: the top level is {_a(data)}, not an object")
         self.data = data
@@ -331,8 +331,9 @@ class _Checker:
     def partner_codes(self, lead: str | None, known: Collection[str]) -> tuple[str, ...]:
         codes = self.text_list("partners")
         given = self.data.get("partners")
-        for i, code in enumerate(given if isinstance(given, list) else ()):
-            if code not in codes or given.index(code) != i:
+        listed: list[Any] = given if isinstance(given, list) else []
+        for i, code in enumerate(listed):
+            if code not in codes or listed.index(code) != i:
                 continue                       # not text, or a repeat already reported
             if code not in known:
                 self.problem(f"partners[{i}]: {code!r} is not a known organisation")

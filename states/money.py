@@ -32,6 +32,7 @@ class WrittenDecimal(Decimal):
     """
 
     __slots__ = ("written",)
+    written: str
 
     def __new__(cls, text: str) -> "WrittenDecimal":
         self = super().__new__(cls, text)

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, overload
 
 from states.errors import DocumentError, ProgrammeFileError
 from states.ladder import (ACTIONS, CATCH_UP_POLICIES, DEFAULT_LADDER, STANDARD_STEPS,
@@ -216,6 +216,8 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
                    r.integer(eoi_table, "min_partners", "eoi", default=2))
     if r.problems:
         raise ProgrammeFileError(r.problems, source)
+    # Each is required: a missing one was a problem above.
+    assert code is not None and name is not None and kind is not None and fund is not None
     return ProgrammeSpec(code=code, name=name, kind=kind, fund_pence=fund, categories=categories,
                          criteria=criteria, score_tolerance=tolerance, monitoring=monitoring,
                          ladder=ladder, catch_up=catch_up, contacts=contacts,
@@ -223,7 +225,7 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
                          criteria_labels=criteria_labels)
 
 
-def _contacts(r: _Reader, data: Mapping, slug: str) -> Contacts:
+def _contacts(r: _Reader, data: Mapping[str, Any], slug: str) -> Contacts:
     table = r.table(data, "contacts")
     r.unknown(table, {"lead", "director"}, "contacts")
     found = {}
@@ -235,7 +237,7 @@ def _contacts(r: _Reader, data: Mapping, slug: str) -> Contacts:
     return Contacts(**found)
 
 
-def _criteria(r: _Reader, data: Mapping, labels: dict[str, str]) -> dict[str, Decimal]:
+def _criteria(r: _Reader, data: Mapping[str, Any], labels: dict[str, str]) -> dict[str, Decimal]:
     weights = {name: Decimal(1) for name in CRITERIA}
     table = r.table(data, "criteria")
     for name, entry in table.items():
@@ -258,7 +260,7 @@ def _criteria(r: _Reader, data: Mapping, labels: dict[str, str]) -> dict[str, De
     return weights
 
 
-def _categories(r: _Reader, data: Mapping, kind: str | None) -> dict[str, Category]:
+def _categories(r: _Reader, data: Mapping[str, Any], kind: str | None) -> dict[str, Category]:
     tables = r.table(data, "categories")
     rules = r.table(data, "rules")
     if kind == "areas":
@@ -317,11 +319,12 @@ def _categories(r: _Reader, data: Mapping, kind: str | None) -> dict[str, Catego
     return out
 
 
-def _monitoring(r: _Reader, data: Mapping) -> Monitoring:
+def _monitoring(r: _Reader, data: Mapping[str, Any]) -> Monitoring:
     table = r.table(data, "monitoring")
     r.unknown(table, {"every_months", "count", "dates", "fields"}, "monitoring")
     dates: tuple[date, ...] = ()
-    every, count = 3, 4
+    every: int | None = 3
+    count: int | None = 4
     if "dates" in table:
         if "every_months" in table or "count" in table:
             r.problem("monitoring.dates: give either dates or every_months and count, not both")
@@ -359,7 +362,7 @@ def _monitoring(r: _Reader, data: Mapping) -> Monitoring:
     return Monitoring(every_months=every, count=count, dates=dates, fields=fields)
 
 
-def _ladder(r: _Reader, data: Mapping) -> tuple[LadderStep, ...]:
+def _ladder(r: _Reader, data: Mapping[str, Any]) -> tuple[LadderStep, ...]:
     if "ladder" not in data:
         return DEFAULT_LADDER
     entries = data["ladder"]
@@ -418,24 +421,31 @@ class _Reader:
     def problem(self, message: str) -> None:
         self.problems.append(message)
 
-    def _get(self, table: Mapping, key: str, path: str, required: bool) -> Any:
+    def _get(self, table: Mapping[str, Any], key: str, path: str, required: bool) -> Any:
         if key not in table and required:
             self.problem(f"{_join(path, key)}: missing")
         return table.get(key)
 
-    def unknown(self, table: Mapping, allowed: set[str], path: str) -> None:
+    def unknown(self, table: Mapping[str, Any], allowed: set[str], path: str) -> None:
         for key in table:
             if key not in allowed:
                 self.problem(f"{_join(path, key)}: unknown field")
 
-    def table(self, table: Mapping, key: str, path: str = "") -> Mapping:
+    def table(self, table: Mapping[str, Any], key: str, path: str = "") -> Mapping[str, Any]:
         value = table.get(key, {})
         if not isinstance(value, Mapping):
             self.problem(f"{_join(path, key)}: not a table")
             return {}
         return value
 
-    def text(self, table: Mapping, key: str, path: str = "", *, required: bool = False,
+    @overload
+    def text(self, table: Mapping[str, Any], key: str, path: str = "", *,
+             required: bool = False, default: str) -> str: ...
+    @overload
+    def text(self, table: Mapping[str, Any], key: str, path: str = "", *,
+             required: bool = False, default: None = None) -> str | None: ...
+
+    def text(self, table: Mapping[str, Any], key: str, path: str = "", *, required: bool = False,
              default: str | None = None) -> str | None:
         value = self._get(table, key, path, required)
         if value is None:
@@ -445,7 +455,7 @@ class _Reader:
             return default
         return value
 
-    def money(self, table: Mapping, key: str, path: str = "", *,
+    def money(self, table: Mapping[str, Any], key: str, path: str = "", *,
               required: bool = False) -> int | None:
         value = self._get(table, key, path, required)
         if value is None:
@@ -456,7 +466,7 @@ class _Reader:
             self.problems.extend(err.problems)
             return None
 
-    def number(self, table: Mapping, key: str, path: str = "", *,
+    def number(self, table: Mapping[str, Any], key: str, path: str = "", *,
                required: bool = False) -> Decimal | None:
         value = self._get(table, key, path, required)
         if value is None:
@@ -470,7 +480,15 @@ class _Reader:
             return None
         return Decimal(value) if isinstance(value, int) else Decimal(str(value))
 
-    def integer(self, table: Mapping, key: str, path: str = "", *, required: bool = False,
+    @overload
+    def integer(self, table: Mapping[str, Any], key: str, path: str = "", *,
+                required: bool = False, default: int, minimum: int | None = 0) -> int: ...
+    @overload
+    def integer(self, table: Mapping[str, Any], key: str, path: str = "", *,
+                required: bool = False, default: None = None,
+                minimum: int | None = 0) -> int | None: ...
+
+    def integer(self, table: Mapping[str, Any], key: str, path: str = "", *, required: bool = False,
                 default: int | None = None, minimum: int | None = 0) -> int | None:
         value = self._get(table, key, path, required)
         if value is None:
@@ -483,14 +501,14 @@ class _Reader:
             return default
         return value
 
-    def boolean(self, table: Mapping, key: str, path: str = "", *, default: bool) -> bool:
+    def boolean(self, table: Mapping[str, Any], key: str, path: str = "", *, default: bool) -> bool:
         value = table.get(key, default)
         if not isinstance(value, bool):
             self.problem(f"{_join(path, key)}: {_show(value)} is not true or false")
             return default
         return value
 
-    def date(self, table: Mapping, key: str, path: str = "", *,
+    def date(self, table: Mapping[str, Any], key: str, path: str = "", *,
              default: date | None) -> date | None:
         value = table.get(key)
         if value is None:
@@ -500,7 +518,7 @@ class _Reader:
             return default
         return value
 
-    def names(self, table: Mapping, key: str, path: str = "", *, default: tuple[str, ...],
+    def names(self, table: Mapping[str, Any], key: str, path: str = "", *, default: tuple[str, ...],
               allowed: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = table.get(key)
         if value is None:
