@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from notifications.kinds import kind_label
 from states import DEFINITIONS
 from states.money import pounds
 from demo.figures import CategoryFigures, Figures
@@ -51,7 +52,7 @@ def print_summary(result: DemoResult, stream: TextIO | None = None) -> None:
         cases.add_column(column)
     cases.add_column("cases", justify="right")
     for kind, state, n in state_rows(f):
-        cases.add_row(KIND_NAMES[kind], state.replace("_", " "), str(n))
+        cases.add_row(KIND_NAMES[kind], DEFINITIONS[kind].state_label(state), str(n))
     console.print(cases)
 
     console.print(f"\n[bold]TCA fund[/bold]: {pounds(f.committed_pence)} committed of "
@@ -62,7 +63,7 @@ def print_summary(result: DemoResult, stream: TextIO | None = None) -> None:
                             ("offers", "right"), ("allowed", "left")):
         fund.add_column(column, justify=justify)  # type: ignore[arg-type]
     for c in f.categories:
-        fund.add_row(c.code.replace("_", " "), c.band, pounds(c.committed_pence), str(c.offers),
+        fund.add_row(c.label, c.band, pounds(c.committed_pence), str(c.offers),
                      limit_text(c))
     console.print(fund)
 
@@ -73,7 +74,8 @@ def print_summary(result: DemoResult, stream: TextIO | None = None) -> None:
                             ("dead", "right")):
         messages.add_column(column, justify=justify)  # type: ignore[arg-type]
     for kind, counts in f.messages_by_kind.items():
-        messages.add_row(kind, str(counts["sent"]), str(counts["queued"]), str(counts["dead"]))
+        messages.add_row(kind_label(kind), str(counts["sent"]), str(counts["queued"]),
+                         str(counts["dead"]))
     console.print(messages)
 
     r = f.returns
@@ -86,10 +88,10 @@ def print_summary(result: DemoResult, stream: TextIO | None = None) -> None:
                      ("returns not yet due", r.not_yet_due)):
         if n or label not in ("returns waived", "returns not yet due"):
             returns.add_row(label, str(n))
-    for level in sorted(f.escalations_by_level):
-        returns.add_row(f"escalations to level {level}", str(f.escalations_by_level[level]))
+    # One row a ladder step (the escalations' levels are the first and second escalation).
     for step in STEP_ORDER:
-        returns.add_row(f"ladder step '{step}' taken", str(f.ladder_steps.get(step, 0)))
+        label = f.spec.step_label(step) if f.spec is not None else step
+        returns.add_row(f"returns that reached '{label}'", str(f.ladder_steps.get(step, 0)))
     console.print(returns)
 
     refused = [e for e in result.log if e.refused]

@@ -229,6 +229,10 @@ def test_the_terminal_summary_reads_like_the_database_and_says_how_to_browse(yea
     assert f"{rows:,} rows checked, 0 broken" in ran.stdout
     assert f"casework --db sqlite:///{out / 'casework.db'} serve" in ran.stdout
     assert "carol.hughes" in ran.stdout and "DEMO password 'casework-demo'" in ran.stdout
+    # labels, one row a ladder step (no 'escalations to level' repeating the escalations)
+    assert "returns that reached 'First escalation'" in ran.stdout
+    assert "escalations to level" not in ran.stdout and "escalated_1" not in ran.stdout
+    assert "Award offered" in ran.stdout and "bid.award_offered" not in ran.stdout
 
 
 def test_the_printed_sign_in_opens_the_simulated_year_in_the_web_app(year):
