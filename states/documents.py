@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Collection, Mapping
 from states.errors import DocumentError
 from states.money import WrittenDecimal, money_json, parse_money
 from states.programme import ARRANGEMENTS
+from states.text import text_problem
 
 if TYPE_CHECKING:
     from states.programme import ProgrammeSpec
@@ -32,6 +32,7 @@ _BID_FIELDS = ("programme", "category", "title", "lead", "partners", "amount",
 _AREA_FIELDS = ("programme", "title", "lead", "service_areas", "how_to_succeed", "partners",
                 "contribution")
 _KIND_WORDS = {"bids": "bids", "areas": "network areas"}
+MAX_DEPTH = 32      # lists and objects inside each other: a return needs 3, a bid 2
 
 
 # --- reading ---------------------------------------------------------------
@@ -51,12 +52,31 @@ def load_document(text: str, suffix: str) -> dict[str, Any]:
         except ValueError as err:    # JSONDecodeError and TOMLDecodeError are ValueErrors
             failures.append(str(err))
             continue
+        except RecursionError:       # the parsers recurse: thousands deep never gets back here
+            data = _TOO_DEEP
+        if data is _TOO_DEEP or _deeper_than(data, MAX_DEPTH):
+            raise DocumentError(f"document: nested more than {MAX_DEPTH} deep")
         if not isinstance(data, dict):
             raise DocumentError(f"document: the top level is {_a(data)}, not an object")
         return data
     if len(readers) == 1:
         raise DocumentError(f"document: not valid {kind.upper()}: {failures[0]}")
     raise DocumentError(f"document: neither JSON ({failures[0]}) nor TOML ({failures[1]})")
+
+
+_TOO_DEEP = object()
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _read_json(text: str) -> Any:
@@ -283,11 +303,9 @@ class _Checker:
         if not isinstance(value, str):
             self.problem(f"{path}: {_show(value)} is not text")
             return None
-        bad = next((ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\t\n"),
-                   None)
+        bad = text_problem(path, value)
         if bad is not None:
-            self.problem(f"{path}: contains a control character (U+{ord(bad):04X}); "
-                         f"only tabs and new lines are allowed")
+            self.problem(bad)
             return None
         if required and not value.strip():
             self.problem(f"{path}: empty")

@@ -172,3 +172,12 @@ class ConflictError(CaseworkError):
 
 class SetupError(CaseworkError):
     status = 500
+
+
+def checked_text(field: str, value: str | None, *, one_line: bool = False) -> str | None:
+    """Text a person typed, kept exactly, or Malformed naming `field` (states.text's one rule)."""
+    from states.text import text_problem
+    bad = text_problem(field, value, one_line=one_line) if value else None
+    if bad is not None:
+        raise Malformed(f"The {field}", [bad])
+    return value

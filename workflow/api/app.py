@@ -18,6 +18,8 @@ from workflow.api import problems
 from workflow.api.body_limit import BodyLimit
 from workflow.api.deps import known_query
 from workflow.api.schemas import ExportRow, Problem
+from workflow.web import strict_utf8
+from workflow.web.middleware import NoStore
 
 __all__ = ["create_api", "openapi_document", "MOUNT", "TITLE", "VERSION"]
 
@@ -47,6 +49,7 @@ services, rules and refusals as the command line and the web app.
 def create_api(engine: Engine) -> FastAPI:
     """The API as an ASGI app; mount it at /api/v1 (it serves /openapi.json itself)."""
     from workflow.api import routes_cases, routes_returns, routes_programmes, routes_staff
+    strict_utf8.install()
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
                   dependencies=[Depends(known_query)],
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None,
@@ -57,6 +60,7 @@ def create_api(engine: Engine) -> FastAPI:
                   generate_unique_id_function=lambda route: route.name)
     app.state.engine = engine
     app.add_middleware(BodyLimit)
+    app.add_middleware(NoStore)
     problems.install(app)
     for module in (routes_cases, routes_returns, routes_programmes, routes_staff):
         app.include_router(module.router)

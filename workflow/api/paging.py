@@ -19,9 +19,16 @@ __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "LimitQuery", "CursorQuery", "encode", 
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# What a cursor may hold: an id or position both databases can compare (a
+# larger number overflowed SQLite's and PostgreSQL's integers: a 500), or a
+# short reference.
+MAX_CURSOR_INT = 2**53
+MAX_CURSOR_TEXT = 80
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,400}$"
 
 LimitQuery = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page (at most 500).")
-CursorQuery = Query(None, max_length=400, description="`next_cursor` from the previous page.")
+CursorQuery = Query(None, max_length=400, pattern=CURSOR_PATTERN,
+                    description="`next_cursor` from the previous page (URL-safe base64, opaque).")
 
 T = TypeVar("T")
 
@@ -41,6 +48,10 @@ def decode(cursor: str | None, tag: str, kind: type) -> Any:
     except (ValueError, TypeError, UnicodeDecodeError):
         raise UnknownCursor() from None
     if found_tag != tag or not isinstance(value, kind) or isinstance(value, bool):
+        raise UnknownCursor()
+    if isinstance(value, int) and not 0 <= value < MAX_CURSOR_INT:
+        raise UnknownCursor()
+    if isinstance(value, str) and len(value) > MAX_CURSOR_TEXT:
         raise UnknownCursor()
     return value
 

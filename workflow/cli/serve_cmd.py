@@ -41,6 +41,19 @@ def _web_app(eng, every_minutes: Optional[float]) -> Any:
     return create_app(eng, scheduler_every=seconds)
 
 
+def web_server_options(environ=os.environ) -> dict[str, Any]:
+    """uvicorn's settings that touch security.
+
+    X-Forwarded-For (the address recorded for a sign-in) is believed only from
+    the proxies named in CASEWORK_TRUSTED_PROXIES (comma-separated addresses);
+    uvicorn's own default believes it from loopback, so anything on the server
+    could give any address. No `Server` header: it names the software to attack.
+    """
+    proxies = [p.strip() for p in environ.get("CASEWORK_TRUSTED_PROXIES", "").split(",") if p.strip()]
+    return {"server_header": False, "proxy_headers": bool(proxies),
+            "forwarded_allow_ips": proxies or None}
+
+
 def _install_handlers(stopping: threading.Event) -> None:
     """SIGINT and SIGTERM start a clean stop; a second one stops at once.
 
@@ -81,6 +94,9 @@ def register(app: typer.Typer) -> None:
         scheduler = None
         if not no_scheduler:
             scheduler = build_scheduler(eng, every_minutes=every, owner=owner, stop=stop)
+            from workflow.seal_jobs import add_seal_jobs
+            if add_seal_jobs(scheduler, eng):
+                log.info("sealing daily at 02:00 Europe/London and after every 10,000 new rows")
             record_interval(eng, every, owner)
             scheduler.start()
             log.info("scheduler started as %s: sweep every %g min, delivery every minute",
@@ -90,7 +106,8 @@ def register(app: typer.Typer) -> None:
             if web is not None:
                 import uvicorn
                 server = uvicorn.Server(uvicorn.Config(web, host=host, port=port,
-                                                       log_level="info", lifespan="auto"))
+                                                       log_level="info", lifespan="auto",
+                                                       **web_server_options()))
                 server.run()           # returns after SIGINT/SIGTERM
             while not stop.wait(1.0):  # a worker node, or the web app unavailable
                 pass

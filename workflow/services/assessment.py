@@ -22,7 +22,7 @@ from states.facts import Facts, Score
 from states.money import money_json
 from states.rules import (combined_score, has_two_scores, no_conflicted_assessor,
                           score_problems, scores_agree, weighted_score)
-from workflow import clock
+from workflow import clock, errors
 from workflow.services import messages, directory
 from workflow.services import programme_files as programme_store
 from workflow.services.lifecycle import load_case, may_act
@@ -320,11 +320,10 @@ def _scores(actor_name: str, innovation: Any, costs: Any, savings: Any) -> Score
 
 
 def checked_text(field: str, value: str | None) -> str | None:
-    """Text kept as given; blank is none; control characters other than tab and newline refused."""
+    """Text kept as given; blank is none; refused as `states.text` says (every face's one check)."""
     if value is None or not value.strip():
         return None
-    if any(ord(c) < 32 and c not in "\t\n" for c in value) or "\x7f" in value:
-        raise Malformed(f"The {field}", [f"{field}: contains control characters"])
+    errors.checked_text(field, value)
     if len(value) > MAX_TEXT:
         raise Malformed(f"The {field}", [f"{field}: {len(value):,} characters is more than "
                                          f"{MAX_TEXT:,}"])

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from states.text import text_problem
+
 from workflow.errors import Malformed, NotFound
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -73,8 +75,10 @@ def problems(name: str, data: bytes) -> list[str]:
     out: list[str] = []
     if not base or base.startswith("."):
         out.append(f"'{name}' is not a file name")
-    elif len(base) > MAX_NAME or any(ord(c) < 32 or ord(c) == 127 for c in base):
+    elif len(base) > MAX_NAME:
         out.append(f"the file name must be one line of at most {MAX_NAME} characters")
+    elif (bad := text_problem("file name", base, one_line=True)) is not None:
+        out.append(bad)
     if suffix not in ALLOWED:
         kinds = ", ".join(s.lstrip(".") for s in ALLOWED)
         out.append(f"{base or name} is not a type we accept (accepted: {kinds})")

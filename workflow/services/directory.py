@@ -21,6 +21,17 @@ EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 ORG_KINDS = ("council", "fire", "agency")
 PERSON_ROLES = tuple(sorted(ROLES - {"system"}))
+RESERVED_NAME = "system"     # the sweep's; DESIGN section 6
+
+
+def is_reserved(name: str) -> bool:
+    """`system`, in any capitalisation: the sweep acts under it, so no person may."""
+    return name.strip().casefold() == RESERVED_NAME
+
+
+def reserved_people(conn: Connection) -> list[str]:
+    """People whose name is the sweep's (made before names were checked for it)."""
+    return [n for n in conn.execute(select(people.c.name)).scalars() if is_reserved(n)]
 
 
 def _email_problem(field: str, value: str | None) -> list[str]:
@@ -92,6 +103,9 @@ def add_user(conn: Connection, name: str, *, roles: Iterable[str], email: str | 
     problems: list[str] = []
     if not NAME.match(name):
         problems.append(f"name: '{name}' must be letters, digits, dots, hyphens or underscores")
+    elif is_reserved(name):
+        problems.append(f"name: '{name}' is the sweep's name (system, in any capitalisation) "
+                        f"and cannot be given to a person")
     if not roles:
         problems.append("role: give at least one --role")
     for r in roles:

@@ -23,7 +23,7 @@ from workflow.services import programme_files as programme_store
 from workflow.storage.db import reading
 from workflow.services.effects import MoveDone, moves_funds, run_effects
 from workflow.services.engine import Actor, allowed_triggers, plan
-from workflow.errors import CaseNotFound, ConflictError, Malformed, PermissionDenied
+from workflow.errors import CaseNotFound, ConflictError, Malformed, PermissionDenied, checked_text
 from workflow.services.facts import facts_for, needs_of
 from workflow.services.chain import GENESIS, Entry, Head, insert_row, rows_for, seal, as_dict
 from workflow.storage.tables import case_orgs, cases, organisations
@@ -128,6 +128,7 @@ def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
     `notify=False` leaves out the event's own email, for a caller that sends its
     own in its place (the ladder's suspension).
     """
+    reason = checked_text("reason", reason)      # every face's moves come through here
     definition = DEFINITIONS[case.kind]
     now = clock.now()
     spec = programme_store.spec_for(conn, case.programme)

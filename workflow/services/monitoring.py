@@ -33,7 +33,7 @@ from workflow.services.calendar import is_working_day, london_day
 from workflow.storage.db import reading
 from workflow.services.engine import Actor, allowed_triggers, plan
 from workflow.errors import (CheckpointNotFound, ConflictError, InvalidTransition, Malformed,
-                             RuleViolation)
+                             RuleViolation, checked_text)
 from workflow.services.facts import facts_for, needs_of
 from workflow.storage.tables import cases, checkpoints
 
@@ -206,6 +206,7 @@ def submit_return(engine: Engine, ref: str, actor_name: str, *,
 def decide_return(engine: Engine, ref: str, trigger: str, actor_name: str, *,
                   reason: str | None = None, expected_version: int | None = None) -> dict:
     """A caseworker's decision on a return: `accept`, `query` or `waive` (with a reason)."""
+    reason = checked_text("reason", reason)
     with engine.begin() as conn:
         cp = load_checkpoint(conn, ref, lock=True)
         case = case_of(conn, cp.case_id, lock=True)

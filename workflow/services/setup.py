@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 
 from states import DEFINITIONS
+from workflow.services import directory
 from workflow.services import programme_files as programme_store
 from workflow.storage.db import check_reachable
 from workflow.errors import SetupError
@@ -33,11 +34,23 @@ def check_definitions(engine: Engine) -> None:
                          "loaded; move or migrate them first: " + "; ".join(stranded))
 
 
+def check_people(engine: Engine) -> None:
+    """No person may hold the sweep's name: history could not tell them apart."""
+    with engine.connect() as conn:
+        named = directory.reserved_people(conn)
+    if named:
+        raise SetupError("init did not finish: " + ", ".join(f"'{n}'" for n in named)
+                         + " is the sweep's name (system), so history could not tell that person "
+                           "from the sweep; rename them (a new `user add` under another name) "
+                           "and remove the old row, then run init again.")
+
+
 def init(engine: Engine) -> dict:
     """Create or upgrade the schema and load the bundled programmes; safe to run twice."""
     check_reachable(engine)
     upgrade(engine)
     check_definitions(engine)
+    check_people(engine)
     loaded = []
     with engine.begin() as conn:
         for name, text in programme_store.bundled_sources():

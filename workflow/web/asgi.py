@@ -23,6 +23,7 @@ from workflow.web.errors import HANDLERS
 from workflow.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from workflow.web.session import Codec, SessionMiddleware
 from workflow.web.settings import WebSettings
+from workflow.web import strict_utf8
 
 log = logging.getLogger("casework.web")
 _SECRET_KEY = "web_secret"
@@ -36,13 +37,14 @@ def create_app(engine: Engine, *, scheduler_every: float | None,
     runs the scheduler (/healthz then also checks the last sweep is younger
     than three intervals), or None on a web-only node.
     """
+    strict_utf8.install()
     settings = settings or WebSettings.from_env()
     secret = settings.secret_key or kept_secret(engine)
     app = Starlette(
         routes=_routes(engine),
         middleware=[
             Middleware(RequestMetrics),
-            Middleware(SecurityHeaders),
+            Middleware(SecurityHeaders, hsts=settings.secure_cookies),
             Middleware(SessionMiddleware, codec=Codec(secret, settings)),
             Middleware(BodyLimit, limit=settings.max_body_bytes),
         ],

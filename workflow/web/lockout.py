@@ -7,6 +7,14 @@ DESIGN.md section 6: five failures for one name within 15 minutes lock it for
 15 minutes. Attempts made while a name is locked are recorded as `locked` and
 do not extend the lock, so its owner can sign in once it ends. Unknown names
 are treated exactly like known ones.
+
+However many sign-ins for one name arrive at once, at most five passwords are
+checked: `claim` reads the name's standing and records the attempt as
+`pending` in one transaction that serialises attempts for that name (SQLite's
+write lock; a PostgreSQL advisory lock on the name), and a pending attempt
+counts as a failure until `settle` records how it ended. The password itself
+is checked between the two, outside any transaction, so a slow hash never
+holds the database's write lock.
 """
 from __future__ import annotations
 
@@ -15,12 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, text, update
 
 from workflow.storage.db import reading
 from workflow.storage.tables import sign_in_attempts as attempts
 
-OUTCOMES = ("ok", "wrong", "locked", "signout")
+OUTCOMES = ("ok", "wrong", "locked", "signout", "pending")
+_COUNTED = ("ok", "wrong", "pending")      # the outcomes a name's standing is read from
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ def standing_of(events: Iterable[tuple[datetime, str]], now: datetime, policy: P
         if outcome == "ok":
             window.clear()
             continue
-        if outcome != "wrong":
+        if outcome not in ("wrong", "pending"):     # pending: checking now, a failure until told
             continue
         window.append(at)
         while window and window[0] <= at - policy.window:
@@ -74,14 +83,51 @@ def _key(name: str) -> str:
     return name.strip()[:80]
 
 
-def standing(engine: Engine, name: str, now: datetime, policy: Policy) -> Standing:
+def _standing(conn: Connection, name: str, now: datetime, policy: Policy) -> Standing:
     horizon = now - policy.window - policy.lock_for
+    rows = conn.execute(select(attempts.c.at, attempts.c.outcome)
+                        .where(attempts.c.name == _key(name), attempts.c.at > horizon,
+                               attempts.c.outcome.in_(_COUNTED))
+                        .order_by(attempts.c.at, attempts.c.id))
+    return standing_of([(r.at, r.outcome) for r in rows], now, policy)
+
+
+def standing(engine: Engine, name: str, now: datetime, policy: Policy) -> Standing:
     with reading(engine) as conn:
-        rows = conn.execute(select(attempts.c.at, attempts.c.outcome)
-                            .where(attempts.c.name == _key(name), attempts.c.at > horizon,
-                                   attempts.c.outcome.in_(("ok", "wrong")))
-                            .order_by(attempts.c.at, attempts.c.id))
-        return standing_of([(r.at, r.outcome) for r in rows], now, policy)
+        return _standing(conn, name, now, policy)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to check one password for a name, or the standing that refused it."""
+
+    attempt: int | None          # the pending attempt's id; None when the name is locked
+    standing: Standing
+
+
+def claim(engine: Engine, name: str, now: datetime, policy: Policy, remote: str | None) -> Claim:
+    """Read the name's standing and record this attempt, in one transaction per name.
+
+    A locked name's attempt is recorded as `locked`; any other as `pending`,
+    counted as a failure until `settle`d.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Attempts for one name wait for each other; other names do not.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": "sign-in:" + _key(name)})
+        now_standing = _standing(conn, name, now, policy)
+        outcome = "locked" if now_standing.locked else "pending"
+        attempt = conn.execute(attempts.insert().values(
+            name=_key(name), at=now, outcome=outcome, remote=(remote or None) and remote[:64])
+        ).inserted_primary_key[0]
+    return Claim(None if now_standing.locked else attempt, now_standing)
+
+
+def settle(engine: Engine, attempt: int, ok: bool) -> None:
+    """How a claimed attempt ended: `ok` clears the name's failures, `wrong` stays one."""
+    with engine.begin() as conn:
+        conn.execute(update(attempts).where(attempts.c.id == attempt)
+                     .values(outcome="ok" if ok else "wrong"))
 
 
 def record(engine: Engine, name: str, outcome: str, now: datetime, remote: str | None) -> None:

@@ -45,17 +45,38 @@ class _HttpOnly(ABC):
         """Handle one HTTP request."""
 
 
+# Sent only where cookies are marked secure (served over HTTPS): a year, as GOV.UK does.
+_HSTS = ("strict-transport-security", "max-age=31536000; includeSubDomains")
+
+
 class SecurityHeaders(_HttpOnly):
+    def __init__(self, app: ASGIApp, hsts: bool = False):
+        super().__init__(app)
+        self.headers = _HEADERS + ((_HSTS,) if hsts else ())
+
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for key, value in _HEADERS:
+                for key, value in self.headers:
                     if key not in headers:
                         headers[key] = value
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class NoStore(_HttpOnly):
+    """`Cache-Control: no-store` on every answer that sets none: the API's hold people's cases."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_uncached(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("cache-control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_uncached)
 
 
 class BodyLimit:
@@ -81,6 +102,14 @@ def route_label(scope: Scope) -> str:
     return mounted + path if path.startswith("/") or not mounted else f"{mounted}/{path}"
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """A request's method as a metric label: any other method is `other`, so labels stay few."""
+    return method if method in METHODS else "other"
+
+
 class RequestMetrics(_HttpOnly):
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -96,5 +125,5 @@ class RequestMetrics(_HttpOnly):
             await self.app(scope, receive, send_counted)
         finally:
             label = route_label(scope)
-            REQUESTS.labels(label, scope["method"], str(status)).inc()
+            REQUESTS.labels(label, method_label(scope["method"]), str(status)).inc()
             REQUEST_SECONDS.labels(label).observe(time.perf_counter() - started)

@@ -15,8 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from workflow import clock
-
-from workflow.services import passwords
+from workflow.services import directory, passwords
 from workflow.storage.db import reading
 from workflow.storage.tables import people
 from workflow.web import lockout
@@ -76,26 +75,25 @@ async def sign_in(request: Request) -> Response:
 
 
 def _attempt(request: Request, name: str, password: str) -> tuple[bool, float]:
-    """Check the lock, then the password, and record the attempt.
+    """Claim the attempt (lock checked and attempt recorded at once), check the password, settle.
 
     Returns whether it succeeded and, when it failed, how long to hold the answer.
     """
     engine, policy = request.app.state.engine, request.app.state.settings.lockout
     remote = request.client.host if request.client else None
-    now = clock.now()
-    standing = lockout.standing(engine, name, now, policy)
-    if standing.locked:
-        lockout.record(engine, name, "locked", now, remote)
+    claimed = lockout.claim(engine, name, clock.now(), policy, remote)
+    if claimed.attempt is None:
         return False, policy.delay(policy.failures)   # as slow as the failure that locked it
-    if passwords.check_password(engine, name, password):
-        lockout.record(engine, name, "ok", now, remote)
+    # `system` (in any capitalisation) is the sweep's name, never a person's.
+    ok = not directory.is_reserved(name) and passwords.check_password(engine, name, password)
+    lockout.settle(engine, claimed.attempt, ok)
+    if ok:
         session = session_of(request)
         password_hash = _password_hash(request, name)
         session.sign_in(name, password_hash)
         request.state.viewer = load_viewer(engine, session)
         return request.state.viewer is not None, 0.0
-    lockout.record(engine, name, "wrong", now, remote)
-    return False, policy.delay(standing.failures + 1)
+    return False, policy.delay(claimed.standing.failures + 1)
 
 
 def _password_hash(request: Request, name: str) -> str | None:

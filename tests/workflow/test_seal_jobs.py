@@ -1,0 +1,58 @@
+"""`serve` seals every day at 02:00 Europe/London and after every 10,000 new rows, when keyed."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from workflow.clock import LONDON
+from workflow.storage.db import reading
+from workflow.seal_jobs import add_seal_jobs, seal_job
+from workflow.seals import ROWS_PER_SEAL, generate, latest
+
+
+def _env(tmp_path) -> dict:
+    generate(tmp_path / "audit.pem")
+    return {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.pem"),
+            "CASEWORK_SEAL_DIR": str(tmp_path / "seals")}
+
+
+def test_without_a_key_serve_adds_no_seal_jobs(db):
+    scheduler = BackgroundScheduler(timezone=LONDON)
+
+    assert add_seal_jobs(scheduler, db, environ={}) is False
+    assert scheduler.get_jobs() == []
+
+
+def test_the_daily_seal_falls_at_two_in_the_morning_london_time_in_summer_and_winter(db, tmp_path):
+    scheduler = BackgroundScheduler(timezone=LONDON)
+    add_seal_jobs(scheduler, db, environ=_env(tmp_path))
+    daily = scheduler.get_job("seal-daily").trigger
+
+    summer = daily.get_next_fire_time(None, datetime(2027, 7, 1, 12, tzinfo=timezone.utc))
+    winter = daily.get_next_fire_time(None, datetime(2027, 1, 1, 12, tzinfo=timezone.utc))
+
+    assert summer.astimezone(timezone.utc) == datetime(2027, 7, 2, 1, tzinfo=timezone.utc)
+    assert winter.astimezone(timezone.utc) == datetime(2027, 1, 2, 2, tzinfo=timezone.utc)
+    assert ROWS_PER_SEAL == 10_000
+
+
+def test_the_row_count_job_seals_only_once_enough_rows_are_new(world, tmp_path):
+    world.cast()
+    env = _env(tmp_path)
+    run = seal_job(world.engine, env, at_least=4)
+    ref = world.bid()
+    world.advance(ref, "submit")
+
+    run()                                   # 2 new rows: not yet
+    with reading(world.engine) as conn:
+        assert latest(conn) is None
+    world.advance(ref, "check", "start_assessment")
+    run()                                   # 4 new rows: sealed, and copied
+    with reading(world.engine) as conn:
+        made = latest(conn)
+
+    assert made.tree_size == 4
+    copy = json.loads((tmp_path / "seals" / "seal-000001.json").read_text())
+    assert copy["root"] == made.statement["root"]
