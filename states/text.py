@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["text_problem", "BIDI_CONTROLS"]
+__all__ = ["text_problem", "BIDI_CONTROLS", "TEXT_PATTERN"]
 
 # LRE RLE PDF LRO RLO, LRI RLI FSI PDI
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The same rule as a JSON Schema pattern, for the API's document (C0 and C1 controls
+# but tab and newline, DEL, and the bidirectional controls above).
+TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$"
 
 
 def text_problem(field: str, value: str, *, one_line: bool = False) -> str | None:

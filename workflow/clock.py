@@ -64,7 +64,10 @@ def _utc(at: datetime) -> datetime:
 
 def parse_moment(text: str) -> datetime:
     """An ISO 8601 moment from the command line; no offset means UTC."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:       # year 1 with a positive offset, year 9999 with a negative one
+        raise ValueError(f"{text!r} is outside the years a time can be given in") from None

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from workflow.api import problems
 from workflow.api.body_limit import BodyLimit
 from workflow.api.deps import known_query
-from workflow.api.schemas import ExportRow, Problem
+from workflow.api.schemas import FIGURES, ExportRow, Problem
 from workflow.web import strict_utf8
 from workflow.web.middleware import NoStore
 
@@ -80,6 +80,19 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
 _RENAMED = {"Body_submit_return": "ReturnSubmission"}
 
 
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter is present or absent, never null: `anyOf [X, null]` becomes X.
+
+    (An optional parameter's null branch let clients send the text `null`,
+    which the rules stated beside it, a pattern for one, never meant to allow.)
+    """
+    branches = schema.get("anyOf", [])
+    kept = [b for b in branches if b.get("type") != "null"]
+    if len(branches) != 2 or len(kept) != 1:
+        return schema
+    return {**{k: v for k, v in schema.items() if k != "anyOf"}, **kept[0]}
+
+
 def _honest(doc: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps(doc)
     for old, new in _RENAMED.items():
@@ -89,6 +102,12 @@ def _honest(doc: dict[str, Any]) -> dict[str, Any]:
     for old, new in _RENAMED.items():
         if old in schemas:
             schemas[new] = {**schemas.pop(old), "title": new}
+            # A form's parts are present or absent too (and a file part must say it is one).
+            for name, part in schemas[new].get("properties", {}).items():
+                schemas[new]["properties"][name] = _not_null(part)
+    figures = schemas.get("ReturnSubmission", {}).get("properties", {}).get("figures")
+    if figures is not None:            # JSON text in a form part (OpenAPI 3.1's content keywords)
+        figures.update(contentMediaType="application/json", contentSchema=FIGURES)
     for model in (Problem, ExportRow):      # referenced by hand, so not collected
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
@@ -97,6 +116,8 @@ def _honest(doc: dict[str, Any]) -> dict[str, Any]:
         schemas.pop(name, None)
     for path in doc.get("paths", {}).values():
         for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _not_null(parameter["schema"])
             responses = operation.get("responses", {})
             bogus = responses.get("422", {}).get("content", {}).get("application/json")
             if bogus is not None:          # the framework's own, which we never send

@@ -24,12 +24,20 @@ router = APIRouter(tags=["cases"])
 
 REF = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$", examples=["TCA-2013-0001"],
            description="A case reference, e.g. `TCA-2013-0001`.")
-IF_MATCH = Header(None, alias="If-Match", max_length=40,
-                  description="The ETag from GET (`\"7\"`): refused with 412 when it has "
-                              "changed since, and nothing is written.")
+# The patterns are the parsers' own rules (api/deps.parse_if_match, idempotency.parse_key),
+# stated in the document only: the parsers refuse with their own words.
+IF_MATCH = Header(None, alias="If-Match", max_length=40, examples=['"7"'],
+                  json_schema_extra={"pattern": r'^(\*|"[0-9]{1,9}"|[0-9]{1,9})$'},
+                  description="The ETag from GET (`\"7\"`), or `*` for any version: refused "
+                              "with 412 when it has changed since, and nothing is written. A "
+                              "weak ETag (`W/...`) is refused with 400.")
 IDEMPOTENCY_KEY = Header(None, alias="Idempotency-Key", max_length=300,
-                         description="Sent again with the same key, the request is done once "
-                                     "and its first answer returned (kept for 24 hours).")
+                         json_schema_extra={"pattern": r'^([!#-\[\]-~]{1,255}|"[!#-\[\]-~]{1,255}")$'},
+                         examples=["5f0c8a2e-3d4b-4e7a-9a51-0b6f3c2d1e90"],
+                         description="1 to 255 visible ASCII characters other than `\"` and "
+                                     "`\\` (a UUID is a good key). Sent again with the same key, "
+                                     "the request is done once and its first answer returned "
+                                     "(kept for 24 hours).")
 
 
 @router.get("/cases", response_model=CasePage, responses=errors(400, 401, 403),

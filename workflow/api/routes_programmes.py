@@ -37,8 +37,10 @@ def list_programmes(request: Request, cursor: Optional[str] = paging.CursorQuery
             description="Moderated bids best first, with the running total against the fund "
                         "(`programme ranking CODE --json`). Staff only.")
 def ranking(request: Request, code: str = CODE,
-            category: Optional[str] = Query(None, max_length=40,
-                                            description="Only this category's bids."),
+            category: Optional[str] = Query(None, max_length=40, pattern=r"^[a-z][a-z_]{0,39}$",
+                                            description="Only this category's bids (one of the "
+                                                        "programme's, e.g. `shared_arrangement`; "
+                                                        "another is refused with 422)."),
             cursor: Optional[str] = paging.CursorQuery, limit: int = paging.LimitQuery,
             actor: Actor = Depends(caller)) -> Response:
     access.require(actor, "ranking")

@@ -55,8 +55,9 @@ def list_outbox(request: Request,
             "streamed. Auditors only.")
 def export(request: Request,
            format: Literal["json", "csv"] = Query("json", description="json or csv"),
-           since: Optional[str] = Query(None, max_length=40, description="ISO 8601; no offset "
-                                        "means UTC. Rows at or after it."),
+           since: Optional[str] = Query(None, max_length=40, json_schema_extra={"format": "date-time"},
+                                        description="ISO 8601 (RFC 3339's date-time, or without "
+                                        "an offset, meaning UTC). Rows at or after it."),
            case: Optional[str] = Query(None, max_length=40, description="One case's rows."),
            actor: Actor = Depends(caller)) -> StreamingResponse:
     access.require(actor, "audit_export")

@@ -11,6 +11,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from states.text import TEXT_PATTERN
+
 MONEY = r"^-?[0-9]+\.[0-9]{2}$"
 
 
@@ -23,6 +25,16 @@ class _Shape(BaseModel):
 
 
 # --- requests -------------------------------------------------------------------------
+# States the services' text rule (states.text) in the document; the services refuse, naming the field.
+TYPED_TEXT = {"pattern": TEXT_PATTERN}
+# What a return's `figures` part holds (the bundled programmes' fields; DESIGN section 7).
+_WRITTEN_MONEY = {"anyOf": [{"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
+                            {"type": "integer", "minimum": 0}]}
+FIGURES = {"type": "object", "additionalProperties": False, "properties": {
+    "spend_to_date": _WRITTEN_MONEY, "savings_to_date": _WRITTEN_MONEY,
+    "progress": {"type": "string", **TYPED_TEXT}, "risks": {"type": "string", **TYPED_TEXT}}}
+
+
 class AdvanceRequest(BaseModel):
     """Fire one trigger on a case."""
 
@@ -33,9 +45,10 @@ class AdvanceRequest(BaseModel):
     trigger: str = Field(min_length=1, max_length=40,
                          description="A trigger defined from the case's state "
                                      "(`allowed_triggers` lists those you may fire).")
-    reason: Optional[str] = Field(default=None, max_length=4000,
+    reason: Optional[str] = Field(default=None, max_length=4000, json_schema_extra=TYPED_TEXT,
                                   description="Why; required by some triggers (declare_ineligible, "
-                                              "waive).")
+                                              "waive). Tabs and new lines are kept; other control "
+                                              "characters and bidirectional overrides are refused.")
 
 
 class AssignRequest(BaseModel):
@@ -45,8 +58,9 @@ class AssignRequest(BaseModel):
         "examples": [{"caseworker": "cath", "reason": "Carol is on leave in May."}]})
     caseworker: str = Field(min_length=1, max_length=80,
                             description="The name of the caseworker who takes the case on.")
-    reason: Optional[str] = Field(default=None, max_length=4000,
-                                  description="A note for the new caseworker (optional).")
+    reason: Optional[str] = Field(default=None, max_length=4000, json_schema_extra=TYPED_TEXT,
+                                  description="A note for the new caseworker (optional); "
+                                              "text as for a trigger's reason.")
 
 
 # --- answers --------------------------------------------------------------------------
