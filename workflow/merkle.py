@@ -55,10 +55,46 @@ class Frontier:
         return acc
 
 
+    def add_subtree(self, root: bytes, height: int) -> None:
+        """Add a complete subtree of 2**height leaves; the tree's size must be a multiple of it."""
+        if self.size & ((1 << height) - 1):
+            raise ValueError(f"a subtree of {1 << height} leaves cannot follow {self.size} leaves")
+        n, h, stack = self.size >> height, root, self._stack
+        while n & 1:
+            h = node_hash(stack.pop(), h)
+            n >>= 1
+        stack.append(h)
+        self.size += 1 << height
+
+    def extend(self, leaves: Iterable[bytes], height: int = 12) -> None:
+        """Add many leaves: whole blocks of 2**height at a time, hashed level by level.
+
+        Hashing a block's levels with one comprehension each is about twice as
+        fast as adding its leaves one by one; memory stays one block.
+        """
+        block_size, block = 1 << height, []
+        aligned = not self.size & (block_size - 1)
+        sha = hashlib.sha256
+        for leaf in leaves:
+            if not aligned:
+                self.add(leaf)
+                aligned = not self.size & (block_size - 1)
+                continue
+            block.append(leaf)
+            if len(block) == block_size:
+                level = block
+                while len(level) > 1:
+                    level = [sha(b"\x01" + level[i] + level[i + 1]).digest()
+                             for i in range(0, len(level), 2)]
+                self.add_subtree(level[0], height)
+                block = []
+        for leaf in block:
+            self.add(leaf)
+
+
 def root_of(leaves: Iterable[bytes]) -> bytes:
     tree = Frontier()
-    for leaf in leaves:
-        tree.add(leaf)
+    tree.extend(leaves)
     return tree.root()
 
 

@@ -7,6 +7,7 @@ comparing the tree hash of the first `tree_size` rows with each seal's root.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -97,17 +98,12 @@ def _check_roots(conn: Connection, chain: list[Seal], report: SealReport) -> Non
     """One pass over the rows: the tree hash at each seal's size against its root."""
     wanted = sorted({s.tree_size for s in chain})
     roots: dict[int, str] = {}
-    tree, at = Frontier(), 0
-    if wanted and wanted[0] == 0:
-        roots[0], at = tree.root().hex(), 1
-    if at < len(wanted):
-        for leaf in leaves(conn):
-            tree.add(leaf)
-            if tree.size == wanted[at]:
-                roots[tree.size] = tree.root().hex()
-                at += 1
-                if at == len(wanted):
-                    break
+    tree, rows = Frontier(), leaves(conn)
+    for size in wanted:
+        tree.extend(islice(rows, size - tree.size))
+        if tree.size < size:
+            break                              # fewer rows than this seal covered
+        roots[size] = tree.root().hex()
     good_up_to = 0          # the rows an earlier, matching seal shows unchanged
     for s in sorted(chain, key=lambda s: s.tree_size):
         size = s.tree_size

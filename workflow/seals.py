@@ -216,12 +216,22 @@ def _leaf(row_hash: str) -> bytes:
 
 def leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
     """Every history row's leaf hash in write order, streamed (memory stays flat)."""
-    q = select(history.c.hash).order_by(history.c.id)
-    if upto_id is not None:
-        q = q.where(history.c.id <= upto_id)
-    result = conn.execution_options(yield_per=20_000).execute(q)
-    for part in result.partitions():
-        for (row_hash,) in part:
+    if conn.dialect.name == "sqlite":
+        # Straight from the driver: SQLAlchemy's rows cost twice the hashing over a million rows.
+        sql = "SELECT hash FROM history" + (" WHERE id <= ?" if upto_id is not None else "") + \
+              " ORDER BY id"
+        rows: Iterator[Any] = conn.connection.driver_connection.execute(
+            sql, () if upto_id is None else (upto_id,))
+    else:
+        q = select(history.c.hash).order_by(history.c.id)
+        if upto_id is not None:
+            q = q.where(history.c.id <= upto_id)
+        rows = conn.execution_options(yield_per=20_000).execute(q)
+    sha = hashlib.sha256
+    for (row_hash,) in rows:
+        try:
+            yield sha(b"\x00" + bytes.fromhex(row_hash)).digest()
+        except (ValueError, TypeError):
             yield _leaf(row_hash)
 
 
@@ -258,8 +268,7 @@ def seal(engine: Engine, key: Ed25519PrivateKey, *,
     upto = _boundary(engine)
     tree = Frontier()
     with reading(engine) as conn:
-        for leaf in leaves(conn, upto_id=upto):
-            tree.add(leaf)
+        tree.extend(leaves(conn, upto_id=upto))
     with engine.begin() as conn:
         last = latest(conn)
         if last is not None and last.tree_size > tree.size:
