@@ -5,7 +5,7 @@
 Builds a SQLite database (casework init, then cases and chained history rows
 written straight in, with valid hashes: building is not timed), then runs
 each phase in a process of its own so that its peak memory (ru_maxrss) is its
-own: `seal` (workflow.seals.seal: stream the rows, keep the frontier, sign,
+own: `seal` (workflow.services.seals.seal: stream the rows, keep the frontier, sign,
 store) and `verify` (what `audit verify` does: every chain, then every seal
 against the rows). Targets (issue 17): under 10 s and under 200 MB each.
 """
@@ -78,13 +78,13 @@ def phase(name: str, path: Path, key_file: Path) -> dict:
     key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
     started = time.perf_counter()
     if name == "seal":
-        from workflow.seals import seal
+        from workflow.services.seals import seal
         made = seal(engine, key)
         detail = f"seal {made.number}: {made.tree_size:,} rows"
     else:
         from workflow.services.chain import verify
-        from workflow.seal_check import check
-        from workflow.seals import public_text
+        from workflow.services.seal_check import check
+        from workflow.services.seals import public_text
         with reading(engine) as conn:
             chains = verify(conn)
             sealed = check(conn, trusted={public_text(key.public_key())})
@@ -114,7 +114,7 @@ def main() -> None:
     started = time.perf_counter()
     build(path, args.rows, args.per_case)
     print(f"built {args.rows:,} history rows in {time.perf_counter() - started:.1f} s (not timed)")
-    from workflow.seals import generate
+    from workflow.services.seals import generate
     generate(key_file)
     for name in ("seal", "verify"):
         out = subprocess.run([sys.executable, __file__, "--phase", name, "--db", str(path),

@@ -8,8 +8,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from workflow.clock import LONDON
 from workflow.storage.db import reading
-from workflow.seal_jobs import add_seal_jobs, seal_job
-from workflow.seals import ROWS_PER_SEAL, generate, latest
+from workflow.runtime.sealing import add_seal_jobs, seal_job
+from workflow.services.seals import ROWS_PER_SEAL, generate, latest
 
 
 def _env(tmp_path) -> dict:

@@ -11,8 +11,8 @@ from workflow.storage.db import reading
 from workflow.errors import SetupError
 from workflow.services.chain import verify as verify_chains
 from workflow.storage.tables import seals as seals_t
-from workflow.seal_check import check
-from workflow.seals import public_text, record_key, seal
+from workflow.services.seal_check import check
+from workflow.services.seals import public_text, record_key, seal
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_a_seal_by_a_new_key_without_the_old_keys_endorsement_is_refused(w, key)
     with pytest.raises(SetupError, match="signed by the old one too"):
         seal(w.engine, stranger)
     with tamper.guards_off(w.engine) as conn:      # written straight into the table instead
-        from workflow.seals import canonical, digest, latest
+        from workflow.services.seals import canonical, digest, latest
         last = latest(conn)
         statement = {**last.statement, "seal": 2, "previous": digest(last.statement),
                      "key": public_text(stranger.public_key())}

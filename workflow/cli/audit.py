@@ -31,8 +31,8 @@ def verify(public_key: Optional[Path] = typer.Option(
     Names the first broken row of each broken case, history rows whose case is
     gone, and each seal whose rows no longer match or whose signature fails.
     """
-    from workflow.seal_check import check
-    from workflow.seals import read_public_key
+    from workflow.services.seal_check import check
+    from workflow.services.seals import read_public_key
     trusted = {read_public_key(public_key)} if public_key else None
     if seals_dir is not None and not seals_dir.is_dir():
         raise typer.BadParameter(f"'{seals_dir}' is not a directory", param_hint="--seals")
@@ -66,7 +66,7 @@ def keygen(out: Path = typer.Option(..., "--out", metavar="FILE",
     Keep the private key off the database's machine's backups; give auditors the
     printed public key (`audit verify --public-key FILE`).
     """
-    from workflow.seals import generate, public_text, record_key
+    from workflow.services.seals import generate, public_text, record_key
     eng = engine()
     key = generate(out)
     record_key(eng, key.public_key())
@@ -83,7 +83,7 @@ def seal(previous_key: Optional[Path] = typer.Option(
     Stores the seal (the database refuses to change it) and writes a copy to
     CASEWORK_SEAL_DIR when it is set. Prints the seal's number, rows and root.
     """
-    from workflow.seals import (KEY_SETTING, PREVIOUS_KEY_SETTING, key_from_env,
+    from workflow.services.seals import (KEY_SETTING, PREVIOUS_KEY_SETTING, key_from_env,
                                 load_private_key, seal_and_copy)
     key = key_from_env()
     if key is None:
@@ -105,7 +105,7 @@ def proof(ref: str = CASE_REF,
 
     With the public key alone an auditor can check that the row is the one sealed.
     """
-    from workflow.seal_check import proof as make_proof
+    from workflow.services.seal_check import proof as make_proof
     with reading(engine()) as conn:
         found = make_proof(conn, ref.upper(), seq)
     if as_json:

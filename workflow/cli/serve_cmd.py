@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         scheduler = None
         if not no_scheduler:
             scheduler = build_scheduler(eng, every_minutes=every, owner=owner, stop=stop)
-            from workflow.seal_jobs import add_seal_jobs
+            from workflow.runtime.sealing import add_seal_jobs
             if add_seal_jobs(scheduler, eng):
                 log.info("sealing daily at 02:00 Europe/London and after every 10,000 new rows")
             record_interval(eng, every, owner)

@@ -18,7 +18,8 @@ from sqlalchemy import Engine
 
 from workflow.clock import LONDON
 from workflow.errors import ConflictError
-from workflow.seals import (PREVIOUS_KEY_SETTING, ROWS_PER_SEAL, key_from_env, seal_and_copy,
+from workflow.services.seals import (PREVIOUS_KEY_SETTING, ROWS_PER_SEAL, key_from_env,
+                                     seal_and_copy,
                             unsealed_rows)
 
 log = logging.getLogger("casework.seals")

@@ -34,7 +34,7 @@ from workflow import clock
 from workflow.storage.db import reading
 from workflow.errors import ConflictError, SetupError
 from workflow.services.chain import moment
-from workflow.merkle import Frontier, leaf_hash
+from workflow.services.merkle import Frontier, leaf_hash
 from workflow.storage.tables import audit_keys, history, seals
 
 KEY_SETTING = "CASEWORK_AUDIT_KEY"

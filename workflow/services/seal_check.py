@@ -15,9 +15,9 @@ from sqlalchemy import Connection, func, select
 
 from workflow.errors import CaseNotFound, CaseworkError, Refused
 from workflow.services.chain import as_dict, head_of
-from workflow.merkle import Frontier, inclusion_path
+from workflow.services.merkle import Frontier, inclusion_path
 from workflow.storage.tables import history
-from workflow.seals import (Seal, digest, latest, leaves, read_copies, recorded_keys,
+from workflow.services.seals import (Seal, digest, latest, leaves, read_copies, recorded_keys,
                             signature_holds, stored)
 
 
