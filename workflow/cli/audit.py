@@ -32,7 +32,7 @@ def verify(public_key: Optional[Path] = typer.Option(
     gone, and each seal whose rows no longer match or whose signature fails.
     """
     from workflow.services.seal_check import check
-    from workflow.services.seals import read_public_key
+    from workflow.services.seals import read_public_key, rows_text
     trusted = {read_public_key(public_key)} if public_key else None
     if seals_dir is not None and not seals_dir.is_dir():
         raise typer.BadParameter(f"'{seals_dir}' is not a directory", param_hint="--seals")
@@ -51,7 +51,7 @@ def verify(public_key: Optional[Path] = typer.Option(
         for problem in sealed.problems:
             typer.echo(problem)
         if sealed.checked:
-            typer.echo(f"{sealed.checked:,} seals checked, covering rows 1-{sealed.sealed_rows:,}")
+            typer.echo(f"{sealed.checked:,} seals checked, covering {rows_text(sealed.sealed_rows)}")
         typer.echo(result.summary(also_broken=len(sealed.problems)))
     if broken:
         raise typer.Exit(1)
@@ -84,7 +84,7 @@ def seal(previous_key: Optional[Path] = typer.Option(
     CASEWORK_SEAL_DIR when it is set. Prints the seal's number, rows and root.
     """
     from workflow.services.seals import (KEY_SETTING, PREVIOUS_KEY_SETTING, key_from_env,
-                                load_private_key, seal_and_copy)
+                                         load_private_key, rows_text, seal_and_copy)
     key = key_from_env()
     if key is None:
         raise SetupError(f"No key to seal with: set {KEY_SETTING} to the file "
@@ -92,7 +92,7 @@ def seal(previous_key: Optional[Path] = typer.Option(
     old = (load_private_key(previous_key, "--previous-key") if previous_key
            else key_from_env(setting=PREVIOUS_KEY_SETTING))
     made, copy = seal_and_copy(engine(), key, previous_key=old)
-    typer.echo(f"{made.label}: rows 1-{made.tree_size:,}, root {made.statement['root']}")
+    typer.echo(f"{made.label}: {rows_text(made.tree_size)}, root {made.statement['root']}")
     typer.echo(f"copy written to {copy}" if copy else
                "no copy written (set CASEWORK_SEAL_DIR to keep one off the server)")
 

@@ -19,8 +19,7 @@ from sqlalchemy import Engine
 from workflow.clock import LONDON
 from workflow.errors import ConflictError
 from workflow.services.seals import (PREVIOUS_KEY_SETTING, ROWS_PER_SEAL, key_from_env,
-                                     seal_and_copy,
-                            unsealed_rows)
+                                     rows_text, seal_and_copy, unsealed_rows)
 
 log = logging.getLogger("casework.seals")
 
@@ -41,7 +40,7 @@ def seal_job(engine: Engine, environ: Mapping[str, str], *, at_least: int = 0) -
         except Exception:
             log.exception("sealing failed; the next run will try again")
             return
-        log.info("%s: rows 1-%s, root %s%s", made.label, f"{made.tree_size:,}",
+        log.info("%s: %s, root %s%s", made.label, rows_text(made.tree_size),
                  made.statement["root"], f", copy {copy}" if copy else "")
     return run
 

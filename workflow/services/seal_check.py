@@ -18,7 +18,7 @@ from workflow.services.chain import as_dict, head_of
 from workflow.services.merkle import Frontier, inclusion_path
 from workflow.storage.tables import history
 from workflow.services.seals import (Seal, digest, latest, leaves, read_copies, recorded_keys,
-                            signature_holds, stored)
+                                     rows_text, signature_holds, stored)
 
 
 @dataclass
@@ -133,7 +133,8 @@ def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
                          .where(history.c.id < row.id)).scalar_one()
     newest = latest(conn)
     if newest is None or newest.tree_size <= index:
-        covered = f"the latest seal covers rows 1-{newest.tree_size:,}" if newest else "nothing is sealed yet"
+        covered = (f"the latest seal covers {rows_text(newest.tree_size)}" if newest
+                   else "nothing is sealed yet")
         raise NotSealed(f"{ref} row {seq} is not sealed yet ({covered}); "
                         f"run `casework audit seal` first.")
     path = inclusion_path(leaves(conn), index, newest.tree_size)

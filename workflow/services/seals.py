@@ -44,6 +44,11 @@ STATEMENT_FIELDS = ("seal", "tree_size", "root", "sealed_at", "previous", "key")
 ROWS_PER_SEAL = 10_000          # `serve` seals after this many new rows (and daily)
 
 
+def rows_text(size: int) -> str:
+    """The rows a seal covers, as people read them: `rows 1-48,200`, or `no rows`."""
+    return f"rows 1-{size:,}" if size else "no rows"
+
+
 # --- keys --------------------------------------------------------------------
 def public_text(key: Ed25519PublicKey) -> str:
     """A public key as people copy it: base64 of its 32 raw bytes."""
