@@ -85,3 +85,16 @@ def test_a_file_name_with_a_bidirectional_override_is_refused():
     found = attachments.problems("evidence\u202efdp.exe", b"%PDF-1.4 hello")
 
     assert any("file name: contains a bidirectional control character (U+202E)" in p for p in found)
+
+
+def test_a_json_body_nested_100000_deep_is_a_400_problem_not_a_500(api):
+    ref = api.world.bid()
+    before = api.world.snapshot()
+    body = '{"trigger": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    answer = api.post(f"/cases/{ref}/advance", content=body,
+                      headers={"Content-Type": "application/json"})
+
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert api.world.snapshot() == before
