@@ -42,7 +42,7 @@ def test_a_reason_with_a_control_character_is_refused_naming_the_field(api, reas
     answer = api.advance(ref, "withdraw", who="carol", reason=reason)
 
     assert answer.status_code == 400
-    assert f"reason: contains" in answer.json()["detail"] and code in answer.json()["detail"]
+    assert "reason: contains" in answer.json()["detail"] and code in answer.json()["detail"]
     assert api.world.snapshot() == before
 
 
