@@ -1,7 +1,11 @@
 """The tables the demo prints when the year is over, and how to look around afterwards."""
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from notifications.kinds import kind_label
@@ -105,13 +109,36 @@ def print_summary(result: DemoResult, stream: TextIO | None = None) -> None:
     console.print(f"Simulated in {result.seconds:.1f} s.")
 
 
+def casework_command(argv0: str | None = None, cwd: str | None = None) -> str:
+    """How to run casework from the shell this run was started in.
+
+    The README's first command runs `.venv/bin/casework demo` without
+    activating the venv, so a bare `casework` is "command not found" there:
+    the script is named by its path (relative to the folder the run started
+    in when it is below it), unless `casework` on the PATH is this same script.
+    """
+    script = Path(argv0 if argv0 is not None else sys.argv[0])
+    here = Path(cwd if cwd is not None else os.getcwd())
+    if script.name != "casework" or not (here / script).is_file():
+        return f"{shlex.quote(sys.executable)} -c 'from workflow.cli import main; main()'"
+    script = (here / script).resolve()
+    found = shutil.which("casework")
+    if found and Path(found).resolve() == script:
+        return "casework"
+    try:
+        relative = script.relative_to(here.resolve())
+    except ValueError:
+        return shlex.quote(str(script))
+    return shlex.quote(str(relative) if "/" in str(relative) else f"./{relative}")
+
+
 def print_browsing(result: DemoResult, password: str | None, stream: TextIO | None = None,
                    why_not: str | None = None) -> None:
     """How to look at the simulated year in the web app, with the sample sign-ins."""
     stream = stream or sys.stdout
     write = stream.write
     write(f"\nBrowse the simulated year in the web app:\n\n"
-          f"    casework --db {result.db_url} serve\n\n"
+          f"    {casework_command()} --db {shlex.quote(result.db_url)} serve\n\n"
           f"then open http://127.0.0.1:8000/sign-in.\n")
     if password is None:
         write(f"Web sign-in is not available: {why_not}\n")

@@ -15,11 +15,6 @@ from typing import Mapping
 from states import dates
 
 _TEXT_WIDTH = 72
-_CATEGORIES = {
-    "single_operation": "single operation",
-    "shared_arrangement": "shared arrangement",
-    "esg_top_up": "Efficiency Support Grant top-up",
-}
 
 
 @dataclass(frozen=True)
@@ -35,8 +30,12 @@ def longdate(value: date | datetime) -> str:
 
 
 def category_name(value: str) -> str:
-    """`shared_arrangement` -> `shared arrangement`; unknown codes read as words."""
-    return _CATEGORIES.get(value, value.replace("_", " "))
+    """A category's label as it reads inside a sentence: "Shared arrangement" -> "shared
+    arrangement", "ESG top-up" stays; a bare code (`esg_top_up`) is made readable."""
+    text = value.replace("_", " ")
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def render(kind: str, context: Mapping) -> Rendered:

@@ -160,6 +160,15 @@ class Malformed(Refused):
     def from_document(cls, what: str, err: DocumentError) -> "Malformed":
         return cls(what, err.problems)
 
+    @classmethod
+    def unknown(cls, what: str, value: str, allowed: Sequence[str]) -> "Malformed":
+        """A filter value that names nothing: `The state 'sumbitted' refused: it is not one of
+        draft, submitted, … — did you mean submitted?` (codes, since people type them)."""
+        guess = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+        hint = f" — did you mean {guess[0]}?" if guess else ""
+        return cls(f"The {what} '{value}'",
+                   [f"it is not one of {', '.join(allowed)}{hint}"])
+
 
 class ConflictError(CaseworkError):
     status = 409

@@ -1,28 +1,8 @@
 """`casework checkpoint …`, `casework sweep` and `casework status`, run as real processes."""
 import json
 
-from datetime import datetime, timezone
-
-import pytest
-
-from tests.builders import World
-from tests.workflow.monitoring_world import bid_in_monitoring
-from workflow.storage.db import make_engine
-
-UTC = timezone.utc
 Q1 = "TCA-2013-0001/Q1"
 PDF = b"%PDF-1.4\n%%EOF\n"
-
-
-@pytest.fixture
-def monitored(cli):
-    """A bid in monitoring on the command line's database; its Q1 opens on 19 December 2013."""
-    engine = make_engine(cli.url)
-    world = World(engine)
-    world.cast()
-    bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=UTC))
-    engine.dispose()
-    return cli
 
 
 def test_checkpoint_list_json_gives_ref_case_state_due_and_level(monitored):
@@ -74,7 +54,7 @@ def test_a_council_submits_a_return_from_a_file_with_evidence(monitored, tmp_pat
                        "--attach", str(evidence),
                        env={"CASEWORK_FILES": str(tmp_path / "files")})
 
-    assert ran.out.strip() == f"{Q1} is now submitted"
+    assert ran.out.strip() == f"{Q1} is now Submitted"
     shown = monitored.ok("checkpoint", "show", Q1, "--json").json()
     assert shown["figures"] == {"spend_to_date": "120000.00", "progress": "On track"}
     assert shown["attachment"]["name"] == "evidence.pdf"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from states import BID
+from demo.summary import casework_command
 from demo import FolderInUse
 from demo import report
 from demo.mailcatch import eml_name
@@ -95,3 +96,23 @@ def test_without_the_renderer_a_diagram_is_its_mermaid_text_with_a_note(monkeypa
     assert drawing.svg is None
     assert "pip install graphviz-pure" in drawing.note
     assert drawing.mermaid.startswith("stateDiagram-v2")
+
+
+def test_the_closing_command_works_in_the_shell_the_readmes_first_command_left():
+    # The README runs `.venv/bin/casework demo` from the repository and never activates
+    # the venv: what the demo prints last must run there as it is pasted.
+    repo = Path(__file__).resolve().parents[2]
+    script = Path(sys.executable).parent / "casework"
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(repo)}
+    if repo not in script.parents:
+        pytest.skip("the tests do not run from a venv inside the repository, as the README's does")
+
+    command = casework_command(str(script.relative_to(repo)), str(repo))
+    ran = subprocess.run(["bash", "-c", f"{command} --help"], cwd=repo, env=bare,
+                         capture_output=True, text=True, timeout=120)
+
+    assert command == ".venv/bin/casework"
+    assert ran.returncode == 0, ran.stderr
+    assert "serve" in ran.stdout
+    assert subprocess.run(["bash", "-c", "casework --help"], cwd=repo, env=bare,
+                          capture_output=True).returncode == 127    # what it printed before

@@ -59,7 +59,7 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
         ctx = {"programme": dict(_TCA),
                "case": {"ref": ref, "title": "Joint procurement hub for three Gloucestershire districts",
                         "kind": "bid", "lead_name": "Tewkesbury Borough Council",
-                        "lead_code": "E07000083", "category": "shared_arrangement",
+                        "lead_code": "E07000083", "category": "Shared arrangement",
                         "amount": "£250,000", "url": f"{BASE_URL}/cases/{ref}"}}
     else:
         ref = "PSTN-2013-0003"

@@ -265,3 +265,18 @@ def test_a_return_with_unknown_fields_or_bad_money_is_refused_naming_each():
 
 def test_an_empty_return_is_well_formed_and_left_to_the_rule():
     assert parse_return({}, programme=PSTN) == {}
+
+
+def test_a_refusal_describes_what_was_given_in_words_not_as_python():
+    from states.documents import parse_bid
+    tca = parse_programme((Path(__file__).resolve().parents[2] / "states" / "programmes"
+                           / "tca-2013.toml").read_text())
+    doc = {"programme": "tca-2013", "category": "shared_arrangement", "title": "Hub",
+           "lead": "E07000026", "amount": "250000",
+           "partners": [{"name": "County police", "evidence": "Signed letter"}]}
+
+    with pytest.raises(DocumentError) as refused:
+        parse_bid(doc, programme=tca, organisations={"E07000026"})
+
+    assert "partners[0]: a table of name, evidence is not text" in refused.value.problems
+    assert not any("{'" in p for p in refused.value.problems)

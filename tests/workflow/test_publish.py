@@ -279,3 +279,11 @@ def test_withdrawn_cases_never_reach_the_package(world):
     publication = publish.build(world.engine, "tca-2013", funder=FUNDER)
 
     assert ref not in grants_by_ref(publication)
+
+
+def test_the_summary_counts_one_grant_in_the_singular():
+    one = publish.Publication({"grants": [{"amountAwarded": Decimal("250000")}]})
+    two = publish.Publication({"grants": [{"amountAwarded": Decimal("1")}] * 2})
+
+    assert one.summary() == "1 grant, £250,000 in all"
+    assert two.summary().startswith("2 grants, ")

@@ -3,17 +3,21 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from sqlalchemy import select
 
 from states.documents import load_document
 from states.errors import DocumentError
 from workflow.services import assignment, lifecycle
 from workflow.cli import summary
+from workflow.cli import _words
 from workflow.cli._common import AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine
 from workflow.errors import Malformed
 
 case_app = typer.Typer(help=summary("case"), no_args_is_help=True)
 
-LIST_COLUMNS = ["ref", "kind", "programme", "state", "title", "lead", "version"]
+LIST_COLUMNS = ["ref", "kind", "programme", "state", "title", "lead", "caseworker", "amount"]
+HISTORY_COLUMNS = ["seq", "at", "checkpoint", "trigger", "from", "to", "actor", "role", "reason",
+                   "hash"]
 
 
 def read_document(path: Path) -> dict:
@@ -47,7 +51,8 @@ def advance(ref: str = CASE_REF,
             as_json: bool = JSON_OPT) -> None:
     """Fire a trigger on a case (`case show REF --as NAME` lists what you may fire)."""
     case = lifecycle.advance(engine(), ref, trigger, actor, reason=reason)
-    emit(case, True) if as_json else typer.echo(f"{case['ref']} is now {case['state']}")
+    emit(case, True) if as_json else typer.echo(
+        f"{case['ref']} is now {_words.state_label(case['state'], case['kind'])}")
 
 
 @case_app.command("assign")
@@ -64,7 +69,12 @@ def assign(ref: str = CASE_REF,
 @case_app.command("show", short_help="One case: its state, what may be fired, its document.")
 def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
     """One case: its state, version, what may be fired, and its application."""
-    emit(lifecycle.show(engine(), ref, actor), as_json)
+    case = lifecycle.show(engine(), ref, actor)
+    if as_json:
+        emit(case, True)
+        return
+    names, specs = _directory()
+    emit(_words.case_listing(case, lead_names=names, spec=specs.get(case["programme"])), False)
 
 
 @case_app.command("list")
@@ -75,7 +85,14 @@ def list_(state: Optional[str] = typer.Option(None, "--state", metavar="STATE"),
     """Cases, oldest first, filtered by state, kind or programme."""
     rows = lifecycle.list_cases(engine(), state=state, kind=kind, programme=programme,
                             actor_name=actor)
-    emit(rows, as_json, LIST_COLUMNS)
+    if as_json:
+        emit(rows, True)
+        return
+    names, _ = _directory()
+    # An area's money is its agreed contribution to the network's running costs.
+    emit([{**_words.case_row(r, lead_names=names),
+           "amount": r.get("amount") or r.get("contribution")} for r in rows],
+         False, LIST_COLUMNS)
 
 
 @case_app.command("history")
@@ -85,9 +102,21 @@ def history(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
     if as_json:
         emit(rows, True)
         return
-    emit([{**r, "from": r["from_state"] or "", "to": r["to_state"],
-           "hash": r["hash"][:12]} for r in rows], False,
-         ["seq", "at", "checkpoint", "trigger", "from", "to", "actor", "role", "reason", "hash"])
+    kind = lifecycle.show(engine(), ref)["kind"]
+    emit([{**_words.history_row(r, kind), "hash": r["hash"][:12]} for r in rows], False,
+         HISTORY_COLUMNS)
+
+
+def _directory() -> tuple[dict[str, str], dict]:
+    """Organisations' names by code, and the programmes' rules by code, for people's words."""
+    from workflow.services import directory as people
+    from workflow.services import programme_files as programmes
+    from workflow.storage.db import reading
+    with reading(engine()) as conn:
+        names = {o["code"]: o["name"] for o in people.list_orgs(conn)}
+        specs = {code: programmes.spec_for(conn, code)
+                 for code in conn.execute(select(programmes.programmes.c.code)).scalars()}
+    return names, specs
 
 
 def register(app: typer.Typer) -> None:

@@ -7,17 +7,15 @@ import typer
 from workflow.services import attachments, monitoring
 from workflow.cli import summary
 from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, REASON_OPT, RETURN_REF, emit, engine
-from workflow.cli.case import read_document
+from states import DEFINITIONS
+from workflow.cli import _words
+from workflow.cli.case import _directory, read_document
 from workflow.errors import Malformed
 
 checkpoint_app = typer.Typer(help=summary("checkpoint"), no_args_is_help=True)
 
 LIST_COLUMNS = ["ref", "state", "due", "level", "next", "case_state", "title"]
-
-
-def _next(row: dict) -> str:
-    step = row.get("next_step")
-    return f"{step['name']} {step['at'][:16].replace('T', ' ')}Z" if step else ""
+_RETURN = DEFINITIONS["checkpoint"]
 
 
 @checkpoint_app.command("list")
@@ -32,7 +30,9 @@ def list_(case: Optional[str] = typer.Option(None, "--case", metavar="REF", help
     if as_json:
         emit(rows, True)
     else:
-        emit([{**r, "next": _next(r)} for r in rows], False, LIST_COLUMNS)
+        _, specs = _directory()
+        emit([_words.checkpoint_row(r, specs.get(r.get("programme"))) for r in rows], False,
+             LIST_COLUMNS)
 
 
 @checkpoint_app.command("show")
@@ -42,10 +42,17 @@ def show(ref: str = RETURN_REF, actor: Optional[str] = AS_READ_OPT, as_json: boo
     if as_json:
         emit(cp, True)
         return
-    emit({k: v for k, v in cp.items() if k not in ("ladder", "history", "fields")}, False)
+    _, specs = _directory()
+    spec = specs.get(cp["programme"])
+    shown = _words.checkpoint_row(cp, spec)
+    shown["allowed_triggers"] = [f"{_RETURN.trigger_label(t)} ({t})" for t in cp["allowed_triggers"]]
+    emit({k: v for k, v in shown.items() if k not in ("ladder", "history", "fields", "next_step")},
+         False)
     typer.echo("ladder:")
+    width = max((len(_words.step_label(s["name"], spec)) for s in cp["ladder"]), default=0)
     for step in cp["ladder"]:
-        typer.echo(f"  {'done' if step['done'] else '    '}  {step['name']:<12} {step['at']}")
+        typer.echo(f"  {'done' if step['done'] else '    '}  "
+                   f"{_words.step_label(step['name'], spec):<{width}}  {_words.when(step['at'])}")
 
 
 def _attachment(path: Optional[Path]) -> Optional[tuple[str, bytes]]:
@@ -74,7 +81,7 @@ def submit(ref: str = RETURN_REF, actor: str = AS_OPT,
     figures = read_document(from_file) if from_file is not None else {}
     cp = monitoring.submit_return(engine(), ref, actor, figures=figures,
                                   attachment=_attachment(attach))
-    emit(cp, True) if as_json else typer.echo(f"{cp['ref']} is now {cp['state']}")
+    emit(cp, True) if as_json else typer.echo(f"{cp['ref']} is now {_RETURN.state_label(cp['state'])}")
 
 
 def _decision(trigger: str, doc: str):
@@ -82,7 +89,8 @@ def _decision(trigger: str, doc: str):
                 reason: Optional[str] = REASON_OPT,
                 as_json: bool = JSON_OPT) -> None:
         cp = monitoring.decide_return(engine(), ref, trigger, actor, reason=reason)
-        emit(cp, True) if as_json else typer.echo(f"{cp['ref']} is now {cp['state']}")
+        emit(cp, True) if as_json else typer.echo(
+            f"{cp['ref']} is now {_RETURN.state_label(cp['state'])}")
     command.__doc__ = doc
     return command
 

@@ -53,10 +53,13 @@ def register(app: typer.Typer) -> None:
             emit(found, True)
         else:
             s, o = found["sweep"], found["outbox"]
-            typer.echo(f"last sweep   {_age(s['age_seconds'])}"
-                       + (f" ({s['steps']} steps in {s['seconds']} s, by {s['owner']})"
-                          if s["last_at"] else "")
-                       + (" -- STALE" if s["stale"] else ""))
+            if s["last_at"] is None:
+                typer.echo("last sweep   no sweep has run yet (`casework sweep` runs one; "
+                           "`casework serve` runs one every few minutes)")
+            else:
+                typer.echo(f"last sweep   {_age(s['age_seconds'])} "
+                           f"({s['steps']} steps in {s['seconds']} s, by {s['owner']})"
+                           + (" -- STALE" if s["stale"] else ""))
             typer.echo(f"sweep every  {s['every_minutes']:g} min (stale after "
                        f"{s['stale_after_seconds'] / 60:g} min)")
             typer.echo(f"steps due    {found['due_steps']}")

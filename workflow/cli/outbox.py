@@ -5,6 +5,7 @@ import typer
 
 from workflow.runtime import mail
 from workflow.cli import summary
+from workflow.cli import _words
 from workflow.cli._common import AS_OPT, JSON_OPT, emit, engine
 
 outbox_app = typer.Typer(help=summary("outbox"), no_args_is_help=True)
@@ -18,7 +19,7 @@ def list_(state: Optional[str] = typer.Option(None, "--state", metavar="queued|s
     if as_json:
         emit(rows, True)
     else:
-        emit([{**r, "to": ", ".join(r["to"])} for r in rows], False,
+        emit([{**_words.message_row(r), "to": ", ".join(r["to"])} for r in rows], False,
              ["id", "kind", "state", "to", "subject", "attempts", "last_error"])
 
 

@@ -94,7 +94,7 @@ def retry(engine: Engine, actor_name: str, *, ids: Sequence[int] = (),
 
 def list_messages(engine: Engine, state: str | None = None) -> list[dict]:
     if state is not None and state not in outbox.STATES:
-        raise Malformed("--state", [f"'{state}' is not one of {', '.join(outbox.STATES)}"])
+        raise Malformed.unknown("message state", state, outbox.STATES)
     with reading(engine) as conn:
         return outbox.list_messages(conn, state)
 

@@ -207,7 +207,12 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
                programme: str | None = None, actor_name: str | None = None,
                after_id: int | None = None, limit: int | None = None,
                org: str | None = None) -> list[dict[str, Any]]:
-    """Cases by id; `org` keeps those the organisation leads or is a partner in."""
+    """Cases by id; `org` keeps those the organisation leads or is a partner in.
+
+    A kind or state that names nothing is refused (Malformed) rather than
+    answered with no cases: a typing mistake must not look like an empty list.
+    """
+    _refuse_unknown_filters(kind, state)
     with reading(engine) as conn:
         actor = directory.actor(conn, actor_name) if actor_name else None
         # A list shows no application documents, so none is read (or parsed).
@@ -230,6 +235,20 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
         if limit is not None:
             q = q.limit(limit)
         return [case_json(conn, r, actor, with_application=False) for r in conn.execute(q)]
+
+
+CASE_KINDS = ("bid", "area")
+
+
+def _refuse_unknown_filters(kind: str | None, state: str | None) -> None:
+    if kind is not None and kind not in CASE_KINDS:
+        raise Malformed.unknown("kind", kind, CASE_KINDS)
+    if state is not None:
+        known: dict[str, None] = {}
+        for k in ((kind,) if kind else CASE_KINDS):
+            known.update(dict.fromkeys(DEFINITIONS[k].states))
+        if state not in known:
+            raise Malformed.unknown(f"{kind or 'case'} state", state, list(known))
 
 
 def case_history(engine: Engine, ref: str) -> list[dict[str, Any]]:

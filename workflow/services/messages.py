@@ -104,7 +104,8 @@ def context(conn: Connection, case: Any, spec: Any, *, reason: str | None = None
                       "lead_email": spec.contacts.lead, "director_email": spec.contacts.director},
         "case": {"ref": case.ref, "title": case.title, "kind": case.kind,
                  "lead_name": org.name if org else case.lead, "lead_code": case.lead,
-                 "category": case.category,
+                 # its label from the programme file ("ESG top-up"), not its code
+                 "category": spec.category_label(case.category) if case.category else None,
                  "amount": pounds(case.amount_pence) if case.amount_pence is not None else None,
                  "url": f"{root}/cases/{case.ref}"},
         "reason": reason, "checkpoint": None, "step": step,

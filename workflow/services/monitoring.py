@@ -261,6 +261,8 @@ def list_checkpoints(engine: Engine, *, case: str | None = None, overdue: bool =
 
     `org` finds the returns of cases the organisation leads or is a partner in.
     """
+    if state is not None and state not in CHECKPOINT.states:
+        raise Malformed.unknown("return state", state, CHECKPOINT.states)
     q = (select(checkpoints, cases.c.ref.label("case_ref"), cases.c.title, cases.c.lead,
                 cases.c.programme, cases.c.state.label("case_state"))
          .join(cases, cases.c.id == checkpoints.c.case_id)

@@ -113,7 +113,8 @@ class Publication:
 
     def summary(self) -> str:
         total = sum(Decimal(str(g["amountAwarded"])) for g in self.grants)
-        line = f"{len(self.grants)} grants, {pounds(int(total * 100))} in all"
+        n = len(self.grants)
+        line = f"{n} grant{'' if n == 1 else 's'}, {pounds(int(total * 100))} in all"
         if self.left_out:
             line += "; left out: " + ", ".join(f"{x['ref']} ({x['why']})" for x in self.left_out)
         return line

@@ -1,4 +1,4 @@
-"""A ladder step held because the case is suspended shows on the case page."""
+"""Suspended cases hold the ladder, and an empty return is refused: as the web shows them."""
 from datetime import datetime, timedelta, timezone
 
 from tests.web.site import bid_in_monitoring, open_return, text_of
@@ -18,3 +18,18 @@ def test_a_step_held_while_the_case_is_suspended_shows_in_its_history(site, mome
 
     assert "Q1: Held: case suspended" in page
     assert "Q1: Overdue" not in page and "Q1: Mark overdue" not in page
+
+
+def test_an_empty_return_is_refused_on_the_web_and_changes_nothing(site, moment):
+    ref = bid_in_monitoring(site.world)
+    due = open_return(site.world, moment, ref)
+    cllr = site.as_("cllr")
+    cllr.get(f"/returns/{due}")
+    before = site.world.snapshot()
+
+    refused = cllr.post(f"/returns/{due}/submit", {"risks": "  "})
+
+    assert refused.status_code == 422
+    assert "the return is empty" in text_of(refused.text)
+    assert site.world.snapshot() == before
+    assert monitoring.get_checkpoint(site.engine, due)["state"] == "open"

@@ -1,0 +1,61 @@
+"""Every kind of email, as the services queue it, names things in words, not codes."""
+from datetime import datetime, timedelta, timezone
+
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from notifications.kinds import KINDS
+from tests.web.site import area_under_assessment, recommended_bid, scored_bid
+from tests.words import codes_in
+from tests.workflow.monitoring_world import bid_in_monitoring, checkpoint_rows
+from workflow.runtime.sweep import sweep
+from workflow.services import assessment, assignment, monitoring
+from workflow.storage.tables import outbox
+
+UTC = timezone.utc
+ACCEPTED = datetime(2013, 6, 3, 10, tzinfo=UTC)
+
+
+def at(day, days: int) -> datetime:
+    return datetime.combine(day + timedelta(days=days), datetime.min.time(), UTC) + \
+        timedelta(hours=10)
+
+
+def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
+    world.cast()
+    world.person("cath", "caseworker")
+    ref = bid_in_monitoring(world, ACCEPTED)                     # award offered
+    q1, q2 = checkpoint_rows(world, ref)[:2]
+    sweep(world.engine, at(q1.due, 30))                          # the whole ladder: suspended
+    with freeze_time(at(q1.due, 31)):
+        world.advance(ref, "reinstate", reason="Accounts audited")
+        assignment.assign(world.engine, ref, "cath", "carol")
+    sweep(world.engine, at(q2.due, -10))
+    with freeze_time(at(q2.due, -9)):
+        monitoring.submit_return(world.engine, f"{ref}/Q2", "cllr",
+                                 figures={"spend_to_date": "1000", "progress": "Started."})
+        monitoring.decide_return(world.engine, f"{ref}/Q2", "query", "carol",
+                                 reason="Spend looks low.")
+        moderated = scored_bid(world, title="Joint archive")
+        world.advance(moderated, "moderate", "reject")
+        declined = recommended_bid(world, title="Shared revenues team")
+        world.advance(declined, "offer", by="aaron")
+        world.advance(declined, "decline", by="cllr")
+        ineligible = world.bid(title="Too small")
+        world.advance(ineligible, "submit")
+        world.advance(ineligible, "declare_ineligible", reason="Fraud risk")
+        conflicted = scored_bid(world, title="Joint fleet")
+        assessment.declare(world.engine, conflicted, "ash", conflict=True,
+                           reason="My partner works there")
+        chosen = area_under_assessment(world)
+        world.advance(chosen, "select", by="april")
+        passed_over = area_under_assessment(world)
+        world.advance(passed_over, "decline", by="april")
+
+    with world.engine.connect() as conn:
+        mail = conn.execute(select(outbox.c.kind, outbox.c.subject, outbox.c.body_text,
+                                   outbox.c.body_html)).all()
+
+    assert {m.kind for m in mail} == set(KINDS)                  # every kind was rendered
+    shown = {m.kind: codes_in(" ".join((m.subject, m.body_text, m.body_html))) for m in mail}
+    assert {kind: codes for kind, codes in shown.items() if codes} == {}
