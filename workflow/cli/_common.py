@@ -92,7 +92,7 @@ def table(rows: Iterable[dict], columns: list[str], title: str | None = None) ->
     # columns into a pipe) -- at about 4 ms a row, which `case list` felt.
     # It is asked only when the table does not fit, or has a title.
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 200
-    if title is None and max(_cells(line) for line in lines) <= width:
+    if title is None and len(lines[1]) <= width:    # the rule is as wide as the table
         typer.echo("\n".join(lines))
     else:
         _rich_table(cells, columns, title, width)
@@ -100,22 +100,26 @@ def table(rows: Iterable[dict], columns: list[str], title: str | None = None) ->
 
 def _cells(text: str) -> int:
     """The columns `text` takes on a terminal (an East Asian wide character takes two)."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _ruled(cells: list[list[str]], columns: list[str]) -> list[str]:
     """rich's table with show_edge=False, as text: ` a ┃ b `, a rule of ━ and ╇, ` 1 │ 2 `."""
-    split = [[value.split("\n") for value in row] for row in cells]
-    widths = [max([_cells(c), *(_cells(line) for row in split for line in row[i])])
-              for i, c in enumerate(columns)]
+    # Each cell as its lines, each line with the columns it takes.
+    measured = [[[(line, _cells(line)) for line in value.split("\n")] for value in row]
+                for row in cells]
+    head = [[(c, _cells(c))] for c in columns]
+    widths = [max(n for row in [head, *measured] for _, n in row[i]) for i in range(len(columns))]
 
-    def line(values: list[str], bar: str) -> str:
-        return bar.join(f" {v}{' ' * (w - _cells(v))} " for v, w in zip(values, widths))
+    def line(values: list[tuple[str, int]], bar: str) -> str:
+        return bar.join(f" {v}{' ' * (w - n)} " for (v, n), w in zip(values, widths))
 
-    out = [line(columns, "┃"), "╇".join("━" * (w + 2) for w in widths)]
-    for row in split:
-        for n in range(max(len(value) for value in row)):
-            out.append(line([value[n] if n < len(value) else "" for value in row], "│"))
+    out = [line([h[0] for h in head], "┃"), "╇".join("━" * (w + 2) for w in widths)]
+    for row in measured:
+        for k in range(max(len(value) for value in row)):
+            out.append(line([value[k] if k < len(value) else ("", 0) for value in row], "│"))
     return out
 
 
