@@ -208,3 +208,23 @@ def test_postgres_refuses_to_delete_a_case(pg_db):
             with pg_db.begin() as conn:
                 conn.execute(text(sql))
     assert ref
+
+
+def test_copies_kept_elsewhere_show_a_rewrite_hidden_by_removing_the_newest_seal(w, key, tmp_path):
+    from workflow.services.seals import write_copy
+    _history(w, 1)
+    first = seal(w.engine, key)
+    later = _history(w, 1)[0]
+    second = seal(w.engine, key)
+    for made in (first, second):
+        write_copy(made, tmp_path)
+
+    tamper.rewrite_row(w.engine, later, 2)         # rows 5-8, sealed only by seal 2 ...
+    with tamper.guards_off(w.engine) as conn:      # ... which is then removed
+        conn.execute(text("DELETE FROM seals WHERE number = 2"))
+    alone = _audit(w.engine)[1]
+    kept = _audit(w.engine, copies=tmp_path)[1]
+
+    assert alone.problems == []                    # the database alone no longer shows it
+    assert kept.problems == [f"{second.label}: kept in {tmp_path} but missing from the database",
+                             f"{second.label}: rows 5-8 no longer match"]
