@@ -19,6 +19,7 @@ from states.errors import DocumentError
 from states.money import WrittenDecimal, money_json, parse_money
 from states.programme import ARRANGEMENTS
 from states.text import text_problem
+from states.words import given
 
 if TYPE_CHECKING:
     from states.programme import ProgrammeSpec
@@ -416,16 +417,4 @@ def _a(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    """What was given, as a person reads it: quoted text, a number, or what kind of thing
-    it is ("a table of name, evidence") — never a Python repr."""
-    if isinstance(value, WrittenDecimal):
-        return value.written
-    if isinstance(value, Mapping):
-        keys = ", ".join(str(k) for k in value)
-        return f"a table of {keys}" if keys else "an empty table"
-    if isinstance(value, (list, tuple)):
-        return f"a list of {len(value)}" if value else "an empty list"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = f"'{value}'" if isinstance(value, str) else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return given(value)

@@ -18,7 +18,7 @@ from states.errors import DocumentError, ProgrammeFileError
 from states.ladder import (ACTIONS, CATCH_UP_POLICIES, DEFAULT_LADDER, STANDARD_STEPS,
                            LadderStep, ladder_problems)
 from states.money import WrittenDecimal, parse_money, pounds
-from states.words import humanise
+from states.words import given, humanise
 
 KINDS = ("bids", "areas")
 ARRANGEMENTS = ("linked_it", "joint_procurement", "joint_contracting", "other")
@@ -537,6 +537,4 @@ def _join(path: str, key: str) -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, WrittenDecimal):
-        return value.written
-    return repr(value) if isinstance(value, str) else str(value)
+    return given(value)

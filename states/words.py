@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 __all__ = ["Words", "words_table", "missing_words", "allowed_now", "EVENT_WORDS",
-           "event_label", "humanise"]
+           "event_label", "humanise", "given"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +91,20 @@ def event_label(trigger: str) -> str:
     """The label of a history-only trigger, or the code made readable."""
     words = EVENT_WORDS.get(trigger)
     return words.label if words else humanise(trigger)
+
+
+def given(value: Any) -> str:
+    """What someone gave, as a refusal quotes it: text in quotes, a number as written, or
+    what kind of thing it is ("a table of name, evidence") — never a Python repr."""
+    written = getattr(value, "written", None)      # a money amount as it was typed
+    if isinstance(written, str):
+        return written
+    if isinstance(value, Mapping):
+        keys = ", ".join(str(k) for k in value)
+        return f"a table of {keys}" if keys else "an empty table"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)}" if value else "an empty list"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = f"'{value}'" if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."

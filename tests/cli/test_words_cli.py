@@ -1,4 +1,6 @@
 """The command line speaks to people in words (DESIGN.md section 12); --json keeps codes."""
+import re
+
 import pytest
 
 from tests.builders import World
@@ -86,3 +88,14 @@ def test_no_human_output_shows_a_code_as_a_word(monitored):
     assert all(outputs[:-1])
     assert [codes_in(text) for text in outputs] == [[] for _ in outputs]
     assert codes_in("TCA-2013-0001 is under_assessment") == ["under_assessment"]   # it can fail
+
+
+def test_a_return_of_a_suspended_case_shows_its_held_steps(monitored):
+    monitored.ok("case", "advance", REF, "suspend", "--as", "carol", "--reason", "Audit")
+    monitored.ok("sweep", "--now", "2014-01-20T10:00")      # Q1 overdue and escalation 1 due
+
+    shown = monitored.ok("checkpoint", "show", f"{REF}/Q1").out
+
+    assert re.search(r"^state +Open$", shown, re.M)
+    assert "held  Overdue notice" in shown and "held  First escalation" in shown
+    assert "done  Return opens" in shown

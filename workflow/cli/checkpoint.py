@@ -50,8 +50,11 @@ def show(ref: str = RETURN_REF, actor: Optional[str] = AS_READ_OPT, as_json: boo
          False)
     typer.echo("ladder:")
     width = max((len(_words.step_label(s["name"], spec)) for s in cp["ladder"]), default=0)
+    # A step held while the case was suspended is recorded as done but was never taken.
+    held = {h["payload"].get("step") for h in cp["history"] if h["trigger"] == "held"}
     for step in cp["ladder"]:
-        typer.echo(f"  {'done' if step['done'] else '    '}  "
+        mark = "held" if step["name"] in held else "done" if step["done"] else ""
+        typer.echo(f"  {mark:<4}  "
                    f"{_words.step_label(step['name'], spec):<{width}}  {_words.when(step['at'])}")
 
 
