@@ -115,3 +115,19 @@ def test_the_ranking_offers_only_what_would_fit_and_says_why_not_beside_the_rest
 
     assert f'action="/cases/{second}/advance"' not in html
     assert "past the fund" in text_of(html)
+
+
+def test_an_escalated_return_reads_escalated_to_its_level(people, moment):
+    from datetime import timedelta
+    from workflow.runtime.sweep import sweep
+    from tests.web.site import open_return
+    ref = bid_in_monitoring(people)
+    due = open_return(people, moment, ref)
+    moment.set(moment.at + timedelta(days=13 + 8))
+    sweep(people.engine)
+
+    case_page = text_of(Site(people).as_("carol").get(f"/cases/{ref}").text)
+    return_page = text_of(Site(people).as_("carol").get(f"/returns/{due}").text)
+
+    assert "Escalated to level 1" in case_page and "Escalated to level 1" in return_page
+    assert "escalated · escalation level" not in return_page
