@@ -6,7 +6,8 @@ declared charset (UTF-8 unless the part says otherwise) as Latin-1 instead, so
 Here that decoding raises Starlette's own MultiPartException, which Starlette
 answers 400 (and the API as problem+json) with this message. Starlette has no
 setting for it; the replaced function is private, so
-tests/web/test_strict_utf8.py checks it is still the one the parser calls.
+tests/api/test_security_findings.py sends figures in Latin-1 end to end and
+fails should Starlette stop calling it.
 """
 from __future__ import annotations
 
