@@ -14,7 +14,7 @@ from datetime import datetime
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
-from typing import Sequence
+from typing import Any, Sequence
 
 
 class HeaderRefused(ValueError):
@@ -75,7 +75,7 @@ def parse_address(header: str, value: str) -> Address:
 
 
 @functools.lru_cache(maxsize=1024)
-def _address_header(name: str, values: tuple[str, ...]):
+def _address_header(name: str, values: tuple[str, ...]) -> Any:
     """A ready-made address header: the same sender and councils recur in
     every batch, and parsing an address header is a fifth of building a
     message. Header objects are immutable, so messages can share one."""

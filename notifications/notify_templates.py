@@ -22,7 +22,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from notifications.kinds import KINDS
 
@@ -59,7 +59,7 @@ def _template_id(value: object, where: str) -> str:
     return value.strip().lower()
 
 
-def _flatten(table: Mapping, prefix: str = "") -> dict[str, object]:
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
     """`checkpoint.opened = "…"` is a nested table in TOML; read it as the kind's name."""
     out: dict[str, object] = {}
     for key, value in table.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Mapping
+from typing import Any, Mapping
 
 from states import dates
 
@@ -38,7 +38,7 @@ def category_name(value: str) -> str:
     return text
 
 
-def render(kind: str, context: Mapping) -> Rendered:
+def render(kind: str, context: Mapping[str, Any]) -> Rendered:
     """Render the subject, text and HTML parts of one message kind.
 
     Raises jinja2.UndefinedError when the context lacks a variable a template

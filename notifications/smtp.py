@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from email.message import EmailMessage
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import aiosmtplib
 
@@ -66,7 +66,8 @@ class SmtpTransport:
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
 
-    async def _worker(self, messages: Sequence[EmailMessage], todo, record: Record) -> None:
+    async def _worker(self, messages: Sequence[EmailMessage], todo: Iterator[int],
+                      record: Record) -> None:
         smtp: aiosmtplib.SMTP | None = None
         try:
             for index in todo:
@@ -87,7 +88,8 @@ class SmtpTransport:
         if smtp is not None:
             await self._quit(smtp)
 
-    async def _send_with_reconnect(self, smtp, msg):
+    async def _send_with_reconnect(self, smtp: aiosmtplib.SMTP | None,
+                                   msg: EmailMessage) -> tuple[aiosmtplib.SMTP, SendResult]:
         # A reused connection may have been closed by the server since the
         # last message (idle timeout, 421): reconnect once and try again.
         for attempt in (1, 2):

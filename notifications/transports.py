@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Awaitable, Callable, Mapping, Protocol, Sequence, Union
+from typing import Any, Awaitable, Callable, Mapping, Protocol, Sequence, TypeVar, Union
 
 from notifications.message import parse_address
 
@@ -89,11 +89,11 @@ class FileTransport:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self._next: int | None = None
+        self._next = 0            # 0: not counted yet (the folder may hold a previous run's)
 
     async def send(self, messages: Sequence[EmailMessage], record: Record) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        if self._next is None:
+        if not self._next:
             self._next = len(list(self.folder.glob("*.eml"))) + 1
         for index, msg in enumerate(messages):
             await record(index, self._write(msg))
@@ -159,7 +159,10 @@ def sender_from_env(environ: Mapping[str, str]) -> str:
     return value
 
 
-def _number(environ: Mapping[str, str], name: str, default: str, kind):
+_N = TypeVar("_N", int, float)
+
+
+def _number(environ: Mapping[str, str], name: str, default: str, kind: Callable[[str], _N]) -> _N:
     raw = environ.get(name, default).strip() or default
     try:
         return kind(raw)
@@ -168,7 +171,7 @@ def _number(environ: Mapping[str, str], name: str, default: str, kind):
         raise ValueError(f"{name} must be {what}, not {raw!r}") from None
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # SmtpTransport lived here before it had notifications/smtp.py; imported
     # from there only when asked for, so this module stays free of aiosmtplib.
     if name in ("SmtpTransport", "TLS_MODES"):
