@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, select, update
 from notifications.outbox import counts as outbox_counts
 from workflow import clock
 from workflow.services import programme_files as programme_store
-from workflow.storage.db import is_postgres, reading
+from workflow.storage.db import check_intact, is_postgres, reading
 from workflow.errors import RuleViolation
 from workflow.services.chain import moment
 from workflow.storage.tables import cases, checkpoints, meta
@@ -100,6 +100,7 @@ def status(engine: Engine, now: datetime | None = None) -> dict:
     Stale: no sweep has finished in the last three sweep intervals (or none ever has).
     """
     now = now or clock.now()
+    check_intact(engine)
     with reading(engine) as conn:
         last = last_sweep(conn)
         every = interval_minutes(conn)
