@@ -67,5 +67,20 @@ def register(app: typer.Typer) -> None:
                       if o["queued"] else "")
             typer.echo(f"outbox       {o['queued']} queued ({o['retrying']} retrying), "
                        f"{o['dead']} dead{oldest}")
+            if "backup" in found:
+                typer.echo(backup_line(found["backup"]))
         if not found["ok"]:
             raise SystemExit(1)    # not typer.Exit: main() drops the code click returns for it
+
+
+def backup_line(b: dict) -> str:
+    """`last backup  7.9 h ago (12.3 MB, 15 kept)`, or why the last one failed."""
+    good = (f"{_age(b.get('age_seconds'))} ({b.get('bytes', 0) / 1e6:,.1f} MB, "
+            f"{b.get('kept', 0)} kept)" if b.get("ok") else
+            f"FAILED {_age_of(b.get('at'))}: {b.get('error')}")
+    return f"last backup  {good}" + (" -- STALE" if b.get("stale") else "")
+
+
+def _age_of(at) -> str:
+    from datetime import datetime
+    return "" if not at else _age((clock.now() - datetime.fromisoformat(at)).total_seconds())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 from typing import Any, Optional
 
@@ -18,16 +17,9 @@ import typer
 
 from workflow.cli import summary
 from workflow.cli._common import engine
+from workflow.runtime.logs import configure as configure_logs
 
 log = logging.getLogger("casework.serve")
-
-
-def _configure_logging() -> None:
-    # Our own lines at INFO (one per sweep, one per delivery run); libraries only
-    # when something is wrong (transitions would log every callback of every step).
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("casework").setLevel(logging.INFO)
 
 
 def _web_app(eng, every_minutes: Optional[float]) -> Any:
@@ -84,7 +76,8 @@ def register(app: typer.Typer) -> None:
         """The scheduler, web app and API in the foreground (acts as `system`)."""
         if no_scheduler and no_web:
             raise typer.BadParameter("--no-scheduler and --no-web leave nothing to serve")
-        _configure_logging()
+        # One line an event at INFO (workflow.runtime.logs: CASEWORK_LOG_FORMAT, CASEWORK_LOG_LEVEL).
+        configure_logs(default_level="INFO")
         from workflow.runtime.scheduler import build_scheduler
         from workflow.runtime.status import record_interval
         from workflow.runtime.sweep import default_owner
@@ -105,9 +98,12 @@ def register(app: typer.Typer) -> None:
             web = None if no_web else _web_app(eng, every if scheduler else None)
             if web is not None:
                 import uvicorn
+                # uvicorn's lines go through ours (log_config=None); its access log is
+                # off: it names client addresses, and each request is logged without them.
                 server = uvicorn.Server(uvicorn.Config(web, host=host, port=port,
-                                                       log_level="info", lifespan="auto",
-                                                       **web_server_options()))
+                                                       log_config=None, access_log=False,
+                                                       lifespan="auto", **web_server_options()))
+                log.info("serving on http://%s:%d", host, port)
                 server.run()           # returns after SIGINT/SIGTERM
             while not stop.wait(1.0):  # a worker node, or the web app unavailable
                 pass

@@ -7,13 +7,32 @@ from workflow.cli._common import JSON_OPT, emit, engine
 
 def register(app: typer.Typer) -> None:
     @app.command("init", short_help=summary("init"))
-    def init(as_json: bool = JSON_OPT) -> None:
-        """Create or upgrade the schema and load the bundled programmes (safe to run twice)."""
+    def init(no_backup: bool = typer.Option(False, "--no-backup",
+                                            help="Upgrade a database that has cases without "
+                                                 "backing it up into CASEWORK_BACKUP_DIR first."),
+             as_json: bool = JSON_OPT) -> None:
+        """Create or upgrade the schema and load the bundled programmes (safe to run twice).
+
+        On a database that has cases and a migration to apply, a backup is taken
+        into CASEWORK_BACKUP_DIR first (refused when it is not set, unless --no-backup)."""
         from workflow.services.setup import init as do_init
+        taken = _backup_first(engine(check=False), no_backup)
         result = do_init(engine(check=False))
+        if taken is not None:
+            result["backup"] = str(taken.path)
         if as_json:
             emit(result, True)
             return
+        if taken is not None:
+            typer.echo(f"backed up first: {taken}")
         for p in result["programmes"]:
             typer.echo(f"programme {p['code']} {'loaded' if p['new'] else 'up to date'} ({p['file']})")
         typer.echo("database ready")
+
+
+def _backup_first(eng, no_backup: bool):
+    from workflow.services.attachments import files_root
+    from workflow.runtime.backup import before_upgrade, seal_dir_from_env
+    from workflow.runtime.backup_schedule import backup_dir
+    return before_upgrade(eng, backup_dir(), files_root=files_root(eng),
+                          seal_dir=seal_dir_from_env(), skip=no_backup)

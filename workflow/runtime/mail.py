@@ -1,8 +1,10 @@
 """The outbox as people meet it: delivery runs, the dead-letter queue, resending."""
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import time
 from typing import Any, Sequence
 
 from sqlalchemy import Engine
@@ -14,7 +16,10 @@ from workflow.services import directory
 from workflow.services.lifecycle import may_act
 from workflow.storage.db import reading
 from workflow.errors import Malformed, NotFound, SetupError
+from workflow.runtime.logs import event
 from workflow.runtime.metrics import MESSAGES
+
+log = logging.getLogger("casework.mail")
 
 MAIL_DOMAIN = "casework.localhost"
 
@@ -54,10 +59,14 @@ def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
         claim_seconds = claim_seconds_from_env(os.environ)
     except ValueError as err:
         raise Malformed("Mail settings", [str(err)]) from None
+    started = time.perf_counter()
     report = outbox.deliver(engine, transport, now=clock.now, owner=owner or worker_name(),
                             sender=sender, domain=MAIL_DOMAIN, claim_seconds=claim_seconds)
     for outcome in ("sent", "retrying", "dead"):
         MESSAGES.labels(outcome).inc(getattr(report, outcome))
+    if report.sent or report.retrying or report.dead:       # an idle minute is not an event
+        event(log, "delivery.done", f"delivery: {report}", seconds=time.perf_counter() - started,
+              person="system", sent=report.sent, retrying=report.retrying, dead=report.dead)
     stopped = getattr(transport, "stopped", None)
     if stopped and refuse_when_stopped:
         raise SetupError(f"{stopped} ({report}).")

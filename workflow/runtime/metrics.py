@@ -13,3 +13,7 @@ REQUESTS = Counter("casework_http_requests", "HTTP requests by route and status"
                    ["route", "method", "status"], registry=REGISTRY)
 REQUEST_SECONDS = Histogram("casework_http_request_seconds", "HTTP request latency by route",
                             ["route"], registry=REGISTRY)
+BACKUPS = Counter("casework_backups", "Scheduled backups by outcome (ok, failed)", ["outcome"],
+                  registry=REGISTRY)
+LAST_BACKUP = Gauge("casework_last_backup_timestamp_seconds",
+                    "When the last good scheduled backup was written (Unix time)", registry=REGISTRY)

@@ -16,6 +16,7 @@ from typing import Callable
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
@@ -23,8 +24,6 @@ from notifications.transports import sender_from_env, transport_from_env
 from states.ladder import LONDON
 from workflow import clock
 from workflow.runtime import mail
-from workflow.storage.db import lock_wait_seconds, where_engine
-from workflow.storage.dbfaults import explain, is_database_error
 from workflow.errors import SetupError
 from workflow.runtime.sweep import default_owner, sweep
 
@@ -33,52 +32,14 @@ __all__ = ["build_scheduler", "sweep_job", "delivery_job", "receipts_job"]
 log = logging.getLogger("casework.scheduler")
 
 
-def _log_failure(engine: Engine, what: str, err: Exception) -> None:
-    """A database fault is one line saying what to do; anything else keeps its traceback."""
-    if is_database_error(err):
-        log.error("%s failed; the next run will try again. %s", what,
-                  explain(err, where_engine(engine), wait_seconds=lock_wait_seconds()).line)
-    else:
-        log.exception("%s failed; the next run will try again", what)
-
-
-class _StillRunning(logging.Filter):
-    """APScheduler warns at every interval that a long run is still going: say it once, quietly.
-
-    (A run that outlasts its interval is normal for a sweep catching up, and
-    `max_instances=1` is what keeps a second one from starting beside it.)
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.told: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "maximum number of running instances reached" not in str(record.msg):
-            return True
-        job = getattr(record.args[0], "name", "a job") if record.args else "a job"
-        if job not in self.told:
-            self.told.add(job)
-            log.info("the %s job is still running; its next run starts when it has finished "
-                     "(said once)", job)
-        return False
-
-
-def _quiet_still_running() -> None:
-    apscheduler_log = logging.getLogger("apscheduler.scheduler")
-    if not any(isinstance(f, _StillRunning) for f in apscheduler_log.filters):
-        apscheduler_log.addFilter(_StillRunning())
-
-
 def sweep_job(engine: Engine, owner: str, stop: threading.Event) -> Callable[[], None]:
-    """One sweep, logged in one line; a failure is logged and the next run tries again."""
+    """One sweep (it logs its own line); a failure is logged and the next run tries again."""
     def run() -> None:
         try:
-            report = sweep(engine, owner=owner, should_stop=stop.is_set)
-        except Exception as err:
-            _log_failure(engine, "sweep", err)
-            return
-        log.info("%s", report)
+            sweep(engine, owner=owner, should_stop=stop.is_set)     # logs its own line
+        except Exception:
+            log.exception("sweep failed; the next one will try again",
+                          extra={"casework": {"event": "sweep.failed"}})
     return run
 
 
@@ -93,20 +54,19 @@ def _mail_settings(environ) -> tuple[object, str]:
 
 def delivery_job(engine: Engine, owner: str, environ=os.environ, *,
                  transport=None) -> Callable[[], None]:
-    """One delivery run over the outbox (workflow.runtime.mail.deliver), logged in one line."""
+    """One delivery run over the outbox (workflow.runtime.mail.deliver, which logs its own line)."""
     configured, sender = _mail_settings(environ)
     transport = transport or configured
     said: list[str] = []
 
     def run() -> None:
-        started = time.perf_counter()
-        try:
-            report = mail.deliver(engine, transport=transport, sender=sender, owner=owner,
-                                  refuse_when_stopped=False)
-        except Exception as err:
-            _log_failure(engine, "delivery", err)
+        try:       # mail.deliver logs the run's line (delivery.done)
+            mail.deliver(engine, transport=transport, sender=sender, owner=owner,
+                         refuse_when_stopped=False)
+        except Exception:
+            log.exception("delivery failed; the next run will try again",
+                          extra={"casework": {"event": "delivery.failed"}})
             return
-        log.info("delivery: %s in %.3f s", report, time.perf_counter() - started)
         stopped = getattr(transport, "stopped", None)
         if stopped and not said:          # a refused Notify key: said once, not every minute
             said.append(stopped)
@@ -132,7 +92,8 @@ def receipts_job(engine: Engine, transport) -> Callable[[], None]:
 def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = True,
                     owner: str | None = None, stop: threading.Event | None = None,
                     environ=os.environ) -> BackgroundScheduler:
-    """A scheduler (not started) that sweeps every `every_minutes` and delivers every minute.
+    """A scheduler (not started) that sweeps every `every_minutes` and delivers every minute,
+    and backs up nightly when CASEWORK_BACKUP_DIR is set (workflow.runtime.backup_schedule).
 
     The first sweep runs at start, so whatever fell due while nothing was
     running is caught up at once. `stop`, when set, ends a running sweep
@@ -142,7 +103,6 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
         raise SetupError(f"The sweep interval must be more than 0 minutes, not {every_minutes}.")
     owner = owner or default_owner()
     stop = stop or threading.Event()
-    _quiet_still_running()
     scheduler = BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(max_workers=2)},
@@ -166,4 +126,18 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
         if getattr(transport, "receipts", None) == "poll":
             scheduler.add_job(receipts_job(engine, transport), IntervalTrigger(minutes=1),
                               id="receipts", name="receipts", replace_existing=True)
+    _add_nightly_backup(scheduler, engine, environ)
     return scheduler
+
+
+def _add_nightly_backup(scheduler: BackgroundScheduler, engine: Engine, environ) -> None:
+    from workflow.services.attachments import files_root
+    from workflow.runtime.backup import seal_dir_from_env
+    from workflow.runtime.backup_schedule import AT_HOUR, backup_dir, backup_job
+    folder = backup_dir(environ)         # a folder that cannot be used stops `serve` at start
+    if folder is None:
+        return
+    job = backup_job(engine, folder, files_root=files_root(engine),
+                     seal_dir=seal_dir_from_env(environ))
+    scheduler.add_job(job, CronTrigger(hour=AT_HOUR, minute=0, timezone=LONDON), id="backup",
+                      name="backup", replace_existing=True)

@@ -15,9 +15,10 @@ from sqlalchemy import Connection, Engine, select, update
 from notifications.outbox import counts as outbox_counts
 from workflow import clock
 from workflow.services import programme_files as programme_store
-from workflow.storage.db import check_intact, is_postgres, reading
+from workflow.storage.db import is_postgres, reading
 from workflow.errors import RuleViolation
 from workflow.services.chain import moment
+from workflow.runtime.backup_schedule import backup_status
 from workflow.storage.tables import cases, checkpoints, meta
 from workflow.services.monitoring import pending_steps
 
@@ -95,23 +96,25 @@ def due_steps(conn: Connection, now: datetime) -> int:
 
 # --- status -------------------------------------------------------------------------
 def status(engine: Engine, now: datetime | None = None) -> dict:
-    """The state of the sweep and the outbox at `now`; `ok` is False when the sweep is stale.
+    """The state of the sweep, the outbox and the nightly backup at `now`; `ok` is False
+    when the sweep is stale or the backup is.
 
-    Stale: no sweep has finished in the last three sweep intervals (or none ever has).
+    Stale: no sweep has finished in the last three sweep intervals (or none ever has);
+    the last nightly backup failed, or the last good one is more than two days old.
     """
     now = now or clock.now()
-    check_intact(engine)
     with reading(engine) as conn:
         last = last_sweep(conn)
         every = interval_minutes(conn)
         backlog = due_steps(conn, now)
         mail = outbox_counts(conn, now)
+        backup = backup_status(conn, now)
     finished = last.get("finished_at") or last.get("at")
     age = (now - datetime.fromisoformat(finished)).total_seconds() if finished else None
     stale_after = every * 60 * STALE_AFTER_INTERVALS
     stale = age is None or age > stale_after
-    return {
-        "ok": not stale,
+    found = {
+        "ok": not stale and not (backup or {}).get("stale"),
         "now": moment(now),
         "sweep": {"last_at": last.get("at"), "finished_at": finished,
                   "age_seconds": round(age, 1) if age is not None else None,
@@ -125,3 +128,6 @@ def status(engine: Engine, now: datetime | None = None) -> dict:
                    "sent": mail["sent"],
                    "oldest_queued_age_seconds": round(mail["oldest_queued_age_seconds"], 1)},
     }
+    if backup is not None:              # only once a nightly backup has run (workflow.runtime.backup_schedule)
+        found["backup"] = backup
+    return found

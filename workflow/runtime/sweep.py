@@ -46,8 +46,8 @@ from workflow.services import messages
 from workflow.runtime import metrics
 from workflow.services import programme_files as programme_store
 from workflow.storage.db import is_postgres
-from workflow.storage.dbfaults import is_disconnect, stops_everything
 from workflow.services.engine import Actor, plan
+from workflow.runtime.logs import event
 from workflow.errors import ConflictError
 from workflow.services import chain
 from workflow.services.chain import Entry, Head, moment
@@ -61,7 +61,6 @@ __all__ = ["sweep", "SweepReport", "message_kind", "default_owner"]
 log = logging.getLogger("casework.sweep")
 SYSTEM = Actor.system()
 _TRIES = 3                       # a step that loses a race for its case is tried again
-_RECONNECTS, _RECONNECT_PAUSE = 3, 1.0   # a lost connection: a fresh one at once, then 1 s, 2 s
 _SIMULATING = threading.Lock()
 _ENDED, _RESCHEDULED = "ended", "rescheduled"   # what a claim did when it took no step
 # SQLite has one writer at a time: a sweep that took the lock again straight
@@ -194,8 +193,8 @@ def sweep(engine: Engine, now: datetime | None = None, *, owner: str | None = No
         if now is not None:
             stack.enter_context(_SIMULATING)
             stack.enter_context(clock.simulate(now))
-        run = _Run(engine.connect(), report)
-        stack.callback(lambda: run.conn.close())     # the last one: a lost one is replaced
+        conn = stack.enter_context(engine.connect())
+        run = _Run(conn, report)
         taken = 0
         while not (should_stop and should_stop()) and run.one():
             taken += 1
@@ -203,6 +202,8 @@ def sweep(engine: Engine, now: datetime | None = None, *, owner: str | None = No
                 log.info("sweep at %s: %d steps so far",
                          report.now.isoformat(timespec="seconds"), report.total)
     report.seconds = time.perf_counter() - started
+    event(log, "sweep.done", str(report), seconds=report.seconds, person="system",
+          steps=report.total, errors=len(report.errors))
     record_sweep(engine, report, wall)
     metrics.SWEEPS.inc()
     metrics.SWEEP_SECONDS.observe(report.seconds)
@@ -221,16 +222,7 @@ class _Run:
         self.book = messages.AddressBook()
         self.shares_one_writer = not is_postgres(conn)
         self.held_for = 0                  # steps since the sweep last stepped aside
-
-    def _reconnect(self, tries: int) -> None:
-        """Swap the lost connection for a fresh one (on PostgreSQL the pool pings it first)."""
-        engine = self.conn.engine
-        try:
-            self.conn.close()
-        except Exception:                  # it is already gone
-            pass
-        time.sleep(_RECONNECT_PAUSE * (tries - 1))
-        self.conn = engine.connect()
+        self.claimed: str | None = None    # the checkpoint of the step in hand (for its log line)
 
     def spec(self, code: str) -> Any:
         if code not in self.specs:
@@ -243,27 +235,15 @@ class _Run:
         if self.shares_one_writer and self.held_for > _HOLD_STEPS:
             time.sleep(_ASIDE_SECONDS)
             self.held_for = 0
-        reconnects = 0
         for attempt in range(1, _TRIES + 1):
             # Each step is stamped with the moment it is done (one moment throughout
             # a simulated sweep); a step falling due during a long sweep is done too.
             self.now = clock.now()
+            began = time.perf_counter()
             try:
                 with self.conn.begin():
                     done = self._step()
-            except Exception as err:
-                cause = err.cause if isinstance(err, _StepFailed) else err
-                if is_disconnect(cause) and reconnects < _RECONNECTS:
-                    # The step was rolled back with its connection (each step is its
-                    # own transaction): take a fresh one and do the same step again.
-                    reconnects += 1
-                    log.warning("sweep: the database connection was lost (%s); "
-                                "carrying on with a fresh one", _first_line(cause))
-                    self._reconnect(reconnects)
-                    continue
-                if not isinstance(err, _StepFailed) or stops_everything(cause):
-                    raise         # the database itself is at fault: stop, write nothing more
-                failure = err
+            except _StepFailed as failure:
                 if isinstance(failure.cause, ConflictError) and attempt < _TRIES:
                     continue
                 self.failed.add(failure.checkpoint_id)
@@ -274,6 +254,9 @@ class _Run:
             if done is None:
                 return False
             self._count(done)
+            if isinstance(done, StepDue):
+                event(log, "ladder.step", done.step.name, case=self.claimed, person="system",
+                      seconds=time.perf_counter() - began, late=done.late, sent=done.send)
             return True
         return True
 
@@ -298,6 +281,7 @@ class _Run:
             cp = self.claim.first(self.conn, {"now": self.now})
         if cp is None:
             return None
+        self.claimed = cp.ref
         try:
             return self._do(cp)
         except Exception as err:
@@ -459,11 +443,6 @@ def holds(case: Any, step: LadderStep) -> bool:
 
 def _fields(row: Any) -> dict[str, Any]:
     return dict(row._mapping) if hasattr(row, "_mapping") else dict(vars(row))
-
-
-def _first_line(err: BaseException) -> str:
-    orig = getattr(err, "orig", None) or err
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
 
 
 def message_kind(step: LadderStep) -> str:

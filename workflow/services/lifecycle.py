@@ -6,13 +6,15 @@ hot path are built once and run through SQLAlchemy Core.
 """
 from __future__ import annotations
 
+import logging
+import time
 from types import SimpleNamespace
 from typing import Any, Mapping
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from states import DEFINITIONS
-from states.documents import named_organisations, parse_area, parse_bid
+from states.documents import parse_area, parse_bid
 from states.errors import DocumentError
 from states.money import money_json
 from states.roles import ACTION_ROLES
@@ -25,9 +27,12 @@ from workflow.services.effects import MoveDone, moves_funds, run_effects
 from workflow.services.engine import Actor, allowed_triggers, plan
 from workflow.errors import CaseNotFound, ConflictError, Malformed, PermissionDenied, checked_text
 from workflow.services.facts import facts_for, needs_of
+from workflow.runtime.logs import event
 from workflow.services.chain import GENESIS, Entry, Head, insert_row, rows_for, seal, as_dict
 from workflow.storage.tables import case_orgs, cases, organisations
 from workflow.storage.prepared import Prepared
+
+log = logging.getLogger("casework.cases")
 
 _CASE_BY_REF = Prepared(select(cases).where(cases.c.ref == bindparam("ref")))
 _MOVE = Prepared(
@@ -72,7 +77,8 @@ def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name
     with engine.begin() as conn:
         actor = directory.actor(conn, actor_name)
         spec = programme_store.find_spec(conn, document.get("programme"))
-        codes = named_organisations(document)
+        codes = [c for c in [document.get("lead"), *(document.get("partners") or [])]
+                 if isinstance(c, str)]
         known = {r.code for r in conn.execute(
             select(organisations.c.code).where(organisations.c.code.in_(codes)))}
         try:
@@ -104,12 +110,16 @@ def advance(engine: Engine, ref: str, trigger: str, actor_name: str, *,
             reason: str | None = None, expected_version: int | None = None,
             payload: dict | None = None) -> dict:
     """Fire `trigger` on case `ref` as `actor_name`: one transaction, or nothing at all."""
+    began = time.perf_counter()
     with engine.begin() as conn:
         case = load_case(conn, ref)
         actor = directory.actor(conn, actor_name)
         refuse_stale(case, expected_version)
         result = apply(conn, case, trigger, actor, reason=reason, payload=payload)
-        return case_json(conn, result, actor)
+        shown = case_json(conn, result, actor)
+    event(log, "case.moved", f"{trigger}: {case.state} -> {result.state}", case=case.ref,
+          person=actor.name, seconds=time.perf_counter() - began, trigger=trigger)
+    return shown
 
 
 def refuse_stale(case: Any, expected_version: int | None) -> None:

@@ -5,6 +5,7 @@ request in another task.
 """
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 
@@ -13,7 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workflow.web.body_limit import limited
 from workflow.runtime.metrics import REQUEST_SECONDS, REQUESTS
+from workflow.runtime.logs import event
 from workflow.web.errors import BodyTooLarge
+
+log = logging.getLogger("casework.web")
 
 # No script, style or font from anywhere but this server; no framing; forms post only here.
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -124,6 +128,10 @@ class RequestMetrics(_HttpOnly):
         try:
             await self.app(scope, receive, send_counted)
         finally:
-            label = route_label(scope)
-            REQUESTS.labels(label, method_label(scope["method"]), str(status)).inc()
-            REQUEST_SECONDS.labels(label).observe(time.perf_counter() - started)
+            label, took = route_label(scope), time.perf_counter() - started
+            method = method_label(scope["method"])
+            REQUESTS.labels(label, method, str(status)).inc()
+            REQUEST_SECONDS.labels(label).observe(took)
+            # The path only: a query string can hold what someone searched for.
+            event(log, "http.request", f"{method} {scope['path']} {status}",
+                  seconds=took, route=label, status=status)

@@ -1,0 +1,243 @@
+"""`casework restore`: an archive back into an empty database, checked before it counts.
+
+Nothing is written until the archive has been read whole and every member
+matches its SHA-256, and the restored history has passed `audit verify`
+(and, where the archive holds seals, matches the newest one):
+- a SQLite copy going into SQLite is checked where it was unpacked, then
+  copied into place with the backup API;
+- anything else (a PostgreSQL archive, or SQLite into PostgreSQL) goes in
+  row by row in one transaction that also creates the schema and checks the
+  history, and is rolled back whole if any check fails.
+Evidence files and seal files are then put back beside it; a file already
+there is never replaced.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, select
+
+from workflow.runtime import archive
+from workflow.storage import table_dump
+from workflow.runtime.backup import sqlite_path
+from workflow.storage.db import check_reachable, make_engine, reading
+from workflow.errors import Refused
+from workflow.services.chain import Verification, verify
+from workflow.storage.schema import alembic_config
+
+
+class RestoreRefused(Refused):
+    pass
+
+
+@dataclass
+class RestoreReport:
+    source: Path
+    made_at: str
+    cases: int
+    verification: Verification
+    seals: str
+    files: int
+    schema_current: bool
+    seconds: float
+
+    def lines(self) -> list[str]:
+        out = [f"restored {self.source} (made {self.made_at}): {self.cases:,} cases, "
+               f"{self.files:,} evidence files in {self.seconds:.1f} s",
+               f"audit verify: {self.verification.summary()}",
+               self.seals]
+        if not self.schema_current:
+            out.append("the schema is older than this casework's: run `casework init` to "
+                       "upgrade it")
+        return out
+
+
+def restore(path: Path, engine: Engine, *, files_root: Path, seal_dir: Path | None,
+            trusted: set[str] | None = None) -> RestoreReport:
+    """Restore the archive at `path` into `engine`'s database, which must hold no cases.
+
+    `trusted`: the seals' public keys to check against (default: those the
+    restored database recorded at `audit keygen`)."""
+    started = time.perf_counter()
+    _refuse_if_cases(engine)
+    with tempfile.TemporaryDirectory(dir=_staging_folder(engine),
+                                     prefix=".casework-restore-") as staging:
+        stage = Path(staging)
+        manifest = archive.extract(path, stage)
+        about = manifest.get("database") or {}
+        _refuse_unknown_schema(path, about.get("schema") or [])
+        if about.get("kind") == "sqlite-file" and engine.dialect.name == "sqlite":
+            checked, seals = _check_copy(path, stage, trusted)
+            _copy_into(stage / "database.sqlite3", sqlite_path(engine))
+        else:
+            checked, seals = _load_rows(path, engine, stage, about, trusted)
+        files = _put_back(stage / "files", files_root)
+        if seal_dir is not None:
+            _put_back(stage / "seals", seal_dir)
+    from workflow.storage.schema import is_current
+    return RestoreReport(source=path, made_at=manifest.get("made_at", "?"),
+                         cases=about.get("cases", 0), verification=checked, seals=seals,
+                         files=files, schema_current=is_current(engine),
+                         seconds=time.perf_counter() - started)
+
+
+def _staging_folder(engine: Engine) -> str | None:
+    """Beside a SQLite target (the copy is as large as the database); else the temp folder."""
+    if engine.dialect.name == "sqlite":
+        folder = sqlite_path(engine).resolve().parent
+        if not folder.is_dir():
+            raise RestoreRefused(f"Nothing was restored: the folder {folder} does not exist.")
+        return str(folder)
+    return None
+
+
+def _refuse_if_cases(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite" and not sqlite_path(engine).exists():
+        return                                  # a new file: empty by definition
+    check_reachable(engine)
+    from workflow.storage.tables import cases
+    with reading(engine) as conn:
+        if not table_dump.has_table(conn, "cases"):
+            return
+        found = conn.execute(select(cases.c.ref).limit(1)).scalar()
+    if found is not None:
+        url = engine.url.render_as_string(hide_password=True)
+        raise RestoreRefused(f"Nothing was restored: {url} already has cases ({found}, …); "
+                             f"restore only into an empty database.")
+
+
+def _refuse_unknown_schema(path: Path, schema: list[str]) -> None:
+    from alembic.script import ScriptDirectory
+    script = ScriptDirectory.from_config(alembic_config())
+    for revision in schema:
+        try:
+            known = script.get_revision(revision)
+        except Exception:
+            known = None
+        if known is None:
+            raise RestoreRefused(f"Nothing was restored: {path} was made by a newer casework "
+                                 f"(schema revision {revision}); restore it with that version.")
+
+
+def _refuse_broken(path: Path, checked: Verification) -> None:
+    if not checked.ok:
+        ref, problem = next(iter(checked.broken.items()))
+        raise RestoreRefused(f"Nothing was restored: the history in {path} fails audit verify "
+                             f"({checked.summary()}; {ref}: {problem}).")
+
+
+def _check_copy(path: Path, stage: Path, trusted: set[str] | None) -> tuple[Verification, str]:
+    """audit verify and the seal check on the unpacked SQLite copy, before it goes anywhere."""
+    copy = make_engine(f"sqlite:///{stage / 'database.sqlite3'}")
+    try:
+        with reading(copy) as conn:
+            checked = verify(conn)
+            _refuse_broken(path, checked)
+            seals = _seal_check(path, conn, stage / "seals", trusted)
+    finally:
+        copy.dispose()
+    return checked, seals
+
+
+def _copy_into(source: Path, target: Path) -> None:
+    """The checked copy becomes the target: renamed into place when there is no target file
+    yet (it was unpacked beside it), else copied over the empty database's pages."""
+    if not target.exists():
+        for leftover in (Path(f"{target}-wal"), Path(f"{target}-shm")):
+            leftover.unlink(missing_ok=True)       # a log with no database is no one's
+        os.replace(source, target)
+        return
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def _load_rows(path: Path, engine: Engine, stage: Path, about: dict,
+               trusted: set[str] | None) -> tuple[Verification, str]:
+    """Schema, rows, id sequences and the checks, in one transaction on the target."""
+    from alembic import command
+    source = (make_engine(f"sqlite:///{stage / 'database.sqlite3'}")
+              if about.get("kind") == "sqlite-file" else None)
+    try:
+        with engine.begin() as conn:
+            _refuse_other_schema(conn, about.get("schema") or [])
+            for revision in about.get("schema") or []:
+                command.upgrade(alembic_config(conn), revision)
+            tables = table_dump.tables_in(conn)
+            for table in reversed(tables):      # rows `init` put in a database with no cases
+                conn.execute(table.delete())
+            for table in tables:
+                _fill(conn, table, stage, source)
+                table_dump.follow_ids(conn, table)
+            checked = verify(conn)
+            _refuse_broken(path, checked)
+            seals = _seal_check(path, conn, stage / "seals", trusted)
+    finally:
+        if source is not None:
+            source.dispose()
+    return checked, seals
+
+
+def _refuse_other_schema(conn: Connection, schema: list[str]) -> None:
+    if not table_dump.has_table(conn, "alembic_version"):
+        return
+    there = sorted(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+    if there and there != sorted(schema):
+        raise RestoreRefused(f"Nothing was restored: the database is at schema {', '.join(there)} "
+                             f"and the archive at {', '.join(sorted(schema))}; restore into a "
+                             f"new, empty database.")
+
+
+def _fill(conn: Connection, table, stage: Path, source: Engine | None) -> None:
+    if source is None:
+        if not (stage / "tables" / f"{table.name}.jsonl").exists():
+            return
+        columns, rows = table_dump.read_dump(stage, table.name)
+        table_dump.load(conn, table, columns, rows, decode=True)
+        return
+    with reading(source) as src:
+        if not table_dump.has_table(src, table.name):
+            return
+        columns = [c.name for c in table.columns]
+        table_dump.load(conn, table, columns, table_dump.rows_of(src, table), decode=False)
+
+
+def _seal_check(path: Path, conn: Connection, seal_files: Path, trusted: set[str] | None) -> str:
+    """The restored history against every seal, the newest included: the database's own and
+    the copies in the archive (CASEWORK_SEAL_DIR's, taken before the database was)."""
+    from workflow.services.seal_check import check
+    if not table_dump.has_table(conn, "seals"):
+        return "seals: none (this backup was made before casework had seals)"
+    found = check(conn, trusted=trusted, copies=seal_files if seal_files.is_dir() else None)
+    if found.problems:
+        raise RestoreRefused(f"Nothing was restored: the history in {path} does not match its "
+                             f"seals ({found.problems[0]}).")
+    if not found.checked:
+        return "seals: none in this backup, so the history was checked by its chains alone"
+    return (f"seals: {found.checked:,} checked; the newest covers rows "
+            f"1-{found.sealed_rows:,}, and they match")
+
+
+def _put_back(staged: Path, root: Path) -> int:
+    """Copy what was unpacked under `staged` to `root`, never replacing a file already there."""
+    if not staged.is_dir():
+        return 0
+    n = 0
+    for source in staged.rglob("*"):
+        if source.is_file():
+            target = root / source.relative_to(staged)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+            n += 1
+    return n
