@@ -1,6 +1,8 @@
 """Delivery throughput: the outbox end to end against a bare aiosmtplib loop.
 
     .venv/bin/python bench/delivery.py [--messages 10000] [--transport smtp|notify]
+                                       [--kills 20] [--kill-messages 5000] [--slow-ms 200]
+                                       [--workers 1,2,4] [--slow-messages 120]
 
 Both runs send the same rendered messages to one local aiosmtpd server, in a
 process of its own as a real relay would be (it only counts what it takes).
@@ -15,6 +17,17 @@ transport to the Notify stub (bench/notify_delivery.py), against the SMTP
 figure of the same run, and then checks the rate limiter: 3,300 messages of
 one recipient through the real limiter, no 60 seconds with more than 3,000
 (this part takes a little over a minute by design).
+
+Two more measures, each with real `casework outbox deliver` processes:
+
+- duplicates per kill: the kill loop of the tests, on a SQLite database: a
+  delivery process SIGKILLed --kills times while it sends --kill-messages,
+  then delivery run to the end; the server counts Message-IDs. A killed
+  worker re-sends at most one message per connection (two).
+- workers against a slow server (--slow-ms a message, as a real relay under
+  load) on PostgreSQL (CASEWORK_BENCH_POSTGRES or the test server): messages
+  a second with 1, 2 and 4 workers sharing one outbox. Each worker has two
+  connections, so it should scale until the server is the limit.
 """
 from __future__ import annotations
 
@@ -23,6 +36,8 @@ import asyncio
 import json
 import multiprocessing
 import os
+import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,8 +56,8 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from notifications import KINDS, SmtpTransport, deliver, enqueue, render  # noqa: E402
 from notifications.outbox import outbox  # noqa: E402
-from tests.notifications.mail_fixtures import (kinds_with_case_kinds, realistic_context,  # noqa: E402
-                                               sqlite_engine)
+from tests.notifications.mail_fixtures import (kill_mid_stream, kinds_with_case_kinds,  # noqa: E402
+                                               realistic_context, sqlite_engine)
 from tests.smtp_server import SmtpTestServer, free_port  # noqa: E402
 
 SENDER = "casework@tca.example.gov.uk"
@@ -52,24 +67,39 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _serve(port: int, ready, stop, accepted) -> None:
-    """The child process: an aiosmtpd server that publishes how many messages it took."""
+def _serve(port: int, ready, stop, accepted, repeated, stall: float) -> None:
+    """The child process: an aiosmtpd server that publishes how many messages it took,
+    and how many of them carried a Message-ID it had already seen."""
     server = SmtpTestServer(port=port, parse=False).start()
+    if stall:
+        server.stall_next(stall, count=10**9)
     ready.set()
     while not stop.wait(0.02):
         accepted.value = server.accepted
+        repeated.value = sum(n - 1 for n in server.message_ids.values())
     accepted.value = server.accepted
+    repeated.value = sum(n - 1 for n in server.message_ids.values())
     server.stop()
 
 
 class RelayProcess:
-    def __init__(self):
+    def __init__(self, stall: float = 0.0):
         ctx = multiprocessing.get_context("spawn")
         self.port = free_port()
         self._ready, self._stop = ctx.Event(), ctx.Event()
         self._accepted = ctx.Value("q", 0)
-        self._process = ctx.Process(target=_serve, args=(self.port, self._ready, self._stop, self._accepted),
+        self._repeated = ctx.Value("q", 0)
+        self._process = ctx.Process(target=_serve, args=(self.port, self._ready, self._stop,
+                                                         self._accepted, self._repeated, stall),
                                     daemon=True)
+
+    @property
+    def accepted(self) -> int:
+        return self._accepted.value
+
+    @property
+    def repeated(self) -> int:
+        return self._repeated.value
 
     def __enter__(self) -> "RelayProcess":
         self._process.start()
@@ -180,11 +210,116 @@ def notify_figures(messages, folder: Path, smtp_per_s: float) -> dict:
             "of_smtp": round(per_s / smtp_per_s, 3), "limiter": limits}
 
 
+CASEWORK = str(Path(sys.executable).with_name("casework"))
+
+
+def _queue(engine, messages) -> None:
+    with engine.begin() as conn:
+        for key, kind, to, cc, rendered in messages:
+            enqueue(conn, key=key, kind=kind, to=to, cc=cc, rendered=rendered, now=utc_now())
+
+
+def _worker(url: str, server: RelayProcess, claim_seconds: float = 2) -> subprocess.Popen:
+    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": "smtp",
+           "CASEWORK_SMTP_HOST": "127.0.0.1", "CASEWORK_SMTP_PORT": str(server.port),
+           "CASEWORK_CLAIM_SECONDS": str(claim_seconds), "CASEWORK_MAIL_FROM": SENDER}
+    return subprocess.Popen([CASEWORK, "outbox", "deliver"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _queued(engine) -> int:
+    from sqlalchemy import func, select
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(outbox)
+                            .where(outbox.c.state == "queued")).scalar()
+
+
+def kill_loop(count: int, kills: int, folder: Path) -> dict:
+    """Duplicates per SIGKILL of a delivery process mid-stream (SQLite)."""
+    from workflow.storage.db import make_engine
+    from workflow.services.setup import init
+    url = f"sqlite:///{folder / 'kills.db'}"
+    engine = make_engine(url)
+    init(engine)
+    _queue(engine, the_messages(count))
+    rng = random.Random(18)
+    done = 0
+    with RelayProcess() as server:
+        for _ in range(kills):
+            worker = _worker(url, server)
+            if kill_mid_stream(worker, lambda: server.accepted, rng):
+                done += 1
+            elif worker.returncode:
+                raise SystemExit(f"outbox deliver failed: {worker.stderr.read().strip()}")
+        while _queued(engine):
+            time.sleep(2.5)                       # the dead workers' claims run out
+            _worker(url, server).wait(600)
+        server.wait_for(count + server.repeated)
+        repeated, accepted = server.repeated, server.accepted
+    engine.dispose()
+    if accepted - repeated != count:
+        raise SystemExit(f"kill loop lost messages: {accepted - repeated} distinct of {count}")
+    print(f"kill loop: {kills} SIGKILLs ({done} mid-stream) over {count} messages: "
+          f"{repeated} sent twice, {repeated / max(done, 1):.2f} a kill (at most 2: one a connection)")
+    return {"kills": done, "duplicates": repeated, "per_kill": round(repeated / max(done, 1), 2)}
+
+
+def slow_server(count: int, stall_ms: int, workers: list[int]) -> dict:
+    """Messages a second with N workers on PostgreSQL against a server slow to answer."""
+    from sqlalchemy import create_engine, text
+    from workflow.storage.db import make_engine, resolve_url
+    from workflow.services.setup import init
+    base = resolve_url(os.environ.get("CASEWORK_BENCH_POSTGRES",
+                                      "postgresql://postgres@127.0.0.1:5432/test"))
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"cw_bench_delivery_{os.getpid()}"
+    out = {}
+    try:
+        for n in workers:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            url = base.rsplit("/", 1)[0] + "/" + name
+            engine = make_engine(url)
+            init(engine)
+            _queue(engine, the_messages(count))
+            with RelayProcess(stall=stall_ms / 1000) as server:
+                running = [_worker(url, server, claim_seconds=10) for _ in range(n)]
+                # Timed from the first message taken to the last: the workers'
+                # start-up (a second or more on a loaded machine) is not delivery.
+                while server.accepted < 1:
+                    time.sleep(0.005)
+                started = time.perf_counter()
+                while server.accepted < count and any(w.poll() is None for w in running):
+                    time.sleep(0.005)
+                for worker in running:
+                    worker.wait(900)
+                while _queued(engine):                 # a worker that started late found none
+                    _worker(url, server, claim_seconds=10).wait(900)
+                server.wait_for(count)
+                wall = time.perf_counter() - started
+                repeated = server.repeated
+            engine.dispose()
+            out[n] = {"per_s": round((count - 1) / wall, 2), "duplicates": repeated}
+            print(f"{stall_ms} ms a message, {n} worker{'s' if n > 1 else ''} on PostgreSQL: "
+                  f"{count} messages in {wall:.1f} s = {(count - 1) / wall:.1f} msg/s "
+                  f"(first to last), {repeated} sent twice")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=10_000, help="how many messages (default 10000)")
     parser.add_argument("--transport", choices=("smtp", "notify"), default="smtp",
                         help="notify: also GOV.UK Notify's transport to the Notify stub")
+    parser.add_argument("--kills", type=int, default=20, help="SIGKILLs in the kill loop (0: skip it)")
+    parser.add_argument("--kill-messages", type=int, default=5000, help="messages in the kill loop")
+    parser.add_argument("--slow-ms", type=int, default=200, help="the slow server's time a message")
+    parser.add_argument("--workers", default="1,2,4", help="worker counts against the slow server ('' skips)")
+    parser.add_argument("--slow-messages", type=int, default=120, help="messages a slow-server run")
     args = parser.parse_args(argv)
     messages = the_messages(args.messages)
     with RelayProcess() as server, tempfile.TemporaryDirectory(prefix="casework-bench-") as folder:
@@ -204,6 +339,12 @@ def main(argv: list[str] | None = None) -> dict:
               "bare_per_s": round(bare_per_s, 1), "ratio": round(per_s / bare_per_s, 3)}
     if args.transport == "notify":
         result["notify"] = notify
+    if args.kills:
+        with tempfile.TemporaryDirectory(prefix="casework-bench-") as folder:
+            result["kill_loop"] = kill_loop(args.kill_messages, args.kills, Path(folder))
+    if args.workers:
+        result["slow_server"] = slow_server(args.slow_messages, args.slow_ms,
+                                            [int(n) for n in args.workers.split(",")])
     print(json.dumps(result))
     return result
 

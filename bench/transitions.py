@@ -1,6 +1,6 @@
 """How many durable transitions a second the case service sustains, against the physical limit.
 
-    python bench/transitions.py [--cases N] [--backend sqlite|postgresql|all]
+    python bench/transitions.py [--cases N] [--backend sqlite|postgresql|all] [--sync full|normal|both]
 
 Each case is driven through a bid's life by the real case service
 (`workflow.services.lifecycle.advance`): submit, check, start_assessment, (two declarations
@@ -12,6 +12,12 @@ rendered email. In the same run the physical limit is measured: the same
 kind of rows (version-checked UPDATE, hash-chained history INSERT, outbox
 INSERT, one BEGIN IMMEDIATE transaction each) written with the plain sqlite3
 module. The last line is one JSON object for other tools to read.
+
+--sync sets SQLite's `synchronous` for both sides of the comparison: casework
+through CASEWORK_SQLITE_SYNC, the raw loop and the replay by the same PRAGMA.
+FULL (casework's default) waits for the disk at every commit; NORMAL does not,
+and can lose the last commits in a power cut. The default, both, runs FULL
+and then NORMAL in one run, each ratio against the raw loop at its own setting.
 
 With --floor it also records every statement casework's moves sent to SQLite
 (with their parameters) and replays them, in order, through plain sqlite3 on
@@ -117,11 +123,12 @@ def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
 
 
-def run_raw(path: Path, transitions: int) -> dict:
+def run_raw(path: Path, transitions: int, sync: str = "FULL") -> dict:
     """The same rows written with plain sqlite3: the physical limit on this machine."""
     db = sqlite3.connect(path, isolation_level=None)
+    db.execute(f"PRAGMA synchronous={sync}")
     db.executescript("""
-        PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+        PRAGMA journal_mode=WAL;
         CREATE TABLE cases (id INTEGER PRIMARY KEY, state TEXT, version INTEGER,
                             last_seq INTEGER, last_hash TEXT);
         CREATE TABLE history (id INTEGER PRIMARY KEY, case_id INTEGER, seq INTEGER, from_state TEXT,
@@ -205,10 +212,10 @@ class _Recorder:
         sqlite3.connect = sqlite3.dbapi2.connect = recording_connect
 
 
-def replay(path: Path, log: list, moves: list[tuple[int, int]]) -> float:
+def replay(path: Path, log: list, moves: list[tuple[int, int]], sync: str = "FULL") -> float:
     """Run `log` on the database at `path` with plain sqlite3; seconds spent on the moves."""
     db = sqlite3.connect(path, isolation_level=None, factory=sqlite3.Connection)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=8000",
+    for pragma in ("journal_mode=WAL", f"synchronous={sync}", "wal_autocheckpoint=8000",
                    "foreign_keys=ON"):
         db.execute(f"PRAGMA {pragma}")
     timed = bytearray(len(log))
@@ -239,35 +246,27 @@ def postgres_engine():
     return make_engine(resolve_url(PG).rsplit("/", 1)[0] + "/" + name)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", type=int, default=10_000)
-    ap.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="sqlite")
-    ap.add_argument("--floor", action="store_true",
-                    help="also replay casework's own statements through plain sqlite3 (SQLite)")
-    args = ap.parse_args()
-    recorder = _Recorder() if args.floor else None
-    if recorder:
-        recorder.install()
-    os.environ.setdefault("CASEWORK_MAIL", "file:/dev/null")
-    backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
+def _one_setting(args, backends: list[str], recorder, sync: str) -> dict:
+    """Raw loop and casework at one `synchronous` setting; the summary of the first backend."""
     summary = None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        raw = run_raw(folder / "raw.db", args.cases * len(LIFE))
+        raw = run_raw(folder / "raw.db", args.cases * len(LIFE), sync)
         print(f"raw sqlite3:        {raw['per_s']:>9,.0f} transitions/s "
               f"({raw['transitions']:,} in {raw['seconds']:.2f} s)")
         for backend in backends:
             engine = sqlite_engine(folder) if backend == "sqlite" else postgres_engine()
             set_up(engine)
             floor = recorder if backend == "sqlite" else None
+            if floor:
+                floor.log.clear()               # the previous setting's statements
             result = run_casework(engine, args.cases, floor, folder / "before.db")
             ratio = result["per_s"] / raw["per_s"]
             print(f"casework {backend:<10} {result['per_s']:>9,.0f} transitions/s, "
                   f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
                   f"{ratio:.2f} of raw sqlite3")
             if floor:
-                spent = replay(folder / "before.db", floor.log, result["moves"])
+                spent = replay(folder / "before.db", floor.log, result["moves"], sync)
                 per_s = result["transitions"] / spent
                 statements = sum(b - a for a, b in result["moves"]) / result["transitions"]
                 print(f"  its statements replayed in plain sqlite3: {per_s:,.0f} transitions/s "
@@ -276,12 +275,41 @@ def main() -> None:
                 result["floor_ratio"] = per_s / raw["per_s"]
             if summary is None:
                 summary = {"peer": "casework", "backend": backend, "cases": args.cases,
-                           "transitions": result["transitions"], "seconds": round(result["seconds"], 3),
+                           "sync": sync.lower(), "transitions": result["transitions"],
+                           "seconds": round(result["seconds"], 3),
                            "per_s": round(result["per_s"], 1), "p50_ms": round(result["p50_ms"], 3),
-                           "p99_ms": round(result["p99_ms"], 3), "ratio_to_raw": round(ratio, 3)}
+                           "p99_ms": round(result["p99_ms"], 3), "ratio_to_raw": round(ratio, 3),
+                           "raw_per_s": round(raw["per_s"], 1)}
                 if "floor_ratio" in result:
                     summary["floor_ratio"] = round(result["floor_ratio"], 3)
             engine.dispose()
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=10_000)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="sqlite")
+    ap.add_argument("--sync", choices=["full", "normal", "both"], default="both",
+                    help="SQLite synchronous setting for casework and the raw loop alike (default both)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also replay casework's own statements through plain sqlite3 (SQLite)")
+    args = ap.parse_args()
+    recorder = _Recorder() if args.floor else None
+    if recorder:
+        recorder.install()
+    os.environ.setdefault("CASEWORK_MAIL", "file:/dev/null")
+    backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
+    settings = ["full", "normal"] if args.sync == "both" else [args.sync]
+    summary = None
+    for sync in settings:
+        os.environ["CASEWORK_SQLITE_SYNC"] = sync        # what casework's engine reads
+        print(f"-- synchronous={sync.upper()} (casework and raw sqlite3 alike)")
+        result = _one_setting(args, backends, recorder, sync.upper())
+        summary = summary or result
+        summary.setdefault("by_sync", {})[sync] = {
+            "per_s": result["per_s"], "raw_per_s": result["raw_per_s"],
+            "ratio_to_raw": result["ratio_to_raw"], "p99_ms": result["p99_ms"]}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory: {peak_mb:.0f} MB")
     summary["peak_mb"] = round(peak_mb, 1)

@@ -59,6 +59,7 @@ class _Keeper:
     def __init__(self, folder: Path):
         self.folder = folder
         self.caught: list[Caught] = []
+        self.repeats = 0          # messages sent again that were already kept
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope) -> str:
@@ -66,8 +67,14 @@ class _Keeper:
         with self._lock:
             name, key = eml_name(raw, len(self.caught) + 1)
             path = self.folder / name
-            if path.exists():     # a resend after a lost answer: keep both, never overwrite
-                path = path.with_name(f"{path.stem}-again{len(self.caught)}.eml")
+            if path.exists():
+                # The same outbox row again (its Message-ID names the file): the
+                # sender gave up waiting for our answer to the first copy (on a
+                # loaded machine) and tried again. A mail server keeps one copy
+                # of a message by its Message-ID, and so do we: DIR/mail holds
+                # one file per sent row.
+                self.repeats += 1
+                return "250 OK: already kept"
             path.write_bytes(raw)
             self.caught.append(Caught(path, key, tuple(envelope.rcpt_tos)))
         return "250 OK: kept"
@@ -86,6 +93,11 @@ class MailCatcher:
     @property
     def caught(self) -> list[Caught]:
         return list(self._keeper.caught)
+
+    @property
+    def repeats(self) -> int:
+        """Messages received again after they were kept (not saved twice)."""
+        return self._keeper.repeats
 
     def start(self) -> "MailCatcher":
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -299,16 +299,33 @@ def deliver(
                                 loop_until_empty=loop_until_empty))
 
 
+# How many rows a worker claims at a time. It starts small and settles on
+# about BATCH_SECONDS' worth at the rate the server answers: a fast server
+# gets batches of `batch` (100) and a commit of claims every hundred
+# messages; a slow one (a second a message) gets a few rows a claim, so the
+# other workers share the queue instead of waiting behind one worker's hoard.
+FIRST_CLAIM = 4
+BATCH_SECONDS = 2.0
+
+
+def _next_size(taken: int, seconds: float, batch: int) -> int:
+    rate = taken / max(seconds, 1e-3)
+    return max(min(FIRST_CLAIM, batch), min(batch, round(rate * BATCH_SECONDS)))
+
+
 async def _deliver(engine, transport, *, now, owner, sender, domain, batch, max_attempts,
                    claim_seconds, rng, loop_until_empty) -> DeliveryReport:
     report = DeliveryReport()
+    size = min(FIRST_CLAIM, batch)
     while True:
-        claimed = claim_batch(engine, owner=owner, now=now(), batch=batch, claim_seconds=claim_seconds)
+        claimed = claim_batch(engine, owner=owner, now=now(), batch=size, claim_seconds=claim_seconds)
         if not claimed:
             return report
         run = _Batch(engine, owner=owner, now=now, max_attempts=max_attempts,
                      claim_seconds=claim_seconds, rng=rng)
+        started = time.monotonic()
         await run.send(transport, claimed, sender=sender, domain=domain)
+        size = _next_size(len(claimed), time.monotonic() - started, batch)
         report += run.report
         if run.stalled:
             # Nothing got through: the server is down or refusing. Leave the

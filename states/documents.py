@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from states.programme import ProgrammeSpec
 
 __all__ = ["load_document", "BidApplication", "AreaApplication", "AreaPartner", "parse_bid",
-           "parse_area", "parse_return"]
+           "parse_area", "parse_return", "named_organisations"]
 
 _BID_FIELDS = ("programme", "category", "title", "lead", "partners", "amount",
                "transitional_costs", "annual_savings", "arrangement", "innovation",
@@ -98,6 +98,19 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"{key!r} is given twice")
         out[key] = value
     return out
+
+
+def named_organisations(data: Any) -> list[str]:
+    """The organisation codes a document names (its lead, a bid's partners), whatever else it holds.
+
+    Read before the document is checked, to look the codes up; anything that
+    is not a code (a number where a list should be...) is the checker's to refuse.
+    """
+    if not isinstance(data, Mapping):
+        return []
+    partners = data.get("partners")
+    named = [data.get("lead"), *(partners if isinstance(partners, list) else ())]
+    return [code for code in named if isinstance(code, str)]
 
 
 # --- a bid -----------------------------------------------------------------
@@ -238,7 +251,7 @@ def parse_area(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
 
 # --- a monitoring return ---------------------------------------------------
 
-def parse_return(data: Mapping[str, Any], *, programme: "ProgrammeSpec") -> dict[str, Any]:
+def parse_return(data: Any, *, programme: "ProgrammeSpec") -> dict[str, Any]:
     """The figures of a return, money in pence; fields the programme does not declare
     are refused. A required field left out is the `return_complete` rule's to refuse."""
     c = _Checker(data)

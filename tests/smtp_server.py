@@ -17,15 +17,18 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import re
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
 _STAGES = ("MAIL", "RCPT", "DATA")
+_MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.I | re.M)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -107,6 +110,7 @@ class SmtpTestServer:
         self.parse = parse
         self.received: list[Received] = []
         self.accepted = 0                 # messages taken (also counted when parse=False)
+        self.message_ids: Counter = Counter()   # how often each Message-ID arrived (also parse=False)
         self.sessions = 0                 # distinct SMTP sessions that sent MAIL
         self._behaviour = _Behaviour()
         self._lock = threading.Lock()     # the server runs in its own thread
@@ -166,6 +170,7 @@ class SmtpTestServer:
             self._behaviour = _Behaviour()
             self.received.clear()
             self.accepted = 0
+            self.message_ids.clear()
 
     # --- reading what arrived -------------------------------------------
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
@@ -212,7 +217,10 @@ class SmtpTestServer:
     def _deliver(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
         message = (email.message_from_bytes(raw, policy=email.policy.default)
                    if self.parse else None)
+        found = _MESSAGE_ID.search(raw)
         with self._arrived:
+            if found:
+                self.message_ids[found.group(1).decode()] += 1
             if self.parse:
                 self.received.append(Received(mail_from, rcpt_tos, raw, message))
             self.accepted += 1

@@ -82,7 +82,8 @@ def test_no_human_output_shows_a_code_as_a_word(monitored):
     outputs = [monitored(*args).out for args in (
         ("case", "list"), ("case", "show", REF), ("case", "history", REF),
         ("checkpoint", "list"), ("checkpoint", "show", f"{REF}/Q1"), ("outbox", "list"),
-        ("status",))]
+        ("status",), ("programme", "fund", "tca-2013"), ("programme", "ranking", "tca-2013"),
+        ("assess", "show", REF))]
     outputs.append(monitored("case", "advance", REF, "offer", "--as", "april").err)
 
     assert all(outputs[:-1])

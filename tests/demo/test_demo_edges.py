@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,67 @@ def test_the_closing_command_works_in_the_shell_the_readmes_first_command_left()
     assert "serve" in ran.stdout
     assert subprocess.run(["bash", "-c", "casework --help"], cwd=repo, env=bare,
                           capture_output=True).returncode == 127    # what it printed before
+
+
+def test_a_message_sent_again_after_a_late_answer_is_kept_once(tmp_path):
+    # What a loaded machine did (issue 18, point 9): the sender gave up waiting
+    # for the capture server's answer, which had already kept the message, and
+    # sent it again. The folder still holds one file per message.
+    import asyncio
+
+    from demo.mailcatch import MailCatcher
+    from notifications import SmtpTransport, build_message, message_id_for, send_all
+    when = datetime(2014, 4, 7, 8, tzinfo=timezone.utc)
+    msg = build_message(sender="casework@example.gov.uk", to=["returns@tewkesbury.gov.uk"], cc=[],
+                        subject="Reminder", text="Due Friday.", html="<p>Due Friday.</p>",
+                        message_id=message_id_for(42, "TCA-2013-0001/Q2:reminder", "casework.localhost"),
+                        date=when, key="TCA-2013-0001/Q2:reminder")
+    with MailCatcher(tmp_path / "mail") as catcher:
+        transport = SmtpTransport("127.0.0.1", catcher.port)
+        first = asyncio.run(send_all(transport, [msg]))
+        again = asyncio.run(send_all(transport, [msg]))
+        kept, repeats = len(catcher.caught), catcher.repeats
+
+    assert type(first[0]).__name__ == type(again[0]).__name__ == "Sent"
+    assert [p.name for p in (tmp_path / "mail").iterdir()] == ["000042-TCA-2013-0001_Q2_reminder.eml"]
+    assert (kept, repeats) == (1, 1)
+
+
+def _burn(seconds: float) -> None:
+    import time
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+@pytest.mark.slow
+def test_the_saved_mail_equals_the_sent_rows_with_both_cores_busy(tmp_path):
+    import email
+    import email.policy
+    import multiprocessing
+    import sqlite3
+
+    from demo.mailcatch import file_name
+    from demo.run import run_demo
+    burners = [multiprocessing.get_context("spawn").Process(target=_burn, args=(600,), daemon=True)
+               for _ in range(os.cpu_count() or 2)]
+    for burner in burners:
+        burner.start()
+    try:
+        result = run_demo(tmp_path / "d", size="small", live=False)
+    finally:
+        for burner in burners:
+            burner.terminate()
+            burner.join(10)
+
+    db = sqlite3.connect(tmp_path / "d" / "casework.db")
+    sent = {file_name(id, key) for id, key in db.execute(
+        "SELECT id, key FROM outbox WHERE state = 'sent'")}
+    db.close()
+    files = {p.name for p in (tmp_path / "d" / "mail").glob("*.eml")}
+    assert sent and files == sent
+    assert result.mail_received == len(sent)
+    for name in files:
+        kept = email.message_from_bytes((tmp_path / "d" / "mail" / name).read_bytes(),
+                                        policy=email.policy.default)
+        assert name.endswith(re.sub(r"[^A-Za-z0-9.-]+", "_", kept["X-Casework-Key"]) + ".eml")

@@ -89,3 +89,23 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
 
 def kinds_with_case_kinds(kinds) -> list[tuple[str, str]]:
     return [(kind, case_kind) for kind in kinds for case_kind in CASE_KINDS_FOR[kind.split(".")[0]]]
+
+
+def kill_mid_stream(worker, accepted, rng) -> bool:
+    """SIGKILL a delivery process once it has sent ten messages, a random moment later.
+
+    `accepted()` is how many messages the server has taken; True when the
+    worker was killed (False: it finished, or failed, first).
+    """
+    import signal
+    import time
+    before = accepted()
+    deadline = time.monotonic() + 60
+    while accepted() < before + 10 and worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(rng.uniform(0.0, 0.4))
+    if worker.poll() is not None:
+        return False
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(60)
+    return True

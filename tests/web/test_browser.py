@@ -90,9 +90,9 @@ def test_a_return_from_reminder_to_accepted_and_audited(people, moment, live, br
     sign_in(council, "cllr")
     assert council.url == f"{live.url}/returns/{due}"
     shoot(council, "02-council-return-open")
-    council.get_by_label("Spend to date (optional)").fill("125000")
+    council.get_by_label("Spend to date", exact=True).fill("125000")
     council.get_by_label("Savings to date (optional)").fill("40000.50")
-    council.get_by_label("Progress (optional)").fill("The shared team started in July.")
+    council.get_by_label("Progress", exact=True).fill("The shared team started in July.")
     council.get_by_label("Evidence file (optional)").set_input_files(str(evidence))
     council.get_by_role("button", name="Submit the return").click()
     assert f"The return {due} has been submitted with {evidence.name}." in council.inner_text("main")
@@ -276,7 +276,7 @@ def test_a_refused_form_puts_its_problems_first_and_links_each_to_its_field(peop
     page.goto(f"/returns/{due}")
     sign_in(page, "cllr")
 
-    page.get_by_label("Spend to date (optional)").fill("£1,000")
+    page.get_by_label("Spend to date", exact=True).fill("£1,000")
     page.get_by_role("button", name="Submit the return").click()
     page.locator(".error-summary a").first.click()
 

@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 
 from workflow.storage import db as database
 from workflow.storage.db import make_engine
+from workflow.errors import SetupError
 
 
 @pytest.fixture
@@ -22,10 +23,21 @@ def test_sqlite_opens_in_wal_mode_with_foreign_keys_and_a_long_checkpoint_interv
     with engine.connect() as conn:
         pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"
-        assert pragma("synchronous") == 1          # NORMAL
+        assert pragma("synchronous") == 2          # FULL: a commit is on the disk
         assert pragma("foreign_keys") == 1
         assert pragma("wal_autocheckpoint") == 8000
         assert pragma("busy_timeout") == 30000
+
+
+def test_casework_sqlite_sync_normal_is_for_those_who_accept_the_risk(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASEWORK_SQLITE_SYNC", "normal")
+    engine = make_engine(f"sqlite:///{tmp_path / 'casework.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1     # NORMAL
+    engine.dispose()
+    monkeypatch.setenv("CASEWORK_SQLITE_SYNC", "off")
+    with pytest.raises(SetupError, match="CASEWORK_SQLITE_SYNC must be 'full' .* or 'normal', not 'off'"):
+        make_engine(f"sqlite:///{tmp_path / 'casework.db'}")
 
 
 def test_a_writer_waits_for_the_write_lock_and_gets_it_once_it_is_free(engine, tmp_path):

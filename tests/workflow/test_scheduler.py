@@ -177,3 +177,22 @@ def test_serve_with_nothing_to_serve_is_a_usage_error(db, tmp_path):
 
     assert process.returncode == 2
     assert "leave nothing to serve" in err
+
+
+def test_a_run_longer_than_its_interval_is_not_a_warning_at_every_interval(db, caplog):
+    import logging
+
+    from apscheduler.triggers.interval import IntervalTrigger
+    caplog.set_level(logging.INFO)
+    scheduler = build_scheduler(db, every_minutes=60, deliver=False)
+    scheduler.add_job(lambda: time.sleep(1.2), IntervalTrigger(seconds=0.2), id="slow",
+                      name="slow", next_run_time=datetime.now(timezone.utc))
+    scheduler.start()
+    time.sleep(1.5)
+    scheduler.shutdown(wait=True)
+
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING
+                and "maximum number of running instances" in r.getMessage()]
+    told = [r for r in caplog.records if "still running" in r.getMessage()]
+    assert warnings == []
+    assert len(told) == 1 and told[0].levelno == logging.INFO

@@ -12,6 +12,7 @@ bench/startup.py times it).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator, MutableMapping
 from typing import NamedTuple, Optional
@@ -161,6 +162,17 @@ def every_command() -> TyperGroup:
     return root
 
 
+def _fault_line(err: BaseException) -> str:
+    from workflow.cli._common import STATE
+    from workflow.storage.db import lock_wait_seconds, where
+    from workflow.storage.dbfaults import explain
+    try:
+        place, wait = where(STATE.db_url), lock_wait_seconds()
+    except Exception:          # the settings themselves are at fault: still say what happened
+        place, wait = "the database", None
+    return explain(err, place, wait_seconds=wait).line
+
+
 def main(argv: list[str] | None = None) -> None:
     from workflow.runtime.logs import configure as configure_logs
     configure_logs()          # WARNING and worse, unless CASEWORK_LOG_LEVEL says otherwise
@@ -186,7 +198,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as err:
         from workflow.errors import CaseworkError
-        if not isinstance(err, CaseworkError):
+        if isinstance(err, CaseworkError):
+            sys.stderr.write(err.command_line.rstrip() + "\n")
+            sys.exit(1)
+        # A database fault (locked, read-only, damaged, full, unreachable...)
+        # is one line saying what to do; the traceback only when asked for.
+        from workflow.storage.dbfaults import is_database_error
+        if not is_database_error(err):
             raise
-        sys.stderr.write(err.command_line.rstrip() + "\n")
+        if os.environ.get("CASEWORK_DEBUG") == "1":
+            import traceback
+            traceback.print_exc()
+        sys.stderr.write(_fault_line(err) + "\n")
         sys.exit(1)

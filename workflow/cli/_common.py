@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import unicodedata
@@ -25,15 +26,40 @@ PROGRAMME_CODE = typer.Argument(..., metavar="CODE", help="The programme, e.g. t
 REASON_OPT = typer.Option(None, "--reason", metavar="TEXT", help="Why (kept in the history).")
 
 
+# Commands that only read: on SQLite they open the file read-only, so they
+# never create it, never wait for a writer and never write into it (not even
+# the checkpoint SQLite does when its last connection closes).
+READ_COMMANDS = frozenset({
+    "status", "org list", "user list", "programme list", "programme show", "programme ranking",
+    "programme fund", "case show", "case list", "case history", "audit verify", "audit export",
+    "assess show", "checkpoint list", "checkpoint show", "outbox list", "outbox show",
+    "token list", "publish 360giving",
+})
+
+
+def _invoked() -> str:
+    """The command being run, as `case show` (empty outside a command)."""
+    from typer._click.globals import get_current_context
+    ctx = get_current_context(silent=True)
+    return " ".join(ctx.command_path.split()[1:]) if ctx is not None else ""
+
+
 class State:
     db_url: Optional[str] = None
     _engine: Optional[Engine] = None
 
     def engine(self, *, check: bool = True) -> Engine:
-        from workflow.storage.db import make_engine
+        from workflow.storage.db import make_engine, sqlite_path
+        from workflow.errors import SetupError
         from workflow.services.setup import ready
         if self._engine is None:
-            self._engine = make_engine(self.db_url)
+            engine = make_engine(self.db_url, read_only=check and _invoked() in READ_COMMANDS)
+            path = sqlite_path(str(engine.url)) if check else None
+            if path is not None and not os.path.exists(path):
+                # Opening it would create an empty file, for nothing.
+                raise SetupError(f"There is no database at {path}: run `casework init` first "
+                                 f"(or name another with --db or CASEWORK_DB).")
+            self._engine = engine
             if check:
                 ready(self._engine)
         return self._engine

@@ -12,6 +12,8 @@ from typer.core import TyperGroup
 
 from workflow.services import assessment
 from workflow.cli import summary
+from workflow.cli import _words
+from workflow.cli.case import _directory
 from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, emit, engine, pounds_text
 
 
@@ -105,8 +107,11 @@ def show(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
     if as_json:
         emit(result, True)
         return
-    typer.echo(f"{result['ref']} ({result['state'].replace('_', ' ')}), "
-               f"{result['category']}, asking {pounds_text(result['amount'])}")
+    _, specs = _directory()
+    category = next((spec.category_label(result["category"]) for spec in specs.values()
+                     if result["category"] in spec.categories), result["category"])
+    typer.echo(f"{result['ref']} ({_words.state_label(result['state'], 'bid')}), "
+               f"{category}, asking {pounds_text(result['amount'])}")
     for d in result["declarations"]:
         said = f"conflict: {d['reason']}" if d["conflict"] else "no conflict"
         typer.echo(f"  declared  {d['person']:<16} {said}")

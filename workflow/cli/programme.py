@@ -8,6 +8,7 @@ from workflow.services import assessment
 from workflow.services import programme_files as programme_store
 from workflow.services import ranking as ranking_service
 from workflow.cli import summary
+from workflow.cli import _words
 from workflow.cli._common import JSON_OPT, PROGRAMME_CODE, emit, engine, pounds_text
 
 programme_app = typer.Typer(help=summary("programme"), no_args_is_help=True)
@@ -58,8 +59,12 @@ def ranking(code: str = PROGRAMME_CODE,
     if as_json:
         emit(rows, True)
         return
-    _position(assessment.fund_position(engine(), code))
-    shown = [{**r, "rank": n, "fits": _fits(r)} for n, r in enumerate(rows, start=1)]
+    position = assessment.fund_position(engine(), code)
+    _position(position)
+    labels = {c["category"]: c.get("label") or c["category"] for c in position["categories"]}
+    shown = [{**r, "rank": n, "fits": _fits(r), "category": labels.get(r["category"], r["category"]),
+              "state": _words.state_label(r["state"], "bid")}
+             for n, r in enumerate(rows, start=1)]
     emit(shown, False, ["rank", "ref", "category", "score", "amount", "running_total",
                         "remaining", "fits", "state"])
     for r in rows:
@@ -82,7 +87,8 @@ def _position(p: dict[str, Any]) -> None:
                f"{pounds_text(p['committed'])}, remaining {pounds_text(p['remaining'])}")
     for c in p["categories"]:
         allowed = "no limit" if c["allowed"] is None else f"{c['allowed']} allowed"
-        typer.echo(f"  {c['category']}: {c['offers']} offers made ({allowed}), "
+        offers = f"{c['offers']} offer{'' if c['offers'] == 1 else 's'}"
+        typer.echo(f"  {c.get('label') or c['category']}: {offers} made ({allowed}), "
                    f"committed {pounds_text(c['committed'])}")
 
 

@@ -24,6 +24,8 @@ from notifications.transports import sender_from_env, transport_from_env
 from states.ladder import LONDON
 from workflow import clock
 from workflow.runtime import mail
+from workflow.storage.db import lock_wait_seconds, where_engine
+from workflow.storage.dbfaults import explain, is_database_error
 from workflow.errors import SetupError
 from workflow.runtime.sweep import default_owner, sweep
 
@@ -32,14 +34,50 @@ __all__ = ["build_scheduler", "sweep_job", "delivery_job", "receipts_job"]
 log = logging.getLogger("casework.scheduler")
 
 
+def _log_failure(engine: Engine, what: str, err: Exception) -> None:
+    """A database fault is one line saying what to do; anything else keeps its traceback."""
+    if is_database_error(err):
+        log.error("%s failed; the next run will try again. %s", what,
+                  explain(err, where_engine(engine), wait_seconds=lock_wait_seconds()).line)
+    else:
+        log.exception("%s failed; the next run will try again", what)
+
+
+class _StillRunning(logging.Filter):
+    """APScheduler warns at every interval that a long run is still going: say it once, quietly.
+
+    (A run that outlasts its interval is normal for a sweep catching up, and
+    `max_instances=1` is what keeps a second one from starting beside it.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances reached" not in str(record.msg):
+            return True
+        job = getattr(record.args[0], "name", "a job") if record.args else "a job"
+        if job not in self.told:
+            self.told.add(job)
+            log.info("the %s job is still running; its next run starts when it has finished "
+                     "(said once)", job)
+        return False
+
+
+def _quiet_still_running() -> None:
+    apscheduler_log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _StillRunning) for f in apscheduler_log.filters):
+        apscheduler_log.addFilter(_StillRunning())
+
+
 def sweep_job(engine: Engine, owner: str, stop: threading.Event) -> Callable[[], None]:
     """One sweep (it logs its own line); a failure is logged and the next run tries again."""
     def run() -> None:
         try:
             sweep(engine, owner=owner, should_stop=stop.is_set)     # logs its own line
-        except Exception:
-            log.exception("sweep failed; the next one will try again",
-                          extra={"casework": {"event": "sweep.failed"}})
+        except Exception as err:
+            _log_failure(engine, "sweep", err)
     return run
 
 
@@ -63,9 +101,8 @@ def delivery_job(engine: Engine, owner: str, environ=os.environ, *,
         try:       # mail.deliver logs the run's line (delivery.done)
             mail.deliver(engine, transport=transport, sender=sender, owner=owner,
                          refuse_when_stopped=False)
-        except Exception:
-            log.exception("delivery failed; the next run will try again",
-                          extra={"casework": {"event": "delivery.failed"}})
+        except Exception as err:
+            _log_failure(engine, "delivery", err)
             return
         stopped = getattr(transport, "stopped", None)
         if stopped and not said:          # a refused Notify key: said once, not every minute
@@ -103,6 +140,7 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
         raise SetupError(f"The sweep interval must be more than 0 minutes, not {every_minutes}.")
     owner = owner or default_owner()
     stop = stop or threading.Event()
+    _quiet_still_running()
     scheduler = BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(max_workers=2)},

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, select, update
 from notifications.outbox import counts as outbox_counts
 from workflow import clock
 from workflow.services import programme_files as programme_store
-from workflow.storage.db import is_postgres, reading
+from workflow.storage.db import check_intact, is_postgres, reading
 from workflow.errors import RuleViolation
 from workflow.services.chain import moment
 from workflow.runtime.backup_schedule import backup_status
@@ -103,6 +103,7 @@ def status(engine: Engine, now: datetime | None = None) -> dict:
     the last nightly backup failed, or the last good one is more than two days old.
     """
     now = now or clock.now()
+    check_intact(engine)
     with reading(engine) as conn:
         last = last_sweep(conn)
         every = interval_minutes(conn)

@@ -46,6 +46,7 @@ from workflow.services import messages
 from workflow.runtime import metrics
 from workflow.services import programme_files as programme_store
 from workflow.storage.db import is_postgres
+from workflow.storage.dbfaults import is_disconnect, stops_everything
 from workflow.services.engine import Actor, plan
 from workflow.runtime.logs import event
 from workflow.errors import ConflictError
@@ -61,6 +62,7 @@ __all__ = ["sweep", "SweepReport", "message_kind", "default_owner"]
 log = logging.getLogger("casework.sweep")
 SYSTEM = Actor.system()
 _TRIES = 3                       # a step that loses a race for its case is tried again
+_RECONNECTS, _RECONNECT_PAUSE = 3, 1.0   # a lost connection: a fresh one at once, then 1 s, 2 s
 _SIMULATING = threading.Lock()
 _ENDED, _RESCHEDULED = "ended", "rescheduled"   # what a claim did when it took no step
 # SQLite has one writer at a time: a sweep that took the lock again straight
@@ -193,8 +195,8 @@ def sweep(engine: Engine, now: datetime | None = None, *, owner: str | None = No
         if now is not None:
             stack.enter_context(_SIMULATING)
             stack.enter_context(clock.simulate(now))
-        conn = stack.enter_context(engine.connect())
-        run = _Run(conn, report)
+        run = _Run(engine.connect(), report)
+        stack.callback(lambda: run.conn.close())     # the last one: a lost one is replaced
         taken = 0
         while not (should_stop and should_stop()) and run.one():
             taken += 1
@@ -224,6 +226,16 @@ class _Run:
         self.held_for = 0                  # steps since the sweep last stepped aside
         self.claimed: str | None = None    # the checkpoint of the step in hand (for its log line)
 
+    def _reconnect(self, tries: int) -> None:
+        """Swap the lost connection for a fresh one (on PostgreSQL the pool pings it first)."""
+        engine = self.conn.engine
+        try:
+            self.conn.close()
+        except Exception:                  # it is already gone
+            pass
+        time.sleep(_RECONNECT_PAUSE * (tries - 1))
+        self.conn = engine.connect()
+
     def spec(self, code: str) -> Any:
         if code not in self.specs:
             self.specs[code] = programme_store.spec_for(self.conn, code)
@@ -235,6 +247,7 @@ class _Run:
         if self.shares_one_writer and self.held_for > _HOLD_STEPS:
             time.sleep(_ASIDE_SECONDS)
             self.held_for = 0
+        reconnects = 0
         for attempt in range(1, _TRIES + 1):
             # Each step is stamped with the moment it is done (one moment throughout
             # a simulated sweep); a step falling due during a long sweep is done too.
@@ -243,7 +256,19 @@ class _Run:
             try:
                 with self.conn.begin():
                     done = self._step()
-            except _StepFailed as failure:
+            except Exception as err:
+                cause = err.cause if isinstance(err, _StepFailed) else err
+                if is_disconnect(cause) and reconnects < _RECONNECTS:
+                    # The step was rolled back with its connection (each step is its
+                    # own transaction): take a fresh one and do the same step again.
+                    reconnects += 1
+                    log.warning("sweep: the database connection was lost (%s); "
+                                "carrying on with a fresh one", _first_line(cause))
+                    self._reconnect(reconnects)
+                    continue
+                if not isinstance(err, _StepFailed) or stops_everything(cause):
+                    raise         # the database itself is at fault: stop, write nothing more
+                failure = err
                 if isinstance(failure.cause, ConflictError) and attempt < _TRIES:
                     continue
                 self.failed.add(failure.checkpoint_id)
@@ -443,6 +468,11 @@ def holds(case: Any, step: LadderStep) -> bool:
 
 def _fields(row: Any) -> dict[str, Any]:
     return dict(row._mapping) if hasattr(row, "_mapping") else dict(vars(row))
+
+
+def _first_line(err: BaseException) -> str:
+    orig = getattr(err, "orig", None) or err
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
 
 
 def message_kind(step: LadderStep) -> str:

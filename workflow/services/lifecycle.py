@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from states import DEFINITIONS
-from states.documents import parse_area, parse_bid
+from states.documents import named_organisations, parse_area, parse_bid
 from states.errors import DocumentError
 from states.money import money_json
 from states.roles import ACTION_ROLES
@@ -77,8 +77,7 @@ def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name
     with engine.begin() as conn:
         actor = directory.actor(conn, actor_name)
         spec = programme_store.find_spec(conn, document.get("programme"))
-        codes = [c for c in [document.get("lead"), *(document.get("partners") or [])]
-                 if isinstance(c, str)]
+        codes = named_organisations(document)
         known = {r.code for r in conn.execute(
             select(organisations.c.code).where(organisations.c.code.in_(codes)))}
         try:

@@ -177,7 +177,7 @@ def submit_return(engine: Engine, ref: str, actor_name: str, *,
         _check_version(cp, expected_version)
         spec = programme_store.spec_for(conn, case.programme)
         try:
-            parsed = parse_return(dict(figures or {}), programme=spec)
+            parsed = parse_return({} if figures is None else figures, programme=spec)
         except DocumentError as err:
             raise Malformed(f"The return for {cp.ref}", err.problems) from None
         now = clock.now()

@@ -6,7 +6,7 @@ from sqlalchemy import Engine, select
 from states import DEFINITIONS
 from workflow.services import directory
 from workflow.services import programme_files as programme_store
-from workflow.storage.db import check_reachable
+from workflow.storage.db import check_intact, check_reachable
 from workflow.errors import SetupError
 from workflow.storage.tables import cases
 from workflow.storage.schema import is_current, upgrade
@@ -48,6 +48,7 @@ def check_people(engine: Engine) -> None:
 def init(engine: Engine) -> dict:
     """Create or upgrade the schema and load the bundled programmes; safe to run twice."""
     check_reachable(engine)
+    check_intact(engine)
     upgrade(engine)
     check_definitions(engine)
     check_people(engine)

@@ -9,8 +9,9 @@ from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from workflow.storage.dbfaults import damaged, explain
 from workflow.errors import SetupError
 from workflow.storage.wal import LogCheckpoints
 
@@ -26,7 +27,13 @@ def resolve_url(url: str | None) -> str:
     return url
 
 
-def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+def make_engine(url: str | None = None, *, echo: bool = False, read_only: bool = False) -> Engine:
+    """An engine for `url`. `read_only` (SQLite): open the file read-only and never create it.
+
+    A read-only engine takes no lock a writer waits for, writes nothing (no
+    checkpoint, no journal-mode change), and refuses a missing file with
+    "run `casework init` first" instead of creating an empty one.
+    """
     url = resolve_url(url)
     try:
         parsed = make_url(url)
@@ -34,6 +41,8 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         raise SetupError(f"'{url}' is not a database URL (try sqlite:///casework.db "
                          f"or postgresql://user@host/db).") from None
     if parsed.get_backend_name() == "sqlite":
+        if read_only:
+            return _sqlite_reader(parsed, echo)
         return _sqlite_engine(url, echo)
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -41,8 +50,83 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
                      f"use SQLite or PostgreSQL.")
 
 
+SYNC_SETTINGS = {"full": "FULL", "normal": "NORMAL"}
+
+
+def sqlite_sync(environ=os.environ) -> str:
+    """CASEWORK_SQLITE_SYNC: FULL by default; NORMAL for those who accept the risk.
+
+    With NORMAL, SQLite in WAL mode does not wait for the disk at each
+    commit, so a power cut can lose the last transitions committed, after
+    the delivery worker has already emailed about them.
+    """
+    raw = environ.get("CASEWORK_SQLITE_SYNC", "").strip().lower() or "full"
+    if raw not in SYNC_SETTINGS:
+        raise SetupError(f"CASEWORK_SQLITE_SYNC must be 'full' (the default) or 'normal', "
+                         f"not {raw!r}.")
+    return SYNC_SETTINGS[raw]
+
+
+def lock_wait_seconds(environ=os.environ) -> float:
+    """CASEWORK_LOCK_WAIT: how long a SQLite writer waits for the write lock (default 30 s)."""
+    raw = environ.get("CASEWORK_LOCK_WAIT", "").strip()
+    if not raw:
+        return WRITE_WAIT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise SetupError(f"CASEWORK_LOCK_WAIT must be a number of seconds from 0 to 3600, "
+                         f"not {raw!r}.")
+    return value
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL, or None (in memory, or not SQLite)."""
+    parsed = make_url(resolve_url(url))
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return database[len("file:"):].split("?", 1)[0] if database.startswith("file:") else database
+
+
+def where(url: str | None) -> str:
+    """The database as people name it in a message: the file, or the URL without its password."""
+    url = resolve_url(url)
+    path = sqlite_path(url)
+    return path if path else make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_reader(parsed, echo: bool) -> Engine:
+    path = sqlite_path(parsed.render_as_string(hide_password=False))
+    if path is None:       # in memory: nothing to protect, nothing to create
+        return _sqlite_engine(parsed.render_as_string(hide_password=False), echo)
+    if not os.path.exists(path):
+        raise SetupError(f"There is no database at {path}: run `casework init` first "
+                         f"(or name another with --db or CASEWORK_DB).")
+    wait = lock_wait_seconds()
+    engine = create_engine(f"sqlite:///file:{os.path.abspath(path)}?mode=ro&uri=true", echo=echo,
+                           connect_args={"timeout": wait, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # A deferred BEGIN: in WAL mode a reader never waits for a writer.
+        conn.connection.driver_connection.execute("BEGIN")
+
+    return engine
+
+
 def _sqlite_engine(url: str, echo: bool) -> Engine:
-    engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+    sync = sqlite_sync()
+    engine = create_engine(url, echo=echo, connect_args={"timeout": lock_wait_seconds(),
+                                                         "check_same_thread": False})
     database = make_url(url).database
     on_file = bool(database) and database != ":memory:" and not database.startswith("file:")
     checkpoints = LogCheckpoints(engine, database) if on_file else None
@@ -55,7 +139,9 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL unless CASEWORK_SQLITE_SYNC says otherwise: a commit is on
+        # the disk before the delivery worker can email about it.
+        cur.execute(f"PRAGMA synchronous={sync}")
         # The log is checkpointed by a thread of its own (workflow/wal.py).
         # SQLite's own checkpoint, done by the commit that fills the log, is
         # the backstop, at 8,000 pages (about 32 MB) rather than 1,000: should
@@ -89,12 +175,12 @@ WRITE_WAIT_SECONDS = 30.0    # how long a writer waits for the write lock before
 _RETRY_SECONDS = 0.001
 
 
-def _busy_timeout() -> str:
-    return f"PRAGMA busy_timeout={int(WRITE_WAIT_SECONDS * 1000)}"
+def _busy_timeout(wait: float | None = None) -> str:
+    return f"PRAGMA busy_timeout={int((wait if wait is not None else lock_wait_seconds()) * 1000)}"
 
 
-def begin_immediate(driver: sqlite3.Connection) -> None:
-    """Take SQLite's write lock, waiting up to WRITE_WAIT_SECONDS for it.
+def begin_immediate(driver: sqlite3.Connection, wait: float | None = None) -> None:
+    """Take SQLite's write lock, waiting up to `wait` (CASEWORK_LOCK_WAIT, 30 s) for it.
 
     SQLite's own busy handler backs off to one try every 100 ms, so a writer
     queued behind a long sweep would only get in through a gap that long.
@@ -104,7 +190,8 @@ def begin_immediate(driver: sqlite3.Connection) -> None:
     driver.execute("PRAGMA busy_timeout=0")
     try:
         # Tries are counted, not timed: a test's frozen clock must not stop the wait.
-        tries = max(1, int(WRITE_WAIT_SECONDS / _RETRY_SECONDS))
+        wait = wait if wait is not None else lock_wait_seconds()
+        tries = max(1, int(wait / _RETRY_SECONDS))
         for tried in range(1, tries + 1):
             try:
                 driver.execute("BEGIN IMMEDIATE")
@@ -118,7 +205,7 @@ def begin_immediate(driver: sqlite3.Connection) -> None:
                 time.sleep(_RETRY_SECONDS)
     finally:
         # Other statements keep SQLite's handler (a reader meeting a WAL reset).
-        driver.execute(_busy_timeout())
+        driver.execute(_busy_timeout(wait))
 
 
 def is_postgres(engine_or_conn: Engine | Connection) -> bool:
@@ -142,9 +229,34 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 
 def check_reachable(engine: Engine) -> None:
+    """SetupError unless the database answers; a read, so it never waits for a writer."""
+    # On SQLite, reading the schema reads the file's first page: a file that
+    # is not a database, or cannot be read, is found here rather than mid-command.
+    probe = "SELECT 1" if is_postgres(engine) else "SELECT count(*) FROM sqlite_master"
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except OperationalError as err:
-        raise SetupError(f"The database at {engine.url.render_as_string(hide_password=True)} "
-                         f"cannot be opened: {str(err.orig).strip().splitlines()[0]}") from None
+        with reading(engine) as conn:
+            conn.exec_driver_sql(probe)
+    except DBAPIError as err:
+        raise SetupError(explain(err, where_engine(engine)).line) from None
+
+
+def check_intact(engine: Engine) -> None:
+    """SQLite: SetupError saying what to do when `PRAGMA quick_check` finds the file damaged.
+
+    It reads every page (a fraction of a second for a year's data), so only
+    `init` and `status` run it: an operator's first look, and the command
+    that would otherwise write into the damage.
+    """
+    if is_postgres(engine):
+        return
+    with reading(engine) as conn:
+        found = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
+    if found != ["ok"]:
+        raise SetupError(damaged(where_engine(engine), "; ".join(found)[:200]))
+
+
+def where_engine(engine: Engine) -> str:
+    """The database of `engine` as `where` names it."""
+    if engine.dialect.name == "sqlite":
+        return sqlite_path(str(engine.url)) or "in memory"
+    return engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,238 @@
+"""Every database fault is one line on stderr, exit 1, and the rows as they were.
+
+Each test runs the real `casework` in a subprocess against a real SQLite file
+(or an unreachable PostgreSQL server) that something has gone wrong with:
+another process holding the write lock, a read-only file or folder, a file
+that is not a database, a damaged page, a full disk.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+CASEWORK = str(Path(sys.executable).with_name("casework"))
+ORG = ["org", "add", "E07000083", "--name", "Tewkesbury Borough Council",
+       "--email", "returns@tewkesbury.gov.uk"]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    path = tmp_path / "data"
+    path.mkdir()
+    yield path
+    for each in (path, *path.iterdir()):
+        writable(each)
+
+
+@pytest.fixture
+def db(folder, sqlite_template) -> Path:
+    path = folder / "casework.db"
+    shutil.copy(sqlite_template, path)
+    return path
+
+
+def read_only(path: Path) -> None:
+    """Make a file or folder read-only, even to root (who ignores permission bits)."""
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("root cannot make a file read-only here (no chattr +i)")
+    else:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+
+
+def writable(path: Path) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def run(db: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "CASEWORK_DB": f"sqlite:///{db}",
+                "CASEWORK_MAIL": f"file:{db.parent.parent / 'mail'}"}
+    full_env.pop("CASEWORK_DEBUG", None)
+    return subprocess.run([CASEWORK, *args], capture_output=True, text=True,
+                          env={**full_env, **(env or {})}, timeout=120, cwd=db.parent.parent)
+
+
+def rows(db: Path) -> dict:
+    """Every row of every table, read from a copy (reading the file itself could change it)."""
+    copy = Path(tempfile.mkdtemp()) / "copy.db"
+    for suffix in ("", "-wal"):
+        if Path(f"{db}{suffix}").exists():
+            shutil.copy(f"{db}{suffix}", f"{copy}{suffix}")
+    conn = sqlite3.connect(copy)
+    try:
+        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"'))) for t in tables}
+    finally:
+        conn.close()
+        shutil.rmtree(copy.parent)
+
+
+def one_line_refusal(ran: subprocess.CompletedProcess, *words: str) -> str:
+    assert ran.returncode == 1, (ran.returncode, ran.stdout, ran.stderr)
+    lines = ran.stderr.splitlines()
+    assert len(lines) == 1, ran.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_read_with_the_write_lock_held_elsewhere_answers_at_once(db):
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        ran = run(db, "org", "list")
+        took = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ran.returncode == 0, ran.stderr
+    assert took < 15, f"the read waited {took:.1f} s (a writer waits 30)"
+
+
+def test_a_write_that_never_gets_the_lock_says_so_after_its_wait(db):
+    before = rows(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        ran = run(db, *ORG, env={"CASEWORK_LOCK_WAIT": "0.5"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    one_line_refusal(ran, "is locked", "waited for 0.5 s", "Nothing was changed")
+    assert rows(db) == before
+
+
+def test_a_read_command_in_a_folder_without_a_database_creates_nothing(folder):
+    ran = run(folder / "casework.db", "case", "list")
+    one_line_refusal(ran, "There is no database at", "casework init")
+    assert list(folder.iterdir()) == []
+
+
+def test_a_read_only_database_file_refuses_writes_in_one_line_and_still_reads(db):
+    before = rows(db)
+    read_only(db)
+
+    one_line_refusal(run(db, *ORG), "cannot be written", "writable")
+    assert run(db, "org", "list").returncode == 0             # a read needs no write
+    assert rows(db) == before
+
+
+def test_a_read_only_folder_refuses_writes_in_one_line(db, folder):
+    before = rows(db)
+    read_only(folder)                 # the -wal and -shm files cannot be made
+
+    line = one_line_refusal(run(db, *ORG), "casework.db", "folder")
+    assert "writ" in line
+    assert rows(db) == before
+
+
+def test_read_only_wal_and_shm_files_refuse_writes_in_one_line(db):
+    before = rows(db)
+    keeper = sqlite3.connect(db, isolation_level=None)      # keeps the -wal and -shm files there
+    keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    try:
+        for suffix in ("-wal", "-shm"):
+            read_only(Path(f"{db}{suffix}"))
+        line = one_line_refusal(run(db, *ORG), "casework.db")
+    finally:
+        for suffix in ("-wal", "-shm"):
+            writable(Path(f"{db}{suffix}"))
+        keeper.close()
+    assert "-wal" in line and "writ" in line
+    assert rows(db) == before
+
+
+def test_a_file_that_is_not_a_database_is_named_in_one_line(db):
+    db.write_bytes(b"These are the minutes of the March meeting.\n" * 200)
+    before = db.read_bytes()
+
+    for command in (["org", "list"], ORG, ["status"], ["sweep"]):
+        one_line_refusal(run(db, *command), "is not a casework database", "--db")
+    assert db.read_bytes() == before
+
+
+def _damage_table(db: Path, table: str) -> None:
+    conn = sqlite3.connect(db)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\x00" * 16)       # page type 0: no such b-tree page
+
+
+def test_a_damaged_page_is_one_line_suggesting_a_check_and_a_restore_and_nothing_is_written(db):
+    run(db, *ORG)
+    _damage_table(db, "organisations")
+    before = db.read_bytes()
+
+    another = ["org", "add", "E07000084", "--name", "Cheltenham Borough Council",
+               "--email", "returns@cheltenham.gov.uk"]
+    for command in (["org", "list"], ["status"], ["init"], another):
+        one_line_refusal(run(db, *command), "is damaged", "PRAGMA integrity_check", "backup")
+    assert db.read_bytes() == before
+    assert not Path(f"{db}-wal").exists() or Path(f"{db}-wal").stat().st_size == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small disk needs root")
+def test_a_full_disk_is_one_line_and_nothing_is_changed(db, folder):
+    disk = folder / "disk"
+    disk.mkdir()
+    size = db.stat().st_size + 64 * 1024
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        small = disk / "casework.db"
+        shutil.copy(db, small)
+        before = rows(small)
+        filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)   # take what is left
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
+        ran = run(small, "org", "add", "E07000084", "--name", "Cheltenham Borough Council",
+                  "--email", "returns@cheltenham.gov.uk")
+        one_line_refusal(ran, "is full", "Free some space")
+        assert rows(small) == before
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_an_unreachable_database_server_is_one_line(folder):
+    env = {"CASEWORK_DB": "postgresql://casework@127.0.0.1:1/casework"}
+    for command in (["org", "list"], ORG, ["status"]):
+        full_env = {**os.environ, **env}
+        full_env.pop("CASEWORK_DEBUG", None)
+        ran = subprocess.run([CASEWORK, *command], capture_output=True, text=True, env=full_env,
+                             timeout=60, cwd=folder)
+        one_line_refusal(ran, "cannot be reached", "Connection refused")
+
+
+def test_casework_debug_adds_the_traceback(db):
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        ran = run(db, *ORG, env={"CASEWORK_DEBUG": "1", "CASEWORK_LOCK_WAIT": "0.2"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ran.returncode == 1
+    assert "Traceback" in ran.stderr and "sqlite3.OperationalError" in ran.stderr
+    assert ran.stderr.rstrip().splitlines()[-1].startswith(f"The database {db} is locked")
