@@ -1,5 +1,5 @@
 """A Public Service Transformation Network area (DESIGN.md section 1, "Network area")."""
-from states.definition import Definition, T
+from states.definition import Definition, Notice, T
 
 COUNCIL_OR_CASEWORKER = {"council", "caseworker"}
 CASEWORKER = {"caseworker"}
@@ -13,12 +13,19 @@ AREA = Definition(
         T("submit", "draft", "expression_of_interest", roles=COUNCIL_OR_CASEWORKER,
           guards=["eoi_complete"]),
         T("start_assessment", "expression_of_interest", "under_assessment", roles=CASEWORKER),
-        T("select", "under_assessment", "selected", roles={"approver"}),
-        T("decline", "under_assessment", "not_selected", roles={"approver"}),
+        T("select", "under_assessment", "selected", roles={"approver"},
+          notice=Notice("area.selected", ("council",), ("lead",))),
+        T("decline", "under_assessment", "not_selected", roles={"approver"},
+          notice=Notice("area.not_selected", ("council",), ("lead",))),
         T("onboard", "selected", "onboarding", roles=CASEWORKER),
-        T("activate", "onboarding", "active", roles=CASEWORKER, guards=["contribution_agreed"]),
-        T("suspend", "active", "suspended", roles={"caseworker", "system"}),
-        T("reinstate", "suspended", "active", roles=CASEWORKER),
+        # Monitoring starts: the area's returns are scheduled from the programme's cadence.
+        T("activate", "onboarding", "active", roles=CASEWORKER, guards=["contribution_agreed"],
+          effects=["schedule_checkpoints"]),
+        T("suspend", "active", "suspended", roles={"caseworker", "system"},
+          notice=Notice("case.suspended", ("council",), ("escalation", "caseworker"))),
+        # Back in monitoring: no longer at risk unless a return is still overdue.
+        T("reinstate", "suspended", "active", roles=CASEWORKER, effects=["lift_risk"],
+          notice=Notice("case.reinstated", ("council",), ("caseworker",))),
         T("complete", "active", "completed", roles=CASEWORKER),
         T("withdraw", ("draft", "expression_of_interest", "under_assessment"), "withdrawn",
           roles=COUNCIL_OR_CASEWORKER),
@@ -51,5 +58,26 @@ AREA = Definition(
         "reinstate": ("Reinstate", "Lift the suspension; the area is active again."),
         "complete": ("Mark as complete", "Finish the area's work with the network."),
         "withdraw": ("Withdraw", "Take the area out before it is selected."),
+    },
+    groups={
+        "deciding": ("expression_of_interest", "under_assessment"),
+        # From the moment interest is expressed until the area leaves the programme.
+        "contributing": ("expression_of_interest", "under_assessment", "selected", "onboarding",
+                         "active", "suspended"),
+        # The network's income: contributions of areas in the programme or that completed it.
+        "contribution_counted": ("expression_of_interest", "under_assessment", "selected",
+                                 "onboarding", "active", "suspended", "completed"),
+        "monitored": ("active", "suspended"),            # returns are collected
+        "held": ("suspended",),
+        # Work queues: whose move it is.
+        "to_check": ("expression_of_interest",),
+        "to_select": ("under_assessment",),
+        "to_onboard": ("selected", "onboarding"),
+        "council_to_act": ("draft",),
+        # How a page colours the state (it always shows the name too).
+        "going_well": ("selected", "active", "completed"),
+        "in_trouble": ("not_selected", "suspended"),
+        "waiting": ("expression_of_interest",),
+        "at_rest": ("draft", "withdrawn"),
     },
 )

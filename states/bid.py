@@ -1,5 +1,5 @@
 """A Transformation Challenge Award bid (DESIGN.md section 1, "Bid")."""
-from states.definition import Definition, T
+from states.definition import Definition, Notice, T
 
 COUNCIL_OR_CASEWORKER = {"council", "caseworker"}
 CASEWORKER = {"caseworker"}
@@ -7,6 +7,9 @@ CASEWORKER = {"caseworker"}
 # Unfinished states before an award is offered: a bid can be withdrawn from any.
 BEFORE_OFFER = ("draft", "submitted", "eligible", "under_assessment",
                 "clarification_requested", "moderated", "recommended")
+
+# The council hears of a decision on its bid; the caseworker is copied in.
+_TO_COUNCIL = (("council",), ("caseworker",))
 
 BID = Definition(
     kind="bid",
@@ -17,7 +20,8 @@ BID = Definition(
         T("submit", "draft", "submitted", roles=COUNCIL_OR_CASEWORKER,
           guards=["meets_category_rules"]),
         T("check", "submitted", "eligible", roles=CASEWORKER, guards=["meets_category_rules"]),
-        T("declare_ineligible", "submitted", "ineligible", roles=CASEWORKER, needs_reason=True),
+        T("declare_ineligible", "submitted", "ineligible", roles=CASEWORKER, needs_reason=True,
+          notice=Notice("bid.ineligible", *_TO_COUNCIL)),
         T("start_assessment", "eligible", "under_assessment", roles=CASEWORKER),
         T("ask_clarification", "under_assessment", "clarification_requested",
           roles={"caseworker", "assessor"}),
@@ -25,18 +29,27 @@ BID = Definition(
         T("moderate", "under_assessment", "moderated", roles=CASEWORKER,
           guards=["has_two_scores", "no_conflicted_assessor", "scores_agree"]),
         T("recommend", "moderated", "recommended", roles=CASEWORKER),
-        T("reject", "moderated", "rejected", roles=CASEWORKER),
+        T("reject", "moderated", "rejected", roles=CASEWORKER,
+          notice=Notice("bid.rejected", *_TO_COUNCIL)),
         T("offer", "recommended", "award_offered", roles={"approver"},
           guards=["meets_category_rules", "within_fund", "within_category_count"],
-          actor_rules=["did_not_assess"]),
-        T("accept", "award_offered", "in_monitoring", roles=COUNCIL_OR_CASEWORKER),
-        T("decline", "award_offered", "declined", roles=COUNCIL_OR_CASEWORKER),
+          actor_rules=["did_not_assess"], effects=["reserve_funds"], moves_funds=True,
+          records=["amount"], notice=Notice("bid.award_offered", *_TO_COUNCIL)),
+        # Monitoring starts: the bid's returns are scheduled from the programme's cadence.
+        T("accept", "award_offered", "in_monitoring", roles=COUNCIL_OR_CASEWORKER,
+          effects=["schedule_checkpoints"]),
+        T("decline", "award_offered", "declined", roles=COUNCIL_OR_CASEWORKER,
+          effects=["release_funds"], moves_funds=True,
+          notice=Notice("bid.declined", *_TO_COUNCIL)),
         T("complete", "in_monitoring", "closed", roles=CASEWORKER,
           guards=["all_checkpoints_accepted"]),
-        T("suspend", "in_monitoring", "suspended", roles={"caseworker", "system"}),
-        T("reinstate", "suspended", "in_monitoring", roles=CASEWORKER),
+        T("suspend", "in_monitoring", "suspended", roles={"caseworker", "system"},
+          notice=Notice("case.suspended", ("council",), ("escalation", "caseworker"))),
+        # Back in monitoring: no longer at risk unless a return is still overdue.
+        T("reinstate", "suspended", "in_monitoring", roles=CASEWORKER, effects=["lift_risk"],
+          notice=Notice("case.reinstated", *_TO_COUNCIL)),
         T("terminate", "suspended", "terminated", roles={"approver"},
-          actor_rules=["did_not_assess"]),
+          actor_rules=["did_not_assess"], effects=["release_funds"], moves_funds=True),
         T("withdraw", BEFORE_OFFER, "withdrawn", roles=COUNCIL_OR_CASEWORKER),
     ],
     state_words={
@@ -86,5 +99,38 @@ BID = Definition(
         "reinstate": ("Reinstate", "Lift the suspension; monitoring carries on."),
         "terminate": ("Terminate the award", "End the award; its unpaid money is released."),
         "withdraw": ("Withdraw", "Take the bid out of the programme."),
+    },
+    groups={
+        # Where a bid stands, as the rest of casework asks it.
+        "deciding": ("submitted", "eligible", "under_assessment", "clarification_requested",
+                     "moderated", "recommended"),
+        "declaring": ("eligible", "under_assessment", "clarification_requested"),
+        "scoring": ("under_assessment",),
+        "clarifying": ("clarification_requested",),
+        "ranked": ("moderated", "recommended"),
+        # An offer made and not given back (closed bids kept theirs).
+        "offer_standing": ("award_offered", "in_monitoring", "suspended", "closed"),
+        "holding_funds": ("award_offered", "in_monitoring", "suspended"),
+        # Every bid an offer was ever made to (published as a grant).
+        "offered": ("award_offered", "in_monitoring", "suspended", "closed", "declined",
+                    "terminated"),
+        "offer_given_back": ("declined",),
+        "monitored": ("in_monitoring", "suspended"),     # returns are collected
+        "held": ("suspended",),                          # payments are held
+        # Found eligible at some point: has an assessment to show.
+        "assessed": ("eligible", "under_assessment", "clarification_requested", "moderated",
+                     "recommended", "rejected", "award_offered", "in_monitoring", "suspended",
+                     "declined", "terminated", "closed", "withdrawn"),
+        # Work queues: whose move it is.
+        "to_check": ("submitted",),
+        "to_assess": ("eligible",),
+        "to_recommend": ("moderated",),
+        "to_offer": ("recommended",),
+        "council_to_act": ("draft", "clarification_requested", "award_offered"),
+        # How a page colours the state (it always shows the name too).
+        "going_well": ("eligible", "award_offered", "in_monitoring", "closed"),
+        "in_trouble": ("ineligible", "rejected", "suspended", "terminated"),
+        "waiting": ("submitted", "clarification_requested", "recommended", "moderated"),
+        "at_rest": ("draft", "withdrawn", "declined"),
     },
 )

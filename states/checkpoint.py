@@ -45,4 +45,23 @@ CHECKPOINT = Definition(
                                  "or the programme director."),
         "waive": ("Waive the return", "Decide the return is not needed, giving the reason."),
     },
+    groups={
+        "unfinished": UNFINISHED,
+        "chased": ("scheduled", "open", "overdue", "escalated"),   # the ladder runs on these
+        "late": ("overdue", "escalated"),
+        "in_play": ("open", "overdue", "escalated", "submitted", "queried"),
+        # Work queues: a caseworker's, and the ladder's steps past the due date.
+        "to_read": ("submitted",),
+        "awaiting_council": ("queried",),
+        "overdue_notice": ("overdue",),
+        "escalating": ("escalated",),
+        # The order a list of returns offers its states in: the way a return goes.
+        "as_listed": ("scheduled", "open", "overdue", "escalated", "submitted", "queried",
+                      "accepted", "waived"),
+        # How a page colours the state (it always shows the name too).
+        "going_well": ("accepted",),
+        "in_trouble": ("overdue", "escalated"),
+        "waiting": ("submitted", "queried", "open"),
+        "at_rest": ("waived", "scheduled"),
+    },
 )

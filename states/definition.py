@@ -8,12 +8,27 @@ from states.words import EVENT_WORDS, Words, WordsLike, humanise, missing_words,
 
 
 @dataclass(frozen=True)
+class Notice:
+    """The email a transition sends: its outbox kind and audiences (DESIGN.md section 3)."""
+
+    kind: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class T:
     """One transition: `trigger` moves a case from any of `sources` to `dest`.
 
     `guards` name pure rules (states.rules.RULES) that must return no
     violations; `actor_rules` name rules about the person acting (a refusal is
     a permission matter, not a rule of the programme).
+
+    What the move does besides changing state is declared here too: `effects`
+    names what the engine runs after it (workflow's effects table, checked by
+    `problems`), `notice` the email it sends, `moves_funds` whether it writes
+    the fund ledger (the engine then holds the programme row from the start),
+    and `records` what the history row notes of the case (`amount`).
     """
 
     trigger: str
@@ -24,11 +39,17 @@ class T:
     actor_rules: tuple[str, ...] = ()
     needs_reason: bool = False
     lead_only: bool = True  # a council person must belong to the lead organisation
+    effects: tuple[str, ...] = ()
+    notice: Notice | None = None
+    moves_funds: bool = False
+    records: tuple[str, ...] = ()
 
     def __init__(self, trigger: str, source: str | Iterable[str], dest: str, *,
                  roles: Iterable[str] = (), guards: Iterable[str] = (),
                  actor_rules: Iterable[str] = (), needs_reason: bool = False,
-                 lead_only: bool = True) -> None:
+                 lead_only: bool = True, effects: Iterable[str] = (),
+                 notice: Notice | None = None, moves_funds: bool = False,
+                 records: Iterable[str] = ()) -> None:
         object.__setattr__(self, "trigger", trigger)
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "dest", dest)
@@ -37,6 +58,10 @@ class T:
         object.__setattr__(self, "actor_rules", tuple(actor_rules))
         object.__setattr__(self, "needs_reason", needs_reason)
         object.__setattr__(self, "lead_only", lead_only)
+        object.__setattr__(self, "effects", tuple(effects))
+        object.__setattr__(self, "notice", notice)
+        object.__setattr__(self, "moves_funds", moves_funds)
+        object.__setattr__(self, "records", tuple(records))
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -45,7 +70,12 @@ class T:
 
 @dataclass(frozen=True)
 class Definition:
-    """A whole state machine. `version` is recorded on every case opened under it."""
+    """A whole state machine. `version` is recorded on every case opened under it.
+
+    `groups` name sets of states the rest of the system asks about
+    (`BID.is_in(state, "holding_funds")`, `BID.group("deciding")`), so no
+    other module spells a state's name; each keeps the order it is declared in.
+    """
 
     kind: str
     initial: str
@@ -57,16 +87,20 @@ class Definition:
     # Words for people (DESIGN.md section 12): {"code": ("Label", "Sentence.")}.
     state_words: Mapping[str, Words] = field(default_factory=dict)
     trigger_words: Mapping[str, Words] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Indexes of `transitions` that __init__ builds: not compared, not shown.
     _by_move: Mapping[tuple[str, str], T] = field(default_factory=dict, init=False, repr=False,
                                                   compare=False)
     _by_source: Mapping[str, tuple[T, ...]] = field(default_factory=dict, init=False, repr=False,
                                                     compare=False)
+    _group_sets: Mapping[str, frozenset[str]] = field(default_factory=dict, init=False,
+                                                      repr=False, compare=False)
 
     def __init__(self, kind: str, initial: str, final: Iterable[str], transitions: Iterable[T],
                  version: int = 1, label: str = "", *,
                  state_words: Mapping[str, WordsLike] | None = None,
-                 trigger_words: Mapping[str, WordsLike] | None = None):
+                 trigger_words: Mapping[str, WordsLike] | None = None,
+                 groups: Mapping[str, Iterable[str]] | None = None):
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "initial", initial)
         object.__setattr__(self, "final", frozenset(final))
@@ -84,6 +118,10 @@ class Definition:
             if s not in order:
                 order.append(s)
         object.__setattr__(self, "states_order", tuple(order))
+        object.__setattr__(self, "groups", {name: tuple(members)
+                                            for name, members in (groups or {}).items()})
+        object.__setattr__(self, "_group_sets", {name: frozenset(members)
+                                                 for name, members in self.groups.items()})
         # Every move looks its transition up: index them once (the first
         # definition of a (trigger, state) wins; `problems` names any second).
         by_move: dict[tuple[str, str], T] = {}
@@ -150,13 +188,43 @@ class Definition:
             if code not in self.triggers:
                 out.append(f"{self.kind}: words are given for unknown trigger '{code}'")
         return out
+    def group(self, name: str) -> tuple[str, ...]:
+        """The states of group `name`, in declared order (KeyError for an unknown group)."""
+        return self.groups[name]
+
+    def is_in(self, state: str, group: str) -> bool:
+        return state in self._group_sets[group]
+
+    def transition(self, trigger: str) -> T | None:
+        """The first transition `trigger` names, wherever it starts."""
+        return next((t for t in self.transitions if t.trigger == trigger), None)
 
     # --- self-checks -------------------------------------------------------
-    def problems(self, known_guards: Iterable[str] = (), known_roles: Iterable[str] = ()) -> list[str]:
+    def problems(self, known_guards: Iterable[str] = (), known_roles: Iterable[str] = (),
+                 known_effects: Iterable[str] = (), known_records: Iterable[str] = (),
+                 known_notices: Iterable[str] = ()) -> list[str]:
         """Every fault in the definition at once, as sentences."""
         guards, roles = set(known_guards), set(known_roles)
+        effects, records, notices = set(known_effects), set(known_records), set(known_notices)
         out: list[str] = []
+        for name, members in self.groups.items():
+            if name in self.states:
+                out.append(f"{self.kind}: group '{name}' has the name of a state")
+            for s in members:
+                if s not in self.states:
+                    out.append(f"{self.kind}: group '{name}' names unknown state '{s}'")
+            if not members:
+                out.append(f"{self.kind}: group '{name}' is empty")
         for t in self.transitions:
+            for e in t.effects:
+                if effects and e not in effects:
+                    out.append(f"{self.kind}: effect '{e}' of '{t.trigger}' is not a known effect")
+            for r in t.records:
+                if records and r not in records:
+                    out.append(f"{self.kind}: '{t.trigger}' records '{r}', which is not known")
+            if t.notice is not None and notices and t.notice.kind not in notices:
+                out.append(f"{self.kind}: '{t.trigger}' sends '{t.notice.kind}', which is not "
+                           f"a known message kind")
             for g in (*t.guards, *t.actor_rules):
                 if guards and g not in guards:
                     out.append(f"{self.kind}: guard '{g}' is not a known rule")

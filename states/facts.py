@@ -1,6 +1,9 @@
 """The facts a guard sees: frozen, gathered by the engine, never fetched by a rule.
 
 A rule is `def rule(facts: Facts) -> list[str]`; an empty list means allowed.
+A rule declares the groups of facts it reads beyond the case itself
+(`@reads("ledger")` in states.rules): the engine fetches exactly those, and a
+test fails on a rule that reads a fact of a group it did not declare.
 """
 from __future__ import annotations
 
@@ -55,3 +58,16 @@ class Facts:
     # monitoring
     checkpoints: tuple[CheckpointFacts, ...] = ()
     figures: Mapping[str, Any] = field(default_factory=dict)  # a return being submitted
+
+
+# The groups of facts the engine fetches only for a rule that declares it reads them.
+FACT_GROUPS: Mapping[str, frozenset[str]] = {
+    "organisations": frozenset({"lead", "partners"}),
+    "ledger": frozenset({"committed_pence"}),
+    "offers": frozenset({"offers_in_category"}),
+    "assessment": frozenset({"scores", "conflicted", "declared_no_conflict", "agreed_score"}),
+    "checkpoints": frozenset({"checkpoints"}),
+}
+# What every rule may read: the case, its programme, who acts, when, and what was sent.
+ALWAYS_READ = frozenset({"kind", "ref", "programme", "application", "actor", "now",
+                         "contribution_pence", "figures"})

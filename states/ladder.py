@@ -18,6 +18,11 @@ LONDON = ZoneInfo("Europe/London")
 STEP_TIME = time(9, 0)            # every step falls at 09:00 London time on its day
 
 ACTIONS = ("open", "remind", "mark_overdue", "escalate", "suspend")
+# The checkpoint transition a step's action fires (`remind` and `suspend` fire none on it).
+ACTION_TRIGGERS = {"open": "open", "mark_overdue": "mark_overdue", "escalate": "escalate"}
+# The outbox kind of a step whose own name has no templates, by its action.
+ACTION_KINDS = {"open": "checkpoint.opened", "remind": "checkpoint.reminder",
+                "mark_overdue": "checkpoint.overdue", "suspend": "case.suspended"}
 AUDIENCES = ("council", "escalation", "caseworker", "lead", "director")
 CATCH_UP_POLICIES = ("all", "latest")
 
@@ -44,6 +49,11 @@ class LadderStep:
     cc: tuple[str, ...] = ()
     label: str = ""               # words for people (DESIGN.md section 12): "First escalation"
     sentence: str = ""
+
+    @property
+    def trigger(self) -> str | None:
+        """The checkpoint transition this step fires, if any."""
+        return ACTION_TRIGGERS.get(self.action)
 
     @property
     def kind(self) -> str:

@@ -11,7 +11,14 @@ from decimal import Decimal
 
 from states.errors import DocumentError
 
-__all__ = ["parse_money", "pounds", "money_json", "WrittenDecimal", "MAX_PENCE"]
+__all__ = ["parse_money", "pounds", "money_json", "from_json", "for_people", "MONEY_FIELDS",
+           "WrittenDecimal", "MAX_PENCE"]
+
+# The fields that hold money, in documents, returns and every face's output: JSON keeps
+# "250000.00" for scripts; the command line and the web show people "£250,000".
+MONEY_FIELDS = frozenset({"amount", "fund", "committed", "remaining", "running_total",
+                          "contribution", "esg_allocation", "transitional_costs",
+                          "annual_savings", "spend_to_date", "savings_to_date"})
 
 # ASCII digits only: `\d` would also take Arabic-Indic or full-width digits.
 _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
@@ -76,6 +83,33 @@ def money_json(pence: int) -> str:
     sign = "-" if pence < 0 else ""
     whole, part = divmod(abs(pence), 100)
     return f"{sign}{whole}.{part:02d}"
+
+
+_JSON = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
+
+
+def from_json(text: str) -> int:
+    """Whole pence from what `money_json` wrote (a remaining fund may be negative)."""
+    if not _JSON.fullmatch(text):
+        raise DocumentError(f"{_shown(text)} is not an amount as casework writes them")
+    whole, _, part = text.lstrip("-").partition(".")
+    pence = int(whole) * 100 + int(part.ljust(2, "0"))
+    return -pence if text.startswith("-") else pence
+
+
+def for_people(value: object) -> str:
+    """Pence (int) or JSON pounds (`"250000.00"`) as people read money: `£250,000`.
+
+    Nothing is shown for no value; text that is not an amount is shown as it is.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return pounds(value)
+    try:
+        return pounds(from_json(str(value)))
+    except DocumentError:
+        return str(value)
 
 
 def _checked(pence: int, field: str, shown: object) -> int:

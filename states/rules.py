@@ -11,13 +11,13 @@ from typing import Callable, Mapping
 
 from states import dates
 from states.checkpoint import CHECKPOINT
-from states.facts import Facts, Score
+from states.facts import FACT_GROUPS, Facts, Score
 from states.money import pounds
 
 Rule = Callable[[Facts], list[str]]
 MAX_SCORE = 5                     # each criterion is scored 0-5 (DESIGN.md section 1)
 
-__all__ = ["RULES", "ACTOR_RULES", "Rule", "MAX_SCORE", "weighted_score", "combined_score",
+__all__ = ["RULES", "ACTOR_RULES", "Rule", "reads", "facts_read", "MAX_SCORE", "weighted_score", "combined_score",
            "score_problems",
            "meets_category_rules", "within_fund", "within_category_count", "has_two_scores",
            "no_conflicted_assessor", "scores_agree", "eoi_complete", "contribution_agreed",
@@ -39,8 +39,26 @@ _ATTRIBUTE = {"transitional_costs": "transitional_costs_pence",
               "annual_savings": "annual_savings_pence"}
 
 
+def reads(*groups: str) -> Callable[[Rule], Rule]:
+    """Declare the groups of facts (states.facts.FACT_GROUPS) a rule reads."""
+    unknown = [g for g in groups if g not in FACT_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown groups of facts: {', '.join(unknown)}")
+
+    def declare(rule: Rule) -> Rule:
+        rule.reads = frozenset(groups)      # type: ignore[attr-defined]
+        return rule
+    return declare
+
+
+def facts_read(rule: Rule) -> frozenset[str]:
+    """The groups of facts `rule` declared (none: it reads only the case and its programme)."""
+    return getattr(rule, "reads", frozenset())
+
+
 # --- bids: eligibility ----------------------------------------------------
 
+@reads("organisations")
 def meets_category_rules(facts: Facts) -> list[str]:
     """The category's band, partners, ESG allocation and the fields it must state."""
     app, programme = facts.application, facts.programme
@@ -104,6 +122,7 @@ def _esg_share(facts: Facts, name: str, share: Decimal | None) -> list[str]:
 
 # --- bids: money and counts at offer ---------------------------------------
 
+@reads("ledger")
 def within_fund(facts: Facts) -> list[str]:
     """The offer must not take the programme's committed total past its fund."""
     fund, asked = facts.programme.fund_pence, facts.application.amount_pence
@@ -114,6 +133,7 @@ def within_fund(facts: Facts) -> list[str]:
             f"{pounds(fund)} ({pounds(fund - facts.committed_pence)} remains)"]
 
 
+@reads("offers")
 def within_category_count(facts: Facts) -> list[str]:
     """The offer must not go past the category's number of awards."""
     category = facts.programme.categories.get(facts.application.category)
@@ -162,6 +182,7 @@ def combined_score(facts: Facts) -> Decimal | None:
     return sum((weighted_score(s, criteria) for s in scores), Decimal(0)) / len(scores)
 
 
+@reads("assessment")
 def has_two_scores(facts: Facts) -> list[str]:
     assessors = sorted({s.assessor for s in facts.scores})
     if len(assessors) >= 2:
@@ -171,12 +192,14 @@ def has_two_scores(facts: Facts) -> list[str]:
             f"{len(assessors)}{by}"]
 
 
+@reads("assessment")
 def no_conflicted_assessor(facts: Facts) -> list[str]:
     return [f"{s.assessor} declared a conflict of interest on {facts.ref} but scored it: "
             f"that score cannot count, so ask another assessor to score instead"
             for s in facts.scores if s.assessor in facts.conflicted]
 
 
+@reads("assessment")
 def scores_agree(facts: Facts) -> list[str]:
     """Weighted scores further apart than the tolerance need a moderator's agreed score."""
     if facts.agreed_score is not None:
@@ -233,6 +256,7 @@ def contribution_agreed(facts: Facts) -> list[str]:
 
 # --- monitoring -----------------------------------------------------------
 
+@reads("checkpoints")
 def all_checkpoints_accepted(facts: Facts) -> list[str]:
     if not facts.checkpoints:
         return [f"{facts.ref} has no monitoring returns, so it cannot be completed yet"]
@@ -260,6 +284,7 @@ def _given(value: object) -> bool:
 
 # --- about the person acting ------------------------------------------------
 
+@reads("assessment")
 def did_not_assess(facts: Facts) -> list[str]:
     """An approver who scored a case, or declared on it, cannot decide it."""
     assessors = {s.assessor for s in facts.scores} | set(facts.conflicted) \

@@ -4,10 +4,12 @@ CaseworkError
  ├─ NotFound ─ CaseNotFound, PersonNotFound, ProgrammeNotFound, OrganisationNotFound, CheckpointNotFound
  ├─ Refused ─ InvalidTransition, GuardFailed, PermissionDenied, RuleViolation, Malformed, ReasonRequired
  ├─ ConflictError
+ ├─ PreconditionFailed, TokenRefused, KeyInUse, KeyReused (the API's own refusals)
  └─ SetupError (a database that cannot be opened, a definition that no longer fits the data)
 
 The command line prints str(err) on stderr and exits 1; the web app and the
-API show the same message. Facts are kept as attributes for --json and tests.
+API show the same message, with the status of `HTTP`, the one table of what
+each refusal is over HTTP. Facts are kept as attributes for --json and tests.
 """
 from __future__ import annotations
 
@@ -24,8 +26,6 @@ if TYPE_CHECKING:
 class CaseworkError(Exception):
     """Base of every refusal the services raise."""
 
-    status = 400
-
     @property
     def message(self) -> str:
         return str(self)
@@ -37,7 +37,7 @@ class CaseworkError(Exception):
 
 
 class NotFound(CaseworkError):
-    status = 404
+    pass
 
 
 class CaseNotFound(NotFound):
@@ -71,7 +71,7 @@ class OrganisationNotFound(NotFound):
 
 
 class Refused(CaseworkError):
-    status = 422
+    pass
 
 
 def _trigger_words(definition: "Definition | None", trigger: str) -> str:
@@ -83,8 +83,6 @@ class InvalidTransition(Refused):
     Ask the council a question, Moderate the scores, Withdraw.` The command line's form
     (`command_line`) puts each trigger's code after its label, since people type codes
     there; a trigger the definition does not have at all gets "did you mean"."""
-
-    status = 409
 
     def __init__(self, ref: str, state: str, trigger: str, allowed: Sequence[str], *,
                  definition: "Definition | None" = None):
@@ -129,8 +127,6 @@ class RuleViolation(Refused):
 
 
 class PermissionDenied(Refused):
-    status = 403
-
     def __init__(self, message: str, *, person: str = "", trigger: str = ""):
         self.person, self.trigger = person, trigger
         super().__init__(message)
@@ -149,8 +145,6 @@ class ReasonRequired(Refused):
 
 class Malformed(Refused):
     """Input that is not well-formed; nothing was created or changed."""
-
-    status = 400
 
     def __init__(self, what: str, problems: Sequence[str]):
         self.what, self.problems = what, tuple(problems)
@@ -171,16 +165,15 @@ class Malformed(Refused):
 
 
 class ConflictError(CaseworkError):
-    status = 409
-
-    def __init__(self, ref: str, detail: str = ""):
-        self.ref = ref
+    def __init__(self, ref: str, detail: str = "", *, current_version: int | None = None):
+        # current_version: what the case is at, when the refusal is a stale page's
+        self.ref, self.current_version = ref, current_version
         super().__init__(detail or f"{ref} was changed by someone else at the same moment; "
                                    f"nothing of yours was written. Look at it again and retry.")
 
 
 class SetupError(CaseworkError):
-    status = 500
+    pass
 
 
 def checked_text(field: str, value: str | None, *, one_line: bool = False) -> str | None:
@@ -190,3 +183,63 @@ def checked_text(field: str, value: str | None, *, one_line: bool = False) -> st
     if bad is not None:
         raise Malformed(f"The {field}", [bad])
     return value
+
+
+class PreconditionFailed(CaseworkError):
+    """If-Match named a version the case (or return) no longer has."""
+
+    def __init__(self, ref: str, detail: str, current_version: int | None = None):
+        self.ref, self.current_version = ref, current_version
+        super().__init__(detail)
+
+
+class TokenRefused(CaseworkError):
+    """The request carried no token, or one that is unknown, revoked or expired."""
+
+
+class KeyInUse(CaseworkError):
+    def __init__(self, key: str):
+        self.key = key
+        super().__init__(f"A request with Idempotency-Key '{key}' is still being worked on; "
+                         f"send it again in a moment to get its answer.")
+
+
+class KeyReused(CaseworkError):
+    def __init__(self, key: str):
+        self.key = key
+        super().__init__(f"Idempotency-Key '{key}' was already used for a different request; "
+                         f"nothing was done. Use a new key for a new request.")
+
+
+# What each refusal is over HTTP, most specific first: (class, status, problem type, title).
+# The web pages and the API both answer with it; nothing else maps errors to statuses.
+HTTP: tuple[tuple[type[CaseworkError], int, str, str], ...] = (
+    (TokenRefused, 401, "unauthenticated", "No valid API token"),
+    (PermissionDenied, 403, "permission-denied", "Not allowed for this person"),
+    (NotFound, 404, "not-found", "Not found"),
+    (InvalidTransition, 409, "invalid-transition", "Not possible in the current state"),
+    (KeyInUse, 409, "idempotency-key-in-use", "A request with this key is still running"),
+    (PreconditionFailed, 412, "precondition-failed", "Changed since the version you sent"),
+    (ConflictError, 409, "conflict", "Changed by someone else at the same moment"),
+    (KeyReused, 422, "idempotency-key-reused", "Key already used for another request"),
+    (GuardFailed, 422, "rule-refused", "Refused by the programme's rules"),
+    (ReasonRequired, 422, "reason-required", "A reason is needed"),
+    (RuleViolation, 422, "rule-refused", "Refused by the programme's rules"),
+    (Malformed, 400, "malformed", "Malformed input"),
+    (Refused, 422, "refused", "Refused"),
+    # The database cannot be reached or opened: try again later (not the caller's fault).
+    (SetupError, 503, "unavailable", "The service cannot work right now"),
+    (CaseworkError, 400, "refused", "Refused"),
+)
+
+
+def http_kind(err: CaseworkError) -> tuple[int, str, str]:
+    """(status, problem type, title) of `err`, from the table."""
+    for cls, status, slug, title in HTTP:
+        if isinstance(err, cls):
+            return status, slug, title
+    raise TypeError(f"not a casework error: {err!r}")
+
+
+def http_status(err: CaseworkError) -> int:
+    return http_kind(err)[0]

@@ -93,3 +93,12 @@ def test_pounds_in_json_have_two_decimals_and_no_separators(pence, shown):
 def test_json_money_reads_back_to_the_same_pence():
     for pence in (0, 1, 99, 100, 4_999_999, 25_000_050, 900_000_000):
         assert parse_money(money_json(pence), "amount") == pence
+
+
+def test_money_reads_back_as_it_is_written_for_every_face():
+    from states.money import for_people, from_json, money_json
+    for pence in (0, 1, 99, 100, 250_000_00, -1_50, 900_000_000_00):
+        assert from_json(money_json(pence)) == pence
+    assert for_people("250000.00") == for_people(250_000_00) == "£250,000"
+    assert for_people("-1.50") == "-£1.50"
+    assert for_people(None) == "" and for_people("n/a") == "n/a"

@@ -4,7 +4,8 @@ import pytest
 from states import DEFINITIONS
 from states.roles import CASE_ROLES, ROLES
 from states.rules import ACTOR_RULES, RULES
-from workflow.services.engine import MACHINES, destination
+from workflow.services.effects import EFFECTS, RECORDS, WRITE_LEDGER
+from notifications.kinds import KINDS
 
 ALL = list(DEFINITIONS.values())
 
@@ -12,7 +13,8 @@ ALL = list(DEFINITIONS.values())
 @pytest.mark.parametrize("definition", ALL, ids=lambda d: d.kind)
 def test_definition_is_sound(definition):
     assert definition.problems(known_guards=set(RULES) | set(ACTOR_RULES),
-                               known_roles=ROLES) == []
+                               known_roles=ROLES, known_effects=EFFECTS, known_records=RECORDS,
+                               known_notices=KINDS) == []
 
 
 def test_a_definition_with_faults_names_every_one():
@@ -35,16 +37,19 @@ def test_only_case_roles_fire_triggers(definition):
 
 
 @pytest.mark.parametrize("definition", ALL, ids=lambda d: d.kind)
-def test_the_shared_machine_agrees_with_the_definition_everywhere(definition):
+def test_the_definition_answers_every_move_from_its_transitions(definition):
+    # The one decision of "may this trigger fire from this state" (workflow.services.engine.plan).
     for state in definition.states:
         for trigger in definition.triggers:
-            t = definition.find(trigger, state)
-            assert destination(definition.kind, state, trigger) == (t.dest if t else None)
+            defined = [t for t in definition.transitions
+                       if t.trigger == trigger and state in t.sources]
+            assert definition.find(trigger, state) == (defined[0] if defined else None)
 
 
-def test_one_machine_per_definition_is_built_once():
-    assert set(MACHINES) == set(DEFINITIONS)
-    assert all(not m.models for m in MACHINES.values())   # no case stays bound
+@pytest.mark.parametrize("definition", ALL, ids=lambda d: d.kind)
+def test_only_a_move_that_says_it_moves_funds_writes_the_ledger(definition):
+    for t in definition.transitions:
+        assert t.moves_funds == bool(WRITE_LEDGER & set(t.effects)), t.trigger
 
 
 @pytest.mark.parametrize("definition", ALL, ids=lambda d: d.kind)

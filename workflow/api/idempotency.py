@@ -5,14 +5,10 @@ first answer again: the same status, the same JSON body, plus the header
 `Idempotent-Replayed: true`. Keys belong to the person whose token sent them
 and are kept for a day.
 
-Two ways to run the work:
-- `once_in` runs it in the transaction that claims the key, so the work and
-  its recorded answer commit together or not at all (a trigger, through
-  `workflow.services.lifecycle.apply`);
-- `once` claims the key in a transaction of its own, runs a service that
-  opens its own, then records the answer. A process that dies in between
-  leaves the key pending; after `PENDING_LEASE` another attempt may take it
-  over (the state machine then refuses a second submission of one return).
+The work runs in the unit of work that claims the key (`once_in`), so the
+work and its recorded answer commit together or not at all. A key left
+pending by a request that is still running is refused as in use; after
+`PENDING_LEASE` another attempt may take it over.
 
 Answers are kept for everything the service decided, refusals included,
 except a conflict with a concurrent change (409/412 from ConflictError):
@@ -31,11 +27,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from workflow import clock
-from workflow.errors import CaseworkError, ConflictError, Malformed
+from workflow.errors import CaseworkError, ConflictError, KeyInUse, KeyReused, Malformed
+from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.tables import idempotency_keys as records
 
 __all__ = ["Answer", "KeyInUse", "KeyReused", "parse_key", "fingerprint",
-           "once", "once_in", "KEEP_FOR", "PENDING_LEASE", "MAX_KEY_LENGTH"]
+           "once_in", "KEEP_FOR", "PENDING_LEASE", "MAX_KEY_LENGTH"]
 
 KEEP_FOR = timedelta(hours=24)
 PENDING_LEASE = timedelta(minutes=5)
@@ -52,24 +49,6 @@ class Answer:
     media_type: str = "application/json"
     replayed: bool = False
     keep: bool = True          # False: not recorded (a conflict the client should retry)
-
-
-class KeyInUse(CaseworkError):
-    status = 409
-
-    def __init__(self, key: str):
-        self.key = key
-        super().__init__(f"A request with Idempotency-Key '{key}' is still being worked on; "
-                         f"send it again in a moment to get its answer.")
-
-
-class KeyReused(CaseworkError):
-    status = 422
-
-    def __init__(self, key: str):
-        self.key = key
-        super().__init__(f"Idempotency-Key '{key}' was already used for a different request; "
-                         f"nothing was done. Use a new key for a new request.")
 
 
 def parse_key(raw: str | None) -> str | None:
@@ -151,21 +130,21 @@ Refusal = Callable[[CaseworkError], Answer]
 
 
 def once_in(engine: Engine, person: str, key: str | None, fp: str,
-            work: Callable[[Connection], Answer], refusal: Refusal) -> Answer:
-    """Run `work` in the transaction that claims `key`: the answer is kept with the work."""
+            work: Callable[[UnitOfWork], Answer], refusal: Refusal) -> Answer:
+    """Run `work` in the unit of work that claims `key`: the answer is kept with the work."""
     if key is None:
         try:
-            with engine.begin() as conn:
-                return work(conn)
+            with UnitOfWork(engine) as uow:
+                return work(uow)
         except CaseworkError as err:
             return refusal(err)
     try:
-        with engine.begin() as conn:
-            stored = _claim(conn, person, key, fp, clock.now())
+        with UnitOfWork(engine) as uow:
+            stored = _claim(uow.conn, person, key, fp, uow.now)
             if stored is not None:
                 return stored
-            answer = work(conn)
-            _record(conn, person, key, answer)
+            answer = work(uow)
+            _record(uow.conn, person, key, answer)
             return answer
     except (KeyInUse, KeyReused):
         raise
@@ -187,35 +166,6 @@ def _keep_refusal(engine: Engine, person: str, key: str, fp: str, answer: Answer
                 _record(conn, person, key, answer)
     except (CaseworkError, IntegrityError):
         pass    # a concurrent request with this key got there first; its answer stands
-
-
-def once(engine: Engine, person: str, key: str | None, fp: str,
-         work: Callable[[], Answer], refusal: Refusal) -> Answer:
-    """Claim `key`, run a service that opens its own transaction, then keep its answer."""
-    if key is None:
-        try:
-            return work()
-        except CaseworkError as err:
-            return refusal(err)
-    try:
-        with engine.begin() as conn:
-            stored = _claim(conn, person, key, fp, clock.now())
-    except IntegrityError:
-        return _after_race(engine, person, key, fp)
-    if stored is not None:
-        return stored
-    try:
-        answer = work()
-    except CaseworkError as err:
-        answer = refusal(err)
-    except BaseException:
-        with engine.begin() as conn:     # nothing was done: let a retry run
-            conn.execute(delete(records).where(records.c.person == person,
-                                               records.c.key == key))
-        raise
-    with engine.begin() as conn:
-        _record(conn, person, key, answer)
-    return answer
 
 
 def json_text(data: Any) -> str:

@@ -17,14 +17,12 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.services.attachments import MAX_BYTES
-from workflow.api.idempotency import Answer, KeyInUse, KeyReused, is_conflict
-from workflow.errors import (CaseworkError, ConflictError, GuardFailed, InvalidTransition,
-                             Malformed, NotFound, PermissionDenied, ReasonRequired, Refused,
-                             RuleViolation, SetupError)
-from workflow.services.tokens import TokenRefused
+from workflow.api.idempotency import Answer, is_conflict
+from workflow.errors import (CaseworkError, Malformed, PreconditionFailed, SetupError,
+                             http_kind)
 
 __all__ = ["MEDIA_TYPE", "MAX_BODY", "too_large", "PreconditionFailed", "UnknownCursor", "problem",
-           "problem_answer", "install", "KINDS"]
+           "problem_answer", "install"]
 
 MEDIA_TYPE = "application/problem+json"
 # One evidence file, and room for the figures and the multipart framing.
@@ -32,49 +30,18 @@ MAX_BODY = MAX_BYTES + 1024 * 1024
 log = logging.getLogger("casework.api")
 
 
-class PreconditionFailed(CaseworkError):
-    """If-Match named a version the case (or return) no longer has."""
-
-    status = 412
-
-    def __init__(self, ref: str, detail: str, current_version: int | None = None):
-        self.ref, self.current_version = ref, current_version
-        super().__init__(detail)
-
-
 class UnknownCursor(Malformed):
     def __init__(self) -> None:
         super().__init__("The cursor", ["is not one this API gave out; start again without it"])
 
 
-# Most specific first: (class, status, type slug, title). The status is the API's;
-# the services' own `.status` hints agree with it.
-KINDS: list[tuple[type[CaseworkError], int, str, str]] = [
-    (TokenRefused, 401, "unauthenticated", "No valid API token"),
-    (PermissionDenied, 403, "permission-denied", "Not allowed for this person"),
-    (NotFound, 404, "not-found", "Not found"),
-    (InvalidTransition, 409, "invalid-transition", "Not possible in the current state"),
-    (KeyInUse, 409, "idempotency-key-in-use", "A request with this key is still running"),
-    (PreconditionFailed, 412, "precondition-failed", "Changed since the version you sent"),
-    (ConflictError, 409, "conflict", "Changed by someone else at the same moment"),
-    (KeyReused, 422, "idempotency-key-reused", "Key already used for another request"),
-    (GuardFailed, 422, "rule-refused", "Refused by the programme's rules"),
-    (ReasonRequired, 422, "reason-required", "A reason is needed"),
-    (RuleViolation, 422, "rule-refused", "Refused by the programme's rules"),
-    (Malformed, 400, "malformed", "Malformed input"),
-    (Refused, 422, "refused", "Refused"),
-    (SetupError, 503, "unavailable", "The service cannot work right now"),
-]
 TYPE_PREFIX = "urn:casework:problem:"
 _FACTS = ("ref", "state", "trigger", "allowed", "violations", "problems", "current_version",
           "key", "fund")
 
 
 def _kind(err: CaseworkError) -> tuple[int, str, str]:
-    for cls, status, slug, title in KINDS:
-        if isinstance(err, cls):
-            return status, slug, title
-    return (err.status if 400 <= err.status < 500 else 400), "refused", "Refused"
+    return http_kind(err)
 
 
 def problem(status: int, slug: str, title: str, detail: str, **facts: Any) -> dict[str, Any]:

@@ -3,14 +3,14 @@ Idempotency-Key), history."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Literal, Optional
+from typing import Callable, Literal, Optional
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from workflow.services import assignment, lifecycle
-from workflow.api import access, paging
+from workflow.services import assignment, lifecycle, access
+from workflow.api import paging
 from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
                                json_response, parse_if_match)
 from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
@@ -18,6 +18,8 @@ from workflow.api.problems import PreconditionFailed, error_body, problem_answer
 from workflow.api.schemas import AdvanceRequest, AssignRequest, Case, CasePage, HistoryPage
 from workflow.storage.db import reading
 from workflow.services.engine import Actor
+from workflow.storage.records import CaseRecord
+from workflow.services.unit_of_work import UnitOfWork
 from workflow.errors import CaseworkError, ConflictError, GuardFailed
 
 router = APIRouter(tags=["cases"])
@@ -87,8 +89,9 @@ def advance(request: Request, body: AdvanceRequest, ref: str = REF,
             actor: Actor = Depends(caller)) -> Response:
     engine = engine_of(request)
     return _change(engine, "advance", ref, body.model_dump(), if_match, idempotency_key, actor,
-                   lambda conn, case: lifecycle.apply(conn, case, body.trigger, actor,
-                                                  reason=body.reason),
+                   lambda uow, case, expected: lifecycle.advance(
+                       uow, case, body.trigger, actor, reason=body.reason,
+                       expected_version=expected),
                    lambda err: _refusal_with_fund(engine, err))
 
 
@@ -104,33 +107,36 @@ def assign(request: Request, body: AssignRequest, ref: str = REF,
            actor: Actor = Depends(caller)) -> Response:
     return _change(engine_of(request), "assign", ref, body.model_dump(), if_match,
                    idempotency_key, actor,
-                   lambda conn, case: assignment.hand_over(conn, case, body.caseworker, actor,
-                                                           reason=body.reason),
+                   lambda uow, case, expected: assignment.assign(
+                       uow, case, body.caseworker, actor, reason=body.reason,
+                       expected_version=expected),
                    problem_answer)
 
 
 def _change(engine: Engine, action: str, ref: str, body: dict, if_match: Optional[str],
             idempotency_key: Optional[str], actor: Actor,
-            change: Callable[[Connection, Any], Any],
+            change: Callable[[UnitOfWork, CaseRecord, int | None], dict],
             refusal: Callable[[CaseworkError], Answer]) -> Response:
-    """One change to a case, once per Idempotency-Key, refused with 412 when If-Match is stale."""
+    """One change to a case, once per Idempotency-Key, refused with 412 when If-Match is stale.
+
+    The key is claimed in the unit of work the change is made in, so the change
+    and its kept answer commit together or not at all.
+    """
     expected = parse_if_match(if_match)
     key = parse_key(idempotency_key)
     fp = fingerprint(action, ref.upper(), json.dumps(body, sort_keys=True), if_match)
 
-    def work(conn: Connection) -> Answer:
-        case = lifecycle.load_case(conn, ref)
+    def work(uow: UnitOfWork) -> Answer:
+        case = lifecycle.load_case(uow.conn, ref)
         access.check_visible(actor, case)
-        if expected is not None and case.version != expected:
-            raise _stale(case.ref, case.version, expected)
         try:
-            after = change(conn, case)
-        except ConflictError:
+            after = change(uow, case, expected)
+        except ConflictError as err:
             if expected is None:
                 raise
-            raise _stale(case.ref, lifecycle.load_case(conn, ref).version, expected) from None
-        return Answer(200, json_text(lifecycle.case_json(conn, after, actor)),
-                      {"ETag": etag(after.version)})
+            current = err.current_version or lifecycle.load_case(uow.conn, ref).version
+            raise _stale(case.ref, current, expected) from None
+        return Answer(200, json_text(after), {"ETag": etag(after["version"])})
 
     return answer_response(once_in(engine, actor.name, key, fp, work, refusal))
 

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from workflow.services import programme_files as programme_store
-from workflow.services import publish
-from workflow.api import access, paging
+from workflow.services import publish, access
+from workflow.api import paging
 from workflow.api.deps import caller, engine_of, errors, json_response
 from workflow.api.schemas import GrantPackage, ProgrammePage, RankingPage
 from workflow.storage.db import reading

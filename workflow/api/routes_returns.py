@@ -10,17 +10,18 @@ from sqlalchemy import Engine
 
 from states.documents import load_document
 from states.errors import DocumentError
-from workflow.services import lifecycle, monitoring
-from workflow.api import access, paging
+from workflow.services import lifecycle, monitoring, access
+from workflow.api import paging
 from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
                                json_response, parse_if_match)
-from workflow.api.idempotency import Answer, fingerprint, json_text, once, parse_key
+from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
 from workflow.api.problems import PreconditionFailed, problem_answer
 from workflow.api.routes_cases import IDEMPOTENCY_KEY, IF_MATCH, REF
 from workflow.api.schemas import Checkpoint, CheckpointPage
 from workflow.services.attachments import MAX_BYTES
 from workflow.storage.db import reading
 from workflow.services.engine import Actor
+from workflow.services.unit_of_work import UnitOfWork
 from workflow.errors import ConflictError, Malformed
 
 router = APIRouter(tags=["monitoring returns"])
@@ -85,18 +86,19 @@ def submit_return(request: Request, ref: str = REF, n: str = N,
     fp = fingerprint("submit", cp_ref, figures, attachment[0] if attachment else None,
                      hashlib.sha256(attachment[1]).hexdigest() if attachment else None, if_match)
 
-    def work() -> Answer:
+    def work(uow: UnitOfWork) -> Answer:
         try:
-            cp = monitoring.submit_return(engine, cp_ref, actor.name, figures=document,
+            cp = monitoring.submit_return(uow, cp_ref, actor.name, figures=document,
                                           attachment=attachment, expected_version=expected)
         except ConflictError as err:
             if expected is None:
                 raise
-            current = monitoring.get_checkpoint(engine, cp_ref)["version"]
+            current = (err.current_version
+                       or monitoring.load_checkpoint(uow.conn, cp_ref).version)
             raise PreconditionFailed(cp_ref, str(err), current_version=current) from None
         return Answer(200, json_text(cp), {"ETag": etag(cp["version"])})
 
-    return answer_response(once(engine, actor.name, key, fp, work, problem_answer))
+    return answer_response(once_in(engine, actor.name, key, fp, work, problem_answer))
 
 
 def _figures(text: Optional[str]) -> dict | None:

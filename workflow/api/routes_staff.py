@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from notifications.outbox import get_message
 from workflow import clock
-from workflow.api import access, paging
+from workflow.services import access
+from workflow.api import paging
 from workflow.api.deps import caller, engine_of, errors, json_response
 from workflow.api.schemas import ExportRow, OutboxPage
 from workflow.services.lifecycle import load_case

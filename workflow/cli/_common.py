@@ -14,8 +14,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-from states.errors import DocumentError
-from states.money import parse_money, pounds
+from states.money import MONEY_FIELDS, for_people
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON (stable, for scripts).")
 AS_OPT = typer.Option(..., "--as", metavar="NAME", help="The person acting (recorded in history).")
@@ -84,12 +83,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_default) + "\n")
 
 
-# Fields that hold money: JSON keeps "250000.00" for scripts, people read "£250,000".
-MONEY_FIELDS = frozenset({"amount", "fund", "committed", "remaining", "running_total",
-                          "contribution", "esg_allocation", "transitional_costs",
-                          "annual_savings", "spend_to_date", "savings_to_date"})
-
-
 def shown(field: str, value: Any) -> str:
     """A value as a person reads it in a table or a `key  value` listing."""
     if value is None:
@@ -101,10 +94,7 @@ def shown(field: str, value: Any) -> str:
 
 def pounds_text(value: str) -> str:
     """"250000.00" -> "£250,000" (left as it is when it is not an amount)."""
-    try:
-        return pounds(parse_money(value, "amount"))
-    except DocumentError:
-        return value
+    return for_people(value)
 
 
 def table(rows: Iterable[dict], columns: list[str], title: str | None = None) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
+from states import BID
 from workflow.services import assessment
 from workflow.cli import summary
 from workflow.cli import _words
@@ -137,7 +138,7 @@ def _not_counted(s: dict[str, Any]) -> str:
 def _moderation(result: dict[str, Any]) -> None:
     if result["combined"] is not None:
         typer.echo(f"combined score {result['combined']} ({result['combined_from']})")
-    if result["state"] != "under_assessment":
+    if not BID.is_in(result["state"], "scoring"):
         return
     if result["can_moderate"]:
         typer.echo("ready to moderate")

@@ -13,7 +13,7 @@ from notifications import outbox
 from notifications.transports import sender_from_env, transport_from_env
 from workflow import clock
 from workflow.services import directory
-from workflow.services.lifecycle import may_act
+from workflow.services.access import may_act
 from workflow.storage.db import reading
 from workflow.errors import Malformed, NotFound, SetupError
 from workflow.runtime.logs import event

@@ -29,32 +29,32 @@ import time
 from collections import Counter
 import threading
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from notifications.kinds import KINDS
 from states import CHECKPOINT
-from states.ladder import LadderStep, StepDue, plan_catch_up
+from states.ladder import ACTION_KINDS, LadderStep, StepDue, plan_catch_up
+from states.programme import ProgrammeSpec
 from states.rules import ACTOR_RULES, RULES
 from workflow.services import lifecycle as case_service
 from workflow import clock
 from workflow.services import messages
 from workflow.runtime import metrics
-from workflow.services import programme_files as programme_store
 from workflow.storage.db import is_postgres
 from workflow.storage.dbfaults import is_disconnect, stops_everything
 from workflow.services.engine import Actor, plan
 from workflow.runtime.logs import event
 from workflow.errors import ConflictError
-from workflow.services import chain
-from workflow.services.chain import Entry, Head, moment
+from workflow.services.chain import Entry, change, moment, settle_checkpoint
 from workflow.storage.tables import cases, checkpoints
 from workflow.services.monitoring import CHASED, COLLECTING, HOLDING, label, pending_steps
 from workflow.storage.prepared import Prepared
+from workflow.storage.records import CaseRecord, CheckpointRecord
+from workflow.services.unit_of_work import UnitOfWork
 from workflow.runtime.status import record_sweep, refuse_going_back
 
 __all__ = ["sweep", "SweepReport", "message_kind", "default_owner"]
@@ -71,10 +71,6 @@ _ENDED, _RESCHEDULED = "ended", "rescheduled"   # what a claim did when it took 
 # long sweep on SQLite leaves a gap twice that long every hundred steps
 # (counted, not timed: a test's frozen clock would never let it step aside).
 _HOLD_STEPS, _ASIDE_SECONDS = 100, 0.002
-# The checkpoint transition each kind of step fires; `remind` changes no state.
-_TRIGGERS = {"open": "open", "mark_overdue": "mark_overdue", "escalate": "escalate"}
-_DEFAULT_KINDS = {"open": "checkpoint.opened", "remind": "checkpoint.reminder",
-                  "mark_overdue": "checkpoint.overdue", "suspend": "case.suspended"}
 
 
 @dataclass
@@ -141,24 +137,16 @@ CLAIM_EXCLUDING = (select(*_CLAIMED)
                    .order_by(*_ORDER).limit(1))
 _CASE = select(*_STEP_CASE).where(cases.c.id == bindparam("case_id"))
 _AT_RISK = Prepared(update(cases).where(cases.c.id == bindparam("case_id")).values(at_risk=True))
-_STEP_DONE = Prepared(
-    update(checkpoints)
-    .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
-    .values(state=bindparam("state"), version=bindparam("_v") + 1, level=bindparam("level"),
-            steps_done=bindparam("steps_done"), next_step_at=bindparam("next_at")))
-_NEXT_AT = Prepared(
-    update(checkpoints)
-    .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_v"))
-    .values(next_step_at=bindparam("next_at"), version=bindparam("_v") + 1))
 
 
 # Prepared once per process: a sweep that finds nothing due costs about a millisecond,
 # so compiling its statements afresh on every sweep would double it.
 _PREPARED = {
-    "postgresql": (Prepared(CLAIM.with_for_update(skip_locked=True)),
+    "postgresql": (Prepared(CLAIM.with_for_update(skip_locked=True), record=CheckpointRecord),
                    CLAIM_EXCLUDING.with_for_update(skip_locked=True),
-                   Prepared(_CASE.with_for_update())),
-    "sqlite": (Prepared(CLAIM), CLAIM_EXCLUDING, Prepared(_CASE)),
+                   Prepared(_CASE.with_for_update(), record=CaseRecord)),
+    "sqlite": (Prepared(CLAIM, record=CheckpointRecord), CLAIM_EXCLUDING,
+               Prepared(_CASE, record=CaseRecord)),
 }
 
 
@@ -220,7 +208,7 @@ class _Run:
         self.now = report.now
         self.claim, self.claim_excluding, self.case_q = claim_statements(conn.engine)
         self.failed: set[int] = set()
-        self.specs: dict[str, Any] = {}
+        self.specs: dict[str, Any] = {}     # programme files, read once per sweep
         self.book = messages.AddressBook()
         self.shares_one_writer = not is_postgres(conn)
         self.held_for = 0                  # steps since the sweep last stepped aside
@@ -236,11 +224,6 @@ class _Run:
         time.sleep(_RECONNECT_PAUSE * (tries - 1))
         self.conn = engine.connect()
 
-    def spec(self, code: str) -> Any:
-        if code not in self.specs:
-            self.specs[code] = programme_store.spec_for(self.conn, code)
-        return self.specs[code]
-
     def one(self) -> bool:
         """Claim and do one step, in its own transaction; False when nothing due is left."""
         self.held_for += 1
@@ -251,11 +234,12 @@ class _Run:
         for attempt in range(1, _TRIES + 1):
             # Each step is stamped with the moment it is done (one moment throughout
             # a simulated sweep); a step falling due during a long sweep is done too.
-            self.now = clock.now()
             began = time.perf_counter()
+            uow = UnitOfWork(connection=self.conn, programmes=self.specs, book=self.book)
             try:
-                with self.conn.begin():
-                    done = self._step()
+                with uow:
+                    self.now = uow.now
+                    done = self._step(uow)
             except Exception as err:
                 cause = err.cause if isinstance(err, _StepFailed) else err
                 if is_disconnect(cause) and reconnects < _RECONNECTS:
@@ -297,24 +281,25 @@ class _Run:
         self.report.skipped += not due.send
         metrics.LADDER_STEPS.labels(due.step.name).inc()
 
-    def _step(self) -> StepDue | str | None:
+    def _step(self, uow: UnitOfWork) -> StepDue | str | None:
         """The step done (a StepDue), _ENDED or _RESCHEDULED, or None when nothing is due."""
         if self.failed:
-            cp = self.conn.execute(self.claim_excluding,
-                                   {"now": self.now, "failed": sorted(self.failed)}).first()
+            row = self.conn.execute(self.claim_excluding,
+                                    {"now": self.now, "failed": sorted(self.failed)}).first()
+            cp = None if row is None else CheckpointRecord.of(row)
         else:
             cp = self.claim.first(self.conn, {"now": self.now})
         if cp is None:
             return None
         self.claimed = cp.ref
         try:
-            return self._do(cp)
+            return self._do(uow, cp)
         except Exception as err:
             raise _StepFailed(cp.id, cp.ref, err) from err
 
-    def _do(self, cp: Any) -> StepDue | str:
+    def _do(self, uow: UnitOfWork, cp: CheckpointRecord) -> StepDue | str:
         case = self.case_q.first(self.conn, {"case_id": cp.case_id})
-        spec = self.spec(case.programme)
+        spec = uow.spec(case.programme)
         pending = pending_steps(spec.ladder, cp.due, list(cp.steps_done))
         if cp.state not in CHASED or case.state not in COLLECTING[case.kind] or not pending:
             # A finished return, or a case no longer monitored: the ladder ends here.
@@ -329,8 +314,7 @@ class _Run:
             return _RESCHEDULED
         first = due[0]
         later = [at for s, at in pending if s.name != first.step.name]
-        step = _Step(self.conn, cp, case, spec, first, self.now, later[0] if later else None,
-                     self.book)
+        step = _Step(uow, cp, case, spec, first, later[0] if later else None)
         if holds(case, first.step):
             step.hold()
         elif first.step.action == "suspend":
@@ -342,16 +326,22 @@ class _Run:
 
 @dataclass
 class _Step:
-    """One ladder step of one checkpoint, done inside the caller's transaction."""
+    """One ladder step of one checkpoint, done inside the caller's unit of work."""
 
-    conn: Connection
-    cp: Any
-    case: Any
-    spec: Any
+    uow: UnitOfWork
+    cp: CheckpointRecord
+    case: CaseRecord
+    spec: ProgrammeSpec
     due: StepDue
-    now: datetime
     next_at: datetime | None
-    book: messages.AddressBook
+
+    @property
+    def conn(self) -> Connection:
+        return self.uow.conn
+
+    @property
+    def now(self) -> datetime:
+        return self.uow.now
 
     @property
     def step(self) -> LadderStep:
@@ -368,7 +358,8 @@ class _Step:
     def move(self) -> None:
         """open, remind, mark_overdue, escalate: one checkpoint history row, maybe a message."""
         cp, step = self.cp, self.step
-        trigger, dest = _TRIGGERS.get(step.action), cp.state
+        # The checkpoint transition the step fires; `remind` changes no state.
+        trigger, dest = step.trigger, cp.state
         if trigger is None:
             trigger = "remind"
         else:
@@ -386,20 +377,18 @@ class _Step:
                 _AT_RISK.rowcount(self.conn, {"case_id": self.case.id})
         if self.due.send and self.send(level) is None:
             payload["message"] = "no recipient on record"
-        self._done(dest, level)
         self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=dest,
                           trigger=trigger, actor=SYSTEM.name, role="system", at=self.now,
-                          payload=payload))
+                          payload=payload), level)
 
     def hold(self) -> None:
         """A step the case's suspension holds: recorded as done, so it is never taken or
         sent later, with a `held` row saying why; the return's state does not move."""
         cp = self.cp
         payload = {key: value for key, value in self.payload().items() if key != "message"}
-        self._done(cp.state, cp.level)
         self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=cp.state,
                           trigger="held", actor=SYSTEM.name, role="system",
-                          reason=HELD_REASON, at=self.now, payload=payload))
+                          reason=HELD_REASON, at=self.now, payload=payload), cp.level)
 
     def suspend(self) -> None:
         """The ladder's last step: the case's own `suspend` transition, by the system."""
@@ -411,48 +400,48 @@ class _Step:
         # audiences) stands in for the generic notice of a suspension.
         # The whole case, documents and all: a transition's rules may read any of it.
         whole = case_service.load_case(self.conn, case.ref)
-        after = case_service.apply(self.conn, whole, "suspend", SYSTEM, reason=reason,
-                                   payload=payload, notify=False)
-        self.case = after
+        case_service.advance(self.uow, whole, "suspend", SYSTEM, reason=reason,
+                             payload=payload, notify=False)
+        self.case = case_service.load_case(self.conn, case.ref)
         self.send(cp.level, reason=reason)
-        self._done(cp.state, cp.level)
+        # The case's own row carries the suspension; the checkpoint only notes the step.
+        self.cp = settle_checkpoint(self.conn, cp, self._step_values(cp.level))
 
     def send(self, level: int, reason: str | None = None) -> str | None:
         """Queue the step's message (unless skipped); its outbox key, or None."""
         if not self.due.send:
             return None
-        view = SimpleNamespace(ref=self.cp.ref, due=self.cp.due, level=level)
+        view = replace(self.cp, level=level)
         return messages.queue(
             self.conn, key=f"{self.cp.ref}:{self.step.name}", kind=message_kind(self.step),
             case=self.case, spec=self.spec, to=self.step.to, cc=self.step.cc, now=self.now,
             reason=reason, checkpoint=view,
             step={"name": self.step.name, "due_at": self.due.due_at, "late": self.due.late},
-            book=self.book)
+            book=self.uow.book)
 
-    def _overdue_first(self) -> Any:
+    def _overdue_first(self) -> CheckpointRecord:
         """An escalation of a return never marked overdue (its overdue step was held while
         the case was suspended) marks it overdue first, in the same step, sending nothing."""
         cp = self.cp
-        plan(CHECKPOINT, cp.ref, cp.state, "mark_overdue", SYSTEM, lead=self.case.lead,
-             reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES)
-        seq, digest = self._chain(Entry(
-            checkpoint=label(cp.ref), from_state=cp.state, to_state="overdue",
+        dest = plan(CHECKPOINT, cp.ref, cp.state, "mark_overdue", SYSTEM, lead=self.case.lead,
+                    reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES).dest
+        entry = Entry(
+            checkpoint=label(cp.ref), from_state=cp.state, to_state=dest,
             trigger="mark_overdue", actor=SYSTEM.name, role="system", at=self.now,
-            payload={**self.payload(), "message": "not sent: held while the case was suspended"}))
-        self.case = SimpleNamespace(**{**_fields(self.case), "last_seq": seq,
-                                       "last_hash": digest})
-        self.cp = SimpleNamespace(**{**_fields(cp), "state": "overdue"})
+            payload={**self.payload(), "message": "not sent: held while the case was suspended"})
+        self.case = change(self.conn, self.case, entry, checkpoint=cp)
+        self.cp = replace(cp, state=dest, version=cp.version + 1)
         return self.cp
 
-    def _done(self, state: str, level: int) -> None:
-        moved = _STEP_DONE.rowcount(self.conn, {
-            "_id": self.cp.id, "_v": self.cp.version, "state": state, "level": level,
-            "steps_done": [*self.cp.steps_done, self.step.name], "next_at": self.next_at})
-        if moved != 1:
-            raise ConflictError(self.cp.ref)
+    def _step_values(self, level: int) -> dict[str, Any]:
+        """What the checkpoint row records of a step done: its level, the step, the next time."""
+        return {"level": level, "steps_done": [*self.cp.steps_done, self.step.name],
+                "next_step_at": self.next_at}
 
-    def _chain(self, entry: Entry) -> tuple[int, str]:
-        return chain.append(self.conn, Head.of(self.case), entry)
+    def _chain(self, entry: Entry, level: int) -> None:
+        """The checkpoint moves (to the entry's state) and the case's chain grows, in one go."""
+        self.case = change(self.conn, self.case, entry, checkpoint=self.cp,
+                           checkpoint_values=self._step_values(level))
 
 
 # While a case is suspended its returns still open and remind, but these steps are
@@ -461,13 +450,9 @@ HELD_ACTIONS = frozenset({"mark_overdue", "escalate", "suspend"})
 HELD_REASON = "case suspended"
 
 
-def holds(case: Any, step: LadderStep) -> bool:
+def holds(case: CaseRecord, step: LadderStep) -> bool:
     """Whether `case`'s state holds the ladder step `step` (it is recorded, not taken)."""
     return case.state in HOLDING.get(case.kind, ()) and step.action in HELD_ACTIONS
-
-
-def _fields(row: Any) -> dict[str, Any]:
-    return dict(row._mapping) if hasattr(row, "_mapping") else dict(vars(row))
 
 
 def _first_line(err: BaseException) -> str:
@@ -481,10 +466,8 @@ def message_kind(step: LadderStep) -> str:
         return step.kind
     if step.action == "escalate":
         return "checkpoint.escalated_2" if step.level >= 2 else "checkpoint.escalated_1"
-    return _DEFAULT_KINDS[step.action]
+    return ACTION_KINDS[step.action]
 
 
-def _set_next(conn: Connection, cp: Any, at: datetime | None) -> None:
-    moved = _NEXT_AT.rowcount(conn, {"_id": cp.id, "_v": cp.version, "next_at": at})
-    if moved != 1:
-        raise ConflictError(cp.ref)
+def _set_next(conn: Connection, cp: CheckpointRecord, at: datetime | None) -> None:
+    settle_checkpoint(conn, cp, {"next_step_at": at})

@@ -12,25 +12,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from states import AREA
 from states.errors import DocumentError
 from states.money import money_json, parse_money, pounds
-from workflow import clock
 from workflow.services import directory
-from workflow.services.lifecycle import case_json, load_case, may_act
-from workflow.errors import ConflictError, Malformed, RuleViolation
-from workflow.services.chain import Entry, Head, append
-from workflow.storage.tables import cases
+from workflow.services.access import may_act
+from workflow.services.lifecycle import case_json, load_case
+from workflow.errors import Malformed, RuleViolation
+from workflow.services.chain import Entry, change
+from workflow.services.unit_of_work import UnitOfWork, unit
 
 __all__ = ["record_contribution", "CONTRIBUTION_STATES"]
 
 # From the moment interest is expressed until the area leaves the programme.
-CONTRIBUTION_STATES = tuple(s for s in AREA.states if s != "draft" and not AREA.is_final(s))
+CONTRIBUTION_STATES = AREA.group("contributing")
 
 
-def record_contribution(engine: Engine, ref: str, pounds_text: str, actor_name: str) -> dict:
+def record_contribution(work: UnitOfWork | Engine, ref: str, pounds_text: str,
+                        actor_name: str) -> dict:
     """Record the contribution agreed with network area `ref`, in pounds (`"50000"`)."""
     try:
         pence = parse_money(pounds_text, "contribution")
@@ -39,11 +40,9 @@ def record_contribution(engine: Engine, ref: str, pounds_text: str, actor_name: 
     if pence == 0:
         raise Malformed("The contribution", ["contribution: £0 is not a contribution to the "
                                              "network's running costs"])
-    with engine.begin() as conn:
-        case = load_case(conn, ref)
-        if conn.dialect.name == "postgresql":    # queue behind a concurrent change
-            case = conn.execute(select(cases).where(cases.c.id == case.id)
-                                .with_for_update()).first()
+    with unit(work) as uow:
+        conn = uow.conn
+        case = load_case(conn, ref, hold=True)     # queue behind a concurrent change
         if case.kind != "area":
             raise RuleViolation(f"{case.ref} is a bid, not a network area: only areas "
                                 f"contribute to the network's running costs.")
@@ -59,17 +58,12 @@ def record_contribution(engine: Engine, ref: str, pounds_text: str, actor_name: 
         payload: dict[str, Any] = {"contribution": money_json(pence), "proposed": proposed,
                                    "previous": (money_json(case.contribution_pence)
                                                 if case.contribution_pence is not None else None)}
-        now = clock.now()
+        now = uow.now
         entry = Entry(from_state=case.state, to_state=case.state, trigger="record_contribution",
                       actor=actor.name, role=role, at=now, payload=payload)
         # The figure moves with the version read, so a concurrent change to the
         # case makes this refuse rather than overwrite.
-        moved = conn.execute(
-            update(cases).where(cases.c.id == case.id, cases.c.version == case.version)
-            .values(contribution_pence=pence, version=case.version + 1, updated_at=now))
-        if moved.rowcount != 1:
-            raise ConflictError(case.ref)
-        append(conn, Head.of(case), entry)
-        out = case_json(conn, load_case(conn, case.ref), actor)
+        after = change(conn, case, entry, values={"contribution_pence": pence, "updated_at": now})
+        out = case_json(conn, after, actor)
         out["recorded"] = f"{case.ref}'s contribution is {pounds(pence)}"
         return out

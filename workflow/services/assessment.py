@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from states import BID
 from states.facts import Facts, Score
 from states.money import money_json
 from states.rules import (combined_score, has_two_scores, no_conflicted_assessor,
@@ -25,12 +26,16 @@ from states.rules import (combined_score, has_two_scores, no_conflicted_assessor
 from workflow import clock, errors
 from workflow.services import messages, directory
 from workflow.services import programme_files as programme_store
-from workflow.services.lifecycle import load_case, may_act
+from workflow.services.access import may_act
+from workflow.services.lifecycle import load_case
 from workflow.storage.db import reading
 from workflow.errors import Malformed, PermissionDenied, RuleViolation
 from workflow.services.facts import LIVE_OFFER_STATES, facts_for, live_offers
-from workflow.services.chain import Entry, Head, append, moment
-from workflow.storage.tables import cases, declarations, scores
+from workflow.services.chain import Entry, change, moment
+from workflow.storage.tables import declarations, scores
+from workflow.storage.records import CaseRecord
+from workflow.services.unit_of_work import UnitOfWork, unit
+from states.programme import ProgrammeSpec
 
 __all__ = ["declare", "score", "agree_score", "assessment_of", "fund_position",
            "score_text", "checked_text", "DECLARE_STATES", "SCORE_STATES"]
@@ -38,8 +43,8 @@ __all__ = ["declare", "score", "agree_score", "assessment_of", "fund_position",
 # An assessor may declare as soon as a bid is found eligible, so conflicts are
 # known before assessment starts; scoring happens only under assessment (not
 # while the council is answering a clarification question).
-DECLARE_STATES = ("eligible", "under_assessment", "clarification_requested")
-SCORE_STATES = ("under_assessment",)
+DECLARE_STATES = BID.group("declaring")
+SCORE_STATES = BID.group("scoring")
 MAX_TEXT = 4000                      # characters of a comment or reason
 
 
@@ -69,7 +74,7 @@ def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
         return assessment_of(conn, case.ref)
 
 
-def _write_declaration(conn: Connection, case: Any, person: str, conflict: bool,
+def _write_declaration(conn: Connection, case: CaseRecord, person: str, conflict: bool,
                        reason: str | None, now: Any) -> dict[str, Any]:
     """A first declaration, or a conflict found since "no conflict"; the history payload."""
     earlier = _declaration(conn, case.id, person)
@@ -84,7 +89,7 @@ def _write_declaration(conn: Connection, case: Any, person: str, conflict: bool,
             "set_aside": _set_aside_scores(conn, case.id, person, now)}
 
 
-def _refuse_redeclaring(case: Any, person: str, earlier: Any, conflict: bool) -> None:
+def _refuse_redeclaring(case: CaseRecord, person: str, earlier: Any, conflict: bool) -> None:
     """Only a "no conflict" may be followed by a declaration: the conflict found since."""
     if earlier.conflict:
         raise RuleViolation(
@@ -222,7 +227,7 @@ def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
     counted = [weighted_score(Score(r.assessor, r.innovation, r.costs, r.savings), criteria)
                for r in rows if not r.agreed and counts(r)]
     waiting = has_two_scores(facts) + no_conflicted_assessor(facts) + scores_agree(facts)
-    if case.state != "under_assessment":
+    if not BID.is_in(case.state, "scoring"):
         waiting = [f"{case.ref} is {case.state.replace('_', ' ')}, not under assessment"]
     combined = combined_score(facts)
     return {
@@ -247,7 +252,7 @@ def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
     }
 
 
-def _assessment_facts(case: Any, spec: Any, rows: list[Any], said: list[Any]) -> Facts:
+def _assessment_facts(case: CaseRecord, spec: ProgrammeSpec, rows: list[Any], said: list[Any]) -> Facts:
     """The facts the moderation rules read, from rows already in hand (no further queries)."""
     agreed = [r for r in rows if r.agreed]
     return Facts(kind="bid", ref=case.ref, programme=spec,
@@ -259,10 +264,11 @@ def _assessment_facts(case: Any, spec: Any, rows: list[Any], said: list[Any]) ->
                  declared_no_conflict=frozenset(d.person for d in said if not d.conflict))
 
 
-def fund_position(engine: Engine, code: str) -> dict[str, Any]:
+def fund_position(work: UnitOfWork | Engine, code: str) -> dict[str, Any]:
     """The fund, what offers commit, what remains, and each category's offers made / allowed."""
-    with reading(engine) as conn:
-        spec = programme_store.spec_for(conn, code)
+    with unit(work, read_only=True) as uow:
+        conn = uow.conn
+        spec = uow.spec(code)
         committed = programme_store.committed_pence(conn, spec.code)
         categories = []
         for name, cat in spec.categories.items():
@@ -285,27 +291,25 @@ def score_text(value: Decimal) -> str:
 
 
 # --- helpers ----------------------------------------------------------------
-def _bid(conn: Connection, ref: str, what: str, *, lock: bool = False) -> Any:
+def _bid(conn: Connection, ref: str, what: str, *, lock: bool = False) -> CaseRecord:
     """The bid `ref`; with `lock`, its row is held until commit (PostgreSQL), so two
     assessors writing to one bid at once queue instead of one being refused.
     SQLite's write transaction already serialises them."""
-    case = load_case(conn, ref)
-    if lock and conn.dialect.name == "postgresql":
-        case = conn.execute(select(cases).where(cases.c.id == case.id).with_for_update()).first()
+    case = load_case(conn, ref, hold=lock)
     if case.kind != "bid":
         raise RuleViolation(f"{case.ref} is a network area, not a bid, so it cannot {what}.")
     return case
 
 
-def _in_state(case: Any, states: tuple[str, ...], what: str) -> None:
+def _in_state(case: CaseRecord, states: tuple[str, ...], what: str) -> None:
     if case.state not in states:
         allowed = " or ".join(s.replace("_", " ") for s in states)
         raise RuleViolation(f"{case.ref} is {case.state.replace('_', ' ')}, so it cannot "
                             f"{what}: that is done while a bid is {allowed}.")
 
 
-def _scorable(case: Any) -> None:
-    if case.state == "clarification_requested":
+def _scorable(case: CaseRecord) -> None:
+    if BID.is_in(case.state, "clarifying"):
         raise RuleViolation(f"{case.ref} is waiting for the council's answer to a "
                             f"clarification question; score it once it is answered.")
     _in_state(case, SCORE_STATES, "be scored")
@@ -360,7 +364,6 @@ def _score_json(row: Any, criteria: dict, *, counts: bool) -> dict[str, Any]:
             "set_aside_at": moment(row.set_aside_at) if row.set_aside_at is not None else None}
 
 
-def _record(conn: Connection, case: Any, entry: Entry) -> int:
+def _record(conn: Connection, case: CaseRecord, entry: Entry) -> int:
     """Append `entry` to the case's chain; its sequence number."""
-    seq, _ = append(conn, Head.of(case), entry)
-    return seq
+    return change(conn, case, entry).last_seq

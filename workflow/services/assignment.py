@@ -10,65 +10,57 @@ caseworker, in one transaction.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Connection, Engine, bindparam, update
+from sqlalchemy import Engine
 
 from states import DEFINITIONS
-from workflow import clock
 from workflow.services import messages, directory
-from workflow.services import programme_files as programme_store
 from workflow.services.assessment import checked_text
-from workflow.services.lifecycle import case_json, load_case, may_act, refuse_stale
+from workflow.services.access import may_act
+from workflow.services.lifecycle import case_json, load_case, refuse_stale
 from workflow.services.engine import Actor
-from workflow.errors import ConflictError, RuleViolation
-from workflow.services.chain import Entry, Head, append
-from workflow.storage.tables import cases
-from workflow.storage.prepared import Prepared
+from workflow.errors import RuleViolation
+from workflow.services.chain import Entry, change
+from workflow.storage.records import CaseRecord
+from workflow.services.unit_of_work import UnitOfWork, unit
 
-__all__ = ["assign", "hand_over"]
-
-_HAND_OVER = Prepared(
-    update(cases)
-    .where(cases.c.id == bindparam("_id"), cases.c.version == bindparam("_version"))
-    .values(caseworker=bindparam("caseworker"), version=bindparam("_version") + 1,
-            updated_at=bindparam("updated_at")))
+__all__ = ["assign"]
 
 
-def assign(engine: Engine, ref: str, to_name: str, actor_name: str, *,
-           reason: str | None = None, expected_version: int | None = None) -> dict:
-    """Make `to_name` the caseworker of case `ref`, as caseworker `actor_name`."""
-    with engine.begin() as conn:
-        case = load_case(conn, ref)
-        actor = directory.actor(conn, actor_name)
-        refuse_stale(case, expected_version)
-        return case_json(conn, hand_over(conn, case, to_name, actor, reason=reason), actor)
+def assign(work: UnitOfWork | Engine, case: str | CaseRecord, to_name: str,
+           actor: Actor | str, *, reason: str | None = None,
+           expected_version: int | None = None) -> dict:
+    """Make `to_name` the caseworker of `case` (a reference or the record read), as `actor`.
+
+    The one way a case is handed over, for every face, in the caller's unit of
+    work or one of its own; `expected_version` as for `lifecycle.advance`.
+    """
+    with unit(work) as uow:
+        record = load_case(uow.conn, case) if isinstance(case, str) else case
+        who = actor if isinstance(actor, Actor) else directory.actor(uow.conn, actor)
+        refuse_stale(record, expected_version)
+        return case_json(uow.conn, _hand_over(uow, record, to_name, who, reason=reason), who)
 
 
-def hand_over(conn: Connection, case: Any, to_name: str, actor: Actor, *,
-              reason: str | None = None) -> Any:
-    """Reassign `case` inside the caller's transaction; the case row as it is after."""
+def _hand_over(uow: UnitOfWork, case: CaseRecord, to_name: str, actor: Actor, *,
+               reason: str | None = None) -> CaseRecord:
+    """The case row with its new caseworker, its history row and the email, in `uow`."""
+    conn, now = uow.conn, uow.now
     reason = checked_text("reason", reason)
     role = may_act(actor, "assign", case.lead, f"assign {case.ref} to a caseworker")
     target = directory.actor(conn, to_name)
     _check(case, target)
-    now = clock.now()
-    moved = _HAND_OVER.rowcount(conn, {"_id": case.id, "_version": case.version,
-                                       "caseworker": target.name, "updated_at": now})
-    if moved != 1:
-        raise ConflictError(case.ref)
-    append(conn, Head.of(case), Entry(
+    after = change(conn, case, Entry(
         from_state=case.state, to_state=case.state, trigger="assign", actor=actor.name,
         role=role, reason=reason, at=now,
-        payload={"caseworker": target.name, "previous": case.caseworker}))
-    after = load_case(conn, case.ref)
-    spec = programme_store.spec_for(conn, case.programme)
+        payload={"caseworker": target.name, "previous": case.caseworker}),
+        values={"caseworker": target.name, "updated_at": now})
     messages.queue(conn, key=f"{case.ref}:assign:{after.last_seq}", kind="case.assigned",
-                   case=after, spec=spec, to=("caseworker",), now=now, reason=reason)
+                   case=after, spec=uow.spec(case.programme), to=("caseworker",), now=now,
+                   reason=reason, book=uow.book)
     return after
 
 
-def _check(case: Any, target: Actor) -> None:
+def _check(case: CaseRecord, target: Actor) -> None:
     if "caseworker" not in target.roles:
         raise RuleViolation(f"{target.name} is not a caseworker, so {case.ref} cannot be "
                             f"assigned to them.")

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from sqlalchemy import Connection, bindparam, select, update
 
 from workflow.errors import ConflictError
-from workflow.storage.tables import cases, history
+from workflow.storage.tables import cases, checkpoints, history
 from workflow.storage.prepared import Prepared
+from workflow.storage.records import CaseRecord, CheckpointRecord
 
 GENESIS = "0" * 64
 
@@ -47,8 +48,8 @@ class Head:
     last_hash: str
 
     @classmethod
-    def of(cls, case: Any) -> "Head":
-        """The head a case row (or a copy of one) holds."""
+    def of(cls, case: CaseRecord) -> "Head":
+        """The head a case holds."""
         return cls(case.id, case.ref, case.last_seq, case.last_hash)
 
 
@@ -70,16 +71,13 @@ def seal(ref: str, seq: int, prev_hash: str, e: Entry) -> str:
 _COLUMNS = ("case_id", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor", "role",
             "reason", "at", "payload", "prev_hash", "hash")
 _INSERT = Prepared(history.insert().values({name: bindparam(name) for name in _COLUMNS}))
-# append's compare-and-set on the chain's head.
-_MOVE_HEAD = Prepared(update(cases).where(cases.c.id == bindparam("_case"),
-                                          cases.c.last_seq == bindparam("_seq"))
-                      .values(last_seq=bindparam("seq"), last_hash=bindparam("hash")))
 
 
 def insert_row(conn: Connection, head: Head, e: Entry, *,
                digest: str | None = None) -> tuple[int, str]:
     """Write the row after `head`; the caller has already moved the head on.
 
+    Only `change` (and `open_case`, for a case's first row) call this.
     `digest` is the row's seal when the caller has already computed it.
     """
     seq = head.last_seq + 1
@@ -92,19 +90,87 @@ def insert_row(conn: Connection, head: Head, e: Entry, *,
     return seq, digest
 
 
-def append(conn: Connection, head: Head, e: Entry) -> tuple[int, str]:
-    """Append a row that changes no case state (a checkpoint move, a score, a reminder).
+# --- the one chain writer ------------------------------------------------------
+# Statements by the columns they set, built and prepared the first time a kind
+# of change is made (a transition, a hand-over, a contribution, a ladder step).
+_CASE_MOVES: dict[tuple[str, ...], Prepared] = {}
+_CHECKPOINT_MOVES: dict[tuple[str, ...], Prepared] = {}
+_HEAD = ("last_seq", "last_hash")
 
-    Moving the head with a compare-and-set on `last_seq` takes the case row's
-    lock, so two writers appending to one chain cannot both win.
+
+def _case_statement(names: tuple[str, ...]) -> Prepared:
+    stmt = _CASE_MOVES.get(names)
+    if stmt is None:
+        where = [cases.c.id == bindparam("_id"), cases.c.last_seq == bindparam("_seq")]
+        if "version" in names:
+            where.append(cases.c.version == bindparam("_version"))
+        stmt = _CASE_MOVES[names] = Prepared(
+            update(cases).where(*where).values({n: bindparam(n) for n in names}))
+    return stmt
+
+
+def _checkpoint_statement(names: tuple[str, ...]) -> Prepared:
+    stmt = _CHECKPOINT_MOVES.get(names)
+    if stmt is None:
+        stmt = _CHECKPOINT_MOVES[names] = Prepared(
+            update(checkpoints)
+            .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_version"))
+            .values({n: bindparam(n) for n in names}))
+    return stmt
+
+
+def settle_checkpoint(conn: Connection, cp: CheckpointRecord,
+                      values: Mapping[str, Any]) -> CheckpointRecord:
+    """Write `values` to checkpoint `cp` if it is still at the version read (ConflictError).
+
+    On its own only for what changes no state and writes no history (the
+    ladder's next time); every state change goes through `change`.
     """
-    seq = head.last_seq + 1
-    digest = seal(head.ref, seq, head.last_hash, e)
-    moved = _MOVE_HEAD.rowcount(conn, {"_case": head.case_id, "_seq": head.last_seq,
-                                        "seq": seq, "hash": digest})
-    if moved != 1:
-        raise ConflictError(head.ref)
-    return insert_row(conn, head, e, digest=digest)
+    row = {**values, "version": cp.version + 1}
+    names = tuple(sorted(row))
+    if _checkpoint_statement(names).rowcount(conn, {**row, "_id": cp.id,
+                                                    "_version": cp.version}) != 1:
+        raise ConflictError(cp.ref)
+    return replace(cp, **row)
+
+
+def change(conn: Connection, case: CaseRecord, entry: Entry, *,
+           values: Mapping[str, Any] | None = None, checkpoint: CheckpointRecord | None = None,
+           checkpoint_values: Mapping[str, Any] | None = None,
+           digest: str | None = None) -> CaseRecord:
+    """The one way a case's chain grows: move what changes, then chain the history row.
+
+    - `values` (the case's state, caseworker, contribution...) are written with
+      the case's version moved on, compared with the version read, so a
+      concurrent change makes this refuse (ConflictError) instead of overwrite;
+    - `checkpoint` moves with its own version check, with `checkpoint_values`
+      (its state is `entry.to_state` when the entry names the checkpoint);
+    - the chain's head on the case row moves with a compare-and-set on
+      `last_seq`, which takes the case row's lock: two writers to one chain
+      cannot both win, even when neither changes the case itself (a score,
+      a reminder, a return's move);
+    - the history row is appended after the head.
+
+    Returns the case as it is after the change. `digest` is the row's seal when
+    the caller has already computed it.
+    """
+    seq = case.last_seq + 1
+    digest = digest or seal(case.ref, seq, case.last_hash, entry)
+    if checkpoint is not None:
+        moved_cp = dict(checkpoint_values or {})
+        if entry.checkpoint is not None:
+            moved_cp.setdefault("state", entry.to_state)
+        settle_checkpoint(conn, checkpoint, moved_cp)
+    row: dict[str, Any] = {"last_seq": seq, "last_hash": digest}
+    if values:
+        row.update(values)
+        row["version"] = case.version + 1
+    names = tuple(sorted(row))
+    if _case_statement(names).rowcount(conn, {**row, "_id": case.id, "_seq": case.last_seq,
+                                              "_version": case.version}) != 1:
+        raise ConflictError(case.ref)
+    insert_row(conn, Head.of(case), entry, digest=digest)
+    return replace(case, **row)
 
 
 def head_of(conn: Connection, ref: str) -> Head | None:

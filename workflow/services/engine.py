@@ -1,68 +1,22 @@
-"""The state machines, built once per definition, and the pure planning of a move.
+"""The pure planning of a move: may this person fire this trigger on this case now?
 
 `plan` answers "may this person fire this trigger on this case now, and where
 does it lead?" without touching the database: InvalidTransition,
 PermissionDenied, ReasonRequired or GuardFailed, or a `Move`.
+
+Whether a trigger can fire from a state is decided by the definition alone
+(`Definition.find`, an index built once per definition): it is the one object
+that also knows the transition's roles, guards and effects, so a second
+machine answering the same question could only ever repeat it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
-from transitions import Machine, MachineError
-
-from states import DEFINITIONS, Definition, T
+from states import Definition, T
 from states.facts import Facts
 from states.roles import ROLE_PREFERENCE
 from workflow.errors import GuardFailed, InvalidTransition, PermissionDenied, ReasonRequired
-
-
-def _build(definition: Definition) -> Machine:
-    machine = Machine(
-        model=None,
-        states=list(definition.states),
-        initial=None,
-        # to_<state>() helpers would move a case past its guards and roles
-        auto_transitions=False,
-        # an unknown trigger must be a refusal, never a silent no-op
-        ignore_invalid_triggers=False,
-        model_attribute="state",
-    )
-    for t in definition.transitions:
-        machine.add_transition(t.trigger, list(t.sources), t.dest)
-    return machine
-
-
-MACHINES: dict[str, Machine] = {kind: _build(d) for kind, d in DEFINITIONS.items()}
-
-
-class _Bound:
-    """A case bound to its definition's shared machine for one move."""
-
-    __slots__ = ("state",)
-
-    def __init__(self, state: str):
-        self.state = state
-
-
-@lru_cache(maxsize=None)
-def destination(kind: str, state: str, trigger: str) -> str | None:
-    """Fire `trigger` on the shared machine from `state`; None when it is not defined there.
-
-    The machines carry no conditions or callbacks (guards are our rules, run
-    by `plan`), so the answer for one (kind, state, trigger) never changes
-    once the machine is built: it is asked once per process and remembered.
-    """
-    machine = MACHINES[kind]
-    event = machine.events.get(trigger)
-    if event is None:
-        return None
-    bound = _Bound(state)
-    try:
-        event.trigger(bound)
-    except MachineError:
-        return None
-    return bound.state
 
 
 @dataclass(frozen=True)
@@ -125,8 +79,7 @@ def plan(definition: Definition, ref: str, state: str, trigger: str, actor: Acto
          lead: str | None, reason: str | None, facts: Facts | None,
          rules: dict, actor_rules: dict) -> Move:
     t = definition.find(trigger, state)
-    dest = destination(definition.kind, state, trigger)
-    if t is None or dest is None:
+    if t is None:
         raise InvalidTransition(ref, state, trigger,
                                 allowed_triggers(definition, state, actor, lead),
                                 definition=definition)
@@ -143,4 +96,4 @@ def plan(definition: Definition, ref: str, state: str, trigger: str, actor: Acto
         violations = [v for name in t.guards for v in rules[name](facts)]
         if violations:
             raise GuardFailed(ref, trigger, violations, definition=definition)
-    return Move(trigger=trigger, source=state, dest=dest, role=role, transition=t)
+    return Move(trigger=trigger, source=state, dest=t.dest, role=role, transition=t)

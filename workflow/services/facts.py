@@ -1,38 +1,33 @@
 """Gathering the facts a guard needs, in the transaction that will act on them.
 
-Only what the move's guards read is fetched: `NEEDS` says which rule reads
-which group of facts, so a submit reads the organisations and an offer the
+Only what the move's guards read is fetched: each rule declares the groups of
+facts it reads (`@reads` in states.rules), so a submit reads the organisations and an offer the
 fund ledger, and neither reads the other's.
 """
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import Connection, bindparam, func, literal, select
 
 from states.documents import AreaApplication, BidApplication
-from states.facts import CheckpointFacts, Facts, OrgFacts, Score
+from states import BID
+from states.definition import T
+from states.facts import FACT_GROUPS, CheckpointFacts, Facts, OrgFacts, Score
+from states.rules import ACTOR_RULES, RULES, facts_read
 from workflow.services import programme_files as programme_store
 from workflow.storage.tables import cases, checkpoints, declarations, organisations, scores
 from workflow.storage.prepared import Prepared
+from states.programme import ProgrammeSpec
+from workflow.storage.records import CaseRecord
 
 # Offers still live in a category: an offer made and not given back.
-LIVE_OFFER_STATES = ("award_offered", "in_monitoring", "suspended", "closed")
+LIVE_OFFER_STATES = BID.group("offer_standing")
 
-# Which groups of facts each rule reads (rules not named here read only the
-# case and its programme).
-NEEDS: dict[str, frozenset[str]] = {
-    "meets_category_rules": frozenset({"organisations"}),
-    "within_fund": frozenset({"ledger"}),
-    "within_category_count": frozenset({"offers"}),
-    "has_two_scores": frozenset({"assessment"}),
-    "no_conflicted_assessor": frozenset({"assessment"}),
-    "scores_agree": frozenset({"assessment"}),
-    "did_not_assess": frozenset({"assessment"}),
-    "all_checkpoints_accepted": frozenset({"checkpoints"}),
-}
-EVERYTHING = frozenset().union(*NEEDS.values())
+EVERYTHING = frozenset(FACT_GROUPS)
+_ALL_RULES = {**RULES, **ACTOR_RULES}
 
 _ORG = Prepared(select(organisations).where(organisations.c.code == bindparam("code")))
 # Live scores only: those a late conflict set aside count for nothing.
@@ -49,14 +44,22 @@ _LIVE_OFFERS = Prepared(select(func.count()).select_from(cases).where(
     cases.c.state.in_([literal(s) for s in LIVE_OFFER_STATES]), cases.c.id != bindparam("case_id")))
 
 
+@lru_cache(maxsize=None)
+def _needs(rule_names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset().union(*(facts_read(_ALL_RULES[name]) for name in rule_names))
+
+
 def needs_of(rule_names: Iterable[str]) -> frozenset[str]:
-    out: set[str] = set()
-    for name in rule_names:
-        out |= NEEDS.get(name, frozenset())
-    return frozenset(out)
+    """The groups of facts to fetch for these rules: what each declares it reads."""
+    return _needs(tuple(rule_names))
 
 
-def application_of(case: Any) -> BidApplication | AreaApplication:
+def reads_ledger(t: T) -> bool:
+    """Whether a transition's rules weigh the fund ledger (the move then holds the fund)."""
+    return "ledger" in needs_of((*t.guards, *t.actor_rules))
+
+
+def application_of(case: CaseRecord) -> BidApplication | AreaApplication:
     if case.kind == "bid":
         return BidApplication.from_json(case.application)
     return AreaApplication.from_json(case.application)
@@ -101,9 +104,9 @@ def checkpoint_facts(conn: Connection, case_id: int) -> tuple[CheckpointFacts, .
                  for r in _CHECKPOINTS.all(conn, {"case_id": case_id}))
 
 
-def facts_for(conn: Connection, case: Any, *, actor: str, now: datetime,
+def facts_for(conn: Connection, case: CaseRecord, *, actor: str, now: datetime,
               figures: dict | None = None, needs: frozenset[str] = EVERYTHING,
-              spec: Any = None) -> Facts:
+              spec: ProgrammeSpec | None = None) -> Facts:
     """What the rules may ask about `case`, read in the caller's transaction.
 
     `needs` limits the reading to the groups of facts the move's rules use.

@@ -8,66 +8,48 @@ from __future__ import annotations
 
 import logging
 import time
-from types import SimpleNamespace
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from states import DEFINITIONS
 from states.documents import named_organisations, parse_area, parse_bid
 from states.errors import DocumentError
 from states.money import money_json
-from states.roles import ACTION_ROLES
 from states.rules import ACTOR_RULES, RULES
 from workflow import clock
 from workflow.services import awards, messages, directory
 from workflow.services import programme_files as programme_store
+from workflow.services.access import may_act
 from workflow.storage.db import reading
-from workflow.services.effects import MoveDone, moves_funds, run_effects
+from workflow.services.effects import RECORDS, MoveDone, run_effects
 from workflow.services.engine import Actor, allowed_triggers, plan
-from workflow.errors import CaseNotFound, ConflictError, Malformed, PermissionDenied, checked_text
-from workflow.services.facts import facts_for, needs_of
+from workflow.errors import CaseNotFound, ConflictError, Malformed, checked_text
+from workflow.services.facts import facts_for, needs_of, reads_ledger
 from workflow.runtime.logs import event
-from workflow.services.chain import GENESIS, Entry, Head, insert_row, rows_for, seal, as_dict
+from workflow.services.chain import GENESIS, Entry, Head, change, insert_row, rows_for, seal, as_dict
 from workflow.storage.tables import case_orgs, cases, organisations
 from workflow.storage.prepared import Prepared
+from workflow.storage.records import CaseRecord
+from workflow.services.unit_of_work import UnitOfWork, unit
 
 log = logging.getLogger("casework.cases")
 
-_CASE_BY_REF = Prepared(select(cases).where(cases.c.ref == bindparam("ref")))
-_MOVE = Prepared(
-    update(cases)
-    .where(cases.c.id == bindparam("_id"), cases.c.version == bindparam("_version"),
-           cases.c.last_seq == bindparam("_seq"))
-    .values(state=bindparam("state"), version=bindparam("version"),
-            last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"),
-            updated_at=bindparam("updated_at"),
-            # A case a council opened has no caseworker until one acts on it.
-            caseworker=func.coalesce(cases.c.caseworker, bindparam("caseworker"))))
+_CASE_BY_REF = Prepared(select(cases).where(cases.c.ref == bindparam("ref")), record=CaseRecord)
+# For a change that should queue behind a concurrent one rather than be refused
+# (PostgreSQL; SQLite's write transaction already lets one writer in at a time).
+_CASE_BY_REF_HELD = Prepared(select(cases).where(cases.c.ref == bindparam("ref"))
+                             .with_for_update(), record=CaseRecord)
 _PARSERS = {"bid": parse_bid, "area": parse_area}
 
 
-def load_case(conn: Connection, ref: str) -> Any:
-    row = _CASE_BY_REF.first(conn, {"ref": ref.upper()})
-    if row is None:
+def load_case(conn: Connection, ref: str, *, hold: bool = False) -> CaseRecord:
+    """Case `ref` (CaseNotFound); with `hold`, its row is held until commit on PostgreSQL."""
+    read = _CASE_BY_REF_HELD if hold and conn.dialect.name == "postgresql" else _CASE_BY_REF
+    case = read.first(conn, {"ref": ref.upper()})
+    if case is None:
         raise CaseNotFound(ref)
-    return row
-
-
-def may_act(actor: Actor, action: str, lead: str | None, what: str) -> str:
-    """The role in which `actor` may take a non-transition `action`, or PermissionDenied."""
-    allowed = ACTION_ROLES[action]
-    for role in sorted(actor.roles & allowed):
-        if role == "council" and actor.org != lead:
-            continue
-        return role
-    if "council" in allowed and "council" in actor.roles:
-        raise PermissionDenied(f"{actor.name} is not a person of {lead}, so they cannot {what}.",
-                               person=actor.name)
-    who = " or ".join(sorted(allowed))
-    article = "an" if who[0] in "aeiou" else "a"      # "an assessor", "a caseworker"
-    raise PermissionDenied(f"{actor.name} may not {what}: only {article} {who} may.",
-                           person=actor.name)
+    return case
 
 
 # --- opening ----------------------------------------------------------------
@@ -105,44 +87,49 @@ def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name
 
 
 # --- advancing --------------------------------------------------------------
-def advance(engine: Engine, ref: str, trigger: str, actor_name: str, *,
-            reason: str | None = None, expected_version: int | None = None,
-            payload: dict | None = None) -> dict:
-    """Fire `trigger` on case `ref` as `actor_name`: one transaction, or nothing at all."""
+def advance(work: UnitOfWork | Engine, case: str | CaseRecord, trigger: str,
+            actor: Actor | str, *, reason: str | None = None,
+            expected_version: int | None = None, payload: dict | None = None,
+            notify: bool = True) -> dict:
+    """Fire `trigger` on `case` (a reference, or the record its caller read) as `actor`.
+
+    The one way a case changes state, for every face and the sweep: inside the
+    caller's unit of work, or one of its own. `expected_version` is the version
+    the page, script or If-Match saw (ConflictError when the case has moved
+    on). `notify=False` leaves out the event's own email, for a caller that
+    sends its own in its place (the ladder's suspension).
+    """
     began = time.perf_counter()
-    with engine.begin() as conn:
-        case = load_case(conn, ref)
-        actor = directory.actor(conn, actor_name)
-        refuse_stale(case, expected_version)
-        result = apply(conn, case, trigger, actor, reason=reason, payload=payload)
-        shown = case_json(conn, result, actor)
-    event(log, "case.moved", f"{trigger}: {case.state} -> {result.state}", case=case.ref,
-          person=actor.name, seconds=time.perf_counter() - began, trigger=trigger)
+    with unit(work) as uow:
+        record = load_case(uow.conn, case) if isinstance(case, str) else case
+        who = actor if isinstance(actor, Actor) else directory.actor(uow.conn, actor)
+        refuse_stale(record, expected_version)
+        after = _move(uow, record, trigger, who, reason=reason, payload=payload, notify=notify)
+        shown = case_json(uow.conn, after, who)
+    event(log, "case.moved", f"{trigger}: {record.state} -> {after.state}", case=record.ref,
+          person=who.name, seconds=time.perf_counter() - began, trigger=trigger)
     return shown
 
 
-def refuse_stale(case: Any, expected_version: int | None) -> None:
+def refuse_stale(case: CaseRecord, expected_version: int | None) -> None:
     """ConflictError when the page or script that asked saw an older version of `case`."""
     if expected_version is not None and case.version != expected_version:
         raise ConflictError(case.ref, f"{case.ref} has changed since you looked at it "
                                       f"(version {case.version}, not {expected_version}); "
-                                      f"nothing of yours was written.")
+                                      f"nothing of yours was written.",
+                            current_version=case.version)
 
 
-def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
-          reason: str | None = None, payload: dict | None = None, notify: bool = True) -> Any:
-    """Move `case` inside the caller's transaction; returns the case as it is after the move.
-
-    `notify=False` leaves out the event's own email, for a caller that sends its
-    own in its place (the ladder's suspension).
-    """
+def _move(uow: UnitOfWork, case: CaseRecord, trigger: str, actor: Actor, *,
+          reason: str | None, payload: dict | None, notify: bool) -> CaseRecord:
+    """Plan the move, hand it to the chain writer, run its effects, queue its email."""
     reason = checked_text("reason", reason)      # every face's moves come through here
+    conn, now = uow.conn, uow.now
     definition = DEFINITIONS[case.kind]
-    now = clock.now()
-    spec = programme_store.spec_for(conn, case.programme)
+    spec = uow.spec(case.programme)
     t = definition.find(trigger, case.state)
     facts = None
-    if t is not None and ("within_fund" in t.guards or moves_funds(case.kind, trigger)):
+    if t is not None and (t.moves_funds or reads_ledger(t)):
         awards.lock_fund(conn, case.programme)
     if t is not None and (t.guards or t.actor_rules):
         facts = facts_for(conn, case, actor=actor.name, now=now, spec=spec,
@@ -150,35 +137,25 @@ def apply(conn: Connection, case: Any, trigger: str, actor: Actor, *,
     move = plan(definition, case.ref, case.state, trigger, actor, lead=case.lead,
                 reason=reason, facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
     body = dict(payload or {})
-    if case.kind == "bid" and trigger == "offer":
-        body.setdefault("amount", money_json(case.amount_pence))
+    for name in move.transition.records:
+        body.setdefault(name, RECORDS[name](case))
     entry = Entry(from_state=case.state, to_state=move.dest, trigger=trigger, actor=actor.name,
                   role=move.role, reason=(reason or None), at=now, payload=body)
-    head = Head.of(case)
-    seq = case.last_seq + 1
-    digest = seal(case.ref, seq, case.last_hash, entry)
-    moved = _MOVE.rowcount(conn, {
-        "_id": case.id, "_version": case.version, "_seq": case.last_seq,
-        "state": move.dest, "version": case.version + 1, "last_seq": seq, "last_hash": digest,
-        "updated_at": now, "caseworker": actor.name if move.role == "caseworker" else None})
-    if moved != 1:
-        raise ConflictError(case.ref)
-    insert_row(conn, head, entry, digest=digest)
-    if run_effects(MoveDone(conn, case, move, actor, now, spec, seq, body)):
+    after = change(conn, case, entry, values={
+        "state": move.dest, "updated_at": now,
+        # A case a council opened has no caseworker until one acts on it.
+        "caseworker": case.caseworker or (actor.name if move.role == "caseworker" else None)})
+    seq = after.last_seq
+    if run_effects(MoveDone(conn, case, after, move, actor, now, spec, seq, body)):
         after = load_case(conn, case.ref)   # effects wrote to the case row themselves
-    else:
-        before = case._mapping if hasattr(case, "_mapping") else vars(case)
-        after = SimpleNamespace(**{**before, "state": move.dest, "version": case.version + 1,
-                                   "last_seq": seq, "last_hash": digest, "updated_at": now,
-                                   "caseworker": case.caseworker or (
-                                       actor.name if move.role == "caseworker" else None)})
-    if notify:
-        messages.notify_event(conn, after, spec, trigger, seq, now=now, reason=reason)
+    if notify and move.transition.notice is not None:
+        messages.notify_event(conn, after, spec, move.transition.notice, trigger, seq, now=now,
+                              reason=reason, book=uow.book)
     return after
 
 
 # --- reading ----------------------------------------------------------------
-def case_json(conn: Connection, case: Any, actor: Actor | None = None, *,
+def case_json(conn: Connection, case: CaseRecord, actor: Actor | None = None, *,
               with_application: bool = True) -> dict[str, Any]:
     definition = DEFINITIONS[case.kind]
     out: dict[str, Any] = {
@@ -242,7 +219,8 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
             q = q.where(position > after_id)
         if limit is not None:
             q = q.limit(limit)
-        return [case_json(conn, r, actor, with_application=False) for r in conn.execute(q)]
+        return [case_json(conn, CaseRecord.of(r), actor, with_application=False)
+                for r in conn.execute(q)]
 
 
 CASE_KINDS = ("bid", "area")

@@ -8,39 +8,19 @@ s151 officer, `caseworker` the case's assigned caseworker, `lead` and
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import Connection, bindparam, select
 
 from notifications.outbox import QUEUED_COLUMNS, outbox, queued_row
 from notifications.render import render
+from states.definition import Notice
 from states.money import pounds
 from workflow.storage.tables import organisations, people
 from workflow.storage.prepared import Prepared
-
-
-@dataclass(frozen=True)
-class Notice:
-    kind: str
-    to: tuple[str, ...]
-    cc: tuple[str, ...] = ()
-
-
-# (case kind, trigger) -> the message that event sends. Ladder steps are in the
-# programme file instead (states.programme.LadderStep).
-EVENT_NOTICES: dict[tuple[str, str], Notice] = {
-    ("bid", "offer"): Notice("bid.award_offered", ("council",), ("caseworker",)),
-    ("bid", "reject"): Notice("bid.rejected", ("council",), ("caseworker",)),
-    ("bid", "decline"): Notice("bid.declined", ("council",), ("caseworker",)),
-    ("bid", "declare_ineligible"): Notice("bid.ineligible", ("council",), ("caseworker",)),
-    ("bid", "suspend"): Notice("case.suspended", ("council",), ("escalation", "caseworker")),
-    ("bid", "reinstate"): Notice("case.reinstated", ("council",), ("caseworker",)),
-    ("area", "select"): Notice("area.selected", ("council",), ("lead",)),
-    ("area", "decline"): Notice("area.not_selected", ("council",), ("lead",)),
-    ("area", "suspend"): Notice("case.suspended", ("council",), ("escalation", "caseworker")),
-    ("area", "reinstate"): Notice("case.reinstated", ("council",), ("caseworker",)),
-}
+from states.programme import ProgrammeSpec
+from workflow.storage.records import CaseRecord, CheckpointRecord
 
 
 def base_url() -> str:
@@ -78,7 +58,7 @@ class AddressBook:
             self._emails[name] = _EMAIL.scalar(conn, {"name": name})
         return self._emails[name]
 
-    def addresses(self, conn: Connection, case: Any, spec: Any,
+    def addresses(self, conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
                   audiences: Iterable[str]) -> list[str]:
         """The email addresses of `audiences` for this case, each once, in order."""
         org = self.org(conn, case.lead)
@@ -94,8 +74,8 @@ class AddressBook:
         return out
 
 
-def context(conn: Connection, case: Any, spec: Any, *, reason: str | None = None,
-            checkpoint: Any = None, step: dict | None = None,
+def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
+            reason: str | None = None, checkpoint: CheckpointRecord | None = None, step: dict | None = None,
             book: AddressBook | None = None) -> dict[str, Any]:
     org = (book or AddressBook()).org(conn, case.lead)
     root = base_url()
@@ -118,8 +98,9 @@ def context(conn: Connection, case: Any, spec: Any, *, reason: str | None = None
     return ctx
 
 
-def queue(conn: Connection, *, key: str, kind: str, case: Any, spec: Any, to: Iterable[str],
-          cc: Iterable[str] = (), now: Any, reason: str | None = None, checkpoint: Any = None,
+def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: ProgrammeSpec,
+          to: Iterable[str], cc: Iterable[str] = (), now: datetime, reason: str | None = None,
+          checkpoint: CheckpointRecord | None = None,
           step: dict | None = None, book: AddressBook | None = None) -> str | None:
     """Render and queue one message; its key, or None when it has nobody to go to."""
     book = book or AddressBook()
@@ -137,10 +118,9 @@ def queue(conn: Connection, *, key: str, kind: str, case: Any, spec: Any, to: It
     return key
 
 
-def notify_event(conn: Connection, case: Any, spec: Any, trigger: str, seq: int, *,
-                 now: Any, reason: str | None) -> str | None:
-    notice = EVENT_NOTICES.get((case.kind, trigger))
-    if notice is None:
-        return None
+def notify_event(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, notice: Notice,
+                 trigger: str, seq: int, *, now: datetime, reason: str | None,
+                 book: AddressBook | None = None) -> str | None:
+    """Queue the email a transition's definition names (`T(notice=...)`)."""
     return queue(conn, key=f"{case.ref}:{trigger}:{seq}", kind=notice.kind, case=case,
-                 spec=spec, to=notice.to, cc=notice.cc, now=now, reason=reason)
+                 spec=spec, to=notice.to, cc=notice.cc, now=now, reason=reason, book=book)

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import lru_cache
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from states import CHECKPOINT
+from states import CHECKPOINT, DEFINITIONS
 from states.documents import parse_return
 from states.errors import DocumentError
 from states.ladder import LadderStep, due_dates, step_moments
 from states.money import money_json
 from states.rules import ACTOR_RULES, RULES
-from workflow import clock
 from workflow.services import attachments, chain, messages, directory
 from workflow.services import programme_files as programme_store
 from workflow.services.calendar import is_working_day, london_day
@@ -36,18 +34,22 @@ from workflow.errors import (CheckpointNotFound, ConflictError, InvalidTransitio
                              RuleViolation, checked_text)
 from workflow.services.facts import facts_for, needs_of
 from workflow.storage.tables import cases, checkpoints
+from workflow.storage.prepared import Prepared
+from workflow.storage.records import CaseRecord, CheckpointRecord
+from workflow.services.unit_of_work import UnitOfWork, unit
+from states.programme import ProgrammeSpec
 
 if TYPE_CHECKING:
     from workflow.services.effects import MoveDone
 
 # The case states in which returns are collected (a suspended case still owes them).
-COLLECTING = {"bid": ("in_monitoring", "suspended"), "area": ("active", "suspended")}
+COLLECTING = {kind: DEFINITIONS[kind].group("monitored") for kind in ("bid", "area")}
 # The case states in which the ladder holds a return's overdue, escalation and
 # suspension steps (workflow.runtime.sweep.holds): payments are already held.
-HOLDING = {"bid": ("suspended",), "area": ("suspended",)}
+HOLDING = {kind: DEFINITIONS[kind].group("held") for kind in ("bid", "area")}
 DECISIONS = ("accept", "query", "waive")
-CHASED = ("scheduled", "open", "overdue", "escalated")   # the ladder runs only on these
-OVERDUE = ("overdue", "escalated")
+CHASED = CHECKPOINT.group("chased")         # the ladder runs only on these
+OVERDUE = CHECKPOINT.group("late")
 
 
 # --- the ladder's times ------------------------------------------------------
@@ -108,59 +110,61 @@ def schedule_checkpoints(done: "MoveDone") -> None:
         "checkpoints": [{"checkpoint": f"Q{r['n']}", "due": r["due"].isoformat()} for r in rows]}
     if past:
         payload["not_scheduled"] = [{"date": d.isoformat(), "why": "already past"} for d in past]
-    head = chain.head_of(conn, case.ref)
-    chain.append(conn, head, chain.Entry(
+    chain.change(conn, done.after, chain.Entry(
         from_state=done.move.dest, to_state=done.move.dest, trigger="schedule_checkpoints",
         actor=done.actor.name, role=done.move.role, at=now, payload=payload))
 
 
 # --- reading rows --------------------------------------------------------------
-def load_checkpoint(conn: Connection, ref: str, *, lock: bool = False) -> Any:
-    q = select(checkpoints).where(checkpoints.c.ref == ref.strip().upper())
-    if lock:
-        q = q.with_for_update()
-    row = conn.execute(q).first()
-    if row is None:
+_BY_REF = select(checkpoints).where(checkpoints.c.ref == bindparam("ref"))
+_CHECKPOINT = Prepared(_BY_REF, record=CheckpointRecord)
+_CHECKPOINT_HELD = Prepared(_BY_REF.with_for_update(), record=CheckpointRecord)
+_BY_ID = select(cases).where(cases.c.id == bindparam("id"))
+_CASE = Prepared(_BY_ID, record=CaseRecord)
+_CASE_HELD = Prepared(_BY_ID.with_for_update(), record=CaseRecord)
+
+
+def load_checkpoint(conn: Connection, ref: str, *, lock: bool = False) -> CheckpointRecord:
+    read = _CHECKPOINT_HELD if lock and conn.dialect.name == "postgresql" else _CHECKPOINT
+    cp = read.first(conn, {"ref": ref.strip().upper()})
+    if cp is None:
         raise CheckpointNotFound(ref)
-    return row
+    return cp
 
 
-def case_of(conn: Connection, case_id: int, *, lock: bool = False) -> Any:
-    q = select(cases).where(cases.c.id == case_id)
-    if lock:
-        q = q.with_for_update()
-    return conn.execute(q).one()
+def case_of(conn: Connection, case_id: int, *, lock: bool = False) -> CaseRecord:
+    read = _CASE_HELD if lock and conn.dialect.name == "postgresql" else _CASE
+    case = read.first(conn, {"id": case_id})
+    if case is None:
+        raise LookupError(f"no case with id {case_id}")
+    return case
 
 
-def write_move(conn: Connection, cp: Any, case: Any, *, trigger: str, dest: str, actor: str,
-               role: str, now: datetime, reason: str | None = None,
-               payload: dict | None = None, **values: Any) -> None:
-    """Move checkpoint `cp` to `dest` (version-checked) and chain its history row."""
-    moved = conn.execute(update(checkpoints)
-                         .where(checkpoints.c.id == cp.id, checkpoints.c.version == cp.version)
-                         .values(state=dest, version=cp.version + 1, **values))
-    if moved.rowcount != 1:
-        raise ConflictError(cp.ref)
-    head = chain.Head.of(case)
-    chain.append(conn, head, chain.Entry(
+def write_move(conn: Connection, cp: CheckpointRecord, case: CaseRecord, *, trigger: str,
+               dest: str, actor: str, role: str, now: datetime, reason: str | None = None,
+               payload: dict | None = None, **values: Any) -> CaseRecord:
+    """Move checkpoint `cp` to `dest` and chain its history row (through history.change)."""
+    return chain.change(conn, case, chain.Entry(
         checkpoint=label(cp.ref), from_state=cp.state, to_state=dest, trigger=trigger,
-        actor=actor, role=role, reason=reason, at=now, payload=payload or {}))
+        actor=actor, role=role, reason=reason, at=now, payload=payload or {}),
+        checkpoint=cp, checkpoint_values=values)
 
 
-def _refuse_if_not_collecting(case: Any, cp: Any, what: str) -> None:
+def _refuse_if_not_collecting(case: CaseRecord, cp: CheckpointRecord, what: str) -> None:
     if case.state not in COLLECTING[case.kind]:
         raise RuleViolation(f"{case.ref} is {case.state.replace('_', ' ')}, so its monitoring "
                             f"returns are no longer collected: {cp.ref} cannot be {what}.")
 
 
-def _check_version(cp: Any, expected: int | None) -> None:
+def _check_version(cp: CheckpointRecord, expected: int | None) -> None:
     if expected is not None and cp.version != expected:
         raise ConflictError(cp.ref, f"{cp.ref} has changed since you looked at it (version "
-                                    f"{cp.version}, not {expected}); nothing of yours was written.")
+                                    f"{cp.version}, not {expected}); nothing of yours was written.",
+                            current_version=cp.version)
 
 
 # --- services ------------------------------------------------------------------
-def submit_return(engine: Engine, ref: str, actor_name: str, *,
+def submit_return(work: UnitOfWork | Engine, ref: str, actor_name: str, *,
                   figures: Mapping | None = None, attachment: tuple[str, bytes] | None = None,
                   expected_version: int | None = None) -> dict:
     """Submit checkpoint `ref`'s return (figures and at most one evidence file).
@@ -170,17 +174,18 @@ def submit_return(engine: Engine, ref: str, actor_name: str, *,
     just before the transaction commits; if the commit then fails, the
     stored file is harmless (kept by hash, used by no row).
     """
-    with engine.begin() as conn:
+    with unit(work) as uow:
+        conn = uow.conn
         cp = load_checkpoint(conn, ref, lock=True)
         case = case_of(conn, cp.case_id, lock=True)
         actor = directory.actor(conn, actor_name)
         _check_version(cp, expected_version)
-        spec = programme_store.spec_for(conn, case.programme)
+        spec = uow.spec(case.programme)
         try:
             parsed = parse_return({} if figures is None else figures, programme=spec)
         except DocumentError as err:
             raise Malformed(f"The return for {cp.ref}", err.problems) from None
-        now = clock.now()
+        now = uow.now
         submit = CHECKPOINT.find("submit", cp.state)
         facts = facts_for(conn, case, actor=actor.name, now=now, figures=parsed, spec=spec,
                           needs=needs_of(submit.guards if submit else ()))
@@ -189,7 +194,7 @@ def submit_return(engine: Engine, ref: str, actor_name: str, *,
         _refuse_if_not_collecting(case, cp, "submitted")
         stored = None
         if attachment is not None:     # checked in full before a byte is written
-            stored = attachments.store(*attachment, attachments.files_root(engine))
+            stored = attachments.store(*attachment, attachments.files_root(uow.engine))
         payload: dict[str, Any] = {"figures": figures_json(parsed, spec),
                                    "due": cp.due.isoformat()}
         if london_day(now) > cp.due:
@@ -203,11 +208,12 @@ def submit_return(engine: Engine, ref: str, actor_name: str, *,
         return checkpoint_json(conn, load_checkpoint(conn, cp.ref), case, spec, actor)
 
 
-def decide_return(engine: Engine, ref: str, trigger: str, actor_name: str, *,
+def decide_return(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name: str, *,
                   reason: str | None = None, expected_version: int | None = None) -> dict:
     """A caseworker's decision on a return: `accept`, `query` or `waive` (with a reason)."""
     reason = checked_text("reason", reason)
-    with engine.begin() as conn:
+    with unit(work) as uow:
+        conn = uow.conn
         cp = load_checkpoint(conn, ref, lock=True)
         case = case_of(conn, cp.case_id, lock=True)
         actor = directory.actor(conn, actor_name)
@@ -218,12 +224,12 @@ def decide_return(engine: Engine, ref: str, trigger: str, actor_name: str, *,
         _check_version(cp, expected_version)
         move = plan(CHECKPOINT, cp.ref, cp.state, trigger, actor, lead=case.lead, reason=reason,
                     facts=None, rules=RULES, actor_rules=ACTOR_RULES)
-        now = clock.now()
+        now = uow.now
         # Neither a queried return nor a finished one is chased by the ladder.
         write_move(conn, cp, case, trigger=trigger, dest=move.dest, actor=actor.name,
                    role=move.role, now=now, reason=(reason or "").strip() or None,
                    next_step_at=None)
-        spec = programme_store.spec_for(conn, case.programme)
+        spec = uow.spec(case.programme)
         if trigger == "query":
             _tell_council_of_query(conn, cp, case, spec, reason=reason, seq=case.last_seq + 1,
                                    now=now)
@@ -232,13 +238,13 @@ def decide_return(engine: Engine, ref: str, trigger: str, actor_name: str, *,
         return checkpoint_json(conn, load_checkpoint(conn, cp.ref), case, spec, actor)
 
 
-def _tell_council_of_query(conn: Connection, cp: Any, case: Any, spec: Any, *,
-                           reason: str | None, seq: int, now: datetime) -> None:
+def _tell_council_of_query(conn: Connection, cp: CheckpointRecord, case: CaseRecord,
+                           spec: ProgrammeSpec,
+                           *, reason: str | None, seq: int, now: datetime) -> None:
     """The council learns by email what was asked, with a link to correct and resend."""
-    view = SimpleNamespace(ref=cp.ref, due=cp.due, level=cp.level)
     messages.queue(conn, key=f"{case.ref}:query:{seq}", kind="checkpoint.queried", case=case,
                    spec=spec, to=("council",), cc=("caseworker",), now=now,
-                   reason=(reason or "").strip(), checkpoint=view)
+                   reason=(reason or "").strip(), checkpoint=cp)
 
 
 def lift_risk_if_settled(conn: Connection, case_id: int) -> None:
@@ -254,7 +260,7 @@ def lift_risk(done: "MoveDone") -> None:
     lift_risk_if_settled(done.conn, done.case.id)
 
 
-def list_checkpoints(engine: Engine, *, case: str | None = None, overdue: bool = False,
+def list_checkpoints(work: UnitOfWork | Engine, *, case: str | None = None, overdue: bool = False,
                      org: str | None = None, state: str | None = None,
                      limit: int | None = None) -> list[dict]:
     """Checkpoints by due date: of one case, overdue ones, one organisation's, or in a state.
@@ -278,14 +284,8 @@ def list_checkpoints(engine: Engine, *, case: str | None = None, overdue: bool =
         q = q.where(involving(org))
     if limit is not None:
         q = q.limit(limit)
-    with reading(engine) as conn:
-        specs: dict[str, Any] = {}
-        out = []
-        for row in conn.execute(q):
-            spec = specs.get(row.programme) or specs.setdefault(
-                row.programme, programme_store.spec_for(conn, row.programme))
-            out.append(_listed(row, spec))
-        return out
+    with unit(work, read_only=True) as uow:
+        return [_listed(row, uow.spec(row.programme)) for row in uow.conn.execute(q)]
 
 
 def get_checkpoint(engine: Engine, ref: str, actor_name: str | None = None) -> dict:
@@ -302,14 +302,14 @@ def get_checkpoint(engine: Engine, ref: str, actor_name: str | None = None) -> d
 
 
 # --- shapes ----------------------------------------------------------------------
-def figures_json(figures: Mapping[str, Any] | None, spec: Any) -> dict[str, Any]:
+def figures_json(figures: Mapping[str, Any] | None, spec: ProgrammeSpec) -> dict[str, Any]:
     """Figures for people and JSON: money as pounds with two decimals, text as given."""
     fields = spec.monitoring.fields
     return {k: (money_json(v) if k in fields and fields[k].kind == "money" else v)
             for k, v in (figures or {}).items()}
 
 
-def next_step(cp: Any, spec: Any) -> dict | None:
+def next_step(cp: Any, spec: ProgrammeSpec) -> dict | None:
     if cp.next_step_at is None:
         return None
     left = pending_steps(spec.ladder, cp.due, list(cp.steps_done))
@@ -319,7 +319,7 @@ def next_step(cp: Any, spec: Any) -> dict | None:
     return {"name": step.name, "at": max(at, cp.next_step_at).isoformat()}
 
 
-def _listed(row: Any, spec: Any) -> dict:
+def _listed(row: Any, spec: ProgrammeSpec) -> dict:
     return {"ref": row.ref, "case": row.case_ref, "state": row.state, "due": row.due.isoformat(),
             "level": row.level, "version": row.version, "title": row.title, "lead": row.lead,
             "programme": row.programme, "case_state": row.case_state,
@@ -327,7 +327,8 @@ def _listed(row: Any, spec: Any) -> dict:
             "submitted_at": row.submitted_at.isoformat() if row.submitted_at else None}
 
 
-def checkpoint_json(conn: Connection, cp: Any, case: Any, spec: Any,
+def checkpoint_json(conn: Connection, cp: CheckpointRecord, case: CaseRecord,
+                    spec: ProgrammeSpec,
                     actor: Actor | None = None) -> dict:
     done = list(cp.steps_done)
     ladder = [{"name": s.name, "at": at.isoformat(), "done": s.name in done}

@@ -52,8 +52,7 @@ GRANT_SCHEMA_URI = ("https://raw.githubusercontent.com/ThreeSixtyGiving/standard
                     "schema/360-giving-schema.json")
 STANDARD_VERSION = "1.4"
 OGL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
-AWARDED_STATES = ("award_offered", "in_monitoring", "suspended", "closed", "declined",
-                  "terminated")
+AWARDED_STATES = BID.group("offered")
 REGISTER_DAY = date(2013, 4, 1)      # councils as they were when the programmes ran
 # GSS code prefix -> the 360Giving geoCodeType codelist's code.
 GEO_CODE_TYPES = {"E06": "UA", "E07": "NMD", "E08": "MD", "E09": "LONB", "E10": "CTY",
@@ -199,7 +198,8 @@ def build(engine: Engine, code: str, *, funder: Funder | None = None) -> Publica
     grants, left_out, problems = [], [], []
     for row in rows:
         if held[row.id] <= 0:
-            why = "declined" if row.state == "declined" else f"{row.state}, nothing committed"
+            why = (row.state if BID.is_in(row.state, "offer_given_back")
+                   else f"{row.state}, nothing committed")
             left_out.append({"ref": row.ref, "why": why})
             continue
         lead = orgs[row.lead]

@@ -23,8 +23,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from states import BID
 from states.facts import Facts, Score
 from states.money import money_json
+from states.programme import ProgrammeSpec
 from states.rules import combined_score, within_category_count, within_fund
 from workflow.services import programme_files as programme_store
 from workflow.services.assessment import score_text
@@ -32,10 +34,11 @@ from workflow.storage.db import reading
 from workflow.errors import RuleViolation
 from workflow.services.facts import LIVE_OFFER_STATES, application_of
 from workflow.storage.tables import cases, declarations, scores
+from workflow.storage.records import CaseRecord
 
 __all__ = ["ranking", "CANDIDATE_STATES", "RANKED_STATES"]
 
-CANDIDATE_STATES = ("moderated", "recommended")
+CANDIDATE_STATES = BID.group("ranked")
 RANKED_STATES = CANDIDATE_STATES + LIVE_OFFER_STATES
 
 
@@ -55,12 +58,13 @@ def ranking(engine: Engine, code: str, *, category: str | None = None) -> list[d
     return _walk(spec, bids, committed, made)
 
 
-def _scored_bids(conn: Connection, spec: Any, category: str | None) -> list[tuple[Any, Facts]]:
+def _scored_bids(conn: Connection, spec: ProgrammeSpec,
+                 category: str | None) -> list[tuple[CaseRecord, Facts]]:
     q = select(cases).where(cases.c.programme == spec.code, cases.c.kind == "bid",
                             cases.c.state.in_(RANKED_STATES)).order_by(cases.c.id)
     if category is not None:
         q = q.where(cases.c.category == category)
-    rows = list(conn.execute(q))
+    rows = [CaseRecord.of(r) for r in conn.execute(q)]
     ids = [r.id for r in rows]
     marks: dict[int, list[Any]] = defaultdict(list)
     conflicted: dict[int, set[str]] = defaultdict(set)
@@ -94,7 +98,7 @@ def _offers_by_category(conn: Connection, code: str) -> dict[str | None, int]:
     return {r[0]: int(r[1]) for r in conn.execute(q)}
 
 
-def _walk(spec: Any, bids: list[tuple[Any, Facts]], committed: int,
+def _walk(spec: ProgrammeSpec, bids: list[tuple[CaseRecord, Facts]], committed: int,
           made: dict[str | None, int]) -> list[dict[str, Any]]:
     scored = [(combined_score(f), row, f) for row, f in bids]
     # Best first; a bid without a combined score (none counted) goes last.

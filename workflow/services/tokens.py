@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from workflow.services import directory
 from workflow.services.engine import Actor
-from workflow.errors import CaseworkError, Malformed, NotFound
+from workflow.errors import Malformed, NotFound, TokenRefused
 from workflow.storage.tables import api_tokens as tokens
 
 __all__ = ["TokenRefused", "TokenNotFound", "PREFIX", "MAX_EXPIRY_DAYS",
@@ -28,10 +28,6 @@ PREFIX = "cw_"          # makes a leaked token easy to recognise (and to scan fo
 MAX_EXPIRY_DAYS = 3650
 
 
-class TokenRefused(CaseworkError):
-    """The request carried no token, or one that is unknown, revoked or expired."""
-
-    status = 401
 
 
 class TokenNotFound(NotFound):

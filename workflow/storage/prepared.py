@@ -26,6 +26,7 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import ClauseElement
 
 from notifications.sqltypes import UTCDateTime
+from workflow.storage.records import maker
 
 Processor = Callable[[Any], Any] | None
 
@@ -42,7 +43,7 @@ class _Compiled:
 
     __slots__ = ("sql", "positional", "binds", "row", "readers")
 
-    def __init__(self, stmt: ClauseElement, dialect: Dialect):
+    def __init__(self, stmt: ClauseElement, dialect: Dialect, record: type | None = None):
         compiled = stmt.compile(dialect=dialect)
         self.sql = compiled.string
         self.positional = compiled.positional
@@ -57,13 +58,14 @@ class _Compiled:
             (name, _REQUIRED if by_name[name].required else by_name[name].effective_value,
              _bind_processor(by_name[name].type, dialect))
             for name in names)
-        self.row = None
+        self.row: Callable[[list[Any]], Any] | None = None
         self.readers: tuple[Processor, ...] = ()
         columns = getattr(stmt, "selected_columns", None)
         if columns is None and getattr(stmt, "_returning", None):
             columns = stmt._returning
         if columns is not None:
-            self.row = _row_type([c.key for c in columns])
+            keys = [c.key for c in columns]
+            self.row = maker(record, keys) if record is not None else _row_type(keys)._make
             self.readers = tuple(_result_processor(c.type, dialect) for c in columns)
 
     def bind(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
@@ -76,7 +78,7 @@ class _Compiled:
         return {name: value for (name, _, _), value in zip(self.binds, values)}
 
     def read(self, raw: Sequence[Any]) -> Any:
-        return self.row._make([value if reader is None or value is None else reader(value)
+        return self.row([value if reader is None or value is None else reader(value)
                                for reader, value in zip(self.readers, raw)])
 
 
@@ -114,19 +116,23 @@ def _result_processor(type_: Any, dialect: Dialect) -> Processor:
 
 
 class Prepared:
-    """A Core statement to run many times on the driver connection of a transaction."""
+    """A Core statement to run many times on the driver connection of a transaction.
 
-    __slots__ = ("stmt", "_by_dialect")
+    With `record` (workflow.storage.records), each row read is built as that record.
+    """
 
-    def __init__(self, stmt: ClauseElement):
+    __slots__ = ("stmt", "record", "_by_dialect")
+
+    def __init__(self, stmt: ClauseElement, record: type | None = None):
         self.stmt = stmt
+        self.record = record
         self._by_dialect: dict[str, _Compiled] = {}
 
     def _for(self, conn: Connection) -> _Compiled:
         name = conn.dialect.name
         compiled = self._by_dialect.get(name)
         if compiled is None:
-            compiled = self._by_dialect[name] = _Compiled(self.stmt, conn.dialect)
+            compiled = self._by_dialect[name] = _Compiled(self.stmt, conn.dialect, self.record)
         return compiled
 
     def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:

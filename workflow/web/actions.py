@@ -1,7 +1,7 @@
 """The actions a case page offers: each planned with the service's own rules, without writing.
 
 For every trigger defined from the case's state that this person's role may
-fire, the same facts are read and the same guards run as `cases.apply` would
+fire, the same facts are read and the same guards run as `cases.advance` would
 (`engine.plan`), in a read-only connection. Those that would succeed are
 offered; the others are listed with one line saying what is missing ("3
 returns are still to be accepted or waived: Q2, Q3 and Q4"), so nobody
@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import Connection
 
-from states import DEFINITIONS
+from states import CHECKPOINT, DEFINITIONS
 from states.rules import ACTOR_RULES, RULES
 from workflow import clock
 from workflow.services import programme_files as programme_store
@@ -108,7 +108,7 @@ def _first(violations: Sequence[str], _facts: Any) -> str:
 
 def _returns_left(violations: Sequence[str], facts: Any) -> str:
     left = [c.ref.rsplit("/", 1)[-1] for c in facts.checkpoints
-            if c.state not in ("accepted", "waived")]
+            if not CHECKPOINT.is_final(c.state)]
     if not left:
         return violations[0]
     n = len(left)

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from states import AREA, BID
 from states.money import parse_money
 from workflow.services import programme_files as programme_store, ranking
-from workflow.services.areas import CONTRIBUTION_STATES
 from workflow.services.assessment import fund_position
 from workflow.storage.db import reading
 from workflow.storage.tables import cases
@@ -39,7 +39,7 @@ def agreed_contributions(conn: Connection) -> dict[str, int]:
     the network's income (a network programme commits no grants of its own)."""
     q = (select(cases.c.programme, func.sum(cases.c.contribution_pence))
          .where(cases.c.kind == "area", cases.c.contribution_pence.is_not(None),
-                cases.c.state.in_(CONTRIBUTION_STATES + ("completed",)))
+                cases.c.state.in_(AREA.group("contribution_counted")))
          .group_by(cases.c.programme))
     return {code: int(total or 0) for code, total in conn.execute(q)}
 
@@ -55,7 +55,7 @@ def ranking_page(request: Request) -> Response:
     rows = with_running_totals(ranking.ranking(engine, code, category=category))
     with reading(engine) as conn:
         names = queries.org_names(conn, [r["lead"] for r in rows])
-        waiting = [r["ref"] for r in rows if r["state"] == "recommended"]
+        waiting = [r["ref"] for r in rows if BID.is_in(r["state"], "to_offer")]
         found = list(conn.execute(select(cases).where(cases.c.ref.in_(waiting)))) if waiting else []
         versions = {r.ref: r.version for r in found}
         # Each offer planned with the service's rules for this approver, as on the case page:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, select
 from starlette.requests import Request
 
+from workflow.services import access
 from workflow.storage.db import reading
 from workflow.services.engine import Actor
 from workflow.errors import CaseNotFound
@@ -20,7 +21,6 @@ from workflow.storage.tables import organisations, people
 from workflow.web.lockout import attempts
 from workflow.web.session import SCOPE_KEY, Session, fingerprint
 
-STAFF = frozenset({"caseworker", "assessor", "approver", "auditor", "admin"})
 AUDIT_ROLES = frozenset({"auditor", "caseworker"})
 
 _LAST_SIGN_OUT = (select(func.max(attempts.c.at))
@@ -62,8 +62,8 @@ class Viewer:
 
     @property
     def council_only(self) -> bool:
-        """Sees only their own organisation's cases (no staff role besides council)."""
-        return "council" in self.roles and not (self.roles & STAFF)
+        """Sees only their own organisation's cases (no staff role: workflow.services.access)."""
+        return not access.sees_every_case(self.actor)
 
     def landing(self) -> str:
         """Where sign-in takes them (DESIGN.md section 6)."""
@@ -74,9 +74,7 @@ class Viewer:
         return "/cases"
 
     def may_see(self, lead: str, partners: Any) -> bool:
-        if not self.council_only:
-            return True
-        return self.org is not None and (self.org == lead or self.org in (partners or ()))
+        return access.may_see(self.actor, lead, partners)
 
     def check_sees(self, ref: str, lead: str, partners: Any) -> None:
         """Refuse as "not found" a case this person may not see; never say that it exists."""

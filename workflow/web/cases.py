@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from states import DEFINITIONS
-from workflow.services import programme_files as programme_store
+from states.money import MONEY_FIELDS
 from workflow.services import areas, assessment, assignment, chain, directory, monitoring
 from workflow.services import lifecycle as case_service
 from workflow.storage.db import reading
@@ -26,16 +26,15 @@ from workflow.storage.tables import programmes
 from workflow.web import queries
 from workflow.web.actions import CONSEQUENCES, IRREVERSIBLE, find, plan_actions
 from workflow.web.labels import state_label, trigger_label
-from workflow.web.auth import STAFF, Viewer, session_of, viewer
+from workflow.services.access import STAFF
+from workflow.web.auth import Viewer, session_of, viewer
 from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
 from workflow.web.pages import Problem, money, page, paragraphs, sentence, words
+from workflow.services.unit_of_work import UnitOfWork
 from workflow.web.signin import safe_next
 
-MONEY_FIELDS = {"amount", "transitional_costs", "annual_savings", "contribution"}
-ASSESSED_STATES = ("eligible", "under_assessment", "clarification_requested", "moderated",
-                   "recommended", "rejected", "award_offered", "in_monitoring", "suspended",
-                   "declined", "terminated", "closed", "withdrawn")
+ASSESSED_STATES = DEFINITIONS["bid"].group("assessed")
 ALL_STATES = sorted({s for kind in ("bid", "area") for s in DEFINITIONS[kind].states})
 
 
@@ -99,8 +98,9 @@ def case_page(request: Request) -> Response:
 def render_case(request: Request, ref: str, *, errors: list[Problem] | None = None,
                 status: int = 200, form: dict | None = None) -> Response:
     who = viewer(request)
-    engine = request.app.state.engine
-    with reading(engine) as conn:
+    # One read transaction for the whole page.
+    with UnitOfWork(request.app.state.engine, read_only=True) as uow:
+        conn = uow.conn
         row = case_service.load_case(conn, ref)
         who.check_sees(row.ref, row.lead, row.partners)
         case = case_service.case_json(conn, row, who.actor)
@@ -115,11 +115,11 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                         if "caseworker" in u["roles"] and u["name"] != row.caseworker]
                        if may_assign else [])
         planned = plan_actions(conn, row, who.actor)
-        spec = programme_store.spec_for(conn, row.programme)
-    returns = monitoring.list_checkpoints(engine, case=row.ref)
+        spec = uow.spec(row.programme)
+        returns = monitoring.list_checkpoints(uow, case=row.ref)
+        fund = (assessment.fund_position(uow, row.programme)
+                if any(a.trigger == "offer" for a in planned) else None)
     actions = [a for a in planned if a.offered]
-    fund = (assessment.fund_position(engine, row.programme)
-            if any(a.trigger == "offer" for a in planned) else None)
     return page(request, "case.html", status=status, errors=errors or [], form=form or {},
                 case=case, names=names, application=application_rows(case["application"], names, spec.category_label),
                 actions=actions, blocked=[a for a in planned if not a.offered], history=trail, messages=messages, returns=returns,
@@ -146,9 +146,8 @@ async def advance(request: Request) -> Response:
                                        reason=reason or "", version=version,
                                        then=form.text("next"))
     return await _change(
-        request, ref, lambda: case_service.advance(request.app.state.engine, ref, trigger,
-                                                   who.name, reason=reason,
-                                                   expected_version=version),
+        request, ref, lambda uow: case_service.advance(uow, ref, trigger, who.name,
+                                                       reason=reason, expected_version=version),
         kept={f"reason-{trigger}": reason or ""}, fields={"reason": f"reason-{trigger}"},
         general="actions",
         done=lambda d: f"{d['ref']} is now {state_label(d['state'], d['kind']).lower()}.",
@@ -206,8 +205,7 @@ async def contribution(request: Request) -> Response:
     amount = form.text("contribution").strip()
     who: Viewer = await run_in_threadpool(_visible, request, ref)
     return await _change(
-        request, ref, lambda: areas.record_contribution(request.app.state.engine, ref, amount,
-                                                        who.name),
+        request, ref, lambda uow: areas.record_contribution(uow, ref, amount, who.name),
         kept={"contribution": amount}, fields={"contribution": "contribution"},
         general="contribution",
         done=lambda d: (f"The contribution agreed with {d['ref']} is recorded: "
@@ -222,21 +220,26 @@ async def assign(request: Request) -> Response:
     version = form.number("version")
     who: Viewer = await run_in_threadpool(_visible, request, ref)
     return await _change(
-        request, ref, lambda: assignment.assign(request.app.state.engine, ref, to, who.name,
-                                                reason=reason, expected_version=version),
+        request, ref, lambda uow: assignment.assign(uow, ref, to, who.name, reason=reason,
+                                                    expected_version=version),
         kept={"caseworker": to, "assign-reason": reason or ""},
         fields={"reason": "assign-reason"}, general="caseworker",
         done=lambda d: (f"{d['ref']} is now assigned to {d['caseworker']}, who has been told "
                         f"by email."))
 
 
-async def _change(request: Request, ref: str, call: Callable[[], dict], *, kept: dict,
-                  fields: dict[str, str], general: str, done: Callable[[dict], str],
-                  then: str | None = None) -> Response:
-    """Run one change to a case; on a refusal, the case page again with the problem at its
-    field and what was typed kept (`kept`); when done, a flash and a redirect."""
+async def _change(request: Request, ref: str, call: Callable[[UnitOfWork], dict], *,
+                  kept: dict, fields: dict[str, str], general: str,
+                  done: Callable[[dict], str], then: str | None = None) -> Response:
+    """Run one change to a case in a unit of work of its own; on a refusal, the case page
+    again with the problem at its field and what was typed kept (`kept`); when done, a
+    flash and a redirect."""
+    def run() -> dict:
+        with UnitOfWork(request.app.state.engine) as uow:
+            return call(uow)
+
     try:
-        result = await run_in_threadpool(call)
+        result = await run_in_threadpool(run)
     except NotFound:
         raise
     except CaseworkError as err:

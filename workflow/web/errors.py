@@ -16,8 +16,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from workflow.errors import (CaseworkError, GuardFailed, Malformed, NotFound, PermissionDenied,
-                             ReasonRequired, RuleViolation)
+from workflow.errors import (CaseworkError, GuardFailed, Malformed, ReasonRequired, RuleViolation,
+                             http_status)
 from workflow.web.auth import Forbidden, SignInNeeded, viewer
 from workflow.web.pages import Problem, page
 
@@ -70,11 +70,8 @@ def problems_of(err: CaseworkError, fields: Mapping[str, str] | None = None, *,
 
 
 def status_of(err: CaseworkError) -> int:
-    if isinstance(err, NotFound):
-        return 404
-    if isinstance(err, PermissionDenied):
-        return 403
-    return err.status if 400 <= err.status < 600 else 400
+    """The page's status: the one table's (workflow.errors.HTTP), as the API answers."""
+    return http_status(err)
 
 
 def _who(request: Request) -> None:

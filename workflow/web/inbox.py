@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from states import AREA, BID, CHECKPOINT, Definition
 from workflow.services.assessment import fund_position
 from workflow.storage.db import reading
 from workflow.storage.tables import cases, checkpoints, declarations, programmes
@@ -27,42 +28,60 @@ bid, area = cases.c.kind == "bid", cases.c.kind == "area"
 either = cases.c.kind.in_(("bid", "area"))
 
 
-def _state(*states: str) -> Any:
-    return cases.c.state.in_(states) if len(states) > 1 else cases.c.state == states[0]
+def _in(definition: Definition, group: str, column: Any = cases.c.state) -> Any:
+    """A condition on `column`: the state is one of `definition`'s group."""
+    states = definition.group(group)
+    return column.in_(states) if len(states) > 1 else column == states[0]
 
 
+def _state(definition: Definition, group: str) -> Any:
+    """Cases of `definition`'s kind in one of its groups (read from the (kind, state) index)."""
+    kind = bid if definition is BID else area
+    return and_(kind, _in(definition, group))
+
+
+def _listed(where: str, definition: Definition, group: str, kind: str | None = None) -> str:
+    """A link to the whole list of a group (the last of its states, where work ends up)."""
+    return (f"/{where}?" + (f"kind={kind}&" if kind else "")
+            + f"state={definition.group(group)[-1]}")
+
+
+_RETURN_STATE = checkpoints.c.state
 # (key, title, hint, condition, link to the whole list): the caseworker's case groups.
 CASEWORKER_CASES = (
     ("to_check", "To check", "Bids submitted and expressions of interest received: check "
      "eligibility, or start assessing an area.",
-     or_(and_(bid, _state("submitted")), and_(area, _state("expression_of_interest"))),
-     "/cases?state=submitted"),
+     or_(_state(BID, "to_check"), _state(AREA, "to_check")), _listed("cases", BID, "to_check")),
     ("to_assess", "Eligible: start assessment", "Bids found eligible, waiting for assessment to start.",
-     and_(bid, _state("eligible")), "/cases?kind=bid&state=eligible"),
+     _state(BID, "to_assess"), _listed("cases", BID, "to_assess", "bid")),
     ("to_moderate", "To moderate", "Bids under assessment: moderate once two assessors have scored.",
-     and_(bid, _state("under_assessment")), "/cases?kind=bid&state=under_assessment"),
+     _state(BID, "scoring"), _listed("cases", BID, "scoring", "bid")),
     ("to_decide", "To recommend or reject", "Moderated bids waiting for your recommendation.",
-     and_(bid, _state("moderated")), "/cases?kind=bid&state=moderated"),
+     _state(BID, "to_recommend"), _listed("cases", BID, "to_recommend", "bid")),
     ("areas", "Network areas to onboard or activate", "Selected areas to onboard, and areas "
      "onboarding (activate once their contribution is agreed).",
-     and_(area, _state("selected", "onboarding")), "/cases?kind=area&state=onboarding"),
-    ("suspended", "Suspended", "Cases suspended, most often by the reminder ladder: payments are held.",
-     and_(either, _state("suspended")), "/cases?state=suspended"),
+     _state(AREA, "to_onboard"), _listed("cases", AREA, "to_onboard", "area")),
+    ("held", "Suspended", "Cases suspended, most often by the reminder ladder: payments are held.",
+     and_(either, _in(BID, "held")), _listed("cases", BID, "held")),
 )
 # The returns a caseworker deals with, and the overdue ones by ladder step.
 CASEWORKER_RETURNS = (
-    ("submitted", "Returns submitted", "Read each return, then accept or query it.",
-     checkpoints.c.state == "submitted", "/returns?state=submitted"),
-    ("queried", "Returns queried", "Waiting for the council to answer your query and resubmit.",
-     checkpoints.c.state == "queried", "/returns?state=queried"),
-    ("overdue", "Overdue", "Past their due date: the council has had its overdue notice.",
-     checkpoints.c.state == "overdue", "/returns?state=overdue"),
+    ("to_read", "Returns submitted", "Read each return, then accept or query it.",
+     _in(CHECKPOINT, "to_read", _RETURN_STATE), _listed("returns", CHECKPOINT, "to_read")),
+    ("awaiting_council", "Returns queried", "Waiting for the council to answer your query and "
+     "resubmit.", _in(CHECKPOINT, "awaiting_council", _RETURN_STATE),
+     _listed("returns", CHECKPOINT, "awaiting_council")),
+    ("overdue_notice", "Overdue", "Past their due date: the council has had its overdue notice.",
+     _in(CHECKPOINT, "overdue_notice", _RETURN_STATE),
+     _listed("returns", CHECKPOINT, "overdue_notice")),
     ("escalated_1", "Escalated once", "Overdue by 7 days or more: the chief executive or s151 "
      "officer has been written to.",
-     and_(checkpoints.c.state == "escalated", checkpoints.c.level <= 1), "/returns?state=escalated"),
+     and_(_in(CHECKPOINT, "escalating", _RETURN_STATE), checkpoints.c.level <= 1),
+     _listed("returns", CHECKPOINT, "escalating")),
     ("escalated_2", "Escalated twice", "Overdue by 21 days or more: the programme director has "
      "been written to; the case is flagged at risk.",
-     and_(checkpoints.c.state == "escalated", checkpoints.c.level >= 2), "/returns?state=escalated"),
+     and_(_in(CHECKPOINT, "escalating", _RETURN_STATE), checkpoints.c.level >= 2),
+     _listed("returns", CHECKPOINT, "escalating")),
 )
 
 
@@ -124,17 +143,17 @@ def _scores_that_count(conn, sections: list[tuple[str, list[Group]]]) -> dict[in
 
 
 def _assessor_groups(conn, name: str, scope: Any, limit: int) -> list[Group]:
-    under = and_(bid, _state("under_assessment"))
+    under = _state(BID, "scoring")
     return [
         queries.case_group(conn, Group("to_score", "Bids to score", "Under assessment and "
                                        "not yet scored by you: declare any conflict of "
                                        "interest first, then score.", "case",
-                                       more="/cases?kind=bid&state=under_assessment"),
+                                       more=_listed("cases", BID, "scoring", "bid")),
                            and_(under, queries.not_scored_by(name)), limit, scope=scope),
         queries.case_group(conn, Group("to_declare", "Eligible bids: declare early",
                                        "Declare any conflict of interest before assessment "
-                                       "starts.", "case", more="/cases?kind=bid&state=eligible"),
-                           and_(bid, _state("eligible")), limit, scope=scope),
+                                       "starts.", "case", more=_listed("cases", BID, "to_assess", "bid")),
+                           _state(BID, "to_assess"), limit, scope=scope),
     ]
 
 
@@ -154,16 +173,16 @@ def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
         queries.case_group(conn, Group("to_offer", "Recommended bids to offer", "Offer an award, "
                                        "checked against the fund remaining and each category's "
                                        "number of awards.", "case",
-                                       more="/cases?kind=bid&state=recommended"),
-                           and_(bid, _state("recommended")), limit, scope=scope),
+                                       more=_listed("cases", BID, "to_offer", "bid")),
+                           _state(BID, "to_offer"), limit, scope=scope),
         queries.case_group(conn, Group("to_select", "Network areas to select", "Areas under "
                                        "assessment: select or decline.", "case",
-                                       more="/cases?kind=area&state=under_assessment"),
-                           and_(area, _state("under_assessment")), limit, scope=scope),
+                                       more=_listed("cases", AREA, "to_select", "area")),
+                           _state(AREA, "to_select"), limit, scope=scope),
         queries.case_group(conn, Group("to_terminate", "Suspended bids", "Reinstated by a "
                                        "caseworker, or terminated by an approver.", "case",
-                                       more="/cases?kind=bid&state=suspended"),
-                           and_(bid, _state("suspended")), limit, scope=scope),
+                                       more=_listed("cases", BID, "held", "bid")),
+                           _state(BID, "held"), limit, scope=scope),
     ]
 
 

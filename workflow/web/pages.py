@@ -17,23 +17,18 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from states import dates
-from states.money import pounds
+from states import DEFINITIONS, dates
+from states.money import for_people
 from workflow.web import labels
 from workflow.web.auth import Viewer, session_of
 
 # States shown as a tag, by the colour of what they mean; the tag always
 # carries the state's name too, so colour is never the only signal.
-_TAG_COLOURS = {
-    "green": {"eligible", "award_offered", "in_monitoring", "accepted", "selected", "active",
-              "completed", "closed", "sent"},
-    "red": {"ineligible", "rejected", "overdue", "escalated", "suspended", "terminated",
-            "not_selected", "dead"},
-    "yellow": {"submitted", "queried", "clarification_requested", "recommended", "moderated",
-               "expression_of_interest", "open", "queued"},
-    "grey": {"draft", "withdrawn", "declined", "waived", "scheduled"},
-}
-TAG_OF = {state: colour for colour, states in _TAG_COLOURS.items() for state in states}
+# The definitions group their states by what they mean; a message's status is coloured alike.
+_TONES = {"going_well": "green", "in_trouble": "red", "waiting": "yellow", "at_rest": "grey"}
+_MESSAGE_TAGS = {"sent": "green", "dead": "red", "queued": "yellow"}
+TAG_OF = {**{state: colour for d in DEFINITIONS.values() for group, colour in _TONES.items()
+             for state in d.group(group)}, **_MESSAGE_TAGS}
 
 
 def words(value: Any) -> str:
@@ -46,16 +41,8 @@ def sentence(value: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
-def money(value: Any) -> str:
-    """Pence (int) or JSON pounds (`"250000.00"`) as people read money: `£250,000`."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, int):
-        return pounds(value)
-    whole, _, part = str(value).partition(".")
-    negative = whole.startswith("-")
-    pence = int(whole.lstrip("-")) * 100 + int((part or "0").ljust(2, "0")[:2])
-    return pounds(-pence if negative else pence)
+# Money as people read it (`£250,000`), the same on every face: states.money.for_people.
+money = for_people
 
 
 def moment(value: Any) -> str:

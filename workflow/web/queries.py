@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Connection, and_, exists, false, func, or_, select
 from sqlalchemy.sql import Select
 
+from states import AREA, BID, CHECKPOINT
 from workflow.services.lifecycle import involving  # cases an organisation leads or is a partner in
 from workflow.storage.tables import cases, checkpoints, organisations, outbox, scores
 
@@ -202,9 +203,12 @@ def not_scored_by(person: str) -> Any:
                            scores.c.agreed.is_(False))
 
 
-# Case states in which the lead council is the one to act, and what it is to do.
-COUNCIL_TO_ACT = {"draft": "Submit it", "clarification_requested": "Answer the question asked",
-                  "award_offered": "Accept or decline the award"}
+# What the lead council is to do, by the move it makes ...
+_COUNCIL_MOVES = {"submit": "Submit it", "answer": "Answer the question asked",
+                  "accept": "Accept or decline the award"}
+# ... from each state in which it is the one to act (each definition's "council_to_act").
+COUNCIL_TO_ACT = {state: words for d in (BID, AREA) for state in d.group("council_to_act")
+                  for trigger, words in _COUNCIL_MOVES.items() if d.find(trigger, state)}
 
 
 def waiting_on(conn: Connection, org: str, limit: int = 50) -> list[Any]:
@@ -215,7 +219,7 @@ def waiting_on(conn: Connection, org: str, limit: int = 50) -> list[Any]:
 
 
 # --- returns ------------------------------------------------------------------------------------
-IN_PLAY = ("open", "overdue", "escalated", "submitted", "queried")
+IN_PLAY = CHECKPOINT.group("in_play")
 
 
 @dataclass(frozen=True)
@@ -243,7 +247,7 @@ def _return_filter(f: ReturnFilter) -> tuple[list[Any], bool]:
     elif f.state != "all":
         on_return.append(checkpoints.c.state == f.state)
     if f.overdue:
-        on_return.append(checkpoints.c.state.in_(("overdue", "escalated")))
+        on_return.append(checkpoints.c.state.in_(CHECKPOINT.group("late")))
     if f.only_org is not None:
         on_case.append(involving(f.only_org))
     if f.programme:

@@ -14,7 +14,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from workflow.services import attachments, lifecycle as case_service, monitoring
+from states import CHECKPOINT
+from workflow.services import attachments
+from workflow.services import lifecycle as case_service
+from workflow.services import monitoring
 from workflow.storage.db import reading
 from workflow.errors import CaseworkError, CheckpointNotFound, Malformed, NotFound
 from workflow.storage.tables import programmes
@@ -24,7 +27,7 @@ from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
 from workflow.web.pages import Problem, page, words
 
-STATES = ("scheduled", "open", "overdue", "escalated", "submitted", "queried", "accepted", "waived")
+STATES = CHECKPOINT.group("as_listed")
 ACCEPTED_FILES = ",".join(attachments.ALLOWED)
 DECISION_LABELS = {"accept": "Accept the return", "query": "Query the return",
                    "waive": "Waive the return"}

@@ -1,0 +1,90 @@
+"""Typed, frozen records of a case and of a checkpoint, as every read produces them.
+
+A service, a face or the sweep holds a `CaseRecord` or a `CheckpointRecord`,
+never a driver row: the prepared statements of the hot path build them
+(`Prepared(..., record=CaseRecord)`) and any other read goes through
+`CaseRecord.of(row)`. A read that leaves columns out (the sweep does not read
+a case's documents) leaves those fields at their defaults. After a change the
+chain writer (`workflow.services.chain.change`) returns the record as it is now.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any, Mapping
+
+__all__ = ["CaseRecord", "CheckpointRecord"]
+
+
+class _Record:
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, row: Any) -> Any:
+        """The record of a SQLAlchemy row of its table (columns it does not hold are left out)."""
+        return _build(cls, row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord(_Record):
+    id: int
+    ref: str
+    kind: str                                  # bid | area
+    programme: str
+    state: str
+    version: int
+    title: str = ""
+    category: str | None = None
+    lead: str = ""
+    amount_pence: int | None = None
+    caseworker: str | None = None
+    at_risk: bool = False
+    last_seq: int = 0                          # the chain's head: its last row's number
+    last_hash: str = ""                        # ... and that row's hash
+    definition_version: int = 1
+    partners: tuple[str, ...] = ()
+    application: Mapping[str, Any] | None = None   # None when the read left it out
+    contribution_pence: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRecord(_Record):
+    id: int
+    ref: str
+    case_id: int
+    state: str
+    version: int
+    due: date
+    level: int = 0
+    n: int = 0
+    steps_done: tuple[str, ...] = ()
+    next_step_at: datetime | None = None
+    scheduled_at: datetime | None = None
+    figures: Mapping[str, Any] | None = None
+    attachment_sha256: str | None = None
+    attachment_name: str | None = None
+    submitted_at: datetime | None = None
+
+
+_TUPLES = {"partners", "steps_done"}       # JSON lists, held as tuples so a record stays frozen
+_FIELDS = {cls: frozenset(f.name for f in fields(cls)) for cls in (CaseRecord, CheckpointRecord)}
+
+
+def _build(cls: type, values: Mapping[str, Any]) -> Any:
+    known = _FIELDS[cls]
+    kept = {k: (tuple(v) if k in _TUPLES and v is not None else v)
+            for k, v in values.items() if k in known}
+    return cls(**kept)
+
+
+def maker(cls: type, keys: list[str]) -> Any:
+    """A function building a `cls` record from one row's values in `keys` order (Prepared)."""
+    known = _FIELDS[cls]
+    picked = [(i, k, k in _TUPLES) for i, k in enumerate(keys) if k in known]
+
+    def make(values: Any) -> Any:
+        return cls(**{k: (tuple(values[i]) if tup and values[i] is not None else values[i])
+                      for i, k, tup in picked})
+    return make
