@@ -76,8 +76,8 @@ def release(done: "MoveDone") -> None:
 
 
 def _enter(conn: Connection, c: Any, entry: str, amount: int, now: "datetime") -> None:
-    # The move already holds the programme row: cases.apply takes it first for
-    # every move whose effects write the ledger (effects.MOVES_FUNDS).
+    # The move already holds the programme row: lifecycle.advance takes it first for
+    # every move that writes the ledger (T(moves_funds=True)) or whose rules read it.
     _ENTER.rowcount(conn, {"fund": c.programme, "case": c.id, "kind": c.category,
                            "what": entry, "amount": amount, "when": now,
                            "signed": amount if entry == "reserve" else -amount})

@@ -143,7 +143,7 @@ def case_of(conn: Connection, case_id: int, *, lock: bool = False) -> CaseRecord
 def write_move(conn: Connection, cp: CheckpointRecord, case: CaseRecord, *, trigger: str,
                dest: str, actor: str, role: str, now: datetime, reason: str | None = None,
                payload: dict | None = None, **values: Any) -> CaseRecord:
-    """Move checkpoint `cp` to `dest` and chain its history row (through history.change)."""
+    """Move checkpoint `cp` to `dest` and chain its history row (through chain.change)."""
     return chain.change(conn, case, chain.Entry(
         checkpoint=label(cp.ref), from_state=cp.state, to_state=dest, trigger=trigger,
         actor=actor, role=role, reason=reason, at=now, payload=payload or {}),
