@@ -31,7 +31,8 @@ def upgraded(tmp_path_factory):
     path = folder / "casework.db"
     with gzip.open(DEMO) as packed, open(path, "wb") as out:
         shutil.copyfileobj(packed, out)
-    Cli(f"sqlite:///{path}", folder).ok("init")
+    # A database with cases and a migration to apply: init backs it up first (issue 24).
+    Cli(f"sqlite:///{path}", folder).ok("init", env={"CASEWORK_BACKUP_DIR": str(folder)})
     return path
 
 
