@@ -72,7 +72,7 @@ def build(folder: Path, n_cases: int, n_files: int) -> str:
     web_bench._histories(engine, n_cases)
     engine.dispose()
     files = folder / "files"
-    for i in range(n_files):
+    for _ in range(n_files):
         data = os.urandom(20_000)
         digest = hashlib.sha256(data).hexdigest()
         (files / digest[:2]).mkdir(parents=True, exist_ok=True)
