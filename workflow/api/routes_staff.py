@@ -5,12 +5,11 @@ from typing import Literal, Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import select
 
-from notifications.outbox import get_message
 from workflow import clock
 from workflow.services import access
 from workflow.api import paging
+from workflow.runtime import mail
 from workflow.api.deps import caller, engine_of, errors, json_response
 from workflow.api.schemas import ExportRow, OutboxPage
 from workflow.services.lifecycle import load_case
@@ -18,7 +17,6 @@ from workflow.storage.db import reading
 from workflow.services.engine import Actor
 from workflow.errors import Malformed
 from workflow.services.export import streamed
-from workflow.storage.tables import outbox
 
 router = APIRouter(tags=["staff"])
 
@@ -35,12 +33,8 @@ def list_outbox(request: Request,
                 actor: Actor = Depends(caller)) -> Response:
     access.require(actor, "outbox")
     after = paging.decode(cursor, "message", int) or 0
-    with reading(engine_of(request)) as conn:
-        q = select(outbox.c.id).where(outbox.c.id > after).order_by(outbox.c.id).limit(limit + 1)
-        if state:
-            q = q.where(outbox.c.state == state)
-        messages = [get_message(conn, i) for i in conn.execute(q).scalars()]
-    items = [{k: m[k] for k in LISTED if k in m} for m in messages if m is not None]
+    messages = mail.page_of_messages(engine_of(request), state, after, limit)
+    items = [{k: m[k] for k in LISTED if k in m} for m in messages]
     return json_response(paging.page(items, limit, lambda m: m["id"], "message"))
 
 

@@ -7,7 +7,7 @@ import socket
 import time
 from typing import Any, Sequence
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from notifications import outbox
 from notifications.transports import sender_from_env, transport_from_env
@@ -106,6 +106,18 @@ def list_messages(engine: Engine, state: str | None = None) -> list[dict]:
         raise Malformed.unknown("message state", state, outbox.STATES)
     with reading(engine) as conn:
         return outbox.list_messages(conn, state)
+
+
+def page_of_messages(engine: Engine, state: str | None, after: int, limit: int) -> list[dict]:
+    """Up to `limit` + 1 messages after id `after`, oldest first (the API's pages: one more
+    than asked tells it a next page exists)."""
+    with reading(engine) as conn:
+        q = select(outbox.outbox.c.id).where(outbox.outbox.c.id > after)
+        if state:
+            q = q.where(outbox.outbox.c.state == state)
+        ids = conn.execute(q.order_by(outbox.outbox.c.id).limit(limit + 1)).scalars().all()
+        messages = [outbox.get_message(conn, i) for i in ids]
+    return [m for m in messages if m is not None]
 
 
 def show(engine: Engine, id: int) -> tuple[dict, str]:

@@ -92,7 +92,7 @@ def _decoder(column: Any):
     kind_of = getattr(column.type, "impl_instance", column.type)   # a TypeDecorator's own type
     try:
         kind = kind_of.python_type
-    except NotImplementedError:
+    except NotImplementedError:             # SQLAlchemy's word for a type with no Python type
         return None
     if kind is datetime:
         return datetime.fromisoformat
