@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from workflow.runtime.logs import configure, event
+from workflow.logs import configure, event
 
 
 @pytest.fixture

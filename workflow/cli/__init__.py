@@ -174,7 +174,7 @@ def _fault_line(err: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from workflow.runtime.logs import configure as configure_logs
+    from workflow.logs import configure as configure_logs
     configure_logs()          # WARNING and worse, unless CASEWORK_LOG_LEVEL says otherwise
     try:
         # Outside standalone mode click hands back a command's typer.Exit code

@@ -17,7 +17,7 @@ import typer
 
 from workflow.cli import summary
 from workflow.cli._common import engine
-from workflow.runtime.logs import configure as configure_logs
+from workflow.logs import configure as configure_logs
 
 log = logging.getLogger("casework.serve")
 
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         """The scheduler, web app and API in the foreground (acts as `system`)."""
         if no_scheduler and no_web:
             raise typer.BadParameter("--no-scheduler and --no-web leave nothing to serve")
-        # One line an event at INFO (workflow.runtime.logs: CASEWORK_LOG_FORMAT, CASEWORK_LOG_LEVEL).
+        # One line an event at INFO (workflow.logs: CASEWORK_LOG_FORMAT, CASEWORK_LOG_LEVEL).
         configure_logs(default_level="INFO")
         from workflow.runtime.scheduler import build_scheduler
         from workflow.runtime.status import record_interval

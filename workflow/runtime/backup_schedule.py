@@ -24,7 +24,7 @@ from workflow import clock
 from workflow.clock import LONDON
 from workflow.errors import SetupError
 from workflow.services.chain import moment
-from workflow.runtime.logs import event
+from workflow.logs import event
 
 log = logging.getLogger("casework.backup")
 

@@ -16,7 +16,7 @@ from workflow.services import directory
 from workflow.services.access import may_act
 from workflow.storage.db import reading
 from workflow.errors import Malformed, NotFound, SetupError
-from workflow.runtime.logs import event
+from workflow.logs import event
 from workflow.runtime.metrics import MESSAGES
 
 log = logging.getLogger("casework.mail")

@@ -47,7 +47,7 @@ from workflow.runtime import metrics
 from workflow.storage.db import is_postgres
 from workflow.storage.dbfaults import is_disconnect, stops_everything
 from workflow.services.engine import Actor, plan
-from workflow.runtime.logs import event
+from workflow.logs import event
 from workflow.errors import ConflictError
 from workflow.services.chain import Entry, change, moment, settle_checkpoint
 from workflow.storage.tables import cases, checkpoints

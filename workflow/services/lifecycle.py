@@ -26,7 +26,7 @@ from workflow.services.effects import RECORDS, MoveDone, run_effects
 from workflow.services.engine import Actor, allowed_triggers, plan
 from workflow.errors import CaseNotFound, ConflictError, Malformed, checked_text
 from workflow.services.facts import facts_for, needs_of, reads_ledger
-from workflow.runtime.logs import event
+from workflow.logs import event
 from workflow.services.chain import GENESIS, Entry, Head, change, insert_row, rows_for, seal, as_dict
 from workflow.storage.tables import case_orgs, cases, organisations
 from workflow.storage.prepared import Prepared

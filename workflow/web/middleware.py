@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workflow.web.body_limit import limited
 from workflow.runtime.metrics import REQUEST_SECONDS, REQUESTS
-from workflow.runtime.logs import event
+from workflow.logs import event
 from workflow.web.errors import BodyTooLarge
 
 log = logging.getLogger("casework.web")
