@@ -33,6 +33,9 @@ def test_a_demo_run_logs_one_json_object_a_line_with_references_and_names_only(t
     events = Counter(r["event"] for r in records)
     assert events["case.moved"] > 20 and events["ladder.step"] > 20
     assert events["sweep.done"] > 0 and events["delivery.done"] > 0
+    # Not only state changes: scores, returns and their decisions are events an operator can find.
+    assert events["bid.declared"] > 0 and events["bid.scored"] > 0
+    assert events["return.submitted"] > 0 and events["return.decided"] > 0
     for r in records:
         assert {"time", "level", "event", "message"} <= set(r)
     moved = [r for r in records if r["event"] == "case.moved"]

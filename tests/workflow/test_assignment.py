@@ -146,3 +146,15 @@ def test_two_hand_overs_at_once_leave_one_chain_and_one_caseworker(w):
     assert _caseworker(w, ref) == rows[-1]["payload"]["caseworker"]
     assert len(rows) == len(assigned) >= 1
     _chain_is_whole(w)
+
+
+def test_a_hand_over_is_one_log_line_naming_the_case_and_who_but_not_the_reason(w, caplog):
+    ref = w.bid(by="carol")
+    w.advance(ref, "submit")
+
+    with caplog.at_level("INFO", logger="casework"):
+        assignment.assign(w.engine, ref, "cath", "carol", reason="Carol is on leave in May.")
+
+    [line] = [r for r in caplog.records if getattr(r, "casework", {}).get("event") == "case.assigned"]
+    assert line.casework["case"] == ref and line.casework["person"] == "carol"
+    assert "leave" not in line.getMessage()

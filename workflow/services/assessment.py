@@ -13,6 +13,7 @@ Every row here is written with its history row, in one transaction.
 """
 from __future__ import annotations
 
+import logging
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -36,6 +37,9 @@ from workflow.storage.tables import declarations, scores
 from workflow.storage.records import CaseRecord
 from workflow.services.unit_of_work import UnitOfWork, unit
 from states.programme import ProgrammeSpec
+from workflow.logs import event
+
+log = logging.getLogger("casework.assessment")
 
 __all__ = ["declare", "score", "agree_score", "assessment_of", "fund_position",
            "score_text", "checked_text", "DECLARE_STATES", "SCORE_STATES"]
@@ -71,7 +75,9 @@ def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
             messages.queue(conn, key=f"{case.ref}:declare:{seq}", kind="bid.conflict_declared",
                            case=case, spec=programme_store.spec_for(conn, case.programme),
                            to=("caseworker",), cc=("lead",), now=now)
-        return assessment_of(conn, case.ref)
+        shown = assessment_of(conn, case.ref)
+    event(log, "bid.declared", "conflict" if conflict else "no conflict", case=case.ref, person=actor.name, trigger="declare")
+    return shown
 
 
 def _write_declaration(conn: Connection, case: CaseRecord, person: str, conflict: bool,
@@ -157,7 +163,9 @@ def score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: 
             payload["comment"] = comment
         _record(conn, case, Entry(from_state=case.state, to_state=case.state, trigger="score",
                                   actor=actor.name, role=role, at=now, payload=payload))
-        return assessment_of(conn, case.ref)
+        shown = assessment_of(conn, case.ref)
+    event(log, "bid.scored", "scored", case=case.ref, person=actor.name, trigger="score")
+    return shown
 
 
 def agree_score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: int,
@@ -198,7 +206,9 @@ def agree_score(engine: Engine, ref: str, actor_name: str, *, innovation: int, c
                                   payload={"innovation": innovation, "costs": costs,
                                            "savings": savings, "weighted": score_text(weighted),
                                            "agreed": True}))
-        return assessment_of(conn, case.ref)
+        shown = assessment_of(conn, case.ref)
+    event(log, "bid.score_agreed", "agreed score", case=case.ref, person=actor.name, trigger="agree_score")
+    return shown
 
 
 # --- reading ----------------------------------------------------------------

@@ -10,6 +10,8 @@ caseworker, in one transaction.
 """
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import Engine
 
 from states import DEFINITIONS
@@ -22,6 +24,9 @@ from workflow.errors import RuleViolation
 from workflow.services.chain import Entry, change
 from workflow.storage.records import CaseRecord
 from workflow.services.unit_of_work import UnitOfWork, unit
+from workflow.logs import event
+
+log = logging.getLogger("casework.cases")
 
 __all__ = ["assign"]
 
@@ -38,7 +43,9 @@ def assign(work: UnitOfWork | Engine, case: str | CaseRecord, to_name: str,
         record = load_case(uow.conn, case) if isinstance(case, str) else case
         who = actor if isinstance(actor, Actor) else directory.actor(uow.conn, actor)
         refuse_stale(record, expected_version)
-        return case_json(uow.conn, _hand_over(uow, record, to_name, who, reason=reason), who)
+        shown = case_json(uow.conn, _hand_over(uow, record, to_name, who, reason=reason), who)
+    event(log, "case.assigned", f"to {to_name}", case=record.ref, person=who.name)
+    return shown
 
 
 def _hand_over(uow: UnitOfWork, case: CaseRecord, to_name: str, actor: Actor, *,

@@ -13,6 +13,7 @@ order as the sweep, so the two never deadlock.
 """
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Mapping
@@ -37,7 +38,10 @@ from workflow.storage.tables import cases, checkpoints
 from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord, CheckpointRecord
 from workflow.services.unit_of_work import UnitOfWork, unit
+from workflow.logs import event
 from states.programme import ProgrammeSpec
+
+log = logging.getLogger("casework.returns")
 
 if TYPE_CHECKING:
     from workflow.services.effects import MoveDone
@@ -205,7 +209,10 @@ def submit_return(work: UnitOfWork | Engine, ref: str, actor_name: str, *,
             values.update(attachment_sha256=stored.sha256, attachment_name=stored.name)
         write_move(conn, cp, case, trigger="submit", dest=move.dest, actor=actor.name,
                    role=move.role, now=now, payload=payload, **values)
-        return checkpoint_json(conn, load_checkpoint(conn, cp.ref), case, spec, actor)
+        shown = checkpoint_json(conn, load_checkpoint(conn, cp.ref), case, spec, actor)
+    event(log, "return.submitted", f"{cp.ref}: {cp.state} -> {move.dest}", case=case.ref,
+          person=actor.name, trigger="submit")
+    return shown
 
 
 def decide_return(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name: str, *,
@@ -235,7 +242,10 @@ def decide_return(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name:
                                    now=now)
         else:
             lift_risk_if_settled(conn, case.id)
-        return checkpoint_json(conn, load_checkpoint(conn, cp.ref), case, spec, actor)
+        shown = checkpoint_json(conn, load_checkpoint(conn, cp.ref), case, spec, actor)
+    event(log, "return.decided", f"{cp.ref}: {cp.state} -> {move.dest}", case=case.ref,
+          person=actor.name, trigger=trigger)
+    return shown
 
 
 def _tell_council_of_query(conn: Connection, cp: CheckpointRecord, case: CaseRecord,
