@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from workflow.runtime.backup_schedule import backup_job, last_backup, prune, taken_at, to_keep
+from workflow.runtime.backup_schedule import (backup_job, last_backup, last_due, prune, taken_at,
+                                               to_keep)
 from workflow.storage.db import reading
 from workflow.errors import SetupError
 from workflow.runtime.metrics import REGISTRY
@@ -138,3 +139,71 @@ def test_status_shows_the_last_backup_and_is_stale_when_it_failed(db, ran_once):
 
     assert good["ok"] and not good["stale"] and good["age_seconds"] == 8 * 3600
     assert not failed["ok"] and failed["stale"] and "does not exist" in failed["error"]
+
+
+def test_status_lists_every_backup_kept_newest_first(db, tmp_path):
+    job = backup_job(db, tmp_path, files_root=tmp_path / "files", seal_dir=None)
+    for day in (3, 4):
+        with freeze_time(datetime(2014, 3, day, 1, tzinfo=UTC)):
+            job()
+
+    with freeze_time(datetime(2014, 3, 4, 9, tzinfo=UTC)):
+        kept = status(db)["backup"]["backups"]
+
+    assert [k["file"] for k in kept] == ["casework-20140304T010000.tar.gz",
+                                         "casework-20140303T010000.tar.gz"]
+    assert kept[0]["at"].startswith("2014-03-04T01:00") and all(k["bytes"] > 0 for k in kept)
+
+
+def test_a_night_missed_while_serve_was_down_is_made_up_a_minute_after_it_starts(db, ran_once,
+                                                                              tmp_path):
+    # The last backup ran at 01:00 on 4 March; serve was down over the night of the 5th.
+    with freeze_time(datetime(2014, 3, 5, 9, tzinfo=UTC)):
+        scheduler = build_scheduler(db, every_minutes=5, deliver=False,
+                                    environ={"CASEWORK_BACKUP_DIR": str(tmp_path)})
+    makeup = scheduler.get_job("backup-missed")
+    assert makeup is not None
+    assert makeup.trigger.run_date == datetime(2014, 3, 5, 9, 1, tzinfo=UTC)
+
+
+def test_no_backup_is_made_up_when_the_night_s_own_ran(db, ran_once, tmp_path):
+    with freeze_time(datetime(2014, 3, 4, 23, tzinfo=UTC)):      # same London day, after 01:00
+        scheduler = build_scheduler(db, every_minutes=5, deliver=False,
+                                    environ={"CASEWORK_BACKUP_DIR": str(tmp_path)})
+
+    assert scheduler.get_job("backup-missed") is None
+
+
+def test_the_night_is_counted_from_one_in_the_morning_london_time():
+    summer = datetime(2014, 7, 1, 0, 30, tzinfo=UTC)                 # 01:30 BST
+    assert last_due(summer) == datetime(2014, 7, 1, 0, 0, tzinfo=UTC)
+    just_before = datetime(2014, 12, 2, 0, 59, tzinfo=UTC)          # 00:59 GMT
+    assert last_due(just_before) == datetime(2014, 12, 1, 1, 0, tzinfo=UTC)
+
+
+def test_the_status_command_shows_a_line_for_each_backup_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from workflow.storage.db import make_engine
+    from workflow.services.setup import init
+
+    url = f"sqlite:///{tmp_path / 'casework.db'}"
+    engine = make_engine(url)
+    init(engine)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    job = backup_job(engine, folder, files_root=tmp_path / "files", seal_dir=None)
+    for day in (3, 4):
+        with freeze_time(datetime(2014, 3, day, 1, tzinfo=UTC)):
+            job()
+    engine.dispose()
+
+    casework = str(Path(sys.executable).with_name("casework"))
+    shown = subprocess.run([casework, "--db", url, "status"], capture_output=True, text=True,
+                           env={**os.environ, "CASEWORK_DB": url}, timeout=60)
+
+    lines = [line for line in shown.stdout.splitlines() if line.strip().startswith("kept")]
+    assert len(lines) == 2, shown.stdout + shown.stderr
+    assert "1am, 4 March 2014" in lines[0] and "casework-20140304T010000.tar.gz" in lines[0]

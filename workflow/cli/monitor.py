@@ -69,6 +69,8 @@ def register(app: typer.Typer) -> None:
                        f"{o['dead']} dead{oldest}")
             if "backup" in found:
                 typer.echo(backup_line(found["backup"]))
+                for kept in found["backup"].get("backups", []):
+                    typer.echo(kept_line(kept))
         if not found["ok"]:
             raise SystemExit(1)    # not typer.Exit: main() drops the code click returns for it
 
@@ -79,6 +81,14 @@ def backup_line(b: dict) -> str:
             f"{b.get('kept', 0)} kept)" if b.get("ok") else
             f"FAILED {_age_of(b.get('at'))}: {b.get('error')}")
     return f"last backup  {good}" + (" -- STALE" if b.get("stale") else "")
+
+
+def kept_line(kept: dict) -> str:
+    """`  kept  1am, 4 March 2014  casework-20140304T010002.tar.gz  12.3 MB`."""
+    from datetime import datetime
+    from states.dates import moment
+    return (f"  kept       {moment(datetime.fromisoformat(kept['at']))}  {kept['file']}  "
+            f"{kept['bytes'] / 1e6:,.1f} MB")
 
 
 def _age_of(at) -> str:

@@ -7,14 +7,16 @@ rest are deleted after each new one is written. Only files named as this
 job names them (`casework-YYYYMMDDTHHMMSS.tar.gz`) are ever deleted.
 
 Each run, done or failed, is recorded in `meta` (key `backup`) for `casework
-status`, and counted in /metrics.
+status`, and counted in /metrics; `status` also lists every backup kept. A
+night missed while `serve` was down is made up a minute after it starts
+(`missed`): the scheduler keeps its jobs in memory, so it cannot know.
 """
 from __future__ import annotations
 
 import logging
 import os
 import re
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -89,14 +91,39 @@ def last_backup(conn: Connection) -> dict:
 
 
 def backup_status(conn: Connection, now: datetime) -> dict | None:
-    """For `casework status`: the last run, and whether the last good one is too old."""
+    """For `casework status`: the last run, whether the last good one is too old, and
+    every scheduled backup kept in its folder (newest first)."""
     last = last_backup(conn)
     if not last:
         return None
     good = last.get("last_ok_at")
     age = (now - datetime.fromisoformat(good)).total_seconds() if good else None
     stale = age is None or age > STALE_AFTER_HOURS * 3600 or not last.get("ok")
-    return {**last, "age_seconds": round(age, 1) if age is not None else None, "stale": stale}
+    folder = Path(last.get("folder") or "")
+    return {**last, "age_seconds": round(age, 1) if age is not None else None, "stale": stale,
+            "backups": kept(folder) if last.get("folder") and folder.is_dir() else []}
+
+
+def kept(folder: Path) -> list[dict]:
+    """Each scheduled backup in `folder`, newest first: when, its file, its size."""
+    dated = sorted(((at, p) for p in folder.iterdir() if (at := taken_at(p)) is not None),
+                   reverse=True)
+    return [{"at": moment(at), "file": p.name, "bytes": p.stat().st_size} for at, p in dated]
+
+
+def last_due(now: datetime) -> datetime:
+    """The latest 01:00 in London at or before `now`, in UTC."""
+    local = now.astimezone(LONDON)
+    due = datetime.combine(local.date(), time(AT_HOUR), tzinfo=LONDON)
+    if due > local:
+        due = datetime.combine(local.date() - timedelta(days=1), time(AT_HOUR), tzinfo=LONDON)
+    return due.astimezone(timezone.utc)
+
+
+def missed(conn: Connection, now: datetime) -> bool:
+    """No backup was tried since the last 01:00 (serve was down then, or has never run one)."""
+    at = last_backup(conn).get("at")
+    return at is None or datetime.fromisoformat(at) < last_due(now)
 
 
 def backup_job(engine: Engine, folder: Path, *, files_root: Path,

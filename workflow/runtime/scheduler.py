@@ -11,12 +11,14 @@ import logging
 import os
 import threading
 import time
+from datetime import timedelta
 from typing import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
@@ -24,7 +26,7 @@ from notifications.transports import sender_from_env, transport_from_env
 from states.ladder import LONDON
 from workflow import clock
 from workflow.runtime import mail
-from workflow.storage.db import lock_wait_seconds, where_engine
+from workflow.storage.db import lock_wait_seconds, reading, where_engine
 from workflow.storage.dbfaults import explain, is_database_error
 from workflow.errors import SetupError
 from workflow.runtime.sweep import default_owner, sweep
@@ -171,7 +173,7 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
 def _add_nightly_backup(scheduler: BackgroundScheduler, engine: Engine, environ) -> None:
     from workflow.services.attachments import files_root
     from workflow.runtime.backup import seal_dir_from_env
-    from workflow.runtime.backup_schedule import AT_HOUR, backup_dir, backup_job
+    from workflow.runtime.backup_schedule import AT_HOUR, backup_dir, backup_job, missed
     folder = backup_dir(environ)         # a folder that cannot be used stops `serve` at start
     if folder is None:
         return
@@ -179,3 +181,9 @@ def _add_nightly_backup(scheduler: BackgroundScheduler, engine: Engine, environ)
                      seal_dir=seal_dir_from_env(environ))
     scheduler.add_job(job, CronTrigger(hour=AT_HOUR, minute=0, timezone=LONDON), id="backup",
                       name="backup", replace_existing=True)
+    now = clock.now()
+    with reading(engine) as conn:
+        late = missed(conn, now)
+    if late:        # the night's backup was missed while nothing ran: make it up now
+        scheduler.add_job(job, DateTrigger(now + timedelta(minutes=1)), id="backup-missed",
+                          name="backup (missed night)", replace_existing=True)
