@@ -74,6 +74,8 @@ AREA = Definition(
         "to_select": ("under_assessment",),
         "to_onboard": ("selected", "onboarding"),
         "council_to_act": ("draft",),
+        # The expression of interest may be changed (amended) only here.
+        "amendable": ("draft",),
         # How a page colours the state (it always shows the name too).
         "going_well": ("selected", "active", "completed"),
         "in_trouble": ("not_selected", "suspended"),

@@ -127,6 +127,8 @@ BID = Definition(
         "to_recommend": ("moderated",),
         "to_offer": ("recommended",),
         "council_to_act": ("draft", "clarification_requested", "award_offered"),
+        # The application's document may be changed (amended) only here.
+        "amendable": ("draft", "clarification_requested"),
         # How a page colours the state (it always shows the name too).
         "going_well": ("eligible", "award_offered", "in_monitoring", "closed"),
         "in_trouble": ("ineligible", "rejected", "suspended", "terminated"),

@@ -8,6 +8,7 @@ rule (states.rules), refused at submit with the same care.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
     from states.programme import ProgrammeSpec
 
 __all__ = ["load_document", "BidApplication", "AreaApplication", "AreaPartner", "parse_bid",
-           "parse_area", "parse_return", "named_organisations"]
+           "parse_area", "parse_return", "named_organisations", "document_fields",
+           "changed_fields", "comparison", "document_hash"]
 
 _BID_FIELDS = ("programme", "category", "title", "lead", "partners", "amount",
                "transitional_costs", "annual_savings", "arrangement", "innovation",
@@ -247,6 +249,39 @@ def parse_area(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
                           extra=c.extra(_AREA_FIELDS))
     c.raise_problems()
     return app
+
+
+# --- comparing two versions of an application ------------------------------
+
+def document_hash(document: Mapping[str, Any]) -> str:
+    """SHA-256 of a stored document's canonical JSON (keys sorted, no spaces, UTF-8):
+    what an amendment's history row holds, so the chain vouches for every version."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def document_fields(kind: str, *documents: Mapping[str, Any]) -> list[str]:
+    """The fields of `documents` in the order the document of `kind` declares them,
+    then any others (a programme's own) in the order they first appear."""
+    order = list(_BID_FIELDS if kind == "bid" else _AREA_FIELDS)
+    out = [f for f in order if any(f in d for d in documents)]
+    for d in documents:
+        out.extend(k for k in d if k not in out)
+    return out
+
+
+def changed_fields(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The names of the fields whose values differ between two stored documents
+    (a field given in one and not the other has changed)."""
+    return [f for f in document_fields(kind, old, new) if old.get(f) != new.get(f)]
+
+
+def comparison(kind: str, old: Mapping[str, Any],
+               new: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Field by field: `{"field", "before", "after", "changed"}` for every field either holds
+    (None where a version does not hold it), in the document's order."""
+    return [{"field": f, "before": old.get(f), "after": new.get(f),
+             "changed": old.get(f) != new.get(f)} for f in document_fields(kind, old, new)]
 
 
 # --- a monitoring return ---------------------------------------------------

@@ -25,4 +25,6 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "record_contribution": frozenset({"caseworker"}),
     "outbox_retry": frozenset({"caseworker"}),
     "assign": frozenset({"caseworker"}),
+    # Changing an application's document (a draft, or answering a question).
+    "amend": frozenset({"council", "caseworker"}),
 }

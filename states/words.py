@@ -79,6 +79,8 @@ EVENT_WORDS: Mapping[str, Words] = words_table({
                             "The area's contribution to the network's running costs was "
                             "recorded."),
     "assign": ("Handed over", "The case was handed to another caseworker."),
+    "amend": ("Application amended",
+              "The application was changed; the new version was kept beside the earlier ones."),
     "schedule_checkpoints": ("Returns scheduled",
                              "The monitoring returns and their due dates were set."),
     "remind": ("Reminder sent", "A reminder about a monitoring return was sent."),

@@ -18,7 +18,7 @@ from states.errors import DocumentError
 from states.money import money_json
 from states.rules import ACTOR_RULES, RULES
 from workflow import clock
-from workflow.services import awards, messages, directory
+from workflow.services import applications, awards, messages, directory
 from workflow.services import programme_files as programme_store
 from workflow.services.access import may_act
 from workflow.storage.db import reading
@@ -58,14 +58,8 @@ def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name
     definition = DEFINITIONS[kind]
     with engine.begin() as conn:
         actor = directory.actor(conn, actor_name)
-        spec = programme_store.find_spec(conn, document.get("programme"))
-        codes = named_organisations(document)
-        known = {r.code for r in conn.execute(
-            select(organisations.c.code).where(organisations.c.code.in_(codes)))}
-        try:
-            app = _PARSERS[kind](document, programme=spec, organisations=known)
-        except DocumentError as err:
-            raise Malformed(f"The {kind} document", err.problems) from None
+        app = check_document(conn, kind, document)
+        spec = programme_store.find_spec(conn, app.programme)
         role = may_act(actor, "open", app.lead, f"open a {kind} for {app.lead}")
         now = clock.now()
         ref = programme_store.next_reference(conn, spec.code)
@@ -81,9 +75,23 @@ def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name
             caseworker=actor.name if "caseworker" in actor.roles else None,
             last_seq=1, last_hash=digest, created_at=now, updated_at=now)).inserted_primary_key[0]
         insert_row(conn, Head(case_id, ref, 0, GENESIS), entry)
+        applications.keep_version(conn, case_id, 1, app.to_json(), [], actor.name, now)
         conn.execute(case_orgs.insert(), [{"org": app.lead, "case_id": case_id, "role": "lead"}] + [
             {"org": p, "case_id": case_id, "role": "partner"} for p in partners if p != app.lead])
         return case_json(conn, load_case(conn, ref), actor)
+
+
+def check_document(conn: Connection, kind: str, document: Mapping[str, Any]) -> Any:
+    """The checked application (BidApplication or AreaApplication) of a `kind` document,
+    or Malformed naming every problem: what `case open` and every amendment check."""
+    spec = programme_store.find_spec(conn, document.get("programme"))
+    codes = named_organisations(document)
+    known = {r.code for r in conn.execute(
+        select(organisations.c.code).where(organisations.c.code.in_(codes)))}
+    try:
+        return _PARSERS[kind](document, programme=spec, organisations=known)
+    except DocumentError as err:
+        raise Malformed(f"The {kind} document", err.problems) from None
 
 
 # --- advancing --------------------------------------------------------------

@@ -136,6 +136,23 @@ history = Table(
 )
 
 
+# Every version of a case's application document (DESIGN section 10): version 1
+# is what was opened, each amendment the next. Append-only (migration 2101):
+# the case row holds the current document, these rows every one it ever held.
+application_versions = Table(
+    "application_versions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("sha256", String(64), nullable=False),    # of the document's canonical JSON
+    Column("changed", JSON, nullable=False),          # field names changed from version - 1
+    Column("actor", String(80), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "version"),
+)
+
+
 # The fund ledger: an offer reserves, a decline or termination releases.
 #
 # Rows, never a counter, so the committed total can always be explained.
@@ -266,5 +283,5 @@ idempotency_keys = Table(
 
 
 __all__ = ["metadata", "programmes", "organisations", "people", "cases", "case_orgs", "checkpoints",
-           "history", "ledger", "declarations", "scores", "seals", "audit_keys", "meta", "outbox",
+           "history", "application_versions", "ledger", "declarations", "scores", "seals", "audit_keys", "meta", "outbox",
            "api_tokens", "sign_in_attempts", "idempotency_keys"]
