@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 from states import DEFINITIONS
 from states.documents import changed_fields, comparison, document_hash
 from workflow.errors import Malformed, NotFound, RuleViolation, checked_text
-from workflow.runtime.logs import event
+from workflow.logs import event
 from workflow.services import directory
 from workflow.services.access import check_visible, may_act
 from workflow.services.chain import Entry, change
