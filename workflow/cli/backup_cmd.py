@@ -39,9 +39,10 @@ def register(app: typer.Typer) -> None:
                            f"{summary['made_at']})")
             return
         from workflow.services.attachments import files_root
-        from workflow.runtime.backup import backup, seal_dir_from_env
+        from workflow.runtime.backup import backup
+        from workflow.services.seals import seal_dir
         eng = engine()
-        report = backup(eng, file, files_root=files_root(eng), seal_dir=seal_dir_from_env())
+        report = backup(eng, file, files_root=files_root(eng), seal_dir=seal_dir())
         emit(report.as_json(), True) if as_json else typer.echo(str(report))
         for note in report.notes:
             typer.echo(note, err=True)
@@ -60,13 +61,13 @@ def register(app: typer.Typer) -> None:
         hashes, `audit verify` and the newest seal; refuses otherwise, changing nothing."""
         from workflow.services.attachments import files_root
         from workflow.storage.db import make_engine
-        from workflow.runtime.backup import seal_dir_from_env
+        from workflow.services.seals import seal_dir
         from workflow.runtime.restore import restore
         from workflow.services.seals import read_public_key
         trusted = {read_public_key(public_key)} if public_key else None
         eng = make_engine(db or STATE.db_url)
         try:
-            report = restore(file, eng, files_root=files_root(eng), seal_dir=seal_dir_from_env(),
+            report = restore(file, eng, files_root=files_root(eng), seal_dir=seal_dir(),
                              trusted=trusted)
         finally:
             eng.dispose()

@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
 
 def _backup_first(eng, no_backup: bool):
     from workflow.services.attachments import files_root
-    from workflow.runtime.backup import before_upgrade, seal_dir_from_env
+    from workflow.runtime.backup import before_upgrade
+    from workflow.services.seals import seal_dir
     from workflow.runtime.backup_schedule import backup_dir
     return before_upgrade(eng, backup_dir(), files_root=files_root(eng),
-                          seal_dir=seal_dir_from_env(), skip=no_backup)
+                          seal_dir=seal_dir(), skip=no_backup)

@@ -22,12 +22,12 @@ import hashlib
 import json
 import os
 import tarfile
-import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 from typing import IO, Callable, Iterable, Optional
 
 from workflow.errors import Refused
+from workflow.storage.whole_files import written_whole
 
 FORMAT = "casework-backup"
 VERSION = 1
@@ -66,31 +66,23 @@ def write(path: Path, members: Iterable[tuple[str, Path]], about: dict) -> dict:
     manifest beside the members' hashes. Nothing is left at `path` unless the
     whole archive was written.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        listed: dict[str, dict] = {}
-        with os.fdopen(fd, "wb") as out:
-            raw = _Paced(out)
-            with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=COMPRESS_LEVEL) as tar:
-                for name, source in members:
-                    with source.open("rb") as f:
-                        info = tar.gettarinfo(fileobj=f, arcname=name)
-                        info.uid = info.gid = 0
-                        info.uname = info.gname = ""
-                        reader = _Hashing(f)
-                        tar.addfile(info, reader)
-                    listed[name] = {"sha256": reader.sha.hexdigest(), "size": reader.size}
-                manifest = {"format": FORMAT, "version": VERSION, **about, "members": listed}
-                data = json.dumps(manifest, indent=1, sort_keys=True).encode()
-                info = tarfile.TarInfo(MANIFEST)
-                info.size, info.mode = len(data), 0o644
-                tar.addfile(info, _Hashing(_Bytes(data)))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    listed: dict[str, dict] = {}
+    with written_whole(path) as out:
+        raw = _Paced(out)
+        with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=COMPRESS_LEVEL) as tar:
+            for name, source in members:
+                with source.open("rb") as f:
+                    info = tar.gettarinfo(fileobj=f, arcname=name)
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    reader = _Hashing(f)
+                    tar.addfile(info, reader)
+                listed[name] = {"sha256": reader.sha.hexdigest(), "size": reader.size}
+            manifest = {"format": FORMAT, "version": VERSION, **about, "members": listed}
+            data = json.dumps(manifest, indent=1, sort_keys=True).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, _Hashing(_Bytes(data)))
     return manifest
 
 

@@ -72,12 +72,6 @@ class BackupReport:
                 f"{self.size / 1e6:,.1f} MB in {self.seconds:.1f} s)")
 
 
-def seal_dir_from_env(environ=os.environ) -> Path | None:
-    """CASEWORK_SEAL_DIR, where the seals' copies are written (issue 17), or None."""
-    configured = environ.get("CASEWORK_SEAL_DIR", "").strip()
-    return Path(configured) if configured else None
-
-
 def dated_name(at: datetime) -> str:
     """`casework-20140304T010002.tar.gz`: when the backup was made, in UTC."""
     return f"casework-{at.astimezone(timezone.utc):%Y%m%dT%H%M%S}.tar.gz"
@@ -156,7 +150,7 @@ def _copy_seals(seal_dir: Path, into: Path) -> list[Path]:
 
 
 def _evidence(root: Path) -> Iterator[Path]:
-    """The stored evidence files (`ab/cdef…`), not a file still being written (`.incoming-…`)."""
+    """The stored evidence files (`ab/cdef…`), not one still being written (hidden, `.partial`)."""
     if not root.is_dir():
         return
     for folder in root.iterdir():

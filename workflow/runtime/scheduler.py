@@ -172,13 +172,13 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
 
 def _add_nightly_backup(scheduler: BackgroundScheduler, engine: Engine, environ) -> None:
     from workflow.services.attachments import files_root
-    from workflow.runtime.backup import seal_dir_from_env
+    from workflow.services.seals import seal_dir
     from workflow.runtime.backup_schedule import AT_HOUR, backup_dir, backup_job, missed
     folder = backup_dir(environ)         # a folder that cannot be used stops `serve` at start
     if folder is None:
         return
     job = backup_job(engine, folder, files_root=files_root(engine),
-                     seal_dir=seal_dir_from_env(environ))
+                     seal_dir=seal_dir(environ))
     scheduler.add_job(job, CronTrigger(hour=AT_HOUR, minute=0, timezone=LONDON), id="backup",
                       name="backup", replace_existing=True)
     now = clock.now()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from io import BytesIO
@@ -23,6 +22,7 @@ from sqlalchemy import Engine
 from states.text import text_problem
 
 from workflow.errors import Malformed, NotFound
+from workflow.storage.whole_files import written_whole
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_NAME = 200
@@ -126,17 +126,8 @@ def store(name: str, data: bytes, root: Path) -> Stored:
     path = path_for(digest, root)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Written beside its final place and renamed, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with written_whole(path) as out:
+            out.write(data)
     base = clean_name(name)
     return Stored(digest, base, len(data), ALLOWED[Path(base).suffix.lower()])
 

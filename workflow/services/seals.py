@@ -337,5 +337,11 @@ def seal_and_copy(engine: Engine, key: Ed25519PrivateKey, *,
                   previous_key: Ed25519PrivateKey | None = None,
                   environ: Mapping[str, str] = os.environ) -> tuple[Seal, Path | None]:
     made = seal(engine, key, previous_key=previous_key)
-    directory = environ.get(DIR_SETTING)
+    directory = seal_dir(environ)
     return made, (write_copy(made, directory) if directory else None)
+
+
+def seal_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """Where the seals' copies are kept (CASEWORK_SEAL_DIR), or None when it is not set."""
+    configured = environ.get(DIR_SETTING, "").strip()
+    return Path(configured) if configured else None
