@@ -98,3 +98,4 @@ def test_a_json_body_nested_100000_deep_is_a_400_problem_not_a_500(api):
     assert answer.status_code == 400
     assert answer.headers["content-type"] == "application/problem+json"
     assert api.world.snapshot() == before
+    assert "nested more than 32 deep" in answer.json()["detail"]

@@ -104,3 +104,14 @@ def test_programme_history_filters_by_trigger_person_and_dates(site, ref):
     assert "No history rows match." in none_yet
     assert malformed.status_code == 400
     assert '<a href="#since">Since: &#39;yesterday&#39; is not a date like 2014-03-31</a>' in malformed.text
+
+
+def test_rows_whose_case_was_deleted_are_named_without_a_link_to_a_case(site, ref):
+    from tests.workflow import tamper as dba
+    dba.delete_case(site.engine, ref)
+
+    page = site.as_("audrey").get("/audit/verify")
+
+    words = text_of(page.text)
+    assert "history rows belong to no case" in words and "No case: its row is gone" in words
+    assert 'href="/audit/case id' not in page.text

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from states.documents import MAX_DEPTH
 from workflow.services.attachments import MAX_BYTES
 from workflow.api.idempotency import Answer, is_conflict
 from workflow.errors import (CaseworkError, Malformed, PreconditionFailed, SetupError,
@@ -90,6 +91,8 @@ def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
                     media_type=MEDIA_TYPE, headers={**_headers(status), **(headers or {})})
 
 
+_UNPARSED = "There was an error parsing the body"     # FastAPI's detail (fastapi/routing.py)
+
 _PLACES = {"query": "query parameter ", "path": "path parameter ", "header": "header ",
            "body": ""}
 _SAYINGS = {"missing": "is required", "extra_forbidden": "is not a field of this request",
@@ -142,6 +145,11 @@ def install(app: FastAPI) -> None:
             detail = f"There is nothing at {request.url.path}."
         if err.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
+        if err.status_code == 400 and detail == _UNPARSED:
+            # FastAPI's word for a body json.loads gave up on, a RecursionError included.
+            detail = (f"The JSON body could not be read: it is not valid JSON, or it is nested "
+                      f"more than {MAX_DEPTH} deep (lists and objects inside each other). "
+                      f"Nothing was written.")
         if err.status_code == 413:
             return too_large()
         return respond(err.status_code, problem(err.status_code, slug, _reason(err.status_code),

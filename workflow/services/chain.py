@@ -215,6 +215,8 @@ class Verification:
     cases: int = 0
     rows: int = 0
     broken: dict[str, str] = field(default_factory=dict)   # ref -> what is wrong
+    # Keys of `broken` that are not a case: rows whose case row is gone ("case id 17").
+    orphaned: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -269,9 +271,10 @@ def verify(conn: Connection, case_id: int | None = None) -> Verification:
         if cid not in heads:
             if case_id is None or cid == case_id:   # rows whose case is gone (DESIGN section 11)
                 result.rows += len(bucket)
-                result.broken[f"case id {cid}"] = (
-                    f"{len(bucket):,} history rows belong to no case "
-                    f"(row ids {bucket[0].id}-{bucket[-1].id})")
+                key = f"case id {cid}"
+                result.orphaned.add(key)
+                result.broken[key] = (f"{len(bucket):,} history rows belong to no case "
+                                      f"(row ids {bucket[0].id}-{bucket[-1].id})")
             return
         h = heads.pop(cid)
         result.cases += 1
