@@ -93,3 +93,21 @@ def test_a_wrong_method_is_answered_in_plain_english(site):
 
     assert answer.status_code == 405
     assert "This page does not take that kind of request" in text_of(answer.text)
+
+
+def test_a_database_fault_is_a_plain_503_page_and_one_log_line_saying_what_happened(site, tmp_path,
+                                                                                  caplog):
+    carol = site.as_("carol")
+    not_a_database = tmp_path / "casework.db"
+    not_a_database.write_bytes(b"this is not a database file " * 200)
+    site.app.state.engine = make_engine(f"sqlite:///{not_a_database}")
+
+    with caplog.at_level("INFO", logger="casework"):
+        answer = carol.get("/cases")
+
+    assert answer.status_code == 503
+    words = text_of(answer.text)
+    assert "Sorry, the service is unavailable" in words and "nothing was changed" in words
+    assert str(tmp_path) not in answer.text and "Traceback" not in answer.text
+    [line] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "is not a database" in line.getMessage() and line.exc_info is None

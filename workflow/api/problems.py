@@ -17,7 +17,10 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from states.documents import MAX_DEPTH
+from workflow.logs import event
 from workflow.services.attachments import MAX_BYTES
+from workflow.storage.db import fault_of
+from workflow.storage.dbfaults import is_database_error
 from workflow.api.idempotency import Answer, is_conflict
 from workflow.errors import (CaseworkError, Malformed, PreconditionFailed, SetupError,
                              http_kind)
@@ -157,6 +160,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, err: Exception) -> Response:
+        if is_database_error(err):
+            fault = fault_of(request.app.state.engine, err)
+            event(log, "api.database_fault", fault.line, level=logging.ERROR, fault=fault.kind,
+                  path=request.url.path)
+            return respond(503, problem(503, "database-unavailable", "Service unavailable",
+                                        "The service could not use its records just now, so "
+                                        "nothing was changed. Try again in a few minutes."),
+                           {"Retry-After": "60"})
         log.exception("API request %s %s failed", request.method, request.url.path)
         return respond(500, problem(500, "internal", "Internal error",
                                     "Something went wrong on our side; nothing you sent was "

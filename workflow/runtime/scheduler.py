@@ -26,8 +26,8 @@ from notifications.transports import sender_from_env, transport_from_env
 from states.ladder import LONDON
 from workflow import clock
 from workflow.runtime import mail
-from workflow.storage.db import lock_wait_seconds, reading, where_engine
-from workflow.storage.dbfaults import explain, is_database_error
+from workflow.storage.db import fault_of, reading
+from workflow.storage.dbfaults import is_database_error
 from workflow.errors import SetupError
 from workflow.runtime.sweep import default_owner, sweep
 
@@ -39,8 +39,7 @@ log = logging.getLogger("casework.scheduler")
 def _log_failure(engine: Engine, what: str, err: Exception) -> None:
     """A database fault is one line saying what to do; anything else keeps its traceback."""
     if is_database_error(err):
-        log.error("%s failed; the next run will try again. %s", what,
-                  explain(err, where_engine(engine), wait_seconds=lock_wait_seconds()).line)
+        log.error("%s failed; the next run will try again. %s", what, fault_of(engine, err).line)
     else:
         log.exception("%s failed; the next run will try again", what)
 

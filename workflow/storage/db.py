@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from workflow.storage.dbfaults import damaged, explain
+from workflow.storage.dbfaults import Fault, damaged, explain
 from workflow.errors import SetupError
 from workflow.storage.wal import LogCheckpoints
 
@@ -253,6 +253,12 @@ def check_intact(engine: Engine) -> None:
         found = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
     if found != ["ok"]:
         raise SetupError(damaged(where_engine(engine), "; ".join(found)[:200]))
+
+
+def fault_of(engine: Engine, err: BaseException) -> Fault:
+    """The one line for database error `err`, met while using `engine` (a writer having
+    waited CASEWORK_LOCK_WAIT for SQLite's lock): for the logs of `serve` and its pages."""
+    return explain(err, where_engine(engine), wait_seconds=lock_wait_seconds())
 
 
 def where_engine(engine: Engine) -> str:

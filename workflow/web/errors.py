@@ -18,6 +18,9 @@ from starlette.responses import RedirectResponse, Response
 
 from workflow.errors import (CaseworkError, GuardFailed, Malformed, ReasonRequired, RuleViolation,
                              http_status)
+from workflow.logs import event
+from workflow.storage.db import fault_of
+from workflow.storage.dbfaults import is_database_error
 from workflow.web.auth import Forbidden, SignInNeeded, viewer
 from workflow.web.pages import Problem, page
 
@@ -132,11 +135,25 @@ def _http(request: Request, exc: HTTPException) -> Response:
 
 def _crash(request: Request, exc: Exception) -> Response:
     _who(request)
+    if is_database_error(exc):
+        return _database_fault(request, exc)
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return page(request, "error.html", status=500, title="Sorry, there is a problem with the service",
                 message="Something went wrong on our side and nothing was changed. Try again "
                         "later; if it keeps happening, tell the programme team what you were "
                         "doing and when.")
+
+
+def _database_fault(request: Request, exc: Exception) -> Response:
+    """One log line saying what happened to the database (no traceback); a page that says
+    nothing was changed. The file's path and the driver's words stay in the log."""
+    fault = fault_of(request.app.state.engine, exc)
+    event(log, "web.database_fault", fault.line, level=logging.ERROR, fault=fault.kind,
+          path=request.url.path)
+    return page(request, "error.html", status=503, title="Sorry, the service is unavailable",
+                message="The service could not use its records just now, so nothing was "
+                        "changed. Try again in a few minutes; if it keeps happening, tell the "
+                        "programme team what you were doing and when.")
 
 
 HANDLERS = {
