@@ -16,49 +16,17 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Callable, Iterator, Mapping, Sequence
 
-from sqlalchemy import (JSON, Column, Index, Integer, String, Table, Text, and_, bindparam, case,
-                        func, or_, select, update)
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from notifications.kinds import KINDS
 from notifications.message import build_message, check_header, message_id_for, parse_address
 from notifications.render import Rendered
-from notifications.sqltypes import UTCDateTime, metadata
+from notifications.outbox_table import outbox
 from notifications.transports import PermFailure, Sent, SendResult, TempFailure, Transport
 
 
-# The outbox: one row a message, written in the transaction of the change
-# that caused it, and sent later by `deliver`.
-outbox = Table(
-    "outbox", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("key", String(200), nullable=False, unique=True),
-    Column("kind", String(60), nullable=False),
-    Column("case_ref", String(40), index=True),
-    Column("checkpoint_ref", String(48)),
-    Column("state", String(10), nullable=False),
-    Column("to_addrs", JSON, nullable=False),
-    Column("cc_addrs", JSON, nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("body_text", Text, nullable=False),
-    Column("body_html", Text, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("claimed_by", String(80)),
-    Column("claim_expires", UTCDateTime),
-    Column("last_error", Text),
-    Column("smtp_response", Text),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("sent_at", UTCDateTime),
-    # GOV.UK Notify: its notifications for the row, `[{"id", "to", "status"}]`
-    # (one a recipient), and where the row's delivery receipts stand:
-    # "pending" until every one is final, then "delivered" (or NULL: not Notify).
-    Column("notify_ids", JSON),
-    Column("receipt", String(20)),
-    Index("ix_outbox_due", "state", "next_attempt_at"),
-    Index("ix_outbox_receipt", "receipt"),
-)
-
+# The table is declared in outbox_table (the tables import it without what sends mail).
 
 # --- functions over the table (SQLAlchemy Core; the caller owns transactions) ---
 

@@ -7,7 +7,6 @@ from typing import Any, Iterable
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from notifications.message import parse_address
 from states.errors import DocumentError
 from states.money import money_json, parse_money
 from states.roles import ROLES
@@ -38,6 +37,8 @@ def _email_problem(field: str, value: str | None) -> list[str]:
     """The same check the outbox makes, so an address taken here can always be mailed."""
     if value is None:
         return []
+    # Here, not at the top: reading people needs none of the mail's modules.
+    from notifications.message import parse_address
     try:
         if not EMAIL.match(value):
             raise ValueError("no")

@@ -10,46 +10,35 @@ import logging
 import time
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Connection, Engine, select
 
 from states import DEFINITIONS
 from states.documents import named_organisations, parse_area, parse_bid
 from states.errors import DocumentError
-from states.money import money_json
 from states.rules import ACTOR_RULES, RULES
 from workflow import clock
 from workflow.services import applications, awards, messages, directory
 from workflow.services import programme_files as programme_store
 from workflow.services.access import may_act
-from workflow.storage.db import reading
 from workflow.services.effects import RECORDS, MoveDone, run_effects
-from workflow.services.engine import Actor, allowed_triggers, plan
-from workflow.errors import CaseNotFound, ConflictError, Malformed, checked_text
+from workflow.services.engine import Actor, plan
+from workflow.errors import ConflictError, Malformed, checked_text
 from workflow.services.facts import facts_for, needs_of, reads_ledger
 from workflow.logs import event
-from workflow.services.chain import GENESIS, Entry, Head, change, insert_row, rows_for, seal, as_dict
+from workflow.services.chain import GENESIS, Entry, Head, change, insert_row, seal
 from workflow.storage.tables import case_orgs, cases, organisations
-from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
 from workflow.services.unit_of_work import UnitOfWork, unit
+# Reading lives in `reads` (which imports nothing that changes a case); its
+# names are kept here for the callers that read and change alike.
+from workflow.services.reads import CASE_KINDS as CASE_KINDS, case_history as case_history
+from workflow.services.reads import case_json, load_case
+from workflow.services.reads import involving as involving, list_cases as list_cases
+from workflow.services.reads import show as show
 
 log = logging.getLogger("casework.cases")
 
-_CASE_BY_REF = Prepared(select(cases).where(cases.c.ref == bindparam("ref")), record=CaseRecord)
-# For a change that should queue behind a concurrent one rather than be refused
-# (PostgreSQL; SQLite's write transaction already lets one writer in at a time).
-_CASE_BY_REF_HELD = Prepared(select(cases).where(cases.c.ref == bindparam("ref"))
-                             .with_for_update(), record=CaseRecord)
 _PARSERS = {"bid": parse_bid, "area": parse_area}
-
-
-def load_case(conn: Connection, ref: str, *, hold: bool = False) -> CaseRecord:
-    """Case `ref` (CaseNotFound); with `hold`, its row is held until commit on PostgreSQL."""
-    read = _CASE_BY_REF_HELD if hold and conn.dialect.name == "postgresql" else _CASE_BY_REF
-    case = read.first(conn, {"ref": ref.upper()})
-    if case is None:
-        raise CaseNotFound(ref)
-    return case
 
 
 # --- opening ----------------------------------------------------------------
@@ -160,92 +149,3 @@ def _move(uow: UnitOfWork, case: CaseRecord, trigger: str, actor: Actor, *,
         messages.notify_event(conn, after, spec, move.transition.notice, trigger, seq, now=now,
                               reason=reason, book=uow.book)
     return after
-
-
-# --- reading ----------------------------------------------------------------
-def case_json(conn: Connection, case: CaseRecord, actor: Actor | None = None, *,
-              with_application: bool = True) -> dict[str, Any]:
-    definition = DEFINITIONS[case.kind]
-    out: dict[str, Any] = {
-        "ref": case.ref, "kind": case.kind, "programme": case.programme, "state": case.state,
-        "version": case.version,
-        "allowed_triggers": allowed_triggers(definition, case.state, actor, case.lead),
-        "title": case.title, "category": case.category, "lead": case.lead,
-        "partners": list(case.partners), "caseworker": case.caseworker,
-        "at_risk": bool(case.at_risk),
-        "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
-    }
-    if case.kind == "bid":
-        out["amount"] = money_json(case.amount_pence)
-    else:
-        out["contribution"] = (money_json(case.contribution_pence)
-                               if case.contribution_pence is not None else None)
-    if with_application:
-        out["application"] = dict(case.application)
-    return out
-
-
-def show(engine: Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
-    with reading(engine) as conn:
-        actor = directory.actor(conn, actor_name) if actor_name else None
-        return case_json(conn, load_case(conn, ref), actor)
-
-
-def involving(org: str) -> Any:
-    """A condition on cases: those `org` leads or is a partner in, read from an index."""
-    return cases.c.id.in_(select(case_orgs.c.case_id).where(case_orgs.c.org == org))
-
-
-def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = None,
-               programme: str | None = None, actor_name: str | None = None,
-               after_id: int | None = None, limit: int | None = None,
-               org: str | None = None) -> list[dict[str, Any]]:
-    """Cases by id; `org` keeps those the organisation leads or is a partner in.
-
-    A kind or state that names nothing is refused (Malformed) rather than
-    answered with no cases: a typing mistake must not look like an empty list.
-    """
-    _refuse_unknown_filters(kind, state)
-    with reading(engine) as conn:
-        actor = directory.actor(conn, actor_name) if actor_name else None
-        # A list shows no application documents, so none is read (or parsed).
-        q, position = select(*[c for c in cases.c if c.name != "application"]), cases.c.id
-        if org:
-            # Walked from the organisation's own rows of case_orgs, in case order:
-            # a page then costs the same wherever it starts. (`involving`, an IN
-            # list, would gather all of the organisation's cases for every page.)
-            q = q.join(case_orgs, case_orgs.c.case_id == cases.c.id).where(case_orgs.c.org == org)
-            position = case_orgs.c.case_id
-        q = q.order_by(position)
-        if state:
-            q = q.where(cases.c.state == state)
-        if kind:
-            q = q.where(cases.c.kind == kind)
-        if programme:
-            q = q.where(func.lower(cases.c.programme) == programme.lower())
-        if after_id is not None:
-            q = q.where(position > after_id)
-        if limit is not None:
-            q = q.limit(limit)
-        return [case_json(conn, CaseRecord.of(r), actor, with_application=False)
-                for r in conn.execute(q)]
-
-
-CASE_KINDS = ("bid", "area")
-
-
-def _refuse_unknown_filters(kind: str | None, state: str | None) -> None:
-    if kind is not None and kind not in CASE_KINDS:
-        raise Malformed.unknown("kind", kind, CASE_KINDS)
-    if state is not None:
-        known: dict[str, None] = {}
-        for k in ((kind,) if kind else CASE_KINDS):
-            known.update(dict.fromkeys(DEFINITIONS[k].states))
-        if state not in known:
-            raise Malformed.unknown(f"{kind or 'case'} state", state, list(known))
-
-
-def case_history(engine: Engine, ref: str) -> list[dict[str, Any]]:
-    with reading(engine) as conn:
-        case = load_case(conn, ref)
-        return [as_dict(r) for r in rows_for(conn, case.id)]

@@ -64,7 +64,7 @@ def _scored_bids(conn: Connection, spec: ProgrammeSpec,
                             cases.c.state.in_(RANKED_STATES)).order_by(cases.c.id)
     if category is not None:
         q = q.where(cases.c.category == category)
-    rows = [CaseRecord.of(r) for r in conn.execute(q)]
+    rows = CaseRecord.all(conn.execute(q))
     ids = [r.id for r in rows]
     marks: dict[int, list[Any]] = defaultdict(list)
     conflicted: dict[int, set[str]] = defaultdict(set)

@@ -5,7 +5,6 @@ from sqlalchemy import Engine, select
 
 from states import DEFINITIONS
 from workflow.services import directory
-from workflow.services import programme_files as programme_store
 from workflow.storage.db import check_intact, check_reachable
 from workflow.errors import SetupError
 from workflow.storage.tables import cases
@@ -52,6 +51,8 @@ def init(engine: Engine) -> dict:
     upgrade(engine)
     check_definitions(engine)
     check_people(engine)
+    # Here, not at the top: `ready`, which every command runs, needs no programme file.
+    from workflow.services import programme_files as programme_store
     loaded = []
     with engine.begin() as conn:
         for name, text in programme_store.bundled_sources():

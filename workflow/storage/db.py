@@ -45,6 +45,8 @@ def make_engine(url: str | None = None, *, echo: bool = False, read_only: bool =
             return _sqlite_reader(parsed, echo)
         return _sqlite_engine(url, echo)
     if parsed.get_backend_name() == "postgresql":
+        from workflow.storage.tables import on_postgresql
+        on_postgresql()
         return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
     raise SetupError(f"'{parsed.get_backend_name()}' databases are not supported; "
                      f"use SQLite or PostgreSQL.")
