@@ -34,10 +34,11 @@ BID = Definition(
         T("offer", "recommended", "award_offered", roles={"approver"},
           guards=["meets_category_rules", "within_fund", "within_category_count"],
           actor_rules=["did_not_assess"], effects=["reserve_funds"], moves_funds=True,
-          records=["amount"], notice=Notice("bid.award_offered", *_TO_COUNCIL)),
+          records=["amount", "agreement"], notice=Notice("bid.award_offered", *_TO_COUNCIL)),
         # Monitoring starts: the bid's returns are scheduled from the programme's cadence.
+        # The council accepts the agreement's latest version: its row notes which, and its hash.
         T("accept", "award_offered", "in_monitoring", roles=COUNCIL_OR_CASEWORKER,
-          effects=["schedule_checkpoints"]),
+          effects=["schedule_checkpoints"], records=["agreement_accepted"]),
         T("decline", "award_offered", "declined", roles=COUNCIL_OR_CASEWORKER,
           effects=["release_funds"], moves_funds=True,
           notice=Notice("bid.declined", *_TO_COUNCIL)),
@@ -91,8 +92,10 @@ BID = Definition(
                                             "can be made."),
         "recommend": ("Recommend for award", "Put the bid to an approver for an award."),
         "reject": ("Reject the bid", "End the bid as not funded."),
-        "offer": ("Offer the award", "Offer the council the award and reserve its money."),
-        "accept": ("Accept the award", "Take up the award; monitoring returns start."),
+        "offer": ("Offer the award", "Offer the council the award, reserve its money and "
+                                     "draw up the grant agreement."),
+        "accept": ("Accept the award", "Accept the grant agreement and take up the award; "
+                                       "monitoring returns start."),
         "decline": ("Decline the award", "Turn the award down; its money is released."),
         "complete": ("Mark as complete", "Close the award once every return is accepted."),
         "suspend": ("Suspend", "Hold the award's payments."),

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Mapping, overload
 
+from states.agreement import DEFAULT_TERMS, AgreementTerms, parse_terms
 from states.errors import DocumentError, ProgrammeFileError
 from states.ladder import (ACTIONS, CATCH_UP_POLICIES, DEFAULT_LADDER, STANDARD_STEPS,
                            LadderStep, ladder_problems)
@@ -110,6 +111,7 @@ class ProgrammeSpec:
     source: str = ""                       # the TOML text it was read from
     origin: str = ""                       # where that text came from (a path), for messages
     criteria_labels: Mapping[str, str] = field(default_factory=dict)
+    agreement: AgreementTerms = DEFAULT_TERMS      # [agreement]: the funder and the conditions
 
     # --- words for people (DESIGN.md section 12) ------------------------------
     def category_label(self, code: str) -> str:
@@ -176,7 +178,7 @@ _CATEGORY_DEFAULTS: dict[str, dict[str, Any]] = {
 
 _TOP = {"code", "name", "kind", "fund", "description", "score_tolerance", "catch_up",
         "decision_date", "contacts", "criteria", "categories", "rules", "monitoring",
-        "ladder", "eoi"}
+        "ladder", "eoi", "agreement"}
 
 
 def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
@@ -214,6 +216,7 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
     r.unknown(eoi_table, {"min_service_areas", "min_partners"}, "eoi")
     eoi = EoiRules(r.integer(eoi_table, "min_service_areas", "eoi", default=1),
                    r.integer(eoi_table, "min_partners", "eoi", default=2))
+    terms = parse_terms(r.table(data, "agreement"), r.problem)
     if r.problems:
         raise ProgrammeFileError(r.problems, source)
     # Each is required: a missing one was a problem above.
@@ -222,7 +225,7 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
                          criteria=criteria, score_tolerance=tolerance, monitoring=monitoring,
                          ladder=ladder, catch_up=catch_up, contacts=contacts,
                          decision_date=decision, eoi=eoi, source=text, origin=source,
-                         criteria_labels=criteria_labels)
+                         criteria_labels=criteria_labels, agreement=terms)
 
 
 def _contacts(r: _Reader, data: Mapping[str, Any], slug: str) -> Contacts:

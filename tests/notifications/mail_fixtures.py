@@ -60,14 +60,16 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
                "case": {"ref": ref, "title": "Joint procurement hub for three Gloucestershire districts",
                         "kind": "bid", "lead_name": "Tewkesbury Borough Council",
                         "lead_code": "E07000083", "category": "Shared arrangement",
-                        "amount": "£250,000", "url": f"{BASE_URL}/cases/{ref}"}}
+                        "amount": "£250,000", "url": f"{BASE_URL}/cases/{ref}",
+                        "agreement_url": f"{BASE_URL}/cases/{ref}/agreement"}}
     else:
         ref = "PSTN-2013-0003"
         ctx = {"programme": dict(_PSTN),
                "case": {"ref": ref, "title": "Greater Essex: troubled families and health and social care",
                         "kind": "area", "lead_name": "Essex County Council",
                         "lead_code": "E10000012", "category": None, "amount": None,
-                        "url": f"{BASE_URL}/cases/{ref}"}}
+                        "url": f"{BASE_URL}/cases/{ref}",
+                        "agreement_url": f"{BASE_URL}/cases/{ref}/agreement"}}
     ctx.update(reason=None, checkpoint=None, step=None)
     folder, event_name = kind.split(".")
     ladder = {"opened": 0, "reminder": 0, "overdue": 0, "escalated_1": 1, "escalated_2": 2}

@@ -49,6 +49,7 @@ COMMANDS: dict[str, Entry] = {
     "outbox": Entry("outbox", "Email waiting to go, sent, or dead."),
     "token": Entry("token", "API tokens (shown once, stored hashed)."),
     "publish": Entry("publish", "Open data."),
+    "agreement": Entry("agreement", "Grant agreements: every version, as PDF."),
     "notify": Entry("notify_cmd", "GOV.UK Notify: the templates to create, delivery receipts."),
     "backup": Entry("backup_cmd", "Copy the database, evidence and seals into one archive."),
     "restore": Entry("backup_cmd", "Restore an archive into an empty database."),

@@ -18,7 +18,8 @@ from sqlalchemy import Connection
 
 from states.money import money_json
 from states.programme import ProgrammeSpec
-from workflow.services import awards, monitoring
+from workflow.services import agreements, awards, monitoring
+from workflow.services.agreements import Recording
 from workflow.services.engine import Actor, Move
 from workflow.storage.records import CaseRecord
 
@@ -53,9 +54,14 @@ WRITE_LEDGER = frozenset({"reserve_funds", "release_funds"})
 # after them the mover reads the case again rather than trust its own copy.
 CHANGE_CASE = frozenset({"schedule_checkpoints", "lift_risk"})
 
-# What a history row may note of the case beside the move (`T(records=[...])`).
-RECORDS: dict[str, Callable[[CaseRecord], object]] = {
-    "amount": lambda case: money_json(case.amount_pence),
+# What a history row may note of the case beside the move (`T(records=[...])`), worked
+# out in the move's transaction before its row is written. `agreement` draws up the
+# offer's grant agreement (kept, and its SHA-256 noted); `agreement_accepted` notes
+# the version the council accepts. A record that is None is left out of the row.
+RECORDS: dict[str, Callable[[Recording], object]] = {
+    "amount": lambda rec: money_json(rec.case.amount_pence),
+    "agreement": agreements.record_offer,
+    "agreement_accepted": agreements.record_accepted,
 }
 
 

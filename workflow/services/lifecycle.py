@@ -20,6 +20,7 @@ from workflow import clock
 from workflow.services import applications, awards, messages, directory
 from workflow.services import programme_files as programme_store
 from workflow.services.access import may_act
+from workflow.services.agreements import Recording
 from workflow.services.effects import RECORDS, MoveDone, run_effects
 from workflow.services.engine import Actor, plan
 from workflow.errors import ConflictError, Malformed, checked_text
@@ -134,8 +135,11 @@ def _move(uow: UnitOfWork, case: CaseRecord, trigger: str, actor: Actor, *,
     move = plan(definition, case.ref, case.state, trigger, actor, lead=case.lead,
                 reason=reason, facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
     body = dict(payload or {})
-    for name in move.transition.records:
-        body.setdefault(name, RECORDS[name](case))
+    if move.transition.records:
+        noted = Recording(conn, case, spec, now, actor.name)
+        for name in move.transition.records:
+            if name not in body and (value := RECORDS[name](noted)) is not None:
+                body[name] = value
     entry = Entry(from_state=case.state, to_state=move.dest, trigger=trigger, actor=actor.name,
                   role=move.role, reason=(reason or None), at=now, payload=body)
     after = change(conn, case, entry, values={

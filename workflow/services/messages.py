@@ -87,7 +87,9 @@ def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
                  # its label from the programme file ("ESG top-up"), not its code
                  "category": spec.category_label(case.category) if case.category else None,
                  "amount": pounds(case.amount_pence) if case.amount_pence is not None else None,
-                 "url": f"{root}/cases/{case.ref}"},
+                 "url": f"{root}/cases/{case.ref}",
+                 # the grant agreement to read before accepting (DESIGN.md section 8)
+                 "agreement_url": f"{root}/cases/{case.ref}/agreement"},
         "reason": reason, "checkpoint": None, "step": step,
     }
     if checkpoint is not None:

@@ -7,8 +7,8 @@ shares (notifications/sqltypes.py). Money is whole pence; times are UTC.
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String,
-                        Table, Text, UniqueConstraint, text)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer,
+                        LargeBinary, String, Table, Text, UniqueConstraint, text)
 
 from notifications.outbox_table import outbox
 from notifications.sqltypes import UTCDateTime, metadata
@@ -208,6 +208,52 @@ scores = Table(
 )
 
 
+# A version of a case's grant agreement (DESIGN section 8): `offer` draws up
+# version 1, each approved variation the next. The PDF's bytes are kept here,
+# in the database, so every backup and restore carries them with the history
+# rows that name their SHA-256; the database refuses to change or remove a
+# version (migration 1911).
+agreements = Table(
+    "agreements", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("pdf", LargeBinary, nullable=False),
+    Column("amount_pence", BigInteger, nullable=False),
+    Column("end_on", Date),                   # NULL: ends when its last return is accepted
+    Column("variation", String(8)),           # V1: the variation that made this version
+    Column("made_by", String(80), nullable=False),
+    Column("made_at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "version"),
+)
+
+
+# A proposed change to an award (DESIGN section 8): `V1`, `V2`… of a case.
+# Its moves are rows of the case's history chain carrying `variation`.
+variations = Table(
+    "variations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(48), nullable=False, unique=True),      # TCA-2013-0001/V1
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("amount_pence", BigInteger),       # the new total; NULL leaves the amount
+    Column("previous_pence", BigInteger, nullable=False),    # the award when proposed
+    Column("end_on", Date),                   # the new end date; NULL leaves it
+    Column("reason", Text, nullable=False),
+    Column("proposed_by", String(80), nullable=False),
+    Column("proposed_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(80)),
+    Column("decided_at", UTCDateTime),
+    Column("decision_reason", Text),
+    Column("agreement_version", Integer),     # the version its approval drew up
+    UniqueConstraint("case_id", "n"),
+    Index("ix_variations_state", "state"),
+)
+
+
 def on_postgresql() -> None:
     """Declare the PostgreSQL side of the tables (db.make_engine calls it for PostgreSQL).
 
@@ -295,5 +341,6 @@ idempotency_keys = Table(
 
 
 __all__ = ["metadata", "programmes", "organisations", "people", "cases", "case_orgs", "checkpoints",
-           "history", "application_versions", "ledger", "declarations", "scores", "seals", "audit_keys", "meta", "outbox",
-           "api_tokens", "sign_in_attempts", "idempotency_keys"]
+           "history", "application_versions", "ledger", "declarations", "scores", "seals",
+           "audit_keys", "meta", "outbox", "api_tokens", "sign_in_attempts", "idempotency_keys",
+           "agreements", "variations"]

@@ -1,0 +1,118 @@
+"""The grant agreement (DESIGN.md section 8): drawn up at offer, kept, accepted by version."""
+import hashlib
+from io import BytesIO
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select, text
+
+from workflow.errors import NotFound, PermissionDenied
+from workflow.services import agreements, lifecycle
+from workflow.storage.tables import agreements as agreements_t, cases, history
+
+from tests.workflow.awarding import offer, recommended
+
+
+def pdf_text(data: bytes) -> tuple[int, str]:
+    reader = PdfReader(BytesIO(data))
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+def history_rows(engine, ref):
+    with engine.connect() as conn:
+        return {r.trigger: r.payload for r in conn.execute(
+            select(history.c.trigger, history.c.payload).join(cases, cases.c.id == history.c.case_id)
+            .where(cases.c.ref == ref, history.c.checkpoint.is_(None)))}
+
+
+@pytest.fixture
+def offered(any_db):
+    from tests.builders import World
+    world = World(any_db).cast()
+    ref = recommended(world, amount="250000")
+    offer(world, ref)
+    return world, ref
+
+
+def test_an_offer_draws_up_agreement_version_one_and_its_row_names_the_pdfs_hash(offered):
+    world, ref = offered
+
+    shown, data = agreements.document(world.engine, ref)
+
+    pages, words = pdf_text(data)
+    assert pages >= 1
+    assert ref in words and "£250,000" in words
+    assert "Department for Communities and Local Government" in words
+    assert "Council E07000026" in words and "Council E07000028" in words   # lead and partner
+    assert "Q4" in words                                                    # the returns
+    assert "spent only on the transformation" in words                      # a condition
+    digest = hashlib.sha256(data).hexdigest()
+    assert shown["version"] == 1 and shown["sha256"] == digest
+    assert history_rows(world.engine, ref)["offer"]["agreement"] == {"version": 1,
+                                                                     "sha256": digest}
+
+
+def test_accepting_records_the_version_and_hash_accepted(offered):
+    world, ref = offered
+
+    world.advance(ref, "accept", by="cllr")
+
+    listed = agreements.listing(world.engine, ref)
+    assert listed["accepted_version"] == {"version": 1, "sha256": listed["versions"][0]["sha256"]}
+    assert listed["versions"][0]["accepted_by_council"] is True
+    assert history_rows(world.engine, ref)["accept"]["agreement_accepted"] == listed["accepted_version"]
+
+
+def test_a_kept_agreement_cannot_be_changed_or_removed(offered):
+    world, ref = offered
+
+    for sql in ("UPDATE agreements SET sha256 = 'x'", "DELETE FROM agreements"):
+        with pytest.raises(Exception, match="append-only"):
+            with world.engine.begin() as conn:
+                conn.execute(text(sql))
+
+    assert agreements.document(world.engine, ref)[0]["version"] == 1
+
+
+def test_an_agreement_that_no_longer_matches_its_hash_is_not_served(db):
+    from tests.builders import World
+    world = World(db).cast()
+    ref = recommended(world)
+    offer(world, ref)
+    with db.begin() as conn:       # as a database administrator could, triggers off
+        conn.execute(text("DROP TRIGGER agreements_no_update"))
+        conn.execute(text("UPDATE agreements SET pdf = X'25504446'"))
+
+    with pytest.raises(NotFound, match="no longer matches"):
+        agreements.document(db, ref)
+
+
+def test_a_council_sees_only_its_own_cases_agreement(offered):
+    world, ref = offered
+    world.org("E09000001")
+    world.person("other", "council", org="E09000001")
+
+    with pytest.raises(NotFound):
+        agreements.document(world.engine, ref, actor_name="other")
+    assert agreements.document(world.engine, ref, actor_name="cllr")[0]["version"] == 1
+
+
+def test_a_case_never_offered_has_no_agreement(world):
+    world.cast()
+    ref = recommended(world)
+
+    with pytest.raises(NotFound, match="no grant agreement"):
+        agreements.document(world.engine, ref)
+    assert agreements.listing(world.engine, ref)["versions"] == []
+    with world.engine.connect() as conn:
+        assert conn.execute(select(agreements_t.c.id)).first() is None
+
+
+def test_a_refused_offer_keeps_no_agreement(world):
+    world.cast()
+    ref = recommended(world)
+
+    with pytest.raises(PermissionDenied):
+        lifecycle.advance(world.engine, ref, "offer", "carol")     # not an approver
+
+    assert agreements.listing(world.engine, ref)["versions"] == []

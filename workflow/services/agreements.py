@@ -1,0 +1,202 @@
+"""Grant agreements (DESIGN.md section 8): drawn up at offer and at each approved variation.
+
+`offer` draws up version 1 inside the offer's own unit of work, before its
+history row is written, so the row carries the PDF's SHA-256 (`agreement`:
+`{"version": 1, "sha256": …}`); `accept` records the version and hash the
+council accepted (`agreement_accepted`). Each version's PDF is kept in the
+`agreements` table, never changed or removed (the database refuses), so every
+version stays readable and every backup holds the bytes its history names.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from states.agreement import AgreementText, Party, ReturnLine, ScheduleLine
+from states.money import money_json
+from states.programme import ProgrammeSpec
+from workflow.errors import NotFound
+from workflow.services import directory
+from workflow.services.access import check_visible
+from workflow.services.agreement_pdf import draw
+from workflow.services.calendar import london_day
+from workflow.services.facts import organisations_by_code
+from workflow.services.unit_of_work import UnitOfWork, unit
+from workflow.storage.records import CaseRecord
+from workflow.storage.tables import agreements, checkpoints, history
+
+__all__ = ["Recording", "draw_up", "record_offer", "record_accepted", "versions", "latest",
+           "pdf_of", "listing", "document", "accepted_by_council"]
+
+MEDIA_TYPE = "application/pdf"
+_LISTED = (agreements.c.version, agreements.c.sha256, agreements.c.amount_pence,
+           agreements.c.end_on, agreements.c.variation, agreements.c.made_by,
+           agreements.c.made_at)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a history row's `records` are worked out from, before the row is written."""
+
+    conn: Connection
+    case: CaseRecord
+    spec: ProgrammeSpec
+    now: datetime
+    actor: str
+
+
+# --- drawing up ----------------------------------------------------------------
+def draw_up(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *, now: datetime,
+            actor: str, amount_pence: int, end_on: date | None = None,
+            variation: str = "", reason: str = "",
+            previous_pence: int | None = None) -> dict[str, Any]:
+    """Draw up the case's next agreement version, keep it, and say which it is."""
+    version = int(conn.execute(select(func.coalesce(func.max(agreements.c.version), 0))
+                               .where(agreements.c.case_id == case.id)).scalar() or 0) + 1
+    text = _text(conn, case, spec, version=version, made_on=london_day(now),
+                 amount_pence=amount_pence, end_on=end_on, variation=variation, reason=reason,
+                 previous_pence=previous_pence)
+    pdf = draw(text)
+    digest = hashlib.sha256(pdf).hexdigest()
+    conn.execute(agreements.insert().values(
+        case_id=case.id, version=version, sha256=digest, pdf=pdf, amount_pence=amount_pence,
+        end_on=end_on, variation=variation or None, made_by=actor, made_at=now))
+    return {"version": version, "sha256": digest}
+
+
+def record_offer(rec: Recording) -> dict[str, Any]:
+    """The offer's agreement, version 1 (the `agreement` its history row records)."""
+    return draw_up(rec.conn, rec.case, rec.spec, now=rec.now, actor=rec.actor,
+                   amount_pence=rec.case.amount_pence or 0)
+
+
+def record_accepted(rec: Recording) -> dict[str, Any] | None:
+    """The version the council accepts (the latest), or None for an offer made before
+    agreements were drawn up."""
+    row = latest(rec.conn, rec.case.id)
+    return {"version": row.version, "sha256": row.sha256} if row is not None else None
+
+
+def _text(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *, version: int,
+          made_on: date, amount_pence: int, end_on: date | None, variation: str, reason: str,
+          previous_pence: int | None) -> AgreementText:
+    orgs = organisations_by_code(conn, [case.lead, *case.partners])
+    parties = [Party("Funder", spec.agreement.funder),
+               Party("Lead council", orgs[case.lead].name if case.lead in orgs else case.lead,
+                     case.lead)]
+    parties += [Party("Partner", orgs[p].name if p in orgs else p, p)
+                for p in case.partners if p != case.lead]
+    schedule, no_payments = schedule_for(conn, case, spec, amount_pence)
+    return AgreementText(
+        ref=case.ref, title=case.title, programme=spec.name,
+        category=spec.category_label(case.category) if case.category else "",
+        version=version, made_on=made_on, amount_pence=amount_pence, parties=tuple(parties),
+        conditions=spec.agreement.conditions, schedule=schedule, no_payments=no_payments,
+        returns=_returns(conn, case, spec), end_on=end_on, variation=variation,
+        variation_reason=reason, previous_amount_pence=previous_pence)
+
+
+def schedule_for(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
+                 amount_pence: int) -> tuple[tuple[ScheduleLine, ...], str]:
+    """The payment schedule the agreement states, and why there is none when there is none.
+
+    The tranches are the programme file's `[[payments]]`, which the payments
+    service reads; until it is there, the agreement states none.
+    """
+    return (), ("Payments are made as the programme's payment schedule sets out, in arrears "
+                "against the monitoring returns.")
+
+
+def _returns(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> tuple[ReturnLine, ...]:
+    rows = list(conn.execute(select(checkpoints.c.n, checkpoints.c.due)
+                             .where(checkpoints.c.case_id == case.id)
+                             .order_by(checkpoints.c.n)))
+    if rows:                 # accepted: the returns are scheduled, with their dates
+        return tuple(ReturnLine(f"Q{r.n}", r.due) for r in rows)
+    monitoring = spec.monitoring
+    if monitoring.dates:
+        return tuple(ReturnLine(f"Q{n}", d) for n, d in enumerate(monitoring.dates, start=1))
+    every, count = monitoring.every_months or 3, monitoring.count or 0
+    return tuple(ReturnLine(f"Q{n}", None, f"due {every * n} months after the award is "
+                                           f"accepted (the next working day)")
+                 for n in range(1, count + 1))
+
+
+# --- reading -------------------------------------------------------------------
+def latest(conn: Connection, case_id: int) -> Any:
+    return conn.execute(select(*_LISTED).where(agreements.c.case_id == case_id)
+                        .order_by(agreements.c.version.desc()).limit(1)).first()
+
+
+def versions(conn: Connection, case_id: int) -> list[Any]:
+    return list(conn.execute(select(*_LISTED).where(agreements.c.case_id == case_id)
+                             .order_by(agreements.c.version)))
+
+
+def pdf_of(conn: Connection, case: CaseRecord, version: int | None = None) -> tuple[Any, bytes]:
+    """(the version's row, its PDF) — the latest without `version` — or NotFound."""
+    q = select(*_LISTED, agreements.c.pdf).where(agreements.c.case_id == case.id)
+    q = (q.where(agreements.c.version == version) if version is not None
+         else q.order_by(agreements.c.version.desc()).limit(1))
+    row = conn.execute(q).first()
+    if row is None:
+        if version is None:
+            raise NotFound(f"{case.ref} has no grant agreement: one is drawn up when an award "
+                           f"is offered.")
+        raise NotFound(f"{case.ref} has no agreement version {version}.")
+    data = bytes(row.pdf)
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        raise NotFound(f"{case.ref}'s agreement version {row.version} no longer matches "
+                       f"its SHA-256; it is not served.")
+    return row, data
+
+
+def accepted_by_council(conn: Connection, case: CaseRecord) -> dict[str, Any] | None:
+    """The version and hash the council accepted (the latest `accept` row's), if any."""
+    rows = conn.execute(select(history.c.payload).where(
+        history.c.case_id == case.id, history.c.trigger == "accept",
+        history.c.checkpoint.is_(None)).order_by(history.c.seq.desc()).limit(1)).first()
+    if rows is None:
+        return None
+    found = (rows.payload or {}).get("agreement_accepted")
+    return dict(found) if found else None
+
+
+def _version_json(row: Any, ref: str, accepted_version: int | None) -> dict[str, Any]:
+    return {"version": row.version, "sha256": row.sha256,
+            "amount": money_json(row.amount_pence),
+            "end_on": row.end_on.isoformat() if row.end_on else None,
+            "variation": f"{ref}/{row.variation}" if row.variation else None,
+            "made_by": row.made_by, "made_at": row.made_at.isoformat(),
+            "accepted_by_council": accepted_version == row.version}
+
+
+def listing(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
+    """`{ref, accepted_version, versions: [...]}` for case `ref`, as the faces show it."""
+    from workflow.services.lifecycle import load_case
+    with unit(work, read_only=True) as uow:
+        case = load_case(uow.conn, ref)
+        if actor_name is not None:
+            check_visible(directory.actor(uow.conn, actor_name), case)
+        taken = accepted_by_council(uow.conn, case)
+        number = taken["version"] if taken else None
+        return {"ref": case.ref, "accepted_version": taken,
+                "versions": [_version_json(r, case.ref, number)
+                             for r in versions(uow.conn, case.id)]}
+
+
+def document(work: UnitOfWork | Engine, ref: str, version: int | None = None,
+             actor_name: str | None = None) -> tuple[dict[str, Any], bytes]:
+    """(the version's JSON, its PDF bytes) for case `ref`: the latest without `version`."""
+    from workflow.services.lifecycle import load_case
+    with unit(work, read_only=True) as uow:
+        case = load_case(uow.conn, ref)
+        if actor_name is not None:
+            check_visible(directory.actor(uow.conn, actor_name), case)
+        row, data = pdf_of(uow.conn, case, version)
+        taken = accepted_by_council(uow.conn, case)
+        return _version_json(row, case.ref, taken["version"] if taken else None), data
