@@ -25,6 +25,7 @@ from workflow.services.access import check_visible
 from workflow.services.agreement_pdf import draw
 from workflow.services.calendar import london_day
 from workflow.services.facts import organisations_by_code
+from workflow.services.reads import load_case
 from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import agreements, checkpoints, history
@@ -177,7 +178,6 @@ def _version_json(row: Any, ref: str, accepted_version: int | None) -> dict[str,
 
 def listing(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
     """`{ref, accepted_version, versions: [...]}` for case `ref`, as the faces show it."""
-    from workflow.services.lifecycle import load_case
     with unit(work, read_only=True) as uow:
         case = load_case(uow.conn, ref)
         if actor_name is not None:
@@ -192,7 +192,6 @@ def listing(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) 
 def document(work: UnitOfWork | Engine, ref: str, version: int | None = None,
              actor_name: str | None = None) -> tuple[dict[str, Any], bytes]:
     """(the version's JSON, its PDF bytes) for case `ref`: the latest without `version`."""
-    from workflow.services.lifecycle import load_case
     with unit(work, read_only=True) as uow:
         case = load_case(uow.conn, ref)
         if actor_name is not None:

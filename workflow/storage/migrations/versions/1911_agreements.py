@@ -1,7 +1,7 @@
 """Grant agreements (each version's PDF, append-only) and variations of awards (issue 19).
 
 Revision ID: 1911
-Revises: 2301
+Revises: 2101
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 from notifications.sqltypes import UTCDateTime
 
 revision = "1911"
-down_revision = "2301"
+down_revision = "2101"
 branch_labels = None
 depends_on = None
 
