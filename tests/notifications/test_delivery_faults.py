@@ -1,8 +1,8 @@
 """Email sent once when delivery is killed, slow or cut off (real aiosmtpd, real `casework`).
 
 - a kill loop: delivery SIGKILLed again and again over thousands of messages,
-  to a sink counting Message-IDs: none lost, at most one sent twice per kill
-  per connection;
+  to a sink counting Message-IDs (or the Notify stub counting references):
+  none lost, at most one sent twice per kill per connection;
 - a server taking a second a message, two workers at once: no duplicates;
 - an outage over six runs: a try is only spent on a real attempt;
 - mail queued by `sweep --now` in the future goes with the next delivery.
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 
 from notifications import SmtpTransport, deliver, enqueue, render
 from tests.notifications.mail_fixtures import Clock, kill_mid_stream, realistic_context
+from tests.notify_stub import NotifyStub
 from tests.smtp_server import SmtpTestServer
 from workflow.storage.db import make_engine
 from workflow.storage.tables import outbox
@@ -32,6 +34,7 @@ from workflow.storage.tables import outbox
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 SENDER = "TCA casework <casework@tca.example.gov.uk>"
 CONNECTIONS = 2                     # SmtpTransport's connections per worker
+NOTIFY_CONCURRENCY = 4              # NotifyTransport's requests at once per worker
 
 
 def queue(engine, n: int, *, now: datetime | None = None) -> None:
@@ -57,15 +60,24 @@ def states(engine) -> dict[str, int]:
         return dict(conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state)).all())
 
 
-def delivery(url: str, server: SmtpTestServer, claim_seconds: float = 2) -> subprocess.Popen:
-    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": "smtp",
-           "CASEWORK_SMTP_HOST": "127.0.0.1", "CASEWORK_SMTP_PORT": str(server.port),
-           "CASEWORK_SMTP_TIMEOUT": "10", "CASEWORK_CLAIM_SECONDS": str(claim_seconds)}
+def delivery(url: str, server, claim_seconds: float = 2) -> subprocess.Popen:
+    """`casework outbox deliver` in a process of its own, to `server` (aiosmtpd or the Notify stub)."""
+    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_CLAIM_SECONDS": str(claim_seconds),
+           **mail_settings(server)}
     return subprocess.Popen([CASEWORK, "outbox", "deliver"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
-def deliver_until_done(url: str, engine, server: SmtpTestServer, claim_seconds: float) -> None:
+def mail_settings(server) -> dict[str, str]:
+    if isinstance(server, NotifyStub):
+        return {"CASEWORK_MAIL": "notify", "CASEWORK_NOTIFY_API_KEY": server.api_key,
+                "CASEWORK_NOTIFY_BASE_URL": server.base_url,
+                "CASEWORK_NOTIFY_TEMPLATE": server.generic_template}
+    return {"CASEWORK_MAIL": "smtp", "CASEWORK_SMTP_HOST": "127.0.0.1",
+            "CASEWORK_SMTP_PORT": str(server.port), "CASEWORK_SMTP_TIMEOUT": "10"}
+
+
+def deliver_until_done(url: str, engine, server, claim_seconds: float) -> None:
     """What a later `outbox deliver` does once the dead workers' claims have run out."""
     for _ in range(10):
         if states(engine).get("queued", 0) == 0:
@@ -91,26 +103,59 @@ def sink():
     server.stop()
 
 
+class _Counted:
+    """What arrived at a kill loop's server, each message named as the server knows it."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+
+    def arrived(self) -> Counter:
+        if isinstance(self.server, NotifyStub):       # Notify's `reference` is the outbox key
+            return Counter(n.reference for n in self.server.notifications)
+        return self.server.message_ids
+
+    def expected(self, engine) -> set[str]:
+        if isinstance(self.server, NotifyStub):
+            with engine.connect() as conn:
+                return set(conn.execute(select(outbox.c.key)).scalars())
+        return message_ids(engine)
+
+
+@pytest.fixture(params=["smtp", "notify"])
+def kill_sink(request):
+    """aiosmtpd counting Message-IDs (2 connections a worker), or the Notify stub (4 requests)."""
+    if request.param == "notify":
+        stub = NotifyStub().start()
+        yield stub, NOTIFY_CONCURRENCY
+        stub.stop()
+    else:
+        server = SmtpTestServer(parse=False).start()
+        yield server, CONNECTIONS
+        server.stop()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)     # 20 process starts and 5,000 messages: minutes on a loaded machine
 def test_twenty_kills_over_five_thousand_messages_lose_none_and_resend_at_most_one_per_connection(
-        sqlite_url, sink):
+        sqlite_url, kill_sink):
+    server, connections = kill_sink
     engine = make_engine(sqlite_url)
     queue(engine, 5000)
     rng = random.Random(18)
     kills = 0
     for _ in range(20):
-        worker = delivery(sqlite_url, sink)
-        kills += kill_mid_stream(worker, lambda: sink.accepted, rng)
+        worker = delivery(sqlite_url, server)
+        kills += kill_mid_stream(worker, lambda: server.accepted, rng)
         worker.communicate(timeout=60)
-    deliver_until_done(sqlite_url, engine, sink, claim_seconds=2)
+    deliver_until_done(sqlite_url, engine, server, claim_seconds=2)
 
-    expected = message_ids(engine)
-    duplicates = sum(n - 1 for n in sink.message_ids.values())
+    counted = _Counted(server)
+    arrived = counted.arrived()
+    duplicates = sum(n - 1 for n in arrived.values())
     assert states(engine) == {"sent": 5000}
-    assert set(sink.message_ids) == expected                       # none lost, none foreign
+    assert set(arrived) == counted.expected(engine)                # none lost, none foreign
     assert kills >= 15
-    assert duplicates <= kills * CONNECTIONS, f"{duplicates} duplicates for {kills} kills"
+    assert duplicates <= kills * connections, f"{duplicates} duplicates for {kills} kills"
     engine.dispose()
 
 
