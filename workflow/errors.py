@@ -14,7 +14,7 @@ each refusal is over HTTP. Facts are kept as attributes for --json and tests.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Sequence, overload
 
 from states.errors import DocumentError
 from states.words import allowed_now, humanise
@@ -174,6 +174,12 @@ class ConflictError(CaseworkError):
 
 class SetupError(CaseworkError):
     pass
+
+
+@overload
+def checked_text(field: str, value: str, *, one_line: bool = False) -> str: ...
+@overload
+def checked_text(field: str, value: str | None, *, one_line: bool = False) -> str | None: ...
 
 
 def checked_text(field: str, value: str | None, *, one_line: bool = False) -> str | None:

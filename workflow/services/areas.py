@@ -31,7 +31,7 @@ CONTRIBUTION_STATES = AREA.group("contributing")
 
 
 def record_contribution(work: UnitOfWork | Engine, ref: str, pounds_text: str,
-                        actor_name: str) -> dict:
+                        actor_name: str) -> dict[str, Any]:
     """Record the contribution agreed with network area `ref`, in pounds (`"50000"`)."""
     try:
         pence = parse_money(pounds_text, "contribution")
@@ -54,7 +54,7 @@ def record_contribution(work: UnitOfWork | Engine, ref: str, pounds_text: str,
                 f"{case.ref} is {case.state.replace('_', ' ')}, so no contribution can be "
                 f"recorded for it: that is done once interest is expressed and while the "
                 f"area is in the programme.")
-        proposed = case.application.get("contribution")
+        proposed = case.document.get("contribution")
         payload: dict[str, Any] = {"contribution": money_json(pence), "proposed": proposed,
                                    "previous": (money_json(case.contribution_pence)
                                                 if case.contribution_pence is not None else None)}

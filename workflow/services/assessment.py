@@ -54,7 +54,7 @@ MAX_TEXT = 4000                      # characters of a comment or reason
 
 # --- declaring --------------------------------------------------------------
 def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
-            reason: str | None = None) -> dict:
+            reason: str | None = None) -> dict[str, Any]:
     """Record an assessor's declaration of (no) conflict of interest on bid `ref`."""
     reason = checked_text("reason", reason)
     with engine.begin() as conn:
@@ -108,7 +108,7 @@ def _refuse_redeclaring(case: CaseRecord, person: str, earlier: Any, conflict: b
             f"conflict and say what it is: any score of theirs will be set aside.")
 
 
-def _set_aside_scores(conn: Connection, case_id: int, person: str, now: Any) -> list[dict]:
+def _set_aside_scores(conn: Connection, case_id: int, person: str, now: Any) -> list[dict[str, Any]]:
     """Set aside `person`'s live score and, when there was one, the agreed score settled with it.
 
     Returns what was set aside, for the history row.
@@ -126,7 +126,7 @@ def _set_aside_scores(conn: Connection, case_id: int, person: str, now: Any) -> 
 
 # --- scoring ----------------------------------------------------------------
 def score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: int,
-          savings: int, comment: str | None = None) -> dict:
+          savings: int, comment: str | None = None) -> dict[str, Any]:
     """Record one assessor's 0-5 scores for bid `ref` (once; they cannot be changed)."""
     given = _scores(actor_name, innovation, costs, savings)
     comment = checked_text("comment", comment)
@@ -169,7 +169,7 @@ def score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: 
 
 
 def agree_score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: int,
-                savings: int, reason: str) -> dict:
+                savings: int, reason: str | None) -> dict[str, Any]:
     """A moderating caseworker's agreed score, used in place of the assessors' mean."""
     given = _scores(actor_name, innovation, costs, savings)
     reason = checked_text("reason", reason)
@@ -242,7 +242,7 @@ def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
     combined = combined_score(facts)
     return {
         "ref": case.ref, "state": case.state, "programme": case.programme,
-        "category": case.category, "amount": money_json(case.amount_pence),
+        "category": case.category, "amount": money_json(case.pence),
         "criteria": {name: score_text(w) for name, w in criteria.items()},
         "tolerance": facts.programme.score_tolerance,
         "declarations": [{"person": d.person, "conflict": bool(d.conflict), "reason": d.reason,
@@ -365,7 +365,7 @@ def _shown(row: Any) -> str:
     return f"innovation {row.innovation}, costs {row.costs}, savings {row.savings}"
 
 
-def _score_json(row: Any, criteria: dict, *, counts: bool) -> dict[str, Any]:
+def _score_json(row: Any, criteria: dict[str, Any], *, counts: bool) -> dict[str, Any]:
     weighted = weighted_score(Score(row.assessor, row.innovation, row.costs, row.savings),
                               criteria)
     return {"assessor": row.assessor, "innovation": row.innovation, "costs": row.costs,

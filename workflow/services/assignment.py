@@ -10,6 +10,8 @@ caseworker, in one transaction.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 
 from sqlalchemy import Engine
@@ -33,7 +35,7 @@ __all__ = ["assign"]
 
 def assign(work: UnitOfWork | Engine, case: str | CaseRecord, to_name: str,
            actor: Actor | str, *, reason: str | None = None,
-           expected_version: int | None = None) -> dict:
+           expected_version: int | None = None) -> dict[str, Any]:
     """Make `to_name` the caseworker of `case` (a reference or the record read), as `actor`.
 
     The one way a case is handed over, for every face, in the caller's unit of

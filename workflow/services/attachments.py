@@ -10,6 +10,8 @@ database, else `./casework-files`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import os
 import zipfile
@@ -47,7 +49,7 @@ class Stored:
     size: int
     media_type: str
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "sha256": self.sha256, "size": self.size,
                 "media_type": self.media_type}
 

@@ -64,7 +64,7 @@ def lock_fund(conn: Connection, programme: str) -> None:
 
 def reserve(done: "MoveDone") -> None:
     c = done.case
-    _enter(done.conn, c, "reserve", c.amount_pence, done.now)
+    _enter(done.conn, c, "reserve", c.pence, done.now)
 
 
 def release(done: "MoveDone") -> None:

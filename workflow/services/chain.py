@@ -93,12 +93,13 @@ def insert_row(conn: Connection, head: Head, e: Entry, *,
 # --- the one chain writer ------------------------------------------------------
 # Statements by the columns they set, built and prepared the first time a kind
 # of change is made (a transition, a hand-over, a contribution, a ladder step).
-_CASE_MOVES: dict[tuple[str, ...], Prepared] = {}
-_CHECKPOINT_MOVES: dict[tuple[str, ...], Prepared] = {}
+# (UPDATEs: they return no rows, so Prepared[Any].)
+_CASE_MOVES: dict[tuple[str, ...], Prepared[Any]] = {}
+_CHECKPOINT_MOVES: dict[tuple[str, ...], Prepared[Any]] = {}
 _HEAD = ("last_seq", "last_hash")
 
 
-def _case_statement(names: tuple[str, ...]) -> Prepared:
+def _case_statement(names: tuple[str, ...]) -> Prepared[Any]:
     stmt = _CASE_MOVES.get(names)
     if stmt is None:
         where = [cases.c.id == bindparam("_id"), cases.c.last_seq == bindparam("_seq")]
@@ -109,7 +110,7 @@ def _case_statement(names: tuple[str, ...]) -> Prepared:
     return stmt
 
 
-def _checkpoint_statement(names: tuple[str, ...]) -> Prepared:
+def _checkpoint_statement(names: tuple[str, ...]) -> Prepared[Any]:
     stmt = _CHECKPOINT_MOVES.get(names)
     if stmt is None:
         stmt = _CHECKPOINT_MOVES[names] = Prepared(

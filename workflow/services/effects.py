@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import Connection
 
@@ -34,7 +34,7 @@ class MoveDone:
     now: datetime
     spec: ProgrammeSpec
     seq: int                 # the history row the move wrote
-    payload: dict
+    payload: dict[str, Any]
 
 
 Effect = Callable[[MoveDone], None]
@@ -59,7 +59,7 @@ CHANGE_CASE = frozenset({"schedule_checkpoints", "lift_risk"})
 # offer's grant agreement (kept, and its SHA-256 noted); `agreement_accepted` notes
 # the version the council accepts. A record that is None is left out of the row.
 RECORDS: dict[str, Callable[[Recording], object]] = {
-    "amount": lambda rec: money_json(rec.case.amount_pence),
+    "amount": lambda rec: money_json(rec.case.pence),
     "agreement": agreements.record_offer,
     "agreement_accepted": agreements.record_accepted,
 }

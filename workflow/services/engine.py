@@ -12,10 +12,13 @@ machine answering the same question could only ever repeat it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
 
 from states import Definition, T
 from states.facts import Facts
 from states.roles import ROLE_PREFERENCE
+if TYPE_CHECKING:
+    from states.rules import Rule
 from workflow.errors import GuardFailed, InvalidTransition, PermissionDenied, ReasonRequired
 
 
@@ -77,7 +80,7 @@ def _refuse_role(definition: Definition, ref: str, t: T, actor: Actor,
 
 def plan(definition: Definition, ref: str, state: str, trigger: str, actor: Actor, *,
          lead: str | None, reason: str | None, facts: Facts | None,
-         rules: dict, actor_rules: dict) -> Move:
+         rules: Mapping[str, Rule], actor_rules: Mapping[str, Rule]) -> Move:
     t = definition.find(trigger, state)
     if t is None:
         raise InvalidTransition(ref, state, trigger,

@@ -61,8 +61,8 @@ def reads_ledger(t: T) -> bool:
 
 def application_of(case: CaseRecord) -> BidApplication | AreaApplication:
     if case.kind == "bid":
-        return BidApplication.from_json(case.application)
-    return AreaApplication.from_json(case.application)
+        return BidApplication.from_json(case.document)
+    return AreaApplication.from_json(case.document)
 
 
 def _org(row: Any) -> OrgFacts:
@@ -105,7 +105,7 @@ def checkpoint_facts(conn: Connection, case_id: int) -> tuple[CheckpointFacts, .
 
 
 def facts_for(conn: Connection, case: CaseRecord, *, actor: str, now: datetime,
-              figures: dict | None = None, needs: frozenset[str] = EVERYTHING,
+              figures: dict[str, Any] | None = None, needs: frozenset[str] = EVERYTHING,
               spec: ProgrammeSpec | None = None) -> Facts:
     """What the rules may ask about `case`, read in the caller's transaction.
 

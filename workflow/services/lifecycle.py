@@ -27,13 +27,14 @@ from workflow.errors import ConflictError, Malformed, checked_text
 from workflow.services.facts import facts_for, needs_of, reads_ledger
 from workflow.logs import event
 from workflow.services.chain import GENESIS, Entry, Head, change, insert_row, seal
+from workflow.storage.db import new_id
 from workflow.storage.tables import case_orgs, cases, organisations
 from workflow.storage.records import CaseRecord
 from workflow.services.unit_of_work import UnitOfWork, unit
 # Reading lives in `reads` (which imports nothing that changes a case); its
 # names are kept here for the callers that read and change alike.
 from workflow.services.reads import CASE_KINDS as CASE_KINDS, case_history as case_history
-from workflow.services.reads import case_json, load_case
+from workflow.services.reads import case_json as case_json, load_case as load_case
 from workflow.services.reads import involving as involving, list_cases as list_cases
 from workflow.services.reads import show as show
 
@@ -43,13 +44,13 @@ _PARSERS = {"bid": parse_bid, "area": parse_area}
 
 
 # --- opening ----------------------------------------------------------------
-def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name: str) -> dict:
+def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name: str) -> dict[str, Any]:
     """Check the document, then create the case in `draft` with its first history row."""
     definition = DEFINITIONS[kind]
     with engine.begin() as conn:
         actor = directory.actor(conn, actor_name)
         app = check_document(conn, kind, document)
-        spec = programme_store.find_spec(conn, app.programme)
+        spec = programme_store.spec_for(conn, app.programme)
         role = may_act(actor, "open", app.lead, f"open a {kind} for {app.lead}")
         now = clock.now()
         ref = programme_store.next_reference(conn, spec.code)
@@ -57,13 +58,13 @@ def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name
                       role=role, at=now, payload={"definition_version": definition.version})
         digest = seal(ref, 1, GENESIS, entry)
         partners = list(app.partners) if kind == "bid" else []
-        case_id = conn.execute(cases.insert().values(
+        case_id = new_id(conn.execute(cases.insert().values(
             ref=ref, kind=kind, programme=spec.code, state=definition.initial, version=1,
             definition_version=definition.version, title=app.title,
             category=getattr(app, "category", None), lead=app.lead, partners=partners,
             amount_pence=getattr(app, "amount_pence", None), application=app.to_json(),
             caseworker=actor.name if "caseworker" in actor.roles else None,
-            last_seq=1, last_hash=digest, created_at=now, updated_at=now)).inserted_primary_key[0]
+            last_seq=1, last_hash=digest, created_at=now, updated_at=now)))
         insert_row(conn, Head(case_id, ref, 0, GENESIS), entry)
         applications.keep_version(conn, case_id, 1, app.to_json(), [], actor.name, now)
         conn.execute(case_orgs.insert(), [{"org": app.lead, "case_id": case_id, "role": "lead"}] + [
@@ -87,8 +88,8 @@ def check_document(conn: Connection, kind: str, document: Mapping[str, Any]) -> 
 # --- advancing --------------------------------------------------------------
 def advance(work: UnitOfWork | Engine, case: str | CaseRecord, trigger: str,
             actor: Actor | str, *, reason: str | None = None,
-            expected_version: int | None = None, payload: dict | None = None,
-            notify: bool = True) -> dict:
+            expected_version: int | None = None, payload: dict[str, Any] | None = None,
+            notify: bool = True) -> dict[str, Any]:
     """Fire `trigger` on `case` (a reference, or the record its caller read) as `actor`.
 
     The one way a case changes state, for every face and the sweep: inside the
@@ -119,7 +120,7 @@ def refuse_stale(case: CaseRecord, expected_version: int | None) -> None:
 
 
 def _move(uow: UnitOfWork, case: CaseRecord, trigger: str, actor: Actor, *,
-          reason: str | None, payload: dict | None, notify: bool) -> CaseRecord:
+          reason: str | None, payload: dict[str, Any] | None, notify: bool) -> CaseRecord:
     """Plan the move, hand it to the chain writer, run its effects, queue its email."""
     reason = checked_text("reason", reason)      # every face's moves come through here
     conn, now = uow.conn, uow.now

@@ -13,7 +13,8 @@ from typing import Any, Iterable
 
 from sqlalchemy import Connection, bindparam, select
 
-from notifications.outbox import QUEUED_COLUMNS, outbox, queued_row
+from notifications.outbox import QUEUED_COLUMNS, queued_row
+from notifications.outbox_table import outbox
 from notifications.render import render
 from states.definition import Notice
 from states.money import pounds
@@ -75,7 +76,7 @@ class AddressBook:
 
 
 def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
-            reason: str | None = None, checkpoint: CheckpointRecord | None = None, step: dict | None = None,
+            reason: str | None = None, checkpoint: CheckpointRecord | None = None, step: dict[str, Any] | None = None,
             book: AddressBook | None = None) -> dict[str, Any]:
     org = (book or AddressBook()).org(conn, case.lead)
     root = base_url()
@@ -103,7 +104,7 @@ def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
 def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: ProgrammeSpec,
           to: Iterable[str], cc: Iterable[str] = (), now: datetime, reason: str | None = None,
           checkpoint: CheckpointRecord | None = None,
-          step: dict | None = None, book: AddressBook | None = None) -> str | None:
+          step: dict[str, Any] | None = None, book: AddressBook | None = None) -> str | None:
     """Render and queue one message; its key, or None when it has nobody to go to."""
     book = book or AddressBook()
     to_addrs = book.addresses(conn, case, spec, to)

@@ -100,7 +100,7 @@ def schedule_checkpoints(done: "MoveDone") -> None:
     planned, past = plan_schedule(spec.monitoring, today, today)
     existing = set(conn.execute(select(checkpoints.c.n)
                                 .where(checkpoints.c.case_id == case.id)).scalars())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n, due in planned:
         if n in existing:
             continue
@@ -146,7 +146,7 @@ def case_of(conn: Connection, case_id: int, *, lock: bool = False) -> CaseRecord
 
 def write_move(conn: Connection, cp: CheckpointRecord, case: CaseRecord, *, trigger: str,
                dest: str, actor: str, role: str, now: datetime, reason: str | None = None,
-               payload: dict | None = None, **values: Any) -> CaseRecord:
+               payload: dict[str, Any] | None = None, **values: Any) -> CaseRecord:
     """Move checkpoint `cp` to `dest` and chain its history row (through chain.change)."""
     return chain.change(conn, case, chain.Entry(
         checkpoint=label(cp.ref), from_state=cp.state, to_state=dest, trigger=trigger,
@@ -169,8 +169,8 @@ def _check_version(cp: CheckpointRecord, expected: int | None) -> None:
 
 # --- services ------------------------------------------------------------------
 def submit_return(work: UnitOfWork | Engine, ref: str, actor_name: str, *,
-                  figures: Mapping | None = None, attachment: tuple[str, bytes] | None = None,
-                  expected_version: int | None = None) -> dict:
+                  figures: Mapping[str, Any] | None = None, attachment: tuple[str, bytes] | None = None,
+                  expected_version: int | None = None) -> dict[str, Any]:
     """Submit checkpoint `ref`'s return (figures and at most one evidence file).
 
     Everything is checked before anything is written: the figures, the file,
@@ -216,7 +216,7 @@ def submit_return(work: UnitOfWork | Engine, ref: str, actor_name: str, *,
 
 
 def decide_return(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name: str, *,
-                  reason: str | None = None, expected_version: int | None = None) -> dict:
+                  reason: str | None = None, expected_version: int | None = None) -> dict[str, Any]:
     """A caseworker's decision on a return: `accept`, `query` or `waive` (with a reason)."""
     reason = checked_text("reason", reason)
     with unit(work) as uow:
@@ -272,7 +272,7 @@ def lift_risk(done: "MoveDone") -> None:
 
 def list_checkpoints(work: UnitOfWork | Engine, *, case: str | None = None, overdue: bool = False,
                      org: str | None = None, state: str | None = None,
-                     limit: int | None = None) -> list[dict]:
+                     limit: int | None = None) -> list[dict[str, Any]]:
     """Checkpoints by due date: of one case, overdue ones, one organisation's, or in a state.
 
     `org` finds the returns of cases the organisation leads or is a partner in.
@@ -298,7 +298,7 @@ def list_checkpoints(work: UnitOfWork | Engine, *, case: str | None = None, over
         return [_listed(row, uow.spec(row.programme)) for row in uow.conn.execute(q)]
 
 
-def get_checkpoint(engine: Engine, ref: str, actor_name: str | None = None) -> dict:
+def get_checkpoint(engine: Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
     """One return: its state, figures, evidence file, ladder and history."""
     with reading(engine) as conn:
         cp = load_checkpoint(conn, ref)
@@ -319,7 +319,7 @@ def figures_json(figures: Mapping[str, Any] | None, spec: ProgrammeSpec) -> dict
             for k, v in (figures or {}).items()}
 
 
-def next_step(cp: Any, spec: ProgrammeSpec) -> dict | None:
+def next_step(cp: Any, spec: ProgrammeSpec) -> dict[str, Any] | None:
     if cp.next_step_at is None:
         return None
     left = pending_steps(spec.ladder, cp.due, list(cp.steps_done))
@@ -329,7 +329,7 @@ def next_step(cp: Any, spec: ProgrammeSpec) -> dict | None:
     return {"name": step.name, "at": max(at, cp.next_step_at).isoformat()}
 
 
-def _listed(row: Any, spec: ProgrammeSpec) -> dict:
+def _listed(row: Any, spec: ProgrammeSpec) -> dict[str, Any]:
     return {"ref": row.ref, "case": row.case_ref, "state": row.state, "due": row.due.isoformat(),
             "level": row.level, "version": row.version, "title": row.title, "lead": row.lead,
             "programme": row.programme, "case_state": row.case_state,
@@ -339,7 +339,7 @@ def _listed(row: Any, spec: ProgrammeSpec) -> dict:
 
 def checkpoint_json(conn: Connection, cp: CheckpointRecord, case: CaseRecord,
                     spec: ProgrammeSpec,
-                    actor: Actor | None = None) -> dict:
+                    actor: Actor | None = None) -> dict[str, Any]:
     done = list(cp.steps_done)
     ladder = [{"name": s.name, "at": at.isoformat(), "done": s.name in done}
               for s, at in ladder_moments(spec.ladder, cp.due)]

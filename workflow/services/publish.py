@@ -108,7 +108,8 @@ class Publication:
 
     @property
     def grants(self) -> list[dict[str, Any]]:
-        return self.package["grants"]
+        grants: list[dict[str, Any]] = self.package["grants"]
+        return grants
 
     def summary(self) -> str:
         total = sum(Decimal(str(g["amountAwarded"])) for g in self.grants)
@@ -235,7 +236,7 @@ def _offer_days(conn: Any, case_ids: list[int]) -> dict[int, date]:
     return {r.case_id: london_day(r.at) for r in conn.execute(q)}
 
 
-def _grant(row: Any, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: dict,
+def _grant(row: Any, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: dict[str, Any],
            held_pence: int, award_day: date | None) -> dict[str, Any]:
     partners = [orgs[c].name for c in row.partners if c in orgs]
     # The category's sentence says who it is for; its short label is the fallback.
@@ -301,7 +302,7 @@ def _validator() -> Draft202012Validator:
 
 def validate(package: dict[str, Any]) -> list[str]:
     """Every problem with the package, each naming its grant (by reference) and field."""
-    grants = package.get("grants") if isinstance(package.get("grants"), list) else []
+    grants: list[Any] = package["grants"] if isinstance(package.get("grants"), list) else []
     problems = []
     for n, g in enumerate(grants):     # the schema's oneOf hides which field is missing
         if not isinstance(g, dict):
@@ -333,7 +334,7 @@ def _message(err: Any) -> str:
         return "; ".join(sorted({_message(c) for c in err.context}))
     if err.validator == "enum":
         return f"{err.instance!r} is not one of the values the standard allows"
-    return err.message
+    return str(err.message)
 
 
 def dumps(package: dict[str, Any]) -> str:

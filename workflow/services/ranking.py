@@ -114,14 +114,14 @@ def _walk(spec: ProgrammeSpec, bids: list[tuple[CaseRecord, Facts]], committed: 
                             offers_in_category=counts.get(row.category, 0))
             fund, count = within_fund(weighed), within_category_count(weighed)
             if not fund and not count:
-                running += row.amount_pence
+                running += row.pence
                 counts[row.category] = counts.get(row.category, 0) + 1
         why = fund + count
         stops = "fund" if fund else "category count" if count else None
         out.append({
             "ref": row.ref, "category": row.category,
             "score": score_text(value) if value is not None else None,
-            "amount": money_json(row.amount_pence), "running_total": money_json(running),
+            "amount": money_json(row.pence), "running_total": money_json(running),
             "remaining": money_json(spec.fund_pence - running),
             "fits": not why, "stops": stops, "why": why,
             "state": row.state, "offered": offered, "title": row.title, "lead": row.lead,

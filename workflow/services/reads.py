@@ -7,6 +7,7 @@ quickly. `lifecycle` (opening and advancing) reads through it too.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, select
@@ -48,16 +49,20 @@ def case_json(conn: Connection, case: CaseRecord, actor: Actor | None = None, *,
         "title": case.title, "category": case.category, "lead": case.lead,
         "partners": list(case.partners), "caseworker": case.caseworker,
         "at_risk": bool(case.at_risk),
-        "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
+        "created_at": _iso(case.created_at), "updated_at": _iso(case.updated_at),
     }
     if case.kind == "bid":
-        out["amount"] = money_json(case.amount_pence)
+        out["amount"] = money_json(case.pence)
     else:
         out["contribution"] = (money_json(case.contribution_pence)
                                if case.contribution_pence is not None else None)
     if with_application:
-        out["application"] = dict(case.application)
+        out["application"] = dict(case.document)
     return out
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 def show(engine: Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:

@@ -167,7 +167,7 @@ class Seal:
 
     @property
     def tree_size(self) -> int:
-        return self.statement["tree_size"]
+        return int(self.statement["tree_size"])
 
     @property
     def label(self) -> str:
@@ -225,8 +225,8 @@ def leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
         # Straight from the driver: SQLAlchemy's rows cost twice the hashing over a million rows.
         sql = "SELECT hash FROM history" + (" WHERE id <= ?" if upto_id is not None else "") + \
               " ORDER BY id"
-        rows: Iterator[Any] = conn.connection.driver_connection.execute(
-            sql, () if upto_id is None else (upto_id,))
+        driver: Any = conn.connection.driver_connection     # a DB-API connection: untyped
+        rows: Iterator[Any] = driver.execute(sql, () if upto_id is None else (upto_id,))
     else:
         q = select(history.c.hash).order_by(history.c.id)
         if upto_id is not None:
@@ -252,7 +252,8 @@ def _boundary(engine: Engine) -> int:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("LOCK TABLE history IN SHARE MODE"))
-        return conn.execute(select(func.coalesce(func.max(history.c.id), 0))).scalar_one()
+        boundary: int = conn.execute(select(func.coalesce(func.max(history.c.id), 0))).scalar_one()
+        return boundary
 
 
 def unsealed_rows(engine: Engine) -> int:
@@ -279,7 +280,7 @@ def seal(engine: Engine, key: Ed25519PrivateKey, *,
         if last is not None and last.tree_size > tree.size:
             raise ConflictError("history", "another seal covering more rows was made meanwhile; "
                                 "nothing was sealed")
-        statement = {
+        statement: dict[str, Any] = {
             "seal": (last.number + 1) if last else 1,
             "tree_size": tree.size,
             "root": tree.root().hex(),
@@ -299,7 +300,7 @@ def seal(engine: Engine, key: Ed25519PrivateKey, *,
     return made
 
 
-def _endorsement(last: Seal | None, statement: dict, previous_key: Ed25519PrivateKey | None) -> str | None:
+def _endorsement(last: Seal | None, statement: dict[str, Any], previous_key: Ed25519PrivateKey | None) -> str | None:
     """The old key's signature on a new key's first seal; refused without the old key."""
     if last is None or last.statement.get("key") == statement["key"]:
         return None

@@ -1,6 +1,8 @@
 """Bringing an installation up to date: schema, bundled programmes, definition versions."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, select
 
 from states import DEFINITIONS
@@ -44,7 +46,7 @@ def check_people(engine: Engine) -> None:
                            "and remove the old row, then run init again.")
 
 
-def init(engine: Engine) -> dict:
+def init(engine: Engine) -> dict[str, Any]:
     """Create or upgrade the schema and load the bundled programmes; safe to run twice."""
     check_reachable(engine)
     check_intact(engine)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from workflow.services import directory
 from workflow.services.engine import Actor
 from workflow.errors import Malformed, NotFound, TokenRefused
+from workflow.storage.db import new_id
 from workflow.storage.tables import api_tokens as tokens
 
 __all__ = ["TokenRefused", "TokenNotFound", "PREFIX", "MAX_EXPIRY_DAYS",
@@ -62,9 +63,9 @@ def create(conn: Connection, name: str, *, now: datetime,
     person = directory.actor(conn, name)          # PersonNotFound names the person
     token = PREFIX + secrets.token_urlsafe(32)
     expires = now + timedelta(days=expires_days) if expires_days is not None else None
-    token_id = conn.execute(tokens.insert().values(
+    token_id = new_id(conn.execute(tokens.insert().values(
         person=person.name, token_hash=digest(token), created_at=now,
-        expires_at=expires)).inserted_primary_key[0]
+        expires_at=expires)))
     row = conn.execute(select(tokens).where(tokens.c.id == token_id)).one()
     return token, _listed(row)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from datetime import datetime
-from typing import Any
+from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
@@ -39,7 +39,10 @@ class UnitOfWork:
                  book: messages.AddressBook | None = None, read_only: bool = False) -> None:
         if (engine is None) == (connection is None):
             raise TypeError("a unit of work is opened on an engine or on a connection")
-        self.engine = engine if engine is not None else connection.engine
+        if engine is None:
+            assert connection is not None
+            engine = connection.engine
+        self.engine = engine
         self._given = connection
         self.read_only = read_only      # a page's reads: no write lock on SQLite, no commit
         self._programmes = {} if programmes is None else programmes
@@ -65,12 +68,15 @@ class UnitOfWork:
         self._depth += 1
         return self
 
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        # Returns None: a unit never swallows an exception (nor does anything it
+        # entered), which tells a type checker that code after a `with` of it
+        # runs only when the body finished.
         self._depth -= 1
         if self._depth == 0 and self._stack is not None:
             stack, self._stack = self._stack, None
-            return bool(stack.__exit__(kind, error, trace))
-        return False
+            stack.__exit__(kind, error, trace)
 
     def spec(self, code: str) -> ProgrammeSpec:
         """Programme `code` as its file is now, read once per unit (or per sweep)."""

@@ -5,10 +5,10 @@ import os
 import sqlite3
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from workflow.storage.dbfaults import Fault, damaged, explain
@@ -55,7 +55,7 @@ def make_engine(url: str | None = None, *, echo: bool = False, read_only: bool =
 SYNC_SETTINGS = {"full": "FULL", "normal": "NORMAL"}
 
 
-def sqlite_sync(environ=os.environ) -> str:
+def sqlite_sync(environ: Mapping[str, str] = os.environ) -> str:
     """CASEWORK_SQLITE_SYNC: FULL by default; NORMAL for those who accept the risk.
 
     With NORMAL, SQLite in WAL mode does not wait for the disk at each
@@ -69,7 +69,7 @@ def sqlite_sync(environ=os.environ) -> str:
     return SYNC_SETTINGS[raw]
 
 
-def lock_wait_seconds(environ=os.environ) -> float:
+def lock_wait_seconds(environ: Mapping[str, str] = os.environ) -> float:
     """CASEWORK_LOCK_WAIT: how long a SQLite writer waits for the write lock (default 30 s)."""
     raw = environ.get("CASEWORK_LOCK_WAIT", "").strip()
     if not raw:
@@ -93,6 +93,14 @@ def sqlite_path(url: str) -> str | None:
     return database[len("file:"):].split("?", 1)[0] if database.startswith("file:") else database
 
 
+def new_id(result: CursorResult[Any]) -> int:
+    """The primary key the database gave the one row an INSERT wrote."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise ValueError("not the result of an INSERT of one row")
+    return int(key[0])
+
+
 def where(url: str | None) -> str:
     """The database as people name it in a message: the file, or the URL without its password."""
     url = resolve_url(url)
@@ -100,7 +108,7 @@ def where(url: str | None) -> str:
     return path if path else make_url(url).render_as_string(hide_password=True)
 
 
-def _sqlite_reader(parsed, echo: bool) -> Engine:
+def _sqlite_reader(parsed: URL, echo: bool) -> Engine:
     path = sqlite_path(parsed.render_as_string(hide_password=False))
     if path is None:       # in memory: nothing to protect, nothing to create
         return _sqlite_engine(parsed.render_as_string(hide_password=False), echo)
@@ -112,15 +120,16 @@ def _sqlite_reader(parsed, echo: bool) -> Engine:
                            connect_args={"timeout": wait, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.isolation_level = None
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
         dbapi_conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):
+    def _on_begin(conn: Connection) -> None:
         # A deferred BEGIN: in WAL mode a reader never waits for a writer.
-        conn.connection.driver_connection.execute("BEGIN")
+        driver: Any = conn.connection.driver_connection     # a DB-API connection: untyped
+        driver.execute("BEGIN")
 
     return engine
 
@@ -129,12 +138,12 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     sync = sqlite_sync()
     engine = create_engine(url, echo=echo, connect_args={"timeout": lock_wait_seconds(),
                                                          "check_same_thread": False})
-    database = make_url(url).database
-    on_file = bool(database) and database != ":memory:" and not database.startswith("file:")
+    database = make_url(url).database or ""
+    on_file = database not in ("", ":memory:") and not database.startswith("file:")
     checkpoints = LogCheckpoints(engine, database) if on_file else None
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy's `begin` event issue BEGIN itself: the driver's own
         # deferred BEGIN fails with "database is locked" when a read turns
         # into a write under concurrency, whatever the busy timeout.
@@ -158,13 +167,13 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
             checkpoints.ensure_running()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):
+    def _on_begin(conn: Connection) -> None:
         # Readers take no write lock (WAL lets them run beside a writer);
         # writers take it at BEGIN, before their first read.
         read_only = conn.get_execution_options().get("casework_read_only", False)
         # On the driver itself: every write transaction starts here, and going
         # through exec_driver_sql would cost half as much again as the BEGIN.
-        driver = conn.connection.driver_connection
+        driver: Any = conn.connection.driver_connection
         if read_only:
             driver.execute("BEGIN")
         else:

@@ -18,24 +18,26 @@ from __future__ import annotations
 
 from collections import namedtuple
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar, cast, overload
 
 from sqlalchemy import Connection, Date
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 from notifications.sqltypes import UTCDateTime
-from workflow.storage.records import maker
+from workflow.storage.records import _Record, maker
 
 Processor = Callable[[Any], Any] | None
 
 
-def _row_type(keys: list[str]) -> type:
-    """A named tuple that also answers `_mapping`, as SQLAlchemy's rows do."""
-    base = namedtuple("Row", keys, rename=True)
-    return type("Row", (base,), {"__slots__": (),
-                                 "_mapping": property(lambda self: self._asdict())})
+def _row_maker(keys: list[str]) -> Callable[[Sequence[Any]], Any]:
+    """Rows as a named tuple that also answers `_mapping`, as SQLAlchemy's rows do."""
+    base = namedtuple("Row", keys, rename=True)  # type: ignore[misc]  # the columns' names
+    row: Any = type("Row", (base,), {"__slots__": (),
+                                     "_mapping": property(lambda self: self._asdict())})
+    return cast(Callable[[Sequence[Any]], Any], row._make)
 
 
 class _Compiled:
@@ -43,8 +45,11 @@ class _Compiled:
 
     __slots__ = ("sql", "positional", "binds", "row", "readers")
 
-    def __init__(self, stmt: ClauseElement, dialect: Dialect, record: type | None = None):
-        compiled = stmt.compile(dialect=dialect)
+    def __init__(self, stmt: ClauseElement, dialect: Dialect,
+                 record: type[_Record] | None = None):
+        # SQLCompiler's attributes (positional, bind_names, positiontup) are
+        # internals: hence sqlalchemy's upper bound in pyproject.toml.
+        compiled: Any = stmt.compile(dialect=dialect)
         self.sql = compiled.string
         self.positional = compiled.positional
         # The name each parameter has in the SQL text (anonymous ones get theirs here).
@@ -58,14 +63,14 @@ class _Compiled:
             (name, _REQUIRED if by_name[name].required else by_name[name].effective_value,
              _bind_processor(by_name[name].type, dialect))
             for name in names)
-        self.row: Callable[[list[Any]], Any] | None = None
+        self.row: Callable[[Sequence[Any]], Any] | None = None
         self.readers: tuple[Processor, ...] = ()
         columns = getattr(stmt, "selected_columns", None)
-        if columns is None and getattr(stmt, "_returning", None):
-            columns = stmt._returning
+        if columns is None:
+            columns = getattr(stmt, "_returning", None) or None  # an INSERT ... RETURNING
         if columns is not None:
             keys = [c.key for c in columns]
-            self.row = maker(record, keys) if record is not None else _row_type(keys)._make
+            self.row = maker(record, keys) if record is not None else _row_maker(keys)
             self.readers = tuple(_result_processor(c.type, dialect) for c in columns)
 
     def bind(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
@@ -78,6 +83,7 @@ class _Compiled:
         return {name: value for (name, _, _), value in zip(self.binds, values)}
 
     def read(self, raw: Sequence[Any]) -> Any:
+        assert self.row is not None, "a statement that returns no rows was read"
         return self.row([value if reader is None or value is None else reader(value)
                                for reader, value in zip(self.readers, raw)])
 
@@ -96,7 +102,7 @@ def _sqlite_time_out(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=_UTC)
 
 
-def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
     # SQLite keeps times as text; SQLAlchemy's own conversion is a %-format
     # and a regular expression, several times the cost of the ISO methods
     # that give the same text (tests/workflow/test_prepared.py compares them).
@@ -107,7 +113,7 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
     return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
-def _result_processor(type_: Any, dialect: Dialect) -> Processor:
+def _result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
     if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
         return _sqlite_time_out
     if dialect.name == "sqlite" and isinstance(type_, Date):
@@ -115,15 +121,24 @@ def _result_processor(type_: Any, dialect: Dialect) -> Processor:
     return type_.dialect_impl(dialect).result_processor(dialect, None)
 
 
-class Prepared:
+R = TypeVar("R")
+
+
+class Prepared(Generic[R]):
     """A Core statement to run many times on the driver connection of a transaction.
 
-    With `record` (workflow.storage.records), each row read is built as that record.
+    With `record` (workflow.storage.records), each row read is built as that
+    record (`Prepared[CaseRecord]`); without, as a named tuple with `_mapping`.
     """
 
     __slots__ = ("stmt", "record", "_by_dialect")
 
-    def __init__(self, stmt: ClauseElement, record: type | None = None):
+    @overload
+    def __init__(self: Prepared[Any], stmt: ClauseElement, record: None = None) -> None: ...
+    @overload
+    def __init__(self, stmt: ClauseElement, record: type[R]) -> None: ...
+
+    def __init__(self, stmt: ClauseElement, record: type[Any] | None = None) -> None:
         self.stmt = stmt
         self.record = record
         self._by_dialect: dict[str, _Compiled] = {}
@@ -139,7 +154,8 @@ class Prepared:
         compiled = self._for(conn)
         bound = compiled.bind(params)
         try:
-            cursor = conn.connection.driver_connection.execute(compiled.sql, bound)
+            driver: Any = conn.connection.driver_connection    # a DB-API connection: untyped
+            cursor = driver.execute(compiled.sql, bound)
         except conn.dialect.loaded_dbapi.Error as err:
             # The same exception Connection.execute raises (IntegrityError,
             # OperationalError...), so callers catch one family of errors.
@@ -150,18 +166,18 @@ class Prepared:
     def rowcount(self, conn: Connection, params: Mapping[str, Any] = {}) -> int:
         """Run an UPDATE, INSERT or DELETE; the number of rows it touched."""
         _, cursor = self._run(conn, params)
-        count = cursor.rowcount
+        count: int = cursor.rowcount
         cursor.close()
         return count
 
-    def first(self, conn: Connection, params: Mapping[str, Any] = {}) -> Any:
+    def first(self, conn: Connection, params: Mapping[str, Any] = {}) -> R | None:
         """The first row (with attribute access, values as SQLAlchemy reads them), or None."""
         compiled, cursor = self._run(conn, params)
         raw = cursor.fetchone()
         cursor.close()
         return None if raw is None else compiled.read(raw)
 
-    def all(self, conn: Connection, params: Mapping[str, Any] = {}) -> list[Any]:
+    def all(self, conn: Connection, params: Mapping[str, Any] = {}) -> list[R]:
         compiled, cursor = self._run(conn, params)
         rows = cursor.fetchall()
         cursor.close()
@@ -169,4 +185,4 @@ class Prepared:
 
     def scalar(self, conn: Connection, params: Mapping[str, Any] = {}) -> Any:
         row = self.first(conn, params)
-        return None if row is None else row[0]
+        return None if row is None else row[0]  # type: ignore[index]  # a row, not a record

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Self, Sequence, TypeVar
 
 __all__ = ["CaseRecord", "CheckpointRecord"]
 
@@ -20,12 +20,12 @@ class _Record:
     __slots__ = ()
 
     @classmethod
-    def of(cls, row: Any) -> Any:
+    def of(cls, row: Any) -> Self:
         """The record of a SQLAlchemy row of its table (columns it does not hold are left out)."""
         return _build(cls, row._mapping)
 
     @classmethod
-    def all(cls, result: Any) -> list[Any]:
+    def all(cls, result: Any) -> list[Self]:
         """The records of every row of a SQLAlchemy result, its columns matched once.
 
         The same records as `of` row by row, without a mapping built for each
@@ -60,6 +60,20 @@ class CaseRecord(_Record):
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
+    @property
+    def pence(self) -> int:
+        """A bid's amount in pence: every bid has one (ValueError for an area)."""
+        if self.amount_pence is None:
+            raise ValueError(f"{self.ref} has no amount (an area's money is its contribution)")
+        return self.amount_pence
+
+    @property
+    def document(self) -> Mapping[str, Any]:
+        """The application; ValueError when the read that made this record left it out."""
+        if self.application is None:
+            raise ValueError(f"{self.ref} was read without its application")
+        return self.application
+
 
 @dataclass(frozen=True, slots=True)
 class CheckpointRecord(_Record):
@@ -81,22 +95,24 @@ class CheckpointRecord(_Record):
 
 
 _TUPLES = {"partners", "steps_done"}       # JSON lists, held as tuples so a record stays frozen
-_FIELDS = {cls: frozenset(f.name for f in fields(cls)) for cls in (CaseRecord, CheckpointRecord)}
+_FIELDS: dict[type[_Record], frozenset[str]] = {
+    cls: frozenset(f.name for f in fields(cls)) for cls in (CaseRecord, CheckpointRecord)}
+R = TypeVar("R", bound=_Record)
 
 
-def _build(cls: type, values: Mapping[str, Any]) -> Any:
+def _build(cls: type[R], values: Mapping[str, Any]) -> R:
     known = _FIELDS[cls]
     kept = {k: (tuple(v) if k in _TUPLES and v is not None else v)
             for k, v in values.items() if k in known}
     return cls(**kept)
 
 
-def maker(cls: type, keys: list[str]) -> Any:
+def maker(cls: type[R], keys: list[str]) -> Callable[[Sequence[Any]], R]:
     """A function building a `cls` record from one row's values in `keys` order (Prepared)."""
     known = _FIELDS[cls]
     picked = [(i, k, k in _TUPLES) for i, k in enumerate(keys) if k in known]
 
-    def make(values: Any) -> Any:
+    def make(values: Sequence[Any]) -> R:
         return cls(**{k: (tuple(values[i]) if tup and values[i] is not None else values[i])
                       for i, k, tup in picked})
     return make
