@@ -122,9 +122,9 @@ def draw(text: AgreementText) -> bytes:
         para(text.no_payments or "No payments are scheduled under this agreement.")
 
     heading("5. Monitoring returns")
-    for line in text.returns:
-        when = f"due {dates.day(line.due)}" if line.due else line.words
-        para(f"{line.label}: {when}")
+    for due in text.returns:
+        when = f"due {dates.day(due.due)}" if due.due else due.words
+        para(f"{due.label}: {when}")
     if not text.returns:
         para("No monitoring returns are asked for.")
 
