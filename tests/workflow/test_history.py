@@ -1,5 +1,9 @@
 """The audit history is append-only, chained, and checked."""
+from datetime import timezone
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
@@ -78,3 +82,30 @@ def test_history_times_come_from_the_one_clock(w):
     with freeze_time("2013-03-22 10:30:00"):
         ref = w.bid()
     assert lifecycle.case_history(w.engine, ref)[0]["at"] == "2013-03-22T10:30:00+00:00"
+
+
+_texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=20)
+_json = st.recursive(st.none() | st.booleans() | st.integers() | _texts,
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(_texts, inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ref=_texts, seq=st.integers(1, 10**9), prev=_texts, actor=_texts, role=_texts,
+       to_state=_texts, trigger=_texts, checkpoint=st.none() | _texts,
+       from_state=st.none() | _texts, reason=st.none() | _texts,
+       payload=st.dictionaries(_texts, _json, max_size=4),
+       at=st.datetimes(timezones=st.just(timezone.utc)))
+def test_the_canonical_text_of_a_row_is_exactly_its_sorted_compact_json(
+        ref, seq, prev, actor, role, to_state, trigger, checkpoint, from_state, reason, payload, at):
+    import json
+
+    from workflow.services.chain import Entry, canonical, moment
+    e = Entry(to_state=to_state, trigger=trigger, actor=actor, role=role, at=at,
+              from_state=from_state, checkpoint=checkpoint, reason=reason, payload=payload)
+    body = {"case": ref, "seq": seq, "checkpoint": checkpoint, "from_state": from_state,
+            "to_state": to_state, "trigger": trigger, "actor": actor, "role": role,
+            "reason": reason, "at": moment(at), "payload": payload, "prev_hash": prev}
+
+    assert canonical(ref, seq, prev, e) == json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                                      ensure_ascii=False)
