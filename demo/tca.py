@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Callable
 
 from states.money import parse_money, pounds
-from workflow.services import assessment, lifecycle
+from workflow.services import applications, assessment, lifecycle
 from workflow.services import ranking as ranking_service
 from demo import plans as p
 from demo.agenda import working_days_after
@@ -161,11 +161,24 @@ class TcaRound:
         s.act(assessor_name, "ask the council a clarification question", ref,
               lambda: lifecycle.advance(s.engine, ref, "ask_clarification", assessor_name,
                                     reason="How will the savings be shared between partners?"))
+        s.on(working_days_after(s.today(), 3), "11:00", lambda: s.act(
+            council, "amend the bid to say how savings are shared", ref,
+            lambda: applications.amend(s.engine, ref, self._shared_savings(ref), council,
+                                       reason="Answering the question on shared savings.")))
         s.on(working_days_after(s.today(), 3), "14:00", lambda: s.act(
             council, "answer the clarification question", ref,
             lambda: lifecycle.advance(s.engine, ref, "answer", council,
                                   reason="In proportion to each council's spend, "
-                                         "reviewed yearly by the joint committee.")))
+                                         "reviewed yearly by the joint committee; "
+                                         "the bid now says so.")))
+
+    def _shared_savings(self, ref: str) -> dict:
+        """The bid's document with a paragraph on how the savings are shared."""
+        document = dict(lifecycle.show(self.story.engine, ref)["application"])
+        document["innovation"] = ((document.get("innovation") or "").rstrip() +
+                                  "\n\nSavings are shared in proportion to each council's "
+                                  "spend, reviewed yearly by the joint committee.").lstrip()
+        return document
 
     def _withdraw(self, ref: str) -> None:
         s = self.story

@@ -20,6 +20,7 @@ KIND_WORDS: Mapping[str, Words] = words_table({
     "checkpoint.escalated_1": ("First escalation", "an overdue return is raised with the council's chief executive or s151 officer"),
     "checkpoint.escalated_2": ("Second escalation", "an overdue return is raised with the programme director; the case is at risk"),
     "checkpoint.queried": ("Return queried", "a caseworker has a question about a return; the council corrects and resends it"),
+    "case.clarification_requested": ("Question about the application", "a caseworker or assessor asks the lead council a question about its application; assessment waits for the answer"),
     "case.suspended": ("Case suspended", "a case is suspended: payments held or work paused"),
     "case.reinstated": ("Case reinstated", "a suspended case is back in monitoring"),
     "case.assigned": ("Case handed over", "a caseworker is handed a case: it is now theirs to look after"),

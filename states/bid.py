@@ -23,9 +23,13 @@ BID = Definition(
         T("declare_ineligible", "submitted", "ineligible", roles=CASEWORKER, needs_reason=True,
           notice=Notice("bid.ineligible", *_TO_COUNCIL)),
         T("start_assessment", "eligible", "under_assessment", roles=CASEWORKER),
+        # The question is the reason; the lead council is emailed it, with a link to answer.
         T("ask_clarification", "under_assessment", "clarification_requested",
-          roles={"caseworker", "assessor"}),
-        T("answer", "clarification_requested", "under_assessment", roles=COUNCIL_OR_CASEWORKER),
+          roles={"caseworker", "assessor"}, needs_reason=True,
+          notice=Notice("case.clarification_requested", ("council",), ("caseworker",))),
+        # The council may have amended its application: the rules of `submit` run again.
+        T("answer", "clarification_requested", "under_assessment", roles=COUNCIL_OR_CASEWORKER,
+          guards=["meets_category_rules"]),
         T("moderate", "under_assessment", "moderated", roles=CASEWORKER,
           guards=["has_two_scores", "no_conflicted_assessor", "scores_agree"]),
         T("recommend", "moderated", "recommended", roles=CASEWORKER),

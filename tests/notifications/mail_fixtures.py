@@ -45,6 +45,7 @@ CASE_KINDS_FOR = {"bid": ("bid",), "area": ("area",), "checkpoint": ("bid", "are
 _REASONS = {
     "bid.ineligible": "The lead council is not one of the seven receiving Efficiency Support Grant.",
     "bid.rejected": "The bid scored 2.1 of 5; this round's awards went to bids scoring 3.4 or more.",
+    "case.clarification_requested": "How will the savings be shared between the partner councils?",
     "case.reinstated": "The Q2 return arrived and was accepted.",
     "case.assigned": "Carol is on leave until September; the Q2 return is due on 4 April.",
     "checkpoint.queried": "Spend to date is lower than the last return's; please check the figure.",

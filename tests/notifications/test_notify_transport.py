@@ -157,7 +157,7 @@ def test_the_rate_limiter_holds_a_rolling_window_even_when_requests_arrive_late(
 @pytest.mark.parametrize("settings, refusal", [
     ({}, "CASEWORK_MAIL=notify needs CASEWORK_NOTIFY_API_KEY"),
     ({"CASEWORK_NOTIFY_API_KEY": "not-a-key"}, "CASEWORK_NOTIFY_API_KEY is not a Notify API key"),
-    ({"CASEWORK_NOTIFY_API_KEY": "KEY"}, "no Notify template for 16 message kind(s): checkpoint.opened"),
+    ({"CASEWORK_NOTIFY_API_KEY": "KEY"}, f"no Notify template for {len(KINDS)} message kind(s): checkpoint.opened"),
     ({"CASEWORK_NOTIFY_API_KEY": "KEY", "CASEWORK_NOTIFY_TEMPLATE": "generic"},
      "CASEWORK_NOTIFY_TEMPLATE must be a Notify template id"),
     ({"CASEWORK_NOTIFY_API_KEY": "KEY", "CASEWORK_NOTIFY_TEMPLATE": "f33517ff-2a88-4f6e-b855-c550268ce08a",

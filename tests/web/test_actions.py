@@ -39,7 +39,7 @@ def bid_in(world, state: str) -> str:
         return ref
     world.advance(ref, "submit", "check", "start_assessment")
     if state == "clarification_requested":
-        world.advance(ref, "ask_clarification")
+        world.advance(ref, "ask_clarification", reason="Which councils share the hub?")
         return ref
     _score(world, ref)
     if state == "moderated":

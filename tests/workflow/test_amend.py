@@ -141,13 +141,17 @@ def test_a_stale_version_a_bad_document_a_moved_lead_or_no_change_are_refused(w)
 
 
 def test_changed_partners_change_who_sees_the_case(w):
-    ref = w.bid(by="cllr")
+    ref = w.bid(by="cllr")      # past the draft, which its partners may not see
+    w.advance(ref, "submit", "check", "start_assessment")
+    w.advance(ref, "ask_clarification", reason="Who are the partners?")
     applications.amend(w.engine, ref, w.bid_document(partners=["E07000029", "E07000030"]),
                        "cllr")
     assert lifecycle.show(w.engine, ref)["partners"] == ["E07000029", "E07000030"]
     assert ref in [c["ref"] for c in lifecycle.list_cases(w.engine, org="E07000030")]
     assert ref not in [c["ref"] for c in lifecycle.list_cases(w.engine, org="E07000028")]
     assert applications.version_of(w.engine, ref, 2, actor="nell")["version"] == 2
+    with pytest.raises(CaseNotFound):
+        applications.version_of(w.engine, ref, 1, actor="pat")
 
 
 def test_an_area_draft_is_amended_too(w):
@@ -177,3 +181,54 @@ def test_the_database_refuses_to_change_or_remove_a_version(w):
             with w.engine.begin() as conn:
                 conn.execute(text(sql))
     assert applications.versions(w.engine, ref)[0]["version"] == 1
+
+
+# --- the clarification loop ------------------------------------------------------
+def _under_assessment(w) -> str:
+    ref = w.bid(by="cllr")
+    w.advance(ref, "submit", "check", "start_assessment")
+    return ref
+
+
+def test_asking_needs_the_question_and_emails_it_to_the_lead_council(w):
+    from workflow.errors import ReasonRequired
+    from workflow.storage.tables import outbox
+    ref = _under_assessment(w)
+    before = _snapshot(w)
+    with pytest.raises(ReasonRequired):
+        lifecycle.advance(w.engine, ref, "ask_clarification", "ash")
+    assert _snapshot(w) == before
+
+    lifecycle.advance(w.engine, ref, "ask_clarification", "ash",
+                      reason="How will the savings be shared?")
+    with w.engine.connect() as conn:
+        [mail] = conn.execute(select(outbox).where(outbox.c.kind ==
+                                                   "case.clarification_requested")).all()
+    assert mail.to_addrs == ["returns@e07000026.example.gov.uk"]
+    assert mail.cc_addrs == ["carol@casework.example.gov.uk"]
+    assert "How will the savings be shared?" in mail.body_text
+    assert f"/cases/{ref}/answer" in mail.body_text and f"/cases/{ref}/answer" in mail.body_html
+
+
+def test_the_council_answers_with_an_amendment_and_the_rules_of_submit_run_again(w):
+    from workflow.errors import GuardFailed
+    ref = _under_assessment(w)
+    lifecycle.advance(w.engine, ref, "ask_clarification", "carol",
+                      reason="Is £250,000 the whole cost?")
+    # An amendment the document rules accept but the category's rules do not.
+    applications.amend(w.engine, ref, w.bid_document(amount="600000"), "cllr")
+    before = _snapshot(w)
+    with pytest.raises(GuardFailed, match="Shared arrangement"):
+        lifecycle.advance(w.engine, ref, "answer", "cllr", reason="It is now £600,000.")
+    assert _snapshot(w) == before
+
+    applications.amend(w.engine, ref, w.bid_document(amount="300000"), "cllr")
+    done = lifecycle.advance(w.engine, ref, "answer", "cllr", reason="£300,000 in all.")
+    assert done["state"] == "under_assessment" and done["amount"] == "300000.00"
+    triggers = [r["trigger"] for r in lifecycle.case_history(w.engine, ref)]
+    assert triggers[-5:] == ["start_assessment", "ask_clarification", "amend", "amend", "answer"]
+    assert [v["version"] for v in applications.versions(w.engine, ref)] == [1, 2, 3]
+    assert applications.version_of(w.engine, ref, 1)["document"]["amount"] == "250000.00"
+    with pytest.raises(RuleViolation, match="cannot be amended"):
+        applications.amend(w.engine, ref, w.bid_document(amount="310000"), "cllr")
+    _whole(w)

@@ -288,7 +288,7 @@ def test_an_assessor_scores_a_bid_once(world):
 def test_no_scoring_while_the_council_answers_a_clarification_question(world):
     ref = under_assessment(world)
     assessment.declare(world.engine, ref, "ash", conflict=False)
-    world.advance(ref, "ask_clarification")
+    world.advance(ref, "ask_clarification", reason="Which councils share the hub?")
     before = world.snapshot()
 
     with pytest.raises(RuleViolation, match="waiting for the council's answer"):

@@ -44,6 +44,9 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
         ineligible = world.bid(title="Too small")
         world.advance(ineligible, "submit")
         world.advance(ineligible, "declare_ineligible", reason="Fraud risk")
+        asked = world.bid(title="Shared legal team")
+        world.advance(asked, "submit", "check", "start_assessment")
+        world.advance(asked, "ask_clarification", reason="Which councils share the team?")
         conflicted = scored_bid(world, title="Joint fleet")
         assessment.declare(world.engine, conflicted, "ash", conflict=True,
                            reason="My partner works there")

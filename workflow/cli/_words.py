@@ -98,6 +98,20 @@ def case_listing(case: Mapping[str, Any], *, lead_names: Mapping[str, str],
     return out
 
 
+def with_application_version(shown: Mapping[str, Any],
+                             v: Mapping[str, Any]) -> dict[str, Any]:
+    """`case show --version N`: which version the application below is, just above it."""
+    out: dict[str, Any] = {}
+    for key, value in shown.items():
+        if key == "application":
+            out["application version"] = (f"{v['version']} of {v['latest']}, by {v['actor']}, "
+                                          f"{when(v['at'])}")
+            if v["changed"]:
+                out["changed then"] = ", ".join(v["changed"])
+        out[key] = value
+    return out
+
+
 def history_row(row: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """A history row: its checkpoint's words for a return's row, else its case's."""
     of = "checkpoint" if row.get("checkpoint") else kind

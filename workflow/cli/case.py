@@ -1,4 +1,4 @@
-"""`casework case open|advance|assign|show|list|history`."""
+"""`casework case open|amend|advance|assign|show|list|history`."""
 from pathlib import Path
 from typing import Optional
 
@@ -44,6 +44,24 @@ def open_(kind: str = typer.Argument(..., metavar="bid|area", help="What the doc
     emit(case, True) if as_json else typer.echo(case["ref"])
 
 
+@case_app.command("amend", short_help="Replace a case's application with a new version.")
+def amend(ref: str = CASE_REF,
+          from_file: Path = typer.Option(..., "--from-file", metavar="FILE", exists=True,
+                                         dir_okay=False,
+                                         help="The whole new document, JSON or TOML."),
+          actor: str = AS_OPT, reason: Optional[str] = REASON_OPT,
+          as_json: bool = JSON_OPT) -> None:
+    """Amend a draft (or a bid waiting for the council's answer): the document becomes the
+    application's next version; every earlier one stays readable (`case show --version N`)."""
+    from workflow.services import applications
+    case = applications.amend(engine(), ref, read_document(from_file), actor, reason=reason)
+    if as_json:
+        emit(case, True)
+        return
+    typer.echo(f"{case['ref']}: application version {case['application_version']} "
+               f"(changed: {', '.join(case['changed'])})")
+
+
 @case_app.command("advance", short_help="Fire a trigger on a case.")
 def advance(ref: str = CASE_REF,
             trigger: str = typer.Argument(..., metavar="TRIGGER",
@@ -70,14 +88,26 @@ def assign(ref: str = CASE_REF,
 
 
 @case_app.command("show", short_help="One case: its state, what may be fired, its document.")
-def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
-    """One case: its state, version, what may be fired, and its application."""
-    case = reads.show(engine(), ref, actor)
+def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT,
+         version: Optional[int] = typer.Option(None, "--version", metavar="N", min=1,
+                                               help="Show version N of the application "
+                                                    "(1 is what was opened)."),
+         as_json: bool = JSON_OPT) -> None:
+    """One case: its state, version, what may be fired, and its application
+    (with --version N, the application as it was in version N)."""
+    if version is None:
+        case = reads.show(engine(), ref, actor)
+    else:
+        from workflow.services import applications
+        case = applications.show_version(engine(), ref, version, actor)
     if as_json:
         emit(case, True)
         return
     names, specs = _directory()
-    emit(_words.case_listing(case, lead_names=names, spec=specs.get(case["programme"])), False)
+    shown = _words.case_listing(case, lead_names=names, spec=specs.get(case["programme"]))
+    if version is not None:
+        shown = _words.with_application_version(shown, case["application_version"])
+    emit(shown, False)
 
 
 @case_app.command("list")

@@ -28,7 +28,7 @@ from states import DEFINITIONS
 from states.documents import changed_fields, comparison, document_hash
 from workflow.errors import Malformed, NotFound, RuleViolation, checked_text
 from workflow.logs import event
-from workflow.services import directory
+from workflow.services import directory, reads
 from workflow.services.access import check_visible, may_act
 from workflow.services.chain import Entry, change
 from workflow.services.engine import Actor
@@ -38,7 +38,7 @@ from workflow.storage.records import CaseRecord
 from workflow.storage.tables import application_versions, case_orgs
 
 __all__ = ["keep_version", "amend", "amendable", "latest_version", "versions", "version_of",
-           "compare", "VersionNotFound"]
+           "compare", "show_version", "VersionNotFound"]
 
 log = logging.getLogger("casework.cases")
 
@@ -152,8 +152,7 @@ def _partners_moved(conn: Connection, case: CaseRecord, partners: Sequence[str])
 
 # --- reading -------------------------------------------------------------------
 def _visible_case(uow: UnitOfWork, ref: str, actor: Actor | str | None) -> CaseRecord:
-    from workflow.services import lifecycle
-    record = lifecycle.load_case(uow.conn, ref)
+    record = reads.load_case(uow.conn, ref)
     if actor is not None:
         who = actor if isinstance(actor, Actor) else directory.actor(uow.conn, actor)
         check_visible(who, record)
@@ -217,3 +216,20 @@ def compare(work: UnitOfWork | Engine, ref: str, before: int, after: int,
         new = _version_row(uow.conn, record, after)
         return {"ref": record.ref, "before": before, "after": after,
                 "fields": comparison(record.kind, old.document, new.document)}
+
+
+def show_version(work: UnitOfWork | Engine, ref: str, version: int,
+                 actor: Actor | str | None = None) -> dict[str, Any]:
+    """The case as `reads.case_json` gives it (for `actor`), its `application` the
+    document of version `version`, and `application_version` saying which version it is:
+    `{"version", "latest", "sha256", "changed", "actor", "at"}` (`case show --version N`)."""
+    with unit(work, read_only=True) as uow:
+        who = (actor if isinstance(actor, Actor) or actor is None
+               else directory.actor(uow.conn, actor))
+        record = _visible_case(uow, ref, who)
+        row = _version_row(uow.conn, record, version)
+        out = reads.case_json(uow.conn, record, who)
+        out["application"] = dict(row.document)
+        out["application_version"] = {"latest": latest_version(uow.conn, record.id),
+                                      **_row_json(row, with_document=False)}
+        return out
