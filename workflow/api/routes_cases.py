@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
+from states import DEFINITIONS
 from workflow.services import assignment, lifecycle, access
+from workflow.services.facts import reads_ledger
 from workflow.api import paging
 from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
                                json_response, parse_if_match)
@@ -148,15 +150,19 @@ def _stale(ref: str, current: int, expected: int) -> PreconditionFailed:
 
 
 def _refusal_with_fund(engine: Engine, err: CaseworkError) -> Answer:
-    """A refused offer also says where the fund stands (remaining, per category)."""
+    """A move refused by a rule that weighs the fund (an offer) also says where the fund
+    stands (remaining, per category): the definition's rules say which moves those are."""
     answer = problem_answer(err)
-    if not (isinstance(err, GuardFailed) and err.trigger == "offer"):
+    if not isinstance(err, GuardFailed):
         return answer
     try:
         from workflow.services.assessment import fund_position
         with reading(engine) as conn:
-            programme = lifecycle.load_case(conn, err.ref).programme
-        position = fund_position(engine, programme)
+            case = lifecycle.load_case(conn, err.ref)
+        t = DEFINITIONS[case.kind].find(err.trigger, case.state)
+        if t is None or not reads_ledger(t):
+            return answer
+        position = fund_position(engine, case.programme)
     except (ImportError, CaseworkError):
         return answer
     body = {**error_body(err), "fund": {k: position[k] for k in

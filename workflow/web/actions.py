@@ -22,6 +22,7 @@ from workflow.services import programme_files as programme_store
 from workflow.services.engine import Actor, acting_role, plan
 from workflow.errors import GuardFailed, PermissionDenied
 from workflow.services.facts import facts_for, needs_of
+from workflow.storage.records import CaseRecord
 from workflow.web.labels import trigger_label
 
 # Actions that cannot be undone: each asks for a reason on a page of its own.
@@ -62,7 +63,7 @@ class Action:
         return not self.blocked
 
 
-def plan_actions(conn: Connection, case: Any, actor: Actor | None) -> list[Action]:
+def plan_actions(conn: Connection, case: CaseRecord, actor: Actor | None) -> list[Action]:
     """Every action `actor`'s roles may take on `case` now, each planned with its rules."""
     if actor is None:
         return []

@@ -18,6 +18,7 @@ from workflow.services import programme_files as programme_store, ranking
 from workflow.services.assessment import fund_position
 from workflow.storage.db import reading
 from workflow.storage.tables import cases
+from workflow.storage.records import CaseRecord
 from workflow.web import queries
 from workflow.web.actions import find, plan_actions
 from workflow.web.auth import require
@@ -56,7 +57,8 @@ def ranking_page(request: Request) -> Response:
     with reading(engine) as conn:
         names = queries.org_names(conn, [r["lead"] for r in rows])
         waiting = [r["ref"] for r in rows if BID.is_in(r["state"], "to_offer")]
-        found = list(conn.execute(select(cases).where(cases.c.ref.in_(waiting)))) if waiting else []
+        found = (CaseRecord.all(conn.execute(select(cases).where(cases.c.ref.in_(waiting))))
+                 if waiting else [])
         versions = {r.ref: r.version for r in found}
         # Each offer planned with the service's rules for this approver, as on the case page:
         # the button only where it would succeed now, else what stops it.

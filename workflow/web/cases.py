@@ -32,6 +32,7 @@ from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
 from workflow.web.pages import Problem, money, page, paragraphs, sentence, words
 from workflow.services.unit_of_work import UnitOfWork
+from workflow.services.facts import reads_ledger
 from workflow.web.signin import safe_next
 
 ASSESSED_STATES = DEFINITIONS["bid"].group("assessed")
@@ -117,8 +118,11 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         planned = plan_actions(conn, row, who.actor)
         spec = uow.spec(row.programme)
         returns = monitoring.list_checkpoints(uow, case=row.ref)
+        # Where the fund stands, beside a move whose rules weigh it (the definition says which).
+        definition = DEFINITIONS[row.kind]
         fund = (assessment.fund_position(uow, row.programme)
-                if any(a.trigger == "offer" for a in planned) else None)
+                if any(reads_ledger(t) for a in planned
+                       if (t := definition.find(a.trigger, row.state)) is not None) else None)
     actions = [a for a in planned if a.offered]
     return page(request, "case.html", status=status, errors=errors or [], form=form or {},
                 case=case, names=names, application=application_rows(case["application"], names, spec.category_label),
