@@ -1,7 +1,7 @@
 """GOV.UK Notify for bench/delivery.py --transport notify: the Notify stub in a
 process of its own, the outbox sending to it, and Notify's rate limit held.
 
-The stub (tests/notify_stub.py) checks each request's JWT and body as Notify
+The stub (demo/notify_stub.py) checks each request's JWT and body as Notify
 would and counts what it takes; it has no limit of its own, so the
 throughput run lifts casework's limiter out of the way, and a second run
 keeps the real one (3,000 a minute) and reads back from the stub when each
@@ -18,7 +18,7 @@ from notifications import OutboxMessage, deliver, enqueue
 from notifications.notify import RATE_LIMIT, RATE_WINDOW, NotifyTransport, RateLimiter
 from notifications.notify_templates import NotifyTemplates
 from tests.notifications.mail_fixtures import sqlite_engine
-from tests.notify_stub import NotifyStub
+from demo.notify_stub import NotifyStub
 from tests.smtp_server import free_port
 
 

@@ -4,7 +4,8 @@ The clock starts on 22 March 2013, the day both programmes were announced,
 and runs to the end of the monitoring year. Everything happens through the
 real services: the people's actions, the scheduler's daily sweep and its
 outbox deliveries, which go through the SMTP transport to a capture server
-on loopback that keeps every message as an .eml file.
+on loopback that keeps every message as an .eml file (or, with `--mail
+notify`, through GOV.UK Notify's transport to a stand-in for Notify).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import TextIO
 from sqlalchemy import Engine, bindparam, select
 
 from notifications.outbox import is_due
-from notifications.transports import SmtpTransport
+from notifications.transports import SmtpTransport, Transport
 from states.ladder import LONDON
 from workflow import clock
 from workflow.runtime import mail, sweep
@@ -28,6 +29,7 @@ from demo.agenda import EVENING_DELIVERY_AT, SWEEP_AT, Agenda
 from demo.cast import Cast, needed_bodies, register
 from demo.figures import Figures, gather
 from demo.mailcatch import MailCatcher
+from demo.notify_catcher import NotifyCatcher
 from demo.plans import plan_areas, plan_bids
 from demo.progress import Progress
 from demo.pstn import Network
@@ -41,6 +43,7 @@ from workflow.services.setup import init
 START = datetime(2013, 3, 22, 10, 0, tzinfo=LONDON)   # the announcement
 SENDER = "Transformation programmes <casework@casework-demo.example.org>"
 DEMO_OWNER = "casework-demo"
+MAIL_VIA = ("smtp", "notify")
 # The capture server is on loopback in this process: a slow answer only means
 # the machine is busy, never that the server is gone. A short timeout there
 # (it was 10 s a step) made a loaded machine give up on messages the server
@@ -71,6 +74,7 @@ class DemoResult:
     habits: dict[str, str]
     mail_received: int
     mail_repeats: int          # received again after a late answer (kept once)
+    mail_via: str              # "smtp" or "notify": how the mail left (MAIL_VIA)
     password: str | None       # the sample people's web sign-in password (demo data)
     no_password_why: str | None
     seconds: float
@@ -94,8 +98,13 @@ def prepare_folder(out: Path, *, force: bool) -> None:
 
 def run_demo(out: Path | str = "casework-demo", *, seed: int = 2013, size: str = "full",
              force: bool = False, stream: TextIO | None = None,
-             live: bool | None = None) -> DemoResult:
-    """Play the year into `out`; returns what happened, read back from the database."""
+             live: bool | None = None, mail_via: str = "smtp") -> DemoResult:
+    """Play the year into `out`; returns what happened, read back from the database.
+
+    `mail_via` is how its email leaves: "smtp" to a capture server, or "notify"
+    through GOV.UK Notify's transport to its stand-in (receipts asked for at the end)."""
+    if mail_via not in MAIL_VIA:
+        raise Refused(f"The demo sends its mail by {' or '.join(MAIL_VIA)}, not {mail_via!r}.")
     out = Path(out)
     size_ = Size.named(size)
     prepare_folder(out, force=force)
@@ -103,16 +112,18 @@ def run_demo(out: Path | str = "casework-demo", *, seed: int = 2013, size: str =
     db_url = f"sqlite:///{out / 'casework.db'}"
     engine = make_engine(db_url)
     try:
-        with clock.simulate(START) as simulated, MailCatcher(out / "mail") as catcher:
+        with clock.simulate(START) as simulated, _catcher(mail_via, out / "mail") as catcher:
             init(engine)
             story = Story(engine, Agenda(simulated), random.Random(seed), size_)
-            transport = SmtpTransport("127.0.0.1", catcher.port, tls="none",
-                                      timeout=CATCHER_TIMEOUT_SECONDS)
+            transport = _transport(catcher)
             cast, year = _plot(story)
             with Progress(engine, stream=stream, enabled=live) as progress:
                 story.chapter = progress.chapter
                 story.agenda.run(daily=lambda day: _scheduler_day(story, transport, progress, day))
             _deliver(engine, transport)
+            if isinstance(catcher, NotifyCatcher):
+                mail.poll_receipts(engine, transport=transport)
+                catcher.keep(engine, SENDER)
             end = story.today()
             figures = gather(engine, end=end)
             received, repeats = len(catcher.caught), catcher.repeats
@@ -121,7 +132,7 @@ def run_demo(out: Path | str = "casework-demo", *, seed: int = 2013, size: str =
         engine.dispose()
     return DemoResult(out=out, db_url=db_url, seed=seed, size=size_.name, figures=figures,
                       log=story.log, cast=cast, habits=year.habit_of, mail_received=received,
-                      mail_repeats=repeats,
+                      mail_repeats=repeats, mail_via=mail_via,
                       password=password, no_password_why=why_not, seconds=walltime.perf_counter() - tick, started=started)
 
 
@@ -137,7 +148,17 @@ def _plot(story: Story) -> tuple[Cast, MonitoringYear]:
     return cast, year
 
 
-def _scheduler_day(story: Story, transport: SmtpTransport, progress: Progress, day: date) -> None:
+def _catcher(mail_via: str, folder: Path) -> MailCatcher | NotifyCatcher:
+    return NotifyCatcher(folder) if mail_via == "notify" else MailCatcher(folder)
+
+
+def _transport(catcher: MailCatcher | NotifyCatcher) -> Transport:
+    if isinstance(catcher, NotifyCatcher):
+        return catcher.transport()
+    return SmtpTransport("127.0.0.1", catcher.port, tls="none", timeout=CATCHER_TIMEOUT_SECONDS)
+
+
+def _scheduler_day(story: Story, transport: Transport, progress: Progress, day: date) -> None:
     """The jobs `casework serve` runs, as they fall in one day: sweep, then deliveries."""
     engine = story.engine
 
@@ -165,7 +186,7 @@ def _sample_sign_ins(engine: Engine) -> tuple[str | None, str | None]:
 _DUE = select(outbox.c.id).where(is_due(bindparam("now"))).limit(1)
 
 
-def _deliver(engine: Engine, transport: SmtpTransport) -> None:
+def _deliver(engine: Engine, transport: Transport) -> None:
     """The delivery job. Most simulated runs find nothing due, and then the real job does
     nothing either; looking first spares each empty run its event loop (milliseconds each,
     over a thousand runs in a year)."""

@@ -72,7 +72,9 @@ def print_summary(result: DemoResult, stream: TextIO | None = None) -> None:
     console.print(fund)
 
     console.print(f"\n[bold]Messages[/bold]: {f.messages_sent:,} sent of {f.messages_total:,} "
-                  f"queued; {result.mail_received:,} received by the SMTP server"
+                  f"queued; {result.mail_received:,} received by "
+                  + ("GOV.UK Notify's stand-in" if result.mail_via == "notify"
+                     else "the SMTP server")
                   + (f" ({result.mail_repeats:,} sent again after a late answer, kept once)"
                      if result.mail_repeats else ""))
     messages = Table(show_edge=False, header_style="bold")

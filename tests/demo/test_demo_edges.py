@@ -181,3 +181,27 @@ def test_the_saved_mail_equals_the_sent_rows_with_both_cores_busy(tmp_path):
         kept = email.message_from_bytes((tmp_path / "d" / "mail" / name).read_bytes(),
                                         policy=email.policy.default)
         assert name.endswith(re.sub(r"[^A-Za-z0-9.-]+", "_", kept["X-Casework-Key"]) + ".eml")
+
+
+@pytest.mark.slow
+def test_with_mail_through_notify_every_message_reaches_notify_once_and_is_delivered(tmp_path):
+    import sqlite3
+
+    from demo.mailcatch import file_name
+    ran = casework("demo", "--out", str(tmp_path / "d"), "--size", "small", "--mail", "notify")
+
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    db = sqlite3.connect(tmp_path / "d" / "casework.db")
+    rows = db.execute("SELECT id, key, state, receipt, to_addrs, cc_addrs FROM outbox").fetchall()
+    db.close()
+    assert rows and {(state, receipt) for _, _, state, receipt, _, _ in rows} == {("sent", "delivered")}
+    files = {p.name for p in (tmp_path / "d" / "mail").glob("*.eml")}
+    assert files == {file_name(id, key) for id, key, *_ in rows}
+    assert f"{len(rows)} received by GOV.UK Notify's stand-in" in ran.stdout.replace(",", "")
+
+
+def test_a_mail_route_the_demo_does_not_know_is_refused(tmp_path):
+    ran = casework("demo", "--out", str(tmp_path / "d"), "--size", "small", "--mail", "pigeon")
+
+    assert ran.returncode != 0 and "'pigeon' is not smtp or notify" in ran.stderr
+    assert not (tmp_path / "d").exists()

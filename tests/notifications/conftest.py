@@ -17,7 +17,7 @@ if _ROOT not in sys.path:
 from notifications.outbox import outbox  # noqa: E402
 from tests.notifications.mail_fixtures import Clock, sqlite_engine  # noqa: E402
 from tests.notifications.mail_peers import NotifyPeer, SmtpPeer  # noqa: E402
-from tests.notify_stub import NotifyStub  # noqa: E402
+from demo.notify_stub import NotifyStub  # noqa: E402
 from tests.smtp_server import SmtpTestServer  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from notifications import SmtpTransport
 from notifications.notify import NotifyTransport, RateLimiter
 from notifications.notify_templates import NotifyTemplates
-from tests.notify_stub import NotifyStub
+from demo.notify_stub import NotifyStub
 from tests.smtp_server import SmtpTestServer
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from notifications import SmtpTransport, deliver, enqueue, render
 from tests.notifications.mail_fixtures import Clock, kill_mid_stream, realistic_context
-from tests.notify_stub import NotifyStub
+from demo.notify_stub import NotifyStub
 from tests.smtp_server import SmtpTestServer
 from workflow.storage.db import make_engine
 from workflow.storage.tables import outbox

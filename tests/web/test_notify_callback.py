@@ -11,7 +11,7 @@ from notifications.outbox import outbox
 from notifications.notify import NotifyTransport
 from notifications.notify_templates import NotifyTemplates
 from tests.notifications.mail_fixtures import realistic_context
-from tests.notify_stub import NotifyStub
+from demo.notify_stub import NotifyStub
 from tests.web.site import text_of
 from workflow import clock
 

@@ -93,7 +93,7 @@ def test_the_delivery_job_sends_what_the_sweep_queued_through_real_smtp(world, d
 
 
 def test_with_notify_serve_polls_receipts_and_says_once_when_the_key_is_refused(world, db, caplog):
-    from tests.notify_stub import NotifyStub
+    from demo.notify_stub import NotifyStub
     bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=UTC))
     with freeze_time(datetime(2013, 12, 19, 9, 30, tzinfo=UTC)):
         sweep(db)

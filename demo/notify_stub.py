@@ -1,4 +1,5 @@
-"""A GOV.UK Notify stand-in for tests and the benchmark: an ASGI app on loopback.
+"""A GOV.UK Notify stand-in on loopback (an ASGI app) for `casework demo --mail notify`,
+the tests and the benchmark.
 
     stub = NotifyStub().start()              # uvicorn in a thread, 127.0.0.1, a free port
     stub.api_key, stub.base_url              # what CASEWORK_NOTIFY_API_KEY / _BASE_URL take
@@ -37,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.smtp_server import free_port
+from demo.mailcatch import free_port
 
 TEAM_ONLY = "Can't send to this recipient using a team-only API key"
 STATUSES = ("created", "sending", "delivered", "permanent-failure", "temporary-failure",
