@@ -112,6 +112,9 @@ class ProgrammeSpec:
     origin: str = ""                       # where that text came from (a path), for messages
     criteria_labels: Mapping[str, str] = field(default_factory=dict)
     agreement: AgreementTerms = DEFAULT_TERMS      # [agreement]: the funder and the conditions
+    # The senior responsible owner the file names (a person with role approver),
+    # or None: the programme keeps the one it has (workflow.services.sro).
+    sro: str | None = None
 
     # --- words for people (DESIGN.md section 12) ------------------------------
     def category_label(self, code: str) -> str:
@@ -178,7 +181,8 @@ _CATEGORY_DEFAULTS: dict[str, dict[str, Any]] = {
 
 _TOP = {"code", "name", "kind", "fund", "description", "score_tolerance", "catch_up",
         "decision_date", "contacts", "criteria", "categories", "rules", "monitoring",
-        "ladder", "eoi", "agreement"}
+        "ladder", "eoi", "agreement", "sro"}
+_PERSON = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")      # a person's name, as `user add`
 
 
 def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
@@ -217,6 +221,10 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
     eoi = EoiRules(r.integer(eoi_table, "min_service_areas", "eoi", default=1),
                    r.integer(eoi_table, "min_partners", "eoi", default=2))
     terms = parse_terms(r.table(data, "agreement"), r.problem)
+    sro = r.text(data, "sro")
+    if sro is not None and not _PERSON.fullmatch(sro):
+        r.problem(f"sro: {sro!r} is not a person's name (the senior responsible owner, "
+                  f"a person with role approver)")
     if r.problems:
         raise ProgrammeFileError(r.problems, source)
     # Each is required: a missing one was a problem above.
@@ -225,7 +233,7 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
                          criteria=criteria, score_tolerance=tolerance, monitoring=monitoring,
                          ladder=ladder, catch_up=catch_up, contacts=contacts,
                          decision_date=decision, eoi=eoi, source=text, origin=source,
-                         criteria_labels=criteria_labels, agreement=terms)
+                         criteria_labels=criteria_labels, agreement=terms, sro=sro)
 
 
 def _contacts(r: _Reader, data: Mapping[str, Any], slug: str) -> Contacts:

@@ -130,6 +130,9 @@ def test_casework_init_upgrades_a_database_of_six_heads_to_the_one_head(demo_bef
     assert versions_of(demo_before_the_join) == head_revisions()
     after = as_before(rows_of_every_table(demo_before_the_join), before)
     assert numbering(after.pop("programmes")) == numbering(before.pop("programmes"))
+    # Loading the bundled files again changed their rules: each is a row of the admin log.
+    assert {r["action"] for r in after.pop("admin_log")} == {"programme_load"}
+    after["meta"] = [r for r in after["meta"] if r["key"] != "admin_log"]
     assert kept(after, before) == before
 
 

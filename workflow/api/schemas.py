@@ -162,6 +162,8 @@ class Programme(_Shape):
     fund: str = _money("The whole fund.")
     committed: str = _money("Reserved by offers, less what was released.")
     remaining: str = _money()
+    sro: Optional[str] = Field(description="The senior responsible owner (a person with role "
+                                           "approver); null while the programme names none.")
 
 
 class ProgrammePage(_Shape):

@@ -71,6 +71,10 @@ def register(app: typer.Typer) -> None:
                 typer.echo(backup_line(found["backup"]))
                 for kept in found["backup"].get("backups", []):
                     typer.echo(kept_line(kept))
+            missing = found.get("programmes_without_sro") or []
+            typer.echo("SRO          " + (
+                f"none named for {', '.join(missing)} (casework programme sro CODE NAME)"
+                if missing else "every programme names its senior responsible owner"))
         if not found["ok"]:
             raise SystemExit(1)    # not typer.Exit: main() drops the code click returns for it
 

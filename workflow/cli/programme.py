@@ -1,4 +1,4 @@
-"""`casework programme list|show|load|ranking|fund`."""
+"""`casework programme list|show|load|sro|ranking|fund`."""
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,23 +31,54 @@ def show(code: str = PROGRAMME_CODE, as_json: bool = JSON_OPT) -> None:
     if as_json:
         emit({**summary, "source": spec.source}, True)
     else:
-        emit(summary, False)
+        emit({**summary, "sro": summary["sro"] or NO_SRO}, False)
         typer.echo("")
         typer.echo(spec.source.rstrip())
+
+
+NO_SRO = "none named (casework programme sro CODE NAME)"
+
+
+@programme_app.command("sro", short_help="Name a programme's senior responsible owner.")
+def sro(code: str = PROGRAMME_CODE,
+        name: str = typer.Argument(..., metavar="NAME", help="A person with role approver."),
+        as_json: bool = JSON_OPT) -> None:
+    """Name NAME (a person with role approver) as the programme's senior responsible owner.
+
+    Written to the admin log (who, when, before and after) in the same transaction.
+    """
+    from workflow import clock
+    from workflow.services import sro as sro_service
+    from workflow.services.admin_log import Admin
+    with engine().begin() as conn:
+        found = sro_service.appoint(conn, code, name, Admin.operator(), at=clock.now())
+    if as_json:
+        emit(found, True)
+    elif found["changed"]:
+        typer.echo(f"{name} is now the senior responsible owner of {code}")
+    else:
+        typer.echo(f"{name} was already the senior responsible owner of {code}; nothing changed")
 
 
 @programme_app.command("load")
 def load(file: Path = typer.Argument(..., metavar="FILE", exists=True, dir_okay=False, readable=True,
                                   help="A programme file (TOML)."),
          as_json: bool = JSON_OPT) -> None:
-    """Add a programme (another round) or update one from its TOML file."""
+    """Add a programme (another round) or update one from its TOML file.
+
+    A new or changed file is written to the admin log with the values it
+    changed; a change that would break the rules for a case already submitted
+    is refused, naming the cases.
+    """
     text = file.read_text(encoding="utf-8")
     with engine().begin() as conn:
-        spec, new = programme_store.load(conn, text, file.name)
+        found = programme_store.apply_file(conn, text, file.name)
+    spec, new = found["spec"], found["new"]
     if as_json:
-        emit({"code": spec.code, "new": new}, True)
+        emit({"code": spec.code, "new": new, "changed": found["changed"]}, True)
     else:
-        typer.echo(f"programme {spec.code} {'loaded' if new else 'updated'}")
+        typer.echo(f"programme {spec.code} "
+                   f"{'loaded' if new else 'updated' if found['changed'] else 'unchanged'}")
 
 
 @programme_app.command("ranking", short_help="Moderated bids best first, against the fund.")

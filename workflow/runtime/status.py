@@ -21,6 +21,7 @@ from workflow.services.chain import moment
 from workflow.runtime.backup_schedule import backup_status
 from workflow.storage.tables import cases, checkpoints, meta
 from workflow.services.monitoring import pending_steps
+from workflow.services.sro import without_sro
 
 DEFAULT_EVERY_MINUTES = 5.0
 STALE_AFTER_INTERVALS = 3
@@ -110,6 +111,7 @@ def status(engine: Engine, now: datetime | None = None) -> dict:
         backlog = due_steps(conn, now)
         mail = outbox_counts(conn, now)
         backup = backup_status(conn, now)
+        no_sro = without_sro(conn)
     finished = last.get("finished_at") or last.get("at")
     age = (now - datetime.fromisoformat(finished)).total_seconds() if finished else None
     stale_after = every * 60 * STALE_AFTER_INTERVALS
@@ -128,6 +130,9 @@ def status(engine: Engine, now: datetime | None = None) -> dict:
         "outbox": {"queued": mail["queued"], "retrying": mail["retrying"], "dead": mail["dead"],
                    "sent": mail["sent"],
                    "oldest_queued_age_seconds": round(mail["oldest_queued_age_seconds"], 1)},
+        # Programmes naming no senior responsible owner (DESIGN section 9): the moves that
+        # need one are refused until an admin names one. Said, but not counted against `ok`.
+        "programmes_without_sro": no_sro,
     }
     if backup is not None:              # only once a nightly backup has run (workflow.runtime.backup_schedule)
         found["backup"] = backup

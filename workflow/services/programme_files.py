@@ -1,19 +1,24 @@
 """Programmes: loaded from their files, kept with the text they came from."""
 from __future__ import annotations
 
+import hashlib
+import tomllib
+from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, case, func, select
 
+from states import DEFINITIONS
 from states.errors import ProgrammeFileError
-from states.money import money_json
+from states.money import money_json, pounds
 from states.programme import ProgrammeSpec, parse_programme
 from workflow import clock
-from workflow.services import awards
-from workflow.errors import Malformed, ProgrammeNotFound
-from workflow.storage.tables import programmes
+from workflow.services import admin_log, awards
+from workflow.services.admin_log import Admin
+from workflow.errors import Malformed, ProgrammeNotFound, RuleViolation
+from workflow.storage.tables import cases, ledger, programmes
 from workflow.storage.prepared import Prepared
 
 
@@ -36,17 +41,145 @@ def parse(text: str, source: str = "") -> ProgrammeSpec:
         raise Malformed(f"Programme file {source or ''}".strip(), err.problems) from None
 
 
-def load(conn: Connection, text: str, source: str = "") -> tuple[ProgrammeSpec, bool]:
+def load(conn: Connection, text: str, source: str = "", *, by: Admin | None = None,
+         at: datetime | None = None) -> tuple[ProgrammeSpec, bool]:
     """Add a programme (or replace its rules); returns (spec, was_new)."""
+    found = apply_file(conn, text, source, by=by, at=at)
+    return found["spec"], found["new"]
+
+
+def apply_file(conn: Connection, text: str, source: str = "", *, by: Admin | None = None,
+               at: datetime | None = None) -> dict[str, Any]:
+    """Load a programme file: a new programme, a changed one, or the same text (nothing done).
+
+    A new or changed file is one row of the admin log (the values that changed,
+    before and after), in the caller's transaction. A file naming an `sro` who
+    is not an approver, or one whose rules would no longer hold for a case
+    already past submission (a band below an amount asked or offered, a fund
+    below what offers commit, a category removed from under a case), is refused
+    naming the cases, and nothing is written. A file naming no `sro` keeps the
+    programme's.
+    Returns {"spec", "new", "changed", "log"}.
+    """
+    from workflow.services import sro as sro_service
     spec = parse(text, source)
-    existing = conn.execute(select(programmes.c.code).where(programmes.c.code == spec.code)).first()
-    values = dict(name=spec.name, kind=spec.kind, fund_pence=spec.fund_pence, source=text,
-                  loaded_at=clock.now())
-    if existing:
+    at = at or clock.now()
+    by = by or Admin.operator()
+    existing = conn.execute(select(programmes).where(programmes.c.code == spec.code)).first()
+    if existing is not None and existing.source == text:
+        return {"spec": spec, "new": False, "changed": False, "log": None}
+    admin_log.hold(conn)      # then read again under the log's lock: the "before" is this one
+    existing = conn.execute(select(programmes).where(programmes.c.code == spec.code)).first()
+    if spec.sro is not None and (existing is None or existing.sro != spec.sro):
+        sro_service.check_candidate(conn, spec.code, spec.sro)
+    values: dict[str, Any] = dict(name=spec.name, kind=spec.kind, fund_pence=spec.fund_pence,
+                                  source=text, loaded_at=at)
+    if spec.sro is not None:
+        values["sro"] = spec.sro
+    if existing is None:
+        conn.execute(programmes.insert().values(code=spec.code, last_number=0, **values))
+        before: dict[str, Any] | None = None
+        after: dict[str, Any] = {"file": source or None, "sha256": _sha(text),
+                                 "sro": spec.sro, "values": _flat(text)}
+    else:
+        if existing.kind != spec.kind:
+            raise RuleViolation(f"Programme {spec.code} is of kind {existing.kind}; a file "
+                                f"cannot make it {spec.kind}. Nothing was loaded.")
+        _check_cases(conn, spec)
         conn.execute(programmes.update().where(programmes.c.code == spec.code).values(**values))
-        return spec, False
-    conn.execute(programmes.insert().values(code=spec.code, last_number=0, **values))
-    return spec, True
+        old, new = admin_log.changed(_flat(existing.source), _flat(text))
+        before = {"sha256": _sha(existing.source), "sro": existing.sro, "values": old}
+        after = {"file": source or None, "sha256": _sha(text),
+                 "sro": spec.sro if spec.sro is not None else existing.sro, "values": new}
+    row = admin_log.append(conn, by, "programme_load", spec.code, before=before, after=after,
+                           at=at)
+    return {"spec": spec, "new": existing is None, "changed": True, "log": row["id"]}
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _flat(text: str) -> dict[str, Any]:
+    """A programme file's values by dotted name (`categories.single_operation.max`), as
+    written (numbers as their text, dates ISO), for the admin log's before and after."""
+    try:
+        data = tomllib.loads(text, parse_float=str)
+    except tomllib.TOMLDecodeError:
+        return {"(unreadable)": text[:200]}
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            out[prefix] = _plain(value)
+    walk("", data)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)          # dates, times
+
+
+def _live_past_submit(conn: Connection, code: str) -> list[Any]:
+    """The programme's cases past submission and not finished."""
+    out = []
+    for row in conn.execute(select(cases.c.id, cases.c.ref, cases.c.kind, cases.c.state,
+                                   cases.c.category, cases.c.amount_pence)
+                            .where(cases.c.programme == code).order_by(cases.c.id)):
+        definition = DEFINITIONS[row.kind]
+        if row.state != definition.initial and not definition.is_final(row.state):
+            out.append(row)
+    return out
+
+
+def _holding(conn: Connection, code: str) -> list[tuple[str, int]]:
+    """(ref, pence) of each case the fund ledger holds money for."""
+    signed = case((ledger.c.entry == "reserve", ledger.c.amount_pence),
+                  else_=-ledger.c.amount_pence)
+    q = (select(cases.c.ref, func.sum(signed).label("held"))
+         .select_from(ledger).join(cases, cases.c.id == ledger.c.case_id)
+         .where(ledger.c.programme == code)
+         .group_by(cases.c.ref).order_by(cases.c.ref))
+    return [(r.ref, int(r.held)) for r in conn.execute(q) if r.held and r.held > 0]
+
+
+def _check_cases(conn: Connection, spec: ProgrammeSpec) -> None:
+    """RuleViolation naming every case a changed file would break the rules for."""
+    problems: list[str] = []
+    committed = committed_pence(conn, spec.code)
+    if spec.fund_pence < committed:
+        held = ", ".join(f"{ref} ({pounds(p)})" for ref, p in _holding(conn, spec.code))
+        problems.append(f"fund: {pounds(spec.fund_pence)} is below the {pounds(committed)} "
+                        f"that offers already commit ({held})")
+    for row in _live_past_submit(conn, spec.code):
+        if row.category is None:
+            continue
+        category = spec.categories.get(row.category)
+        if category is None:
+            problems.append(f"{row.ref}: its category {row.category} would no longer exist")
+            continue
+        amount = row.amount_pence
+        if amount is None:
+            continue
+        if category.max_pence is not None and amount > category.max_pence:
+            problems.append(f"{row.ref}: asks for {pounds(amount)}, above the new band's "
+                            f"{pounds(category.max_pence)} for {spec.category_label(row.category)}")
+        if category.min_pence is not None and amount < category.min_pence:
+            problems.append(f"{row.ref}: asks for {pounds(amount)}, below the new band's "
+                            f"{pounds(category.min_pence)} for {spec.category_label(row.category)}")
+    if problems:
+        raise RuleViolation(f"Programme {spec.code} was not loaded: the new file would break "
+                            f"its rules for cases already submitted: " + "; ".join(problems)
+                            + ".", problems)
 
 
 _SOURCE = Prepared(select(programmes.c.source).where(programmes.c.code == bindparam("code")))
@@ -96,5 +229,5 @@ def summaries(conn: Connection) -> list[dict[str, Any]]:
         committed = committed_pence(conn, row.code)
         out.append({"code": row.code, "name": row.name, "kind": row.kind,
                     "fund": money_json(row.fund_pence), "committed": money_json(committed),
-                    "remaining": money_json(row.fund_pence - committed)})
+                    "remaining": money_json(row.fund_pence - committed), "sro": row.sro})
     return out

@@ -22,6 +22,8 @@ programmes = Table(
     Column("source", Text, nullable=False),           # the TOML it came from
     Column("last_number", Integer, nullable=False, default=0),
     Column("loaded_at", UTCDateTime, nullable=False),
+    # The senior responsible owner: a person with role approver (migration 2102).
+    Column("sro", String(80)),
 )
 
 
@@ -44,6 +46,8 @@ people = Table(
     Column("email", String(254)),
     Column("org", String(40), ForeignKey("organisations.code")),
     Column("password_hash", Text),
+    # When an admin disabled them: no sign-in, token or action since (migration 2102).
+    Column("disabled_at", UTCDateTime),
 )
 
 
@@ -288,6 +292,25 @@ audit_keys = Table(
 )
 
 
+# What administrators changed (DESIGN section 10): one hash-chained row a change,
+# with what it was before and after; the database refuses to change or remove
+# a row (migration 2102). `id` is given, not generated: the chain's order.
+admin_log = Table(
+    "admin_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("role", String(20), nullable=False),       # admin (the web) | operator (the command line)
+    Column("action", String(40), nullable=False),     # org_update, user_disable, programme_sro...
+    Column("target", String(80), nullable=False),     # the organisation, person or programme
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_admin_log_target", "action", "target"),
+)
+
+
 # Small facts about the installation: the last sweep, definition versions.
 meta = Table(
     "meta", metadata,
@@ -342,5 +365,5 @@ idempotency_keys = Table(
 
 __all__ = ["metadata", "programmes", "organisations", "people", "cases", "case_orgs", "checkpoints",
            "history", "application_versions", "ledger", "declarations", "scores", "seals",
-           "audit_keys", "meta", "outbox", "api_tokens", "sign_in_attempts", "idempotency_keys",
-           "agreements", "variations"]
+           "audit_keys", "admin_log", "meta", "outbox", "api_tokens", "sign_in_attempts",
+           "idempotency_keys", "agreements", "variations"]
