@@ -62,7 +62,7 @@ def row_hash(row_id: int, at: datetime, actor: str, role: str, action: str, targ
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-EMPTY = {"last_id": 0, "last_hash": GENESIS}
+EMPTY: dict[str, Any] = {"last_id": 0, "last_hash": GENESIS}
 
 
 def _head(conn: Connection, *, lock: bool) -> dict[str, Any] | None:
@@ -180,7 +180,8 @@ def hashes(conn: Connection, *, upto_id: int | None = None) -> Iterator[str]:
         yield h
 
 
-def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict, dict]:
+def changed(before: Mapping[str, Any],
+            after: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the keys whose values differ, from each side."""
     keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}

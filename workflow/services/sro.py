@@ -34,7 +34,7 @@ def sro_of(conn: Connection, code: str) -> str | None:
     row = conn.execute(select(programmes.c.sro).where(programmes.c.code == code)).first()
     if row is None:
         raise ProgrammeNotFound(code)
-    return row.sro
+    return str(row.sro) if row.sro else None
 
 
 def all_sros(conn: Connection) -> dict[str, str | None]:
