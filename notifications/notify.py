@@ -33,7 +33,7 @@ import threading
 import time
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from notifications.notify_templates import NotifyTemplates, templates_from_env
 from notifications.transports import PermFailure, Record, SendResult, Sent, TempFailure
@@ -83,7 +83,15 @@ def unwrap(text: str) -> str:
 def personalisation(msg: EmailMessage) -> dict[str, str]:
     """What every Notify template is given: the subject and the text part."""
     return {"subject": " ".join(str(msg["Subject"]).split()),
-            "body": unwrap(msg.get_body(("plain",)).get_content().rstrip("\n"))}
+            "body": unwrap(_text_part(msg).rstrip("\n"))}
+
+
+def _text_part(msg: EmailMessage) -> str:
+    """The plain-text part (every message the outbox builds has one)."""
+    part = msg.get_body(("plain",))
+    if part is None:
+        raise ValueError(f"the message {msg['Message-ID']} has no text part")
+    return str(part.get_content())
 
 
 def recipients(msg: EmailMessage) -> list[str]:
@@ -193,7 +201,7 @@ class NotifyTransport:
             log.warning("%s; the messages not sent wait for the next delivery, tries kept",
                         self.rate_limited)
 
-    async def _worker(self, messages: Sequence[EmailMessage], todo, record: Record,
+    async def _worker(self, messages: Sequence[EmailMessage], todo: Iterator[int], record: Record,
                       halted: list[_Stop]) -> None:
         for index in todo:
             if any(stop.everyone for stop in halted):
@@ -269,7 +277,8 @@ class NotifyTransport:
         finally:
             self.rate.done(slot)
 
-    def _client(self):
+    def _client(self) -> Any:
+        """notifications_python_client's client (the library has no type hints)."""
         client = getattr(self._local, "client", None)
         if client is None:
             # One client a thread: the library's client (a requests.Session) is not thread-safe.
@@ -278,7 +287,8 @@ class NotifyTransport:
                 self.api_key, base_url=self.base_url, timeout=self.timeout)
         return client
 
-    def _post(self, address: str, template: str, fields: dict, key: str) -> str | PermFailure | TempFailure:
+    def _post(self, address: str, template: str, fields: dict[str, str],
+              key: str) -> str | PermFailure | TempFailure:
         """Notify's id for the notification, or what went wrong; raises _Stop to end the batch."""
         from notifications_python_client.errors import APIError
         try:
@@ -292,7 +302,8 @@ class NotifyTransport:
                                     f"{_one_line(exc)}")) from None
         return str(answer["id"])
 
-    def _refusal(self, exc, address: str) -> PermFailure | TempFailure:
+    def _refusal(self, exc: Any, address: str) -> PermFailure | TempFailure:
+        # exc: notifications_python_client's APIError (untyped)
         code = exc.status_code
         if exc.response is None:    # no HTTP answer at all: the client's own 503
             raise _Stop(TempFailure(f"Notify at {self.base_url} could not be reached: "
@@ -322,7 +333,7 @@ class NotifyTransport:
                             "until CASEWORK_NOTIFY_API_KEY is fixed and casework restarted")
 
 
-def _notify_message(exc) -> str:
+def _notify_message(exc: Any) -> str:
     """Notify's errors are `{"status_code": …, "errors": [{"error": …, "message": …}]}`."""
     found = exc.message
     if isinstance(found, list):

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement
 from sqlalchemy.engine import Connection, Engine
 
 from notifications.kinds import KINDS
@@ -87,7 +88,9 @@ def enqueue(
     """
     row = queued_row(key=key, kind=kind, to=to, cc=cc, rendered=rendered, now=now,
                      case_ref=case_ref, checkpoint_ref=checkpoint_ref)
-    return conn.execute(_ENQUEUE, row).inserted_primary_key[0]
+    new = conn.execute(_ENQUEUE, row).inserted_primary_key
+    assert new is not None      # the key of the one row an INSERT wrote
+    return int(new[0])
 
 
 # The columns of a newly queued row, as `queued_row` gives them.
@@ -98,7 +101,7 @@ QUEUED_COLUMNS = ("key", "kind", "case_ref", "checkpoint_ref", "state", "to_addr
 
 def queued_row(*, key: str, kind: str, to: Sequence[str], cc: Sequence[str],
                rendered: Rendered, now: datetime, case_ref: str | None = None,
-               checkpoint_ref: str | None = None) -> dict:
+               checkpoint_ref: str | None = None) -> dict[str, Any]:
     """The outbox row of a new message, checked: the values of QUEUED_COLUMNS.
 
     Addresses and subject are checked now, so a bad one refuses the change
@@ -135,7 +138,7 @@ def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
         yield bind
 
 
-def is_due(now):
+def is_due(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Queued and due at `now` (a datetime or a bind parameter).
 
     A row never tried is due at once, whatever its time says: mail queued by
@@ -178,7 +181,7 @@ def claim_batch(bind: Engine | Connection, *, owner: str, now: datetime, batch: 
 
 def backoff_seconds(tries: int, rng: random.Random) -> float:
     """Wait before the next try after `tries` failed ones: ~60 s, doubling, ±20%."""
-    return FIRST_RETRY_SECONDS * 2 ** (tries - 1) * rng.uniform(1 - JITTER, 1 + JITTER)
+    return float(FIRST_RETRY_SECONDS * 2 ** (tries - 1) * rng.uniform(1 - JITTER, 1 + JITTER))
 
 
 # Marking is guarded by the claim: a worker whose claim expired and was taken
@@ -204,7 +207,9 @@ def record_outcomes(bind: Engine | Connection, *, owner: str,
     and not counted.
     """
     rng = rng or random.Random()
-    sent, retrying, dead = [], [], []
+    sent: list[dict[str, Any]] = []
+    retrying: list[dict[str, Any]] = []
+    dead: list[dict[str, Any]] = []
     for row, result in outcomes:
         tries = row.attempts + 1
         if isinstance(result, Sent):
@@ -213,11 +218,12 @@ def record_outcomes(bind: Engine | Connection, *, owner: str,
                          "tries": tries, "notify_ids": ids, "receipt": "pending" if ids else None})
             continue
         give_up = isinstance(result, PermFailure) or tries >= max_attempts
-        params = {"row_id": row.id, "owner": owner, "tries": tries, "answer": result.reason,
-                  "new_state": "dead" if give_up else "queued",
-                  "next_at": now if give_up else now + timedelta(seconds=backoff_seconds(tries, rng))}
-        (dead if give_up else retrying).append(params)
-    counted = {}
+        failed: dict[str, Any] = {
+            "row_id": row.id, "owner": owner, "tries": tries, "answer": result.reason,
+            "new_state": "dead" if give_up else "queued",
+            "next_at": now if give_up else now + timedelta(seconds=backoff_seconds(tries, rng))}
+        (dead if give_up else retrying).append(failed)
+    counted: dict[str, int] = {}
     with _transaction(bind) as conn:
         for name, statement, params in (("sent", _MARK_SENT, sent), ("retrying", _MARK_FAILED, retrying),
                                         ("dead", _MARK_FAILED, dead)):
@@ -281,8 +287,10 @@ def _next_size(taken: int, seconds: float, batch: int) -> int:
     return max(min(FIRST_CLAIM, batch), min(batch, round(rate * BATCH_SECONDS)))
 
 
-async def _deliver(engine, transport, *, now, owner, sender, domain, batch, max_attempts,
-                   claim_seconds, rng, loop_until_empty) -> DeliveryReport:
+async def _deliver(engine: Engine, transport: Transport, *, now: Callable[[], datetime],
+                   owner: str, sender: str, domain: str, batch: int, max_attempts: int,
+                   claim_seconds: float, rng: random.Random,
+                   loop_until_empty: bool) -> DeliveryReport:
     report = DeliveryReport()
     size = min(FIRST_CLAIM, batch)
     while True:
@@ -457,7 +465,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _listed(row) -> dict:
+def _listed(row: Any) -> dict[str, Any]:
     return {
         "id": row.id, "kind": row.kind, "state": row.state, "to": list(row.to_addrs),
         "cc": list(row.cc_addrs), "subject": row.subject, "key": row.key,
@@ -469,7 +477,8 @@ def _listed(row) -> dict:
     }
 
 
-def list_messages(conn: Connection, state: str | None = None, limit: int | None = None) -> list[dict]:
+def list_messages(conn: Connection, state: str | None = None,
+                  limit: int | None = None) -> list[dict[str, Any]]:
     """Rows as `outbox list --json` shows them, oldest first; times are ISO 8601 with offset."""
     if state is not None and state not in STATES:
         raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
@@ -481,7 +490,7 @@ def list_messages(conn: Connection, state: str | None = None, limit: int | None 
     return [_listed(row) for row in conn.execute(query)]
 
 
-def get_message(conn: Connection, id: int) -> dict | None:
+def get_message(conn: Connection, id: int) -> dict[str, Any] | None:
     """One row as listed, plus its text and HTML parts and its claim."""
     row = conn.execute(select(*_LIST_COLUMNS, _C.body_text, _C.body_html, _C.claimed_by,
                               _C.claim_expires).where(_C.id == id)).first()
@@ -491,7 +500,7 @@ def get_message(conn: Connection, id: int) -> dict | None:
             "claimed_by": row.claimed_by, "claim_expires": _iso(row.claim_expires)}
 
 
-def as_email(row: Mapping, *, sender: str, domain: str) -> EmailMessage:
+def as_email(row: Mapping[str, Any], *, sender: str, domain: str) -> EmailMessage:
     """The message as it was sent (Date: when), or will be (Date: when queued), for `outbox show`."""
     date = datetime.fromisoformat(row["sent_at"] or row["created_at"])
     claimed = Claimed(row["id"], row["key"], row["to"], row["cc"], row["subject"],
@@ -499,7 +508,7 @@ def as_email(row: Mapping, *, sender: str, domain: str) -> EmailMessage:
     return _build(claimed, sender=sender, domain=domain, date=date)
 
 
-def counts(conn: Connection, now: datetime) -> dict:
+def counts(conn: Connection, now: datetime) -> dict[str, Any]:
     """Outbox depth for `casework status`.
 
     `queued` counts every row waiting to be sent; `retrying` is the part of

@@ -23,12 +23,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
-from notifications.outbox import _transaction, backoff_seconds, outbox
+from notifications.outbox import _transaction, backoff_seconds
+from notifications.outbox_table import outbox
 
 _T = outbox
 _C = _T.c
@@ -83,7 +84,7 @@ def record_receipt(bind: Engine | Connection, *, reference: str, notification_id
                        rng=rng or random.Random())
 
 
-def _settle(conn: Connection, row, ids: list[dict], *, now: datetime, max_attempts: int,
+def _settle(conn: Connection, row: Any, ids: list[dict[str, Any]], *, now: datetime, max_attempts: int,
             rng: random.Random) -> str:
     """The row's state from all its notifications' statuses."""
     failed = [n for n in ids if n["status"] == "permanent-failure"] or \
@@ -108,7 +109,7 @@ def _settle(conn: Connection, row, ids: list[dict], *, now: datetime, max_attemp
 @dataclass(frozen=True)
 class Awaited:
     reference: str
-    notifications: list[dict]
+    notifications: list[dict[str, Any]]
 
 
 def awaiting(bind: Engine | Connection, *, limit: int = 200) -> list[Awaited]:
