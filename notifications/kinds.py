@@ -29,6 +29,7 @@ KIND_WORDS: Mapping[str, Words] = words_table({
     "bid.rejected": ("Bid rejected", "a bid is not funded"),
     "bid.declined": ("Award declined", "the council declined an award; the reserved funds are released"),
     "bid.ineligible": ("Bid ineligible", "a bid is found ineligible"),
+    "payment.paid": ("Payment made", "a payment of an award was made to the lead council, with its remittance reference"),
     "area.selected": ("Area selected", "an area is selected to work with the network"),
     "area.not_selected": ("Area not selected", "an expression of interest is not taken forward"),
 })

@@ -8,8 +8,9 @@ from states.definition import Definition, T
 from states.bid import BID
 from states.area import AREA
 from states.checkpoint import CHECKPOINT
+from states.payment import PAYMENT
 from states.roles import ROLES, CASE_ROLES
 
-DEFINITIONS: dict[str, Definition] = {d.kind: d for d in (BID, AREA, CHECKPOINT)}
+DEFINITIONS: dict[str, Definition] = {d.kind: d for d in (BID, AREA, CHECKPOINT, PAYMENT)}
 
-__all__ = ["Definition", "T", "BID", "AREA", "CHECKPOINT", "DEFINITIONS", "ROLES", "CASE_ROLES"]
+__all__ = ["Definition", "T", "BID", "AREA", "CHECKPOINT", "PAYMENT", "DEFINITIONS", "ROLES", "CASE_ROLES"]

@@ -40,21 +40,25 @@ BID = Definition(
           actor_rules=["did_not_assess"], effects=["reserve_funds"], moves_funds=True,
           records=["amount", "agreement"], notice=Notice("bid.award_offered", *_TO_COUNCIL)),
         # Monitoring starts: the bid's returns are scheduled from the programme's cadence.
-        # The council accepts the agreement's latest version: its row notes which, and its hash.
+        # The council accepts the agreement's latest version: its row notes which, and its hash;
+        # the tranches paid on acceptance fall due (states/payment.py).
         T("accept", "award_offered", "in_monitoring", roles=COUNCIL_OR_CASEWORKER,
-          effects=["schedule_checkpoints"], records=["agreement_accepted"]),
+          effects=["schedule_checkpoints", "open_tranches"], records=["agreement_accepted"]),
         T("decline", "award_offered", "declined", roles=COUNCIL_OR_CASEWORKER,
-          effects=["release_funds"], moves_funds=True,
+          effects=["release_funds", "cancel_payments"], moves_funds=True,
           notice=Notice("bid.declined", *_TO_COUNCIL)),
         T("complete", "in_monitoring", "closed", roles=CASEWORKER,
           guards=["all_checkpoints_accepted"]),
         T("suspend", "in_monitoring", "suspended", roles={"caseworker", "system"},
+          effects=["hold_payments"],
           notice=Notice("case.suspended", ("council",), ("escalation", "caseworker"))),
         # Back in monitoring: no longer at risk unless a return is still overdue.
-        T("reinstate", "suspended", "in_monitoring", roles=CASEWORKER, effects=["lift_risk"],
+        T("reinstate", "suspended", "in_monitoring", roles=CASEWORKER,
+          effects=["lift_risk", "release_payments"],
           notice=Notice("case.reinstated", *_TO_COUNCIL)),
         T("terminate", "suspended", "terminated", roles={"approver"},
-          actor_rules=["did_not_assess"], effects=["release_funds"], moves_funds=True),
+          actor_rules=["did_not_assess"], effects=["release_funds", "cancel_payments"],
+          moves_funds=True),
         T("withdraw", BEFORE_OFFER, "withdrawn", roles=COUNCIL_OR_CASEWORKER),
     ],
     state_words={
@@ -124,6 +128,7 @@ BID = Definition(
         "offer_given_back": ("declined",),
         "monitored": ("in_monitoring", "suspended"),     # returns are collected
         "held": ("suspended",),                          # payments are held
+        "recoverable": ("terminated",),                  # paid money may be owed back
         # Found eligible at some point: has an assessment to show.
         "assessed": ("eligible", "under_assessment", "clarification_requested", "moderated",
                      "recommended", "rejected", "award_offered", "in_monitoring", "suspended",

@@ -16,7 +16,8 @@ CHECKPOINT = Definition(
         T("open", "scheduled", "open", roles={"system"}),
         T("submit", ("open", "overdue", "escalated", "queried"), "submitted",
           roles={"council", "caseworker"}, guards=["return_complete"]),
-        T("accept", "submitted", "accepted", roles={"caseworker"}),
+        # An accepted return releases the payment tranches it is the event of.
+        T("accept", "submitted", "accepted", roles={"caseworker"}, effects=["return_tranches"]),
         T("query", "submitted", "queried", roles={"caseworker"}, needs_reason=True),
         T("mark_overdue", "open", "overdue", roles={"system"}),
         T("escalate", ("overdue", "escalated"), "escalated", roles={"system"}),

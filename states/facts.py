@@ -44,6 +44,7 @@ class Facts:
     lead: OrgFacts | None = None
     partners: tuple[OrgFacts, ...] = ()        # bids: partner organisations on record
     actor: str = ""                            # the person firing the trigger
+    caseworker: str | None = None              # the case's caseworker
     now: datetime | None = None
     # money and counts across the programme, leaving this case out
     committed_pence: int = 0                   # offered + accepted - released
@@ -69,5 +70,5 @@ FACT_GROUPS: Mapping[str, frozenset[str]] = {
     "checkpoints": frozenset({"checkpoints"}),
 }
 # What every rule may read: the case, its programme, who acts, when, and what was sent.
-ALWAYS_READ = frozenset({"kind", "ref", "programme", "application", "actor", "now",
+ALWAYS_READ = frozenset({"kind", "ref", "programme", "application", "actor", "caseworker", "now",
                          "contribution_pence", "figures"})

@@ -18,7 +18,8 @@ __all__ = ["parse_money", "pounds", "money_json", "from_json", "for_people", "MO
 # "250000.00" for scripts; the command line and the web show people "£250,000".
 MONEY_FIELDS = frozenset({"amount", "fund", "committed", "remaining", "running_total",
                           "contribution", "esg_allocation", "transitional_costs",
-                          "annual_savings", "spend_to_date", "savings_to_date"})
+                          "annual_savings", "spend_to_date", "savings_to_date",
+                          "paid", "recovering", "eligible", "recover", "was"})
 
 # ASCII digits only: `\d` would also take Arabic-Indic or full-width digits.
 _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")

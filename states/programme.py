@@ -30,6 +30,7 @@ CRITERIA = ("innovation", "costs", "savings")     # the fields of states.facts.S
 DEFAULT_AREA_DECISION = date(2013, 7, 31)         # "announced in the summer"
 
 __all__ = ["ProgrammeSpec", "Category", "Monitoring", "ReturnField", "Contacts", "EoiRules",
+           "Tranche", "DEFAULT_TRANCHES", "tranche_event_label",
            "LadderStep", "DEFAULT_LADDER", "DEFAULT_RETURN_FIELDS", "ARRANGEMENTS",
            "STATABLE_FIELDS", "CRITERIA", "KINDS", "parse_programme"]
 
@@ -92,6 +93,36 @@ class EoiRules:
 
 
 @dataclass(frozen=True)
+class Tranche:
+    """One tranche of the payment schedule: a share of the award released by an event.
+
+    `on` is "accepted" (the agreement accepted), a return's label ("Q2": when
+    that return is accepted) or "last_return" (when the case's last return is
+    accepted). `share` is a percentage of the award; the schedule's shares add
+    up to 100 and the last tranche takes what is left, so the payments add up
+    to the award to the penny.
+    """
+    share: Decimal
+    on: str
+
+
+# DESIGN.md section 8: payment in arrears against evidence.
+DEFAULT_TRANCHES: tuple[Tranche, ...] = (Tranche(Decimal(50), "accepted"),
+                                         Tranche(Decimal(25), "Q2"),
+                                         Tranche(Decimal(25), "last_return"))
+_RETURN_LABEL = re.compile(r"Q([1-9][0-9]*)")
+
+
+def tranche_event_label(on: str) -> str:
+    """What people read for a tranche's event: "When the Q2 return is accepted"."""
+    if on == "accepted":
+        return "When the agreement is accepted"
+    if on == "last_return":
+        return "When the last return is accepted"
+    return f"When the {on} return is accepted"
+
+
+@dataclass(frozen=True)
 class ProgrammeSpec:
     code: str
     name: str
@@ -115,6 +146,9 @@ class ProgrammeSpec:
     # The senior responsible owner the file names (a person with role approver),
     # or None: the programme keeps the one it has (workflow.services.sro).
     sro: str | None = None
+    # The payment schedule ([[payments]]); none, with `no_payments` saying why.
+    tranches: tuple[Tranche, ...] = ()
+    no_payments: str = ""
 
     # --- words for people (DESIGN.md section 12) ------------------------------
     def category_label(self, code: str) -> str:
@@ -181,7 +215,7 @@ _CATEGORY_DEFAULTS: dict[str, dict[str, Any]] = {
 
 _TOP = {"code", "name", "kind", "fund", "description", "score_tolerance", "catch_up",
         "decision_date", "contacts", "criteria", "categories", "rules", "monitoring",
-        "ladder", "eoi", "agreement", "sro"}
+        "ladder", "eoi", "agreement", "sro", "payments", "no_payments"}
 _PERSON = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")      # a person's name, as `user add`
 
 
@@ -225,6 +259,7 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
     if sro is not None and not _PERSON.fullmatch(sro):
         r.problem(f"sro: {sro!r} is not a person's name (the senior responsible owner, "
                   f"a person with role approver)")
+    tranches, no_payments = _payments(r, data, kind, monitoring)
     if r.problems:
         raise ProgrammeFileError(r.problems, source)
     # Each is required: a missing one was a problem above.
@@ -233,7 +268,54 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
                          criteria=criteria, score_tolerance=tolerance, monitoring=monitoring,
                          ladder=ladder, catch_up=catch_up, contacts=contacts,
                          decision_date=decision, eoi=eoi, source=text, origin=source,
-                         criteria_labels=criteria_labels, agreement=terms, sro=sro)
+                         criteria_labels=criteria_labels, agreement=terms, sro=sro,
+                         tranches=tranches,
+                         no_payments=no_payments)
+
+
+def _payments(r: _Reader, data: Mapping[str, Any], kind: str | None,
+              monitoring: Monitoring) -> tuple[tuple[Tranche, ...], str]:
+    """The [[payments]] schedule, or `no_payments` saying why there is none.
+
+    A programme of bids that says neither pays DESIGN.md's default schedule.
+    """
+    why = r.text(data, "no_payments", default="")
+    if "payments" not in data:
+        if why or kind != "bids":
+            return (), why
+        return DEFAULT_TRANCHES, ""
+    if why:
+        r.problem("no_payments: give either [[payments]] or no_payments, not both")
+    entries = data["payments"]
+    if not isinstance(entries, list) or not entries or not all(
+            isinstance(e, Mapping) for e in entries):
+        r.problem("payments: not an array of tables ([[payments]] with share and on)")
+        return (), ""
+    count = len(monitoring.dates) if monitoring.dates else monitoring.count
+    out: list[Tranche] = []
+    for i, entry in enumerate(entries):
+        path = f"payments[{i}]"
+        r.unknown(entry, {"share", "on"}, path)
+        share = r.number(entry, "share", path, required=True)
+        if share is not None and not 0 < share <= 100:
+            r.problem(f"{path}.share: {share} is not a percentage above 0 and at most 100")
+        elif share is not None and share != share.quantize(Decimal("0.01")):
+            r.problem(f"{path}.share: {share} has more than two decimals")
+        on = r.text(entry, "on", path, required=True)
+        found = _RETURN_LABEL.fullmatch(on or "")
+        if on is not None and on not in ("accepted", "last_return") and found is None:
+            r.problem(f"{path}.on: {given(on)} is not accepted, last_return or a return "
+                      f"like Q2")
+        elif found is not None and count is not None and int(found.group(1)) > count:
+            r.problem(f"{path}.on: {on} is past the last of the programme's {count} returns")
+        if on is not None and any(t.on == on for t in out):
+            r.problem(f"{path}.on: {on} is named by an earlier tranche too")
+        if share is not None and on is not None:
+            out.append(Tranche(share, on))
+    total = sum((t.share for t in out), Decimal(0))
+    if len(out) == len(entries) and total != 100:
+        r.problem(f"payments: the shares add up to {total}%, not 100%")
+    return tuple(out), ""
 
 
 def _contacts(r: _Reader, data: Mapping[str, Any], slug: str) -> Contacts:

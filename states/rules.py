@@ -21,7 +21,8 @@ __all__ = ["RULES", "ACTOR_RULES", "Rule", "reads", "facts_read", "MAX_SCORE", "
            "score_problems",
            "meets_category_rules", "within_fund", "within_category_count", "has_two_scores",
            "no_conflicted_assessor", "scores_agree", "eoi_complete", "contribution_agreed",
-           "all_checkpoints_accepted", "return_complete", "did_not_assess"]
+           "all_checkpoints_accepted", "return_complete", "did_not_assess",
+           "not_the_caseworker"]
 
 # How a rule names a field a category requires, for the caseworker reading it.
 _FIELD_WORDS = {
@@ -297,6 +298,14 @@ def did_not_assess(facts: Facts) -> list[str]:
             f"another approver must"]
 
 
+def not_the_caseworker(facts: Facts) -> list[str]:
+    """The case's own caseworker cannot approve its payments: another approver must."""
+    if not facts.caseworker or facts.actor != facts.caseworker:
+        return []
+    return [f"you are the caseworker of {facts.ref}, so you cannot approve its payments: "
+            f"another approver must"]
+
+
 RULES: dict[str, Rule] = {
     "meets_category_rules": meets_category_rules,
     "within_fund": within_fund,
@@ -312,4 +321,5 @@ RULES: dict[str, Rule] = {
 
 ACTOR_RULES: dict[str, Rule] = {
     "did_not_assess": did_not_assess,
+    "not_the_caseworker": not_the_caseworker,
 }

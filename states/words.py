@@ -84,6 +84,12 @@ EVENT_WORDS: Mapping[str, Words] = words_table({
     "schedule_checkpoints": ("Returns scheduled",
                              "The monitoring returns and their due dates were set."),
     "remind": ("Reminder sent", "A reminder about a monitoring return was sent."),
+    "payment_due": ("Payment due",
+                    "A tranche of the award fell due (its event happened): a payment was "
+                    "added to the schedule."),
+    "recover": ("Recovery recorded",
+                "The eligible spend of a terminated award was recorded; what was paid "
+                "beyond it is to be recovered."),
     "held": ("Held: case suspended",
              "A step of the reminder ladder was not taken because the case is suspended."),
 })

@@ -47,7 +47,7 @@ def test_the_rule_names_are_the_ones_the_definitions_use():
                           "has_two_scores", "no_conflicted_assessor", "scores_agree",
                           "eoi_complete", "contribution_agreed", "all_checkpoints_accepted",
                           "return_complete"}
-    assert set(ACTOR_RULES) == {"did_not_assess"}
+    assert set(ACTOR_RULES) == {"did_not_assess", "not_the_caseworker"}
 
 
 # --- single_operation ------------------------------------------------------------

@@ -62,7 +62,8 @@ def rechain(conn, ref: str) -> None:
             payload = json.loads(payload)
         entry = Entry(to_state=row["to_state"], trigger=row["trigger"], actor=row["actor"],
                       role=row["role"], at=at, from_state=row["from_state"],
-                      checkpoint=row["checkpoint"], reason=row["reason"], payload=payload)
+                      checkpoint=row["checkpoint"], reason=row["reason"], payload=payload,
+                      payment=row.get("payment"))
         digest = row_hash(ref, seq, prev, entry)
         conn.execute(text("UPDATE history SET seq = :s, prev_hash = :p, hash = :h WHERE id = :i"),
                      {"s": seq, "p": prev, "h": digest, "i": row["id"]})

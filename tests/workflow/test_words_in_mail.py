@@ -9,7 +9,7 @@ from tests.web.site import area_under_assessment, recommended_bid, scored_bid
 from tests.words import codes_in
 from tests.workflow.monitoring_world import bid_in_monitoring, checkpoint_rows
 from workflow.runtime.sweep import sweep
-from workflow.services import assessment, assignment, monitoring
+from workflow.services import assessment, assignment, monitoring, payments
 from workflow.storage.tables import outbox
 
 UTC = timezone.utc
@@ -36,6 +36,9 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
                                  figures={"spend_to_date": "1000", "progress": "Started."})
         monitoring.decide_return(world.engine, f"{ref}/Q2", "query", "carol",
                                  reason="Spend looks low.")
+        world.person("fiona", "finance")                     # the award's first tranche paid
+        payments.move(world.engine, f"{ref}/P1", "approve", "aaron")
+        payments.move(world.engine, f"{ref}/P1", "pay", "fiona", reference="BACS 2013/0042")
         moderated = scored_bid(world, title="Joint archive")
         world.advance(moderated, "moderate", "reject")
         declined = recommended_bid(world, title="Shared revenues team")

@@ -46,6 +46,7 @@ COMMANDS: dict[str, Entry] = {
     "assess": Entry("assess", "Declare interests, score bids and agree moderated scores."),
     "area": Entry("area", "Public Service Transformation Network areas."),
     "checkpoint": Entry("checkpoint", "Monitoring returns: list, submit, accept, query, waive."),
+    "payment": Entry("payment", "Payments of awards: approve, pay, hold, export, recover."),
     "outbox": Entry("outbox", "Email waiting to go, sent, or dead."),
     "token": Entry("token", "API tokens (shown once, stored hashed)."),
     "publish": Entry("publish", "Open data."),

@@ -32,7 +32,8 @@ READ_COMMANDS = frozenset({
     "status", "org list", "user list", "programme list", "programme show", "programme ranking",
     "programme fund", "case show", "case list", "case history", "audit verify", "audit export",
     "assess show", "checkpoint list", "checkpoint show", "outbox list", "outbox show",
-    "token list", "publish 360giving", "agreement show",
+    "token list", "publish 360giving", "agreement show", "payment list", "payment show",
+    "payment export",
 })
 
 

@@ -114,7 +114,7 @@ def with_application_version(shown: Mapping[str, Any],
 
 def history_row(row: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """A history row: its checkpoint's words for a return's row, else its case's."""
-    of = "checkpoint" if row.get("checkpoint") else kind
+    of = "checkpoint" if row.get("checkpoint") else "payment" if row.get("payment") else kind
     return {**row, "at": when(row.get("at")),
             "trigger": trigger_label(row.get("trigger"), of),
             "from": state_label(row.get("from_state"), of),
@@ -136,6 +136,23 @@ def checkpoint_row(row: Mapping[str, Any], spec: Any = None) -> dict[str, Any]:
         out["figures"] = {spec.field_label(k): (pounds_text(v) if k in money and v is not None
                                                  else v)
                           for k, v in row["figures"].items()}
+    return out
+
+
+def payment_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A payment: its state's label, the amount in pounds, its day and its event in words."""
+    from states.programme import tranche_event_label
+    out = {**row, "state": DEFINITIONS["payment"].state_label(row.get("state") or ""),
+           "amount": pounds_text(row["amount"]) if row.get("amount") else "",
+           "due_on": when(row.get("due_on")),
+           "event": tranche_event_label(row["event"]) if row.get("event") else "",
+           "reference": row.get("reference") or ""}
+    for key in ("approved_at", "paid_at"):
+        if key in row:
+            out[key] = when(row[key])
+    if "allowed_triggers" in row:
+        out["allowed_triggers"] = [f"{DEFINITIONS['payment'].trigger_label(t)} ({t})"
+                                   for t in row["allowed_triggers"]]
     return out
 
 

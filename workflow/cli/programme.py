@@ -19,7 +19,7 @@ def list_(as_json: bool = JSON_OPT) -> None:
     """Each programme with its fund, what is committed and what remains."""
     with engine().connect() as conn:
         rows = programme_store.summaries(conn)
-    emit(rows, as_json, ["code", "name", "kind", "fund", "committed", "remaining"])
+    emit(rows, as_json, ["code", "name", "kind", "fund", "committed", "paid", "remaining"])
 
 
 @programme_app.command("show")

@@ -105,11 +105,13 @@ def schedule_for(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
                  amount_pence: int) -> tuple[tuple[ScheduleLine, ...], str]:
     """The payment schedule the agreement states, and why there is none when there is none.
 
-    The tranches are the programme file's `[[payments]]`, which the payments
-    service reads; until it is there, the agreement states none.
+    The tranches are the programme file's `[[payments]]`, as the payments
+    service plans them for `amount_pence` (paid tranches as they were paid).
     """
-    return (), ("Payments are made as the programme's payment schedule sets out, in arrears "
-                "against the monitoring returns.")
+    if not spec.tranches:
+        return (), (spec.no_payments or "No payments are scheduled under this agreement.")
+    from workflow.services.payments import planned_schedule
+    return planned_schedule(conn, case, spec, amount_pence), ""
 
 
 def _returns(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> tuple[ReturnLine, ...]:

@@ -68,9 +68,12 @@ def reserve(done: "MoveDone") -> None:
 
 
 def release(done: "MoveDone") -> None:
-    """Give back what this case still holds (no payments are made before monitoring ends)."""
+    """Give back what this case still holds, less what has been paid of it (that money
+    left the fund: a termination after payments keeps it committed, and any of it the
+    council owes back is a recovery, workflow.services.payments.recover)."""
+    from workflow.services.payments import paid_pence
     c = done.case
-    held = reserved_for(done.conn, c.id)
+    held = reserved_for(done.conn, c.id) - paid_pence(done.conn, c.id)
     if held:
         _enter(done.conn, c, "release", held, done.now)
 

@@ -36,6 +36,7 @@ class Entry:
     checkpoint: str | None = None
     reason: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    payment: str | None = None          # the payment the row moves (`P2`), issue 19
 
 
 @dataclass(frozen=True)
@@ -99,18 +100,25 @@ def _opt(value: str | None) -> str:
     return "null" if value is None else _text(value)
 
 
+def _payment(e: Sealable) -> str:
+    """The payment a row moves (`P2`, issue 19), sealed only when set: a row that moves no
+    payment hashes as it always did. Its key sorts between "payload" and "prev_hash"."""
+    payment = getattr(e, "payment", None)
+    return "" if payment is None else f'"payment":{_text(payment)},'
+
+
 def canonical(ref: str, seq: int, prev_hash: str, e: Sealable) -> str:
     """The text a row's hash is taken of. A history row read back is sealed as it is
     (no Entry built from it)."""
     return (f'{{"actor":{_text(e.actor)},"at":{_text(moment(e.at))},"case":{_text(ref)},'
             f'"checkpoint":{_opt(e.checkpoint)},"from_state":{_opt(e.from_state)},'
-            f'"payload":{_payload(e.payload)},"prev_hash":{_text(prev_hash)},'
+            f'"payload":{_payload(e.payload)},{_payment(e)}"prev_hash":{_text(prev_hash)},'
             f'"reason":{_opt(e.reason)},"role":{_text(e.role)},"seq":{int(seq)},'
             f'"to_state":{_text(e.to_state)},"trigger":{_text(e.trigger)}}}')
 
 
 _COLUMNS = ("case_id", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor", "role",
-            "reason", "at", "payload", "prev_hash", "hash")
+            "reason", "at", "payload", "prev_hash", "hash", "payment")
 _INSERT = Prepared(history.insert().values({name: bindparam(name) for name in _COLUMNS}))
 
 
@@ -127,7 +135,7 @@ def insert_row(conn: Connection, head: Head, e: Entry, *,
         "case_id": head.case_id, "seq": seq, "checkpoint": e.checkpoint,
         "from_state": e.from_state, "to_state": e.to_state, "trigger": e.trigger,
         "actor": e.actor, "role": e.role, "reason": e.reason, "at": e.at, "payload": e.payload,
-        "prev_hash": head.last_hash, "hash": digest})
+        "prev_hash": head.last_hash, "hash": digest, "payment": e.payment})
     return seq, digest
 
 
@@ -227,6 +235,9 @@ def as_dict(row: Any, ref: str | None = None) -> dict[str, Any]:
            "to_state": row.to_state, "trigger": row.trigger, "actor": row.actor,
            "role": row.role, "reason": row.reason, "at": moment(row.at),
            "payload": row.payload, "hash": row.hash, "prev_hash": row.prev_hash}
+    payment = getattr(row, "payment", None)
+    if payment is not None:
+        out["payment"] = payment
     if ref is not None:
         out = {"case": ref, **out}
     return out

@@ -18,10 +18,10 @@ from sqlalchemy import Connection
 
 from states.money import money_json
 from states.programme import ProgrammeSpec
-from workflow.services import agreements, awards, monitoring
+from workflow.services import agreements, awards, monitoring, payments
 from workflow.services.agreements import Recording
 from workflow.services.engine import Actor, Move
-from workflow.storage.records import CaseRecord
+from workflow.storage.records import CaseRecord, CheckpointRecord
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class MoveDone:
     spec: ProgrammeSpec
     seq: int                 # the history row the move wrote
     payload: dict[str, Any]
+    checkpoint: CheckpointRecord | None = None   # the return a return's move moved
 
 
 Effect = Callable[[MoveDone], None]
@@ -44,6 +45,12 @@ EFFECTS: dict[str, Effect] = {
     "release_funds": awards.release,
     "schedule_checkpoints": monitoring.schedule_checkpoints,
     "lift_risk": monitoring.lift_risk,
+    # Payments (issue 19): tranches fall due, are held, released and cancelled with the case.
+    "open_tranches": payments.open_tranches,
+    "return_tranches": payments.return_tranches,
+    "hold_payments": payments.hold_payments,
+    "release_payments": payments.release_payments,
+    "cancel_payments": payments.cancel_payments,
 }
 
 # Effects that write the fund ledger: only a transition declaring `moves_funds` may name them
@@ -52,7 +59,9 @@ WRITE_LEDGER = frozenset({"reserve_funds", "release_funds"})
 
 # Effects that write to the case row itself (its chain head, its "at risk" flag):
 # after them the mover reads the case again rather than trust its own copy.
-CHANGE_CASE = frozenset({"schedule_checkpoints", "lift_risk"})
+CHANGE_CASE = frozenset({"schedule_checkpoints", "lift_risk", "open_tranches",
+                         "return_tranches", "hold_payments", "release_payments",
+                         "cancel_payments"})
 
 # What a history row may note of the case beside the move (`T(records=[...])`), worked
 # out in the move's transaction before its row is written. `agreement` draws up the

@@ -22,7 +22,7 @@ from workflow.services.chain import stream
 __all__ = ["COLUMNS", "FORMATS", "chunks", "streamed"]
 
 COLUMNS = ["case", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor",
-           "role", "reason", "at", "payload", "hash", "prev_hash"]
+           "role", "reason", "at", "payload", "hash", "prev_hash", "payment"]
 FORMATS = ("csv", "json")
 _ROWS_A_CHUNK = 500
 

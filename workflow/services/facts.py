@@ -131,5 +131,6 @@ def facts_for(conn: Connection, case: CaseRecord, *, actor: str, now: datetime,
     if "checkpoints" in needs:
         extra["checkpoints"] = checkpoint_facts(conn, case.id)
     return Facts(kind=case.kind, ref=case.ref, programme=spec, application=application_of(case),
-                 lead=lead, actor=actor, now=now, contribution_pence=case.contribution_pence,
+                 lead=lead, actor=actor, caseworker=case.caseworker, now=now,
+                 contribution_pence=case.contribution_pence,
                  figures=figures or {}, **extra)

@@ -77,7 +77,7 @@ class AddressBook:
 
 def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
             reason: str | None = None, checkpoint: CheckpointRecord | None = None, step: dict[str, Any] | None = None,
-            book: AddressBook | None = None) -> dict[str, Any]:
+            book: AddressBook | None = None, payment: dict[str, Any] | None = None) -> dict[str, Any]:
     org = (book or AddressBook()).org(conn, case.lead)
     root = base_url()
     ctx: dict[str, Any] = {
@@ -91,7 +91,7 @@ def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
                  "url": f"{root}/cases/{case.ref}",
                  # the grant agreement to read before accepting (DESIGN.md section 8)
                  "agreement_url": f"{root}/cases/{case.ref}/agreement"},
-        "reason": reason, "checkpoint": None, "step": step,
+        "reason": reason, "checkpoint": None, "step": step, "payment": payment,
     }
     if checkpoint is not None:
         label = checkpoint.ref.rsplit("/", 1)[1]
@@ -104,7 +104,8 @@ def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
 def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: ProgrammeSpec,
           to: Iterable[str], cc: Iterable[str] = (), now: datetime, reason: str | None = None,
           checkpoint: CheckpointRecord | None = None,
-          step: dict[str, Any] | None = None, book: AddressBook | None = None) -> str | None:
+          step: dict[str, Any] | None = None, book: AddressBook | None = None,
+          payment: dict[str, Any] | None = None) -> str | None:
     """Render and queue one message; its key, or None when it has nobody to go to."""
     book = book or AddressBook()
     to_addrs = book.addresses(conn, case, spec, to)
@@ -114,7 +115,7 @@ def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: Prog
     if not to_addrs:
         return None
     rendered = render(kind, context(conn, case, spec, reason=reason, checkpoint=checkpoint,
-                                    step=step, book=book))
+                                    step=step, book=book, payment=payment))
     _QUEUE.rowcount(conn, queued_row(
         key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered, now=now,
         case_ref=case.ref, checkpoint_ref=checkpoint.ref if checkpoint is not None else None))

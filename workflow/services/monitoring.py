@@ -233,10 +233,14 @@ def decide_return(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name:
                     facts=None, rules=RULES, actor_rules=ACTOR_RULES)
         now = uow.now
         # Neither a queried return nor a finished one is chased by the ladder.
-        write_move(conn, cp, case, trigger=trigger, dest=move.dest, actor=actor.name,
-                   role=move.role, now=now, reason=(reason or "").strip() or None,
-                   next_step_at=None)
+        after = write_move(conn, cp, case, trigger=trigger, dest=move.dest, actor=actor.name,
+                           role=move.role, now=now, reason=(reason or "").strip() or None,
+                           next_step_at=None)
         spec = uow.spec(case.programme)
+        if move.transition.effects:     # an accepted return releases its payment tranches
+            from workflow.services.effects import MoveDone, run_effects
+            run_effects(MoveDone(conn, case, after, move, actor, now, spec, after.last_seq, {},
+                                 checkpoint=cp))
         if trigger == "query":
             _tell_council_of_query(conn, cp, case, spec, reason=reason, seq=case.last_seq + 1,
                                    now=now)

@@ -224,10 +224,16 @@ def next_reference(conn: Connection, code: str) -> str:
 
 
 def summaries(conn: Connection) -> list[dict[str, Any]]:
+    """Each programme's figures: fund, committed, remaining, and (issue 19) what has been
+    paid of what is committed and what is being recovered of terminated awards."""
+    from workflow.services.payments import figures     # payments reads programme files
     out = []
     for row in conn.execute(select(programmes).order_by(programmes.c.code)):
         committed = committed_pence(conn, row.code)
+        money = figures(conn, row.code)
         out.append({"code": row.code, "name": row.name, "kind": row.kind,
                     "fund": money_json(row.fund_pence), "committed": money_json(committed),
-                    "remaining": money_json(row.fund_pence - committed), "sro": row.sro})
+                    "remaining": money_json(row.fund_pence - committed), "sro": row.sro,
+                    "paid": money_json(money["paid_pence"]),
+                    "recovering": money_json(money["recovering_pence"])})
     return out

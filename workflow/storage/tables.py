@@ -135,6 +135,9 @@ history = Table(
     Column("payload", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The payment a row moves (`P2`), as `checkpoint` names a return (migration 1901);
+    # sealed only when set, so rows without it keep their hashes.
+    Column("payment", String(8)),
     UniqueConstraint("case_id", "seq"),
     Index("ix_history_at", "at"),
 )
@@ -175,6 +178,52 @@ ledger = Table(
     Index("ix_ledger_programme", "programme", "category"),
     Index("ix_ledger_programme_id", "programme", "id"),   # the latest row
     Index("ix_ledger_case", "case_id"),
+)
+
+
+# A payment of an award: one tranche of its schedule, from the moment its event
+# happened (states/payment.py). Its moves are rows of its case's chain.
+payments = Table(
+    "payments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(48), nullable=False, unique=True),     # TCA-2013-0001/P1
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("programme", String(40), ForeignKey("programmes.code"), nullable=False),
+    Column("n", Integer, nullable=False),                        # P<n>
+    Column("tranche", Integer, nullable=False),                  # its place in the schedule, from 1
+    Column("event", String(20), nullable=False),                 # accepted | Q2 | last_return
+    Column("state", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("amount_pence", BigInteger, nullable=False),
+    Column("due_on", Date, nullable=False),                      # the London day its event happened
+    Column("approved_by", String(80)),
+    Column("approved_at", UTCDateTime),
+    Column("paid_by", String(80)),
+    Column("paid_at", UTCDateTime),
+    Column("reference", Text),                                   # the remittance reference
+    # Held because its case was suspended (reinstatement releases these only).
+    Column("held_with_case", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "n"),
+    UniqueConstraint("case_id", "tranche"),
+    # The programme's figures add amounts up by state from this index alone.
+    Index("ix_payments_programme_state", "programme", "state", "amount_pence"),
+    Index("ix_payments_state", "state", "id"),
+)
+
+
+# What a terminated award's council owes back: paid minus the eligible spend.
+recoveries = Table(
+    "recoveries", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, unique=True),
+    Column("programme", String(40), ForeignKey("programmes.code"), nullable=False),
+    Column("paid_pence", BigInteger, nullable=False),
+    Column("eligible_pence", BigInteger, nullable=False),
+    Column("amount_pence", BigInteger, nullable=False),          # to recover, never below 0
+    Column("actor", String(80), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_recoveries_programme", "programme", "amount_pence"),
 )
 
 
@@ -364,6 +413,7 @@ idempotency_keys = Table(
 
 
 __all__ = ["metadata", "programmes", "organisations", "people", "cases", "case_orgs", "checkpoints",
-           "history", "application_versions", "ledger", "declarations", "scores", "seals",
-           "audit_keys", "admin_log", "meta", "outbox", "api_tokens", "sign_in_attempts",
+           "history", "application_versions", "ledger", "payments", "recoveries", "declarations",
+           "scores", "seals", "audit_keys", "admin_log", "meta", "outbox", "api_tokens",
+           "sign_in_attempts",
            "idempotency_keys", "agreements", "variations"]

@@ -54,7 +54,7 @@ def check_rows(ref: str, rows: list[Any]) -> list[Checked]:
     for expected, row in enumerate(rows, start=1):
         entry = Entry(checkpoint=row.checkpoint, from_state=row.from_state, to_state=row.to_state,
                       trigger=row.trigger, actor=row.actor, role=row.role, reason=row.reason,
-                      at=row.at, payload=row.payload)
+                      at=row.at, payload=row.payload, payment=getattr(row, "payment", None))
         if broken:
             status = "after_break"
         elif row.seq != expected:

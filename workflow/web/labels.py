@@ -44,7 +44,7 @@ def state_label(state: str | None, kind: str | None = None) -> str:
 def event(row: Any, kind: str) -> str:
     """What a history row did, for people: its trigger's label (a return's by the return's)."""
     trigger = _get(row, "trigger")
-    definition = DEFINITIONS["checkpoint" if _get(row, "checkpoint") else kind]
+    definition = DEFINITIONS[_of(row, kind)]
     if trigger in definition.triggers:
         return definition.trigger_label(trigger)
     return event_label(trigger)
@@ -55,12 +55,19 @@ def change(row: Any, kind: str) -> str:
     before, after = _get(row, "from_state"), _get(row, "to_state")
     if before == after:
         return ""
-    of = "checkpoint" if _get(row, "checkpoint") else kind
+    of = _of(row, kind)
     return f"{state_label(before, of) if before else 'New'} to {state_label(after, of)}"
 
 
+def _of(row: Any, kind: str) -> str:
+    """Whose words a history row speaks in: its return's, its payment's, or its case's."""
+    if _get(row, "checkpoint"):
+        return "checkpoint"
+    return "payment" if _get(row, "payment") else kind
+
+
 def _get(row: Any, name: str) -> Any:
-    return row.get(name) if isinstance(row, dict) else getattr(row, name)
+    return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
 
 
 class Vocabulary:
