@@ -5,7 +5,7 @@ dialects), so the table's append-only triggers stay as they are; rows
 written before have none, and their seals do not change.
 
 Revision ID: 1901
-Revises: 1911
+Revises: 2102
 """
 import sqlalchemy as sa
 from alembic import op
@@ -13,7 +13,7 @@ from alembic import op
 from notifications.sqltypes import UTCDateTime
 
 revision = "1901"
-down_revision = "1911"
+down_revision = "2102"
 branch_labels = None
 depends_on = None
 
