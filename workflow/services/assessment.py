@@ -24,7 +24,7 @@ from states.facts import Facts, Score
 from states.money import money_json
 from states.rules import (combined_score, has_two_scores, no_conflicted_assessor,
                           score_problems, scores_agree, weighted_score)
-from workflow import clock, errors
+from workflow import errors
 from workflow.services import messages, directory
 from workflow.services import programme_files as programme_store
 from workflow.services.access import may_act
@@ -53,11 +53,12 @@ MAX_TEXT = 4000                      # characters of a comment or reason
 
 
 # --- declaring --------------------------------------------------------------
-def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
+def declare(work: UnitOfWork | Engine, ref: str, actor_name: str, *, conflict: bool,
             reason: str | None = None) -> dict[str, Any]:
     """Record an assessor's declaration of (no) conflict of interest on bid `ref`."""
     reason = checked_text("reason", reason)
-    with engine.begin() as conn:
+    with unit(work) as uow:
+        conn = uow.conn
         case = _bid(conn, ref, "have interests declared on it", lock=True)
         actor = directory.actor(conn, actor_name)
         role = may_act(actor, "declare", case.lead, f"declare an interest on {case.ref}")
@@ -65,7 +66,7 @@ def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
         if conflict and not reason:
             raise RuleViolation(f"A conflict of interest on {case.ref} needs its reason: say "
                                 f"what the conflict is.")
-        now = clock.now()
+        now = uow.now
         payload = _write_declaration(conn, case, actor.name, conflict, reason, now)
         seq = _record(conn, case, Entry(from_state=case.state, to_state=case.state,
                                         trigger="declare", actor=actor.name, role=role, at=now,
@@ -73,7 +74,7 @@ def declare(engine: Engine, ref: str, actor_name: str, *, conflict: bool,
         if payload.get("set_aside"):
             # The caseworker finds the stand-in; the conflict itself stays in the system.
             messages.queue(conn, key=f"{case.ref}:declare:{seq}", kind="bid.conflict_declared",
-                           case=case, spec=programme_store.spec_for(conn, case.programme),
+                           case=case, spec=uow.spec(case.programme),
                            to=("caseworker",), cc=("lead",), now=now)
         shown = assessment_of(conn, case.ref)
     event(log, "bid.declared", "conflict" if conflict else "no conflict", case=case.ref, person=actor.name, trigger="declare")
@@ -125,12 +126,13 @@ def _set_aside_scores(conn: Connection, case_id: int, person: str, now: Any) -> 
 
 
 # --- scoring ----------------------------------------------------------------
-def score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: int,
+def score(work: UnitOfWork | Engine, ref: str, actor_name: str, *, innovation: int, costs: int,
           savings: int, comment: str | None = None) -> dict[str, Any]:
     """Record one assessor's 0-5 scores for bid `ref` (once; they cannot be changed)."""
     given = _scores(actor_name, innovation, costs, savings)
     comment = checked_text("comment", comment)
-    with engine.begin() as conn:
+    with unit(work) as uow:
+        conn = uow.conn
         case = _bid(conn, ref, "be scored", lock=True)
         actor = directory.actor(conn, actor_name)
         role = may_act(actor, "score", case.lead, f"score {case.ref}")
@@ -150,9 +152,9 @@ def score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: 
         if mine is not None:
             raise RuleViolation(f"{actor.name} already scored {case.ref} ({_shown(mine)}, "
                                 f"{moment(mine.at)[:10]}); a score cannot be changed.")
-        spec = programme_store.spec_for(conn, case.programme)
+        spec = uow.spec(case.programme)
         weighted = weighted_score(given, spec.criteria)
-        now = clock.now()
+        now = uow.now
         conn.execute(scores.insert().values(case_id=case.id, assessor=actor.name,
                                             innovation=innovation, costs=costs,
                                             savings=savings, comment=comment, agreed=False,
@@ -168,12 +170,13 @@ def score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: 
     return shown
 
 
-def agree_score(engine: Engine, ref: str, actor_name: str, *, innovation: int, costs: int,
+def agree_score(work: UnitOfWork | Engine, ref: str, actor_name: str, *, innovation: int, costs: int,
                 savings: int, reason: str | None) -> dict[str, Any]:
     """A moderating caseworker's agreed score, used in place of the assessors' mean."""
     given = _scores(actor_name, innovation, costs, savings)
     reason = checked_text("reason", reason)
-    with engine.begin() as conn:
+    with unit(work) as uow:
+        conn = uow.conn
         case = _bid(conn, ref, "have a score agreed", lock=True)
         actor = directory.actor(conn, actor_name)
         role = may_act(actor, "agree_score", case.lead, f"agree a score for {case.ref}")
@@ -181,7 +184,7 @@ def agree_score(engine: Engine, ref: str, actor_name: str, *, innovation: int, c
         if not reason:
             raise RuleViolation(f"An agreed score for {case.ref} needs a reason: say why the "
                                 f"moderator settled on it.")
-        facts = facts_for(conn, case, actor=actor.name, now=clock.now())
+        facts = facts_for(conn, case, actor=actor.name, now=uow.now)
         involved = {s.assessor for s in facts.scores} | facts.conflicted \
             | facts.declared_no_conflict
         if actor.name in involved:
@@ -195,7 +198,7 @@ def agree_score(engine: Engine, ref: str, actor_name: str, *, innovation: int, c
         if missing:
             raise RuleViolation(f"{case.ref}'s score cannot be agreed yet: "
                                 + "; ".join(missing) + ".", missing)
-        now = clock.now()
+        now = uow.now
         conn.execute(scores.insert().values(case_id=case.id, assessor=actor.name,
                                             innovation=innovation, costs=costs, savings=savings,
                                             comment=reason, agreed=True, at=now))

@@ -16,7 +16,6 @@ from states import DEFINITIONS
 from states.documents import named_organisations, parse_area, parse_bid
 from states.errors import DocumentError
 from states.rules import ACTOR_RULES, RULES
-from workflow import clock
 from workflow.services import applications, awards, messages, directory
 from workflow.services import programme_files as programme_store
 from workflow.services.access import may_act
@@ -44,15 +43,17 @@ _PARSERS = {"bid": parse_bid, "area": parse_area}
 
 
 # --- opening ----------------------------------------------------------------
-def open_case(engine: Engine, kind: str, document: Mapping[str, Any], actor_name: str) -> dict[str, Any]:
+def open_case(work: UnitOfWork | Engine, kind: str, document: Mapping[str, Any],
+              actor_name: str) -> dict[str, Any]:
     """Check the document, then create the case in `draft` with its first history row."""
     definition = DEFINITIONS[kind]
-    with engine.begin() as conn:
+    with unit(work) as uow:
+        conn = uow.conn
         actor = directory.actor(conn, actor_name)
         app = check_document(conn, kind, document)
-        spec = programme_store.spec_for(conn, app.programme)
+        spec = uow.spec(app.programme)
         role = may_act(actor, "open", app.lead, f"open a {kind} for {app.lead}")
-        now = clock.now()
+        now = uow.now
         ref = programme_store.next_reference(conn, spec.code)
         entry = Entry(to_state=definition.initial, trigger="create", actor=actor.name,
                       role=role, at=now, payload={"definition_version": definition.version})
