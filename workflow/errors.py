@@ -2,7 +2,8 @@
 
 CaseworkError
  ├─ NotFound ─ CaseNotFound, PersonNotFound, ProgrammeNotFound, OrganisationNotFound, CheckpointNotFound
- ├─ Refused ─ InvalidTransition, GuardFailed, PermissionDenied, RuleViolation, Malformed, ReasonRequired
+ ├─ Refused ─ InvalidTransition, GuardFailed, PermissionDenied, RuleViolation, Malformed
+ │           (DocumentRefused), ReasonRequired
  ├─ ConflictError
  ├─ PreconditionFailed, TokenRefused, KeyInUse, KeyReused (the API's own refusals)
  └─ SetupError (a database that cannot be opened, a definition that no longer fits the data)
@@ -164,6 +165,12 @@ class Malformed(Refused):
                    [f"it is not one of {', '.join(allowed)}{hint}"])
 
 
+class DocumentRefused(Malformed):
+    """An application document that is well-formed JSON but breaks the document rules
+    (DESIGN section 7: an unknown programme or organisation, money written wrongly...).
+    A Malformed everywhere; the API answers it 422, as a request it could read."""
+
+
 class ConflictError(CaseworkError):
     def __init__(self, ref: str, detail: str = "", *, current_version: int | None = None):
         # current_version: what the case is at, when the refusal is a stale page's
@@ -231,6 +238,7 @@ HTTP: tuple[tuple[type[CaseworkError], int, str, str], ...] = (
     (GuardFailed, 422, "rule-refused", "Refused by the programme's rules"),
     (ReasonRequired, 422, "reason-required", "A reason is needed"),
     (RuleViolation, 422, "rule-refused", "Refused by the programme's rules"),
+    (DocumentRefused, 422, "document-refused", "The document breaks the document rules"),
     (Malformed, 400, "malformed", "Malformed input"),
     (Refused, 422, "refused", "Refused"),
     # The database cannot be reached or opened: try again later (not the caller's fault).

@@ -129,7 +129,7 @@ def test_a_stale_version_a_bad_document_a_moved_lead_or_no_change_are_refused(w)
                            expected_version=version)
     with pytest.raises(Malformed, match="amount: "):
         applications.amend(w.engine, ref, w.bid_document(amount="£2,000"), "cllr")
-    with pytest.raises(Malformed, match="an amendment cannot move it to E07000028"):
+    with pytest.raises(RuleViolation, match="an amendment cannot move it to E07000028"):
         applications.amend(w.engine, ref, w.bid_document(lead="E07000028",
                                                          partners=["E07000029"]), "carol")
     with pytest.raises(RuleViolation, match="the same as"):

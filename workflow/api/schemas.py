@@ -63,6 +63,45 @@ class AssignRequest(BaseModel):
                                               "text as for a trigger's reason.")
 
 
+# An application document (DESIGN section 7) as the API takes it: a bid's or an
+# expression of interest's fields, the programme saying which. Money is pounds as a string
+# or a JSON number with at most two decimals; a programme's own fields may be added.
+_ORG_CODE = {"type": "string", "pattern": r"^[A-Z0-9][A-Z0-9-]{0,39}$"}
+_DOC_TEXT = {"type": "string", "maxLength": 20000, **TYPED_TEXT}
+APPLICATION_DOCUMENT: dict[str, Any] = {
+    "type": "object", "title": "ApplicationDocument",
+    "description": "A bid (`programme` of kind bids: tca-2013) or a network area's expression "
+                   "of interest (kind areas: pstn-2013), as `case open --from-file` reads it. "
+                   "Checked by the document rules (known programme, category and "
+                   "organisations, money as written); a document that breaks them is "
+                   "answered 422 naming every field at fault.",
+    "required": ["programme", "lead"],
+    "properties": {
+        "programme": {"type": "string", "maxLength": 40, "examples": ["tca-2013"]},
+        "category": {"type": "string", "maxLength": 40,
+                     "description": "Bids: single_operation, shared_arrangement or esg_top_up."},
+        "title": _DOC_TEXT, "lead": _ORG_CODE,
+        "partners": {"type": "array", "maxItems": 50, "items": {"anyOf": [
+            _ORG_CODE, {"type": "object", "properties": {"name": _DOC_TEXT,
+                                                         "evidence": _DOC_TEXT}}]},
+                     "description": "Bids: partner organisations' codes. Areas: "
+                                    "`{name, evidence}` of each partner."},
+        "amount": _WRITTEN_MONEY, "transitional_costs": _WRITTEN_MONEY,
+        "annual_savings": _WRITTEN_MONEY, "contribution": _WRITTEN_MONEY,
+        "arrangement": {"type": "string", "maxLength": 40},
+        "innovation": _DOC_TEXT, "further_and_faster": _DOC_TEXT,
+        "service_areas": {"type": "array", "maxItems": 20, "items": _DOC_TEXT},
+        "how_to_succeed": _DOC_TEXT,
+    },
+    "examples": [{"programme": "tca-2013", "category": "shared_arrangement",
+                  "title": "Joint procurement hub for three districts", "lead": "E07000026",
+                  "partners": ["E07000028", "E07000029"], "amount": "250000",
+                  "transitional_costs": "120000", "annual_savings": "400000",
+                  "arrangement": "joint_procurement",
+                  "innovation": "One buying team for three councils."}],
+}
+
+
 # --- answers --------------------------------------------------------------------------
 class CaseSummary(_Shape):
     ref: str = Field(examples=["TCA-2013-0001"])
@@ -89,6 +128,28 @@ class CaseSummary(_Shape):
 class Case(CaseSummary):
     application: dict[str, Any] = Field(description="The fields of the document the case was "
                                                     "opened from.")
+
+
+class AmendedCase(Case):
+    application_version: int = Field(description="The application's version now (1 is the "
+                                                 "document the case was opened from).")
+    changed: list[str] = Field(description="The fields this amendment changed.")
+
+
+class ApplicationVersion(_Shape):
+    ref: str = Field(examples=["TCA-2013-0001"])
+    kind: Literal["bid", "area"]
+    version: int = Field(description="This version's number: 1 is what was opened, each "
+                                     "amendment the next.")
+    latest: int = Field(description="The newest version's number.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
+                        description="SHA-256 of the document's canonical JSON (keys sorted, no "
+                                    "spaces, UTF-8), as the amendment's history row holds it.")
+    changed: list[str] = Field(description="The fields changed from the version before "
+                                           "(empty for version 1).")
+    actor: str = Field(description="Who wrote this version.")
+    at: str = Field(json_schema_extra={"format": "date-time"})
+    document: dict[str, Any] = Field(description="The application document as it was then.")
 
 
 class CasePage(_Shape):

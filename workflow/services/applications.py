@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
 from states import DEFINITIONS
 from states.documents import changed_fields, comparison, document_hash
-from workflow.errors import Malformed, NotFound, RuleViolation, checked_text
+from workflow.errors import NotFound, RuleViolation, checked_text
 from workflow.logs import event
 from workflow.services import directory, reads
 from workflow.services.access import check_visible, may_act
@@ -37,7 +37,7 @@ from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import application_versions, case_orgs
 
-__all__ = ["keep_version", "amend", "amendable", "latest_version", "versions", "version_of",
+__all__ = ["keep_version", "amend", "attach", "amendable", "latest_version", "versions", "version_of",
            "compare", "show_version", "VersionNotFound"]
 
 log = logging.getLogger("casework.cases")
@@ -92,17 +92,8 @@ def amend(work: UnitOfWork | Engine, case: str | CaseRecord, document: Mapping[s
         record = (lifecycle.load_case(conn, case, hold=True) if isinstance(case, str)
                   else case)
         who = actor if isinstance(actor, Actor) else directory.actor(conn, actor)
-        check_visible(who, record)          # another council's case is "not found"
-        role = may_act(who, "amend", record.lead, f"amend {record.ref}'s application")
-        lifecycle.refuse_stale(record, expected_version)
+        role = _may_amend(record, who, expected_version)
         reason = checked_text("reason", reason)
-        definition = DEFINITIONS[record.kind]
-        if not amendable(record):
-            allowed = " or ".join(f"'{definition.state_label(s)}'"
-                                  for s in definition.group("amendable"))
-            raise RuleViolation(f"{record.ref} is {definition.state_label(record.state)}, so "
-                                f"its application cannot be amended: only while it is "
-                                f"{allowed}. Nothing was written.")
         app = lifecycle.check_document(conn, record.kind, document)
         new = app.to_json()
         old = dict(record.application or {})
@@ -131,13 +122,53 @@ def amend(work: UnitOfWork | Engine, case: str | CaseRecord, document: Mapping[s
     return {**shown, "application_version": version, "changed": changed}
 
 
+def _may_amend(record: CaseRecord, who: Actor, expected_version: int | None) -> str:
+    """The role `who` amends `record` in, or the refusal: not visible, not theirs, stale,
+    or a state where the document may not change."""
+    from workflow.services import lifecycle
+    check_visible(who, record)          # another council's case is "not found"
+    role = may_act(who, "amend", record.lead, f"amend {record.ref}'s application")
+    lifecycle.refuse_stale(record, expected_version)
+    definition = DEFINITIONS[record.kind]
+    if not amendable(record):
+        allowed = " or ".join(f"'{definition.state_label(s)}'"
+                              for s in definition.group("amendable"))
+        raise RuleViolation(f"{record.ref} is {definition.state_label(record.state)}, so "
+                            f"its application cannot be amended: only while it is "
+                            f"{allowed}. Nothing was written.")
+    return role
+
+
+def attach(work: UnitOfWork | Engine, case: str | CaseRecord, name: str, data: bytes,
+           actor: Actor | str, *, expected_version: int | None = None) -> dict[str, Any]:
+    """Attach an evidence file to the application: an amendment whose document lists it
+    in `evidence` (`{"name", "sha256", "size", "media_type"}`), the file kept by its hash
+    under the same type and size rules as a return's (`services.attachments`).
+
+    The case is checked first (who, which state, which version), then the file."""
+    from workflow.services import attachments, lifecycle
+    with unit(work) as uow:
+        record = (lifecycle.load_case(uow.conn, case, hold=True) if isinstance(case, str)
+                  else case)
+        who = actor if isinstance(actor, Actor) else directory.actor(uow.conn, actor)
+        _may_amend(record, who, expected_version)
+        stored = attachments.store(name, data, attachments.files_root(uow.engine))
+        document = dict(record.application or {})
+        kept = [f for f in document.get("evidence") or () if isinstance(f, Mapping)
+                and f.get("sha256") != stored.sha256]
+        document["evidence"] = [*kept, stored.as_json()]
+        return amend(uow, record, document, who,
+                     reason=f"Evidence attached: {stored.name}")
+
+
 def _refuse_moves(case: CaseRecord, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     """An amendment keeps the case's programme and lead: a different one is a new case."""
     problems = [f"{name}: {case.ref} belongs to {old.get(name)!s}; an amendment cannot move it "
                 f"to {new.get(name)!s}" for name in ("programme", "lead")
                 if old.get(name) is not None and new.get(name) != old.get(name)]
     if problems:
-        raise Malformed("The amended document", problems)
+        raise RuleViolation(f"The amended document is refused: {'; '.join(problems)}. Nothing "
+                            f"was written.", problems)
 
 
 def _partners_moved(conn: Connection, case: CaseRecord, partners: Sequence[str]) -> None:
@@ -196,12 +227,12 @@ def _version_row(conn: Connection, record: CaseRecord, version: int | None) -> A
 
 def version_of(work: UnitOfWork | Engine, ref: str, version: int | None = None,
                actor: Actor | str | None = None) -> dict[str, Any]:
-    """Application version `version` of a case (its newest when None), with its document
-    and `latest`, the newest version's number."""
+    """Application version `version` of a case (its newest when None), with its document,
+    `latest`, the newest version's number, and `case_version`, the case's own version."""
     with unit(work, read_only=True) as uow:
         record = _visible_case(uow, ref, actor)
         row = _version_row(uow.conn, record, version)
-        return {"ref": record.ref, "kind": record.kind,
+        return {"ref": record.ref, "kind": record.kind, "case_version": record.version,
                 "latest": latest_version(uow.conn, record.id),
                 **_row_json(row, with_document=True)}
 

@@ -45,7 +45,8 @@ _PARSERS = {"bid": parse_bid, "area": parse_area}
 # --- opening ----------------------------------------------------------------
 def open_case(work: UnitOfWork | Engine, kind: str, document: Mapping[str, Any],
               actor_name: str) -> dict[str, Any]:
-    """Check the document, then create the case in `draft` with its first history row."""
+    """Check the document, then create the case in `draft` with its first history row
+    (in the caller's unit of work, the API's with its Idempotency-Key, or one of its own)."""
     definition = DEFINITIONS[kind]
     with unit(work) as uow:
         conn = uow.conn
