@@ -9,8 +9,11 @@ from states.bid import BID
 from states.area import AREA
 from states.checkpoint import CHECKPOINT
 from states.payment import PAYMENT
+from states.variation import VARIATION
 from states.roles import ROLES, CASE_ROLES
 
-DEFINITIONS: dict[str, Definition] = {d.kind: d for d in (BID, AREA, CHECKPOINT, PAYMENT)}
+DEFINITIONS: dict[str, Definition] = {d.kind: d for d in (BID, AREA, CHECKPOINT, PAYMENT,
+                                                          VARIATION)}
 
-__all__ = ["Definition", "T", "BID", "AREA", "CHECKPOINT", "PAYMENT", "DEFINITIONS", "ROLES", "CASE_ROLES"]
+__all__ = ["Definition", "T", "BID", "AREA", "CHECKPOINT", "PAYMENT", "VARIATION", "DEFINITIONS",
+           "ROLES", "CASE_ROLES"]

@@ -127,6 +127,7 @@ BID = Definition(
                     "terminated"),
         "offer_given_back": ("declined",),
         "monitored": ("in_monitoring", "suspended"),     # returns are collected
+        "open_to_variation": ("in_monitoring",),         # a variation may be proposed, approved
         "held": ("suspended",),                          # payments are held
         "recoverable": ("terminated",),                  # paid money may be owed back
         # Found eligible at some point: has an assessment to show.

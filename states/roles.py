@@ -29,4 +29,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "amend": frozenset({"council", "caseworker"}),
     # Recording the eligible spend of a terminated award that had payments.
     "recover": frozenset({"caseworker"}),
+    # A variation of an award is proposed by the lead council or the caseworker;
+    # an approver decides it (states.variation's transitions).
+    "propose_variation": frozenset({"council", "caseworker"}),
 }

@@ -92,6 +92,14 @@ EVENT_WORDS: Mapping[str, Words] = words_table({
                 "beyond it is to be recovered."),
     "held": ("Held: case suspended",
              "A step of the reminder ladder was not taken because the case is suspended."),
+    # A variation's moves (states.variation), as the case's history shows them.
+    "propose_variation": ("Variation proposed",
+                          "A change to the award's amount, end date or scope was proposed."),
+    "approve_variation": ("Variation approved",
+                          "An approver agreed the change; the agreement's next version was "
+                          "drawn up."),
+    "reject_variation": ("Variation rejected",
+                         "An approver turned the proposed change down."),
 })
 
 

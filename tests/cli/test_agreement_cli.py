@@ -24,3 +24,36 @@ def test_agreement_show_of_a_version_that_does_not_exist_is_refused(monitored):
 
     assert ran.code == 1
     assert ran.err.strip() == f"{REF} has no agreement version 7."
+
+
+def test_a_variation_proposed_and_approved_on_the_command_line(monitored):
+    ran = monitored.ok("variation", "propose", REF, "--amount", "300000", "--reason",
+                       "Two more districts join.", "--as", "cllr")
+    assert ran.out.strip() == f"{REF}/V1"
+
+    approved = monitored.ok("variation", "approve", f"{REF}/V1", "--as", "aaron")
+
+    assert approved.out.strip() == f"{REF}/V1 is now approved; agreement version 2 drawn up"
+    listed = monitored.ok("variation", "list", "--case", REF, "--json").json()
+    assert [(v["ref"], v["state"], v["amount"]) for v in listed] == [
+        (f"{REF}/V1", "approved", "300000.00")]
+    table = monitored.ok("variation", "list")
+    assert "Approved" in table.out and "£300,000" in table.out
+    versions = monitored.ok("agreement", "show", REF, "--json").json()["versions"]
+    assert [v["version"] for v in versions] == [1, 2]
+
+
+def test_a_variation_refused_exits_1_with_one_line_naming_the_rule(monitored):
+    cases = [
+        (["propose", REF, "--amount", "12,000", "--reason", "x", "--as", "cllr"], "amount"),
+        (["propose", REF, "--end", "soon", "--reason", "x", "--as", "cllr"], "YYYY-MM-DD"),
+        (["propose", REF, "--amount", "300000", "--reason", "x", "--as", "ash"],
+         "propose a variation"),
+    ]
+    for args, words in cases:
+        ran = monitored("variation", *args)
+        assert ran.code == 1, args
+        assert len(ran.err.strip().splitlines()) == 1 and words in ran.err, ran.err
+    monitored.ok("variation", "propose", REF, "--amount", "300000", "--reason", "x", "--as", "cllr")
+    ran = monitored("variation", "approve", f"{REF}/V1", "--as", "carol")
+    assert ran.code == 1 and "only an approver" in ran.err

@@ -33,7 +33,7 @@ READ_COMMANDS = frozenset({
     "programme fund", "case show", "case list", "case history", "audit verify", "audit export",
     "assess show", "checkpoint list", "checkpoint show", "outbox list", "outbox show",
     "token list", "publish 360giving", "agreement show", "payment list", "payment show",
-    "payment export",
+    "payment export", "variation list",
 })
 
 

@@ -78,6 +78,15 @@ def release(done: "MoveDone") -> None:
         _enter(done.conn, c, "release", held, done.now)
 
 
+def vary(conn: Connection, case: Any, difference: int, now: "datetime") -> None:
+    """An approved variation's ledger row: an increase reserves the difference, a decrease
+    releases it (nothing for none). The caller holds the programme row (`lock_fund`)."""
+    if difference > 0:
+        _enter(conn, case, "reserve", difference, now)
+    elif difference < 0:
+        _enter(conn, case, "release", -difference, now)
+
+
 def _enter(conn: Connection, c: Any, entry: str, amount: int, now: "datetime") -> None:
     # The move already holds the programme row: lifecycle.advance takes it first for
     # every move that writes the ledger (T(moves_funds=True)) or whose rules read it.

@@ -1,0 +1,249 @@
+"""Variations of an award (DESIGN.md section 8), allowed and refused, per role, on both databases."""
+from datetime import datetime, timezone
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import func, select
+
+from workflow.errors import CaseNotFound, GuardFailed, InvalidTransition, Malformed, \
+    PermissionDenied, ReasonRequired, RuleViolation
+from workflow.services import agreements, chain, variations
+from workflow.storage.tables import agreements as agreements_t, cases, history, ledger, \
+    variations as variations_t
+
+from tests.builders import World
+from tests.workflow.awarding import ledger_pence
+from tests.workflow.monitoring_world import bid_in_monitoring
+
+ACCEPTED = datetime(2013, 10, 1, 10, tzinfo=timezone.utc)
+LATER = datetime(2014, 1, 15, 11, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def world(any_db):
+    return World(any_db).cast()
+
+
+@pytest.fixture
+def award(world):
+    """A £250,000 shared-arrangement award in monitoring, led by the council of `cllr`."""
+    return bid_in_monitoring(world, ACCEPTED)
+
+
+def rows(world):
+    """Everything a refused variation must leave as it was."""
+    with world.engine.connect() as conn:
+        count = {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
+                 for t in (history, ledger, variations_t, agreements_t)}
+        count["cases"] = [tuple(r) for r in conn.execute(
+            select(cases.c.ref, cases.c.state, cases.c.version, cases.c.amount_pence,
+                   cases.c.last_seq).order_by(cases.c.id))]
+        count["variation_rows"] = [tuple(r) for r in conn.execute(
+            select(variations_t.c.ref, variations_t.c.state, variations_t.c.version))]
+        return count
+
+
+def propose(world, ref, by="cllr", **kw):
+    kw.setdefault("reason", "Two more districts join the hub.")
+    with freeze_time(LATER):
+        return variations.propose(world.engine, ref, actor=by, **kw)
+
+
+def decide(world, vref, decision, by="aaron", **kw):
+    with freeze_time(LATER):
+        return variations.decide(world.engine, vref, decision, by, **kw)
+
+
+def variation_rows(world, ref):
+    with world.engine.connect() as conn:
+        return [(r.trigger, r.payload) for r in conn.execute(
+            select(history.c.trigger, history.c.payload)
+            .join(cases, cases.c.id == history.c.case_id)
+            .where(cases.c.ref == ref, history.c.trigger.like("%variation"))
+            .order_by(history.c.seq))]
+
+
+def test_the_lead_council_proposes_and_an_approver_approves_an_increase(world, award):
+    before = ledger_pence(world.engine, "tca-2013")
+
+    proposed = propose(world, award, amount="300000")
+    approved = decide(world, proposed["ref"], "approve")
+
+    assert proposed["ref"] == f"{award}/V1" and proposed["state"] == "awaiting_decision"
+    assert approved["state"] == "approved" and approved["agreement_version"] == 2
+    assert ledger_pence(world.engine, "tca-2013") == before + 5_000_000     # £50,000 reserved
+    with world.engine.connect() as conn:
+        assert conn.execute(select(cases.c.amount_pence).where(cases.c.ref == award)).scalar() \
+            == 30_000_000
+        assert chain.verify(conn).ok
+    shown, pdf = agreements.document(world.engine, award, 2)
+    assert shown["variation"] == f"{award}/V1" and shown["amount"] == "300000.00"
+    assert agreements.document(world.engine, award, 1)[0]["amount"] == "250000.00"  # still kept
+    (_, proposed_row), (_, approved_row) = variation_rows(world, award)
+    assert proposed_row["variation"] == "V1" and proposed_row["amount"] == "300000.00"
+    assert approved_row["agreement"] == {"version": 2, "sha256": shown["sha256"]}
+    assert approved_row["reserved"] == "50000.00"
+
+
+def test_a_decrease_releases_the_difference(world, award):
+    before = ledger_pence(world.engine, "tca-2013")
+
+    decide(world, propose(world, award, by="carol", amount="200000")["ref"], "approve")
+
+    assert ledger_pence(world.engine, "tca-2013") == before - 5_000_000
+    assert variation_rows(world, award)[-1][1]["released"] == "50000.00"
+
+
+def test_a_new_end_date_is_the_next_agreements_end(world, award):
+    decide(world, propose(world, award, end="2015-06-30")["ref"], "approve")
+
+    assert agreements.listing(world.engine, award)["versions"][-1]["end_on"] == "2015-06-30"
+
+
+def test_a_rejection_needs_a_reason_and_leaves_the_award_as_it_was(world, award):
+    vref = propose(world, award, amount="300000")["ref"]
+    before = rows(world)
+
+    with pytest.raises(ReasonRequired):
+        decide(world, vref, "reject")
+    assert rows(world) == before
+
+    rejected = decide(world, vref, "reject", reason="The fund is committed elsewhere.")
+    assert rejected["state"] == "rejected"
+    assert rows(world)["ledger"] == before["ledger"]
+    assert rows(world)["agreements"] == before["agreements"]
+
+
+@pytest.mark.parametrize("by, refusal", [
+    ("carol", PermissionDenied),      # a caseworker does not decide
+    ("cllr", PermissionDenied),       # nor does the council
+    ("ash", PermissionDenied),        # nor an assessor
+])
+def test_only_an_approver_decides_a_variation(world, award, by, refusal):
+    vref = propose(world, award, amount="300000")["ref"]
+    before = rows(world)
+
+    with pytest.raises(refusal, match="only an approver"):
+        decide(world, vref, "approve", by=by)
+
+    assert rows(world) == before
+
+
+@pytest.mark.parametrize("by", ["ash", "april", "audrey"])
+def test_only_the_lead_council_or_the_caseworker_proposes(world, award, by):
+    before = rows(world)
+
+    with pytest.raises(PermissionDenied, match="propose a variation"):
+        propose(world, award, by=by, amount="300000")
+
+    assert rows(world) == before
+
+
+def test_another_councils_person_cannot_see_the_award_to_vary_it(world, award):
+    world.org("E09000001")
+    world.person("other", "council", org="E09000001")
+    before = rows(world)
+
+    with pytest.raises(CaseNotFound):
+        propose(world, award, by="other", amount="300000")
+
+    assert rows(world) == before
+
+
+def test_a_variation_only_varies_an_award_in_monitoring(world):
+    from tests.workflow.awarding import offer, recommended
+    ref = recommended(world)
+    offer(world, ref)                                # offered, not yet accepted
+    before = rows(world)
+
+    with pytest.raises(RuleViolation, match="only on an award in monitoring"):
+        propose(world, ref, amount="300000")
+
+    assert rows(world) == before
+
+
+@pytest.mark.parametrize("amount, words", [
+    ("600000", "asks at most £500,000"),                  # past the category's band
+    ("40000", "asks at least £50,000"),                   # below it
+])
+def test_an_amount_outside_the_band_is_refused_at_approval(world, award, amount, words):
+    vref = propose(world, award, amount=amount)["ref"]
+    before = rows(world)
+
+    with pytest.raises(GuardFailed, match=words):
+        decide(world, vref, "approve")
+
+    assert rows(world) == before
+
+
+def test_an_increase_past_the_fund_is_refused_at_approval(world, award):
+    from tests.workflow.awarding import load_programme, small_programme
+    load_programme(world, small_programme("tca-2013", fund="260000"))
+    vref = propose(world, award, amount="300000")["ref"]
+    before = rows(world)
+
+    with pytest.raises(GuardFailed, match="past the fund"):
+        decide(world, vref, "approve")
+
+    assert rows(world) == before
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"amount": "3OO,000"}, "amount"),
+    ({"amount": "-5"}, "amount"),
+    ({"amount": "0"}, "£0 is not an award"),
+    ({"amount": "250000"}, "already £250,000"),
+    ({"end": "31/03/2015"}, "YYYY-MM-DD"),
+    ({"end": "2015-02-30"}, "YYYY-MM-DD"),
+    ({"end": "2013-12-31"}, "is not after today"),
+    ({"reason": "More\x1b[2J districts"}, "reason"),
+    ({"reason": "   "}, "needs a reason"),
+])
+def test_malformed_input_is_refused_naming_the_rule_and_writes_nothing(world, award, kw, words):
+    before = rows(world)
+
+    with pytest.raises(Malformed, match=words):
+        propose(world, award, **kw)
+
+    assert rows(world) == before
+
+
+def test_one_variation_waits_for_a_decision_at_a_time(world, award):
+    propose(world, award, amount="300000")
+    before = rows(world)
+
+    with pytest.raises(RuleViolation, match="V1 is still waiting"):
+        propose(world, award, amount="350000")
+
+    assert rows(world) == before
+
+
+def test_a_decided_variation_cannot_be_decided_again(world, award):
+    vref = propose(world, award, amount="300000")["ref"]
+    decide(world, vref, "approve")
+    before = rows(world)
+
+    with pytest.raises(InvalidTransition):
+        decide(world, vref, "reject", reason="Too late.")
+
+    assert rows(world) == before
+
+
+def test_variations_are_listed_by_case_and_a_council_sees_its_own(world, award):
+    vref = propose(world, award, amount="300000")["ref"]
+    world.org("E09000001")
+    world.person("other", "council", org="E09000001")
+
+    listed = variations.list_variations(world.engine, case=award)
+
+    assert [v["ref"] for v in listed] == [vref]
+    assert listed[0]["previous_amount"] == "250000.00"
+    assert variations.list_variations(world.engine, actor_name="other") == []
+    assert [v["ref"] for v in variations.list_variations(world.engine, actor_name="cllr")] == [vref]
+    assert variations.get(world.engine, vref, "aaron")["allowed_triggers"] == [
+        "approve_variation", "reject_variation"]
+
+
+def test_a_reference_that_is_not_a_variations_is_refused(world, award):
+    with pytest.raises(Malformed, match="not a variation's reference"):
+        decide(world, f"{award}/Q1", "approve")

@@ -1,0 +1,283 @@
+"""Variations of an award (DESIGN.md section 8): proposed, then approved or rejected.
+
+Each step is one unit of work: the variation's row (with its version
+compared) and one row of its case's history chain written by `chain.change`,
+carrying the variation (`payload.variation` = `V1`), so an auditor reads the
+case and its variations in one place and every existing row's seal is as it
+was. Approval weighs the award as varied by the rules an offer passes
+(states.rules, declared on the definition), holding the programme row first
+(`awards.lock_fund`) as every move that writes the fund ledger does; it then
+reserves an increase or releases a decrease (`awards.vary`), draws up the
+agreement's next version, and re-plans the payments not yet paid.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from states import BID, VARIATION
+from states.errors import DocumentError
+from states.money import money_json, parse_money, pounds
+from states.rules import ACTOR_RULES, RULES
+from workflow.errors import ConflictError, Malformed, NotFound, RuleViolation, checked_text
+from workflow.logs import event
+from workflow.services import agreements, awards, directory
+from workflow.services.access import check_visible, may_act, org_scope
+from workflow.services.calendar import london_day
+from workflow.services.chain import Entry, change
+from workflow.services.engine import Actor, allowed_triggers, plan
+from workflow.services.facts import facts_for, needs_of, reads_ledger
+from workflow.services.reads import involving, load_case
+from workflow.services.unit_of_work import UnitOfWork, unit
+from workflow.storage.records import CaseRecord
+from workflow.storage.tables import cases, variations
+
+__all__ = ["propose", "decide", "get", "list_variations", "parse_ref", "DECISIONS"]
+
+log = logging.getLogger("casework.variations")
+
+DECISIONS = ("approve", "reject")            # the faces' words: variation approve|reject
+_REF = re.compile(r"(?P<case>[A-Za-z0-9-]+)/V(?P<n>[1-9][0-9]{0,5})", re.IGNORECASE)
+
+
+class VariationNotFound(NotFound):
+    def __init__(self, ref: str):
+        self.ref = ref
+        super().__init__(f"There is no variation {ref}.")
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    """`TCA-2013-0001/V2` -> ("TCA-2013-0001", 2), or Malformed."""
+    found = _REF.fullmatch((ref or "").strip())
+    if found is None:
+        raise Malformed(f"The variation '{ref}'",
+                        ["it is not a variation's reference, like TCA-2013-0001/V1"])
+    return found["case"].upper(), int(found["n"])
+
+
+# --- proposing -----------------------------------------------------------------
+def propose(work: UnitOfWork | Engine, ref: str, *, reason: str | None, actor: str,
+            amount: str | None = None, end: str | None = None) -> dict[str, Any]:
+    """Propose a change to case `ref`'s award: `amount` its new total (pounds), `end` its
+    new end date (YYYY-MM-DD), or neither for a change of scope the reason describes."""
+    with unit(work) as uow:
+        conn, now = uow.conn, uow.now
+        case = load_case(conn, ref, hold=True)
+        who = directory.actor(conn, actor)
+        check_visible(who, case)
+        role = may_act(who, "propose_variation", case.lead, f"propose a variation of {case.ref}")
+        reason = checked_text("reason", reason)
+        problems: list[str] = []
+        if not (reason or "").strip():
+            problems.append("a variation needs a reason: say what changes and why (--reason)")
+        new_total = _amount(amount, problems)
+        end_on = _end(end, london_day(now), problems)
+        if new_total is not None and new_total == case.amount_pence:
+            problems.append(f"the award is already {pounds(new_total)}: give the new total")
+        if problems:
+            raise Malformed(f"The variation of {case.ref}", problems)
+        _refuse_unless_open_to_variation(case, "propose")
+        open_one = conn.execute(select(variations.c.ref).where(
+            variations.c.case_id == case.id,
+            variations.c.state.in_(VARIATION.group("undecided")))).scalar()
+        if open_one is not None:
+            raise RuleViolation(f"{open_one} is still waiting for a decision: an approver "
+                                f"approves or rejects it before another variation of "
+                                f"{case.ref} is proposed.")
+        n = int(conn.execute(select(func.coalesce(func.max(variations.c.n), 0))
+                             .where(variations.c.case_id == case.id)).scalar() or 0) + 1
+        label = f"V{n}"
+        conn.execute(variations.insert().values(
+            ref=f"{case.ref}/{label}", case_id=case.id, n=n, state=VARIATION.initial, version=1,
+            amount_pence=new_total, previous_pence=case.amount_pence or 0, end_on=end_on,
+            reason=reason, proposed_by=who.name, proposed_at=now))
+        change(conn, case, Entry(
+            from_state=case.state, to_state=case.state, trigger="propose_variation",
+            actor=who.name, role=role, reason=reason, at=now,
+            payload={"variation": label,
+                     "amount": money_json(new_total) if new_total is not None else None,
+                     "end_on": end_on.isoformat() if end_on else None}))
+        shown = _json(conn, _row(conn, case.id, n), case.ref, who)
+    event(log, "variation.proposed", f"{label} proposed", case=case.ref, person=who.name)
+    return shown
+
+
+def _amount(text: str | None, problems: list[str]) -> int | None:
+    if text is None:
+        return None
+    try:
+        pence = parse_money(text.strip(), "amount")
+    except DocumentError as err:
+        problems.extend(err.problems)
+        return None
+    if pence == 0:
+        problems.append("amount: £0 is not an award; to end the award, an approver "
+                        "terminates it")
+        return None
+    return pence
+
+
+def _end(text: str | None, today: date, problems: list[str]) -> date | None:
+    if text is None:
+        return None
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text.strip()):
+            raise ValueError(text)
+        on = date.fromisoformat(text.strip())
+    except ValueError:
+        problems.append(f"end: '{text}' is not a date written YYYY-MM-DD (2015-03-31)")
+        return None
+    if on <= today:
+        problems.append(f"end: {on.isoformat()} is not after today ({today.isoformat()})")
+        return None
+    return on
+
+
+def _refuse_unless_open_to_variation(case: CaseRecord, what: str) -> None:
+    if case.kind != "bid" or not BID.is_in(case.state, "open_to_variation"):
+        state = BID.state_label(case.state) if case.kind == "bid" else case.state
+        allowed = ", ".join(BID.state_label(s).lower() for s in BID.group("open_to_variation"))
+        raise RuleViolation(f"{case.ref} is {state.lower()}: a variation can be {what}d only "
+                            f"on an award {allowed}.")
+
+
+# --- deciding ------------------------------------------------------------------
+def decide(work: UnitOfWork | Engine, ref: str, decision: str, actor: str, *,
+           reason: str | None = None, expected_version: int | None = None) -> dict[str, Any]:
+    """Approve or reject variation `ref` (`TCA-2013-0001/V1`) as `actor`, an approver."""
+    if decision not in DECISIONS:
+        raise Malformed(f"The decision '{decision}'", [f"it is not one of {', '.join(DECISIONS)}"])
+    trigger = f"{decision}_variation"
+    case_ref, n = parse_ref(ref)
+    with unit(work) as uow:
+        conn, now = uow.conn, uow.now
+        reason = checked_text("reason", reason)
+        probe = load_case(conn, case_ref)
+        t = VARIATION.transition(trigger)
+        if t is not None and reads_ledger(t):            # and approval writes it
+            awards.lock_fund(conn, probe.programme)      # programme, then case: one order
+        case = load_case(conn, case_ref, hold=True)
+        who = directory.actor(conn, actor)
+        check_visible(who, case)
+        row = _row(conn, case.id, n)
+        vref = f"{case.ref}/V{n}"
+        if expected_version is not None and row.version != expected_version:
+            raise ConflictError(vref, f"{vref} has changed since you looked at it (version "
+                                      f"{row.version}, not {expected_version}); nothing of "
+                                      f"yours was written.", current_version=row.version)
+        new_total = row.amount_pence if row.amount_pence is not None else case.amount_pence
+        transition = VARIATION.find(trigger, row.state)
+        facts = None
+        if transition is not None and decision == "approve":
+            _refuse_unless_open_to_variation(case, "approve")
+            varied = _as_varied(case, new_total or 0)
+            facts = facts_for(conn, varied, actor=who.name, now=now, spec=uow.spec(case.programme),
+                              needs=needs_of((*transition.guards, *transition.actor_rules)))
+        move = plan(VARIATION, vref, row.state, trigger, who, lead=case.lead, reason=reason,
+                    facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
+        label = f"V{n}"
+        payload: dict[str, Any] = {"variation": label}
+        values: dict[str, Any] | None = None
+        settled: dict[str, Any] = {"state": move.dest, "decided_by": who.name, "decided_at": now,
+                                   "decision_reason": reason or None}
+        if decision == "approve":
+            difference = (new_total or 0) - (case.amount_pence or 0)
+            awards.vary(conn, case, difference, now)
+            previous = agreements.latest(conn, case.id)
+            drawn = agreements.draw_up(
+                conn, replace(case, amount_pence=new_total), uow.spec(case.programme), now=now,
+                actor=who.name, amount_pence=new_total or 0,
+                end_on=row.end_on or (previous.end_on if previous is not None else None),
+                variation=label, reason=row.reason, previous_pence=case.amount_pence)
+            settled["agreement_version"] = drawn["version"]
+            payload.update(amount=money_json(new_total or 0), agreement=drawn)
+            if difference:
+                payload["reserved" if difference > 0 else "released"] = money_json(abs(difference))
+                values = {"amount_pence": new_total, "updated_at": now}
+        if conn.execute(update(variations).where(
+                variations.c.id == row.id, variations.c.version == row.version)
+                .values(version=row.version + 1, **settled)).rowcount != 1:
+            raise ConflictError(vref)
+        after = change(conn, case, Entry(
+            from_state=case.state, to_state=case.state, trigger=trigger, actor=who.name,
+            role=move.role, reason=reason or None, at=now, payload=payload), values=values)
+        if decision == "approve":
+            _replan(conn, after, now)
+        shown = _json(conn, _row(conn, case.id, n), case.ref, who)
+    event(log, "variation.decided", f"{label}: {row.state} -> {move.dest}", case=case.ref,
+          person=who.name, trigger=trigger)
+    return shown
+
+
+def _as_varied(case: CaseRecord, total: int) -> CaseRecord:
+    """The case as the rules weigh it: its application asking the varied total."""
+    application = dict(case.application or {})
+    application["amount"] = money_json(total)
+    return replace(case, amount_pence=total, application=application)
+
+
+def _replan(conn: Connection, case: CaseRecord, now: Any) -> None:
+    """Re-plan the case's payments not yet paid for its varied award (the payments
+    service's `replan`; paid ones never change). Wired when payments are there."""
+    return None
+
+
+# --- reading -------------------------------------------------------------------
+def _row(conn: Connection, case_id: int, n: int) -> Any:
+    row = conn.execute(select(variations).where(variations.c.case_id == case_id,
+                                                variations.c.n == n)).first()
+    if row is None:
+        ref = conn.execute(select(cases.c.ref).where(cases.c.id == case_id)).scalar()
+        raise VariationNotFound(f"{ref}/V{n}")
+    return row
+
+
+def _json(conn: Connection, row: Any, case_ref: str, actor: Actor | None) -> dict[str, Any]:
+    lead = conn.execute(select(cases.c.lead).where(cases.c.id == row.case_id)).scalar()
+    return {
+        "ref": row.ref, "case": case_ref, "state": row.state, "version": row.version,
+        "amount": money_json(row.amount_pence) if row.amount_pence is not None else None,
+        "previous_amount": money_json(row.previous_pence),
+        "end_on": row.end_on.isoformat() if row.end_on else None,
+        "reason": row.reason, "proposed_by": row.proposed_by,
+        "proposed_at": row.proposed_at.isoformat(),
+        "decided_by": row.decided_by,
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+        "decision_reason": row.decision_reason, "agreement_version": row.agreement_version,
+        "allowed_triggers": allowed_triggers(VARIATION, row.state, actor, lead),
+    }
+
+
+def get(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
+    case_ref, n = parse_ref(ref)
+    with unit(work, read_only=True) as uow:
+        case = load_case(uow.conn, case_ref)
+        who = directory.actor(uow.conn, actor_name) if actor_name else None
+        if who is not None:
+            check_visible(who, case)
+        return _json(uow.conn, _row(uow.conn, case.id, n), case.ref, who)
+
+
+def list_variations(work: UnitOfWork | Engine, *, case: str | None = None,
+                    actor_name: str | None = None) -> list[dict[str, Any]]:
+    """Variations by case and number; a council person sees its own cases' alone."""
+    with unit(work, read_only=True) as uow:
+        conn = uow.conn
+        who = directory.actor(conn, actor_name) if actor_name else None
+        q = (select(variations, cases.c.ref.label("case_ref"))
+             .join(cases, cases.c.id == variations.c.case_id)
+             .order_by(variations.c.case_id, variations.c.n))
+        if case is not None:
+            found = load_case(conn, case)
+            if who is not None:
+                check_visible(who, found)
+            q = q.where(variations.c.case_id == found.id)
+        if who is not None and (scope := org_scope(who)) is not None:
+            q = q.where(involving(scope))
+        return [_json(conn, r, r.case_ref, who) for r in conn.execute(q)]
+
