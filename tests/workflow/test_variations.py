@@ -12,6 +12,7 @@ from workflow.storage.tables import agreements as agreements_t, cases, history, 
     variations as variations_t
 
 from tests.builders import World
+from tests.workflow.test_agreements import pdf_text
 from tests.workflow.awarding import ledger_pence
 from tests.workflow.monitoring_world import bid_in_monitoring
 
@@ -247,3 +248,51 @@ def test_variations_are_listed_by_case_and_a_council_sees_its_own(world, award):
 def test_a_reference_that_is_not_a_variations_is_refused(world, award):
     with pytest.raises(Malformed, match="not a variation's reference"):
         decide(world, f"{award}/Q1", "approve")
+
+
+def payment_amounts(world, ref):
+    from workflow.services import payments
+    return {p["ref"].rsplit("/", 1)[1]: (p["state"], p["amount"])
+            for p in payments.list_payments(world.engine, case=ref)}
+
+
+def pay_p1(world, ref):
+    from workflow.services import payments
+    world.person("fiona", "finance")
+    with freeze_time(LATER):
+        payments.move(world.engine, f"{ref}/P1", "approve", "april")
+        payments.move(world.engine, f"{ref}/P1", "pay", "fiona", reference="BACS-0001")
+
+
+def test_approval_replans_the_unpaid_tranches_for_the_varied_award(world, award):
+    assert payment_amounts(world, award) == {"P1": ("due", "125000.00")}
+
+    decide(world, propose(world, award, amount="300000")["ref"], "approve")
+
+    assert payment_amounts(world, award) == {"P1": ("due", "150000.00")}
+    words = pdf_text(agreements.document(world.engine, award, 2)[1])[1]
+    assert "£150,000" in words and "£75,000" in words        # P1 50%, P2 and P3 25% each
+    with world.engine.connect() as conn:
+        assert chain.verify(conn).ok
+
+
+def test_a_paid_tranche_is_never_replanned(world, award):
+    pay_p1(world, award)
+
+    decide(world, propose(world, award, amount="300000")["ref"], "approve")
+
+    assert payment_amounts(world, award) == {"P1": ("paid", "125000.00")}
+    words = pdf_text(agreements.document(world.engine, award, 2)[1])[1]
+    # P1 as paid; P2 its 25% of the new award; P3 what is left
+    assert "£125,000" in words and "£75,000" in words and "£100,000" in words
+    assert "(paid)" in words
+
+
+def test_an_award_cannot_be_varied_below_what_is_paid(world, award):
+    pay_p1(world, award)
+    before = rows(world)
+
+    with pytest.raises(RuleViolation, match="already been paid £125,000"):
+        propose(world, award, amount="100000")
+
+    assert rows(world) == before

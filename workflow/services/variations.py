@@ -26,7 +26,7 @@ from states.money import money_json, parse_money, pounds
 from states.rules import ACTOR_RULES, RULES
 from workflow.errors import ConflictError, Malformed, NotFound, RuleViolation, checked_text
 from workflow.logs import event
-from workflow.services import agreements, awards, directory
+from workflow.services import agreements, awards, directory, payments
 from workflow.services.access import check_visible, may_act, org_scope
 from workflow.services.calendar import london_day
 from workflow.services.chain import Entry, change
@@ -82,6 +82,8 @@ def propose(work: UnitOfWork | Engine, ref: str, *, reason: str | None, actor: s
         if problems:
             raise Malformed(f"The variation of {case.ref}", problems)
         _refuse_unless_open_to_variation(case, "propose")
+        if new_total is not None:
+            _refuse_below_paid(conn, case, new_total)
         open_one = conn.execute(select(variations.c.ref).where(
             variations.c.case_id == case.id,
             variations.c.state.in_(VARIATION.group("undecided")))).scalar()
@@ -186,6 +188,7 @@ def decide(work: UnitOfWork | Engine, ref: str, decision: str, actor: str, *,
         settled: dict[str, Any] = {"state": move.dest, "decided_by": who.name, "decided_at": now,
                                    "decision_reason": reason or None}
         if decision == "approve":
+            _refuse_below_paid(conn, case, new_total or 0)
             difference = (new_total or 0) - (case.amount_pence or 0)
             awards.vary(conn, case, difference, now)
             previous = agreements.latest(conn, case.id)
@@ -207,7 +210,10 @@ def decide(work: UnitOfWork | Engine, ref: str, decision: str, actor: str, *,
             from_state=case.state, to_state=case.state, trigger=trigger, actor=who.name,
             role=move.role, reason=reason or None, at=now, payload=payload), values=values)
         if decision == "approve":
-            _replan(conn, after, now)
+            # The payments not yet paid, worked out again for the award as varied (paid ones
+            # never change); their rows follow the approval's in the chain.
+            payments.replan(uow, after, actor=who.name, role=move.role, now=now,
+                            spec=uow.spec(case.programme))
         shown = _json(conn, _row(conn, case.id, n), case.ref, who)
     event(log, "variation.decided", f"{label}: {row.state} -> {move.dest}", case=case.ref,
           person=who.name, trigger=trigger)
@@ -221,10 +227,11 @@ def _as_varied(case: CaseRecord, total: int) -> CaseRecord:
     return replace(case, amount_pence=total, application=application)
 
 
-def _replan(conn: Connection, case: CaseRecord, now: Any) -> None:
-    """Re-plan the case's payments not yet paid for its varied award (the payments
-    service's `replan`; paid ones never change). Wired when payments are there."""
-    return None
+def _refuse_below_paid(conn: Connection, case: CaseRecord, total: int) -> None:
+    paid = payments.paid_pence(conn, case.id)
+    if total < paid:
+        raise RuleViolation(f"{case.ref} has already been paid {pounds(paid)}: a varied award "
+                            f"of {pounds(total)} would be less than what is paid.")
 
 
 # --- reading -------------------------------------------------------------------
