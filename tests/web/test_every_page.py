@@ -61,8 +61,18 @@ def year(tmp_path_factory) -> dict[str, Any]:
             checkpoints.c.case_id == suspended.id).order_by(checkpoints.c.n)).scalar()
         council = conn.execute(select(people.c.name).where(
             people.c.org == suspended.lead)).scalar()
+    # A draft bid amended once, for the case page's changes and the application's versions.
+    from workflow.services import applications, lifecycle
+    bid = {"programme": "tca-2013", "category": "single_operation", "lead": suspended.lead,
+           "title": "One council for the county", "amount": "1500000",
+           "innovation": "A single operation, front line and back office."}
+    amended = lifecycle.open_case(engine, "bid", bid, council)["ref"]
+    applications.amend(engine, amended, {**bid, "amount": "1400000",
+                                         "innovation": "A single operation in two years."},
+                       council)
     yield {"engine": engine, "closed": closed.ref, "suspended": suspended.ref, "area": area.ref,
-           "rejected": rejected.ref, "return": a_return, "council": council}
+           "rejected": rejected.ref, "return": a_return, "council": council,
+           "amended": amended}
     engine.dispose()
 
 
@@ -81,6 +91,9 @@ def pages(y: dict[str, Any]) -> list[tuple[str, str | None, str]]:
         ("case-rejected", "carol.hughes", f"/cases/{y['rejected']}"),
         ("case-area", "dev.patel", f"/cases/{y['area']}"),
         ("assessment", "carol.hughes", f"/cases/{y['closed']}/assessment"),
+        ("case-amended", "carol.hughes", f"/cases/{y['amended']}"),
+        ("application", "carol.hughes", f"/cases/{y['amended']}/application?version=2"),
+        ("application-v1", y["council"], f"/cases/{y['amended']}/application?version=1"),
         ("returns", "carol.hughes", "/returns"),
         ("return", "carol.hughes", f"/returns/{r}"),
         ("programmes", "carol.hughes", "/programmes"),

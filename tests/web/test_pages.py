@@ -21,6 +21,8 @@ PAGES = {
     "/cases/{bid}": STAFF | COUNCIL_BUT_OTTO,
     "/cases/{area}": STAFF | COUNCIL_BUT_OTTO - {"pat"},
     "/cases/{bid}/assessment": STAFF,
+    "/cases/{bid}/application": STAFF | COUNCIL_BUT_OTTO,
+    "/cases/{bid}/application?version=1": STAFF | COUNCIL_BUT_OTTO,
     "/returns": EVERYONE,
     "/returns?state=submitted&overdue=1": EVERYONE,
     "/returns/{bid}/Q1": STAFF | COUNCIL_BUT_OTTO,

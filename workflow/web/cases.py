@@ -24,6 +24,7 @@ from workflow.storage.db import reading
 from workflow.errors import CaseworkError, NotFound
 from workflow.storage.tables import programmes
 from workflow.web import queries
+from workflow.web.application import latest_changes
 from workflow.web.actions import CONSEQUENCES, IRREVERSIBLE, find, plan_actions
 from workflow.web.labels import state_label, trigger_label
 from workflow.services.access import STAFF
@@ -117,6 +118,7 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                        if may_assign else [])
         planned = plan_actions(conn, row, who.actor)
         spec = uow.spec(row.programme)
+        changes = latest_changes(uow, row, spec.category_label)    # the newest amendment's
         returns = monitoring.list_checkpoints(uow, case=row.ref)
         # Where the fund stands, beside a move whose rules weigh it (the definition says which).
         definition = DEFINITIONS[row.kind]
@@ -127,7 +129,7 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
     return page(request, "case.html", status=status, errors=errors or [], form=form or {},
                 case=case, names=names, application=application_rows(case["application"], names, spec.category_label),
                 actions=actions, blocked=[a for a in planned if not a.offered], history=trail, messages=messages, returns=returns,
-                assessment=judged, fund=fund, staff=staff,
+                assessment=judged, fund=fund, staff=staff, changes=changes,
                 may_contribute=(who.has("caseworker") and row.kind == "area"
                                 and row.state in areas.CONTRIBUTION_STATES),
                 may_audit=who.has("auditor", "caseworker"), caseworkers=caseworkers)

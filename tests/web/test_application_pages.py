@@ -1,0 +1,59 @@
+"""The caseworker and the assessors see what an amendment changed: on the case page (the
+changed fields, before and after) and at /cases/REF/application?version=N (every field,
+the changed ones marked); every version stays readable."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web.site import text_of
+from workflow.services import applications
+
+
+@pytest.fixture
+def asked(site):
+    """A bid under assessment whose council was asked a question and amended two fields."""
+    w = site.world
+    ref = w.bid(by="cllr")
+    w.advance(ref, "submit", "check", "start_assessment")
+    w.advance(ref, "ask_clarification", by="ash", reason="How are the savings shared?")
+    applications.amend(w.engine, ref, w.bid_document(
+        annual_savings="450000", innovation="One buying team; savings shared by spend."), "cllr")
+    return ref
+
+
+def test_the_case_page_marks_the_two_changed_fields_for_an_assessor(site, asked):
+    page = site.as_("ash").get(f"/cases/{asked}")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "What changed in version 2 of the application" in text
+    changed = re.findall(r'<tr class="table__row--changed"><th scope="row">([^<]+) <strong',
+                         page.text)
+    assert changed == ["Annual savings", "Innovation"]
+    assert "£400,000" in text and "£450,000" in text
+    assert f'href="/cases/{asked}/application?version=2"' in page.text
+
+
+def test_every_version_is_readable_field_by_field(site, asked):
+    carol = site.as_("carol")
+    second = carol.get(f"/cases/{asked}/application?version=2")
+    assert second.status_code == 200
+    assert text_of(second.text).count("Changed") == 2
+    assert "Version 2 beside version 1, field by field" in text_of(second.text)
+    first = carol.get(f"/cases/{asked}/application?version=1")
+    assert first.status_code == 200 and "£400,000" in text_of(first.text)
+    assert "Changed" not in text_of(first.text)
+    assert "The application as it was opened by cllr" in text_of(first.text)
+    assert carol.get(f"/cases/{asked}/application?version=9").status_code == 404
+
+
+def test_another_council_sees_no_version(site, asked):
+    assert site.as_("otto").get(f"/cases/{asked}/application?version=1").status_code == 404
+    assert site.as_("cllr").get(f"/cases/{asked}/application").status_code == 200
+
+
+def test_a_case_never_amended_shows_no_changes(site):
+    ref = site.world.bid(by="cllr")
+    page = site.as_("carol").get(f"/cases/{ref}")
+    assert "What changed" not in text_of(page.text)

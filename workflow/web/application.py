@@ -1,0 +1,95 @@
+"""/cases/REF/application?version=N: any version of a case's application, field by field
+beside the version before it, the changed fields marked (DESIGN section 10); and the same
+comparison of the newest amendment for the case page (`latest_changes`)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from workflow.services import applications, reads
+from workflow.services.unit_of_work import UnitOfWork
+from workflow.storage.records import CaseRecord
+from workflow.web import queries
+from workflow.web.auth import viewer
+from workflow.web.pages import page, paragraphs, words
+
+__all__ = ["ROUTES", "latest_changes", "compared_rows"]
+
+
+def _shown(field: str, value: Any, names: dict[str, str],
+           category: Callable[[str], str]) -> Any:
+    """One field's value as people read it (as the case page's application shows it)."""
+    from workflow.web.cases import application_rows
+    if value is None or value == [] or value == "":
+        return "Not given"
+    if field == "title":
+        return paragraphs(value)
+    if field == "lead":
+        return f"{names.get(value, value)} ({value})"
+    if field == "programme":
+        return value
+    if field == "evidence" and isinstance(value, list):
+        return "\n".join(str(f.get("name", "")) for f in value if isinstance(f, dict))
+    rows = application_rows({field: value}, names, category)
+    return rows[0][1] if rows else value
+
+
+def compared_rows(fields: list[dict[str, Any]], names: dict[str, str],
+                  category: Callable[[str], str]) -> list[dict[str, Any]]:
+    """`applications.compare`'s fields as a table's rows: label, before, after, changed."""
+    return [{"field": f["field"], "label": words(f["field"]).capitalize(),
+             "before": _shown(f["field"], f["before"], names, category),
+             "after": _shown(f["field"], f["after"], names, category),
+             "changed": f["changed"]} for f in fields]
+
+
+def _codes(*documents: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for d in documents:
+        out.append(str(d.get("lead") or ""))
+        out.extend(p for p in d.get("partners") or () if isinstance(p, str))
+    return out
+
+
+def latest_changes(uow: UnitOfWork, case: CaseRecord,
+                   category: Callable[[str], str]) -> dict[str, Any] | None:
+    """What the newest amendment changed (None when the application was never amended):
+    `{"version", "changed" (labels), "rows" (the changed fields only)}`."""
+    latest = applications.latest_version(uow.conn, case.id)
+    if latest < 2:
+        return None
+    compared = applications.compare(uow, case.ref, latest - 1, latest)
+    before = {f["field"]: f["before"] for f in compared["fields"]}
+    after = {f["field"]: f["after"] for f in compared["fields"]}
+    names = queries.org_names(uow.conn, _codes(before, after))
+    rows = [r for r in compared_rows(compared["fields"], names, category) if r["changed"]]
+    return {"version": latest, "rows": rows, "labels": {r["label"] for r in rows}}
+
+
+def application_page(request: Request) -> Response:
+    who = viewer(request)
+    asked = request.query_params.get("version", "")
+    with UnitOfWork(request.app.state.engine, read_only=True) as uow:
+        row = reads.load_case(uow.conn, request.path_params["ref"])
+        who.check_sees(row.ref, row.lead, row.partners)
+        listed = applications.versions(uow, row.ref)
+        number = int(asked) if asked.isdigit() and len(asked) < 10 else None
+        shown = applications.version_of(uow, row.ref, number)
+        spec = uow.spec(row.programme)
+        if shown["version"] > 1:
+            fields = applications.compare(uow, row.ref, shown["version"] - 1,
+                                          shown["version"])["fields"]
+        else:
+            fields = [{"field": f, "before": None, "after": v, "changed": False}
+                      for f, v in shown["document"].items()]
+        names = queries.org_names(uow.conn, _codes(
+            {f["field"]: f["before"] for f in fields}, {f["field"]: f["after"] for f in fields}))
+        rows = compared_rows(fields, names, spec.category_label)
+    return page(request, "application.html", case=row, versions=listed, shown=shown,
+                rows=rows, names=names)
+
+
+ROUTES = [Route("/cases/{ref}/application", application_page, methods=["GET"])]
