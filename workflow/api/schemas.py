@@ -216,6 +216,47 @@ class CheckpointPage(_Shape):
     next_cursor: Optional[str]
 
 
+class PaymentSummary(_Shape):
+    """A payment of an award (DESIGN.md section 8), as `payment list --json` gives it."""
+    ref: str = Field(examples=["TCA-2013-0001/P1"])
+    case: str
+    state: str = Field(description="due, approved, held, paid or cancelled.")
+    amount: str = Field(description="Pounds, two decimals.", examples=["125000.00"])
+    due_on: str = Field(json_schema_extra={"format": "date"},
+                        description="The day the tranche's event happened.")
+    event: str = Field(description="What released the tranche: `accepted`, a return (`Q2`) "
+                                   "or `last_return`.")
+    reference: Optional[str] = Field(description="The remittance reference; null until paid.")
+
+
+class Payment(PaymentSummary):
+    version: int
+    payment: str = Field(examples=["P1"])
+    approved_by: Optional[str] = None
+    approved_at: Optional[str] = Field(default=None, json_schema_extra={"format": "date-time"})
+    paid_by: Optional[str] = None
+    paid_at: Optional[str] = Field(default=None, json_schema_extra={"format": "date-time"})
+    allowed_triggers: list[str]
+
+
+class PaymentPage(_Shape):
+    items: list[Payment]
+    next_cursor: Optional[str]
+
+
+class PaymentMove(BaseModel):
+    """What an approval or a payment carries (both optional for an approval)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{}, {"reference": "BACS 2013/0042"}]})
+    reference: Optional[str] = Field(default=None, max_length=100,
+                                     json_schema_extra={"pattern": r"^[^\x00-\x1f\x7f]*$"},
+                                     description="The remittance reference (required to pay): "
+                                                 "one line, no control characters.")
+    reason: Optional[str] = Field(default=None, max_length=4000, json_schema_extra=TYPED_TEXT,
+                                  description="A note kept in the history.")
+
+
 class Programme(_Shape):
     code: str
     name: str
@@ -223,6 +264,9 @@ class Programme(_Shape):
     fund: str = _money("The whole fund.")
     committed: str = _money("Reserved by offers, less what was released.")
     remaining: str = _money()
+    paid: str = _money("Paid out of what is committed (issue 19).")
+    recovering: str = _money("Owed back by councils whose awards were terminated after "
+                             "payments.")
     sro: Optional[str] = Field(description="The senior responsible owner (a person with role "
                                            "approver); null while the programme names none.")
 

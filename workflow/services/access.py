@@ -20,7 +20,7 @@ from workflow.storage.records import CaseRecord
 __all__ = ["STAFF", "READS", "require", "sees_every_case", "org_scope", "may_see",
            "check_visible", "may_act", "NO_CASES"]
 
-STAFF = frozenset({"caseworker", "assessor", "approver", "auditor", "admin"})
+STAFF = frozenset({"caseworker", "assessor", "approver", "auditor", "admin", "finance"})
 PEOPLE_ROLES = frozenset(ROLES - {"system"})
 
 # Each read the API offers: who may make it, and how a refusal names it.
