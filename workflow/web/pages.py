@@ -27,8 +27,9 @@ from workflow.web.auth import Viewer, session_of
 # The definitions group their states by what they mean; a message's status is coloured alike.
 _TONES = {"going_well": "green", "in_trouble": "red", "waiting": "yellow", "at_rest": "grey"}
 _MESSAGE_TAGS = {"sent": "green", "dead": "red", "queued": "yellow"}
+# (A definition need not have every tone: a variation has no state at rest.)
 TAG_OF = {**{state: colour for d in DEFINITIONS.values() for group, colour in _TONES.items()
-             for state in d.group(group)}, **_MESSAGE_TAGS}
+             for state in d.groups.get(group, ())}, **_MESSAGE_TAGS}
 
 
 def words(value: Any) -> str:
