@@ -8,12 +8,12 @@ version and workflow/services/agreement_pdf.py draws it as a PDF.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Mapping
 
 __all__ = ["AgreementTerms", "DEFAULT_TERMS", "Party", "ScheduleLine", "ReturnLine",
-           "AgreementText", "FUNDER", "parse_terms"]
+           "AgreementText", "FUNDER", "parse_terms", "text_json", "text_from_json"]
 
 FUNDER = "Department for Communities and Local Government (DCLG)"
 
@@ -104,3 +104,27 @@ class AgreementText:
     variation: str = ""              # "V1" for a version an approved variation made
     variation_reason: str = ""
     previous_amount_pence: int | None = None
+
+
+def text_json(text: AgreementText) -> dict[str, Any]:
+    """The agreement's text as JSON (dates ISO 8601), kept beside its PDF for the web page."""
+    out = asdict(text)
+    out["made_on"] = text.made_on.isoformat()
+    out["end_on"] = text.end_on.isoformat() if text.end_on else None
+    out["returns"] = [{**r, "due": r["due"].isoformat() if r["due"] else None}
+                      for r in out["returns"]]
+    return out
+
+
+def text_from_json(data: Mapping[str, Any]) -> AgreementText:
+    """The AgreementText `text_json` wrote."""
+    return AgreementText(**{
+        **data,
+        "made_on": date.fromisoformat(data["made_on"]),
+        "end_on": date.fromisoformat(data["end_on"]) if data.get("end_on") else None,
+        "parties": tuple(Party(**p) for p in data["parties"]),
+        "conditions": tuple(data["conditions"]),
+        "schedule": tuple(ScheduleLine(**s) for s in data["schedule"]),
+        "returns": tuple(ReturnLine(r["label"], date.fromisoformat(r["due"]) if r["due"] else None,
+                                    r.get("words", "")) for r in data["returns"]),
+    })

@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from states.agreement import AgreementText, Party, ReturnLine, ScheduleLine
+from states.agreement import (AgreementText, Party, ReturnLine, ScheduleLine, text_from_json,
+                              text_json)
 from states.money import money_json
 from states.programme import ProgrammeSpec
 from workflow.errors import NotFound
@@ -65,7 +66,8 @@ def draw_up(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *, now: dat
     digest = hashlib.sha256(pdf).hexdigest()
     conn.execute(agreements.insert().values(
         case_id=case.id, version=version, sha256=digest, pdf=pdf, amount_pence=amount_pence,
-        end_on=end_on, variation=variation or None, made_by=actor, made_at=now))
+        end_on=end_on, variation=variation or None, made_by=actor, made_at=now,
+        terms=text_json(text)))
     return {"version": version, "sha256": digest}
 
 
@@ -201,3 +203,21 @@ def document(work: UnitOfWork | Engine, ref: str, version: int | None = None,
         row, data = pdf_of(uow.conn, case, version)
         taken = accepted_by_council(uow.conn, case)
         return _version_json(row, case.ref, taken["version"] if taken else None), data
+
+
+def view(conn: Connection, case: CaseRecord, version: int | None = None) -> dict[str, Any]:
+    """What the agreement's page shows: every version, the one asked for (the latest by
+    default) with its text, and the version the council accepted."""
+    taken = accepted_by_council(conn, case)
+    number = taken["version"] if taken else None
+    listed = [_version_json(r, case.ref, number) for r in versions(conn, case.id)]
+    if not listed:
+        return {"versions": [], "shown": None, "text": None, "accepted_version": taken}
+    chosen = version if version is not None else listed[-1]["version"]
+    row = conn.execute(select(*_LISTED, agreements.c.terms).where(
+        agreements.c.case_id == case.id, agreements.c.version == chosen)).first()
+    if row is None:
+        raise NotFound(f"{case.ref} has no agreement version {chosen}.")
+    return {"versions": listed, "shown": _version_json(row, case.ref, number),
+            "text": text_from_json(row.terms) if row.terms else None,
+            "latest": chosen == listed[-1]["version"], "accepted_version": taken}

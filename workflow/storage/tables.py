@@ -278,6 +278,8 @@ agreements = Table(
     Column("variation", String(8)),           # V1: the variation that made this version
     Column("made_by", String(80), nullable=False),
     Column("made_at", UTCDateTime, nullable=False),
+    # The same text as data, for the web page (migration 1912; NULL before it).
+    Column("terms", JSON),
     UniqueConstraint("case_id", "version"),
 )
 

@@ -125,6 +125,8 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         fund = (assessment.fund_position(uow, row.programme)
                 if any(reads_ledger(t) for a in planned
                        if (t := definition.find(a.trigger, row.state)) is not None) else None)
+        from workflow.web.agreement import on_case_page
+        agreed = on_case_page(uow, row, who)      # the grant agreement and its variations
     actions = [a for a in planned if a.offered]
     return page(request, "case.html", status=status, errors=errors or [], form=form or {},
                 case=case, names=names, application=application_rows(case["application"], names, spec.category_label),
@@ -132,7 +134,7 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                 assessment=judged, fund=fund, staff=staff, changes=changes,
                 may_contribute=(who.has("caseworker") and row.kind == "area"
                                 and row.state in areas.CONTRIBUTION_STATES),
-                may_audit=who.has("auditor", "caseworker"), caseworkers=caseworkers)
+                may_audit=who.has("auditor", "caseworker"), caseworkers=caseworkers, **agreed)
 
 
 async def advance(request: Request) -> Response:

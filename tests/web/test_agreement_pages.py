@@ -1,0 +1,100 @@
+"""The grant agreement on the web: read before accepting, every version kept; variations."""
+from __future__ import annotations
+
+import hashlib
+from io import BytesIO
+
+from pypdf import PdfReader
+
+from tests.web.site import bid_in_monitoring, recommended_bid, text_of
+from workflow.services import agreements, lifecycle, variations
+
+
+def offered(world) -> str:
+    ref = recommended_bid(world)
+    world.advance(ref, "offer", by="april")
+    return ref
+
+
+def test_the_council_reads_the_agreement_and_accepts_it_from_its_page(site):
+    ref = offered(site.world)
+    cllr = site.as_("cllr")
+
+    case_page = text_of(cllr.get(f"/cases/{ref}").text)
+    page = cllr.get(f"/cases/{ref}/agreement")
+
+    assert "Read the grant agreement and accept it" in case_page
+    assert page.status_code == 200
+    words = text_of(page.text)
+    assert "Grant agreement, version 1" in words and "£250,000" in words
+    assert "Conditions" in words and "Payment schedule" in words and "Accept the award" in words
+    version = str(lifecycle.show(site.engine, ref)["version"])
+    assert f'name="version" value="{version}"' in page.text
+    accepted = cllr.post(f"/cases/{ref}/advance", {"trigger": "accept", "version": version})
+    assert accepted.status_code == 303
+    listed = agreements.listing(site.engine, ref)
+    assert listed["accepted_version"]["version"] == 1
+    assert "Version 1 (SHA-256" in text_of(cllr.get(f"/cases/{ref}").text)
+
+
+def test_the_pdf_is_served_as_kept_and_every_version_stays_readable(site):
+    ref = bid_in_monitoring(site.world)
+    vref = variations.propose(site.engine, ref, amount="300000", reason="Two more districts.",
+                              actor="cllr")["ref"]
+    variations.decide(site.engine, vref, "approve", "aaron")
+    cllr = site.as_("cllr")
+
+    first = cllr.get(f"/cases/{ref}/agreement.pdf?version=1")
+    second = cllr.get(f"/cases/{ref}/agreement.pdf")
+    old_page = text_of(cllr.get(f"/cases/{ref}/agreement?version=1").text)
+
+    assert first.headers["content-type"] == "application/pdf"
+    versions = agreements.listing(site.engine, ref)["versions"]
+    assert hashlib.sha256(first.content).hexdigest() == versions[0]["sha256"]
+    assert hashlib.sha256(second.content).hexdigest() == versions[1]["sha256"]
+    assert "£300,000" in PdfReader(BytesIO(second.content)).pages[0].extract_text()
+    assert "Accepted by the council" in old_page and "£250,000" in old_page
+    assert "The latest version" in text_of(cllr.get(f"/cases/{ref}/agreement").text)
+    assert cllr.get(f"/cases/{ref}/agreement?version=9").status_code == 404
+    assert cllr.get(f"/cases/{ref}/agreement?version=x").status_code == 400
+
+
+def test_another_council_cannot_read_the_agreement(site):
+    ref = offered(site.world)
+    otto = site.as_("otto")
+
+    assert otto.get(f"/cases/{ref}/agreement").status_code == 404
+    assert otto.get(f"/cases/{ref}/agreement.pdf").status_code == 404
+
+
+def test_a_variation_proposed_and_approved_on_the_case_page(site):
+    ref = bid_in_monitoring(site.world)
+    cllr, aaron = site.as_("cllr"), site.as_("aaron")
+
+    proposed = cllr.post(f"/cases/{ref}/variations",
+                         {"variation-amount": "300000", "variation-end": "",
+                          "variation-reason": "Two more districts join."})
+    page = text_of(aaron.get(f"/cases/{ref}").text)
+    decided = aaron.post(f"/cases/{ref}/variations/1/decide",
+                         {"decision": "approve", "reason": "", "version": "1"})
+
+    assert proposed.status_code == 303
+    assert "Variations" in page and "Awaiting a decision" in page
+    assert "Approve the variation" in page
+    assert decided.status_code == 303
+    after = text_of(aaron.follow(decided).text)
+    assert f"{ref}/V1 is now approved; agreement version 2 is drawn up." in after
+    assert lifecycle.show(site.engine, ref)["amount"] == "300000.00"
+
+
+def test_a_refused_variation_on_the_page_says_why_and_writes_nothing(site):
+    ref = bid_in_monitoring(site.world)
+    cllr = site.as_("cllr")
+
+    refused = cllr.post(f"/cases/{ref}/variations",
+                        {"variation-amount": "lots", "variation-end": "",
+                         "variation-reason": "More."})
+
+    assert refused.status_code == 400
+    assert "amount" in text_of(refused.text)
+    assert variations.list_variations(site.engine, case=ref) == []

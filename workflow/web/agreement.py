@@ -1,0 +1,116 @@
+"""/cases/REF/agreement (every version of the grant agreement, readable, and where the council
+accepts it) and /cases/REF/agreement.pdf; variations proposed and decided from the case page.
+
+The council reads the agreement here before the accept button (the case page sends it here
+for `accept`); the PDF of every version is served checked against its SHA-256.
+"""
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from states import BID, VARIATION
+from workflow.errors import Malformed
+from workflow.services import agreements, variations
+from workflow.services import lifecycle as case_service
+from workflow.services.unit_of_work import UnitOfWork
+from workflow.web.actions import find, plan_actions
+from workflow.storage.records import CaseRecord
+from workflow.web.auth import Viewer, viewer
+from workflow.web.cases import _change, _visible
+from workflow.web.forms import posted
+from workflow.web.pages import page
+
+
+def _version(request: Request) -> int | None:
+    raw = request.query_params.get("version", "")
+    if raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise Malformed(f"The version '{raw}'", ["it is not a version number, like 1"])
+    return int(raw)
+
+
+def agreement_page(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    version = _version(request)
+    who = viewer(request)
+    with UnitOfWork(request.app.state.engine, read_only=True) as uow:
+        row = case_service.load_case(uow.conn, ref)
+        who.check_sees(row.ref, row.lead, row.partners)
+        shown = agreements.view(uow.conn, row, version)
+        accept = find(plan_actions(uow.conn, row, who.actor), "accept")
+        case = case_service.case_json(uow.conn, row, who.actor, with_application=False)
+    return page(request, "agreement.html", case=case, view=shown,
+                accept=accept if accept is not None and accept.offered and shown.get("latest")
+                else None)
+
+
+def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer) -> dict:
+    """The case page's agreement and variations, and whether this person may propose one."""
+    if case.kind != "bid":
+        return {"agreement": None, "variations": [], "may_propose": False}
+    listed = variations.list_variations(uow, case=case.ref, actor_name=who.name)
+    undecided = any(VARIATION.is_in(v["state"], "undecided") for v in listed)
+    may_propose = (BID.is_in(case.state, "open_to_variation") and not undecided
+                   and (who.has("caseworker") or (who.has("council") and who.org == case.lead)))
+    return {"agreement": agreements.view(uow.conn, case), "variations": listed,
+            "may_propose": may_propose}
+
+
+def agreement_pdf(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    version = _version(request)
+    who = viewer(request)
+    shown, data = agreements.document(request.app.state.engine, ref, version, actor_name=who.name)
+    name = f"{ref.upper()}-agreement-v{shown['version']}.pdf"
+    return Response(data, media_type=agreements.MEDIA_TYPE,
+                    headers={"Content-Disposition": f'inline; filename="{name}"',
+                             "Cache-Control": "no-store"})
+
+
+async def propose(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    form = await posted(request)
+    amount = form.text("variation-amount").strip() or None
+    end = form.text("variation-end").strip() or None
+    reason = form.optional("variation-reason")
+    who = await run_in_threadpool(_visible, request, ref)
+    return await _change(
+        request, ref, lambda uow: variations.propose(uow, ref, amount=amount, end=end,
+                                                     reason=reason, actor=who.name),
+        kept={"variation-amount": amount or "", "variation-end": end or "",
+              "variation-reason": reason or ""},
+        fields={"amount": "variation-amount", "end": "variation-end",
+                "reason": "variation-reason"}, general="variations",
+        done=lambda d: f"{d['ref']} is proposed: an approver decides it.",
+        then=f"/cases/{ref.upper()}#variations")
+
+
+async def decide(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    n = request.path_params["n"]
+    form = await posted(request)
+    decision = form.text("decision").strip()
+    reason = form.optional("reason")
+    version = form.number("version")
+    who = await run_in_threadpool(_visible, request, ref)
+    field = f"reason-V{n}-{decision}"
+    return await _change(
+        request, ref, lambda uow: variations.decide(uow, f"{ref}/V{n}", decision, who.name,
+                                                    reason=reason, expected_version=version),
+        kept={field: reason or ""}, fields={"reason": field}, general="variations",
+        done=lambda d: (f"{d['ref']} is now {VARIATION.state_label(d['state']).lower()}"
+                        + (f"; agreement version {d['agreement_version']} is drawn up."
+                           if d["agreement_version"] else ".")),
+        then=f"/cases/{ref.upper()}#variations")
+
+
+ROUTES = [
+    Route("/cases/{ref}/agreement", agreement_page, methods=["GET"]),
+    Route("/cases/{ref}/agreement.pdf", agreement_pdf, methods=["GET"]),
+    Route("/cases/{ref}/variations", propose, methods=["POST"]),
+    Route("/cases/{ref}/variations/{n:int}/decide", decide, methods=["POST"]),
+]
