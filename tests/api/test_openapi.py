@@ -129,7 +129,7 @@ def routable(case) -> bool:
 
 
 # Real values for path parameters, so half the requests reach real records.
-KNOWN = {"ref": "TCA-2013-0001", "n": "Q1", "pn": "P1", "code": "tca-2013"}
+KNOWN = {"ref": "TCA-2013-0001", "n": "Q1", "pn": "P1", "vn": "V1", "code": "tca-2013"}
 
 
 @pytest.mark.slow

@@ -48,8 +48,8 @@ services, rules and refusals as the command line and the web app.
 
 def create_api(engine: Engine) -> FastAPI:
     """The API as an ASGI app; mount it at /api/v1 (it serves /openapi.json itself)."""
-    from workflow.api import (routes_applications, routes_cases, routes_payments,
-                              routes_programmes, routes_returns, routes_staff)
+    from workflow.api import (routes_agreements, routes_applications, routes_cases,
+                              routes_payments, routes_programmes, routes_returns, routes_staff)
     strict_utf8.install()
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
                   dependencies=[Depends(known_query)],
@@ -64,7 +64,7 @@ def create_api(engine: Engine) -> FastAPI:
     app.add_middleware(NoStore)
     problems.install(app)
     for module in (routes_applications, routes_cases, routes_returns, routes_payments,
-                   routes_programmes, routes_staff):
+                   routes_agreements, routes_programmes, routes_staff):
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)       # type: ignore[method-assign]
     return app

@@ -326,3 +326,71 @@ class Problem(_Shape):
     current_version: Optional[int] = Field(default=None, description="The version now (412).")
     fund: Optional[dict[str, Any]] = Field(default=None, description="The fund's position "
                                            "(`remaining`) when an offer is refused.")
+
+
+# --- grant agreements and variations (issue 19) --------------------------------------------
+class AgreementVersion(_Shape):
+    version: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    amount: str = _money("The award this version states.")
+    end_on: Optional[str] = Field(default=None, json_schema_extra={"format": "date"})
+    variation: Optional[str] = Field(default=None, examples=["TCA-2013-0001/V1"])
+    made_by: str
+    made_at: str = Field(json_schema_extra={"format": "date-time"})
+    accepted_by_council: bool
+
+
+class AcceptedAgreement(_Shape):
+    version: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class AgreementListing(_Shape):
+    """Every version of a case's grant agreement, and the one the council accepted."""
+
+    ref: str
+    accepted_version: Optional[AcceptedAgreement]
+    versions: list[AgreementVersion]
+
+
+class Variation(_Shape):
+    ref: str = Field(examples=["TCA-2013-0001/V1"])
+    case: str
+    state: Literal["awaiting_decision", "approved", "rejected"]
+    version: int
+    amount: Optional[str] = _money("The award's new total (null: unchanged).")
+    previous_amount: str = _money("The award when the variation was proposed.")
+    end_on: Optional[str] = Field(default=None, json_schema_extra={"format": "date"})
+    reason: str
+    proposed_by: str
+    proposed_at: str = Field(json_schema_extra={"format": "date-time"})
+    decided_by: Optional[str] = None
+    decided_at: Optional[str] = Field(default=None, json_schema_extra={"format": "date-time"})
+    decision_reason: Optional[str] = None
+    agreement_version: Optional[int] = None
+    allowed_triggers: list[str]
+
+
+class VariationProposal(BaseModel):
+    """A change to an award in monitoring: its new total, its new end date, or neither (a
+    change of scope the reason describes)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"amount": "300000", "reason": "Two more districts join the hub."}]})
+    amount: Optional[str] = Field(default=None, max_length=20,
+                                  json_schema_extra={"pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
+                                  description="The award's new total in pounds.")
+    end_on: Optional[str] = Field(default=None, max_length=10,
+                                  json_schema_extra={"pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+                                  description="The award's new end date, after today.")
+    reason: str = Field(max_length=4000, json_schema_extra=TYPED_TEXT,
+                        description="What changes and why (kept in the history).")
+
+
+class VariationDecision(BaseModel):
+    """An approver's decision; a rejection needs the reason."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{}, {"reason": "The fund is committed elsewhere."}]})
+    reason: Optional[str] = Field(default=None, max_length=4000, json_schema_extra=TYPED_TEXT,
+                                  description="Why (kept in the history; required to reject).")

@@ -62,7 +62,8 @@ def parse_ref(ref: str) -> tuple[str, int]:
 
 # --- proposing -----------------------------------------------------------------
 def propose(work: UnitOfWork | Engine, ref: str, *, reason: str | None, actor: str,
-            amount: str | None = None, end: str | None = None) -> dict[str, Any]:
+            amount: str | None = None, end: str | None = None,
+            expected_version: int | None = None) -> dict[str, Any]:
     """Propose a change to case `ref`'s award: `amount` its new total (pounds), `end` its
     new end date (YYYY-MM-DD), or neither for a change of scope the reason describes."""
     with unit(work) as uow:
@@ -70,6 +71,11 @@ def propose(work: UnitOfWork | Engine, ref: str, *, reason: str | None, actor: s
         case = load_case(conn, ref, hold=True)
         who = directory.actor(conn, actor)
         check_visible(who, case)
+        if expected_version is not None and case.version != expected_version:
+            raise ConflictError(case.ref, f"{case.ref} has changed since you looked at it "
+                                          f"(version {case.version}, not {expected_version}); "
+                                          f"nothing of yours was written.",
+                                current_version=case.version)
         role = may_act(who, "propose_variation", case.lead, f"propose a variation of {case.ref}")
         reason = checked_text("reason", reason)
         problems: list[str] = []

@@ -1,0 +1,90 @@
+"""The grant agreement and variations over HTTP (issue 19)."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.api.scene import AFTER_OPENING, monitored_bids
+from tests.workflow.test_variations import rows
+from workflow import clock
+
+
+@pytest.fixture
+def awarded(any_api):
+    (ref,) = monitored_bids(any_api)
+    with clock.simulate(AFTER_OPENING):
+        yield any_api, ref
+
+
+def test_the_agreement_is_listed_as_json_and_served_as_pdf(awarded):
+    api, ref = awarded
+
+    listed = api.get(f"/cases/{ref}/agreement", who="cllr")
+    pdf = api.get(f"/cases/{ref}/agreement", who="cllr", params={"version": 1},
+                  headers={"Accept": "application/pdf"})
+
+    assert listed.status_code == 200
+    body = listed.json()
+    assert body["accepted_version"]["version"] == 1
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert hashlib.sha256(pdf.content).hexdigest() == body["versions"][0]["sha256"]
+    assert api.get(f"/cases/{ref}/agreement", who="olly").status_code == 404
+    assert api.get(f"/cases/{ref}/agreement", who="cllr",
+                   params={"version": 5}).status_code == 404
+
+
+def test_a_variation_is_proposed_and_approved_once_per_key(awarded):
+    api, ref = awarded
+    key = {"Idempotency-Key": "vary-once"}
+
+    proposed = api.post(f"/cases/{ref}/variations", who="cllr",
+                        json={"amount": "300000", "reason": "Two more districts."}, headers=key)
+    again = api.post(f"/cases/{ref}/variations", who="cllr",
+                     json={"amount": "300000", "reason": "Two more districts."}, headers=key)
+    approved = api.post(f"/cases/{ref}/variations/v1/approve", who="aaron", json={},
+                        headers={"If-Match": '"1"'})
+
+    assert proposed.status_code == again.status_code == 201
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert proposed.json()["ref"] == f"{ref}/V1"
+    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    assert approved.headers["etag"] == '"2"'
+    versions = api.get(f"/cases/{ref}/agreement", who="cllr").json()["versions"]
+    assert [v["amount"] for v in versions] == ["250000.00", "300000.00"]
+    assert [v["ref"] for v in api.get(f"/cases/{ref}/variations", who="cllr").json()] == [
+        f"{ref}/V1"]
+
+
+@pytest.mark.parametrize("who, path, body, headers, status, kind", [
+    ("cllr", "", {"amount": "3,000", "reason": "x"}, {}, 400, "malformed"),
+    ("cllr", "", {"end_on": "2013-01-01", "reason": "x"}, {}, 400, "malformed"),
+    ("ash", "", {"amount": "300000", "reason": "x"}, {}, 403, "permission-denied"),
+    ("cllr", "", {"amount": "300000", "reason": "x"}, {"If-Match": '"9"'}, 412,
+     "precondition-failed"),
+    ("cllr", "", {"amount": "900000", "reason": "x"}, {}, 201, None),          # refused at approval
+])
+def test_a_refused_proposal_writes_nothing(awarded, who, path, body, headers, status, kind):
+    api, ref = awarded
+    before = rows(api.world)
+
+    answer = api.post(f"/cases/{ref}/variations{path}", who=who, json=body, headers=headers)
+
+    assert answer.status_code == status, answer.text
+    if status != 201:
+        assert rows(api.world) == before
+    if kind:
+        assert answer.json()["type"].endswith(kind)
+
+
+def test_approving_by_a_non_approver_or_past_the_band_is_refused_and_writes_nothing(awarded):
+    api, ref = awarded
+    api.post(f"/cases/{ref}/variations", who="cllr", json={"amount": "900000", "reason": "x"})
+    before = rows(api.world)
+
+    by_caseworker = api.post(f"/cases/{ref}/variations/V1/approve", who="carol", json={})
+    past_band = api.post(f"/cases/{ref}/variations/V1/approve", who="aaron", json={})
+
+    assert by_caseworker.status_code == 403
+    assert past_band.status_code == 422 and "at most £500,000" in past_band.json()["detail"]
+    assert rows(api.world) == before

@@ -1,0 +1,145 @@
+"""Grant agreements and variations of awards (issue 19).
+
+`GET /cases/{ref}/agreement` answers the versions as JSON, or a version's PDF to a client that
+asks for `application/pdf`; variations are proposed and decided with If-Match and
+Idempotency-Key as every change is.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import Engine
+
+from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
+                               json_response, parse_if_match)
+from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
+from workflow.api.problems import PreconditionFailed, problem_answer
+from workflow.api.routes_cases import IDEMPOTENCY_KEY, IF_MATCH, REF
+from workflow.api.schemas import AgreementListing, Variation, VariationDecision, VariationProposal
+from workflow.errors import ConflictError
+from workflow.services import access, agreements, lifecycle, variations
+from workflow.services.engine import Actor
+from workflow.services.unit_of_work import UnitOfWork
+from workflow.storage.db import reading
+
+router = APIRouter(tags=["agreements"])
+
+VN = Path(..., pattern=r"^[Vv][0-9]{1,3}$", description="The variation's number in its case: "
+                                                       "`V1`.", examples=["V1"])
+VERSION = Query(None, ge=1, le=1_000_000, description="The version's PDF (default: the latest).")
+_PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+
+
+def _visible_case(engine: Engine, actor: Actor, ref: str) -> Any:
+    with reading(engine) as conn:
+        case = lifecycle.load_case(conn, ref)
+    access.check_visible(actor, case)
+    return case
+
+
+@router.get("/cases/{ref}/agreement", response_model=AgreementListing,
+            responses={**errors(400, 401, 403, 404), 200: {"content": _PDF}},
+            summary="A case's grant agreement",
+            description="Every version, with its SHA-256 and the version the council accepted "
+                        "(`agreement show REF --json`). Ask with `Accept: application/pdf` for "
+                        "a version's PDF (`version`, default the latest), served checked "
+                        "against its SHA-256.")
+def agreement(request: Request, ref: str = REF, version: Optional[int] = VERSION,
+              actor: Actor = Depends(caller)) -> Response:
+    access.require(actor, "cases")
+    engine = engine_of(request)
+    case = _visible_case(engine, actor, ref)
+    if "application/pdf" in request.headers.get("accept", ""):
+        shown, data = agreements.document(engine, case.ref, version)
+        return Response(data, media_type=agreements.MEDIA_TYPE,
+                        headers={"ETag": f'"{shown["sha256"]}"'})
+    if version is not None:
+        agreements.document(engine, case.ref, version)      # NotFound for a version it lacks
+    return json_response(agreements.listing(engine, case.ref))
+
+
+@router.get("/cases/{ref}/variations", response_model=list[Variation],
+            responses=errors(400, 401, 403, 404), summary="A case's variations",
+            description="By number, as `variation list --case REF --json`, with what you may do.")
+def list_variations(request: Request, ref: str = REF, actor: Actor = Depends(caller)) -> Response:
+    access.require(actor, "cases")
+    engine = engine_of(request)
+    case = _visible_case(engine, actor, ref)
+    return json_response(variations.list_variations(engine, case=case.ref, actor_name=actor.name))
+
+
+@router.post("/cases/{ref}/variations", response_model=Variation, status_code=201,
+             responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+             summary="Propose a variation",
+             description="The lead council or a caseworker, on an award in monitoring. "
+                         "`amount` is the new total. If-Match takes the case's version.")
+def propose(request: Request, body: VariationProposal, ref: str = REF,
+            if_match: Optional[str] = IF_MATCH, idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
+            actor: Actor = Depends(caller)) -> Response:
+    engine = engine_of(request)
+    expected = parse_if_match(if_match)
+    key = parse_key(idempotency_key)
+    case = _visible_case(engine, actor, ref)
+    fp = fingerprint("propose_variation", case.ref, json.dumps(body.model_dump(), sort_keys=True),
+                     if_match)
+
+    def work(uow: UnitOfWork) -> Answer:
+        try:
+            done = variations.propose(uow, case.ref, amount=body.amount, end=body.end_on,
+                                      reason=body.reason, actor=actor.name,
+                                      expected_version=expected)
+        except ConflictError as err:
+            if expected is None:
+                raise
+            raise PreconditionFailed(case.ref, str(err),
+                                     current_version=err.current_version) from None
+        return Answer(201, json_text(done), {"ETag": etag(done["version"])})
+
+    return answer_response(once_in(engine, actor.name, key, fp, work, problem_answer))
+
+
+def _decide(decision: str):
+    def route(request: Request, body: VariationDecision, ref: str = REF, vn: str = VN,
+              if_match: Optional[str] = IF_MATCH,
+              idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
+              actor: Actor = Depends(caller)) -> Response:
+        engine = engine_of(request)
+        expected = parse_if_match(if_match)
+        key = parse_key(idempotency_key)
+        case = _visible_case(engine, actor, ref)
+        vref = f"{case.ref}/{vn.upper()}"
+        fp = fingerprint(f"{decision}_variation", vref,
+                         json.dumps(body.model_dump(), sort_keys=True), if_match)
+
+        def work(uow: UnitOfWork) -> Answer:
+            try:
+                done = variations.decide(uow, vref, decision, actor.name, reason=body.reason,
+                                         expected_version=expected)
+            except ConflictError as err:
+                if expected is None:
+                    raise
+                raise PreconditionFailed(vref, str(err),
+                                         current_version=err.current_version) from None
+            return Answer(200, json_text(done), {"ETag": etag(done["version"])})
+
+        return answer_response(once_in(engine, actor.name, key, fp, work, problem_answer))
+    route.__name__ = f"{decision}_variation"
+    return route
+
+
+router.post("/cases/{ref}/variations/{vn}/approve", response_model=Variation,
+            responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+            summary="Approve a variation",
+            description="An approver. The award as varied must pass the offer's rules (band, "
+                        "fund, count); the difference is reserved or released, the agreement's "
+                        "next version drawn up and the unpaid payments re-planned. If-Match "
+                        "takes the variation's version.",
+            name="approve_variation")(_decide("approve"))
+router.post("/cases/{ref}/variations/{vn}/reject", response_model=Variation,
+            responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+            summary="Reject a variation",
+            description="An approver, with the reason. If-Match takes the variation's version.",
+            name="reject_variation")(_decide("reject"))
