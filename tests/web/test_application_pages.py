@@ -57,3 +57,12 @@ def test_a_case_never_amended_shows_no_changes(site):
     ref = site.world.bid(by="cllr")
     page = site.as_("carol").get(f"/cases/{ref}")
     assert "What changed" not in text_of(page.text)
+
+
+def test_a_council_never_finds_another_councils_draft_in_the_list_or_the_search(site):
+    ref = site.world.bid(by="cllr")
+    otto = site.as_("otto")
+    for path in ("/cases", f"/cases?q={ref}", "/cases?state=draft"):
+        page = otto.get(path)
+        assert page.status_code == 200 and ref not in page.text, path
+    assert ref in site.as_("cllr").get("/cases?state=draft").text
