@@ -23,6 +23,7 @@ KIND_WORDS: Mapping[str, Words] = words_table({
     "case.clarification_requested": ("Question about the application", "a caseworker or assessor asks the lead council a question about its application; assessment waits for the answer"),
     "case.suspended": ("Case suspended", "a case is suspended: payments held or work paused"),
     "case.reinstated": ("Case reinstated", "a suspended case is back in monitoring"),
+    "case.submitted": ("Application received", "the lead council's receipt for a bid or expression of interest it has submitted: what was sent"),
     "case.assigned": ("Case handed over", "a caseworker is handed a case: it is now theirs to look after"),
     "bid.conflict_declared": ("Conflict declared", "an assessor who scored a bid declared a conflict since: their score is set aside and another assessor is needed"),
     "bid.award_offered": ("Award offered", "an award is offered and waits for the council to accept or decline it"),

@@ -11,7 +11,7 @@ AREA = Definition(
     final={"not_selected", "completed", "withdrawn"},
     transitions=[
         T("submit", "draft", "expression_of_interest", roles=COUNCIL_OR_CASEWORKER,
-          guards=["eoi_complete"]),
+          guards=["eoi_complete"], notice=Notice("case.submitted", ("council",))),
         T("start_assessment", "expression_of_interest", "under_assessment", roles=CASEWORKER),
         T("select", "under_assessment", "selected", roles={"approver"},
           notice=Notice("area.selected", ("council",), ("lead",))),
@@ -76,6 +76,8 @@ AREA = Definition(
         "council_to_act": ("draft",),
         # The expression of interest may be changed (amended) only here.
         "amendable": ("draft",),
+        # Seen by the lead organisation alone (and staff): partners see it once submitted.
+        "lead_only": ("draft",),
         # How a page colours the state (it always shows the name too).
         "going_well": ("selected", "active", "completed"),
         "in_trouble": ("not_selected", "suspended"),

@@ -18,7 +18,7 @@ BID = Definition(
     final={"ineligible", "rejected", "declined", "withdrawn", "terminated", "closed"},
     transitions=[
         T("submit", "draft", "submitted", roles=COUNCIL_OR_CASEWORKER,
-          guards=["meets_category_rules"]),
+          guards=["meets_category_rules"], notice=Notice("case.submitted", ("council",))),
         T("check", "submitted", "eligible", roles=CASEWORKER, guards=["meets_category_rules"]),
         T("declare_ineligible", "submitted", "ineligible", roles=CASEWORKER, needs_reason=True,
           notice=Notice("bid.ineligible", *_TO_COUNCIL)),
@@ -142,6 +142,8 @@ BID = Definition(
         "council_to_act": ("draft", "clarification_requested", "award_offered"),
         # The application's document may be changed (amended) only here.
         "amendable": ("draft", "clarification_requested"),
+        # Seen by the lead organisation alone (and staff): partners see it once submitted.
+        "lead_only": ("draft",),
         # How a page colours the state (it always shows the name too).
         "going_well": ("eligible", "award_offered", "in_monitoring", "closed"),
         "in_trouble": ("ineligible", "rejected", "suspended", "terminated"),

@@ -124,7 +124,7 @@ class BidApplication:
     title: str
     lead: str
     partners: tuple[str, ...]
-    amount_pence: int
+    amount_pence: int | None              # None only in a draft that has not said yet
     transitional_costs_pence: int | None = None
     annual_savings_pence: int | None = None
     arrangement: str | None = None
@@ -136,9 +136,8 @@ class BidApplication:
         """The document as given, money as `"250000.00"`; absent fields left out."""
         out: dict[str, Any] = {"programme": self.programme, "category": self.category,
                                "title": self.title, "lead": self.lead,
-                               "partners": list(self.partners),
-                               "amount": money_json(self.amount_pence)}
-        for key in ("transitional_costs", "annual_savings"):
+                               "partners": list(self.partners)}
+        for key in ("amount", "transitional_costs", "annual_savings"):
             pence = getattr(self, f"{key}_pence")
             if pence is not None:
                 out[key] = money_json(pence)
@@ -150,9 +149,9 @@ class BidApplication:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "BidApplication":
         """Back from `to_json()`; the document was checked when the case was opened."""
-        return cls(programme=d["programme"], category=d["category"], title=d["title"],
+        return cls(programme=d["programme"], category=d["category"], title=d.get("title", ""),
                    lead=d["lead"], partners=tuple(d.get("partners") or ()),
-                   amount_pence=parse_money(d["amount"], "amount"),
+                   amount_pence=_stored_money(d, "amount"),
                    transitional_costs_pence=_stored_money(d, "transitional_costs"),
                    annual_savings_pence=_stored_money(d, "annual_savings"),
                    arrangement=d.get("arrangement"), innovation=d.get("innovation"),
@@ -161,8 +160,14 @@ class BidApplication:
 
 
 def parse_bid(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
-              organisations: Collection[str]) -> BidApplication:
-    """A checked BidApplication, or one DocumentError naming every problem."""
+              organisations: Collection[str], draft: bool = False) -> BidApplication:
+    """A checked BidApplication, or one DocumentError naming every problem.
+
+    A `draft` (a bid the council is still writing, on the web a page at a
+    time) may leave out its title and amount: what it gives is checked the
+    same, and what it leaves out is the `meets_category_rules` rule's to
+    refuse at submit.
+    """
     c = _Checker(data)
     code = c.programme(programme, "bids")
     category = c.text("category", required=True)
@@ -170,10 +175,10 @@ def parse_bid(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
             and category not in programme.categories:
         c.problem(f"category: {category!r} is not a category of {programme.code} "
                   f"({', '.join(programme.categories)})")
-    title = c.text("title", required=True)
+    title = c.text("title", required=not draft)
     lead = c.organisation("lead", organisations)
     partners = c.partner_codes(lead, organisations)
-    amount = c.money("amount", required=True)
+    amount = c.money("amount", required=not draft)
     if amount == 0:
         c.problem("amount: £0 is not an amount anyone can be offered")
     arrangement = c.text("arrangement")
@@ -183,7 +188,7 @@ def parse_bid(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
         c.problem(f"arrangement: {arrangement!r} is not one of {', '.join(allowed)}")
     app = BidApplication(
         programme=code or "", category=category or "", title=title or "", lead=lead or "",
-        partners=partners, amount_pence=amount or 0,
+        partners=partners, amount_pence=amount,
         transitional_costs_pence=c.money("transitional_costs"),
         annual_savings_pence=c.money("annual_savings"), arrangement=arrangement,
         innovation=c.text("innovation"), further_and_faster=c.text("further_and_faster"),
@@ -226,7 +231,7 @@ class AreaApplication:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "AreaApplication":
         """Back from `to_json()`; the document was checked when the case was opened."""
-        return cls(programme=d["programme"], title=d["title"], lead=d["lead"],
+        return cls(programme=d["programme"], title=d.get("title", ""), lead=d["lead"],
                    service_areas=tuple(d.get("service_areas") or ()),
                    how_to_succeed=d.get("how_to_succeed"),
                    partners=tuple(AreaPartner(p["name"], p.get("evidence"))
@@ -236,11 +241,12 @@ class AreaApplication:
 
 
 def parse_area(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
-               organisations: Collection[str]) -> AreaApplication:
-    """A checked AreaApplication (an expression of interest), or one DocumentError."""
+               organisations: Collection[str], draft: bool = False) -> AreaApplication:
+    """A checked AreaApplication (an expression of interest), or one DocumentError;
+    a `draft` may leave out its title (`eoi_complete` refuses it at submit)."""
     c = _Checker(data)
     code = c.programme(programme, "areas")
-    title = c.text("title", required=True)
+    title = c.text("title", required=not draft)
     lead = c.organisation("lead", organisations)
     areas = c.text_list("service_areas")
     app = AreaApplication(programme=code or "", title=title or "", lead=lead or "",

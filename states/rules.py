@@ -7,7 +7,7 @@ come from the programme file (facts.programme), never from this module.
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from states import dates
 from states.checkpoint import CHECKPOINT
@@ -69,6 +69,11 @@ def meets_category_rules(facts: Facts) -> list[str]:
                 f"({', '.join(programme.categories)})"]
     name, asked = category.label or category.name, app.amount_pence
     out: list[str] = []
+    if not app.title.strip():
+        out.append("the bid has no title (title)")
+    if asked is None:      # a draft written a page at a time may not have said yet
+        return [*out, "the bid does not say how much it asks for (amount)",
+                *_category_fields(app, category, name)]
     if category.min_pence is not None and asked < category.min_pence:
         out.append(f"{name} asks at least {pounds(category.min_pence)}; "
                    f"this bid asks {pounds(asked)}")
@@ -79,6 +84,12 @@ def meets_category_rules(facts: Facts) -> list[str]:
         out += _partner_councils(facts, name, category.min_partner_councils)
     if category.needs_esg_allocation or category.esg_share is not None:
         out += _esg_share(facts, name, category.esg_share)
+    return out + _category_fields(app, category, name)
+
+
+def _category_fields(app: Any, category: Any, name: str) -> list[str]:
+    """The fields the category requires that the bid leaves out, and its arrangement."""
+    out: list[str] = []
     for key in category.required_fields:
         value = getattr(app, _ATTRIBUTE.get(key, key), None)
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -112,7 +123,7 @@ def _esg_share(facts: Facts, name: str, share: Decimal | None) -> list[str]:
         return []
     # Rounded down to the penny: exactly the share is allowed, a penny over is not.
     limit = int((Decimal(lead.esg_allocation_pence) * share).to_integral_value(ROUND_FLOOR))
-    asked = facts.application.amount_pence
+    asked = facts.application.amount_pence or 0
     if asked <= limit:
         return []
     percent = format((share * 100).normalize(), "f")
@@ -126,7 +137,7 @@ def _esg_share(facts: Facts, name: str, share: Decimal | None) -> list[str]:
 @reads("ledger")
 def within_fund(facts: Facts) -> list[str]:
     """The offer must not take the programme's committed total past its fund."""
-    fund, asked = facts.programme.fund_pence, facts.application.amount_pence
+    fund, asked = facts.programme.fund_pence, facts.application.amount_pence or 0
     after = facts.committed_pence + asked
     if after <= fund:
         return []
@@ -228,6 +239,8 @@ def eoi_complete(facts: Facts) -> list[str]:
     """Service areas, how the area can succeed, and partners who are bought in."""
     app, needs = facts.application, facts.programme.eoi
     out: list[str] = []
+    if not app.title.strip():
+        out.append("the expression of interest has no title (title)")
     if len(app.service_areas) < needs.min_service_areas:
         out.append(f"the expression of interest names {len(app.service_areas)} service "
                    f"area{'s' if len(app.service_areas) != 1 else ''} to reform; it needs at "

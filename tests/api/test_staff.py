@@ -26,14 +26,14 @@ def awards(api, count: int) -> list[str]:
 
 # --- the outbox -----------------------------------------------------------------------------
 def test_the_outbox_lists_messages_as_outbox_list_json_oldest_first_by_page(api):
-    refs = awards(api, 3)          # each offer queues one email to the council
+    refs = awards(api, 3)          # each submission and each offer queues one email to the council
 
-    first = api.get("/outbox", params={"limit": 2}).json()
-    rest = api.get("/outbox", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    first = api.get("/outbox", params={"limit": 4}).json()
+    rest = api.get("/outbox", params={"limit": 4, "cursor": first["next_cursor"]}).json()
 
     messages = first["items"] + rest["items"]
-    assert [m["kind"] for m in messages] == ["bid.award_offered"] * 3
-    assert [m["key"].split(":")[0] for m in messages] == refs
+    assert [m["kind"] for m in messages] == ["case.submitted"] * 3 + ["bid.award_offered"] * 3
+    assert [m["key"].split(":")[0] for m in messages] == refs * 2
     assert OUTBOX_KEYS <= set(messages[0]) and rest["next_cursor"] is None
     assert messages[0]["to"] == ["returns@e07000026.example.gov.uk"]
 

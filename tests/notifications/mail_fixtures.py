@@ -81,6 +81,14 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
         ctx["step"] = {"name": event_name, "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc),
                        "late": False}
     ctx["reason"] = _REASONS.get(kind)
+    if kind == "case.submitted":       # the receipt shows the application as it was sent
+        ctx["answers"] = ([{"label": "Kind of award", "answer": "Shared arrangement"},
+                           {"label": "Amount asked for", "answer": "£250,000"},
+                           {"label": "Partners", "answer": "Cheltenham Borough Council\n"
+                                                           "Cotswold District Council"}]
+                          if case_kind == "bid" else
+                          [{"label": "Service areas", "answer": "Troubled families"},
+                           {"label": "Contribution offered", "answer": "£50,000"}])
     for path, value in overrides.items():  # case__title="…" -> ctx["case"]["title"]
         target = ctx
         *parents, leaf = path.split("__")

@@ -68,7 +68,7 @@ def test_metrics_count_requests_by_route_and_show_the_outbox(site):
     assert 'casework_http_requests_total{method="GET",route="/cases/{ref}",status="200"}' in body
     assert 'casework_http_requests_total{method="GET",route="/cases/{ref}",status="404"}' in body
     assert 'casework_http_request_seconds_bucket{le="0.005",route="/cases/{ref}"}' in body
-    assert 'casework_outbox_depth{state="queued"} 1.0' in body
+    assert 'casework_outbox_depth{state="queued"} 2.0' in body     # the receipt, the offer
     assert "casework_sweeps_total" in body and "casework_messages_total" in body
 
 

@@ -294,8 +294,9 @@ def test_the_offer_the_decline_and_a_rejection_are_queued_to_the_council(world):
 
     world.advance(other, "moderate", "reject")
 
-    assert queued(world, ref) == [("bid.award_offered", council), ("bid.declined", council)]
-    assert queued(world, other) == [("bid.rejected", council)]
+    assert queued(world, ref) == [("case.submitted", council), ("bid.award_offered", council),
+                                  ("bid.declined", council)]
+    assert queued(world, other) == [("case.submitted", council), ("bid.rejected", council)]
     with world.engine.connect() as conn:
         body = conn.execute(select(outbox.c.body_text).where(
             outbox.c.kind == "bid.award_offered")).scalar()

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from states import DEFINITIONS
 from states.roles import ACTION_ROLES, ROLES
 from workflow.services.engine import Actor
 from workflow.errors import CaseNotFound, PermissionDenied
 from workflow.storage.records import CaseRecord
 
 __all__ = ["STAFF", "READS", "require", "sees_every_case", "org_scope", "may_see",
-           "check_visible", "may_act", "NO_CASES"]
+           "check_visible", "may_act", "NO_CASES", "LEAD_ONLY"]
 
 STAFF = frozenset({"caseworker", "assessor", "approver", "auditor", "admin", "finance"})
 PEOPLE_ROLES = frozenset(ROLES - {"system"})
@@ -34,6 +35,9 @@ READS: dict[str, tuple[frozenset[str], str]] = {
     "outbox": (frozenset({"caseworker"}), "read the outbox"),
     "audit_export": (frozenset({"auditor"}), "export the history"),
 }
+
+# States in which only the lead organisation (and staff) see a case: a draft is the lead's own.
+LEAD_ONLY = frozenset(s for d in DEFINITIONS.values() for s in d.groups.get("lead_only", ()))
 
 NO_CASES = "\x00no cases"       # the scope of a council person without an organisation
 
@@ -61,20 +65,24 @@ def org_scope(actor: Actor) -> str | None:
     return actor.org or NO_CASES
 
 
-def may_see(actor: Actor, lead: str, partners: Iterable[str] | None) -> bool:
-    """Whether `actor` may see a case led by `lead` with these partners."""
+def may_see(actor: Actor, lead: str, partners: Iterable[str] | None,
+             state: str | None = None) -> bool:
+    """Whether `actor` may see a case led by `lead` with these partners, in `state`: while
+    the case is in a state its definition keeps `lead_only` (a draft), its partners don't."""
     scope = org_scope(actor)
-    return scope is None or scope == lead or scope in list(partners or ())
+    if scope is None or scope == lead:
+        return True
+    return state not in LEAD_ONLY and scope in list(partners or ())
 
 
 def check_visible(actor: Actor, case: Mapping[str, Any] | CaseRecord) -> None:
     """CaseNotFound unless `actor` may see `case` (a case_json dict or a case record):
     another organisation's case is "not found", never said to exist."""
     if isinstance(case, Mapping):
-        ref, lead, partners = case["ref"], case["lead"], case.get("partners")
+        ref, lead, partners, state = case["ref"], case["lead"], case.get("partners"), case.get("state")
     else:
-        ref, lead, partners = case.ref, case.lead, case.partners
-    if not may_see(actor, lead, partners):
+        ref, lead, partners, state = case.ref, case.lead, case.partners, case.state
+    if not may_see(actor, lead, partners, state):
         raise CaseNotFound(ref)
 
 

@@ -94,7 +94,9 @@ def amend(work: UnitOfWork | Engine, case: str | CaseRecord, document: Mapping[s
         who = actor if isinstance(actor, Actor) else directory.actor(conn, actor)
         role = _may_amend(record, who, expected_version)
         reason = checked_text("reason", reason)
-        app = lifecycle.check_document(conn, record.kind, document)
+        # A draft may still leave out what its first state's rules ask at `submit`.
+        app = lifecycle.check_document(conn, record.kind, document,
+                                       draft=record.state == DEFINITIONS[record.kind].initial)
         new = app.to_json()
         old = dict(record.application or {})
         _refuse_moves(record, old, new)

@@ -44,14 +44,18 @@ _PARSERS = {"bid": parse_bid, "area": parse_area}
 
 # --- opening ----------------------------------------------------------------
 def open_case(work: UnitOfWork | Engine, kind: str, document: Mapping[str, Any],
-              actor_name: str) -> dict[str, Any]:
+              actor_name: str, *, draft: bool = False) -> dict[str, Any]:
     """Check the document, then create the case in `draft` with its first history row
-    (in the caller's unit of work, the API's with its Idempotency-Key, or one of its own)."""
+    (in the caller's unit of work, the API's with its Idempotency-Key, or one of its own).
+
+    With `draft`, the document may leave out what a draft need not say yet (the web's
+    first question opens the case): `states.documents.parse_bid`'s `draft`.
+    """
     definition = DEFINITIONS[kind]
     with unit(work) as uow:
         conn = uow.conn
         actor = directory.actor(conn, actor_name)
-        app = check_document(conn, kind, document)
+        app = check_document(conn, kind, document, draft=draft)
         spec = uow.spec(app.programme)
         role = may_act(actor, "open", app.lead, f"open a {kind} for {app.lead}")
         now = uow.now
@@ -74,15 +78,17 @@ def open_case(work: UnitOfWork | Engine, kind: str, document: Mapping[str, Any],
         return case_json(conn, load_case(conn, ref), actor)
 
 
-def check_document(conn: Connection, kind: str, document: Mapping[str, Any]) -> Any:
+def check_document(conn: Connection, kind: str, document: Mapping[str, Any], *,
+                   draft: bool = False) -> Any:
     """The checked application (BidApplication or AreaApplication) of a `kind` document,
-    or Malformed naming every problem: what `case open` and every amendment check."""
+    or Malformed naming every problem: what `case open` and every amendment check. A
+    `draft` may leave out its title and amount (the rules at `submit` refuse it then)."""
     spec = programme_store.find_spec(conn, document.get("programme"))
     codes = named_organisations(document)
     known = {r.code for r in conn.execute(
         select(organisations.c.code).where(organisations.c.code.in_(codes)))}
     try:
-        return _PARSERS[kind](document, programme=spec, organisations=known)
+        return _PARSERS[kind](document, programme=spec, organisations=known, draft=draft)
     except DocumentError as err:
         raise Malformed(f"The {kind} document", err.problems) from None
 

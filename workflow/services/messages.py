@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, select
 from notifications.outbox import QUEUED_COLUMNS, queued_row
 from notifications.outbox_table import outbox
 from notifications.render import render
+from states import questions
 from states.definition import Notice
 from states.money import pounds
 from workflow.storage.tables import organisations, people
@@ -101,6 +102,26 @@ def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
     return ctx
 
 
+# The kinds of email that show the application as it was sent (the council's receipt).
+WITH_ANSWERS = frozenset({"case.submitted"})
+
+
+def answers_of(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> list[dict[str, str]]:
+    """The application's answers as people read them (`states.questions.answers`), with its
+    evidence files: `{"label", "answer"}` for each question answered."""
+    document = dict(case.application or {})
+    codes = [c for c in document.get("partners") or () if isinstance(c, str)]
+    names = {r.code: r.name for r in conn.execute(
+        select(organisations.c.code, organisations.c.name).where(organisations.c.code.in_(codes)))
+        } if codes else {}
+    rows = [{"label": label, "answer": answer}
+            for _name, label, answer in questions.answers(spec, document, names) if answer]
+    files = [f.get("name", "") for f in document.get("evidence") or () if isinstance(f, dict)]
+    if files:
+        rows.append({"label": questions.field_label("evidence"), "answer": "\n".join(files)})
+    return rows
+
+
 def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: ProgrammeSpec,
           to: Iterable[str], cc: Iterable[str] = (), now: datetime, reason: str | None = None,
           checkpoint: CheckpointRecord | None = None,
@@ -114,8 +135,11 @@ def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: Prog
         to_addrs, cc_addrs = cc_addrs[:1], cc_addrs[1:]
     if not to_addrs:
         return None
-    rendered = render(kind, context(conn, case, spec, reason=reason, checkpoint=checkpoint,
-                                    step=step, book=book, payment=payment))
+    values = context(conn, case, spec, reason=reason, checkpoint=checkpoint, step=step,
+                     book=book, payment=payment)
+    if kind in WITH_ANSWERS:
+        values["answers"] = answers_of(conn, case, spec)
+    rendered = render(kind, values)
     _QUEUE.rowcount(conn, queued_row(
         key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered, now=now,
         case_ref=case.ref, checkpoint_ref=checkpoint.ref if checkpoint is not None else None))

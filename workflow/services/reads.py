@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func, or_, select
 
 from states import DEFINITIONS
 from states.money import money_json
 from workflow.errors import CaseNotFound, Malformed
 from workflow.services import directory
+from workflow.services.access import LEAD_ONLY
 from workflow.services.engine import Actor, allowed_triggers
 from workflow.storage.db import reading
 from workflow.storage.prepared import Prepared
@@ -51,8 +52,8 @@ def case_json(conn: Connection, case: CaseRecord, actor: Actor | None = None, *,
         "at_risk": bool(case.at_risk),
         "created_at": _iso(case.created_at), "updated_at": _iso(case.updated_at),
     }
-    if case.kind == "bid":
-        out["amount"] = money_json(case.pence)
+    if case.kind == "bid":     # a draft written a page at a time may not say yet
+        out["amount"] = money_json(case.amount_pence) if case.amount_pence is not None else None
     else:
         out["contribution"] = (money_json(case.contribution_pence)
                                if case.contribution_pence is not None else None)
@@ -72,8 +73,10 @@ def show(engine: Engine, ref: str, actor_name: str | None = None) -> dict[str, A
 
 
 def involving(org: str) -> ColumnElement[bool]:
-    """A condition on cases: those `org` leads or is a partner in, read from an index."""
-    return cases.c.id.in_(select(case_orgs.c.case_id).where(case_orgs.c.org == org))
+    """A condition on cases: those `org` leads or is a partner in, read from an index;
+    a partner's only once the case has left the states its lead alone sees (a draft)."""
+    return and_(cases.c.id.in_(select(case_orgs.c.case_id).where(case_orgs.c.org == org)),
+                or_(cases.c.lead == org, cases.c.state.not_in(sorted(LEAD_ONLY))))
 
 
 def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = None,
@@ -94,7 +97,9 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
             # Walked from the organisation's own rows of case_orgs, in case order:
             # a page then costs the same wherever it starts. (`involving`, an IN
             # list, would gather all of the organisation's cases for every page.)
-            q = q.join(case_orgs, case_orgs.c.case_id == cases.c.id).where(case_orgs.c.org == org)
+            q = q.join(case_orgs, case_orgs.c.case_id == cases.c.id).where(
+                case_orgs.c.org == org,
+                or_(case_orgs.c.role == "lead", cases.c.state.not_in(sorted(LEAD_ONLY))))
             position = case_orgs.c.case_id
         q = q.order_by(position)
         if state:

@@ -62,9 +62,11 @@ class CaseRecord(_Record):
 
     @property
     def pence(self) -> int:
-        """A bid's amount in pence: every bid has one (ValueError for an area)."""
+        """A bid's amount in pence: every bid past its draft has one (ValueError for an area,
+        or a draft that has not said yet: the rules at `submit` ask for it)."""
         if self.amount_pence is None:
-            raise ValueError(f"{self.ref} has no amount (an area's money is its contribution)")
+            raise ValueError(f"{self.ref} has no amount (an area's money is its contribution; "
+                             f"a draft may not have said yet)")
         return self.amount_pence
 
     @property

@@ -17,8 +17,8 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from workflow.storage.tables import meta
-from workflow.web import (agreement, application, approvals, assessment, audit, cases, inbox,
-                          notify_callback, ops, outbox, returns, signin, statements)
+from workflow.web import (agreement, application, apply, approvals, assessment, audit, cases,
+                          inbox, notify_callback, ops, outbox, returns, signin, statements)
 from workflow.web.errors import HANDLERS
 from workflow.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from workflow.web.session import Codec, SessionMiddleware
@@ -59,7 +59,7 @@ def create_app(engine: Engine, *, scheduler_every: float | None,
 def _routes(engine: Engine) -> list[BaseRoute]:
     static = importlib.resources.files("templates") / "web" / "static"
     routes: list[BaseRoute] = [Mount("/static", app=StaticFiles(directory=str(static)), name="static")]
-    for area in (signin, inbox, cases, agreement, application, returns, assessment, approvals,
+    for area in (signin, inbox, apply, cases, agreement, application, returns, assessment, approvals,
                  audit, outbox, ops, statements, notify_callback):
         routes += area.ROUTES
     api = _api(engine)

@@ -35,7 +35,7 @@ def _who(request: Request, ref: str) -> Viewer:
     who = require(request, *SEES, doing="see a bid's assessment")
     with reading(request.app.state.engine) as conn:
         row = case_service.load_case(conn, ref)
-    who.check_sees(row.ref, row.lead, row.partners)
+    who.check_sees(row.ref, row.lead, row.partners, row.state)
     return who
 
 

@@ -104,7 +104,7 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
     with UnitOfWork(request.app.state.engine, read_only=True) as uow:
         conn = uow.conn
         row = case_service.load_case(conn, ref)
-        who.check_sees(row.ref, row.lead, row.partners)
+        who.check_sees(row.ref, row.lead, row.partners, row.state)
         case = case_service.case_json(conn, row, who.actor)
         names = queries.org_names(conn, [row.lead, *(row.partners or [])])
         staff = bool(who.roles & STAFF)
@@ -114,8 +114,7 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                   if staff and row.kind == "bid" and row.state in ASSESSED_STATES else None)
         may_assign = who.has("caseworker") and not DEFINITIONS[row.kind].is_final(row.state)
         caseworkers = ([u["name"] for u in directory.list_users(conn)
-                        if "caseworker" in u["roles"] and u["name"] != row.caseworker
-                        and not u["disabled"]]
+                        if "caseworker" in u["roles"] and u["name"] != row.caseworker]
                        if may_assign else [])
         planned = plan_actions(conn, row, who.actor)
         spec = uow.spec(row.programme)
@@ -181,7 +180,7 @@ def render_confirm(request: Request, ref: str, trigger: str, *, errors: list[Pro
     who = viewer(request)
     with reading(request.app.state.engine) as conn:
         row = case_service.load_case(conn, ref)
-        who.check_sees(row.ref, row.lead, row.partners)
+        who.check_sees(row.ref, row.lead, row.partners, row.state)
         action = find(plan_actions(conn, row, who.actor), trigger)
         names = queries.org_names(conn, [row.lead])
     if action is None or not action.offered or trigger not in IRREVERSIBLE:
@@ -264,7 +263,7 @@ def _visible(request: Request, ref: str) -> Viewer:
     who = viewer(request)
     with reading(request.app.state.engine) as conn:
         row = case_service.load_case(conn, ref)
-    who.check_sees(row.ref, row.lead, row.partners)
+    who.check_sees(row.ref, row.lead, row.partners, row.state)
     return who
 
 

@@ -125,6 +125,8 @@ def navigation(who: Viewer | None) -> list[NavItem]:
     if who.has("caseworker", "assessor", "approver"):
         items.append(NavItem("/inbox", "Inbox"))
     items.append(NavItem("/cases", "Cases"))
+    if who.has("council") and who.org:
+        items.append(NavItem("/apply", "Apply"))
     if who.has("council", "caseworker"):
         items.append(NavItem("/returns", "Returns"))
     if not who.council_only:

@@ -68,7 +68,7 @@ def _visible(request: Request, ref: str) -> tuple[Viewer, dict]:
             case = case_service.load_case(conn, case_ref)
         except NotFound:
             raise CheckpointNotFound(ref) from None
-    if not who.may_see(case.lead, case.partners):
+    if not who.may_see(case.lead, case.partners, case.state):
         raise CheckpointNotFound(ref)
     returned = monitoring.get_checkpoint(engine, ref, who.name)
     if returned["case"] != case.ref:

@@ -1,0 +1,276 @@
+"""A council applies on the web, one question a page, and answers a caseworker's question.
+
+Drafts are saved at every page and seen by the lead council's people alone;
+a page posted with a missing or malformed answer shows the error summary,
+keeps what was typed and writes nothing.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tests.web.site import text_of
+from workflow.services import applications, lifecycle, passwords
+from workflow.storage.tables import outbox
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
+BID_ANSWERS = [
+    ("category", {"category": "shared_arrangement"}),
+    ("title", {"title": "Joint procurement hub for three districts"}),
+    ("partners", {"partners": ["E07000028", "E07000029"]}),
+    ("amount", {"amount": "250000"}),
+    ("transitional_costs", {"transitional_costs": "120000"}),
+    ("annual_savings", {"annual_savings": "400000.50"}),
+    ("arrangement", {"arrangement": "joint_procurement"}),
+    ("innovation", {"innovation": "One buying team for three districts."}),
+]
+
+
+@pytest.fixture
+def colleague(site):
+    """A second person of the lead council (cllr's), to carry on with its drafts."""
+    site.world.person("cleo", "council", org="E07000026")
+    passwords.set_password(site.engine, "cleo", "correct horse battery staple")
+    return site.as_("cleo")
+
+
+def start_bid(v) -> str:
+    """Choose the TCA programme and answer the first question: the case is opened."""
+    assert v.get("/apply").status_code == 200
+    chosen = v.post("/apply", {"programme": "tca-2013"})
+    assert chosen.headers["location"] == "/apply/new/tca-2013"
+    page = v.follow(chosen)
+    assert "Which kind of award are you bidding for?" in text_of(page.text)
+    opened = v.post("/apply/new/tca-2013", {"category": "shared_arrangement"})
+    assert opened.status_code == 303, text_of(opened.text)[:600]
+    ref = re.search(r"/apply/(TCA-2013-\d+)/title", opened.headers["location"]).group(1)
+    v.follow(opened)
+    return ref
+
+
+def answer(v, ref: str, name: str, data: dict, *, status: int = 303):
+    v.get(f"/apply/{ref}/{name}")
+    version = re.search(r'name="version" value="(\d+)"', v.last).group(1)
+    r = v.post(f"/apply/{ref}/{name}", {**data, "version": version})
+    assert r.status_code == status, text_of(r.text)[:800]
+    return r
+
+
+def fill_bid(v, ref: str, answers=BID_ANSWERS[1:]) -> None:
+    for name, data in answers:
+        r = answer(v, ref, name, data)
+    if answers[-1][0] == BID_ANSWERS[-1][0]:
+        assert r.headers["location"] == f"/apply/{ref}/evidence"
+
+
+def attach(v, ref: str, name: str = "Business case.pdf", data: bytes = PDF, status: int = 303):
+    v.get(f"/apply/{ref}/evidence")
+    version = re.search(r'name="version" value="(\d+)"', v.last).group(1)
+    r = v.post(f"/apply/{ref}/evidence", {"version": version},
+               files={"evidence": (name, data, "application/pdf")})
+    assert r.status_code == status, text_of(r.text)[:600]
+    return r
+
+
+def send(v, ref: str, *, status: int = 303):
+    page = v.get(f"/apply/{ref}")
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    trigger = re.search(r'name="trigger" value="(\w+)"', page.text).group(1)
+    r = v.post(f"/apply/{ref}/send", {"version": version, "trigger": trigger})
+    assert r.status_code == status, text_of(r.text)[:800]
+    return r
+
+
+def test_a_council_applies_a_question_a_page_and_submits_with_evidence(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    assert lifecycle.show(site.engine, ref)["state"] == "draft"
+    fill_bid(cllr, ref)
+    attach(cllr, ref)
+
+    check = text_of(cllr.get(f"/apply/{ref}").text)
+    assert "Check your answers before sending your bid" in check
+    assert "Kind of award Shared arrangement" in check
+    assert "Amount asked for £250,000" in check
+    assert "Annual savings £400,000.50" in check
+    assert "Kind of shared arrangement Joint procurement" in check
+    assert "Business case.pdf" in check
+    sent = send(cllr, ref)
+
+    assert sent.headers["location"] == f"/cases/{ref}"
+    assert "We have emailed your organisation a receipt" in text_of(cllr.follow(sent).text)
+    case = lifecycle.show(site.engine, ref)
+    assert case["state"] == "submitted"
+    assert case["application"]["amount"] == "250000.00"
+    assert case["application"]["evidence"][0]["name"] == "Business case.pdf"
+    with site.engine.connect() as conn:
+        receipt = conn.execute(select(outbox).where(outbox.c.kind == "case.submitted")).one()
+    assert receipt.case_ref == ref and "Joint procurement" in receipt.body_text
+    assert "Amount asked for:\n£250,000" in receipt.body_text
+    assert "Business case.pdf" in receipt.body_text
+    inbox = text_of(site.as_("carol").get("/inbox").text)
+    assert ref in inbox
+    assert cllr.get(f"/apply/{ref}/evidence/{case['application']['evidence'][0]['sha256']}").content == PDF
+
+
+def test_only_the_category_s_questions_are_asked(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    answer(cllr, ref, "category", {"category": "esg_top_up"})
+    cllr.get(f"/apply/{ref}")
+    asked = set(re.findall(rf'href="/apply/{ref}/(\w+)\?change=1"', cllr.last))
+
+    assert asked == {"category", "title", "partners", "amount", "further_and_faster"}
+    assert cllr.get(f"/apply/{ref}/innovation").status_code == 404
+
+
+def test_a_draft_is_kept_between_visits_and_seen_by_the_lead_council_alone(site, colleague):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    fill_bid(cllr, ref, BID_ANSWERS[1:3])              # the title and the partners
+
+    # Later, and someone else at the same council: the draft is listed and carries on.
+    listed = text_of(colleague.get("/apply").text)
+    assert ref in listed and "Joint procurement hub" in listed
+    assert ref in text_of(colleague.get("/returns").text)
+    fill_bid(colleague, ref, BID_ANSWERS[3:])
+    assert lifecycle.show(site.engine, ref)["application"]["innovation"].startswith("One buying")
+
+    # A partner named in the draft, and another council, see nothing of it anywhere.
+    for name in ("pat", "otto"):
+        other = site.as_(name)
+        assert ref not in other.get("/apply").text
+        assert ref not in other.get("/cases").text
+        assert f'href="/cases/{ref}"' not in other.get(f"/cases?q={ref}").text
+        assert ref not in other.get("/returns").text
+        for path in (f"/cases/{ref}", f"/apply/{ref}", f"/apply/{ref}/title",
+                     f"/apply/{ref}/evidence", f"/cases/{ref}/answer"):
+            assert other.get(path).status_code == 404, (name, path)
+        other.get("/apply")
+        before = site.world.snapshot()
+        assert other.post(f"/apply/{ref}/title", {"title": "Taken over", "version": "1"}
+                          ).status_code == 404
+        assert site.world.snapshot() == before
+
+    # Once submitted, the partner sees the case (not the apply pages: only the lead changes it).
+    send(cllr, ref)
+    pat = site.as_("pat")
+    assert pat.get(f"/cases/{ref}").status_code == 200
+    assert pat.get(f"/apply/{ref}").status_code == 404
+
+
+@pytest.mark.parametrize("name, typed, words", [
+    ("amount", "£250,000", "Amount"),
+    ("amount", "250000.505", "Amount"),
+    ("amount", "", "Enter amount asked for"),
+    ("title", "   ", "Enter title"),
+    ("title", "A title\u202ewith a bidi control", "Title"),
+])
+def test_a_missing_or_malformed_answer_is_shown_at_its_field_kept_and_nothing_written(
+        site, name, typed, words):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    before = site.world.snapshot()
+
+    refused = answer(cllr, ref, name, {name: typed}, status=400)
+
+    assert '<div class="error-summary"' in refused.text
+    assert f'<a href="#{name}">{words}' in refused.text
+    if typed.strip():
+        assert f'value="{typed}"' in refused.text              # what was typed is kept
+    assert site.world.snapshot() == before
+
+
+def test_the_first_question_unanswered_opens_nothing(site):
+    cllr = site.as_("cllr")
+    cllr.get("/apply/new/tca-2013")
+    before = site.world.snapshot()
+
+    refused = cllr.post("/apply/new/tca-2013", {})
+
+    assert refused.status_code == 400
+    assert '<a href="#category-0">Select kind of award' in refused.text
+    assert site.world.snapshot() == before
+
+
+def test_submitting_an_unfinished_bid_is_refused_with_what_is_missing(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    before = site.world.snapshot()
+
+    refused = send(cllr, ref, status=422)
+
+    words = text_of(refused.text)
+    assert "There is a problem" in words
+    assert "the bid has no title" in words and "how much it asks for" in words
+    assert site.world.snapshot() == before
+    assert lifecycle.show(site.engine, ref)["state"] == "draft"
+
+
+def test_a_refused_evidence_file_is_shown_at_its_field_and_nothing_written(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    before = site.world.snapshot()
+
+    refused = attach(cllr, ref, "payload.exe", b"MZ\x90\x00", status=400)
+
+    assert '<a href="#evidence">' in refused.text
+    assert "payload.exe is not a type we accept" in text_of(refused.text)
+    assert site.world.snapshot() == before
+
+
+def test_the_council_answers_a_question_after_amending_two_fields(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    fill_bid(cllr, ref)
+    send(cllr, ref)
+    site.world.advance(ref, "check", "start_assessment")
+    site.world.advance(ref, "ask_clarification",
+                       reason="How will the savings be shared between the three councils?")
+
+    page = text_of(cllr.get(f"/cases/{ref}/answer").text)
+    assert "Answer the question about your bid" in page
+    assert "How will the savings be shared between the three councils?" in page
+    answer(cllr, ref, "amount", {"amount": "240000", "change": "1"})
+    answer(cllr, ref, "innovation", {"innovation": "Savings shared by population.",
+                                     "change": "1"})
+    sent = send(cllr, ref)
+
+    assert "Your answer is sent" in text_of(cllr.follow(sent).text)
+    assert lifecycle.show(site.engine, ref)["state"] == "under_assessment"
+    changed = [v["changed"] for v in applications.versions(site.engine, ref)][-2:]
+    assert changed == [["amount"], ["innovation"]]
+
+
+def test_a_network_area_expresses_interest_with_partners_and_service_areas(site):
+    cllr = site.as_("cllr")
+    cllr.get("/apply")
+    first = cllr.follow(cllr.post("/apply", {"programme": "pstn-2013"}))
+    assert "What is the title of your application?" in text_of(first.text)
+    opened = cllr.post("/apply/new/pstn-2013", {"title": "Troubled families, one front door"})
+    ref = re.search(r"/apply/(PSTN-2013-\d+)/", opened.headers["location"]).group(1)
+    answer(cllr, ref, "service_areas", {"service_areas": "troubled families\n\nhealth and social care\n"})
+    answer(cllr, ref, "how_to_succeed", {"how_to_succeed": "One team across the county."})
+    refused = answer(cllr, ref, "partners", {"partner-rows": "2", "partners-0-name": "",
+                                             "partners-0-evidence": "A letter"}, status=400)
+    assert '<a href="#partners-0-name">' in refused.text and 'value="A letter"' in refused.text
+    answer(cllr, ref, "partners", {"partner-rows": "3",
+                                   "partners-0-name": "County police",
+                                   "partners-0-evidence": "Signed letter",
+                                   "partners-1-name": "NHS trust",
+                                   "partners-1-evidence": "Board minute"})
+    r = answer(cllr, ref, "contribution", {"contribution": "50000"})
+    assert r.headers["location"] == f"/apply/{ref}/evidence"
+    send(cllr, ref)
+
+    case = lifecycle.show(site.engine, ref)
+    assert case["state"] == "expression_of_interest"
+    assert case["application"]["service_areas"] == ["troubled families", "health and social care"]
+    assert case["application"]["partners"][1] == {"name": "NHS trust", "evidence": "Board minute"}
+
+
+def test_only_a_council_person_applies(site):
+    carol = site.as_("carol")
+    assert carol.get("/apply").status_code == 403
