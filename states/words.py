@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-__all__ = ["Words", "words_table", "missing_words", "allowed_now", "EVENT_WORDS",
+__all__ = ["Words", "words_table", "missing_words", "allowed_now", "EVENT_WORDS", "ADMIN_WORDS",
+           "ROLE_WORDS", "admin_label", "role_label",
            "event_label", "humanise", "given"]
 
 
@@ -101,6 +102,48 @@ EVENT_WORDS: Mapping[str, Words] = words_table({
     "reject_variation": ("Variation rejected",
                          "An approver turned the proposed change down."),
 })
+
+
+# The admin log's kinds of change (workflow.services.admin_log; DESIGN section 10).
+ADMIN_WORDS: Mapping[str, Words] = words_table({
+    "org_add": ("Organisation added", "An organisation was added to the register."),
+    "org_update": ("Organisation changed",
+                   "An organisation's name, addresses, ESG allocation or org-id was changed."),
+    "user_add": ("Person added", "A person was added with their roles."),
+    "user_roles": ("Roles changed", "A person was given roles or had roles taken away."),
+    "user_disable": ("Person disabled",
+                     "A person can no longer sign in, use an API token or act; their history "
+                     "stays."),
+    "user_enable": ("Person enabled", "A disabled person may sign in and act again."),
+    "programme_load": ("Programme file loaded",
+                       "A programme's rules were loaded from its file, new or changed."),
+    "programme_sro": ("Senior responsible owner named",
+                      "A programme's senior responsible owner (an approver) was named."),
+})
+
+# The roles a person can hold (states.roles.ROLES), as people read them.
+ROLE_WORDS: Mapping[str, Words] = words_table({
+    "caseworker": ("Caseworker", "Checks bids, asks councils questions and follows returns."),
+    "assessor": ("Assessor", "Declares conflicts of interest and scores bids."),
+    "approver": ("Approver",
+                 "Offers awards and decides; a programme's senior responsible owner is one."),
+    "auditor": ("Auditor", "Reads every case's history, the admin log and the seals."),
+    "admin": ("Admin", "Looks after organisations, people's roles and standing, and "
+                       "programmes' senior responsible owners, each change in the admin log."),
+    "council": ("Council", "A person of a council or agency: applies, answers and makes "
+                           "returns for their organisation."),
+    "system": ("The sweep", "The scheduler's sweep, which sends reminders and escalations."),
+})
+
+
+def admin_label(action: str) -> str:
+    words = ADMIN_WORDS.get(action)
+    return words.label if words else humanise(action)
+
+
+def role_label(role: str) -> str:
+    words = ROLE_WORDS.get(role)
+    return words.label if words else humanise(role)
 
 
 def event_label(trigger: str) -> str:

@@ -131,7 +131,8 @@ def test_list_commands_give_the_documented_json(c):
     assert c.ok("org", "list", "--json").json()[0] == {
         "code": "E07000026", "name": "Allerdale", "email": "returns@e07000026.example.gov.uk",
         "escalation_email": None, "kind": "council", "esg_allocation": None, "org_id": None}
-    assert {"name": "carol", "roles": ["caseworker"], "email": "carol@example.gov.uk", "org": None} in \
+    assert {"name": "carol", "roles": ["caseworker"], "email": "carol@example.gov.uk", "org": None,
+            "disabled": False, "disabled_at": None} in \
         c.ok("user", "list", "--json").json()
     tca = next(p for p in c.ok("programme", "list", "--json").json() if p["code"] == "tca-2013")
     assert (tca["fund"], tca["committed"], tca["remaining"]) == ("9000000.00", "0.00", "9000000.00")

@@ -41,6 +41,7 @@ def _keyed(cli):
 # --- what an auditor runs, with the public key alone ------------------------------------
 def _canonical(statement: dict) -> bytes:
     fields = ("seal", "tree_size", "root", "sealed_at", "previous", "key")
+    fields += tuple(k for k in ("admin_tree_size", "admin_root") if k in statement)
     return json.dumps({k: statement[k] for k in fields}, sort_keys=True,
                       separators=(",", ":")).encode()
 

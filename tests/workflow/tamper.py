@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from workflow.services.chain import Entry, seal as row_hash
 
-GUARDED = ("history", "cases", "seals", "audit_keys")
+GUARDED = ("history", "cases", "seals", "audit_keys", "admin_log")
 
 
 @contextmanager
@@ -143,3 +143,38 @@ def edit_seal(engine, number: int, **changes) -> None:
         statement.update(changes)
         conn.execute(text("UPDATE seals SET statement = :s WHERE number = :n"),
                      {"s": json.dumps(statement, sort_keys=True, separators=(",", ":")), "n": number})
+
+
+# --- the admin log ---------------------------------------------------------------
+def rechain_admin(conn) -> None:
+    """Recompute every admin-log hash, and the log's head in `meta`, from the rows as they are."""
+    import json
+    from datetime import datetime, timezone
+
+    from workflow.services.admin_log import row_hash as admin_hash
+    rows = conn.execute(text("SELECT * FROM admin_log ORDER BY id")).mappings().all()
+    prev, last = "0" * 64, 0
+    for row in rows:
+        at = row["at"]
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+            at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        before, after = (json.loads(v) if isinstance(v, str) else v
+                         for v in (row["before"], row["after"]))
+        digest = admin_hash(row["id"], at, row["actor"], row["role"], row["action"],
+                            row["target"], before, after, prev)
+        conn.execute(text("UPDATE admin_log SET prev_hash = :p, hash = :h WHERE id = :i"),
+                     {"p": prev, "h": digest, "i": row["id"]})
+        prev, last = digest, row["id"]
+    head = json.dumps({"last_id": last, "last_hash": prev})
+    cast = "CAST(:v AS JSON)" if conn.dialect.name == "postgresql" else ":v"
+    conn.execute(text(f"UPDATE meta SET value = {cast} WHERE key = 'admin_log'"), {"v": head})
+
+
+def rewrite_admin_row(engine, row_id: int, actor: str = "mallory", *, rechain: bool = True) -> None:
+    """Put another name on an admin-log row (and, as an attacker would, recompute the hashes)."""
+    with guards_off(engine) as conn:
+        conn.execute(text("UPDATE admin_log SET actor = :a WHERE id = :i"),
+                     {"a": actor, "i": row_id})
+        if rechain:
+            rechain_admin(conn)

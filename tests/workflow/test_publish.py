@@ -287,3 +287,22 @@ def test_the_summary_counts_one_grant_in_the_singular():
 
     assert one.summary() == "1 grant, £250,000 in all"
     assert two.summary().startswith("2 grants, ")
+
+
+def test_what_is_paid_and_when_the_work_runs_are_published_and_still_validate(any_world):
+    from workflow.services import payments
+    world = any_world
+    refs = a_round(world)
+    world.person("fiona", "finance")
+    payments.move(world.engine, f"{refs['accepted']}/P1", "approve", "april")
+    payments.move(world.engine, f"{refs['accepted']}/P1", "pay", "fiona", reference="BACS 1")
+
+    publication = publish.build(world.engine, "tca-2013", funder=FUNDER)
+
+    assert publish.validate(publication.package) == []
+    grants = grants_by_ref(publication)
+    assert grants[refs["accepted"]]["amountDisbursed"] == Decimal("240000")
+    assert grants[refs["single"]]["amountDisbursed"] == Decimal("0")
+    planned = grants[refs["accepted"]]["plannedDates"]
+    assert len(planned) == 1 and planned[0]["endDate"] > planned[0]["startDate"]
+    assert "plannedDates" not in grants[refs["offered"]]       # not accepted: no returns yet

@@ -31,6 +31,7 @@ REASON_OPT = typer.Option(None, "--reason", metavar="TEXT", help="Why (kept in t
 READ_COMMANDS = frozenset({
     "status", "org list", "user list", "programme list", "programme show", "programme ranking",
     "programme fund", "case show", "case list", "case history", "audit verify", "audit export",
+    "audit admin",
     "assess show", "checkpoint list", "checkpoint show", "outbox list", "outbox show",
     "token list", "publish 360giving", "agreement show", "payment list", "payment show",
     "payment export", "variation list",

@@ -167,3 +167,13 @@ def step_label(name: str, spec: Any = None) -> str:
 def message_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {**row, "kind": kind_label(row.get("kind") or ""),
             "state": humanise(row.get("state") or "")}
+
+
+def admin_rows(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The admin log's rows for `audit admin`: when, who, what changed, before and after."""
+    from states.words import admin_label
+    from workflow.services.admin_log import side_text
+    return [{"id": r["id"], "when": when(r["at"]),
+             "who": r["actor"] + (" (operator)" if r["role"] == "operator" else ""),
+             "change": admin_label(r["action"]), "of": r["target"],
+             "before": side_text(r["before"]), "after": side_text(r["after"])} for r in rows]

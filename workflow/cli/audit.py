@@ -1,4 +1,4 @@
-"""`casework audit verify|export|keygen|seal|proof`."""
+"""`casework audit verify|export|admin|keygen|seal|proof`."""
 import sys
 from pathlib import Path
 from typing import Optional
@@ -26,35 +26,57 @@ def verify(public_key: Optional[Path] = typer.Option(
                None, "--seals", metavar="DIR",
                help="Also check the seal copies kept in DIR (from CASEWORK_SEAL_DIR)."),
            as_json: bool = JSON_OPT) -> None:
-    """Recompute every case's chain and check every seal against the rows.
+    """Recompute every case's chain and the admin log's, and check every seal against the rows.
 
-    Names the first broken row of each broken case, history rows whose case is
-    gone, and each seal whose rows no longer match or whose signature fails.
+    Names the first broken row of each broken case and of the admin log, history
+    rows whose case is gone, and each seal whose rows no longer match or whose
+    signature fails.
     """
     from workflow.services.seal_check import check
     from workflow.services.seals import read_public_key, rows_text
     trusted = {read_public_key(public_key)} if public_key else None
     if seals_dir is not None and not seals_dir.is_dir():
         raise typer.BadParameter(f"'{seals_dir}' is not a directory", param_hint="--seals")
+    from workflow.services import admin_log
     with reading(engine()) as conn:
         result = verify_chains(conn)
+        admin = admin_log.verify(conn)
         sealed = check(conn, trusted=trusted, copies=seals_dir)
-    broken = len(result.broken) + len(sealed.problems)
+    broken = len(result.broken) + len(sealed.problems) + len(admin.problems)
     if as_json:
         emit({"cases": result.cases, "rows": result.rows,
               "broken": [{"case": k, "problem": v} for k, v in result.broken.items()],
+              "admin_log": {"rows": admin.rows, "problems": admin.problems},
               "seals": {"checked": sealed.checked, "sealed_rows": sealed.sealed_rows,
                         "problems": sealed.problems}}, True)
     else:
         for ref, problem in result.broken.items():
             typer.echo(f"{ref}: {problem}")
-        for problem in sealed.problems:
+        for problem in admin.problems + sealed.problems:
             typer.echo(problem)
         if sealed.checked:
             typer.echo(f"{sealed.checked:,} seals checked, covering {rows_text(sealed.sealed_rows)}")
-        typer.echo(result.summary(also_broken=len(sealed.problems)))
+        typer.echo(result.summary(also_broken=len(sealed.problems) + len(admin.problems)))
     if broken:
         raise typer.Exit(1)
+
+
+@audit_app.command("admin", short_help="What administrators changed: the admin log.")
+def admin(action: Optional[str] = typer.Option(None, "--action", metavar="ACTION",
+                                               help="Only this kind of change, e.g. org_update."),
+          target: Optional[str] = typer.Option(None, "--target", metavar="CODE|NAME",
+                                               help="Only changes to this organisation, person "
+                                                    "or programme."),
+          as_json: bool = JSON_OPT) -> None:
+    """Every change an administrator made, oldest first: who, when, what, before and after."""
+    from workflow.services import admin_log
+    from workflow.cli._words import admin_rows
+    with reading(engine()) as conn:
+        found = admin_log.rows(conn, action=action, target=target)
+    if as_json:
+        emit(found, True)
+    else:
+        emit(admin_rows(found), False, ["id", "when", "who", "change", "of", "before", "after"])
 
 
 @audit_app.command("keygen", short_help="Make the Ed25519 key that signs seals.")

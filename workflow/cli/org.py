@@ -1,4 +1,4 @@
-"""`casework org add|list`."""
+"""`casework org add|update|list`."""
 from typing import Optional
 
 import typer
@@ -27,6 +27,38 @@ def add(code: str = typer.Argument(..., metavar="CODE",
         row = directory.add_org(conn, code, name=name, email=email, escalation_email=escalation_email,
                              kind=kind, esg_allocation=esg_allocation, org_id=org_id)
     emit(row, as_json) if as_json else typer.echo(f"organisation {code} added")
+
+
+@org_app.command("update", short_help="Change an organisation (written to the admin log).")
+def update(code: str = typer.Argument(..., metavar="CODE", help="Its ONS/GSS code."),
+           name: Optional[str] = typer.Option(None, "--name", metavar="TEXT", help="Its full name."),
+           email: Optional[str] = typer.Option(None, "--email", metavar="ADDRESS",
+                                               help="The council contact for returns."),
+           escalation_email: Optional[str] = typer.Option(
+               None, "--escalation-email", metavar="ADDRESS",
+               help="Chief executive or s151 officer ('' clears it)."),
+           esg_allocation: Optional[str] = typer.Option(
+               None, "--esg-allocation", metavar="POUNDS",
+               help="Efficiency Support Grant allocation in pounds ('' clears it)."),
+           org_id: Optional[str] = typer.Option(None, "--org-id", metavar="ID",
+                                                help="360Giving org-id ('' clears it)."),
+           as_json: bool = JSON_OPT) -> None:
+    """Change what is given of an organisation; one row of the admin log, before and after.
+
+    A lower ESG allocation that would break the rules for a case already submitted is
+    refused, naming the cases.
+    """
+    from workflow import clock
+    from workflow.services import administration
+    from workflow.services.admin_log import Admin
+    with engine().begin() as conn:
+        row = administration.update_org(conn, code, Admin.operator(), at=clock.now(), name=name,
+                                        email=email, escalation_email=escalation_email,
+                                        esg_allocation=esg_allocation, org_id=org_id)
+    if as_json:
+        emit(row, True)
+    else:
+        typer.echo(f"organisation {code} {'updated' if row['changed'] else 'unchanged'}")
 
 
 @org_app.command("list")

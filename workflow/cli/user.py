@@ -1,4 +1,4 @@
-"""`casework user add|list|passwd`.
+"""`casework user add|list|passwd|disable|enable|roles`.
 
 `user passwd` sets a person's web sign-in password: on a terminal it asks
 twice without echoing; otherwise it reads one line from stdin, so a script can
@@ -37,8 +37,9 @@ def list_(as_json: bool = JSON_OPT) -> None:
     if as_json:
         emit(rows, True)
     else:
-        emit([{**r, "roles": ", ".join(r["roles"])} for r in rows], False,
-             ["name", "roles", "email", "org"])
+        emit([{**r, "roles": ", ".join(r["roles"]),
+               "standing": "disabled" if r["disabled"] else "active"} for r in rows], False,
+             ["name", "roles", "email", "org", "standing"])
 
 
 def _read_password() -> str:
@@ -56,6 +57,54 @@ def passwd(name: str = typer.Argument(..., metavar="NAME")) -> None:
     password = _read_password()
     passwords.set_password(engine(), name, password.removesuffix("\r"))
     typer.echo(f"password set for {name}")
+
+
+def _standing(name: str, disabled: bool, as_json: bool) -> None:
+    from workflow import clock
+    from workflow.services import administration
+    from workflow.services.admin_log import Admin
+    with engine().begin() as conn:
+        row = administration.set_disabled(conn, name, disabled, Admin.operator(), at=clock.now())
+    if as_json:
+        emit(row, True)
+    else:
+        word = "disabled" if disabled else "enabled"
+        typer.echo(f"{name} {word}" if row["changed"] else f"{name} was already {word}")
+
+
+@user_app.command("disable", short_help="Stop a person signing in, using tokens or acting.")
+def disable(name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPT) -> None:
+    """Disable NAME: no sign-in, API token or action from now on; their history stays.
+
+    Written to the admin log. The last admin, and a programme's senior responsible
+    owner, cannot be disabled.
+    """
+    _standing(name, True, as_json)
+
+
+@user_app.command("enable", short_help="Let a disabled person sign in and act again.")
+def enable(name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPT) -> None:
+    """Enable NAME again (written to the admin log)."""
+    _standing(name, False, as_json)
+
+
+@user_app.command("roles", short_help="Add or remove a person's roles.")
+def roles(name: str = typer.Argument(..., metavar="NAME"),
+          add: List[str] = typer.Option([], "--add", metavar="ROLE", help="A role to give; again for more."),
+          remove: List[str] = typer.Option([], "--remove", metavar="ROLE", help="A role to take away; again for more."),
+          as_json: bool = JSON_OPT) -> None:
+    """Give NAME roles (--add) and take others away (--remove); one row of the admin log."""
+    from workflow import clock
+    from workflow.services import administration
+    from workflow.services.admin_log import Admin
+    with engine().begin() as conn:
+        row = administration.change_roles(conn, name, Admin.operator(), at=clock.now(),
+                                          add=add, remove=remove)
+    if as_json:
+        emit(row, True)
+    else:
+        typer.echo(f"{name}: {', '.join(row['roles'])}"
+                   + ("" if row["changed"] else " (nothing changed)"))
 
 
 def register(app: typer.Typer) -> None:

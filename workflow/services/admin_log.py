@@ -185,3 +185,56 @@ def changed(before: Mapping[str, Any],
     """Only the keys whose values differ, from each side."""
     keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+# --- for people ------------------------------------------------------------------------
+FIELD_WORDS = {"esg_allocation": "ESG allocation", "escalation_email": "escalation email",
+               "org_id": "org-id", "disabled_at": "disabled", "sro": "senior responsible owner",
+               "email": "email", "name": "name", "roles": "roles", "kind": "kind", "org": "organisation"}
+
+
+SHOWN_VALUES = 12
+
+
+def side_text(side: Any) -> str:
+    """One side of a change as people read it: `ESG allocation £12,000; name Allerdale`.
+
+    A programme file's side shows the file's values that changed (and its SRO when it
+    changed); None is "nothing" (before an addition)."""
+    from states.errors import DocumentError
+    from states.money import parse_money, pounds
+    if side is None:
+        return "nothing"
+    if not isinstance(side, Mapping):
+        return str(side)
+    if "values" in side:                       # a programme file
+        values = side["values"]
+        if len(values) > SHOWN_VALUES:             # a new programme: its whole file
+            shown = {k: values[k] for k in ("name", "kind", "fund") if k in values}
+            return "; ".join(f"{k} {_value_text(v)}" for k, v in shown.items()) + \
+                f" and {len(values) - len(shown)} more values of its file (--json shows them)"
+        parts = [f"{k} {_value_text(v)}" for k, v in sorted(values.items())]
+        return "; ".join(parts) or "the same values (comments or layout changed)"
+    parts = []
+    for key, value in side.items():
+        words = FIELD_WORDS.get(key, key.replace("_", " "))
+        if key == "esg_allocation" and isinstance(value, str):
+            try:
+                value = pounds(parse_money(value, key))
+            except DocumentError:      # shown as it is stored
+                pass
+        if key == "disabled_at":
+            parts.append("disabled" if value else "active")
+            continue
+        parts.append(f"{words} {_value_text(value)}")
+    return "; ".join(parts)
+
+
+def _value_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(_value_text(v) for v in value) or "none"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} {_value_text(v)}" for k, v in value.items()) + "}"
+    return str(value)

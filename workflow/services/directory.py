@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import Connection, bindparam, select
@@ -10,10 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from states.errors import DocumentError
 from states.money import money_json, parse_money
 from states.roles import ROLES
+from workflow import clock
+from workflow.services import admin_log
+from workflow.services.admin_log import Admin
 from workflow.services.engine import Actor
-from workflow.errors import Malformed, OrganisationNotFound, PersonNotFound, RuleViolation
+from workflow.errors import (Malformed, OrganisationNotFound, PermissionDenied, PersonNotFound,
+                             RuleViolation)
 from workflow.storage.tables import organisations, people
 from workflow.storage.prepared import Prepared
+from workflow.services.chain import moment
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,39}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -33,7 +39,7 @@ def reserved_people(conn: Connection) -> list[str]:
     return [n for n in conn.execute(select(people.c.name)).scalars() if is_reserved(n)]
 
 
-def _email_problem(field: str, value: str | None) -> list[str]:
+def email_problem(field: str, value: str | None) -> list[str]:
     """The same check the outbox makes, so an address taken here can always be mailed."""
     if value is None:
         return []
@@ -50,14 +56,16 @@ def _email_problem(field: str, value: str | None) -> list[str]:
 
 def add_org(conn: Connection, code: str, *, name: str, email: str,
             escalation_email: str | None = None, kind: str = "council",
-            esg_allocation: str | None = None, org_id: str | None = None) -> dict[str, Any]:
+            esg_allocation: str | None = None, org_id: str | None = None,
+            by: Admin | None = None, at: datetime | None = None) -> dict[str, Any]:
+    """Add an organisation; one row of the admin log (`org_add`, what it holds after)."""
     problems: list[str] = []
     if not CODE.match(code):
         problems.append(f"code: '{code}' must be capital letters, digits and hyphens "
                         f"(the ONS/GSS code, e.g. E06000049)")
     if not name.strip() or any(ord(c) < 32 for c in name):
         problems.append("name: must be given, on one line")
-    problems += _email_problem("email", email) + _email_problem("escalation-email", escalation_email)
+    problems += email_problem("email", email) + email_problem("escalation-email", escalation_email)
     if kind not in ORG_KINDS:
         problems.append(f"kind: '{kind}' is not one of {', '.join(ORG_KINDS)}")
     esg = None
@@ -74,7 +82,10 @@ def add_org(conn: Connection, code: str, *, name: str, email: str,
         raise RuleViolation(f"Organisation {code} already exists.")
     row = dict(code=code, name=name, email=email, escalation_email=escalation_email,
                kind=kind, esg_allocation_pence=esg, org_id=org_id)
+    admin_log.hold(conn)
     conn.execute(organisations.insert().values(**row))
+    admin_log.append(conn, by or Admin.operator(), "org_add", code, before=None,
+                     after=org_json(row), at=at or clock.now())
     return org_json(row)
 
 
@@ -99,7 +110,9 @@ def get_org(conn: Connection, code: str) -> Any:
 
 
 def add_user(conn: Connection, name: str, *, roles: Iterable[str], email: str | None = None,
-             org: str | None = None) -> dict[str, Any]:
+             org: str | None = None, by: Admin | None = None,
+             at: datetime | None = None) -> dict[str, Any]:
+    """Add a person with roles; one row of the admin log (`user_add`, what they hold)."""
     roles = sorted(set(roles))
     problems: list[str] = []
     if not NAME.match(name):
@@ -114,36 +127,58 @@ def add_user(conn: Connection, name: str, *, roles: Iterable[str], email: str | 
             problems.append(f"role: '{r}' is not one of {', '.join(PERSON_ROLES)}")
     if "council" in roles and not org:
         problems.append("org: a council person needs --org, the organisation they belong to")
-    problems += _email_problem("email", email)
+    problems += email_problem("email", email)
     if problems:
         raise Malformed(f"Person {name}", problems)
     if org is not None:
         get_org(conn, org)
+    admin_log.hold(conn)
     try:
         with conn.begin_nested():
             conn.execute(people.insert().values(name=name, roles=roles, email=email, org=org))
     except IntegrityError:
         raise RuleViolation(f"A person called '{name}' already exists.") from None
-    return {"name": name, "roles": roles, "email": email, "org": org}
+    added = {"name": name, "roles": roles, "email": email, "org": org}
+    admin_log.append(conn, by or Admin.operator(), "user_add", name, before=None, after=added,
+                     at=at or clock.now())
+    return added
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
-    return [{"name": r.name, "roles": list(r.roles), "email": r.email, "org": r.org}
-            for r in conn.execute(select(people).order_by(people.c.name))]
+    return [person_json(r) for r in conn.execute(select(people).order_by(people.c.name))]
 
 
-_ACTOR_Q = Prepared(select(people.c.name, people.c.roles, people.c.org).where(
-    people.c.name == bindparam("name")))
+def person_json(r: Any) -> dict[str, Any]:
+    return {"name": r.name, "roles": list(r.roles), "email": r.email, "org": r.org,
+            "disabled": r.disabled_at is not None,
+            "disabled_at": moment(r.disabled_at) if r.disabled_at is not None else None}
+
+
+_ACTOR_Q = Prepared(select(people.c.name, people.c.roles, people.c.org, people.c.disabled_at)
+                   .where(people.c.name == bindparam("name")))
 
 
 def actor(conn: Connection, name: str) -> Actor:
-    """The person acting, with their roles; `system` is the sweep."""
+    """The person acting, with their roles; `system` is the sweep. A disabled person is
+    refused here, so they can act on no face (their history keeps their name)."""
     if name == "system":
         return Actor.system()
     row = _ACTOR_Q.first(conn, {"name": name})
     if row is None:
         raise PersonNotFound(name)
+    if row.disabled_at is not None:
+        raise PermissionDenied(disabled_words(row.name), person=row.name)
     return Actor(row.name, frozenset(row.roles), row.org)
+
+
+def disabled_words(name: str) -> str:
+    return (f"{name} is disabled, so they cannot sign in, use an API token or act "
+            f"(an admin can enable them again).")
+
+
+def is_disabled(conn: Connection, name: str) -> bool:
+    row = conn.execute(select(people.c.disabled_at).where(people.c.name == name)).first()
+    return row is not None and row.disabled_at is not None
 
 
 def email_of(conn: Connection, name: str | None) -> str | None:

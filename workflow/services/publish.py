@@ -32,17 +32,17 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from states.bid import BID
 from states.money import pounds
 from workflow import clock
-from workflow.services import awards
+from workflow.services import awards, payments
 from workflow.services import programme_files as programme_store
 from workflow.services.calendar import london_day
 from workflow.storage.db import reading
 from workflow.errors import Malformed, RuleViolation, SetupError
-from workflow.storage.tables import cases, history, organisations
+from workflow.storage.tables import cases, checkpoints, history, organisations
 
 __all__ = ["Funder", "Publication", "PublicationRefused", "build", "validate", "write",
            "publish", "dumps", "org_id_for", "council_named", "AWARDED_STATES"]
@@ -193,6 +193,8 @@ def build(engine: Engine, code: str, *, funder: Funder | None = None) -> Publica
                                  .order_by(cases.c.id)))
         offered = _offer_days(conn, [r.id for r in rows])
         held = {r.id: awards.reserved_for(conn, r.id) for r in rows}
+        paid = {r.id: payments.paid_pence(conn, r.id) for r in rows}
+        planned = _planned_dates(conn, [r.id for r in rows])
         codes = {c for r in rows for c in [r.lead, *r.partners]}
         orgs = {o.code: o for o in conn.execute(
             select(organisations).where(organisations.c.code.in_(codes)))}
@@ -208,8 +210,12 @@ def build(engine: Engine, code: str, *, funder: Funder | None = None) -> Publica
         if org_id is None:
             problems.append(f"{row.ref}: {why}")
             continue
-        grants.append(_grant(row, spec, funder, lead, org_id, orgs, held[row.id],
-                             offered.get(row.id)))
+        grant = _grant(row, spec, funder, lead, org_id, orgs, held[row.id], offered.get(row.id))
+        # Issue 19: what has been paid, and when the funded work runs (accepted to last return).
+        grant["amountDisbursed"] = _amount(paid[row.id])
+        if row.id in planned:
+            grant["plannedDates"] = [planned[row.id]]
+        grants.append(grant)
     if problems:
         raise PublicationRefused(f"The 360Giving data for {spec.code} was not published", problems)
     if not grants:
@@ -234,6 +240,24 @@ def _offer_days(conn: Any, case_ids: list[int]) -> dict[int, date]:
          .where(history.c.case_id.in_(case_ids), history.c.trigger == "offer")
          .order_by(history.c.case_id, history.c.seq))
     return {r.case_id: london_day(r.at) for r in conn.execute(q)}
+
+
+def _planned_dates(conn: Any, case_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Each accepted award's period: from the day its returns were scheduled (the award
+    accepted) to its last return's due date."""
+    if not case_ids:
+        return {}
+    q = (select(checkpoints.c.case_id, func.min(checkpoints.c.scheduled_at).label("start"),
+                func.max(checkpoints.c.due).label("end"))
+         .where(checkpoints.c.case_id.in_(case_ids)).group_by(checkpoints.c.case_id))
+    out = {}
+    for r in conn.execute(q):
+        if r.start is None or r.end is None:
+            continue
+        out[r.case_id] = {"title": "The funded work, monitored by its returns",
+                          "startDate": london_day(r.start).isoformat(),
+                          "endDate": r.end.isoformat()}
+    return out
 
 
 def _grant(row: Any, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: dict[str, Any],

@@ -17,8 +17,8 @@ from workflow.errors import CaseNotFound, CaseworkError, Refused
 from workflow.services.chain import as_dict, head_of
 from workflow.services.merkle import Frontier, inclusion_path
 from workflow.storage.tables import history
-from workflow.services.seals import (Seal, digest, latest, leaves, read_copies, recorded_keys,
-                                     rows_text, signature_holds, stored)
+from workflow.services.seals import (Seal, admin_leaves, digest, latest, leaves, read_copies,
+                                     recorded_keys, rows_text, signature_holds, stored)
 
 
 @dataclass
@@ -42,6 +42,7 @@ def check(conn: Connection, *, trusted: set[str] | None = None,
         return report
     readable = _check_chain(chain, keys, report)
     _check_roots(conn, readable, report)
+    _check_admin_roots(conn, readable, report)
     report.checked = len(chain)
     report.sealed_rows = max((s.tree_size for s in readable), default=0)
     return report
@@ -113,6 +114,32 @@ def _check_roots(conn: Connection, chain: list[Seal], report: SealReport) -> Non
         first = good_up_to + 1 if good_up_to < size else 1
         gone = "" if size in roots else f" (only {tree.size:,} rows are left)"
         report.problems.append(f"{s.label}: rows {first:,}-{size:,} no longer match{gone}")
+
+
+def _check_admin_roots(conn: Connection, chain: list[Seal], report: SealReport) -> None:
+    """The admin log's tree at each seal's `admin_tree_size` against its `admin_root`
+    (seals made before the admin log existed have neither, and are not asked)."""
+    with_admin = sorted((s for s in chain if isinstance(s.statement.get("admin_tree_size"), int)),
+                        key=lambda s: s.statement["admin_tree_size"])
+    if not with_admin:
+        return
+    roots: dict[int, str] = {}
+    tree, rows = Frontier(), admin_leaves(conn)
+    for size in sorted({s.statement["admin_tree_size"] for s in with_admin}):
+        tree.extend(islice(rows, size - tree.size))
+        if tree.size < size:
+            break
+        roots[size] = tree.root().hex()
+    good_up_to = 0
+    for s in with_admin:
+        size = s.statement["admin_tree_size"]
+        if roots.get(size) == s.statement.get("admin_root"):
+            good_up_to = max(good_up_to, size)
+            continue
+        first = good_up_to + 1 if good_up_to < size else 1
+        gone = "" if size in roots else f" (only {tree.size:,} rows are left)"
+        report.problems.append(f"{s.label}: admin log rows {first:,}-{size:,} no longer "
+                               f"match{gone}")
 
 
 # --- proofs -----------------------------------------------------------------------

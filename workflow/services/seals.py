@@ -35,12 +35,16 @@ from workflow.storage.db import reading
 from workflow.errors import ConflictError, SetupError
 from workflow.services.chain import moment
 from workflow.services.merkle import Frontier, leaf_hash
-from workflow.storage.tables import audit_keys, history, seals
+from workflow.storage.tables import admin_log, audit_keys, history, seals
 
 KEY_SETTING = "CASEWORK_AUDIT_KEY"
 PREVIOUS_KEY_SETTING = "CASEWORK_AUDIT_PREVIOUS_KEY"
 DIR_SETTING = "CASEWORK_SEAL_DIR"
 STATEMENT_FIELDS = ("seal", "tree_size", "root", "sealed_at", "previous", "key")
+# The admin log's own tree (DESIGN section 10), signed beside the history's: in every seal
+# made since the admin log existed, absent from those before, so their statements (and
+# signatures) are byte for byte what they were.
+ADMIN_FIELDS = ("admin_tree_size", "admin_root")
 ROWS_PER_SEAL = 10_000          # `serve` seals after this many new rows (and daily)
 
 
@@ -134,7 +138,8 @@ def recorded_keys(conn: Connection) -> set[str]:
 # --- statements ---------------------------------------------------------------
 def canonical(statement: Mapping[str, Any]) -> bytes:
     """The bytes a seal's signature covers."""
-    return json.dumps({k: statement[k] for k in STATEMENT_FIELDS}, sort_keys=True,
+    fields = STATEMENT_FIELDS + tuple(k for k in ADMIN_FIELDS if k in statement)
+    return json.dumps({k: statement[k] for k in fields}, sort_keys=True,
                       separators=(",", ":")).encode("utf-8")
 
 
@@ -185,8 +190,11 @@ class Seal:
         if missing:
             raise ValueError(f"it has no {', '.join(missing)}")
         statement = {k: doc[k] for k in STATEMENT_FIELDS}
+        statement.update({k: doc[k] for k in ADMIN_FIELDS if k in doc})
         if not isinstance(statement["seal"], int) or not isinstance(statement["tree_size"], int):
             raise ValueError("its seal number and tree_size must be whole numbers")
+        if "admin_tree_size" in statement and not isinstance(statement["admin_tree_size"], int):
+            raise ValueError("its admin_tree_size must be a whole number")
         return cls(statement["seal"], statement, doc["signature"], doc.get("endorsement"))
 
 
@@ -240,6 +248,19 @@ def leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
             yield _leaf(row_hash)
 
 
+def admin_leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
+    """Every admin-log row's leaf hash in write order (its id): the seals' second tree."""
+    from workflow.services.admin_log import hashes
+    for row_hash in hashes(conn, upto_id=upto_id):
+        yield _leaf(row_hash)
+
+
+def _admin_boundary(conn: Connection) -> int:
+    """The last admin-log row a seal may cover. Rows are numbered under the log's head
+    lock, so one committed later always has a higher id: no lock is needed here."""
+    return int(conn.execute(select(func.coalesce(func.max(admin_log.c.id), 0))).scalar_one())
+
+
 def _boundary(engine: Engine) -> int:
     """The last history row id a seal may cover: every row up to it is committed.
 
@@ -272,9 +293,10 @@ def seal(engine: Engine, key: Ed25519PrivateKey, *,
     seconds), then the seal is added only if no other seal was made meanwhile.
     """
     upto = _boundary(engine)
-    tree = Frontier()
+    tree, admin_tree = Frontier(), Frontier()
     with reading(engine) as conn:
         tree.extend(leaves(conn, upto_id=upto))
+        admin_tree.extend(admin_leaves(conn, upto_id=_admin_boundary(conn)))
     with engine.begin() as conn:
         last = latest(conn)
         if last is not None and last.tree_size > tree.size:
@@ -287,6 +309,8 @@ def seal(engine: Engine, key: Ed25519PrivateKey, *,
             "sealed_at": moment(now or clock.now()),
             "previous": digest(last.statement) if last else None,
             "key": public_text(key.public_key()),
+            "admin_tree_size": admin_tree.size,
+            "admin_root": admin_tree.root().hex(),
         }
         endorsement = _endorsement(last, statement, previous_key)
         made = Seal(statement["seal"], statement, _sign(key, statement), endorsement)

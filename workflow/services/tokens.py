@@ -106,4 +106,7 @@ def authenticate(conn: Connection, token: str | None, *, now: datetime) -> Actor
     if row.expires_at is not None and row.expires_at <= now:
         raise TokenRefused(f"API token {row.id} expired on {row.expires_at:%Y-%m-%d %H:%M} UTC; "
                            f"ask for a new one.")
+    if directory.is_disabled(conn, row.person):
+        raise TokenRefused(f"API token {row.id} acts as {row.person}, who is disabled; "
+                           f"nothing can be done with it until an admin enables them again.")
     return directory.actor(conn, row.person)

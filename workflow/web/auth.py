@@ -27,7 +27,8 @@ _LAST_SIGN_OUT = (select(func.max(attempts.c.at))
                   .where(attempts.c.name == people.c.name, attempts.c.outcome == "signout")
                   .scalar_subquery())
 _PERSON = (select(people.c.name, people.c.roles, people.c.org, people.c.email,
-                  people.c.password_hash, organisations.c.name.label("org_name"),
+                  people.c.password_hash, people.c.disabled_at,
+                  organisations.c.name.label("org_name"),
                   _LAST_SIGN_OUT.label("signed_out"))
            .select_from(people.outerjoin(organisations, organisations.c.code == people.c.org))
            .where(people.c.name == bindparam("name")))
@@ -88,8 +89,8 @@ def session_of(request: Request) -> Session:
 
 
 def load_viewer(engine: Engine, session: Session) -> Viewer | None:
-    """The signed-in person, or None: no session, or the person was removed, changed
-    their password or signed out (anywhere) since this session began."""
+    """The signed-in person, or None: no session, or the person was removed, disabled,
+    changed their password or signed out (anywhere) since this session began."""
     if not session.name:
         return None
     with reading(engine) as conn:
@@ -97,6 +98,9 @@ def load_viewer(engine: Engine, session: Session) -> Viewer | None:
     if row is None or not row.password_hash or fingerprint(row.password_hash) != session.password \
             or (row.signed_out is not None and row.signed_out.timestamp() > session.signed_in_at):
         session.sign_out("Your session has ended. Sign in again to carry on.")
+        return None
+    if row.disabled_at is not None:       # disabled by an admin: this session ends now
+        session.sign_out("Your session has ended: your account has been disabled.")
         return None
     return Viewer(row.name, frozenset(row.roles), row.org, row.org_name, row.email)
 

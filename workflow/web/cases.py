@@ -114,7 +114,8 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                   if staff and row.kind == "bid" and row.state in ASSESSED_STATES else None)
         may_assign = who.has("caseworker") and not DEFINITIONS[row.kind].is_final(row.state)
         caseworkers = ([u["name"] for u in directory.list_users(conn)
-                        if "caseworker" in u["roles"] and u["name"] != row.caseworker]
+                        if "caseworker" in u["roles"] and u["name"] != row.caseworker
+                        and not u["disabled"]]
                        if may_assign else [])
         planned = plan_actions(conn, row, who.actor)
         spec = uow.spec(row.programme)

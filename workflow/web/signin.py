@@ -85,7 +85,9 @@ def _attempt(request: Request, name: str, password: str) -> tuple[bool, float]:
     if claimed.attempt is None:
         return False, policy.delay(policy.failures)   # as slow as the failure that locked it
     # `system` (in any capitalisation) is the sweep's name, never a person's.
-    ok = not directory.is_reserved(name) and passwords.check_password(engine, name, password)
+    # A disabled person's right password still fails, with the same words as a wrong one.
+    ok = not directory.is_reserved(name) and passwords.check_password(engine, name, password) \
+        and not _disabled(request, name)
     lockout.settle(engine, claimed.attempt, ok)
     if ok:
         session = session_of(request)
@@ -94,6 +96,11 @@ def _attempt(request: Request, name: str, password: str) -> tuple[bool, float]:
         request.state.viewer = load_viewer(engine, session)
         return request.state.viewer is not None, 0.0
     return False, policy.delay(claimed.standing.failures + 1)
+
+
+def _disabled(request: Request, name: str) -> bool:
+    with reading(request.app.state.engine) as conn:
+        return directory.is_disabled(conn, name)
 
 
 def _password_hash(request: Request, name: str) -> str | None:
