@@ -36,6 +36,7 @@ from demo.pstn import Network
 from demo.returns import MonitoringYear
 from demo.story import DemoStepFailed, Event, Size, Story
 from demo.tca import TcaRound
+from demo.variation import OneVariation, variation_rows
 from workflow.errors import Refused
 from workflow.storage.tables import outbox
 from workflow.services.setup import init
@@ -126,6 +127,7 @@ def run_demo(out: Path | str = "casework-demo", *, seed: int = 2013, size: str =
                 catcher.keep(engine, SENDER)
             end = story.today()
             figures = gather(engine, end=end)
+            figures.extra["variations"] = variation_rows(engine)
             received, repeats = len(catcher.caught), catcher.repeats
         password, why_not = _sample_sign_ins(engine)
     finally:
@@ -143,7 +145,12 @@ def _plot(story: Story) -> tuple[Cast, MonitoringYear]:
     leads = {b.lead.code for b in bids} | {a.lead.code for a in areas}
     cast = register(story, needed_bodies(bids, areas, everyone=story.size.name == "full"), leads)
     year = MonitoringYear(story, cast)
-    TcaRound(story, cast, bids, on_accepted=year.begin).book()
+    varied = OneVariation(story, cast)
+
+    def accepted(ref: str) -> None:
+        year.begin(ref)
+        varied.consider(ref)
+    TcaRound(story, cast, bids, on_accepted=accepted).book()
     Network(story, cast, areas, on_active=year.begin).book()
     return cast, year
 

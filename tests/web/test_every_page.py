@@ -22,7 +22,7 @@ from tests.web.live import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, LiveServer
 from workflow.services.programme_files import bundled_sources
 from workflow.storage.db import make_engine, reading
 from demo import run_demo
-from workflow.storage.tables import cases, checkpoints, people
+from workflow.storage.tables import cases, checkpoints, people, variations
 from workflow.services.passwords import DEMO_PASSWORD
 from workflow.web import create_app
 from workflow.web.settings import WebSettings
@@ -61,6 +61,10 @@ def year(tmp_path_factory) -> dict[str, Any]:
             checkpoints.c.case_id == suspended.id).order_by(checkpoints.c.n)).scalar()
         council = conn.execute(select(people.c.name).where(
             people.c.org == suspended.lead)).scalar()
+        varied = conn.execute(select(cases).join(variations, variations.c.case_id == cases.c.id)
+                              .order_by(variations.c.id)).first() or closed
+        varied_council = conn.execute(select(people.c.name).where(
+            people.c.org == varied.lead)).scalar()
     # A draft bid amended once, for the case page's changes and the application's versions.
     from workflow.services import applications, lifecycle
     bid = {"programme": "tca-2013", "category": "single_operation", "lead": suspended.lead,
@@ -72,7 +76,7 @@ def year(tmp_path_factory) -> dict[str, Any]:
                        council)
     yield {"engine": engine, "closed": closed.ref, "suspended": suspended.ref, "area": area.ref,
            "rejected": rejected.ref, "return": a_return, "council": council,
-           "amended": amended}
+           "amended": amended, "varied": varied.ref, "varied_council": varied_council}
     engine.dispose()
 
 
@@ -108,6 +112,9 @@ def pages(y: dict[str, Any]) -> list[tuple[str, str | None, str]]:
         ("message", "carol.hughes", "/outbox/1"),
         ("council-returns", y["council"], "/returns"),
         ("council-return", y["council"], f"/returns/{r}"),
+        ("case-varied", "carol.hughes", f"/cases/{y['varied']}"),
+        ("agreement", "carol.hughes", f"/cases/{y['varied']}/agreement"),
+        ("council-agreement-v1", y["varied_council"], f"/cases/{y['varied']}/agreement?version=1"),
     ]
 
 
