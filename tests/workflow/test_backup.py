@@ -112,6 +112,7 @@ def test_a_restored_backup_has_every_row_and_every_evidence_file_of_the_original
     for table in original:
         assert copy[table] == original[table], table
     assert len(original["history"]) > 20 and len(original["outbox"]) >= 4
+    assert len(original["agreements"]) == 2      # each award's agreement, its PDF in the row
     assert stored_files(restored_files) == stored_files(files)
     assert len(stored_files(files)) == 2
     assert run("--db", empty_target, "audit", "verify").returncode == 0

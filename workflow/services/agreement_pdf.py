@@ -67,19 +67,19 @@ def draw(text: AgreementText) -> bytes:
     pdf.set_title(plain(f"Grant agreement {text.ref} version {text.version}"))
     pdf.set_author(plain(text.parties[0].name if text.parties else ""))
     pdf.set_subject(plain(text.title))
-    pdf.set_margins(20, 20, 20)
-    pdf.set_auto_page_break(True, margin=20)
+    pdf.set_margins(20, 18, 20)
+    pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
 
     def heading(words: str, size: int = 13) -> None:
-        pdf.ln(3)
+        pdf.ln(2)
         pdf.set_font("Helvetica", "B", size)
-        pdf.multi_cell(0, 7, plain(words), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(0, 6.5, plain(words), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_font("Helvetica", size=10)
 
     def para(words: str) -> None:
-        pdf.multi_cell(0, 5.5, plain(words), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(1)
+        pdf.multi_cell(0, 5, plain(words), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(0.8)
 
     heading("Grant agreement", 18)
     para(f"{text.programme}")
@@ -128,8 +128,14 @@ def draw(text: AgreementText) -> bytes:
     if not text.returns:
         para("No monitoring returns are asked for.")
 
-    heading("6. Acceptance")
-    para(f"The lead council accepts this agreement, version {text.version}, by accepting the "
-         f"award in casework. The SHA-256 of this document is recorded in the case's "
-         f"history when it is drawn up and again when it is accepted.")
+    if text.variation:
+        heading("6. This version")
+        para(f"This version was drawn up when variation {text.variation} was approved; it "
+             f"replaces the earlier versions, which stay readable. The SHA-256 of this "
+             f"document is recorded in the case's history with the approval.")
+    else:
+        heading("6. Acceptance")
+        para(f"The lead council accepts this agreement, version {text.version}, by accepting "
+             f"the award in casework. The SHA-256 of this document is recorded in the case's "
+             f"history when it is drawn up and again when it is accepted.")
     return bytes(pdf.output())
