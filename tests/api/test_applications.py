@@ -146,3 +146,20 @@ def test_evidence_is_attached_as_an_amendment(api, tmp_path, monkeypatch):
     assert json.loads(json.dumps(api.get(f"/cases/{ref}/application", "cllr",
                                          params={"version": 1}).json()))["document"].get(
         "evidence") is None
+
+
+def test_a_document_cannot_list_evidence_that_was_never_uploaded(api, tmp_path, monkeypatch):
+    monkeypatch.setenv("CASEWORK_FILES", str(tmp_path / "files"))
+    w = api.world
+    ref = api.post("/cases", "cllr", json=w.bid_document()).json()["ref"]
+    before = _snapshot(w)
+    forged = put(api, ref, w.bid_document(evidence=[{"name": "a.pdf", "sha256": "0" * 64}]),
+                 headers={"If-Match": '"1"'})
+    assert forged.status_code == 422 and "evidence[0]" in forged.json()["detail"]
+    assert _snapshot(w) == before
+    files = {"file": ("costs.csv", b"item,cost\nhub,120000\n", "text/csv")}
+    kept = api.post(f"/cases/{ref}/application/evidence", "cllr", files=files).json()
+    # Listed already: kept when the rest of the document changes.
+    again = put(api, ref, {**kept["application"], "amount": "260000"},
+                headers={"If-Match": f'"{kept["version"]}"'})
+    assert again.status_code == 200 and again.json()["changed"] == ["amount"]

@@ -237,3 +237,30 @@ def test_the_council_answers_with_an_amendment_and_the_rules_of_submit_run_again
     with pytest.raises(RuleViolation, match="cannot be amended"):
         applications.amend(w.engine, ref, w.bid_document(amount="310000"), "cllr")
     _whole(w)
+
+
+def test_two_amendments_of_one_version_at_once_one_wins_and_the_other_writes_nothing(w):
+    import threading
+    ref = w.bid(by="cllr")
+    version = lifecycle.show(w.engine, ref)["version"]
+    start, outcomes = threading.Barrier(2), []
+
+    def amend(amount: str, who: str) -> None:
+        start.wait()
+        try:
+            applications.amend(w.engine, ref, w.bid_document(amount=amount), who,
+                               expected_version=version)
+            outcomes.append("done")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=amend, args=("1000", "cllr")),
+               threading.Thread(target=amend, args=("2000", "carol"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["conflict", "done"]
+    assert [v["version"] for v in applications.versions(w.engine, ref)] == [1, 2]
+    assert [r["trigger"] for r in lifecycle.case_history(w.engine, ref)] == ["create", "amend"]
+    _whole(w)

@@ -100,6 +100,7 @@ def amend(work: UnitOfWork | Engine, case: str | CaseRecord, document: Mapping[s
         new = app.to_json()
         old = dict(record.application or {})
         _refuse_moves(record, old, new)
+        _refuse_unknown_files(uow, old, new)
         changed = changed_fields(record.kind, old, new)
         if not changed:
             raise RuleViolation(f"The document is the same as {record.ref}'s current "
@@ -168,6 +169,33 @@ def _refuse_moves(case: CaseRecord, old: Mapping[str, Any], new: Mapping[str, An
     problems = [f"{name}: {case.ref} belongs to {old.get(name)!s}; an amendment cannot move it "
                 f"to {new.get(name)!s}" for name in ("programme", "lead")
                 if old.get(name) is not None and new.get(name) != old.get(name)]
+    if problems:
+        raise RuleViolation(f"The amended document is refused: {'; '.join(problems)}. Nothing "
+                            f"was written.", problems)
+
+
+def _refuse_unknown_files(uow: UnitOfWork, old: Mapping[str, Any],
+                          new: Mapping[str, Any]) -> None:
+    """A document may list as evidence only files that were uploaded (kept by their hash):
+    one it already listed, or one stored since (`attach`, the web's evidence page)."""
+    from workflow.services import attachments
+    listed = new.get("evidence")
+    if listed is None:
+        return
+    had = {f.get("sha256") for f in old.get("evidence") or () if isinstance(f, Mapping)}
+    root = attachments.files_root(uow.engine)
+    problems: list[str] = []
+    for i, item in enumerate(listed if isinstance(listed, list) else [listed]):
+        sha = item.get("sha256") if isinstance(item, Mapping) else None
+        if sha in had:
+            continue
+        try:
+            known = isinstance(sha, str) and attachments.path_for(sha, root).is_file()
+        except NotFound:
+            known = False
+        if not known:
+            problems.append(f"evidence[{i}]: no file with that SHA-256 was uploaded "
+                            f"(attach a file to the application to list it)")
     if problems:
         raise RuleViolation(f"The amended document is refused: {'; '.join(problems)}. Nothing "
                             f"was written.", problems)
