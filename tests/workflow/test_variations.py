@@ -296,3 +296,29 @@ def test_an_award_cannot_be_varied_below_what_is_paid(world, award):
         propose(world, award, amount="100000")
 
     assert rows(world) == before
+
+
+def test_two_approvers_approving_one_variation_at_once_approve_it_once(world, award):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from workflow.errors import CaseworkError
+    vref = propose(world, award, amount="300000")["ref"]
+    before = ledger_pence(world.engine, "tca-2013")
+    start = threading.Barrier(2)
+
+    def one(who):
+        start.wait()
+        try:
+            variations.decide(world.engine, vref, "approve", who)
+            return None
+        except CaseworkError as err:
+            return err
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcome = list(pool.map(one, ["april", "aaron"]))
+
+    assert sum(err is None for err in outcome) == 1
+    assert ledger_pence(world.engine, "tca-2013") == before + 5_000_000       # reserved once
+    assert [v["version"] for v in agreements.listing(world.engine, award)["versions"]] == [1, 2]
+    with world.engine.connect() as conn:
+        assert chain.verify(conn).ok
