@@ -45,6 +45,18 @@ def test_importing_the_command_line_imports_no_database_template_or_mail_library
     assert not {*NEVER_ON_START, "sqlalchemy", "rich"} & imported
 
 
+def test_the_services_that_change_a_case_load_no_pdf_or_template_library():
+    # Nearly every command imports lifecycle: the agreement's PDF library (fpdf2, which
+    # brings in cryptography) and Jinja2 wait for the first agreement or email.
+    ran = subprocess.run([sys.executable, "-c", "import sys, json; "
+                          "import workflow.services.lifecycle, workflow.services.assessment; "
+                          "print(json.dumps(sorted(sys.modules)))"],
+                         capture_output=True, text=True, timeout=120)
+    imported = set(json.loads(ran.stdout))
+
+    assert not {"fpdf", "cryptography", "jinja2", "sqlalchemy.orm"} & imported
+
+
 def test_help_lists_every_command_without_importing_one():
     imported = modules_after("--help")
 

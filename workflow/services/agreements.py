@@ -23,7 +23,6 @@ from states.programme import ProgrammeSpec
 from workflow.errors import NotFound
 from workflow.services import directory
 from workflow.services.access import check_visible
-from workflow.services.agreement_pdf import draw
 from workflow.services.calendar import london_day
 from workflow.services.facts import organisations_by_code
 from workflow.services.reads import load_case
@@ -62,6 +61,9 @@ def draw_up(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *, now: dat
     text = _text(conn, case, spec, version=version, made_on=london_day(now),
                  amount_pence=amount_pence, end_on=end_on, variation=variation, reason=reason,
                  previous_pence=previous_pence)
+    # Here, not at the top: fpdf2 (and the cryptography it imports) is a quarter of a
+    # second or more to import, and every command that imports lifecycle would pay it.
+    from workflow.services.agreement_pdf import draw
     pdf = draw(text)
     digest = hashlib.sha256(pdf).hexdigest()
     conn.execute(agreements.insert().values(

@@ -28,7 +28,7 @@ from workflow import errors
 from workflow.services import messages, directory
 from workflow.services import programme_files as programme_store
 from workflow.services.access import may_act
-from workflow.services.lifecycle import load_case
+from workflow.services.reads import load_case
 from workflow.storage.db import reading
 from workflow.errors import Malformed, PermissionDenied, RuleViolation
 from workflow.services.facts import LIVE_OFFER_STATES, facts_for, live_offers
