@@ -66,3 +66,11 @@ def test_a_council_never_finds_another_councils_draft_in_the_list_or_the_search(
         page = otto.get(path)
         assert page.status_code == 200 and f'href="/cases/{ref}"' not in page.text, path
     assert f'href="/cases/{ref}"' in site.as_("cllr").get("/cases?state=draft").text
+
+
+def test_a_partner_sees_no_version_of_a_draft_until_it_is_submitted(site):
+    ref = site.world.bid(by="cllr")
+    pat = site.as_("pat")
+    assert pat.get(f"/cases/{ref}/application?version=1").status_code == 404
+    site.world.advance(ref, "submit", by="cllr")
+    assert pat.get(f"/cases/{ref}/application?version=1").status_code == 200

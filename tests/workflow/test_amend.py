@@ -115,6 +115,7 @@ def test_another_councils_case_is_not_found_and_a_partner_may_not_amend(w):
         applications.amend(w.engine, ref, w.bid_document(amount="1000"), "pat")
     with pytest.raises(PermissionDenied, match="only a caseworker or council may"):
         applications.amend(w.engine, ref, w.bid_document(amount="1000"), "ash")
+    assert _snapshot(w) == before
     w.advance(ref, "submit", "check", "start_assessment")
     w.advance(ref, "ask_clarification", reason="Which councils share the savings?")
     before = _snapshot(w)

@@ -74,7 +74,7 @@ def application_page(request: Request) -> Response:
     asked = request.query_params.get("version", "")
     with UnitOfWork(request.app.state.engine, read_only=True) as uow:
         row = reads.load_case(uow.conn, request.path_params["ref"])
-        who.check_sees(row.ref, row.lead, row.partners)
+        who.check_sees(row.ref, row.lead, row.partners, row.state)
         listed = applications.versions(uow, row.ref)
         number = int(asked) if asked.isdigit() and len(asked) < 10 else None
         shown = applications.version_of(uow, row.ref, number)
