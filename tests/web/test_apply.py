@@ -110,8 +110,12 @@ def test_a_council_applies_a_question_a_page_and_submits_with_evidence(site):
     assert receipt.case_ref == ref and "Joint procurement" in receipt.body_text
     assert "Amount asked for:\n£250,000" in receipt.body_text
     assert "Business case.pdf" in receipt.body_text
-    inbox = text_of(site.as_("carol").get("/inbox").text)
-    assert ref in inbox
+    carol = site.as_("carol")
+    assert ref in text_of(carol.get("/inbox").text)
+    shown = carol.get(f"/cases/{ref}").text
+    assert "Evidence Business case.pdf" in text_of(shown) and "{&#39;name&#39;" not in shown
+    sha = case["application"]["evidence"][0]["sha256"]
+    assert carol.get(f"/apply/{ref}/evidence/{sha}").content == PDF   # staff download it too
     assert cllr.get(f"/apply/{ref}/evidence/{case['application']['evidence'][0]['sha256']}").content == PDF
 
 
@@ -120,7 +124,8 @@ def test_only_the_category_s_questions_are_asked(site):
     ref = start_bid(cllr)
     answer(cllr, ref, "category", {"category": "esg_top_up"})
     cllr.get(f"/apply/{ref}")
-    asked = set(re.findall(rf'href="/apply/{ref}/(\w+)\?change=1"', cllr.last))
+    asked = set(re.findall(rf'href="/apply/{ref}/(\w+)(?:\?change=1)?"', cllr.last)) - {
+        "evidence", "change"}
 
     assert asked == {"category", "title", "partners", "amount", "further_and_faster"}
     assert cllr.get(f"/apply/{ref}/innovation").status_code == 404
@@ -130,6 +135,7 @@ def test_a_draft_is_kept_between_visits_and_seen_by_the_lead_council_alone(site,
     cllr = site.as_("cllr")
     ref = start_bid(cllr)
     fill_bid(cllr, ref, BID_ANSWERS[1:3])              # the title and the partners
+    assert f'href="/apply/{ref}"' in cllr.get(f"/cases/{ref}").text   # continue from the case
 
     # Later, and someone else at the same council: the draft is listed and carries on.
     listed = text_of(colleague.get("/apply").text)
@@ -233,15 +239,29 @@ def test_the_council_answers_a_question_after_amending_two_fields(site):
     page = text_of(cllr.get(f"/cases/{ref}/answer").text)
     assert "Answer the question about your bid" in page
     assert "How will the savings be shared between the three councils?" in page
-    answer(cllr, ref, "amount", {"amount": "240000", "change": "1"})
-    answer(cllr, ref, "innovation", {"innovation": "Savings shared by population.",
-                                     "change": "1"})
+    answer(cllr, ref, "title", {"title": "Joint procurement hub for the three districts",
+                                "change": "1"})
+    # Two more on the one change page: saved together, one version.
+    form = cllr.get(f"/apply/{ref}/change")
+    assert 'name="amount" type="text" inputmode="decimal" spellcheck="false" value="250000"' \
+        in form.text
+    fields = dict(BID_ANSWERS[i] for i in range(len(BID_ANSWERS)))
+    typed = {**{k: v for d in fields.values() for k, v in d.items()},
+             "title": "Joint procurement hub for the three districts",
+             "amount": "240000", "innovation": "Savings shared by population."}
+    version = re.search(r'name="version" value="(\d+)"', form.text).group(1)
+    refused = cllr.post(f"/apply/{ref}/change", {**typed, "amount": "", "version": version})
+    assert refused.status_code == 400 and '<a href="#amount">' in refused.text
+    saved = cllr.post(f"/apply/{ref}/change", {**typed, "version": version})
+    assert saved.status_code == 303, text_of(saved.text)[:600]
     sent = send(cllr, ref)
 
     assert "Your answer is sent" in text_of(cllr.follow(sent).text)
     assert lifecycle.show(site.engine, ref)["state"] == "under_assessment"
     changed = [v["changed"] for v in applications.versions(site.engine, ref)][-2:]
-    assert changed == [["amount"], ["innovation"]]
+    assert changed == [["title"], ["amount", "innovation"]]
+    page = text_of(site.as_("ash").get(f"/cases/{ref}").text)
+    assert "Amount asked for Changed" in page or "Amount Changed" in page
 
 
 def test_a_network_area_expresses_interest_with_partners_and_service_areas(site):

@@ -74,10 +74,37 @@ def year(tmp_path_factory) -> dict[str, Any]:
     applications.amend(engine, amended, {**bid, "amount": "1400000",
                                          "innovation": "A single operation in two years."},
                        council)
+    with reading(engine) as conn:
+        caseworker = conn.execute(select(people.c.name).where(
+            people.c.name == "carol.hughes")).scalar()
     yield {"engine": engine, "closed": closed.ref, "suspended": suspended.ref, "area": area.ref,
            "rejected": rejected.ref, "return": a_return, "council": council,
-           "amended": amended, "varied": varied.ref, "varied_council": varied_council}
+           "amended": amended, "varied": varied.ref, "varied_council": varied_council,
+           **applications_in_hand(engine, council, suspended.lead, caseworker)}
     engine.dispose()
+
+
+def applications_in_hand(engine: Any, council: str, org: str, caseworker: str) -> dict[str, str]:
+    """A council's drafts (a bid, an expression of interest) and a bid it is asked about."""
+    from workflow.services import lifecycle
+    bid = {"programme": "tca-2013", "lead": org, "category": "shared_arrangement",
+           "title": "Shared revenues and benefits service", "partners": [],
+           "amount": "180000", "transitional_costs": "60000", "annual_savings": "90000",
+           "arrangement": "joint_contracting", "innovation": "One service for both councils."}
+    draft = lifecycle.open_case(engine, "bid", {k: bid[k] for k in list(bid)[:6]}, council,
+                                draft=True)["ref"]
+    area = lifecycle.open_case(engine, "area", {"programme": "pstn-2013", "lead": org,
+                                                "title": "One front door for families",
+                                                "partners": [{"name": "County police",
+                                                              "evidence": "Signed letter"}]},
+                               council, draft=True)["ref"]
+    asked = lifecycle.open_case(engine, "bid", bid, council)["ref"]
+    lifecycle.advance(engine, asked, "submit", council)
+    for trigger in ("check", "start_assessment"):
+        lifecycle.advance(engine, asked, trigger, caseworker)
+    lifecycle.advance(engine, asked, "ask_clarification", caseworker,
+                      reason="How will the savings be shared between the two councils?")
+    return {"draft": draft, "area_draft": area, "asked": asked}
 
 
 def pages(y: dict[str, Any]) -> list[tuple[str, str | None, str]]:
@@ -115,6 +142,19 @@ def pages(y: dict[str, Any]) -> list[tuple[str, str | None, str]]:
         ("case-varied", "carol.hughes", f"/cases/{y['varied']}"),
         ("agreement", "carol.hughes", f"/cases/{y['varied']}/agreement"),
         ("council-agreement-v1", y["varied_council"], f"/cases/{y['varied']}/agreement?version=1"),
+        ("apply-start", y["council"], "/apply"),
+        ("apply-first-question", y["council"], "/apply/new/tca-2013"),
+        ("apply-partners", y["council"], f"/apply/{y['draft']}/partners"),
+        ("apply-amount", y["council"], f"/apply/{y['draft']}/amount"),
+        ("apply-arrangement", y["council"], f"/apply/{y['draft']}/arrangement"),
+        ("apply-innovation", y["council"], f"/apply/{y['draft']}/innovation"),
+        ("apply-evidence", y["council"], f"/apply/{y['draft']}/evidence"),
+        ("apply-check", y["council"], f"/apply/{y['draft']}"),
+        ("case-draft", y["council"], f"/cases/{y['draft']}"),
+        ("apply-area-service-areas", y["council"], f"/apply/{y['area_draft']}/service_areas"),
+        ("apply-area-partners", y["council"], f"/apply/{y['area_draft']}/partners"),
+        ("apply-answer", y["council"], f"/cases/{y['asked']}/answer"),
+        ("apply-change", y["council"], f"/apply/{y['asked']}/change"),
     ]
 
 

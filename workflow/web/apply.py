@@ -31,7 +31,8 @@ from starlette.routing import Route
 
 from states import DEFINITIONS
 from states.programme import ProgrammeSpec
-from states.questions import KIND_OF_PROGRAMME, Question, answers, field_label, questions
+from states.questions import (FIELD_WORDS, KIND_OF_PROGRAMME, Question, answers, field_label,
+                              questions)
 from workflow.errors import CaseNotFound, CaseworkError, Malformed, NotFound
 from workflow.services import applications, attachments, chain, lifecycle
 from workflow.services.unit_of_work import UnitOfWork
@@ -376,6 +377,102 @@ def _general(name: str) -> str:
     return "partners-0" if name == "partners" else name
 
 
+# --- every answer on one page: one amendment ------------------------------------------------
+def change_page(request: Request) -> Response:
+    return render_change(request, request.path_params["ref"])
+
+
+def render_change(request: Request, ref: str, *, errors: list[Problem] | None = None,
+                  typed: Posted | None = None, status: int = 200) -> Response:
+    """Every question of the application on one page, so that the changes an answer needs
+    are saved together: one amendment, one version, each changed field marked as such."""
+    who = _council(request)
+    with UnitOfWork(_engine(request), read_only=True) as uow:
+        record = _in_hand(uow, ref, who)
+        if not _amendable(record):
+            return RedirectResponse(f"/cases/{record.ref}", status_code=303)
+        spec = uow.spec(record.programme)
+        document = dict(record.application or {})
+        asked = question_of_case(uow, record)
+        items = []
+        for q in questions(spec, document.get("category")):
+            value: Any = document.get(q.name)
+            if typed is not None:
+                value = (typed.data.getlist(q.name) if q.kind == "organisations"
+                         else typed.text(q.name))
+            elif q.kind == "lines":
+                value = "\n".join(value or [])
+            elif q.kind == "money" and value is not None:
+                value = _pounds_typed(value)
+            items.append({"q": q, "value": value,
+                          "rows": (_partner_rows(typed, document.get("partners") or [])
+                                   if q.kind == "area_partners" else []),
+                          "choices": (_org_choices(uow, record.lead)
+                                      if q.kind == "organisations" else [])})
+    return page(request, "apply_change.html", status=status, errors=errors or [], case=record,
+                spec=spec, items=items, asked=asked)
+
+
+async def save_changes(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    form = await posted(request)
+    who = await run_in_threadpool(_council, request)
+
+    def run() -> str:
+        with UnitOfWork(_engine(request)) as uow:
+            record = _in_hand(uow, ref, who)
+            spec = uow.spec(record.programme)
+            document = dict(record.application or {})
+            new = dict(document)
+            missing: list[Problem] = []
+            for q in questions(spec, document.get("category")):
+                value, problem = _answer(q, form)
+                if problem:
+                    missing.append(Problem(problem, _first_id(q)))
+                elif value is None:
+                    new.pop(q.name, None)
+                else:
+                    new[q.name] = value
+            if missing:
+                raise _AllMissing(missing)
+            kept = {x.name for x in questions(spec, new.get("category"))}
+            for other in questions(spec, document.get("category")):
+                if other.name not in kept:
+                    new.pop(other.name, None)
+            if not _same(record, spec, new):
+                applications.amend(uow, record, new, who.actor,
+                                   expected_version=form.number("version"))
+            return record.ref
+
+    try:
+        done = await run_in_threadpool(run)
+    except _AllMissing as err:
+        return await run_in_threadpool(render_change, request, ref, errors=err.problems,
+                                       typed=form, status=400)
+    except NotFound:
+        raise
+    except CaseworkError as err:
+        ids: dict[str, str] = {}
+        for name in ("category", "title", "partners", "service_areas", "arrangement"):
+            ids.update(_field_ids(name, form))
+        return await run_in_threadpool(
+            render_change, request, ref, typed=form, status=status_of(err),
+            errors=problems_of(err, {**_all_ids(), **ids}, general="change"))
+    session_of(request).flash("Your changes are saved.")
+    return RedirectResponse(f"/apply/{done}", status_code=303)
+
+
+class _AllMissing(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("missing answers")
+        self.problems = problems
+
+
+def _all_ids() -> dict[str, str]:
+    """The text and money fields' ids are their names."""
+    return {name: name for name in FIELD_WORDS}
+
+
 # --- evidence files -----------------------------------------------------------------------
 def evidence_page(request: Request) -> Response:
     return render_evidence(request, request.path_params["ref"])
@@ -561,6 +658,8 @@ ROUTES = [
     # The clarification email's link (case.clarification_requested): the same page.
     Route("/cases/{ref}/answer", check_page, methods=["GET"]),
     Route("/apply/{ref}/send", send, methods=["POST"]),
+    Route("/apply/{ref}/change", change_page, methods=["GET"]),
+    Route("/apply/{ref}/change", save_changes, methods=["POST"]),
     Route("/apply/{ref}/evidence", evidence_page, methods=["GET"]),
     Route("/apply/{ref}/evidence", attach, methods=["POST"]),
     Route("/apply/{ref}/evidence/remove", detach, methods=["POST"]),

@@ -18,7 +18,8 @@ from starlette.routing import Route
 
 from states import DEFINITIONS
 from states.money import MONEY_FIELDS
-from workflow.services import areas, assessment, assignment, chain, directory, monitoring
+from workflow.services import (applications, areas, assessment, assignment, chain, directory,
+                               monitoring)
 from workflow.services import lifecycle as case_service
 from workflow.storage.db import reading
 from workflow.errors import CaseworkError, NotFound
@@ -60,6 +61,8 @@ def application_rows(app: dict, names: dict[str, str],
             value = category(value)
         elif key == "arrangement":
             value = sentence(value)
+        elif key == "evidence" and isinstance(value, list):     # files: their names
+            value = "\n".join(str(f.get("name", "")) for f in value if isinstance(f, dict))
         elif isinstance(value, list):
             value = "\n".join(str(v) for v in value)
         elif isinstance(value, dict):
@@ -135,7 +138,11 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                 assessment=judged, fund=fund, staff=staff, changes=changes,
                 may_contribute=(who.has("caseworker") and row.kind == "area"
                                 and row.state in areas.CONTRIBUTION_STATES),
-                may_audit=who.has("auditor", "caseworker"), caseworkers=caseworkers, **agreed)
+                may_audit=who.has("auditor", "caseworker"), caseworkers=caseworkers,
+                # The lead council changes its application on /apply (a draft, a question).
+                apply_link=(who.has("council") and who.org == row.lead
+                            and applications.amendable(row)),
+                asked=row.state in DEFINITIONS[row.kind].groups.get("clarifying", ()), **agreed)
 
 
 async def advance(request: Request) -> Response:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from states import CHECKPOINT
+from states import CHECKPOINT, DEFINITIONS
 from workflow.services import attachments
 from workflow.services import lifecycle as case_service
 from workflow.services import monitoring
@@ -28,6 +28,8 @@ from workflow.web.forms import posted
 from workflow.web.pages import Problem, page, words
 
 STATES = CHECKPOINT.group("as_listed")
+# A case the lead council still writes or answers about: its link goes to /apply.
+AMENDABLE = frozenset(s for d in DEFINITIONS.values() for s in d.groups.get("amendable", ()))
 ACCEPTED_FILES = ",".join(attachments.ALLOWED)
 DECISION_LABELS = {"accept": "Accept the return", "query": "Query the return",
                    "waive": "Waive the return"}
@@ -51,7 +53,8 @@ def return_list(request: Request) -> Response:
         codes = list(conn.execute(programmes.select().with_only_columns(programmes.c.code)
                                   .order_by(programmes.c.code)).scalars())
     return page(request, "returns.html", rows=rows, pager=pager, names=names, filters=f,
-                states=STATES, programmes=codes, waiting=waiting, to_act=queries.COUNCIL_TO_ACT)
+                states=STATES, programmes=codes, waiting=waiting, to_act=queries.COUNCIL_TO_ACT,
+                amendable=AMENDABLE)
 
 
 def _ref(request: Request) -> str:
