@@ -11,6 +11,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from states import VARIATION
 from states.text import TEXT_PATTERN
 
 MONEY = r"^-?[0-9]+\.[0-9]{2}$"
@@ -356,7 +357,7 @@ class AgreementListing(_Shape):
 class Variation(_Shape):
     ref: str = Field(examples=["TCA-2013-0001/V1"])
     case: str
-    state: Literal["awaiting_decision", "approved", "rejected"]
+    state: str = Field(json_schema_extra={"enum": list(VARIATION.states)})
     version: int
     amount: Optional[str] = _money("The award's new total (null: unchanged).")
     previous_amount: str = _money("The award when the variation was proposed.")
