@@ -130,6 +130,7 @@ ROLE_WORDS: Mapping[str, Words] = words_table({
     "auditor": ("Auditor", "Reads every case's history, the admin log and the seals."),
     "admin": ("Admin", "Looks after organisations, people's roles and standing, and "
                        "programmes' senior responsible owners, each change in the admin log."),
+    "finance": ("Finance", "Approves and makes the payments of awards."),
     "council": ("Council", "A person of a council or agency: applies, answers and makes "
                            "returns for their organisation."),
     "system": ("The sweep", "The scheduler's sweep, which sends reminders and escalations."),

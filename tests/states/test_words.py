@@ -9,7 +9,8 @@ from states.definition import Definition, T
 from states.errors import ProgrammeFileError
 from states.ladder import DEFAULT_LADDER
 from states.programme import parse_programme
-from states.words import EVENT_WORDS, allowed_now, missing_words
+from states.roles import ROLES
+from states.words import ADMIN_WORDS, EVENT_WORDS, ROLE_WORDS, allowed_now, missing_words
 
 PROGRAMMES = sorted((Path(__file__).resolve().parents[2] / "states" / "programmes").glob("*.toml"))
 
@@ -109,3 +110,9 @@ def test_the_command_line_lists_allowed_triggers_with_their_codes():
     assert allowed_now(pairs, with_codes=True) == "Check eligibility (check), Withdraw (withdraw)"
     assert allowed_now(pairs, with_codes=False) == "Check eligibility, Withdraw"
     assert allowed_now([], with_codes=True) == "nothing"
+
+
+def test_every_role_and_every_kind_of_admin_change_has_a_label_and_a_sentence():
+    from workflow.services.admin_log import ACTIONS
+    assert missing_words("roles", "role", ROLES, ROLE_WORDS) == []
+    assert missing_words("admin log", "action", ACTIONS, ADMIN_WORDS) == []

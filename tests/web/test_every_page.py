@@ -80,6 +80,7 @@ def year(tmp_path_factory) -> dict[str, Any]:
     yield {"engine": engine, "closed": closed.ref, "suspended": suspended.ref, "area": area.ref,
            "rejected": rejected.ref, "return": a_return, "council": council,
            "amended": amended, "varied": varied.ref, "varied_council": varied_council,
+           "lead": suspended.lead,
            **applications_in_hand(engine, council, suspended.lead, caseworker)}
     engine.dispose()
 
@@ -137,6 +138,13 @@ def pages(y: dict[str, Any]) -> list[tuple[str, str | None, str]]:
         ("audit-verify", "iris.nolan", "/audit/verify"),
         ("messages", "carol.hughes", "/outbox"),
         ("message", "carol.hughes", "/outbox/1"),
+        ("audit-admin", "iris.nolan", "/audit/admin"),
+        ("admin", "sam.admin", "/admin"),
+        ("admin-organisations", "sam.admin", "/admin/organisations"),
+        ("admin-organisation", "sam.admin", f"/admin/organisations/{y['lead']}"),
+        ("admin-people", "sam.admin", "/admin/people"),
+        ("admin-person", "sam.admin", "/admin/people/carol.hughes"),
+        ("admin-programmes", "sam.admin", "/admin/programmes"),
         ("council-returns", y["council"], "/returns"),
         ("council-return", y["council"], f"/returns/{r}"),
         ("case-varied", "carol.hughes", f"/cases/{y['varied']}"),

@@ -16,7 +16,7 @@ REFUSED_WORDS = "The name or password is not right"
 
 @pytest.mark.parametrize("name, landing", [
     ("carol", "/inbox"), ("ash", "/inbox"), ("april", "/inbox"),
-    ("cllr", "/returns"), ("audrey", "/cases"), ("adam", "/cases"),
+    ("cllr", "/returns"), ("audrey", "/cases"), ("adam", "/admin"),
 ])
 def test_each_role_lands_on_its_own_start_page(site, name, landing):
     visitor = site.visitor()

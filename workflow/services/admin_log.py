@@ -33,6 +33,9 @@ from workflow.storage.db import is_postgres
 from workflow.storage.tables import admin_log, meta
 
 HEAD_KEY = "admin_log"
+# Every kind of change the log records (words: states.words.ADMIN_WORDS).
+ACTIONS = ("org_add", "org_update", "user_add", "user_roles", "user_disable", "user_enable",
+           "programme_load", "programme_sro")
 OPERATOR = "operator"        # the role recorded for the command line (the server's operator)
 
 
@@ -100,6 +103,8 @@ def hold(conn: Connection) -> None:
 def append(conn: Connection, by: Admin, action: str, target: str, *, before: Any, after: Any,
            at: datetime) -> dict[str, Any]:
     """Write one row after the head and move the head on; returns the row as `rows` gives it."""
+    if action not in ACTIONS:
+        raise ValueError(f"'{action}' is not a kind of change the admin log records")
     head = _locked_head(conn)
     row_id = int(head["last_id"]) + 1
     prev = str(head["last_hash"])

@@ -171,6 +171,14 @@ def actor(conn: Connection, name: str) -> Actor:
     return Actor(row.name, frozenset(row.roles), row.org)
 
 
+def actor_row(conn: Connection, name: str) -> Any:
+    """A person's row (roles, organisation, when disabled), whether or not they may act."""
+    row = conn.execute(select(people).where(people.c.name == name)).first()
+    if row is None:
+        raise PersonNotFound(name)
+    return row
+
+
 def disabled_words(name: str) -> str:
     return (f"{name} is disabled, so they cannot sign in, use an API token or act "
             f"(an admin can enable them again).")

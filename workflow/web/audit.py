@@ -3,7 +3,8 @@
 /audit/REF shows a case's rows, each with its own chain status (recomputed
 here from the rows, as `audit verify` does); /audit lists history across a
 programme with filters; /audit/verify checks every chain; /audit/export
-streams CSV or JSON as `casework audit export` writes it.
+streams CSV or JSON as `casework audit export` writes it; /audit/admin shows the
+admin log (what administrators changed), its chain checked as `audit verify` does.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from workflow import clock
+from states.words import admin_label
+from workflow.services import admin_log
 from workflow.services.lifecycle import load_case
 from workflow.storage.db import reading
 from workflow.errors import Malformed
@@ -138,7 +141,28 @@ def verify_all(request: Request) -> Response:
     started = clock.now()
     with reading(request.app.state.engine) as conn:
         result = verify(conn)
-    return page(request, "audit_verify.html", result=result, at=started)
+        admin = admin_log.verify(conn)
+    return page(request, "audit_verify.html", result=result, at=started, admin=admin)
+
+
+def admin_changes(request: Request) -> Response:
+    """/audit/admin: the admin log, newest first, each row's chain checked as verify does."""
+    require(request, *AUDIT_ROLES, doing="read the admin log")
+    p = request.query_params
+    size = request.app.state.settings.page_size
+    number = int(p["page"]) if p.get("page", "").isdigit() and 0 < int(p["page"]) < 100_000 else 1
+    target = p.get("target", "").strip()[:80]
+    with reading(request.app.state.engine) as conn:
+        checked = admin_log.verify(conn)
+        found = admin_log.rows(conn, target=target or None, newest_first=True,
+                               limit=number * size + 1)
+    rows = [{**r, "label": admin_label(r["action"]),
+             "before_text": admin_log.side_text(r["before"]),
+             "after_text": admin_log.side_text(r["after"])}
+            for r in found[(number - 1) * size:number * size]]
+    params = urlencode([("target", target)] if target else [])
+    return page(request, "audit_admin.html", rows=rows, checked=checked, target=target,
+                page_number=number, more=len(found) > number * size, params=params)
 
 
 def export(request: Request) -> Response:
@@ -170,5 +194,6 @@ ROUTES = [
     Route("/audit", programme_history, methods=["GET"]),
     Route("/audit/verify", verify_all, methods=["GET"]),
     Route("/audit/export", export, methods=["GET"]),
+    Route("/audit/admin", admin_changes, methods=["GET"]),
     Route("/audit/{ref}", case_audit, methods=["GET"]),
 ]

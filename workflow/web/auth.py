@@ -72,6 +72,8 @@ class Viewer:
             return "/inbox"
         if "council" in self.roles:
             return "/returns"
+        if self.roles == {"admin"}:
+            return "/admin"
         return "/cases"
 
     def may_see(self, lead: str, partners: Any, state: str | None = None) -> bool:

@@ -135,6 +135,8 @@ def navigation(who: Viewer | None) -> list[NavItem]:
         items.append(NavItem("/audit", "Audit"))
     if who.has("caseworker"):
         items.append(NavItem("/outbox", "Messages"))
+    if who.has("admin"):
+        items.append(NavItem("/admin", "Admin"))
     return items
 
 

@@ -1,0 +1,136 @@
+"""The admin area (role admin) and the auditor's admin log, on the web."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.web.site import PASSWORD, text_of
+from tests.workflow import tamper
+from workflow.services import admin_log, sro
+from workflow.storage.db import reading
+from workflow.storage.tables import admin_log as admin_log_t
+
+
+def rows(site) -> list[dict]:
+    with reading(site.engine) as conn:
+        return admin_log.rows(conn)
+
+
+@pytest.mark.parametrize("path", ["/admin", "/admin/organisations", "/admin/organisations/E07000026",
+                                  "/admin/people", "/admin/people/carol", "/admin/programmes"])
+def test_only_an_admin_opens_the_admin_area(site, path):
+    assert site.as_("adam").get(path).status_code == 200
+    for name in ("carol", "april", "audrey", "cllr"):
+        assert site.as_(name).get(path).status_code == 403, (name, path)
+    assert site.visitor().get(path).status_code == 303        # to sign in
+
+
+def test_an_admin_changes_an_organisation_in_one_row_with_their_name(site):
+    adam = site.as_("adam")
+    page = adam.get("/admin/organisations/E07000026")
+    assert page.status_code == 200
+    count = len(rows(site))
+
+    done = adam.post("/admin/organisations/E07000026", {
+        "name": "Council E07000026", "email": "returns@e07000026.example.gov.uk",
+        "escalation-email": "chief.executive@e07000026.example.gov.uk",
+        "esg-allocation": "12000", "org-id": ""})
+
+    assert done.status_code == 303
+    assert "Organisation E07000026 updated" in text_of(adam.follow(done).text)
+    logged = rows(site)
+    assert len(logged) == count + 1
+    assert (logged[-1]["actor"], logged[-1]["role"], logged[-1]["before"], logged[-1]["after"]) == \
+        ("adam", "admin", {"esg_allocation": None}, {"esg_allocation": "12000.00"})
+
+
+def test_a_refused_change_shows_why_keeps_what_was_typed_and_writes_nothing(site):
+    adam = site.as_("adam")
+    adam.get("/admin/organisations/E07000026")
+    count = len(rows(site))
+
+    refused = adam.post("/admin/organisations/E07000026", {
+        "name": "Council E07000026", "email": "not an address", "escalation-email": "",
+        "esg-allocation": "", "org-id": ""})
+
+    assert refused.status_code == 400
+    text = text_of(refused.text)
+    assert "There is a problem" in text and "'not an address' is not an email address" in text
+    assert 'href="#email"' in refused.text and 'value="not an address"' in refused.text
+    assert len(rows(site)) == count
+
+
+def test_roles_and_standing_and_the_last_admin(site):
+    adam = site.as_("adam")
+    adam.get("/admin/people/carol")
+    count = len(rows(site))
+    done = adam.post("/admin/people/carol/roles", {"roles": ["caseworker", "assessor"]})
+    assert done.status_code == 303
+    assert rows(site)[-1]["after"] == {"roles": ["assessor", "caseworker"]}
+
+    adam.get("/admin/people/carol")
+    assert adam.post("/admin/people/carol/standing", {"standing": "disabled"}).status_code == 303
+    assert rows(site)[-1]["action"] == "user_disable"
+    assert len(rows(site)) == count + 2
+
+    adam.get("/admin/people/adam")
+    refused = adam.post("/admin/people/adam/standing", {"standing": "disabled"})
+    assert refused.status_code == 422
+    assert "adam cannot disable themselves" in text_of(refused.text)
+    refused = adam.post("/admin/people/adam/roles", {"roles": ["auditor"]})
+    assert refused.status_code == 422
+    assert "adam is the last admin who can act" in text_of(refused.text)
+    assert len(rows(site)) == count + 2
+
+
+def test_a_disabled_person_is_signed_out_and_cannot_sign_in_again(site):
+    carol = site.as_("carol")
+    assert carol.get("/inbox").status_code == 200
+    adam = site.as_("adam")
+    adam.get("/admin/people/carol")
+    adam.post("/admin/people/carol/standing", {"standing": "disabled"})
+
+    assert carol.get("/inbox").status_code == 303                       # session ended
+    again = site.visitor().sign_in("carol", PASSWORD)
+    assert again.status_code == 401 and "The name or password is not right" in text_of(again.text)
+
+    adam.get("/admin/people/carol")
+    adam.post("/admin/people/carol/standing", {"standing": "active"})
+    assert site.visitor().sign_in("carol", PASSWORD).status_code == 303
+
+
+def test_an_admin_names_an_approver_as_sro_and_a_caseworker_is_refused(site):
+    adam = site.as_("adam")
+    page = adam.get("/admin/programmes")
+    assert "None named" in text_of(page.text)
+
+    refused = adam.post("/admin/programmes/tca-2013/sro", {"sro": "carol"})
+    assert refused.status_code == 422
+    assert "the senior responsible owner must be a person with role approver" in \
+        text_of(refused.text)
+    done = adam.post("/admin/programmes/tca-2013/sro", {"sro": "april"})
+    assert done.status_code == 303
+    with reading(site.engine) as conn:
+        assert sro.sro_of(conn, "tca-2013") == "april"
+    assert "april" in text_of(site.as_("carol").get("/programmes").text)
+
+
+def test_the_auditor_reads_the_admin_log_and_a_tampered_row_is_named(site):
+    adam = site.as_("adam")
+    adam.get("/admin/people/carol")
+    adam.post("/admin/people/carol/roles", {"roles": ["caseworker", "assessor"]})
+    audrey = site.as_("audrey")
+
+    page = audrey.get("/audit/admin")
+    text = text_of(page.text)
+    assert page.status_code == 200
+    assert "Roles changed" in text and "The admin log's chain holds" in text
+    assert "user_roles" not in text                                       # words, not codes
+    assert site.as_("adam").get("/audit/admin").status_code == 403
+    assert "Its chain holds" in text_of(audrey.get("/audit/verify").text)
+
+    with site.engine.connect() as conn:
+        last = conn.execute(select(admin_log_t.c.id).order_by(admin_log_t.c.id.desc())).scalar()
+    tamper.rewrite_admin_row(site.engine, last, rechain=False)
+    assert f"row {last} does not match its hash" in text_of(audrey.get("/audit/admin").text)
+    assert f"row {last} does not match its hash" in text_of(audrey.get("/audit/verify").text)
