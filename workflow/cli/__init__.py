@@ -12,6 +12,7 @@ bench/startup.py times it).
 from __future__ import annotations
 
 import importlib
+import re
 import os
 import sys
 from collections.abc import Iterator, MutableMapping
@@ -113,14 +114,19 @@ class _LazyRoot(TyperGroup):
             formatter.write_dl([(n, make_default_short_help(summary(n), limit)) for n in names])
 
 
+_WHOLE = re.compile(r"-?[0-9]+")
+
+
 def _plain_values_skip_pydantic() -> None:
     """A text option given text, or a flag given a bool, is taken as it is.
 
     typer (0.29) checks every value with a pydantic TypeAdapter, and building
     the first one imports pydantic: about a sixth of `casework case list`'s
-    start-up, to learn that the string typed is a string. Values of any other
-    type, or of another type than declared, still go through typer's own
-    adapter, built when first needed. (typer is pinned below 0.30 in
+    start-up, to learn that the string typed is a string. A whole number typed
+    for an int option (`case show --version 2`) is taken the same way when it
+    is within the option's min and max. Values of any other type, or of
+    another type than declared, still go through typer's own adapter, built
+    when first needed. (typer is pinned below 0.30 in
     pyproject.toml; tests/cli/test_startup.py fails if pydantic comes back.)
     """
     from typer import core
@@ -132,10 +138,18 @@ def _plain_values_skip_pydantic() -> None:
         def _coerce_value(self, value, param, ctx):  # type: ignore[no-untyped-def]
             if type(value) is self.annotation:
                 return value
+            if self.annotation is int and type(value) is str and _WHOLE.fullmatch(value):
+                # A plain whole number within the option's min and max is that int
+                # (what pydantic would make of it); anything else, or out of range,
+                # goes to typer's adapter, which clamps or refuses it in its words.
+                number = int(value)
+                low, high = self.parameter_info.min, self.parameter_info.max
+                if (low is None or number >= low) and (high is None or number <= high):
+                    return number
             return build(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
 
     def build_runtime_param(descriptor):  # type: ignore[no-untyped-def]
-        if descriptor.annotation in (str, bool) and descriptor.file_annotation is None:
+        if descriptor.annotation in (str, bool, int) and descriptor.file_annotation is None:
             return _AsGiven(parameter_info=descriptor.parameter_info,
                             annotation=descriptor.annotation)
         return build(descriptor)
