@@ -37,6 +37,7 @@ from demo.returns import MonitoringYear
 from demo.story import DemoStepFailed, Event, Size, Story
 from demo.tca import TcaRound
 from demo.variation import OneVariation, variation_rows
+from demo.clarifications import clarification_rows
 from workflow.errors import Refused
 from workflow.storage.tables import outbox
 from workflow.services.setup import init
@@ -128,6 +129,7 @@ def run_demo(out: Path | str = "casework-demo", *, seed: int = 2013, size: str =
             end = story.today()
             figures = gather(engine, end=end)
             figures.extra["variations"] = variation_rows(engine)
+            figures.extra["clarifications"] = clarification_rows(engine)
             received, repeats = len(catcher.caught), catcher.repeats
         password, why_not = _sample_sign_ins(engine)
     finally:
