@@ -7,7 +7,7 @@ from workflow import clock
 from workflow.services import directory, sro
 from workflow.services.admin_log import Admin
 from demo.plans import AreaPlan, BidPlan
-from demo.sample import (ADMIN, APPROVERS, ASSESSORS, AUDITOR, CASEWORKERS,
+from demo.sample import (ADMIN, APPROVERS, ASSESSORS, AUDITOR, CASEWORKERS, FINANCE,
                                   SAMPLE_MARK, Body, all_bodies, council_person)
 from demo.story import Story
 
@@ -34,6 +34,10 @@ class Cast:
         return APPROVERS[0].name
 
     @property
+    def finance(self) -> str:
+        return FINANCE.name
+
+    @property
     def network_approver(self) -> str:
         return APPROVERS[1].name
 
@@ -42,7 +46,7 @@ class Cast:
 
     def staff(self) -> list[tuple[str, str]]:
         """(sign-in name, what they do) of the programme team, for the closing note."""
-        team = [*CASEWORKERS, *ASSESSORS, *APPROVERS, AUDITOR, ADMIN]
+        team = [*CASEWORKERS, *ASSESSORS, *APPROVERS, AUDITOR, ADMIN, FINANCE]
         return [(s.name, s.about) for s in team]
 
 
@@ -66,7 +70,7 @@ def register(story: Story, bodies: list[Body], leads: set[str]) -> Cast:
             directory.add_org(conn, body.code, name=f"{body.name} {SAMPLE_MARK}", email=body.email,
                            escalation_email=body.escalation_email, kind=body.kind,
                            esg_allocation=body.esg_allocation, org_id=body.org_id, by=by)
-        for member in (*CASEWORKERS, *ASSESSORS, *APPROVERS, AUDITOR, ADMIN):
+        for member in (*CASEWORKERS, *ASSESSORS, *APPROVERS, AUDITOR, ADMIN, FINANCE):
             directory.add_user(conn, member.name, roles=member.roles, email=member.email, by=by)
         for body in bodies:
             if body.code in leads:

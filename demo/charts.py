@@ -83,7 +83,8 @@ def _month_axis(scale: _Scale, start: date, end: date, y: float, top: float,
 
 
 def fund_chart(points: Sequence[tuple[datetime, int]], releases: Sequence[Any], *,
-               fund_pence: int, start: datetime, end: datetime, width: int = 960) -> Markup:
+               fund_pence: int, start: datetime, end: datetime, width: int = 960,
+               paid: Sequence[tuple[datetime, int]] = ()) -> Markup:
     """The committed total as a step line over the whole year, the fund's limit as a thick red
     line (gridlines are thin, light and solid, so the two are never confused), and each
     release of funds marked and labelled where the line dips."""
@@ -115,6 +116,19 @@ def fund_chart(points: Sequence[tuple[datetime, int]], releases: Sequence[Any], 
     path.append(f"H{right}")
     body.append(f'<path d="{"".join(path)}" fill="none" stroke="{BLUE}" stroke-width="3">'
                 f'<title>Committed: {pounds(before)} at the end</title></path>')
+    # what has been paid (issue 19), as steps under the committed line
+    paid_total = 0
+    if paid:
+        steps = [f"M{left},{bottom}"]
+        for at, total in paid:
+            steps.append(f"H{scale.x(at):.1f}V{y(total):.1f}")
+            paid_total = total
+        steps.append(f"H{right}")
+        body.append(f'<path d="{"".join(steps)}" fill="none" stroke="{GREEN}" stroke-width="3">'
+                    f'<title>Paid: {pounds(paid_total)} at the end</title></path>')
+        body.append(_text(right, y(paid_total) + 20 if paid_total else bottom - 26,
+                          f"paid at the end: {pounds(paid_total)}", anchor="end", size=13,
+                          colour=GREEN, weight="bold"))
     # each release, where the line dips
     totals = {at: total for at, total in points}
     for i, r in enumerate(releases):
@@ -130,7 +144,8 @@ def fund_chart(points: Sequence[tuple[datetime, int]], releases: Sequence[Any], 
                       f"committed at the end: {pounds(before)}", anchor="end", size=13,
                       colour=BLUE, weight="bold"))
     label = (f"Funds committed from {day(start)} to {day(end)}: {pounds(before)} at the end, "
-             f"against the fund's {pounds(fund_pence)}; {len(releases)} release(s) of funds marked.")
+             f"against the fund's {pounds(fund_pence)}; {len(releases)} release(s) of funds marked"
+             + (f"; paid {pounds(paid_total)} by the end." if paid else "."))
     return _svg(width, height, label, body)
 
 

@@ -93,6 +93,7 @@ class Award:
     amount_pence: int
     state: str                    # code, labelled by the report
     offered_at: datetime
+    paid_pence: int = 0           # what has been paid of it (issue 19)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,9 @@ class Figures:
     awards: list[Award] = field(default_factory=list)
     releases: list[Release] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Payments (issue 19): the paid total after each payment, and at the end.
+    paid_over_time: list[tuple[datetime, int]] = field(default_factory=list)
+    paid_pence: int = 0
 
     @property
     def messages_total(self) -> int:
@@ -162,6 +166,7 @@ def gather(engine: Engine, *, end: date, programme: str = "tca-2013") -> Figures
         suspended, suspended_kind, timeline = _suspended_case(conn)
         steps, levels = _ladder(conn)
         returns, by_quarter = _returns(conn, end)
+        paid_over_time = _paid_over_time(conn, programme)
         return Figures(
             cases_by_state=by_state, fund_pence=spec.fund_pence,
             committed_pence=programme_store.committed_pence(conn, programme),
@@ -172,7 +177,8 @@ def gather(engine: Engine, *, end: date, programme: str = "tca-2013") -> Figures
             suspended_history=timeline, audit=verify(conn), end=end,
             milestones=_milestones(conn), sample_messages=_first_of_each_kind(conn),
             spec=spec, suspended_kind=suspended_kind, funnel=_funnel(conn, programme), awards=_awards(conn, spec),
-            releases=_releases(conn, entries))
+            releases=_releases(conn, entries), paid_over_time=paid_over_time,
+            paid_pence=paid_over_time[-1][1] if paid_over_time else 0)
 
 
 # The bids' way through the round: (trigger, label, what the count means).
@@ -209,9 +215,33 @@ def _awards(conn: Connection, spec: Any) -> list[Award]:
                history.c.checkpoint.is_(None))
         .group_by(cases.c.ref, cases.c.category, cases.c.amount_pence, cases.c.state,
                   organisations.c.name))
+    paid = _paid_by_case(conn)
     out = [Award(r.ref, r.name, spec.category_label(r.category), r.amount_pence, r.state,
-                 r.offered_at) for r in rows]
+                 r.offered_at, paid.get(r.ref, 0)) for r in rows]
     return sorted(out, key=lambda a: (a.council, a.ref))
+
+
+def _paid_by_case(conn: Connection) -> dict[str, int]:
+    from workflow.services.payments import SETTLED
+    from workflow.storage.tables import payments
+    return {r.ref: int(r.paid) for r in conn.execute(
+        select(cases.c.ref, func.sum(payments.c.amount_pence).label("paid"))
+        .join(payments, payments.c.case_id == cases.c.id)
+        .where(payments.c.state.in_(SETTLED)).group_by(cases.c.ref))}
+
+
+def _paid_over_time(conn: Connection, programme: str) -> list[tuple[datetime, int]]:
+    """The programme's paid total after each payment made, in the order they were paid."""
+    from workflow.services.payments import SETTLED
+    from workflow.storage.tables import payments
+    total, out = 0, []
+    for r in conn.execute(select(payments.c.paid_at, payments.c.amount_pence)
+                          .where(payments.c.programme == programme,
+                                 payments.c.state.in_(SETTLED))
+                          .order_by(payments.c.paid_at, payments.c.id)):
+        total += r.amount_pence
+        out.append((r.paid_at, total))
+    return out
 
 
 def _releases(conn: Connection, entries: list[Any]) -> list[Release]:

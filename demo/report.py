@@ -61,7 +61,7 @@ def render_report(result: DemoResult) -> str:
         result=result, f=f, sample_note=SAMPLE_NOTE, kind_names=KIND_NAMES,
         state_rows=state_rows(f), step_order=STEP_ORDER, limit_text=limit_text,
         committed_chart=_committed_chart(f), returns_chart=_returns_chart(f),
-        diagrams=[_diagram(kind) for kind in ("bid", "area", "checkpoint")],
+        diagrams=[_diagram(kind) for kind in ("bid", "area", "checkpoint", "payment")],
         timeline=[_timeline_row(row, f.suspended_kind) for row in f.suspended_history],
         ladder=_ladder_drawing(f),
         refusals=[e for e in result.log if e.refused], award_tone=_award_tone,
@@ -131,7 +131,7 @@ def _committed_chart(f: Figures) -> Markup:
     start, end = year_span(datetime(2013, 3, 22, tzinfo=LONDON), f.end)
     return _both(lambda width: fund_chart(f.committed_over_time, f.releases,
                                           fund_pence=f.fund_pence, start=start, end=end,
-                                          width=width))
+                                          width=width, paid=f.paid_over_time))
 
 
 def _both(draw) -> Markup:

@@ -4,8 +4,9 @@ The sweep (run each simulated morning by the diary) opens returns, reminds,
 marks them overdue, escalates and suspends; this chapter plays the people.
 Each monitored case gets a habit. The first few are fixed so that every rung
 of the ladder fires whatever the seed: one council never returns anything
-(its case is suspended and stays so), one returns a month late (suspended,
-then reinstated), one three weeks late (escalation 2, at risk), one ten days
+(its case is suspended and stays so), one returns its Q2 a month late
+(suspended, so the payment that return releases is held, then reinstated and
+the payment released), one three weeks late (escalation 2, at risk), one ten days
 late (escalation 1), and one return is queried and sent again. The rest are
 drawn from the seed: most on time, some a few days late.
 """
@@ -20,7 +21,7 @@ from demo.cast import Cast
 from demo.story import Story
 
 NEVER = "never returns"
-REINSTATED = "a month late once (suspended, then reinstated)"
+REINSTATED = "Q2 a month late (suspended, its payment held, then reinstated)"
 VERY_LATE = "three weeks late once"
 LATE = "ten days late once"
 QUERIED = "one return queried"
@@ -67,8 +68,9 @@ class MonitoringYear:
         rng = self.story.rng
         if habit == NEVER:
             return None
-        if habit == REINSTATED and n == 1:
-            return rng.randint(29, 32)         # after the suspension at due + 28
+        if habit == REINSTATED and n == 2:
+            # After the suspension at due + 28: the Q2 tranche falls due held.
+            return rng.randint(29, 32)
         if habit == VERY_LATE and n == 2:
             return rng.randint(22, 25)         # after escalation 2 at due + 21
         if habit == LATE and n == 1:

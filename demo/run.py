@@ -33,6 +33,7 @@ from demo.notify_catcher import NotifyCatcher
 from demo.plans import plan_areas, plan_bids
 from demo.progress import Progress
 from demo.pstn import Network
+from demo.payments import PaymentRuns
 from demo.returns import MonitoringYear
 from demo.story import DemoStepFailed, Event, Size, Story
 from demo.tca import TcaRound
@@ -148,10 +149,13 @@ def _plot(story: Story) -> tuple[Cast, MonitoringYear]:
     cast = register(story, needed_bodies(bids, areas, everyone=story.size.name == "full"), leads)
     year = MonitoringYear(story, cast)
     varied = OneVariation(story, cast)
+    runs = PaymentRuns(story, cast)
 
     def accepted(ref: str) -> None:
         year.begin(ref)
         varied.consider(ref)
+        runs.start()
+
     TcaRound(story, cast, bids, on_accepted=accepted).book()
     Network(story, cast, areas, on_active=year.begin).book()
     return cast, year

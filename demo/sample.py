@@ -162,6 +162,7 @@ APPROVERS = (Staff("grace.hall", ("approver",), "approver (decides awards)"),
              Staff("henry.shaw", ("approver",), "approver (selects network areas)"))
 AUDITOR = Staff("iris.nolan", ("auditor",), "auditor (reads history)")
 ADMIN = Staff("sam.admin", ("admin",), "administrator")
+FINANCE = Staff("fran.okoro", ("finance",), "finance (pays approved payments)")
 
 
 def council_person(body: Body) -> str:

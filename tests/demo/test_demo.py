@@ -210,8 +210,8 @@ def test_the_report_is_one_page_that_fetches_nothing(year):
     assert "<script" not in page and "<link" not in page and "<img" not in page
     assert " src=" not in page and 'href="http' not in page and "url(http" not in page
     # the fund, the returns and the suspended case's timeline each drawn for a wide column and a
-    # phone, and three state machines
-    assert page.count("<svg") == 9
+    # phone, and four state machines (a bid, an area, a return, a payment)
+    assert page.count("<svg") == 10
     assert 'id="chart-returns-960"' in page and 'id="chart-returns-400"' in page
     assert f"{suspended}'s year at a glance" in page
     assert "cannot be &#39;Submit the bid&#39;: Shared arrangement asks at most £500,000" in page

@@ -453,9 +453,10 @@ def get_payment(work: UnitOfWork | Engine, ref: str, actor_name: str | None = No
         return out
 
 
-def schedule(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> dict[str, Any]:
-    """A case's payment schedule for its page: every tranche, the payments made of them,
-    what is paid, and any recovery."""
+def schedule(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
+             actor: Actor | None = None) -> dict[str, Any]:
+    """A case's payment schedule for its page: every tranche, the payments made of them
+    (with what `actor` may do to each), what is paid, and any recovery."""
     made = {p.tranche: p for p in _of_case(conn, case.id)}
     planned = tranche_amounts(case.amount_pence or 0, [t.share for t in spec.tranches],
                               {p.tranche - 1: p.amount_pence for p in made.values()
@@ -466,7 +467,8 @@ def schedule(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> dict[st
         rows.append({"tranche": i + 1, "share": str(tranche.share), "event": tranche.on,
                      "event_label": tranche_event_label(tranche.on),
                      "amount": money_json(pay.amount_pence if pay else planned[i]),
-                     "payment": payment_json(pay, case_ref=case.ref, full=True) if pay else None})
+                     "payment": (payment_json(pay, case_ref=case.ref, actor=actor, lead=case.lead,
+                                              full=True) if pay else None)})
     rec = conn.execute(select(recoveries).where(recoveries.c.case_id == case.id)).first()
     return {"tranches": rows, "paid": money_json(paid_pence(conn, case.id)),
             "no_payments": spec.no_payments or None,

@@ -131,6 +131,8 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                        if (t := definition.find(a.trigger, row.state)) is not None) else None)
         from workflow.web.agreement import on_case_page
         agreed = on_case_page(uow, row, who)      # the grant agreement and its variations
+        from workflow.web.payments import on_case_page as payments_of
+        paying = payments_of(uow, row, who)       # the payment schedule
     actions = [a for a in planned if a.offered]
     return page(request, "case.html", status=status, errors=errors or [], form=form or {},
                 case=case, names=names, application=application_rows(case["application"], names, spec.category_label),
@@ -142,7 +144,7 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                 # The lead council changes its application on /apply (a draft, a question).
                 apply_link=(who.has("council") and who.org == row.lead
                             and applications.amendable(row)),
-                asked=row.state in DEFINITIONS[row.kind].groups.get("clarifying", ()), **agreed)
+                asked=row.state in DEFINITIONS[row.kind].groups.get("clarifying", ()), **agreed, **paying)
 
 
 async def advance(request: Request) -> Response:

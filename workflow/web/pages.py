@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse
 
 from states import DEFINITIONS, dates
 from states.money import for_people
+from states.programme import tranche_event_label
 from workflow.web import labels
 from workflow.web.auth import Viewer, session_of
 
@@ -84,7 +85,8 @@ def _environment() -> Environment:
                        tag=tag, paragraphs=paragraphs, state=labels.state_label,
                        trigger=labels.trigger_label, event=labels.event, change=labels.change,
                        message_kind=labels.kind_label, category=_category,
-                       programme_name=_programme, step=_step, field_label=_field)
+                       programme_name=_programme, step=_step, field_label=_field,
+                       tranche_event=tranche_event_label)
     return env
 
 
@@ -129,6 +131,8 @@ def navigation(who: Viewer | None) -> list[NavItem]:
         items.append(NavItem("/apply", "Apply"))
     if who.has("council", "caseworker"):
         items.append(NavItem("/returns", "Returns"))
+    if who.has("finance", "approver", "council", "caseworker", "auditor"):
+        items.append(NavItem("/payments", "Payments"))
     if not who.council_only:
         items.append(NavItem("/programmes", "Programmes"))
     if who.has("auditor", "caseworker"):

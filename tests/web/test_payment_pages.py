@@ -1,0 +1,58 @@
+"""Payments on the web: the case's schedule, finance's payments to pay, an approver's to
+approve, a council's own; refusals shown on the page and nothing written."""
+from __future__ import annotations
+
+from tests.web.site import PASSWORD, bid_in_monitoring, text_of
+from workflow.services import passwords
+from tests.workflow.payments_world import snapshot
+from workflow.services import payments
+
+
+def finance(site) -> None:
+    site.world.person("fiona", "finance")
+    passwords.sample_passwords(site.engine, password=PASSWORD)
+
+
+def test_an_approver_approves_finance_pays_and_the_council_sees_it_paid(site):
+    ref = bid_in_monitoring(site.world)
+    finance(site)
+    pay = f"{ref}/P1"
+
+    schedule = text_of(site.as_("cllr").get(f"/cases/{ref}").text)
+    assert "Payment schedule" in schedule and "When the agreement is accepted" in schedule
+    assert "When the Q2 return is accepted" in schedule and "Not yet due" in schedule
+
+    april = site.as_("aaron")
+    to_approve = april.get("/payments")
+    assert pay in text_of(to_approve.text) and "Payments to approve" in text_of(to_approve.text)
+    approved = april.post(f"/cases/{ref}/payments/1/approve",
+                          {"version": "1", "then": "/payments"})
+    assert approved.status_code == 303 and approved.headers["location"] == "/payments"
+
+    fiona = site.as_("fiona")
+    inbox = fiona.get("/payments")
+    assert "Approved payments to pay" in text_of(inbox.text) and pay in text_of(inbox.text)
+    paid = fiona.post(f"/cases/{ref}/payments/1/pay",
+                      {"version": "2", "reference": "BACS 2013/0042", "then": "/payments"})
+    assert paid.status_code == 303
+    assert payments.get_payment(site.engine, pay)["state"] == "paid"
+
+    ours = text_of(site.as_("cllr").get("/payments").text)
+    assert pay in ours and "Paid" in ours and "BACS 2013/0042" in ours
+    figures = text_of(site.as_("carol").get("/programmes").text)
+    assert "Paid" in figures and "£125,000" in figures
+
+
+def test_a_refused_payment_is_said_on_the_page_and_writes_nothing(site):
+    ref = bid_in_monitoring(site.world)
+    finance(site)
+    payments.move(site.engine, f"{ref}/P1", "approve", "aaron")
+    before = snapshot(site.world)
+    answer = site.as_("fiona").post(f"/cases/{ref}/payments/1/pay",
+                                    {"version": "2", "reference": "BACS\u00071"})
+    assert answer.status_code in (400, 422)
+    assert "remittance reference" in text_of(answer.text)
+    assert snapshot(site.world) == before
+    own = site.as_("carol").post(f"/cases/{ref}/payments/1/approve", {"version": "2"})
+    assert own.status_code in (403, 409)
+    assert snapshot(site.world) == before

@@ -1,0 +1,86 @@
+"""Payments on the web: a case's payment schedule, the payments page (finance's approved ones
+to pay, an approver's due ones to approve, a council's own), and the moves' forms."""
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from states import PAYMENT
+from workflow.services import payments
+from workflow.services.unit_of_work import UnitOfWork
+from workflow.storage.records import CaseRecord
+from workflow.web.auth import Viewer, viewer
+from workflow.web.cases import _change, _visible
+from workflow.web.forms import posted
+from workflow.web.pages import page
+
+ACTIONS = payments.PEOPLE_TRIGGERS
+
+
+def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer) -> dict[str, Any]:
+    """The case page's payment schedule (a bid's, once its programme has one)."""
+    if case.kind != "bid":
+        return {"schedule": None}
+    spec = uow.spec(case.programme)
+    if not spec.tranches and not spec.no_payments:
+        return {"schedule": None}
+    return {"schedule": payments.schedule(uow.conn, case, spec, who.actor)}
+
+
+async def move(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    n = request.path_params["n"]
+    action = request.path_params["action"]
+    form = await posted(request)
+    reference = form.optional("reference")
+    reason = form.optional("reason")
+    version = form.number("version")
+    then = form.text("then").strip()
+    who = await run_in_threadpool(_visible, request, ref)
+    pay_ref = f"{ref.upper()}/P{n}"
+    field = f"{action}-P{n}"
+    return await _change(
+        request, ref, lambda uow: payments.move(uow, pay_ref, action, who.name, reason=reason,
+                                                reference=reference, expected_version=version),
+        kept={f"reference-P{n}": reference or "", field: reason or ""},
+        fields={"reference": f"reference-P{n}", "reason": field}, general="payments",
+        done=lambda d: f"{d['ref']} is now {PAYMENT.state_label(d['state']).lower()}.",
+        then=then if then == "/payments" else f"/cases/{ref.upper()}#payments")
+
+
+def payments_page(request: Request) -> Response:
+    """What this person has to do with payments, and the payments they may see."""
+    who = viewer(request)
+    engine = request.app.state.engine
+    sections = []
+    with UnitOfWork(engine, read_only=True) as uow:
+        if who.has("finance"):
+            sections.append(("to-pay", "Approved payments to pay",
+                             "Pay each, then record it with the remittance reference.",
+                             payments.list_payments(uow, state=PAYMENT.group("payable")[0],
+                                                    actor_name=who.name, full=True)))
+        if who.has("approver"):
+            sections.append(("to-approve", "Payments to approve",
+                             "A payment falls due when its tranche's event happens; you may "
+                             "not approve one of a case you are the caseworker of.",
+                             payments.list_payments(uow, state=PAYMENT.group("to_approve")[0],
+                                                    actor_name=who.name, full=True)))
+        if who.council_only:
+            sections.append(("ours", f"Payments to {who.org_name or who.org}",
+                             "Every payment of your awards, paid or still to come.",
+                             payments.list_payments(uow, org=who.org or "\x00",
+                                                    actor_name=who.name, full=True)))
+        elif who.has("caseworker", "auditor", "admin"):
+            sections.append(("all", "Every payment", "",
+                             payments.list_payments(uow, actor_name=who.name, full=True)))
+    return page(request, "payments.html", sections=sections)
+
+
+ROUTES = [
+    Route("/payments", payments_page, methods=["GET"]),
+    Route("/cases/{ref}/payments/{n:int}/{action}", move, methods=["POST"]),
+]
