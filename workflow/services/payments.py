@@ -354,7 +354,7 @@ def _remittance(reference: str | None) -> str:
     text = (reference or "").strip()
     if not text:
         raise Malformed("The payment", ["a remittance reference is needed to record it as "
-                                        "paid (--reference TEXT)"])
+                                        "paid"])
     checked_text("remittance reference", text, one_line=True)
     if len(text) > MAX_REFERENCE:
         raise Malformed("The remittance reference",

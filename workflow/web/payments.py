@@ -36,7 +36,8 @@ async def move(request: Request) -> Response:
     n = request.path_params["n"]
     action = request.path_params["action"]
     form = await posted(request)
-    reference = form.optional("reference")
+    # The form names its field after the payment (several may be on one page).
+    reference = form.optional(f"reference-P{n}") or form.optional("reference")
     reason = form.optional("reason")
     version = form.number("version")
     then = form.text("then").strip()
