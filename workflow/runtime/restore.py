@@ -19,9 +19,10 @@ import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from workflow.runtime import archive
 from workflow.storage import table_dump
@@ -175,7 +176,10 @@ def _load_rows(path: Path, engine: Engine, stage: Path, about: dict,
                 command.upgrade(alembic_config(conn), revision)
             tables = table_dump.tables_in(conn)
             for table in reversed(tables):      # rows `init` put in a database with no cases
-                conn.execute(table.delete())
+                if table.name == "admin_log":
+                    _clear_append_only(conn, table)
+                else:
+                    conn.execute(table.delete())
             for table in tables:
                 _fill(conn, table, stage, source)
                 table_dump.follow_ids(conn, table)
@@ -186,6 +190,27 @@ def _load_rows(path: Path, engine: Engine, stage: Path, about: dict,
         if source is not None:
             source.dispose()
     return checked, seals
+
+
+def _clear_append_only(conn: Connection, table: Any) -> None:
+    """Remove the rows `init` wrote to an append-only table (the admin log's programme
+    loads) in a database with no cases, its guards lifted for the moment and put back in
+    the same transaction."""
+    if conn.execute(select(func.count()).select_from(table)).scalar_one() == 0:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} DISABLE TRIGGER USER")
+        conn.execute(table.delete())
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ENABLE TRIGGER USER")
+        return
+    guards = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+        (table.name,)).all()
+    for name, _ in guards:
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    conn.execute(table.delete())
+    for _, sql in guards:
+        conn.exec_driver_sql(sql)
 
 
 def _refuse_other_schema(conn: Connection, schema: list[str]) -> None:
