@@ -21,5 +21,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_column("agreements", "terms")
+    # SQLite (3.35 and later) drops a column in place too, keeping the table's triggers.
+    op.drop_column("agreements", "terms")
