@@ -25,7 +25,7 @@ LATE_CONFLICT = "late_conflict"    # an assessor scores, then finds a conflict: 
 DISAGREE = "disagree"              # the assessors' scores are too far apart: moderator agrees one
 CLARIFY = "clarify"                # an assessor asks the council a question first
 WITHDRAW = "withdraw"              # the council withdraws during assessment
-INELIGIBLE = "ineligible"          # due diligence finds it ineligible
+INELIGIBLE = "ineligible"          # a second bid of a council in one category: a duplicate
 LOW = "low"                        # a weak bid, rejected after moderation
 INCOMPLETE = "incomplete"          # an expression of interest without enough partners
 
@@ -195,6 +195,10 @@ def _shared(size: Size, rng: random.Random) -> list[BidPlan]:
             quality = 1.4
         elif twist in (DISAGREE, CLARIFY):
             quality = max(quality, 3.6)
+        elif twist == INELIGIBLE and out:
+            # The council of the bid before sends a second shared arrangement: due
+            # diligence finds the duplicate (no_duplicate_bid) and it is declared ineligible.
+            lead = out[-1].lead
         out.append(BidPlan(f"shared-{i + 1}", lead, partners, "shared_arrangement", amount,
                            quality, twist=twist, corrected_amount=corrected,
                            arrangement=arrangements[i % len(arrangements)]))

@@ -21,6 +21,7 @@ from typing import Callable
 from states.money import parse_money, pounds
 from workflow.services import applications, assessment, lifecycle
 from workflow.services import ranking as ranking_service
+from demo import diligence as due_diligence
 from demo import plans as p
 from demo.agenda import working_days_after
 from demo.cast import Cast
@@ -102,12 +103,9 @@ class TcaRound:
         s, worker = self.story, self.cast.bid_caseworker
         s.chapter("TCA: eligibility checks")
         for ref in self._bids_in("submitted"):
-            if self.plan_of[ref].twist == p.INELIGIBLE:
-                reason = ("Due diligence: the partner councils have not confirmed their part "
-                          "in the arrangement, so the bid cannot be assessed.")
-                s.act(worker, "declare the bid ineligible", ref,
-                      lambda ref=ref, reason=reason: lifecycle.advance(
-                          s.engine, ref, "declare_ineligible", worker, reason=reason))
+            failed = due_diligence.review(s, worker, ref, self.plan_of[ref])
+            if failed is not None:
+                due_diligence.declare_ineligible(s, worker, ref, failed)
             else:
                 s.act(worker, "check the bid's eligibility", ref,
                       lambda ref=ref: lifecycle.advance(s.engine, ref, "check", worker))

@@ -10,9 +10,13 @@ AREA = Definition(
     initial="draft",
     final={"not_selected", "completed", "withdrawn"},
     transitions=[
+        # Due diligence: the automatic checks run at submission and again when the
+        # assessment starts, which is refused until every check has passed.
         T("submit", "draft", "expression_of_interest", roles=COUNCIL_OR_CASEWORKER,
-          guards=["eoi_complete"], notice=Notice("case.submitted", ("council",))),
-        T("start_assessment", "expression_of_interest", "under_assessment", roles=CASEWORKER),
+          guards=["eoi_complete"], notice=Notice("case.submitted", ("council",)),
+          effects=["run_diligence"]),
+        T("start_assessment", "expression_of_interest", "under_assessment", roles=CASEWORKER,
+          guards=["diligence_passed"], effects=["run_diligence"]),
         T("select", "under_assessment", "selected", roles={"approver"},
           notice=Notice("area.selected", ("council",), ("lead",))),
         T("decline", "under_assessment", "not_selected", roles={"approver"},
@@ -67,6 +71,9 @@ AREA = Definition(
         # The network's income: contributions of areas in the programme or that completed it.
         "contribution_counted": ("expression_of_interest", "under_assessment", "selected",
                                  "onboarding", "active", "suspended", "completed"),
+        # An area whose expression of interest makes a later one of its lead a duplicate.
+        "standing": ("expression_of_interest", "under_assessment", "selected", "onboarding",
+                     "active", "suspended", "completed"),
         "monitored": ("active", "suspended"),            # returns are collected
         "held": ("suspended",),
         # Work queues: whose move it is.

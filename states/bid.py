@@ -17,9 +17,13 @@ BID = Definition(
     initial="draft",
     final={"ineligible", "rejected", "declined", "withdrawn", "terminated", "closed"},
     transitions=[
+        # Due diligence: the automatic checks run (and are recorded) at submission and
+        # again at the check, which is refused until every check has passed.
         T("submit", "draft", "submitted", roles=COUNCIL_OR_CASEWORKER,
-          guards=["meets_category_rules"], notice=Notice("case.submitted", ("council",))),
-        T("check", "submitted", "eligible", roles=CASEWORKER, guards=["meets_category_rules"]),
+          guards=["meets_category_rules"], notice=Notice("case.submitted", ("council",)),
+          effects=["run_diligence"]),
+        T("check", "submitted", "eligible", roles=CASEWORKER,
+          guards=["meets_category_rules", "diligence_passed"], effects=["run_diligence"]),
         T("declare_ineligible", "submitted", "ineligible", roles=CASEWORKER, needs_reason=True,
           notice=Notice("bid.ineligible", *_TO_COUNCIL)),
         T("start_assessment", "eligible", "under_assessment", roles=CASEWORKER),
@@ -126,6 +130,10 @@ BID = Definition(
         "offered": ("award_offered", "in_monitoring", "suspended", "closed", "declined",
                     "terminated"),
         "offer_given_back": ("declined",),
+        # A bid that makes a later one of the same lead and category a duplicate.
+        "standing": ("submitted", "eligible", "under_assessment", "clarification_requested",
+                     "moderated", "recommended", "award_offered", "in_monitoring", "suspended",
+                     "ineligible", "declined", "terminated", "closed"),
         "monitored": ("in_monitoring", "suspended"),     # returns are collected
         "open_to_variation": ("in_monitoring",),         # a variation may be proposed, approved
         "held": ("suspended",),                          # payments are held

@@ -18,6 +18,7 @@ class OrgFacts:
     name: str
     kind: str = "council"  # council | fire | agency
     esg_allocation_pence: int | None = None
+    org_id: str | None = None              # its 360Giving org-id, where one is on record
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,17 @@ class CheckpointFacts:
     ref: str
     state: str
     due: date | None = None
+
+
+@dataclass(frozen=True)
+class DiligenceRecord:
+    """A caseworker's record of one due-diligence check (a history row `diligence`)."""
+    check: str
+    result: str                            # pass | fail
+    actor: str
+    at: datetime
+    evidence: str = ""
+    rating: str | None = None              # low | medium | high, on a rating check
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,10 @@ class Facts:
     # monitoring
     checkpoints: tuple[CheckpointFacts, ...] = ()
     figures: Mapping[str, Any] = field(default_factory=dict)  # a return being submitted
+    # due diligence (DESIGN.md section 9)
+    diligence: tuple[DiligenceRecord, ...] = ()  # caseworkers' records, oldest first
+    duplicates: tuple[str, ...] = ()       # earlier bids of the same lead, programme, category
+    fraud_rating: str | None = None        # the latest rating of a rating check (high needs the SRO)
 
 
 # The groups of facts the engine fetches only for a rule that declares it reads them.
@@ -68,6 +84,7 @@ FACT_GROUPS: Mapping[str, frozenset[str]] = {
     "offers": frozenset({"offers_in_category"}),
     "assessment": frozenset({"scores", "conflicted", "declared_no_conflict", "agreed_score"}),
     "checkpoints": frozenset({"checkpoints"}),
+    "diligence": frozenset({"diligence", "duplicates", "fraud_rating"}),
 }
 # What every rule may read: the case, its programme, who acts, when, and what was sent.
 ALWAYS_READ = frozenset({"kind", "ref", "programme", "application", "actor", "caseworker", "now",

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Mapping, overload
 
 from states.agreement import DEFAULT_TERMS, AgreementTerms, parse_terms
+from states.diligence import STANDARD_CHECKS, Check, check_problems
 from states.errors import DocumentError, ProgrammeFileError
 from states.ladder import (ACTIONS, CATCH_UP_POLICIES, DEFAULT_LADDER, STANDARD_STEPS,
                            LadderStep, ladder_problems)
@@ -149,6 +150,8 @@ class ProgrammeSpec:
     # The payment schedule ([[payments]]); none, with `no_payments` saying why.
     tranches: tuple[Tranche, ...] = ()
     no_payments: str = ""
+    # Due diligence before eligibility (states.diligence), in the file's order.
+    diligence: Mapping[str, Check] = field(default_factory=dict)
 
     # --- words for people (DESIGN.md section 12) ------------------------------
     def category_label(self, code: str) -> str:
@@ -193,6 +196,10 @@ class ProgrammeSpec:
         for name, found in self.monitoring.fields.items():
             if not found.label:
                 out.append(f"{self.code}: return field '{name}' has no label for people")
+        for code, check in self.diligence.items():
+            if not check.label or not check.sentence:
+                out.append(f"{self.code}: due-diligence check '{code}' has no label and "
+                           f"sentence for people")
         return out
 
 
@@ -215,7 +222,7 @@ _CATEGORY_DEFAULTS: dict[str, dict[str, Any]] = {
 
 _TOP = {"code", "name", "kind", "fund", "description", "score_tolerance", "catch_up",
         "decision_date", "contacts", "criteria", "categories", "rules", "monitoring",
-        "ladder", "eoi", "agreement", "sro", "payments", "no_payments"}
+        "ladder", "eoi", "agreement", "sro", "payments", "no_payments", "diligence"}
 _PERSON = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")      # a person's name, as `user add`
 
 
@@ -260,6 +267,7 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
         r.problem(f"sro: {sro!r} is not a person's name (the senior responsible owner, "
                   f"a person with role approver)")
     tranches, no_payments = _payments(r, data, kind, monitoring)
+    diligence = _diligence(r, data, categories)
     if r.problems:
         raise ProgrammeFileError(r.problems, source)
     # Each is required: a missing one was a problem above.
@@ -270,7 +278,7 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
                          decision_date=decision, eoi=eoi, source=text, origin=source,
                          criteria_labels=criteria_labels, agreement=terms, sro=sro,
                          tranches=tranches,
-                         no_payments=no_payments)
+                         no_payments=no_payments, diligence=diligence)
 
 
 def _payments(r: _Reader, data: Mapping[str, Any], kind: str | None,
@@ -409,6 +417,35 @@ def _categories(r: _Reader, data: Mapping[str, Any], kind: str | None) -> dict[s
             min_partner_councils=r.integer(rule, "min_partner_councils", rpath,
                                            default=defaults.get("min_partner_councils", 0)),
             required_fields=required, arrangements=arrangements)
+    return out
+
+
+def _diligence(r: _Reader, data: Mapping[str, Any],
+               categories: Mapping[str, Category]) -> dict[str, Check]:
+    """`[diligence.CODE]` tables: kind, words, overridable, categories (bids only)."""
+    tables = r.table(data, "diligence")
+    out: dict[str, Check] = {}
+    for code in tables:
+        path = f"diligence.{code}"
+        if not _NAME.fullmatch(code):
+            r.problem(f"{path}: {code!r} is not a name of lower-case letters, digits and _")
+            continue
+        entry = r.table(tables, code, "diligence")
+        r.unknown(entry, {"kind", "label", "sentence", "overridable", "categories"}, path)
+        standard = STANDARD_CHECKS.get(code)
+        kind = r.text(entry, "kind", path, required=True)
+        overridable = r.boolean(entry, "overridable", path, default=False)
+        label = r.text(entry, "label", path, default=standard.label if standard else "")
+        sentence = r.text(entry, "sentence", path,
+                          default=standard.sentence if standard else "")
+        r.problems.extend(check_problems(code, kind, overridable, label, sentence, path))
+        named = r.names(entry, "categories", path, default=())
+        for name in named:
+            if name not in categories:
+                r.problem(f"{path}.categories: '{name}' is not a category of this programme")
+        out[code] = Check(code=code, kind=kind or "manual", label=label or "",
+                          sentence=sentence or "", overridable=overridable,
+                          categories=named)
     return out
 
 

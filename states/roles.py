@@ -32,4 +32,5 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # A variation of an award is proposed by the lead council or the caseworker;
     # an approver decides it (states.variation's transitions).
     "propose_variation": frozenset({"council", "caseworker"}),
+    "record_diligence": frozenset({"caseworker"}),
 }

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 from states import dates
 from states.checkpoint import CHECKPOINT
+from states.diligence import checklist, not_passed
 from states.facts import FACT_GROUPS, Facts, Score
 from states.money import pounds
 
@@ -22,7 +23,7 @@ __all__ = ["RULES", "ACTOR_RULES", "Rule", "reads", "facts_read", "MAX_SCORE", "
            "meets_category_rules", "within_fund", "within_category_count", "has_two_scores",
            "no_conflicted_assessor", "scores_agree", "eoi_complete", "contribution_agreed",
            "all_checkpoints_accepted", "return_complete", "did_not_assess",
-           "not_the_caseworker"]
+           "not_the_caseworker", "diligence_passed"]
 
 # How a rule names a field a category requires, for the caseworker reading it.
 _FIELD_WORDS = {
@@ -130,6 +131,14 @@ def _esg_share(facts: Facts, name: str, share: Decimal | None) -> list[str]:
     return [f"{name} is limited to {percent}% of {lead.name}'s ESG allocation of "
             f"{pounds(lead.esg_allocation_pence)}, so at most {pounds(limit)}; "
             f"this bid asks {pounds(asked)}"]
+
+
+# --- due diligence (DESIGN.md section 9) ------------------------------------
+
+@reads("organisations", "diligence")
+def diligence_passed(facts: Facts) -> list[str]:
+    """Every due-diligence check the programme lists for the case has passed."""
+    return not_passed(checklist(facts), facts.ref)
 
 
 # --- bids: money and counts at offer ---------------------------------------
@@ -330,6 +339,7 @@ RULES: dict[str, Rule] = {
     "contribution_agreed": contribution_agreed,
     "all_checkpoints_accepted": all_checkpoints_accepted,
     "return_complete": return_complete,
+    "diligence_passed": diligence_passed,
 }
 
 ACTOR_RULES: dict[str, Rule] = {

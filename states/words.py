@@ -79,6 +79,8 @@ EVENT_WORDS: Mapping[str, Words] = words_table({
     "record_contribution": ("Contribution agreed",
                             "The area's contribution to the network's running costs was "
                             "recorded."),
+    "diligence": ("Due diligence recorded",
+                  "A due-diligence check was run by casework or recorded by a caseworker."),
     "assign": ("Handed over", "The case was handed to another caseworker."),
     "amend": ("Application amended",
               "The application was changed; the new version was kept beside the earlier ones."),

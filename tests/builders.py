@@ -5,10 +5,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from workflow.services import lifecycle, directory
+from states import DEFINITIONS
+from workflow.errors import CaseworkError
+from workflow.services import diligence, lifecycle, directory
 from workflow.storage.tables import cases as cases_t, history, ledger, outbox
 
 BID_PATH = ["submit", "check", "start_assessment"]
+# The moves refused until due diligence has passed (a bid's check, an area's assessment).
+DILIGENCE_GATES = ("check", "start_assessment")
 
 
 class World:
@@ -64,8 +68,30 @@ class World:
     def advance(self, ref: str, *triggers: str, by: str = "carol", reason: str | None = None) -> dict:
         out: dict = {}
         for t in triggers:
+            if t in DILIGENCE_GATES:
+                self.pass_diligence(ref, by=by)
             out = lifecycle.advance(self.engine, ref, t, by, reason=reason)
         return out
+
+    def pass_diligence(self, ref: str, by: str = "carol") -> None:
+        """Record what a caseworker must before the check (DESIGN.md section 9), as a test's
+        setup: a pass with evidence for each manual check not recorded yet (fraud risk rated
+        low) and for each overridable automatic check that fails (the cast's councils are not
+        named as the register names them; World.bid's bids share a lead and category).
+        Checks that cannot be overridden are left to fail."""
+        case = lifecycle.show(self.engine, ref)
+        if not DEFINITIONS[case["kind"]].is_in(case["state"], "to_check"):
+            return
+        try:
+            shown = diligence.show(self.engine, ref, by)
+            for c in shown["checks"]:
+                if c["status"] in ("passed", "overridden") or not c["recordable"]:
+                    continue
+                diligence.record(self.engine, ref, c["check"], by, result="pass",
+                                 evidence="Checked as the test's setup.",
+                                 rating="low" if c["kind"] == "rating" else None)
+        except CaseworkError:
+            return          # not a caseworker: the move itself is refused as the test expects
 
     def state(self, ref: str) -> str:
         return lifecycle.show(self.engine, ref)["state"]

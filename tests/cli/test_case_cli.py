@@ -56,7 +56,9 @@ def test_history_json_is_oldest_first_with_the_chain(c):
     c.ok("case", "advance", ref, "submit", "--as", "cllr")
 
     rows = c.ok("case", "history", ref, "--json").json()
-    assert [r["trigger"] for r in rows] == ["create", "submit"]
+    assert [r["trigger"] for r in rows] == ["create", "submit", *["diligence"] * 3]
+    assert [r["payload"]["check"] for r in rows[2:]] == ["lead_is_council", "no_duplicate_bid",
+                                                          "org_in_register"]
     assert set(rows[0]) >= {"seq", "checkpoint", "from_state", "to_state", "trigger", "actor", "role",
                             "reason", "at", "payload", "hash", "prev_hash"}
     assert rows[1]["prev_hash"] == rows[0]["hash"] and rows[1]["at"].endswith("+00:00")

@@ -88,7 +88,8 @@ def test_the_walkthrough_runs_line_by_line_prints_what_it_says_and_refuses_as_sh
     shown = next(done for words, done in ran if words[1:3] == ["case", "show"])
     assert json.loads(shown.stdout)["allowed_triggers"] == ["check", "declare_ineligible", "withdraw"]
     verified = next(done for words, done in ran if words[1:3] == ["audit", "verify"])
-    assert verified.stdout.strip() == "1 cases, 2 rows checked, 0 broken"   # DESIGN section 6's form
+    # DESIGN section 6's form: opened, submitted, three automatic checks, the fraud risk rated
+    assert verified.stdout.strip() == "1 cases, 6 rows checked, 0 broken"
     assert (newcomer.folder / "casework.db").exists()      # where CASEWORK_DB said
 
     # Then the refusal the README shows next: word for word, exit 1, nothing written.

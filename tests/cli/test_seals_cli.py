@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 def _setup(cli, bids: int = 2) -> list[str]:
-    """Cases with history, made through the services (the commands under test are audit's)."""
+    """Cases with history, made through the services (the commands under test are audit's):
+    five rows each (opened, submitted, and the three automatic due-diligence checks)."""
     from tests.builders import World
     from workflow.storage.db import make_engine
     engine = make_engine(cli.url)
@@ -94,13 +95,13 @@ def test_seal_verify_and_a_proof_an_auditor_checks_with_the_public_key_alone(cli
     verified = cli.ok("audit", "verify", "--public-key", str(cli.tmp / "audit.pub"),
                       "--seals", str(cli.tmp / "seals"))
 
-    assert sealed.out.startswith("seal 1 (") and "rows 1-4" in sealed.out
-    assert json.loads((cli.tmp / "seals" / "seal-000001.json").read_text())["tree_size"] == 4
-    assert proof["row"]["case"] == second and proof["leaf_index"] == 3
+    assert sealed.out.startswith("seal 1 (") and "rows 1-10" in sealed.out
+    assert json.loads((cli.tmp / "seals" / "seal-000001.json").read_text())["tree_size"] == 10
+    assert proof["row"]["case"] == second and proof["leaf_index"] == 6   # its row 2, after the first case's five
     assert _check_proof(proof, public)
     assert not _check_proof({**proof, "row": {**proof["row"], "actor": "mallory"}}, public)
-    assert verified.out.splitlines()[-2:] == ["1 seals checked, covering rows 1-4",
-                                              "2 cases, 4 rows checked, 0 broken"]
+    assert verified.out.splitlines()[-2:] == ["1 seals checked, covering rows 1-10",
+                                              "2 cases, 10 rows checked, 0 broken"]
 
 
 def test_verify_names_a_sealed_row_rewritten_behind_its_back_and_exits_1(cli):
@@ -118,7 +119,7 @@ def test_verify_names_a_sealed_row_rewritten_behind_its_back_and_exits_1(cli):
 
     assert ran.code == 1
     assert f"{first}: row 1 does not match its hash" in ran.out
-    assert "seal 1 (" in ran.out and "rows 1-4 no longer match" in ran.out
+    assert "seal 1 (" in ran.out and "rows 1-10 no longer match" in ran.out
 
 
 def test_seal_without_a_key_is_refused(cli):

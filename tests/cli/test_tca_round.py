@@ -81,6 +81,13 @@ def assess(cli, ref, name, marks):
 def take_through_assessment(cli, name, ref):
     category, amount, lead, marks = BIDS[name]
     cli.ok("case", "advance", ref, "submit", "--as", "cllr" if lead == "E07000026" else "carol")
+    if name != "E1":       # the round's bids share a lead: each was found a separate bid
+        refused(cli, "case", "advance", ref, "check", "--as", "carol",
+                says="Fraud risk (fraud_risk) is not recorded yet")
+        cli.ok("diligence", "record", ref, "no_duplicate_bid", "--result", "pass", "--as", "carol",
+               "--evidence", "A separate service of the council's: not a second bid for one.")
+    cli.ok("diligence", "record", ref, "fraud_risk", "--result", "pass", "--rating", "low",
+           "--as", "carol", "--evidence", "Bank details and s151 sign-off confirmed.")
     cli.ok("case", "advance", ref, "check", "--as", "carol")
     cli.ok("case", "advance", ref, "start_assessment", "--as", "carol")
     if name == "S1":       # a conflicted assessor is kept out

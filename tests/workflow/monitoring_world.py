@@ -105,11 +105,13 @@ def checkpoint_rows(world: World, ref: str) -> list[Any]:
 
 
 def ladder_history(world: World, ref: str) -> list[Any]:
-    """The case's history rows written by the system (the ladder), oldest first."""
+    """The case's history rows written by the system's ladder, oldest first (not the
+    due-diligence checks the engine runs at submission and check)."""
     with world.engine.connect() as conn:
         case_id = conn.execute(select(cases_t.c.id).where(cases_t.c.ref == ref)).scalar()
         return list(conn.execute(select(history).where(history.c.case_id == case_id,
-                                                        history.c.actor == "system")
+                                                        history.c.actor == "system",
+                                                        history.c.trigger != "diligence")
                                  .order_by(history.c.seq)))
 
 

@@ -46,6 +46,7 @@ def _rows(engine):
 def test_two_caseworkers_advancing_one_case_at_once_exactly_one_wins(w, round_):
     ref = w.bid()
     w.advance(ref, "submit")
+    w.pass_diligence(ref)
     rows_before = _rows(w.engine)
 
     outcomes = _race(w.engine, ref, [("check", "carol"), ("withdraw", "cathy")])
@@ -55,12 +56,14 @@ def test_two_caseworkers_advancing_one_case_at_once_exactly_one_wins(w, round_):
     assert len(winners) == 1 and len(losers) == 1
     assert isinstance(losers[0], ConflictError)
     assert "nothing of yours was written" in str(losers[0])
-    assert _rows(w.engine) == rows_before + 1
+    # The winning move's row, and a check's automatic due-diligence rows (three for this bid).
+    assert _rows(w.engine) == rows_before + 1 + (3 if winners[0] == "eligible" else 0)
     assert w.state(ref) == winners[0]
 
 
 def test_many_writers_on_many_cases_keep_every_chain_whole(w):
-    refs = [w.bid() for _ in range(6)]
+    # Six leads: bids of one lead would be one another's duplicates, found as they race.
+    refs = [w.bid(lead=w.org(f"E0700010{n}")) for n in range(6)]
     errors = []
 
     def drive(ref):
@@ -79,4 +82,7 @@ def test_many_writers_on_many_cases_keep_every_chain_whole(w):
     from workflow.services.chain import verify
     with w.engine.connect() as conn:
         result = verify(conn)
-    assert result.ok and result.rows == 6 * 4
+    # Each: 4 moves and 8 due-diligence rows (3 automatic at submission and 3 at the check,
+    # the fraud risk rated, the register's check overridden for a council named as no
+    # council in the register is).
+    assert result.ok and result.rows == 6 * (4 + 8)

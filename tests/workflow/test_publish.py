@@ -37,10 +37,12 @@ def a_round(world) -> dict[str, str]:
     refs: dict[str, str] = {}
     with freeze_time(OFFERED_AT):
         refs["offered"] = recommended(world, amount="250000.50")
-        refs["accepted"] = recommended(world, lead="E06000047", partners=["E07000026"],
-                                       amount="480000")
+        # A fire service may be a partner in a shared arrangement (a single operation's
+        # partners must be councils: due diligence, partners_are_councils).
+        refs["accepted"] = recommended(world, lead="E06000047",
+                                       partners=["E07000026", "ORG-CUMBRIA-FIRE"], amount="480000")
         refs["single"] = recommended(world, "single_operation", amount="2000000",
-                                     lead="E09000020", partners=["E07000028", "ORG-CUMBRIA-FIRE"])
+                                     lead="E09000020", partners=["E07000028"])
         refs["esg"] = recommended(world, "esg_top_up", amount="150000", lead="E08000003")
         refs["declined"] = recommended(world, amount="90000")
         refs["terminated"] = recommended(world, amount="60000")
@@ -125,12 +127,17 @@ def test_an_org_id_given_with_the_organisation_is_used_as_it_is(world):
 def test_beneficiary_locations_are_the_councils_gss_codes(world):
     refs = a_round(world)
 
-    grant = grants_by_ref(publish.build(world.engine, "tca-2013", funder=FUNDER))[refs["single"]]
+    grants = grants_by_ref(publish.build(world.engine, "tca-2013", funder=FUNDER))
 
-    assert grant["beneficiaryLocation"] == [
+    assert grants[refs["single"]]["beneficiaryLocation"] == [
         {"geoCode": "E09000020", "geoCodeType": "LONB",
          "name": "Royal Borough of Kensington and Chelsea", "countryCode": "GB"},
         {"geoCode": "E07000028", "geoCodeType": "NMD", "name": "Carlisle City Council",
+         "countryCode": "GB"}]
+    assert grants[refs["accepted"]]["beneficiaryLocation"] == [
+        {"geoCode": "E06000047", "geoCodeType": "UA", "name": "Durham County Council",
+         "countryCode": "GB"},
+        {"geoCode": "E07000026", "geoCodeType": "NMD", "name": "Allerdale Borough Council",
          "countryCode": "GB"}]          # the fire service has no GSS code: not a place
 
 

@@ -10,7 +10,7 @@ from tests.workflow import tamper
 from workflow.storage.db import reading
 from workflow.errors import SetupError
 from workflow.services.chain import verify as verify_chains
-from workflow.storage.tables import seals as seals_t
+from workflow.storage.tables import history, seals as seals_t
 from workflow.services.seal_check import check
 from workflow.services.seals import public_text, record_key, seal
 
@@ -36,6 +36,12 @@ def _history(w, bids: int = 3) -> list[str]:
     return refs
 
 
+def _rows(w) -> int:
+    """History rows so far (a bid's count depends on its due-diligence rows)."""
+    with reading(w.engine) as conn:
+        return conn.execute(select(func.count()).select_from(history)).scalar()
+
+
 def _audit(engine, **kw):
     with reading(engine) as conn:
         return verify_chains(conn), check(conn, **kw)
@@ -43,13 +49,14 @@ def _audit(engine, **kw):
 
 def test_sealed_history_verifies(w, key):
     _history(w)
+    rows = _rows(w)
 
     made = seal(w.engine, key)
     chains, seals = _audit(w.engine)
 
-    assert made.tree_size == 12 and made.number == 1
+    assert made.tree_size == rows == chains.rows and made.number == 1
     assert chains.ok and seals.problems == []
-    assert (seals.checked, seals.sealed_rows) == (1, 12)
+    assert (seals.checked, seals.sealed_rows) == (1, rows)
 
 
 @pytest.mark.parametrize("attack", [
@@ -67,30 +74,35 @@ def test_a_sealed_row_changed_with_recomputed_hashes_is_named(w, key, attack):
 
     assert chains.ok, "the chain alone cannot see it: every hash was recomputed"
     [problem] = seals.problems
-    assert problem.startswith(f"{made.label}: rows 1-12 no longer match")
+    assert problem.startswith(f"{made.label}: rows 1-{made.tree_size} no longer match")
 
 
 def test_an_earlier_seal_that_still_matches_narrows_the_rows(w, key):
     first, second = _history(w, 2)
-    seal(w.engine, key)
+    earlier = seal(w.engine, key)
     third = _history(w, 1)[0]
     later = seal(w.engine, key)
 
     tamper.rewrite_row(w.engine, third, 3)
     _, seals = _audit(w.engine)
 
-    assert seals.problems == [f"{later.label}: rows 9-12 no longer match"]
+    assert seals.problems == [
+        f"{later.label}: rows {earlier.tree_size + 1}-{later.tree_size} no longer match"]
 
 
 def test_a_deleted_case_leaves_rows_that_verify_names(w, key):
-    keep, gone = _history(w, 2)
+    keep, = _history(w, 1)
+    kept = _rows(w)
+    gone, = _history(w, 1)
+    rows = _rows(w)
     seal(w.engine, key)
 
     tamper.delete_case(w.engine, gone)
     chains, seals = _audit(w.engine)
 
-    assert list(chains.broken.values()) == ["4 history rows belong to no case (row ids 5-8)"]
-    assert chains.rows == 8 and chains.cases == 1
+    assert list(chains.broken.values()) == [
+        f"{rows - kept} history rows belong to no case (row ids {kept + 1}-{rows})"]
+    assert chains.rows == rows and chains.cases == 1
     assert seals.problems == []          # the rows themselves are untouched
 
 
@@ -195,7 +207,7 @@ def test_sqlite_refuses_insert_or_replace_over_history_and_cases(db):
                 conn.execute(text(sql))
 
     with reading(db) as conn:
-        assert verify_chains(conn).ok and verify_chains(conn).rows == 2
+        assert verify_chains(conn).ok and verify_chains(conn).rows == _rows(w)
 
 
 @pytest.mark.postgres
@@ -219,7 +231,7 @@ def test_copies_kept_elsewhere_show_a_rewrite_hidden_by_removing_the_newest_seal
     for made in (first, second):
         write_copy(made, tmp_path)
 
-    tamper.rewrite_row(w.engine, later, 2)         # rows 5-8, sealed only by seal 2 ...
+    tamper.rewrite_row(w.engine, later, 2)         # the second bid's rows, sealed only by seal 2 ...
     with tamper.guards_off(w.engine) as conn:      # ... which is then removed
         conn.execute(text("DELETE FROM seals WHERE number = 2"))
     alone = _audit(w.engine)[1]
@@ -227,4 +239,5 @@ def test_copies_kept_elsewhere_show_a_rewrite_hidden_by_removing_the_newest_seal
 
     assert alone.problems == []                    # the database alone no longer shows it
     assert kept.problems == [f"{second.label}: kept in {tmp_path} but missing from the database",
-                             f"{second.label}: rows 5-8 no longer match"]
+                             f"{second.label}: rows {first.tree_size + 1}-{second.tree_size} "
+                             f"no longer match"]

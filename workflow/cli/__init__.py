@@ -42,6 +42,7 @@ COMMANDS: dict[str, Entry] = {
     "user": Entry("user", "People and their roles."),
     "programme": Entry("programme", "Programmes and their rules."),
     "case": Entry("case", "Bids and network areas."),
+    "diligence": Entry("diligence", "Due diligence before a case is found eligible."),
     "audit": Entry("audit", "The tamper-evident history."),
     "states": Entry("states_cmd", "The state machines, drawn from their definitions."),
     "assess": Entry("assess", "Declare interests, score bids and agree moderated scores."),

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from states.money import money_json
 from states.programme import ProgrammeSpec
-from workflow.services import agreements, awards, monitoring, payments
+from workflow.services import agreements, awards, diligence, monitoring, payments
 from workflow.services.agreements import Recording
 from workflow.services.engine import Actor, Move
 from workflow.storage.records import CaseRecord, CheckpointRecord
@@ -51,6 +51,7 @@ EFFECTS: dict[str, Effect] = {
     "hold_payments": payments.hold_payments,
     "release_payments": payments.release_payments,
     "cancel_payments": payments.cancel_payments,
+    "run_diligence": diligence.run,
 }
 
 # Effects that write the fund ledger: only a transition declaring `moves_funds` may name them
@@ -61,7 +62,7 @@ WRITE_LEDGER = frozenset({"reserve_funds", "release_funds"})
 # after them the mover reads the case again rather than trust its own copy.
 CHANGE_CASE = frozenset({"schedule_checkpoints", "lift_risk", "open_tranches",
                          "return_tranches", "hold_payments", "release_payments",
-                         "cancel_payments"})
+                         "cancel_payments", "run_diligence"})
 
 # What a history row may note of the case beside the move (`T(records=[...])`), worked
 # out in the move's transaction before its row is written. `agreement` draws up the

@@ -67,7 +67,7 @@ def application_of(case: CaseRecord) -> BidApplication | AreaApplication:
 
 def _org(row: Any) -> OrgFacts:
     return OrgFacts(code=row.code, name=row.name, kind=row.kind,
-                    esg_allocation_pence=row.esg_allocation_pence)
+                    esg_allocation_pence=row.esg_allocation_pence, org_id=row.org_id)
 
 
 def organisations_by_code(conn: Connection, codes: list[str]) -> dict[str, OrgFacts]:
@@ -130,6 +130,9 @@ def facts_for(conn: Connection, case: CaseRecord, *, actor: str, now: datetime,
             extra["offers_in_category"] = live_offers(conn, case.programme, case.category, case.id)
     if "checkpoints" in needs:
         extra["checkpoints"] = checkpoint_facts(conn, case.id)
+    if "diligence" in needs:
+        from workflow.services import diligence     # it builds on this module
+        extra.update(diligence.facts_of(conn, case))
     return Facts(kind=case.kind, ref=case.ref, programme=spec, application=application_of(case),
                  lead=lead, actor=actor, caseworker=case.caseworker, now=now,
                  contribution_pence=case.contribution_pence,

@@ -15,8 +15,6 @@ fails is not written: each problem names the grant and the field.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -36,6 +34,7 @@ from sqlalchemy import Engine, func, select
 
 from states.bid import BID
 from states.money import pounds
+from states.register import REGISTER_DAY, council_named
 from workflow import clock
 from workflow.services import awards, payments
 from workflow.services import programme_files as programme_store
@@ -53,7 +52,6 @@ GRANT_SCHEMA_URI = ("https://raw.githubusercontent.com/ThreeSixtyGiving/standard
 STANDARD_VERSION = "1.4"
 OGL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
 AWARDED_STATES = BID.group("offered")
-REGISTER_DAY = date(2013, 4, 1)      # councils as they were when the programmes ran
 # GSS code prefix -> the 360Giving geoCodeType codelist's code.
 GEO_CODE_TYPES = {"E06": "UA", "E07": "NMD", "E08": "MD", "E09": "LONB", "E10": "CTY",
                   "W06": "UA", "S12": "CA"}
@@ -120,42 +118,7 @@ class Publication:
         return line
 
 
-# --- the register of English councils --------------------------------------------------
-@dataclass(frozen=True)
-class Council:
-    key: str
-    name: str
-    official_name: str
-    start: date | None
-    end: date | None
-
-    def existed_on(self, day: date) -> bool:
-        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
-
-
-def _norm(name: str) -> str:
-    text = name.casefold().replace("&", " and ").replace("-", " ")
-    text = re.sub(r"[.,'’()]", "", text)
-    return " ".join(text.split())
-
-
-@lru_cache(maxsize=1)
-def _register() -> dict[str, tuple[Council, ...]]:
-    text = (resources.files("states") / "reference" / "local-authority-eng.csv").read_text("utf-8")
-    by_name: dict[str, list[Council]] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        council = Council(row["key"], row["name"], row["official-name"],
-                          date.fromisoformat(row["start-date"]) if row["start-date"] else None,
-                          date.fromisoformat(row["end-date"]) if row["end-date"] else None)
-        for name in {_norm(council.name), _norm(council.official_name)}:
-            by_name.setdefault(name, []).append(council)
-    return {k: tuple(v) for k, v in by_name.items()}
-
-
-def council_named(name: str, on: date = REGISTER_DAY) -> list[Council]:
-    """English councils in the register called `name` (official name or name) on `on`."""
-    found = _register().get(_norm(name), ())
-    return sorted({c for c in found if c.existed_on(on)}, key=lambda c: c.key)
+# --- the register of English councils: states.register -----------------------------
 
 
 def org_id_for(org: Any, on: date = REGISTER_DAY) -> tuple[str | None, str]:

@@ -1,0 +1,291 @@
+"""Due diligence before eligibility (DESIGN.md section 9): running, recording, showing checks.
+
+Every check is a no-state history row `diligence` on the case, written by the
+one chain writer in the unit of work of what caused it:
+
+- the automatic checks the programme lists are run by the `run_diligence`
+  effect of the moves that submit a case and find it eligible (`check`; for
+  a network area, `start_assessment`), one row each with its result
+  (actor `system`);
+- a caseworker records a manual or rating check, or overrides an automatic
+  one the programme file marks overridable (`record`), with evidence and at
+  most one evidence file (the same rules as a return's).
+
+The history rows are the record: `facts_of` reads them back for the guard
+`diligence_passed` (states.rules) and for the checklist every face shows.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from sqlalchemy import Connection, Engine, bindparam, literal, select
+
+from states import DEFINITIONS
+from states.diligence import (KIND_WORDS, RATING_WORDS, RATINGS, RESULTS, STATUS_WORDS, Check,
+                              Status, applicable, checklist, not_passed, AUTOMATIC)
+from states.facts import DiligenceRecord
+from workflow.errors import Malformed, PermissionDenied, RuleViolation, checked_text
+from workflow.services import attachments, directory
+from workflow.services.access import check_visible, may_act, sees_every_case
+from workflow.services.chain import Entry, change, moment
+from workflow.services.unit_of_work import UnitOfWork, unit
+from workflow.storage.prepared import Prepared
+from workflow.storage.records import CaseRecord
+from workflow.storage.tables import cases, history
+
+__all__ = ["TRIGGER", "facts_of", "run", "record", "show", "checklist_json", "status_of",
+           "programme_counts"]
+
+TRIGGER = "diligence"
+MAX_EVIDENCE = 4000                  # characters of evidence text
+
+_ROWS = Prepared(select(history.c.actor, history.c.at, history.c.payload)
+                 .where(history.c.case_id == bindparam("case_id"),
+                        history.c.trigger == literal(TRIGGER))
+                 .order_by(history.c.seq))
+
+
+def _standing(kind: str) -> list[Any]:
+    return [literal(s) for s in DEFINITIONS[kind].group("standing")]
+
+
+def _duplicates(conn: Connection, case: CaseRecord) -> tuple[str, ...]:
+    """Earlier cases of the same lead, programme and category that still stand."""
+    q = select(cases.c.ref).where(
+        cases.c.programme == case.programme, cases.c.kind == case.kind,
+        cases.c.lead == case.lead, cases.c.id < case.id,
+        cases.c.state.in_(_standing(case.kind)))
+    q = q.where(cases.c.category == case.category) if case.category is not None \
+        else q.where(cases.c.category.is_(None))
+    return tuple(conn.execute(q.order_by(cases.c.id)).scalars())
+
+
+def _records(conn: Connection, case_id: int) -> tuple[list[DiligenceRecord], list[dict]]:
+    """(caseworkers' records, the automatic runs' rows) on a case, oldest first."""
+    manual: list[DiligenceRecord] = []
+    runs: list[dict] = []
+    for row in _ROWS.all(conn, {"case_id": case_id}):
+        p = row.payload or {}
+        if p.get("automatic"):
+            runs.append({**p, "at": row.at})
+        else:
+            manual.append(DiligenceRecord(check=p.get("check", ""), result=p.get("result", ""),
+                                          actor=row.actor, at=row.at,
+                                          evidence=p.get("evidence", ""),
+                                          rating=p.get("rating")))
+    return manual, runs
+
+
+def _rating(records: list[DiligenceRecord]) -> str | None:
+    """The latest rating of each rated check, the highest of them."""
+    latest: dict[str, str] = {}
+    for r in records:
+        if r.rating:
+            latest[r.check] = r.rating
+    return max(latest.values(), key=RATINGS.index) if latest else None
+
+
+def facts_of(conn: Connection, case: CaseRecord) -> dict[str, Any]:
+    """The facts of the group `diligence` (states.facts.FACT_GROUPS) for `case`."""
+    manual, _ = _records(conn, case.id)
+    return {"diligence": tuple(manual), "duplicates": _duplicates(conn, case),
+            "fraud_rating": _rating(manual)}
+
+
+def _facts(conn: Connection, case: CaseRecord, actor: str, now: datetime, spec: Any) -> Any:
+    from workflow.services.facts import facts_for
+    return facts_for(conn, case, actor=actor, now=now, spec=spec,
+                     needs=frozenset({"organisations", "diligence"}))
+
+
+# --- the automatic checks (an effect) ---------------------------------------------------
+def run(done: Any) -> None:
+    """The effect `run_diligence`: each automatic check applying to the case, one row each."""
+    conn, spec, case = done.conn, done.spec, done.after
+    checks = [c for c in applicable(spec.diligence, case.category) if c.kind == "automatic"]
+    if not checks:
+        return
+    facts = _facts(conn, case, done.actor.name, done.now, spec)
+    standing = {s.check.code: s for s in checklist(facts)}
+    for check in checks:
+        problems = AUTOMATIC[check.code](facts)
+        payload: dict[str, Any] = {"check": check.code, "automatic": True,
+                                   "result": "fail" if problems else "pass",
+                                   "on": done.move.trigger}
+        if problems:
+            payload["problems"] = problems
+            if standing[check.code].status == "overridden":
+                payload["overridden"] = True
+        case = change(conn, case, Entry(from_state=case.state, to_state=case.state,
+                                        trigger=TRIGGER, actor="system", role="system",
+                                        at=done.now, payload=payload))
+
+
+# --- a caseworker's record ----------------------------------------------------------------
+def _refuse(message: str) -> RuleViolation:
+    return RuleViolation(message)
+
+
+def _check_of(spec: Any, case: CaseRecord, code: str) -> Check:
+    check = spec.diligence.get(code)
+    listed = applicable(spec.diligence, case.category)
+    if check is None:
+        known = ", ".join(c.code for c in listed) or "none"
+        raise Malformed(f"The check '{code}'",
+                        [f"it is not a due-diligence check of {spec.code} (its checks: {known})"])
+    if check not in listed:
+        raise _refuse(f"{check.label} ({code}) is only for {spec.code} bids of "
+                      f"{', '.join(spec.category_label(c) for c in check.categories)}; "
+                      f"{case.ref} is {spec.category_label(case.category or '')}.")
+    if not check.recordable:
+        raise _refuse(f"{check.label} ({code}) is run by casework and cannot be overridden "
+                      f"(the programme file does not mark it overridable); nothing was written.")
+    return check
+
+
+def _given(check: Check, result: str, rating: str | None, evidence: str | None) -> list[str]:
+    out = []
+    if result not in RESULTS:
+        out.append(f"result: '{result}' is not pass or fail")
+    if check.kind == "rating" and rating is None:
+        out.append(f"rating: {check.label} ({check.code}) needs a rating, low, medium or high")
+    elif check.kind != "rating" and rating is not None:
+        out.append(f"rating: {check.label} ({check.code}) is a pass or fail check and takes "
+                   f"no rating")
+    elif rating is not None and rating not in RATINGS:
+        out.append(f"rating: '{rating}' is not low, medium or high")
+    if not (evidence or "").strip():
+        out.append("evidence: say what the result rests on")
+    elif len(evidence or "") > MAX_EVIDENCE:
+        out.append(f"evidence: at most {MAX_EVIDENCE} characters")
+    return out
+
+
+def record(work: UnitOfWork | Engine, ref: str, code: str, actor_name: str, *, result: str,
+           evidence: str | None, rating: str | None = None,
+           attachment: tuple[str, bytes] | None = None,
+           expected_version: int | None = None) -> dict[str, Any]:
+    """A caseworker's record of check `code` on case `ref`: pass or fail, with evidence.
+
+    Everything is checked before anything is written: the check, the result,
+    the rating, the evidence's text and any file, who records, and the case's
+    state. Returns the checklist as it now stands.
+    """
+    from workflow.services.lifecycle import load_case, refuse_stale
+    evidence = checked_text("evidence", evidence)
+    if attachment is not None:
+        attachments.check(*attachment)
+    with unit(work) as uow:
+        conn = uow.conn
+        case = load_case(conn, ref, hold=True)
+        actor = directory.actor(conn, actor_name)
+        check_visible(actor, case)
+        role = may_act(actor, "record_diligence", case.lead,
+                       f"record due diligence on {case.ref}")
+        refuse_stale(case, expected_version)
+        spec = uow.spec(case.programme)
+        check = _check_of(spec, case, code)
+        problems = _given(check, result, rating, evidence)
+        if problems:
+            raise Malformed(f"The record of {check.label} ({code})", problems)
+        definition = DEFINITIONS[case.kind]
+        if not definition.is_in(case.state, "to_check"):
+            raise _refuse(f"{case.ref} is {definition.state_label(case.state).lower()}: due "
+                          f"diligence is recorded before the case is found eligible, not now.")
+        payload: dict[str, Any] = {"check": code, "automatic": False, "result": result,
+                                   "evidence": evidence}
+        if rating is not None:
+            payload["rating"] = rating
+        if attachment is not None:
+            payload["attachment"] = attachments.store(
+                *attachment, attachments.files_root(uow.engine)).as_json()
+        after = change(conn, case, Entry(from_state=case.state, to_state=case.state,
+                                         trigger=TRIGGER, actor=actor.name, role=role,
+                                         at=uow.now, payload=payload))
+        return checklist_json(conn, after, spec, actor.name, uow.now)
+
+
+# --- showing --------------------------------------------------------------------------------
+def status_of(conn: Connection, case: CaseRecord, spec: Any, actor: str,
+              now: datetime) -> list[Status]:
+    return checklist(_facts(conn, case, actor, now, spec))
+
+
+def _record_json(conn: Connection, case_id: int) -> dict[str, dict]:
+    """The latest caseworker's record of each check, with its evidence and file."""
+    out: dict[str, dict] = {}
+    for row in _ROWS.all(conn, {"case_id": case_id}):
+        p = row.payload or {}
+        if p.get("automatic"):
+            continue
+        out[p.get("check", "")] = {"result": p.get("result"), "rating": p.get("rating"),
+                                   "evidence": p.get("evidence"), "by": row.actor,
+                                   "at": moment(row.at), "attachment": p.get("attachment")}
+    return out
+
+
+def checklist_json(conn: Connection, case: CaseRecord, spec: Any, actor: str,
+                   now: datetime) -> dict[str, Any]:
+    """The case's checklist: each check, where it stands, who recorded it, when, on what."""
+    facts = _facts(conn, case, actor, now, spec)
+    statuses = checklist(facts)
+    recorded = _record_json(conn, case.id)
+    _, runs = _records(conn, case.id)
+    last_run = {r["check"]: r for r in runs}
+    checks = []
+    for s in statuses:
+        run_row = last_run.get(s.check.code)
+        checks.append({
+            "check": s.check.code, "label": s.check.label, "sentence": s.check.sentence,
+            "kind": s.check.kind, "overridable": s.check.overridable,
+            "recordable": s.check.recordable, "status": s.status,
+            "problems": list(s.problems), "recorded": recorded.get(s.check.code),
+            "last_run": ({"result": run_row["result"], "at": moment(run_row["at"]),
+                          "on": run_row.get("on")} if run_row else None)})
+    definition = DEFINITIONS[case.kind]
+    return {"ref": case.ref, "kind": case.kind, "state": case.state, "version": case.version,
+            "recordable_now": definition.is_in(case.state, "to_check"),
+            "passed": all(s.passed for s in statuses),
+            "still_needed": not_passed(statuses, case.ref),
+            "fraud_rating": facts.fraud_rating, "checks": checks}
+
+
+def show(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
+    """Case `ref`'s checklist; for a person named, only if they are staff (the command
+    line's operator names nobody, as `case show` without --as)."""
+    from workflow.services.lifecycle import load_case
+    with unit(work, read_only=True) as uow:
+        case = load_case(uow.conn, ref)
+        name = ""
+        if actor_name is not None:
+            actor = directory.actor(uow.conn, actor_name)
+            check_visible(actor, case)
+            if not sees_every_case(actor):
+                raise PermissionDenied(f"{actor.name} may not read {case.ref}'s due diligence: "
+                                       f"only staff may.", person=actor.name)
+            name = actor.name
+        return checklist_json(uow.conn, case, uow.spec(case.programme), name, uow.now)
+
+
+# --- for the report ---------------------------------------------------------------------------
+def programme_counts(conn: Connection, programme: str) -> dict[str, Any]:
+    """Checks run and failed in a programme: automatic runs, caseworkers' records, overrides."""
+    q = (select(history.c.payload).join(cases, cases.c.id == history.c.case_id)
+         .where(cases.c.programme == programme, history.c.trigger == TRIGGER))
+    by_check: dict[str, dict[str, int]] = {}
+    for (payload,) in conn.execute(q):
+        p: Mapping[str, Any] = payload or {}
+        counts = by_check.setdefault(p.get("check", ""), {"run": 0, "failed": 0, "recorded": 0,
+                                                          "overridden": 0})
+        if p.get("automatic"):
+            counts["run"] += 1
+            counts["failed"] += p.get("result") == "fail"
+            counts["overridden"] += bool(p.get("overridden"))
+        else:
+            counts["recorded"] += 1
+            counts["failed"] += p.get("result") == "fail"
+    return by_check
+
+
+WORDS = {"kind": KIND_WORDS, "status": STATUS_WORDS, "rating": RATING_WORDS}
