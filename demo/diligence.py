@@ -33,6 +33,9 @@ def review(s: Story, worker: str, ref: str, plan: BidPlan) -> str | None:
     """The caseworker's checks on `ref`; None when every check has passed, else the code of
     the check that failed (the bid is then declared ineligible, naming it)."""
     shown = diligence.show(s.engine, ref, worker)
+    for check in shown["checks"]:     # a duplicate, or a lead that is no council: ineligible
+        if check["status"] == "failed" and check["check"] != "org_in_register":
+            return str(check["check"])
     for check in shown["checks"]:
         code = check["check"]
         if check["kind"] == "rating" and check["status"] == "missing":
@@ -62,7 +65,5 @@ def declare_ineligible(s: Story, worker: str, ref: str, code: str) -> None:
     check: dict[str, Any] = next(c for c in shown["checks"] if c["check"] == code)
     reason = (f"Due diligence: {check['label']} ({code}) failed: "
               f"{'; '.join(check['problems']) or 'recorded as failed'}.")
-    s.refused(worker, "find the bid eligible", ref,
-              lambda: lifecycle.advance(s.engine, ref, "check", worker))
     s.act(worker, "declare the bid ineligible", ref,
           lambda: lifecycle.advance(s.engine, ref, "declare_ineligible", worker, reason=reason))

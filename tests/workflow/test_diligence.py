@@ -270,12 +270,12 @@ def test_a_record_keeps_its_evidence_file_who_and_when(aw, tmp_path, monkeypatch
 
 # --- bad input: one-line refusals naming the rule, nothing written ------------------------
 @pytest.mark.parametrize("code,kwargs,error,words", [
-    ("credit_check", {"result": "pass"}, Malformed,
-     "it is not a due-diligence check of tca-2013 (its checks: lead_is_council, "
-     "no_duplicate_bid, org_in_register, fraud_risk)"),
-    ("no_duplicate_bid", {"result": "pass", "rating": "low"}, Malformed,
+    ("credit_check", {"result": "pass"}, RuleViolation,
+     "'credit_check' is not a due-diligence check of tca-2013 (its checks for TCA-2013-0001: "
+     "lead_is_council, no_duplicate_bid, org_in_register, fraud_risk)"),
+    ("no_duplicate_bid", {"result": "pass", "rating": "low"}, RuleViolation,
      "No duplicate bid (no_duplicate_bid) is a pass or fail check and takes no rating"),
-    ("fraud_risk", {"result": "pass"}, Malformed,
+    ("fraud_risk", {"result": "pass"}, RuleViolation,
      "Fraud risk (fraud_risk) needs a rating, low, medium or high"),
     ("fraud_risk", {"result": "maybe", "rating": "low"}, Malformed,
      "result: 'maybe' is not pass or fail"),
@@ -285,8 +285,8 @@ def test_a_record_keeps_its_evidence_file_who_and_when(aw, tmp_path, monkeypatch
      "evidence"),
     ("fraud_risk", {"result": "pass", "rating": "low", "evidence": "ok\u202e"}, Malformed,
      "evidence"),
-    ("fraud_risk", {"result": "pass", "rating": "low", "evidence": "  "}, Malformed,
-     "evidence: say what the result rests on"),
+    ("fraud_risk", {"result": "pass", "rating": "low", "evidence": "  "}, RuleViolation,
+     "the evidence must say what the result rests on"),
     ("fraud_risk", {"result": "pass", "rating": "low", "by": "april"}, PermissionDenied,
      "april may not record due diligence on TCA-2013-0001: only a caseworker may."),
     ("fraud_risk", {"result": "pass", "rating": "low", "by": "ash"}, PermissionDenied,

@@ -49,7 +49,8 @@ services, rules and refusals as the command line and the web app.
 def create_api(engine: Engine) -> FastAPI:
     """The API as an ASGI app; mount it at /api/v1 (it serves /openapi.json itself)."""
     from workflow.api import (routes_agreements, routes_applications, routes_cases,
-                              routes_payments, routes_programmes, routes_returns, routes_staff)
+                              routes_diligence, routes_payments, routes_programmes,
+                              routes_returns, routes_staff)
     strict_utf8.install()
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
                   dependencies=[Depends(known_query)],
@@ -63,8 +64,8 @@ def create_api(engine: Engine) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_middleware(NoStore)
     problems.install(app)
-    for module in (routes_applications, routes_cases, routes_returns, routes_payments,
-                   routes_agreements, routes_programmes, routes_staff):
+    for module in (routes_applications, routes_cases, routes_diligence, routes_returns,
+                   routes_payments, routes_agreements, routes_programmes, routes_staff):
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)       # type: ignore[method-assign]
     return app

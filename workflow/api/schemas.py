@@ -395,3 +395,48 @@ class VariationDecision(BaseModel):
         "examples": [{}, {"reason": "The fund is committed elsewhere."}]})
     reason: Optional[str] = Field(default=None, max_length=4000, json_schema_extra=TYPED_TEXT,
                                   description="Why (kept in the history; required to reject).")
+
+
+# --- due diligence (DESIGN.md section 9) ------------------------------------------------
+class DiligenceRecorded(_Shape):
+    result: Literal["pass", "fail"]
+    rating: Optional[Literal["low", "medium", "high"]] = None
+    evidence: str
+    by: str
+    at: str = Field(json_schema_extra={"format": "date-time"})
+    attachment: Optional[Attachment] = None
+
+
+class DiligenceRun(_Shape):
+    result: Literal["pass", "fail"]
+    at: str = Field(json_schema_extra={"format": "date-time"})
+    on: Optional[str] = Field(default=None, description="The move it ran on (submit, check).")
+
+
+class DiligenceCheck(_Shape):
+    check: str = Field(examples=["fraud_risk"])
+    label: str
+    sentence: str
+    kind: Literal["automatic", "manual", "rating"]
+    overridable: bool
+    recordable: bool = Field(description="Whether a caseworker may record it (a manual check, "
+                                         "or an automatic one the programme file marks "
+                                         "overridable).")
+    status: Literal["passed", "overridden", "failed", "missing"]
+    problems: list[str] = Field(description="Why the automatic check fails, where it does.")
+    recorded: Optional[DiligenceRecorded] = None
+    last_run: Optional[DiligenceRun] = None
+
+
+class Diligence(_Shape):
+    """A case's due-diligence checklist, as `casework diligence show REF --json`."""
+
+    ref: str = Field(examples=["TCA-2013-0001"])
+    kind: Literal["bid", "area"]
+    state: str
+    version: int
+    recordable_now: bool = Field(description="Whether checks may be recorded in this state.")
+    passed: bool = Field(description="Every check has passed: the case may be found eligible.")
+    still_needed: list[str]
+    fraud_rating: Optional[Literal["low", "medium", "high"]] = None
+    checks: list[DiligenceCheck]

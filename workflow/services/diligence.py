@@ -132,8 +132,8 @@ def _check_of(spec: Any, case: CaseRecord, code: str) -> Check:
     listed = applicable(spec.diligence, case.category)
     if check is None:
         known = ", ".join(c.code for c in listed) or "none"
-        raise Malformed(f"The check '{code}'",
-                        [f"it is not a due-diligence check of {spec.code} (its checks: {known})"])
+        raise _refuse(f"'{code}' is not a due-diligence check of {spec.code} (its checks for "
+                      f"{case.ref}: {known}); nothing was written.")
     if check not in listed:
         raise _refuse(f"{check.label} ({code}) is only for {spec.code} bids of "
                       f"{', '.join(spec.category_label(c) for c in check.categories)}; "
@@ -144,21 +144,27 @@ def _check_of(spec: Any, case: CaseRecord, code: str) -> Check:
     return check
 
 
-def _given(check: Check, result: str, rating: str | None, evidence: str | None) -> list[str]:
+def _shape(result: str, rating: str | None) -> list[str]:
+    """What is not a result or a rating at all (the API's document states both)."""
     out = []
     if result not in RESULTS:
         out.append(f"result: '{result}' is not pass or fail")
-    if check.kind == "rating" and rating is None:
-        out.append(f"rating: {check.label} ({check.code}) needs a rating, low, medium or high")
-    elif check.kind != "rating" and rating is not None:
-        out.append(f"rating: {check.label} ({check.code}) is a pass or fail check and takes "
-                   f"no rating")
-    elif rating is not None and rating not in RATINGS:
+    if rating is not None and rating not in RATINGS:
         out.append(f"rating: '{rating}' is not low, medium or high")
+    return out
+
+
+def _rules(check: Check, rating: str | None, evidence: str | None) -> list[str]:
+    """What the check's own rules refuse: a rating where none is taken, or none where one is."""
+    out = []
+    if check.kind == "rating" and rating is None:
+        out.append(f"{check.label} ({check.code}) needs a rating, low, medium or high")
+    elif check.kind != "rating" and rating is not None:
+        out.append(f"{check.label} ({check.code}) is a pass or fail check and takes no rating")
     if not (evidence or "").strip():
-        out.append("evidence: say what the result rests on")
+        out.append("the evidence must say what the result rests on")
     elif len(evidence or "") > MAX_EVIDENCE:
-        out.append(f"evidence: at most {MAX_EVIDENCE} characters")
+        out.append(f"the evidence must be at most {MAX_EVIDENCE} characters")
     return out
 
 
@@ -174,8 +180,9 @@ def record(work: UnitOfWork | Engine, ref: str, code: str, actor_name: str, *, r
     """
     from workflow.services.lifecycle import load_case, refuse_stale
     evidence = checked_text("evidence", evidence)
-    if attachment is not None:
-        attachments.check(*attachment)
+    shape = _shape(result, rating)
+    if shape:
+        raise Malformed(f"The record of {code}", shape)
     with unit(work) as uow:
         conn = uow.conn
         case = load_case(conn, ref, hold=True)
@@ -186,13 +193,16 @@ def record(work: UnitOfWork | Engine, ref: str, code: str, actor_name: str, *, r
         refuse_stale(case, expected_version)
         spec = uow.spec(case.programme)
         check = _check_of(spec, case, code)
-        problems = _given(check, result, rating, evidence)
-        if problems:
-            raise Malformed(f"The record of {check.label} ({code})", problems)
         definition = DEFINITIONS[case.kind]
         if not definition.is_in(case.state, "to_check"):
             raise _refuse(f"{case.ref} is {definition.state_label(case.state).lower()}: due "
                           f"diligence is recorded before the case is found eligible, not now.")
+        problems = _rules(check, rating, evidence)
+        if problems:
+            raise RuleViolation(f"The record of {check.label} ({code}) refused: "
+                                + "; ".join(problems) + ".", problems)
+        if attachment is not None:
+            attachments.check(*attachment)      # the file's own rules, before a byte is written
         payload: dict[str, Any] = {"check": code, "automatic": False, "result": result,
                                    "evidence": evidence}
         if rating is not None:

@@ -18,8 +18,9 @@ from starlette.routing import Route
 
 from states import DEFINITIONS
 from states.money import MONEY_FIELDS
-from workflow.services import (applications, areas, assessment, assignment, chain, directory,
-                               monitoring)
+from states.diligence import RATING_WORDS, RATINGS, RESULT_WORDS, STATUS_WORDS
+from workflow.services import (applications, areas, assessment, assignment, attachments, chain,
+                               diligence, directory, monitoring)
 from workflow.services import lifecycle as case_service
 from workflow.storage.db import reading
 from workflow.errors import CaseworkError, NotFound
@@ -133,6 +134,8 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         agreed = on_case_page(uow, row, who)      # the grant agreement and its variations
         from workflow.web.payments import on_case_page as payments_of
         paying = payments_of(uow, row, who)       # the payment schedule
+        checklist = (diligence.checklist_json(conn, row, spec, who.name, uow.now)
+                     if staff and spec.diligence else None)
     actions = [a for a in planned if a.offered]
     return page(request, "case.html", status=status, errors=errors or [], form=form or {},
                 case=case, names=names, application=application_rows(case["application"], names, spec.category_label),
@@ -144,7 +147,22 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                 # The lead council changes its application on /apply (a draft, a question).
                 apply_link=(who.has("council") and who.org == row.lead
                             and applications.amendable(row)),
-                asked=row.state in DEFINITIONS[row.kind].groups.get("clarifying", ()), **agreed, **paying)
+                asked=row.state in DEFINITIONS[row.kind].groups.get("clarifying", ()),
+                diligence=checklist, diligence_words=DILIGENCE_WORDS,
+                may_record=bool(checklist and checklist["recordable_now"]
+                                and who.has("caseworker")),
+                accepted_files=",".join(attachments.ALLOWED),
+                max_mb=attachments.MAX_BYTES // 1024 // 1024, **agreed, **paying)
+
+
+# What the case page's due-diligence checklist shows for each code (states.diligence).
+DILIGENCE_WORDS = {
+    "status": {code: w.label for code, w in STATUS_WORDS.items()},
+    "result": {code: w.label for code, w in RESULT_WORDS.items()},
+    "rating": {code: w.label for code, w in RATING_WORDS.items()},
+    "ratings": RATINGS,
+    "tone": {"passed": "green", "overridden": "green", "failed": "red", "missing": "grey"},
+}
 
 
 async def advance(request: Request) -> Response:
@@ -268,6 +286,33 @@ async def _change(request: Request, ref: str, call: Callable[[UnitOfWork], dict]
     return RedirectResponse(then or f"/cases/{result['ref']}", status_code=303)
 
 
+async def record_diligence(request: Request) -> Response:
+    """A caseworker's record of one due-diligence check (multipart: evidence file optional)."""
+    ref = request.path_params["ref"]
+    form = await posted(request)
+    check = form.text("check").strip()
+    result = form.text("result").strip()
+    rating = form.optional("rating")
+    evidence = form.text("evidence")
+    upload = form.file("evidence-file")
+    attachment = None
+    if upload is not None and upload.filename:
+        attachment = (upload.filename, await upload.read(attachments.MAX_BYTES + 1))
+    who: Viewer = await run_in_threadpool(_visible, request, ref)
+    return await _change(
+        request, ref, lambda uow: diligence.record(uow, ref, check, who.name, result=result,
+                                                   rating=rating or None, evidence=evidence,
+                                                   attachment=attachment),
+        kept={"check": check, "result": result, "rating": rating or "", "evidence": evidence},
+        fields={"result": "result", "rating": "rating", "evidence": "evidence",
+                "The attachment": "evidence-file"},
+        general="diligence-form",
+        done=lambda d: (f"Recorded on {d['ref']}: "
+                        + next((f"{c['label']}, {STATUS_WORDS[c['status']].label.lower()}"
+                                for c in d["checks"] if c["check"] == check), check) + "."),
+        then=f"/cases/{ref.upper()}#diligence")
+
+
 def _visible(request: Request, ref: str) -> Viewer:
     """The person posting, refused as "not found" when the case is not theirs to see."""
     who = viewer(request)
@@ -284,4 +329,5 @@ ROUTES = [
     Route("/cases/{ref}/confirm", confirm_page, methods=["GET"]),
     Route("/cases/{ref}/contribution", contribution, methods=["POST"]),
     Route("/cases/{ref}/assign", assign, methods=["POST"]),
+    Route("/cases/{ref}/diligence", record_diligence, methods=["POST"]),
 ]
