@@ -61,7 +61,9 @@ def test_the_export_is_every_history_row_with_its_case_as_audit_export(api):
     rows = api.get("/audit/export", who="audrey").json()
 
     assert [(r["case"], r["seq"], r["trigger"]) for r in rows] == [
-        (first, 1, "create"), (first, 2, "submit"), (second, 1, "create")]
+        (first, 1, "create"), (first, 2, "submit"),
+        *[(first, n, "diligence") for n in (3, 4, 5)],      # the checks run at submission
+        (second, 1, "create")]
     assert rows[1]["prev_hash"] == rows[0]["hash"]
 
 
@@ -87,7 +89,7 @@ def test_the_export_takes_rows_since_a_moment(api):
     rows = api.get("/audit/export", who="audrey", params={"since": "2013-06-15"}).json()
     bad = api.get("/audit/export", who="audrey", params={"since": "June"})
 
-    assert [r["trigger"] for r in rows] == ["submit"]
+    assert [r["trigger"] for r in rows] == ["submit", *["diligence"] * 3]
     assert bad.status_code == 400 and "since: 'June' is not an ISO 8601 time" in bad.text
 
 
@@ -115,8 +117,10 @@ def test_the_programmes_awards_are_served_as_a_valid_360giving_package(api):
 
 
 def test_a_publication_stopped_by_an_unknown_organisation_is_422_naming_it(api):
-    api.world.org("ORG-NOWHERE", name="Nowhere Partnership", kind="agency")
-    ref = recommended(api.world, category="shared_arrangement", lead="ORG-NOWHERE",
+    # A council the register does not know by that name (due diligence let it through on a
+    # caseworker's word: org_in_register is overridable).
+    api.world.org("E09000099", name="Nowhere Borough Council")
+    ref = recommended(api.world, category="shared_arrangement", lead="E09000099",
                       partners=["E07000026"])
     offer(api.world, ref)
 
@@ -124,5 +128,5 @@ def test_a_publication_stopped_by_an_unknown_organisation_is_422_naming_it(api):
 
     assert answer.status_code == 422
     assert answer.json()["violations"] == [
-        f"{ref}: ORG-NOWHERE (Nowhere Partnership) has no 360Giving org-id; record one with "
-        f"--org-id (only English councils are looked up in the register)"]
+        f"{ref}: E09000099 (Nowhere Borough Council) has no 360Giving org-id and no English "
+        f"council of that name is in the register; record its org-id with --org-id"]

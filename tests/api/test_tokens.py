@@ -40,8 +40,9 @@ def test_every_change_a_token_makes_is_in_the_history_under_its_person(api):
 
     assert api.advance(ref, "submit", who="cllr").status_code == 200
 
-    last = api.get(f"/cases/{ref}/history", who="audrey").json()["items"][-1]
-    assert (last["trigger"], last["actor"], last["role"]) == ("submit", "cllr", "council")
+    items = api.get(f"/cases/{ref}/history", who="audrey").json()["items"]
+    moved = [i for i in items if i["trigger"] != "diligence"][-1]    # not casework's own checks
+    assert (moved["trigger"], moved["actor"], moved["role"]) == ("submit", "cllr", "council")
 
 
 def test_a_request_without_a_token_is_refused_with_401_and_changes_nothing(api):

@@ -80,7 +80,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
 
 
 # Names the framework makes up for form bodies, and what to call them instead.
-_RENAMED = {"Body_submit_return": "ReturnSubmission"}
+_RENAMED = {"Body_submit_return": "ReturnSubmission", "Body_record_diligence": "DiligenceRecord"}
 
 
 def _not_null(schema: dict[str, Any]) -> dict[str, Any]:

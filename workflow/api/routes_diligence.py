@@ -53,7 +53,7 @@ def record_diligence(request: Request, ref: str = REF, check: str = CHECK,
                                                   "rating check only.",
                                                   json_schema_extra={"enum": ["low", "medium",
                                                                               "high"]}),
-                     evidence: str = Form(..., max_length=4000,
+                     evidence: str = Form(..., min_length=1, max_length=4000,
                                           description="What the result rests on. Tabs and new "
                                                       "lines are kept; other control characters "
                                                       "are refused.",

@@ -61,10 +61,10 @@ def _duplicates(conn: Connection, case: CaseRecord) -> tuple[str, ...]:
     return tuple(conn.execute(q.order_by(cases.c.id)).scalars())
 
 
-def _records(conn: Connection, case_id: int) -> tuple[list[DiligenceRecord], list[dict]]:
+def _records(conn: Connection, case_id: int) -> tuple[list[DiligenceRecord], list[dict[str, Any]]]:
     """(caseworkers' records, the automatic runs' rows) on a case, oldest first."""
     manual: list[DiligenceRecord] = []
-    runs: list[dict] = []
+    runs: list[dict[str, Any]] = []
     for row in _ROWS.all(conn, {"case_id": case_id}):
         p = row.payload or {}
         if p.get("automatic"):
@@ -128,7 +128,7 @@ def _refuse(message: str) -> RuleViolation:
 
 
 def _check_of(spec: Any, case: CaseRecord, code: str) -> Check:
-    check = spec.diligence.get(code)
+    check: Check | None = spec.diligence.get(code)
     listed = applicable(spec.diligence, case.category)
     if check is None:
         known = ", ".join(c.code for c in listed) or "none"
@@ -222,9 +222,9 @@ def status_of(conn: Connection, case: CaseRecord, spec: Any, actor: str,
     return checklist(_facts(conn, case, actor, now, spec))
 
 
-def _record_json(conn: Connection, case_id: int) -> dict[str, dict]:
+def _record_json(conn: Connection, case_id: int) -> dict[str, dict[str, Any]]:
     """The latest caseworker's record of each check, with its evidence and file."""
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for row in _ROWS.all(conn, {"case_id": case_id}):
         p = row.payload or {}
         if p.get("automatic"):
