@@ -38,6 +38,8 @@ def bid_in(world, state: str) -> str:
     steps = {"draft": [], "submitted": ["submit"], "eligible": ["submit", "check"]}
     if state in steps:
         world.advance(ref, *steps[state])
+        if state == "submitted":      # its due diligence done: ready to be checked
+            world.pass_diligence(ref)
         return ref
     world.advance(ref, "submit", "check", "start_assessment")
     if state == "clarification_requested":

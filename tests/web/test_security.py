@@ -45,7 +45,7 @@ def test_every_form_the_app_takes_is_checked_for_its_token(site):
         "/apply/{ref}/evidence/remove", "/apply/{ref}/send", "/apply/{ref}/{field}",
         "/cases/{ref}/advance", "/cases/{ref}/agree-score", "/cases/{ref}/assign",
         "/cases/{ref}/contribution",
-        "/cases/{ref}/declare", "/cases/{ref}/score", "/outbox/retry",
+        "/cases/{ref}/declare", "/cases/{ref}/diligence", "/cases/{ref}/score", "/outbox/retry",
         "/returns/{case}/{label}/decide", "/returns/{case}/{label}/submit",
         "/sign-in", "/sign-out",
     ]
