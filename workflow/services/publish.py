@@ -42,6 +42,7 @@ from workflow.services.calendar import london_day
 from workflow.storage.db import reading
 from workflow.errors import Malformed, RuleViolation, SetupError
 from workflow.storage.tables import cases, checkpoints, history, organisations
+from workflow.storage.records import CaseRecord
 
 __all__ = ["Funder", "Publication", "PublicationRefused", "build", "validate", "write",
            "publish", "dumps", "org_id_for", "council_named", "AWARDED_STATES"]
@@ -150,10 +151,10 @@ def build(engine: Engine, code: str, *, funder: Funder | None = None) -> Publica
         if spec.kind != "bids":
             raise PublicationRefused(f"{spec.code} publishes no grants", [
                 f"{spec.code} is a programme of network areas, which are not awarded grants"])
-        rows = list(conn.execute(select(cases).where(cases.c.programme == spec.code,
-                                                     cases.c.kind == "bid",
-                                                     cases.c.state.in_(AWARDED_STATES))
-                                 .order_by(cases.c.id)))
+        rows = CaseRecord.all(conn.execute(select(cases).where(cases.c.programme == spec.code,
+                                                               cases.c.kind == "bid",
+                                                               cases.c.state.in_(AWARDED_STATES))
+                                           .order_by(cases.c.id)))
         offered = _offer_days(conn, [r.id for r in rows])
         held = {r.id: awards.reserved_for(conn, r.id) for r in rows}
         paid = {r.id: payments.paid_pence(conn, r.id) for r in rows}
@@ -223,7 +224,7 @@ def _planned_dates(conn: Any, case_ids: list[int]) -> dict[int, dict[str, str]]:
     return out
 
 
-def _grant(row: Any, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: dict[str, Any],
+def _grant(row: CaseRecord, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: dict[str, Any],
            held_pence: int, award_day: date | None) -> dict[str, Any]:
     partners = [orgs[c].name for c in row.partners if c in orgs]
     # The category's sentence says who it is for; its short label is the fallback.
@@ -232,15 +233,16 @@ def _grant(row: Any, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: di
     description = f"{row.title}. {label}. Led by {lead.name}" + (
         f", with {', '.join(partners[:-1])} and {partners[-1]}." if len(partners) > 1
         else f", with {partners[0]}." if partners else ".")
-    if held_pence < (row.amount_pence or 0):
-        description += (f" {BID.state_label(row.state)}: {pounds(row.amount_pence - held_pence)} "
+    applied = row.amount_pence or 0
+    if held_pence < applied:
+        description += (f" {BID.state_label(row.state)}: {pounds(applied - held_pence)} "
                         f"of the award was released.")
     grant: dict[str, Any] = {
         "id": f"360G-{funder.prefix}-{row.ref}",
         "title": row.title,
         "description": description,
         "currency": "GBP",
-        "amountAppliedFor": _amount(row.amount_pence or 0),
+        "amountAppliedFor": _amount(applied),
         "amountAwarded": _amount(held_pence),
     }
     if award_day is not None:          # without one, validation names the grant
@@ -250,7 +252,7 @@ def _grant(row: Any, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: di
         "fundingOrganization": [{"id": funder.id, "name": funder.name}],
         "grantProgramme": [{"code": spec.code, "title": spec.name}],
         "fromOpenCall": "Yes",
-        "dateModified": row.updated_at.isoformat(),
+        "dateModified": row.updated_at.isoformat() if row.updated_at else None,
     })
     places = [_place(orgs[c]) for c in [row.lead, *row.partners] if c in orgs]
     places = [p for p in places if p is not None]
