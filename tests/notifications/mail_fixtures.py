@@ -38,7 +38,7 @@ _PSTN = {"code": "pstn-2013", "name": "Public Service Transformation Network",
 BASE_URL = "https://casework.example.gov.uk"
 # Checkpoint and case kinds happen to bids and to areas; the rest to one of them.
 CASE_KINDS_FOR = {"bid": ("bid",), "area": ("area",), "checkpoint": ("bid", "area"),
-                  "case": ("bid", "area")}
+                  "case": ("bid", "area"), "payment": ("bid",)}
 
 
 # A caseworker's reason, for the kinds that usually carry one.
@@ -81,6 +81,11 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
         ctx["step"] = {"name": event_name, "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc),
                        "late": False}
     ctx["reason"] = _REASONS.get(kind)
+    if folder == "payment":          # a payment made (issue 19): P2, a quarter of the award
+        ctx["payment"] = {"ref": f"{ref}/P2", "label": "P2", "amount": "£62,500",
+                          "reference": "BACS 2014/0042",
+                          "paid_at": datetime(2014, 4, 22, 10, tzinfo=timezone.utc),
+                          "event": "When the Q2 return is accepted", "paid_total": "£187,500"}
     if kind == "case.submitted":       # the receipt shows the application as it was sent
         ctx["answers"] = ([{"label": "Kind of award", "answer": "Shared arrangement"},
                            {"label": "Amount asked for", "answer": "£250,000"},
