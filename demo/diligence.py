@@ -67,3 +67,40 @@ def declare_ineligible(s: Story, worker: str, ref: str, code: str) -> None:
               f"{'; '.join(check['problems']) or 'recorded as failed'}.")
     s.act(worker, "declare the bid ineligible", ref,
           lambda: lifecycle.advance(s.engine, ref, "declare_ineligible", worker, reason=reason))
+
+
+# --- the report's controls: due diligence ---------------------------------------------------
+def report_rows(engine: Any) -> list[dict[str, Any]]:
+    """For each programme, each check it lists: how often casework ran it and it failed,
+    how often a caseworker recorded it, and the cases declared ineligible naming it."""
+    from sqlalchemy import select
+
+    from states import DEFINITIONS
+    from workflow.services import programme_files as programme_store
+    from workflow.storage.db import reading
+    from workflow.storage.tables import cases, history
+    out: list[dict[str, Any]] = []
+    with reading(engine) as conn:
+        for code in ("tca-2013", "pstn-2013"):
+            spec = programme_store.spec_for(conn, code)
+            counts = diligence.programme_counts(conn, code)
+            ineligible = list(conn.execute(
+                select(cases.c.ref, history.c.reason).join(cases, cases.c.id == history.c.case_id)
+                .where(cases.c.programme == code, history.c.trigger == "declare_ineligible")
+                .order_by(history.c.id)))
+            checks = []
+            for check in spec.diligence.values():
+                c = counts.get(check.code, {})
+                named = [r.ref for r in ineligible if f"({check.code})" in (r.reason or "")]
+                checks.append({"label": check.label, "automatic": check.kind == "automatic",
+                               "run": c.get("run", 0), "failed": c.get("failed", 0),
+                               "recorded": c.get("recorded", 0),
+                               "overridden": c.get("overridden", 0), "ineligible": named})
+            cases_checked = conn.execute(
+                select(cases.c.ref).where(cases.c.programme == code,
+                                          cases.c.id.in_(select(history.c.case_id).where(
+                                              history.c.trigger == diligence.TRIGGER)))
+            ).all()
+            out.append({"programme": spec.name, "checks": checks, "cases": len(cases_checked),
+                        "kind": DEFINITIONS["bid" if spec.kind == "bids" else "area"].label})
+    return out

@@ -27,6 +27,7 @@ from workflow.runtime import mail, sweep
 from workflow.storage.db import make_engine, reading
 from demo.agenda import EVENING_DELIVERY_AT, SWEEP_AT, Agenda
 from demo.cast import Cast, needed_bodies, register
+from demo.diligence import report_rows as due_diligence_rows
 from demo.figures import Figures, gather
 from demo.mailcatch import MailCatcher
 from demo.notify_catcher import NotifyCatcher
@@ -131,6 +132,7 @@ def run_demo(out: Path | str = "casework-demo", *, seed: int = 2013, size: str =
             figures = gather(engine, end=end)
             figures.extra["variations"] = variation_rows(engine)
             figures.extra["clarifications"] = clarification_rows(engine)
+            figures.extra["diligence"] = due_diligence_rows(engine)
             received, repeats = len(catcher.caught), catcher.repeats
         password, why_not = _sample_sign_ins(engine)
     finally:

@@ -139,3 +139,24 @@ def test_at_1280_and_390_pixels_the_cards_diagrams_and_page_fit(report):
                 page.close()
         finally:
             browser.close()
+
+
+
+def test_the_controls_section_shows_the_checks_run_and_failed_and_the_duplicate(report):
+    """Due diligence in the report's controls (issue 20): checks run and failed, and the bid
+    found ineligible by an automatic check (a duplicate)."""
+    _, page, engine, _ = report
+    text = words(page)
+    start = text.index("Due diligence before eligibility")
+    controls = text[start:text.index("Messages", start)]
+    assert "Transformation Challenge Award 2013:" in controls
+    found = re.search(r"No duplicate bid (\d+) (\d+) \d+ \d+ (TCA-2013-\d{4})", controls)
+    assert found, controls[:600]
+    run, failed, ref = int(found.group(1)), int(found.group(2)), found.group(3)
+    assert run > 0 and failed >= 1
+    with reading(engine) as conn:
+        reason = conn.execute(select(history.c.reason).join(cases, cases.c.id == history.c.case_id)
+                              .where(cases.c.ref == ref,
+                                     history.c.trigger == "declare_ineligible")).scalar()
+    assert "No duplicate bid (no_duplicate_bid) failed" in reason
+    assert "Fraud risk" in controls and "Public Service Transformation Network 2013:" in controls
