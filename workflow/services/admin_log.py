@@ -218,7 +218,7 @@ def side_text(side: Any) -> str:
             shown = {k: values[k] for k in ("name", "kind", "fund") if k in values}
             return "; ".join(f"{k} {_value_text(v)}" for k, v in shown.items()) + \
                 f" and {len(values) - len(shown)} more values of its file (--json shows them)"
-        parts = [f"{k} {_value_text(v)}" for k, v in sorted(values.items())]
+        parts = [f"{_path_words(k)} {_value_text(v)}" for k, v in sorted(values.items())]
         return "; ".join(parts) or "the same values (comments or layout changed)"
     parts = []
     for key, value in side.items():
@@ -233,6 +233,13 @@ def side_text(side: Any) -> str:
             continue
         parts.append(f"{words} {_value_text(value)}")
     return "; ".join(parts)
+
+
+def _path_words(path: str) -> str:
+    """A programme file's dotted name as people read it: `categories.shared_arrangement.max`
+    is "categories › Shared arrangement › max" (a code with an underscore made readable)."""
+    from states.words import humanise
+    return " › ".join(humanise(part) if "_" in part else part for part in path.split("."))
 
 
 def _value_text(value: Any) -> str:
