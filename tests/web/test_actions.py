@@ -80,6 +80,9 @@ def area_in(world, state: str) -> str:
     ref = area_under_assessment(world)
     if state == "under_assessment":
         return ref
+    if state == "clarification_requested":
+        world.advance(ref, "ask_clarification", reason="Which partners have signed?")
+        return ref
     world.advance(ref, "select", by="april")
     if state == "selected":
         return ref

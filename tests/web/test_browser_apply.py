@@ -4,8 +4,7 @@ A council officer starts a shared-arrangement bid, stops, and carries on in a
 second session (the draft kept); attaches evidence and submits. The caseworker
 asks a question; the council follows the email's link, changes two answers
 on the change page and answers; the assessor sees the two fields marked as
-changed. The same for a network area's expression of interest (sent through
-to the caseworker; an area has no question to answer in its definition).
+changed. The same for a network area's expression of interest.
 """
 from __future__ import annotations
 
@@ -189,8 +188,9 @@ def test_a_council_applies_across_two_sessions_then_answers_a_question(
     shoot(ash, "apply-05-assessor-sees-changes")
 
 
-def test_a_network_area_expresses_interest_across_two_sessions(
-        people, moment, live, browser, axe, tmp_path):
+def test_a_network_area_expresses_interest_across_two_sessions_then_answers_a_question(
+        people, moment, live, browser, axe, monkeypatch, tmp_path):
+    monkeypatch.setenv("CASEWORK_BASE_URL", live.url)
     evidence = tmp_path / "Partners' letters.pdf"
     evidence.write_bytes(PDF)
 
@@ -228,6 +228,39 @@ def test_a_network_area_expresses_interest_across_two_sessions(
     case = lifecycle.show(people.engine, ref)
     assert case["state"] == "expression_of_interest"
     assert case["application"]["evidence"][0]["name"] == "Partners' letters.pdf"
-    _ctx, carol = session(browser, live, "carol", "/inbox")
-    assert ref in carol.inner_text("main")
-    axe(carol, "inbox with the expression of interest")
+    with SmtpTestServer() as smtp:
+        council = "returns@e07000026.example.gov.uk"
+        receipt = [m for m in emails(people, smtp, council) if "we have received" in m["Subject"]]
+        assert receipt and "County police" in receipt[0].get_body(("plain",)).get_content()
+        _ctx, carol = session(browser, live, "carol", "/inbox")
+        assert ref in carol.inner_text("main")
+        axe(carol, "inbox with the expression of interest")
+        people.advance(ref, "start_assessment")
+        carol.goto(f"/cases/{ref}")
+        carol.get_by_label(re.compile("^Ask the council a question: your reason")).fill(
+            "Which service will the police run, and what will the county put in?")
+        carol.get_by_role("button", name="Ask the council a question").click()
+        asked = [m for m in emails(people, smtp, council) if ref in m["Subject"]
+                 and "question" in m["Subject"].lower()]
+    assert asked, "the council was not emailed the question"
+    link = re.search(rf"{re.escape(live.url)}/\S+", asked[0].get_body(("plain",)).get_content())
+
+    third, cllr = session(browser, live, "cllr", link.group(0))
+    assert "Which service will the police run" in cllr.inner_text("main")
+    axe(cllr, "the question about the expression of interest")
+    cllr.get_by_role("link", name=re.compile("^Change your answers")).click()
+    axe(cllr, "change your answers")
+    cllr.get_by_label("How can your area succeed?").fill(
+        "One team across the county; the police run the front door.")
+    cllr.get_by_label("What will you contribute to the network's running costs?").fill("60000")
+    cllr.get_by_role("button", name="Save your changes").click()
+    cllr.get_by_role("button", name="Answer the question").click()
+    assert "Your answer is sent" in cllr.inner_text("main")
+    third.close()
+    assert people.state(ref) == "under_assessment"
+
+    _ctx, ash = session(browser, live, "ash", f"/cases/{ref}")
+    changed = ash.locator(".table__row--changed")
+    assert changed.count() == 2
+    axe(ash, "the expression of interest, with what changed")
+    shoot(ash, "apply-06-assessor-sees-area-changes")
