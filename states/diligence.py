@@ -28,6 +28,8 @@ __all__ = ["Check", "Status", "KINDS", "RESULTS", "RATINGS", "AUTOMATIC", "STAND
            "applicable", "not_passed", "check_problems"]
 
 KINDS = ("automatic", "manual", "rating")
+# Checks no programme file may mark overridable (DESIGN.md section 9: "never lead_is_council").
+NEVER_OVERRIDDEN = frozenset({"lead_is_council"})
 RESULTS = ("pass", "fail")
 RATINGS = ("low", "medium", "high")
 # Where a check stands.
@@ -247,7 +249,10 @@ def check_problems(code: str, kind: str | None, overridable: bool, label: str | 
                    f"{', '.join(AUTOMATIC)})")
     elif kind in ("manual", "rating") and code in AUTOMATIC:
         out.append(f"{path}.kind: '{code}' is an automatic check")
-    if overridable and kind not in (None, "automatic"):
+    if overridable and code in NEVER_OVERRIDDEN:
+        out.append(f"{path}.overridable: {code} is never overridden: the award is for "
+                   f"councils, whatever a caseworker records")
+    elif overridable and kind not in (None, "automatic"):
         out.append(f"{path}.overridable: only an automatic check is overridden; a caseworker "
                    f"records a {kind} check anyway")
     if not label:

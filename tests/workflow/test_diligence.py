@@ -341,3 +341,40 @@ def test_a_programme_file_marks_which_checks_may_be_overridden():
     assert "diligence.made_up: casework runs no automatic check 'made_up'" in text
     assert "diligence.vibes.label: missing" in text
     assert "diligence.partners_are_councils2.categories: 'big_grants' is not a category" in text
+
+
+def test_lead_is_council_is_never_overridable_whatever_a_file_says():
+    base = open("states/programmes/tca-2013.toml").read()
+    marked = base.replace('kind = "automatic"                 # "a £9 million reward for councils"',
+                          'overridable = true\nkind = "automatic"  #', 1)
+    assert marked != base
+    with pytest.raises(Exception, match="diligence.lead_is_council.overridable: lead_is_council "
+                                        "is never overridden"):
+        parse_programme(marked)
+
+
+def test_a_programme_file_may_make_a_check_overridable_and_only_that_one_is(aw):
+    """Overrides are allowed only where the file says: a file marking partners_are_councils
+    overridable lets a caseworker's pass stand on it, and org_in_register no longer."""
+    from workflow.services import programme_files
+    source = dict(programme_files.bundled_sources())["tca-2013.toml"]
+    changed = source.replace('categories = ["single_operation"]  # "groups of councils" moving to '
+                             'a single operation', 'categories = ["single_operation"]\n'
+                             'overridable = true', 1)
+    changed = changed.replace('overridable = true                 # the register ends in 2020: a '
+                              'caseworker may vouch', 'overridable = false', 1)
+    assert changed.count("overridable = true") == 2        # no_duplicate_bid and partners
+    with aw.engine.begin() as conn:
+        programme_files.load(conn, changed, "tca-2013.toml")
+    ref = aw.bid(lead="E07000028", category="single_operation", amount="1000000",
+                 partners=["E07000029", "FIRE-CUMBRIA"], arrangement=None, innovation=None)
+    aw.advance(ref, "submit")
+
+    diligence.record(aw.engine, ref, "partners_are_councils", "carol", result="pass",
+                     evidence="The fire authority shares the councils' back office by statute.")
+    assert _status(aw, ref)["partners_are_councils"] == "overridden"
+    before = aw.snapshot()
+    with pytest.raises(RuleViolation, match="cannot be overridden"):
+        diligence.record(aw.engine, ref, "org_in_register", "carol", result="pass",
+                         evidence="A public body.")
+    assert aw.snapshot() == before
