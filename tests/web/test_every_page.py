@@ -101,6 +101,8 @@ def applications_in_hand(engine: Any, council: str, org: str, caseworker: str) -
                                council, draft=True)["ref"]
     asked = lifecycle.open_case(engine, "bid", bid, council)["ref"]
     lifecycle.advance(engine, asked, "submit", council)
+    from tests.builders import World
+    World(engine).pass_diligence(asked, by=caseworker)     # due diligence before the check
     for trigger in ("check", "start_assessment"):
         lifecycle.advance(engine, asked, trigger, caseworker)
     lifecycle.advance(engine, asked, "ask_clarification", caseworker,
