@@ -294,3 +294,20 @@ def test_a_network_area_expresses_interest_with_partners_and_service_areas(site)
 def test_only_a_council_person_applies(site):
     carol = site.as_("carol")
     assert carol.get("/apply").status_code == 403
+
+
+def test_an_answer_saved_over_a_colleague_s_newer_one_is_refused_and_kept(site, colleague):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    cllr.get(f"/apply/{ref}/title")
+    seen = re.search(r'name="version" value="(\d+)"', cllr.last).group(1)
+    answer(colleague, ref, "title", {"title": "Cleo's title"})
+    before = site.world.snapshot()
+
+    stale = cllr.post(f"/apply/{ref}/title", {"title": "Cllr's title", "version": seen})
+
+    assert stale.status_code == 409
+    assert "has changed since you looked at it" in text_of(stale.text)
+    assert 'value="Cllr&#39;s title"' in stale.text
+    assert site.world.snapshot() == before
+    assert lifecycle.show(site.engine, ref)["title"] == "Cleo's title"
