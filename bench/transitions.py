@@ -47,7 +47,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from workflow.services import programme_files  # noqa: E402
 
-from workflow.services import assessment, directory, lifecycle  # noqa: E402
+from workflow.services import assessment, diligence, directory, lifecycle  # noqa: E402
 from workflow.storage.db import make_engine, resolve_url  # noqa: E402
 from workflow.services.setup import init  # noqa: E402
 
@@ -88,6 +88,17 @@ DOC = {"programme": "bench-2013", "category": "shared_arrangement", "title": "Jo
        "arrangement": "joint_procurement", "innovation": "One buying team."}
 
 
+def record_diligence(engine, ref: str) -> None:
+    """What a caseworker records before `check` (DESIGN.md section 9): the fraud risk, and a
+    pass over the duplicate and register checks these look-alike bids of unregistered
+    councils fail. The check itself then runs the automatic checks again (timed)."""
+    for c in diligence.show(engine, ref)["checks"]:
+        if c["recordable"] and c["status"] not in ("passed", "overridden"):
+            diligence.record(engine, ref, c["check"], "carol", result="pass",
+                             rating="low" if c["kind"] == "rating" else None,
+                             evidence="Recorded for the benchmark.")
+
+
 def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
                  before: Path | None = None) -> dict:
     latencies: list[float] = []
@@ -105,6 +116,8 @@ def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
                 for who in ("ash", "asha"):
                     assessment.declare(engine, ref, who, conflict=False)
                     assessment.score(engine, ref, who, innovation=4, costs=3, savings=4)
+            if trigger == "check":       # the caseworker's due diligence first, not timed
+                record_diligence(engine, ref)
             by = "april" if trigger == "offer" else "carol"
             first = len(recorder.log) if recorder else 0
             t0 = time.perf_counter()
