@@ -311,3 +311,15 @@ def test_an_answer_saved_over_a_colleague_s_newer_one_is_refused_and_kept(site, 
     assert 'value="Cllr&#39;s title"' in stale.text
     assert site.world.snapshot() == before
     assert lifecycle.show(site.engine, ref)["title"] == "Cleo's title"
+
+
+def test_an_answer_saved_again_unchanged_writes_nothing(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    answer(cllr, ref, "amount", {"amount": "250000.5"})
+    before = site.world.snapshot()
+
+    again = answer(cllr, ref, "amount", {"amount": "250000.50"})
+
+    assert again.headers["location"] == f"/apply/{ref}/transitional_costs"
+    assert site.world.snapshot() == before

@@ -30,6 +30,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from states import DEFINITIONS
+from states.errors import DocumentError
+from states.money import MONEY_FIELDS, parse_money
 from states.programme import ProgrammeSpec
 from states.questions import (FIELD_WORDS, KIND_OF_PROGRAMME, Question, answers, field_label,
                               questions)
@@ -350,9 +352,19 @@ def _same(record: CaseRecord, spec: ProgrammeSpec, new: dict) -> bool:
     if old.keys() != new.keys():
         return False
     for key, value in new.items():
-        if old[key] != value and not (isinstance(value, str) and _pounds_typed(old[key]) == value):
+        if old[key] != value and not _same_money(key, old[key], value):
             return False
     return True
+
+
+def _same_money(key: str, stored: Any, typed: Any) -> bool:
+    """Whether an amount typed ("250000.5") is the one stored ("250000.50")."""
+    if key not in MONEY_FIELDS or not isinstance(typed, str) or not isinstance(stored, str):
+        return False
+    try:
+        return parse_money(typed, key) == parse_money(stored, key)
+    except DocumentError:
+        return False
 
 
 def _field_ids(name: str, form: Posted) -> dict[str, str]:
