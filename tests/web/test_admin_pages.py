@@ -95,7 +95,7 @@ def test_a_disabled_person_is_signed_out_and_cannot_sign_in_again(site):
     assert again.status_code == 401 and "The name or password is not right" in text_of(again.text)
 
     adam.get("/admin/people/carol")
-    adam.post("/admin/people/carol/standing", {"standing": "active"})
+    adam.post("/admin/people/carol/standing", {"standing": "enabled"})
     assert site.visitor().sign_in("carol", PASSWORD).status_code == 303
 
 

@@ -75,7 +75,7 @@ def test_the_organisations_a_case_involves_are_filled_in_for_cases_already_there
         conn.execute(text(
             "INSERT INTO cases (ref, kind, programme, state, version, definition_version, title, "
             "lead, partners, amount_pence, application, at_risk, last_seq, last_hash, created_at, updated_at) "
-            "VALUES ('TCA-2013-0009', 'bid', 'tca-2013', 'draft', 1, 1, 't', 'E07000026', "
+            "VALUES ('TCA-2013-0009', 'bid', 'tca-2013', 'submitted', 1, 1, 't', 'E07000026', "
             "'[\"E07000028\"]', 10000000, '{}', 0, 0, '', '2013-04-01', '2013-04-01')"))
 
     init(engine)
@@ -85,10 +85,14 @@ def test_the_organisations_a_case_involves_are_filled_in_for_cases_already_there
     assert list_cases(engine, org="E07000029") == []
 
 
-def test_a_new_bid_is_found_by_its_lead_and_its_partners_but_no_one_else(world):
+def test_a_new_bid_is_found_by_its_lead_and_once_submitted_by_its_partners_but_no_one_else(
+        world):
     from workflow.services.lifecycle import list_cases
     w = world.cast()
     ref = w.bid(partners=["E07000028"])
+    assert list_cases(w.engine, org="E07000028") == []      # a draft is the lead council's alone
+
+    w.advance(ref, "submit")
 
     assert [c["ref"] for c in list_cases(w.engine, org="E07000026")] == [ref]
     assert [c["ref"] for c in list_cases(w.engine, org="E07000028")] == [ref]

@@ -89,7 +89,7 @@ async def open_case(request: Request, idempotency_key: Optional[str] = IDEMPOTEN
 def _open(engine: Engine, text: str, document: dict[str, Any], idempotency_key: Optional[str],
           actor: Actor) -> Response:
     key = parse_key(idempotency_key)
-    fp = fingerprint("open", json.dumps(json.loads(text), sort_keys=True))
+    fp = fingerprint("open_case", json.dumps(json.loads(text), sort_keys=True))
 
     def work(uow: UnitOfWork) -> Answer:
         kind = _kind_of(uow.conn, document)

@@ -38,7 +38,7 @@ def list_(as_json: bool = JSON_OPT) -> None:
         emit(rows, True)
     else:
         emit([{**r, "roles": ", ".join(r["roles"]),
-               "standing": "disabled" if r["disabled"] else "active"} for r in rows], False,
+               "standing": "disabled" if r["disabled"] else "enabled"} for r in rows], False,
              ["name", "roles", "email", "org", "standing"])
 
 

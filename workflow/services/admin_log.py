@@ -229,7 +229,7 @@ def side_text(side: Any) -> str:
             except DocumentError:      # shown as it is stored
                 pass
         if key == "disabled_at":
-            parts.append("disabled" if value else "active")
+            parts.append("disabled" if value else "enabled")
             continue
         parts.append(f"{words} {_value_text(value)}")
     return "; ".join(parts)
