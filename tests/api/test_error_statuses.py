@@ -47,4 +47,4 @@ def test_a_database_fault_is_a_503_problem_with_one_log_line_and_no_traceback(ap
     assert "nothing was changed" in answer.json()["detail"]
     assert str(tmp_path) not in answer.text
     [line] = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert "is not a database" in line.getMessage() and line.exc_info is None
+    assert str(not_a_database) in line.getMessage() and line.exc_info is None   # names the file

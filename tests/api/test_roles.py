@@ -174,8 +174,9 @@ def test_an_approver_offers_an_award_through_the_api(api):
     assert answer.status_code == 200
     assert answer.json()["state"] == "award_offered"
     last = api.get(f"/cases/{ref}/history", who="audrey").json()["items"][-1]
-    assert (last["trigger"], last["actor"], last["payload"]) == ("offer", "april",
-                                                                 {"amount": "250000.00"})
+    assert (last["trigger"], last["actor"], last["payload"]["amount"]) == ("offer", "april",
+                                                                           "250000.00")
+    assert last["payload"]["agreement"]["version"] == 1          # the agreement drawn up with it
 
 
 def test_an_approver_who_assessed_the_bid_may_not_offer_it(api):
