@@ -164,3 +164,22 @@ def test_a_file_that_would_break_the_rules_for_submitted_cases_is_refused_naming
         assert conn.execute(select(programmes.c.source)
                             .where(programmes.c.code == code)).scalar_one() == source
     assert log_rows(world.engine) == before
+
+
+def test_a_file_allowing_fewer_offers_than_stand_is_refused_naming_them(world):
+    world.cast()
+    text = small_programme("tca-2099", fund="1000000", max_count=5)
+    code = load_programme(world, text)
+    refs = [recommended(world, programme=code, amount="200000") for _ in range(2)]
+    for ref in refs:
+        offer(world, ref)
+    before = log_rows(world.engine)
+
+    with pytest.raises(RuleViolation) as refused:
+        load_programme(world, text.replace("max_count = 5", "max_count = 1"))
+
+    assert (f"Shared arrangement would allow 1 offers, and 2 stand ({', '.join(refs)})"
+            in str(refused.value))
+    assert log_rows(world.engine) == before
+    load_programme(world, text.replace("max_count = 5", "max_count = 2"))
+    assert log_rows(world.engine) == before + 1

@@ -152,6 +152,42 @@ def _holding(conn: Connection, code: str) -> list[tuple[str, int]]:
     return [(r.ref, int(r.held)) for r in conn.execute(q) if r.held and r.held > 0]
 
 
+def _count_and_share_problems(conn: Connection, spec: ProgrammeSpec) -> list[str]:
+    """A category's offer count below the offers standing in it; an ESG share that no
+    longer covers a submitted top-up (the rules `offer` and `submit` run)."""
+    from decimal import ROUND_FLOOR, Decimal
+
+    from workflow.services.facts import LIVE_OFFER_STATES
+    from workflow.storage.tables import organisations
+    out: list[str] = []
+    standing: dict[str, list[str]] = {}
+    for ref, category in conn.execute(
+            select(cases.c.ref, cases.c.category)
+            .where(cases.c.programme == spec.code, cases.c.kind == "bid",
+                   cases.c.state.in_(list(LIVE_OFFER_STATES))).order_by(cases.c.id)):
+        standing.setdefault(category, []).append(ref)
+    for code, refs in standing.items():
+        category = spec.categories.get(code)
+        if category is not None and category.max_count is not None \
+                and len(refs) > category.max_count:
+            out.append(f"{spec.category_label(code)} would allow {category.max_count} offers, "
+                       f"and {len(refs)} stand ({', '.join(refs)})")
+    for row in _live_past_submit(conn, spec.code):
+        category = spec.categories.get(row.category) if row.category else None
+        if category is None or category.esg_share is None or row.amount_pence is None:
+            continue
+        lead = conn.execute(select(organisations.c.esg_allocation_pence)
+                            .join(cases, cases.c.lead == organisations.c.code)
+                            .where(cases.c.ref == row.ref)).scalar()
+        if lead is None:
+            continue
+        limit = int((Decimal(lead) * category.esg_share).to_integral_value(ROUND_FLOOR))
+        if row.amount_pence > limit:
+            out.append(f"{row.ref}: asks for {pounds(row.amount_pence)}, above the new ESG "
+                       f"share's {pounds(limit)}")
+    return out
+
+
 def _check_cases(conn: Connection, spec: ProgrammeSpec) -> None:
     """RuleViolation naming every case a changed file would break the rules for."""
     problems: list[str] = []
@@ -176,6 +212,7 @@ def _check_cases(conn: Connection, spec: ProgrammeSpec) -> None:
         if category.min_pence is not None and amount < category.min_pence:
             problems.append(f"{row.ref}: asks for {pounds(amount)}, below the new band's "
                             f"{pounds(category.min_pence)} for {spec.category_label(row.category)}")
+    problems += _count_and_share_problems(conn, spec)
     if problems:
         raise RuleViolation(f"Programme {spec.code} was not loaded: the new file would break "
                             f"its rules for cases already submitted: " + "; ".join(problems)
