@@ -61,10 +61,8 @@ def _not_councils(plan: BidPlan) -> list[str]:
 
 
 def declare_ineligible(s: Story, worker: str, ref: str, code: str) -> None:
-    shown = diligence.show(s.engine, ref, worker)
-    check: dict[str, Any] = next(c for c in shown["checks"] if c["check"] == code)
-    reason = (f"Due diligence: {check['label']} ({code}) failed: "
-              f"{'; '.join(check['problems']) or 'recorded as failed'}.")
+    reason = diligence.failed_reason(diligence.show(s.engine, ref, worker))
+    assert f"({code})" in reason
     s.act(worker, "declare the bid ineligible", ref,
           lambda: lifecycle.advance(s.engine, ref, "declare_ineligible", worker, reason=reason))
 

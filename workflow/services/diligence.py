@@ -261,6 +261,14 @@ def checklist_json(conn: Connection, case: CaseRecord, spec: Any, actor: str,
             "fraud_rating": facts.fraud_rating, "checks": checks}
 
 
+def failed_reason(shown: Mapping[str, Any]) -> str:
+    """A reason to declare a case ineligible that names each check it failed (from
+    `checklist_json`); empty when none failed."""
+    failed = [c for c in shown["checks"] if c["status"] == "failed"]
+    return " ".join(f"Due diligence: {c['label']} ({c['check']}) failed: "
+                    f"{'; '.join(c['problems']) or 'recorded as failed'}." for c in failed)
+
+
 def show(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
     """Case `ref`'s checklist; for a person named, only if they are staff (the command
     line's operator names nobody, as `case show` without --as)."""

@@ -21,7 +21,9 @@ from states.money import MONEY_FIELDS
 from states.diligence import RATING_WORDS, RATINGS, RESULT_WORDS, STATUS_WORDS
 from workflow.services import (applications, areas, assessment, assignment, attachments, chain,
                                diligence, directory, monitoring)
+from workflow import clock
 from workflow.services import lifecycle as case_service
+from workflow.services import programme_files as programme_store
 from workflow.storage.db import reading
 from workflow.errors import CaseworkError, NotFound
 from workflow.storage.tables import programmes
@@ -211,6 +213,12 @@ def render_confirm(request: Request, ref: str, trigger: str, *, errors: list[Pro
         who.check_sees(row.ref, row.lead, row.partners, row.state)
         action = find(plan_actions(conn, row, who.actor), trigger)
         names = queries.org_names(conn, [row.lead])
+        if trigger == "declare_ineligible" and not reason and not errors:
+            # A failed due-diligence check leads here: the reason names it, to be edited.
+            spec = programme_store.spec_for(conn, row.programme)
+            if spec.diligence:
+                reason = diligence.failed_reason(
+                    diligence.checklist_json(conn, row, spec, who.name, clock.now()))
     if action is None or not action.offered or trigger not in IRREVERSIBLE:
         return RedirectResponse(f"/cases/{row.ref}", status_code=303)
     return page(request, "confirm.html", status=422 if errors else 200, errors=errors or [],
