@@ -45,7 +45,8 @@ def check(world: World, ref: str) -> None:
         assert total >= paid          # what is paid stays committed
         rows = conn.execute(select(func.coalesce(func.sum(payments_t.c.amount_pence), 0))
                             .where(payments_t.c.state.in_(payments.SETTLED))).scalar()
-        assert payments.figures(conn, "tca-2013")["paid_pence"] == rows
+        assert payments.figures(conn, "tca-2013")["paid_pence"] == rows    # the kept total
+        assert payments.paid_by_rows(conn, "tca-2013") == rows
         assert chain.verify(conn).ok
 
 

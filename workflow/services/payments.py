@@ -46,7 +46,8 @@ from workflow.services.calendar import london_day
 from workflow.services.engine import Actor, allowed_triggers, plan
 from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.storage.records import CaseRecord
-from workflow.storage.tables import cases, checkpoints, organisations, payments, recoveries
+from workflow.storage.tables import (cases, checkpoints, organisations, paid_totals, payments,
+                                     recoveries)
 
 if TYPE_CHECKING:
     from workflow.services.effects import MoveDone
@@ -327,7 +328,7 @@ def move(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name: str, *,
         elif trigger == "pay":
             reference = _remittance(reference)
             _refuse_if_suspended(case, pay, "paid")
-            _refuse_past_fund(conn, case, pay, spec)
+            _count_paid(conn, case, pay, spec)      # refuses past the fund (all rolled back)
             values.update(paid_by=actor.name, paid_at=now, reference=reference)
             payload["reference"] = reference
         elif trigger == "hold":
@@ -378,13 +379,29 @@ def _refuse_past_award(conn: Connection, case: CaseRecord, pay: Payment) -> None
                             f"{pounds(award)}: never more than the award is paid.")
 
 
-def _refuse_past_fund(conn: Connection, case: CaseRecord, pay: Payment,
-                      spec: ProgrammeSpec) -> None:
-    paid = _paid_in(conn, case.programme)
-    if paid + pay.amount_pence > spec.fund_pence:
+def _count_paid(conn: Connection, case: CaseRecord, pay: Payment, spec: ProgrammeSpec) -> None:
+    """Add the payment to its programme's paid total, refusing it past the fund.
+
+    The total's row is moved in place (its lock held to commit on PostgreSQL, taken after
+    the case row's), so two payments in one programme at once each see the other's.
+    """
+    conn.execute(_ensure_total(conn).values(programme=case.programme, paid_pence=0, payments=0))
+    paid = conn.execute(update(paid_totals).where(paid_totals.c.programme == case.programme)
+                        .values(paid_pence=paid_totals.c.paid_pence + pay.amount_pence,
+                                payments=paid_totals.c.payments + 1)
+                        .returning(paid_totals.c.paid_pence)).scalar_one()
+    if paid > spec.fund_pence:
         raise RuleViolation(f"{pay.ref} would bring what {spec.code} has paid to "
-                            f"{pounds(paid + pay.amount_pence)}, past its fund of "
-                            f"{pounds(spec.fund_pence)}.")
+                            f"{pounds(paid)}, past its fund of {pounds(spec.fund_pence)}.")
+
+
+def _ensure_total(conn: Connection) -> Any:
+    """An INSERT of a programme's total row that does nothing when it is there already."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert(paid_totals).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert(paid_totals).on_conflict_do_nothing()
 
 
 def _for_mail(conn: Connection, pay: Payment, case: CaseRecord) -> dict[str, Any]:
@@ -538,12 +555,19 @@ def recover(work: UnitOfWork | Engine, ref: str, eligible: object, actor_name: s
 
 # --- the figures ----------------------------------------------------------------------
 def _paid_in(conn: Connection, programme: str) -> int:
+    """The programme's paid total, kept as each payment is made (one row)."""
+    return int(conn.execute(select(paid_totals.c.paid_pence)
+                            .where(paid_totals.c.programme == programme)).scalar() or 0)
+
+
+def paid_by_rows(conn: Connection, programme: str) -> int:
+    """The same total added up from the payments themselves (for checks and tests)."""
     return int(conn.execute(select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
         payments.c.programme == programme, payments.c.state.in_(SETTLED))).scalar() or 0)
 
 
 def figures(conn: Connection, programme: str) -> dict[str, int]:
-    """What a programme has paid and is recovering, in pence (read from two indexes)."""
+    """What a programme has paid (its kept total) and is recovering, in pence."""
     recovering = conn.execute(select(func.coalesce(func.sum(recoveries.c.amount_pence), 0))
                               .where(recoveries.c.programme == programme)).scalar()
     return {"paid_pence": _paid_in(conn, programme), "recovering_pence": int(recovering or 0)}

@@ -212,6 +212,17 @@ payments = Table(
 )
 
 
+# What each programme has paid, kept as it is paid (migration 1902): the programme's
+# figures read one row instead of adding up every payment. Moved only by a `pay`, after
+# its case row is held, so on PostgreSQL the order is always case, then this row.
+paid_totals = Table(
+    "paid_totals", metadata,
+    Column("programme", String(40), ForeignKey("programmes.code"), primary_key=True),
+    Column("paid_pence", BigInteger, nullable=False),
+    Column("payments", Integer, nullable=False),
+)
+
+
 # What a terminated award's council owes back: paid minus the eligible spend.
 recoveries = Table(
     "recoveries", metadata,
@@ -415,7 +426,7 @@ idempotency_keys = Table(
 
 
 __all__ = ["metadata", "programmes", "organisations", "people", "cases", "case_orgs", "checkpoints",
-           "history", "application_versions", "ledger", "payments", "recoveries", "declarations",
+           "history", "application_versions", "ledger", "payments", "paid_totals", "recoveries", "declarations",
            "scores", "seals", "audit_keys", "admin_log", "meta", "outbox", "api_tokens",
            "sign_in_attempts",
            "idempotency_keys", "agreements", "variations"]
