@@ -41,7 +41,7 @@ def test_every_form_the_app_takes_is_checked_for_its_token(site):
     assert post_routes(site.app) == [
         "/admin/organisations/{code}", "/admin/people/{name}/roles",
         "/admin/people/{name}/standing", "/admin/programmes/{code}/sro",
-        "/apply", "/apply/new/{programme}", "/apply/{ref}/evidence",
+        "/apply", "/apply/new/{programme}", "/apply/{ref}/change", "/apply/{ref}/evidence",
         "/apply/{ref}/evidence/remove", "/apply/{ref}/send", "/apply/{ref}/{field}",
         "/cases/{ref}/advance", "/cases/{ref}/agree-score", "/cases/{ref}/assign",
         "/cases/{ref}/contribution",
