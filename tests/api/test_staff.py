@@ -76,7 +76,7 @@ def test_the_export_as_csv_has_the_same_columns_and_json_payloads(api):
     assert 'filename="history.csv"' in answer.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     assert list(rows[0]) == ["case", "seq", "checkpoint", "from_state", "to_state", "trigger",
-                             "actor", "role", "reason", "at", "payload", "hash", "prev_hash"]
+                             "actor", "role", "reason", "at", "payload", "hash", "prev_hash", "payment"]
     assert json.loads(rows[0]["payload"]) == {"definition_version": 1}
 
 

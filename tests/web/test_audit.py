@@ -82,7 +82,7 @@ def test_the_export_downloads_every_row_as_the_command_line_writes_it(site, ref,
         assert [r["hash"] for r in got] == [r["hash"] for r in expected]
         assert json.loads(got[0]["payload"]) == expected[0]["payload"]
         assert list(got[0]) == ["case", "seq", "checkpoint", "from_state", "to_state", "trigger",
-                                "actor", "role", "reason", "at", "payload", "hash", "prev_hash"]
+                                "actor", "role", "reason", "at", "payload", "hash", "prev_hash", "payment"]
 
 
 def test_an_export_in_an_unknown_format_is_refused(site, ref):

@@ -110,4 +110,4 @@ def test_a_database_fault_is_a_plain_503_page_and_one_log_line_saying_what_happe
     assert "Sorry, the service is unavailable" in words and "nothing was changed" in words
     assert str(tmp_path) not in answer.text and "Traceback" not in answer.text
     [line] = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert "is not a database" in line.getMessage() and line.exc_info is None
+    assert str(not_a_database) in line.getMessage() and line.exc_info is None   # names the file
