@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from states.ladder import LONDON
+from states.money import pounds
 from workflow.services import programme_files as programme_store
 from workflow.storage.db import reading
 from workflow.services.chain import Verification, as_dict, verify
@@ -178,7 +179,8 @@ def gather(engine: Engine, *, end: date, programme: str = "tca-2013") -> Figures
             milestones=_milestones(conn), sample_messages=_first_of_each_kind(conn),
             spec=spec, suspended_kind=suspended_kind, funnel=_funnel(conn, programme), awards=_awards(conn, spec),
             releases=_releases(conn, entries), paid_over_time=paid_over_time,
-            paid_pence=paid_over_time[-1][1] if paid_over_time else 0)
+            paid_pence=paid_over_time[-1][1] if paid_over_time else 0,
+            extra={"controls": _controls(conn, spec)})
 
 
 # The bids' way through the round: (trigger, label, what the count means).
@@ -189,6 +191,38 @@ FUNNEL = (
     ("offer", "offered", "offered an award by an approver (some after another council declined)"),
     ("accept", "accepted", "awards the councils accepted"),
 )
+
+
+def _controls(conn: Connection, spec: Any) -> dict[str, Any]:
+    """The report's controls (DESIGN.md section 9): each countersignature with who then
+    offered, and each annual review with its decision."""
+    from states.review import DECISION_WORDS, STATUS_WORDS
+    from workflow.services.reviews import review_json
+    from workflow.storage.tables import reviews
+    rows = list(conn.execute(
+        select(cases.c.ref, cases.c.amount_pence, history.c.trigger, history.c.actor,
+               history.c.payload)
+        .join(cases, cases.c.id == history.c.case_id)
+        .where(history.c.trigger.in_(("countersign", "offer", "countersign_variation")))
+        .order_by(history.c.id)))
+    offered_by = {r.ref: r.actor for r in rows if r.trigger == "offer"}
+    signatures = [{"ref": r.ref, "amount": pounds(r.amount_pence or 0), "signed_by": r.actor,
+                   "what": (f"variation {r.payload.get('variation')}"
+                            if r.trigger == "countersign_variation" else "offer"),
+                   "offered_by": offered_by.get(r.ref, "")}
+                  for r in rows if r.trigger != "offer"]
+    found = [review_json(conn, r) for r in conn.execute(
+        select(reviews).order_by(reviews.c.due, reviews.c.id))]
+    shown = [{**r, "due_day": date.fromisoformat(r["due"]),
+              "status_label": STATUS_WORDS[r["status"]].label,
+              "decision_label": DECISION_WORDS[r["decision"]].label if r["decision"] else ""}
+             for r in found if r["status"] != "not_due"]
+    decided = Counter(r["decision"] for r in found if r["decision"])
+    return {"threshold": (pounds(spec.countersign_above_pence)
+                          if spec.countersign_above_pence is not None else None),
+            "countersignatures": signatures, "reviews": shown,
+            "decisions": {DECISION_WORDS[k].label: decided.get(k, 0) for k in DECISION_WORDS},
+            "scheduled": sum(1 for r in found if r["status"] == "not_due")}
 
 
 def _funnel(conn: Connection, programme: str) -> list[FunnelStep]:

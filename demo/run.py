@@ -26,6 +26,7 @@ from workflow import clock
 from workflow.runtime import mail, sweep
 from workflow.storage.db import make_engine, reading
 from demo.agenda import EVENING_DELIVERY_AT, SWEEP_AT, Agenda
+from demo.controls import AnnualReviews
 from demo.cast import Cast, needed_bodies, register
 from demo.diligence import report_rows as due_diligence_rows
 from demo.figures import Figures, gather
@@ -151,11 +152,13 @@ def _plot(story: Story) -> tuple[Cast, MonitoringYear]:
     cast = register(story, needed_bodies(bids, areas, everyone=story.size.name == "full"), leads)
     year = MonitoringYear(story, cast)
     varied = OneVariation(story, cast)
+    annual = AnnualReviews(story, cast, year.habit_of)
     runs = PaymentRuns(story, cast)
 
     def accepted(ref: str) -> None:
         year.begin(ref)
         varied.consider(ref)
+        annual.begin(ref)
         runs.start()
 
     TcaRound(story, cast, bids, on_accepted=accepted).book()

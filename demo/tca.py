@@ -25,6 +25,7 @@ from demo import diligence as due_diligence
 from demo import plans as p
 from demo.agenda import working_days_after
 from demo.cast import Cast
+from demo.controls import Countersigning
 from demo.plans import BidPlan
 from demo.story import Story
 
@@ -46,6 +47,7 @@ class TcaRound:
     def __init__(self, story: Story, cast: Cast, bids: list[BidPlan],
                  on_accepted: Callable[[str], None]):
         self.story, self.cast, self.bids = story, cast, bids
+        self.countersigning = Countersigning(story, cast)
         self.on_accepted = on_accepted
         self.plan_of: dict[str, BidPlan] = {}
         self.decliners: set[str] = set()
@@ -265,7 +267,11 @@ class TcaRound:
             ref = row["ref"]
             offer = lambda ref=ref: lifecycle.advance(s.engine, ref, "offer", approver)  # noqa: E731
             if row["fits"]:
-                s.act(approver, f"offer {_pounds(row['amount'])}", ref, offer)
+                # Above the threshold (or rated high risk) it is countersigned first.
+                who = self.countersigning.before_offer(ref, approver,
+                                                       parse_money(row["amount"], "amount"))
+                s.act(who, f"offer {_pounds(row['amount'])}", ref,
+                      lambda ref=ref, who=who: lifecycle.advance(s.engine, ref, "offer", who))
                 self._after_offer(ref, row["category"], first_round)
             elif first_round and row["stops"] not in shown:
                 # Try one of each kind the ranking warns about, to show the refusal.

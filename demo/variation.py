@@ -56,6 +56,13 @@ class OneVariation:
 
     def _decide(self, vref: str) -> None:
         s, approver = self.story, self.cast.award_approver
+        # The increase takes the award above the £100,000 threshold: a second approver
+        # countersigns it first (DESIGN.md section 9).
+        signer = self.cast.network_approver
+        s.act(signer, f"countersign variation {vref}", vref,
+              lambda: variations.countersign(s.engine, vref, signer,
+                                             reason="Second approver: the increase and the "
+                                                    "fund position checked."))
         refused = s.attempt(approver, f"approve variation {vref}", vref,
                             lambda: variations.decide(s.engine, vref, "approve", approver))
         if refused is not None:

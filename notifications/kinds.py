@@ -31,6 +31,8 @@ KIND_WORDS: Mapping[str, Words] = words_table({
     "bid.declined": ("Award declined", "the council declined an award; the reserved funds are released"),
     "bid.ineligible": ("Bid ineligible", "a bid is found ineligible"),
     "payment.paid": ("Payment made", "a payment of an award was made to the lead council, with its remittance reference"),
+    "review.due": ("Annual review due", "an award's annual review falls due: the caseworker records whether it continues, is amended or stops"),
+    "review.overdue": ("Annual review overdue", "an annual review is still not recorded ten working days after it fell due: the senior responsible owner is told"),
     "area.selected": ("Area selected", "an area is selected to work with the network"),
     "area.not_selected": ("Area not selected", "an expression of interest is not taken forward"),
 })

@@ -39,15 +39,23 @@ BID = Definition(
         T("recommend", "moderated", "recommended", roles=CASEWORKER),
         T("reject", "moderated", "rejected", roles=CASEWORKER,
           notice=Notice("bid.rejected", *_TO_COUNCIL)),
+        # A second approver's signature (DESIGN.md section 9): a move that keeps the state.
+        T("countersign", "recommended", "recommended", roles={"approver"},
+          guards=["needs_countersignature"], actor_rules=["may_countersign"],
+          records=["amount"]),
         T("offer", "recommended", "award_offered", roles={"approver"},
-          guards=["meets_category_rules", "within_fund", "within_category_count"],
-          actor_rules=["did_not_assess"], effects=["reserve_funds"], moves_funds=True,
-          records=["amount", "agreement"], notice=Notice("bid.award_offered", *_TO_COUNCIL)),
-        # Monitoring starts: the bid's returns are scheduled from the programme's cadence.
+          guards=["meets_category_rules", "within_fund", "within_category_count",
+                  "countersigned"],
+          actor_rules=["did_not_assess", "did_not_countersign"], effects=["reserve_funds"],
+          moves_funds=True, records=["amount", "agreement"],
+          notice=Notice("bid.award_offered", *_TO_COUNCIL)),
+        # Monitoring starts: the bid's returns are scheduled from the programme's cadence,
+        # and the first annual review falls due twelve months on (DESIGN.md section 9).
         # The council accepts the agreement's latest version: its row notes which, and its hash;
         # the tranches paid on acceptance fall due (states/payment.py).
         T("accept", "award_offered", "in_monitoring", roles=COUNCIL_OR_CASEWORKER,
-          effects=["schedule_checkpoints", "open_tranches"], records=["agreement_accepted"]),
+          effects=["schedule_checkpoints", "open_tranches", "schedule_review"],
+          records=["agreement_accepted"]),
         T("decline", "award_offered", "declined", roles=COUNCIL_OR_CASEWORKER,
           effects=["release_funds", "cancel_payments"], moves_funds=True,
           notice=Notice("bid.declined", *_TO_COUNCIL)),
@@ -104,6 +112,9 @@ BID = Definition(
                                             "can be made."),
         "recommend": ("Recommend for award", "Put the bid to an approver for an award."),
         "reject": ("Reject the bid", "End the bid as not funded."),
+        "countersign": ("Countersign the offer",
+                        "Sign as the second approver of an offer above the programme's "
+                        "threshold, or as the senior responsible owner of a high-risk one."),
         "offer": ("Offer the award", "Offer the council the award, reserve its money and "
                                      "draw up the grant agreement."),
         "accept": ("Accept the award", "Accept the grant agreement and take up the award; "

@@ -66,6 +66,12 @@ class Facts:
     conflicted: frozenset[str] = frozenset()   # people who declared a conflict on this case
     declared_no_conflict: frozenset[str] = frozenset()
     agreed_score: Score | None = None          # a moderator's agreed score, where one was given
+    # controls (DESIGN.md section 9): who countersigned the offer, the fraud-risk rating,
+    # the programme's senior responsible owner
+    countersigners: tuple[str, ...] = ()
+    fraud_risk: str | None = None              # low | medium | high, once rated
+    sro: str | None = None
+    previous_pence: int | None = None          # a variation: the award before it (None: an offer)
     # network areas
     contribution_pence: int | None = None      # the agreed contribution, once recorded
     # monitoring
@@ -85,6 +91,7 @@ FACT_GROUPS: Mapping[str, frozenset[str]] = {
     "assessment": frozenset({"scores", "conflicted", "declared_no_conflict", "agreed_score"}),
     "checkpoints": frozenset({"checkpoints"}),
     "diligence": frozenset({"diligence", "duplicates", "fraud_rating"}),
+    "countersignature": frozenset({"countersigners", "fraud_risk", "sro", "previous_pence"}),
 }
 # What every rule may read: the case, its programme, who acts, when, and what was sent.
 ALWAYS_READ = frozenset({"kind", "ref", "programme", "application", "actor", "caseworker", "now",

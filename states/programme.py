@@ -152,6 +152,9 @@ class ProgrammeSpec:
     no_payments: str = ""
     # Due diligence before eligibility (states.diligence), in the file's order.
     diligence: Mapping[str, Check] = field(default_factory=dict)
+    # An offer above this needs a second approver's countersignature (DESIGN.md section 9);
+    # None: no amount needs one (a high fraud risk still needs the SRO's).
+    countersign_above_pence: int | None = None
 
     # --- words for people (DESIGN.md section 12) ------------------------------
     def category_label(self, code: str) -> str:
@@ -222,7 +225,8 @@ _CATEGORY_DEFAULTS: dict[str, dict[str, Any]] = {
 
 _TOP = {"code", "name", "kind", "fund", "description", "score_tolerance", "catch_up",
         "decision_date", "contacts", "criteria", "categories", "rules", "monitoring",
-        "ladder", "eoi", "agreement", "sro", "payments", "no_payments", "diligence"}
+        "ladder", "eoi", "agreement", "sro", "payments", "no_payments", "diligence",
+        "countersign_above"}
 _PERSON = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")      # a person's name, as `user add`
 
 
@@ -248,6 +252,7 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
     catch_up = r.text(data, "catch_up", default="all")
     if catch_up not in CATCH_UP_POLICIES:
         r.problem(f"catch_up: {catch_up!r} is not all or latest")
+    countersign_above = r.money(data, "countersign_above")
     decision = r.date(data, "decision_date",
                       default=DEFAULT_AREA_DECISION if kind == "areas" else None)
     slug = code or "programme"
@@ -277,6 +282,7 @@ def parse_programme(text: str, source: str = "") -> ProgrammeSpec:
                          ladder=ladder, catch_up=catch_up, contacts=contacts,
                          decision_date=decision, eoi=eoi, source=text, origin=source,
                          criteria_labels=criteria_labels, agreement=terms, sro=sro,
+                         countersign_above_pence=countersign_above,
                          tranches=tranches,
                          no_payments=no_payments, diligence=diligence)
 

@@ -33,4 +33,5 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # an approver decides it (states.variation's transitions).
     "propose_variation": frozenset({"council", "caseworker"}),
     "record_diligence": frozenset({"caseworker"}),
+    "review": frozenset({"caseworker"}),          # record an annual review's decision
 }

@@ -23,7 +23,9 @@ __all__ = ["RULES", "ACTOR_RULES", "Rule", "reads", "facts_read", "MAX_SCORE", "
            "meets_category_rules", "within_fund", "within_category_count", "has_two_scores",
            "no_conflicted_assessor", "scores_agree", "eoi_complete", "contribution_agreed",
            "all_checkpoints_accepted", "return_complete", "did_not_assess",
-           "not_the_caseworker", "diligence_passed"]
+           "not_the_caseworker", "diligence_passed", "countersignatures_missing",
+           "needs_countersignature", "countersigned", "may_countersign", "did_not_countersign",
+           "variation_needs_countersignature", "variation_countersigned"]
 
 # How a rule names a field a category requires, for the caseworker reading it.
 _FIELD_WORDS = {
@@ -169,6 +171,96 @@ def within_category_count(facts: Facts) -> list[str]:
             f"{'is' if made == 1 else 'are'} already made"]
 
 
+# --- bids: the second approver (DESIGN.md section 9) ---------------------
+
+def countersignatures_missing(facts: Facts, *, leave_out: str | None = None) -> list[str]:
+    """What the offer still lacks, as sentences: a second approver's countersignature when
+    the amount is above the programme's `countersign_above` (an amount equal to it needs
+    none), the senior responsible owner's when the fraud risk is rated high (whatever the
+    amount). A countersignature by `leave_out` (the approver offering) counts for nothing."""
+    threshold = facts.programme.countersign_above_pence
+    asked = facts.application.amount_pence
+    signed = [p for p in facts.countersigners if p != leave_out]
+    out: list[str] = []
+    if threshold is not None and asked > threshold and not signed:
+        out.append(f"an offer of {pounds(asked)} is above the programme's countersignature "
+                   f"threshold of {pounds(threshold)}: it needs a second approver's "
+                   f"countersignature, by an approver who neither makes the offer nor "
+                   f"assessed the bid")
+    if facts.fraud_risk == "high" and (facts.sro is None or facts.sro not in signed):
+        if facts.sro is None:
+            out.append(f"{facts.ref}'s fraud risk is rated high: it needs the countersignature "
+                       f"of the programme's senior responsible owner, and the programme names "
+                       f"none yet")
+        else:
+            out.append(f"{facts.ref}'s fraud risk is rated high: it needs the countersignature "
+                       f"of the programme's senior responsible owner, {facts.sro}")
+    return out
+
+
+@reads("countersignature")
+def needs_countersignature(facts: Facts) -> list[str]:
+    """A countersignature is given only where the offer still needs one this approver can give."""
+    missing = countersignatures_missing(facts)
+    if not missing:
+        threshold = facts.programme.countersign_above_pence
+        if facts.countersigners:
+            return [f"{facts.ref}'s offer is already countersigned by "
+                    f"{', '.join(facts.countersigners)}: it needs no other countersignature"]
+        limit = (f"not above the programme's countersignature threshold of {pounds(threshold)}"
+                 if threshold is not None else "under a programme with no countersignature "
+                                               "threshold")
+        return [f"{facts.ref}'s offer of {pounds(facts.application.amount_pence)} is {limit} "
+                f"and its fraud risk is not rated high: it needs no countersignature"]
+    second_missing = any(m.startswith("an offer of") for m in missing)
+    if second_missing or facts.actor == facts.sro:
+        return []
+    # Only the senior responsible owner's signature is missing, and this is someone else.
+    return [m + ", and only they can give it" if facts.sro is not None else m
+            for m in missing]
+
+
+def _raised_above(facts: Facts) -> bool:
+    """A variation raising the award to a total above the programme's threshold."""
+    threshold, previous = facts.programme.countersign_above_pence, facts.previous_pence
+    total = facts.application.amount_pence
+    return threshold is not None and previous is not None and total > previous \
+        and total > threshold
+
+
+@reads("countersignature")
+def variation_needs_countersignature(facts: Facts) -> list[str]:
+    """A variation is countersigned only when it raises the award above the threshold, once."""
+    if not _raised_above(facts):
+        threshold = facts.programme.countersign_above_pence
+        limit = f" of {pounds(threshold)}" if threshold is not None else ""
+        return [f"this variation does not raise {facts.ref}'s award above the programme's "
+                f"countersignature threshold{limit}: it needs no countersignature"]
+    if facts.countersigners:
+        return [f"this variation is already countersigned by "
+                f"{', '.join(facts.countersigners)}: it needs no other countersignature"]
+    return []
+
+
+@reads("countersignature")
+def variation_countersigned(facts: Facts) -> list[str]:
+    """An increase above the threshold is countersigned by someone other than the approver."""
+    if not _raised_above(facts) or [p for p in facts.countersigners if p != facts.actor]:
+        return []
+    threshold = facts.programme.countersign_above_pence
+    return [f"the variation raises {facts.ref}'s award from {pounds(facts.previous_pence or 0)} "
+            f"to {pounds(facts.application.amount_pence)}, above the programme's "
+            f"countersignature threshold of {pounds(threshold or 0)}: it needs a second "
+            f"approver's countersignature (casework variation countersign), by an approver "
+            f"who neither approves it nor assessed the bid"]
+
+
+@reads("countersignature")
+def countersigned(facts: Facts) -> list[str]:
+    """The offer has every countersignature it needs, by people other than the one offering."""
+    return countersignatures_missing(facts, leave_out=facts.actor)
+
+
 # --- bids: assessment -----------------------------------------------------
 
 def weighted_score(score: Score, criteria: Mapping[str, Decimal]) -> Decimal:
@@ -307,14 +399,19 @@ def _given(value: object) -> bool:
 
 # --- about the person acting ------------------------------------------------
 
-@reads("assessment")
-def did_not_assess(facts: Facts) -> list[str]:
-    """An approver who scored a case, or declared on it, cannot decide it."""
+def _assessors(facts: Facts) -> set[str]:
+    """Everyone who scored the case, declared on it, or gave its agreed score."""
     assessors = {s.assessor for s in facts.scores} | set(facts.conflicted) \
         | set(facts.declared_no_conflict)
     if facts.agreed_score is not None:
         assessors.add(facts.agreed_score.assessor)
-    if facts.actor not in assessors:
+    return assessors
+
+
+@reads("assessment")
+def did_not_assess(facts: Facts) -> list[str]:
+    """An approver who scored a case, or declared on it, cannot decide it."""
+    if facts.actor not in _assessors(facts):
         return []
     return [f"you assessed {facts.ref}, so you cannot offer its award or terminate it: "
             f"another approver must"]
@@ -326,6 +423,31 @@ def not_the_caseworker(facts: Facts) -> list[str]:
         return []
     return [f"you are the caseworker of {facts.ref}, so you cannot approve its payments: "
             f"another approver must"]
+
+
+@reads("assessment", "countersignature")
+def may_countersign(facts: Facts) -> list[str]:
+    """Each approver countersigns once, and never one who assessed the bid."""
+    what = "offer" if facts.previous_pence is None else "variation"
+    if facts.actor in facts.countersigners:
+        return [f"you have already countersigned {facts.ref}'s {what}: each approver "
+                f"countersigns once, and another approver must give any other signature"]
+    if facts.actor in _assessors(facts):
+        return [f"you assessed {facts.ref}, so you cannot countersign its {what}: another "
+                f"approver must"]
+    return []
+
+
+@reads("countersignature")
+def did_not_countersign(facts: Facts) -> list[str]:
+    """The approver who countersigned an offer cannot also make it."""
+    if facts.actor not in facts.countersigners:
+        return []
+    if facts.previous_pence is not None:
+        return [f"you countersigned {facts.ref}'s variation, so you cannot also approve it: "
+                f"another approver must"]
+    return [f"you countersigned {facts.ref}'s offer, so you cannot also make it: another "
+            f"approver must offer it"]
 
 
 RULES: dict[str, Rule] = {
@@ -340,9 +462,15 @@ RULES: dict[str, Rule] = {
     "all_checkpoints_accepted": all_checkpoints_accepted,
     "return_complete": return_complete,
     "diligence_passed": diligence_passed,
+    "needs_countersignature": needs_countersignature,
+    "countersigned": countersigned,
+    "variation_needs_countersignature": variation_needs_countersignature,
+    "variation_countersigned": variation_countersigned,
 }
 
 ACTOR_RULES: dict[str, Rule] = {
     "did_not_assess": did_not_assess,
     "not_the_caseworker": not_the_caseworker,
+    "may_countersign": may_countersign,
+    "did_not_countersign": did_not_countersign,
 }

@@ -24,7 +24,13 @@ VARIATION = Definition(
     transitions=[
         # The rules of an offer, weighed for the award as varied (its new total).
         T("approve_variation", "awaiting_decision", "approved", roles={"approver"},
-          guards=["meets_category_rules", "within_fund", "within_category_count"]),
+          guards=["meets_category_rules", "within_fund", "within_category_count",
+                  "variation_countersigned"],
+          actor_rules=["did_not_countersign"]),
+        # A second approver's signature on an increase to a total above the programme's
+        # threshold (DESIGN.md section 9): a move that keeps the state.
+        T("countersign_variation", "awaiting_decision", "awaiting_decision", roles={"approver"},
+          guards=["variation_needs_countersignature"], actor_rules=["may_countersign"]),
         T("reject_variation", "awaiting_decision", "rejected", roles={"approver"}, needs_reason=True),
     ],
     state_words={
@@ -39,6 +45,9 @@ VARIATION = Definition(
         "approve_variation": ("Approve the variation",
                               "Vary the award: the fund's rules are checked, its money reserved "
                               "or released, and the agreement's next version drawn up."),
+        "countersign_variation": ("Countersign the variation",
+                                  "Sign as the second approver of a variation that raises "
+                                  "the award above the programme's threshold."),
         "reject_variation": ("Reject the variation",
                              "Turn the change down, saying why; the award stays as it was."),
     },

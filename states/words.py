@@ -93,6 +93,14 @@ EVENT_WORDS: Mapping[str, Words] = words_table({
     "recover": ("Recovery recorded",
                 "The eligible spend of a terminated award was recorded; what was paid "
                 "beyond it is to be recovered."),
+    "review_due": ("Annual review due",
+                   "The award's annual review fell due and the caseworker was reminded."),
+    "review_overdue": ("Annual review overdue",
+                       "The annual review was not recorded in time and the senior responsible "
+                       "owner was told."),
+    "review": ("Annual review recorded",
+               "The caseworker recorded the annual review's decision: continue, amend or "
+               "stop."),
     "held": ("Held: case suspended",
              "A step of the reminder ladder was not taken because the case is suspended."),
     # A variation's moves (states.variation), as the case's history shows them.

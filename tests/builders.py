@@ -70,6 +70,8 @@ class World:
         for t in triggers:
             if t in DILIGENCE_GATES:
                 self.pass_diligence(ref, by=by)
+            if t == "offer":
+                self.countersign(ref, offering=by)
             out = lifecycle.advance(self.engine, ref, t, by, reason=reason)
         return out
 
@@ -92,6 +94,17 @@ class World:
                                  rating="low" if c["kind"] == "rating" else None)
         except CaseworkError:
             return          # not a caseworker: the move itself is refused as the test expects
+
+    APPROVERS = ("aaron", "april")
+
+    def countersign(self, ref: str, *, offering: str = "april", by: str | None = None) -> None:
+        """Before an offer that needs one (DESIGN.md section 9), a second approver's
+        countersignature: `by`, else the cast's other approver. Nothing when none is needed."""
+        from workflow.services import controls
+        if not controls.missing_countersignatures(self.engine, ref, offering):
+            return
+        signer = by or next(a for a in self.APPROVERS if a != offering)
+        lifecycle.advance(self.engine, ref, "countersign", signer)
 
     def state(self, ref: str) -> str:
         return lifecycle.show(self.engine, ref)["state"]

@@ -42,14 +42,16 @@ def test_a_variation_is_proposed_and_approved_once_per_key(awarded):
                         json={"amount": "300000", "reason": "Two more districts."}, headers=key)
     again = api.post(f"/cases/{ref}/variations", who="cllr",
                      json={"amount": "300000", "reason": "Two more districts."}, headers=key)
+    from workflow.services import variations
+    variations.countersign(api.world.engine, f"{ref}/V1", "april")   # above £100,000
     approved = api.post(f"/cases/{ref}/variations/v1/approve", who="aaron", json={},
-                        headers={"If-Match": '"1"'})
+                        headers={"If-Match": '"2"'})
 
     assert proposed.status_code == again.status_code == 201
     assert again.headers.get("idempotent-replayed") == "true"
     assert proposed.json()["ref"] == f"{ref}/V1"
     assert approved.status_code == 200 and approved.json()["state"] == "approved"
-    assert approved.headers["etag"] == '"2"'
+    assert approved.headers["etag"] == '"3"'          # proposed 1, countersigned 2, approved 3
     versions = api.get(f"/cases/{ref}/agreement", who="cllr").json()["versions"]
     assert [v["amount"] for v in versions] == ["250000.00", "300000.00"]
     assert [v["ref"] for v in api.get(f"/cases/{ref}/variations", who="cllr").json()] == [
@@ -60,7 +62,7 @@ def test_a_variation_is_proposed_and_approved_once_per_key(awarded):
     ("cllr", "", {"amount": "3,000", "reason": "x"}, {}, 400, "malformed"),
     ("cllr", "", {"end_on": "2013-01-01", "reason": "x"}, {}, 400, "malformed"),
     ("ash", "", {"amount": "300000", "reason": "x"}, {}, 403, "permission-denied"),
-    ("cllr", "", {"amount": "300000", "reason": "x"}, {"If-Match": '"9"'}, 412,
+    ("cllr", "", {"amount": "300000", "reason": "x"}, {"If-Match": '"99"'}, 412,
      "precondition-failed"),
     ("cllr", "", {"amount": "900000", "reason": "x"}, {}, 201, None),          # refused at approval
 ])

@@ -168,15 +168,38 @@ def test_an_auditor_reads_everything_and_changes_nothing(api):
 
 def test_an_approver_offers_an_award_through_the_api(api):
     ref = recommended(api.world)
+    before = api.world.snapshot()
 
+    unsigned = api.advance(ref, "offer", who="april")      # £250,000: above £100,000
+    assert unsigned.status_code == 422
+    assert "it needs a second approver's countersignature" in unsigned.json()["detail"]
+    assert api.world.snapshot() == before
+    signed = api.advance(ref, "countersign", who="aaron")
+    assert signed.status_code == 200 and signed.json()["state"] == "recommended"
     answer = api.advance(ref, "offer", who="april")
 
     assert answer.status_code == 200
     assert answer.json()["state"] == "award_offered"
     last = api.get(f"/cases/{ref}/history", who="audrey").json()["items"][-1]
-    assert (last["trigger"], last["actor"], last["payload"]["amount"]) == ("offer", "april",
-                                                                           "250000.00")
-    assert last["payload"]["agreement"]["version"] == 1          # the agreement drawn up with it
+    assert (last["trigger"], last["actor"], last["payload"]["amount"]) == (
+        "offer", "april", "250000.00")
+    assert last["payload"]["agreement"]["version"] == 1          # the agreement drawn up
+
+
+@pytest.mark.parametrize("who, status", [("ash", 403), ("carol", 403), ("cllr", 403),
+                                         ("audrey", 403), ("aaron", 200)])
+def test_only_an_approver_countersigns_through_the_api(api, who, status):
+    ref = recommended(api.world)
+    before = api.world.snapshot()
+
+    answer = api.advance(ref, "countersign", who=who)
+
+    assert answer.status_code == status, answer.text
+    if status != 200:
+        assert api.world.snapshot() == before
+    else:
+        again = api.advance(ref, "countersign", who=who)
+        assert again.status_code == 403 and "already countersigned" in again.json()["detail"]
 
 
 def test_an_approver_who_assessed_the_bid_may_not_offer_it(api):

@@ -31,6 +31,11 @@ def test_a_variation_proposed_and_approved_on_the_command_line(monitored):
                        "Two more districts join.", "--as", "cllr")
     assert ran.out.strip() == f"{REF}/V1"
 
+    refused = monitored("variation", "approve", f"{REF}/V1", "--as", "aaron")
+    assert refused.code == 1 and "it needs a second approver's countersignature" in refused.err
+    signed = monitored.ok("variation", "countersign", f"{REF}/V1", "--as", "april")
+    assert signed.out.strip() == (f"{REF}/V1: countersigned by april; an approver other than "
+                                  f"april may now approve it")
     approved = monitored.ok("variation", "approve", f"{REF}/V1", "--as", "aaron")
 
     assert approved.out.strip() == f"{REF}/V1 is now approved; agreement version 2 drawn up"

@@ -144,11 +144,23 @@ def test_a_whole_tca_round_runs_from_the_command_line(cli):
     assert "no: fund" in cli.ok("programme", "ranking", "tca-2013").out
 
     # Offers in rank order until the fund is spent; nobody offers what they assessed.
+    # Each is above £100,000, so a second approver countersigns it first, never the
+    # one who offers it nor one who assessed it.
     refused(cli, "case", "advance", refs["S2"], "offer", "--as", "alex",
             says="you assessed")
+    refused(cli, "case", "advance", refs["S2"], "countersign", "--as", "alex",
+            says="you assessed")
+    refused(cli, "case", "advance", refs["S1"], "offer", "--as", "april",
+            says="it needs a second approver's countersignature")
     for n, row in enumerate(ranked[:-1]):
-        cli.ok("case", "advance", row["ref"], "offer", "--as", ("april", "aaron")[n % 2])
+        offers, signs = ("april", "aaron")[n % 2], ("aaron", "april")[n % 2]
+        cli.ok("case", "advance", row["ref"], "countersign", "--as", signs)
+        if n == 0:
+            refused(cli, "case", "advance", row["ref"], "offer", "--as", signs,
+                    says="you countersigned")
+        cli.ok("case", "advance", row["ref"], "offer", "--as", offers)
         ledger_matches_offers()
+    cli.ok("case", "advance", refs["E1"], "countersign", "--as", "aaron")
     refused(cli, "case", "advance", refs["E1"], "offer", "--as", "april",
             says="offering £1,000,000 would commit £10,000,000, past the fund's £9,000,000 "
                  "(£0 remains)")

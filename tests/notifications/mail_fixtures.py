@@ -38,7 +38,7 @@ _PSTN = {"code": "pstn-2013", "name": "Public Service Transformation Network",
 BASE_URL = "https://casework.example.gov.uk"
 # Checkpoint and case kinds happen to bids and to areas; the rest to one of them.
 CASE_KINDS_FOR = {"bid": ("bid",), "area": ("area",), "checkpoint": ("bid", "area"),
-                  "case": ("bid", "area"), "payment": ("bid",)}
+                  "case": ("bid", "area"), "review": ("bid",), "payment": ("bid",)}
 
 
 # A caseworker's reason, for the kinds that usually carry one.
@@ -71,7 +71,7 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
                         "lead_code": "E10000012", "category": None, "amount": None,
                         "url": f"{BASE_URL}/cases/{ref}",
                         "agreement_url": f"{BASE_URL}/cases/{ref}/agreement"}}
-    ctx.update(reason=None, checkpoint=None, step=None)
+    ctx.update(reason=None, checkpoint=None, step=None, review=None, payment=None)
     folder, event_name = kind.split(".")
     ladder = {"opened": 0, "reminder": 0, "overdue": 0, "escalated_1": 1, "escalated_2": 2}
     if folder == "checkpoint" or kind == "case.suspended":
@@ -80,6 +80,16 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
                              "url": f"{BASE_URL}/returns/{ref}/Q2", "level": level}
         ctx["step"] = {"name": event_name, "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc),
                        "late": False}
+    if folder == "payment":
+        ctx["payment"] = {"ref": f"{ref}/P1", "label": "P1", "amount": "£125,000",
+                          "event": "the award accepted", "reference": "BACS-2014-0412",
+                          "paid_at": datetime(2014, 4, 4, 11, tzinfo=timezone.utc),
+                          "paid_total": "£125,000"}
+    if folder == "review":
+        ctx["review"] = {"ref": f"{ref}/R1", "label": "R1", "due": date(2014, 4, 4),
+                         "url": f"{BASE_URL}/cases/{ref}"}
+        ctx["step"] = {"name": f"review_{event_name}",
+                       "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc), "late": False}
     ctx["reason"] = _REASONS.get(kind)
     if folder == "payment":          # a payment made (issue 19): P2, a quarter of the award
         ctx["payment"] = {"ref": f"{ref}/P2", "label": "P2", "amount": "£62,500",

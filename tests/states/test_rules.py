@@ -46,8 +46,11 @@ def test_the_rule_names_are_the_ones_the_definitions_use():
     assert set(RULES) == {"meets_category_rules", "within_fund", "within_category_count",
                           "has_two_scores", "no_conflicted_assessor", "scores_agree",
                           "eoi_complete", "contribution_agreed", "all_checkpoints_accepted",
-                          "return_complete", "diligence_passed"}
-    assert set(ACTOR_RULES) == {"did_not_assess", "not_the_caseworker"}
+                          "return_complete", "diligence_passed", "needs_countersignature",
+                          "countersigned", "variation_needs_countersignature",
+                          "variation_countersigned"}
+    assert set(ACTOR_RULES) == {"did_not_assess", "not_the_caseworker", "may_countersign",
+                                "did_not_countersign"}
 
 
 # --- single_operation ------------------------------------------------------------

@@ -145,6 +145,8 @@ def test_each_trigger_is_refused_to_those_who_may_not_fire_it_and_works_for_thos
 
     for name in allowed:
         ref = refused_ref if name == allowed[0] else prepared(world, kind, t)
+        if kind == "bid" and t.trigger == "offer":      # £250,000: the other approver countersigns
+            world.countersign(ref, offering=name)
         # The council reads the grant agreement before it accepts: that button is on its page.
         where = f"/cases/{ref}/agreement" if t.trigger == "accept" else f"/cases/{ref}"
         page = visitors[name].get(where)
@@ -504,3 +506,35 @@ def test_two_approvers_offering_against_the_last_funds_one_is_refused_with_the_b
     assert "The fund has £150,000 remaining of £400,000" in words
     assert people.state(second) == "recommended"
 
+
+
+def test_an_approver_countersigns_through_the_web_and_another_then_offers(site):
+    ref = bid_in(site.world, "recommended")             # £250,000, above the £100,000 threshold
+    april, aaron = site.as_("april"), site.as_("aaron")
+
+    before_inbox = text_of(april.get("/inbox").text)
+    page = april.get(f"/cases/{ref}").text
+    assert 'name="trigger" value="countersign"' in page
+    assert 'name="trigger" value="offer"' not in page
+    assert "it needs a second approver's countersignature" in text_of(page)
+    assert "Recommended bids to countersign 1" in before_inbox
+    assert "Recommended bids to offer none" in before_inbox
+
+    signed = aaron.post(f"/cases/{ref}/advance", {"trigger": "countersign"})
+    assert signed.status_code == 303
+    assert site.world.state(ref) == "recommended"
+    mine = aaron.get(f"/cases/{ref}").text
+    assert 'name="trigger" value="offer"' not in mine             # aaron signed: not his to offer
+    assert "You countersigned" in text_of(mine)
+    after_inbox = text_of(april.get("/inbox").text)
+    assert "Recommended bids to countersign none" in after_inbox
+    assert "Recommended bids to offer 1" in after_inbox
+
+    before = site.world.snapshot()
+    again = aaron.post(f"/cases/{ref}/advance", {"trigger": "countersign"})
+    assert again.status_code == 403 and "already countersigned" in text_of(again.text)
+    assert site.world.snapshot() == before
+
+    offered = april.post(f"/cases/{ref}/advance", {"trigger": "offer"})
+    assert offered.status_code == 303
+    assert site.world.state(ref) == "award_offered"

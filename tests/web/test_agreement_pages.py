@@ -41,6 +41,7 @@ def test_the_pdf_is_served_as_kept_and_every_version_stays_readable(site):
     ref = bid_in_monitoring(site.world)
     vref = variations.propose(site.engine, ref, amount="300000", reason="Two more districts.",
                               actor="cllr")["ref"]
+    variations.countersign(site.engine, vref, "april")      # above £100,000: a second approver
     variations.decide(site.engine, vref, "approve", "aaron")
     cllr = site.as_("cllr")
 
@@ -74,9 +75,10 @@ def test_a_variation_proposed_and_approved_on_the_case_page(site):
     proposed = cllr.post(f"/cases/{ref}/variations",
                          {"variation-amount": "300000", "variation-end": "",
                           "variation-reason": "Two more districts join."})
+    variations.countersign(site.engine, f"{ref}/V1", "april")    # above £100,000
     page = text_of(aaron.get(f"/cases/{ref}").text)
     decided = aaron.post(f"/cases/{ref}/variations/1/decide",
-                         {"decision": "approve", "reason": "", "version": "1"})
+                         {"decision": "approve", "reason": "", "version": "2"})
 
     assert proposed.status_code == 303
     assert "Variations" in page and "Awaiting a decision" in page

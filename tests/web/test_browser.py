@@ -285,3 +285,31 @@ def test_a_refused_form_puts_its_problems_first_and_links_each_to_its_field(peop
     axe(page, "return with an error")
     shoot(page, "10-return-with-an-error")
 
+
+
+def test_a_second_approver_countersigns_and_the_first_then_offers(people, moment, live, browser,
+                                                                   axe):
+    ref = recommended_bid(people)                    # £250,000: above the £100,000 threshold
+    _ctx, april = person(browser, live)
+    _ctx, aaron = person(browser, live)
+    april.goto("/inbox")
+    sign_in(april, "april")
+    aaron.goto(f"/cases/{ref}")
+    sign_in(aaron, "aaron")
+
+    assert "Recommended bids to countersign" in april.inner_text("main")
+    axe(april, "approver's inbox: a bid to countersign")
+    axe(aaron, "case to countersign")
+    aaron.get_by_role("button", name="Countersign the offer").click()
+    assert people.state(ref) == "recommended"
+    axe(aaron, "case after the countersignature")
+    shoot(aaron, "10-approver-countersigned")
+
+    april.goto("/inbox")
+    april.get_by_role("link", name=ref).first.click()
+    axe(april, "case to offer, countersigned")
+    april.get_by_role("button", name="Offer the award").click()
+
+    assert people.state(ref) == "award_offered"
+    axe(april, "case offered")
+    shoot(april, "11-approver-offered-after-countersignature")

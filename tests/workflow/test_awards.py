@@ -181,6 +181,7 @@ def test_an_offer_may_commit_the_whole_fund_but_not_a_penny_more(world):
     assert ledger_pence(world.engine, "tca-2013") == 850_000_000
     penny_over = recommended(world, "esg_top_up", "500000.01", lead=ESG_LEAD)
     exact = recommended(world, "esg_top_up", "500000", lead=ESG_LEAD)
+    world.countersign(penny_over)        # by aaron, before april's offer is tried
     before = world.snapshot()
 
     with pytest.raises(GuardFailed) as refused:
@@ -218,6 +219,7 @@ def test_an_approver_cannot_offer_a_bid_they_assessed(world):
     ref = under_assessment(world)
     scored(world, ref, marks=((4, 4, 4), (4, 4, 4)), assessors=("ash", "alex"))
     world.advance(ref, "moderate", "recommend")
+    world.countersign(ref, offering="alex")
     before = world.snapshot()
 
     with pytest.raises(PermissionDenied, match="you assessed .* another approver must"):
@@ -233,6 +235,7 @@ def test_an_approver_who_declared_a_conflict_cannot_offer_either(world):
     assessment.declare(world.engine, ref, "alex", conflict=True, reason="former employer")
     scored(world, ref)
     world.advance(ref, "moderate", "recommend")
+    world.countersign(ref, offering="alex")
     before = world.snapshot()
 
     with pytest.raises(PermissionDenied, match="you assessed"):
@@ -247,7 +250,7 @@ def test_an_approver_sees_offer_among_allowed_triggers_without_guards_being_run(
 
     shown = lifecycle.show(world.engine, ref, "april")
 
-    assert shown["allowed_triggers"] == ["offer"]
+    assert shown["allowed_triggers"] == ["countersign", "offer"]
     assert lifecycle.show(world.engine, ref, "carol")["allowed_triggers"] == ["withdraw"]
 
 

@@ -52,7 +52,20 @@ def propose(world, ref, by="cllr", **kw):
 
 def decide(world, vref, decision, by="aaron", **kw):
     with freeze_time(LATER):
+        if decision == "approve" and by in ("aaron", "april"):
+            countersign_if_needed(world, vref, by)
         return variations.decide(world.engine, vref, decision, by, **kw)
+
+
+def countersign_if_needed(world, vref, approving):
+    """An increase above £100,000 is countersigned first by the other approver (section 9)."""
+    other = "april" if approving == "aaron" else "aaron"
+    try:
+        variations.countersign(world.engine, vref, other)
+    except (GuardFailed, PermissionDenied) as err:
+        if not any(w in str(err) for w in ("needs no", "no other countersignature",
+                                           "already countersigned")):
+            raise
 
 
 def variation_rows(world, ref):
@@ -80,7 +93,9 @@ def test_the_lead_council_proposes_and_an_approver_approves_an_increase(world, a
     shown, pdf = agreements.document(world.engine, award, 2)
     assert shown["variation"] == f"{award}/V1" and shown["amount"] == "300000.00"
     assert agreements.document(world.engine, award, 1)[0]["amount"] == "250000.00"  # still kept
-    (_, proposed_row), (_, approved_row) = variation_rows(world, award)
+    (_, proposed_row), (signed, signed_row), (_, approved_row) = variation_rows(world, award)
+    assert (signed, signed_row) == ("countersign_variation",
+                                    {"variation": "V1", "amount": "300000.00"})
     assert proposed_row["variation"] == "V1" and proposed_row["amount"] == "300000.00"
     assert approved_row["agreement"] == {"version": 2, "sha256": shown["sha256"]}
     assert approved_row["reserved"] == "50000.00"
@@ -169,6 +184,8 @@ def test_a_variation_only_varies_an_award_in_monitoring(world):
 ])
 def test_an_amount_outside_the_band_is_refused_at_approval(world, award, amount, words):
     vref = propose(world, award, amount=amount)["ref"]
+    with freeze_time(LATER):
+        countersign_if_needed(world, vref, "aaron")
     before = rows(world)
 
     with pytest.raises(GuardFailed, match=words):
@@ -242,7 +259,7 @@ def test_variations_are_listed_by_case_and_a_council_sees_its_own(world, award):
     assert variations.list_variations(world.engine, actor_name="other") == []
     assert [v["ref"] for v in variations.list_variations(world.engine, actor_name="cllr")] == [vref]
     assert variations.get(world.engine, vref, "aaron")["allowed_triggers"] == [
-        "approve_variation", "reject_variation"]
+        "approve_variation", "countersign_variation", "reject_variation"]
 
 
 def test_a_reference_that_is_not_a_variations_is_refused(world, award):
@@ -303,6 +320,9 @@ def test_two_approvers_approving_one_variation_at_once_approve_it_once(world, aw
     from concurrent.futures import ThreadPoolExecutor
     from workflow.errors import CaseworkError
     vref = propose(world, award, amount="300000")["ref"]
+    world.person("abby", "approver")         # above £100,000: a third approver countersigns
+    with freeze_time(LATER):
+        variations.countersign(world.engine, vref, "abby")
     before = ledger_pence(world.engine, "tca-2013")
     start = threading.Barrier(2)
 
@@ -322,3 +342,59 @@ def test_two_approvers_approving_one_variation_at_once_approve_it_once(world, aw
     assert [v["version"] for v in agreements.listing(world.engine, award)["versions"]] == [1, 2]
     with world.engine.connect() as conn:
         assert chain.verify(conn).ok
+
+
+# --- the countersignature of an increase above £100,000 (DESIGN.md section 9) -------------
+def test_an_increase_above_the_threshold_needs_a_second_approvers_countersignature(world, award):
+    vref = propose(world, award, amount="300000")["ref"]
+    before = rows(world)
+
+    with freeze_time(LATER), pytest.raises(GuardFailed) as refused:
+        variations.decide(world.engine, vref, "approve", "aaron")
+    assert refused.value.violations == (
+        f"the variation raises {award}'s award from £250,000 to £300,000, above the "
+        f"programme's countersignature threshold of £100,000: it needs a second approver's "
+        f"countersignature (casework variation countersign), by an approver who neither "
+        f"approves it nor assessed the bid",)
+    with freeze_time(LATER), pytest.raises(PermissionDenied, match="only an approver may"):
+        variations.countersign(world.engine, vref, "carol")
+    with freeze_time(LATER), pytest.raises(PermissionDenied, match="you assessed"):
+        _countersign_as_assessor_approver(world, vref)
+    assert rows(world) == before
+
+    with freeze_time(LATER):
+        variations.countersign(world.engine, vref, "april")
+        with pytest.raises(PermissionDenied, match="you have already countersigned"):
+            variations.countersign(world.engine, vref, "april")
+        with pytest.raises(PermissionDenied, match="you countersigned .* cannot also approve"):
+            variations.decide(world.engine, vref, "approve", "april")
+        approved = variations.decide(world.engine, vref, "approve", "aaron")
+    assert approved["state"] == "approved"
+
+
+def _countersign_as_assessor_approver(world, vref):
+    """alex, an approver who declared on the bid as an assessor, tries to countersign."""
+    world.person("alex", "assessor", "approver")
+    from workflow.storage.tables import declarations
+    with world.engine.begin() as conn:
+        case_id = conn.execute(select(cases.c.id).where(
+            cases.c.ref == vref.split("/")[0])).scalar()
+        conn.execute(declarations.insert().values(case_id=case_id, person="alex",
+                                                  conflict=False, reason=None,
+                                                  at=LATER))
+    variations.countersign(world.engine, vref, "alex")
+
+
+@pytest.mark.parametrize("amount", ["200000", "250000.01"])
+def test_a_decrease_or_an_increase_to_a_total_needing_none_is_not_countersigned(world, award,
+                                                                             amount):
+    vref = propose(world, award, by="carol", amount=amount)["ref"]
+    before = rows(world)
+    if amount == "200000":
+        with freeze_time(LATER), pytest.raises(GuardFailed, match="needs no countersignature"):
+            variations.countersign(world.engine, vref, "april")
+        assert rows(world) == before
+        decide(world, vref, "approve")
+    else:                         # a penny more, above the threshold: it needs one
+        with freeze_time(LATER), pytest.raises(GuardFailed, match="second approver"):
+            variations.decide(world.engine, vref, "approve", "aaron")

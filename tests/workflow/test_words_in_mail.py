@@ -58,6 +58,9 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
         passed_over = area_under_assessment(world)
         world.advance(passed_over, "decline", by="april")
 
+    # A year on: the annual review falls due, and two weeks later it is overdue.
+    sweep(world.engine, at(ACCEPTED.date(), 385))
+
     with world.engine.connect() as conn:
         mail = conn.execute(select(outbox.c.kind, outbox.c.subject, outbox.c.body_text,
                                    outbox.c.body_html)).all()

@@ -17,7 +17,8 @@ from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_o
                                json_response, parse_if_match)
 from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
 from workflow.api.problems import PreconditionFailed, error_body, problem_answer
-from workflow.api.schemas import AdvanceRequest, AssignRequest, Case, CasePage, HistoryPage
+from workflow.api.schemas import (AdvanceRequest, AssignRequest, Case, CasePage, HistoryPage,
+                                  Review, ReviewRequest)
 from workflow.storage.db import reading
 from workflow.services.engine import Actor
 from workflow.storage.records import CaseRecord
@@ -113,6 +114,42 @@ def assign(request: Request, body: AssignRequest, ref: str = REF,
                        uow, case, body.caseworker, actor, reason=body.reason,
                        expected_version=expected),
                    problem_answer)
+
+
+@router.post("/cases/{ref}/reviews", response_model=Review, status_code=201,
+             responses=errors(400, 401, 403, 404, 409, 412, 422,
+                              headers={**ETAG, **REPLAYED}),
+             summary="Record an annual review",
+             description="The decision of the case's annual review that is due (DESIGN "
+                         "section 9), by a caseworker: one transaction, a history row (trigger "
+                         "`review`); `stop` also suspends the case for an approver to "
+                         "terminate. A review not yet due is refused (422). If-Match and "
+                         "Idempotency-Key as for a trigger.")
+def record_review(request: Request, body: ReviewRequest, ref: str = REF,
+                  if_match: Optional[str] = IF_MATCH,
+                  idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
+                  actor: Actor = Depends(caller)) -> Response:
+    from workflow.services import reviews
+    engine = engine_of(request)
+    expected = parse_if_match(if_match)
+    key = parse_key(idempotency_key)
+    fp = fingerprint("review", ref.upper(), json.dumps(body.model_dump(), sort_keys=True),
+                     if_match)
+
+    def work(uow: UnitOfWork) -> Answer:
+        case = lifecycle.load_case(uow.conn, ref)
+        access.check_visible(actor, case)
+        try:
+            shown = reviews.record(uow, case.ref, decision=body.decision, reason=body.reason,
+                                   actor_name=actor.name, expected_version=expected,
+                                   amount=body.amount, end=body.end)
+        except ConflictError as err:
+            if expected is None:
+                raise
+            raise _stale(case.ref, err.current_version or case.version, expected) from None
+        return Answer(201, json_text(shown), {"ETag": etag(shown["case_version"])})
+
+    return answer_response(once_in(engine, actor.name, key, fp, work, problem_answer))
 
 
 def _change(engine: Engine, action: str, ref: str, body: dict, if_match: Optional[str],

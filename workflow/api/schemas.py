@@ -103,6 +103,27 @@ APPLICATION_DOCUMENT: dict[str, Any] = {
 }
 
 
+class ReviewRequest(BaseModel):
+    """Record the decision of the case's annual review that is due (caseworkers only)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"decision": "continue", "reason": "Returns on time; spend as planned."}]})
+    decision: Literal["continue", "amend", "stop"] = Field(
+        description="continue: the award carries on; amend: a change is asked for (a "
+                    "variation); stop: the case is suspended and put to an approver to "
+                    "terminate.")
+    reason: str = Field(min_length=1, max_length=4000, json_schema_extra=TYPED_TEXT,
+                        description="Why (for amend, the change asked for); text as for a "
+                                    "trigger's reason.")
+    amount: Optional[str] = Field(default=None, max_length=20,
+                                  json_schema_extra={"pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
+                                  description="amend only: the award's new total, in pounds "
+                                              "(the variation proposed asks for it).")
+    end: Optional[str] = Field(default=None, max_length=10,
+                               json_schema_extra={"format": "date"},
+                               description="amend only: the award's new end date.")
+
+
 # --- answers --------------------------------------------------------------------------
 class CaseSummary(_Shape):
     ref: str = Field(examples=["TCA-2013-0001"])
@@ -173,6 +194,25 @@ class HistoryRow(_Shape):
     payload: dict[str, Any]
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Review(_Shape):
+    ref: str = Field(examples=["TCA-2013-0001/R1"])
+    case: str
+    review: str = Field(examples=["R1"])
+    due: str = Field(json_schema_extra={"format": "date"})
+    status: str = Field(description="Where the review stands (states.review.STATUS_WORDS): "
+                                    "not_due, due, overdue (the SRO was told), recorded, or "
+                                    "ended (the case stopped being monitored first).")
+    decision: Optional[Literal["continue", "amend", "stop"]]
+    reason: Optional[str]
+    recorded_by: Optional[str]
+    recorded_at: Optional[str] = Field(json_schema_extra={"format": "date-time"})
+    case_state: str = Field(description="The case's state after the decision (`suspended` "
+                                         "after stop).")
+    variation: Optional[str] = Field(default=None, description="amend: the variation "
+                                     "proposed (`TCA-2013-0001/V1`), if one was.")
+    case_version: int
 
 
 class HistoryPage(_Shape):

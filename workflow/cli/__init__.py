@@ -49,6 +49,7 @@ COMMANDS: dict[str, Entry] = {
     "area": Entry("area", "Public Service Transformation Network areas."),
     "checkpoint": Entry("checkpoint", "Monitoring returns: list, submit, accept, query, waive."),
     "payment": Entry("payment", "Payments of awards: approve, pay, hold, export, recover."),
+    "review": Entry("review", "Annual reviews of awards: record a decision, list those due."),
     "outbox": Entry("outbox", "Email waiting to go, sent, or dead."),
     "token": Entry("token", "API tokens (shown once, stored hashed)."),
     "publish": Entry("publish", "Open data."),

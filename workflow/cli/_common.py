@@ -34,7 +34,7 @@ READ_COMMANDS = frozenset({
     "audit admin",
     "assess show", "checkpoint list", "checkpoint show", "outbox list", "outbox show",
     "token list", "publish 360giving", "agreement show", "payment list", "payment show",
-    "payment export", "variation list", "diligence show",
+    "payment export", "variation list", "diligence show", "review list",
 })
 
 

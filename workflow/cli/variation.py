@@ -1,4 +1,5 @@
-"""`casework variation propose|approve|reject|list`: changes to an award (DESIGN.md section 8)."""
+"""`casework variation propose|approve|reject|countersign|list`: changes to an award
+(DESIGN.md section 8; the countersignature, section 9)."""
 from typing import Optional
 
 import typer
@@ -57,6 +58,20 @@ def approve(ref: str = VARIATION_REF, actor: str = AS_OPT, reason: Optional[str]
     """Approve a variation: the offer's rules are checked for the new total, the difference
     reserved or released, the agreement's next version drawn up."""
     _decide("approve", ref, actor, reason, as_json)
+
+
+@variation_app.command("countersign", short_help="Countersign an increase above the threshold.")
+def countersign(ref: str = VARIATION_REF, actor: str = AS_OPT,
+                reason: Optional[str] = REASON_OPT, as_json: bool = JSON_OPT) -> None:
+    """Countersign, as a second approver, a variation that raises the award above the
+    programme's countersignature threshold (the approver who approves it must be another)."""
+    from workflow.services import variations
+    shown = variations.countersign(engine(), ref, actor, reason=reason)
+    if as_json:
+        emit(shown, True)
+        return
+    typer.echo(f"{shown['ref']}: countersigned by {actor}; an approver other than {actor} "
+               f"may now approve it")
 
 
 @variation_app.command("reject", short_help="Reject a proposed variation, saying why.")

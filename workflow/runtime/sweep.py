@@ -42,7 +42,7 @@ from states.programme import ProgrammeSpec
 from states.rules import ACTOR_RULES, RULES
 from workflow.services import lifecycle as case_service
 from workflow import clock
-from workflow.services import messages
+from workflow.services import messages, reviews
 from workflow.runtime import metrics
 from workflow.storage.db import is_postgres
 from workflow.storage.dbfaults import is_disconnect, stops_everything
@@ -191,6 +191,9 @@ def sweep(engine: Engine, now: datetime | None = None, *, owner: str | None = No
             if taken % batch == 0:
                 log.info("sweep at %s: %d steps so far",
                          report.now.isoformat(timespec="seconds"), report.total)
+        # Then the annual reviews' steps (DESIGN.md section 9), walked the same way.
+        while not (should_stop and should_stop()) and run.review_one():
+            pass
     report.seconds = time.perf_counter() - started
     event(log, "sweep.done", str(report), seconds=report.seconds, person="system",
           steps=report.total, errors=len(report.errors))
@@ -208,6 +211,7 @@ class _Run:
         self.now = report.now
         self.claim, self.claim_excluding, self.case_q = claim_statements(conn.engine)
         self.failed: set[int] = set()
+        self.failed_reviews: set[int] = set()
         self.specs: dict[str, Any] = {}     # programme files, read once per sweep
         self.book = messages.AddressBook()
         self.shares_one_writer = not is_postgres(conn)
@@ -266,6 +270,39 @@ class _Run:
             if isinstance(done, StepDue):
                 event(log, "ladder.step", done.step.name, case=self.claimed, person="system",
                       seconds=time.perf_counter() - began, late=done.late, sent=done.send)
+            return True
+        return True
+
+    def review_one(self) -> bool:
+        """Claim and do one annual review's step, in its own transaction; False when none
+        is due. A step that fails is left for the next sweep, as a return's is."""
+        for attempt in range(1, _TRIES + 1):
+            uow = UnitOfWork(connection=self.conn, programmes=self.specs, book=self.book)
+            row = None
+            try:
+                with uow:
+                    self.now = uow.now
+                    row = reviews.claim(self.conn, self.now, self.failed_reviews)
+                    if row is None:
+                        return False
+                    done = reviews.do_step(uow, row)
+            except Exception as err:
+                if stops_everything(err) or row is None:
+                    raise
+                if isinstance(err, ConflictError) and attempt < _TRIES:
+                    continue
+                self.failed_reviews.add(row.id)
+                self.report.errors.append(f"{row.ref}: {err}")
+                log.error("sweep: %s was not done and is left for the next sweep: %s",
+                          row.ref, err, exc_info=err)
+                return True
+            if done.due is None:
+                self.report.stopped += 1
+            else:
+                self.report.steps[done.due.step.name] += 1
+                self.report.late += done.due.late
+                event(log, "review.step", done.due.step.name, case=done.ref, person="system",
+                      late=done.due.late)
             return True
         return True
 

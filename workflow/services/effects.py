@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from states.money import money_json
 from states.programme import ProgrammeSpec
-from workflow.services import agreements, awards, diligence, monitoring, payments
+from workflow.services import agreements, awards, diligence, monitoring, payments, reviews
 from workflow.services.agreements import Recording
 from workflow.services.engine import Actor, Move
 from workflow.storage.records import CaseRecord, CheckpointRecord
@@ -52,6 +52,7 @@ EFFECTS: dict[str, Effect] = {
     "release_payments": payments.release_payments,
     "cancel_payments": payments.cancel_payments,
     "run_diligence": diligence.run,
+    "schedule_review": reviews.schedule_review,
 }
 
 # Effects that write the fund ledger: only a transition declaring `moves_funds` may name them

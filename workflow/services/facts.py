@@ -17,6 +17,7 @@ from states import BID
 from states.definition import T
 from states.facts import FACT_GROUPS, CheckpointFacts, Facts, OrgFacts, Score
 from states.rules import ACTOR_RULES, RULES, facts_read
+from workflow.services import controls
 from workflow.services import programme_files as programme_store
 from workflow.storage.tables import cases, checkpoints, declarations, organisations, scores
 from workflow.storage.prepared import Prepared
@@ -133,6 +134,8 @@ def facts_for(conn: Connection, case: CaseRecord, *, actor: str, now: datetime,
     if "diligence" in needs:
         from workflow.services import diligence     # it builds on this module
         extra.update(diligence.facts_of(conn, case))
+    if "countersignature" in needs:
+        extra.update(controls.facts(conn, case.id, case.programme))
     return Facts(kind=case.kind, ref=case.ref, programme=spec, application=application_of(case),
                  lead=lead, actor=actor, caseworker=case.caseworker, now=now,
                  contribution_pence=case.contribution_pence,

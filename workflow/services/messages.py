@@ -3,7 +3,7 @@
 Recipients are named by audience, resolved per case:
 `council` the lead organisation's email, `escalation` its chief executive or
 s151 officer, `caseworker` the case's assigned caseworker, `lead` and
-`director` the programme's contacts.
+`director` the programme's contacts, `sro` its senior responsible owner.
 """
 from __future__ import annotations
 
@@ -68,6 +68,9 @@ class AddressBook:
                  "escalation": org.escalation_email if org else None,
                  "caseworker": self.email(conn, case.caseworker),
                  "lead": spec.contacts.lead, "director": spec.contacts.director}
+        if "sro" in audiences:       # the programme's senior responsible owner, when named
+            from workflow.services.controls import sro_of
+            known["sro"] = self.email(conn, sro_of(conn, case.programme))
         out: list[str] = []
         for audience in audiences:
             addr = known.get(audience)
@@ -78,7 +81,8 @@ class AddressBook:
 
 def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
             reason: str | None = None, checkpoint: CheckpointRecord | None = None, step: dict[str, Any] | None = None,
-            book: AddressBook | None = None, payment: dict[str, Any] | None = None) -> dict[str, Any]:
+            book: AddressBook | None = None, payment: dict[str, Any] | None = None,
+            review: dict[str, Any] | None = None) -> dict[str, Any]:
     org = (book or AddressBook()).org(conn, case.lead)
     root = base_url()
     ctx: dict[str, Any] = {
@@ -93,6 +97,7 @@ def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
                  # the grant agreement to read before accepting (DESIGN.md section 8)
                  "agreement_url": f"{root}/cases/{case.ref}/agreement"},
         "reason": reason, "checkpoint": None, "step": step, "payment": payment,
+        "review": review,
     }
     if checkpoint is not None:
         label = checkpoint.ref.rsplit("/", 1)[1]
@@ -126,7 +131,8 @@ def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: Prog
           to: Iterable[str], cc: Iterable[str] = (), now: datetime, reason: str | None = None,
           checkpoint: CheckpointRecord | None = None,
           step: dict[str, Any] | None = None, book: AddressBook | None = None,
-          payment: dict[str, Any] | None = None) -> str | None:
+          payment: dict[str, Any] | None = None,
+          review: dict[str, Any] | None = None) -> str | None:
     """Render and queue one message; its key, or None when it has nobody to go to."""
     book = book or AddressBook()
     to_addrs = book.addresses(conn, case, spec, to)
@@ -136,7 +142,7 @@ def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: Prog
     if not to_addrs:
         return None
     values = context(conn, case, spec, reason=reason, checkpoint=checkpoint, step=step,
-                     book=book, payment=payment)
+                     book=book, payment=payment, review=review)
     if kind in WITH_ANSWERS:
         values["answers"] = answers_of(conn, case, spec)
     rendered = render(kind, values)

@@ -26,7 +26,7 @@ from states.money import money_json, parse_money, pounds
 from states.rules import ACTOR_RULES, RULES
 from workflow.errors import ConflictError, Malformed, NotFound, RuleViolation, checked_text
 from workflow.logs import event
-from workflow.services import agreements, awards, directory, payments
+from workflow.services import agreements, awards, controls, directory, payments
 from workflow.services.access import check_visible, may_act, org_scope
 from workflow.services.calendar import london_day
 from workflow.services.chain import Entry, change
@@ -186,6 +186,9 @@ def decide(work: UnitOfWork | Engine, ref: str, decision: str, actor: str, *,
             varied = _as_varied(case, new_total or 0)
             facts = facts_for(conn, varied, actor=who.name, now=now, spec=uow.spec(case.programme),
                               needs=needs_of((*transition.guards, *transition.actor_rules)))
+            # Its countersignatures are the variation's own, weighed against the award as it was.
+            facts = replace(facts, **controls.variation_facts(conn, case.id, f"V{n}",
+                                                              case.amount_pence))
         move = plan(VARIATION, vref, row.state, trigger, who, lead=case.lead, reason=reason,
                     facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
         label = f"V{n}"
@@ -223,6 +226,49 @@ def decide(work: UnitOfWork | Engine, ref: str, decision: str, actor: str, *,
         shown = _json(conn, _row(conn, case.id, n), case.ref, who)
     event(log, "variation.decided", f"{label}: {row.state} -> {move.dest}", case=case.ref,
           person=who.name, trigger=trigger)
+    return shown
+
+
+def countersign(work: UnitOfWork | Engine, ref: str, actor: str, *, reason: str | None = None,
+                expected_version: int | None = None) -> dict[str, Any]:
+    """Countersign variation `ref` as a second approver (DESIGN.md section 9): needed when it
+    raises the award to a total above the programme's threshold; one who countersigned
+    cannot approve it, and no assessor of the bid countersigns."""
+    trigger = "countersign_variation"
+    case_ref, n = parse_ref(ref)
+    with unit(work) as uow:
+        conn, now = uow.conn, uow.now
+        reason = checked_text("reason", reason)
+        case = load_case(conn, case_ref, hold=True)
+        who = directory.actor(conn, actor)
+        check_visible(who, case)
+        row = _row(conn, case.id, n)
+        vref, label = f"{case.ref}/V{n}", f"V{n}"
+        if expected_version is not None and row.version != expected_version:
+            raise ConflictError(vref, f"{vref} has changed since you looked at it (version "
+                                      f"{row.version}, not {expected_version}); nothing of "
+                                      f"yours was written.", current_version=row.version)
+        total = row.amount_pence if row.amount_pence is not None else case.amount_pence
+        transition = VARIATION.find(trigger, row.state)
+        facts = None
+        if transition is not None:
+            facts = facts_for(conn, _as_varied(case, total or 0), actor=who.name, now=now,
+                              spec=uow.spec(case.programme),
+                              needs=needs_of((*transition.guards, *transition.actor_rules)))
+            facts = replace(facts, **controls.variation_facts(conn, case.id, label,
+                                                              case.amount_pence))
+        move = plan(VARIATION, vref, row.state, trigger, who, lead=case.lead, reason=reason,
+                    facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
+        if conn.execute(update(variations).where(
+                variations.c.id == row.id, variations.c.version == row.version)
+                .values(version=row.version + 1)).rowcount != 1:
+            raise ConflictError(vref)
+        change(conn, case, Entry(
+            from_state=case.state, to_state=case.state, trigger=trigger, actor=who.name,
+            role=move.role, reason=reason or None, at=now,
+            payload={"variation": label, "amount": money_json(total or 0)}))
+        shown = _json(conn, _row(conn, case.id, n), case.ref, who)
+    event(log, "variation.countersigned", label, case=case.ref, person=who.name)
     return shown
 
 

@@ -119,6 +119,33 @@ checkpoints = Table(
 )
 
 
+# The annual reviews of an award (DESIGN.md section 9): one row a review, created a year
+# ahead; the sweep walks its steps (states.review.REVIEW_STEPS) as it walks a return's
+# ladder, by `next_step_at` (NULL when nothing more is due). The case's history rows
+# (`review_due`, `review_overdue`, `review`) are the record; this row is where it stands.
+reviews = Table(
+    "reviews", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(40), nullable=False, unique=True),      # TCA-2013-0001/R1
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("due", Date, nullable=False),
+    Column("next_step_at", UTCDateTime),
+    Column("steps_done", JSON, nullable=False),
+    Column("opened_at", UTCDateTime),          # from then on it can be recorded
+    Column("overdue_at", UTCDateTime),         # the SRO was told
+    Column("ended_at", UTCDateTime),           # the case stopped being monitored first
+    Column("decision", String(20)),            # continue | amend | stop
+    Column("reason", Text),
+    Column("recorded_by", String(80)),
+    Column("recorded_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "n"),
+    Index("ix_reviews_next_step", "next_step_at", "id"),
+    Index("ix_reviews_due", "due"),
+)
+
+
 history = Table(
     "history", metadata,
     Column("id", Integer, primary_key=True),
@@ -429,4 +456,4 @@ __all__ = ["metadata", "programmes", "organisations", "people", "cases", "case_o
            "history", "application_versions", "ledger", "payments", "paid_totals", "recoveries", "declarations",
            "scores", "seals", "audit_keys", "admin_log", "meta", "outbox", "api_tokens",
            "sign_in_attempts",
-           "idempotency_keys", "agreements", "variations"]
+           "idempotency_keys", "agreements", "variations", "reviews"]

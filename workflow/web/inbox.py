@@ -15,6 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from states import AREA, BID, CHECKPOINT, Definition
+from workflow.services import controls, reviews
+from workflow.services import programme_files as programme_store
 from workflow.services.assessment import fund_position
 from workflow.storage.db import reading
 from workflow.storage.tables import cases, checkpoints, declarations, programmes
@@ -108,6 +110,12 @@ def inbox(request: Request) -> Response:
                 more="/outbox"), limit)]))
         assessing = _assessor_groups(conn, who.name, scope, limit) if who.has("assessor") else []
         approving = _approver_groups(conn, scope, limit) if who.has("approver") else []
+        if who.has("caseworker"):
+            sections.append(("Annual reviews", [queries.case_group(conn, Group(
+                "reviews_due", "Annual reviews due", "Awards whose annual review has fallen "
+                "due: record whether each continues, is amended or stops.", "case",
+                more="/cases?kind=bid&state=in_monitoring"),
+                and_(bid, reviews.due_for_case()), limit, scope=scope)]))
         funds = _fund_positions(request, conn) if who.has("approver") else []
         all_rows = [r for _, gs in sections for g in gs for r in g.rows] + \
                    [r for g in assessing + approving for r in g.rows]
@@ -169,18 +177,37 @@ def _assessor_status(conn, name: str, groups: list[Group]) -> dict[int, dict[str
 
 
 def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
+    specs: dict[str, Any] = {}
+
+    def spec(code: str) -> Any:
+        if code not in specs:
+            specs[code] = programme_store.spec_for(conn, code)
+        return specs[code]
+    unsigned = sorted(controls.awaiting_countersignature(conn, spec))
+    waiting = cases.c.id.in_(unsigned) if unsigned else cases.c.id < 0
     return [
+        queries.case_group(conn, Group("to_countersign", "Recommended bids to countersign",
+                                       "Offers above the programme's countersignature "
+                                       "threshold, or with a high fraud risk (the senior "
+                                       "responsible owner's), wait for a second approver's "
+                                       "signature: countersign one you will not offer and did "
+                                       "not assess.", "case",
+                                       more=_listed("cases", BID, "to_offer", "bid")),
+                           and_(_state(BID, "to_offer"), waiting), limit, scope=scope),
         queries.case_group(conn, Group("to_offer", "Recommended bids to offer", "Offer an award, "
                                        "checked against the fund remaining and each category's "
-                                       "number of awards.", "case",
-                                       more=_listed("cases", BID, "to_offer", "bid")),
-                           _state(BID, "to_offer"), limit, scope=scope),
+                                       "number of awards (countersigned where it needs it).",
+                                       "case", more=_listed("cases", BID, "to_offer", "bid")),
+                           and_(_state(BID, "to_offer"), ~waiting) if unsigned
+                           else _state(BID, "to_offer"), limit, scope=scope),
         queries.case_group(conn, Group("to_select", "Network areas to select", "Areas under "
                                        "assessment: select or decline.", "case",
                                        more=_listed("cases", AREA, "to_select", "area")),
                            _state(AREA, "to_select"), limit, scope=scope),
         queries.case_group(conn, Group("to_terminate", "Suspended bids", "Reinstated by a "
-                                       "caseworker, or terminated by an approver.", "case",
+                                       "caseworker, or terminated by an approver; an annual "
+                                       "review that decides to stop an award suspends it for "
+                                       "you to terminate.", "case",
                                        more=_listed("cases", BID, "held", "bid")),
                            _state(BID, "held"), limit, scope=scope),
     ]

@@ -1,0 +1,69 @@
+"""`POST /api/v1/cases/{ref}/reviews`: a caseworker records the annual review that is due."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from workflow.runtime.sweep import sweep
+
+from tests.workflow.monitoring_world import bid_in_monitoring
+
+ACCEPTED = datetime(2013, 10, 1, 10, tzinfo=timezone.utc)
+DUE = datetime(2014, 10, 1, 9, tzinfo=timezone.utc)
+BODY = {"decision": "stop", "reason": "No progress in a year."}
+
+
+@pytest.fixture
+def award(api):
+    return bid_in_monitoring(api.world, ACCEPTED)
+
+
+def test_a_review_not_yet_due_is_refused_and_writes_nothing(api, award):
+    before = api.world.snapshot()
+
+    answer = api.post(f"/cases/{award}/reviews", json=BODY)
+
+    assert answer.status_code == 422
+    assert "annual review is not due yet: R1 falls due on 1 October 2014" in answer.json()["detail"]
+    assert api.world.snapshot() == before
+
+
+@pytest.mark.parametrize("who, status", [("april", 403), ("ash", 403), ("audrey", 403),
+                                         ("cllr", 403)])
+def test_only_a_caseworker_records_a_review(api, award, who, status):
+    sweep(api.world.engine, now=DUE)
+    before = api.world.snapshot()
+
+    answer = api.post(f"/cases/{award}/reviews", who=who, json=BODY)
+
+    assert answer.status_code == status
+    assert api.world.snapshot() == before
+
+
+def test_bad_bodies_are_refused(api, award):
+    sweep(api.world.engine, now=DUE)
+    before = api.world.snapshot()
+
+    for body in ({"decision": "pause", "reason": "x"}, {"decision": "stop"},
+                 {"decision": "stop", "reason": "bell\x07"}, {**BODY, "extra": 1}):
+        answer = api.post(f"/cases/{award}/reviews", json=body)
+        assert answer.status_code in (400, 422), (body, answer.text)
+    assert api.world.snapshot() == before
+
+
+def test_stop_is_recorded_once_per_key_and_suspends_the_case(api, award):
+    sweep(api.world.engine, now=DUE)
+    key = {"Idempotency-Key": "review-r1"}
+
+    first = api.post(f"/cases/{award}/reviews", json=BODY, headers=key)
+    again = api.post(f"/cases/{award}/reviews", json=BODY, headers=key)
+
+    assert first.status_code == again.status_code == 201
+    shown = first.json()
+    assert (shown["ref"], shown["status"], shown["decision"], shown["case_state"]) == (
+        f"{award}/R1", "recorded", "stop", "suspended")
+    assert first.headers["ETag"] == f'"{shown["case_version"]}"'
+    assert again.json() == shown
+    history = api.get(f"/cases/{award}/history", who="audrey").json()["items"]
+    assert [r["trigger"] for r in history].count("review") == 1
