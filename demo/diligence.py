@@ -16,7 +16,9 @@ from demo.plans import BidPlan
 from demo.story import Story
 
 # Fraud-risk ratings by plan label, where not low (the SRO countersigns a high one).
-RATINGS: dict[str, str] = {"shared-4": "medium"}
+# single-1 is offered in every size of year, so its high rating shows the SRO's
+# countersignature (demo/controls.py).
+RATINGS: dict[str, str] = {"shared-4": "medium", "single-1": "high"}
 EVIDENCE = {
     "low": "Bank details confirmed with the s151 officer; no adverse findings in the "
            "council's last audit letter.",

@@ -206,9 +206,19 @@ def _controls(conn: Connection, spec: Any) -> dict[str, Any]:
         .where(history.c.trigger.in_(("countersign", "offer", "countersign_variation")))
         .order_by(history.c.id)))
     offered_by = {r.ref: r.actor for r in rows if r.trigger == "offer"}
+    from workflow.services import controls
+    ratings: dict[str, list[Any]] = defaultdict(list)
+    for r in conn.execute(select(cases.c.ref, history.c.trigger, history.c.actor,
+                                 history.c.payload)
+                          .join(cases, cases.c.id == history.c.case_id)
+                          .where(history.c.trigger == "diligence").order_by(history.c.id)):
+        ratings[r.ref].append(r)
+    risky = {ref for ref, found in ratings.items() if controls.fraud_risk(found) == "high"}
     signatures = [{"ref": r.ref, "amount": pounds(r.amount_pence or 0), "signed_by": r.actor,
                    "what": (f"variation {r.payload.get('variation')}"
-                            if r.trigger == "countersign_variation" else "offer"),
+                            if r.trigger == "countersign_variation"
+                            else "offer, fraud risk high: the SRO's" if r.ref in risky
+                            else "offer"),
                    "offered_by": offered_by.get(r.ref, "")}
                   for r in rows if r.trigger != "offer"]
     found = [review_json(conn, r) for r in conn.execute(
