@@ -21,7 +21,8 @@ def post_routes(app, forms_only: bool = True) -> list[str]:
 
 
 def fill(path: str, ref: str, label: str) -> str:
-    return path.replace("{ref}", ref).replace("{case}", ref).replace("{label}", label)
+    return (path.replace("{ref}", ref).replace("{case}", ref).replace("{label}", label)
+            .replace("{n:int}", "1").replace("{action}", "approve"))
 
 
 def everything(site) -> tuple:
@@ -45,7 +46,9 @@ def test_every_form_the_app_takes_is_checked_for_its_token(site):
         "/apply/{ref}/evidence/remove", "/apply/{ref}/send", "/apply/{ref}/{field}",
         "/cases/{ref}/advance", "/cases/{ref}/agree-score", "/cases/{ref}/assign",
         "/cases/{ref}/contribution",
-        "/cases/{ref}/declare", "/cases/{ref}/diligence", "/cases/{ref}/score", "/outbox/retry",
+        "/cases/{ref}/declare", "/cases/{ref}/diligence", "/cases/{ref}/payments/{n:int}/{action}",
+        "/cases/{ref}/score", "/cases/{ref}/variations", "/cases/{ref}/variations/{n:int}/decide",
+        "/outbox/retry",
         "/returns/{case}/{label}/decide", "/returns/{case}/{label}/submit",
         "/sign-in", "/sign-out",
     ]

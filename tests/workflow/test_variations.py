@@ -209,18 +209,30 @@ def test_an_increase_past_the_fund_is_refused_at_approval(world, award):
 @pytest.mark.parametrize("kw, words", [
     ({"amount": "3OO,000"}, "amount"),
     ({"amount": "-5"}, "amount"),
-    ({"amount": "0"}, "£0 is not an award"),
-    ({"amount": "250000"}, "already £250,000"),
     ({"end": "31/03/2015"}, "YYYY-MM-DD"),
     ({"end": "2015-02-30"}, "YYYY-MM-DD"),
-    ({"end": "2013-12-31"}, "is not after today"),
     ({"reason": "More\x1b[2J districts"}, "reason"),
-    ({"reason": "   "}, "needs a reason"),
 ])
 def test_malformed_input_is_refused_naming_the_rule_and_writes_nothing(world, award, kw, words):
     before = rows(world)
 
     with pytest.raises(Malformed, match=words):
+        propose(world, award, **kw)
+
+    assert rows(world) == before
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"amount": "0"}, "£0 is not an award"),
+    ({"amount": "250000"}, "already £250,000"),
+    ({"end": "2013-12-31"}, "is not after today"),
+    ({"reason": "   "}, "needs a reason"),
+])
+def test_a_well_formed_proposal_that_is_no_variation_is_refused_by_the_rules(world, award, kw,
+                                                                              words):
+    before = rows(world)
+
+    with pytest.raises(RuleViolation, match=words):
         propose(world, award, **kw)
 
     assert rows(world) == before

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
-from states import DEFINITIONS
+from states import AREA, BID, DEFINITIONS
 from workflow.services import assignment, lifecycle, access
 from workflow.services.facts import reads_ledger
 from workflow.api import paging
@@ -26,6 +26,8 @@ from workflow.services.unit_of_work import UnitOfWork
 from workflow.errors import CaseworkError, ConflictError, GuardFailed
 
 router = APIRouter(tags=["cases"])
+# Every state a case can be in, for the document (the service refuses any other).
+CASE_STATES = sorted({*BID.states, *AREA.states})
 
 REF = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$", examples=["TCA-2013-0001"],
            description="A case reference, e.g. `TCA-2013-0001`.")
@@ -49,7 +51,8 @@ IDEMPOTENCY_KEY = Header(None, alias="Idempotency-Key", max_length=300,
             summary="List cases", description="Oldest first. A council person sees the cases "
             "their organisation leads or is a partner in.")
 def list_cases(request: Request,
-               state: Optional[str] = Query(None, max_length=40, description="e.g. in_monitoring"),
+               state: Optional[str] = Query(None, max_length=40, description="e.g. in_monitoring",
+                                            json_schema_extra={"enum": CASE_STATES}),
                kind: Optional[Literal["bid", "area"]] = Query(None),
                programme: Optional[str] = Query(None, max_length=40, description="e.g. tca-2013"),
                cursor: Optional[str] = paging.CursorQuery, limit: int = paging.LimitQuery,

@@ -422,8 +422,8 @@ class VariationProposal(BaseModel):
                                   json_schema_extra={"pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
                                   description="The award's new total in pounds.")
     end_on: Optional[str] = Field(default=None, max_length=10,
-                                  json_schema_extra={"pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
-                                  description="The award's new end date, after today.")
+                                  json_schema_extra={"format": "date"},
+                                  description="The award's new end date (YYYY-MM-DD), after today.")
     reason: str = Field(max_length=4000, json_schema_extra=TYPED_TEXT,
                         description="What changes and why (kept in the history).")
 

@@ -78,15 +78,24 @@ def propose(work: UnitOfWork | Engine, ref: str, *, reason: str | None, actor: s
                                 current_version=case.version)
         role = may_act(who, "propose_variation", case.lead, f"propose a variation of {case.ref}")
         reason = checked_text("reason", reason)
-        problems: list[str] = []
-        if not (reason or "").strip():
-            problems.append("a variation needs a reason: say what changes and why (--reason)")
+        problems: list[str] = []          # what cannot be read (400 over HTTP)
         new_total = _amount(amount, problems)
-        end_on = _end(end, london_day(now), problems)
-        if new_total is not None and new_total == case.amount_pence:
-            problems.append(f"the award is already {pounds(new_total)}: give the new total")
+        end_on = _end(end, problems)
         if problems:
             raise Malformed(f"The variation of {case.ref}", problems)
+        missing: list[str] = []           # well formed, but not a variation (422)
+        if not (reason or "").strip():
+            missing.append("a variation needs a reason: say what changes and why (--reason)")
+        if new_total == 0:
+            missing.append("£0 is not an award; to end the award, an approver terminates it")
+        elif new_total is not None and new_total == case.amount_pence:
+            missing.append(f"the award is already {pounds(new_total)}: give the new total")
+        if end_on is not None and end_on <= london_day(now):
+            missing.append(f"the end date {end_on.isoformat()} is not after today "
+                           f"({london_day(now).isoformat()})")
+        if missing:
+            raise RuleViolation(f"The variation of {case.ref} was refused: "
+                                + "; ".join(missing) + ".", missing)
         _refuse_unless_open_to_variation(case, "propose")
         if new_total is not None:
             _refuse_below_paid(conn, case, new_total)
@@ -123,14 +132,10 @@ def _amount(text: str | None, problems: list[str]) -> int | None:
     except DocumentError as err:
         problems.extend(err.problems)
         return None
-    if pence == 0:
-        problems.append("amount: £0 is not an award; to end the award, an approver "
-                        "terminates it")
-        return None
     return pence
 
 
-def _end(text: str | None, today: date, problems: list[str]) -> date | None:
+def _end(text: str | None, problems: list[str]) -> date | None:
     if text is None:
         return None
     try:
@@ -139,9 +144,6 @@ def _end(text: str | None, today: date, problems: list[str]) -> date | None:
         on = date.fromisoformat(text.strip())
     except ValueError:
         problems.append(f"end: '{text}' is not a date written YYYY-MM-DD (2015-03-31)")
-        return None
-    if on <= today:
-        problems.append(f"end: {on.isoformat()} is not after today ({today.isoformat()})")
         return None
     return on
 
