@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from workflow.services import assessment, lifecycle
-from workflow.errors import GuardFailed, PermissionDenied
+from workflow.errors import GuardFailed, PermissionDenied, RuleViolation
 from workflow.storage.tables import outbox
 
 from tests.workflow.awarding import (ledger_pence, load_programme, offer, offers_pence,
@@ -127,27 +127,25 @@ max_count = 7
 """
 
 
-def test_check_weighs_the_bid_against_the_rules_in_force_then(world):
+def test_submit_weighs_the_bid_against_the_rules_in_force_then(world):
     ref = open_bid(world, amount="450000")
-    world.advance(ref, "submit")
-    load_programme(world, TIGHTER)
+    load_programme(world, TIGHTER)            # a draft holds the programme to nothing yet
     before = world.snapshot()
 
     with pytest.raises(GuardFailed, match="asks at most £400,000; this bid asks £450,000"):
-        world.advance(ref, "check")
+        world.advance(ref, "submit")
 
     assert world.snapshot() == before
 
 
-def test_offer_weighs_the_bid_against_the_rules_in_force_then(world):
+def test_rules_cannot_tighten_under_a_submitted_bid_so_its_offer_meets_the_rules_it_met(world):
     ref = recommended(world, amount="450000")
-    load_programme(world, TIGHTER)
-    before = world.snapshot()
 
-    with pytest.raises(GuardFailed, match="asks at most £400,000"):
-        offer(world, ref)
+    with pytest.raises(RuleViolation, match=f"{ref}: asks for £450,000, above the new band"):
+        load_programme(world, TIGHTER)
+    offer(world, ref)
 
-    assert world.snapshot() == before
+    assert lifecycle.show(world.engine, ref)["state"] == "award_offered"
 
 
 # --- the fund and the category counts, at offer --------------------------------
