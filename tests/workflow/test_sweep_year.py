@@ -97,6 +97,9 @@ def test_a_year_of_one_award_sends_each_message_on_its_day_to_the_right_people(w
         (date(2014, 8, 5), reinstated_key, [COUNCIL], [CASEWORKER]),
         (date(2014, 9, 17), f"{REF}/Q4:opened", [COUNCIL], []),
         (date(2014, 9, 26), f"{REF}/Q4:reminder", [COUNCIL], []),
+        # a year after acceptance the annual review falls due, to the caseworker; the case
+        # is complete the next day, so it is never escalated
+        (date(2014, 10, 1), f"{REF}/R1:review_due", [CASEWORKER], []),
     ]
     assert set(second_runs) == {0}          # a second sweep at the same moment does nothing
 
@@ -155,6 +158,7 @@ def test_a_year_of_one_award_moves_each_return_on_its_day(world):
         (date(2014, 9, 17), "Q4", "open", "scheduled", "open", "system"),
         (date(2014, 9, 26), "Q4", "remind", "open", "open", "system"),
         (date(2014, 9, 30), "Q4", "submit", "open", "submitted", "cllr"),
+        (date(2014, 10, 1), None, "review_due", "in_monitoring", "in_monitoring", "system"),
         (date(2014, 10, 1), "Q4", "accept", "submitted", "accepted", "carol"),
         (date(2014, 10, 2), None, "complete", "in_monitoring", "closed", "carol"),
     ]

@@ -296,9 +296,7 @@ class _Run:
                 log.error("sweep: %s was not done and is left for the next sweep: %s",
                           row.ref, err, exc_info=err)
                 return True
-            if done.due is None:
-                self.report.stopped += 1
-            else:
+            if done.due is not None:     # (a review no longer needed ends quietly)
                 self.report.steps[done.due.step.name] += 1
                 self.report.late += done.due.late
                 event(log, "review.step", done.due.step.name, case=done.ref, person="system",
