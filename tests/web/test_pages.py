@@ -147,3 +147,20 @@ def test_cases_are_found_by_reference_state_and_organisation(site, places):
     assert f'href="/cases/{places["area"]}"' in by_org_name
     assert f'href="/cases/{places["bid"]}"' not in by_org_name
     assert f'href="/cases/{places["area"]}"' in by_title
+
+
+def test_the_caseworker_inbox_shows_annual_reviews_due(site):
+    from datetime import date, datetime, timedelta, timezone
+
+    from workflow.runtime.sweep import sweep
+    from workflow.services import reviews
+    ref = bid_in_monitoring(site.world)
+    due = date.fromisoformat(reviews.list_reviews(site.world.engine, case=ref)[0]["due"])
+
+    before = text_of(site.as_("carol").get("/inbox").text)
+    sweep(site.world.engine, now=datetime.combine(due + timedelta(days=1), datetime.min.time(),
+                                                  timezone.utc))
+    after = text_of(site.as_("carol").get("/inbox").text)
+
+    assert "Annual reviews due none" in before
+    assert "Annual reviews due 1" in after and ref in after
