@@ -101,7 +101,8 @@ def test_a_good_file_adds_another_round_that_bids_can_be_ranked_in(cli, programm
     listed = cli.ok("programme", "list", "--json").json()
     assert [p for p in listed if p["code"] == "tca-2014"] == [{"code": "tca-2014", "name": "Transformation Challenge Award 2014",
                       "kind": "bids", "fund": "5000000.00", "committed": "0.00",
-                      "remaining": "5000000.00", "sro": None}]
+                      "remaining": "5000000.00", "sro": None, "paid": "0.00",
+                      "recovering": "0.00"}]
     assert cli.ok("programme", "ranking", "tca-2014", "--json").json() == []
 
 
