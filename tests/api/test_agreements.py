@@ -60,7 +60,7 @@ def test_a_variation_is_proposed_and_approved_once_per_key(awarded):
 
 @pytest.mark.parametrize("who, path, body, headers, status, kind", [
     ("cllr", "", {"amount": "3,000", "reason": "x"}, {}, 400, "malformed"),
-    ("cllr", "", {"end_on": "2013-01-01", "reason": "x"}, {}, 400, "malformed"),
+    ("cllr", "", {"end_on": "2013-01-01", "reason": "x"}, {}, 422, "rule-refused"),
     ("ash", "", {"amount": "300000", "reason": "x"}, {}, 403, "permission-denied"),
     ("cllr", "", {"amount": "300000", "reason": "x"}, {"If-Match": '"99"'}, 412,
      "precondition-failed"),

@@ -123,7 +123,8 @@ def test_two_clients_firing_at_the_same_instant_with_one_version_one_wins(any_ap
 
     assert statuses == [200, 412]
     history = api.get(f"/cases/{ref}/history", who="audrey").json()["items"]
-    assert [h["trigger"] for h in history][0] == "create" and len(history) == 2
+    triggers = [h["trigger"] for h in history]
+    assert triggers[0] == "create" and ("submit" in triggers) != ("withdraw" in triggers)
 
 
 @pytest.mark.parametrize("value", ['"1"', "1", "*"])

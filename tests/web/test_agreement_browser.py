@@ -52,6 +52,14 @@ def test_the_council_reads_the_agreement_then_accepts_it(people, moment, live, b
     assert f"{ref}/V1 is proposed" in council.inner_text("main")
     axe(council, "case, variation proposed")
 
+    # £300,000 is above the £100,000 countersignature threshold: a second approver signs first.
+    _ctx3, second = person(browser, live)
+    second.goto(f"/cases/{ref}")
+    sign_in(second, "april")
+    axe(second, "case, variation to countersign")
+    second.get_by_role("button", name="Countersign the variation V1").click()
+    assert f"{ref}/V1 is countersigned" in second.inner_text("main")
+
     _ctx2, approver = person(browser, live)
     approver.goto(f"/cases/{ref}")
     sign_in(approver, "aaron")

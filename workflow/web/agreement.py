@@ -98,6 +98,13 @@ async def decide(request: Request) -> Response:
     version = form.number("version")
     who = await run_in_threadpool(_visible, request, ref)
     field = f"reason-V{n}-{decision}"
+    if decision == "countersign":          # a second approver's signature (DESIGN section 9)
+        return await _change(
+            request, ref, lambda uow: variations.countersign(
+                uow, f"{ref}/V{n}", who.name, reason=reason, expected_version=version),
+            kept={field: reason or ""}, fields={"reason": field}, general="variations",
+            done=lambda d: f"{d['ref']} is countersigned: another approver may now approve it.",
+            then=f"/cases/{ref.upper()}#variations")
     return await _change(
         request, ref, lambda uow: variations.decide(uow, f"{ref}/V{n}", decision, who.name,
                                                     reason=reason, expected_version=version),
