@@ -80,6 +80,7 @@ def set_up(engine) -> None:
         directory.add_user(conn, "ash", roles=["assessor"])
         directory.add_user(conn, "asha", roles=["assessor"])
         directory.add_user(conn, "april", roles=["approver"])
+        directory.add_user(conn, "aaron", roles=["approver"])     # countersigns offers
 
 
 DOC = {"programme": "bench-2013", "category": "shared_arrangement", "title": "Joint procurement hub",
@@ -119,6 +120,8 @@ def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
                     assessment.score(engine, ref, who, innovation=4, costs=3, savings=4)
             if trigger == "check":       # the caseworker's due diligence first, not timed
                 record_diligence(engine, ref)
+            if trigger == "offer":       # a second approver's countersignature, not timed
+                lifecycle.advance(engine, ref, "countersign", "aaron")
             by = "april" if trigger == "offer" else "carol"
             first = len(recorder.log) if recorder else 0
             t0 = time.perf_counter()
