@@ -37,6 +37,7 @@ from states.questions import (FIELD_WORDS, KIND_OF_PROGRAMME, Question, answers,
                               questions)
 from workflow.errors import CaseNotFound, CaseworkError, Malformed, NotFound
 from workflow.services import applications, attachments, chain, lifecycle
+from workflow.web.downloads import evidence_download
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import cases, organisations, programmes
@@ -586,10 +587,7 @@ def evidence_file(request: Request) -> Response:
         raise NotFound(f"{record.ref} has no evidence file {sha[:12]}.")
     data = attachments.read(sha, attachments.files_root(_engine(request)))
     name = str(found.get("name") or "evidence")
-    plain = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
-    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
-    return Response(data, media_type=attachments.media_type(name),
-                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+    return evidence_download(data, name, attachments.media_type(name))
 
 
 # --- check your answers, submit, answer -------------------------------------------------

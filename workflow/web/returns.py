@@ -7,7 +7,6 @@ the command line.
 """
 from __future__ import annotations
 
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,6 +15,7 @@ from starlette.routing import Route
 
 from states import CHECKPOINT, DEFINITIONS
 from workflow.services import attachments
+from workflow.web.downloads import evidence_download
 from workflow.services import lifecycle as case_service
 from workflow.services import monitoring
 from workflow.storage.db import reading
@@ -157,11 +157,7 @@ def evidence(request: Request) -> Response:
     if not found:
         raise NotFound(f"The return {ref} has no evidence file.")
     data = attachments.read(found["sha256"], attachments.files_root(request.app.state.engine))
-    name = found["name"]
-    plain = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
-    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
-    return Response(data, media_type=found["media_type"],
-                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+    return evidence_download(data, found["name"], found["media_type"])
 
 
 ROUTES = [
