@@ -115,3 +115,30 @@ def test_a_mistaken_update_leaves_the_rules_in_force_as_they_were(cli):
     assert ran.code == 1
     assert "categories.single_operation.max_count: 'four' is not a whole number" in ran.err
     assert cli.ok("programme", "show", "tca-2013", "--json").json() == before
+
+
+def test_init_keeps_a_programme_an_administrator_loaded_and_says_so(cli):
+    """`init` is run again at every upgrade: it must not put the bundled rules back over a
+    file an administrator loaded, even one saved under the bundled file's name."""
+    source = cli.ok("programme", "show", "tca-2013", "--json").json()["source"]
+    cli.ok("programme", "load", cli.write("tca-2013.toml",
+                                          source.replace('fund = "9000000"', 'fund = "9500000"')))
+
+    again = cli.ok("init")
+    as_json = cli.ok("init", "--json").json()
+
+    assert "programme tca-2013 kept as " in again.out
+    assert "not replaced by the bundled tca-2013.toml" in again.out
+    assert "programme pstn-2013 up to date (pstn-2013.toml)" in again.out
+    kept = {p["code"]: p["kept"] for p in as_json["programmes"]}
+    assert kept["pstn-2013"] is None and kept["tca-2013"]["actor"]
+    assert cli.ok("programme", "show", "tca-2013", "--json").json()["fund"] == "9500000.00"
+
+
+def test_init_takes_the_bundled_file_again_when_no_administrator_replaced_it(cli):
+    before = cli.ok("programme", "show", "tca-2013", "--json").json()
+
+    again = cli.ok("init")
+
+    assert "programme tca-2013 up to date (tca-2013.toml)" in again.out
+    assert cli.ok("programme", "show", "tca-2013", "--json").json() == before

@@ -26,8 +26,17 @@ def register(app: typer.Typer) -> None:
         if taken is not None:
             typer.echo(f"backed up first: {taken}")
         for p in result["programmes"]:
-            typer.echo(f"programme {p['code']} {'loaded' if p['new'] else 'up to date'} ({p['file']})")
+            typer.echo(_loaded(p))
         typer.echo("database ready")
+
+
+def _loaded(p: dict) -> str:
+    if p["kept"]:
+        kept = p["kept"]
+        return (f"programme {p['code']} kept as {kept['actor']} loaded it on {kept['at'][:10]} "
+                f"(not replaced by the bundled {p['file']}; `casework programme load` a file "
+                "to change it)")
+    return f"programme {p['code']} {'loaded' if p['new'] else 'up to date'} ({p['file']})"
 
 
 def _backup_first(eng, no_backup: bool):

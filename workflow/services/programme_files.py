@@ -48,8 +48,39 @@ def load(conn: Connection, text: str, source: str = "", *, by: Admin | None = No
     return found["spec"], found["new"]
 
 
+def load_bundled(conn: Connection, name: str, text: str) -> dict[str, Any]:
+    """`init`'s load of a file shipped with casework, unless an administrator's own file
+    for that programme replaced it: theirs is kept, and the answer says so.
+
+    Returns {"code", "file", "new", "kept"}; "kept" is who loaded the file kept, when, and
+    its admin log row's id, or None.
+    """
+    spec = parse(text, name)
+    own = own_file(conn, spec.code, name)
+    if own is not None:
+        kept = {k: own[k] for k in ("actor", "at", "id")}
+        return {"code": spec.code, "file": name, "new": False, "kept": kept}
+    found = apply_file(conn, text, name, bundled=True)
+    return {"code": spec.code, "file": name, "new": found["new"], "kept": None}
+
+
+def own_file(conn: Connection, code: str, bundled_name: str) -> dict[str, Any] | None:
+    """The admin log's row of the file an administrator loaded for `code`, if that is the
+    file in force; None when the bundled file is (or no file was ever logged).
+
+    Loads by `init` say `"bundled": true`; loads logged before that flag existed count as
+    bundled when they name the bundled file, as `init` was then their only source."""
+    last = admin_log.rows(conn, action="programme_load", target=code, newest_first=True,
+                          limit=1)
+    if not last:
+        return None
+    after = last[0]["after"] or {}
+    bundled = after.get("bundled", after.get("file") == bundled_name)
+    return None if bundled else last[0]
+
+
 def apply_file(conn: Connection, text: str, source: str = "", *, by: Admin | None = None,
-               at: datetime | None = None) -> dict[str, Any]:
+               at: datetime | None = None, bundled: bool = False) -> dict[str, Any]:
     """Load a programme file: a new programme, a changed one, or the same text (nothing done).
 
     A new or changed file is one row of the admin log (the values that changed,
@@ -80,7 +111,7 @@ def apply_file(conn: Connection, text: str, source: str = "", *, by: Admin | Non
         conn.execute(programmes.insert().values(code=spec.code, last_number=0, **values))
         before: dict[str, Any] | None = None
         after: dict[str, Any] = {"file": source or None, "sha256": _sha(text),
-                                 "sro": spec.sro, "values": _flat(text)}
+                                 "sro": spec.sro, "values": _flat(text), "bundled": bundled}
     else:
         if existing.kind != spec.kind:
             raise RuleViolation(f"Programme {spec.code} is of kind {existing.kind}; a file "
@@ -90,7 +121,8 @@ def apply_file(conn: Connection, text: str, source: str = "", *, by: Admin | Non
         old, new = admin_log.changed(_flat(existing.source), _flat(text))
         before = {"sha256": _sha(existing.source), "sro": existing.sro, "values": old}
         after = {"file": source or None, "sha256": _sha(text),
-                 "sro": spec.sro if spec.sro is not None else existing.sro, "values": new}
+                 "sro": spec.sro if spec.sro is not None else existing.sro, "values": new,
+                 "bundled": bundled}
     row = admin_log.append(conn, by, "programme_load", spec.code, before=before, after=after,
                            at=at)
     return {"spec": spec, "new": existing is None, "changed": True, "log": row["id"]}

@@ -55,11 +55,9 @@ def init(engine: Engine) -> dict[str, Any]:
     check_people(engine)
     # Here, not at the top: `ready`, which every command runs, needs no programme file.
     from workflow.services import programme_files as programme_store
-    loaded = []
     with engine.begin() as conn:
-        for name, text in programme_store.bundled_sources():
-            spec, new = programme_store.load(conn, text, name)
-            loaded.append({"code": spec.code, "file": name, "new": new})
+        loaded = [programme_store.load_bundled(conn, name, text)
+                  for name, text in programme_store.bundled_sources()]
     return {"programmes": loaded}
 
 
