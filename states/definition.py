@@ -163,6 +163,11 @@ class Definition:
         words = self.state_words.get(state)
         return words.label if words else humanise(state)
 
+    def state_phrase(self, state: str) -> str:
+        """The label as it reads inside a sentence: "is under assessment"."""
+        label = self.state_label(state)
+        return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
     def trigger_label(self, trigger: str) -> str:
         """"Ask the council a question" for `ask_clarification`; a history-only
         trigger (`score`, `remind`, `held`) by its words in states.words."""

@@ -42,6 +42,13 @@ def test_people_read_labels_for_codes():
     assert kind_label("checkpoint.escalated_2") == "Second escalation"
 
 
+def test_a_refusal_names_a_state_by_its_label_inside_a_sentence():
+    assert DEFINITIONS["bid"].state_phrase("under_assessment") == "under assessment"
+    assert DEFINITIONS["bid"].state_phrase("clarification_requested") == (
+        "waiting for the council's answer")
+    assert DEFINITIONS["checkpoint"].state_phrase("scheduled") == "not open yet"
+
+
 def test_every_message_kind_has_a_label_and_a_sentence():
     assert missing_words("message kinds", "kind", KINDS, KIND_WORDS) == []
     assert missing_words("history", "trigger", EVENT_WORDS, EVENT_WORDS) == []

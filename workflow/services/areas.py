@@ -51,7 +51,7 @@ def record_contribution(work: UnitOfWork | Engine, ref: str, pounds_text: str,
                        f"record the contribution of {case.ref}")
         if case.state not in CONTRIBUTION_STATES:
             raise RuleViolation(
-                f"{case.ref} is {case.state.replace('_', ' ')}, so no contribution can be "
+                f"{case.ref} is {AREA.state_phrase(case.state)}, so no contribution can be "
                 f"recorded for it: that is done once interest is expressed and while the "
                 f"area is in the programme.")
         proposed = case.document.get("contribution")

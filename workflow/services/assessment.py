@@ -241,7 +241,7 @@ def _assessment(conn: Connection, ref: str) -> dict[str, Any]:
                for r in rows if not r.agreed and counts(r)]
     waiting = has_two_scores(facts) + no_conflicted_assessor(facts) + scores_agree(facts)
     if not BID.is_in(case.state, "scoring"):
-        waiting = [f"{case.ref} is {case.state.replace('_', ' ')}, not under assessment"]
+        waiting = [f"{case.ref} is {BID.state_phrase(case.state)}, not under assessment"]
     combined = combined_score(facts)
     return {
         "ref": case.ref, "state": case.state, "programme": case.programme,
@@ -316,8 +316,8 @@ def _bid(conn: Connection, ref: str, what: str, *, lock: bool = False) -> CaseRe
 
 def _in_state(case: CaseRecord, states: tuple[str, ...], what: str) -> None:
     if case.state not in states:
-        allowed = " or ".join(s.replace("_", " ") for s in states)
-        raise RuleViolation(f"{case.ref} is {case.state.replace('_', ' ')}, so it cannot "
+        allowed = " or ".join(BID.state_phrase(s) for s in states)
+        raise RuleViolation(f"{case.ref} is {BID.state_phrase(case.state)}, so it cannot "
                             f"{what}: that is done while a bid is {allowed}.")
 
 

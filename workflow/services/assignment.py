@@ -76,5 +76,6 @@ def _check(case: CaseRecord, target: Actor) -> None:
     if case.caseworker == target.name:
         raise RuleViolation(f"{case.ref} is already assigned to {target.name}.")
     if DEFINITIONS[case.kind].is_final(case.state):
-        raise RuleViolation(f"{case.ref} is {case.state.replace('_', ' ')}: a finished case "
-                            f"keeps the caseworker it had.")
+        state = DEFINITIONS[case.kind].state_phrase(case.state)
+        raise RuleViolation(f"{case.ref} is {state}: a finished case keeps the caseworker "
+                            f"it had.")

@@ -156,8 +156,9 @@ def write_move(conn: Connection, cp: CheckpointRecord, case: CaseRecord, *, trig
 
 def _refuse_if_not_collecting(case: CaseRecord, cp: CheckpointRecord, what: str) -> None:
     if case.state not in COLLECTING[case.kind]:
-        raise RuleViolation(f"{case.ref} is {case.state.replace('_', ' ')}, so its monitoring "
-                            f"returns are no longer collected: {cp.ref} cannot be {what}.")
+        state = DEFINITIONS[case.kind].state_phrase(case.state)
+        raise RuleViolation(f"{case.ref} is {state}, so its monitoring returns are no longer "
+                            f"collected: {cp.ref} cannot be {what}.")
 
 
 def _check_version(cp: CheckpointRecord, expected: int | None) -> None:
