@@ -207,7 +207,7 @@ def record(work: UnitOfWork | Engine, ref: str, *, decision: str, reason: str | 
             raise Malformed.unknown("decision", decision, DECISIONS)
         reason = checked_text("reason", reason)
         if not (reason or "").strip():
-            raise Malformed("The review", [f"a review's decision needs its reason (--reason): "
+            raise Malformed("The review", [f"reason: a review's decision needs its reason: "
                                            f"why the award should {decision}"])
         lifecycle.refuse_stale(case, expected_version)
         review = _open_review(conn, case.id)
@@ -308,6 +308,13 @@ def list_reviews(engine: Engine, *, due_only: bool = False, case: str | None = N
     with reading(engine) as conn:
         return [{**review_json(conn, r, r.case_ref), "caseworker": r.caseworker,
                  "programme": r.programme, "title": r.title} for r in conn.execute(q)]
+
+
+def reviews_of(conn: Connection, case: CaseRecord) -> list[dict[str, Any]]:
+    """Every review of one case, oldest first, in the caller's transaction (the case page)."""
+    listed = conn.execute(select(reviews).where(reviews.c.case_id == case.id)
+                          .order_by(reviews.c.n))
+    return [review_json(conn, r, case.ref) for r in listed]
 
 
 def due_for_case() -> Any:

@@ -18,8 +18,8 @@ from starlette.staticfiles import StaticFiles
 
 from workflow.storage.tables import meta
 from workflow.web import (admin, agreement, application, apply, approvals, assessment, audit,
-                          cases, inbox, notify_callback, ops, outbox, payments, returns, signin,
-                          statements)
+                          cases, inbox, notify_callback, ops, outbox, payments, returns, reviews,
+                          signin, statements)
 from workflow.web.errors import HANDLERS
 from workflow.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from workflow.web.session import Codec, SessionMiddleware
@@ -60,8 +60,9 @@ def create_app(engine: Engine, *, scheduler_every: float | None,
 def _routes(engine: Engine) -> list[BaseRoute]:
     static = importlib.resources.files("templates") / "web" / "static"
     routes: list[BaseRoute] = [Mount("/static", app=StaticFiles(directory=str(static)), name="static")]
-    for area in (signin, inbox, apply, cases, agreement, payments, application, returns,
-                 assessment, approvals, audit, outbox, ops, statements, notify_callback, admin):
+    for area in (signin, inbox, apply, cases, agreement, payments, reviews, application,
+                 returns, assessment, approvals, audit, outbox, ops, statements, notify_callback,
+                 admin):
         routes += area.ROUTES
     api = _api(engine)
     if api is not None:

@@ -136,6 +136,8 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         agreed = on_case_page(uow, row, who)      # the grant agreement and its variations
         from workflow.web.payments import on_case_page as payments_of
         paying = payments_of(uow, row, who)       # the payment schedule
+        from workflow.web.reviews import on_case_page as reviews_of
+        reviewing = reviews_of(uow, row, who, staff)      # the annual reviews
         checklist = (diligence.checklist_json(conn, row, spec, who.name, uow.now)
                      if staff and spec.diligence else None)
     actions = [a for a in planned if a.offered]
@@ -154,7 +156,8 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
                 may_record=bool(checklist and checklist["recordable_now"]
                                 and who.has("caseworker")),
                 accepted_files=",".join(attachments.ALLOWED),
-                max_mb=attachments.MAX_BYTES // 1024 // 1024, **agreed, **paying)
+                max_mb=attachments.MAX_BYTES // 1024 // 1024, **agreed, **paying,
+                **reviewing)
 
 
 # What the case page's due-diligence checklist shows for each code (states.diligence).

@@ -1,0 +1,101 @@
+"""The annual review on the case page (DESIGN.md section 9): staff see every review of an
+award; the caseworker records the one that is due with its decision and reason; a refusal is
+said at its field and writes nothing; the council does not see the review."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.web.site import bid_in_monitoring, text_of
+from workflow.runtime.sweep import sweep
+from workflow.services import controls, lifecycle, monitoring, reviews, variations
+
+
+@pytest.fixture
+def due(site, moment, monkeypatch) -> str:
+    """An award whose first annual review is due (its returns waived, so nothing suspends it)."""
+    monkeypatch.setattr(controls, "sro_of", lambda conn, programme: "april")
+    ref = bid_in_monitoring(site.world)
+    for cp in monitoring.list_checkpoints(site.engine, case=ref):
+        monitoring.decide_return(site.engine, cp["ref"], "waive", "carol",
+                                 reason="Not needed for this test.")
+    moment.set(moment.at + timedelta(days=370))
+    sweep(site.engine)
+    assert reviews.list_reviews(site.engine, case=ref)[0]["status"] == "due"
+    return ref
+
+
+def version_of(site, ref: str) -> str:
+    return str(lifecycle.show(site.engine, ref)["version"])
+
+
+def test_the_caseworker_records_the_due_review_on_the_case_page(site, due):
+    carol = site.as_("carol")
+    page = text_of(carol.get(f"/cases/{due}").text)
+    assert "Annual review" in page and "Record annual review R1" in page
+    assert "Due" in page and "What does the review decide?" in page
+
+    done = carol.post(f"/cases/{due}/review", {
+        "review-decision": "continue", "review-reason": "Returns in, spend as planned.",
+        "version": version_of(site, due)})
+
+    assert done.status_code == 303 and done.headers["location"].endswith("#review")
+    after = text_of(carol.follow(done).text)
+    assert f"{due}: annual review R1 recorded: Continue." in after
+    assert "Recorded" in after and "recorded by carol" in after
+    assert "Record annual review R1" not in after
+    assert reviews.list_reviews(site.engine, case=due)[0]["decision"] == "continue"
+
+
+def test_amend_with_a_new_amount_proposes_a_variation(site, due):
+    carol = site.as_("carol")
+    done = carol.post(f"/cases/{due}/review", {
+        "review-decision": "amend", "review-reason": "Costs fell: the award can come down.",
+        "review-amount": "200000", "version": version_of(site, due)})
+
+    assert done.status_code == 303
+    assert f"{due}/V1 is proposed" in text_of(carol.follow(done).text)
+    proposed = variations.list_variations(site.engine, case=due, actor_name="carol")
+    assert [v["amount"] for v in proposed] == ["200000.00"]
+
+
+@pytest.mark.parametrize("data, status, words", [
+    ({"review-decision": "continue", "review-reason": ""}, 400,
+     "a review's decision needs its reason"),
+    ({"review-decision": "maybe", "review-reason": "Why not."}, 400,
+     "it is not one of continue, amend, stop"),
+    ({"review-decision": "continue", "review-reason": "Fine.", "review-amount": "100"}, 400,
+     "a new amount or end date goes with the decision amend only"),
+])
+def test_a_bad_review_is_refused_at_its_field_and_writes_nothing(site, due, data, status,
+                                                                 words):
+    before = site.world.snapshot()
+
+    refused = site.as_("carol").post(f"/cases/{due}/review",
+                                     {**data, "version": version_of(site, due)})
+
+    assert refused.status_code == status, refused.text
+    assert words in text_of(refused.text)
+    assert site.world.snapshot() == before
+
+
+def test_a_stale_page_is_refused(site, due):
+    stale = str(int(version_of(site, due)) - 1)
+
+    refused = site.as_("carol").post(f"/cases/{due}/review", {
+        "review-decision": "continue", "review-reason": "Fine.", "version": stale})
+
+    assert refused.status_code == 409
+
+
+def test_the_council_does_not_see_the_review_and_cannot_record_it(site, due):
+    council = site.as_("cllr")
+    assert "Annual review" not in text_of(council.get(f"/cases/{due}").text)
+
+    refused = council.post(f"/cases/{due}/review", {
+        "review-decision": "continue", "review-reason": "All fine.",
+        "version": version_of(site, due)})
+
+    assert refused.status_code == 403
+    assert reviews.list_reviews(site.engine, case=due)[0]["decision"] is None

@@ -1,0 +1,64 @@
+"""The annual review on the case page (DESIGN.md section 9): every review of the award, and the
+caseworker's form to record the one that is due (continue, amend with a new amount or end,
+or stop)."""
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from states.review import DECISION_WORDS, DECISIONS, STATUS_WORDS
+from workflow.services import reviews
+from workflow.services.unit_of_work import UnitOfWork
+from workflow.storage.records import CaseRecord
+from workflow.web.auth import Viewer
+from workflow.web.cases import _change, _visible
+from workflow.web.forms import posted
+
+# The decisions as the form offers them: (code, label, sentence).
+CHOICES = [(code, DECISION_WORDS[code].label, DECISION_WORDS[code].sentence)
+           for code in DECISIONS]
+
+
+def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer, staff: bool) -> dict[str, Any]:
+    """Staff see the award's reviews; a caseworker gets the form while one is due."""
+    listed = reviews.reviews_of(uow.conn, case) if staff and case.kind == "bid" else []
+    due = next((r for r in listed if r["status"] in ("due", "overdue")), None)
+    return {"reviews": listed, "review_due": due if who.has("caseworker") else None,
+            "review_words": {"status": {c: w.label for c, w in STATUS_WORDS.items()},
+                             "decision": {c: w.label for c, w in DECISION_WORDS.items()},
+                             "choices": CHOICES}}
+
+
+async def record(request: Request) -> Response:
+    ref = request.path_params["ref"]
+    form = await posted(request)
+    decision = form.text("review-decision").strip()
+    reason = form.optional("review-reason")
+    amount = form.text("review-amount").strip() or None
+    end = form.text("review-end").strip() or None
+    version = form.number("version")
+    who = await run_in_threadpool(_visible, request, ref)
+    return await _change(
+        request, ref, lambda uow: reviews.record(
+            uow, ref, decision=decision, reason=reason, actor_name=who.name,
+            expected_version=version, amount=amount, end=end),
+        kept={"review-decision": decision, "review-reason": reason or "",
+              "review-amount": amount or "", "review-end": end or ""},
+        fields={"decision": "review-decision", "reason": "review-reason",
+                "amount": "review-amount", "end": "review-end"}, general="review",
+        done=_done, then=f"/cases/{ref.upper()}#review")
+
+
+def _done(shown: dict[str, Any]) -> str:
+    words = DECISION_WORDS[shown["decision"]]
+    said = f"{shown['case']}: annual review {shown['review']} recorded: {words.label}."
+    if shown.get("variation"):
+        said += f" {shown['variation']} is proposed for an approver to decide."
+    return said
+
+
+ROUTES = [Route("/cases/{ref}/review", record, methods=["POST"])]
