@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tests.web.site import PASSWORD, text_of
 from tests.workflow import tamper
-from workflow.services import admin_log, sro
+from workflow.services import admin_log, assignment, passwords, sro
 from workflow.storage.db import reading
 from workflow.storage.tables import admin_log as admin_log_t
 
@@ -134,3 +134,25 @@ def test_the_auditor_reads_the_admin_log_and_a_tampered_row_is_named(site):
     tamper.rewrite_admin_row(site.engine, last, rechain=False)
     assert f"row {last} does not match its hash" in text_of(audrey.get("/audit/admin").text)
     assert f"row {last} does not match its hash" in text_of(audrey.get("/audit/verify").text)
+
+
+def test_a_disabled_caseworkers_open_cases_go_to_every_caseworkers_inbox(site):
+    """Nobody is reminded of a disabled caseworker's cases: the inbox shows them until another
+    caseworker takes each one on, and the admin sees how many they held."""
+    site.world.person("cody", "caseworker")
+    passwords.sample_passwords(site.engine, password=PASSWORD)
+    ref = site.world.bid()
+    site.world.advance(ref, "submit")
+    assert "Caseworker disabled none" in text_of(site.as_("cody").get("/inbox").text)
+    adam = site.as_("adam")
+    assert "Caseworker of 1 open case" in text_of(adam.get("/admin/people/carol").text)
+
+    adam.post("/admin/people/carol/standing", {"standing": "disabled"})
+
+    inbox = text_of(site.as_("cody").get("/inbox").text)
+    assert "Caseworker disabled 1 Open cases whose caseworker has been disabled" in inbox
+    listed = text_of(site.as_("cody").get("/cases?caseworker=carol").text)
+    assert "1 case found" in listed and ref in listed
+    assert "listed in every caseworker's inbox" in text_of(adam.get("/admin/people/carol").text)
+    assignment.assign(site.engine, ref, "cody", "cody", reason="Carol has left the team.")
+    assert "Caseworker disabled none" in text_of(site.as_("cody").get("/inbox").text)

@@ -5,9 +5,10 @@ import re
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from states import DEFINITIONS
 from states.errors import DocumentError
 from states.money import money_json, parse_money
 from states.roles import ROLES
@@ -17,7 +18,7 @@ from workflow.services.admin_log import Admin
 from workflow.services.engine import Actor
 from workflow.errors import (Malformed, OrganisationNotFound, PermissionDenied, PersonNotFound,
                              RuleViolation)
-from workflow.storage.tables import organisations, people
+from workflow.storage.tables import cases, organisations, people
 from workflow.storage.prepared import Prepared
 from workflow.services.chain import moment
 
@@ -146,6 +147,14 @@ def add_user(conn: Connection, name: str, *, roles: Iterable[str], email: str | 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
     return [person_json(r) for r in conn.execute(select(people).order_by(people.c.name))]
+
+
+def open_cases_of(conn: Connection, name: str) -> int:
+    """How many cases not yet finished have `name` as their caseworker."""
+    unfinished = or_(*(and_(cases.c.kind == kind, cases.c.state.not_in(sorted(d.final)))
+                       for kind, d in DEFINITIONS.items() if kind in ("bid", "area")))
+    return int(conn.execute(select(func.count()).select_from(cases)
+                            .where(cases.c.caseworker == name, unfinished)).scalar() or 0)
 
 
 def person_json(r: Any) -> dict[str, Any]:

@@ -117,6 +117,7 @@ def _person(request: Request, name: str) -> dict[str, Any]:
         if found is None:
             raise NotFound(f"There is no person called '{name}'.")
         found["sro_of"] = [c for c, n in sro.all_sros(conn).items() if n == name]
+        found["open_cases"] = directory.open_cases_of(conn, name)
         found["log"] = _shown(admin_log.rows(conn, target=name, newest_first=True, limit=20))
     return found
 

@@ -84,7 +84,9 @@ def case_list(request: Request) -> Response:
                            kind=_choice(p.get("kind"), ("bid", "area")),
                            programme=p.get("programme", "").strip().lower()[:40],
                            org="" if who.council_only else p.get("org", "").strip()[:100],
-                           only_org=who.org if who.council_only else None)
+                           only_org=who.org if who.council_only else None,
+                           caseworker="" if who.council_only
+                           else p.get("caseworker", "").strip()[:80])
     size = request.app.state.settings.page_size
     with reading(request.app.state.engine) as conn:
         rows, pager = queries.search_cases(conn, f, queries.page_number(p.get("page")), size)

@@ -19,7 +19,7 @@ from workflow.services import controls, reviews
 from workflow.services import programme_files as programme_store
 from workflow.services.assessment import fund_position
 from workflow.storage.db import reading
-from workflow.storage.tables import cases, checkpoints, declarations, programmes
+from workflow.storage.tables import cases, checkpoints, declarations, people, programmes
 from workflow.web import queries
 from workflow.web.auth import require
 from workflow.web.pages import page
@@ -65,6 +65,12 @@ CASEWORKER_CASES = (
      _state(AREA, "to_onboard"), _listed("cases", AREA, "to_onboard", "area")),
     ("held", "Suspended", "Cases suspended, most often by the reminder ladder: payments are held.",
      and_(either, _in(BID, "held")), _listed("cases", BID, "held")),
+    ("caseworker_disabled", "Caseworker disabled", "Open cases whose caseworker has been "
+     "disabled: nobody is reminded of them until another caseworker takes each one on.",
+     and_(cases.c.caseworker.in_(select(people.c.name).where(people.c.disabled_at.is_not(None))),
+          or_(*(and_(kind, cases.c.state.not_in(sorted(d.final))) for kind, d in ((bid, BID),
+                                                                         (area, AREA))))),
+     ""),
 )
 # The returns a caseworker deals with, and the overdue ones by ladder step.
 CASEWORKER_RETURNS = (

@@ -86,10 +86,12 @@ class CaseFilter:
     programme: str = ""
     org: str = ""                 # a code or part of a name
     only_org: str | None = None   # a council person's own organisation: nothing else is seen
+    caseworker: str = ""          # a caseworker's name, exactly
 
     def params(self) -> tuple[tuple[str, str], ...]:
         return tuple((k, v) for k, v in (("q", self.q), ("state", self.state), ("kind", self.kind),
-                                         ("programme", self.programme), ("org", self.org)) if v)
+                                         ("programme", self.programme), ("org", self.org),
+                                         ("caseworker", self.caseworker)) if v)
 
 
 def _case_query(conn: Connection, f: CaseFilter, columns: Sequence[Any]) -> Select:
@@ -104,6 +106,8 @@ def _case_query(conn: Connection, f: CaseFilter, columns: Sequence[Any]) -> Sele
         q = q.where(cases.c.kind == f.kind)
     if f.programme:
         q = q.where(cases.c.programme == f.programme.lower())
+    if f.caseworker:
+        q = q.where(cases.c.caseworker == f.caseworker)
     if f.org:
         codes = orgs_matching(conn, f.org)
         q = q.where(or_(*[involving(c) for c in codes]) if codes else false())
