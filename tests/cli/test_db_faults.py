@@ -119,6 +119,55 @@ def test_a_read_command_in_a_folder_without_a_database_creates_nothing(folder):
     assert list(folder.iterdir()) == []
 
 
+# Every read command, with arguments naming things that exist or not: either
+# way it reads, and it must leave the folder as it found it.
+READS = {
+    "status": [], "org list": [], "user list": [], "programme list": [],
+    "programme show": ["tca-2013"], "programme ranking": ["tca-2013"],
+    "programme fund": ["tca-2013"], "case show": ["TCA-2013-0001"], "case list": [],
+    "case history": ["TCA-2013-0001"], "audit verify": [], "audit export": ["--format", "csv"],
+    "audit admin": [], "assess show": ["TCA-2013-0001"], "checkpoint list": [],
+    "checkpoint show": ["TCA-2013-0001/Q1"], "outbox list": [], "outbox show": ["1"],
+    "token list": [], "publish 360giving": ["tca-2013"], "agreement show": ["TCA-2013-0001"],
+    "payment list": [], "payment show": ["P1"], "payment export": [], "variation list": [],
+    "diligence show": ["TCA-2013-0001"], "review list": [],
+}
+
+
+def test_no_read_command_creates_or_changes_a_file_of_a_closed_database(folder):
+    from workflow.cli._common import READ_COMMANDS
+    assert set(READS) == READ_COMMANDS
+    db = folder / "casework.db"
+    for setup in (["init"], ORG):
+        assert run(db, *setup).returncode == 0
+    names, before = sorted(p.name for p in folder.iterdir()), db.read_bytes()
+    assert names == ["casework.db"]          # closed cleanly: its log folded back in and removed
+
+    for command, args in READS.items():
+        ran = run(db, *command.split(), *args)
+        assert ran.returncode in (0, 1), (command, ran.stderr)     # 1: no such case, nothing to publish...
+        assert "Traceback" not in ran.stderr, (command, ran.stderr)
+        assert sorted(p.name for p in folder.iterdir()) == names, command
+        assert db.read_bytes() == before, command
+
+
+def test_a_read_while_a_writer_that_just_started_holds_the_lock_answers_at_once(folder):
+    db = folder / "casework.db"
+    assert run(db, "init").returncode == 0
+    holder = sqlite3.connect(db, isolation_level=None)   # on a closed file: it makes the log
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE scratch (x)")             # rolled back below
+    try:
+        started = time.monotonic()
+        ran = run(db, "org", "list")
+        took = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ran.returncode == 0, ran.stderr
+    assert took < 15, f"the read waited {took:.1f} s (a writer waits 30)"
+
+
 def test_a_read_only_database_file_refuses_writes_in_one_line_and_still_reads(db):
     before = rows(db)
     read_only(db)
@@ -134,6 +183,7 @@ def test_a_read_only_folder_refuses_writes_in_one_line(db, folder):
 
     line = one_line_refusal(run(db, *ORG), "casework.db", "folder")
     assert "writ" in line
+    assert run(db, "org", "list").returncode == 0             # a read needs no -wal made
     assert rows(db) == before
 
 

@@ -1,6 +1,7 @@
 """Opening SQLite for safe concurrent writes, and how a writer waits for the lock."""
 import sqlite3
 import threading
+import time
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -67,3 +68,86 @@ def test_a_writer_gives_up_with_database_is_locked_when_the_lock_never_comes(eng
         holder.execute("ROLLBACK")
     with engine.connect() as conn:      # other statements keep SQLite's own wait, as long
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 50
+
+
+# A read-only engine on a file whose log was folded back in and removed (as
+# after `casework init`, or any command, has closed): SQLite would create the
+# -wal and -shm even to read, so the file is read as it stands (immutable)
+# under SQLite's own shared lock, and checked at each transaction's edges.
+
+@pytest.fixture
+def closed(tmp_path):
+    """A database in WAL mode with one table and row, closed cleanly: no -wal, no -shm."""
+    path = tmp_path / "casework.db"
+    writer = make_engine(f"sqlite:///{path}")
+    with writer.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    writer.dispose()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["casework.db"]
+    return path
+
+
+def _names(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_reader_of_a_closed_file_creates_nothing_and_writes_nothing(closed):
+    before = closed.read_bytes()
+    reader = make_engine(f"sqlite:///{closed}", read_only=True)
+    with database.reading(reader) as conn:
+        assert conn.exec_driver_sql("SELECT x FROM t").scalar() == 1
+    with reader.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    reader.dispose()
+    assert _names(closed.parent) == ["casework.db"]
+    assert closed.read_bytes() == before
+
+
+def test_a_writer_starting_beside_the_reader_is_not_held_up_and_the_read_still_holds(closed):
+    reader = make_engine(f"sqlite:///{closed}", read_only=True)
+    writer = make_engine(f"sqlite:///{closed}")
+    with database.reading(reader) as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+        with writer.begin() as w:            # gets the lock at once, commits to its log
+            w.exec_driver_sql("INSERT INTO t VALUES (2)")
+    # Nothing reached the file itself yet: what was read is whole, no refusal.
+    with database.reading(reader) as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    writer.dispose()      # cannot tidy the log away while the reader holds its shared lock
+    assert (closed.parent / "casework.db-wal").exists()
+    reader.dispose()
+
+
+def test_a_read_during_which_a_checkpoint_wrote_the_file_is_refused_saying_run_it_again(closed):
+    reader = make_engine(f"sqlite:///{closed}", read_only=True)
+    writer = make_engine(f"sqlite:///{closed}")
+    with pytest.raises(database.ReadInterrupted, match="while this command read it.*Run the command again"):
+        with database.reading(reader) as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+            time.sleep(0.05)                 # past the file clock's tick
+            with writer.begin() as w:
+                w.exec_driver_sql("INSERT INTO t VALUES (2)")
+            raw = sqlite3.connect(closed, isolation_level=None)     # as the log's thread does
+            assert raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0] == 0
+            raw.close()
+    with pytest.raises(database.ReadInterrupted):          # and nothing more is read from memory
+        with database.reading(reader) as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+    assert database.read_interrupted(reader) is not None
+    writer.dispose()
+    reader.dispose()
+
+
+def test_with_a_log_there_the_reader_reads_through_it(closed):
+    writer = make_engine(f"sqlite:///{closed}")
+    with writer.begin() as w:
+        w.exec_driver_sql("INSERT INTO t VALUES (2)")       # in the log, not yet in the file
+    names = _names(closed.parent)
+    reader = make_engine(f"sqlite:///{closed}", read_only=True)
+    with database.reading(reader) as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 2
+    assert database.read_interrupted(reader) is None
+    reader.dispose()
+    writer.dispose()
+    assert names == ["casework.db", "casework.db-shm", "casework.db-wal"]

@@ -183,8 +183,10 @@ def every_command() -> TyperGroup:
 
 def _fault_line(err: BaseException) -> str:
     from workflow.cli._common import STATE
-    from workflow.storage.db import lock_wait_seconds, where
+    from workflow.storage.db import lock_wait_seconds, read_interrupted, where
     from workflow.storage.dbfaults import explain
+    if STATE._engine is not None and (interrupted := read_interrupted(STATE._engine)):
+        return interrupted
     try:
         place, wait = where(STATE.db_url), lock_wait_seconds()
     except Exception:          # the settings themselves are at fault: still say what happened

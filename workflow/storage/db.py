@@ -1,11 +1,20 @@
 """Opening the database: SQLite tuned for safe concurrent writes, or PostgreSQL."""
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
+import struct
+import sys
 import time
+import weakref
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
+
+try:
+    import fcntl
+except ImportError:         # not on Windows: read commands then open the file as SQLite does
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -116,8 +125,14 @@ def _sqlite_reader(parsed: URL, echo: bool) -> Engine:
         raise SetupError(f"There is no database at {path}: run `casework init` first "
                          f"(or name another with --db or CASEWORK_DB).")
     wait = lock_wait_seconds()
-    engine = create_engine(f"sqlite:///file:{os.path.abspath(path)}?mode=ro&uri=true", echo=echo,
-                           connect_args={"timeout": wait, "check_same_thread": False})
+    # With its log there (a writer has the file open), SQLite reads it
+    # read-only through the log and its index, creating nothing. Without,
+    # SQLite would create both files, even for a read-only connection; the
+    # file is then read whole as it stands, under the guard of `Unlogged`.
+    unlogged = Unlogged.take(path, wait)
+    immutable = "&immutable=1" if unlogged else ""
+    engine = create_engine(f"sqlite:///file:{os.path.abspath(path)}?mode=ro{immutable}&uri=true",
+                           echo=echo, connect_args={"timeout": wait, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
@@ -127,11 +142,170 @@ def _sqlite_reader(parsed: URL, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        if unlogged:
+            unlogged.check()         # what an earlier transaction kept in memory still holds
         # A deferred BEGIN: in WAL mode a reader never waits for a writer.
         driver: Any = conn.connection.driver_connection     # a DB-API connection: untyped
         driver.execute("BEGIN")
 
+    if unlogged:
+        _UNLOGGED[engine] = unlogged
+
+        def _after(_conn: Connection) -> None:
+            # Everything this transaction read was read whole (said once: the
+            # rollback that follows the refusal must not refuse again).
+            unlogged.check(again=False)
+        event.listen(engine, "commit", _after)
+        event.listen(engine, "rollback", _after)
+        event.listen(engine, "engine_disposed", lambda _engine: unlogged.release())
+        weakref.finalize(engine, unlogged.release)
     return engine
+
+
+class ReadInterrupted(SetupError):
+    """A writer changed a file with no log while a read command read it as it stood."""
+
+
+_UNLOGGED: "weakref.WeakKeyDictionary[Engine, Unlogged]" = weakref.WeakKeyDictionary()
+
+
+def read_interrupted(engine: Engine) -> str | None:
+    """The line to show when a read-only engine's file was written while it was read
+    (whatever error the read then met: a page half copied can look damaged)."""
+    unlogged = _UNLOGGED.get(engine)
+    if unlogged is None:
+        return None
+    try:
+        unlogged.check()
+    except ReadInterrupted as err:
+        return str(err)
+    return None
+
+
+# SQLite's locks on a database file (os_unix.c): a byte that a reader takes
+# shared for a moment and a writer wanting the whole file takes exclusive,
+# then 510 bytes that every connection holds shared and the one that writes
+# the file itself (a checkpoint on closing, a change of journal mode, a
+# rollback-journal commit) takes exclusive.
+_PENDING_BYTE = 0x40000000
+_SHARED_FIRST, _SHARED_SIZE = _PENDING_BYTE + 2, 510
+
+
+class Unlogged:
+    """A SQLite file in WAL mode with no `-wal` beside it, read without creating one.
+
+    SQLite's rules for a read-only WAL database (https://www.sqlite.org/wal.html,
+    "Read-Only Databases"): it reads one if the -wal and -shm files exist, or
+    if it may create them, or if the connection is opened `immutable=1`. A
+    read command must create nothing, so when there is no -wal the file is
+    opened immutable: read as it stands, with no locks and no log. That is
+    right only while no one writes the file itself, so:
+
+    - There being no -wal means the file is wholly checkpointed and no
+      connection has it open in WAL mode: every such connection creates
+      the -wal on its first read and only the last one to close deletes it,
+      after taking SQLite's EXCLUSIVE lock on the file.
+    - This process holds SQLite's SHARED lock on the file (taken as SQLite
+      takes it, before looking for the -wal) for as long as the engine
+      lives. A writer may still start meanwhile; it creates the -wal, and
+      its checkpoints may write into the file. But no one can take the
+      EXCLUSIVE lock, so the -wal cannot go away again until this process
+      lets go.
+    - So at the start and end of every transaction: no -wal means nothing
+      was written to the file since the lock was taken (what was read is
+      whole). A -wal that has appeared is harmless while the file itself is
+      unchanged (its size and modification time as when the lock was
+      taken); once it has changed, what was read may mix two moments, and
+      `check` raises ReadInterrupted, which says to run the command again.
+      (A checkpoint comes 0.25 s after its writer's first connection at the
+      soonest, so a change cannot hide inside the clock's tick.)
+
+    Never waiting: a writer waits for none of this (it only needs SHARED,
+    and a WAL writer never needs EXCLUSIVE but to tidy up on closing, which
+    it then leaves to the next one), and neither does this reader, unless a
+    last connection is that moment checkpointing as it closes.
+
+    The lock is an open-file-description lock (Linux's F_OFD_SETLK): a
+    classic POSIX lock would be dropped when SQLite closes its own
+    descriptor of the file. Elsewhere, `take` gives None, and SQLite reads
+    the file as usual (creating the -wal and -shm).
+    """
+
+    def __init__(self, path: str, fd: int, stamp: tuple[int, int, int, int]):
+        self.path, self._fd, self._stamp = path, fd, stamp
+        self._spoiled = self._reported = False
+
+    @classmethod
+    def take(cls, path: str, wait: float) -> "Unlogged | None":
+        """The file's SHARED lock, if it has no -wal (nor a rollback journal) beside it."""
+        if not _OFD_LOCKS or any(os.path.exists(path + s) for s in ("-wal", "-journal")):
+            return None
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None          # SQLite will say what is wrong with it
+        tries = max(1, int(wait / _RETRY_SECONDS))
+        for _ in range(tries):
+            if _shared_lock(fd):
+                break
+            time.sleep(_RETRY_SECONDS)   # a last connection checkpointing as it closes
+        else:
+            os.close(fd)
+            return None
+        if os.path.exists(path + "-wal") or os.path.exists(path + "-journal"):
+            os.close(fd)                 # someone opened it meanwhile: read through the log
+            return None
+        return cls(path, fd, _stamp(os.fstat(fd)))
+
+    def check(self, *, again: bool = True) -> None:
+        """ReadInterrupted if the file may have been written since the lock was taken
+        (`again=False`: only the first time it is found so)."""
+        if not self._spoiled and self._fd >= 0 and os.path.exists(self.path + "-wal"):
+            try:
+                self._spoiled = _stamp(os.stat(self.path)) != self._stamp
+            except OSError:
+                self._spoiled = True
+        if not self._spoiled or (self._reported and not again):
+            return
+        self._reported = True
+        raise ReadInterrupted(
+            f"Another process wrote to the database {self.path} while this command read it, "
+            f"so what it read may not fit together; nothing was changed. Run the command again.")
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+def _stamp(found: os.stat_result) -> tuple[int, int, int, int]:
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+_OFD_LOCKS = sys.platform == "linux" and fcntl is not None and hasattr(fcntl, "F_OFD_SETLK")
+
+
+def _ofd_lock(fd: int, kind: int, start: int, length: int) -> bool:
+    # struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks), padded.
+    try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", kind, os.SEEK_SET, start,
+                                                       length, 0))
+        return True
+    except OSError as err:
+        if err.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+
+
+def _shared_lock(fd: int) -> bool:
+    """SQLite's SHARED lock, as os_unix.c takes it: via PENDING, which a writer wanting
+    EXCLUSIVE holds, so that such a writer is never starved."""
+    if not _ofd_lock(fd, fcntl.F_RDLCK, _PENDING_BYTE, 1):
+        return False
+    try:
+        return _ofd_lock(fd, fcntl.F_RDLCK, _SHARED_FIRST, _SHARED_SIZE)
+    finally:
+        _ofd_lock(fd, fcntl.F_UNLCK, _PENDING_BYTE, 1)
 
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
