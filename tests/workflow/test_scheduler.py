@@ -24,7 +24,7 @@ UTC = timezone.utc
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 
 
-def test_the_sweep_runs_at_start_then_every_interval_and_never_twice_at_once(db):
+def test_the_sweep_and_delivery_run_at_start_then_every_interval_and_never_twice_at_once(db):
     scheduler = build_scheduler(db, every_minutes=5)
 
     scheduler.start(paused=True)                  # jobs take their settings at start
@@ -39,6 +39,7 @@ def test_the_sweep_runs_at_start_then_every_interval_and_never_twice_at_once(db)
         assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None)
     assert scheduler.timezone == ZoneInfo("Europe/London")
     assert sweep_job.next_run_time <= datetime.now(UTC)       # the first sweep catches up
+    assert deliver_job.next_run_time <= datetime.now(UTC)     # and the first delivery sends
 
 
 def test_a_started_scheduler_sweeps_at_once_and_stops_when_asked(db):

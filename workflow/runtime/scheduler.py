@@ -133,8 +133,8 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
     """A scheduler (not started) that sweeps every `every_minutes` and delivers every minute,
     and backs up nightly when CASEWORK_BACKUP_DIR is set (workflow.runtime.backup_schedule).
 
-    The first sweep runs at start, so whatever fell due while nothing was
-    running is caught up at once. `stop`, when set, ends a running sweep
+    The first sweep and the first delivery run at start, so whatever fell
+    due while nothing was running is caught up, and sent, at once. `stop`, when set, ends a running sweep
     between two steps (a clean shutdown does not wait for a long backlog).
     """
     if not every_minutes > 0:
@@ -158,9 +158,11 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
                       id="sweep", name="sweep", replace_existing=True, next_run_time=now)
     if deliver:
         transport, _sender = _mail_settings(environ)
+        # The first delivery at start too: mail queued while nothing ran (or
+        # by the command that started this) does not wait a minute more.
         scheduler.add_job(delivery_job(engine, owner, environ, transport=transport),
                           IntervalTrigger(minutes=1), id="deliver", name="deliver",
-                          replace_existing=True)
+                          replace_existing=True, next_run_time=now)
         # GOV.UK Notify's receipts, asked for every minute unless Notify posts them to us.
         if getattr(transport, "receipts", None) == "poll":
             scheduler.add_job(receipts_job(engine, transport), IntervalTrigger(minutes=1),
