@@ -286,3 +286,102 @@ def test_casework_debug_adds_the_traceback(db):
     assert ran.returncode == 1
     assert "Traceback" in ran.stderr and "sqlite3.OperationalError" in ran.stderr
     assert ran.stderr.rstrip().splitlines()[-1].startswith(f"The database {db} is locked")
+
+
+def _take_write_lock(db: Path) -> sqlite3.Connection:
+    """The write lock, got between two of a busy writer's transactions (a try every ms)."""
+    holder = sqlite3.connect(db, isolation_level=None, timeout=0)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            return holder
+        except sqlite3.OperationalError:
+            assert time.monotonic() < deadline, "never got the write lock"
+            time.sleep(0.001)
+
+
+def test_the_write_lock_taken_mid_sweep_is_one_line_and_the_next_sweep_does_the_rest_once(db):
+    from datetime import date, datetime, timedelta, timezone
+
+    from tests.workflow.monitoring_world import bulk_bids, exactly_once
+    from workflow.storage.db import make_engine
+    today = datetime.now(timezone.utc).date()
+    engine = make_engine(f"sqlite:///{db}")
+    bulk_bids(engine, 200, lambda i, n: today - timedelta(days=60) if n == 1
+              else date(today.year + 2, 1, 4) + timedelta(days=91 * n))   # a whole ladder each
+    engine.dispose()
+
+    def steps() -> int:
+        reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return reader.execute("SELECT count(*) FROM history WHERE actor = 'system'").fetchone()[0]
+        finally:
+            reader.close()
+
+    sweeping = subprocess.Popen([CASEWORK, "sweep"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=db.parent, env={
+                                    **{k: v for k, v in os.environ.items() if k != "CASEWORK_DEBUG"},
+                                    "CASEWORK_DB": f"sqlite:///{db}", "CASEWORK_LOCK_WAIT": "1",
+                                    "CASEWORK_MAIL": f"file:{db.parent / 'mail'}"})
+    while steps() < 20:
+        assert sweeping.poll() is None, sweeping.communicate()
+        time.sleep(0.01)
+    holder = _take_write_lock(db)          # mid-sweep, held longer than its 1 s wait
+    try:
+        out, err = sweeping.communicate(timeout=120)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    ran = subprocess.CompletedProcess(sweeping.args, sweeping.returncode, out, err)
+    one_line_refusal(ran, "is locked", "waited for 1 s", "Nothing was changed")
+    engine = make_engine(f"sqlite:///{db}")
+    stopped_at = exactly_once(engine)
+    assert stopped_at["ok"] and 20 <= stopped_at["history_rows"] < 200 * 6, stopped_at
+    assert run(db, "sweep").returncode == 0
+    after = exactly_once(engine)
+    assert after["ok"] and after["history_rows"] == 200 * 6, after
+    engine.dispose()
+
+
+def test_case_advance_with_the_write_lock_held_elsewhere_is_one_line_and_changes_nothing(db):
+    from datetime import date
+
+    from tests.workflow.monitoring_world import bulk_bids
+    from workflow.storage.db import make_engine
+    engine = make_engine(f"sqlite:///{db}")
+    bulk_bids(engine, 1, lambda i, n: date(2030, 1, 4))
+    engine.dispose()
+    before = rows(db)
+    holder = _take_write_lock(db)
+    try:
+        ran = run(db, "case", "advance", "TCA-2013-000001", "suspend", "--as", "carol",
+                  "--reason", "Audit found a problem", env={"CASEWORK_LOCK_WAIT": "0.5"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    one_line_refusal(ran, "is locked", "waited for 0.5 s", "Nothing was changed")
+    assert rows(db) == before
+
+
+@pytest.mark.parametrize("table, command", [
+    ("checkpoints", ["sweep"]),
+    ("cases", ["case", "show", "TCA-2013-000001"]),
+    ("cases", ["case", "advance", "TCA-2013-000001", "suspend", "--as", "carol",
+               "--reason", "Audit found a problem"]),
+])
+def test_sweep_case_show_and_advance_write_nothing_into_a_damaged_page(db, table, command):
+    from datetime import date
+
+    from tests.workflow.monitoring_world import bulk_bids
+    from workflow.storage.db import make_engine
+    engine = make_engine(f"sqlite:///{db}")
+    bulk_bids(engine, 3, lambda i, n: date(2013, 12, 1))     # every step due
+    engine.dispose()
+    _damage_table(db, table)
+    before = db.read_bytes()
+
+    one_line_refusal(run(db, *command), "is damaged", "PRAGMA integrity_check", "backup")
+    assert db.read_bytes() == before
+    assert not Path(f"{db}-wal").exists() or Path(f"{db}-wal").stat().st_size == 0
