@@ -14,7 +14,16 @@ carrying the variation (`V1`), as a return's carry `Q2`:
 Approval reserves an increase in the fund ledger or releases a decrease,
 draws up the agreement's next version and re-plans the unpaid payments.
 """
-from states.definition import Definition, T
+from states.definition import Definition, Notice, T
+
+# Who is told what (DESIGN.md section 3's audiences; `approvers` are the people with the
+# role, leaving out whoever has just acted). A proposal is not a transition of its own (the
+# variation starts in `awaiting_decision`), so its emails are declared here:
+# the council, when a caseworker proposed a change to its award; the approvers, that one
+# waits for their decision, or first for a second approver's countersignature.
+PROPOSED_TO_COUNCIL = Notice("variation.proposed", ("council",), ("caseworker",))
+AWAITING_DECISION = Notice("variation.awaiting_decision", ("approvers",), ("caseworker",))
+TO_COUNTERSIGN = Notice("variation.to_countersign", ("approvers",), ("caseworker",))
 
 VARIATION = Definition(
     kind="variation",
@@ -26,12 +35,15 @@ VARIATION = Definition(
         T("approve_variation", "awaiting_decision", "approved", roles={"approver"},
           guards=["meets_category_rules", "within_fund", "within_category_count",
                   "variation_countersigned"],
-          actor_rules=["did_not_countersign"]),
+          actor_rules=["did_not_countersign"],
+          notice=Notice("variation.approved", ("council",), ("caseworker",))),
         # A second approver's signature on an increase to a total above the programme's
         # threshold (DESIGN.md section 9): a move that keeps the state.
         T("countersign_variation", "awaiting_decision", "awaiting_decision", roles={"approver"},
-          guards=["variation_needs_countersignature"], actor_rules=["may_countersign"]),
-        T("reject_variation", "awaiting_decision", "rejected", roles={"approver"}, needs_reason=True),
+          guards=["variation_needs_countersignature"], actor_rules=["may_countersign"],
+          notice=Notice("variation.awaiting_decision", ("approvers",))),
+        T("reject_variation", "awaiting_decision", "rejected", roles={"approver"}, needs_reason=True,
+          notice=Notice("variation.rejected", ("council",), ("caseworker",))),
     ],
     state_words={
         "awaiting_decision": ("Awaiting a decision",

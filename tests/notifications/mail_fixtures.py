@@ -38,7 +38,8 @@ _PSTN = {"code": "pstn-2013", "name": "Public Service Transformation Network",
 BASE_URL = "https://casework.example.gov.uk"
 # Checkpoint and case kinds happen to bids and to areas; the rest to one of them.
 CASE_KINDS_FOR = {"bid": ("bid",), "area": ("area",), "checkpoint": ("bid", "area"),
-                  "case": ("bid", "area"), "review": ("bid",), "payment": ("bid",)}
+                  "case": ("bid", "area"), "review": ("bid",), "payment": ("bid",),
+                  "variation": ("bid",)}
 
 
 # A caseworker's reason, for the kinds that usually carry one.
@@ -71,7 +72,8 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
                         "lead_code": "E10000012", "category": None, "amount": None,
                         "url": f"{BASE_URL}/cases/{ref}",
                         "agreement_url": f"{BASE_URL}/cases/{ref}/agreement"}}
-    ctx.update(reason=None, checkpoint=None, step=None, review=None, payment=None)
+    ctx.update(reason=None, checkpoint=None, step=None, review=None, payment=None,
+               variation=None)
     folder, event_name = kind.split(".")
     ladder = {"opened": 0, "reminder": 0, "overdue": 0, "escalated_1": 1, "escalated_2": 2}
     if folder == "checkpoint" or kind == "case.suspended":
@@ -96,6 +98,19 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
                           "reference": "BACS 2014/0042",
                           "paid_at": datetime(2014, 4, 22, 10, tzinfo=timezone.utc),
                           "event": "When the Q2 return is accepted", "paid_total": "£187,500"}
+    if folder == "variation":        # a change to the award (DESIGN.md section 8)
+        approved = event_name == "approved"
+        ctx["variation"] = {
+            "ref": f"{ref}/V1", "label": "V1", "amount": "£300,000",
+            "previous_amount": "£250,000", "end_on": date(2015, 9, 30),
+            "reason": "Two more districts join the hub, so its set-up costs rise.",
+            "proposed_by": "cllr", "by_council": event_name != "proposed",
+            "decided_by": "aaron" if event_name in ("approved", "rejected") else None,
+            "agreement_version": 2 if approved else None,
+            "agreement_url": f"{BASE_URL}/cases/{ref}/agreement?version=2" if approved else None,
+            "url": f"{BASE_URL}/cases/{ref}#variations"}
+        if event_name == "rejected":
+            ctx["reason"] = "The fund has no room left this year for increases."
     if kind == "case.submitted":       # the receipt shows the application as it was sent
         ctx["answers"] = ([{"label": "Kind of award", "answer": "Shared arrangement"},
                            {"label": "Amount asked for", "answer": "£250,000"},

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from workflow.errors import CaseNotFound, GuardFailed, InvalidTransition, Malformed, \
     PermissionDenied, ReasonRequired, RuleViolation
 from workflow.services import agreements, chain, variations
+from workflow.storage.tables import outbox
 from workflow.storage.tables import agreements as agreements_t, cases, history, ledger, \
     variations as variations_t
 
@@ -35,7 +36,7 @@ def rows(world):
     """Everything a refused variation must leave as it was."""
     with world.engine.connect() as conn:
         count = {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
-                 for t in (history, ledger, variations_t, agreements_t)}
+                 for t in (history, ledger, variations_t, agreements_t, outbox)}
         count["cases"] = [tuple(r) for r in conn.execute(
             select(cases.c.ref, cases.c.state, cases.c.version, cases.c.amount_pence,
                    cases.c.last_seq).order_by(cases.c.id))]
@@ -410,3 +411,94 @@ def test_a_decrease_or_an_increase_to_a_total_needing_none_is_not_countersigned(
     else:                         # a penny more, above the threshold: it needs one
         with freeze_time(LATER), pytest.raises(GuardFailed, match="second approver"):
             variations.decide(world.engine, vref, "approve", "aaron")
+
+
+# --- who is told (the variation's emails, queued with its history rows) -------------------
+def mail_about_variations(world, ref):
+    with world.engine.connect() as conn:
+        return [(r.kind, r.to_addrs, r.cc_addrs, r.subject, r.body_text) for r in conn.execute(
+            select(outbox.c.kind, outbox.c.to_addrs, outbox.c.cc_addrs, outbox.c.subject,
+                   outbox.c.body_text)
+            .where(outbox.c.case_ref == ref, outbox.c.kind.like("variation.%"))
+            .order_by(outbox.c.id))]
+
+
+def at(name):
+    return f"{name}@casework.example.gov.uk"
+
+
+COUNCIL = "returns@e07000026.example.gov.uk"
+
+
+def test_a_councils_increase_asks_a_countersignature_then_a_decision_then_tells_the_council(
+        world, award):
+    vref = propose(world, award, amount="300000")["ref"]
+
+    # The council asked for it, so only the approvers (copied to the caseworker) hear of it;
+    # £300,000 is above the £100,000 threshold: a countersignature comes first.
+    [(kind, to, cc, subject, body)] = mail_about_variations(world, award)
+    assert (kind, to, cc) == ("variation.to_countersign", [at("aaron"), at("april")],
+                              [at("carol")])
+    assert subject == f"{award}: variation V1 needs a countersignature"
+    flat = " ".join(body.split())
+    assert "from £250,000 to £300,000" in flat and "Two more districts join the hub." in flat
+    assert f"casework variation countersign {vref}" in flat
+
+    with freeze_time(LATER):
+        variations.countersign(world.engine, vref, "april")
+    # The others may now decide it; the one who countersigned cannot, so is not asked.
+    kind, to, cc, subject, body = mail_about_variations(world, award)[-1]
+    assert (kind, to, cc) == ("variation.awaiting_decision", [at("aaron")], [])
+    assert f"casework variation approve {vref}" in " ".join(body.split())
+
+    decide(world, vref, "approve", by="aaron", reason="Within the fund's headroom.")
+    kind, to, cc, subject, body = mail_about_variations(world, award)[-1]
+    assert (kind, to, cc) == ("variation.approved", [COUNCIL], [at("carol")])
+    assert subject == f"{award}: the change to your award is approved (V1)"
+    flat = " ".join(body.split())
+    assert "The award is now £300,000 in total (it was £250,000)." in flat
+    assert "Note from the approver: Within the fund's headroom." in flat
+    assert f"/cases/{award}/agreement?version=2" in flat and "(version 2)" in flat
+    assert len(mail_about_variations(world, award)) == 3
+
+
+def test_a_caseworkers_decrease_tells_the_council_and_the_approvers_and_its_rejection_why(
+        world, award):
+    vref = propose(world, award, by="carol", amount="200000", end="2015-09-30",
+                   reason="The third district left the hub.")["ref"]
+
+    council, approvers = mail_about_variations(world, award)
+    # The caseworker proposed it, so is not copied on their own proposal.
+    assert council[:3] == ("variation.proposed", [COUNCIL], [])
+    flat = " ".join(council[4].split())
+    assert "The caseworker for" in flat and "The award would be £200,000 in total" in flat
+    assert "end on Wednesday 30 September 2015" in flat
+    assert "The third district left the hub." in flat
+    assert approvers[:3] == ("variation.awaiting_decision", [at("aaron"), at("april")], [])
+    assert "The caseworker proposed a change" in " ".join(approvers[4].split())
+
+    decide(world, vref, "reject", by="aaron", reason="The hub's savings case rests on three.")
+    kind, to, cc, subject, body = mail_about_variations(world, award)[-1]
+    assert (kind, to, cc) == ("variation.rejected", [COUNCIL], [at("carol")])
+    flat = " ".join(body.split())
+    assert "Why it is not approved: The hub's savings case rests on three." in flat
+    assert "the award stays as it was, £250,000" in flat
+
+
+def test_a_refused_decision_queues_no_email(world, award):
+    vref = propose(world, award, by="carol", amount="200000")["ref"]
+    before = rows(world)
+    with freeze_time(LATER), pytest.raises(ReasonRequired):
+        variations.decide(world.engine, vref, "reject", "aaron")
+    with freeze_time(LATER), pytest.raises(PermissionDenied):
+        variations.decide(world.engine, vref, "approve", "carol")
+    assert rows(world) == before
+
+
+def test_a_disabled_approver_is_not_written_to(world, award):
+    from workflow.storage.tables import people
+    with world.engine.begin() as conn:
+        conn.execute(people.update().where(people.c.name == "april").values(disabled_at=LATER))
+    propose(world, award, amount="200000")
+    [(kind, to, cc, *_)] = mail_about_variations(world, award)
+    assert (kind, to) == ("variation.awaiting_decision", [at("aaron")])

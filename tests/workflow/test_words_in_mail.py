@@ -9,7 +9,7 @@ from tests.web.site import area_under_assessment, recommended_bid, scored_bid
 from tests.words import codes_in
 from tests.workflow.monitoring_world import bid_in_monitoring, checkpoint_rows
 from workflow.runtime.sweep import sweep
-from workflow.services import assessment, assignment, monitoring, payments
+from workflow.services import assessment, assignment, monitoring, payments, variations
 from workflow.storage.tables import outbox
 
 UTC = timezone.utc
@@ -39,6 +39,15 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
         world.person("fiona", "finance")                     # the award's first tranche paid
         payments.move(world.engine, f"{ref}/P1", "approve", "aaron")
         payments.move(world.engine, f"{ref}/P1", "pay", "fiona", reference="BACS 2013/0042")
+        # A change to the award: the council's increase, countersigned and approved; then the
+        # caseworker's decrease, rejected.
+        raised = variations.propose(world.engine, ref, actor="cllr", amount="300000",
+                                    reason="Two more districts join.")["ref"]
+        variations.countersign(world.engine, raised, "april")
+        variations.decide(world.engine, raised, "approve", "aaron")
+        lowered = variations.propose(world.engine, ref, actor="cath", amount="200000",
+                                     end="2015-09-30", reason="A district left.")["ref"]
+        variations.decide(world.engine, lowered, "reject", "aaron", reason="Keep it whole.")
         moderated = scored_bid(world, title="Joint archive")
         world.advance(moderated, "moderate", "reject")
         declined = recommended_bid(world, title="Shared revenues team")

@@ -3,7 +3,9 @@
 Recipients are named by audience, resolved per case:
 `council` the lead organisation's email, `escalation` its chief executive or
 s151 officer, `caseworker` the case's assigned caseworker, `lead` and
-`director` the programme's contacts, `sro` its senior responsible owner.
+`director` the programme's contacts, `sro` its senior responsible owner,
+`approvers` every person with the role `approver` who is not disabled (a
+variation waiting for a decision or a countersignature).
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class AddressBook:
     def __init__(self) -> None:
         self._orgs: dict[str, Any] = {}
         self._emails: dict[str, str | None] = {}
+        self._approvers: list[str] | None = None
 
     def org(self, conn: Connection, code: str) -> Any:
         if code not in self._orgs:
@@ -60,9 +63,21 @@ class AddressBook:
             self._emails[name] = _EMAIL.scalar(conn, {"name": name})
         return self._emails[name]
 
+    def approvers(self, conn: Connection) -> list[str]:
+        """The approvers' addresses, by name: everyone with the role who may still act."""
+        if self._approvers is None:
+            found = conn.execute(select(people.c.name, people.c.roles, people.c.email)
+                                 .where(people.c.email.is_not(None),
+                                        people.c.disabled_at.is_(None))
+                                 .order_by(people.c.name))
+            self._approvers = [r.email for r in found if "approver" in (r.roles or ())]
+        return self._approvers
+
     def addresses(self, conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
-                  audiences: Iterable[str]) -> list[str]:
-        """The email addresses of `audiences` for this case, each once, in order."""
+                  audiences: Iterable[str], leave_out: Iterable[str] = ()) -> list[str]:
+        """The email addresses of `audiences` for this case, each once, in order, without
+        those of the people named in `leave_out` (who have just acted)."""
+        audiences = tuple(audiences)
         org = self.org(conn, case.lead)
         known = {"council": org.email if org else None,
                  "escalation": org.escalation_email if org else None,
@@ -71,18 +86,21 @@ class AddressBook:
         if "sro" in audiences:       # the programme's senior responsible owner, when named
             from workflow.services.controls import sro_of
             known["sro"] = self.email(conn, sro_of(conn, case.programme))
+        skip = {a for a in (self.email(conn, name) for name in leave_out) if a}
         out: list[str] = []
         for audience in audiences:
-            addr = known.get(audience)
-            if addr and addr not in out:
-                out.append(addr)
+            found = self.approvers(conn) if audience == "approvers" else [known.get(audience)]
+            for addr in found:
+                if addr and addr not in out and addr not in skip:
+                    out.append(addr)
         return out
 
 
 def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
             reason: str | None = None, checkpoint: CheckpointRecord | None = None, step: dict[str, Any] | None = None,
             book: AddressBook | None = None, payment: dict[str, Any] | None = None,
-            review: dict[str, Any] | None = None) -> dict[str, Any]:
+            review: dict[str, Any] | None = None,
+            variation: dict[str, Any] | None = None) -> dict[str, Any]:
     org = (book or AddressBook()).org(conn, case.lead)
     root = base_url()
     ctx: dict[str, Any] = {
@@ -97,7 +115,7 @@ def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
                  # the grant agreement to read before accepting (DESIGN.md section 8)
                  "agreement_url": f"{root}/cases/{case.ref}/agreement"},
         "reason": reason, "checkpoint": None, "step": step, "payment": payment,
-        "review": review,
+        "review": review, "variation": variation,
     }
     if checkpoint is not None:
         label = checkpoint.ref.rsplit("/", 1)[1]
@@ -132,17 +150,21 @@ def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: Prog
           checkpoint: CheckpointRecord | None = None,
           step: dict[str, Any] | None = None, book: AddressBook | None = None,
           payment: dict[str, Any] | None = None,
-          review: dict[str, Any] | None = None) -> str | None:
-    """Render and queue one message; its key, or None when it has nobody to go to."""
+          review: dict[str, Any] | None = None,
+          variation: dict[str, Any] | None = None,
+          leave_out: Iterable[str] = ()) -> str | None:
+    """Render and queue one message; its key, or None when it has nobody to go to
+    (`leave_out` names people not to write to: whoever has just acted)."""
     book = book or AddressBook()
-    to_addrs = book.addresses(conn, case, spec, to)
-    cc_addrs = [a for a in book.addresses(conn, case, spec, cc) if a not in to_addrs]
+    leave_out = tuple(leave_out)
+    to_addrs = book.addresses(conn, case, spec, to, leave_out)
+    cc_addrs = [a for a in book.addresses(conn, case, spec, cc, leave_out) if a not in to_addrs]
     if not to_addrs:                 # nobody in To: the first cc stands in
         to_addrs, cc_addrs = cc_addrs[:1], cc_addrs[1:]
     if not to_addrs:
         return None
     values = context(conn, case, spec, reason=reason, checkpoint=checkpoint, step=step,
-                     book=book, payment=payment, review=review)
+                     book=book, payment=payment, review=review, variation=variation)
     if kind in WITH_ANSWERS:
         values["answers"] = answers_of(conn, case, spec)
     rendered = render(kind, values)

@@ -9,6 +9,12 @@ was. Approval weighs the award as varied by the rules an offer passes
 (`awards.lock_fund`) as every move that writes the fund ledger does; it then
 reserves an increase or releases a decrease (`awards.vary`), draws up the
 agreement's next version, and re-plans the payments not yet paid.
+
+Each step's emails are queued in its own transaction (states.variation declares
+them): a proposal tells the approvers one waits for them (for a countersignature
+first, when it raises the award above the threshold) and, when a caseworker
+proposed it, the lead council; a countersignature tells the other approvers it
+may now be decided; a decision tells the lead council, copied to the caseworker.
 """
 from __future__ import annotations
 
@@ -21,12 +27,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 
 from states import BID, VARIATION
+from states.definition import Notice
+from states.variation import AWAITING_DECISION, PROPOSED_TO_COUNCIL, TO_COUNTERSIGN
 from states.errors import DocumentError
 from states.money import money_json, parse_money, pounds
 from states.rules import ACTOR_RULES, RULES
 from workflow.errors import ConflictError, Malformed, NotFound, RuleViolation, checked_text
 from workflow.logs import event
-from workflow.services import agreements, awards, controls, directory, payments
+from workflow.services import agreements, awards, controls, directory, messages, payments
 from workflow.services.access import check_visible, may_act, org_scope
 from workflow.services.calendar import london_day
 from workflow.services.chain import Entry, change
@@ -35,7 +43,7 @@ from workflow.services.facts import facts_for, needs_of, reads_ledger
 from workflow.services.reads import involving, load_case
 from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.storage.records import CaseRecord
-from workflow.storage.tables import cases, variations
+from workflow.storage.tables import cases, history, variations
 
 __all__ = ["propose", "decide", "get", "list_variations", "parse_ref", "DECISIONS"]
 
@@ -113,13 +121,24 @@ def propose(work: UnitOfWork | Engine, ref: str, *, reason: str | None, actor: s
             ref=f"{case.ref}/{label}", case_id=case.id, n=n, state=VARIATION.initial, version=1,
             amount_pence=new_total, previous_pence=case.amount_pence or 0, end_on=end_on,
             reason=reason, proposed_by=who.name, proposed_at=now))
-        change(conn, case, Entry(
+        after = change(conn, case, Entry(
             from_state=case.state, to_state=case.state, trigger="propose_variation",
             actor=who.name, role=role, reason=reason, at=now,
             payload={"variation": label,
                      "amount": money_json(new_total) if new_total is not None else None,
                      "end_on": end_on.isoformat() if end_on else None}))
-        shown = _json(conn, _row(conn, case.id, n), case.ref, who)
+        row = _row(conn, case.id, n)
+        spec = uow.spec(case.programme)
+        by_council = role == "council"
+        if not by_council:           # the council hears of a change to its award it did not ask
+            _tell(uow, after, PROPOSED_TO_COUNCIL, row, "propose_variation", by_council,
+                  leave_out=(who.name,))
+        threshold = spec.countersign_above_pence
+        raised = (new_total is not None and threshold is not None
+                  and new_total > (case.amount_pence or 0) and new_total > threshold)
+        _tell(uow, after, TO_COUNTERSIGN if raised else AWAITING_DECISION, row,
+              "propose_variation", by_council, leave_out=(who.name,))
+        shown = _json(conn, row, case.ref, who)
     event(log, "variation.proposed", f"{label} proposed", case=case.ref, person=who.name)
     return shown
 
@@ -220,12 +239,16 @@ def decide(work: UnitOfWork | Engine, ref: str, decision: str, actor: str, *,
         after = change(conn, case, Entry(
             from_state=case.state, to_state=case.state, trigger=trigger, actor=who.name,
             role=move.role, reason=reason or None, at=now, payload=payload), values=values)
+        decided = _row(conn, case.id, n)
+        if move.transition.notice is not None:
+            _tell(uow, after, move.transition.notice, decided, trigger,
+                  _proposed_by_council(conn, case.id, label), leave_out=(who.name,))
         if decision == "approve":
             # The payments not yet paid, worked out again for the award as varied (paid ones
             # never change); their rows follow the approval's in the chain.
             payments.replan(uow, after, actor=who.name, role=move.role, now=now,
                             spec=uow.spec(case.programme))
-        shown = _json(conn, _row(conn, case.id, n), case.ref, who)
+        shown = _json(conn, decided, case.ref, who)
     event(log, "variation.decided", f"{label}: {row.state} -> {move.dest}", case=case.ref,
           person=who.name, trigger=trigger)
     return shown
@@ -265,13 +288,55 @@ def countersign(work: UnitOfWork | Engine, ref: str, actor: str, *, reason: str 
                 variations.c.id == row.id, variations.c.version == row.version)
                 .values(version=row.version + 1)).rowcount != 1:
             raise ConflictError(vref)
-        change(conn, case, Entry(
+        after = change(conn, case, Entry(
             from_state=case.state, to_state=case.state, trigger=trigger, actor=who.name,
             role=move.role, reason=reason or None, at=now,
             payload={"variation": label, "amount": money_json(total or 0)}))
-        shown = _json(conn, _row(conn, case.id, n), case.ref, who)
+        signed = _row(conn, case.id, n)
+        if move.transition.notice is not None:     # the others may now decide it
+            _tell(uow, after, move.transition.notice, signed, trigger,
+                  _proposed_by_council(conn, case.id, label), leave_out=(who.name,))
+        shown = _json(conn, signed, case.ref, who)
     event(log, "variation.countersigned", label, case=case.ref, person=who.name)
     return shown
+
+
+# --- telling people ----------------------------------------------------------------
+def _tell(uow: UnitOfWork, case: CaseRecord, notice: Notice, row: Any, trigger: str,
+          by_council: bool, *, leave_out: tuple[str, ...] = ()) -> str | None:
+    """Queue `notice`'s email about variation `row` in the step's own transaction (its key
+    names the case, the step and the variation, so each is sent once)."""
+    audience = "approvers" if "approvers" in notice.to else "council"
+    return messages.queue(
+        uow.conn, key=f"{case.ref}:{trigger}:V{row.n}:{audience}", kind=notice.kind, case=case,
+        spec=uow.spec(case.programme), to=notice.to, cc=notice.cc, now=uow.now,
+        reason=row.decision_reason or None, book=uow.book, leave_out=leave_out,
+        variation=_for_mail(row, case.ref, by_council=by_council))
+
+
+def _for_mail(row: Any, case_ref: str, *, by_council: bool) -> dict[str, Any]:
+    """What the variation's emails say of it, in people's words."""
+    root = messages.base_url()
+    version = row.agreement_version
+    return {
+        "ref": row.ref, "label": f"V{row.n}",
+        "amount": pounds(row.amount_pence) if row.amount_pence is not None else None,
+        "previous_amount": pounds(row.previous_pence), "end_on": row.end_on,
+        "reason": row.reason, "proposed_by": row.proposed_by, "by_council": by_council,
+        "decided_by": row.decided_by, "agreement_version": version,
+        "agreement_url": (f"{root}/cases/{case_ref}/agreement?version={version}"
+                          if version else None),
+        "url": f"{root}/cases/{case_ref}#variations",
+    }
+
+
+def _proposed_by_council(conn: Connection, case_id: int, label: str) -> bool:
+    """Whether variation `label` was proposed by the lead council (its proposal's role)."""
+    for r in conn.execute(select(history.c.role, history.c.payload).where(
+            history.c.case_id == case_id, history.c.trigger == "propose_variation")):
+        if (r.payload or {}).get("variation") == label:
+            return bool(r.role == "council")
+    return False
 
 
 def _as_varied(case: CaseRecord, total: int) -> CaseRecord:
