@@ -70,3 +70,27 @@ def test_refusals_say_why_and_write_nothing(c):
     late = c("case", "amend", ref, "--from-file", doc, "--as", "cllr")
     assert late.code == 1 and "cannot be amended" in late.err
     assert c.snapshot() == before
+
+
+def test_if_version_refuses_an_amendment_made_from_a_stale_read_as_if_match_does(c):
+    ref = _open(c)
+    seen = c.ok("case", "show", ref, "--json").json()["version"]
+    first = c.write("b.json", json.dumps({**BID, "amount": "240000"}))
+    c.ok("case", "amend", ref, "--from-file", first, "--as", "carol", "--if-version", str(seen))
+    before = c.snapshot()
+
+    # The council read the case before the caseworker's amendment: its change is refused.
+    stale = c("case", "amend", ref, "--from-file", c.write("c.json", json.dumps(
+        {**BID, "amount": "230000"})), "--as", "cllr", "--if-version", str(seen))
+
+    assert stale.code == 1
+    assert f"{ref} has changed since you looked at it (version {seen + 1}, not {seen})" \
+        in stale.err and "nothing of yours was written" in stale.err
+    assert c.snapshot() == before
+    again = c.ok("case", "amend", ref, "--from-file", c.write("d.json", json.dumps(
+        {**BID, "amount": "230000"})), "--as", "cllr", "--if-version", str(seen + 1),
+        "--json").json()
+    assert again["application_version"] == 3 and again["version"] == seen + 2
+    after = c.snapshot()
+    bad = c("case", "amend", ref, "--from-file", first, "--as", "cllr", "--if-version", "0")
+    assert bad.code != 0 and c.snapshot() == after      # typer refuses 0 before anything runs

@@ -50,11 +50,16 @@ def amend(ref: str = CASE_REF,
                                          dir_okay=False,
                                          help="The whole new document, JSON or TOML."),
           actor: str = AS_OPT, reason: Optional[str] = REASON_OPT,
+          if_version: Optional[int] = typer.Option(
+              None, "--if-version", metavar="N", min=1,
+              help="The case's version you read (`case show --json`'s `version`): refused, "
+                   "writing nothing, if the case has changed since (the API's If-Match)."),
           as_json: bool = JSON_OPT) -> None:
     """Amend a draft (or a bid waiting for the council's answer): the document becomes the
     application's next version; every earlier one stays readable (`case show --version N`)."""
     from workflow.services import applications
-    case = applications.amend(engine(), ref, read_document(from_file), actor, reason=reason)
+    case = applications.amend(engine(), ref, read_document(from_file), actor, reason=reason,
+                              expected_version=if_version)
     if as_json:
         emit(case, True)
         return
