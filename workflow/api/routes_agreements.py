@@ -6,24 +6,17 @@ Idempotency-Key as every change is.
 """
 from __future__ import annotations
 
-import json
-from typing import Any, Optional
+from typing import Optional
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import Engine
 
-from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
-                               json_response, parse_if_match)
-from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
-from workflow.api.problems import PreconditionFailed, problem_answer
+from workflow.api.writes import Preconditions, body_text, visible_case
+from workflow.api.deps import (ETAG, REPLAYED, caller, engine_of, errors, json_response)
 from workflow.api.routes_cases import IDEMPOTENCY_KEY, IF_MATCH, REF
 from workflow.api.schemas import AgreementListing, Variation, VariationDecision, VariationProposal
-from workflow.errors import ConflictError
-from workflow.services import access, agreements, lifecycle, variations
+from workflow.services import access, agreements, variations
 from workflow.services.engine import Actor
-from workflow.services.unit_of_work import UnitOfWork
-from workflow.storage.db import reading
 
 router = APIRouter(tags=["agreements"])
 
@@ -31,13 +24,6 @@ VN = Path(..., pattern=r"^[Vv][0-9]{1,3}$", description="The variation's number 
                                                        "`V1`.", examples=["V1"])
 VERSION = Query(None, ge=1, le=1_000_000, description="The version's PDF (default: the latest).")
 _PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
-
-
-def _visible_case(engine: Engine, actor: Actor, ref: str) -> Any:
-    with reading(engine) as conn:
-        case = lifecycle.load_case(conn, ref)
-    access.check_visible(actor, case)
-    return case
 
 
 @router.get("/cases/{ref}/agreement", response_model=AgreementListing,
@@ -51,7 +37,7 @@ def agreement(request: Request, ref: str = REF, version: Optional[int] = VERSION
               actor: Actor = Depends(caller)) -> Response:
     access.require(actor, "cases")
     engine = engine_of(request)
-    case = _visible_case(engine, actor, ref)
+    case = visible_case(engine, actor, ref)
     if "application/pdf" in request.headers.get("accept", ""):
         shown, data = agreements.document(engine, case.ref, version)
         return Response(data, media_type=agreements.MEDIA_TYPE,
@@ -67,7 +53,7 @@ def agreement(request: Request, ref: str = REF, version: Optional[int] = VERSION
 def list_variations(request: Request, ref: str = REF, actor: Actor = Depends(caller)) -> Response:
     access.require(actor, "cases")
     engine = engine_of(request)
-    case = _visible_case(engine, actor, ref)
+    case = visible_case(engine, actor, ref)
     return json_response(variations.list_variations(engine, case=case.ref, actor_name=actor.name))
 
 
@@ -79,26 +65,15 @@ def list_variations(request: Request, ref: str = REF, actor: Actor = Depends(cal
 def propose(request: Request, body: VariationProposal, ref: str = REF,
             if_match: Optional[str] = IF_MATCH, idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
             actor: Actor = Depends(caller)) -> Response:
+    guard = Preconditions.of(if_match, idempotency_key)
     engine = engine_of(request)
-    expected = parse_if_match(if_match)
-    key = parse_key(idempotency_key)
-    case = _visible_case(engine, actor, ref)
-    fp = fingerprint("propose_variation", case.ref, json.dumps(body.model_dump(), sort_keys=True),
-                     if_match)
-
-    def work(uow: UnitOfWork) -> Answer:
-        try:
-            done = variations.propose(uow, case.ref, amount=body.amount, end=body.end_on,
-                                      reason=body.reason, actor=actor.name,
-                                      expected_version=expected)
-        except ConflictError as err:
-            if expected is None:
-                raise
-            raise PreconditionFailed(case.ref, str(err),
-                                     current_version=err.current_version) from None
-        return Answer(201, json_text(done), {"ETag": etag(done["version"])})
-
-    return answer_response(once_in(engine, actor.name, key, fp, work, problem_answer))
+    case = visible_case(engine, actor, ref)
+    return guard.write(
+        engine, actor, ("propose_variation", case.ref, body_text(body)), case.ref,
+        lambda uow, expected: variations.propose(uow, case.ref, amount=body.amount,
+                                                 end=body.end_on, reason=body.reason,
+                                                 actor=actor.name, expected_version=expected),
+        status=201)
 
 
 def _decide(decision: str):
@@ -106,26 +81,15 @@ def _decide(decision: str):
               if_match: Optional[str] = IF_MATCH,
               idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
               actor: Actor = Depends(caller)) -> Response:
+        guard = Preconditions.of(if_match, idempotency_key)
         engine = engine_of(request)
-        expected = parse_if_match(if_match)
-        key = parse_key(idempotency_key)
-        case = _visible_case(engine, actor, ref)
+        case = visible_case(engine, actor, ref)
         vref = f"{case.ref}/{vn.upper()}"
-        fp = fingerprint(f"{decision}_variation", vref,
-                         json.dumps(body.model_dump(), sort_keys=True), if_match)
-
-        def work(uow: UnitOfWork) -> Answer:
-            try:
-                done = variations.decide(uow, vref, decision, actor.name, reason=body.reason,
-                                         expected_version=expected)
-            except ConflictError as err:
-                if expected is None:
-                    raise
-                raise PreconditionFailed(vref, str(err),
-                                         current_version=err.current_version) from None
-            return Answer(200, json_text(done), {"ETag": etag(done["version"])})
-
-        return answer_response(once_in(engine, actor.name, key, fp, work, problem_answer))
+        return guard.write(
+            engine, actor, (f"{decision}_variation", vref, body_text(body)), vref,
+            lambda uow, expected: variations.decide(uow, vref, decision, actor.name,
+                                                    reason=body.reason,
+                                                    expected_version=expected))
     route.__name__ = f"{decision}_variation"
     return route
 

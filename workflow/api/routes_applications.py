@@ -15,16 +15,17 @@ from states.documents import load_document
 from states.errors import DocumentError
 from workflow.services import access, applications, lifecycle
 from workflow.services import programme_files as programme_store
+from workflow.api.writes import Preconditions
 from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
-                               json_response, parse_if_match)
+                               json_response)
 from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
-from workflow.api.problems import PreconditionFailed, problem_answer
+from workflow.api.problems import problem_answer
 from workflow.api.routes_cases import IDEMPOTENCY_KEY, IF_MATCH, REF, _change
 from workflow.api.schemas import APPLICATION_DOCUMENT, AmendedCase, ApplicationVersion, Case
 from workflow.services.attachments import MAX_BYTES
 from workflow.services.engine import Actor
 from workflow.services.unit_of_work import UnitOfWork
-from workflow.errors import ConflictError, DocumentRefused, Malformed
+from workflow.errors import DocumentRefused, Malformed
 
 router = APIRouter(tags=["applications"])
 
@@ -155,23 +156,16 @@ def attach_evidence(request: Request, ref: str = REF,
                     if_match: Optional[str] = IF_MATCH,
                     idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
                     actor: Actor = Depends(caller)) -> Response:
-    engine = engine_of(request)
-    expected = parse_if_match(if_match)
-    key = parse_key(idempotency_key)
+    guard = Preconditions.of(if_match, idempotency_key)
     # One byte past the limit is enough for the service to refuse it, naming the limit.
     name, data = file.filename or "", file.file.read(MAX_BYTES + 1)
-    fp = fingerprint("attach", ref.upper(), name, hashlib.sha256(data).hexdigest(), if_match)
 
-    def work(uow: UnitOfWork) -> Answer:
+    def change(uow: UnitOfWork, expected: int | None) -> dict[str, Any]:
         case = lifecycle.load_case(uow.conn, ref)
         access.check_visible(actor, case)
-        try:
-            after = applications.attach(uow, case, name, data, actor, expected_version=expected)
-        except ConflictError as err:
-            if expected is None:
-                raise
-            current = err.current_version or lifecycle.load_case(uow.conn, ref).version
-            raise PreconditionFailed(case.ref, str(err), current_version=current) from None
-        return Answer(200, json_text(after), {"ETag": etag(after["version"])})
+        return applications.attach(uow, case, name, data, actor, expected_version=expected)
 
-    return answer_response(once_in(engine, actor.name, key, fp, work, problem_answer))
+    return guard.write(engine_of(request), actor,
+                       ("attach", ref.upper(), name, hashlib.sha256(data).hexdigest()),
+                       ref.upper(), change,
+                       current=lambda uow: lifecycle.load_case(uow.conn, ref).version)

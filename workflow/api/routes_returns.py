@@ -2,39 +2,28 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Optional
+from typing import Optional
 
 from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import Engine
 
 from states.documents import load_document
 from states.errors import DocumentError
-from workflow.services import lifecycle, monitoring, access
+from workflow.services import monitoring, access
 from workflow.api import paging
-from workflow.api.deps import (ETAG, REPLAYED, answer_response, caller, engine_of, errors, etag,
-                               json_response, parse_if_match)
-from workflow.api.idempotency import Answer, fingerprint, json_text, once_in, parse_key
-from workflow.api.problems import PreconditionFailed, problem_answer
+from workflow.api.writes import Preconditions, visible_case
+from workflow.api.deps import (ETAG, REPLAYED, caller, engine_of, errors, etag,
+                               json_response)
 from workflow.api.routes_cases import IDEMPOTENCY_KEY, IF_MATCH, REF
 from workflow.api.schemas import Checkpoint, CheckpointPage
 from workflow.services.attachments import MAX_BYTES
-from workflow.storage.db import reading
 from workflow.services.engine import Actor
-from workflow.services.unit_of_work import UnitOfWork
-from workflow.errors import ConflictError, Malformed
+from workflow.errors import Malformed
 
 router = APIRouter(tags=["monitoring returns"])
 
 N = Path(..., pattern=r"^[Qq][0-9]{1,3}$", description="The return's number in its case: `Q2`.",
          examples=["Q1"])
-
-
-def _visible_case(engine: Engine, actor: Actor, ref: str) -> Any:
-    with reading(engine) as conn:
-        case = lifecycle.load_case(conn, ref)
-    access.check_visible(actor, case)
-    return case
 
 
 @router.get("/cases/{ref}/checkpoints", response_model=CheckpointPage,
@@ -44,7 +33,7 @@ def list_returns(request: Request, ref: str = REF, cursor: Optional[str] = pagin
                  limit: int = paging.LimitQuery, actor: Actor = Depends(caller)) -> Response:
     access.require(actor, "returns")
     engine = engine_of(request)
-    case = _visible_case(engine, actor, ref)
+    case = visible_case(engine, actor, ref)
     items = monitoring.list_checkpoints(engine, case=case.ref)
     return json_response(paging.page_after(items, cursor, limit, lambda c: c["ref"], "return"))
 
@@ -57,7 +46,7 @@ def show_return(request: Request, ref: str = REF, n: str = N,
                 actor: Actor = Depends(caller)) -> Response:
     access.require(actor, "returns")
     engine = engine_of(request)
-    case = _visible_case(engine, actor, ref)
+    case = visible_case(engine, actor, ref)
     cp = monitoring.get_checkpoint(engine, f"{case.ref}/{n.upper()}", actor.name)
     return json_response(cp, headers={"ETag": etag(cp["version"])})
 
@@ -76,29 +65,20 @@ def submit_return(request: Request, ref: str = REF, n: str = N,
                   if_match: Optional[str] = IF_MATCH,
                   idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
                   actor: Actor = Depends(caller)) -> Response:
+    guard = Preconditions.of(if_match, idempotency_key)
     engine = engine_of(request)
-    expected = parse_if_match(if_match)
-    key = parse_key(idempotency_key)
     document = _figures(figures)
     attachment = _attachment(file)
-    case = _visible_case(engine, actor, ref)
+    case = visible_case(engine, actor, ref)
     cp_ref = f"{case.ref}/{n.upper()}"
-    fp = fingerprint("submit", cp_ref, figures, attachment[0] if attachment else None,
-                     hashlib.sha256(attachment[1]).hexdigest() if attachment else None, if_match)
-
-    def work(uow: UnitOfWork) -> Answer:
-        try:
-            cp = monitoring.submit_return(uow, cp_ref, actor.name, figures=document,
-                                          attachment=attachment, expected_version=expected)
-        except ConflictError as err:
-            if expected is None:
-                raise
-            current = (err.current_version
-                       or monitoring.load_checkpoint(uow.conn, cp_ref).version)
-            raise PreconditionFailed(cp_ref, str(err), current_version=current) from None
-        return Answer(200, json_text(cp), {"ETag": etag(cp["version"])})
-
-    return answer_response(once_in(engine, actor.name, key, fp, work, problem_answer))
+    request_parts = ("submit", cp_ref, figures, attachment[0] if attachment else None,
+                     hashlib.sha256(attachment[1]).hexdigest() if attachment else None)
+    return guard.write(
+        engine, actor, request_parts, cp_ref,
+        lambda uow, expected: monitoring.submit_return(uow, cp_ref, actor.name,
+                                                       figures=document, attachment=attachment,
+                                                       expected_version=expected),
+        current=lambda uow: monitoring.load_checkpoint(uow.conn, cp_ref).version)
 
 
 def _figures(text: Optional[str]) -> dict | None:
