@@ -13,7 +13,8 @@ aiosmtplib connection, with no database. Targets: at least 300 messages a
 second, and at least half the bare rate. The last line is JSON.
 
 `--transport notify` also sends the same messages through GOV.UK Notify's
-transport to the Notify stub (bench/notify_delivery.py), against the SMTP
+transport to the Notify stub (demo/notify_stub.py, in a process of its own;
+it checks each request's JWT and body as Notify would), against the SMTP
 figure of the same run, and then checks the rate limiter: 3,300 messages of
 one recipient through the real limiter, no 60 seconds with more than 3,000
 (this part takes a little over a minute by design).
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -67,7 +69,7 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _serve(port: int, ready, stop, accepted, repeated, stall: float) -> None:
+def _serve_smtp(port: int, ready, stop, accepted, repeated, times, stall: float) -> None:
     """The child process: an aiosmtpd server that publishes how many messages it took,
     and how many of them carried a Message-ID it had already seen."""
     server = SmtpTestServer(port=port, parse=False).start()
@@ -79,19 +81,38 @@ def _serve(port: int, ready, stop, accepted, repeated, stall: float) -> None:
         repeated.value = sum(n - 1 for n in server.message_ids.values())
     accepted.value = server.accepted
     repeated.value = sum(n - 1 for n in server.message_ids.values())
+    times.put([])
     server.stop()
 
 
-class RelayProcess:
-    def __init__(self, stall: float = 0.0):
+def _serve_notify(port: int, ready, stop, accepted, repeated, times, ids) -> None:
+    """The child process: the Notify stub (demo/notify_stub.py), counting what it takes
+    (it checks each request's JWT and body as Notify would); at the end, when each arrived."""
+    from demo.notify_stub import NotifyStub
+    service_id, secret, template = ids
+    stub = NotifyStub(port=port, keep=False, service_id=service_id, secret=secret,
+                      generic_template=template).start()
+    ready.set()
+    while not stop.wait(0.02):
+        accepted.value = stub.accepted
+    accepted.value = stub.accepted
+    times.put(list(stub.send_times))
+    stub.stop()
+
+
+class ServerProcess:
+    """A local server in a process of its own, as a real one would be, publishing how many
+    messages it took (and, for the Notify stub, when each arrived: `send_times`)."""
+
+    def __init__(self, serve, *args):
         ctx = multiprocessing.get_context("spawn")
         self.port = free_port()
         self._ready, self._stop = ctx.Event(), ctx.Event()
-        self._accepted = ctx.Value("q", 0)
-        self._repeated = ctx.Value("q", 0)
-        self._process = ctx.Process(target=_serve, args=(self.port, self._ready, self._stop,
-                                                         self._accepted, self._repeated, stall),
-                                    daemon=True)
+        self._accepted, self._repeated = ctx.Value("q", 0), ctx.Value("q", 0)
+        self._times = ctx.Queue()
+        self._process = ctx.Process(target=serve, daemon=True, args=(
+            self.port, self._ready, self._stop, self._accepted, self._repeated, self._times, *args))
+        self.send_times: list[float] = []
 
     @property
     def accepted(self) -> int:
@@ -101,14 +122,15 @@ class RelayProcess:
     def repeated(self) -> int:
         return self._repeated.value
 
-    def __enter__(self) -> "RelayProcess":
+    def __enter__(self):
         self._process.start()
         if not self._ready.wait(30):
-            raise SystemExit("the SMTP server process did not start")
+            raise SystemExit(f"{type(self).__name__}: the server process did not start")
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        self.send_times = self._times.get(timeout=30)
         self._process.join(10)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> int:
@@ -116,6 +138,29 @@ class RelayProcess:
         while self._accepted.value < count and time.monotonic() < deadline:
             time.sleep(0.01)
         return self._accepted.value
+
+
+class RelayProcess(ServerProcess):
+    """The SMTP relay (aiosmtpd), slow to answer by `stall` seconds a message if asked."""
+
+    def __init__(self, stall: float = 0.0):
+        super().__init__(_serve_smtp, stall)
+
+
+class StubProcess(ServerProcess):
+    """GOV.UK Notify's stand-in, with a service, a key and a generic template of its own."""
+
+    def __init__(self):
+        self.service_id, self.secret, self.template = (str(uuid.uuid4()) for _ in range(3))
+        super().__init__(_serve_notify, (self.service_id, self.secret, self.template))
+        self.api_key = f"bench-{self.service_id}-{self.secret}"
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def transport(self, rate):
+        from notifications.notify import NotifyTransport
+        from notifications.notify_templates import NotifyTemplates
+        return NotifyTransport(self.api_key, NotifyTemplates(self.template), base_url=self.base_url,
+                               timeout=30.0, rate=rate)
 
 
 def the_messages(count: int) -> list[tuple[str, str, list[str], list[str], object]]:
@@ -142,12 +187,16 @@ class Timed:
         self.cpu = time.process_time() - self._cpu
 
 
-def outbox_run(messages, server: RelayProcess, folder: Path) -> Timed:
-    engine = sqlite_engine(folder / "outbox.db")
+def _outbox(messages, path: Path):
+    """A SQLite outbox in `path` holding `messages`, queued."""
+    engine = sqlite_engine(path)
     outbox.create(engine)
-    with engine.begin() as conn:
-        for key, kind, to, cc, rendered in messages:
-            enqueue(conn, key=key, kind=kind, to=to, cc=cc, rendered=rendered, now=utc_now())
+    _queue(engine, messages)
+    return engine
+
+
+def outbox_run(messages, server: RelayProcess, folder: Path) -> Timed:
+    engine = _outbox(messages, folder / "outbox.db")
     transport = SmtpTransport("127.0.0.1", server.port, timeout=30.0)
     with Timed() as timed:
         report = deliver(engine, transport, now=utc_now, owner="bench", sender=SENDER)
@@ -185,10 +234,58 @@ def bare_run(messages, server: RelayProcess, already: int) -> Timed:
     return timed
 
 
+def notify_run(messages, folder: Path) -> tuple[Timed, int]:
+    """The outbox end to end to the Notify stub, with casework's limiter lifted out of the way
+    (the stub has no limit of its own): (timing, notifications taken)."""
+    from notifications.notify import RateLimiter
+    engine = _outbox(messages, folder / "notify.db")
+    recipients = sum(len(to) + len(cc) for _k, _kind, to, cc, _r in messages)
+    with StubProcess() as stub:
+        transport = stub.transport(RateLimiter(limit=10**9))
+        with Timed() as took:
+            report = deliver(engine, transport, now=utc_now, owner="bench", sender=SENDER)
+        taken = stub.wait_for(recipients)
+    engine.dispose()
+    if report.sent != len(messages) or taken != recipients:
+        raise SystemExit(f"Notify run lost messages: {report}, the stub took {taken} of {recipients}")
+    return took, taken
+
+
+def most_in_any_window(times: list[float], window: float) -> int:
+    """The most arrivals in any `window` seconds."""
+    times, most, start = sorted(times), 0, 0
+    for end, at in enumerate(times):
+        while times[start] <= at - window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def limiter_run(messages, folder: Path, limit: int, window: float) -> dict:
+    """One recipient a message, more than a window's worth, through the real limiter of
+    `limit` a `window`; the stub says when each request arrived."""
+    from notifications.notify import RateLimiter
+    engine = _outbox(messages, folder / f"limited-{limit}.db")
+    with StubProcess() as stub:
+        started = time.monotonic()
+        report = deliver(engine, stub.transport(RateLimiter(limit, window)), now=utc_now,
+                         owner="bench", sender=SENDER)
+        took = time.monotonic() - started
+        stub.wait_for(len(messages))
+    engine.dispose()
+    if report.sent != len(messages):
+        raise SystemExit(f"limited run lost messages: {report}")
+    times = sorted(stub.send_times)
+    return {"sent": len(times), "seconds": round(took, 1), "window_s": window, "limit": limit,
+            "most_in_a_window": most_in_any_window(times, window),
+            "first_past_limit_after_s": round(times[limit] - times[0], 2)
+            if len(times) > limit else None}
+
+
 def notify_figures(messages, folder: Path, smtp_per_s: float) -> dict:
     """The Notify stub's figures beside SMTP's of the same run, printed as they come."""
-    from bench.notify_delivery import limiter_run, notify_run
-    took, notifications = notify_run(messages, folder, Timed, utc_now, SENDER)
+    from notifications.notify import RATE_LIMIT, RATE_WINDOW
+    took, notifications = notify_run(messages, folder)
     n = len(messages)
     per_s = n / took.wall
     print(f"Notify stub (claim, one request a recipient, mark sent): {n} messages, {notifications} "
@@ -198,10 +295,10 @@ def notify_figures(messages, folder: Path, smtp_per_s: float) -> dict:
     limits = []
     # Notify's own limit, and the same mechanism scaled down to a rate this
     # machine can exceed (a loaded 2-core box may not reach 3,000 a minute).
-    for count, limit, window in ((3300, 3000, 60.0), (100, 20, 2.0)):
+    for count, limit, window in ((RATE_LIMIT + 300, RATE_LIMIT, RATE_WINDOW), (100, 20, 2.0)):
         one_each = [(key, kind, to, [], rendered)
                     for key, kind, to, _cc, rendered in the_messages(count)]
-        limited = limiter_run(one_each, folder, utc_now, SENDER, limit=limit, window=window)
+        limited = limiter_run(one_each, folder, limit=limit, window=window)
         print(f"rate limiter {limit:,} a {window:g} s: {limited['sent']:,} notifications in "
               f"{limited['seconds']} s; at most {limited['most_in_a_window']:,} in any {window:g} s; "
               f"the {limit + 1:,}th went {limited['first_past_limit_after_s']} s after the first")
