@@ -6,6 +6,7 @@ the tests and the benchmark.
     stub.generic_template                    # the id of a ((subject)) / ((body)) template
     stub.add_template(subject, body)         # another template; returns its id
     stub.fail_next(2, status=500)            # the next two sends answer 500
+    stub.fail_for("cx@council.gov.uk")       # the next send to that address answers 500
     stub.rate_limit_for(10)                  # 429 RateLimitError for ten seconds
     stub.refuse("ceo@council.gov.uk")        # 400, as for a team key sending outside the team
     stub.revoke_key()                        # 403, as for a revoked API key
@@ -90,6 +91,7 @@ class Notification:
 @dataclass
 class _Trouble:
     fail_next: list[int] = field(default_factory=list)       # statuses for the next sends
+    fail_for: dict[str, list[int]] = field(default_factory=dict)   # address -> statuses for its next sends
     rate_limited_until: float = 0.0
     refused: dict[str, str] = field(default_factory=dict)     # address -> 400 message
     revoked: bool = False
@@ -199,6 +201,11 @@ class NotifyStub:
         with self._lock:
             self._trouble.fail_next.extend([status] * count)
 
+    def fail_for(self, address: str, count: int = 1, *, status: int = 500) -> None:
+        """The next `count` sends to `address` answer `status` (the others go through)."""
+        with self._lock:
+            self._trouble.fail_for.setdefault(address.lower(), []).extend([status] * count)
+
     def rate_limit_for(self, seconds: float) -> None:
         with self._lock:
             self._trouble.rate_limited_until = time.monotonic() + seconds
@@ -302,6 +309,10 @@ class NotifyStub:
         with self._lock:
             template = self.templates.get(body["template_id"].lower())
             refusal = self._trouble.refused.get(address.lower())
+            failing = self._trouble.fail_for.get(address.lower())
+            status = failing.pop(0) if failing else None
+        if status is not None:
+            return _errors(status, ("Exception", "Internal server error"))
         if template is None:
             return _errors(400, ("BadRequestError", "Template not found"))
         if refusal:

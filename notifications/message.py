@@ -14,7 +14,7 @@ from datetime import datetime
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 
 class HeaderRefused(ValueError):
@@ -93,6 +93,13 @@ def message_id_for(outbox_id: int, key: str, domain: str) -> str:
     return f"<casework.{int(outbox_id)}.{digest}@{domain}>"
 
 
+class Email(EmailMessage):
+    """An EmailMessage, with what a transport sending from templates of its own (GOV.UK
+    Notify) needs besides: the kind's personalisation, and the recipients already accepted."""
+    personalisation: Mapping[str, str] | None = None
+    accepted: Sequence[Mapping[str, str]] = ()
+
+
 def build_message(
     *,
     sender: str,
@@ -105,20 +112,24 @@ def build_message(
     date: datetime,
     key: str | None = None,
     kind: str | None = None,
-) -> EmailMessage:
+    personalisation: Mapping[str, str] | None = None,
+    accepted: Sequence[Mapping[str, str]] = (),
+) -> Email:
     """A multipart/alternative message: the text part, then the HTML part.
 
     `key` (the outbox idempotency key), when given, travels as
     `X-Casework-Key` so a copy on disk or in a mailbox can be traced back;
     `kind` (the message kind) as `X-Casework-Kind`, which a transport that
-    sends from templates of its own (GOV.UK Notify) chooses the template by.
-    Raises HeaderRefused for any header value that could break its line.
+    sends from templates of its own (GOV.UK Notify) chooses the template by;
+    `personalisation` and `accepted` ride on the object (`Email`), never in
+    the bytes sent. Raises HeaderRefused for any header value that could break its line.
     """
     if not to:
         raise HeaderRefused("To", "", "no recipient")
     if date.tzinfo is None:
         raise ValueError(f"Date: naive datetime {date!r}; times must carry a zone")
-    msg = EmailMessage(policy=_POLICY)
+    msg = Email(policy=_POLICY)
+    msg.personalisation, msg.accepted = personalisation, tuple(accepted)
     msg["From"] = _address_header("From", (sender,))
     msg["To"] = _address_header("To", tuple(to))
     if cc:

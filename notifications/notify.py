@@ -3,8 +3,12 @@
 Each outbox row becomes one Notify email notification per recipient (Notify
 sends to one address at a time; To and Cc are all recipients), through the
 `notifications-python-client` package: `POST /v2/notifications/email` with
-the kind's template, the personalisation `subject` and `body`, and the row's
-outbox key as Notify's `reference`. Each request carries a JWT (HS256, `iss`
+the kind's template, the personalisation it needs (`subject` and `body` for
+the generic template; a kind's own is given its values too, kept on the row
+when it was queued: notify_templates), and the row's outbox key as Notify's
+`reference`. Recipients accepted on an earlier try of the row (its
+`notify_ids`, on the message as `accepted`) are not sent it again: a try that
+fails part-way keeps those it got through to in its result's `receipts`. Each request carries a JWT (HS256, `iss`
 the service id, `iat` now) signed with the API key's secret; the client
 makes it.
 
@@ -35,7 +39,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import Any, Iterator, Mapping, Sequence
 
-from notifications.notify_templates import NotifyTemplates, templates_from_env
+from notifications.notify_templates import NotifyTemplates, needs, templates_from_env
 from notifications.transports import PermFailure, Record, SendResult, Sent, TempFailure
 
 log = logging.getLogger("casework.notify")
@@ -48,6 +52,8 @@ _KEY = re.compile(r"^(?P<name>.*)-(?P<service>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4
 # Notify's own sentences for a team or trial key sending outside the team.
 _TEAM_ONLY = ("team-only api key", "trial mode")
 _TEXT_WIDTH = 72   # notifications.render folds text parts at this width
+# A recipient whose notification ended so is sent the message again by a retry.
+FAILED = ("permanent-failure", "temporary-failure", "technical-failure")
 
 
 def service_id(api_key: str) -> str:
@@ -81,7 +87,7 @@ def unwrap(text: str) -> str:
 
 
 def personalisation(msg: EmailMessage) -> dict[str, str]:
-    """What every Notify template is given: the subject and the text part."""
+    """What the generic template is given (a kind's own, more): the subject and the text part."""
     return {"subject": " ".join(str(msg["Subject"]).split()),
             "body": unwrap(_text_part(msg).rstrip("\n"))}
 
@@ -216,39 +222,65 @@ class NotifyTransport:
             await record(index, result)
 
     # --- one message -------------------------------------------------------
-    async def _send_message(self, msg: EmailMessage) -> SendResult:
+    def _template(self, msg: EmailMessage) -> tuple[str, dict[str, str]]:
+        """The template for the message's kind and exactly the personalisation it is given
+        (`notify_templates.needs`); KeyError when the kind has no template."""
         kind = str(msg.get("X-Casework-Kind") or "")
+        generic = personalisation(msg)
+        own = self.templates.by_kind.get(kind)
+        if own is None:
+            return self.templates.for_kind(kind), generic
+        stored = getattr(msg, "personalisation", None)
+        if stored is None and self.templates.generic:
+            # Queued before its values were kept: only the generic template can send it.
+            return self.templates.generic, generic
+        values = {**(stored or {}), **generic}
+        # A value the row lacks stays missing: Notify refuses the message naming it.
+        return own, {name: values[name] for name in needs(kind) if name in values}
+
+    async def _send_message(self, msg: EmailMessage) -> SendResult:
         key = str(msg.get("X-Casework-Key") or "")
         try:
-            template = self.templates.for_kind(kind)
+            template, fields = self._template(msg)
         except KeyError as exc:
             return PermFailure(str(exc.args[0]))
-        fields = personalisation(msg)
+        # Recipients Notify accepted on an earlier try are not sent it again.
+        earlier = [(n["id"], n["to"]) for n in getattr(msg, "accepted", ())
+                   if n.get("status") not in FAILED]
+        had = {address.lower() for _, address in earlier}
         sent: list[tuple[str, str]] = []
         refused: list[str] = []
         for address in recipients(msg):
+            if address.lower() in had:
+                continue
             slot = await self.rate.wait()
             try:
                 outcome = await asyncio.to_thread(self._post, address, template, fields, key)
             except _Stop as stop:
                 self.rate.done(slot)
-                if sent and stop.result is None:
-                    # Some recipients have it: a try, retried whole (they may get it twice).
-                    stop.result = TempFailure(f"{self.stopped or self.rate_limited} "
-                                              f"(after sending to {', '.join(a for _, a in sent)})")
+                if (sent or earlier) and stop.result is None:
+                    # Some recipients have it: a try, retried for the others only.
+                    stop.result = TempFailure(f"{self.stopped or self.rate_limited} (after "
+                                              f"sending to {', '.join(a for _, a in earlier + sent)})",
+                                              tuple(sent))
+                elif isinstance(stop.result, TempFailure) and sent:
+                    stop.result = TempFailure(stop.result.reason, tuple(sent))
                 raise
             self.rate.done(slot)
             if isinstance(outcome, str):
                 sent.append((outcome, address))
             elif isinstance(outcome, TempFailure):
-                # Retried whole: an address that already had it may get it twice.
-                return outcome
+                # Retried for this recipient and those after it; those accepted are kept.
+                return TempFailure(outcome.reason, tuple(sent))
             else:
                 refused.append(f"{address}: {outcome.reason}")
-        if not sent:
+        if not sent and not earlier:
             return PermFailure(refused[0].split(": ", 1)[1] if len(refused) == 1 else
                                f"every recipient refused: {'; '.join(refused)}")
         answer = "Notify accepted " + ", ".join(f"{address} ({id})" for id, address in sent)
+        if earlier:
+            answer = (answer + "; " if sent else "") + "accepted on an earlier try: " + \
+                ", ".join(f"{address} ({id})" for id, address in earlier)
         if refused:
             answer += f"; refused: {'; '.join(refused)}"
         return Sent(answer, receipts=tuple(sent))

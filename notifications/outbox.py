@@ -21,6 +21,7 @@ from sqlalchemy import BindParameter, ColumnElement
 from sqlalchemy.engine import Connection, Engine
 
 from notifications.kinds import KINDS
+from notifications.notify_templates import personalisation_for
 from notifications.message import build_message, check_header, message_id_for, parse_address
 from notifications.render import Rendered
 from notifications.outbox_table import outbox
@@ -65,6 +66,10 @@ class Claimed:
     html: str
     attempts: int
     kind: str = ""
+    # What a kind's own Notify template is filled in with (None: queued before it was kept).
+    personalisation: Mapping[str, str] | None = None
+    # The recipients Notify has accepted already, `[{"id", "to", "status"}]`: a retry skips them.
+    notify_ids: Sequence[Mapping[str, str]] = ()
 
 
 _ENQUEUE = _T.insert()   # built once: enqueue runs inside every change that sends mail
@@ -81,13 +86,14 @@ def enqueue(
     now: datetime,
     case_ref: str | None = None,
     checkpoint_ref: str | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> int:
     """Queue one message in the caller's transaction (never commits); returns its id.
 
     A `key` already queued raises the database's IntegrityError (see `exists`).
     """
     row = queued_row(key=key, kind=kind, to=to, cc=cc, rendered=rendered, now=now,
-                     case_ref=case_ref, checkpoint_ref=checkpoint_ref)
+                     case_ref=case_ref, checkpoint_ref=checkpoint_ref, context=context)
     new = conn.execute(_ENQUEUE, row).inserted_primary_key
     assert new is not None      # the key of the one row an INSERT wrote
     return int(new[0])
@@ -96,16 +102,20 @@ def enqueue(
 # The columns of a newly queued row, as `queued_row` gives them.
 QUEUED_COLUMNS = ("key", "kind", "case_ref", "checkpoint_ref", "state", "to_addrs", "cc_addrs",
                   "subject", "body_text", "body_html", "attempts", "next_attempt_at",
-                  "created_at")
+                  "created_at", "personalisation")
 
 
 def queued_row(*, key: str, kind: str, to: Sequence[str], cc: Sequence[str],
                rendered: Rendered, now: datetime, case_ref: str | None = None,
-               checkpoint_ref: str | None = None) -> dict[str, Any]:
+               checkpoint_ref: str | None = None,
+               context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The outbox row of a new message, checked: the values of QUEUED_COLUMNS.
 
     Addresses and subject are checked now, so a bad one refuses the change
-    that wanted to send it instead of dying later in the outbox.
+    that wanted to send it instead of dying later in the outbox. `context`,
+    what `rendered` was rendered from, gives the values a kind's own GOV.UK
+    Notify template is filled in with (notify_templates.personalisation_for);
+    without it the row can go only by the generic template.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}; known kinds: {', '.join(KINDS)}")
@@ -121,7 +131,8 @@ def queued_row(*, key: str, kind: str, to: Sequence[str], cc: Sequence[str],
     return {"key": key, "kind": kind, "case_ref": case_ref, "checkpoint_ref": checkpoint_ref,
             "state": "queued", "to_addrs": list(to), "cc_addrs": list(cc),
             "subject": rendered.subject, "body_text": rendered.text, "body_html": rendered.html,
-            "attempts": 0, "next_attempt_at": now, "created_at": now}
+            "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "personalisation": None if context is None else personalisation_for(kind, context)}
 
 
 def exists(conn: Connection, key: str) -> bool:
@@ -149,7 +160,7 @@ def is_due(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
 
 
 _CLAIM_COLUMNS = (_C.id, _C.key, _C.to_addrs, _C.cc_addrs, _C.subject, _C.body_text,
-                  _C.body_html, _C.attempts, _C.kind)
+                  _C.body_html, _C.attempts, _C.kind, _C.personalisation, _C.notify_ids)
 
 
 def claim_batch(bind: Engine | Connection, *, owner: str, now: datetime, batch: int = 100,
@@ -176,7 +187,8 @@ def claim_batch(bind: Engine | Connection, *, owner: str, now: datetime, batch: 
                 .values(claimed_by=owner, claim_expires=now + timedelta(seconds=claim_seconds))
             )
     return [Claimed(row.id, row.key, list(row.to_addrs), list(row.cc_addrs), row.subject,
-                    row.body_text, row.body_html, row.attempts, row.kind) for row in rows]
+                    row.body_text, row.body_html, row.attempts, row.kind, row.personalisation,
+                    tuple(row.notify_ids or ())) for row in rows]
 
 
 def backoff_seconds(tries: int, rng: random.Random) -> float:
@@ -193,7 +205,17 @@ _MARK_SENT = update(_T).where(_OURS).values(
     notify_ids=bindparam("notify_ids"), receipt=bindparam("receipt"))
 _MARK_FAILED = update(_T).where(_OURS).values(
     state=bindparam("new_state"), attempts=bindparam("tries"), last_error=bindparam("answer"),
-    next_attempt_at=bindparam("next_at"), claimed_by=None, claim_expires=None)
+    next_attempt_at=bindparam("next_at"), claimed_by=None, claim_expires=None,
+    notify_ids=bindparam("notify_ids"))
+
+
+def _receipts(row: Claimed, result: SendResult) -> list[dict[str, str]] | None:
+    """The row's notifications after `result`: those of this try, and those an earlier try
+    had (Notify accepted them; this try sent to the others), one a recipient."""
+    new = [{"id": id, "to": to, "status": "created"} for id, to in result.receipts]
+    again = {n["to"].lower() for n in new}
+    kept = [dict(n) for n in row.notify_ids if n["to"].lower() not in again]
+    return kept + new or None
 
 
 def record_outcomes(bind: Engine | Connection, *, owner: str,
@@ -212,14 +234,15 @@ def record_outcomes(bind: Engine | Connection, *, owner: str,
     dead: list[dict[str, Any]] = []
     for row, result in outcomes:
         tries = row.attempts + 1
+        ids = _receipts(row, result)
         if isinstance(result, Sent):
-            ids = [{"id": id, "to": to, "status": "created"} for id, to in result.receipts] or None
             sent.append({"row_id": row.id, "owner": owner, "at": now, "answer": result.response,
                          "tries": tries, "notify_ids": ids, "receipt": "pending" if ids else None})
             continue
         give_up = isinstance(result, PermFailure) or tries >= max_attempts
         failed: dict[str, Any] = {
             "row_id": row.id, "owner": owner, "tries": tries, "answer": result.reason,
+            "notify_ids": ids,
             "new_state": "dead" if give_up else "queued",
             "next_at": now if give_up else now + timedelta(seconds=backoff_seconds(tries, rng))}
         (dead if give_up else retrying).append(failed)
@@ -235,7 +258,7 @@ def _build(row: Claimed, *, sender: str, domain: str, date: datetime) -> EmailMe
     return build_message(
         sender=sender, to=row.to, cc=row.cc, subject=row.subject, text=row.text, html=row.html,
         message_id=message_id_for(row.id, row.key, domain), date=date, key=row.key,
-        kind=row.kind or None)
+        kind=row.kind or None, personalisation=row.personalisation, accepted=row.notify_ids)
 
 
 def deliver(

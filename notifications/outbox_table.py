@@ -34,10 +34,14 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     # GOV.UK Notify: its notifications for the row, `[{"id", "to", "status"}]`
-    # (one a recipient), and where the row's delivery receipts stand:
+    # (one a recipient accepted, kept while the others are retried), and where the row's delivery receipts stand:
     # "pending" until every one is final, then "delivered" (or NULL: not Notify).
     Column("notify_ids", JSON),
     Column("receipt", String(20)),
+    # What a kind's own Notify template is filled in with, `{"case_ref": …}`,
+    # computed when the row is queued (notify_templates.personalisation_for;
+    # NULL on rows queued before it was kept: they go by the generic template).
+    Column("personalisation", JSON),
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_receipt", "receipt"),
 )

@@ -31,8 +31,11 @@ A result is one of three small classes:
 position (None where a message was not tried), for scripts and tests.
 
 A transport that hands messages to a service keeping its own record of each
-(GOV.UK Notify) puts that service's ids in `Sent.receipts`, one
-`(id, address)` pair per recipient, so delivery receipts can be matched.
+(GOV.UK Notify) puts that service's ids in the result's `receipts`, one
+`(id, address)` pair per recipient it accepted, so delivery receipts can be
+matched; a failure's receipts are the recipients accepted before it, which
+the outbox keeps so that the retry goes only to the others (the message's
+`accepted`).
 """
 from __future__ import annotations
 
@@ -54,11 +57,14 @@ class Sent:
 @dataclass(frozen=True)
 class TempFailure:
     reason: str
+    # Recipients the service accepted before the failure: a retry sends only to the others.
+    receipts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class PermFailure:
     reason: str
+    receipts: tuple[tuple[str, str], ...] = ()
 
 
 SendResult = Union[Sent, TempFailure, PermFailure]

@@ -122,6 +122,25 @@ def test_a_technical_failure_is_sent_again(outbox_db, notify_stub, clock):
     assert str(receipts(outbox_db, notify_stub, clock)) == "delivered 1, dead 0, retrying 0, waiting 0"
 
 
+def test_a_temporary_failure_for_one_recipient_is_sent_again_to_that_one_alone(outbox_db, notify_stub, clock):
+    [id] = queue(outbox_db, clock, cc=(CASEWORKER,))
+    notify_stub.will_end_as(COUNCIL, "temporary-failure")
+    send(outbox_db, notify_stub, clock)
+    assert str(receipts(outbox_db, notify_stub, clock)) == "delivered 0, dead 0, retrying 1, waiting 0"
+    [caseworker] = notify_stub.to(CASEWORKER)
+
+    notify_stub.will_end_as(COUNCIL, "delivered")
+    clock.advance(73)
+    assert str(send(outbox_db, notify_stub, clock)) == "sent 1, retrying 0, dead 0"
+    assert str(receipts(outbox_db, notify_stub, clock)) == "delivered 1, dead 0, retrying 0, waiting 0"
+
+    assert (len(notify_stub.to(COUNCIL)), len(notify_stub.to(CASEWORKER))) == (2, 1)
+    again = notify_stub.to(COUNCIL)[1]
+    assert row(outbox_db, id).notify_ids == [
+        {"id": caseworker.id, "to": CASEWORKER, "status": "delivered"},
+        {"id": again.id, "to": COUNCIL, "status": "delivered"}]
+
+
 def test_a_receipt_for_a_notification_the_row_no_longer_holds_changes_nothing(outbox_db, notify_stub, clock):
     [id] = queue(outbox_db, clock)
     send(outbox_db, notify_stub, clock)

@@ -17,7 +17,8 @@ from notifications import (PermFailure, Sent, build_message, deliver, enqueue,
                            message_id_for, render, send_all, transport_from_env)
 from notifications.outbox import outbox
 from notifications.notify import NotifyTransport, RateLimiter, unwrap
-from notifications.notify_templates import NotifyTemplates, templates_from_env
+from notifications.notify_templates import (NotifyTemplates, kind_fields, needs,
+                                            personalisation_for, templates_from_env)
 from notifications.render import _wrap
 from tests.notifications.mail_fixtures import kinds_with_case_kinds, realistic_context
 from notifications.kinds import KINDS
@@ -29,13 +30,16 @@ WHEN = datetime(2014, 4, 7, 8, 0, tzinfo=timezone.utc)
 T = outbox
 
 
-def a_message(n=1, kind="checkpoint.reminder", to=(COUNCIL,), cc=(CASEWORKER,)):
-    rendered = render(kind, realistic_context(kind))
+def a_message(n=1, kind="checkpoint.reminder", to=(COUNCIL,), cc=(CASEWORKER,), kept=True):
+    """As the outbox builds it; `kept=False`: a row queued before its personalisation was kept."""
+    context = realistic_context(kind)
+    rendered = render(kind, context)
     key = f"TCA-2013-{n:04d}/Q2:{kind.split('.')[1]}"
     return build_message(sender=SENDER, to=list(to), cc=list(cc), subject=rendered.subject,
                          text=rendered.text, html=rendered.html,
                          message_id=message_id_for(n, key, "casework.example.gov.uk"),
-                         date=WHEN, key=key, kind=kind)
+                         date=WHEN, key=key, kind=kind,
+                         personalisation=personalisation_for(kind, context) if kept else None)
 
 
 def notify(stub, **options) -> NotifyTransport:
@@ -204,6 +208,61 @@ def test_a_kind_with_its_own_template_is_sent_with_it(notify_stub):
     assert by_kind["reminder"].template_id == notify_stub.generic_template
 
 
+def test_a_kinds_own_template_is_given_exactly_its_placeholders_filled_in(notify_stub):
+    own = notify_stub.add_template("((case_ref)): ((return_name)) return overdue",
+                                   "Dear ((council_name)),\n\nthe return was due by ((due_date)).")
+    transport = NotifyTransport(notify_stub.api_key, NotifyTemplates(None, {
+        kind: own if kind == "checkpoint.overdue" else notify_stub.generic_template for kind in KINDS}),
+        base_url=notify_stub.base_url)
+
+    [result] = send(transport, [a_message(1, "checkpoint.overdue", cc=())])
+
+    [sent] = notify_stub.wait_for(1)
+    assert isinstance(result, Sent)
+    assert sent.subject == "TCA-2013-0007: Q2 return overdue"
+    assert sent.body == ("Dear Tewkesbury Borough Council,\n\n"
+                         "the return was due by Friday 4 April 2014.")
+    assert tuple(sent.personalisation) == needs("checkpoint.overdue")
+    assert sent.personalisation["late_from_date"] == ""        # not late: blank, but given
+
+
+@pytest.mark.parametrize("kind, case_kind", kinds_with_case_kinds(KINDS))
+def test_each_value_a_kinds_own_template_is_given_is_as_its_email_prints_it(kind, case_kind):
+    context = realistic_context(kind, case_kind)
+    rendered = render(kind, context)
+
+    values = personalisation_for(kind, context)
+
+    assert tuple(values) == needs(kind)[2:]
+    # Each as Jinja evaluates the expression the template prints (blank for none)…
+    from notifications.templating import _ENV
+    for f in kind_fields(kind):
+        if not f.only_if:
+            jinja = _ENV.compile_expression(f.expression, undefined_to_none=False)(**context)
+            assert values[f.name] == ("" if jinja is None else str(jinja)), f.name
+    # …and what the email printed unconditionally is there to be seen.
+    printed = rendered.subject + "\n" + unwrap(rendered.text)
+    assert {values["case_ref"], values["council_name"], values["programme_name"]} <= \
+        {v for v in values.values() if v and v in printed}
+
+
+def test_a_row_queued_before_its_values_were_kept_goes_by_the_generic_template(notify_stub):
+    own = notify_stub.add_template("((case_ref)) overdue", "((body))")
+    only_own = NotifyTemplates(None, {kind: own for kind in KINDS})
+    both = NotifyTemplates(notify_stub.generic_template, {"checkpoint.overdue": own})
+
+    [by_generic] = send(NotifyTransport(notify_stub.api_key, both, base_url=notify_stub.base_url),
+                        [a_message(1, "checkpoint.overdue", cc=(), kept=False)])
+    [refused] = send(NotifyTransport(notify_stub.api_key, only_own, base_url=notify_stub.base_url),
+                     [a_message(2, "checkpoint.overdue", cc=(), kept=False)])
+
+    [sent] = notify_stub.wait_for(1)
+    assert isinstance(by_generic, Sent) and sent.template_id == notify_stub.generic_template
+    assert set(sent.personalisation) == {"subject", "body"}
+    # No generic template to fall back on: Notify says what is missing, a dead letter.
+    assert refused == PermFailure("Notify 400: BadRequestError: Missing personalisation: case_ref")
+
+
 def test_a_notify_outbox_row_keeps_notifys_ids(notify_stub, outbox_db):
     kind = "checkpoint.overdue"
     with outbox_db.begin() as conn:
@@ -219,3 +278,33 @@ def test_a_notify_outbox_row_keeps_notifys_ids(notify_stub, outbox_db):
     assert row.notify_ids == [{"id": sent[0].id, "to": COUNCIL, "status": "created"},
                               {"id": sent[1].id, "to": CASEWORKER, "status": "created"}]
     assert (row.state, row.receipt) == ("sent", "pending")
+
+
+def test_a_retry_sends_only_to_the_recipients_notify_has_not_accepted(notify_stub, outbox_db):
+    kind = "checkpoint.overdue"
+    with outbox_db.begin() as conn:
+        id = enqueue(conn, key="TCA-2013-0007/Q2:overdue", kind=kind, to=[COUNCIL], cc=[CASEWORKER],
+                     now=WHEN, rendered=render(kind, realistic_context(kind)))
+    notify_stub.fail_for(CASEWORKER, status=500)
+
+    first = deliver(outbox_db, notify(notify_stub), now=lambda: WHEN, owner="w", sender=SENDER,
+                    rng=random.Random(1))
+    with outbox_db.connect() as conn:
+        waiting = conn.execute(select(T).where(T.c.id == id)).one()
+    [council] = notify_stub.wait_for(1)
+    later = WHEN + (waiting.next_attempt_at - WHEN) * 2
+    second = deliver(outbox_db, notify(notify_stub), now=lambda: later, owner="w", sender=SENDER,
+                     rng=random.Random(1))
+    with outbox_db.connect() as conn:
+        row = conn.execute(select(T).where(T.c.id == id)).one()
+
+    assert (str(first), str(second)) == ("sent 0, retrying 1, dead 0", "sent 1, retrying 0, dead 0")
+    assert (waiting.state, waiting.attempts, waiting.last_error) == ("queued", 1, "Notify 500: Exception: Internal server error")
+    assert waiting.notify_ids == [{"id": council.id, "to": COUNCIL, "status": "created"}]
+    # The retry went to the caseworker alone: the council has it once.
+    assert [n.email_address for n in notify_stub.notifications] == [COUNCIL, CASEWORKER]
+    caseworker = notify_stub.notifications[1]
+    assert row.notify_ids == [{"id": council.id, "to": COUNCIL, "status": "created"},
+                              {"id": caseworker.id, "to": CASEWORKER, "status": "created"}]
+    assert (row.state, row.attempts, row.receipt) == ("sent", 2, "pending")
+    assert "accepted on an earlier try: " + f"{COUNCIL} ({council.id})" in row.smtp_response

@@ -13,19 +13,17 @@ notify_app = typer.Typer(help=summary("notify"), no_args_is_help=True)
 
 @notify_app.command("templates", short_help="The Notify templates to create, kind by kind.")
 def templates(as_json: bool = JSON_OPT) -> None:
-    """For each message kind, the subject and body its Notify template needs, in Notify's
-    ((placeholder)) syntax, and which template the settings give it."""
-    from notifications.kinds import KINDS
-    from notifications.notify_templates import (GENERIC_BODY, GENERIC_SUBJECT, NotifyTemplates,
-                                                template_sheet, templates_from_env)
+    """For each message kind, the subject and body of a Notify template of its own, in Notify's
+    ((placeholder)) syntax, the placeholders it is given filled in, and which template the
+    settings give it."""
+    from notifications.notify_templates import (NotifyTemplates, template_rows, template_sheet,
+                                                templates_from_env)
     try:
         chosen: NotifyTemplates | None = templates_from_env(os.environ)
     except ValueError:
         chosen = None          # not set up yet: this is how to set it up
     if as_json:
-        emit([{"kind": kind, "about": about, "subject": GENERIC_SUBJECT, "body": GENERIC_BODY,
-               "template": chosen.for_kind(kind) if chosen else None}
-              for kind, about in KINDS.items()], True)
+        emit(template_rows(chosen), True)
     else:
         typer.echo(template_sheet(chosen))
 

@@ -122,6 +122,7 @@ def page_of_messages(engine: Engine, state: str | None, after: int, limit: int) 
 
 def show(engine: Engine, id: int) -> tuple[dict, str]:
     """The row, and the message as it will be (or was) sent: headers, then the text part."""
+    from email.utils import parseaddr
     with reading(engine) as conn:
         row = outbox.get_message(conn, id)
     if row is None:
@@ -134,6 +135,11 @@ def show(engine: Engine, id: int) -> tuple[dict, str]:
     headers = "".join(f"{k}: {v}\n" for k, v in msg.items()
                       if k.lower() not in ("content-type", "mime-version", "content-transfer-encoding"))
     # Not headers of the message: where GOV.UK Notify has it, one line a recipient.
-    headers += "".join(f"Notify id: {n['id']} (to {n['to']}, {n['status']})\n"
-                       for n in row.get("notify_ids") or [])
+    notified = row.get("notify_ids") or []
+    headers += "".join(f"Notify id: {n['id']} (to {n['to']}, {n['status']})\n" for n in notified)
+    if notified:      # a try that failed part-way: the retry goes to those Notify has not accepted
+        had = {n["to"].lower() for n in notified}
+        bare = [parseaddr(value)[1] for value in row["to"] + row["cc"]]
+        headers += "".join(f"Notify id: none yet (to {address}, not accepted)\n"
+                           for address in bare if address.lower() not in had)
     return row, headers + "\n" + row["body_text"]

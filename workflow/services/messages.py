@@ -170,7 +170,8 @@ def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: Prog
     rendered = render(kind, values)
     _QUEUE.rowcount(conn, queued_row(
         key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered, now=now,
-        case_ref=case.ref, checkpoint_ref=checkpoint.ref if checkpoint is not None else None))
+        case_ref=case.ref, checkpoint_ref=checkpoint.ref if checkpoint is not None else None,
+        context=values))
     return key
 
 
