@@ -94,6 +94,15 @@ PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
     "review.label": ("review_name", "the annual review"),
     "review.due|longdate": ("review_due_date", "the day the review falls due"),
     "review.url": ("review_url", "where the review is recorded"),
+    "variation.label": ("variation_label", "the variation (V1, V2…)"),
+    "variation.ref": ("variation_ref", "the variation's reference"),
+    "variation.amount": ("variation_amount", "the award the variation proposes, in pounds"),
+    "variation.previous_amount": ("variation_previous_amount", "the award before it, in pounds"),
+    "variation.end_on|longdate": ("variation_end_date", "the end date the variation proposes"),
+    "variation.reason": ("variation_reason", "why the change is proposed"),
+    "variation.url": ("variation_url", "where the variation is decided"),
+    "variation.agreement_version": ("agreement_version", "the varied agreement's version"),
+    "variation.agreement_url": ("variation_agreement_url", "the varied grant agreement"),
 }
 # The filters a printed value may pass through (notifications.templating gives Jinja the same).
 FILTERS: Mapping[str, Callable[[Any], str]] = {
