@@ -151,3 +151,13 @@ def test_with_a_log_there_the_reader_reads_through_it(closed):
     reader.dispose()
     writer.dispose()
     assert names == ["casework.db", "casework.db-shm", "casework.db-wal"]
+
+
+def test_a_reader_used_after_its_engine_was_disposed_of_refuses_rather_than_read_unguarded(closed):
+    reader = make_engine(f"sqlite:///{closed}", read_only=True)
+    with database.reading(reader) as conn:
+        conn.exec_driver_sql("SELECT 1").scalar()
+    reader.dispose()                  # lets go of the shared lock
+    with pytest.raises(database.ReadInterrupted):
+        with database.reading(reader) as conn:
+            conn.exec_driver_sql("SELECT 1").scalar()

@@ -245,11 +245,15 @@ class Unlogged:
         except OSError:
             return None          # SQLite will say what is wrong with it
         tries = max(1, int(wait / _RETRY_SECONDS))
-        for _ in range(tries):
-            if _shared_lock(fd):
-                break
-            time.sleep(_RETRY_SECONDS)   # a last connection checkpointing as it closes
-        else:
+        try:
+            for _ in range(tries):
+                if _shared_lock(fd):
+                    break
+                time.sleep(_RETRY_SECONDS)   # a last connection checkpointing as it closes
+            else:
+                os.close(fd)
+                return None
+        except OSError:                  # a file system without these locks
             os.close(fd)
             return None
         if os.path.exists(path + "-wal") or os.path.exists(path + "-journal"):
@@ -260,7 +264,9 @@ class Unlogged:
     def check(self, *, again: bool = True) -> None:
         """ReadInterrupted if the file may have been written since the lock was taken
         (`again=False`: only the first time it is found so)."""
-        if not self._spoiled and self._fd >= 0 and os.path.exists(self.path + "-wal"):
+        if self._fd < 0:
+            self._spoiled = True     # used after its engine was disposed of: no lock any more
+        elif not self._spoiled and os.path.exists(self.path + "-wal"):
             try:
                 self._spoiled = _stamp(os.stat(self.path)) != self._stamp
             except OSError:
