@@ -43,17 +43,44 @@ def pg_url_for(name: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
+def _one_file(path) -> None:
+    """Move a SQLite database's write-ahead log into the file, so copying the file copies it all."""
+    raw = sqlite3.connect(path, isolation_level=None)
+    busy, _, _ = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    raw.close()
+    assert busy == 0, "the template's log could not be copied into it"
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     init(engine)
     engine.dispose()
-    raw = sqlite3.connect(path, isolation_level=None)
-    busy, _, _ = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    raw.close()
-    assert busy == 0, "the template's log could not be copied into it"   # one file to copy
+    _one_file(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def built_once(sqlite_template, tmp_path_factory):
+    """`built_once(name, build)`: the path of a SQLite database that `build(engine)` filled
+    once a run, starting from the migrated template, for tests to copy (`shutil.copy`) and
+    change as they like. The same name gives the same file: say in the name what was built.
+    For scenes that take seconds to build through the services and that many tests start from.
+    """
+    made: dict[str, object] = {}
+
+    def file(name: str, build):
+        if name not in made:
+            path = tmp_path_factory.mktemp("built") / f"{name}.db"
+            shutil.copy(sqlite_template, path)
+            engine = make_engine(f"sqlite:///{path}")
+            build(engine)
+            engine.dispose()
+            _one_file(path)
+            made[name] = path
+        return made[name]
+    return file
 
 
 @pytest.fixture(scope="session")
@@ -121,3 +148,36 @@ def world(db):
 def any_world(any_db):
     from tests.builders import World
     return World(any_db)
+
+
+# --- Wall time per test, opt in: CASEWORK_TEST_TIMES=path ----------------------------------
+# pytest's own durations read time.perf_counter, which freezegun replaces (a frozen test's
+# setup "takes" 1.4 billion seconds). CLOCK_MONOTONIC read through clock_gettime is not
+# patched by freezegun nor by workflow.clock.simulate (tests/test_wall_times.py checks it).
+# Each line of the file: seconds (setup + call + teardown), then the test's node id; a
+# fixture's setup is also written as "fixture <scope> <name>" lines. scripts/test_times.py
+# sums them by module and by fixture.
+
+def _wall() -> float:
+    import time
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+_TIMES = os.environ.get("CASEWORK_TEST_TIMES")
+
+
+if _TIMES:
+    _times_file = open(_TIMES, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (whole run)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        started = _wall()
+        yield
+        _times_file.write(f"{_wall() - started:.4f}\t{item.nodeid}\n")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(fixturedef, request):
+        started = _wall()
+        yield
+        _times_file.write(f"{_wall() - started:.4f}\tfixture {fixturedef.scope} "
+                          f"{fixturedef.argname}\t{request.node.nodeid}\n")
