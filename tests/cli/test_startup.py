@@ -72,6 +72,66 @@ def test_listing_cases_imports_neither_the_orm_nor_the_mail_templates(cli):
     assert not {f"workflow.cli.{e.module}" for n, e in COMMANDS.items() if n != "case"} & imported
 
 
+# What reading a case needs none of: the services that change one (and what they bring in:
+# the agreement's PDF and the cryptography under it, bank holidays, the metrics), the admin
+# log and the chain writer, the guards' facts, the programme files' parser.
+NOT_FOR_READING = ("workflow.services.lifecycle", "workflow.services.payments",
+                   "workflow.services.agreements", "workflow.services.agreement_pdf",
+                   "workflow.services.variations", "workflow.services.reviews",
+                   "workflow.services.diligence", "workflow.services.controls",
+                   "workflow.services.seals", "workflow.services.messages",
+                   "workflow.services.effects", "workflow.services.facts",
+                   "workflow.runtime.metrics", "fpdf", "cryptography", "holidays", "pydantic")
+NOT_FOR_LISTING = ("workflow.services.admin_log", "workflow.services.chain", "states.facts",
+                   "workflow.services.programme_files", "states.programme", "tomllib")
+
+
+def test_listing_cases_imports_no_service_that_changes_a_case(cli):
+    imported = modules_after("case", "list", env={"CASEWORK_DB": cli.url})
+
+    assert not {*NOT_FOR_READING, *NOT_FOR_LISTING} & imported
+
+
+def test_showing_a_case_imports_no_service_that_changes_a_case(monitored):
+    ref = monitored.ok("case", "list", "--json").json()[0]["ref"]
+
+    imported = modules_after("case", "show", ref, env={"CASEWORK_DB": monitored.url})
+
+    assert not {*NEVER_ON_START, *NOT_FOR_READING, "rich"} & imported
+
+
+# Prints, at exit, whether the collector is on and how many objects start-up froze.
+_COLLECTOR = """
+import atexit, gc, json, sys
+atexit.register(lambda: print("\\n" + json.dumps([gc.isenabled(), gc.get_freeze_count()])))
+sys.argv = ["casework", *sys.argv[1:]]
+from workflow.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("args", [("case", "list"), ("--help",)])
+def test_a_command_runs_with_the_collector_on_and_what_start_up_made_frozen(cli, args):
+    # main() holds the collector off while modules load, then freezes what they made
+    # (so no collection walks it again, nor the exit) and turns it back on: a long
+    # command (serve, demo) still has its garbage collected.
+    ran = subprocess.run([sys.executable, "-c", _COLLECTOR, *args], capture_output=True,
+                         text=True, env={**os.environ, "CASEWORK_DB": cli.url}, timeout=120)
+    enabled, frozen = json.loads(ran.stdout.rstrip().rsplit("\n", 1)[-1])
+
+    assert ran.returncode == 0, ran.stderr
+    assert enabled
+    assert frozen > 10_000
+
+
+def test_importing_the_command_line_leaves_the_collector_alone():
+    ran = subprocess.run([sys.executable, "-c", "import gc, json, workflow.cli; "
+                          "print(json.dumps([gc.isenabled(), gc.get_freeze_count()]))"],
+                         capture_output=True, text=True, timeout=120)
+
+    assert json.loads(ran.stdout) == [True, 0]
+
+
 def test_a_whole_number_option_is_taken_without_pydantic(monitored):
     # typer would check `--version 1` with a pydantic adapter (0.1 s of imports);
     # workflow/cli/__init__.py takes a plain whole number within min and max as it is.

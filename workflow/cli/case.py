@@ -1,6 +1,6 @@
 """`casework case open|amend|advance|assign|show|list|history`."""
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from sqlalchemy import select
@@ -108,8 +108,8 @@ def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT,
     if as_json:
         emit(case, True)
         return
-    names, specs = _directory()
-    shown = _words.case_listing(case, lead_names=names, spec=specs.get(case["programme"]))
+    names, spec = _names_and_spec(case["programme"])
+    shown = _words.case_listing(case, lead_names=names, spec=spec)
     if version is not None:
         shown = _words.with_application_version(shown, case["application_version"])
     emit(shown, False)
@@ -158,6 +158,17 @@ def _directory(*, specs: bool = True) -> tuple[dict[str, str], dict]:
         from workflow.services import programme_files as programmes
         return names, {code: programmes.spec_for(conn, code)
                        for code in conn.execute(select(programmes.programmes.c.code)).scalars()}
+
+
+def _names_and_spec(programme: str) -> tuple[dict[str, str], Any]:
+    """Organisations' names by code, and the rules of `programme` alone (None if it has none):
+    one case's page parses one programme file, not all of them."""
+    from workflow.services import directory as people
+    from workflow.services import programme_files as programmes
+    from workflow.storage.db import reading
+    with reading(engine()) as conn:
+        return ({o["code"]: o["name"] for o in people.list_orgs(conn)},
+                programmes.find_spec(conn, programme))
 
 
 def register(app: typer.Typer) -> None:

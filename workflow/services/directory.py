@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -12,15 +12,16 @@ from states import DEFINITIONS
 from states.errors import DocumentError
 from states.money import money_json, parse_money
 from states.roles import ROLES
-from workflow import clock
-from workflow.services import admin_log
-from workflow.services.admin_log import Admin
 from workflow.services.engine import Actor
 from workflow.errors import (Malformed, OrganisationNotFound, PermissionDenied, PersonNotFound,
                              RuleViolation)
 from workflow.storage.tables import cases, organisations, people
 from workflow.storage.prepared import Prepared
-from workflow.services.chain import moment
+
+if TYPE_CHECKING:
+    from workflow.services.admin_log import Admin
+# Reading people and organisations (every command's `--as`, `case list`'s
+# names) needs neither the admin log nor the clock: adding one imports them.
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,39}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -83,6 +84,9 @@ def add_org(conn: Connection, code: str, *, name: str, email: str,
         raise RuleViolation(f"Organisation {code} already exists.")
     row = dict(code=code, name=name, email=email, escalation_email=escalation_email,
                kind=kind, esg_allocation_pence=esg, org_id=org_id)
+    from workflow import clock
+    from workflow.services import admin_log
+    from workflow.services.admin_log import Admin
     admin_log.hold(conn)
     conn.execute(organisations.insert().values(**row))
     admin_log.append(conn, by or Admin.operator(), "org_add", code, before=None,
@@ -133,6 +137,9 @@ def add_user(conn: Connection, name: str, *, roles: Iterable[str], email: str | 
         raise Malformed(f"Person {name}", problems)
     if org is not None:
         get_org(conn, org)
+    from workflow import clock
+    from workflow.services import admin_log
+    from workflow.services.admin_log import Admin
     admin_log.hold(conn)
     try:
         with conn.begin_nested():
@@ -158,6 +165,7 @@ def open_cases_of(conn: Connection, name: str) -> int:
 
 
 def person_json(r: Any) -> dict[str, Any]:
+    from workflow.services.chain import moment
     return {"name": r.name, "roles": list(r.roles), "email": r.email, "org": r.org,
             "disabled": r.disabled_at is not None,
             "disabled_at": moment(r.disabled_at) if r.disabled_at is not None else None}

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from states import Definition, T
-from states.facts import Facts
 from states.roles import ROLE_PREFERENCE
 if TYPE_CHECKING:
+    from states.facts import Facts
     from states.rules import Rule
 from workflow.errors import GuardFailed, InvalidTransition, PermissionDenied, ReasonRequired
 

@@ -21,7 +21,6 @@ from workflow.services.engine import Actor, allowed_triggers
 from workflow.storage.db import reading
 from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
-from workflow.services.chain import as_dict, rows_for
 from workflow.storage.tables import case_orgs, cases
 
 _CASE_BY_REF = Prepared(select(cases).where(cases.c.ref == bindparam("ref")), record=CaseRecord)
@@ -131,6 +130,7 @@ def _refuse_unknown_filters(kind: str | None, state: str | None) -> None:
 
 
 def case_history(engine: Engine, ref: str) -> list[dict[str, Any]]:
+    from workflow.services.chain import as_dict, rows_for    # the history's reader, not the list's
     with reading(engine) as conn:
         case = load_case(conn, ref)
         return [as_dict(r) for r in rows_for(conn, case.id)]
