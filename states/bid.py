@@ -59,8 +59,11 @@ BID = Definition(
         T("decline", "award_offered", "declined", roles=COUNCIL_OR_CASEWORKER,
           effects=["release_funds", "cancel_payments"], moves_funds=True,
           notice=Notice("bid.declined", *_TO_COUNCIL)),
+        # What no tranche will pay (a last return waived, so its tranche never fell due)
+        # goes back to the fund; what is paid or due stays committed.
         T("complete", "in_monitoring", "closed", roles=CASEWORKER,
-          guards=["all_checkpoints_accepted"]),
+          guards=["all_checkpoints_accepted"], effects=["release_unscheduled"],
+          moves_funds=True),
         T("suspend", "in_monitoring", "suspended", roles={"caseworker", "system"},
           effects=["hold_payments"],
           notice=Notice("case.suspended", ("council",), ("escalation", "caseworker"))),

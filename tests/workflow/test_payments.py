@@ -73,6 +73,49 @@ def test_q2_and_the_last_return_release_the_other_tranches_and_they_add_up_to_th
     assert verified(any_world)
 
 
+def held_for(world, ref: str) -> tuple[int, int]:
+    """(what the case holds in the fund ledger, the programme's committed total), in pence."""
+    from workflow.services import awards
+    with reading(world.engine) as conn:
+        case = lifecycle.load_case(conn, ref)
+        return awards.reserved_for(conn, case.id), awards.balance_pence(conn, "tca-2013")
+
+
+def test_completing_with_the_last_return_waived_gives_its_tranche_back_to_the_fund(any_world):
+    """The last tranche is paid against the last return's evidence: waived, it never falls
+    due, so completing the award releases it; what is paid or due stays committed."""
+    any_world.cast()
+    ref = award(any_world)
+    open_returns(any_world, ref)
+    for label in ("Q1", "Q2", "Q3"):
+        accept_return(any_world, ref, label)
+    with freeze_time(LATER):
+        from workflow.services import monitoring
+        monitoring.decide_return(any_world.engine, f"{ref}/Q4", "waive", "carol",
+                                 reason="The project ended early; the council said so.")
+        held, committed = held_for(any_world, ref)
+        assert held == 250_000_00
+        lifecycle.advance(any_world.engine, ref, "complete", "carol")
+
+    assert held_for(any_world, ref) == (187_500_00, committed - 62_500_00)
+    assert [p["state"] for p in payments.list_payments(any_world.engine, case=ref)] == [
+        "due", "due"]                 # P1 and P2 still to be paid: still committed
+    assert verified(any_world)
+
+
+def test_completing_after_every_tranche_fell_due_releases_nothing(any_world):
+    any_world.cast()
+    ref = award(any_world)
+    open_returns(any_world, ref)
+    for label in ("Q1", "Q2", "Q3", "Q4"):
+        accept_return(any_world, ref, label)
+    before = held_for(any_world, ref)
+    with freeze_time(LATER):
+        lifecycle.advance(any_world.engine, ref, "complete", "carol")
+
+    assert held_for(any_world, ref) == before == (250_000_00, before[1])
+
+
 def test_the_schedules_arithmetic_is_in_pence_and_never_loses_one():
     shares = [Decimal(50), Decimal(25), Decimal(25)]
     for award_pence in (0, 1, 3, 99, 100_001, 25_000_003):

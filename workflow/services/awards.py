@@ -78,6 +78,20 @@ def release(done: "MoveDone") -> None:
         _enter(done.conn, c, "release", held, done.now)
 
 
+def release_unscheduled(done: "MoveDone") -> None:
+    """The award completed: what no payment will ever carry goes back to the fund (a tranche
+    whose event never came, such as the last return's when that return was waived). What
+    is paid, or due and still to be paid, stays committed. A programme that pays outside
+    casework (`no_payments`) keeps the whole award committed."""
+    from workflow.services.payments import scheduled_pence
+    if not done.spec.tranches:
+        return
+    c = done.case
+    unscheduled = reserved_for(done.conn, c.id) - scheduled_pence(done.conn, c.id)
+    if unscheduled > 0:
+        _enter(done.conn, c, "release", unscheduled, done.now)
+
+
 def vary(conn: Connection, case: Any, difference: int, now: "datetime") -> None:
     """An approved variation's ledger row: an increase reserves the difference, a decrease
     releases it (nothing for none). The caller holds the programme row (`lock_fund`)."""

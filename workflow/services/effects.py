@@ -43,6 +43,7 @@ Effect = Callable[[MoveDone], None]
 EFFECTS: dict[str, Effect] = {
     "reserve_funds": awards.reserve,
     "release_funds": awards.release,
+    "release_unscheduled": awards.release_unscheduled,
     "schedule_checkpoints": monitoring.schedule_checkpoints,
     "lift_risk": monitoring.lift_risk,
     # Payments (issue 19): tranches fall due, are held, released and cancelled with the case.
@@ -57,7 +58,7 @@ EFFECTS: dict[str, Effect] = {
 
 # Effects that write the fund ledger: only a transition declaring `moves_funds` may name them
 # (tests/workflow/test_definitions.py holds the definitions to it).
-WRITE_LEDGER = frozenset({"reserve_funds", "release_funds"})
+WRITE_LEDGER = frozenset({"reserve_funds", "release_funds", "release_unscheduled"})
 
 # Effects that write to the case row itself (its chain head, its "at risk" flag):
 # after them the mover reads the case again rather than trust its own copy.

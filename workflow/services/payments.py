@@ -136,6 +136,12 @@ def paid_pence(conn: Connection, case_id: int) -> int:
         payments.c.case_id == case_id, payments.c.state.in_(SETTLED))).scalar() or 0)
 
 
+def scheduled_pence(conn: Connection, case_id: int) -> int:
+    """What one case's payments carry that are not cancelled: paid, or still to be paid."""
+    return int(conn.execute(select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
+        payments.c.case_id == case_id, payments.c.state.in_(LIVE))).scalar() or 0)
+
+
 # --- the one writer of a payment's move --------------------------------------------
 def _write(conn: Connection, case: CaseRecord, pay: Payment, *, trigger: str, dest: str,
            actor: str, role: str, now: datetime, reason: str | None = None,
