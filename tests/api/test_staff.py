@@ -130,3 +130,34 @@ def test_a_publication_stopped_by_an_unknown_organisation_is_422_naming_it(api):
     assert answer.json()["violations"] == [
         f"{ref}: E09000099 (Nowhere Borough Council) has no 360Giving org-id and no English "
         f"council of that name is in the register; record its org-id with --org-id"]
+
+
+# --- the admin log ----------------------------------------------------------------------------
+def test_an_auditor_reads_the_admin_log_in_order_by_page_as_audit_admin_json(api):
+    from workflow.services import admin_log, administration, directory
+    from workflow.services.admin_log import Admin
+    from workflow.storage.db import reading
+    with api.engine.begin() as conn:
+        by = Admin.operator("ops")
+        directory.add_user(conn, "cody", roles=["caseworker"], by=by)
+        administration.set_disabled(conn, "cody", True, by, at=datetime(2013, 6, 3, tzinfo=timezone.utc))
+    with reading(api.engine) as conn:
+        every = admin_log.rows(conn)
+
+    first = api.get("/audit/admin-log", who="audrey", params={"limit": 2}).json()
+    rest = api.get("/audit/admin-log", who="audrey",
+                   params={"limit": 500, "cursor": first["next_cursor"]}).json()
+    only = api.get("/audit/admin-log", who="audrey",
+                   params={"action": "user_disable", "target": "cody"}).json()
+
+    assert first["items"] + rest["items"] == json.loads(json.dumps(every))
+    assert rest["next_cursor"] is None
+    assert [(r["action"], r["target"], r["actor"], r["after"]["disabled_at"][:10])
+            for r in only["items"]] == [("user_disable", "cody", "ops", "2013-06-03")]
+
+
+def test_the_admin_log_is_for_auditors_and_refuses_an_unknown_action(api):
+    assert api.get("/audit/admin-log", who="carol").status_code == 403
+    assert api.get("/audit/admin-log", who=None).status_code == 401
+    assert api.get("/audit/admin-log", who="audrey",
+                   params={"action": "user_delete"}).status_code == 400

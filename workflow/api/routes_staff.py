@@ -1,4 +1,4 @@
-"""Staff reads: the outbox (caseworkers) and the history export (auditors)."""
+"""Staff reads: the outbox (caseworkers), the history export and the admin log (auditors)."""
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from workflow import clock
-from workflow.services import access
+from workflow.services import access, admin_log
 from workflow.api import paging
 from workflow.runtime import mail
 from workflow.api.deps import caller, engine_of, errors, json_response
-from workflow.api.schemas import ExportRow, OutboxPage
+from workflow.api.schemas import AdminLogPage, ExportRow, OutboxPage
 from workflow.services.lifecycle import load_case
 from workflow.storage.db import reading
 from workflow.services.engine import Actor
@@ -69,6 +69,27 @@ def export(request: Request,
     media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
     return StreamingResponse(streamed(engine, format, case_id, since_at), media_type=media,
                              headers=download)
+
+
+@router.get("/audit/admin-log", response_model=AdminLogPage, responses=errors(400, 401, 403),
+            summary="The admin log", description="Every change an administrator made, in the "
+            "order written (`audit admin --json`): who, when, what, before and after, and each "
+            "row's hash in the log's own chain. Auditors only.")
+def admin_log_rows(request: Request,
+                   action: Optional[Literal[admin_log.ACTIONS]] = Query(  # type: ignore[valid-type]
+                       None, description="Only this kind of change."),
+                   target: Optional[str] = Query(None, max_length=80,
+                                                 description="Only changes to this "
+                                                             "organisation, person or "
+                                                             "programme."),
+                   cursor: Optional[str] = paging.CursorQuery, limit: int = paging.LimitQuery,
+                   actor: Actor = Depends(caller)) -> Response:
+    access.require(actor, "audit_export")
+    after = paging.decode(cursor, "admin", int) or 0
+    with reading(engine_of(request)) as conn:
+        found = admin_log.rows(conn, action=action, target=target, after_id=after,
+                               limit=limit + 1)
+    return json_response(paging.page(found, limit, lambda r: r["id"], "admin"))
 
 
 _ = ExportRow          # referenced by the export's documented schema

@@ -348,6 +348,26 @@ class OutboxPage(_Shape):
     next_cursor: Optional[str]
 
 
+class AdminLogRow(_Shape):
+    """One change an administrator made (`audit admin --json`): who, when, what, the values
+    before and after, and the row's hash in the log's chain."""
+
+    id: int
+    at: str = Field(json_schema_extra={"format": "date-time"})
+    actor: str
+    role: Literal["admin", "operator"]
+    action: str = Field(examples=["user_disable"])
+    target: str
+    before: Optional[Any] = None
+    after: Optional[Any] = None
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class AdminLogPage(_Shape):
+    items: list[AdminLogRow]
+    next_cursor: Optional[str]
+
+
 class GrantPackage(_Shape):
     """A 360Giving data package (standard 1.4), validated against the standard's schema."""
 

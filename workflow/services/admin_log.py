@@ -125,8 +125,12 @@ def as_dict(row: Any) -> dict[str, Any]:
 
 
 def rows(conn: Connection, *, action: str | None = None, target: str | None = None,
-         newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+         newest_first: bool = False, limit: int | None = None,
+         after_id: int | None = None) -> list[dict[str, Any]]:
+    """The log's rows in the order written (or newest first); `after_id` pages through it."""
     q = select(admin_log).order_by(admin_log.c.id.desc() if newest_first else admin_log.c.id)
+    if after_id is not None:
+        q = q.where(admin_log.c.id > after_id)
     if action is not None:
         q = q.where(admin_log.c.action == action)
     if target is not None:
