@@ -148,3 +148,19 @@ def test_each_command_says_in_its_own_help_what_the_list_says(name):
     command = every_command().commands[name]
 
     assert command.get_short_help_str(limit=200) == summary(name)
+
+
+def test_reading_the_outbox_imports_no_metrics(cli):
+    # Only a delivery run counts messages (prometheus_client); listing the outbox does not.
+    imported = modules_after("outbox", "list", env={"CASEWORK_DB": cli.url})
+
+    assert "workflow.runtime.mail" in imported
+    assert "prometheus_client" not in imported
+
+
+def test_an_option_of_another_type_left_out_builds_no_pydantic_adapter(cli):
+    # `--public-key FILE` and `--seals DIR` are paths: typer's adapter for them (and
+    # pydantic) is built only when one is given.
+    imported = modules_after("audit", "verify", env={"CASEWORK_DB": cli.url})
+
+    assert "pydantic" not in imported

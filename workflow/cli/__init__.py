@@ -159,7 +159,9 @@ def _plain_values_skip_pydantic() -> None:
     for an int option (`case show --version 2`) is taken the same way when it
     is within the option's min and max. Values of any other type, or of
     another type than declared, still go through typer's own adapter, built
-    when first needed. (typer is pinned below 0.30 in
+    when a value comes: an option of another type (a file, a path) that is
+    left out is None before any coercion, so `audit verify` without
+    `--public-key` builds none. (typer is pinned below 0.30 in
     pyproject.toml; tests/cli/test_startup.py fails if pydantic comes back.)
     """
     from typer import core
@@ -181,11 +183,18 @@ def _plain_values_skip_pydantic() -> None:
                     return number
             return build(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
 
+    class _WhenGiven(RuntimeParam):
+        # RuntimeParam.coerce answers None (or () for many) for a value left out
+        # before it asks _coerce_value: typer's own is built for a value given.
+        def _coerce_value(self, value, param, ctx):  # type: ignore[no-untyped-def]
+            return build(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+
     def build_runtime_param(descriptor):  # type: ignore[no-untyped-def]
         if descriptor.annotation in (str, bool, int) and descriptor.file_annotation is None:
             return _AsGiven(parameter_info=descriptor.parameter_info,
                             annotation=descriptor.annotation)
-        return build(descriptor)
+        return _WhenGiven(parameter_info=descriptor.parameter_info,
+                          annotation=descriptor.annotation)
 
     core.build_runtime_param = build_runtime_param
 

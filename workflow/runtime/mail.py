@@ -17,7 +17,6 @@ from workflow.services.access import may_act
 from workflow.storage.db import reading
 from workflow.errors import Malformed, NotFound, SetupError
 from workflow.logs import event
-from workflow.runtime.metrics import MESSAGES
 
 log = logging.getLogger("casework.mail")
 
@@ -59,6 +58,7 @@ def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
         claim_seconds = claim_seconds_from_env(os.environ)
     except ValueError as err:
         raise Malformed("Mail settings", [str(err)]) from None
+    from workflow.runtime.metrics import MESSAGES    # prometheus_client: only delivery counts
     started = time.perf_counter()
     report = outbox.deliver(engine, transport, now=clock.now, owner=owner or worker_name(),
                             sender=sender, domain=MAIL_DOMAIN, claim_seconds=claim_seconds)
