@@ -90,3 +90,20 @@ def test_approving_by_a_non_approver_or_past_the_band_is_refused_and_writes_noth
     assert by_caseworker.status_code == 403
     assert past_band.status_code == 422 and "at most £500,000" in past_band.json()["detail"]
     assert rows(api.world) == before
+
+
+def test_an_offer_over_the_api_draws_its_pdf_before_taking_the_write_lock(api, monkeypatch):
+    from tests.workflow.awarding import recommended
+    from tests.workflow.test_agreements import (_drawing_spy, _sqlite_path,
+                                                _write_without_waiting)
+    ref = recommended(api.world, amount="250000")
+    api.world.countersign(ref, offering="april")
+    drawn = _drawing_spy(monkeypatch, lambda n: _write_without_waiting(_sqlite_path(api.engine)))
+
+    answer = api.advance(ref, "offer", who="april")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == "award_offered"
+    assert len(drawn) == 1
+    listed = api.get(f"/cases/{ref}/agreement", who="cllr").json()
+    assert [v["version"] for v in listed["versions"]] == [1]

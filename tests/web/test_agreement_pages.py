@@ -100,3 +100,23 @@ def test_a_refused_variation_on_the_page_says_why_and_writes_nothing(site):
     assert refused.status_code == 400
     assert "amount" in text_of(refused.text)
     assert variations.list_variations(site.engine, case=ref) == []
+
+
+def test_an_offer_from_the_case_page_draws_its_pdf_before_taking_the_write_lock(site,
+                                                                               monkeypatch):
+    from tests.workflow.test_agreements import (_drawing_spy, _sqlite_path,
+                                                _write_without_waiting)
+    if not site.engine.url.drivername.startswith("sqlite"):
+        return
+    ref = recommended_bid(site.world)
+    site.world.countersign(ref, offering="april")
+    drawn = _drawing_spy(monkeypatch, lambda n: _write_without_waiting(_sqlite_path(site.engine)))
+    version = str(lifecycle.show(site.engine, ref)["version"])
+
+    done = site.as_("april").post(f"/cases/{ref}/advance", {"trigger": "offer",
+                                                             "version": version})
+
+    assert done.status_code == 303
+    assert lifecycle.show(site.engine, ref)["state"] == "award_offered"
+    assert len(drawn) == 1
+    assert [v["version"] for v in agreements.listing(site.engine, ref)["versions"]] == [1]

@@ -116,3 +116,114 @@ def test_a_refused_offer_keeps_no_agreement(world):
         lifecycle.advance(world.engine, ref, "offer", "carol")     # not an approver
 
     assert agreements.listing(world.engine, ref)["versions"] == []
+
+
+# --- the offer's PDF is drawn before its transaction takes the write lock -----------------
+def _sqlite_path(engine) -> str:
+    return engine.test_url.removeprefix("sqlite:///")
+
+
+def _drawing_spy(monkeypatch, during):
+    """Every call of agreement_pdf.draw, in order; `during(n)` runs inside the n-th drawing."""
+    import workflow.services.agreement_pdf as agreement_pdf
+    drawn_texts = []
+    real = agreement_pdf.draw
+
+    def draw(text):
+        drawn_texts.append(text)
+        during(len(drawn_texts))
+        return real(text)
+    monkeypatch.setattr(agreement_pdf, "draw", draw)
+    return drawn_texts
+
+
+def _write_without_waiting(path: str) -> None:
+    """A write from another connection that will not wait a moment for the write lock."""
+    import sqlite3
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")          # "database is locked" if a writer holds it
+        other.execute("UPDATE organisations SET email = email WHERE code = 'E07000026'")
+        other.execute("COMMIT")
+    finally:
+        other.close()
+
+
+def test_the_offers_pdf_is_drawn_while_another_connection_may_write(db, monkeypatch):
+    from tests.builders import World
+    world = World(db).cast()
+    ref = recommended(world, amount="250000")
+    world.countersign(ref, offering="april")
+    drawn = _drawing_spy(monkeypatch, lambda n: _write_without_waiting(_sqlite_path(db)))
+
+    lifecycle.advance(db, ref, "offer", "april")         # as the command line and the demo do
+
+    shown, data = agreements.document(db, ref)
+    assert len(drawn) == 1                               # drawn once, before the transaction
+    assert shown["version"] == 1 and shown["sha256"] == hashlib.sha256(data).hexdigest()
+    assert history_rows(db, ref)["offer"]["agreement"] == {"version": 1,
+                                                           "sha256": shown["sha256"]}
+
+
+def test_a_face_draws_ahead_then_moves_in_its_own_unit_of_work(db, monkeypatch):
+    """As the web and the API do: draw_ahead, then the move in the face's unit of work."""
+    from tests.builders import World
+    from workflow.services.unit_of_work import UnitOfWork
+    world = World(db).cast()
+    ref = recommended(world, amount="250000")
+    world.countersign(ref, offering="april")
+    drawn = _drawing_spy(monkeypatch, lambda n: _write_without_waiting(_sqlite_path(db)))
+
+    ahead = lifecycle.draw_ahead(db, ref, "offer")
+    with UnitOfWork(db) as uow:
+        lifecycle.advance(uow, ref, "offer", "april", drawn=ahead)
+
+    assert len(drawn) == 1
+    assert agreements.document(db, ref)[0]["sha256"] == ahead.sha256
+    assert lifecycle.draw_ahead(db, ref, "accept") is None        # keeps no agreement
+    assert lifecycle.draw_ahead(db, "TCA-2013-9999", "offer") is None   # the move says why
+
+
+def test_a_change_between_drawing_and_the_transaction_is_drawn_again_inside_it(db, monkeypatch):
+    """The lead council renamed while the offer's PDF is drawn: the drawing is not kept,
+    the agreement kept says the new name, and its hash is the one the history records."""
+    from tests.builders import World
+    world = World(db).cast()
+    ref = recommended(world, amount="250000")
+    world.countersign(ref, offering="april")
+
+    def rename(n):
+        if n == 1:
+            with db.begin() as conn:
+                conn.execute(text("UPDATE organisations SET name = 'Renamed Council' "
+                                  "WHERE code = 'E07000026'"))
+    drawn = _drawing_spy(monkeypatch, rename)
+
+    lifecycle.advance(db, ref, "offer", "april")
+
+    shown, data = agreements.document(db, ref)
+    assert len(drawn) == 2 and drawn[0] != drawn[1]
+    assert drawn[1].parties[1].name == "Renamed Council"
+    assert "Renamed Council" in pdf_text(data)[1]
+    assert shown["sha256"] == hashlib.sha256(data).hexdigest()
+    assert history_rows(db, ref)["offer"]["agreement"] == {"version": 1,
+                                                           "sha256": shown["sha256"]}
+
+
+def test_an_agreement_drawn_ahead_is_the_one_drawn_inside_the_transaction(db):
+    """The same text makes the same bytes: what is kept is what the old path would keep."""
+    from tests.builders import World
+    from workflow.services.agreement_pdf import draw
+    world = World(db).cast()
+    ref = recommended(world, amount="250000")
+    world.countersign(ref, offering="april")
+    ahead = lifecycle.draw_ahead(db, ref, "offer")
+
+    lifecycle.advance(db, ref, "offer", "april")
+
+    with db.connect() as conn:
+        terms = conn.execute(select(agreements_t.c.terms)).scalar_one()
+    from states.agreement import text_from_json
+    assert text_from_json(terms) == ahead.text
+    assert hashlib.sha256(draw(ahead.text)).hexdigest() == ahead.sha256 \
+        == agreements.document(db, ref)[0]["sha256"]

@@ -94,10 +94,12 @@ def advance(request: Request, body: AdvanceRequest, ref: str = REF,
             if_match: Optional[str] = IF_MATCH, idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
             actor: Actor = Depends(caller)) -> Response:
     engine = engine_of(request)
+    # An offer's agreement is drawn before the move's unit of work takes the write lock.
+    drawn = lifecycle.draw_ahead(engine, ref, body.trigger)
     return _change(engine, "advance", ref, body.model_dump(), if_match, idempotency_key, actor,
                    lambda uow, case, expected: lifecycle.advance(
                        uow, case, body.trigger, actor, reason=body.reason,
-                       expected_version=expected),
+                       expected_version=expected, drawn=drawn),
                    lambda err: _refusal_with_fund(engine, err))
 
 

@@ -1,11 +1,23 @@
 """Grant agreements (DESIGN.md section 8): drawn up at offer and at each approved variation.
 
-`offer` draws up version 1 inside the offer's own unit of work, before its
+`offer` keeps version 1 inside the offer's own unit of work, before its
 history row is written, so the row carries the PDF's SHA-256 (`agreement`:
 `{"version": 1, "sha256": …}`); `accept` records the version and hash the
 council accepted (`agreement_accepted`). Each version's PDF is kept in the
 `agreements` table, never changed or removed (the database refuses), so every
 version stays readable and every backup holds the bytes its history names.
+
+Drawing a PDF takes fpdf2 tens of milliseconds, too long to hold SQLite's
+write lock for. So the offer's agreement is drawn before its transaction
+opens (`draw_ahead`, on a read-only connection: every face calls it, or
+`lifecycle.advance` does when given an engine), and inside the transaction
+its text is worked out again from the rows as they are then (cheap: a few
+reads) and compared with the text drawn. The PDF is a function of its text
+alone (agreement_pdf: the same text makes the same bytes), so equal texts
+mean the drawn bytes are exactly those the transaction would draw; if
+anything it depends on changed in between (the case's document, the
+councils' names, the programme's terms or payments, the London day), the
+texts differ and the PDF is drawn again there, as before.
 """
 from __future__ import annotations
 
@@ -20,7 +32,8 @@ from states.agreement import (AgreementText, Party, ReturnLine, ScheduleLine, te
                               text_json)
 from states.money import money_json
 from states.programme import ProgrammeSpec
-from workflow.errors import NotFound
+from states import DEFINITIONS
+from workflow.errors import CaseworkError, NotFound
 from workflow.services import directory
 from workflow.services.access import check_visible
 from workflow.services.calendar import london_day
@@ -30,13 +43,22 @@ from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import agreements, checkpoints, history
 
-__all__ = ["Recording", "draw_up", "record_offer", "record_accepted", "versions", "latest",
+__all__ = ["Recording", "Drawn", "draw_ahead", "draws_ahead", "draw_up", "record_offer", "record_accepted", "versions", "latest",
            "pdf_of", "listing", "document", "accepted_by_council"]
 
 MEDIA_TYPE = "application/pdf"
 _LISTED = (agreements.c.version, agreements.c.sha256, agreements.c.amount_pence,
            agreements.c.end_on, agreements.c.variation, agreements.c.made_by,
            agreements.c.made_at)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """An agreement drawn before its move's transaction: the text, its PDF, the PDF's hash."""
+
+    text: AgreementText
+    pdf: bytes
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -48,35 +70,92 @@ class Recording:
     spec: ProgrammeSpec
     now: datetime
     actor: str
+    drawn: Drawn | None = None      # the offer's agreement, drawn before the transaction
+
+
+# The history record that keeps an agreement (effects.RECORDS), and the triggers whose
+# transitions note it: only a move of one of these is worth drawing ahead for.
+RECORD = "agreement"
+_DRAWING_TRIGGERS = frozenset(t.trigger for d in DEFINITIONS.values() for t in d.transitions
+                              if RECORD in t.records)
 
 
 # --- drawing up ----------------------------------------------------------------
+def drawing(text: AgreementText) -> Drawn:
+    """`text` drawn as a PDF, with the PDF's SHA-256."""
+    # Here, not at the top: fpdf2 (and the cryptography it imports) is a quarter of a
+    # second or more to import, and every command that imports lifecycle would pay it.
+    from workflow.services.agreement_pdf import draw
+    pdf = draw(text)
+    return Drawn(text, pdf, hashlib.sha256(pdf).hexdigest())
+
+
+def draws_ahead(trigger: str) -> bool:
+    """Whether a move by `trigger` may keep an agreement (so is worth `draw_ahead`)."""
+    return trigger in _DRAWING_TRIGGERS
+
+
+def draw_ahead(engine: Engine, case: str | CaseRecord, trigger: str) -> Drawn | None:
+    """The agreement firing `trigger` on `case` now would keep, drawn outside any write
+    transaction (a read-only connection: SQLite's write lock is not taken), to be handed
+    to `lifecycle.advance(..., drawn=)`. None when that move keeps no agreement, or when
+    the case cannot be read now: the move itself then says why, in its own transaction."""
+    if not draws_ahead(trigger):
+        return None
+    try:
+        with unit(engine, read_only=True) as uow:
+            record = load_case(uow.conn, case if isinstance(case, str) else case.ref)
+            t = DEFINITIONS[record.kind].find(trigger, record.state)
+            if t is None or RECORD not in t.records:
+                return None
+            text = offer_text(uow.conn, record, uow.spec(record.programme), uow.now)
+    except CaseworkError:
+        return None
+    return drawing(text)
+
+
+def _next_version(conn: Connection, case: CaseRecord) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(agreements.c.version), 0))
+                            .where(agreements.c.case_id == case.id)).scalar() or 0) + 1
+
+
+def offer_text(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
+               now: datetime) -> AgreementText:
+    """What the offer's agreement says, made at `now`, from the rows `conn` sees."""
+    return _text(conn, case, spec, version=_next_version(conn, case), made_on=london_day(now),
+                 amount_pence=case.amount_pence or 0, end_on=None, variation="", reason="",
+                 previous_pence=None)
+
+
+def _keep(conn: Connection, case: CaseRecord, text: AgreementText, *, now: datetime,
+          actor: str, drawn: Drawn | None = None) -> dict[str, Any]:
+    """Keep `text` as the case's agreement version `text.version` (its PDF from `drawn`
+    when that was drawn from the very same text, else drawn here)."""
+    if drawn is None or drawn.text != text:
+        drawn = drawing(text)
+    conn.execute(agreements.insert().values(
+        case_id=case.id, version=text.version, sha256=drawn.sha256, pdf=drawn.pdf,
+        amount_pence=text.amount_pence, end_on=text.end_on, variation=text.variation or None,
+        made_by=actor, made_at=now, terms=text_json(text)))
+    return {"version": text.version, "sha256": drawn.sha256}
+
+
 def draw_up(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *, now: datetime,
             actor: str, amount_pence: int, end_on: date | None = None,
             variation: str = "", reason: str = "",
             previous_pence: int | None = None) -> dict[str, Any]:
     """Draw up the case's next agreement version, keep it, and say which it is."""
-    version = int(conn.execute(select(func.coalesce(func.max(agreements.c.version), 0))
-                               .where(agreements.c.case_id == case.id)).scalar() or 0) + 1
-    text = _text(conn, case, spec, version=version, made_on=london_day(now),
+    text = _text(conn, case, spec, version=_next_version(conn, case), made_on=london_day(now),
                  amount_pence=amount_pence, end_on=end_on, variation=variation, reason=reason,
                  previous_pence=previous_pence)
-    # Here, not at the top: fpdf2 (and the cryptography it imports) is a quarter of a
-    # second or more to import, and every command that imports lifecycle would pay it.
-    from workflow.services.agreement_pdf import draw
-    pdf = draw(text)
-    digest = hashlib.sha256(pdf).hexdigest()
-    conn.execute(agreements.insert().values(
-        case_id=case.id, version=version, sha256=digest, pdf=pdf, amount_pence=amount_pence,
-        end_on=end_on, variation=variation or None, made_by=actor, made_at=now,
-        terms=text_json(text)))
-    return {"version": version, "sha256": digest}
+    return _keep(conn, case, text, now=now, actor=actor)
 
 
 def record_offer(rec: Recording) -> dict[str, Any]:
-    """The offer's agreement, version 1 (the `agreement` its history row records)."""
-    return draw_up(rec.conn, rec.case, rec.spec, now=rec.now, actor=rec.actor,
-                   amount_pence=rec.case.amount_pence or 0)
+    """The offer's agreement, version 1 (the `agreement` its history row records): the one
+    drawn before the transaction when nothing it says has changed since, else drawn now."""
+    return _keep(rec.conn, rec.case, offer_text(rec.conn, rec.case, rec.spec, rec.now),
+                 now=rec.now, actor=rec.actor, drawn=rec.drawn)
 
 
 def record_accepted(rec: Recording) -> dict[str, Any] | None:

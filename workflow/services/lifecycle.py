@@ -19,7 +19,8 @@ from states.rules import ACTOR_RULES, RULES
 from workflow.services import applications, awards, messages, directory
 from workflow.services import programme_files as programme_store
 from workflow.services.access import may_act
-from workflow.services.agreements import Recording
+from workflow.services import agreements
+from workflow.services.agreements import Drawn, Recording
 from workflow.services.effects import RECORDS, MoveDone, run_effects
 from workflow.services.engine import Actor, plan
 from workflow.errors import ConflictError, Malformed, checked_text
@@ -97,7 +98,7 @@ def check_document(conn: Connection, kind: str, document: Mapping[str, Any], *,
 def advance(work: UnitOfWork | Engine, case: str | CaseRecord, trigger: str,
             actor: Actor | str, *, reason: str | None = None,
             expected_version: int | None = None, payload: dict[str, Any] | None = None,
-            notify: bool = True) -> dict[str, Any]:
+            notify: bool = True, drawn: Drawn | None = None) -> dict[str, Any]:
     """Fire `trigger` on `case` (a reference, or the record its caller read) as `actor`.
 
     The one way a case changes state, for every face and the sweep: inside the
@@ -105,17 +106,32 @@ def advance(work: UnitOfWork | Engine, case: str | CaseRecord, trigger: str,
     the page, script or If-Match saw (ConflictError when the case has moved
     on). `notify=False` leaves out the event's own email, for a caller that
     sends its own in its place (the ladder's suspension).
+
+    A move that keeps a grant agreement (the offer) uses `drawn`, the agreement
+    drawn before the caller's unit of work opened (`draw_ahead`), when the
+    agreement it keeps says exactly what was drawn; given an engine, it draws
+    ahead itself, before its own transaction opens.
     """
     began = time.perf_counter()
+    if drawn is None and not isinstance(work, UnitOfWork) and agreements.draws_ahead(trigger):
+        drawn = agreements.draw_ahead(work, case, trigger)
     with unit(work) as uow:
         record = load_case(uow.conn, case) if isinstance(case, str) else case
         who = actor if isinstance(actor, Actor) else directory.actor(uow.conn, actor)
         refuse_stale(record, expected_version)
-        after = _move(uow, record, trigger, who, reason=reason, payload=payload, notify=notify)
+        after = _move(uow, record, trigger, who, reason=reason, payload=payload, notify=notify,
+                      drawn=drawn)
         shown = case_json(uow.conn, after, who)
     event(log, "case.moved", f"{trigger}: {record.state} -> {after.state}", case=record.ref,
           person=who.name, seconds=time.perf_counter() - began, trigger=trigger)
     return shown
+
+
+def draw_ahead(engine: Engine, case: str | CaseRecord, trigger: str) -> Drawn | None:
+    """What a face calls before opening the unit of work of a move (`advance(..., drawn=)`):
+    the grant agreement that move would keep, drawn now, outside the write transaction
+    (None for a move that keeps none). See workflow.services.agreements."""
+    return agreements.draw_ahead(engine, case, trigger)
 
 
 def refuse_stale(case: CaseRecord, expected_version: int | None) -> None:
@@ -128,7 +144,8 @@ def refuse_stale(case: CaseRecord, expected_version: int | None) -> None:
 
 
 def _move(uow: UnitOfWork, case: CaseRecord, trigger: str, actor: Actor, *,
-          reason: str | None, payload: dict[str, Any] | None, notify: bool) -> CaseRecord:
+          reason: str | None, payload: dict[str, Any] | None, notify: bool,
+          drawn: Drawn | None = None) -> CaseRecord:
     """Plan the move, hand it to the chain writer, run its effects, queue its email."""
     reason = checked_text("reason", reason)      # every face's moves come through here
     conn, now = uow.conn, uow.now
@@ -145,7 +162,7 @@ def _move(uow: UnitOfWork, case: CaseRecord, trigger: str, actor: Actor, *,
                 reason=reason, facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
     body = dict(payload or {})
     if move.transition.records:
-        noted = Recording(conn, case, spec, now, actor.name)
+        noted = Recording(conn, case, spec, now, actor.name, drawn)
         for name in move.transition.records:
             if name not in body and (value := RECORDS[name](noted)) is not None:
                 body[name] = value

@@ -188,9 +188,13 @@ async def advance(request: Request) -> Response:
         return await run_in_threadpool(render_confirm, request, ref, trigger, errors=errors,
                                        reason=reason or "", version=version,
                                        then=form.text("next"))
+    # An offer's agreement is drawn before the move's unit of work takes the write lock.
+    drawn = await run_in_threadpool(case_service.draw_ahead, request.app.state.engine, ref,
+                                    trigger)
     return await _change(
         request, ref, lambda uow: case_service.advance(uow, ref, trigger, who.name,
-                                                       reason=reason, expected_version=version),
+                                                       reason=reason, expected_version=version,
+                                                       drawn=drawn),
         kept={f"reason-{trigger}": reason or ""}, fields={"reason": f"reason-{trigger}"},
         general="actions",
         done=lambda d: f"{d['ref']} is now {state_label(d['state'], d['kind']).lower()}.",
