@@ -163,12 +163,30 @@ def first_question(spec: ProgrammeSpec) -> Question:
     return questions(spec)[0]
 
 
+# questions() of each programme file as parsed (workflow's parse is cached by the file's
+# text, so one file is one object) and category: every submission's receipt lists the
+# answers, and working out the questions again each time was most of that.
+_ASKED: dict[tuple[int, str | None], tuple[ProgrammeSpec, tuple[Question, ...]]] = {}
+
+
+def _asked(spec: ProgrammeSpec, category: Any) -> tuple[Question, ...]:
+    key = (id(spec), category if isinstance(category, str) else None)
+    found = _ASKED.get(key)
+    if found is None or found[0] is not spec or not isinstance(category, (str, type(None))):
+        if len(_ASKED) > 256:
+            _ASKED.clear()
+        found = (spec, tuple(questions(spec, category)))
+        if isinstance(category, (str, type(None))):
+            _ASKED[key] = found
+    return found[1]
+
+
 def answers(spec: ProgrammeSpec, document: Mapping[str, Any],
             names: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """(field, label, answer as people read it) for each question, in the questions' order;
     an answer not given yet is "". `names` are organisations' names by code."""
     out: list[tuple[str, str, str]] = []
-    for q in questions(spec, document.get("category")):
+    for q in _asked(spec, document.get("category")):
         value = document.get(q.name)
         out.append((q.name, q.label, _shown(q, value, spec, names)))
     return out

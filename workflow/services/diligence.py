@@ -16,6 +16,7 @@ The history rows are the record: `facts_of` reads them back for the guard
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -46,19 +47,30 @@ _ROWS = Prepared(select(history.c.actor, history.c.at, history.c.payload)
                  .order_by(history.c.seq))
 
 
-def _standing(kind: str) -> list[Any]:
-    return [literal(s) for s in DEFINITIONS[kind].group("standing")]
+def _duplicates_of(kind: str, has_category: bool) -> Prepared[Any]:
+    """Earlier cases of a lead in a programme (and category) that still stand: one
+    statement for each kind of case, with or without a category, built once."""
+    q = select(cases.c.ref).where(
+        cases.c.programme == bindparam("programme"), cases.c.kind == literal(kind),
+        cases.c.lead == bindparam("lead"), cases.c.id < bindparam("case_id"),
+        cases.c.state.in_([literal(s) for s in DEFINITIONS[kind].group("standing")]))
+    q = q.where(cases.c.category == bindparam("category")) if has_category \
+        else q.where(cases.c.category.is_(None))
+    return Prepared(q.order_by(cases.c.id))
+
+
+_DUPLICATES: dict[tuple[str, bool], Prepared[Any]] = {}
 
 
 def _duplicates(conn: Connection, case: CaseRecord) -> tuple[str, ...]:
     """Earlier cases of the same lead, programme and category that still stand."""
-    q = select(cases.c.ref).where(
-        cases.c.programme == case.programme, cases.c.kind == case.kind,
-        cases.c.lead == case.lead, cases.c.id < case.id,
-        cases.c.state.in_(_standing(case.kind)))
-    q = q.where(cases.c.category == case.category) if case.category is not None \
-        else q.where(cases.c.category.is_(None))
-    return tuple(conn.execute(q.order_by(cases.c.id)).scalars())
+    key = (case.kind, case.category is not None)
+    stmt = _DUPLICATES.get(key)
+    if stmt is None:
+        stmt = _DUPLICATES[key] = _duplicates_of(*key)
+    return tuple(row.ref for row in stmt.all(
+        conn, {"programme": case.programme, "lead": case.lead, "case_id": case.id,
+               "category": case.category}))
 
 
 def _records(conn: Connection, case_id: int) -> tuple[list[DiligenceRecord], list[dict[str, Any]]]:
@@ -93,10 +105,29 @@ def facts_of(conn: Connection, case: CaseRecord) -> dict[str, Any]:
             "fraud_rating": _rating(manual)}
 
 
+_NEEDS = frozenset({"organisations", "diligence"})
+
+
 def _facts(conn: Connection, case: CaseRecord, actor: str, now: datetime, spec: Any) -> Any:
     from workflow.services.facts import facts_for
-    return facts_for(conn, case, actor=actor, now=now, spec=spec,
-                     needs=frozenset({"organisations", "diligence"}))
+    return facts_for(conn, case, actor=actor, now=now, spec=spec, needs=_NEEDS)
+
+
+def _facts_after(done: Any) -> Any:
+    """The facts of the automatic checks after the move `done`: those its rules were planned
+    with, where they hold the groups the checks read (submit's organisations, check's
+    organisations and diligence), else read again. Nothing they hold has changed since
+    in the move's transaction but the case's caseworker (and, for submit, the group
+    `diligence` is read here): the move's own history row is not a `diligence` row and
+    the earlier duplicates are other cases."""
+    case = done.after
+    planned = done.facts
+    if planned is None or "organisations" not in done.fetched or case.kind != planned.kind:
+        return _facts(done.conn, case, done.actor.name, done.now, done.spec)
+    facts = replace(planned, caseworker=case.caseworker)
+    if "diligence" not in done.fetched:
+        facts = replace(facts, **facts_of(done.conn, case))
+    return facts
 
 
 # --- the automatic checks (an effect) ---------------------------------------------------
@@ -106,7 +137,7 @@ def run(done: Any) -> None:
     checks = [c for c in applicable(spec.diligence, case.category) if c.kind == "automatic"]
     if not checks:
         return
-    facts = _facts(conn, case, done.actor.name, done.now, spec)
+    facts = _facts_after(done)
     standing = {s.check.code: s for s in checklist(facts)}
     for check in checks:
         problems = AUTOMATIC[check.code](facts)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection
 
+from states.facts import Facts
 from states.money import money_json
 from states.programme import ProgrammeSpec
 from workflow.services import agreements, awards, diligence, monitoring, payments, reviews
@@ -36,6 +37,10 @@ class MoveDone:
     seq: int                 # the history row the move wrote
     payload: dict[str, Any]
     checkpoint: CheckpointRecord | None = None   # the return a return's move moved
+    # The facts the move's rules were planned with, and their groups (facts.facts_for's
+    # `needs`), for an effect that reads the same facts again (run_diligence).
+    facts: Facts | None = None
+    fetched: frozenset[str] = frozenset()
 
 
 Effect = Callable[[MoveDone], None]

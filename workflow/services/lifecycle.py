@@ -153,11 +153,12 @@ def _move(uow: UnitOfWork, case: CaseRecord, trigger: str, actor: Actor, *,
     spec = uow.spec(case.programme)
     t = definition.find(trigger, case.state)
     facts = None
+    needs: frozenset[str] = frozenset()
     if t is not None and (t.moves_funds or reads_ledger(t)):
         awards.lock_fund(conn, case.programme)
     if t is not None and (t.guards or t.actor_rules):
-        facts = facts_for(conn, case, actor=actor.name, now=now, spec=spec,
-                          needs=needs_of((*t.guards, *t.actor_rules)))
+        needs = needs_of((*t.guards, *t.actor_rules))
+        facts = facts_for(conn, case, actor=actor.name, now=now, spec=spec, needs=needs)
     move = plan(definition, case.ref, case.state, trigger, actor, lead=case.lead,
                 reason=reason, facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
     body = dict(payload or {})
@@ -173,7 +174,8 @@ def _move(uow: UnitOfWork, case: CaseRecord, trigger: str, actor: Actor, *,
         # A case a council opened has no caseworker until one acts on it.
         "caseworker": case.caseworker or (actor.name if move.role == "caseworker" else None)})
     seq = after.last_seq
-    if run_effects(MoveDone(conn, case, after, move, actor, now, spec, seq, body)):
+    if run_effects(MoveDone(conn, case, after, move, actor, now, spec, seq, body,
+                            facts=facts, fetched=needs)):
         after = load_case(conn, case.ref)   # effects wrote to the case row themselves
     if notify and move.transition.notice is not None:
         messages.notify_event(conn, after, spec, move.transition.notice, trigger, seq, now=now,

@@ -134,9 +134,9 @@ def answers_of(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> list[
     evidence files: `{"label", "answer"}` for each question answered."""
     document = dict(case.application or {})
     codes = [c for c in document.get("partners") or () if isinstance(c, str)]
-    names = {r.code: r.name for r in conn.execute(
-        select(organisations.c.code, organisations.c.name).where(organisations.c.code.in_(codes)))
-        } if codes else {}
+    # One prepared lookup a partner (a bid names two or three), not a statement built anew.
+    names = {code: row.name for code in dict.fromkeys(codes)
+             if (row := _ORG.first(conn, {"code": code})) is not None}
     rows = [{"label": label, "answer": answer}
             for _name, label, answer in questions.answers(spec, document, names) if answer]
     files = [f.get("name", "") for f in document.get("evidence") or () if isinstance(f, dict)]

@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, literal, select, update
+from sqlalchemy.exc import NoResultFound
 
 from states import BID, PAYMENT
 from states.errors import DocumentError
@@ -45,6 +46,7 @@ from workflow.services.access import may_act
 from workflow.services.calendar import london_day
 from workflow.services.engine import Actor, allowed_triggers, plan
 from workflow.services.unit_of_work import UnitOfWork, unit
+from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import (cases, checkpoints, organisations, paid_totals, payments,
                                      recoveries)
@@ -118,22 +120,32 @@ def load_payment(conn: Connection, ref: str) -> Payment:
     return Payment.of(row)
 
 
+# Read by every decline and termination (cancel_payments, awards.release): prepared once.
+_OF_CASE = Prepared(select(payments).where(payments.c.case_id == bindparam("case_id"))
+                    .order_by(payments.c.n))
+_CASE_BY_ID = Prepared(select(cases).where(cases.c.id == bindparam("case_id")), record=CaseRecord)
+_PAID = Prepared(select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
+    payments.c.case_id == bindparam("case_id"),
+    payments.c.state.in_([literal(s) for s in SETTLED])))
+
+
 def _of_case(conn: Connection, case_id: int) -> list[Payment]:
-    return [Payment.of(r) for r in conn.execute(
-        select(payments).where(payments.c.case_id == case_id).order_by(payments.c.n))]
+    return [Payment.of(r) for r in _OF_CASE.all(conn, {"case_id": case_id})]
 
 
 def _case(conn: Connection, case_id: int, *, hold: bool = False) -> CaseRecord:
-    q = select(cases).where(cases.c.id == case_id)
     if hold and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    return CaseRecord.of(conn.execute(q).one())
+        return CaseRecord.of(conn.execute(
+            select(cases).where(cases.c.id == case_id).with_for_update()).one())
+    found = _CASE_BY_ID.first(conn, {"case_id": case_id})
+    if found is None:
+        raise NoResultFound("No row was found when one was required")   # as Result.one()
+    return found
 
 
 def paid_pence(conn: Connection, case_id: int) -> int:
     """What has been paid of one case's award (for a variation's rule: never below it)."""
-    return int(conn.execute(select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
-        payments.c.case_id == case_id, payments.c.state.in_(SETTLED))).scalar() or 0)
+    return int(_PAID.scalar(conn, {"case_id": case_id}) or 0)
 
 
 def scheduled_pence(conn: Connection, case_id: int) -> int:
