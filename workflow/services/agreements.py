@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from states.agreement import (AgreementText, Party, ReturnLine, ScheduleLine, text_from_json,
                               text_json)
@@ -40,6 +40,7 @@ from workflow.services.calendar import london_day
 from workflow.services.facts import organisations_by_code
 from workflow.services.reads import load_case
 from workflow.services.unit_of_work import UnitOfWork, unit
+from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import agreements, checkpoints, history
 
@@ -59,6 +60,7 @@ class Drawn:
     text: AgreementText
     pdf: bytes
     sha256: str
+    terms: dict[str, Any]           # the text as kept beside the PDF (text_json)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def drawing(text: AgreementText) -> Drawn:
     # second or more to import, and every command that imports lifecycle would pay it.
     from workflow.services.agreement_pdf import draw
     pdf = draw(text)
-    return Drawn(text, pdf, hashlib.sha256(pdf).hexdigest())
+    return Drawn(text, pdf, hashlib.sha256(pdf).hexdigest(), text_json(text))
 
 
 def draws_ahead(trigger: str) -> bool:
@@ -114,9 +116,19 @@ def draw_ahead(engine: Engine, case: str | CaseRecord, trigger: str) -> Drawn | 
     return drawing(text)
 
 
+# What an offer reads and writes in its transaction, prepared once.
+_LAST_VERSION = Prepared(select(func.coalesce(func.max(agreements.c.version), 0))
+                         .where(agreements.c.case_id == bindparam("case_id")))
+_DUES = Prepared(select(checkpoints.c.n, checkpoints.c.due)
+                 .where(checkpoints.c.case_id == bindparam("case_id"))
+                 .order_by(checkpoints.c.n))
+_KEEP = Prepared(agreements.insert().values(
+    {name: bindparam(name) for name in ("case_id", "version", "sha256", "pdf", "amount_pence",
+                                        "end_on", "variation", "made_by", "made_at", "terms")}))
+
+
 def _next_version(conn: Connection, case: CaseRecord) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(agreements.c.version), 0))
-                            .where(agreements.c.case_id == case.id)).scalar() or 0) + 1
+    return int(_LAST_VERSION.scalar(conn, {"case_id": case.id}) or 0) + 1
 
 
 def offer_text(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
@@ -133,10 +145,11 @@ def _keep(conn: Connection, case: CaseRecord, text: AgreementText, *, now: datet
     when that was drawn from the very same text, else drawn here)."""
     if drawn is None or drawn.text != text:
         drawn = drawing(text)
-    conn.execute(agreements.insert().values(
-        case_id=case.id, version=text.version, sha256=drawn.sha256, pdf=drawn.pdf,
-        amount_pence=text.amount_pence, end_on=text.end_on, variation=text.variation or None,
-        made_by=actor, made_at=now, terms=text_json(text)))
+    _KEEP.rowcount(conn, {
+        "case_id": case.id, "version": text.version, "sha256": drawn.sha256, "pdf": drawn.pdf,
+        "amount_pence": text.amount_pence, "end_on": text.end_on,
+        "variation": text.variation or None, "made_by": actor, "made_at": now,
+        "terms": drawn.terms})
     return {"version": text.version, "sha256": drawn.sha256}
 
 
@@ -198,9 +211,7 @@ def schedule_for(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
 
 
 def _returns(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> tuple[ReturnLine, ...]:
-    rows = list(conn.execute(select(checkpoints.c.n, checkpoints.c.due)
-                             .where(checkpoints.c.case_id == case.id)
-                             .order_by(checkpoints.c.n)))
+    rows = _DUES.all(conn, {"case_id": case.id})
     if rows:                 # accepted: the returns are scheduled, with their dates
         return tuple(ReturnLine(f"Q{r.n}", r.due) for r in rows)
     monitoring = spec.monitoring
