@@ -34,6 +34,25 @@ def test_unknown_filter_values_are_refused_with_the_allowed_ones(monitored):
     assert state.out == kind.out == returns.out == ""
 
 
+def test_a_case_programme_or_organisation_that_names_nothing_is_refused_not_listed_empty(monitored):
+    """A mistyped reference or code must not look like an empty list (nothing found)."""
+    refused = {
+        ("checkpoint", "list", "--case", "TCA-2013-0099"): "There is no case TCA-2013-0099.",
+        ("payment", "list", "--case", "TCA-2013-0099"): "There is no case TCA-2013-0099.",
+        ("checkpoint", "list", "--org", "E0700002"): "There is no organisation 'E0700002'.",
+        ("case", "list", "--programme", "tca"): "There is no programme 'tca'.",
+        ("payment", "list", "--programme", "tca"): "There is no programme 'tca'.",
+    }
+    for args, said in refused.items():
+        ran = monitored(*args)
+        assert (ran.code, ran.out) == (1, ""), args
+        assert ran.err.startswith(said), (args, ran.err)
+
+    # A real case with no payments yet is an empty list, as before.
+    assert monitored.ok("payment", "list", "--case", "TCA-2013-0002", "--json").json() == []
+    assert monitored.ok("checkpoint", "list", "--case", REF, "--json").json()
+
+
 def test_case_list_shows_the_lead_council_caseworker_and_amount_in_pounds(monitored):
     out = monitored.ok("case", "list").out
 

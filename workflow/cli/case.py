@@ -8,7 +8,8 @@ from sqlalchemy import select
 from workflow.services import reads
 from workflow.cli import summary
 from workflow.cli import _words
-from workflow.cli._common import AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine
+from workflow.cli._common import (AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine,
+                                 refuse_unknown_filters)
 from workflow.errors import Malformed
 
 case_app = typer.Typer(help=summary("case"), no_args_is_help=True)
@@ -123,6 +124,8 @@ def list_(state: Optional[str] = typer.Option(None, "--state", metavar="STATE"),
     """Cases, oldest first, filtered by state, kind or programme."""
     rows = reads.list_cases(engine(), state=state, kind=kind, programme=programme,
                             actor_name=actor)
+    if not rows:
+        refuse_unknown_filters(programme=programme)
     if as_json:
         emit(rows, True)
         return

@@ -6,7 +6,8 @@ import typer
 
 from workflow.services import attachments, monitoring
 from workflow.cli import summary
-from workflow.cli._common import AS_OPT, AS_READ_OPT, JSON_OPT, REASON_OPT, RETURN_REF, emit, engine
+from workflow.cli._common import (AS_OPT, AS_READ_OPT, JSON_OPT, REASON_OPT, RETURN_REF, emit, engine,
+                                 refuse_unknown_filters)
 from states import DEFINITIONS
 from workflow.cli import _words
 from workflow.cli.case import _directory, read_document
@@ -27,6 +28,8 @@ def list_(case: Optional[str] = typer.Option(None, "--case", metavar="REF", help
           as_json: bool = JSON_OPT) -> None:
     """Returns by due date."""
     rows = monitoring.list_checkpoints(engine(), case=case, overdue=overdue, state=state, org=org)
+    if not rows:
+        refuse_unknown_filters(case=case, org=org)
     if as_json:
         emit(rows, True)
     else:

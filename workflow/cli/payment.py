@@ -5,7 +5,8 @@ import typer
 
 from states import DEFINITIONS
 from workflow.cli import _words, summary
-from workflow.cli._common import AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine
+from workflow.cli._common import (AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine,
+                                 refuse_unknown_filters)
 from workflow.services import payments
 
 payment_app = typer.Typer(help=summary("payment"), no_args_is_help=True)
@@ -24,6 +25,8 @@ def list_(case: Optional[str] = typer.Option(None, "--case", metavar="REF",
           as_json: bool = JSON_OPT) -> None:
     """Payments by case: {ref, case, state, amount, due_on, event, reference} with --json."""
     rows = payments.list_payments(engine(), case=case, state=state, programme=programme)
+    if not rows:
+        refuse_unknown_filters(case=case, programme=programme)
     if as_json:
         emit(rows, True)
     else:
