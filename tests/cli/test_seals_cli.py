@@ -100,7 +100,7 @@ def test_seal_verify_and_a_proof_an_auditor_checks_with_the_public_key_alone(cli
     assert proof["row"]["case"] == second and proof["leaf_index"] == 6   # its row 2, after the first case's five
     assert _check_proof(proof, public)
     assert not _check_proof({**proof, "row": {**proof["row"], "actor": "mallory"}}, public)
-    assert verified.out.splitlines()[-2:] == ["1 seals checked, covering rows 1-10",
+    assert verified.out.splitlines()[-2:] == ["1 seal checked, covering rows 1-10",
                                               "2 cases, 10 rows checked, 0 broken"]
 
 

@@ -55,7 +55,9 @@ def verify(public_key: Optional[Path] = typer.Option(
         for problem in admin.problems + sealed.problems:
             typer.echo(problem)
         if sealed.checked:
-            typer.echo(f"{sealed.checked:,} seals checked, covering {rows_text(sealed.sealed_rows)}")
+            seals = "seal" if sealed.checked == 1 else "seals"
+            typer.echo(f"{sealed.checked:,} {seals} checked, covering "
+                       f"{rows_text(sealed.sealed_rows)}")
         typer.echo(result.summary(also_broken=len(sealed.problems) + len(admin.problems)))
     if broken:
         raise typer.Exit(1)
