@@ -164,3 +164,11 @@ def test_an_option_of_another_type_left_out_builds_no_pydantic_adapter(cli):
     imported = modules_after("audit", "verify", env={"CASEWORK_DB": cli.url})
 
     assert "pydantic" not in imported
+
+
+def test_verifying_a_database_with_no_seals_imports_no_cryptography(cli):
+    # Ed25519 is needed to make, read or check a signature; with no seal there is none.
+    imported = modules_after("audit", "verify", env={"CASEWORK_DB": cli.url})
+
+    assert "workflow.services.chain" in imported
+    assert not any(m == "cryptography" or m.startswith("cryptography.") for m in imported)

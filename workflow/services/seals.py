@@ -22,11 +22,8 @@ import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -36,6 +33,12 @@ from workflow.errors import ConflictError, SetupError
 from workflow.services.chain import moment
 from workflow.services.merkle import Frontier, leaf_hash
 from workflow.storage.tables import admin_log, audit_keys, history, seals
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
+                                                                   Ed25519PublicKey)
+# cryptography (about 40 ms to import) is imported where a key is made, read or used, so
+# `audit verify` on a database with no seals, and every other command, goes without it.
 
 KEY_SETTING = "CASEWORK_AUDIT_KEY"
 PREVIOUS_KEY_SETTING = "CASEWORK_AUDIT_PREVIOUS_KEY"
@@ -56,12 +59,14 @@ def rows_text(size: int) -> str:
 # --- keys --------------------------------------------------------------------
 def public_text(key: Ed25519PublicKey) -> str:
     """A public key as people copy it: base64 of its 32 raw bytes."""
+    from cryptography.hazmat.primitives import serialization
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode("ascii")
 
 
 def public_key_from_text(value: str) -> Ed25519PublicKey:
     """A public key from its base64 text; ValueError when it is not one."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     try:
         raw = base64.b64decode(value.strip(), validate=True)
         return Ed25519PublicKey.from_public_bytes(raw)
@@ -84,6 +89,8 @@ def read_public_key(path: Path) -> str:
 
 def generate(out: Path) -> Ed25519PrivateKey:
     """A new private key written to `out` (mode 0600; an existing file is never overwritten)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
@@ -109,6 +116,8 @@ def load_private_key(path: str | Path, setting: str = KEY_SETTING) -> Ed25519Pri
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SetupError(f"{setting}: the key file {path} can be read by others "
                          f"(mode {stat.S_IMODE(mode):o}); make it 600 (chmod 600 {path}).")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
@@ -149,6 +158,7 @@ def digest(statement: Mapping[str, Any]) -> str:
 
 
 def signature_holds(public_key: str, signature: str | None, statement: Mapping[str, Any]) -> bool:
+    from cryptography.exceptions import InvalidSignature
     if not signature:
         return False
     try:
