@@ -218,13 +218,15 @@ def checklist(facts: Facts) -> list[Status]:
     return out
 
 
-def not_passed(statuses: list[Status], ref: str) -> list[str]:
-    """A sentence for each check that has not passed, saying what to do."""
+def not_passed(statuses: list[Status], ref: str, *, with_codes: bool = True) -> list[str]:
+    """A sentence for each check that has not passed, saying what to do; each check named
+    by its label, and `with_codes` its code after it (the command line's form, where people
+    type codes; web pages show the label alone, DESIGN section 12)."""
     out = []
     for s in statuses:
         if s.passed:
             continue
-        name = f"{s.check.label} ({s.check.code})"
+        name = f"{s.check.label} ({s.check.code})" if with_codes else s.check.label
         if s.status == "missing":
             out.append(f"{name} is not recorded yet: a caseworker records it with evidence")
         elif s.record is not None and (s.check.kind != "automatic" or s.record.result == "fail"):

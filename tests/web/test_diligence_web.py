@@ -28,12 +28,27 @@ def test_the_case_page_shows_the_checklist_and_what_is_still_needed(site):
     page = text_of(site.as_("carol").get(f"/cases/{ref}").text)
 
     assert "Due diligence" in page
-    assert "Still needed before the bid can be found eligible: Fraud risk (fraud_risk) is not " \
+    assert "Still needed before the bid can be found eligible: Fraud risk is not " \
            "recorded yet" in page
     assert "Lead is a council" in page and "Run by casework" in page
     assert "Record the check" in page
     # Check eligibility is not offered until every check has passed, and says why.
-    assert "Check eligibility: " in page and "Fraud risk (fraud_risk) is not recorded yet" in page
+    assert "Check eligibility: Fraud risk is not recorded yet" in page
+    # A page names checks by their labels; the codes are the command line's (DESIGN 12).
+    assert "fraud_risk" not in page
+
+
+def test_a_bid_that_stopped_before_its_checks_passed_is_not_told_what_is_still_needed(site):
+    """Ineligible, it has nothing left to do: no "still needed before it can be found
+    eligible ... or declare it ineligible", and no schedule of payments that will never be."""
+    ref = _submitted(site.world)
+    site.world.advance(ref, "declare_ineligible", reason="Fraud risk not evidenced.")
+
+    page = text_of(site.as_("carol").get(f"/cases/{ref}").text)
+
+    assert "Due diligence" in page and "Not every check passed" in page
+    assert "Still needed" not in page and "declare " + ref not in page
+    assert "Payment schedule" not in page and "Waits for its event" not in page
 
 
 def test_a_caseworker_records_a_check_and_the_bid_can_then_be_checked(site):
@@ -154,7 +169,7 @@ def test_a_caseworker_records_the_checks_and_marks_the_bid_eligible_in_a_browser
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         main = page.inner_text("main")
-        assert "No duplicate bid (no_duplicate_bid) failed" in main
+        assert "No duplicate bid failed" in main and "no_duplicate_bid" not in main
         assert "Check eligibility" not in [b.inner_text() for b in page.get_by_role("button").all()]
 
         # A record with no evidence is refused, with the problem linked to its field.

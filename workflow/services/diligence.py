@@ -267,8 +267,10 @@ def _record_json(conn: Connection, case_id: int) -> dict[str, dict[str, Any]]:
 
 
 def checklist_json(conn: Connection, case: CaseRecord, spec: Any, actor: str,
-                   now: datetime) -> dict[str, Any]:
-    """The case's checklist: each check, where it stands, who recorded it, when, on what."""
+                   now: datetime, *, with_codes: bool = True) -> dict[str, Any]:
+    """The case's checklist: each check, where it stands, who recorded it, when, on what.
+    `still_needed` names each check with its code after its label, unless not `with_codes`
+    (a web page's words)."""
     facts = _facts(conn, case, actor, now, spec)
     statuses = checklist(facts)
     recorded = _record_json(conn, case.id)
@@ -288,7 +290,7 @@ def checklist_json(conn: Connection, case: CaseRecord, spec: Any, actor: str,
     return {"ref": case.ref, "kind": case.kind, "state": case.state, "version": case.version,
             "recordable_now": definition.is_in(case.state, "to_check"),
             "passed": all(s.passed for s in statuses),
-            "still_needed": not_passed(statuses, case.ref),
+            "still_needed": not_passed(statuses, case.ref, with_codes=with_codes),
             "fraud_rating": facts.fraud_rating, "checks": checks}
 
 

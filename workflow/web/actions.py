@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import Connection
 
 from states import CHECKPOINT, DEFINITIONS
+from states.diligence import checklist, not_passed
 from states.rules import ACTOR_RULES, RULES
 from workflow import clock
 from workflow.services import programme_files as programme_store
@@ -118,8 +119,15 @@ def _returns_left(violations: Sequence[str], facts: Any) -> str:
             f"{names}")
 
 
+def _checks_left(violations: Sequence[str], facts: Any) -> str:
+    """The due-diligence checks not passed, named by their labels (the rule's own sentences
+    give each code too, for the command line, where people type them)."""
+    return _first(not_passed(checklist(facts), facts.ref, with_codes=False) or violations, facts)
+
+
 _SHORT: dict[str, Callable[[Sequence[str], Any], str]] = {
     "all_checkpoints_accepted": _returns_left,
+    "diligence_passed": _checks_left,
 }
 
 

@@ -140,7 +140,7 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         paying = payments_of(uow, row, who)       # the payment schedule
         from workflow.web.reviews import on_case_page as reviews_of
         reviewing = reviews_of(uow, row, who, staff)      # the annual reviews
-        checklist = (diligence.checklist_json(conn, row, spec, who.name, uow.now)
+        checklist = (diligence.checklist_json(conn, row, spec, who.name, uow.now, with_codes=False)
                      if staff and spec.diligence else None)
     actions = [a for a in planned if a.offered]
     return page(request, "case.html", status=status, errors=errors or [], form=form or {},

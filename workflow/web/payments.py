@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from states import PAYMENT
+from states import BID, PAYMENT
 from workflow.services import payments
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
@@ -28,7 +28,13 @@ def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer) -> dict[str, An
     spec = uow.spec(case.programme)
     if not spec.tranches and not spec.no_payments:
         return {"schedule": None}
-    return {"schedule": payments.schedule(uow.conn, case, spec, who.actor)}
+    shown = payments.schedule(uow.conn, case, spec, who.actor)
+    if (case.state in BID.final and not shown.get("recovery")
+            and not any(t["payment"] for t in shown["tranches"])):
+        # Ineligible, rejected, withdrawn, declined: no payment was made and none will be,
+        # so a schedule of tranches "waiting for their event" would mislead.
+        return {"schedule": None}
+    return {"schedule": shown}
 
 
 async def move(request: Request) -> Response:
