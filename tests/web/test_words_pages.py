@@ -33,3 +33,12 @@ def test_an_empty_return_is_refused_on_the_web_and_changes_nothing(site, moment)
     assert "the return is empty" in text_of(refused.text)
     assert site.world.snapshot() == before
     assert monitoring.get_checkpoint(site.engine, due)["state"] == "open"
+
+
+def test_the_kind_of_shared_arrangement_is_shown_by_its_label(site):
+    """"linked_it" reads "Linked IT", as the application form asks it, not "Linked it"."""
+    ref = site.world.bid(arrangement="linked_it")
+
+    page = text_of(site.as_("carol").get(f"/cases/{ref}").text)
+
+    assert "Linked IT" in page and "Linked it" not in page

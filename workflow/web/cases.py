@@ -19,6 +19,7 @@ from starlette.routing import Route
 from states import DEFINITIONS
 from states.money import MONEY_FIELDS
 from states.diligence import RATING_WORDS, RATINGS, RESULT_WORDS, STATUS_WORDS
+from states.questions import arrangement_label
 from workflow.services import (applications, areas, assessment, assignment, attachments, chain,
                                diligence, directory, monitoring)
 from workflow import clock
@@ -35,7 +36,7 @@ from workflow.services.access import STAFF
 from workflow.web.auth import Viewer, session_of, viewer
 from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
-from workflow.web.pages import Problem, money, page, paragraphs, sentence, words
+from workflow.web.pages import Problem, money, page, paragraphs, words
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.services.facts import reads_ledger
 from workflow.web.signin import safe_next
@@ -63,7 +64,7 @@ def application_rows(app: dict, names: dict[str, str],
         elif key == "category":
             value = category(value)
         elif key == "arrangement":
-            value = sentence(value)
+            value = arrangement_label(str(value))
         elif key == "evidence" and isinstance(value, list):     # files: their names
             value = "\n".join(str(f.get("name", "")) for f in value if isinstance(f, dict))
         elif isinstance(value, list):
