@@ -22,6 +22,18 @@ class World:
         self.engine = engine
         self._orgs: set[str] = set()
 
+    @classmethod
+    def over(cls, engine) -> "World":
+        """A World over a database that already holds a cast (a copy of one built once)."""
+        return cls(engine).adopt()
+
+    def adopt(self) -> "World":
+        """Count the organisations already in the database (copied in) as this World's own."""
+        from workflow.storage.tables import organisations
+        with self.engine.connect() as conn:
+            self._orgs.update(conn.execute(select(organisations.c.code)).scalars())
+        return self
+
     # --- cast ----------------------------------------------------------------
     def org(self, code: str = "E07000026", *, name: str | None = None, kind: str = "council",
             esg: str | None = None, email: str | None = None) -> str:

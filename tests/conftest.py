@@ -83,6 +83,21 @@ def built_once(sqlite_template, tmp_path_factory):
     return file
 
 
+def copy_into(engine, path) -> None:
+    """Make the fresh SQLite database behind `engine` a copy of the one at `path` (SQLite's
+    online backup, through the engine's own connection: nothing of the engine's is replaced)."""
+    source = sqlite3.connect(path)
+    try:
+        with engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            source.backup(driver)
+            # The copy is written to the log; into the file with it, as a copied file would be.
+            busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            assert busy == 0, "the copy's log could not be moved into its file"
+    finally:
+        source.close()
+
+
 @pytest.fixture(scope="session")
 def pg_template():
     if PG_UNAVAILABLE:

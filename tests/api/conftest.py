@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.builders import World
+from tests.conftest import copy_into
 from workflow import clock
 from workflow.services import tokens
 from workflow.api import MOUNT, create_api
@@ -65,9 +66,15 @@ class Api:
         return self.post(f"/cases/{ref}/advance", who, headers=headers, json=body)
 
 
+def _cast(engine) -> None:
+    cast(World(engine))
+
+
 @pytest.fixture
-def api(world) -> Api:
-    return Api(cast(world))
+def api(world, built_once) -> Api:
+    """The API over the cast (made once a run, copied into each test's database)."""
+    copy_into(world.engine, built_once("api-cast", _cast))
+    return Api(world.adopt())
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from schemathesis.checks import (content_type_conformance, ignored_auth, negativ
                                  not_a_server_error, response_headers_conformance,
                                  response_schema_conformance, status_code_conformance)
 
-from tests.api.conftest import NAMES, Api, cast
+from tests.api.conftest import Api, cast
 from tests.api.scene import AFTER_OPENING, monitored_bids
 from tests.builders import World
 from workflow import clock
@@ -149,9 +149,7 @@ def fuzzed(built_once, tmp_path) -> Api:
     path = tmp_path / "casework.db"
     shutil.copy(built_once("openapi-scene", _scene), path)
     engine = make_engine(f"sqlite:///{path}")
-    world = World(engine)
-    world._orgs.update(NAMES, {"E07000026", "E07000028", "E07000029"})
-    yield Api(world)
+    yield Api(World.over(engine))
     engine.dispose()
 
 

@@ -53,17 +53,20 @@ def cli(sqlite_template, tmp_path) -> Cli:
     return Cli(f"sqlite:///{path}", tmp_path)
 
 
-@pytest.fixture
-def monitored(cli) -> Cli:
-    """A bid in monitoring on the command line's database; its Q1 opens on 19 December 2013."""
+def _monitored(engine) -> None:
     from datetime import datetime, timezone
 
     from tests.builders import World
     from tests.workflow.monitoring_world import bid_in_monitoring
-    from workflow.storage.db import make_engine
-    engine = make_engine(cli.url)
     world = World(engine)
     world.cast()
     bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=timezone.utc))
-    engine.dispose()
+
+
+@pytest.fixture
+def monitored(cli, built_once) -> Cli:
+    """A bid in monitoring on the command line's database; its Q1 opens on 19 December 2013.
+
+    Built once a run through the services; each test's database is a copy of it."""
+    shutil.copy(built_once("cli-monitored", _monitored), cli.tmp / "casework.db")
     return cli

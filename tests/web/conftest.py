@@ -5,6 +5,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from tests.builders import World
+from tests.conftest import copy_into
 from tests.web.site import START, Site, cast
 from workflow import clock
 from workflow.services import passwords
@@ -28,9 +29,16 @@ def moment():
         yield simulated
 
 
+def _cast(engine) -> None:
+    with clock.simulate(START):
+        cast(World(engine))
+
+
 @pytest.fixture
-def people(db, moment) -> World:
-    return cast(World(db))
+def people(db, moment, built_once) -> World:
+    """The cast (tests.web.site.cast), made once a run and copied into each test's database."""
+    copy_into(db, built_once("web-cast", _cast))
+    return World.over(db)
 
 
 @pytest.fixture
