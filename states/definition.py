@@ -1,10 +1,16 @@
 """A state machine declared as data, checked, and drawn from the same data."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from states.words import EVENT_WORDS, Words, WordsLike, humanise, missing_words, words_table
+
+if TYPE_CHECKING:
+    from states.machine import DefinitionMachine
+
+_BUILDING = threading.Lock()      # so each definition's machine is built once, even by two threads
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,10 @@ class Definition:
     `groups` name sets of states the rest of the system asks about
     (`BID.is_in(state, "holding_funds")`, `BID.group("deciding")`), so no
     other module spells a state's name; each keeps the order it is declared in.
+
+    Which trigger may fire from which state is the `transitions` Machine's to
+    say (`machine`, built from this data on first use, states.machine): the
+    definition declares, the machine decides.
     """
 
     kind: str
@@ -88,11 +98,8 @@ class Definition:
     state_words: Mapping[str, Words] = field(default_factory=dict)
     trigger_words: Mapping[str, Words] = field(default_factory=dict)
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Indexes of `transitions` that __init__ builds: not compared, not shown.
-    _by_move: Mapping[tuple[str, str], T] = field(default_factory=dict, init=False, repr=False,
-                                                  compare=False)
-    _by_source: Mapping[str, tuple[T, ...]] = field(default_factory=dict, init=False, repr=False,
-                                                    compare=False)
+    # Built by __init__ (the groups as sets) and on first use (the machine): not compared, not shown.
+    _machine: DefinitionMachine | None = field(default=None, init=False, repr=False, compare=False)
     _group_sets: Mapping[str, frozenset[str]] = field(default_factory=dict, init=False,
                                                       repr=False, compare=False)
 
@@ -122,16 +129,7 @@ class Definition:
                                             for name, members in (groups or {}).items()})
         object.__setattr__(self, "_group_sets", {name: frozenset(members)
                                                  for name, members in self.groups.items()})
-        # Every move looks its transition up: index them once (the first
-        # definition of a (trigger, state) wins; `problems` names any second).
-        by_move: dict[tuple[str, str], T] = {}
-        by_source: dict[str, list[T]] = {}
-        for t in self.transitions:
-            for s in t.sources:
-                by_move.setdefault((t.trigger, s), t)
-                by_source.setdefault(s, []).append(t)
-        object.__setattr__(self, "_by_move", by_move)
-        object.__setattr__(self, "_by_source", {s: tuple(ts) for s, ts in by_source.items()})
+        object.__setattr__(self, "_machine", None)
 
     @property
     def states(self) -> tuple[str, ...]:
@@ -144,15 +142,20 @@ class Definition:
             seen.setdefault(t.trigger, None)
         return tuple(seen)
 
-    def find(self, trigger: str, state: str) -> T | None:
-        """The transition `trigger` defines from `state`, if any."""
-        return self._by_move.get((trigger, state))
-
-    def defined_from(self, state: str) -> list[T]:
-        return list(self._by_source.get(state, ()))
-
-    def triggers_from(self, state: str) -> list[str]:
-        return sorted({t.trigger for t in self.defined_from(state)})
+    @property
+    def machine(self) -> DefinitionMachine:
+        """This definition's `transitions` Machine, built from it on first use and kept: the
+        one answer to which trigger may fire from which state (`machine.transition_for`,
+        `machine.transitions_from`, and `workflow.services.engine.plan`, which fires it)."""
+        built = self._machine
+        if built is None:
+            with _BUILDING:
+                built = self._machine
+                if built is None:
+                    from states.machine import DefinitionMachine    # the library, on first move
+                    built = DefinitionMachine(self)
+                    object.__setattr__(self, "_machine", built)
+        return built
 
     def is_final(self, state: str) -> bool:
         return state in self.final
@@ -257,11 +260,12 @@ class Definition:
         return out
 
     def _reachable_from(self, start: str) -> set[str]:
+        """The states the declared arrows lead to from `start` (a check of the data itself)."""
         seen, todo = {start}, [start]
         while todo:
             s = todo.pop()
-            for t in self.defined_from(s):
-                if t.dest not in seen:
+            for t in self.transitions:
+                if s in t.sources and t.dest not in seen:
                     seen.add(t.dest)
                     todo.append(t.dest)
         return seen

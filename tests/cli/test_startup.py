@@ -132,6 +132,12 @@ def test_importing_the_command_line_leaves_the_collector_alone():
     assert json.loads(ran.stdout) == [True, 0]
 
 
+def test_commands_that_move_no_case_load_no_state_machine(cli):
+    # Each definition's transitions Machine is built on the first move (states/machine.py).
+    assert "transitions" not in modules_after("--help")
+    assert "transitions" not in modules_after("case", "list", env={"CASEWORK_DB": cli.url})
+
+
 def test_a_whole_number_option_is_taken_without_pydantic(monitored):
     # typer would check `--version 1` with a pydantic adapter (0.1 s of imports);
     # workflow/cli/__init__.py takes a plain whole number within min and max as it is.

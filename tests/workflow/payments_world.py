@@ -35,7 +35,7 @@ def open_returns(world: World, ref: str) -> None:
         scheduled = monitoring.CHECKPOINT.initial
         conn.execute(update(checkpoints).where(checkpoints.c.case_id == case_id,
                                                checkpoints.c.state == scheduled)
-                     .values(state=monitoring.CHECKPOINT.find("open", scheduled).dest))
+                     .values(state=monitoring.CHECKPOINT.machine.transition_for("open", scheduled).dest))
 
 
 def accept_return(world: World, ref: str, label: str, *, at: datetime | None = None) -> None:

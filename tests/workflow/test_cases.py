@@ -189,7 +189,7 @@ def test_every_trigger_is_refused_from_states_that_do_not_define_it(definition):
     actor = Actor("everyone", frozenset(CASE_ROLES), org="LEAD")
     for state in definition.states:
         for trigger in definition.triggers:
-            if definition.find(trigger, state) is None:
+            if definition.machine.transition_for(trigger, state) is None:
                 with pytest.raises(InvalidTransition):
                     plan(definition, "REF", state, trigger, actor, lead="LEAD", reason="r",
                          facts=None, rules=RULES, actor_rules=ACTOR_RULES)

@@ -43,7 +43,7 @@ def test_the_definition_answers_every_move_from_its_transitions(definition):
         for trigger in definition.triggers:
             defined = [t for t in definition.transitions
                        if t.trigger == trigger and state in t.sources]
-            assert definition.find(trigger, state) == (defined[0] if defined else None)
+            assert definition.machine.transition_for(trigger, state) == (defined[0] if defined else None)
 
 
 @pytest.mark.parametrize("definition", ALL, ids=lambda d: d.kind)
@@ -65,6 +65,6 @@ def test_the_diagram_shows_every_transition_with_its_roles(definition):
 
 def test_bids_cannot_be_withdrawn_once_ineligible_or_rejected():
     bid = DEFINITIONS["bid"]
-    assert bid.find("withdraw", "ineligible") is None
-    assert bid.find("withdraw", "rejected") is None
-    assert bid.find("withdraw", "recommended") is not None
+    assert bid.machine.transition_for("withdraw", "ineligible") is None
+    assert bid.machine.transition_for("withdraw", "rejected") is None
+    assert bid.machine.transition_for("withdraw", "recommended") is not None

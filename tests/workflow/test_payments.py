@@ -151,7 +151,7 @@ def test_each_move_is_allowed_to_its_role_and_refused_to_every_other(p1, trigger
         kwargs["reference"] = "BACS 2013/0001"
     if person in MAY[trigger]:
         done = payments.move(world.engine, pay, trigger, person, **kwargs)
-        assert done["state"] == PAYMENT.find(trigger, was).dest
+        assert done["state"] == PAYMENT.machine.transition_for(trigger, was).dest
         assert snapshot(world)["history"] == before["history"] + 1
         assert verified(world)
     else:

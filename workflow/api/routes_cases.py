@@ -201,7 +201,7 @@ def _refusal_with_fund(engine: Engine, err: CaseworkError) -> Answer:
         from workflow.services.assessment import fund_position
         with reading(engine) as conn:
             case = lifecycle.load_case(conn, err.ref)
-        t = DEFINITIONS[case.kind].find(err.trigger, case.state)
+        t = DEFINITIONS[case.kind].machine.transition_for(err.trigger, case.state)
         if t is None or not reads_ledger(t):
             return answer
         position = fund_position(engine, case.programme)

@@ -398,7 +398,7 @@ class _Step:
         if trigger is None:
             trigger = "remind"
         else:
-            if trigger == "escalate" and CHECKPOINT.find("escalate", cp.state) is None:
+            if trigger == "escalate" and CHECKPOINT.machine.transition_for("escalate", cp.state) is None:
                 cp = self._overdue_first()
             dest = plan(CHECKPOINT, cp.ref, cp.state, trigger, SYSTEM, lead=self.case.lead,
                         reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES).dest

@@ -107,7 +107,7 @@ def draw_ahead(engine: Engine, case: str | CaseRecord, trigger: str) -> Drawn | 
     try:
         with unit(engine, read_only=True) as uow:
             record = load_case(uow.conn, case if isinstance(case, str) else case.ref)
-            t = DEFINITIONS[record.kind].find(trigger, record.state)
+            t = DEFINITIONS[record.kind].machine.transition_for(trigger, record.state)
             if t is None or RECORD not in t.records:
                 return None
             text = offer_text(uow.conn, record, uow.spec(record.programme), uow.now)

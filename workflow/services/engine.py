@@ -4,22 +4,29 @@
 does it lead?" without touching the database: InvalidTransition,
 PermissionDenied, ReasonRequired or GuardFailed, or a `Move`.
 
-Whether a trigger can fire from a state is decided by the definition alone
-(`Definition.find`, an index built once per definition): it is the one object
-that also knows the transition's roles, guards and effects, so a second
-machine answering the same question could only ever repeat it.
+The definition's `transitions` Machine decides (`definition.machine`, built
+once per definition from its data, states.machine): `plan` binds the case to
+it for this one move (a `_Bound` carrying its state, the person, the reason
+and the facts) and fires the trigger. The machine refuses a trigger that no
+transition defines from the state; its transition's conditions, judged here
+by the bound case, refuse the person, a missing reason or a broken rule, and
+the refusal is told in a caseworker's words.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, cast
 
 from states import Definition, T
 from states.roles import ROLE_PREFERENCE
 if TYPE_CHECKING:
+    from transitions import EventData
+
     from states.facts import Facts
+    from states.machine import DeclaredTransition
     from states.rules import Rule
-from workflow.errors import GuardFailed, InvalidTransition, PermissionDenied, ReasonRequired
+from workflow.errors import (CaseworkError, GuardFailed, InvalidTransition, PermissionDenied,
+                             ReasonRequired)
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ def allowed_triggers(definition: Definition, state: str, actor: Actor | None,
                      lead: str | None) -> list[str]:
     """Triggers defined from `state` that `actor` may fire (guards are not run)."""
     out = []
-    for t in definition.defined_from(state):
+    for t in definition.machine.transitions_from(state):
         if actor is None or acting_role(t, actor, lead):
             out.append(t.trigger)
     return sorted(set(out))
@@ -78,25 +85,71 @@ def _refuse_role(definition: Definition, ref: str, t: T, actor: Actor,
         person=actor.name, trigger=t.trigger)
 
 
+class _Bound:
+    """A case bound to its definition's machine for one move: its `state` (which the
+    machine moves), and what the transition's conditions are judged by. A condition
+    that refuses leaves the refusal; `may_act`, always the first, the role and the
+    transition taken."""
+
+    __slots__ = ("state", "definition", "ref", "actor", "lead", "reason", "facts", "rules",
+                 "actor_rules", "role", "transition", "refusal")
+
+    def __init__(self, definition: Definition, ref: str, state: str, actor: Actor,
+                 lead: str | None, reason: str | None, facts: Facts | None,
+                 rules: Mapping[str, Rule], actor_rules: Mapping[str, Rule]) -> None:
+        self.state, self.definition, self.ref, self.actor, self.lead = (state, definition, ref,
+                                                                        actor, lead)
+        self.reason, self.facts, self.rules, self.actor_rules = reason, facts, rules, actor_rules
+        self.role: str | None = None
+        self.transition: T | None = None
+        self.refusal: CaseworkError | None = None
+
+    def may_act(self, event: EventData) -> bool:
+        t = self.transition = cast("DeclaredTransition", event.transition).declared
+        self.role = acting_role(t, self.actor, self.lead)
+        if self.role is None:
+            self.refusal = _refuse_role(self.definition, self.ref, t, self.actor, self.lead)
+        return self.role is not None
+
+    def meets_actor_rules(self, event: EventData) -> bool:
+        if self.facts is None:          # planning without facts: who may, not whether now
+            return True
+        t = cast("DeclaredTransition", event.transition).declared
+        faults = [v for name in t.actor_rules for v in self.actor_rules[name](self.facts)]
+        if faults:
+            self.refusal = PermissionDenied(" ".join(faults), person=self.actor.name,
+                                            trigger=t.trigger)
+        return not faults
+
+    def has_reason(self, event: EventData) -> bool:
+        if (self.reason or "").strip():
+            return True
+        self.refusal = ReasonRequired(self.ref, event.event.name, definition=self.definition)
+        return False
+
+    def meets_rules(self, event: EventData) -> bool:
+        if self.facts is None:
+            return True
+        t = cast("DeclaredTransition", event.transition).declared
+        violations = [v for name in t.guards for v in self.rules[name](self.facts)]
+        if violations:
+            self.refusal = GuardFailed(self.ref, t.trigger, violations,
+                                       definition=self.definition)
+        return not violations
+
+
 def plan(definition: Definition, ref: str, state: str, trigger: str, actor: Actor, *,
          lead: str | None, reason: str | None, facts: Facts | None,
          rules: Mapping[str, Rule], actor_rules: Mapping[str, Rule]) -> Move:
-    t = definition.find(trigger, state)
-    if t is None:
+    bound = _Bound(definition, ref, state, actor, lead, reason, facts, rules, actor_rules)
+    moved = definition.machine.fire(trigger, bound)
+    if moved is None:
         raise InvalidTransition(ref, state, trigger,
                                 allowed_triggers(definition, state, actor, lead),
                                 definition=definition)
-    role = acting_role(t, actor, lead)
-    if role is None:
-        raise _refuse_role(definition, ref, t, actor, lead)
-    if t.actor_rules and facts is not None:
-        faults = [v for name in t.actor_rules for v in actor_rules[name](facts)]
-        if faults:
-            raise PermissionDenied(" ".join(faults), person=actor.name, trigger=trigger)
-    if t.needs_reason and not (reason or "").strip():
-        raise ReasonRequired(ref, trigger, definition=definition)
-    if t.guards and facts is not None:
-        violations = [v for name in t.guards for v in rules[name](facts)]
-        if violations:
-            raise GuardFailed(ref, trigger, violations, definition=definition)
-    return Move(trigger=trigger, source=state, dest=t.dest, role=role, transition=t)
+    if not moved:
+        assert bound.refusal is not None, "a condition refused without saying why"
+        raise bound.refusal
+    assert bound.role is not None and bound.transition is not None
+    return Move(trigger=trigger, source=state, dest=bound.state, role=bound.role,
+                transition=bound.transition)

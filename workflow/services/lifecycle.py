@@ -151,7 +151,7 @@ def _move(uow: UnitOfWork, case: CaseRecord, trigger: str, actor: Actor, *,
     conn, now = uow.conn, uow.now
     definition = DEFINITIONS[case.kind]
     spec = uow.spec(case.programme)
-    t = definition.find(trigger, case.state)
+    t = definition.machine.transition_for(trigger, case.state)
     facts = None
     needs: frozenset[str] = frozenset()
     if t is not None and (t.moves_funds or reads_ledger(t)):

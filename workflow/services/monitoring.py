@@ -191,7 +191,7 @@ def submit_return(work: UnitOfWork | Engine, ref: str, actor_name: str, *,
         except DocumentError as err:
             raise Malformed(f"The return for {cp.ref}", err.problems) from None
         now = uow.now
-        submit = CHECKPOINT.find("submit", cp.state)
+        submit = CHECKPOINT.machine.transition_for("submit", cp.state)
         facts = facts_for(conn, case, actor=actor.name, now=now, figures=parsed, spec=spec,
                           needs=needs_of(submit.guards if submit else ()))
         move = plan(CHECKPOINT, cp.ref, cp.state, "submit", actor, lead=case.lead, reason=None,

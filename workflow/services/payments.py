@@ -295,7 +295,7 @@ def replan(work: UnitOfWork | Connection, case: CaseRecord, *, actor: str, role:
         new = amounts[pay.tranche - 1]
         if new == pay.amount_pence:
             continue
-        dest = PAYMENT.find("replan", pay.state)
+        dest = PAYMENT.machine.transition_for("replan", pay.state)
         assert dest is not None
         case, _p = _write(conn, case, pay, trigger="replan", dest=dest.dest, actor=actor,
                           role=role, now=when,
@@ -330,7 +330,7 @@ def move(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name: str, *,
                                          f"nothing of yours was written.",
                                 current_version=pay.version)
         spec = uow.spec(case.programme)
-        t = PAYMENT.find(trigger, pay.state)
+        t = PAYMENT.machine.transition_for(trigger, pay.state)
         facts = None
         if t is not None and t.actor_rules:
             facts = Facts(kind="payment", ref=pay.ref, programme=spec, actor=actor.name,

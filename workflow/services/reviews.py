@@ -229,7 +229,7 @@ def record(work: UnitOfWork | Engine, ref: str, *, decision: str, reason: str | 
                                          reason=reason, at=now, payload=payload))
         _set(conn, review.id, decision=decision, reason=reason, recorded_by=actor.name,
              recorded_at=now, next_step_at=None)
-        if decision == "stop" and BID.find("suspend", after.state) is not None:
+        if decision == "stop" and BID.machine.transition_for("suspend", after.state) is not None:
             lifecycle.advance(uow, after, "suspend", actor,
                               reason=f"the annual review ({label(review.n)}) decided to stop "
                                      f"the award: {reason}")

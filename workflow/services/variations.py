@@ -200,7 +200,7 @@ def decide(work: UnitOfWork | Engine, ref: str, decision: str, actor: str, *,
                                       f"{row.version}, not {expected_version}); nothing of "
                                       f"yours was written.", current_version=row.version)
         new_total = row.amount_pence if row.amount_pence is not None else case.amount_pence
-        transition = VARIATION.find(trigger, row.state)
+        transition = VARIATION.machine.transition_for(trigger, row.state)
         facts = None
         if transition is not None and decision == "approve":
             _refuse_unless_open_to_variation(case, "approve")
@@ -274,7 +274,7 @@ def countersign(work: UnitOfWork | Engine, ref: str, actor: str, *, reason: str 
                                       f"{row.version}, not {expected_version}); nothing of "
                                       f"yours was written.", current_version=row.version)
         total = row.amount_pence if row.amount_pence is not None else case.amount_pence
-        transition = VARIATION.find(trigger, row.state)
+        transition = VARIATION.machine.transition_for(trigger, row.state)
         facts = None
         if transition is not None:
             facts = facts_for(conn, _as_varied(case, total or 0), actor=who.name, now=now,

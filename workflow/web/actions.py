@@ -72,7 +72,7 @@ def plan_actions(conn: Connection, case: CaseRecord, actor: Actor | None) -> lis
     spec = programme_store.spec_for(conn, case.programme)
     now = clock.now()
     out = []
-    for t in definition.defined_from(case.state):
+    for t in definition.machine.transitions_from(case.state):
         if acting_role(t, actor, case.lead) is None:
             continue
         facts = None

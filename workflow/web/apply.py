@@ -608,7 +608,7 @@ def render_check(request: Request, ref: str, *, errors: list[Problem] | None = N
         names = queries.org_names(uow.conn, codes)
         asked = question_of_case(uow, record)
     definition = DEFINITIONS[record.kind]
-    move = next((t for t in MOVES if definition.find(t, record.state) is not None), None)
+    move = next((t for t in MOVES if definition.machine.transition_for(t, record.state) is not None), None)
     return page(request, "apply_check.html", status=status, errors=errors or [], case=record,
                 spec=spec, rows=answers(spec, document, names), files=_files(record),
                 move=move, move_label=definition.trigger_label(move) if move else "",

@@ -134,7 +134,7 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         definition = DEFINITIONS[row.kind]
         fund = (assessment.fund_position(uow, row.programme)
                 if any(reads_ledger(t) for a in planned
-                       if (t := definition.find(a.trigger, row.state)) is not None) else None)
+                       if (t := definition.machine.transition_for(a.trigger, row.state)) is not None) else None)
         from workflow.web.agreement import on_case_page
         agreed = on_case_page(uow, row, who)      # the grant agreement and its variations
         from workflow.web.payments import on_case_page as payments_of

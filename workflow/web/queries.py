@@ -212,7 +212,7 @@ _COUNCIL_MOVES = {"submit": "Submit it", "answer": "Answer the question asked",
                   "accept": "Accept or decline the award"}
 # ... from each state in which it is the one to act (each definition's "council_to_act").
 COUNCIL_TO_ACT = {state: words for d in (BID, AREA) for state in d.group("council_to_act")
-                  for trigger, words in _COUNCIL_MOVES.items() if d.find(trigger, state)}
+                  for trigger, words in _COUNCIL_MOVES.items() if d.machine.transition_for(trigger, state)}
 
 
 def waiting_on(conn: Connection, org: str, limit: int = 50) -> list[Any]:
