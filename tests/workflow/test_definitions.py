@@ -37,8 +37,9 @@ def test_only_case_roles_fire_triggers(definition):
 
 
 @pytest.mark.parametrize("definition", ALL, ids=lambda d: d.kind)
-def test_the_definition_answers_every_move_from_its_transitions(definition):
-    # The one decision of "may this trigger fire from this state" (workflow.services.engine.plan).
+def test_the_machine_answers_every_move_from_the_definitions_transitions(definition):
+    # The one decision of "may this trigger fire from this state" is the definition's
+    # transitions Machine (states/machine.py; workflow.services.engine.plan fires it).
     for state in definition.states:
         for trigger in definition.triggers:
             defined = [t for t in definition.transitions
