@@ -156,3 +156,19 @@ def test_a_disabled_caseworkers_open_cases_go_to_every_caseworkers_inbox(site):
     assert "listed in every caseworker's inbox" in text_of(adam.get("/admin/people/carol").text)
     assignment.assign(site.engine, ref, "cody", "cody", reason="Carol has left the team.")
     assert "Caseworker disabled none" in text_of(site.as_("cody").get("/inbox").text)
+
+
+def test_the_admin_page_links_the_whole_admin_log_only_for_those_who_may_read_it(site):
+    """An admin reads the latest changes; /audit/admin is the auditors' (and refuses the
+    admin), so the admin's page says who reads it rather than linking to a 403."""
+    adam = site.as_("adam")
+    adam.get("/admin/organisations/E07000026")
+    assert adam.post("/admin/organisations/E07000026", {         # something in the log
+        "name": "Council E07000026", "email": "returns@e07000026.example.gov.uk",
+        "escalation-email": "", "esg-allocation": "12000", "org-id": ""}).status_code == 303
+
+    page = adam.get("/admin").text
+
+    assert 'href="/audit/admin"' not in page and "Auditors read the whole admin log" in page
+    assert site.as_("adam").get("/audit/admin").status_code == 403
+    assert site.as_("audrey").get("/audit/admin").status_code == 200
