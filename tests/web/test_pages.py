@@ -6,8 +6,9 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.web.site import (CAST, area_under_assessment, bid_in_monitoring, open_return,
-                            recommended_bid, text_of)
+from tests.web.site import (CAST, PASSWORD, area_under_assessment, bid_in_monitoring,
+                            open_return, recommended_bid, text_of)
+from workflow.services import passwords
 from workflow.storage.tables import outbox
 
 STAFF = {"carol", "ash", "asha", "april", "aaron", "audrey", "adam"}
@@ -164,3 +165,18 @@ def test_the_caseworker_inbox_shows_annual_reviews_due(site):
 
     assert "Annual reviews due none" in before
     assert "Annual reviews due 1" in after and ref in after
+
+
+def test_finance_is_not_linked_to_an_assessment_it_may_not_open(site):
+    """The case page's assessment summary links to /cases/REF/assessment, which finance may
+    not open: finance sees neither, the caseworker both."""
+    site.world.person("fay", "finance")
+    passwords.sample_passwords(site.engine, password=PASSWORD)
+    ref = site.world.bid()
+    site.world.advance(ref, "submit", "check")
+
+    fay, carol = site.as_("fay"), site.as_("carol")
+
+    assert f"/cases/{ref}/assessment" not in fay.get(f"/cases/{ref}").text
+    assert fay.get(f"/cases/{ref}/assessment").status_code == 403
+    assert f"/cases/{ref}/assessment" in carol.get(f"/cases/{ref}").text

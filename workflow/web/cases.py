@@ -36,6 +36,7 @@ from workflow.services.access import STAFF
 from workflow.web.auth import Viewer, session_of, viewer
 from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
+from workflow.web.assessment import SEES as SEES_ASSESSMENT
 from workflow.web.pages import Problem, money, page, paragraphs, words
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.services.facts import reads_ledger
@@ -119,8 +120,10 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         staff = bool(who.roles & STAFF)
         trail = [chain.as_dict(r) for r in chain.rows_for(conn, row.id)] if staff else []
         messages = queries.messages_of(conn, row.ref) if staff else []
+        # Only to those who may open the assessment page it links to (not finance).
         judged = (assessment.assessment_of(conn, row.ref)
-                  if staff and row.kind == "bid" and row.state in ASSESSED_STATES else None)
+                  if who.has(*SEES_ASSESSMENT) and row.kind == "bid"
+                  and row.state in ASSESSED_STATES else None)
         may_assign = who.has("caseworker") and not DEFINITIONS[row.kind].is_final(row.state)
         caseworkers = ([u["name"] for u in directory.list_users(conn)
                         if "caseworker" in u["roles"] and u["name"] != row.caseworker
