@@ -170,14 +170,14 @@ _ASKED: dict[tuple[int, str | None], tuple[ProgrammeSpec, tuple[Question, ...]]]
 
 
 def _asked(spec: ProgrammeSpec, category: Any) -> tuple[Question, ...]:
-    key = (id(spec), category if isinstance(category, str) else None)
+    if category is not None and not isinstance(category, str):
+        return tuple(questions(spec, category))          # a malformed document: not kept
+    key = (id(spec), category)
     found = _ASKED.get(key)
-    if found is None or found[0] is not spec or not isinstance(category, (str, type(None))):
+    if found is None or found[0] is not spec:            # the id of a file parsed anew
         if len(_ASKED) > 256:
             _ASKED.clear()
-        found = (spec, tuple(questions(spec, category)))
-        if isinstance(category, (str, type(None))):
-            _ASKED[key] = found
+        found = _ASKED[key] = (spec, tuple(questions(spec, category)))
     return found[1]
 
 
