@@ -80,6 +80,10 @@ def test_the_first_review_falls_due_a_year_on_rolled_past_a_bank_holiday(world, 
     assert mail(world, "review.due") == [(f"{award}/R1:review_due",
                                           ["carol@casework.example.gov.uk"], [])]
     assert review(world, award)["status"] == "due"
+    with world.engine.connect() as conn:        # the command it gives runs as written (--as)
+        body = conn.execute(select(outbox.c.body_text).where(outbox.c.kind == "review.due")).scalar()
+    assert f'casework review record {award} --decision continue|amend|stop --reason "..." ' \
+           f'--as NAME' in " ".join(body.split())
     # the next year's review is scheduled as this one opens
     assert review(world, award, 2)["due"] == "2015-08-25"
 

@@ -442,14 +442,16 @@ def test_a_councils_increase_asks_a_countersignature_then_a_decision_then_tells_
     assert subject == f"{award}: variation V1 needs a countersignature"
     flat = " ".join(body.split())
     assert "from £250,000 to £300,000" in flat and "Two more districts join the hub." in flat
-    assert f"casework variation countersign {vref}" in flat
+    # The command as written runs (every command that changes something needs --as).
+    assert f"casework variation countersign {vref} --as NAME" in flat
 
     with freeze_time(LATER):
         variations.countersign(world.engine, vref, "april")
     # The others may now decide it; the one who countersigned cannot, so is not asked.
     kind, to, cc, subject, body = mail_about_variations(world, award)[-1]
     assert (kind, to, cc) == ("variation.awaiting_decision", [at("aaron")], [])
-    assert f"casework variation approve {vref}" in " ".join(body.split())
+    assert f"casework variation approve {vref} --as NAME" in " ".join(body.split())
+    assert f'casework variation reject {vref} --reason "..." --as NAME' in " ".join(body.split())
 
     decide(world, vref, "approve", by="aaron", reason="Within the fund's headroom.")
     kind, to, cc, subject, body = mail_about_variations(world, award)[-1]
