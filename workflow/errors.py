@@ -149,7 +149,9 @@ class Malformed(Refused):
 
     def __init__(self, what: str, problems: Sequence[str]):
         self.what, self.problems = what, tuple(problems)
-        super().__init__(f"{what} refused: " + "; ".join(self.problems) + ".")
+        said = "; ".join(self.problems)
+        # A problem that ends in a question ("did you mean submitted?") is not stopped again.
+        super().__init__(f"{what} refused: {said}" + ("" if said.endswith(("?", ".")) else "."))
 
     @classmethod
     def from_document(cls, what: str, err: DocumentError) -> "Malformed":

@@ -27,9 +27,9 @@ def test_unknown_filter_values_are_refused_with_the_allowed_ones(monitored):
     assert state.code == kind.code == returns.code == 1
     assert state.err.startswith("The case state 'sumbitted' refused: it is not one of draft, "
                                 "submitted,")
-    assert state.err.strip().endswith("— did you mean submitted?.")
+    assert state.err.strip().endswith("— did you mean submitted?")
     assert kind.err.strip() == ("The kind 'bids' refused: it is not one of bid, area — "
-                                "did you mean bid?.")
+                                "did you mean bid?")
     assert "did you mean overdue?" in returns.err
     assert state.out == kind.out == returns.out == ""
 
