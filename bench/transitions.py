@@ -77,7 +77,7 @@ def set_up(engine) -> None:
     init(engine)
     with engine.begin() as conn:
         programme_files.load(conn, bench_programme(), "bench-2013.toml")
-        for code in ("E07000026", "E07000028", "E07000029"):
+        for code in ("E07000026", "E07000028", "E07000029", *LEADS):
             directory.add_org(conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.gov.uk")
         directory.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
         directory.add_user(conn, "ash", roles=["assessor"])
@@ -85,6 +85,11 @@ def set_up(engine) -> None:
         directory.add_user(conn, "april", roles=["approver"])
         directory.add_user(conn, "aaron", roles=["approver"])     # countersigns offers
 
+
+# England had about 350 councils; each bid here is led by one of them in turn, so a council
+# leads a handful of bids as in the real round. (One lead for every bid made each submission
+# read all the others as its possible duplicates: a cost that grew with the bench's size.)
+LEADS = tuple(f"E0{9000000 + i}" for i in range(350))
 
 DOC = {"programme": "bench-2013", "category": "shared_arrangement", "title": "Joint procurement hub",
        "lead": "E07000026", "partners": ["E07000028", "E07000029"], "amount": "250000",
@@ -110,7 +115,8 @@ def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
     offers: list[float] = []       # the offer's move (its transaction), the PDF drawn before it
     drawings: list[float] = []     # drawing the offer's PDF, outside any write transaction
     moves: list[tuple[int, int]] = []
-    refs = [lifecycle.open_case(engine, "bid", DOC, "carol")["ref"] for _ in range(n)]
+    refs = [lifecycle.open_case(engine, "bid", {**DOC, "lead": LEADS[i % len(LEADS)]},
+                                "carol")["ref"] for i in range(n)]
     if recorder is not None:
         source = sqlite3.connect(engine.url.database, isolation_level=None)
         source.execute("VACUUM INTO ?", (str(before),))   # the database before the moves
