@@ -113,6 +113,9 @@ def test_the_assessor_inbox_shows_bids_to_score_and_the_approver_inbox_the_fund(
     assert "Recommended bids to offer" in approver and ref in approver
     assert "£8,750,000 remaining" in approver      # £9m less the one offer of £250,000
     assert "Shared arrangement 1 30" in approver   # offers made, of the most allowed
+    # The programme by its name, not its code (DESIGN section 12).
+    assert "See the ranking of bids for the Transformation Challenge Award" in approver
+    assert "tca-2013" not in approver
 
 
 def test_the_caseworker_inbox_groups_what_needs_them(site, places):
