@@ -53,22 +53,38 @@ class CheckpointNotFound(NotFound):
         super().__init__(f"There is no monitoring return {ref}.")
 
 
-class PersonNotFound(NotFound):
+class NotFoundWithHint(NotFound):
+    """Not found; on the command line, followed by the command that lists what there is (a
+    web page or an API answer has no command line to send people to)."""
+    hint = ""
+
+    @property
+    def command_line(self) -> str:
+        return f"{self} {self.hint}"
+
+
+class PersonNotFound(NotFoundWithHint):
+    hint = "`casework user list` shows who there is."
+
     def __init__(self, name: str):
         self.name = name
-        super().__init__(f"There is no person called '{name}'. `casework user list` shows who there is.")
+        super().__init__(f"There is no person called '{name}'.")
 
 
-class ProgrammeNotFound(NotFound):
+class ProgrammeNotFound(NotFoundWithHint):
+    hint = "`casework programme list` shows the loaded ones."
+
     def __init__(self, code: str):
         self.code = code
-        super().__init__(f"There is no programme '{code}'. `casework programme list` shows the loaded ones.")
+        super().__init__(f"There is no programme '{code}'.")
 
 
-class OrganisationNotFound(NotFound):
+class OrganisationNotFound(NotFoundWithHint):
+    hint = "`casework org list` shows the known ones."
+
     def __init__(self, code: str):
         self.code = code
-        super().__init__(f"There is no organisation '{code}'. `casework org list` shows the known ones.")
+        super().__init__(f"There is no organisation '{code}'.")
 
 
 class Refused(CaseworkError):

@@ -47,6 +47,7 @@ def test_a_case_programme_or_organisation_that_names_nothing_is_refused_not_list
         ran = monitored(*args)
         assert (ran.code, ran.out) == (1, ""), args
         assert ran.err.startswith(said), (args, ran.err)
+        assert "`casework " in ran.err or "no case" in ran.err     # the command that lists them
 
     # A real case with no payments yet is an empty list, as before.
     assert monitored.ok("payment", "list", "--case", "TCA-2013-0002", "--json").json() == []

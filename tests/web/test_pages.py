@@ -183,3 +183,13 @@ def test_finance_is_not_linked_to_an_assessment_it_may_not_open(site):
     assert f"/cases/{ref}/assessment" not in fay.get(f"/cases/{ref}").text
     assert fay.get(f"/cases/{ref}/assessment").status_code == 403
     assert f"/cases/{ref}/assessment" in carol.get(f"/cases/{ref}").text
+
+
+def test_a_page_not_found_does_not_send_people_to_the_command_line(site):
+    """The command line's hint ("`casework programme list` shows the loaded ones") is for
+    the command line; a web page says what is not there, in words."""
+    page = site.as_("april").get("/programmes/tca/ranking")
+
+    assert page.status_code == 404
+    said = text_of(page.text)
+    assert "There is no programme 'tca'." in said and "casework programme list" not in said
