@@ -145,3 +145,16 @@ def test_text_templates_never_end_a_line_with_an_inline_tag():
             stripped = line.strip()
             if stripped.endswith("%}") and not re.fullmatch(r"\{%[^%]*%\}", stripped):
                 pytest.fail(f"{path.relative_to(EMAIL)}:{number} ends with an inline tag")
+
+
+def test_a_suspension_by_the_ladder_does_not_say_its_reason_twice():
+    """The sweep's reason ("the Q1 monitoring return, due by the end of 24 September 2013,
+    has not been received") is the sentence the email opens with: once is enough."""
+    ctx = realistic_context("case.suspended",
+                            reason="the Q1 monitoring return, due by the end of 24 September "
+                                   "2013, has not been received")
+
+    rendered = render("case.suspended", ctx)
+
+    assert "Reason:" not in rendered.text and "Reason:" not in rendered.html
+    assert " ".join(rendered.text.split()).count("has not been received") == 1
