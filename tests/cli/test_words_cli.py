@@ -120,3 +120,11 @@ def test_a_return_of_a_suspended_case_shows_its_held_steps(monitored):
     assert re.search(r"^state +Open$", shown, re.M)
     assert "held  Overdue notice" in shown and "held  First escalation" in shown
     assert "done  Return opens" in shown
+
+
+def test_a_table_is_headed_in_words_not_by_its_json_keys(monitored):
+    out = monitored.ok("checkpoint", "list", "--case", REF).out
+
+    header = out.splitlines()[0]
+    assert "case state" in header and "case_state" not in header
+    assert monitored.ok("checkpoint", "list", "--case", REF, "--json").json()[0]["case_state"]

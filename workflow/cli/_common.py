@@ -128,6 +128,8 @@ def table(rows: Iterable[dict], columns: list[str], title: str | None = None) ->
     if not cells:
         typer.echo("(none)")
         return
+    # Headed in words ("case state", "due on"), not by the --json keys they come from.
+    columns = [c.replace("_", " ") for c in columns]
     lines = _ruled(cells, columns)
     # rich draws the same table, and wraps cells to fit the terminal (200
     # columns into a pipe) -- at about 4 ms a row, which `case list` felt.
