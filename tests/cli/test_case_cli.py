@@ -129,6 +129,13 @@ def test_states_diagram_is_drawn_from_the_definition(c):
     assert out.startswith("stateDiagram-v2") and "escalated --> escalated: escalate" in out
 
 
+def test_states_diagram_names_every_machine_it_draws_in_its_usage(c):
+    wrong = c("states", "diagram", "bids")
+    assert wrong.code == 2
+    assert "bid|area|checkpoint|payment|variation" in wrong.err     # the usage line too
+    assert c.ok("states", "diagram", "variation").out.startswith("stateDiagram-v2")
+
+
 def test_list_commands_give_the_documented_json(c):
     assert c.ok("org", "list", "--json").json()[0] == {
         "code": "E07000026", "name": "Allerdale", "email": "returns@e07000026.example.gov.uk",

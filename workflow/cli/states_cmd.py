@@ -1,4 +1,4 @@
-"""`casework states diagram bid|area|checkpoint`."""
+"""`casework states diagram bid|area|checkpoint|payment|variation`."""
 import typer
 
 from states import DEFINITIONS
@@ -8,7 +8,7 @@ states_app = typer.Typer(help=summary("states"), no_args_is_help=True)
 
 
 @states_app.command("diagram", short_help="Draw a state machine (Mermaid or DOT).")
-def diagram(kind: str = typer.Argument(..., metavar="bid|area|checkpoint"),
+def diagram(kind: str = typer.Argument(..., metavar="|".join(DEFINITIONS)),
             fmt: str = typer.Option("mermaid", "--format", metavar="mermaid|dot")) -> None:
     """Print a state diagram (Mermaid, or Graphviz DOT), with roles and guards on each arrow."""
     if kind not in DEFINITIONS:
