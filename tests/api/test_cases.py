@@ -233,7 +233,8 @@ def test_a_body_that_is_not_json_is_400(api):
                       headers={"Content-Type": "application/json"})
 
     assert answer.status_code == 400
-    assert answer.json()["problems"][0].endswith("is not valid JSON")
+    # Where it goes wrong, in words (it said "1: is not valid JSON": a bare position).
+    assert answer.json()["problems"] == ["the JSON body is not valid JSON (at character 1)"]
 
 
 # --- handing a case over -------------------------------------------------------------------

@@ -117,10 +117,17 @@ def validation_problems(err: RequestValidationError) -> list[str]:
     """Each framework validation error as `<where>: <what is wrong>`."""
     out = []
     for e in err.errors():
+        loc = tuple(e.get("loc", ()))
+        if e.get("type") == "json_invalid":
+            # Its place is ("body", <character>): say where the JSON goes wrong, not "22: ...".
+            at = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+            out.append("the JSON body is not valid JSON" + (f" (at character {at})"
+                                                            if at is not None else ""))
+            continue
         message = _SAYINGS.get(e.get("type", ""), e.get("msg", "is not valid"))
         if message and message[0].isupper() and not message[:2].isupper():
             message = message[0].lower() + message[1:]
-        out.append(f"{_where(tuple(e.get('loc', ())))}: {message}")
+        out.append(f"{_where(loc)}: {message}")
     return out or ["the request is not valid"]
 
 
