@@ -116,6 +116,8 @@ def fund_chart(points: Sequence[tuple[datetime, int]], releases: Sequence[Any], 
     path.append(f"H{right}")
     body.append(f'<path d="{"".join(path)}" fill="none" stroke="{BLUE}" stroke-width="3">'
                 f'<title>Committed: {pounds(before)} at the end</title></path>')
+    # Where the committed total's label goes (below its line, or low when the line is low).
+    committed_y = bottom - 8 if before < fund_pence * 0.8 else y(before) + 20
     # what has been paid (issue 19), as steps under the committed line
     paid_total = 0
     if paid:
@@ -126,7 +128,10 @@ def fund_chart(points: Sequence[tuple[datetime, int]], releases: Sequence[Any], 
         steps.append(f"H{right}")
         body.append(f'<path d="{"".join(steps)}" fill="none" stroke="{GREEN}" stroke-width="3">'
                     f'<title>Paid: {pounds(paid_total)} at the end</title></path>')
-        body.append(_text(right, y(paid_total) + 20 if paid_total else bottom - 26,
+        paid_y = y(paid_total) + 20 if paid_total else bottom - 26
+        if abs(paid_y - committed_y) < 18:      # nearly all paid: the two labels would overprint
+            paid_y = committed_y + 18 if committed_y + 18 <= bottom - 4 else committed_y - 18
+        body.append(_text(right, paid_y,
                           f"paid at the end: {pounds(paid_total)}", anchor="end", size=13,
                           colour=GREEN, weight="bold"))
     # each release, where the line dips
@@ -140,7 +145,7 @@ def fund_chart(points: Sequence[tuple[datetime, int]], releases: Sequence[Any], 
         body.append(f'<line x1="{x:.1f}" y1="{y(after) + 5:.1f}" x2="{x + 14:.1f}" y2="{ly - 4:.1f}" '
                     f'stroke="{MUTED}"/>')
         body.append(_text(x + 16, ly, f"{r.ref} {r.why}: −{pounds(r.pence)}", size=12))
-    body.append(_text(right, bottom - 8 if before < fund_pence * 0.8 else y(before) + 20,
+    body.append(_text(right, committed_y,
                       f"committed at the end: {pounds(before)}", anchor="end", size=13,
                       colour=BLUE, weight="bold"))
     label = (f"Funds committed from {day(start)} to {day(end)}: {pounds(before)} at the end, "

@@ -160,3 +160,24 @@ def test_the_controls_section_shows_the_checks_run_and_failed_and_the_duplicate(
                                      history.c.trigger == "declare_ineligible")).scalar()
     assert "No duplicate bid (no_duplicate_bid) failed" in reason
     assert "Fraud risk" in controls and "Public Service Transformation Network 2013:" in controls
+
+
+def test_the_paid_and_committed_labels_do_not_overprint_when_nearly_all_is_paid():
+    """£8,690,000 committed and £8,493,500 paid put both labels at almost the same height
+    (they overprinted in the demo's report); the paid one moves clear of the other."""
+    from datetime import datetime, timezone
+
+    from demo.charts import fund_chart
+
+    start, end = (datetime(2013, 3, 22, tzinfo=timezone.utc),
+                  datetime(2014, 10, 15, tzinfo=timezone.utc))
+    drawn = str(fund_chart([(datetime(2013, 6, 19, tzinfo=timezone.utc), 869_000_000)], [],
+                           fund_pence=900_000_000, start=start, end=end,
+                           paid=[(datetime(2014, 9, 1, tzinfo=timezone.utc), 849_350_000)]))
+
+    def height(words: str) -> float:
+        found = re.search(r'<text x="[\d.]+" y="([\d.]+)"[^>]*>' + re.escape(words), drawn)
+        assert found, words
+        return float(found.group(1))
+
+    assert abs(height("committed at the end") - height("paid at the end")) >= 16
