@@ -128,3 +128,11 @@ def test_a_table_is_headed_in_words_not_by_its_json_keys(monitored):
     header = out.splitlines()[0]
     assert "case state" in header and "case_state" not in header
     assert monitored.ok("checkpoint", "list", "--case", REF, "--json").json()[0]["case_state"]
+
+
+def test_a_return_shown_names_its_fields_in_words_not_by_their_json_keys(monitored):
+    shown = monitored.ok("checkpoint", "show", f"{REF}/Q1").out
+
+    assert re.search(r"^case state +In monitoring$", shown, re.M)
+    assert re.search(r"^allowed now +", shown, re.M) and re.search(r"^figures +\(none\)$", shown, re.M)
+    assert "case_state" not in shown and "allowed_triggers" not in shown and "{}" not in shown

@@ -96,6 +96,12 @@ def refuse_unknown_filters(*, case: str | None = None, programme: str | None = N
             raise OrganisationNotFound(org)
 
 
+def worded_keys(data: dict, **words: str) -> dict:
+    """A `show` command's fields for people: each key in words ("case state", not
+    "case_state"), or as `words` names it; --json keeps the keys."""
+    return {words.get(k, k.replace("_", " ")): v for k, v in data.items()}
+
+
 def _default(o: Any) -> Any:
     if isinstance(o, Decimal):
         return str(o)

@@ -7,7 +7,7 @@ import typer
 from workflow.services import attachments, monitoring
 from workflow.cli import summary
 from workflow.cli._common import (AS_OPT, AS_READ_OPT, JSON_OPT, REASON_OPT, RETURN_REF, emit, engine,
-                                 refuse_unknown_filters)
+                                 refuse_unknown_filters, worded_keys)
 from states import DEFINITIONS
 from workflow.cli import _words
 from workflow.cli.case import _directory, read_document
@@ -49,7 +49,10 @@ def show(ref: str = RETURN_REF, actor: Optional[str] = AS_READ_OPT, as_json: boo
     spec = specs.get(cp["programme"])
     shown = _words.checkpoint_row(cp, spec)
     shown["allowed_triggers"] = [f"{_RETURN.trigger_label(t)} ({t})" for t in cp["allowed_triggers"]]
-    emit({k: v for k, v in shown.items() if k not in ("ladder", "history", "fields", "next_step")},
+    shown["figures"] = shown.get("figures") or "(none)"
+    emit(worded_keys({k: v for k, v in shown.items()
+                      if k not in ("ladder", "history", "fields", "next_step")},
+                     ref="reference", allowed_triggers="allowed now", submitted_at="submitted"),
          False)
     typer.echo("ladder:")
     width = max((len(_words.step_label(s["name"], spec)) for s in cp["ladder"]), default=0)

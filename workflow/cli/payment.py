@@ -6,7 +6,7 @@ import typer
 from states import DEFINITIONS
 from workflow.cli import _words, summary
 from workflow.cli._common import (AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine,
-                                 refuse_unknown_filters)
+                                 refuse_unknown_filters, worded_keys)
 from workflow.services import payments
 
 payment_app = typer.Typer(help=summary("payment"), no_args_is_help=True)
@@ -41,7 +41,9 @@ def show(ref: str = PAYMENT_REF, actor: Optional[str] = AS_READ_OPT,
     if as_json:
         emit(pay, True)
         return
-    emit({k: v for k, v in _words.payment_row(pay).items() if k != "history"}, False)
+    emit(worded_keys({k: v for k, v in _words.payment_row(pay).items() if k != "history"},
+                     ref="reference", allowed_triggers="allowed now", reference="remittance reference"),
+         False)
 
 
 def _move(trigger: str, doc: str, *, reference: bool = False):
