@@ -193,3 +193,12 @@ def test_a_page_not_found_does_not_send_people_to_the_command_line(site):
     assert page.status_code == 404
     said = text_of(page.text)
     assert "There is no programme 'tca'." in said and "casework programme list" not in said
+
+
+def test_a_message_page_does_not_claim_to_be_exactly_what_was_sent(site, places):
+    """It is drawn again from the outbox row with the sender set now (CASEWORK_MAIL_FROM), so a
+    message sent under another setting went with another From: the page says so."""
+    said = text_of(site.as_("carol").get(f"/outbox/{places['message']}").text)
+
+    assert "Exactly as the mail server received it" not in said
+    assert "with the sender (From) as this server is set up now" in said
