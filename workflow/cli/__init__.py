@@ -55,7 +55,7 @@ COMMANDS: dict[str, Entry] = {
     "token": Entry("token", "API tokens (shown once, stored hashed)."),
     "publish": Entry("publish", "Open data."),
     "agreement": Entry("agreement", "Grant agreements: every version, as PDF."),
-    "variation": Entry("variation", "Variations of awards: propose, approve, reject."),
+    "variation": Entry("variation", "Variations of awards: propose, countersign, decide."),
     "notify": Entry("notify_cmd", "GOV.UK Notify: the templates to create, delivery receipts."),
     "backup": Entry("backup_cmd", "Copy the database, evidence and seals into one archive."),
     "restore": Entry("backup_cmd", "Restore an archive into an empty database."),
