@@ -17,7 +17,7 @@ from states.ladder import IsWorkingDay, LadderStep, add_months, roll_forward
 from states.words import Words, words_table
 
 __all__ = ["EVERY_MONTHS", "REVIEW_STEPS", "STEP_KINDS", "DECISIONS", "DECISION_WORDS",
-           "STATUS_WORDS", "review_due_date", "status_of", "label"]
+           "STATUS_WORDS", "RECORDABLE", "review_due_date", "status_of", "label"]
 
 EVERY_MONTHS = 12
 
@@ -54,6 +54,10 @@ STATUS_WORDS: Mapping[str, Words] = words_table({
     "ended": ("Not needed", "The case stopped being monitored before the review was "
                             "recorded."),
 })
+
+
+# The statuses in which the caseworker records the review (from its due date on).
+RECORDABLE = ("due", "overdue")
 
 
 def review_due_date(accepted: date, n: int, is_working_day: IsWorkingDay) -> date:

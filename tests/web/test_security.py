@@ -47,7 +47,7 @@ def test_every_form_the_app_takes_is_checked_for_its_token(site):
         "/cases/{ref}/advance", "/cases/{ref}/agree-score", "/cases/{ref}/assign",
         "/cases/{ref}/contribution",
         "/cases/{ref}/declare", "/cases/{ref}/diligence", "/cases/{ref}/payments/{n:int}/{action}",
-        "/cases/{ref}/score", "/cases/{ref}/variations", "/cases/{ref}/variations/{n:int}/decide",
+        "/cases/{ref}/review", "/cases/{ref}/score", "/cases/{ref}/variations", "/cases/{ref}/variations/{n:int}/decide",
         "/outbox/retry",
         "/returns/{case}/{label}/decide", "/returns/{case}/{label}/submit",
         "/sign-in", "/sign-out",

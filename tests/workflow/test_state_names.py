@@ -25,6 +25,7 @@ NOT_A_STATE = {
     ("payments.py", "accepted"),  # a tranche's event: the agreement accepted (programme file)
     ("payments.py", "eligible"),  # a recovery's eligible spend
     ("payment.py", "eligible"),   # the same, as `payment recover` prints it
+    ("notify.py", "accepted"),    # a message's recipients Notify accepted (an attribute)
 }
 
 

@@ -52,7 +52,7 @@ def show(ref: str = RETURN_REF, actor: Optional[str] = AS_READ_OPT, as_json: boo
     shown["figures"] = shown.get("figures") or "(none)"
     emit(worded_keys({k: v for k, v in shown.items()
                       if k not in ("ladder", "history", "fields", "next_step")},
-                     ref="reference", allowed_triggers="allowed now", submitted_at="submitted"),
+                     ref="reference", allowed_triggers="allowed now", submitted_at="submitted on"),
          False)
     typer.echo("ladder:")
     width = max((len(_words.step_label(s["name"], spec)) for s in cp["ladder"]), default=0)

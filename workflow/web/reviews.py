@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from states.review import DECISION_WORDS, DECISIONS, STATUS_WORDS
+from states.review import DECISION_WORDS, DECISIONS, RECORDABLE, STATUS_WORDS
 from workflow.services import reviews
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
@@ -26,7 +26,7 @@ CHOICES = [(code, DECISION_WORDS[code].label, DECISION_WORDS[code].sentence)
 def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer, staff: bool) -> dict[str, Any]:
     """Staff see the award's reviews; a caseworker gets the form while one is due."""
     listed = reviews.reviews_of(uow.conn, case) if staff and case.kind == "bid" else []
-    due = next((r for r in listed if r["status"] in ("due", "overdue")), None)
+    due = next((r for r in listed if r["status"] in RECORDABLE), None)
     return {"reviews": listed, "review_due": due if who.has("caseworker") else None,
             "review_words": {"status": {c: w.label for c, w in STATUS_WORDS.items()},
                              "decision": {c: w.label for c, w in DECISION_WORDS.items()},
