@@ -61,26 +61,44 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="session")
-def built_once(sqlite_template, tmp_path_factory):
-    """`built_once(name, build)`: the path of a SQLite database that `build(engine)` filled
-    once a run, starting from the migrated template, for tests to copy (`shutil.copy`) and
-    change as they like. The same name gives the same file: say in the name what was built.
-    For scenes that take seconds to build through the services and that many tests start from.
-    """
-    made: dict[str, object] = {}
+class BuiltOnce:
+    """SQLite databases that a builder filled once a run, from the migrated template, for tests
+    to copy and change as they like: for scenes that take seconds to build through the services
+    and that many tests start from. The same name gives the same database: say in the name what
+    was built."""
 
-    def file(name: str, build):
-        if name not in made:
-            path = tmp_path_factory.mktemp("built") / f"{name}.db"
-            shutil.copy(sqlite_template, path)
+    def __init__(self, template, folder):
+        self.template, self.folder = template, folder
+        self.made: dict[str, tuple[object, object]] = {}
+
+    def path(self, name: str, build):
+        """The file `build(engine)` filled (built at the first asking)."""
+        return self._made(name, build)[0]
+
+    def into(self, engine, name: str, build):
+        """What `build(engine)` returned, with `engine`'s fresh database as it left it: a copy
+        on SQLite; on PostgreSQL built there and then."""
+        if engine.dialect.name != "sqlite":
+            return build(engine)
+        path, result = self._made(name, build)
+        copy_into(engine, path)
+        return result
+
+    def _made(self, name: str, build) -> tuple[object, object]:
+        if name not in self.made:
+            path = self.folder / f"{name}.db"
+            shutil.copy(self.template, path)
             engine = make_engine(f"sqlite:///{path}")
-            build(engine)
+            result = build(engine)
             engine.dispose()
             _one_file(path)
-            made[name] = path
-        return made[name]
-    return file
+            self.made[name] = (path, result)
+        return self.made[name]
+
+
+@pytest.fixture(scope="session")
+def built_once(sqlite_template, tmp_path_factory) -> BuiltOnce:
+    return BuiltOnce(sqlite_template, tmp_path_factory.mktemp("built"))
 
 
 def copy_into(engine, path) -> None:

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.builders import World
-from tests.conftest import copy_into
 from workflow import clock
 from workflow.services import tokens
 from workflow.api import MOUNT, create_api
@@ -73,7 +72,7 @@ def _cast(engine) -> None:
 @pytest.fixture
 def api(world, built_once) -> Api:
     """The API over the cast (made once a run, copied into each test's database)."""
-    copy_into(world.engine, built_once("api-cast", _cast))
+    built_once.into(world.engine, "api-cast", _cast)
     return Api(world.adopt())
 
 

@@ -147,7 +147,7 @@ def fuzzed(built_once, tmp_path) -> Api:
     """The API over its own copy of the scene (built once a run: each test's requests change
     only its copy)."""
     path = tmp_path / "casework.db"
-    shutil.copy(built_once("openapi-scene", _scene), path)
+    shutil.copy(built_once.path("openapi-scene", _scene), path)
     engine = make_engine(f"sqlite:///{path}")
     yield Api(World.over(engine))
     engine.dispose()

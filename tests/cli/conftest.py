@@ -68,5 +68,5 @@ def monitored(cli, built_once) -> Cli:
     """A bid in monitoring on the command line's database; its Q1 opens on 19 December 2013.
 
     Built once a run through the services; each test's database is a copy of it."""
-    shutil.copy(built_once("cli-monitored", _monitored), cli.tmp / "casework.db")
+    shutil.copy(built_once.path("cli-monitored", _monitored), cli.tmp / "casework.db")
     return cli

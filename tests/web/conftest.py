@@ -5,7 +5,6 @@ import pytest
 from argon2 import PasswordHasher
 
 from tests.builders import World
-from tests.conftest import copy_into
 from tests.web.site import START, Site, cast
 from workflow import clock
 from workflow.services import passwords
@@ -37,7 +36,7 @@ def _cast(engine) -> None:
 @pytest.fixture
 def people(db, moment, built_once) -> World:
     """The cast (tests.web.site.cast), made once a run and copied into each test's database."""
-    copy_into(db, built_once("web-cast", _cast))
+    built_once.into(db, "web-cast", _cast)
     return World.over(db)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from states import PAYMENT
 from states.payment import tranche_amounts
+from tests.builders import World
 from tests.workflow.payments_world import ACCEPTED, accept_return, award, open_returns, snapshot
 from workflow.errors import (ConflictError, InvalidTransition, Malformed, PermissionDenied,
                              ReasonRequired, RuleViolation)
@@ -26,11 +27,18 @@ from workflow.storage.tables import payments as payments_t
 LATER = ACCEPTED + timedelta(days=1)
 
 
+def _p1(engine) -> str:
+    world = World(engine)
+    world.cast()
+    return award(world)
+
+
 @pytest.fixture
-def p1(any_world):
-    """An accepted award of £250,000 with its first tranche (P1) due."""
-    any_world.cast()
-    ref = award(any_world)
+def p1(any_world, built_once):
+    """An accepted award of £250,000 with its first tranche (P1) due (on SQLite built once a
+    run and copied for each test)."""
+    ref = built_once.into(any_world.engine, "payments-p1", _p1)
+    any_world.adopt()
     with freeze_time(LATER):
         yield any_world, ref, f"{ref}/P1"
 

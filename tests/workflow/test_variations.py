@@ -26,10 +26,17 @@ def world(any_db):
     return World(any_db).cast()
 
 
+def _award(engine) -> str:
+    return bid_in_monitoring(World(engine), ACCEPTED)
+
+
 @pytest.fixture
-def award(world):
-    """A £250,000 shared-arrangement award in monitoring, led by the council of `cllr`."""
-    return bid_in_monitoring(world, ACCEPTED)
+def award(world, built_once):
+    """A £250,000 shared-arrangement award in monitoring, led by the council of `cllr` (built
+    once a run, copied for each test)."""
+    ref = built_once.into(world.engine, "variations-award", _award)
+    world.adopt()
+    return ref
 
 
 def rows(world):
