@@ -4,6 +4,7 @@ Each check runs a real subprocess and reads its sys.modules at exit: a
 command that only reads cases must not pay for the ORM, the email templates,
 the mail transports, the web server or the metrics.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,17 @@ import pytest
 from workflow.cli import COMMANDS, every_command, summary
 
 # What the issue names, and what only the web app, `serve` and the demo use.
-NEVER_ON_START = ("sqlalchemy.orm", "sqlmodel", "jinja2", "aiosmtplib", "uvicorn",
-                  "prometheus_client", "fastapi", "starlette", "alembic")
+NEVER_ON_START = (
+    "sqlalchemy.orm",
+    "sqlmodel",
+    "jinja2",
+    "aiosmtplib",
+    "uvicorn",
+    "prometheus_client",
+    "fastapi",
+    "starlette",
+    "alembic",
+)
 
 # Runs `casework ARGS...` in this process, then prints which modules it imported.
 _RUN = """
@@ -30,16 +40,28 @@ main()
 
 
 def modules_after(*args: str, env: dict | None = None) -> set[str]:
-    ran = subprocess.run([sys.executable, "-c", _RUN, *args], capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}, timeout=120)
+    ran = subprocess.run(
+        [sys.executable, "-c", _RUN, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
     assert ran.returncode == 0, ran.stderr
     return set(json.loads(ran.stdout.rstrip().rsplit("\n", 1)[-1]))
 
 
 def test_importing_the_command_line_imports_no_database_template_or_mail_library():
-    ran = subprocess.run([sys.executable, "-c", "import sys, json, workflow.cli; "
-                          "print(json.dumps(sorted(sys.modules)))"],
-                         capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, json, workflow.cli; print(json.dumps(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     imported = set(json.loads(ran.stdout))
 
     assert not {*NEVER_ON_START, "sqlalchemy", "rich"} & imported
@@ -48,10 +70,18 @@ def test_importing_the_command_line_imports_no_database_template_or_mail_library
 def test_the_services_that_change_a_case_load_no_pdf_or_template_library():
     # Nearly every command imports lifecycle: the agreement's PDF library (fpdf2, which
     # brings in cryptography) and Jinja2 wait for the first agreement or email.
-    ran = subprocess.run([sys.executable, "-c", "import sys, json; "
-                          "import workflow.services.lifecycle, workflow.services.assessment; "
-                          "print(json.dumps(sorted(sys.modules)))"],
-                         capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, json; "
+            "import workflow.services.lifecycle, workflow.services.assessment; "
+            "print(json.dumps(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     imported = set(json.loads(ran.stdout))
 
     assert not {"fpdf", "cryptography", "jinja2", "sqlalchemy.orm"} & imported
@@ -75,15 +105,33 @@ def test_listing_cases_imports_neither_the_orm_nor_the_mail_templates(cli):
 # What reading a case needs none of: the services that change one (and what they bring in:
 # the agreement's PDF and the cryptography under it, bank holidays, the metrics), the admin
 # log and the chain writer, the guards' facts, the programme files' parser.
-NOT_FOR_READING = ("workflow.services.lifecycle", "workflow.services.payments",
-                   "workflow.services.agreements", "workflow.services.agreement_pdf",
-                   "workflow.services.variations", "workflow.services.reviews",
-                   "workflow.services.diligence", "workflow.services.controls",
-                   "workflow.services.seals", "workflow.services.messages",
-                   "workflow.services.effects", "workflow.services.facts",
-                   "workflow.runtime.metrics", "fpdf", "cryptography", "holidays", "pydantic")
-NOT_FOR_LISTING = ("workflow.services.admin_log", "workflow.services.chain", "states.facts",
-                   "workflow.services.programme_files", "states.programme", "tomllib")
+NOT_FOR_READING = (
+    "workflow.services.lifecycle",
+    "workflow.services.payments",
+    "workflow.services.agreements",
+    "workflow.services.agreement_pdf",
+    "workflow.services.variations",
+    "workflow.services.reviews",
+    "workflow.services.diligence",
+    "workflow.services.controls",
+    "workflow.services.seals",
+    "workflow.services.messages",
+    "workflow.services.effects",
+    "workflow.services.facts",
+    "workflow.runtime.metrics",
+    "fpdf",
+    "cryptography",
+    "holidays",
+    "pydantic",
+)
+NOT_FOR_LISTING = (
+    "workflow.services.admin_log",
+    "workflow.services.chain",
+    "states.facts",
+    "workflow.services.programme_files",
+    "states.programme",
+    "tomllib",
+)
 
 
 def test_listing_cases_imports_no_service_that_changes_a_case(cli):
@@ -115,8 +163,13 @@ def test_a_command_runs_with_the_collector_on_and_what_start_up_made_frozen(cli,
     # main() holds the collector off while modules load, then freezes what they made
     # (so no collection walks it again, nor the exit) and turns it back on: a long
     # command (serve, demo) still has its garbage collected.
-    ran = subprocess.run([sys.executable, "-c", _COLLECTOR, *args], capture_output=True,
-                         text=True, env={**os.environ, "CASEWORK_DB": cli.url}, timeout=120)
+    ran = subprocess.run(
+        [sys.executable, "-c", _COLLECTOR, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CASEWORK_DB": cli.url},
+        timeout=120,
+    )
     enabled, frozen = json.loads(ran.stdout.rstrip().rsplit("\n", 1)[-1])
 
     assert ran.returncode == 0, ran.stderr
@@ -125,17 +178,26 @@ def test_a_command_runs_with_the_collector_on_and_what_start_up_made_frozen(cli,
 
 
 def test_importing_the_command_line_leaves_the_collector_alone():
-    ran = subprocess.run([sys.executable, "-c", "import gc, json, workflow.cli; "
-                          "print(json.dumps([gc.isenabled(), gc.get_freeze_count()]))"],
-                         capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gc, json, workflow.cli; "
+            "print(json.dumps([gc.isenabled(), gc.get_freeze_count()]))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert json.loads(ran.stdout) == [True, 0]
 
 
-def test_commands_that_move_no_case_load_no_state_machine(cli):
-    # Each definition's transitions Machine is built on the first move (states/machine.py).
+def test_commands_that_ask_no_case_what_it_allows_load_no_state_machine(cli):
+    # Each definition's transitions Machine is built when first asked (states/machine.py): a
+    # move, or a case's `allowed_triggers` (so `case list` and `case show` with cases do).
     assert "transitions" not in modules_after("--help")
-    assert "transitions" not in modules_after("case", "list", env={"CASEWORK_DB": cli.url})
+    assert "transitions" not in modules_after("org", "list", env={"CASEWORK_DB": cli.url})
 
 
 def test_a_whole_number_option_is_taken_without_pydantic(monitored):
@@ -143,8 +205,9 @@ def test_a_whole_number_option_is_taken_without_pydantic(monitored):
     # workflow/cli/__init__.py takes a plain whole number within min and max as it is.
     ref = monitored.ok("case", "list", "--json").json()[0]["ref"]
 
-    imported = modules_after("case", "show", ref, "--version", "1",
-                             env={"CASEWORK_DB": monitored.url})
+    imported = modules_after(
+        "case", "show", ref, "--version", "1", env={"CASEWORK_DB": monitored.url}
+    )
 
     assert "pydantic" not in imported
 
