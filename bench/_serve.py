@@ -4,6 +4,7 @@ Import it first, before any project or library module: importing it puts the
 project root in the place of bench/ on sys.path, because bench/transitions.py
 would otherwise shadow the library of that name.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,10 +36,18 @@ def serving(url: str, folder: Path, ready: str) -> Iterator[str]:
     Yields the base URL; the server is stopped on the way out.
     """
     port = free_port()
-    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": f"file:{folder / 'mail'}",
-           "CASEWORK_FILES": str(folder / "files")}
-    proc = subprocess.Popen([CASEWORK, "serve", "--no-scheduler", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "w"))
+    env = {
+        **os.environ,
+        "CASEWORK_DB": url,
+        "CASEWORK_MAIL": f"file:{folder / 'mail'}",
+        "CASEWORK_FILES": str(folder / "files"),
+    }
+    proc = subprocess.Popen(
+        [CASEWORK, "serve", "--no-scheduler", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "serve.log", "w"),
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -65,16 +74,23 @@ def timed(send, n: int, expect: int = 200) -> list[float]:
         answer = send(i)
         out.append((time.perf_counter() - started) * 1000)
         if answer.status_code != expect:
-            raise SystemExit(f"{answer.request.method} {answer.request.url} answered "
-                             f"{answer.status_code}: {answer.text[:300]}")
+            raise SystemExit(
+                f"{answer.request.method} {answer.request.url} answered "
+                f"{answer.status_code}: {answer.text[:300]}"
+            )
     return out
 
 
 def summary(ms: list[float]) -> dict:
     ordered = sorted(ms)
     pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)  # noqa: E731
-    return {"n": len(ms), "p50": round(statistics.median(ms), 2), "p95": pick(0.95),
-            "p99": pick(0.99), "max": round(ordered[-1], 2)}
+    return {
+        "n": len(ms),
+        "p50": round(statistics.median(ms), 2),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": round(ordered[-1], 2),
+    }
 
 
 def judged(results: dict, targets_ms: dict[str, float]) -> dict:
@@ -87,5 +103,7 @@ def judged(results: dict, targets_ms: dict[str, float]) -> dict:
 
 def print_figures(results: dict, width: int) -> None:
     for name, f in results.items():
-        print(f"{name:{width}} p50 {f['p50']:6.2f} ms  p95 {f['p95']:6.2f} ms  p99 {f['p99']:6.2f} ms"
-              f"  (target p99 < {f['target_p99_ms']:.0f} ms: {'met' if f['met'] else 'MISSED'})")
+        print(
+            f"{name:{width}} p50 {f['p50']:6.2f} ms  p95 {f['p95']:6.2f} ms  p99 {f['p99']:6.2f} ms"
+            f"  (target p99 < {f['target_p99_ms']:.0f} ms: {'met' if f['met'] else 'MISSED'})"
+        )

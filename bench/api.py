@@ -24,6 +24,7 @@ kept-alive connection (after a warm-up):
 Targets: p99 under 20 ms for the reads and under 50 ms for a trigger on
 SQLite. The last line printed is JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,13 @@ from workflow.api import paging  # noqa: E402
 from workflow.storage.db import make_engine  # noqa: E402
 from workflow.services.setup import init  # noqa: E402
 
-TARGETS_MS = {"list": 20.0, "list_council": 20.0, "list_council_none": 20.0, "show": 20.0,
-              "trigger": 50.0}
+TARGETS_MS = {
+    "list": 20.0,
+    "list_council": 20.0,
+    "list_council_none": 20.0,
+    "show": 20.0,
+    "trigger": 50.0,
+}
 
 
 def build(folder: Path, n_cases: int) -> tuple[str, str, str, str]:
@@ -72,18 +78,22 @@ def build(folder: Path, n_cases: int) -> tuple[str, str, str, str]:
     return url, staff, council, none
 
 
-def run(base: str, staff: str, council: str, none: str, n_cases: int, n: int,
-        n_triggers: int) -> dict:
+def run(
+    base: str, staff: str, council: str, none: str, n_cases: int, n: int, n_triggers: int
+) -> dict:
     rng = random.Random(2013)
     as_staff, as_council, as_none = (
-        httpx.Client(base_url=base + "/api/v1", timeout=30,
-                     headers={"Authorization": f"Bearer {token}"})
-        for token in (staff, council, none))
+        httpx.Client(
+            base_url=base + "/api/v1", timeout=30, headers={"Authorization": f"Bearer {token}"}
+        )
+        for token in (staff, council, none)
+    )
 
     def page(client):
         def send(_):
             cursor = paging.encode("case", rng.randrange(n_cases - 100))
             return client.get("/cases", params={"limit": 50, "cursor": cursor})
+
         return send
 
     def show(_):
@@ -93,19 +103,22 @@ def run(base: str, staff: str, council: str, none: str, n_cases: int, n: int,
 
     def trigger(_):
         ref = f"TCA-2013-{next(chosen):06d}"
-        return as_staff.post(f"/cases/{ref}/advance", json={"trigger": "suspend"},
-                             headers={"If-Match": '"10"'})
+        return as_staff.post(
+            f"/cases/{ref}/advance", json={"trigger": "suspend"}, headers={"If-Match": '"10"'}
+        )
 
     def first_page(_):
         return as_none.get("/cases", params={"limit": 50})
 
-    for send in (page(as_staff), page(as_council), first_page, show, trigger):   # warm up
+    for send in (page(as_staff), page(as_council), first_page, show, trigger):  # warm up
         timed(send, 20)
-    results = {"list": summary(timed(page(as_staff), n)),
-               "list_council": summary(timed(page(as_council), n)),
-               "list_council_none": summary(timed(first_page, max(50, n // 10))),
-               "show": summary(timed(show, n)),
-               "trigger": summary(timed(trigger, n_triggers))}
+    results = {
+        "list": summary(timed(page(as_staff), n)),
+        "list_council": summary(timed(page(as_council), n)),
+        "list_council_none": summary(timed(first_page, max(50, n // 10))),
+        "show": summary(timed(show, n)),
+        "trigger": summary(timed(trigger, n_triggers)),
+    }
     return judged(results, TARGETS_MS)
 
 
@@ -121,8 +134,15 @@ def main() -> None:
         with serving(url, folder, ready="/api/v1/openapi.json") as base:
             results = run(base, staff, council, none, args.cases, args.requests, args.triggers)
     print_figures(results, width=17)
-    print(json.dumps({"cases": args.cases, "server": "casework serve --no-scheduler (uvicorn, "
-                      "one process), SQLite", **results}))
+    print(
+        json.dumps(
+            {
+                "cases": args.cases,
+                "server": "casework serve --no-scheduler (uvicorn, one process), SQLite",
+                **results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ times:
 Targets: ranking 1,000 bids in under 250 ms; at least 100 offers a second
 one after another on SQLite. The last line is JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,9 +53,16 @@ max_count = 100000
 def cast(engine) -> None:
     with engine.begin() as conn:
         for code in ("E07000026", "E07000028", "E07000029"):
-            directory.add_org(conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.org")
-        for name, role in (("carol", "caseworker"), ("ash", "assessor"), ("asha", "assessor"),
-                           ("april", "approver"), ("aaron", "approver")):
+            directory.add_org(
+                conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.org"
+            )
+        for name, role in (
+            ("carol", "caseworker"),
+            ("ash", "assessor"),
+            ("asha", "assessor"),
+            ("april", "approver"),
+            ("aaron", "approver"),
+        ):
             directory.add_user(conn, name, roles=[role], email=f"{name}@example.org")
 
 
@@ -64,10 +72,18 @@ def load_round(engine, code: str, fund: str) -> None:
 
 
 def open_bids(engine, code: str, n: int) -> list[str]:
-    doc = {"programme": code, "category": "shared_arrangement", "title": "Shared IT",
-           "lead": "E07000026", "partners": ["E07000028", "E07000029"], "amount": "100000",
-           "transitional_costs": "1000", "annual_savings": "2000", "arrangement": "linked_it",
-           "innovation": "One estate."}
+    doc = {
+        "programme": code,
+        "category": "shared_arrangement",
+        "title": "Shared IT",
+        "lead": "E07000026",
+        "partners": ["E07000028", "E07000029"],
+        "amount": "100000",
+        "transitional_costs": "1000",
+        "annual_savings": "2000",
+        "arrangement": "linked_it",
+        "innovation": "One estate.",
+    }
     refs = []
     for _ in range(n):
         ref = lifecycle.open_case(engine, "bid", doc, "carol")["ref"]
@@ -100,6 +116,7 @@ def offer_all(engine, refs: list[str], threads: int) -> tuple[float, int, int]:
             return 1
         except GuardFailed:
             return 0
+
     start = time.perf_counter()
     if threads <= 1:
         won = sum(one(p) for p in enumerate(refs))
@@ -124,7 +141,7 @@ def main() -> None:
         refs = open_bids(engine, "bench-rank", n)
         scoring = score_all(engine, refs)
         recommend_all(engine, refs)
-        ranking(engine, "bench-rank")                         # warm the programme cache
+        ranking(engine, "bench-rank")  # warm the programme cache
         runs = []
         for _ in range(5):
             start = time.perf_counter()
@@ -134,7 +151,7 @@ def main() -> None:
         sequential, won, _ = offer_all(engine, refs[: n // 2], 1)
 
         # Contention: a fund that holds a third of the remaining bids.
-        race = refs[n // 2:]
+        race = refs[n // 2 :]
         load_round(engine, "bench-race", str(len(race) // 3 * 100000))
         contended_refs = open_bids(engine, "bench-race", len(race))
         score_all(engine, contended_refs)
@@ -151,15 +168,18 @@ def main() -> None:
         "ranking_ms_median": round(sorted(runs)[len(runs) // 2] * 1000, 1),
         "offers_per_second": round(won / sequential, 1),
         "contended_offers_per_second": round(len(contended_refs) / contended, 1),
-        "contended_won": raced_won, "contended_refused": raced_refused,
+        "contended_won": raced_won,
+        "contended_refused": raced_refused,
         "fund_respected": committed <= fund,
     }
     print(f"scoring (declare + score): {result['scores_per_second']} a second")
     print(f"ranking {n} bids: {result['ranking_ms_median']} ms (median of 5; target < 250)")
     print(f"offers one after another: {result['offers_per_second']} a second (target >= 100)")
-    print(f"offers from {args.threads} approvers at once: "
-          f"{result['contended_offers_per_second']} a second, {raced_won} made, "
-          f"{raced_refused} refused, ledger within the fund: {result['fund_respected']}")
+    print(
+        f"offers from {args.threads} approvers at once: "
+        f"{result['contended_offers_per_second']} a second, {raced_won} made, "
+        f"{raced_refused} refused, ledger within the fund: {result['fund_respected']}"
+    )
     print(json.dumps(result))
 
 

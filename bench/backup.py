@@ -17,6 +17,7 @@ then 5 ms of rest, as a busy web app would), runs `casework backup` and
 
 The last line printed is JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ from tests.workflow.monitoring_world import bulk_bids  # noqa: E402
 from workflow.storage.db import make_engine  # noqa: E402
 from workflow.services.setup import init  # noqa: E402
 
-sys.path.append(str(ROOT / "bench"))      # after the library `transitions` is imported
+sys.path.append(str(ROOT / "bench"))  # after the library `transitions` is imported
 import web as web_bench  # noqa: E402     (its history chains)
 
 TARGET_PAUSE_MS = 100.0
@@ -78,8 +79,11 @@ def build(folder: Path, n_cases: int, n_files: int) -> str:
         (files / digest[:2]).mkdir(parents=True, exist_ok=True)
         (files / digest[:2] / digest[2:]).write_bytes(data)
     size = (folder / "casework.db").stat().st_size
-    print(f"built {n_cases:,} cases ({size / 1e6:,.0f} MB) and {n_files:,} evidence files in "
-          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(
+        f"built {n_cases:,} cases ({size / 1e6:,.0f} MB) and {n_files:,} evidence files in "
+        f"{time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
     return url
 
 
@@ -91,8 +95,13 @@ def measured(args: list[str], env: dict) -> tuple[float, float, float, float, di
     rusage of a child counts this process's size at the fork.
     """
     start_wall, started = time.time(), time.perf_counter()
-    proc = subprocess.Popen([CASEWORK, *args, "--json"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [CASEWORK, *args, "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak_kb = 0
     status = Path(f"/proc/{proc.pid}/status")
     while proc.poll() is None:
@@ -112,20 +121,31 @@ def measured(args: list[str], env: dict) -> tuple[float, float, float, float, di
 
 def commits(log: Path, start: float, end: float) -> dict:
     """The writer's commits that began between `start` and `end`: how many, p99, longest (ms)."""
-    took = sorted(float(t) * 1000 for at, t in (line.split() for line in log.read_text().splitlines())
-                  if start <= float(at) <= end)
+    took = sorted(
+        float(t) * 1000
+        for at, t in (line.split() for line in log.read_text().splitlines())
+        if start <= float(at) <= end
+    )
     if not took:
         return {"commits": 0, "p99_ms": None, "longest_ms": None, "over_100_ms": 0}
-    return {"commits": len(took), "p99_ms": round(took[int(len(took) * 0.99) - 1 if len(took) > 1 else 0], 1),
-            "longest_ms": round(took[-1], 1), "over_100_ms": sum(t > 100 for t in took)}
+    return {
+        "commits": len(took),
+        "p99_ms": round(took[int(len(took) * 0.99) - 1 if len(took) > 1 else 0], 1),
+        "longest_ms": round(took[-1], 1),
+        "over_100_ms": sum(t > 100 for t in took),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--files", type=int, default=2_000)
-    parser.add_argument("--keep", metavar="DIR", type=Path,
-                        help="Build the database in DIR and keep it; reuse it when it is there.")
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="Build the database in DIR and keep it; reuse it when it is there.",
+    )
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = opts.keep or Path(tmp)
@@ -139,12 +159,11 @@ def main() -> None:
             url = build(folder, opts.cases, opts.files)
         env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_FILES": str(folder / "files")}
         log = folder / "writer.log"
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, url, str(log)], env=env,
-                                  cwd=ROOT)
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, url, str(log)], env=env, cwd=ROOT)
         try:
             while not log.exists() or not log.read_text():
                 time.sleep(0.1)
-            time.sleep(BASELINE_SECONDS)      # the writer alone, for comparison
+            time.sleep(BASELINE_SECONDS)  # the writer alone, for comparison
             archive = folder / "backup.tar.gz"
             b_start, _, b_seconds, b_mb, made = measured(["backup", str(archive)], env)
         finally:
@@ -158,17 +177,23 @@ def main() -> None:
         restored.mkdir()
         renv = {**env, "CASEWORK_FILES": str(restored / "files")}
         _, _, r_seconds, r_mb, done = measured(
-            ["restore", str(archive), "--db", f"sqlite:///{restored / 'casework.db'}"], renv)
+            ["restore", str(archive), "--db", f"sqlite:///{restored / 'casework.db'}"], renv
+        )
         figures = {
-            "cases": opts.cases, "files": opts.files,
+            "cases": opts.cases,
+            "files": opts.files,
             "database_mb": round((folder / "casework.db").stat().st_size / 1e6, 1),
             "archive_mb": round(archive.stat().st_size / 1e6, 1),
-            "backup_seconds": made["seconds"], "backup_command_seconds": round(b_seconds, 2),
+            "backup_seconds": made["seconds"],
+            "backup_command_seconds": round(b_seconds, 2),
             "backup_peak_mb": round(b_mb, 1),
-            "restore_seconds": done["seconds"], "restore_command_seconds": round(r_seconds, 2),
+            "restore_seconds": done["seconds"],
+            "restore_command_seconds": round(r_seconds, 2),
             "restore_peak_mb": round(r_mb, 1),
-            "writer_during_backup": during, "writer_before": before,
-            "target_ms": TARGET_PAUSE_MS, "met": during["longest_ms"] < TARGET_PAUSE_MS,
+            "writer_during_backup": during,
+            "writer_before": before,
+            "target_ms": TARGET_PAUSE_MS,
+            "met": during["longest_ms"] < TARGET_PAUSE_MS,
             "load_average": os.getloadavg()[0],
         }
         for key, value in figures.items():

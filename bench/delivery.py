@@ -30,6 +30,7 @@ Two more measures, each with real `casework outbox deliver` processes:
   a second with 1, 2 and 4 workers sharing one outbox. Each worker has two
   connections, so it should scale until the server is the limit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,12 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from notifications import KINDS, SmtpTransport, deliver, enqueue, render  # noqa: E402
 from notifications.outbox import outbox  # noqa: E402
-from tests.notifications.mail_fixtures import (kill_mid_stream, kinds_with_case_kinds,  # noqa: E402
-                                               realistic_context, sqlite_engine)
+from tests.notifications.mail_fixtures import (
+    kill_mid_stream,
+    kinds_with_case_kinds,  # noqa: E402
+    realistic_context,
+    sqlite_engine,
+)
 from tests.smtp_server import SmtpTestServer, free_port  # noqa: E402
 
 SENDER = "casework@tca.example.gov.uk"
@@ -89,9 +94,11 @@ def _serve_notify(port: int, ready, stop, accepted, repeated, times, ids) -> Non
     """The child process: the Notify stub (demo/notify_stub.py), counting what it takes
     (it checks each request's JWT and body as Notify would); at the end, when each arrived."""
     from demo.notify_stub import NotifyStub
+
     service_id, secret, template = ids
-    stub = NotifyStub(port=port, keep=False, service_id=service_id, secret=secret,
-                      generic_template=template).start()
+    stub = NotifyStub(
+        port=port, keep=False, service_id=service_id, secret=secret, generic_template=template
+    ).start()
     ready.set()
     while not stop.wait(0.02):
         accepted.value = stub.accepted
@@ -110,8 +117,19 @@ class ServerProcess:
         self._ready, self._stop = ctx.Event(), ctx.Event()
         self._accepted, self._repeated = ctx.Value("q", 0), ctx.Value("q", 0)
         self._times = ctx.Queue()
-        self._process = ctx.Process(target=serve, daemon=True, args=(
-            self.port, self._ready, self._stop, self._accepted, self._repeated, self._times, *args))
+        self._process = ctx.Process(
+            target=serve,
+            daemon=True,
+            args=(
+                self.port,
+                self._ready,
+                self._stop,
+                self._accepted,
+                self._repeated,
+                self._times,
+                *args,
+            ),
+        )
         self.send_times: list[float] = []
 
     @property
@@ -159,18 +177,33 @@ class StubProcess(ServerProcess):
     def transport(self, rate):
         from notifications.notify import NotifyTransport
         from notifications.notify_templates import NotifyTemplates
-        return NotifyTransport(self.api_key, NotifyTemplates(self.template), base_url=self.base_url,
-                               timeout=30.0, rate=rate)
+
+        return NotifyTransport(
+            self.api_key,
+            NotifyTemplates(self.template),
+            base_url=self.base_url,
+            timeout=30.0,
+            rate=rate,
+        )
 
 
 def the_messages(count: int) -> list[tuple[str, str, list[str], list[str], object]]:
     """`count` messages cycling through every kind: (key, kind, to, cc, rendered)."""
-    variants = [(kind, render(kind, realistic_context(kind, case_kind)))
-                for kind, case_kind in kinds_with_case_kinds(KINDS)]
+    variants = [
+        (kind, render(kind, realistic_context(kind, case_kind)))
+        for kind, case_kind in kinds_with_case_kinds(KINDS)
+    ]
     out = []
     for n, (kind, rendered) in zip(range(1, count + 1), cycle(variants)):
-        out.append((f"BENCH-{n:06d}:{kind}", kind, [f"council{n % 97}@example.gov.uk"],
-                    ["caseworker@communities.gsi.gov.uk"], rendered))
+        out.append(
+            (
+                f"BENCH-{n:06d}:{kind}",
+                kind,
+                [f"council{n % 97}@example.gov.uk"],
+                ["caseworker@communities.gsi.gov.uk"],
+                rendered,
+            )
+        )
     return out
 
 
@@ -208,8 +241,9 @@ def outbox_run(messages, server: RelayProcess, folder: Path) -> Timed:
 
 
 async def _bare(messages, port: int) -> None:
-    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30.0,
-                           local_hostname="casework.localhost")
+    smtp = aiosmtplib.SMTP(
+        hostname="127.0.0.1", port=port, timeout=30.0, local_hostname="casework.localhost"
+    )
     await smtp.connect()
     for n, (_key, _kind, to, cc, rendered) in enumerate(messages, 1):
         msg = EmailMessage()
@@ -238,6 +272,7 @@ def notify_run(messages, folder: Path) -> tuple[Timed, int]:
     """The outbox end to end to the Notify stub, with casework's limiter lifted out of the way
     (the stub has no limit of its own): (timing, notifications taken)."""
     from notifications.notify import RateLimiter
+
     engine = _outbox(messages, folder / "notify.db")
     recipients = sum(len(to) + len(cc) for _k, _kind, to, cc, _r in messages)
     with StubProcess() as stub:
@@ -247,7 +282,9 @@ def notify_run(messages, folder: Path) -> tuple[Timed, int]:
         taken = stub.wait_for(recipients)
     engine.dispose()
     if report.sent != len(messages) or taken != recipients:
-        raise SystemExit(f"Notify run lost messages: {report}, the stub took {taken} of {recipients}")
+        raise SystemExit(
+            f"Notify run lost messages: {report}, the stub took {taken} of {recipients}"
+        )
     return took, taken
 
 
@@ -265,46 +302,68 @@ def limiter_run(messages, folder: Path, limit: int, window: float) -> dict:
     """One recipient a message, more than a window's worth, through the real limiter of
     `limit` a `window`; the stub says when each request arrived."""
     from notifications.notify import RateLimiter
+
     engine = _outbox(messages, folder / f"limited-{limit}.db")
     with StubProcess() as stub:
         started = time.monotonic()
-        report = deliver(engine, stub.transport(RateLimiter(limit, window)), now=utc_now,
-                         owner="bench", sender=SENDER)
+        report = deliver(
+            engine,
+            stub.transport(RateLimiter(limit, window)),
+            now=utc_now,
+            owner="bench",
+            sender=SENDER,
+        )
         took = time.monotonic() - started
         stub.wait_for(len(messages))
     engine.dispose()
     if report.sent != len(messages):
         raise SystemExit(f"limited run lost messages: {report}")
     times = sorted(stub.send_times)
-    return {"sent": len(times), "seconds": round(took, 1), "window_s": window, "limit": limit,
-            "most_in_a_window": most_in_any_window(times, window),
-            "first_past_limit_after_s": round(times[limit] - times[0], 2)
-            if len(times) > limit else None}
+    return {
+        "sent": len(times),
+        "seconds": round(took, 1),
+        "window_s": window,
+        "limit": limit,
+        "most_in_a_window": most_in_any_window(times, window),
+        "first_past_limit_after_s": round(times[limit] - times[0], 2)
+        if len(times) > limit
+        else None,
+    }
 
 
 def notify_figures(messages, folder: Path, smtp_per_s: float) -> dict:
     """The Notify stub's figures beside SMTP's of the same run, printed as they come."""
     from notifications.notify import RATE_LIMIT, RATE_WINDOW
+
     took, notifications = notify_run(messages, folder)
     n = len(messages)
     per_s = n / took.wall
-    print(f"Notify stub (claim, one request a recipient, mark sent): {n} messages, {notifications} "
-          f"notifications in {took.wall:.2f} s = {per_s:,.0f} msg/s, {notifications / took.wall:,.0f} "
-          f"requests/s ({took.cpu / n * 1000:.2f} ms CPU a message); {per_s / smtp_per_s:.2f} of SMTP's "
-          f"{smtp_per_s:,.0f} msg/s")
+    print(
+        f"Notify stub (claim, one request a recipient, mark sent): {n} messages, {notifications} "
+        f"notifications in {took.wall:.2f} s = {per_s:,.0f} msg/s, {notifications / took.wall:,.0f} "
+        f"requests/s ({took.cpu / n * 1000:.2f} ms CPU a message); {per_s / smtp_per_s:.2f} of SMTP's "
+        f"{smtp_per_s:,.0f} msg/s"
+    )
     limits = []
     # Notify's own limit, and the same mechanism scaled down to a rate this
     # machine can exceed (a loaded 2-core box may not reach 3,000 a minute).
     for count, limit, window in ((RATE_LIMIT + 300, RATE_LIMIT, RATE_WINDOW), (100, 20, 2.0)):
-        one_each = [(key, kind, to, [], rendered)
-                    for key, kind, to, _cc, rendered in the_messages(count)]
+        one_each = [
+            (key, kind, to, [], rendered) for key, kind, to, _cc, rendered in the_messages(count)
+        ]
         limited = limiter_run(one_each, folder, limit=limit, window=window)
-        print(f"rate limiter {limit:,} a {window:g} s: {limited['sent']:,} notifications in "
-              f"{limited['seconds']} s; at most {limited['most_in_a_window']:,} in any {window:g} s; "
-              f"the {limit + 1:,}th went {limited['first_past_limit_after_s']} s after the first")
+        print(
+            f"rate limiter {limit:,} a {window:g} s: {limited['sent']:,} notifications in "
+            f"{limited['seconds']} s; at most {limited['most_in_a_window']:,} in any {window:g} s; "
+            f"the {limit + 1:,}th went {limited['first_past_limit_after_s']} s after the first"
+        )
         limits.append(limited)
-    return {"per_s": round(per_s, 1), "requests_per_s": round(notifications / took.wall, 1),
-            "of_smtp": round(per_s / smtp_per_s, 3), "limiter": limits}
+    return {
+        "per_s": round(per_s, 1),
+        "requests_per_s": round(notifications / took.wall, 1),
+        "of_smtp": round(per_s / smtp_per_s, 3),
+        "limiter": limits,
+    }
 
 
 CASEWORK = str(Path(sys.executable).with_name("casework"))
@@ -317,24 +376,38 @@ def _queue(engine, messages) -> None:
 
 
 def _worker(url: str, server: RelayProcess, claim_seconds: float = 2) -> subprocess.Popen:
-    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": "smtp",
-           "CASEWORK_SMTP_HOST": "127.0.0.1", "CASEWORK_SMTP_PORT": str(server.port),
-           "CASEWORK_CLAIM_SECONDS": str(claim_seconds), "CASEWORK_MAIL_FROM": SENDER}
-    return subprocess.Popen([CASEWORK, "outbox", "deliver"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "CASEWORK_DB": url,
+        "CASEWORK_MAIL": "smtp",
+        "CASEWORK_SMTP_HOST": "127.0.0.1",
+        "CASEWORK_SMTP_PORT": str(server.port),
+        "CASEWORK_CLAIM_SECONDS": str(claim_seconds),
+        "CASEWORK_MAIL_FROM": SENDER,
+    }
+    return subprocess.Popen(
+        [CASEWORK, "outbox", "deliver"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _queued(engine) -> int:
     from sqlalchemy import func, select
+
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(outbox)
-                            .where(outbox.c.state == "queued")).scalar()
+        return conn.execute(
+            select(func.count()).select_from(outbox).where(outbox.c.state == "queued")
+        ).scalar()
 
 
 def kill_loop(count: int, kills: int, folder: Path) -> dict:
     """Duplicates per SIGKILL of a delivery process mid-stream (SQLite)."""
     from workflow.storage.db import make_engine
     from workflow.services.setup import init
+
     url = f"sqlite:///{folder / 'kills.db'}"
     engine = make_engine(url)
     init(engine)
@@ -349,15 +422,17 @@ def kill_loop(count: int, kills: int, folder: Path) -> dict:
             elif worker.returncode:
                 raise SystemExit(f"outbox deliver failed: {worker.stderr.read().strip()}")
         while _queued(engine):
-            time.sleep(2.5)                       # the dead workers' claims run out
+            time.sleep(2.5)  # the dead workers' claims run out
             _worker(url, server).wait(600)
         server.wait_for(count + server.repeated)
         repeated, accepted = server.repeated, server.accepted
     engine.dispose()
     if accepted - repeated != count:
         raise SystemExit(f"kill loop lost messages: {accepted - repeated} distinct of {count}")
-    print(f"kill loop: {kills} SIGKILLs ({done} mid-stream) over {count} messages: "
-          f"{repeated} sent twice, {repeated / max(done, 1):.2f} a kill (at most 2: one a connection)")
+    print(
+        f"kill loop: {kills} SIGKILLs ({done} mid-stream) over {count} messages: "
+        f"{repeated} sent twice, {repeated / max(done, 1):.2f} a kill (at most 2: one a connection)"
+    )
     return {"kills": done, "duplicates": repeated, "per_kill": round(repeated / max(done, 1), 2)}
 
 
@@ -366,8 +441,10 @@ def slow_server(count: int, stall_ms: int, workers: list[int]) -> dict:
     from sqlalchemy import create_engine, text
     from workflow.storage.db import make_engine, resolve_url
     from workflow.services.setup import init
-    base = resolve_url(os.environ.get("CASEWORK_BENCH_POSTGRES",
-                                      "postgresql://postgres@127.0.0.1:5432/test"))
+
+    base = resolve_url(
+        os.environ.get("CASEWORK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     name = f"cw_bench_delivery_{os.getpid()}"
     out = {}
@@ -391,16 +468,18 @@ def slow_server(count: int, stall_ms: int, workers: list[int]) -> dict:
                     time.sleep(0.005)
                 for worker in running:
                     worker.wait(900)
-                while _queued(engine):                 # a worker that started late found none
+                while _queued(engine):  # a worker that started late found none
                     _worker(url, server, claim_seconds=10).wait(900)
                 server.wait_for(count)
                 wall = time.perf_counter() - started
                 repeated = server.repeated
             engine.dispose()
             out[n] = {"per_s": round((count - 1) / wall, 2), "duplicates": repeated}
-            print(f"{stall_ms} ms a message, {n} worker{'s' if n > 1 else ''} on PostgreSQL: "
-                  f"{count} messages in {wall:.1f} s = {(count - 1) / wall:.1f} msg/s "
-                  f"(first to last), {repeated} sent twice")
+            print(
+                f"{stall_ms} ms a message, {n} worker{'s' if n > 1 else ''} on PostgreSQL: "
+                f"{count} messages in {wall:.1f} s = {(count - 1) / wall:.1f} msg/s "
+                f"(first to last), {repeated} sent twice"
+            )
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -409,13 +488,23 @@ def slow_server(count: int, stall_ms: int, workers: list[int]) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=10_000, help="how many messages (default 10000)")
-    parser.add_argument("--transport", choices=("smtp", "notify"), default="smtp",
-                        help="notify: also GOV.UK Notify's transport to the Notify stub")
-    parser.add_argument("--kills", type=int, default=20, help="SIGKILLs in the kill loop (0: skip it)")
+    parser.add_argument(
+        "--messages", type=int, default=10_000, help="how many messages (default 10000)"
+    )
+    parser.add_argument(
+        "--transport",
+        choices=("smtp", "notify"),
+        default="smtp",
+        help="notify: also GOV.UK Notify's transport to the Notify stub",
+    )
+    parser.add_argument(
+        "--kills", type=int, default=20, help="SIGKILLs in the kill loop (0: skip it)"
+    )
     parser.add_argument("--kill-messages", type=int, default=5000, help="messages in the kill loop")
     parser.add_argument("--slow-ms", type=int, default=200, help="the slow server's time a message")
-    parser.add_argument("--workers", default="1,2,4", help="worker counts against the slow server ('' skips)")
+    parser.add_argument(
+        "--workers", default="1,2,4", help="worker counts against the slow server ('' skips)"
+    )
     parser.add_argument("--slow-messages", type=int, default=120, help="messages a slow-server run")
     args = parser.parse_args(argv)
     messages = the_messages(args.messages)
@@ -427,21 +516,31 @@ def main(argv: list[str] | None = None) -> dict:
     n = len(messages)
     per_s, bare_per_s = n / ours.wall, n / bare.wall
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"outbox (claim, send, mark sent): {n} messages in {ours.wall:.2f} s = {per_s:,.0f} msg/s"
-          f" ({ours.cpu / n * 1000:.2f} ms CPU a message)")
-    print(f"bare aiosmtplib, one connection: {n} messages in {bare.wall:.2f} s = {bare_per_s:,.0f} msg/s"
-          f" ({bare.cpu / n * 1000:.2f} ms CPU a message)")
+    print(
+        f"outbox (claim, send, mark sent): {n} messages in {ours.wall:.2f} s = {per_s:,.0f} msg/s"
+        f" ({ours.cpu / n * 1000:.2f} ms CPU a message)"
+    )
+    print(
+        f"bare aiosmtplib, one connection: {n} messages in {bare.wall:.2f} s = {bare_per_s:,.0f} msg/s"
+        f" ({bare.cpu / n * 1000:.2f} ms CPU a message)"
+    )
     print(f"ratio {per_s / bare_per_s:.2f} of bare (target >= 0.5); target >= 300 msg/s")
-    result = {"peer": "casework-delivery", "messages": n, "per_s": round(per_s, 1),
-              "bare_per_s": round(bare_per_s, 1), "ratio": round(per_s / bare_per_s, 3)}
+    result = {
+        "peer": "casework-delivery",
+        "messages": n,
+        "per_s": round(per_s, 1),
+        "bare_per_s": round(bare_per_s, 1),
+        "ratio": round(per_s / bare_per_s, 3),
+    }
     if args.transport == "notify":
         result["notify"] = notify
     if args.kills:
         with tempfile.TemporaryDirectory(prefix="casework-bench-") as folder:
             result["kill_loop"] = kill_loop(args.kill_messages, args.kills, Path(folder))
     if args.workers:
-        result["slow_server"] = slow_server(args.slow_messages, args.slow_ms,
-                                            [int(n) for n in args.workers.split(",")])
+        result["slow_server"] = slow_server(
+            args.slow_messages, args.slow_ms, [int(n) for n in args.workers.split(",")]
+        )
     print(json.dumps(result))
     return result
 

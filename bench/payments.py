@@ -15,6 +15,7 @@
 
 SQLite, durable commits (casework's default). The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,15 +41,22 @@ from workflow.storage.tables import paid_totals  # noqa: E402
 from workflow.storage.tables import payments as payments_t  # noqa: E402
 
 CODE = "bench-2013"
-DOC = {"programme": CODE, "category": "shared_arrangement", "title": "Joint procurement hub",
-       "lead": "E07000026", "partners": ["E07000028"], "amount": "250000.01",
-       "transitional_costs": "120000", "annual_savings": "400000",
-       "arrangement": "joint_procurement", "innovation": "One buying team."}
+DOC = {
+    "programme": CODE,
+    "category": "shared_arrangement",
+    "title": "Joint procurement hub",
+    "lead": "E07000026",
+    "partners": ["E07000028"],
+    "amount": "250000.01",
+    "transitional_costs": "120000",
+    "annual_savings": "400000",
+    "arrangement": "joint_procurement",
+    "innovation": "One buying team.",
+}
 
 
 def bench_programme() -> str:
-    name, text = next((n, t) for n, t in programme_files.bundled_sources()
-                      if n == "tca-2013.toml")
+    name, text = next((n, t) for n, t in programme_files.bundled_sources() if n == "tca-2013.toml")
     lines = []
     for line in text.splitlines():
         if line.startswith("code ="):
@@ -66,11 +74,13 @@ def set_up(engine) -> None:
     with engine.begin() as conn:
         programme_files.load(conn, bench_programme(), f"{CODE}.toml")
         for code in ("E07000026", "E07000028"):
-            directory.add_org(conn, code, name=f"Council {code}",
-                              email=f"r@{code.lower()}.example.gov.uk")
+            directory.add_org(
+                conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.gov.uk"
+            )
         directory.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
-        directory.add_user(conn, "cllr", roles=["council"], org="E07000026",
-                           email="cllr@example.gov.uk")
+        directory.add_user(
+            conn, "cllr", roles=["council"], org="E07000026", email="cllr@example.gov.uk"
+        )
         directory.add_user(conn, "april", roles=["approver"])
         directory.add_user(conn, "fiona", roles=["finance"])
 
@@ -84,16 +94,22 @@ def accept_return(engine, ref: str) -> None:
     """The return arrives and is accepted: set as submitted (its contents are not the bench's
     business), then the caseworker's real `accept`, whose effect makes the tranche due."""
     with engine.begin() as conn:
-        conn.execute(update(checkpoints).where(checkpoints.c.ref == ref)
-                     .values(state=CHECKPOINT.group("to_read")[0], version=checkpoints.c.version + 1))
+        conn.execute(
+            update(checkpoints)
+            .where(checkpoints.c.ref == ref)
+            .values(state=CHECKPOINT.group("to_read")[0], version=checkpoints.c.version + 1)
+        )
     monitoring.decide_return(engine, ref, "accept", "carol")
 
 
 def year(engine, n: int) -> dict:
     refs = [lifecycle.open_case(engine, "bid", DOC, "carol")["ref"] for _ in range(n)]
     with engine.begin() as conn:
-        conn.execute(update(cases).where(cases.c.programme == CODE)
-                     .values(state=BID.group("to_offer")[0], version=cases.c.version + 1))
+        conn.execute(
+            update(cases)
+            .where(cases.c.programme == CODE)
+            .values(state=BID.group("to_offer")[0], version=cases.c.version + 1)
+        )
     pays: list[float] = []
     started = time.perf_counter()
     for ref in refs:
@@ -109,18 +125,24 @@ def year(engine, n: int) -> dict:
     wall = time.perf_counter() - started
     with reading(engine) as conn:
         paid = payments.figures(conn, CODE)["paid_pence"]
-    assert paid == 25_000_001 * n, (paid, n)       # every award paid to the penny
-    return {"awards": n, "payments": len(pays), "year_seconds": round(wall, 2),
-            "pay_per_second": round(len(pays) / sum(pays), 1),
-            "pay_p50_ms": round(pct(pays, 0.50), 2), "pay_p99_ms": round(pct(pays, 0.99), 2)}
+    assert paid == 25_000_001 * n, (paid, n)  # every award paid to the penny
+    return {
+        "awards": n,
+        "payments": len(pays),
+        "year_seconds": round(wall, 2),
+        "pay_per_second": round(len(pays) / sum(pays), 1),
+        "pay_p50_ms": round(pct(pays, 0.50), 2),
+        "pay_p99_ms": round(pct(pays, 0.99), 2),
+    }
 
 
 def fill(engine, total: int) -> int:
     """Payment rows up to `total` (paid, due and approved), spread over the awards."""
     with engine.begin() as conn:
         have = conn.execute(select(func.count()).select_from(payments_t)).scalar()
-        case_ids = list(conn.execute(select(cases.c.id, cases.c.ref)
-                                     .where(cases.c.programme == CODE)))
+        case_ids = list(
+            conn.execute(select(cases.c.id, cases.c.ref).where(cases.c.programme == CODE))
+        )
         states = ("paid", "paid", "due", "approved")
         rows, n = [], 0
         now = datetime(2014, 7, 1, tzinfo=timezone.utc)
@@ -130,17 +152,32 @@ def fill(engine, total: int) -> int:
                 if have + n >= total:
                     break
                 p = 10 + k
-                rows.append({"ref": f"{ref}/P{p}", "case_id": cid, "programme": CODE, "n": p,
-                             "tranche": p, "event": "Q2", "state": states[n % 4], "version": 1,
-                             "amount_pence": 1000, "due_on": date(2014, 1, 6),
-                             "held_with_case": False, "created_at": now,
-                             "paid_at": now if states[n % 4] == "paid" else None})
+                rows.append(
+                    {
+                        "ref": f"{ref}/P{p}",
+                        "case_id": cid,
+                        "programme": CODE,
+                        "n": p,
+                        "tranche": p,
+                        "event": "Q2",
+                        "state": states[n % 4],
+                        "version": 1,
+                        "amount_pence": 1000,
+                        "due_on": date(2014, 1, 6),
+                        "held_with_case": False,
+                        "created_at": now,
+                        "paid_at": now if states[n % 4] == "paid" else None,
+                    }
+                )
                 n += 1
         for i in range(0, len(rows), 5000):
-            conn.execute(payments_t.insert(), rows[i:i + 5000])
+            conn.execute(payments_t.insert(), rows[i : i + 5000])
         # The kept total moves with each `pay`; rows put in directly are added to it here.
-        conn.execute(update(paid_totals).where(paid_totals.c.programme == CODE).values(
-            paid_pence=payments.paid_by_rows(conn, CODE)))
+        conn.execute(
+            update(paid_totals)
+            .where(paid_totals.c.programme == CODE)
+            .values(paid_pence=payments.paid_by_rows(conn, CODE))
+        )
         return have + n
 
 
@@ -155,8 +192,12 @@ def figures(engine, rounds: int = 300) -> dict:
             t0 = time.perf_counter()
             programme_files.summaries(conn)
             whole.append(time.perf_counter() - t0)
-    return {"figures_p50_ms": round(pct(quick, 0.5), 2), "figures_p99_ms": round(pct(quick, 0.99), 2),
-            "summary_p50_ms": round(pct(whole, 0.5), 2), "summary_p99_ms": round(pct(whole, 0.99), 2)}
+    return {
+        "figures_p50_ms": round(pct(quick, 0.5), 2),
+        "figures_p99_ms": round(pct(quick, 0.99), 2),
+        "summary_p50_ms": round(pct(whole, 0.5), 2),
+        "summary_p99_ms": round(pct(whole, 0.99), 2),
+    }
 
 
 def main() -> None:
@@ -171,15 +212,19 @@ def main() -> None:
     try:
         set_up(engine)
         out = year(engine, args.awards)
-        print(f"{out['payments']:,} payments of {out['awards']:,} awards through a year: "
-              f"pay {out['pay_per_second']:,}/s, p50 {out['pay_p50_ms']} ms, "
-              f"p99 {out['pay_p99_ms']} ms ({out['year_seconds']} s for the whole year)")
+        print(
+            f"{out['payments']:,} payments of {out['awards']:,} awards through a year: "
+            f"pay {out['pay_per_second']:,}/s, p50 {out['pay_p50_ms']} ms, "
+            f"p99 {out['pay_p99_ms']} ms ({out['year_seconds']} s for the whole year)"
+        )
         rows = fill(engine, args.payments)
         fig = figures(engine)
         out.update(rows=rows, **fig, load=os.getloadavg()[0])
-        print(f"programme figures at {rows:,} payments: p50 {fig['figures_p50_ms']} ms, "
-              f"p99 {fig['figures_p99_ms']} ms; the whole programme list "
-              f"p99 {fig['summary_p99_ms']} ms (load average {out['load']:.1f})")
+        print(
+            f"programme figures at {rows:,} payments: p50 {fig['figures_p50_ms']} ms, "
+            f"p99 {fig['figures_p99_ms']} ms; the whole programme list "
+            f"p99 {fig['summary_p99_ms']} ms (load average {out['load']:.1f})"
+        )
         print(json.dumps(out))
     finally:
         engine.dispose()

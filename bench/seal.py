@@ -11,6 +11,7 @@ own: `seal` (workflow.services.seals.seal: stream the rows, keep the frontier, s
 store) and `verify` (what `audit verify` does: every chain, then every seal
 against the rows). Targets (issue 17): under 10 s and under 200 MB each.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,10 @@ def build(path: Path, rows: int, per_case: int) -> None:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")
     db.execute("BEGIN")
-    db.execute("INSERT INTO organisations (code, name, email, kind) "
-               "VALUES ('E07000026', 'Cambridge', 'r@cambridge.example.gov.uk', 'council')")
+    db.execute(
+        "INSERT INTO organisations (code, name, email, kind) "
+        "VALUES ('E07000026', 'Cambridge', 'r@cambridge.example.gov.uk', 'council')"
+    )
     now = START.isoformat()
     n_cases = (rows + per_case - 1) // per_case
     written = 0
@@ -53,19 +56,44 @@ def build(path: Path, rows: int, per_case: int) -> None:
         prev, batch = GENESIS, []
         for seq in range(1, min(per_case, rows - written) + 1):
             at = START + timedelta(minutes=seq)
-            e = Entry(to_state="draft", trigger="remind" if seq > 1 else "create", actor="carol",
-                      role="caseworker", at=at, from_state="draft" if seq > 1 else None,
-                      payload={"n": seq})
+            e = Entry(
+                to_state="draft",
+                trigger="remind" if seq > 1 else "create",
+                actor="carol",
+                role="caseworker",
+                at=at,
+                from_state="draft" if seq > 1 else None,
+                payload={"n": seq},
+            )
             digest = row_hash(ref, seq, prev, e)
-            batch.append((c, seq, e.from_state, e.to_state, e.trigger, e.actor, e.role,
-                          at.isoformat(), json.dumps(e.payload), prev, digest))
+            batch.append(
+                (
+                    c,
+                    seq,
+                    e.from_state,
+                    e.to_state,
+                    e.trigger,
+                    e.actor,
+                    e.role,
+                    at.isoformat(),
+                    json.dumps(e.payload),
+                    prev,
+                    digest,
+                )
+            )
             prev = digest
-        db.execute("INSERT INTO cases (id, ref, kind, programme, state, version, definition_version,"
-                   " title, lead, partners, application, at_risk, last_seq, last_hash, created_at,"
-                   " updated_at) VALUES (?, ?, 'bid', 'tca-2013', 'draft', 1, 1, 'A bid', "
-                   "'E07000026', '[]', '{}', 0, ?, ?, ?, ?)", (c, ref, len(batch), prev, now, now))
-        db.executemany("INSERT INTO history (case_id, seq, from_state, to_state, trigger, actor,"
-                       " role, at, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)", batch)
+        db.execute(
+            "INSERT INTO cases (id, ref, kind, programme, state, version, definition_version,"
+            " title, lead, partners, application, at_risk, last_seq, last_hash, created_at,"
+            " updated_at) VALUES (?, ?, 'bid', 'tca-2013', 'draft', 1, 1, 'A bid', "
+            "'E07000026', '[]', '{}', 0, ?, ?, ?, ?)",
+            (c, ref, len(batch), prev, now, now),
+        )
+        db.executemany(
+            "INSERT INTO history (case_id, seq, from_state, to_state, trigger, actor,"
+            " role, at, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            batch,
+        )
         written += len(batch)
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -76,6 +104,7 @@ def phase(name: str, path: Path, key_file: Path) -> dict:
     """One phase, in this process: its time and this process's peak memory."""
     from cryptography.hazmat.primitives import serialization
     from workflow.storage.db import reading
+
     engine = make_engine(f"sqlite:///{path}")
     key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -83,19 +112,22 @@ def phase(name: str, path: Path, key_file: Path) -> dict:
     started = time.perf_counter()
     if name == "seal":
         from workflow.services.seals import seal
+
         made = seal(engine, key)
         detail = f"seal {made.number}: {made.tree_size:,} rows"
-    elif name == "verify-seals":       # the seals alone: signatures and roots against the rows
+    elif name == "verify-seals":  # the seals alone: signatures and roots against the rows
         from workflow.services.seal_check import check
         from workflow.services.seals import public_text
+
         with reading(engine) as conn:
             sealed = check(conn, trusted={public_text(key.public_key())})
         assert not sealed.problems, sealed.problems
         detail = f"{sealed.checked} seal(s), rows 1-{sealed.sealed_rows:,}"
-    else:                              # what `audit verify` does: every chain, then the seals
+    else:  # what `audit verify` does: every chain, then the seals
         from workflow.services.chain import verify
         from workflow.services.seal_check import check
         from workflow.services.seals import public_text
+
         with reading(engine) as conn:
             chains = verify(conn)
             sealed = check(conn, trusted={public_text(key.public_key())})
@@ -106,8 +138,13 @@ def phase(name: str, path: Path, key_file: Path) -> dict:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     # CPU time too: on a shared machine the wall time says as much about the neighbours.
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
-    return {"phase": name, "seconds": round(seconds, 2), "cpu": round(cpu, 2),
-            "peak_mb": round(usage.ru_maxrss / 1024, 1), "detail": detail}
+    return {
+        "phase": name,
+        "seconds": round(seconds, 2),
+        "cpu": round(cpu, 2),
+        "peak_mb": round(usage.ru_maxrss / 1024, 1),
+        "detail": detail,
+    }
 
 
 def main() -> None:
@@ -115,7 +152,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--per-case", type=int, default=100)
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
-    parser.add_argument("--phase", choices=("seal", "verify-seals", "verify"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--phase", choices=("seal", "verify-seals", "verify"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--key", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -128,17 +167,25 @@ def main() -> None:
     if not path.exists():
         started = time.perf_counter()
         build(path, args.rows, args.per_case)
-        print(f"built {args.rows:,} history rows in {time.perf_counter() - started:.1f} s "
-              f"(not timed)")
+        print(
+            f"built {args.rows:,} history rows in {time.perf_counter() - started:.1f} s (not timed)"
+        )
     if not key_file.exists():
         from workflow.services.seals import generate
+
         generate(key_file)
     for name in ("seal", "verify-seals", "verify"):
-        out = subprocess.run([sys.executable, __file__, "--phase", name, "--db", str(path),
-                              "--key", str(key_file)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--phase", name, "--db", str(path), "--key", str(key_file)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         r = json.loads(out.stdout)
-        print(f"{r['phase']:<12} {r['seconds']:>7.2f} s wall  {r['cpu']:>7.2f} s CPU  "
-              f"peak {r['peak_mb']:>6.1f} MB   {r['detail']}")
+        print(
+            f"{r['phase']:<12} {r['seconds']:>7.2f} s wall  {r['cpu']:>7.2f} s CPU  "
+            f"peak {r['peak_mb']:>6.1f} MB   {r['detail']}"
+        )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ Targets (median of 10, wall, on the 2-core development machine): `--help`
 under 0.15 s, `case list` on 1,000 cases under 0.30 s. The last line printed
 is JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,9 +51,25 @@ from workflow.storage.db import make_engine
 from workflow.services.setup import init
 
 TARGETS_S = {"casework --help": 0.15, "casework case list": 0.30}
-HEAVY = ("sqlalchemy", "sqlalchemy.orm", "sqlmodel", "pydantic", "jinja2", "aiosmtplib",
-         "uvicorn", "prometheus_client", "fastapi", "starlette", "alembic", "transitions",
-         "holidays", "rich", "fpdf", "cryptography", "typer")
+HEAVY = (
+    "sqlalchemy",
+    "sqlalchemy.orm",
+    "sqlmodel",
+    "pydantic",
+    "jinja2",
+    "aiosmtplib",
+    "uvicorn",
+    "prometheus_client",
+    "fastapi",
+    "starlette",
+    "alembic",
+    "transitions",
+    "holidays",
+    "rich",
+    "fpdf",
+    "cryptography",
+    "typer",
+)
 
 # Runs the console script's own entry point, then writes which HEAVY modules were imported.
 _WRAPPER = """
@@ -76,10 +93,12 @@ def build(folder: Path, n_cases: int) -> str:
 
 
 def commands(n_cases: int) -> dict[str, list[str]]:
-    return {"python -c pass": [sys.executable, "-c", "pass"],
-            "casework --help": [CASEWORK, "--help"],
-            "casework case list": [CASEWORK, "case", "list"],
-            "casework case show REF": [CASEWORK, "case", "show", f"TCA-2013-{n_cases:06d}"]}
+    return {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "casework --help": [CASEWORK, "--help"],
+        "casework case list": [CASEWORK, "case", "list"],
+        "casework case show REF": [CASEWORK, "case", "show", f"TCA-2013-{n_cases:06d}"],
+    }
 
 
 def _cpu() -> float:
@@ -101,8 +120,12 @@ def imported(argv: list[str], env: dict[str, str], folder: Path) -> list[str] | 
     if argv[0] != CASEWORK:
         return None
     out = folder / "imported.json"
-    subprocess.run([sys.executable, "-c", _WRAPPER, json.dumps(HEAVY), str(out), *argv[1:]],
-                   env=env, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        [sys.executable, "-c", _WRAPPER, json.dumps(HEAVY), str(out), *argv[1:]],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
     return json.loads(out.read_text())
 
 
@@ -110,9 +133,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, metavar="N")
     parser.add_argument("--cases", type=int, default=1000, metavar="N")
-    parser.add_argument("--bytecode", action="store_true",
-                        help="give the commands a bytecode cache of their own, as an installed "
-                             "copy has (see above)")
+    parser.add_argument(
+        "--bytecode",
+        action="store_true",
+        help="give the commands a bytecode cache of their own, as an installed "
+        "copy has (see above)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="casework-startup-") as tmp:
@@ -121,18 +147,22 @@ def main() -> None:
         if args.bytecode:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
-        bytecode = ("a bytecode cache of their own (--bytecode)" if args.bytecode else
-                    "bytecode as the environment has it (PYTHONDONTWRITEBYTECODE="
-                    f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})")
+        bytecode = (
+            "a bytecode cache of their own (--bytecode)"
+            if args.bytecode
+            else "bytecode as the environment has it (PYTHONDONTWRITEBYTECODE="
+            f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})"
+        )
         todo = commands(args.cases)
-        listed = subprocess.run(todo["casework case list"], env=env, capture_output=True,
-                                text=True, check=True).stdout
+        listed = subprocess.run(
+            todo["casework case list"], env=env, capture_output=True, text=True, check=True
+        ).stdout
         rows = sum(1 for line in listed.splitlines() if "TCA-2013-" in line)
         if rows != args.cases:
             raise SystemExit(f"case list printed {rows} cases, not {args.cases}")
         times: dict[str, list[float]] = {name: [] for name in todo}
         cpus: dict[str, list[float]] = {name: [] for name in todo}
-        for argv in todo.values():   # warm-up: the page cache, Python's bytecode
+        for argv in todo.values():  # warm-up: the page cache, Python's bytecode
             run(argv, env)
         load = os.getloadavg()[0]
         for _ in range(args.runs):
@@ -143,25 +173,44 @@ def main() -> None:
         heavy = {name: imported(argv, env, folder) for name, argv in todo.items()}
 
     results = {}
-    print(f"{args.runs} runs each, {args.cases} cases, load average {load:.2f} at the start "
-          f"({os.cpu_count()} cores); the commands ran with {bytecode}")
-    print(f"{'command':<26} {'median':>8} {'fastest':>8} {'slowest':>8} {'CPU':>7}  target"
-          f"          imports")
+    print(
+        f"{args.runs} runs each, {args.cases} cases, load average {load:.2f} at the start "
+        f"({os.cpu_count()} cores); the commands ran with {bytecode}"
+    )
+    print(
+        f"{'command':<26} {'median':>8} {'fastest':>8} {'slowest':>8} {'CPU':>7}  target"
+        f"          imports"
+    )
     for name, ts in times.items():
         median = statistics.median(ts)
         target = TARGETS_S.get(name)
         verdict = "" if target is None else ("met" if median < target else "NOT MET")
         cpu = statistics.median(cpus[name])
-        results[name] = {"median_s": round(median, 3), "min_s": round(min(ts), 3),
-                         "max_s": round(max(ts), 3), "cpu_median_s": round(cpu, 3),
-                         "target_s": target,
-                         "met": None if target is None else median < target,
-                         "imports": heavy[name]}
+        results[name] = {
+            "median_s": round(median, 3),
+            "min_s": round(min(ts), 3),
+            "max_s": round(max(ts), 3),
+            "cpu_median_s": round(cpu, 3),
+            "target_s": target,
+            "met": None if target is None else median < target,
+            "imports": heavy[name],
+        }
         shown = "" if heavy[name] is None else ", ".join(heavy[name]) or "(none of them)"
-        print(f"{name:<26} {median:>7.3f}s {min(ts):>7.3f}s {max(ts):>7.3f}s {cpu:>6.3f}s  "
-              f"{'' if target is None else f'<{target:.2f}s':<6} {verdict:<7}  {shown}")
-    print(json.dumps({"runs": args.runs, "cases": args.cases, "load_average": round(load, 2),
-                      "bytecode_cache": args.bytecode, "results": results}))
+        print(
+            f"{name:<26} {median:>7.3f}s {min(ts):>7.3f}s {max(ts):>7.3f}s {cpu:>6.3f}s  "
+            f"{'' if target is None else f'<{target:.2f}s':<6} {verdict:<7}  {shown}"
+        )
+    print(
+        json.dumps(
+            {
+                "runs": args.runs,
+                "cases": args.cases,
+                "load_average": round(load, 2),
+                "bytecode_cache": args.bytecode,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

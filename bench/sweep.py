@@ -25,6 +25,7 @@ services would take an hour to open 100,000 bids): what the services leave
 behind, a bid in monitoring whose history chain is empty and four scheduled
 checkpoints.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,19 +58,23 @@ from tests.workflow.monitoring_world import bulk_bids, exactly_once  # noqa: E40
 # Dates are laid out around today, so that the `casework serve` processes of
 # the PostgreSQL run, which sweep on the real clock, find the same backlog.
 TODAY = datetime.now(LONDON).date()
-D1 = next_working_day(TODAY - timedelta(days=45))  # the first 100 returns: their whole ladder is past
-D2 = next_working_day(TODAY + timedelta(days=8))   # 9,500 returns: opened in the last week
-FAR = TODAY + timedelta(days=120)                  # everything else is due long after
+D1 = next_working_day(
+    TODAY - timedelta(days=45)
+)  # the first 100 returns: their whole ladder is past
+D2 = next_working_day(TODAY + timedelta(days=8))  # 9,500 returns: opened in the last week
+FAR = TODAY + timedelta(days=120)  # everything else is due long after
 FIRST, BACKLOG = 100, 9_500
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 
 
 def at_london(day: date, hour: int = 9, minute: int = 30) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LONDON).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LONDON).astimezone(
+        timezone.utc
+    )
 
 
-T_IDLE = at_london(D1 - timedelta(days=20))     # nothing is due
-T_100 = at_london(D1 - timedelta(days=14))      # the first 100 returns open
+T_IDLE = at_london(D1 - timedelta(days=20))  # nothing is due
+T_100 = at_london(D1 - timedelta(days=14))  # the first 100 returns open
 
 
 # --- building the tables --------------------------------------------------------
@@ -101,9 +106,13 @@ def idle_ms(engine: Engine, runs: int = 21) -> float:
 def timed_sweep(engine: Engine, now: datetime | None) -> dict:
     report = sweep(engine, now)
     assert not report.errors, report.errors
-    return {"steps": report.total, "seconds": round(report.seconds, 3),
-            "steps_per_second": round(report.total / report.seconds) if report.seconds else None,
-            "late": report.late, "by_step": dict(report.steps)}
+    return {
+        "steps": report.total,
+        "seconds": round(report.seconds, 3),
+        "steps_per_second": round(report.total / report.seconds) if report.seconds else None,
+        "late": report.late,
+        "by_step": dict(report.steps),
+    }
 
 
 def plans(engine: Engine) -> list[str]:
@@ -111,9 +120,10 @@ def plans(engine: Engine) -> list[str]:
     claim, claim_excluding, _ = claim_statements(engine)
     now = datetime.now(timezone.utc)
     out = []
-    for name, stmt, params in (("claim", claim, {"now": now}),
-                               ("claim, leaving out failed checkpoints", claim_excluding,
-                                {"now": now, "failed": [1, 2]})):
+    for name, stmt, params in (
+        ("claim", claim, {"now": now}),
+        ("claim, leaving out failed checkpoints", claim_excluding, {"now": now, "failed": [1, 2]}),
+    ):
         seen: list = []
 
         def capture(conn, cursor, statement, parameters, context, executemany, seen=seen):
@@ -122,7 +132,7 @@ def plans(engine: Engine) -> list[str]:
         with engine.connect() as conn:
             event.listen(conn, "before_cursor_execute", capture)
             with conn.begin():
-                conn.execute(getattr(stmt, "stmt", stmt), params).all()   # a Prepared's own
+                conn.execute(getattr(stmt, "stmt", stmt), params).all()  # a Prepared's own
                 event.remove(conn, "before_cursor_execute", capture)
                 sql, bound = seen[-1]
                 prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
@@ -158,17 +168,26 @@ def serve_backlog(url: str, workers: int, folder: Path) -> dict:
     """
     env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": f"file:{folder / 'mail'}"}
     engine = make_engine(url)
-    sweep(engine, T_100)              # the first 100 returns open, as on SQLite
+    sweep(engine, T_100)  # the first 100 returns open, as on SQLite
     before = datetime.now(timezone.utc)
-    procs = [subprocess.Popen([CASEWORK, "serve", "--no-web", "--every", "60"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [CASEWORK, "serve", "--no-web", "--every", "60"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
     try:
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                left = conn.execute(select(func.count()).select_from(checkpoints).where(
-                    checkpoints.c.next_step_at <= datetime.now(timezone.utc))).scalar()
+                left = conn.execute(
+                    select(func.count())
+                    .select_from(checkpoints)
+                    .where(checkpoints.c.next_step_at <= datetime.now(timezone.utc))
+                ).scalar()
             if left == 0:
                 break
             time.sleep(0.2)
@@ -179,12 +198,18 @@ def serve_backlog(url: str, workers: int, folder: Path) -> dict:
             p.wait(timeout=60)
     with engine.connect() as conn:
         first, last, n = conn.execute(
-            select(func.min(history.c.at), func.max(history.c.at), func.count())
-            .where(history.c.actor == "system", history.c.at >= before)).one()
+            select(func.min(history.c.at), func.max(history.c.at), func.count()).where(
+                history.c.actor == "system", history.c.at >= before
+            )
+        ).one()
     seconds = (last - first).total_seconds()
-    result = {"workers": workers, "steps": n, "seconds": round(seconds, 3),
-              "steps_per_second": round(n / seconds) if seconds else None,
-              "exactly_once": exactly_once(engine)}
+    result = {
+        "workers": workers,
+        "steps": n,
+        "seconds": round(seconds, 3),
+        "steps_per_second": round(n / seconds) if seconds else None,
+        "exactly_once": exactly_once(engine),
+    }
     engine.dispose()
     return result
 
@@ -192,8 +217,12 @@ def serve_backlog(url: str, workers: int, folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--postgres", default=os.environ.get(
-        "CASEWORK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "CASEWORK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     assert args.cases >= FIRST + BACKLOG, "the 10,000-step backlog needs at least 9,600 cases"
@@ -205,14 +234,20 @@ def main() -> None:
         t = time.perf_counter()
         build(small, max(1, args.cases // 100))
         build(big, args.cases)
-        print(f"built {args.cases:,} cases and {4 * args.cases:,} checkpoints "
-              f"(and a 1% copy) in {time.perf_counter() - t:.1f} s", flush=True)
+        print(
+            f"built {args.cases:,} cases and {4 * args.cases:,} checkpoints "
+            f"(and a 1% copy) in {time.perf_counter() - t:.1f} s",
+            flush=True,
+        )
         idle_small, idle_big = idle_ms(small), idle_ms(big)
         figures["sqlite"] = {
-            "idle_ms_small": round(idle_small, 2), "idle_ms_large": round(idle_big, 2),
+            "idle_ms_small": round(idle_small, 2),
+            "idle_ms_large": round(idle_big, 2),
             "idle_ratio": round(idle_big / idle_small, 2),
-            "due_100": timed_sweep(big, T_100), "due_10000": timed_sweep(big, None),
-            "exactly_once": exactly_once(big)}
+            "due_100": timed_sweep(big, T_100),
+            "due_10000": timed_sweep(big, None),
+            "exactly_once": exactly_once(big),
+        }
         print(json.dumps(figures["sqlite"], indent=2), flush=True)
         for plan in plans(big):
             print(plan, flush=True)

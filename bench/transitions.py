@@ -29,6 +29,7 @@ casework's own rows with no Python logic at all, which bounds the ratio any
 implementation of these moves could reach on this machine. Recording slows
 casework's own figure and adds to the peak memory: measure those without it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,12 +79,14 @@ def set_up(engine) -> None:
     with engine.begin() as conn:
         programme_files.load(conn, bench_programme(), "bench-2013.toml")
         for code in ("E07000026", "E07000028", "E07000029", *LEADS):
-            directory.add_org(conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.gov.uk")
+            directory.add_org(
+                conn, code, name=f"Council {code}", email=f"r@{code.lower()}.example.gov.uk"
+            )
         directory.add_user(conn, "carol", roles=["caseworker"], email="carol@example.gov.uk")
         directory.add_user(conn, "ash", roles=["assessor"])
         directory.add_user(conn, "asha", roles=["assessor"])
         directory.add_user(conn, "april", roles=["approver"])
-        directory.add_user(conn, "aaron", roles=["approver"])     # countersigns offers
+        directory.add_user(conn, "aaron", roles=["approver"])  # countersigns offers
 
 
 # England had about 350 councils; each bid here is led by one of them in turn, so a council
@@ -91,10 +94,18 @@ def set_up(engine) -> None:
 # read all the others as its possible duplicates: a cost that grew with the bench's size.)
 LEADS = tuple(f"E0{9000000 + i}" for i in range(350))
 
-DOC = {"programme": "bench-2013", "category": "shared_arrangement", "title": "Joint procurement hub",
-       "lead": "E07000026", "partners": ["E07000028", "E07000029"], "amount": "250000",
-       "transitional_costs": "120000", "annual_savings": "400000",
-       "arrangement": "joint_procurement", "innovation": "One buying team."}
+DOC = {
+    "programme": "bench-2013",
+    "category": "shared_arrangement",
+    "title": "Joint procurement hub",
+    "lead": "E07000026",
+    "partners": ["E07000028", "E07000029"],
+    "amount": "250000",
+    "transitional_costs": "120000",
+    "annual_savings": "400000",
+    "arrangement": "joint_procurement",
+    "innovation": "One buying team.",
+}
 
 
 def record_diligence(engine, ref: str) -> None:
@@ -103,23 +114,32 @@ def record_diligence(engine, ref: str) -> None:
     councils fail. The check itself then runs the automatic checks again (timed)."""
     for c in diligence.show(engine, ref)["checks"]:
         if c["recordable"] and c["status"] not in ("passed", "overridden"):
-            diligence.record(engine, ref, c["check"], "carol", result="pass",
-                             rating="low" if c["kind"] == "rating" else None,
-                             evidence="Recorded for the benchmark.")
+            diligence.record(
+                engine,
+                ref,
+                c["check"],
+                "carol",
+                result="pass",
+                rating="low" if c["kind"] == "rating" else None,
+                evidence="Recorded for the benchmark.",
+            )
 
 
-def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
-                 before: Path | None = None) -> dict:
+def run_casework(
+    engine, n: int, recorder: "_Recorder | None" = None, before: Path | None = None
+) -> dict:
     latencies: list[float] = []
     by_move: dict[str, list[float]] = {t: [] for t in LIFE}
-    offers: list[float] = []       # the offer's move (its transaction), the PDF drawn before it
-    drawings: list[float] = []     # drawing the offer's PDF, outside any write transaction
+    offers: list[float] = []  # the offer's move (its transaction), the PDF drawn before it
+    drawings: list[float] = []  # drawing the offer's PDF, outside any write transaction
     moves: list[tuple[int, int]] = []
-    refs = [lifecycle.open_case(engine, "bid", {**DOC, "lead": LEADS[i % len(LEADS)]},
-                                "carol")["ref"] for i in range(n)]
+    refs = [
+        lifecycle.open_case(engine, "bid", {**DOC, "lead": LEADS[i % len(LEADS)]}, "carol")["ref"]
+        for i in range(n)
+    ]
     if recorder is not None:
         source = sqlite3.connect(engine.url.database, isolation_level=None)
-        source.execute("VACUUM INTO ?", (str(before),))   # the database before the moves
+        source.execute("VACUUM INTO ?", (str(before),))  # the database before the moves
         source.close()
         recorder.on = True
     started = time.perf_counter()
@@ -129,13 +149,13 @@ def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
                 for who in ("ash", "asha"):
                     assessment.declare(engine, ref, who, conflict=False)
                     assessment.score(engine, ref, who, innovation=4, costs=3, savings=4)
-            if trigger == "check":       # the caseworker's due diligence first, not timed
+            if trigger == "check":  # the caseworker's due diligence first, not timed
                 record_diligence(engine, ref)
-            if trigger == "offer":       # a second approver's countersignature, not timed
+            if trigger == "offer":  # a second approver's countersignature, not timed
                 lifecycle.advance(engine, ref, "countersign", "aaron")
             by = "april" if trigger == "offer" else "carol"
             drawn = None
-            if trigger == "offer":       # its agreement's PDF, drawn before the transaction
+            if trigger == "offer":  # its agreement's PDF, drawn before the transaction
                 t0 = time.perf_counter()
                 drawn = lifecycle.draw_ahead(engine, ref, trigger)
                 drawings.append(time.perf_counter() - t0)
@@ -154,16 +174,21 @@ def run_casework(engine, n: int, recorder: "_Recorder | None" = None,
     latencies.sort()
     if recorder is not None:
         recorder.on = False
-    return {"transitions": len(latencies), "seconds": busy, "wall": wall, "moves": moves,
-            "per_s": len(latencies) / busy,
-            "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-            "offer_p50_ms": statistics.median(offers) * 1000 if offers else 0.0,
-            "drawing_p50_ms": statistics.median(drawings) * 1000 if drawings else 0.0,
-            "per_s_with_drawing": len(latencies) / (busy + sum(drawings)),
-            "move_p50_ms": {t: round(statistics.median(v) * 1000, 3) for t, v in by_move.items() if v},
-            "others_per_s": len(rest) / sum(rest),
-            "others_p99_ms": rest[max(int(len(rest) * 0.99) - 1, 0)] * 1000}
+    return {
+        "transitions": len(latencies),
+        "seconds": busy,
+        "wall": wall,
+        "moves": moves,
+        "per_s": len(latencies) / busy,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "offer_p50_ms": statistics.median(offers) * 1000 if offers else 0.0,
+        "drawing_p50_ms": statistics.median(drawings) * 1000 if drawings else 0.0,
+        "per_s_with_drawing": len(latencies) / (busy + sum(drawings)),
+        "move_p50_ms": {t: round(statistics.median(v) * 1000, 3) for t, v in by_move.items() if v},
+        "others_per_s": len(rest) / sum(rest),
+        "others_p99_ms": rest[max(int(len(rest) * 0.99) - 1, 0)] * 1000,
+    }
 
 
 def run_raw(path: Path, transitions: int, sync: str = "FULL") -> dict:
@@ -180,25 +205,39 @@ def run_raw(path: Path, transitions: int, sync: str = "FULL") -> dict:
         CREATE TABLE outbox (id INTEGER PRIMARY KEY, key TEXT UNIQUE, kind TEXT, body TEXT);
     """)
     n_cases = max(1, transitions // len(LIFE))
-    db.executemany("INSERT INTO cases VALUES (?, 'draft', 1, 0, ?)",
-                   [(i, "0" * 64) for i in range(1, n_cases + 1)])
+    db.executemany(
+        "INSERT INTO cases VALUES (?, 'draft', 1, 0, ?)",
+        [(i, "0" * 64) for i in range(1, n_cases + 1)],
+    )
     started = time.perf_counter()
     done = 0
     for case_id in range(1, n_cases + 1):
         for trigger in LIFE:
             db.execute("BEGIN IMMEDIATE")
             state, version, seq, prev = db.execute(
-                "SELECT state, version, last_seq, last_hash FROM cases WHERE id = ?", (case_id,)).fetchone()
+                "SELECT state, version, last_seq, last_hash FROM cases WHERE id = ?", (case_id,)
+            ).fetchone()
             at = "2013-03-22T09:00:00+00:00"
-            digest = hashlib.sha256(json.dumps([case_id, seq + 1, state, trigger, trigger, "carol", at, {}, prev],
-                                               separators=(",", ":")).encode()).hexdigest()
-            db.execute("UPDATE cases SET state = ?, version = ?, last_seq = ?, last_hash = ? "
-                       "WHERE id = ? AND version = ?", (trigger, version + 1, seq + 1, digest, case_id, version))
-            db.execute("INSERT INTO history (case_id, seq, from_state, to_state, trigger, actor, at, payload, "
-                       "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (case_id, seq + 1, state, trigger, trigger, "carol", at, "{}", prev, digest))
-            db.execute("INSERT INTO outbox (key, kind, body) VALUES (?, ?, ?)",
-                       (f"{case_id}:{trigger}:{seq + 1}", "bid.event", "x" * 400))
+            digest = hashlib.sha256(
+                json.dumps(
+                    [case_id, seq + 1, state, trigger, trigger, "carol", at, {}, prev],
+                    separators=(",", ":"),
+                ).encode()
+            ).hexdigest()
+            db.execute(
+                "UPDATE cases SET state = ?, version = ?, last_seq = ?, last_hash = ? "
+                "WHERE id = ? AND version = ?",
+                (trigger, version + 1, seq + 1, digest, case_id, version),
+            )
+            db.execute(
+                "INSERT INTO history (case_id, seq, from_state, to_state, trigger, actor, at, payload, "
+                "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (case_id, seq + 1, state, trigger, trigger, "carol", at, "{}", prev, digest),
+            )
+            db.execute(
+                "INSERT INTO outbox (key, kind, body) VALUES (?, ?, ?)",
+                (f"{case_id}:{trigger}:{seq + 1}", "bid.event", "x" * 400),
+            )
             db.execute("COMMIT")
             done += 1
     seconds = time.perf_counter() - started
@@ -252,21 +291,26 @@ class _Recorder:
         def recording_connect(*args, **kwargs):
             kwargs.setdefault("factory", self.connection_class)
             return connect(*args, **kwargs)
+
         sqlite3.connect = sqlite3.dbapi2.connect = recording_connect
 
 
 def replay(path: Path, log: list, moves: list[tuple[int, int]], sync: str = "FULL") -> float:
     """Run `log` on the database at `path` with plain sqlite3; seconds spent on the moves."""
     db = sqlite3.connect(path, isolation_level=None, factory=sqlite3.Connection)
-    for pragma in ("journal_mode=WAL", f"synchronous={sync}", "wal_autocheckpoint=8000",
-                   "foreign_keys=ON"):
+    for pragma in (
+        "journal_mode=WAL",
+        f"synchronous={sync}",
+        "wal_autocheckpoint=8000",
+        "foreign_keys=ON",
+    ):
         db.execute(f"PRAGMA {pragma}")
     timed = bytearray(len(log))
     for start, end in moves:
         timed[start:end] = b"\1" * (end - start)
     spent = 0.0
     for i, (sql, params) in enumerate(log):
-        if sql.startswith("PRAGMA wal_checkpoint"):      # the checkpoint thread's, not a move's
+        if sql.startswith("PRAGMA wal_checkpoint"):  # the checkpoint thread's, not a move's
             continue
         t0 = time.perf_counter()
         db.execute(sql, params).fetchall()
@@ -295,48 +339,65 @@ def _one_setting(args, backends: list[str], recorder, sync: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         raw = run_raw(folder / "raw.db", args.cases * len(LIFE), sync)
-        print(f"raw sqlite3:        {raw['per_s']:>9,.0f} transitions/s "
-              f"({raw['transitions']:,} in {raw['seconds']:.2f} s)")
+        print(
+            f"raw sqlite3:        {raw['per_s']:>9,.0f} transitions/s "
+            f"({raw['transitions']:,} in {raw['seconds']:.2f} s)"
+        )
         for backend in backends:
             engine = sqlite_engine(folder) if backend == "sqlite" else postgres_engine()
             set_up(engine)
             floor = recorder if backend == "sqlite" else None
             if floor:
-                floor.log.clear()               # the previous setting's statements
+                floor.log.clear()  # the previous setting's statements
             result = run_casework(engine, args.cases, floor, folder / "before.db")
             ratio = result["per_s"] / raw["per_s"]
-            print(f"casework {backend:<10} {result['per_s']:>9,.0f} transitions/s, "
-                  f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
-                  f"{ratio:.2f} of raw sqlite3")
-            print(f"  the offer's move p50 {result['offer_p50_ms']:.2f} ms, its agreement PDF "
-                  f"drawn before the transaction p50 {result['drawing_p50_ms']:.2f} ms "
-                  f"(with the drawings counted: {result['per_s_with_drawing']:,.0f} "
-                  f"transitions/s); every other move: "
-                  f"{result['others_per_s']:,.0f}/s, p99 {result['others_p99_ms']:.2f} ms, "
-                  f"{result['others_per_s'] / raw['per_s']:.2f} of raw sqlite3")
-            print("  p50 by move: " + ", ".join(f"{t} {ms:.2f} ms"
-                                                for t, ms in result["move_p50_ms"].items()))
+            print(
+                f"casework {backend:<10} {result['per_s']:>9,.0f} transitions/s, "
+                f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
+                f"{ratio:.2f} of raw sqlite3"
+            )
+            print(
+                f"  the offer's move p50 {result['offer_p50_ms']:.2f} ms, its agreement PDF "
+                f"drawn before the transaction p50 {result['drawing_p50_ms']:.2f} ms "
+                f"(with the drawings counted: {result['per_s_with_drawing']:,.0f} "
+                f"transitions/s); every other move: "
+                f"{result['others_per_s']:,.0f}/s, p99 {result['others_p99_ms']:.2f} ms, "
+                f"{result['others_per_s'] / raw['per_s']:.2f} of raw sqlite3"
+            )
+            print(
+                "  p50 by move: "
+                + ", ".join(f"{t} {ms:.2f} ms" for t, ms in result["move_p50_ms"].items())
+            )
             if floor:
                 spent = replay(folder / "before.db", floor.log, result["moves"], sync)
                 per_s = result["transitions"] / spent
                 statements = sum(b - a for a, b in result["moves"]) / result["transitions"]
-                print(f"  its statements replayed in plain sqlite3: {per_s:,.0f} transitions/s "
-                      f"({statements:.1f} statements a move, BEGIN and COMMIT included), "
-                      f"{per_s / raw['per_s']:.2f} of raw: the ceiling of the ratio")
+                print(
+                    f"  its statements replayed in plain sqlite3: {per_s:,.0f} transitions/s "
+                    f"({statements:.1f} statements a move, BEGIN and COMMIT included), "
+                    f"{per_s / raw['per_s']:.2f} of raw: the ceiling of the ratio"
+                )
                 result["floor_ratio"] = per_s / raw["per_s"]
             if summary is None:
-                summary = {"peer": "casework", "backend": backend, "cases": args.cases,
-                           "sync": sync.lower(), "transitions": result["transitions"],
-                           "seconds": round(result["seconds"], 3),
-                           "per_s": round(result["per_s"], 1), "p50_ms": round(result["p50_ms"], 3),
-                           "p99_ms": round(result["p99_ms"], 3), "ratio_to_raw": round(ratio, 3),
-                           "raw_per_s": round(raw["per_s"], 1),
-                           "offer_p50_ms": round(result["offer_p50_ms"], 3),
-                           "drawing_p50_ms": round(result["drawing_p50_ms"], 3),
-                           "per_s_with_drawing": round(result["per_s_with_drawing"], 1),
-                           "others_p99_ms": round(result["others_p99_ms"], 3),
-                           "others_ratio_to_raw": round(result["others_per_s"] / raw["per_s"], 3),
-                           "move_p50_ms": result["move_p50_ms"]}
+                summary = {
+                    "peer": "casework",
+                    "backend": backend,
+                    "cases": args.cases,
+                    "sync": sync.lower(),
+                    "transitions": result["transitions"],
+                    "seconds": round(result["seconds"], 3),
+                    "per_s": round(result["per_s"], 1),
+                    "p50_ms": round(result["p50_ms"], 3),
+                    "p99_ms": round(result["p99_ms"], 3),
+                    "ratio_to_raw": round(ratio, 3),
+                    "raw_per_s": round(raw["per_s"], 1),
+                    "offer_p50_ms": round(result["offer_p50_ms"], 3),
+                    "drawing_p50_ms": round(result["drawing_p50_ms"], 3),
+                    "per_s_with_drawing": round(result["per_s_with_drawing"], 1),
+                    "others_p99_ms": round(result["others_p99_ms"], 3),
+                    "others_ratio_to_raw": round(result["others_per_s"] / raw["per_s"], 3),
+                    "move_p50_ms": result["move_p50_ms"],
+                }
                 if "floor_ratio" in result:
                     summary["floor_ratio"] = round(result["floor_ratio"], 3)
             engine.dispose()
@@ -347,10 +408,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="sqlite")
-    ap.add_argument("--sync", choices=["full", "normal", "both"], default="both",
-                    help="SQLite synchronous setting for casework and the raw loop alike (default both)")
-    ap.add_argument("--floor", action="store_true",
-                    help="also replay casework's own statements through plain sqlite3 (SQLite)")
+    ap.add_argument(
+        "--sync",
+        choices=["full", "normal", "both"],
+        default="both",
+        help="SQLite synchronous setting for casework and the raw loop alike (default both)",
+    )
+    ap.add_argument(
+        "--floor",
+        action="store_true",
+        help="also replay casework's own statements through plain sqlite3 (SQLite)",
+    )
     args = ap.parse_args()
     recorder = _Recorder() if args.floor else None
     if recorder:
@@ -360,13 +428,16 @@ def main() -> None:
     settings = ["full", "normal"] if args.sync == "both" else [args.sync]
     summary = None
     for sync in settings:
-        os.environ["CASEWORK_SQLITE_SYNC"] = sync        # what casework's engine reads
+        os.environ["CASEWORK_SQLITE_SYNC"] = sync  # what casework's engine reads
         print(f"-- synchronous={sync.upper()} (casework and raw sqlite3 alike)")
         result = _one_setting(args, backends, recorder, sync.upper())
         summary = summary or result
         summary.setdefault("by_sync", {})[sync] = {
-            "per_s": result["per_s"], "raw_per_s": result["raw_per_s"],
-            "ratio_to_raw": result["ratio_to_raw"], "p99_ms": result["p99_ms"]}
+            "per_s": result["per_s"],
+            "raw_per_s": result["raw_per_s"],
+            "ratio_to_raw": result["ratio_to_raw"],
+            "p99_ms": result["p99_ms"],
+        }
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory: {peak_mb:.0f} MB")
     summary["peak_mb"] = round(peak_mb, 1)

@@ -5,9 +5,16 @@
 `print_summary` into tables on the terminal and `print_browsing` into the way
 to look around afterwards in the web app.
 """
+
 from demo.run import DemoResult, FolderInUse, run_demo
 from demo.report import write_report
 from demo.summary import print_browsing, print_summary
 
-__all__ = ["DemoResult", "FolderInUse", "run_demo", "write_report", "print_summary",
-           "print_browsing"]
+__all__ = [
+    "DemoResult",
+    "FolderInUse",
+    "run_demo",
+    "write_report",
+    "print_summary",
+    "print_browsing",
+]

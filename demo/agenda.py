@@ -6,6 +6,7 @@ delivery after it and again in the evening — and between them the people of
 the story act at the moments the story booked for them. An action may book
 more actions (a council that accepts an award books its monitoring returns).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -18,7 +19,9 @@ from states.ladder import LONDON
 from workflow.services.calendar import is_working_day
 from workflow.clock import SimulatedTime
 
-SWEEP_AT = time(9, 5)         # the ladder's steps fall at 09:00; a five-minute scheduler sees them by 09:05
+SWEEP_AT = time(
+    9, 5
+)  # the ladder's steps fall at 09:00; a five-minute scheduler sees them by 09:05
 EVENING_DELIVERY_AT = time(18, 0)
 
 

@@ -5,6 +5,7 @@ Each drawing has a viewBox and no fixed width, so it shrinks with the column
 carries a <title> that says what it is; and the page says the same in words
 beside it, so nothing is known only from the picture.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,11 +27,12 @@ _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 @dataclass(frozen=True)
 class Mark:
     """One event on the ladder timeline: its lane, when, and what it was."""
-    lane: str                        # "Case", "Q1", "Q2"…
+
+    lane: str  # "Case", "Q1", "Q2"…
     at: datetime
-    kind: str                        # opened | reminder | overdue | escalated | suspended | sent |
-                                     # accepted | reinstated | held | other
-    label: str                       # what people read in its tooltip and the list beside it
+    kind: str  # opened | reminder | overdue | escalated | suspended | sent |
+    # accepted | reinstated | held | other
+    label: str  # what people read in its tooltip and the list beside it
 
 
 def month_starts(start: date, end: date) -> list[date]:
@@ -54,68 +56,122 @@ class _Scale:
         return self.left + self.width * (at - self.start).total_seconds() / self.span
 
 
-def _text(x: float, y: float, body: str, *, anchor: str = "start", size: int = 13,
-          colour: str = INK, weight: str = "normal") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
-            f'fill="{colour}" font-weight="{weight}">{escape(body)}</text>')
+def _text(
+    x: float,
+    y: float,
+    body: str,
+    *,
+    anchor: str = "start",
+    size: int = 13,
+    colour: str = INK,
+    weight: str = "normal",
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
+        f'fill="{colour}" font-weight="{weight}">{escape(body)}</text>'
+    )
 
 
 def _svg(width: int, height: int, label: str, body: Iterable[str]) -> Markup:
-    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-                  f'role="img" aria-label="{escape(label)}" class="drawing" '
-                  f'font-family="system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif">'
-                  + "".join(body) + "</svg>")
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(label)}" class="drawing" '
+        f'font-family="system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif">'
+        + "".join(body)
+        + "</svg>"
+    )
 
 
-def _month_axis(scale: _Scale, start: date, end: date, y: float, top: float,
-                every: int = 2) -> list[str]:
+def _month_axis(
+    scale: _Scale, start: date, end: date, y: float, top: float, every: int = 2
+) -> list[str]:
     """Ticks at each month start; a label every `every` months (every month would crowd)."""
     out = []
     for i, first in enumerate(month_starts(start, end)):
         x = scale.x(datetime(first.year, first.month, 1, tzinfo=LONDON))
-        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{y + 5}" stroke="{GRID}" '
-                   f'stroke-width="1"/>')
+        out.append(
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{y + 5}" stroke="{GRID}" '
+            f'stroke-width="1"/>'
+        )
         if i % every == 0:
-            name = _MONTHS[first.month - 1] + (f" {first.year}" if first.month in (1, 4) or i == 0
-                                               else "")
+            name = _MONTHS[first.month - 1] + (
+                f" {first.year}" if first.month in (1, 4) or i == 0 else ""
+            )
             out.append(_text(x, y + 20, name, anchor="middle", size=12, colour=MUTED))
     return out
 
 
-def fund_chart(points: Sequence[tuple[datetime, int]], releases: Sequence[Any], *,
-               fund_pence: int, start: datetime, end: datetime, width: int = 960,
-               paid: Sequence[tuple[datetime, int]] = ()) -> Markup:
+def fund_chart(
+    points: Sequence[tuple[datetime, int]],
+    releases: Sequence[Any],
+    *,
+    fund_pence: int,
+    start: datetime,
+    end: datetime,
+    width: int = 960,
+    paid: Sequence[tuple[datetime, int]] = (),
+) -> Markup:
     """The committed total as a step line over the whole year, the fund's limit as a thick red
     line (gridlines are thin, light and solid, so the two are never confused), and each
     release of funds marked and labelled where the line dips."""
-    narrow = width < 700                       # the phone's drawing: fewer labels, same text size
-    height, left, right, top, bottom = (340 if narrow else 380), 50, width - 12, 24, \
-        (290 if narrow else 320)
+    narrow = width < 700  # the phone's drawing: fewer labels, same text size
+    height, left, right, top, bottom = (
+        (340 if narrow else 380),
+        50,
+        width - 12,
+        24,
+        (290 if narrow else 320),
+    )
     scale = _Scale(start, end, left, right)
-    ceiling = ((fund_pence * 11 // 10) // 100_000_000 + 1) * 100_000_000     # a round £1m above
+    ceiling = ((fund_pence * 11 // 10) // 100_000_000 + 1) * 100_000_000  # a round £1m above
+
     def y(pence: int) -> float:
         return bottom - (bottom - top) * pence / ceiling
+
     body = []
-    for level in range(0, ceiling + 1, 100_000_000):                 # £1m gridlines
-        body.append(f'<line x1="{left}" y1="{y(level):.1f}" x2="{right}" y2="{y(level):.1f}" '
-                    f'stroke="{GRID}" stroke-width="1"/>')
-        body.append(_text(left - 8, y(level) + 4, f"£{level // 100_000_000}m", anchor="end",
-                          size=12, colour=MUTED))
+    for level in range(0, ceiling + 1, 100_000_000):  # £1m gridlines
+        body.append(
+            f'<line x1="{left}" y1="{y(level):.1f}" x2="{right}" y2="{y(level):.1f}" '
+            f'stroke="{GRID}" stroke-width="1"/>'
+        )
+        body.append(
+            _text(
+                left - 8,
+                y(level) + 4,
+                f"£{level // 100_000_000}m",
+                anchor="end",
+                size=12,
+                colour=MUTED,
+            )
+        )
     body += _month_axis(scale, start.date(), end.date(), bottom, top, every=4 if narrow else 2)
     body.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="{INK}"/>')
     # the fund's limit
-    body.append(f'<line x1="{left}" y1="{y(fund_pence):.1f}" x2="{right}" y2="{y(fund_pence):.1f}" '
-                f'stroke="{RED}" stroke-width="3"><title>The fund: {pounds(fund_pence)}</title></line>')
-    body.append(_text(right, y(fund_pence) - 8, f"the fund's limit, {pounds(fund_pence)}",
-                      anchor="end", size=13, colour=RED, weight="bold"))
+    body.append(
+        f'<line x1="{left}" y1="{y(fund_pence):.1f}" x2="{right}" y2="{y(fund_pence):.1f}" '
+        f'stroke="{RED}" stroke-width="3"><title>The fund: {pounds(fund_pence)}</title></line>'
+    )
+    body.append(
+        _text(
+            right,
+            y(fund_pence) - 8,
+            f"the fund's limit, {pounds(fund_pence)}",
+            anchor="end",
+            size=13,
+            colour=RED,
+            weight="bold",
+        )
+    )
     # the committed total, as steps
     path, before = [f"M{left},{bottom}"], 0
     for at, total in points:
         path.append(f"H{scale.x(at):.1f}V{y(total):.1f}")
         before = total
     path.append(f"H{right}")
-    body.append(f'<path d="{"".join(path)}" fill="none" stroke="{BLUE}" stroke-width="3">'
-                f'<title>Committed: {pounds(before)} at the end</title></path>')
+    body.append(
+        f'<path d="{"".join(path)}" fill="none" stroke="{BLUE}" stroke-width="3">'
+        f"<title>Committed: {pounds(before)} at the end</title></path>"
+    )
     # Where the committed total's label goes (below its line, or low when the line is low).
     committed_y = bottom - 8 if before < fund_pence * 0.8 else y(before) + 20
     # what has been paid (issue 19), as steps under the committed line
@@ -126,31 +182,55 @@ def fund_chart(points: Sequence[tuple[datetime, int]], releases: Sequence[Any], 
             steps.append(f"H{scale.x(at):.1f}V{y(total):.1f}")
             paid_total = total
         steps.append(f"H{right}")
-        body.append(f'<path d="{"".join(steps)}" fill="none" stroke="{GREEN}" stroke-width="3">'
-                    f'<title>Paid: {pounds(paid_total)} at the end</title></path>')
+        body.append(
+            f'<path d="{"".join(steps)}" fill="none" stroke="{GREEN}" stroke-width="3">'
+            f"<title>Paid: {pounds(paid_total)} at the end</title></path>"
+        )
         paid_y = y(paid_total) + 20 if paid_total else bottom - 26
-        if abs(paid_y - committed_y) < 18:      # nearly all paid: the two labels would overprint
+        if abs(paid_y - committed_y) < 18:  # nearly all paid: the two labels would overprint
             paid_y = committed_y + 18 if committed_y + 18 <= bottom - 4 else committed_y - 18
-        body.append(_text(right, paid_y,
-                          f"paid at the end: {pounds(paid_total)}", anchor="end", size=13,
-                          colour=GREEN, weight="bold"))
+        body.append(
+            _text(
+                right,
+                paid_y,
+                f"paid at the end: {pounds(paid_total)}",
+                anchor="end",
+                size=13,
+                colour=GREEN,
+                weight="bold",
+            )
+        )
     # each release, where the line dips
     totals = {at: total for at, total in points}
     for i, r in enumerate(releases):
         x, after = scale.x(r.at), totals.get(r.at, before)
         ly = y(after) + 24 + 17 * i
-        body.append(f'<circle cx="{x:.1f}" cy="{y(after):.1f}" r="5" fill="#fff" stroke="{INK}" '
-                    f'stroke-width="2"><title>{escape(day(r.at))}: {escape(r.ref)} {r.why}, '
-                    f'{pounds(r.pence)} back to the fund</title></circle>')
-        body.append(f'<line x1="{x:.1f}" y1="{y(after) + 5:.1f}" x2="{x + 14:.1f}" y2="{ly - 4:.1f}" '
-                    f'stroke="{MUTED}"/>')
+        body.append(
+            f'<circle cx="{x:.1f}" cy="{y(after):.1f}" r="5" fill="#fff" stroke="{INK}" '
+            f'stroke-width="2"><title>{escape(day(r.at))}: {escape(r.ref)} {r.why}, '
+            f"{pounds(r.pence)} back to the fund</title></circle>"
+        )
+        body.append(
+            f'<line x1="{x:.1f}" y1="{y(after) + 5:.1f}" x2="{x + 14:.1f}" y2="{ly - 4:.1f}" '
+            f'stroke="{MUTED}"/>'
+        )
         body.append(_text(x + 16, ly, f"{r.ref} {r.why}: −{pounds(r.pence)}", size=12))
-    body.append(_text(right, committed_y,
-                      f"committed at the end: {pounds(before)}", anchor="end", size=13,
-                      colour=BLUE, weight="bold"))
-    label = (f"Funds committed from {day(start)} to {day(end)}: {pounds(before)} at the end, "
-             f"against the fund's {pounds(fund_pence)}; {len(releases)} release(s) of funds marked"
-             + (f"; paid {pounds(paid_total)} by the end." if paid else "."))
+    body.append(
+        _text(
+            right,
+            committed_y,
+            f"committed at the end: {pounds(before)}",
+            anchor="end",
+            size=13,
+            colour=BLUE,
+            weight="bold",
+        )
+    )
+    label = (
+        f"Funds committed from {day(start)} to {day(end)}: {pounds(before)} at the end, "
+        f"against the fund's {pounds(fund_pence)}; {len(releases)} release(s) of funds marked"
+        + (f"; paid {pounds(paid_total)} by the end." if paid else ".")
+    )
     return _svg(width, height, label, body)
 
 
@@ -174,22 +254,31 @@ def _mark(kind: str, x: float, y: float, title: str) -> str:
     shape, colour, _ = _MARK_STYLE[kind]
     tip = f"<title>{escape(title)}</title>"
     if shape == "square":
-        return (f'<rect x="{x - 7:.1f}" y="{y - 7:.1f}" width="14" height="14" fill="{colour}">'
-                f'{tip}</rect>')
+        return (
+            f'<rect x="{x - 7:.1f}" y="{y - 7:.1f}" width="14" height="14" fill="{colour}">'
+            f"{tip}</rect>"
+        )
     if shape == "box":
-        return (f'<rect x="{x - 6:.1f}" y="{y - 6:.1f}" width="12" height="12" fill="#fff" '
-                f'stroke="{colour}" stroke-width="2.5">{tip}</rect>')
+        return (
+            f'<rect x="{x - 6:.1f}" y="{y - 6:.1f}" width="12" height="12" fill="#fff" '
+            f'stroke="{colour}" stroke-width="2.5">{tip}</rect>'
+        )
     if shape == "ring":
-        return (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="#fff" stroke="{colour}" '
-                f'stroke-width="2.5">{tip}</circle>')
+        return (
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="#fff" stroke="{colour}" '
+            f'stroke-width="2.5">{tip}</circle>'
+        )
     if shape == "check":
-        return (f'<path d="M{x - 6:.1f},{y:.1f}l4,5l8,-10" fill="none" stroke="{colour}" '
-                f'stroke-width="3.5">{tip}</path>')
+        return (
+            f'<path d="M{x - 6:.1f},{y:.1f}l4,5l8,-10" fill="none" stroke="{colour}" '
+            f'stroke-width="3.5">{tip}</path>'
+        )
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{colour}">{tip}</circle>'
 
 
-def ladder_timeline(marks: Sequence[Mark], *, start: datetime, end: datetime, title: str,
-                    width: int = 960) -> Markup:
+def ladder_timeline(
+    marks: Sequence[Mark], *, start: datetime, end: datetime, title: str, width: int = 960
+) -> Markup:
     """One lane for the case and one for each return, each event a mark at its day: the
     reminder ladder climbing, the suspension, what happened after, read at a glance."""
     lanes = list(dict.fromkeys(m.lane for m in marks))
@@ -201,12 +290,15 @@ def ladder_timeline(marks: Sequence[Mark], *, start: datetime, end: datetime, ti
     body = _month_axis(scale, start.date(), end.date(), bottom, top, every=3 if narrow else 2)
     for i, lane in enumerate(lanes):
         cy = top + lane_h * i + lane_h / 2
-        body.append(f'<line x1="{left}" y1="{cy:.1f}" x2="{right}" y2="{cy:.1f}" stroke="{GRID}" '
-                    f'stroke-width="2"/>')
+        body.append(
+            f'<line x1="{left}" y1="{cy:.1f}" x2="{right}" y2="{cy:.1f}" stroke="{GRID}" '
+            f'stroke-width="2"/>'
+        )
         body.append(_text(left - 10, cy + 5, lane, anchor="end", size=14, weight="bold"))
         for m in (m for m in marks if m.lane == lane):
-            body.append(_mark(m.kind, scale.x(m.at), cy,
-                              f"{short_day(in_london(m.at))}: {m.label}"))
+            body.append(
+                _mark(m.kind, scale.x(m.at), cy, f"{short_day(in_london(m.at))}: {m.label}")
+            )
     # the legend, kinds in the order the ladder climbs, only those present
     present = [k for k in _MARK_STYLE if any(m.kind == k for m in marks)]
     x, ly = 10, bottom + 44

@@ -9,6 +9,7 @@
   proposed), and the award whose council never sent a return is stopped: it
   stays suspended on the approvers' inbox, for them to terminate.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -40,24 +41,42 @@ class Countersigning:
         missing = controls.missing_countersignatures(s.engine, ref, approver)
         if not missing:
             return approver
-        other = next(a for a in (self.cast.network_approver, self.cast.award_approver)
-                     if a != approver)
+        other = next(
+            a for a in (self.cast.network_approver, self.cast.award_approver) if a != approver
+        )
         if any("senior responsible owner" in m for m in missing):
             with UnitOfWork(s.engine, read_only=True) as uow:
                 sro = controls.sro_of(uow.conn, lifecycle.load_case(uow.conn, ref).programme)
             if sro is not None:
-                s.act(sro, "countersign a high-risk offer as senior responsible owner", ref,
-                      lambda: lifecycle.advance(s.engine, ref, "countersign", sro,
-                                                reason="Fraud-risk evidence read; the award "
-                                                       "may go ahead with quarterly "
-                                                       "monitoring."))
+                s.act(
+                    sro,
+                    "countersign a high-risk offer as senior responsible owner",
+                    ref,
+                    lambda: lifecycle.advance(
+                        s.engine,
+                        ref,
+                        "countersign",
+                        sro,
+                        reason="Fraud-risk evidence read; the award "
+                        "may go ahead with quarterly "
+                        "monitoring.",
+                    ),
+                )
                 if sro == approver:
                     approver, other = other, approver
         if controls.missing_countersignatures(s.engine, ref, approver):
-            s.act(other, f"countersign the offer of {pounds(amount)}", ref,
-                  lambda: lifecycle.advance(s.engine, ref, "countersign", other,
-                                            reason="Second approver: scores, ranking and fund "
-                                                   "position checked."))
+            s.act(
+                other,
+                f"countersign the offer of {pounds(amount)}",
+                ref,
+                lambda: lifecycle.advance(
+                    s.engine,
+                    ref,
+                    "countersign",
+                    other,
+                    reason="Second approver: scores, ranking and fund position checked.",
+                ),
+            )
         return approver
 
 
@@ -73,8 +92,10 @@ class AnnualReviews:
     def begin(self, ref: str) -> None:
         if not ref.startswith("TCA"):
             return
-        first = next((r for r in reviews.list_reviews(self.story.engine, case=ref)
-                      if r["review"] == "R1"), None)
+        first = next(
+            (r for r in reviews.list_reviews(self.story.engine, case=ref) if r["review"] == "R1"),
+            None,
+        )
         if first is None:
             return
         due = date.fromisoformat(first["due"])
@@ -87,10 +108,18 @@ class AnnualReviews:
 
     def _early(self, ref: str) -> None:
         s, worker = self.story, self.cast.bid_caseworker
-        s.refused(worker, "record the annual review before it falls due", ref,
-                  lambda: reviews.record(s.engine, ref, decision="continue",
-                                         reason=DECISION_REASONS["continue"],
-                                         actor_name=worker))
+        s.refused(
+            worker,
+            "record the annual review before it falls due",
+            ref,
+            lambda: reviews.record(
+                s.engine,
+                ref,
+                decision="continue",
+                reason=DECISION_REASONS["continue"],
+                actor_name=worker,
+            ),
+        )
 
     def _decide(self, ref: str) -> None:
         s, worker = self.story, self.cast.bid_caseworker
@@ -109,10 +138,19 @@ class AnnualReviews:
         except CaseworkError:
             due = []
         if not due:
-            return          # completed (closed) before its review fell due: none to record
-        s.act(worker, f"record the annual review: {decision}", ref,
-              lambda: reviews.record(s.engine, ref, decision=decision,
-                                     reason=DECISION_REASONS[decision], actor_name=worker))
+            return  # completed (closed) before its review fell due: none to record
+        s.act(
+            worker,
+            f"record the annual review: {decision}",
+            ref,
+            lambda: reviews.record(
+                s.engine,
+                ref,
+                decision=decision,
+                reason=DECISION_REASONS[decision],
+                actor_name=worker,
+            ),
+        )
         # A stopped award stays suspended on the approvers' inbox, to terminate: the year
         # ends before they decide (its returns' ladder keeps holding, as for any suspension).
 

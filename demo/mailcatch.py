@@ -6,6 +6,7 @@ received (the bytes of DATA) under `folder`, named after the outbox row and
 idempotency key it carries (`000042-TCA-2013-0001_Q2_escalated_1.eml`), so
 the names do not depend on the order in which parallel connections arrive.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,7 +60,7 @@ class _Keeper:
     def __init__(self, folder: Path):
         self.folder = folder
         self.caught: list[Caught] = []
-        self.repeats = 0          # messages sent again that were already kept
+        self.repeats = 0  # messages sent again that were already kept
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope) -> str:
@@ -103,8 +104,12 @@ class MailCatcher:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port(self.host)
         # hostname given explicitly: aiosmtpd would otherwise bind ::1 only.
-        self._controller = Controller(self._keeper, hostname=self.host, port=self.port,
-                                      server_hostname="mail.casework-demo.localhost")
+        self._controller = Controller(
+            self._keeper,
+            hostname=self.host,
+            port=self.port,
+            server_hostname="mail.casework-demo.localhost",
+        )
         self._controller.start()
         return self
 

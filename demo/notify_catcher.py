@@ -7,6 +7,7 @@ of `demo.notify_stub`, then asks for the delivery receipts as `serve` does.
 Afterwards each message is kept under DIR/mail as an .eml file named as the
 SMTP catcher names it, so the report and the folder read the same either way.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -30,8 +31,11 @@ class NotifyCatcher:
         self._kept: list[Caught] = []
 
     def transport(self) -> NotifyTransport:
-        return NotifyTransport(self.stub.api_key, NotifyTemplates(self.stub.generic_template),
-                               base_url=self.stub.base_url)
+        return NotifyTransport(
+            self.stub.api_key,
+            NotifyTemplates(self.stub.generic_template),
+            base_url=self.stub.base_url,
+        )
 
     @property
     def caught(self) -> list[Caught]:
@@ -52,6 +56,7 @@ class NotifyCatcher:
         """Write each message Notify received as an .eml under the folder (one a message,
         every recipient it reached), named after its outbox row as the SMTP catcher does."""
         from notifications.outbox_table import outbox
+
         by_reference: dict[str | None, list[Notification]] = defaultdict(list)
         for n in self.stub.notifications:
             by_reference[n.reference].append(n)

@@ -21,6 +21,7 @@ no field Notify does not document), the template exists and every
 ((placeholder)) in it has personalisation. Errors come back in Notify's shape,
 `{"status_code": N, "errors": [{"error": …, "message": …}]}`.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,10 +43,18 @@ from starlette.routing import Route
 from demo.mailcatch import free_port
 
 TEAM_ONLY = "Can't send to this recipient using a team-only API key"
-STATUSES = ("created", "sending", "delivered", "permanent-failure", "temporary-failure",
-            "technical-failure")
-_UUID = {"type": "string",
-         "pattern": "^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$"}
+STATUSES = (
+    "created",
+    "sending",
+    "delivered",
+    "permanent-failure",
+    "temporary-failure",
+    "technical-failure",
+)
+_UUID = {
+    "type": "string",
+    "pattern": "^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$",
+}
 # POST /v2/notifications/email as Notify documents it ("Send an email", request body).
 POST_EMAIL = {
     "type": "object",
@@ -66,8 +75,9 @@ _PLACEHOLDER = re.compile(r"\(\(([^()?]+?)(\?\?[^()]*)?\)\)")
 
 
 def _errors(status: int, *errors: tuple[str, str]) -> JSONResponse:
-    return JSONResponse({"status_code": status,
-                         "errors": [{"error": e, "message": m} for e, m in errors]}, status)
+    return JSONResponse(
+        {"status_code": status, "errors": [{"error": e, "message": m} for e, m in errors]}, status
+    )
 
 
 def _now() -> str:
@@ -90,12 +100,14 @@ class Notification:
 
 @dataclass
 class _Trouble:
-    fail_next: list[int] = field(default_factory=list)       # statuses for the next sends
-    fail_for: dict[str, list[int]] = field(default_factory=dict)   # address -> statuses for its next sends
+    fail_next: list[int] = field(default_factory=list)  # statuses for the next sends
+    fail_for: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # address -> statuses for its next sends
     rate_limited_until: float = 0.0
-    refused: dict[str, str] = field(default_factory=dict)     # address -> 400 message
+    refused: dict[str, str] = field(default_factory=dict)  # address -> 400 message
     revoked: bool = False
-    ends_as: dict[str, str] = field(default_factory=dict)     # address -> receipt status
+    ends_as: dict[str, str] = field(default_factory=dict)  # address -> receipt status
 
 
 def placeholders(text: str) -> list[str]:
@@ -109,42 +121,52 @@ def placeholders(text: str) -> list[str]:
 
 def fill(text: str, values: dict) -> str:
     """Notify's substitution: ((name)) takes the value; ((name??text)) shows text when it is yes/true."""
+
     def one(match: re.Match) -> str:
         name, optional = match.group(1).strip(), match.group(2)
         value = values.get(name)
         if optional:
             return optional[2:] if str(value).lower() in ("yes", "true") else ""
         return str(value)
+
     return _PLACEHOLDER.sub(one, text)
 
 
 class NotifyStub:
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None,
-                 default_status: str = "delivered", keep: bool = True,
-                 service_id: str | None = None, secret: str | None = None,
-                 generic_template: str | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        default_status: str = "delivered",
+        keep: bool = True,
+        service_id: str | None = None,
+        secret: str | None = None,
+        generic_template: str | None = None,
+    ):
         self.host = host
         self.port = port or free_port(host)
         self.service_id, self.secret = service_id or str(uuid.uuid4()), secret or str(uuid.uuid4())
         self.api_key = f"casework_test-{self.service_id}-{self.secret}"
         self.default_status = default_status
-        self.keep = keep                      # False: count sends only (the benchmark)
+        self.keep = keep  # False: count sends only (the benchmark)
         self.templates: dict[str, tuple[str, str]] = {}
         self.notifications: list[Notification] = []
         self.by_id: dict[str, Notification] = {}
         self.accepted = 0
         self.requests = 0
-        self.send_times: list[float] = []     # monotonic time of every accepted send
+        self.send_times: list[float] = []  # monotonic time of every accepted send
         self._trouble = _Trouble()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.generic_template = self.add_template("((subject))", "((body))", generic_template)
-        self.app = Starlette(routes=[
-            Route("/v2/notifications/email", self._post_email, methods=["POST"]),
-            Route("/v2/notifications/{id}", self._get_notification, methods=["GET"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/v2/notifications/email", self._post_email, methods=["POST"]),
+                Route("/v2/notifications/{id}", self._get_notification, methods=["GET"]),
+            ]
+        )
 
     @property
     def base_url(self) -> str:
@@ -157,10 +179,12 @@ class NotifyStub:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
-        server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off",
-                                               access_log=False))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                  name="notify-stub", daemon=True)
+        server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
+        )
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="notify-stub", daemon=True
+        )
         thread.start()
         deadline = time.monotonic() + 10
         while not server.started:
@@ -251,17 +275,30 @@ class NotifyStub:
 
     def receipt(self, n: Notification) -> dict:
         """The body Notify posts to a callback URL for `n` (its "Delivery receipts" table)."""
-        return {"id": n.id, "reference": n.reference, "to": n.email_address, "status": n.status,
-                "created_at": n.created_at, "completed_at": _now(), "sent_at": n.created_at,
-                "notification_type": "email", "template_id": n.template_id, "template_version": 1}
+        return {
+            "id": n.id,
+            "reference": n.reference,
+            "to": n.email_address,
+            "status": n.status,
+            "created_at": n.created_at,
+            "completed_at": _now(),
+            "sent_at": n.created_at,
+            "notification_type": "email",
+            "template_id": n.template_id,
+            "template_version": 1,
+        }
 
     # --- the API ------------------------------------------------------------
     def _auth(self, request: Request) -> JSONResponse | None:
         header = request.headers.get("authorization")
         if not header:
-            return _errors(401, ("AuthError", "Unauthorized: authentication token must be provided"))
+            return _errors(
+                401, ("AuthError", "Unauthorized: authentication token must be provided")
+            )
         if header[:7].title() != "Bearer ":
-            return _errors(401, ("AuthError", "Unauthorized: authentication bearer scheme must be used"))
+            return _errors(
+                401, ("AuthError", "Unauthorized: authentication bearer scheme must be used")
+            )
         token = header[7:]
         try:
             claims = jwt.decode(token, options={"verify_signature": False}, algorithms=["HS256"])
@@ -278,7 +315,9 @@ class NotifyStub:
         if "iat" not in claims:
             return _errors(403, ("AuthError", "Invalid token: iat field not provided"))
         if abs(time.time() - int(claims["iat"])) > 30:
-            return _errors(403, ("AuthError", "Error: Your system clock must be accurate to within 30 seconds"))
+            return _errors(
+                403, ("AuthError", "Error: Your system clock must be accurate to within 30 seconds")
+            )
         if self._trouble.revoked:
             return _errors(403, ("AuthError", "Invalid token: API key revoked"))
         return None
@@ -291,8 +330,13 @@ class NotifyStub:
             return refused
         with self._lock:
             if time.monotonic() < self._trouble.rate_limited_until:
-                return _errors(429, ("RateLimitError",
-                                     "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"))
+                return _errors(
+                    429,
+                    (
+                        "RateLimitError",
+                        "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds",
+                    ),
+                )
             if self._trouble.fail_next:
                 status = self._trouble.fail_next.pop(0)
                 return _errors(status, ("Exception", "Internal server error"))
@@ -321,13 +365,21 @@ class NotifyStub:
         subject, text = template
         missing = [name for name in placeholders(subject + "\n" + text) if name not in values]
         if missing:
-            return _errors(400, ("BadRequestError", f"Missing personalisation: {', '.join(missing)}"))
+            return _errors(
+                400, ("BadRequestError", f"Missing personalisation: {', '.join(missing)}")
+            )
         notification = Notification(
-            id=str(uuid.uuid4()), email_address=address, template_id=body["template_id"].lower(),
-            personalisation=values, reference=body.get("reference"),
-            subject=fill(subject, values), body=fill(text, values),
+            id=str(uuid.uuid4()),
+            email_address=address,
+            template_id=body["template_id"].lower(),
+            personalisation=values,
+            reference=body.get("reference"),
+            subject=fill(subject, values),
+            body=fill(text, values),
             status=self._trouble.ends_as.get(address.lower(), self.default_status),
-            created_at=_now(), sent_at_monotonic=time.monotonic())
+            created_at=_now(),
+            sent_at_monotonic=time.monotonic(),
+        )
         with self._arrived:
             self.accepted += 1
             self.send_times.append(notification.sent_at_monotonic)
@@ -336,16 +388,26 @@ class NotifyStub:
                 self.by_id[notification.id] = notification
             self._arrived.notify_all()
         root = self.base_url
-        return JSONResponse({
-            "id": notification.id, "reference": notification.reference,
-            "content": {"subject": notification.subject, "body": notification.body,
-                        "from_email": "casework@notifications.service.gov.uk",
-                        "one_click_unsubscribe_url": None},
-            "uri": f"{root}/v2/notifications/{notification.id}",
-            "template": {"id": notification.template_id, "version": 1,
-                         "uri": f"{root}/v2/template/{notification.template_id}/version/1"},
-            "scheduled_for": None,
-        }, 201)
+        return JSONResponse(
+            {
+                "id": notification.id,
+                "reference": notification.reference,
+                "content": {
+                    "subject": notification.subject,
+                    "body": notification.body,
+                    "from_email": "casework@notifications.service.gov.uk",
+                    "one_click_unsubscribe_url": None,
+                },
+                "uri": f"{root}/v2/notifications/{notification.id}",
+                "template": {
+                    "id": notification.template_id,
+                    "version": 1,
+                    "uri": f"{root}/v2/template/{notification.template_id}/version/1",
+                },
+                "scheduled_for": None,
+            },
+            201,
+        )
 
     async def _get_notification(self, request: Request) -> JSONResponse:
         refused = self._auth(request)
@@ -360,18 +422,43 @@ class NotifyStub:
             n = self.by_id.get(id)
         if n is None:
             return _errors(404, ("NoResultFound", "No result found"))
-        empty = dict.fromkeys(("phone_number", "line_1", "line_2", "line_3", "line_4", "line_5",
-                               "line_6", "postcode", "postage"))
-        return JSONResponse({
-            "id": n.id, "reference": n.reference, "email_address": n.email_address, **empty,
-            "type": "email", "status": n.status,
-            "template": {"id": n.template_id, "version": 1,
-                         "uri": f"{self.base_url}/v2/template/{n.template_id}/version/1"},
-            "body": n.body, "subject": n.subject, "created_at": n.created_at,
-            "created_by_name": None, "sent_at": n.created_at,
-            "completed_at": n.created_at if n.status not in ("created", "sending") else None,
-            "scheduled_for": None, "one_click_unsubscribe_url": None, "is_cost_data_ready": False,
-        })
+        empty = dict.fromkeys(
+            (
+                "phone_number",
+                "line_1",
+                "line_2",
+                "line_3",
+                "line_4",
+                "line_5",
+                "line_6",
+                "postcode",
+                "postage",
+            )
+        )
+        return JSONResponse(
+            {
+                "id": n.id,
+                "reference": n.reference,
+                "email_address": n.email_address,
+                **empty,
+                "type": "email",
+                "status": n.status,
+                "template": {
+                    "id": n.template_id,
+                    "version": 1,
+                    "uri": f"{self.base_url}/v2/template/{n.template_id}/version/1",
+                },
+                "body": n.body,
+                "subject": n.subject,
+                "created_at": n.created_at,
+                "created_by_name": None,
+                "sent_at": n.created_at,
+                "completed_at": n.created_at if n.status not in ("created", "sending") else None,
+                "scheduled_for": None,
+                "one_click_unsubscribe_url": None,
+                "is_cost_data_ready": False,
+            }
+        )
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:

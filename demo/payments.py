@@ -6,6 +6,7 @@ This chapter plays the two people who move them on: the award approver approves 
 payment on the working day after it falls due, and finance pays the approved ones in its
 payment runs on Tuesdays and Fridays, each with a remittance reference.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,7 +17,7 @@ from demo.story import Story
 from states import PAYMENT
 from workflow.services import payments
 
-RUN_DAYS = (1, 4)            # Tuesday and Friday
+RUN_DAYS = (1, 4)  # Tuesday and Friday
 
 
 class PaymentRuns:
@@ -48,12 +49,21 @@ class PaymentRuns:
         for p in approved:
             self.runs += 1
             reference = f"BACS {s.today():%Y%m%d}-{self.runs:04d}"
-            s.act(finance, f"pay {p['ref']} ({reference})", p["case"],
-                  lambda p=p, reference=reference: payments.move(
-                      s.engine, p["ref"], "pay", finance, reference=reference))
+            s.act(
+                finance,
+                f"pay {p['ref']} ({reference})",
+                p["case"],
+                lambda p=p, reference=reference: payments.move(
+                    s.engine, p["ref"], "pay", finance, reference=reference
+                ),
+            )
         for p in due:
-            s.act(approver, f"approve {p['ref']}", p["case"],
-                  lambda p=p: payments.move(s.engine, p["ref"], "approve", approver))
+            s.act(
+                approver,
+                f"approve {p['ref']}",
+                p["case"],
+                lambda p=p: payments.move(s.engine, p["ref"], "approve", approver),
+            )
         # Keep running while the year has anything left to happen (an acceptance starts
         # them again).
         if s.today() < s.agenda.horizon:

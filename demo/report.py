@@ -5,6 +5,7 @@ charts as inline SVG; each state machine is drawn from its definition's DOT
 text by the `graphviz-pure` program (a pure Graphviz build on PyPI) when it is
 installed, and shown as its Mermaid text with a note saying so when it is not.
 """
+
 from __future__ import annotations
 
 import importlib.resources
@@ -31,7 +32,7 @@ from demo.sample import SAMPLE_NOTE
 from demo.summary import KIND_NAMES, STEP_ORDER, limit_text, state_rows
 
 RENDERER = "graphviz-pure"
-WIDE, NARROW = 960, 400            # the drawings' widths for a laptop's column and a phone's
+WIDE, NARROW = 960, 400  # the drawings' widths for a laptop's column and a phone's
 DIAGRAM_SCALE = 0.8
 _COMMENTS = re.compile(r"<!--.*?-->", re.S)
 _SCRIPTS = re.compile(r"<script\b.*?</script>", re.S)
@@ -42,7 +43,7 @@ _PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.S)
 class Diagram:
     kind: str
     label: str
-    svg: Markup | None          # None when no renderer is installed
+    svg: Markup | None  # None when no renderer is installed
     mermaid: str
     note: str | None = None
 
@@ -58,15 +59,24 @@ def render_report(result: DemoResult) -> str:
     env = _environment()
     spec = f.spec
     return env.get_template("report/report.html").render(
-        result=result, f=f, sample_note=SAMPLE_NOTE, kind_names=KIND_NAMES,
-        state_rows=state_rows(f), step_order=STEP_ORDER, limit_text=limit_text,
-        committed_chart=_committed_chart(f), returns_chart=_returns_chart(f),
+        result=result,
+        f=f,
+        sample_note=SAMPLE_NOTE,
+        kind_names=KIND_NAMES,
+        state_rows=state_rows(f),
+        step_order=STEP_ORDER,
+        limit_text=limit_text,
+        committed_chart=_committed_chart(f),
+        returns_chart=_returns_chart(f),
         diagrams=[_diagram(kind) for kind in ("bid", "area", "checkpoint", "payment")],
         timeline=[_timeline_row(row, f.suspended_kind) for row in f.suspended_history],
         ladder=_ladder_drawing(f),
-        refusals=[e for e in result.log if e.refused], award_tone=_award_tone,
-        step_label=spec.step_label, step_when=_step_when(spec),
-        run_at=result.started.strftime("%d %B %Y at %H:%M %Z").strip())
+        refusals=[e for e in result.log if e.refused],
+        award_tone=_award_tone,
+        step_label=spec.step_label,
+        step_when=_step_when(spec),
+        run_at=result.started.strftime("%d %B %Y at %H:%M %Z").strip(),
+    )
 
 
 def _award_tone(state: str) -> str:
@@ -75,7 +85,8 @@ def _award_tone(state: str) -> str:
 
 
 def _step_when(spec: Any):
-    """"14 days before the due date", for a ladder step, from the programme's own ladder."""
+    """ "14 days before the due date", for a ladder step, from the programme's own ladder."""
+
     def when(name: str) -> str:
         step = spec.step(name)
         if step is None:
@@ -85,13 +96,18 @@ def _step_when(spec: Any):
         n = abs(step.offset_days)
         unit = ("working day" if step.working_days else "day") + ("" if n == 1 else "s")
         return f"{n} {unit} {'before' if step.offset_days < 0 else 'after'} the due date"
+
     return when
 
 
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(importlib.resources.files("templates"))),
-                      autoescape=select_autoescape(enabled_extensions=("html",), default=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(str(importlib.resources.files("templates"))),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["pounds"] = pounds
     env.filters["words"] = lambda s: (s or "").replace("_", " ")
     env.filters["london"] = dates.moment
@@ -104,12 +120,22 @@ def _environment() -> Environment:
 # --- charts ---------------------------------------------------------------------------
 def _style():
     from pygal.style import Style
+
     # Gridlines light and solid: a dashed line on a chart is never a gridline here.
-    return Style(background="white", plot_background="white", font_family="system-ui, sans-serif",
-                 label_font_size=12, major_label_font_size=12, legend_font_size=13,
-                 title_font_size=15, colors=("#1d70b8", "#d4351c", "#00703c", "#f47738"),
-                 guide_stroke_color="#dddcdb", major_guide_stroke_color="#dddcdb",
-                 guide_stroke_dasharray="1,0", major_guide_stroke_dasharray="1,0")
+    return Style(
+        background="white",
+        plot_background="white",
+        font_family="system-ui, sans-serif",
+        label_font_size=12,
+        major_label_font_size=12,
+        legend_font_size=13,
+        title_font_size=15,
+        colors=("#1d70b8", "#d4351c", "#00703c", "#f47738"),
+        guide_stroke_color="#dddcdb",
+        major_guide_stroke_color="#dddcdb",
+        guide_stroke_dasharray="1,0",
+        major_guide_stroke_dasharray="1,0",
+    )
 
 
 def _inline(chart: Any, name: str) -> Markup:
@@ -129,15 +155,24 @@ def _committed_chart(f: Figures) -> Markup:
     """The whole programme year, from the announcement to the last day of the demo: drawn
     twice, for a wide column and for a phone (the page shows the one that fits)."""
     start, end = year_span(datetime(2013, 3, 22, tzinfo=LONDON), f.end)
-    return _both(lambda width: fund_chart(f.committed_over_time, f.releases,
-                                          fund_pence=f.fund_pence, start=start, end=end,
-                                          width=width, paid=f.paid_over_time))
+    return _both(
+        lambda width: fund_chart(
+            f.committed_over_time,
+            f.releases,
+            fund_pence=f.fund_pence,
+            start=start,
+            end=end,
+            width=width,
+            paid=f.paid_over_time,
+        )
+    )
 
 
 def _both(draw) -> Markup:
     """The wide and the narrow drawing; the page's style shows one, by the screen's width."""
     return Markup('<div class="wide">{}</div><div class="narrow">{}</div>').format(
-        draw(WIDE), draw(NARROW))
+        draw(WIDE), draw(NARROW)
+    )
 
 
 def _returns_chart(f: Figures) -> Markup:
@@ -146,15 +181,23 @@ def _returns_chart(f: Figures) -> Markup:
 
 def _returns_bars(f: Figures, width: int) -> Markup:
     import pygal
+
     style = _style()
     style.colors = ("#00703c", "#f47738", "#d4351c")
-    chart = pygal.StackedBar(js=[], disable_xml_declaration=True, width=width,
-                             height=360 if width > NARROW else 300,
-                             style=style, title="Monitoring returns by the quarter they were due",
-                             legend_at_bottom=True, print_values=False)
+    chart = pygal.StackedBar(
+        js=[],
+        disable_xml_declaration=True,
+        width=width,
+        height=360 if width > NARROW else 300,
+        style=style,
+        title="Monitoring returns by the quarter they were due",
+        legend_at_bottom=True,
+        print_values=False,
+    )
     # On a phone "Jul–Sep 2013" is cut to "Jul–Se…": there the year is written short.
-    chart.x_labels = [name if width > NARROW else f"{name[:-4]}{name[-2:]}"
-                      for name, _ in f.returns_by_quarter]
+    chart.x_labels = [
+        name if width > NARROW else f"{name[:-4]}{name[-2:]}" for name, _ in f.returns_by_quarter
+    ]
     chart.truncate_label = -1
     chart.add("on time", [c.on_time for _, c in f.returns_by_quarter])
     chart.add("late", [c.late for _, c in f.returns_by_quarter])
@@ -175,11 +218,13 @@ def dot_to_svg(dot: str) -> Markup:
     program = renderer_path()
     if program is None:
         raise FileNotFoundError(RENDERER)
-    done = subprocess.run([program, "-Tsvg"], input=dot.encode(), capture_output=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [program, "-Tsvg"], input=dot.encode(), capture_output=True, timeout=60, check=False
+    )
     if done.returncode != 0:
-        raise RuntimeError(done.stderr.decode(errors="replace").strip() or
-                           f"{RENDERER} exited {done.returncode}")
+        raise RuntimeError(
+            done.stderr.decode(errors="replace").strip() or f"{RENDERER} exited {done.returncode}"
+        )
     svg = _COMMENTS.sub("", _PROLOGUE.sub("", done.stdout.decode("utf-8"), count=1))
     return Markup(_scaled(svg, DIAGRAM_SCALE))
 
@@ -187,9 +232,11 @@ def dot_to_svg(dot: str) -> Markup:
 def _scaled(svg: str, scale: float) -> str:
     """Set the drawing's size to `scale` of Graphviz's own (in points), keeping its viewBox;
     the page's style lets it shrink further to fit a narrower column."""
+
     def size(match: re.Match) -> str:
         points = float(match.group(2))
         return f'{match.group(1)}="{points * 4 / 3 * scale:.0f}px"'
+
     head, _, rest = svg.partition(">")
     return re.sub(r'\b(width|height)="([0-9.]+)pt"', size, head) + ">" + rest
 
@@ -201,23 +248,44 @@ def _diagram(kind: str) -> Diagram:
         # it fits the report's column (and a phone's, scaled down) instead of being cut off.
         svg = dot_to_svg(definition.dot().replace("rankdir=LR;", "rankdir=TB;", 1))
     except FileNotFoundError:
-        return Diagram(kind, definition.label, None, definition.mermaid(),
-                       note=f"The {RENDERER} program is not installed, so this diagram is shown "
-                            f"as its Mermaid text (`pip install {RENDERER}` draws it).")
+        return Diagram(
+            kind,
+            definition.label,
+            None,
+            definition.mermaid(),
+            note=f"The {RENDERER} program is not installed, so this diagram is shown "
+            f"as its Mermaid text (`pip install {RENDERER}` draws it).",
+        )
     except (RuntimeError, subprocess.TimeoutExpired) as err:
-        return Diagram(kind, definition.label, None, definition.mermaid(),
-                       note=f"{RENDERER} could not draw this diagram ({err}); here is its "
-                            f"Mermaid text.")
+        return Diagram(
+            kind,
+            definition.label,
+            None,
+            definition.mermaid(),
+            note=f"{RENDERER} could not draw this diagram ({err}); here is its Mermaid text.",
+        )
     return Diagram(kind, definition.label, svg, definition.mermaid())
 
 
 # --- the suspended case's history ------------------------------------------------------
 # How a history row is drawn: ladder steps by their step, other moves by their trigger.
-_STEP_MARKS = {"opened": "opened", "reminder": "reminder", "overdue": "overdue",
-               "escalated_1": "escalated", "escalated_2": "escalated", "suspended": "suspended"}
+_STEP_MARKS = {
+    "opened": "opened",
+    "reminder": "reminder",
+    "overdue": "overdue",
+    "escalated_1": "escalated",
+    "escalated_2": "escalated",
+    "suspended": "suspended",
+}
 _RETURN_MARKS = {"submit": "sent", "accept": "accepted", "held": "held"}
-_CASE_MARKS = {"accept": "started", "suspend": "suspended", "reinstate": "reinstated",
-               "terminate": "suspended", "complete": "accepted", "held": "held"}
+_CASE_MARKS = {
+    "accept": "started",
+    "suspend": "suspended",
+    "reinstate": "reinstated",
+    "terminate": "suspended",
+    "complete": "accepted",
+    "held": "held",
+}
 
 
 def _marks(rows: list[dict[str, Any]], kind: str, spec: Any) -> list[Mark]:
@@ -230,8 +298,11 @@ def _marks(rows: list[dict[str, Any]], kind: str, spec: Any) -> list[Mark]:
         step = payload.get("step")
         lane = row["checkpoint"] or "Case"
         if row["trigger"] == "held":
-            mark, label = "held", f"{spec.step_label(step) if step else 'A step'} held: " \
-                                  f"the case is suspended, nothing was sent"
+            mark, label = (
+                "held",
+                f"{spec.step_label(step) if step else 'A step'} held: "
+                f"the case is suspended, nothing was sent",
+            )
         elif step and row["checkpoint"]:
             mark, label = _STEP_MARKS.get(step, "reminder"), spec.step_label(step)
             if step == "suspended":
@@ -257,10 +328,13 @@ def _ladder_drawing(f: Figures) -> Markup | None:
     first, last = min(m.at for m in marks), max(m.at for m in marks)
     start = datetime(first.year, first.month, 1, tzinfo=LONDON)
     end = datetime(last.year + (last.month == 12), last.month % 12 + 1, 1, tzinfo=LONDON)
-    title = (f"{f.suspended_case}: its returns and the reminder ladder, {len(marks)} events "
-             f"from {first:%B %Y} to {last:%B %Y}")
-    return _both(lambda width: ladder_timeline(marks, start=start, end=end, title=title,
-                                               width=width))
+    title = (
+        f"{f.suspended_case}: its returns and the reminder ladder, {len(marks)} events "
+        f"from {first:%B %Y} to {last:%B %Y}"
+    )
+    return _both(
+        lambda width: ladder_timeline(marks, start=start, end=end, title=title, width=width)
+    )
 
 
 def _timeline_row(row: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -281,7 +355,15 @@ def _timeline_row(row: dict[str, Any], kind: str) -> dict[str, Any]:
         notes.append("message skipped")
     if payload.get("days_after_due"):
         notes.append(f"{payload['days_after_due']} days after the due date")
-    return {"at": datetime.fromisoformat(row["at"]), "seq": row["seq"],
-            "checkpoint": row["checkpoint"], "what": of.trigger_label(row["trigger"]),
-            "change": change, "actor": row["actor"], "role": row["role"], "reason": row["reason"],
-            "notes": "; ".join(notes), "hash": row["hash"][:12]}
+    return {
+        "at": datetime.fromisoformat(row["at"]),
+        "seq": row["seq"],
+        "checkpoint": row["checkpoint"],
+        "what": of.trigger_label(row["trigger"]),
+        "change": change,
+        "actor": row["actor"],
+        "role": row["role"],
+        "reason": row["reason"],
+        "notes": "; ".join(notes),
+        "hash": row["hash"][:12],
+    }

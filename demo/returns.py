@@ -10,6 +10,7 @@ the payment released), one three weeks late (escalation 2, at risk), one ten day
 late (escalation 1), and one return is queried and sent again. The rest are
 drawn from the seed: most on time, some a few days late.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -29,12 +30,18 @@ RELIABLE = "reliable"
 PATCHY = "patchy"
 FIXED_HABITS = (NEVER, REINSTATED, VERY_LATE, LATE, QUERIED)
 
-MILESTONES = ("Shared management team appointed; first services aligned.",
-              "Joint systems procured; staff consultation complete.",
-              "Services running on the shared model; first savings banked.",
-              "Full year on the shared model; savings ahead of plan.")
-RISKS = ("Staff turnover during the restructure.", "Supplier delivery dates.",
-         "Demand pressures in adult social care.", "None beyond those already reported.")
+MILESTONES = (
+    "Shared management team appointed; first services aligned.",
+    "Joint systems procured; staff consultation complete.",
+    "Services running on the shared model; first savings banked.",
+    "Full year on the shared model; savings ahead of plan.",
+)
+RISKS = (
+    "Staff turnover during the restructure.",
+    "Supplier delivery dates.",
+    "Demand pressures in adult social care.",
+    "None beyond those already reported.",
+)
 
 
 class MonitoringYear:
@@ -47,8 +54,11 @@ class MonitoringYear:
         """A case has entered monitoring: book its council's returns by its habit."""
         s = self.story
         n = len(self.habit_of)
-        habit = FIXED_HABITS[n] if n < len(FIXED_HABITS) else (
-            PATCHY if s.rng.random() < 0.25 else RELIABLE)
+        habit = (
+            FIXED_HABITS[n]
+            if n < len(FIXED_HABITS)
+            else (PATCHY if s.rng.random() < 0.25 else RELIABLE)
+        )
         self.habit_of[ref] = habit
         shown = lifecycle.show(s.engine, ref)
         # Whole pounds of the award (or the area's contribution), to scale the figures.
@@ -72,9 +82,9 @@ class MonitoringYear:
             # After the suspension at due + 28: the Q2 tranche falls due held.
             return rng.randint(29, 32)
         if habit == VERY_LATE and n == 2:
-            return rng.randint(22, 25)         # after escalation 2 at due + 21
+            return rng.randint(22, 25)  # after escalation 2 at due + 21
         if habit == LATE and n == 1:
-            return rng.randint(9, 16)          # after escalation 1 at due + 7
+            return rng.randint(9, 16)  # after escalation 1 at due + 7
         roll = rng.random()
         if habit == PATCHY:
             return -rng.randint(0, 6) if roll < 0.5 else rng.randint(1, 6)
@@ -95,9 +105,12 @@ class MonitoringYear:
         rng = self.story.rng
         spent = base * n * rng.randint(70, 100) // 400 // 100 * 100
         saved = base * n * rng.randint(50, 120) // 500 // 100 * 100
-        return {"spend_to_date": str(spent), "savings_to_date": str(saved),
-                "progress": MILESTONES[(n - 1) % len(MILESTONES)],
-                "risks": RISKS[(n - 1) % len(RISKS)]}
+        return {
+            "spend_to_date": str(spent),
+            "savings_to_date": str(saved),
+            "progress": MILESTONES[(n - 1) % len(MILESTONES)],
+            "risks": RISKS[(n - 1) % len(RISKS)],
+        }
 
     def _submit(self, cp: dict, base: int, *, again: bool = False) -> None:
         s = self.story
@@ -109,43 +122,82 @@ class MonitoringYear:
             rows = "\n".join(f"{k},{v}" for k, v in figures.items() if k.endswith("_to_date"))
             attachment = ("final-figures.csv", f"measure,pounds\n{rows}\n".encode())
         what = "send the corrected return" if again else "send the monitoring return"
-        s.act(council, what, cp["ref"],
-              lambda: monitoring.submit_return(s.engine, cp["ref"], council, figures=figures,
-                                               attachment=attachment))
+        s.act(
+            council,
+            what,
+            cp["ref"],
+            lambda: monitoring.submit_return(
+                s.engine, cp["ref"], council, figures=figures, attachment=attachment
+            ),
+        )
         day = working_days_after(s.today(), 1 + s.rng.randrange(3))
         s.on(day, s.office_hours(), lambda: self._decide(cp, base))
 
     def _caseworker(self, case_ref: str) -> str:
-        return self.cast.area_caseworker if case_ref.startswith("PSTN") \
-            else self.cast.bid_caseworker
+        return (
+            self.cast.area_caseworker if case_ref.startswith("PSTN") else self.cast.bid_caseworker
+        )
 
     def _decide(self, cp: dict, base: int) -> None:
         s, ref, case_ref = self.story, cp["ref"], cp["case"]
         worker = self._caseworker(case_ref)
         if self.habit_of.get(case_ref) == QUERIED and case_ref not in self._queried:
             self._queried.add(case_ref)
-            s.act(worker, "query the return", ref, lambda: monitoring.decide_return(
-                s.engine, ref, "query", worker,
-                reason="Please restate the savings against the 2012-13 baseline."))
-            s.on(working_days_after(s.today(), 2), "11:00",
-                 lambda: self._submit(cp, base, again=True))
+            s.act(
+                worker,
+                "query the return",
+                ref,
+                lambda: monitoring.decide_return(
+                    s.engine,
+                    ref,
+                    "query",
+                    worker,
+                    reason="Please restate the savings against the 2012-13 baseline.",
+                ),
+            )
+            s.on(
+                working_days_after(s.today(), 2),
+                "11:00",
+                lambda: self._submit(cp, base, again=True),
+            )
             return
-        s.act(worker, "accept the return", ref,
-              lambda: monitoring.decide_return(s.engine, ref, "accept", worker))
+        s.act(
+            worker,
+            "accept the return",
+            ref,
+            lambda: monitoring.decide_return(s.engine, ref, "accept", worker),
+        )
         state = lifecycle.show(s.engine, case_ref)["state"]
         if state == "suspended":
-            s.on(s.today(), "16:00", lambda: s.act(
-                worker, "reinstate the case", case_ref,
-                lambda: lifecycle.advance(s.engine, case_ref, "reinstate", worker,
-                                      reason=f"The late {ref.rsplit('/', 1)[1]} return has "
-                                             f"arrived and is accepted.")))
-        if all(c["state"] == "accepted"
-               for c in monitoring.list_checkpoints(s.engine, case=case_ref)):
+            s.on(
+                s.today(),
+                "16:00",
+                lambda: s.act(
+                    worker,
+                    "reinstate the case",
+                    case_ref,
+                    lambda: lifecycle.advance(
+                        s.engine,
+                        case_ref,
+                        "reinstate",
+                        worker,
+                        reason=f"The late {ref.rsplit('/', 1)[1]} return has "
+                        f"arrived and is accepted.",
+                    ),
+                ),
+            )
+        if all(
+            c["state"] == "accepted" for c in monitoring.list_checkpoints(s.engine, case=case_ref)
+        ):
             s.on(working_days_after(s.today(), 2), "10:00", lambda: self._complete(case_ref))
 
     def _complete(self, case_ref: str) -> None:
         s = self.story
         worker = self._caseworker(case_ref)
         s.chapter("Monitoring year: closing")
-        s.act(worker, "complete the case: every return accepted", case_ref,
-              lambda: lifecycle.advance(s.engine, case_ref, "complete", worker))
+        s.act(
+            worker,
+            "complete the case: every return accepted",
+            case_ref,
+            lambda: lifecycle.advance(s.engine, case_ref, "complete", worker),
+        )

@@ -7,6 +7,7 @@ outbox deliveries, which go through the SMTP transport to a capture server
 on loopback that keeps every message as an .eml file (or, with `--mail
 notify`, through GOV.UK Notify's transport to a stand-in for Notify).
 """
+
 from __future__ import annotations
 
 import random
@@ -45,7 +46,7 @@ from workflow.errors import Refused
 from workflow.storage.tables import outbox
 from workflow.services.setup import init
 
-START = datetime(2013, 3, 22, 10, 0, tzinfo=LONDON)   # the announcement
+START = datetime(2013, 3, 22, 10, 0, tzinfo=LONDON)  # the announcement
 SENDER = "Transformation programmes <casework@casework-demo.example.org>"
 DEMO_OWNER = "casework-demo"
 MAIL_VIA = ("smtp", "notify")
@@ -55,16 +56,23 @@ MAIL_VIA = ("smtp", "notify")
 # had already kept, and send them again (issue 18, point 9).
 CATCHER_TIMEOUT_SECONDS = 300
 # What the demo writes into its folder, and so what --force replaces.
-ARTEFACTS = ("casework.db", "casework.db-wal", "casework.db-shm", "casework.db-journal",
-             "report.html")
+ARTEFACTS = (
+    "casework.db",
+    "casework.db-wal",
+    "casework.db-shm",
+    "casework.db-journal",
+    "report.html",
+)
 FOLDERS = ("mail", "casework-files")
 
 
 class FolderInUse(Refused):
     def __init__(self, out: Path):
-        super().__init__(f"{out} already exists, so the demo will not write into it. Choose "
-                         f"another folder with --out, or add --force to replace the demo "
-                         f"files in it (casework.db, mail/, report.html).")
+        super().__init__(
+            f"{out} already exists, so the demo will not write into it. Choose "
+            f"another folder with --out, or add --force to replace the demo "
+            f"files in it (casework.db, mail/, report.html)."
+        )
 
 
 @dataclass
@@ -78,12 +86,12 @@ class DemoResult:
     cast: Cast
     habits: dict[str, str]
     mail_received: int
-    mail_repeats: int          # received again after a late answer (kept once)
-    mail_via: str              # "smtp" or "notify": how the mail left (MAIL_VIA)
-    password: str | None       # the sample people's web sign-in password (demo data)
+    mail_repeats: int  # received again after a late answer (kept once)
+    mail_via: str  # "smtp" or "notify": how the mail left (MAIL_VIA)
+    password: str | None  # the sample people's web sign-in password (demo data)
     no_password_why: str | None
     seconds: float
-    started: datetime          # the real moment the run began (the report's one varying line)
+    started: datetime  # the real moment the run began (the report's one varying line)
 
 
 def prepare_folder(out: Path, *, force: bool) -> None:
@@ -101,9 +109,16 @@ def prepare_folder(out: Path, *, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def run_demo(out: Path | str = "casework-demo", *, seed: int = 2013, size: str = "full",
-             force: bool = False, stream: TextIO | None = None,
-             live: bool | None = None, mail_via: str = "smtp") -> DemoResult:
+def run_demo(
+    out: Path | str = "casework-demo",
+    *,
+    seed: int = 2013,
+    size: str = "full",
+    force: bool = False,
+    stream: TextIO | None = None,
+    live: bool | None = None,
+    mail_via: str = "smtp",
+) -> DemoResult:
     """Play the year into `out`; returns what happened, read back from the database.
 
     `mail_via` is how its email leaves: "smtp" to a capture server, or "notify"
@@ -138,10 +153,23 @@ def run_demo(out: Path | str = "casework-demo", *, seed: int = 2013, size: str =
         password, why_not = _sample_sign_ins(engine)
     finally:
         engine.dispose()
-    return DemoResult(out=out, db_url=db_url, seed=seed, size=size_.name, figures=figures,
-                      log=story.log, cast=cast, habits=year.habit_of, mail_received=received,
-                      mail_repeats=repeats, mail_via=mail_via,
-                      password=password, no_password_why=why_not, seconds=walltime.perf_counter() - tick, started=started)
+    return DemoResult(
+        out=out,
+        db_url=db_url,
+        seed=seed,
+        size=size_.name,
+        figures=figures,
+        log=story.log,
+        cast=cast,
+        habits=year.habit_of,
+        mail_received=received,
+        mail_repeats=repeats,
+        mail_via=mail_via,
+        password=password,
+        no_password_why=why_not,
+        seconds=walltime.perf_counter() - tick,
+        started=started,
+    )
 
 
 def _plot(story: Story) -> tuple[Cast, MonitoringYear]:
@@ -195,7 +223,7 @@ def _sample_sign_ins(engine: Engine) -> tuple[str | None, str | None]:
     """Give every sample person the demo password, so the web app can be browsed."""
     try:
         from workflow.services.passwords import DEMO_PASSWORD, sample_passwords
-    except ImportError as err:     # the web app is an optional part of an installation
+    except ImportError as err:  # the web app is an optional part of an installation
         return None, f"the web app's password module could not be loaded ({err})"
     sample_passwords(engine, password=DEMO_PASSWORD)
     return DEMO_PASSWORD, None
@@ -214,4 +242,3 @@ def _deliver(engine: Engine, transport: Transport) -> None:
     # A message that fails is retried by a later run, as in the real job; the summary's
     # message table shows any left queued or dead.
     mail.deliver(engine, transport=transport, sender=SENDER, owner=DEMO_OWNER)
-

@@ -6,22 +6,25 @@ expression of interest, email address, person and figure here is invented for
 the demonstration. The Efficiency Support Grant allocations are invented too:
 seven councils stand in for the seven of 2013, with made-up amounts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 SAMPLE_MARK = "(sample)"
-SAMPLE_NOTE = ("Sample data: real 2013 council names and codes, but every bid, person, "
-               "address and amount is invented for this demonstration.")
+SAMPLE_NOTE = (
+    "Sample data: real 2013 council names and codes, but every bid, person, "
+    "address and amount is invented for this demonstration."
+)
 
 
 @dataclass(frozen=True)
 class Body:
-    code: str                 # ONS/GSS code, or ORG-… for bodies without one
-    name: str                 # the register's official name
-    short: str                # how people say it
-    kind: str = "council"     # council | fire | agency
-    register_key: str | None = None   # GB-LAE key, for the 360Giving org-id
+    code: str  # ONS/GSS code, or ORG-… for bodies without one
+    name: str  # the register's official name
+    short: str  # how people say it
+    kind: str = "council"  # council | fire | agency
+    register_key: str | None = None  # GB-LAE key, for the 360Giving org-id
     esg_allocation: str | None = None  # pounds; INVENTED for the demo
 
     @property
@@ -47,16 +50,26 @@ def _c(code: str, key: str, name: str, short: str, esg: str | None = None) -> Bo
 
 # Districts that share a chief executive and staff: the natural single-operation bidders.
 PAIRS: tuple[tuple[Body, Body], ...] = (
-    (_c("E07000200", "BAB", "Babergh District Council", "Babergh"),
-     _c("E07000203", "MSU", "Mid Suffolk District Council", "Mid Suffolk")),
-    (_c("E07000205", "SUF", "Suffolk Coastal District Council", "Suffolk Coastal"),
-     _c("E07000206", "WAV", "Waveney District Council", "Waveney")),
-    (_c("E07000201", "FOR", "Forest Heath District Council", "Forest Heath"),
-     _c("E07000204", "SED", "St Edmundsbury Borough Council", "St Edmundsbury")),
-    (_c("E07000044", "SHA", "South Hams District Council", "South Hams"),
-     _c("E07000047", "WDE", "West Devon Borough Council", "West Devon")),
-    (_c("E07000223", "ADU", "Adur District Council", "Adur"),
-     _c("E07000229", "WOT", "Worthing Borough Council", "Worthing")),
+    (
+        _c("E07000200", "BAB", "Babergh District Council", "Babergh"),
+        _c("E07000203", "MSU", "Mid Suffolk District Council", "Mid Suffolk"),
+    ),
+    (
+        _c("E07000205", "SUF", "Suffolk Coastal District Council", "Suffolk Coastal"),
+        _c("E07000206", "WAV", "Waveney District Council", "Waveney"),
+    ),
+    (
+        _c("E07000201", "FOR", "Forest Heath District Council", "Forest Heath"),
+        _c("E07000204", "SED", "St Edmundsbury Borough Council", "St Edmundsbury"),
+    ),
+    (
+        _c("E07000044", "SHA", "South Hams District Council", "South Hams"),
+        _c("E07000047", "WDE", "West Devon Borough Council", "West Devon"),
+    ),
+    (
+        _c("E07000223", "ADU", "Adur District Council", "Adur"),
+        _c("E07000229", "WOT", "Worthing Borough Council", "Worthing"),
+    ),
 )
 
 # Seven councils standing in for 2013's Efficiency Support Grant recipients.
@@ -128,8 +141,12 @@ OTHER_COUNCILS: tuple[Body, ...] = (
 OTHER_BODIES: tuple[Body, ...] = (
     Body("ORG-ESSEX-FIRE", "Essex County Fire and Rescue Service", "Essex Fire", "fire"),
     Body("ORG-CHESHIRE-FIRE", "Cheshire Fire Authority", "Cheshire Fire", "fire"),
-    Body("ORG-DSFIRE", "Devon and Somerset Fire and Rescue Authority", "Devon and Somerset Fire",
-         "fire"),
+    Body(
+        "ORG-DSFIRE",
+        "Devon and Somerset Fire and Rescue Authority",
+        "Devon and Somerset Fire",
+        "fire",
+    ),
     Body("ORG-PCC-SURREY", "Surrey Police and Crime Commissioner", "Surrey PCC", "agency"),
 )
 
@@ -140,6 +157,7 @@ def all_bodies() -> list[Body]:
 
 
 # --- people (invented) --------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Staff:
@@ -152,14 +170,20 @@ class Staff:
         return f"{self.name}@casework.example.org"
 
 
-CASEWORKERS = (Staff("carol.hughes", ("caseworker",), "caseworker, TCA bids"),
-               Staff("dev.patel", ("caseworker",), "caseworker, network areas"))
-ASSESSORS = (Staff("amara.okafor", ("assessor",), "assessor"),
-             Staff("ben.lewis", ("assessor",), "assessor"),
-             Staff("chen.wu", ("assessor",), "assessor"),
-             Staff("dana.fry", ("assessor",), "assessor"))
-APPROVERS = (Staff("grace.hall", ("approver",), "approver (decides awards)"),
-             Staff("henry.shaw", ("approver",), "approver (selects network areas)"))
+CASEWORKERS = (
+    Staff("carol.hughes", ("caseworker",), "caseworker, TCA bids"),
+    Staff("dev.patel", ("caseworker",), "caseworker, network areas"),
+)
+ASSESSORS = (
+    Staff("amara.okafor", ("assessor",), "assessor"),
+    Staff("ben.lewis", ("assessor",), "assessor"),
+    Staff("chen.wu", ("assessor",), "assessor"),
+    Staff("dana.fry", ("assessor",), "assessor"),
+)
+APPROVERS = (
+    Staff("grace.hall", ("approver",), "approver (decides awards)"),
+    Staff("henry.shaw", ("approver",), "approver (selects network areas)"),
+)
 AUDITOR = Staff("iris.nolan", ("auditor",), "auditor (reads history)")
 ADMIN = Staff("sam.admin", ("admin",), "administrator")
 FINANCE = Staff("fran.okoro", ("finance",), "finance (pays approved payments)")

@@ -7,6 +7,7 @@ story expects to be refused and is allowed stops it too, since then a rule
 was not enforced. Every refusal, expected or met along the way, goes into the
 log with the service's own words, for the summary and the report.
 """
+
 from __future__ import annotations
 
 import random
@@ -33,7 +34,7 @@ class Event:
     actor: str
     what: str
     ref: str | None = None
-    refused: str | None = None      # the service's message, when it said no
+    refused: str | None = None  # the service's message, when it said no
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,23 @@ class Size:
     @classmethod
     def named(cls, name: str) -> "Size":
         if name == "small":
-            return cls("small", single_operation_pairs=1, esg_bids=1, shared_bids=6,
-                       areas=3, selected_areas=2)
+            return cls(
+                "small",
+                single_operation_pairs=1,
+                esg_bids=1,
+                shared_bids=6,
+                areas=3,
+                selected_areas=2,
+            )
         if name == "full":
-            return cls("full", single_operation_pairs=5, esg_bids=6, shared_bids=26,
-                       areas=12, selected_areas=8)
+            return cls(
+                "full",
+                single_operation_pairs=5,
+                esg_bids=6,
+                shared_bids=26,
+                areas=12,
+                selected_areas=8,
+            )
         raise ValueError(f"size must be small or full, not {name!r}")
 
 
@@ -90,8 +103,10 @@ class Story:
         try:
             result = call()
         except CaseworkError as err:
-            raise DemoStepFailed(f"On {clock.now():%d %B %Y} {actor} could not {what}"
-                                 f"{f' ({ref})' if ref else ''}: {err}") from err
+            raise DemoStepFailed(
+                f"On {clock.now():%d %B %Y} {actor} could not {what}"
+                f"{f' ({ref})' if ref else ''}: {err}"
+            ) from err
         self.did(actor, what, ref)
         return result
 
@@ -102,11 +117,15 @@ class Story:
         except CaseworkError as err:
             self.log.append(Event(clock.now(), actor, what, ref, refused=str(err)))
             return str(err)
-        raise DemoStepFailed(f"On {clock.now():%d %B %Y} {actor} was allowed to {what}"
-                             f"{f' ({ref})' if ref else ''}, which the programme's rules "
-                             f"should have refused.")
+        raise DemoStepFailed(
+            f"On {clock.now():%d %B %Y} {actor} was allowed to {what}"
+            f"{f' ({ref})' if ref else ''}, which the programme's rules "
+            f"should have refused."
+        )
 
-    def attempt(self, actor: str, what: str, ref: str | None, call: Callable[[], Any]) -> str | None:
+    def attempt(
+        self, actor: str, what: str, ref: str | None, call: Callable[[], Any]
+    ) -> str | None:
         """Try something that may or may not be allowed; returns the refusal, if any."""
         try:
             call()

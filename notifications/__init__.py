@@ -7,6 +7,7 @@ Each name below is imported from its module when it is first asked for, so
 that importing one module of the package (the outbox's table, say) does not
 bring in Jinja2 (notifications.templating) or aiosmtplib (notifications.smtp).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -19,12 +20,34 @@ from notifications.render import Rendered, longdate, render
 _HOME = {
     "notifications.kinds": ("KINDS", "PARTS"),
     "notifications.message": ("HeaderRefused", "build_message", "message_id_for", "parse_address"),
-    "notifications.outbox": ("STATES", "Claimed", "DeliveryReport", "as_email",
-                             "claim_batch", "counts", "deliver", "enqueue", "exists",
-                             "get_message", "is_due", "list_messages", "record_outcomes", "retry"),
-    "notifications.transports": ("FileTransport", "PermFailure", "Record", "SendResult", "Sent",
-                                 "TempFailure", "Transport", "send_all", "sender_from_env",
-                                 "transport_from_env"),
+    "notifications.outbox": (
+        "STATES",
+        "Claimed",
+        "DeliveryReport",
+        "as_email",
+        "claim_batch",
+        "counts",
+        "deliver",
+        "enqueue",
+        "exists",
+        "get_message",
+        "is_due",
+        "list_messages",
+        "record_outcomes",
+        "retry",
+    ),
+    "notifications.transports": (
+        "FileTransport",
+        "PermFailure",
+        "Record",
+        "SendResult",
+        "Sent",
+        "TempFailure",
+        "Transport",
+        "send_all",
+        "sender_from_env",
+        "transport_from_env",
+    ),
     "notifications.smtp": ("SmtpTransport",),
 }
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
@@ -37,7 +60,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'notifications' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
-    globals()[name] = value     # the next use is a plain module attribute
+    globals()[name] = value  # the next use is a plain module attribute
     return value
 
 

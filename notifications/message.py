@@ -4,6 +4,7 @@ No user text reaches a mail header unchecked: a subject, a display name or an
 address carrying a line break (or any other control character) is refused
 here, naming the header, rather than trusted to a later layer.
 """
+
 from __future__ import annotations
 
 import email.policy
@@ -96,6 +97,7 @@ def message_id_for(outbox_id: int, key: str, domain: str) -> str:
 class Email(EmailMessage):
     """An EmailMessage, with what a transport sending from templates of its own (GOV.UK
     Notify) needs besides: the kind's personalisation, and the recipients already accepted."""
+
     personalisation: Mapping[str, str] | None = None
     accepted: Sequence[Mapping[str, str]] = ()
 

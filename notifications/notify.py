@@ -27,6 +27,7 @@ Notify allows 3,000 messages a minute per service: a rolling-window limiter
 keeps this process under it, and a 429 (several processes together over it)
 still costs no tries.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,13 +46,15 @@ from notifications.transports import PermFailure, Record, SendResult, Sent, Temp
 log = logging.getLogger("casework.notify")
 
 NOTIFY_BASE_URL = "https://api.notifications.service.gov.uk"
-RATE_LIMIT = 3000        # messages a minute per service (Notify's documented limit)
+RATE_LIMIT = 3000  # messages a minute per service (Notify's documented limit)
 RATE_WINDOW = 60.0
-_KEY = re.compile(r"^(?P<name>.*)-(?P<service>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
-                  r"-(?P<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+_KEY = re.compile(
+    r"^(?P<name>.*)-(?P<service>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+    r"-(?P<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+)
 # Notify's own sentences for a team or trial key sending outside the team.
 _TEAM_ONLY = ("team-only api key", "trial mode")
-_TEXT_WIDTH = 72   # notifications.render folds text parts at this width
+_TEXT_WIDTH = 72  # notifications.render folds text parts at this width
 # A recipient whose notification ended so is sent the message again by a retry.
 FAILED = ("permanent-failure", "temporary-failure", "technical-failure")
 
@@ -60,8 +63,10 @@ def service_id(api_key: str) -> str:
     """The service id inside a Notify API key (`name-<service id>-<secret>`); ValueError if it is not one."""
     found = _KEY.match(api_key.strip().lower())
     if not found:
-        raise ValueError("CASEWORK_NOTIFY_API_KEY is not a Notify API key: it ends with the "
-                         "service id and the secret, two UUIDs (name-<service id>-<secret>)")
+        raise ValueError(
+            "CASEWORK_NOTIFY_API_KEY is not a Notify API key: it ends with the "
+            "service id and the secret, two UUIDs (name-<service id>-<secret>)"
+        )
     return found.group("service")
 
 
@@ -73,12 +78,17 @@ def unwrap(text: str) -> str:
     next line's first word would have fitted on it otherwise.
     """
     out: list[str] = []
-    previous = ""        # the line before, as folded (out[-1] may be lines joined)
+    previous = ""  # the line before, as folded (out[-1] may be lines joined)
     for line in text.split("\n"):
         first_word = line.split(" ", 1)[0]
         # Only a line the folding filled comes before a continuation.
-        if out and previous and line and first_word and \
-                len(previous) + 1 + len(first_word) > _TEXT_WIDTH >= len(previous):
+        if (
+            out
+            and previous
+            and line
+            and first_word
+            and len(previous) + 1 + len(first_word) > _TEXT_WIDTH >= len(previous)
+        ):
             out[-1] = f"{out[-1]} {line}"
         else:
             out.append(line)
@@ -88,8 +98,10 @@ def unwrap(text: str) -> str:
 
 def personalisation(msg: EmailMessage) -> dict[str, str]:
     """What the generic template is given (a kind's own, more): the subject and the text part."""
-    return {"subject": " ".join(str(msg["Subject"]).split()),
-            "body": unwrap(_text_part(msg).rstrip("\n"))}
+    return {
+        "subject": " ".join(str(msg["Subject"]).split()),
+        "body": unwrap(_text_part(msg).rstrip("\n")),
+    }
 
 
 def _text_part(msg: EmailMessage) -> str:
@@ -103,7 +115,9 @@ def _text_part(msg: EmailMessage) -> str:
 def recipients(msg: EmailMessage) -> list[str]:
     """Bare addresses, To first then Cc, each once (Notify takes no display names)."""
     seen: list[str] = []
-    for _name, address in getaddresses([str(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]):
+    for _name, address in getaddresses(
+        [str(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]
+    ):
         if address and address.lower() not in (a.lower() for a in seen):
             seen.append(address)
     return seen
@@ -124,7 +138,7 @@ class RateLimiter:
 
     def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_WINDOW):
         self.limit, self.window = limit, window
-        self._held: collections.deque[list[float]] = collections.deque()   # [time], oldest first
+        self._held: collections.deque[list[float]] = collections.deque()  # [time], oldest first
         self._lock = threading.Lock()
 
     def _take(self) -> tuple[float, list[float] | None]:
@@ -174,14 +188,22 @@ class NotifyTransport:
     """Sends each message through Notify, `concurrency` requests at a time (the transport
     interface of notifications.transports: `record` is awaited for each message tried)."""
 
-    def __init__(self, api_key: str, templates: NotifyTemplates, *, base_url: str = NOTIFY_BASE_URL,
-                 timeout: float = 30.0, concurrency: int = 4, rate: RateLimiter | None = None):
-        self.service_id = service_id(api_key)   # refuses a malformed key before any request
+    def __init__(
+        self,
+        api_key: str,
+        templates: NotifyTemplates,
+        *,
+        base_url: str = NOTIFY_BASE_URL,
+        timeout: float = 30.0,
+        concurrency: int = 4,
+        rate: RateLimiter | None = None,
+    ):
+        self.service_id = service_id(api_key)  # refuses a malformed key before any request
         self.api_key, self.templates, self.base_url = api_key.strip(), templates, base_url
         self.timeout, self.concurrency = timeout, concurrency
         self.rate = rate or RateLimiter()
-        self.stopped: str | None = None      # why delivery stopped (a refused key), once it has
-        self.receipts = "poll"                # or "callback": how delivery receipts arrive
+        self.stopped: str | None = None  # why delivery stopped (a refused key), once it has
+        self.receipts = "poll"  # or "callback": how delivery receipts arrive
         self.rate_limited: str | None = None  # Notify's 429 in the last `send`, if any
         self._local = threading.local()
         # The client logs a warning for every refused request; what matters is
@@ -193,7 +215,7 @@ class NotifyTransport:
         self.rate_limited = None
         workers = min(self.concurrency, len(messages))
         if self.stopped or not workers:
-            return                      # nothing tried: every message keeps its tries
+            return  # nothing tried: every message keeps its tries
         todo = iter(range(len(messages)))  # shared: a free worker takes the next message
         halted: list[_Stop] = []
         try:
@@ -204,14 +226,21 @@ class NotifyTransport:
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
         if self.rate_limited:
-            log.warning("%s; the messages not sent wait for the next delivery, tries kept",
-                        self.rate_limited)
+            log.warning(
+                "%s; the messages not sent wait for the next delivery, tries kept",
+                self.rate_limited,
+            )
 
-    async def _worker(self, messages: Sequence[EmailMessage], todo: Iterator[int], record: Record,
-                      halted: list[_Stop]) -> None:
+    async def _worker(
+        self,
+        messages: Sequence[EmailMessage],
+        todo: Iterator[int],
+        record: Record,
+        halted: list[_Stop],
+    ) -> None:
         for index in todo:
             if any(stop.everyone for stop in halted):
-                return                  # the rest of the batch stays untried
+                return  # the rest of the batch stays untried
             try:
                 result = await self._send_message(messages[index])
             except _Stop as stop:
@@ -245,8 +274,11 @@ class NotifyTransport:
         except KeyError as exc:
             return PermFailure(str(exc.args[0]))
         # Recipients Notify accepted on an earlier try are not sent it again.
-        earlier = [(n["id"], n["to"]) for n in getattr(msg, "accepted", ())
-                   if n.get("status") not in FAILED]
+        earlier = [
+            (n["id"], n["to"])
+            for n in getattr(msg, "accepted", ())
+            if n.get("status") not in FAILED
+        ]
         had = {address.lower() for _, address in earlier}
         sent: list[tuple[str, str]] = []
         refused: list[str] = []
@@ -260,9 +292,11 @@ class NotifyTransport:
                 self.rate.done(slot)
                 if (sent or earlier) and stop.result is None:
                     # Some recipients have it: a try, retried for the others only.
-                    stop.result = TempFailure(f"{self.stopped or self.rate_limited} (after "
-                                              f"sending to {', '.join(a for _, a in earlier + sent)})",
-                                              tuple(sent))
+                    stop.result = TempFailure(
+                        f"{self.stopped or self.rate_limited} (after "
+                        f"sending to {', '.join(a for _, a in earlier + sent)})",
+                        tuple(sent),
+                    )
                 elif isinstance(stop.result, TempFailure) and sent:
                     stop.result = TempFailure(stop.result.reason, tuple(sent))
                 raise
@@ -275,12 +309,18 @@ class NotifyTransport:
             else:
                 refused.append(f"{address}: {outcome.reason}")
         if not sent and not earlier:
-            return PermFailure(refused[0].split(": ", 1)[1] if len(refused) == 1 else
-                               f"every recipient refused: {'; '.join(refused)}")
+            return PermFailure(
+                refused[0].split(": ", 1)[1]
+                if len(refused) == 1
+                else f"every recipient refused: {'; '.join(refused)}"
+            )
         answer = "Notify accepted " + ", ".join(f"{address} ({id})" for id, address in sent)
         if earlier:
-            answer = (answer + "; " if sent else "") + "accepted on an earlier try: " + \
-                ", ".join(f"{address} ({id})" for id, address in earlier)
+            answer = (
+                (answer + "; " if sent else "")
+                + "accepted on an earlier try: "
+                + ", ".join(f"{address} ({id})" for id, address in earlier)
+            )
         if refused:
             answer += f"; refused: {'; '.join(refused)}"
         return Sent(answer, receipts=tuple(sent))
@@ -290,6 +330,7 @@ class NotifyTransport:
         """Each notification's status now (GET /v2/notifications/{id}); None where it
         could not be had (asked again next time). Several requests at once."""
         from concurrent.futures import ThreadPoolExecutor
+
         if self.stopped or not ids:
             return {}
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="notify-receipts") as pool:
@@ -297,6 +338,7 @@ class NotifyTransport:
 
     def _status(self, id: str) -> str | None:
         from notifications_python_client.errors import APIError
+
         slot = self.rate.wait_blocking()
         try:
             return str(self._client().get_notification_by_id(id)["status"])
@@ -304,7 +346,7 @@ class NotifyTransport:
             if exc.response is not None and exc.status_code in (401, 403):
                 self._stop(exc.status_code, _notify_message(exc))
             return None
-        except Exception:      # unreachable for now: the next poll asks again
+        except Exception:  # unreachable for now: the next poll asks again
             return None
         finally:
             self.rate.done(slot)
@@ -315,37 +357,51 @@ class NotifyTransport:
         if client is None:
             # One client a thread: the library's client (a requests.Session) is not thread-safe.
             from notifications_python_client.notifications import NotificationsAPIClient
+
             client = self._local.client = NotificationsAPIClient(
-                self.api_key, base_url=self.base_url, timeout=self.timeout)
+                self.api_key, base_url=self.base_url, timeout=self.timeout
+            )
         return client
 
-    def _post(self, address: str, template: str, fields: dict[str, str],
-              key: str) -> str | PermFailure | TempFailure:
+    def _post(
+        self, address: str, template: str, fields: dict[str, str], key: str
+    ) -> str | PermFailure | TempFailure:
         """Notify's id for the notification, or what went wrong; raises _Stop to end the batch."""
         from notifications_python_client.errors import APIError
+
         try:
             answer = self._client().send_email_notification(
-                email_address=address, template_id=template, personalisation=fields,
-                reference=key or None)
+                email_address=address,
+                template_id=template,
+                personalisation=fields,
+                reference=key or None,
+            )
         except APIError as exc:
             return self._refusal(exc, address)
         except Exception as exc:  # requests' connection errors and timeouts
-            raise _Stop(TempFailure(f"Notify at {self.base_url} could not be reached: "
-                                    f"{_one_line(exc)}")) from None
+            raise _Stop(
+                TempFailure(f"Notify at {self.base_url} could not be reached: {_one_line(exc)}")
+            ) from None
         return str(answer["id"])
 
     def _refusal(self, exc: Any, address: str) -> PermFailure | TempFailure:
         # exc: notifications_python_client's APIError (untyped)
         code = exc.status_code
-        if exc.response is None:    # no HTTP answer at all: the client's own 503
-            raise _Stop(TempFailure(f"Notify at {self.base_url} could not be reached: "
-                                    f"{_one_line(exc.__cause__ or exc)}"))
+        if exc.response is None:  # no HTTP answer at all: the client's own 503
+            raise _Stop(
+                TempFailure(
+                    f"Notify at {self.base_url} could not be reached: "
+                    f"{_one_line(exc.__cause__ or exc)}"
+                )
+            )
         text = _notify_message(exc)
         if code == 400:
             if any(marker in text.lower() for marker in _TEAM_ONLY):
-                return PermFailure(f"Notify 400: a team or trial API key can only send to the team's "
-                                   f"own addresses, and {address} is not one (add it to the guest "
-                                   f"list or use a live key) [{text}]")
+                return PermFailure(
+                    f"Notify 400: a team or trial API key can only send to the team's "
+                    f"own addresses, and {address} is not one (add it to the guest "
+                    f"list or use a live key) [{text}]"
+                )
             return PermFailure(f"Notify 400: {text}")
         if code in (401, 403):
             self._stop(code, text)
@@ -361,16 +417,20 @@ class NotifyTransport:
         """Notify refused the API key: nothing more is sent. Whoever runs the
         transport says so once (`outbox deliver` in its one line, `serve` in its log)."""
         if self.stopped is None:
-            self.stopped = (f"Notify refused the API key ({code}: {text}); delivery is stopped "
-                            "until CASEWORK_NOTIFY_API_KEY is fixed and casework restarted")
+            self.stopped = (
+                f"Notify refused the API key ({code}: {text}); delivery is stopped "
+                "until CASEWORK_NOTIFY_API_KEY is fixed and casework restarted"
+            )
 
 
 def _notify_message(exc: Any) -> str:
     """Notify's errors are `{"status_code": …, "errors": [{"error": …, "message": …}]}`."""
     found = exc.message
     if isinstance(found, list):
-        return "; ".join(f"{e.get('error', 'Error')}: {e.get('message', '')}" if isinstance(e, dict)
-                         else str(e) for e in found)
+        return "; ".join(
+            f"{e.get('error', 'Error')}: {e.get('message', '')}" if isinstance(e, dict) else str(e)
+            for e in found
+        )
     return " ".join(str(found).split())
 
 
@@ -382,8 +442,10 @@ def notify_from_env(environ: Mapping[str, str]) -> NotifyTransport:
     """CASEWORK_NOTIFY_*: the API key, the base URL, the templates; ValueError naming the setting."""
     key = environ.get("CASEWORK_NOTIFY_API_KEY", "").strip()
     if not key:
-        raise ValueError("CASEWORK_MAIL=notify needs CASEWORK_NOTIFY_API_KEY (from Notify's "
-                         "API integration page)")
+        raise ValueError(
+            "CASEWORK_MAIL=notify needs CASEWORK_NOTIFY_API_KEY (from Notify's "
+            "API integration page)"
+        )
     service_id(key)
     base_url = environ.get("CASEWORK_NOTIFY_BASE_URL", "").strip() or NOTIFY_BASE_URL
     if not re.match(r"^https?://[^\s/]+", base_url):
@@ -394,9 +456,12 @@ def notify_from_env(environ: Mapping[str, str]) -> NotifyTransport:
     except ValueError:
         raise ValueError(f"CASEWORK_NOTIFY_TIMEOUT must be a number, not {raw!r}") from None
     if not 0 < timeout < float("inf"):
-        raise ValueError(f"CASEWORK_NOTIFY_TIMEOUT must be a positive number of seconds, not {raw!r}")
-    transport = NotifyTransport(key, templates_from_env(environ), base_url=base_url.rstrip("/"),
-                                timeout=timeout)
+        raise ValueError(
+            f"CASEWORK_NOTIFY_TIMEOUT must be a positive number of seconds, not {raw!r}"
+        )
+    transport = NotifyTransport(
+        key, templates_from_env(environ), base_url=base_url.rstrip("/"), timeout=timeout
+    )
     transport.receipts = receipts_mode(environ)
     return transport
 
@@ -408,8 +473,10 @@ def receipts_mode(environ: Mapping[str, str]) -> str:
     if mode not in ("poll", "callback"):
         raise ValueError(f"CASEWORK_NOTIFY_RECEIPTS must be 'poll' or 'callback', not {mode!r}")
     if mode == "callback" and len(callback_token(environ) or "") < 10:
-        raise ValueError("CASEWORK_NOTIFY_RECEIPTS=callback needs CASEWORK_NOTIFY_CALLBACK_TOKEN: "
-                         "the bearer token given to Notify with the callback URL (10 characters or more)")
+        raise ValueError(
+            "CASEWORK_NOTIFY_RECEIPTS=callback needs CASEWORK_NOTIFY_CALLBACK_TOKEN: "
+            "the bearer token given to Notify with the callback URL (10 characters or more)"
+        )
     return mode
 
 

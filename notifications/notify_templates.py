@@ -23,6 +23,7 @@ personalisation", a 400).
 
 Start-up refuses a set-up that leaves a kind without a template.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,6 +48,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 @dataclass(frozen=True)
 class NotifyTemplates:
     """A template id for each kind: its own, or the generic one."""
+
     generic: str | None = None
     by_kind: Mapping[str, str] = field(default_factory=dict)
 
@@ -83,8 +85,11 @@ PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
     "checkpoint.due|longdate": ("due_date", "the return's due date"),
     "checkpoint.url": ("return_url", "where the return is made"),
     "checkpoint.level": ("escalation_level", "how far the overdue return has been escalated"),
-    "step.due_at|longdate": ("late_from_date", "the day a late message should have gone "
-                                               "(blank unless it is late)", "step.late"),
+    "step.due_at|longdate": (
+        "late_from_date",
+        "the day a late message should have gone (blank unless it is late)",
+        "step.late",
+    ),
     "payment.label": ("payment_label", "the tranche paid"),
     "payment.amount": ("payment_amount", "the amount paid, in pounds"),
     "payment.reference": ("remittance_reference", "the payment's remittance reference"),
@@ -106,12 +111,16 @@ PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
 }
 # The filters a printed value may pass through (notifications.templating gives Jinja the same).
 FILTERS: Mapping[str, Callable[[Any], str]] = {
-    "longdate": longdate, "category_name": category_name, "moment": dates.moment}
+    "longdate": longdate,
+    "category_name": category_name,
+    "moment": dates.moment,
+}
 
 
 @dataclass(frozen=True)
 class Field:
     """One value a kind's text prints: its placeholder, and how to compute it from the context."""
+
     name: str
     about: str
     expression: str
@@ -147,7 +156,9 @@ def _lookup(context: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return found
 
 
-_PRINTED = re.compile(r"{{-?\s*(?P<expr>.+?)\s*-?}}|{%-?\s*include\s+[\"'](?P<include>[^\"']+)[\"']")
+_PRINTED = re.compile(
+    r"{{-?\s*(?P<expr>.+?)\s*-?}}|{%-?\s*include\s+[\"'](?P<include>[^\"']+)[\"']"
+)
 _LOOP = re.compile(r"{%-?\s*for\s+(?P<names>[\w\s,]+?)\s+in\s")
 _PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
@@ -180,13 +191,22 @@ def _tidy(expression: str) -> str:
 def _field(expression: str) -> Field:
     path, _, filter_name = expression.partition("|")
     if not _PATH.match(path) or (filter_name and filter_name not in FILTERS):
-        raise ValueError(f"{{{{ {expression} }}}} cannot be given to Notify as a placeholder: "
-                         f"a name, or a name and one of the filters {', '.join(FILTERS)}")
-    name, about, *only_if = PLACEHOLDERS.get(expression) or (path.replace(".", "_"),
-                                                             f"{{{{ {expression} }}}}")
-    return Field(name, about, expression, tuple(path.split(".")),
-                 FILTERS[filter_name] if filter_name else None,
-                 tuple(only_if[0].split(".")) if only_if else ())
+        raise ValueError(
+            f"{{{{ {expression} }}}} cannot be given to Notify as a placeholder: "
+            f"a name, or a name and one of the filters {', '.join(FILTERS)}"
+        )
+    name, about, *only_if = PLACEHOLDERS.get(expression) or (
+        path.replace(".", "_"),
+        f"{{{{ {expression} }}}}",
+    )
+    return Field(
+        name,
+        about,
+        expression,
+        tuple(path.split(".")),
+        FILTERS[filter_name] if filter_name else None,
+        tuple(only_if[0].split(".")) if only_if else (),
+    )
 
 
 @functools.cache
@@ -199,8 +219,10 @@ def kind_fields(kind: str) -> tuple[Field, ...]:
             found = _field(expression)
             other = fields.setdefault(found.name, found)
             if other.expression != found.expression:
-                raise ValueError(f"{kind}: {{{{ {other.expression} }}}} and {{{{ {expression} }}}} "
-                                 f"would both be (({found.name}))")
+                raise ValueError(
+                    f"{kind}: {{{{ {other.expression} }}}} and {{{{ {expression} }}}} "
+                    f"would both be (({found.name}))"
+                )
     return tuple(fields.values())
 
 
@@ -227,8 +249,10 @@ def own_subject(kind: str) -> str:
 
 def _template_id(value: object, where: str) -> str:
     if not isinstance(value, str) or not _UUID.match(value.strip()):
-        raise ValueError(f"{where} must be a Notify template id (a UUID such as "
-                         f"f33517ff-2a88-4f6e-b855-c550268ce08a), not {value!r}")
+        raise ValueError(
+            f"{where} must be a Notify template id (a UUID such as "
+            f"f33517ff-2a88-4f6e-b855-c550268ce08a), not {value!r}"
+        )
     return value.strip().lower()
 
 
@@ -257,8 +281,10 @@ def load_mapping(path: str | Path) -> dict[str, str]:
     mapping = {}
     for kind, value in _flatten(table).items():
         if kind not in KINDS:
-            raise ValueError(f"{where} names {kind!r}, which is not a message kind; "
-                             f"known kinds: {', '.join(KINDS)}")
+            raise ValueError(
+                f"{where} names {kind!r}, which is not a message kind; "
+                f"known kinds: {', '.join(KINDS)}"
+            )
         mapping[kind] = _template_id(value, f"{where}: {kind}")
     return mapping
 
@@ -274,7 +300,8 @@ def templates_from_env(environ: Mapping[str, str]) -> NotifyTemplates:
         raise ValueError(
             f"no Notify template for {len(missing)} message kind(s): {', '.join(missing)}; set "
             "CASEWORK_NOTIFY_TEMPLATE to a generic template (subject ((subject)), body ((body))) "
-            "or map every kind in CASEWORK_NOTIFY_TEMPLATES; `casework notify templates` prints them")
+            "or map every kind in CASEWORK_NOTIFY_TEMPLATES; `casework notify templates` prints them"
+        )
     return templates
 
 
@@ -284,15 +311,25 @@ def template_rows(templates: NotifyTemplates | None = None) -> list[dict[str, An
     its own is sent (`needs`), and the template the settings give it (None when not set up)."""
     rows = []
     for kind, about in KINDS.items():
-        given = [{"name": "subject", "about": "the subject casework wrote"},
-                 {"name": "body", "about": "the text casework wrote"}]
+        given = [
+            {"name": "subject", "about": "the subject casework wrote"},
+            {"name": "body", "about": "the text casework wrote"},
+        ]
         given += [{"name": f.name, "about": f.about} for f in kind_fields(kind)]
         template = None
         if templates is not None:
             template = templates.by_kind.get(kind) or templates.generic
-        rows.append({"kind": kind, "about": about, "subject": own_subject(kind),
-                     "body": GENERIC_BODY, "personalisation": given, "template": template,
-                     "own": bool(templates is not None and kind in templates.by_kind)})
+        rows.append(
+            {
+                "kind": kind,
+                "about": about,
+                "subject": own_subject(kind),
+                "body": GENERIC_BODY,
+                "personalisation": given,
+                "template": template,
+                "own": bool(templates is not None and kind in templates.by_kind),
+            }
+        )
     return rows
 
 
@@ -301,7 +338,7 @@ def template_sheet(templates: NotifyTemplates | None = None) -> str:
     lines = [
         "# The Notify email templates casework sends with. One generic template",
         "# (CASEWORK_NOTIFY_TEMPLATE), subject ((subject)) and body ((body)), serves every kind",
-        "# not given its own in CASEWORK_NOTIFY_TEMPLATES (kind = \"template-id\"). A kind's own",
+        '# not given its own in CASEWORK_NOTIFY_TEMPLATES (kind = "template-id"). A kind\'s own',
         "# template may use any of the placeholders listed under it: each is sent filled in.",
         "",
     ]
@@ -309,14 +346,17 @@ def template_sheet(templates: NotifyTemplates | None = None) -> str:
         lines.append(f"[{row['kind']}]")
         lines.append(f"# {row['about']}")
         if row["template"] is not None:
-            lines.append(f"# template: {row['template']} " +
-                         ("(its own)" if row["own"] else "(the generic one)"))
+            lines.append(
+                f"# template: {row['template']} "
+                + ("(its own)" if row["own"] else "(the generic one)")
+            )
         lines.append(f"subject: {row['subject']}")
         lines.append("body:")
         lines.append(row["body"])
         lines.append("# placeholders a template of its own is given:")
         width = max(len(p["name"]) for p in row["personalisation"]) + 4
-        lines.extend(f"#   {'((' + p['name'] + '))':<{width}} {p['about']}"
-                     for p in row["personalisation"])
+        lines.extend(
+            f"#   {'((' + p['name'] + '))':<{width}} {p['about']}" for p in row["personalisation"]
+        )
         lines.append("")
     return "\n".join(lines)

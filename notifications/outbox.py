@@ -4,6 +4,7 @@ Rows are written in the same transaction as the state change that caused them
 (the caller passes its connection), so a message is never sent for a change
 that rolled back, and never lost for one that committed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,9 @@ class DeliveryReport:
     dead: int = 0
 
     def __add__(self, other: "DeliveryReport") -> "DeliveryReport":
-        return DeliveryReport(self.sent + other.sent, self.retrying + other.retrying,
-                              self.dead + other.dead)
+        return DeliveryReport(
+            self.sent + other.sent, self.retrying + other.retrying, self.dead + other.dead
+        )
 
     def __str__(self) -> str:
         return f"sent {self.sent}, retrying {self.retrying}, dead {self.dead}"
@@ -57,6 +59,7 @@ class DeliveryReport:
 @dataclass(frozen=True)
 class Claimed:
     """One row taken by a worker: what it needs to build and send the message."""
+
     id: int
     key: str
     to: list[str]
@@ -72,7 +75,7 @@ class Claimed:
     notify_ids: Sequence[Mapping[str, str]] = ()
 
 
-_ENQUEUE = _T.insert()   # built once: enqueue runs inside every change that sends mail
+_ENQUEUE = _T.insert()  # built once: enqueue runs inside every change that sends mail
 
 
 def enqueue(
@@ -92,23 +95,53 @@ def enqueue(
 
     A `key` already queued raises the database's IntegrityError (see `exists`).
     """
-    row = queued_row(key=key, kind=kind, to=to, cc=cc, rendered=rendered, now=now,
-                     case_ref=case_ref, checkpoint_ref=checkpoint_ref, context=context)
+    row = queued_row(
+        key=key,
+        kind=kind,
+        to=to,
+        cc=cc,
+        rendered=rendered,
+        now=now,
+        case_ref=case_ref,
+        checkpoint_ref=checkpoint_ref,
+        context=context,
+    )
     new = conn.execute(_ENQUEUE, row).inserted_primary_key
-    assert new is not None      # the key of the one row an INSERT wrote
+    assert new is not None  # the key of the one row an INSERT wrote
     return int(new[0])
 
 
 # The columns of a newly queued row, as `queued_row` gives them.
-QUEUED_COLUMNS = ("key", "kind", "case_ref", "checkpoint_ref", "state", "to_addrs", "cc_addrs",
-                  "subject", "body_text", "body_html", "attempts", "next_attempt_at",
-                  "created_at", "personalisation")
+QUEUED_COLUMNS = (
+    "key",
+    "kind",
+    "case_ref",
+    "checkpoint_ref",
+    "state",
+    "to_addrs",
+    "cc_addrs",
+    "subject",
+    "body_text",
+    "body_html",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "personalisation",
+)
 
 
-def queued_row(*, key: str, kind: str, to: Sequence[str], cc: Sequence[str],
-               rendered: Rendered, now: datetime, case_ref: str | None = None,
-               checkpoint_ref: str | None = None,
-               context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def queued_row(
+    *,
+    key: str,
+    kind: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    rendered: Rendered,
+    now: datetime,
+    case_ref: str | None = None,
+    checkpoint_ref: str | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The outbox row of a new message, checked: the values of QUEUED_COLUMNS.
 
     Addresses and subject are checked now, so a bad one refuses the change
@@ -128,11 +161,22 @@ def queued_row(*, key: str, kind: str, to: Sequence[str], cc: Sequence[str],
     for value in cc:
         parse_address("Cc", value)
     check_header("Subject", rendered.subject)
-    return {"key": key, "kind": kind, "case_ref": case_ref, "checkpoint_ref": checkpoint_ref,
-            "state": "queued", "to_addrs": list(to), "cc_addrs": list(cc),
-            "subject": rendered.subject, "body_text": rendered.text, "body_html": rendered.html,
-            "attempts": 0, "next_attempt_at": now, "created_at": now,
-            "personalisation": None if context is None else personalisation_for(kind, context)}
+    return {
+        "key": key,
+        "kind": kind,
+        "case_ref": case_ref,
+        "checkpoint_ref": checkpoint_ref,
+        "state": "queued",
+        "to_addrs": list(to),
+        "cc_addrs": list(cc),
+        "subject": rendered.subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "personalisation": None if context is None else personalisation_for(kind, context),
+    }
 
 
 def exists(conn: Connection, key: str) -> bool:
@@ -159,12 +203,29 @@ def is_due(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     return and_(_C.state == "queued", or_(_C.attempts == 0, _C.next_attempt_at <= now))
 
 
-_CLAIM_COLUMNS = (_C.id, _C.key, _C.to_addrs, _C.cc_addrs, _C.subject, _C.body_text,
-                  _C.body_html, _C.attempts, _C.kind, _C.personalisation, _C.notify_ids)
+_CLAIM_COLUMNS = (
+    _C.id,
+    _C.key,
+    _C.to_addrs,
+    _C.cc_addrs,
+    _C.subject,
+    _C.body_text,
+    _C.body_html,
+    _C.attempts,
+    _C.kind,
+    _C.personalisation,
+    _C.notify_ids,
+)
 
 
-def claim_batch(bind: Engine | Connection, *, owner: str, now: datetime, batch: int = 100,
-                claim_seconds: float = 60) -> list[Claimed]:
+def claim_batch(
+    bind: Engine | Connection,
+    *,
+    owner: str,
+    now: datetime,
+    batch: int = 100,
+    claim_seconds: float = 60,
+) -> list[Claimed]:
     """Take up to `batch` due rows for `owner` until now + claim_seconds.
 
     Due (`is_due`): queued, never tried or its retry time reached; and
@@ -183,12 +244,26 @@ def claim_batch(bind: Engine | Connection, *, owner: str, now: datetime, batch: 
         rows = conn.execute(due).all()
         if rows:
             conn.execute(
-                update(_T).where(_C.id.in_([row.id for row in rows]))
+                update(_T)
+                .where(_C.id.in_([row.id for row in rows]))
                 .values(claimed_by=owner, claim_expires=now + timedelta(seconds=claim_seconds))
             )
-    return [Claimed(row.id, row.key, list(row.to_addrs), list(row.cc_addrs), row.subject,
-                    row.body_text, row.body_html, row.attempts, row.kind, row.personalisation,
-                    tuple(row.notify_ids or ())) for row in rows]
+    return [
+        Claimed(
+            row.id,
+            row.key,
+            list(row.to_addrs),
+            list(row.cc_addrs),
+            row.subject,
+            row.body_text,
+            row.body_html,
+            row.attempts,
+            row.kind,
+            row.personalisation,
+            tuple(row.notify_ids or ()),
+        )
+        for row in rows
+    ]
 
 
 def backoff_seconds(tries: int, rng: random.Random) -> float:
@@ -199,14 +274,33 @@ def backoff_seconds(tries: int, rng: random.Random) -> float:
 # Marking is guarded by the claim: a worker whose claim expired and was taken
 # over changes nothing, so it cannot overwrite the new owner's outcome.
 _OURS = and_(_C.id == bindparam("row_id"), _C.claimed_by == bindparam("owner"))
-_MARK_SENT = update(_T).where(_OURS).values(
-    state="sent", sent_at=bindparam("at"), smtp_response=bindparam("answer"),
-    attempts=bindparam("tries"), claimed_by=None, claim_expires=None,
-    notify_ids=bindparam("notify_ids"), receipt=bindparam("receipt"))
-_MARK_FAILED = update(_T).where(_OURS).values(
-    state=bindparam("new_state"), attempts=bindparam("tries"), last_error=bindparam("answer"),
-    next_attempt_at=bindparam("next_at"), claimed_by=None, claim_expires=None,
-    notify_ids=bindparam("notify_ids"))
+_MARK_SENT = (
+    update(_T)
+    .where(_OURS)
+    .values(
+        state="sent",
+        sent_at=bindparam("at"),
+        smtp_response=bindparam("answer"),
+        attempts=bindparam("tries"),
+        claimed_by=None,
+        claim_expires=None,
+        notify_ids=bindparam("notify_ids"),
+        receipt=bindparam("receipt"),
+    )
+)
+_MARK_FAILED = (
+    update(_T)
+    .where(_OURS)
+    .values(
+        state=bindparam("new_state"),
+        attempts=bindparam("tries"),
+        last_error=bindparam("answer"),
+        next_attempt_at=bindparam("next_at"),
+        claimed_by=None,
+        claim_expires=None,
+        notify_ids=bindparam("notify_ids"),
+    )
+)
 
 
 def _receipts(row: Claimed, result: SendResult) -> list[dict[str, str]] | None:
@@ -218,9 +312,15 @@ def _receipts(row: Claimed, result: SendResult) -> list[dict[str, str]] | None:
     return kept + new or None
 
 
-def record_outcomes(bind: Engine | Connection, *, owner: str,
-                    outcomes: Sequence[tuple[Claimed, SendResult]], now: datetime,
-                    max_attempts: int = 6, rng: random.Random | None = None) -> DeliveryReport:
+def record_outcomes(
+    bind: Engine | Connection,
+    *,
+    owner: str,
+    outcomes: Sequence[tuple[Claimed, SendResult]],
+    now: datetime,
+    max_attempts: int = 6,
+    rng: random.Random | None = None,
+) -> DeliveryReport:
     """Write what happened to each claimed row, in one short transaction.
 
     `attempts` counts tries made. A temporary failure is retried after the
@@ -236,29 +336,55 @@ def record_outcomes(bind: Engine | Connection, *, owner: str,
         tries = row.attempts + 1
         ids = _receipts(row, result)
         if isinstance(result, Sent):
-            sent.append({"row_id": row.id, "owner": owner, "at": now, "answer": result.response,
-                         "tries": tries, "notify_ids": ids, "receipt": "pending" if ids else None})
+            sent.append(
+                {
+                    "row_id": row.id,
+                    "owner": owner,
+                    "at": now,
+                    "answer": result.response,
+                    "tries": tries,
+                    "notify_ids": ids,
+                    "receipt": "pending" if ids else None,
+                }
+            )
             continue
         give_up = isinstance(result, PermFailure) or tries >= max_attempts
         failed: dict[str, Any] = {
-            "row_id": row.id, "owner": owner, "tries": tries, "answer": result.reason,
+            "row_id": row.id,
+            "owner": owner,
+            "tries": tries,
+            "answer": result.reason,
             "notify_ids": ids,
             "new_state": "dead" if give_up else "queued",
-            "next_at": now if give_up else now + timedelta(seconds=backoff_seconds(tries, rng))}
+            "next_at": now if give_up else now + timedelta(seconds=backoff_seconds(tries, rng)),
+        }
         (dead if give_up else retrying).append(failed)
     counted: dict[str, int] = {}
     with _transaction(bind) as conn:
-        for name, statement, params in (("sent", _MARK_SENT, sent), ("retrying", _MARK_FAILED, retrying),
-                                        ("dead", _MARK_FAILED, dead)):
+        for name, statement, params in (
+            ("sent", _MARK_SENT, sent),
+            ("retrying", _MARK_FAILED, retrying),
+            ("dead", _MARK_FAILED, dead),
+        ):
             counted[name] = conn.execute(statement, params).rowcount if params else 0
     return DeliveryReport(**counted)
 
 
 def _build(row: Claimed, *, sender: str, domain: str, date: datetime) -> EmailMessage:
     return build_message(
-        sender=sender, to=row.to, cc=row.cc, subject=row.subject, text=row.text, html=row.html,
-        message_id=message_id_for(row.id, row.key, domain), date=date, key=row.key,
-        kind=row.kind or None, personalisation=row.personalisation, accepted=row.notify_ids)
+        sender=sender,
+        to=row.to,
+        cc=row.cc,
+        subject=row.subject,
+        text=row.text,
+        html=row.html,
+        message_id=message_id_for(row.id, row.key, domain),
+        date=date,
+        key=row.key,
+        kind=row.kind or None,
+        personalisation=row.personalisation,
+        accepted=row.notify_ids,
+    )
 
 
 def deliver(
@@ -290,10 +416,21 @@ def deliver(
     if not claim_seconds > 0:
         raise ValueError(f"claim_seconds must be more than 0, not {claim_seconds}")
     rng = rng or random.Random()
-    return asyncio.run(_deliver(engine, transport, now=now, owner=owner, sender=sender,
-                                domain=domain, batch=batch, max_attempts=max_attempts,
-                                claim_seconds=claim_seconds, rng=rng,
-                                loop_until_empty=loop_until_empty))
+    return asyncio.run(
+        _deliver(
+            engine,
+            transport,
+            now=now,
+            owner=owner,
+            sender=sender,
+            domain=domain,
+            batch=batch,
+            max_attempts=max_attempts,
+            claim_seconds=claim_seconds,
+            rng=rng,
+            loop_until_empty=loop_until_empty,
+        )
+    )
 
 
 # How many rows a worker claims at a time. It starts small and settles on
@@ -310,18 +447,36 @@ def _next_size(taken: int, seconds: float, batch: int) -> int:
     return max(min(FIRST_CLAIM, batch), min(batch, round(rate * BATCH_SECONDS)))
 
 
-async def _deliver(engine: Engine, transport: Transport, *, now: Callable[[], datetime],
-                   owner: str, sender: str, domain: str, batch: int, max_attempts: int,
-                   claim_seconds: float, rng: random.Random,
-                   loop_until_empty: bool) -> DeliveryReport:
+async def _deliver(
+    engine: Engine,
+    transport: Transport,
+    *,
+    now: Callable[[], datetime],
+    owner: str,
+    sender: str,
+    domain: str,
+    batch: int,
+    max_attempts: int,
+    claim_seconds: float,
+    rng: random.Random,
+    loop_until_empty: bool,
+) -> DeliveryReport:
     report = DeliveryReport()
     size = min(FIRST_CLAIM, batch)
     while True:
-        claimed = claim_batch(engine, owner=owner, now=now(), batch=size, claim_seconds=claim_seconds)
+        claimed = claim_batch(
+            engine, owner=owner, now=now(), batch=size, claim_seconds=claim_seconds
+        )
         if not claimed:
             return report
-        run = _Batch(engine, owner=owner, now=now, max_attempts=max_attempts,
-                     claim_seconds=claim_seconds, rng=rng)
+        run = _Batch(
+            engine,
+            owner=owner,
+            now=now,
+            max_attempts=max_attempts,
+            claim_seconds=claim_seconds,
+            rng=rng,
+        )
         started = time.monotonic()
         await run.send(transport, claimed, sender=sender, domain=domain)
         size = _next_size(len(claimed), time.monotonic() - started, batch)
@@ -358,12 +513,20 @@ TRUST_FRACTION = 0.75
 class _Batch:
     """One claimed batch on its way out: its outcomes, its claim kept alive."""
 
-    def __init__(self, engine: Engine, *, owner: str, now: Callable[[], datetime],
-                 max_attempts: int, claim_seconds: float, rng: random.Random):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        owner: str,
+        now: Callable[[], datetime],
+        max_attempts: int,
+        claim_seconds: float,
+        rng: random.Random,
+    ):
         self.engine, self.owner, self.now = engine, owner, now
         self.max_attempts, self.claim_seconds, self.rng = max_attempts, claim_seconds, rng
         self.report = DeliveryReport()
-        self.pending: dict[int, Claimed] = {}     # claimed, not yet recorded
+        self.pending: dict[int, Claimed] = {}  # claimed, not yet recorded
         self.tried: list[SendResult] = []
         self.untried = 0
         self.renewed_at = time.monotonic()
@@ -375,8 +538,9 @@ class _Batch:
         got_through = any(not isinstance(result, TempFailure) for result in self.tried)
         return bool(self.lost) or self.untried > 0 or (bool(self.tried) and not got_through)
 
-    async def send(self, transport: Transport, claimed: list[Claimed], *, sender: str,
-                   domain: str) -> None:
+    async def send(
+        self, transport: Transport, claimed: list[Claimed], *, sender: str, domain: str
+    ) -> None:
         date = self.now()
         rows: list[Claimed] = []
         messages: list[EmailMessage] = []
@@ -411,15 +575,21 @@ class _Batch:
                     _release(self.engine, self.owner, list(self.pending))
                 except Exception:
                     if self.lost is None:
-                        raise      # the error that stopped the batch is already on its way
+                        raise  # the error that stopped the batch is already on its way
 
     def _record(self, row: Claimed, result: SendResult) -> None:
         # Out of `pending` first: a renewal running beside us must not take
         # the row's leaving our claim for another worker's taking it.
         self.pending.pop(row.id, None)
-        done = record_outcomes(self.engine, owner=self.owner, outcomes=[(row, result)],
-                               now=self.now(), max_attempts=self.max_attempts, rng=self.rng)
-        with self._counting:       # connections record from threads of their own
+        done = record_outcomes(
+            self.engine,
+            owner=self.owner,
+            outcomes=[(row, result)],
+            now=self.now(),
+            max_attempts=self.max_attempts,
+            rng=self.rng,
+        )
+        with self._counting:  # connections record from threads of their own
             self.report += done
             self.tried.append(result)
 
@@ -436,13 +606,20 @@ class _Batch:
             if not ids:
                 continue
             try:
-                kept = await asyncio.to_thread(_renew, self.engine, self.owner, ids,
-                                               self.now() + timedelta(seconds=self.claim_seconds))
-            except Exception:    # the database is busy or gone: the next renewal tries again
+                kept = await asyncio.to_thread(
+                    _renew,
+                    self.engine,
+                    self.owner,
+                    ids,
+                    self.now() + timedelta(seconds=self.claim_seconds),
+                )
+            except Exception:  # the database is busy or gone: the next renewal tries again
                 continue
             gone = set(ids) - kept
-            if gone & set(self.pending):    # not recorded by us, and no longer ours
-                self.lost = f"{len(gone & set(self.pending))} claimed rows were taken by another worker"
+            if gone & set(self.pending):  # not recorded by us, and no longer ours
+                self.lost = (
+                    f"{len(gone & set(self.pending))} claimed rows were taken by another worker"
+                )
                 return
             self.renewed_at = time.monotonic()
 
@@ -450,19 +627,26 @@ class _Batch:
 def _renew(engine: Engine, owner: str, ids: list[int], until: datetime) -> set[int]:
     """Extend our claim on `ids`; returns the ids that were still ours."""
     with engine.begin() as conn:
-        conn.execute(update(_T).where(_C.id.in_(ids), _C.claimed_by == owner)
-                     .values(claim_expires=until))
-        return set(conn.execute(select(_C.id).where(_C.id.in_(ids), _C.claimed_by == owner)).scalars())
+        conn.execute(
+            update(_T).where(_C.id.in_(ids), _C.claimed_by == owner).values(claim_expires=until)
+        )
+        return set(
+            conn.execute(select(_C.id).where(_C.id.in_(ids), _C.claimed_by == owner)).scalars()
+        )
 
 
 def _release(engine: Engine, owner: str, ids: list[int]) -> None:
     with engine.begin() as conn:
-        conn.execute(update(_T).where(_C.id.in_(ids), _C.claimed_by == owner)
-                     .values(claimed_by=None, claim_expires=None))
+        conn.execute(
+            update(_T)
+            .where(_C.id.in_(ids), _C.claimed_by == owner)
+            .values(claimed_by=None, claim_expires=None)
+        )
 
 
-def retry(conn: Connection, *, ids: Sequence[int] = (), all_dead: bool = False,
-          now: datetime) -> int:
+def retry(
+    conn: Connection, *, ids: Sequence[int] = (), all_dead: bool = False, now: datetime
+) -> int:
     """Make dead (or waiting) rows due at once with their tries reset; returns how many.
 
     Sent rows are left alone: a resend would carry the same Message-ID, which
@@ -472,16 +656,41 @@ def retry(conn: Connection, *, ids: Sequence[int] = (), all_dead: bool = False,
     """
     if not ids and not all_dead:
         return 0
-    which = _C.state == "dead" if all_dead else and_(_C.id.in_(list(ids)), _C.state.in_(("dead", "queued")))
+    which = (
+        _C.state == "dead"
+        if all_dead
+        else and_(_C.id.in_(list(ids)), _C.state.in_(("dead", "queued")))
+    )
     unheld = or_(_C.claimed_by.is_(None), _C.claim_expires <= now)
-    result = conn.execute(update(_T).where(which, unheld).values(
-        state="queued", attempts=0, next_attempt_at=now, claimed_by=None, claim_expires=None))
+    result = conn.execute(
+        update(_T)
+        .where(which, unheld)
+        .values(
+            state="queued", attempts=0, next_attempt_at=now, claimed_by=None, claim_expires=None
+        )
+    )
     return result.rowcount
 
 
-_LIST_COLUMNS = (_C.id, _C.kind, _C.state, _C.to_addrs, _C.cc_addrs, _C.subject, _C.key,
-                 _C.attempts, _C.last_error, _C.case_ref, _C.checkpoint_ref, _C.created_at,
-                 _C.next_attempt_at, _C.sent_at, _C.smtp_response, _C.notify_ids, _C.receipt)
+_LIST_COLUMNS = (
+    _C.id,
+    _C.kind,
+    _C.state,
+    _C.to_addrs,
+    _C.cc_addrs,
+    _C.subject,
+    _C.key,
+    _C.attempts,
+    _C.last_error,
+    _C.case_ref,
+    _C.checkpoint_ref,
+    _C.created_at,
+    _C.next_attempt_at,
+    _C.sent_at,
+    _C.smtp_response,
+    _C.notify_ids,
+    _C.receipt,
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -490,18 +699,29 @@ def _iso(value: datetime | None) -> str | None:
 
 def _listed(row: Any) -> dict[str, Any]:
     return {
-        "id": row.id, "kind": row.kind, "state": row.state, "to": list(row.to_addrs),
-        "cc": list(row.cc_addrs), "subject": row.subject, "key": row.key,
-        "attempts": row.attempts, "last_error": row.last_error, "case": row.case_ref,
-        "checkpoint": row.checkpoint_ref, "created_at": _iso(row.created_at),
-        "next_attempt_at": _iso(row.next_attempt_at), "sent_at": _iso(row.sent_at),
+        "id": row.id,
+        "kind": row.kind,
+        "state": row.state,
+        "to": list(row.to_addrs),
+        "cc": list(row.cc_addrs),
+        "subject": row.subject,
+        "key": row.key,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "case": row.case_ref,
+        "checkpoint": row.checkpoint_ref,
+        "created_at": _iso(row.created_at),
+        "next_attempt_at": _iso(row.next_attempt_at),
+        "sent_at": _iso(row.sent_at),
         "smtp_response": row.smtp_response,
-        "notify_ids": list(row.notify_ids) if row.notify_ids else [], "receipt": row.receipt,
+        "notify_ids": list(row.notify_ids) if row.notify_ids else [],
+        "receipt": row.receipt,
     }
 
 
-def list_messages(conn: Connection, state: str | None = None,
-                  limit: int | None = None) -> list[dict[str, Any]]:
+def list_messages(
+    conn: Connection, state: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Rows as `outbox list --json` shows them, oldest first; times are ISO 8601 with offset."""
     if state is not None and state not in STATES:
         raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
@@ -515,19 +735,36 @@ def list_messages(conn: Connection, state: str | None = None,
 
 def get_message(conn: Connection, id: int) -> dict[str, Any] | None:
     """One row as listed, plus its text and HTML parts and its claim."""
-    row = conn.execute(select(*_LIST_COLUMNS, _C.body_text, _C.body_html, _C.claimed_by,
-                              _C.claim_expires).where(_C.id == id)).first()
+    row = conn.execute(
+        select(*_LIST_COLUMNS, _C.body_text, _C.body_html, _C.claimed_by, _C.claim_expires).where(
+            _C.id == id
+        )
+    ).first()
     if row is None:
         return None
-    return {**_listed(row), "body_text": row.body_text, "body_html": row.body_html,
-            "claimed_by": row.claimed_by, "claim_expires": _iso(row.claim_expires)}
+    return {
+        **_listed(row),
+        "body_text": row.body_text,
+        "body_html": row.body_html,
+        "claimed_by": row.claimed_by,
+        "claim_expires": _iso(row.claim_expires),
+    }
 
 
 def as_email(row: Mapping[str, Any], *, sender: str, domain: str) -> EmailMessage:
     """The message as it was sent (Date: when), or will be (Date: when queued), for `outbox show`."""
     date = datetime.fromisoformat(row["sent_at"] or row["created_at"])
-    claimed = Claimed(row["id"], row["key"], row["to"], row["cc"], row["subject"],
-                      row["body_text"], row["body_html"], row["attempts"], row["kind"])
+    claimed = Claimed(
+        row["id"],
+        row["key"],
+        row["to"],
+        row["cc"],
+        row["subject"],
+        row["body_text"],
+        row["body_html"],
+        row["attempts"],
+        row["kind"],
+    )
     return _build(claimed, sender=sender, domain=domain, date=date)
 
 
@@ -539,7 +776,8 @@ def counts(conn: Connection, now: datetime) -> dict[str, Any]:
     nothing waits.
     """
     query = select(
-        _C.state, func.count(),
+        _C.state,
+        func.count(),
         func.sum(case((_C.attempts > 0, 1), else_=0)),
         func.min(_C.created_at),
     ).group_by(_C.state)

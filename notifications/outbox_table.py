@@ -4,6 +4,7 @@
 imports this one from here: a command that only reads cases then loads no
 part of the mail's machinery (messages, transports, rendering).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text
@@ -13,7 +14,8 @@ from notifications.sqltypes import UTCDateTime, metadata
 # The outbox: one row a message, written in the transaction of the change
 # that caused it, and sent later by `deliver`.
 outbox = Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("key", String(200), nullable=False, unique=True),
     Column("kind", String(60), nullable=False),

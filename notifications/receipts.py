@@ -18,6 +18,7 @@ one short transaction a receipt, and ignores a receipt for a notification the
 row no longer holds (it was sent again since), so polling and callbacks can
 both run, in any order, any number of times.
 """
+
 from __future__ import annotations
 
 import random
@@ -52,13 +53,22 @@ class ReceiptReport:
     waiting: int = 0
 
     def __str__(self) -> str:
-        return (f"delivered {self.delivered}, dead {self.dead}, retrying {self.retrying}, "
-                f"waiting {self.waiting}")
+        return (
+            f"delivered {self.delivered}, dead {self.dead}, retrying {self.retrying}, "
+            f"waiting {self.waiting}"
+        )
 
 
-def record_receipt(bind: Engine | Connection, *, reference: str, notification_id: str,
-                   status: str, now: datetime, max_attempts: int = 6,
-                   rng: random.Random | None = None) -> str | None:
+def record_receipt(
+    bind: Engine | Connection,
+    *,
+    reference: str,
+    notification_id: str,
+    status: str,
+    now: datetime,
+    max_attempts: int = 6,
+    rng: random.Random | None = None,
+) -> str | None:
     """Record one notification's status on the row keyed `reference`.
 
     Returns what became of the row ("delivered", "dead", "retrying",
@@ -68,7 +78,9 @@ def record_receipt(bind: Engine | Connection, *, reference: str, notification_id
     with _transaction(bind) as conn:
         row = conn.execute(
             select(_C.id, _C.state, _C.notify_ids, _C.attempts)
-            .where(_C.key == reference).with_for_update()).first()
+            .where(_C.key == reference)
+            .with_for_update()
+        ).first()
         if row is None or not row.notify_ids:
             return None
         ids = [dict(n) for n in row.notify_ids]
@@ -80,29 +92,49 @@ def record_receipt(bind: Engine | Connection, *, reference: str, notification_id
             # Already requeued or dead by another of its receipts: keep the status only.
             conn.execute(update(_T).where(_C.id == row.id).values(notify_ids=ids))
             return None
-        return _settle(conn, row, ids, now=now, max_attempts=max_attempts,
-                       rng=rng or random.Random())
+        return _settle(
+            conn, row, ids, now=now, max_attempts=max_attempts, rng=rng or random.Random()
+        )
 
 
-def _settle(conn: Connection, row: Any, ids: list[dict[str, Any]], *, now: datetime, max_attempts: int,
-            rng: random.Random) -> str:
+def _settle(
+    conn: Connection,
+    row: Any,
+    ids: list[dict[str, Any]],
+    *,
+    now: datetime,
+    max_attempts: int,
+    rng: random.Random,
+) -> str:
     """The row's state from all its notifications' statuses."""
-    failed = [n for n in ids if n["status"] == "permanent-failure"] or \
-             [n for n in ids if n["status"] in RETRIED]
+    failed = [n for n in ids if n["status"] == "permanent-failure"] or [
+        n for n in ids if n["status"] in RETRIED
+    ]
     if failed:
         status = failed[0]["status"]
         addresses = ", ".join(n["to"] for n in failed)
         give_up = status == "permanent-failure" or row.attempts >= max_attempts
         why = f"Notify {status} for {addresses}: {_WHY[status]}"
-        conn.execute(update(_T).where(_C.id == row.id).values(
-            notify_ids=ids, receipt=status, state="dead" if give_up else "queued",
-            last_error=why if give_up else f"Notify {status} for {addresses}",
-            next_attempt_at=now if give_up else now + timedelta(
-                seconds=backoff_seconds(row.attempts, rng))))
+        conn.execute(
+            update(_T)
+            .where(_C.id == row.id)
+            .values(
+                notify_ids=ids,
+                receipt=status,
+                state="dead" if give_up else "queued",
+                last_error=why if give_up else f"Notify {status} for {addresses}",
+                next_attempt_at=now
+                if give_up
+                else now + timedelta(seconds=backoff_seconds(row.attempts, rng)),
+            )
+        )
         return "dead" if give_up else "retrying"
     done = all(n["status"] == "delivered" for n in ids)
-    conn.execute(update(_T).where(_C.id == row.id).values(
-        notify_ids=ids, receipt="delivered" if done else "pending"))
+    conn.execute(
+        update(_T)
+        .where(_C.id == row.id)
+        .values(notify_ids=ids, receipt="delivered" if done else "pending")
+    )
     return "delivered" if done else "waiting"
 
 
@@ -115,15 +147,24 @@ class Awaited:
 def awaiting(bind: Engine | Connection, *, limit: int = 200) -> list[Awaited]:
     """Sent rows whose receipts are not all in, oldest first."""
     with _transaction(bind) as conn:
-        rows = conn.execute(select(_C.key, _C.notify_ids)
-                            .where(_C.receipt == "pending", _C.state == "sent")
-                            .order_by(_C.sent_at, _C.id).limit(limit)).all()
+        rows = conn.execute(
+            select(_C.key, _C.notify_ids)
+            .where(_C.receipt == "pending", _C.state == "sent")
+            .order_by(_C.sent_at, _C.id)
+            .limit(limit)
+        ).all()
     return [Awaited(row.key, [dict(n) for n in row.notify_ids or []]) for row in rows]
 
 
-def poll(engine: Engine, statuses: Callable[[Sequence[str]], Mapping[str, str | None]], *,
-         now: Callable[[], datetime], limit: int = 200, max_attempts: int = 6,
-         rng: random.Random | None = None) -> ReceiptReport:
+def poll(
+    engine: Engine,
+    statuses: Callable[[Sequence[str]], Mapping[str, str | None]],
+    *,
+    now: Callable[[], datetime],
+    limit: int = 200,
+    max_attempts: int = 6,
+    rng: random.Random | None = None,
+) -> ReceiptReport:
     """Ask for the status of every notification still on its way, and record what changed.
 
     `statuses(ids)` answers each id's status (None when it could not be had:
@@ -139,10 +180,19 @@ def poll(engine: Engine, statuses: Callable[[Sequence[str]], Mapping[str, str | 
         for n in row.notifications:
             status = found.get(n["id"])
             if status and status != n["status"]:
-                outcome = record_receipt(engine, reference=row.reference, notification_id=n["id"],
-                                         status=status, now=now(), max_attempts=max_attempts,
-                                         rng=rng) or outcome
+                outcome = (
+                    record_receipt(
+                        engine,
+                        reference=row.reference,
+                        notification_id=n["id"],
+                        status=status,
+                        now=now(),
+                        max_attempts=max_attempts,
+                        rng=rng,
+                    )
+                    or outcome
+                )
                 if outcome in ("dead", "retrying"):
-                    break                 # the row is settled; the rest can wait
+                    break  # the row is settled; the rest can wait
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report

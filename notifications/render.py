@@ -5,6 +5,7 @@ variable is an error, never a blank. Jinja2's environment lives in
 notifications/templating.py, imported at the first render: a command that
 renders no message (`casework case list`) does not pay for Jinja2.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -45,6 +46,7 @@ def render(kind: str, context: Mapping[str, Any]) -> Rendered:
     uses, and ValueError for an unknown kind.
     """
     from notifications.templating import templates
+
     subject, text, html = (template.render(context) for template in templates(kind))
     # A subject is one header line: template line breaks and any in user text
     # (a title with a newline) become single spaces.
@@ -88,7 +90,7 @@ def _fill(line: str) -> str:
         if len(rest) <= width:
             end = len(rest)
         elif (rest[width] == " ") != (rest[width - 1] == " "):
-            end = width                          # a word or a run of spaces ends right at the margin
+            end = width  # a word or a run of spaces ends right at the margin
         elif rest[width] == " ":
             end = len(rest[:width].rstrip(" "))  # before the run of spaces that crosses the margin
         else:

@@ -3,6 +3,7 @@ says what every transport does).
 
 A module of its own so that only what sends mail imports aiosmtplib.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -66,8 +67,9 @@ class SmtpTransport:
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
 
-    async def _worker(self, messages: Sequence[EmailMessage], todo: Iterator[int],
-                      record: Record) -> None:
+    async def _worker(
+        self, messages: Sequence[EmailMessage], todo: Iterator[int], record: Record
+    ) -> None:
         smtp: aiosmtplib.SMTP | None = None
         try:
             for index in todo:
@@ -83,13 +85,14 @@ class SmtpTransport:
                 await record(index, result)
         except BaseException:
             if smtp is not None:
-                smtp.close()       # stopped mid-way: no goodbye to wait for
+                smtp.close()  # stopped mid-way: no goodbye to wait for
             raise
         if smtp is not None:
             await self._quit(smtp)
 
-    async def _send_with_reconnect(self, smtp: aiosmtplib.SMTP | None,
-                                   msg: EmailMessage) -> tuple[aiosmtplib.SMTP, SendResult]:
+    async def _send_with_reconnect(
+        self, smtp: aiosmtplib.SMTP | None, msg: EmailMessage
+    ) -> tuple[aiosmtplib.SMTP, SendResult]:
         # A reused connection may have been closed by the server since the
         # last message (idle timeout, 421): reconnect once and try again.
         for attempt in (1, 2):
@@ -101,13 +104,19 @@ class SmtpTransport:
                 smtp.close()
                 smtp = None
                 if attempt == 2:
-                    raise _ConnectionLost(f"connection dropped by {self.host}:{self.port}: {exc}") from None
+                    raise _ConnectionLost(
+                        f"connection dropped by {self.host}:{self.port}: {exc}"
+                    ) from None
             except (TimeoutError, aiosmtplib.SMTPTimeoutError):
                 smtp.close()  # mid-conversation: the connection's state is unknown
-                raise _ConnectionLost(f"timed out after {self.timeout:g}s talking to {self.host}:{self.port}") from None
+                raise _ConnectionLost(
+                    f"timed out after {self.timeout:g}s talking to {self.host}:{self.port}"
+                ) from None
             except (OSError, aiosmtplib.SMTPConnectError) as exc:
                 smtp.close()
-                raise _ConnectionLost(f"connection to {self.host}:{self.port} failed: {exc}") from None
+                raise _ConnectionLost(
+                    f"connection to {self.host}:{self.port} failed: {exc}"
+                ) from None
         raise AssertionError("unreachable")
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -128,13 +137,19 @@ class SmtpTransport:
         except aiosmtplib.SMTPAuthenticationError as exc:
             smtp.close()
             # A wrong password is a setting to fix, not a message to give up on.
-            raise _ConnectionLost(f"sign-in to {where} refused: {_answer(exc.code, exc.message)}") from None
+            raise _ConnectionLost(
+                f"sign-in to {where} refused: {_answer(exc.code, exc.message)}"
+            ) from None
         except aiosmtplib.SMTPResponseException as exc:
             smtp.close()
-            raise _ConnectionLost(f"{where} refused the connection: {_answer(exc.code, exc.message)}") from None
+            raise _ConnectionLost(
+                f"{where} refused the connection: {_answer(exc.code, exc.message)}"
+            ) from None
         except (TimeoutError, aiosmtplib.SMTPTimeoutError):
             smtp.close()
-            raise _ConnectionLost(f"timed out after {self.timeout:g}s connecting to {where}") from None
+            raise _ConnectionLost(
+                f"timed out after {self.timeout:g}s connecting to {where}"
+            ) from None
         except (OSError, aiosmtplib.SMTPException) as exc:
             smtp.close()
             raise _ConnectionLost(f"could not connect: {exc}") from None
@@ -145,7 +160,9 @@ class SmtpTransport:
             async with asyncio.timeout(self.timeout * 2):
                 refused, response = await smtp.send_message(msg)
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            answers = "; ".join(f"{r.recipient}: {_answer(r.code, r.message)}" for r in exc.recipients)
+            answers = "; ".join(
+                f"{r.recipient}: {_answer(r.code, r.message)}" for r in exc.recipients
+            )
             if all(r.code >= 500 for r in exc.recipients):
                 return PermFailure(f"every recipient refused: {answers}")
             return TempFailure(f"every recipient refused, some for now: {answers}")
@@ -156,7 +173,9 @@ class SmtpTransport:
             return TempFailure(f"server cannot take this message: {exc}")
         text = " ".join(response.split())
         if refused:
-            notes = "; ".join(f"{addr} ({_answer(r.code, r.message)})" for addr, r in refused.items())
+            notes = "; ".join(
+                f"{addr} ({_answer(r.code, r.message)})" for addr, r in refused.items()
+            )
             text = f"{text}; refused: {notes}"
         return Sent(text)
 

@@ -1,5 +1,6 @@
 """What every table shares (workflow's and the outbox's): the MetaData they are declared on,
 and the column type for times."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -3,6 +3,7 @@
 Imported by notifications.render at the first message rendered (not before:
 Jinja2 is a tenth of a second of a command's start-up).
 """
+
 from __future__ import annotations
 
 import importlib.resources
@@ -44,8 +45,10 @@ def _environment() -> Environment:
         # named `*.body.html` / `*.txt`; anything that is not .txt is escaped,
         # so a template given an unexpected suffix fails safe.
         autoescape=select_autoescape(
-            enabled_extensions=("html",), disabled_extensions=("txt",),
-            default_for_string=True, default=True,
+            enabled_extensions=("html",),
+            disabled_extensions=("txt",),
+            default_for_string=True,
+            default=True,
         ),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -64,7 +67,7 @@ def _environment() -> Environment:
     # (StrictUndefined); add just that one back.
     env.globals.clear()
     env.filters["longdate"] = longdate
-    env.filters["moment"] = dates.moment      # 2:56pm, 3 March 2014
+    env.filters["moment"] = dates.moment  # 2:56pm, 3 March 2014
     env.filters["category_name"] = category_name
     return env
 

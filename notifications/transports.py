@@ -37,6 +37,7 @@ matched; a failure's receipts are the recipients accepted before it, which
 the outbox keeps so that the retry goes only to the others (the message's
 `accepted`).
 """
+
 from __future__ import annotations
 
 import re
@@ -79,7 +80,9 @@ class Transport(Protocol):
         ...
 
 
-async def send_all(transport: Transport, messages: Sequence[EmailMessage]) -> list[SendResult | None]:
+async def send_all(
+    transport: Transport, messages: Sequence[EmailMessage]
+) -> list[SendResult | None]:
     """Results by position; None for a message the transport never tried."""
     results: list[SendResult | None] = [None] * len(messages)
 
@@ -95,7 +98,7 @@ class FileTransport:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self._next = 0            # 0: not counted yet (the folder may hold a previous run's)
+        self._next = 0  # 0: not counted yet (the folder may hold a previous run's)
 
     async def send(self, messages: Sequence[EmailMessage], record: Record) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -127,17 +130,19 @@ def transport_from_env(environ: Mapping[str, str]) -> Transport:
     """
     mail = environ.get("CASEWORK_MAIL", "smtp").strip() or "smtp"
     if mail.startswith("file:"):
-        folder = mail[len("file:"):]
+        folder = mail[len("file:") :]
         if not folder:
             raise ValueError("CASEWORK_MAIL: give a folder after 'file:', e.g. file:./outbox-mail")
         return FileTransport(folder)
     if mail == "notify":
         # Imported here: only a Notify set-up pays for requests and PyJWT.
         from notifications.notify import notify_from_env
+
         return notify_from_env(environ)
     if mail != "smtp":
         raise ValueError(f"CASEWORK_MAIL must be 'smtp', 'notify' or 'file:PATH', not {mail!r}")
-    from notifications.smtp import TLS_MODES, SmtpTransport   # aiosmtplib: only when mailing
+    from notifications.smtp import TLS_MODES, SmtpTransport  # aiosmtplib: only when mailing
+
     host = environ.get("CASEWORK_SMTP_HOST", "localhost").strip() or "localhost"
     port = _number(environ, "CASEWORK_SMTP_PORT", "25", int)
     if not 0 < port < 65536:
@@ -147,7 +152,9 @@ def transport_from_env(environ: Mapping[str, str]) -> Transport:
         raise ValueError(f"CASEWORK_SMTP_TLS must be one of {', '.join(TLS_MODES)}, not {tls!r}")
     timeout = _number(environ, "CASEWORK_SMTP_TIMEOUT", "30", float)
     if not 0 < timeout < float("inf"):
-        raise ValueError(f"CASEWORK_SMTP_TIMEOUT must be a positive number of seconds, not {timeout}")
+        raise ValueError(
+            f"CASEWORK_SMTP_TIMEOUT must be a positive number of seconds, not {timeout}"
+        )
     username = environ.get("CASEWORK_SMTP_USER") or None
     password = environ.get("CASEWORK_SMTP_PASSWORD") or None
     if password and not username:
@@ -182,5 +189,6 @@ def __getattr__(name: str) -> Any:
     # from there only when asked for, so this module stays free of aiosmtplib.
     if name in ("SmtpTransport", "TLS_MODES"):
         from notifications import smtp
+
         return getattr(smtp, name)
     raise AttributeError(f"module 'notifications.transports' has no attribute {name!r}")

@@ -6,6 +6,7 @@
 Times are wall seconds (CLOCK_MONOTONIC), a test's setup, call and teardown together; a
 session or module fixture's setup counts in the first test that asks for it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,9 @@ def main() -> None:
         for line in lines:
             seconds, _, what = line.rstrip("\n").partition("\t")
             if what.startswith("fixture "):
-                fixtures[what.split("\t")[0][len("fixture "):]].append(float(seconds))
+                fixtures[what.split("\t")[0][len("fixture ") :]].append(float(seconds))
             else:
-                tests[what] = float(seconds)   # a re-run (the same id) counts once, its last
+                tests[what] = float(seconds)  # a re-run (the same id) counts once, its last
     modules: dict[str, list[float]] = defaultdict(list)
     for nodeid, seconds in tests.items():
         modules[nodeid.split("::")[0]].append(seconds)
@@ -35,13 +36,13 @@ def main() -> None:
 
     print(f"{len(tests)} tests, {total:.0f} s in all\n")
     print(f"{'seconds':>8} {'share':>6} {'tests':>5}  module")
-    for module, times in sorted(modules.items(), key=lambda m: -sum(m[1]))[:args.top]:
+    for module, times in sorted(modules.items(), key=lambda m: -sum(m[1]))[: args.top]:
         print(f"{sum(times):8.1f} {sum(times) / total:6.1%} {len(times):5}  {module}")
     print(f"\n{'seconds':>8} {'calls':>5}  fixture (scope name): setup only")
-    for name, times in sorted(fixtures.items(), key=lambda f: -sum(f[1]))[:args.top]:
+    for name, times in sorted(fixtures.items(), key=lambda f: -sum(f[1]))[: args.top]:
         print(f"{sum(times):8.1f} {len(times):5}  {name}")
     print(f"\n{'seconds':>8}  slowest tests")
-    for nodeid, seconds in sorted(tests.items(), key=lambda t: -t[1])[:args.tests]:
+    for nodeid, seconds in sorted(tests.items(), key=lambda t: -t[1])[: args.tests]:
         print(f"{seconds:8.2f}  {nodeid}")
 
 

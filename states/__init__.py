@@ -4,6 +4,7 @@ Nothing here does I/O or imports another part of the project; the engine in
 `workflow/` reads these definitions and the rules, the diagrams are drawn from
 them, and the tests check them.
 """
+
 from states.definition import Definition, T
 from states.bid import BID
 from states.area import AREA
@@ -12,8 +13,19 @@ from states.payment import PAYMENT
 from states.variation import VARIATION
 from states.roles import ROLES, CASE_ROLES
 
-DEFINITIONS: dict[str, Definition] = {d.kind: d for d in (BID, AREA, CHECKPOINT, PAYMENT,
-                                                          VARIATION)}
+DEFINITIONS: dict[str, Definition] = {
+    d.kind: d for d in (BID, AREA, CHECKPOINT, PAYMENT, VARIATION)
+}
 
-__all__ = ["Definition", "T", "BID", "AREA", "CHECKPOINT", "PAYMENT", "VARIATION", "DEFINITIONS",
-           "ROLES", "CASE_ROLES"]
+__all__ = [
+    "Definition",
+    "T",
+    "BID",
+    "AREA",
+    "CHECKPOINT",
+    "PAYMENT",
+    "VARIATION",
+    "DEFINITIONS",
+    "ROLES",
+    "CASE_ROLES",
+]

@@ -6,14 +6,25 @@ parties, the amount, the conditions, the payment schedule, the monitoring
 returns, the end) as plain data; workflow/services/agreements.py stores each
 version and workflow/services/agreement_pdf.py draws it as a PDF.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Mapping
 
-__all__ = ["AgreementTerms", "DEFAULT_TERMS", "Party", "ScheduleLine", "ReturnLine",
-           "AgreementText", "FUNDER", "parse_terms", "text_json", "text_from_json"]
+__all__ = [
+    "AgreementTerms",
+    "DEFAULT_TERMS",
+    "Party",
+    "ScheduleLine",
+    "ReturnLine",
+    "AgreementText",
+    "FUNDER",
+    "parse_terms",
+    "text_json",
+    "text_from_json",
+]
 
 FUNDER = "Department for Communities and Local Government (DCLG)"
 
@@ -51,37 +62,42 @@ def parse_terms(table: Mapping[str, Any], problem: Any) -> AgreementTerms:
         problem("agreement.funder: not a piece of text (the funder's name)")
         funder = FUNDER
     conditions = table.get("conditions", list(_DEFAULT_CONDITIONS))
-    if not isinstance(conditions, list) or not conditions or not all(
-            isinstance(c, str) and c.strip() for c in conditions):
-        problem("agreement.conditions: not a list of conditions, each a piece of text "
-                "(conditions = [\"The grant is spent only on ...\", ...])")
+    if (
+        not isinstance(conditions, list)
+        or not conditions
+        or not all(isinstance(c, str) and c.strip() for c in conditions)
+    ):
+        problem(
+            "agreement.conditions: not a list of conditions, each a piece of text "
+            '(conditions = ["The grant is spent only on ...", ...])'
+        )
         conditions = list(_DEFAULT_CONDITIONS)
     return AgreementTerms(funder=funder.strip(), conditions=tuple(c.strip() for c in conditions))
 
 
 @dataclass(frozen=True)
 class Party:
-    role: str          # "Funder", "Lead council", "Partner"
+    role: str  # "Funder", "Lead council", "Partner"
     name: str
-    code: str = ""     # the organisation's code (none for the funder)
+    code: str = ""  # the organisation's code (none for the funder)
 
 
 @dataclass(frozen=True)
 class ScheduleLine:
     """One tranche as the agreement states it: "50% when the agreement is accepted"."""
 
-    label: str         # P1, P2 ...
-    share: str         # "50%"
-    event: str         # "When the agreement is accepted"
+    label: str  # P1, P2 ...
+    share: str  # "50%"
+    event: str  # "When the agreement is accepted"
     amount_pence: int
     paid: bool = False
 
 
 @dataclass(frozen=True)
 class ReturnLine:
-    label: str         # Q1
-    due: date | None   # None when the dates count from acceptance not yet made
-    words: str = ""    # "3 months after the award is accepted"
+    label: str  # Q1
+    due: date | None  # None when the dates count from acceptance not yet made
+    words: str = ""  # "3 months after the award is accepted"
 
 
 @dataclass(frozen=True)
@@ -98,10 +114,10 @@ class AgreementText:
     parties: tuple[Party, ...]
     conditions: tuple[str, ...]
     schedule: tuple[ScheduleLine, ...]
-    no_payments: str                 # why there is no schedule, when there is none
+    no_payments: str  # why there is no schedule, when there is none
     returns: tuple[ReturnLine, ...]
-    end_on: date | None = None       # None: the award ends when its last return is accepted
-    variation: str = ""              # "V1" for a version an approved variation made
+    end_on: date | None = None  # None: the award ends when its last return is accepted
+    variation: str = ""  # "V1" for a version an approved variation made
     variation_reason: str = ""
     previous_amount_pence: int | None = None
 
@@ -111,20 +127,29 @@ def text_json(text: AgreementText) -> dict[str, Any]:
     out = asdict(text)
     out["made_on"] = text.made_on.isoformat()
     out["end_on"] = text.end_on.isoformat() if text.end_on else None
-    out["returns"] = [{**r, "due": r["due"].isoformat() if r["due"] else None}
-                      for r in out["returns"]]
+    out["returns"] = [
+        {**r, "due": r["due"].isoformat() if r["due"] else None} for r in out["returns"]
+    ]
     return out
 
 
 def text_from_json(data: Mapping[str, Any]) -> AgreementText:
     """The AgreementText `text_json` wrote."""
-    return AgreementText(**{
-        **data,
-        "made_on": date.fromisoformat(data["made_on"]),
-        "end_on": date.fromisoformat(data["end_on"]) if data.get("end_on") else None,
-        "parties": tuple(Party(**p) for p in data["parties"]),
-        "conditions": tuple(data["conditions"]),
-        "schedule": tuple(ScheduleLine(**s) for s in data["schedule"]),
-        "returns": tuple(ReturnLine(r["label"], date.fromisoformat(r["due"]) if r["due"] else None,
-                                    r.get("words", "")) for r in data["returns"]),
-    })
+    return AgreementText(
+        **{
+            **data,
+            "made_on": date.fromisoformat(data["made_on"]),
+            "end_on": date.fromisoformat(data["end_on"]) if data.get("end_on") else None,
+            "parties": tuple(Party(**p) for p in data["parties"]),
+            "conditions": tuple(data["conditions"]),
+            "schedule": tuple(ScheduleLine(**s) for s in data["schedule"]),
+            "returns": tuple(
+                ReturnLine(
+                    r["label"],
+                    date.fromisoformat(r["due"]) if r["due"] else None,
+                    r.get("words", ""),
+                )
+                for r in data["returns"]
+            ),
+        }
+    )

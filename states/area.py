@@ -1,4 +1,5 @@
 """A Public Service Transformation Network area (DESIGN.md section 1, "Network area")."""
+
 from states.definition import Definition, Notice, T
 
 COUNCIL_OR_CASEWORKER = {"council", "caseworker"}
@@ -12,50 +13,109 @@ AREA = Definition(
     transitions=[
         # Due diligence: the automatic checks run at submission and again when the
         # assessment starts, which is refused until every check has passed.
-        T("submit", "draft", "expression_of_interest", roles=COUNCIL_OR_CASEWORKER,
-          guards=["eoi_complete"], notice=Notice("case.submitted", ("council",)),
-          effects=["run_diligence"]),
-        T("start_assessment", "expression_of_interest", "under_assessment", roles=CASEWORKER,
-          guards=["diligence_passed"], effects=["run_diligence"]),
+        T(
+            "submit",
+            "draft",
+            "expression_of_interest",
+            roles=COUNCIL_OR_CASEWORKER,
+            guards=["eoi_complete"],
+            notice=Notice("case.submitted", ("council",)),
+            effects=["run_diligence"],
+        ),
+        T(
+            "start_assessment",
+            "expression_of_interest",
+            "under_assessment",
+            roles=CASEWORKER,
+            guards=["diligence_passed"],
+            effects=["run_diligence"],
+        ),
         # As for a bid: the question is the reason, and the lead council is emailed it.
-        T("ask_clarification", "under_assessment", "clarification_requested",
-          roles={"caseworker", "assessor"}, needs_reason=True,
-          notice=Notice("case.clarification_requested", ("council",), ("caseworker",))),
+        T(
+            "ask_clarification",
+            "under_assessment",
+            "clarification_requested",
+            roles={"caseworker", "assessor"},
+            needs_reason=True,
+            notice=Notice("case.clarification_requested", ("council",), ("caseworker",)),
+        ),
         # The council may have amended its expression of interest: the rules of `submit` again.
-        T("answer", "clarification_requested", "under_assessment", roles=COUNCIL_OR_CASEWORKER,
-          guards=["eoi_complete"]),
-        T("select", "under_assessment", "selected", roles={"approver"},
-          notice=Notice("area.selected", ("council",), ("lead",))),
-        T("decline", "under_assessment", "not_selected", roles={"approver"},
-          notice=Notice("area.not_selected", ("council",), ("lead",))),
+        T(
+            "answer",
+            "clarification_requested",
+            "under_assessment",
+            roles=COUNCIL_OR_CASEWORKER,
+            guards=["eoi_complete"],
+        ),
+        T(
+            "select",
+            "under_assessment",
+            "selected",
+            roles={"approver"},
+            notice=Notice("area.selected", ("council",), ("lead",)),
+        ),
+        T(
+            "decline",
+            "under_assessment",
+            "not_selected",
+            roles={"approver"},
+            notice=Notice("area.not_selected", ("council",), ("lead",)),
+        ),
         T("onboard", "selected", "onboarding", roles=CASEWORKER),
         # Monitoring starts: the area's returns are scheduled from the programme's cadence.
-        T("activate", "onboarding", "active", roles=CASEWORKER, guards=["contribution_agreed"],
-          effects=["schedule_checkpoints"]),
-        T("suspend", "active", "suspended", roles={"caseworker", "system"},
-          notice=Notice("case.suspended", ("council",), ("escalation", "caseworker"))),
+        T(
+            "activate",
+            "onboarding",
+            "active",
+            roles=CASEWORKER,
+            guards=["contribution_agreed"],
+            effects=["schedule_checkpoints"],
+        ),
+        T(
+            "suspend",
+            "active",
+            "suspended",
+            roles={"caseworker", "system"},
+            notice=Notice("case.suspended", ("council",), ("escalation", "caseworker")),
+        ),
         # Back in monitoring: no longer at risk unless a return is still overdue.
-        T("reinstate", "suspended", "active", roles=CASEWORKER, effects=["lift_risk"],
-          notice=Notice("case.reinstated", ("council",), ("caseworker",))),
+        T(
+            "reinstate",
+            "suspended",
+            "active",
+            roles=CASEWORKER,
+            effects=["lift_risk"],
+            notice=Notice("case.reinstated", ("council",), ("caseworker",)),
+        ),
         T("complete", "active", "completed", roles=CASEWORKER),
-        T("withdraw", ("draft", "expression_of_interest", "under_assessment",
-                       "clarification_requested"), "withdrawn",
-          roles=COUNCIL_OR_CASEWORKER),
+        T(
+            "withdraw",
+            ("draft", "expression_of_interest", "under_assessment", "clarification_requested"),
+            "withdrawn",
+            roles=COUNCIL_OR_CASEWORKER,
+        ),
     ],
     state_words={
         "draft": ("Draft", "The area is still writing its expression of interest."),
-        "expression_of_interest": ("Expression of interest",
-                                   "The area has sent its expression of interest; a "
-                                   "caseworker starts the assessment."),
-        "under_assessment": ("Under assessment", "The expression of interest is being "
-                                                 "assessed; an approver selects or declines it."),
-        "clarification_requested": ("Waiting for the council's answer",
-                                    "The council has been asked a question about the "
-                                    "expression of interest and assessment waits for its "
-                                    "answer."),
+        "expression_of_interest": (
+            "Expression of interest",
+            "The area has sent its expression of interest; a caseworker starts the assessment.",
+        ),
+        "under_assessment": (
+            "Under assessment",
+            "The expression of interest is being assessed; an approver selects or declines it.",
+        ),
+        "clarification_requested": (
+            "Waiting for the council's answer",
+            "The council has been asked a question about the "
+            "expression of interest and assessment waits for its "
+            "answer.",
+        ),
         "selected": ("Selected", "The area is chosen to work with the network."),
-        "onboarding": ("Onboarding", "The area is joining the network; its contribution to "
-                                     "running costs is agreed."),
+        "onboarding": (
+            "Onboarding",
+            "The area is joining the network; its contribution to running costs is agreed.",
+        ),
         "active": ("Active", "The area works with the network and sends monitoring returns."),
         "suspended": ("Suspended", "The area's work with the network is paused."),
         "not_selected": ("Not selected", "The expression of interest is not taken forward."),
@@ -63,11 +123,15 @@ AREA = Definition(
         "withdrawn": ("Withdrawn", "The area withdrew before it was selected."),
     },
     trigger_words={
-        "submit": ("Submit the expression of interest",
-                   "Send the expression of interest to the network."),
+        "submit": (
+            "Submit the expression of interest",
+            "Send the expression of interest to the network.",
+        ),
         "start_assessment": ("Start assessment", "Begin assessing the expression of interest."),
-        "ask_clarification": ("Ask the council a question",
-                              "Pause the assessment until the council answers a question."),
+        "ask_clarification": (
+            "Ask the council a question",
+            "Pause the assessment until the council answers a question.",
+        ),
         "answer": ("Answer the question", "Send the council's answer and resume assessment."),
         "select": ("Select the area", "Choose the area to work with the network."),
         "decline": ("Do not select", "Decide not to take the expression of interest forward."),
@@ -82,16 +146,38 @@ AREA = Definition(
         "deciding": ("expression_of_interest", "under_assessment", "clarification_requested"),
         "clarifying": ("clarification_requested",),
         # From the moment interest is expressed until the area leaves the programme.
-        "contributing": ("expression_of_interest", "under_assessment", "clarification_requested",
-                         "selected", "onboarding", "active", "suspended"),
+        "contributing": (
+            "expression_of_interest",
+            "under_assessment",
+            "clarification_requested",
+            "selected",
+            "onboarding",
+            "active",
+            "suspended",
+        ),
         # The network's income: contributions of areas in the programme or that completed it.
-        "contribution_counted": ("expression_of_interest", "under_assessment",
-                                 "clarification_requested", "selected", "onboarding", "active",
-                                 "suspended", "completed"),
+        "contribution_counted": (
+            "expression_of_interest",
+            "under_assessment",
+            "clarification_requested",
+            "selected",
+            "onboarding",
+            "active",
+            "suspended",
+            "completed",
+        ),
         # An area whose expression of interest makes a later one of its lead a duplicate.
-        "standing": ("expression_of_interest", "under_assessment", "clarification_requested",
-                     "selected", "onboarding", "active", "suspended", "completed"),
-        "monitored": ("active", "suspended"),            # returns are collected
+        "standing": (
+            "expression_of_interest",
+            "under_assessment",
+            "clarification_requested",
+            "selected",
+            "onboarding",
+            "active",
+            "suspended",
+            "completed",
+        ),
+        "monitored": ("active", "suspended"),  # returns are collected
         "held": ("suspended",),
         # Work queues: whose move it is.
         "to_check": ("expression_of_interest",),

@@ -7,18 +7,40 @@ or BST as the day has it); storage, `--json`, the API and history keep ISO
 "midnight". Names are spelt out here, not taken from strftime, whose `%A`
 and `%B` follow the process's locale.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["LONDON", "in_london", "day", "long_day", "short_day", "clock", "moment",
-           "long_moment", "month"]
+__all__ = [
+    "LONDON",
+    "in_london",
+    "day",
+    "long_day",
+    "short_day",
+    "clock",
+    "moment",
+    "long_moment",
+    "month",
+]
 
 LONDON = ZoneInfo("Europe/London")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July",
-          "August", "September", "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def in_london(at: datetime) -> datetime:

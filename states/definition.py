@@ -1,4 +1,5 @@
 """A state machine declared as data, checked, and drawn from the same data."""
+
 from __future__ import annotations
 
 import threading
@@ -10,7 +11,7 @@ from states.words import EVENT_WORDS, Words, WordsLike, humanise, missing_words,
 if TYPE_CHECKING:
     from states.machine import DefinitionMachine
 
-_BUILDING = threading.Lock()      # so each definition's machine is built once, even by two threads
+_BUILDING = threading.Lock()  # so each definition's machine is built once, even by two threads
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,22 @@ class T:
     moves_funds: bool = False
     records: tuple[str, ...] = ()
 
-    def __init__(self, trigger: str, source: str | Iterable[str], dest: str, *,
-                 roles: Iterable[str] = (), guards: Iterable[str] = (),
-                 actor_rules: Iterable[str] = (), needs_reason: bool = False,
-                 lead_only: bool = True, effects: Iterable[str] = (),
-                 notice: Notice | None = None, moves_funds: bool = False,
-                 records: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        trigger: str,
+        source: str | Iterable[str],
+        dest: str,
+        *,
+        roles: Iterable[str] = (),
+        guards: Iterable[str] = (),
+        actor_rules: Iterable[str] = (),
+        needs_reason: bool = False,
+        lead_only: bool = True,
+        effects: Iterable[str] = (),
+        notice: Notice | None = None,
+        moves_funds: bool = False,
+        records: Iterable[str] = (),
+    ) -> None:
         object.__setattr__(self, "trigger", trigger)
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "dest", dest)
@@ -100,14 +111,23 @@ class Definition:
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Built by __init__ (the groups as sets) and on first use (the machine): not compared, not shown.
     _machine: DefinitionMachine | None = field(default=None, init=False, repr=False, compare=False)
-    _group_sets: Mapping[str, frozenset[str]] = field(default_factory=dict, init=False,
-                                                      repr=False, compare=False)
+    _group_sets: Mapping[str, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
-    def __init__(self, kind: str, initial: str, final: Iterable[str], transitions: Iterable[T],
-                 version: int = 1, label: str = "", *,
-                 state_words: Mapping[str, WordsLike] | None = None,
-                 trigger_words: Mapping[str, WordsLike] | None = None,
-                 groups: Mapping[str, Iterable[str]] | None = None):
+    def __init__(
+        self,
+        kind: str,
+        initial: str,
+        final: Iterable[str],
+        transitions: Iterable[T],
+        version: int = 1,
+        label: str = "",
+        *,
+        state_words: Mapping[str, WordsLike] | None = None,
+        trigger_words: Mapping[str, WordsLike] | None = None,
+        groups: Mapping[str, Iterable[str]] | None = None,
+    ):
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "initial", initial)
         object.__setattr__(self, "final", frozenset(final))
@@ -125,10 +145,12 @@ class Definition:
             if s not in order:
                 order.append(s)
         object.__setattr__(self, "states_order", tuple(order))
-        object.__setattr__(self, "groups", {name: tuple(members)
-                                            for name, members in (groups or {}).items()})
-        object.__setattr__(self, "_group_sets", {name: frozenset(members)
-                                                 for name, members in self.groups.items()})
+        object.__setattr__(
+            self, "groups", {name: tuple(members) for name, members in (groups or {}).items()}
+        )
+        object.__setattr__(
+            self, "_group_sets", {name: frozenset(members) for name, members in self.groups.items()}
+        )
         object.__setattr__(self, "_machine", None)
 
     @property
@@ -152,7 +174,8 @@ class Definition:
             with _BUILDING:
                 built = self._machine
                 if built is None:
-                    from states.machine import DefinitionMachine    # the library, on first move
+                    from states.machine import DefinitionMachine  # the library, on first move
+
                     built = DefinitionMachine(self)
                     object.__setattr__(self, "_machine", built)
         return built
@@ -162,7 +185,7 @@ class Definition:
 
     # --- words for people ---------------------------------------------------
     def state_label(self, state: str) -> str:
-        """"Under assessment" for `under_assessment`."""
+        """ "Under assessment" for `under_assessment`."""
         words = self.state_words.get(state)
         return words.label if words else humanise(state)
 
@@ -172,7 +195,7 @@ class Definition:
         return label if label[:2].isupper() else label[:1].lower() + label[1:]
 
     def trigger_label(self, trigger: str) -> str:
-        """"Ask the council a question" for `ask_clarification`; a history-only
+        """ "Ask the council a question" for `ask_clarification`; a history-only
         trigger (`score`, `remind`, `held`) by its words in states.words."""
         words = self.trigger_words.get(trigger) or EVENT_WORDS.get(trigger)
         return words.label if words else humanise(trigger)
@@ -187,8 +210,9 @@ class Definition:
 
     def words_problems(self) -> list[str]:
         """Every state and trigger without a label or sentence, and words for unknown codes."""
-        out = (missing_words(self.kind, "state", self.states, self.state_words)
-               + missing_words(self.kind, "trigger", self.triggers, self.trigger_words))
+        out = missing_words(self.kind, "state", self.states, self.state_words) + missing_words(
+            self.kind, "trigger", self.triggers, self.trigger_words
+        )
         for code in self.state_words:
             if code not in self.states:
                 out.append(f"{self.kind}: words are given for unknown state '{code}'")
@@ -196,6 +220,7 @@ class Definition:
             if code not in self.triggers:
                 out.append(f"{self.kind}: words are given for unknown trigger '{code}'")
         return out
+
     def group(self, name: str) -> tuple[str, ...]:
         """The states of group `name`, in declared order (KeyError for an unknown group)."""
         return self.groups[name]
@@ -208,9 +233,14 @@ class Definition:
         return next((t for t in self.transitions if t.trigger == trigger), None)
 
     # --- self-checks -------------------------------------------------------
-    def problems(self, known_guards: Iterable[str] = (), known_roles: Iterable[str] = (),
-                 known_effects: Iterable[str] = (), known_records: Iterable[str] = (),
-                 known_notices: Iterable[str] = ()) -> list[str]:
+    def problems(
+        self,
+        known_guards: Iterable[str] = (),
+        known_roles: Iterable[str] = (),
+        known_effects: Iterable[str] = (),
+        known_records: Iterable[str] = (),
+        known_notices: Iterable[str] = (),
+    ) -> list[str]:
         """Every fault in the definition at once, as sentences."""
         guards, roles = set(known_guards), set(known_roles)
         effects, records, notices = set(known_effects), set(known_records), set(known_notices)
@@ -231,8 +261,10 @@ class Definition:
                 if records and r not in records:
                     out.append(f"{self.kind}: '{t.trigger}' records '{r}', which is not known")
             if t.notice is not None and notices and t.notice.kind not in notices:
-                out.append(f"{self.kind}: '{t.trigger}' sends '{t.notice.kind}', which is not "
-                           f"a known message kind")
+                out.append(
+                    f"{self.kind}: '{t.trigger}' sends '{t.notice.kind}', which is not "
+                    f"a known message kind"
+                )
             for g in (*t.guards, *t.actor_rules):
                 if guards and g not in guards:
                     out.append(f"{self.kind}: guard '{g}' is not a known rule")
@@ -289,13 +321,16 @@ class Definition:
 
     def dot(self) -> str:
         """Graphviz DOT text of the same machine, for offline SVG rendering."""
-        lines = [f'digraph "{self.kind}" {{', "  rankdir=LR;",
-                 '  node [shape=box, style="rounded", fontname="Helvetica", fontsize=10];',
-                 '  edge [fontname="Helvetica", fontsize=9];',
-                 '  "__start" [shape=point, label=""];',
-                 f'  "__start" -> "{self.initial}";']
+        lines = [
+            f'digraph "{self.kind}" {{',
+            "  rankdir=LR;",
+            '  node [shape=box, style="rounded", fontname="Helvetica", fontsize=10];',
+            '  edge [fontname="Helvetica", fontsize=9];',
+            '  "__start" [shape=point, label=""];',
+            f'  "__start" -> "{self.initial}";',
+        ]
         for s in self.states:
-            shape = ', peripheries=2' if s in self.final else ''
+            shape = ", peripheries=2" if s in self.final else ""
             lines.append(f'  "{s}" [label="{self.state_label(s)}"{shape}];')
         for t in self.transitions:
             for s in t.sources:

@@ -6,6 +6,7 @@ DocumentError listing every problem, each starting with its field. A field
 that is well-formed but missing for its category is not checked here: it is a
 rule (states.rules), refused at submit with the same care.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,20 +26,49 @@ from states.words import given
 if TYPE_CHECKING:
     from states.programme import ProgrammeSpec
 
-__all__ = ["load_document", "BidApplication", "AreaApplication", "AreaPartner", "parse_bid",
-           "parse_area", "parse_return", "named_organisations", "document_fields",
-           "changed_fields", "comparison", "document_hash"]
+__all__ = [
+    "load_document",
+    "BidApplication",
+    "AreaApplication",
+    "AreaPartner",
+    "parse_bid",
+    "parse_area",
+    "parse_return",
+    "named_organisations",
+    "document_fields",
+    "changed_fields",
+    "comparison",
+    "document_hash",
+]
 
-_BID_FIELDS = ("programme", "category", "title", "lead", "partners", "amount",
-               "transitional_costs", "annual_savings", "arrangement", "innovation",
-               "further_and_faster")
-_AREA_FIELDS = ("programme", "title", "lead", "service_areas", "how_to_succeed", "partners",
-                "contribution")
+_BID_FIELDS = (
+    "programme",
+    "category",
+    "title",
+    "lead",
+    "partners",
+    "amount",
+    "transitional_costs",
+    "annual_savings",
+    "arrangement",
+    "innovation",
+    "further_and_faster",
+)
+_AREA_FIELDS = (
+    "programme",
+    "title",
+    "lead",
+    "service_areas",
+    "how_to_succeed",
+    "partners",
+    "contribution",
+)
 _KIND_WORDS = {"bids": "bids", "areas": "network areas"}
-MAX_DEPTH = 32      # lists and objects inside each other: a return needs 3, a bid 2
+MAX_DEPTH = 32  # lists and objects inside each other: a return needs 3, a bid 2
 
 
 # --- reading ---------------------------------------------------------------
+
 
 def load_document(text: str, suffix: str) -> dict[str, Any]:
     """A document's top-level object from JSON or TOML text, chosen by `suffix`.
@@ -52,10 +82,10 @@ def load_document(text: str, suffix: str) -> dict[str, Any]:
     for read in readers:
         try:
             data = read(text)
-        except ValueError as err:    # JSONDecodeError and TOMLDecodeError are ValueErrors
+        except ValueError as err:  # JSONDecodeError and TOMLDecodeError are ValueErrors
             failures.append(str(err))
             continue
-        except RecursionError:       # the parsers recurse: thousands deep never gets back here
+        except RecursionError:  # the parsers recurse: thousands deep never gets back here
             data = _TOO_DEEP
         if data is _TOO_DEEP or _deeper_than(data, MAX_DEPTH):
             raise DocumentError(f"document: nested more than {MAX_DEPTH} deep")
@@ -78,13 +108,19 @@ def _deeper_than(value: Any, limit: int) -> bool:
         if isinstance(item, (dict, list)):
             if depth > limit:
                 return True
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+            stack.extend(
+                (v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
     return False
 
 
 def _read_json(text: str) -> Any:
-    return json.loads(text, parse_float=WrittenDecimal, parse_constant=WrittenDecimal,
-                      object_pairs_hook=_no_repeats)
+    return json.loads(
+        text,
+        parse_float=WrittenDecimal,
+        parse_constant=WrittenDecimal,
+        object_pairs_hook=_no_repeats,
+    )
 
 
 def _read_toml(text: str) -> Any:
@@ -117,6 +153,7 @@ def named_organisations(data: Any) -> list[str]:
 
 # --- a bid -----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BidApplication:
     programme: str
@@ -124,7 +161,7 @@ class BidApplication:
     title: str
     lead: str
     partners: tuple[str, ...]
-    amount_pence: int | None              # None only in a draft that has not said yet
+    amount_pence: int | None  # None only in a draft that has not said yet
     transitional_costs_pence: int | None = None
     annual_savings_pence: int | None = None
     arrangement: str | None = None
@@ -134,9 +171,13 @@ class BidApplication:
 
     def to_json(self) -> dict[str, Any]:
         """The document as given, money as `"250000.00"`; absent fields left out."""
-        out: dict[str, Any] = {"programme": self.programme, "category": self.category,
-                               "title": self.title, "lead": self.lead,
-                               "partners": list(self.partners)}
+        out: dict[str, Any] = {
+            "programme": self.programme,
+            "category": self.category,
+            "title": self.title,
+            "lead": self.lead,
+            "partners": list(self.partners),
+        }
         for key in ("amount", "transitional_costs", "annual_savings"):
             pence = getattr(self, f"{key}_pence")
             if pence is not None:
@@ -149,18 +190,29 @@ class BidApplication:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "BidApplication":
         """Back from `to_json()`; the document was checked when the case was opened."""
-        return cls(programme=d["programme"], category=d["category"], title=d.get("title", ""),
-                   lead=d["lead"], partners=tuple(d.get("partners") or ()),
-                   amount_pence=_stored_money(d, "amount"),
-                   transitional_costs_pence=_stored_money(d, "transitional_costs"),
-                   annual_savings_pence=_stored_money(d, "annual_savings"),
-                   arrangement=d.get("arrangement"), innovation=d.get("innovation"),
-                   further_and_faster=d.get("further_and_faster"),
-                   extra={k: v for k, v in d.items() if k not in _BID_FIELDS})
+        return cls(
+            programme=d["programme"],
+            category=d["category"],
+            title=d.get("title", ""),
+            lead=d["lead"],
+            partners=tuple(d.get("partners") or ()),
+            amount_pence=_stored_money(d, "amount"),
+            transitional_costs_pence=_stored_money(d, "transitional_costs"),
+            annual_savings_pence=_stored_money(d, "annual_savings"),
+            arrangement=d.get("arrangement"),
+            innovation=d.get("innovation"),
+            further_and_faster=d.get("further_and_faster"),
+            extra={k: v for k, v in d.items() if k not in _BID_FIELDS},
+        )
 
 
-def parse_bid(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
-              organisations: Collection[str], draft: bool = False) -> BidApplication:
+def parse_bid(
+    data: Mapping[str, Any],
+    *,
+    programme: "ProgrammeSpec | None",
+    organisations: Collection[str],
+    draft: bool = False,
+) -> BidApplication:
     """A checked BidApplication, or one DocumentError naming every problem.
 
     A `draft` (a bid the council is still writing, on the web a page at a
@@ -171,10 +223,16 @@ def parse_bid(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
     c = _Checker(data)
     code = c.programme(programme, "bids")
     category = c.text("category", required=True)
-    if category is not None and programme is not None and programme.kind == "bids" \
-            and category not in programme.categories:
-        c.problem(f"category: {category!r} is not a category of {programme.code} "
-                  f"({', '.join(programme.categories)})")
+    if (
+        category is not None
+        and programme is not None
+        and programme.kind == "bids"
+        and category not in programme.categories
+    ):
+        c.problem(
+            f"category: {category!r} is not a category of {programme.code} "
+            f"({', '.join(programme.categories)})"
+        )
     title = c.text("title", required=not draft)
     lead = c.organisation("lead", organisations)
     partners = c.partner_codes(lead, organisations)
@@ -183,26 +241,34 @@ def parse_bid(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
         c.problem("amount: £0 is not an amount anyone can be offered")
     arrangement = c.text("arrangement")
     cat = programme.categories.get(category or "") if programme is not None else None
-    allowed = (cat.arrangements if cat is not None and cat.arrangements else ARRANGEMENTS)
+    allowed = cat.arrangements if cat is not None and cat.arrangements else ARRANGEMENTS
     if arrangement is not None and arrangement not in allowed:
         c.problem(f"arrangement: {arrangement!r} is not one of {', '.join(allowed)}")
     app = BidApplication(
-        programme=code or "", category=category or "", title=title or "", lead=lead or "",
-        partners=partners, amount_pence=amount,
+        programme=code or "",
+        category=category or "",
+        title=title or "",
+        lead=lead or "",
+        partners=partners,
+        amount_pence=amount,
         transitional_costs_pence=c.money("transitional_costs"),
-        annual_savings_pence=c.money("annual_savings"), arrangement=arrangement,
-        innovation=c.text("innovation"), further_and_faster=c.text("further_and_faster"),
-        extra=c.extra(_BID_FIELDS))
+        annual_savings_pence=c.money("annual_savings"),
+        arrangement=arrangement,
+        innovation=c.text("innovation"),
+        further_and_faster=c.text("further_and_faster"),
+        extra=c.extra(_BID_FIELDS),
+    )
     c.raise_problems()
     return app
 
 
 # --- a network area --------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class AreaPartner:
     name: str
-    evidence: str | None = None            # that the partner is bought in
+    evidence: str | None = None  # that the partner is bought in
 
 
 @dataclass(frozen=True)
@@ -218,12 +284,18 @@ class AreaApplication:
 
     def to_json(self) -> dict[str, Any]:
         """The expression of interest as given, money as `"50000.00"`."""
-        out: dict[str, Any] = {"programme": self.programme, "title": self.title,
-                               "lead": self.lead, "service_areas": list(self.service_areas)}
+        out: dict[str, Any] = {
+            "programme": self.programme,
+            "title": self.title,
+            "lead": self.lead,
+            "service_areas": list(self.service_areas),
+        }
         if self.how_to_succeed is not None:
             out["how_to_succeed"] = self.how_to_succeed
-        out["partners"] = [{"name": p.name} if p.evidence is None
-                           else {"name": p.name, "evidence": p.evidence} for p in self.partners]
+        out["partners"] = [
+            {"name": p.name} if p.evidence is None else {"name": p.name, "evidence": p.evidence}
+            for p in self.partners
+        ]
         if self.contribution_pence is not None:
             out["contribution"] = money_json(self.contribution_pence)
         return {**out, **self.extra}
@@ -231,17 +303,27 @@ class AreaApplication:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "AreaApplication":
         """Back from `to_json()`; the document was checked when the case was opened."""
-        return cls(programme=d["programme"], title=d.get("title", ""), lead=d["lead"],
-                   service_areas=tuple(d.get("service_areas") or ()),
-                   how_to_succeed=d.get("how_to_succeed"),
-                   partners=tuple(AreaPartner(p["name"], p.get("evidence"))
-                                  for p in d.get("partners") or ()),
-                   contribution_pence=_stored_money(d, "contribution"),
-                   extra={k: v for k, v in d.items() if k not in _AREA_FIELDS})
+        return cls(
+            programme=d["programme"],
+            title=d.get("title", ""),
+            lead=d["lead"],
+            service_areas=tuple(d.get("service_areas") or ()),
+            how_to_succeed=d.get("how_to_succeed"),
+            partners=tuple(
+                AreaPartner(p["name"], p.get("evidence")) for p in d.get("partners") or ()
+            ),
+            contribution_pence=_stored_money(d, "contribution"),
+            extra={k: v for k, v in d.items() if k not in _AREA_FIELDS},
+        )
 
 
-def parse_area(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
-               organisations: Collection[str], draft: bool = False) -> AreaApplication:
+def parse_area(
+    data: Mapping[str, Any],
+    *,
+    programme: "ProgrammeSpec | None",
+    organisations: Collection[str],
+    draft: bool = False,
+) -> AreaApplication:
     """A checked AreaApplication (an expression of interest), or one DocumentError;
     a `draft` may leave out its title (`eoi_complete` refuses it at submit)."""
     c = _Checker(data)
@@ -249,15 +331,22 @@ def parse_area(data: Mapping[str, Any], *, programme: "ProgrammeSpec | None",
     title = c.text("title", required=not draft)
     lead = c.organisation("lead", organisations)
     areas = c.text_list("service_areas")
-    app = AreaApplication(programme=code or "", title=title or "", lead=lead or "",
-                          service_areas=areas, how_to_succeed=c.text("how_to_succeed"),
-                          partners=c.area_partners(), contribution_pence=c.money("contribution"),
-                          extra=c.extra(_AREA_FIELDS))
+    app = AreaApplication(
+        programme=code or "",
+        title=title or "",
+        lead=lead or "",
+        service_areas=areas,
+        how_to_succeed=c.text("how_to_succeed"),
+        partners=c.area_partners(),
+        contribution_pence=c.money("contribution"),
+        extra=c.extra(_AREA_FIELDS),
+    )
     c.raise_problems()
     return app
 
 
 # --- comparing two versions of an application ------------------------------
+
 
 def document_hash(document: Mapping[str, Any]) -> str:
     """SHA-256 of a stored document's canonical JSON (keys sorted, no spaces, UTF-8):
@@ -282,15 +371,17 @@ def changed_fields(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) ->
     return [f for f in document_fields(kind, old, new) if old.get(f) != new.get(f)]
 
 
-def comparison(kind: str, old: Mapping[str, Any],
-               new: Mapping[str, Any]) -> list[dict[str, Any]]:
+def comparison(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Field by field: `{"field", "before", "after", "changed"}` for every field either holds
     (None where a version does not hold it), in the document's order."""
-    return [{"field": f, "before": old.get(f), "after": new.get(f),
-             "changed": old.get(f) != new.get(f)} for f in document_fields(kind, old, new)]
+    return [
+        {"field": f, "before": old.get(f), "after": new.get(f), "changed": old.get(f) != new.get(f)}
+        for f in document_fields(kind, old, new)
+    ]
 
 
 # --- a monitoring return ---------------------------------------------------
+
 
 def parse_return(data: Any, *, programme: "ProgrammeSpec") -> dict[str, Any]:
     """The figures of a return, money in pence; fields the programme does not declare
@@ -315,6 +406,7 @@ def parse_return(data: Any, *, programme: "ProgrammeSpec") -> dict[str, Any]:
 
 
 # --- checking --------------------------------------------------------------
+
 
 class _Checker:
     """Reads the fields of one document, collecting every problem by field name."""
@@ -342,8 +434,10 @@ class _Checker:
         if spec.code.lower() != code.lower():
             self.problem(f"programme: {code!r} was checked against {spec.code}")
         if spec.kind != kind:
-            self.problem(f"programme: {spec.code} is a programme of "
-                         f"{_KIND_WORDS.get(spec.kind, spec.kind)}, not {_KIND_WORDS[kind]}")
+            self.problem(
+                f"programme: {spec.code} is a programme of "
+                f"{_KIND_WORDS.get(spec.kind, spec.kind)}, not {_KIND_WORDS[kind]}"
+            )
         return spec.code
 
     def text(self, key: str, *, required: bool = False) -> str | None:
@@ -407,7 +501,7 @@ class _Checker:
         listed: list[Any] = given if isinstance(given, list) else []
         for i, code in enumerate(listed):
             if code not in codes or listed.index(code) != i:
-                continue                       # not text, or a repeat already reported
+                continue  # not text, or a repeat already reported
             if code not in known:
                 self.problem(f"partners[{i}]: {code!r} is not a known organisation")
             if code == lead:
@@ -438,15 +532,16 @@ class _Checker:
 
     def extra(self, known: tuple[str, ...]) -> dict[str, Any]:
         """Fields we do not model, kept as given but made JSON-safe for storage."""
-        return {key: self._plain(value, key) for key, value in self.data.items()
-                if key not in known}
+        return {
+            key: self._plain(value, key) for key, value in self.data.items() if key not in known
+        }
 
     def _plain(self, value: Any, path: str) -> Any:
         if isinstance(value, WrittenDecimal):
-            return value.written               # a number kept exactly as written
+            return value.written  # a number kept exactly as written
         if isinstance(value, Decimal):
             return str(value)
-        if isinstance(value, (date, time)):    # TOML dates and times (datetime is a date)
+        if isinstance(value, (date, time)):  # TOML dates and times (datetime is a date)
             return value.isoformat()
         if isinstance(value, str):
             return self.check_text(value, path)
@@ -454,7 +549,7 @@ class _Checker:
             return [self._plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
         if isinstance(value, Mapping):
             return {k: self._plain(v, f"{path}.{k}") for k, v in value.items()}
-        return value                           # int, bool
+        return value  # int, bool
 
 
 def _stored_money(d: Mapping[str, Any], key: str) -> int | None:

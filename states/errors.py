@@ -1,4 +1,5 @@
 """Errors raised by pure code in states/; workflow/errors.py wraps them for people."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Pure date arithmetic: working days come in as a predicate (the engine's
 calendar knows England's bank holidays), and `now` comes in as an argument.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -15,22 +16,40 @@ if TYPE_CHECKING:
     from states.programme import Monitoring
 
 LONDON = ZoneInfo("Europe/London")
-STEP_TIME = time(9, 0)            # every step falls at 09:00 London time on its day
+STEP_TIME = time(9, 0)  # every step falls at 09:00 London time on its day
 
 ACTIONS = ("open", "remind", "mark_overdue", "escalate", "suspend")
 # The checkpoint transition a step's action fires (`remind` and `suspend` fire none on it).
 ACTION_TRIGGERS = {"open": "open", "mark_overdue": "mark_overdue", "escalate": "escalate"}
 # The outbox kind of a step whose own name has no templates, by its action.
-ACTION_KINDS = {"open": "checkpoint.opened", "remind": "checkpoint.reminder",
-                "mark_overdue": "checkpoint.overdue", "suspend": "case.suspended"}
+ACTION_KINDS = {
+    "open": "checkpoint.opened",
+    "remind": "checkpoint.reminder",
+    "mark_overdue": "checkpoint.overdue",
+    "suspend": "case.suspended",
+}
 AUDIENCES = ("council", "escalation", "caseworker", "lead", "director")
 CATCH_UP_POLICIES = ("all", "latest")
 
 IsWorkingDay = Callable[[date], bool]
 
-__all__ = ["LadderStep", "StepDue", "DEFAULT_LADDER", "STANDARD_STEPS", "ACTIONS", "AUDIENCES",
-           "CATCH_UP_POLICIES", "LONDON", "add_months", "roll_forward", "due_dates", "step_day",
-           "step_moments", "plan_catch_up", "ladder_problems"]
+__all__ = [
+    "LadderStep",
+    "StepDue",
+    "DEFAULT_LADDER",
+    "STANDARD_STEPS",
+    "ACTIONS",
+    "AUDIENCES",
+    "CATCH_UP_POLICIES",
+    "LONDON",
+    "add_months",
+    "roll_forward",
+    "due_dates",
+    "step_day",
+    "step_moments",
+    "plan_catch_up",
+    "ladder_problems",
+]
 
 
 @dataclass(frozen=True)
@@ -40,14 +59,14 @@ class LadderStep:
 
     name: str
     offset_days: int
-    _: KW_ONLY                    # the rest by keyword: a ladder reads like the table it is
+    _: KW_ONLY  # the rest by keyword: a ladder reads like the table it is
     action: str
     working_days: bool = False
-    level: int = 0                # the escalation level this step reaches; 0 otherwise
-    at_risk: bool = False         # the case is flagged at risk when this step is done
+    level: int = 0  # the escalation level this step reaches; 0 otherwise
+    at_risk: bool = False  # the case is flagged at risk when this step is done
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
-    label: str = ""               # words for people (DESIGN.md section 12): "First escalation"
+    label: str = ""  # words for people (DESIGN.md section 12): "First escalation"
     sentence: str = ""
 
     @property
@@ -63,26 +82,62 @@ class LadderStep:
 
 # DESIGN.md section 2's table, exactly.
 DEFAULT_LADDER: tuple[LadderStep, ...] = (
-    LadderStep("opened", -14, action="open", to=("council",), label="Return opens",
-               sentence="The return opens and the council is told what is asked and by when."),
-    LadderStep("reminder", -3, working_days=True, action="remind", to=("council",),
-               label="Reminder",
-               sentence="The council is reminded that the return is due in a few working days."),
-    LadderStep("overdue", 1, action="mark_overdue", to=("council",), cc=("caseworker",),
-               label="Overdue notice",
-               sentence="The return is marked overdue and the council told, copying the "
-                        "caseworker."),
-    LadderStep("escalated_1", 7, action="escalate", level=1, to=("escalation",), cc=("lead",),
-               label="First escalation",
-               sentence="The missing return is raised with the council's chief executive or "
-                        "s151 officer."),
-    LadderStep("escalated_2", 21, action="escalate", level=2, at_risk=True,
-               to=("director",), cc=("escalation", "lead"), label="Second escalation",
-               sentence="The missing return is raised with the programme director and the "
-                        "case is flagged at risk."),
-    LadderStep("suspended", 28, action="suspend",
-               to=("council", "escalation", "caseworker", "lead", "director"),
-               label="Suspension", sentence="The case is suspended and its payments held."),
+    LadderStep(
+        "opened",
+        -14,
+        action="open",
+        to=("council",),
+        label="Return opens",
+        sentence="The return opens and the council is told what is asked and by when.",
+    ),
+    LadderStep(
+        "reminder",
+        -3,
+        working_days=True,
+        action="remind",
+        to=("council",),
+        label="Reminder",
+        sentence="The council is reminded that the return is due in a few working days.",
+    ),
+    LadderStep(
+        "overdue",
+        1,
+        action="mark_overdue",
+        to=("council",),
+        cc=("caseworker",),
+        label="Overdue notice",
+        sentence="The return is marked overdue and the council told, copying the caseworker.",
+    ),
+    LadderStep(
+        "escalated_1",
+        7,
+        action="escalate",
+        level=1,
+        to=("escalation",),
+        cc=("lead",),
+        label="First escalation",
+        sentence="The missing return is raised with the council's chief executive or s151 officer.",
+    ),
+    LadderStep(
+        "escalated_2",
+        21,
+        action="escalate",
+        level=2,
+        at_risk=True,
+        to=("director",),
+        cc=("escalation", "lead"),
+        label="Second escalation",
+        sentence="The missing return is raised with the programme director and the "
+        "case is flagged at risk.",
+    ),
+    LadderStep(
+        "suspended",
+        28,
+        action="suspend",
+        to=("council", "escalation", "caseworker", "lead", "director"),
+        label="Suspension",
+        sentence="The case is suspended and its payments held.",
+    ),
 )
 STANDARD_STEPS = {step.name: step for step in DEFAULT_LADDER}
 
@@ -108,7 +163,7 @@ def add_months(d: date, months: int) -> date:
 
 def roll_forward(d: date, is_working_day: IsWorkingDay) -> date:
     """`d` itself if it is a working day, else the next one."""
-    for _ in range(366):          # a year with no working day is a broken predicate
+    for _ in range(366):  # a year with no working day is a broken predicate
         if is_working_day(d):
             return d
         d += timedelta(days=1)
@@ -143,21 +198,33 @@ def step_day(due: date, step: LadderStep, is_working_day: IsWorkingDay) -> date:
     return day
 
 
-def step_moments(due: date, ladder: Sequence[LadderStep], is_working_day: IsWorkingDay,
-                 tz: ZoneInfo = LONDON) -> list[tuple[LadderStep, datetime]]:
+def step_moments(
+    due: date, ladder: Sequence[LadderStep], is_working_day: IsWorkingDay, tz: ZoneInfo = LONDON
+) -> list[tuple[LadderStep, datetime]]:
     """Each step at 09:00 `tz` on its day, as an aware UTC datetime, earliest first.
 
     09:00 is never inside a London clock change (those happen at 01:00 and
     02:00), so the local time always exists and is unambiguous.
     """
-    moments = [(step, datetime.combine(step_day(due, step, is_working_day), STEP_TIME, tz)
-                .astimezone(timezone.utc)) for step in ladder]
+    moments = [
+        (
+            step,
+            datetime.combine(step_day(due, step, is_working_day), STEP_TIME, tz).astimezone(
+                timezone.utc
+            ),
+        )
+        for step in ladder
+    ]
     # sorted() is stable, so two steps at one moment keep the ladder's order.
     return sorted(moments, key=lambda pair: pair[1])
 
 
-def plan_catch_up(pending: Sequence[tuple[LadderStep, datetime]], now: datetime, policy: str,
-                  tz: ZoneInfo = LONDON) -> list[StepDue]:
+def plan_catch_up(
+    pending: Sequence[tuple[LadderStep, datetime]],
+    now: datetime,
+    policy: str,
+    tz: ZoneInfo = LONDON,
+) -> list[StepDue]:
     """The not-yet-done steps whose moment is at or before `now`, in order.
 
     With `all` every one is sent; with `latest` only the last is sent and the
@@ -171,9 +238,10 @@ def plan_catch_up(pending: Sequence[tuple[LadderStep, datetime]], now: datetime,
     today = now.astimezone(tz).date()
     due = [(step, at) for step, at in pending if at <= now]
     last = len(due) - 1
-    return [StepDue(step, at, late=today > at.astimezone(tz).date(),
-                    send=policy == "all" or i == last)
-            for i, (step, at) in enumerate(due)]
+    return [
+        StepDue(step, at, late=today > at.astimezone(tz).date(), send=policy == "all" or i == last)
+        for i, (step, at) in enumerate(due)
+    ]
 
 
 def ladder_problems(ladder: Sequence[LadderStep], path: str = "ladder") -> list[str]:
@@ -198,8 +266,9 @@ def ladder_problems(ladder: Sequence[LadderStep], path: str = "ladder") -> list[
         if not step.to:
             out.append(f"{at}.to: no one to send it to")
         if (step.action == "open") != (i == 0):
-            out.append(f"{at}.action: the first step, and only the first, opens the return "
-                       f"(action \"open\")")
+            out.append(
+                f'{at}.action: the first step, and only the first, opens the return (action "open")'
+            )
         if step.action == "mark_overdue":
             if seen_overdue:
                 out.append(f"{at}.action: the return is already marked overdue by an earlier step")
@@ -210,8 +279,10 @@ def ladder_problems(ladder: Sequence[LadderStep], path: str = "ladder") -> list[
             if not seen_overdue:
                 out.append(f"{at}.action: escalate needs an earlier mark_overdue step")
             if step.level <= last_level:
-                out.append(f"{at}.level: {step.level} does not rise above the previous "
-                           f"escalation level {last_level}")
+                out.append(
+                    f"{at}.level: {step.level} does not rise above the previous "
+                    f"escalation level {last_level}"
+                )
             last_level = max(last_level, step.level)
         elif step.level:
             out.append(f"{at}.level: only an escalate step reaches an escalation level")
@@ -227,17 +298,20 @@ def _order_problems(ladder: Sequence[LadderStep], path: str) -> list[str]:
     in order for every weekday stays in order unless bank holidays pile up
     beyond the gaps between its steps.
     """
+
     def weekday(d: date) -> bool:
         return d.weekday() < 5
 
     out: list[str] = []
-    sample = date(2013, 7, 1)     # a Monday in a month with no bank holiday
+    sample = date(2013, 7, 1)  # a Monday in a month with no bank holiday
     for i in range(1, len(ladder)):
         earlier, later = ladder[i - 1], ladder[i]
         for shift in range(7):
             due = roll_forward(sample + timedelta(days=shift), weekday)
             if step_day(due, later, weekday) <= step_day(due, earlier, weekday):
-                out.append(f"{path}[{i}].offset_days: {later.name} does not come after "
-                           f"{earlier.name} (steps must be in strictly increasing time)")
+                out.append(
+                    f"{path}[{i}].offset_days: {later.name} does not come after "
+                    f"{earlier.name} (steps must be in strictly increasing time)"
+                )
                 break
     return out

@@ -4,6 +4,7 @@ A float never holds money. Documents are read with `parse_float=Decimal`, so an
 amount arrives as an `int`, a `Decimal` or a `str`; `parse_money` turns each
 into whole pence or refuses it naming the field (DESIGN.md section 7).
 """
+
 from __future__ import annotations
 
 import re
@@ -11,15 +12,39 @@ from decimal import Decimal
 
 from states.errors import DocumentError
 
-__all__ = ["parse_money", "pounds", "money_json", "from_json", "for_people", "MONEY_FIELDS",
-           "WrittenDecimal", "MAX_PENCE"]
+__all__ = [
+    "parse_money",
+    "pounds",
+    "money_json",
+    "from_json",
+    "for_people",
+    "MONEY_FIELDS",
+    "WrittenDecimal",
+    "MAX_PENCE",
+]
 
 # The fields that hold money, in documents, returns and every face's output: JSON keeps
 # "250000.00" for scripts; the command line and the web show people "£250,000".
-MONEY_FIELDS = frozenset({"amount", "fund", "committed", "remaining", "running_total",
-                          "contribution", "esg_allocation", "transitional_costs",
-                          "annual_savings", "spend_to_date", "savings_to_date",
-                          "paid", "recovering", "eligible", "recover", "was"})
+MONEY_FIELDS = frozenset(
+    {
+        "amount",
+        "fund",
+        "committed",
+        "remaining",
+        "running_total",
+        "contribution",
+        "esg_allocation",
+        "transitional_costs",
+        "annual_savings",
+        "spend_to_date",
+        "savings_to_date",
+        "paid",
+        "recovering",
+        "eligible",
+        "recover",
+        "was",
+    }
+)
 
 # ASCII digits only: `\d` would also take Arabic-Indic or full-width digits.
 _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
@@ -50,7 +75,7 @@ class WrittenDecimal(Decimal):
 
 def parse_money(value: object, field: str) -> int:
     """Whole pence from an int, a Decimal or a string of pounds; DocumentError otherwise."""
-    if isinstance(value, bool):                  # bool is an int subclass: True is not £1
+    if isinstance(value, bool):  # bool is an int subclass: True is not £1
         raise DocumentError(f"{field}: {value!r} {_RULE}")
     if isinstance(value, int):
         if value < 0:

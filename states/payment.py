@@ -12,6 +12,7 @@ history chain carrying the payment (`P2`), as a return's carry `Q2`:
 variation of the award re-plans the payments not yet paid (`replan`): an
 approved one goes back to be approved again at its new amount.
 """
+
 from decimal import ROUND_FLOOR, Decimal
 
 from states.definition import Definition, Notice, T
@@ -24,8 +25,13 @@ PAYMENT = Definition(
     transitions=[
         T("approve", "due", "approved", roles={"approver"}, actor_rules=["not_the_caseworker"]),
         # The lead council hears of every payment made; its caseworker is copied in.
-        T("pay", "approved", "paid", roles={"finance"},
-          notice=Notice("payment.paid", ("council",), ("caseworker",))),
+        T(
+            "pay",
+            "approved",
+            "paid",
+            roles={"finance"},
+            notice=Notice("payment.paid", ("council",), ("caseworker",)),
+        ),
         T("hold", ("due", "approved"), "held", roles={"caseworker", "system"}, needs_reason=True),
         T("release", "held", "due", roles={"caseworker", "system"}),
         T("cancel", ("due", "approved", "held"), "cancelled", roles={"system"}),
@@ -36,34 +42,49 @@ PAYMENT = Definition(
     state_words={
         "due": ("Due", "The tranche's event has happened; an approver approves the payment."),
         "approved": ("Approved", "An approver approved the payment; finance pays it."),
-        "paid": ("Paid", "Finance paid the money to the lead council, with a remittance "
-                         "reference."),
-        "held": ("Held", "The payment is held (the case is suspended, or a caseworker held "
-                         "it) and cannot be paid until it is released."),
-        "cancelled": ("Cancelled", "The payment will not be made: the award was terminated "
-                                   "or declined."),
+        "paid": (
+            "Paid",
+            "Finance paid the money to the lead council, with a remittance reference.",
+        ),
+        "held": (
+            "Held",
+            "The payment is held (the case is suspended, or a caseworker held "
+            "it) and cannot be paid until it is released.",
+        ),
+        "cancelled": (
+            "Cancelled",
+            "The payment will not be made: the award was terminated or declined.",
+        ),
     },
     trigger_words={
-        "approve": ("Approve the payment", "Agree that the payment may be made; an approver "
-                                           "who is not the case's caseworker does this."),
-        "pay": ("Record the payment", "Finance records the money paid, with the remittance "
-                                      "reference."),
+        "approve": (
+            "Approve the payment",
+            "Agree that the payment may be made; an approver "
+            "who is not the case's caseworker does this.",
+        ),
+        "pay": (
+            "Record the payment",
+            "Finance records the money paid, with the remittance reference.",
+        ),
         "hold": ("Hold the payment", "Stop the payment being made until it is released."),
-        "release": ("Release the payment", "Let a held payment go ahead: it is due again "
-                                           "and needs approving."),
-        "cancel": ("Cancel the payment", "The payment will not be made because the award "
-                                         "ended."),
-        "replan": ("Re-plan the payment", "The award changed, so the payment's amount was "
-                                          "worked out again."),
+        "release": (
+            "Release the payment",
+            "Let a held payment go ahead: it is due again and needs approving.",
+        ),
+        "cancel": ("Cancel the payment", "The payment will not be made because the award ended."),
+        "replan": (
+            "Re-plan the payment",
+            "The award changed, so the payment's amount was worked out again.",
+        ),
     },
     groups={
-        "unpaid": ("due", "approved", "held"),           # a re-plan may change these
-        "payable": ("approved",),                        # finance's inbox
-        "to_approve": ("due",),                          # an approver's inbox
-        "holdable": ("due", "approved"),                 # the case's suspension holds these
+        "unpaid": ("due", "approved", "held"),  # a re-plan may change these
+        "payable": ("approved",),  # finance's inbox
+        "to_approve": ("due",),  # an approver's inbox
+        "holdable": ("due", "approved"),  # the case's suspension holds these
         "on_hold": ("held",),
-        "settled": ("paid",),                            # money that left the fund
-        "live": ("due", "approved", "held", "paid"),     # counted against the award
+        "settled": ("paid",),  # money that left the fund
+        "live": ("due", "approved", "held", "paid"),  # counted against the award
         "as_listed": ("due", "approved", "held", "paid", "cancelled"),
         # How a page colours the state (it always shows the name too).
         "going_well": ("paid", "approved"),
@@ -74,8 +95,11 @@ PAYMENT = Definition(
 )
 
 
-def tranche_amounts(award_pence: int, shares: "list[Decimal] | tuple[Decimal, ...]",
-                    fixed: "dict[int, int] | None" = None) -> list[int]:
+def tranche_amounts(
+    award_pence: int,
+    shares: "list[Decimal] | tuple[Decimal, ...]",
+    fixed: "dict[int, int] | None" = None,
+) -> list[int]:
     """Each tranche's amount in pence, for an award of `award_pence`.
 
     `shares` are the schedule's percentages (adding up to 100); `fixed` gives

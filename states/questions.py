@@ -10,6 +10,7 @@ called, asked and hinted is here, in words for people (DESIGN.md section 12),
 with the words of the arrangement codes. `answers` turns a stored document into
 the lines people read on "check your answers" and in the receipt email.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,30 +20,45 @@ from states.money import MONEY_FIELDS, for_people, pounds
 from states.programme import ARRANGEMENTS, STATABLE_FIELDS, ProgrammeSpec
 from states.words import Words, humanise, words_table
 
-__all__ = ["Question", "FIELD_WORDS", "ARRANGEMENT_WORDS", "arrangement_label", "questions",
-           "first_question", "answers", "field_label", "KIND_OF_PROGRAMME"]
+__all__ = [
+    "Question",
+    "FIELD_WORDS",
+    "ARRANGEMENT_WORDS",
+    "arrangement_label",
+    "questions",
+    "first_question",
+    "answers",
+    "field_label",
+    "KIND_OF_PROGRAMME",
+]
 
 # The case kind a programme of each kind takes applications for.
 KIND_OF_PROGRAMME = {"bids": "bid", "areas": "area"}
 
 # Each field of an application: the label people read beside its answer, and its question.
-FIELD_WORDS: Mapping[str, Words] = words_table({
-    "category": ("Kind of award", "Which kind of award are you bidding for?"),
-    "title": ("Title", "What is the title of your application?"),
-    "partners": ("Partners", "Which organisations are your partners?"),
-    "amount": ("Amount asked for", "How much are you asking for?"),
-    "transitional_costs": ("Transitional costs", "What are the estimated transitional costs?"),
-    "annual_savings": ("Annual savings", "What savings do you expect each year?"),
-    "arrangement": ("Kind of shared arrangement", "What kind of shared arrangement is it?"),
-    "innovation": ("What is innovative", "What is innovative about your proposal?"),
-    "further_and_faster": ("Further and faster",
-                           "How will you go further and faster than you already plan to?"),
-    "service_areas": ("Service areas", "Which service areas will you reform?"),
-    "how_to_succeed": ("How you will succeed", "How can your area succeed?"),
-    "contribution": ("Contribution offered",
-                     "What will you contribute to the network's running costs?"),
-    "evidence": ("Evidence files", "Attach evidence"),
-})
+FIELD_WORDS: Mapping[str, Words] = words_table(
+    {
+        "category": ("Kind of award", "Which kind of award are you bidding for?"),
+        "title": ("Title", "What is the title of your application?"),
+        "partners": ("Partners", "Which organisations are your partners?"),
+        "amount": ("Amount asked for", "How much are you asking for?"),
+        "transitional_costs": ("Transitional costs", "What are the estimated transitional costs?"),
+        "annual_savings": ("Annual savings", "What savings do you expect each year?"),
+        "arrangement": ("Kind of shared arrangement", "What kind of shared arrangement is it?"),
+        "innovation": ("What is innovative", "What is innovative about your proposal?"),
+        "further_and_faster": (
+            "Further and faster",
+            "How will you go further and faster than you already plan to?",
+        ),
+        "service_areas": ("Service areas", "Which service areas will you reform?"),
+        "how_to_succeed": ("How you will succeed", "How can your area succeed?"),
+        "contribution": (
+            "Contribution offered",
+            "What will you contribute to the network's running costs?",
+        ),
+        "evidence": ("Evidence files", "Attach evidence"),
+    }
+)
 
 _HINTS = {
     "title": "A short name people will know the application by.",
@@ -50,18 +66,19 @@ _HINTS = {
     "annual_savings": "In pounds a year, once the change is made.",
     "innovation": "What is new about it, for your councils or for anyone.",
     "further_and_faster": "What the award lets you do beyond what you already plan.",
-    "service_areas": "Put each service area on a line of its own, for example troubled "
-                     "families.",
+    "service_areas": "Put each service area on a line of its own, for example troubled families.",
     "how_to_succeed": "Why your area is ready, and who will lead the work.",
     "contribution": "In pounds: the amount you propose; it is agreed with you later.",
 }
 
-ARRANGEMENT_WORDS: Mapping[str, Words] = words_table({
-    "linked_it": ("Linked IT", "Councils sharing IT systems."),
-    "joint_procurement": ("Joint procurement", "Councils buying together."),
-    "joint_contracting": ("Joint contracting", "Councils contracting services together."),
-    "other": ("Another kind of arrangement", "An arrangement of another kind."),
-})
+ARRANGEMENT_WORDS: Mapping[str, Words] = words_table(
+    {
+        "linked_it": ("Linked IT", "Councils sharing IT systems."),
+        "joint_procurement": ("Joint procurement", "Councils buying together."),
+        "joint_contracting": ("Joint contracting", "Councils contracting services together."),
+        "other": ("Another kind of arrangement", "An arrangement of another kind."),
+    }
+)
 
 
 def arrangement_label(code: str) -> str:
@@ -70,7 +87,7 @@ def arrangement_label(code: str) -> str:
 
 
 def field_label(name: str) -> str:
-    """"Transitional costs" for `transitional_costs`."""
+    """ "Transitional costs" for `transitional_costs`."""
     found = FIELD_WORDS.get(name)
     return found.label if found else humanise(name)
 
@@ -79,14 +96,14 @@ def field_label(name: str) -> str:
 class Question:
     """One page: the document field it asks, how it is answered, and what people read."""
 
-    name: str               # the document's field; also the page's address and the input's id
-    kind: str               # choice | text | long_text | money | organisations | lines | area_partners
-    title: str              # the question, the page's heading
-    label: str              # beside the answer on "check your answers"
+    name: str  # the document's field; also the page's address and the input's id
+    kind: str  # choice | text | long_text | money | organisations | lines | area_partners
+    title: str  # the question, the page's heading
+    label: str  # beside the answer on "check your answers"
     hint: str = ""
-    choices: tuple[tuple[str, str, str], ...] = ()     # (code, label, sentence)
+    choices: tuple[tuple[str, str, str], ...] = ()  # (code, label, sentence)
     required: bool = True
-    least: int = 0          # at least this many (partners, service areas)
+    least: int = 0  # at least this many (partners, service areas)
 
 
 def _money_hint(spec: ProgrammeSpec, category: str | None) -> str:
@@ -101,8 +118,10 @@ def _money_hint(spec: ProgrammeSpec, category: str | None) -> str:
     elif found.min_pence is not None:
         band = f"at least {pounds(found.min_pence)}"
     elif found.esg_share is not None:
-        band = f"up to {format((found.esg_share * 100).normalize(), 'f')}% of your Efficiency " \
-               f"Support Grant allocation"
+        band = (
+            f"up to {format((found.esg_share * 100).normalize(), 'f')}% of your Efficiency "
+            f"Support Grant allocation"
+        )
     else:
         return rule
     return f"A {spec.category_label(category or '')} award is {band}. {rule}"
@@ -110,20 +129,38 @@ def _money_hint(spec: ProgrammeSpec, category: str | None) -> str:
 
 def _question(name: str, kind: str, *, hint: str | None = None, **more: Any) -> Question:
     words = FIELD_WORDS[name]
-    return Question(name, kind, words.sentence, words.label,
-                    _HINTS.get(name, "") if hint is None else hint, **more)
+    return Question(
+        name,
+        kind,
+        words.sentence,
+        words.label,
+        _HINTS.get(name, "") if hint is None else hint,
+        **more,
+    )
 
 
 def _statable(name: str, spec: ProgrammeSpec, category: str | None) -> Question:
     if name in MONEY_FIELDS:
-        return _question(name, "money", hint=f"{_HINTS.get(name, '')} In pounds: digits with "
-                                             f"at most two decimals.".strip())
+        return _question(
+            name,
+            "money",
+            hint=f"{_HINTS.get(name, '')} In pounds: digits with at most two decimals.".strip(),
+        )
     if name == "arrangement":
         found = spec.categories.get(category or "")
         codes = found.arrangements if found is not None and found.arrangements else ARRANGEMENTS
-        return _question(name, "choice", choices=tuple(
-            (c, arrangement_label(c), ARRANGEMENT_WORDS[c].sentence if c in ARRANGEMENT_WORDS
-             else "") for c in codes))
+        return _question(
+            name,
+            "choice",
+            choices=tuple(
+                (
+                    c,
+                    arrangement_label(c),
+                    ARRANGEMENT_WORDS[c].sentence if c in ARRANGEMENT_WORDS else "",
+                )
+                for c in codes
+            ),
+        )
     return _question(name, "long_text")
 
 
@@ -135,22 +172,36 @@ def questions(spec: ProgrammeSpec, category: str | None = None) -> list[Question
             _question("title", "text"),
             _question("service_areas", "lines", least=needs.min_service_areas),
             _question("how_to_succeed", "long_text"),
-            _question("partners", "area_partners", least=needs.min_partners,
-                      hint=f"Name at least {needs.min_partners} partner bodies, each with the "
-                           f"evidence that it is bought in (a signed letter, a board minute)."),
+            _question(
+                "partners",
+                "area_partners",
+                least=needs.min_partners,
+                hint=f"Name at least {needs.min_partners} partner bodies, each with the "
+                f"evidence that it is bought in (a signed letter, a board minute).",
+            ),
             _question("contribution", "money", required=False),
         ]
     found = spec.categories.get(category or "")
     least = found.min_partner_councils if found is not None else 0
-    partner_hint = (f"Choose at least {least} other council{'s' if least != 1 else ''}."
-                    if least else "Choose every organisation working with you on it, if any.")
+    partner_hint = (
+        f"Choose at least {least} other council{'s' if least != 1 else ''}."
+        if least
+        else "Choose every organisation working with you on it, if any."
+    )
     out = [
-        _question("category", "choice", hint="", choices=tuple(
-            (code, spec.category_label(code), spec.category_sentence(code))
-            for code in spec.categories)),
+        _question(
+            "category",
+            "choice",
+            hint="",
+            choices=tuple(
+                (code, spec.category_label(code), spec.category_sentence(code))
+                for code in spec.categories
+            ),
+        ),
         _question("title", "text"),
-        _question("partners", "organisations", hint=partner_hint, required=bool(least),
-                  least=least),
+        _question(
+            "partners", "organisations", hint=partner_hint, required=bool(least), least=least
+        ),
         _question("amount", "money", hint=_money_hint(spec, category)),
     ]
     required = found.required_fields if found is not None else ()
@@ -171,18 +222,19 @@ _ASKED: dict[tuple[int, str | None], tuple[ProgrammeSpec, tuple[Question, ...]]]
 
 def _asked(spec: ProgrammeSpec, category: Any) -> tuple[Question, ...]:
     if category is not None and not isinstance(category, str):
-        return tuple(questions(spec, category))          # a malformed document: not kept
+        return tuple(questions(spec, category))  # a malformed document: not kept
     key = (id(spec), category)
     found = _ASKED.get(key)
-    if found is None or found[0] is not spec:            # the id of a file parsed anew
+    if found is None or found[0] is not spec:  # the id of a file parsed anew
         if len(_ASKED) > 256:
             _ASKED.clear()
         found = _ASKED[key] = (spec, tuple(questions(spec, category)))
     return found[1]
 
 
-def answers(spec: ProgrammeSpec, document: Mapping[str, Any],
-            names: Mapping[str, str]) -> list[tuple[str, str, str]]:
+def answers(
+    spec: ProgrammeSpec, document: Mapping[str, Any], names: Mapping[str, str]
+) -> list[tuple[str, str, str]]:
     """(field, label, answer as people read it) for each question, in the questions' order;
     an answer not given yet is "". `names` are organisations' names by code."""
     out: list[tuple[str, str, str]] = []
@@ -206,6 +258,9 @@ def _shown(q: Question, value: Any, spec: ProgrammeSpec, names: Mapping[str, str
     if q.kind == "lines":
         return "\n".join(str(v) for v in value)
     if q.kind == "area_partners":
-        return "\n".join(f"{p.get('name')}" + (f": {p['evidence']}" if p.get("evidence") else "")
-                         for p in value if isinstance(p, Mapping))
+        return "\n".join(
+            f"{p.get('name')}" + (f": {p['evidence']}" if p.get("evidence") else "")
+            for p in value
+            if isinstance(p, Mapping)
+        )
     return str(value)

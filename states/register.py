@@ -7,6 +7,7 @@ found by its 360Giving org-id when it has one (`GB-LAE-` and the register's
 key), else by its name, official or short, as the councils stood on
 REGISTER_DAY.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,10 +18,16 @@ from datetime import date
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["Council", "REGISTER_DAY", "ORG_ID_PREFIX", "council_named", "council_keyed",
-           "normalise"]
+__all__ = [
+    "Council",
+    "REGISTER_DAY",
+    "ORG_ID_PREFIX",
+    "council_named",
+    "council_keyed",
+    "normalise",
+]
 
-REGISTER_DAY = date(2013, 4, 1)      # councils as they were when the programmes ran
+REGISTER_DAY = date(2013, 4, 1)  # councils as they were when the programmes ran
 ORG_ID_PREFIX = "GB-LAE-"
 
 
@@ -46,10 +53,16 @@ def normalise(name: str) -> str:
 @lru_cache(maxsize=1)
 def _councils() -> tuple[Council, ...]:
     text = (resources.files("states") / "reference" / "local-authority-eng.csv").read_text("utf-8")
-    return tuple(Council(row["key"], row["name"], row["official-name"],
-                         date.fromisoformat(row["start-date"]) if row["start-date"] else None,
-                         date.fromisoformat(row["end-date"]) if row["end-date"] else None)
-                 for row in csv.DictReader(io.StringIO(text)))
+    return tuple(
+        Council(
+            row["key"],
+            row["name"],
+            row["official-name"],
+            date.fromisoformat(row["start-date"]) if row["start-date"] else None,
+            date.fromisoformat(row["end-date"]) if row["end-date"] else None,
+        )
+        for row in csv.DictReader(io.StringIO(text))
+    )
 
 
 @lru_cache(maxsize=1)
@@ -71,5 +84,5 @@ def council_keyed(org_id: str, on: date = REGISTER_DAY) -> Council | None:
     """The council whose 360Giving org-id is `org_id` (GB-LAE-BIR) and that existed on `on`."""
     if not org_id.upper().startswith(ORG_ID_PREFIX):
         return None
-    key = org_id[len(ORG_ID_PREFIX):].upper()
+    key = org_id[len(ORG_ID_PREFIX) :].upper()
     return next((c for c in _councils() if c.key == key and c.existed_on(on)), None)

@@ -12,7 +12,14 @@ CASE_ROLES: frozenset[str] = frozenset(
 # When a person holds several roles allowed for one trigger, history records
 # the first of these that fits, so the row names the capacity they acted in.
 ROLE_PREFERENCE: tuple[str, ...] = (
-    "council", "caseworker", "assessor", "approver", "finance", "system", "admin", "auditor",
+    "council",
+    "caseworker",
+    "assessor",
+    "approver",
+    "finance",
+    "system",
+    "admin",
+    "auditor",
 )
 
 # Actions that are not transitions but still change a case, and who may take
@@ -33,5 +40,5 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # an approver decides it (states.variation's transitions).
     "propose_variation": frozenset({"council", "caseworker"}),
     "record_diligence": frozenset({"caseworker"}),
-    "review": frozenset({"caseworker"}),          # record an annual review's decision
+    "review": frozenset({"caseworker"}),  # record an annual review's decision
 }

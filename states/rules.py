@@ -4,6 +4,7 @@ A rule takes the Facts the engine gathered and returns every violation as a
 sentence a caseworker can act on; an empty list means allowed. The numbers
 come from the programme file (facts.programme), never from this module.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
@@ -16,16 +17,39 @@ from states.facts import FACT_GROUPS, Facts, Score
 from states.money import pounds
 
 Rule = Callable[[Facts], list[str]]
-MAX_SCORE = 5                     # each criterion is scored 0-5 (DESIGN.md section 1)
+MAX_SCORE = 5  # each criterion is scored 0-5 (DESIGN.md section 1)
 
-__all__ = ["RULES", "ACTOR_RULES", "Rule", "reads", "facts_read", "MAX_SCORE", "weighted_score", "combined_score",
-           "score_problems",
-           "meets_category_rules", "within_fund", "within_category_count", "has_two_scores",
-           "no_conflicted_assessor", "scores_agree", "eoi_complete", "contribution_agreed",
-           "all_checkpoints_accepted", "return_complete", "did_not_assess",
-           "not_the_caseworker", "diligence_passed", "countersignatures_missing",
-           "needs_countersignature", "countersigned", "may_countersign", "did_not_countersign",
-           "variation_needs_countersignature", "variation_countersigned"]
+__all__ = [
+    "RULES",
+    "ACTOR_RULES",
+    "Rule",
+    "reads",
+    "facts_read",
+    "MAX_SCORE",
+    "weighted_score",
+    "combined_score",
+    "score_problems",
+    "meets_category_rules",
+    "within_fund",
+    "within_category_count",
+    "has_two_scores",
+    "no_conflicted_assessor",
+    "scores_agree",
+    "eoi_complete",
+    "contribution_agreed",
+    "all_checkpoints_accepted",
+    "return_complete",
+    "did_not_assess",
+    "not_the_caseworker",
+    "diligence_passed",
+    "countersignatures_missing",
+    "needs_countersignature",
+    "countersigned",
+    "may_countersign",
+    "did_not_countersign",
+    "variation_needs_countersignature",
+    "variation_countersigned",
+]
 
 # How a rule names a field a category requires, for the caseworker reading it.
 _FIELD_WORDS = {
@@ -39,8 +63,10 @@ _FIELD_WORDS = {
 _KIND_WORDS = {"fire": "a fire authority", "agency": "an agency"}
 
 # Money fields are held in pence on the application.
-_ATTRIBUTE = {"transitional_costs": "transitional_costs_pence",
-              "annual_savings": "annual_savings_pence"}
+_ATTRIBUTE = {
+    "transitional_costs": "transitional_costs_pence",
+    "annual_savings": "annual_savings_pence",
+}
 
 
 def reads(*groups: str) -> Callable[[Rule], Rule]:
@@ -50,8 +76,9 @@ def reads(*groups: str) -> Callable[[Rule], Rule]:
         raise ValueError(f"unknown groups of facts: {', '.join(unknown)}")
 
     def declare(rule: Rule) -> Rule:
-        rule.reads = frozenset(groups)      # type: ignore[attr-defined]
+        rule.reads = frozenset(groups)  # type: ignore[attr-defined]
         return rule
+
     return declare
 
 
@@ -62,27 +89,35 @@ def facts_read(rule: Rule) -> frozenset[str]:
 
 # --- bids: eligibility ----------------------------------------------------
 
+
 @reads("organisations")
 def meets_category_rules(facts: Facts) -> list[str]:
     """The category's band, partners, ESG allocation and the fields it must state."""
     app, programme = facts.application, facts.programme
     category = programme.categories.get(app.category)
     if category is None:
-        return [f"{app.category!r} is not a category of {programme.code} "
-                f"({', '.join(programme.categories)})"]
+        return [
+            f"{app.category!r} is not a category of {programme.code} "
+            f"({', '.join(programme.categories)})"
+        ]
     name, asked = category.label or category.name, app.amount_pence
     out: list[str] = []
     if not app.title.strip():
         out.append("the bid has no title (title)")
-    if asked is None:      # a draft written a page at a time may not have said yet
-        return [*out, "the bid does not say how much it asks for (amount)",
-                *_category_fields(app, category, name)]
+    if asked is None:  # a draft written a page at a time may not have said yet
+        return [
+            *out,
+            "the bid does not say how much it asks for (amount)",
+            *_category_fields(app, category, name),
+        ]
     if category.min_pence is not None and asked < category.min_pence:
-        out.append(f"{name} asks at least {pounds(category.min_pence)}; "
-                   f"this bid asks {pounds(asked)}")
+        out.append(
+            f"{name} asks at least {pounds(category.min_pence)}; this bid asks {pounds(asked)}"
+        )
     if category.max_pence is not None and asked > category.max_pence:
-        out.append(f"{name} asks at most {pounds(category.max_pence)}; "
-                   f"this bid asks {pounds(asked)}")
+        out.append(
+            f"{name} asks at most {pounds(category.max_pence)}; this bid asks {pounds(asked)}"
+        )
     if category.min_partner_councils:
         out += _partner_councils(facts, name, category.min_partner_councils)
     if category.needs_esg_allocation or category.esg_share is not None:
@@ -96,12 +131,18 @@ def _category_fields(app: Any, category: Any, name: str) -> list[str]:
     for key in category.required_fields:
         value = getattr(app, _ATTRIBUTE.get(key, key), None)
         if value is None or (isinstance(value, str) and not value.strip()):
-            out.append(f"{name} bids must state {_FIELD_WORDS.get(key, key)} ({key}); "
-                       f"this bid does not")
-    if category.arrangements and app.arrangement is not None \
-            and app.arrangement not in category.arrangements:
-        out.append(f"{name} allows the arrangements {', '.join(category.arrangements)}; "
-                   f"this bid names {app.arrangement!r}")
+            out.append(
+                f"{name} bids must state {_FIELD_WORDS.get(key, key)} ({key}); this bid does not"
+            )
+    if (
+        category.arrangements
+        and app.arrangement is not None
+        and app.arrangement not in category.arrangements
+    ):
+        out.append(
+            f"{name} allows the arrangements {', '.join(category.arrangements)}; "
+            f"this bid names {app.arrangement!r}"
+        )
     return out
 
 
@@ -109,12 +150,17 @@ def _partner_councils(facts: Facts, name: str, needed: int) -> list[str]:
     councils = [p for p in facts.partners if p.kind == "council"]
     if len(councils) >= needed:
         return []
-    others = [f"{p.name} is {_KIND_WORDS.get(p.kind, p.kind)}, not a council"
-              for p in facts.partners if p.kind != "council"]
+    others = [
+        f"{p.name} is {_KIND_WORDS.get(p.kind, p.kind)}, not a council"
+        for p in facts.partners
+        if p.kind != "council"
+    ]
     words = f" ({'; '.join(others)})" if others else ""
-    return [f"{name} is for a group of councils: it needs the lead and at least {needed} "
-            f"partner council{'s' if needed != 1 else ''}; this bid names "
-            f"{len(councils)}{words}"]
+    return [
+        f"{name} is for a group of councils: it needs the lead and at least {needed} "
+        f"partner council{'s' if needed != 1 else ''}; this bid names "
+        f"{len(councils)}{words}"
+    ]
 
 
 def _esg_share(facts: Facts, name: str, share: Decimal | None) -> list[str]:
@@ -130,12 +176,15 @@ def _esg_share(facts: Facts, name: str, share: Decimal | None) -> list[str]:
     if asked <= limit:
         return []
     percent = format((share * 100).normalize(), "f")
-    return [f"{name} is limited to {percent}% of {lead.name}'s ESG allocation of "
-            f"{pounds(lead.esg_allocation_pence)}, so at most {pounds(limit)}; "
-            f"this bid asks {pounds(asked)}"]
+    return [
+        f"{name} is limited to {percent}% of {lead.name}'s ESG allocation of "
+        f"{pounds(lead.esg_allocation_pence)}, so at most {pounds(limit)}; "
+        f"this bid asks {pounds(asked)}"
+    ]
 
 
 # --- due diligence (DESIGN.md section 9) ------------------------------------
+
 
 @reads("organisations", "diligence")
 def diligence_passed(facts: Facts) -> list[str]:
@@ -145,6 +194,7 @@ def diligence_passed(facts: Facts) -> list[str]:
 
 # --- bids: money and counts at offer ---------------------------------------
 
+
 @reads("ledger")
 def within_fund(facts: Facts) -> list[str]:
     """The offer must not take the programme's committed total past its fund."""
@@ -152,8 +202,10 @@ def within_fund(facts: Facts) -> list[str]:
     after = facts.committed_pence + asked
     if after <= fund:
         return []
-    return [f"offering {pounds(asked)} would commit {pounds(after)}, past the fund's "
-            f"{pounds(fund)} ({pounds(fund - facts.committed_pence)} remains)"]
+    return [
+        f"offering {pounds(asked)} would commit {pounds(after)}, past the fund's "
+        f"{pounds(fund)} ({pounds(fund - facts.committed_pence)} remains)"
+    ]
 
 
 @reads("offers")
@@ -166,12 +218,15 @@ def within_category_count(facts: Facts) -> list[str]:
     if made < category.max_count:
         return []
     offers = "offer" if category.max_count == 1 else "offers"
-    return [f"{category.label or category.name} allows at most {category.max_count} {offers} "
-            f"and {made} "
-            f"{'is' if made == 1 else 'are'} already made"]
+    return [
+        f"{category.label or category.name} allows at most {category.max_count} {offers} "
+        f"and {made} "
+        f"{'is' if made == 1 else 'are'} already made"
+    ]
 
 
 # --- bids: the second approver (DESIGN.md section 9) ---------------------
+
 
 def countersignatures_missing(facts: Facts, *, leave_out: str | None = None) -> list[str]:
     """What the offer still lacks, as sentences: a second approver's countersignature when
@@ -183,18 +238,24 @@ def countersignatures_missing(facts: Facts, *, leave_out: str | None = None) -> 
     signed = [p for p in facts.countersigners if p != leave_out]
     out: list[str] = []
     if threshold is not None and asked > threshold and not signed:
-        out.append(f"an offer of {pounds(asked)} is above the programme's countersignature "
-                   f"threshold of {pounds(threshold)}: it needs a second approver's "
-                   f"countersignature, by an approver who neither makes the offer nor "
-                   f"assessed the bid")
+        out.append(
+            f"an offer of {pounds(asked)} is above the programme's countersignature "
+            f"threshold of {pounds(threshold)}: it needs a second approver's "
+            f"countersignature, by an approver who neither makes the offer nor "
+            f"assessed the bid"
+        )
     if facts.fraud_risk == "high" and (facts.sro is None or facts.sro not in signed):
         if facts.sro is None:
-            out.append(f"{facts.ref}'s fraud risk is rated high: it needs the countersignature "
-                       f"of the programme's senior responsible owner, and the programme names "
-                       f"none yet")
+            out.append(
+                f"{facts.ref}'s fraud risk is rated high: it needs the countersignature "
+                f"of the programme's senior responsible owner, and the programme names "
+                f"none yet"
+            )
         else:
-            out.append(f"{facts.ref}'s fraud risk is rated high: it needs the countersignature "
-                       f"of the programme's senior responsible owner, {facts.sro}")
+            out.append(
+                f"{facts.ref}'s fraud risk is rated high: it needs the countersignature "
+                f"of the programme's senior responsible owner, {facts.sro}"
+            )
     return out
 
 
@@ -205,27 +266,31 @@ def needs_countersignature(facts: Facts) -> list[str]:
     if not missing:
         threshold = facts.programme.countersign_above_pence
         if facts.countersigners:
-            return [f"{facts.ref}'s offer is already countersigned by "
-                    f"{', '.join(facts.countersigners)}: it needs no other countersignature"]
-        limit = (f"not above the programme's countersignature threshold of {pounds(threshold)}"
-                 if threshold is not None else "under a programme with no countersignature "
-                                               "threshold")
-        return [f"{facts.ref}'s offer of {pounds(facts.application.amount_pence)} is {limit} "
-                f"and its fraud risk is not rated high: it needs no countersignature"]
+            return [
+                f"{facts.ref}'s offer is already countersigned by "
+                f"{', '.join(facts.countersigners)}: it needs no other countersignature"
+            ]
+        limit = (
+            f"not above the programme's countersignature threshold of {pounds(threshold)}"
+            if threshold is not None
+            else "under a programme with no countersignature threshold"
+        )
+        return [
+            f"{facts.ref}'s offer of {pounds(facts.application.amount_pence)} is {limit} "
+            f"and its fraud risk is not rated high: it needs no countersignature"
+        ]
     second_missing = any(m.startswith("an offer of") for m in missing)
     if second_missing or facts.actor == facts.sro:
         return []
     # Only the senior responsible owner's signature is missing, and this is someone else.
-    return [m + ", and only they can give it" if facts.sro is not None else m
-            for m in missing]
+    return [m + ", and only they can give it" if facts.sro is not None else m for m in missing]
 
 
 def _raised_above(facts: Facts) -> bool:
     """A variation raising the award to a total above the programme's threshold."""
     threshold, previous = facts.programme.countersign_above_pence, facts.previous_pence
     total = facts.application.amount_pence
-    return threshold is not None and previous is not None and total > previous \
-        and total > threshold
+    return threshold is not None and previous is not None and total > previous and total > threshold
 
 
 @reads("countersignature")
@@ -234,11 +299,15 @@ def variation_needs_countersignature(facts: Facts) -> list[str]:
     if not _raised_above(facts):
         threshold = facts.programme.countersign_above_pence
         limit = f" of {pounds(threshold)}" if threshold is not None else ""
-        return [f"this variation does not raise {facts.ref}'s award above the programme's "
-                f"countersignature threshold{limit}: it needs no countersignature"]
+        return [
+            f"this variation does not raise {facts.ref}'s award above the programme's "
+            f"countersignature threshold{limit}: it needs no countersignature"
+        ]
     if facts.countersigners:
-        return [f"this variation is already countersigned by "
-                f"{', '.join(facts.countersigners)}: it needs no other countersignature"]
+        return [
+            f"this variation is already countersigned by "
+            f"{', '.join(facts.countersigners)}: it needs no other countersignature"
+        ]
     return []
 
 
@@ -248,11 +317,13 @@ def variation_countersigned(facts: Facts) -> list[str]:
     if not _raised_above(facts) or [p for p in facts.countersigners if p != facts.actor]:
         return []
     threshold = facts.programme.countersign_above_pence
-    return [f"the variation raises {facts.ref}'s award from {pounds(facts.previous_pence or 0)} "
-            f"to {pounds(facts.application.amount_pence)}, above the programme's "
-            f"countersignature threshold of {pounds(threshold or 0)}: it needs a second "
-            f"approver's countersignature (casework variation countersign), by an approver "
-            f"who neither approves it nor assessed the bid"]
+    return [
+        f"the variation raises {facts.ref}'s award from {pounds(facts.previous_pence or 0)} "
+        f"to {pounds(facts.application.amount_pence)}, above the programme's "
+        f"countersignature threshold of {pounds(threshold or 0)}: it needs a second "
+        f"approver's countersignature (casework variation countersign), by an approver "
+        f"who neither approves it nor assessed the bid"
+    ]
 
 
 @reads("countersignature")
@@ -263,10 +334,12 @@ def countersigned(facts: Facts) -> list[str]:
 
 # --- bids: assessment -----------------------------------------------------
 
+
 def weighted_score(score: Score, criteria: Mapping[str, Decimal]) -> Decimal:
     """Each 0-5 score times its criterion's weight, added up."""
-    return sum((Decimal(getattr(score, name)) * weight for name, weight in criteria.items()),
-               Decimal(0))
+    return sum(
+        (Decimal(getattr(score, name)) * weight for name, weight in criteria.items()), Decimal(0)
+    )
 
 
 def score_problems(score: Score) -> list[str]:
@@ -301,15 +374,20 @@ def has_two_scores(facts: Facts) -> list[str]:
     if len(assessors) >= 2:
         return []
     by = f" (from {assessors[0]})" if assessors else ""
-    return [f"moderation needs scores from two different assessors; {facts.ref} has "
-            f"{len(assessors)}{by}"]
+    return [
+        f"moderation needs scores from two different assessors; {facts.ref} has "
+        f"{len(assessors)}{by}"
+    ]
 
 
 @reads("assessment")
 def no_conflicted_assessor(facts: Facts) -> list[str]:
-    return [f"{s.assessor} declared a conflict of interest on {facts.ref} but scored it: "
-            f"that score cannot count, so ask another assessor to score instead"
-            for s in facts.scores if s.assessor in facts.conflicted]
+    return [
+        f"{s.assessor} declared a conflict of interest on {facts.ref} but scored it: "
+        f"that score cannot count, so ask another assessor to score instead"
+        for s in facts.scores
+        if s.assessor in facts.conflicted
+    ]
 
 
 @reads("assessment")
@@ -326,8 +404,10 @@ def scores_agree(facts: Facts) -> list[str]:
     if gap <= tolerance:
         return []
     shown = ", ".join(f"{who} {_num(score)}" for who, score in sorted(weighted.items()))
-    return [f"the assessors' weighted scores differ by {_num(gap)} ({shown}), more than the "
-            f"tolerance of {tolerance}: a moderator's agreed score is needed"]
+    return [
+        f"the assessors' weighted scores differ by {_num(gap)} ({shown}), more than the "
+        f"tolerance of {tolerance}: a moderator's agreed score is needed"
+    ]
 
 
 def _num(value: Decimal) -> str:
@@ -336,6 +416,7 @@ def _num(value: Decimal) -> str:
 
 # --- network areas --------------------------------------------------------
 
+
 def eoi_complete(facts: Facts) -> list[str]:
     """Service areas, how the area can succeed, and partners who are bought in."""
     app, needs = facts.application, facts.programme.eoi
@@ -343,19 +424,24 @@ def eoi_complete(facts: Facts) -> list[str]:
     if not app.title.strip():
         out.append("the expression of interest has no title (title)")
     if len(app.service_areas) < needs.min_service_areas:
-        out.append(f"the expression of interest names {len(app.service_areas)} service "
-                   f"area{'s' if len(app.service_areas) != 1 else ''} to reform; it needs at "
-                   f"least {needs.min_service_areas} (service_areas)")
+        out.append(
+            f"the expression of interest names {len(app.service_areas)} service "
+            f"area{'s' if len(app.service_areas) != 1 else ''} to reform; it needs at "
+            f"least {needs.min_service_areas} (service_areas)"
+        )
     if not (app.how_to_succeed or "").strip():
-        out.append("the expression of interest does not say how the area can succeed "
-                   "(how_to_succeed)")
+        out.append(
+            "the expression of interest does not say how the area can succeed (how_to_succeed)"
+        )
     backed = [p for p in app.partners if (p.evidence or "").strip()]
     for p in app.partners:
         if p not in backed:
             out.append(f"{p.name} is named as a partner without evidence that it is bought in")
     if len(backed) < needs.min_partners:
-        out.append(f"the expression of interest needs at least {needs.min_partners} named "
-                   f"partner bodies with evidence that they are bought in; it has {len(backed)}")
+        out.append(
+            f"the expression of interest needs at least {needs.min_partners} named "
+            f"partner bodies with evidence that they are bought in; it has {len(backed)}"
+        )
     return out
 
 
@@ -363,21 +449,28 @@ def contribution_agreed(facts: Facts) -> list[str]:
     if facts.contribution_pence is not None:
         return []
     proposed = getattr(facts.application, "contribution_pence", None)
-    offer = f" (the expression of interest proposed {pounds(proposed)})" \
-        if proposed is not None else ""
-    return [f"{facts.ref}'s contribution to the network's running costs is not agreed yet"
-            f"{offer}: record it with `casework area contribution {facts.ref} POUNDS`"]
+    offer = (
+        f" (the expression of interest proposed {pounds(proposed)})" if proposed is not None else ""
+    )
+    return [
+        f"{facts.ref}'s contribution to the network's running costs is not agreed yet"
+        f"{offer}: record it with `casework area contribution {facts.ref} POUNDS`"
+    ]
 
 
 # --- monitoring -----------------------------------------------------------
+
 
 @reads("checkpoints")
 def all_checkpoints_accepted(facts: Facts) -> list[str]:
     if not facts.checkpoints:
         return [f"{facts.ref} has no monitoring returns, so it cannot be completed yet"]
-    return [f"{c.ref} is {CHECKPOINT.state_label(c.state).lower()}"
-            f"{f' (due {dates.day(c.due)})' if c.due else ''}: accept or waive it first"
-            for c in facts.checkpoints if not CHECKPOINT.is_final(c.state)]
+    return [
+        f"{c.ref} is {CHECKPOINT.state_label(c.state).lower()}"
+        f"{f' (due {dates.day(c.due)})' if c.due else ''}: accept or waive it first"
+        for c in facts.checkpoints
+        if not CHECKPOINT.is_final(c.state)
+    ]
 
 
 def return_complete(facts: Facts) -> list[str]:
@@ -388,9 +481,12 @@ def return_complete(facts: Facts) -> list[str]:
     if not given:
         listed = ", ".join(f"{spec.label or name} ({name})" for name, spec in fields.items())
         return [f"the return is empty: it gives none of {listed}"]
-    return [f"{spec.label or name} ({name}) is required in a {facts.programme.name} return "
-            f"and was not given" for name, spec in fields.items()
-            if spec.required and name not in given]
+    return [
+        f"{spec.label or name} ({name}) is required in a {facts.programme.name} return "
+        f"and was not given"
+        for name, spec in fields.items()
+        if spec.required and name not in given
+    ]
 
 
 def _given(value: object) -> bool:
@@ -399,10 +495,12 @@ def _given(value: object) -> bool:
 
 # --- about the person acting ------------------------------------------------
 
+
 def _assessors(facts: Facts) -> set[str]:
     """Everyone who scored the case, declared on it, or gave its agreed score."""
-    assessors = {s.assessor for s in facts.scores} | set(facts.conflicted) \
-        | set(facts.declared_no_conflict)
+    assessors = (
+        {s.assessor for s in facts.scores} | set(facts.conflicted) | set(facts.declared_no_conflict)
+    )
     if facts.agreed_score is not None:
         assessors.add(facts.agreed_score.assessor)
     return assessors
@@ -413,16 +511,20 @@ def did_not_assess(facts: Facts) -> list[str]:
     """An approver who scored a case, or declared on it, cannot decide it."""
     if facts.actor not in _assessors(facts):
         return []
-    return [f"you assessed {facts.ref}, so you cannot offer its award or terminate it: "
-            f"another approver must"]
+    return [
+        f"you assessed {facts.ref}, so you cannot offer its award or terminate it: "
+        f"another approver must"
+    ]
 
 
 def not_the_caseworker(facts: Facts) -> list[str]:
     """The case's own caseworker cannot approve its payments: another approver must."""
     if not facts.caseworker or facts.actor != facts.caseworker:
         return []
-    return [f"you are the caseworker of {facts.ref}, so you cannot approve its payments: "
-            f"another approver must"]
+    return [
+        f"you are the caseworker of {facts.ref}, so you cannot approve its payments: "
+        f"another approver must"
+    ]
 
 
 @reads("assessment", "countersignature")
@@ -430,11 +532,14 @@ def may_countersign(facts: Facts) -> list[str]:
     """Each approver countersigns once, and never one who assessed the bid."""
     what = "offer" if facts.previous_pence is None else "variation"
     if facts.actor in facts.countersigners:
-        return [f"you have already countersigned {facts.ref}'s {what}: each approver "
-                f"countersigns once, and another approver must give any other signature"]
+        return [
+            f"you have already countersigned {facts.ref}'s {what}: each approver "
+            f"countersigns once, and another approver must give any other signature"
+        ]
     if facts.actor in _assessors(facts):
-        return [f"you assessed {facts.ref}, so you cannot countersign its {what}: another "
-                f"approver must"]
+        return [
+            f"you assessed {facts.ref}, so you cannot countersign its {what}: another approver must"
+        ]
     return []
 
 
@@ -444,10 +549,14 @@ def did_not_countersign(facts: Facts) -> list[str]:
     if facts.actor not in facts.countersigners:
         return []
     if facts.previous_pence is not None:
-        return [f"you countersigned {facts.ref}'s variation, so you cannot also approve it: "
-                f"another approver must"]
-    return [f"you countersigned {facts.ref}'s offer, so you cannot also make it: another "
-            f"approver must offer it"]
+        return [
+            f"you countersigned {facts.ref}'s variation, so you cannot also approve it: "
+            f"another approver must"
+        ]
+    return [
+        f"you countersigned {facts.ref}'s offer, so you cannot also make it: another "
+        f"approver must offer it"
+    ]
 
 
 RULES: dict[str, Rule] = {

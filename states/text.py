@@ -8,6 +8,7 @@ overrides and isolates, which make text display in a different order from the
 one it holds ("Trojan Source", CVE-2021-42574). Every face calls this through
 the services, so the command line, the web and the API refuse alike.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -29,9 +30,12 @@ def text_problem(field: str, value: str, *, one_line: bool = False) -> str | Non
             continue
         if unicodedata.category(ch) == "Cc":
             what = "tabs" if one_line else "tabs and new lines"
-            return (f"{field}: contains a control character (U+{ord(ch):04X}); "
-                    f"only {what} are allowed")
+            return (
+                f"{field}: contains a control character (U+{ord(ch):04X}); only {what} are allowed"
+            )
         if ch in BIDI_CONTROLS:
-            return (f"{field}: contains a bidirectional control character (U+{ord(ch):04X}), "
-                    f"which makes text display in a different order from the one it holds")
+            return (
+                f"{field}: contains a bidirectional control character (U+{ord(ch):04X}), "
+                f"which makes text display in a different order from the one it holds"
+            )
     return None

@@ -1,4 +1,5 @@
 """Building the cases a test needs through the real services, in a few words."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,26 +31,44 @@ class World:
     def adopt(self) -> "World":
         """Count the organisations already in the database (copied in) as this World's own."""
         from workflow.storage.tables import organisations
+
         with self.engine.connect() as conn:
             self._orgs.update(conn.execute(select(organisations.c.code)).scalars())
         return self
 
     # --- cast ----------------------------------------------------------------
-    def org(self, code: str = "E07000026", *, name: str | None = None, kind: str = "council",
-            esg: str | None = None, email: str | None = None) -> str:
+    def org(
+        self,
+        code: str = "E07000026",
+        *,
+        name: str | None = None,
+        kind: str = "council",
+        esg: str | None = None,
+        email: str | None = None,
+    ) -> str:
         if code not in self._orgs:
             with self.engine.begin() as conn:
-                directory.add_org(conn, code, name=name or f"Council {code}",
-                               email=email or f"returns@{code.lower()}.example.gov.uk",
-                               escalation_email=f"chief.executive@{code.lower()}.example.gov.uk",
-                               kind=kind, esg_allocation=esg)
+                directory.add_org(
+                    conn,
+                    code,
+                    name=name or f"Council {code}",
+                    email=email or f"returns@{code.lower()}.example.gov.uk",
+                    escalation_email=f"chief.executive@{code.lower()}.example.gov.uk",
+                    kind=kind,
+                    esg_allocation=esg,
+                )
             self._orgs.add(code)
         return code
 
     def person(self, name: str, *roles: str, org: str | None = None) -> str:
         with self.engine.begin() as conn:
-            directory.add_user(conn, name, roles=roles or ("caseworker",),
-                            email=f"{name}@casework.example.gov.uk", org=org)
+            directory.add_user(
+                conn,
+                name,
+                roles=roles or ("caseworker",),
+                email=f"{name}@casework.example.gov.uk",
+                org=org,
+            )
         return name
 
     def cast(self) -> "World":
@@ -66,18 +85,27 @@ class World:
 
     # --- cases ---------------------------------------------------------------
     def bid_document(self, **overrides: Any) -> dict:
-        doc = {"programme": "tca-2013", "category": "shared_arrangement",
-               "title": "Joint procurement hub for three districts", "lead": "E07000026",
-               "partners": ["E07000028", "E07000029"], "amount": "250000",
-               "transitional_costs": "120000", "annual_savings": "400000",
-               "arrangement": "joint_procurement", "innovation": "One buying team for three."}
+        doc = {
+            "programme": "tca-2013",
+            "category": "shared_arrangement",
+            "title": "Joint procurement hub for three districts",
+            "lead": "E07000026",
+            "partners": ["E07000028", "E07000029"],
+            "amount": "250000",
+            "transitional_costs": "120000",
+            "annual_savings": "400000",
+            "arrangement": "joint_procurement",
+            "innovation": "One buying team for three.",
+        }
         doc.update(overrides)
         return {k: v for k, v in doc.items() if v is not None}
 
     def bid(self, by: str = "carol", **overrides: Any) -> str:
         return lifecycle.open_case(self.engine, "bid", self.bid_document(**overrides), by)["ref"]
 
-    def advance(self, ref: str, *triggers: str, by: str = "carol", reason: str | None = None) -> dict:
+    def advance(
+        self, ref: str, *triggers: str, by: str = "carol", reason: str | None = None
+    ) -> dict:
         out: dict = {}
         for t in triggers:
             if t in DILIGENCE_GATES:
@@ -101,11 +129,17 @@ class World:
             for c in shown["checks"]:
                 if c["status"] in ("passed", "overridden") or not c["recordable"]:
                     continue
-                diligence.record(self.engine, ref, c["check"], by, result="pass",
-                                 evidence="Checked as the test's setup.",
-                                 rating="low" if c["kind"] == "rating" else None)
+                diligence.record(
+                    self.engine,
+                    ref,
+                    c["check"],
+                    by,
+                    result="pass",
+                    evidence="Checked as the test's setup.",
+                    rating="low" if c["kind"] == "rating" else None,
+                )
         except CaseworkError:
-            return          # not a caseworker: the move itself is refused as the test expects
+            return  # not a caseworker: the move itself is refused as the test expects
 
     APPROVERS = ("aaron", "april")
 
@@ -113,6 +147,7 @@ class World:
         """Before an offer that needs one (DESIGN.md section 9), a second approver's
         countersignature: `by`, else the cast's other approver. Nothing when none is needed."""
         from workflow.services import controls
+
         if not controls.missing_countersignatures(self.engine, ref, offering):
             return
         signer = by or next(a for a in self.APPROVERS if a != offering)
@@ -125,9 +160,14 @@ class World:
     def snapshot(self) -> dict:
         with self.engine.connect() as conn:
             return {
-                "cases": [tuple(r) for r in conn.execute(
-                    select(cases_t.c.ref, cases_t.c.state, cases_t.c.version, cases_t.c.last_seq)
-                    .order_by(cases_t.c.id))],
+                "cases": [
+                    tuple(r)
+                    for r in conn.execute(
+                        select(
+                            cases_t.c.ref, cases_t.c.state, cases_t.c.version, cases_t.c.last_seq
+                        ).order_by(cases_t.c.id)
+                    )
+                ],
                 "history": conn.execute(select(func.count()).select_from(history)).scalar(),
                 "outbox": conn.execute(select(func.count()).select_from(outbox)).scalar(),
                 "ledger": conn.execute(select(func.count()).select_from(ledger)).scalar(),

@@ -4,6 +4,7 @@ SQLite databases are copied from a template migrated once per run; PostgreSQL
 ones are created from a template database, so each test starts from a fresh,
 fully migrated schema with the bundled programmes loaded.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -32,8 +33,10 @@ def _pg_reason() -> str | None:
             conn.execute(text("SELECT 1"))
         return None
     except Exception as err:  # any failure to connect means: skip, saying why
-        return (f"PostgreSQL not reachable at {PG_URL} ({type(err).__name__}); "
-                f"set CASEWORK_TEST_POSTGRES to run these tests")
+        return (
+            f"PostgreSQL not reachable at {PG_URL} ({type(err).__name__}); "
+            f"set CASEWORK_TEST_POSTGRES to run these tests"
+        )
 
 
 PG_UNAVAILABLE = _pg_reason()
@@ -180,12 +183,14 @@ def any_db(request):
 @pytest.fixture
 def world(db):
     from tests.builders import World
+
     return World(db)
 
 
 @pytest.fixture
 def any_world(any_db):
     from tests.builders import World
+
     return World(any_db)
 
 
@@ -197,8 +202,10 @@ def any_world(any_db):
 # fixture's setup is also written as "fixture <scope> <name>" lines. scripts/test_times.py
 # sums them by module and by fixture.
 
+
 def _wall() -> float:
     import time
+
     return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
@@ -218,5 +225,7 @@ if _TIMES:
     def pytest_fixture_setup(fixturedef, request):
         started = _wall()
         yield
-        _times_file.write(f"{_wall() - started:.4f}\tfixture {fixturedef.scope} "
-                          f"{fixturedef.argname}\t{request.node.nodeid}\n")
+        _times_file.write(
+            f"{_wall() - started:.4f}\tfixture {fixturedef.scope} "
+            f"{fixturedef.argname}\t{request.node.nodeid}\n"
+        )

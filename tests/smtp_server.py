@@ -12,6 +12,7 @@
 Import it as `from tests.smtp_server import SmtpTestServer` (run pytest from the
 repository root, `python -m pytest`, so `tests` is importable).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,9 +50,9 @@ class Received:
 @dataclass
 class _Trouble:
     stage: str
-    reply: str | None = None       # an SMTP answer to give instead of accepting
-    stall: float = 0.0             # seconds to wait before answering
-    drop: bool = False             # hang up without answering
+    reply: str | None = None  # an SMTP answer to give instead of accepting
+    stall: float = 0.0  # seconds to wait before answering
+    drop: bool = False  # hang up without answering
     count: int = 1
 
 
@@ -109,11 +110,13 @@ class SmtpTestServer:
         self.port = port or free_port(host)
         self.parse = parse
         self.received: list[Received] = []
-        self.accepted = 0                 # messages taken (also counted when parse=False)
-        self.message_ids: Counter = Counter()   # how often each Message-ID arrived (also parse=False)
-        self.sessions = 0                 # distinct SMTP sessions that sent MAIL
+        self.accepted = 0  # messages taken (also counted when parse=False)
+        self.message_ids: Counter = (
+            Counter()
+        )  # how often each Message-ID arrived (also parse=False)
+        self.sessions = 0  # distinct SMTP sessions that sent MAIL
         self._behaviour = _Behaviour()
-        self._lock = threading.Lock()     # the server runs in its own thread
+        self._lock = threading.Lock()  # the server runs in its own thread
         self._arrived = threading.Condition(self._lock)
         self._controller: Controller | None = None
         self._session_ids: set[int] = set()
@@ -121,8 +124,9 @@ class SmtpTestServer:
     # --- life cycle -------------------------------------------------------
     def start(self) -> "SmtpTestServer":
         if self._controller is None:
-            self._controller = Controller(_Handler(self), hostname=self.host, port=self.port,
-                                          ready_timeout=10.0)
+            self._controller = Controller(
+                _Handler(self), hostname=self.host, port=self.port, ready_timeout=10.0
+            )
             self._controller.start()
         return self
 
@@ -146,8 +150,13 @@ class SmtpTestServer:
         self.stop()
 
     # --- behaviour --------------------------------------------------------
-    def fail_next(self, count: int = 1, *, reply: str = "421 4.3.2 Service not available, try later",
-                  at: str = "DATA") -> None:
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        reply: str = "421 4.3.2 Service not available, try later",
+        at: str = "DATA",
+    ) -> None:
         """Answer `reply` instead of accepting for the next `count` MAIL/RCPT/DATA commands."""
         self._add(_Trouble(stage=at, reply=reply, count=count))
 
@@ -215,8 +224,7 @@ class SmtpTestServer:
                 self.sessions += 1
 
     def _deliver(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
-        message = (email.message_from_bytes(raw, policy=email.policy.default)
-                   if self.parse else None)
+        message = email.message_from_bytes(raw, policy=email.policy.default) if self.parse else None
         found = _MESSAGE_ID.search(raw)
         with self._arrived:
             if found:

@@ -1,4 +1,5 @@
 """docs/casework.service is a unit systemd accepts, and docs/deploy.md says what it promises."""
+
 from __future__ import annotations
 
 import configparser
@@ -21,18 +22,22 @@ def service_section() -> configparser.SectionProxy:
     return parser["Service"]
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
-                    reason="systemd-analyze is not installed here, so the unit file is not verified")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed here, so the unit file is not verified",
+)
 def test_systemd_accepts_the_unit_file(tmp_path):
     # ExecStart must name an executable that exists here: this checkout's casework.
     unit = tmp_path / "casework.service"
     unit.write_text(UNIT.read_text().replace("/opt/casework/.venv/bin/casework", CASEWORK))
 
-    done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
 
-    complaints = [line for line in (done.stdout + done.stderr).splitlines()
-                  if "casework.service" in line]
+    complaints = [
+        line for line in (done.stdout + done.stderr).splitlines() if "casework.service" in line
+    ]
     assert done.returncode == 0 and complaints == [], done.stdout + done.stderr
 
 
@@ -48,8 +53,18 @@ def test_the_unit_restarts_on_failure_as_its_own_user_with_the_environment_file(
 def test_the_deployment_guide_covers_what_an_operator_sets_up():
     guide = (ROOT / "docs" / "deploy.md").read_text()
 
-    for needed in ("docs/casework.service", "Strict-Transport-Security", "CASEWORK_SECURE_COOKIES=1",
-                   "CASEWORK_TRUSTED_PROXIES", "--no-web", "CASEWORK_BACKUP_DIR", "--no-backup",
-                   "/healthz", "/metrics", "status --json", "casework restore",
-                   "CASEWORK_LOG_FORMAT=json"):
+    for needed in (
+        "docs/casework.service",
+        "Strict-Transport-Security",
+        "CASEWORK_SECURE_COOKIES=1",
+        "CASEWORK_TRUSTED_PROXIES",
+        "--no-web",
+        "CASEWORK_BACKUP_DIR",
+        "--no-backup",
+        "/healthz",
+        "/metrics",
+        "status --json",
+        "casework restore",
+        "CASEWORK_LOG_FORMAT=json",
+    ):
         assert needed in guide, needed

@@ -5,6 +5,7 @@ so a package pyproject.toml names but the lock leaves out would be installed at
 whatever version is newest that day. After changing the dependencies, run
 `bash scripts/lock.sh` and commit both files.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,11 +38,16 @@ def test_every_dependency_is_pinned_in_the_lock_at_a_version_pyproject_allows():
     pinned = pins()
 
     missing = [str(r) for r in asked_for() if canonicalize_name(r.name) not in pinned]
-    outside = [f"{r} (locked {', '.join(pinned[canonicalize_name(r.name)])})"
-               for r in asked_for() if canonicalize_name(r.name) in pinned
-               and not any(r.specifier.contains(v, prereleases=True)
-                           for v in pinned[canonicalize_name(r.name)])]
+    outside = [
+        f"{r} (locked {', '.join(pinned[canonicalize_name(r.name)])})"
+        for r in asked_for()
+        if canonicalize_name(r.name) in pinned
+        and not any(
+            r.specifier.contains(v, prereleases=True) for v in pinned[canonicalize_name(r.name)]
+        )
+    ]
 
     assert not missing and not outside, (
         f"requirements.lock is behind pyproject.toml (run `bash scripts/lock.sh`): "
-        f"not pinned: {missing}; pinned outside what pyproject allows: {outside}")
+        f"not pinned: {missing}; pinned outside what pyproject allows: {outside}"
+    )

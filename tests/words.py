@@ -1,4 +1,5 @@
 """Finding codes shown to people as if they were words (DESIGN.md section 12)."""
+
 from __future__ import annotations
 
 import html
@@ -11,11 +12,15 @@ from states.programme import ARRANGEMENTS
 
 # Every code a person could meet that no plain word would be mistaken for: states,
 # triggers and ladder steps written with "_", categories, arrangements, message kinds.
-CODES = sorted({c for d in DEFINITIONS.values() for c in (*d.states, *d.triggers) if "_" in c}
-               | {"single_operation", "shared_arrangement", "esg_top_up"}
-               | {a for a in ARRANGEMENTS if "_" in a}
-               | set(KINDS) | {s.name for s in DEFAULT_LADDER if "_" in s.name},
-               key=len, reverse=True)
+CODES = sorted(
+    {c for d in DEFINITIONS.values() for c in (*d.states, *d.triggers) if "_" in c}
+    | {"single_operation", "shared_arrangement", "esg_top_up"}
+    | {a for a in ARRANGEMENTS if "_" in a}
+    | set(KINDS)
+    | {s.name for s in DEFAULT_LADDER if "_" in s.name},
+    key=len,
+    reverse=True,
+)
 
 
 def codes_in(text: str) -> list[str]:

@@ -4,6 +4,7 @@ Tests freeze it with freezegun. The demo runs a programme year in minutes by
 `simulate`-ing it: every service then reads the simulated moment, exactly as
 it would read the real one.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -69,5 +70,5 @@ def parse_moment(text: str) -> datetime:
         value = value.replace(tzinfo=timezone.utc)
     try:
         return value.astimezone(timezone.utc)
-    except OverflowError:       # year 1 with a positive offset, year 9999 with a negative one
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
         raise ValueError(f"{text!r} is outside the years a time can be given in") from None

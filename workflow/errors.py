@@ -12,6 +12,7 @@ The command line prints str(err) on stderr and exits 1; the web app and the
 API show the same message, with the status of `HTTP`, the one table of what
 each refusal is over HTTP. Facts are kept as attributes for --json and tests.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -56,6 +57,7 @@ class CheckpointNotFound(NotFound):
 class NotFoundWithHint(NotFound):
     """Not found; on the command line, followed by the command that lists what there is (a
     web page or an API answer has no command line to send people to)."""
+
     hint = ""
 
     @property
@@ -101,8 +103,15 @@ class InvalidTransition(Refused):
     (`command_line`) puts each trigger's code after its label, since people type codes
     there; a trigger the definition does not have at all gets "did you mean"."""
 
-    def __init__(self, ref: str, state: str, trigger: str, allowed: Sequence[str], *,
-                 definition: "Definition | None" = None):
+    def __init__(
+        self,
+        ref: str,
+        state: str,
+        trigger: str,
+        allowed: Sequence[str],
+        *,
+        definition: "Definition | None" = None,
+    ):
         self.ref, self.state, self.trigger, self.allowed = ref, state, trigger, tuple(allowed)
         self.definition = definition
         super().__init__(self._say(with_codes=False))
@@ -113,8 +122,7 @@ class InvalidTransition(Refused):
 
     def _say(self, *, with_codes: bool) -> str:
         d = self.definition
-        now = allowed_now([(t, _trigger_words(d, t)) for t in self.allowed],
-                          with_codes=with_codes)
+        now = allowed_now([(t, _trigger_words(d, t)) for t in self.allowed], with_codes=with_codes)
         if d is not None and self.trigger not in d.triggers:
             guess = difflib.get_close_matches(self.trigger, d.triggers, n=1, cutoff=0.6)
             hint = f" — did you mean {guess[0]}?" if guess else "."
@@ -129,8 +137,14 @@ class InvalidTransition(Refused):
 
 
 class GuardFailed(Refused):
-    def __init__(self, ref: str, trigger: str, violations: Sequence[str], *,
-                 definition: "Definition | None" = None):
+    def __init__(
+        self,
+        ref: str,
+        trigger: str,
+        violations: Sequence[str],
+        *,
+        definition: "Definition | None" = None,
+    ):
         self.ref, self.trigger, self.violations = ref, trigger, tuple(violations)
         self.words = _trigger_words(definition, trigger)
         listed = "; ".join(self.violations)
@@ -157,7 +171,9 @@ class ReasonRequired(Refused):
 
     @property
     def command_line(self) -> str:
-        return f"'{self.words}' ({self.trigger}) on {self.ref} needs a reason: give one with --reason."
+        return (
+            f"'{self.words}' ({self.trigger}) on {self.ref} needs a reason: give one with --reason."
+        )
 
 
 class Malformed(Refused):
@@ -179,8 +195,7 @@ class Malformed(Refused):
         draft, submitted, … — did you mean submitted?` (codes, since people type them)."""
         guess = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
         hint = f" — did you mean {guess[0]}?" if guess else ""
-        return cls(f"The {what} '{value}'",
-                   [f"it is not one of {', '.join(allowed)}{hint}"])
+        return cls(f"The {what} '{value}'", [f"it is not one of {', '.join(allowed)}{hint}"])
 
 
 class DocumentRefused(Malformed):
@@ -193,8 +208,11 @@ class ConflictError(CaseworkError):
     def __init__(self, ref: str, detail: str = "", *, current_version: int | None = None):
         # current_version: what the case is at, when the refusal is a stale page's
         self.ref, self.current_version = ref, current_version
-        super().__init__(detail or f"{ref} was changed by someone else at the same moment; "
-                                   f"nothing of yours was written. Look at it again and retry.")
+        super().__init__(
+            detail
+            or f"{ref} was changed by someone else at the same moment; "
+            f"nothing of yours was written. Look at it again and retry."
+        )
 
 
 class SetupError(CaseworkError):
@@ -210,6 +228,7 @@ def checked_text(field: str, value: str | None, *, one_line: bool = False) -> st
 def checked_text(field: str, value: str | None, *, one_line: bool = False) -> str | None:
     """Text a person typed, kept exactly, or Malformed naming `field` (states.text's one rule)."""
     from states.text import text_problem
+
     bad = text_problem(field, value, one_line=one_line) if value else None
     if bad is not None:
         raise Malformed(f"The {field}", [bad])
@@ -231,15 +250,19 @@ class TokenRefused(CaseworkError):
 class KeyInUse(CaseworkError):
     def __init__(self, key: str):
         self.key = key
-        super().__init__(f"A request with Idempotency-Key '{key}' is still being worked on; "
-                         f"send it again in a moment to get its answer.")
+        super().__init__(
+            f"A request with Idempotency-Key '{key}' is still being worked on; "
+            f"send it again in a moment to get its answer."
+        )
 
 
 class KeyReused(CaseworkError):
     def __init__(self, key: str):
         self.key = key
-        super().__init__(f"Idempotency-Key '{key}' was already used for a different request; "
-                         f"nothing was done. Use a new key for a new request.")
+        super().__init__(
+            f"Idempotency-Key '{key}' was already used for a different request; "
+            f"nothing was done. Use a new key for a new request."
+        )
 
 
 # What each refusal is over HTTP, most specific first: (class, status, problem type, title).

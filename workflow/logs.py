@@ -13,6 +13,7 @@ document text, figures, reasons typed by people, IP addresses, query
 strings (hence uvicorn's access log is off; `http.request` lines carry the
 route's path only).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,20 @@ from datetime import datetime, timezone
 from typing import IO, Any, Mapping
 
 FIELDS = ("case", "person", "duration_ms")
-_EXTRA = "casework"      # the attribute of a LogRecord that carries an event's fields
+_EXTRA = "casework"  # the attribute of a LogRecord that carries an event's fields
 
 
-def event(logger: logging.Logger, name: str, message: str = "", *, level: int = logging.INFO,
-          case: str | None = None, person: str | None = None,
-          seconds: float | None = None, **fields: Any) -> None:
+def event(
+    logger: logging.Logger,
+    name: str,
+    message: str = "",
+    *,
+    level: int = logging.INFO,
+    case: str | None = None,
+    person: str | None = None,
+    seconds: float | None = None,
+    **fields: Any,
+) -> None:
     """Log one event (cheap when the level is off: nothing is built)."""
     if not logger.isEnabledFor(level):
         return
@@ -56,8 +65,13 @@ def _when(record: logging.LogRecord) -> str:
 
 class JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data = {"time": _when(record), "level": record.levelname, **_fields(record),
-                "logger": record.name, "message": record.getMessage()}
+        data = {
+            "time": _when(record),
+            "level": record.levelname,
+            **_fields(record),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         if record.exc_info:
             data["error"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
         return json.dumps(data, ensure_ascii=False, default=str)
@@ -80,8 +94,12 @@ class HumanLines(logging.Formatter):
         return line
 
 
-def configure(environ: Mapping[str, str] = os.environ, *, default_level: str = "WARNING",
-              stream: IO[str] | None = None) -> None:
+def configure(
+    environ: Mapping[str, str] = os.environ,
+    *,
+    default_level: str = "WARNING",
+    stream: IO[str] | None = None,
+) -> None:
     """Send every logger's lines to `stream` (stderr) in the chosen format and level."""
     fmt = environ.get("CASEWORK_LOG_FORMAT", "").strip().lower()
     handler = logging.StreamHandler(stream or sys.stderr)

@@ -3,6 +3,7 @@
 Requests go through the real ASGI stack (Starlette's TestClient on httpx) to
 real SQLite or PostgreSQL databases; nothing below the HTTP layer is faked.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,12 @@ from workflow.services import tokens
 from workflow.api import MOUNT, create_api
 
 # The cast's councils under their real names, so the 360Giving register finds them.
-NAMES = {"E07000026": "Allerdale Borough Council", "E07000028": "Carlisle City Council",
-         "E07000029": "Copeland Borough Council", "E06000047": "Durham County Council"}
+NAMES = {
+    "E07000026": "Allerdale Borough Council",
+    "E07000028": "Carlisle City Council",
+    "E07000029": "Copeland Borough Council",
+    "E06000047": "Durham County Council",
+}
 
 
 def cast(world: World) -> World:
@@ -59,8 +64,15 @@ class Api:
     def post(self, path: str, who: str | None = "carol", headers: dict | None = None, **kw):
         return self.client.post(MOUNT + path, headers=self.headers(who, headers), **kw)
 
-    def advance(self, ref: str, trigger: str, who: str = "carol", *, reason: str | None = None,
-                headers: dict | None = None):
+    def advance(
+        self,
+        ref: str,
+        trigger: str,
+        who: str = "carol",
+        *,
+        reason: str | None = None,
+        headers: dict | None = None,
+    ):
         body = {"trigger": trigger} if reason is None else {"trigger": trigger, "reason": reason}
         return self.post(f"/cases/{ref}/advance", who, headers=headers, json=body)
 

@@ -4,6 +4,7 @@ Everything is built through the real services (cases, assessment, the sweep);
 the API is then called at `AFTER_OPENING`, on the project's own simulated
 clock, when each monitored bid's first return is open.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -13,12 +14,17 @@ from tests.workflow.monitoring_world import bid_in_monitoring
 from workflow.runtime.sweep import sweep
 
 ACCEPTED_AT = datetime(2013, 10, 1, 10, 0, tzinfo=timezone.utc)
-AFTER_OPENING = datetime(2013, 12, 20, 12, 0, tzinfo=timezone.utc)   # Q1 due 2014-01-02
+AFTER_OPENING = datetime(2013, 12, 20, 12, 0, tzinfo=timezone.utc)  # Q1 due 2014-01-02
 
 # Who calls, as a role: the person whose token is used.
 ROLES = {
-    "caseworker": "carol", "assessor": "ash", "approver": "april", "auditor": "audrey",
-    "admin": "adam", "lead council": "cllr", "partner council": "pat",
+    "caseworker": "carol",
+    "assessor": "ash",
+    "approver": "april",
+    "auditor": "audrey",
+    "admin": "adam",
+    "lead council": "cllr",
+    "partner council": "pat",
     "other council": "olly",
 }
 
@@ -34,6 +40,7 @@ def cast(api: Api) -> None:
 def _has(api: Api, name: str) -> bool:
     from sqlalchemy import select
     from workflow.storage.tables import people
+
     with api.engine.connect() as conn:
         return conn.execute(select(people.c.name).where(people.c.name == name)).first() is not None
 

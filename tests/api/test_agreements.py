@@ -1,4 +1,5 @@
 """The grant agreement and variations over HTTP (issue 19)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,12 @@ def test_the_agreement_is_listed_as_json_and_served_as_pdf(awarded):
     api, ref = awarded
 
     listed = api.get(f"/cases/{ref}/agreement", who="cllr")
-    pdf = api.get(f"/cases/{ref}/agreement", who="cllr", params={"version": 1},
-                  headers={"Accept": "application/pdf"})
+    pdf = api.get(
+        f"/cases/{ref}/agreement",
+        who="cllr",
+        params={"version": 1},
+        headers={"Accept": "application/pdf"},
+    )
 
     assert listed.status_code == 200
     body = listed.json()
@@ -30,42 +35,61 @@ def test_the_agreement_is_listed_as_json_and_served_as_pdf(awarded):
     assert pdf.headers["content-type"] == "application/pdf"
     assert hashlib.sha256(pdf.content).hexdigest() == body["versions"][0]["sha256"]
     assert api.get(f"/cases/{ref}/agreement", who="olly").status_code == 404
-    assert api.get(f"/cases/{ref}/agreement", who="cllr",
-                   params={"version": 5}).status_code == 404
+    assert api.get(f"/cases/{ref}/agreement", who="cllr", params={"version": 5}).status_code == 404
 
 
 def test_a_variation_is_proposed_and_approved_once_per_key(awarded):
     api, ref = awarded
     key = {"Idempotency-Key": "vary-once"}
 
-    proposed = api.post(f"/cases/{ref}/variations", who="cllr",
-                        json={"amount": "300000", "reason": "Two more districts."}, headers=key)
-    again = api.post(f"/cases/{ref}/variations", who="cllr",
-                     json={"amount": "300000", "reason": "Two more districts."}, headers=key)
+    proposed = api.post(
+        f"/cases/{ref}/variations",
+        who="cllr",
+        json={"amount": "300000", "reason": "Two more districts."},
+        headers=key,
+    )
+    again = api.post(
+        f"/cases/{ref}/variations",
+        who="cllr",
+        json={"amount": "300000", "reason": "Two more districts."},
+        headers=key,
+    )
     from workflow.services import variations
-    variations.countersign(api.world.engine, f"{ref}/V1", "april")   # above £100,000
-    approved = api.post(f"/cases/{ref}/variations/v1/approve", who="aaron", json={},
-                        headers={"If-Match": '"2"'})
+
+    variations.countersign(api.world.engine, f"{ref}/V1", "april")  # above £100,000
+    approved = api.post(
+        f"/cases/{ref}/variations/v1/approve", who="aaron", json={}, headers={"If-Match": '"2"'}
+    )
 
     assert proposed.status_code == again.status_code == 201
     assert again.headers.get("idempotent-replayed") == "true"
     assert proposed.json()["ref"] == f"{ref}/V1"
     assert approved.status_code == 200 and approved.json()["state"] == "approved"
-    assert approved.headers["etag"] == '"3"'          # proposed 1, countersigned 2, approved 3
+    assert approved.headers["etag"] == '"3"'  # proposed 1, countersigned 2, approved 3
     versions = api.get(f"/cases/{ref}/agreement", who="cllr").json()["versions"]
     assert [v["amount"] for v in versions] == ["250000.00", "300000.00"]
     assert [v["ref"] for v in api.get(f"/cases/{ref}/variations", who="cllr").json()] == [
-        f"{ref}/V1"]
+        f"{ref}/V1"
+    ]
 
 
-@pytest.mark.parametrize("who, path, body, headers, status, kind", [
-    ("cllr", "", {"amount": "3,000", "reason": "x"}, {}, 400, "malformed"),
-    ("cllr", "", {"end_on": "2013-01-01", "reason": "x"}, {}, 422, "rule-refused"),
-    ("ash", "", {"amount": "300000", "reason": "x"}, {}, 403, "permission-denied"),
-    ("cllr", "", {"amount": "300000", "reason": "x"}, {"If-Match": '"99"'}, 412,
-     "precondition-failed"),
-    ("cllr", "", {"amount": "900000", "reason": "x"}, {}, 201, None),          # refused at approval
-])
+@pytest.mark.parametrize(
+    "who, path, body, headers, status, kind",
+    [
+        ("cllr", "", {"amount": "3,000", "reason": "x"}, {}, 400, "malformed"),
+        ("cllr", "", {"end_on": "2013-01-01", "reason": "x"}, {}, 422, "rule-refused"),
+        ("ash", "", {"amount": "300000", "reason": "x"}, {}, 403, "permission-denied"),
+        (
+            "cllr",
+            "",
+            {"amount": "300000", "reason": "x"},
+            {"If-Match": '"99"'},
+            412,
+            "precondition-failed",
+        ),
+        ("cllr", "", {"amount": "900000", "reason": "x"}, {}, 201, None),  # refused at approval
+    ],
+)
 def test_a_refused_proposal_writes_nothing(awarded, who, path, body, headers, status, kind):
     api, ref = awarded
     before = rows(api.world)
@@ -94,8 +118,8 @@ def test_approving_by_a_non_approver_or_past_the_band_is_refused_and_writes_noth
 
 def test_an_offer_over_the_api_draws_its_pdf_before_taking_the_write_lock(api, monkeypatch):
     from tests.workflow.awarding import recommended
-    from tests.workflow.test_agreements import (_drawing_spy, _sqlite_path,
-                                                _write_without_waiting)
+    from tests.workflow.test_agreements import _drawing_spy, _sqlite_path, _write_without_waiting
+
     ref = recommended(api.world, amount="250000")
     api.world.countersign(ref, offering="april")
     drawn = _drawing_spy(monkeypatch, lambda n: _write_without_waiting(_sqlite_path(api.engine)))

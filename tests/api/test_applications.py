@@ -1,6 +1,7 @@
 """The API opens, amends and reads applications (DESIGN section 10): 201 with Location and
 ETag, Idempotency-Key replays, If-Match required and 412 when stale, every version readable,
 refusals that write nothing, and a council that never sees another council's draft."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ def api(any_api):
 
 
 def put(api, ref, document, who="cllr", headers=None):
-    return api.client.put(f"{MOUNT}/cases/{ref}/application", json=document,
-                          headers=api.headers(who, headers))
+    return api.client.put(
+        f"{MOUNT}/cases/{ref}/application", json=document, headers=api.headers(who, headers)
+    )
 
 
 def test_the_api_creates_amends_and_submits_a_bid_with_replays_and_a_stale_if_match(api):
@@ -40,15 +42,23 @@ def test_the_api_creates_amends_and_submits_a_bid_with_replays_and_a_stale_if_ma
     assert again.status_code == 201 and again.json() == made.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert again.headers["location"] == made.headers["location"]
-    assert w.snapshot() == once                                     # one case, not two
+    assert w.snapshot() == once  # one case, not two
 
-    amended = put(api, ref, {**doc, "amount": 240000.5}, headers={
-        "If-Match": made.headers["etag"], "Idempotency-Key": "amend-1"})
+    amended = put(
+        api,
+        ref,
+        {**doc, "amount": 240000.5},
+        headers={"If-Match": made.headers["etag"], "Idempotency-Key": "amend-1"},
+    )
     assert amended.status_code == 200, amended.text
     assert amended.json()["application_version"] == 2 and amended.json()["changed"] == ["amount"]
     assert amended.json()["amount"] == "240000.50" and amended.headers["etag"] == '"2"'
-    replay = put(api, ref, {**doc, "amount": 240000.5}, headers={
-        "If-Match": made.headers["etag"], "Idempotency-Key": "amend-1"})
+    replay = put(
+        api,
+        ref,
+        {**doc, "amount": 240000.5},
+        headers={"If-Match": made.headers["etag"], "Idempotency-Key": "amend-1"},
+    )
     assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
 
     before = _snapshot(w)
@@ -64,8 +74,11 @@ def test_the_api_creates_amends_and_submits_a_bid_with_replays_and_a_stale_if_ma
     assert first.status_code == 200 and first.json()["document"]["amount"] == "250000.00"
     assert first.headers["etag"] == '"2"' and first.json()["latest"] == 2
     now = api.get(f"/cases/{ref}/application", "cllr").json()
-    assert (now["version"], now["changed"], now["document"]["amount"]) == (2, ["amount"],
-                                                                           "240000.50")
+    assert (now["version"], now["changed"], now["document"]["amount"]) == (
+        2,
+        ["amount"],
+        "240000.50",
+    )
     submitted = api.advance(ref, "submit", "cllr", headers={"If-Match": '"2"'})
     assert submitted.status_code == 200 and submitted.json()["state"] == "submitted"
     history = api.get(f"/cases/{ref}/history", "audrey").json()["items"]
@@ -82,18 +95,23 @@ def test_refusals_give_the_reason_and_write_nothing(api):
     before = _snapshot(w)
     other = put(api, ref, w.bid_document(amount="1000"), who="nell", headers={"If-Match": '"1"'})
     assert other.status_code == 404
-    bad = put(api, ref, w.bid_document(amount="£1,000", lead="E99999999"),
-              headers={"If-Match": '"1"'})
+    bad = put(
+        api, ref, w.bid_document(amount="£1,000", lead="E99999999"), headers={"If-Match": '"1"'}
+    )
     assert bad.status_code == 422 and bad.json()["type"].endswith("document-refused")
     assert any(p.startswith("amount:") for p in bad.json()["problems"])
     assert any(p.startswith("lead:") for p in bad.json()["problems"])
-    not_json = api.client.put(f"{MOUNT}/cases/{ref}/application", content=b"{amount: 1",
-                              headers=api.headers("cllr", {"If-Match": '"1"',
-                                                           "Content-Type": "application/json"}))
+    not_json = api.client.put(
+        f"{MOUNT}/cases/{ref}/application",
+        content=b"{amount: 1",
+        headers=api.headers("cllr", {"If-Match": '"1"', "Content-Type": "application/json"}),
+    )
     assert not_json.status_code == 400
     for_another = api.post("/cases", "nell", json=w.bid_document())
-    assert for_another.status_code == 403 and "not a person of E07000026" in \
-        for_another.json()["detail"]
+    assert (
+        for_another.status_code == 403
+        and "not a person of E07000026" in for_another.json()["detail"]
+    )
     unknown = api.post("/cases", "cllr", json=w.bid_document(programme="nope-2013"))
     assert unknown.status_code == 422 and "programme" in unknown.json()["detail"]
     assert _snapshot(w) == before
@@ -107,8 +125,11 @@ def test_refusals_give_the_reason_and_write_nothing(api):
 def test_a_council_never_sees_another_councils_draft(api):
     w = api.world
     ref = api.post("/cases", "cllr", json=w.bid_document()).json()["ref"]
-    for path in (f"/cases/{ref}", f"/cases/{ref}/application",
-                 f"/cases/{ref}/application?version=1"):
+    for path in (
+        f"/cases/{ref}",
+        f"/cases/{ref}/application",
+        f"/cases/{ref}/application?version=1",
+    ):
         assert api.get(path, "nell").status_code == 404, path
     assert ref not in [c["ref"] for c in api.get("/cases", "nell").json()["items"]]
     assert ref in [c["ref"] for c in api.get("/cases", "cllr").json()["items"]]
@@ -118,9 +139,15 @@ def test_an_area_is_opened_from_its_expression_of_interest(api):
     w = api.world
     w.org("E08000003", name="Manchester City Council")
     w.person("mo", "council", org="E08000003")
-    eoi = {"programme": "pstn-2013", "title": "Greater Manchester", "lead": "E08000003",
-           "service_areas": ["troubled families"], "how_to_succeed": "Together.",
-           "partners": [{"name": "GMP", "evidence": "A letter."}], "contribution": 50000}
+    eoi = {
+        "programme": "pstn-2013",
+        "title": "Greater Manchester",
+        "lead": "E08000003",
+        "service_areas": ["troubled families"],
+        "how_to_succeed": "Together.",
+        "partners": [{"name": "GMP", "evidence": "A letter."}],
+        "contribution": 50000,
+    }
     made = api.post("/cases", "mo", json=eoi)
     assert made.status_code == 201, made.text
     assert made.json()["kind"] == "area" and made.json()["ref"].startswith("PSTN-2013-")
@@ -131,22 +158,29 @@ def test_evidence_is_attached_as_an_amendment(api, tmp_path, monkeypatch):
     w = api.world
     ref = api.post("/cases", "cllr", json=w.bid_document()).json()["ref"]
     files = {"file": ("costs.csv", b"item,cost\nhub,120000\n", "text/csv")}
-    done = api.post(f"/cases/{ref}/application/evidence", "cllr", files=files,
-                    headers={"If-Match": '"1"'})
+    done = api.post(
+        f"/cases/{ref}/application/evidence", "cllr", files=files, headers={"If-Match": '"1"'}
+    )
     assert done.status_code == 200, done.text
     assert done.json()["changed"] == ["evidence"]
     [kept] = done.json()["application"]["evidence"]
     assert (kept["name"], kept["size"]) == ("costs.csv", 21)
     before = _snapshot(w)
-    exe = api.post(f"/cases/{ref}/application/evidence", "cllr",
-                   files={"file": ("costs.pdf", b"MZ\x90\x00", "application/pdf")})
+    exe = api.post(
+        f"/cases/{ref}/application/evidence",
+        "cllr",
+        files={"file": ("costs.pdf", b"MZ\x90\x00", "application/pdf")},
+    )
     assert exe.status_code == 400 and "not one" in exe.json()["detail"]
     assert _snapshot(w) == before
     with w.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(application_versions)).scalar() == 2
-    assert json.loads(json.dumps(api.get(f"/cases/{ref}/application", "cllr",
-                                         params={"version": 1}).json()))["document"].get(
-        "evidence") is None
+    assert (
+        json.loads(
+            json.dumps(api.get(f"/cases/{ref}/application", "cllr", params={"version": 1}).json())
+        )["document"].get("evidence")
+        is None
+    )
 
 
 def test_a_document_cannot_list_evidence_that_was_never_uploaded(api, tmp_path, monkeypatch):
@@ -154,13 +188,21 @@ def test_a_document_cannot_list_evidence_that_was_never_uploaded(api, tmp_path, 
     w = api.world
     ref = api.post("/cases", "cllr", json=w.bid_document()).json()["ref"]
     before = _snapshot(w)
-    forged = put(api, ref, w.bid_document(evidence=[{"name": "a.pdf", "sha256": "0" * 64}]),
-                 headers={"If-Match": '"1"'})
+    forged = put(
+        api,
+        ref,
+        w.bid_document(evidence=[{"name": "a.pdf", "sha256": "0" * 64}]),
+        headers={"If-Match": '"1"'},
+    )
     assert forged.status_code == 422 and "evidence[0]" in forged.json()["detail"]
     assert _snapshot(w) == before
     files = {"file": ("costs.csv", b"item,cost\nhub,120000\n", "text/csv")}
     kept = api.post(f"/cases/{ref}/application/evidence", "cllr", files=files).json()
     # Listed already: kept when the rest of the document changes.
-    again = put(api, ref, {**kept["application"], "amount": "260000"},
-                headers={"If-Match": f'"{kept["version"]}"'})
+    again = put(
+        api,
+        ref,
+        {**kept["application"], "amount": "260000"},
+        headers={"If-Match": f'"{kept["version"]}"'},
+    )
     assert again.status_code == 200 and again.json()["changed"] == ["amount"]

@@ -1,4 +1,5 @@
 """Cases over HTTP: pages, filters, the version as ETag, If-Match, and refusals with their facts."""
+
 from __future__ import annotations
 
 import threading
@@ -19,8 +20,13 @@ def test_a_case_is_shown_as_case_show_json_with_its_version_as_etag(api):
     assert answer.headers["etag"] == '"1"'
     case = answer.json()
     assert {k: case[k] for k in ("ref", "kind", "programme", "state", "version", "amount")} == {
-        "ref": ref, "kind": "bid", "programme": "tca-2013", "state": "draft", "version": 1,
-        "amount": "250000.00"}
+        "ref": ref,
+        "kind": "bid",
+        "programme": "tca-2013",
+        "state": "draft",
+        "version": 1,
+        "amount": "250000.00",
+    }
     assert case["application"]["arrangement"] == "joint_procurement"
 
 
@@ -29,12 +35,15 @@ def test_a_list_is_paged_by_cursor_in_a_stable_order_with_nothing_repeated_or_lo
 
     first = api.get("/cases", params={"limit": 2}).json()
     second = api.get("/cases", params={"limit": 2, "cursor": first["next_cursor"]}).json()
-    late = api.world.bid()                       # opened while the pages are being read
+    late = api.world.bid()  # opened while the pages are being read
     third = api.get("/cases", params={"limit": 2, "cursor": second["next_cursor"]}).json()
 
     pages = [first, second, third]
     assert [[c["ref"] for c in p["items"]] for p in pages] == [
-        refs[0:2], refs[2:4], [refs[4], late]]
+        refs[0:2],
+        refs[2:4],
+        [refs[4], late],
+    ]
     assert third["next_cursor"] is None
     assert "application" not in first["items"][0]
 
@@ -59,16 +68,22 @@ def test_lists_are_filtered_by_state_kind_and_programme(api):
     assert refs(kind="area") == [] and refs(programme="pstn-2013") == []
 
 
-@pytest.mark.parametrize("params, problem", [
-    ({"limit": 0}, "query parameter limit: input should be greater than or equal to 1"),
-    ({"limit": 501}, "query parameter limit: input should be less than or equal to 500"),
-    ({"kind": "bids"}, "query parameter kind: input should be 'bid' or 'area'"),
-    ({"stat": "submitted"}, "query parameter stat: is not one this takes (it takes cursor, "
-                            "kind, limit, programme, state)"),
-    ({"cursor": "not-a-cursor"}, "The cursor refused: is not one this API gave out"),
-    # a cursor of another list (a case's history)
-    ({"cursor": "WyJzZXEiLDFd"}, "The cursor refused: is not one this API gave out"),
-])
+@pytest.mark.parametrize(
+    "params, problem",
+    [
+        ({"limit": 0}, "query parameter limit: input should be greater than or equal to 1"),
+        ({"limit": 501}, "query parameter limit: input should be less than or equal to 500"),
+        ({"kind": "bids"}, "query parameter kind: input should be 'bid' or 'area'"),
+        (
+            {"stat": "submitted"},
+            "query parameter stat: is not one this takes (it takes cursor, "
+            "kind, limit, programme, state)",
+        ),
+        ({"cursor": "not-a-cursor"}, "The cursor refused: is not one this API gave out"),
+        # a cursor of another list (a case's history)
+        ({"cursor": "WyJzZXEiLDFd"}, "The cursor refused: is not one this API gave out"),
+    ],
+)
 def test_a_bad_query_is_refused_with_400_naming_it(api, params, problem):
     answer = api.get("/cases", params=params)
 
@@ -81,9 +96,13 @@ def test_an_unknown_case_is_404_as_a_problem(api):
     answer = api.get("/cases/TCA-2013-9999")
 
     assert answer.status_code == 404
-    assert answer.json() == {"type": "urn:casework:problem:not-found", "title": "Not found",
-                             "status": 404, "detail": "There is no case TCA-2013-9999.",
-                             "ref": "TCA-2013-9999"}
+    assert answer.json() == {
+        "type": "urn:casework:problem:not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "There is no case TCA-2013-9999.",
+        "ref": "TCA-2013-9999",
+    }
 
 
 # --- If-Match -------------------------------------------------------------------------------
@@ -114,8 +133,11 @@ def test_two_clients_firing_at_the_same_instant_with_one_version_one_wins(any_ap
         who, trigger = who_trigger
         with TestClient(app) as client:
             start.wait()
-            return client.post(f"/api/v1/cases/{ref}/advance", json={"trigger": trigger},
-                               headers={**api.headers(who), "If-Match": '"1"'}).status_code
+            return client.post(
+                f"/api/v1/cases/{ref}/advance",
+                json={"trigger": trigger},
+                headers={**api.headers(who), "If-Match": '"1"'},
+            ).status_code
 
     api.token("carol"), api.token("cllr")
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -134,10 +156,13 @@ def test_if_match_takes_the_etag_as_given_or_any_version(api, value):
     assert api.advance(ref, "submit", headers={"If-Match": value}).status_code == 200
 
 
-@pytest.mark.parametrize("value, problem", [
-    ('W/"1"', "a weak ETag (W/...) cannot be matched"),
-    ('"one"', "is not a version ETag"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ('W/"1"', "a weak ETag (W/...) cannot be matched"),
+        ('"one"', "is not a version ETag"),
+    ],
+)
 def test_an_if_match_that_is_not_a_version_is_refused(api, value, problem):
     ref = api.world.bid()
     before = api.world.snapshot()
@@ -157,10 +182,14 @@ def test_a_trigger_not_allowed_now_is_409_with_what_is_allowed(api):
 
     assert answer.status_code == 409
     problem = answer.json()
-    assert problem["detail"] == (f"{ref} is Draft, so it cannot be 'Offer the award'. "
-                                 f"Allowed now: Submit the bid, Withdraw.")
+    assert problem["detail"] == (
+        f"{ref} is Draft, so it cannot be 'Offer the award'. Allowed now: Submit the bid, Withdraw."
+    )
     assert (problem["allowed"], problem["state"], problem["trigger"]) == (
-        ["submit", "withdraw"], "draft", "offer")
+        ["submit", "withdraw"],
+        "draft",
+        "offer",
+    )
     assert api.world.snapshot() == before
 
 
@@ -189,8 +218,11 @@ def test_a_refused_offer_says_what_remains_of_the_fund(api):
     assert answer.status_code == 422
     problem = answer.json()
     assert "past the fund's £400,000" in problem["detail"]
-    assert (problem["fund"]["fund"], problem["fund"]["committed"], problem["fund"]["remaining"]) \
-        == ("400000.00", "300000.00", "100000.00")
+    assert (
+        problem["fund"]["fund"],
+        problem["fund"]["committed"],
+        problem["fund"]["remaining"],
+    ) == ("400000.00", "300000.00", "100000.00")
     assert api.world.snapshot() == before
 
 
@@ -208,13 +240,16 @@ def test_a_trigger_that_needs_a_reason_is_refused_without_one(api):
     assert api.world.snapshot()["history"] == before["history"] + 1
 
 
-@pytest.mark.parametrize("body, problem", [
-    ({}, "trigger: is required"),
-    ({"trigger": ""}, "trigger: string should have at least 1 character"),
-    ({"trigger": "submit", "as": "carol"}, "as: is not a field of this request"),
-    ({"trigger": 7}, "trigger: input should be a valid string"),
-    ([], "the JSON body: must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ({}, "trigger: is required"),
+        ({"trigger": ""}, "trigger: string should have at least 1 character"),
+        ({"trigger": "submit", "as": "carol"}, "as: is not a field of this request"),
+        ({"trigger": 7}, "trigger: input should be a valid string"),
+        ([], "the JSON body: must be a JSON object"),
+    ],
+)
 def test_a_malformed_body_is_400_naming_the_field_and_changes_nothing(api, body, problem):
     ref = api.world.bid()
     before = api.world.snapshot()
@@ -229,8 +264,11 @@ def test_a_malformed_body_is_400_naming_the_field_and_changes_nothing(api, body,
 def test_a_body_that_is_not_json_is_400(api):
     ref = api.world.bid()
 
-    answer = api.post(f"/cases/{ref}/advance", content=b"{trigger: submit",
-                      headers={"Content-Type": "application/json"})
+    answer = api.post(
+        f"/cases/{ref}/advance",
+        content=b"{trigger: submit",
+        headers={"Content-Type": "application/json"},
+    )
 
     assert answer.status_code == 400
     # Where it goes wrong, in words (it said "1: is not valid JSON": a bare position).
@@ -252,14 +290,20 @@ def test_a_caseworker_hands_a_case_over_with_if_match_and_others_are_refused(any
     assert "ash is not a caseworker" in not_one.json()["detail"]
     assert api.world.snapshot() == before
 
-    done = api.post(f"/cases/{ref}/assign", headers={"If-Match": version},
-                    json={"caseworker": "cath", "reason": "Carol is on leave in May."})
-    stale = api.post(f"/cases/{ref}/assign", headers={"If-Match": version},
-                     json={"caseworker": "carol"})
+    done = api.post(
+        f"/cases/{ref}/assign",
+        headers={"If-Match": version},
+        json={"caseworker": "cath", "reason": "Carol is on leave in May."},
+    )
+    stale = api.post(
+        f"/cases/{ref}/assign", headers={"If-Match": version}, json={"caseworker": "carol"}
+    )
 
     assert done.status_code == 200 and done.json()["caseworker"] == "cath"
     assert done.headers["ETag"] == '"2"'
     assert stale.status_code == 412
     history = api.get(f"/cases/{ref}/history").json()["items"]
     assert (history[-1]["trigger"], history[-1]["payload"]) == (
-        "assign", {"caseworker": "cath", "previous": "carol"})
+        "assign",
+        {"caseworker": "cath", "previous": "carol"},
+    )

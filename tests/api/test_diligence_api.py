@@ -1,4 +1,5 @@
 """The API's due diligence (DESIGN.md section 9): the checklist, and a caseworker's record."""
+
 from __future__ import annotations
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -19,31 +20,47 @@ def test_the_checklist_says_what_is_still_needed_before_check(api):
     assert shown.status_code == 200
     body = shown.json()
     assert {c["check"]: c["status"] for c in body["checks"]} == {
-        "lead_is_council": "passed", "no_duplicate_bid": "passed", "org_in_register": "passed",
-        "fraud_risk": "missing"}
+        "lead_is_council": "passed",
+        "no_duplicate_bid": "passed",
+        "org_in_register": "passed",
+        "fraud_risk": "missing",
+    }
     assert body["passed"] is False
-    assert body["still_needed"] == ["Fraud risk (fraud_risk) is not recorded yet: a caseworker "
-                                    "records it with evidence"]
+    assert body["still_needed"] == [
+        "Fraud risk (fraud_risk) is not recorded yet: a caseworker records it with evidence"
+    ]
     assert body["checks"][0]["last_run"]["on"] == "submit"
 
 
-def test_a_caseworker_records_a_check_with_a_file_once_per_key_then_the_bid_is_checked(api, tmp_path,
-                                                                                      monkeypatch):
+def test_a_caseworker_records_a_check_with_a_file_once_per_key_then_the_bid_is_checked(
+    api, tmp_path, monkeypatch
+):
     monkeypatch.setenv("CASEWORK_FILES", str(tmp_path / "files"))
     ref = _submitted(api)
     key = {"Idempotency-Key": "fraud-1"}
 
-    first = api.post(f"/cases/{ref}/diligence/fraud_risk", headers=key, data=FRAUD,
-                     files={"file": ("checks.pdf", PDF, "application/pdf")})
+    first = api.post(
+        f"/cases/{ref}/diligence/fraud_risk",
+        headers=key,
+        data=FRAUD,
+        files={"file": ("checks.pdf", PDF, "application/pdf")},
+    )
     rows = api.world.snapshot()["history"]
-    again = api.post(f"/cases/{ref}/diligence/fraud_risk", headers=key, data=FRAUD,
-                     files={"file": ("checks.pdf", PDF, "application/pdf")})
+    again = api.post(
+        f"/cases/{ref}/diligence/fraud_risk",
+        headers=key,
+        data=FRAUD,
+        files={"file": ("checks.pdf", PDF, "application/pdf")},
+    )
 
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json() and again.headers.get("idempotent-replayed") == "true"
     assert api.world.snapshot()["history"] == rows
     fraud = next(c for c in first.json()["checks"] if c["check"] == "fraud_risk")
-    assert fraud["recorded"]["by"] == "carol" and fraud["recorded"]["attachment"]["name"] == "checks.pdf"
+    assert (
+        fraud["recorded"]["by"] == "carol"
+        and fraud["recorded"]["attachment"]["name"] == "checks.pdf"
+    )
     assert first.json()["passed"] is True
     assert api.advance(ref, "check").status_code == 200
 
@@ -68,8 +85,13 @@ def test_bad_records_are_refused_naming_the_rule_and_write_nothing(api):
         ("fraud_risk", {**FRAUD, "evidence": "ok\x07"}, "carol", 400, "evidence"),
         ("fraud_risk", {**FRAUD, "result": "perhaps"}, "carol", 400, "not pass or fail"),
         ("fraud_risk", FRAUD, "olive", 403, "only a caseworker may"),
-        ("lead_is_council", {"result": "pass", "evidence": "ok"}, "carol", 422,
-         "cannot be overridden"),
+        (
+            "lead_is_council",
+            {"result": "pass", "evidence": "ok"},
+            "carol",
+            422,
+            "cannot be overridden",
+        ),
     ]
     for check, data, who, status, words in cases:
         answer = api.post(f"/cases/{ref}/diligence/{check}", who, data=data)
@@ -87,6 +109,7 @@ def test_a_council_person_cannot_read_another_councils_checklist_or_any(api):
 def test_the_document_describes_both_operations():
     from workflow.api import create_api
     from workflow.storage.db import make_engine
+
     paths = create_api(make_engine("sqlite://")).openapi()["paths"]
 
     assert paths["/cases/{ref}/diligence"]["get"]["operationId"] == "show_diligence"

@@ -1,4 +1,5 @@
 """A disabled person's API token is refused (401) and changes nothing; enabled again, it works."""
+
 from __future__ import annotations
 
 from workflow import clock
@@ -8,8 +9,7 @@ from workflow.services.admin_log import Admin
 
 def _standing(api, name: str, disabled: bool) -> None:
     with api.engine.begin() as conn:
-        administration.set_disabled(conn, name, disabled, Admin("root", "operator"),
-                                    at=clock.now())
+        administration.set_disabled(conn, name, disabled, Admin("root", "operator"), at=clock.now())
 
 
 def test_a_disabled_persons_token_is_refused_and_changes_nothing(api):

@@ -1,4 +1,5 @@
 """A refusal has one HTTP status, whichever face answers it."""
+
 import pytest
 
 from workflow import errors
@@ -28,14 +29,16 @@ def test_a_database_that_cannot_be_reached_is_unavailable_on_every_face():
     assert status_of(err) == error_body(err)["status"] == 503
 
 
-def test_a_database_fault_is_a_503_problem_with_one_log_line_and_no_traceback(api, tmp_path,
-                                                                             caplog):
+def test_a_database_fault_is_a_503_problem_with_one_log_line_and_no_traceback(
+    api, tmp_path, caplog
+):
     from workflow.storage.db import make_engine
 
     headers = api.headers("carol")
     not_a_database = tmp_path / "casework.db"
     not_a_database.write_bytes(b"this is not a database file " * 200)
     from starlette.routing import Mount
+
     [mounted] = [r for r in api.client.app.routes if isinstance(r, Mount)]
     mounted.app.state.engine = make_engine(f"sqlite:///{not_a_database}")
 
@@ -47,4 +50,4 @@ def test_a_database_fault_is_a_503_problem_with_one_log_line_and_no_traceback(ap
     assert "nothing was changed" in answer.json()["detail"]
     assert str(tmp_path) not in answer.text
     [line] = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert str(not_a_database) in line.getMessage() and line.exc_info is None   # names the file
+    assert str(not_a_database) in line.getMessage() and line.exc_info is None  # names the file

@@ -4,6 +4,7 @@ The same key sent again returns the first answer (status and body) with
 `Idempotent-Replayed: true`, and writes nothing more: one move, one history
 row, one return.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,11 @@ def test_a_trigger_sent_twice_with_one_key_is_done_once(any_api):
     assert "idempotent-replayed" not in first.headers
     assert api.world.snapshot() == after_first
     # Submitted once: its row, and the automatic due-diligence checks it ran (three).
-    assert [h["trigger"] for h in history_rows(api, ref)] == ["create", "submit",
-                                                              *["diligence"] * 3]
+    assert [h["trigger"] for h in history_rows(api, ref)] == [
+        "create",
+        "submit",
+        *["diligence"] * 3,
+    ]
 
 
 def test_the_same_return_submitted_twice_with_one_key_is_one_return_and_one_history_row(any_api):
@@ -48,22 +52,25 @@ def test_the_same_return_submitted_twice_with_one_key_is_one_return_and_one_hist
     (ref,) = monitored_bids(api)
     form = {"figures": json.dumps({"spend_to_date": "12500.50", "progress": "Hub staffed."})}
     files = {"file": ("q1-evidence.csv", b"month,spend\nOctober,12500.50\n", "text/csv")}
-    key = {"Idempotency-Key": '"q1-return-E07000026"'}        # a structured-field string
+    key = {"Idempotency-Key": '"q1-return-E07000026"'}  # a structured-field string
 
     with clock.simulate(AFTER_OPENING):
-        first = api.post(f"/cases/{ref}/checkpoints/Q1/submit", who="cllr", headers=key,
-                         data=form, files=files)
+        first = api.post(
+            f"/cases/{ref}/checkpoints/Q1/submit", who="cllr", headers=key, data=form, files=files
+        )
         after_first = api.world.snapshot()
-        again = api.post(f"/cases/{ref}/checkpoints/Q1/submit", who="cllr", headers=key,
-                         data=form, files=files)
+        again = api.post(
+            f"/cases/{ref}/checkpoints/Q1/submit", who="cllr", headers=key, data=form, files=files
+        )
 
     assert first.status_code == again.status_code == 200, first.text
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
     assert first.json()["state"] == "submitted"
     assert first.json()["attachment"]["name"] == "q1-evidence.csv"
     assert api.world.snapshot() == after_first
-    submits = [h for h in history_rows(api, ref) if h["checkpoint"] == "Q1"
-               and h["trigger"] == "submit"]
+    submits = [
+        h for h in history_rows(api, ref) if h["checkpoint"] == "Q1" and h["trigger"] == "submit"
+    ]
     assert len(submits) == 1 and submits[0]["payload"]["figures"]["spend_to_date"] == "12500.50"
 
 
@@ -97,7 +104,7 @@ def test_a_refusal_is_replayed_as_it_was_given(api):
     key = {"Idempotency-Key": "offer-too-soon"}
 
     first = api.advance(ref, "offer", who="april", headers=key)
-    api.world.advance(ref, "submit")                 # the case moves on meanwhile
+    api.world.advance(ref, "submit")  # the case moves on meanwhile
     again = api.advance(ref, "offer", who="april", headers=key)
 
     assert first.status_code == again.status_code == 409
@@ -128,18 +135,24 @@ def test_the_same_key_at_the_same_instant_does_the_work_once(any_api):
     def send(_):
         with TestClient(api.client.app) as client:
             start.wait()
-            answer = client.post(f"/api/v1/cases/{ref}/advance", json={"trigger": "submit"},
-                                 headers={**api.headers("cllr"), "Idempotency-Key": "burst"})
+            answer = client.post(
+                f"/api/v1/cases/{ref}/advance",
+                json={"trigger": "submit"},
+                headers={**api.headers("cllr"), "Idempotency-Key": "burst"},
+            )
             return answer.status_code, answer.headers.get("idempotent-replayed")
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(send, range(4)))
 
-    assert all(status in (200, 409) for status, _ in outcomes)     # 409: still running
+    assert all(status in (200, 409) for status, _ in outcomes)  # 409: still running
     assert sum(1 for o in outcomes if o == (200, None)) == 1
     # Submitted once: its row, and the automatic due-diligence checks it ran (three).
-    assert [h["trigger"] for h in history_rows(api, ref)] == ["create", "submit",
-                                                              *["diligence"] * 3]
+    assert [h["trigger"] for h in history_rows(api, ref)] == [
+        "create",
+        "submit",
+        *["diligence"] * 3,
+    ]
 
 
 def test_a_key_is_kept_for_a_day(api):
@@ -152,7 +165,7 @@ def test_a_key_is_kept_for_a_day(api):
     with clock.simulate(start + KEEP_FOR - timedelta(seconds=1)):
         within = api.advance(first, "submit", headers=key)
     with clock.simulate(start + KEEP_FOR):
-        after = api.advance(later, "submit", headers=key)       # a new request, same words
+        after = api.advance(later, "submit", headers=key)  # a new request, same words
 
     assert within.headers["idempotent-replayed"] == "true"
     assert after.status_code == 200 and after.json()["ref"] == later
@@ -163,9 +176,11 @@ def test_a_key_that_is_not_visible_ascii_is_refused(api, value):
     ref = api.world.bid()
     before = api.world.snapshot()
 
-    answer = api.client.post(f"/api/v1/cases/{ref}/advance", json={"trigger": "submit"},
-                             headers={**api.headers("carol"),
-                                      "Idempotency-Key": value.encode("utf-8")})
+    answer = api.client.post(
+        f"/api/v1/cases/{ref}/advance",
+        json={"trigger": "submit"},
+        headers={**api.headers("carol"), "Idempotency-Key": value.encode("utf-8")},
+    )
 
     assert answer.status_code == 400
     assert api.world.snapshot() == before

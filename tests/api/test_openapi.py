@@ -4,6 +4,7 @@ Schemathesis generates requests from the document and checks each answer
 against it: no 500, every status, content type and body as documented (every
 error a problem+json). Examples are bounded so the folder stays fast.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,15 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.checks import (content_type_conformance, ignored_auth, negative_data_rejection,
-                                 not_a_server_error, response_headers_conformance,
-                                 response_schema_conformance, status_code_conformance)
+from schemathesis.checks import (
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.api.conftest import Api, cast
 from tests.api.scene import AFTER_OPENING, monitored_bids
@@ -36,6 +43,7 @@ REGENERATE = ".venv/bin/python -m workflow.api > docs/openapi.json"
 
 def served(app) -> dict:
     from fastapi.testclient import TestClient
+
     with TestClient(app) as client:
         answer = client.get("/api/v1/openapi.json")
     assert answer.status_code == 200
@@ -46,7 +54,8 @@ def test_the_kept_copy_is_the_document_the_web_app_serves(db):
     document = served(create_app(db, scheduler_every=None))
 
     assert document == json.loads(KEPT.read_text()), (
-        f"docs/openapi.json is out of date with the code; regenerate it: {REGENERATE}")
+        f"docs/openapi.json is out of date with the code; regenerate it: {REGENERATE}"
+    )
 
 
 def test_paths_are_read_under_the_mount_point():
@@ -66,8 +75,11 @@ def test_every_error_is_documented_as_problem_json_and_no_default_422_remains():
             assert {"400", "401", "default"} <= set(responses), (method, path)
             for status, response in responses.items():
                 if status.startswith(("4", "5")) or status == "default":
-                    assert list(response["content"]) == ["application/problem+json"], \
-                        (method, path, status)
+                    assert list(response["content"]) == ["application/problem+json"], (
+                        method,
+                        path,
+                        status,
+                    )
 
 
 def test_the_post_operations_document_412_and_422_and_their_headers():
@@ -81,10 +93,18 @@ def test_the_post_operations_document_412_and_422_and_their_headers():
 
 # --- Schemathesis -----------------------------------------------------------------------------
 # Generated from the document itself, so a new route is fuzzed as soon as it exists.
-OPERATIONS = sorted(op["operationId"] for ops in create_api(make_engine("sqlite://")).openapi()
-                    ["paths"].values() for op in ops.values())
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, response_headers_conformance]
+OPERATIONS = sorted(
+    op["operationId"]
+    for ops in create_api(make_engine("sqlite://")).openapi()["paths"].values()
+    for op in ops.values()
+)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 def schema_valid_request_accepted(ctx, response, case) -> None:
@@ -95,7 +115,8 @@ def schema_valid_request_accepted(ctx, response, case) -> None:
     """
     if case.meta is not None and case.meta.generation.mode.is_positive and _parts_valid(case):
         assert response.status_code != 400, (
-            f"a schema-valid request was refused as malformed: {response.text[:300]}")
+            f"a schema-valid request was refused as malformed: {response.text[:300]}"
+        )
 
 
 def _parts_valid(case) -> bool:
@@ -109,7 +130,9 @@ def _parts_valid(case) -> bool:
         return True
     part = case.operation.schema.raw_schema["components"]["schemas"]["ReturnSubmission"]
     try:
-        jsonschema.validate(json.loads(body["figures"]), part["properties"]["figures"]["contentSchema"])
+        jsonschema.validate(
+            json.loads(body["figures"]), part["properties"]["figures"]["contentSchema"]
+        )
     except (ValueError, TypeError, jsonschema.ValidationError):
         return False
     return True
@@ -128,8 +151,10 @@ def routable(case) -> bool:
     this API, whose document cannot speak for it. Negative cases hold their
     path parameters percent-encoded (`%0A`), so they are decoded first.
     """
-    return not any(isinstance(v, str) and ("\n" in unquote(v) or "\r" in unquote(v))
-                   for v in (case.path_parameters or {}).values())
+    return not any(
+        isinstance(v, str) and ("\n" in unquote(v) or "\r" in unquote(v))
+        for v in (case.path_parameters or {}).values()
+    )
 
 
 # Real values for path parameters, so half the requests reach real records.
@@ -138,8 +163,8 @@ KNOWN = {"ref": "TCA-2013-0001", "n": "Q1", "pn": "P1", "vn": "V1", "code": "tca
 
 def _scene(engine) -> None:
     api = Api(cast(World(engine)))
-    monitored_bids(api)                  # TCA-2013-0001 with its first return open
-    api.world.person("sam", "caseworker", "auditor", "approver")    # may reach every route
+    monitored_bids(api)  # TCA-2013-0001 with its first return open
+    api.world.person("sam", "caseworker", "auditor", "approver")  # may reach every route
 
 
 @pytest.fixture
@@ -162,8 +187,9 @@ def document() -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                         ids=lambda m: m.value)
+@pytest.mark.parametrize(
+    "mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value
+)
 @pytest.mark.parametrize("operation_id", OPERATIONS)
 def test_every_answer_matches_the_document(fuzzed, document, operation_id, mode):
     api = fuzzed
@@ -171,8 +197,11 @@ def test_every_answer_matches_the_document(fuzzed, document, operation_id, mode)
     schema = schemathesis.openapi.from_dict(json.loads(document))
     schema.app, schema.location = api.client.app, MOUNT + "/openapi.json"
     operation = schema.find_operation_by_id(operation_id)
-    checks = CHECKS + ([negative_data_rejection] if mode is GenerationMode.NEGATIVE
-                       else [ignored_auth, schema_valid_request_accepted])
+    checks = CHECKS + (
+        [negative_data_rejection]
+        if mode is GenerationMode.NEGATIVE
+        else [ignored_auth, schema_valid_request_accepted]
+    )
     sam = api.headers("sam")
     names = {p.name for p in operation.iter_parameters() if p.location == "path"}
     known = {k: v for k, v in KNOWN.items() if k in names}
@@ -183,8 +212,13 @@ def test_every_answer_matches_the_document(fuzzed, document, operation_id, mode)
     if mode is GenerationMode.POSITIVE:
         cases = cases.filter(opaque_cursor_free)
 
-    @settings(max_examples=15, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=15,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=cases.filter(routable))
     def answers_as_documented(case):
         with clock.simulate(AFTER_OPENING):

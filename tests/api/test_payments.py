@@ -1,4 +1,5 @@
 """Payments over HTTP: a case's payments, approving and paying one (If-Match, Idempotency-Key)."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,35 +20,49 @@ def paying(any_api):
 def test_a_cases_payments_are_listed_with_their_versions(paying):
     api, ref = paying
     page = api.get(f"/cases/{ref}/payments", who="cllr").json()
-    assert [(p["ref"], p["state"], p["amount"], p["event"], p["reference"])
-            for p in page["items"]] == [(f"{ref}/P1", "due", "125000.00", "accepted", None)]
+    assert [
+        (p["ref"], p["state"], p["amount"], p["event"], p["reference"]) for p in page["items"]
+    ] == [(f"{ref}/P1", "due", "125000.00", "accepted", None)]
     assert page["items"][0]["version"] == 1 and page["next_cursor"] is None
     assert api.get(f"/cases/{ref}/payments", who="april").json()["items"][0][
-        "allowed_triggers"] == ["approve"]
+        "allowed_triggers"
+    ] == ["approve"]
 
 
 def test_an_approver_approves_and_finance_pays_once_per_key(paying):
     api, ref = paying
-    approved = api.post(f"/cases/{ref}/payments/P1/approve", who="april", json={},
-                        headers={"If-Match": '"1"'})
+    approved = api.post(
+        f"/cases/{ref}/payments/P1/approve", who="april", json={}, headers={"If-Match": '"1"'}
+    )
     assert approved.status_code == 200 and approved.json()["state"] == "approved"
     assert approved.headers["etag"] == '"2"'
     key = {"Idempotency-Key": "pay-p1-once"}
-    paid = api.post(f"/cases/{ref}/payments/p1/pay", who="fiona",
-                    json={"reference": "BACS 2014/0001"}, headers=key)
-    again = api.post(f"/cases/{ref}/payments/p1/pay", who="fiona",
-                     json={"reference": "BACS 2014/0001"}, headers=key)
+    paid = api.post(
+        f"/cases/{ref}/payments/p1/pay",
+        who="fiona",
+        json={"reference": "BACS 2014/0001"},
+        headers=key,
+    )
+    again = api.post(
+        f"/cases/{ref}/payments/p1/pay",
+        who="fiona",
+        json={"reference": "BACS 2014/0001"},
+        headers=key,
+    )
     assert paid.status_code == again.status_code == 200
     assert again.headers.get("idempotent-replayed") == "true"
     assert paid.json()["reference"] == "BACS 2014/0001"
     assert api.get(f"/cases/{ref}/payments", who="cllr").json()["items"][0]["state"] == "paid"
 
 
-@pytest.mark.parametrize("who, body, headers, status, kind", [
-    ("fiona", {}, {}, 403, "permission-denied"),                      # finance approving
-    ("cllr", {}, {}, 403, "permission-denied"),
-    ("april", {}, {"If-Match": '"7"'}, 412, "precondition-failed"),  # a stale page
-])
+@pytest.mark.parametrize(
+    "who, body, headers, status, kind",
+    [
+        ("fiona", {}, {}, 403, "permission-denied"),  # finance approving
+        ("cllr", {}, {}, 403, "permission-denied"),
+        ("april", {}, {"If-Match": '"7"'}, 412, "precondition-failed"),  # a stale page
+    ],
+)
 def test_refused_approvals_write_nothing(paying, who, body, headers, status, kind):
     api, ref = paying
     before = snapshot(api.world)
@@ -59,8 +74,10 @@ def test_refused_approvals_write_nothing(paying, who, body, headers, status, kin
 def test_paying_a_due_payment_or_without_a_clean_reference_is_refused(paying):
     api, ref = paying
     before = snapshot(api.world)
-    assert api.post(f"/cases/{ref}/payments/P1/pay", who="fiona",
-                    json={"reference": "R1"}).status_code == 409          # not approved yet
+    assert (
+        api.post(f"/cases/{ref}/payments/P1/pay", who="fiona", json={"reference": "R1"}).status_code
+        == 409
+    )  # not approved yet
     api.post(f"/cases/{ref}/payments/P1/approve", who="april", json={})
     before = snapshot(api.world)
     for body in ({}, {"reference": "BACS\u001b1"}):

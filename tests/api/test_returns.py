@@ -1,4 +1,5 @@
 """Monitoring returns over HTTP: a case's list, one return, and submitting figures with a file."""
+
 from __future__ import annotations
 
 import json
@@ -18,10 +19,18 @@ def monitored(api):
 
 
 def submit(api, ref, who="cllr", n="Q1", figures=None, file=None, headers=None):
-    data = {} if figures is None else {"figures": figures if isinstance(figures, str)
-                                       else json.dumps(figures)}
-    return api.post(f"/cases/{ref}/checkpoints/{n}/submit", who=who, headers=headers, data=data,
-                    files={"file": file} if file else None)
+    data = (
+        {}
+        if figures is None
+        else {"figures": figures if isinstance(figures, str) else json.dumps(figures)}
+    )
+    return api.post(
+        f"/cases/{ref}/checkpoints/{n}/submit",
+        who=who,
+        headers=headers,
+        data=data,
+        files={"file": file} if file else None,
+    )
 
 
 def test_a_cases_returns_are_listed_by_due_date(monitored):
@@ -30,8 +39,11 @@ def test_a_cases_returns_are_listed_by_due_date(monitored):
     page = api.get(f"/cases/{ref}/checkpoints", who="cllr").json()
 
     assert [(c["ref"], c["state"], c["due"], c["level"]) for c in page["items"]] == [
-        (f"{ref}/Q1", "open", "2014-01-02", 0), (f"{ref}/Q2", "scheduled", "2014-04-01", 0),
-        (f"{ref}/Q3", "scheduled", "2014-07-01", 0), (f"{ref}/Q4", "scheduled", "2014-10-01", 0)]
+        (f"{ref}/Q1", "open", "2014-01-02", 0),
+        (f"{ref}/Q2", "scheduled", "2014-04-01", 0),
+        (f"{ref}/Q3", "scheduled", "2014-07-01", 0),
+        (f"{ref}/Q4", "scheduled", "2014-10-01", 0),
+    ]
     assert page["next_cursor"] is None
 
 
@@ -39,8 +51,9 @@ def test_returns_are_paged_like_every_list(monitored):
     api, ref = monitored
 
     first = api.get(f"/cases/{ref}/checkpoints", params={"limit": 3}).json()
-    rest = api.get(f"/cases/{ref}/checkpoints",
-                   params={"limit": 3, "cursor": first["next_cursor"]}).json()
+    rest = api.get(
+        f"/cases/{ref}/checkpoints", params={"limit": 3, "cursor": first["next_cursor"]}
+    ).json()
 
     assert [c["ref"][-2:] for c in first["items"] + rest["items"]] == ["Q1", "Q2", "Q3", "Q4"]
     assert rest["next_cursor"] is None
@@ -62,29 +75,45 @@ def test_a_return_is_submitted_with_its_figures_and_evidence(monitored):
     api, ref = monitored
     pdf = b"%PDF-1.4\n% evidence of spend\n%%EOF\n"
 
-    answer = submit(api, ref, figures={"spend_to_date": "41000", "savings_to_date": 12000.5,
-                                       "progress": "Shared team in post.", "risks": "None."},
-                    file=("Q1 evidence.pdf", pdf, "application/pdf"))
+    answer = submit(
+        api,
+        ref,
+        figures={
+            "spend_to_date": "41000",
+            "savings_to_date": 12000.5,
+            "progress": "Shared team in post.",
+            "risks": "None.",
+        },
+        file=("Q1 evidence.pdf", pdf, "application/pdf"),
+    )
 
     assert answer.status_code == 200, answer.text
     cp = answer.json()
     assert cp["state"] == "submitted"
-    assert cp["figures"] == {"spend_to_date": "41000.00", "savings_to_date": "12000.50",
-                             "progress": "Shared team in post.", "risks": "None."}
+    assert cp["figures"] == {
+        "spend_to_date": "41000.00",
+        "savings_to_date": "12000.50",
+        "progress": "Shared team in post.",
+        "risks": "None.",
+    }
     assert cp["attachment"]["name"] == "Q1 evidence.pdf"
     assert answer.headers["etag"] == f'"{cp["version"]}"'
     last = api.get(f"/cases/{ref}/history", who="carol").json()["items"][-1]
     assert (last["checkpoint"], last["trigger"], last["actor"]) == ("Q1", "submit", "cllr")
 
 
-@pytest.mark.parametrize("figures, problem", [
-    ('{"spend_to_date": "41,000"}', "spend_to_date: '41,000' is not an amount in pounds"),
-    ('{"spend_to_date": 1e5}', "spend_to_date: '1e5' is not an amount in pounds"),
-    ("{spend_to_date: 1}", "figures: not valid JSON"),
-    ("[1, 2]", "figures: the top level is"),
-])
-def test_malformed_figures_are_refused_naming_the_field_and_change_nothing(monitored, figures,
-                                                                            problem):
+@pytest.mark.parametrize(
+    "figures, problem",
+    [
+        ('{"spend_to_date": "41,000"}', "spend_to_date: '41,000' is not an amount in pounds"),
+        ('{"spend_to_date": 1e5}', "spend_to_date: '1e5' is not an amount in pounds"),
+        ("{spend_to_date: 1}", "figures: not valid JSON"),
+        ("[1, 2]", "figures: the top level is"),
+    ],
+)
+def test_malformed_figures_are_refused_naming_the_field_and_change_nothing(
+    monitored, figures, problem
+):
     api, ref = monitored
     before = api.world.snapshot()
 
@@ -99,8 +128,12 @@ def test_a_file_that_is_not_what_it_says_is_refused_and_changes_nothing(monitore
     api, ref = monitored
     before = api.world.snapshot()
 
-    answer = submit(api, ref, figures={"progress": "ok", "spend_to_date": "0"},
-                    file=("evidence.pdf", b"MZ\x90\x00 not a pdf", "application/pdf"))
+    answer = submit(
+        api,
+        ref,
+        figures={"progress": "ok", "spend_to_date": "0"},
+        file=("evidence.pdf", b"MZ\x90\x00 not a pdf", "application/pdf"),
+    )
 
     assert answer.status_code == 400
     assert answer.json()["detail"].startswith("The attachment refused")
@@ -121,13 +154,22 @@ def test_a_return_not_open_yet_is_refused_with_what_is_allowed(monitored):
 def test_a_return_submitted_with_a_stale_if_match_gets_412(monitored):
     api, ref = monitored
     etag = api.get(f"/cases/{ref}/checkpoints/Q1").headers["etag"]
-    assert submit(api, ref, figures={"progress": "first", "spend_to_date": "0"}, headers={"If-Match": etag}
-                  ).status_code == 200
+    assert (
+        submit(
+            api,
+            ref,
+            figures={"progress": "first", "spend_to_date": "0"},
+            headers={"If-Match": etag},
+        ).status_code
+        == 200
+    )
     # The caseworker queries it; the council's system answers with the ETag it had.
     monitoring.decide_return(api.engine, f"{ref}/Q1", "query", "carol", reason="Spend missing")
     before = api.world.snapshot()
 
-    answer = submit(api, ref, figures={"progress": "second", "spend_to_date": "0"}, headers={"If-Match": etag})
+    answer = submit(
+        api, ref, figures={"progress": "second", "spend_to_date": "0"}, headers={"If-Match": etag}
+    )
 
     assert answer.status_code == 412
     assert answer.json()["current_version"] > int(etag.strip('"'))
@@ -137,9 +179,14 @@ def test_a_return_submitted_with_a_stale_if_match_gets_412(monitored):
 def test_a_body_past_the_limit_is_refused_with_413_while_it_is_read(monitored):
     api, ref = monitored
     before = api.world.snapshot()
-    big = b"month,spend\n" + b"October,1\n" * (1_200_000)          # about 12 MB
+    big = b"month,spend\n" + b"October,1\n" * (1_200_000)  # about 12 MB
 
-    answer = submit(api, ref, figures={"progress": "ok", "spend_to_date": "0"}, file=("spend.csv", big, "text/csv"))
+    answer = submit(
+        api,
+        ref,
+        figures={"progress": "ok", "spend_to_date": "0"},
+        file=("spend.csv", big, "text/csv"),
+    )
 
     assert answer.status_code == 413
     assert answer.headers["content-type"] == "application/problem+json"
@@ -150,10 +197,11 @@ def test_a_body_past_the_limit_is_refused_with_413_while_it_is_read(monitored):
 def test_a_streamed_body_is_stopped_when_it_grows_past_the_limit(monitored):
     api, ref = monitored
     before = api.world.snapshot()
-    chunks = (b"x" * 1024 * 1024 for _ in range(12))             # no Content-Length: chunked
+    chunks = (b"x" * 1024 * 1024 for _ in range(12))  # no Content-Length: chunked
 
-    answer = api.post(f"/cases/{ref}/advance", content=chunks,
-                      headers={"Content-Type": "application/json"})
+    answer = api.post(
+        f"/cases/{ref}/advance", content=chunks, headers={"Content-Type": "application/json"}
+    )
 
     assert answer.status_code == 413
     assert answer.json()["type"] == "urn:casework:problem:too-large"

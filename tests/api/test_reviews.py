@@ -1,4 +1,5 @@
 """`POST /api/v1/cases/{ref}/reviews`: a caseworker records the annual review that is due."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -29,8 +30,9 @@ def test_a_review_not_yet_due_is_refused_and_writes_nothing(api, award):
     assert api.world.snapshot() == before
 
 
-@pytest.mark.parametrize("who, status", [("april", 403), ("ash", 403), ("audrey", 403),
-                                         ("cllr", 403)])
+@pytest.mark.parametrize(
+    "who, status", [("april", 403), ("ash", 403), ("audrey", 403), ("cllr", 403)]
+)
 def test_only_a_caseworker_records_a_review(api, award, who, status):
     sweep(api.world.engine, now=DUE)
     before = api.world.snapshot()
@@ -45,8 +47,12 @@ def test_bad_bodies_are_refused(api, award):
     sweep(api.world.engine, now=DUE)
     before = api.world.snapshot()
 
-    for body in ({"decision": "pause", "reason": "x"}, {"decision": "stop"},
-                 {"decision": "stop", "reason": "bell\x07"}, {**BODY, "extra": 1}):
+    for body in (
+        {"decision": "pause", "reason": "x"},
+        {"decision": "stop"},
+        {"decision": "stop", "reason": "bell\x07"},
+        {**BODY, "extra": 1},
+    ):
         answer = api.post(f"/cases/{award}/reviews", json=body)
         assert answer.status_code in (400, 422), (body, answer.text)
     assert api.world.snapshot() == before
@@ -62,7 +68,11 @@ def test_stop_is_recorded_once_per_key_and_suspends_the_case(api, award):
     assert first.status_code == again.status_code == 201
     shown = first.json()
     assert (shown["ref"], shown["status"], shown["decision"], shown["case_state"]) == (
-        f"{award}/R1", "recorded", "stop", "suspended")
+        f"{award}/R1",
+        "recorded",
+        "stop",
+        "suspended",
+    )
     assert first.headers["ETag"] == f'"{shown["case_version"]}"'
     assert again.json() == shown
     history = api.get(f"/cases/{award}/history", who="audrey").json()["items"]

@@ -5,6 +5,7 @@ partner in; another council's case is 404 with no data, as if it did not
 exist. Triggers and returns are refused by the same services as the command
 line (403 with the reason), and a refusal leaves the database as it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,11 +81,17 @@ def test_who_may_read_what(scene, read, role):
 def test_a_council_lists_only_the_cases_it_leads_or_partners(scene):
     api, ref = scene
 
-    seen = {role: [c["ref"] for c in api.get("/cases", who=ROLES[role]).json()["items"]]
-            for role in ("lead council", "partner council", "other council", "auditor")}
+    seen = {
+        role: [c["ref"] for c in api.get("/cases", who=ROLES[role]).json()["items"]]
+        for role in ("lead council", "partner council", "other council", "auditor")
+    }
 
-    assert seen == {"lead council": [ref], "partner council": [ref], "other council": [],
-                    "auditor": [ref]}
+    assert seen == {
+        "lead council": [ref],
+        "partner council": [ref],
+        "other council": [],
+        "auditor": [ref],
+    }
 
 
 def test_another_councils_case_is_not_found_and_shows_nothing_of_it(scene):
@@ -129,11 +136,12 @@ def test_who_may_submit_a_return(api):
     figures = json.dumps({"spend_to_date": "1000", "progress": "On track."})
 
     with clock.simulate(AFTER_OPENING):
-        for role in sorted(ROLES, key=lambda r: r in WRITES_ALLOWED):    # refusals first
+        for role in sorted(ROLES, key=lambda r: r in WRITES_ALLOWED):  # refusals first
             ref = next(refs) if role in WRITES_ALLOWED else "TCA-2013-0001"
             before = api.world.snapshot()
-            answer = api.post(f"/cases/{ref}/checkpoints/Q1/submit", who=ROLES[role],
-                              data={"figures": figures})
+            answer = api.post(
+                f"/cases/{ref}/checkpoints/Q1/submit", who=ROLES[role], data={"figures": figures}
+            )
 
             assert answer.status_code == expected_write(role), (role, answer.text)
             if answer.status_code == 200:
@@ -145,13 +153,15 @@ def test_who_may_submit_a_return(api):
 def test_a_partner_council_is_told_why_it_cannot_act(api):
     cast(api)
     ref = api.world.bid()
-    api.world.advance(ref, "submit")          # a draft is its lead's alone: pat would not see it
+    api.world.advance(ref, "submit")  # a draft is its lead's alone: pat would not see it
 
     answer = api.advance(ref, "withdraw", who="pat")
 
     assert answer.status_code == 403
-    assert answer.json()["detail"] == (f"pat is not a person of E07000026, the lead organisation "
-                                       f"of {ref}, so they cannot do 'Withdraw' on it.")
+    assert answer.json()["detail"] == (
+        f"pat is not a person of E07000026, the lead organisation "
+        f"of {ref}, so they cannot do 'Withdraw' on it."
+    )
 
 
 def test_an_auditor_reads_everything_and_changes_nothing(api):
@@ -170,7 +180,7 @@ def test_an_approver_offers_an_award_through_the_api(api):
     ref = recommended(api.world)
     before = api.world.snapshot()
 
-    unsigned = api.advance(ref, "offer", who="april")      # £250,000: above £100,000
+    unsigned = api.advance(ref, "offer", who="april")  # £250,000: above £100,000
     assert unsigned.status_code == 422
     assert "it needs a second approver's countersignature" in unsigned.json()["detail"]
     assert api.world.snapshot() == before
@@ -182,12 +192,16 @@ def test_an_approver_offers_an_award_through_the_api(api):
     assert answer.json()["state"] == "award_offered"
     last = api.get(f"/cases/{ref}/history", who="audrey").json()["items"][-1]
     assert (last["trigger"], last["actor"], last["payload"]["amount"]) == (
-        "offer", "april", "250000.00")
-    assert last["payload"]["agreement"]["version"] == 1          # the agreement drawn up
+        "offer",
+        "april",
+        "250000.00",
+    )
+    assert last["payload"]["agreement"]["version"] == 1  # the agreement drawn up
 
 
-@pytest.mark.parametrize("who, status", [("ash", 403), ("carol", 403), ("cllr", 403),
-                                         ("audrey", 403), ("aaron", 200)])
+@pytest.mark.parametrize(
+    "who, status", [("ash", 403), ("carol", 403), ("cllr", 403), ("audrey", 403), ("aaron", 200)]
+)
 def test_only_an_approver_countersigns_through_the_api(api, who, status):
     ref = recommended(api.world)
     before = api.world.snapshot()
@@ -206,7 +220,7 @@ def test_an_approver_who_assessed_the_bid_may_not_offer_it(api):
     ref = recommended(api.world)
     before = api.world.snapshot()
 
-    answer = api.advance(ref, "offer", who="ash")      # an assessor of it, not an approver
+    answer = api.advance(ref, "offer", who="ash")  # an assessor of it, not an approver
 
     assert answer.status_code == 403
     assert api.world.snapshot() == before

@@ -1,4 +1,5 @@
 """Staff reads over HTTP: the outbox, the history export, and awards as 360Giving data."""
+
 from __future__ import annotations
 
 import csv
@@ -26,7 +27,7 @@ def awards(api, count: int) -> list[str]:
 
 # --- the outbox -----------------------------------------------------------------------------
 def test_the_outbox_lists_messages_as_outbox_list_json_oldest_first_by_page(api):
-    refs = awards(api, 3)          # each submission and each offer queues one email to the council
+    refs = awards(api, 3)  # each submission and each offer queues one email to the council
 
     first = api.get("/outbox", params={"limit": 4}).json()
     rest = api.get("/outbox", params={"limit": 4, "cursor": first["next_cursor"]}).json()
@@ -41,16 +42,19 @@ def test_the_outbox_lists_messages_as_outbox_list_json_oldest_first_by_page(api)
 def test_the_outbox_is_filtered_by_state(api):
     awards(api, 2)
     with api.engine.begin() as conn:
-        conn.execute(outbox.update().where(outbox.c.id == 1).values(state="dead",
-                                                                    last_error="550 no"))
+        conn.execute(
+            outbox.update().where(outbox.c.id == 1).values(state="dead", last_error="550 no")
+        )
 
     dead = api.get("/outbox", params={"state": "dead"}).json()["items"]
     unknown = api.get("/outbox", params={"state": "lost"})
 
     assert [(m["id"], m["last_error"]) for m in dead] == [(1, "550 no")]
     assert unknown.status_code == 400
-    assert "query parameter state: input should be 'queued', 'sent' or 'dead'" in \
-        unknown.json()["detail"]
+    assert (
+        "query parameter state: input should be 'queued', 'sent' or 'dead'"
+        in unknown.json()["detail"]
+    )
 
 
 # --- the history export -----------------------------------------------------------------------
@@ -61,9 +65,11 @@ def test_the_export_is_every_history_row_with_its_case_as_audit_export(api):
     rows = api.get("/audit/export", who="audrey").json()
 
     assert [(r["case"], r["seq"], r["trigger"]) for r in rows] == [
-        (first, 1, "create"), (first, 2, "submit"),
-        *[(first, n, "diligence") for n in (3, 4, 5)],      # the checks run at submission
-        (second, 1, "create")]
+        (first, 1, "create"),
+        (first, 2, "submit"),
+        *[(first, n, "diligence") for n in (3, 4, 5)],  # the checks run at submission
+        (second, 1, "create"),
+    ]
     assert rows[1]["prev_hash"] == rows[0]["hash"]
 
 
@@ -75,8 +81,22 @@ def test_the_export_as_csv_has_the_same_columns_and_json_payloads(api):
     assert answer.headers["content-type"].startswith("text/csv")
     assert 'filename="history.csv"' in answer.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(answer.text)))
-    assert list(rows[0]) == ["case", "seq", "checkpoint", "from_state", "to_state", "trigger",
-                             "actor", "role", "reason", "at", "payload", "hash", "prev_hash", "payment"]
+    assert list(rows[0]) == [
+        "case",
+        "seq",
+        "checkpoint",
+        "from_state",
+        "to_state",
+        "trigger",
+        "actor",
+        "role",
+        "reason",
+        "at",
+        "payload",
+        "hash",
+        "prev_hash",
+        "payment",
+    ]
     assert json.loads(rows[0]["payload"]) == {"definition_version": 1}
 
 
@@ -120,8 +140,9 @@ def test_a_publication_stopped_by_an_unknown_organisation_is_422_naming_it(api):
     # A council the register does not know by that name (due diligence let it through on a
     # caseworker's word: org_in_register is overridable).
     api.world.org("E09000099", name="Nowhere Borough Council")
-    ref = recommended(api.world, category="shared_arrangement", lead="E09000099",
-                      partners=["E07000026"])
+    ref = recommended(
+        api.world, category="shared_arrangement", lead="E09000099", partners=["E07000026"]
+    )
     offer(api.world, ref)
 
     answer = api.get("/programmes/tca-2013/360giving")
@@ -129,7 +150,8 @@ def test_a_publication_stopped_by_an_unknown_organisation_is_422_naming_it(api):
     assert answer.status_code == 422
     assert answer.json()["violations"] == [
         f"{ref}: E09000099 (Nowhere Borough Council) has no 360Giving org-id and no English "
-        f"council of that name is in the register; record its org-id with --org-id"]
+        f"council of that name is in the register; record its org-id with --org-id"
+    ]
 
 
 # --- the admin log ----------------------------------------------------------------------------
@@ -137,27 +159,36 @@ def test_an_auditor_reads_the_admin_log_in_order_by_page_as_audit_admin_json(api
     from workflow.services import admin_log, administration, directory
     from workflow.services.admin_log import Admin
     from workflow.storage.db import reading
+
     with api.engine.begin() as conn:
         by = Admin.operator("ops")
         directory.add_user(conn, "cody", roles=["caseworker"], by=by)
-        administration.set_disabled(conn, "cody", True, by, at=datetime(2013, 6, 3, tzinfo=timezone.utc))
+        administration.set_disabled(
+            conn, "cody", True, by, at=datetime(2013, 6, 3, tzinfo=timezone.utc)
+        )
     with reading(api.engine) as conn:
         every = admin_log.rows(conn)
 
     first = api.get("/audit/admin-log", who="audrey", params={"limit": 2}).json()
-    rest = api.get("/audit/admin-log", who="audrey",
-                   params={"limit": 500, "cursor": first["next_cursor"]}).json()
-    only = api.get("/audit/admin-log", who="audrey",
-                   params={"action": "user_disable", "target": "cody"}).json()
+    rest = api.get(
+        "/audit/admin-log", who="audrey", params={"limit": 500, "cursor": first["next_cursor"]}
+    ).json()
+    only = api.get(
+        "/audit/admin-log", who="audrey", params={"action": "user_disable", "target": "cody"}
+    ).json()
 
     assert first["items"] + rest["items"] == json.loads(json.dumps(every))
     assert rest["next_cursor"] is None
-    assert [(r["action"], r["target"], r["actor"], r["after"]["disabled_at"][:10])
-            for r in only["items"]] == [("user_disable", "cody", "ops", "2013-06-03")]
+    assert [
+        (r["action"], r["target"], r["actor"], r["after"]["disabled_at"][:10])
+        for r in only["items"]
+    ] == [("user_disable", "cody", "ops", "2013-06-03")]
 
 
 def test_the_admin_log_is_for_auditors_and_refuses_an_unknown_action(api):
     assert api.get("/audit/admin-log", who="carol").status_code == 403
     assert api.get("/audit/admin-log", who=None).status_code == 401
-    assert api.get("/audit/admin-log", who="audrey",
-                   params={"action": "user_delete"}).status_code == 400
+    assert (
+        api.get("/audit/admin-log", who="audrey", params={"action": "user_delete"}).status_code
+        == 400
+    )

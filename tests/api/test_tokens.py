@@ -1,4 +1,5 @@
 """Personal API tokens: shown once, kept hashed, acting as their person until revoked or expired."""
+
 from __future__ import annotations
 
 import shutil
@@ -41,7 +42,7 @@ def test_every_change_a_token_makes_is_in_the_history_under_its_person(api):
     assert api.advance(ref, "submit", who="cllr").status_code == 200
 
     items = api.get(f"/cases/{ref}/history", who="audrey").json()["items"]
-    moved = [i for i in items if i["trigger"] != "diligence"][-1]    # not casework's own checks
+    moved = [i for i in items if i["trigger"] != "diligence"][-1]  # not casework's own checks
     assert (moved["trigger"], moved["actor"], moved["role"]) == ("submit", "cllr", "council")
 
 
@@ -58,8 +59,10 @@ def test_a_request_without_a_token_is_refused_with_401_and_changes_nothing(api):
     assert api.world.snapshot() == before
 
 
-@pytest.mark.parametrize("header", ["Bearer cw_not-a-token-anyone-was-given", "Basic Y2Fyb2w6eA==",
-                                    "Bearer", "cw_no-scheme"])
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer cw_not-a-token-anyone-was-given", "Basic Y2Fyb2w6eA==", "Bearer", "cw_no-scheme"],
+)
 def test_an_unknown_token_or_another_scheme_is_refused(api, header):
     answer = api.client.get("/api/v1/cases", headers={"Authorization": header})
 
@@ -75,8 +78,11 @@ def test_a_revoked_token_is_refused(api):
         tokens.revoke(conn, token_id, now=clock.now())
     before = api.world.snapshot()
 
-    answer = api.client.post(f"/api/v1/cases/{ref}/advance", json={"trigger": "submit"},
-                             headers={"Authorization": f"Bearer {token}"})
+    answer = api.client.post(
+        f"/api/v1/cases/{ref}/advance",
+        json={"trigger": "submit"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
     assert answer.status_code == 401
     assert f"API token {token_id} was revoked" in answer.json()["detail"]
@@ -156,7 +162,9 @@ def test_token_revoke_and_the_refusals_of_the_token_commands(cli):
     assert "token 1 (carol) revoked" in revoked.out
     assert cli.ok("token", "list", "--json").json()[0]["revoked"] is True
     assert (unknown.code, unknown.err.strip()) == (
-        1, "There is no API token 7. `casework token list` shows them.")
+        1,
+        "There is no API token 7. `casework token list` shows them.",
+    )
     assert nobody.code == 1 and "There is no person called 'nobody'" in nobody.err
     assert bad_days.code == 1 and "expires: -1 is not a number of days" in bad_days.err
     assert len(cli.ok("token", "list", "--json").json()) == 1

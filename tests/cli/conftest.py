@@ -1,4 +1,5 @@
 """Running the real `casework` console script in a subprocess against a real database."""
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,20 @@ class Cli:
         self.url, self.tmp = url, tmp
 
     def __call__(self, *args: str, stdin: str | None = None, env: dict | None = None) -> Ran:
-        full_env = {**os.environ, "CASEWORK_DB": self.url, "CASEWORK_MAIL": f"file:{self.tmp / 'mail'}",
-                    **(env or {})}
-        p = subprocess.run([CASEWORK, *args], capture_output=True, text=True, input=stdin,
-                           env=full_env, timeout=120)
+        full_env = {
+            **os.environ,
+            "CASEWORK_DB": self.url,
+            "CASEWORK_MAIL": f"file:{self.tmp / 'mail'}",
+            **(env or {}),
+        }
+        p = subprocess.run(
+            [CASEWORK, *args],
+            capture_output=True,
+            text=True,
+            input=stdin,
+            env=full_env,
+            timeout=120,
+        )
         return Ran(p.returncode, p.stdout, p.stderr)
 
     def ok(self, *args: str, **kw) -> Ran:
@@ -58,6 +69,7 @@ def _monitored(engine) -> None:
 
     from tests.builders import World
     from tests.workflow.monitoring_world import bid_in_monitoring
+
     world = World(engine)
     world.cast()
     bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=timezone.utc))

@@ -1,4 +1,5 @@
 """`casework agreement show`, run as a real process."""
+
 import hashlib
 
 REF = "TCA-2013-0001"
@@ -27,21 +28,32 @@ def test_agreement_show_of_a_version_that_does_not_exist_is_refused(monitored):
 
 
 def test_a_variation_proposed_and_approved_on_the_command_line(monitored):
-    ran = monitored.ok("variation", "propose", REF, "--amount", "300000", "--reason",
-                       "Two more districts join.", "--as", "cllr")
+    ran = monitored.ok(
+        "variation",
+        "propose",
+        REF,
+        "--amount",
+        "300000",
+        "--reason",
+        "Two more districts join.",
+        "--as",
+        "cllr",
+    )
     assert ran.out.strip() == f"{REF}/V1"
 
     refused = monitored("variation", "approve", f"{REF}/V1", "--as", "aaron")
     assert refused.code == 1 and "it needs a second approver's countersignature" in refused.err
     signed = monitored.ok("variation", "countersign", f"{REF}/V1", "--as", "april")
-    assert signed.out.strip() == (f"{REF}/V1: countersigned by april; an approver other than "
-                                  f"april may now approve it")
+    assert signed.out.strip() == (
+        f"{REF}/V1: countersigned by april; an approver other than april may now approve it"
+    )
     approved = monitored.ok("variation", "approve", f"{REF}/V1", "--as", "aaron")
 
     assert approved.out.strip() == f"{REF}/V1 is now approved; agreement version 2 drawn up"
     listed = monitored.ok("variation", "list", "--case", REF, "--json").json()
     assert [(v["ref"], v["state"], v["amount"]) for v in listed] == [
-        (f"{REF}/V1", "approved", "300000.00")]
+        (f"{REF}/V1", "approved", "300000.00")
+    ]
     table = monitored.ok("variation", "list")
     assert "Approved" in table.out and "£300,000" in table.out
     versions = monitored.ok("agreement", "show", REF, "--json").json()["versions"]
@@ -52,8 +64,10 @@ def test_a_variation_refused_exits_1_with_one_line_naming_the_rule(monitored):
     cases = [
         (["propose", REF, "--amount", "12,000", "--reason", "x", "--as", "cllr"], "amount"),
         (["propose", REF, "--end", "soon", "--reason", "x", "--as", "cllr"], "YYYY-MM-DD"),
-        (["propose", REF, "--amount", "300000", "--reason", "x", "--as", "ash"],
-         "propose a variation"),
+        (
+            ["propose", REF, "--amount", "300000", "--reason", "x", "--as", "ash"],
+            "propose a variation",
+        ),
     ]
     for args, words in cases:
         ran = monitored("variation", *args)

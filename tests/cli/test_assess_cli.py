@@ -1,4 +1,5 @@
 """`casework assess` as an assessor meets it: a conflict found after scoring."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,7 @@ def scored_bid(cli):
         for name in ("ash", "asha"):
             directory.add_user(conn, name, roles=["assessor"])
     ref = lifecycle.open_case(engine, "bid", BID, "carol")["ref"]
-    World(engine).advance(ref, "submit", "check", "start_assessment")   # due diligence passed
+    World(engine).advance(ref, "submit", "check", "start_assessment")  # due diligence passed
     for name, mark in (("ash", 5), ("asha", 4)):
         assessment.declare(engine, ref, name, conflict=False)
         assessment.score(engine, ref, name, innovation=mark, costs=mark, savings=mark)
@@ -31,18 +32,28 @@ def scored_bid(cli):
 
 
 def test_a_conflict_found_after_scoring_is_declared_and_says_what_it_set_aside(cli, scored_bid):
-    ran = cli.ok("assess", "declare", scored_bid, "--as", "ash", "--conflict",
-                 "My partner was appointed to the lead council's cabinet")
+    ran = cli.ok(
+        "assess",
+        "declare",
+        scored_bid,
+        "--as",
+        "ash",
+        "--conflict",
+        "My partner was appointed to the lead council's cabinet",
+    )
 
     assert ran.out.splitlines() == [
         f"{scored_bid}: ash declared a conflict of interest",
         "Set aside (kept, no longer counted): ash's score",
         "combined score 12.00 (mean)",
         f"moderation waits: moderation needs scores from two different assessors; "
-        f"{scored_bid} has 1 (from asha)"]
+        f"{scored_bid} has 1 (from asha)",
+    ]
     shown = cli.ok("assess", "show", scored_bid, "--json").json()
-    assert [(s["assessor"], s["counts"]) for s in shown["scores"]] == [("ash", False),
-                                                                         ("asha", True)]
+    assert [(s["assessor"], s["counts"]) for s in shown["scores"]] == [
+        ("ash", False),
+        ("asha", True),
+    ]
 
 
 def test_a_second_no_conflict_is_refused_and_says_how_to_declare_one(cli, scored_bid):

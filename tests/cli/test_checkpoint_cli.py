@@ -1,4 +1,5 @@
 """`casework checkpoint …`, `casework sweep` and `casework status`, run as real processes."""
+
 import json
 
 Q1 = "TCA-2013-0001/Q1"
@@ -9,21 +10,43 @@ def test_checkpoint_list_json_gives_ref_case_state_due_and_level(monitored):
     rows = monitored.ok("checkpoint", "list", "--case", "TCA-2013-0001", "--json").json()
 
     assert [{k: r[k] for k in ("ref", "case", "state", "due", "level")} for r in rows] == [
-        {"ref": "TCA-2013-0001/Q1", "case": "TCA-2013-0001", "state": "scheduled",
-         "due": "2014-01-02", "level": 0},
-        {"ref": "TCA-2013-0001/Q2", "case": "TCA-2013-0001", "state": "scheduled",
-         "due": "2014-04-01", "level": 0},
-        {"ref": "TCA-2013-0001/Q3", "case": "TCA-2013-0001", "state": "scheduled",
-         "due": "2014-07-01", "level": 0},
-        {"ref": "TCA-2013-0001/Q4", "case": "TCA-2013-0001", "state": "scheduled",
-         "due": "2014-10-01", "level": 0}]
+        {
+            "ref": "TCA-2013-0001/Q1",
+            "case": "TCA-2013-0001",
+            "state": "scheduled",
+            "due": "2014-01-02",
+            "level": 0,
+        },
+        {
+            "ref": "TCA-2013-0001/Q2",
+            "case": "TCA-2013-0001",
+            "state": "scheduled",
+            "due": "2014-04-01",
+            "level": 0,
+        },
+        {
+            "ref": "TCA-2013-0001/Q3",
+            "case": "TCA-2013-0001",
+            "state": "scheduled",
+            "due": "2014-07-01",
+            "level": 0,
+        },
+        {
+            "ref": "TCA-2013-0001/Q4",
+            "case": "TCA-2013-0001",
+            "state": "scheduled",
+            "due": "2014-10-01",
+            "level": 0,
+        },
+    ]
 
 
 def test_sweep_now_simulates_a_moment_and_prints_what_it_did(monitored):
     ran = monitored.ok("sweep", "--now", "2013-12-19T09:30")
 
-    assert ran.out.strip().startswith("sweep at 2013-12-19T09:30:00+00:00: 1 step (opened 1), "
-                                      "0 late, 0 skipped in ")
+    assert ran.out.strip().startswith(
+        "sweep at 2013-12-19T09:30:00+00:00: 1 step (opened 1), 0 late, 0 skipped in "
+    )
     listed = monitored.ok("checkpoint", "list", "--json").json()
     assert [r["state"] for r in listed] == ["open", "scheduled", "scheduled", "scheduled"]
 
@@ -50,9 +73,18 @@ def test_a_council_submits_a_return_from_a_file_with_evidence(monitored, tmp_pat
     evidence = tmp_path / "evidence.pdf"
     evidence.write_bytes(PDF)
 
-    ran = monitored.ok("checkpoint", "submit", Q1, "--as", "cllr", "--from-file", figures,
-                       "--attach", str(evidence),
-                       env={"CASEWORK_FILES": str(tmp_path / "files")})
+    ran = monitored.ok(
+        "checkpoint",
+        "submit",
+        Q1,
+        "--as",
+        "cllr",
+        "--from-file",
+        figures,
+        "--attach",
+        str(evidence),
+        env={"CASEWORK_FILES": str(tmp_path / "files")},
+    )
 
     assert ran.out.strip() == f"{Q1} is now Submitted"
     shown = monitored.ok("checkpoint", "show", Q1, "--json").json()
@@ -74,7 +106,7 @@ def test_a_malformed_return_file_is_refused_naming_the_field(monitored):
 def test_an_evidence_file_over_ten_megabytes_is_refused_before_it_is_read(monitored, tmp_path):
     monitored.ok("sweep", "--now", "2013-12-19T09:30")
     big = tmp_path / "scan.pdf"
-    with open(big, "wb") as f:           # sparse: 11 MB on paper, nothing on disk
+    with open(big, "wb") as f:  # sparse: 11 MB on paper, nothing on disk
         f.truncate(11 * 1024 * 1024)
 
     ran = monitored("checkpoint", "submit", Q1, "--as", "cllr", "--attach", str(big))
@@ -89,7 +121,10 @@ def test_waive_without_a_reason_is_refused_with_the_reason_needed(monitored):
     ran = monitored("checkpoint", "waive", Q1, "--as", "carol")
 
     assert ran.code == 1
-    assert ran.err.strip() == f"'Waive the return' (waive) on {Q1} needs a reason: give one with --reason."
+    assert (
+        ran.err.strip()
+        == f"'Waive the return' (waive) on {Q1} needs a reason: give one with --reason."
+    )
 
 
 def test_a_council_cannot_accept_and_a_caseworker_can(monitored):
@@ -121,6 +156,8 @@ def test_an_empty_return_is_refused_and_changes_nothing(monitored):
     ran = monitored("checkpoint", "submit", Q1, "--as", "cllr")
 
     assert ran.code == 1
-    assert ran.err.startswith(f"{Q1} cannot be 'Send the return': the return is empty: it gives "
-                              f"none of Spend to date (spend_to_date)")
+    assert ran.err.startswith(
+        f"{Q1} cannot be 'Send the return': the return is empty: it gives "
+        f"none of Spend to date (spend_to_date)"
+    )
     assert monitored.ok("checkpoint", "show", Q1, "--json").json() == before

@@ -5,6 +5,7 @@ Each test runs the real `casework` in a subprocess against a real SQLite file
 another process holding the write lock, a read-only file or folder, a file
 that is not a database, a damaged page, a full disk.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,15 @@ from pathlib import Path
 import pytest
 
 CASEWORK = str(Path(sys.executable).with_name("casework"))
-ORG = ["org", "add", "E07000083", "--name", "Tewkesbury Borough Council",
-       "--email", "returns@tewkesbury.gov.uk"]
+ORG = [
+    "org",
+    "add",
+    "E07000083",
+    "--name",
+    "Tewkesbury Borough Council",
+    "--email",
+    "returns@tewkesbury.gov.uk",
+]
 
 
 @pytest.fixture
@@ -55,11 +63,20 @@ def writable(path: Path) -> None:
 
 
 def run(db: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "CASEWORK_DB": f"sqlite:///{db}",
-                "CASEWORK_MAIL": f"file:{db.parent.parent / 'mail'}"}
+    full_env = {
+        **os.environ,
+        "CASEWORK_DB": f"sqlite:///{db}",
+        "CASEWORK_MAIL": f"file:{db.parent.parent / 'mail'}",
+    }
     full_env.pop("CASEWORK_DEBUG", None)
-    return subprocess.run([CASEWORK, *args], capture_output=True, text=True,
-                          env={**full_env, **(env or {})}, timeout=120, cwd=db.parent.parent)
+    return subprocess.run(
+        [CASEWORK, *args],
+        capture_output=True,
+        text=True,
+        env={**full_env, **(env or {})},
+        timeout=120,
+        cwd=db.parent.parent,
+    )
 
 
 def rows(db: Path) -> dict:
@@ -122,30 +139,52 @@ def test_a_read_command_in_a_folder_without_a_database_creates_nothing(folder):
 # Every read command, with arguments naming things that exist or not: either
 # way it reads, and it must leave the folder as it found it.
 READS = {
-    "status": [], "org list": [], "user list": [], "programme list": [],
-    "programme show": ["tca-2013"], "programme ranking": ["tca-2013"],
-    "programme fund": ["tca-2013"], "case show": ["TCA-2013-0001"], "case list": [],
-    "case history": ["TCA-2013-0001"], "audit verify": [], "audit export": ["--format", "csv"],
-    "audit admin": [], "assess show": ["TCA-2013-0001"], "checkpoint list": [],
-    "checkpoint show": ["TCA-2013-0001/Q1"], "outbox list": [], "outbox show": ["1"],
-    "token list": [], "publish 360giving": ["tca-2013"], "agreement show": ["TCA-2013-0001"],
-    "payment list": [], "payment show": ["P1"], "payment export": [], "variation list": [],
-    "diligence show": ["TCA-2013-0001"], "review list": [],
+    "status": [],
+    "org list": [],
+    "user list": [],
+    "programme list": [],
+    "programme show": ["tca-2013"],
+    "programme ranking": ["tca-2013"],
+    "programme fund": ["tca-2013"],
+    "case show": ["TCA-2013-0001"],
+    "case list": [],
+    "case history": ["TCA-2013-0001"],
+    "audit verify": [],
+    "audit export": ["--format", "csv"],
+    "audit admin": [],
+    "assess show": ["TCA-2013-0001"],
+    "checkpoint list": [],
+    "checkpoint show": ["TCA-2013-0001/Q1"],
+    "outbox list": [],
+    "outbox show": ["1"],
+    "token list": [],
+    "publish 360giving": ["tca-2013"],
+    "agreement show": ["TCA-2013-0001"],
+    "payment list": [],
+    "payment show": ["P1"],
+    "payment export": [],
+    "variation list": [],
+    "diligence show": ["TCA-2013-0001"],
+    "review list": [],
 }
 
 
 def test_no_read_command_creates_or_changes_a_file_of_a_closed_database(folder):
     from workflow.cli._common import READ_COMMANDS
+
     assert set(READS) == READ_COMMANDS
     db = folder / "casework.db"
     for setup in (["init"], ORG):
         assert run(db, *setup).returncode == 0
     names, before = sorted(p.name for p in folder.iterdir()), db.read_bytes()
-    assert names == ["casework.db"]          # closed cleanly: its log folded back in and removed
+    assert names == ["casework.db"]  # closed cleanly: its log folded back in and removed
 
     for command, args in READS.items():
         ran = run(db, *command.split(), *args)
-        assert ran.returncode in (0, 1), (command, ran.stderr)     # 1: no such case, nothing to publish...
+        assert ran.returncode in (0, 1), (
+            command,
+            ran.stderr,
+        )  # 1: no such case, nothing to publish...
         assert "Traceback" not in ran.stderr, (command, ran.stderr)
         assert sorted(p.name for p in folder.iterdir()) == names, command
         assert db.read_bytes() == before, command
@@ -154,9 +193,9 @@ def test_no_read_command_creates_or_changes_a_file_of_a_closed_database(folder):
 def test_a_read_while_a_writer_that_just_started_holds_the_lock_answers_at_once(folder):
     db = folder / "casework.db"
     assert run(db, "init").returncode == 0
-    holder = sqlite3.connect(db, isolation_level=None)   # on a closed file: it makes the log
+    holder = sqlite3.connect(db, isolation_level=None)  # on a closed file: it makes the log
     holder.execute("BEGIN IMMEDIATE")
-    holder.execute("CREATE TABLE scratch (x)")             # rolled back below
+    holder.execute("CREATE TABLE scratch (x)")  # rolled back below
     try:
         started = time.monotonic()
         ran = run(db, "org", "list")
@@ -173,23 +212,23 @@ def test_a_read_only_database_file_refuses_writes_in_one_line_and_still_reads(db
     read_only(db)
 
     one_line_refusal(run(db, *ORG), "cannot be written", "writable")
-    assert run(db, "org", "list").returncode == 0             # a read needs no write
+    assert run(db, "org", "list").returncode == 0  # a read needs no write
     assert rows(db) == before
 
 
 def test_a_read_only_folder_refuses_writes_in_one_line(db, folder):
     before = rows(db)
-    read_only(folder)                 # the -wal and -shm files cannot be made
+    read_only(folder)  # the -wal and -shm files cannot be made
 
     line = one_line_refusal(run(db, *ORG), "casework.db", "folder")
     assert "writ" in line
-    assert run(db, "org", "list").returncode == 0             # a read needs no -wal made
+    assert run(db, "org", "list").returncode == 0  # a read needs no -wal made
     assert rows(db) == before
 
 
 def test_read_only_wal_and_shm_files_refuse_writes_in_one_line(db):
     before = rows(db)
-    keeper = sqlite3.connect(db, isolation_level=None)      # keeps the -wal and -shm files there
+    keeper = sqlite3.connect(db, isolation_level=None)  # keeps the -wal and -shm files there
     keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
     try:
         for suffix in ("-wal", "-shm"):
@@ -220,7 +259,7 @@ def _damage_table(db: Path, table: str) -> None:
     conn.close()
     with open(db, "r+b") as f:
         f.seek((root - 1) * page_size)
-        f.write(b"\x00" * 16)       # page type 0: no such b-tree page
+        f.write(b"\x00" * 16)  # page type 0: no such b-tree page
 
 
 def test_a_damaged_page_is_one_line_suggesting_a_check_and_a_restore_and_nothing_is_written(db):
@@ -228,8 +267,15 @@ def test_a_damaged_page_is_one_line_suggesting_a_check_and_a_restore_and_nothing
     _damage_table(db, "organisations")
     before = db.read_bytes()
 
-    another = ["org", "add", "E07000084", "--name", "Cheltenham Borough Council",
-               "--email", "returns@cheltenham.gov.uk"]
+    another = [
+        "org",
+        "add",
+        "E07000084",
+        "--name",
+        "Cheltenham Borough Council",
+        "--email",
+        "returns@cheltenham.gov.uk",
+    ]
     for command in (["org", "list"], ["status"], ["init"], another):
         one_line_refusal(run(db, *command), "is damaged", "PRAGMA integrity_check", "backup")
     assert db.read_bytes() == before
@@ -241,15 +287,16 @@ def test_a_full_disk_is_one_line_and_nothing_is_changed(db, folder):
     disk = folder / "disk"
     disk.mkdir()
     size = db.stat().st_size + 64 * 1024
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
-                             capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
         small = disk / "casework.db"
         shutil.copy(db, small)
         before = rows(small)
-        filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)   # take what is left
+        filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)  # take what is left
         try:
             while os.write(filler, b"\0" * 4096):
                 pass
@@ -257,8 +304,16 @@ def test_a_full_disk_is_one_line_and_nothing_is_changed(db, folder):
             pass
         finally:
             os.close(filler)
-        ran = run(small, "org", "add", "E07000084", "--name", "Cheltenham Borough Council",
-                  "--email", "returns@cheltenham.gov.uk")
+        ran = run(
+            small,
+            "org",
+            "add",
+            "E07000084",
+            "--name",
+            "Cheltenham Borough Council",
+            "--email",
+            "returns@cheltenham.gov.uk",
+        )
         one_line_refusal(ran, "is full", "Free some space")
         assert rows(small) == before
     finally:
@@ -270,8 +325,14 @@ def test_an_unreachable_database_server_is_one_line(folder):
     for command in (["org", "list"], ORG, ["status"]):
         full_env = {**os.environ, **env}
         full_env.pop("CASEWORK_DEBUG", None)
-        ran = subprocess.run([CASEWORK, *command], capture_output=True, text=True, env=full_env,
-                             timeout=60, cwd=folder)
+        ran = subprocess.run(
+            [CASEWORK, *command],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=60,
+            cwd=folder,
+        )
         one_line_refusal(ran, "cannot be reached", "Connection refused")
 
 
@@ -306,28 +367,46 @@ def test_the_write_lock_taken_mid_sweep_is_one_line_and_the_next_sweep_does_the_
 
     from tests.workflow.monitoring_world import bulk_bids, exactly_once
     from workflow.storage.db import make_engine
+
     today = datetime.now(timezone.utc).date()
     engine = make_engine(f"sqlite:///{db}")
-    bulk_bids(engine, 200, lambda i, n: today - timedelta(days=60) if n == 1
-              else date(today.year + 2, 1, 4) + timedelta(days=91 * n))   # a whole ladder each
+    bulk_bids(
+        engine,
+        200,
+        lambda i, n: (
+            today - timedelta(days=60)
+            if n == 1
+            else date(today.year + 2, 1, 4) + timedelta(days=91 * n)
+        ),
+    )  # a whole ladder each
     engine.dispose()
 
     def steps() -> int:
         reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            return reader.execute("SELECT count(*) FROM history WHERE actor = 'system'").fetchone()[0]
+            return reader.execute("SELECT count(*) FROM history WHERE actor = 'system'").fetchone()[
+                0
+            ]
         finally:
             reader.close()
 
-    sweeping = subprocess.Popen([CASEWORK, "sweep"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, cwd=db.parent, env={
-                                    **{k: v for k, v in os.environ.items() if k != "CASEWORK_DEBUG"},
-                                    "CASEWORK_DB": f"sqlite:///{db}", "CASEWORK_LOCK_WAIT": "1",
-                                    "CASEWORK_MAIL": f"file:{db.parent / 'mail'}"})
+    sweeping = subprocess.Popen(
+        [CASEWORK, "sweep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=db.parent,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "CASEWORK_DEBUG"},
+            "CASEWORK_DB": f"sqlite:///{db}",
+            "CASEWORK_LOCK_WAIT": "1",
+            "CASEWORK_MAIL": f"file:{db.parent / 'mail'}",
+        },
+    )
     while steps() < 20:
         assert sweeping.poll() is None, sweeping.communicate()
         time.sleep(0.01)
-    holder = _take_write_lock(db)          # mid-sweep, held longer than its 1 s wait
+    holder = _take_write_lock(db)  # mid-sweep, held longer than its 1 s wait
     try:
         out, err = sweeping.communicate(timeout=120)
     finally:
@@ -350,14 +429,25 @@ def test_case_advance_with_the_write_lock_held_elsewhere_is_one_line_and_changes
 
     from tests.workflow.monitoring_world import bulk_bids
     from workflow.storage.db import make_engine
+
     engine = make_engine(f"sqlite:///{db}")
     bulk_bids(engine, 1, lambda i, n: date(2030, 1, 4))
     engine.dispose()
     before = rows(db)
     holder = _take_write_lock(db)
     try:
-        ran = run(db, "case", "advance", "TCA-2013-000001", "suspend", "--as", "carol",
-                  "--reason", "Audit found a problem", env={"CASEWORK_LOCK_WAIT": "0.5"})
+        ran = run(
+            db,
+            "case",
+            "advance",
+            "TCA-2013-000001",
+            "suspend",
+            "--as",
+            "carol",
+            "--reason",
+            "Audit found a problem",
+            env={"CASEWORK_LOCK_WAIT": "0.5"},
+        )
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -365,19 +455,34 @@ def test_case_advance_with_the_write_lock_held_elsewhere_is_one_line_and_changes
     assert rows(db) == before
 
 
-@pytest.mark.parametrize("table, command", [
-    ("checkpoints", ["sweep"]),
-    ("cases", ["case", "show", "TCA-2013-000001"]),
-    ("cases", ["case", "advance", "TCA-2013-000001", "suspend", "--as", "carol",
-               "--reason", "Audit found a problem"]),
-])
+@pytest.mark.parametrize(
+    "table, command",
+    [
+        ("checkpoints", ["sweep"]),
+        ("cases", ["case", "show", "TCA-2013-000001"]),
+        (
+            "cases",
+            [
+                "case",
+                "advance",
+                "TCA-2013-000001",
+                "suspend",
+                "--as",
+                "carol",
+                "--reason",
+                "Audit found a problem",
+            ],
+        ),
+    ],
+)
 def test_sweep_case_show_and_advance_write_nothing_into_a_damaged_page(db, table, command):
     from datetime import date
 
     from tests.workflow.monitoring_world import bulk_bids
     from workflow.storage.db import make_engine
+
     engine = make_engine(f"sqlite:///{db}")
-    bulk_bids(engine, 3, lambda i, n: date(2013, 12, 1))     # every step due
+    bulk_bids(engine, 3, lambda i, n: date(2013, 12, 1))  # every step due
     engine.dispose()
     _damage_table(db, table)
     before = db.read_bytes()

@@ -1,4 +1,5 @@
 """`casework diligence record|show` (DESIGN.md section 9): a caseworker's checks before `check`."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,9 +16,11 @@ def submitted(cli):
     """A submitted bid of councils named as the register names them, set up by the services."""
     engine = make_engine(cli.url)
     world = World(engine)
-    for code, name in (("E07000026", "Allerdale Borough Council"),
-                       ("E07000028", "Carlisle City Council"),
-                       ("E07000029", "Copeland Borough Council")):
+    for code, name in (
+        ("E07000026", "Allerdale Borough Council"),
+        ("E07000028", "Carlisle City Council"),
+        ("E07000029", "Copeland Borough Council"),
+    ):
         world.org(code, name=name)
     world.cast()
     ref = world.bid()
@@ -34,8 +37,10 @@ def test_show_lists_each_check_in_words_and_what_is_still_needed(cli, submitted)
     assert lines[0] == f"{submitted} (Submitted)"
     assert "  Lead is a council: Passed" in lines
     assert "  Fraud risk: Not recorded yet" in lines
-    assert lines[-1] == ("still needed: Fraud risk (fraud_risk) is not recorded yet: a caseworker "
-                         "records it with evidence")
+    assert lines[-1] == (
+        "still needed: Fraud risk (fraud_risk) is not recorded yet: a caseworker "
+        "records it with evidence"
+    )
     assert not codes_in(shown.out.replace("(fraud_risk)", ""))
     assert cli.ok("diligence", "show", submitted, "--json").json()["passed"] is False
 
@@ -46,29 +51,87 @@ def test_record_with_a_file_then_check_succeeds(cli, submitted):
     refused = cli("case", "advance", submitted, "check", "--as", "carol")
     assert refused.code == 1 and "Fraud risk (fraud_risk) is not recorded yet" in refused.err
 
-    ran = cli.ok("diligence", "record", submitted, "fraud_risk", "--result", "pass", "--rating",
-                 "low", "--evidence", "Bank details confirmed.", "--attach", str(evidence),
-                 "--as", "carol")
+    ran = cli.ok(
+        "diligence",
+        "record",
+        submitted,
+        "fraud_risk",
+        "--result",
+        "pass",
+        "--rating",
+        "low",
+        "--evidence",
+        "Bank details confirmed.",
+        "--attach",
+        str(evidence),
+        "--as",
+        "carol",
+    )
 
-    assert ran.out.splitlines() == [f"{submitted}: carol recorded Fraud risk: pass, rated low",
-                                    "every check has passed"]
+    assert ran.out.splitlines() == [
+        f"{submitted}: carol recorded Fraud risk: pass, rated low",
+        "every check has passed",
+    ]
     shown = cli.ok("diligence", "show", submitted).out
     assert "pass, rated low by carol" in shown and "(file: bank-letter.pdf)" in shown
     cli.ok("case", "advance", submitted, "check", "--as", "carol")
 
 
-@pytest.mark.parametrize("args,says", [
-    (["credit_check", "--result", "pass", "--evidence", "x", "--as", "carol"],
-     "'credit_check' is not a due-diligence check of tca-2013"),
-    (["no_duplicate_bid", "--result", "pass", "--rating", "low", "--evidence", "x", "--as",
-      "carol"], "No duplicate bid (no_duplicate_bid) is a pass or fail check and takes no rating"),
-    (["fraud_risk", "--result", "pass", "--rating", "low", "--evidence", "ok\x1b[2J", "--as",
-      "carol"], "The evidence refused:"),
-    (["fraud_risk", "--result", "pass", "--rating", "low", "--evidence", "x", "--as", "april"],
-     "april may not record due diligence on TCA-2013-0001: only a caseworker may."),
-    (["lead_is_council", "--result", "pass", "--evidence", "x", "--as", "carol"],
-     "cannot be overridden"),
-])
+@pytest.mark.parametrize(
+    "args,says",
+    [
+        (
+            ["credit_check", "--result", "pass", "--evidence", "x", "--as", "carol"],
+            "'credit_check' is not a due-diligence check of tca-2013",
+        ),
+        (
+            [
+                "no_duplicate_bid",
+                "--result",
+                "pass",
+                "--rating",
+                "low",
+                "--evidence",
+                "x",
+                "--as",
+                "carol",
+            ],
+            "No duplicate bid (no_duplicate_bid) is a pass or fail check and takes no rating",
+        ),
+        (
+            [
+                "fraud_risk",
+                "--result",
+                "pass",
+                "--rating",
+                "low",
+                "--evidence",
+                "ok\x1b[2J",
+                "--as",
+                "carol",
+            ],
+            "The evidence refused:",
+        ),
+        (
+            [
+                "fraud_risk",
+                "--result",
+                "pass",
+                "--rating",
+                "low",
+                "--evidence",
+                "x",
+                "--as",
+                "april",
+            ],
+            "april may not record due diligence on TCA-2013-0001: only a caseworker may.",
+        ),
+        (
+            ["lead_is_council", "--result", "pass", "--evidence", "x", "--as", "carol"],
+            "cannot be overridden",
+        ),
+    ],
+)
 def test_bad_records_are_refused_in_one_line_and_write_nothing(cli, submitted, args, says):
     before = cli.snapshot()
 

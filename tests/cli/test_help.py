@@ -1,4 +1,5 @@
 """Every command's --help names what each option takes, in words a caseworker reads."""
+
 from __future__ import annotations
 
 import re
@@ -28,10 +29,16 @@ def _group(path):
 
 
 def _section(help_text: str, title: str) -> list[str]:
-    lines = help_text.split(f"{title}:\n", 1)[1].split("\n\n", 1)[0].splitlines() \
-        if f"{title}:\n" in help_text else []
-    return [line for line in lines if line.startswith("  -") or line.startswith("  ") and
-            not line.startswith("   ")]
+    lines = (
+        help_text.split(f"{title}:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        if f"{title}:\n" in help_text
+        else []
+    )
+    return [
+        line
+        for line in lines
+        if line.startswith("  -") or line.startswith("  ") and not line.startswith("   ")
+    ]
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "casework")

@@ -3,6 +3,7 @@
 The demo database is tests/data/demo-six-heads.sqlite.gz (`casework demo
 --size small`, every message kind in its outbox), upgraded by `casework init`.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -48,8 +49,12 @@ def demo(upgraded, tmp_path) -> Cli:
 
 
 def settings(stub, **more) -> dict:
-    return {"CASEWORK_MAIL": "notify", "CASEWORK_NOTIFY_API_KEY": stub.api_key,
-            "CASEWORK_NOTIFY_BASE_URL": stub.base_url, **more}
+    return {
+        "CASEWORK_MAIL": "notify",
+        "CASEWORK_NOTIFY_API_KEY": stub.api_key,
+        "CASEWORK_NOTIFY_BASE_URL": stub.base_url,
+        **more,
+    }
 
 
 def all_queued_again(cli: Cli) -> int:
@@ -68,8 +73,13 @@ def fresh_demo(tmp_path_factory) -> Cli:
     keep the personalisation a kind's own Notify template is given."""
     folder = tmp_path_factory.mktemp("fresh")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
-    ran = subprocess.run([CASEWORK, "demo", "--out", str(folder / "d"), "--size", "small"],
-                         capture_output=True, text=True, env=env, timeout=300)
+    ran = subprocess.run(
+        [CASEWORK, "demo", "--out", str(folder / "d"), "--size", "small"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert ran.returncode == 0, ran.stderr[-2000:]
     return Cli(f"sqlite:///{folder / 'd' / 'casework.db'}", folder)
 
@@ -92,28 +102,37 @@ def test_the_printed_templates_made_in_notify_send_every_kind_of_a_demo_database
     demo = fresh_demo
     sheet = pasted(demo.ok("notify", "templates").out)
     # Each kind's own template: the subject and body printed, then every placeholder listed.
-    made = {kind: (subject, body + "\n\n" + "\n".join(f"{name}=(({name}))" for name in listed))
-            for kind, (subject, body, listed) in sheet.items()}
+    made = {
+        kind: (subject, body + "\n\n" + "\n".join(f"{name}=(({name}))" for name in listed))
+        for kind, (subject, body, listed) in sheet.items()
+    }
     ids = {kind: stub.add_template(*template) for kind, template in made.items()}
-    mapping = demo.write("notify-templates.toml", "".join(f'"{k}" = "{v}"\n' for k, v in ids.items()))
+    mapping = demo.write(
+        "notify-templates.toml", "".join(f'"{k}" = "{v}"\n' for k, v in ids.items())
+    )
     queued = all_queued_again(demo)
 
     delivered = demo.ok("outbox", "deliver", env=settings(stub, CASEWORK_NOTIFY_TEMPLATES=mapping))
 
     assert list(sheet) == list(KINDS)
-    assert [(t["kind"], t["subject"], t["body"], [p["name"] for p in t["personalisation"]])
-            for t in demo.ok("notify", "templates", "--json").json()] == \
-        [(kind, *found) for kind, found in sheet.items()]                 # the same, as JSON
-    assert delivered.out.strip() == f"sent {queued}, retrying 0, dead 0"      # no 400: nothing missing
+    assert [
+        (t["kind"], t["subject"], t["body"], [p["name"] for p in t["personalisation"]])
+        for t in demo.ok("notify", "templates", "--json").json()
+    ] == [(kind, *found) for kind, found in sheet.items()]  # the same, as JSON
+    assert delivered.out.strip() == f"sent {queued}, retrying 0, dead 0"  # no 400: nothing missing
     conn = sqlite3.connect(demo.url.removeprefix("sqlite:///"))
-    rows = {key: (kind, subject, case_ref, personalisation) for key, kind, subject, case_ref, personalisation
-            in conn.execute("SELECT key, kind, subject, case_ref, personalisation FROM outbox")}
+    rows = {
+        key: (kind, subject, case_ref, personalisation)
+        for key, kind, subject, case_ref, personalisation in conn.execute(
+            "SELECT key, kind, subject, case_ref, personalisation FROM outbox"
+        )
+    }
     conn.close()
     assert {n.template_id for n in stub.notifications} == {ids[kind] for kind, *_ in rows.values()}
     for n in stub.notifications:
         kind, subject, case_ref, kept = rows[n.reference]
         assert n.template_id == ids[kind] and kept is not None
-        assert list(n.personalisation) == ["subject", "body", *sheet[kind][2][2:]]   # exactly those
+        assert list(n.personalisation) == ["subject", "body", *sheet[kind][2][2:]]  # exactly those
         assert "((" not in n.subject + n.body
         # The printed subject, filled in by Notify, is the subject casework wrote.
         assert n.subject == subject
@@ -123,11 +142,18 @@ def test_the_printed_templates_made_in_notify_send_every_kind_of_a_demo_database
 def test_rows_queued_before_their_values_were_kept_go_by_the_generic_template(demo, stub):
     printed = demo.ok("notify", "templates", "--json").json()
     ids = {t["kind"]: stub.add_template(t["subject"], t["body"]) for t in printed}
-    mapping = demo.write("notify-templates.toml", "".join(f'"{k}" = "{v}"\n' for k, v in ids.items()))
-    queued = all_queued_again(demo)         # this demo database predates migration 2302
+    mapping = demo.write(
+        "notify-templates.toml", "".join(f'"{k}" = "{v}"\n' for k, v in ids.items())
+    )
+    queued = all_queued_again(demo)  # this demo database predates migration 2302
 
-    delivered = demo.ok("outbox", "deliver", env=settings(
-        stub, CASEWORK_NOTIFY_TEMPLATES=mapping, CASEWORK_NOTIFY_TEMPLATE=stub.generic_template))
+    delivered = demo.ok(
+        "outbox",
+        "deliver",
+        env=settings(
+            stub, CASEWORK_NOTIFY_TEMPLATES=mapping, CASEWORK_NOTIFY_TEMPLATE=stub.generic_template
+        ),
+    )
 
     assert delivered.out.strip() == f"sent {queued}, retrying 0, dead 0"
     assert {n.template_id for n in stub.notifications} == {stub.generic_template}
@@ -139,18 +165,23 @@ def test_the_template_sheet_says_what_each_kind_needs_in_notifys_syntax(demo):
 
     for kind in KINDS:
         assert f"[{kind}]" in sheet
-    assert "subject: ((case_ref)): your ((return_name)) monitoring return is open, due by ((due_date))" \
+    assert (
+        "subject: ((case_ref)): your ((return_name)) monitoring return is open, due by ((due_date))"
         in sheet
+    )
     assert "\n((body))\n" in sheet and "#   ((council_name))" in sheet
 
 
 def test_a_retry_goes_only_to_the_recipients_notify_did_not_accept_and_show_says_which(demo, stub):
     conn = sqlite3.connect(demo.url.removeprefix("sqlite:///"))
     with conn:
-        id, to, cc = conn.execute("SELECT id, to_addrs, cc_addrs FROM outbox "
-                                  "WHERE cc_addrs != '[]' ORDER BY id LIMIT 1").fetchone()
-        conn.execute("UPDATE outbox SET state = 'sent' WHERE state = 'queued'")     # that one alone
-        conn.execute("UPDATE outbox SET state = 'queued', attempts = 0, sent_at = NULL WHERE id = ?", (id,))
+        id, to, cc = conn.execute(
+            "SELECT id, to_addrs, cc_addrs FROM outbox WHERE cc_addrs != '[]' ORDER BY id LIMIT 1"
+        ).fetchone()
+        conn.execute("UPDATE outbox SET state = 'sent' WHERE state = 'queued'")  # that one alone
+        conn.execute(
+            "UPDATE outbox SET state = 'queued', attempts = 0, sent_at = NULL WHERE id = ?", (id,)
+        )
     conn.close()
     first, second = json.loads(to)[0], json.loads(cc)[0]
     env = settings(stub, CASEWORK_NOTIFY_TEMPLATE=stub.generic_template)
@@ -162,13 +193,18 @@ def test_a_retry_goes_only_to_the_recipients_notify_did_not_accept_and_show_says
     again = demo.ok("outbox", "deliver", env=env).out
     shown_after = demo.ok("outbox", "show", str(id), env=env).out
 
-    assert (failed.strip(), again.strip()) == ("sent 0, retrying 1, dead 0", "sent 1, retrying 0, dead 0")
+    assert (failed.strip(), again.strip()) == (
+        "sent 0, retrying 1, dead 0",
+        "sent 1, retrying 0, dead 0",
+    )
     one, two = stub.notifications
-    assert (one.email_address, two.email_address) == (first, second)     # the first had it once
+    assert (one.email_address, two.email_address) == (first, second)  # the first had it once
     assert f"Notify id: {one.id} (to {first}, created)" in shown
     assert f"Notify id: none yet (to {second}, not accepted)" in shown
-    assert f"Notify id: {one.id} (to {first}, created)\nNotify id: {two.id} (to {second}, created)\n" \
+    assert (
+        f"Notify id: {one.id} (to {first}, created)\nNotify id: {two.id} (to {second}, created)\n"
         in shown_after
+    )
 
 
 def test_outbox_show_gives_notifys_ids_and_receipts_are_asked_for(demo, stub):
@@ -201,8 +237,12 @@ def test_a_refused_api_key_stops_delivery_in_one_line(demo, stub):
     all_queued_again(demo)
     stub.revoke_key()
 
-    ran = demo("outbox", "deliver", env=settings(stub, CASEWORK_NOTIFY_TEMPLATE=stub.generic_template))
+    ran = demo(
+        "outbox", "deliver", env=settings(stub, CASEWORK_NOTIFY_TEMPLATE=stub.generic_template)
+    )
 
     assert ran.code == 1 and len(ran.err.strip().splitlines()) == 1
-    assert ran.err.startswith("Notify refused the API key (403: AuthError: Invalid token: API key revoked)")
+    assert ran.err.startswith(
+        "Notify refused the API key (403: AuthError: Invalid token: API key revoked)"
+    )
     assert {m["attempts"] for m in demo.ok("outbox", "list", "--json").json()} == {0}

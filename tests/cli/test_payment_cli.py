@@ -1,4 +1,5 @@
 """`casework payment ...` (DESIGN.md section 8): JSON shapes, words for people, one-line refusals."""
+
 import csv
 import io
 
@@ -31,41 +32,59 @@ def rows_of(cli):
 
 def test_payment_list_json_has_the_designs_shape(paying):
     rows = paying.ok("payment", "list", "--case", REF, "--json").json()
-    assert rows == [{"ref": f"{REF}/P1", "case": REF, "state": "due", "amount": "125000.00",
-                     "due_on": "2013-10-01", "event": "accepted", "reference": None}]
+    assert rows == [
+        {
+            "ref": f"{REF}/P1",
+            "case": REF,
+            "state": "due",
+            "amount": "125000.00",
+            "due_on": "2013-10-01",
+            "event": "accepted",
+            "reference": None,
+        }
+    ]
     assert paying.ok("payment", "list", "--state", "paid", "--json").json() == []
     assert len(paying.ok("payment", "list", "--programme", "tca-2013", "--json").json()) == 1
 
 
 def test_approve_then_pay_in_words_and_the_figures_follow(paying):
-    assert paying.ok("payment", "approve", f"{REF}/P1", "--as", "april").out.strip() == \
-        f"{REF}/P1 is now Approved"
+    assert (
+        paying.ok("payment", "approve", f"{REF}/P1", "--as", "april").out.strip()
+        == f"{REF}/P1 is now Approved"
+    )
     export = paying.ok("payment", "export", "--state", "approved", "--format", "csv").out
     run = list(csv.DictReader(io.StringIO(export)))
-    assert [(r["payee_code"], r["name"], r["amount"], r["reference"], r["case"])
-            for r in run] == [("E07000026", "Council E07000026", "125000.00", f"{REF}/P1", REF)]
+    assert [(r["payee_code"], r["name"], r["amount"], r["reference"], r["case"]) for r in run] == [
+        ("E07000026", "Council E07000026", "125000.00", f"{REF}/P1", REF)
+    ]
     assert list(run[0]) == ["payee_code", "org_id", "name", "amount", "reference", "case"]
-    paid = paying.ok("payment", "pay", f"{REF}/P1", "--as", "fiona", "--reference",
-                     "BACS 2013/0042")
+    paid = paying.ok(
+        "payment", "pay", f"{REF}/P1", "--as", "fiona", "--reference", "BACS 2013/0042"
+    )
     assert paid.out.strip() == f"{REF}/P1 is now Paid"
     table = paying.ok("payment", "list").out
     assert "£125,000" in table and "When the agreement is accepted" in table
     assert codes_in(table) == []
     figures = {p["code"]: p for p in paying.ok("programme", "list", "--json").json()}
-    assert (figures["tca-2013"]["paid"], figures["tca-2013"]["recovering"]) == ("125000.00",
-                                                                                "0.00")
+    assert (figures["tca-2013"]["paid"], figures["tca-2013"]["recovering"]) == ("125000.00", "0.00")
     assert "paid        £125,000" in paying.ok("programme", "show", "tca-2013").out
 
 
-@pytest.mark.parametrize("args, says", [
-    (["pay", f"{REF}/P1", "--as", "fiona", "--reference", "R1"], "cannot be 'Record the payment'"),
-    (["approve", f"{REF}/P1", "--as", "fiona"], "only an approver"),
-    (["approve", f"{REF}/P1", "--as", "carol"], "only an approver"),
-    (["hold", f"{REF}/P1", "--as", "carol"], "needs a reason"),
-    (["approve", f"{REF}/P7", "--as", "april"], "There is no payment"),
-    (["recover", REF, "--eligible", "12,000", "--as", "carol"], "The eligible spend refused"),
-    (["recover", REF, "--eligible", "1000", "--as", "carol"], "not terminated"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (
+            ["pay", f"{REF}/P1", "--as", "fiona", "--reference", "R1"],
+            "cannot be 'Record the payment'",
+        ),
+        (["approve", f"{REF}/P1", "--as", "fiona"], "only an approver"),
+        (["approve", f"{REF}/P1", "--as", "carol"], "only an approver"),
+        (["hold", f"{REF}/P1", "--as", "carol"], "needs a reason"),
+        (["approve", f"{REF}/P7", "--as", "april"], "There is no payment"),
+        (["recover", REF, "--eligible", "12,000", "--as", "carol"], "The eligible spend refused"),
+        (["recover", REF, "--eligible", "1000", "--as", "carol"], "not terminated"),
+    ],
+)
 def test_refusals_are_one_line_exit_1_and_write_nothing(paying, args, says):
     before = rows_of(paying)
     ran = paying("payment", *args)

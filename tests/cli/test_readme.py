@@ -4,6 +4,7 @@ The commands are read from README.md itself, so the README cannot drift from
 what casework does: a renamed option, an example document that no longer
 opens, a reference or a message that changed all fail here.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def section(title: str) -> str:
     start = README.index(f"\n## {title}\n")
     end = README.find("\n## ", start + 1)
-    return README[start:end if end != -1 else None]
+    return README[start : end if end != -1 else None]
 
 
 def blocks(text: str) -> list[str]:
@@ -56,9 +57,17 @@ class Newcomer:
         self.env["CASEWORK_MAIL"] = f"file:{folder / 'mail'}"
 
     def run(self, words: list[str]) -> subprocess.CompletedProcess:
-        assert words[0] == "casework", f"the README asks for a command this test cannot run: {words}"
-        return subprocess.run([CASEWORK, *words[1:]], cwd=self.folder, env=self.env,
-                              capture_output=True, text=True, timeout=120)
+        assert words[0] == "casework", (
+            f"the README asks for a command this test cannot run: {words}"
+        )
+        return subprocess.run(
+            [CASEWORK, *words[1:]],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
 
 @pytest.fixture
@@ -72,13 +81,13 @@ def test_the_walkthrough_runs_line_by_line_prints_what_it_says_and_refuses_as_sh
     ran = []
     for words, comment in walkthrough:
         if words[0] in ("source", "."):
-            continue                              # the test already runs the venv's casework
+            continue  # the test already runs the venv's casework
         if words[0] == "export":
             name, value = words[1].split("=", 1)
             newcomer.env[name] = value
             continue
         if words[:2] == ["casework", "serve"]:
-            continue                              # runs until stopped; tests/web cover it
+            continue  # runs until stopped; tests/web cover it
         done = newcomer.run(words)
         assert done.returncode == 0, f"{shlex.join(words)} exited {done.returncode}: {done.stderr}"
         if comment.startswith("prints "):
@@ -86,11 +95,15 @@ def test_the_walkthrough_runs_line_by_line_prints_what_it_says_and_refuses_as_sh
         ran.append((words, done))
 
     shown = next(done for words, done in ran if words[1:3] == ["case", "show"])
-    assert json.loads(shown.stdout)["allowed_triggers"] == ["check", "declare_ineligible", "withdraw"]
+    assert json.loads(shown.stdout)["allowed_triggers"] == [
+        "check",
+        "declare_ineligible",
+        "withdraw",
+    ]
     verified = next(done for words, done in ran if words[1:3] == ["audit", "verify"])
     # DESIGN section 6's form: opened, submitted, three automatic checks, the fraud risk rated
     assert verified.stdout.strip() == "1 cases, 6 rows checked, 0 broken"
-    assert (newcomer.folder / "casework.db").exists()      # where CASEWORK_DB said
+    assert (newcomer.folder / "casework.db").exists()  # where CASEWORK_DB said
 
     # Then the refusal the README shows next: word for word, exit 1, nothing written.
     prompt, answer = blocks(section("Using it"))[1].strip().splitlines()
@@ -98,34 +111,64 @@ def test_the_walkthrough_runs_line_by_line_prints_what_it_says_and_refuses_as_sh
     refused = newcomer.run(shlex.split(prompt.removeprefix("$ ")))
     assert refused.returncode == 1
     assert refused.stderr.strip() == answer
-    assert newcomer.run(["casework", "case", "history", "TCA-2013-0001", "--json"]).stdout == history
+    assert (
+        newcomer.run(["casework", "case", "history", "TCA-2013-0001", "--json"]).stdout == history
+    )
 
 
 def test_every_example_document_opens(newcomer):
     newcomer.env["CASEWORK_DB"] = f"sqlite:///{newcomer.folder / 'casework.db'}"
-    setup = [["init"],
-             ["org", "add", "E07000026", "--name", "Allerdale", "--email", "a@allerdale.gov.uk"],
-             ["org", "add", "E07000028", "--name", "Carlisle", "--email", "c@carlisle.gov.uk"],
-             ["org", "add", "E07000029", "--name", "Copeland", "--email", "c@copeland.gov.uk"],
-             ["org", "add", "E08000003", "--name", "Manchester", "--email", "m@manchester.gov.uk"],
-             ["user", "add", "alex", "--role", "council", "--org", "E07000026"],
-             ["user", "add", "mo", "--role", "council", "--org", "E08000003"]]
+    setup = [
+        ["init"],
+        ["org", "add", "E07000026", "--name", "Allerdale", "--email", "a@allerdale.gov.uk"],
+        ["org", "add", "E07000028", "--name", "Carlisle", "--email", "c@carlisle.gov.uk"],
+        ["org", "add", "E07000029", "--name", "Copeland", "--email", "c@copeland.gov.uk"],
+        ["org", "add", "E08000003", "--name", "Manchester", "--email", "m@manchester.gov.uk"],
+        ["user", "add", "alex", "--role", "council", "--org", "E07000026"],
+        ["user", "add", "mo", "--role", "council", "--org", "E08000003"],
+    ]
     for words in setup:
         assert newcomer.run(["casework", *words]).returncode == 0
 
-    bid = newcomer.run(["casework", "case", "open", "bid", "--from-file", "examples/bid.toml",
-                        "--as", "alex", "--json"])
-    area = newcomer.run(["casework", "case", "open", "area", "--from-file", "examples/area.toml",
-                         "--as", "mo", "--json"])
-    submitted = newcomer.run(["casework", "case", "advance", "TCA-2013-0001", "submit", "--as", "alex"])
+    bid = newcomer.run(
+        [
+            "casework",
+            "case",
+            "open",
+            "bid",
+            "--from-file",
+            "examples/bid.toml",
+            "--as",
+            "alex",
+            "--json",
+        ]
+    )
+    area = newcomer.run(
+        [
+            "casework",
+            "case",
+            "open",
+            "area",
+            "--from-file",
+            "examples/area.toml",
+            "--as",
+            "mo",
+            "--json",
+        ]
+    )
+    submitted = newcomer.run(
+        ["casework", "case", "advance", "TCA-2013-0001", "submit", "--as", "alex"]
+    )
 
     assert bid.returncode == 0, bid.stderr
     assert json.loads(bid.stdout)["amount"] == "250000.00"
     assert area.returncode == 0, area.stderr
     assert [p["name"] for p in json.loads(area.stdout)["application"]["partners"]] == [
-        "Greater Manchester Police", "Jobcentre Plus, North West"]
+        "Greater Manchester Police",
+        "Jobcentre Plus, North West",
+    ]
     assert json.loads(area.stdout)["application"]["contribution"] == "50000.00"
-    assert submitted.returncode == 0, submitted.stderr     # the category's rules are met
+    assert submitted.returncode == 0, submitted.stderr  # the category's rules are met
 
 
 @pytest.mark.parametrize("programme", ["tca-2013.toml", "pstn-2013.toml"])
@@ -135,6 +178,6 @@ def test_the_example_return_is_a_return_of_either_bundled_programme(programme):
 
     figures = parse_return(load_document(text, ".toml"), programme=spec)
 
-    assert figures["spend_to_date"] == 4_200_000            # pence
+    assert figures["spend_to_date"] == 4_200_000  # pence
     assert figures["savings_to_date"] == 1_550_050
     assert set(figures) == {"spend_to_date", "savings_to_date", "progress", "risks"}

@@ -3,6 +3,7 @@
 The monitored bid was accepted on 1 October 2013, so its first annual review
 falls due on Wednesday 1 October 2014 (opened by the sweep at 09:00 London).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -25,15 +26,19 @@ def test_a_review_is_listed_then_recorded_once_due(monitored):
     cli = monitored
     listed = cli.ok("review", "list", "--json").json()
     assert [(r["ref"], r["due"], r["status"]) for r in listed] == [
-        (f"{REF}/R1", "2014-10-01", "not_due")]
+        (f"{REF}/R1", "2014-10-01", "not_due")
+    ]
     assert cli.ok("review", "list", "--due", "--json").json() == []
 
     before = rows(cli)
-    early = cli("review", "record", REF, "--decision", "continue", "--reason", "Fine.",
-                "--as", "carol")
+    early = cli(
+        "review", "record", REF, "--decision", "continue", "--reason", "Fine.", "--as", "carol"
+    )
     assert early.code == 1
-    assert early.err.strip() == (f"{REF}'s annual review is not due yet: R1 falls due on "
-                                 f"1 October 2014 and can be recorded from then on, not before.")
+    assert early.err.strip() == (
+        f"{REF}'s annual review is not due yet: R1 falls due on "
+        f"1 October 2014 and can be recorded from then on, not before."
+    )
     assert rows(cli) == before
 
     cli.ok("sweep", "--now", "2014-10-01T09:30")
@@ -43,23 +48,37 @@ def test_a_review_is_listed_then_recorded_once_due(monitored):
     assert f"{REF}/R1" in table and "1 Oct 2014" in table and "Due" in table
 
     for who, says in (("april", "only a caseworker may"), ("cllr", "only a caseworker may")):
-        refused = cli("review", "record", REF, "--decision", "continue", "--reason", "Fine.",
-                      "--as", who)
+        refused = cli(
+            "review", "record", REF, "--decision", "continue", "--reason", "Fine.", "--as", who
+        )
         assert refused.code == 1 and says in refused.err, refused.err
-    bad = cli("review", "record", REF, "--decision", "continue", "--reason", "Fine.\x07",
-              "--as", "carol")
+    bad = cli(
+        "review", "record", REF, "--decision", "continue", "--reason", "Fine.\x07", "--as", "carol"
+    )
     assert bad.code == 1 and "reason" in bad.err and "\n" not in bad.err.strip()
     odd = cli("review", "record", REF, "--decision", "pause", "--reason", "Fine.", "--as", "carol")
     assert odd.code == 1 and "it is not one of continue, amend, stop" in odd.err
-    assert rows(cli) == before                           # every refusal wrote nothing
+    assert rows(cli) == before  # every refusal wrote nothing
 
-    done = cli.ok("review", "record", REF, "--decision", "continue", "--reason",
-                  "Returns on time; spend as planned.", "--as", "carol")
-    assert done.out.strip() == (f"{REF}/R1: carol recorded the annual review: Continue. "
-                                f"The award carries on as agreed.")
+    done = cli.ok(
+        "review",
+        "record",
+        REF,
+        "--decision",
+        "continue",
+        "--reason",
+        "Returns on time; spend as planned.",
+        "--as",
+        "carol",
+    )
+    assert done.out.strip() == (
+        f"{REF}/R1: carol recorded the annual review: Continue. The award carries on as agreed."
+    )
     shown = cli.ok("review", "list", "--case", REF, "--json").json()
     assert [(r["review"], r["status"], r["decision"], r["recorded_by"]) for r in shown] == [
-        ("R1", "recorded", "continue", "carol"), ("R2", "not_due", None, None)]
+        ("R1", "recorded", "continue", "carol"),
+        ("R2", "not_due", None, None),
+    ]
     history_rows = cli.ok("case", "history", REF, "--json").json()
     assert history_rows[-1]["trigger"] == "review"
 

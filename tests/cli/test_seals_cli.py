@@ -3,6 +3,7 @@
 `_check_proof` uses nothing of the project: an auditor holding only the
 public key and `audit proof --json` output can run the same steps.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,6 +21,7 @@ def _setup(cli, bids: int = 2) -> list[str]:
     five rows each (opened, submitted, and the three automatic due-diligence checks)."""
     from tests.builders import World
     from workflow.storage.db import make_engine
+
     engine = make_engine(cli.url)
     w = World(engine).cast()
     refs = []
@@ -43,26 +45,43 @@ def _keyed(cli):
 def _canonical(statement: dict) -> bytes:
     fields = ("seal", "tree_size", "root", "sealed_at", "previous", "key")
     fields += tuple(k for k in ("admin_tree_size", "admin_root") if k in statement)
-    return json.dumps({k: statement[k] for k in fields}, sort_keys=True,
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        {k: statement[k] for k in fields}, sort_keys=True, separators=(",", ":")
+    ).encode()
 
 
 def _row_hash(row: dict) -> str:
-    body = {k: row[k] for k in ("case", "seq", "checkpoint", "from_state", "to_state", "trigger",
-                                "actor", "role", "reason", "at", "payload", "prev_hash")}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                     ensure_ascii=False).encode()).hexdigest()
+    body = {
+        k: row[k]
+        for k in (
+            "case",
+            "seq",
+            "checkpoint",
+            "from_state",
+            "to_state",
+            "trigger",
+            "actor",
+            "role",
+            "reason",
+            "at",
+            "payload",
+            "prev_hash",
+        )
+    }
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
 
 
 def _check_proof(proof: dict, public_key: str) -> bool:
     seal, row = proof["seal"], proof["row"]
     key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key))
-    key.verify(base64.b64decode(seal["signature"]), _canonical(seal))     # raises when forged
+    key.verify(base64.b64decode(seal["signature"]), _canonical(seal))  # raises when forged
     if _row_hash(row) != row["hash"]:
         return False
-    node = lambda left, right: hashlib.sha256(b"\x01" + left + right).digest()   # noqa: E731
+    node = lambda left, right: hashlib.sha256(b"\x01" + left + right).digest()  # noqa: E731
     r = hashlib.sha256(b"\x00" + bytes.fromhex(row["hash"])).digest()
-    fn, sn = proof["leaf_index"], seal["tree_size"] - 1          # RFC 9162 section 2.1.3.2
+    fn, sn = proof["leaf_index"], seal["tree_size"] - 1  # RFC 9162 section 2.1.3.2
     for p in map(bytes.fromhex, proof["inclusion_path"]):
         if sn == 0:
             return False
@@ -92,16 +111,26 @@ def test_seal_verify_and_a_proof_an_auditor_checks_with_the_public_key_alone(cli
 
     sealed = cli.ok("audit", "seal", env=env)
     proof = cli.ok("audit", "proof", second, "2", "--json").json()
-    verified = cli.ok("audit", "verify", "--public-key", str(cli.tmp / "audit.pub"),
-                      "--seals", str(cli.tmp / "seals"))
+    verified = cli.ok(
+        "audit",
+        "verify",
+        "--public-key",
+        str(cli.tmp / "audit.pub"),
+        "--seals",
+        str(cli.tmp / "seals"),
+    )
 
     assert sealed.out.startswith("seal 1 (") and "rows 1-10" in sealed.out
     assert json.loads((cli.tmp / "seals" / "seal-000001.json").read_text())["tree_size"] == 10
-    assert proof["row"]["case"] == second and proof["leaf_index"] == 6   # its row 2, after the first case's five
+    assert (
+        proof["row"]["case"] == second and proof["leaf_index"] == 6
+    )  # its row 2, after the first case's five
     assert _check_proof(proof, public)
     assert not _check_proof({**proof, "row": {**proof["row"], "actor": "mallory"}}, public)
-    assert verified.out.splitlines()[-2:] == ["1 seal checked, covering rows 1-10",
-                                              "2 cases, 10 rows checked, 0 broken"]
+    assert verified.out.splitlines()[-2:] == [
+        "1 seal checked, covering rows 1-10",
+        "2 cases, 10 rows checked, 0 broken",
+    ]
 
 
 def test_verify_names_a_sealed_row_rewritten_behind_its_back_and_exits_1(cli):
@@ -110,7 +139,7 @@ def test_verify_names_a_sealed_row_rewritten_behind_its_back_and_exits_1(cli):
     cli.ok("audit", "seal", env=env)
     (cli.tmp / "seals" / "seal-000001.json").rename(cli.tmp / "kept.json")
 
-    db = sqlite3.connect(cli.url.removeprefix("sqlite:///"))     # the administrator's own shell
+    db = sqlite3.connect(cli.url.removeprefix("sqlite:///"))  # the administrator's own shell
     db.execute("DROP TRIGGER history_no_update")
     db.execute("UPDATE history SET hash = '00' || substr(hash, 3) WHERE id = 1")
     db.commit()
@@ -129,7 +158,7 @@ def test_seal_without_a_key_is_refused(cli):
 
 
 def test_a_row_not_yet_sealed_has_no_proof(cli):
-    ref, = _setup(cli, 1)
+    (ref,) = _setup(cli, 1)
 
     ran = cli("audit", "proof", ref, "1", "--json")
 

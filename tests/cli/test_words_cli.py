@@ -1,4 +1,5 @@
 """The command line speaks to people in words (DESIGN.md section 12); --json keeps codes."""
+
 import re
 
 import pytest
@@ -25,11 +26,13 @@ def test_unknown_filter_values_are_refused_with_the_allowed_ones(monitored):
     returns = monitored("checkpoint", "list", "--state", "overdeu")
 
     assert state.code == kind.code == returns.code == 1
-    assert state.err.startswith("The case state 'sumbitted' refused: it is not one of draft, "
-                                "submitted,")
+    assert state.err.startswith(
+        "The case state 'sumbitted' refused: it is not one of draft, submitted,"
+    )
     assert state.err.strip().endswith("— did you mean submitted?")
-    assert kind.err.strip() == ("The kind 'bids' refused: it is not one of bid, area — "
-                                "did you mean bid?")
+    assert kind.err.strip() == (
+        "The kind 'bids' refused: it is not one of bid, area — did you mean bid?"
+    )
     assert "did you mean overdue?" in returns.err
     assert state.out == kind.out == returns.out == ""
 
@@ -47,7 +50,7 @@ def test_a_case_programme_or_organisation_that_names_nothing_is_refused_not_list
         ran = monitored(*args)
         assert (ran.code, ran.out) == (1, ""), args
         assert ran.err.startswith(said), (args, ran.err)
-        assert "`casework " in ran.err or "no case" in ran.err     # the command that lists them
+        assert "`casework " in ran.err or "no case" in ran.err  # the command that lists them
 
     # A real case with no payments yet is an empty list, as before.
     assert monitored.ok("payment", "list", "--case", "TCA-2013-0002", "--json").json() == []
@@ -68,8 +71,10 @@ def test_an_unknown_trigger_is_answered_with_what_was_meant(monitored):
     ran = monitored("case", "advance", "TCA-2013-0002", "sbumit", "--as", "carol")
 
     assert ran.code == 1
-    assert ran.err.strip() == ("TCA-2013-0002: no such trigger 'sbumit' — did you mean submit? "
-                               "Allowed now: Submit the bid (submit), Withdraw (withdraw).")
+    assert ran.err.strip() == (
+        "TCA-2013-0002: no such trigger 'sbumit' — did you mean submit? "
+        "Allowed now: Submit the bid (submit), Withdraw (withdraw)."
+    )
 
 
 def test_a_move_is_reported_by_its_label(monitored):
@@ -91,29 +96,39 @@ def test_returns_show_their_next_step_by_its_label_and_dates_in_words(monitored)
     listed = monitored.ok("checkpoint", "list", "--case", REF).out
     shown = monitored.ok("checkpoint", "show", f"{REF}/Q1").out
 
-    assert "Reminder, 9am, 27 December 2013" in listed     # 3 working days before 2 January
+    assert "Reminder, 9am, 27 December 2013" in listed  # 3 working days before 2 January
     assert "2 January 2014" in listed and "Not open yet" in listed
     assert "Return opens" in shown and "9am, 19 December 2013" in shown
     assert "Send the return (submit)" in shown
 
 
 def test_no_human_output_shows_a_code_as_a_word(monitored):
-    monitored.ok("sweep", "--now", "2014-02-10T10:00")      # Q1 goes up the ladder
-    outputs = [monitored(*args).out for args in (
-        ("case", "list"), ("case", "show", REF), ("case", "history", REF),
-        ("checkpoint", "list"), ("checkpoint", "show", f"{REF}/Q1"), ("outbox", "list"),
-        ("status",), ("programme", "fund", "tca-2013"), ("programme", "ranking", "tca-2013"),
-        ("assess", "show", REF))]
+    monitored.ok("sweep", "--now", "2014-02-10T10:00")  # Q1 goes up the ladder
+    outputs = [
+        monitored(*args).out
+        for args in (
+            ("case", "list"),
+            ("case", "show", REF),
+            ("case", "history", REF),
+            ("checkpoint", "list"),
+            ("checkpoint", "show", f"{REF}/Q1"),
+            ("outbox", "list"),
+            ("status",),
+            ("programme", "fund", "tca-2013"),
+            ("programme", "ranking", "tca-2013"),
+            ("assess", "show", REF),
+        )
+    ]
     outputs.append(monitored("case", "advance", REF, "offer", "--as", "april").err)
 
     assert all(outputs[:-1])
     assert [codes_in(text) for text in outputs] == [[] for _ in outputs]
-    assert codes_in("TCA-2013-0001 is under_assessment") == ["under_assessment"]   # it can fail
+    assert codes_in("TCA-2013-0001 is under_assessment") == ["under_assessment"]  # it can fail
 
 
 def test_a_return_of_a_suspended_case_shows_its_held_steps(monitored):
     monitored.ok("case", "advance", REF, "suspend", "--as", "carol", "--reason", "Audit")
-    monitored.ok("sweep", "--now", "2014-01-20T10:00")      # Q1 overdue and escalation 1 due
+    monitored.ok("sweep", "--now", "2014-01-20T10:00")  # Q1 overdue and escalation 1 due
 
     shown = monitored.ok("checkpoint", "show", f"{REF}/Q1").out
 
@@ -134,5 +149,7 @@ def test_a_return_shown_names_its_fields_in_words_not_by_their_json_keys(monitor
     shown = monitored.ok("checkpoint", "show", f"{REF}/Q1").out
 
     assert re.search(r"^case state +In monitoring$", shown, re.M)
-    assert re.search(r"^allowed now +", shown, re.M) and re.search(r"^figures +\(none\)$", shown, re.M)
+    assert re.search(r"^allowed now +", shown, re.M) and re.search(
+        r"^figures +\(none\)$", shown, re.M
+    )
     assert "case_state" not in shown and "allowed_triggers" not in shown and "{}" not in shown

@@ -1,4 +1,5 @@
 """The report's questions to councils: the question, what the council amended, its answer."""
+
 from demo.clarifications import clarification_rows
 from workflow.services import applications
 
@@ -8,8 +9,7 @@ def test_a_question_answered_with_an_amendment_is_one_row(world):
     ref = world.bid(by="cllr")
     world.advance(ref, "submit", "check", "start_assessment")
     world.advance(ref, "ask_clarification", by="ash", reason="How are the savings shared?")
-    applications.amend(world.engine, ref, world.bid_document(innovation="Shared by spend."),
-                       "cllr")
+    applications.amend(world.engine, ref, world.bid_document(innovation="Shared by spend."), "cllr")
     world.advance(ref, "answer", by="cllr", reason="By each council's spend.")
     other = world.bid(by="cllr", title="Shared legal team")
     world.advance(other, "submit", "check", "start_assessment")
@@ -18,6 +18,12 @@ def test_a_question_answered_with_an_amendment_is_one_row(world):
     rows = clarification_rows(world.engine)
 
     assert [(r["ref"], r["question"], r["asked_by"], r["amended"], r["answer"]) for r in rows] == [
-        (ref, "How are the savings shared?", "assessor",
-         [{"version": 2, "changed": ["innovation"]}], "By each council's spend."),
-        (other, "Who hosts the team?", "caseworker", [], None)]
+        (
+            ref,
+            "How are the savings shared?",
+            "assessor",
+            [{"version": 2, "changed": ["innovation"]}],
+            "By each council's spend.",
+        ),
+        (other, "Who hosts the team?", "caseworker", [], None),
+    ]

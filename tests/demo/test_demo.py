@@ -4,6 +4,7 @@ The year is played once by the real console script in a subprocess (and once
 more in-process with the same seed, for determinism); every figure is checked
 against the tables, not against the printed text alone.
 """
+
 from __future__ import annotations
 
 import email
@@ -35,8 +36,9 @@ LADDER = [step.name for step in DEFAULT_LADDER]
 
 def casework(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
-    return subprocess.run([CASEWORK, *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        [CASEWORK, *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +67,14 @@ def test_the_ledger_equals_the_offers_still_held(year):
     _, _, engine = year
     with reading(engine) as conn:
         signed = conn.execute(select(ledger.c.entry, ledger.c.amount_pence)).all()
-        held = conn.execute(select(func.sum(cases.c.amount_pence)).where(
-            cases.c.kind == "bid", cases.c.state.in_(LIVE_OFFER_STATES))).scalar()
-        declined = conn.execute(select(func.count()).select_from(cases)
-                                .where(cases.c.state == "declined")).scalar()
+        held = conn.execute(
+            select(func.sum(cases.c.amount_pence)).where(
+                cases.c.kind == "bid", cases.c.state.in_(LIVE_OFFER_STATES)
+            )
+        ).scalar()
+        declined = conn.execute(
+            select(func.count()).select_from(cases).where(cases.c.state == "declined")
+        ).scalar()
         releases = sum(1 for entry, _ in signed if entry == "release")
 
     committed = sum(p if entry == "reserve" else -p for entry, p in signed)
@@ -83,11 +89,15 @@ def test_every_missed_return_produced_each_ladder_step_exactly_once(year):
     with reading(engine) as conn:
         end = conn.execute(select(func.max(history.c.at))).scalar()
         missed = conn.execute(
-            select(checkpoints.c.ref, checkpoints.c.due, checkpoints.c.case_id)
-            .where(checkpoints.c.submitted_at.is_(None))).all()
-        rows = conn.execute(select(history.c.case_id, history.c.checkpoint, history.c.payload,
-                                   history.c.trigger)
-                            .where(history.c.role == "system")).all()
+            select(checkpoints.c.ref, checkpoints.c.due, checkpoints.c.case_id).where(
+                checkpoints.c.submitted_at.is_(None)
+            )
+        ).all()
+        rows = conn.execute(
+            select(
+                history.c.case_id, history.c.checkpoint, history.c.payload, history.c.trigger
+            ).where(history.c.role == "system")
+        ).all()
         keys = Counter(conn.execute(select(outbox.c.key)).scalars())
 
     assert missed, "the small year must have a council that never returns"
@@ -95,12 +105,18 @@ def test_every_missed_return_produced_each_ladder_step_exactly_once(year):
     for ref, due, case_id in missed:
         assert due + timedelta(days=28) < end.date()
         label = ref.rsplit("/", 1)[1]
-        steps = Counter(p["step"] for cid, cp, p, _ in rows if cid == case_id and "step" in p
-                        and (cp == label or p.get("checkpoint") == label))
+        steps = Counter(
+            p["step"]
+            for cid, cp, p, _ in rows
+            if cid == case_id and "step" in p and (cp == label or p.get("checkpoint") == label)
+        )
         assert steps == Counter(LADDER), f"{ref}: {steps}"
         # A step that fell while its case was suspended is held: recorded, never sent.
-        held = {p["step"] for cid, cp, p, trigger in rows
-                if cid == case_id and cp == label and trigger == "held"}
+        held = {
+            p["step"]
+            for cid, cp, p, trigger in rows
+            if cid == case_id and cp == label and trigger == "held"
+        }
         held_anywhere += len(held)
         assert held <= {"overdue", "escalated_1", "escalated_2", "suspended"}, f"{ref}: {held}"
         for step in LADDER[:-1]:
@@ -113,10 +129,12 @@ def test_every_rung_fires_and_one_case_is_suspended_and_one_reinstated(year):
     _, _, engine = year
     with reading(engine) as conn:
         kinds = set(conn.execute(select(outbox.c.kind)).scalars())
-        suspended = conn.execute(select(func.count()).select_from(cases)
-                                 .where(cases.c.state == "suspended")).scalar()
-        reinstated = conn.execute(select(func.count()).select_from(history)
-                                  .where(history.c.trigger == "reinstate")).scalar()
+        suspended = conn.execute(
+            select(func.count()).select_from(cases).where(cases.c.state == "suspended")
+        ).scalar()
+        reinstated = conn.execute(
+            select(func.count()).select_from(history).where(history.c.trigger == "reinstate")
+        ).scalar()
 
     assert {f"checkpoint.{s}" for s in LADDER[:-1]} | {"case.suspended", "case.reinstated"} <= kinds
     assert suspended == 1
@@ -126,16 +144,24 @@ def test_every_rung_fires_and_one_case_is_suspended_and_one_reinstated(year):
 def test_one_assessor_finds_a_conflict_after_scoring_and_their_score_is_set_aside(year):
     _, _, engine = year
     with reading(engine) as conn:
-        [late] = [r for r in conn.execute(select(history.c.case_id, history.c.payload)
-                                          .where(history.c.trigger == "declare"))
-                  if r.payload.get("set_aside")]
+        [late] = [
+            r
+            for r in conn.execute(
+                select(history.c.case_id, history.c.payload).where(history.c.trigger == "declare")
+            )
+            if r.payload.get("set_aside")
+        ]
         ref = conn.execute(select(cases.c.ref).where(cases.c.id == late.case_id)).scalar()
-        told = conn.execute(select(outbox.c.key).where(outbox.c.kind == "bid.conflict_declared")
-                            ).scalars().all()
+        told = (
+            conn.execute(select(outbox.c.key).where(outbox.c.kind == "bid.conflict_declared"))
+            .scalars()
+            .all()
+        )
     shown = assessment.assessment_of(engine, ref)
 
     assert [s["assessor"] for s in shown["scores"] if not s["counts"]] == [
-        late.payload["set_aside"][0]["assessor"]]
+        late.payload["set_aside"][0]["assessor"]
+    ]
     assert len([s for s in shown["scores"] if s["counts"]]) == 2
     assert [k.rsplit(":", 2)[0] for k in told] == [ref]
 
@@ -144,8 +170,11 @@ def test_one_assessor_finds_a_conflict_after_scoring_and_their_score_is_set_asid
 def test_every_message_in_the_outbox_arrived_at_the_smtp_server(year):
     out, _, engine = year
     with reading(engine) as conn:
-        rows = conn.execute(select(outbox.c.key, outbox.c.state, outbox.c.to_addrs,
-                                   outbox.c.cc_addrs, outbox.c.subject)).all()
+        rows = conn.execute(
+            select(
+                outbox.c.key, outbox.c.state, outbox.c.to_addrs, outbox.c.cc_addrs, outbox.c.subject
+            )
+        ).all()
     received = {str(m["X-Casework-Key"]): m for m in map(eml, (out / "mail").glob("*.eml"))}
 
     assert rows and {r.state for r in rows} == {"sent"}
@@ -165,10 +194,11 @@ def test_the_same_seed_gives_byte_identical_mail_bodies(year, replay):
         found = {}
         for path in sorted(folder.glob("*.eml")):
             message = eml(path)
-            found[path.name] = [str(message[h]).encode() for h in ("Subject", "To", "Cc", "Date",
-                                                                     "Message-ID")] + \
-                [part.get_payload(decode=True) for part in message.walk()
-                 if not part.is_multipart()]
+            found[path.name] = [
+                str(message[h]).encode() for h in ("Subject", "To", "Cc", "Date", "Message-ID")
+            ] + [
+                part.get_payload(decode=True) for part in message.walk() if not part.is_multipart()
+            ]
         return found
 
     first, second = bodies(out / "mail"), bodies(replay.out / "mail")
@@ -186,6 +216,7 @@ def test_the_same_seed_gives_the_same_report_but_for_the_run_time(year, replay):
         return [line for line in text.splitlines() if "Built by" not in line]
 
     from demo.report import write_report
+
     write_report(replay)
     assert page(out) == page(replay.out)
 
@@ -224,7 +255,7 @@ def test_the_terminal_summary_reads_like_the_database_and_says_how_to_browse(yea
         sent = conn.execute(select(func.count()).select_from(outbox)).scalar()
         rows = conn.execute(select(func.count()).select_from(history)).scalar()
 
-    assert "\x1b[" not in ran.stdout          # no live display or colour when piped
+    assert "\x1b[" not in ran.stdout  # no live display or colour when piped
     assert f"{sent} sent of {sent} queued; {sent} received by the SMTP server" in ran.stdout
     assert f"{rows:,} rows checked, 0 broken" in ran.stdout
     assert f"casework --db sqlite:///{out / 'casework.db'} serve" in ran.stdout
@@ -239,6 +270,7 @@ def test_the_printed_sign_in_opens_the_simulated_year_in_the_web_app(year):
     import re
     from starlette.testclient import TestClient
     from workflow.web.asgi import create_app
+
     out, ran, engine = year
     with reading(engine) as conn:
         suspended = conn.execute(select(cases.c.ref).where(cases.c.state == "suspended")).scalar()
@@ -247,8 +279,11 @@ def test_the_printed_sign_in_opens_the_simulated_year_in_the_web_app(year):
     with TestClient(app, base_url="https://testserver") as browser:
         form = browser.get("/sign-in").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-        landed = browser.post("/sign-in", data={"name": "carol.hughes", "password": "casework-demo",
-                                                "csrf_token": token}, follow_redirects=True)
+        landed = browser.post(
+            "/sign-in",
+            data={"name": "carol.hughes", "password": "casework-demo", "csrf_token": token},
+            follow_redirects=True,
+        )
         case_page = browser.get(f"/cases/{suspended}")
 
     assert landed.status_code == 200 and landed.url.path == "/inbox"
@@ -259,14 +294,21 @@ def test_every_refusal_in_the_story_wrote_nothing_to_its_case(replay):
     refusals = [e for e in replay.log if e.refused and e.ref]
     engine = make_engine(replay.db_url)
     with reading(engine) as conn:
-        written = {(ref, at) for ref, at in conn.execute(
-            select(cases.c.ref, history.c.at).join(cases, cases.c.id == history.c.case_id))}
+        written = {
+            (ref, at)
+            for ref, at in conn.execute(
+                select(cases.c.ref, history.c.at).join(cases, cases.c.id == history.c.case_id)
+            )
+        }
     engine.dispose()
 
-    assert len(refusals) >= 4          # over a band, over 25% of ESG, scores apart, no contribution
+    assert len(refusals) >= 4  # over a band, over 25% of ESG, scores apart, no contribution
     # (each action that was allowed did leave its row at its moment)
-    assert all((e.ref, e.at) in written for e in replay.log
-               if not e.refused and e.ref and e.what.startswith("submit"))
+    assert all(
+        (e.ref, e.at) in written
+        for e in replay.log
+        if not e.refused and e.ref and e.what.startswith("submit")
+    )
     for e in refusals:
         assert (e.ref, e.at) not in written, f"{e.ref} changed when '{e.what}' was refused"
 

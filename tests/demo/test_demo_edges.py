@@ -1,4 +1,5 @@
 """The demo's edges: the folder it writes into, its options, its mail names, a missing renderer."""
+
 from __future__ import annotations
 
 import html
@@ -72,11 +73,15 @@ def test_an_unknown_size_is_a_usage_error(tmp_path):
 
 
 def test_a_kept_message_is_named_after_its_outbox_row_and_key():
-    raw = (b"Message-ID: <casework.42.1f3a9c0d2b7e@casework.localhost>\r\n"
-           b"X-Casework-Key: TCA-2013-0001/Q2:escalated_1\r\n\r\nbody\r\n")
+    raw = (
+        b"Message-ID: <casework.42.1f3a9c0d2b7e@casework.localhost>\r\n"
+        b"X-Casework-Key: TCA-2013-0001/Q2:escalated_1\r\n\r\nbody\r\n"
+    )
 
-    assert eml_name(raw, 7) == ("000042-TCA-2013-0001_Q2_escalated_1.eml",
-                                "TCA-2013-0001/Q2:escalated_1")
+    assert eml_name(raw, 7) == (
+        "000042-TCA-2013-0001_Q2_escalated_1.eml",
+        "TCA-2013-0001/Q2:escalated_1",
+    )
     assert eml_name(b"Subject: hi\r\n\r\nbody\r\n", 7) == ("x000007-message.eml", None)
 
 
@@ -85,7 +90,7 @@ def test_a_state_machine_is_drawn_as_svg_from_its_definition():
 
     assert drawing.svg is not None and drawing.svg.startswith("<svg")
     drawn = {html.unescape(text) for text in re.findall(r">([^<>]*)</text>", drawing.svg)}
-    for state in BID.states:          # by the words people read, not the codes
+    for state in BID.states:  # by the words people read, not the codes
         assert BID.state_label(state) in drawn
 
 
@@ -109,14 +114,24 @@ def test_the_closing_command_works_in_the_shell_the_readmes_first_command_left()
         pytest.skip("the tests do not run from a venv inside the repository, as the README's does")
 
     command = casework_command(str(script.relative_to(repo)), str(repo))
-    ran = subprocess.run(["bash", "-c", f"{command} --help"], cwd=repo, env=bare,
-                         capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        ["bash", "-c", f"{command} --help"],
+        cwd=repo,
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert command == ".venv/bin/casework"
     assert ran.returncode == 0, ran.stderr
     assert "serve" in ran.stdout
-    assert subprocess.run(["bash", "-c", "casework --help"], cwd=repo, env=bare,
-                          capture_output=True).returncode == 127    # what it printed before
+    assert (
+        subprocess.run(
+            ["bash", "-c", "casework --help"], cwd=repo, env=bare, capture_output=True
+        ).returncode
+        == 127
+    )  # what it printed before
 
 
 def test_a_message_sent_again_after_a_late_answer_is_kept_once(tmp_path):
@@ -127,11 +142,19 @@ def test_a_message_sent_again_after_a_late_answer_is_kept_once(tmp_path):
 
     from demo.mailcatch import MailCatcher
     from notifications import SmtpTransport, build_message, message_id_for, send_all
+
     when = datetime(2014, 4, 7, 8, tzinfo=timezone.utc)
-    msg = build_message(sender="casework@example.gov.uk", to=["returns@tewkesbury.gov.uk"], cc=[],
-                        subject="Reminder", text="Due Friday.", html="<p>Due Friday.</p>",
-                        message_id=message_id_for(42, "TCA-2013-0001/Q2:reminder", "casework.localhost"),
-                        date=when, key="TCA-2013-0001/Q2:reminder")
+    msg = build_message(
+        sender="casework@example.gov.uk",
+        to=["returns@tewkesbury.gov.uk"],
+        cc=[],
+        subject="Reminder",
+        text="Due Friday.",
+        html="<p>Due Friday.</p>",
+        message_id=message_id_for(42, "TCA-2013-0001/Q2:reminder", "casework.localhost"),
+        date=when,
+        key="TCA-2013-0001/Q2:reminder",
+    )
     with MailCatcher(tmp_path / "mail") as catcher:
         transport = SmtpTransport("127.0.0.1", catcher.port)
         first = asyncio.run(send_all(transport, [msg]))
@@ -139,12 +162,15 @@ def test_a_message_sent_again_after_a_late_answer_is_kept_once(tmp_path):
         kept, repeats = len(catcher.caught), catcher.repeats
 
     assert type(first[0]).__name__ == type(again[0]).__name__ == "Sent"
-    assert [p.name for p in (tmp_path / "mail").iterdir()] == ["000042-TCA-2013-0001_Q2_reminder.eml"]
+    assert [p.name for p in (tmp_path / "mail").iterdir()] == [
+        "000042-TCA-2013-0001_Q2_reminder.eml"
+    ]
     assert (kept, repeats) == (1, 1)
 
 
 def _burn(seconds: float) -> None:
     import time
+
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         pass
@@ -159,8 +185,11 @@ def test_the_saved_mail_equals_the_sent_rows_with_both_cores_busy(tmp_path):
 
     from demo.mailcatch import file_name
     from demo.run import run_demo
-    burners = [multiprocessing.get_context("spawn").Process(target=_burn, args=(600,), daemon=True)
-               for _ in range(os.cpu_count() or 2)]
+
+    burners = [
+        multiprocessing.get_context("spawn").Process(target=_burn, args=(600,), daemon=True)
+        for _ in range(os.cpu_count() or 2)
+    ]
     for burner in burners:
         burner.start()
     try:
@@ -171,15 +200,18 @@ def test_the_saved_mail_equals_the_sent_rows_with_both_cores_busy(tmp_path):
             burner.join(10)
 
     db = sqlite3.connect(tmp_path / "d" / "casework.db")
-    sent = {file_name(id, key) for id, key in db.execute(
-        "SELECT id, key FROM outbox WHERE state = 'sent'")}
+    sent = {
+        file_name(id, key)
+        for id, key in db.execute("SELECT id, key FROM outbox WHERE state = 'sent'")
+    }
     db.close()
     files = {p.name for p in (tmp_path / "d" / "mail").glob("*.eml")}
     assert sent and files == sent
     assert result.mail_received == len(sent)
     for name in files:
-        kept = email.message_from_bytes((tmp_path / "d" / "mail" / name).read_bytes(),
-                                        policy=email.policy.default)
+        kept = email.message_from_bytes(
+            (tmp_path / "d" / "mail" / name).read_bytes(), policy=email.policy.default
+        )
         assert name.endswith(re.sub(r"[^A-Za-z0-9.-]+", "_", kept["X-Casework-Key"]) + ".eml")
 
 
@@ -188,13 +220,16 @@ def test_with_mail_through_notify_every_message_reaches_notify_once_and_is_deliv
     import sqlite3
 
     from demo.mailcatch import file_name
+
     ran = casework("demo", "--out", str(tmp_path / "d"), "--size", "small", "--mail", "notify")
 
     assert ran.returncode == 0, ran.stderr[-2000:]
     db = sqlite3.connect(tmp_path / "d" / "casework.db")
     rows = db.execute("SELECT id, key, state, receipt, to_addrs, cc_addrs FROM outbox").fetchall()
     db.close()
-    assert rows and {(state, receipt) for _, _, state, receipt, _, _ in rows} == {("sent", "delivered")}
+    assert rows and {(state, receipt) for _, _, state, receipt, _, _ in rows} == {
+        ("sent", "delivered")
+    }
     files = {p.name for p in (tmp_path / "d" / "mail").glob("*.eml")}
     assert files == {file_name(id, key) for id, key, *_ in rows}
     assert f"{len(rows)} received by GOV.UK Notify's stand-in" in ran.stdout.replace(",", "")

@@ -1,4 +1,5 @@
 """A whole demo year logged for a log shipper: one JSON object a line, and no personal data."""
+
 from __future__ import annotations
 
 import json
@@ -23,12 +24,17 @@ def test_a_demo_run_logs_one_json_object_a_line_with_references_and_names_only(t
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
     env.update(CASEWORK_LOG_FORMAT="json", CASEWORK_LOG_LEVEL="INFO")
 
-    done = subprocess.run([CASEWORK, "demo", "--out", str(tmp_path / "demo"), "--size", "small",
-                           "--seed", "7"], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [CASEWORK, "demo", "--out", str(tmp_path / "demo"), "--size", "small", "--seed", "7"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stderr.splitlines()
-    records = [json.loads(line) for line in lines]          # every line parses on its own
+    records = [json.loads(line) for line in lines]  # every line parses on its own
     assert all(isinstance(r, dict) for r in records)
     events = Counter(r["event"] for r in records)
     assert events["case.moved"] > 20 and events["ladder.step"] > 20
@@ -44,7 +50,8 @@ def test_a_demo_run_logs_one_json_object_a_line_with_references_and_names_only(t
     try:
         with reading(engine) as conn:
             addresses = set(conn.execute(select(people.c.email)).scalars()) | set(
-                conn.execute(select(organisations.c.email)).scalars())
+                conn.execute(select(organisations.c.email)).scalars()
+            )
     finally:
         engine.dispose()
     addresses.discard(None)

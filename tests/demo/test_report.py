@@ -6,6 +6,7 @@ and where each stands, the fund over the whole year) and how it must look
 the suspended case, no row said twice). Each test here failed before issue 22.
 Screenshots are kept under test-output/screenshots/report/.
 """
+
 from __future__ import annotations
 
 import html
@@ -41,26 +42,38 @@ def words(page: str) -> str:
 def test_a_funnel_counts_the_bids_that_reached_each_step(report):
     _, page, engine, _ = report
     with reading(engine) as conn:
-        reached = dict(conn.execute(
-            select(history.c.trigger, func.count(func.distinct(history.c.case_id)))
-            .join(cases, cases.c.id == history.c.case_id)
-            .where(cases.c.kind == "bid", history.c.checkpoint.is_(None))
-            .group_by(history.c.trigger)).all())
+        reached = dict(
+            conn.execute(
+                select(history.c.trigger, func.count(func.distinct(history.c.case_id)))
+                .join(cases, cases.c.id == history.c.case_id)
+                .where(cases.c.kind == "bid", history.c.checkpoint.is_(None))
+                .group_by(history.c.trigger)
+            ).all()
+        )
 
     text = words(page)
-    for label, trigger in (("Submitted", "submit"), ("Eligible", "check"),
-                           ("Recommended", "recommend"), ("Offered", "offer"),
-                           ("Accepted", "accept")):
+    for label, trigger in (
+        ("Submitted", "submit"),
+        ("Eligible", "check"),
+        ("Recommended", "recommend"),
+        ("Offered", "offer"),
+        ("Accepted", "accept"),
+    ):
         assert f"{label} {reached[trigger]} " in text, label
 
 
 def test_awards_are_listed_by_council_with_their_amount_and_where_they_stand(report):
     _, page, engine, _ = report
     with reading(engine) as conn:
-        offered = list(conn.execute(
-            select(cases.c.ref, cases.c.amount_pence, cases.c.state, organisations.c.name)
-            .join(organisations, organisations.c.code == cases.c.lead)
-            .where(cases.c.id.in_(select(history.c.case_id).where(history.c.trigger == "offer")))))
+        offered = list(
+            conn.execute(
+                select(cases.c.ref, cases.c.amount_pence, cases.c.state, organisations.c.name)
+                .join(organisations, organisations.c.code == cases.c.lead)
+                .where(
+                    cases.c.id.in_(select(history.c.case_id).where(history.c.trigger == "offer"))
+                )
+            )
+        )
 
     section = words(page.split('id="awards"')[1].split("</section>")[0])
     assert offered
@@ -79,8 +92,8 @@ def test_the_fund_chart_runs_the_whole_year_with_its_limit_unlike_its_gridlines(
     assert months[0] == "Apr" and result.figures.end.month in (10, 11) and "Oct" in months[-2:]
     limit = re.search(r'<line [^>]*stroke="#d4351c" stroke-width="3"', wide)
     assert limit is not None and "dasharray" not in limit.group(0)
-    assert "dasharray" not in wide                       # gridlines are solid and light
-    for r in result.figures.releases:                    # each dip says what it was
+    assert "dasharray" not in wide  # gridlines are solid and light
+    for r in result.figures.releases:  # each dip says what it was
         assert f"{r.ref} {r.why}: −£{r.pence // 100:,}" in html.unescape(wide)
 
 
@@ -93,7 +106,7 @@ def test_the_suspended_case_is_a_timeline_with_its_table_folded_away(report):
     assert "<svg" in drawing and "<table" not in drawing
     for lane in ("Case", "Q1", "Q2"):
         assert f">{lane}</text>" in drawing
-    assert "Second escalation" in drawing                # marks named by the ladder's own words
+    assert "Second escalation" in drawing  # marks named by the ladder's own words
 
 
 def test_no_row_is_said_twice_and_each_headline_says_what_it_counts(report):
@@ -103,10 +116,16 @@ def test_no_row_is_said_twice_and_each_headline_says_what_it_counts(report):
     assert "escalations to level" not in text
     assert "reached the ladder's last step" not in text
     ladder = page.split("Steps of the reminder ladder")[1].split("</table>")[0]
-    for step in ("Return opens", "Reminder", "Overdue notice", "First escalation",
-                 "Second escalation", "Suspension"):
+    for step in (
+        "Return opens",
+        "Reminder",
+        "Overdue notice",
+        "First escalation",
+        "Second escalation",
+        "Suspension",
+    ):
         assert len(re.findall(rf"<td>{step}</td>", ladder)) == 1, step
-    assert ladder.count("<tr>") == 7                     # a heading row and one row a step
+    assert ladder.count("<tr>") == 7  # a heading row and one row a step
     assert re.search(r"Returns missed \d+ never sent by", text)
     assert re.search(r"Returns on time \d+ of \d+ due; \d+ more came in late", text)
 
@@ -114,6 +133,7 @@ def test_no_row_is_said_twice_and_each_headline_says_what_it_counts(report):
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
 def test_at_1280_and_390_pixels_the_cards_diagrams_and_page_fit(report):
     from playwright.sync_api import sync_playwright
+
     path = report[0]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -130,7 +150,8 @@ def test_at_1280_and_390_pixels_the_cards_diagrams_and_page_fit(report):
                 drawn = page.eval_on_selector_all(
                     ".diagram svg, .wide svg, .narrow svg",
                     "ss => ss.filter(s => s.getClientRects().length)"
-                    "        .map(s => s.getBoundingClientRect().width)")
+                    "        .map(s => s.getBoundingClientRect().width)",
+                )
                 assert page.evaluate("document.documentElement.scrollWidth") <= width, width
                 assert len(tops) == 6
                 rows = len(set(tops))
@@ -141,23 +162,24 @@ def test_at_1280_and_390_pixels_the_cards_diagrams_and_page_fit(report):
             browser.close()
 
 
-
 def test_the_controls_section_shows_the_checks_run_and_failed_and_the_duplicate(report):
     """Due diligence in the report's controls (issue 20): checks run and failed, and the bid
     found ineligible by an automatic check (a duplicate)."""
     _, page, engine, _ = report
     text = words(page)
     start = text.index("Due diligence before eligibility")
-    controls = text[start:text.index("Messages", start)]
+    controls = text[start : text.index("Messages", start)]
     assert "Transformation Challenge Award 2013:" in controls
     found = re.search(r"No duplicate bid (\d+) (\d+) \d+ \d+ (TCA-2013-\d{4})", controls)
     assert found, controls[:600]
     run, failed, ref = int(found.group(1)), int(found.group(2)), found.group(3)
     assert run > 0 and failed >= 1
     with reading(engine) as conn:
-        reason = conn.execute(select(history.c.reason).join(cases, cases.c.id == history.c.case_id)
-                              .where(cases.c.ref == ref,
-                                     history.c.trigger == "declare_ineligible")).scalar()
+        reason = conn.execute(
+            select(history.c.reason)
+            .join(cases, cases.c.id == history.c.case_id)
+            .where(cases.c.ref == ref, history.c.trigger == "declare_ineligible")
+        ).scalar()
     assert "No duplicate bid (no_duplicate_bid) failed" in reason
     assert "Fraud risk" in controls and "Public Service Transformation Network 2013:" in controls
 
@@ -169,11 +191,20 @@ def test_the_paid_and_committed_labels_do_not_overprint_when_nearly_all_is_paid(
 
     from demo.charts import fund_chart
 
-    start, end = (datetime(2013, 3, 22, tzinfo=timezone.utc),
-                  datetime(2014, 10, 15, tzinfo=timezone.utc))
-    drawn = str(fund_chart([(datetime(2013, 6, 19, tzinfo=timezone.utc), 869_000_000)], [],
-                           fund_pence=900_000_000, start=start, end=end,
-                           paid=[(datetime(2014, 9, 1, tzinfo=timezone.utc), 849_350_000)]))
+    start, end = (
+        datetime(2013, 3, 22, tzinfo=timezone.utc),
+        datetime(2014, 10, 15, tzinfo=timezone.utc),
+    )
+    drawn = str(
+        fund_chart(
+            [(datetime(2013, 6, 19, tzinfo=timezone.utc), 869_000_000)],
+            [],
+            fund_pence=900_000_000,
+            start=start,
+            end=end,
+            paid=[(datetime(2014, 9, 1, tzinfo=timezone.utc), 849_350_000)],
+        )
+    )
 
     def height(words: str) -> float:
         found = re.search(r'<text x="[\d.]+" y="([\d.]+)"[^>]*>' + re.escape(words), drawn)

@@ -1,4 +1,5 @@
 """Fixtures for notifications: a real SMTP server, the Notify stub, a real SQLite outbox, a clock."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """Helpers shared by the notifications tests and bench/delivery.py (no fixtures here)."""
+
 from __future__ import annotations
 
 import copy
@@ -29,17 +30,29 @@ class Clock:
         return self.at
 
 
-_TCA = {"code": "tca-2013", "name": "Transformation Challenge Award",
-        "lead_email": "tca.team@communities.gsi.gov.uk",
-        "director_email": "tca.director@communities.gsi.gov.uk"}
-_PSTN = {"code": "pstn-2013", "name": "Public Service Transformation Network",
-         "lead_email": "pstn.team@communities.gsi.gov.uk",
-         "director_email": "pstn.director@communities.gsi.gov.uk"}
+_TCA = {
+    "code": "tca-2013",
+    "name": "Transformation Challenge Award",
+    "lead_email": "tca.team@communities.gsi.gov.uk",
+    "director_email": "tca.director@communities.gsi.gov.uk",
+}
+_PSTN = {
+    "code": "pstn-2013",
+    "name": "Public Service Transformation Network",
+    "lead_email": "pstn.team@communities.gsi.gov.uk",
+    "director_email": "pstn.director@communities.gsi.gov.uk",
+}
 BASE_URL = "https://casework.example.gov.uk"
 # Checkpoint and case kinds happen to bids and to areas; the rest to one of them.
-CASE_KINDS_FOR = {"bid": ("bid",), "area": ("area",), "checkpoint": ("bid", "area"),
-                  "case": ("bid", "area"), "review": ("bid",), "payment": ("bid",),
-                  "variation": ("bid",)}
+CASE_KINDS_FOR = {
+    "bid": ("bid",),
+    "area": ("area",),
+    "checkpoint": ("bid", "area"),
+    "case": ("bid", "area"),
+    "review": ("bid",),
+    "payment": ("bid",),
+    "variation": ("bid",),
+}
 
 
 # A caseworker's reason, for the kinds that usually carry one.
@@ -58,67 +71,120 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
     """The context the engine passes for `kind`, with believable 2013 data."""
     if case_kind == "bid":
         ref = "TCA-2013-0007"
-        ctx = {"programme": dict(_TCA),
-               "case": {"ref": ref, "title": "Joint procurement hub for three Gloucestershire districts",
-                        "kind": "bid", "lead_name": "Tewkesbury Borough Council",
-                        "lead_code": "E07000083", "category": "Shared arrangement",
-                        "amount": "£250,000", "url": f"{BASE_URL}/cases/{ref}",
-                        "agreement_url": f"{BASE_URL}/cases/{ref}/agreement"}}
+        ctx = {
+            "programme": dict(_TCA),
+            "case": {
+                "ref": ref,
+                "title": "Joint procurement hub for three Gloucestershire districts",
+                "kind": "bid",
+                "lead_name": "Tewkesbury Borough Council",
+                "lead_code": "E07000083",
+                "category": "Shared arrangement",
+                "amount": "£250,000",
+                "url": f"{BASE_URL}/cases/{ref}",
+                "agreement_url": f"{BASE_URL}/cases/{ref}/agreement",
+            },
+        }
     else:
         ref = "PSTN-2013-0003"
-        ctx = {"programme": dict(_PSTN),
-               "case": {"ref": ref, "title": "Greater Essex: troubled families and health and social care",
-                        "kind": "area", "lead_name": "Essex County Council",
-                        "lead_code": "E10000012", "category": None, "amount": None,
-                        "url": f"{BASE_URL}/cases/{ref}",
-                        "agreement_url": f"{BASE_URL}/cases/{ref}/agreement"}}
-    ctx.update(reason=None, checkpoint=None, step=None, review=None, payment=None,
-               variation=None)
+        ctx = {
+            "programme": dict(_PSTN),
+            "case": {
+                "ref": ref,
+                "title": "Greater Essex: troubled families and health and social care",
+                "kind": "area",
+                "lead_name": "Essex County Council",
+                "lead_code": "E10000012",
+                "category": None,
+                "amount": None,
+                "url": f"{BASE_URL}/cases/{ref}",
+                "agreement_url": f"{BASE_URL}/cases/{ref}/agreement",
+            },
+        }
+    ctx.update(reason=None, checkpoint=None, step=None, review=None, payment=None, variation=None)
     folder, event_name = kind.split(".")
     ladder = {"opened": 0, "reminder": 0, "overdue": 0, "escalated_1": 1, "escalated_2": 2}
     if folder == "checkpoint" or kind == "case.suspended":
         level = ladder.get(event_name, 2)
-        ctx["checkpoint"] = {"ref": f"{ref}/Q2", "label": "Q2", "due": date(2014, 4, 4),
-                             "url": f"{BASE_URL}/returns/{ref}/Q2", "level": level}
-        ctx["step"] = {"name": event_name, "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc),
-                       "late": False}
+        ctx["checkpoint"] = {
+            "ref": f"{ref}/Q2",
+            "label": "Q2",
+            "due": date(2014, 4, 4),
+            "url": f"{BASE_URL}/returns/{ref}/Q2",
+            "level": level,
+        }
+        ctx["step"] = {
+            "name": event_name,
+            "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc),
+            "late": False,
+        }
     if folder == "payment":
-        ctx["payment"] = {"ref": f"{ref}/P1", "label": "P1", "amount": "£125,000",
-                          "event": "the award accepted", "reference": "BACS-2014-0412",
-                          "paid_at": datetime(2014, 4, 4, 11, tzinfo=timezone.utc),
-                          "paid_total": "£125,000"}
+        ctx["payment"] = {
+            "ref": f"{ref}/P1",
+            "label": "P1",
+            "amount": "£125,000",
+            "event": "the award accepted",
+            "reference": "BACS-2014-0412",
+            "paid_at": datetime(2014, 4, 4, 11, tzinfo=timezone.utc),
+            "paid_total": "£125,000",
+        }
     if folder == "review":
-        ctx["review"] = {"ref": f"{ref}/R1", "label": "R1", "due": date(2014, 4, 4),
-                         "url": f"{BASE_URL}/cases/{ref}"}
-        ctx["step"] = {"name": f"review_{event_name}",
-                       "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc), "late": False}
+        ctx["review"] = {
+            "ref": f"{ref}/R1",
+            "label": "R1",
+            "due": date(2014, 4, 4),
+            "url": f"{BASE_URL}/cases/{ref}",
+        }
+        ctx["step"] = {
+            "name": f"review_{event_name}",
+            "due_at": datetime(2014, 4, 5, 8, tzinfo=timezone.utc),
+            "late": False,
+        }
     ctx["reason"] = _REASONS.get(kind)
-    if folder == "payment":          # a payment made (issue 19): P2, a quarter of the award
-        ctx["payment"] = {"ref": f"{ref}/P2", "label": "P2", "amount": "£62,500",
-                          "reference": "BACS 2014/0042",
-                          "paid_at": datetime(2014, 4, 22, 10, tzinfo=timezone.utc),
-                          "event": "When the Q2 return is accepted", "paid_total": "£187,500"}
-    if folder == "variation":        # a change to the award (DESIGN.md section 8)
+    if folder == "payment":  # a payment made (issue 19): P2, a quarter of the award
+        ctx["payment"] = {
+            "ref": f"{ref}/P2",
+            "label": "P2",
+            "amount": "£62,500",
+            "reference": "BACS 2014/0042",
+            "paid_at": datetime(2014, 4, 22, 10, tzinfo=timezone.utc),
+            "event": "When the Q2 return is accepted",
+            "paid_total": "£187,500",
+        }
+    if folder == "variation":  # a change to the award (DESIGN.md section 8)
         approved = event_name == "approved"
         ctx["variation"] = {
-            "ref": f"{ref}/V1", "label": "V1", "amount": "£300,000",
-            "previous_amount": "£250,000", "end_on": date(2015, 9, 30),
+            "ref": f"{ref}/V1",
+            "label": "V1",
+            "amount": "£300,000",
+            "previous_amount": "£250,000",
+            "end_on": date(2015, 9, 30),
             "reason": "Two more districts join the hub, so its set-up costs rise.",
-            "proposed_by": "cllr", "by_council": event_name != "proposed",
+            "proposed_by": "cllr",
+            "by_council": event_name != "proposed",
             "decided_by": "aaron" if event_name in ("approved", "rejected") else None,
             "agreement_version": 2 if approved else None,
             "agreement_url": f"{BASE_URL}/cases/{ref}/agreement?version=2" if approved else None,
-            "url": f"{BASE_URL}/cases/{ref}#variations"}
+            "url": f"{BASE_URL}/cases/{ref}#variations",
+        }
         if event_name == "rejected":
             ctx["reason"] = "The fund has no room left this year for increases."
-    if kind == "case.submitted":       # the receipt shows the application as it was sent
-        ctx["answers"] = ([{"label": "Kind of award", "answer": "Shared arrangement"},
-                           {"label": "Amount asked for", "answer": "£250,000"},
-                           {"label": "Partners", "answer": "Cheltenham Borough Council\n"
-                                                           "Cotswold District Council"}]
-                          if case_kind == "bid" else
-                          [{"label": "Service areas", "answer": "Troubled families"},
-                           {"label": "Contribution offered", "answer": "£50,000"}])
+    if kind == "case.submitted":  # the receipt shows the application as it was sent
+        ctx["answers"] = (
+            [
+                {"label": "Kind of award", "answer": "Shared arrangement"},
+                {"label": "Amount asked for", "answer": "£250,000"},
+                {
+                    "label": "Partners",
+                    "answer": "Cheltenham Borough Council\nCotswold District Council",
+                },
+            ]
+            if case_kind == "bid"
+            else [
+                {"label": "Service areas", "answer": "Troubled families"},
+                {"label": "Contribution offered", "answer": "£50,000"},
+            ]
+        )
     for path, value in overrides.items():  # case__title="…" -> ctx["case"]["title"]
         target = ctx
         *parents, leaf = path.split("__")
@@ -140,6 +206,7 @@ def kill_mid_stream(worker, accepted, rng) -> bool:
     """
     import signal
     import time
+
     before = accepted()
     deadline = time.monotonic() + 60
     while accepted() < before + 10 and worker.poll() is None and time.monotonic() < deadline:

@@ -6,6 +6,7 @@ loopback, or through `NotifyTransport` to the Notify stub. A peer makes the
 same trouble in its own terms and reports what arrived as `Arrival`s: one a
 message, with the outbox key it carried and every recipient it reached.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,7 +29,7 @@ class Arrival:
 
 class SmtpPeer:
     name = "smtp"
-    temporary = "421"                 # in last_error after a temporary failure
+    temporary = "421"  # in last_error after a temporary failure
     unreachable = "could not connect"
 
     def __init__(self, server: SmtpTestServer):
@@ -54,9 +55,15 @@ class SmtpPeer:
         self.server.start()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Arrival]:
-        return [Arrival(r.message["X-Casework-Key"], list(r.rcpt_tos), r.message["Subject"].strip(),
-                        r.message.get_body(("plain",)).get_content())
-                for r in self.server.wait_for(count, timeout)]
+        return [
+            Arrival(
+                r.message["X-Casework-Key"],
+                list(r.rcpt_tos),
+                r.message["Subject"].strip(),
+                r.message.get_body(("plain",)).get_content(),
+            )
+            for r in self.server.wait_for(count, timeout)
+        ]
 
 
 class NotifyPeer:
@@ -69,9 +76,14 @@ class NotifyPeer:
 
     def transport(self, timeout: float = 2.0) -> NotifyTransport:
         # Two at a time, as SmtpTransport's two connections, so the tests count alike.
-        return NotifyTransport(self.stub.api_key, NotifyTemplates(self.stub.generic_template),
-                               base_url=self.stub.base_url, timeout=timeout, rate=RateLimiter(),
-                               concurrency=2)
+        return NotifyTransport(
+            self.stub.api_key,
+            NotifyTemplates(self.stub.generic_template),
+            base_url=self.stub.base_url,
+            timeout=timeout,
+            rate=RateLimiter(),
+            concurrency=2,
+        )
 
     def fail_next(self, count: int = 1) -> None:
         self.stub.fail_next(count, status=500)

@@ -7,6 +7,7 @@
 - an outage over six runs: a try is only spent on a real attempt;
 - mail queued by `sweep --now` in the future goes with the next delivery.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,8 @@ from workflow.storage.tables import outbox
 
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 SENDER = "TCA casework <casework@tca.example.gov.uk>"
-CONNECTIONS = 2                     # SmtpTransport's connections per worker
-NOTIFY_CONCURRENCY = 4              # NotifyTransport's requests at once per worker
+CONNECTIONS = 2  # SmtpTransport's connections per worker
+NOTIFY_CONCURRENCY = 4  # NotifyTransport's requests at once per worker
 
 
 def queue(engine, n: int, *, now: datetime | None = None) -> None:
@@ -43,38 +44,66 @@ def queue(engine, n: int, *, now: datetime | None = None) -> None:
     now = now or datetime.now(timezone.utc)
     with engine.begin() as conn:
         for i in range(n):
-            enqueue(conn, key=f"TCA-2013-{i:05d}/Q2:overdue", kind="checkpoint.overdue",
-                    to=["returns@tewkesbury.gov.uk"], cc=[], rendered=rendered, now=now)
+            enqueue(
+                conn,
+                key=f"TCA-2013-{i:05d}/Q2:overdue",
+                kind="checkpoint.overdue",
+                to=["returns@tewkesbury.gov.uk"],
+                cc=[],
+                rendered=rendered,
+                now=now,
+            )
 
 
 def message_ids(engine) -> set[str]:
     """The Message-ID each queued row is sent with (as notifications.message_id_for makes it)."""
     from notifications import message_id_for
+
     with engine.connect() as conn:
-        return {message_id_for(r.id, r.key, "casework.localhost")
-                for r in conn.execute(select(outbox.c.id, outbox.c.key))}
+        return {
+            message_id_for(r.id, r.key, "casework.localhost")
+            for r in conn.execute(select(outbox.c.id, outbox.c.key))
+        }
 
 
 def states(engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return dict(conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state)).all())
+        return dict(
+            conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state)).all()
+        )
 
 
 def delivery(url: str, server, claim_seconds: float = 2) -> subprocess.Popen:
     """`casework outbox deliver` in a process of its own, to `server` (aiosmtpd or the Notify stub)."""
-    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_CLAIM_SECONDS": str(claim_seconds),
-           **mail_settings(server)}
-    return subprocess.Popen([CASEWORK, "outbox", "deliver"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "CASEWORK_DB": url,
+        "CASEWORK_CLAIM_SECONDS": str(claim_seconds),
+        **mail_settings(server),
+    }
+    return subprocess.Popen(
+        [CASEWORK, "outbox", "deliver"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def mail_settings(server) -> dict[str, str]:
     if isinstance(server, NotifyStub):
-        return {"CASEWORK_MAIL": "notify", "CASEWORK_NOTIFY_API_KEY": server.api_key,
-                "CASEWORK_NOTIFY_BASE_URL": server.base_url,
-                "CASEWORK_NOTIFY_TEMPLATE": server.generic_template}
-    return {"CASEWORK_MAIL": "smtp", "CASEWORK_SMTP_HOST": "127.0.0.1",
-            "CASEWORK_SMTP_PORT": str(server.port), "CASEWORK_SMTP_TIMEOUT": "10"}
+        return {
+            "CASEWORK_MAIL": "notify",
+            "CASEWORK_NOTIFY_API_KEY": server.api_key,
+            "CASEWORK_NOTIFY_BASE_URL": server.base_url,
+            "CASEWORK_NOTIFY_TEMPLATE": server.generic_template,
+        }
+    return {
+        "CASEWORK_MAIL": "smtp",
+        "CASEWORK_SMTP_HOST": "127.0.0.1",
+        "CASEWORK_SMTP_PORT": str(server.port),
+        "CASEWORK_SMTP_TIMEOUT": "10",
+    }
 
 
 def deliver_until_done(url: str, engine, server, claim_seconds: float) -> None:
@@ -98,7 +127,7 @@ def sqlite_url(sqlite_template, tmp_path) -> str:
 
 @pytest.fixture
 def sink():
-    server = SmtpTestServer(parse=False).start()     # counts Message-IDs; keeps no messages
+    server = SmtpTestServer(parse=False).start()  # counts Message-IDs; keeps no messages
     yield server
     server.stop()
 
@@ -110,7 +139,7 @@ class _Counted:
         self.server = server
 
     def arrived(self) -> Counter:
-        if isinstance(self.server, NotifyStub):       # Notify's `reference` is the outbox key
+        if isinstance(self.server, NotifyStub):  # Notify's `reference` is the outbox key
             return Counter(n.reference for n in self.server.notifications)
         return self.server.message_ids
 
@@ -135,9 +164,10 @@ def kill_sink(request):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)     # 20 process starts and 5,000 messages: minutes on a loaded machine
+@pytest.mark.timeout(900)  # 20 process starts and 5,000 messages: minutes on a loaded machine
 def test_twenty_kills_over_five_thousand_messages_lose_none_and_resend_at_most_one_per_connection(
-        sqlite_url, kill_sink):
+    sqlite_url, kill_sink
+):
     server, connections = kill_sink
     engine = make_engine(sqlite_url)
     queue(engine, 5000)
@@ -153,18 +183,24 @@ def test_twenty_kills_over_five_thousand_messages_lose_none_and_resend_at_most_o
     arrived = counted.arrived()
     duplicates = sum(n - 1 for n in arrived.values())
     assert states(engine) == {"sent": 5000}
-    assert set(arrived) == counted.expected(engine)                # none lost, none foreign
+    assert set(arrived) == counted.expected(engine)  # none lost, none foreign
     assert kills >= 15
     assert duplicates <= kills * connections, f"{duplicates} duplicates for {kills} kills"
     engine.dispose()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("where", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "where", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_a_server_taking_a_second_a_message_and_two_workers_send_each_message_once(
-        where, request, sink):
-    url = request.getfixturevalue("sqlite_url") if where == "sqlite" else \
-        request.getfixturevalue("pg_db").test_url
+    where, request, sink
+):
+    url = (
+        request.getfixturevalue("sqlite_url")
+        if where == "sqlite"
+        else request.getfixturevalue("pg_db").test_url
+    )
     engine = make_engine(url)
     queue(engine, 12)
     sink.stall_next(1.0, count=10**6)
@@ -179,7 +215,7 @@ def test_a_server_taking_a_second_a_message_and_two_workers_send_each_message_on
 
     assert states(engine) == {"sent": 12}
     assert set(sink.message_ids) == message_ids(engine)
-    assert max(sink.message_ids.values()) == 1                       # no duplicates
+    assert max(sink.message_ids.values()) == 1  # no duplicates
     engine.dispose()
 
 
@@ -215,15 +251,22 @@ def test_an_outage_over_six_runs_spends_a_try_only_on_a_real_attempt(outbox_db):
     down = _HangUp()
     try:
         for _ in range(6):
-            deliver(outbox_db, SmtpTransport("127.0.0.1", down.port, timeout=2.0), now=clock.now,
-                    owner="worker", sender=SENDER, max_attempts=6, rng=random.Random(1))
-            clock.advance(3600)                                        # past any backoff
+            deliver(
+                outbox_db,
+                SmtpTransport("127.0.0.1", down.port, timeout=2.0),
+                now=clock.now,
+                owner="worker",
+                sender=SENDER,
+                max_attempts=6,
+                rng=random.Random(1),
+            )
+            clock.advance(3600)  # past any backoff
     finally:
         down.close()
 
     with outbox_db.connect() as conn:
         rows = conn.execute(select(outbox.c.state, outbox.c.attempts)).all()
-    assert sum(attempts for _, attempts in rows) == down.connections   # each try was a real one
+    assert sum(attempts for _, attempts in rows) == down.connections  # each try was a real one
     assert all(attempts >= 6 for state, attempts in rows if state == "dead")
     assert {state for state, _ in rows} == {"queued"}
 
@@ -232,16 +275,22 @@ def test_mail_queued_by_a_sweep_in_the_future_is_sent_by_the_next_outbox_deliver
     from datetime import date
 
     from tests.workflow.monitoring_world import bulk_bids
+
     engine = make_engine(sqlite_url)
     bulk_bids(engine, 3, lambda i, n: date(2027, 1, 4) if n == 1 else date(2028, 6, 1))
     env = {**os.environ, "CASEWORK_DB": sqlite_url}
-    swept = subprocess.run([CASEWORK, "sweep", "--now", "2027-03-09T09:30"], env=env,
-                           capture_output=True, text=True, timeout=120)
+    swept = subprocess.run(
+        [CASEWORK, "sweep", "--now", "2027-03-09T09:30"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert swept.returncode == 0, swept.stderr
     queued = states(engine).get("queued", 0)
-    assert queued >= 3 * 5            # opened, reminder, overdue, two escalations, for each
+    assert queued >= 3 * 5  # opened, reminder, overdue, two escalations, for each
 
-    ran = delivery(sqlite_url, sink)              # on the real clock, months earlier
+    ran = delivery(sqlite_url, sink)  # on the real clock, months earlier
     out, err = ran.communicate(timeout=120)
 
     assert ran.returncode == 0, err

@@ -1,4 +1,5 @@
 """Messages carry both parts, and no user text reaches a header unchecked."""
+
 from __future__ import annotations
 
 import re
@@ -14,12 +15,17 @@ WHEN = datetime(2014, 4, 7, 8, 0, tzinfo=timezone.utc)
 
 def a_message(**changes):
     rendered = render("checkpoint.reminder", realistic_context("checkpoint.reminder"))
-    fields = dict(sender="TCA casework <casework@tca.example.gov.uk>",
-                  to=["Tewkesbury Borough Council <returns@tewkesbury.gov.uk>"],
-                  cc=["caseworker@communities.gsi.gov.uk"],
-                  subject=rendered.subject, text=rendered.text, html=rendered.html,
-                  message_id=message_id_for(42, "TCA-2013-0007/Q2:reminder", "casework.example.gov.uk"),
-                  date=WHEN, key="TCA-2013-0007/Q2:reminder")
+    fields = dict(
+        sender="TCA casework <casework@tca.example.gov.uk>",
+        to=["Tewkesbury Borough Council <returns@tewkesbury.gov.uk>"],
+        cc=["caseworker@communities.gsi.gov.uk"],
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=message_id_for(42, "TCA-2013-0007/Q2:reminder", "casework.example.gov.uk"),
+        date=WHEN,
+        key="TCA-2013-0007/Q2:reminder",
+    )
     fields.update(changes)
     return build_message(**fields)
 
@@ -30,7 +36,9 @@ def test_a_message_has_a_text_part_then_an_html_part_and_all_its_headers():
     assert msg["From"] == "TCA casework <casework@tca.example.gov.uk>"
     assert msg["To"] == "Tewkesbury Borough Council <returns@tewkesbury.gov.uk>"
     assert msg["Cc"] == "caseworker@communities.gsi.gov.uk"
-    assert msg["Subject"].startswith("Reminder: TCA-2013-0007 Q2 monitoring return due by Friday 4 April 2014")
+    assert msg["Subject"].startswith(
+        "Reminder: TCA-2013-0007 Q2 monitoring return due by Friday 4 April 2014"
+    )
     assert msg["Date"] == "Mon, 07 Apr 2014 08:00:00 +0000"
     assert msg["Auto-Submitted"] == "auto-generated"
     assert msg["X-Casework-Key"] == "TCA-2013-0007/Q2:reminder"
@@ -40,8 +48,17 @@ def test_a_message_has_a_text_part_then_an_html_part_and_all_its_headers():
     assert "<strong>Friday 4 April 2014</strong>" in msg.get_body(("html",)).get_content()
 
 
-@pytest.mark.parametrize("injected", ["\r\nBcc: spy@example.com", "\nBcc: spy@example.com",
-                                      "\rX-Evil: 1", "\x00", "\u2028Bcc: spy@example.com", "\x85"])
+@pytest.mark.parametrize(
+    "injected",
+    [
+        "\r\nBcc: spy@example.com",
+        "\nBcc: spy@example.com",
+        "\rX-Evil: 1",
+        "\x00",
+        "\u2028Bcc: spy@example.com",
+        "\x85",
+    ],
+)
 def test_a_subject_with_an_injected_line_break_is_refused(injected):
     with pytest.raises(HeaderRefused, match="^Subject refused") as refused:
         a_message(subject=f"Reminder: TCA-2013-0007{injected}")
@@ -57,11 +74,14 @@ def test_a_council_name_with_an_injected_line_break_is_refused(header):
         a_message(**{header: [council]})
 
 
-@pytest.mark.parametrize("value, why", [
-    ("returns@leeds.gov.uk, spy@example.com", "more than one address"),
-    ("Leeds City Council", "not an email address"),
-    ("", "not an email address"),
-])
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        ("returns@leeds.gov.uk, spy@example.com", "more than one address"),
+        ("Leeds City Council", "not an email address"),
+        ("", "not an email address"),
+    ],
+)
 def test_an_address_must_be_exactly_one_address(value, why):
     with pytest.raises(HeaderRefused, match=why):
         a_message(to=[value])
@@ -78,8 +98,10 @@ def test_a_refused_address_is_refused_every_time_with_the_same_reason():
             parse_address(header, value)
         refusals.append(str(refused.value))
 
-    assert refusals == [f"{header} refused: more than one address in {value!r}"
-                        for header in ("To", "To", "Cc", "To")]
+    assert refusals == [
+        f"{header} refused: more than one address in {value!r}"
+        for header in ("To", "To", "Cc", "To")
+    ]
 
 
 def test_a_message_needs_someone_to_go_to():
@@ -104,11 +126,22 @@ def test_the_message_id_is_the_same_for_every_send_of_one_row():
 def test_one_outbox_row_builds_to_the_same_bytes_every_time():
     from datetime import datetime, timezone
     from notifications.message import build_message
-    made = [bytes(build_message(
-        sender="casework@localhost", to=["returns@e07000026.example.gov.uk"], cc=[],
-        subject="Reminder", text="Dear colleague,\n", html="<p>Dear colleague,</p>",
-        message_id="<casework.7.abc@casework.localhost>",
-        date=datetime(2014, 4, 4, 9, tzinfo=timezone.utc), key="TCA-2013-0001/Q2:reminder"))
-        for _ in range(2)]
+
+    made = [
+        bytes(
+            build_message(
+                sender="casework@localhost",
+                to=["returns@e07000026.example.gov.uk"],
+                cc=[],
+                subject="Reminder",
+                text="Dear colleague,\n",
+                html="<p>Dear colleague,</p>",
+                message_id="<casework.7.abc@casework.localhost>",
+                date=datetime(2014, 4, 4, 9, tzinfo=timezone.utc),
+                key="TCA-2013-0001/Q2:reminder",
+            )
+        )
+        for _ in range(2)
+    ]
     assert made[0] == made[1]
     assert b'boundary="casework-' in made[0]

@@ -1,4 +1,5 @@
 """Every kind renders, in plain English, with every variable it needs and nothing it lacks."""
+
 from __future__ import annotations
 
 import importlib.resources
@@ -25,26 +26,36 @@ def test_every_kind_renders_with_realistic_data(kind, case_kind, late):
 
     rendered = render(kind, ctx)
 
-    assert rendered.subject and "\n" not in rendered.subject and rendered.subject == rendered.subject.strip()
+    assert (
+        rendered.subject
+        and "\n" not in rendered.subject
+        and rendered.subject == rendered.subject.strip()
+    )
     for part in (rendered.text, rendered.html):
         assert ctx["case"]["ref"] in part
-        assert ctx["programme"]["lead_email"] in part           # who to contact
-        assert "You receive this email because" in part        # why they receive it
+        assert ctx["programme"]["lead_email"] in part  # who to contact
+        assert "You receive this email because" in part  # why they receive it
         assert "so there is no unsubscribe" in " ".join(part.split())  # statutory: no opt-out
         assert "{{" not in part and "{%" not in part
         if ctx["checkpoint"] is not None:
-            assert "Friday 4 April 2014" in part                 # dates written out in full
+            assert "Friday 4 April 2014" in part  # dates written out in full
     assert rendered.html.lstrip().startswith("<!DOCTYPE html>")
     assert max(len(line) for line in rendered.text.splitlines() if "://" not in line) <= 72
-    assert ("should have reached you on Saturday 5 April 2014" in rendered.text) == (late and ctx["step"] is not None)
+    assert ("should have reached you on Saturday 5 April 2014" in rendered.text) == (
+        late and ctx["step"] is not None
+    )
 
 
 # The page where the recipient acts, for every message that asks them to act.
 ACTION_URL = {
-    "checkpoint.opened": "checkpoint", "checkpoint.reminder": "checkpoint",
-    "checkpoint.overdue": "checkpoint", "checkpoint.escalated_1": "checkpoint",
-    "checkpoint.escalated_2": "checkpoint", "case.suspended": "checkpoint",
-    "bid.award_offered": "case", "area.selected": "case",
+    "checkpoint.opened": "checkpoint",
+    "checkpoint.reminder": "checkpoint",
+    "checkpoint.overdue": "checkpoint",
+    "checkpoint.escalated_1": "checkpoint",
+    "checkpoint.escalated_2": "checkpoint",
+    "case.suspended": "checkpoint",
+    "bid.award_offered": "case",
+    "area.selected": "case",
 }
 
 
@@ -61,8 +72,12 @@ def test_a_message_that_asks_for_action_links_to_the_page_to_act_on(kind):
 
 
 def test_a_suspension_by_a_caseworker_links_to_the_case_and_gives_the_reason():
-    ctx = realistic_context("case.suspended", checkpoint=None, step=None,
-                            reason="Due diligence found the partnership agreement was never signed.")
+    ctx = realistic_context(
+        "case.suspended",
+        checkpoint=None,
+        step=None,
+        reason="Due diligence found the partnership agreement was never signed.",
+    )
 
     rendered = render("case.suspended", ctx)
 
@@ -71,7 +86,9 @@ def test_a_suspension_by_a_caseworker_links_to_the_case_and_gives_the_reason():
     assert "monitoring return" not in rendered.text
 
 
-@pytest.mark.parametrize("missing", ["programme.lead_email", "case.title", "checkpoint.due", "step"])
+@pytest.mark.parametrize(
+    "missing", ["programme.lead_email", "case.title", "checkpoint.due", "step"]
+)
 def test_a_missing_variable_is_an_error_not_a_blank(missing):
     ctx = realistic_context("checkpoint.reminder")
     parent, _, leaf = missing.rpartition(".")
@@ -82,13 +99,20 @@ def test_a_missing_variable_is_an_error_not_a_blank(missing):
 
 
 def test_html_escapes_council_text_and_text_keeps_it_as_written():
-    ctx = realistic_context("bid.ineligible", case__title="<script>alert('hub')</script>",
-                            case__lead_name="Smith & Jones <b>Council</b>",
-                            reason='<img src=x onerror="steal()">')
+    ctx = realistic_context(
+        "bid.ineligible",
+        case__title="<script>alert('hub')</script>",
+        case__lead_name="Smith & Jones <b>Council</b>",
+        reason='<img src=x onerror="steal()">',
+    )
 
     rendered = render("bid.ineligible", ctx)
 
-    assert "<script>" not in rendered.html and "<img" not in rendered.html and "<b>" not in rendered.html
+    assert (
+        "<script>" not in rendered.html
+        and "<img" not in rendered.html
+        and "<b>" not in rendered.html
+    )
     assert "&lt;script&gt;alert(&#39;hub&#39;)&lt;/script&gt;" in rendered.html
     assert "Smith &amp; Jones &lt;b&gt;Council&lt;/b&gt;" in rendered.html
     assert "<script>alert('hub')</script>" in rendered.text
@@ -96,8 +120,9 @@ def test_html_escapes_council_text_and_text_keeps_it_as_written():
 
 
 def test_a_line_break_in_a_council_name_does_not_reach_the_subject_line():
-    ctx = realistic_context("checkpoint.escalated_1",
-                            case__lead_name="Leeds City Council\r\nBcc: everyone@example.com")
+    ctx = realistic_context(
+        "checkpoint.escalated_1", case__lead_name="Leeds City Council\r\nBcc: everyone@example.com"
+    )
 
     rendered = render("checkpoint.escalated_1", ctx)
 
@@ -110,13 +135,16 @@ def test_an_unknown_kind_is_refused():
         render("bid.awarded", realistic_context("bid.award_offered"))
 
 
-@pytest.mark.parametrize("value, written", [
-    (date(2014, 4, 4), "Friday 4 April 2014"),
-    (date(2013, 3, 22), "Friday 22 March 2013"),
-    # 23:30 UTC on the night the clocks go forward is already Monday in England
-    (datetime(2014, 3, 30, 23, 30, tzinfo=timezone.utc), "Monday 31 March 2014"),
-    (datetime(2014, 1, 1, 0, 0), "Wednesday 1 January 2014"),
-])
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        (date(2014, 4, 4), "Friday 4 April 2014"),
+        (date(2013, 3, 22), "Friday 22 March 2013"),
+        # 23:30 UTC on the night the clocks go forward is already Monday in England
+        (datetime(2014, 3, 30, 23, 30, tzinfo=timezone.utc), "Monday 31 March 2014"),
+        (datetime(2014, 1, 1, 0, 0), "Wednesday 1 January 2014"),
+    ],
+)
 def test_dates_are_written_out_in_full_without_a_leading_zero(value, written):
     assert longdate(value) == written
 
@@ -124,10 +152,12 @@ def test_dates_are_written_out_in_full_without_a_leading_zero(value, written):
 def test_every_kind_has_all_three_parts_and_every_template_belongs_to_a_kind():
     files = {p.relative_to(EMAIL).as_posix() for p in EMAIL.rglob("*") if p.is_file()}
     partials = {f for f in files if f.startswith("_")}
-    expected = {f"{kind.split('.')[0]}/{kind.split('.')[1]}.{part}" for kind in KINDS for part in PARTS}
+    expected = {
+        f"{kind.split('.')[0]}/{kind.split('.')[1]}.{part}" for kind in KINDS for part in PARTS
+    }
 
-    assert sorted(expected - files) == []                      # no kind lacks a part
-    assert sorted(files - expected - partials) == []           # no template without a kind
+    assert sorted(expected - files) == []  # no kind lacks a part
+    assert sorted(files - expected - partials) == []  # no template without a kind
     assert "_layout.body.html" in partials
 
 
@@ -150,9 +180,11 @@ def test_text_templates_never_end_a_line_with_an_inline_tag():
 def test_a_suspension_by_the_ladder_does_not_say_its_reason_twice():
     """The sweep's reason ("the Q1 monitoring return, due by the end of 24 September 2013,
     has not been received") is the sentence the email opens with: once is enough."""
-    ctx = realistic_context("case.suspended",
-                            reason="the Q1 monitoring return, due by the end of 24 September "
-                                   "2013, has not been received")
+    ctx = realistic_context(
+        "case.suspended",
+        reason="the Q1 monitoring return, due by the end of 24 September "
+        "2013, has not been received",
+    )
 
     rendered = render("case.suspended", ctx)
 

@@ -2,6 +2,7 @@
 
 Runs when CASEWORK_TEST_POSTGRES (see tests/conftest.py) is reachable; each test works in its own schema, dropped afterwards.
 """
+
 from __future__ import annotations
 
 import random
@@ -11,8 +12,15 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
-from notifications import (SmtpTransport, claim_batch, deliver, enqueue, list_messages,
-                           record_outcomes, render)
+from notifications import (
+    SmtpTransport,
+    claim_batch,
+    deliver,
+    enqueue,
+    list_messages,
+    record_outcomes,
+    render,
+)
 from notifications.outbox import outbox
 from notifications.transports import Sent
 from tests.conftest import PG_UNAVAILABLE, PG_URL
@@ -45,10 +53,18 @@ def fill(engine, clock, n):
     with engine.begin() as conn:
         for i in range(1, n + 1):
             ref = f"TCA-2013-{i:04d}"
-            enqueue(conn, key=f"{ref}/Q1:opened", kind="checkpoint.opened",
-                    to=["returns@tewkesbury.gov.uk"], cc=[],
-                    rendered=render("checkpoint.opened", realistic_context("checkpoint.opened", case__ref=ref)),
-                    now=clock.now(), case_ref=ref)
+            enqueue(
+                conn,
+                key=f"{ref}/Q1:opened",
+                kind="checkpoint.opened",
+                to=["returns@tewkesbury.gov.uk"],
+                cc=[],
+                rendered=render(
+                    "checkpoint.opened", realistic_context("checkpoint.opened", case__ref=ref)
+                ),
+                now=clock.now(),
+                case_ref=ref,
+            )
 
 
 def test_a_second_worker_skips_rows_another_is_claiming(pg_outbox, clock):
@@ -56,7 +72,9 @@ def test_a_second_worker_skips_rows_another_is_claiming(pg_outbox, clock):
 
     with pg_outbox.connect() as first:
         first.begin()
-        mine = claim_batch(first, owner="worker-1", now=clock.now(), batch=3)  # locks held, not committed
+        mine = claim_batch(
+            first, owner="worker-1", now=clock.now(), batch=3
+        )  # locks held, not committed
         theirs = claim_batch(pg_outbox, owner="worker-2", now=clock.now(), batch=10)
         first.commit()
 
@@ -71,8 +89,12 @@ def test_marking_is_guarded_by_the_claim_on_postgres(pg_outbox, clock):
     fill(pg_outbox, clock, 2)
     taken = claim_batch(pg_outbox, owner="worker-1", now=clock.now())
 
-    ours = record_outcomes(pg_outbox, owner="worker-1", now=clock.now(), outcomes=[(taken[0], Sent("250 OK"))])
-    not_ours = record_outcomes(pg_outbox, owner="worker-2", now=clock.now(), outcomes=[(taken[1], Sent("250 OK"))])
+    ours = record_outcomes(
+        pg_outbox, owner="worker-1", now=clock.now(), outcomes=[(taken[0], Sent("250 OK"))]
+    )
+    not_ours = record_outcomes(
+        pg_outbox, owner="worker-2", now=clock.now(), outcomes=[(taken[1], Sent("250 OK"))]
+    )
 
     assert (ours.sent, not_ours.sent) == (1, 0)
 
@@ -82,9 +104,15 @@ def test_two_workers_deliver_every_message_exactly_once_on_postgres(pg_outbox, s
     reports = {}
 
     def worker(name):
-        reports[name] = deliver(pg_outbox, SmtpTransport("127.0.0.1", smtp_server.port, timeout=5.0),
-                                now=clock.now, owner=name, sender="casework@tca.example.gov.uk",
-                                batch=4, rng=random.Random(3))
+        reports[name] = deliver(
+            pg_outbox,
+            SmtpTransport("127.0.0.1", smtp_server.port, timeout=5.0),
+            now=clock.now,
+            owner=name,
+            sender="casework@tca.example.gov.uk",
+            batch=4,
+            rng=random.Random(3),
+        )
 
     threads = [threading.Thread(target=worker, args=(f"worker-{n}",)) for n in (1, 2, 3)]
     for thread in threads:

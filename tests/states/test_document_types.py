@@ -4,6 +4,7 @@ Never another exception (a TypeError from a number where a list belongs was
 one). Hypothesis writes the values; each document is parsed as `case open`,
 `checkpoint submit` and the API read it, from JSON text.
 """
+
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -11,8 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from states.documents import (load_document, named_organisations, parse_area, parse_bid,
-                              parse_return)
+from states.documents import load_document, named_organisations, parse_area, parse_bid, parse_return
 from states.errors import DocumentError
 from states.programme import parse_programme
 
@@ -21,25 +21,44 @@ TCA = parse_programme((PROGRAMMES / "tca-2013.toml").read_text())
 PSTN = parse_programme((PROGRAMMES / "pstn-2013.toml").read_text())
 ORGS = {"E07000026", "E07000028", "E07000029"}
 
-BID = {"programme": "tca-2013", "category": "shared_arrangement", "title": "Joint procurement hub",
-       "lead": "E07000026", "partners": ["E07000028", "E07000029"], "amount": "250000",
-       "transitional_costs": "120000.50", "annual_savings": "400000.00",
-       "arrangement": "joint_procurement", "innovation": "One buyer for three councils.",
-       "further_and_faster": "Next year, two more districts."}
-AREA = {"programme": "pstn-2013", "title": "Greater Tewkesbury", "lead": "E07000026",
-        "service_areas": ["troubled families", "health and care"],
-        "how_to_succeed": "One team for the whole area.",
-        "partners": [{"name": "Gloucestershire Police", "evidence": "letter of 3 March"}],
-        "contribution": "50000"}
-RETURN = {name: ("1000.00" if spec.kind == "money" else "On track.")
-          for name, spec in TCA.monitoring.fields.items()}
+BID = {
+    "programme": "tca-2013",
+    "category": "shared_arrangement",
+    "title": "Joint procurement hub",
+    "lead": "E07000026",
+    "partners": ["E07000028", "E07000029"],
+    "amount": "250000",
+    "transitional_costs": "120000.50",
+    "annual_savings": "400000.00",
+    "arrangement": "joint_procurement",
+    "innovation": "One buyer for three councils.",
+    "further_and_faster": "Next year, two more districts.",
+}
+AREA = {
+    "programme": "pstn-2013",
+    "title": "Greater Tewkesbury",
+    "lead": "E07000026",
+    "service_areas": ["troubled families", "health and care"],
+    "how_to_succeed": "One team for the whole area.",
+    "partners": [{"name": "Gloucestershire Police", "evidence": "letter of 3 March"}],
+    "contribution": "50000",
+}
+RETURN = {
+    name: ("1000.00" if spec.kind == "money" else "On track.")
+    for name, spec in TCA.monitoring.fields.items()
+}
 
 # Every kind of value JSON has, small and nested.
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                    st.text(max_size=12))
-json_values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-    max_leaves=6)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def parsed_as_sent(document: dict, parse, **kw):
@@ -66,8 +85,12 @@ def refuses_naming(field: str, document: dict, parse, **kw) -> None:
 def test_every_bid_field_with_any_json_value_is_a_refusal_naming_it_or_accepted(field, value):
     document = {**BID, field: value}
     assert set(named_organisations(document)) <= {"E07000026", "E07000028", "E07000029"} | (
-        {value} if isinstance(value, str) else set(v for v in value if isinstance(v, str))
-        if isinstance(value, list) else set())
+        {value}
+        if isinstance(value, str)
+        else set(v for v in value if isinstance(v, str))
+        if isinstance(value, list)
+        else set()
+    )
     refuses_naming(field, document, parse_bid, programme=TCA, organisations=ORGS)
 
 
@@ -93,8 +116,9 @@ def test_each_kind_of_json_value_in_each_bid_field_is_tried():
             refuses_naming(field, document, parse_bid, programme=TCA, organisations=ORGS)
     for field in AREA:
         for value in kinds[:-1]:
-            refuses_naming(field, {**AREA, field: value}, parse_area, programme=PSTN,
-                           organisations=ORGS)
+            refuses_naming(
+                field, {**AREA, field: value}, parse_area, programme=PSTN, organisations=ORGS
+            )
 
 
 def test_a_number_where_the_partners_belong_is_a_refusal_naming_partners():

@@ -1,4 +1,5 @@
 """A rule reads only the facts it declares: the engine fetches nothing else for it."""
+
 import ast
 import inspect
 import textwrap
@@ -21,19 +22,29 @@ def fields_read(function, seen=None) -> set[str]:
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     out = set()
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id == "facts" and node.attr in FACT_FIELDS):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "facts"
+            and node.attr in FACT_FIELDS
+        ):
             out.add(node.attr)
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and any(isinstance(a, ast.Name) and a.id == "facts" for a in node.args)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and any(isinstance(a, ast.Name) and a.id == "facts" for a in node.args)
+        ):
             helper = getattr(rules_module, node.func.id, None)
             if inspect.isfunction(helper):
                 out |= fields_read(helper, seen)
     return out
 
 
-@pytest.mark.parametrize("name,rule", [*RULES.items(), *ACTOR_RULES.items()],
-                         ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    "name,rule",
+    [*RULES.items(), *ACTOR_RULES.items()],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
 def test_a_rule_reads_no_fact_it_did_not_declare(name, rule):
     allowed = set(ALWAYS_READ).union(*(FACT_GROUPS[g] for g in facts_read(rule)))
 

@@ -4,6 +4,7 @@ The definition is the one declaration; its Machine (states/machine.py) is the
 one decision of which trigger may fire from which state. These tests hold the
 two in agreement, and hold the machine to being built once and shared.
 """
+
 from __future__ import annotations
 
 import threading
@@ -50,8 +51,8 @@ def test_the_machine_has_the_definitions_states_and_no_helpers_of_its_own(defini
     assert list(machine.states) == list(definition.states)
     assert {s for s, state in machine.states.items() if state.final} == set(definition.final)
     assert machine.initial == definition.initial
-    assert machine.models == []                          # shared: no case is ever added
-    assert not [e for e in machine.events if e.startswith("to_")]   # auto_transitions=False
+    assert machine.models == []  # shared: no case is ever added
+    assert not [e for e in machine.events if e.startswith("to_")]  # auto_transitions=False
     assert list(machine.events) == list(definition.triggers)
 
 
@@ -68,9 +69,12 @@ def test_every_declared_transition_fires_through_the_machine(definition):
 @pytest.mark.parametrize("definition", ALL, ids=lambda d: d.kind)
 def test_the_machine_holds_no_transition_the_definition_does_not_declare(definition):
     declared = declared_moves(definition)
-    held = [(trigger, t.source, t.dest)
-            for trigger, event in definition.machine.events.items()
-            for ts in event.transitions.values() for t in ts]
+    held = [
+        (trigger, t.source, t.dest)
+        for trigger, event in definition.machine.events.items()
+        for ts in event.transitions.values()
+        for t in ts
+    ]
 
     assert sorted((trigger, source) for trigger, source, _ in held) == sorted(declared)
     assert all(dest == declared[(trigger, source)].dest for trigger, source, dest in held)
@@ -120,9 +124,12 @@ def test_each_transitions_conditions_are_the_checks_it_declares(definition):
     for trigger, event in definition.machine.events.items():
         for held in (t for ts in event.transitions.values() for t in ts):
             t = held.declared
-            expected = ["may_act", *(["meets_actor_rules"] if t.actor_rules else []),
-                        *(["has_reason"] if t.needs_reason else []),
-                        *(["meets_rules"] if t.guards else [])]
+            expected = [
+                "may_act",
+                *(["meets_actor_rules"] if t.actor_rules else []),
+                *(["has_reason"] if t.needs_reason else []),
+                *(["meets_rules"] if t.guards else []),
+            ]
 
             assert t.trigger == trigger and held.source in t.sources and held.dest == t.dest
             assert [c.func for c in held.conditions] == expected, trigger
@@ -150,8 +157,9 @@ def test_two_threads_asking_for_a_new_definitions_machine_build_it_once(monkeypa
             super().__init__(definition)
 
     monkeypatch.setattr(states.machine, "DefinitionMachine", Counted)
-    toy = Definition(kind="toy", initial="a", final={"z"}, transitions=[
-        T("go", "a", "z", roles={"caseworker"})])
+    toy = Definition(
+        kind="toy", initial="a", final={"z"}, transitions=[T("go", "a", "z", roles={"caseworker"})]
+    )
     start = threading.Barrier(8)
     seen = []
 
@@ -171,8 +179,9 @@ def test_two_threads_asking_for_a_new_definitions_machine_build_it_once(monkeypa
 
 
 def test_a_definition_builds_no_machine_until_one_is_asked_for():
-    toy = Definition(kind="toy", initial="a", final={"z"}, transitions=[
-        T("go", "a", "z", roles={"caseworker"})])
+    toy = Definition(
+        kind="toy", initial="a", final={"z"}, transitions=[T("go", "a", "z", roles={"caseworker"})]
+    )
 
     assert toy._machine is None
     assert toy.machine.transition_for("go", "a") is toy.transitions[0]

@@ -1,4 +1,5 @@
 """Every code people can meet has a label and a sentence (DESIGN.md section 12)."""
+
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def test_people_read_labels_for_codes():
 
     assert bid.state_label("under_assessment") == "Under assessment"
     assert bid.trigger_label("ask_clarification") == "Ask the council a question"
-    assert bid.trigger_label("score") == "Scored"            # a history-only trigger
+    assert bid.trigger_label("score") == "Scored"  # a history-only trigger
     assert tca.category_label("esg_top_up") == "ESG top-up"
     assert tca.step_label("escalated_1") == "First escalation"
     assert tca.field_label("spend_to_date") == "Spend to date"
@@ -45,7 +46,8 @@ def test_people_read_labels_for_codes():
 def test_a_refusal_names_a_state_by_its_label_inside_a_sentence():
     assert DEFINITIONS["bid"].state_phrase("under_assessment") == "under assessment"
     assert DEFINITIONS["bid"].state_phrase("clarification_requested") == (
-        "waiting for the council's answer")
+        "waiting for the council's answer"
+    )
     assert DEFINITIONS["checkpoint"].state_phrase("scheduled") == "not open yet"
 
 
@@ -57,10 +59,14 @@ def test_every_message_kind_has_a_label_and_a_sentence():
 
 
 def test_a_definition_without_words_names_each_missing_code():
-    toy = Definition(kind="toy", initial="a", final={"z"},
-                     transitions=[T("go", "a", "z", roles={"caseworker"})],
-                     state_words={"a": ("A", "The start."), "q": ("Q", "Nowhere.")},
-                     trigger_words={"go": ("Go", "")})
+    toy = Definition(
+        kind="toy",
+        initial="a",
+        final={"z"},
+        transitions=[T("go", "a", "z", roles={"caseworker"})],
+        state_words={"a": ("A", "The start."), "q": ("Q", "Nowhere.")},
+        trigger_words={"go": ("Go", "")},
+    )
 
     assert toy.problems() == [
         "toy: state 'z' has no label for people",
@@ -86,29 +92,38 @@ def test_a_programme_file_must_label_a_category_of_its_own():
 
     assert refused.value.problems == [
         "categories.tiny_grants.label: missing (what people read for 'tiny_grants', "
-        "like \"ESG top-up\")"]
+        'like "ESG top-up")'
+    ]
     spec = parse_programme(CATEGORY.replace('max = "10"', 'label = "Tiny grants"\nmax = "10"'))
     assert spec.category_label("tiny_grants") == "Tiny grants"
-    assert spec.words_problems() == ["toy: category 'tiny_grants' has no sentence saying who it "
-                                     "is for"]
+    assert spec.words_problems() == [
+        "toy: category 'tiny_grants' has no sentence saying who it is for"
+    ]
 
 
 def test_a_ladder_step_of_its_own_needs_words():
     steps = "".join(
-        f"\n[[ladder]]\nname = \"{s.name}\"\noffset_days = {s.offset_days}\n"
-        f"action = \"{s.action}\"\nto = [\"council\"]\n" for s in DEFAULT_LADDER[:3])
+        f'\n[[ladder]]\nname = "{s.name}"\noffset_days = {s.offset_days}\n'
+        f'action = "{s.action}"\nto = ["council"]\n'
+        for s in DEFAULT_LADDER[:3]
+    )
     areas = 'code = "toy"\nname = "Toy"\nkind = "areas"\nfund = "100"\n'
     renamed = (areas + steps).replace('name = "reminder"', 'name = "nudge"')
 
     with pytest.raises(ProgrammeFileError) as refused:
         parse_programme(renamed)
 
-    assert "ladder[1].label: missing (what people read for the step 'nudge', like " \
-           "\"First escalation\")" in refused.value.problems
-    spec = parse_programme(renamed.replace(
-        'name = "nudge"', 'name = "nudge"\nlabel = "Nudge"\nsentence = "A gentle reminder."'))
+    assert (
+        "ladder[1].label: missing (what people read for the step 'nudge', like "
+        '"First escalation")' in refused.value.problems
+    )
+    spec = parse_programme(
+        renamed.replace(
+            'name = "nudge"', 'name = "nudge"\nlabel = "Nudge"\nsentence = "A gentle reminder."'
+        )
+    )
     assert spec.step_label("nudge") == "Nudge"
-    assert spec.step_label("overdue") == "Overdue notice"      # a standard step's own words
+    assert spec.step_label("overdue") == "Overdue notice"  # a standard step's own words
 
 
 def test_the_command_line_lists_allowed_triggers_with_their_codes():
@@ -121,5 +136,6 @@ def test_the_command_line_lists_allowed_triggers_with_their_codes():
 
 def test_every_role_and_every_kind_of_admin_change_has_a_label_and_a_sentence():
     from workflow.services.admin_log import ACTIONS
+
     assert missing_words("roles", "role", ROLES, ROLE_WORDS) == []
     assert missing_words("admin log", "action", ACTIONS, ADMIN_WORDS) == []

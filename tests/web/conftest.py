@@ -1,4 +1,5 @@
 """Fixtures for the web tests: a cast with passwords, a simulated clock, the app over it."""
+
 from __future__ import annotations
 
 import pytest

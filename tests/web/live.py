@@ -3,6 +3,7 @@
 uvicorn runs in a thread of the test process, so the app shares the test's
 simulated clock; the browser is Debian's Chromium, driven by Playwright.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,18 +17,32 @@ import uvicorn
 from tests.smtp_server import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(os.environ.get("CASEWORK_TEST_OUTPUT",
-                                  Path(__file__).resolve().parents[2] / "test-output")) / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = (
+    Path(
+        os.environ.get("CASEWORK_TEST_OUTPUT", Path(__file__).resolve().parents[2] / "test-output")
+    )
+    / "screenshots"
+)
 
 
 class LiveServer:
     def __init__(self, app: Any):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, name="live-web", daemon=True)
 
     def __enter__(self) -> "LiveServer":

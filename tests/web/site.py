@@ -4,6 +4,7 @@
 browser session (cookies kept between requests) that finds each form's CSRF
 token on the page it came from, as a browser does.
 """
+
 from __future__ import annotations
 
 import html
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore")       # starlette suggests httpx2, which is not installed
+    warnings.simplefilter("ignore")  # starlette suggests httpx2, which is not installed
     from starlette.testclient import TestClient
 
 from tests.builders import World
@@ -28,9 +29,15 @@ _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # Who is who in every web test (World.cast() plus three more).
 CAST = {
-    "carol": "caseworker", "ash": "assessor", "asha": "assessor", "april": "approver",
-    "aaron": "approver", "audrey": "auditor", "adam": "admin",
-    "cllr": "council (lead, E07000026)", "pat": "council (partner, E07000028)",
+    "carol": "caseworker",
+    "ash": "assessor",
+    "asha": "assessor",
+    "april": "approver",
+    "aaron": "approver",
+    "audrey": "auditor",
+    "adam": "admin",
+    "cllr": "council (lead, E07000026)",
+    "pat": "council (partner, E07000028)",
     "otto": "council (elsewhere, E07000099)",
 }
 
@@ -43,8 +50,9 @@ def settings(**overrides: Any) -> WebSettings:
 
 class Visitor:
     def __init__(self, app: Any, base_url: str = "http://testserver"):
-        self.client = TestClient(app, base_url=base_url, follow_redirects=False,
-                                 raise_server_exceptions=False)
+        self.client = TestClient(
+            app, base_url=base_url, follow_redirects=False, raise_server_exceptions=False
+        )
         self.last = ""
 
     def get(self, path: str, **kw: Any):
@@ -60,8 +68,15 @@ class Visitor:
             found = _TOKEN.search(self.last)
         return found.group(1)
 
-    def post(self, path: str, data: dict | None = None, *, files: Any = None,
-             token: str | None | bool = True, **kw: Any):
+    def post(
+        self,
+        path: str,
+        data: dict | None = None,
+        *,
+        files: Any = None,
+        token: str | None | bool = True,
+        **kw: Any,
+    ):
         body = dict(data or {})
         if token is True:
             body["csrf_token"] = self.token()
@@ -92,8 +107,11 @@ class Site:
     def __init__(self, world: World, **overrides: Any):
         self.world = world
         self.engine = world.engine
-        self.app = create_app(self.engine, scheduler_every=overrides.pop("scheduler_every", None),
-                              settings=settings(**overrides))
+        self.app = create_app(
+            self.engine,
+            scheduler_every=overrides.pop("scheduler_every", None),
+            settings=settings(**overrides),
+        )
 
     def visitor(self, base_url: str = "http://testserver") -> Visitor:
         return Visitor(self.app, base_url)
@@ -141,6 +159,7 @@ def bid_in_monitoring(world: World, **doc: Any) -> str:
 def open_return(world: World, moment: Any, ref: str, n: int = 1) -> str:
     """Move the simulated clock to 13 days before return `n` is due, and sweep: it opens."""
     from workflow.runtime.sweep import sweep
+
     checkpoint = monitoring.get_checkpoint(world.engine, f"{ref}/Q{n}")
     due = datetime.fromisoformat(checkpoint["due"]).replace(hour=10, tzinfo=timezone.utc)
     moment.set(max(moment.at, due - timedelta(days=13)))
@@ -149,12 +168,18 @@ def open_return(world: World, moment: Any, ref: str, n: int = 1) -> str:
 
 
 def area_under_assessment(world: World) -> str:
-    doc = {"programme": "pstn-2013", "title": "Troubled families, one front door",
-           "lead": "E07000026", "service_areas": ["troubled families"],
-           "how_to_succeed": "One team across the county.",
-           "partners": [{"name": "County police", "evidence": "Signed letter"},
-                        {"name": "NHS trust", "evidence": "Board minute"}],
-           "contribution": "50000"}
+    doc = {
+        "programme": "pstn-2013",
+        "title": "Troubled families, one front door",
+        "lead": "E07000026",
+        "service_areas": ["troubled families"],
+        "how_to_succeed": "One team across the county.",
+        "partners": [
+            {"name": "County police", "evidence": "Signed letter"},
+            {"name": "NHS trust", "evidence": "Board minute"},
+        ],
+        "contribution": "50000",
+    }
     ref = lifecycle.open_case(world.engine, "area", doc, "carol")["ref"]
     world.advance(ref, "submit", "start_assessment")
     return ref

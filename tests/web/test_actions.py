@@ -5,6 +5,7 @@ for each transition, a case is brought to its source state through the
 services, everyone who may not fire it tries and is refused, then each who
 may fires it on a case of their own.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,16 @@ import pytest
 from workflow.services.access import LEAD_ONLY
 
 from states import AREA, BID, T
-from tests.web.site import (CAST, PASSWORD, SMALL_ROUND, Site, area_under_assessment, bid_in_monitoring,
-                            open_return, text_of)
+from tests.web.site import (
+    CAST,
+    PASSWORD,
+    SMALL_ROUND,
+    Site,
+    area_under_assessment,
+    bid_in_monitoring,
+    open_return,
+    text_of,
+)
 from workflow.services import areas, assessment, lifecycle, monitoring, passwords, directory
 from workflow.services.engine import acting_role
 from workflow.web.actions import IRREVERSIBLE
@@ -38,7 +47,7 @@ def bid_in(world, state: str) -> str:
     steps = {"draft": [], "submitted": ["submit"], "eligible": ["submit", "check"]}
     if state in steps:
         world.advance(ref, *steps[state])
-        if state == "submitted":      # its due diligence done: ready to be checked
+        if state == "submitted":  # its due diligence done: ready to be checked
             world.pass_diligence(ref)
         return ref
     world.advance(ref, "submit", "check", "start_assessment")
@@ -97,18 +106,24 @@ def area_in(world, state: str) -> str:
 
 
 def _area_document() -> dict:
-    return {"programme": "pstn-2013", "title": "Troubled families, one front door",
-            "lead": "E07000026", "service_areas": ["troubled families"],
-            "how_to_succeed": "One team across the county.",
-            "partners": [{"name": "County police", "evidence": "Signed letter"},
-                         {"name": "NHS trust", "evidence": "Board minute"}],
-            "contribution": "50000"}
+    return {
+        "programme": "pstn-2013",
+        "title": "Troubled families, one front door",
+        "lead": "E07000026",
+        "service_areas": ["troubled families"],
+        "how_to_succeed": "One team across the county.",
+        "partners": [
+            {"name": "County police", "evidence": "Signed letter"},
+            {"name": "NHS trust", "evidence": "Board minute"},
+        ],
+        "contribution": "50000",
+    }
 
 
 def prepared(world, kind: str, t: T) -> str:
     source = t.sources[0]
     ref = bid_in(world, source) if kind == "bid" else area_in(world, source)
-    if kind == "bid" and t.trigger == "complete":       # the rules need every return settled
+    if kind == "bid" and t.trigger == "complete":  # the rules need every return settled
         for cp in monitoring.list_checkpoints(world.engine, case=ref):
             monitoring.decide_return(world.engine, cp["ref"], "waive", "carol", reason=REASON)
     return ref
@@ -123,8 +138,12 @@ def may_fire(world, name: str, t: T) -> bool:
 TRANSITIONS = [("bid", t) for t in BID.transitions] + [("area", t) for t in AREA.transitions]
 
 
-@pytest.mark.parametrize("kind, t", TRANSITIONS, ids=lambda v: v if isinstance(v, str) else v.trigger)
-def test_each_trigger_is_refused_to_those_who_may_not_fire_it_and_works_for_those_who_may(site, kind, t):
+@pytest.mark.parametrize(
+    "kind, t", TRANSITIONS, ids=lambda v: v if isinstance(v, str) else v.trigger
+)
+def test_each_trigger_is_refused_to_those_who_may_not_fire_it_and_works_for_those_who_may(
+    site, kind, t
+):
     world = site.world
     visitors = {name: site.as_(name) for name in CAST}
     refused_ref = prepared(world, kind, t)
@@ -135,8 +154,9 @@ def test_each_trigger_is_refused_to_those_who_may_not_fire_it_and_works_for_thos
         if name in allowed:
             continue
         before = world.snapshot()
-        answer = visitors[name].post(f"/cases/{refused_ref}/advance",
-                                     {"trigger": t.trigger, "reason": REASON})
+        answer = visitors[name].post(
+            f"/cases/{refused_ref}/advance", {"trigger": t.trigger, "reason": REASON}
+        )
         # a council not involved in the case is told it does not exist (areas have no partner
         # councils), and so is a partner while the case is a draft (its lead's alone)
         unseen = name == "otto" or (name == "pat" and (kind == "area" or t.sources[0] in LEAD_ONLY))
@@ -145,14 +165,14 @@ def test_each_trigger_is_refused_to_those_who_may_not_fire_it_and_works_for_thos
 
     for name in allowed:
         ref = refused_ref if name == allowed[0] else prepared(world, kind, t)
-        if kind == "bid" and t.trigger == "offer":      # £250,000: the other approver countersigns
+        if kind == "bid" and t.trigger == "offer":  # £250,000: the other approver countersigns
             world.countersign(ref, offering=name)
         # The council reads the grant agreement before it accepts: that button is on its page.
         where = f"/cases/{ref}/agreement" if t.trigger == "accept" else f"/cases/{ref}"
         page = visitors[name].get(where)
         assert f'name="trigger" value="{t.trigger}"' in page.text, (name, t.trigger)
         data = {"trigger": t.trigger, "reason": REASON}
-        if t.trigger in IRREVERSIBLE:         # first "are you sure?", with the reason asked for
+        if t.trigger in IRREVERSIBLE:  # first "are you sure?", with the reason asked for
             before = world.snapshot()
             asked = visitors[name].get(f"/cases/{ref}/confirm?trigger={t.trigger}")
             assert asked.status_code == 200 and "are you sure?" in text_of(asked.text), name
@@ -179,6 +199,7 @@ def test_the_case_page_offers_only_the_buttons_this_person_may_press(site):
 
 def _buttons(html: str) -> list[str]:
     import re
+
     return re.findall(r'name="trigger" value="([a-z_]+)"', html)
 
 
@@ -190,24 +211,41 @@ def test_an_action_that_cannot_be_undone_asks_are_you_sure_and_needs_a_reason(si
 
     straight = carol.post(f"/cases/{ref}/advance", {"trigger": "declare_ineligible"})
     confirm = carol.get(f"/cases/{ref}/confirm?trigger=declare_ineligible&version=2")
-    empty = carol.post(f"/cases/{ref}/advance", {"trigger": "declare_ineligible", "reason": "  ",
-                                                 "confirmed": "yes", "version": "2"})
+    empty = carol.post(
+        f"/cases/{ref}/advance",
+        {"trigger": "declare_ineligible", "reason": "  ", "confirmed": "yes", "version": "2"},
+    )
 
     # the case page's button leads to the confirmation page, not to the change itself
-    assert re.search(r'<form method="get" action="/cases/[^"]+/confirm"[^>]*>\s*'
-                     r'<input type="hidden" name="trigger" value="declare_ineligible">', page)
-    assert straight.status_code == 200 and "Declare ineligible: are you sure?" in text_of(straight.text)
+    assert re.search(
+        r'<form method="get" action="/cases/[^"]+/confirm"[^>]*>\s*'
+        r'<input type="hidden" name="trigger" value="declare_ineligible">',
+        page,
+    )
+    assert straight.status_code == 200 and "Declare ineligible: are you sure?" in text_of(
+        straight.text
+    )
     assert confirm.status_code == 200
     words = text_of(confirm.text)
     assert "Declare ineligible: are you sure?" in words and "This cannot be undone." in words
-    assert 'name="confirmed" value="yes"' in confirm.text and 'for="reason">Reason (required)' in confirm.text
+    assert (
+        'name="confirmed" value="yes"' in confirm.text
+        and 'for="reason">Reason (required)' in confirm.text
+    )
     assert empty.status_code == 422
     assert '<a href="#reason">Give the reason for ‘Declare ineligible’' in empty.text
     assert 'id="reason-error"' in empty.text
     assert site.world.snapshot() == before
 
-    done = carol.post(f"/cases/{ref}/advance", {"trigger": "declare_ineligible", "version": "2",
-                                                "reason": "Fraud risk found.", "confirmed": "yes"})
+    done = carol.post(
+        f"/cases/{ref}/advance",
+        {
+            "trigger": "declare_ineligible",
+            "version": "2",
+            "reason": "Fraud risk found.",
+            "confirmed": "yes",
+        },
+    )
     assert done.status_code == 303 and site.world.state(ref) == "ineligible"
 
 
@@ -233,8 +271,10 @@ def test_an_action_that_would_be_refused_is_not_offered_and_says_what_is_missing
     page = carol.get(f"/cases/{ref}").text
 
     assert 'name="trigger" value="complete"' not in page
-    assert ("Mark as complete: 4 returns are still to be accepted or waived: Q1, Q2, Q3 and Q4."
-            in text_of(page))
+    assert (
+        "Mark as complete: 4 returns are still to be accepted or waived: Q1, Q2, Q3 and Q4."
+        in text_of(page)
+    )
     # a confirmation page for something that would not succeed sends people back to the case
     assert carol.get(f"/cases/{ref}/confirm?trigger=terminate").status_code == 303
 
@@ -301,7 +341,9 @@ def test_returns_are_submitted_by_the_lead_council_or_a_caseworker_only(site, mo
     open_return(site.world, moment, ref)
     for name in CAST:
         before = site.world.snapshot()
-        answer = site.as_(name).post(f"/returns/{ref}/Q1/submit", {"progress": "Going well.", "spend_to_date": "0"})
+        answer = site.as_(name).post(
+            f"/returns/{ref}/Q1/submit", {"progress": "Going well.", "spend_to_date": "0"}
+        )
         if name in ("cllr", "carol"):
             assert answer.status_code == 303, name
             # submitted: the caseworker queries it, so the next person can submit again
@@ -315,20 +357,28 @@ def test_returns_are_submitted_by_the_lead_council_or_a_caseworker_only(site, mo
 def test_returns_are_decided_by_a_caseworker_only(site, moment, decision):
     ref = bid_in_monitoring(site.world)
     open_return(site.world, moment, ref)
-    monitoring.submit_return(site.engine, f"{ref}/Q1", "cllr", figures={"progress": "Fine.", "spend_to_date": "0"})
+    monitoring.submit_return(
+        site.engine, f"{ref}/Q1", "cllr", figures={"progress": "Fine.", "spend_to_date": "0"}
+    )
     for name in CAST:
         if name == "carol":
             continue
         before = site.world.snapshot()
-        answer = site.as_(name).post(f"/returns/{ref}/Q1/decide", {"trigger": decision, "reason": REASON})
+        answer = site.as_(name).post(
+            f"/returns/{ref}/Q1/decide", {"trigger": decision, "reason": REASON}
+        )
         assert answer.status_code == (404 if name == "otto" else 403), name
         assert site.world.snapshot() == before, name
 
-    done = site.as_("carol").post(f"/returns/{ref}/Q1/decide", {"trigger": decision, "reason": REASON})
+    done = site.as_("carol").post(
+        f"/returns/{ref}/Q1/decide", {"trigger": decision, "reason": REASON}
+    )
 
     assert done.status_code == 303
-    assert monitoring.get_checkpoint(site.engine, f"{ref}/Q1")["state"] == \
-        {"accept": "accepted", "query": "queried", "waive": "waived"}[decision]
+    assert (
+        monitoring.get_checkpoint(site.engine, f"{ref}/Q1")["state"]
+        == {"accept": "accepted", "query": "queried", "waive": "waived"}[decision]
+    )
 
 
 def test_only_assessors_declare_and_score_and_only_a_caseworker_agrees_a_score(site):
@@ -347,8 +397,10 @@ def test_only_assessors_declare_and_score_and_only_a_caseworker_agrees_a_score(s
     ash = site.as_("ash")
     assert ash.post(f"/cases/{ref}/declare", {"conflict": "no"}).status_code == 303
     assert ash.post(f"/cases/{ref}/score", score).status_code == 303
-    refused = ash.post(f"/cases/{ref}/agree-score", {**{f"agreed-{k}": v for k, v in score.items()},
-                                                      "agreed-reason": REASON})
+    refused = ash.post(
+        f"/cases/{ref}/agree-score",
+        {**{f"agreed-{k}": v for k, v in score.items()}, "agreed-reason": REASON},
+    )
     assert refused.status_code == 403
 
     table = text_of(site.as_("carol").get(f"/cases/{ref}/assessment").text)
@@ -366,8 +418,12 @@ def test_a_conflict_of_interest_needs_its_reason_and_stops_scoring(site):
     assert '<a href="#reason">' in no_reason.text
     assert site.world.snapshot() == before
 
-    assert ash.post(f"/cases/{ref}/declare", {"conflict": "yes",
-                                              "reason": "My sister leads the bid."}).status_code == 303
+    assert (
+        ash.post(
+            f"/cases/{ref}/declare", {"conflict": "yes", "reason": "My sister leads the bid."}
+        ).status_code
+        == 303
+    )
     page = ash.get(f"/cases/{ref}/assessment").text
     assert "Record my scores" not in page
     refused = ash.post(f"/cases/{ref}/score", {"innovation": "5", "costs": "5", "savings": "5"})
@@ -389,8 +445,10 @@ def test_an_assessor_who_scored_declares_a_conflict_found_since_and_the_score_is
     assert no_reason.status_code == 422 and '<a href="#reason">' in no_reason.text
     assert site.world.snapshot() == before
 
-    done = ash.post(f"/cases/{ref}/declare", {"conflict": "yes",
-                                              "reason": "My partner joined the lead council."})
+    done = ash.post(
+        f"/cases/{ref}/declare",
+        {"conflict": "yes", "reason": "My partner joined the lead council."},
+    )
     assert done.status_code == 303
     after = text_of(ash.follow(done).text)
     assert "You declared a conflict of interest: My partner joined the lead council." in after
@@ -398,8 +456,11 @@ def test_an_assessor_who_scored_declares_a_conflict_found_since_and_the_score_is
     assert "ash set aside" in after and "5 4 5 14.00" in after
     assert "Combined score Not scored yet" in after
     inbox = text_of(site.as_("carol").get("/inbox").text)
-    assert re.search(rf"{ref} .* Under assessment £250,000 0 of the 2 needed \(waiting for "
-                     rf"assessors\)", inbox)
+    assert re.search(
+        rf"{ref} .* Under assessment £250,000 0 of the 2 needed \(waiting for "
+        rf"assessors\)",
+        inbox,
+    )
 
 
 def test_a_score_left_out_is_named_and_linked(site):
@@ -452,8 +513,14 @@ def test_a_caseworker_hands_a_case_to_another_and_no_one_else_can(site):
     version = lifecycle.show(site.engine, ref)["version"]
     stale = carol.post(f"/cases/{ref}/assign", {"caseworker": "cath", "version": str(version - 1)})
     refused = carol.post(f"/cases/{ref}/assign", {"caseworker": "ash", "version": str(version)})
-    done = carol.post(f"/cases/{ref}/assign", {"caseworker": "cath", "version": str(version),
-                                               "assign-reason": "Carol is on leave in May."})
+    done = carol.post(
+        f"/cases/{ref}/assign",
+        {
+            "caseworker": "cath",
+            "version": str(version),
+            "assign-reason": "Carol is on leave in May.",
+        },
+    )
 
     assert stale.status_code == 409 and "has changed since you looked at it" in text_of(stale.text)
     assert refused.status_code == 422
@@ -468,6 +535,7 @@ def test_a_caseworker_hands_a_case_to_another_and_no_one_else_can(site):
 def test_only_a_caseworker_sends_undelivered_messages_again(site):
     from sqlalchemy import update
     from workflow.storage.tables import outbox
+
     bid_in(site.world, "award_offered")
     with site.engine.begin() as conn:
         conn.execute(update(outbox).values(state="dead", last_error="550 no such mailbox"))
@@ -487,6 +555,7 @@ def test_only_a_caseworker_sends_undelivered_messages_again(site):
 def test_two_approvers_offering_against_the_last_funds_one_is_refused_with_the_balance(people):
     from tests.web.site import recommended_bid
     from workflow.services import programme_files as store
+
     with people.engine.begin() as conn:
         store.load(conn, SMALL_ROUND, "test.toml")
     first = recommended_bid(people, programme="tca-tiny")
@@ -496,7 +565,9 @@ def test_two_approvers_offering_against_the_last_funds_one_is_refused_with_the_b
     april.get("/programmes/tca-tiny/ranking")
     aaron.get(f"/cases/{second}")
 
-    won = april.post(f"/cases/{first}/advance", {"trigger": "offer", "next": "/programmes/tca-tiny/ranking"})
+    won = april.post(
+        f"/cases/{first}/advance", {"trigger": "offer", "next": "/programmes/tca-tiny/ranking"}
+    )
     lost = aaron.post(f"/cases/{second}/advance", {"trigger": "offer"})
 
     assert won.status_code == 303 and won.headers["location"] == "/programmes/tca-tiny/ranking"
@@ -507,9 +578,8 @@ def test_two_approvers_offering_against_the_last_funds_one_is_refused_with_the_b
     assert people.state(second) == "recommended"
 
 
-
 def test_an_approver_countersigns_through_the_web_and_another_then_offers(site):
-    ref = bid_in(site.world, "recommended")             # £250,000, above the £100,000 threshold
+    ref = bid_in(site.world, "recommended")  # £250,000, above the £100,000 threshold
     april, aaron = site.as_("april"), site.as_("aaron")
 
     before_inbox = text_of(april.get("/inbox").text)
@@ -524,7 +594,7 @@ def test_an_approver_countersigns_through_the_web_and_another_then_offers(site):
     assert signed.status_code == 303
     assert site.world.state(ref) == "recommended"
     mine = aaron.get(f"/cases/{ref}").text
-    assert 'name="trigger" value="offer"' not in mine             # aaron signed: not his to offer
+    assert 'name="trigger" value="offer"' not in mine  # aaron signed: not his to offer
     assert "You countersigned" in text_of(mine)
     after_inbox = text_of(april.get("/inbox").text)
     assert "Recommended bids to countersign none" in after_inbox

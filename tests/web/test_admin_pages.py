@@ -1,4 +1,5 @@
 """The admin area (role admin) and the auditor's admin log, on the web."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,13 +17,22 @@ def rows(site) -> list[dict]:
         return admin_log.rows(conn)
 
 
-@pytest.mark.parametrize("path", ["/admin", "/admin/organisations", "/admin/organisations/E07000026",
-                                  "/admin/people", "/admin/people/carol", "/admin/programmes"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin",
+        "/admin/organisations",
+        "/admin/organisations/E07000026",
+        "/admin/people",
+        "/admin/people/carol",
+        "/admin/programmes",
+    ],
+)
 def test_only_an_admin_opens_the_admin_area(site, path):
     assert site.as_("adam").get(path).status_code == 200
     for name in ("carol", "april", "audrey", "cllr"):
         assert site.as_(name).get(path).status_code == 403, (name, path)
-    assert site.visitor().get(path).status_code == 303        # to sign in
+    assert site.visitor().get(path).status_code == 303  # to sign in
 
 
 def test_an_admin_changes_an_organisation_in_one_row_with_their_name(site):
@@ -31,17 +41,27 @@ def test_an_admin_changes_an_organisation_in_one_row_with_their_name(site):
     assert page.status_code == 200
     count = len(rows(site))
 
-    done = adam.post("/admin/organisations/E07000026", {
-        "name": "Council E07000026", "email": "returns@e07000026.example.gov.uk",
-        "escalation-email": "chief.executive@e07000026.example.gov.uk",
-        "esg-allocation": "12000", "org-id": ""})
+    done = adam.post(
+        "/admin/organisations/E07000026",
+        {
+            "name": "Council E07000026",
+            "email": "returns@e07000026.example.gov.uk",
+            "escalation-email": "chief.executive@e07000026.example.gov.uk",
+            "esg-allocation": "12000",
+            "org-id": "",
+        },
+    )
 
     assert done.status_code == 303
     assert "Organisation E07000026 updated" in text_of(adam.follow(done).text)
     logged = rows(site)
     assert len(logged) == count + 1
-    assert (logged[-1]["actor"], logged[-1]["role"], logged[-1]["before"], logged[-1]["after"]) == \
-        ("adam", "admin", {"esg_allocation": None}, {"esg_allocation": "12000.00"})
+    assert (logged[-1]["actor"], logged[-1]["role"], logged[-1]["before"], logged[-1]["after"]) == (
+        "adam",
+        "admin",
+        {"esg_allocation": None},
+        {"esg_allocation": "12000.00"},
+    )
 
 
 def test_a_refused_change_shows_why_keeps_what_was_typed_and_writes_nothing(site):
@@ -49,9 +69,16 @@ def test_a_refused_change_shows_why_keeps_what_was_typed_and_writes_nothing(site
     adam.get("/admin/organisations/E07000026")
     count = len(rows(site))
 
-    refused = adam.post("/admin/organisations/E07000026", {
-        "name": "Council E07000026", "email": "not an address", "escalation-email": "",
-        "esg-allocation": "", "org-id": ""})
+    refused = adam.post(
+        "/admin/organisations/E07000026",
+        {
+            "name": "Council E07000026",
+            "email": "not an address",
+            "escalation-email": "",
+            "esg-allocation": "",
+            "org-id": "",
+        },
+    )
 
     assert refused.status_code == 400
     text = text_of(refused.text)
@@ -90,7 +117,7 @@ def test_a_disabled_person_is_signed_out_and_cannot_sign_in_again(site):
     adam.get("/admin/people/carol")
     adam.post("/admin/people/carol/standing", {"standing": "disabled"})
 
-    assert carol.get("/inbox").status_code == 303                       # session ended
+    assert carol.get("/inbox").status_code == 303  # session ended
     again = site.visitor().sign_in("carol", PASSWORD)
     assert again.status_code == 401 and "The name or password is not right" in text_of(again.text)
 
@@ -106,8 +133,9 @@ def test_an_admin_names_an_approver_as_sro_and_a_caseworker_is_refused(site):
 
     refused = adam.post("/admin/programmes/tca-2013/sro", {"sro": "carol"})
     assert refused.status_code == 422
-    assert "the senior responsible owner must be a person with role approver" in \
-        text_of(refused.text)
+    assert "the senior responsible owner must be a person with role approver" in text_of(
+        refused.text
+    )
     done = adam.post("/admin/programmes/tca-2013/sro", {"sro": "april"})
     assert done.status_code == 303
     with reading(site.engine) as conn:
@@ -125,7 +153,7 @@ def test_the_auditor_reads_the_admin_log_and_a_tampered_row_is_named(site):
     text = text_of(page.text)
     assert page.status_code == 200
     assert "Roles changed" in text and "The admin log's chain holds" in text
-    assert "user_roles" not in text                                       # words, not codes
+    assert "user_roles" not in text  # words, not codes
     assert site.as_("adam").get("/audit/admin").status_code == 403
     assert "Its chain holds" in text_of(audrey.get("/audit/verify").text)
 
@@ -163,9 +191,19 @@ def test_the_admin_page_links_the_whole_admin_log_only_for_those_who_may_read_it
     admin), so the admin's page says who reads it rather than linking to a 403."""
     adam = site.as_("adam")
     adam.get("/admin/organisations/E07000026")
-    assert adam.post("/admin/organisations/E07000026", {         # something in the log
-        "name": "Council E07000026", "email": "returns@e07000026.example.gov.uk",
-        "escalation-email": "", "esg-allocation": "12000", "org-id": ""}).status_code == 303
+    assert (
+        adam.post(
+            "/admin/organisations/E07000026",
+            {  # something in the log
+                "name": "Council E07000026",
+                "email": "returns@e07000026.example.gov.uk",
+                "escalation-email": "",
+                "esg-allocation": "12000",
+                "org-id": "",
+            },
+        ).status_code
+        == 303
+    )
 
     page = adam.get("/admin").text
 

@@ -1,19 +1,23 @@
 """A browser journey (Chromium, Playwright, axe-core): the council reads its grant agreement and
 accepts it; an approver then varies the award and both versions stay readable."""
+
 from __future__ import annotations
 
 import pytest
 
 from tests.web.live import CHROMIUM, LiveServer, shoot
 from tests.web.site import recommended_bid, settings
-from tests.web.test_browser import axe, browser, person, sign_in   # noqa: F401,F811 (fixtures)
+from tests.web.test_browser import axe, browser, person, sign_in  # noqa: F401,F811 (fixtures)
 from workflow.services import agreements, lifecycle
 from workflow.web import create_app
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: "
-                       "`apt-get install -y chromium` (scripts/test.sh does it) to run the journeys"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"no Chromium at {CHROMIUM}: "
+        "`apt-get install -y chromium` (scripts/test.sh does it) to run the journeys",
+    ),
 ]
 
 
@@ -23,8 +27,13 @@ def live(people):
         yield server
 
 
-def test_the_council_reads_the_agreement_then_accepts_it(people, moment, live, browser,  # noqa: F811
-                                                         axe):  # noqa: F811
+def test_the_council_reads_the_agreement_then_accepts_it(
+    people,
+    moment,
+    live,
+    browser,  # noqa: F811
+    axe,
+):  # noqa: F811
     ref = recommended_bid(people)
     people.advance(ref, "offer", by="april")
 

@@ -1,4 +1,5 @@
 """The grant agreement on the web: read before accepting, every version kept; variations."""
+
 from __future__ import annotations
 
 import hashlib
@@ -39,9 +40,10 @@ def test_the_council_reads_the_agreement_and_accepts_it_from_its_page(site):
 
 def test_the_pdf_is_served_as_kept_and_every_version_stays_readable(site):
     ref = bid_in_monitoring(site.world)
-    vref = variations.propose(site.engine, ref, amount="300000", reason="Two more districts.",
-                              actor="cllr")["ref"]
-    variations.countersign(site.engine, vref, "april")      # above £100,000: a second approver
+    vref = variations.propose(
+        site.engine, ref, amount="300000", reason="Two more districts.", actor="cllr"
+    )["ref"]
+    variations.countersign(site.engine, vref, "april")  # above £100,000: a second approver
     variations.decide(site.engine, vref, "approve", "aaron")
     cllr = site.as_("cllr")
 
@@ -72,13 +74,19 @@ def test_a_variation_proposed_and_approved_on_the_case_page(site):
     ref = bid_in_monitoring(site.world)
     cllr, aaron = site.as_("cllr"), site.as_("aaron")
 
-    proposed = cllr.post(f"/cases/{ref}/variations",
-                         {"variation-amount": "300000", "variation-end": "",
-                          "variation-reason": "Two more districts join."})
-    variations.countersign(site.engine, f"{ref}/V1", "april")    # above £100,000
+    proposed = cllr.post(
+        f"/cases/{ref}/variations",
+        {
+            "variation-amount": "300000",
+            "variation-end": "",
+            "variation-reason": "Two more districts join.",
+        },
+    )
+    variations.countersign(site.engine, f"{ref}/V1", "april")  # above £100,000
     page = text_of(aaron.get(f"/cases/{ref}").text)
-    decided = aaron.post(f"/cases/{ref}/variations/1/decide",
-                         {"decision": "approve", "reason": "", "version": "2"})
+    decided = aaron.post(
+        f"/cases/{ref}/variations/1/decide", {"decision": "approve", "reason": "", "version": "2"}
+    )
 
     assert proposed.status_code == 303
     assert "Variations" in page and "Awaiting a decision" in page
@@ -93,19 +101,19 @@ def test_a_refused_variation_on_the_page_says_why_and_writes_nothing(site):
     ref = bid_in_monitoring(site.world)
     cllr = site.as_("cllr")
 
-    refused = cllr.post(f"/cases/{ref}/variations",
-                        {"variation-amount": "lots", "variation-end": "",
-                         "variation-reason": "More."})
+    refused = cllr.post(
+        f"/cases/{ref}/variations",
+        {"variation-amount": "lots", "variation-end": "", "variation-reason": "More."},
+    )
 
     assert refused.status_code == 400
     assert "amount" in text_of(refused.text)
     assert variations.list_variations(site.engine, case=ref) == []
 
 
-def test_an_offer_from_the_case_page_draws_its_pdf_before_taking_the_write_lock(site,
-                                                                               monkeypatch):
-    from tests.workflow.test_agreements import (_drawing_spy, _sqlite_path,
-                                                _write_without_waiting)
+def test_an_offer_from_the_case_page_draws_its_pdf_before_taking_the_write_lock(site, monkeypatch):
+    from tests.workflow.test_agreements import _drawing_spy, _sqlite_path, _write_without_waiting
+
     if not site.engine.url.drivername.startswith("sqlite"):
         return
     ref = recommended_bid(site.world)
@@ -113,8 +121,7 @@ def test_an_offer_from_the_case_page_draws_its_pdf_before_taking_the_write_lock(
     drawn = _drawing_spy(monkeypatch, lambda n: _write_without_waiting(_sqlite_path(site.engine)))
     version = str(lifecycle.show(site.engine, ref)["version"])
 
-    done = site.as_("april").post(f"/cases/{ref}/advance", {"trigger": "offer",
-                                                             "version": version})
+    done = site.as_("april").post(f"/cases/{ref}/advance", {"trigger": "offer", "version": version})
 
     assert done.status_code == 303
     assert lifecycle.show(site.engine, ref)["state"] == "award_offered"

@@ -1,6 +1,7 @@
 """The caseworker and the assessors see what an amendment changed: on the case page (the
 changed fields, before and after) and at /cases/REF/application?version=N (every field,
 the changed ones marked); every version stays readable."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,14 @@ def asked(site):
     ref = w.bid(by="cllr")
     w.advance(ref, "submit", "check", "start_assessment")
     w.advance(ref, "ask_clarification", by="ash", reason="How are the savings shared?")
-    applications.amend(w.engine, ref, w.bid_document(
-        annual_savings="450000", innovation="One buying team; savings shared by spend."), "cllr")
+    applications.amend(
+        w.engine,
+        ref,
+        w.bid_document(
+            annual_savings="450000", innovation="One buying team; savings shared by spend."
+        ),
+        "cllr",
+    )
     return ref
 
 
@@ -28,8 +35,9 @@ def test_the_case_page_marks_the_two_changed_fields_for_an_assessor(site, asked)
     assert page.status_code == 200
     text = text_of(page.text)
     assert "What changed in version 2 of the application" in text
-    changed = re.findall(r'<tr class="table__row--changed"><th scope="row">([^<]+) <strong',
-                         page.text)
+    changed = re.findall(
+        r'<tr class="table__row--changed"><th scope="row">([^<]+) <strong', page.text
+    )
     assert changed == ["Annual savings", "Innovation"]
     assert "£400,000" in text and "£450,000" in text
     assert f'href="/cases/{asked}/application?version=2"' in page.text

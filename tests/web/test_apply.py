@@ -4,6 +4,7 @@ Drafts are saved at every page and seen by the lead council's people alone;
 a page posted with a missing or malformed answer shows the error summary,
 keeps what was typed and writes nothing.
 """
+
 from __future__ import annotations
 
 import re
@@ -68,8 +69,11 @@ def fill_bid(v, ref: str, answers=BID_ANSWERS[1:]) -> None:
 def attach(v, ref: str, name: str = "Business case.pdf", data: bytes = PDF, status: int = 303):
     v.get(f"/apply/{ref}/evidence")
     version = re.search(r'name="version" value="(\d+)"', v.last).group(1)
-    r = v.post(f"/apply/{ref}/evidence", {"version": version},
-               files={"evidence": (name, data, "application/pdf")})
+    r = v.post(
+        f"/apply/{ref}/evidence",
+        {"version": version},
+        files={"evidence": (name, data, "application/pdf")},
+    )
     assert r.status_code == status, text_of(r.text)[:600]
     return r
 
@@ -115,8 +119,11 @@ def test_a_council_applies_a_question_a_page_and_submits_with_evidence(site):
     shown = carol.get(f"/cases/{ref}").text
     assert "Evidence Business case.pdf" in text_of(shown) and "{&#39;name&#39;" not in shown
     sha = case["application"]["evidence"][0]["sha256"]
-    assert carol.get(f"/apply/{ref}/evidence/{sha}").content == PDF   # staff download it too
-    assert cllr.get(f"/apply/{ref}/evidence/{case['application']['evidence'][0]['sha256']}").content == PDF
+    assert carol.get(f"/apply/{ref}/evidence/{sha}").content == PDF  # staff download it too
+    assert (
+        cllr.get(f"/apply/{ref}/evidence/{case['application']['evidence'][0]['sha256']}").content
+        == PDF
+    )
 
 
 def test_only_the_category_s_questions_are_asked(site):
@@ -125,7 +132,9 @@ def test_only_the_category_s_questions_are_asked(site):
     answer(cllr, ref, "category", {"category": "esg_top_up"})
     cllr.get(f"/apply/{ref}")
     asked = set(re.findall(rf'href="/apply/{ref}/(\w+)(?:\?change=1)?"', cllr.last)) - {
-        "evidence", "change"}
+        "evidence",
+        "change",
+    }
 
     assert asked == {"category", "title", "partners", "amount", "further_and_faster"}
     assert cllr.get(f"/apply/{ref}/innovation").status_code == 404
@@ -134,8 +143,8 @@ def test_only_the_category_s_questions_are_asked(site):
 def test_a_draft_is_kept_between_visits_and_seen_by_the_lead_council_alone(site, colleague):
     cllr = site.as_("cllr")
     ref = start_bid(cllr)
-    fill_bid(cllr, ref, BID_ANSWERS[1:3])              # the title and the partners
-    assert f'href="/apply/{ref}"' in cllr.get(f"/cases/{ref}").text   # continue from the case
+    fill_bid(cllr, ref, BID_ANSWERS[1:3])  # the title and the partners
+    assert f'href="/apply/{ref}"' in cllr.get(f"/cases/{ref}").text  # continue from the case
 
     # Later, and someone else at the same council: the draft is listed and carries on.
     listed = text_of(colleague.get("/apply").text)
@@ -151,13 +160,20 @@ def test_a_draft_is_kept_between_visits_and_seen_by_the_lead_council_alone(site,
         assert ref not in other.get("/cases").text
         assert f'href="/cases/{ref}"' not in other.get(f"/cases?q={ref}").text
         assert ref not in other.get("/returns").text
-        for path in (f"/cases/{ref}", f"/apply/{ref}", f"/apply/{ref}/title",
-                     f"/apply/{ref}/evidence", f"/cases/{ref}/answer"):
+        for path in (
+            f"/cases/{ref}",
+            f"/apply/{ref}",
+            f"/apply/{ref}/title",
+            f"/apply/{ref}/evidence",
+            f"/cases/{ref}/answer",
+        ):
             assert other.get(path).status_code == 404, (name, path)
         other.get("/apply")
         before = site.world.snapshot()
-        assert other.post(f"/apply/{ref}/title", {"title": "Taken over", "version": "1"}
-                          ).status_code == 404
+        assert (
+            other.post(f"/apply/{ref}/title", {"title": "Taken over", "version": "1"}).status_code
+            == 404
+        )
         assert site.world.snapshot() == before
 
     # Once submitted, the partner sees the case (not the apply pages: only the lead changes it).
@@ -167,15 +183,19 @@ def test_a_draft_is_kept_between_visits_and_seen_by_the_lead_council_alone(site,
     assert pat.get(f"/apply/{ref}").status_code == 404
 
 
-@pytest.mark.parametrize("name, typed, words", [
-    ("amount", "£250,000", "Amount"),
-    ("amount", "250000.505", "Amount"),
-    ("amount", "", "Enter amount asked for"),
-    ("title", "   ", "Enter title"),
-    ("title", "A title\u202ewith a bidi control", "Title"),
-])
+@pytest.mark.parametrize(
+    "name, typed, words",
+    [
+        ("amount", "£250,000", "Amount"),
+        ("amount", "250000.505", "Amount"),
+        ("amount", "", "Enter amount asked for"),
+        ("title", "   ", "Enter title"),
+        ("title", "A title\u202ewith a bidi control", "Title"),
+    ],
+)
 def test_a_missing_or_malformed_answer_is_shown_at_its_field_kept_and_nothing_written(
-        site, name, typed, words):
+    site, name, typed, words
+):
     cllr = site.as_("cllr")
     ref = start_bid(cllr)
     before = site.world.snapshot()
@@ -185,7 +205,7 @@ def test_a_missing_or_malformed_answer_is_shown_at_its_field_kept_and_nothing_wr
     assert '<div class="error-summary"' in refused.text
     assert f'<a href="#{name}">{words}' in refused.text
     if typed.strip():
-        assert f'value="{typed}"' in refused.text              # what was typed is kept
+        assert f'value="{typed}"' in refused.text  # what was typed is kept
     assert site.world.snapshot() == before
 
 
@@ -233,22 +253,34 @@ def test_the_council_answers_a_question_after_amending_two_fields(site):
     fill_bid(cllr, ref)
     send(cllr, ref)
     site.world.advance(ref, "check", "start_assessment")
-    site.world.advance(ref, "ask_clarification",
-                       reason="How will the savings be shared between the three councils?")
+    site.world.advance(
+        ref,
+        "ask_clarification",
+        reason="How will the savings be shared between the three councils?",
+    )
 
     page = text_of(cllr.get(f"/cases/{ref}/answer").text)
     assert "Answer the question about your bid" in page
     assert "How will the savings be shared between the three councils?" in page
-    answer(cllr, ref, "title", {"title": "Joint procurement hub for the three districts",
-                                "change": "1"})
+    answer(
+        cllr,
+        ref,
+        "title",
+        {"title": "Joint procurement hub for the three districts", "change": "1"},
+    )
     # Two more on the one change page: saved together, one version.
     form = cllr.get(f"/apply/{ref}/change")
-    assert 'name="amount" type="text" inputmode="decimal" spellcheck="false" value="250000"' \
+    assert (
+        'name="amount" type="text" inputmode="decimal" spellcheck="false" value="250000"'
         in form.text
+    )
     fields = dict(BID_ANSWERS[i] for i in range(len(BID_ANSWERS)))
-    typed = {**{k: v for d in fields.values() for k, v in d.items()},
-             "title": "Joint procurement hub for the three districts",
-             "amount": "240000", "innovation": "Savings shared by population."}
+    typed = {
+        **{k: v for d in fields.values() for k, v in d.items()},
+        "title": "Joint procurement hub for the three districts",
+        "amount": "240000",
+        "innovation": "Savings shared by population.",
+    }
     version = re.search(r'name="version" value="(\d+)"', form.text).group(1)
     refused = cllr.post(f"/apply/{ref}/change", {**typed, "amount": "", "version": version})
     assert refused.status_code == 400 and '<a href="#amount">' in refused.text
@@ -271,16 +303,33 @@ def test_a_network_area_expresses_interest_with_partners_and_service_areas(site)
     assert "What is the title of your application?" in text_of(first.text)
     opened = cllr.post("/apply/new/pstn-2013", {"title": "Troubled families, one front door"})
     ref = re.search(r"/apply/(PSTN-2013-\d+)/", opened.headers["location"]).group(1)
-    answer(cllr, ref, "service_areas", {"service_areas": "troubled families\n\nhealth and social care\n"})
+    answer(
+        cllr,
+        ref,
+        "service_areas",
+        {"service_areas": "troubled families\n\nhealth and social care\n"},
+    )
     answer(cllr, ref, "how_to_succeed", {"how_to_succeed": "One team across the county."})
-    refused = answer(cllr, ref, "partners", {"partner-rows": "2", "partners-0-name": "",
-                                             "partners-0-evidence": "A letter"}, status=400)
+    refused = answer(
+        cllr,
+        ref,
+        "partners",
+        {"partner-rows": "2", "partners-0-name": "", "partners-0-evidence": "A letter"},
+        status=400,
+    )
     assert '<a href="#partners-0-name">' in refused.text and 'value="A letter"' in refused.text
-    answer(cllr, ref, "partners", {"partner-rows": "3",
-                                   "partners-0-name": "County police",
-                                   "partners-0-evidence": "Signed letter",
-                                   "partners-1-name": "NHS trust",
-                                   "partners-1-evidence": "Board minute"})
+    answer(
+        cllr,
+        ref,
+        "partners",
+        {
+            "partner-rows": "3",
+            "partners-0-name": "County police",
+            "partners-0-evidence": "Signed letter",
+            "partners-1-name": "NHS trust",
+            "partners-1-evidence": "Board minute",
+        },
+    )
     r = answer(cllr, ref, "contribution", {"contribution": "50000"})
     assert r.headers["location"] == f"/apply/{ref}/evidence"
     send(cllr, ref)

@@ -1,4 +1,5 @@
 """An auditor reads a case's history with each row's chain status, verifies, filters and exports."""
+
 from __future__ import annotations
 
 import csv
@@ -21,14 +22,22 @@ def tamper(engine, ref: str, seq: int, reason: str) -> None:
     """What someone with the database file could do: lift the guard, change a row."""
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TRIGGER history_no_update")
-        conn.execute(text("UPDATE history SET reason = :r WHERE seq = :s AND case_id = "
-                          "(SELECT id FROM cases WHERE ref = :ref)"), {"r": reason, "s": seq, "ref": ref})
+        conn.execute(
+            text(
+                "UPDATE history SET reason = :r WHERE seq = :s AND case_id = "
+                "(SELECT id FROM cases WHERE ref = :ref)"
+            ),
+            {"r": reason, "s": seq, "ref": ref},
+        )
 
 
 def chain_cells(html: str) -> list[str]:
     words = text_of(html)
-    return [w for w in ("✓ Intact", "✗ Does not match its hash", "✗ After a break")
-            for _ in range(words.count(w))]
+    return [
+        w
+        for w in ("✓ Intact", "✗ Does not match its hash", "✗ After a break")
+        for _ in range(words.count(w))
+    ]
 
 
 def test_an_auditor_sees_every_row_and_that_the_chain_holds(site, ref):
@@ -62,7 +71,7 @@ def test_an_altered_row_and_every_row_after_it_are_marked(site, ref):
 
 def test_verifying_every_chain_says_they_hold(site, ref):
     page = site.as_("carol").get("/audit/verify")
-    rows = len(lifecycle.case_history(site.engine, ref))   # its due-diligence rows among them
+    rows = len(lifecycle.case_history(site.engine, ref))  # its due-diligence rows among them
 
     assert f"Every chain holds: 1 cases, {rows} rows checked" in text_of(page.text)
 
@@ -81,8 +90,22 @@ def test_the_export_downloads_every_row_as_the_command_line_writes_it(site, ref,
         got = list(csv.DictReader(io.StringIO(download.text)))
         assert [r["hash"] for r in got] == [r["hash"] for r in expected]
         assert json.loads(got[0]["payload"]) == expected[0]["payload"]
-        assert list(got[0]) == ["case", "seq", "checkpoint", "from_state", "to_state", "trigger",
-                                "actor", "role", "reason", "at", "payload", "hash", "prev_hash", "payment"]
+        assert list(got[0]) == [
+            "case",
+            "seq",
+            "checkpoint",
+            "from_state",
+            "to_state",
+            "trigger",
+            "actor",
+            "role",
+            "reason",
+            "at",
+            "payload",
+            "hash",
+            "prev_hash",
+            "payment",
+        ]
 
 
 def test_an_export_in_an_unknown_format_is_refused(site, ref):
@@ -104,11 +127,15 @@ def test_programme_history_filters_by_trigger_person_and_dates(site, ref):
     assert "april" in by_april
     assert "No history rows match." in none_yet
     assert malformed.status_code == 400
-    assert '<a href="#since">Since: &#39;yesterday&#39; is not a date like 2014-03-31</a>' in malformed.text
+    assert (
+        '<a href="#since">Since: &#39;yesterday&#39; is not a date like 2014-03-31</a>'
+        in malformed.text
+    )
 
 
 def test_rows_whose_case_was_deleted_are_named_without_a_link_to_a_case(site, ref):
     from tests.workflow import tamper as dba
+
     dba.delete_case(site.engine, ref)
 
     page = site.as_("audrey").get("/audit/verify")

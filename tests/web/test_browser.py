@@ -5,6 +5,7 @@ return with a file; the caseworker finds it in the inbox and accepts it; the
 auditor opens the case and sees both rows and an intact chain. Two approvers
 offer against the same last funds: one is refused, with the balance shown.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,14 @@ import pytest
 
 from tests.smtp_server import SmtpTestServer
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, shoot
-from tests.web.site import (PASSWORD, SMALL_ROUND, bid_in_monitoring, open_return,
-                            recommended_bid, settings)
+from tests.web.site import (
+    PASSWORD,
+    SMALL_ROUND,
+    bid_in_monitoring,
+    open_return,
+    recommended_bid,
+    settings,
+)
 from workflow.services import assessment, monitoring
 from workflow.runtime import mail
 from workflow.services import programme_files as programme_store
@@ -22,8 +29,11 @@ from workflow.web import create_app
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: "
-                       "`apt-get install -y chromium` (scripts/test.sh does it) to run the journeys"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"no Chromium at {CHROMIUM}: "
+        "`apt-get install -y chromium` (scripts/test.sh does it) to run the journeys",
+    ),
 ]
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
@@ -31,6 +41,7 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -40,12 +51,14 @@ def browser():
 @pytest.fixture
 def axe():
     from axe_playwright_python.sync_playwright import Axe
+
     checker, seen = Axe(), []
 
     def check(page, what: str) -> None:
         results = checker.run(page)
         seen.append(what)
         assert results.violations_count == 0, f"{what}: {results.generate_report()}"
+
     check.seen = seen
     return check
 
@@ -57,8 +70,9 @@ def live(people):
 
 
 def person(browser, live, *, javascript: bool = True):
-    context = browser.new_context(base_url=live.url, java_script_enabled=javascript,
-                                  viewport={"width": 1100, "height": 900})
+    context = browser.new_context(
+        base_url=live.url, java_script_enabled=javascript, viewport={"width": 1100, "height": 900}
+    )
     return context, context.new_page()
 
 
@@ -68,17 +82,21 @@ def sign_in(page, name: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_a_return_from_reminder_to_accepted_and_audited(people, moment, live, browser, axe,
-                                                        monkeypatch, tmp_path):
+def test_a_return_from_reminder_to_accepted_and_audited(
+    people, moment, live, browser, axe, monkeypatch, tmp_path
+):
     monkeypatch.setenv("CASEWORK_BASE_URL", live.url)
     ref = bid_in_monitoring(people)
     with SmtpTestServer() as smtp:
         due = open_return(people, moment, ref)
-        _in_a_thread(lambda: mail.deliver(people.engine, transport=_smtp(smtp),
-                                          sender="casework@localhost"))
+        _in_a_thread(
+            lambda: mail.deliver(people.engine, transport=_smtp(smtp), sender="casework@localhost")
+        )
         received = smtp.messages_to("returns@e07000026.example.gov.uk")
     opened = [r.message for r in received if "monitoring return is open" in r.message["Subject"]]
-    link = re.search(r"http://127\.0\.0\.1:\d+/returns/\S+", opened[0].get_body(("plain",)).get_content())
+    link = re.search(
+        r"http://127\.0\.0\.1:\d+/returns/\S+", opened[0].get_body(("plain",)).get_content()
+    )
     evidence = tmp_path / "Q1 spend and savings.pdf"
     evidence.write_bytes(PDF)
 
@@ -95,7 +113,9 @@ def test_a_return_from_reminder_to_accepted_and_audited(people, moment, live, br
     council.get_by_label("Progress", exact=True).fill("The shared team started in July.")
     council.get_by_label("Evidence file (optional)").set_input_files(str(evidence))
     council.get_by_role("button", name="Submit the return").click()
-    assert f"The return {due} has been submitted with {evidence.name}." in council.inner_text("main")
+    assert f"The return {due} has been submitted with {evidence.name}." in council.inner_text(
+        "main"
+    )
     shoot(council, "03-council-return-submitted")
     _audit_with_javascript(browser, live, axe, [f"/returns/{due}"], "cllr")
 
@@ -104,7 +124,9 @@ def test_a_return_from_reminder_to_accepted_and_audited(people, moment, live, br
     carol.goto("/inbox")
     sign_in(carol, "carol")
     assert carol.url == f"{live.url}/inbox"
-    submitted = carol.locator("section", has=carol.get_by_role("heading", name=re.compile("Returns submitted")))
+    submitted = carol.locator(
+        "section", has=carol.get_by_role("heading", name=re.compile("Returns submitted"))
+    )
     assert "1" in submitted.locator(".count").inner_text()
     axe(carol, "inbox")
     shoot(carol, "04-caseworker-inbox")
@@ -160,17 +182,20 @@ def _audit_with_javascript(browser, live, axe, paths, name):
 def _in_a_thread(work) -> None:
     """Playwright's sync API keeps an event loop in this thread; delivery runs its own."""
     from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(1) as pool:
         pool.submit(work).result(timeout=60)
 
 
 def _smtp(server):
     from notifications.transports import SmtpTransport
+
     return SmtpTransport(server.host, server.port, timeout=10)
 
 
 def test_two_approvers_offer_against_the_last_funds_and_one_is_refused_with_the_balance(
-        people, moment, live, browser, axe):
+    people, moment, live, browser, axe
+):
     with people.engine.begin() as conn:
         programme_store.load(conn, SMALL_ROUND, "small.toml")
     first = recommended_bid(people, programme="tca-tiny")
@@ -188,7 +213,7 @@ def test_two_approvers_offer_against_the_last_funds_and_one_is_refused_with_the_
     april.get_by_role("button", name=f"Offer {first}").click()
     aaron.get_by_role("button", name="Offer the award").click()
 
-    assert "£250,000" in april.inner_text("main")          # committed after the first offer
+    assert "£250,000" in april.inner_text("main")  # committed after the first offer
     axe(april, "ranking after an offer")
     summary = aaron.locator(".error-summary").inner_text()
     assert "would commit £500,000, past the fund's £400,000 (£150,000 remains)" in summary
@@ -208,9 +233,14 @@ def test_an_assessor_declares_and_scores_and_the_caseworker_moderates(people, li
         axe(page, f"assessment, before {name} declares")
         page.get_by_label("No, I have no conflict of interest").check()
         page.get_by_role("button", name="Record my declaration").click()
-        for criterion, mark in (("Level of innovation", "4"), ("Transitional costs", "3"),
-                                ("Prospective savings", "4")):
-            page.get_by_role("group", name=re.compile(criterion)).get_by_label(mark, exact=True).check()
+        for criterion, mark in (
+            ("Level of innovation", "4"),
+            ("Transitional costs", "3"),
+            ("Prospective savings", "4"),
+        ):
+            page.get_by_role("group", name=re.compile(criterion)).get_by_label(
+                mark, exact=True
+            ).check()
         axe(page, f"assessment, {name} scoring")
         page.get_by_role("button", name="Record my scores").click()
         assert "Your scores are recorded." in page.inner_text("main")
@@ -254,7 +284,7 @@ def test_signing_in_and_moving_around_with_the_keyboard_only(people, live, brows
     page.keyboard.press("Tab")
     skip = page.evaluate("document.activeElement.textContent")
     page.keyboard.press("Tab")
-    page.keyboard.press("Tab")                 # past the service name, to the first field
+    page.keyboard.press("Tab")  # past the service name, to the first field
     page.keyboard.type("carol")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
@@ -264,12 +294,13 @@ def test_signing_in_and_moving_around_with_the_keyboard_only(people, live, brows
     assert skip == "Skip to main content"
     outline = page.evaluate("""() => { const a = document.querySelector('.nav__link');
         a.focus(); return getComputedStyle(a).backgroundColor; }""")
-    assert outline == "rgb(255, 221, 0)"       # focus is shown in yellow, as GOV.UK does
+    assert outline == "rgb(255, 221, 0)"  # focus is shown in yellow, as GOV.UK does
     axe(page, "inbox by keyboard")
 
 
-def test_a_refused_form_puts_its_problems_first_and_links_each_to_its_field(people, moment, live,
-                                                                            browser, axe):
+def test_a_refused_form_puts_its_problems_first_and_links_each_to_its_field(
+    people, moment, live, browser, axe
+):
     ref = bid_in_monitoring(people)
     due = open_return(people, moment, ref)
     _ctx, page = person(browser, live)
@@ -286,10 +317,10 @@ def test_a_refused_form_puts_its_problems_first_and_links_each_to_its_field(peop
     shoot(page, "10-return-with-an-error")
 
 
-
-def test_a_second_approver_countersigns_and_the_first_then_offers(people, moment, live, browser,
-                                                                   axe):
-    ref = recommended_bid(people)                    # £250,000: above the £100,000 threshold
+def test_a_second_approver_countersigns_and_the_first_then_offers(
+    people, moment, live, browser, axe
+):
+    ref = recommended_bid(people)  # £250,000: above the £100,000 threshold
     _ctx, april = person(browser, live)
     _ctx, aaron = person(browser, live)
     april.goto("/inbox")

@@ -6,6 +6,7 @@ asks a question; the council follows the email's link, changes two answers
 on the change page and answers; the assessor sees the two fields marked as
 changed. The same for a network area's expression of interest.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,11 @@ from workflow.web import create_app
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: "
-                       "`apt-get install -y chromium` (scripts/test.sh does it) to run the journeys"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"no Chromium at {CHROMIUM}: "
+        "`apt-get install -y chromium` (scripts/test.sh does it) to run the journeys",
+    ),
 ]
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
@@ -30,6 +34,7 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -39,11 +44,13 @@ def browser():
 @pytest.fixture
 def axe():
     from axe_playwright_python.sync_playwright import Axe
+
     checker = Axe()
 
     def check(page, what: str) -> None:
         results = checker.run(page)
         assert results.violations_count == 0, f"{what}: {results.generate_report()}"
+
     return check
 
 
@@ -72,15 +79,21 @@ def save(page, axe, what: str) -> None:
 def emails(people, smtp, to: str) -> list:
     from concurrent.futures import ThreadPoolExecutor
     from notifications.transports import SmtpTransport
-    with ThreadPoolExecutor(1) as pool:     # Playwright's loop lives in this thread
-        pool.submit(lambda: mail.deliver(people.engine,
-                                         transport=SmtpTransport(smtp.host, smtp.port, timeout=10),
-                                         sender="casework@localhost")).result(timeout=60)
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop lives in this thread
+        pool.submit(
+            lambda: mail.deliver(
+                people.engine,
+                transport=SmtpTransport(smtp.host, smtp.port, timeout=10),
+                sender="casework@localhost",
+            )
+        ).result(timeout=60)
     return [r.message for r in smtp.messages_to(to)]
 
 
 def test_a_council_applies_across_two_sessions_then_answers_a_question(
-        people, moment, live, browser, axe, monkeypatch, tmp_path):
+    people, moment, live, browser, axe, monkeypatch, tmp_path
+):
     monkeypatch.setenv("CASEWORK_BASE_URL", live.url)
     evidence = tmp_path / "Business case.pdf"
     evidence.write_bytes(PDF)
@@ -112,14 +125,16 @@ def test_a_council_applies_across_two_sessions_then_answers_a_question(
     cllr.get_by_role("link", name="Answer amount asked for").click()
     cllr.get_by_label("How much are you asking for?").fill("£250,000")
     save(cllr, axe, "the amount")
-    assert "There is a problem" in cllr.inner_text("main")            # refused, kept, linked
+    assert "There is a problem" in cllr.inner_text("main")  # refused, kept, linked
     assert cllr.get_by_label("How much are you asking for?").input_value() == "£250,000"
     axe(cllr, "the amount refused")
     shoot(cllr, "apply-02-amount-refused")
     cllr.get_by_label("How much are you asking for?").fill("250000")
     save(cllr, axe, "the amount")
-    for label, value in (("What are the estimated transitional costs?", "120000"),
-                         ("What savings do you expect each year?", "400000")):
+    for label, value in (
+        ("What are the estimated transitional costs?", "120000"),
+        ("What savings do you expect each year?", "400000"),
+    ):
         cllr.get_by_label(label).fill(value)
         save(cllr, axe, label)
     cllr.get_by_label("Joint procurement").check()
@@ -150,12 +165,16 @@ def test_a_council_applies_across_two_sessions_then_answers_a_question(
         carol.goto(f"/cases/{ref}")
         axe(carol, "case under assessment")
         carol.get_by_label(re.compile("^Ask the council a question: your reason")).fill(
-            "How will the savings be shared between the three councils?")
+            "How will the savings be shared between the three councils?"
+        )
         carol.get_by_role("button", name="Ask the council a question").click()
         assert people.state(ref) == "clarification_requested"
 
-        asked = [m for m in emails(people, smtp, council) if ref in m["Subject"]
-                 and "question" in m["Subject"].lower()]
+        asked = [
+            m
+            for m in emails(people, smtp, council)
+            if ref in m["Subject"] and "question" in m["Subject"].lower()
+        ]
     assert asked, "the council was not emailed the question"
     link = re.search(rf"{re.escape(live.url)}/\S+", asked[0].get_body(("plain",)).get_content())
 
@@ -168,7 +187,8 @@ def test_a_council_applies_across_two_sessions_then_answers_a_question(
     axe(cllr, "change your answers")
     cllr.get_by_label("How much are you asking for?").fill("240000")
     cllr.get_by_label("What is innovative about your proposal?").fill(
-        "One buying team; savings shared by population.")
+        "One buying team; savings shared by population."
+    )
     cllr.get_by_role("button", name="Save your changes").click()
     assert "Your changes are saved." in cllr.inner_text("main")
     cllr.get_by_role("button", name="Answer the question").click()
@@ -189,7 +209,8 @@ def test_a_council_applies_across_two_sessions_then_answers_a_question(
 
 
 def test_a_network_area_expresses_interest_across_two_sessions_then_answers_a_question(
-        people, moment, live, browser, axe, monkeypatch, tmp_path):
+    people, moment, live, browser, axe, monkeypatch, tmp_path
+):
     monkeypatch.setenv("CASEWORK_BASE_URL", live.url)
     evidence = tmp_path / "Partners' letters.pdf"
     evidence.write_bytes(PDF)
@@ -201,7 +222,8 @@ def test_a_network_area_expresses_interest_across_two_sessions_then_answers_a_qu
     save(cllr, axe, "the title")
     ref = re.search(r"/apply/(PSTN-2013-\d+)/", cllr.url).group(1)
     cllr.get_by_label("Which service areas will you reform?").fill(
-        "troubled families\nhealth and social care")
+        "troubled families\nhealth and social care"
+    )
     save(cllr, axe, "the service areas")
     first.close()
 
@@ -210,8 +232,9 @@ def test_a_network_area_expresses_interest_across_two_sessions_then_answers_a_qu
     cllr.get_by_role("link", name="Answer how you will succeed").click()
     cllr.get_by_label("How can your area succeed?").fill("One team across the county.")
     save(cllr, axe, "how to succeed")
-    for n, (name, proof) in enumerate((("County police", "Signed letter"),
-                                       ("NHS trust", "Board minute"))):
+    for n, (name, proof) in enumerate(
+        (("County police", "Signed letter"), ("NHS trust", "Board minute"))
+    ):
         cllr.get_by_label(f"Name of the partner body (partner {n + 1})").fill(name)
         cllr.get_by_label(f"Evidence that it is bought in (partner {n + 1})").fill(proof)
     save(cllr, axe, "the partners")
@@ -238,10 +261,14 @@ def test_a_network_area_expresses_interest_across_two_sessions_then_answers_a_qu
         people.advance(ref, "start_assessment")
         carol.goto(f"/cases/{ref}")
         carol.get_by_label(re.compile("^Ask the council a question: your reason")).fill(
-            "Which service will the police run, and what will the county put in?")
+            "Which service will the police run, and what will the county put in?"
+        )
         carol.get_by_role("button", name="Ask the council a question").click()
-        asked = [m for m in emails(people, smtp, council) if ref in m["Subject"]
-                 and "question" in m["Subject"].lower()]
+        asked = [
+            m
+            for m in emails(people, smtp, council)
+            if ref in m["Subject"] and "question" in m["Subject"].lower()
+        ]
     assert asked, "the council was not emailed the question"
     link = re.search(rf"{re.escape(live.url)}/\S+", asked[0].get_body(("plain",)).get_content())
 
@@ -251,7 +278,8 @@ def test_a_network_area_expresses_interest_across_two_sessions_then_answers_a_qu
     cllr.get_by_role("link", name=re.compile("^Change your answers")).click()
     axe(cllr, "change your answers")
     cllr.get_by_label("How can your area succeed?").fill(
-        "One team across the county; the police run the front door.")
+        "One team across the county; the police run the front door."
+    )
     cllr.get_by_label("What will you contribute to the network's running costs?").fill("60000")
     cllr.get_by_role("button", name="Save your changes").click()
     cllr.get_by_role("button", name="Answer the question").click()

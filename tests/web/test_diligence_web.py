@@ -1,5 +1,6 @@
 """Due diligence on the web (DESIGN.md section 9): the checklist on the case page, and a
 caseworker recording a check; a browser journey to the bid found eligible (axe clean)."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,11 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
 
 # Councils under the names the register of English councils gives them.
-COUNCILS = {"E07000030": "Eden District Council", "E07000031": "South Lakeland District Council",
-            "E07000027": "Barrow-in-Furness Borough Council"}
+COUNCILS = {
+    "E07000030": "Eden District Council",
+    "E07000031": "South Lakeland District Council",
+    "E07000027": "Barrow-in-Furness Borough Council",
+}
 
 
 def _submitted(world) -> str:
@@ -28,8 +32,9 @@ def test_the_case_page_shows_the_checklist_and_what_is_still_needed(site):
     page = text_of(site.as_("carol").get(f"/cases/{ref}").text)
 
     assert "Due diligence" in page
-    assert "Still needed before the bid can be found eligible: Fraud risk is not " \
-           "recorded yet" in page
+    assert (
+        "Still needed before the bid can be found eligible: Fraud risk is not recorded yet" in page
+    )
     assert "Lead is a council" in page and "Run by casework" in page
     assert "Record the check" in page
     # Check eligibility is not offered until every check has passed, and says why.
@@ -56,10 +61,16 @@ def test_a_caseworker_records_a_check_and_the_bid_can_then_be_checked(site):
     carol = site.as_("carol")
     carol.get(f"/cases/{ref}")
 
-    done = carol.post(f"/cases/{ref}/diligence",
-                      {"check": "fraud_risk", "result": "pass", "rating": "low",
-                       "evidence": "Bank details confirmed with the s151 officer."},
-                      files={"evidence-file": ("checks.pdf", PDF, "application/pdf")})
+    done = carol.post(
+        f"/cases/{ref}/diligence",
+        {
+            "check": "fraud_risk",
+            "result": "pass",
+            "rating": "low",
+            "evidence": "Bank details confirmed with the s151 officer.",
+        },
+        files={"evidence-file": ("checks.pdf", PDF, "application/pdf")},
+    )
 
     assert done.status_code == 303
     page = text_of(carol.follow(done).text)
@@ -71,18 +82,41 @@ def test_a_caseworker_records_a_check_and_the_bid_can_then_be_checked(site):
     assert checked.status_code == 303 and site.world.state(ref) == "eligible"
 
 
-@pytest.mark.parametrize("data,who,status,words", [
-    ({"check": "fraud_risk", "result": "pass", "evidence": "ok"}, "carol", 422,
-     "Fraud risk (fraud_risk) needs a rating, low, medium or high"),
-    ({"check": "no_duplicate_bid", "result": "pass", "rating": "low", "evidence": "ok"}, "carol",
-     422, "is a pass or fail check and takes no rating"),
-    ({"check": "fraud_risk", "result": "pass", "rating": "low", "evidence": "ok\x1b"}, "carol",
-     400, "evidence"),
-    ({"check": "made_up", "result": "pass", "evidence": "ok"}, "carol", 422,
-     "'made_up' is not a due-diligence check of tca-2013"),
-    ({"check": "fraud_risk", "result": "pass", "rating": "low", "evidence": "ok"}, "april", 403,
-     "only a caseworker may"),
-])
+@pytest.mark.parametrize(
+    "data,who,status,words",
+    [
+        (
+            {"check": "fraud_risk", "result": "pass", "evidence": "ok"},
+            "carol",
+            422,
+            "Fraud risk (fraud_risk) needs a rating, low, medium or high",
+        ),
+        (
+            {"check": "no_duplicate_bid", "result": "pass", "rating": "low", "evidence": "ok"},
+            "carol",
+            422,
+            "is a pass or fail check and takes no rating",
+        ),
+        (
+            {"check": "fraud_risk", "result": "pass", "rating": "low", "evidence": "ok\x1b"},
+            "carol",
+            400,
+            "evidence",
+        ),
+        (
+            {"check": "made_up", "result": "pass", "evidence": "ok"},
+            "carol",
+            422,
+            "'made_up' is not a due-diligence check of tca-2013",
+        ),
+        (
+            {"check": "fraud_risk", "result": "pass", "rating": "low", "evidence": "ok"},
+            "april",
+            403,
+            "only a caseworker may",
+        ),
+    ],
+)
 def test_a_bad_record_is_refused_on_the_page_and_writes_nothing(site, data, who, status, words):
     ref = _submitted(site.world)
     visitor = site.as_(who)
@@ -107,9 +141,11 @@ def test_declaring_a_bid_ineligible_after_a_failed_check_names_the_check(site):
 
     assert confirm.status_code == 200
     page = text_of(confirm.text)
-    assert f"Due diligence: No duplicate bid (no_duplicate_bid) failed: Council E07000026 " \
-           f"already has a bid in Shared arrangement in Transformation Challenge Award 2013 " \
-           f"({first})" in page
+    assert (
+        f"Due diligence: No duplicate bid (no_duplicate_bid) failed: Council E07000026 "
+        f"already has a bid in Shared arrangement in Transformation Challenge Award 2013 "
+        f"({first})" in page
+    )
 
 
 def test_a_council_person_sees_no_checklist(site):
@@ -125,6 +161,7 @@ def test_a_caseworker_records_the_checks_and_marks_the_bid_eligible_in_a_browser
     from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, shoot
     from tests.web.site import PASSWORD, settings
     from workflow.web import create_app
+
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM}")
     from axe_playwright_python.sync_playwright import Axe
@@ -146,12 +183,15 @@ def test_a_caseworker_records_the_checks_and_marks_the_bid_eligible_in_a_browser
         results = checker.run(page)
         assert results.violations_count == 0, f"{what}: {results.generate_report()}"
 
-    with LiveServer(create_app(people.engine, scheduler_every=None, settings=settings())) as live, \
-            sync_playwright() as playwright:
+    with (
+        LiveServer(create_app(people.engine, scheduler_every=None, settings=settings())) as live,
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for width in (1100, 390):
-            context = browser.new_context(base_url=live.url, viewport={"width": width,
-                                                                        "height": 900})
+            context = browser.new_context(
+                base_url=live.url, viewport={"width": width, "height": 900}
+            )
             page = context.new_page()
             page.goto(f"/cases/{ref}")
             page.get_by_label("Name").fill("carol")
@@ -177,16 +217,19 @@ def test_a_caseworker_records_the_checks_and_marks_the_bid_eligible_in_a_browser
         page.get_by_label("Pass", exact=True).check()
         page.get_by_label("Rating").select_option(label="Low")
         page.get_by_role("button", name="Record the check").click()
-        assert "the evidence must say what the result rests on" in page.inner_text(
-            ".error-summary")
+        assert "the evidence must say what the result rests on" in page.inner_text(".error-summary")
         axe(page, "a refused record")
 
         for check, rating, words, upload in (
-                ("Fraud risk", "Low", "Bank details confirmed with the s151 officer.", True),
-                ("No duplicate bid", None, "A different service: the first bid is for waste.",
-                 False),
-                ("In the register of English councils", None,
-                 "Allerdale, Carlisle and Copeland are district councils of Cumbria.", False)):
+            ("Fraud risk", "Low", "Bank details confirmed with the s151 officer.", True),
+            ("No duplicate bid", None, "A different service: the first bid is for waste.", False),
+            (
+                "In the register of English councils",
+                None,
+                "Allerdale, Carlisle and Copeland are district councils of Cumbria.",
+                False,
+            ),
+        ):
             page.get_by_label("Check", exact=True).select_option(label=check)
             page.get_by_label("Pass", exact=True).check()
             page.get_by_label("Rating").select_option(label=rating or "No rating")

@@ -6,6 +6,7 @@ tables scroll in their own boxes; axe's rules read the same page at both widths 
 and must be no wider than the phone's screen at 390 pixels: a wide table
 scrolls inside its own box, never the whole page sideways.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,18 +31,27 @@ from workflow.web.statements import AXE_VERSION
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: "
-                       "`apt-get install -y chromium` (scripts/test.sh does it) to see every page"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"no Chromium at {CHROMIUM}: "
+        "`apt-get install -y chromium` (scripts/test.sh does it) to see every page",
+    ),
 ]
 WIDTHS = (1280, 390)
 AXE_WIDTH = 390
 OUT = SCREENSHOTS / "every-page"
 # Codes that must never be what people read (forms and links keep them): every state, trigger,
 # category, ladder step and message kind that is plainly a code (an underscore or a dot).
-CODES = sorted({c for d in DEFINITIONS.values() for c in (*d.states, *d.triggers) if "_" in c}
-               | {c for spec in (parse_programme(text) for _, text in bundled_sources())
-                  for c in (*spec.categories, *(step.name for step in spec.ladder)) if "_" in c}
-               | set(KINDS))
+CODES = sorted(
+    {c for d in DEFINITIONS.values() for c in (*d.states, *d.triggers) if "_" in c}
+    | {
+        c
+        for spec in (parse_programme(text) for _, text in bundled_sources())
+        for c in (*spec.categories, *(step.name for step in spec.ladder))
+        if "_" in c
+    }
+    | set(KINDS)
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,62 +61,115 @@ def year(tmp_path_factory) -> dict[str, Any]:
     run_demo(out, seed=2013, size="small", live=False)
     engine = make_engine(f"sqlite:///{out / 'casework.db'}")
     with reading(engine) as conn:
+
         def first(*where) -> Any:
             return conn.execute(select(cases).where(*where).order_by(cases.c.id)).first()
+
         closed = first(cases.c.kind == "bid", cases.c.state == "closed")
         suspended = first(cases.c.state == "suspended") or closed
         area = first(cases.c.kind == "area", cases.c.state == "completed")
         rejected = first(cases.c.kind == "bid", cases.c.state == "rejected")
-        a_return = conn.execute(select(checkpoints.c.ref).where(
-            checkpoints.c.case_id == suspended.id).order_by(checkpoints.c.n)).scalar()
-        council = conn.execute(select(people.c.name).where(
-            people.c.org == suspended.lead)).scalar()
-        varied = conn.execute(select(cases).join(variations, variations.c.case_id == cases.c.id)
-                              .order_by(variations.c.id)).first() or closed
-        varied_council = conn.execute(select(people.c.name).where(
-            people.c.org == varied.lead)).scalar()
+        a_return = conn.execute(
+            select(checkpoints.c.ref)
+            .where(checkpoints.c.case_id == suspended.id)
+            .order_by(checkpoints.c.n)
+        ).scalar()
+        council = conn.execute(select(people.c.name).where(people.c.org == suspended.lead)).scalar()
+        varied = (
+            conn.execute(
+                select(cases)
+                .join(variations, variations.c.case_id == cases.c.id)
+                .order_by(variations.c.id)
+            ).first()
+            or closed
+        )
+        varied_council = conn.execute(
+            select(people.c.name).where(people.c.org == varied.lead)
+        ).scalar()
     # A draft bid amended once, for the case page's changes and the application's versions.
     from workflow.services import applications, lifecycle
-    bid = {"programme": "tca-2013", "category": "single_operation", "lead": suspended.lead,
-           "title": "One council for the county", "amount": "1500000",
-           "innovation": "A single operation, front line and back office."}
+
+    bid = {
+        "programme": "tca-2013",
+        "category": "single_operation",
+        "lead": suspended.lead,
+        "title": "One council for the county",
+        "amount": "1500000",
+        "innovation": "A single operation, front line and back office.",
+    }
     amended = lifecycle.open_case(engine, "bid", bid, council)["ref"]
-    applications.amend(engine, amended, {**bid, "amount": "1400000",
-                                         "innovation": "A single operation in two years."},
-                       council)
+    applications.amend(
+        engine,
+        amended,
+        {**bid, "amount": "1400000", "innovation": "A single operation in two years."},
+        council,
+    )
     with reading(engine) as conn:
-        caseworker = conn.execute(select(people.c.name).where(
-            people.c.name == "carol.hughes")).scalar()
-    yield {"engine": engine, "closed": closed.ref, "suspended": suspended.ref, "area": area.ref,
-           "rejected": rejected.ref, "return": a_return, "council": council,
-           "amended": amended, "varied": varied.ref, "varied_council": varied_council,
-           "lead": suspended.lead,
-           **applications_in_hand(engine, council, suspended.lead, caseworker)}
+        caseworker = conn.execute(
+            select(people.c.name).where(people.c.name == "carol.hughes")
+        ).scalar()
+    yield {
+        "engine": engine,
+        "closed": closed.ref,
+        "suspended": suspended.ref,
+        "area": area.ref,
+        "rejected": rejected.ref,
+        "return": a_return,
+        "council": council,
+        "amended": amended,
+        "varied": varied.ref,
+        "varied_council": varied_council,
+        "lead": suspended.lead,
+        **applications_in_hand(engine, council, suspended.lead, caseworker),
+    }
     engine.dispose()
 
 
 def applications_in_hand(engine: Any, council: str, org: str, caseworker: str) -> dict[str, str]:
     """A council's drafts (a bid, an expression of interest) and a bid it is asked about."""
     from workflow.services import lifecycle
-    bid = {"programme": "tca-2013", "lead": org, "category": "shared_arrangement",
-           "title": "Shared revenues and benefits service", "partners": [],
-           "amount": "180000", "transitional_costs": "60000", "annual_savings": "90000",
-           "arrangement": "joint_contracting", "innovation": "One service for both councils."}
-    draft = lifecycle.open_case(engine, "bid", {k: bid[k] for k in list(bid)[:6]}, council,
-                                draft=True)["ref"]
-    area = lifecycle.open_case(engine, "area", {"programme": "pstn-2013", "lead": org,
-                                                "title": "One front door for families",
-                                                "partners": [{"name": "County police",
-                                                              "evidence": "Signed letter"}]},
-                               council, draft=True)["ref"]
+
+    bid = {
+        "programme": "tca-2013",
+        "lead": org,
+        "category": "shared_arrangement",
+        "title": "Shared revenues and benefits service",
+        "partners": [],
+        "amount": "180000",
+        "transitional_costs": "60000",
+        "annual_savings": "90000",
+        "arrangement": "joint_contracting",
+        "innovation": "One service for both councils.",
+    }
+    draft = lifecycle.open_case(
+        engine, "bid", {k: bid[k] for k in list(bid)[:6]}, council, draft=True
+    )["ref"]
+    area = lifecycle.open_case(
+        engine,
+        "area",
+        {
+            "programme": "pstn-2013",
+            "lead": org,
+            "title": "One front door for families",
+            "partners": [{"name": "County police", "evidence": "Signed letter"}],
+        },
+        council,
+        draft=True,
+    )["ref"]
     asked = lifecycle.open_case(engine, "bid", bid, council)["ref"]
     lifecycle.advance(engine, asked, "submit", council)
     from tests.builders import World
-    World(engine).pass_diligence(asked, by=caseworker)     # due diligence before the check
+
+    World(engine).pass_diligence(asked, by=caseworker)  # due diligence before the check
     for trigger in ("check", "start_assessment"):
         lifecycle.advance(engine, asked, trigger, caseworker)
-    lifecycle.advance(engine, asked, "ask_clarification", caseworker,
-                      reason="How will the savings be shared between the two councils?")
+    lifecycle.advance(
+        engine,
+        asked,
+        "ask_clarification",
+        caseworker,
+        reason="How will the savings be shared between the two councils?",
+    )
     return {"draft": draft, "area_draft": area, "asked": asked}
 
 
@@ -175,16 +238,20 @@ def pages(y: dict[str, Any]) -> list[tuple[str, str | None, str]]:
 @pytest.fixture(scope="module")
 def site(year):
     from playwright.sync_api import sync_playwright
+
     settings = WebSettings(secret_key="every-page")
-    with LiveServer(create_app(year["engine"], scheduler_every=None, settings=settings)) as live, \
-            sync_playwright() as playwright:
+    with (
+        LiveServer(create_app(year["engine"], scheduler_every=None, settings=settings)) as live,
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         contexts: dict[tuple[str | None, int], Any] = {}
 
         def tab(who: str | None, width: int) -> Any:
             if (who, width) not in contexts:
-                context = browser.new_context(base_url=live.url,
-                                              viewport={"width": width, "height": 900})
+                context = browser.new_context(
+                    base_url=live.url, viewport={"width": width, "height": 900}
+                )
                 page = context.new_page()
                 if who is not None:
                     page.goto("/sign-in")
@@ -194,28 +261,38 @@ def site(year):
                     assert "/sign-in" not in page.url, f"{who} could not sign in"
                 contexts[(who, width)] = page
             return contexts[(who, width)]
+
         yield tab
         browser.close()
 
 
 def test_every_page_fits_a_phone_passes_axe_and_is_kept_as_a_screenshot(year, site):
     from axe_playwright_python.sync_playwright import Axe
+
     axe, problems = Axe(), []
     for name, who, path in pages(year):
         for width in WIDTHS:
             page = site(who, width)
             answer = page.goto(path)
-            assert answer is not None and answer.status == 200, (name, path, answer and answer.status)
+            assert answer is not None and answer.status == 200, (
+                name,
+                path,
+                answer and answer.status,
+            )
             shot = OUT / str(width) / f"{name}.png"
             shot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shot), full_page=True)
             wide = page.evaluate("document.documentElement.scrollWidth")
             if wide > width:
-                problems.append(f"{name} ({path}) is {wide}px wide at {width}px: "
-                                f"{_widest(page, width)}")
+                problems.append(
+                    f"{name} ({path}) is {wide}px wide at {width}px: {_widest(page, width)}"
+                )
             shown = _words_on(page)
-            leaked = sorted(code for code in CODES
-                            if re.search(rf"(?<![\w/.-]){re.escape(code)}(?![\w-])", shown))
+            leaked = sorted(
+                code
+                for code in CODES
+                if re.search(rf"(?<![\w/.-]){re.escape(code)}(?![\w-])", shown)
+            )
             if leaked:
                 problems.append(f"{name} shows codes where people read words: {', '.join(leaked)}")
             found = axe.run(page) if width == AXE_WIDTH else None
@@ -234,10 +311,13 @@ def _words_on(page: Any) -> str:
 
 def _widest(page: Any, width: int) -> str:
     """The elements that stick out past the screen, to say where to look."""
-    return page.evaluate("""(w) => [...document.querySelectorAll('body *')]
+    return page.evaluate(
+        """(w) => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap'))
         .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))
-        .join(', ')""", width)
+        .join(', ')""",
+        width,
+    )
 
 
 def test_a_page_wider_than_a_phone_is_caught(year, site):
@@ -254,6 +334,7 @@ def test_a_page_wider_than_a_phone_is_caught(year, site):
 
 def test_the_accessibility_statement_names_the_axe_that_checks_every_page():
     from axe_playwright_python import sync_playwright as package
+
     script = Path(package.__file__).parent / "axe.min.js"
     installed = re.search(r"axe v([\d.]+)", script.read_text()[:400]).group(1)
 

@@ -1,4 +1,5 @@
 """Every email that asks someone to act links to the page where they act."""
+
 from __future__ import annotations
 
 import re
@@ -15,12 +16,15 @@ from workflow.runtime.sweep import sweep
 def test_each_link_in_the_emails_of_a_late_return_opens_its_page(site, moment):
     ref = bid_in_monitoring(site.world)
     open_return(site.world, moment, ref)
-    for _ in range(6):                         # reminder, overdue, escalations, suspension
+    for _ in range(6):  # reminder, overdue, escalations, suspension
         moment.advance(timedelta(days=7))
         sweep(site.engine)
     with site.engine.connect() as conn:
-        messages = list(conn.execute(select(outbox.c.kind, outbox.c.to_addrs, outbox.c.body_text,
-                                            outbox.c.body_html)))
+        messages = list(
+            conn.execute(
+                select(outbox.c.kind, outbox.c.to_addrs, outbox.c.body_text, outbox.c.body_html)
+            )
+        )
     council, caseworker = site.as_("cllr"), site.as_("carol")
     link = re.compile(re.escape(base_url()) + r"(/[A-Za-z0-9/_-]+)")
 
@@ -35,23 +39,33 @@ def test_each_link_in_the_emails_of_a_late_return_opens_its_page(site, moment):
             assert page.status_code == 200, (kind, path, page.status_code)
             checked.add(path)
 
-    assert {"checkpoint.opened", "checkpoint.reminder", "checkpoint.overdue",
-            "checkpoint.escalated_1", "case.suspended"} <= kinds
+    assert {
+        "checkpoint.opened",
+        "checkpoint.reminder",
+        "checkpoint.overdue",
+        "checkpoint.escalated_1",
+        "case.suspended",
+    } <= kinds
     assert f"/returns/{ref}/Q1" in checked and f"/cases/{ref}" in checked
 
 
-def test_each_link_in_a_variations_emails_opens_its_page_for_whoever_it_was_sent_to(site,
-                                                                                   moment):
+def test_each_link_in_a_variations_emails_opens_its_page_for_whoever_it_was_sent_to(site, moment):
     from workflow.services import variations
+
     ref = bid_in_monitoring(site.world)
     moment.advance(timedelta(days=30))
-    vref = variations.propose(site.engine, ref, actor="carol", amount="200000",
-                              reason="A district left the hub.")["ref"]
+    vref = variations.propose(
+        site.engine, ref, actor="carol", amount="200000", reason="A district left the hub."
+    )["ref"]
     variations.decide(site.engine, vref, "approve", "aaron")
     with site.engine.connect() as conn:
-        messages = list(conn.execute(select(outbox.c.kind, outbox.c.to_addrs, outbox.c.body_text,
-                                            outbox.c.body_html)
-                                     .where(outbox.c.kind.like("variation.%"))))
+        messages = list(
+            conn.execute(
+                select(
+                    outbox.c.kind, outbox.c.to_addrs, outbox.c.body_text, outbox.c.body_html
+                ).where(outbox.c.kind.like("variation.%"))
+            )
+        )
     link = re.compile(re.escape(base_url()) + r"(/[A-Za-z0-9/_?=-]+)")
     opened = set()
     for kind, to, text_part, html_part in messages:
@@ -62,6 +76,9 @@ def test_each_link_in_a_variations_emails_opens_its_page_for_whoever_it_was_sent
             assert visitor.get(path).status_code == 200, (kind, path)
             opened.add((kind, path))
 
-    assert {k for k, _ in opened} == {"variation.proposed", "variation.awaiting_decision",
-                                      "variation.approved"}
+    assert {k for k, _ in opened} == {
+        "variation.proposed",
+        "variation.awaiting_decision",
+        "variation.approved",
+    }
     assert ("variation.approved", f"/cases/{ref}/agreement?version=2") in opened

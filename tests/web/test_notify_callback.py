@@ -1,4 +1,5 @@
 """GOV.UK Notify posts delivery receipts to /notify/callback; a dead one shows in the caseworker's inbox."""
+
 from __future__ import annotations
 
 import random
@@ -32,14 +33,28 @@ def sent(site, stub, monkeypatch):
     monkeypatch.setenv("CASEWORK_NOTIFY_CALLBACK_TOKEN", TOKEN)
     kind = "checkpoint.overdue"
     with site.engine.begin() as conn:
-        enqueue(conn, key="TCA-2013-0001/Q1:overdue", kind=kind, to=[GONE], cc=[], now=clock.now(),
-                rendered=render(kind, realistic_context(kind, case__ref="TCA-2013-0001")),
-                case_ref="TCA-2013-0001")
+        enqueue(
+            conn,
+            key="TCA-2013-0001/Q1:overdue",
+            kind=kind,
+            to=[GONE],
+            cc=[],
+            now=clock.now(),
+            rendered=render(kind, realistic_context(kind, case__ref="TCA-2013-0001")),
+            case_ref="TCA-2013-0001",
+        )
     stub.will_end_as(GONE, "permanent-failure")
-    transport = NotifyTransport(stub.api_key, NotifyTemplates(stub.generic_template),
-                                base_url=stub.base_url)
-    report = deliver(site.engine, transport, now=clock.now, owner="w", sender="casework@dclg.example",
-                     rng=random.Random(1))
+    transport = NotifyTransport(
+        stub.api_key, NotifyTemplates(stub.generic_template), base_url=stub.base_url
+    )
+    report = deliver(
+        site.engine,
+        transport,
+        now=clock.now,
+        owner="w",
+        sender="casework@dclg.example",
+        rng=random.Random(1),
+    )
     assert report.sent == 1
     [notification] = stub.notifications
     return stub.receipt(notification)
@@ -63,25 +78,34 @@ def test_a_callback_without_the_bearer_token_is_refused_and_changes_nothing(site
 
 
 def test_a_permanent_failure_posted_by_notify_is_a_dead_letter_in_the_caseworkers_inbox(site, sent):
-    answer = site.visitor().client.post("/notify/callback", json=sent,
-                                        headers={"Authorization": f"Bearer {TOKEN}"})
+    answer = site.visitor().client.post(
+        "/notify/callback", json=sent, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
 
-    assert answer.status_code == 200 and answer.json() == {"recorded": "permanent-failure",
-                                                           "message": "dead"}
+    assert answer.status_code == 200 and answer.json() == {
+        "recorded": "permanent-failure",
+        "message": "dead",
+    }
     inbox = text_of(site.as_("carol").get("/inbox").text)
     assert "Messages that could not be sent 1" in inbox
     assert GONE in inbox
-    assert (f"Notify permanent-failure for {GONE}: the address does not exist or refuses mail; "
-            "correct it, then send again") in inbox
+    assert (
+        f"Notify permanent-failure for {GONE}: the address does not exist or refuses mail; "
+        "correct it, then send again"
+    ) in inbox
 
 
 def test_a_receipt_for_no_message_of_ours_is_not_found(site, sent):
     before = outbox_rows(site)
 
-    answer = site.visitor().client.post("/notify/callback", json={**sent, "reference": "TCA-2013-0009:x:1"},
-                                        headers={"Authorization": f"Bearer {TOKEN}"})
-    malformed = site.visitor().client.post("/notify/callback", json={"id": 7},
-                                           headers={"Authorization": f"Bearer {TOKEN}"})
+    answer = site.visitor().client.post(
+        "/notify/callback",
+        json={**sent, "reference": "TCA-2013-0009:x:1"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    malformed = site.visitor().client.post(
+        "/notify/callback", json={"id": 7}, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
 
     assert (answer.status_code, malformed.status_code) == (404, 400)
     assert outbox_rows(site) == before
@@ -90,7 +114,8 @@ def test_a_receipt_for_no_message_of_ours_is_not_found(site, sent):
 def test_without_a_token_set_there_is_no_callback(site, sent, monkeypatch):
     monkeypatch.delenv("CASEWORK_NOTIFY_CALLBACK_TOKEN")
 
-    answer = site.visitor().client.post("/notify/callback", json=sent,
-                                        headers={"Authorization": f"Bearer {TOKEN}"})
+    answer = site.visitor().client.post(
+        "/notify/callback", json=sent, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
 
     assert answer.status_code == 404

@@ -1,4 +1,5 @@
 """/healthz and /metrics for monitoring; a failure shows a plain page, never a traceback."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,8 +16,11 @@ def test_a_web_only_node_is_healthy_when_its_database_answers(site):
     answer = site.visitor().get("/healthz")
 
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "database": "ok",
-                             "sweep": "not checked: this process runs no scheduler"}
+    assert answer.json() == {
+        "status": "ok",
+        "database": "ok",
+        "sweep": "not checked: this process runs no scheduler",
+    }
 
 
 def test_a_scheduler_node_is_unhealthy_until_a_sweep_has_run(people, moment):
@@ -68,7 +72,7 @@ def test_metrics_count_requests_by_route_and_show_the_outbox(site):
     assert 'casework_http_requests_total{method="GET",route="/cases/{ref}",status="200"}' in body
     assert 'casework_http_requests_total{method="GET",route="/cases/{ref}",status="404"}' in body
     assert 'casework_http_request_seconds_bucket{le="0.005",route="/cases/{ref}"}' in body
-    assert 'casework_outbox_depth{state="queued"} 2.0' in body     # the receipt, the offer
+    assert 'casework_outbox_depth{state="queued"} 2.0' in body  # the receipt, the offer
     assert "casework_sweeps_total" in body and "casework_messages_total" in body
 
 
@@ -95,8 +99,9 @@ def test_a_wrong_method_is_answered_in_plain_english(site):
     assert "This page does not take that kind of request" in text_of(answer.text)
 
 
-def test_a_database_fault_is_a_plain_503_page_and_one_log_line_saying_what_happened(site, tmp_path,
-                                                                                  caplog):
+def test_a_database_fault_is_a_plain_503_page_and_one_log_line_saying_what_happened(
+    site, tmp_path, caplog
+):
     carol = site.as_("carol")
     not_a_database = tmp_path / "casework.db"
     not_a_database.write_bytes(b"this is not a database file " * 200)
@@ -110,4 +115,4 @@ def test_a_database_fault_is_a_plain_503_page_and_one_log_line_saying_what_happe
     assert "Sorry, the service is unavailable" in words and "nothing was changed" in words
     assert str(tmp_path) not in answer.text and "Traceback" not in answer.text
     [line] = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert str(not_a_database) in line.getMessage() and line.exc_info is None   # names the file
+    assert str(not_a_database) in line.getMessage() and line.exc_info is None  # names the file

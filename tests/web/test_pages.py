@@ -1,4 +1,5 @@
 """Every page renders for every role that may see it, and says plainly when it may not."""
+
 from __future__ import annotations
 
 import re
@@ -6,8 +7,15 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.web.site import (CAST, PASSWORD, area_under_assessment, bid_in_monitoring,
-                            open_return, recommended_bid, text_of)
+from tests.web.site import (
+    CAST,
+    PASSWORD,
+    area_under_assessment,
+    bid_in_monitoring,
+    open_return,
+    recommended_bid,
+    text_of,
+)
 from workflow.services import passwords
 from workflow.storage.tables import outbox
 
@@ -50,10 +58,15 @@ def places(site, moment):
     open_return(world, moment, bid)
     recommended_bid(world)
     area = area_under_assessment(world)
-    with site.engine.begin() as conn:      # one message that could not be delivered
-        message = conn.execute(select(func.min(outbox.c.id)).where(outbox.c.case_ref == bid)).scalar()
-        conn.execute(update(outbox).where(outbox.c.id == message)
-                     .values(state="dead", last_error="550 no such mailbox"))
+    with site.engine.begin() as conn:  # one message that could not be delivered
+        message = conn.execute(
+            select(func.min(outbox.c.id)).where(outbox.c.case_ref == bid)
+        ).scalar()
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == message)
+            .values(state="dead", last_error="550 no such mailbox")
+        )
     return {"bid": bid, "area": area, "message": message}
 
 
@@ -82,8 +95,10 @@ def test_a_page_not_for_your_role_says_who_it_is_for(site):
     refused = site.as_("cllr").get("/audit")
 
     assert refused.status_code == 403
-    assert "Only an auditor or a caseworker can read the audit history. You are signed in " \
-           "as cllr (council)." in text_of(refused.text)
+    assert (
+        "Only an auditor or a caseworker can read the audit history. You are signed in "
+        "as cllr (council)." in text_of(refused.text)
+    )
 
 
 def test_an_unknown_page_is_not_found_in_plain_english(site):
@@ -111,15 +126,17 @@ def test_the_assessor_inbox_shows_bids_to_score_and_the_approver_inbox_the_fund(
 
     assert "Bids to score" in assessor and scoring in assessor
     assert "Recommended bids to offer" in approver and ref in approver
-    assert "£8,750,000 remaining" in approver      # £9m less the one offer of £250,000
-    assert "Shared arrangement 1 30" in approver   # offers made, of the most allowed
+    assert "£8,750,000 remaining" in approver  # £9m less the one offer of £250,000
+    assert "Shared arrangement 1 30" in approver  # offers made, of the most allowed
     # The programme by its name, not its code (DESIGN section 12).
     assert "See the ranking of bids for the Transformation Challenge Award" in approver
     assert "tca-2013" not in approver
 
 
 def test_the_caseworker_inbox_groups_what_needs_them(site, places):
-    site.as_("cllr").post(f"/returns/{places['bid']}/Q1/submit", {"progress": "On track.", "spend_to_date": "0"})
+    site.as_("cllr").post(
+        f"/returns/{places['bid']}/Q1/submit", {"progress": "On track.", "spend_to_date": "0"}
+    )
 
     inbox = text_of(site.as_("carol").get("/inbox").text)
 
@@ -158,12 +175,15 @@ def test_the_caseworker_inbox_shows_annual_reviews_due(site):
 
     from workflow.runtime.sweep import sweep
     from workflow.services import reviews
+
     ref = bid_in_monitoring(site.world)
     due = date.fromisoformat(reviews.list_reviews(site.world.engine, case=ref)[0]["due"])
 
     before = text_of(site.as_("carol").get("/inbox").text)
-    sweep(site.world.engine, now=datetime.combine(due + timedelta(days=1), datetime.min.time(),
-                                                  timezone.utc))
+    sweep(
+        site.world.engine,
+        now=datetime.combine(due + timedelta(days=1), datetime.min.time(), timezone.utc),
+    )
     after = text_of(site.as_("carol").get("/inbox").text)
 
     assert "Annual reviews due none" in before

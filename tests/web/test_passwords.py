@@ -1,4 +1,5 @@
 """Passwords: set by whoever runs the server, kept only as Argon2id hashes."""
+
 from __future__ import annotations
 
 import os
@@ -22,12 +23,19 @@ CASEWORK = str(Path(sys.executable).with_name("casework"))
 
 def hash_of(engine, name: str) -> str | None:
     with engine.connect() as conn:
-        return conn.execute(select(people_t.c.password_hash).where(people_t.c.name == name)).scalar()
+        return conn.execute(
+            select(people_t.c.password_hash).where(people_t.c.name == name)
+        ).scalar()
 
 
 def run(db, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([CASEWORK, "--db", db.test_url, *args], input=stdin, text=True,
-                          capture_output=True, timeout=60)
+    return subprocess.run(
+        [CASEWORK, "--db", db.test_url, *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def test_user_passwd_reads_one_line_from_stdin_and_keeps_only_an_argon2id_hash(people):
@@ -43,11 +51,14 @@ def test_user_passwd_reads_one_line_from_stdin_and_keeps_only_an_argon2id_hash(p
     assert passwords.check_password(people.engine, "carol", "a long enough passphrase")
 
 
-@pytest.mark.parametrize("name, stdin, words", [
-    ("carol", "short\n", "the password must be at least 10 characters long"),
-    ("carol", "", "nothing was given on stdin"),
-    ("nobody", "a long enough passphrase\n", "There is no person called 'nobody'"),
-])
+@pytest.mark.parametrize(
+    "name, stdin, words",
+    [
+        ("carol", "short\n", "the password must be at least 10 characters long"),
+        ("carol", "", "nothing was given on stdin"),
+        ("nobody", "a long enough passphrase\n", "There is no person called 'nobody'"),
+    ],
+)
 def test_user_passwd_refuses_with_a_reason_and_changes_nothing(people, name, stdin, words):
     before = hash_of(people.engine, "carol")
 
@@ -60,7 +71,7 @@ def test_user_passwd_refuses_with_a_reason_and_changes_nothing(people, name, std
 
 def test_user_passwd_on_a_terminal_asks_twice_without_echoing(people):
     pid, terminal = pty.fork()
-    if pid == 0:                                   # the child: casework on a real terminal
+    if pid == 0:  # the child: casework on a real terminal
         os.execv(CASEWORK, [CASEWORK, "--db", people.engine.test_url, "user", "passwd", "carol"])
     seen = b""
     try:
@@ -114,7 +125,7 @@ def test_a_new_password_must_be_long_enough_on_one_line(people):
 
 
 def test_a_hash_made_with_weaker_parameters_is_strengthened_at_the_next_sign_in(people):
-    passwords.set_password(people.engine, "carol", "a long enough passphrase")    # cheap, as in tests
+    passwords.set_password(people.engine, "carol", "a long enough passphrase")  # cheap, as in tests
     weak = hash_of(people.engine, "carol")
     previous = passwords.use_hasher(PasswordHasher())
     try:

@@ -1,6 +1,7 @@
 """A payment's journey in a real browser, checked by axe-core on every page: the council's
 returns are accepted, an approver approves the Q2 tranche, finance pays it with its
 remittance reference, and the council sees it paid."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,7 +19,8 @@ FIGURES = {"spend_to_date": "60000", "progress": "Shared team in post."}
 
 
 def test_returns_accepted_an_approver_approves_finance_pays_the_council_sees_it_paid(
-        people, moment, live, browser, axe):  # noqa: F811
+    people, moment, live, browser, axe
+):  # noqa: F811
     people.person("fiona", "finance")
     passwords.sample_passwords(people.engine, password=PASSWORD)
     ref = bid_in_monitoring(people)

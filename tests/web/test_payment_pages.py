@@ -1,5 +1,6 @@
 """Payments on the web: the case's schedule, finance's payments to pay, an approver's to
 approve, a council's own; refusals shown on the page and nothing written."""
+
 from __future__ import annotations
 
 from tests.web.site import PASSWORD, bid_in_monitoring, text_of
@@ -25,15 +26,16 @@ def test_an_approver_approves_finance_pays_and_the_council_sees_it_paid(site):
     april = site.as_("aaron")
     to_approve = april.get("/payments")
     assert pay in text_of(to_approve.text) and "Payments to approve" in text_of(to_approve.text)
-    approved = april.post(f"/cases/{ref}/payments/1/approve",
-                          {"version": "1", "then": "/payments"})
+    approved = april.post(f"/cases/{ref}/payments/1/approve", {"version": "1", "then": "/payments"})
     assert approved.status_code == 303 and approved.headers["location"] == "/payments"
 
     fiona = site.as_("fiona")
     inbox = fiona.get("/payments")
     assert "Approved payments to pay" in text_of(inbox.text) and pay in text_of(inbox.text)
-    paid = fiona.post(f"/cases/{ref}/payments/1/pay",
-                      {"version": "2", "reference": "BACS 2013/0042", "then": "/payments"})
+    paid = fiona.post(
+        f"/cases/{ref}/payments/1/pay",
+        {"version": "2", "reference": "BACS 2013/0042", "then": "/payments"},
+    )
     assert paid.status_code == 303
     assert payments.get_payment(site.engine, pay)["state"] == "paid"
 
@@ -48,8 +50,9 @@ def test_a_refused_payment_is_said_on_the_page_and_writes_nothing(site):
     finance(site)
     payments.move(site.engine, f"{ref}/P1", "approve", "aaron")
     before = snapshot(site.world)
-    answer = site.as_("fiona").post(f"/cases/{ref}/payments/1/pay",
-                                    {"version": "2", "reference": "BACS\u00071"})
+    answer = site.as_("fiona").post(
+        f"/cases/{ref}/payments/1/pay", {"version": "2", "reference": "BACS\u00071"}
+    )
     assert answer.status_code in (400, 422)
     assert "remittance reference" in text_of(answer.text)
     assert snapshot(site.world) == before

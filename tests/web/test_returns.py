@@ -1,4 +1,5 @@
 """A council submits its return with a file; a caseworker accepts, queries or waives it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,16 +27,27 @@ def test_a_council_officer_submits_figures_and_a_file_kept_by_its_hash(site, due
     cllr = site.as_("cllr")
     form = cllr.get(f"/returns/{due}")
 
-    sent = cllr.post(f"/returns/{due}/submit",
-                     {"spend_to_date": "125000.50", "savings_to_date": "0", "progress": "On track.",
-                      "risks": ""}, files={"evidence": ("Q1 report.pdf", PDF, "application/pdf")})
+    sent = cllr.post(
+        f"/returns/{due}/submit",
+        {
+            "spend_to_date": "125000.50",
+            "savings_to_date": "0",
+            "progress": "On track.",
+            "risks": "",
+        },
+        files={"evidence": ("Q1 report.pdf", PDF, "application/pdf")},
+    )
 
     assert 'enctype="multipart/form-data"' in form.text and 'type="file"' in form.text
     assert sent.status_code == 303 and sent.headers["location"] == f"/returns/{due}"
     page = text_of(cllr.follow(sent).text)
     assert f"The return {due} has been submitted with Q1 report.pdf." in page
     assert "Spend to date £125,000.50" in page
-    row = [h for h in lifecycle.case_history(site.engine, due.split("/")[0]) if h["trigger"] == "submit"][-1]
+    row = [
+        h
+        for h in lifecycle.case_history(site.engine, due.split("/")[0])
+        if h["trigger"] == "submit"
+    ][-1]
     assert row["payload"]["attachment"]["sha256"] == hashlib.sha256(PDF).hexdigest()
     assert row["payload"]["figures"]["spend_to_date"] == "125000.50"
     download = cllr.get(f"/returns/{due}/evidence")
@@ -44,24 +56,36 @@ def test_a_council_officer_submits_figures_and_a_file_kept_by_its_hash(site, due
     assert 'filename="Q1 report.pdf"' in download.headers["content-disposition"]
 
 
-@pytest.mark.parametrize("name, data, words", [
-    ("payload.exe", b"MZ\x90\x00", "payload.exe is not a type we accept"),
-    ("notes.txt", b"hello", "notes.txt is not a type we accept"),
-    ("report.pdf", b"MZ\x90\x00 not a pdf", "report.pdf is named as a PDF but its contents are not one"),
-    ("big.csv", b"a,b\n" * (attachments.MAX_BYTES // 4 + 1), "the limit is 10 MB"),
-])
-def test_a_file_of_a_refused_type_or_over_the_limit_is_refused_and_nothing_is_stored(site, due, name, data, words):
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("payload.exe", b"MZ\x90\x00", "payload.exe is not a type we accept"),
+        ("notes.txt", b"hello", "notes.txt is not a type we accept"),
+        (
+            "report.pdf",
+            b"MZ\x90\x00 not a pdf",
+            "report.pdf is named as a PDF but its contents are not one",
+        ),
+        ("big.csv", b"a,b\n" * (attachments.MAX_BYTES // 4 + 1), "the limit is 10 MB"),
+    ],
+)
+def test_a_file_of_a_refused_type_or_over_the_limit_is_refused_and_nothing_is_stored(
+    site, due, name, data, words
+):
     cllr = site.as_("cllr")
     cllr.get(f"/returns/{due}")
     before = site.world.snapshot()
 
-    refused = cllr.post(f"/returns/{due}/submit", {"progress": "Kept after the refusal.", "spend_to_date": "10"},
-                        files={"evidence": (name, data, "application/octet-stream")})
+    refused = cllr.post(
+        f"/returns/{due}/submit",
+        {"progress": "Kept after the refusal.", "spend_to_date": "10"},
+        files={"evidence": (name, data, "application/octet-stream")},
+    )
 
     assert refused.status_code == 400
     assert words in text_of(refused.text)
     assert '<a href="#evidence">' in refused.text
-    assert "Kept after the refusal." in refused.text          # what was typed is not lost
+    assert "Kept after the refusal." in refused.text  # what was typed is not lost
     assert site.world.snapshot() == before
     assert stored_files(site) == []
     assert monitoring.get_checkpoint(site.engine, due)["state"] == "open"
@@ -73,8 +97,9 @@ def test_a_body_far_over_the_limit_is_refused_before_it_is_read(site, due):
     before = site.world.snapshot()
     huge = b"0" * (site.app.state.settings.max_body_bytes + 1)
 
-    refused = cllr.post(f"/returns/{due}/submit", {},
-                        files={"evidence": ("huge.csv", huge, "text/csv")})
+    refused = cllr.post(
+        f"/returns/{due}/submit", {}, files={"evidence": ("huge.csv", huge, "text/csv")}
+    )
 
     assert refused.status_code == 413
     assert "Nothing was saved" in text_of(refused.text)
@@ -99,10 +124,14 @@ def test_a_queried_return_shows_the_reason_and_can_be_resubmitted(site, due):
     cllr.post(f"/returns/{due}/submit", {"spend_to_date": "1000", "progress": "Started."})
     carol.get(f"/returns/{due}")
 
-    queried = carol.post(f"/returns/{due}/decide", {"trigger": "query",
-                                                     "reason": "Spend looks low: include Q1 staff costs."})
+    queried = carol.post(
+        f"/returns/{due}/decide",
+        {"trigger": "query", "reason": "Spend looks low: include Q1 staff costs."},
+    )
     seen = text_of(cllr.get(f"/returns/{due}").text)
-    again = cllr.post(f"/returns/{due}/submit", {"spend_to_date": "41000", "progress": "Q1 staff costs in."})
+    again = cllr.post(
+        f"/returns/{due}/submit", {"spend_to_date": "41000", "progress": "Q1 staff costs in."}
+    )
 
     assert queried.status_code == 303
     assert "The caseworker has queried this return" in seen
@@ -148,12 +177,13 @@ def test_a_return_that_does_not_exist_is_not_found(site, due):
 
 def test_a_council_is_shown_the_cases_waiting_for_it_beside_its_returns(site):
     from tests.web.site import recommended_bid
+
     ref = recommended_bid(site.world)
     site.world.advance(ref, "offer", by="april")
 
     own = text_of(site.as_("cllr").get("/returns").text)
     partner = text_of(site.as_("pat").get("/returns").text)
 
-    waiting = own[own.index("Waiting for you"):own.index("Monitoring returns")]
+    waiting = own[own.index("Waiting for you") : own.index("Monitoring returns")]
     assert ref in waiting and "Accept or decline the award" in waiting
     assert "Waiting for you" not in partner

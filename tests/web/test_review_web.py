@@ -1,6 +1,7 @@
 """The annual review on the case page (DESIGN.md section 9): staff see every review of an
 award; the caseworker records the one that is due with its decision and reason; a refusal is
 said at its field and writes nothing; the council does not see the review."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,8 +19,9 @@ def due(site, moment, monkeypatch) -> str:
     monkeypatch.setattr(controls, "sro_of", lambda conn, programme: "april")
     ref = bid_in_monitoring(site.world)
     for cp in monitoring.list_checkpoints(site.engine, case=ref):
-        monitoring.decide_return(site.engine, cp["ref"], "waive", "carol",
-                                 reason="Not needed for this test.")
+        monitoring.decide_return(
+            site.engine, cp["ref"], "waive", "carol", reason="Not needed for this test."
+        )
     moment.set(moment.at + timedelta(days=370))
     sweep(site.engine)
     assert reviews.list_reviews(site.engine, case=ref)[0]["status"] == "due"
@@ -36,9 +38,14 @@ def test_the_caseworker_records_the_due_review_on_the_case_page(site, due):
     assert "Annual review" in page and "Record annual review R1" in page
     assert "Due" in page and "What does the review decide?" in page
 
-    done = carol.post(f"/cases/{due}/review", {
-        "review-decision": "continue", "review-reason": "Returns in, spend as planned.",
-        "version": version_of(site, due)})
+    done = carol.post(
+        f"/cases/{due}/review",
+        {
+            "review-decision": "continue",
+            "review-reason": "Returns in, spend as planned.",
+            "version": version_of(site, due),
+        },
+    )
 
     assert done.status_code == 303 and done.headers["location"].endswith("#review")
     after = text_of(carol.follow(done).text)
@@ -50,9 +57,15 @@ def test_the_caseworker_records_the_due_review_on_the_case_page(site, due):
 
 def test_amend_with_a_new_amount_proposes_a_variation(site, due):
     carol = site.as_("carol")
-    done = carol.post(f"/cases/{due}/review", {
-        "review-decision": "amend", "review-reason": "Costs fell: the award can come down.",
-        "review-amount": "200000", "version": version_of(site, due)})
+    done = carol.post(
+        f"/cases/{due}/review",
+        {
+            "review-decision": "amend",
+            "review-reason": "Costs fell: the award can come down.",
+            "review-amount": "200000",
+            "version": version_of(site, due),
+        },
+    )
 
     assert done.status_code == 303
     assert f"{due}/V1 is proposed" in text_of(carol.follow(done).text)
@@ -60,20 +73,32 @@ def test_amend_with_a_new_amount_proposes_a_variation(site, due):
     assert [v["amount"] for v in proposed] == ["200000.00"]
 
 
-@pytest.mark.parametrize("data, status, words", [
-    ({"review-decision": "continue", "review-reason": ""}, 400,
-     "a review's decision needs its reason"),
-    ({"review-decision": "maybe", "review-reason": "Why not."}, 400,
-     "it is not one of continue, amend, stop"),
-    ({"review-decision": "continue", "review-reason": "Fine.", "review-amount": "100"}, 400,
-     "a new amount or end date goes with the decision amend only"),
-])
-def test_a_bad_review_is_refused_at_its_field_and_writes_nothing(site, due, data, status,
-                                                                 words):
+@pytest.mark.parametrize(
+    "data, status, words",
+    [
+        (
+            {"review-decision": "continue", "review-reason": ""},
+            400,
+            "a review's decision needs its reason",
+        ),
+        (
+            {"review-decision": "maybe", "review-reason": "Why not."},
+            400,
+            "it is not one of continue, amend, stop",
+        ),
+        (
+            {"review-decision": "continue", "review-reason": "Fine.", "review-amount": "100"},
+            400,
+            "a new amount or end date goes with the decision amend only",
+        ),
+    ],
+)
+def test_a_bad_review_is_refused_at_its_field_and_writes_nothing(site, due, data, status, words):
     before = site.world.snapshot()
 
-    refused = site.as_("carol").post(f"/cases/{due}/review",
-                                     {**data, "version": version_of(site, due)})
+    refused = site.as_("carol").post(
+        f"/cases/{due}/review", {**data, "version": version_of(site, due)}
+    )
 
     assert refused.status_code == status, refused.text
     assert words in text_of(refused.text)
@@ -83,8 +108,10 @@ def test_a_bad_review_is_refused_at_its_field_and_writes_nothing(site, due, data
 def test_a_stale_page_is_refused(site, due):
     stale = str(int(version_of(site, due)) - 1)
 
-    refused = site.as_("carol").post(f"/cases/{due}/review", {
-        "review-decision": "continue", "review-reason": "Fine.", "version": stale})
+    refused = site.as_("carol").post(
+        f"/cases/{due}/review",
+        {"review-decision": "continue", "review-reason": "Fine.", "version": stale},
+    )
 
     assert refused.status_code == 409
 
@@ -93,9 +120,14 @@ def test_the_council_does_not_see_the_review_and_cannot_record_it(site, due):
     council = site.as_("cllr")
     assert "Annual review" not in text_of(council.get(f"/cases/{due}").text)
 
-    refused = council.post(f"/cases/{due}/review", {
-        "review-decision": "continue", "review-reason": "All fine.",
-        "version": version_of(site, due)})
+    refused = council.post(
+        f"/cases/{due}/review",
+        {
+            "review-decision": "continue",
+            "review-reason": "All fine.",
+            "version": version_of(site, due),
+        },
+    )
 
     assert refused.status_code == 403
     assert reviews.list_reviews(site.engine, case=due)[0]["decision"] is None

@@ -1,4 +1,5 @@
 """Forms need this session's token; councils see only their own cases; text is shown as text."""
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,13 @@ def post_routes(app, forms_only: bool = True) -> list[str]:
 
 
 def fill(path: str, ref: str, label: str) -> str:
-    return (path.replace("{ref}", ref).replace("{case}", ref).replace("{label}", label)
-            .replace("{n:int}", "1").replace("{action}", "approve"))
+    return (
+        path.replace("{ref}", ref)
+        .replace("{case}", ref)
+        .replace("{label}", label)
+        .replace("{n:int}", "1")
+        .replace("{action}", "approve")
+    )
 
 
 def everything(site) -> tuple:
@@ -40,17 +46,33 @@ def monitored(site, moment):
 
 def test_every_form_the_app_takes_is_checked_for_its_token(site):
     assert post_routes(site.app) == [
-        "/admin/organisations/{code}", "/admin/people/{name}/roles",
-        "/admin/people/{name}/standing", "/admin/programmes/{code}/sro",
-        "/apply", "/apply/new/{programme}", "/apply/{ref}/change", "/apply/{ref}/evidence",
-        "/apply/{ref}/evidence/remove", "/apply/{ref}/send", "/apply/{ref}/{field}",
-        "/cases/{ref}/advance", "/cases/{ref}/agree-score", "/cases/{ref}/assign",
+        "/admin/organisations/{code}",
+        "/admin/people/{name}/roles",
+        "/admin/people/{name}/standing",
+        "/admin/programmes/{code}/sro",
+        "/apply",
+        "/apply/new/{programme}",
+        "/apply/{ref}/change",
+        "/apply/{ref}/evidence",
+        "/apply/{ref}/evidence/remove",
+        "/apply/{ref}/send",
+        "/apply/{ref}/{field}",
+        "/cases/{ref}/advance",
+        "/cases/{ref}/agree-score",
+        "/cases/{ref}/assign",
         "/cases/{ref}/contribution",
-        "/cases/{ref}/declare", "/cases/{ref}/diligence", "/cases/{ref}/payments/{n:int}/{action}",
-        "/cases/{ref}/review", "/cases/{ref}/score", "/cases/{ref}/variations", "/cases/{ref}/variations/{n:int}/decide",
+        "/cases/{ref}/declare",
+        "/cases/{ref}/diligence",
+        "/cases/{ref}/payments/{n:int}/{action}",
+        "/cases/{ref}/review",
+        "/cases/{ref}/score",
+        "/cases/{ref}/variations",
+        "/cases/{ref}/variations/{n:int}/decide",
         "/outbox/retry",
-        "/returns/{case}/{label}/decide", "/returns/{case}/{label}/submit",
-        "/sign-in", "/sign-out",
+        "/returns/{case}/{label}/decide",
+        "/returns/{case}/{label}/submit",
+        "/sign-in",
+        "/sign-out",
     ]
     assert set(post_routes(site.app, forms_only=False)) - set(post_routes(site.app)) == NOT_FORMS
 
@@ -61,17 +83,28 @@ def test_a_form_without_this_sessions_token_is_refused_and_changes_nothing(site,
     for path in post_routes(site.app):
         before = everything(site)
 
-        refused = carol.post(fill(path, monitored, "Q1"),
-                             {"trigger": "suspend", "reason": "r", "name": "carol",
-                              "password": "correct horse battery staple", "all": "dead",
-                              "contribution": "1", "conflict": "no", "innovation": "3",
-                              "costs": "3", "savings": "3", "spend_to_date": "1"},
-                             token=token)
+        refused = carol.post(
+            fill(path, monitored, "Q1"),
+            {
+                "trigger": "suspend",
+                "reason": "r",
+                "name": "carol",
+                "password": "correct horse battery staple",
+                "all": "dead",
+                "contribution": "1",
+                "conflict": "no",
+                "innovation": "3",
+                "costs": "3",
+                "savings": "3",
+                "spend_to_date": "1",
+            },
+            token=token,
+        )
 
         assert refused.status_code == 403, path
         assert "This form has expired" in text_of(refused.text), path
         assert everything(site) == before, path
-    assert carol.get("/inbox").status_code == 200      # still signed in: nothing was done
+    assert carol.get("/inbox").status_code == 200  # still signed in: nothing was done
 
 
 def test_a_token_from_another_session_is_refused(site, monitored):
@@ -79,18 +112,23 @@ def test_a_token_from_another_session_is_refused(site, monitored):
     other.get("/inbox")
     before = site.world.snapshot()
 
-    refused = carol.post(f"/cases/{monitored}/advance", {"trigger": "suspend"},
-                         token=other.token())
+    refused = carol.post(f"/cases/{monitored}/advance", {"trigger": "suspend"}, token=other.token())
 
     assert refused.status_code == 403
     assert site.world.snapshot() == before
 
 
-def test_a_council_person_asking_for_another_councils_case_gets_not_found_and_no_data(site, monitored):
+def test_a_council_person_asking_for_another_councils_case_gets_not_found_and_no_data(
+    site, monitored
+):
     otto = site.as_("otto")
 
-    pages = [otto.get(f"/cases/{monitored}"), otto.get(f"/returns/{monitored}/Q1"),
-             otto.get(f"/returns/{monitored}/Q1/evidence"), otto.get(f"/cases/{monitored}/assessment")]
+    pages = [
+        otto.get(f"/cases/{monitored}"),
+        otto.get(f"/returns/{monitored}/Q1"),
+        otto.get(f"/returns/{monitored}/Q1/evidence"),
+        otto.get(f"/cases/{monitored}/assessment"),
+    ]
     missing = otto.get("/cases/TCA-2013-9999")
 
     assert [p.status_code for p in pages[:3]] == [404, 404, 404]
@@ -98,8 +136,9 @@ def test_a_council_person_asking_for_another_councils_case_gets_not_found_and_no
     for p in pages:
         words = text_of(p.text)
         assert "Joint procurement" not in words and "E07000026" not in words
-    assert text_of(pages[0].text).replace(monitored, "X") == \
-        text_of(missing.text).replace("TCA-2013-9999", "X")
+    assert text_of(pages[0].text).replace(monitored, "X") == text_of(missing.text).replace(
+        "TCA-2013-9999", "X"
+    )
 
 
 def test_a_council_persons_lists_hold_only_their_own_organisations_cases(site, monitored):
@@ -118,9 +157,11 @@ def test_a_council_person_cannot_act_on_another_councils_case_by_posting_directl
     otto = site.as_("otto")
     before = site.world.snapshot()
 
-    answers = [otto.post(f"/cases/{monitored}/advance", {"trigger": "withdraw"}),
-               otto.post(f"/returns/{monitored}/Q1/submit", {"progress": "sneaky"}),
-               otto.post(f"/returns/{monitored}/Q1/decide", {"trigger": "accept"})]
+    answers = [
+        otto.post(f"/cases/{monitored}/advance", {"trigger": "withdraw"}),
+        otto.post(f"/returns/{monitored}/Q1/submit", {"progress": "sneaky"}),
+        otto.post(f"/returns/{monitored}/Q1/decide", {"trigger": "accept"}),
+    ]
 
     assert [a.status_code for a in answers] == [404, 404, 404]
     assert all("Joint procurement" not in a.text for a in answers)
@@ -159,13 +200,17 @@ def test_html_in_peoples_text_is_shown_as_text(site, moment):
     ref = bid_in_monitoring(site.world, title=title)
     open_return(site.world, moment, ref)
     cllr, carol = site.as_("cllr"), site.as_("carol")
-    cllr.post(f"/returns/{ref}/Q1/submit", {"progress": "<img src=x onerror=alert(1)>", "spend_to_date": "0"})
+    cllr.post(
+        f"/returns/{ref}/Q1/submit",
+        {"progress": "<img src=x onerror=alert(1)>", "spend_to_date": "0"},
+    )
     carol.get(f"/returns/{ref}/Q1")
     carol.post(f"/returns/{ref}/Q1/decide", {"trigger": "query", "reason": "<i>why</i>"})
 
-    pages = [carol.get(p).text for p in (f"/cases/{ref}", "/inbox", f"/returns/{ref}/Q1",
-                                         f"/audit/{ref}", "/cases")] + \
-            [cllr.get(f"/returns/{ref}/Q1").text]
+    pages = [
+        carol.get(p).text
+        for p in (f"/cases/{ref}", "/inbox", f"/returns/{ref}/Q1", f"/audit/{ref}", "/cases")
+    ] + [cllr.get(f"/returns/{ref}/Q1").text]
 
     for html in pages:
         assert "<script>alert" not in html and "<img src=x" not in html and "<i>why" not in html

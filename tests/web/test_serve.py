@@ -1,4 +1,5 @@
 """`casework serve` in a real process serves the web app, the API and /healthz beside the scheduler."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,13 @@ CASEWORK = str(Path(sys.executable).with_name("casework"))
 def serving(db_url: str, tmp_path: Path, *extra: str):
     port = free_port()
     env = {**os.environ, "CASEWORK_MAIL": f"file:{tmp_path / 'mail'}"}
-    proc = subprocess.Popen([CASEWORK, "--db", db_url, "serve", "--port", str(port), *extra],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [CASEWORK, "--db", db_url, "serve", "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

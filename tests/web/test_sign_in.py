@@ -1,4 +1,5 @@
 """Signing in and out: where people land, lockout, sessions and their cookie."""
+
 from __future__ import annotations
 
 import time
@@ -14,10 +15,17 @@ from workflow.web.lockout import Policy, attempts, standing_of
 REFUSED_WORDS = "The name or password is not right"
 
 
-@pytest.mark.parametrize("name, landing", [
-    ("carol", "/inbox"), ("ash", "/inbox"), ("april", "/inbox"),
-    ("cllr", "/returns"), ("audrey", "/cases"), ("adam", "/admin"),
-])
+@pytest.mark.parametrize(
+    "name, landing",
+    [
+        ("carol", "/inbox"),
+        ("ash", "/inbox"),
+        ("april", "/inbox"),
+        ("cllr", "/returns"),
+        ("audrey", "/cases"),
+        ("adam", "/admin"),
+    ],
+)
 def test_each_role_lands_on_its_own_start_page(site, name, landing):
     visitor = site.visitor()
 
@@ -56,8 +64,11 @@ def test_a_wrong_password_an_unknown_name_and_a_locked_name_get_the_same_page(si
     pages = [text_of(r.text) for r in (wrong, unknown, locked)]
     assert {r.status_code for r in (wrong, unknown, locked)} == {401}
     assert all(REFUSED_WORDS in p for p in pages)
-    assert pages[0].replace("carol", "") == pages[1].replace("nobody-at-all", "") \
+    assert (
+        pages[0].replace("carol", "")
+        == pages[1].replace("nobody-at-all", "")
         == pages[2].replace("asha", "")
+    )
 
 
 def test_five_failures_in_fifteen_minutes_lock_a_name_for_fifteen_minutes(site, moment):
@@ -90,9 +101,15 @@ def test_every_attempt_is_recorded_with_its_outcome(site, moment):
     site.visitor().sign_in("ash")
 
     with site.engine.connect() as conn:
-        rows = [(r.name, r.outcome) for r in conn.execute(
-            select(attempts.c.name, attempts.c.outcome).order_by(attempts.c.id))]
-    assert rows == [("carol", "wrong"), ("carol", "ok")] + [("ash", "wrong")] * 5 + [("ash", "locked")]
+        rows = [
+            (r.name, r.outcome)
+            for r in conn.execute(
+                select(attempts.c.name, attempts.c.outcome).order_by(attempts.c.id)
+            )
+        ]
+    assert rows == [("carol", "wrong"), ("carol", "ok")] + [("ash", "wrong")] * 5 + [
+        ("ash", "locked")
+    ]
 
 
 def test_repeated_failures_are_answered_more_and_more_slowly(people):
@@ -103,7 +120,7 @@ def test_repeated_failures_are_answered_more_and_more_slowly(people):
         site.visitor().sign_in("carol", "guess")
         took.append(time.perf_counter() - started)
 
-    assert took[0] < 0.5 and took[1] < 0.5          # the first two at full speed
+    assert took[0] < 0.5 and took[1] < 0.5  # the first two at full speed
     assert took[2] >= 0.5 and took[3] >= 1.0
 
 
@@ -138,13 +155,19 @@ def test_the_session_cookie_is_secure_over_tls(site):
     assert "; Secure" in signed_in.headers["set-cookie"]
 
 
-def test_the_session_cookie_is_secure_behind_a_tls_proxy_when_the_base_url_is_https(people, monkeypatch):
+def test_the_session_cookie_is_secure_behind_a_tls_proxy_when_the_base_url_is_https(
+    people, monkeypatch
+):
     monkeypatch.setenv("CASEWORK_BASE_URL", "https://casework.example")
     from workflow.web import create_app
     from workflow.web.settings import WebSettings
     from tests.web.site import Visitor
-    app = create_app(people.engine, scheduler_every=None,
-                     settings=WebSettings.from_env(lockout=Policy(slow_step=0)))
+
+    app = create_app(
+        people.engine,
+        scheduler_every=None,
+        settings=WebSettings.from_env(lockout=Policy(slow_step=0)),
+    )
 
     # The app sees plain HTTP; the browser saw HTTPS at the proxy.
     first_form = Visitor(app).get("/sign-in")

@@ -1,4 +1,5 @@
 """Sign-in holds its limits under concurrency, and nobody signs in under the sweep's name."""
+
 from __future__ import annotations
 
 import re
@@ -24,15 +25,19 @@ def _sign_in(base: str, name: str, password: str) -> int:
     with httpx.Client(base_url=base, follow_redirects=False, timeout=60) as browser:
         form = browser.get("/sign-in")
         token = _TOKEN.search(form.text).group(1)
-        return browser.post("/sign-in", data={"name": name, "password": password,
-                                              "csrf_token": token}).status_code
+        return browser.post(
+            "/sign-in", data={"name": name, "password": password, "csrf_token": token}
+        ).status_code
 
 
 def _checked(engine, name: str) -> int:
     """Attempts whose password was checked (not refused as locked)."""
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(attempts).where(
-            attempts.c.name == name, attempts.c.outcome.in_(("ok", "wrong", "pending")))).scalar()
+        return conn.execute(
+            select(func.count())
+            .select_from(attempts)
+            .where(attempts.c.name == name, attempts.c.outcome.in_(("ok", "wrong", "pending")))
+        ).scalar()
 
 
 def test_fifty_sign_ins_at_once_for_one_name_check_at_most_five_passwords(people, moment):
@@ -56,9 +61,13 @@ def test_system_in_any_capitalisation_is_refused_as_a_persons_name(people):
 
 
 def test_init_does_not_finish_while_a_person_holds_the_sweeps_name(people):
-    with people.engine.begin() as conn:          # made before names were checked
-        conn.execute(text("INSERT INTO people (name, roles, org) "
-                          "VALUES ('System', '[\"council\"]', 'E07000026')"))
+    with people.engine.begin() as conn:  # made before names were checked
+        conn.execute(
+            text(
+                "INSERT INTO people (name, roles, org) "
+                "VALUES ('System', '[\"council\"]', 'E07000026')"
+            )
+        )
 
     with pytest.raises(SetupError, match="init did not finish: 'System' is the sweep's name"):
         init(people.engine)
@@ -66,8 +75,12 @@ def test_init_does_not_finish_while_a_person_holds_the_sweeps_name(people):
 
 def test_a_person_holding_the_sweeps_name_cannot_sign_in(site, people):
     with people.engine.begin() as conn:
-        conn.execute(text("INSERT INTO people (name, roles, org) "
-                          "VALUES ('system', '[\"council\"]', 'E07000026')"))
+        conn.execute(
+            text(
+                "INSERT INTO people (name, roles, org) "
+                "VALUES ('system', '[\"council\"]', 'E07000026')"
+            )
+        )
     passwords.set_password(people.engine, "system", PASSWORD)
 
     assert site.visitor().sign_in("system").status_code == 401

@@ -3,6 +3,7 @@ statements every service links to, the mail that was sent, and a ranking that ad
 
 Each test here failed before issue 22's change to the pages.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,7 @@ from workflow.runtime import mail
 
 
 def test_times_read_as_people_write_them_in_england(people, moment):
-    moment.set(datetime(2013, 6, 4, 1, 56, tzinfo=timezone.utc))     # 2:56am in summer time
+    moment.set(datetime(2013, 6, 4, 1, 56, tzinfo=timezone.utc))  # 2:56am in summer time
     ref = people.bid()
 
     page = text_of(Site(people).as_("carol").get(f"/cases/{ref}").text)
@@ -36,8 +37,10 @@ def test_a_case_page_shows_labels_not_codes(people):
 
 
 def test_line_breaks_typed_in_an_application_read_as_paragraphs(people):
-    ref = people.bid(innovation="One buying team\nfor three districts.\n\nA joint board keeps\n"
-                                "each council's say.")
+    ref = people.bid(
+        innovation="One buying team\nfor three districts.\n\nA joint board keeps\n"
+        "each council's say."
+    )
 
     html = Site(people).as_("carol").get(f"/cases/{ref}").text
 
@@ -105,6 +108,7 @@ def test_the_network_programme_counts_agreed_contributions_as_its_income(people)
 def test_the_ranking_offers_only_what_would_fit_and_says_why_not_beside_the_rest(people):
     from tests.web.site import SMALL_ROUND
     from workflow.services import programme_files as store
+
     with people.engine.begin() as conn:
         store.load(conn, SMALL_ROUND, "test.toml")
     first = recommended_bid(people, programme="tca-tiny")
@@ -121,6 +125,7 @@ def test_an_escalated_return_reads_escalated_to_its_level(people, moment):
     from datetime import timedelta
     from workflow.runtime.sweep import sweep
     from tests.web.site import open_return
+
     ref = bid_in_monitoring(people)
     due = open_return(people, moment, ref)
     moment.set(moment.at + timedelta(days=13 + 8))

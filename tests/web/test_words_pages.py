@@ -1,4 +1,5 @@
 """Suspended cases hold the ladder, and an empty return is refused: as the web shows them."""
+
 from datetime import datetime, timedelta, timezone
 
 from tests.web.site import bid_in_monitoring, open_return, text_of
@@ -36,7 +37,7 @@ def test_an_empty_return_is_refused_on_the_web_and_changes_nothing(site, moment)
 
 
 def test_the_kind_of_shared_arrangement_is_shown_by_its_label(site):
-    """"linked_it" reads "Linked IT", as the application form asks it, not "Linked it"."""
+    """ "linked_it" reads "Linked IT", as the application form asks it, not "Linked it"."""
     ref = site.world.bid(arrangement="linked_it")
 
     page = text_of(site.as_("carol").get(f"/cases/{ref}").text)

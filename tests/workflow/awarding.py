@@ -3,6 +3,7 @@
 Shared by the assessment, award, ranking and concurrency tests: each step is
 the service a caseworker, assessor or approver would call.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -16,8 +17,14 @@ ASSESSORS = ("ash", "asha")
 PARTNERS = {"E07000026": ["E07000028", "E07000029"]}
 
 
-def small_programme(code: str, *, fund: str = "1000000", max_count: int = 30,
-                    weights: tuple[int, int, int] = (1, 1, 1), tolerance: int = 2) -> str:
+def small_programme(
+    code: str,
+    *,
+    fund: str = "1000000",
+    max_count: int = 30,
+    weights: tuple[int, int, int] = (1, 1, 1),
+    tolerance: int = 2,
+) -> str:
     """TOML for a round with one shared_arrangement category (£50,000 to £500,000)."""
     innovation, costs, savings = weights
     return f"""
@@ -43,27 +50,36 @@ def load_programme(world, text: str) -> str:
     return spec.code
 
 
-def document(world, category: str = "shared_arrangement", amount: str = "250000",
-             **overrides) -> dict:
+def document(
+    world, category: str = "shared_arrangement", amount: str = "250000", **overrides
+) -> dict:
     """A well-formed application in `category` that meets its rules unless overridden."""
     if category == "single_operation":
         base = dict(category=category, arrangement=None, amount=amount)
     elif category == "esg_top_up":
-        base = dict(category=category, arrangement=None, innovation=None, partners=[],
-                    further_and_faster="Two years sooner than planned.", amount=amount)
+        base = dict(
+            category=category,
+            arrangement=None,
+            innovation=None,
+            partners=[],
+            further_and_faster="Two years sooner than planned.",
+            amount=amount,
+        )
     else:
         base = dict(category=category, amount=amount)
     return world.bid_document(**{**base, **overrides})
 
 
-def open_bid(world, category: str = "shared_arrangement", amount: str = "250000",
-             **overrides) -> str:
+def open_bid(
+    world, category: str = "shared_arrangement", amount: str = "250000", **overrides
+) -> str:
     doc = document(world, category, amount, **overrides)
     return lifecycle.open_case(world.engine, "bid", doc, "carol")["ref"]
 
 
-def under_assessment(world, category: str = "shared_arrangement", amount: str = "250000",
-                     **overrides) -> str:
+def under_assessment(
+    world, category: str = "shared_arrangement", amount: str = "250000", **overrides
+) -> str:
     ref = open_bid(world, category, amount, **overrides)
     world.advance(ref, "submit", "check", "start_assessment")
     return ref
@@ -72,13 +88,19 @@ def under_assessment(world, category: str = "shared_arrangement", amount: str = 
 def scored(world, ref: str, marks=((4, 4, 4), (4, 4, 4)), assessors=ASSESSORS) -> str:
     for who, (innovation, costs, savings) in zip(assessors, marks):
         assessment.declare(world.engine, ref, who, conflict=False)
-        assessment.score(world.engine, ref, who, innovation=innovation, costs=costs,
-                         savings=savings)
+        assessment.score(
+            world.engine, ref, who, innovation=innovation, costs=costs, savings=savings
+        )
     return ref
 
 
-def recommended(world, category: str = "shared_arrangement", amount: str = "250000",
-                marks=((4, 4, 4), (4, 4, 4)), **overrides) -> str:
+def recommended(
+    world,
+    category: str = "shared_arrangement",
+    amount: str = "250000",
+    marks=((4, 4, 4), (4, 4, 4)),
+    **overrides,
+) -> str:
     """A bid scored by two assessors, moderated and recommended: ready for an offer."""
     ref = scored(world, under_assessment(world, category, amount, **overrides), marks)
     world.advance(ref, "moderate", "recommend")
@@ -94,14 +116,19 @@ def offer(world, ref: str, by: str = "april") -> dict:
 def ledger_pence(engine, programme: str) -> int:
     """Reserved minus released, added up row by row."""
     with engine.connect() as conn:
-        rows = conn.execute(select(ledger.c.entry, ledger.c.amount_pence)
-                            .where(ledger.c.programme == programme)).all()
+        rows = conn.execute(
+            select(ledger.c.entry, ledger.c.amount_pence).where(ledger.c.programme == programme)
+        ).all()
     return sum(a if e == "reserve" else -a for e, a in rows)
 
 
 def offers_pence(engine, programme: str) -> int:
     """The amounts of every bid that holds an offer now."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.coalesce(func.sum(cases_t.c.amount_pence), 0))
-                                .where(cases_t.c.programme == programme,
-                                       cases_t.c.state.in_(LIVE_OFFER_STATES))).scalar())
+        return int(
+            conn.execute(
+                select(func.coalesce(func.sum(cases_t.c.amount_pence), 0)).where(
+                    cases_t.c.programme == programme, cases_t.c.state.in_(LIVE_OFFER_STATES)
+                )
+            ).scalar()
+        )

@@ -9,6 +9,7 @@ a person saving a return would wait. When STOP_FILE appears it finishes the
 sweep in hand and writes a JSON report: steps done, messages sent, errors,
 the longest write, and when each write that took over 0.1 s began and how long it took.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,16 +35,24 @@ START = datetime(2013, 12, 15, 9, 30, tzinfo=timezone.utc)
 def main(url: str, stop_file: str, report_file: str) -> None:
     engine = make_engine(url)
     stop = threading.Event()
-    report = {"steps": 0, "sweeps": 0, "sent": 0, "errors": [], "longest_write_seconds": 0.0,
-              "writes": 0, "slow_writes": []}
+    report = {
+        "steps": 0,
+        "sweeps": 0,
+        "sent": 0,
+        "errors": [],
+        "longest_write_seconds": 0.0,
+        "writes": 0,
+        "slow_writes": [],
+    }
 
     def deliver() -> None:
         transport = FileTransport(tempfile.mkdtemp(prefix="busy-mail-"))
         while not stop.is_set():
             try:
-                report["sent"] += mail.deliver(engine, transport=transport,
-                                               sender="casework@localhost", owner="busy").sent
-            except Exception as err:          # reported, and the test fails on it
+                report["sent"] += mail.deliver(
+                    engine, transport=transport, sender="casework@localhost", owner="busy"
+                ).sent
+            except Exception as err:  # reported, and the test fails on it
                 report["errors"].append(f"deliver: {err}")
             time.sleep(0.02)
 
@@ -51,8 +60,11 @@ def main(url: str, stop_file: str, report_file: str) -> None:
         while not stop.is_set():
             started = time.perf_counter()
             with engine.begin() as conn:
-                conn.execute(update(meta).where(meta.c.key == "sweep_interval")
-                             .values(value={"minutes": 5, "probe": time.time()}))
+                conn.execute(
+                    update(meta)
+                    .where(meta.c.key == "sweep_interval")
+                    .values(value={"minutes": 5, "probe": time.time()})
+                )
             took = time.perf_counter() - started
             report["longest_write_seconds"] = max(report["longest_write_seconds"], took)
             report["writes"] += 1

@@ -1,4 +1,5 @@
 """Awards with payments, built through the real services, for the payment tests."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -23,7 +24,7 @@ def award(world: World, **document) -> str:
     for name in ("fiona", "felix"):
         try:
             world.person(name, "finance")
-        except Exception:       # already there (a second award in the same world)
+        except Exception:  # already there (a second award in the same world)
             pass
     return ref
 
@@ -33,9 +34,11 @@ def open_returns(world: World, ref: str) -> None:
     with world.engine.begin() as conn:
         case_id = conn.execute(select(cases_t.c.id).where(cases_t.c.ref == ref)).scalar()
         scheduled = monitoring.CHECKPOINT.initial
-        conn.execute(update(checkpoints).where(checkpoints.c.case_id == case_id,
-                                               checkpoints.c.state == scheduled)
-                     .values(state=monitoring.CHECKPOINT.machine.transition_for("open", scheduled).dest))
+        conn.execute(
+            update(checkpoints)
+            .where(checkpoints.c.case_id == case_id, checkpoints.c.state == scheduled)
+            .values(state=monitoring.CHECKPOINT.machine.transition_for("open", scheduled).dest)
+        )
 
 
 def accept_return(world: World, ref: str, label: str, *, at: datetime | None = None) -> None:
@@ -48,12 +51,20 @@ def snapshot(world: World) -> dict:
     """Every row a payment's move could write: a refusal must leave all of them as they were."""
     with world.engine.connect() as conn:
         return {
-            "payments": [tuple(r) for r in conn.execute(
-                select(payments).order_by(payments.c.id))],
+            "payments": [tuple(r) for r in conn.execute(select(payments).order_by(payments.c.id))],
             "recoveries": [tuple(r) for r in conn.execute(select(recoveries))],
-            "cases": [tuple(r) for r in conn.execute(
-                select(cases_t.c.ref, cases_t.c.state, cases_t.c.version, cases_t.c.last_seq,
-                       cases_t.c.last_hash).order_by(cases_t.c.id))],
+            "cases": [
+                tuple(r)
+                for r in conn.execute(
+                    select(
+                        cases_t.c.ref,
+                        cases_t.c.state,
+                        cases_t.c.version,
+                        cases_t.c.last_seq,
+                        cases_t.c.last_hash,
+                    ).order_by(cases_t.c.id)
+                )
+            ],
             "history": conn.execute(select(func.count()).select_from(history)).scalar(),
             "outbox": conn.execute(select(func.count()).select_from(outbox)).scalar(),
             "ledger": conn.execute(select(func.count()).select_from(ledger)).scalar(),

@@ -1,4 +1,5 @@
 """The grant agreement (DESIGN.md section 8): drawn up at offer, kept, accepted by version."""
+
 import hashlib
 from io import BytesIO
 
@@ -20,14 +21,20 @@ def pdf_text(data: bytes) -> tuple[int, str]:
 
 def history_rows(engine, ref):
     with engine.connect() as conn:
-        return {r.trigger: r.payload for r in conn.execute(
-            select(history.c.trigger, history.c.payload).join(cases, cases.c.id == history.c.case_id)
-            .where(cases.c.ref == ref, history.c.checkpoint.is_(None)))}
+        return {
+            r.trigger: r.payload
+            for r in conn.execute(
+                select(history.c.trigger, history.c.payload)
+                .join(cases, cases.c.id == history.c.case_id)
+                .where(cases.c.ref == ref, history.c.checkpoint.is_(None))
+            )
+        }
 
 
 @pytest.fixture
 def offered(any_db):
     from tests.builders import World
+
     world = World(any_db).cast()
     ref = recommended(world, amount="250000")
     offer(world, ref)
@@ -43,13 +50,12 @@ def test_an_offer_draws_up_agreement_version_one_and_its_row_names_the_pdfs_hash
     assert pages >= 1
     assert ref in words and "£250,000" in words
     assert "Department for Communities and Local Government" in words
-    assert "Council E07000026" in words and "Council E07000028" in words   # lead and partner
-    assert "Q4" in words                                                    # the returns
-    assert "spent only on the transformation" in words                      # a condition
+    assert "Council E07000026" in words and "Council E07000028" in words  # lead and partner
+    assert "Q4" in words  # the returns
+    assert "spent only on the transformation" in words  # a condition
     digest = hashlib.sha256(data).hexdigest()
     assert shown["version"] == 1 and shown["sha256"] == digest
-    assert history_rows(world.engine, ref)["offer"]["agreement"] == {"version": 1,
-                                                                     "sha256": digest}
+    assert history_rows(world.engine, ref)["offer"]["agreement"] == {"version": 1, "sha256": digest}
 
 
 def test_accepting_records_the_version_and_hash_accepted(offered):
@@ -60,7 +66,10 @@ def test_accepting_records_the_version_and_hash_accepted(offered):
     listed = agreements.listing(world.engine, ref)
     assert listed["accepted_version"] == {"version": 1, "sha256": listed["versions"][0]["sha256"]}
     assert listed["versions"][0]["accepted_by_council"] is True
-    assert history_rows(world.engine, ref)["accept"]["agreement_accepted"] == listed["accepted_version"]
+    assert (
+        history_rows(world.engine, ref)["accept"]["agreement_accepted"]
+        == listed["accepted_version"]
+    )
 
 
 def test_a_kept_agreement_cannot_be_changed_or_removed(offered):
@@ -76,10 +85,11 @@ def test_a_kept_agreement_cannot_be_changed_or_removed(offered):
 
 def test_an_agreement_that_no_longer_matches_its_hash_is_not_served(db):
     from tests.builders import World
+
     world = World(db).cast()
     ref = recommended(world)
     offer(world, ref)
-    with db.begin() as conn:       # as a database administrator could, triggers off
+    with db.begin() as conn:  # as a database administrator could, triggers off
         conn.execute(text("DROP TRIGGER agreements_no_update"))
         conn.execute(text("UPDATE agreements SET pdf = X'25504446'"))
 
@@ -113,7 +123,7 @@ def test_a_refused_offer_keeps_no_agreement(world):
     ref = recommended(world)
 
     with pytest.raises(PermissionDenied):
-        lifecycle.advance(world.engine, ref, "offer", "carol")     # not an approver
+        lifecycle.advance(world.engine, ref, "offer", "carol")  # not an approver
 
     assert agreements.listing(world.engine, ref)["versions"] == []
 
@@ -126,6 +136,7 @@ def _sqlite_path(engine) -> str:
 def _drawing_spy(monkeypatch, during):
     """Every call of agreement_pdf.draw, in order; `during(n)` runs inside the n-th drawing."""
     import workflow.services.agreement_pdf as agreement_pdf
+
     drawn_texts = []
     real = agreement_pdf.draw
 
@@ -133,6 +144,7 @@ def _drawing_spy(monkeypatch, during):
         drawn_texts.append(text)
         during(len(drawn_texts))
         return real(text)
+
     monkeypatch.setattr(agreement_pdf, "draw", draw)
     return drawn_texts
 
@@ -140,9 +152,10 @@ def _drawing_spy(monkeypatch, during):
 def _write_without_waiting(path: str) -> None:
     """A write from another connection that will not wait a moment for the write lock."""
     import sqlite3
+
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
-        other.execute("BEGIN IMMEDIATE")          # "database is locked" if a writer holds it
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if a writer holds it
         other.execute("UPDATE organisations SET email = email WHERE code = 'E07000026'")
         other.execute("COMMIT")
     finally:
@@ -151,24 +164,25 @@ def _write_without_waiting(path: str) -> None:
 
 def test_the_offers_pdf_is_drawn_while_another_connection_may_write(db, monkeypatch):
     from tests.builders import World
+
     world = World(db).cast()
     ref = recommended(world, amount="250000")
     world.countersign(ref, offering="april")
     drawn = _drawing_spy(monkeypatch, lambda n: _write_without_waiting(_sqlite_path(db)))
 
-    lifecycle.advance(db, ref, "offer", "april")         # as the command line and the demo do
+    lifecycle.advance(db, ref, "offer", "april")  # as the command line and the demo do
 
     shown, data = agreements.document(db, ref)
-    assert len(drawn) == 1                               # drawn once, before the transaction
+    assert len(drawn) == 1  # drawn once, before the transaction
     assert shown["version"] == 1 and shown["sha256"] == hashlib.sha256(data).hexdigest()
-    assert history_rows(db, ref)["offer"]["agreement"] == {"version": 1,
-                                                           "sha256": shown["sha256"]}
+    assert history_rows(db, ref)["offer"]["agreement"] == {"version": 1, "sha256": shown["sha256"]}
 
 
 def test_a_face_draws_ahead_then_moves_in_its_own_unit_of_work(db, monkeypatch):
     """As the web and the API do: draw_ahead, then the move in the face's unit of work."""
     from tests.builders import World
     from workflow.services.unit_of_work import UnitOfWork
+
     world = World(db).cast()
     ref = recommended(world, amount="250000")
     world.countersign(ref, offering="april")
@@ -180,14 +194,15 @@ def test_a_face_draws_ahead_then_moves_in_its_own_unit_of_work(db, monkeypatch):
 
     assert len(drawn) == 1
     assert agreements.document(db, ref)[0]["sha256"] == ahead.sha256
-    assert lifecycle.draw_ahead(db, ref, "accept") is None        # keeps no agreement
-    assert lifecycle.draw_ahead(db, "TCA-2013-9999", "offer") is None   # the move says why
+    assert lifecycle.draw_ahead(db, ref, "accept") is None  # keeps no agreement
+    assert lifecycle.draw_ahead(db, "TCA-2013-9999", "offer") is None  # the move says why
 
 
 def test_a_change_between_drawing_and_the_transaction_is_drawn_again_inside_it(db, monkeypatch):
     """The lead council renamed while the offer's PDF is drawn: the drawing is not kept,
     the agreement kept says the new name, and its hash is the one the history records."""
     from tests.builders import World
+
     world = World(db).cast()
     ref = recommended(world, amount="250000")
     world.countersign(ref, offering="april")
@@ -195,8 +210,12 @@ def test_a_change_between_drawing_and_the_transaction_is_drawn_again_inside_it(d
     def rename(n):
         if n == 1:
             with db.begin() as conn:
-                conn.execute(text("UPDATE organisations SET name = 'Renamed Council' "
-                                  "WHERE code = 'E07000026'"))
+                conn.execute(
+                    text(
+                        "UPDATE organisations SET name = 'Renamed Council' WHERE code = 'E07000026'"
+                    )
+                )
+
     drawn = _drawing_spy(monkeypatch, rename)
 
     lifecycle.advance(db, ref, "offer", "april")
@@ -206,14 +225,14 @@ def test_a_change_between_drawing_and_the_transaction_is_drawn_again_inside_it(d
     assert drawn[1].parties[1].name == "Renamed Council"
     assert "Renamed Council" in pdf_text(data)[1]
     assert shown["sha256"] == hashlib.sha256(data).hexdigest()
-    assert history_rows(db, ref)["offer"]["agreement"] == {"version": 1,
-                                                           "sha256": shown["sha256"]}
+    assert history_rows(db, ref)["offer"]["agreement"] == {"version": 1, "sha256": shown["sha256"]}
 
 
 def test_an_agreement_drawn_ahead_is_the_one_drawn_inside_the_transaction(db):
     """The same text makes the same bytes: what is kept is what the old path would keep."""
     from tests.builders import World
     from workflow.services.agreement_pdf import draw
+
     world = World(db).cast()
     ref = recommended(world, amount="250000")
     world.countersign(ref, offering="april")
@@ -224,6 +243,10 @@ def test_an_agreement_drawn_ahead_is_the_one_drawn_inside_the_transaction(db):
     with db.connect() as conn:
         terms = conn.execute(select(agreements_t.c.terms)).scalar_one()
     from states.agreement import text_from_json
+
     assert text_from_json(terms) == ahead.text
-    assert hashlib.sha256(draw(ahead.text)).hexdigest() == ahead.sha256 \
+    assert (
+        hashlib.sha256(draw(ahead.text)).hexdigest()
+        == ahead.sha256
         == agreements.document(db, ref)[0]["sha256"]
+    )

@@ -1,4 +1,5 @@
 """Network areas: an expression of interest must be complete; activation needs an agreed contribution."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,12 +20,18 @@ def world(world):
 
 
 def eoi(**overrides):
-    doc = {"programme": "pstn-2013", "title": "Greater Manchester public service reform",
-           "lead": LEAD, "service_areas": ["troubled families", "health and social care"],
-           "how_to_succeed": "A combined authority already pools budgets.",
-           "partners": [{"name": "Greater Manchester Police", "evidence": "Letter of support"},
-                        {"name": "NHS Manchester", "evidence": "Board minute 12/3"}],
-           "contribution": "50000"}
+    doc = {
+        "programme": "pstn-2013",
+        "title": "Greater Manchester public service reform",
+        "lead": LEAD,
+        "service_areas": ["troubled families", "health and social care"],
+        "how_to_succeed": "A combined authority already pools budgets.",
+        "partners": [
+            {"name": "Greater Manchester Police", "evidence": "Letter of support"},
+            {"name": "NHS Manchester", "evidence": "Board minute 12/3"},
+        ],
+        "contribution": "50000",
+    }
     doc.update(overrides)
     return doc
 
@@ -50,7 +57,8 @@ def test_an_expression_of_interest_must_name_partners_who_are_bought_in(world):
         "the expression of interest does not say how the area can succeed (how_to_succeed)",
         "NHS Manchester is named as a partner without evidence that it is bought in",
         "the expression of interest needs at least 2 named partner bodies with evidence that "
-        "they are bought in; it has 0")
+        "they are bought in; it has 0",
+    )
     assert world.snapshot() == before
 
 
@@ -58,10 +66,13 @@ def test_an_area_is_not_activated_until_its_contribution_is_agreed(world):
     ref = area(world, *ONBOARDING)
     before = world.snapshot()
 
-    with pytest.raises(GuardFailed, match=r"contribution to the network's running costs is not "
-                                          r"agreed yet \(the expression of interest proposed "
-                                          r"£50,000\): record it with `casework area "
-                                          r"contribution"):
+    with pytest.raises(
+        GuardFailed,
+        match=r"contribution to the network's running costs is not "
+        r"agreed yet \(the expression of interest proposed "
+        r"£50,000\): record it with `casework area "
+        r"contribution",
+    ):
         lifecycle.advance(world.engine, ref, "activate", "carol")
 
     assert world.snapshot() == before
@@ -79,9 +90,13 @@ def test_recording_a_contribution_writes_a_history_row_and_changes_no_state(worl
     assert shown["version"] == version + 1
     row = lifecycle.case_history(world.engine, ref)[-1]
     assert (row["trigger"], row["from_state"], row["to_state"], row["actor"], row["role"]) == (
-        "record_contribution", "under_assessment", "under_assessment", "carol", "caseworker")
-    assert row["payload"] == {"contribution": "45000.50", "proposed": "50000.00",
-                              "previous": None}
+        "record_contribution",
+        "under_assessment",
+        "under_assessment",
+        "carol",
+        "caseworker",
+    )
+    assert row["payload"] == {"contribution": "45000.50", "proposed": "50000.00", "previous": None}
 
 
 def test_a_renegotiated_contribution_keeps_the_previous_figure_in_history(world):
@@ -94,11 +109,15 @@ def test_a_renegotiated_contribution_keeps_the_previous_figure_in_history(world)
     assert lifecycle.case_history(world.engine, ref)[-1]["payload"]["previous"] == "45000.00"
 
 
-@pytest.mark.parametrize("written, field", [
-    ("£45,000", "contribution: '£45,000' is not an amount in pounds"),
-    ("45000.001", "contribution: '45000.001' is not an amount"),
-    ("-5", "contribution: '-5' is not an amount"),
-    ("0", "contribution: £0 is not a contribution")])
+@pytest.mark.parametrize(
+    "written, field",
+    [
+        ("£45,000", "contribution: '£45,000' is not an amount in pounds"),
+        ("45000.001", "contribution: '45000.001' is not an amount"),
+        ("-5", "contribution: '-5' is not an amount"),
+        ("0", "contribution: £0 is not a contribution"),
+    ],
+)
 def test_a_contribution_is_an_amount_in_pounds(world, written, field):
     ref = area(world, *ONBOARDING)
     before = world.snapshot()

@@ -1,4 +1,5 @@
 """Assessment rules: declare first, score once, two independent scores, a moderator where they differ."""
+
 from __future__ import annotations
 
 import threading
@@ -13,7 +14,7 @@ from workflow.errors import GuardFailed, Malformed, PermissionDenied, RuleViolat
 from workflow.services.chain import verify
 from workflow.storage.tables import outbox
 
-from tests.workflow.awarding import (load_programme, scored, small_programme, under_assessment)
+from tests.workflow.awarding import load_programme, scored, small_programme, under_assessment
 
 
 @pytest.fixture
@@ -64,8 +65,10 @@ def test_no_conflict_is_declared_once(world):
     assessment.declare(world.engine, ref, "ash", conflict=False)
     before = world.snapshot()
 
-    with pytest.raises(RuleViolation, match="already declared no conflict .* declare the "
-                                            "conflict and say what it is"):
+    with pytest.raises(
+        RuleViolation,
+        match="already declared no conflict .* declare the conflict and say what it is",
+    ):
         assessment.declare(world.engine, ref, "ash", conflict=False)
 
     assert world.snapshot() == before
@@ -77,8 +80,11 @@ def test_a_conflict_cannot_be_taken_back(world):
     before = world.snapshot()
 
     for conflict in (False, True):
-        with pytest.raises(RuleViolation, match="already declared a conflict of interest "
-                                                r"\(My sister leads it\).*cannot be taken back"):
+        with pytest.raises(
+            RuleViolation,
+            match="already declared a conflict of interest "
+            r"\(My sister leads it\).*cannot be taken back",
+        ):
             assessment.declare(world.engine, ref, "ash", conflict=conflict, reason="changed")
 
     assert world.snapshot() == before
@@ -88,18 +94,26 @@ def test_a_conflict_cannot_be_taken_back(world):
 def test_a_conflict_found_after_scoring_sets_the_score_aside_and_keeps_it_on_record(world):
     ref = scored(world, under_assessment(world), marks=((5, 5, 5), (3, 3, 3)))
 
-    shown = assessment.declare(world.engine, ref, "ash", conflict=True,
-                               reason="Found my spouse sits on the partner council's cabinet")
+    shown = assessment.declare(
+        world.engine,
+        ref,
+        "ash",
+        conflict=True,
+        reason="Found my spouse sits on the partner council's cabinet",
+    )
 
     assert [(d["person"], d["conflict"]) for d in shown["declarations"]] == [
-        ("ash", True), ("asha", False)]
+        ("ash", True),
+        ("asha", False),
+    ]
     ash = shown["scores"][0]
     assert (ash["assessor"], ash["weighted"], ash["counts"]) == ("ash", "15.00", False)
     assert ash["set_aside_at"] is not None
-    assert shown["combined"] == "9.00"               # asha's score alone
+    assert shown["combined"] == "9.00"  # asha's score alone
     assert shown["can_moderate"] is False
-    assert shown["waiting_for"] == ["moderation needs scores from two different assessors; "
-                                    f"{ref} has 1 (from asha)"]
+    assert shown["waiting_for"] == [
+        f"moderation needs scores from two different assessors; {ref} has 1 (from asha)"
+    ]
 
 
 def test_the_late_conflict_is_a_history_row_naming_what_it_set_aside(world):
@@ -109,7 +123,10 @@ def test_the_late_conflict_is_a_history_row_naming_what_it_set_aside(world):
 
     row = history_of(world, ref)[-1]
     assert (row["trigger"], row["actor"], row["reason"]) == (
-        "declare", "ash", "Remembered a directorship")
+        "declare",
+        "ash",
+        "Remembered a directorship",
+    )
     assert row["from_state"] == row["to_state"] == "under_assessment"
     assert row["payload"]["conflict"] is True
     assert row["payload"]["earlier"]["conflict"] is False
@@ -131,7 +148,7 @@ def test_after_a_late_conflict_another_assessor_scores_and_the_bid_is_moderated(
     assert world.snapshot() == before
 
     scored(world, ref, marks=((4, 4, 3),), assessors=("amir",))
-    assert assessment.assessment_of(world.engine, ref)["combined"] == "11.50"   # asha 12, amir 11
+    assert assessment.assessment_of(world.engine, ref)["combined"] == "11.50"  # asha 12, amir 11
     assert world.advance(ref, "moderate")["state"] == "moderated"
 
 
@@ -141,13 +158,19 @@ def test_the_caseworker_is_emailed_to_find_another_assessor_and_the_conflict_sta
     assessment.declare(world.engine, ref, "ash", conflict=True, reason="My sister leads it")
 
     with world.engine.connect() as conn:
-        [told] = conn.execute(select(outbox.c.key, outbox.c.to_addrs, outbox.c.cc_addrs,
-                                     outbox.c.subject, outbox.c.body_text)
-                              .where(outbox.c.kind == "bid.conflict_declared")).all()
+        [told] = conn.execute(
+            select(
+                outbox.c.key,
+                outbox.c.to_addrs,
+                outbox.c.cc_addrs,
+                outbox.c.subject,
+                outbox.c.body_text,
+            ).where(outbox.c.kind == "bid.conflict_declared")
+        ).all()
     seq = history_of(world, ref)[-1]["seq"]
     assert told.key == f"{ref}:declare:{seq}"
     assert told.to_addrs == ["carol@casework.example.gov.uk"]
-    assert told.cc_addrs == ["tca-lead@example.org"]          # the programme lead
+    assert told.cc_addrs == ["tca-lead@example.org"]  # the programme lead
     assert told.subject == f"{ref} needs another assessor: a score is set aside"
     assert f"/cases/{ref}/assessment" in told.body_text
     assert "My sister" not in told.body_text and "ash" not in told.body_text.split()
@@ -167,18 +190,22 @@ def test_a_conflict_declared_before_any_score_sends_no_email(world):
 def test_a_late_conflict_sets_aside_the_agreed_score_settled_with_it(world):
     world.person("amir", "assessor")
     ref = scored(world, under_assessment(world), marks=((5, 5, 5), (1, 1, 1)))
-    assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=3,
-                           reason="Panel view")
+    assessment.agree_score(
+        world.engine, ref, "mo", innovation=3, costs=3, savings=3, reason="Panel view"
+    )
 
     shown = assessment.declare(world.engine, ref, "ash", conflict=True, reason="A directorship")
 
     assert shown["agreed"] is None
     assert [(a["moderator"], a["weighted"]) for a in shown["agreed_set_aside"]] == [("mo", "9.00")]
     assert history_of(world, ref)[-1]["payload"]["set_aside"] == [
-        {"assessor": "ash", "agreed": False}, {"assessor": "mo", "agreed": True}]
-    scored(world, ref, marks=((5, 5, 5),), assessors=("amir",))       # 15 against asha's 3
-    again = assessment.agree_score(world.engine, ref, "mo", innovation=2, costs=2, savings=2,
-                                   reason="Panel view, without ash")
+        {"assessor": "ash", "agreed": False},
+        {"assessor": "mo", "agreed": True},
+    ]
+    scored(world, ref, marks=((5, 5, 5),), assessors=("amir",))  # 15 against asha's 3
+    again = assessment.agree_score(
+        world.engine, ref, "mo", innovation=2, costs=2, savings=2, reason="Panel view, without ash"
+    )
     assert again["agreed"]["weighted"] == "6.00" and again["combined"] == "6.00"
     assert world.advance(ref, "moderate")["state"] == "moderated"
 
@@ -251,16 +278,19 @@ def test_only_an_assessor_declares_or_scores(world):
 
 
 # --- scoring ---------------------------------------------------------------
-@pytest.mark.parametrize("innovation, costs, savings, field", [
-    (-1, 3, 3, "innovation: -1"), (3, 6, 3, "costs: 6"), (3, 3, 99, "savings: 99")])
+@pytest.mark.parametrize(
+    "innovation, costs, savings, field",
+    [(-1, 3, 3, "innovation: -1"), (3, 6, 3, "costs: 6"), (3, 3, 99, "savings: 99")],
+)
 def test_each_criterion_is_scored_from_0_to_5(world, innovation, costs, savings, field):
     ref = under_assessment(world)
     assessment.declare(world.engine, ref, "ash", conflict=False)
     before = world.snapshot()
 
     with pytest.raises(Malformed, match=f"{field} is not a score from 0 to 5"):
-        assessment.score(world.engine, ref, "ash", innovation=innovation, costs=costs,
-                         savings=savings)
+        assessment.score(
+            world.engine, ref, "ash", innovation=innovation, costs=costs, savings=savings
+        )
 
     assert world.snapshot() == before
 
@@ -301,11 +331,23 @@ def test_no_scoring_while_the_council_answers_a_clarification_question(world):
 
 def test_a_network_area_is_not_scored(world):
     world.org("E08000003")
-    area = lifecycle.open_case(world.engine, "area", {
-        "programme": "pstn-2013", "title": "Manchester", "lead": "E08000003",
-        "service_areas": ["troubled families"], "how_to_succeed": "Together",
-        "partners": [{"name": "NHS", "evidence": "letter"}, {"name": "Police", "evidence": "MoU"}],
-        "contribution": "50000"}, "carol")["ref"]
+    area = lifecycle.open_case(
+        world.engine,
+        "area",
+        {
+            "programme": "pstn-2013",
+            "title": "Manchester",
+            "lead": "E08000003",
+            "service_areas": ["troubled families"],
+            "how_to_succeed": "Together",
+            "partners": [
+                {"name": "NHS", "evidence": "letter"},
+                {"name": "Police", "evidence": "MoU"},
+            ],
+            "contribution": "50000",
+        },
+        "carol",
+    )["ref"]
 
     with pytest.raises(RuleViolation, match="network area, not a bid"):
         assessment.declare(world.engine, area, "ash", conflict=False)
@@ -318,8 +360,11 @@ def test_every_declaration_and_score_is_a_history_row_that_changes_no_state(worl
 
     rows = history_of(world, ref)[-4:]
     assert [(r["trigger"], r["actor"], r["role"]) for r in rows] == [
-        ("declare", "ash", "assessor"), ("score", "ash", "assessor"),
-        ("declare", "asha", "assessor"), ("score", "asha", "assessor")]
+        ("declare", "ash", "assessor"),
+        ("score", "ash", "assessor"),
+        ("declare", "asha", "assessor"),
+        ("score", "asha", "assessor"),
+    ]
     assert all(r["from_state"] == r["to_state"] == "under_assessment" for r in rows)
     assert rows[1]["payload"] == {"innovation": 5, "costs": 4, "savings": 3, "weighted": "12.00"}
     with reading(world.engine) as conn:
@@ -340,10 +385,13 @@ def test_moderation_needs_two_independent_scores(world):
     assert world.advance(ref, "moderate")["state"] == "moderated"
 
 
-@pytest.mark.parametrize("second, moderates", [
-    ((4, 4, 2), True),     # weighted 10 against 12: a gap of 2, the tolerance
-    ((4, 4, 1), False),    # a gap of 3: past it
-])
+@pytest.mark.parametrize(
+    "second, moderates",
+    [
+        ((4, 4, 2), True),  # weighted 10 against 12: a gap of 2, the tolerance
+        ((4, 4, 1), False),  # a gap of 3: past it
+    ],
+)
 def test_scores_further_apart_than_the_tolerance_wait_for_a_moderator(world, second, moderates):
     ref = under_assessment(world)
     scored(world, ref, marks=((4, 4, 4), second))
@@ -357,15 +405,23 @@ def test_scores_further_apart_than_the_tolerance_wait_for_a_moderator(world, sec
     assert world.snapshot() == before
     assert assessment.assessment_of(world.engine, ref)["waiting_for"] == [
         "the assessors' weighted scores differ by 3 (ash 12, asha 9), more than the "
-        "tolerance of 2: a moderator's agreed score is needed"]
+        "tolerance of 2: a moderator's agreed score is needed"
+    ]
 
 
 def test_a_moderators_agreed_score_settles_a_disagreement_and_is_kept_beside_the_others(world):
     ref = under_assessment(world)
     scored(world, ref, marks=((5, 5, 5), (1, 1, 1)))
 
-    shown = assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=4,
-                                   reason="Panel agreed the savings case is sound")
+    shown = assessment.agree_score(
+        world.engine,
+        ref,
+        "mo",
+        innovation=3,
+        costs=3,
+        savings=4,
+        reason="Panel agreed the savings case is sound",
+    )
 
     assert [s["weighted"] for s in shown["scores"]] == ["15.00", "3.00"]
     assert shown["agreed"]["weighted"] == "10.00"
@@ -385,20 +441,22 @@ def test_an_agreed_score_needs_a_reason_two_scores_and_a_moderator_who_did_not_a
     before = world.snapshot()
 
     with pytest.raises(RuleViolation, match="needs a reason"):
-        assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=3,
-                               reason="")
+        assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=3, reason="")
     with pytest.raises(RuleViolation, match="cannot be agreed yet: .*has 1"):
-        assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=3,
-                               reason="early")
+        assessment.agree_score(
+            world.engine, ref, "mo", innovation=3, costs=3, savings=3, reason="early"
+        )
     assert world.snapshot() == before
     scored(world, ref, marks=((1, 1, 1),), assessors=("cass",))
     middle = world.snapshot()
     with pytest.raises(PermissionDenied, match="cass assessed .* another caseworker"):
-        assessment.agree_score(world.engine, ref, "cass", innovation=3, costs=3, savings=3,
-                               reason="mine")
+        assessment.agree_score(
+            world.engine, ref, "cass", innovation=3, costs=3, savings=3, reason="mine"
+        )
     with pytest.raises(PermissionDenied, match="ash may not agree a score"):
-        assessment.agree_score(world.engine, ref, "ash", innovation=3, costs=3, savings=3,
-                               reason="mine")
+        assessment.agree_score(
+            world.engine, ref, "ash", innovation=3, costs=3, savings=3, reason="mine"
+        )
 
     assert world.snapshot() == middle
 
@@ -407,13 +465,15 @@ def test_a_score_is_agreed_once(world):
     world.person("max", "caseworker")
     ref = under_assessment(world)
     scored(world, ref, marks=((5, 5, 5), (1, 1, 1)))
-    assessment.agree_score(world.engine, ref, "mo", innovation=3, costs=3, savings=3,
-                           reason="panel")
+    assessment.agree_score(
+        world.engine, ref, "mo", innovation=3, costs=3, savings=3, reason="panel"
+    )
     before = world.snapshot()
 
     with pytest.raises(RuleViolation, match="already has an agreed score from mo"):
-        assessment.agree_score(world.engine, ref, "max", innovation=4, costs=4, savings=4,
-                               reason="second view")
+        assessment.agree_score(
+            world.engine, ref, "max", innovation=4, costs=4, savings=4, reason="second view"
+        )
 
     assert world.snapshot() == before
 

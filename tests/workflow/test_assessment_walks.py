@@ -1,5 +1,6 @@
 """Any mix of declarations (late conflicts too), scores, agreed scores and moderation
 leaves an assessment that only counts scores from assessors without a conflict."""
+
 import shutil
 from decimal import Decimal
 
@@ -33,6 +34,7 @@ def seeded(sqlite_template, tmp_path_factory):
     """A bid under assessment, with three assessors and a moderator, copied for every example."""
     from tests.builders import World
     from tests.workflow.awarding import under_assessment
+
     path = tmp_path_factory.mktemp("assessment-walks") / "bid.db"
     shutil.copy(sqlite_template, path)
     engine = make_engine(f"sqlite:///{path}")
@@ -46,19 +48,30 @@ def seeded(sqlite_template, tmp_path_factory):
 
 def _do(engine, ref, action, person, detail):
     if action == "declare":
-        return assessment.declare(engine, ref, person, conflict=detail,
-                                  reason="A conflict" if detail else None)
+        return assessment.declare(
+            engine, ref, person, conflict=detail, reason="A conflict" if detail else None
+        )
     if action == "moderate":
         return lifecycle.advance(engine, ref, "moderate", person)
     innovation, costs, savings = detail
     if action == "score":
-        return assessment.score(engine, ref, person, innovation=innovation, costs=costs,
-                                savings=savings)
-    return assessment.agree_score(engine, ref, person, innovation=innovation, costs=costs,
-                                  savings=savings, reason="Panel view")
+        return assessment.score(
+            engine, ref, person, innovation=innovation, costs=costs, savings=savings
+        )
+    return assessment.agree_score(
+        engine,
+        ref,
+        person,
+        innovation=innovation,
+        costs=costs,
+        savings=savings,
+        reason="Panel view",
+    )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(steps=st.lists(STEP, min_size=8, max_size=24))
 def test_only_live_scores_of_unconflicted_assessors_ever_count(seeded, tmp_path_factory, steps):
     template, ref = seeded
@@ -77,8 +90,9 @@ def test_only_live_scores_of_unconflicted_assessors_ever_count(seeded, tmp_path_
             conflicted = {d["person"] for d in shown["declarations"] if d["conflict"]}
             counted = [s for s in shown["scores"] if s["counts"]]
             assert not {s["assessor"] for s in counted} & conflicted
-            assert all(s["set_aside_at"] for s in shown["scores"]
-                       if s["assessor"] in conflicted)          # scored, then declared
+            assert all(
+                s["set_aside_at"] for s in shown["scores"] if s["assessor"] in conflicted
+            )  # scored, then declared
             if shown["agreed"] is None and counted:
                 mean = sum(Decimal(s["weighted"]) for s in counted) / len(counted)
                 assert shown["combined"] == assessment.score_text(mean)
@@ -89,9 +103,10 @@ def test_only_live_scores_of_unconflicted_assessors_ever_count(seeded, tmp_path_
                 event("a score set aside")
 
         with engine.connect() as conn:
-            live = conn.execute(select(scores.c.assessor, scores.c.agreed)
-                                .where(scores.c.set_aside_at.is_(None))).all()
-            assert len(live) == len(set(live))                  # one live score each
+            live = conn.execute(
+                select(scores.c.assessor, scores.c.agreed).where(scores.c.set_aside_at.is_(None))
+            ).all()
+            assert len(live) == len(set(live))  # one live score each
             assert verify(conn).ok
         assert len(lifecycle.case_history(engine, ref)) == rows_before + done
     finally:

@@ -1,12 +1,18 @@
 """Handing a case to another caseworker: recorded, told by email, refused cleanly."""
+
 import threading
 
 import pytest
 from sqlalchemy import select
 
 from workflow.services import assignment, lifecycle
-from workflow.errors import (CaseNotFound, ConflictError, PermissionDenied, PersonNotFound,
-                             RuleViolation)
+from workflow.errors import (
+    CaseNotFound,
+    ConflictError,
+    PermissionDenied,
+    PersonNotFound,
+    RuleViolation,
+)
 from workflow.services.chain import verify
 from workflow.storage.tables import outbox
 
@@ -29,8 +35,11 @@ def _caseworker(w, ref):
 
 def _messages(w, kind):
     with w.engine.connect() as conn:
-        return conn.execute(select(outbox.c.kind, outbox.c.to_addrs, outbox.c.subject,
-                                   outbox.c.body_text).where(outbox.c.kind == kind)).all()
+        return conn.execute(
+            select(outbox.c.kind, outbox.c.to_addrs, outbox.c.subject, outbox.c.body_text).where(
+                outbox.c.kind == kind
+            )
+        ).all()
 
 
 def test_a_caseworker_hands_a_case_on_and_the_history_says_who_to_whom(w):
@@ -41,8 +50,16 @@ def test_a_caseworker_hands_a_case_on_and_the_history_says_who_to_whom(w):
 
     assert (done["caseworker"], done["state"], done["version"]) == ("cath", "submitted", 3)
     row = lifecycle.case_history(w.engine, ref)[-1]
-    assert (row["trigger"], row["from_state"], row["to_state"]) == ("assign", "submitted", "submitted")
-    assert (row["actor"], row["role"], row["reason"]) == ("carol", "caseworker", "Carol is on leave in May.")
+    assert (row["trigger"], row["from_state"], row["to_state"]) == (
+        "assign",
+        "submitted",
+        "submitted",
+    )
+    assert (row["actor"], row["role"], row["reason"]) == (
+        "carol",
+        "caseworker",
+        "Carol is on leave in May.",
+    )
     assert row["payload"] == {"caseworker": "cath", "previous": "carol"}
     _chain_is_whole(w)
 
@@ -60,7 +77,9 @@ def test_the_new_caseworker_is_told_by_email_and_gets_the_case_emails_from_then_
     w.advance(ref, "declare_ineligible", by="cath", reason="Not one of the ESG councils.")
     [notice] = _messages(w, "bid.ineligible")
     with w.engine.connect() as conn:
-        cc = conn.execute(select(outbox.c.cc_addrs).where(outbox.c.kind == "bid.ineligible")).scalar()
+        cc = conn.execute(
+            select(outbox.c.cc_addrs).where(outbox.c.kind == "bid.ineligible")
+        ).scalar()
     assert cc == ["cath@casework.example.gov.uk"]
 
 
@@ -71,18 +90,24 @@ def test_a_case_a_council_opened_can_be_given_a_caseworker_before_anyone_acts(w)
     assignment.assign(w.engine, ref, "cath", "carol")
 
     assert _caseworker(w, ref) == "cath"
-    assert lifecycle.case_history(w.engine, ref)[-1]["payload"] == {"caseworker": "cath", "previous": None}
+    assert lifecycle.case_history(w.engine, ref)[-1]["payload"] == {
+        "caseworker": "cath",
+        "previous": None,
+    }
 
 
-@pytest.mark.parametrize("to, by, error, says", [
-    ("cath", "ash", PermissionDenied, "only a caseworker may"),
-    ("cath", "cllr", PermissionDenied, "only a caseworker may"),
-    ("cath", "audrey", PermissionDenied, "only a caseworker may"),
-    ("ash", "carol", RuleViolation, "ash is not a caseworker"),
-    ("carol", "carol", RuleViolation, "already assigned to carol"),
-    ("nobody", "carol", PersonNotFound, "nobody"),
-    ("cath", "nobody", PersonNotFound, "nobody"),
-])
+@pytest.mark.parametrize(
+    "to, by, error, says",
+    [
+        ("cath", "ash", PermissionDenied, "only a caseworker may"),
+        ("cath", "cllr", PermissionDenied, "only a caseworker may"),
+        ("cath", "audrey", PermissionDenied, "only a caseworker may"),
+        ("ash", "carol", RuleViolation, "ash is not a caseworker"),
+        ("carol", "carol", RuleViolation, "already assigned to carol"),
+        ("nobody", "carol", PersonNotFound, "nobody"),
+        ("cath", "nobody", PersonNotFound, "nobody"),
+    ],
+)
 def test_a_refused_hand_over_says_why_and_changes_nothing(w, to, by, error, says):
     ref = w.bid(by="carol")
     before = (w.snapshot(), _caseworker(w, ref))
@@ -155,6 +180,8 @@ def test_a_hand_over_is_one_log_line_naming_the_case_and_who_but_not_the_reason(
     with caplog.at_level("INFO", logger="casework"):
         assignment.assign(w.engine, ref, "cath", "carol", reason="Carol is on leave in May.")
 
-    [line] = [r for r in caplog.records if getattr(r, "casework", {}).get("event") == "case.assigned"]
+    [line] = [
+        r for r in caplog.records if getattr(r, "casework", {}).get("event") == "case.assigned"
+    ]
     assert line.casework["case"] == ref and line.casework["person"] == "carol"
     assert "leave" not in line.getMessage()

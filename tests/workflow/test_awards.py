@@ -3,6 +3,7 @@
 Every rule is tried at, just inside and just outside its boundary through the
 case service, and every refusal is shown to change nothing.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -12,9 +13,17 @@ from workflow.services import assessment, lifecycle
 from workflow.errors import GuardFailed, PermissionDenied, RuleViolation
 from workflow.storage.tables import outbox
 
-from tests.workflow.awarding import (ledger_pence, load_programme, offer, offers_pence,
-                                     open_bid, recommended, scored, small_programme,
-                                     under_assessment)
+from tests.workflow.awarding import (
+    ledger_pence,
+    load_programme,
+    offer,
+    offers_pence,
+    open_bid,
+    recommended,
+    scored,
+    small_programme,
+    under_assessment,
+)
 
 ESG_LEAD = "E06000001"
 
@@ -30,9 +39,19 @@ def assert_ledger_matches_offers(world, code="tca-2013"):
 
 
 # --- category bands, at submit ------------------------------------------------
-@pytest.mark.parametrize("amount, allowed", [
-    ("49999", False), ("49999.99", False), ("50000", True), ("50000.01", True),
-    ("499999.99", True), ("500000", True), ("500000.01", False), ("500001", False)])
+@pytest.mark.parametrize(
+    "amount, allowed",
+    [
+        ("49999", False),
+        ("49999.99", False),
+        ("50000", True),
+        ("50000.01", True),
+        ("499999.99", True),
+        ("500000", True),
+        ("500000.01", False),
+        ("500001", False),
+    ],
+)
 def test_a_shared_arrangement_asks_between_50000_and_500000_pounds(world, amount, allowed):
     ref = open_bid(world, amount=amount)
     before = world.snapshot()
@@ -40,15 +59,17 @@ def test_a_shared_arrangement_asks_between_50000_and_500000_pounds(world, amount
     if allowed:
         assert world.advance(ref, "submit")["state"] == "submitted"
         return
-    with pytest.raises(GuardFailed, match="Shared arrangement asks at (least £50,000|most "
-                                          "£500,000); this bid asks"):
+    with pytest.raises(
+        GuardFailed, match="Shared arrangement asks at (least £50,000|most £500,000); this bid asks"
+    ):
         world.advance(ref, "submit")
     assert world.snapshot() == before
     assert world.state(ref) == "draft"
 
 
-@pytest.mark.parametrize("amount, allowed", [
-    ("2000000", True), ("1999999.99", True), ("2000000.01", False)])
+@pytest.mark.parametrize(
+    "amount, allowed", [("2000000", True), ("1999999.99", True), ("2000000.01", False)]
+)
 def test_a_single_operation_asks_up_to_2000000_pounds(world, amount, allowed):
     ref = open_bid(world, "single_operation", amount)
     before = world.snapshot()
@@ -61,14 +82,19 @@ def test_a_single_operation_asks_up_to_2000000_pounds(world, amount, allowed):
     assert world.snapshot() == before
 
 
-@pytest.mark.parametrize("allocation, amount, allowed", [
-    ("1000000", "250000", True),            # exactly 25%
-    ("1000000", "249999.99", True),
-    ("1000000", "250000.01", False),         # one penny over
-    ("1000000.03", "250000", True),          # 25% is £250,000.0075: rounded down to the penny
-    ("1000000.03", "250000.01", False)])
+@pytest.mark.parametrize(
+    "allocation, amount, allowed",
+    [
+        ("1000000", "250000", True),  # exactly 25%
+        ("1000000", "249999.99", True),
+        ("1000000", "250000.01", False),  # one penny over
+        ("1000000.03", "250000", True),  # 25% is £250,000.0075: rounded down to the penny
+        ("1000000.03", "250000.01", False),
+    ],
+)
 def test_an_esg_top_up_asks_at_most_a_quarter_of_the_leads_allocation(
-        world, allocation, amount, allowed):
+    world, allocation, amount, allowed
+):
     world.org(ESG_LEAD, esg=allocation)
     ref = open_bid(world, "esg_top_up", amount, lead=ESG_LEAD)
     before = world.snapshot()
@@ -76,8 +102,11 @@ def test_an_esg_top_up_asks_at_most_a_quarter_of_the_leads_allocation(
     if allowed:
         assert world.advance(ref, "submit")["state"] == "submitted"
         return
-    with pytest.raises(GuardFailed, match=r"limited to 25% of .* so at most £250,000; "
-                                          r"this bid asks £250,000.01"):
+    with pytest.raises(
+        GuardFailed,
+        match=r"limited to 25% of .* so at most £250,000; "
+        r"this bid asks £250,000.01",
+    ):
         world.advance(ref, "submit")
     assert world.snapshot() == before
 
@@ -86,7 +115,9 @@ def test_an_esg_top_up_needs_a_lead_with_an_esg_allocation(world):
     ref = open_bid(world, "esg_top_up", "100000")
     before = world.snapshot()
 
-    with pytest.raises(GuardFailed, match="Council E07000026 has no Efficiency Support Grant allocation"):
+    with pytest.raises(
+        GuardFailed, match="Council E07000026 has no Efficiency Support Grant allocation"
+    ):
         world.advance(ref, "submit")
 
     assert world.snapshot() == before
@@ -104,7 +135,8 @@ def test_a_refusal_lists_every_broken_rule_at_once(world):
         "Shared arrangement bids must state what is innovative about it (innovation); "
         "this bid does not",
         "Shared arrangement bids must state its expected annual savings (annual_savings); "
-        "this bid does not")
+        "this bid does not",
+    )
     assert world.snapshot() == before
 
 
@@ -129,7 +161,7 @@ max_count = 7
 
 def test_submit_weighs_the_bid_against_the_rules_in_force_then(world):
     ref = open_bid(world, amount="450000")
-    load_programme(world, TIGHTER)            # a draft holds the programme to nothing yet
+    load_programme(world, TIGHTER)  # a draft holds the programme to nothing yet
     before = world.snapshot()
 
     with pytest.raises(GuardFailed, match="asks at most £400,000; this bid asks £450,000"):
@@ -163,7 +195,8 @@ def test_the_fifth_single_operation_offer_is_refused_until_one_is_given_back(wor
         offer(world, fifth)
 
     assert refused.value.violations == (
-        "Single operation allows at most 4 offers and 4 are already made",)
+        "Single operation allows at most 4 offers and 4 are already made",
+    )
     assert world.snapshot() == before
     world.advance(offered[0], "decline", by="cllr")
     assert_ledger_matches_offers(world)
@@ -172,14 +205,14 @@ def test_the_fifth_single_operation_offer_is_refused_until_one_is_given_back(wor
 
 
 def test_an_offer_may_commit_the_whole_fund_but_not_a_penny_more(world):
-    world.org(ESG_LEAD, esg="2000000.04")          # 25% is £500,000.01
+    world.org(ESG_LEAD, esg="2000000.04")  # 25% is £500,000.01
     for _ in range(4):
         offer(world, recommended(world, "single_operation", "2000000"))
     offer(world, recommended(world, "shared_arrangement", "500000"))
     assert ledger_pence(world.engine, "tca-2013") == 850_000_000
     penny_over = recommended(world, "esg_top_up", "500000.01", lead=ESG_LEAD)
     exact = recommended(world, "esg_top_up", "500000", lead=ESG_LEAD)
-    world.countersign(penny_over)        # by aaron, before april's offer is tried
+    world.countersign(penny_over)  # by aaron, before april's offer is tried
     before = world.snapshot()
 
     with pytest.raises(GuardFailed) as refused:
@@ -187,7 +220,8 @@ def test_an_offer_may_commit_the_whole_fund_but_not_a_penny_more(world):
 
     assert refused.value.violations == (
         "offering £500,000.01 would commit £9,000,000.01, past the fund's £9,000,000 "
-        "(£500,000 remains)",)
+        "(£500,000 remains)",
+    )
     assert world.snapshot() == before
     assert offer(world, exact, by="aaron")["state"] == "award_offered"
     assert ledger_pence(world.engine, "tca-2013") == 900_000_000
@@ -207,7 +241,8 @@ def test_an_offer_past_both_the_fund_and_the_count_names_both(world):
 
     assert refused.value.violations == (
         "offering £200,000 would commit £700,000, past the fund's £600,000 (£100,000 remains)",
-        "Shared arrangement allows at most 1 offer and 1 is already made")
+        "Shared arrangement allows at most 1 offer and 1 is already made",
+    )
     assert world.snapshot() == before
 
 
@@ -280,9 +315,14 @@ def test_a_termination_releases_what_was_reserved(world):
 # --- messages --------------------------------------------------------------------
 def queued(world, ref):
     with world.engine.connect() as conn:
-        return [(r.kind, list(r.to_addrs)) for r in conn.execute(
-            select(outbox.c.kind, outbox.c.to_addrs).where(outbox.c.case_ref == ref)
-            .order_by(outbox.c.id))]
+        return [
+            (r.kind, list(r.to_addrs))
+            for r in conn.execute(
+                select(outbox.c.kind, outbox.c.to_addrs)
+                .where(outbox.c.case_ref == ref)
+                .order_by(outbox.c.id)
+            )
+        ]
 
 
 def test_the_offer_the_decline_and_a_rejection_are_queued_to_the_council(world):
@@ -295,10 +335,14 @@ def test_the_offer_the_decline_and_a_rejection_are_queued_to_the_council(world):
 
     world.advance(other, "moderate", "reject")
 
-    assert queued(world, ref) == [("case.submitted", council), ("bid.award_offered", council),
-                                  ("bid.declined", council)]
+    assert queued(world, ref) == [
+        ("case.submitted", council),
+        ("bid.award_offered", council),
+        ("bid.declined", council),
+    ]
     assert queued(world, other) == [("case.submitted", council), ("bid.rejected", council)]
     with world.engine.connect() as conn:
-        body = conn.execute(select(outbox.c.body_text).where(
-            outbox.c.kind == "bid.award_offered")).scalar()
+        body = conn.execute(
+            select(outbox.c.body_text).where(outbox.c.kind == "bid.award_offered")
+        ).scalar()
     assert "£300,000" in body and ref in body

@@ -1,5 +1,6 @@
 """Backup and restore through the real command line: a round trip keeps every row and file;
 a damaged archive, a full database or a broken history is refused, changing nothing."""
+
 from __future__ import annotations
 
 import gzip
@@ -39,8 +40,13 @@ FIGURES = {"spend_to_date": "1200.50", "progress": "The shared service desk open
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([CASEWORK, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [CASEWORK, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def every_row(engine) -> dict[str, list]:
@@ -49,8 +55,11 @@ def every_row(engine) -> dict[str, list]:
 
 
 def stored_files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -66,10 +75,16 @@ def a_year_in_monitoring(world) -> None:
     refs = [bid_in_monitoring(world, datetime(2013, 10, 1, 12, tzinfo=UTC)) for _ in range(2)]
     with freeze_time(datetime(2013, 12, 20, 9, 30, tzinfo=UTC)):
         sweep(world.engine)
-        monitoring.submit_return(world.engine, f"{refs[0]}/Q1", "cllr", figures=FIGURES,
-                                 attachment=("q1-evidence.pdf", PDF))
-        monitoring.submit_return(world.engine, f"{refs[1]}/Q1", "cllr", figures=FIGURES,
-                                 attachment=("q1.csv", CSV))
+        monitoring.submit_return(
+            world.engine,
+            f"{refs[0]}/Q1",
+            "cllr",
+            figures=FIGURES,
+            attachment=("q1-evidence.pdf", PDF),
+        )
+        monitoring.submit_return(
+            world.engine, f"{refs[1]}/Q1", "cllr", figures=FIGURES, attachment=("q1.csv", CSV)
+        )
     with freeze_time(datetime(2014, 1, 20, 9, 30, tzinfo=UTC)):
         sweep(world.engine)
 
@@ -90,15 +105,17 @@ def empty_target(any_db, tmp_path):
 
 
 def test_a_restored_backup_has_every_row_and_every_evidence_file_of_the_original(
-        any_world, any_db, files, empty_target, tmp_path):
+    any_world, any_db, files, empty_target, tmp_path
+):
     a_year_in_monitoring(any_world)
     (tmp_path / "restored").mkdir()
     archive = tmp_path / "backup.tar.gz"
 
     made = run("--db", any_db.test_url, "backup", str(archive))
     restored_files = tmp_path / "restored-files"
-    done = run("restore", str(archive), "--db", empty_target,
-               env={"CASEWORK_FILES": str(restored_files)})
+    done = run(
+        "restore", str(archive), "--db", empty_target, env={"CASEWORK_FILES": str(restored_files)}
+    )
 
     assert made.returncode == 0, made.stderr
     assert done.returncode == 0, done.stderr
@@ -112,7 +129,7 @@ def test_a_restored_backup_has_every_row_and_every_evidence_file_of_the_original
     for table in original:
         assert copy[table] == original[table], table
     assert len(original["history"]) > 20 and len(original["outbox"]) >= 4
-    assert len(original["agreements"]) == 2      # each award's agreement, its PDF in the row
+    assert len(original["agreements"]) == 2  # each award's agreement, its PDF in the row
     assert stored_files(restored_files) == stored_files(files)
     assert len(stored_files(files)) == 2
     assert run("--db", empty_target, "audit", "verify").returncode == 0
@@ -153,16 +170,22 @@ def tampered(path: Path, tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("damage, words", [(truncated, ["truncated"]),
-                                           (tampered, ["database.sqlite3", "SHA-256"])])
+@pytest.mark.parametrize(
+    "damage, words", [(truncated, ["truncated"]), (tampered, ["database.sqlite3", "SHA-256"])]
+)
 def test_a_damaged_archive_is_refused_by_verify_and_by_restore(archive, damage, words, tmp_path):
     bad = damage(archive, tmp_path)
     target = tmp_path / "target"
     target.mkdir()
 
     checked = run("backup", "--verify", str(bad))
-    restored = run("restore", str(bad), "--db", f"sqlite:///{target / 'casework.db'}",
-                   env={"CASEWORK_FILES": str(target / "files")})
+    restored = run(
+        "restore",
+        str(bad),
+        "--db",
+        f"sqlite:///{target / 'casework.db'}",
+        env={"CASEWORK_FILES": str(target / "files")},
+    )
 
     refused(checked, str(bad), *words)
     refused(restored, str(bad), *words)
@@ -183,7 +206,8 @@ def test_an_archive_whose_member_is_not_in_the_manifest_is_refused(archive, tmp_
 
 
 def test_a_restore_into_a_database_that_has_cases_is_refused_and_changes_nothing(
-        archive, db, world, files):
+    archive, db, world, files
+):
     world.bid()
     before = every_row(db)
 
@@ -208,15 +232,22 @@ def test_a_backup_whose_history_fails_audit_verify_is_not_restored(world, db, fi
     existing = target / "casework.db"
     shutil.copy(db.url.database, tmp_path / "unused.db")
 
-    result = run("restore", str(path), "--db", f"sqlite:///{existing}",
-                 env={"CASEWORK_FILES": str(target / "files")})
+    result = run(
+        "restore",
+        str(path),
+        "--db",
+        f"sqlite:///{existing}",
+        env={"CASEWORK_FILES": str(target / "files")},
+    )
 
     refused(result, "fails audit verify", "does not match its hash")
     assert list(target.iterdir()) == []
 
 
-@pytest.mark.parametrize("where, words", [("missing/backup.tar.gz", ["does not exist"]),
-                                          ("existing", ["already exists"])])
+@pytest.mark.parametrize(
+    "where, words",
+    [("missing/backup.tar.gz", ["does not exist"]), ("existing", ["already exists"])],
+)
 def test_a_backup_to_a_place_that_cannot_take_it_is_refused(db, tmp_path, where, words):
     (tmp_path / "existing").write_text("keep me")
 
@@ -229,7 +260,7 @@ def test_a_backup_to_a_place_that_cannot_take_it_is_refused(db, tmp_path, where,
 
 def test_a_backup_to_a_folder_that_is_not_writable_is_refused(db, tmp_path):
     if os.geteuid() == 0:
-        folder = Path("/sys")             # root may write anywhere but sysfs
+        folder = Path("/sys")  # root may write anywhere but sysfs
     else:
         folder = tmp_path / "read-only"
         folder.mkdir()
@@ -267,18 +298,21 @@ def spread_due(i: int, n: int) -> date:
 
 @pytest.mark.slow
 def test_a_backup_taken_while_a_sweep_and_deliveries_run_elsewhere_is_that_moment_whole(
-        db, files, tmp_path):
+    db, files, tmp_path
+):
     bulk_bids(db, 2000, spread_due)
     stop, report = tmp_path / "stop", tmp_path / "report.json"
-    writer = subprocess.Popen([sys.executable, "-m", "tests.workflow.busy_writer", db.test_url,
-                               str(stop), str(report)], cwd=Path(__file__).resolve().parents[2])
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "tests.workflow.busy_writer", db.test_url, str(stop), str(report)],
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         while writer.poll() is None and not history_rows(db):
             threading_wait(0.05)
         began = time.time()
         made = run("--db", db.test_url, "backup", str(tmp_path / "busy.tar.gz"))
         ended = time.time()
-        threading_wait(1.0)               # the writer goes on after the copy's moment
+        threading_wait(1.0)  # the writer goes on after the copy's moment
     finally:
         stop.touch()
         writer.wait(timeout=300)
@@ -293,8 +327,9 @@ def test_a_backup_taken_while_a_sweep_and_deliveries_run_elsewhere_is_that_momen
     assert began < copy_began < copy_ended < ended
     # No write that overlapped the copy waited a second (this machine is shared, so
     # writes elsewhere in the run may; those are not the backup's doing).
-    overlapping = [took for at, took in busy["slow_writes"]
-                   if at < copy_ended and at + took > copy_began]
+    overlapping = [
+        took for at, took in busy["slow_writes"] if at < copy_ended and at + took > copy_began
+    ]
     assert max(overlapping, default=0.0) < 1.0, (about, busy["slow_writes"])
     copy = make_engine(f"sqlite:///{unpacked / 'database.sqlite3'}")
     try:
@@ -312,10 +347,10 @@ def test_a_backup_taken_while_a_sweep_and_deliveries_run_elsewhere_is_that_momen
     # The copy is the source as it was at one moment: a prefix of everything written since,
     # each step with its history row, its checkpoint's record and its message together.
     assert 0 < len(copied_history) < len(source_history)
-    assert source_history[:len(copied_history)] == copied_history
-    assert source_outbox[:len(copied_outbox)] == copied_outbox
+    assert source_history[: len(copied_history)] == copied_history
+    assert source_outbox[: len(copied_outbox)] == copied_outbox
     assert copied["ok"] and copied["history_rows"] == copied["messages"] > 0
-    assert exactly_once(db)["ok"]           # nothing in the source lost or done twice
+    assert exactly_once(db)["ok"]  # nothing in the source lost or done twice
 
 
 def queued_columns():
@@ -338,6 +373,7 @@ def one_migration_behind(engine) -> None:
     from alembic import command
     from alembic.script import ScriptDirectory
     from workflow.storage.schema import alembic_config, head_revisions
+
     newest = ScriptDirectory.from_config(alembic_config()).get_revision(max(head_revisions()))
     down = newest.down_revision
     with engine.begin() as conn:
@@ -355,6 +391,7 @@ def behind(world, db, files):
 
 def test_init_on_a_database_with_cases_refuses_to_migrate_without_a_backup_folder(behind, tmp_path):
     from workflow.storage.schema import current_revisions
+
     before = current_revisions(behind)
 
     result = run("--db", behind.test_url, "init", env={"CASEWORK_BACKUP_DIR": ""})
@@ -365,6 +402,7 @@ def test_init_on_a_database_with_cases_refuses_to_migrate_without_a_backup_folde
 
 def test_init_backs_up_a_database_with_cases_before_migrating_it(behind, tmp_path):
     from workflow.storage.schema import head_revisions, current_revisions
+
     folder = tmp_path / "backups"
     folder.mkdir()
 
@@ -379,8 +417,8 @@ def test_init_backs_up_a_database_with_cases_before_migrating_it(behind, tmp_pat
 
 def test_init_with_no_backup_migrates_without_one(behind, tmp_path):
     from workflow.storage.schema import head_revisions, current_revisions
-    result = run("--db", behind.test_url, "init", "--no-backup",
-                 env={"CASEWORK_BACKUP_DIR": ""})
+
+    result = run("--db", behind.test_url, "init", "--no-backup", env={"CASEWORK_BACKUP_DIR": ""})
 
     assert result.returncode == 0, result.stderr
     assert current_revisions(behind) == head_revisions()
@@ -392,6 +430,7 @@ def sealed(world, db, files, tmp_path, monkeypatch):
     """A year in monitoring, sealed, with the seal's copy in CASEWORK_SEAL_DIR."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from workflow.services.seals import record_key, seal, write_copy
+
     a_year_in_monitoring(world)
     key = Ed25519PrivateKey.generate()
     record_key(db, key.public_key())
@@ -402,27 +441,35 @@ def sealed(world, db, files, tmp_path, monkeypatch):
 
 
 def test_a_restore_checks_the_history_against_its_seals_and_puts_their_copies_back(
-        sealed, db, tmp_path):
+    sealed, db, tmp_path
+):
     archive = tmp_path / "sealed.tar.gz"
     assert run("--db", db.test_url, "backup", str(archive)).returncode == 0
     target = tmp_path / "target"
     target.mkdir()
 
-    done = run("restore", str(archive), "--db", f"sqlite:///{target / 'casework.db'}",
-               env={"CASEWORK_FILES": str(target / "files"),
-                    "CASEWORK_SEAL_DIR": str(target / "seals")})
+    done = run(
+        "restore",
+        str(archive),
+        "--db",
+        f"sqlite:///{target / 'casework.db'}",
+        env={"CASEWORK_FILES": str(target / "files"), "CASEWORK_SEAL_DIR": str(target / "seals")},
+    )
 
     assert done.returncode == 0, done.stderr
     assert "seals: 1 checked; the newest covers rows 1-" in done.stdout
     assert [p.name for p in (target / "seals").iterdir()] == ["seal-000001.json"]
-    assert (target / "seals" / "seal-000001.json").read_bytes() == \
-        (sealed / "seal-000001.json").read_bytes()
+    assert (target / "seals" / "seal-000001.json").read_bytes() == (
+        sealed / "seal-000001.json"
+    ).read_bytes()
 
 
 def test_a_backup_whose_history_was_rewritten_with_recomputed_hashes_is_not_restored(
-        sealed, db, tmp_path):
+    sealed, db, tmp_path
+):
     from tests.workflow import tamper
-    tamper.rewrite_row(db, "TCA-2013-0001", 3)          # the chain still verifies
+
+    tamper.rewrite_row(db, "TCA-2013-0001", 3)  # the chain still verifies
     with reading(db) as conn:
         assert verify(conn).ok
     archive = tmp_path / "rewritten.tar.gz"
@@ -430,8 +477,13 @@ def test_a_backup_whose_history_was_rewritten_with_recomputed_hashes_is_not_rest
     target = tmp_path / "target"
     target.mkdir()
 
-    result = run("restore", str(archive), "--db", f"sqlite:///{target / 'casework.db'}",
-                 env={"CASEWORK_FILES": str(target / "files")})
+    result = run(
+        "restore",
+        str(archive),
+        "--db",
+        f"sqlite:///{target / 'casework.db'}",
+        env={"CASEWORK_FILES": str(target / "files")},
+    )
 
     refused(result, "does not match its seals", "seal 1", "no longer match")
     assert list(target.iterdir()) == []

@@ -1,4 +1,5 @@
 """The nightly backup: which ones are kept, and each run recorded for `status` and /metrics."""
+
 from __future__ import annotations
 
 import tarfile
@@ -8,8 +9,14 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from workflow.runtime.backup_schedule import (backup_job, last_backup, last_due, prune, taken_at,
-                                               to_keep)
+from workflow.runtime.backup_schedule import (
+    backup_job,
+    last_backup,
+    last_due,
+    prune,
+    taken_at,
+    to_keep,
+)
 from workflow.storage.db import reading
 from workflow.errors import SetupError
 from workflow.runtime.metrics import REGISTRY
@@ -24,7 +31,7 @@ def nightly(start: datetime, days: int) -> list[datetime]:
 
 
 def test_the_newest_fourteen_and_the_first_of_each_month_are_kept():
-    taken = nightly(datetime(2014, 1, 1, 1, tzinfo=UTC), 100)      # 1 January to 10 April
+    taken = nightly(datetime(2014, 1, 1, 1, tzinfo=UTC), 100)  # 1 January to 10 April
 
     kept = sorted(to_keep(taken))
 
@@ -36,7 +43,12 @@ def test_the_newest_fourteen_and_the_first_of_each_month_are_kept():
 def test_the_first_of_a_month_is_counted_in_london_not_utc():
     # 00:30 UTC on 1 July is 01:30 in London: July's first; 23:30 UTC on 30 June is June's.
     june, july = datetime(2014, 6, 30, 23, 30, tzinfo=UTC), datetime(2014, 7, 1, 0, 30, tzinfo=UTC)
-    taken = [datetime(2014, 6, 1, 1, tzinfo=UTC), june, july, datetime(2014, 7, 2, 0, 30, tzinfo=UTC)]
+    taken = [
+        datetime(2014, 6, 1, 1, tzinfo=UTC),
+        june,
+        july,
+        datetime(2014, 7, 2, 0, 30, tzinfo=UTC),
+    ]
 
     assert to_keep(taken, keep_last=0) == {taken[0], june}
 
@@ -51,8 +63,8 @@ def test_pruning_deletes_only_scheduled_backups_the_rules_do_not_keep(tmp_path):
     left = sorted(p.name for p in tmp_path.iterdir())
     assert "before-upgrade.tar.gz" in left
     dated = sorted(taken_at(Path(n)) for n in left if taken_at(Path(n)))
-    assert dated[0] == datetime(2014, 1, 20, 1, tzinfo=UTC)      # January's first
-    assert dated[1] == datetime(2014, 2, 1, 1, tzinfo=UTC)       # February's first
+    assert dated[0] == datetime(2014, 1, 20, 1, tzinfo=UTC)  # January's first
+    assert dated[1] == datetime(2014, 2, 1, 1, tzinfo=UTC)  # February's first
     assert len(dated) == 16 and len(gone) == 14
 
 
@@ -86,7 +98,8 @@ def ran_once(db, tmp_path):
         job()
 
     def lose_folder() -> None:
-        folder.rename(tmp_path / "gone")                  # the backup disk went away
+        folder.rename(tmp_path / "gone")  # the backup disk went away
+
     job.lose_folder = lose_folder
     return job
 
@@ -107,8 +120,9 @@ def test_a_failed_nightly_backup_is_recorded_and_keeps_the_last_good_one(db, ran
 
 def test_serve_backs_up_at_one_in_the_morning_london_time_when_a_folder_is_set(db, tmp_path):
     midday = datetime(2014, 6, 30, 12, tzinfo=UTC)
-    scheduler = build_scheduler(db, every_minutes=5, deliver=False,
-                                environ={"CASEWORK_BACKUP_DIR": str(tmp_path)})
+    scheduler = build_scheduler(
+        db, every_minutes=5, deliver=False, environ={"CASEWORK_BACKUP_DIR": str(tmp_path)}
+    )
 
     trigger = scheduler.get_job("backup").trigger
 
@@ -125,8 +139,12 @@ def test_without_a_backup_folder_serve_takes_no_backups(db):
 
 def test_a_backup_folder_that_does_not_exist_stops_serve_at_start(db, tmp_path):
     with pytest.raises(SetupError, match="CASEWORK_BACKUP_DIR .* is not a folder"):
-        build_scheduler(db, every_minutes=5, deliver=False,
-                        environ={"CASEWORK_BACKUP_DIR": str(tmp_path / "missing")})
+        build_scheduler(
+            db,
+            every_minutes=5,
+            deliver=False,
+            environ={"CASEWORK_BACKUP_DIR": str(tmp_path / "missing")},
+        )
 
 
 def test_status_shows_the_last_backup_and_is_stale_when_it_failed(db, ran_once):
@@ -150,34 +168,39 @@ def test_status_lists_every_backup_kept_newest_first(db, tmp_path):
     with freeze_time(datetime(2014, 3, 4, 9, tzinfo=UTC)):
         kept = status(db)["backup"]["backups"]
 
-    assert [k["file"] for k in kept] == ["casework-20140304T010000.tar.gz",
-                                         "casework-20140303T010000.tar.gz"]
+    assert [k["file"] for k in kept] == [
+        "casework-20140304T010000.tar.gz",
+        "casework-20140303T010000.tar.gz",
+    ]
     assert kept[0]["at"].startswith("2014-03-04T01:00") and all(k["bytes"] > 0 for k in kept)
 
 
-def test_a_night_missed_while_serve_was_down_is_made_up_a_minute_after_it_starts(db, ran_once,
-                                                                              tmp_path):
+def test_a_night_missed_while_serve_was_down_is_made_up_a_minute_after_it_starts(
+    db, ran_once, tmp_path
+):
     # The last backup ran at 01:00 on 4 March; serve was down over the night of the 5th.
     with freeze_time(datetime(2014, 3, 5, 9, tzinfo=UTC)):
-        scheduler = build_scheduler(db, every_minutes=5, deliver=False,
-                                    environ={"CASEWORK_BACKUP_DIR": str(tmp_path)})
+        scheduler = build_scheduler(
+            db, every_minutes=5, deliver=False, environ={"CASEWORK_BACKUP_DIR": str(tmp_path)}
+        )
     makeup = scheduler.get_job("backup-missed")
     assert makeup is not None
     assert makeup.trigger.run_date == datetime(2014, 3, 5, 9, 1, tzinfo=UTC)
 
 
 def test_no_backup_is_made_up_when_the_night_s_own_ran(db, ran_once, tmp_path):
-    with freeze_time(datetime(2014, 3, 4, 23, tzinfo=UTC)):      # same London day, after 01:00
-        scheduler = build_scheduler(db, every_minutes=5, deliver=False,
-                                    environ={"CASEWORK_BACKUP_DIR": str(tmp_path)})
+    with freeze_time(datetime(2014, 3, 4, 23, tzinfo=UTC)):  # same London day, after 01:00
+        scheduler = build_scheduler(
+            db, every_minutes=5, deliver=False, environ={"CASEWORK_BACKUP_DIR": str(tmp_path)}
+        )
 
     assert scheduler.get_job("backup-missed") is None
 
 
 def test_the_night_is_counted_from_one_in_the_morning_london_time():
-    summer = datetime(2014, 7, 1, 0, 30, tzinfo=UTC)                 # 01:30 BST
+    summer = datetime(2014, 7, 1, 0, 30, tzinfo=UTC)  # 01:30 BST
     assert last_due(summer) == datetime(2014, 7, 1, 0, 0, tzinfo=UTC)
-    just_before = datetime(2014, 12, 2, 0, 59, tzinfo=UTC)          # 00:59 GMT
+    just_before = datetime(2014, 12, 2, 0, 59, tzinfo=UTC)  # 00:59 GMT
     assert last_due(just_before) == datetime(2014, 12, 1, 1, 0, tzinfo=UTC)
 
 
@@ -201,8 +224,13 @@ def test_the_status_command_shows_a_line_for_each_backup_kept(tmp_path):
     engine.dispose()
 
     casework = str(Path(sys.executable).with_name("casework"))
-    shown = subprocess.run([casework, "--db", url, "status"], capture_output=True, text=True,
-                           env={**os.environ, "CASEWORK_DB": url}, timeout=60)
+    shown = subprocess.run(
+        [casework, "--db", url, "status"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CASEWORK_DB": url},
+        timeout=60,
+    )
 
     lines = [line for line in shown.stdout.splitlines() if line.strip().startswith("kept")]
     assert len(lines) == 2, shown.stdout + shown.stderr

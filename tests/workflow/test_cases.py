@@ -1,4 +1,5 @@
 """Opening and advancing cases: one transaction each, refusals change nothing."""
+
 import pytest
 
 from states import DEFINITIONS
@@ -6,8 +7,15 @@ from states.roles import CASE_ROLES
 from states.rules import ACTOR_RULES, RULES
 from workflow.services import lifecycle
 from workflow.services.engine import Actor, plan
-from workflow.errors import (CaseNotFound, GuardFailed, InvalidTransition, Malformed,
-                             PermissionDenied, PersonNotFound, ReasonRequired)
+from workflow.errors import (
+    CaseNotFound,
+    GuardFailed,
+    InvalidTransition,
+    Malformed,
+    PermissionDenied,
+    PersonNotFound,
+    ReasonRequired,
+)
 from workflow.services.chain import verify
 
 
@@ -24,7 +32,12 @@ def test_opening_a_bid_gives_a_reference_and_a_first_history_row(w):
     assert (case["state"], case["version"], case["amount"]) == ("draft", 1, "250000.00")
     assert case["application"]["arrangement"] == "joint_procurement"
     [row] = lifecycle.case_history(w.engine, ref)
-    assert (row["seq"], row["from_state"], row["to_state"], row["trigger"]) == (1, None, "draft", "create")
+    assert (row["seq"], row["from_state"], row["to_state"], row["trigger"]) == (
+        1,
+        None,
+        "draft",
+        "create",
+    )
     assert (row["actor"], row["role"]) == ("cllr", "council")
 
 
@@ -32,15 +45,18 @@ def test_references_count_up_per_programme(w):
     assert [w.bid(), w.bid()] == ["TCA-2013-0001", "TCA-2013-0002"]
 
 
-@pytest.mark.parametrize("field,value,named", [
-    ("amount", "£250,000", "amount"),
-    ("amount", "250000.001", "amount"),
-    ("amount", 2.5e5, "amount"),
-    ("programme", "tca-2099", "programme"),
-    ("category", "big_society", "category"),
-    ("lead", "E99999999", "lead"),
-    ("partners", ["E07000026"], "partners"),
-])
+@pytest.mark.parametrize(
+    "field,value,named",
+    [
+        ("amount", "£250,000", "amount"),
+        ("amount", "250000.001", "amount"),
+        ("amount", 2.5e5, "amount"),
+        ("programme", "tca-2099", "programme"),
+        ("category", "big_society", "category"),
+        ("lead", "E99999999", "lead"),
+        ("partners", ["E07000026"], "partners"),
+    ],
+)
 def test_a_malformed_application_is_refused_and_creates_nothing(w, field, value, named):
     before = w.snapshot()
 
@@ -81,7 +97,7 @@ def test_a_trigger_not_allowed_now_names_the_ones_that_are(w):
         lifecycle.advance(w.engine, ref, "offer", "april")
 
     assert "is Draft, so it cannot be 'Offer the award'" in str(refused.value)
-    assert refused.value.allowed == ()           # april, an approver, may fire nothing on a draft
+    assert refused.value.allowed == ()  # april, an approver, may fire nothing on a draft
     with pytest.raises(InvalidTransition, match="Allowed now: Submit the bid, Withdraw"):
         lifecycle.advance(w.engine, ref, "offer", "carol")
     assert w.snapshot() == before
@@ -111,7 +127,9 @@ def test_declaring_a_bid_ineligible_needs_a_reason(w):
     assert w.snapshot() == before
     w.advance(ref, "declare_ineligible", reason="due diligence: accounts not filed")
     assert w.state(ref) == "ineligible"
-    assert lifecycle.case_history(w.engine, ref)[-1]["reason"] == "due diligence: accounts not filed"
+    assert (
+        lifecycle.case_history(w.engine, ref)[-1]["reason"] == "due diligence: accounts not filed"
+    )
 
 
 def test_a_partner_council_can_read_but_not_act(w):
@@ -137,7 +155,7 @@ def test_each_move_writes_one_chained_history_row(w):
     w.advance(ref, "submit", "check", "start_assessment")
 
     every = lifecycle.case_history(w.engine, ref)
-    rows = [r for r in every if r["trigger"] != "diligence"]    # one row for each move
+    rows = [r for r in every if r["trigger"] != "diligence"]  # one row for each move
     assert [r["to_state"] for r in rows] == ["draft", "submitted", "eligible", "under_assessment"]
     assert [r["seq"] for r in every] == list(range(1, len(every) + 1))
     assert all(b["prev_hash"] == a["hash"] for a, b in zip(every, every[1:]))
@@ -150,6 +168,7 @@ def test_each_move_writes_one_chained_history_row(w):
 
 def test_a_stale_version_is_a_conflict_and_writes_nothing(w):
     from workflow.errors import ConflictError
+
     ref = w.bid()
     before = w.snapshot()
 
@@ -165,17 +184,34 @@ def _cases():
         for t in definition.transitions:
             for source in t.sources:
                 for role in sorted(CASE_ROLES):
-                    yield pytest.param(definition, t, source, role,
-                                       id=f"{definition.kind}-{t.trigger}-from-{source}-as-{role}")
+                    yield pytest.param(
+                        definition,
+                        t,
+                        source,
+                        role,
+                        id=f"{definition.kind}-{t.trigger}-from-{source}-as-{role}",
+                    )
 
 
 @pytest.mark.parametrize("definition,t,source,role", list(_cases()))
-def test_every_transition_is_allowed_to_its_roles_and_refused_to_the_rest(definition, t, source, role):
+def test_every_transition_is_allowed_to_its_roles_and_refused_to_the_rest(
+    definition, t, source, role
+):
     actor = Actor("someone", frozenset({role}), org="LEAD" if role == "council" else None)
 
     def fire():
-        return plan(definition, "REF", source, t.trigger, actor, lead="LEAD", reason="because",
-                    facts=None, rules=RULES, actor_rules=ACTOR_RULES)
+        return plan(
+            definition,
+            "REF",
+            source,
+            t.trigger,
+            actor,
+            lead="LEAD",
+            reason="because",
+            facts=None,
+            rules=RULES,
+            actor_rules=ACTOR_RULES,
+        )
 
     if role in t.roles:
         assert fire().dest == t.dest
@@ -191,8 +227,18 @@ def test_every_trigger_is_refused_from_states_that_do_not_define_it(definition):
         for trigger in definition.triggers:
             if definition.machine.transition_for(trigger, state) is None:
                 with pytest.raises(InvalidTransition):
-                    plan(definition, "REF", state, trigger, actor, lead="LEAD", reason="r",
-                         facts=None, rules=RULES, actor_rules=ACTOR_RULES)
+                    plan(
+                        definition,
+                        "REF",
+                        state,
+                        trigger,
+                        actor,
+                        lead="LEAD",
+                        reason="r",
+                        facts=None,
+                        rules=RULES,
+                        actor_rules=ACTOR_RULES,
+                    )
 
 
 def test_a_case_a_council_opened_gets_the_first_caseworker_who_acts_on_it(w):
@@ -207,10 +253,10 @@ def test_a_case_a_council_opened_gets_the_first_caseworker_who_acts_on_it(w):
 
 def test_an_organisations_list_holds_the_cases_it_leads_or_partners_paged_in_case_order(w):
     w.org("E07000030")
-    led = w.bid()                                                    # E07000026 leads
-    elsewhere = w.bid(lead="E07000030", partners=["E07000028"])      # none of E07000026's
-    partnered = w.bid(lead="E07000028", partners=["E07000026"])      # E07000026 a partner
-    w.advance(partnered, "submit")            # (a partner sees no draft: it is its lead's alone)
+    led = w.bid()  # E07000026 leads
+    elsewhere = w.bid(lead="E07000030", partners=["E07000028"])  # none of E07000026's
+    partnered = w.bid(lead="E07000028", partners=["E07000026"])  # E07000026 a partner
+    w.advance(partnered, "submit")  # (a partner sees no draft: it is its lead's alone)
     led_too = w.bid()
 
     whole = [c["ref"] for c in lifecycle.list_cases(w.engine, org="E07000026")]
@@ -223,6 +269,10 @@ def test_an_organisations_list_holds_the_cases_it_leads_or_partners_paged_in_cas
         after = lifecycle.load_case(conn, partnered).id
     rest = lifecycle.list_cases(w.engine, org="E07000026", after_id=after, limit=2)
     assert [c["ref"] for c in rest] == [led_too]
-    assert [c["ref"] for c in lifecycle.list_cases(w.engine, org="E07000026", state="draft",
-                                               kind="bid", programme="TCA-2013")] == [led, led_too]
+    assert [
+        c["ref"]
+        for c in lifecycle.list_cases(
+            w.engine, org="E07000026", state="draft", kind="bid", programme="TCA-2013"
+        )
+    ] == [led, led_too]
     assert lifecycle.list_cases(w.engine, org="E09999999") == []

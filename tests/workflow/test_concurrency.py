@@ -1,4 +1,5 @@
 """Two caseworkers at the same moment: exactly one wins, the other writes nothing."""
+
 import threading
 
 import pytest
@@ -25,7 +26,9 @@ def _race(engine, ref, moves):
     def run(i, trigger, person):
         barrier.wait()
         try:
-            outcomes[i] = lifecycle.advance(engine, ref, trigger, person, expected_version=seen)["state"]
+            outcomes[i] = lifecycle.advance(engine, ref, trigger, person, expected_version=seen)[
+                "state"
+            ]
         except CaseworkError as err:
             outcomes[i] = err
 
@@ -80,6 +83,7 @@ def test_many_writers_on_many_cases_keep_every_chain_whole(w):
 
     assert errors == []
     from workflow.services.chain import verify
+
     with w.engine.connect() as conn:
         result = verify(conn)
     # Each: 4 moves and 8 due-diligence rows (3 automatic at submission and 3 at the check,

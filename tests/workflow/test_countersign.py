@@ -4,6 +4,7 @@
 naming whose signature is missing, until every countersignature it needs is
 given by someone other than the approver offering. Every refusal writes nothing.
 """
+
 from __future__ import annotations
 
 import threading
@@ -15,8 +16,15 @@ from workflow.errors import CaseworkError, GuardFailed, PermissionDenied
 from workflow.services import chain, controls, lifecycle
 from workflow.services.unit_of_work import UnitOfWork
 
-from tests.workflow.awarding import (ledger_pence, load_programme, offers_pence, recommended,
-                                     scored, small_programme, under_assessment)
+from tests.workflow.awarding import (
+    ledger_pence,
+    load_programme,
+    offers_pence,
+    recommended,
+    scored,
+    small_programme,
+    under_assessment,
+)
 
 THRESHOLD = 'countersign_above = "100000"\n'
 
@@ -40,11 +48,24 @@ def rate_fraud_risk(world, ref, rating):
     """A caseworker's fraud-risk rating, as due diligence records it (a `diligence` row)."""
     with UnitOfWork(world.engine) as uow:
         case = lifecycle.load_case(uow.conn, ref)
-        chain.change(uow.conn, case, chain.Entry(
-            from_state=case.state, to_state=case.state, trigger="diligence", actor="carol",
-            role="caseworker", at=uow.now,
-            payload={"check": "fraud_risk", "result": "pass", "rating": rating,
-                     "evidence": "checked"}))
+        chain.change(
+            uow.conn,
+            case,
+            chain.Entry(
+                from_state=case.state,
+                to_state=case.state,
+                trigger="diligence",
+                actor="carol",
+                role="caseworker",
+                at=uow.now,
+                payload={
+                    "check": "fraud_risk",
+                    "result": "pass",
+                    "rating": rating,
+                    "evidence": "checked",
+                },
+            ),
+        )
 
 
 @pytest.fixture
@@ -55,8 +76,9 @@ def sro(monkeypatch):
 
 
 # --- the boundary ---------------------------------------------------------------
-@pytest.mark.parametrize("amount, needs", [("100000", False), ("100000.01", True),
-                                           ("99999.99", False), ("250000", True)])
+@pytest.mark.parametrize(
+    "amount, needs", [("100000", False), ("100000.01", True), ("99999.99", False), ("250000", True)]
+)
 def test_an_offer_needs_a_countersignature_only_above_the_threshold(world, amount, needs):
     ref = recommended(world, amount=amount, programme=programme(world, "edge"))
     before = world.snapshot()
@@ -73,7 +95,8 @@ def test_an_offer_needs_a_countersignature_only_above_the_threshold(world, amoun
     assert refused.value.violations == (
         f"an offer of £{float(amount):,.2f} is above the programme's countersignature threshold "
         f"of £100,000: it needs a second approver's countersignature, by an approver who "
-        f"neither makes the offer nor assessed the bid".replace(".00 ", " "),)
+        f"neither makes the offer nor assessed the bid".replace(".00 ", " "),
+    )
     assert world.snapshot() == before
 
     lifecycle.advance(world.engine, ref, "countersign", "aaron")
@@ -84,20 +107,26 @@ def test_an_offer_needs_a_countersignature_only_above_the_threshold(world, amoun
 
 
 def test_the_countersignature_row_keeps_the_state_and_records_the_amount(world):
-    ref = recommended(world, amount="250000")          # the bundled TCA file: £100,000
+    ref = recommended(world, amount="250000")  # the bundled TCA file: £100,000
 
     lifecycle.advance(world.engine, ref, "countersign", "aaron", reason="Read the file.")
 
     row = lifecycle.case_history(world.engine, ref)[-1]
     assert (row["from_state"], row["to_state"], row["trigger"], row["role"]) == (
-        "recommended", "recommended", "countersign", "approver")
+        "recommended",
+        "recommended",
+        "countersign",
+        "approver",
+    )
     assert row["payload"] == {"amount": "250000.00"}
     assert row["reason"] == "Read the file."
 
 
 # --- who may countersign -------------------------------------------------------------
-@pytest.mark.parametrize("who, roles", [("carol", "caseworker"), ("ash", "assessor"),
-                                        ("audrey", "auditor"), ("cllr", "council")])
+@pytest.mark.parametrize(
+    "who, roles",
+    [("carol", "caseworker"), ("ash", "assessor"), ("audrey", "auditor"), ("cllr", "council")],
+)
 def test_only_an_approver_may_countersign(world, who, roles):
     ref = recommended(world)
     before = world.snapshot()
@@ -105,8 +134,9 @@ def test_only_an_approver_may_countersign(world, who, roles):
     with pytest.raises(PermissionDenied) as refused:
         lifecycle.advance(world.engine, ref, "countersign", who)
 
-    assert str(refused.value) == (f"{who} ({roles}) may not do 'Countersign the offer' on "
-                                  f"{ref}: only an approver may.")
+    assert str(refused.value) == (
+        f"{who} ({roles}) may not do 'Countersign the offer' on {ref}: only an approver may."
+    )
     assert world.snapshot() == before
 
 
@@ -118,8 +148,10 @@ def test_the_approver_who_countersigned_cannot_also_offer(world):
     with pytest.raises(PermissionDenied) as refused:
         lifecycle.advance(world.engine, ref, "offer", "april")
 
-    assert str(refused.value) == (f"you countersigned {ref}'s offer, so you cannot also make "
-                                  f"it: another approver must offer it")
+    assert str(refused.value) == (
+        f"you countersigned {ref}'s offer, so you cannot also make "
+        f"it: another approver must offer it"
+    )
     assert world.snapshot() == before
     lifecycle.advance(world.engine, ref, "offer", "aaron")
     assert world.state(ref) == "award_offered"
@@ -158,8 +190,9 @@ def test_an_approver_who_assessed_the_bid_cannot_countersign(world):
     with pytest.raises(PermissionDenied) as refused:
         lifecycle.advance(world.engine, ref, "countersign", "alex")
 
-    assert str(refused.value) == (f"you assessed {ref}, so you cannot countersign its offer: "
-                                  f"another approver must")
+    assert str(refused.value) == (
+        f"you assessed {ref}, so you cannot countersign its offer: another approver must"
+    )
     assert world.snapshot() == before
 
 
@@ -184,7 +217,8 @@ def test_a_high_fraud_risk_needs_the_sros_countersignature_whatever_the_amount(w
         lifecycle.advance(world.engine, ref, "offer", "april")
     assert refused.value.violations == (
         f"{ref}'s fraud risk is rated high: it needs the countersignature of the programme's "
-        f"senior responsible owner, aaron",)
+        f"senior responsible owner, aaron",
+    )
     with pytest.raises(GuardFailed, match="only they can give it"):
         lifecycle.advance(world.engine, ref, "countersign", "abby")
     assert world.snapshot() == before
@@ -221,7 +255,7 @@ def test_a_high_risk_bid_under_a_programme_with_no_sro_says_so(world):
 def test_a_low_or_medium_risk_needs_nothing_more_than_the_amount_does(world, sro):
     ref = recommended(world, amount="60000", programme=programme(world, "calm"))
     rate_fraud_risk(world, ref, "high")
-    rate_fraud_risk(world, ref, "medium")          # the latest rating counts
+    rate_fraud_risk(world, ref, "medium")  # the latest rating counts
 
     lifecycle.advance(world.engine, ref, "offer", "april")
     assert world.state(ref) == "award_offered"
@@ -237,7 +271,7 @@ def test_approvers_countersigning_and_offering_at_once_never_pass_the_fund(world
     def move(args):
         trigger, ref, who = args
         start.wait()
-        for _ in range(20):       # an offer tried before its countersignature: try again
+        for _ in range(20):  # an offer tried before its countersignature: try again
             try:
                 lifecycle.advance(world.engine, ref, trigger, who)
                 return None
@@ -249,16 +283,25 @@ def test_approvers_countersigning_and_offering_at_once_never_pass_the_fund(world
                 return err
         return None
 
-    jobs = [(t, ref, who) for n, ref in enumerate(bids)
-            for t, who in (("countersign", ("aaron", "april")[n % 2]),
-                           ("offer", ("april", "aaron")[n % 2]))]
+    jobs = [
+        (t, ref, who)
+        for n, ref in enumerate(bids)
+        for t, who in (
+            ("countersign", ("aaron", "april")[n % 2]),
+            ("offer", ("april", "aaron")[n % 2]),
+        )
+    ]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         list(pool.map(move, jobs))
 
     offered = [ref for ref in bids if world.state(ref) == "award_offered"]
     assert len(offered) <= 3
-    assert ledger_pence(world.engine, code) == offers_pence(world.engine, code) \
-        == 30_000_000 * len(offered) <= 100_000_000
+    assert (
+        ledger_pence(world.engine, code)
+        == offers_pence(world.engine, code)
+        == 30_000_000 * len(offered)
+        <= 100_000_000
+    )
     for ref in offered:
         rows = history(world, ref)
         signer = next(who for t, who in rows if t == "countersign")

@@ -1,4 +1,5 @@
 """The state machines are data: sound, complete, and drawn from themselves."""
+
 import pytest
 
 from states import DEFINITIONS
@@ -12,17 +13,30 @@ ALL = list(DEFINITIONS.values())
 
 @pytest.mark.parametrize("definition", ALL, ids=lambda d: d.kind)
 def test_definition_is_sound(definition):
-    assert definition.problems(known_guards=set(RULES) | set(ACTOR_RULES),
-                               known_roles=ROLES, known_effects=EFFECTS, known_records=RECORDS,
-                               known_notices=KINDS) == []
+    assert (
+        definition.problems(
+            known_guards=set(RULES) | set(ACTOR_RULES),
+            known_roles=ROLES,
+            known_effects=EFFECTS,
+            known_records=RECORDS,
+            known_notices=KINDS,
+        )
+        == []
+    )
 
 
 def test_a_definition_with_faults_names_every_one():
     from states.definition import Definition, T
-    broken = Definition(kind="toy", initial="a", final={"z"}, transitions=[
-        T("go", "a", "b", roles={"caseworker"}, guards=["has_2_scores"]),
-        T("stop", "z", "a", roles={"wizard"}),
-    ])
+
+    broken = Definition(
+        kind="toy",
+        initial="a",
+        final={"z"},
+        transitions=[
+            T("go", "a", "b", roles={"caseworker"}, guards=["has_2_scores"]),
+            T("stop", "z", "a", roles={"wizard"}),
+        ],
+    )
     problems = broken.problems(known_guards=RULES, known_roles=ROLES)
     assert "toy: guard 'has_2_scores' is not a known rule" in problems
     assert "toy: role 'wizard' on 'stop' is not a known role" in problems
@@ -42,9 +56,12 @@ def test_the_machine_answers_every_move_from_the_definitions_transitions(definit
     # transitions Machine (states/machine.py; workflow.services.engine.plan fires it).
     for state in definition.states:
         for trigger in definition.triggers:
-            defined = [t for t in definition.transitions
-                       if t.trigger == trigger and state in t.sources]
-            assert definition.machine.transition_for(trigger, state) == (defined[0] if defined else None)
+            defined = [
+                t for t in definition.transitions if t.trigger == trigger and state in t.sources
+            ]
+            assert definition.machine.transition_for(trigger, state) == (
+                defined[0] if defined else None
+            )
 
 
 @pytest.mark.parametrize("definition", ALL, ids=lambda d: d.kind)

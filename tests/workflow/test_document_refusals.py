@@ -1,12 +1,23 @@
 """Opening a case from a document with a wrongly typed field: a refusal naming it, nothing written."""
+
 import pytest
 
 from workflow.services import lifecycle as cases
 from workflow.errors import Malformed
 
-WRONG = [("partners", 5), ("partners", {"E07000028": True}), ("partners", "E07000028"),
-         ("lead", ["E07000026"]), ("lead", 7), ("programme", 2013), ("programme", ["tca-2013"]),
-         ("amount", [250000]), ("amount", True), ("title", {"text": "hub"}), ("category", None)]
+WRONG = [
+    ("partners", 5),
+    ("partners", {"E07000028": True}),
+    ("partners", "E07000028"),
+    ("lead", ["E07000026"]),
+    ("lead", 7),
+    ("programme", 2013),
+    ("programme", ["tca-2013"]),
+    ("amount", [250000]),
+    ("amount", True),
+    ("title", {"text": "hub"}),
+    ("category", None),
+]
 
 
 @pytest.mark.parametrize("field,value", WRONG)

@@ -3,6 +3,7 @@
 A toy definition (with rules of its own) keeps these about the engine alone:
 the programmes' rules and the real definitions are tested with the cases.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -12,21 +13,33 @@ from states.facts import Facts
 from workflow.errors import GuardFailed, InvalidTransition, PermissionDenied, ReasonRequired
 from workflow.services.engine import Actor, allowed_triggers, plan
 
-RULES = {"has_a_title": lambda facts: [] if facts.application else ["it has no title yet"],
-         "is_costed": lambda facts: [] if facts.application else ["it names no amount"]}
-ACTOR_RULES = {"not_the_author": lambda facts: (["they wrote it"] if facts.actor == "ann"
-                                                else [])}
+RULES = {
+    "has_a_title": lambda facts: [] if facts.application else ["it has no title yet"],
+    "is_costed": lambda facts: [] if facts.application else ["it names no amount"],
+}
+ACTOR_RULES = {"not_the_author": lambda facts: ["they wrote it"] if facts.actor == "ann" else []}
 CASEWORKER = Actor("cas", frozenset({"caseworker"}))
 COUNCIL = Actor("col", frozenset({"council"}), org="E1")
 
 
 def toy() -> Definition:
-    return Definition(kind="toy", initial="draft", final={"done", "dropped"}, transitions=[
-        T("send", "draft", "sent", roles={"council"}),
-        T("approve", "sent", "done", roles={"caseworker"}, guards=["has_a_title", "is_costed"],
-          actor_rules=["not_the_author"]),
-        T("drop", ("draft", "sent"), "dropped", roles={"caseworker"}, needs_reason=True),
-    ])
+    return Definition(
+        kind="toy",
+        initial="draft",
+        final={"done", "dropped"},
+        transitions=[
+            T("send", "draft", "sent", roles={"council"}),
+            T(
+                "approve",
+                "sent",
+                "done",
+                roles={"caseworker"},
+                guards=["has_a_title", "is_costed"],
+                actor_rules=["not_the_author"],
+            ),
+            T("drop", ("draft", "sent"), "dropped", roles={"caseworker"}, needs_reason=True),
+        ],
+    )
 
 
 def facts(**given) -> Facts:
@@ -34,8 +47,18 @@ def facts(**given) -> Facts:
 
 
 def planned(definition, state, trigger, actor=CASEWORKER, *, reason=None, facts=None):
-    return plan(definition, "TOY-1", state, trigger, actor, lead="E1", reason=reason,
-                facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
+    return plan(
+        definition,
+        "TOY-1",
+        state,
+        trigger,
+        actor,
+        lead="E1",
+        reason=reason,
+        facts=facts,
+        rules=RULES,
+        actor_rules=ACTOR_RULES,
+    )
 
 
 def test_a_declared_move_is_planned_to_its_destination_by_the_machine():
@@ -55,20 +78,23 @@ def test_a_move_the_machine_no_longer_holds_is_refused_though_the_data_declares_
         planned(definition, "sent", "drop", reason="duplicate")
 
     assert refused.value.allowed == ("approve",)
-    assert str(refused.value) == ("TOY-1 is Sent, so it cannot be 'Drop'. "
-                                  "Allowed now: Approve.")
+    assert str(refused.value) == ("TOY-1 is Sent, so it cannot be 'Drop'. Allowed now: Approve.")
     assert planned(definition, "draft", "drop", reason="duplicate").dest == "dropped"
 
 
 def test_a_trigger_not_declared_from_the_state_is_refused_with_what_is_allowed():
-    with pytest.raises(InvalidTransition, match="TOY-1 is Draft, so it cannot be 'Approve'. "
-                                                "Allowed now: Drop."):
+    with pytest.raises(
+        InvalidTransition, match="TOY-1 is Draft, so it cannot be 'Approve'. Allowed now: Drop."
+    ):
         planned(toy(), "draft", "approve")
 
 
 def test_a_person_without_the_role_is_refused_before_any_rule_is_weighed():
-    with pytest.raises(PermissionDenied, match=r"col \(council\) may not do 'Approve' on TOY-1: "
-                                               r"only a caseworker may\."):
+    with pytest.raises(
+        PermissionDenied,
+        match=r"col \(council\) may not do 'Approve' on TOY-1: "
+        r"only a caseworker may\.",
+    ):
         planned(toy(), "sent", "approve", COUNCIL, facts=facts())
 
 
@@ -87,8 +113,9 @@ def test_every_broken_rule_is_told_at_once_and_the_case_does_not_move():
         planned(toy(), "sent", "approve", facts=facts(actor="cas"))
 
     assert refused.value.violations == ("it has no title yet", "it names no amount")
-    assert str(refused.value) == ("TOY-1 cannot be 'Approve': it has no title yet; "
-                                  "it names no amount.")
+    assert str(refused.value) == (
+        "TOY-1 cannot be 'Approve': it has no title yet; it names no amount."
+    )
 
 
 def test_without_facts_only_who_may_is_planned():

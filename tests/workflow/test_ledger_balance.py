@@ -5,6 +5,7 @@ row's `balance_pence` is the sum of reserved minus released up to it, and
 the committed total read from the balance is the total added up row by row,
 on SQLite and PostgreSQL, also when declines and offers race.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,8 +20,14 @@ from workflow.services import programme_files as programme_store
 from workflow.errors import CaseworkError, GuardFailed
 from workflow.storage.tables import cases as cases_t, ledger
 
-from tests.workflow.awarding import (ledger_pence, load_programme, offer, offers_pence,
-                                     recommended, small_programme)
+from tests.workflow.awarding import (
+    ledger_pence,
+    load_programme,
+    offer,
+    offers_pence,
+    recommended,
+    small_programme,
+)
 
 
 @pytest.fixture
@@ -31,9 +38,11 @@ def world(any_world):
 def balances_and_sums(engine, programme: str) -> list[tuple[int, int]]:
     """For each of the programme's rows in the order written: (its balance, the sum up to it)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(ledger.c.entry, ledger.c.amount_pence, ledger.c.balance_pence)
-                            .where(ledger.c.programme == programme)
-                            .order_by(ledger.c.id)).all()
+        rows = conn.execute(
+            select(ledger.c.entry, ledger.c.amount_pence, ledger.c.balance_pence)
+            .where(ledger.c.programme == programme)
+            .order_by(ledger.c.id)
+        ).all()
     out, total = [], 0
     for entry, amount, balance in rows:
         total += amount if entry == "reserve" else -amount
@@ -61,8 +70,10 @@ def test_the_balance_is_the_summed_ledger_after_any_offers_declines_and_terminat
     with world.engine.connect() as conn:
         assert programme_store.committed_pence(conn, main) == 0
     # Two programmes, so their rows interleave in the table.
-    waiting = [recommended(world, amount=rng.choice(AMOUNTS), programme=rng.choice((main, side)))
-               for _ in range(8)]
+    waiting = [
+        recommended(world, amount=rng.choice(AMOUNTS), programme=rng.choice((main, side)))
+        for _ in range(8)
+    ]
     offered: list[str] = []
     monitored: list[str] = []
 
@@ -73,7 +84,7 @@ def test_the_balance_is_the_summed_ledger_after_any_offers_declines_and_terminat
             try:
                 offer(world, ref, by=rng.choice(("april", "aaron")))
                 offered.append(ref)
-            except GuardFailed:           # past the fund: refused, no row written
+            except GuardFailed:  # past the fund: refused, no row written
                 assert world.state(ref) == "recommended"
         elif move == "decline" and offered:
             world.advance(offered.pop(rng.randrange(len(offered))), "decline", by="cllr")
@@ -91,14 +102,16 @@ def test_the_balance_is_the_summed_ledger_after_any_offers_declines_and_terminat
         for ref in offered + monitored:
             case_id, code = _id_and_programme(world, ref)
             with world.engine.connect() as conn:
-                assert (programme_store.committed_pence(conn, code, leave_out_case=case_id)
-                        == awards.held_pence(conn, programme=code, leave_out_case=case_id))
+                assert programme_store.committed_pence(
+                    conn, code, leave_out_case=case_id
+                ) == awards.held_pence(conn, programme=code, leave_out_case=case_id)
 
 
 def _id_and_programme(world, ref: str) -> tuple[int, str]:
     with world.engine.connect() as conn:
-        row = conn.execute(select(cases_t.c.id, cases_t.c.programme)
-                           .where(cases_t.c.ref == ref)).one()
+        row = conn.execute(
+            select(cases_t.c.id, cases_t.c.programme).where(cases_t.c.ref == ref)
+        ).one()
     return row.id, row.programme
 
 
@@ -108,8 +121,10 @@ def test_a_category_total_is_still_added_up_from_its_rows(world):
     offer(world, recommended(world, amount="300000"))
 
     with world.engine.connect() as conn:
-        assert programme_store.committed_pence(conn, "tca-2013",
-                                               category="single_operation") == 100_000_000
+        assert (
+            programme_store.committed_pence(conn, "tca-2013", category="single_operation")
+            == 100_000_000
+        )
         assert programme_store.committed_pence(conn, "tca-2013") == 130_000_000
     assert_balance_explained(world.engine, "tca-2013")
 
@@ -139,8 +154,12 @@ def test_a_decline_and_an_offer_at_the_same_instant_leave_the_balance_explained(
         offer(world, ref)
     waiting = recommended(world, amount="500000", programme=code)
 
-    declined, offered = at_once([lambda: world.advance(held[0], "decline", by="cllr"),
-                                 lambda: offer(world, waiting, by="aaron")])
+    declined, offered = at_once(
+        [
+            lambda: world.advance(held[0], "decline", by="cllr"),
+            lambda: offer(world, waiting, by="aaron"),
+        ]
+    )
 
     assert declined is None
     # The offer fits only if the decline was weighed first; either way the fund holds.
@@ -157,8 +176,10 @@ def test_many_declines_and_offers_at_once_never_pass_the_fund_and_stay_explained
         offer(world, ref)
     waiting = [recommended(world, amount="500000", programme=code) for _ in range(4)]
     calls = [lambda r=ref: world.advance(r, "decline", by="cllr") for ref in held]
-    calls += [lambda r=ref, n=n: offer(world, r, by=("april", "aaron")[n % 2])
-              for n, ref in enumerate(waiting)]
+    calls += [
+        lambda r=ref, n=n: offer(world, r, by=("april", "aaron")[n % 2])
+        for n, ref in enumerate(waiting)
+    ]
 
     outcome = at_once(calls)
 

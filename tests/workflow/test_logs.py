@@ -1,4 +1,5 @@
 """Log lines: one line an event, JSON for log shippers, and no personal data in them."""
+
 from __future__ import annotations
 
 import io
@@ -30,8 +31,15 @@ def lines(monkeypatch):
 def test_a_json_line_carries_time_level_event_case_person_and_duration(lines):
     out = lines(CASEWORK_LOG_FORMAT="json")
 
-    event(logging.getLogger("casework.lifecycle"), "case.moved", "submit: draft -> submitted",
-          case="TCA-2013-0001", person="carol", seconds=0.0031, trigger="submit")
+    event(
+        logging.getLogger("casework.lifecycle"),
+        "case.moved",
+        "submit: draft -> submitted",
+        case="TCA-2013-0001",
+        person="carol",
+        seconds=0.0031,
+        trigger="submit",
+    )
 
     record = json.loads(out.getvalue())
     assert record["event"] == "case.moved" and record["level"] == "INFO"

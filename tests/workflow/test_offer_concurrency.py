@@ -4,6 +4,7 @@ SQLite serialises writers (BEGIN IMMEDIATE); PostgreSQL holds the programme
 row (`FOR UPDATE`) before the facts of an offer are read. Both are tried
 with real threads, each on its own connection, released together.
 """
+
 from __future__ import annotations
 
 import threading
@@ -15,8 +16,14 @@ from workflow.services import awards, lifecycle
 from workflow.storage.db import reading
 from workflow.errors import CaseworkError, GuardFailed
 
-from tests.workflow.awarding import (ledger_pence, load_programme, offer, offers_pence,
-                                     recommended, small_programme)
+from tests.workflow.awarding import (
+    ledger_pence,
+    load_programme,
+    offer,
+    offers_pence,
+    recommended,
+    small_programme,
+)
 
 APPROVERS = ("april", "aaron")
 
@@ -43,8 +50,7 @@ def offer_together(world, refs):
         return dict(pool.map(one, enumerate(refs)))
 
 
-def test_two_approvers_offering_the_last_500000_pounds_one_wins_and_one_is_told_what_remains(
-        world):
+def test_two_approvers_offering_the_last_500000_pounds_one_wins_and_one_is_told_what_remains(world):
     code = load_programme(world, small_programme("last-1", fund="1000000"))
     offer(world, recommended(world, amount="500000", programme=code))
     rivals = [recommended(world, amount="500000", programme=code) for _ in range(2)]
@@ -77,8 +83,7 @@ def test_many_offers_at_once_never_commit_more_than_the_fund(world, round_no):
 
 @pytest.mark.parametrize("round_no", range(2))
 def test_many_offers_at_once_never_pass_a_categorys_count(world, round_no):
-    code = load_programme(world, small_programme(f"count-{round_no}", fund="9000000",
-                                                 max_count=2))
+    code = load_programme(world, small_programme(f"count-{round_no}", fund="9000000", max_count=2))
     bids = [recommended(world, amount="100000", programme=code) for _ in range(5)]
 
     outcome = offer_together(world, bids)
@@ -91,7 +96,8 @@ def test_many_offers_at_once_never_pass_a_categorys_count(world, round_no):
 
 @pytest.mark.parametrize("round_no", range(3))
 def test_declines_and_offers_that_need_their_money_at_once_never_deadlock_or_overspend(
-        world, round_no):
+    world, round_no
+):
     # A decline releases funds and an offer reserves them: both lock the fund before
     # the case, in that order, so on PostgreSQL they queue rather than deadlock, and
     # no two ledger rows start from the same running balance.
@@ -112,14 +118,14 @@ def test_declines_and_offers_that_need_their_money_at_once_never_deadlock_or_ove
         try:
             lifecycle.advance(world.engine, ref, "offer", APPROVERS[n % 2])
         except GuardFailed as err:
-            return err          # it ran before enough declines: the fund was full then
+            return err  # it ran before enough declines: the fund was full then
         return None
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         declines = [pool.submit(decline, ref) for ref in declining]
         offers = [pool.submit(offer_waiting, n_ref) for n_ref in enumerate(waiting)]
         for done in declines:
-            done.result()       # any other error (a deadlock, a conflict) fails the test here
+            done.result()  # any other error (a deadlock, a conflict) fails the test here
         refusals = [o.result() for o in offers]
 
     assert [world.state(r) for r in declining] == ["declined"] * 3
@@ -128,5 +134,5 @@ def test_declines_and_offers_that_need_their_money_at_once_never_deadlock_or_ove
         assert refusal is None or "past the fund's £1,500,000" in str(refusal)
     held = ledger_pence(world.engine, code)
     assert held == offers_pence(world.engine, code) <= 150_000_000
-    with reading(world.engine) as conn:      # the running balance kept on the latest row agrees
+    with reading(world.engine) as conn:  # the running balance kept on the latest row agrees
         assert awards.balance_pence(conn, code) == held

@@ -1,4 +1,5 @@
 """Payments of awards (issue 19, DESIGN.md section 8): tranches, moves, refusals, recovery."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,14 @@ from states import PAYMENT
 from states.payment import tranche_amounts
 from tests.builders import World
 from tests.workflow.payments_world import ACCEPTED, accept_return, award, open_returns, snapshot
-from workflow.errors import (ConflictError, InvalidTransition, Malformed, PermissionDenied,
-                             ReasonRequired, RuleViolation)
+from workflow.errors import (
+    ConflictError,
+    InvalidTransition,
+    Malformed,
+    PermissionDenied,
+    ReasonRequired,
+    RuleViolation,
+)
 from workflow.services import assignment, chain, lifecycle, payments
 from workflow.services.chain import Entry, moment, seal
 from workflow.storage.db import make_engine, reading
@@ -56,27 +63,38 @@ def verified(world) -> bool:
 def test_only_the_first_tranche_is_due_after_acceptance_at_half_the_award(p1):
     world, ref, _ = p1
     rows = payments.list_payments(world.engine, case=ref)
-    assert rows == [{"ref": f"{ref}/P1", "case": ref, "state": "due", "amount": "125000.00",
-                     "due_on": "2013-09-02", "event": "accepted", "reference": None}]
+    assert rows == [
+        {
+            "ref": f"{ref}/P1",
+            "case": ref,
+            "state": "due",
+            "amount": "125000.00",
+            "due_on": "2013-09-02",
+            "event": "accepted",
+            "reference": None,
+        }
+    ]
     row = [r for r in lifecycle.case_history(world.engine, ref) if r.get("payment")]
     assert [(r["payment"], r["trigger"], r["to_state"]) for r in row] == [
-        ("P1", "payment_due", "due")]
+        ("P1", "payment_due", "due")
+    ]
 
 
-def test_q2_and_the_last_return_release_the_other_tranches_and_they_add_up_to_the_award(
-        any_world):
+def test_q2_and_the_last_return_release_the_other_tranches_and_they_add_up_to_the_award(any_world):
     any_world.cast()
     ref = award(any_world, amount="250000.03")
     open_returns(any_world, ref)
     accept_return(any_world, ref, "Q1")
-    assert len(payments.list_payments(any_world.engine, case=ref)) == 1   # Q1 releases none
+    assert len(payments.list_payments(any_world.engine, case=ref)) == 1  # Q1 releases none
     accept_return(any_world, ref, "Q2")
     accept_return(any_world, ref, "Q3")
     accept_return(any_world, ref, "Q4")
     rows = payments.list_payments(any_world.engine, case=ref)
     assert [(r["ref"][-2:], r["event"], r["amount"]) for r in rows] == [
-        ("P1", "accepted", "125000.01"), ("P2", "Q2", "62500.00"),
-        ("P3", "last_return", "62500.02")]
+        ("P1", "accepted", "125000.01"),
+        ("P2", "Q2", "62500.00"),
+        ("P3", "last_return", "62500.02"),
+    ]
     assert sum(Decimal(r["amount"]) for r in rows) == Decimal("250000.03")
     assert verified(any_world)
 
@@ -84,6 +102,7 @@ def test_q2_and_the_last_return_release_the_other_tranches_and_they_add_up_to_th
 def held_for(world, ref: str) -> tuple[int, int]:
     """(what the case holds in the fund ledger, the programme's committed total), in pence."""
     from workflow.services import awards
+
     with reading(world.engine) as conn:
         case = lifecycle.load_case(conn, ref)
         return awards.reserved_for(conn, case.id), awards.balance_pence(conn, "tca-2013")
@@ -99,15 +118,23 @@ def test_completing_with_the_last_return_waived_gives_its_tranche_back_to_the_fu
         accept_return(any_world, ref, label)
     with freeze_time(LATER):
         from workflow.services import monitoring
-        monitoring.decide_return(any_world.engine, f"{ref}/Q4", "waive", "carol",
-                                 reason="The project ended early; the council said so.")
+
+        monitoring.decide_return(
+            any_world.engine,
+            f"{ref}/Q4",
+            "waive",
+            "carol",
+            reason="The project ended early; the council said so.",
+        )
         held, committed = held_for(any_world, ref)
         assert held == 250_000_00
         lifecycle.advance(any_world.engine, ref, "complete", "carol")
 
     assert held_for(any_world, ref) == (187_500_00, committed - 62_500_00)
     assert [p["state"] for p in payments.list_payments(any_world.engine, case=ref)] == [
-        "due", "due"]                 # P1 and P2 still to be paid: still committed
+        "due",
+        "due",
+    ]  # P1 and P2 still to be paid: still committed
     assert verified(any_world)
 
 
@@ -134,8 +161,14 @@ def test_the_schedules_arithmetic_is_in_pence_and_never_loses_one():
 
 
 # --- every move, allowed and refused, for every role --------------------------------
-PEOPLE = {"carol": "caseworker", "ash": "assessor", "april": "approver", "audrey": "auditor",
-          "cllr": "council", "fiona": "finance"}
+PEOPLE = {
+    "carol": "caseworker",
+    "ash": "assessor",
+    "april": "approver",
+    "audrey": "auditor",
+    "cllr": "council",
+    "fiona": "finance",
+}
 MAY = {"approve": {"april"}, "pay": {"fiona"}, "hold": {"carol"}, "release": {"carol"}}
 
 
@@ -173,7 +206,7 @@ def test_each_move_is_allowed_to_its_role_and_refused_to_every_other(p1, trigger
 def test_a_move_from_a_state_it_does_not_leave_is_refused_and_writes_nothing(p1, trigger):
     world, _, pay = p1
     if trigger != "pay":
-        payments.move(world.engine, pay, "approve", "april")   # approved: neither due nor held
+        payments.move(world.engine, pay, "approve", "april")  # approved: neither due nor held
     before = snapshot(world)
     who = {"approve": "april", "pay": "fiona", "release": "carol"}[trigger]
     with pytest.raises(InvalidTransition):
@@ -196,49 +229,68 @@ def test_paying_a_held_a_cancelled_or_a_paid_payment_is_refused(p1):
     world, ref, pay = p1
     payments.move(world.engine, pay, "approve", "april")
     payments.move(world.engine, pay, "pay", "fiona", reference="BACS 1")
-    assert "Paid" in refused(world, InvalidTransition, lambda: payments.move(
-        world.engine, pay, "pay", "felix", reference="BACS 2"))
+    assert "Paid" in refused(
+        world,
+        InvalidTransition,
+        lambda: payments.move(world.engine, pay, "pay", "felix", reference="BACS 2"),
+    )
     world2_ref = award(world, title="Shared fleet for two districts")
     p = f"{world2_ref}/P1"
     payments.move(world.engine, p, "approve", "april")
     world.advance(world2_ref, "suspend", reason="Return missing")
     assert state_of(world, p) == "held"
-    assert "Held" in refused(world, InvalidTransition, lambda: payments.move(
-        world.engine, p, "pay", "fiona", reference="BACS 3"))
+    assert "Held" in refused(
+        world,
+        InvalidTransition,
+        lambda: payments.move(world.engine, p, "pay", "fiona", reference="BACS 3"),
+    )
     world.advance(world2_ref, "terminate", by="aaron")
     assert state_of(world, p) == "cancelled"
-    assert "Cancelled" in refused(world, InvalidTransition, lambda: payments.move(
-        world.engine, p, "pay", "fiona", reference="BACS 4"))
+    assert "Cancelled" in refused(
+        world,
+        InvalidTransition,
+        lambda: payments.move(world.engine, p, "pay", "fiona", reference="BACS 4"),
+    )
 
 
 def test_the_cases_own_caseworker_cannot_approve_its_payment_even_as_an_approver(p1):
     world, ref, pay = p1
     world.person("cara", "caseworker", "approver")
     assignment.assign(world.engine, ref, "cara", "carol")
-    message = refused(world, PermissionDenied,
-                      lambda: payments.move(world.engine, pay, "approve", "cara"))
+    message = refused(
+        world, PermissionDenied, lambda: payments.move(world.engine, pay, "approve", "cara")
+    )
     assert "caseworker of" in message and "another approver must" in message
 
 
 def test_finance_cannot_approve(p1):
     world, _, pay = p1
     assert "only an approver" in refused(
-        world, PermissionDenied, lambda: payments.move(world.engine, pay, "approve", "fiona"))
+        world, PermissionDenied, lambda: payments.move(world.engine, pay, "approve", "fiona")
+    )
 
 
 def test_paying_needs_a_remittance_reference_without_control_characters(p1):
     world, _, pay = p1
     payments.move(world.engine, pay, "approve", "april")
     assert "remittance reference" in refused(
-        world, Malformed, lambda: payments.move(world.engine, pay, "pay", "fiona"))
+        world, Malformed, lambda: payments.move(world.engine, pay, "pay", "fiona")
+    )
     assert "remittance reference" in refused(
-        world, Malformed, lambda: payments.move(world.engine, pay, "pay", "fiona",
-                                                reference="BACS\x1b[31m 1"))
+        world,
+        Malformed,
+        lambda: payments.move(world.engine, pay, "pay", "fiona", reference="BACS\x1b[31m 1"),
+    )
     assert "remittance reference" in refused(
-        world, Malformed, lambda: payments.move(world.engine, pay, "pay", "fiona",
-                                                reference="BACS\n1"))
-    assert "at most" in refused(world, Malformed, lambda: payments.move(
-        world.engine, pay, "pay", "fiona", reference="R" * 101))
+        world,
+        Malformed,
+        lambda: payments.move(world.engine, pay, "pay", "fiona", reference="BACS\n1"),
+    )
+    assert "at most" in refused(
+        world,
+        Malformed,
+        lambda: payments.move(world.engine, pay, "pay", "fiona", reference="R" * 101),
+    )
 
 
 def test_holding_by_hand_needs_a_reason(p1):
@@ -249,10 +301,13 @@ def test_holding_by_hand_needs_a_reason(p1):
 def test_a_payment_past_the_award_is_refused(p1):
     world, ref, pay = p1
     payments.move(world.engine, pay, "approve", "april")
-    with world.engine.begin() as conn:    # the award cut below the payment behind its back
+    with world.engine.begin() as conn:  # the award cut below the payment behind its back
         conn.execute(update(cases_t).where(cases_t.c.ref == ref).values(amount_pence=100))
-    message = refused(world, RuleViolation, lambda: payments.move(
-        world.engine, pay, "pay", "fiona", reference="BACS 1"))
+    message = refused(
+        world,
+        RuleViolation,
+        lambda: payments.move(world.engine, pay, "pay", "fiona", reference="BACS 1"),
+    )
     assert "past its award of £1" in message
 
 
@@ -260,18 +315,24 @@ def test_a_payment_past_the_fund_is_refused(p1, monkeypatch):
     world, ref, pay = p1
     payments.move(world.engine, pay, "approve", "april")
     with world.engine.begin() as conn:
-        conn.execute(update(payments_t).where(payments_t.c.ref == pay)
-                     .values(amount_pence=900_000_001))
-        conn.execute(update(cases_t).where(cases_t.c.ref == ref)
-                     .values(amount_pence=900_000_001))
-    assert "past its fund" in refused(world, RuleViolation, lambda: payments.move(
-        world.engine, pay, "pay", "fiona", reference="BACS 1"))
+        conn.execute(
+            update(payments_t).where(payments_t.c.ref == pay).values(amount_pence=900_000_001)
+        )
+        conn.execute(update(cases_t).where(cases_t.c.ref == ref).values(amount_pence=900_000_001))
+    assert "past its fund" in refused(
+        world,
+        RuleViolation,
+        lambda: payments.move(world.engine, pay, "pay", "fiona", reference="BACS 1"),
+    )
 
 
 def test_an_unknown_payment_or_action_is_refused(p1):
     world, ref, _ = p1
-    refused(world, payments.PaymentNotFound,
-            lambda: payments.move(world.engine, f"{ref}/P9", "approve", "april"))
+    refused(
+        world,
+        payments.PaymentNotFound,
+        lambda: payments.move(world.engine, f"{ref}/P9", "approve", "april"),
+    )
     refused(world, Malformed, lambda: payments.move(world.engine, f"{ref}/P1", "cancel", "april"))
     refused(world, Malformed, lambda: payments.list_payments(world.engine, state="payed"))
 
@@ -290,9 +351,9 @@ def test_paying_emails_the_lead_council_and_counts_in_the_figures(p1):
     assert figures == {"paid_pence": 12_500_000, "recovering_pence": 0}
     with world.engine.connect() as conn:
         from workflow.services.programme_files import summaries
+
         tca = next(s for s in summaries(conn) if s["code"] == "tca-2013")
-    assert (tca["committed"], tca["paid"], tca["recovering"]) == ("250000.00", "125000.00",
-                                                                  "0.00")
+    assert (tca["committed"], tca["paid"], tca["recovering"]) == ("250000.00", "125000.00", "0.00")
 
 
 # --- suspension, reinstatement, termination, recovery ------------------------------------------
@@ -301,13 +362,13 @@ def test_suspension_holds_what_is_unpaid_and_reinstatement_makes_it_due_again(p1
     payments.move(world.engine, pay, "approve", "april")
     world.advance(ref, "suspend", reason="Return missing")
     assert state_of(world, pay) == "held"
-    assert "suspended" in refused(world, RuleViolation, lambda: payments.move(
-        world.engine, pay, "release", "carol"))
+    assert "suspended" in refused(
+        world, RuleViolation, lambda: payments.move(world.engine, pay, "release", "carol")
+    )
     world.advance(ref, "reinstate", reason="Return received")
     shown = payments.get_payment(world.engine, pay)
-    assert (shown["state"], shown["approved_by"]) == ("due", None)   # to be approved again
-    assert [h["trigger"] for h in shown["history"]] == ["payment_due", "approve", "hold",
-                                                        "release"]
+    assert (shown["state"], shown["approved_by"]) == ("due", None)  # to be approved again
+    assert [h["trigger"] for h in shown["history"]] == ["payment_due", "approve", "hold", "release"]
     assert verified(world)
 
 
@@ -342,20 +403,26 @@ def test_termination_cancels_what_is_unpaid_keeps_what_is_paid_and_a_recovery_fo
     world.advance(ref, "terminate", by="aaron")
     assert state_of(world, f"{ref}/P2") == "cancelled"
     with world.engine.connect() as conn:
-        entries = [(r.entry, r.amount_pence) for r in conn.execute(
-            select(ledger).order_by(ledger.c.id))]
-    assert entries == [("reserve", 25_000_000), ("release", 12_500_000)]   # the paid half stays
+        entries = [
+            (r.entry, r.amount_pence) for r in conn.execute(select(ledger).order_by(ledger.c.id))
+        ]
+    assert entries == [("reserve", 25_000_000), ("release", 12_500_000)]  # the paid half stays
     refused(world, Malformed, lambda: payments.recover(world.engine, ref, "12,000", "carol"))
     refused(world, Malformed, lambda: payments.recover(world.engine, ref, "-5", "carol"))
-    refused(world, PermissionDenied,
-            lambda: payments.recover(world.engine, ref, "100000", "fiona"))
+    refused(world, PermissionDenied, lambda: payments.recover(world.engine, ref, "100000", "fiona"))
     done = payments.recover(world.engine, ref, "100000", "carol")
-    assert done == {"case": ref, "paid": "125000.00", "eligible": "100000.00",
-                    "recover": "25000.00"}
+    assert done == {
+        "case": ref,
+        "paid": "125000.00",
+        "eligible": "100000.00",
+        "recover": "25000.00",
+    }
     refused(world, RuleViolation, lambda: payments.recover(world.engine, ref, "1", "carol"))
     with world.engine.connect() as conn:
-        assert payments.figures(conn, "tca-2013") == {"paid_pence": 12_500_000,
-                                                      "recovering_pence": 2_500_000}
+        assert payments.figures(conn, "tca-2013") == {
+            "paid_pence": 12_500_000,
+            "recovering_pence": 2_500_000,
+        }
     last = lifecycle.case_history(world.engine, ref)[-1]
     assert (last["trigger"], last["payload"]["recover"]) == ("recover", "25000.00")
     assert verified(world)
@@ -372,6 +439,7 @@ def test_eligible_spend_above_what_was_paid_recovers_nothing(p1):
 
 def test_a_decline_leaves_no_payment_to_make(any_world):
     from tests.web.site import recommended_bid
+
     any_world.cast()
     ref = recommended_bid(any_world)
     any_world.advance(ref, "offer", by="april")
@@ -405,18 +473,40 @@ def test_replan_changes_only_unpaid_payments_and_sends_an_approved_one_back(p1):
 # --- the chain ---------------------------------------------------------------------------
 def test_a_row_without_a_payment_keeps_the_hash_it_always_had():
     from datetime import datetime, timezone
-    entry = Entry(to_state="draft", trigger="create", actor="carol", role="caseworker",
-                  at=datetime(2013, 4, 1, tzinfo=timezone.utc), payload={"x": 1})
-    body = {"case": "TCA-2013-0001", "seq": 1, "checkpoint": None, "from_state": None,
-            "to_state": "draft", "trigger": "create", "actor": "carol", "role": "caseworker",
-            "reason": None, "at": moment(entry.at), "payload": {"x": 1}, "prev_hash": "0" * 64}
-    old = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                    ensure_ascii=False).encode()).hexdigest()
+
+    entry = Entry(
+        to_state="draft",
+        trigger="create",
+        actor="carol",
+        role="caseworker",
+        at=datetime(2013, 4, 1, tzinfo=timezone.utc),
+        payload={"x": 1},
+    )
+    body = {
+        "case": "TCA-2013-0001",
+        "seq": 1,
+        "checkpoint": None,
+        "from_state": None,
+        "to_state": "draft",
+        "trigger": "create",
+        "actor": "carol",
+        "role": "caseworker",
+        "reason": None,
+        "at": moment(entry.at),
+        "payload": {"x": 1},
+        "prev_hash": "0" * 64,
+    }
+    old = hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
     assert seal("TCA-2013-0001", 1, "0" * 64, entry) == old
     from dataclasses import replace
-    with_payment = hashlib.sha256(json.dumps({**body, "payment": "P1"}, sort_keys=True,
-                                             separators=(",", ":"),
-                                             ensure_ascii=False).encode()).hexdigest()
+
+    with_payment = hashlib.sha256(
+        json.dumps(
+            {**body, "payment": "P1"}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    ).hexdigest()
     assert seal("TCA-2013-0001", 1, "0" * 64, replace(entry, payment="P1")) == with_payment
 
 
@@ -431,23 +521,28 @@ def test_two_finance_people_paying_at_once_pay_it_exactly_once(p1):
     def payer(engine, name):
         start.wait()
         try:
-            results.append(payments.move(engine, pay, "pay", name,
-                                         reference=f"BACS {name}")["state"])
+            results.append(
+                payments.move(engine, pay, "pay", name, reference=f"BACS {name}")["state"]
+            )
         except (InvalidTransition, ConflictError) as err:
             results.append(type(err).__name__)
 
-    threads = [threading.Thread(target=payer, args=(e, n))
-               for e, n in zip(engines, ("fiona", "felix"))]
+    threads = [
+        threading.Thread(target=payer, args=(e, n)) for e, n in zip(engines, ("fiona", "felix"))
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
     for e in engines:
         e.dispose()
-    assert sorted(results) == ["InvalidTransition", "paid"] or \
-        sorted(results) == ["ConflictError", "paid"]
+    assert sorted(results) == ["InvalidTransition", "paid"] or sorted(results) == [
+        "ConflictError",
+        "paid",
+    ]
     with world.engine.connect() as conn:
         assert payments.paid_pence(conn, lifecycle.load_case(conn, ref).id) == 12_500_000
-        assert conn.execute(select(outbox).where(outbox.c.kind == "payment.paid")).all() \
-            .__len__() == 1
+        assert (
+            conn.execute(select(outbox).where(outbox.c.kind == "payment.paid")).all().__len__() == 1
+        )
     assert verified(world)

@@ -1,4 +1,5 @@
 """Publishing a programme's awards as 360Giving open data, checked against the standard offline."""
+
 from __future__ import annotations
 
 import json
@@ -16,14 +17,18 @@ from workflow.errors import Malformed
 from workflow.services.publish import Funder, PublicationRefused
 
 OFFERED_AT = datetime(2013, 10, 9, 10, 30, tzinfo=timezone.utc)
-FUNDER = Funder(prefix="DCLG", id="GB-GOR-D4",
-                name="Department for Communities and Local Government")
+FUNDER = Funder(
+    prefix="DCLG", id="GB-GOR-D4", name="Department for Communities and Local Government"
+)
 
 # Real councils of 2013, by their GSS codes and the names the register knows them by.
 COUNCILS = {
-    "E07000026": "Allerdale Borough Council", "E07000028": "Carlisle City Council",
-    "E07000029": "Copeland", "E08000003": "Manchester City Council",
-    "E06000047": "Durham County Council", "E09000020": "Royal Borough of Kensington and Chelsea",
+    "E07000026": "Allerdale Borough Council",
+    "E07000028": "Carlisle City Council",
+    "E07000029": "Copeland",
+    "E08000003": "Manchester City Council",
+    "E06000047": "Durham County Council",
+    "E09000020": "Royal Borough of Kensington and Chelsea",
 }
 
 
@@ -39,10 +44,12 @@ def a_round(world) -> dict[str, str]:
         refs["offered"] = recommended(world, amount="250000.50")
         # A fire service may be a partner in a shared arrangement (a single operation's
         # partners must be councils: due diligence, partners_are_councils).
-        refs["accepted"] = recommended(world, lead="E06000047",
-                                       partners=["E07000026", "ORG-CUMBRIA-FIRE"], amount="480000")
-        refs["single"] = recommended(world, "single_operation", amount="2000000",
-                                     lead="E09000020", partners=["E07000028"])
+        refs["accepted"] = recommended(
+            world, lead="E06000047", partners=["E07000026", "ORG-CUMBRIA-FIRE"], amount="480000"
+        )
+        refs["single"] = recommended(
+            world, "single_operation", amount="2000000", lead="E09000020", partners=["E07000028"]
+        )
         refs["esg"] = recommended(world, "esg_top_up", amount="150000", lead="E08000003")
         refs["declined"] = recommended(world, amount="90000")
         refs["terminated"] = recommended(world, amount="60000")
@@ -74,9 +81,11 @@ def test_the_package_of_a_whole_round_validates_against_the_standard(any_world):
     assert grants[refs["offered"]]["amountAwarded"] == Decimal("250000.5")
     assert grants[refs["offered"]]["awardDate"] == "2013-10-09"
     assert grants[refs["offered"]]["grantProgramme"] == [
-        {"code": "tca-2013", "title": "Transformation Challenge Award 2013"}]
+        {"code": "tca-2013", "title": "Transformation Challenge Award 2013"}
+    ]
     assert grants[refs["offered"]]["fundingOrganization"] == [
-        {"id": FUNDER.id, "name": FUNDER.name}]
+        {"id": FUNDER.id, "name": FUNDER.name}
+    ]
 
 
 def test_declined_and_terminated_awards_are_left_out_as_grants_that_did_not_go_ahead(world):
@@ -85,7 +94,9 @@ def test_declined_and_terminated_awards_are_left_out_as_grants_that_did_not_go_a
     publication = publish.build(world.engine, "tca-2013", funder=FUNDER)
 
     assert {x["ref"]: x["why"] for x in publication.left_out} == {
-        refs["declined"]: "declined", refs["terminated"]: "terminated, nothing committed"}
+        refs["declined"]: "declined",
+        refs["terminated"]: "terminated, nothing committed",
+    }
     assert refs["rejected"] not in grants_by_ref(publication)
     assert "left out: " + refs["declined"] in publication.summary()
 
@@ -104,15 +115,24 @@ def test_english_councils_are_found_in_the_register_by_official_name_or_name(wor
     grants = grants_by_ref(publish.build(world.engine, "tca-2013", funder=FUNDER))
 
     recipient = {ref: g["recipientOrganization"][0]["id"] for ref, g in grants.items()}
-    assert recipient == {refs["offered"]: "GB-LAE-ALL", refs["accepted"]: "GB-LAE-DUR",
-                         refs["single"]: "GB-LAE-KEC", refs["esg"]: "GB-LAE-MAN"}
+    assert recipient == {
+        refs["offered"]: "GB-LAE-ALL",
+        refs["accepted"]: "GB-LAE-DUR",
+        refs["single"]: "GB-LAE-KEC",
+        refs["esg"]: "GB-LAE-MAN",
+    }
 
 
 def test_an_org_id_given_with_the_organisation_is_used_as_it_is(world):
     world.org("E07000026", name="A name the register does not know")
     with world.engine.begin() as conn:
-        directory.add_org(conn, "E06000001", name="Hartlepool Borough Council",
-                       email="grants@hartlepool.example.gov.uk", org_id="GB-LAE-HPL")
+        directory.add_org(
+            conn,
+            "E06000001",
+            name="Hartlepool Borough Council",
+            email="grants@hartlepool.example.gov.uk",
+            org_id="GB-LAE-HPL",
+        )
     world.cast()
     with freeze_time(OFFERED_AT):
         ref = recommended(world, lead="E06000001", partners=["E07000026"])
@@ -120,8 +140,9 @@ def test_an_org_id_given_with_the_organisation_is_used_as_it_is(world):
 
     grant = publish.build(world.engine, "tca-2013", funder=FUNDER).grants[0]
 
-    assert grant["recipientOrganization"] == [{"id": "GB-LAE-HPL",
-                                               "name": "Hartlepool Borough Council"}]
+    assert grant["recipientOrganization"] == [
+        {"id": "GB-LAE-HPL", "name": "Hartlepool Borough Council"}
+    ]
 
 
 def test_beneficiary_locations_are_the_councils_gss_codes(world):
@@ -130,19 +151,37 @@ def test_beneficiary_locations_are_the_councils_gss_codes(world):
     grants = grants_by_ref(publish.build(world.engine, "tca-2013", funder=FUNDER))
 
     assert grants[refs["single"]]["beneficiaryLocation"] == [
-        {"geoCode": "E09000020", "geoCodeType": "LONB",
-         "name": "Royal Borough of Kensington and Chelsea", "countryCode": "GB"},
-        {"geoCode": "E07000028", "geoCodeType": "NMD", "name": "Carlisle City Council",
-         "countryCode": "GB"}]
+        {
+            "geoCode": "E09000020",
+            "geoCodeType": "LONB",
+            "name": "Royal Borough of Kensington and Chelsea",
+            "countryCode": "GB",
+        },
+        {
+            "geoCode": "E07000028",
+            "geoCodeType": "NMD",
+            "name": "Carlisle City Council",
+            "countryCode": "GB",
+        },
+    ]
     assert grants[refs["accepted"]]["beneficiaryLocation"] == [
-        {"geoCode": "E06000047", "geoCodeType": "UA", "name": "Durham County Council",
-         "countryCode": "GB"},
-        {"geoCode": "E07000026", "geoCodeType": "NMD", "name": "Allerdale Borough Council",
-         "countryCode": "GB"}]          # the fire service has no GSS code: not a place
+        {
+            "geoCode": "E06000047",
+            "geoCodeType": "UA",
+            "name": "Durham County Council",
+            "countryCode": "GB",
+        },
+        {
+            "geoCode": "E07000026",
+            "geoCodeType": "NMD",
+            "name": "Allerdale Borough Council",
+            "countryCode": "GB",
+        },
+    ]  # the fire service has no GSS code: not a place
 
 
 def test_an_organisation_found_nowhere_stops_the_publication_naming_it(world):
-    world.org("E07000026", name="Council E07000026")      # no org-id, not in the register
+    world.org("E07000026", name="Council E07000026")  # no org-id, not in the register
     world.cast()
     with freeze_time(OFFERED_AT):
         ref = recommended(world)
@@ -157,8 +196,9 @@ def test_an_organisation_found_nowhere_stops_the_publication_naming_it(world):
 
 def test_a_name_matching_two_councils_of_the_time_is_not_guessed():
     assert [c.key for c in publish.council_named("Buckinghamshire")] == ["BKM"]
-    assert [c.key for c in publish.council_named("Buckinghamshire",
-                                                 on=datetime(2021, 1, 1).date())] == ["BUC"]
+    assert [
+        c.key for c in publish.council_named("Buckinghamshire", on=datetime(2021, 1, 1).date())
+    ] == ["BUC"]
     assert [c.key for c in publish.council_named("St Helens")] == ["SHN"]
     assert [c.key for c in publish.council_named("newcastle under lyme")] == ["NEC"]
 
@@ -173,8 +213,9 @@ def test_a_broken_award_without_a_recipient_is_refused_naming_its_reference(worl
     with pytest.raises(PublicationRefused) as refused:
         publish.write(publication, out)
 
-    assert list(refused.value.violations) == [f"grant 360G-DCLG-{refs['accepted']}: "
-                                        f"recipientOrganization is missing"]
+    assert list(refused.value.violations) == [
+        f"grant 360G-DCLG-{refs['accepted']}: recipientOrganization is missing"
+    ]
     assert not out.exists()
 
 
@@ -221,7 +262,8 @@ def test_the_funder_is_dclg_by_its_government_register_org_id_unless_told_otherw
     for name in ("CASEWORK_360G_PREFIX", "CASEWORK_FUNDER_ID", "CASEWORK_FUNDER_NAME"):
         monkeypatch.delenv(name, raising=False)
     assert Funder.from_env() == Funder(
-        prefix="casework", id="GB-GOR-D4", name="Department for Communities and Local Government")
+        prefix="casework", id="GB-GOR-D4", name="Department for Communities and Local Government"
+    )
 
     monkeypatch.setenv("CASEWORK_FUNDER_ID", "GB-GOR-D1342")
     assert Funder.from_env().id == "GB-GOR-D1342"
@@ -246,13 +288,15 @@ def cli(sqlite_template, tmp_path) -> Cli:
 def test_publish_360giving_writes_the_package_and_says_what_it_left_out(cli, tmp_path):
     from tests.builders import World
     from workflow.storage.db import make_engine
+
     engine = make_engine(cli.url)
     refs = a_round(World(engine))
     engine.dispose()
     out = tmp_path / "tca-2013.json"
 
-    ran = cli.ok("publish", "360giving", "tca-2013", "--out", str(out),
-                 env={"CASEWORK_360G_PREFIX": "DCLG"})
+    ran = cli.ok(
+        "publish", "360giving", "tca-2013", "--out", str(out), env={"CASEWORK_360G_PREFIX": "DCLG"}
+    )
 
     assert f"left out: {refs['declined']} (declined)" in ran.out
     package = json.loads(out.read_text(), parse_float=Decimal)
@@ -263,6 +307,7 @@ def test_publish_360giving_writes_the_package_and_says_what_it_left_out(cli, tmp
 def test_publish_360giving_names_the_organisation_it_cannot_identify(cli, tmp_path):
     from tests.builders import World
     from workflow.storage.db import make_engine
+
     engine = make_engine(cli.url)
     world = World(engine)
     world.cast()
@@ -298,6 +343,7 @@ def test_the_summary_counts_one_grant_in_the_singular():
 
 def test_what_is_paid_and_when_the_work_runs_are_published_and_still_validate(any_world):
     from workflow.services import payments
+
     world = any_world
     refs = a_round(world)
     world.person("fiona", "finance")
@@ -312,4 +358,4 @@ def test_what_is_paid_and_when_the_work_runs_are_published_and_still_validate(an
     assert grants[refs["single"]]["amountDisbursed"] == Decimal("0")
     planned = grants[refs["accepted"]]["plannedDates"]
     assert len(planned) == 1 and planned[0]["endDate"] > planned[0]["startDate"]
-    assert "plannedDates" not in grants[refs["offered"]]       # not accepted: no returns yet
+    assert "plannedDates" not in grants[refs["offered"]]  # not accepted: no returns yet

@@ -6,6 +6,7 @@ bank holiday rolls it on), can be recorded from then on and not before, is
 sent to the caseworker once, and escalated to the SRO once ten working days
 later, in order after a missed sweep. Every refusal writes nothing.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -42,63 +43,85 @@ def award(world, monkeypatch):
     ref = bid_in_monitoring(world, ACCEPTED)
     with freeze_time(ACCEPTED):
         for cp in monitoring.list_checkpoints(world.engine, case=ref):
-            monitoring.decide_return(world.engine, cp["ref"], "waive", "carol",
-                                     reason="Not needed for this test.")
+            monitoring.decide_return(
+                world.engine, cp["ref"], "waive", "carol", reason="Not needed for this test."
+            )
     return ref
 
 
 def mail(world, kind):
     with world.engine.connect() as conn:
-        return [(r.key, r.to_addrs, r.cc_addrs) for r in conn.execute(
-            select(outbox).where(outbox.c.kind == kind).order_by(outbox.c.id))]
+        return [
+            (r.key, r.to_addrs, r.cc_addrs)
+            for r in conn.execute(select(outbox).where(outbox.c.kind == kind).order_by(outbox.c.id))
+        ]
 
 
 def rows(world, ref, *triggers):
-    return [(r["trigger"], r["payload"].get("step"), r["payload"].get("late"))
-            for r in lifecycle.case_history(world.engine, ref) if r["trigger"] in triggers]
+    return [
+        (r["trigger"], r["payload"].get("step"), r["payload"].get("late"))
+        for r in lifecycle.case_history(world.engine, ref)
+        if r["trigger"] in triggers
+    ]
 
 
 def review(world, ref, n=1):
     return next(r for r in reviews.list_reviews(world.engine, case=ref) if r["review"] == f"R{n}")
 
 
-def record(world, ref, decision="continue", by="carol",
-           reason="On track: returns in, spend as planned."):
+def record(
+    world, ref, decision="continue", by="carol", reason="On track: returns in, spend as planned."
+):
     with freeze_time(DUE_AT.replace(hour=14)):
-        return reviews.record(world.engine, ref, decision=decision, reason=reason,
-                              actor_name=by)
+        return reviews.record(world.engine, ref, decision=decision, reason=reason, actor_name=by)
 
 
 def test_the_first_review_falls_due_a_year_on_rolled_past_a_bank_holiday(world, award):
     assert review(world, award)["due"] == "2014-08-26"
     assert review(world, award)["status"] == "not_due"
 
-    sweep(world.engine, now=datetime(2014, 8, 25, 12, 0, tzinfo=UTC))     # the bank holiday
+    sweep(world.engine, now=datetime(2014, 8, 25, 12, 0, tzinfo=UTC))  # the bank holiday
     assert mail(world, "review.due") == []
     sweep(world.engine, now=DUE_AT)
 
-    assert mail(world, "review.due") == [(f"{award}/R1:review_due",
-                                          ["carol@casework.example.gov.uk"], [])]
+    assert mail(world, "review.due") == [
+        (f"{award}/R1:review_due", ["carol@casework.example.gov.uk"], [])
+    ]
     assert review(world, award)["status"] == "due"
-    with world.engine.connect() as conn:        # the command it gives runs as written (--as)
-        body = conn.execute(select(outbox.c.body_text).where(outbox.c.kind == "review.due")).scalar()
-    assert f'casework review record {award} --decision continue|amend|stop --reason "..." ' \
-           f'--as NAME' in " ".join(body.split())
+    with world.engine.connect() as conn:  # the command it gives runs as written (--as)
+        body = conn.execute(
+            select(outbox.c.body_text).where(outbox.c.kind == "review.due")
+        ).scalar()
+    assert (
+        f'casework review record {award} --decision continue|amend|stop --reason "..." '
+        f"--as NAME" in " ".join(body.split())
+    )
     # the next year's review is scheduled as this one opens
     assert review(world, award, 2)["due"] == "2015-08-25"
 
 
 def test_each_step_is_done_once_and_the_overdue_one_goes_to_the_sro(world, award):
-    for at in (DUE_AT, DUE_AT.replace(hour=12), datetime(2014, 9, 8, 12, 0, tzinfo=UTC),
-               OVERDUE_AT, OVERDUE_AT.replace(hour=15)):
+    for at in (
+        DUE_AT,
+        DUE_AT.replace(hour=12),
+        datetime(2014, 9, 8, 12, 0, tzinfo=UTC),
+        OVERDUE_AT,
+        OVERDUE_AT.replace(hour=15),
+    ):
         sweep(world.engine, now=at)
 
     assert len(mail(world, "review.due")) == 1
-    assert mail(world, "review.overdue") == [(f"{award}/R1:review_overdue",
-                                              ["april@casework.example.gov.uk"],
-                                              ["carol@casework.example.gov.uk"])]
+    assert mail(world, "review.overdue") == [
+        (
+            f"{award}/R1:review_overdue",
+            ["april@casework.example.gov.uk"],
+            ["carol@casework.example.gov.uk"],
+        )
+    ]
     assert rows(world, award, "review_due", "review_overdue") == [
-        ("review_due", "review_due", False), ("review_overdue", "review_overdue", False)]
+        ("review_due", "review_due", False),
+        ("review_overdue", "review_overdue", False),
+    ]
     assert review(world, award)["status"] == "overdue"
 
 
@@ -109,7 +132,9 @@ def test_a_missed_sweep_catches_up_in_order_each_step_once_and_late(world, award
     assert report.steps["review_due"] == report.steps["review_overdue"] == 1
     assert again.steps["review_due"] == again.steps["review_overdue"] == 0
     assert rows(world, award, "review_due", "review_overdue") == [
-        ("review_due", "review_due", True), ("review_overdue", "review_overdue", True)]
+        ("review_due", "review_due", True),
+        ("review_overdue", "review_overdue", True),
+    ]
     assert len(mail(world, "review.due")) == len(mail(world, "review.overdue")) == 1
 
 
@@ -120,8 +145,10 @@ def test_a_review_cannot_be_recorded_before_it_falls_due(world, award):
     with pytest.raises(RuleViolation) as refused:
         record(world, award)
 
-    assert str(refused.value) == (f"{award}'s annual review is not due yet: R1 falls due on "
-                                  f"26 August 2014 and can be recorded from then on, not before.")
+    assert str(refused.value) == (
+        f"{award}'s annual review is not due yet: R1 falls due on "
+        f"26 August 2014 and can be recorded from then on, not before."
+    )
     assert world.snapshot() == before
 
 
@@ -131,7 +158,10 @@ def test_a_recorded_review_is_not_escalated(world, award):
     sweep(world.engine, now=OVERDUE_AT)
 
     assert (shown["status"], shown["decision"], shown["recorded_by"]) == (
-        "recorded", "continue", "carol")
+        "recorded",
+        "continue",
+        "carol",
+    )
     assert mail(world, "review.overdue") == []
     assert rows(world, award, "review")[-1][0] == "review"
     assert world.state(award) == "in_monitoring"
@@ -144,17 +174,27 @@ def test_amend_proposes_a_variation_with_the_change_asked_for(world, award):
 
     assert shown["variation"] == f"{award}/V1"
     rows_ = lifecycle.case_history(world.engine, award)
-    assert (rows_[-1]["trigger"], rows_[-1]["payload"]) == ("review", {
-        "review": "R1", "decision": "amend",
-        "requested_change": "Extend the end date by six months.", "variation": f"{award}/V1"})
+    assert (rows_[-1]["trigger"], rows_[-1]["payload"]) == (
+        "review",
+        {
+            "review": "R1",
+            "decision": "amend",
+            "requested_change": "Extend the end date by six months.",
+            "variation": f"{award}/V1",
+        },
+    )
     assert (rows_[-2]["trigger"], rows_[-2]["reason"]) == (
-        "propose_variation", "Annual review R1: Extend the end date by six months.")
+        "propose_variation",
+        "Annual review R1: Extend the end date by six months.",
+    )
     from workflow.services import variations
+
     assert variations.get(world.engine, f"{award}/V1")["state"] == "awaiting_decision"
 
 
 def test_amend_while_a_variation_waits_records_the_change_only(world, award):
     from workflow.services import variations
+
     sweep(world.engine, now=DUE_AT)
     with freeze_time(DUE_AT.replace(hour=13)):
         variations.propose(world.engine, award, reason="Scope widened.", actor="cllr")
@@ -163,7 +203,8 @@ def test_amend_while_a_variation_waits_records_the_change_only(world, award):
 
     assert shown["variation"] is None
     assert [v["ref"] for v in variations.list_variations(world.engine, case=award)] == [
-        f"{award}/V1"]
+        f"{award}/V1"
+    ]
 
 
 def test_stop_suspends_the_case_for_an_approver_to_terminate(world, award):
@@ -172,8 +213,11 @@ def test_stop_suspends_the_case_for_an_approver_to_terminate(world, award):
     record(world, award, "stop", reason="No progress in a year.")
 
     assert world.state(award) == "suspended"
-    last = next(r for r in reversed(lifecycle.case_history(world.engine, award))
-                if r["trigger"] == "suspend")
+    last = next(
+        r
+        for r in reversed(lifecycle.case_history(world.engine, award))
+        if r["trigger"] == "suspend"
+    )
     assert last["actor"] == "carol"
     assert "annual review (R1) decided to stop the award: No progress in a year." in last["reason"]
     lifecycle.advance(world.engine, award, "terminate", "aaron", reason="As the review says.")
@@ -189,17 +233,22 @@ def test_only_a_caseworker_records_a_review(world, award, who):
         record(world, award, by=who)
 
     assert "only a caseworker may" in str(refused.value) or "is not a person of" in str(
-        refused.value)
+        refused.value
+    )
     assert world.snapshot() == before
 
 
-@pytest.mark.parametrize("decision, reason, error, words", [
-    ("maybe", "Why not.", Malformed, "it is not one of continue, amend, stop"),
-    ("continue", "", Malformed, "needs its reason"),
-    ("continue", "fine\x1b[31m", Malformed, "reason"),
-])
-def test_a_review_with_bad_input_is_refused_and_writes_nothing(world, award, decision, reason,
-                                                               error, words):
+@pytest.mark.parametrize(
+    "decision, reason, error, words",
+    [
+        ("maybe", "Why not.", Malformed, "it is not one of continue, amend, stop"),
+        ("continue", "", Malformed, "needs its reason"),
+        ("continue", "fine\x1b[31m", Malformed, "reason"),
+    ],
+)
+def test_a_review_with_bad_input_is_refused_and_writes_nothing(
+    world, award, decision, reason, error, words
+):
     sweep(world.engine, now=DUE_AT)
     before = world.snapshot()
 

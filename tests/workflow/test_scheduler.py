@@ -1,4 +1,5 @@
 """The scheduler: a sweep at start and every N minutes, delivery every minute, a clean stop."""
+
 import os
 import signal
 import subprocess
@@ -27,7 +28,7 @@ CASEWORK = str(Path(sys.executable).with_name("casework"))
 def test_the_sweep_and_delivery_run_at_start_then_every_interval_and_never_twice_at_once(db):
     scheduler = build_scheduler(db, every_minutes=5)
 
-    scheduler.start(paused=True)                  # jobs take their settings at start
+    scheduler.start(paused=True)  # jobs take their settings at start
     try:
         sweep_job, deliver_job = scheduler.get_job("sweep"), scheduler.get_job("deliver")
     finally:
@@ -38,8 +39,8 @@ def test_the_sweep_and_delivery_run_at_start_then_every_interval_and_never_twice
     for job in (sweep_job, deliver_job):
         assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None)
     assert scheduler.timezone == ZoneInfo("Europe/London")
-    assert sweep_job.next_run_time <= datetime.now(UTC)       # the first sweep catches up
-    assert deliver_job.next_run_time <= datetime.now(UTC)     # and the first delivery sends
+    assert sweep_job.next_run_time <= datetime.now(UTC)  # the first sweep catches up
+    assert deliver_job.next_run_time <= datetime.now(UTC)  # and the first delivery sends
 
 
 def test_a_started_scheduler_sweeps_at_once_and_stops_when_asked(db):
@@ -79,29 +80,38 @@ def test_the_delivery_job_sends_what_the_sweep_queued_through_real_smtp(world, d
         sweep(db)
     server = SmtpTestServer().start()
     try:
-        run = delivery_job(db, "test-worker", environ={
-            "CASEWORK_SMTP_HOST": "127.0.0.1", "CASEWORK_SMTP_PORT": str(server.port)})
+        run = delivery_job(
+            db,
+            "test-worker",
+            environ={"CASEWORK_SMTP_HOST": "127.0.0.1", "CASEWORK_SMTP_PORT": str(server.port)},
+        )
         with freeze_time(datetime(2013, 12, 19, 9, 31, tzinfo=UTC), real_asyncio=True):
             run()
     finally:
         server.stop()
 
-    opened = [m for m in server.received
-              if m.message["X-Casework-Key"] == "TCA-2013-0001/Q1:opened"]
+    opened = [
+        m for m in server.received if m.message["X-Casework-Key"] == "TCA-2013-0001/Q1:opened"
+    ]
     assert [m.rcpt_tos for m in opened] == [["returns@e07000026.example.gov.uk"]]
-    assert opened[0].message["Subject"] == ("TCA-2013-0001: your Q1 monitoring return is open, "
-                                            "due by Thursday 2 January 2014")
+    assert opened[0].message["Subject"] == (
+        "TCA-2013-0001: your Q1 monitoring return is open, due by Thursday 2 January 2014"
+    )
 
 
 def test_with_notify_serve_polls_receipts_and_says_once_when_the_key_is_refused(world, db, caplog):
     from demo.notify_stub import NotifyStub
+
     bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=UTC))
     with freeze_time(datetime(2013, 12, 19, 9, 30, tzinfo=UTC)):
         sweep(db)
     with NotifyStub() as stub:
-        environ = {"CASEWORK_MAIL": "notify", "CASEWORK_NOTIFY_API_KEY": stub.api_key,
-                   "CASEWORK_NOTIFY_BASE_URL": stub.base_url,
-                   "CASEWORK_NOTIFY_TEMPLATE": stub.generic_template}
+        environ = {
+            "CASEWORK_MAIL": "notify",
+            "CASEWORK_NOTIFY_API_KEY": stub.api_key,
+            "CASEWORK_NOTIFY_BASE_URL": stub.base_url,
+            "CASEWORK_NOTIFY_TEMPLATE": stub.generic_template,
+        }
         scheduler = build_scheduler(db, every_minutes=5, environ=environ)
         stub.revoke_key()
         run = scheduler.get_job("deliver").func
@@ -136,7 +146,7 @@ def test_status_is_fresh_after_a_sweep_and_stale_after_three_intervals(db):
 def test_status_counts_the_steps_due_and_the_outbox(world, db):
     bid_in_monitoring(world, datetime(2013, 10, 1, 10, tzinfo=UTC))
 
-    before = status(db, datetime(2014, 1, 6, 9, 30, tzinfo=UTC))     # opened, reminder, overdue
+    before = status(db, datetime(2014, 1, 6, 9, 30, tzinfo=UTC))  # opened, reminder, overdue
     with freeze_time(datetime(2014, 1, 6, 9, 30, tzinfo=UTC)):
         sweep(db)
     after = status(db, datetime(2014, 1, 6, 10, 30, tzinfo=UTC))
@@ -150,8 +160,13 @@ def test_status_counts_the_steps_due_and_the_outbox(world, db):
 # --- casework serve ------------------------------------------------------------------
 def serve(db, tmp_path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "CASEWORK_DB": db.test_url, "CASEWORK_MAIL": f"file:{tmp_path / 'mail'}"}
-    return subprocess.Popen([CASEWORK, "serve", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [CASEWORK, "serve", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.slow
@@ -166,8 +181,13 @@ def test_serve_sweeps_at_start_records_its_interval_and_stops_cleanly_on_sigterm
 
     assert process.returncode == 0, log
     lines = log.splitlines()
-    assert any(" INFO sweep.done " in line and ": sweep at " in line and " steps" in line
-               and line.endswith(" s") for line in lines), log
+    assert any(
+        " INFO sweep.done " in line
+        and ": sweep at " in line
+        and " steps" in line
+        and line.endswith(" s")
+        for line in lines
+    ), log
     assert lines[-1].endswith(" INFO serve: stopped")
     assert status(db)["sweep"]["every_minutes"] == 2
 
@@ -184,16 +204,25 @@ def test_a_run_longer_than_its_interval_is_not_a_warning_at_every_interval(db, c
     import logging
 
     from apscheduler.triggers.interval import IntervalTrigger
+
     caplog.set_level(logging.INFO)
     scheduler = build_scheduler(db, every_minutes=60, deliver=False)
-    scheduler.add_job(lambda: time.sleep(1.2), IntervalTrigger(seconds=0.2), id="slow",
-                      name="slow", next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(
+        lambda: time.sleep(1.2),
+        IntervalTrigger(seconds=0.2),
+        id="slow",
+        name="slow",
+        next_run_time=datetime.now(timezone.utc),
+    )
     scheduler.start()
     time.sleep(1.5)
     scheduler.shutdown(wait=True)
 
-    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING
-                and "maximum number of running instances" in r.getMessage()]
+    warnings = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and "maximum number of running instances" in r.getMessage()
+    ]
     told = [r for r in caplog.records if "still running" in r.getMessage()]
     assert warnings == []
     assert len(told) == 1 and told[0].levelno == logging.INFO

@@ -3,6 +3,7 @@
 Real processes on a real SQLite file, on the real clock: the returns are laid
 out around today so that a whole ladder (six steps) is due for each of them.
 """
+
 import os
 import signal
 import subprocess
@@ -32,8 +33,13 @@ def due_long_ago(i: int, n: int) -> date:
 def start_serve(url: str, tmp: Path) -> subprocess.Popen:
     env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_MAIL": f"file:{tmp / 'mail'}"}
     log = open(tmp / "serve.log", "a")
-    return subprocess.Popen([CASEWORK, "serve", "--no-web", "--every", "10"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=log, text=True)
+    return subprocess.Popen(
+        [CASEWORK, "serve", "--no-web", "--every", "10"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
 
 
 def log_of(tmp: Path) -> str:
@@ -42,14 +48,18 @@ def log_of(tmp: Path) -> str:
 
 def ladder_rows(engine) -> int:
     with reading(engine) as conn:
-        return conn.execute(select(func.count()).select_from(history)
-                            .where(history.c.actor == "system")).scalar()
+        return conn.execute(
+            select(func.count()).select_from(history).where(history.c.actor == "system")
+        ).scalar()
 
 
 def still_due(engine) -> int:
     with reading(engine) as conn:
-        return conn.execute(select(func.count()).select_from(checkpoints).where(
-            checkpoints.c.next_step_at <= datetime.now(timezone.utc))).scalar()
+        return conn.execute(
+            select(func.count())
+            .select_from(checkpoints)
+            .where(checkpoints.c.next_step_at <= datetime.now(timezone.utc))
+        ).scalar()
 
 
 def wait_for(condition, timeout: float = 120) -> None:
@@ -69,8 +79,8 @@ def test_a_serve_process_killed_mid_sweep_loses_nothing_and_repeats_nothing(db, 
     first.wait(timeout=30)
 
     done_before_restart = ladder_rows(db)
-    assert 200 <= done_before_restart < CASES * len(LADDER)     # killed part-way
-    assert exactly_once(db)["ok"]                                # and nothing half done
+    assert 200 <= done_before_restart < CASES * len(LADDER)  # killed part-way
+    assert exactly_once(db)["ok"]  # and nothing half done
     second = start_serve(db.test_url, tmp_path)
     wait_for(lambda: still_due(db) == 0)
     second.send_signal(signal.SIGTERM)
@@ -81,10 +91,14 @@ def test_a_serve_process_killed_mid_sweep_loses_nothing_and_repeats_nothing(db, 
         q1 = conn.execute(select(checkpoints.c.steps_done).where(checkpoints.c.n == 1)).scalars()
         assert [list(s) for s in q1] == [LADDER] * CASES
         assert verify(conn).ok
-    assert exactly_once(db) == {"history_rows": CASES * len(LADDER),
-                                "steps_recorded": CASES * len(LADDER), "repeated_steps": 0,
-                                "messages": CASES * len(LADDER),
-                                "distinct_keys": CASES * len(LADDER), "ok": True}
+    assert exactly_once(db) == {
+        "history_rows": CASES * len(LADDER),
+        "steps_recorded": CASES * len(LADDER),
+        "repeated_steps": 0,
+        "messages": CASES * len(LADDER),
+        "distinct_keys": CASES * len(LADDER),
+        "ok": True,
+    }
 
 
 @pytest.mark.slow
@@ -99,5 +113,5 @@ def test_ctrl_c_mid_sweep_stops_between_two_steps_and_leaves_the_rest_due(db, tm
     log = log_of(tmp_path)
     assert serve.returncode == 0, log
     assert "SIGINT received: stopping" in log and log.splitlines()[-1].endswith("stopped")
-    assert still_due(db) > 0                     # it did not finish the backlog first
-    assert exactly_once(db)["ok"]                # and every step it did is whole
+    assert still_due(db) > 0  # it did not finish the backlog first
+    assert exactly_once(db)["ok"]  # and every step it did is whole

@@ -1,4 +1,5 @@
 """`serve` seals every day at 02:00 Europe/London and after every 10,000 new rows, when keyed."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,10 @@ from workflow.storage.tables import history
 
 def _env(tmp_path) -> dict:
     generate(tmp_path / "audit.pem")
-    return {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.pem"),
-            "CASEWORK_SEAL_DIR": str(tmp_path / "seals")}
+    return {
+        "CASEWORK_AUDIT_KEY": str(tmp_path / "audit.pem"),
+        "CASEWORK_SEAL_DIR": str(tmp_path / "seals"),
+    }
 
 
 def test_without_a_key_serve_adds_no_seal_jobs(db):
@@ -45,16 +48,16 @@ def test_the_row_count_job_seals_only_once_enough_rows_are_new(world, tmp_path):
     world.cast()
     env = _env(tmp_path)
     ref = world.bid()
-    world.advance(ref, "submit")            # its opening, submission and due-diligence rows
+    world.advance(ref, "submit")  # its opening, submission and due-diligence rows
     with reading(world.engine) as conn:
         so_far = conn.execute(select(func.count()).select_from(history)).scalar()
     run = seal_job(world.engine, env, at_least=so_far + 1)
 
-    run()                                   # one row short: not yet
+    run()  # one row short: not yet
     with reading(world.engine) as conn:
         assert latest(conn) is None
     world.advance(ref, "check", "start_assessment")
-    run()                                   # enough new rows: sealed, and copied
+    run()  # enough new rows: sealed, and copied
     with reading(world.engine) as conn:
         made = latest(conn)
         rows = conn.execute(select(func.count()).select_from(history)).scalar()

@@ -1,4 +1,5 @@
 """Seals hold against the database's own administrator (DESIGN section 11)."""
+
 from __future__ import annotations
 
 import pytest
@@ -59,12 +60,15 @@ def test_sealed_history_verifies(w, key):
     assert (seals.checked, seals.sealed_rows) == (1, rows)
 
 
-@pytest.mark.parametrize("attack", [
-    pytest.param(lambda e, ref: tamper.rewrite_row(e, ref, 2), id="rewritten-row"),
-    pytest.param(lambda e, ref: tamper.delete_row(e, ref, 2), id="deleted-row-relinked"),
-    pytest.param(lambda e, ref: tamper.insert_row(e, ref, 2), id="inserted-row"),
-    pytest.param(lambda e, ref: tamper.replace_row(e, ref, 3), id="replaced-row"),
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param(lambda e, ref: tamper.rewrite_row(e, ref, 2), id="rewritten-row"),
+        pytest.param(lambda e, ref: tamper.delete_row(e, ref, 2), id="deleted-row-relinked"),
+        pytest.param(lambda e, ref: tamper.insert_row(e, ref, 2), id="inserted-row"),
+        pytest.param(lambda e, ref: tamper.replace_row(e, ref, 3), id="replaced-row"),
+    ],
+)
 def test_a_sealed_row_changed_with_recomputed_hashes_is_named(w, key, attack):
     first, middle, last = _history(w)
     made = seal(w.engine, key)
@@ -87,13 +91,14 @@ def test_an_earlier_seal_that_still_matches_narrows_the_rows(w, key):
     _, seals = _audit(w.engine)
 
     assert seals.problems == [
-        f"{later.label}: rows {earlier.tree_size + 1}-{later.tree_size} no longer match"]
+        f"{later.label}: rows {earlier.tree_size + 1}-{later.tree_size} no longer match"
+    ]
 
 
 def test_a_deleted_case_leaves_rows_that_verify_names(w, key):
-    keep, = _history(w, 1)
+    (keep,) = _history(w, 1)
     kept = _rows(w)
-    gone, = _history(w, 1)
+    (gone,) = _history(w, 1)
     rows = _rows(w)
     seal(w.engine, key)
 
@@ -101,18 +106,21 @@ def test_a_deleted_case_leaves_rows_that_verify_names(w, key):
     chains, seals = _audit(w.engine)
 
     assert list(chains.broken.values()) == [
-        f"{rows - kept} history rows belong to no case (row ids {kept + 1}-{rows})"]
+        f"{rows - kept} history rows belong to no case (row ids {kept + 1}-{rows})"
+    ]
     assert chains.rows == rows and chains.cases == 1
-    assert seals.problems == []          # the rows themselves are untouched
+    assert seals.problems == []  # the rows themselves are untouched
 
 
 def test_before_any_seal_the_chain_still_catches_what_it_can(w):
     intact, altered, gone = _history(w)
 
-    tamper.replace_row(w.engine, altered, 3)       # content changed, hashes recomputed ...
-    with tamper.guards_off(w.engine) as conn:      # ... then a row changed without them
-        conn.execute(text("UPDATE history SET reason = 'x' WHERE case_id = :c AND seq = 2"),
-                     {"c": tamper.case_id(conn, altered)})
+    tamper.replace_row(w.engine, altered, 3)  # content changed, hashes recomputed ...
+    with tamper.guards_off(w.engine) as conn:  # ... then a row changed without them
+        conn.execute(
+            text("UPDATE history SET reason = 'x' WHERE case_id = :c AND seq = 2"),
+            {"c": tamper.case_id(conn, altered)},
+        )
     tamper.delete_case(w.engine, gone)
     chains, seals = _audit(w.engine)
 
@@ -125,7 +133,7 @@ def test_a_seal_signed_by_another_key_is_refused(w, key):
     _history(w, 1)
     seal(w.engine, key)
 
-    forged = seal(w.engine, Ed25519PrivateKey.generate(), previous_key=key)   # endorsed, but ...
+    forged = seal(w.engine, Ed25519PrivateKey.generate(), previous_key=key)  # endorsed, but ...
     _, seals = _audit(w.engine, trusted={public_text(Ed25519PrivateKey.generate().public_key())})
 
     assert "no seal is signed by a trusted key" in seals.problems[-1]
@@ -139,19 +147,31 @@ def test_a_seal_by_a_new_key_without_the_old_keys_endorsement_is_refused(w, key)
 
     with pytest.raises(SetupError, match="signed by the old one too"):
         seal(w.engine, stranger)
-    with tamper.guards_off(w.engine) as conn:      # written straight into the table instead
+    with tamper.guards_off(w.engine) as conn:  # written straight into the table instead
         from workflow.services.seals import canonical, digest, latest
+
         last = latest(conn)
-        statement = {**last.statement, "seal": 2, "previous": digest(last.statement),
-                     "key": public_text(stranger.public_key())}
+        statement = {
+            **last.statement,
+            "seal": 2,
+            "previous": digest(last.statement),
+            "key": public_text(stranger.public_key()),
+        }
         import base64
-        conn.execute(seals_t.insert().values(
-            number=2, statement=canonical(statement).decode(),
-            signature=base64.b64encode(stranger.sign(canonical(statement))).decode()))
+
+        conn.execute(
+            seals_t.insert().values(
+                number=2,
+                statement=canonical(statement).decode(),
+                signature=base64.b64encode(stranger.sign(canonical(statement))).decode(),
+            )
+        )
     _, seals = _audit(w.engine)
 
-    assert seals.problems == [f"seal 2 ({statement['sealed_at'][:10]}): signed by a new key "
-                              f"that the previous key did not endorse ({statement['key']})"]
+    assert seals.problems == [
+        f"seal 2 ({statement['sealed_at'][:10]}): signed by a new key "
+        f"that the previous key did not endorse ({statement['key']})"
+    ]
 
 
 def test_a_rotated_key_is_endorsed_and_verifies(w, key):
@@ -192,6 +212,7 @@ def test_the_database_refuses_to_change_remove_or_replace_a_seal(w, key):
 
 def test_sqlite_refuses_insert_or_replace_over_history_and_cases(db):
     from tests.builders import World
+
     w = World(db).cast()
     ref = w.bid()
     w.advance(ref, "submit")
@@ -213,6 +234,7 @@ def test_sqlite_refuses_insert_or_replace_over_history_and_cases(db):
 @pytest.mark.postgres
 def test_postgres_refuses_to_delete_a_case(pg_db):
     from tests.builders import World
+
     ref = World(pg_db).cast().bid()
 
     for sql in ("DELETE FROM cases", "TRUNCATE cases CASCADE"):
@@ -224,6 +246,7 @@ def test_postgres_refuses_to_delete_a_case(pg_db):
 
 def test_copies_kept_elsewhere_show_a_rewrite_hidden_by_removing_the_newest_seal(w, key, tmp_path):
     from workflow.services.seals import write_copy
+
     _history(w, 1)
     first = seal(w.engine, key)
     later = _history(w, 1)[0]
@@ -231,13 +254,14 @@ def test_copies_kept_elsewhere_show_a_rewrite_hidden_by_removing_the_newest_seal
     for made in (first, second):
         write_copy(made, tmp_path)
 
-    tamper.rewrite_row(w.engine, later, 2)         # the second bid's rows, sealed only by seal 2 ...
-    with tamper.guards_off(w.engine) as conn:      # ... which is then removed
+    tamper.rewrite_row(w.engine, later, 2)  # the second bid's rows, sealed only by seal 2 ...
+    with tamper.guards_off(w.engine) as conn:  # ... which is then removed
         conn.execute(text("DELETE FROM seals WHERE number = 2"))
     alone = _audit(w.engine)[1]
     kept = _audit(w.engine, copies=tmp_path)[1]
 
-    assert alone.problems == []                    # the database alone no longer shows it
-    assert kept.problems == [f"{second.label}: kept in {tmp_path} but missing from the database",
-                             f"{second.label}: rows {first.tree_size + 1}-{second.tree_size} "
-                             f"no longer match"]
+    assert alone.problems == []  # the database alone no longer shows it
+    assert kept.problems == [
+        f"{second.label}: kept in {tmp_path} but missing from the database",
+        f"{second.label}: rows {first.tree_size + 1}-{second.tree_size} no longer match",
+    ]

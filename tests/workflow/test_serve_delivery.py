@@ -5,6 +5,7 @@ claims ran out under a server taking about a second a message. Here the real
 `serve` processes deliver (their scheduler's first delivery runs at start),
 with claims of 2 s that only renewal keeps: each message arrives once.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,24 +28,29 @@ MESSAGES = 20
 
 @pytest.fixture
 def slow_sink():
-    server = SmtpTestServer(parse=False).start()      # counts Message-IDs
-    server.stall_next(1.0, count=10**6)               # a second for every message
+    server = SmtpTestServer(parse=False).start()  # counts Message-IDs
+    server.stall_next(1.0, count=10**6)  # a second for every message
     yield server
     server.stop()
 
 
 def serve(url: str, server, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_CLAIM_SECONDS": "2",
-           **mail_settings(server)}
-    return subprocess.Popen([CASEWORK, "serve", "--no-web", "--every", "60"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(log, "w"), text=True)
+    env = {**os.environ, "CASEWORK_DB": url, "CASEWORK_CLAIM_SECONDS": "2", **mail_settings(server)}
+    return subprocess.Popen(
+        [CASEWORK, "serve", "--no-web", "--every", "60"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w"),
+        text=True,
+    )
 
 
-@pytest.mark.slow            # 20-35 s: two servers starting, twenty seconds of mail
+@pytest.mark.slow  # 20-35 s: two servers starting, twenty seconds of mail
 @pytest.mark.postgres
 @pytest.mark.timeout(240)
 def test_two_serve_workers_and_a_server_taking_a_second_a_message_send_each_message_once(
-        pg_db, slow_sink, tmp_path):
+    pg_db, slow_sink, tmp_path
+):
     url = pg_db.test_url
     engine = make_engine(url)
     queue(engine, MESSAGES)
@@ -70,11 +76,13 @@ def test_two_serve_workers_and_a_server_taking_a_second_a_message_send_each_mess
             worker.wait(timeout=60)
 
     assert set(slow_sink.message_ids) == message_ids(engine)
-    assert max(slow_sink.message_ids.values()) == 1, slow_sink.message_ids   # no duplicates
+    assert max(slow_sink.message_ids.values()) == 1, slow_sink.message_ids  # no duplicates
     logs = [(tmp_path / log).read_text() for log in ("first.log", "second.log")]
     for text in logs:
         assert "Traceback" not in text and "ERROR" not in text, text
     # What the workers say they sent adds up (each run logs "delivery: sent N, ...").
-    assert sum(int(n) for text in logs for n in re.findall(r"delivery: sent (\d+)", text)) == MESSAGES
+    assert (
+        sum(int(n) for text in logs for n in re.findall(r"delivery: sent (\d+)", text)) == MESSAGES
+    )
     assert took < 60, f"{took:.0f} s for {MESSAGES} messages: a worker waited for its first run"
     engine.dispose()

@@ -1,4 +1,5 @@
 """The senior responsible owner (DESIGN section 9) and programme files in the admin log."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -37,7 +38,8 @@ def test_the_bundled_programmes_name_no_sro_and_say_so(any_world):
     assert str(refused.value) == (
         "Programme tca-2013 has no senior responsible owner, so a high fraud risk cannot be "
         "countersigned: an admin names one with `casework programme sro tca-2013 NAME` "
-        "(a person with role approver).")
+        "(a person with role approver)."
+    )
     assert status(any_world.engine)["programmes_without_sro"] == ["pstn-2013", "tca-2013"]
 
 
@@ -63,16 +65,25 @@ def test_an_approver_is_named_in_one_row_of_the_admin_log(any_world):
     with any_world.engine.connect() as conn:
         last = admin_log.rows(conn)[-1]
     assert (last["before"], last["after"]) == ({"sro": "april"}, {"sro": "aaron"})
-    assert appoint(any_world.engine, "tca-2013", "aaron")["changed"] is False   # no row
+    assert appoint(any_world.engine, "tca-2013", "aaron")["changed"] is False  # no row
     assert log_rows(any_world.engine) == before + 2
 
 
-@pytest.mark.parametrize("name, why", [
-    ("carol", "carol cannot be the senior responsible owner of tca-2013: the senior "
-              "responsible owner must be a person with role approver, and carol is caseworker."),
-    ("audrey", "audrey cannot be the senior responsible owner of tca-2013: the senior "
-               "responsible owner must be a person with role approver, and audrey is auditor."),
-])
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        (
+            "carol",
+            "carol cannot be the senior responsible owner of tca-2013: the senior "
+            "responsible owner must be a person with role approver, and carol is caseworker.",
+        ),
+        (
+            "audrey",
+            "audrey cannot be the senior responsible owner of tca-2013: the senior "
+            "responsible owner must be a person with role approver, and audrey is auditor.",
+        ),
+    ],
+)
 def test_someone_who_is_not_an_approver_is_refused_and_nothing_is_written(world, name, why):
     world.cast()
     before = log_rows(world.engine)
@@ -94,7 +105,9 @@ def test_an_unknown_person_is_refused(world):
 
 def test_a_programme_file_names_its_sro_and_a_non_approver_is_refused(world):
     world.cast()
-    text = small_programme("tca-2099").replace('fund = "1000000"', 'fund = "1000000"\nsro = "april"')
+    text = small_programme("tca-2099").replace(
+        'fund = "1000000"', 'fund = "1000000"\nsro = "april"'
+    )
     load_programme(world, text)
     with world.engine.connect() as conn:
         assert sro.sro_of(conn, "tca-2099") == "april"
@@ -106,7 +119,7 @@ def test_a_programme_file_names_its_sro_and_a_non_approver_is_refused(world):
     assert log_rows(world.engine) == before
 
     # A file that names none keeps the programme's SRO.
-    load_programme(world, text.replace('sro = "april"\n', '').replace('"1000000"', '"1200000"'))
+    load_programme(world, text.replace('sro = "april"\n', "").replace('"1000000"', '"1200000"'))
     with world.engine.connect() as conn:
         assert sro.sro_of(conn, "tca-2099") == "april"
 
@@ -122,16 +135,21 @@ def test_a_changed_file_is_one_row_with_the_values_before_and_after(any_world):
     assert same["changed"] is False and log_rows(any_world.engine) == before
 
     changed = text.replace('fund = "1000000"', 'fund = "2000000"').replace(
-        'max = "500000"', 'max = "400000"')
+        'max = "500000"', 'max = "400000"'
+    )
     with any_world.engine.begin() as conn:
         found = store.apply_file(conn, changed, "test.toml", by=BY, at=AT)
         row = admin_log.rows(conn)[-1]
     assert found["changed"] is True and log_rows(any_world.engine) == before + 1
     assert row["action"] == "programme_load" and row["target"] == "tca-2099"
-    assert row["before"]["values"] == {"fund": "1000000",
-                                       "categories.shared_arrangement.max": "500000"}
-    assert row["after"]["values"] == {"fund": "2000000",
-                                      "categories.shared_arrangement.max": "400000"}
+    assert row["before"]["values"] == {
+        "fund": "1000000",
+        "categories.shared_arrangement.max": "500000",
+    }
+    assert row["after"]["values"] == {
+        "fund": "2000000",
+        "categories.shared_arrangement.max": "400000",
+    }
     assert row["before"]["sha256"] != row["after"]["sha256"]
 
 
@@ -140,13 +158,15 @@ def test_a_file_that_would_break_the_rules_for_submitted_cases_is_refused_naming
     text = small_programme("tca-2099", fund="1000000")
     code = load_programme(world, text)
     from tests.workflow import awarding
+
     first = recommended(world, programme=code, amount="300000")
     offer(world, first)
     second = awarding.under_assessment(world, programme=code, amount="200000")
     before = log_rows(world.engine)
     with world.engine.connect() as conn:
-        source = conn.execute(select(programmes.c.source)
-                              .where(programmes.c.code == code)).scalar_one()
+        source = conn.execute(
+            select(programmes.c.source).where(programmes.c.code == code)
+        ).scalar_one()
 
     lower_band = text.replace('max = "500000"', 'max = "250000"')
     with pytest.raises(RuleViolation) as refused:
@@ -157,12 +177,15 @@ def test_a_file_that_would_break_the_rules_for_submitted_cases_is_refused_naming
     small_fund = text.replace('fund = "1000000"', 'fund = "100000"')
     with pytest.raises(RuleViolation) as refused:
         load_programme(world, small_fund)
-    assert (f"fund: £100,000 is below the £300,000 that offers already commit "
-            f"({first} (£300,000))") in str(refused.value)
+    assert (
+        f"fund: £100,000 is below the £300,000 that offers already commit ({first} (£300,000))"
+    ) in str(refused.value)
 
     with world.engine.connect() as conn:
-        assert conn.execute(select(programmes.c.source)
-                            .where(programmes.c.code == code)).scalar_one() == source
+        assert (
+            conn.execute(select(programmes.c.source).where(programmes.c.code == code)).scalar_one()
+            == source
+        )
     assert log_rows(world.engine) == before
 
 
@@ -178,8 +201,9 @@ def test_a_file_allowing_fewer_offers_than_stand_is_refused_naming_them(world):
     with pytest.raises(RuleViolation) as refused:
         load_programme(world, text.replace("max_count = 5", "max_count = 1"))
 
-    assert (f"Shared arrangement would allow 1 offers, and 2 stand ({', '.join(refs)})"
-            in str(refused.value))
+    assert f"Shared arrangement would allow 1 offers, and 2 stand ({', '.join(refs)})" in str(
+        refused.value
+    )
     assert log_rows(world.engine) == before
     load_programme(world, text.replace("max_count = 5", "max_count = 2"))
     assert log_rows(world.engine) == before + 1

@@ -3,6 +3,7 @@
 Adding a state, or moving one between groups, is then a change to states/ alone; a
 string equal to a state's name anywhere in workflow/ or notifications/ fails here.
 """
+
 import ast
 from pathlib import Path
 
@@ -17,34 +18,40 @@ STATE_NAMES = {s for d in DEFINITIONS.values() for s in d.states} - EVERYDAY_WOR
 
 # (file, text): the same word meaning something other than a state. Reviewed; keep it short.
 NOT_A_STATE = {
-    ("lifecycle.py", "open"),    # the action of opening a case (states.roles.ACTION_ROLES)
-    ("case.py", "open"),         # the command `casework case open`
-    ("monitoring.py", "submitted"),   # a word in a refusal: "... cannot be submitted"
-    ("queries.py", "overdue"),   # the returns list's query parameter ?overdue=1
-    ("returns.py", "overdue"),   # the same parameter, read
+    ("lifecycle.py", "open"),  # the action of opening a case (states.roles.ACTION_ROLES)
+    ("case.py", "open"),  # the command `casework case open`
+    ("monitoring.py", "submitted"),  # a word in a refusal: "... cannot be submitted"
+    ("queries.py", "overdue"),  # the returns list's query parameter ?overdue=1
+    ("returns.py", "overdue"),  # the same parameter, read
     ("payments.py", "accepted"),  # a tranche's event: the agreement accepted (programme file)
     ("payments.py", "eligible"),  # a recovery's eligible spend
-    ("payment.py", "eligible"),   # the same, as `payment recover` prints it
-    ("notify.py", "accepted"),    # a message's recipients Notify accepted (an attribute)
+    ("payment.py", "eligible"),  # the same, as `payment recover` prints it
+    ("notify.py", "accepted"),  # a message's recipients Notify accepted (an attribute)
 }
 
 
 def state_names_in(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and node.value in STATE_NAMES]
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value in STATE_NAMES
+    ]
 
 
 def test_no_state_is_named_outside_the_definitions():
     found = []
     for folder in ("workflow", "notifications"):
         for path in sorted((ROOT / folder).rglob("*.py")):
-            if "migrations" in path.parts:       # a migration is history: it keeps its words
+            if "migrations" in path.parts:  # a migration is history: it keeps its words
                 continue
-            found += [f"{path.relative_to(ROOT)}:{line}: {text!r}"
-                      for line, text in state_names_in(path)
-                      if (path.name, text) not in NOT_A_STATE]
+            found += [
+                f"{path.relative_to(ROOT)}:{line}: {text!r}"
+                for line, text in state_names_in(path)
+                if (path.name, text) not in NOT_A_STATE
+            ]
     assert found == [], "ask the definition's groups instead:\n" + "\n".join(found)
 
 

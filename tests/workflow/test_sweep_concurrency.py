@@ -1,4 +1,5 @@
 """Two sweeps at once never do a step twice and never leave one out."""
+
 import json
 import subprocess
 import sys
@@ -30,9 +31,14 @@ def q1_due(i: int, n: int) -> date:
 
 def steps_of_q1(engine) -> list[list[str]]:
     with engine.connect() as conn:
-        return [list(s) for s in conn.execute(
-            select(checkpoints.c.steps_done).where(checkpoints.c.n == 1)
-            .order_by(checkpoints.c.id)).scalars()]
+        return [
+            list(s)
+            for s in conn.execute(
+                select(checkpoints.c.steps_done)
+                .where(checkpoints.c.n == 1)
+                .order_by(checkpoints.c.id)
+            ).scalars()
+        ]
 
 
 def test_two_sweeps_at_once_on_sqlite_do_each_step_exactly_once(db):
@@ -42,7 +48,7 @@ def test_two_sweeps_at_once_on_sqlite_do_each_step_exactly_once(db):
     def worker():
         try:
             reports.append(sweep(db))
-        except Exception as err:          # surfaced by the assertion below
+        except Exception as err:  # surfaced by the assertion below
             failures.append(err)
 
     with freeze_time(SWEPT_AT):
@@ -70,8 +76,12 @@ def test_twice_the_same_sweep_leaves_the_database_as_the_first_left_it(world, db
 
 
 def run_sweep_process(url: str, at: datetime) -> subprocess.Popen:
-    return subprocess.Popen([CASEWORK, "--db", url, "sweep", "--now", at.isoformat(), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [CASEWORK, "--db", url, "sweep", "--now", at.isoformat(), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.postgres
@@ -85,11 +95,16 @@ def test_two_processes_sweeping_a_thousand_due_returns_on_postgresql_share_the_w
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
     reports = [json.loads(out) for out, _ in outputs]
     assert sum(r["total"] for r in reports) == 1000 * len(DUE_AT_SWEEP)
-    assert all(r["total"] > 0 for r in reports)           # both took a share
-    assert steps_of_q1(pg_db) == [DUE_AT_SWEEP] * 1000    # none missing
-    assert exactly_once(pg_db) == {"history_rows": 3000, "steps_recorded": 3000,
-                                   "repeated_steps": 0, "messages": 3000,
-                                   "distinct_keys": 3000, "ok": True}
+    assert all(r["total"] > 0 for r in reports)  # both took a share
+    assert steps_of_q1(pg_db) == [DUE_AT_SWEEP] * 1000  # none missing
+    assert exactly_once(pg_db) == {
+        "history_rows": 3000,
+        "steps_recorded": 3000,
+        "repeated_steps": 0,
+        "messages": 3000,
+        "distinct_keys": 3000,
+        "ok": True,
+    }
     with pg_db.connect() as conn:
         assert verify(conn).ok
 
@@ -102,13 +117,17 @@ def test_a_writer_gets_in_while_a_long_sweep_on_sqlite_is_still_running(db):
         try:
             with freeze_time(SWEPT_AT):
                 sweep(db)
-        except Exception as err:          # surfaced by the assertion below
+        except Exception as err:  # surfaced by the assertion below
             failures.append(err)
 
     def sweep_has_begun() -> bool:
         with db.connect() as conn:
-            return conn.execute(select(checkpoints.c.id)
-                                .where(checkpoints.c.state != "scheduled").limit(1)).first() is not None
+            return (
+                conn.execute(
+                    select(checkpoints.c.id).where(checkpoints.c.state != "scheduled").limit(1)
+                ).first()
+                is not None
+            )
 
     worker = threading.Thread(target=long_sweep)
     worker.start()

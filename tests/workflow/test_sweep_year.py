@@ -7,6 +7,7 @@ the first escalation (and is queried, so it is not chased while it answers),
 Q3 only after the case has been suspended, and Q4 on time. The sweep runs at
 09:30 UTC every day, twice, and the second run must find nothing to do.
 """
+
 from datetime import date, datetime, time, timedelta, timezone
 
 from freezegun import freeze_time
@@ -21,8 +22,12 @@ from workflow.runtime.sweep import sweep
 UTC = timezone.utc
 ACCEPTED = datetime(2013, 10, 1, 10, 0, tzinfo=UTC)
 REF = "TCA-2013-0001"
-FIGURES = {"spend_to_date": "120000", "savings_to_date": "40000", "progress": "On track",
-           "risks": "Recruitment to the joint team"}
+FIGURES = {
+    "spend_to_date": "120000",
+    "savings_to_date": "40000",
+    "progress": "On track",
+    "risks": "Recruitment to the joint team",
+}
 
 COUNCIL = "returns@e07000026.example.gov.uk"
 CHIEF_EXECUTIVE = "chief.executive@e07000026.example.gov.uk"
@@ -35,17 +40,34 @@ def people_act(world, day: date) -> None:
     """What the council and the caseworker do on `day` (at 14:00, after the sweep)."""
     engine = world.engine
     actions = {
-        date(2014, 1, 2): lambda: monitoring.submit_return(engine, f"{REF}/Q1", "cllr", figures=FIGURES),
+        date(2014, 1, 2): lambda: monitoring.submit_return(
+            engine, f"{REF}/Q1", "cllr", figures=FIGURES
+        ),
         date(2014, 1, 6): lambda: monitoring.decide_return(engine, f"{REF}/Q1", "accept", "carol"),
-        date(2014, 4, 10): lambda: monitoring.submit_return(engine, f"{REF}/Q2", "cllr", figures={"spend_to_date": "0", "progress": "Nothing yet."}),
+        date(2014, 4, 10): lambda: monitoring.submit_return(
+            engine, f"{REF}/Q2", "cllr", figures={"spend_to_date": "0", "progress": "Nothing yet."}
+        ),
         date(2014, 4, 11): lambda: monitoring.decide_return(
-            engine, f"{REF}/Q2", "query", "carol", reason="No figures: please give spend and savings"),
-        date(2014, 5, 6): lambda: monitoring.submit_return(engine, f"{REF}/Q2", "cllr", figures=FIGURES),
+            engine,
+            f"{REF}/Q2",
+            "query",
+            "carol",
+            reason="No figures: please give spend and savings",
+        ),
+        date(2014, 5, 6): lambda: monitoring.submit_return(
+            engine, f"{REF}/Q2", "cllr", figures=FIGURES
+        ),
         date(2014, 5, 7): lambda: monitoring.decide_return(engine, f"{REF}/Q2", "accept", "carol"),
-        date(2014, 8, 4): lambda: monitoring.submit_return(engine, f"{REF}/Q3", "cllr", figures=FIGURES),
-        date(2014, 8, 5): lambda: (monitoring.decide_return(engine, f"{REF}/Q3", "accept", "carol"),
-                                   lifecycle.advance(engine, REF, "reinstate", "carol")),
-        date(2014, 9, 30): lambda: monitoring.submit_return(engine, f"{REF}/Q4", "cllr", figures=FIGURES),
+        date(2014, 8, 4): lambda: monitoring.submit_return(
+            engine, f"{REF}/Q3", "cllr", figures=FIGURES
+        ),
+        date(2014, 8, 5): lambda: (
+            monitoring.decide_return(engine, f"{REF}/Q3", "accept", "carol"),
+            lifecycle.advance(engine, REF, "reinstate", "carol"),
+        ),
+        date(2014, 9, 30): lambda: monitoring.submit_return(
+            engine, f"{REF}/Q4", "cllr", figures=FIGURES
+        ),
         date(2014, 10, 1): lambda: monitoring.decide_return(engine, f"{REF}/Q4", "accept", "carol"),
         date(2014, 10, 2): lambda: lifecycle.advance(engine, REF, "complete", "carol"),
     }
@@ -75,25 +97,32 @@ def test_a_year_of_one_award_sends_each_message_on_its_day_to_the_right_people(w
 
     second_runs = live_the_year(world)
 
-    sent = [(r.created_at.date(), r.key, r.to_addrs, r.cc_addrs)
-            for r in outbox_rows(world) if r.created_at >= ACCEPTED]
+    sent = [
+        (r.created_at.date(), r.key, r.to_addrs, r.cc_addrs)
+        for r in outbox_rows(world)
+        if r.created_at >= ACCEPTED
+    ]
     reinstated_key = next(key for _, key, _, _ in sent if ":reinstate:" in key)
     queried_key = next(key for _, key, _, _ in sent if ":query:" in key)
     assert sent == [
         (date(2013, 12, 19), f"{REF}/Q1:opened", [COUNCIL], []),
-        (date(2013, 12, 27), f"{REF}/Q1:reminder", [COUNCIL], []),   # 3 working days: not 30 Dec
+        (date(2013, 12, 27), f"{REF}/Q1:reminder", [COUNCIL], []),  # 3 working days: not 30 Dec
         (date(2014, 3, 18), f"{REF}/Q2:opened", [COUNCIL], []),
         (date(2014, 3, 27), f"{REF}/Q2:reminder", [COUNCIL], []),
         (date(2014, 4, 2), f"{REF}/Q2:overdue", [COUNCIL], [CASEWORKER]),
         (date(2014, 4, 8), f"{REF}/Q2:escalated_1", [CHIEF_EXECUTIVE], [LEAD]),
-        (date(2014, 4, 11), queried_key, [COUNCIL], [CASEWORKER]),     # the late Q2 is queried
+        (date(2014, 4, 11), queried_key, [COUNCIL], [CASEWORKER]),  # the late Q2 is queried
         (date(2014, 6, 17), f"{REF}/Q3:opened", [COUNCIL], []),
         (date(2014, 6, 26), f"{REF}/Q3:reminder", [COUNCIL], []),
         (date(2014, 7, 2), f"{REF}/Q3:overdue", [COUNCIL], [CASEWORKER]),
         (date(2014, 7, 8), f"{REF}/Q3:escalated_1", [CHIEF_EXECUTIVE], [LEAD]),
         (date(2014, 7, 22), f"{REF}/Q3:escalated_2", [DIRECTOR], [CHIEF_EXECUTIVE, LEAD]),
-        (date(2014, 7, 29), f"{REF}/Q3:suspended",
-         [COUNCIL, CHIEF_EXECUTIVE, CASEWORKER, LEAD, DIRECTOR], []),
+        (
+            date(2014, 7, 29),
+            f"{REF}/Q3:suspended",
+            [COUNCIL, CHIEF_EXECUTIVE, CASEWORKER, LEAD, DIRECTOR],
+            [],
+        ),
         (date(2014, 8, 5), reinstated_key, [COUNCIL], [CASEWORKER]),
         (date(2014, 9, 17), f"{REF}/Q4:opened", [COUNCIL], []),
         (date(2014, 9, 26), f"{REF}/Q4:reminder", [COUNCIL], []),
@@ -101,7 +130,7 @@ def test_a_year_of_one_award_sends_each_message_on_its_day_to_the_right_people(w
         # is complete the next day, so it is never escalated
         (date(2014, 10, 1), f"{REF}/R1:review_due", [CASEWORKER], []),
     ]
-    assert set(second_runs) == {0}          # a second sweep at the same moment does nothing
+    assert set(second_runs) == {0}  # a second sweep at the same moment does nothing
 
 
 def test_a_year_of_one_award_moves_each_return_on_its_day(world):
@@ -112,13 +141,23 @@ def test_a_year_of_one_award_moves_each_return_on_its_day(world):
 
     with world.engine.connect() as conn:
         case_id = conn.execute(select(cases_t.c.id).where(cases_t.c.ref == REF)).scalar()
-        year = list(conn.execute(select(history).where(history.c.case_id == case_id,
-                                                       history.c.at >= ACCEPTED)
-                                 .order_by(history.c.seq)))
-    rows = [(r.at.date(), r.checkpoint, r.trigger, r.from_state, r.to_state, r.actor)
-            for r in year if r.payment is None]
-    payments = [(r.at.date(), r.payment, r.trigger, r.from_state, r.to_state, r.actor)
-                for r in year if r.payment is not None]
+        year = list(
+            conn.execute(
+                select(history)
+                .where(history.c.case_id == case_id, history.c.at >= ACCEPTED)
+                .order_by(history.c.seq)
+            )
+        )
+    rows = [
+        (r.at.date(), r.checkpoint, r.trigger, r.from_state, r.to_state, r.actor)
+        for r in year
+        if r.payment is None
+    ]
+    payments = [
+        (r.at.date(), r.payment, r.trigger, r.from_state, r.to_state, r.actor)
+        for r in year
+        if r.payment is not None
+    ]
     # Tranches fall due as their events happen, are held while the case is suspended and
     # due again on reinstatement (nobody approves or pays in this year).
     assert payments == [
@@ -171,8 +210,11 @@ def test_the_escalations_of_a_year_raise_the_level_and_flag_the_case_at_risk(wor
     live_the_year(world)
 
     q3 = monitoring.get_checkpoint(world.engine, f"{REF}/Q3")
-    levels = [(h["payload"]["step"], h["payload"].get("level"), h["payload"].get("at_risk"))
-              for h in q3["history"] if h["trigger"] == "escalate"]
+    levels = [
+        (h["payload"]["step"], h["payload"].get("level"), h["payload"].get("at_risk"))
+        for h in q3["history"]
+        if h["trigger"] == "escalate"
+    ]
     assert levels == [("escalated_1", 1, None), ("escalated_2", 2, True)]
     assert q3["level"] == 2
     # The late Q3 was sent, accepted and the case reinstated, which lifted the flag.

@@ -1,16 +1,29 @@
 """Variations of an award (DESIGN.md section 8), allowed and refused, per role, on both databases."""
+
 from datetime import datetime, timezone
 
 import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
-from workflow.errors import CaseNotFound, GuardFailed, InvalidTransition, Malformed, \
-    PermissionDenied, ReasonRequired, RuleViolation
+from workflow.errors import (
+    CaseNotFound,
+    GuardFailed,
+    InvalidTransition,
+    Malformed,
+    PermissionDenied,
+    ReasonRequired,
+    RuleViolation,
+)
 from workflow.services import agreements, chain, variations
 from workflow.storage.tables import outbox
-from workflow.storage.tables import agreements as agreements_t, cases, history, ledger, \
-    variations as variations_t
+from workflow.storage.tables import (
+    agreements as agreements_t,
+    cases,
+    history,
+    ledger,
+    variations as variations_t,
+)
 
 from tests.builders import World
 from tests.workflow.test_agreements import pdf_text
@@ -42,13 +55,28 @@ def award(world, built_once):
 def rows(world):
     """Everything a refused variation must leave as it was."""
     with world.engine.connect() as conn:
-        count = {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
-                 for t in (history, ledger, variations_t, agreements_t, outbox)}
-        count["cases"] = [tuple(r) for r in conn.execute(
-            select(cases.c.ref, cases.c.state, cases.c.version, cases.c.amount_pence,
-                   cases.c.last_seq).order_by(cases.c.id))]
-        count["variation_rows"] = [tuple(r) for r in conn.execute(
-            select(variations_t.c.ref, variations_t.c.state, variations_t.c.version))]
+        count = {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar()
+            for t in (history, ledger, variations_t, agreements_t, outbox)
+        }
+        count["cases"] = [
+            tuple(r)
+            for r in conn.execute(
+                select(
+                    cases.c.ref,
+                    cases.c.state,
+                    cases.c.version,
+                    cases.c.amount_pence,
+                    cases.c.last_seq,
+                ).order_by(cases.c.id)
+            )
+        ]
+        count["variation_rows"] = [
+            tuple(r)
+            for r in conn.execute(
+                select(variations_t.c.ref, variations_t.c.state, variations_t.c.version)
+            )
+        ]
         return count
 
 
@@ -71,18 +99,24 @@ def countersign_if_needed(world, vref, approving):
     try:
         variations.countersign(world.engine, vref, other)
     except (GuardFailed, PermissionDenied) as err:
-        if not any(w in str(err) for w in ("needs no", "no other countersignature",
-                                           "already countersigned")):
+        if not any(
+            w in str(err)
+            for w in ("needs no", "no other countersignature", "already countersigned")
+        ):
             raise
 
 
 def variation_rows(world, ref):
     with world.engine.connect() as conn:
-        return [(r.trigger, r.payload) for r in conn.execute(
-            select(history.c.trigger, history.c.payload)
-            .join(cases, cases.c.id == history.c.case_id)
-            .where(cases.c.ref == ref, history.c.trigger.like("%variation"))
-            .order_by(history.c.seq))]
+        return [
+            (r.trigger, r.payload)
+            for r in conn.execute(
+                select(history.c.trigger, history.c.payload)
+                .join(cases, cases.c.id == history.c.case_id)
+                .where(cases.c.ref == ref, history.c.trigger.like("%variation"))
+                .order_by(history.c.seq)
+            )
+        ]
 
 
 def test_the_lead_council_proposes_and_an_approver_approves_an_increase(world, award):
@@ -93,17 +127,21 @@ def test_the_lead_council_proposes_and_an_approver_approves_an_increase(world, a
 
     assert proposed["ref"] == f"{award}/V1" and proposed["state"] == "awaiting_decision"
     assert approved["state"] == "approved" and approved["agreement_version"] == 2
-    assert ledger_pence(world.engine, "tca-2013") == before + 5_000_000     # £50,000 reserved
+    assert ledger_pence(world.engine, "tca-2013") == before + 5_000_000  # £50,000 reserved
     with world.engine.connect() as conn:
-        assert conn.execute(select(cases.c.amount_pence).where(cases.c.ref == award)).scalar() \
+        assert (
+            conn.execute(select(cases.c.amount_pence).where(cases.c.ref == award)).scalar()
             == 30_000_000
+        )
         assert chain.verify(conn).ok
     shown, pdf = agreements.document(world.engine, award, 2)
     assert shown["variation"] == f"{award}/V1" and shown["amount"] == "300000.00"
     assert agreements.document(world.engine, award, 1)[0]["amount"] == "250000.00"  # still kept
     (_, proposed_row), (signed, signed_row), (_, approved_row) = variation_rows(world, award)
-    assert (signed, signed_row) == ("countersign_variation",
-                                    {"variation": "V1", "amount": "300000.00"})
+    assert (signed, signed_row) == (
+        "countersign_variation",
+        {"variation": "V1", "amount": "300000.00"},
+    )
     assert proposed_row["variation"] == "V1" and proposed_row["amount"] == "300000.00"
     assert approved_row["agreement"] == {"version": 2, "sha256": shown["sha256"]}
     assert approved_row["reserved"] == "50000.00"
@@ -138,11 +176,14 @@ def test_a_rejection_needs_a_reason_and_leaves_the_award_as_it_was(world, award)
     assert rows(world)["agreements"] == before["agreements"]
 
 
-@pytest.mark.parametrize("by, refusal", [
-    ("carol", PermissionDenied),      # a caseworker does not decide
-    ("cllr", PermissionDenied),       # nor does the council
-    ("ash", PermissionDenied),        # nor an assessor
-])
+@pytest.mark.parametrize(
+    "by, refusal",
+    [
+        ("carol", PermissionDenied),  # a caseworker does not decide
+        ("cllr", PermissionDenied),  # nor does the council
+        ("ash", PermissionDenied),  # nor an assessor
+    ],
+)
 def test_only_an_approver_decides_a_variation(world, award, by, refusal):
     vref = propose(world, award, amount="300000")["ref"]
     before = rows(world)
@@ -176,8 +217,9 @@ def test_another_councils_person_cannot_see_the_award_to_vary_it(world, award):
 
 def test_a_variation_only_varies_an_award_in_monitoring(world):
     from tests.workflow.awarding import offer, recommended
+
     ref = recommended(world)
-    offer(world, ref)                                # offered, not yet accepted
+    offer(world, ref)  # offered, not yet accepted
     before = rows(world)
 
     with pytest.raises(RuleViolation, match="only on an award in monitoring"):
@@ -186,10 +228,13 @@ def test_a_variation_only_varies_an_award_in_monitoring(world):
     assert rows(world) == before
 
 
-@pytest.mark.parametrize("amount, words", [
-    ("600000", "asks at most £500,000"),                  # past the category's band
-    ("40000", "asks at least £50,000"),                   # below it
-])
+@pytest.mark.parametrize(
+    "amount, words",
+    [
+        ("600000", "asks at most £500,000"),  # past the category's band
+        ("40000", "asks at least £50,000"),  # below it
+    ],
+)
 def test_an_amount_outside_the_band_is_refused_at_approval(world, award, amount, words):
     vref = propose(world, award, amount=amount)["ref"]
     with freeze_time(LATER):
@@ -204,6 +249,7 @@ def test_an_amount_outside_the_band_is_refused_at_approval(world, award, amount,
 
 def test_an_increase_past_the_fund_is_refused_at_approval(world, award):
     from tests.workflow.awarding import load_programme, small_programme
+
     load_programme(world, small_programme("tca-2013", fund="260000"))
     vref = propose(world, award, amount="300000")["ref"]
     before = rows(world)
@@ -214,13 +260,16 @@ def test_an_increase_past_the_fund_is_refused_at_approval(world, award):
     assert rows(world) == before
 
 
-@pytest.mark.parametrize("kw, words", [
-    ({"amount": "3OO,000"}, "amount"),
-    ({"amount": "-5"}, "amount"),
-    ({"end": "31/03/2015"}, "YYYY-MM-DD"),
-    ({"end": "2015-02-30"}, "YYYY-MM-DD"),
-    ({"reason": "More\x1b[2J districts"}, "reason"),
-])
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        ({"amount": "3OO,000"}, "amount"),
+        ({"amount": "-5"}, "amount"),
+        ({"end": "31/03/2015"}, "YYYY-MM-DD"),
+        ({"end": "2015-02-30"}, "YYYY-MM-DD"),
+        ({"reason": "More\x1b[2J districts"}, "reason"),
+    ],
+)
 def test_malformed_input_is_refused_naming_the_rule_and_writes_nothing(world, award, kw, words):
     before = rows(world)
 
@@ -230,14 +279,18 @@ def test_malformed_input_is_refused_naming_the_rule_and_writes_nothing(world, aw
     assert rows(world) == before
 
 
-@pytest.mark.parametrize("kw, words", [
-    ({"amount": "0"}, "£0 is not an award"),
-    ({"amount": "250000"}, "already £250,000"),
-    ({"end": "2013-12-31"}, "is not after today"),
-    ({"reason": "   "}, "needs a reason"),
-])
-def test_a_well_formed_proposal_that_is_no_variation_is_refused_by_the_rules(world, award, kw,
-                                                                              words):
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        ({"amount": "0"}, "£0 is not an award"),
+        ({"amount": "250000"}, "already £250,000"),
+        ({"end": "2013-12-31"}, "is not after today"),
+        ({"reason": "   "}, "needs a reason"),
+    ],
+)
+def test_a_well_formed_proposal_that_is_no_variation_is_refused_by_the_rules(
+    world, award, kw, words
+):
     before = rows(world)
 
     with pytest.raises(RuleViolation, match=words):
@@ -279,7 +332,10 @@ def test_variations_are_listed_by_case_and_a_council_sees_its_own(world, award):
     assert variations.list_variations(world.engine, actor_name="other") == []
     assert [v["ref"] for v in variations.list_variations(world.engine, actor_name="cllr")] == [vref]
     assert variations.get(world.engine, vref, "aaron")["allowed_triggers"] == [
-        "approve_variation", "countersign_variation", "reject_variation"]
+        "approve_variation",
+        "countersign_variation",
+        "reject_variation",
+    ]
 
 
 def test_a_reference_that_is_not_a_variations_is_refused(world, award):
@@ -289,12 +345,16 @@ def test_a_reference_that_is_not_a_variations_is_refused(world, award):
 
 def payment_amounts(world, ref):
     from workflow.services import payments
-    return {p["ref"].rsplit("/", 1)[1]: (p["state"], p["amount"])
-            for p in payments.list_payments(world.engine, case=ref)}
+
+    return {
+        p["ref"].rsplit("/", 1)[1]: (p["state"], p["amount"])
+        for p in payments.list_payments(world.engine, case=ref)
+    }
 
 
 def pay_p1(world, ref):
     from workflow.services import payments
+
     world.person("fiona", "finance")
     with freeze_time(LATER):
         payments.move(world.engine, f"{ref}/P1", "approve", "april")
@@ -308,7 +368,7 @@ def test_approval_replans_the_unpaid_tranches_for_the_varied_award(world, award)
 
     assert payment_amounts(world, award) == {"P1": ("due", "150000.00")}
     words = pdf_text(agreements.document(world.engine, award, 2)[1])[1]
-    assert "£150,000" in words and "£75,000" in words        # P1 50%, P2 and P3 25% each
+    assert "£150,000" in words and "£75,000" in words  # P1 50%, P2 and P3 25% each
     with world.engine.connect() as conn:
         assert chain.verify(conn).ok
 
@@ -339,8 +399,9 @@ def test_two_approvers_approving_one_variation_at_once_approve_it_once(world, aw
     import threading
     from concurrent.futures import ThreadPoolExecutor
     from workflow.errors import CaseworkError
+
     vref = propose(world, award, amount="300000")["ref"]
-    world.person("abby", "approver")         # above £100,000: a third approver countersigns
+    world.person("abby", "approver")  # above £100,000: a third approver countersigns
     with freeze_time(LATER):
         variations.countersign(world.engine, vref, "abby")
     before = ledger_pence(world.engine, "tca-2013")
@@ -358,7 +419,7 @@ def test_two_approvers_approving_one_variation_at_once_approve_it_once(world, aw
         outcome = list(pool.map(one, ["april", "aaron"]))
 
     assert sum(err is None for err in outcome) == 1
-    assert ledger_pence(world.engine, "tca-2013") == before + 5_000_000       # reserved once
+    assert ledger_pence(world.engine, "tca-2013") == before + 5_000_000  # reserved once
     assert [v["version"] for v in agreements.listing(world.engine, award)["versions"]] == [1, 2]
     with world.engine.connect() as conn:
         assert chain.verify(conn).ok
@@ -375,7 +436,8 @@ def test_an_increase_above_the_threshold_needs_a_second_approvers_countersignatu
         f"the variation raises {award}'s award from £250,000 to £300,000, above the "
         f"programme's countersignature threshold of £100,000: it needs a second approver's "
         f"countersignature (casework variation countersign), by an approver who neither "
-        f"approves it nor assessed the bid",)
+        f"approves it nor assessed the bid",
+    )
     with freeze_time(LATER), pytest.raises(PermissionDenied, match="only an approver may"):
         variations.countersign(world.engine, vref, "carol")
     with freeze_time(LATER), pytest.raises(PermissionDenied, match="you assessed"):
@@ -396,18 +458,21 @@ def _countersign_as_assessor_approver(world, vref):
     """alex, an approver who declared on the bid as an assessor, tries to countersign."""
     world.person("alex", "assessor", "approver")
     from workflow.storage.tables import declarations
+
     with world.engine.begin() as conn:
-        case_id = conn.execute(select(cases.c.id).where(
-            cases.c.ref == vref.split("/")[0])).scalar()
-        conn.execute(declarations.insert().values(case_id=case_id, person="alex",
-                                                  conflict=False, reason=None,
-                                                  at=LATER))
+        case_id = conn.execute(select(cases.c.id).where(cases.c.ref == vref.split("/")[0])).scalar()
+        conn.execute(
+            declarations.insert().values(
+                case_id=case_id, person="alex", conflict=False, reason=None, at=LATER
+            )
+        )
     variations.countersign(world.engine, vref, "alex")
 
 
 @pytest.mark.parametrize("amount", ["200000", "250000.01"])
-def test_a_decrease_or_an_increase_to_a_total_needing_none_is_not_countersigned(world, award,
-                                                                             amount):
+def test_a_decrease_or_an_increase_to_a_total_needing_none_is_not_countersigned(
+    world, award, amount
+):
     vref = propose(world, award, by="carol", amount=amount)["ref"]
     before = rows(world)
     if amount == "200000":
@@ -415,7 +480,7 @@ def test_a_decrease_or_an_increase_to_a_total_needing_none_is_not_countersigned(
             variations.countersign(world.engine, vref, "april")
         assert rows(world) == before
         decide(world, vref, "approve")
-    else:                         # a penny more, above the threshold: it needs one
+    else:  # a penny more, above the threshold: it needs one
         with freeze_time(LATER), pytest.raises(GuardFailed, match="second approver"):
             variations.decide(world.engine, vref, "approve", "aaron")
 
@@ -423,11 +488,20 @@ def test_a_decrease_or_an_increase_to_a_total_needing_none_is_not_countersigned(
 # --- who is told (the variation's emails, queued with its history rows) -------------------
 def mail_about_variations(world, ref):
     with world.engine.connect() as conn:
-        return [(r.kind, r.to_addrs, r.cc_addrs, r.subject, r.body_text) for r in conn.execute(
-            select(outbox.c.kind, outbox.c.to_addrs, outbox.c.cc_addrs, outbox.c.subject,
-                   outbox.c.body_text)
-            .where(outbox.c.case_ref == ref, outbox.c.kind.like("variation.%"))
-            .order_by(outbox.c.id))]
+        return [
+            (r.kind, r.to_addrs, r.cc_addrs, r.subject, r.body_text)
+            for r in conn.execute(
+                select(
+                    outbox.c.kind,
+                    outbox.c.to_addrs,
+                    outbox.c.cc_addrs,
+                    outbox.c.subject,
+                    outbox.c.body_text,
+                )
+                .where(outbox.c.case_ref == ref, outbox.c.kind.like("variation.%"))
+                .order_by(outbox.c.id)
+            )
+        ]
 
 
 def at(name):
@@ -438,14 +512,14 @@ COUNCIL = "returns@e07000026.example.gov.uk"
 
 
 def test_a_councils_increase_asks_a_countersignature_then_a_decision_then_tells_the_council(
-        world, award):
+    world, award
+):
     vref = propose(world, award, amount="300000")["ref"]
 
     # The council asked for it, so only the approvers (copied to the caseworker) hear of it;
     # £300,000 is above the £100,000 threshold: a countersignature comes first.
     [(kind, to, cc, subject, body)] = mail_about_variations(world, award)
-    assert (kind, to, cc) == ("variation.to_countersign", [at("aaron"), at("april")],
-                              [at("carol")])
+    assert (kind, to, cc) == ("variation.to_countersign", [at("aaron"), at("april")], [at("carol")])
     assert subject == f"{award}: variation V1 needs a countersignature"
     flat = " ".join(body.split())
     assert "from £250,000 to £300,000" in flat and "Two more districts join the hub." in flat
@@ -472,9 +546,16 @@ def test_a_councils_increase_asks_a_countersignature_then_a_decision_then_tells_
 
 
 def test_a_caseworkers_decrease_tells_the_council_and_the_approvers_and_its_rejection_why(
-        world, award):
-    vref = propose(world, award, by="carol", amount="200000", end="2015-09-30",
-                   reason="The third district left the hub.")["ref"]
+    world, award
+):
+    vref = propose(
+        world,
+        award,
+        by="carol",
+        amount="200000",
+        end="2015-09-30",
+        reason="The third district left the hub.",
+    )["ref"]
 
     council, approvers = mail_about_variations(world, award)
     # The caseworker proposed it, so is not copied on their own proposal.
@@ -506,6 +587,7 @@ def test_a_refused_decision_queues_no_email(world, award):
 
 def test_a_disabled_approver_is_not_written_to(world, award):
     from workflow.storage.tables import people
+
     with world.engine.begin() as conn:
         conn.execute(people.update().where(people.c.name == "april").values(disabled_at=LATER))
     propose(world, award, amount="200000")

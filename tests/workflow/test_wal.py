@@ -1,4 +1,5 @@
 """SQLite's log is checkpointed by a thread of its own, not by the commit that fills it."""
+
 import gc
 import os
 import threading
@@ -51,7 +52,7 @@ def two_bursts_with_a_pause(engine) -> tuple[int, int]:
     log = engine.url.database + "-wal"
     write_pages(engine, 500)
     first = os.path.getsize(log)
-    time.sleep(0.5)                                  # ten of the thread's turns
+    time.sleep(0.5)  # ten of the thread's turns
     write_pages(engine, 500)
     return first, os.path.getsize(log)
 
@@ -79,7 +80,7 @@ def test_without_the_thread_the_log_holds_both_bursts(tmp_path, quick, monkeypat
 def test_an_engine_starts_the_thread_when_it_first_connects_and_disposing_stops_it(tmp_path, quick):
     before = checkpoint_threads()
     engine = make_engine(f"sqlite:///{tmp_path / 'casework.db'}")
-    assert checkpoint_threads() == before          # nothing until it is used
+    assert checkpoint_threads() == before  # nothing until it is used
     with engine.connect():
         pass
     assert checkpoint_threads() == before + 1
@@ -92,7 +93,7 @@ def test_an_engine_that_is_thrown_away_stops_its_thread(tmp_path, quick):
     engine = make_engine(f"sqlite:///{tmp_path / 'casework.db'}")
     with engine.connect():
         pass
-    engine.pool.dispose()                           # the pool's own, not the engine's event
+    engine.pool.dispose()  # the pool's own, not the engine's event
     del engine
     gc.collect()
     # at most as many as before: another test's engine, collected meanwhile, may stop its own too
@@ -117,6 +118,6 @@ def test_the_thread_never_creates_the_database_file(tmp_path, quick):
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(f"{path}{suffix}"):
             os.remove(f"{path}{suffix}")
-    time.sleep(0.3)                                 # several of the thread's turns
+    time.sleep(0.3)  # several of the thread's turns
     assert not path.exists()
     engine.dispose()

@@ -1,4 +1,5 @@
 """Every kind of email, as the services queue it, names things in words, not codes."""
+
 from datetime import datetime, timedelta, timezone
 
 from freezegun import freeze_time
@@ -17,36 +18,49 @@ ACCEPTED = datetime(2013, 6, 3, 10, tzinfo=UTC)
 
 
 def at(day, days: int) -> datetime:
-    return datetime.combine(day + timedelta(days=days), datetime.min.time(), UTC) + \
-        timedelta(hours=10)
+    return datetime.combine(day + timedelta(days=days), datetime.min.time(), UTC) + timedelta(
+        hours=10
+    )
 
 
 def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
     world.cast()
     world.person("cath", "caseworker")
-    ref = bid_in_monitoring(world, ACCEPTED)                     # award offered
+    ref = bid_in_monitoring(world, ACCEPTED)  # award offered
     q1, q2 = checkpoint_rows(world, ref)[:2]
-    sweep(world.engine, at(q1.due, 30))                          # the whole ladder: suspended
+    sweep(world.engine, at(q1.due, 30))  # the whole ladder: suspended
     with freeze_time(at(q1.due, 31)):
         world.advance(ref, "reinstate", reason="Accounts audited")
         assignment.assign(world.engine, ref, "cath", "carol")
     sweep(world.engine, at(q2.due, -10))
     with freeze_time(at(q2.due, -9)):
-        monitoring.submit_return(world.engine, f"{ref}/Q2", "cllr",
-                                 figures={"spend_to_date": "1000", "progress": "Started."})
-        monitoring.decide_return(world.engine, f"{ref}/Q2", "query", "carol",
-                                 reason="Spend looks low.")
-        world.person("fiona", "finance")                     # the award's first tranche paid
+        monitoring.submit_return(
+            world.engine,
+            f"{ref}/Q2",
+            "cllr",
+            figures={"spend_to_date": "1000", "progress": "Started."},
+        )
+        monitoring.decide_return(
+            world.engine, f"{ref}/Q2", "query", "carol", reason="Spend looks low."
+        )
+        world.person("fiona", "finance")  # the award's first tranche paid
         payments.move(world.engine, f"{ref}/P1", "approve", "aaron")
         payments.move(world.engine, f"{ref}/P1", "pay", "fiona", reference="BACS 2013/0042")
         # A change to the award: the council's increase, countersigned and approved; then the
         # caseworker's decrease, rejected.
-        raised = variations.propose(world.engine, ref, actor="cllr", amount="300000",
-                                    reason="Two more districts join.")["ref"]
+        raised = variations.propose(
+            world.engine, ref, actor="cllr", amount="300000", reason="Two more districts join."
+        )["ref"]
         variations.countersign(world.engine, raised, "april")
         variations.decide(world.engine, raised, "approve", "aaron")
-        lowered = variations.propose(world.engine, ref, actor="cath", amount="200000",
-                                     end="2015-09-30", reason="A district left.")["ref"]
+        lowered = variations.propose(
+            world.engine,
+            ref,
+            actor="cath",
+            amount="200000",
+            end="2015-09-30",
+            reason="A district left.",
+        )["ref"]
         variations.decide(world.engine, lowered, "reject", "aaron", reason="Keep it whole.")
         moderated = scored_bid(world, title="Joint archive")
         world.advance(moderated, "moderate", "reject")
@@ -60,8 +74,9 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
         world.advance(asked, "submit", "check", "start_assessment")
         world.advance(asked, "ask_clarification", reason="Which councils share the team?")
         conflicted = scored_bid(world, title="Joint fleet")
-        assessment.declare(world.engine, conflicted, "ash", conflict=True,
-                           reason="My partner works there")
+        assessment.declare(
+            world.engine, conflicted, "ash", conflict=True, reason="My partner works there"
+        )
         chosen = area_under_assessment(world)
         world.advance(chosen, "select", by="april")
         passed_over = area_under_assessment(world)
@@ -71,9 +86,10 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
     sweep(world.engine, at(ACCEPTED.date(), 385))
 
     with world.engine.connect() as conn:
-        mail = conn.execute(select(outbox.c.kind, outbox.c.subject, outbox.c.body_text,
-                                   outbox.c.body_html)).all()
+        mail = conn.execute(
+            select(outbox.c.kind, outbox.c.subject, outbox.c.body_text, outbox.c.body_html)
+        ).all()
 
-    assert {m.kind for m in mail} == set(KINDS)                  # every kind was rendered
+    assert {m.kind for m in mail} == set(KINDS)  # every kind was rendered
     shown = {m.kind: codes_in(" ".join((m.subject, m.body_text, m.body_html))) for m in mail}
     assert {kind: codes for kind, codes in shown.items() if codes} == {}

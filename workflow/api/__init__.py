@@ -2,6 +2,7 @@
 
 `create_api(engine)` builds the ASGI app the web app mounts at /api/v1.
 """
+
 from workflow.api.app import MOUNT, create_api, openapi_document
 
 __all__ = ["create_api", "openapi_document", "MOUNT"]

@@ -1,7 +1,8 @@
 """`python -m workflow.api`: print the OpenAPI document (docs/openapi.json is a kept copy).
 
-    .venv/bin/python -m workflow.api > docs/openapi.json
+.venv/bin/python -m workflow.api > docs/openapi.json
 """
+
 import json
 import sys
 

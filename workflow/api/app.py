@@ -5,6 +5,7 @@ is `application/problem+json` (the framework's default 422 validation schema
 is never offered, because validation errors are answered 400 as problems),
 and `servers` names the mount point so paths read as `/api/v1/cases`.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,33 +49,60 @@ services, rules and refusals as the command line and the web app.
 
 def create_api(engine: Engine) -> FastAPI:
     """The API as an ASGI app; mount it at /api/v1 (it serves /openapi.json itself)."""
-    from workflow.api import (routes_agreements, routes_applications, routes_cases,
-                              routes_diligence, routes_payments, routes_programmes,
-                              routes_returns, routes_staff)
+    from workflow.api import (
+        routes_agreements,
+        routes_applications,
+        routes_cases,
+        routes_diligence,
+        routes_payments,
+        routes_programmes,
+        routes_returns,
+        routes_staff,
+    )
+
     strict_utf8.install()
-    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
-                  dependencies=[Depends(known_query)],
-                  openapi_url="/openapi.json", docs_url=None, redoc_url=None,
-                  servers=[{"url": MOUNT}],
-                  # `servers` already names the mount; don't add it a second time per request
-                  root_path_in_servers=False,
-                  # operation ids are the route functions' names: list_cases, advance, ...
-                  generate_unique_id_function=lambda route: route.name)
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        dependencies=[Depends(known_query)],
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        servers=[{"url": MOUNT}],
+        # `servers` already names the mount; don't add it a second time per request
+        root_path_in_servers=False,
+        # operation ids are the route functions' names: list_cases, advance, ...
+        generate_unique_id_function=lambda route: route.name,
+    )
     app.state.engine = engine
     app.add_middleware(BodyLimit)
     app.add_middleware(NoStore)
     problems.install(app)
-    for module in (routes_applications, routes_cases, routes_diligence, routes_returns,
-                   routes_payments, routes_agreements, routes_programmes, routes_staff):
+    for module in (
+        routes_applications,
+        routes_cases,
+        routes_diligence,
+        routes_returns,
+        routes_payments,
+        routes_agreements,
+        routes_programmes,
+        routes_staff,
+    ):
         app.include_router(module.router)
-    app.openapi = lambda: openapi_document(app)       # type: ignore[method-assign]
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
-        doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                          routes=app.routes, servers=app.servers)
+        doc = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            servers=app.servers,
+        )
         app.openapi_schema = _honest(doc)
     return app.openapi_schema
 
@@ -109,9 +137,9 @@ def _honest(doc: dict[str, Any]) -> dict[str, Any]:
             for name, part in schemas[new].get("properties", {}).items():
                 schemas[new]["properties"][name] = _not_null(part)
     figures = schemas.get("ReturnSubmission", {}).get("properties", {}).get("figures")
-    if figures is not None:            # JSON text in a form part (OpenAPI 3.1's content keywords)
+    if figures is not None:  # JSON text in a form part (OpenAPI 3.1's content keywords)
         figures.update(contentMediaType="application/json", contentSchema=FIGURES)
-    for model in (Problem, ExportRow):      # referenced by hand, so not collected
+    for model in (Problem, ExportRow):  # referenced by hand, so not collected
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -123,6 +151,6 @@ def _honest(doc: dict[str, Any]) -> dict[str, Any]:
                 parameter["schema"] = _not_null(parameter["schema"])
             responses = operation.get("responses", {})
             bogus = responses.get("422", {}).get("content", {}).get("application/json")
-            if bogus is not None:          # the framework's own, which we never send
+            if bogus is not None:  # the framework's own, which we never send
                 raise AssertionError(f"{operation.get('operationId')}: a default 422 slipped in")
     return doc

@@ -5,6 +5,7 @@ and the framework's built-in limit answers in plain text, so the API keeps
 its own: a declared Content-Length past the limit is answered at once, and a
 body that grows past it while read is stopped there.
 """
+
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException

@@ -1,4 +1,5 @@
 """What every route shares: the database, the calling person, answers and their documentation."""
+
 from __future__ import annotations
 
 import json
@@ -19,20 +20,35 @@ from workflow.storage.db import reading
 from workflow.services.engine import Actor
 from workflow.errors import Malformed
 
-__all__ = ["engine_of", "caller", "known_query", "json_response", "answer_response", "etag",
-           "parse_if_match", "errors", "ERROR_WORDS", "ETAG", "REPLAYED"]
+__all__ = [
+    "engine_of",
+    "caller",
+    "known_query",
+    "json_response",
+    "answer_response",
+    "etag",
+    "parse_if_match",
+    "errors",
+    "ERROR_WORDS",
+    "ETAG",
+    "REPLAYED",
+]
 
-bearer = HTTPBearer(auto_error=False, scheme_name="token",
-                    description="A personal API token: `casework token create NAME` prints it "
-                                "once. The token acts with its person's roles.")
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="A personal API token: `casework token create NAME` prints it "
+    "once. The token acts with its person's roles.",
+)
 
 
 def engine_of(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def caller(request: Request,
-           credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Actor:
+def caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> Actor:
     """The person the bearer token acts as (401 problem otherwise)."""
     token = credentials.credentials if credentials else None
     with reading(engine_of(request)) as conn:
@@ -49,8 +65,13 @@ async def known_query(request: Request) -> None:
     unknown = sorted(set(request.query_params) - takes)
     if unknown:
         listed = ", ".join(sorted(takes)) or "none"
-        raise Malformed("The query", [f"query parameter {name}: is not one this takes "
-                                      f"(it takes {listed})" for name in unknown])
+        raise Malformed(
+            "The query",
+            [
+                f"query parameter {name}: is not one this takes (it takes {listed})"
+                for name in unknown
+            ],
+        )
 
 
 def _query_names(dependant: Any) -> set[str]:
@@ -62,16 +83,21 @@ def _query_names(dependant: Any) -> set[str]:
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     # Sent as the services built it: no second validation pass on the way out.
-    return Response(json.dumps(data, ensure_ascii=False), status_code=status,
-                    media_type="application/json", headers=headers)
+    return Response(
+        json.dumps(data, ensure_ascii=False),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 def answer_response(answer: Answer) -> Response:
     headers = dict(answer.headers)
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return Response(answer.body, status_code=answer.status, media_type=answer.media_type,
-                    headers=headers)
+    return Response(
+        answer.body, status_code=answer.status, media_type=answer.media_type, headers=headers
+    )
 
 
 def etag(version: int) -> str:
@@ -84,50 +110,64 @@ def parse_if_match(raw: str | None) -> int | None:
         return None
     value = raw.strip()
     if value.startswith("W/"):
-        raise Malformed("The If-Match header", ["a weak ETag (W/...) cannot be matched; send "
-                                                "the ETag as given, e.g. \"7\""])
+        raise Malformed(
+            "The If-Match header",
+            ['a weak ETag (W/...) cannot be matched; send the ETag as given, e.g. "7"'],
+        )
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
     if not value.isascii() or not value.isdigit() or len(value) > 9:
-        raise Malformed("The If-Match header", [f"{raw!r} is not a version ETag such as \"7\""])
+        raise Malformed("The If-Match header", [f'{raw!r} is not a version ETag such as "7"'])
     return int(value)
 
 
 ERROR_WORDS = {
     400: "Malformed input: a body, header, parameter or cursor that does not parse; each "
-         "problem is listed in `problems`.",
+    "problem is listed in `problems`.",
     401: "No API token, or one that is unknown, revoked or expired.",
     403: "The token's person may not do this (their roles, or not of the lead organisation).",
     404: "No such case, return or programme (or a case another council's people cannot see).",
     409: "Not possible in the current state (`allowed` lists what is), a concurrent change, "
-         "or an Idempotency-Key whose first request is still running.",
+    "or an Idempotency-Key whose first request is still running.",
     412: "If-Match named a version that is no longer current; nothing was changed.",
     413: f"The body is larger than {MAX_BODY // 2**20} MB (one {MAX_BYTES // 2**20} MB evidence "
-         f"file and the figures); refused before it was read to the end.",
+    f"file and the figures); refused before it was read to the end.",
     422: "Refused by a rule (`violations`; for an offer, the fund's position in `fund`), a "
-         "missing reason, or an Idempotency-Key reused for a different request.",
+    "missing reason, or an Idempotency-Key reused for a different request.",
     503: "The database cannot be reached.",
 }
 
 
-ETAG = {"ETag": {"description": "The version, quoted (`\"7\"`): send it back as If-Match.",
-                 "required": True, "schema": {"type": "string", "pattern": '^"[0-9]+"$'}}}
-REPLAYED = {"Idempotent-Replayed": {
-    "description": "`true` when this is the kept answer to an earlier request with the same "
-                   "Idempotency-Key (nothing was done again).",
-    "schema": {"type": "string", "enum": ["true"]}}}
+ETAG = {
+    "ETag": {
+        "description": 'The version, quoted (`"7"`): send it back as If-Match.',
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    }
+}
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the kept answer to an earlier request with the same "
+        "Idempotency-Key (nothing was done again).",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
 
 
-def errors(*statuses: int,
-           headers: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+def errors(
+    *statuses: int, headers: dict[str, Any] | None = None
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these problem statuses (400 and 401 always), and a default;
     `headers` are those of the 200 answer."""
     problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
-    every = sorted({400, 401, *statuses})    # every route parses input and needs a token
+    every = sorted({400, 401, *statuses})  # every route parses input and needs a token
     out: dict[int | str, dict[str, Any]] = {
-        s: {"description": ERROR_WORDS[s], "content": {MEDIA_TYPE: problem}} for s in every}
-    out["default"] = {"description": "Any other error (405 wrong method, 500), as a problem.",
-                      "content": {MEDIA_TYPE: problem}}
+        s: {"description": ERROR_WORDS[s], "content": {MEDIA_TYPE: problem}} for s in every
+    }
+    out["default"] = {
+        "description": "Any other error (405 wrong method, 500), as a problem.",
+        "content": {MEDIA_TYPE: problem},
+    }
     if headers:
         out[200] = {"headers": headers}
     return out

@@ -14,6 +14,7 @@ Answers are kept for everything the service decided, refusals included,
 except a conflict with a concurrent change (409/412 from ConflictError):
 that one says "look again and retry", so a retry must be able to run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,12 +32,21 @@ from workflow.errors import CaseworkError, ConflictError, KeyInUse, KeyReused, M
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.tables import idempotency_keys as records
 
-__all__ = ["Answer", "KeyInUse", "KeyReused", "parse_key", "fingerprint",
-           "once_in", "KEEP_FOR", "PENDING_LEASE", "MAX_KEY_LENGTH"]
+__all__ = [
+    "Answer",
+    "KeyInUse",
+    "KeyReused",
+    "parse_key",
+    "fingerprint",
+    "once_in",
+    "KEEP_FOR",
+    "PENDING_LEASE",
+    "MAX_KEY_LENGTH",
+]
 
 KEEP_FOR = timedelta(hours=24)
 PENDING_LEASE = timedelta(minutes=5)
-MAX_KEY_LENGTH = records.c.key.type.length   # 255
+MAX_KEY_LENGTH = records.c.key.type.length  # 255
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     media_type: str = "application/json"
     replayed: bool = False
-    keep: bool = True          # False: not recorded (a conflict the client should retry)
+    keep: bool = True  # False: not recorded (a conflict the client should retry)
 
 
 def parse_key(raw: str | None) -> str | None:
@@ -58,10 +68,15 @@ def parse_key(raw: str | None) -> str | None:
     key = raw.strip()
     if len(key) >= 2 and key[0] == key[-1] == '"':
         key = key[1:-1]
-    if not key or len(key) > MAX_KEY_LENGTH or any(not 0x21 <= ord(c) <= 0x7E or c in '"\\'
-                                                   for c in key):
-        raise Malformed("The Idempotency-Key header", [
-            f"must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (a UUID is a good key)"])
+    if (
+        not key
+        or len(key) > MAX_KEY_LENGTH
+        or any(not 0x21 <= ord(c) <= 0x7E or c in '"\\' for c in key)
+    ):
+        raise Malformed(
+            "The Idempotency-Key header",
+            [f"must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (a UUID is a good key)"],
+        )
     return key
 
 
@@ -88,8 +103,9 @@ def _stored(row: Any) -> Answer:
 def _claim(conn: Connection, person: str, key: str, fp: str, now: datetime) -> Answer | None:
     """Take the key for this request (a pending record), or return the answer kept for it."""
     conn.execute(delete(records).where(records.c.expires_at <= now))
-    row = conn.execute(select(records).where(records.c.person == person,
-                                             records.c.key == key)).first()
+    row = conn.execute(
+        select(records).where(records.c.person == person, records.c.key == key)
+    ).first()
     if row is not None:
         if row.fingerprint != fp:
             raise KeyReused(key)
@@ -97,9 +113,18 @@ def _claim(conn: Connection, person: str, key: str, fp: str, now: datetime) -> A
             return _stored(row)
         if row.created_at + PENDING_LEASE > now:
             raise KeyInUse(key)
-        conn.execute(delete(records).where(records.c.id == row.id))   # abandoned: take it over
-    conn.execute(records.insert().values(person=person, key=key, fingerprint=fp, state="pending",
-                                         headers={}, created_at=now, expires_at=now + KEEP_FOR))
+        conn.execute(delete(records).where(records.c.id == row.id))  # abandoned: take it over
+    conn.execute(
+        records.insert().values(
+            person=person,
+            key=key,
+            fingerprint=fp,
+            state="pending",
+            headers={},
+            created_at=now,
+            expires_at=now + KEEP_FOR,
+        )
+    )
     return None
 
 
@@ -107,16 +132,24 @@ def _record(conn: Connection, person: str, key: str, answer: Answer) -> None:
     if not answer.keep:
         conn.execute(delete(records).where(records.c.person == person, records.c.key == key))
         return
-    conn.execute(update(records).where(records.c.person == person, records.c.key == key)
-                 .values(state="done", status=answer.status, body=answer.body,
-                         headers={**answer.headers, "content-type": answer.media_type}))
+    conn.execute(
+        update(records)
+        .where(records.c.person == person, records.c.key == key)
+        .values(
+            state="done",
+            status=answer.status,
+            body=answer.body,
+            headers={**answer.headers, "content-type": answer.media_type},
+        )
+    )
 
 
 def _after_race(engine: Engine, person: str, key: str, fp: str) -> Answer:
     """Another request with this key committed first: its answer, or 'still in progress'."""
     with engine.begin() as conn:
-        row = conn.execute(select(records).where(records.c.person == person,
-                                                 records.c.key == key)).first()
+        row = conn.execute(
+            select(records).where(records.c.person == person, records.c.key == key)
+        ).first()
     if row is None:
         raise KeyInUse(key)
     if row.fingerprint != fp:
@@ -129,8 +162,14 @@ def _after_race(engine: Engine, person: str, key: str, fp: str) -> Answer:
 Refusal = Callable[[CaseworkError], Answer]
 
 
-def once_in(engine: Engine, person: str, key: str | None, fp: str,
-            work: Callable[[UnitOfWork], Answer], refusal: Refusal) -> Answer:
+def once_in(
+    engine: Engine,
+    person: str,
+    key: str | None,
+    fp: str,
+    work: Callable[[UnitOfWork], Answer],
+    refusal: Refusal,
+) -> Answer:
     """Run `work` in the unit of work that claims `key`: the answer is kept with the work."""
     if key is None:
         try:
@@ -165,7 +204,7 @@ def _keep_refusal(engine: Engine, person: str, key: str, fp: str, answer: Answer
             if _claim(conn, person, key, fp, clock.now()) is None:
                 _record(conn, person, key, answer)
     except (CaseworkError, IntegrityError):
-        pass    # a concurrent request with this key got there first; its answer stands
+        pass  # a concurrent request with this key got there first; its answer stands
 
 
 def json_text(data: Any) -> str:

@@ -4,6 +4,7 @@ A cursor is opaque to clients: a tagged value (the last id, reference or
 position seen) in URL-safe base64. Lists are in a stable order, so a page
 never repeats or skips an item that was there when the first page was read.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,16 @@ from fastapi import Query
 
 from workflow.api.problems import UnknownCursor
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "LimitQuery", "CursorQuery", "encode", "decode",
-           "page_after", "page"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "LimitQuery",
+    "CursorQuery",
+    "encode",
+    "decode",
+    "page_after",
+    "page",
+]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -27,8 +36,12 @@ MAX_CURSOR_TEXT = 80
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,400}$"
 
 LimitQuery = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page (at most 500).")
-CursorQuery = Query(None, max_length=400, pattern=CURSOR_PATTERN,
-                    description="`next_cursor` from the previous page (URL-safe base64, opaque).")
+CursorQuery = Query(
+    None,
+    max_length=400,
+    pattern=CURSOR_PATTERN,
+    description="`next_cursor` from the previous page (URL-safe base64, opaque).",
+)
 
 T = TypeVar("T")
 
@@ -64,8 +77,9 @@ def page(items: list[T], limit: int, next_value: Callable[[T], Any], tag: str) -
     return {"items": shown, "next_cursor": cursor}
 
 
-def page_after(items: Sequence[T], cursor: str | None, limit: int, key: Callable[[T], Any],
-               tag: str) -> dict[str, Any]:
+def page_after(
+    items: Sequence[T], cursor: str | None, limit: int, key: Callable[[T], Any], tag: str
+) -> dict[str, Any]:
     """A page of a short list held in memory, after the item whose key the cursor names."""
     start = 0
     after = decode(cursor, tag, (str, int))
@@ -74,4 +88,4 @@ def page_after(items: Sequence[T], cursor: str | None, limit: int, key: Callable
         if after not in keys:
             raise UnknownCursor()
         start = keys.index(after) + 1
-    return page(list(items[start:start + limit + 1]), limit, key, tag)
+    return page(list(items[start : start + limit + 1]), limit, key, tag)

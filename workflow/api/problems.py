@@ -5,6 +5,7 @@ Every refusal the services raise keeps its message (`detail`) and its facts
 council's system can act on it. The framework's own errors (a body that does
 not parse, an unknown path, a wrong method) are answered the same way.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,18 @@ from workflow.services.attachments import MAX_BYTES
 from workflow.storage.db import fault_of
 from workflow.storage.dbfaults import is_database_error
 from workflow.api.idempotency import Answer, is_conflict
-from workflow.errors import (CaseworkError, Malformed, PreconditionFailed, SetupError,
-                             http_kind)
+from workflow.errors import CaseworkError, Malformed, PreconditionFailed, SetupError, http_kind
 
-__all__ = ["MEDIA_TYPE", "MAX_BODY", "too_large", "PreconditionFailed", "UnknownCursor", "problem",
-           "problem_answer", "install"]
+__all__ = [
+    "MEDIA_TYPE",
+    "MAX_BODY",
+    "too_large",
+    "PreconditionFailed",
+    "UnknownCursor",
+    "problem",
+    "problem_answer",
+    "install",
+]
 
 MEDIA_TYPE = "application/problem+json"
 # One evidence file, and room for the figures and the multipart framing.
@@ -40,8 +48,17 @@ class UnknownCursor(Malformed):
 
 
 TYPE_PREFIX = "urn:casework:problem:"
-_FACTS = ("ref", "state", "trigger", "allowed", "violations", "problems", "current_version",
-          "key", "fund")
+_FACTS = (
+    "ref",
+    "state",
+    "trigger",
+    "allowed",
+    "violations",
+    "problems",
+    "current_version",
+    "key",
+    "fund",
+)
 
 
 def _kind(err: CaseworkError) -> tuple[int, str, str]:
@@ -49,8 +66,12 @@ def _kind(err: CaseworkError) -> tuple[int, str, str]:
 
 
 def problem(status: int, slug: str, title: str, detail: str, **facts: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": TYPE_PREFIX + slug, "title": title, "status": status,
-                            "detail": detail}
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     body.update({k: v for k, v in facts.items() if v is not None and v != ""})
     return body
 
@@ -60,8 +81,13 @@ def error_body(err: CaseworkError) -> dict[str, Any]:
     if isinstance(err, SetupError):
         # Its message names the database and its host: for the log, not for callers.
         log.error("API request refused: %s", err)
-        return problem(status, slug, title, "The service cannot reach its database just now; "
-                                            "nothing was changed. Try again in a moment.")
+        return problem(
+            status,
+            slug,
+            title,
+            "The service cannot reach its database just now; "
+            "nothing was changed. Try again in a moment.",
+        )
     facts = {}
     for name in _FACTS:
         value = getattr(err, name, None)
@@ -85,22 +111,34 @@ def problem_answer(err: CaseworkError) -> Answer:
     """
     body = error_body(err)
     keep = body["status"] < 500 and not is_conflict(err) and not isinstance(err, PreconditionFailed)
-    return Answer(body["status"], json.dumps(body, ensure_ascii=False), _headers(body["status"]),
-                  MEDIA_TYPE, keep=keep)
+    return Answer(
+        body["status"],
+        json.dumps(body, ensure_ascii=False),
+        _headers(body["status"]),
+        MEDIA_TYPE,
+        keep=keep,
+    )
 
 
 def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status_code=status,
-                    media_type=MEDIA_TYPE, headers={**_headers(status), **(headers or {})})
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers={**_headers(status), **(headers or {})},
+    )
 
 
-_UNPARSED = "There was an error parsing the body"     # FastAPI's detail (fastapi/routing.py)
+_UNPARSED = "There was an error parsing the body"  # FastAPI's detail (fastapi/routing.py)
 
-_PLACES = {"query": "query parameter ", "path": "path parameter ", "header": "header ",
-           "body": ""}
-_SAYINGS = {"missing": "is required", "extra_forbidden": "is not a field of this request",
-            "json_invalid": "is not valid JSON", "model_attributes_type": "must be a JSON object",
-            "dict_type": "must be a JSON object"}
+_PLACES = {"query": "query parameter ", "path": "path parameter ", "header": "header ", "body": ""}
+_SAYINGS = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this request",
+    "json_invalid": "is not valid JSON",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+}
 
 
 def _where(loc: tuple) -> str:
@@ -121,8 +159,10 @@ def validation_problems(err: RequestValidationError) -> list[str]:
         if e.get("type") == "json_invalid":
             # Its place is ("body", <character>): say where the JSON goes wrong, not "22: ...".
             at = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
-            out.append("the JSON body is not valid JSON" + (f" (at character {at})"
-                                                            if at is not None else ""))
+            out.append(
+                "the JSON body is not valid JSON"
+                + (f" (at character {at})" if at is not None else "")
+            )
             continue
         message = _SAYINGS.get(e.get("type", ""), e.get("msg", "is not valid"))
         if message and message[0].isupper() and not message[:2].isupper():
@@ -142,14 +182,22 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, err: RequestValidationError) -> Response:
         problems = validation_problems(err)
-        return respond(400, problem(400, "malformed", "Malformed input",
-                                    "The request was refused: " + "; ".join(problems) + ".",
-                                    problems=problems))
+        return respond(
+            400,
+            problem(
+                400,
+                "malformed",
+                "Malformed input",
+                "The request was refused: " + "; ".join(problems) + ".",
+                problems=problems,
+            ),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> Response:
-        slug = {404: "not-found", 405: "method-not-allowed",
-                413: "too-large"}.get(err.status_code, "http-error")
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
+            err.status_code, "http-error"
+        )
         detail = err.detail if isinstance(err.detail, str) else "The request was refused."
         if err.status_code == 404 and detail == "Not Found":
             detail = f"There is nothing at {request.url.path}."
@@ -157,39 +205,72 @@ def install(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed on {request.url.path}."
         if err.status_code == 400 and detail == _UNPARSED:
             # FastAPI's word for a body json.loads gave up on, a RecursionError included.
-            detail = (f"The JSON body could not be read: it is not valid JSON, or it is nested "
-                      f"more than {MAX_DEPTH} deep (lists and objects inside each other). "
-                      f"Nothing was written.")
+            detail = (
+                f"The JSON body could not be read: it is not valid JSON, or it is nested "
+                f"more than {MAX_DEPTH} deep (lists and objects inside each other). "
+                f"Nothing was written."
+            )
         if err.status_code == 413:
             return too_large()
-        return respond(err.status_code, problem(err.status_code, slug, _reason(err.status_code),
-                                                detail), dict(err.headers or {}))
+        return respond(
+            err.status_code,
+            problem(err.status_code, slug, _reason(err.status_code), detail),
+            dict(err.headers or {}),
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, err: Exception) -> Response:
         if is_database_error(err):
             fault = fault_of(request.app.state.engine, err)
-            event(log, "api.database_fault", fault.line, level=logging.ERROR, fault=fault.kind,
-                  path=request.url.path)
-            return respond(503, problem(503, "database-unavailable", "Service unavailable",
-                                        "The service could not use its records just now, so "
-                                        "nothing was changed. Try again in a few minutes."),
-                           {"Retry-After": "60"})
+            event(
+                log,
+                "api.database_fault",
+                fault.line,
+                level=logging.ERROR,
+                fault=fault.kind,
+                path=request.url.path,
+            )
+            return respond(
+                503,
+                problem(
+                    503,
+                    "database-unavailable",
+                    "Service unavailable",
+                    "The service could not use its records just now, so "
+                    "nothing was changed. Try again in a few minutes.",
+                ),
+                {"Retry-After": "60"},
+            )
         log.exception("API request %s %s failed", request.method, request.url.path)
-        return respond(500, problem(500, "internal", "Internal error",
-                                    "Something went wrong on our side; nothing you sent was "
-                                    "lost or half-done. Try again, and tell us if it repeats."))
+        return respond(
+            500,
+            problem(
+                500,
+                "internal",
+                "Internal error",
+                "Something went wrong on our side; nothing you sent was "
+                "lost or half-done. Try again, and tell us if it repeats.",
+            ),
+        )
 
 
 def too_large() -> Response:
-    return respond(413, problem(413, "too-large", "Request body too large",
-                                f"The request body is larger than {MAX_BODY // 2**20} MB, so it "
-                                f"was refused; an evidence file may be at most "
-                                f"{MAX_BYTES // 2**20} MB."))
+    return respond(
+        413,
+        problem(
+            413,
+            "too-large",
+            "Request body too large",
+            f"The request body is larger than {MAX_BODY // 2**20} MB, so it "
+            f"was refused; an evidence file may be at most "
+            f"{MAX_BYTES // 2**20} MB.",
+        ),
+    )
 
 
 def _reason(status: int) -> str:
     from http import HTTPStatus
+
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -4,6 +4,7 @@
 asks for `application/pdf`; variations are proposed and decided with If-Match and
 Idempotency-Key as every change is.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from workflow.api.writes import Preconditions, body_text, visible_case
-from workflow.api.deps import (ETAG, REPLAYED, caller, engine_of, errors, json_response)
+from workflow.api.deps import ETAG, REPLAYED, caller, engine_of, errors, json_response
 from workflow.api.routes_cases import IDEMPOTENCY_KEY, IF_MATCH, REF
 from workflow.api.schemas import AgreementListing, Variation, VariationDecision, VariationProposal
 from workflow.services import access, agreements, variations
@@ -20,36 +21,52 @@ from workflow.services.engine import Actor
 
 router = APIRouter(tags=["agreements"])
 
-VN = Path(..., pattern=r"^[Vv][0-9]{1,3}$", description="The variation's number in its case: "
-                                                       "`V1`.", examples=["V1"])
+VN = Path(
+    ...,
+    pattern=r"^[Vv][0-9]{1,3}$",
+    description="The variation's number in its case: `V1`.",
+    examples=["V1"],
+)
 VERSION = Query(None, ge=1, le=1_000_000, description="The version's PDF (default: the latest).")
 _PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
 
 
-@router.get("/cases/{ref}/agreement", response_model=AgreementListing,
-            responses={**errors(400, 401, 403, 404), 200: {"content": _PDF}},
-            summary="A case's grant agreement",
-            description="Every version, with its SHA-256 and the version the council accepted "
-                        "(`agreement show REF --json`). Ask with `Accept: application/pdf` for "
-                        "a version's PDF (`version`, default the latest), served checked "
-                        "against its SHA-256.")
-def agreement(request: Request, ref: str = REF, version: Optional[int] = VERSION,
-              actor: Actor = Depends(caller)) -> Response:
+@router.get(
+    "/cases/{ref}/agreement",
+    response_model=AgreementListing,
+    responses={**errors(400, 401, 403, 404), 200: {"content": _PDF}},
+    summary="A case's grant agreement",
+    description="Every version, with its SHA-256 and the version the council accepted "
+    "(`agreement show REF --json`). Ask with `Accept: application/pdf` for "
+    "a version's PDF (`version`, default the latest), served checked "
+    "against its SHA-256.",
+)
+def agreement(
+    request: Request,
+    ref: str = REF,
+    version: Optional[int] = VERSION,
+    actor: Actor = Depends(caller),
+) -> Response:
     access.require(actor, "cases")
     engine = engine_of(request)
     case = visible_case(engine, actor, ref)
     if "application/pdf" in request.headers.get("accept", ""):
         shown, data = agreements.document(engine, case.ref, version)
-        return Response(data, media_type=agreements.MEDIA_TYPE,
-                        headers={"ETag": f'"{shown["sha256"]}"'})
+        return Response(
+            data, media_type=agreements.MEDIA_TYPE, headers={"ETag": f'"{shown["sha256"]}"'}
+        )
     if version is not None:
-        agreements.document(engine, case.ref, version)      # NotFound for a version it lacks
+        agreements.document(engine, case.ref, version)  # NotFound for a version it lacks
     return json_response(agreements.listing(engine, case.ref))
 
 
-@router.get("/cases/{ref}/variations", response_model=list[Variation],
-            responses=errors(400, 401, 403, 404), summary="A case's variations",
-            description="By number, as `variation list --case REF --json`, with what you may do.")
+@router.get(
+    "/cases/{ref}/variations",
+    response_model=list[Variation],
+    responses=errors(400, 401, 403, 404),
+    summary="A case's variations",
+    description="By number, as `variation list --case REF --json`, with what you may do.",
+)
 def list_variations(request: Request, ref: str = REF, actor: Actor = Depends(caller)) -> Response:
     access.require(actor, "cases")
     engine = engine_of(request)
@@ -57,53 +74,88 @@ def list_variations(request: Request, ref: str = REF, actor: Actor = Depends(cal
     return json_response(variations.list_variations(engine, case=case.ref, actor_name=actor.name))
 
 
-@router.post("/cases/{ref}/variations", response_model=Variation, status_code=201,
-             responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
-             summary="Propose a variation",
-             description="The lead council or a caseworker, on an award in monitoring. "
-                         "`amount` is the new total. If-Match takes the case's version.")
-def propose(request: Request, body: VariationProposal, ref: str = REF,
-            if_match: Optional[str] = IF_MATCH, idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
-            actor: Actor = Depends(caller)) -> Response:
+@router.post(
+    "/cases/{ref}/variations",
+    response_model=Variation,
+    status_code=201,
+    responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+    summary="Propose a variation",
+    description="The lead council or a caseworker, on an award in monitoring. "
+    "`amount` is the new total. If-Match takes the case's version.",
+)
+def propose(
+    request: Request,
+    body: VariationProposal,
+    ref: str = REF,
+    if_match: Optional[str] = IF_MATCH,
+    idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
+    actor: Actor = Depends(caller),
+) -> Response:
     guard = Preconditions.of(if_match, idempotency_key)
     engine = engine_of(request)
     case = visible_case(engine, actor, ref)
     return guard.write(
-        engine, actor, ("propose_variation", case.ref, body_text(body)), case.ref,
-        lambda uow, expected: variations.propose(uow, case.ref, amount=body.amount,
-                                                 end=body.end_on, reason=body.reason,
-                                                 actor=actor.name, expected_version=expected),
-        status=201)
+        engine,
+        actor,
+        ("propose_variation", case.ref, body_text(body)),
+        case.ref,
+        lambda uow, expected: variations.propose(
+            uow,
+            case.ref,
+            amount=body.amount,
+            end=body.end_on,
+            reason=body.reason,
+            actor=actor.name,
+            expected_version=expected,
+        ),
+        status=201,
+    )
 
 
 def _decide(decision: str):
-    def route(request: Request, body: VariationDecision, ref: str = REF, vn: str = VN,
-              if_match: Optional[str] = IF_MATCH,
-              idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
-              actor: Actor = Depends(caller)) -> Response:
+    def route(
+        request: Request,
+        body: VariationDecision,
+        ref: str = REF,
+        vn: str = VN,
+        if_match: Optional[str] = IF_MATCH,
+        idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
+        actor: Actor = Depends(caller),
+    ) -> Response:
         guard = Preconditions.of(if_match, idempotency_key)
         engine = engine_of(request)
         case = visible_case(engine, actor, ref)
         vref = f"{case.ref}/{vn.upper()}"
         return guard.write(
-            engine, actor, (f"{decision}_variation", vref, body_text(body)), vref,
-            lambda uow, expected: variations.decide(uow, vref, decision, actor.name,
-                                                    reason=body.reason,
-                                                    expected_version=expected))
+            engine,
+            actor,
+            (f"{decision}_variation", vref, body_text(body)),
+            vref,
+            lambda uow, expected: variations.decide(
+                uow, vref, decision, actor.name, reason=body.reason, expected_version=expected
+            ),
+        )
+
     route.__name__ = f"{decision}_variation"
     return route
 
 
-router.post("/cases/{ref}/variations/{vn}/approve", response_model=Variation,
-            responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
-            summary="Approve a variation",
-            description="An approver. The award as varied must pass the offer's rules (band, "
-                        "fund, count); the difference is reserved or released, the agreement's "
-                        "next version drawn up and the unpaid payments re-planned. If-Match "
-                        "takes the variation's version.",
-            name="approve_variation")(_decide("approve"))
-router.post("/cases/{ref}/variations/{vn}/reject", response_model=Variation,
-            responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
-            summary="Reject a variation",
-            description="An approver, with the reason. If-Match takes the variation's version.",
-            name="reject_variation")(_decide("reject"))
+router.post(
+    "/cases/{ref}/variations/{vn}/approve",
+    response_model=Variation,
+    responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+    summary="Approve a variation",
+    description="An approver. The award as varied must pass the offer's rules (band, "
+    "fund, count); the difference is reserved or released, the agreement's "
+    "next version drawn up and the unpaid payments re-planned. If-Match "
+    "takes the variation's version.",
+    name="approve_variation",
+)(_decide("approve"))
+router.post(
+    "/cases/{ref}/variations/{vn}/reject",
+    response_model=Variation,
+    responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+    summary="Reject a variation",
+    description="An approver, with the reason. If-Match takes the variation's version.",
+    name="reject_variation",
+)(_decide("reject"))

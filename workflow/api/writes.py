@@ -2,6 +2,7 @@
 (the version the caller last saw; a stale one is 412 with the current version) and
 Idempotency-Key (the same request again is answered from the stored answer, in the unit of
 work that did the change)."""
+
 from __future__ import annotations
 
 import json
@@ -52,9 +53,17 @@ class Preconditions:
     def of(cls, if_match: str | None, idempotency_key: str | None) -> "Preconditions":
         return cls(if_match, parse_if_match(if_match), parse_key(idempotency_key))
 
-    def write(self, engine: Engine, actor: Actor, request: tuple[bytes | str | None, ...],
-              target: str, change: Change, *, status: int = 200,
-              current: Callable[[UnitOfWork], int] | None = None) -> Response:
+    def write(
+        self,
+        engine: Engine,
+        actor: Actor,
+        request: tuple[bytes | str | None, ...],
+        target: str,
+        change: Change,
+        *,
+        status: int = 200,
+        current: Callable[[UnitOfWork], int] | None = None,
+    ) -> Response:
         """Run `change` once for this key; `request` is what makes two requests the same one
         (the action, the resource, the body), `target` the resource a 412 names, and
         `current` reads its version when the conflict did not say it."""

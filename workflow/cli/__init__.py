@@ -9,6 +9,7 @@ list` imports workflow/cli/case.py and what it needs, not the web app, the
 mail transports or the scheduler (tests/cli/test_startup.py holds this, and
 bench/startup.py times it).
 """
+
 from __future__ import annotations
 
 import gc
@@ -26,8 +27,8 @@ from typer.core import TyperGroup
 
 
 class Entry(NamedTuple):
-    module: str    # under workflow.cli; its register(app) adds the command to `app`
-    summary: str   # the line `casework --help` shows, and the command's short help
+    module: str  # under workflow.cli; its register(app) adds the command to `app`
+    summary: str  # the line `casework --help` shows, and the command's short help
 
 
 # In the order `casework --help` lists them. A new command or group: one line
@@ -69,7 +70,7 @@ def summary(name: str) -> str:
 
 def _load(name: str) -> Command:
     module = importlib.import_module(f"workflow.cli.{COMMANDS[name].module}")
-    scratch = typer.Typer(rich_markup_mode=None)   # as the root's: plain help, no rich
+    scratch = typer.Typer(rich_markup_mode=None)  # as the root's: plain help, no rich
     module.register(scratch)
     _started()
     return typer.main.get_group(scratch).commands[name]
@@ -141,6 +142,7 @@ class _LazyRoot(TyperGroup):
         # click's own listing (same columns, same cut at the terminal's width),
         # but from the summaries: listing must not import every command.
         from typer._click.utils import make_default_short_help
+
         names = list(COMMANDS)
         limit = formatter.width - 6 - max(len(n) for n in names)
         with formatter.section("Commands"):
@@ -191,25 +193,40 @@ def _plain_values_skip_pydantic() -> None:
 
     def build_runtime_param(descriptor):  # type: ignore[no-untyped-def]
         if descriptor.annotation in (str, bool, int) and descriptor.file_annotation is None:
-            return _AsGiven(parameter_info=descriptor.parameter_info,
-                            annotation=descriptor.annotation)
-        return _WhenGiven(parameter_info=descriptor.parameter_info,
-                          annotation=descriptor.annotation)
+            return _AsGiven(
+                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
+            )
+        return _WhenGiven(
+            parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
+        )
 
     core.build_runtime_param = build_runtime_param
 
 
 _plain_values_skip_pydantic()
 
-app = typer.Typer(name="casework", cls=_LazyRoot, no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="Workflow and case management for public grant programmes.")
+app = typer.Typer(
+    name="casework",
+    cls=_LazyRoot,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Workflow and case management for public grant programmes.",
+)
 
 
 @app.callback()
-def _global(db: Optional[str] = typer.Option(
-        None, "--db", metavar="URL", help="Database URL (default: $CASEWORK_DB or sqlite:///casework.db).")) -> None:
+def _global(
+    db: Optional[str] = typer.Option(
+        None,
+        "--db",
+        metavar="URL",
+        help="Database URL (default: $CASEWORK_DB or sqlite:///casework.db).",
+    ),
+) -> None:
     from workflow.cli._common import STATE
+
     STATE.db_url = db
 
 
@@ -225,11 +242,12 @@ def _fault_line(err: BaseException) -> str:
     from workflow.cli._common import STATE
     from workflow.storage.db import lock_wait_seconds, read_interrupted, where
     from workflow.storage.dbfaults import explain
+
     if STATE._engine is not None and (interrupted := read_interrupted(STATE._engine)):
         return interrupted
     try:
         place, wait = where(STATE.db_url), lock_wait_seconds()
-    except Exception:          # the settings themselves are at fault: still say what happened
+    except Exception:  # the settings themselves are at fault: still say what happened
         place, wait = "the database", None
     return explain(err, place, wait_seconds=wait).line
 
@@ -239,12 +257,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _main(argv)
     finally:
-        _started()     # no command was loaded: --help, a mistyped command
+        _started()  # no command was loaded: --help, a mistyped command
 
 
 def _main(argv: list[str] | None) -> None:
     from workflow.logs import configure as configure_logs
-    configure_logs()          # WARNING and worse, unless CASEWORK_LOG_LEVEL says otherwise
+
+    configure_logs()  # WARNING and worse, unless CASEWORK_LOG_LEVEL says otherwise
     try:
         # Outside standalone mode click hands back a command's typer.Exit code
         # instead of exiting with it.
@@ -267,16 +286,19 @@ def _main(argv: list[str] | None) -> None:
         sys.exit(130)
     except Exception as err:
         from workflow.errors import CaseworkError
+
         if isinstance(err, CaseworkError):
             sys.stderr.write(err.command_line.rstrip() + "\n")
             sys.exit(1)
         # A database fault (locked, read-only, damaged, full, unreachable...)
         # is one line saying what to do; the traceback only when asked for.
         from workflow.storage.dbfaults import is_database_error
+
         if not is_database_error(err):
             raise
         if os.environ.get("CASEWORK_DEBUG") == "1":
             import traceback
+
             traceback.print_exc()
         sys.stderr.write(_fault_line(err) + "\n")
         sys.exit(1)

@@ -1,4 +1,5 @@
 """What every command shares: the database, the acting person, output, refusals."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,12 @@ from states.money import MONEY_FIELDS, for_people
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON (stable, for scripts).")
 AS_OPT = typer.Option(..., "--as", metavar="NAME", help="The person acting (recorded in history).")
-AS_READ_OPT = typer.Option(None, "--as", metavar="NAME", help="Read as this person: allowed_triggers lists what they may fire.")
+AS_READ_OPT = typer.Option(
+    None,
+    "--as",
+    metavar="NAME",
+    help="Read as this person: allowed_triggers lists what they may fire.",
+)
 CASE_REF = typer.Argument(..., metavar="REF", help="The case, e.g. TCA-2013-0001.")
 RETURN_REF = typer.Argument(..., metavar="REF", help="The return, e.g. TCA-2013-0001/Q2.")
 PROGRAMME_CODE = typer.Argument(..., metavar="CODE", help="The programme, e.g. tca-2013.")
@@ -28,19 +34,43 @@ REASON_OPT = typer.Option(None, "--reason", metavar="TEXT", help="Why (kept in t
 # Commands that only read: on SQLite they open the file read-only, so they
 # never create it, never wait for a writer and never write into it (not even
 # the checkpoint SQLite does when its last connection closes).
-READ_COMMANDS = frozenset({
-    "status", "org list", "user list", "programme list", "programme show", "programme ranking",
-    "programme fund", "case show", "case list", "case history", "audit verify", "audit export",
-    "audit admin",
-    "assess show", "checkpoint list", "checkpoint show", "outbox list", "outbox show",
-    "token list", "publish 360giving", "agreement show", "payment list", "payment show",
-    "payment export", "variation list", "diligence show", "review list",
-})
+READ_COMMANDS = frozenset(
+    {
+        "status",
+        "org list",
+        "user list",
+        "programme list",
+        "programme show",
+        "programme ranking",
+        "programme fund",
+        "case show",
+        "case list",
+        "case history",
+        "audit verify",
+        "audit export",
+        "audit admin",
+        "assess show",
+        "checkpoint list",
+        "checkpoint show",
+        "outbox list",
+        "outbox show",
+        "token list",
+        "publish 360giving",
+        "agreement show",
+        "payment list",
+        "payment show",
+        "payment export",
+        "variation list",
+        "diligence show",
+        "review list",
+    }
+)
 
 
 def _invoked() -> str:
     """The command being run, as `case show` (empty outside a command)."""
     from typer._click.globals import get_current_context
+
     ctx = get_current_context(silent=True)
     return " ".join(ctx.command_path.split()[1:]) if ctx is not None else ""
 
@@ -53,13 +83,16 @@ class State:
         from workflow.storage.db import make_engine, sqlite_path
         from workflow.errors import SetupError
         from workflow.services.setup import ready
+
         if self._engine is None:
             engine = make_engine(self.db_url, read_only=check and _invoked() in READ_COMMANDS)
             path = sqlite_path(str(engine.url)) if check else None
             if path is not None and not os.path.exists(path):
                 # Opening it would create an empty file, for nothing.
-                raise SetupError(f"There is no database at {path}: run `casework init` first "
-                                 f"(or name another with --db or CASEWORK_DB).")
+                raise SetupError(
+                    f"There is no database at {path}: run `casework init` first "
+                    f"(or name another with --db or CASEWORK_DB)."
+                )
             self._engine = engine
             if check:
                 ready(self._engine)
@@ -73,8 +106,9 @@ def engine(check: bool = True) -> Engine:
     return STATE.engine(check=check)
 
 
-def refuse_unknown_filters(*, case: str | None = None, programme: str | None = None,
-                           org: str | None = None) -> None:
+def refuse_unknown_filters(
+    *, case: str | None = None, programme: str | None = None, org: str | None = None
+) -> None:
     """A list that came back empty: refuse the filter that names nothing (CaseNotFound,
     ProgrammeNotFound, OrganisationNotFound), so a mistyped reference or code does not look
     like an empty list. Called only on an empty list, so a list that has rows costs nothing."""
@@ -88,11 +122,23 @@ def refuse_unknown_filters(*, case: str | None = None, programme: str | None = N
     with reading(engine()) as conn:
         if case:
             load_case(conn, case.strip())
-        if programme and conn.execute(select(programmes.c.code).where(
-                func.lower(programmes.c.code) == programme.strip().lower())).first() is None:
+        if (
+            programme
+            and conn.execute(
+                select(programmes.c.code).where(
+                    func.lower(programmes.c.code) == programme.strip().lower()
+                )
+            ).first()
+            is None
+        ):
             raise ProgrammeNotFound(programme)
-        if org and conn.execute(select(organisations.c.code).where(
-                organisations.c.code == org.strip())).first() is None:
+        if (
+            org
+            and conn.execute(
+                select(organisations.c.code).where(organisations.c.code == org.strip())
+            ).first()
+            is None
+        ):
             raise OrganisationNotFound(org)
 
 
@@ -124,7 +170,7 @@ def shown(field: str, value: Any) -> str:
 
 
 def pounds_text(value: str) -> str:
-    """"250000.00" -> "£250,000" (left as it is when it is not an amount)."""
+    """ "250000.00" -> "£250,000" (left as it is when it is not an amount)."""
     return for_people(value)
 
 
@@ -141,7 +187,7 @@ def table(rows: Iterable[dict], columns: list[str], title: str | None = None) ->
     # columns into a pipe) -- at about 4 ms a row, which `case list` felt.
     # It is asked only when the table does not fit, or has a title.
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 200
-    if title is None and len(lines[1]) <= width:    # the rule is as wide as the table
+    if title is None and len(lines[1]) <= width:  # the rule is as wide as the table
         typer.echo("\n".join(lines))
     else:
         _rich_table(cells, columns, title, width)
@@ -157,8 +203,9 @@ def _cells(text: str) -> int:
 def _ruled(cells: list[list[str]], columns: list[str]) -> list[str]:
     """rich's table with show_edge=False, as text: ` a ┃ b `, a rule of ━ and ╇, ` 1 │ 2 `."""
     # Each cell as its lines, each line with the columns it takes.
-    measured = [[[(line, _cells(line)) for line in value.split("\n")] for value in row]
-                for row in cells]
+    measured = [
+        [[(line, _cells(line)) for line in value.split("\n")] for value in row] for row in cells
+    ]
     head = [[(c, _cells(c))] for c in columns]
     widths = [max(n for row in [head, *measured] for _, n in row[i]) for i in range(len(columns))]
 
@@ -176,11 +223,12 @@ def _rich_table(cells: list[list[str]], columns: list[str], title: str | None, w
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
     t = Table(title=title, show_edge=False, header_style="bold")
     for c in columns:
         t.add_column(c)
     for row in cells:
-        t.add_row(*[Text(value) for value in row])   # a value's brackets are not markup
+        t.add_row(*[Text(value) for value in row])  # a value's brackets are not markup
     Console(soft_wrap=True, width=None if sys.stdout.isatty() else width).print(t)
 
 
@@ -208,7 +256,7 @@ def _items(documents: list[dict], indent: str) -> list[str]:
     lines: list[str] = []
     for item in documents:
         first, *rest = listing_lines(item, indent + "  ") or [indent + "  "]
-        lines += [f"{indent}- {first[len(indent) + 2:]}", *rest]
+        lines += [f"{indent}- {first[len(indent) + 2 :]}", *rest]
     return lines
 
 
@@ -223,7 +271,9 @@ def _value_lines(key: str, value: Any, indent: str, width: int) -> list[str]:
     return [f"{indent}{key:<{width}}  {first}".rstrip(), *((pad + line).rstrip() for line in more)]
 
 
-def emit(data: Any, as_json: bool, columns: list[str] | None = None, title: str | None = None) -> None:
+def emit(
+    data: Any, as_json: bool, columns: list[str] | None = None, title: str | None = None
+) -> None:
     if as_json:
         print_json(data)
     elif columns is not None:

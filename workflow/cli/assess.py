@@ -3,6 +3,7 @@
 `casework assess REF --as NAME --innovation N …` scores a bid: a first word
 that is not one of the group's commands is read as a reference for `score`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -35,18 +36,26 @@ SAVINGS = typer.Option(..., "--savings", metavar="0-5", help="Prospective saving
 
 
 @assess_app.command("declare", short_help="Declare a conflict of interest in a bid, or none.")
-def declare(ref: str = CASE_REF, actor: str = AS_OPT,
-            no_conflict: bool = typer.Option(False, "--no-conflict",
-                                             help="You have no conflict of interest."),
-            conflict: Optional[str] = typer.Option(None, "--conflict", metavar="WHY",
-                                                   help="You have a conflict: say what it is."),
-            as_json: bool = JSON_OPT) -> None:
+def declare(
+    ref: str = CASE_REF,
+    actor: str = AS_OPT,
+    no_conflict: bool = typer.Option(
+        False, "--no-conflict", help="You have no conflict of interest."
+    ),
+    conflict: Optional[str] = typer.Option(
+        None, "--conflict", metavar="WHY", help="You have a conflict: say what it is."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Declare whether you have a conflict of interest in a bid (before scoring it)."""
     if no_conflict == (conflict is not None):
-        raise typer.BadParameter("give exactly one of --no-conflict or --conflict \"why\"",
-                                 param_hint="--no-conflict / --conflict")
-    result = assessment.declare(engine(), ref, actor, conflict=conflict is not None,
-                                reason=conflict)
+        raise typer.BadParameter(
+            'give exactly one of --no-conflict or --conflict "why"',
+            param_hint="--no-conflict / --conflict",
+        )
+    result = assessment.declare(
+        engine(), ref, actor, conflict=conflict is not None, reason=conflict
+    )
     if as_json:
         emit(result, True)
         return
@@ -60,40 +69,70 @@ def declare(ref: str = CASE_REF, actor: str = AS_OPT,
 
 def _set_aside_by(result: dict, person: str) -> list[str]:
     """The scores `person`'s late conflict set aside: their own and any agreed with it."""
-    when = next((s["set_aside_at"] for s in result["scores"]
-                 if s["assessor"] == person and s["set_aside_at"]), None)
+    when = next(
+        (
+            s["set_aside_at"]
+            for s in result["scores"]
+            if s["assessor"] == person and s["set_aside_at"]
+        ),
+        None,
+    )
     if when is None:
         return []
-    return [f"{person}'s score"] + [f"{a['moderator']}'s agreed score"
-                                    for a in result["agreed_set_aside"] if a["set_aside_at"] == when]
+    return [f"{person}'s score"] + [
+        f"{a['moderator']}'s agreed score"
+        for a in result["agreed_set_aside"]
+        if a["set_aside_at"] == when
+    ]
 
 
 @assess_app.command("score")
-def score(ref: str = CASE_REF, actor: str = AS_OPT, innovation: int = INNOVATION, costs: int = COSTS,
-          savings: int = SAVINGS,
-          comment: Optional[str] = typer.Option(None, "--comment", metavar="TEXT"),
-          as_json: bool = JSON_OPT) -> None:
+def score(
+    ref: str = CASE_REF,
+    actor: str = AS_OPT,
+    innovation: int = INNOVATION,
+    costs: int = COSTS,
+    savings: int = SAVINGS,
+    comment: Optional[str] = typer.Option(None, "--comment", metavar="TEXT"),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Score a bid under assessment (also: `casework assess REF …`)."""
-    result = assessment.score(engine(), ref, actor, innovation=innovation, costs=costs,
-                              savings=savings, comment=comment)
+    result = assessment.score(
+        engine(), ref, actor, innovation=innovation, costs=costs, savings=savings, comment=comment
+    )
     if as_json:
         emit(result, True)
         return
     mine = next(s for s in result["scores"] if s["assessor"] == actor)
-    typer.echo(f"{result['ref']}: {actor} scored innovation {innovation}, costs {costs}, "
-               f"savings {savings} (weighted {mine['weighted']})")
+    typer.echo(
+        f"{result['ref']}: {actor} scored innovation {innovation}, costs {costs}, "
+        f"savings {savings} (weighted {mine['weighted']})"
+    )
     _moderation(result)
 
 
 @assess_app.command("agree", short_help="Record a moderator's agreed score.")
-def agree(ref: str = CASE_REF, actor: str = AS_OPT, innovation: int = INNOVATION, costs: int = COSTS,
-          savings: int = SAVINGS,
-          reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT",
-                                               help="Why the moderator settled on this score."),
-          as_json: bool = JSON_OPT) -> None:
+def agree(
+    ref: str = CASE_REF,
+    actor: str = AS_OPT,
+    innovation: int = INNOVATION,
+    costs: int = COSTS,
+    savings: int = SAVINGS,
+    reason: Optional[str] = typer.Option(
+        None, "--reason", metavar="TEXT", help="Why the moderator settled on this score."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Record the moderator's agreed score where the assessors' scores differ too much."""
-    result = assessment.agree_score(engine(), ref, actor, innovation=innovation, costs=costs,
-                                    savings=savings, reason=reason or "")
+    result = assessment.agree_score(
+        engine(),
+        ref,
+        actor,
+        innovation=innovation,
+        costs=costs,
+        savings=savings,
+        reason=reason or "",
+    )
     if as_json:
         emit(result, True)
         return
@@ -109,24 +148,33 @@ def show(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
         emit(result, True)
         return
     _, specs = _directory()
-    category = next((spec.category_label(result["category"]) for spec in specs.values()
-                     if result["category"] in spec.categories), result["category"])
-    typer.echo(f"{result['ref']} ({_words.state_label(result['state'], 'bid')}), "
-               f"{category}, asking {pounds_text(result['amount'])}")
+    category = next(
+        (
+            spec.category_label(result["category"])
+            for spec in specs.values()
+            if result["category"] in spec.categories
+        ),
+        result["category"],
+    )
+    typer.echo(
+        f"{result['ref']} ({_words.state_label(result['state'], 'bid')}), "
+        f"{category}, asking {pounds_text(result['amount'])}"
+    )
     for d in result["declarations"]:
         said = f"conflict: {d['reason']}" if d["conflict"] else "no conflict"
         typer.echo(f"  declared  {d['person']:<16} {said}")
     for s in result["scores"]:
         typer.echo(f"  scored    {s['assessor']:<16} {_marks(s)}{_not_counted(s)}")
     for a in [*result["agreed_set_aside"], *([result["agreed"]] if result["agreed"] else [])]:
-        typer.echo(f"  agreed    {a['moderator']:<16} {_marks(a)} ({a['reason']})"
-                   f"{_not_counted(a)}")
+        typer.echo(f"  agreed    {a['moderator']:<16} {_marks(a)} ({a['reason']}){_not_counted(a)}")
     _moderation(result)
 
 
 def _marks(s: dict[str, Any]) -> str:
-    return (f"innovation {s['innovation']}, costs {s['costs']}, savings {s['savings']} "
-            f"= {s['weighted']}")
+    return (
+        f"innovation {s['innovation']}, costs {s['costs']}, savings {s['savings']} "
+        f"= {s['weighted']}"
+    )
 
 
 def _not_counted(s: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
 """`casework audit verify|export|admin|keygen|seal|proof`."""
+
 import sys
 from pathlib import Path
 from typing import Optional
@@ -18,14 +19,22 @@ audit_app = typer.Typer(help=summary("audit"), no_args_is_help=True)
 
 
 @audit_app.command("verify", short_help="Check every hash chain and seal; name what is broken.")
-def verify(public_key: Optional[Path] = typer.Option(
-               None, "--public-key", metavar="FILE",
-               help="The seals' public key, as `audit keygen` printed it (default: the keys "
-                    "recorded at keygen)."),
-           seals_dir: Optional[Path] = typer.Option(
-               None, "--seals", metavar="DIR",
-               help="Also check the seal copies kept in DIR (from CASEWORK_SEAL_DIR)."),
-           as_json: bool = JSON_OPT) -> None:
+def verify(
+    public_key: Optional[Path] = typer.Option(
+        None,
+        "--public-key",
+        metavar="FILE",
+        help="The seals' public key, as `audit keygen` printed it (default: the keys "
+        "recorded at keygen).",
+    ),
+    seals_dir: Optional[Path] = typer.Option(
+        None,
+        "--seals",
+        metavar="DIR",
+        help="Also check the seal copies kept in DIR (from CASEWORK_SEAL_DIR).",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Recompute every case's chain and the admin log's, and check every seal against the rows.
 
     Names the first broken row of each broken case and of the admin log, history
@@ -34,21 +43,32 @@ def verify(public_key: Optional[Path] = typer.Option(
     """
     from workflow.services.seal_check import check
     from workflow.services.seals import read_public_key, rows_text
+
     trusted = {read_public_key(public_key)} if public_key else None
     if seals_dir is not None and not seals_dir.is_dir():
         raise typer.BadParameter(f"'{seals_dir}' is not a directory", param_hint="--seals")
     from workflow.services import admin_log
+
     with reading(engine()) as conn:
         result = verify_chains(conn)
         admin = admin_log.verify(conn)
         sealed = check(conn, trusted=trusted, copies=seals_dir)
     broken = len(result.broken) + len(sealed.problems) + len(admin.problems)
     if as_json:
-        emit({"cases": result.cases, "rows": result.rows,
-              "broken": [{"case": k, "problem": v} for k, v in result.broken.items()],
-              "admin_log": {"rows": admin.rows, "problems": admin.problems},
-              "seals": {"checked": sealed.checked, "sealed_rows": sealed.sealed_rows,
-                        "problems": sealed.problems}}, True)
+        emit(
+            {
+                "cases": result.cases,
+                "rows": result.rows,
+                "broken": [{"case": k, "problem": v} for k, v in result.broken.items()],
+                "admin_log": {"rows": admin.rows, "problems": admin.problems},
+                "seals": {
+                    "checked": sealed.checked,
+                    "sealed_rows": sealed.sealed_rows,
+                    "problems": sealed.problems,
+                },
+            },
+            True,
+        )
     else:
         for ref, problem in result.broken.items():
             typer.echo(f"{ref}: {problem}")
@@ -56,23 +76,31 @@ def verify(public_key: Optional[Path] = typer.Option(
             typer.echo(problem)
         if sealed.checked:
             seals = "seal" if sealed.checked == 1 else "seals"
-            typer.echo(f"{sealed.checked:,} {seals} checked, covering "
-                       f"{rows_text(sealed.sealed_rows)}")
+            typer.echo(
+                f"{sealed.checked:,} {seals} checked, covering {rows_text(sealed.sealed_rows)}"
+            )
         typer.echo(result.summary(also_broken=len(sealed.problems) + len(admin.problems)))
     if broken:
         raise typer.Exit(1)
 
 
 @audit_app.command("admin", short_help="What administrators changed: the admin log.")
-def admin(action: Optional[str] = typer.Option(None, "--action", metavar="ACTION",
-                                               help="Only this kind of change, e.g. org_update."),
-          target: Optional[str] = typer.Option(None, "--target", metavar="CODE|NAME",
-                                               help="Only changes to this organisation, person "
-                                                    "or programme."),
-          as_json: bool = JSON_OPT) -> None:
+def admin(
+    action: Optional[str] = typer.Option(
+        None, "--action", metavar="ACTION", help="Only this kind of change, e.g. org_update."
+    ),
+    target: Optional[str] = typer.Option(
+        None,
+        "--target",
+        metavar="CODE|NAME",
+        help="Only changes to this organisation, person or programme.",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Every change an administrator made, oldest first: who, when, what, before and after."""
     from workflow.services import admin_log
     from workflow.cli._words import admin_rows
+
     with reading(engine()) as conn:
         found = admin_log.rows(conn, action=action, target=target)
     if as_json:
@@ -82,15 +110,22 @@ def admin(action: Optional[str] = typer.Option(None, "--action", metavar="ACTION
 
 
 @audit_app.command("keygen", short_help="Make the Ed25519 key that signs seals.")
-def keygen(out: Path = typer.Option(..., "--out", metavar="FILE",
-                                    help="Where to write the private key (mode 0600; never "
-                                         "overwritten). Name it in CASEWORK_AUDIT_KEY.")) -> None:
+def keygen(
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        metavar="FILE",
+        help="Where to write the private key (mode 0600; never "
+        "overwritten). Name it in CASEWORK_AUDIT_KEY.",
+    ),
+) -> None:
     """Write a new private key to FILE and print its public key (recorded in the database too).
 
     Keep the private key off the database's machine's backups; give auditors the
     printed public key (`audit verify --public-key FILE`).
     """
     from workflow.services.seals import generate, public_text, record_key
+
     eng = engine()
     key = generate(out)
     record_key(eng, key.public_key())
@@ -98,61 +133,93 @@ def keygen(out: Path = typer.Option(..., "--out", metavar="FILE",
 
 
 @audit_app.command("seal", short_help="Sign the Merkle root of every history row.")
-def seal(previous_key: Optional[Path] = typer.Option(
-             None, "--previous-key", metavar="FILE",
-             help="The key the last seal was signed with, when CASEWORK_AUDIT_KEY names a new "
-                  "one (the new key's first seal is signed by both).")) -> None:
+def seal(
+    previous_key: Optional[Path] = typer.Option(
+        None,
+        "--previous-key",
+        metavar="FILE",
+        help="The key the last seal was signed with, when CASEWORK_AUDIT_KEY names a new "
+        "one (the new key's first seal is signed by both).",
+    ),
+) -> None:
     """Seal every history row written so far with the key in CASEWORK_AUDIT_KEY.
 
     Stores the seal (the database refuses to change it) and writes a copy to
     CASEWORK_SEAL_DIR when it is set. Prints the seal's number, rows and root.
     """
-    from workflow.services.seals import (KEY_SETTING, PREVIOUS_KEY_SETTING, key_from_env,
-                                         load_private_key, rows_text, seal_and_copy)
+    from workflow.services.seals import (
+        KEY_SETTING,
+        PREVIOUS_KEY_SETTING,
+        key_from_env,
+        load_private_key,
+        rows_text,
+        seal_and_copy,
+    )
+
     key = key_from_env()
     if key is None:
-        raise SetupError(f"No key to seal with: set {KEY_SETTING} to the file "
-                         f"`casework audit keygen --out FILE` wrote.")
-    old = (load_private_key(previous_key, "--previous-key") if previous_key
-           else key_from_env(setting=PREVIOUS_KEY_SETTING))
+        raise SetupError(
+            f"No key to seal with: set {KEY_SETTING} to the file "
+            f"`casework audit keygen --out FILE` wrote."
+        )
+    old = (
+        load_private_key(previous_key, "--previous-key")
+        if previous_key
+        else key_from_env(setting=PREVIOUS_KEY_SETTING)
+    )
     made, copy = seal_and_copy(engine(), key, previous_key=old)
     typer.echo(f"{made.label}: {rows_text(made.tree_size)}, root {made.statement['root']}")
-    typer.echo(f"copy written to {copy}" if copy else
-               "no copy written (set CASEWORK_SEAL_DIR to keep one off the server)")
+    typer.echo(
+        f"copy written to {copy}"
+        if copy
+        else "no copy written (set CASEWORK_SEAL_DIR to keep one off the server)"
+    )
 
 
 @audit_app.command("proof", short_help="One history row, its seal and its inclusion path.")
-def proof(ref: str = CASE_REF,
-          seq: int = typer.Argument(..., metavar="SEQ", min=1, help="The row's number in the case's history."),
-          as_json: bool = JSON_OPT) -> None:
+def proof(
+    ref: str = CASE_REF,
+    seq: int = typer.Argument(
+        ..., metavar="SEQ", min=1, help="The row's number in the case's history."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Print a row, the newest seal covering it and its RFC 9162 inclusion path.
 
     With the public key alone an auditor can check that the row is the one sealed.
     """
     from workflow.services.seal_check import proof as make_proof
+
     with reading(engine()) as conn:
         found = make_proof(conn, ref.upper(), seq)
     if as_json:
         emit(found, True)
     else:
-        typer.echo(f"{ref.upper()} row {seq}: leaf {found['leaf_index']:,} of {found['tree_size']:,}, "
-                   f"seal {found['seal']['seal']} ({found['seal']['sealed_at'][:10]})")
+        typer.echo(
+            f"{ref.upper()} row {seq}: leaf {found['leaf_index']:,} of {found['tree_size']:,}, "
+            f"seal {found['seal']['seal']} ({found['seal']['sealed_at'][:10]})"
+        )
         for step in found["inclusion_path"]:
             typer.echo(f"  {step}")
 
 
 @audit_app.command("export")
-def export(fmt: str = typer.Option(..., "--format", metavar="csv|json"),
-           case: Optional[str] = typer.Option(None, "--case", metavar="REF", help="Only this case."),
-           since: Optional[str] = typer.Option(None, "--since", metavar="TIME", help="Rows from this time on (ISO 8601; no offset = UTC).")) -> None:
+def export(
+    fmt: str = typer.Option(..., "--format", metavar="csv|json"),
+    case: Optional[str] = typer.Option(None, "--case", metavar="REF", help="Only this case."),
+    since: Optional[str] = typer.Option(
+        None, "--since", metavar="TIME", help="Rows from this time on (ISO 8601; no offset = UTC)."
+    ),
+) -> None:
     """Stream history rows (every case, or one) as CSV or JSON."""
     if fmt not in FORMATS:
         raise typer.BadParameter(f"'{fmt}' is not csv or json", param_hint="--format")
     try:
         since_at = clock.parse_moment(since) if since else None
     except ValueError:
-        raise typer.BadParameter(f"'{since}' is not an ISO 8601 time",
-                                 param_hint="--since") from None
+        raise typer.BadParameter(
+            f"'{since}' is not an ISO 8601 time", param_hint="--since"
+        ) from None
     with reading(engine()) as conn:
         case_id = load_case(conn, case).id if case else None
         for chunk in chunks(stream(conn, case_id=case_id, since=since_at), fmt):

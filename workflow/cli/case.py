@@ -1,4 +1,5 @@
 """`casework case open|amend|advance|assign|show|list|history`."""
+
 from pathlib import Path
 from typing import Any, Optional
 
@@ -8,20 +9,39 @@ from sqlalchemy import select
 from workflow.services import reads
 from workflow.cli import summary
 from workflow.cli import _words
-from workflow.cli._common import (AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine,
-                                 refuse_unknown_filters)
+from workflow.cli._common import (
+    AS_OPT,
+    AS_READ_OPT,
+    CASE_REF,
+    JSON_OPT,
+    REASON_OPT,
+    emit,
+    engine,
+    refuse_unknown_filters,
+)
 from workflow.errors import Malformed
 
 case_app = typer.Typer(help=summary("case"), no_args_is_help=True)
 
 LIST_COLUMNS = ["ref", "kind", "programme", "state", "title", "lead", "caseworker", "amount"]
-HISTORY_COLUMNS = ["seq", "at", "checkpoint", "trigger", "from", "to", "actor", "role", "reason",
-                   "hash"]
+HISTORY_COLUMNS = [
+    "seq",
+    "at",
+    "checkpoint",
+    "trigger",
+    "from",
+    "to",
+    "actor",
+    "role",
+    "reason",
+    "hash",
+]
 
 
 def read_document(path: Path) -> dict:
     from states.documents import load_document
     from states.errors import DocumentError
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -33,78 +53,121 @@ def read_document(path: Path) -> dict:
 
 
 @case_app.command("open", short_help="Open a bid or an area from its document.")
-def open_(kind: str = typer.Argument(..., metavar="bid|area", help="What the document is."),
-          from_file: Path = typer.Option(..., "--from-file", metavar="FILE", exists=True,
-                                            dir_okay=False, help="The document, JSON or TOML."),
-          actor: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
+def open_(
+    kind: str = typer.Argument(..., metavar="bid|area", help="What the document is."),
+    from_file: Path = typer.Option(
+        ...,
+        "--from-file",
+        metavar="FILE",
+        exists=True,
+        dir_okay=False,
+        help="The document, JSON or TOML.",
+    ),
+    actor: str = AS_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
     """Open a bid or a network area from its document; prints the new reference."""
     if kind not in ("bid", "area"):
         raise typer.BadParameter(f"'{kind}' is not bid or area", param_hint="KIND")
-    from workflow.services import lifecycle    # reading needs none of what changes a case
+    from workflow.services import lifecycle  # reading needs none of what changes a case
+
     case = lifecycle.open_case(engine(), kind, read_document(from_file), actor)
     emit(case, True) if as_json else typer.echo(case["ref"])
 
 
 @case_app.command("amend", short_help="Replace a case's application with a new version.")
-def amend(ref: str = CASE_REF,
-          from_file: Path = typer.Option(..., "--from-file", metavar="FILE", exists=True,
-                                         dir_okay=False,
-                                         help="The whole new document, JSON or TOML."),
-          actor: str = AS_OPT, reason: Optional[str] = REASON_OPT,
-          if_version: Optional[int] = typer.Option(
-              None, "--if-version", metavar="N", min=1,
-              help="The case's version you read (`case show --json`'s `version`): refused, "
-                   "writing nothing, if the case has changed since (the API's If-Match)."),
-          as_json: bool = JSON_OPT) -> None:
+def amend(
+    ref: str = CASE_REF,
+    from_file: Path = typer.Option(
+        ...,
+        "--from-file",
+        metavar="FILE",
+        exists=True,
+        dir_okay=False,
+        help="The whole new document, JSON or TOML.",
+    ),
+    actor: str = AS_OPT,
+    reason: Optional[str] = REASON_OPT,
+    if_version: Optional[int] = typer.Option(
+        None,
+        "--if-version",
+        metavar="N",
+        min=1,
+        help="The case's version you read (`case show --json`'s `version`): refused, "
+        "writing nothing, if the case has changed since (the API's If-Match).",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Amend a draft (or a bid waiting for the council's answer): the document becomes the
     application's next version; every earlier one stays readable (`case show --version N`)."""
     from workflow.services import applications
-    case = applications.amend(engine(), ref, read_document(from_file), actor, reason=reason,
-                              expected_version=if_version)
+
+    case = applications.amend(
+        engine(), ref, read_document(from_file), actor, reason=reason, expected_version=if_version
+    )
     if as_json:
         emit(case, True)
         return
-    typer.echo(f"{case['ref']}: application version {case['application_version']} "
-               f"(changed: {', '.join(case['changed'])})")
+    typer.echo(
+        f"{case['ref']}: application version {case['application_version']} "
+        f"(changed: {', '.join(case['changed'])})"
+    )
 
 
 @case_app.command("advance", short_help="Fire a trigger on a case.")
-def advance(ref: str = CASE_REF,
-            trigger: str = typer.Argument(..., metavar="TRIGGER",
-                                          help="What to do, e.g. submit or check."),
-            actor: str = AS_OPT, reason: Optional[str] = REASON_OPT,
-            as_json: bool = JSON_OPT) -> None:
+def advance(
+    ref: str = CASE_REF,
+    trigger: str = typer.Argument(..., metavar="TRIGGER", help="What to do, e.g. submit or check."),
+    actor: str = AS_OPT,
+    reason: Optional[str] = REASON_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
     """Fire a trigger on a case (`case show REF --as NAME` lists what you may fire)."""
     from workflow.services import lifecycle
+
     case = lifecycle.advance(engine(), ref, trigger, actor, reason=reason)
     emit(case, True) if as_json else typer.echo(
-        f"{case['ref']} is now {_words.state_label(case['state'], case['kind'])}")
+        f"{case['ref']} is now {_words.state_label(case['state'], case['kind'])}"
+    )
 
 
 @case_app.command("assign")
-def assign(ref: str = CASE_REF,
-           to: str = typer.Option(..., "--to", metavar="NAME",
-                              help="The caseworker to hand the case to."),
-           actor: str = AS_OPT, reason: Optional[str] = REASON_OPT,
-           as_json: bool = JSON_OPT) -> None:
+def assign(
+    ref: str = CASE_REF,
+    to: str = typer.Option(..., "--to", metavar="NAME", help="The caseworker to hand the case to."),
+    actor: str = AS_OPT,
+    reason: Optional[str] = REASON_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
     """Hand a case to another caseworker (they are told by email)."""
     from workflow.services import assignment
+
     case = assignment.assign(engine(), ref, to, actor, reason=reason)
-    emit(case, True) if as_json else typer.echo(f"{case['ref']} is now assigned to {case['caseworker']}")
+    emit(case, True) if as_json else typer.echo(
+        f"{case['ref']} is now assigned to {case['caseworker']}"
+    )
 
 
 @case_app.command("show", short_help="One case: its state, what may be fired, its document.")
-def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT,
-         version: Optional[int] = typer.Option(None, "--version", metavar="N", min=1,
-                                               help="Show version N of the application "
-                                                    "(1 is what was opened)."),
-         as_json: bool = JSON_OPT) -> None:
+def show(
+    ref: str = CASE_REF,
+    actor: Optional[str] = AS_READ_OPT,
+    version: Optional[int] = typer.Option(
+        None,
+        "--version",
+        metavar="N",
+        min=1,
+        help="Show version N of the application (1 is what was opened).",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """One case: its state, version, what may be fired, and its application
     (with --version N, the application as it was in version N)."""
     if version is None:
         case = reads.show(engine(), ref, actor)
     else:
         from workflow.services import applications
+
         case = applications.show_version(engine(), ref, version, actor)
     if as_json:
         emit(case, True)
@@ -117,13 +180,15 @@ def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT,
 
 
 @case_app.command("list")
-def list_(state: Optional[str] = typer.Option(None, "--state", metavar="STATE"),
-          kind: Optional[str] = typer.Option(None, "--kind", metavar="bid|area"),
-          programme: Optional[str] = typer.Option(None, "--programme", metavar="CODE"),
-          actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
+def list_(
+    state: Optional[str] = typer.Option(None, "--state", metavar="STATE"),
+    kind: Optional[str] = typer.Option(None, "--kind", metavar="bid|area"),
+    programme: Optional[str] = typer.Option(None, "--programme", metavar="CODE"),
+    actor: Optional[str] = AS_READ_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
     """Cases, oldest first, filtered by state, kind or programme."""
-    rows = reads.list_cases(engine(), state=state, kind=kind, programme=programme,
-                            actor_name=actor)
+    rows = reads.list_cases(engine(), state=state, kind=kind, programme=programme, actor_name=actor)
     if not rows:
         refuse_unknown_filters(programme=programme)
     if as_json:
@@ -132,9 +197,17 @@ def list_(state: Optional[str] = typer.Option(None, "--state", metavar="STATE"),
     names, _ = _directory(specs=False)
     # An area's money is its agreed contribution to the network's running costs.
     # Only the columns shown are put into words (a thousand rows' times felt it).
-    emit([{**_words.case_row({k: r[k] for k in LIST_COLUMNS if k in r}, lead_names=names),
-           "amount": r.get("amount") or r.get("contribution")} for r in rows],
-         False, LIST_COLUMNS)
+    emit(
+        [
+            {
+                **_words.case_row({k: r[k] for k in LIST_COLUMNS if k in r}, lead_names=names),
+                "amount": r.get("amount") or r.get("contribution"),
+            }
+            for r in rows
+        ],
+        False,
+        LIST_COLUMNS,
+    )
 
 
 @case_app.command("history")
@@ -145,8 +218,11 @@ def history(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
         emit(rows, True)
         return
     kind = reads.show(engine(), ref)["kind"]
-    emit([{**_words.history_row(r, kind), "hash": r["hash"][:12]} for r in rows], False,
-         HISTORY_COLUMNS)
+    emit(
+        [{**_words.history_row(r, kind), "hash": r["hash"][:12]} for r in rows],
+        False,
+        HISTORY_COLUMNS,
+    )
 
 
 def _directory(*, specs: bool = True) -> tuple[dict[str, str], dict]:
@@ -154,13 +230,17 @@ def _directory(*, specs: bool = True) -> tuple[dict[str, str], dict]:
     code, for people's words."""
     from workflow.services import directory as people
     from workflow.storage.db import reading
+
     with reading(engine()) as conn:
         names = {o["code"]: o["name"] for o in people.list_orgs(conn)}
         if not specs:
             return names, {}
         from workflow.services import programme_files as programmes
-        return names, {code: programmes.spec_for(conn, code)
-                       for code in conn.execute(select(programmes.programmes.c.code)).scalars()}
+
+        return names, {
+            code: programmes.spec_for(conn, code)
+            for code in conn.execute(select(programmes.programmes.c.code)).scalars()
+        }
 
 
 def _names_and_spec(programme: str) -> tuple[dict[str, str], Any]:
@@ -169,9 +249,12 @@ def _names_and_spec(programme: str) -> tuple[dict[str, str], Any]:
     from workflow.services import directory as people
     from workflow.services import programme_files as programmes
     from workflow.storage.db import reading
+
     with reading(engine()) as conn:
-        return ({o["code"]: o["name"] for o in people.list_orgs(conn)},
-                programmes.find_spec(conn, programme))
+        return (
+            {o["code"]: o["name"] for o in people.list_orgs(conn)},
+            programmes.find_spec(conn, programme),
+        )
 
 
 def register(app: typer.Typer) -> None:

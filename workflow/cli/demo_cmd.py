@@ -1,4 +1,5 @@
 """`casework demo [--out DIR] [--seed N] [--size small|full] [--mail smtp|notify] [--force]`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,17 +13,30 @@ SIZES = ("small", "full")
 
 def register(app: typer.Typer) -> None:
     @app.command("demo", short_help=summary("demo"))
-    def demo(out: Path = typer.Option(Path("casework-demo"), "--out", metavar="DIR",
-                                      help="Folder for the demo's database, mail and report "
-                                           "(refused if it exists, unless --force)."),
-             seed: int = typer.Option(2013, "--seed", metavar="N", help="The same seed plays the same year."),
-             size: str = typer.Option("full", "--size", metavar="small|full"),
-             mail: str = typer.Option("smtp", "--mail", metavar="smtp|notify",
-                                      help="How the year's email leaves: over SMTP to a capture "
-                                           "server, or through GOV.UK Notify's transport to a "
-                                           "stand-in for Notify on loopback."),
-             force: bool = typer.Option(False, "--force",
-                                        help="Replace the demo files in an existing folder.")) -> None:
+    def demo(
+        out: Path = typer.Option(
+            Path("casework-demo"),
+            "--out",
+            metavar="DIR",
+            help="Folder for the demo's database, mail and report "
+            "(refused if it exists, unless --force).",
+        ),
+        seed: int = typer.Option(
+            2013, "--seed", metavar="N", help="The same seed plays the same year."
+        ),
+        size: str = typer.Option("full", "--size", metavar="small|full"),
+        mail: str = typer.Option(
+            "smtp",
+            "--mail",
+            metavar="smtp|notify",
+            help="How the year's email leaves: over SMTP to a capture "
+            "server, or through GOV.UK Notify's transport to a "
+            "stand-in for Notify on loopback.",
+        ),
+        force: bool = typer.Option(
+            False, "--force", help="Replace the demo files in an existing folder."
+        ),
+    ) -> None:
         """A whole programme year on a fresh local database, simulated from 22 March 2013.
 
         Sample councils bid, are assessed and funded; network areas are chosen; a year of
@@ -38,6 +52,7 @@ def register(app: typer.Typer) -> None:
         from demo.report import write_report
         from demo.run import run_demo
         from demo.summary import print_browsing, print_summary
+
         result = run_demo(out, seed=seed, size=size, force=force, mail_via=mail)
         write_report(result)
         print_summary(result)

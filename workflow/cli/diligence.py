@@ -1,4 +1,5 @@
 """`casework diligence record|show`: due diligence before eligibility (DESIGN.md section 9)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,27 +17,49 @@ from workflow.services import diligence
 
 diligence_app = typer.Typer(help=summary("diligence"), no_args_is_help=True)
 
-CHECK = typer.Argument(..., metavar="CHECK", help="The check, as the programme file names it "
-                                                 "(fraud_risk, no_duplicate_bid...).")
+CHECK = typer.Argument(
+    ...,
+    metavar="CHECK",
+    help="The check, as the programme file names it (fraud_risk, no_duplicate_bid...).",
+)
 
 
 @diligence_app.command("record", short_help="Record a check's result, with evidence.")
-def record(ref: str = CASE_REF, check: str = CHECK, actor: str = AS_OPT,
-           result: str = typer.Option(..., "--result", metavar="pass|fail",
-                                      help="pass or fail."),
-           rating: Optional[str] = typer.Option(None, "--rating", metavar="low|medium|high",
-                                                help="The rating, for a rating check "
-                                                     "(fraud_risk)."),
-           evidence: str = typer.Option(..., "--evidence", metavar="TEXT",
-                                        help="What the result rests on (kept in the history)."),
-           attach: Optional[Path] = typer.Option(None, "--attach", metavar="FILE", dir_okay=False,
-                                                 help="One evidence file (pdf, xlsx, docx, csv, "
-                                                      "odt, ods; at most 10 MB)."),
-           as_json: bool = JSON_OPT) -> None:
+def record(
+    ref: str = CASE_REF,
+    check: str = CHECK,
+    actor: str = AS_OPT,
+    result: str = typer.Option(..., "--result", metavar="pass|fail", help="pass or fail."),
+    rating: Optional[str] = typer.Option(
+        None,
+        "--rating",
+        metavar="low|medium|high",
+        help="The rating, for a rating check (fraud_risk).",
+    ),
+    evidence: str = typer.Option(
+        ..., "--evidence", metavar="TEXT", help="What the result rests on (kept in the history)."
+    ),
+    attach: Optional[Path] = typer.Option(
+        None,
+        "--attach",
+        metavar="FILE",
+        dir_okay=False,
+        help="One evidence file (pdf, xlsx, docx, csv, odt, ods; at most 10 MB).",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Record a due-diligence check on a submitted case (a caseworker), or override an
     automatic check the programme file marks overridable (--result pass)."""
-    shown = diligence.record(engine(), ref, check, actor, result=result, rating=rating,
-                             evidence=evidence, attachment=_attachment(attach))
+    shown = diligence.record(
+        engine(),
+        ref,
+        check,
+        actor,
+        result=result,
+        rating=rating,
+        evidence=evidence,
+        attachment=_attachment(attach),
+    )
     if as_json:
         emit(shown, True)
         return
@@ -49,8 +72,7 @@ def record(ref: str = CASE_REF, check: str = CHECK, actor: str = AS_OPT,
 
 
 @diligence_app.command("show", short_help="A case's checklist: each result, who, when, evidence.")
-def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT,
-         as_json: bool = JSON_OPT) -> None:
+def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
     """A case's due-diligence checklist: each check's result, who recorded it, when, on what
     evidence, and what is still needed before it can be found eligible."""
     shown = diligence.show(engine(), ref, actor)

@@ -1,4 +1,5 @@
 """`casework notify templates|receipts`: GOV.UK Notify, when CASEWORK_MAIL=notify."""
+
 from __future__ import annotations
 
 import os
@@ -16,12 +17,17 @@ def templates(as_json: bool = JSON_OPT) -> None:
     """For each message kind, the subject and body of a Notify template of its own, in Notify's
     ((placeholder)) syntax, the placeholders it is given filled in, and which template the
     settings give it."""
-    from notifications.notify_templates import (NotifyTemplates, template_rows, template_sheet,
-                                                templates_from_env)
+    from notifications.notify_templates import (
+        NotifyTemplates,
+        template_rows,
+        template_sheet,
+        templates_from_env,
+    )
+
     try:
         chosen: NotifyTemplates | None = templates_from_env(os.environ)
     except ValueError:
-        chosen = None          # not set up yet: this is how to set it up
+        chosen = None  # not set up yet: this is how to set it up
     if as_json:
         emit(template_rows(chosen), True)
     else:
@@ -33,9 +39,14 @@ def receipts(as_json: bool = JSON_OPT) -> None:
     """Ask Notify for the status of every message still on its way, once, and record it
     (`casework serve` does this every minute)."""
     from workflow.runtime import mail
+
     report = mail.poll_receipts(engine())
-    counts = {"delivered": report.delivered, "dead": report.dead, "retrying": report.retrying,
-              "waiting": report.waiting}
+    counts = {
+        "delivered": report.delivered,
+        "dead": report.dead,
+        "retrying": report.retrying,
+        "waiting": report.waiting,
+    }
     emit(counts, True) if as_json else typer.echo(str(report))
 
 

@@ -1,4 +1,5 @@
 """`casework outbox list|show|deliver|retry`."""
+
 from typing import List, Optional
 
 import typer
@@ -12,19 +13,27 @@ outbox_app = typer.Typer(help=summary("outbox"), no_args_is_help=True)
 
 
 @outbox_app.command("list")
-def list_(state: Optional[str] = typer.Option(None, "--state", metavar="queued|sent|dead"),
-          as_json: bool = JSON_OPT) -> None:
+def list_(
+    state: Optional[str] = typer.Option(None, "--state", metavar="queued|sent|dead"),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Messages, oldest first."""
     rows = mail.list_messages(engine(), state)
     if as_json:
         emit(rows, True)
     else:
-        emit([{**_words.message_row(r), "to": ", ".join(r["to"])} for r in rows], False,
-             ["id", "kind", "state", "to", "subject", "attempts", "last_error"])
+        emit(
+            [{**_words.message_row(r), "to": ", ".join(r["to"])} for r in rows],
+            False,
+            ["id", "kind", "state", "to", "subject", "attempts", "last_error"],
+        )
 
 
 @outbox_app.command("show", short_help="One message as sent: headers, then its text.")
-def show(id: int = typer.Argument(..., metavar="ID", help="From `outbox list`."), as_json: bool = JSON_OPT) -> None:
+def show(
+    id: int = typer.Argument(..., metavar="ID", help="From `outbox list`."),
+    as_json: bool = JSON_OPT,
+) -> None:
     """One message as it will be (or was) sent: headers, then the text part."""
     row, text = mail.show(engine(), id)
     emit(row, True) if as_json else typer.echo(text, nl=not text.endswith("\n"))
@@ -36,13 +45,16 @@ def deliver(as_json: bool = JSON_OPT) -> None:
     report = mail.deliver(engine())
     counts = {"sent": report.sent, "retrying": report.retrying, "dead": report.dead}
     emit(counts, True) if as_json else typer.echo(
-        f"sent {report.sent}, retrying {report.retrying}, dead {report.dead}")
+        f"sent {report.sent}, retrying {report.retrying}, dead {report.dead}"
+    )
 
 
 @outbox_app.command("retry", short_help="Make messages due now, their tries reset.")
-def retry(ids: List[int] = typer.Argument(None, metavar="ID", help="Message ids, from `outbox list`."),
-          all_dead: bool = typer.Option(False, "--all-dead", help="Every dead message."),
-          actor: str = AS_OPT) -> None:
+def retry(
+    ids: List[int] = typer.Argument(None, metavar="ID", help="Message ids, from `outbox list`."),
+    all_dead: bool = typer.Option(False, "--all-dead", help="Every dead message."),
+    actor: str = AS_OPT,
+) -> None:
     """Make messages due now with their tries reset (a caseworker's decision)."""
     if not ids and not all_dead:
         raise typer.BadParameter("give message ids or --all-dead")

@@ -1,4 +1,5 @@
 """`casework programme list|show|load|sro|ranking|fund`."""
+
 from pathlib import Path
 from typing import Any, Optional
 
@@ -40,9 +41,11 @@ NO_SRO = "none named (casework programme sro CODE NAME)"
 
 
 @programme_app.command("sro", short_help="Name a programme's senior responsible owner.")
-def sro(code: str = PROGRAMME_CODE,
-        name: str = typer.Argument(..., metavar="NAME", help="A person with role approver."),
-        as_json: bool = JSON_OPT) -> None:
+def sro(
+    code: str = PROGRAMME_CODE,
+    name: str = typer.Argument(..., metavar="NAME", help="A person with role approver."),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Name NAME (a person with role approver) as the programme's senior responsible owner.
 
     Written to the admin log (who, when, before and after) in the same transaction.
@@ -50,6 +53,7 @@ def sro(code: str = PROGRAMME_CODE,
     from workflow import clock
     from workflow.services import sro as sro_service
     from workflow.services.admin_log import Admin
+
     with engine().begin() as conn:
         found = sro_service.appoint(conn, code, name, Admin.operator(), at=clock.now())
     if as_json:
@@ -61,9 +65,17 @@ def sro(code: str = PROGRAMME_CODE,
 
 
 @programme_app.command("load")
-def load(file: Path = typer.Argument(..., metavar="FILE", exists=True, dir_okay=False, readable=True,
-                                  help="A programme file (TOML)."),
-         as_json: bool = JSON_OPT) -> None:
+def load(
+    file: Path = typer.Argument(
+        ...,
+        metavar="FILE",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="A programme file (TOML).",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Add a programme (another round) or update one from its TOML file.
 
     A new or changed file is written to the admin log with the values it
@@ -77,14 +89,18 @@ def load(file: Path = typer.Argument(..., metavar="FILE", exists=True, dir_okay=
     if as_json:
         emit({"code": spec.code, "new": new, "changed": found["changed"]}, True)
     else:
-        typer.echo(f"programme {spec.code} "
-                   f"{'loaded' if new else 'updated' if found['changed'] else 'unchanged'}")
+        typer.echo(
+            f"programme {spec.code} "
+            f"{'loaded' if new else 'updated' if found['changed'] else 'unchanged'}"
+        )
 
 
 @programme_app.command("ranking", short_help="Moderated bids best first, against the fund.")
-def ranking(code: str = PROGRAMME_CODE,
-            category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY"),
-            as_json: bool = JSON_OPT) -> None:
+def ranking(
+    code: str = PROGRAMME_CODE,
+    category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY"),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Moderated bids best first, with the running committed total and where it stops."""
     rows = ranking_service.ranking(engine(), code, category=category)
     if as_json:
@@ -93,11 +109,31 @@ def ranking(code: str = PROGRAMME_CODE,
     position = assessment.fund_position(engine(), code)
     _position(position)
     labels = {c["category"]: c.get("label") or c["category"] for c in position["categories"]}
-    shown = [{**r, "rank": n, "fits": _fits(r), "category": labels.get(r["category"], r["category"]),
-              "state": _words.state_label(r["state"], "bid")}
-             for n, r in enumerate(rows, start=1)]
-    emit(shown, False, ["rank", "ref", "category", "score", "amount", "running_total",
-                        "remaining", "fits", "state"])
+    shown = [
+        {
+            **r,
+            "rank": n,
+            "fits": _fits(r),
+            "category": labels.get(r["category"], r["category"]),
+            "state": _words.state_label(r["state"], "bid"),
+        }
+        for n, r in enumerate(rows, start=1)
+    ]
+    emit(
+        shown,
+        False,
+        [
+            "rank",
+            "ref",
+            "category",
+            "score",
+            "amount",
+            "running_total",
+            "remaining",
+            "fits",
+            "state",
+        ],
+    )
     for r in rows:
         for why in r["why"]:
             typer.echo(f"{r['ref']}: {why}")
@@ -114,13 +150,17 @@ def fund(code: str = PROGRAMME_CODE, as_json: bool = JSON_OPT) -> None:
 
 
 def _position(p: dict[str, Any]) -> None:
-    typer.echo(f"{p['code']}: fund {pounds_text(p['fund'])}, committed "
-               f"{pounds_text(p['committed'])}, remaining {pounds_text(p['remaining'])}")
+    typer.echo(
+        f"{p['code']}: fund {pounds_text(p['fund'])}, committed "
+        f"{pounds_text(p['committed'])}, remaining {pounds_text(p['remaining'])}"
+    )
     for c in p["categories"]:
         allowed = "no limit" if c["allowed"] is None else f"{c['allowed']} allowed"
         offers = f"{c['offers']} offer{'' if c['offers'] == 1 else 's'}"
-        typer.echo(f"  {c.get('label') or c['category']}: {offers} made ({allowed}), "
-                   f"committed {pounds_text(c['committed'])}")
+        typer.echo(
+            f"  {c.get('label') or c['category']}: {offers} made ({allowed}), "
+            f"committed {pounds_text(c['committed'])}"
+        )
 
 
 def _fits(row: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ running sweep stops between two steps (each step is its own transaction, so
 nothing is half done) and the scheduler waits for its jobs to end. A second
 Ctrl-C stops at once; even then nothing is half done, only left for later.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,9 +42,14 @@ def web_server_options(environ=os.environ) -> dict[str, Any]:
     uvicorn's own default believes it from loopback, so anything on the server
     could give any address. No `Server` header: it names the software to attack.
     """
-    proxies = [p.strip() for p in environ.get("CASEWORK_TRUSTED_PROXIES", "").split(",") if p.strip()]
-    return {"server_header": False, "proxy_headers": bool(proxies),
-            "forwarded_allow_ips": proxies or None}
+    proxies = [
+        p.strip() for p in environ.get("CASEWORK_TRUSTED_PROXIES", "").split(",") if p.strip()
+    ]
+    return {
+        "server_header": False,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
 
 
 def _install_handlers(stopping: threading.Event) -> None:
@@ -52,6 +58,7 @@ def _install_handlers(stopping: threading.Event) -> None:
     uvicorn takes these signals while it serves, then restores these handlers
     and raises the signal again once it has stopped, so it lands here too.
     """
+
     def handler(signum, _frame):
         if stopping.is_set():
             log.warning("%s received again: stopping now", signal.Signals(signum).name)
@@ -65,14 +72,19 @@ def _install_handlers(stopping: threading.Event) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command("serve", short_help=summary("serve"))
-    def serve(every: float = typer.Option(5.0, "--every", min=0.001, metavar="MINUTES",
-                                          help="Minutes between sweeps (default 5)."),
-              host: str = typer.Option("127.0.0.1", "--host", metavar="HOST"),
-              port: int = typer.Option(8000, "--port", min=1, max=65535, metavar="PORT"),
-              no_scheduler: bool = typer.Option(False, "--no-scheduler",
-                                                help="Serve the web app only (a web node)."),
-              no_web: bool = typer.Option(False, "--no-web",
-                                          help="Run the scheduler only (a worker node).")) -> None:
+    def serve(
+        every: float = typer.Option(
+            5.0, "--every", min=0.001, metavar="MINUTES", help="Minutes between sweeps (default 5)."
+        ),
+        host: str = typer.Option("127.0.0.1", "--host", metavar="HOST"),
+        port: int = typer.Option(8000, "--port", min=1, max=65535, metavar="PORT"),
+        no_scheduler: bool = typer.Option(
+            False, "--no-scheduler", help="Serve the web app only (a web node)."
+        ),
+        no_web: bool = typer.Option(
+            False, "--no-web", help="Run the scheduler only (a worker node)."
+        ),
+    ) -> None:
         """The scheduler, web app and API in the foreground (acts as `system`)."""
         if no_scheduler and no_web:
             raise typer.BadParameter("--no-scheduler and --no-web leave nothing to serve")
@@ -81,6 +93,7 @@ def register(app: typer.Typer) -> None:
         from workflow.runtime.scheduler import build_scheduler
         from workflow.runtime.status import record_interval
         from workflow.runtime.sweep import default_owner
+
         eng = engine()
         owner, stop = default_owner(), threading.Event()
         _install_handlers(stop)
@@ -88,23 +101,34 @@ def register(app: typer.Typer) -> None:
         if not no_scheduler:
             scheduler = build_scheduler(eng, every_minutes=every, owner=owner, stop=stop)
             from workflow.runtime.sealing import add_seal_jobs
+
             if add_seal_jobs(scheduler, eng):
                 log.info("sealing daily at 02:00 Europe/London and after every 10,000 new rows")
             record_interval(eng, every, owner)
             scheduler.start()
-            log.info("scheduler started as %s: sweep every %g min, delivery every minute",
-                     owner, every)
+            log.info(
+                "scheduler started as %s: sweep every %g min, delivery every minute", owner, every
+            )
         try:
             web = None if no_web else _web_app(eng, every if scheduler else None)
             if web is not None:
                 import uvicorn
+
                 # uvicorn's lines go through ours (log_config=None); its access log is
                 # off: it names client addresses, and each request is logged without them.
-                server = uvicorn.Server(uvicorn.Config(web, host=host, port=port,
-                                                       log_config=None, access_log=False,
-                                                       lifespan="auto", **web_server_options()))
+                server = uvicorn.Server(
+                    uvicorn.Config(
+                        web,
+                        host=host,
+                        port=port,
+                        log_config=None,
+                        access_log=False,
+                        lifespan="auto",
+                        **web_server_options(),
+                    )
+                )
                 log.info("serving on http://%s:%d", host, port)
-                server.run()           # returns after SIGINT/SIGTERM
+                server.run()  # returns after SIGINT/SIGTERM
             while not stop.wait(1.0):  # a worker node, or the web app unavailable
                 pass
         finally:

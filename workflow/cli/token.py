@@ -1,4 +1,5 @@
 """`casework token create|list|revoke`: personal API tokens, shown once, kept hashed."""
+
 from typing import Optional
 
 import typer
@@ -13,10 +14,15 @@ token_app = typer.Typer(help=summary("token"), no_args_is_help=True)
 
 
 @token_app.command("create", short_help="Create an API token for NAME (shown once).")
-def create(name: str = typer.Argument(..., metavar="NAME", help="The person the token acts as."),
-           expires: Optional[int] = typer.Option(
-               None, "--expires", metavar="DAYS", help="Refused after this many days "
-                                                       "(default: until revoked).")) -> None:
+def create(
+    name: str = typer.Argument(..., metavar="NAME", help="The person the token acts as."),
+    expires: Optional[int] = typer.Option(
+        None,
+        "--expires",
+        metavar="DAYS",
+        help="Refused after this many days (default: until revoked).",
+    ),
+) -> None:
     """A new token for NAME, printed once on one line: only its hash is kept."""
     with engine().begin() as conn:
         token, _ = tokens.create(conn, name, now=clock.now(), expires_days=expires)
@@ -32,8 +38,10 @@ def list_(as_json: bool = JSON_OPT) -> None:
 
 
 @token_app.command("revoke")
-def revoke(token_id: int = typer.Argument(..., metavar="ID", help="From `token list`."),
-           as_json: bool = JSON_OPT) -> None:
+def revoke(
+    token_id: int = typer.Argument(..., metavar="ID", help="From `token list`."),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Refuse a token from now on."""
     with engine().begin() as conn:
         row = tokens.revoke(conn, token_id, now=clock.now())

@@ -4,6 +4,7 @@
 twice without echoing; otherwise it reads one line from stdin, so a script can
 pipe a password in without it showing in `ps`.
 """
+
 import sys
 from typing import List, Optional
 
@@ -18,15 +19,28 @@ user_app = typer.Typer(help=summary("user"), no_args_is_help=True)
 
 
 @user_app.command("add")
-def add(name: str = typer.Argument(..., metavar="NAME", help="How they sign in, e.g. carol."),
-        role: List[str] = typer.Option(..., "--role", metavar="ROLE", help="caseworker, assessor, approver, auditor, admin or council; give --role again for more."),
-        email: Optional[str] = typer.Option(None, "--email", metavar="ADDRESS", help="Where their emails go."),
-        org: Optional[str] = typer.Option(None, "--org", metavar="CODE", help="Organisation code (council people)."),
-        as_json: bool = JSON_OPT) -> None:
+def add(
+    name: str = typer.Argument(..., metavar="NAME", help="How they sign in, e.g. carol."),
+    role: List[str] = typer.Option(
+        ...,
+        "--role",
+        metavar="ROLE",
+        help="caseworker, assessor, approver, auditor, admin or council; give --role again for more.",
+    ),
+    email: Optional[str] = typer.Option(
+        None, "--email", metavar="ADDRESS", help="Where their emails go."
+    ),
+    org: Optional[str] = typer.Option(
+        None, "--org", metavar="CODE", help="Organisation code (council people)."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Add a person with one or more roles."""
     with engine().begin() as conn:
         row = directory.add_user(conn, name, roles=role, email=email, org=org)
-    emit(row, as_json) if as_json else typer.echo(f"person {name} added ({', '.join(row['roles'])})")
+    emit(row, as_json) if as_json else typer.echo(
+        f"person {name} added ({', '.join(row['roles'])})"
+    )
 
 
 @user_app.command("list")
@@ -37,9 +51,18 @@ def list_(as_json: bool = JSON_OPT) -> None:
     if as_json:
         emit(rows, True)
     else:
-        emit([{**r, "roles": ", ".join(r["roles"]),
-               "standing": "disabled" if r["disabled"] else "enabled"} for r in rows], False,
-             ["name", "roles", "email", "org", "standing"])
+        emit(
+            [
+                {
+                    **r,
+                    "roles": ", ".join(r["roles"]),
+                    "standing": "disabled" if r["disabled"] else "enabled",
+                }
+                for r in rows
+            ],
+            False,
+            ["name", "roles", "email", "org", "standing"],
+        )
 
 
 def _read_password() -> str:
@@ -63,6 +86,7 @@ def _standing(name: str, disabled: bool, as_json: bool) -> None:
     from workflow import clock
     from workflow.services import administration
     from workflow.services.admin_log import Admin
+
     with engine().begin() as conn:
         row = administration.set_disabled(conn, name, disabled, Admin.operator(), at=clock.now())
     if as_json:
@@ -89,22 +113,31 @@ def enable(name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON
 
 
 @user_app.command("roles", short_help="Add or remove a person's roles.")
-def roles(name: str = typer.Argument(..., metavar="NAME"),
-          add: List[str] = typer.Option([], "--add", metavar="ROLE", help="A role to give; again for more."),
-          remove: List[str] = typer.Option([], "--remove", metavar="ROLE", help="A role to take away; again for more."),
-          as_json: bool = JSON_OPT) -> None:
+def roles(
+    name: str = typer.Argument(..., metavar="NAME"),
+    add: List[str] = typer.Option(
+        [], "--add", metavar="ROLE", help="A role to give; again for more."
+    ),
+    remove: List[str] = typer.Option(
+        [], "--remove", metavar="ROLE", help="A role to take away; again for more."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Give NAME roles (--add) and take others away (--remove); one row of the admin log."""
     from workflow import clock
     from workflow.services import administration
     from workflow.services.admin_log import Admin
+
     with engine().begin() as conn:
-        row = administration.change_roles(conn, name, Admin.operator(), at=clock.now(),
-                                          add=add, remove=remove)
+        row = administration.change_roles(
+            conn, name, Admin.operator(), at=clock.now(), add=add, remove=remove
+        )
     if as_json:
         emit(row, True)
     else:
-        typer.echo(f"{name}: {', '.join(row['roles'])}"
-                   + ("" if row["changed"] else " (nothing changed)"))
+        typer.echo(
+            f"{name}: {', '.join(row['roles'])}" + ("" if row["changed"] else " (nothing changed)")
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ Layout:
     files/ab/cdef…             evidence files, named by their SHA-256 as CASEWORK_FILES keeps them
     seals/…                    the files of CASEWORK_SEAL_DIR
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -117,7 +118,7 @@ class _Bytes:
 
     def read(self, n: int = -1) -> bytes:
         end = len(self.data) if n < 0 else self.at + n
-        chunk, self.at = self.data[self.at:end], min(end, len(self.data))
+        chunk, self.at = self.data[self.at : end], min(end, len(self.data))
         return chunk
 
 
@@ -128,10 +129,12 @@ def verify(path: Path) -> dict:
 
 def extract(path: Path, into: Path) -> dict:
     """Check the archive as `verify` does while writing its members under `into`."""
+
     def sink(name: str) -> IO[bytes]:
         target = into / name
         target.parent.mkdir(parents=True, exist_ok=True)
         return target.open("wb")
+
     return _read(path, sink)
 
 
@@ -145,7 +148,7 @@ def _read(path: Path, sink: Callable[[str], Optional[IO[bytes]]]) -> dict:
             for member in tar:
                 name = _safe_name(path, member)
                 source = tar.extractfile(member)
-                assert source is not None      # _safe_name admits regular files only
+                assert source is not None  # _safe_name admits regular files only
                 if name == MANIFEST:
                     manifest_bytes = source.read()
                     continue
@@ -162,8 +165,9 @@ def _read(path: Path, sink: Callable[[str], Optional[IO[bytes]]]) -> dict:
                         out.close()
                 found[name] = {"sha256": sha.hexdigest(), "size": size}
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
-        raise BadArchive(path, f"it is truncated or not a casework backup "
-                               f"({str(err) or type(err).__name__})") from None
+        raise BadArchive(
+            path, f"it is truncated or not a casework backup ({str(err) or type(err).__name__})"
+        ) from None
     if manifest_bytes is None:
         raise BadArchive(path, f"it has no {MANIFEST} (truncated, or not a casework backup)")
     try:
@@ -173,8 +177,11 @@ def _read(path: Path, sink: Callable[[str], Optional[IO[bytes]]]) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BadArchive(path, "it is not a casework backup")
     if manifest.get("version") != VERSION:
-        raise BadArchive(path, f"it is a version {manifest.get('version')} backup; this "
-                               f"casework reads version {VERSION}")
+        raise BadArchive(
+            path,
+            f"it is a version {manifest.get('version')} backup; this "
+            f"casework reads version {VERSION}",
+        )
     _compare(path, manifest.get("members") or {}, found)
     return manifest
 

@@ -17,6 +17,7 @@ files, so every seal in the archive covers rows the copy holds, and every
 file a copied return names is already in place (a file is stored before the
 row that names it is committed, and never changed).
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,8 @@ from workflow.storage.db import check_reachable, is_postgres
 from workflow.errors import Refused, SetupError
 from workflow.services.chain import moment
 
-STEP_PAGES = 1024           # 4 MB of 4 KB pages a step
-PAUSE_SECONDS = 0.005       # between two steps
+STEP_PAGES = 1024  # 4 MB of 4 KB pages a step
+PAUSE_SECONDS = 0.005  # between two steps
 
 
 class BackupRefused(Refused):
@@ -62,14 +63,24 @@ class BackupReport:
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        return {"path": str(self.path), "dialect": self.dialect, "cases": self.cases,
-                "history_rows": self.history_rows, "files": self.files, "seals": self.seals,
-                "bytes": self.size, "seconds": round(self.seconds, 3), "made_at": self.made_at}
+        return {
+            "path": str(self.path),
+            "dialect": self.dialect,
+            "cases": self.cases,
+            "history_rows": self.history_rows,
+            "files": self.files,
+            "seals": self.seals,
+            "bytes": self.size,
+            "seconds": round(self.seconds, 3),
+            "made_at": self.made_at,
+        }
 
     def __str__(self) -> str:
-        return (f"backup written: {self.path} ({self.cases:,} cases, {self.history_rows:,} "
-                f"history rows, {self.files:,} evidence files, {self.seals:,} seals; "
-                f"{self.size / 1e6:,.1f} MB in {self.seconds:.1f} s)")
+        return (
+            f"backup written: {self.path} ({self.cases:,} cases, {self.history_rows:,} "
+            f"history rows, {self.files:,} evidence files, {self.seals:,} seals; "
+            f"{self.size / 1e6:,.1f} MB in {self.seconds:.1f} s)"
+        )
 
 
 def dated_name(at: datetime) -> str:
@@ -87,16 +98,19 @@ def check_destination(path: Path) -> None:
     folder = path.parent
     if not folder.is_dir():
         raise BackupRefused(f"The backup was not taken: the folder {folder} does not exist.")
-    try:                       # asked of the folder itself: root passes every access() check
+    try:  # asked of the folder itself: root passes every access() check
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".casework-backup-probe-")
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise BackupRefused(f"The backup was not taken: the folder {folder} is not writable "
-                            f"({err.strerror or err}).") from None
+        raise BackupRefused(
+            f"The backup was not taken: the folder {folder} is not writable "
+            f"({err.strerror or err})."
+        ) from None
     if path.exists():
-        raise BackupRefused(f"The backup was not taken: {path} already exists (a backup "
-                            f"never replaces another).")
+        raise BackupRefused(
+            f"The backup was not taken: {path} already exists (a backup never replaces another)."
+        )
 
 
 def backup(engine: Engine, dest: Path, *, files_root: Path, seal_dir: Path | None) -> BackupReport:
@@ -107,8 +121,9 @@ def backup(engine: Engine, dest: Path, *, files_root: Path, seal_dir: Path | Non
     check_destination(path)
     check_reachable(engine)
     if seal_dir is not None and not seal_dir.is_dir():
-        raise BackupRefused(f"The backup was not taken: CASEWORK_SEAL_DIR ({seal_dir}) is not "
-                            f"a folder.")
+        raise BackupRefused(
+            f"The backup was not taken: CASEWORK_SEAL_DIR ({seal_dir}) is not a folder."
+        )
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".casework-backup-") as staging:
         stage = Path(staging)
         seals = _copy_seals(seal_dir, stage / "seals") if seal_dir is not None else []
@@ -117,33 +132,48 @@ def backup(engine: Engine, dest: Path, *, files_root: Path, seal_dir: Path | Non
         else:
             database, summary = _copy_sqlite(engine, stage / "database.sqlite3")
         evidence = sorted(_evidence(files_root))
-        members = (database
-                   + [(f"seals/{p.relative_to(stage / 'seals').as_posix()}", p) for p in seals]
-                   + [(f"files/{p.relative_to(files_root).as_posix()}", p) for p in evidence])
-        about = {"made_at": made_at, "database": summary,
-                 "files": len(evidence), "seals": len(seals)}
+        members = (
+            database
+            + [(f"seals/{p.relative_to(stage / 'seals').as_posix()}", p) for p in seals]
+            + [(f"files/{p.relative_to(files_root).as_posix()}", p) for p in evidence]
+        )
+        about = {
+            "made_at": made_at,
+            "database": summary,
+            "files": len(evidence),
+            "seals": len(seals),
+        }
         archive.write(path, members, about)
-    report = BackupReport(path=path, dialect=engine.dialect.name, cases=summary["cases"],
-                          history_rows=summary["history_rows"], files=len(evidence),
-                          seals=len(seals), size=path.stat().st_size,
-                          seconds=time.perf_counter() - started, made_at=made_at,
-                          longest_step_seconds=summary.get("longest_step_seconds", 0.0))
+    report = BackupReport(
+        path=path,
+        dialect=engine.dialect.name,
+        cases=summary["cases"],
+        history_rows=summary["history_rows"],
+        files=len(evidence),
+        seals=len(seals),
+        size=path.stat().st_size,
+        seconds=time.perf_counter() - started,
+        made_at=made_at,
+        longest_step_seconds=summary.get("longest_step_seconds", 0.0),
+    )
     if is_postgres(engine):
-        report.notes.append("This is casework's portable copy. Back up the PostgreSQL server "
-                            "itself with pg_dump (pg_dump -Fc) or its own tools as well.")
+        report.notes.append(
+            "This is casework's portable copy. Back up the PostgreSQL server "
+            "itself with pg_dump (pg_dump -Fc) or its own tools as well."
+        )
     return report
 
 
 def _copy_seals(seal_dir: Path, into: Path) -> list[Path]:
     copied = []
     for source in sorted(p for p in seal_dir.rglob("*") if p.is_file()):
-        if source.name.endswith(".partial"):      # a seal still being written
+        if source.name.endswith(".partial"):  # a seal still being written
             continue
         target = into / source.relative_to(seal_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             shutil.copy2(source, target)
-        except FileNotFoundError:                 # renamed away while listed
+        except FileNotFoundError:  # renamed away while listed
             continue
         copied.append(target)
     return copied
@@ -163,15 +193,20 @@ def _evidence(root: Path) -> Iterator[Path]:
 def sqlite_path(engine: Engine) -> Path:
     database = make_url(str(engine.url)).database
     if not database or database == ":memory:" or database.startswith("file:"):
-        raise BackupRefused("The backup was not taken: only a SQLite database in a file can be "
-                            "backed up.")
+        raise BackupRefused(
+            "The backup was not taken: only a SQLite database in a file can be backed up."
+        )
     return Path(database)
 
 
 def _copy_sqlite(engine: Engine, target: Path) -> tuple[list[tuple[str, Path]], dict]:
     source_path = sqlite_path(engine)
-    source = sqlite3.connect(source_path.resolve().as_uri() + "?mode=rw", uri=True,
-                             isolation_level=None, check_same_thread=False)
+    source = sqlite3.connect(
+        source_path.resolve().as_uri() + "?mode=rw",
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+    )
     copy = sqlite3.connect(target)
     written = os.open(target, os.O_RDONLY)
     longest, last = [0.0], [time.perf_counter()]
@@ -189,8 +224,9 @@ def _copy_sqlite(engine: Engine, target: Path) -> tuple[list[tuple[str, Path]], 
     try:
         # The snapshot every step copies from (see the module's docstring).
         source.execute("BEGIN")
-        cases, rows = source.execute("SELECT (SELECT count(*) FROM cases), "
-                                     "(SELECT count(*) FROM history)").fetchone()
+        cases, rows = source.execute(
+            "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM history)"
+        ).fetchone()
         snapshot_at, copying = clock.real_now(), time.perf_counter()
         schema = sorted(r[0] for r in source.execute("SELECT version_num FROM alembic_version"))
         source.backup(copy, pages=STEP_PAGES, progress=between_steps)
@@ -200,31 +236,52 @@ def _copy_sqlite(engine: Engine, target: Path) -> tuple[list[tuple[str, Path]], 
         source.close()
         copy.close()
         os.close(written)
-    summary = {"dialect": "sqlite", "kind": "sqlite-file", "cases": cases, "history_rows": rows,
-               "schema": schema, "snapshot_at": moment(snapshot_at),
-               "copy_seconds": round(copy_seconds, 4),
-               "longest_step_seconds": round(longest[0], 4)}
+    summary = {
+        "dialect": "sqlite",
+        "kind": "sqlite-file",
+        "cases": cases,
+        "history_rows": rows,
+        "schema": schema,
+        "snapshot_at": moment(snapshot_at),
+        "copy_seconds": round(copy_seconds, 4),
+        "longest_step_seconds": round(longest[0], 4),
+    }
     return [("database.sqlite3", target)], summary
 
 
 def _dump_postgres(engine: Engine, stage: Path) -> tuple[list[tuple[str, Path]], dict]:
     from workflow.storage.tables import cases, history
-    with engine.connect().execution_options(isolation_level="REPEATABLE READ",
-                                            postgresql_readonly=True) as conn:
+
+    with engine.connect().execution_options(
+        isolation_level="REPEATABLE READ", postgresql_readonly=True
+    ) as conn:
         with conn.begin():
-            schema = sorted(conn.exec_driver_sql("SELECT version_num FROM alembic_version")
-                            .scalars())
+            schema = sorted(
+                conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+            )
             n_cases = conn.execute(select(func.count()).select_from(cases)).scalar()
             n_rows = conn.execute(select(func.count()).select_from(history)).scalar()
             counts = table_dump.dump(conn, stage)
     members = [(f"tables/{name}.jsonl", stage / "tables" / f"{name}.jsonl") for name in counts]
-    summary = {"dialect": "postgresql", "kind": "rows", "cases": n_cases, "history_rows": n_rows,
-               "schema": schema, "tables": counts}
+    summary = {
+        "dialect": "postgresql",
+        "kind": "rows",
+        "cases": n_cases,
+        "history_rows": n_rows,
+        "schema": schema,
+        "tables": counts,
+    }
     return members, summary
 
 
-def before_upgrade(engine: Engine, folder: Path | None, *, files_root: Path,
-                   seal_dir: Path | None, skip: bool = False) -> BackupReport | None:
+def before_upgrade(
+    engine: Engine,
+    folder: Path | None,
+    *,
+    files_root: Path,
+    seal_dir: Path | None,
+    skip: bool = False,
+) -> BackupReport | None:
     """`casework init` on a database with cases and a migration to apply backs it up first.
 
     None when there is nothing to protect (a new database, no cases, no
@@ -233,6 +290,7 @@ def before_upgrade(engine: Engine, folder: Path | None, *, files_root: Path,
     """
     from workflow.storage.tables import cases
     from workflow.storage.schema import current_revisions, head_revisions
+
     check_reachable(engine)
     applied = current_revisions(engine)
     if not applied or applied == head_revisions() or skip:
@@ -242,8 +300,11 @@ def before_upgrade(engine: Engine, folder: Path | None, *, files_root: Path,
     if not n_cases:
         return None
     if folder is None:
-        raise SetupError(f"This database has {n_cases:,} cases and migrations to apply, so "
-                         f"`casework init` backs it up first: set CASEWORK_BACKUP_DIR to a "
-                         f"folder for the backup, or give --no-backup. Nothing was changed.")
-    return backup(engine, folder / dated_name(clock.now()), files_root=files_root,
-                  seal_dir=seal_dir)
+        raise SetupError(
+            f"This database has {n_cases:,} cases and migrations to apply, so "
+            f"`casework init` backs it up first: set CASEWORK_BACKUP_DIR to a "
+            f"folder for the backup, or give --no-backup. Nothing was changed."
+        )
+    return backup(
+        engine, folder / dated_name(clock.now()), files_root=files_root, seal_dir=seal_dir
+    )

@@ -11,6 +11,7 @@ status`, and counted in /metrics; `status` also lists every backup kept. A
 night missed while `serve` was down is made up a minute after it starts
 (`missed`): the scheduler keeps its jobs in memory, so it cannot know.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,8 @@ from workflow.logs import event
 log = logging.getLogger("casework.backup")
 
 KEEP_LAST = 14
-AT_HOUR = 1                   # 01:00 Europe/London
-STALE_AFTER_HOURS = 48        # `status` says so when the last good backup is older
+AT_HOUR = 1  # 01:00 Europe/London
+STALE_AFTER_HOURS = 48  # `status` says so when the last good backup is older
 _NAME = re.compile(r"^casework-(\d{8}T\d{6})\.tar\.gz$")
 
 
@@ -43,8 +44,10 @@ def backup_dir(environ=os.environ) -> Path | None:
         return None
     folder = Path(configured)
     if not folder.is_dir():
-        raise SetupError(f"CASEWORK_BACKUP_DIR ({folder}) is not a folder: create it (writable "
-                         f"by the user casework runs as), or unset it.")
+        raise SetupError(
+            f"CASEWORK_BACKUP_DIR ({folder}) is not a folder: create it (writable "
+            f"by the user casework runs as), or unset it."
+        )
     return folder
 
 
@@ -80,6 +83,7 @@ def prune(folder: Path, keep_last: int = KEEP_LAST) -> list[Path]:
 def record(conn: Connection, value: dict) -> None:
     """Keep the latest run in `meta` (the row is made by the first run)."""
     from workflow.storage.tables import meta
+
     done = conn.execute(update(meta).where(meta.c.key == "backup").values(value=value))
     if done.rowcount == 0:
         conn.execute(insert(meta).values(key="backup", value=value))
@@ -87,6 +91,7 @@ def record(conn: Connection, value: dict) -> None:
 
 def last_backup(conn: Connection) -> dict:
     from workflow.storage.tables import meta
+
     return dict(conn.execute(select(meta.c.value).where(meta.c.key == "backup")).scalar() or {})
 
 
@@ -100,14 +105,19 @@ def backup_status(conn: Connection, now: datetime) -> dict | None:
     age = (now - datetime.fromisoformat(good)).total_seconds() if good else None
     stale = age is None or age > STALE_AFTER_HOURS * 3600 or not last.get("ok")
     folder = Path(last.get("folder") or "")
-    return {**last, "age_seconds": round(age, 1) if age is not None else None, "stale": stale,
-            "backups": kept(folder) if last.get("folder") and folder.is_dir() else []}
+    return {
+        **last,
+        "age_seconds": round(age, 1) if age is not None else None,
+        "stale": stale,
+        "backups": kept(folder) if last.get("folder") and folder.is_dir() else [],
+    }
 
 
 def kept(folder: Path) -> list[dict]:
     """Each scheduled backup in `folder`, newest first: when, its file, its size."""
-    dated = sorted(((at, p) for p in folder.iterdir() if (at := taken_at(p)) is not None),
-                   reverse=True)
+    dated = sorted(
+        ((at, p) for p in folder.iterdir() if (at := taken_at(p)) is not None), reverse=True
+    )
     return [{"at": moment(at), "file": p.name, "bytes": p.stat().st_size} for at, p in dated]
 
 
@@ -126,8 +136,9 @@ def missed(conn: Connection, now: datetime) -> bool:
     return at is None or datetime.fromisoformat(at) < last_due(now)
 
 
-def backup_job(engine: Engine, folder: Path, *, files_root: Path,
-               seal_dir: Path | None) -> Callable[[], None]:
+def backup_job(
+    engine: Engine, folder: Path, *, files_root: Path, seal_dir: Path | None
+) -> Callable[[], None]:
     """One scheduled backup and its pruning, recorded and logged; a failure waits for tomorrow."""
     from workflow.runtime.backup import backup, dated_name
     from workflow.runtime.metrics import BACKUPS, LAST_BACKUP
@@ -136,26 +147,38 @@ def backup_job(engine: Engine, folder: Path, *, files_root: Path,
         started = clock.now()
         value: dict = {"at": moment(started), "folder": str(folder)}
         try:
-            report = backup(engine, folder / dated_name(started), files_root=files_root,
-                            seal_dir=seal_dir)
+            report = backup(
+                engine, folder / dated_name(started), files_root=files_root, seal_dir=seal_dir
+            )
             gone = prune(folder)
         except Exception as err:
             BACKUPS.labels("failed").inc()
-            log.exception("backup failed; the next one is due tomorrow at 01:00",
-                          extra={"casework": {"event": "backup.failed"}})
-            value.update(ok=False, error=str(err).splitlines()[0] if str(err) else
-                         type(err).__name__)
+            log.exception(
+                "backup failed; the next one is due tomorrow at 01:00",
+                extra={"casework": {"event": "backup.failed"}},
+            )
+            value.update(
+                ok=False, error=str(err).splitlines()[0] if str(err) else type(err).__name__
+            )
         else:
             BACKUPS.labels("ok").inc()
             LAST_BACKUP.set(report.path.stat().st_mtime)
             kept = sum(1 for p in folder.iterdir() if taken_at(p) is not None)
-            value.update(ok=True, last_ok_at=moment(started), path=str(report.path),
-                         bytes=report.size, seconds=round(report.seconds, 2),
-                         cases=report.cases, kept=kept, deleted=[p.name for p in gone])
+            value.update(
+                ok=True,
+                last_ok_at=moment(started),
+                path=str(report.path),
+                bytes=report.size,
+                seconds=round(report.seconds, 2),
+                cases=report.cases,
+                kept=kept,
+                deleted=[p.name for p in gone],
+            )
             event(log, "backup.done", str(report), seconds=report.seconds)
         with engine.begin() as conn:
             previous = last_backup(conn)
             if not value["ok"] and previous.get("last_ok_at"):
                 value["last_ok_at"] = previous["last_ok_at"]
             record(conn, value)
+
     return run

@@ -1,4 +1,5 @@
 """The outbox as people meet it: delivery runs, the dead-letter queue, resending."""
+
 from __future__ import annotations
 
 import logging
@@ -40,12 +41,20 @@ def claim_seconds_from_env(environ=os.environ) -> float:
     except ValueError:
         value = float("nan")
     if not 1 <= value <= 3600:
-        raise ValueError(f"CASEWORK_CLAIM_SECONDS must be a number of seconds from 1 to 3600, not {raw!r}")
+        raise ValueError(
+            f"CASEWORK_CLAIM_SECONDS must be a number of seconds from 1 to 3600, not {raw!r}"
+        )
     return value
 
 
-def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
-            owner: str | None = None, refuse_when_stopped: bool = True) -> outbox.DeliveryReport:
+def deliver(
+    engine: Engine,
+    *,
+    transport: Any = None,
+    sender: str | None = None,
+    owner: str | None = None,
+    refuse_when_stopped: bool = True,
+) -> outbox.DeliveryReport:
     """Send what is due now through the configured transport (CASEWORK_MAIL, CASEWORK_SMTP_*).
 
     A transport that has stopped (Notify refused the API key) raises SetupError
@@ -58,15 +67,31 @@ def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
         claim_seconds = claim_seconds_from_env(os.environ)
     except ValueError as err:
         raise Malformed("Mail settings", [str(err)]) from None
-    from workflow.runtime.metrics import MESSAGES    # prometheus_client: only delivery counts
+    from workflow.runtime.metrics import MESSAGES  # prometheus_client: only delivery counts
+
     started = time.perf_counter()
-    report = outbox.deliver(engine, transport, now=clock.now, owner=owner or worker_name(),
-                            sender=sender, domain=MAIL_DOMAIN, claim_seconds=claim_seconds)
+    report = outbox.deliver(
+        engine,
+        transport,
+        now=clock.now,
+        owner=owner or worker_name(),
+        sender=sender,
+        domain=MAIL_DOMAIN,
+        claim_seconds=claim_seconds,
+    )
     for outcome in ("sent", "retrying", "dead"):
         MESSAGES.labels(outcome).inc(getattr(report, outcome))
-    if report.sent or report.retrying or report.dead:       # an idle minute is not an event
-        event(log, "delivery.done", f"delivery: {report}", seconds=time.perf_counter() - started,
-              person="system", sent=report.sent, retrying=report.retrying, dead=report.dead)
+    if report.sent or report.retrying or report.dead:  # an idle minute is not an event
+        event(
+            log,
+            "delivery.done",
+            f"delivery: {report}",
+            seconds=time.perf_counter() - started,
+            person="system",
+            sent=report.sent,
+            retrying=report.retrying,
+            dead=report.dead,
+        )
     stopped = getattr(transport, "stopped", None)
     if stopped and refuse_when_stopped:
         raise SetupError(f"{stopped} ({report}).")
@@ -76,6 +101,7 @@ def deliver(engine: Engine, *, transport: Any = None, sender: str | None = None,
 def poll_receipts(engine: Engine, *, transport: Any = None) -> Any:
     """Ask the mail service what became of the messages sent (GOV.UK Notify's receipts) and record it."""
     from notifications import receipts
+
     try:
         transport = transport or transport_from_env(os.environ)
     except ValueError as err:
@@ -89,8 +115,9 @@ def poll_receipts(engine: Engine, *, transport: Any = None) -> Any:
     return report
 
 
-def retry(engine: Engine, actor_name: str, *, ids: Sequence[int] = (),
-          all_dead: bool = False) -> int:
+def retry(
+    engine: Engine, actor_name: str, *, ids: Sequence[int] = (), all_dead: bool = False
+) -> int:
     """A caseworker makes dead (or waiting) messages due now, tries reset to 0."""
     with engine.begin() as conn:
         actor = directory.actor(conn, actor_name)
@@ -123,6 +150,7 @@ def page_of_messages(engine: Engine, state: str | None, after: int, limit: int) 
 def show(engine: Engine, id: int) -> tuple[dict, str]:
     """The row, and the message as it will be (or was) sent: headers, then the text part."""
     from email.utils import parseaddr
+
     with reading(engine) as conn:
         row = outbox.get_message(conn, id)
     if row is None:
@@ -132,14 +160,20 @@ def show(engine: Engine, id: int) -> tuple[dict, str]:
     except ValueError as err:
         raise Malformed("Mail settings", [str(err)]) from None
     msg = outbox.as_email(row, sender=sender, domain=MAIL_DOMAIN)
-    headers = "".join(f"{k}: {v}\n" for k, v in msg.items()
-                      if k.lower() not in ("content-type", "mime-version", "content-transfer-encoding"))
+    headers = "".join(
+        f"{k}: {v}\n"
+        for k, v in msg.items()
+        if k.lower() not in ("content-type", "mime-version", "content-transfer-encoding")
+    )
     # Not headers of the message: where GOV.UK Notify has it, one line a recipient.
     notified = row.get("notify_ids") or []
     headers += "".join(f"Notify id: {n['id']} (to {n['to']}, {n['status']})\n" for n in notified)
-    if notified:      # a try that failed part-way: the retry goes to those Notify has not accepted
+    if notified:  # a try that failed part-way: the retry goes to those Notify has not accepted
         had = {n["to"].lower() for n in notified}
         bare = [parseaddr(value)[1] for value in row["to"] + row["cc"]]
-        headers += "".join(f"Notify id: none yet (to {address}, not accepted)\n"
-                           for address in bare if address.lower() not in had)
+        headers += "".join(
+            f"Notify id: none yet (to {address}, not accepted)\n"
+            for address in bare
+            if address.lower() not in had
+        )
     return row, headers + "\n" + row["body_text"]

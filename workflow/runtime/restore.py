@@ -11,6 +11,7 @@ matches its SHA-256, and the restored history has passed `audit verify`
 Evidence files and seal files are then put back beside it; a file already
 there is never replaced.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,26 +50,36 @@ class RestoreReport:
     seconds: float
 
     def lines(self) -> list[str]:
-        out = [f"restored {self.source} (made {self.made_at}): {self.cases:,} cases, "
-               f"{self.files:,} evidence files in {self.seconds:.1f} s",
-               f"audit verify: {self.verification.summary()}",
-               self.seals]
+        out = [
+            f"restored {self.source} (made {self.made_at}): {self.cases:,} cases, "
+            f"{self.files:,} evidence files in {self.seconds:.1f} s",
+            f"audit verify: {self.verification.summary()}",
+            self.seals,
+        ]
         if not self.schema_current:
-            out.append("the schema is older than this casework's: run `casework init` to "
-                       "upgrade it")
+            out.append(
+                "the schema is older than this casework's: run `casework init` to upgrade it"
+            )
         return out
 
 
-def restore(path: Path, engine: Engine, *, files_root: Path, seal_dir: Path | None,
-            trusted: set[str] | None = None) -> RestoreReport:
+def restore(
+    path: Path,
+    engine: Engine,
+    *,
+    files_root: Path,
+    seal_dir: Path | None,
+    trusted: set[str] | None = None,
+) -> RestoreReport:
     """Restore the archive at `path` into `engine`'s database, which must hold no cases.
 
     `trusted`: the seals' public keys to check against (default: those the
     restored database recorded at `audit keygen`)."""
     started = time.perf_counter()
     _refuse_if_cases(engine)
-    with tempfile.TemporaryDirectory(dir=_staging_folder(engine),
-                                     prefix=".casework-restore-") as staging:
+    with tempfile.TemporaryDirectory(
+        dir=_staging_folder(engine), prefix=".casework-restore-"
+    ) as staging:
         stage = Path(staging)
         manifest = archive.extract(path, stage)
         about = manifest.get("database") or {}
@@ -82,10 +93,17 @@ def restore(path: Path, engine: Engine, *, files_root: Path, seal_dir: Path | No
         if seal_dir is not None:
             _put_back(stage / "seals", seal_dir)
     from workflow.storage.schema import is_current
-    return RestoreReport(source=path, made_at=manifest.get("made_at", "?"),
-                         cases=about.get("cases", 0), verification=checked, seals=seals,
-                         files=files, schema_current=is_current(engine),
-                         seconds=time.perf_counter() - started)
+
+    return RestoreReport(
+        source=path,
+        made_at=manifest.get("made_at", "?"),
+        cases=about.get("cases", 0),
+        verification=checked,
+        seals=seals,
+        files=files,
+        schema_current=is_current(engine),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _staging_folder(engine: Engine) -> str | None:
@@ -100,21 +118,25 @@ def _staging_folder(engine: Engine) -> str | None:
 
 def _refuse_if_cases(engine: Engine) -> None:
     if engine.dialect.name == "sqlite" and not sqlite_path(engine).exists():
-        return                                  # a new file: empty by definition
+        return  # a new file: empty by definition
     check_reachable(engine)
     from workflow.storage.tables import cases
+
     with reading(engine) as conn:
         if not table_dump.has_table(conn, "cases"):
             return
         found = conn.execute(select(cases.c.ref).limit(1)).scalar()
     if found is not None:
         url = engine.url.render_as_string(hide_password=True)
-        raise RestoreRefused(f"Nothing was restored: {url} already has cases ({found}, …); "
-                             f"restore only into an empty database.")
+        raise RestoreRefused(
+            f"Nothing was restored: {url} already has cases ({found}, …); "
+            f"restore only into an empty database."
+        )
 
 
 def _refuse_unknown_schema(path: Path, schema: list[str]) -> None:
     from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     for revision in schema:
         try:
@@ -122,15 +144,19 @@ def _refuse_unknown_schema(path: Path, schema: list[str]) -> None:
         except Exception:
             known = None
         if known is None:
-            raise RestoreRefused(f"Nothing was restored: {path} was made by a newer casework "
-                                 f"(schema revision {revision}); restore it with that version.")
+            raise RestoreRefused(
+                f"Nothing was restored: {path} was made by a newer casework "
+                f"(schema revision {revision}); restore it with that version."
+            )
 
 
 def _refuse_broken(path: Path, checked: Verification) -> None:
     if not checked.ok:
         ref, problem = next(iter(checked.broken.items()))
-        raise RestoreRefused(f"Nothing was restored: the history in {path} fails audit verify "
-                             f"({checked.summary()}; {ref}: {problem}).")
+        raise RestoreRefused(
+            f"Nothing was restored: the history in {path} fails audit verify "
+            f"({checked.summary()}; {ref}: {problem})."
+        )
 
 
 def _check_copy(path: Path, stage: Path, trusted: set[str] | None) -> tuple[Verification, str]:
@@ -151,7 +177,7 @@ def _copy_into(source: Path, target: Path) -> None:
     yet (it was unpacked beside it), else copied over the empty database's pages."""
     if not target.exists():
         for leftover in (Path(f"{target}-wal"), Path(f"{target}-shm")):
-            leftover.unlink(missing_ok=True)       # a log with no database is no one's
+            leftover.unlink(missing_ok=True)  # a log with no database is no one's
         os.replace(source, target)
         return
     src = sqlite3.connect(source)
@@ -163,19 +189,24 @@ def _copy_into(source: Path, target: Path) -> None:
         dst.close()
 
 
-def _load_rows(path: Path, engine: Engine, stage: Path, about: dict,
-               trusted: set[str] | None) -> tuple[Verification, str]:
+def _load_rows(
+    path: Path, engine: Engine, stage: Path, about: dict, trusted: set[str] | None
+) -> tuple[Verification, str]:
     """Schema, rows, id sequences and the checks, in one transaction on the target."""
     from alembic import command
-    source = (make_engine(f"sqlite:///{stage / 'database.sqlite3'}")
-              if about.get("kind") == "sqlite-file" else None)
+
+    source = (
+        make_engine(f"sqlite:///{stage / 'database.sqlite3'}")
+        if about.get("kind") == "sqlite-file"
+        else None
+    )
     try:
         with engine.begin() as conn:
             _refuse_other_schema(conn, about.get("schema") or [])
             for revision in about.get("schema") or []:
                 command.upgrade(alembic_config(conn), revision)
             tables = table_dump.tables_in(conn)
-            for table in reversed(tables):      # rows `init` put in a database with no cases
+            for table in reversed(tables):  # rows `init` put in a database with no cases
                 if table.name == "admin_log":
                     _clear_append_only(conn, table)
                 else:
@@ -204,8 +235,8 @@ def _clear_append_only(conn: Connection, table: Any) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {table.name} ENABLE TRIGGER USER")
         return
     guards = conn.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-        (table.name,)).all()
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table.name,)
+    ).all()
     for name, _ in guards:
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     conn.execute(table.delete())
@@ -218,9 +249,11 @@ def _refuse_other_schema(conn: Connection, schema: list[str]) -> None:
         return
     there = sorted(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
     if there and there != sorted(schema):
-        raise RestoreRefused(f"Nothing was restored: the database is at schema {', '.join(there)} "
-                             f"and the archive at {', '.join(sorted(schema))}; restore into a "
-                             f"new, empty database.")
+        raise RestoreRefused(
+            f"Nothing was restored: the database is at schema {', '.join(there)} "
+            f"and the archive at {', '.join(sorted(schema))}; restore into a "
+            f"new, empty database."
+        )
 
 
 def _fill(conn: Connection, table, stage: Path, source: Engine | None) -> None:
@@ -241,16 +274,21 @@ def _seal_check(path: Path, conn: Connection, seal_files: Path, trusted: set[str
     """The restored history against every seal, the newest included: the database's own and
     the copies in the archive (CASEWORK_SEAL_DIR's, taken before the database was)."""
     from workflow.services.seal_check import check
+
     if not table_dump.has_table(conn, "seals"):
         return "seals: none (this backup was made before casework had seals)"
     found = check(conn, trusted=trusted, copies=seal_files if seal_files.is_dir() else None)
     if found.problems:
-        raise RestoreRefused(f"Nothing was restored: the history in {path} does not match its "
-                             f"seals ({found.problems[0]}).")
+        raise RestoreRefused(
+            f"Nothing was restored: the history in {path} does not match its "
+            f"seals ({found.problems[0]})."
+        )
     if not found.checked:
         return "seals: none in this backup, so the history was checked by its chains alone"
-    return (f"seals: {found.checked:,} checked; the newest covers rows "
-            f"1-{found.sealed_rows:,}, and they match")
+    return (
+        f"seals: {found.checked:,} checked; the newest covers rows "
+        f"1-{found.sealed_rows:,}, and they match"
+    )
 
 
 def _put_back(staged: Path, root: Path) -> int:

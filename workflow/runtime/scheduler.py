@@ -5,6 +5,7 @@ in memory and added again at every start (LIBRARY-NOTES section 2), so a
 restart loses nothing. Both jobs are idempotent; several processes may run
 them against one PostgreSQL database at once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,10 @@ class _StillRunning(logging.Filter):
         job = getattr(record.args[0], "name", "a job") if record.args else "a job"
         if job not in self.told:
             self.told.add(job)
-            log.info("the %s job is still running; its next run starts when it has finished "
-                     "(said once)", job)
+            log.info(
+                "the %s job is still running; its next run starts when it has finished (said once)",
+                job,
+            )
         return False
 
 
@@ -74,11 +77,13 @@ def _quiet_still_running() -> None:
 
 def sweep_job(engine: Engine, owner: str, stop: threading.Event) -> Callable[[], None]:
     """One sweep (it logs its own line); a failure is logged and the next run tries again."""
+
     def run() -> None:
         try:
-            sweep(engine, owner=owner, should_stop=stop.is_set)     # logs its own line
+            sweep(engine, owner=owner, should_stop=stop.is_set)  # logs its own line
         except Exception as err:
             _log_failure(engine, "sweep", err)
+
     return run
 
 
@@ -91,45 +96,56 @@ def _mail_settings(environ) -> tuple[object, str]:
         raise SetupError(f"The mail settings cannot be used: {err}") from None
 
 
-def delivery_job(engine: Engine, owner: str, environ=os.environ, *,
-                 transport=None) -> Callable[[], None]:
+def delivery_job(
+    engine: Engine, owner: str, environ=os.environ, *, transport=None
+) -> Callable[[], None]:
     """One delivery run over the outbox (workflow.runtime.mail.deliver, which logs its own line)."""
     configured, sender = _mail_settings(environ)
     transport = transport or configured
     said: list[str] = []
 
     def run() -> None:
-        try:       # mail.deliver logs the run's line (delivery.done)
-            mail.deliver(engine, transport=transport, sender=sender, owner=owner,
-                         refuse_when_stopped=False)
+        try:  # mail.deliver logs the run's line (delivery.done)
+            mail.deliver(
+                engine, transport=transport, sender=sender, owner=owner, refuse_when_stopped=False
+            )
         except Exception as err:
             _log_failure(engine, "delivery", err)
             return
         stopped = getattr(transport, "stopped", None)
-        if stopped and not said:          # a refused Notify key: said once, not every minute
+        if stopped and not said:  # a refused Notify key: said once, not every minute
             said.append(stopped)
             log.error("%s", stopped)
+
     return run
 
 
 def receipts_job(engine: Engine, transport) -> Callable[[], None]:
     """One poll of GOV.UK Notify's delivery receipts (workflow.runtime.mail.poll_receipts), logged in one line."""
+
     def run() -> None:
         started = time.perf_counter()
         try:
             report = mail.poll_receipts(engine, transport=transport)
         except SetupError:
-            return                     # a refused key: the transport has said so, once
+            return  # a refused key: the transport has said so, once
         except Exception:
             log.exception("polling delivery receipts failed; the next run will try again")
             return
         log.info("receipts: %s in %.3f s", report, time.perf_counter() - started)
+
     return run
 
 
-def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = True,
-                    owner: str | None = None, stop: threading.Event | None = None,
-                    environ=os.environ) -> BackgroundScheduler:
+def build_scheduler(
+    engine: Engine,
+    *,
+    every_minutes: float,
+    deliver: bool = True,
+    owner: str | None = None,
+    stop: threading.Event | None = None,
+    environ=os.environ,
+) -> BackgroundScheduler:
     """A scheduler (not started) that sweeps every `every_minutes` and delivers every minute,
     and backs up nightly when CASEWORK_BACKUP_DIR is set (workflow.runtime.backup_schedule).
 
@@ -146,27 +162,43 @@ def build_scheduler(engine: Engine, *, every_minutes: float, deliver: bool = Tru
         jobstores={"default": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(max_workers=2)},
         job_defaults={
-            "coalesce": True,            # runs missed while busy become one run
-            "max_instances": 1,          # never two sweeps at once in one process
+            "coalesce": True,  # runs missed while busy become one run
+            "max_instances": 1,  # never two sweeps at once in one process
             "misfire_grace_time": None,  # a late run still runs (the default drops it after 1 s)
         },
         # The machine's zone is not ours to rely on (APScheduler defaults to it).
         timezone=LONDON,
     )
     now = clock.now().astimezone(LONDON)
-    scheduler.add_job(sweep_job(engine, owner, stop), IntervalTrigger(minutes=every_minutes),
-                      id="sweep", name="sweep", replace_existing=True, next_run_time=now)
+    scheduler.add_job(
+        sweep_job(engine, owner, stop),
+        IntervalTrigger(minutes=every_minutes),
+        id="sweep",
+        name="sweep",
+        replace_existing=True,
+        next_run_time=now,
+    )
     if deliver:
         transport, _sender = _mail_settings(environ)
         # The first delivery at start too: mail queued while nothing ran (or
         # by the command that started this) does not wait a minute more.
-        scheduler.add_job(delivery_job(engine, owner, environ, transport=transport),
-                          IntervalTrigger(minutes=1), id="deliver", name="deliver",
-                          replace_existing=True, next_run_time=now)
+        scheduler.add_job(
+            delivery_job(engine, owner, environ, transport=transport),
+            IntervalTrigger(minutes=1),
+            id="deliver",
+            name="deliver",
+            replace_existing=True,
+            next_run_time=now,
+        )
         # GOV.UK Notify's receipts, asked for every minute unless Notify posts them to us.
         if getattr(transport, "receipts", None) == "poll":
-            scheduler.add_job(receipts_job(engine, transport), IntervalTrigger(minutes=1),
-                              id="receipts", name="receipts", replace_existing=True)
+            scheduler.add_job(
+                receipts_job(engine, transport),
+                IntervalTrigger(minutes=1),
+                id="receipts",
+                name="receipts",
+                replace_existing=True,
+            )
     _add_nightly_backup(scheduler, engine, environ)
     return scheduler
 
@@ -175,16 +207,26 @@ def _add_nightly_backup(scheduler: BackgroundScheduler, engine: Engine, environ)
     from workflow.services.attachments import files_root
     from workflow.services.seals import seal_dir
     from workflow.runtime.backup_schedule import AT_HOUR, backup_dir, backup_job, missed
-    folder = backup_dir(environ)         # a folder that cannot be used stops `serve` at start
+
+    folder = backup_dir(environ)  # a folder that cannot be used stops `serve` at start
     if folder is None:
         return
-    job = backup_job(engine, folder, files_root=files_root(engine),
-                     seal_dir=seal_dir(environ))
-    scheduler.add_job(job, CronTrigger(hour=AT_HOUR, minute=0, timezone=LONDON), id="backup",
-                      name="backup", replace_existing=True)
+    job = backup_job(engine, folder, files_root=files_root(engine), seal_dir=seal_dir(environ))
+    scheduler.add_job(
+        job,
+        CronTrigger(hour=AT_HOUR, minute=0, timezone=LONDON),
+        id="backup",
+        name="backup",
+        replace_existing=True,
+    )
     now = clock.now()
     with reading(engine) as conn:
         late = missed(conn, now)
-    if late:        # the night's backup was missed while nothing ran: make it up now
-        scheduler.add_job(job, DateTrigger(now + timedelta(minutes=1)), id="backup-missed",
-                          name="backup (missed night)", replace_existing=True)
+    if late:  # the night's backup was missed while nothing ran: make it up now
+        scheduler.add_job(
+            job,
+            DateTrigger(now + timedelta(minutes=1)),
+            id="backup-missed",
+            name="backup (missed night)",
+            replace_existing=True,
+        )

@@ -5,6 +5,7 @@ records its sweep interval there (key `sweep_interval`), so `status` knows
 what "stale" means: no sweep for three intervals. Both rows are created by
 migration 0002, so recording only ever UPDATEs them.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -45,8 +46,10 @@ def refuse_going_back(engine: Engine, now: datetime) -> None:
     with reading(engine) as conn:
         swept = last_sweep(conn).get("now")
     if swept and now < datetime.fromisoformat(swept):
-        raise RuleViolation(f"{now.isoformat()} is earlier than {swept}, the latest moment "
-                            f"already swept: the ladder only goes forward, so nothing was done.")
+        raise RuleViolation(
+            f"{now.isoformat()} is earlier than {swept}, the latest moment "
+            f"already swept: the ladder only goes forward, so nothing was done."
+        )
 
 
 def record_sweep(engine: Engine, report: Any, wall: datetime) -> None:
@@ -55,18 +58,29 @@ def record_sweep(engine: Engine, report: Any, wall: datetime) -> None:
         previous = _meta(conn, "sweep", lock=True)
         swept = previous.get("now")
         latest = max(report.now, datetime.fromisoformat(swept)) if swept else report.now
-        value = {"at": moment(wall), "finished_at": moment(clock.now()), "now": moment(latest),
-                 "swept": moment(report.now), "seconds": round(report.seconds, 4),
-                 "steps": report.total, "late": report.late, "skipped": report.skipped,
-                 "errors": len(report.errors), "owner": report.owner}
+        value = {
+            "at": moment(wall),
+            "finished_at": moment(clock.now()),
+            "now": moment(latest),
+            "swept": moment(report.now),
+            "seconds": round(report.seconds, 4),
+            "steps": report.total,
+            "late": report.late,
+            "skipped": report.skipped,
+            "errors": len(report.errors),
+            "owner": report.owner,
+        }
         conn.execute(update(meta).where(meta.c.key == "sweep").values(value=value))
 
 
 def record_interval(engine: Engine, minutes: float, owner: str) -> None:
     """`casework serve` says how often it sweeps (what `status` calls stale depends on it)."""
     with engine.begin() as conn:
-        conn.execute(update(meta).where(meta.c.key == "sweep_interval").values(
-            value={"minutes": minutes, "owner": owner, "at": moment(clock.now())}))
+        conn.execute(
+            update(meta)
+            .where(meta.c.key == "sweep_interval")
+            .values(value={"minutes": minutes, "owner": owner, "at": moment(clock.now())})
+        )
 
 
 def interval_minutes(conn: Connection) -> float:
@@ -80,18 +94,27 @@ def due_steps(conn: Connection, now: datetime) -> int:
     Only checkpoints whose next step is due are read (the index on
     `next_step_at`), so this costs what the backlog is, not the table.
     """
-    q = (select(checkpoints.c.due, checkpoints.c.steps_done, checkpoints.c.scheduled_at,
-                cases.c.programme)
-         .join(cases, cases.c.id == checkpoints.c.case_id)
-         .where(checkpoints.c.next_step_at <= now))
+    q = (
+        select(
+            checkpoints.c.due,
+            checkpoints.c.steps_done,
+            checkpoints.c.scheduled_at,
+            cases.c.programme,
+        )
+        .join(cases, cases.c.id == checkpoints.c.case_id)
+        .where(checkpoints.c.next_step_at <= now)
+    )
     specs: dict[str, Any] = {}
     total = 0
     for row in conn.execute(q):
         if row.programme not in specs:
             specs[row.programme] = programme_store.spec_for(conn, row.programme)
         ladder = specs[row.programme].ladder
-        total += sum(1 for _, at in pending_steps(ladder, row.due, list(row.steps_done))
-                     if max(at, row.scheduled_at or at) <= now)
+        total += sum(
+            1
+            for _, at in pending_steps(ladder, row.due, list(row.steps_done))
+            if max(at, row.scheduled_at or at) <= now
+        )
     return total
 
 
@@ -119,21 +142,33 @@ def status(engine: Engine, now: datetime | None = None) -> dict:
     found = {
         "ok": not stale and not (backup or {}).get("stale"),
         "now": moment(now),
-        "sweep": {"last_at": last.get("at"), "finished_at": finished,
-                  "age_seconds": round(age, 1) if age is not None else None,
-                  "seconds": last.get("seconds"), "steps": last.get("steps"),
-                  "late": last.get("late"), "skipped": last.get("skipped"),
-                  "errors": last.get("errors"), "owner": last.get("owner"),
-                  "swept_until": last.get("now"),
-                  "every_minutes": every, "stale_after_seconds": stale_after, "stale": stale},
+        "sweep": {
+            "last_at": last.get("at"),
+            "finished_at": finished,
+            "age_seconds": round(age, 1) if age is not None else None,
+            "seconds": last.get("seconds"),
+            "steps": last.get("steps"),
+            "late": last.get("late"),
+            "skipped": last.get("skipped"),
+            "errors": last.get("errors"),
+            "owner": last.get("owner"),
+            "swept_until": last.get("now"),
+            "every_minutes": every,
+            "stale_after_seconds": stale_after,
+            "stale": stale,
+        },
         "due_steps": backlog,
-        "outbox": {"queued": mail["queued"], "retrying": mail["retrying"], "dead": mail["dead"],
-                   "sent": mail["sent"],
-                   "oldest_queued_age_seconds": round(mail["oldest_queued_age_seconds"], 1)},
+        "outbox": {
+            "queued": mail["queued"],
+            "retrying": mail["retrying"],
+            "dead": mail["dead"],
+            "sent": mail["sent"],
+            "oldest_queued_age_seconds": round(mail["oldest_queued_age_seconds"], 1),
+        },
         # Programmes naming no senior responsible owner (DESIGN section 9): the moves that
         # need one are refused until an admin names one. Said, but not counted against `ok`.
         "programmes_without_sro": no_sro,
     }
-    if backup is not None:              # only once a nightly backup has run (workflow.runtime.backup_schedule)
+    if backup is not None:  # only once a nightly backup has run (workflow.runtime.backup_schedule)
         found["backup"] = backup
     return found

@@ -20,6 +20,7 @@ Missed sweeps catch up in order (states.ladder.plan_catch_up); a step done on
 a later London day than its own records `late`, with when it was due and done.
 The statements of the hot path are prepared once (workflow.storage.prepared).
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,10 +62,10 @@ __all__ = ["sweep", "SweepReport", "message_kind", "default_owner"]
 
 log = logging.getLogger("casework.sweep")
 SYSTEM = Actor.system()
-_TRIES = 3                       # a step that loses a race for its case is tried again
-_RECONNECTS, _RECONNECT_PAUSE = 3, 1.0   # a lost connection: a fresh one at once, then 1 s, 2 s
+_TRIES = 3  # a step that loses a race for its case is tried again
+_RECONNECTS, _RECONNECT_PAUSE = 3, 1.0  # a lost connection: a fresh one at once, then 1 s, 2 s
 _SIMULATING = threading.Lock()
-_ENDED, _RESCHEDULED = "ended", "rescheduled"   # what a claim did when it took no step
+_ENDED, _RESCHEDULED = "ended", "rescheduled"  # what a claim did when it took no step
 # SQLite has one writer at a time: a sweep that took the lock again straight
 # after each commit would starve a return submitted from the web. Writers wait
 # for the lock by trying every millisecond (workflow.storage.db.begin_immediate), so a
@@ -81,9 +82,9 @@ class SweepReport:
     owner: str
     steps: Counter = field(default_factory=Counter)
     late: int = 0
-    skipped: int = 0              # messages not sent under catch_up = "latest" (steps still done)
-    stopped: int = 0              # ladders ended: the return is finished or its case ended
-    rescheduled: int = 0          # next steps moved because the programme's ladder changed
+    skipped: int = 0  # messages not sent under catch_up = "latest" (steps still done)
+    stopped: int = 0  # ladders ended: the return is finished or its case ended
+    rescheduled: int = 0  # next steps moved because the programme's ladder changed
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -93,9 +94,11 @@ class SweepReport:
 
     def __str__(self) -> str:
         kinds = ", ".join(f"{name} {n}" for name, n in sorted(self.steps.items()))
-        text = (f"sweep at {self.now.isoformat(timespec='seconds')}: {self.total} step"
-                f"{'' if self.total == 1 else 's'}{f' ({kinds})' if kinds else ''}, "
-                f"{self.late} late, {self.skipped} skipped")
+        text = (
+            f"sweep at {self.now.isoformat(timespec='seconds')}: {self.total} step"
+            f"{'' if self.total == 1 else 's'}{f' ({kinds})' if kinds else ''}, "
+            f"{self.late} late, {self.skipped} skipped"
+        )
         if self.stopped:
             text += f", {self.stopped} ladders ended"
         if self.rescheduled:
@@ -105,11 +108,18 @@ class SweepReport:
         return text + f" in {self.seconds:.3f} s"
 
     def as_json(self) -> dict:
-        return {"now": self.now.isoformat(), "owner": self.owner, "steps": dict(self.steps),
-                "total": self.total, "late": self.late, "skipped": self.skipped,
-                "stopped": self.stopped, "rescheduled": self.rescheduled,
-                "errors": list(self.errors),
-                "seconds": round(self.seconds, 4)}
+        return {
+            "now": self.now.isoformat(),
+            "owner": self.owner,
+            "steps": dict(self.steps),
+            "total": self.total,
+            "late": self.late,
+            "skipped": self.skipped,
+            "stopped": self.stopped,
+            "rescheduled": self.rescheduled,
+            "errors": list(self.errors),
+            "seconds": round(self.seconds, 4),
+        }
 
 
 class _StepFailed(Exception):
@@ -126,15 +136,46 @@ def default_owner() -> str:
 _DUE = checkpoints.c.next_step_at <= bindparam("now")
 _ORDER = (checkpoints.c.next_step_at, checkpoints.c.id)
 # What a step reads of its checkpoint and its case (the case's documents are not read).
-_CLAIMED = [checkpoints.c[name] for name in ("id", "ref", "case_id", "state", "version", "due",
-                                             "level", "steps_done", "scheduled_at")]
-_STEP_CASE = [cases.c[name] for name in (
-    "id", "ref", "kind", "programme", "state", "version", "title", "category", "lead",
-    "amount_pence", "caseworker", "at_risk", "last_seq", "last_hash")]
+_CLAIMED = [
+    checkpoints.c[name]
+    for name in (
+        "id",
+        "ref",
+        "case_id",
+        "state",
+        "version",
+        "due",
+        "level",
+        "steps_done",
+        "scheduled_at",
+    )
+]
+_STEP_CASE = [
+    cases.c[name]
+    for name in (
+        "id",
+        "ref",
+        "kind",
+        "programme",
+        "state",
+        "version",
+        "title",
+        "category",
+        "lead",
+        "amount_pence",
+        "caseworker",
+        "at_risk",
+        "last_seq",
+        "last_hash",
+    )
+]
 CLAIM = select(*_CLAIMED).where(_DUE).order_by(*_ORDER).limit(1)
-CLAIM_EXCLUDING = (select(*_CLAIMED)
-                   .where(_DUE, checkpoints.c.id.not_in(bindparam("failed", expanding=True)))
-                   .order_by(*_ORDER).limit(1))
+CLAIM_EXCLUDING = (
+    select(*_CLAIMED)
+    .where(_DUE, checkpoints.c.id.not_in(bindparam("failed", expanding=True)))
+    .order_by(*_ORDER)
+    .limit(1)
+)
 _CASE = select(*_STEP_CASE).where(cases.c.id == bindparam("case_id"))
 _AT_RISK = Prepared(update(cases).where(cases.c.id == bindparam("case_id")).values(at_risk=True))
 
@@ -142,11 +183,16 @@ _AT_RISK = Prepared(update(cases).where(cases.c.id == bindparam("case_id")).valu
 # Prepared once per process: a sweep that finds nothing due costs about a millisecond,
 # so compiling its statements afresh on every sweep would double it.
 _PREPARED = {
-    "postgresql": (Prepared(CLAIM.with_for_update(skip_locked=True), record=CheckpointRecord),
-                   CLAIM_EXCLUDING.with_for_update(skip_locked=True),
-                   Prepared(_CASE.with_for_update(), record=CaseRecord)),
-    "sqlite": (Prepared(CLAIM, record=CheckpointRecord), CLAIM_EXCLUDING,
-               Prepared(_CASE, record=CaseRecord)),
+    "postgresql": (
+        Prepared(CLAIM.with_for_update(skip_locked=True), record=CheckpointRecord),
+        CLAIM_EXCLUDING.with_for_update(skip_locked=True),
+        Prepared(_CASE.with_for_update(), record=CaseRecord),
+    ),
+    "sqlite": (
+        Prepared(CLAIM, record=CheckpointRecord),
+        CLAIM_EXCLUDING,
+        Prepared(_CASE, record=CaseRecord),
+    ),
 }
 
 
@@ -160,8 +206,14 @@ def claim_statements(engine: Engine) -> tuple[Any, Any, Any]:
 
 
 # --- the sweep -------------------------------------------------------------------
-def sweep(engine: Engine, now: datetime | None = None, *, owner: str | None = None,
-          batch: int = 500, should_stop: Callable[[], bool] | None = None) -> SweepReport:
+def sweep(
+    engine: Engine,
+    now: datetime | None = None,
+    *,
+    owner: str | None = None,
+    batch: int = 500,
+    should_stop: Callable[[], bool] | None = None,
+) -> SweepReport:
     """Do every ladder step due at `now` (default: the clock), each in its own transaction.
 
     An explicit `now` earlier than a moment already swept is refused: the
@@ -184,19 +236,29 @@ def sweep(engine: Engine, now: datetime | None = None, *, owner: str | None = No
             stack.enter_context(_SIMULATING)
             stack.enter_context(clock.simulate(now))
         run = _Run(engine.connect(), report)
-        stack.callback(lambda: run.conn.close())     # the last one: a lost one is replaced
+        stack.callback(lambda: run.conn.close())  # the last one: a lost one is replaced
         taken = 0
         while not (should_stop and should_stop()) and run.one():
             taken += 1
             if taken % batch == 0:
-                log.info("sweep at %s: %d steps so far",
-                         report.now.isoformat(timespec="seconds"), report.total)
+                log.info(
+                    "sweep at %s: %d steps so far",
+                    report.now.isoformat(timespec="seconds"),
+                    report.total,
+                )
         # Then the annual reviews' steps (DESIGN.md section 9), walked the same way.
         while not (should_stop and should_stop()) and run.review_one():
             pass
     report.seconds = time.perf_counter() - started
-    event(log, "sweep.done", str(report), seconds=report.seconds, person="system",
-          steps=report.total, errors=len(report.errors))
+    event(
+        log,
+        "sweep.done",
+        str(report),
+        seconds=report.seconds,
+        person="system",
+        steps=report.total,
+        errors=len(report.errors),
+    )
     record_sweep(engine, report, wall)
     metrics.SWEEPS.inc()
     metrics.SWEEP_SECONDS.observe(report.seconds)
@@ -212,18 +274,18 @@ class _Run:
         self.claim, self.claim_excluding, self.case_q = claim_statements(conn.engine)
         self.failed: set[int] = set()
         self.failed_reviews: set[int] = set()
-        self.specs: dict[str, Any] = {}     # programme files, read once per sweep
+        self.specs: dict[str, Any] = {}  # programme files, read once per sweep
         self.book = messages.AddressBook()
         self.shares_one_writer = not is_postgres(conn)
-        self.held_for = 0                  # steps since the sweep last stepped aside
-        self.claimed: str | None = None    # the checkpoint of the step in hand (for its log line)
+        self.held_for = 0  # steps since the sweep last stepped aside
+        self.claimed: str | None = None  # the checkpoint of the step in hand (for its log line)
 
     def _reconnect(self, tries: int) -> None:
         """Swap the lost connection for a fresh one (on PostgreSQL the pool pings it first)."""
         engine = self.conn.engine
         try:
             self.conn.close()
-        except Exception:                  # it is already gone
+        except Exception:  # it is already gone
             pass
         time.sleep(_RECONNECT_PAUSE * (tries - 1))
         self.conn = engine.connect()
@@ -250,26 +312,41 @@ class _Run:
                     # The step was rolled back with its connection (each step is its
                     # own transaction): take a fresh one and do the same step again.
                     reconnects += 1
-                    log.warning("sweep: the database connection was lost (%s); "
-                                "carrying on with a fresh one", _first_line(cause))
+                    log.warning(
+                        "sweep: the database connection was lost (%s); "
+                        "carrying on with a fresh one",
+                        _first_line(cause),
+                    )
                     self._reconnect(reconnects)
                     continue
                 if not isinstance(err, _StepFailed) or stops_everything(cause):
-                    raise         # the database itself is at fault: stop, write nothing more
+                    raise  # the database itself is at fault: stop, write nothing more
                 failure = err
                 if isinstance(failure.cause, ConflictError) and attempt < _TRIES:
                     continue
                 self.failed.add(failure.checkpoint_id)
                 self.report.errors.append(str(failure))
-                log.error("sweep: %s was not done and is left for the next sweep: %s",
-                          failure.ref, failure.cause, exc_info=failure.cause)
+                log.error(
+                    "sweep: %s was not done and is left for the next sweep: %s",
+                    failure.ref,
+                    failure.cause,
+                    exc_info=failure.cause,
+                )
                 return True
             if done is None:
                 return False
             self._count(done)
             if isinstance(done, StepDue):
-                event(log, "ladder.step", done.step.name, case=self.claimed, person="system",
-                      seconds=time.perf_counter() - began, late=done.late, sent=done.send)
+                event(
+                    log,
+                    "ladder.step",
+                    done.step.name,
+                    case=self.claimed,
+                    person="system",
+                    seconds=time.perf_counter() - began,
+                    late=done.late,
+                    sent=done.send,
+                )
             return True
         return True
 
@@ -293,14 +370,24 @@ class _Run:
                     continue
                 self.failed_reviews.add(row.id)
                 self.report.errors.append(f"{row.ref}: {err}")
-                log.error("sweep: %s was not done and is left for the next sweep: %s",
-                          row.ref, err, exc_info=err)
+                log.error(
+                    "sweep: %s was not done and is left for the next sweep: %s",
+                    row.ref,
+                    err,
+                    exc_info=err,
+                )
                 return True
-            if done.due is not None:     # (a review no longer needed ends quietly)
+            if done.due is not None:  # (a review no longer needed ends quietly)
                 self.report.steps[done.due.step.name] += 1
                 self.report.late += done.due.late
-                event(log, "review.step", done.due.step.name, case=done.ref, person="system",
-                      late=done.due.late)
+                event(
+                    log,
+                    "review.step",
+                    done.due.step.name,
+                    case=done.ref,
+                    person="system",
+                    late=done.due.late,
+                )
             return True
         return True
 
@@ -319,8 +406,9 @@ class _Run:
     def _step(self, uow: UnitOfWork) -> StepDue | str | None:
         """The step done (a StepDue), _ENDED or _RESCHEDULED, or None when nothing is due."""
         if self.failed:
-            row = self.conn.execute(self.claim_excluding,
-                                    {"now": self.now, "failed": sorted(self.failed)}).first()
+            row = self.conn.execute(
+                self.claim_excluding, {"now": self.now, "failed": sorted(self.failed)}
+            ).first()
             cp = None if row is None else CheckpointRecord.of(row)
         else:
             cp = self.claim.first(self.conn, {"now": self.now})
@@ -344,7 +432,7 @@ class _Run:
             # A step that fell due before its checkpoint existed is due when it was created.
             pending = [(s, max(at, cp.scheduled_at)) for s, at in pending]
         due = plan_catch_up(pending, self.now, spec.catch_up)
-        if not due:                          # the programme's ladder changed since
+        if not due:  # the programme's ladder changed since
             _set_next(self.conn, cp, pending[0][1])
             return _RESCHEDULED
         first = due[0]
@@ -384,8 +472,12 @@ class _Step:
 
     def payload(self) -> dict[str, Any]:
         """What every step's history row says: which step, when due, when done, late or not."""
-        out: dict[str, Any] = {"step": self.step.name, "due_at": moment(self.due.due_at),
-                               "done_at": moment(self.now), "late": self.due.late}
+        out: dict[str, Any] = {
+            "step": self.step.name,
+            "due_at": moment(self.due.due_at),
+            "done_at": moment(self.now),
+            "late": self.due.late,
+        }
         if not self.due.send:
             out["message"] = "skipped"
         return out
@@ -398,10 +490,23 @@ class _Step:
         if trigger is None:
             trigger = "remind"
         else:
-            if trigger == "escalate" and CHECKPOINT.machine.transition_for("escalate", cp.state) is None:
+            if (
+                trigger == "escalate"
+                and CHECKPOINT.machine.transition_for("escalate", cp.state) is None
+            ):
                 cp = self._overdue_first()
-            dest = plan(CHECKPOINT, cp.ref, cp.state, trigger, SYSTEM, lead=self.case.lead,
-                        reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES).dest
+            dest = plan(
+                CHECKPOINT,
+                cp.ref,
+                cp.state,
+                trigger,
+                SYSTEM,
+                lead=self.case.lead,
+                reason=None,
+                facts=None,
+                rules=RULES,
+                actor_rules=ACTOR_RULES,
+            ).dest
         level = step.level if step.action == "escalate" else cp.level
         payload = self.payload()
         if step.action == "escalate":
@@ -412,31 +517,55 @@ class _Step:
                 _AT_RISK.rowcount(self.conn, {"case_id": self.case.id})
         if self.due.send and self.send(level) is None:
             payload["message"] = "no recipient on record"
-        self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=dest,
-                          trigger=trigger, actor=SYSTEM.name, role="system", at=self.now,
-                          payload=payload), level)
+        self._chain(
+            Entry(
+                checkpoint=label(cp.ref),
+                from_state=cp.state,
+                to_state=dest,
+                trigger=trigger,
+                actor=SYSTEM.name,
+                role="system",
+                at=self.now,
+                payload=payload,
+            ),
+            level,
+        )
 
     def hold(self) -> None:
         """A step the case's suspension holds: recorded as done, so it is never taken or
         sent later, with a `held` row saying why; the return's state does not move."""
         cp = self.cp
         payload = {key: value for key, value in self.payload().items() if key != "message"}
-        self._chain(Entry(checkpoint=label(cp.ref), from_state=cp.state, to_state=cp.state,
-                          trigger="held", actor=SYSTEM.name, role="system",
-                          reason=HELD_REASON, at=self.now, payload=payload), cp.level)
+        self._chain(
+            Entry(
+                checkpoint=label(cp.ref),
+                from_state=cp.state,
+                to_state=cp.state,
+                trigger="held",
+                actor=SYSTEM.name,
+                role="system",
+                reason=HELD_REASON,
+                at=self.now,
+                payload=payload,
+            ),
+            cp.level,
+        )
 
     def suspend(self) -> None:
         """The ladder's last step: the case's own `suspend` transition, by the system."""
         cp, case = self.cp, self.case
-        reason = (f"the {label(cp.ref)} monitoring return, due by the end of "
-                  f"{cp.due.day} {cp.due:%B %Y}, has not been received")
+        reason = (
+            f"the {label(cp.ref)} monitoring return, due by the end of "
+            f"{cp.due.day} {cp.due:%B %Y}, has not been received"
+        )
         payload = {"checkpoint": label(cp.ref), **self.payload()}
         # The ladder's own message (keyed <checkpoint>:suspended, to the step's
         # audiences) stands in for the generic notice of a suspension.
         # The whole case, documents and all: a transition's rules may read any of it.
         whole = case_service.load_case(self.conn, case.ref)
-        case_service.advance(self.uow, whole, "suspend", SYSTEM, reason=reason,
-                             payload=payload, notify=False)
+        case_service.advance(
+            self.uow, whole, "suspend", SYSTEM, reason=reason, payload=payload, notify=False
+        )
         self.case = case_service.load_case(self.conn, case.ref)
         self.send(cp.level, reason=reason)
         # The case's own row carries the suspension; the checkpoint only notes the step.
@@ -448,35 +577,67 @@ class _Step:
             return None
         view = replace(self.cp, level=level)
         return messages.queue(
-            self.conn, key=f"{self.cp.ref}:{self.step.name}", kind=message_kind(self.step),
-            case=self.case, spec=self.spec, to=self.step.to, cc=self.step.cc, now=self.now,
-            reason=reason, checkpoint=view,
+            self.conn,
+            key=f"{self.cp.ref}:{self.step.name}",
+            kind=message_kind(self.step),
+            case=self.case,
+            spec=self.spec,
+            to=self.step.to,
+            cc=self.step.cc,
+            now=self.now,
+            reason=reason,
+            checkpoint=view,
             step={"name": self.step.name, "due_at": self.due.due_at, "late": self.due.late},
-            book=self.uow.book)
+            book=self.uow.book,
+        )
 
     def _overdue_first(self) -> CheckpointRecord:
         """An escalation of a return never marked overdue (its overdue step was held while
         the case was suspended) marks it overdue first, in the same step, sending nothing."""
         cp = self.cp
-        dest = plan(CHECKPOINT, cp.ref, cp.state, "mark_overdue", SYSTEM, lead=self.case.lead,
-                    reason=None, facts=None, rules=RULES, actor_rules=ACTOR_RULES).dest
+        dest = plan(
+            CHECKPOINT,
+            cp.ref,
+            cp.state,
+            "mark_overdue",
+            SYSTEM,
+            lead=self.case.lead,
+            reason=None,
+            facts=None,
+            rules=RULES,
+            actor_rules=ACTOR_RULES,
+        ).dest
         entry = Entry(
-            checkpoint=label(cp.ref), from_state=cp.state, to_state=dest,
-            trigger="mark_overdue", actor=SYSTEM.name, role="system", at=self.now,
-            payload={**self.payload(), "message": "not sent: held while the case was suspended"})
+            checkpoint=label(cp.ref),
+            from_state=cp.state,
+            to_state=dest,
+            trigger="mark_overdue",
+            actor=SYSTEM.name,
+            role="system",
+            at=self.now,
+            payload={**self.payload(), "message": "not sent: held while the case was suspended"},
+        )
         self.case = change(self.conn, self.case, entry, checkpoint=cp)
         self.cp = replace(cp, state=dest, version=cp.version + 1)
         return self.cp
 
     def _step_values(self, level: int) -> dict[str, Any]:
         """What the checkpoint row records of a step done: its level, the step, the next time."""
-        return {"level": level, "steps_done": [*self.cp.steps_done, self.step.name],
-                "next_step_at": self.next_at}
+        return {
+            "level": level,
+            "steps_done": [*self.cp.steps_done, self.step.name],
+            "next_step_at": self.next_at,
+        }
 
     def _chain(self, entry: Entry, level: int) -> None:
         """The checkpoint moves (to the entry's state) and the case's chain grows, in one go."""
-        self.case = change(self.conn, self.case, entry, checkpoint=self.cp,
-                           checkpoint_values=self._step_values(level))
+        self.case = change(
+            self.conn,
+            self.case,
+            entry,
+            checkpoint=self.cp,
+            checkpoint_values=self._step_values(level),
+        )
 
 
 # While a case is suspended its returns still open and remind, but these steps are

@@ -8,6 +8,7 @@
   transition (`may_act`: open a case, declare, score, hand over...);
   transitions' roles are the definitions' (workflow.services.engine.plan).
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
@@ -18,8 +19,18 @@ from workflow.services.engine import Actor
 from workflow.errors import CaseNotFound, PermissionDenied
 from workflow.storage.records import CaseRecord
 
-__all__ = ["STAFF", "READS", "require", "sees_every_case", "org_scope", "may_see",
-           "check_visible", "may_act", "NO_CASES", "LEAD_ONLY"]
+__all__ = [
+    "STAFF",
+    "READS",
+    "require",
+    "sees_every_case",
+    "org_scope",
+    "may_see",
+    "check_visible",
+    "may_act",
+    "NO_CASES",
+    "LEAD_ONLY",
+]
 
 STAFF = frozenset({"caseworker", "assessor", "approver", "auditor", "admin", "finance"})
 PEOPLE_ROLES = frozenset(ROLES - {"system"})
@@ -39,7 +50,7 @@ READS: dict[str, tuple[frozenset[str], str]] = {
 # States in which only the lead organisation (and staff) see a case: a draft is the lead's own.
 LEAD_ONLY = frozenset(s for d in DEFINITIONS.values() for s in d.groups.get("lead_only", ()))
 
-NO_CASES = "\x00no cases"       # the scope of a council person without an organisation
+NO_CASES = "\x00no cases"  # the scope of a council person without an organisation
 
 
 def require(actor: Actor, read: str) -> None:
@@ -49,8 +60,9 @@ def require(actor: Actor, read: str) -> None:
     roles = ", ".join(sorted(actor.roles)) or "no role"
     who = sorted(f"{r}s" for r in allowed)
     listed = ", ".join(who[:-1]) + f" and {who[-1]}" if len(who) > 1 else who[0]
-    raise PermissionDenied(f"{actor.name} ({roles}) may not {words}: only {listed} may.",
-                           person=actor.name)
+    raise PermissionDenied(
+        f"{actor.name} ({roles}) may not {words}: only {listed} may.", person=actor.name
+    )
 
 
 def sees_every_case(actor: Actor) -> bool:
@@ -65,8 +77,9 @@ def org_scope(actor: Actor) -> str | None:
     return actor.org or NO_CASES
 
 
-def may_see(actor: Actor, lead: str, partners: Iterable[str] | None,
-             state: str | None = None) -> bool:
+def may_see(
+    actor: Actor, lead: str, partners: Iterable[str] | None, state: str | None = None
+) -> bool:
     """Whether `actor` may see a case led by `lead` with these partners, in `state`: while
     the case is in a state its definition keeps `lead_only` (a draft), its partners don't."""
     scope = org_scope(actor)
@@ -79,7 +92,12 @@ def check_visible(actor: Actor, case: Mapping[str, Any] | CaseRecord) -> None:
     """CaseNotFound unless `actor` may see `case` (a case_json dict or a case record):
     another organisation's case is "not found", never said to exist."""
     if isinstance(case, Mapping):
-        ref, lead, partners, state = case["ref"], case["lead"], case.get("partners"), case.get("state")
+        ref, lead, partners, state = (
+            case["ref"],
+            case["lead"],
+            case.get("partners"),
+            case.get("state"),
+        )
     else:
         ref, lead, partners, state = case.ref, case.lead, case.partners, case.state
     if not may_see(actor, lead, partners, state):
@@ -94,9 +112,11 @@ def may_act(actor: Actor, action: str, lead: str | None, what: str) -> str:
             continue
         return role
     if "council" in allowed and "council" in actor.roles:
-        raise PermissionDenied(f"{actor.name} is not a person of {lead}, so they cannot {what}.",
-                               person=actor.name)
+        raise PermissionDenied(
+            f"{actor.name} is not a person of {lead}, so they cannot {what}.", person=actor.name
+        )
     who = " or ".join(sorted(allowed))
-    article = "an" if who[0] in "aeiou" else "a"      # "an assessor", "a caseworker"
-    raise PermissionDenied(f"{actor.name} may not {what}: only {article} {who} may.",
-                           person=actor.name)
+    article = "an" if who[0] in "aeiou" else "a"  # "an assessor", "a caseworker"
+    raise PermissionDenied(
+        f"{actor.name} may not {what}: only {article} {who} may.", person=actor.name
+    )

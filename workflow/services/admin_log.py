@@ -16,6 +16,7 @@ about to change, changes it, then `append`s, all in the caller's transaction:
 a refused change writes nothing, and two changes never read the same
 "before".
 """
+
 from __future__ import annotations
 
 import getpass
@@ -34,9 +35,17 @@ from workflow.storage.tables import admin_log, meta
 
 HEAD_KEY = "admin_log"
 # Every kind of change the log records (words: states.words.ADMIN_WORDS).
-ACTIONS = ("org_add", "org_update", "user_add", "user_roles", "user_disable", "user_enable",
-           "programme_load", "programme_sro")
-OPERATOR = "operator"        # the role recorded for the command line (the server's operator)
+ACTIONS = (
+    "org_add",
+    "org_update",
+    "user_add",
+    "user_roles",
+    "user_disable",
+    "user_enable",
+    "programme_load",
+    "programme_sro",
+)
+OPERATOR = "operator"  # the role recorded for the command line (the server's operator)
 
 
 @dataclass(frozen=True)
@@ -57,10 +66,28 @@ class Admin:
         return cls(name[:80], OPERATOR)
 
 
-def row_hash(row_id: int, at: datetime, actor: str, role: str, action: str, target: str,
-             before: Any, after: Any, prev_hash: str) -> str:
-    body = {"id": row_id, "at": moment(at), "actor": actor, "role": role, "action": action,
-            "target": target, "before": before, "after": after, "prev_hash": prev_hash}
+def row_hash(
+    row_id: int,
+    at: datetime,
+    actor: str,
+    role: str,
+    action: str,
+    target: str,
+    before: Any,
+    after: Any,
+    prev_hash: str,
+) -> str:
+    body = {
+        "id": row_id,
+        "at": moment(at),
+        "actor": actor,
+        "role": role,
+        "action": action,
+        "target": target,
+        "before": before,
+        "after": after,
+        "prev_hash": prev_hash,
+    }
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -83,12 +110,20 @@ def _locked_head(conn: Connection) -> dict[str, Any]:
         return head
     if is_postgres(conn):
         from sqlalchemy.dialects.postgresql import insert as pg_insert
-        conn.execute(pg_insert(meta).values(key=HEAD_KEY, value=EMPTY)
-                     .on_conflict_do_nothing(index_elements=["key"]))
+
+        conn.execute(
+            pg_insert(meta)
+            .values(key=HEAD_KEY, value=EMPTY)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        conn.execute(sqlite_insert(meta).values(key=HEAD_KEY, value=EMPTY)
-                     .on_conflict_do_nothing(index_elements=["key"]))
+
+        conn.execute(
+            sqlite_insert(meta)
+            .values(key=HEAD_KEY, value=EMPTY)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
     head = _head(conn, lock=True)
     if head is None:
         raise SetupError("The admin log's head could not be written to `meta`.")
@@ -100,8 +135,9 @@ def hold(conn: Connection) -> None:
     _locked_head(conn)
 
 
-def append(conn: Connection, by: Admin, action: str, target: str, *, before: Any, after: Any,
-           at: datetime) -> dict[str, Any]:
+def append(
+    conn: Connection, by: Admin, action: str, target: str, *, before: Any, after: Any, at: datetime
+) -> dict[str, Any]:
     """Write one row after the head and move the head on; returns the row as `rows` gives it."""
     if action not in ACTIONS:
         raise ValueError(f"'{action}' is not a kind of change the admin log records")
@@ -109,24 +145,61 @@ def append(conn: Connection, by: Admin, action: str, target: str, *, before: Any
     row_id = int(head["last_id"]) + 1
     prev = str(head["last_hash"])
     digest = row_hash(row_id, at, by.name, by.role, action, target, before, after, prev)
-    conn.execute(admin_log.insert().values(
-        id=row_id, at=at, actor=by.name, role=by.role, action=action, target=target,
-        before=before, after=after, prev_hash=prev, hash=digest))
-    conn.execute(update(meta).where(meta.c.key == HEAD_KEY)
-                 .values(value={"last_id": row_id, "last_hash": digest}))
-    return {"id": row_id, "at": moment(at), "actor": by.name, "role": by.role, "action": action,
-            "target": target, "before": before, "after": after, "hash": digest}
+    conn.execute(
+        admin_log.insert().values(
+            id=row_id,
+            at=at,
+            actor=by.name,
+            role=by.role,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+    conn.execute(
+        update(meta)
+        .where(meta.c.key == HEAD_KEY)
+        .values(value={"last_id": row_id, "last_hash": digest})
+    )
+    return {
+        "id": row_id,
+        "at": moment(at),
+        "actor": by.name,
+        "role": by.role,
+        "action": action,
+        "target": target,
+        "before": before,
+        "after": after,
+        "hash": digest,
+    }
 
 
 def as_dict(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "at": moment(row.at), "actor": row.actor, "role": row.role,
-            "action": row.action, "target": row.target, "before": row.before,
-            "after": row.after, "hash": row.hash}
+    return {
+        "id": row.id,
+        "at": moment(row.at),
+        "actor": row.actor,
+        "role": row.role,
+        "action": row.action,
+        "target": row.target,
+        "before": row.before,
+        "after": row.after,
+        "hash": row.hash,
+    }
 
 
-def rows(conn: Connection, *, action: str | None = None, target: str | None = None,
-         newest_first: bool = False, limit: int | None = None,
-         after_id: int | None = None) -> list[dict[str, Any]]:
+def rows(
+    conn: Connection,
+    *,
+    action: str | None = None,
+    target: str | None = None,
+    newest_first: bool = False,
+    limit: int | None = None,
+    after_id: int | None = None,
+) -> list[dict[str, Any]]:
     """The log's rows in the order written (or newest first); `after_id` pages through it."""
     q = select(admin_log).order_by(admin_log.c.id.desc() if newest_first else admin_log.c.id)
     if after_id is not None:
@@ -142,6 +215,7 @@ def rows(conn: Connection, *, action: str | None = None, target: str | None = No
 
 def count(conn: Connection) -> int:
     from sqlalchemy import func
+
     return int(conn.execute(select(func.count()).select_from(admin_log)).scalar_one())
 
 
@@ -156,7 +230,8 @@ def verify(conn: Connection) -> LogCheck:
     found = LogCheck()
     prev, expected = GENESIS, 1
     for row in conn.execution_options(yield_per=5000).execute(
-            select(admin_log).order_by(admin_log.c.id)):
+        select(admin_log).order_by(admin_log.c.id)
+    ):
         found.rows += 1
         if found.problems:
             continue
@@ -164,19 +239,34 @@ def verify(conn: Connection) -> LogCheck:
             found.problems.append(f"admin log: row {expected} is missing")
         elif row.prev_hash != prev:
             found.problems.append(f"admin log: row {row.id} does not follow row {row.id - 1}")
-        elif row_hash(row.id, row.at, row.actor, row.role, row.action, row.target, row.before,
-                      row.after, row.prev_hash) != row.hash:
+        elif (
+            row_hash(
+                row.id,
+                row.at,
+                row.actor,
+                row.role,
+                row.action,
+                row.target,
+                row.before,
+                row.after,
+                row.prev_hash,
+            )
+            != row.hash
+        ):
             found.problems.append(f"admin log: row {row.id} does not match its hash")
         prev, expected = row.hash, row.id + 1
     if not found.problems:
         head = _head(conn, lock=False) or EMPTY
         if int(head.get("last_id", -1)) != expected - 1 or head.get("last_hash") != prev:
             if int(head.get("last_id", -1)) >= expected:
-                found.problems.append(f"admin log: row {expected} is missing (the log ends "
-                                      f"at row {head.get('last_id')})")
+                found.problems.append(
+                    f"admin log: row {expected} is missing (the log ends "
+                    f"at row {head.get('last_id')})"
+                )
             else:
-                found.problems.append(f"admin log: row {expected - 1} is not where the log "
-                                      f"says it ends")
+                found.problems.append(
+                    f"admin log: row {expected - 1} is not where the log says it ends"
+                )
     return found
 
 
@@ -189,17 +279,27 @@ def hashes(conn: Connection, *, upto_id: int | None = None) -> Iterator[str]:
         yield h
 
 
-def changed(before: Mapping[str, Any],
-            after: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def changed(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the keys whose values differ, from each side."""
     keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
 
 
 # --- for people ------------------------------------------------------------------------
-FIELD_WORDS = {"esg_allocation": "ESG allocation", "escalation_email": "escalation email",
-               "org_id": "org-id", "disabled_at": "disabled", "sro": "senior responsible owner",
-               "email": "email", "name": "name", "roles": "roles", "kind": "kind", "org": "organisation"}
+FIELD_WORDS = {
+    "esg_allocation": "ESG allocation",
+    "escalation_email": "escalation email",
+    "org_id": "org-id",
+    "disabled_at": "disabled",
+    "sro": "senior responsible owner",
+    "email": "email",
+    "name": "name",
+    "roles": "roles",
+    "kind": "kind",
+    "org": "organisation",
+}
 
 
 SHOWN_VALUES = 12
@@ -212,16 +312,19 @@ def side_text(side: Any) -> str:
     changed); None is "nothing" (before an addition)."""
     from states.errors import DocumentError
     from states.money import parse_money, pounds
+
     if side is None:
         return "nothing"
     if not isinstance(side, Mapping):
         return str(side)
-    if "values" in side:                       # a programme file
+    if "values" in side:  # a programme file
         values = side["values"]
-        if len(values) > SHOWN_VALUES:             # a new programme: its whole file
+        if len(values) > SHOWN_VALUES:  # a new programme: its whole file
             shown = {k: values[k] for k in ("name", "kind", "fund") if k in values}
-            return "; ".join(f"{k} {_value_text(v)}" for k, v in shown.items()) + \
-                f" and {len(values) - len(shown)} more values of its file (--json shows them)"
+            return (
+                "; ".join(f"{k} {_value_text(v)}" for k, v in shown.items())
+                + f" and {len(values) - len(shown)} more values of its file (--json shows them)"
+            )
         parts = [f"{_path_words(k)} {_value_text(v)}" for k, v in sorted(values.items())]
         return "; ".join(parts) or "the same values (comments or layout changed)"
     parts = []
@@ -230,7 +333,7 @@ def side_text(side: Any) -> str:
         if key == "esg_allocation" and isinstance(value, str):
             try:
                 value = pounds(parse_money(value, key))
-            except DocumentError:      # shown as it is stored
+            except DocumentError:  # shown as it is stored
                 pass
         if key == "disabled_at":
             parts.append("disabled" if value else "enabled")
@@ -243,6 +346,7 @@ def _path_words(path: str) -> str:
     """A programme file's dotted name as people read it: `categories.shared_arrangement.max`
     is "categories › Shared arrangement › max" (a code with an underscore made readable)."""
     from states.words import humanise
+
     return " › ".join(humanise(part) if "_" in part else part for part in path.split("."))
 
 

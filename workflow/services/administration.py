@@ -12,6 +12,7 @@ anyway, so the row names their login); on the web a person with role `admin`
 
 The programmes' own changes (a file loaded, an SRO named) are in programme_files and sro.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,16 +41,25 @@ ORG_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{1,79}$")
 def require_admin(actor: Actor, what: str) -> Admin:
     """The web's admin area: only a person with role `admin` may `what`."""
     if ADMIN not in actor.roles:
-        raise PermissionDenied(f"{actor.name} may not {what}: only an admin may.",
-                               person=actor.name)
+        raise PermissionDenied(
+            f"{actor.name} may not {what}: only an admin may.", person=actor.name
+        )
     return Admin(actor.name, ADMIN)
 
 
 # --- organisations --------------------------------------------------------------------
-def update_org(conn: Connection, code: str, by: Admin, *, at: datetime,
-               name: str | None = None, email: str | None = None,
-               escalation_email: str | None = None, esg_allocation: str | None = None,
-               org_id: str | None = None) -> dict[str, Any]:
+def update_org(
+    conn: Connection,
+    code: str,
+    by: Admin,
+    *,
+    at: datetime,
+    name: str | None = None,
+    email: str | None = None,
+    escalation_email: str | None = None,
+    esg_allocation: str | None = None,
+    org_id: str | None = None,
+) -> dict[str, Any]:
     """Change what is given of an organisation (an empty text clears an optional field:
     escalation email, ESG allocation, org-id). One admin-log row with the fields changed.
 
@@ -57,7 +67,7 @@ def update_org(conn: Connection, code: str, by: Admin, *, at: datetime,
     limit is refused, naming the cases.
     """
     admin_log.hold(conn)
-    row = directory.get_org(conn, code)           # OrganisationNotFound: nothing written
+    row = directory.get_org(conn, code)  # OrganisationNotFound: nothing written
     current = directory.org_json(row)
     wanted: dict[str, Any] = {}
     problems: list[str] = []
@@ -88,8 +98,9 @@ def update_org(conn: Connection, code: str, by: Admin, *, at: datetime,
             problems.append(f"org-id: '{value}' is not an org-id such as GB-LAE-MAN")
         wanted["org_id"] = value
     if not wanted:
-        problems.append("give at least one of --name, --email, --escalation-email, "
-                        "--esg-allocation, --org-id")
+        problems.append(
+            "give at least one of --name, --email, --escalation-email, --esg-allocation, --org-id"
+        )
     if problems:
         raise Malformed(f"Organisation {code}", problems)
     if "esg_allocation_pence" in wanted and esg_pence != row.esg_allocation_pence:
@@ -107,9 +118,18 @@ def _check_esg(conn: Connection, code: str, allocation: int | None) -> None:
     """RuleViolation naming each case past submission whose ESG top-up the new allocation
     would no longer allow (the rule `submit` and `check` run: states.rules._esg_share)."""
     problems: list[str] = []
-    q = (select(cases.c.ref, cases.c.kind, cases.c.state, cases.c.category, cases.c.amount_pence,
-                cases.c.programme)
-         .where(cases.c.lead == code).order_by(cases.c.id))
+    q = (
+        select(
+            cases.c.ref,
+            cases.c.kind,
+            cases.c.state,
+            cases.c.category,
+            cases.c.amount_pence,
+            cases.c.programme,
+        )
+        .where(cases.c.lead == code)
+        .order_by(cases.c.id)
+    )
     for c in conn.execute(q):
         definition = DEFINITIONS[c.kind]
         if c.state == definition.initial or definition.is_final(c.state) or c.category is None:
@@ -126,12 +146,16 @@ def _check_esg(conn: Connection, code: str, allocation: int | None) -> None:
         limit = int((Decimal(allocation) * category.esg_share).to_integral_value(ROUND_FLOOR))
         if c.amount_pence > limit:
             share = (category.esg_share * 100).normalize()
-            problems.append(f"{c.ref} asks for {pounds(c.amount_pence)}, above "
-                            f"{pounds(limit)} ({share:f}% of {pounds(allocation)})")
+            problems.append(
+                f"{c.ref} asks for {pounds(c.amount_pence)}, above "
+                f"{pounds(limit)} ({share:f}% of {pounds(allocation)})"
+            )
     if problems:
-        raise RuleViolation(f"Organisation {code}'s ESG allocation was not changed: it would "
-                            f"break the rules for cases already submitted: "
-                            + "; ".join(problems) + ".", problems)
+        raise RuleViolation(
+            f"Organisation {code}'s ESG allocation was not changed: it would "
+            f"break the rules for cases already submitted: " + "; ".join(problems) + ".",
+            problems,
+        )
 
 
 # --- people -------------------------------------------------------------------------
@@ -143,18 +167,26 @@ def _person(conn: Connection, name: str) -> Any:
 
 
 def _active_admins(conn: Connection) -> list[str]:
-    return [r.name for r in conn.execute(select(people.c.name, people.c.roles)
-                                         .where(people.c.disabled_at.is_(None)))
-            if ADMIN in (r.roles or ())]
+    return [
+        r.name
+        for r in conn.execute(
+            select(people.c.name, people.c.roles).where(people.c.disabled_at.is_(None))
+        )
+        if ADMIN in (r.roles or ())
+    ]
 
 
 def _sro_of(conn: Connection, name: str) -> list[str]:
-    return list(conn.execute(select(programmes.c.code).where(programmes.c.sro == name)
-                             .order_by(programmes.c.code)).scalars())
+    return list(
+        conn.execute(
+            select(programmes.c.code).where(programmes.c.sro == name).order_by(programmes.c.code)
+        ).scalars()
+    )
 
 
-def set_disabled(conn: Connection, name: str, disabled: bool, by: Admin, *,
-                 at: datetime) -> dict[str, Any]:
+def set_disabled(
+    conn: Connection, name: str, disabled: bool, by: Admin, *, at: datetime
+) -> dict[str, Any]:
     """Disable a person (no sign-in, token or action from now; their history stays) or
     enable them again. Disabling the last admin who can act, or a programme's SRO, is
     refused; so is disabling yourself on the web."""
@@ -167,31 +199,50 @@ def set_disabled(conn: Connection, name: str, disabled: bool, by: Admin, *,
         if by.role == ADMIN and by.name == name:
             raise RuleViolation(f"{name} cannot disable themselves; another admin can.")
         if ADMIN in (row.roles or ()) and _active_admins(conn) == [name]:
-            raise RuleViolation(f"{name} is the last admin who can act, so they cannot be "
-                                f"disabled: give another person the role admin first.")
+            raise RuleViolation(
+                f"{name} is the last admin who can act, so they cannot be "
+                f"disabled: give another person the role admin first."
+            )
         owned = _sro_of(conn, name)
         if owned:
-            raise RuleViolation(f"{name} is the senior responsible owner of "
-                                f"{', '.join(owned)}, so they cannot be disabled: name "
-                                f"another first (casework programme sro CODE NAME).")
+            raise RuleViolation(
+                f"{name} is the senior responsible owner of "
+                f"{', '.join(owned)}, so they cannot be disabled: name "
+                f"another first (casework programme sro CODE NAME)."
+            )
     value = at if disabled else None
     conn.execute(update(people).where(people.c.name == name).values(disabled_at=value))
     logged = admin_log.append(
-        conn, by, "user_disable" if disabled else "user_enable", name,
+        conn,
+        by,
+        "user_disable" if disabled else "user_enable",
+        name,
         before={"disabled_at": moment(row.disabled_at) if was else None},
-        after={"disabled_at": moment(at) if disabled else None}, at=at)
+        after={"disabled_at": moment(at) if disabled else None},
+        at=at,
+    )
     found = _person(conn, name)
     return {**directory.person_json(found), "changed": True, "log": logged["id"]}
 
 
-def change_roles(conn: Connection, name: str, by: Admin, *, at: datetime,
-                 add: Iterable[str] = (), remove: Iterable[str] = ()) -> dict[str, Any]:
+def change_roles(
+    conn: Connection,
+    name: str,
+    by: Admin,
+    *,
+    at: datetime,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+) -> dict[str, Any]:
     """Give a person roles and take others away; one admin-log row with the roles before
     and after. A person keeps at least one role; a council person needs an organisation;
     the last admin who can act keeps role admin; a programme's SRO keeps role approver."""
     add, remove = sorted(set(add)), sorted(set(remove))
-    problems = [f"role: '{r}' is not one of {', '.join(directory.PERSON_ROLES)}"
-                for r in [*add, *remove] if r not in directory.PERSON_ROLES]
+    problems = [
+        f"role: '{r}' is not one of {', '.join(directory.PERSON_ROLES)}"
+        for r in [*add, *remove]
+        if r not in directory.PERSON_ROLES
+    ]
     both = sorted(set(add) & set(remove))
     if both:
         problems.append(f"role: {', '.join(both)} cannot be both added and removed")
@@ -205,26 +256,39 @@ def change_roles(conn: Connection, name: str, by: Admin, *, at: datetime,
     after = sorted((set(before) | set(add)) - set(remove))
     if after == before:
         return {**directory.person_json(row), "changed": False}
-    if ADMIN in before and ADMIN not in after and row.disabled_at is None \
-            and _active_admins(conn) == [name]:
-        raise RuleViolation(f"{name} is the last admin who can act, so the role admin cannot "
-                            f"be taken from them: give it to another person first.")
+    if (
+        ADMIN in before
+        and ADMIN not in after
+        and row.disabled_at is None
+        and _active_admins(conn) == [name]
+    ):
+        raise RuleViolation(
+            f"{name} is the last admin who can act, so the role admin cannot "
+            f"be taken from them: give it to another person first."
+        )
     if by.role == ADMIN and by.name == name and ADMIN not in after:
-        raise RuleViolation(f"{name} cannot take the role admin from themselves; another "
-                            f"admin can.")
+        raise RuleViolation(
+            f"{name} cannot take the role admin from themselves; another admin can."
+        )
     if "approver" in before and "approver" not in after:
         owned = _sro_of(conn, name)
         if owned:
-            raise RuleViolation(f"{name} is the senior responsible owner of "
-                                f"{', '.join(owned)}, who must be an approver: name another "
-                                f"first (casework programme sro CODE NAME).")
+            raise RuleViolation(
+                f"{name} is the senior responsible owner of "
+                f"{', '.join(owned)}, who must be an approver: name another "
+                f"first (casework programme sro CODE NAME)."
+            )
     if not after:
-        raise RuleViolation(f"{name} would have no role left; a person keeps at least one "
-                            f"(disable them instead: casework user disable {name}).")
+        raise RuleViolation(
+            f"{name} would have no role left; a person keeps at least one "
+            f"(disable them instead: casework user disable {name})."
+        )
     if "council" in after and "council" not in before and not row.org:
-        raise RuleViolation(f"{name} belongs to no organisation, so they cannot be given the "
-                            f"role council.")
+        raise RuleViolation(
+            f"{name} belongs to no organisation, so they cannot be given the role council."
+        )
     conn.execute(update(people).where(people.c.name == name).values(roles=after))
-    logged = admin_log.append(conn, by, "user_roles", name, before={"roles": before},
-                              after={"roles": after}, at=at)
+    logged = admin_log.append(
+        conn, by, "user_roles", name, before={"roles": before}, after={"roles": after}, at=at
+    )
     return {**directory.person_json(_person(conn, name)), "changed": True, "log": logged["id"]}

@@ -10,6 +10,7 @@ typed stays in the database and on the web.
 The same text and moment always make the same bytes (the PDF's dates are the
 agreement's own), so a version drawn again can be compared with the one kept.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -26,8 +27,15 @@ __all__ = ["draw", "plain"]
 
 _ENCODING = "windows-1252"
 # Characters people type that Windows-1252 lacks, written as it can.
-_NEAREST = {"\u2212": "-", "\u2010": "-", "\u2011": "-", "\u00a0": " ", "\u202f": " ",
-            "\u2009": " ", "\u2192": "->"}
+_NEAREST = {
+    "\u2212": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\u2009": " ",
+    "\u2192": "->",
+}
 
 
 def plain(text: str) -> str:
@@ -54,8 +62,7 @@ class _Document(FPDF):
     def footer(self) -> None:
         self.set_y(-15)
         self.set_font("Helvetica", size=8)
-        self.cell(0, 10, plain(f"{self._footer_text} - page {self.page_no()} of {{nb}}"),
-                  align="C")
+        self.cell(0, 10, plain(f"{self._footer_text} - page {self.page_no()} of {{nb}}"), align="C")
 
 
 def draw(text: AgreementText) -> bytes:
@@ -85,18 +92,25 @@ def draw(text: AgreementText) -> bytes:
     para(f"{text.programme}")
     para(f"Reference {text.ref}, version {text.version}, made {dates.day(text.made_on)}.")
     if text.variation:
-        before = (f" (from {pounds(text.previous_amount_pence)})"
-                  if text.previous_amount_pence is not None
-                  and text.previous_amount_pence != text.amount_pence else "")
-        para(f"This version follows variation {text.variation}{before}: "
-             f"{text.variation_reason}")
+        before = (
+            f" (from {pounds(text.previous_amount_pence)})"
+            if text.previous_amount_pence is not None
+            and text.previous_amount_pence != text.amount_pence
+            else ""
+        )
+        para(f"This version follows variation {text.variation}{before}: {text.variation_reason}")
 
     heading("1. The award")
     para(f"{text.title}")
-    para(f"Amount: {pounds(text.amount_pence)}." + (f" Category: {text.category}."
-                                                     if text.category else ""))
-    para(f"The award ends on {dates.day(text.end_on)}." if text.end_on else
-         "The award ends when its last monitoring return is accepted.")
+    para(
+        f"Amount: {pounds(text.amount_pence)}."
+        + (f" Category: {text.category}." if text.category else "")
+    )
+    para(
+        f"The award ends on {dates.day(text.end_on)}."
+        if text.end_on
+        else "The award ends when its last monitoring return is accepted."
+    )
 
     heading("2. The parties")
     for party in text.parties:
@@ -109,13 +123,19 @@ def draw(text: AgreementText) -> bytes:
 
     heading("4. Payment schedule")
     if text.schedule:
-        with pdf.table(col_widths=(14, 16, 90, 40), text_align=("LEFT", "LEFT", "LEFT", "RIGHT"),
-                       line_height=6) as table:
+        with pdf.table(
+            col_widths=(14, 16, 90, 40), text_align=("LEFT", "LEFT", "LEFT", "RIGHT"), line_height=6
+        ) as table:
             table.row(["", "Share", "When", "Amount"])
             for line in text.schedule:
-                table.row([line.label, line.share, plain(line.event + (" (paid)" if line.paid
-                                                                      else "")),
-                           pounds(line.amount_pence)])
+                table.row(
+                    [
+                        line.label,
+                        line.share,
+                        plain(line.event + (" (paid)" if line.paid else "")),
+                        pounds(line.amount_pence),
+                    ]
+                )
         pdf.ln(2)
         para(f"The payments add up to {pounds(sum(s.amount_pence for s in text.schedule))}.")
     else:
@@ -130,12 +150,16 @@ def draw(text: AgreementText) -> bytes:
 
     if text.variation:
         heading("6. This version")
-        para(f"This version was drawn up when variation {text.variation} was approved; it "
-             f"replaces the earlier versions, which stay readable. The SHA-256 of this "
-             f"document is recorded in the case's history with the approval.")
+        para(
+            f"This version was drawn up when variation {text.variation} was approved; it "
+            f"replaces the earlier versions, which stay readable. The SHA-256 of this "
+            f"document is recorded in the case's history with the approval."
+        )
     else:
         heading("6. Acceptance")
-        para(f"The lead council accepts this agreement, version {text.version}, by accepting "
-             f"the award in casework. The SHA-256 of this document is recorded in the case's "
-             f"history when it is drawn up and again when it is accepted.")
+        para(
+            f"The lead council accepts this agreement, version {text.version}, by accepting "
+            f"the award in casework. The SHA-256 of this document is recorded in the case's "
+            f"history when it is drawn up and again when it is accepted."
+        )
     return bytes(pdf.output())

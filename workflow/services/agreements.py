@@ -19,6 +19,7 @@ anything it depends on changed in between (the case's document, the
 councils' names, the programme's terms or payments, the London day), the
 texts differ and the PDF is drawn again there, as before.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select
 
-from states.agreement import (AgreementText, Party, ReturnLine, ScheduleLine, text_from_json,
-                              text_json)
+from states.agreement import (
+    AgreementText,
+    Party,
+    ReturnLine,
+    ScheduleLine,
+    text_from_json,
+    text_json,
+)
 from states.money import money_json
 from states.programme import ProgrammeSpec
 from states import DEFINITIONS
@@ -44,13 +51,32 @@ from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import agreements, checkpoints, history
 
-__all__ = ["Recording", "Drawn", "draw_ahead", "draws_ahead", "draw_up", "record_offer", "record_accepted", "versions", "latest",
-           "pdf_of", "listing", "document", "accepted_by_council"]
+__all__ = [
+    "Recording",
+    "Drawn",
+    "draw_ahead",
+    "draws_ahead",
+    "draw_up",
+    "record_offer",
+    "record_accepted",
+    "versions",
+    "latest",
+    "pdf_of",
+    "listing",
+    "document",
+    "accepted_by_council",
+]
 
 MEDIA_TYPE = "application/pdf"
-_LISTED = (agreements.c.version, agreements.c.sha256, agreements.c.amount_pence,
-           agreements.c.end_on, agreements.c.variation, agreements.c.made_by,
-           agreements.c.made_at)
+_LISTED = (
+    agreements.c.version,
+    agreements.c.sha256,
+    agreements.c.amount_pence,
+    agreements.c.end_on,
+    agreements.c.variation,
+    agreements.c.made_by,
+    agreements.c.made_at,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +86,7 @@ class Drawn:
     text: AgreementText
     pdf: bytes
     sha256: str
-    terms: dict[str, Any]           # the text as kept beside the PDF (text_json)
+    terms: dict[str, Any]  # the text as kept beside the PDF (text_json)
 
 
 @dataclass(frozen=True)
@@ -72,14 +98,15 @@ class Recording:
     spec: ProgrammeSpec
     now: datetime
     actor: str
-    drawn: Drawn | None = None      # the offer's agreement, drawn before the transaction
+    drawn: Drawn | None = None  # the offer's agreement, drawn before the transaction
 
 
 # The history record that keeps an agreement (effects.RECORDS), and the triggers whose
 # transitions note it: only a move of one of these is worth drawing ahead for.
 RECORD = "agreement"
-_DRAWING_TRIGGERS = frozenset(t.trigger for d in DEFINITIONS.values() for t in d.transitions
-                              if RECORD in t.records)
+_DRAWING_TRIGGERS = frozenset(
+    t.trigger for d in DEFINITIONS.values() for t in d.transitions if RECORD in t.records
+)
 
 
 # --- drawing up ----------------------------------------------------------------
@@ -88,6 +115,7 @@ def drawing(text: AgreementText) -> Drawn:
     # Here, not at the top: fpdf2 (and the cryptography it imports) is a quarter of a
     # second or more to import, and every command that imports lifecycle would pay it.
     from workflow.services.agreement_pdf import draw
+
     pdf = draw(text)
     return Drawn(text, pdf, hashlib.sha256(pdf).hexdigest(), text_json(text))
 
@@ -117,58 +145,130 @@ def draw_ahead(engine: Engine, case: str | CaseRecord, trigger: str) -> Drawn | 
 
 
 # What an offer reads and writes in its transaction, prepared once.
-_LAST_VERSION = Prepared(select(func.coalesce(func.max(agreements.c.version), 0))
-                         .where(agreements.c.case_id == bindparam("case_id")))
-_DUES = Prepared(select(checkpoints.c.n, checkpoints.c.due)
-                 .where(checkpoints.c.case_id == bindparam("case_id"))
-                 .order_by(checkpoints.c.n))
-_KEEP = Prepared(agreements.insert().values(
-    {name: bindparam(name) for name in ("case_id", "version", "sha256", "pdf", "amount_pence",
-                                        "end_on", "variation", "made_by", "made_at", "terms")}))
+_LAST_VERSION = Prepared(
+    select(func.coalesce(func.max(agreements.c.version), 0)).where(
+        agreements.c.case_id == bindparam("case_id")
+    )
+)
+_DUES = Prepared(
+    select(checkpoints.c.n, checkpoints.c.due)
+    .where(checkpoints.c.case_id == bindparam("case_id"))
+    .order_by(checkpoints.c.n)
+)
+_KEEP = Prepared(
+    agreements.insert().values(
+        {
+            name: bindparam(name)
+            for name in (
+                "case_id",
+                "version",
+                "sha256",
+                "pdf",
+                "amount_pence",
+                "end_on",
+                "variation",
+                "made_by",
+                "made_at",
+                "terms",
+            )
+        }
+    )
+)
 
 
 def _next_version(conn: Connection, case: CaseRecord) -> int:
     return int(_LAST_VERSION.scalar(conn, {"case_id": case.id}) or 0) + 1
 
 
-def offer_text(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
-               now: datetime) -> AgreementText:
+def offer_text(
+    conn: Connection, case: CaseRecord, spec: ProgrammeSpec, now: datetime
+) -> AgreementText:
     """What the offer's agreement says, made at `now`, from the rows `conn` sees."""
-    return _text(conn, case, spec, version=_next_version(conn, case), made_on=london_day(now),
-                 amount_pence=case.amount_pence or 0, end_on=None, variation="", reason="",
-                 previous_pence=None)
+    return _text(
+        conn,
+        case,
+        spec,
+        version=_next_version(conn, case),
+        made_on=london_day(now),
+        amount_pence=case.amount_pence or 0,
+        end_on=None,
+        variation="",
+        reason="",
+        previous_pence=None,
+    )
 
 
-def _keep(conn: Connection, case: CaseRecord, text: AgreementText, *, now: datetime,
-          actor: str, drawn: Drawn | None = None) -> dict[str, Any]:
+def _keep(
+    conn: Connection,
+    case: CaseRecord,
+    text: AgreementText,
+    *,
+    now: datetime,
+    actor: str,
+    drawn: Drawn | None = None,
+) -> dict[str, Any]:
     """Keep `text` as the case's agreement version `text.version` (its PDF from `drawn`
     when that was drawn from the very same text, else drawn here)."""
     if drawn is None or drawn.text != text:
         drawn = drawing(text)
-    _KEEP.rowcount(conn, {
-        "case_id": case.id, "version": text.version, "sha256": drawn.sha256, "pdf": drawn.pdf,
-        "amount_pence": text.amount_pence, "end_on": text.end_on,
-        "variation": text.variation or None, "made_by": actor, "made_at": now,
-        "terms": drawn.terms})
+    _KEEP.rowcount(
+        conn,
+        {
+            "case_id": case.id,
+            "version": text.version,
+            "sha256": drawn.sha256,
+            "pdf": drawn.pdf,
+            "amount_pence": text.amount_pence,
+            "end_on": text.end_on,
+            "variation": text.variation or None,
+            "made_by": actor,
+            "made_at": now,
+            "terms": drawn.terms,
+        },
+    )
     return {"version": text.version, "sha256": drawn.sha256}
 
 
-def draw_up(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *, now: datetime,
-            actor: str, amount_pence: int, end_on: date | None = None,
-            variation: str = "", reason: str = "",
-            previous_pence: int | None = None) -> dict[str, Any]:
+def draw_up(
+    conn: Connection,
+    case: CaseRecord,
+    spec: ProgrammeSpec,
+    *,
+    now: datetime,
+    actor: str,
+    amount_pence: int,
+    end_on: date | None = None,
+    variation: str = "",
+    reason: str = "",
+    previous_pence: int | None = None,
+) -> dict[str, Any]:
     """Draw up the case's next agreement version, keep it, and say which it is."""
-    text = _text(conn, case, spec, version=_next_version(conn, case), made_on=london_day(now),
-                 amount_pence=amount_pence, end_on=end_on, variation=variation, reason=reason,
-                 previous_pence=previous_pence)
+    text = _text(
+        conn,
+        case,
+        spec,
+        version=_next_version(conn, case),
+        made_on=london_day(now),
+        amount_pence=amount_pence,
+        end_on=end_on,
+        variation=variation,
+        reason=reason,
+        previous_pence=previous_pence,
+    )
     return _keep(conn, case, text, now=now, actor=actor)
 
 
 def record_offer(rec: Recording) -> dict[str, Any]:
     """The offer's agreement, version 1 (the `agreement` its history row records): the one
     drawn before the transaction when nothing it says has changed since, else drawn now."""
-    return _keep(rec.conn, rec.case, offer_text(rec.conn, rec.case, rec.spec, rec.now),
-                 now=rec.now, actor=rec.actor, drawn=rec.drawn)
+    return _keep(
+        rec.conn,
+        rec.case,
+        offer_text(rec.conn, rec.case, rec.spec, rec.now),
+        now=rec.now,
+        actor=rec.actor,
+        drawn=rec.drawn,
+    )
 
 
 def record_accepted(rec: Recording) -> dict[str, Any] | None:
@@ -178,27 +278,53 @@ def record_accepted(rec: Recording) -> dict[str, Any] | None:
     return {"version": row.version, "sha256": row.sha256} if row is not None else None
 
 
-def _text(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *, version: int,
-          made_on: date, amount_pence: int, end_on: date | None, variation: str, reason: str,
-          previous_pence: int | None) -> AgreementText:
+def _text(
+    conn: Connection,
+    case: CaseRecord,
+    spec: ProgrammeSpec,
+    *,
+    version: int,
+    made_on: date,
+    amount_pence: int,
+    end_on: date | None,
+    variation: str,
+    reason: str,
+    previous_pence: int | None,
+) -> AgreementText:
     orgs = organisations_by_code(conn, [case.lead, *case.partners])
-    parties = [Party("Funder", spec.agreement.funder),
-               Party("Lead council", orgs[case.lead].name if case.lead in orgs else case.lead,
-                     case.lead)]
-    parties += [Party("Partner", orgs[p].name if p in orgs else p, p)
-                for p in case.partners if p != case.lead]
+    parties = [
+        Party("Funder", spec.agreement.funder),
+        Party("Lead council", orgs[case.lead].name if case.lead in orgs else case.lead, case.lead),
+    ]
+    parties += [
+        Party("Partner", orgs[p].name if p in orgs else p, p)
+        for p in case.partners
+        if p != case.lead
+    ]
     schedule, no_payments = schedule_for(conn, case, spec, amount_pence)
     return AgreementText(
-        ref=case.ref, title=case.title, programme=spec.name,
+        ref=case.ref,
+        title=case.title,
+        programme=spec.name,
         category=spec.category_label(case.category) if case.category else "",
-        version=version, made_on=made_on, amount_pence=amount_pence, parties=tuple(parties),
-        conditions=spec.agreement.conditions, schedule=schedule, no_payments=no_payments,
-        returns=_returns(conn, case, spec), end_on=end_on, variation=variation,
-        variation_reason=reason, previous_amount_pence=previous_pence)
+        version=version,
+        made_on=made_on,
+        amount_pence=amount_pence,
+        parties=tuple(parties),
+        conditions=spec.agreement.conditions,
+        schedule=schedule,
+        no_payments=no_payments,
+        returns=_returns(conn, case, spec),
+        end_on=end_on,
+        variation=variation,
+        variation_reason=reason,
+        previous_amount_pence=previous_pence,
+    )
 
 
-def schedule_for(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
-                 amount_pence: int) -> tuple[tuple[ScheduleLine, ...], str]:
+def schedule_for(
+    conn: Connection, case: CaseRecord, spec: ProgrammeSpec, amount_pence: int
+) -> tuple[tuple[ScheduleLine, ...], str]:
     """The payment schedule the agreement states, and why there is none when there is none.
 
     The tranches are the programme file's `[[payments]]`, as the payments
@@ -207,56 +333,82 @@ def schedule_for(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
     if not spec.tranches:
         return (), (spec.no_payments or "No payments are scheduled under this agreement.")
     from workflow.services.payments import planned_schedule
+
     return planned_schedule(conn, case, spec, amount_pence), ""
 
 
 def _returns(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> tuple[ReturnLine, ...]:
     rows = _DUES.all(conn, {"case_id": case.id})
-    if rows:                 # accepted: the returns are scheduled, with their dates
+    if rows:  # accepted: the returns are scheduled, with their dates
         return tuple(ReturnLine(f"Q{r.n}", r.due) for r in rows)
     monitoring = spec.monitoring
     if monitoring.dates:
         return tuple(ReturnLine(f"Q{n}", d) for n, d in enumerate(monitoring.dates, start=1))
     every, count = monitoring.every_months or 3, monitoring.count or 0
-    return tuple(ReturnLine(f"Q{n}", None, f"due {every * n} months after the award is "
-                                           f"accepted (the next working day)")
-                 for n in range(1, count + 1))
+    return tuple(
+        ReturnLine(
+            f"Q{n}",
+            None,
+            f"due {every * n} months after the award is accepted (the next working day)",
+        )
+        for n in range(1, count + 1)
+    )
 
 
 # --- reading -------------------------------------------------------------------
 def latest(conn: Connection, case_id: int) -> Any:
-    return conn.execute(select(*_LISTED).where(agreements.c.case_id == case_id)
-                        .order_by(agreements.c.version.desc()).limit(1)).first()
+    return conn.execute(
+        select(*_LISTED)
+        .where(agreements.c.case_id == case_id)
+        .order_by(agreements.c.version.desc())
+        .limit(1)
+    ).first()
 
 
 def versions(conn: Connection, case_id: int) -> list[Any]:
-    return list(conn.execute(select(*_LISTED).where(agreements.c.case_id == case_id)
-                             .order_by(agreements.c.version)))
+    return list(
+        conn.execute(
+            select(*_LISTED).where(agreements.c.case_id == case_id).order_by(agreements.c.version)
+        )
+    )
 
 
 def pdf_of(conn: Connection, case: CaseRecord, version: int | None = None) -> tuple[Any, bytes]:
     """(the version's row, its PDF) — the latest without `version` — or NotFound."""
     q = select(*_LISTED, agreements.c.pdf).where(agreements.c.case_id == case.id)
-    q = (q.where(agreements.c.version == version) if version is not None
-         else q.order_by(agreements.c.version.desc()).limit(1))
+    q = (
+        q.where(agreements.c.version == version)
+        if version is not None
+        else q.order_by(agreements.c.version.desc()).limit(1)
+    )
     row = conn.execute(q).first()
     if row is None:
         if version is None:
-            raise NotFound(f"{case.ref} has no grant agreement: one is drawn up when an award "
-                           f"is offered.")
+            raise NotFound(
+                f"{case.ref} has no grant agreement: one is drawn up when an award is offered."
+            )
         raise NotFound(f"{case.ref} has no agreement version {version}.")
     data = bytes(row.pdf)
     if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise NotFound(f"{case.ref}'s agreement version {row.version} no longer matches "
-                       f"its SHA-256; it is not served.")
+        raise NotFound(
+            f"{case.ref}'s agreement version {row.version} no longer matches "
+            f"its SHA-256; it is not served."
+        )
     return row, data
 
 
 def accepted_by_council(conn: Connection, case: CaseRecord) -> dict[str, Any] | None:
     """The version and hash the council accepted (the latest `accept` row's), if any."""
-    rows = conn.execute(select(history.c.payload).where(
-        history.c.case_id == case.id, history.c.trigger == "accept",
-        history.c.checkpoint.is_(None)).order_by(history.c.seq.desc()).limit(1)).first()
+    rows = conn.execute(
+        select(history.c.payload)
+        .where(
+            history.c.case_id == case.id,
+            history.c.trigger == "accept",
+            history.c.checkpoint.is_(None),
+        )
+        .order_by(history.c.seq.desc())
+        .limit(1)
+    ).first()
     if rows is None:
         return None
     found = (rows.payload or {}).get("agreement_accepted")
@@ -264,12 +416,16 @@ def accepted_by_council(conn: Connection, case: CaseRecord) -> dict[str, Any] | 
 
 
 def _version_json(row: Any, ref: str, accepted_version: int | None) -> dict[str, Any]:
-    return {"version": row.version, "sha256": row.sha256,
-            "amount": money_json(row.amount_pence),
-            "end_on": row.end_on.isoformat() if row.end_on else None,
-            "variation": f"{ref}/{row.variation}" if row.variation else None,
-            "made_by": row.made_by, "made_at": row.made_at.isoformat(),
-            "accepted_by_council": accepted_version == row.version}
+    return {
+        "version": row.version,
+        "sha256": row.sha256,
+        "amount": money_json(row.amount_pence),
+        "end_on": row.end_on.isoformat() if row.end_on else None,
+        "variation": f"{ref}/{row.variation}" if row.variation else None,
+        "made_by": row.made_by,
+        "made_at": row.made_at.isoformat(),
+        "accepted_by_council": accepted_version == row.version,
+    }
 
 
 def listing(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
@@ -280,13 +436,16 @@ def listing(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) 
             check_visible(directory.actor(uow.conn, actor_name), case)
         taken = accepted_by_council(uow.conn, case)
         number = taken["version"] if taken else None
-        return {"ref": case.ref, "accepted_version": taken,
-                "versions": [_version_json(r, case.ref, number)
-                             for r in versions(uow.conn, case.id)]}
+        return {
+            "ref": case.ref,
+            "accepted_version": taken,
+            "versions": [_version_json(r, case.ref, number) for r in versions(uow.conn, case.id)],
+        }
 
 
-def document(work: UnitOfWork | Engine, ref: str, version: int | None = None,
-             actor_name: str | None = None) -> tuple[dict[str, Any], bytes]:
+def document(
+    work: UnitOfWork | Engine, ref: str, version: int | None = None, actor_name: str | None = None
+) -> tuple[dict[str, Any], bytes]:
     """(the version's JSON, its PDF bytes) for case `ref`: the latest without `version`."""
     with unit(work, read_only=True) as uow:
         case = load_case(uow.conn, ref)
@@ -306,10 +465,17 @@ def view(conn: Connection, case: CaseRecord, version: int | None = None) -> dict
     if not listed:
         return {"versions": [], "shown": None, "text": None, "accepted_version": taken}
     chosen = version if version is not None else listed[-1]["version"]
-    row = conn.execute(select(*_LISTED, agreements.c.terms).where(
-        agreements.c.case_id == case.id, agreements.c.version == chosen)).first()
+    row = conn.execute(
+        select(*_LISTED, agreements.c.terms).where(
+            agreements.c.case_id == case.id, agreements.c.version == chosen
+        )
+    ).first()
     if row is None:
         raise NotFound(f"{case.ref} has no agreement version {chosen}.")
-    return {"versions": listed, "shown": _version_json(row, case.ref, number),
-            "text": text_from_json(row.terms) if row.terms else None,
-            "latest": chosen == listed[-1]["version"], "accepted_version": taken}
+    return {
+        "versions": listed,
+        "shown": _version_json(row, case.ref, number),
+        "text": text_from_json(row.terms) if row.terms else None,
+        "latest": chosen == listed[-1]["version"],
+        "accepted_version": taken,
+    }

@@ -8,6 +8,7 @@ stale) and writes a `record_contribution` history row, in one transaction.
 A contribution can be recorded again while the area is still in the
 programme (it was renegotiated); the history keeps every figure.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,37 +31,55 @@ __all__ = ["record_contribution", "CONTRIBUTION_STATES"]
 CONTRIBUTION_STATES = AREA.group("contributing")
 
 
-def record_contribution(work: UnitOfWork | Engine, ref: str, pounds_text: str,
-                        actor_name: str) -> dict[str, Any]:
+def record_contribution(
+    work: UnitOfWork | Engine, ref: str, pounds_text: str, actor_name: str
+) -> dict[str, Any]:
     """Record the contribution agreed with network area `ref`, in pounds (`"50000"`)."""
     try:
         pence = parse_money(pounds_text, "contribution")
     except DocumentError as err:
         raise Malformed("The contribution", err.problems) from None
     if pence == 0:
-        raise Malformed("The contribution", ["contribution: £0 is not a contribution to the "
-                                             "network's running costs"])
+        raise Malformed(
+            "The contribution",
+            ["contribution: £0 is not a contribution to the network's running costs"],
+        )
     with unit(work) as uow:
         conn = uow.conn
-        case = load_case(conn, ref, hold=True)     # queue behind a concurrent change
+        case = load_case(conn, ref, hold=True)  # queue behind a concurrent change
         if case.kind != "area":
-            raise RuleViolation(f"{case.ref} is a bid, not a network area: only areas "
-                                f"contribute to the network's running costs.")
+            raise RuleViolation(
+                f"{case.ref} is a bid, not a network area: only areas "
+                f"contribute to the network's running costs."
+            )
         actor = directory.actor(conn, actor_name)
-        role = may_act(actor, "record_contribution", case.lead,
-                       f"record the contribution of {case.ref}")
+        role = may_act(
+            actor, "record_contribution", case.lead, f"record the contribution of {case.ref}"
+        )
         if case.state not in CONTRIBUTION_STATES:
             raise RuleViolation(
                 f"{case.ref} is {AREA.state_phrase(case.state)}, so no contribution can be "
                 f"recorded for it: that is done once interest is expressed and while the "
-                f"area is in the programme.")
+                f"area is in the programme."
+            )
         proposed = case.document.get("contribution")
-        payload: dict[str, Any] = {"contribution": money_json(pence), "proposed": proposed,
-                                   "previous": (money_json(case.contribution_pence)
-                                                if case.contribution_pence is not None else None)}
+        payload: dict[str, Any] = {
+            "contribution": money_json(pence),
+            "proposed": proposed,
+            "previous": (
+                money_json(case.contribution_pence) if case.contribution_pence is not None else None
+            ),
+        }
         now = uow.now
-        entry = Entry(from_state=case.state, to_state=case.state, trigger="record_contribution",
-                      actor=actor.name, role=role, at=now, payload=payload)
+        entry = Entry(
+            from_state=case.state,
+            to_state=case.state,
+            trigger="record_contribution",
+            actor=actor.name,
+            role=role,
+            at=now,
+            payload=payload,
+        )
         # The figure moves with the version read, so a concurrent change to the
         # case makes this refuse rather than overwrite.
         after = change(conn, case, entry, values={"contribution_pence": pence, "updated_at": now})

@@ -8,6 +8,7 @@ file is refused before anything is written.
 Where: `CASEWORK_FILES`, else a `casework-files` folder beside a SQLite
 database, else `./casework-files`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,8 +39,14 @@ ALLOWED: dict[str, str] = {
     ".ods": "application/vnd.oasis.opendocument.spreadsheet",
 }
 _ZIPPED = {".xlsx", ".docx", ".odt", ".ods"}
-_WORDS = {".pdf": "a PDF", ".xlsx": "an Excel workbook", ".docx": "a Word document",
-          ".csv": "a CSV file", ".odt": "an OpenDocument text", ".ods": "an OpenDocument spreadsheet"}
+_WORDS = {
+    ".pdf": "a PDF",
+    ".xlsx": "an Excel workbook",
+    ".docx": "a Word document",
+    ".csv": "a CSV file",
+    ".odt": "an OpenDocument text",
+    ".ods": "an OpenDocument spreadsheet",
+}
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,12 @@ class Stored:
     media_type: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "sha256": self.sha256, "size": self.size,
-                "media_type": self.media_type}
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "size": self.size,
+            "media_type": self.media_type,
+        }
 
 
 def files_root(engine: Engine | None = None) -> Path:
@@ -59,8 +70,12 @@ def files_root(engine: Engine | None = None) -> Path:
     configured = os.environ.get("CASEWORK_FILES", "").strip()
     if configured:
         return Path(configured)
-    if engine is not None and engine.dialect.name == "sqlite" and engine.url.database \
-            and engine.url.database != ":memory:":
+    if (
+        engine is not None
+        and engine.dialect.name == "sqlite"
+        and engine.url.database
+        and engine.url.database != ":memory:"
+    ):
         return Path(engine.url.database).resolve().parent / "casework-files"
     return Path("casework-files")
 
@@ -87,8 +102,10 @@ def problems(name: str, data: bytes) -> list[str]:
     if not data:
         out.append(f"{base or name} is empty")
     elif len(data) > MAX_BYTES:
-        out.append(f"{base} is {len(data) / 1024 / 1024:.1f} MB; the limit is "
-                   f"{MAX_BYTES // 1024 // 1024} MB")
+        out.append(
+            f"{base} is {len(data) / 1024 / 1024:.1f} MB; the limit is "
+            f"{MAX_BYTES // 1024 // 1024} MB"
+        )
     elif suffix in ALLOWED and not _looks_like(suffix, data):
         out.append(f"{base} is named as {_WORDS[suffix]} but its contents are not one")
     return out
@@ -104,11 +121,11 @@ def _looks_like(suffix: str, data: bytes) -> bool:
                 return bool(archive.namelist())
         except (zipfile.BadZipFile, ValueError):
             return False
-    try:                                   # .csv: text, with no NUL bytes
+    try:  # .csv: text, with no NUL bytes
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
-            text = data.decode("cp1252")   # spreadsheets on Windows save CSV this way
+            text = data.decode("cp1252")  # spreadsheets on Windows save CSV this way
         except UnicodeDecodeError:
             return False
     return "\x00" not in text

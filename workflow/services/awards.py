@@ -7,6 +7,7 @@ the rows themselves still explain it. A row is written only while the
 programme row is held (`lock_fund`), so the balance it starts from is the
 latest one.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 _SIGNED = case((ledger.c.entry == "reserve", ledger.c.amount_pence), else_=-ledger.c.amount_pence)
 
 # The hot statements, prepared once.
-_LOCK_FUND = Prepared(select(programmes.c.code)
-                      .where(programmes.c.code == bindparam("programme")).with_for_update())
+_LOCK_FUND = Prepared(
+    select(programmes.c.code).where(programmes.c.code == bindparam("programme")).with_for_update()
+)
 
 
 def _latest_balance(param: str) -> Any:
@@ -33,22 +35,35 @@ def _latest_balance(param: str) -> Any:
 
     Read by ix_ledger_programme_id.
     """
-    return (select(ledger.c.balance_pence).where(ledger.c.programme == bindparam(param))
-            .order_by(ledger.c.id.desc()).limit(1))
+    return (
+        select(ledger.c.balance_pence)
+        .where(ledger.c.programme == bindparam(param))
+        .order_by(ledger.c.id.desc())
+        .limit(1)
+    )
 
 
 _BALANCE = _latest_balance("programme")
-_HELD_BY_CASE = (select(func.coalesce(func.sum(_SIGNED), 0))
-                 .where(ledger.c.case_id == bindparam("case_id")))    # ix_ledger_case
-_COMMITTED_LESS_CASE = Prepared(select(func.coalesce(_BALANCE.scalar_subquery(), 0)
-                                       - _HELD_BY_CASE.scalar_subquery()))
+_HELD_BY_CASE = select(func.coalesce(func.sum(_SIGNED), 0)).where(
+    ledger.c.case_id == bindparam("case_id")
+)  # ix_ledger_case
+_COMMITTED_LESS_CASE = Prepared(
+    select(func.coalesce(_BALANCE.scalar_subquery(), 0) - _HELD_BY_CASE.scalar_subquery())
+)
 # A new row's balance is the latest one's plus or minus its amount, read in
 # the INSERT itself. (Parameters named after a column are reserved for it.)
-_ENTER = Prepared(ledger.insert().values(
-    programme=bindparam("fund"), case_id=bindparam("case"), category=bindparam("kind"),
-    entry=bindparam("what"), amount_pence=bindparam("amount"), at=bindparam("when"),
-    balance_pence=func.coalesce(_latest_balance("fund").scalar_subquery(), 0)
-    + bindparam("signed")))
+_ENTER = Prepared(
+    ledger.insert().values(
+        programme=bindparam("fund"),
+        case_id=bindparam("case"),
+        category=bindparam("kind"),
+        entry=bindparam("what"),
+        amount_pence=bindparam("amount"),
+        at=bindparam("when"),
+        balance_pence=func.coalesce(_latest_balance("fund").scalar_subquery(), 0)
+        + bindparam("signed"),
+    )
+)
 _HELD = Prepared(_HELD_BY_CASE)
 
 
@@ -72,6 +87,7 @@ def release(done: "MoveDone") -> None:
     left the fund: a termination after payments keeps it committed, and any of it the
     council owes back is a recovery, workflow.services.payments.recover)."""
     from workflow.services.payments import paid_pence
+
     c = done.case
     held = reserved_for(done.conn, c.id) - paid_pence(done.conn, c.id)
     if held:
@@ -84,6 +100,7 @@ def release_unscheduled(done: "MoveDone") -> None:
     is paid, or due and still to be paid, stays committed. A programme that pays outside
     casework (`no_payments`) keeps the whole award committed."""
     from workflow.services.payments import scheduled_pence
+
     if not done.spec.tranches:
         return
     c = done.case
@@ -104,9 +121,18 @@ def vary(conn: Connection, case: Any, difference: int, now: "datetime") -> None:
 def _enter(conn: Connection, c: Any, entry: str, amount: int, now: "datetime") -> None:
     # The move already holds the programme row: lifecycle.advance takes it first for
     # every move that writes the ledger (T(moves_funds=True)) or whose rules read it.
-    _ENTER.rowcount(conn, {"fund": c.programme, "case": c.id, "kind": c.category,
-                           "what": entry, "amount": amount, "when": now,
-                           "signed": amount if entry == "reserve" else -amount})
+    _ENTER.rowcount(
+        conn,
+        {
+            "fund": c.programme,
+            "case": c.id,
+            "kind": c.category,
+            "what": entry,
+            "amount": amount,
+            "when": now,
+            "signed": amount if entry == "reserve" else -amount,
+        },
+    )
 
 
 def balance_pence(conn: Connection, programme: str) -> int:
@@ -118,19 +144,29 @@ def committed(conn: Connection, programme: str, *, leave_out_case: int | None = 
     """The programme's committed total, less what `leave_out_case` holds (one query)."""
     if leave_out_case is None:
         return balance_pence(conn, programme)
-    return int(_COMMITTED_LESS_CASE.scalar(conn, {"programme": programme,
-                                                  "case_id": leave_out_case}))
+    return int(
+        _COMMITTED_LESS_CASE.scalar(conn, {"programme": programme, "case_id": leave_out_case})
+    )
 
 
-def held_pence(conn: Connection, *, programme: str | None = None, case_id: int | None = None,
-               leave_out_case: int | None = None, category: str | None = None) -> int:
+def held_pence(
+    conn: Connection,
+    *,
+    programme: str | None = None,
+    case_id: int | None = None,
+    leave_out_case: int | None = None,
+    category: str | None = None,
+) -> int:
     """What the fund ledger holds: reserved minus released, added up over the rows the filters keep.
 
     Reads every row it keeps; the programme's whole total is `balance_pence`.
     """
     q = select(func.coalesce(func.sum(_SIGNED), 0))
-    for column, value in ((ledger.c.programme, programme), (ledger.c.case_id, case_id),
-                          (ledger.c.category, category)):
+    for column, value in (
+        (ledger.c.programme, programme),
+        (ledger.c.case_id, case_id),
+        (ledger.c.category, category),
+    ):
         if value is not None:
             q = q.where(column == value)
     if leave_out_case is not None:

@@ -5,6 +5,7 @@ Bank holidays come from the `holidays` package, which computes them offline
 worked out once and kept: the sweep asks about the same few dates thousands
 of times.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -18,6 +19,7 @@ def _bank_holidays(year: int) -> dict[date, str]:
     # Imported here, once: the package is a tenth of a second of start-up for
     # every command, and only the ladder's arithmetic and returns ask it.
     import holidays
+
     return dict(holidays.country_holidays("GB", subdiv="ENG", years=year))
 
 

@@ -5,6 +5,7 @@ of the row before it, so an altered, removed or reordered row is found by
 recomputing the chain (`audit verify`). The database itself refuses UPDATE and
 DELETE on the table (triggers from the first migration).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,7 @@ class Entry:
     checkpoint: str | None = None
     reason: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
-    payment: str | None = None          # the payment the row moves (`P2`), issue 19
+    payment: str | None = None  # the payment the row moves (`P2`), issue 19
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def seal(ref: str, seq: int, prev_hash: str, e: Sealable) -> str:
 # keys in that sorted order, because `audit verify` makes it for every row (a
 # million rows: this is most of its time). tests/workflow/test_history.py checks
 # the two agree for any row.
-_text = json.encoder.encode_basestring          # a JSON string, non-ASCII kept, as dumps does
+_text = json.encoder.encode_basestring  # a JSON string, non-ASCII kept, as dumps does
 _payload = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -110,20 +111,37 @@ def _payment(e: Sealable) -> str:
 def canonical(ref: str, seq: int, prev_hash: str, e: Sealable) -> str:
     """The text a row's hash is taken of. A history row read back is sealed as it is
     (no Entry built from it)."""
-    return (f'{{"actor":{_text(e.actor)},"at":{_text(moment(e.at))},"case":{_text(ref)},'
-            f'"checkpoint":{_opt(e.checkpoint)},"from_state":{_opt(e.from_state)},'
-            f'"payload":{_payload(e.payload)},{_payment(e)}"prev_hash":{_text(prev_hash)},'
-            f'"reason":{_opt(e.reason)},"role":{_text(e.role)},"seq":{int(seq)},'
-            f'"to_state":{_text(e.to_state)},"trigger":{_text(e.trigger)}}}')
+    return (
+        f'{{"actor":{_text(e.actor)},"at":{_text(moment(e.at))},"case":{_text(ref)},'
+        f'"checkpoint":{_opt(e.checkpoint)},"from_state":{_opt(e.from_state)},'
+        f'"payload":{_payload(e.payload)},{_payment(e)}"prev_hash":{_text(prev_hash)},'
+        f'"reason":{_opt(e.reason)},"role":{_text(e.role)},"seq":{int(seq)},'
+        f'"to_state":{_text(e.to_state)},"trigger":{_text(e.trigger)}}}'
+    )
 
 
-_COLUMNS = ("case_id", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor", "role",
-            "reason", "at", "payload", "prev_hash", "hash", "payment")
+_COLUMNS = (
+    "case_id",
+    "seq",
+    "checkpoint",
+    "from_state",
+    "to_state",
+    "trigger",
+    "actor",
+    "role",
+    "reason",
+    "at",
+    "payload",
+    "prev_hash",
+    "hash",
+    "payment",
+)
 _INSERT = Prepared(history.insert().values({name: bindparam(name) for name in _COLUMNS}))
 
 
-def insert_row(conn: Connection, head: Head, e: Entry, *,
-               digest: str | None = None) -> tuple[int, str]:
+def insert_row(
+    conn: Connection, head: Head, e: Entry, *, digest: str | None = None
+) -> tuple[int, str]:
     """Write the row after `head`; the caller has already moved the head on.
 
     Only `change` (and `open_case`, for a case's first row) call this.
@@ -131,11 +149,25 @@ def insert_row(conn: Connection, head: Head, e: Entry, *,
     """
     seq = head.last_seq + 1
     digest = digest or seal(head.ref, seq, head.last_hash, e)
-    _INSERT.rowcount(conn, {
-        "case_id": head.case_id, "seq": seq, "checkpoint": e.checkpoint,
-        "from_state": e.from_state, "to_state": e.to_state, "trigger": e.trigger,
-        "actor": e.actor, "role": e.role, "reason": e.reason, "at": e.at, "payload": e.payload,
-        "prev_hash": head.last_hash, "hash": digest, "payment": e.payment})
+    _INSERT.rowcount(
+        conn,
+        {
+            "case_id": head.case_id,
+            "seq": seq,
+            "checkpoint": e.checkpoint,
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "trigger": e.trigger,
+            "actor": e.actor,
+            "role": e.role,
+            "reason": e.reason,
+            "at": e.at,
+            "payload": e.payload,
+            "prev_hash": head.last_hash,
+            "hash": digest,
+            "payment": e.payment,
+        },
+    )
     return seq, digest
 
 
@@ -155,7 +187,8 @@ def _case_statement(names: tuple[str, ...]) -> Prepared[Any]:
         if "version" in names:
             where.append(cases.c.version == bindparam("_version"))
         stmt = _CASE_MOVES[names] = Prepared(
-            update(cases).where(*where).values({n: bindparam(n) for n in names}))
+            update(cases).where(*where).values({n: bindparam(n) for n in names})
+        )
     return stmt
 
 
@@ -164,13 +197,17 @@ def _checkpoint_statement(names: tuple[str, ...]) -> Prepared[Any]:
     if stmt is None:
         stmt = _CHECKPOINT_MOVES[names] = Prepared(
             update(checkpoints)
-            .where(checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_version"))
-            .values({n: bindparam(n) for n in names}))
+            .where(
+                checkpoints.c.id == bindparam("_id"), checkpoints.c.version == bindparam("_version")
+            )
+            .values({n: bindparam(n) for n in names})
+        )
     return stmt
 
 
-def settle_checkpoint(conn: Connection, cp: CheckpointRecord,
-                      values: Mapping[str, Any]) -> CheckpointRecord:
+def settle_checkpoint(
+    conn: Connection, cp: CheckpointRecord, values: Mapping[str, Any]
+) -> CheckpointRecord:
     """Write `values` to checkpoint `cp` if it is still at the version read (ConflictError).
 
     On its own only for what changes no state and writes no history (the
@@ -178,16 +215,24 @@ def settle_checkpoint(conn: Connection, cp: CheckpointRecord,
     """
     row = {**values, "version": cp.version + 1}
     names = tuple(sorted(row))
-    if _checkpoint_statement(names).rowcount(conn, {**row, "_id": cp.id,
-                                                    "_version": cp.version}) != 1:
+    if (
+        _checkpoint_statement(names).rowcount(conn, {**row, "_id": cp.id, "_version": cp.version})
+        != 1
+    ):
         raise ConflictError(cp.ref)
     return replace(cp, **row)
 
 
-def change(conn: Connection, case: CaseRecord, entry: Entry, *,
-           values: Mapping[str, Any] | None = None, checkpoint: CheckpointRecord | None = None,
-           checkpoint_values: Mapping[str, Any] | None = None,
-           digest: str | None = None) -> CaseRecord:
+def change(
+    conn: Connection,
+    case: CaseRecord,
+    entry: Entry,
+    *,
+    values: Mapping[str, Any] | None = None,
+    checkpoint: CheckpointRecord | None = None,
+    checkpoint_values: Mapping[str, Any] | None = None,
+    digest: str | None = None,
+) -> CaseRecord:
     """The one way a case's chain grows: move what changes, then chain the history row.
 
     - `values` (the case's state, caseworker, contribution...) are written with
@@ -216,25 +261,42 @@ def change(conn: Connection, case: CaseRecord, entry: Entry, *,
         row.update(values)
         row["version"] = case.version + 1
     names = tuple(sorted(row))
-    if _case_statement(names).rowcount(conn, {**row, "_id": case.id, "_seq": case.last_seq,
-                                              "_version": case.version}) != 1:
+    if (
+        _case_statement(names).rowcount(
+            conn, {**row, "_id": case.id, "_seq": case.last_seq, "_version": case.version}
+        )
+        != 1
+    ):
         raise ConflictError(case.ref)
     insert_row(conn, Head.of(case), entry, digest=digest)
     return replace(case, **row)
 
 
 def head_of(conn: Connection, ref: str) -> Head | None:
-    row = conn.execute(select(cases.c.id, cases.c.ref, cases.c.last_seq, cases.c.last_hash)
-                       .where(cases.c.ref == ref)).first()
+    row = conn.execute(
+        select(cases.c.id, cases.c.ref, cases.c.last_seq, cases.c.last_hash).where(
+            cases.c.ref == ref
+        )
+    ).first()
     return Head(row.id, row.ref, row.last_seq, row.last_hash) if row else None
 
 
 # --- reading -----------------------------------------------------------------
 def as_dict(row: Any, ref: str | None = None) -> dict[str, Any]:
-    out = {"seq": row.seq, "checkpoint": row.checkpoint, "from_state": row.from_state,
-           "to_state": row.to_state, "trigger": row.trigger, "actor": row.actor,
-           "role": row.role, "reason": row.reason, "at": moment(row.at),
-           "payload": row.payload, "hash": row.hash, "prev_hash": row.prev_hash}
+    out = {
+        "seq": row.seq,
+        "checkpoint": row.checkpoint,
+        "from_state": row.from_state,
+        "to_state": row.to_state,
+        "trigger": row.trigger,
+        "actor": row.actor,
+        "role": row.role,
+        "reason": row.reason,
+        "at": moment(row.at),
+        "payload": row.payload,
+        "hash": row.hash,
+        "prev_hash": row.prev_hash,
+    }
     payment = getattr(row, "payment", None)
     if payment is not None:
         out["payment"] = payment
@@ -244,16 +306,20 @@ def as_dict(row: Any, ref: str | None = None) -> dict[str, Any]:
 
 
 def rows_for(conn: Connection, case_id: int) -> list[Any]:
-    return list(conn.execute(select(history).where(history.c.case_id == case_id)
-                             .order_by(history.c.seq)))
+    return list(
+        conn.execute(select(history).where(history.c.case_id == case_id).order_by(history.c.seq))
+    )
 
 
-def stream(conn: Connection, *, case_id: int | None = None,
-           since: datetime | None = None) -> Iterator[dict[str, Any]]:
+def stream(
+    conn: Connection, *, case_id: int | None = None, since: datetime | None = None
+) -> Iterator[dict[str, Any]]:
     """History rows with their case reference, by case then sequence."""
-    q = (select(history, cases.c.ref.label("case_ref"))
-         .join(cases, cases.c.id == history.c.case_id)
-         .order_by(history.c.case_id, history.c.seq))
+    q = (
+        select(history, cases.c.ref.label("case_ref"))
+        .join(cases, cases.c.id == history.c.case_id)
+        .order_by(history.c.case_id, history.c.seq)
+    )
     if case_id is not None:
         q = q.where(history.c.case_id == case_id)
     if since is not None:
@@ -267,7 +333,7 @@ def stream(conn: Connection, *, case_id: int | None = None,
 class Verification:
     cases: int = 0
     rows: int = 0
-    broken: dict[str, str] = field(default_factory=dict)   # ref -> what is wrong
+    broken: dict[str, str] = field(default_factory=dict)  # ref -> what is wrong
     # Keys of `broken` that are not a case: rows whose case row is gone ("case id 17").
     orphaned: set[str] = field(default_factory=set)
 
@@ -278,8 +344,10 @@ class Verification:
     def summary(self, also_broken: int = 0) -> str:
         # The form DESIGN section 6 fixes for scripts ("412 cases, 5,210 rows checked,
         # 1 broken"): kept plural even for one case, so one pattern reads every count.
-        return (f"{self.cases:,} cases, {self.rows:,} rows checked, "
-                f"{len(self.broken) + also_broken:,} broken")
+        return (
+            f"{self.cases:,} cases, {self.rows:,} rows checked, "
+            f"{len(self.broken) + also_broken:,} broken"
+        )
 
 
 def first_fault(ref: str, rows: list[Any], head_hash: str, head_seq: int) -> str | None:
@@ -312,8 +380,10 @@ def _end_fault(count: int, prev: str, head_hash: str, head_seq: int) -> str | No
 # `_moment_of_text`/`_moment_of_value`, `payload` by `json.loads` of the stored text),
 # then written out in `canonical`'s form (tests/workflow/test_chain_verify.py holds
 # the verdicts to those of SQLAlchemy's rows for every form a stored value takes).
-_ROWS = ("SELECT case_id, seq, id, prev_hash, hash, actor, at, checkpoint, from_state, {payload},"
-         " payment, reason, role, to_state, trigger FROM history{where} ORDER BY case_id, seq")
+_ROWS = (
+    "SELECT case_id, seq, id, prev_hash, hash, actor, at, checkpoint, from_state, {payload},"
+    " payment, reason, role, to_state, trigger FROM history{where} ORDER BY case_id, seq"
+)
 _BATCH = 5000
 # Payload texts met recently, with their canonical JSON: json.loads and the encoder
 # are pure functions of the text, so equal texts give equal canonical text. Many
@@ -340,7 +410,7 @@ def _moment_of_value(value: datetime) -> str:
 def _driver_rows(conn: Connection, case_id: int | None) -> Iterator[tuple[Any, ...]]:
     """The history rows as the driver gives them, by case then sequence, in batches."""
     where = "" if case_id is None else " WHERE case_id = %s"
-    driver: Any = conn.connection.driver_connection     # a DB-API connection: untyped
+    driver: Any = conn.connection.driver_connection  # a DB-API connection: untyped
     if conn.dialect.name == "sqlite":
         sql = _ROWS.format(payload="payload", where=where.replace("%s", "?"))
         cursor = driver.cursor()
@@ -358,16 +428,25 @@ def _driver_rows(conn: Connection, case_id: int | None) -> Iterator[tuple[Any, .
         cursor.close()
 
 
-def _close(result: Verification, only: int | None, cid: int, head: Any, count: int, prev: str,
-           fault: str | None, ids: tuple[int, int]) -> None:
+def _close(
+    result: Verification,
+    only: int | None,
+    cid: int,
+    head: Any,
+    count: int,
+    prev: str,
+    fault: str | None,
+    ids: tuple[int, int],
+) -> None:
     """What one case's rows came to (`head` None: the case row is gone)."""
     if head is None:
-        if only is None or cid == only:   # rows whose case is gone (DESIGN section 11)
+        if only is None or cid == only:  # rows whose case is gone (DESIGN section 11)
             result.rows += count
             key = f"case id {cid}"
             result.orphaned.add(key)
-            result.broken[key] = (f"{count:,} history rows belong to no case "
-                                  f"(row ids {ids[0]}-{ids[1]})")
+            result.broken[key] = (
+                f"{count:,} history rows belong to no case (row ids {ids[0]}-{ids[1]})"
+            )
         return
     result.cases += 1
     result.rows += count
@@ -395,8 +474,23 @@ def verify(conn: Connection, case_id: int | None = None) -> Verification:
     count = first_id = last_id = 0
     prev = GENESIS
     fault: str | None = None
-    for (cid, seq, row_id, prev_hash, row_hash, actor, at, checkpoint, from_state, payload,
-         payment, reason, role, to_state, trigger) in _driver_rows(conn, case_id):
+    for (
+        cid,
+        seq,
+        row_id,
+        prev_hash,
+        row_hash,
+        actor,
+        at,
+        checkpoint,
+        from_state,
+        payload,
+        payment,
+        reason,
+        role,
+        to_state,
+        trigger,
+    ) in _driver_rows(conn, case_id):
         if cid != current:
             if current is not None:
                 _close(result, case_id, current, head, count, prev, fault, (first_id, last_id))
@@ -423,12 +517,14 @@ def verify(conn: Connection, case_id: int | None = None) -> Verification:
                 payloads[payload] = body
             paid = "" if payment is None else f'"payment":{js(payment)},'
             # canonical(), written out with the row's own values.
-            line = (f'{{"actor":{js(actor)},"at":{js(moment_of(at))},"case":{ref},'
-                    f'"checkpoint":{"null" if checkpoint is None else js(checkpoint)},'
-                    f'"from_state":{"null" if from_state is None else js(from_state)},'
-                    f'"payload":{body},{paid}"prev_hash":{js(prev_hash)},'
-                    f'"reason":{"null" if reason is None else js(reason)},"role":{js(role)},'
-                    f'"seq":{int(seq)},"to_state":{js(to_state)},"trigger":{js(trigger)}}}')
+            line = (
+                f'{{"actor":{js(actor)},"at":{js(moment_of(at))},"case":{ref},'
+                f'"checkpoint":{"null" if checkpoint is None else js(checkpoint)},'
+                f'"from_state":{"null" if from_state is None else js(from_state)},'
+                f'"payload":{body},{paid}"prev_hash":{js(prev_hash)},'
+                f'"reason":{"null" if reason is None else js(reason)},"role":{js(role)},'
+                f'"seq":{int(seq)},"to_state":{js(to_state)},"trigger":{js(trigger)}}}'
+            )
             intact = sha(line.encode("utf-8")).hexdigest() == row_hash
         except (TypeError, ValueError):
             # A value no row is written with (a payload SQLite kept as a number, a
@@ -440,6 +536,6 @@ def verify(conn: Connection, case_id: int | None = None) -> Verification:
         prev = row_hash
     if current is not None:
         _close(result, case_id, current, head, count, prev, fault, (first_id, last_id))
-    for h in list(heads.values()):   # cases with no rows at all
+    for h in list(heads.values()):  # cases with no rows at all
         _close(result, case_id, h.id, h, 0, GENESIS, None, (0, 0))
     return result

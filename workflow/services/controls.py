@@ -4,6 +4,7 @@ rating, the programme's senior responsible owner, read from the case's own histo
 A countersignature is the history row of the no-state `countersign` move; the fraud
 risk is the latest `diligence` row for the `fraud_risk` check with a rating.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,17 +18,28 @@ COUNTERSIGN = "countersign"
 COUNTERSIGN_VARIATION = "countersign_variation"
 FRAUD_RISK_CHECK = "fraud_risk"
 
-_ROWS = Prepared(select(history.c.trigger, history.c.actor, history.c.payload)
-                 .where(history.c.case_id == bindparam("case_id"),
-                        history.c.trigger.in_([bindparam("countersign"),
-                                               bindparam("diligence"),
-                                               bindparam("variation")]))
-                 .order_by(history.c.seq))
+_ROWS = Prepared(
+    select(history.c.trigger, history.c.actor, history.c.payload)
+    .where(
+        history.c.case_id == bindparam("case_id"),
+        history.c.trigger.in_(
+            [bindparam("countersign"), bindparam("diligence"), bindparam("variation")]
+        ),
+    )
+    .order_by(history.c.seq)
+)
 
 
 def control_rows(conn: Connection, case_id: int) -> list[Any]:
-    return _ROWS.all(conn, {"case_id": case_id, "countersign": COUNTERSIGN,
-                            "diligence": "diligence", "variation": COUNTERSIGN_VARIATION})
+    return _ROWS.all(
+        conn,
+        {
+            "case_id": case_id,
+            "countersign": COUNTERSIGN,
+            "diligence": "diligence",
+            "variation": COUNTERSIGN_VARIATION,
+        },
+    )
 
 
 def countersigners(rows: list[Any]) -> tuple[str, ...]:
@@ -35,20 +47,23 @@ def countersigners(rows: list[Any]) -> tuple[str, ...]:
     which carry `variation`, are not the offer's)."""
     out: list[str] = []
     for r in rows:
-        if r.trigger == COUNTERSIGN and "variation" not in (r.payload or {}) \
-                and r.actor not in out:
+        if r.trigger == COUNTERSIGN and "variation" not in (r.payload or {}) and r.actor not in out:
             out.append(r.actor)
     return tuple(out)
 
 
-def variation_facts(conn: Connection, case_id: int, label: str,
-                    previous_pence: int | None) -> dict[str, Any]:
+def variation_facts(
+    conn: Connection, case_id: int, label: str, previous_pence: int | None
+) -> dict[str, Any]:
     """The `countersignature` facts of variation `label` (`V1`): who countersigned it, and
     the award before it (so the rules weigh an increase, not an offer)."""
     signed: list[str] = []
     for r in control_rows(conn, case_id):
-        if r.trigger == COUNTERSIGN_VARIATION and (r.payload or {}).get("variation") == label \
-                and r.actor not in signed:
+        if (
+            r.trigger == COUNTERSIGN_VARIATION
+            and (r.payload or {}).get("variation") == label
+            and r.actor not in signed
+        ):
             signed.append(r.actor)
     return {"countersigners": tuple(signed), "previous_pence": previous_pence or 0}
 
@@ -58,8 +73,11 @@ def fraud_risk(rows: list[Any]) -> str | None:
     rating = None
     for r in rows:
         payload = r.payload or {}
-        if r.trigger == "diligence" and payload.get("check") == FRAUD_RISK_CHECK \
-                and payload.get("rating"):
+        if (
+            r.trigger == "diligence"
+            and payload.get("check") == FRAUD_RISK_CHECK
+            and payload.get("rating")
+        ):
             rating = str(payload["rating"])
     return rating
 
@@ -68,7 +86,7 @@ def sro_of(conn: Connection, programme: str) -> str | None:
     """The programme's senior responsible owner (admin-log's storage), if named."""
     try:
         from workflow.services import sro
-    except ImportError:                # until the SRO's storage lands
+    except ImportError:  # until the SRO's storage lands
         return None
     return sro.sro_of(conn, programme)
 
@@ -76,8 +94,11 @@ def sro_of(conn: Connection, programme: str) -> str | None:
 def facts(conn: Connection, case_id: int, programme: str) -> dict[str, Any]:
     """The `countersignature` group of facts (states.facts.FACT_GROUPS)."""
     rows = control_rows(conn, case_id)
-    return {"countersigners": countersigners(rows), "fraud_risk": fraud_risk(rows),
-            "sro": sro_of(conn, programme)}
+    return {
+        "countersigners": countersigners(rows),
+        "fraud_risk": fraud_risk(rows),
+        "sro": sro_of(conn, programme),
+    }
 
 
 def missing_countersignatures(work: Any, ref: str, offering: str | None = None) -> list[str]:
@@ -87,12 +108,19 @@ def missing_countersignatures(work: Any, ref: str, offering: str | None = None) 
     from workflow.services.facts import facts_for
     from workflow.services.lifecycle import load_case
     from workflow.services.unit_of_work import unit
+
     with unit(work, read_only=True) as uow:
         case = load_case(uow.conn, ref)
         if case.kind != "bid":
             return []
-        found = facts_for(uow.conn, case, actor=offering or "", now=uow.now,
-                          spec=uow.spec(case.programme), needs=frozenset({"countersignature"}))
+        found = facts_for(
+            uow.conn,
+            case,
+            actor=offering or "",
+            now=uow.now,
+            spec=uow.spec(case.programme),
+            needs=frozenset({"countersignature"}),
+        )
         return countersignatures_missing(found, leave_out=offering)
 
 
@@ -108,28 +136,38 @@ def awaiting_countersignature(conn: Connection, specs: Any) -> set[int]:
     from states.facts import Facts
     from states.rules import countersignatures_missing
     from workflow.storage.tables import cases
-    waiting = list(conn.execute(
-        select(cases.c.id, cases.c.ref, cases.c.programme, cases.c.amount_pence)
-        .where(cases.c.kind == "bid",
-               cases.c.state.in_([literal(s) for s in BID.group("to_offer")]))))
+
+    waiting = list(
+        conn.execute(
+            select(cases.c.id, cases.c.ref, cases.c.programme, cases.c.amount_pence).where(
+                cases.c.kind == "bid",
+                cases.c.state.in_([literal(s) for s in BID.group("to_offer")]),
+            )
+        )
+    )
     if not waiting:
         return set()
     rows: dict[int, list[Any]] = {c.id: [] for c in waiting}
-    for r in conn.execute(select(history.c.case_id, history.c.trigger, history.c.actor,
-                                 history.c.payload)
-                          .where(history.c.case_id.in_(list(rows)),
-                                 history.c.trigger.in_((COUNTERSIGN, "diligence")))
-                          .order_by(history.c.case_id, history.c.seq)):
+    for r in conn.execute(
+        select(history.c.case_id, history.c.trigger, history.c.actor, history.c.payload)
+        .where(history.c.case_id.in_(list(rows)), history.c.trigger.in_((COUNTERSIGN, "diligence")))
+        .order_by(history.c.case_id, history.c.seq)
+    ):
         rows[r.case_id].append(r)
     sros: dict[str, str | None] = {}
     out: set[int] = set()
     for c in waiting:
         if c.programme not in sros:
             sros[c.programme] = sro_of(conn, c.programme)
-        facts = Facts(kind="bid", ref=c.ref, programme=specs(c.programme),
-                      application=SimpleNamespace(amount_pence=c.amount_pence or 0),
-                      countersigners=countersigners(rows[c.id]),
-                      fraud_risk=fraud_risk(rows[c.id]), sro=sros[c.programme])
+        facts = Facts(
+            kind="bid",
+            ref=c.ref,
+            programme=specs(c.programme),
+            application=SimpleNamespace(amount_pence=c.amount_pence or 0),
+            countersigners=countersigners(rows[c.id]),
+            fraud_risk=fraud_risk(rows[c.id]),
+            sro=sros[c.programme],
+        )
         if countersignatures_missing(facts):
             out.add(c.id)
     return out

@@ -14,6 +14,7 @@ one chain writer in the unit of work of what caused it:
 The history rows are the record: `facts_of` reads them back for the guard
 `diligence_passed` (states.rules) and for the checklist every face shows.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -23,8 +24,19 @@ from typing import Any, Mapping
 from sqlalchemy import Connection, Engine, bindparam, literal, select
 
 from states import DEFINITIONS
-from states.diligence import (KIND_WORDS, RATING_WORDS, RATINGS, RESULTS, STATUS_WORDS, Check,
-                              Status, applicable, checklist, not_passed, AUTOMATIC)
+from states.diligence import (
+    KIND_WORDS,
+    RATING_WORDS,
+    RATINGS,
+    RESULTS,
+    STATUS_WORDS,
+    Check,
+    Status,
+    applicable,
+    checklist,
+    not_passed,
+    AUTOMATIC,
+)
 from states.facts import DiligenceRecord
 from workflow.errors import Malformed, PermissionDenied, RuleViolation, checked_text
 from workflow.services import attachments, directory
@@ -35,27 +47,42 @@ from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import cases, history
 
-__all__ = ["TRIGGER", "facts_of", "run", "record", "show", "checklist_json", "status_of",
-           "programme_counts"]
+__all__ = [
+    "TRIGGER",
+    "facts_of",
+    "run",
+    "record",
+    "show",
+    "checklist_json",
+    "status_of",
+    "programme_counts",
+]
 
 TRIGGER = "diligence"
-MAX_EVIDENCE = 4000                  # characters of evidence text
+MAX_EVIDENCE = 4000  # characters of evidence text
 
-_ROWS = Prepared(select(history.c.actor, history.c.at, history.c.payload)
-                 .where(history.c.case_id == bindparam("case_id"),
-                        history.c.trigger == literal(TRIGGER))
-                 .order_by(history.c.seq))
+_ROWS = Prepared(
+    select(history.c.actor, history.c.at, history.c.payload)
+    .where(history.c.case_id == bindparam("case_id"), history.c.trigger == literal(TRIGGER))
+    .order_by(history.c.seq)
+)
 
 
 def _duplicates_of(kind: str, has_category: bool) -> Prepared[Any]:
     """Earlier cases of a lead in a programme (and category) that still stand: one
     statement for each kind of case, with or without a category, built once."""
     q = select(cases.c.ref).where(
-        cases.c.programme == bindparam("programme"), cases.c.kind == literal(kind),
-        cases.c.lead == bindparam("lead"), cases.c.id < bindparam("case_id"),
-        cases.c.state.in_([literal(s) for s in DEFINITIONS[kind].group("standing")]))
-    q = q.where(cases.c.category == bindparam("category")) if has_category \
+        cases.c.programme == bindparam("programme"),
+        cases.c.kind == literal(kind),
+        cases.c.lead == bindparam("lead"),
+        cases.c.id < bindparam("case_id"),
+        cases.c.state.in_([literal(s) for s in DEFINITIONS[kind].group("standing")]),
+    )
+    q = (
+        q.where(cases.c.category == bindparam("category"))
+        if has_category
         else q.where(cases.c.category.is_(None))
+    )
     return Prepared(q.order_by(cases.c.id))
 
 
@@ -68,9 +95,18 @@ def _duplicates(conn: Connection, case: CaseRecord) -> tuple[str, ...]:
     stmt = _DUPLICATES.get(key)
     if stmt is None:
         stmt = _DUPLICATES[key] = _duplicates_of(*key)
-    return tuple(row.ref for row in stmt.all(
-        conn, {"programme": case.programme, "lead": case.lead, "case_id": case.id,
-               "category": case.category}))
+    return tuple(
+        row.ref
+        for row in stmt.all(
+            conn,
+            {
+                "programme": case.programme,
+                "lead": case.lead,
+                "case_id": case.id,
+                "category": case.category,
+            },
+        )
+    )
 
 
 def _records(conn: Connection, case_id: int) -> tuple[list[DiligenceRecord], list[dict[str, Any]]]:
@@ -82,10 +118,16 @@ def _records(conn: Connection, case_id: int) -> tuple[list[DiligenceRecord], lis
         if p.get("automatic"):
             runs.append({**p, "at": row.at})
         else:
-            manual.append(DiligenceRecord(check=p.get("check", ""), result=p.get("result", ""),
-                                          actor=row.actor, at=row.at,
-                                          evidence=p.get("evidence", ""),
-                                          rating=p.get("rating")))
+            manual.append(
+                DiligenceRecord(
+                    check=p.get("check", ""),
+                    result=p.get("result", ""),
+                    actor=row.actor,
+                    at=row.at,
+                    evidence=p.get("evidence", ""),
+                    rating=p.get("rating"),
+                )
+            )
     return manual, runs
 
 
@@ -101,8 +143,11 @@ def _rating(records: list[DiligenceRecord]) -> str | None:
 def facts_of(conn: Connection, case: CaseRecord) -> dict[str, Any]:
     """The facts of the group `diligence` (states.facts.FACT_GROUPS) for `case`."""
     manual, _ = _records(conn, case.id)
-    return {"diligence": tuple(manual), "duplicates": _duplicates(conn, case),
-            "fraud_rating": _rating(manual)}
+    return {
+        "diligence": tuple(manual),
+        "duplicates": _duplicates(conn, case),
+        "fraud_rating": _rating(manual),
+    }
 
 
 _NEEDS = frozenset({"organisations", "diligence"})
@@ -110,6 +155,7 @@ _NEEDS = frozenset({"organisations", "diligence"})
 
 def _facts(conn: Connection, case: CaseRecord, actor: str, now: datetime, spec: Any) -> Any:
     from workflow.services.facts import facts_for
+
     return facts_for(conn, case, actor=actor, now=now, spec=spec, needs=_NEEDS)
 
 
@@ -141,16 +187,29 @@ def run(done: Any) -> None:
     standing = {s.check.code: s for s in checklist(facts)}
     for check in checks:
         problems = AUTOMATIC[check.code](facts)
-        payload: dict[str, Any] = {"check": check.code, "automatic": True,
-                                   "result": "fail" if problems else "pass",
-                                   "on": done.move.trigger}
+        payload: dict[str, Any] = {
+            "check": check.code,
+            "automatic": True,
+            "result": "fail" if problems else "pass",
+            "on": done.move.trigger,
+        }
         if problems:
             payload["problems"] = problems
             if standing[check.code].status == "overridden":
                 payload["overridden"] = True
-        case = change(conn, case, Entry(from_state=case.state, to_state=case.state,
-                                        trigger=TRIGGER, actor="system", role="system",
-                                        at=done.now, payload=payload))
+        case = change(
+            conn,
+            case,
+            Entry(
+                from_state=case.state,
+                to_state=case.state,
+                trigger=TRIGGER,
+                actor="system",
+                role="system",
+                at=done.now,
+                payload=payload,
+            ),
+        )
 
 
 # --- a caseworker's record ----------------------------------------------------------------
@@ -163,15 +222,21 @@ def _check_of(spec: Any, case: CaseRecord, code: str) -> Check:
     listed = applicable(spec.diligence, case.category)
     if check is None:
         known = ", ".join(c.code for c in listed) or "none"
-        raise _refuse(f"'{code}' is not a due-diligence check of {spec.code} (its checks for "
-                      f"{case.ref}: {known}); nothing was written.")
+        raise _refuse(
+            f"'{code}' is not a due-diligence check of {spec.code} (its checks for "
+            f"{case.ref}: {known}); nothing was written."
+        )
     if check not in listed:
-        raise _refuse(f"{check.label} ({code}) is only for {spec.code} bids of "
-                      f"{', '.join(spec.category_label(c) for c in check.categories)}; "
-                      f"{case.ref} is {spec.category_label(case.category or '')}.")
+        raise _refuse(
+            f"{check.label} ({code}) is only for {spec.code} bids of "
+            f"{', '.join(spec.category_label(c) for c in check.categories)}; "
+            f"{case.ref} is {spec.category_label(case.category or '')}."
+        )
     if not check.recordable:
-        raise _refuse(f"{check.label} ({code}) is run by casework and cannot be overridden "
-                      f"(the programme file does not mark it overridable); nothing was written.")
+        raise _refuse(
+            f"{check.label} ({code}) is run by casework and cannot be overridden "
+            f"(the programme file does not mark it overridable); nothing was written."
+        )
     return check
 
 
@@ -199,10 +264,18 @@ def _rules(check: Check, rating: str | None, evidence: str | None) -> list[str]:
     return out
 
 
-def record(work: UnitOfWork | Engine, ref: str, code: str, actor_name: str, *, result: str,
-           evidence: str | None, rating: str | None = None,
-           attachment: tuple[str, bytes] | None = None,
-           expected_version: int | None = None) -> dict[str, Any]:
+def record(
+    work: UnitOfWork | Engine,
+    ref: str,
+    code: str,
+    actor_name: str,
+    *,
+    result: str,
+    evidence: str | None,
+    rating: str | None = None,
+    attachment: tuple[str, bytes] | None = None,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
     """A caseworker's record of check `code` on case `ref`: pass or fail, with evidence.
 
     Everything is checked before anything is written: the check, the result,
@@ -210,6 +283,7 @@ def record(work: UnitOfWork | Engine, ref: str, code: str, actor_name: str, *, r
     state. Returns the checklist as it now stands.
     """
     from workflow.services.lifecycle import load_case, refuse_stale
+
     evidence = checked_text("evidence", evidence)
     shape = _shape(result, rating)
     if shape:
@@ -219,37 +293,56 @@ def record(work: UnitOfWork | Engine, ref: str, code: str, actor_name: str, *, r
         case = load_case(conn, ref, hold=True)
         actor = directory.actor(conn, actor_name)
         check_visible(actor, case)
-        role = may_act(actor, "record_diligence", case.lead,
-                       f"record due diligence on {case.ref}")
+        role = may_act(actor, "record_diligence", case.lead, f"record due diligence on {case.ref}")
         refuse_stale(case, expected_version)
         spec = uow.spec(case.programme)
         check = _check_of(spec, case, code)
         definition = DEFINITIONS[case.kind]
         if not definition.is_in(case.state, "to_check"):
-            raise _refuse(f"{case.ref} is {definition.state_label(case.state).lower()}: due "
-                          f"diligence is recorded before the case is found eligible, not now.")
+            raise _refuse(
+                f"{case.ref} is {definition.state_label(case.state).lower()}: due "
+                f"diligence is recorded before the case is found eligible, not now."
+            )
         problems = _rules(check, rating, evidence)
         if problems:
-            raise RuleViolation(f"The record of {check.label} ({code}) refused: "
-                                + "; ".join(problems) + ".", problems)
+            raise RuleViolation(
+                f"The record of {check.label} ({code}) refused: " + "; ".join(problems) + ".",
+                problems,
+            )
         if attachment is not None:
-            attachments.check(*attachment)      # the file's own rules, before a byte is written
-        payload: dict[str, Any] = {"check": code, "automatic": False, "result": result,
-                                   "evidence": evidence}
+            attachments.check(*attachment)  # the file's own rules, before a byte is written
+        payload: dict[str, Any] = {
+            "check": code,
+            "automatic": False,
+            "result": result,
+            "evidence": evidence,
+        }
         if rating is not None:
             payload["rating"] = rating
         if attachment is not None:
             payload["attachment"] = attachments.store(
-                *attachment, attachments.files_root(uow.engine)).as_json()
-        after = change(conn, case, Entry(from_state=case.state, to_state=case.state,
-                                         trigger=TRIGGER, actor=actor.name, role=role,
-                                         at=uow.now, payload=payload))
+                *attachment, attachments.files_root(uow.engine)
+            ).as_json()
+        after = change(
+            conn,
+            case,
+            Entry(
+                from_state=case.state,
+                to_state=case.state,
+                trigger=TRIGGER,
+                actor=actor.name,
+                role=role,
+                at=uow.now,
+                payload=payload,
+            ),
+        )
         return checklist_json(conn, after, spec, actor.name, uow.now)
 
 
 # --- showing --------------------------------------------------------------------------------
-def status_of(conn: Connection, case: CaseRecord, spec: Any, actor: str,
-              now: datetime) -> list[Status]:
+def status_of(
+    conn: Connection, case: CaseRecord, spec: Any, actor: str, now: datetime
+) -> list[Status]:
     return checklist(_facts(conn, case, actor, now, spec))
 
 
@@ -260,14 +353,26 @@ def _record_json(conn: Connection, case_id: int) -> dict[str, dict[str, Any]]:
         p = row.payload or {}
         if p.get("automatic"):
             continue
-        out[p.get("check", "")] = {"result": p.get("result"), "rating": p.get("rating"),
-                                   "evidence": p.get("evidence"), "by": row.actor,
-                                   "at": moment(row.at), "attachment": p.get("attachment")}
+        out[p.get("check", "")] = {
+            "result": p.get("result"),
+            "rating": p.get("rating"),
+            "evidence": p.get("evidence"),
+            "by": row.actor,
+            "at": moment(row.at),
+            "attachment": p.get("attachment"),
+        }
     return out
 
 
-def checklist_json(conn: Connection, case: CaseRecord, spec: Any, actor: str,
-                   now: datetime, *, with_codes: bool = True) -> dict[str, Any]:
+def checklist_json(
+    conn: Connection,
+    case: CaseRecord,
+    spec: Any,
+    actor: str,
+    now: datetime,
+    *,
+    with_codes: bool = True,
+) -> dict[str, Any]:
     """The case's checklist: each check, where it stands, who recorded it, when, on what.
     `still_needed` names each check with its code after its label, unless not `with_codes`
     (a web page's words)."""
@@ -279,33 +384,58 @@ def checklist_json(conn: Connection, case: CaseRecord, spec: Any, actor: str,
     checks = []
     for s in statuses:
         run_row = last_run.get(s.check.code)
-        checks.append({
-            "check": s.check.code, "label": s.check.label, "sentence": s.check.sentence,
-            "kind": s.check.kind, "overridable": s.check.overridable,
-            "recordable": s.check.recordable, "status": s.status,
-            "problems": list(s.problems), "recorded": recorded.get(s.check.code),
-            "last_run": ({"result": run_row["result"], "at": moment(run_row["at"]),
-                          "on": run_row.get("on")} if run_row else None)})
+        checks.append(
+            {
+                "check": s.check.code,
+                "label": s.check.label,
+                "sentence": s.check.sentence,
+                "kind": s.check.kind,
+                "overridable": s.check.overridable,
+                "recordable": s.check.recordable,
+                "status": s.status,
+                "problems": list(s.problems),
+                "recorded": recorded.get(s.check.code),
+                "last_run": (
+                    {
+                        "result": run_row["result"],
+                        "at": moment(run_row["at"]),
+                        "on": run_row.get("on"),
+                    }
+                    if run_row
+                    else None
+                ),
+            }
+        )
     definition = DEFINITIONS[case.kind]
-    return {"ref": case.ref, "kind": case.kind, "state": case.state, "version": case.version,
-            "recordable_now": definition.is_in(case.state, "to_check"),
-            "passed": all(s.passed for s in statuses),
-            "still_needed": not_passed(statuses, case.ref, with_codes=with_codes),
-            "fraud_rating": facts.fraud_rating, "checks": checks}
+    return {
+        "ref": case.ref,
+        "kind": case.kind,
+        "state": case.state,
+        "version": case.version,
+        "recordable_now": definition.is_in(case.state, "to_check"),
+        "passed": all(s.passed for s in statuses),
+        "still_needed": not_passed(statuses, case.ref, with_codes=with_codes),
+        "fraud_rating": facts.fraud_rating,
+        "checks": checks,
+    }
 
 
 def failed_reason(shown: Mapping[str, Any]) -> str:
     """A reason to declare a case ineligible that names each check it failed (from
     `checklist_json`); empty when none failed."""
     failed = [c for c in shown["checks"] if c["status"] == "failed"]
-    return " ".join(f"Due diligence: {c['label']} ({c['check']}) failed: "
-                    f"{'; '.join(c['problems']) or 'recorded as failed'}." for c in failed)
+    return " ".join(
+        f"Due diligence: {c['label']} ({c['check']}) failed: "
+        f"{'; '.join(c['problems']) or 'recorded as failed'}."
+        for c in failed
+    )
 
 
 def show(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
     """Case `ref`'s checklist; for a person named, only if they are staff (the command
     line's operator names nobody, as `case show` without --as)."""
     from workflow.services.lifecycle import load_case
+
     with unit(work, read_only=True) as uow:
         case = load_case(uow.conn, ref)
         name = ""
@@ -313,8 +443,10 @@ def show(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> 
             actor = directory.actor(uow.conn, actor_name)
             check_visible(actor, case)
             if not sees_every_case(actor):
-                raise PermissionDenied(f"{actor.name} may not read {case.ref}'s due diligence: "
-                                       f"only staff may.", person=actor.name)
+                raise PermissionDenied(
+                    f"{actor.name} may not read {case.ref}'s due diligence: only staff may.",
+                    person=actor.name,
+                )
             name = actor.name
         return checklist_json(uow.conn, case, uow.spec(case.programme), name, uow.now)
 
@@ -322,13 +454,17 @@ def show(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> 
 # --- for the report ---------------------------------------------------------------------------
 def programme_counts(conn: Connection, programme: str) -> dict[str, Any]:
     """Checks run and failed in a programme: automatic runs, caseworkers' records, overrides."""
-    q = (select(history.c.payload).join(cases, cases.c.id == history.c.case_id)
-         .where(cases.c.programme == programme, history.c.trigger == TRIGGER))
+    q = (
+        select(history.c.payload)
+        .join(cases, cases.c.id == history.c.case_id)
+        .where(cases.c.programme == programme, history.c.trigger == TRIGGER)
+    )
     by_check: dict[str, dict[str, int]] = {}
     for (payload,) in conn.execute(q):
         p: Mapping[str, Any] = payload or {}
-        counts = by_check.setdefault(p.get("check", ""), {"run": 0, "failed": 0, "recorded": 0,
-                                                          "overridden": 0})
+        counts = by_check.setdefault(
+            p.get("check", ""), {"run": 0, "failed": 0, "recorded": 0, "overridden": 0}
+        )
         if p.get("automatic"):
             counts["run"] += 1
             counts["failed"] += p.get("result") == "fail"

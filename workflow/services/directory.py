@@ -1,4 +1,5 @@
 """Organisations and people: who a case belongs to, and who may act on it."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,13 @@ from states.errors import DocumentError
 from states.money import money_json, parse_money
 from states.roles import ROLES
 from workflow.services.engine import Actor
-from workflow.errors import (Malformed, OrganisationNotFound, PermissionDenied, PersonNotFound,
-                             RuleViolation)
+from workflow.errors import (
+    Malformed,
+    OrganisationNotFound,
+    PermissionDenied,
+    PersonNotFound,
+    RuleViolation,
+)
 from workflow.storage.tables import cases, organisations, people
 from workflow.storage.prepared import Prepared
 
@@ -28,7 +34,7 @@ EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 ORG_KINDS = ("council", "fire", "agency")
 PERSON_ROLES = tuple(sorted(ROLES - {"system"}))
-RESERVED_NAME = "system"     # the sweep's; DESIGN section 6
+RESERVED_NAME = "system"  # the sweep's; DESIGN section 6
 
 
 def is_reserved(name: str) -> bool:
@@ -47,6 +53,7 @@ def email_problem(field: str, value: str | None) -> list[str]:
         return []
     # Here, not at the top: reading people needs none of the mail's modules.
     from notifications.message import parse_address
+
     try:
         if not EMAIL.match(value):
             raise ValueError("no")
@@ -56,15 +63,26 @@ def email_problem(field: str, value: str | None) -> list[str]:
     return []
 
 
-def add_org(conn: Connection, code: str, *, name: str, email: str,
-            escalation_email: str | None = None, kind: str = "council",
-            esg_allocation: str | None = None, org_id: str | None = None,
-            by: Admin | None = None, at: datetime | None = None) -> dict[str, Any]:
+def add_org(
+    conn: Connection,
+    code: str,
+    *,
+    name: str,
+    email: str,
+    escalation_email: str | None = None,
+    kind: str = "council",
+    esg_allocation: str | None = None,
+    org_id: str | None = None,
+    by: Admin | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
     """Add an organisation; one row of the admin log (`org_add`, what it holds after)."""
     problems: list[str] = []
     if not CODE.match(code):
-        problems.append(f"code: '{code}' must be capital letters, digits and hyphens "
-                        f"(the ONS/GSS code, e.g. E06000049)")
+        problems.append(
+            f"code: '{code}' must be capital letters, digits and hyphens "
+            f"(the ONS/GSS code, e.g. E06000049)"
+        )
     if not name.strip() or any(ord(c) < 32 for c in name):
         problems.append("name: must be given, on one line")
     problems += email_problem("email", email) + email_problem("escalation-email", escalation_email)
@@ -82,25 +100,45 @@ def add_org(conn: Connection, code: str, *, name: str, email: str,
         raise Malformed(f"Organisation {code}", problems)
     if conn.execute(select(organisations.c.code).where(organisations.c.code == code)).first():
         raise RuleViolation(f"Organisation {code} already exists.")
-    row = dict(code=code, name=name, email=email, escalation_email=escalation_email,
-               kind=kind, esg_allocation_pence=esg, org_id=org_id)
+    row = dict(
+        code=code,
+        name=name,
+        email=email,
+        escalation_email=escalation_email,
+        kind=kind,
+        esg_allocation_pence=esg,
+        org_id=org_id,
+    )
     from workflow import clock
     from workflow.services import admin_log
     from workflow.services.admin_log import Admin
+
     admin_log.hold(conn)
     conn.execute(organisations.insert().values(**row))
-    admin_log.append(conn, by or Admin.operator(), "org_add", code, before=None,
-                     after=org_json(row), at=at or clock.now())
+    admin_log.append(
+        conn,
+        by or Admin.operator(),
+        "org_add",
+        code,
+        before=None,
+        after=org_json(row),
+        at=at or clock.now(),
+    )
     return org_json(row)
 
 
 def org_json(row: Any) -> dict[str, Any]:
     m = row if isinstance(row, dict) else row._mapping
     esg = m["esg_allocation_pence"]
-    return {"code": m["code"], "name": m["name"], "email": m["email"],
-            "escalation_email": m["escalation_email"], "kind": m["kind"],
-            "esg_allocation": money_json(esg) if esg is not None else None,
-            "org_id": m["org_id"]}
+    return {
+        "code": m["code"],
+        "name": m["name"],
+        "email": m["email"],
+        "escalation_email": m["escalation_email"],
+        "kind": m["kind"],
+        "esg_allocation": money_json(esg) if esg is not None else None,
+        "org_id": m["org_id"],
+    }
 
 
 def list_orgs(conn: Connection) -> list[dict[str, Any]]:
@@ -114,17 +152,26 @@ def get_org(conn: Connection, code: str) -> Any:
     return row
 
 
-def add_user(conn: Connection, name: str, *, roles: Iterable[str], email: str | None = None,
-             org: str | None = None, by: Admin | None = None,
-             at: datetime | None = None) -> dict[str, Any]:
+def add_user(
+    conn: Connection,
+    name: str,
+    *,
+    roles: Iterable[str],
+    email: str | None = None,
+    org: str | None = None,
+    by: Admin | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
     """Add a person with roles; one row of the admin log (`user_add`, what they hold)."""
     roles = sorted(set(roles))
     problems: list[str] = []
     if not NAME.match(name):
         problems.append(f"name: '{name}' must be letters, digits, dots, hyphens or underscores")
     elif is_reserved(name):
-        problems.append(f"name: '{name}' is the sweep's name (system, in any capitalisation) "
-                        f"and cannot be given to a person")
+        problems.append(
+            f"name: '{name}' is the sweep's name (system, in any capitalisation) "
+            f"and cannot be given to a person"
+        )
     if not roles:
         problems.append("role: give at least one --role")
     for r in roles:
@@ -140,6 +187,7 @@ def add_user(conn: Connection, name: str, *, roles: Iterable[str], email: str | 
     from workflow import clock
     from workflow.services import admin_log
     from workflow.services.admin_log import Admin
+
     admin_log.hold(conn)
     try:
         with conn.begin_nested():
@@ -147,8 +195,15 @@ def add_user(conn: Connection, name: str, *, roles: Iterable[str], email: str | 
     except IntegrityError:
         raise RuleViolation(f"A person called '{name}' already exists.") from None
     added = {"name": name, "roles": roles, "email": email, "org": org}
-    admin_log.append(conn, by or Admin.operator(), "user_add", name, before=None, after=added,
-                     at=at or clock.now())
+    admin_log.append(
+        conn,
+        by or Admin.operator(),
+        "user_add",
+        name,
+        before=None,
+        after=added,
+        at=at or clock.now(),
+    )
     return added
 
 
@@ -158,21 +213,39 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
 
 def open_cases_of(conn: Connection, name: str) -> int:
     """How many cases not yet finished have `name` as their caseworker."""
-    unfinished = or_(*(and_(cases.c.kind == kind, cases.c.state.not_in(sorted(d.final)))
-                       for kind, d in DEFINITIONS.items() if kind in ("bid", "area")))
-    return int(conn.execute(select(func.count()).select_from(cases)
-                            .where(cases.c.caseworker == name, unfinished)).scalar() or 0)
+    unfinished = or_(
+        *(
+            and_(cases.c.kind == kind, cases.c.state.not_in(sorted(d.final)))
+            for kind, d in DEFINITIONS.items()
+            if kind in ("bid", "area")
+        )
+    )
+    return int(
+        conn.execute(
+            select(func.count()).select_from(cases).where(cases.c.caseworker == name, unfinished)
+        ).scalar()
+        or 0
+    )
 
 
 def person_json(r: Any) -> dict[str, Any]:
     from workflow.services.chain import moment
-    return {"name": r.name, "roles": list(r.roles), "email": r.email, "org": r.org,
-            "disabled": r.disabled_at is not None,
-            "disabled_at": moment(r.disabled_at) if r.disabled_at is not None else None}
+
+    return {
+        "name": r.name,
+        "roles": list(r.roles),
+        "email": r.email,
+        "org": r.org,
+        "disabled": r.disabled_at is not None,
+        "disabled_at": moment(r.disabled_at) if r.disabled_at is not None else None,
+    }
 
 
-_ACTOR_Q = Prepared(select(people.c.name, people.c.roles, people.c.org, people.c.disabled_at)
-                   .where(people.c.name == bindparam("name")))
+_ACTOR_Q = Prepared(
+    select(people.c.name, people.c.roles, people.c.org, people.c.disabled_at).where(
+        people.c.name == bindparam("name")
+    )
+)
 
 
 def actor(conn: Connection, name: str) -> Actor:
@@ -197,8 +270,10 @@ def actor_row(conn: Connection, name: str) -> Any:
 
 
 def disabled_words(name: str) -> str:
-    return (f"{name} is disabled, so they cannot sign in, use an API token or act "
-            f"(an admin can enable them again).")
+    return (
+        f"{name} is disabled, so they cannot sign in, use an API token or act "
+        f"(an admin can enable them again)."
+    )
 
 
 def is_disabled(conn: Connection, name: str) -> bool:

@@ -8,6 +8,7 @@ writes the ledger says so (`moves_funds=True`): its move holds the programme
 row from its start (awards.lock_fund), so on PostgreSQL every such move takes
 the programme row before the case row, in one order, and two cannot deadlock.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,15 +29,15 @@ from workflow.storage.records import CaseRecord, CheckpointRecord
 @dataclass(frozen=True)
 class MoveDone:
     conn: Connection
-    case: CaseRecord         # the case as it was read, before the move
-    after: CaseRecord        # the case after the move, before any effect
+    case: CaseRecord  # the case as it was read, before the move
+    after: CaseRecord  # the case after the move, before any effect
     move: Move
     actor: Actor
     now: datetime
     spec: ProgrammeSpec
-    seq: int                 # the history row the move wrote
+    seq: int  # the history row the move wrote
     payload: dict[str, Any]
-    checkpoint: CheckpointRecord | None = None   # the return a return's move moved
+    checkpoint: CheckpointRecord | None = None  # the return a return's move moved
     # The facts the move's rules were planned with, and their groups (facts.facts_for's
     # `needs`), for an effect that reads the same facts again (run_diligence).
     facts: Facts | None = None
@@ -67,9 +68,18 @@ WRITE_LEDGER = frozenset({"reserve_funds", "release_funds", "release_unscheduled
 
 # Effects that write to the case row itself (its chain head, its "at risk" flag):
 # after them the mover reads the case again rather than trust its own copy.
-CHANGE_CASE = frozenset({"schedule_checkpoints", "lift_risk", "open_tranches",
-                         "return_tranches", "hold_payments", "release_payments",
-                         "cancel_payments", "run_diligence"})
+CHANGE_CASE = frozenset(
+    {
+        "schedule_checkpoints",
+        "lift_risk",
+        "open_tranches",
+        "return_tranches",
+        "hold_payments",
+        "release_payments",
+        "cancel_payments",
+        "run_diligence",
+    }
+)
 
 # What a history row may note of the case beside the move (`T(records=[...])`), worked
 # out in the move's transaction before its row is written. `agreement` draws up the

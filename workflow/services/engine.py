@@ -12,6 +12,7 @@ transition defines from the state; its transition's conditions, judged here
 by the bound case, refuse the person, a missing reason or a broken rule, and
 the refusal is told in a caseworker's words.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,14 +20,20 @@ from typing import TYPE_CHECKING, Mapping, cast
 
 from states import Definition, T
 from states.roles import ROLE_PREFERENCE
+
 if TYPE_CHECKING:
     from transitions import EventData
 
     from states.facts import Facts
     from states.machine import DeclaredTransition
     from states.rules import Rule
-from workflow.errors import (CaseworkError, GuardFailed, InvalidTransition, PermissionDenied,
-                             ReasonRequired)
+from workflow.errors import (
+    CaseworkError,
+    GuardFailed,
+    InvalidTransition,
+    PermissionDenied,
+    ReasonRequired,
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +67,9 @@ def acting_role(t: T, actor: Actor, lead: str | None) -> str | None:
     return None
 
 
-def allowed_triggers(definition: Definition, state: str, actor: Actor | None,
-                     lead: str | None) -> list[str]:
+def allowed_triggers(
+    definition: Definition, state: str, actor: Actor | None, lead: str | None
+) -> list[str]:
     """Triggers defined from `state` that `actor` may fire (guards are not run)."""
     out = []
     for t in definition.machine.transitions_from(state):
@@ -70,19 +78,25 @@ def allowed_triggers(definition: Definition, state: str, actor: Actor | None,
     return sorted(set(out))
 
 
-def _refuse_role(definition: Definition, ref: str, t: T, actor: Actor,
-                 lead: str | None) -> PermissionDenied:
+def _refuse_role(
+    definition: Definition, ref: str, t: T, actor: Actor, lead: str | None
+) -> PermissionDenied:
     what = definition.trigger_label(t.trigger)
     if "council" in t.roles and "council" in actor.roles:
         return PermissionDenied(
             f"{actor.name} is not a person of {lead}, the lead organisation of {ref}, "
-            f"so they cannot do '{what}' on it.", person=actor.name, trigger=t.trigger)
+            f"so they cannot do '{what}' on it.",
+            person=actor.name,
+            trigger=t.trigger,
+        )
     roles = ", ".join(sorted(actor.roles)) or "no role"
     may = " or ".join(sorted(t.roles))
     article = "an" if may[0] in "aeiou" else "a"
     return PermissionDenied(
         f"{actor.name} ({roles}) may not do '{what}' on {ref}: only {article} {may} may.",
-        person=actor.name, trigger=t.trigger)
+        person=actor.name,
+        trigger=t.trigger,
+    )
 
 
 class _Bound:
@@ -91,14 +105,40 @@ class _Bound:
     that refuses leaves the refusal; `may_act`, always the first, the role and the
     transition taken."""
 
-    __slots__ = ("state", "definition", "ref", "actor", "lead", "reason", "facts", "rules",
-                 "actor_rules", "role", "transition", "refusal")
+    __slots__ = (
+        "state",
+        "definition",
+        "ref",
+        "actor",
+        "lead",
+        "reason",
+        "facts",
+        "rules",
+        "actor_rules",
+        "role",
+        "transition",
+        "refusal",
+    )
 
-    def __init__(self, definition: Definition, ref: str, state: str, actor: Actor,
-                 lead: str | None, reason: str | None, facts: Facts | None,
-                 rules: Mapping[str, Rule], actor_rules: Mapping[str, Rule]) -> None:
-        self.state, self.definition, self.ref, self.actor, self.lead = (state, definition, ref,
-                                                                        actor, lead)
+    def __init__(
+        self,
+        definition: Definition,
+        ref: str,
+        state: str,
+        actor: Actor,
+        lead: str | None,
+        reason: str | None,
+        facts: Facts | None,
+        rules: Mapping[str, Rule],
+        actor_rules: Mapping[str, Rule],
+    ) -> None:
+        self.state, self.definition, self.ref, self.actor, self.lead = (
+            state,
+            definition,
+            ref,
+            actor,
+            lead,
+        )
         self.reason, self.facts, self.rules, self.actor_rules = reason, facts, rules, actor_rules
         self.role: str | None = None
         self.transition: T | None = None
@@ -112,13 +152,14 @@ class _Bound:
         return self.role is not None
 
     def meets_actor_rules(self, event: EventData) -> bool:
-        if self.facts is None:          # planning without facts: who may, not whether now
+        if self.facts is None:  # planning without facts: who may, not whether now
             return True
         t = cast("DeclaredTransition", event.transition).declared
         faults = [v for name in t.actor_rules for v in self.actor_rules[name](self.facts)]
         if faults:
-            self.refusal = PermissionDenied(" ".join(faults), person=self.actor.name,
-                                            trigger=t.trigger)
+            self.refusal = PermissionDenied(
+                " ".join(faults), person=self.actor.name, trigger=t.trigger
+            )
         return not faults
 
     def has_reason(self, event: EventData) -> bool:
@@ -133,23 +174,41 @@ class _Bound:
         t = cast("DeclaredTransition", event.transition).declared
         violations = [v for name in t.guards for v in self.rules[name](self.facts)]
         if violations:
-            self.refusal = GuardFailed(self.ref, t.trigger, violations,
-                                       definition=self.definition)
+            self.refusal = GuardFailed(self.ref, t.trigger, violations, definition=self.definition)
         return not violations
 
 
-def plan(definition: Definition, ref: str, state: str, trigger: str, actor: Actor, *,
-         lead: str | None, reason: str | None, facts: Facts | None,
-         rules: Mapping[str, Rule], actor_rules: Mapping[str, Rule]) -> Move:
+def plan(
+    definition: Definition,
+    ref: str,
+    state: str,
+    trigger: str,
+    actor: Actor,
+    *,
+    lead: str | None,
+    reason: str | None,
+    facts: Facts | None,
+    rules: Mapping[str, Rule],
+    actor_rules: Mapping[str, Rule],
+) -> Move:
     bound = _Bound(definition, ref, state, actor, lead, reason, facts, rules, actor_rules)
     moved = definition.machine.fire(trigger, bound)
     if moved is None:
-        raise InvalidTransition(ref, state, trigger,
-                                allowed_triggers(definition, state, actor, lead),
-                                definition=definition)
+        raise InvalidTransition(
+            ref,
+            state,
+            trigger,
+            allowed_triggers(definition, state, actor, lead),
+            definition=definition,
+        )
     if not moved:
         assert bound.refusal is not None, "a condition refused without saying why"
         raise bound.refusal
     assert bound.role is not None and bound.transition is not None
-    return Move(trigger=trigger, source=state, dest=bound.state, role=bound.role,
-                transition=bound.transition)
+    return Move(
+        trigger=trigger,
+        source=state,
+        dest=bound.state,
+        role=bound.role,
+        transition=bound.transition,
+    )

@@ -5,6 +5,7 @@ one row a line, or CSV with a header and the payload as JSON. The command line
 writes the chunks to stdout; the web app and the API stream them (`streamed`
 reads the rows in a connection of its own, held while the response is sent).
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,22 @@ from workflow.services.chain import stream
 
 __all__ = ["COLUMNS", "FORMATS", "chunks", "streamed"]
 
-COLUMNS = ["case", "seq", "checkpoint", "from_state", "to_state", "trigger", "actor",
-           "role", "reason", "at", "payload", "hash", "prev_hash", "payment"]
+COLUMNS = [
+    "case",
+    "seq",
+    "checkpoint",
+    "from_state",
+    "to_state",
+    "trigger",
+    "actor",
+    "role",
+    "reason",
+    "at",
+    "payload",
+    "hash",
+    "prev_hash",
+    "payment",
+]
 FORMATS = ("csv", "json")
 _ROWS_A_CHUNK = 500
 
@@ -32,8 +47,9 @@ def chunks(rows: Iterable[dict[str, Any]], fmt: str) -> Iterator[str]:
     return _csv(rows) if fmt == "csv" else _json(rows)
 
 
-def streamed(engine: Engine, fmt: str, case_id: int | None,
-             since: datetime | None) -> Iterator[str]:
+def streamed(
+    engine: Engine, fmt: str, case_id: int | None, since: datetime | None
+) -> Iterator[str]:
     with reading(engine) as conn:
         yield from chunks(stream(conn, case_id=case_id, since=since), fmt)
 
@@ -43,8 +59,9 @@ def _csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for n, row in enumerate(rows, start=1):
-        writer.writerow({**row, "payload": json.dumps(row["payload"], sort_keys=True,
-                                                      ensure_ascii=False)})
+        writer.writerow(
+            {**row, "payload": json.dumps(row["payload"], sort_keys=True, ensure_ascii=False)}
+        )
         if n % _ROWS_A_CHUNK == 0:
             yield out.getvalue()
             out.seek(0)

@@ -4,6 +4,7 @@ Only what the move's guards read is fetched: each rule declares the groups of
 facts it reads (`@reads` in states.rules), so a submit reads the organisations and an offer the
 fund ledger, and neither reads the other's.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -32,17 +33,31 @@ _ALL_RULES = {**RULES, **ACTOR_RULES}
 
 _ORG = Prepared(select(organisations).where(organisations.c.code == bindparam("code")))
 # Live scores only: those a late conflict set aside count for nothing.
-_SCORES = Prepared(select(scores).where(scores.c.case_id == bindparam("case_id"),
-                                        scores.c.set_aside_at.is_(None))
-                   .order_by(scores.c.id))
-_DECLARED = Prepared(select(declarations.c.person, declarations.c.conflict).where(
-    declarations.c.case_id == bindparam("case_id")))
-_CHECKPOINTS = Prepared(select(checkpoints.c.ref, checkpoints.c.state, checkpoints.c.due)
-                        .where(checkpoints.c.case_id == bindparam("case_id"))
-                        .order_by(checkpoints.c.n))
-_LIVE_OFFERS = Prepared(select(func.count()).select_from(cases).where(
-    cases.c.programme == bindparam("programme"), cases.c.category == bindparam("category"),
-    cases.c.state.in_([literal(s) for s in LIVE_OFFER_STATES]), cases.c.id != bindparam("case_id")))
+_SCORES = Prepared(
+    select(scores)
+    .where(scores.c.case_id == bindparam("case_id"), scores.c.set_aside_at.is_(None))
+    .order_by(scores.c.id)
+)
+_DECLARED = Prepared(
+    select(declarations.c.person, declarations.c.conflict).where(
+        declarations.c.case_id == bindparam("case_id")
+    )
+)
+_CHECKPOINTS = Prepared(
+    select(checkpoints.c.ref, checkpoints.c.state, checkpoints.c.due)
+    .where(checkpoints.c.case_id == bindparam("case_id"))
+    .order_by(checkpoints.c.n)
+)
+_LIVE_OFFERS = Prepared(
+    select(func.count())
+    .select_from(cases)
+    .where(
+        cases.c.programme == bindparam("programme"),
+        cases.c.category == bindparam("category"),
+        cases.c.state.in_([literal(s) for s in LIVE_OFFER_STATES]),
+        cases.c.id != bindparam("case_id"),
+    )
+)
 
 
 @lru_cache(maxsize=None)
@@ -67,8 +82,13 @@ def application_of(case: CaseRecord) -> BidApplication | AreaApplication:
 
 
 def _org(row: Any) -> OrgFacts:
-    return OrgFacts(code=row.code, name=row.name, kind=row.kind,
-                    esg_allocation_pence=row.esg_allocation_pence, org_id=row.org_id)
+    return OrgFacts(
+        code=row.code,
+        name=row.name,
+        kind=row.kind,
+        esg_allocation_pence=row.esg_allocation_pence,
+        org_id=row.org_id,
+    )
 
 
 def organisations_by_code(conn: Connection, codes: list[str]) -> dict[str, OrgFacts]:
@@ -82,8 +102,12 @@ def organisations_by_code(conn: Connection, codes: list[str]) -> dict[str, OrgFa
 
 
 def live_offers(conn: Connection, programme: str, category: str | None, leave_out_case: int) -> int:
-    return int(_LIVE_OFFERS.scalar(conn, {"programme": programme, "category": category,
-                                          "case_id": leave_out_case}) or 0)
+    return int(
+        _LIVE_OFFERS.scalar(
+            conn, {"programme": programme, "category": category, "case_id": leave_out_case}
+        )
+        or 0
+    )
 
 
 def _assessment(conn: Connection, case_id: int) -> dict[str, Any]:
@@ -91,23 +115,35 @@ def _assessment(conn: Connection, case_id: int) -> dict[str, Any]:
     decl = _DECLARED.all(conn, {"case_id": case_id})
     agreed = [r for r in rows if r.agreed]
     return {
-        "scores": tuple(Score(r.assessor, r.innovation, r.costs, r.savings)
-                        for r in rows if not r.agreed),
-        "agreed_score": (Score(agreed[-1].assessor, agreed[-1].innovation, agreed[-1].costs,
-                               agreed[-1].savings) if agreed else None),
+        "scores": tuple(
+            Score(r.assessor, r.innovation, r.costs, r.savings) for r in rows if not r.agreed
+        ),
+        "agreed_score": (
+            Score(agreed[-1].assessor, agreed[-1].innovation, agreed[-1].costs, agreed[-1].savings)
+            if agreed
+            else None
+        ),
         "conflicted": frozenset(d.person for d in decl if d.conflict),
         "declared_no_conflict": frozenset(d.person for d in decl if not d.conflict),
     }
 
 
 def checkpoint_facts(conn: Connection, case_id: int) -> tuple[CheckpointFacts, ...]:
-    return tuple(CheckpointFacts(r.ref, r.state, r.due)
-                 for r in _CHECKPOINTS.all(conn, {"case_id": case_id}))
+    return tuple(
+        CheckpointFacts(r.ref, r.state, r.due) for r in _CHECKPOINTS.all(conn, {"case_id": case_id})
+    )
 
 
-def facts_for(conn: Connection, case: CaseRecord, *, actor: str, now: datetime,
-              figures: dict[str, Any] | None = None, needs: frozenset[str] = EVERYTHING,
-              spec: ProgrammeSpec | None = None) -> Facts:
+def facts_for(
+    conn: Connection,
+    case: CaseRecord,
+    *,
+    actor: str,
+    now: datetime,
+    figures: dict[str, Any] | None = None,
+    needs: frozenset[str] = EVERYTHING,
+    spec: ProgrammeSpec | None = None,
+) -> Facts:
     """What the rules may ask about `case`, read in the caller's transaction.
 
     `needs` limits the reading to the groups of facts the move's rules use.
@@ -126,17 +162,28 @@ def facts_for(conn: Connection, case: CaseRecord, *, actor: str, now: datetime,
             extra.update(_assessment(conn, case.id))
         if "ledger" in needs:
             extra["committed_pence"] = programme_store.committed_pence(
-                conn, case.programme, leave_out_case=case.id)
+                conn, case.programme, leave_out_case=case.id
+            )
         if "offers" in needs:
             extra["offers_in_category"] = live_offers(conn, case.programme, case.category, case.id)
     if "checkpoints" in needs:
         extra["checkpoints"] = checkpoint_facts(conn, case.id)
     if "diligence" in needs:
-        from workflow.services import diligence     # it builds on this module
+        from workflow.services import diligence  # it builds on this module
+
         extra.update(diligence.facts_of(conn, case))
     if "countersignature" in needs:
         extra.update(controls.facts(conn, case.id, case.programme))
-    return Facts(kind=case.kind, ref=case.ref, programme=spec, application=application_of(case),
-                 lead=lead, actor=actor, caseworker=case.caseworker, now=now,
-                 contribution_pence=case.contribution_pence,
-                 figures=figures or {}, **extra)
+    return Facts(
+        kind=case.kind,
+        ref=case.ref,
+        programme=spec,
+        application=application_of(case),
+        lead=lead,
+        actor=actor,
+        caseworker=case.caseworker,
+        now=now,
+        contribution_pence=case.contribution_pence,
+        figures=figures or {},
+        **extra,
+    )

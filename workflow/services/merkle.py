@@ -11,6 +11,7 @@ every leaf (in memory or in its own SQLite file) and hashes entries itself,
 while here the leaves are already hashes streamed from the database;
 merkletools and merkly predate RFC 9162's domain separation or ignore it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,12 +35,12 @@ class Frontier:
 
     def __init__(self) -> None:
         self.size = 0
-        self._stack: list[bytes] = []     # roots of complete subtrees, largest first
+        self._stack: list[bytes] = []  # roots of complete subtrees, largest first
 
     def add(self, leaf: bytes) -> None:
         """Add a leaf's hash (already `leaf_hash`ed)."""
         n, h, stack = self.size, leaf, self._stack
-        while n & 1:                      # each trailing 1 bit is a subtree of the same size
+        while n & 1:  # each trailing 1 bit is a subtree of the same size
             h = node_hash(stack.pop(), h)
             n >>= 1
         stack.append(h)
@@ -53,7 +54,6 @@ class Frontier:
         for h in reversed(self._stack[:-1]):
             acc = node_hash(h, acc)
         return acc
-
 
     def add_subtree(self, root: bytes, height: int) -> None:
         """Add a complete subtree of 2**height leaves; the tree's size must be a multiple of it."""
@@ -84,8 +84,10 @@ class Frontier:
             if len(block) == block_size:
                 level = block
                 while len(level) > 1:
-                    level = [sha(b"\x01" + level[i] + level[i + 1]).digest()
-                             for i in range(0, len(level), 2)]
+                    level = [
+                        sha(b"\x01" + level[i] + level[i + 1]).digest()
+                        for i in range(0, len(level), 2)
+                    ]
                 self.add_subtree(level[0], height)
                 block = []
         for leaf in block:

@@ -7,6 +7,7 @@ s151 officer, `caseworker` the case's assigned caseworker, `lead` and
 `approvers` every person with the role `approver` who is not disabled (a
 variation waiting for a decision or a countersignature).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,11 +32,12 @@ def base_url() -> str:
     return os.environ.get("CASEWORK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-_ORG = Prepared(select(organisations.c.name, organisations.c.email,
-                       organisations.c.escalation_email)
-                .where(organisations.c.code == bindparam("code")))
-_QUEUE = Prepared(outbox.insert().values(
-    {name: bindparam(name) for name in QUEUED_COLUMNS}))
+_ORG = Prepared(
+    select(organisations.c.name, organisations.c.email, organisations.c.escalation_email).where(
+        organisations.c.code == bindparam("code")
+    )
+)
+_QUEUE = Prepared(outbox.insert().values({name: bindparam(name) for name in QUEUED_COLUMNS}))
 _EMAIL = Prepared(select(people.c.email).where(people.c.name == bindparam("name")))
 
 
@@ -66,25 +68,36 @@ class AddressBook:
     def approvers(self, conn: Connection) -> list[str]:
         """The approvers' addresses, by name: everyone with the role who may still act."""
         if self._approvers is None:
-            found = conn.execute(select(people.c.name, people.c.roles, people.c.email)
-                                 .where(people.c.email.is_not(None),
-                                        people.c.disabled_at.is_(None))
-                                 .order_by(people.c.name))
+            found = conn.execute(
+                select(people.c.name, people.c.roles, people.c.email)
+                .where(people.c.email.is_not(None), people.c.disabled_at.is_(None))
+                .order_by(people.c.name)
+            )
             self._approvers = [r.email for r in found if "approver" in (r.roles or ())]
         return self._approvers
 
-    def addresses(self, conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
-                  audiences: Iterable[str], leave_out: Iterable[str] = ()) -> list[str]:
+    def addresses(
+        self,
+        conn: Connection,
+        case: CaseRecord,
+        spec: ProgrammeSpec,
+        audiences: Iterable[str],
+        leave_out: Iterable[str] = (),
+    ) -> list[str]:
         """The email addresses of `audiences` for this case, each once, in order, without
         those of the people named in `leave_out` (who have just acted)."""
         audiences = tuple(audiences)
         org = self.org(conn, case.lead)
-        known = {"council": org.email if org else None,
-                 "escalation": org.escalation_email if org else None,
-                 "caseworker": self.email(conn, case.caseworker),
-                 "lead": spec.contacts.lead, "director": spec.contacts.director}
-        if "sro" in audiences:       # the programme's senior responsible owner, when named
+        known = {
+            "council": org.email if org else None,
+            "escalation": org.escalation_email if org else None,
+            "caseworker": self.email(conn, case.caseworker),
+            "lead": spec.contacts.lead,
+            "director": spec.contacts.director,
+        }
+        if "sro" in audiences:  # the programme's senior responsible owner, when named
             from workflow.services.controls import sro_of
+
             known["sro"] = self.email(conn, sro_of(conn, case.programme))
         skip = {a for a in (self.email(conn, name) for name in leave_out) if a}
         out: list[str] = []
@@ -96,32 +109,57 @@ class AddressBook:
         return out
 
 
-def context(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, *,
-            reason: str | None = None, checkpoint: CheckpointRecord | None = None, step: dict[str, Any] | None = None,
-            book: AddressBook | None = None, payment: dict[str, Any] | None = None,
-            review: dict[str, Any] | None = None,
-            variation: dict[str, Any] | None = None) -> dict[str, Any]:
+def context(
+    conn: Connection,
+    case: CaseRecord,
+    spec: ProgrammeSpec,
+    *,
+    reason: str | None = None,
+    checkpoint: CheckpointRecord | None = None,
+    step: dict[str, Any] | None = None,
+    book: AddressBook | None = None,
+    payment: dict[str, Any] | None = None,
+    review: dict[str, Any] | None = None,
+    variation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     org = (book or AddressBook()).org(conn, case.lead)
     root = base_url()
     ctx: dict[str, Any] = {
-        "programme": {"code": spec.code, "name": spec.name,
-                      "lead_email": spec.contacts.lead, "director_email": spec.contacts.director},
-        "case": {"ref": case.ref, "title": case.title, "kind": case.kind,
-                 "lead_name": org.name if org else case.lead, "lead_code": case.lead,
-                 # its label from the programme file ("ESG top-up"), not its code
-                 "category": spec.category_label(case.category) if case.category else None,
-                 "amount": pounds(case.amount_pence) if case.amount_pence is not None else None,
-                 "url": f"{root}/cases/{case.ref}",
-                 # the grant agreement to read before accepting (DESIGN.md section 8)
-                 "agreement_url": f"{root}/cases/{case.ref}/agreement"},
-        "reason": reason, "checkpoint": None, "step": step, "payment": payment,
-        "review": review, "variation": variation,
+        "programme": {
+            "code": spec.code,
+            "name": spec.name,
+            "lead_email": spec.contacts.lead,
+            "director_email": spec.contacts.director,
+        },
+        "case": {
+            "ref": case.ref,
+            "title": case.title,
+            "kind": case.kind,
+            "lead_name": org.name if org else case.lead,
+            "lead_code": case.lead,
+            # its label from the programme file ("ESG top-up"), not its code
+            "category": spec.category_label(case.category) if case.category else None,
+            "amount": pounds(case.amount_pence) if case.amount_pence is not None else None,
+            "url": f"{root}/cases/{case.ref}",
+            # the grant agreement to read before accepting (DESIGN.md section 8)
+            "agreement_url": f"{root}/cases/{case.ref}/agreement",
+        },
+        "reason": reason,
+        "checkpoint": None,
+        "step": step,
+        "payment": payment,
+        "review": review,
+        "variation": variation,
     }
     if checkpoint is not None:
         label = checkpoint.ref.rsplit("/", 1)[1]
-        ctx["checkpoint"] = {"ref": checkpoint.ref, "label": label, "due": checkpoint.due,
-                             "url": f"{root}/returns/{case.ref}/{label}",
-                             "level": checkpoint.level}
+        ctx["checkpoint"] = {
+            "ref": checkpoint.ref,
+            "label": label,
+            "due": checkpoint.due,
+            "url": f"{root}/returns/{case.ref}/{label}",
+            "level": checkpoint.level,
+        }
     return ctx
 
 
@@ -135,49 +173,105 @@ def answers_of(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> list[
     document = dict(case.application or {})
     codes = [c for c in document.get("partners") or () if isinstance(c, str)]
     # One prepared lookup a partner (a bid names two or three), not a statement built anew.
-    names = {code: row.name for code in dict.fromkeys(codes)
-             if (row := _ORG.first(conn, {"code": code})) is not None}
-    rows = [{"label": label, "answer": answer}
-            for _name, label, answer in questions.answers(spec, document, names) if answer]
+    names = {
+        code: row.name
+        for code in dict.fromkeys(codes)
+        if (row := _ORG.first(conn, {"code": code})) is not None
+    }
+    rows = [
+        {"label": label, "answer": answer}
+        for _name, label, answer in questions.answers(spec, document, names)
+        if answer
+    ]
     files = [f.get("name", "") for f in document.get("evidence") or () if isinstance(f, dict)]
     if files:
         rows.append({"label": questions.field_label("evidence"), "answer": "\n".join(files)})
     return rows
 
 
-def queue(conn: Connection, *, key: str, kind: str, case: CaseRecord, spec: ProgrammeSpec,
-          to: Iterable[str], cc: Iterable[str] = (), now: datetime, reason: str | None = None,
-          checkpoint: CheckpointRecord | None = None,
-          step: dict[str, Any] | None = None, book: AddressBook | None = None,
-          payment: dict[str, Any] | None = None,
-          review: dict[str, Any] | None = None,
-          variation: dict[str, Any] | None = None,
-          leave_out: Iterable[str] = ()) -> str | None:
+def queue(
+    conn: Connection,
+    *,
+    key: str,
+    kind: str,
+    case: CaseRecord,
+    spec: ProgrammeSpec,
+    to: Iterable[str],
+    cc: Iterable[str] = (),
+    now: datetime,
+    reason: str | None = None,
+    checkpoint: CheckpointRecord | None = None,
+    step: dict[str, Any] | None = None,
+    book: AddressBook | None = None,
+    payment: dict[str, Any] | None = None,
+    review: dict[str, Any] | None = None,
+    variation: dict[str, Any] | None = None,
+    leave_out: Iterable[str] = (),
+) -> str | None:
     """Render and queue one message; its key, or None when it has nobody to go to
     (`leave_out` names people not to write to: whoever has just acted)."""
     book = book or AddressBook()
     leave_out = tuple(leave_out)
     to_addrs = book.addresses(conn, case, spec, to, leave_out)
     cc_addrs = [a for a in book.addresses(conn, case, spec, cc, leave_out) if a not in to_addrs]
-    if not to_addrs:                 # nobody in To: the first cc stands in
+    if not to_addrs:  # nobody in To: the first cc stands in
         to_addrs, cc_addrs = cc_addrs[:1], cc_addrs[1:]
     if not to_addrs:
         return None
-    values = context(conn, case, spec, reason=reason, checkpoint=checkpoint, step=step,
-                     book=book, payment=payment, review=review, variation=variation)
+    values = context(
+        conn,
+        case,
+        spec,
+        reason=reason,
+        checkpoint=checkpoint,
+        step=step,
+        book=book,
+        payment=payment,
+        review=review,
+        variation=variation,
+    )
     if kind in WITH_ANSWERS:
         values["answers"] = answers_of(conn, case, spec)
     rendered = render(kind, values)
-    _QUEUE.rowcount(conn, queued_row(
-        key=key, kind=kind, to=to_addrs, cc=cc_addrs, rendered=rendered, now=now,
-        case_ref=case.ref, checkpoint_ref=checkpoint.ref if checkpoint is not None else None,
-        context=values))
+    _QUEUE.rowcount(
+        conn,
+        queued_row(
+            key=key,
+            kind=kind,
+            to=to_addrs,
+            cc=cc_addrs,
+            rendered=rendered,
+            now=now,
+            case_ref=case.ref,
+            checkpoint_ref=checkpoint.ref if checkpoint is not None else None,
+            context=values,
+        ),
+    )
     return key
 
 
-def notify_event(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, notice: Notice,
-                 trigger: str, seq: int, *, now: datetime, reason: str | None,
-                 book: AddressBook | None = None) -> str | None:
+def notify_event(
+    conn: Connection,
+    case: CaseRecord,
+    spec: ProgrammeSpec,
+    notice: Notice,
+    trigger: str,
+    seq: int,
+    *,
+    now: datetime,
+    reason: str | None,
+    book: AddressBook | None = None,
+) -> str | None:
     """Queue the email a transition's definition names (`T(notice=...)`)."""
-    return queue(conn, key=f"{case.ref}:{trigger}:{seq}", kind=notice.kind, case=case,
-                 spec=spec, to=notice.to, cc=notice.cc, now=now, reason=reason, book=book)
+    return queue(
+        conn,
+        key=f"{case.ref}:{trigger}:{seq}",
+        kind=notice.kind,
+        case=case,
+        spec=spec,
+        to=notice.to,
+        cc=notice.cc,
+        now=now,
+        reason=reason,
+        book=book,
+    )

@@ -5,6 +5,7 @@
 no password, is checked against a dummy hash all the same, so the answer
 takes as long as for a real name and never reveals which names exist.
 """
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -62,8 +63,9 @@ def set_password(engine: Engine, name: str, password: str) -> None:
     """Give `name` a new sign-in password (sessions signed in with the old one end)."""
     digest = hash_password(password)
     with engine.begin() as conn:
-        done = conn.execute(update(people).where(people.c.name == name)
-                            .values(password_hash=digest))
+        done = conn.execute(
+            update(people).where(people.c.name == name).values(password_hash=digest)
+        )
         if done.rowcount != 1:
             raise PersonNotFound(name)
 
@@ -83,14 +85,17 @@ def check_password(engine: Engine, name: str, password: str) -> bool:
     if _hasher.check_needs_rehash(stored):
         # Parameters have been raised since this hash was made: keep the stronger one.
         with engine.begin() as conn:
-            conn.execute(update(people).where(people.c.name == name,
-                                              people.c.password_hash == stored)
-                         .values(password_hash=_hasher.hash(password)))
+            conn.execute(
+                update(people)
+                .where(people.c.name == name, people.c.password_hash == stored)
+                .values(password_hash=_hasher.hash(password))
+            )
     return True
 
 
-def sample_passwords(engine: Engine, *, password: str = DEMO_PASSWORD,
-                     names: Iterable[str] | None = None) -> list[str]:
+def sample_passwords(
+    engine: Engine, *, password: str = DEMO_PASSWORD, names: Iterable[str] | None = None
+) -> list[str]:
     """Give every person (or those named) the same sample password; returns their names.
 
     For demo databases only. The password is hashed once and the hash shared,
@@ -103,8 +108,9 @@ def sample_passwords(engine: Engine, *, password: str = DEMO_PASSWORD,
             q = q.where(people.c.name.in_(list(names)))
         chosen = list(conn.execute(q).scalars())
         if chosen:
-            conn.execute(update(people).where(people.c.name.in_(chosen))
-                         .values(password_hash=digest))
+            conn.execute(
+                update(people).where(people.c.name.in_(chosen)).values(password_hash=digest)
+            )
     return chosen
 
 

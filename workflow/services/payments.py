@@ -18,6 +18,7 @@ Money is whole pence. The sum of a case's payments that are not cancelled
 never exceeds its award (states.payment.tranche_amounts), and `pay` checks
 again, against the award as it stands, before any money is recorded.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,14 @@ from workflow.services.engine import Actor, allowed_triggers, plan
 from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
-from workflow.storage.tables import (cases, checkpoints, organisations, paid_totals, payments,
-                                     recoveries)
+from workflow.storage.tables import (
+    cases,
+    checkpoints,
+    organisations,
+    paid_totals,
+    payments,
+    recoveries,
+)
 
 if TYPE_CHECKING:
     from workflow.services.effects import MoveDone
@@ -63,10 +70,22 @@ SETTLED = PAYMENT.group("settled")
 LIVE = PAYMENT.group("live")
 PEOPLE_TRIGGERS = ("approve", "pay", "hold", "release")
 CASE_HELD_REASON = "case suspended"
-MAX_REFERENCE = 100          # characters of a remittance reference
+MAX_REFERENCE = 100  # characters of a remittance reference
 
-__all__ = ["PaymentNotFound", "Payment", "move", "list_payments", "get_payment", "replan",
-           "paid_pence", "recover", "figures", "export", "payment_json", "EXPORT_COLUMNS"]
+__all__ = [
+    "PaymentNotFound",
+    "Payment",
+    "move",
+    "list_payments",
+    "get_payment",
+    "replan",
+    "paid_pence",
+    "recover",
+    "figures",
+    "export",
+    "payment_json",
+    "EXPORT_COLUMNS",
+]
 
 
 class PaymentNotFound(NotFound):
@@ -121,12 +140,16 @@ def load_payment(conn: Connection, ref: str) -> Payment:
 
 
 # Read by every decline and termination (cancel_payments, awards.release): prepared once.
-_OF_CASE = Prepared(select(payments).where(payments.c.case_id == bindparam("case_id"))
-                    .order_by(payments.c.n))
+_OF_CASE = Prepared(
+    select(payments).where(payments.c.case_id == bindparam("case_id")).order_by(payments.c.n)
+)
 _CASE_BY_ID = Prepared(select(cases).where(cases.c.id == bindparam("case_id")), record=CaseRecord)
-_PAID = Prepared(select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
-    payments.c.case_id == bindparam("case_id"),
-    payments.c.state.in_([literal(s) for s in SETTLED])))
+_PAID = Prepared(
+    select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
+        payments.c.case_id == bindparam("case_id"),
+        payments.c.state.in_([literal(s) for s in SETTLED]),
+    )
+)
 
 
 def _of_case(conn: Connection, case_id: int) -> list[Payment]:
@@ -135,11 +158,12 @@ def _of_case(conn: Connection, case_id: int) -> list[Payment]:
 
 def _case(conn: Connection, case_id: int, *, hold: bool = False) -> CaseRecord:
     if hold and conn.dialect.name == "postgresql":
-        return CaseRecord.of(conn.execute(
-            select(cases).where(cases.c.id == case_id).with_for_update()).one())
+        return CaseRecord.of(
+            conn.execute(select(cases).where(cases.c.id == case_id).with_for_update()).one()
+        )
     found = _CASE_BY_ID.first(conn, {"case_id": case_id})
     if found is None:
-        raise NoResultFound("No row was found when one was required")   # as Result.one()
+        raise NoResultFound("No row was found when one was required")  # as Result.one()
     return found
 
 
@@ -150,53 +174,126 @@ def paid_pence(conn: Connection, case_id: int) -> int:
 
 def scheduled_pence(conn: Connection, case_id: int) -> int:
     """What one case's payments carry that are not cancelled: paid, or still to be paid."""
-    return int(conn.execute(select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
-        payments.c.case_id == case_id, payments.c.state.in_(LIVE))).scalar() or 0)
+    return int(
+        conn.execute(
+            select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
+                payments.c.case_id == case_id, payments.c.state.in_(LIVE)
+            )
+        ).scalar()
+        or 0
+    )
 
 
 # --- the one writer of a payment's move --------------------------------------------
-def _write(conn: Connection, case: CaseRecord, pay: Payment, *, trigger: str, dest: str,
-           actor: str, role: str, now: datetime, reason: str | None = None,
-           payload: dict[str, Any] | None = None, **values: Any) -> tuple[CaseRecord, Payment]:
+def _write(
+    conn: Connection,
+    case: CaseRecord,
+    pay: Payment,
+    *,
+    trigger: str,
+    dest: str,
+    actor: str,
+    role: str,
+    now: datetime,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+    **values: Any,
+) -> tuple[CaseRecord, Payment]:
     """Move payment `pay` to `dest` (compare-and-set on its version) and chain its row."""
     row = {**values, "state": dest, "version": pay.version + 1}
-    done = conn.execute(update(payments).where(payments.c.id == pay.id,
-                                               payments.c.version == pay.version)
-                        .values(**row)).rowcount
+    done = conn.execute(
+        update(payments)
+        .where(payments.c.id == pay.id, payments.c.version == pay.version)
+        .values(**row)
+    ).rowcount
     if done != 1:
         raise ConflictError(pay.ref)
-    after = chain.change(conn, case, chain.Entry(
-        payment=pay.label, from_state=pay.state, to_state=dest, trigger=trigger, actor=actor,
-        role=role, reason=reason, at=now, payload=payload or {"amount": money_json(
-            values.get("amount_pence", pay.amount_pence))}))
+    after = chain.change(
+        conn,
+        case,
+        chain.Entry(
+            payment=pay.label,
+            from_state=pay.state,
+            to_state=dest,
+            trigger=trigger,
+            actor=actor,
+            role=role,
+            reason=reason,
+            at=now,
+            payload=payload or {"amount": money_json(values.get("amount_pence", pay.amount_pence))},
+        ),
+    )
     return after, replace(pay, **row)
 
 
 # --- tranches falling due (effects of accept and of a return accepted) ------------------
-def _appear(conn: Connection, case: CaseRecord, spec: ProgrammeSpec, index: int, *,
-            actor: str, role: str, now: datetime) -> CaseRecord:
+def _appear(
+    conn: Connection,
+    case: CaseRecord,
+    spec: ProgrammeSpec,
+    index: int,
+    *,
+    actor: str,
+    role: str,
+    now: datetime,
+) -> CaseRecord:
     """Tranche `index` (from 0) of the schedule becomes the case's next payment."""
     existing = _of_case(conn, case.id)
     if any(p.tranche == index + 1 for p in existing):
-        return case                     # already there (an event seen twice)
+        return case  # already there (an event seen twice)
     tranche = spec.tranches[index]
     fixed = {p.tranche - 1: p.amount_pence for p in existing if p.state in LIVE}
-    amount = tranche_amounts(case.amount_pence or 0, [t.share for t in spec.tranches],
-                             fixed)[index]
+    amount = tranche_amounts(case.amount_pence or 0, [t.share for t in spec.tranches], fixed)[index]
     n = max((p.n for p in existing), default=0) + 1
     ref = f"{case.ref}/P{n}"
-    conn.execute(payments.insert().values(
-        ref=ref, case_id=case.id, programme=case.programme, n=n, tranche=index + 1,
-        event=tranche.on, state=PAYMENT.initial, version=1, amount_pence=amount,
-        due_on=london_day(now), held_with_case=False, created_at=now))
-    case = chain.change(conn, case, chain.Entry(
-        payment=f"P{n}", from_state=None, to_state=PAYMENT.initial, trigger="payment_due",
-        actor=actor, role=role, at=now,
-        payload={"amount": money_json(amount), "event": tranche.on, "share": str(tranche.share)}))
-    if BID.is_in(case.state, "held"):       # a return accepted while the case is suspended
+    conn.execute(
+        payments.insert().values(
+            ref=ref,
+            case_id=case.id,
+            programme=case.programme,
+            n=n,
+            tranche=index + 1,
+            event=tranche.on,
+            state=PAYMENT.initial,
+            version=1,
+            amount_pence=amount,
+            due_on=london_day(now),
+            held_with_case=False,
+            created_at=now,
+        )
+    )
+    case = chain.change(
+        conn,
+        case,
+        chain.Entry(
+            payment=f"P{n}",
+            from_state=None,
+            to_state=PAYMENT.initial,
+            trigger="payment_due",
+            actor=actor,
+            role=role,
+            at=now,
+            payload={
+                "amount": money_json(amount),
+                "event": tranche.on,
+                "share": str(tranche.share),
+            },
+        ),
+    )
+    if BID.is_in(case.state, "held"):  # a return accepted while the case is suspended
         pay = load_payment(conn, ref)
-        case, _ = _write(conn, case, pay, trigger="hold", dest=_held(), actor=actor, role=role,
-                         now=now, reason=CASE_HELD_REASON, held_with_case=True)
+        case, _ = _write(
+            conn,
+            case,
+            pay,
+            trigger="hold",
+            dest=_held(),
+            actor=actor,
+            role=role,
+            now=now,
+            reason=CASE_HELD_REASON,
+            held_with_case=True,
+        )
     return case
 
 
@@ -209,8 +306,15 @@ def open_tranches(done: "MoveDone") -> None:
     case = _case(done.conn, done.case.id)
     for i, tranche in enumerate(done.spec.tranches):
         if tranche.on == "accepted":
-            case = _appear(done.conn, case, done.spec, i, actor=done.actor.name,
-                           role=done.move.role, now=done.now)
+            case = _appear(
+                done.conn,
+                case,
+                done.spec,
+                i,
+                actor=done.actor.name,
+                role=done.move.role,
+                now=done.now,
+            )
 
 
 def return_tranches(done: "MoveDone") -> None:
@@ -221,26 +325,43 @@ def return_tranches(done: "MoveDone") -> None:
         return
     conn = done.conn
     case = _case(conn, cp.case_id)
-    last = conn.execute(select(func.max(checkpoints.c.n))
-                        .where(checkpoints.c.case_id == case.id)).scalar()
+    last = conn.execute(
+        select(func.max(checkpoints.c.n)).where(checkpoints.c.case_id == case.id)
+    ).scalar()
     events = {_label(cp.ref)} | ({"last_return"} if cp.n == last else set())
     for i, tranche in enumerate(done.spec.tranches):
         if tranche.on in events:
-            case = _appear(conn, case, done.spec, i, actor=done.actor.name,
-                           role=done.move.role, now=done.now)
+            case = _appear(
+                conn, case, done.spec, i, actor=done.actor.name, role=done.move.role, now=done.now
+            )
 
 
-def _with_case(done: "MoveDone", trigger: str, states: Iterable[str], dest: str,
-               only_held_with_case: bool = False, **values: Any) -> None:
+def _with_case(
+    done: "MoveDone",
+    trigger: str,
+    states: Iterable[str],
+    dest: str,
+    only_held_with_case: bool = False,
+    **values: Any,
+) -> None:
     conn = done.conn
     case = _case(conn, done.case.id)
     wanted = set(states)
     for pay in _of_case(conn, case.id):
         if pay.state not in wanted or (only_held_with_case and not pay.held_with_case):
             continue
-        case, _ = _write(conn, case, pay, trigger=trigger, dest=dest, actor=done.actor.name,
-                         role=done.move.role, now=done.now,
-                         reason=CASE_HELD_REASON if trigger == "hold" else None, **values)
+        case, _ = _write(
+            conn,
+            case,
+            pay,
+            trigger=trigger,
+            dest=dest,
+            actor=done.actor.name,
+            role=done.move.role,
+            now=done.now,
+            reason=CASE_HELD_REASON if trigger == "hold" else None,
+            **values,
+        )
 
 
 def hold_payments(done: "MoveDone") -> None:
@@ -250,8 +371,16 @@ def hold_payments(done: "MoveDone") -> None:
 
 def release_payments(done: "MoveDone") -> None:
     """The case reinstated: what its suspension held is due again (to be approved again)."""
-    _with_case(done, "release", ON_HOLD, PAYMENT.initial, only_held_with_case=True,
-               held_with_case=False, approved_by=None, approved_at=None)
+    _with_case(
+        done,
+        "release",
+        ON_HOLD,
+        PAYMENT.initial,
+        only_held_with_case=True,
+        held_with_case=False,
+        approved_by=None,
+        approved_at=None,
+    )
 
 
 def cancel_payments(done: "MoveDone") -> None:
@@ -261,8 +390,15 @@ def cancel_payments(done: "MoveDone") -> None:
 
 
 # --- re-planning (a variation of the award) -------------------------------------------
-def replan(work: UnitOfWork | Connection, case: CaseRecord, *, actor: str, role: str,
-           now: datetime | None = None, spec: ProgrammeSpec | None = None) -> CaseRecord:
+def replan(
+    work: UnitOfWork | Connection,
+    case: CaseRecord,
+    *,
+    actor: str,
+    role: str,
+    now: datetime | None = None,
+    spec: ProgrammeSpec | None = None,
+) -> CaseRecord:
     """Work out again the payments not yet paid, for the award as it now stands.
 
     Paid payments never change. An approved payment whose amount changes goes
@@ -273,18 +409,25 @@ def replan(work: UnitOfWork | Connection, case: CaseRecord, *, actor: str, role:
     when = now or (work.now if isinstance(work, UnitOfWork) else None)
     if when is None:
         from workflow import clock
+
         when = clock.now()
     if spec is None:
         from workflow.services import programme_files
-        spec = (work.spec(case.programme) if isinstance(work, UnitOfWork)
-                else programme_files.spec_for(conn, case.programme))
+
+        spec = (
+            work.spec(case.programme)
+            if isinstance(work, UnitOfWork)
+            else programme_files.spec_for(conn, case.programme)
+        )
     existing = _of_case(conn, case.id)
     award = case.amount_pence or 0
     fixed = {p.tranche - 1: p.amount_pence for p in existing if p.state in SETTLED}
     if sum(fixed.values()) > award:
-        raise RuleViolation(f"{case.ref} has already been paid {pounds(sum(fixed.values()))}, "
-                            f"more than an award of {pounds(award)}: the award cannot be "
-                            f"less than what is paid.")
+        raise RuleViolation(
+            f"{case.ref} has already been paid {pounds(sum(fixed.values()))}, "
+            f"more than an award of {pounds(award)}: the award cannot be "
+            f"less than what is paid."
+        )
     if not spec.tranches:
         return case
     # Tranches still to come keep their places: only those that have appeared are written.
@@ -297,26 +440,43 @@ def replan(work: UnitOfWork | Connection, case: CaseRecord, *, actor: str, role:
             continue
         dest = PAYMENT.machine.transition_for("replan", pay.state)
         assert dest is not None
-        case, _p = _write(conn, case, pay, trigger="replan", dest=dest.dest, actor=actor,
-                          role=role, now=when,
-                          payload={"amount": money_json(new),
-                                   "was": money_json(pay.amount_pence)},
-                          amount_pence=new, approved_by=None, approved_at=None)
+        case, _p = _write(
+            conn,
+            case,
+            pay,
+            trigger="replan",
+            dest=dest.dest,
+            actor=actor,
+            role=role,
+            now=when,
+            payload={"amount": money_json(new), "was": money_json(pay.amount_pence)},
+            amount_pence=new,
+            approved_by=None,
+            approved_at=None,
+        )
     return case
 
 
 # --- a person's move: approve, pay, hold, release ---------------------------------------
-def move(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name: str, *,
-         reason: str | None = None, reference: str | None = None,
-         expected_version: int | None = None) -> dict[str, Any]:
+def move(
+    work: UnitOfWork | Engine,
+    ref: str,
+    trigger: str,
+    actor_name: str,
+    *,
+    reason: str | None = None,
+    reference: str | None = None,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
     """`approve`, `pay` (with the remittance `reference`), `hold` (with a reason) or `release`
     payment `ref` (`TCA-2013-0001/P2`) as `actor_name`; everything checked before anything is
     written."""
     began = time.perf_counter()
     reason = checked_text("reason", reason)
     if trigger not in PEOPLE_TRIGGERS:
-        raise Malformed(f"The payment action '{trigger}'",
-                        [f"it is not one of {', '.join(PEOPLE_TRIGGERS)}"])
+        raise Malformed(
+            f"The payment action '{trigger}'", [f"it is not one of {', '.join(PEOPLE_TRIGGERS)}"]
+        )
     with unit(work) as uow:
         conn, now = uow.conn, uow.now
         first = load_payment(conn, ref)
@@ -325,18 +485,37 @@ def move(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name: str, *,
         pay = load_payment(conn, first.ref)
         actor = directory.actor(conn, actor_name)
         if expected_version is not None and pay.version != expected_version:
-            raise ConflictError(pay.ref, f"{pay.ref} has changed since you looked at it "
-                                         f"(version {pay.version}, not {expected_version}); "
-                                         f"nothing of yours was written.",
-                                current_version=pay.version)
+            raise ConflictError(
+                pay.ref,
+                f"{pay.ref} has changed since you looked at it "
+                f"(version {pay.version}, not {expected_version}); "
+                f"nothing of yours was written.",
+                current_version=pay.version,
+            )
         spec = uow.spec(case.programme)
         t = PAYMENT.machine.transition_for(trigger, pay.state)
         facts = None
         if t is not None and t.actor_rules:
-            facts = Facts(kind="payment", ref=pay.ref, programme=spec, actor=actor.name,
-                          caseworker=case.caseworker, now=now)
-        planned = plan(PAYMENT, pay.ref, pay.state, trigger, actor, lead=case.lead,
-                       reason=reason, facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
+            facts = Facts(
+                kind="payment",
+                ref=pay.ref,
+                programme=spec,
+                actor=actor.name,
+                caseworker=case.caseworker,
+                now=now,
+            )
+        planned = plan(
+            PAYMENT,
+            pay.ref,
+            pay.state,
+            trigger,
+            actor,
+            lead=case.lead,
+            reason=reason,
+            facts=facts,
+            rules=RULES,
+            actor_rules=ACTOR_RULES,
+        )
         values: dict[str, Any] = {}
         payload: dict[str, Any] = {"amount": money_json(pay.amount_pence)}
         if trigger in ("approve", "pay"):
@@ -346,7 +525,7 @@ def move(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name: str, *,
         elif trigger == "pay":
             reference = _remittance(reference)
             _refuse_if_suspended(case, pay, "paid")
-            _count_paid(conn, case, pay, spec)      # refuses past the fund (all rolled back)
+            _count_paid(conn, case, pay, spec)  # refuses past the fund (all rolled back)
             values.update(paid_by=actor.name, paid_at=now, reference=reference)
             payload["reference"] = reference
         elif trigger == "hold":
@@ -354,37 +533,66 @@ def move(work: UnitOfWork | Engine, ref: str, trigger: str, actor_name: str, *,
         elif trigger == "release":
             _refuse_if_suspended(case, pay, "released")
             values.update(held_with_case=False, approved_by=None, approved_at=None)
-        after, pay = _write(conn, case, pay, trigger=trigger, dest=planned.dest,
-                            actor=actor.name, role=planned.role, now=now,
-                            reason=(reason or "").strip() or None, payload=payload, **values)
+        after, pay = _write(
+            conn,
+            case,
+            pay,
+            trigger=trigger,
+            dest=planned.dest,
+            actor=actor.name,
+            role=planned.role,
+            now=now,
+            reason=(reason or "").strip() or None,
+            payload=payload,
+            **values,
+        )
         notice = planned.transition.notice
         if notice is not None:
-            messages.queue(conn, key=f"{after.ref}:{trigger}:{pay.label}", kind=notice.kind,
-                           case=after, spec=spec, to=notice.to, cc=notice.cc, now=now,
-                           book=uow.book, payment=_for_mail(conn, pay, after))
+            messages.queue(
+                conn,
+                key=f"{after.ref}:{trigger}:{pay.label}",
+                kind=notice.kind,
+                case=after,
+                spec=spec,
+                to=notice.to,
+                cc=notice.cc,
+                now=now,
+                book=uow.book,
+                payment=_for_mail(conn, pay, after),
+            )
         shown = payment_json(pay, case_ref=after.ref, actor=actor, lead=after.lead, full=True)
-    event(log, "payment.moved", f"{trigger}: {first.state} -> {pay.state}", case=after.ref,
-          person=actor.name, seconds=time.perf_counter() - began, trigger=trigger,
-          payment=pay.label)
+    event(
+        log,
+        "payment.moved",
+        f"{trigger}: {first.state} -> {pay.state}",
+        case=after.ref,
+        person=actor.name,
+        seconds=time.perf_counter() - began,
+        trigger=trigger,
+        payment=pay.label,
+    )
     return shown
 
 
 def _remittance(reference: str | None) -> str:
     text = (reference or "").strip()
     if not text:
-        raise Malformed("The payment", ["a remittance reference is needed to record it as "
-                                        "paid"])
+        raise Malformed("The payment", ["a remittance reference is needed to record it as paid"])
     checked_text("remittance reference", text, one_line=True)
     if len(text) > MAX_REFERENCE:
-        raise Malformed("The remittance reference",
-                        [f"it is {len(text)} characters long; at most {MAX_REFERENCE}"])
+        raise Malformed(
+            "The remittance reference",
+            [f"it is {len(text)} characters long; at most {MAX_REFERENCE}"],
+        )
     return text
 
 
 def _refuse_if_suspended(case: CaseRecord, pay: Payment, what: str) -> None:
     if BID.is_in(case.state, "held"):
-        raise RuleViolation(f"{case.ref} is suspended, so {pay.ref} cannot be {what}: "
-                            f"nothing is paid while a case is suspended.")
+        raise RuleViolation(
+            f"{case.ref} is suspended, so {pay.ref} cannot be {what}: "
+            f"nothing is paid while a case is suspended."
+        )
 
 
 def _refuse_past_award(conn: Connection, case: CaseRecord, pay: Payment) -> None:
@@ -392,9 +600,11 @@ def _refuse_past_award(conn: Connection, case: CaseRecord, pay: Payment) -> None
     paid = paid_pence(conn, case.id)
     award = case.amount_pence or 0
     if paid + pay.amount_pence > award:
-        raise RuleViolation(f"{pay.ref} would bring what is paid of {case.ref} to "
-                            f"{pounds(paid + pay.amount_pence)}, past its award of "
-                            f"{pounds(award)}: never more than the award is paid.")
+        raise RuleViolation(
+            f"{pay.ref} would bring what is paid of {case.ref} to "
+            f"{pounds(paid + pay.amount_pence)}, past its award of "
+            f"{pounds(award)}: never more than the award is paid."
+        )
 
 
 def _count_paid(conn: Connection, case: CaseRecord, pay: Payment, spec: ProgrammeSpec) -> None:
@@ -404,62 +614,100 @@ def _count_paid(conn: Connection, case: CaseRecord, pay: Payment, spec: Programm
     the case row's), so two payments in one programme at once each see the other's.
     """
     conn.execute(_ensure_total(conn).values(programme=case.programme, paid_pence=0, payments=0))
-    paid = conn.execute(update(paid_totals).where(paid_totals.c.programme == case.programme)
-                        .values(paid_pence=paid_totals.c.paid_pence + pay.amount_pence,
-                                payments=paid_totals.c.payments + 1)
-                        .returning(paid_totals.c.paid_pence)).scalar_one()
+    paid = conn.execute(
+        update(paid_totals)
+        .where(paid_totals.c.programme == case.programme)
+        .values(
+            paid_pence=paid_totals.c.paid_pence + pay.amount_pence,
+            payments=paid_totals.c.payments + 1,
+        )
+        .returning(paid_totals.c.paid_pence)
+    ).scalar_one()
     if paid > spec.fund_pence:
-        raise RuleViolation(f"{pay.ref} would bring what {spec.code} has paid to "
-                            f"{pounds(paid)}, past its fund of {pounds(spec.fund_pence)}.")
+        raise RuleViolation(
+            f"{pay.ref} would bring what {spec.code} has paid to "
+            f"{pounds(paid)}, past its fund of {pounds(spec.fund_pence)}."
+        )
 
 
 def _ensure_total(conn: Connection) -> Any:
     """An INSERT of a programme's total row that does nothing when it is there already."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
+
         return pg_insert(paid_totals).on_conflict_do_nothing()
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
     return sqlite_insert(paid_totals).on_conflict_do_nothing()
 
 
 def _for_mail(conn: Connection, pay: Payment, case: CaseRecord) -> dict[str, Any]:
-    return {"ref": pay.ref, "label": pay.label, "amount": pounds(pay.amount_pence),
-            "reference": pay.reference, "paid_at": pay.paid_at,
-            "event": tranche_event_label(pay.event),
-            "paid_total": pounds(paid_pence(conn, case.id))}
+    return {
+        "ref": pay.ref,
+        "label": pay.label,
+        "amount": pounds(pay.amount_pence),
+        "reference": pay.reference,
+        "paid_at": pay.paid_at,
+        "event": tranche_event_label(pay.event),
+        "paid_total": pounds(paid_pence(conn, case.id)),
+    }
 
 
 # --- shapes ---------------------------------------------------------------------------
-def payment_json(pay: Payment, *, case_ref: str, actor: Actor | None = None,
-                 lead: str | None = None, full: bool = False) -> dict[str, Any]:
+def payment_json(
+    pay: Payment,
+    *,
+    case_ref: str,
+    actor: Actor | None = None,
+    lead: str | None = None,
+    full: bool = False,
+) -> dict[str, Any]:
     """DESIGN.md's shape `{ref, case, state, amount, due_on, event, reference}`; `full` adds
     the version, who approved and paid it and when, and what `actor` may do to it."""
-    out: dict[str, Any] = {"ref": pay.ref, "case": case_ref, "state": pay.state,
-                           "amount": money_json(pay.amount_pence),
-                           "due_on": pay.due_on.isoformat(), "event": pay.event,
-                           "reference": pay.reference}
+    out: dict[str, Any] = {
+        "ref": pay.ref,
+        "case": case_ref,
+        "state": pay.state,
+        "amount": money_json(pay.amount_pence),
+        "due_on": pay.due_on.isoformat(),
+        "event": pay.event,
+        "reference": pay.reference,
+    }
     if full:
         out.update(
-            version=pay.version, payment=pay.label,
+            version=pay.version,
+            payment=pay.label,
             approved_by=pay.approved_by,
             approved_at=pay.approved_at.isoformat() if pay.approved_at else None,
-            paid_by=pay.paid_by, paid_at=pay.paid_at.isoformat() if pay.paid_at else None,
-            allowed_triggers=[t for t in allowed_triggers(PAYMENT, pay.state, actor, lead)
-                              if t in PEOPLE_TRIGGERS])
+            paid_by=pay.paid_by,
+            paid_at=pay.paid_at.isoformat() if pay.paid_at else None,
+            allowed_triggers=[
+                t for t in allowed_triggers(PAYMENT, pay.state, actor, lead) if t in PEOPLE_TRIGGERS
+            ],
+        )
     return out
 
 
-def list_payments(work: UnitOfWork | Engine, *, case: str | None = None,
-                  state: str | None = None, programme: str | None = None,
-                  org: str | None = None, actor_name: str | None = None,
-                  full: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+def list_payments(
+    work: UnitOfWork | Engine,
+    *,
+    case: str | None = None,
+    state: str | None = None,
+    programme: str | None = None,
+    org: str | None = None,
+    actor_name: str | None = None,
+    full: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     """Payments by case and number: of one case, in one state, of one programme, or of the
     cases `org` leads or is a partner in."""
     if state is not None and state not in PAYMENT.states:
         raise Malformed.unknown("payment state", state, PAYMENT.group("as_listed"))
-    q = (select(payments, cases.c.ref.label("case_ref"), cases.c.lead.label("lead"))
-         .join(cases, cases.c.id == payments.c.case_id)
-         .order_by(payments.c.case_id, payments.c.n))
+    q = (
+        select(payments, cases.c.ref.label("case_ref"), cases.c.lead.label("lead"))
+        .join(cases, cases.c.id == payments.c.case_id)
+        .order_by(payments.c.case_id, payments.c.n)
+    )
     if case:
         q = q.where(cases.c.ref == case.strip().upper())
     if state:
@@ -468,71 +716,113 @@ def list_payments(work: UnitOfWork | Engine, *, case: str | None = None,
         q = q.where(func.lower(payments.c.programme) == programme.strip().lower())
     if org:
         from workflow.services.lifecycle import involving
+
         q = q.where(involving(org))
     if limit is not None:
         q = q.limit(limit)
     with unit(work, read_only=True) as uow:
         actor = directory.actor(uow.conn, actor_name) if actor_name else None
-        return [payment_json(Payment.of(r), case_ref=r.case_ref, actor=actor, lead=r.lead,
-                             full=full) for r in uow.conn.execute(q)]
+        return [
+            payment_json(Payment.of(r), case_ref=r.case_ref, actor=actor, lead=r.lead, full=full)
+            for r in uow.conn.execute(q)
+        ]
 
 
-def get_payment(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
+def get_payment(
+    work: UnitOfWork | Engine, ref: str, actor_name: str | None = None
+) -> dict[str, Any]:
     with unit(work, read_only=True) as uow:
         pay = load_payment(uow.conn, ref)
         case = _case(uow.conn, pay.case_id)
         actor = directory.actor(uow.conn, actor_name) if actor_name else None
         out = payment_json(pay, case_ref=case.ref, actor=actor, lead=case.lead, full=True)
-        out["history"] = [chain.as_dict(r) for r in chain.rows_for(uow.conn, case.id)
-                          if getattr(r, "payment", None) == pay.label]
+        out["history"] = [
+            chain.as_dict(r)
+            for r in chain.rows_for(uow.conn, case.id)
+            if getattr(r, "payment", None) == pay.label
+        ]
         return out
 
 
-def schedule(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
-             actor: Actor | None = None) -> dict[str, Any]:
+def schedule(
+    conn: Connection, case: CaseRecord, spec: ProgrammeSpec, actor: Actor | None = None
+) -> dict[str, Any]:
     """A case's payment schedule for its page: every tranche, the payments made of them
     (with what `actor` may do to each), what is paid, and any recovery."""
     made = {p.tranche: p for p in _of_case(conn, case.id)}
-    planned = tranche_amounts(case.amount_pence or 0, [t.share for t in spec.tranches],
-                              {p.tranche - 1: p.amount_pence for p in made.values()
-                               if p.state in SETTLED}) if spec.tranches else []
+    planned = (
+        tranche_amounts(
+            case.amount_pence or 0,
+            [t.share for t in spec.tranches],
+            {p.tranche - 1: p.amount_pence for p in made.values() if p.state in SETTLED},
+        )
+        if spec.tranches
+        else []
+    )
     rows = []
     for i, tranche in enumerate(spec.tranches):
         pay = made.get(i + 1)
-        rows.append({"tranche": i + 1, "share": str(tranche.share), "event": tranche.on,
-                     "event_label": tranche_event_label(tranche.on),
-                     "amount": money_json(pay.amount_pence if pay else planned[i]),
-                     "payment": (payment_json(pay, case_ref=case.ref, actor=actor, lead=case.lead,
-                                              full=True) if pay else None)})
+        rows.append(
+            {
+                "tranche": i + 1,
+                "share": str(tranche.share),
+                "event": tranche.on,
+                "event_label": tranche_event_label(tranche.on),
+                "amount": money_json(pay.amount_pence if pay else planned[i]),
+                "payment": (
+                    payment_json(pay, case_ref=case.ref, actor=actor, lead=case.lead, full=True)
+                    if pay
+                    else None
+                ),
+            }
+        )
     rec = conn.execute(select(recoveries).where(recoveries.c.case_id == case.id)).first()
-    return {"tranches": rows, "paid": money_json(paid_pence(conn, case.id)),
-            "no_payments": spec.no_payments or None,
-            "recovery": ({"paid": money_json(rec.paid_pence),
-                          "eligible": money_json(rec.eligible_pence),
-                          "recover": money_json(rec.amount_pence), "by": rec.actor,
-                          "at": rec.at.isoformat()} if rec else None)}
+    return {
+        "tranches": rows,
+        "paid": money_json(paid_pence(conn, case.id)),
+        "no_payments": spec.no_payments or None,
+        "recovery": (
+            {
+                "paid": money_json(rec.paid_pence),
+                "eligible": money_json(rec.eligible_pence),
+                "recover": money_json(rec.amount_pence),
+                "by": rec.actor,
+                "at": rec.at.isoformat(),
+            }
+            if rec
+            else None
+        ),
+    }
 
 
-def planned_schedule(conn: Connection, case: CaseRecord, spec: ProgrammeSpec,
-                     amount_pence: int) -> tuple[ScheduleLine, ...]:
+def planned_schedule(
+    conn: Connection, case: CaseRecord, spec: ProgrammeSpec, amount_pence: int
+) -> tuple[ScheduleLine, ...]:
     """The schedule as an agreement for an award of `amount_pence` states it: each tranche's
     share, event and amount (what was paid stays as paid)."""
     made = {p.tranche: p for p in _of_case(conn, case.id)}
     paid = {p.tranche - 1: p.amount_pence for p in made.values() if p.state in SETTLED}
-    fixed = paid if sum(paid.values()) <= amount_pence else {}    # a variation refuses that
+    fixed = paid if sum(paid.values()) <= amount_pence else {}  # a variation refuses that
     amounts = tranche_amounts(amount_pence, [t.share for t in spec.tranches], fixed)
     lines = []
     for i, tranche in enumerate(spec.tranches):
         pay = made.get(i + 1)
-        lines.append(ScheduleLine(label=pay.label if pay else f"P{i + 1}",
-                                  share=f"{tranche.share.normalize():f}%",
-                                  event=tranche_event_label(tranche.on),
-                                  amount_pence=amounts[i], paid=i in paid))
+        lines.append(
+            ScheduleLine(
+                label=pay.label if pay else f"P{i + 1}",
+                share=f"{tranche.share.normalize():f}%",
+                event=tranche_event_label(tranche.on),
+                amount_pence=amounts[i],
+                paid=i in paid,
+            )
+        )
     return tuple(lines)
 
 
 # --- recovery ---------------------------------------------------------------------------
-def recover(work: UnitOfWork | Engine, ref: str, eligible: object, actor_name: str) -> dict[str, Any]:
+def recover(
+    work: UnitOfWork | Engine, ref: str, eligible: object, actor_name: str
+) -> dict[str, Any]:
     """Record a terminated award's eligible spend; what was paid beyond it is to be recovered."""
     try:
         eligible_pence = parse_money(eligible, "eligible")
@@ -540,33 +830,64 @@ def recover(work: UnitOfWork | Engine, ref: str, eligible: object, actor_name: s
         raise Malformed("The eligible spend", err.problems) from None
     with unit(work) as uow:
         from workflow.services.lifecycle import load_case
+
         conn, now = uow.conn, uow.now
         case = load_case(conn, ref, hold=True)
         actor = directory.actor(conn, actor_name)
         role = may_act(actor, "recover", case.lead, f"record what {case.ref} may keep")
         if not BID.is_in(case.state, "recoverable"):
-            raise RuleViolation(f"{case.ref} is {BID.state_label(case.state).lower()}, not "
-                                f"terminated: a recovery is recorded only for a terminated "
-                                f"award.")
+            raise RuleViolation(
+                f"{case.ref} is {BID.state_label(case.state).lower()}, not "
+                f"terminated: a recovery is recorded only for a terminated "
+                f"award."
+            )
         paid = paid_pence(conn, case.id)
         if paid == 0:
-            raise RuleViolation(f"Nothing was paid of {case.ref}'s award, so there is nothing "
-                                f"to recover.")
-        if conn.execute(select(recoveries.c.id)
-                        .where(recoveries.c.case_id == case.id)).first() is not None:
-            raise RuleViolation(f"{case.ref}'s recovery is already recorded; it is not "
-                                f"recorded twice.")
+            raise RuleViolation(
+                f"Nothing was paid of {case.ref}'s award, so there is nothing to recover."
+            )
+        if (
+            conn.execute(select(recoveries.c.id).where(recoveries.c.case_id == case.id)).first()
+            is not None
+        ):
+            raise RuleViolation(
+                f"{case.ref}'s recovery is already recorded; it is not recorded twice."
+            )
         owed = max(0, paid - eligible_pence)
-        conn.execute(recoveries.insert().values(
-            case_id=case.id, programme=case.programme, paid_pence=paid,
-            eligible_pence=eligible_pence, amount_pence=owed, actor=actor.name, at=now))
-        chain.change(conn, case, chain.Entry(
-            from_state=case.state, to_state=case.state, trigger="recover", actor=actor.name,
-            role=role, at=now, payload={"paid": money_json(paid),
-                                        "eligible": money_json(eligible_pence),
-                                        "recover": money_json(owed)}))
-        out = {"case": case.ref, "paid": money_json(paid),
-               "eligible": money_json(eligible_pence), "recover": money_json(owed)}
+        conn.execute(
+            recoveries.insert().values(
+                case_id=case.id,
+                programme=case.programme,
+                paid_pence=paid,
+                eligible_pence=eligible_pence,
+                amount_pence=owed,
+                actor=actor.name,
+                at=now,
+            )
+        )
+        chain.change(
+            conn,
+            case,
+            chain.Entry(
+                from_state=case.state,
+                to_state=case.state,
+                trigger="recover",
+                actor=actor.name,
+                role=role,
+                at=now,
+                payload={
+                    "paid": money_json(paid),
+                    "eligible": money_json(eligible_pence),
+                    "recover": money_json(owed),
+                },
+            ),
+        )
+        out = {
+            "case": case.ref,
+            "paid": money_json(paid),
+            "eligible": money_json(eligible_pence),
+            "recover": money_json(owed),
+        }
     event(log, "payment.recovery", "recovery recorded", case=case.ref, person=actor.name)
     return out
 
@@ -574,20 +895,33 @@ def recover(work: UnitOfWork | Engine, ref: str, eligible: object, actor_name: s
 # --- the figures ----------------------------------------------------------------------
 def _paid_in(conn: Connection, programme: str) -> int:
     """The programme's paid total, kept as each payment is made (one row)."""
-    return int(conn.execute(select(paid_totals.c.paid_pence)
-                            .where(paid_totals.c.programme == programme)).scalar() or 0)
+    return int(
+        conn.execute(
+            select(paid_totals.c.paid_pence).where(paid_totals.c.programme == programme)
+        ).scalar()
+        or 0
+    )
 
 
 def paid_by_rows(conn: Connection, programme: str) -> int:
     """The same total added up from the payments themselves (for checks and tests)."""
-    return int(conn.execute(select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
-        payments.c.programme == programme, payments.c.state.in_(SETTLED))).scalar() or 0)
+    return int(
+        conn.execute(
+            select(func.coalesce(func.sum(payments.c.amount_pence), 0)).where(
+                payments.c.programme == programme, payments.c.state.in_(SETTLED)
+            )
+        ).scalar()
+        or 0
+    )
 
 
 def figures(conn: Connection, programme: str) -> dict[str, int]:
     """What a programme has paid (its kept total) and is recovering, in pence."""
-    recovering = conn.execute(select(func.coalesce(func.sum(recoveries.c.amount_pence), 0))
-                              .where(recoveries.c.programme == programme)).scalar()
+    recovering = conn.execute(
+        select(func.coalesce(func.sum(recoveries.c.amount_pence), 0)).where(
+            recoveries.c.programme == programme
+        )
+    ).scalar()
     return {"paid_pence": _paid_in(conn, programme), "recovering_pence": int(recovering or 0)}
 
 
@@ -595,19 +929,29 @@ def figures(conn: Connection, programme: str) -> dict[str, int]:
 EXPORT_COLUMNS = ("payee_code", "org_id", "name", "amount", "reference", "case")
 
 
-def export(work: UnitOfWork | Engine, *, state: str | None = None,
-           programme: str | None = None) -> str:
+def export(
+    work: UnitOfWork | Engine, *, state: str | None = None, programme: str | None = None
+) -> str:
     """Payments in `state` as CSV: payee code, 360Giving org id, name, amount, the payment's
     reference (`TCA-2013-0001/P2`, to quote on the remittance) and the case. `state` is the
     approved ones (finance's next run) unless another is asked."""
     state = state or PAYMENT.group("payable")[0]
     if state not in PAYMENT.states:
         raise Malformed.unknown("payment state", state, PAYMENT.group("as_listed"))
-    q = (select(payments.c.ref, payments.c.amount_pence, cases.c.ref.label("case_ref"),
-                organisations.c.code, organisations.c.org_id, organisations.c.name)
-         .join(cases, cases.c.id == payments.c.case_id)
-         .join(organisations, organisations.c.code == cases.c.lead)
-         .where(payments.c.state == state).order_by(payments.c.id))
+    q = (
+        select(
+            payments.c.ref,
+            payments.c.amount_pence,
+            cases.c.ref.label("case_ref"),
+            organisations.c.code,
+            organisations.c.org_id,
+            organisations.c.name,
+        )
+        .join(cases, cases.c.id == payments.c.case_id)
+        .join(organisations, organisations.c.code == cases.c.lead)
+        .where(payments.c.state == state)
+        .order_by(payments.c.id)
+    )
     if programme:
         q = q.where(func.lower(payments.c.programme) == programme.strip().lower())
     out = io.StringIO()
@@ -615,7 +959,7 @@ def export(work: UnitOfWork | Engine, *, state: str | None = None,
     writer.writerow(EXPORT_COLUMNS)
     with unit(work, read_only=True) as uow:
         for r in uow.conn.execute(q):
-            writer.writerow([r.code, r.org_id or "", r.name, money_json(r.amount_pence), r.ref,
-                             r.case_ref])
+            writer.writerow(
+                [r.code, r.org_id or "", r.name, money_json(r.amount_pence), r.ref, r.case_ref]
+            )
     return out.getvalue()
-

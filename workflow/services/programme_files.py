@@ -1,4 +1,5 @@
 """Programmes: loaded from their files, kept with the text they came from."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,11 @@ from workflow.storage.prepared import Prepared
 def bundled_sources() -> list[tuple[str, str]]:
     """(file name, TOML text) of each programme file shipped in states/programmes/."""
     folder = resources.files("states") / "programmes"
-    return sorted((p.name, p.read_text(encoding="utf-8"))
-                  for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        (p.name, p.read_text(encoding="utf-8"))
+        for p in folder.iterdir()
+        if p.name.endswith(".toml")
+    )
 
 
 @lru_cache(maxsize=64)
@@ -41,8 +45,14 @@ def parse(text: str, source: str = "") -> ProgrammeSpec:
         raise Malformed(f"Programme file {source or ''}".strip(), err.problems) from None
 
 
-def load(conn: Connection, text: str, source: str = "", *, by: Admin | None = None,
-         at: datetime | None = None) -> tuple[ProgrammeSpec, bool]:
+def load(
+    conn: Connection,
+    text: str,
+    source: str = "",
+    *,
+    by: Admin | None = None,
+    at: datetime | None = None,
+) -> tuple[ProgrammeSpec, bool]:
     """Add a programme (or replace its rules); returns (spec, was_new)."""
     found = apply_file(conn, text, source, by=by, at=at)
     return found["spec"], found["new"]
@@ -70,8 +80,7 @@ def own_file(conn: Connection, code: str, bundled_name: str) -> dict[str, Any] |
 
     Loads by `init` say `"bundled": true`; loads logged before that flag existed count as
     bundled when they name the bundled file, as `init` was then their only source."""
-    last = admin_log.rows(conn, action="programme_load", target=code, newest_first=True,
-                          limit=1)
+    last = admin_log.rows(conn, action="programme_load", target=code, newest_first=True, limit=1)
     if not last:
         return None
     after = last[0]["after"] or {}
@@ -79,8 +88,15 @@ def own_file(conn: Connection, code: str, bundled_name: str) -> dict[str, Any] |
     return None if bundled else last[0]
 
 
-def apply_file(conn: Connection, text: str, source: str = "", *, by: Admin | None = None,
-               at: datetime | None = None, bundled: bool = False) -> dict[str, Any]:
+def apply_file(
+    conn: Connection,
+    text: str,
+    source: str = "",
+    *,
+    by: Admin | None = None,
+    at: datetime | None = None,
+    bundled: bool = False,
+) -> dict[str, Any]:
     """Load a programme file: a new programme, a changed one, or the same text (nothing done).
 
     A new or changed file is one row of the admin log (the values that changed,
@@ -93,38 +109,50 @@ def apply_file(conn: Connection, text: str, source: str = "", *, by: Admin | Non
     Returns {"spec", "new", "changed", "log"}.
     """
     from workflow.services import sro as sro_service
+
     spec = parse(text, source)
     at = at or clock.now()
     by = by or Admin.operator()
     existing = conn.execute(select(programmes).where(programmes.c.code == spec.code)).first()
     if existing is not None and existing.source == text:
         return {"spec": spec, "new": False, "changed": False, "log": None}
-    admin_log.hold(conn)      # then read again under the log's lock: the "before" is this one
+    admin_log.hold(conn)  # then read again under the log's lock: the "before" is this one
     existing = conn.execute(select(programmes).where(programmes.c.code == spec.code)).first()
     if spec.sro is not None and (existing is None or existing.sro != spec.sro):
         sro_service.check_candidate(conn, spec.code, spec.sro)
-    values: dict[str, Any] = dict(name=spec.name, kind=spec.kind, fund_pence=spec.fund_pence,
-                                  source=text, loaded_at=at)
+    values: dict[str, Any] = dict(
+        name=spec.name, kind=spec.kind, fund_pence=spec.fund_pence, source=text, loaded_at=at
+    )
     if spec.sro is not None:
         values["sro"] = spec.sro
     if existing is None:
         conn.execute(programmes.insert().values(code=spec.code, last_number=0, **values))
         before: dict[str, Any] | None = None
-        after: dict[str, Any] = {"file": source or None, "sha256": _sha(text),
-                                 "sro": spec.sro, "values": _flat(text), "bundled": bundled}
+        after: dict[str, Any] = {
+            "file": source or None,
+            "sha256": _sha(text),
+            "sro": spec.sro,
+            "values": _flat(text),
+            "bundled": bundled,
+        }
     else:
         if existing.kind != spec.kind:
-            raise RuleViolation(f"Programme {spec.code} is of kind {existing.kind}; a file "
-                                f"cannot make it {spec.kind}. Nothing was loaded.")
+            raise RuleViolation(
+                f"Programme {spec.code} is of kind {existing.kind}; a file "
+                f"cannot make it {spec.kind}. Nothing was loaded."
+            )
         _check_cases(conn, spec)
         conn.execute(programmes.update().where(programmes.c.code == spec.code).values(**values))
         old, new = admin_log.changed(_flat(existing.source), _flat(text))
         before = {"sha256": _sha(existing.source), "sro": existing.sro, "values": old}
-        after = {"file": source or None, "sha256": _sha(text),
-                 "sro": spec.sro if spec.sro is not None else existing.sro, "values": new,
-                 "bundled": bundled}
-    row = admin_log.append(conn, by, "programme_load", spec.code, before=before, after=after,
-                           at=at)
+        after = {
+            "file": source or None,
+            "sha256": _sha(text),
+            "sro": spec.sro if spec.sro is not None else existing.sro,
+            "values": new,
+            "bundled": bundled,
+        }
+    row = admin_log.append(conn, by, "programme_load", spec.code, before=before, after=after, at=at)
     return {"spec": spec, "new": existing is None, "changed": True, "log": row["id"]}
 
 
@@ -147,6 +175,7 @@ def _flat(text: str) -> dict[str, Any]:
                 walk(f"{prefix}.{key}" if prefix else str(key), inner)
         else:
             out[prefix] = _plain(value)
+
     walk("", data)
     return out
 
@@ -158,15 +187,24 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
-    return str(value)          # dates, times
+    return str(value)  # dates, times
 
 
 def _live_past_submit(conn: Connection, code: str) -> list[Any]:
     """The programme's cases past submission and not finished."""
     out = []
-    for row in conn.execute(select(cases.c.id, cases.c.ref, cases.c.kind, cases.c.state,
-                                   cases.c.category, cases.c.amount_pence)
-                            .where(cases.c.programme == code).order_by(cases.c.id)):
+    for row in conn.execute(
+        select(
+            cases.c.id,
+            cases.c.ref,
+            cases.c.kind,
+            cases.c.state,
+            cases.c.category,
+            cases.c.amount_pence,
+        )
+        .where(cases.c.programme == code)
+        .order_by(cases.c.id)
+    ):
         definition = DEFINITIONS[row.kind]
         if row.state != definition.initial and not definition.is_final(row.state):
             out.append(row)
@@ -175,12 +213,17 @@ def _live_past_submit(conn: Connection, code: str) -> list[Any]:
 
 def _holding(conn: Connection, code: str) -> list[tuple[str, int]]:
     """(ref, pence) of each case the fund ledger holds money for."""
-    signed = case((ledger.c.entry == "reserve", ledger.c.amount_pence),
-                  else_=-ledger.c.amount_pence)
-    q = (select(cases.c.ref, func.sum(signed).label("held"))
-         .select_from(ledger).join(cases, cases.c.id == ledger.c.case_id)
-         .where(ledger.c.programme == code)
-         .group_by(cases.c.ref).order_by(cases.c.ref))
+    signed = case(
+        (ledger.c.entry == "reserve", ledger.c.amount_pence), else_=-ledger.c.amount_pence
+    )
+    q = (
+        select(cases.c.ref, func.sum(signed).label("held"))
+        .select_from(ledger)
+        .join(cases, cases.c.id == ledger.c.case_id)
+        .where(ledger.c.programme == code)
+        .group_by(cases.c.ref)
+        .order_by(cases.c.ref)
+    )
     return [(r.ref, int(r.held)) for r in conn.execute(q) if r.held and r.held > 0]
 
 
@@ -191,32 +234,47 @@ def _count_and_share_problems(conn: Connection, spec: ProgrammeSpec) -> list[str
 
     from workflow.services.facts import LIVE_OFFER_STATES
     from workflow.storage.tables import organisations
+
     out: list[str] = []
     standing: dict[str, list[str]] = {}
     for ref, category in conn.execute(
-            select(cases.c.ref, cases.c.category)
-            .where(cases.c.programme == spec.code, cases.c.kind == "bid",
-                   cases.c.state.in_(list(LIVE_OFFER_STATES))).order_by(cases.c.id)):
+        select(cases.c.ref, cases.c.category)
+        .where(
+            cases.c.programme == spec.code,
+            cases.c.kind == "bid",
+            cases.c.state.in_(list(LIVE_OFFER_STATES)),
+        )
+        .order_by(cases.c.id)
+    ):
         standing.setdefault(category, []).append(ref)
     for code, refs in standing.items():
         category = spec.categories.get(code)
-        if category is not None and category.max_count is not None \
-                and len(refs) > category.max_count:
-            out.append(f"{spec.category_label(code)} would allow {category.max_count} offers, "
-                       f"and {len(refs)} stand ({', '.join(refs)})")
+        if (
+            category is not None
+            and category.max_count is not None
+            and len(refs) > category.max_count
+        ):
+            out.append(
+                f"{spec.category_label(code)} would allow {category.max_count} offers, "
+                f"and {len(refs)} stand ({', '.join(refs)})"
+            )
     for row in _live_past_submit(conn, spec.code):
         category = spec.categories.get(row.category) if row.category else None
         if category is None or category.esg_share is None or row.amount_pence is None:
             continue
-        lead = conn.execute(select(organisations.c.esg_allocation_pence)
-                            .join(cases, cases.c.lead == organisations.c.code)
-                            .where(cases.c.ref == row.ref)).scalar()
+        lead = conn.execute(
+            select(organisations.c.esg_allocation_pence)
+            .join(cases, cases.c.lead == organisations.c.code)
+            .where(cases.c.ref == row.ref)
+        ).scalar()
         if lead is None:
             continue
         limit = int((Decimal(lead) * category.esg_share).to_integral_value(ROUND_FLOOR))
         if row.amount_pence > limit:
-            out.append(f"{row.ref}: asks for {pounds(row.amount_pence)}, above the new ESG "
-                       f"share's {pounds(limit)}")
+            out.append(
+                f"{row.ref}: asks for {pounds(row.amount_pence)}, above the new ESG "
+                f"share's {pounds(limit)}"
+            )
     return out
 
 
@@ -226,8 +284,10 @@ def _check_cases(conn: Connection, spec: ProgrammeSpec) -> None:
     committed = committed_pence(conn, spec.code)
     if spec.fund_pence < committed:
         held = ", ".join(f"{ref} ({pounds(p)})" for ref, p in _holding(conn, spec.code))
-        problems.append(f"fund: {pounds(spec.fund_pence)} is below the {pounds(committed)} "
-                        f"that offers already commit ({held})")
+        problems.append(
+            f"fund: {pounds(spec.fund_pence)} is below the {pounds(committed)} "
+            f"that offers already commit ({held})"
+        )
     for row in _live_past_submit(conn, spec.code):
         if row.category is None:
             continue
@@ -239,16 +299,22 @@ def _check_cases(conn: Connection, spec: ProgrammeSpec) -> None:
         if amount is None:
             continue
         if category.max_pence is not None and amount > category.max_pence:
-            problems.append(f"{row.ref}: asks for {pounds(amount)}, above the new band's "
-                            f"{pounds(category.max_pence)} for {spec.category_label(row.category)}")
+            problems.append(
+                f"{row.ref}: asks for {pounds(amount)}, above the new band's "
+                f"{pounds(category.max_pence)} for {spec.category_label(row.category)}"
+            )
         if category.min_pence is not None and amount < category.min_pence:
-            problems.append(f"{row.ref}: asks for {pounds(amount)}, below the new band's "
-                            f"{pounds(category.min_pence)} for {spec.category_label(row.category)}")
+            problems.append(
+                f"{row.ref}: asks for {pounds(amount)}, below the new band's "
+                f"{pounds(category.min_pence)} for {spec.category_label(row.category)}"
+            )
     problems += _count_and_share_problems(conn, spec)
     if problems:
-        raise RuleViolation(f"Programme {spec.code} was not loaded: the new file would break "
-                            f"its rules for cases already submitted: " + "; ".join(problems)
-                            + ".", problems)
+        raise RuleViolation(
+            f"Programme {spec.code} was not loaded: the new file would break "
+            f"its rules for cases already submitted: " + "; ".join(problems) + ".",
+            problems,
+        )
 
 
 _SOURCE = Prepared(select(programmes.c.source).where(programmes.c.code == bindparam("code")))
@@ -269,8 +335,9 @@ def find_spec(conn: Connection, code: Any) -> ProgrammeSpec | None:
     return _parsed(row.source) if row else None
 
 
-def committed_pence(conn: Connection, code: str, *, leave_out_case: int | None = None,
-                    category: str | None = None) -> int:
+def committed_pence(
+    conn: Connection, code: str, *, leave_out_case: int | None = None, category: str | None = None
+) -> int:
     """Reserved minus released in the programme's fund ledger (or in one category of it).
 
     The whole programme's total is the latest ledger row's running balance, so
@@ -278,15 +345,19 @@ def committed_pence(conn: Connection, code: str, *, leave_out_case: int | None =
     category's total (not on any move's path) is added up row by row.
     """
     if category is not None:
-        return awards.held_pence(conn, programme=code, leave_out_case=leave_out_case,
-                                 category=category)
+        return awards.held_pence(
+            conn, programme=code, leave_out_case=leave_out_case, category=category
+        )
     return awards.committed(conn, code, leave_out_case=leave_out_case)
 
 
 def next_reference(conn: Connection, code: str) -> str:
-    row = conn.execute(programmes.update().where(programmes.c.code == code)
-                       .values(last_number=programmes.c.last_number + 1)
-                       .returning(programmes.c.last_number)).first()
+    row = conn.execute(
+        programmes.update()
+        .where(programmes.c.code == code)
+        .values(last_number=programmes.c.last_number + 1)
+        .returning(programmes.c.last_number)
+    ).first()
     if row is None:
         raise ProgrammeNotFound(code)
     return f"{code.upper()}-{row.last_number:04d}"
@@ -295,14 +366,23 @@ def next_reference(conn: Connection, code: str) -> str:
 def summaries(conn: Connection) -> list[dict[str, Any]]:
     """Each programme's figures: fund, committed, remaining, and (issue 19) what has been
     paid of what is committed and what is being recovered of terminated awards."""
-    from workflow.services.payments import figures     # payments reads programme files
+    from workflow.services.payments import figures  # payments reads programme files
+
     out = []
     for row in conn.execute(select(programmes).order_by(programmes.c.code)):
         committed = committed_pence(conn, row.code)
         money = figures(conn, row.code)
-        out.append({"code": row.code, "name": row.name, "kind": row.kind,
-                    "fund": money_json(row.fund_pence), "committed": money_json(committed),
-                    "remaining": money_json(row.fund_pence - committed), "sro": row.sro,
-                    "paid": money_json(money["paid_pence"]),
-                    "recovering": money_json(money["recovering_pence"])})
+        out.append(
+            {
+                "code": row.code,
+                "name": row.name,
+                "kind": row.kind,
+                "fund": money_json(row.fund_pence),
+                "committed": money_json(committed),
+                "remaining": money_json(row.fund_pence - committed),
+                "sro": row.sro,
+                "paid": money_json(money["paid_pence"]),
+                "recovering": money_json(money["recovering_pence"]),
+            }
+        )
     return out

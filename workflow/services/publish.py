@@ -13,6 +13,7 @@ stops the publication, naming it. The package is checked against the
 standard's own schemas (states/reference/, no network) and a package that
 fails is not written: each problem names the grant and the field.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,22 +45,49 @@ from workflow.errors import Malformed, RuleViolation, SetupError
 from workflow.storage.tables import cases, checkpoints, history, organisations
 from workflow.storage.records import CaseRecord
 
-__all__ = ["Funder", "Publication", "PublicationRefused", "build", "validate", "write",
-           "publish", "dumps", "org_id_for", "council_named", "AWARDED_STATES"]
+__all__ = [
+    "Funder",
+    "Publication",
+    "PublicationRefused",
+    "build",
+    "validate",
+    "write",
+    "publish",
+    "dumps",
+    "org_id_for",
+    "council_named",
+    "AWARDED_STATES",
+]
 
 # The grant schema as the package schema refers to it (an absolute URL, never fetched).
-GRANT_SCHEMA_URI = ("https://raw.githubusercontent.com/ThreeSixtyGiving/standard/1.4.2/"
-                    "schema/360-giving-schema.json")
+GRANT_SCHEMA_URI = (
+    "https://raw.githubusercontent.com/ThreeSixtyGiving/standard/1.4.2/"
+    "schema/360-giving-schema.json"
+)
 STANDARD_VERSION = "1.4"
 OGL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
 AWARDED_STATES = BID.group("offered")
 # GSS code prefix -> the 360Giving geoCodeType codelist's code.
-GEO_CODE_TYPES = {"E06": "UA", "E07": "NMD", "E08": "MD", "E09": "LONB", "E10": "CTY",
-                  "W06": "UA", "S12": "CA"}
+GEO_CODE_TYPES = {
+    "E06": "UA",
+    "E07": "NMD",
+    "E08": "MD",
+    "E09": "LONB",
+    "E10": "CTY",
+    "W06": "UA",
+    "S12": "CA",
+}
 _GSS = re.compile(r"^[ENSW][0-9]{8}$")
 _PREFIX = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,78}[A-Za-z0-9])?")
-_CORE = ("id", "title", "description", "currency", "amountAwarded", "awardDate",
-         "fundingOrganization")
+_CORE = (
+    "id",
+    "title",
+    "description",
+    "currency",
+    "amountAwarded",
+    "awardDate",
+    "fundingOrganization",
+)
 
 
 @dataclass(frozen=True)
@@ -77,16 +105,22 @@ class Funder:
     def from_env(cls, prefix: str | None = None) -> "Funder":
         """`CASEWORK_360G_PREFIX`, `CASEWORK_FUNDER_ID`, `CASEWORK_FUNDER_NAME` override these."""
         env = os.environ
-        funder = cls(prefix=prefix or env.get("CASEWORK_360G_PREFIX") or cls.prefix,
-                     id=env.get("CASEWORK_FUNDER_ID") or cls.id,
-                     name=env.get("CASEWORK_FUNDER_NAME") or cls.name)
+        funder = cls(
+            prefix=prefix or env.get("CASEWORK_360G_PREFIX") or cls.prefix,
+            id=env.get("CASEWORK_FUNDER_ID") or cls.id,
+            name=env.get("CASEWORK_FUNDER_NAME") or cls.name,
+        )
         problems = []
         if not _PREFIX.fullmatch(funder.prefix):
-            problems.append(f"prefix: {funder.prefix!r} is not a 360Giving prefix (letters, "
-                            f"digits and hyphens, without the leading 360G-)")
+            problems.append(
+                f"prefix: {funder.prefix!r} is not a 360Giving prefix (letters, "
+                f"digits and hyphens, without the leading 360G-)"
+            )
         if not _PREFIX.fullmatch(funder.id) or not funder.name.strip():
-            problems.append("funder: CASEWORK_FUNDER_ID must be an org-id (GB-COH-09506232, say) "
-                            "and CASEWORK_FUNDER_NAME a name")
+            problems.append(
+                "funder: CASEWORK_FUNDER_ID must be an org-id (GB-COH-09506232, say) "
+                "and CASEWORK_FUNDER_NAME a name"
+            )
         if problems:
             raise Malformed("The publisher", problems)
         return funder
@@ -128,17 +162,22 @@ def org_id_for(org: Any, on: date = REGISTER_DAY) -> tuple[str | None, str]:
         return org.org_id, ""
     where = f"{org.code} ({org.name})"
     if org.kind != "council":
-        return None, (f"{where} has no 360Giving org-id; record one with --org-id "
-                      f"(only English councils are looked up in the register)")
+        return None, (
+            f"{where} has no 360Giving org-id; record one with --org-id "
+            f"(only English councils are looked up in the register)"
+        )
     found = council_named(org.name, on)
     if len(found) == 1:
         return f"GB-LAE-{found[0].key}", ""
     if not found:
-        return None, (f"{where} has no 360Giving org-id and no English council of that name "
-                      f"is in the register; record its org-id with --org-id")
+        return None, (
+            f"{where} has no 360Giving org-id and no English council of that name "
+            f"is in the register; record its org-id with --org-id"
+        )
     keys = ", ".join(f"GB-LAE-{c.key} ({c.official_name})" for c in found)
-    return None, (f"{where} matches several councils in the register ({keys}); record one "
-                  f"with --org-id")
+    return None, (
+        f"{where} matches several councils in the register ({keys}); record one with --org-id"
+    )
 
 
 # --- building --------------------------------------------------------------------------
@@ -149,24 +188,38 @@ def build(engine: Engine, code: str, *, funder: Funder | None = None) -> Publica
     with reading(engine) as conn:
         spec = programme_store.spec_for(conn, code)
         if spec.kind != "bids":
-            raise PublicationRefused(f"{spec.code} publishes no grants", [
-                f"{spec.code} is a programme of network areas, which are not awarded grants"])
-        rows = CaseRecord.all(conn.execute(select(cases).where(cases.c.programme == spec.code,
-                                                               cases.c.kind == "bid",
-                                                               cases.c.state.in_(AWARDED_STATES))
-                                           .order_by(cases.c.id)))
+            raise PublicationRefused(
+                f"{spec.code} publishes no grants",
+                [f"{spec.code} is a programme of network areas, which are not awarded grants"],
+            )
+        rows = CaseRecord.all(
+            conn.execute(
+                select(cases)
+                .where(
+                    cases.c.programme == spec.code,
+                    cases.c.kind == "bid",
+                    cases.c.state.in_(AWARDED_STATES),
+                )
+                .order_by(cases.c.id)
+            )
+        )
         offered = _offer_days(conn, [r.id for r in rows])
         held = {r.id: awards.reserved_for(conn, r.id) for r in rows}
         paid = {r.id: payments.paid_pence(conn, r.id) for r in rows}
         planned = _planned_dates(conn, [r.id for r in rows])
         codes = {c for r in rows for c in [r.lead, *r.partners]}
-        orgs = {o.code: o for o in conn.execute(
-            select(organisations).where(organisations.c.code.in_(codes)))}
+        orgs = {
+            o.code: o
+            for o in conn.execute(select(organisations).where(organisations.c.code.in_(codes)))
+        }
     grants, left_out, problems = [], [], []
     for row in rows:
         if held[row.id] <= 0:
-            why = (row.state if BID.is_in(row.state, "offer_given_back")
-                   else f"{row.state}, nothing committed")
+            why = (
+                row.state
+                if BID.is_in(row.state, "offer_given_back")
+                else f"{row.state}, nothing committed"
+            )
             left_out.append({"ref": row.ref, "why": why})
             continue
         lead = orgs[row.lead]
@@ -183,16 +236,25 @@ def build(engine: Engine, code: str, *, funder: Funder | None = None) -> Publica
     if problems:
         raise PublicationRefused(f"The 360Giving data for {spec.code} was not published", problems)
     if not grants:
-        raise PublicationRefused(f"{spec.code} has nothing to publish", [
-            "no award has been offered yet" if not left_out
-            else "every award offered was declined or terminated"])
+        raise PublicationRefused(
+            f"{spec.code} has nothing to publish",
+            [
+                "no award has been offered yet"
+                if not left_out
+                else "every award offered was declined or terminated"
+            ],
+        )
     package = {
-        "grants": grants, "version": STANDARD_VERSION,
-        "title": f"{spec.name}: awards", "identifier": f"{funder.prefix}-{spec.code}",
+        "grants": grants,
+        "version": STANDARD_VERSION,
+        "title": f"{spec.name}: awards",
+        "identifier": f"{funder.prefix}-{spec.code}",
         "description": f"Awards of the {spec.name} programme, offered and accepted, "
-                       f"as of {london_day(now).isoformat()}.",
-        "issued": london_day(now).isoformat(), "modified": now.isoformat(),
-        "publisher": {"name": funder.name, "identifier": funder.id}, "license": OGL,
+        f"as of {london_day(now).isoformat()}.",
+        "issued": london_day(now).isoformat(),
+        "modified": now.isoformat(),
+        "publisher": {"name": funder.name, "identifier": funder.id},
+        "license": OGL,
     }
     return Publication(package, left_out)
 
@@ -200,9 +262,11 @@ def build(engine: Engine, code: str, *, funder: Funder | None = None) -> Publica
 def _offer_days(conn: Any, case_ids: list[int]) -> dict[int, date]:
     if not case_ids:
         return {}
-    q = (select(history.c.case_id, history.c.at)
-         .where(history.c.case_id.in_(case_ids), history.c.trigger == "offer")
-         .order_by(history.c.case_id, history.c.seq))
+    q = (
+        select(history.c.case_id, history.c.at)
+        .where(history.c.case_id.in_(case_ids), history.c.trigger == "offer")
+        .order_by(history.c.case_id, history.c.seq)
+    )
     return {r.case_id: london_day(r.at) for r in conn.execute(q)}
 
 
@@ -211,32 +275,53 @@ def _planned_dates(conn: Any, case_ids: list[int]) -> dict[int, dict[str, str]]:
     accepted) to its last return's due date."""
     if not case_ids:
         return {}
-    q = (select(checkpoints.c.case_id, func.min(checkpoints.c.scheduled_at).label("start"),
-                func.max(checkpoints.c.due).label("end"))
-         .where(checkpoints.c.case_id.in_(case_ids)).group_by(checkpoints.c.case_id))
+    q = (
+        select(
+            checkpoints.c.case_id,
+            func.min(checkpoints.c.scheduled_at).label("start"),
+            func.max(checkpoints.c.due).label("end"),
+        )
+        .where(checkpoints.c.case_id.in_(case_ids))
+        .group_by(checkpoints.c.case_id)
+    )
     out = {}
     for r in conn.execute(q):
         if r.start is None or r.end is None:
             continue
-        out[r.case_id] = {"title": "The funded work, monitored by its returns",
-                          "startDate": london_day(r.start).isoformat(),
-                          "endDate": r.end.isoformat()}
+        out[r.case_id] = {
+            "title": "The funded work, monitored by its returns",
+            "startDate": london_day(r.start).isoformat(),
+            "endDate": r.end.isoformat(),
+        }
     return out
 
 
-def _grant(row: CaseRecord, spec: Any, funder: Funder, lead: Any, org_id: str, orgs: dict[str, Any],
-           held_pence: int, award_day: date | None) -> dict[str, Any]:
+def _grant(
+    row: CaseRecord,
+    spec: Any,
+    funder: Funder,
+    lead: Any,
+    org_id: str,
+    orgs: dict[str, Any],
+    held_pence: int,
+    award_day: date | None,
+) -> dict[str, Any]:
     partners = [orgs[c].name for c in row.partners if c in orgs]
     # The category's sentence says who it is for; its short label is the fallback.
-    label = (spec.category_sentence(row.category).rstrip(".")
-             or spec.category_label(row.category))
+    label = spec.category_sentence(row.category).rstrip(".") or spec.category_label(row.category)
     description = f"{row.title}. {label}. Led by {lead.name}" + (
-        f", with {', '.join(partners[:-1])} and {partners[-1]}." if len(partners) > 1
-        else f", with {partners[0]}." if partners else ".")
+        f", with {', '.join(partners[:-1])} and {partners[-1]}."
+        if len(partners) > 1
+        else f", with {partners[0]}."
+        if partners
+        else "."
+    )
     applied = row.amount_pence or 0
     if held_pence < applied:
-        description += (f" {BID.state_label(row.state)}: {pounds(applied - held_pence)} "
-                        f"of the award was released.")
+        description += (
+            f" {BID.state_label(row.state)}: {pounds(applied - held_pence)} "
+            f"of the award was released."
+        )
     grant: dict[str, Any] = {
         "id": f"360G-{funder.prefix}-{row.ref}",
         "title": row.title,
@@ -245,15 +330,17 @@ def _grant(row: CaseRecord, spec: Any, funder: Funder, lead: Any, org_id: str, o
         "amountAppliedFor": _amount(applied),
         "amountAwarded": _amount(held_pence),
     }
-    if award_day is not None:          # without one, validation names the grant
+    if award_day is not None:  # without one, validation names the grant
         grant["awardDate"] = award_day.isoformat()
-    grant.update({
-        "recipientOrganization": [{"id": org_id, "name": lead.name}],
-        "fundingOrganization": [{"id": funder.id, "name": funder.name}],
-        "grantProgramme": [{"code": spec.code, "title": spec.name}],
-        "fromOpenCall": "Yes",
-        "dateModified": row.updated_at.isoformat() if row.updated_at else None,
-    })
+    grant.update(
+        {
+            "recipientOrganization": [{"id": org_id, "name": lead.name}],
+            "fundingOrganization": [{"id": funder.id, "name": funder.name}],
+            "grantProgramme": [{"code": spec.code, "title": spec.name}],
+            "fromOpenCall": "Yes",
+            "dateModified": row.updated_at.isoformat() if row.updated_at else None,
+        }
+    )
     places = [_place(orgs[c]) for c in [row.lead, *row.partners] if c in orgs]
     places = [p for p in places if p is not None]
     if places:
@@ -276,24 +363,28 @@ def _place(org: Any) -> dict[str, str] | None:
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
     if "date-time" not in Draft202012Validator.FORMAT_CHECKER.checkers:
-        raise SetupError("Dates cannot be checked: install rfc3339-validator (360Giving dates "
-                         "are a oneOf that needs format checking).")
+        raise SetupError(
+            "Dates cannot be checked: install rfc3339-validator (360Giving dates "
+            "are a oneOf that needs format checking)."
+        )
     folder = resources.files("states") / "reference"
     grant = json.loads((folder / "360-giving-schema.json").read_text("utf-8"))
     package = json.loads((folder / "360-giving-package-schema.json").read_text("utf-8"))
     # Their $schema is http://…, which referencing does not recognise: say the dialect.
     grant_resource = DRAFT202012.create_resource(grant)
-    registry = Registry().with_resources([(GRANT_SCHEMA_URI, grant_resource),
-                                          (grant["$id"], grant_resource)])
-    return Draft202012Validator(package, registry=registry,
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    registry = Registry().with_resources(
+        [(GRANT_SCHEMA_URI, grant_resource), (grant["$id"], grant_resource)]
+    )
+    return Draft202012Validator(
+        package, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def validate(package: dict[str, Any]) -> list[str]:
     """Every problem with the package, each naming its grant (by reference) and field."""
     grants: list[Any] = package["grants"] if isinstance(package.get("grants"), list) else []
     problems = []
-    for n, g in enumerate(grants):     # the schema's oneOf hides which field is missing
+    for n, g in enumerate(grants):  # the schema's oneOf hides which field is missing
         if not isinstance(g, dict):
             continue
         missing = [f for f in _CORE if f not in g]
@@ -351,13 +442,15 @@ def write(publication: Publication, out: Path | None) -> str:
     """Validate, then write to `out` atomically (or return the text): nothing on failure."""
     problems = validate(publication.package)
     if problems:
-        raise PublicationRefused("The 360Giving data failed the standard's schema and was not "
-                                 "written", problems)
+        raise PublicationRefused(
+            "The 360Giving data failed the standard's schema and was not written", problems
+        )
     text = dumps(publication.package)
     if out is not None:
         out = Path(out)
-        fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".",
-                                   prefix=f".{out.name}.")
+        fd, tmp = tempfile.mkstemp(
+            dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}."
+        )
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -368,8 +461,9 @@ def write(publication: Publication, out: Path | None) -> str:
     return text
 
 
-def publish(engine: Engine, code: str, out: Path | None = None, *,
-            funder: Funder | None = None) -> tuple[Publication, str]:
+def publish(
+    engine: Engine, code: str, out: Path | None = None, *, funder: Funder | None = None
+) -> tuple[Publication, str]:
     """Build, validate and write programme `code`'s package; returns it and its text."""
     publication = build(engine, code, funder=funder)
     return publication, write(publication, out)

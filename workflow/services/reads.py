@@ -5,6 +5,7 @@ writer's callers, the email, the effects, the documents' parsers): the
 command line's `case list` and `case show` import this alone, so they start
 quickly. `lifecycle` (opening and advancing) reads through it too.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,8 +27,9 @@ from workflow.storage.tables import case_orgs, cases
 _CASE_BY_REF = Prepared(select(cases).where(cases.c.ref == bindparam("ref")), record=CaseRecord)
 # For a change that should queue behind a concurrent one rather than be refused
 # (PostgreSQL; SQLite's write transaction already lets one writer in at a time).
-_CASE_BY_REF_HELD = Prepared(select(cases).where(cases.c.ref == bindparam("ref"))
-                             .with_for_update(), record=CaseRecord)
+_CASE_BY_REF_HELD = Prepared(
+    select(cases).where(cases.c.ref == bindparam("ref")).with_for_update(), record=CaseRecord
+)
 
 
 def load_case(conn: Connection, ref: str, *, hold: bool = False) -> CaseRecord:
@@ -39,23 +41,32 @@ def load_case(conn: Connection, ref: str, *, hold: bool = False) -> CaseRecord:
     return case
 
 
-def case_json(conn: Connection, case: CaseRecord, actor: Actor | None = None, *,
-              with_application: bool = True) -> dict[str, Any]:
+def case_json(
+    conn: Connection, case: CaseRecord, actor: Actor | None = None, *, with_application: bool = True
+) -> dict[str, Any]:
     definition = DEFINITIONS[case.kind]
     out: dict[str, Any] = {
-        "ref": case.ref, "kind": case.kind, "programme": case.programme, "state": case.state,
+        "ref": case.ref,
+        "kind": case.kind,
+        "programme": case.programme,
+        "state": case.state,
         "version": case.version,
         "allowed_triggers": allowed_triggers(definition, case.state, actor, case.lead),
-        "title": case.title, "category": case.category, "lead": case.lead,
-        "partners": list(case.partners), "caseworker": case.caseworker,
+        "title": case.title,
+        "category": case.category,
+        "lead": case.lead,
+        "partners": list(case.partners),
+        "caseworker": case.caseworker,
         "at_risk": bool(case.at_risk),
-        "created_at": _iso(case.created_at), "updated_at": _iso(case.updated_at),
+        "created_at": _iso(case.created_at),
+        "updated_at": _iso(case.updated_at),
     }
-    if case.kind == "bid":     # a draft written a page at a time may not say yet
+    if case.kind == "bid":  # a draft written a page at a time may not say yet
         out["amount"] = money_json(case.amount_pence) if case.amount_pence is not None else None
     else:
-        out["contribution"] = (money_json(case.contribution_pence)
-                               if case.contribution_pence is not None else None)
+        out["contribution"] = (
+            money_json(case.contribution_pence) if case.contribution_pence is not None else None
+        )
     if with_application:
         out["application"] = dict(case.document)
     return out
@@ -74,14 +85,23 @@ def show(engine: Engine, ref: str, actor_name: str | None = None) -> dict[str, A
 def involving(org: str) -> ColumnElement[bool]:
     """A condition on cases: those `org` leads or is a partner in, read from an index;
     a partner's only once the case has left the states its lead alone sees (a draft)."""
-    return and_(cases.c.id.in_(select(case_orgs.c.case_id).where(case_orgs.c.org == org)),
-                or_(cases.c.lead == org, cases.c.state.not_in(sorted(LEAD_ONLY))))
+    return and_(
+        cases.c.id.in_(select(case_orgs.c.case_id).where(case_orgs.c.org == org)),
+        or_(cases.c.lead == org, cases.c.state.not_in(sorted(LEAD_ONLY))),
+    )
 
 
-def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = None,
-               programme: str | None = None, actor_name: str | None = None,
-               after_id: int | None = None, limit: int | None = None,
-               org: str | None = None) -> list[dict[str, Any]]:
+def list_cases(
+    engine: Engine,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    programme: str | None = None,
+    actor_name: str | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
+    org: str | None = None,
+) -> list[dict[str, Any]]:
     """Cases by id; `org` keeps those the organisation leads or is a partner in.
 
     A kind or state that names nothing is refused (Malformed) rather than
@@ -98,7 +118,8 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
             # list, would gather all of the organisation's cases for every page.)
             q = q.join(case_orgs, case_orgs.c.case_id == cases.c.id).where(
                 case_orgs.c.org == org,
-                or_(case_orgs.c.role == "lead", cases.c.state.not_in(sorted(LEAD_ONLY))))
+                or_(case_orgs.c.role == "lead", cases.c.state.not_in(sorted(LEAD_ONLY))),
+            )
             position = case_orgs.c.case_id
         q = q.order_by(position)
         if state:
@@ -111,8 +132,10 @@ def list_cases(engine: Engine, *, state: str | None = None, kind: str | None = N
             q = q.where(position > after_id)
         if limit is not None:
             q = q.limit(limit)
-        return [case_json(conn, r, actor, with_application=False)
-                for r in CaseRecord.all(conn.execute(q))]
+        return [
+            case_json(conn, r, actor, with_application=False)
+            for r in CaseRecord.all(conn.execute(q))
+        ]
 
 
 CASE_KINDS = ("bid", "area")
@@ -123,14 +146,15 @@ def _refuse_unknown_filters(kind: str | None, state: str | None) -> None:
         raise Malformed.unknown("kind", kind, CASE_KINDS)
     if state is not None:
         known: dict[str, None] = {}
-        for k in ((kind,) if kind else CASE_KINDS):
+        for k in (kind,) if kind else CASE_KINDS:
             known.update(dict.fromkeys(DEFINITIONS[k].states))
         if state not in known:
             raise Malformed.unknown(f"{kind or 'case'} state", state, list(known))
 
 
 def case_history(engine: Engine, ref: str) -> list[dict[str, Any]]:
-    from workflow.services.chain import as_dict, rows_for    # the history's reader, not the list's
+    from workflow.services.chain import as_dict, rows_for  # the history's reader, not the list's
+
     with reading(engine) as conn:
         case = load_case(conn, ref)
         return [as_dict(r) for r in rows_for(conn, case.id)]

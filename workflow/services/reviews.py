@@ -17,6 +17,7 @@ recording a decision, listing.
   decision to stop holds the money at once rather than adding a second way to
   terminate.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,8 +28,15 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from states import BID
 from states.ladder import LadderStep, StepDue, plan_catch_up, step_moments
-from states.review import (DECISION_WORDS, DECISIONS, REVIEW_STEPS, STEP_KINDS, label,
-                           review_due_date, status_of)
+from states.review import (
+    DECISION_WORDS,
+    DECISIONS,
+    REVIEW_STEPS,
+    STEP_KINDS,
+    label,
+    review_due_date,
+    status_of,
+)
 from states import dates
 from workflow.errors import Malformed, RuleViolation, checked_text
 from workflow.logs import event
@@ -46,10 +54,19 @@ import logging
 
 log = logging.getLogger("casework.reviews")
 
-__all__ = ["schedule_review", "record", "list_reviews", "review_json", "due_for_case",
-           "ReviewStep", "claim", "do_step", "MONITORED"]
+__all__ = [
+    "schedule_review",
+    "record",
+    "list_reviews",
+    "review_json",
+    "due_for_case",
+    "ReviewStep",
+    "claim",
+    "do_step",
+    "MONITORED",
+]
 
-MONITORED = BID.group("monitored")          # reviews fall due while the case is monitored
+MONITORED = BID.group("monitored")  # reviews fall due while the case is monitored
 RECORD_TRIGGER = "review"
 
 
@@ -65,8 +82,15 @@ def _pending(due: date, done: list[str]) -> list[tuple[LadderStep, datetime]]:
 
 def _row(case: CaseRecord, n: int, accepted: date, now: datetime) -> dict[str, Any]:
     due = review_due_date(accepted, n, is_working_day)
-    return {"ref": f"{case.ref}/{label(n)}", "case_id": case.id, "n": n, "due": due,
-            "next_step_at": moments(due)[0][1], "steps_done": [], "created_at": now}
+    return {
+        "ref": f"{case.ref}/{label(n)}",
+        "case_id": case.id,
+        "n": n,
+        "due": due,
+        "next_step_at": moments(due)[0][1],
+        "steps_done": [],
+        "created_at": now,
+    }
 
 
 # --- scheduling (an effect of accept) ------------------------------------------------
@@ -80,13 +104,21 @@ def schedule_review(done: Any) -> None:
 
 
 # --- the sweep's steps ----------------------------------------------------------------
-_CLAIM = (select(reviews).where(reviews.c.next_step_at <= bindparam("now"))
-          .order_by(reviews.c.next_step_at, reviews.c.id).limit(1))
-_CLAIMS = {"postgresql": Prepared(_CLAIM.with_for_update(skip_locked=True)),
-           "sqlite": Prepared(_CLAIM)}
+_CLAIM = (
+    select(reviews)
+    .where(reviews.c.next_step_at <= bindparam("now"))
+    .order_by(reviews.c.next_step_at, reviews.c.id)
+    .limit(1)
+)
+_CLAIMS = {
+    "postgresql": Prepared(_CLAIM.with_for_update(skip_locked=True)),
+    "sqlite": Prepared(_CLAIM),
+}
 _CASE = select(cases).where(cases.c.id == bindparam("case_id"))
-_CASE_Q = {"postgresql": Prepared(_CASE.with_for_update(), record=CaseRecord),
-           "sqlite": Prepared(_CASE, record=CaseRecord)}
+_CASE_Q = {
+    "postgresql": Prepared(_CASE.with_for_update(), record=CaseRecord),
+    "sqlite": Prepared(_CASE, record=CaseRecord),
+}
 
 
 def claim(conn: Connection, now: datetime, failed: set[int]) -> Any:
@@ -131,20 +163,47 @@ def do_step(uow: UnitOfWork, row: Any) -> ReviewStep:
     step = first.step
     later = [at for s, at in pending if s.name != step.name]
     spec = uow.spec(case.programme)
-    payload: dict[str, Any] = {"review": label(row.n), "step": step.name,
-                               "due": row.due.isoformat(), "due_at": moment(first.due_at),
-                               "done_at": moment(now), "late": first.late}
-    key = messages.queue(conn, key=f"{row.ref}:{step.name}", kind=STEP_KINDS[step.name],
-                         case=case, spec=spec, to=step.to, cc=step.cc, now=now,
-                         review=_for_mail(row), book=uow.book,
-                         step={"name": step.name, "due_at": first.due_at, "late": first.late})
+    payload: dict[str, Any] = {
+        "review": label(row.n),
+        "step": step.name,
+        "due": row.due.isoformat(),
+        "due_at": moment(first.due_at),
+        "done_at": moment(now),
+        "late": first.late,
+    }
+    key = messages.queue(
+        conn,
+        key=f"{row.ref}:{step.name}",
+        kind=STEP_KINDS[step.name],
+        case=case,
+        spec=spec,
+        to=step.to,
+        cc=step.cc,
+        now=now,
+        review=_for_mail(row),
+        book=uow.book,
+        step={"name": step.name, "due_at": first.due_at, "late": first.late},
+    )
     if key is None:
         payload["message"] = "no recipient on record"
-    change(conn, case, Entry(from_state=case.state, to_state=case.state, trigger=step.name,
-                             actor="system", role="system", at=now, payload=payload))
-    values: dict[str, Any] = {"steps_done": [*row.steps_done, step.name],
-                              "next_step_at": later[0] if later else None}
-    if step.name == REVIEW_STEPS[0].name:        # the first step opens the review
+    change(
+        conn,
+        case,
+        Entry(
+            from_state=case.state,
+            to_state=case.state,
+            trigger=step.name,
+            actor="system",
+            role="system",
+            at=now,
+            payload=payload,
+        ),
+    )
+    values: dict[str, Any] = {
+        "steps_done": [*row.steps_done, step.name],
+        "next_step_at": later[0] if later else None,
+    }
+    if step.name == REVIEW_STEPS[0].name:  # the first step opens the review
         values["opened_at"] = now
         _schedule_next(conn, case, row, now)
     else:
@@ -155,11 +214,13 @@ def do_step(uow: UnitOfWork, row: Any) -> ReviewStep:
 
 def _schedule_next(conn: Connection, case: Any, row: Any, now: datetime) -> None:
     """The next year's review, counted from the first review's due month (acceptance)."""
-    first = conn.execute(select(reviews.c.created_at)
-                         .where(reviews.c.case_id == case.id, reviews.c.n == 1)).first()
+    first = conn.execute(
+        select(reviews.c.created_at).where(reviews.c.case_id == case.id, reviews.c.n == 1)
+    ).first()
     accepted = london_day(first.created_at) if first is not None else row.due
-    taken = conn.execute(select(reviews.c.id).where(reviews.c.case_id == case.id,
-                                                    reviews.c.n == row.n + 1)).first()
+    taken = conn.execute(
+        select(reviews.c.id).where(reviews.c.case_id == case.id, reviews.c.n == row.n + 1)
+    ).first()
     if taken is None:
         conn.execute(reviews.insert().values(_row(case, row.n + 1, accepted, now)))
 
@@ -170,24 +231,44 @@ def _set(conn: Connection, review_id: int, **values: Any) -> None:
 
 def _for_mail(row: Any) -> dict[str, Any]:
     case_ref = row.ref.rsplit("/", 1)[0]
-    return {"ref": row.ref, "label": label(row.n), "due": row.due,
-            "url": f"{messages.base_url()}/cases/{case_ref}"}
+    return {
+        "ref": row.ref,
+        "label": label(row.n),
+        "due": row.due,
+        "url": f"{messages.base_url()}/cases/{case_ref}",
+    }
 
 
 # --- recording a decision -----------------------------------------------------------------
 def _open_review(conn: Connection, case_id: int) -> Any:
     """The earliest review of the case that is open and not recorded, if any."""
-    q = (select(reviews).where(reviews.c.case_id == case_id, reviews.c.opened_at.is_not(None),
-                               reviews.c.recorded_at.is_(None), reviews.c.ended_at.is_(None))
-         .order_by(reviews.c.n).limit(1))
+    q = (
+        select(reviews)
+        .where(
+            reviews.c.case_id == case_id,
+            reviews.c.opened_at.is_not(None),
+            reviews.c.recorded_at.is_(None),
+            reviews.c.ended_at.is_(None),
+        )
+        .order_by(reviews.c.n)
+        .limit(1)
+    )
     if conn.dialect.name == "postgresql":
         q = q.with_for_update()
     return conn.execute(q).first()
 
 
-def record(work: UnitOfWork | Engine, ref: str, *, decision: str, reason: str | None,
-           actor_name: str, expected_version: int | None = None, amount: str | None = None,
-           end: str | None = None) -> dict[str, Any]:
+def record(
+    work: UnitOfWork | Engine,
+    ref: str,
+    *,
+    decision: str,
+    reason: str | None,
+    actor_name: str,
+    expected_version: int | None = None,
+    amount: str | None = None,
+    end: str | None = None,
+) -> dict[str, Any]:
     """Record the decision of case `ref`'s open review, as a caseworker.
 
     Refused, writing nothing: a person who is not a caseworker, a decision that
@@ -198,6 +279,7 @@ def record(work: UnitOfWork | Engine, ref: str, *, decision: str, reason: str | 
     waits for a decision, the change asked for is recorded and none is proposed.
     """
     from workflow.services import lifecycle
+
     with unit(work) as uow:
         conn, now = uow.conn, uow.now
         actor = directory.actor(conn, actor_name)
@@ -207,69 +289,125 @@ def record(work: UnitOfWork | Engine, ref: str, *, decision: str, reason: str | 
             raise Malformed.unknown("decision", decision, DECISIONS)
         reason = checked_text("reason", reason)
         if not (reason or "").strip():
-            raise Malformed("The review", [f"reason: a review's decision needs its reason: "
-                                           f"why the award should {decision}"])
+            raise Malformed(
+                "The review",
+                [f"reason: a review's decision needs its reason: why the award should {decision}"],
+            )
         lifecycle.refuse_stale(case, expected_version)
         review = _open_review(conn, case.id)
         if review is None:
             raise RuleViolation(_not_due(conn, case))
         payload: dict[str, Any] = {"review": label(review.n), "decision": decision}
         if (amount is not None or end is not None) and decision != "amend":
-            raise Malformed("The review", ["a new amount or end date goes with the decision "
-                                           "amend only"])
+            raise Malformed(
+                "The review", ["a new amount or end date goes with the decision amend only"]
+            )
         if decision == "amend":
             payload["requested_change"] = reason
-            proposed = _propose_variation(uow, case, review.n, reason or "", actor.name,
-                                          amount, end)
+            proposed = _propose_variation(
+                uow, case, review.n, reason or "", actor.name, amount, end
+            )
             if proposed is not None:
                 payload["variation"] = proposed
-                case = lifecycle.load_case(conn, case.ref)     # the proposal's row came first
-        after = change(conn, case, Entry(from_state=case.state, to_state=case.state,
-                                         trigger=RECORD_TRIGGER, actor=actor.name, role=role,
-                                         reason=reason, at=now, payload=payload))
-        _set(conn, review.id, decision=decision, reason=reason, recorded_by=actor.name,
-             recorded_at=now, next_step_at=None)
+                case = lifecycle.load_case(conn, case.ref)  # the proposal's row came first
+        after = change(
+            conn,
+            case,
+            Entry(
+                from_state=case.state,
+                to_state=case.state,
+                trigger=RECORD_TRIGGER,
+                actor=actor.name,
+                role=role,
+                reason=reason,
+                at=now,
+                payload=payload,
+            ),
+        )
+        _set(
+            conn,
+            review.id,
+            decision=decision,
+            reason=reason,
+            recorded_by=actor.name,
+            recorded_at=now,
+            next_step_at=None,
+        )
         if decision == "stop" and BID.machine.transition_for("suspend", after.state) is not None:
-            lifecycle.advance(uow, after, "suspend", actor,
-                              reason=f"the annual review ({label(review.n)}) decided to stop "
-                                     f"the award: {reason}")
+            lifecycle.advance(
+                uow,
+                after,
+                "suspend",
+                actor,
+                reason=f"the annual review ({label(review.n)}) decided to stop the award: {reason}",
+            )
             after = lifecycle.load_case(conn, case.ref)
-        shown = {**review_json(conn, _by_id(conn, review.id), case.ref),
-                 "case_state": after.state, "case_version": after.version,
-                 "variation": payload.get("variation")}
+        shown = {
+            **review_json(conn, _by_id(conn, review.id), case.ref),
+            "case_state": after.state,
+            "case_version": after.version,
+            "variation": payload.get("variation"),
+        }
     event(log, "review.recorded", decision, case=case.ref, person=actor.name)
     return shown
 
 
-def _propose_variation(uow: UnitOfWork, case: CaseRecord, n: int, reason: str, actor: str,
-                       amount: str | None, end: str | None) -> str | None:
+def _propose_variation(
+    uow: UnitOfWork,
+    case: CaseRecord,
+    n: int,
+    reason: str,
+    actor: str,
+    amount: str | None,
+    end: str | None,
+) -> str | None:
     """The variation an `amend` decision asks for (its reference), or None while another
     waits for a decision (the change asked for stays in the review's row)."""
     from states import VARIATION
     from workflow.services import variations
     from workflow.storage.tables import variations as variations_t
-    waiting = uow.conn.execute(select(variations_t.c.ref).where(
-        variations_t.c.case_id == case.id,
-        variations_t.c.state.in_(VARIATION.group("undecided")))).scalar()
+
+    waiting = uow.conn.execute(
+        select(variations_t.c.ref).where(
+            variations_t.c.case_id == case.id,
+            variations_t.c.state.in_(VARIATION.group("undecided")),
+        )
+    ).scalar()
     if waiting is not None:
         return None
-    shown = variations.propose(uow, case.ref, reason=f"Annual review {label(n)}: {reason}",
-                               actor=actor, amount=amount, end=end)
+    shown = variations.propose(
+        uow,
+        case.ref,
+        reason=f"Annual review {label(n)}: {reason}",
+        actor=actor,
+        amount=amount,
+        end=end,
+    )
     return str(shown["ref"])
 
 
 def _not_due(conn: Connection, case: CaseRecord) -> str:
-    nxt = conn.execute(select(reviews.c.ref, reviews.c.due)
-                       .where(reviews.c.case_id == case.id, reviews.c.opened_at.is_(None),
-                              reviews.c.ended_at.is_(None))
-                       .order_by(reviews.c.n).limit(1)).first()
+    nxt = conn.execute(
+        select(reviews.c.ref, reviews.c.due)
+        .where(
+            reviews.c.case_id == case.id,
+            reviews.c.opened_at.is_(None),
+            reviews.c.ended_at.is_(None),
+        )
+        .order_by(reviews.c.n)
+        .limit(1)
+    ).first()
     if not BID.is_in(case.state, "monitored"):
-        return (f"{case.ref} is {BID.state_label(case.state).lower()}: annual reviews fall due "
-                f"only while an award is monitored, so there is none to record.")
+        return (
+            f"{case.ref} is {BID.state_label(case.state).lower()}: annual reviews fall due "
+            f"only while an award is monitored, so there is none to record."
+        )
     if nxt is None:
         return f"{case.ref} has no annual review to record."
-    return (f"{case.ref}'s annual review is not due yet: {label(int(nxt.ref.rsplit('R', 1)[1]))} "
-            f"falls due on {dates.day(nxt.due)} and can be recorded from then on, not before.")
+    return (
+        f"{case.ref}'s annual review is not due yet: {label(int(nxt.ref.rsplit('R', 1)[1]))} "
+        f"falls due on {dates.day(nxt.due)} and can be recorded from then on, not before."
+    )
 
 
 def _by_id(conn: Connection, review_id: int) -> Any:
@@ -279,49 +417,84 @@ def _by_id(conn: Connection, review_id: int) -> Any:
 # --- reading ---------------------------------------------------------------------------
 def review_json(conn: Connection | None, row: Any, case_ref: str | None = None) -> dict[str, Any]:
     """A review as `--json` and the API give it (codes and ISO 8601 times)."""
-    status = status_of(opened=row.opened_at is not None, overdue=row.overdue_at is not None,
-                       recorded=row.recorded_at is not None, ended=row.ended_at is not None)
+    status = status_of(
+        opened=row.opened_at is not None,
+        overdue=row.overdue_at is not None,
+        recorded=row.recorded_at is not None,
+        ended=row.ended_at is not None,
+    )
 
     def at(value: datetime | None) -> str | None:
         return moment(value) if value is not None else None
-    return {"ref": row.ref, "case": case_ref or row.ref.rsplit("/", 1)[0],
-            "review": label(row.n), "due": row.due.isoformat(), "status": status,
-            "opened_at": at(row.opened_at), "overdue_at": at(row.overdue_at),
-            "decision": row.decision, "reason": row.reason, "recorded_by": row.recorded_by,
-            "recorded_at": at(row.recorded_at)}
+
+    return {
+        "ref": row.ref,
+        "case": case_ref or row.ref.rsplit("/", 1)[0],
+        "review": label(row.n),
+        "due": row.due.isoformat(),
+        "status": status,
+        "opened_at": at(row.opened_at),
+        "overdue_at": at(row.overdue_at),
+        "decision": row.decision,
+        "reason": row.reason,
+        "recorded_by": row.recorded_by,
+        "recorded_at": at(row.recorded_at),
+    }
 
 
-def list_reviews(engine: Engine, *, due_only: bool = False, case: str | None = None,
-                 programme: str | None = None) -> list[dict[str, Any]]:
+def list_reviews(
+    engine: Engine, *, due_only: bool = False, case: str | None = None, programme: str | None = None
+) -> list[dict[str, Any]]:
     """Every review (by due date), or with `due_only` those open and not yet recorded."""
-    q = (select(reviews, cases.c.ref.label("case_ref"), cases.c.caseworker,
-                cases.c.programme, cases.c.title)
-         .join(cases, cases.c.id == reviews.c.case_id)
-         .order_by(reviews.c.due, reviews.c.id))
+    q = (
+        select(
+            reviews,
+            cases.c.ref.label("case_ref"),
+            cases.c.caseworker,
+            cases.c.programme,
+            cases.c.title,
+        )
+        .join(cases, cases.c.id == reviews.c.case_id)
+        .order_by(reviews.c.due, reviews.c.id)
+    )
     if due_only:
-        q = q.where(reviews.c.opened_at.is_not(None), reviews.c.recorded_at.is_(None),
-                    reviews.c.ended_at.is_(None))
+        q = q.where(
+            reviews.c.opened_at.is_not(None),
+            reviews.c.recorded_at.is_(None),
+            reviews.c.ended_at.is_(None),
+        )
     if case:
         q = q.where(cases.c.ref == case.strip().upper())
     if programme:
         q = q.where(cases.c.programme == programme.strip().lower())
     with reading(engine) as conn:
-        return [{**review_json(conn, r, r.case_ref), "caseworker": r.caseworker,
-                 "programme": r.programme, "title": r.title} for r in conn.execute(q)]
+        return [
+            {
+                **review_json(conn, r, r.case_ref),
+                "caseworker": r.caseworker,
+                "programme": r.programme,
+                "title": r.title,
+            }
+            for r in conn.execute(q)
+        ]
 
 
 def reviews_of(conn: Connection, case: CaseRecord) -> list[dict[str, Any]]:
     """Every review of one case, oldest first, in the caller's transaction (the case page)."""
-    listed = conn.execute(select(reviews).where(reviews.c.case_id == case.id)
-                          .order_by(reviews.c.n))
+    listed = conn.execute(select(reviews).where(reviews.c.case_id == case.id).order_by(reviews.c.n))
     return [review_json(conn, r, case.ref) for r in listed]
 
 
 def due_for_case() -> Any:
     """A condition on cases: an annual review is open and not recorded (the inbox's group)."""
     from sqlalchemy import exists
-    return exists().where(reviews.c.case_id == cases.c.id, reviews.c.opened_at.is_not(None),
-                          reviews.c.recorded_at.is_(None), reviews.c.ended_at.is_(None))
+
+    return exists().where(
+        reviews.c.case_id == cases.c.id,
+        reviews.c.opened_at.is_not(None),
+        reviews.c.recorded_at.is_(None),
+        reviews.c.ended_at.is_(None),
+    )
 
 
 def decision_label(code: str | None) -> str:

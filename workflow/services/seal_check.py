@@ -4,6 +4,7 @@
 checks the seals' own chain and signatures, then streams the history once,
 comparing the tree hash of the first `tree_size` rows with each seal's root.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,19 +18,30 @@ from workflow.errors import CaseNotFound, CaseworkError, Refused
 from workflow.services.chain import as_dict, head_of
 from workflow.services.merkle import Frontier, inclusion_path
 from workflow.storage.tables import history
-from workflow.services.seals import (Seal, admin_leaves, digest, latest, leaves, read_copies,
-                                     recorded_keys, rows_text, signature_holds, stored)
+from workflow.services.seals import (
+    Seal,
+    admin_leaves,
+    digest,
+    latest,
+    leaves,
+    read_copies,
+    recorded_keys,
+    rows_text,
+    signature_holds,
+    stored,
+)
 
 
 @dataclass
 class SealReport:
     checked: int = 0
-    sealed_rows: int = 0                       # rows covered by the newest seal
+    sealed_rows: int = 0  # rows covered by the newest seal
     problems: list[str] = field(default_factory=list)
 
 
-def check(conn: Connection, *, trusted: set[str] | None = None,
-          copies: Path | None = None) -> SealReport:
+def check(
+    conn: Connection, *, trusted: set[str] | None = None, copies: Path | None = None
+) -> SealReport:
     """Every seal, its signatures and its root against the rows; each problem named."""
     report = SealReport()
     chain = _gather(stored(conn), copies, report)
@@ -37,8 +49,10 @@ def check(conn: Connection, *, trusted: set[str] | None = None,
         return report
     keys = trusted if trusted is not None else recorded_keys(conn)
     if not keys:
-        report.problems.append("seals cannot be checked without a public key: none was recorded "
-                               "by `audit keygen`; give one with --public-key FILE")
+        report.problems.append(
+            "seals cannot be checked without a public key: none was recorded "
+            "by `audit keygen`; give one with --public-key FILE"
+        )
         return report
     readable = _check_chain(chain, keys, report)
     _check_roots(conn, readable, report)
@@ -57,11 +71,14 @@ def _gather(in_db: list[Seal], copies: Path | None, report: SealReport) -> list[
         for copy in kept:
             mine = by_number.get(copy.number)
             if mine is None:
-                report.problems.append(f"{copy.label}: kept in {copies} but missing from the database")
+                report.problems.append(
+                    f"{copy.label}: kept in {copies} but missing from the database"
+                )
                 by_number[copy.number] = copy
             elif mine.document() != copy.document():
-                report.problems.append(f"{copy.label}: the database's differs from the copy "
-                                       f"kept in {copies}")
+                report.problems.append(
+                    f"{copy.label}: the database's differs from the copy kept in {copies}"
+                )
     return [by_number[n] for n in sorted(by_number)]
 
 
@@ -71,27 +88,39 @@ def _check_chain(chain: list[Seal], keys: set[str], report: SealReport) -> list[
     for s in chain:
         st = s.statement
         if "unreadable" in st or st.get("seal") != s.number:
-            report.problems.append(f"seal {s.number}: its statement has been altered (not readable)")
+            report.problems.append(
+                f"seal {s.number}: its statement has been altered (not readable)"
+            )
             before = None
             continue
         expected = before.number + 1 if before else 1
         if s.number != expected:
-            report.problems.append(f"seal {expected}: missing (seal {s.number} follows "
-                                   f"seal {expected - 1})")
+            report.problems.append(
+                f"seal {expected}: missing (seal {s.number} follows seal {expected - 1})"
+            )
         elif st["previous"] != (digest(before.statement) if before else None):
-            report.problems.append(f"{s.label}: does not follow seal {s.number - 1} "
-                                   f"(its 'previous' does not match)")
+            report.problems.append(
+                f"{s.label}: does not follow seal {s.number - 1} (its 'previous' does not match)"
+            )
         if not signature_holds(st["key"], s.signature, st):
-            report.problems.append(f"{s.label}: its signature does not hold "
-                                   f"(edited, or not signed by key {st['key']})")
-        elif before is not None and before.statement["key"] != st["key"] and \
-                not signature_holds(before.statement["key"], s.endorsement, st):
-            report.problems.append(f"{s.label}: signed by a new key that the previous key "
-                                   f"did not endorse ({st['key']})")
+            report.problems.append(
+                f"{s.label}: its signature does not hold (edited, or not signed by key {st['key']})"
+            )
+        elif (
+            before is not None
+            and before.statement["key"] != st["key"]
+            and not signature_holds(before.statement["key"], s.endorsement, st)
+        ):
+            report.problems.append(
+                f"{s.label}: signed by a new key that the previous key "
+                f"did not endorse ({st['key']})"
+            )
         readable.append(s)
         before = s
     if not any(s.statement.get("key") in keys for s in readable):
-        report.problems.append("no seal is signed by a trusted key (" + ", ".join(sorted(keys)) + ")")
+        report.problems.append(
+            "no seal is signed by a trusted key (" + ", ".join(sorted(keys)) + ")"
+        )
     return readable
 
 
@@ -103,9 +132,9 @@ def _check_roots(conn: Connection, chain: list[Seal], report: SealReport) -> Non
     for size in wanted:
         tree.extend(islice(rows, size - tree.size))
         if tree.size < size:
-            break                              # fewer rows than this seal covered
+            break  # fewer rows than this seal covered
         roots[size] = tree.root().hex()
-    good_up_to = 0          # the rows an earlier, matching seal shows unchanged
+    good_up_to = 0  # the rows an earlier, matching seal shows unchanged
     for s in sorted(chain, key=lambda s: s.tree_size):
         size = s.tree_size
         if roots.get(size) == s.statement["root"]:
@@ -119,8 +148,10 @@ def _check_roots(conn: Connection, chain: list[Seal], report: SealReport) -> Non
 def _check_admin_roots(conn: Connection, chain: list[Seal], report: SealReport) -> None:
     """The admin log's tree at each seal's `admin_tree_size` against its `admin_root`
     (seals made before the admin log existed have neither, and are not asked)."""
-    with_admin = sorted((s for s in chain if isinstance(s.statement.get("admin_tree_size"), int)),
-                        key=lambda s: s.statement["admin_tree_size"])
+    with_admin = sorted(
+        (s for s in chain if isinstance(s.statement.get("admin_tree_size"), int)),
+        key=lambda s: s.statement["admin_tree_size"],
+    )
     if not with_admin:
         return
     roots: dict[int, str] = {}
@@ -138,8 +169,9 @@ def _check_admin_roots(conn: Connection, chain: list[Seal], report: SealReport) 
             continue
         first = good_up_to + 1 if good_up_to < size else 1
         gone = "" if size in roots else f" (only {tree.size:,} rows are left)"
-        report.problems.append(f"{s.label}: admin log rows {first:,}-{size:,} no longer "
-                               f"match{gone}")
+        report.problems.append(
+            f"{s.label}: admin log rows {first:,}-{size:,} no longer match{gone}"
+        )
 
 
 # --- proofs -----------------------------------------------------------------------
@@ -152,18 +184,29 @@ def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
     head = head_of(conn, ref)
     if head is None:
         raise CaseNotFound(ref)
-    row = conn.execute(select(history).where(history.c.case_id == head.case_id,
-                                             history.c.seq == seq)).first()
+    row = conn.execute(
+        select(history).where(history.c.case_id == head.case_id, history.c.seq == seq)
+    ).first()
     if row is None:
         raise CaseworkError(f"{ref} has no history row {seq} (its rows are 1-{head.last_seq}).")
-    index = conn.execute(select(func.count()).select_from(history)
-                         .where(history.c.id < row.id)).scalar_one()
+    index = conn.execute(
+        select(func.count()).select_from(history).where(history.c.id < row.id)
+    ).scalar_one()
     newest = latest(conn)
     if newest is None or newest.tree_size <= index:
-        covered = (f"the latest seal covers {rows_text(newest.tree_size)}" if newest
-                   else "nothing is sealed yet")
-        raise NotSealed(f"{ref} row {seq} is not sealed yet ({covered}); "
-                        f"run `casework audit seal` first.")
+        covered = (
+            f"the latest seal covers {rows_text(newest.tree_size)}"
+            if newest
+            else "nothing is sealed yet"
+        )
+        raise NotSealed(
+            f"{ref} row {seq} is not sealed yet ({covered}); run `casework audit seal` first."
+        )
     path = inclusion_path(leaves(conn), index, newest.tree_size)
-    return {"row": as_dict(row, ref), "leaf_index": index, "tree_size": newest.tree_size,
-            "seal": newest.document(), "inclusion_path": [p.hex() for p in path]}
+    return {
+        "row": as_dict(row, ref),
+        "leaf_index": index,
+        "tree_size": newest.tree_size,
+        "seal": newest.document(),
+        "inclusion_path": [p.hex() for p in path],
+    }

@@ -11,6 +11,7 @@ key}` as canonical JSON (sorted keys, no spaces); `previous` is the SHA-256 of
 the previous seal's statement, so seals form a chain of their own. The first
 seal under a new key is also signed by the key before it (`endorsement`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -35,8 +36,10 @@ from workflow.services.merkle import Frontier, leaf_hash
 from workflow.storage.tables import admin_log, audit_keys, history, seals
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
-                                                                   Ed25519PublicKey)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 # cryptography (about 40 ms to import) is imported where a key is made, read or used, so
 # `audit verify` on a database with no seals, and every other command, goes without it.
 
@@ -48,7 +51,7 @@ STATEMENT_FIELDS = ("seal", "tree_size", "root", "sealed_at", "previous", "key")
 # made since the admin log existed, absent from those before, so their statements (and
 # signatures) are byte for byte what they were.
 ADMIN_FIELDS = ("admin_tree_size", "admin_root")
-ROWS_PER_SEAL = 10_000          # `serve` seals after this many new rows (and daily)
+ROWS_PER_SEAL = 10_000  # `serve` seals after this many new rows (and daily)
 
 
 def rows_text(size: int) -> str:
@@ -60,6 +63,7 @@ def rows_text(size: int) -> str:
 def public_text(key: Ed25519PublicKey) -> str:
     """A public key as people copy it: base64 of its 32 raw bytes."""
     from cryptography.hazmat.primitives import serialization
+
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode("ascii")
 
@@ -67,12 +71,15 @@ def public_text(key: Ed25519PublicKey) -> str:
 def public_key_from_text(value: str) -> Ed25519PublicKey:
     """A public key from its base64 text; ValueError when it is not one."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         raw = base64.b64decode(value.strip(), validate=True)
         return Ed25519PublicKey.from_public_bytes(raw)
     except (binascii.Error, ValueError):
-        raise ValueError(f"'{value.strip()[:60]}' is not an Ed25519 public key "
-                         f"(base64 of 32 bytes, as `audit keygen` prints it)") from None
+        raise ValueError(
+            f"'{value.strip()[:60]}' is not an Ed25519 public key "
+            f"(base64 of 32 bytes, as `audit keygen` prints it)"
+        ) from None
 
 
 def read_public_key(path: Path) -> str:
@@ -91,14 +98,17 @@ def generate(out: Path) -> Ed25519PrivateKey:
     """A new private key written to `out` (mode 0600; an existing file is never overwritten)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise SetupError(f"{out} already exists; a key is never overwritten "
-                         f"(choose another file)") from None
+        raise SetupError(
+            f"{out} already exists; a key is never overwritten (choose another file)"
+        ) from None
     except OSError as err:
         raise SetupError(f"{out} cannot be written: {err.strerror}") from None
     with os.fdopen(fd, "wb") as f:
@@ -112,24 +122,32 @@ def load_private_key(path: str | Path, setting: str = KEY_SETTING) -> Ed25519Pri
         mode = path.stat().st_mode
         data = path.read_bytes()
     except OSError as err:
-        raise SetupError(f"{setting}: the key file {path} cannot be read ({err.strerror}).") from None
+        raise SetupError(
+            f"{setting}: the key file {path} cannot be read ({err.strerror})."
+        ) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SetupError(f"{setting}: the key file {path} can be read by others "
-                         f"(mode {stat.S_IMODE(mode):o}); make it 600 (chmod 600 {path}).")
+        raise SetupError(
+            f"{setting}: the key file {path} can be read by others "
+            f"(mode {stat.S_IMODE(mode):o}); make it 600 (chmod 600 {path})."
+        )
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
         key = None
     if not isinstance(key, Ed25519PrivateKey):
-        raise SetupError(f"{setting}: {path} is not an Ed25519 private key "
-                         f"(make one with `casework audit keygen --out FILE`).")
+        raise SetupError(
+            f"{setting}: {path} is not an Ed25519 private key "
+            f"(make one with `casework audit keygen --out FILE`)."
+        )
     return key
 
 
-def key_from_env(environ: Mapping[str, str] = os.environ,
-                 setting: str = KEY_SETTING) -> Ed25519PrivateKey | None:
+def key_from_env(
+    environ: Mapping[str, str] = os.environ, setting: str = KEY_SETTING
+) -> Ed25519PrivateKey | None:
     path = environ.get(setting)
     return load_private_key(path, setting) if path else None
 
@@ -137,7 +155,9 @@ def key_from_env(environ: Mapping[str, str] = os.environ,
 def record_key(engine: Engine, key: Ed25519PublicKey) -> None:
     """Keep the public key where `audit verify` finds it when given none."""
     with engine.begin() as conn:
-        conn.execute(audit_keys.insert().values(public_key=public_text(key), created_at=clock.now()))
+        conn.execute(
+            audit_keys.insert().values(public_key=public_text(key), created_at=clock.now())
+        )
 
 
 def recorded_keys(conn: Connection) -> set[str]:
@@ -148,8 +168,9 @@ def recorded_keys(conn: Connection) -> set[str]:
 def canonical(statement: Mapping[str, Any]) -> bytes:
     """The bytes a seal's signature covers."""
     fields = STATEMENT_FIELDS + tuple(k for k in ADMIN_FIELDS if k in statement)
-    return json.dumps({k: statement[k] for k in fields}, sort_keys=True,
-                      separators=(",", ":")).encode("utf-8")
+    return json.dumps(
+        {k: statement[k] for k in fields}, sort_keys=True, separators=(",", ":")
+    ).encode("utf-8")
 
 
 def digest(statement: Mapping[str, Any]) -> str:
@@ -159,11 +180,13 @@ def digest(statement: Mapping[str, Any]) -> str:
 
 def signature_holds(public_key: str, signature: str | None, statement: Mapping[str, Any]) -> bool:
     from cryptography.exceptions import InvalidSignature
+
     if not signature:
         return False
     try:
-        public_key_from_text(public_key).verify(base64.b64decode(signature, validate=True),
-                                                canonical(statement))
+        public_key_from_text(public_key).verify(
+            base64.b64decode(signature, validate=True), canonical(statement)
+        )
         return True
     except (InvalidSignature, ValueError, binascii.Error, TypeError):
         return False
@@ -241,9 +264,12 @@ def leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
     """Every history row's leaf hash in write order, streamed (memory stays flat)."""
     if conn.dialect.name == "sqlite":
         # Straight from the driver: SQLAlchemy's rows cost twice the hashing over a million rows.
-        sql = "SELECT hash FROM history" + (" WHERE id <= ?" if upto_id is not None else "") + \
-              " ORDER BY id"
-        driver: Any = conn.connection.driver_connection     # a DB-API connection: untyped
+        sql = (
+            "SELECT hash FROM history"
+            + (" WHERE id <= ?" if upto_id is not None else "")
+            + " ORDER BY id"
+        )
+        driver: Any = conn.connection.driver_connection  # a DB-API connection: untyped
         rows: Iterator[Any] = driver.execute(sql, () if upto_id is None else (upto_id,))
     else:
         q = select(history.c.hash).order_by(history.c.id)
@@ -261,6 +287,7 @@ def leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
 def admin_leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
     """Every admin-log row's leaf hash in write order (its id): the seals' second tree."""
     from workflow.services.admin_log import hashes
+
     for row_hash in hashes(conn, upto_id=upto_id):
         yield _leaf(row_hash)
 
@@ -295,8 +322,13 @@ def unsealed_rows(engine: Engine) -> int:
 
 
 # --- sealing --------------------------------------------------------------------
-def seal(engine: Engine, key: Ed25519PrivateKey, *,
-         previous_key: Ed25519PrivateKey | None = None, now: datetime | None = None) -> Seal:
+def seal(
+    engine: Engine,
+    key: Ed25519PrivateKey,
+    *,
+    previous_key: Ed25519PrivateKey | None = None,
+    now: datetime | None = None,
+) -> Seal:
     """Seal every history row written so far; the new seal is stored and returned.
 
     The tree is built outside the write transaction (a million rows take
@@ -310,8 +342,9 @@ def seal(engine: Engine, key: Ed25519PrivateKey, *,
     with engine.begin() as conn:
         last = latest(conn)
         if last is not None and last.tree_size > tree.size:
-            raise ConflictError("history", "another seal covering more rows was made meanwhile; "
-                                "nothing was sealed")
+            raise ConflictError(
+                "history", "another seal covering more rows was made meanwhile; nothing was sealed"
+            )
         statement: dict[str, Any] = {
             "seal": (last.number + 1) if last else 1,
             "tree_size": tree.size,
@@ -325,16 +358,24 @@ def seal(engine: Engine, key: Ed25519PrivateKey, *,
         endorsement = _endorsement(last, statement, previous_key)
         made = Seal(statement["seal"], statement, _sign(key, statement), endorsement)
         try:
-            conn.execute(seals.insert().values(
-                number=made.number, statement=canonical(statement).decode("utf-8"),
-                signature=made.signature, endorsement=endorsement))
+            conn.execute(
+                seals.insert().values(
+                    number=made.number,
+                    statement=canonical(statement).decode("utf-8"),
+                    signature=made.signature,
+                    endorsement=endorsement,
+                )
+            )
         except IntegrityError:
-            raise ConflictError("history", "another seal was made at the same moment; "
-                                "nothing was sealed") from None
+            raise ConflictError(
+                "history", "another seal was made at the same moment; nothing was sealed"
+            ) from None
     return made
 
 
-def _endorsement(last: Seal | None, statement: dict[str, Any], previous_key: Ed25519PrivateKey | None) -> str | None:
+def _endorsement(
+    last: Seal | None, statement: dict[str, Any], previous_key: Ed25519PrivateKey | None
+) -> str | None:
     """The old key's signature on a new key's first seal; refused without the old key."""
     if last is None or last.statement.get("key") == statement["key"]:
         return None
@@ -342,7 +383,8 @@ def _endorsement(last: Seal | None, statement: dict[str, Any], previous_key: Ed2
         raise SetupError(
             f"{last.label} was signed by key {last.statement.get('key')}; this is a new key, "
             f"so its first seal must be signed by the old one too: give the old key with "
-            f"--previous-key FILE (or {PREVIOUS_KEY_SETTING}). Nothing was sealed.")
+            f"--previous-key FILE (or {PREVIOUS_KEY_SETTING}). Nothing was sealed."
+        )
     return _sign(previous_key, statement)
 
 
@@ -352,8 +394,10 @@ def write_copy(made: Seal, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"seal-{made.number:06d}.json"
     partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(made.document(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(partial, path)     # never a half-written copy under the final name
+    partial.write_text(
+        json.dumps(made.document(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    os.replace(partial, path)  # never a half-written copy under the final name
     return path
 
 
@@ -368,9 +412,13 @@ def read_copies(directory: str | Path) -> tuple[list[Seal], list[str]]:
     return found, problems
 
 
-def seal_and_copy(engine: Engine, key: Ed25519PrivateKey, *,
-                  previous_key: Ed25519PrivateKey | None = None,
-                  environ: Mapping[str, str] = os.environ) -> tuple[Seal, Path | None]:
+def seal_and_copy(
+    engine: Engine,
+    key: Ed25519PrivateKey,
+    *,
+    previous_key: Ed25519PrivateKey | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> tuple[Seal, Path | None]:
     made = seal(engine, key, previous_key=previous_key)
     directory = seal_dir(environ)
     return made, (write_copy(made, directory) if directory else None)

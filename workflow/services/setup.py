@@ -1,4 +1,5 @@
 """Bringing an installation up to date: schema, bundled programmes, definition versions."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,21 +19,28 @@ def stranded_cases(engine: Engine) -> list[str]:
     out: list[str] = []
     with engine.connect() as conn:
         for kind, definition in DEFINITIONS.items():
-            if kind in ("checkpoint", "payment"):     # not cases: rows of a case
+            if kind in ("checkpoint", "payment"):  # not cases: rows of a case
                 continue
-            rows = conn.execute(select(cases.c.ref, cases.c.state, cases.c.definition_version)
-                                .where(cases.c.kind == kind,
-                                       cases.c.state.not_in(definition.states)))
-            out += [f"{r.ref} ({r.state}, opened under {kind} definition "
-                    f"v{r.definition_version}; now v{definition.version})" for r in rows]
+            rows = conn.execute(
+                select(cases.c.ref, cases.c.state, cases.c.definition_version).where(
+                    cases.c.kind == kind, cases.c.state.not_in(definition.states)
+                )
+            )
+            out += [
+                f"{r.ref} ({r.state}, opened under {kind} definition "
+                f"v{r.definition_version}; now v{definition.version})"
+                for r in rows
+            ]
     return out
 
 
 def check_definitions(engine: Engine) -> None:
     stranded = stranded_cases(engine)
     if stranded:
-        raise SetupError("The state definitions no longer fit these cases, so nothing was "
-                         "loaded; move or migrate them first: " + "; ".join(stranded))
+        raise SetupError(
+            "The state definitions no longer fit these cases, so nothing was "
+            "loaded; move or migrate them first: " + "; ".join(stranded)
+        )
 
 
 def check_people(engine: Engine) -> None:
@@ -40,10 +48,13 @@ def check_people(engine: Engine) -> None:
     with engine.connect() as conn:
         named = directory.reserved_people(conn)
     if named:
-        raise SetupError("init did not finish: " + ", ".join(f"'{n}'" for n in named)
-                         + " is the sweep's name (system), so history could not tell that person "
-                           "from the sweep; rename them (a new `user add` under another name) "
-                           "and remove the old row, then run init again.")
+        raise SetupError(
+            "init did not finish: "
+            + ", ".join(f"'{n}'" for n in named)
+            + " is the sweep's name (system), so history could not tell that person "
+            "from the sweep; rename them (a new `user add` under another name) "
+            "and remove the old row, then run init again."
+        )
 
 
 def init(engine: Engine) -> dict[str, Any]:
@@ -55,9 +66,12 @@ def init(engine: Engine) -> dict[str, Any]:
     check_people(engine)
     # Here, not at the top: `ready`, which every command runs, needs no programme file.
     from workflow.services import programme_files as programme_store
+
     with engine.begin() as conn:
-        loaded = [programme_store.load_bundled(conn, name, text)
-                  for name, text in programme_store.bundled_sources()]
+        loaded = [
+            programme_store.load_bundled(conn, name, text)
+            for name, text in programme_store.bundled_sources()
+        ]
     return {"programmes": loaded}
 
 

@@ -13,6 +13,7 @@ For the other services:
   `RuleViolation` naming the programme and what is missing ("... has no senior
   responsible owner, so <needed_for>: an admin names one with ...").
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,8 +40,12 @@ def sro_of(conn: Connection, code: str) -> str | None:
 
 def all_sros(conn: Connection) -> dict[str, str | None]:
     """Every programme's SRO (None where there is none), by code."""
-    return {r.code: r.sro for r in
-            conn.execute(select(programmes.c.code, programmes.c.sro).order_by(programmes.c.code))}
+    return {
+        r.code: r.sro
+        for r in conn.execute(
+            select(programmes.c.code, programmes.c.sro).order_by(programmes.c.code)
+        )
+    }
 
 
 def without_sro(conn: Connection) -> list[str]:
@@ -49,7 +54,9 @@ def without_sro(conn: Connection) -> list[str]:
 
 
 def _how_to_name(code: str) -> str:
-    return f"an admin names one with `casework programme sro {code} NAME` (a person with role {ROLE})"
+    return (
+        f"an admin names one with `casework programme sro {code} NAME` (a person with role {ROLE})"
+    )
 
 
 def require_sro(conn: Connection, code: str, needed_for: str) -> Actor:
@@ -60,15 +67,25 @@ def require_sro(conn: Connection, code: str, needed_for: str) -> Actor:
     """
     name = sro_of(conn, code)
     if not name:
-        raise RuleViolation(f"Programme {code} has no {WORDS}, so {needed_for}: "
-                            f"{_how_to_name(code)}.")
-    row = conn.execute(select(people.c.name, people.c.roles, people.c.org, people.c.disabled_at)
-                       .where(people.c.name == name)).first()
+        raise RuleViolation(
+            f"Programme {code} has no {WORDS}, so {needed_for}: {_how_to_name(code)}."
+        )
+    row = conn.execute(
+        select(people.c.name, people.c.roles, people.c.org, people.c.disabled_at).where(
+            people.c.name == name
+        )
+    ).first()
     if row is None or row.disabled_at is not None or ROLE not in (row.roles or ()):
-        why = ("no longer exists" if row is None else
-               "is disabled" if row.disabled_at is not None else f"is no longer an {ROLE}")
-        raise RuleViolation(f"Programme {code}'s {WORDS}, {name}, {why}, so {needed_for}: "
-                            f"{_how_to_name(code)}.")
+        why = (
+            "no longer exists"
+            if row is None
+            else "is disabled"
+            if row.disabled_at is not None
+            else f"is no longer an {ROLE}"
+        )
+        raise RuleViolation(
+            f"Programme {code}'s {WORDS}, {name}, {why}, so {needed_for}: {_how_to_name(code)}."
+        )
     return Actor(row.name, frozenset(row.roles), row.org)
 
 
@@ -78,15 +95,18 @@ def is_sro(conn: Connection, code: str, name: str) -> bool:
 
 def check_candidate(conn: Connection, code: str, name: str) -> None:
     """RuleViolation (or PersonNotFound) unless `name` may be programme `code`'s SRO."""
-    row = conn.execute(select(people.c.name, people.c.roles, people.c.disabled_at)
-                       .where(people.c.name == name)).first()
+    row = conn.execute(
+        select(people.c.name, people.c.roles, people.c.disabled_at).where(people.c.name == name)
+    ).first()
     if row is None:
         raise PersonNotFound(name)
     roles = sorted(row.roles or ())
     if ROLE not in roles:
-        raise RuleViolation(f"{name} cannot be the {WORDS} of {code}: the {WORDS} must be "
-                            f"a person with role {ROLE}, and {name} is "
-                            f"{' and '.join(roles) or 'no role'}.")
+        raise RuleViolation(
+            f"{name} cannot be the {WORDS} of {code}: the {WORDS} must be "
+            f"a person with role {ROLE}, and {name} is "
+            f"{' and '.join(roles) or 'no role'}."
+        )
     if row.disabled_at is not None:
         raise RuleViolation(f"{name} cannot be the {WORDS} of {code}: {name} is disabled.")
 
@@ -102,12 +122,16 @@ def appoint(conn: Connection, code: str, name: str, by: Admin, *, at: Any) -> di
     if before == name:
         return {"programme": code, "sro": name, "changed": False}
     conn.execute(update(programmes).where(programmes.c.code == code).values(sro=name))
-    row = admin_log.append(conn, by, "programme_sro", code, before={"sro": before},
-                           after={"sro": name}, at=at)
+    row = admin_log.append(
+        conn, by, "programme_sro", code, before={"sro": before}, after={"sro": name}, at=at
+    )
     return {"programme": code, "sro": name, "changed": True, "log": row["id"]}
 
 
 def programmes_owned(conn: Connection, name: str) -> list[str]:
     """The programmes whose SRO `name` is."""
-    return list(conn.execute(select(programmes.c.code).where(programmes.c.sro == name)
-                             .order_by(programmes.c.code)).scalars())
+    return list(
+        conn.execute(
+            select(programmes.c.code).where(programmes.c.sro == name).order_by(programmes.c.code)
+        ).scalars()
+    )

@@ -14,6 +14,7 @@ rolls everything back, so a refusal writes nothing. A service given a unit
 already open joins it (its own `with` does not commit); given an engine
 instead (scripts, tests) it opens one of its own for the call.
 """
+
 from __future__ import annotations
 
 from contextlib import ExitStack
@@ -34,9 +35,15 @@ __all__ = ["UnitOfWork", "unit"]
 class UnitOfWork:
     """One transaction with what every service of it shares (see the module's text)."""
 
-    def __init__(self, engine: Engine | None = None, *, connection: Connection | None = None,
-                 programmes: dict[str, ProgrammeSpec] | None = None,
-                 book: messages.AddressBook | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        connection: Connection | None = None,
+        programmes: dict[str, ProgrammeSpec] | None = None,
+        book: messages.AddressBook | None = None,
+        read_only: bool = False,
+    ) -> None:
         if (engine is None) == (connection is None):
             raise TypeError("a unit of work is opened on an engine or on a connection")
         if engine is None:
@@ -44,7 +51,7 @@ class UnitOfWork:
             engine = connection.engine
         self.engine = engine
         self._given = connection
-        self.read_only = read_only      # a page's reads: no write lock on SQLite, no commit
+        self.read_only = read_only  # a page's reads: no write lock on SQLite, no commit
         self._programmes = {} if programmes is None else programmes
         self.book = book or messages.AddressBook()
         self._depth = 0
@@ -68,8 +75,12 @@ class UnitOfWork:
         self._depth += 1
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         # Returns None: a unit never swallows an exception (nor does anything it
         # entered), which tells a type checker that code after a `with` of it
         # runs only when the body finished.

@@ -16,6 +16,7 @@ first, when it raises the award above the threshold) and, when a caseworker
 proposed it, the lead council; a countersignature tells the other approvers it
 may now be decided; a decision tells the lead council, copied to the caseworker.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,7 +50,7 @@ __all__ = ["propose", "decide", "get", "list_variations", "parse_ref", "DECISION
 
 log = logging.getLogger("casework.variations")
 
-DECISIONS = ("approve", "reject")            # the faces' words: variation approve|reject
+DECISIONS = ("approve", "reject")  # the faces' words: variation approve|reject
 _REF = re.compile(r"(?P<case>[A-Za-z0-9-]+)/V(?P<n>[1-9][0-9]{0,5})", re.IGNORECASE)
 
 
@@ -63,15 +64,23 @@ def parse_ref(ref: str) -> tuple[str, int]:
     """`TCA-2013-0001/V2` -> ("TCA-2013-0001", 2), or Malformed."""
     found = _REF.fullmatch((ref or "").strip())
     if found is None:
-        raise Malformed(f"The variation '{ref}'",
-                        ["it is not a variation's reference, like TCA-2013-0001/V1"])
+        raise Malformed(
+            f"The variation '{ref}'", ["it is not a variation's reference, like TCA-2013-0001/V1"]
+        )
     return found["case"].upper(), int(found["n"])
 
 
 # --- proposing -----------------------------------------------------------------
-def propose(work: UnitOfWork | Engine, ref: str, *, reason: str | None, actor: str,
-            amount: str | None = None, end: str | None = None,
-            expected_version: int | None = None) -> dict[str, Any]:
+def propose(
+    work: UnitOfWork | Engine,
+    ref: str,
+    *,
+    reason: str | None,
+    actor: str,
+    amount: str | None = None,
+    end: str | None = None,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
     """Propose a change to case `ref`'s award: `amount` its new total (pounds), `end` its
     new end date (YYYY-MM-DD), or neither for a change of scope the reason describes."""
     with unit(work) as uow:
@@ -80,18 +89,21 @@ def propose(work: UnitOfWork | Engine, ref: str, *, reason: str | None, actor: s
         who = directory.actor(conn, actor)
         check_visible(who, case)
         if expected_version is not None and case.version != expected_version:
-            raise ConflictError(case.ref, f"{case.ref} has changed since you looked at it "
-                                          f"(version {case.version}, not {expected_version}); "
-                                          f"nothing of yours was written.",
-                                current_version=case.version)
+            raise ConflictError(
+                case.ref,
+                f"{case.ref} has changed since you looked at it "
+                f"(version {case.version}, not {expected_version}); "
+                f"nothing of yours was written.",
+                current_version=case.version,
+            )
         role = may_act(who, "propose_variation", case.lead, f"propose a variation of {case.ref}")
         reason = checked_text("reason", reason)
-        problems: list[str] = []          # what cannot be read (400 over HTTP)
+        problems: list[str] = []  # what cannot be read (400 over HTTP)
         new_total = _amount(amount, problems)
         end_on = _end(end, problems)
         if problems:
             raise Malformed(f"The variation of {case.ref}", problems)
-        missing: list[str] = []           # well formed, but not a variation (422)
+        missing: list[str] = []  # well formed, but not a variation (422)
         if not (reason or "").strip():
             missing.append("a variation needs a reason: say what changes and why (--reason)")
         if new_total == 0:
@@ -99,45 +111,103 @@ def propose(work: UnitOfWork | Engine, ref: str, *, reason: str | None, actor: s
         elif new_total is not None and new_total == case.amount_pence:
             missing.append(f"the award is already {pounds(new_total)}: give the new total")
         if end_on is not None and end_on <= london_day(now):
-            missing.append(f"the end date {end_on.isoformat()} is not after today "
-                           f"({london_day(now).isoformat()})")
+            missing.append(
+                f"the end date {end_on.isoformat()} is not after today "
+                f"({london_day(now).isoformat()})"
+            )
         if missing:
-            raise RuleViolation(f"The variation of {case.ref} was refused: "
-                                + "; ".join(missing) + ".", missing)
+            raise RuleViolation(
+                f"The variation of {case.ref} was refused: " + "; ".join(missing) + ".", missing
+            )
         _refuse_unless_open_to_variation(case, "propose")
         if new_total is not None:
             _refuse_below_paid(conn, case, new_total)
-        open_one = conn.execute(select(variations.c.ref).where(
-            variations.c.case_id == case.id,
-            variations.c.state.in_(VARIATION.group("undecided")))).scalar()
+        open_one = conn.execute(
+            select(variations.c.ref).where(
+                variations.c.case_id == case.id,
+                variations.c.state.in_(VARIATION.group("undecided")),
+            )
+        ).scalar()
         if open_one is not None:
-            raise RuleViolation(f"{open_one} is still waiting for a decision: an approver "
-                                f"approves or rejects it before another variation of "
-                                f"{case.ref} is proposed.")
-        n = int(conn.execute(select(func.coalesce(func.max(variations.c.n), 0))
-                             .where(variations.c.case_id == case.id)).scalar() or 0) + 1
+            raise RuleViolation(
+                f"{open_one} is still waiting for a decision: an approver "
+                f"approves or rejects it before another variation of "
+                f"{case.ref} is proposed."
+            )
+        n = (
+            int(
+                conn.execute(
+                    select(func.coalesce(func.max(variations.c.n), 0)).where(
+                        variations.c.case_id == case.id
+                    )
+                ).scalar()
+                or 0
+            )
+            + 1
+        )
         label = f"V{n}"
-        conn.execute(variations.insert().values(
-            ref=f"{case.ref}/{label}", case_id=case.id, n=n, state=VARIATION.initial, version=1,
-            amount_pence=new_total, previous_pence=case.amount_pence or 0, end_on=end_on,
-            reason=reason, proposed_by=who.name, proposed_at=now))
-        after = change(conn, case, Entry(
-            from_state=case.state, to_state=case.state, trigger="propose_variation",
-            actor=who.name, role=role, reason=reason, at=now,
-            payload={"variation": label,
-                     "amount": money_json(new_total) if new_total is not None else None,
-                     "end_on": end_on.isoformat() if end_on else None}))
+        conn.execute(
+            variations.insert().values(
+                ref=f"{case.ref}/{label}",
+                case_id=case.id,
+                n=n,
+                state=VARIATION.initial,
+                version=1,
+                amount_pence=new_total,
+                previous_pence=case.amount_pence or 0,
+                end_on=end_on,
+                reason=reason,
+                proposed_by=who.name,
+                proposed_at=now,
+            )
+        )
+        after = change(
+            conn,
+            case,
+            Entry(
+                from_state=case.state,
+                to_state=case.state,
+                trigger="propose_variation",
+                actor=who.name,
+                role=role,
+                reason=reason,
+                at=now,
+                payload={
+                    "variation": label,
+                    "amount": money_json(new_total) if new_total is not None else None,
+                    "end_on": end_on.isoformat() if end_on else None,
+                },
+            ),
+        )
         row = _row(conn, case.id, n)
         spec = uow.spec(case.programme)
         by_council = role == "council"
-        if not by_council:           # the council hears of a change to its award it did not ask
-            _tell(uow, after, PROPOSED_TO_COUNCIL, row, "propose_variation", by_council,
-                  leave_out=(who.name,))
+        if not by_council:  # the council hears of a change to its award it did not ask
+            _tell(
+                uow,
+                after,
+                PROPOSED_TO_COUNCIL,
+                row,
+                "propose_variation",
+                by_council,
+                leave_out=(who.name,),
+            )
         threshold = spec.countersign_above_pence
-        raised = (new_total is not None and threshold is not None
-                  and new_total > (case.amount_pence or 0) and new_total > threshold)
-        _tell(uow, after, TO_COUNTERSIGN if raised else AWAITING_DECISION, row,
-              "propose_variation", by_council, leave_out=(who.name,))
+        raised = (
+            new_total is not None
+            and threshold is not None
+            and new_total > (case.amount_pence or 0)
+            and new_total > threshold
+        )
+        _tell(
+            uow,
+            after,
+            TO_COUNTERSIGN if raised else AWAITING_DECISION,
+            row,
+            "propose_variation",
+            by_council,
+            leave_out=(who.name,),
+        )
         shown = _json(conn, row, case.ref, who)
     event(log, "variation.proposed", f"{label} proposed", case=case.ref, person=who.name)
     return shown
@@ -171,13 +241,21 @@ def _refuse_unless_open_to_variation(case: CaseRecord, what: str) -> None:
     if case.kind != "bid" or not BID.is_in(case.state, "open_to_variation"):
         state = BID.state_label(case.state) if case.kind == "bid" else case.state
         allowed = ", ".join(BID.state_label(s).lower() for s in BID.group("open_to_variation"))
-        raise RuleViolation(f"{case.ref} is {state.lower()}: a variation can be {what}d only "
-                            f"on an award {allowed}.")
+        raise RuleViolation(
+            f"{case.ref} is {state.lower()}: a variation can be {what}d only on an award {allowed}."
+        )
 
 
 # --- deciding ------------------------------------------------------------------
-def decide(work: UnitOfWork | Engine, ref: str, decision: str, actor: str, *,
-           reason: str | None = None, expected_version: int | None = None) -> dict[str, Any]:
+def decide(
+    work: UnitOfWork | Engine,
+    ref: str,
+    decision: str,
+    actor: str,
+    *,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
     """Approve or reject variation `ref` (`TCA-2013-0001/V1`) as `actor`, an approver."""
     if decision not in DECISIONS:
         raise Malformed(f"The decision '{decision}'", [f"it is not one of {', '.join(DECISIONS)}"])
@@ -188,74 +266,143 @@ def decide(work: UnitOfWork | Engine, ref: str, decision: str, actor: str, *,
         reason = checked_text("reason", reason)
         probe = load_case(conn, case_ref)
         t = VARIATION.transition(trigger)
-        if t is not None and reads_ledger(t):            # and approval writes it
-            awards.lock_fund(conn, probe.programme)      # programme, then case: one order
+        if t is not None and reads_ledger(t):  # and approval writes it
+            awards.lock_fund(conn, probe.programme)  # programme, then case: one order
         case = load_case(conn, case_ref, hold=True)
         who = directory.actor(conn, actor)
         check_visible(who, case)
         row = _row(conn, case.id, n)
         vref = f"{case.ref}/V{n}"
         if expected_version is not None and row.version != expected_version:
-            raise ConflictError(vref, f"{vref} has changed since you looked at it (version "
-                                      f"{row.version}, not {expected_version}); nothing of "
-                                      f"yours was written.", current_version=row.version)
+            raise ConflictError(
+                vref,
+                f"{vref} has changed since you looked at it (version "
+                f"{row.version}, not {expected_version}); nothing of "
+                f"yours was written.",
+                current_version=row.version,
+            )
         new_total = row.amount_pence if row.amount_pence is not None else case.amount_pence
         transition = VARIATION.machine.transition_for(trigger, row.state)
         facts = None
         if transition is not None and decision == "approve":
             _refuse_unless_open_to_variation(case, "approve")
             varied = _as_varied(case, new_total or 0)
-            facts = facts_for(conn, varied, actor=who.name, now=now, spec=uow.spec(case.programme),
-                              needs=needs_of((*transition.guards, *transition.actor_rules)))
+            facts = facts_for(
+                conn,
+                varied,
+                actor=who.name,
+                now=now,
+                spec=uow.spec(case.programme),
+                needs=needs_of((*transition.guards, *transition.actor_rules)),
+            )
             # Its countersignatures are the variation's own, weighed against the award as it was.
-            facts = replace(facts, **controls.variation_facts(conn, case.id, f"V{n}",
-                                                              case.amount_pence))
-        move = plan(VARIATION, vref, row.state, trigger, who, lead=case.lead, reason=reason,
-                    facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
+            facts = replace(
+                facts, **controls.variation_facts(conn, case.id, f"V{n}", case.amount_pence)
+            )
+        move = plan(
+            VARIATION,
+            vref,
+            row.state,
+            trigger,
+            who,
+            lead=case.lead,
+            reason=reason,
+            facts=facts,
+            rules=RULES,
+            actor_rules=ACTOR_RULES,
+        )
         label = f"V{n}"
         payload: dict[str, Any] = {"variation": label}
         values: dict[str, Any] | None = None
-        settled: dict[str, Any] = {"state": move.dest, "decided_by": who.name, "decided_at": now,
-                                   "decision_reason": reason or None}
+        settled: dict[str, Any] = {
+            "state": move.dest,
+            "decided_by": who.name,
+            "decided_at": now,
+            "decision_reason": reason or None,
+        }
         if decision == "approve":
             _refuse_below_paid(conn, case, new_total or 0)
             difference = (new_total or 0) - (case.amount_pence or 0)
             awards.vary(conn, case, difference, now)
             previous = agreements.latest(conn, case.id)
             drawn = agreements.draw_up(
-                conn, replace(case, amount_pence=new_total), uow.spec(case.programme), now=now,
-                actor=who.name, amount_pence=new_total or 0,
+                conn,
+                replace(case, amount_pence=new_total),
+                uow.spec(case.programme),
+                now=now,
+                actor=who.name,
+                amount_pence=new_total or 0,
                 end_on=row.end_on or (previous.end_on if previous is not None else None),
-                variation=label, reason=row.reason, previous_pence=case.amount_pence)
+                variation=label,
+                reason=row.reason,
+                previous_pence=case.amount_pence,
+            )
             settled["agreement_version"] = drawn["version"]
             payload.update(amount=money_json(new_total or 0), agreement=drawn)
             if difference:
                 payload["reserved" if difference > 0 else "released"] = money_json(abs(difference))
                 values = {"amount_pence": new_total, "updated_at": now}
-        if conn.execute(update(variations).where(
-                variations.c.id == row.id, variations.c.version == row.version)
-                .values(version=row.version + 1, **settled)).rowcount != 1:
+        if (
+            conn.execute(
+                update(variations)
+                .where(variations.c.id == row.id, variations.c.version == row.version)
+                .values(version=row.version + 1, **settled)
+            ).rowcount
+            != 1
+        ):
             raise ConflictError(vref)
-        after = change(conn, case, Entry(
-            from_state=case.state, to_state=case.state, trigger=trigger, actor=who.name,
-            role=move.role, reason=reason or None, at=now, payload=payload), values=values)
+        after = change(
+            conn,
+            case,
+            Entry(
+                from_state=case.state,
+                to_state=case.state,
+                trigger=trigger,
+                actor=who.name,
+                role=move.role,
+                reason=reason or None,
+                at=now,
+                payload=payload,
+            ),
+            values=values,
+        )
         decided = _row(conn, case.id, n)
         if move.transition.notice is not None:
-            _tell(uow, after, move.transition.notice, decided, trigger,
-                  _proposed_by_council(conn, case.id, label), leave_out=(who.name,))
+            _tell(
+                uow,
+                after,
+                move.transition.notice,
+                decided,
+                trigger,
+                _proposed_by_council(conn, case.id, label),
+                leave_out=(who.name,),
+            )
         if decision == "approve":
             # The payments not yet paid, worked out again for the award as varied (paid ones
             # never change); their rows follow the approval's in the chain.
-            payments.replan(uow, after, actor=who.name, role=move.role, now=now,
-                            spec=uow.spec(case.programme))
+            payments.replan(
+                uow, after, actor=who.name, role=move.role, now=now, spec=uow.spec(case.programme)
+            )
         shown = _json(conn, decided, case.ref, who)
-    event(log, "variation.decided", f"{label}: {row.state} -> {move.dest}", case=case.ref,
-          person=who.name, trigger=trigger)
+    event(
+        log,
+        "variation.decided",
+        f"{label}: {row.state} -> {move.dest}",
+        case=case.ref,
+        person=who.name,
+        trigger=trigger,
+    )
     return shown
 
 
-def countersign(work: UnitOfWork | Engine, ref: str, actor: str, *, reason: str | None = None,
-                expected_version: int | None = None) -> dict[str, Any]:
+def countersign(
+    work: UnitOfWork | Engine,
+    ref: str,
+    actor: str,
+    *,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
     """Countersign variation `ref` as a second approver (DESIGN.md section 9): needed when it
     raises the award to a total above the programme's threshold; one who countersigned
     cannot approve it, and no assessor of the bid countersigns."""
@@ -270,48 +417,107 @@ def countersign(work: UnitOfWork | Engine, ref: str, actor: str, *, reason: str 
         row = _row(conn, case.id, n)
         vref, label = f"{case.ref}/V{n}", f"V{n}"
         if expected_version is not None and row.version != expected_version:
-            raise ConflictError(vref, f"{vref} has changed since you looked at it (version "
-                                      f"{row.version}, not {expected_version}); nothing of "
-                                      f"yours was written.", current_version=row.version)
+            raise ConflictError(
+                vref,
+                f"{vref} has changed since you looked at it (version "
+                f"{row.version}, not {expected_version}); nothing of "
+                f"yours was written.",
+                current_version=row.version,
+            )
         total = row.amount_pence if row.amount_pence is not None else case.amount_pence
         transition = VARIATION.machine.transition_for(trigger, row.state)
         facts = None
         if transition is not None:
-            facts = facts_for(conn, _as_varied(case, total or 0), actor=who.name, now=now,
-                              spec=uow.spec(case.programme),
-                              needs=needs_of((*transition.guards, *transition.actor_rules)))
-            facts = replace(facts, **controls.variation_facts(conn, case.id, label,
-                                                              case.amount_pence))
-        move = plan(VARIATION, vref, row.state, trigger, who, lead=case.lead, reason=reason,
-                    facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
-        if conn.execute(update(variations).where(
-                variations.c.id == row.id, variations.c.version == row.version)
-                .values(version=row.version + 1)).rowcount != 1:
+            facts = facts_for(
+                conn,
+                _as_varied(case, total or 0),
+                actor=who.name,
+                now=now,
+                spec=uow.spec(case.programme),
+                needs=needs_of((*transition.guards, *transition.actor_rules)),
+            )
+            facts = replace(
+                facts, **controls.variation_facts(conn, case.id, label, case.amount_pence)
+            )
+        move = plan(
+            VARIATION,
+            vref,
+            row.state,
+            trigger,
+            who,
+            lead=case.lead,
+            reason=reason,
+            facts=facts,
+            rules=RULES,
+            actor_rules=ACTOR_RULES,
+        )
+        if (
+            conn.execute(
+                update(variations)
+                .where(variations.c.id == row.id, variations.c.version == row.version)
+                .values(version=row.version + 1)
+            ).rowcount
+            != 1
+        ):
             raise ConflictError(vref)
-        after = change(conn, case, Entry(
-            from_state=case.state, to_state=case.state, trigger=trigger, actor=who.name,
-            role=move.role, reason=reason or None, at=now,
-            payload={"variation": label, "amount": money_json(total or 0)}))
+        after = change(
+            conn,
+            case,
+            Entry(
+                from_state=case.state,
+                to_state=case.state,
+                trigger=trigger,
+                actor=who.name,
+                role=move.role,
+                reason=reason or None,
+                at=now,
+                payload={"variation": label, "amount": money_json(total or 0)},
+            ),
+        )
         signed = _row(conn, case.id, n)
-        if move.transition.notice is not None:     # the others may now decide it
-            _tell(uow, after, move.transition.notice, signed, trigger,
-                  _proposed_by_council(conn, case.id, label), leave_out=(who.name,))
+        if move.transition.notice is not None:  # the others may now decide it
+            _tell(
+                uow,
+                after,
+                move.transition.notice,
+                signed,
+                trigger,
+                _proposed_by_council(conn, case.id, label),
+                leave_out=(who.name,),
+            )
         shown = _json(conn, signed, case.ref, who)
     event(log, "variation.countersigned", label, case=case.ref, person=who.name)
     return shown
 
 
 # --- telling people ----------------------------------------------------------------
-def _tell(uow: UnitOfWork, case: CaseRecord, notice: Notice, row: Any, trigger: str,
-          by_council: bool, *, leave_out: tuple[str, ...] = ()) -> str | None:
+def _tell(
+    uow: UnitOfWork,
+    case: CaseRecord,
+    notice: Notice,
+    row: Any,
+    trigger: str,
+    by_council: bool,
+    *,
+    leave_out: tuple[str, ...] = (),
+) -> str | None:
     """Queue `notice`'s email about variation `row` in the step's own transaction (its key
     names the case, the step and the variation, so each is sent once)."""
     audience = "approvers" if "approvers" in notice.to else "council"
     return messages.queue(
-        uow.conn, key=f"{case.ref}:{trigger}:V{row.n}:{audience}", kind=notice.kind, case=case,
-        spec=uow.spec(case.programme), to=notice.to, cc=notice.cc, now=uow.now,
-        reason=row.decision_reason or None, book=uow.book, leave_out=leave_out,
-        variation=_for_mail(row, case.ref, by_council=by_council))
+        uow.conn,
+        key=f"{case.ref}:{trigger}:V{row.n}:{audience}",
+        kind=notice.kind,
+        case=case,
+        spec=uow.spec(case.programme),
+        to=notice.to,
+        cc=notice.cc,
+        now=uow.now,
+        reason=row.decision_reason or None,
+        book=uow.book,
+        leave_out=leave_out,
+        variation=_for_mail(row, case.ref, by_council=by_council),
+    )
 
 
 def _for_mail(row: Any, case_ref: str, *, by_council: bool) -> dict[str, Any]:
@@ -319,21 +525,30 @@ def _for_mail(row: Any, case_ref: str, *, by_council: bool) -> dict[str, Any]:
     root = messages.base_url()
     version = row.agreement_version
     return {
-        "ref": row.ref, "label": f"V{row.n}",
+        "ref": row.ref,
+        "label": f"V{row.n}",
         "amount": pounds(row.amount_pence) if row.amount_pence is not None else None,
-        "previous_amount": pounds(row.previous_pence), "end_on": row.end_on,
-        "reason": row.reason, "proposed_by": row.proposed_by, "by_council": by_council,
-        "decided_by": row.decided_by, "agreement_version": version,
-        "agreement_url": (f"{root}/cases/{case_ref}/agreement?version={version}"
-                          if version else None),
+        "previous_amount": pounds(row.previous_pence),
+        "end_on": row.end_on,
+        "reason": row.reason,
+        "proposed_by": row.proposed_by,
+        "by_council": by_council,
+        "decided_by": row.decided_by,
+        "agreement_version": version,
+        "agreement_url": (
+            f"{root}/cases/{case_ref}/agreement?version={version}" if version else None
+        ),
         "url": f"{root}/cases/{case_ref}#variations",
     }
 
 
 def _proposed_by_council(conn: Connection, case_id: int, label: str) -> bool:
     """Whether variation `label` was proposed by the lead council (its proposal's role)."""
-    for r in conn.execute(select(history.c.role, history.c.payload).where(
-            history.c.case_id == case_id, history.c.trigger == "propose_variation")):
+    for r in conn.execute(
+        select(history.c.role, history.c.payload).where(
+            history.c.case_id == case_id, history.c.trigger == "propose_variation"
+        )
+    ):
         if (r.payload or {}).get("variation") == label:
             return bool(r.role == "council")
     return False
@@ -349,14 +564,17 @@ def _as_varied(case: CaseRecord, total: int) -> CaseRecord:
 def _refuse_below_paid(conn: Connection, case: CaseRecord, total: int) -> None:
     paid = payments.paid_pence(conn, case.id)
     if total < paid:
-        raise RuleViolation(f"{case.ref} has already been paid {pounds(paid)}: a varied award "
-                            f"of {pounds(total)} would be less than what is paid.")
+        raise RuleViolation(
+            f"{case.ref} has already been paid {pounds(paid)}: a varied award "
+            f"of {pounds(total)} would be less than what is paid."
+        )
 
 
 # --- reading -------------------------------------------------------------------
 def _row(conn: Connection, case_id: int, n: int) -> Any:
-    row = conn.execute(select(variations).where(variations.c.case_id == case_id,
-                                                variations.c.n == n)).first()
+    row = conn.execute(
+        select(variations).where(variations.c.case_id == case_id, variations.c.n == n)
+    ).first()
     if row is None:
         ref = conn.execute(select(cases.c.ref).where(cases.c.id == case_id)).scalar()
         raise VariationNotFound(f"{ref}/V{n}")
@@ -366,15 +584,20 @@ def _row(conn: Connection, case_id: int, n: int) -> Any:
 def _json(conn: Connection, row: Any, case_ref: str, actor: Actor | None) -> dict[str, Any]:
     lead = conn.execute(select(cases.c.lead).where(cases.c.id == row.case_id)).scalar()
     return {
-        "ref": row.ref, "case": case_ref, "state": row.state, "version": row.version,
+        "ref": row.ref,
+        "case": case_ref,
+        "state": row.state,
+        "version": row.version,
         "amount": money_json(row.amount_pence) if row.amount_pence is not None else None,
         "previous_amount": money_json(row.previous_pence),
         "end_on": row.end_on.isoformat() if row.end_on else None,
-        "reason": row.reason, "proposed_by": row.proposed_by,
+        "reason": row.reason,
+        "proposed_by": row.proposed_by,
         "proposed_at": row.proposed_at.isoformat(),
         "decided_by": row.decided_by,
         "decided_at": row.decided_at.isoformat() if row.decided_at else None,
-        "decision_reason": row.decision_reason, "agreement_version": row.agreement_version,
+        "decision_reason": row.decision_reason,
+        "agreement_version": row.agreement_version,
         "allowed_triggers": allowed_triggers(VARIATION, row.state, actor, lead),
     }
 
@@ -389,15 +612,18 @@ def get(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> d
         return _json(uow.conn, _row(uow.conn, case.id, n), case.ref, who)
 
 
-def list_variations(work: UnitOfWork | Engine, *, case: str | None = None,
-                    actor_name: str | None = None) -> list[dict[str, Any]]:
+def list_variations(
+    work: UnitOfWork | Engine, *, case: str | None = None, actor_name: str | None = None
+) -> list[dict[str, Any]]:
     """Variations by case and number; a council person sees its own cases' alone."""
     with unit(work, read_only=True) as uow:
         conn = uow.conn
         who = directory.actor(conn, actor_name) if actor_name else None
-        q = (select(variations, cases.c.ref.label("case_ref"))
-             .join(cases, cases.c.id == variations.c.case_id)
-             .order_by(variations.c.case_id, variations.c.n))
+        q = (
+            select(variations, cases.c.ref.label("case_ref"))
+            .join(cases, cases.c.id == variations.c.case_id)
+            .order_by(variations.c.case_id, variations.c.n)
+        )
         if case is not None:
             found = load_case(conn, case)
             if who is not None:
@@ -406,4 +632,3 @@ def list_variations(work: UnitOfWork | Engine, *, case: str | None = None,
         if who is not None and (scope := org_scope(who)) is not None:
             q = q.where(involving(scope))
         return [_json(conn, r, r.case_ref, who) for r in conn.execute(q)]
-

@@ -1,4 +1,5 @@
 """Opening the database: SQLite tuned for safe concurrent writes, or PostgreSQL."""
+
 from __future__ import annotations
 
 import errno
@@ -13,7 +14,7 @@ from typing import Any, Iterator, Mapping
 
 try:
     import fcntl
-except ImportError:         # not on Windows: read commands then open the file as SQLite does
+except ImportError:  # not on Windows: read commands then open the file as SQLite does
     fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
@@ -32,7 +33,7 @@ def resolve_url(url: str | None) -> str:
     url = url or os.environ.get("CASEWORK_DB") or DEFAULT_URL
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -47,18 +48,22 @@ def make_engine(url: str | None = None, *, echo: bool = False, read_only: bool =
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise SetupError(f"'{url}' is not a database URL (try sqlite:///casework.db "
-                         f"or postgresql://user@host/db).") from None
+        raise SetupError(
+            f"'{url}' is not a database URL (try sqlite:///casework.db "
+            f"or postgresql://user@host/db)."
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         if read_only:
             return _sqlite_reader(parsed, echo)
         return _sqlite_engine(url, echo)
     if parsed.get_backend_name() == "postgresql":
         from workflow.storage.tables import on_postgresql
+
         on_postgresql()
         return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    raise SetupError(f"'{parsed.get_backend_name()}' databases are not supported; "
-                     f"use SQLite or PostgreSQL.")
+    raise SetupError(
+        f"'{parsed.get_backend_name()}' databases are not supported; use SQLite or PostgreSQL."
+    )
 
 
 SYNC_SETTINGS = {"full": "FULL", "normal": "NORMAL"}
@@ -73,8 +78,9 @@ def sqlite_sync(environ: Mapping[str, str] = os.environ) -> str:
     """
     raw = environ.get("CASEWORK_SQLITE_SYNC", "").strip().lower() or "full"
     if raw not in SYNC_SETTINGS:
-        raise SetupError(f"CASEWORK_SQLITE_SYNC must be 'full' (the default) or 'normal', "
-                         f"not {raw!r}.")
+        raise SetupError(
+            f"CASEWORK_SQLITE_SYNC must be 'full' (the default) or 'normal', not {raw!r}."
+        )
     return SYNC_SETTINGS[raw]
 
 
@@ -88,8 +94,9 @@ def lock_wait_seconds(environ: Mapping[str, str] = os.environ) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= 3600:
-        raise SetupError(f"CASEWORK_LOCK_WAIT must be a number of seconds from 0 to 3600, "
-                         f"not {raw!r}.")
+        raise SetupError(
+            f"CASEWORK_LOCK_WAIT must be a number of seconds from 0 to 3600, not {raw!r}."
+        )
     return value
 
 
@@ -99,7 +106,7 @@ def sqlite_path(url: str) -> str | None:
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
-    return database[len("file:"):].split("?", 1)[0] if database.startswith("file:") else database
+    return database[len("file:") :].split("?", 1)[0] if database.startswith("file:") else database
 
 
 def new_id(result: CursorResult[Any]) -> int:
@@ -119,11 +126,13 @@ def where(url: str | None) -> str:
 
 def _sqlite_reader(parsed: URL, echo: bool) -> Engine:
     path = sqlite_path(parsed.render_as_string(hide_password=False))
-    if path is None:       # in memory: nothing to protect, nothing to create
+    if path is None:  # in memory: nothing to protect, nothing to create
         return _sqlite_engine(parsed.render_as_string(hide_password=False), echo)
     if not os.path.exists(path):
-        raise SetupError(f"There is no database at {path}: run `casework init` first "
-                         f"(or name another with --db or CASEWORK_DB).")
+        raise SetupError(
+            f"There is no database at {path}: run `casework init` first "
+            f"(or name another with --db or CASEWORK_DB)."
+        )
     wait = lock_wait_seconds()
     # With its log there (a writer has the file open), SQLite reads it
     # read-only through the log and its index, creating nothing. Without,
@@ -131,8 +140,11 @@ def _sqlite_reader(parsed: URL, echo: bool) -> Engine:
     # file is then read whole as it stands, under the guard of `Unlogged`.
     unlogged = Unlogged.take(path, wait)
     immutable = "&immutable=1" if unlogged else ""
-    engine = create_engine(f"sqlite:///file:{os.path.abspath(path)}?mode=ro{immutable}&uri=true",
-                           echo=echo, connect_args={"timeout": wait, "check_same_thread": False})
+    engine = create_engine(
+        f"sqlite:///file:{os.path.abspath(path)}?mode=ro{immutable}&uri=true",
+        echo=echo,
+        connect_args={"timeout": wait, "check_same_thread": False},
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
@@ -143,9 +155,9 @@ def _sqlite_reader(parsed: URL, echo: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         if unlogged:
-            unlogged.check()         # what an earlier transaction kept in memory still holds
+            unlogged.check()  # what an earlier transaction kept in memory still holds
         # A deferred BEGIN: in WAL mode a reader never waits for a writer.
-        driver: Any = conn.connection.driver_connection     # a DB-API connection: untyped
+        driver: Any = conn.connection.driver_connection  # a DB-API connection: untyped
         driver.execute("BEGIN")
 
     if unlogged:
@@ -155,6 +167,7 @@ def _sqlite_reader(parsed: URL, echo: bool) -> Engine:
             # Everything this transaction read was read whole (said once: the
             # rollback that follows the refusal must not refuse again).
             unlogged.check(again=False)
+
         event.listen(engine, "commit", _after)
         event.listen(engine, "rollback", _after)
         event.listen(engine, "engine_disposed", lambda _engine: unlogged.release())
@@ -243,21 +256,21 @@ class Unlogged:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError:
-            return None          # SQLite will say what is wrong with it
+            return None  # SQLite will say what is wrong with it
         tries = max(1, int(wait / _RETRY_SECONDS))
         try:
             for _ in range(tries):
                 if _shared_lock(fd):
                     break
-                time.sleep(_RETRY_SECONDS)   # a last connection checkpointing as it closes
+                time.sleep(_RETRY_SECONDS)  # a last connection checkpointing as it closes
             else:
                 os.close(fd)
                 return None
-        except OSError:                  # a file system without these locks
+        except OSError:  # a file system without these locks
             os.close(fd)
             return None
         if os.path.exists(path + "-wal") or os.path.exists(path + "-journal"):
-            os.close(fd)                 # someone opened it meanwhile: read through the log
+            os.close(fd)  # someone opened it meanwhile: read through the log
             return None
         return cls(path, fd, _stamp(os.fstat(fd)))
 
@@ -265,7 +278,7 @@ class Unlogged:
         """ReadInterrupted if the file may have been written since the lock was taken
         (`again=False`: only the first time it is found so)."""
         if self._fd < 0:
-            self._spoiled = True     # used after its engine was disposed of: no lock any more
+            self._spoiled = True  # used after its engine was disposed of: no lock any more
         elif not self._spoiled and os.path.exists(self.path + "-wal"):
             try:
                 self._spoiled = _stamp(os.stat(self.path)) != self._stamp
@@ -276,7 +289,8 @@ class Unlogged:
         self._reported = True
         raise ReadInterrupted(
             f"Another process wrote to the database {self.path} while this command read it, "
-            f"so what it read may not fit together; nothing was changed. Run the command again.")
+            f"so what it read may not fit together; nothing was changed. Run the command again."
+        )
 
     def release(self) -> None:
         fd, self._fd = self._fd, -1
@@ -294,8 +308,9 @@ _OFD_LOCKS = sys.platform == "linux" and fcntl is not None and hasattr(fcntl, "F
 def _ofd_lock(fd: int, kind: int, start: int, length: int) -> bool:
     # struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks), padded.
     try:
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", kind, os.SEEK_SET, start,
-                                                       length, 0))
+        fcntl.fcntl(
+            fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", kind, os.SEEK_SET, start, length, 0)
+        )
         return True
     except OSError as err:
         if err.errno in (errno.EAGAIN, errno.EACCES):
@@ -316,8 +331,9 @@ def _shared_lock(fd: int) -> bool:
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
     sync = sqlite_sync()
-    engine = create_engine(url, echo=echo, connect_args={"timeout": lock_wait_seconds(),
-                                                         "check_same_thread": False})
+    engine = create_engine(
+        url, echo=echo, connect_args={"timeout": lock_wait_seconds(), "check_same_thread": False}
+    )
     database = make_url(url).database or ""
     on_file = database not in ("", ":memory:") and not database.startswith("file:")
     checkpoints = LogCheckpoints(engine, database) if on_file else None
@@ -362,7 +378,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     return engine
 
 
-WRITE_WAIT_SECONDS = 30.0    # how long a writer waits for the write lock before giving up
+WRITE_WAIT_SECONDS = 30.0  # how long a writer waits for the write lock before giving up
 _RETRY_SECONDS = 0.001
 
 

@@ -5,6 +5,7 @@ exits 1, `casework serve` logs it as one line. SQLite says what went wrong in
 its error name (SQLITE_BUSY, SQLITE_CORRUPT...), PostgreSQL's driver in
 its message; `explain` reads either, whatever SQLAlchemy wrapped it in.
 """
+
 from __future__ import annotations
 
 import errno
@@ -20,6 +21,7 @@ DEBUG_HINT = "Set CASEWORK_DEBUG=1 to see the details."
 @dataclass(frozen=True)
 class Fault:
     """What kind of fault (`kind`), and the line to show for it."""
+
     kind: str
     line: str
 
@@ -44,48 +46,74 @@ def explain(err: BaseException, where: str, *, wait_seconds: float | None = None
         return _sqlite_fault(name, first, where, wait_seconds)
     if _is_psycopg(orig) or (isinstance(err, DBAPIError) and err.connection_invalidated):
         if isinstance(err, DBAPIError) and err.connection_invalidated or _unreachable(first):
-            return Fault("unreachable", f"The database server for {where} cannot be reached "
-                                        f"({first}): check that it is running and that --db or "
-                                        f"CASEWORK_DB names it. Nothing was changed.")
+            return Fault(
+                "unreachable",
+                f"The database server for {where} cannot be reached "
+                f"({first}): check that it is running and that --db or "
+                f"CASEWORK_DB names it. Nothing was changed.",
+            )
         if "could not extend file" in first or "No space left" in first:
-            return Fault("full", f"The database server for {where} has run out of disk space "
-                                 f"({first}): nothing was changed. Free some space on it and "
-                                 f"try again.")
+            return Fault(
+                "full",
+                f"The database server for {where} has run out of disk space "
+                f"({first}): nothing was changed. Free some space on it and "
+                f"try again.",
+            )
     if isinstance(orig, OSError) and orig.errno == errno.ENOSPC:
         return _full(where)
-    return Fault("other", f"The database {where} refused the command ({first}); nothing was "
-                          f"changed. {DEBUG_HINT}")
+    return Fault(
+        "other",
+        f"The database {where} refused the command ({first}); nothing was changed. {DEBUG_HINT}",
+    )
 
 
 def _sqlite_fault(name: str, first: str, where: str, wait_seconds: float | None) -> Fault:
     if name.startswith("SQLITE_BUSY") or name.startswith("SQLITE_LOCKED") or "locked" in first:
         waited = f" for {wait_seconds:g} s" if wait_seconds else ""
-        return Fault("locked", f"The database {where} is locked: another process held its write "
-                               f"lock all the while this one waited{waited}. Nothing was changed; "
-                               f"try again when that process has finished (CASEWORK_LOCK_WAIT "
-                               f"sets the wait).")
+        return Fault(
+            "locked",
+            f"The database {where} is locked: another process held its write "
+            f"lock all the while this one waited{waited}. Nothing was changed; "
+            f"try again when that process has finished (CASEWORK_LOCK_WAIT "
+            f"sets the wait).",
+        )
     if name.startswith("SQLITE_READONLY"):
-        return Fault("read-only", f"The database {where} cannot be written ({first}): the file, "
-                                  f"its -wal and -shm files and their folder must be writable by "
-                                  f"this user. Nothing was changed.")
+        return Fault(
+            "read-only",
+            f"The database {where} cannot be written ({first}): the file, "
+            f"its -wal and -shm files and their folder must be writable by "
+            f"this user. Nothing was changed.",
+        )
     if name.startswith("SQLITE_CANTOPEN"):
-        return Fault("cannot-open", f"The database {where} cannot be opened ({first}): check that "
-                                    f"its folder exists and that this user may write to the file, "
-                                    f"its -wal and -shm files and the folder. Nothing was changed.")
+        return Fault(
+            "cannot-open",
+            f"The database {where} cannot be opened ({first}): check that "
+            f"its folder exists and that this user may write to the file, "
+            f"its -wal and -shm files and the folder. Nothing was changed.",
+        )
     if name.startswith("SQLITE_NOTADB"):
-        return Fault("not-a-database", f"{where} is not a casework database (SQLite: {first}): "
-                                       f"check --db or CASEWORK_DB. Nothing was changed.")
+        return Fault(
+            "not-a-database",
+            f"{where} is not a casework database (SQLite: {first}): "
+            f"check --db or CASEWORK_DB. Nothing was changed.",
+        )
     if name.startswith("SQLITE_CORRUPT"):
         return Fault("corrupt", damaged(where, first))
     if name.startswith("SQLITE_FULL"):
         return _full(where)
     if name.startswith("SQLITE_IOERR"):
-        if _no_room(where):         # e.g. the -shm file could not grow: the disk is full
+        if _no_room(where):  # e.g. the -shm file could not grow: the disk is full
             return _full(where)
-        return Fault("io", f"The database {where} could not be read or written ({first}): check "
-                           f"the disk and the free space on it. Nothing was changed.")
-    return Fault("other", f"The database {where} refused the command (SQLite: {first}); nothing "
-                          f"was changed. {DEBUG_HINT}")
+        return Fault(
+            "io",
+            f"The database {where} could not be read or written ({first}): check "
+            f"the disk and the free space on it. Nothing was changed.",
+        )
+    return Fault(
+        "other",
+        f"The database {where} refused the command (SQLite: {first}); nothing "
+        f"was changed. {DEBUG_HINT}",
+    )
 
 
 def _no_room(path: str) -> bool:
@@ -99,20 +127,35 @@ def _no_room(path: str) -> bool:
 
 def damaged(where: str, found: str) -> str:
     """The line for a SQLite file found damaged (`found`: what SQLite said)."""
-    return (f"The database {where} is damaged (SQLite: {found}); nothing was written to it. "
-            f"Check it with `sqlite3 {where} 'PRAGMA integrity_check'` and restore it from your "
-            f"latest backup.")
+    return (
+        f"The database {where} is damaged (SQLite: {found}); nothing was written to it. "
+        f"Check it with `sqlite3 {where} 'PRAGMA integrity_check'` and restore it from your "
+        f"latest backup."
+    )
 
 
 def _full(where: str) -> Fault:
-    return Fault("full", f"The disk holding the database {where} is full: nothing was changed. "
-                         f"Free some space and try again.")
+    return Fault(
+        "full",
+        f"The disk holding the database {where} is full: nothing was changed. "
+        f"Free some space and try again.",
+    )
 
 
-_UNREACHABLE = ("connection refused", "could not connect", "connection failed",
-                "could not translate host", "server closed the connection", "timeout expired",
-                "terminating connection", "connection is closed", "no route to host",
-                "name or service not known", "connection not open", "consuming input failed")
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "could not translate host",
+    "server closed the connection",
+    "timeout expired",
+    "terminating connection",
+    "connection is closed",
+    "no route to host",
+    "name or service not known",
+    "connection not open",
+    "consuming input failed",
+)
 
 
 def _unreachable(message: str) -> bool:
@@ -132,8 +175,14 @@ def stops_everything(err: BaseException) -> bool:
     """
     if not is_database_error(err):
         return False
-    return explain(err, "").kind in ("corrupt", "full", "read-only", "cannot-open",
-                                     "not-a-database", "io")
+    return explain(err, "").kind in (
+        "corrupt",
+        "full",
+        "read-only",
+        "cannot-open",
+        "not-a-database",
+        "io",
+    )
 
 
 def is_disconnect(err: BaseException) -> bool:

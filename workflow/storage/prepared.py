@@ -14,6 +14,7 @@ to that.
 It runs inside the caller's transaction: the `Connection` it is given owns
 BEGIN and COMMIT, as everywhere else.
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -35,8 +36,9 @@ Processor = Callable[[Any], Any] | None
 def _row_maker(keys: list[str]) -> Callable[[Sequence[Any]], Any]:
     """Rows as a named tuple that also answers `_mapping`, as SQLAlchemy's rows do."""
     base = namedtuple("Row", keys, rename=True)  # type: ignore[misc]  # the columns' names
-    row: Any = type("Row", (base,), {"__slots__": (),
-                                     "_mapping": property(lambda self: self._asdict())})
+    row: Any = type(
+        "Row", (base,), {"__slots__": (), "_mapping": property(lambda self: self._asdict())}
+    )
     return cast(Callable[[Sequence[Any]], Any], row._make)
 
 
@@ -45,8 +47,7 @@ class _Compiled:
 
     __slots__ = ("sql", "positional", "binds", "row", "readers")
 
-    def __init__(self, stmt: ClauseElement, dialect: Dialect,
-                 record: type[_Record] | None = None):
+    def __init__(self, stmt: ClauseElement, dialect: Dialect, record: type[_Record] | None = None):
         # SQLCompiler's attributes (positional, bind_names, positiontup) are
         # internals: hence sqlalchemy's upper bound in pyproject.toml.
         compiled: Any = stmt.compile(dialect=dialect)
@@ -60,9 +61,13 @@ class _Compiled:
                 raise ValueError(f"{name}: an IN list must be of literal() values to be prepared")
         # (name, value written into the statement itself or _REQUIRED, processor)
         self.binds = tuple(
-            (name, _REQUIRED if by_name[name].required else by_name[name].effective_value,
-             _bind_processor(by_name[name].type, dialect))
-            for name in names)
+            (
+                name,
+                _REQUIRED if by_name[name].required else by_name[name].effective_value,
+                _bind_processor(by_name[name].type, dialect),
+            )
+            for name in names
+        )
         self.row: Callable[[Sequence[Any]], Any] | None = None
         self.readers: tuple[Processor, ...] = ()
         columns = getattr(stmt, "selected_columns", None)
@@ -84,8 +89,12 @@ class _Compiled:
 
     def read(self, raw: Sequence[Any]) -> Any:
         assert self.row is not None, "a statement that returns no rows was read"
-        return self.row([value if reader is None or value is None else reader(value)
-                               for reader, value in zip(self.readers, raw)])
+        return self.row(
+            [
+                value if reader is None or value is None else reader(value)
+                for reader, value in zip(self.readers, raw)
+            ]
+        )
 
 
 _REQUIRED = object()
@@ -154,13 +163,14 @@ class Prepared(Generic[R]):
         compiled = self._for(conn)
         bound = compiled.bind(params)
         try:
-            driver: Any = conn.connection.driver_connection    # a DB-API connection: untyped
+            driver: Any = conn.connection.driver_connection  # a DB-API connection: untyped
             cursor = driver.execute(compiled.sql, bound)
         except conn.dialect.loaded_dbapi.Error as err:
             # The same exception Connection.execute raises (IntegrityError,
             # OperationalError...), so callers catch one family of errors.
-            raise DBAPIError.instance(compiled.sql, bound, err,
-                                      conn.dialect.loaded_dbapi.Error) from err
+            raise DBAPIError.instance(
+                compiled.sql, bound, err, conn.dialect.loaded_dbapi.Error
+            ) from err
         return compiled, cursor
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any] = {}) -> int:

@@ -7,6 +7,7 @@ never a driver row: the prepared statements of the hot path build them
 a case's documents) leaves those fields at their defaults. After a change the
 chain writer (`workflow.services.chain.change`) returns the record as it is now.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -33,15 +34,22 @@ class _Record:
         """
         known = _FIELDS[cls]
         at = [(i, name, name in _TUPLES) for i, name in enumerate(result.keys()) if name in known]
-        return [cls(**{name: (tuple(row[i]) if tup and row[i] is not None else row[i])
-                       for i, name, tup in at}) for row in result]
+        return [
+            cls(
+                **{
+                    name: (tuple(row[i]) if tup and row[i] is not None else row[i])
+                    for i, name, tup in at
+                }
+            )
+            for row in result
+        ]
 
 
 @dataclass(frozen=True, slots=True)
 class CaseRecord(_Record):
     id: int
     ref: str
-    kind: str                                  # bid | area
+    kind: str  # bid | area
     programme: str
     state: str
     version: int
@@ -51,11 +59,11 @@ class CaseRecord(_Record):
     amount_pence: int | None = None
     caseworker: str | None = None
     at_risk: bool = False
-    last_seq: int = 0                          # the chain's head: its last row's number
-    last_hash: str = ""                        # ... and that row's hash
+    last_seq: int = 0  # the chain's head: its last row's number
+    last_hash: str = ""  # ... and that row's hash
     definition_version: int = 1
     partners: tuple[str, ...] = ()
-    application: Mapping[str, Any] | None = None   # None when the read left it out
+    application: Mapping[str, Any] | None = None  # None when the read left it out
     contribution_pence: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -65,8 +73,10 @@ class CaseRecord(_Record):
         """A bid's amount in pence: every bid past its draft has one (ValueError for an area,
         or a draft that has not said yet: the rules at `submit` ask for it)."""
         if self.amount_pence is None:
-            raise ValueError(f"{self.ref} has no amount (an area's money is its contribution; "
-                             f"a draft may not have said yet)")
+            raise ValueError(
+                f"{self.ref} has no amount (an area's money is its contribution; "
+                f"a draft may not have said yet)"
+            )
         return self.amount_pence
 
     @property
@@ -96,16 +106,20 @@ class CheckpointRecord(_Record):
     submitted_at: datetime | None = None
 
 
-_TUPLES = {"partners", "steps_done"}       # JSON lists, held as tuples so a record stays frozen
+_TUPLES = {"partners", "steps_done"}  # JSON lists, held as tuples so a record stays frozen
 _FIELDS: dict[type[_Record], frozenset[str]] = {
-    cls: frozenset(f.name for f in fields(cls)) for cls in (CaseRecord, CheckpointRecord)}
+    cls: frozenset(f.name for f in fields(cls)) for cls in (CaseRecord, CheckpointRecord)
+}
 R = TypeVar("R", bound=_Record)
 
 
 def _build(cls: type[R], values: Mapping[str, Any]) -> R:
     known = _FIELDS[cls]
-    kept = {k: (tuple(v) if k in _TUPLES and v is not None else v)
-            for k, v in values.items() if k in known}
+    kept = {
+        k: (tuple(v) if k in _TUPLES and v is not None else v)
+        for k, v in values.items()
+        if k in known
+    }
     return cls(**kept)
 
 
@@ -115,6 +129,11 @@ def maker(cls: type[R], keys: list[str]) -> Callable[[Sequence[Any]], R]:
     picked = [(i, k, k in _TUPLES) for i, k in enumerate(keys) if k in known]
 
     def make(values: Sequence[Any]) -> R:
-        return cls(**{k: (tuple(values[i]) if tup and values[i] is not None else values[i])
-                      for i, k, tup in picked})
+        return cls(
+            **{
+                k: (tuple(values[i]) if tup and values[i] is not None else values[i])
+                for i, k, tup in picked
+            }
+        )
+
     return make

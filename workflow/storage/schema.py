@@ -7,6 +7,7 @@ script directory, which imports every migration) cost each command about a
 tenth of a second. tests/workflow/test_setup.py holds the two readings to
 Alembic's own.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,6 +27,7 @@ _NAME = re.compile(r"""["']([\w-]+)["']""")
 
 def alembic_config(connection: Any = None) -> Any:
     from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -36,6 +38,7 @@ def alembic_config(connection: Any = None) -> Any:
 def upgrade(engine: Engine, target: str = "head") -> None:
     """Apply every migration not yet applied; safe to run twice."""
     from alembic import command
+
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), target)
 

@@ -9,6 +9,7 @@ needed, and the archive does not depend on the server's version.
 `tables/<name>.jsonl`: the first line is the list of column names, then one
 JSON array a row, in primary-key order.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,7 +21,7 @@ from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Connection, MetaData, Table, func, inspect, select, text
 
-SKIPPED = {"alembic_version"}     # the schema's revision travels in the manifest instead
+SKIPPED = {"alembic_version"}  # the schema's revision travels in the manifest instead
 _BATCH = 2000
 
 
@@ -28,6 +29,7 @@ def declared_tables() -> dict[str, Table]:
     """The tables casework declares, by name (their types convert values both ways)."""
     from notifications.sqltypes import metadata
     import workflow.storage.tables  # noqa: F401  (declares every table on that MetaData)
+
     return dict(metadata.tables)
 
 
@@ -85,14 +87,15 @@ def read_dump(folder: Path, name: str) -> tuple[list[str], Iterator[list]]:
         with f:
             for line in f:
                 yield json.loads(line)
+
     return columns, rows()
 
 
 def _decoder(column: Any):
-    kind_of = getattr(column.type, "impl_instance", column.type)   # a TypeDecorator's own type
+    kind_of = getattr(column.type, "impl_instance", column.type)  # a TypeDecorator's own type
     try:
         kind = kind_of.python_type
-    except NotImplementedError:             # SQLAlchemy's word for a type with no Python type
+    except NotImplementedError:  # SQLAlchemy's word for a type with no Python type
         return None
     if kind is datetime:
         return datetime.fromisoformat
@@ -105,8 +108,9 @@ def _decoder(column: Any):
     return None
 
 
-def load(conn: Connection, table: Table, columns: list[str], rows: Iterable[Any],
-         *, decode: bool) -> int:
+def load(
+    conn: Connection, table: Table, columns: list[str], rows: Iterable[Any], *, decode: bool
+) -> int:
     """Insert `rows` (values in the order of `columns`) into `table`; returns how many.
 
     `decode` turns the text a dump holds back into times, dates and bytes;
@@ -116,8 +120,12 @@ def load(conn: Connection, table: Table, columns: list[str], rows: Iterable[Any]
     batch: list[dict] = []
     n = 0
     for row in rows:
-        batch.append({name: (d(v) if d is not None and v is not None else v)
-                      for name, v, d in zip(columns, row, decoders)})
+        batch.append(
+            {
+                name: (d(v) if d is not None and v is not None else v)
+                for name, v, d in zip(columns, row, decoders)
+            }
+        )
         if len(batch) >= _BATCH:
             conn.execute(table.insert(), batch)
             n, batch = n + len(batch), []
@@ -132,8 +140,9 @@ def follow_ids(conn: Connection, table: Table) -> None:
     if conn.dialect.name != "postgresql":
         return
     for column in table.primary_key.columns:
-        sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
-                                {"t": table.name, "c": column.name}).scalar()
+        sequence = conn.execute(
+            text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": column.name}
+        ).scalar()
         if sequence:
             top = conn.execute(select(func.max(column))).scalar()
             if top is not None:

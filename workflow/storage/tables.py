@@ -5,21 +5,37 @@ Services read and write them with Core statements (and the hot path's
 every command starts without it. Declared on the one MetaData the outbox
 shares (notifications/sqltypes.py). Money is whole pence; times are UTC.
 """
+
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer,
-                        LargeBinary, String, Table, Text, UniqueConstraint, text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 
 from notifications.outbox_table import outbox
 from notifications.sqltypes import UTCDateTime, metadata
 
 programmes = Table(
-    "programmes", metadata,
+    "programmes",
+    metadata,
     Column("code", String(40), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("kind", String(10), nullable=False),       # bids | areas
+    Column("kind", String(10), nullable=False),  # bids | areas
     Column("fund_pence", BigInteger, nullable=False),
-    Column("source", Text, nullable=False),           # the TOML it came from
+    Column("source", Text, nullable=False),  # the TOML it came from
     Column("last_number", Integer, nullable=False, default=0),
     Column("loaded_at", UTCDateTime, nullable=False),
     # The senior responsible owner: a person with role approver (migration 2102).
@@ -28,7 +44,8 @@ programmes = Table(
 
 
 organisations = Table(
-    "organisations", metadata,
+    "organisations",
+    metadata,
     Column("code", String(40), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("email", String(254), nullable=False),
@@ -40,7 +57,8 @@ organisations = Table(
 
 
 people = Table(
-    "people", metadata,
+    "people",
+    metadata,
     Column("name", String(80), primary_key=True),
     Column("roles", JSON, nullable=False),
     Column("email", String(254)),
@@ -52,10 +70,11 @@ people = Table(
 
 
 cases = Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("ref", String(40), nullable=False, unique=True),
-    Column("kind", String(10), nullable=False),        # bid | area
+    Column("kind", String(10), nullable=False),  # bid | area
     Column("programme", String(40), ForeignKey("programmes.code"), nullable=False),
     Column("state", String(40), nullable=False),
     Column("version", Integer, nullable=False),
@@ -83,15 +102,17 @@ cases = Table(
 
 # An organisation a case involves: its lead, or one of its partners.
 case_orgs = Table(
-    "case_orgs", metadata,
+    "case_orgs",
+    metadata,
     Column("org", String(40), primary_key=True),
     Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
-    Column("role", String(10), nullable=False),     # lead | partner
+    Column("role", String(10), nullable=False),  # lead | partner
 )
 
 
 checkpoints = Table(
-    "checkpoints", metadata,
+    "checkpoints",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("ref", String(48), nullable=False, unique=True),
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
@@ -124,18 +145,19 @@ checkpoints = Table(
 # ladder, by `next_step_at` (NULL when nothing more is due). The case's history rows
 # (`review_due`, `review_overdue`, `review`) are the record; this row is where it stands.
 reviews = Table(
-    "reviews", metadata,
+    "reviews",
+    metadata,
     Column("id", Integer, primary_key=True),
-    Column("ref", String(40), nullable=False, unique=True),      # TCA-2013-0001/R1
+    Column("ref", String(40), nullable=False, unique=True),  # TCA-2013-0001/R1
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
     Column("n", Integer, nullable=False),
     Column("due", Date, nullable=False),
     Column("next_step_at", UTCDateTime),
     Column("steps_done", JSON, nullable=False),
-    Column("opened_at", UTCDateTime),          # from then on it can be recorded
-    Column("overdue_at", UTCDateTime),         # the SRO was told
-    Column("ended_at", UTCDateTime),           # the case stopped being monitored first
-    Column("decision", String(20)),            # continue | amend | stop
+    Column("opened_at", UTCDateTime),  # from then on it can be recorded
+    Column("overdue_at", UTCDateTime),  # the SRO was told
+    Column("ended_at", UTCDateTime),  # the case stopped being monitored first
+    Column("decision", String(20)),  # continue | amend | stop
     Column("reason", Text),
     Column("recorded_by", String(80)),
     Column("recorded_at", UTCDateTime),
@@ -147,7 +169,8 @@ reviews = Table(
 
 
 history = Table(
-    "history", metadata,
+    "history",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
     Column("seq", Integer, nullable=False),
@@ -174,13 +197,14 @@ history = Table(
 # is what was opened, each amendment the next. Append-only (migration 2101):
 # the case row holds the current document, these rows every one it ever held.
 application_versions = Table(
-    "application_versions", metadata,
+    "application_versions",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("document", JSON, nullable=False),
-    Column("sha256", String(64), nullable=False),    # of the document's canonical JSON
-    Column("changed", JSON, nullable=False),          # field names changed from version - 1
+    Column("sha256", String(64), nullable=False),  # of the document's canonical JSON
+    Column("changed", JSON, nullable=False),  # field names changed from version - 1
     Column("actor", String(80), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     UniqueConstraint("case_id", "version"),
@@ -191,19 +215,20 @@ application_versions = Table(
 #
 # Rows, never a counter, so the committed total can always be explained.
 ledger = Table(
-    "ledger", metadata,
+    "ledger",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("programme", String(40), ForeignKey("programmes.code"), nullable=False),
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
     Column("category", String(40)),
-    Column("entry", String(10), nullable=False),     # reserve | release
+    Column("entry", String(10), nullable=False),  # reserve | release
     Column("amount_pence", BigInteger, nullable=False),
     Column("at", UTCDateTime, nullable=False),
     # The programme's committed total (reserved minus released) once this row
     # is written: the latest row gives the total without adding the ledger up.
     Column("balance_pence", BigInteger, nullable=False),
     Index("ix_ledger_programme", "programme", "category"),
-    Index("ix_ledger_programme_id", "programme", "id"),   # the latest row
+    Index("ix_ledger_programme_id", "programme", "id"),  # the latest row
     Index("ix_ledger_case", "case_id"),
 )
 
@@ -211,23 +236,24 @@ ledger = Table(
 # A payment of an award: one tranche of its schedule, from the moment its event
 # happened (states/payment.py). Its moves are rows of its case's chain.
 payments = Table(
-    "payments", metadata,
+    "payments",
+    metadata,
     Column("id", Integer, primary_key=True),
-    Column("ref", String(48), nullable=False, unique=True),     # TCA-2013-0001/P1
+    Column("ref", String(48), nullable=False, unique=True),  # TCA-2013-0001/P1
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
     Column("programme", String(40), ForeignKey("programmes.code"), nullable=False),
-    Column("n", Integer, nullable=False),                        # P<n>
-    Column("tranche", Integer, nullable=False),                  # its place in the schedule, from 1
-    Column("event", String(20), nullable=False),                 # accepted | Q2 | last_return
+    Column("n", Integer, nullable=False),  # P<n>
+    Column("tranche", Integer, nullable=False),  # its place in the schedule, from 1
+    Column("event", String(20), nullable=False),  # accepted | Q2 | last_return
     Column("state", String(20), nullable=False),
     Column("version", Integer, nullable=False),
     Column("amount_pence", BigInteger, nullable=False),
-    Column("due_on", Date, nullable=False),                      # the London day its event happened
+    Column("due_on", Date, nullable=False),  # the London day its event happened
     Column("approved_by", String(80)),
     Column("approved_at", UTCDateTime),
     Column("paid_by", String(80)),
     Column("paid_at", UTCDateTime),
-    Column("reference", Text),                                   # the remittance reference
+    Column("reference", Text),  # the remittance reference
     # Held because its case was suspended (reinstatement releases these only).
     Column("held_with_case", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -243,7 +269,8 @@ payments = Table(
 # figures read one row instead of adding up every payment. Moved only by a `pay`, after
 # its case row is held, so on PostgreSQL the order is always case, then this row.
 paid_totals = Table(
-    "paid_totals", metadata,
+    "paid_totals",
+    metadata,
     Column("programme", String(40), ForeignKey("programmes.code"), primary_key=True),
     Column("paid_pence", BigInteger, nullable=False),
     Column("payments", Integer, nullable=False),
@@ -252,13 +279,14 @@ paid_totals = Table(
 
 # What a terminated award's council owes back: paid minus the eligible spend.
 recoveries = Table(
-    "recoveries", metadata,
+    "recoveries",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, unique=True),
     Column("programme", String(40), ForeignKey("programmes.code"), nullable=False),
     Column("paid_pence", BigInteger, nullable=False),
     Column("eligible_pence", BigInteger, nullable=False),
-    Column("amount_pence", BigInteger, nullable=False),          # to recover, never below 0
+    Column("amount_pence", BigInteger, nullable=False),  # to recover, never below 0
     Column("actor", String(80), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Index("ix_recoveries_programme", "programme", "amount_pence"),
@@ -267,7 +295,8 @@ recoveries = Table(
 
 # An assessor's conflict-of-interest declaration on one case.
 declarations = Table(
-    "declarations", metadata,
+    "declarations",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
     Column("person", String(80), ForeignKey("people.name"), nullable=False),
@@ -280,7 +309,8 @@ declarations = Table(
 
 # One assessor's scores for a bid, or a moderator's agreed score (`agreed`).
 scores = Table(
-    "scores", metadata,
+    "scores",
+    metadata,
     # One live score per assessor (and one live agreed score per moderator);
     # rows set aside by a late conflict stay beside them (migration 0009).
     Column("id", Integer, primary_key=True),
@@ -294,8 +324,14 @@ scores = Table(
     Column("at", UTCDateTime, nullable=False),
     # When a conflict of interest declared after scoring set this score aside.
     Column("set_aside_at", UTCDateTime),
-    Index("uq_scores_live", "case_id", "assessor", "agreed", unique=True,
-          sqlite_where=text("set_aside_at IS NULL")),
+    Index(
+        "uq_scores_live",
+        "case_id",
+        "assessor",
+        "agreed",
+        unique=True,
+        sqlite_where=text("set_aside_at IS NULL"),
+    ),
 )
 
 
@@ -305,15 +341,16 @@ scores = Table(
 # rows that name their SHA-256; the database refuses to change or remove a
 # version (migration 1911).
 agreements = Table(
-    "agreements", metadata,
+    "agreements",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("pdf", LargeBinary, nullable=False),
     Column("amount_pence", BigInteger, nullable=False),
-    Column("end_on", Date),                   # NULL: ends when its last return is accepted
-    Column("variation", String(8)),           # V1: the variation that made this version
+    Column("end_on", Date),  # NULL: ends when its last return is accepted
+    Column("variation", String(8)),  # V1: the variation that made this version
     Column("made_by", String(80), nullable=False),
     Column("made_at", UTCDateTime, nullable=False),
     # The same text as data, for the web page (migration 1912; NULL before it).
@@ -325,23 +362,24 @@ agreements = Table(
 # A proposed change to an award (DESIGN section 8): `V1`, `V2`… of a case.
 # Its moves are rows of the case's history chain carrying `variation`.
 variations = Table(
-    "variations", metadata,
+    "variations",
+    metadata,
     Column("id", Integer, primary_key=True),
-    Column("ref", String(48), nullable=False, unique=True),      # TCA-2013-0001/V1
+    Column("ref", String(48), nullable=False, unique=True),  # TCA-2013-0001/V1
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
     Column("n", Integer, nullable=False),
     Column("state", String(20), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("amount_pence", BigInteger),       # the new total; NULL leaves the amount
-    Column("previous_pence", BigInteger, nullable=False),    # the award when proposed
-    Column("end_on", Date),                   # the new end date; NULL leaves it
+    Column("amount_pence", BigInteger),  # the new total; NULL leaves the amount
+    Column("previous_pence", BigInteger, nullable=False),  # the award when proposed
+    Column("end_on", Date),  # the new end date; NULL leaves it
     Column("reason", Text, nullable=False),
     Column("proposed_by", String(80), nullable=False),
     Column("proposed_at", UTCDateTime, nullable=False),
     Column("decided_by", String(80)),
     Column("decided_at", UTCDateTime),
     Column("decision_reason", Text),
-    Column("agreement_version", Integer),     # the version its approval drew up
+    Column("agreement_version", Integer),  # the version its approval drew up
     UniqueConstraint("case_id", "n"),
     Index("ix_variations_state", "state"),
 )
@@ -364,10 +402,11 @@ def on_postgresql() -> None:
 # `statement` is the exact JSON text that was signed; the database refuses to
 # change or remove a seal (migration 0011).
 seals = Table(
-    "seals", metadata,
+    "seals",
+    metadata,
     Column("number", Integer, primary_key=True, autoincrement=False),
     Column("statement", Text, nullable=False),
-    Column("signature", String(100), nullable=False),     # base64
+    Column("signature", String(100), nullable=False),  # base64
     # The previous key's signature of the same statement, on a new key's first seal.
     Column("endorsement", String(100)),
 )
@@ -375,8 +414,9 @@ seals = Table(
 
 # A public key `audit keygen` made, recorded when it was made (never the private key).
 audit_keys = Table(
-    "audit_keys", metadata,
-    Column("public_key", String(64), primary_key=True),   # base64, raw 32 bytes
+    "audit_keys",
+    metadata,
+    Column("public_key", String(64), primary_key=True),  # base64, raw 32 bytes
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -385,13 +425,14 @@ audit_keys = Table(
 # with what it was before and after; the database refuses to change or remove
 # a row (migration 2102). `id` is given, not generated: the chain's order.
 admin_log = Table(
-    "admin_log", metadata,
+    "admin_log",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("at", UTCDateTime, nullable=False),
     Column("actor", String(80), nullable=False),
-    Column("role", String(20), nullable=False),       # admin (the web) | operator (the command line)
-    Column("action", String(40), nullable=False),     # org_update, user_disable, programme_sro...
-    Column("target", String(80), nullable=False),     # the organisation, person or programme
+    Column("role", String(20), nullable=False),  # admin (the web) | operator (the command line)
+    Column("action", String(40), nullable=False),  # org_update, user_disable, programme_sro...
+    Column("target", String(80), nullable=False),  # the organisation, person or programme
     Column("before", JSON),
     Column("after", JSON),
     Column("prev_hash", String(64), nullable=False),
@@ -402,7 +443,8 @@ admin_log = Table(
 
 # Small facts about the installation: the last sweep, definition versions.
 meta = Table(
-    "meta", metadata,
+    "meta",
+    metadata,
     Column("key", String(80), primary_key=True),
     Column("value", JSON, nullable=False),
 )
@@ -410,7 +452,8 @@ meta = Table(
 
 # Personal API tokens, kept hashed (workflow/services/tokens.py).
 api_tokens = Table(
-    "api_tokens", metadata,
+    "api_tokens",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("person", String(80), ForeignKey("people.name"), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
@@ -423,11 +466,12 @@ api_tokens = Table(
 # Every web sign-in attempt, so repeated failures slow and then lock a name
 # (workflow/web/lockout.py).
 sign_in_attempts = Table(
-    "sign_in_attempts", metadata,
+    "sign_in_attempts",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(80), nullable=False),
     Column("at", UTCDateTime, nullable=False),
-    Column("outcome", String(10), nullable=False),    # ok | wrong | locked | signout
+    Column("outcome", String(10), nullable=False),  # ok | wrong | locked | signout
     Column("remote", String(64)),
     Index("ix_sign_in_attempts_name_at", "name", "at"),
 )
@@ -436,12 +480,13 @@ sign_in_attempts = Table(
 # The API's Idempotency-Key records: a POST sent twice does its work once
 # (workflow/api/idempotency.py).
 idempotency_keys = Table(
-    "idempotency_keys", metadata,
+    "idempotency_keys",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("person", String(80), nullable=False),
     Column("key", String(255), nullable=False),
     Column("fingerprint", String(64), nullable=False),
-    Column("state", String(10), nullable=False),      # pending | done
+    Column("state", String(10), nullable=False),  # pending | done
     Column("status", Integer),
     Column("body", Text),
     Column("headers", JSON, nullable=False),
@@ -452,8 +497,31 @@ idempotency_keys = Table(
 )
 
 
-__all__ = ["metadata", "programmes", "organisations", "people", "cases", "case_orgs", "checkpoints",
-           "history", "application_versions", "ledger", "payments", "paid_totals", "recoveries", "declarations",
-           "scores", "seals", "audit_keys", "admin_log", "meta", "outbox", "api_tokens",
-           "sign_in_attempts",
-           "idempotency_keys", "agreements", "variations", "reviews"]
+__all__ = [
+    "metadata",
+    "programmes",
+    "organisations",
+    "people",
+    "cases",
+    "case_orgs",
+    "checkpoints",
+    "history",
+    "application_versions",
+    "ledger",
+    "payments",
+    "paid_totals",
+    "recoveries",
+    "declarations",
+    "scores",
+    "seals",
+    "audit_keys",
+    "admin_log",
+    "meta",
+    "outbox",
+    "api_tokens",
+    "sign_in_attempts",
+    "idempotency_keys",
+    "agreements",
+    "variations",
+    "reviews",
+]

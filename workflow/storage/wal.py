@@ -11,6 +11,7 @@ for, and the driver lets go of the GIL while it copies, so on a second core
 it costs them next to nothing. SQLite's own checkpoint stays as the
 backstop, should this thread fall behind or stop.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -44,9 +45,13 @@ class LogCheckpoints:
         with self._lock:
             if self._stop is None:
                 self._stop = threading.Event()
-                uri = Path(self._path).resolve().as_uri() + "?mode=rw"   # never creates the file
-                self._thread = threading.Thread(target=_checkpoint_until, args=(uri, self._stop),
-                                                name="casework-wal-checkpoint", daemon=True)
+                uri = Path(self._path).resolve().as_uri() + "?mode=rw"  # never creates the file
+                self._thread = threading.Thread(
+                    target=_checkpoint_until,
+                    args=(uri, self._stop),
+                    name="casework-wal-checkpoint",
+                    daemon=True,
+                )
                 self._thread.start()
 
     def stop(self) -> None:
@@ -68,8 +73,9 @@ def _checkpoint_until(uri: str, stop: threading.Event) -> None:
         while not stop.wait(INTERVAL_SECONDS):
             try:
                 if conn is None:
-                    conn = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                           check_same_thread=False)
+                    conn = sqlite3.connect(
+                        uri, uri=True, isolation_level=None, check_same_thread=False
+                    )
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error:
                 # The file went away, or another connection is checkpointing:

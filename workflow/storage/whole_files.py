@@ -1,4 +1,5 @@
 """Files on disk written whole or not at all (evidence files, backup archives)."""
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ returns are still to be accepted or waived: Q2, Q3 and Q4"), so nobody
 presses a button only to be refused. Actions that cannot be undone go to a
 confirmation page that asks for a reason.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,20 +28,21 @@ from workflow.storage.records import CaseRecord
 from workflow.web.labels import trigger_label
 
 # Actions that cannot be undone: each asks for a reason on a page of its own.
-IRREVERSIBLE = frozenset({"suspend", "terminate", "reject", "withdraw", "declare_ineligible",
-                          "decline"})
+IRREVERSIBLE = frozenset(
+    {"suspend", "terminate", "reject", "withdraw", "declare_ineligible", "decline"}
+)
 # Triggers that take a reason where the rules do not require one.
 REASON_WELCOME = frozenset({"ask_clarification", "answer", "reinstate"})
 # What the confirmation page says each irreversible action does, beyond its name.
 CONSEQUENCES = {
     "suspend": "Payments are held and the council is told by email. A caseworker can "
-               "reinstate the case later; the suspension stays in its history.",
+    "reinstate the case later; the suspension stays in its history.",
     "terminate": "The award ends for good and its unpaid funds go back to the fund. "
-                 "This cannot be undone.",
+    "This cannot be undone.",
     "reject": "The bid is turned down and the council is told by email. This cannot be undone.",
     "withdraw": "The case stops here for good. This cannot be undone.",
     "declare_ineligible": "The bid goes no further and the council is told by email. "
-                          "This cannot be undone.",
+    "This cannot be undone.",
     "decline": "This is final: it cannot be undone, and the council is told by email.",
 }
 # A placeholder reason while planning: the reason itself is asked for on the form.
@@ -51,9 +53,9 @@ _PLANNING_REASON = "(asked on the form)"
 class Action:
     trigger: str
     label: str
-    reason: str              # required | optional | none
-    warning: bool            # cannot be undone: goes to a confirmation page
-    blocked: str = ""        # one line: what is missing before it can succeed
+    reason: str  # required | optional | none
+    warning: bool  # cannot be undone: goes to a confirmation page
+    blocked: str = ""  # one line: what is missing before it can succeed
 
     @property
     def field(self) -> str:
@@ -77,18 +79,46 @@ def plan_actions(conn: Connection, case: CaseRecord, actor: Actor | None) -> lis
             continue
         facts = None
         if t.guards or t.actor_rules:
-            facts = facts_for(conn, case, actor=actor.name, now=now, spec=spec,
-                              needs=needs_of((*t.guards, *t.actor_rules)))
+            facts = facts_for(
+                conn,
+                case,
+                actor=actor.name,
+                now=now,
+                spec=spec,
+                needs=needs_of((*t.guards, *t.actor_rules)),
+            )
         blocked = ""
         try:
-            plan(definition, case.ref, case.state, t.trigger, actor, lead=case.lead,
-                 reason=_PLANNING_REASON, facts=facts, rules=RULES, actor_rules=ACTOR_RULES)
+            plan(
+                definition,
+                case.ref,
+                case.state,
+                t.trigger,
+                actor,
+                lead=case.lead,
+                reason=_PLANNING_REASON,
+                facts=facts,
+                rules=RULES,
+                actor_rules=ACTOR_RULES,
+            )
         except (GuardFailed, PermissionDenied):
             blocked = missing(t, facts)
-        need = ("required" if t.needs_reason or t.trigger in IRREVERSIBLE
-                else "optional" if t.trigger in REASON_WELCOME else "none")
-        out.append(Action(t.trigger, trigger_label(case.kind, t.trigger), need,
-                          t.trigger in IRREVERSIBLE, blocked))
+        need = (
+            "required"
+            if t.needs_reason or t.trigger in IRREVERSIBLE
+            else "optional"
+            if t.trigger in REASON_WELCOME
+            else "none"
+        )
+        out.append(
+            Action(
+                t.trigger,
+                trigger_label(case.kind, t.trigger),
+                need,
+                t.trigger in IRREVERSIBLE,
+                blocked,
+            )
+        )
     return sorted(out, key=lambda a: (a.warning, a.trigger))
 
 
@@ -109,14 +139,12 @@ def _first(violations: Sequence[str], _facts: Any) -> str:
 
 
 def _returns_left(violations: Sequence[str], facts: Any) -> str:
-    left = [c.ref.rsplit("/", 1)[-1] for c in facts.checkpoints
-            if not CHECKPOINT.is_final(c.state)]
+    left = [c.ref.rsplit("/", 1)[-1] for c in facts.checkpoints if not CHECKPOINT.is_final(c.state)]
     if not left:
         return violations[0]
     n = len(left)
     names = left[0] if n == 1 else ", ".join(left[:-1]) + " and " + left[-1]
-    return (f"{n} return{'s are' if n > 1 else ' is'} still to be accepted or waived: "
-            f"{names}")
+    return f"{n} return{'s are' if n > 1 else ' is'} still to be accepted or waived: {names}"
 
 
 def _checks_left(violations: Sequence[str], facts: Any) -> str:

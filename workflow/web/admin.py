@@ -6,6 +6,7 @@ as the command line (workflow.services.administration, sro), which refuses as it
 does there, naming why, and writes the change and its admin-log row in one
 transaction; the row carries the admin's name.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -28,8 +29,13 @@ from workflow.web.forms import Posted, posted
 from workflow.web.pages import page
 
 DOING = "use the admin area"
-ORG_FORM = {"name": "name", "email": "email", "escalation-email": "escalation_email",
-            "esg-allocation": "esg_allocation", "org-id": "org_id"}
+ORG_FORM = {
+    "name": "name",
+    "email": "email",
+    "escalation-email": "escalation_email",
+    "esg-allocation": "esg_allocation",
+    "org-id": "org_id",
+}
 
 
 def _engine(request: Request) -> Any:
@@ -40,15 +46,24 @@ def home(request: Request) -> Response:
     require(request, "admin", doing=DOING)
     with reading(_engine(request)) as conn:
         recent = admin_log.rows(conn, newest_first=True, limit=10)
-        counts = {"organisations": len(directory.list_orgs(conn)),
-                  "people": len(directory.list_users(conn)),
-                  "without_sro": sro.without_sro(conn)}
+        counts = {
+            "organisations": len(directory.list_orgs(conn)),
+            "people": len(directory.list_users(conn)),
+            "without_sro": sro.without_sro(conn),
+        }
     return page(request, "admin.html", recent=_shown(recent), counts=counts)
 
 
 def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**r, "label": admin_label(r["action"]), "before_text": admin_log.side_text(r["before"]),
-             "after_text": admin_log.side_text(r["after"])} for r in rows]
+    return [
+        {
+            **r,
+            "label": admin_label(r["action"]),
+            "before_text": admin_log.side_text(r["before"]),
+            "after_text": admin_log.side_text(r["after"]),
+        }
+        for r in rows
+    ]
 
 
 # --- organisations --------------------------------------------------------------------
@@ -87,15 +102,33 @@ async def organisation_post(request: Request) -> Response:
     def again(problems: list[Any], status: int) -> Response:
         with reading(_engine(request)) as conn:
             found = directory.org_json(directory.get_org(conn, code))
-        return page(request, "admin_organisation.html", status=status, errors=problems,
-                    org=found, form={k: form.text(k) for k in ORG_FORM})
+        return page(
+            request,
+            "admin_organisation.html",
+            status=status,
+            errors=problems,
+            org=found,
+            form={k: form.text(k) for k in ORG_FORM},
+        )
 
-    return await _act(request, form, change, again, f"/admin/organisations/{code}",
-                      lambda done: f"Organisation {code} " +
-                      ("updated." if done.get("changed") else "unchanged: nothing was different."),
-                      fields={"email": "email", "escalation-email": "escalation-email",
-                              "esg-allocation": "esg-allocation", "org-id": "org-id",
-                              "name": "name"})
+    return await _act(
+        request,
+        form,
+        change,
+        again,
+        f"/admin/organisations/{code}",
+        lambda done: (
+            f"Organisation {code} "
+            + ("updated." if done.get("changed") else "unchanged: nothing was different.")
+        ),
+        fields={
+            "email": "email",
+            "escalation-email": "escalation-email",
+            "esg-allocation": "esg-allocation",
+            "org-id": "org-id",
+            "name": "name",
+        },
+    )
 
 
 # --- people -----------------------------------------------------------------------------
@@ -125,8 +158,14 @@ def _person(request: Request, name: str) -> dict[str, Any]:
 def person(request: Request) -> Response:
     require(request, "admin", doing=DOING)
     found = _person(request, request.path_params["name"])
-    return page(request, "admin_person.html", person=found, roles=PERSON_ROLES,
-                role_words=ROLE_WORDS, form={"roles": found["roles"]})
+    return page(
+        request,
+        "admin_person.html",
+        person=found,
+        roles=PERSON_ROLES,
+        role_words=ROLE_WORDS,
+        form={"roles": found["roles"]},
+    )
 
 
 async def person_roles(request: Request) -> Response:
@@ -136,18 +175,34 @@ async def person_roles(request: Request) -> Response:
 
     def change(conn: Any, by: admin_log.Admin) -> dict[str, Any]:
         now = set(directory.actor_row(conn, name).roles)
-        return administration.change_roles(conn, name, by, at=clock.now(),
-                                           add=sorted(chosen - now), remove=sorted(now - chosen))
+        return administration.change_roles(
+            conn, name, by, at=clock.now(), add=sorted(chosen - now), remove=sorted(now - chosen)
+        )
 
     def again(problems: list[Any], status: int) -> Response:
-        return page(request, "admin_person.html", status=status, errors=problems,
-                    person=_person(request, name), roles=PERSON_ROLES, role_words=ROLE_WORDS,
-                    form={"roles": sorted(chosen)})
+        return page(
+            request,
+            "admin_person.html",
+            status=status,
+            errors=problems,
+            person=_person(request, name),
+            roles=PERSON_ROLES,
+            role_words=ROLE_WORDS,
+            form={"roles": sorted(chosen)},
+        )
 
-    return await _act(request, form, change, again, f"/admin/people/{name}",
-                      lambda done: f"{name}'s roles: {', '.join(done['roles'])}" +
-                      ("." if done.get("changed") else " (nothing changed)."),
-                      fields={"role": "roles-" + (PERSON_ROLES[0] if PERSON_ROLES else "")})
+    return await _act(
+        request,
+        form,
+        change,
+        again,
+        f"/admin/people/{name}",
+        lambda done: (
+            f"{name}'s roles: {', '.join(done['roles'])}"
+            + ("." if done.get("changed") else " (nothing changed).")
+        ),
+        fields={"role": "roles-" + (PERSON_ROLES[0] if PERSON_ROLES else "")},
+    )
 
 
 async def person_standing(request: Request) -> Response:
@@ -160,21 +215,37 @@ async def person_standing(request: Request) -> Response:
 
     def again(problems: list[Any], status: int) -> Response:
         found = _person(request, name)
-        return page(request, "admin_person.html", status=status, errors=problems, person=found,
-                    roles=PERSON_ROLES, role_words=ROLE_WORDS, form={"roles": found["roles"]})
+        return page(
+            request,
+            "admin_person.html",
+            status=status,
+            errors=problems,
+            person=found,
+            roles=PERSON_ROLES,
+            role_words=ROLE_WORDS,
+            form={"roles": found["roles"]},
+        )
 
     word = "disabled" if disable else "enabled"
-    return await _act(request, form, change, again, f"/admin/people/{name}",
-                      lambda done: f"{name} {word}." if done.get("changed")
-                      else f"{name} was already {word}.")
+    return await _act(
+        request,
+        form,
+        change,
+        again,
+        f"/admin/people/{name}",
+        lambda done: f"{name} {word}." if done.get("changed") else f"{name} was already {word}.",
+    )
 
 
 # --- programmes -------------------------------------------------------------------------
 def _programmes(request: Request) -> tuple[list[dict[str, Any]], list[str]]:
     with reading(_engine(request)) as conn:
         rows = programme_store.summaries(conn)
-        approvers = [p["name"] for p in directory.list_users(conn)
-                     if "approver" in p["roles"] and not p["disabled"]]
+        approvers = [
+            p["name"]
+            for p in directory.list_users(conn)
+            if "approver" in p["roles"] and not p["disabled"]
+        ]
     return rows, approvers
 
 
@@ -191,27 +262,48 @@ async def programme_sro(request: Request) -> Response:
 
     def change(conn: Any, by: admin_log.Admin) -> dict[str, Any]:
         if not name:
-            raise Malformed(f"The senior responsible owner of {code}",
-                            ["sro: choose an approver"])
+            raise Malformed(f"The senior responsible owner of {code}", ["sro: choose an approver"])
         return sro.appoint(conn, code, name, by, at=clock.now())
 
     def again(problems: list[Any], status: int) -> Response:
         rows, approvers = _programmes(request)
-        return page(request, "admin_programmes.html", status=status, errors=problems,
-                    programmes=rows, approvers=approvers)
+        return page(
+            request,
+            "admin_programmes.html",
+            status=status,
+            errors=problems,
+            programmes=rows,
+            approvers=approvers,
+        )
 
-    return await _act(request, form, change, again, "/admin/programmes",
-                      lambda done: f"{name} is the senior responsible owner of {code}." if
-                      done.get("changed") else f"{name} was already the senior responsible "
-                                               f"owner of {code}.",
-                      fields={"sro": f"sro-{code}"}, general=f"sro-{code}")
+    return await _act(
+        request,
+        form,
+        change,
+        again,
+        "/admin/programmes",
+        lambda done: (
+            f"{name} is the senior responsible owner of {code}."
+            if done.get("changed")
+            else f"{name} was already the senior responsible owner of {code}."
+        ),
+        fields={"sro": f"sro-{code}"},
+        general=f"sro-{code}",
+    )
 
 
 # --- one change, in one transaction ------------------------------------------------------
-async def _act(request: Request, form: Posted, change: Callable[[Any, Any], dict[str, Any]],
-               again: Callable[[list[Any], int], Response], back: str,
-               said: Callable[[dict[str, Any]], str], *, fields: dict[str, str] | None = None,
-               general: str = "") -> Response:
+async def _act(
+    request: Request,
+    form: Posted,
+    change: Callable[[Any, Any], dict[str, Any]],
+    again: Callable[[list[Any], int], Response],
+    back: str,
+    said: Callable[[dict[str, Any]], str],
+    *,
+    fields: dict[str, str] | None = None,
+    general: str = "",
+) -> Response:
     """Run `change` as this admin in one transaction; back to `back` saying what was done,
     or the form again with the refusal (nothing written)."""
     who = await run_in_threadpool(require, request, "admin", doing=DOING)

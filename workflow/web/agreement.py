@@ -4,6 +4,7 @@ accepts it) and /cases/REF/agreement.pdf; variations proposed and decided from t
 The council reads the agreement here before the accept button (the case page sends it here
 for `accept`); the PDF of every version is served checked against its SHA-256.
 """
+
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
@@ -43,9 +44,13 @@ def agreement_page(request: Request) -> Response:
         shown = agreements.view(uow.conn, row, version)
         accept = find(plan_actions(uow.conn, row, who.actor), "accept")
         case = case_service.case_json(uow.conn, row, who.actor, with_application=False)
-    return page(request, "agreement.html", case=case, view=shown,
-                accept=accept if accept is not None and accept.offered and shown.get("latest")
-                else None)
+    return page(
+        request,
+        "agreement.html",
+        case=case,
+        view=shown,
+        accept=accept if accept is not None and accept.offered and shown.get("latest") else None,
+    )
 
 
 def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer) -> dict:
@@ -54,10 +59,16 @@ def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer) -> dict:
         return {"agreement": None, "variations": [], "may_propose": False}
     listed = variations.list_variations(uow, case=case.ref, actor_name=who.name)
     undecided = any(VARIATION.is_in(v["state"], "undecided") for v in listed)
-    may_propose = (BID.is_in(case.state, "open_to_variation") and not undecided
-                   and (who.has("caseworker") or (who.has("council") and who.org == case.lead)))
-    return {"agreement": agreements.view(uow.conn, case), "variations": listed,
-            "may_propose": may_propose}
+    may_propose = (
+        BID.is_in(case.state, "open_to_variation")
+        and not undecided
+        and (who.has("caseworker") or (who.has("council") and who.org == case.lead))
+    )
+    return {
+        "agreement": agreements.view(uow.conn, case),
+        "variations": listed,
+        "may_propose": may_propose,
+    }
 
 
 def agreement_pdf(request: Request) -> Response:
@@ -66,9 +77,11 @@ def agreement_pdf(request: Request) -> Response:
     who = viewer(request)
     shown, data = agreements.document(request.app.state.engine, ref, version, actor_name=who.name)
     name = f"{ref.upper()}-agreement-v{shown['version']}.pdf"
-    return Response(data, media_type=agreements.MEDIA_TYPE,
-                    headers={"Content-Disposition": f'inline; filename="{name}"',
-                             "Cache-Control": "no-store"})
+    return Response(
+        data,
+        media_type=agreements.MEDIA_TYPE,
+        headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store"},
+    )
 
 
 async def propose(request: Request) -> Response:
@@ -79,14 +92,21 @@ async def propose(request: Request) -> Response:
     reason = form.optional("variation-reason")
     who = await run_in_threadpool(_visible, request, ref)
     return await _change(
-        request, ref, lambda uow: variations.propose(uow, ref, amount=amount, end=end,
-                                                     reason=reason, actor=who.name),
-        kept={"variation-amount": amount or "", "variation-end": end or "",
-              "variation-reason": reason or ""},
-        fields={"amount": "variation-amount", "end": "variation-end",
-                "reason": "variation-reason"}, general="variations",
+        request,
+        ref,
+        lambda uow: variations.propose(
+            uow, ref, amount=amount, end=end, reason=reason, actor=who.name
+        ),
+        kept={
+            "variation-amount": amount or "",
+            "variation-end": end or "",
+            "variation-reason": reason or "",
+        },
+        fields={"amount": "variation-amount", "end": "variation-end", "reason": "variation-reason"},
+        general="variations",
         done=lambda d: f"{d['ref']} is proposed: an approver decides it.",
-        then=f"/cases/{ref.upper()}#variations")
+        then=f"/cases/{ref.upper()}#variations",
+    )
 
 
 async def decide(request: Request) -> Response:
@@ -98,21 +118,38 @@ async def decide(request: Request) -> Response:
     version = form.number("version")
     who = await run_in_threadpool(_visible, request, ref)
     field = f"reason-V{n}-{decision}"
-    if decision == "countersign":          # a second approver's signature (DESIGN section 9)
+    if decision == "countersign":  # a second approver's signature (DESIGN section 9)
         return await _change(
-            request, ref, lambda uow: variations.countersign(
-                uow, f"{ref}/V{n}", who.name, reason=reason, expected_version=version),
-            kept={field: reason or ""}, fields={"reason": field}, general="variations",
+            request,
+            ref,
+            lambda uow: variations.countersign(
+                uow, f"{ref}/V{n}", who.name, reason=reason, expected_version=version
+            ),
+            kept={field: reason or ""},
+            fields={"reason": field},
+            general="variations",
             done=lambda d: f"{d['ref']} is countersigned: another approver may now approve it.",
-            then=f"/cases/{ref.upper()}#variations")
+            then=f"/cases/{ref.upper()}#variations",
+        )
     return await _change(
-        request, ref, lambda uow: variations.decide(uow, f"{ref}/V{n}", decision, who.name,
-                                                    reason=reason, expected_version=version),
-        kept={field: reason or ""}, fields={"reason": field}, general="variations",
-        done=lambda d: (f"{d['ref']} is now {VARIATION.state_label(d['state']).lower()}"
-                        + (f"; agreement version {d['agreement_version']} is drawn up."
-                           if d["agreement_version"] else ".")),
-        then=f"/cases/{ref.upper()}#variations")
+        request,
+        ref,
+        lambda uow: variations.decide(
+            uow, f"{ref}/V{n}", decision, who.name, reason=reason, expected_version=version
+        ),
+        kept={field: reason or ""},
+        fields={"reason": field},
+        general="variations",
+        done=lambda d: (
+            f"{d['ref']} is now {VARIATION.state_label(d['state']).lower()}"
+            + (
+                f"; agreement version {d['agreement_version']} is drawn up."
+                if d["agreement_version"]
+                else "."
+            )
+        ),
+        then=f"/cases/{ref.upper()}#variations",
+    )
 
 
 ROUTES = [

@@ -1,6 +1,7 @@
 """/cases/REF/application?version=N: any version of a case's application, field by field
 beside the version before it, the changed fields marked (DESIGN section 10); and the same
 comparison of the newest amendment for the case page (`latest_changes`)."""
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -19,10 +20,10 @@ from workflow.web.pages import page, paragraphs, words
 __all__ = ["ROUTES", "latest_changes", "compared_rows"]
 
 
-def _shown(field: str, value: Any, names: dict[str, str],
-           category: Callable[[str], str]) -> Any:
+def _shown(field: str, value: Any, names: dict[str, str], category: Callable[[str], str]) -> Any:
     """One field's value as people read it (as the case page's application shows it)."""
     from workflow.web.cases import application_rows
+
     if value is None or value == [] or value == "":
         return "Not given"
     if field == "title":
@@ -37,13 +38,20 @@ def _shown(field: str, value: Any, names: dict[str, str],
     return rows[0][1] if rows else value
 
 
-def compared_rows(fields: list[dict[str, Any]], names: dict[str, str],
-                  category: Callable[[str], str]) -> list[dict[str, Any]]:
+def compared_rows(
+    fields: list[dict[str, Any]], names: dict[str, str], category: Callable[[str], str]
+) -> list[dict[str, Any]]:
     """`applications.compare`'s fields as a table's rows: label, before, after, changed."""
-    return [{"field": f["field"], "label": words(f["field"]).capitalize(),
-             "before": _shown(f["field"], f["before"], names, category),
-             "after": _shown(f["field"], f["after"], names, category),
-             "changed": f["changed"]} for f in fields]
+    return [
+        {
+            "field": f["field"],
+            "label": words(f["field"]).capitalize(),
+            "before": _shown(f["field"], f["before"], names, category),
+            "after": _shown(f["field"], f["after"], names, category),
+            "changed": f["changed"],
+        }
+        for f in fields
+    ]
 
 
 def _codes(*documents: dict[str, Any]) -> list[str]:
@@ -54,8 +62,9 @@ def _codes(*documents: dict[str, Any]) -> list[str]:
     return out
 
 
-def latest_changes(uow: UnitOfWork, case: CaseRecord,
-                   category: Callable[[str], str]) -> dict[str, Any] | None:
+def latest_changes(
+    uow: UnitOfWork, case: CaseRecord, category: Callable[[str], str]
+) -> dict[str, Any] | None:
     """What the newest amendment changed (None when the application was never amended):
     `{"version", "changed" (labels), "rows" (the changed fields only)}`."""
     latest = applications.latest_version(uow.conn, case.id)
@@ -80,16 +89,24 @@ def application_page(request: Request) -> Response:
         shown = applications.version_of(uow, row.ref, number)
         spec = uow.spec(row.programme)
         if shown["version"] > 1:
-            fields = applications.compare(uow, row.ref, shown["version"] - 1,
-                                          shown["version"])["fields"]
+            fields = applications.compare(uow, row.ref, shown["version"] - 1, shown["version"])[
+                "fields"
+            ]
         else:
-            fields = [{"field": f, "before": None, "after": v, "changed": False}
-                      for f, v in shown["document"].items()]
-        names = queries.org_names(uow.conn, _codes(
-            {f["field"]: f["before"] for f in fields}, {f["field"]: f["after"] for f in fields}))
+            fields = [
+                {"field": f, "before": None, "after": v, "changed": False}
+                for f, v in shown["document"].items()
+            ]
+        names = queries.org_names(
+            uow.conn,
+            _codes(
+                {f["field"]: f["before"] for f in fields}, {f["field"]: f["after"] for f in fields}
+            ),
+        )
         rows = compared_rows(fields, names, spec.category_label)
-    return page(request, "application.html", case=row, versions=listed, shown=shown,
-                rows=rows, names=names)
+    return page(
+        request, "application.html", case=row, versions=listed, shown=shown, rows=rows, names=names
+    )
 
 
 ROUTES = [Route("/cases/{ref}/application", application_page, methods=["GET"])]

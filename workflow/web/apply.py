@@ -18,6 +18,7 @@ Only the lead organisation's people use these pages (a partner's or another coun
 person is told the application is not found); what a page asks of a case that is not in
 a state its application may change in is shown on the case page instead.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -33,8 +34,14 @@ from states import DEFINITIONS
 from states.errors import DocumentError
 from states.money import MONEY_FIELDS, parse_money
 from states.programme import ProgrammeSpec
-from states.questions import (FIELD_WORDS, KIND_OF_PROGRAMME, Question, answers, field_label,
-                              questions)
+from states.questions import (
+    FIELD_WORDS,
+    KIND_OF_PROGRAMME,
+    Question,
+    answers,
+    field_label,
+    questions,
+)
 from workflow.errors import CaseNotFound, CaseworkError, Malformed, NotFound
 from workflow.services import applications, attachments, chain, lifecycle
 from workflow.web.downloads import evidence_download
@@ -48,7 +55,7 @@ from workflow.web.forms import Posted, posted
 from workflow.web.pages import Problem, page
 
 ACCEPTED_FILES = ",".join(attachments.ALLOWED)
-MAX_PARTNER_ROWS = 12        # an expression of interest's partner rows on one page
+MAX_PARTNER_ROWS = 12  # an expression of interest's partner rows on one page
 # The council's moves from "check your answers", by the state the case is in.
 MOVES = ("submit", "answer")
 
@@ -56,8 +63,10 @@ MOVES = ("submit", "answer")
 def _council(request: Request) -> Viewer:
     who = require(request, "council", doing="apply for funding on the web")
     if not who.org:
-        raise Forbidden(f"{who.name} belongs to no organisation, so there is nothing to "
-                        f"apply for. Ask the programme team to set your organisation.")
+        raise Forbidden(
+            f"{who.name} belongs to no organisation, so there is nothing to "
+            f"apply for. Ask the programme team to set your organisation."
+        )
     return who
 
 
@@ -96,8 +105,11 @@ def _after(asked: list[Question], name: str, ref: str) -> str:
 
 def _org_choices(uow: UnitOfWork, lead: str) -> list[tuple[str, str]]:
     """The register of organisations, by name, to choose partners from (the lead left out)."""
-    rows = uow.conn.execute(select(organisations.c.code, organisations.c.name)
-                            .where(organisations.c.code != lead).order_by(organisations.c.name))
+    rows = uow.conn.execute(
+        select(organisations.c.code, organisations.c.name)
+        .where(organisations.c.code != lead)
+        .order_by(organisations.c.name)
+    )
     return [(r.code, r.name) for r in rows]
 
 
@@ -118,10 +130,20 @@ def start(request: Request) -> Response:
 def drafts_of(uow: UnitOfWork, org: str) -> list[Any]:
     """The applications `org` leads that it may still change (drafts, questions to answer)."""
     states = sorted({s for d in DEFINITIONS.values() for s in d.groups.get("amendable", ())})
-    return list(uow.conn.execute(
-        select(cases.c.ref, cases.c.kind, cases.c.title, cases.c.state, cases.c.programme,
-               cases.c.updated_at)
-        .where(cases.c.lead == org, cases.c.state.in_(states)).order_by(cases.c.id)))
+    return list(
+        uow.conn.execute(
+            select(
+                cases.c.ref,
+                cases.c.kind,
+                cases.c.title,
+                cases.c.state,
+                cases.c.programme,
+                cases.c.updated_at,
+            )
+            .where(cases.c.lead == org, cases.c.state.in_(states))
+            .order_by(cases.c.id)
+        )
+    )
 
 
 async def choose(request: Request) -> Response:
@@ -131,11 +153,24 @@ async def choose(request: Request) -> Response:
     with UnitOfWork(_engine(request), read_only=True) as uow:
         known = {c.lower() for c in uow.conn.execute(select(programmes.c.code)).scalars()}
         in_hand = drafts_of(uow, who.org or "") if code not in known else []
-        offered = [(s.code, s.name, s.kind) for s in map(uow.spec, sorted(known))
-                   if s.kind in KIND_OF_PROGRAMME] if code not in known else []
+        offered = (
+            [
+                (s.code, s.name, s.kind)
+                for s in map(uow.spec, sorted(known))
+                if s.kind in KIND_OF_PROGRAMME
+            ]
+            if code not in known
+            else []
+        )
     if code not in known:
-        return page(request, "apply_start.html", status=400, offered=offered, in_hand=in_hand,
-                    errors=[Problem("Select what you are applying for", "programme")])
+        return page(
+            request,
+            "apply_start.html",
+            status=400,
+            offered=offered,
+            in_hand=in_hand,
+            errors=[Problem("Select what you are applying for", "programme")],
+        )
     return RedirectResponse(f"/apply/new/{quote(code)}", status_code=303)
 
 
@@ -144,17 +179,31 @@ def new_question(request: Request) -> Response:
     return render_new(request, request.path_params["programme"])
 
 
-def render_new(request: Request, code: str, *, errors: list[Problem] | None = None,
-               typed: dict | None = None) -> Response:
+def render_new(
+    request: Request, code: str, *, errors: list[Problem] | None = None, typed: dict | None = None
+) -> Response:
     """The first question, before there is a case: answering it opens one."""
     _council(request)
     with UnitOfWork(_engine(request), read_only=True) as uow:
         spec = uow.spec(code)
         q = questions(spec)[0]
-    return page(request, "apply_question.html", status=400 if errors else 200,
-                errors=errors or [], q=q, spec=spec, ref=None, version=None,
-                action=f"/apply/new/{spec.code}", value=(typed or {}).get(q.name, ""),
-                rows=[], choices=[], back="/apply", change=False, position=(1, None))
+    return page(
+        request,
+        "apply_question.html",
+        status=400 if errors else 200,
+        errors=errors or [],
+        q=q,
+        spec=spec,
+        ref=None,
+        version=None,
+        action=f"/apply/new/{spec.code}",
+        value=(typed or {}).get(q.name, ""),
+        rows=[],
+        choices=[],
+        back="/apply",
+        change=False,
+        position=(1, None),
+    )
 
 
 async def open_new(request: Request) -> Response:
@@ -170,25 +219,34 @@ async def open_new(request: Request) -> Response:
         if missing:
             raise _Missing(q, missing)
         document = {"programme": spec.code, "lead": who.org, q.name: value}
-        return lifecycle.open_case(_engine(request), KIND_OF_PROGRAMME[spec.kind], document,
-                                   who.name, draft=True)
+        return lifecycle.open_case(
+            _engine(request), KIND_OF_PROGRAMME[spec.kind], document, who.name, draft=True
+        )
 
     try:
         opened = await run_in_threadpool(run)
     except _Missing as err:
-        return await run_in_threadpool(render_new, request, code, errors=[err.problem],
-                                       typed=form.values())
+        return await run_in_threadpool(
+            render_new, request, code, errors=[err.problem], typed=form.values()
+        )
     except NotFound:
         raise
     except CaseworkError as err:
-        return await run_in_threadpool(render_new, request, code, typed=form.values(),
-                                       errors=problems_of(err, {}, general="answer"))
+        return await run_in_threadpool(
+            render_new,
+            request,
+            code,
+            typed=form.values(),
+            errors=problems_of(err, {}, general="answer"),
+        )
     with UnitOfWork(_engine(request), read_only=True) as uow:
         spec = uow.spec(opened["programme"])
         asked = questions(spec, opened["application"].get("category"))
     first = asked[0].name
-    session_of(request).flash(f"Your application {opened['ref']} is saved as a draft: you, "
-                              f"and anyone else at your organisation, can come back to it.")
+    session_of(request).flash(
+        f"Your application {opened['ref']} is saved as a draft: you, "
+        f"and anyone else at your organisation, can come back to it."
+    )
     return RedirectResponse(_after(asked, first, opened["ref"]), status_code=303)
 
 
@@ -196,11 +254,19 @@ def question_page(request: Request) -> Response:
     return render_question(request, request.path_params["ref"], request.path_params["field"])
 
 
-def render_question(request: Request, ref: str, name: str, *, errors: list[Problem] | None = None,
-                    typed: Posted | None = None, status: int = 200) -> Response:
+def render_question(
+    request: Request,
+    ref: str,
+    name: str,
+    *,
+    errors: list[Problem] | None = None,
+    typed: Posted | None = None,
+    status: int = 200,
+) -> Response:
     who = _council(request)
     change = request.query_params.get("change") == "1" or (
-        typed is not None and typed.text("change") == "1")
+        typed is not None and typed.text("change") == "1"
+    )
     with UnitOfWork(_engine(request), read_only=True) as uow:
         record = _in_hand(uow, ref, who)
         if not _amendable(record):
@@ -212,8 +278,7 @@ def render_question(request: Request, ref: str, name: str, *, errors: list[Probl
     value: Any = document.get(q.name)
     rows: list[dict] = []
     if typed is not None:
-        value = (typed.data.getlist(q.name) if q.kind == "organisations"
-                 else typed.text(q.name))
+        value = typed.data.getlist(q.name) if q.kind == "organisations" else typed.text(q.name)
     elif q.kind == "lines":
         value = "\n".join(value or [])
     elif q.kind == "money" and value is not None:
@@ -222,12 +287,30 @@ def render_question(request: Request, ref: str, name: str, *, errors: list[Probl
         rows = _partner_rows(typed, document.get("partners") or [])
     names = [x.name for x in asked]
     i = names.index(q.name)
-    back = (f"/apply/{record.ref}" if change
-            else f"/apply/{record.ref}/{names[i - 1]}" if i else f"/apply/{record.ref}")
-    return page(request, "apply_question.html", status=status, errors=errors or [], q=q,
-                spec=spec, ref=record.ref, version=record.version, value=value, rows=rows,
-                action=f"/apply/{record.ref}/{q.name}", choices=choices, back=back,
-                change=change, position=(i + 1, len(asked)))
+    back = (
+        f"/apply/{record.ref}"
+        if change
+        else f"/apply/{record.ref}/{names[i - 1]}"
+        if i
+        else f"/apply/{record.ref}"
+    )
+    return page(
+        request,
+        "apply_question.html",
+        status=status,
+        errors=errors or [],
+        q=q,
+        spec=spec,
+        ref=record.ref,
+        version=record.version,
+        value=value,
+        rows=rows,
+        action=f"/apply/{record.ref}/{q.name}",
+        choices=choices,
+        back=back,
+        change=change,
+        position=(i + 1, len(asked)),
+    )
 
 
 def _pounds_typed(value: Any) -> str:
@@ -240,12 +323,19 @@ def _partner_rows(typed: Posted | None, stored: list) -> list[dict]:
     """The rows of an expression of interest's partners: as typed, else as stored, and two
     empty rows more to add partners (no script needed)."""
     if typed is not None:
-        rows = [{"name": typed.text(f"partners-{i}-name"),
-                 "evidence": typed.text(f"partners-{i}-evidence")}
-                for i in range(min(typed.number("partner-rows") or 0, MAX_PARTNER_ROWS))]
+        rows = [
+            {
+                "name": typed.text(f"partners-{i}-name"),
+                "evidence": typed.text(f"partners-{i}-evidence"),
+            }
+            for i in range(min(typed.number("partner-rows") or 0, MAX_PARTNER_ROWS))
+        ]
     else:
-        rows = [{"name": p.get("name") or "", "evidence": p.get("evidence") or ""}
-                for p in stored if isinstance(p, dict)]
+        rows = [
+            {"name": p.get("name") or "", "evidence": p.get("evidence") or ""}
+            for p in stored
+            if isinstance(p, dict)
+        ]
     rows += [{"name": "", "evidence": ""}] * 2
     return rows[:MAX_PARTNER_ROWS]
 
@@ -280,8 +370,10 @@ def _answer(q: Question, form: Posted) -> tuple[Any, str]:
     elif q.kind == "area_partners":
         value = []
         for i in range(min(form.number("partner-rows") or 0, MAX_PARTNER_ROWS)):
-            name, evidence = (form.text(f"partners-{i}-name").strip(),
-                              form.text(f"partners-{i}-evidence").strip())
+            name, evidence = (
+                form.text(f"partners-{i}-name").strip(),
+                form.text(f"partners-{i}-evidence").strip(),
+            )
             if name or evidence:
                 value.append({"name": name, **({"evidence": evidence} if evidence else {})})
         missing = not value
@@ -324,26 +416,32 @@ async def answer_question(request: Request) -> Response:
                     if other.name not in kept:
                         new.pop(other.name, None)
             if _same(record, spec, new):
-                return record.ref           # nothing changed: nothing to write
-            applications.amend(uow, record, new, who.actor,
-                               expected_version=form.number("version"))
+                return record.ref  # nothing changed: nothing to write
+            applications.amend(uow, record, new, who.actor, expected_version=form.number("version"))
             return record.ref
 
     try:
         done = await run_in_threadpool(run)
     except _Missing as err:
-        return await run_in_threadpool(render_question, request, ref, name, errors=[err.problem],
-                                       typed=form, status=400)
+        return await run_in_threadpool(
+            render_question, request, ref, name, errors=[err.problem], typed=form, status=400
+        )
     except NotFound:
         raise
     except CaseworkError as err:
         return await run_in_threadpool(
-            render_question, request, ref, name, typed=form, status=status_of(err),
-            errors=problems_of(err, _field_ids(name, form), general=_general(name)))
+            render_question,
+            request,
+            ref,
+            name,
+            typed=form,
+            status=status_of(err),
+            errors=problems_of(err, _field_ids(name, form), general=_general(name)),
+        )
     with UnitOfWork(_engine(request), read_only=True) as uow:
         record = lifecycle.load_case(uow.conn, done)
         asked = questions(uow.spec(record.programme), (record.application or {}).get("category"))
-    then = (f"/apply/{done}" if change and name != "category" else _after(asked, name, done))
+    then = f"/apply/{done}" if change and name != "category" else _after(asked, name, done)
     return RedirectResponse(then, status_code=303)
 
 
@@ -371,9 +469,10 @@ def _same_money(key: str, stored: Any, typed: Any) -> bool:
 def _field_ids(name: str, form: Posted) -> dict[str, str]:
     """The names service refusals use for this page's fields, and their elements' ids."""
     ids = {name: name}
-    if name in ("category", "arrangement") or (name == "partners"
-                                               and not form.data.get("partner-rows")):
-        ids[name] = f"{name}-0"          # a choice: the first radio or checkbox
+    if name in ("category", "arrangement") or (
+        name == "partners" and not form.data.get("partner-rows")
+    ):
+        ids[name] = f"{name}-0"  # a choice: the first radio or checkbox
         ids.update({f"{name}[{i}]": f"{name}-0" for i in range(100)})
     if name == "partners":
         for i in range(MAX_PARTNER_ROWS):
@@ -395,8 +494,14 @@ def change_page(request: Request) -> Response:
     return render_change(request, request.path_params["ref"])
 
 
-def render_change(request: Request, ref: str, *, errors: list[Problem] | None = None,
-                  typed: Posted | None = None, status: int = 200) -> Response:
+def render_change(
+    request: Request,
+    ref: str,
+    *,
+    errors: list[Problem] | None = None,
+    typed: Posted | None = None,
+    status: int = 200,
+) -> Response:
     """Every question of the application on one page, so that the changes an answer needs
     are saved together: one amendment, one version, each changed field marked as such."""
     who = _council(request)
@@ -411,19 +516,37 @@ def render_change(request: Request, ref: str, *, errors: list[Problem] | None = 
         for q in questions(spec, document.get("category")):
             value: Any = document.get(q.name)
             if typed is not None:
-                value = (typed.data.getlist(q.name) if q.kind == "organisations"
-                         else typed.text(q.name))
+                value = (
+                    typed.data.getlist(q.name) if q.kind == "organisations" else typed.text(q.name)
+                )
             elif q.kind == "lines":
                 value = "\n".join(value or [])
             elif q.kind == "money" and value is not None:
                 value = _pounds_typed(value)
-            items.append({"q": q, "value": value,
-                          "rows": (_partner_rows(typed, document.get("partners") or [])
-                                   if q.kind == "area_partners" else []),
-                          "choices": (_org_choices(uow, record.lead)
-                                      if q.kind == "organisations" else [])})
-    return page(request, "apply_change.html", status=status, errors=errors or [], case=record,
-                spec=spec, items=items, asked=asked)
+            items.append(
+                {
+                    "q": q,
+                    "value": value,
+                    "rows": (
+                        _partner_rows(typed, document.get("partners") or [])
+                        if q.kind == "area_partners"
+                        else []
+                    ),
+                    "choices": (
+                        _org_choices(uow, record.lead) if q.kind == "organisations" else []
+                    ),
+                }
+            )
+    return page(
+        request,
+        "apply_change.html",
+        status=status,
+        errors=errors or [],
+        case=record,
+        spec=spec,
+        items=items,
+        asked=asked,
+    )
 
 
 async def save_changes(request: Request) -> Response:
@@ -453,15 +576,17 @@ async def save_changes(request: Request) -> Response:
                 if other.name not in kept:
                     new.pop(other.name, None)
             if not _same(record, spec, new):
-                applications.amend(uow, record, new, who.actor,
-                                   expected_version=form.number("version"))
+                applications.amend(
+                    uow, record, new, who.actor, expected_version=form.number("version")
+                )
             return record.ref
 
     try:
         done = await run_in_threadpool(run)
     except _AllMissing as err:
-        return await run_in_threadpool(render_change, request, ref, errors=err.problems,
-                                       typed=form, status=400)
+        return await run_in_threadpool(
+            render_change, request, ref, errors=err.problems, typed=form, status=400
+        )
     except NotFound:
         raise
     except CaseworkError as err:
@@ -469,8 +594,13 @@ async def save_changes(request: Request) -> Response:
         for name in ("category", "title", "partners", "service_areas", "arrangement"):
             ids.update(_field_ids(name, form))
         return await run_in_threadpool(
-            render_change, request, ref, typed=form, status=status_of(err),
-            errors=problems_of(err, {**_all_ids(), **ids}, general="change"))
+            render_change,
+            request,
+            ref,
+            typed=form,
+            status=status_of(err),
+            errors=problems_of(err, {**_all_ids(), **ids}, general="change"),
+        )
     session_of(request).flash("Your changes are saved.")
     return RedirectResponse(f"/apply/{done}", status_code=303)
 
@@ -491,18 +621,26 @@ def evidence_page(request: Request) -> Response:
     return render_evidence(request, request.path_params["ref"])
 
 
-def render_evidence(request: Request, ref: str, *, errors: list[Problem] | None = None,
-                    status: int = 200) -> Response:
+def render_evidence(
+    request: Request, ref: str, *, errors: list[Problem] | None = None, status: int = 200
+) -> Response:
     who = _council(request)
     with UnitOfWork(_engine(request), read_only=True) as uow:
         record = _in_hand(uow, ref, who)
         if not _amendable(record):
             return RedirectResponse(f"/cases/{record.ref}", status_code=303)
         asked = questions(uow.spec(record.programme), (record.application or {}).get("category"))
-    return page(request, "apply_evidence.html", status=status, errors=errors or [],
-                case=record, files=_files(record), accepted_files=ACCEPTED_FILES,
-                max_mb=attachments.MAX_BYTES // 1024 // 1024,
-                back=f"/apply/{record.ref}/{asked[-1].name}")
+    return page(
+        request,
+        "apply_evidence.html",
+        status=status,
+        errors=errors or [],
+        case=record,
+        files=_files(record),
+        accepted_files=ACCEPTED_FILES,
+        max_mb=attachments.MAX_BYTES // 1024 // 1024,
+        back=f"/apply/{record.ref}/{asked[-1].name}",
+    )
 
 
 def _files(record: CaseRecord) -> list[dict]:
@@ -519,11 +657,12 @@ async def attach(request: Request) -> Response:
     def run() -> str:
         if data is None:
             raise Malformed("The attachment", ["evidence: choose a file to attach"])
-        attachments.check(*data)           # refused before anything is written
+        attachments.check(*data)  # refused before anything is written
         with UnitOfWork(_engine(request)) as uow:
             record = _in_hand(uow, ref, who)
-            applications.attach(uow, record, *data, who.actor,
-                                expected_version=form.number("version"))
+            applications.attach(
+                uow, record, *data, who.actor, expected_version=form.number("version")
+            )
             return attachments.clean_name(data[0])
 
     return await _evidence_change(request, ref, run, lambda name: f"{name} is attached.")
@@ -548,23 +687,29 @@ async def detach(request: Request) -> Response:
                 document["evidence"] = rest
             else:
                 document.pop("evidence", None)
-            applications.amend(uow, record, document, who.actor,
-                               expected_version=form.number("version"))
+            applications.amend(
+                uow, record, document, who.actor, expected_version=form.number("version")
+            )
             return str(gone[0].get("name", ""))
 
     return await _evidence_change(request, ref, run, lambda name: f"{name} is removed.")
 
 
-async def _evidence_change(request: Request, ref: str, run: Callable[[], str],
-                           done: Callable[[str], str]) -> Response:
+async def _evidence_change(
+    request: Request, ref: str, run: Callable[[], str], done: Callable[[str], str]
+) -> Response:
     try:
         name = await run_in_threadpool(run)
     except NotFound:
         raise
     except CaseworkError as err:
-        return await run_in_threadpool(render_evidence, request, ref, status=status_of(err),
-                                       errors=problems_of(err, {"evidence": "evidence"},
-                                                          general="evidence"))
+        return await run_in_threadpool(
+            render_evidence,
+            request,
+            ref,
+            status=status_of(err),
+            errors=problems_of(err, {"evidence": "evidence"}, general="evidence"),
+        )
     session_of(request).flash(done(name))
     return RedirectResponse(f"/apply/{ref.upper()}/evidence", status_code=303)
 
@@ -578,11 +723,19 @@ def evidence_file(request: Request) -> Response:
         record = lifecycle.load_case(uow.conn, ref)
         who.check_sees(record.ref, record.lead, record.partners, record.state)
         found = next((f for f in _files(record) if f.get("sha256") == sha), None)
-        if found is None:       # an earlier version's file stays readable to who sees the case
-            found = next((f for v in applications.versions(uow, record.ref)
-                          for f in applications.version_of(uow, record.ref, v["version"])
-                          ["document"].get("evidence") or ()
-                          if isinstance(f, dict) and f.get("sha256") == sha), None)
+        if found is None:  # an earlier version's file stays readable to who sees the case
+            found = next(
+                (
+                    f
+                    for v in applications.versions(uow, record.ref)
+                    for f in applications.version_of(uow, record.ref, v["version"])["document"].get(
+                        "evidence"
+                    )
+                    or ()
+                    if isinstance(f, dict) and f.get("sha256") == sha
+                ),
+                None,
+            )
     if found is None:
         raise NotFound(f"{record.ref} has no evidence file {sha[:12]}.")
     data = attachments.read(sha, attachments.files_root(_engine(request)))
@@ -595,8 +748,9 @@ def check_page(request: Request) -> Response:
     return render_check(request, request.path_params["ref"])
 
 
-def render_check(request: Request, ref: str, *, errors: list[Problem] | None = None,
-                 status: int = 200) -> Response:
+def render_check(
+    request: Request, ref: str, *, errors: list[Problem] | None = None, status: int = 200
+) -> Response:
     who = _council(request)
     with UnitOfWork(_engine(request), read_only=True) as uow:
         record = _in_hand(uow, ref, who)
@@ -608,12 +762,24 @@ def render_check(request: Request, ref: str, *, errors: list[Problem] | None = N
         names = queries.org_names(uow.conn, codes)
         asked = question_of_case(uow, record)
     definition = DEFINITIONS[record.kind]
-    move = next((t for t in MOVES if definition.machine.transition_for(t, record.state) is not None), None)
-    return page(request, "apply_check.html", status=status, errors=errors or [], case=record,
-                spec=spec, rows=answers(spec, document, names), files=_files(record),
-                move=move, move_label=definition.trigger_label(move) if move else "",
-                asked=asked, evidence_label=field_label("evidence"),
-                kind_words="bid" if record.kind == "bid" else "expression of interest")
+    move = next(
+        (t for t in MOVES if definition.machine.transition_for(t, record.state) is not None), None
+    )
+    return page(
+        request,
+        "apply_check.html",
+        status=status,
+        errors=errors or [],
+        case=record,
+        spec=spec,
+        rows=answers(spec, document, names),
+        files=_files(record),
+        move=move,
+        move_label=definition.trigger_label(move) if move else "",
+        asked=asked,
+        evidence_label=field_label("evidence"),
+        kind_words="bid" if record.kind == "bid" else "expression of interest",
+    )
 
 
 def question_of_case(uow: UnitOfWork, record: CaseRecord) -> dict | None:
@@ -641,21 +807,28 @@ async def send(request: Request) -> Response:
     def run() -> dict:
         with UnitOfWork(_engine(request)) as uow:
             record = _in_hand(uow, ref, who)
-            return lifecycle.advance(uow, record, trigger, who.actor,
-                                     expected_version=form.number("version"))
+            return lifecycle.advance(
+                uow, record, trigger, who.actor, expected_version=form.number("version")
+            )
 
     try:
         done = await run_in_threadpool(run)
     except NotFound:
         raise
     except CaseworkError as err:
-        return await run_in_threadpool(render_check, request, ref, status=status_of(err),
-                                       errors=problems_of(err, {}, general="send"))
+        return await run_in_threadpool(
+            render_check,
+            request,
+            ref,
+            status=status_of(err),
+            errors=problems_of(err, {}, general="send"),
+        )
     what = "bid" if done["kind"] == "bid" else "expression of interest"
     session_of(request).flash(
         f"Your {what} {done['ref']} is submitted. We have emailed your organisation a receipt."
-        if trigger == "submit" else
-        f"Your answer is sent: {done['ref']} goes back to the assessors.")
+        if trigger == "submit"
+        else f"Your answer is sent: {done['ref']} goes back to the assessors."
+    )
     return RedirectResponse(f"/cases/{done['ref']}", status_code=303)
 
 

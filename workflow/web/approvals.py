@@ -5,6 +5,7 @@ anyone offers; an offer is the case's own `offer` trigger (posted to
 /cases/REF/advance), whose guards weigh it against the fund at that instant,
 so two approvers offering against the last funds cannot both succeed.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
@@ -38,10 +39,15 @@ def programme_list(request: Request) -> Response:
 def agreed_contributions(conn: Connection) -> dict[str, int]:
     """Pence by programme: the contributions agreed with network areas still in it, which are
     the network's income (a network programme commits no grants of its own)."""
-    q = (select(cases.c.programme, func.sum(cases.c.contribution_pence))
-         .where(cases.c.kind == "area", cases.c.contribution_pence.is_not(None),
-                cases.c.state.in_(AREA.group("contribution_counted")))
-         .group_by(cases.c.programme))
+    q = (
+        select(cases.c.programme, func.sum(cases.c.contribution_pence))
+        .where(
+            cases.c.kind == "area",
+            cases.c.contribution_pence.is_not(None),
+            cases.c.state.in_(AREA.group("contribution_counted")),
+        )
+        .group_by(cases.c.programme)
+    )
     return {code: int(total or 0) for code, total in conn.execute(q)}
 
 
@@ -57,15 +63,30 @@ def ranking_page(request: Request) -> Response:
     with reading(engine) as conn:
         names = queries.org_names(conn, [r["lead"] for r in rows])
         waiting = [r["ref"] for r in rows if BID.is_in(r["state"], "to_offer")]
-        found = (CaseRecord.all(conn.execute(select(cases).where(cases.c.ref.in_(waiting))))
-                 if waiting else [])
+        found = (
+            CaseRecord.all(conn.execute(select(cases).where(cases.c.ref.in_(waiting))))
+            if waiting
+            else []
+        )
         versions = {r.ref: r.version for r in found}
         # Each offer planned with the service's rules for this approver, as on the case page:
         # the button only where it would succeed now, else what stops it.
-        offers = ({r.ref: find(plan_actions(conn, r, who.actor), "offer") for r in found}
-                  if who.has("approver") else {})
-    return page(request, "ranking.html", fund=fund, rows=rows, names=names, category=category,
-                may_offer=who.has("approver"), versions=versions, offers=offers)
+        offers = (
+            {r.ref: find(plan_actions(conn, r, who.actor), "offer") for r in found}
+            if who.has("approver")
+            else {}
+        )
+    return page(
+        request,
+        "ranking.html",
+        fund=fund,
+        rows=rows,
+        names=names,
+        category=category,
+        may_offer=who.has("approver"),
+        versions=versions,
+        offers=offers,
+    )
 
 
 def with_running_totals(rows: list[dict]) -> list[dict]:

@@ -3,6 +3,7 @@
 Server-rendered pages that work without JavaScript; every form posts with a
 CSRF token; the JSON API is mounted at /api/v1 when it is installed.
 """
+
 from __future__ import annotations
 
 import importlib.resources
@@ -17,9 +18,25 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from workflow.storage.tables import meta
-from workflow.web import (admin, agreement, application, apply, approvals, assessment, audit,
-                          cases, inbox, notify_callback, ops, outbox, payments, returns, reviews,
-                          signin, statements)
+from workflow.web import (
+    admin,
+    agreement,
+    application,
+    apply,
+    approvals,
+    assessment,
+    audit,
+    cases,
+    inbox,
+    notify_callback,
+    ops,
+    outbox,
+    payments,
+    returns,
+    reviews,
+    signin,
+    statements,
+)
 from workflow.web.errors import HANDLERS
 from workflow.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from workflow.web.session import Codec, SessionMiddleware
@@ -30,8 +47,9 @@ log = logging.getLogger("casework.web")
 _SECRET_KEY = "web_secret"
 
 
-def create_app(engine: Engine, *, scheduler_every: float | None,
-               settings: WebSettings | None = None) -> Starlette:
+def create_app(
+    engine: Engine, *, scheduler_every: float | None, settings: WebSettings | None = None
+) -> Starlette:
     """The whole web app on `engine`.
 
     `scheduler_every` is the sweep interval in seconds when this process also
@@ -59,10 +77,28 @@ def create_app(engine: Engine, *, scheduler_every: float | None,
 
 def _routes(engine: Engine) -> list[BaseRoute]:
     static = importlib.resources.files("templates") / "web" / "static"
-    routes: list[BaseRoute] = [Mount("/static", app=StaticFiles(directory=str(static)), name="static")]
-    for area in (signin, inbox, apply, cases, agreement, payments, reviews, application,
-                 returns, assessment, approvals, audit, outbox, ops, statements, notify_callback,
-                 admin):
+    routes: list[BaseRoute] = [
+        Mount("/static", app=StaticFiles(directory=str(static)), name="static")
+    ]
+    for area in (
+        signin,
+        inbox,
+        apply,
+        cases,
+        agreement,
+        payments,
+        reviews,
+        application,
+        returns,
+        assessment,
+        approvals,
+        audit,
+        outbox,
+        ops,
+        statements,
+        notify_callback,
+        admin,
+    ):
         routes += area.ROUTES
     api = _api(engine)
     if api is not None:
@@ -91,6 +127,10 @@ def kept_secret(engine: Engine) -> str:
         try:
             with conn.begin_nested():
                 conn.execute(meta.insert().values(key=_SECRET_KEY, value={"key": key}))
-        except IntegrityError:     # another node made it first: use theirs
-            return conn.execute(select(meta.c.value).where(meta.c.key == _SECRET_KEY)).one().value["key"]
+        except IntegrityError:  # another node made it first: use theirs
+            return (
+                conn.execute(select(meta.c.value).where(meta.c.key == _SECRET_KEY))
+                .one()
+                .value["key"]
+            )
         return key

@@ -7,6 +7,7 @@ did not assess the bid may
 record an agreed score when the assessors are too far apart. All through
 `workflow.services.assessment`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,11 @@ from workflow.web.pages import Problem, page
 
 SEES = ("assessor", "caseworker", "approver", "auditor", "admin")
 CRITERIA = ("innovation", "costs", "savings")
-CRITERION_LABELS = {"innovation": "Level of innovation", "costs": "Transitional costs",
-                    "savings": "Prospective savings"}
+CRITERION_LABELS = {
+    "innovation": "Level of innovation",
+    "costs": "Transitional costs",
+    "savings": "Prospective savings",
+}
 
 
 def _who(request: Request, ref: str) -> Viewer:
@@ -43,8 +47,14 @@ def assessment_page(request: Request) -> Response:
     return render_assessment(request, request.path_params["ref"])
 
 
-def render_assessment(request: Request, ref: str, *, errors: list[Problem] | None = None,
-                      status: int = 200, form: dict | None = None) -> Response:
+def render_assessment(
+    request: Request,
+    ref: str,
+    *,
+    errors: list[Problem] | None = None,
+    status: int = 200,
+    form: dict | None = None,
+) -> Response:
     who = _who(request, ref)
     engine = request.app.state.engine
     judged = assessment.assessment_of(engine, ref)
@@ -54,19 +64,42 @@ def render_assessment(request: Request, ref: str, *, errors: list[Problem] | Non
     mine = next((d for d in judged["declarations"] if d["person"] == who.name), None)
     scored = any(s["assessor"] == who.name for s in judged["scores"])
     involved = scored or mine is not None
-    return page(request, "assessment.html", status=status, errors=errors or [], form=form or {},
-                a=judged, case=row, names=names, criteria=CRITERIA, labels=CRITERION_LABELS,
-                may_declare=(who.has("assessor") and mine is None
-                             and judged["state"] in assessment.DECLARE_STATES),
-                may_declare_late=(who.has("assessor") and mine is not None
-                                  and not mine["conflict"]
-                                  and judged["state"] in assessment.DECLARE_STATES),
-                scored=scored,
-                may_score=(who.has("assessor") and mine is not None and not mine["conflict"]
-                           and not scored and judged["state"] in assessment.SCORE_STATES),
-                may_agree=(who.has("caseworker") and not involved and judged["agreed"] is None
-                           and judged["state"] in assessment.SCORE_STATES),
-                mine=mine)
+    return page(
+        request,
+        "assessment.html",
+        status=status,
+        errors=errors or [],
+        form=form or {},
+        a=judged,
+        case=row,
+        names=names,
+        criteria=CRITERIA,
+        labels=CRITERION_LABELS,
+        may_declare=(
+            who.has("assessor") and mine is None and judged["state"] in assessment.DECLARE_STATES
+        ),
+        may_declare_late=(
+            who.has("assessor")
+            and mine is not None
+            and not mine["conflict"]
+            and judged["state"] in assessment.DECLARE_STATES
+        ),
+        scored=scored,
+        may_score=(
+            who.has("assessor")
+            and mine is not None
+            and not mine["conflict"]
+            and not scored
+            and judged["state"] in assessment.SCORE_STATES
+        ),
+        may_agree=(
+            who.has("caseworker")
+            and not involved
+            and judged["agreed"] is None
+            and judged["state"] in assessment.SCORE_STATES
+        ),
+        mine=mine,
+    )
 
 
 def _scores(form: Posted, prefix: str = "") -> tuple[dict[str, Any], list[Problem]]:
@@ -76,8 +109,9 @@ def _scores(form: Posted, prefix: str = "") -> tuple[dict[str, Any], list[Proble
     for name in CRITERIA:
         raw = form.text(prefix + name).strip()
         if not raw:
-            missing.append(Problem(f"{CRITERION_LABELS[name]}: choose a score from 0 to 5",
-                                   prefix + name))
+            missing.append(
+                Problem(f"{CRITERION_LABELS[name]}: choose a score from 0 to 5", prefix + name)
+            )
         given[name] = int(raw) if raw.isdigit() and len(raw) < 3 else raw
     return given, missing
 
@@ -89,15 +123,28 @@ async def declare(request: Request) -> Response:
     answer = form.text("conflict")
     reason = form.optional("reason")
     if answer not in ("yes", "no"):
-        return await run_in_threadpool(render_assessment, request, ref, status=400, form=form.values(),
-                                       errors=[Problem("Say whether you have a conflict of "
-                                                       "interest in this bid", "conflict-no")])
-    return await _act(request, ref, form, lambda: assessment.declare(
-        request.app.state.engine, ref, who.name, conflict=answer == "yes", reason=reason),
+        return await run_in_threadpool(
+            render_assessment,
+            request,
+            ref,
+            status=400,
+            form=form.values(),
+            errors=[
+                Problem("Say whether you have a conflict of interest in this bid", "conflict-no")
+            ],
+        )
+    return await _act(
+        request,
+        ref,
+        form,
+        lambda: assessment.declare(
+            request.app.state.engine, ref, who.name, conflict=answer == "yes", reason=reason
+        ),
         fields={"reason": "reason"},
         # the one refusal a form can cause here is a conflict without its reason
         general="reason" if answer == "yes" and not reason else "declare",
-        done="Your declaration is recorded.")
+        done="Your declaration is recorded.",
+    )
 
 
 async def score(request: Request) -> Response:
@@ -106,12 +153,20 @@ async def score(request: Request) -> Response:
     who = await run_in_threadpool(_who, request, ref)
     given, missing = _scores(form)
     if missing:
-        return await run_in_threadpool(render_assessment, request, ref, status=400,
-                                       form=form.values(), errors=missing)
-    return await _act(request, ref, form, lambda: assessment.score(
-        request.app.state.engine, ref, who.name, comment=form.optional("comment"), **given),
-        fields={n: n for n in CRITERIA} | {"comment": "comment"}, general="score",
-        done="Your scores are recorded.")
+        return await run_in_threadpool(
+            render_assessment, request, ref, status=400, form=form.values(), errors=missing
+        )
+    return await _act(
+        request,
+        ref,
+        form,
+        lambda: assessment.score(
+            request.app.state.engine, ref, who.name, comment=form.optional("comment"), **given
+        ),
+        fields={n: n for n in CRITERIA} | {"comment": "comment"},
+        general="score",
+        done="Your scores are recorded.",
+    )
 
 
 async def agree(request: Request) -> Response:
@@ -120,25 +175,45 @@ async def agree(request: Request) -> Response:
     who = await run_in_threadpool(_who, request, ref)
     given, missing = _scores(form, "agreed-")
     if missing:
-        return await run_in_threadpool(render_assessment, request, ref, status=400,
-                                       form=form.values(), errors=missing)
-    return await _act(request, ref, form, lambda: assessment.agree_score(
-        request.app.state.engine, ref, who.name, reason=form.text("agreed-reason"), **given),
+        return await run_in_threadpool(
+            render_assessment, request, ref, status=400, form=form.values(), errors=missing
+        )
+    return await _act(
+        request,
+        ref,
+        form,
+        lambda: assessment.agree_score(
+            request.app.state.engine, ref, who.name, reason=form.text("agreed-reason"), **given
+        ),
         fields={n: f"agreed-{n}" for n in CRITERIA} | {"reason": "agreed-reason"},
         general="agreed-reason" if not form.optional("agreed-reason") else "agree",
-        done="The agreed score is recorded.")
+        done="The agreed score is recorded.",
+    )
 
 
-async def _act(request: Request, ref: str, form: Posted, call, *, fields: dict[str, str],
-               general: str, done: str) -> Response:
+async def _act(
+    request: Request,
+    ref: str,
+    form: Posted,
+    call,
+    *,
+    fields: dict[str, str],
+    general: str,
+    done: str,
+) -> Response:
     try:
         await run_in_threadpool(call)
     except NotFound:
         raise
     except CaseworkError as err:
-        return await run_in_threadpool(render_assessment, request, ref, status=status_of(err),
-                                       form=form.values(),
-                                       errors=problems_of(err, fields, general=general))
+        return await run_in_threadpool(
+            render_assessment,
+            request,
+            ref,
+            status=status_of(err),
+            form=form.values(),
+            errors=problems_of(err, fields, general=general),
+        )
     session_of(request).flash(done)
     return RedirectResponse(f"/cases/{ref.upper()}/assessment", status_code=303)
 

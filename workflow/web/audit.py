@@ -6,6 +6,7 @@ programme with filters; /audit/verify checks every chain; /audit/export
 streams CSV or JSON as `casework audit export` writes it; /audit/admin shows the
 admin log (what administrators changed), its chain checked as `audit verify` does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,9 +56,18 @@ def check_rows(ref: str, rows: list[Any]) -> list[Checked]:
     """Each row's own standing in its chain: intact, or how the chain breaks there."""
     out, prev, broken = [], GENESIS, False
     for expected, row in enumerate(rows, start=1):
-        entry = Entry(checkpoint=row.checkpoint, from_state=row.from_state, to_state=row.to_state,
-                      trigger=row.trigger, actor=row.actor, role=row.role, reason=row.reason,
-                      at=row.at, payload=row.payload, payment=getattr(row, "payment", None))
+        entry = Entry(
+            checkpoint=row.checkpoint,
+            from_state=row.from_state,
+            to_state=row.to_state,
+            trigger=row.trigger,
+            actor=row.actor,
+            role=row.role,
+            reason=row.reason,
+            at=row.at,
+            payload=row.payload,
+            payment=getattr(row, "payment", None),
+        )
         if broken:
             status = "after_break"
         elif row.seq != expected:
@@ -81,8 +91,14 @@ def case_audit(request: Request) -> Response:
         rows = rows_for(conn, case.id)
         result = verify(conn, case_id=case.id)
     checked = check_rows(case.ref, rows)
-    return page(request, "audit_case.html", case=case, rows=checked, fault=result.broken.get(case.ref),
-                words=STATUS_WORDS)
+    return page(
+        request,
+        "audit_case.html",
+        case=case,
+        rows=checked,
+        fault=result.broken.get(case.ref),
+        words=STATUS_WORDS,
+    )
 
 
 def _day(raw: str, field: str, *, end: bool = False) -> datetime | None:
@@ -103,17 +119,21 @@ def programme_history(request: Request) -> Response:
     p = request.query_params
     size = request.app.state.settings.page_size
     number = int(p["page"]) if p.get("page", "").isdigit() and 0 < int(p["page"]) < 100_000 else 1
-    filters = {k: p.get(k, "").strip()[:80] for k in ("programme", "case", "trigger", "actor",
-                                                      "since", "until")}
+    filters = {
+        k: p.get(k, "").strip()[:80]
+        for k in ("programme", "case", "trigger", "actor", "since", "until")
+    }
     errors = []
     try:
         since, until = _day(filters["since"], "since"), _day(filters["until"], "until", end=True)
     except Malformed as err:
         errors = problems_of(err, {"since": "since", "until": "until"})
         since = until = None
-    q = (select(history, cases.c.ref.label("case_ref"), cases.c.programme, cases.c.kind)
-         .join(cases, cases.c.id == history.c.case_id)
-         .order_by(history.c.at.desc(), history.c.id.desc()))
+    q = (
+        select(history, cases.c.ref.label("case_ref"), cases.c.programme, cases.c.kind)
+        .join(cases, cases.c.id == history.c.case_id)
+        .order_by(history.c.at.desc(), history.c.id.desc())
+    )
     if filters["programme"]:
         q = q.where(cases.c.programme == filters["programme"].lower())
     if filters["case"]:
@@ -131,9 +151,18 @@ def programme_history(request: Request) -> Response:
         codes = list(conn.execute(select(programmes.c.code).order_by(programmes.c.code)).scalars())
     rows = [{**as_dict(r, r.case_ref), "kind": r.kind} for r in found[:size]]
     params = urlencode([(k, v) for k, v in filters.items() if v])
-    return page(request, "audit.html", status=400 if errors else 200, errors=errors, rows=rows,
-                filters=filters, programmes=codes, page_number=number,
-                more=len(found) > size, params=params)
+    return page(
+        request,
+        "audit.html",
+        status=400 if errors else 200,
+        errors=errors,
+        rows=rows,
+        filters=filters,
+        programmes=codes,
+        page_number=number,
+        more=len(found) > size,
+        params=params,
+    )
 
 
 def verify_all(request: Request) -> Response:
@@ -154,15 +183,29 @@ def admin_changes(request: Request) -> Response:
     target = p.get("target", "").strip()[:80]
     with reading(request.app.state.engine) as conn:
         checked = admin_log.verify(conn)
-        found = admin_log.rows(conn, target=target or None, newest_first=True,
-                               limit=number * size + 1)
-    rows = [{**r, "label": admin_label(r["action"]),
-             "before_text": admin_log.side_text(r["before"]),
-             "after_text": admin_log.side_text(r["after"])}
-            for r in found[(number - 1) * size:number * size]]
+        found = admin_log.rows(
+            conn, target=target or None, newest_first=True, limit=number * size + 1
+        )
+    rows = [
+        {
+            **r,
+            "label": admin_label(r["action"]),
+            "before_text": admin_log.side_text(r["before"]),
+            "after_text": admin_log.side_text(r["after"]),
+        }
+        for r in found[(number - 1) * size : number * size]
+    ]
     params = urlencode([("target", target)] if target else [])
-    return page(request, "audit_admin.html", rows=rows, checked=checked, target=target,
-                page_number=number, more=len(found) > number * size, params=params)
+    return page(
+        request,
+        "audit_admin.html",
+        rows=rows,
+        checked=checked,
+        target=target,
+        page_number=number,
+        more=len(found) > number * size,
+        params=params,
+    )
 
 
 def export(request: Request) -> Response:
@@ -176,7 +219,9 @@ def export(request: Request) -> Response:
         try:
             since = clock.parse_moment(p["since"])
         except ValueError:
-            raise Malformed("The export", [f"since: '{p['since']}' is not an ISO 8601 time"]) from None
+            raise Malformed(
+                "The export", [f"since: '{p['since']}' is not an ISO 8601 time"]
+            ) from None
     engine = request.app.state.engine
     case_id = None
     if p.get("case"):
@@ -185,9 +230,14 @@ def export(request: Request) -> Response:
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     body = streamed(engine, fmt, case_id, since)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
-    return StreamingResponse(body, media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="casework-history-{stamp}.{fmt}"',
-        "Cache-Control": "no-store"})
+    return StreamingResponse(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="casework-history-{stamp}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 ROUTES = [

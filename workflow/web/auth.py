@@ -5,6 +5,7 @@ command line). What they may *see* is decided here: a council person sees
 only the cases their organisation leads or is a partner in, and anything else
 is "not found", exactly as if it did not exist.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,15 +24,25 @@ from workflow.web.session import SCOPE_KEY, Session, fingerprint
 
 AUDIT_ROLES = frozenset({"auditor", "caseworker"})
 
-_LAST_SIGN_OUT = (select(func.max(attempts.c.at))
-                  .where(attempts.c.name == people.c.name, attempts.c.outcome == "signout")
-                  .scalar_subquery())
-_PERSON = (select(people.c.name, people.c.roles, people.c.org, people.c.email,
-                  people.c.password_hash, people.c.disabled_at,
-                  organisations.c.name.label("org_name"),
-                  _LAST_SIGN_OUT.label("signed_out"))
-           .select_from(people.outerjoin(organisations, organisations.c.code == people.c.org))
-           .where(people.c.name == bindparam("name")))
+_LAST_SIGN_OUT = (
+    select(func.max(attempts.c.at))
+    .where(attempts.c.name == people.c.name, attempts.c.outcome == "signout")
+    .scalar_subquery()
+)
+_PERSON = (
+    select(
+        people.c.name,
+        people.c.roles,
+        people.c.org,
+        people.c.email,
+        people.c.password_hash,
+        people.c.disabled_at,
+        organisations.c.name.label("org_name"),
+        _LAST_SIGN_OUT.label("signed_out"),
+    )
+    .select_from(people.outerjoin(organisations, organisations.c.code == people.c.org))
+    .where(people.c.name == bindparam("name"))
+)
 
 
 class SignInNeeded(Exception):
@@ -97,11 +108,15 @@ def load_viewer(engine: Engine, session: Session) -> Viewer | None:
         return None
     with reading(engine) as conn:
         row = conn.execute(_PERSON, {"name": session.name}).first()
-    if row is None or not row.password_hash or fingerprint(row.password_hash) != session.password \
-            or (row.signed_out is not None and row.signed_out.timestamp() > session.signed_in_at):
+    if (
+        row is None
+        or not row.password_hash
+        or fingerprint(row.password_hash) != session.password
+        or (row.signed_out is not None and row.signed_out.timestamp() > session.signed_in_at)
+    ):
         session.sign_out("Your session has ended. Sign in again to carry on.")
         return None
-    if row.disabled_at is not None:       # disabled by an admin: this session ends now
+    if row.disabled_at is not None:  # disabled by an admin: this session ends now
         session.sign_out("Your session has ended: your account has been disabled.")
         return None
     return Viewer(row.name, frozenset(row.roles), row.org, row.org_name, row.email)
@@ -123,6 +138,8 @@ def require(request: Request, *roles: str, doing: str) -> Viewer:
     who = viewer(request)
     if not who.has(*roles):
         listed = " or ".join(("an " if r[0] in "aeiou" else "a ") + r for r in sorted(roles))
-        raise Forbidden(f"Only {listed} can {doing}. You are signed in as {who.name} "
-                        f"({', '.join(sorted(who.roles))}).")
+        raise Forbidden(
+            f"Only {listed} can {doing}. You are signed in as {who.name} "
+            f"({', '.join(sorted(who.roles))})."
+        )
     return who

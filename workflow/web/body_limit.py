@@ -5,6 +5,7 @@ as the route reads it and raises `refusal()` once it passes `limit` bytes,
 whatever Content-Length said. The web app raises its own error (answered with
 a page), the API an HTTPException (answered as a problem).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -6,6 +6,7 @@ service refuses and the page shows it as it is now. A caseworker hands a case
 to another caseworker at /cases/REF/assign (`workflow.services.assignment.assign`),
 with the same version check.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable
@@ -20,8 +21,17 @@ from states import DEFINITIONS
 from states.money import MONEY_FIELDS
 from states.diligence import RATING_WORDS, RATINGS, RESULT_WORDS, STATUS_WORDS
 from states.questions import arrangement_label
-from workflow.services import (applications, areas, assessment, assignment, attachments, chain,
-                               diligence, directory, monitoring)
+from workflow.services import (
+    applications,
+    areas,
+    assessment,
+    assignment,
+    attachments,
+    chain,
+    diligence,
+    directory,
+    monitoring,
+)
 from workflow import clock
 from workflow.services import lifecycle as case_service
 from workflow.services import programme_files as programme_store
@@ -46,8 +56,9 @@ ASSESSED_STATES = DEFINITIONS["bid"].group("assessed")
 ALL_STATES = sorted({s for kind in ("bid", "area") for s in DEFINITIONS[kind].states})
 
 
-def application_rows(app: dict, names: dict[str, str],
-                     category: Callable[[str], str] = words) -> list[tuple[str, Any]]:
+def application_rows(
+    app: dict, names: dict[str, str], category: Callable[[str], str] = words
+) -> list[tuple[str, Any]]:
     """The application's fields as people read them: money in pounds, organisations by name,
     the category by its label, the council's own text in paragraphs."""
     rows: list[tuple[str, Any]] = []
@@ -60,19 +71,21 @@ def application_rows(app: dict, names: dict[str, str],
         elif key == "partners" and value and isinstance(value[0], str):
             value = "\n".join(f"{names.get(c, c)} ({c})" for c in value)
         elif key == "partners":
-            value = "\n".join(f"{p.get('name')}" + (f": {p['evidence']}" if p.get("evidence") else "")
-                              for p in value)
+            value = "\n".join(
+                f"{p.get('name')}" + (f": {p['evidence']}" if p.get("evidence") else "")
+                for p in value
+            )
         elif key == "category":
             value = category(value)
         elif key == "arrangement":
             value = arrangement_label(str(value))
-        elif key == "evidence" and isinstance(value, list):     # files: their names
+        elif key == "evidence" and isinstance(value, list):  # files: their names
             value = "\n".join(str(f.get("name", "")) for f in value if isinstance(f, dict))
         elif isinstance(value, list):
             value = "\n".join(str(v) for v in value)
         elif isinstance(value, dict):
             value = "\n".join(f"{k}: {v}" for k, v in value.items())
-        elif isinstance(value, str):       # the council's own words, as they wrote them
+        elif isinstance(value, str):  # the council's own words, as they wrote them
             value = paragraphs(value)
         rows.append((label, value))
     return rows
@@ -82,20 +95,30 @@ def application_rows(app: dict, names: dict[str, str],
 def case_list(request: Request) -> Response:
     who = viewer(request)
     p = request.query_params
-    f = queries.CaseFilter(q=p.get("q", "").strip()[:100], state=_choice(p.get("state"), ALL_STATES),
-                           kind=_choice(p.get("kind"), ("bid", "area")),
-                           programme=p.get("programme", "").strip().lower()[:40],
-                           org="" if who.council_only else p.get("org", "").strip()[:100],
-                           only_org=who.org if who.council_only else None,
-                           caseworker="" if who.council_only
-                           else p.get("caseworker", "").strip()[:80])
+    f = queries.CaseFilter(
+        q=p.get("q", "").strip()[:100],
+        state=_choice(p.get("state"), ALL_STATES),
+        kind=_choice(p.get("kind"), ("bid", "area")),
+        programme=p.get("programme", "").strip().lower()[:40],
+        org="" if who.council_only else p.get("org", "").strip()[:100],
+        only_org=who.org if who.council_only else None,
+        caseworker="" if who.council_only else p.get("caseworker", "").strip()[:80],
+    )
     size = request.app.state.settings.page_size
     with reading(request.app.state.engine) as conn:
         rows, pager = queries.search_cases(conn, f, queries.page_number(p.get("page")), size)
         names = queries.org_names(conn, [r.lead for r in rows])
         codes = list(conn.execute(select(programmes.c.code).order_by(programmes.c.code)).scalars())
-    return page(request, "cases.html", rows=rows, pager=pager, names=names, filters=f,
-                states=ALL_STATES, programmes=codes)
+    return page(
+        request,
+        "cases.html",
+        rows=rows,
+        pager=pager,
+        names=names,
+        filters=f,
+        states=ALL_STATES,
+        programmes=codes,
+    )
 
 
 def _choice(value: str | None, allowed: Iterable[str]) -> str:
@@ -107,8 +130,14 @@ def case_page(request: Request) -> Response:
     return render_case(request, request.path_params["ref"])
 
 
-def render_case(request: Request, ref: str, *, errors: list[Problem] | None = None,
-                status: int = 200, form: dict | None = None) -> Response:
+def render_case(
+    request: Request,
+    ref: str,
+    *,
+    errors: list[Problem] | None = None,
+    status: int = 200,
+    form: dict | None = None,
+) -> Response:
     who = viewer(request)
     # One read transaction for the whole page.
     with UnitOfWork(request.app.state.engine, read_only=True) as uow:
@@ -121,49 +150,86 @@ def render_case(request: Request, ref: str, *, errors: list[Problem] | None = No
         trail = [chain.as_dict(r) for r in chain.rows_for(conn, row.id)] if staff else []
         messages = queries.messages_of(conn, row.ref) if staff else []
         # Only to those who may open the assessment page it links to (not finance).
-        judged = (assessment.assessment_of(conn, row.ref)
-                  if who.has(*SEES_ASSESSMENT) and row.kind == "bid"
-                  and row.state in ASSESSED_STATES else None)
+        judged = (
+            assessment.assessment_of(conn, row.ref)
+            if who.has(*SEES_ASSESSMENT) and row.kind == "bid" and row.state in ASSESSED_STATES
+            else None
+        )
         may_assign = who.has("caseworker") and not DEFINITIONS[row.kind].is_final(row.state)
-        caseworkers = ([u["name"] for u in directory.list_users(conn)
-                        if "caseworker" in u["roles"] and u["name"] != row.caseworker
-                        and not u["disabled"]]
-                       if may_assign else [])
+        caseworkers = (
+            [
+                u["name"]
+                for u in directory.list_users(conn)
+                if "caseworker" in u["roles"] and u["name"] != row.caseworker and not u["disabled"]
+            ]
+            if may_assign
+            else []
+        )
         planned = plan_actions(conn, row, who.actor)
         spec = uow.spec(row.programme)
-        changes = latest_changes(uow, row, spec.category_label)    # the newest amendment's
+        changes = latest_changes(uow, row, spec.category_label)  # the newest amendment's
         returns = monitoring.list_checkpoints(uow, case=row.ref)
         # Where the fund stands, beside a move whose rules weigh it (the definition says which).
         definition = DEFINITIONS[row.kind]
-        fund = (assessment.fund_position(uow, row.programme)
-                if any(reads_ledger(t) for a in planned
-                       if (t := definition.machine.transition_for(a.trigger, row.state)) is not None) else None)
+        fund = (
+            assessment.fund_position(uow, row.programme)
+            if any(
+                reads_ledger(t)
+                for a in planned
+                if (t := definition.machine.transition_for(a.trigger, row.state)) is not None
+            )
+            else None
+        )
         from workflow.web.agreement import on_case_page
-        agreed = on_case_page(uow, row, who)      # the grant agreement and its variations
+
+        agreed = on_case_page(uow, row, who)  # the grant agreement and its variations
         from workflow.web.payments import on_case_page as payments_of
-        paying = payments_of(uow, row, who)       # the payment schedule
+
+        paying = payments_of(uow, row, who)  # the payment schedule
         from workflow.web.reviews import on_case_page as reviews_of
-        reviewing = reviews_of(uow, row, who, staff)      # the annual reviews
-        checklist = (diligence.checklist_json(conn, row, spec, who.name, uow.now, with_codes=False)
-                     if staff and spec.diligence else None)
+
+        reviewing = reviews_of(uow, row, who, staff)  # the annual reviews
+        checklist = (
+            diligence.checklist_json(conn, row, spec, who.name, uow.now, with_codes=False)
+            if staff and spec.diligence
+            else None
+        )
     actions = [a for a in planned if a.offered]
-    return page(request, "case.html", status=status, errors=errors or [], form=form or {},
-                case=case, names=names, application=application_rows(case["application"], names, spec.category_label),
-                actions=actions, blocked=[a for a in planned if not a.offered], history=trail, messages=messages, returns=returns,
-                assessment=judged, fund=fund, staff=staff, changes=changes,
-                may_contribute=(who.has("caseworker") and row.kind == "area"
-                                and row.state in areas.CONTRIBUTION_STATES),
-                may_audit=who.has("auditor", "caseworker"), caseworkers=caseworkers,
-                # The lead council changes its application on /apply (a draft, a question).
-                apply_link=(who.has("council") and who.org == row.lead
-                            and applications.amendable(row)),
-                asked=row.state in DEFINITIONS[row.kind].groups.get("clarifying", ()),
-                diligence=checklist, diligence_words=DILIGENCE_WORDS,
-                may_record=bool(checklist and checklist["recordable_now"]
-                                and who.has("caseworker")),
-                accepted_files=",".join(attachments.ALLOWED),
-                max_mb=attachments.MAX_BYTES // 1024 // 1024, **agreed, **paying,
-                **reviewing)
+    return page(
+        request,
+        "case.html",
+        status=status,
+        errors=errors or [],
+        form=form or {},
+        case=case,
+        names=names,
+        application=application_rows(case["application"], names, spec.category_label),
+        actions=actions,
+        blocked=[a for a in planned if not a.offered],
+        history=trail,
+        messages=messages,
+        returns=returns,
+        assessment=judged,
+        fund=fund,
+        staff=staff,
+        changes=changes,
+        may_contribute=(
+            who.has("caseworker") and row.kind == "area" and row.state in areas.CONTRIBUTION_STATES
+        ),
+        may_audit=who.has("auditor", "caseworker"),
+        caseworkers=caseworkers,
+        # The lead council changes its application on /apply (a draft, a question).
+        apply_link=(who.has("council") and who.org == row.lead and applications.amendable(row)),
+        asked=row.state in DEFINITIONS[row.kind].groups.get("clarifying", ()),
+        diligence=checklist,
+        diligence_words=DILIGENCE_WORDS,
+        may_record=bool(checklist and checklist["recordable_now"] and who.has("caseworker")),
+        accepted_files=",".join(attachments.ALLOWED),
+        max_mb=attachments.MAX_BYTES // 1024 // 1024,
+        **agreed,
+        **paying,
+        **reviewing,
+    )
 
 
 # What the case page's due-diligence checklist shows for each code (states.diligence).
@@ -183,39 +249,72 @@ async def advance(request: Request) -> Response:
     reason = form.optional("reason")
     version = form.number("version")
     who: Viewer = await run_in_threadpool(_visible, request, ref)
-    if (trigger in IRREVERSIBLE and not (form.text("confirmed") == "yes" and reason)
-            and await run_in_threadpool(_offered, request, ref, trigger, version)):
+    if (
+        trigger in IRREVERSIBLE
+        and not (form.text("confirmed") == "yes" and reason)
+        and await run_in_threadpool(_offered, request, ref, trigger, version)
+    ):
         # Not from the confirmation page, or its reason left empty: ask (again), change nothing.
-        errors = ([Problem(f"Give the reason for ‘{_label_of(request, ref, trigger)}’: it is "
-                           f"kept in the case's history.", "reason")]
-                  if form.text("confirmed") == "yes" else [])
-        return await run_in_threadpool(render_confirm, request, ref, trigger, errors=errors,
-                                       reason=reason or "", version=version,
-                                       then=form.text("next"))
+        errors = (
+            [
+                Problem(
+                    f"Give the reason for ‘{_label_of(request, ref, trigger)}’: it is "
+                    f"kept in the case's history.",
+                    "reason",
+                )
+            ]
+            if form.text("confirmed") == "yes"
+            else []
+        )
+        return await run_in_threadpool(
+            render_confirm,
+            request,
+            ref,
+            trigger,
+            errors=errors,
+            reason=reason or "",
+            version=version,
+            then=form.text("next"),
+        )
     # An offer's agreement is drawn before the move's unit of work takes the write lock.
-    drawn = await run_in_threadpool(case_service.draw_ahead, request.app.state.engine, ref,
-                                    trigger)
+    drawn = await run_in_threadpool(case_service.draw_ahead, request.app.state.engine, ref, trigger)
     return await _change(
-        request, ref, lambda uow: case_service.advance(uow, ref, trigger, who.name,
-                                                       reason=reason, expected_version=version,
-                                                       drawn=drawn),
-        kept={f"reason-{trigger}": reason or ""}, fields={"reason": f"reason-{trigger}"},
+        request,
+        ref,
+        lambda uow: case_service.advance(
+            uow, ref, trigger, who.name, reason=reason, expected_version=version, drawn=drawn
+        ),
+        kept={f"reason-{trigger}": reason or ""},
+        fields={"reason": f"reason-{trigger}"},
         general="actions",
         done=lambda d: f"{d['ref']} is now {state_label(d['state'], d['kind']).lower()}.",
-        then=safe_next(form.text("next")))
+        then=safe_next(form.text("next")),
+    )
 
 
 def confirm_page(request: Request) -> Response:
     p = request.query_params
     version = p.get("version", "")
-    return render_confirm(request, request.path_params["ref"], p.get("trigger", ""),
-                          version=int(version) if version.isdigit() else None,
-                          then=p.get("next", ""))
+    return render_confirm(
+        request,
+        request.path_params["ref"],
+        p.get("trigger", ""),
+        version=int(version) if version.isdigit() else None,
+        then=p.get("next", ""),
+    )
 
 
-def render_confirm(request: Request, ref: str, trigger: str, *, errors: list[Problem] | None = None,
-                   reason: str = "", version: int | None = None, then: str = "") -> Response:
-    """"Are you sure?" for an action that cannot be undone, with its reason required.
+def render_confirm(
+    request: Request,
+    ref: str,
+    trigger: str,
+    *,
+    errors: list[Problem] | None = None,
+    reason: str = "",
+    version: int | None = None,
+    then: str = "",
+) -> Response:
+    """ "Are you sure?" for an action that cannot be undone, with its reason required.
 
     The action is planned first: one that would not succeed (or is not this
     person's) sends them back to the case page, which says why.
@@ -231,13 +330,23 @@ def render_confirm(request: Request, ref: str, trigger: str, *, errors: list[Pro
             spec = programme_store.spec_for(conn, row.programme)
             if spec.diligence:
                 reason = diligence.failed_reason(
-                    diligence.checklist_json(conn, row, spec, who.name, clock.now()))
+                    diligence.checklist_json(conn, row, spec, who.name, clock.now())
+                )
     if action is None or not action.offered or trigger not in IRREVERSIBLE:
         return RedirectResponse(f"/cases/{row.ref}", status_code=303)
-    return page(request, "confirm.html", status=422 if errors else 200, errors=errors or [],
-                case=row, action=action, consequence=CONSEQUENCES[trigger], names=names,
-                reason=reason, version=row.version if version is None else version,
-                then=safe_next(then) or "")
+    return page(
+        request,
+        "confirm.html",
+        status=422 if errors else 200,
+        errors=errors or [],
+        case=row,
+        action=action,
+        consequence=CONSEQUENCES[trigger],
+        names=names,
+        reason=reason,
+        version=row.version if version is None else version,
+        then=safe_next(then) or "",
+    )
 
 
 def _offered(request: Request, ref: str, trigger: str, version: int | None) -> bool:
@@ -262,11 +371,16 @@ async def contribution(request: Request) -> Response:
     amount = form.text("contribution").strip()
     who: Viewer = await run_in_threadpool(_visible, request, ref)
     return await _change(
-        request, ref, lambda uow: areas.record_contribution(uow, ref, amount, who.name),
-        kept={"contribution": amount}, fields={"contribution": "contribution"},
+        request,
+        ref,
+        lambda uow: areas.record_contribution(uow, ref, amount, who.name),
+        kept={"contribution": amount},
+        fields={"contribution": "contribution"},
         general="contribution",
-        done=lambda d: (f"The contribution agreed with {d['ref']} is recorded: "
-                        f"{money(d.get('contribution'))}."))
+        done=lambda d: (
+            f"The contribution agreed with {d['ref']} is recorded: {money(d.get('contribution'))}."
+        ),
+    )
 
 
 async def assign(request: Request) -> Response:
@@ -277,20 +391,35 @@ async def assign(request: Request) -> Response:
     version = form.number("version")
     who: Viewer = await run_in_threadpool(_visible, request, ref)
     return await _change(
-        request, ref, lambda uow: assignment.assign(uow, ref, to, who.name, reason=reason,
-                                                    expected_version=version),
+        request,
+        ref,
+        lambda uow: assignment.assign(
+            uow, ref, to, who.name, reason=reason, expected_version=version
+        ),
         kept={"caseworker": to, "assign-reason": reason or ""},
-        fields={"reason": "assign-reason"}, general="caseworker",
-        done=lambda d: (f"{d['ref']} is now assigned to {d['caseworker']}, who has been told "
-                        f"by email."))
+        fields={"reason": "assign-reason"},
+        general="caseworker",
+        done=lambda d: (
+            f"{d['ref']} is now assigned to {d['caseworker']}, who has been told by email."
+        ),
+    )
 
 
-async def _change(request: Request, ref: str, call: Callable[[UnitOfWork], dict], *,
-                  kept: dict, fields: dict[str, str], general: str,
-                  done: Callable[[dict], str], then: str | None = None) -> Response:
+async def _change(
+    request: Request,
+    ref: str,
+    call: Callable[[UnitOfWork], dict],
+    *,
+    kept: dict,
+    fields: dict[str, str],
+    general: str,
+    done: Callable[[dict], str],
+    then: str | None = None,
+) -> Response:
     """Run one change to a case in a unit of work of its own; on a refusal, the case page
     again with the problem at its field and what was typed kept (`kept`); when done, a
     flash and a redirect."""
+
     def run() -> dict:
         with UnitOfWork(request.app.state.engine) as uow:
             return call(uow)
@@ -300,9 +429,14 @@ async def _change(request: Request, ref: str, call: Callable[[UnitOfWork], dict]
     except NotFound:
         raise
     except CaseworkError as err:
-        return await run_in_threadpool(render_case, request, ref, status=status_of(err),
-                                       form=kept,
-                                       errors=problems_of(err, fields, general=general))
+        return await run_in_threadpool(
+            render_case,
+            request,
+            ref,
+            status=status_of(err),
+            form=kept,
+            errors=problems_of(err, fields, general=general),
+        )
     session_of(request).flash(done(result))
     return RedirectResponse(then or f"/cases/{result['ref']}", status_code=303)
 
@@ -321,17 +455,40 @@ async def record_diligence(request: Request) -> Response:
         attachment = (upload.filename, await upload.read(attachments.MAX_BYTES + 1))
     who: Viewer = await run_in_threadpool(_visible, request, ref)
     return await _change(
-        request, ref, lambda uow: diligence.record(uow, ref, check, who.name, result=result,
-                                                   rating=rating or None, evidence=evidence,
-                                                   attachment=attachment),
+        request,
+        ref,
+        lambda uow: diligence.record(
+            uow,
+            ref,
+            check,
+            who.name,
+            result=result,
+            rating=rating or None,
+            evidence=evidence,
+            attachment=attachment,
+        ),
         kept={"check": check, "result": result, "rating": rating or "", "evidence": evidence},
-        fields={"result": "result", "rating": "rating", "evidence": "evidence",
-                "The attachment": "evidence-file"},
+        fields={
+            "result": "result",
+            "rating": "rating",
+            "evidence": "evidence",
+            "The attachment": "evidence-file",
+        },
         general="diligence-form",
-        done=lambda d: (f"Recorded on {d['ref']}: "
-                        + next((f"{c['label']}, {STATUS_WORDS[c['status']].label.lower()}"
-                                for c in d["checks"] if c["check"] == check), check) + "."),
-        then=f"/cases/{ref.upper()}#diligence")
+        done=lambda d: (
+            f"Recorded on {d['ref']}: "
+            + next(
+                (
+                    f"{c['label']}, {STATUS_WORDS[c['status']].label.lower()}"
+                    for c in d["checks"]
+                    if c["check"] == check
+                ),
+                check,
+            )
+            + "."
+        ),
+        then=f"/cases/{ref.upper()}#diligence",
+    )
 
 
 def _visible(request: Request, ref: str) -> Viewer:

@@ -6,6 +6,7 @@ handlers here is the rest: pages that are not found or not for this person
 (403, 404), a form without a valid CSRF token (403), and anything unexpected
 (500, logged with its traceback, shown in plain English).
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from workflow.errors import (CaseworkError, GuardFailed, Malformed, ReasonRequired, RuleViolation,
-                             http_status)
+from workflow.errors import (
+    CaseworkError,
+    GuardFailed,
+    Malformed,
+    ReasonRequired,
+    RuleViolation,
+    http_status,
+)
 from workflow.logs import event
 from workflow.storage.db import fault_of
 from workflow.storage.dbfaults import is_database_error
@@ -37,8 +44,9 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-def problems_of(err: CaseworkError, fields: Mapping[str, str] | None = None, *,
-                general: str = "") -> list[Problem]:
+def problems_of(
+    err: CaseworkError, fields: Mapping[str, str] | None = None, *, general: str = ""
+) -> list[Problem]:
     """The lines of an error summary for `err`, each linked to the field at fault.
 
     `fields` maps the names services use (`reason`, `spend_to_date`) to the
@@ -48,18 +56,28 @@ def problems_of(err: CaseworkError, fields: Mapping[str, str] | None = None, *,
     """
     known = dict(fields or {})
     if isinstance(err, ReasonRequired):
-        return [Problem(f"Give a reason: '{err.words}' on {err.ref} "
-                        f"needs one.", known.get("reason", general))]
+        return [
+            Problem(
+                f"Give a reason: '{err.words}' on {err.ref} needs one.",
+                known.get("reason", general),
+            )
+        ]
     # (line of the summary, the field it may be about)
     lines: list[tuple[str, str]]
     if isinstance(err, Malformed):
-        lines = [(p if ":" in p else f"{err.what} refused: {p}", p.partition(":")[0].strip())
-                 for p in err.problems]
+        lines = [
+            (p if ":" in p else f"{err.what} refused: {p}", p.partition(":")[0].strip())
+            for p in err.problems
+        ]
     elif isinstance(err, GuardFailed):
         # The refusal is named once; each further violation is a line of its own.
-        lines = [(f"{err.ref} cannot be '{err.words}': {v}" if i == 0
-                  else v[:1].upper() + v[1:], v.partition(" ")[0])
-                 for i, v in enumerate(err.violations)]
+        lines = [
+            (
+                f"{err.ref} cannot be '{err.words}': {v}" if i == 0 else v[:1].upper() + v[1:],
+                v.partition(" ")[0],
+            )
+            for i, v in enumerate(err.violations)
+        ]
     elif isinstance(err, RuleViolation) and len(err.violations) > 1:
         lines = [(v, "") for v in err.violations]
     else:
@@ -67,7 +85,7 @@ def problems_of(err: CaseworkError, fields: Mapping[str, str] | None = None, *,
     out = []
     for line, name in lines:
         if name in known and line.startswith(f"{name}:"):
-            line = f"{name.replace('_', ' ').capitalize()}:{line[len(name) + 1:]}"
+            line = f"{name.replace('_', ' ').capitalize()}:{line[len(name) + 1 :]}"
         out.append(Problem(line, known.get(name, general)))
     return out
 
@@ -81,7 +99,7 @@ def _who(request: Request) -> None:
     """Load the signed-in person if there is one, so an error page keeps its navigation."""
     try:
         viewer(request)
-    except Exception:      # not signed in, or the database is what failed: a bare page
+    except Exception:  # not signed in, or the database is what failed: a bare page
         pass
 
 
@@ -92,45 +110,76 @@ def _signin(request: Request, _exc: Exception) -> Response:
 
 def _forbidden(request: Request, exc: Forbidden) -> Response:
     _who(request)
-    return page(request, "error.html", status=403, title="You cannot see this page",
-                message=exc.message)
+    return page(
+        request, "error.html", status=403, title="You cannot see this page", message=exc.message
+    )
 
 
 def _csrf(request: Request, _exc: Exception) -> Response:
     _who(request)
-    return page(request, "error.html", status=403, title="This form has expired",
-                message="The form was sent without this session's security token, so "
-                        "nothing was changed. Go back, reload the page and try again.")
+    return page(
+        request,
+        "error.html",
+        status=403,
+        title="This form has expired",
+        message="The form was sent without this session's security token, so "
+        "nothing was changed. Go back, reload the page and try again.",
+    )
 
 
 def _too_large(request: Request, exc: BodyTooLarge) -> Response:
     _who(request)
     mb = exc.limit // 1024 // 1024
-    return page(request, "error.html", status=413, title="That upload is too large",
-                message=f"Nothing was saved: a form can carry at most {mb} MB. "
-                        f"Evidence files must be 10 MB or less.")
+    return page(
+        request,
+        "error.html",
+        status=413,
+        title="That upload is too large",
+        message=f"Nothing was saved: a form can carry at most {mb} MB. "
+        f"Evidence files must be 10 MB or less.",
+    )
 
 
 def _refused(request: Request, exc: CaseworkError) -> Response:
     _who(request)
     status = status_of(exc)
     titles = {404: "Page not found", 403: "You cannot do that", 409: "Someone else got there first"}
-    return page(request, "error.html", status=status,
-                title=titles.get(status, "That was refused"), message=str(exc))
+    return page(
+        request,
+        "error.html",
+        status=status,
+        title=titles.get(status, "That was refused"),
+        message=str(exc),
+    )
 
 
 def _http(request: Request, exc: HTTPException) -> Response:
     _who(request)
     if exc.status_code == 404:
-        return page(request, "error.html", status=404, title="Page not found",
-                    message="If you typed the web address, check it is correct. If you pasted "
-                            "it, check you copied the entire address.")
+        return page(
+            request,
+            "error.html",
+            status=404,
+            title="Page not found",
+            message="If you typed the web address, check it is correct. If you pasted "
+            "it, check you copied the entire address.",
+        )
     if exc.status_code == 405:
-        return page(request, "error.html", status=405, title="That cannot be done here",
-                    message="This page does not take that kind of request. Use the page's "
-                            "own buttons and forms.")
-    return page(request, "error.html", status=exc.status_code, title="That was refused",
-                message=str(exc.detail))
+        return page(
+            request,
+            "error.html",
+            status=405,
+            title="That cannot be done here",
+            message="This page does not take that kind of request. Use the page's "
+            "own buttons and forms.",
+        )
+    return page(
+        request,
+        "error.html",
+        status=exc.status_code,
+        title="That was refused",
+        message=str(exc.detail),
+    )
 
 
 def _crash(request: Request, exc: Exception) -> Response:
@@ -138,22 +187,38 @@ def _crash(request: Request, exc: Exception) -> Response:
     if is_database_error(exc):
         return _database_fault(request, exc)
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return page(request, "error.html", status=500, title="Sorry, there is a problem with the service",
-                message="Something went wrong on our side and nothing was changed. Try again "
-                        "later; if it keeps happening, tell the programme team what you were "
-                        "doing and when.")
+    return page(
+        request,
+        "error.html",
+        status=500,
+        title="Sorry, there is a problem with the service",
+        message="Something went wrong on our side and nothing was changed. Try again "
+        "later; if it keeps happening, tell the programme team what you were "
+        "doing and when.",
+    )
 
 
 def _database_fault(request: Request, exc: Exception) -> Response:
     """One log line saying what happened to the database (no traceback); a page that says
     nothing was changed. The file's path and the driver's words stay in the log."""
     fault = fault_of(request.app.state.engine, exc)
-    event(log, "web.database_fault", fault.line, level=logging.ERROR, fault=fault.kind,
-          path=request.url.path)
-    return page(request, "error.html", status=503, title="Sorry, the service is unavailable",
-                message="The service could not use its records just now, so nothing was "
-                        "changed. Try again in a few minutes; if it keeps happening, tell the "
-                        "programme team what you were doing and when.")
+    event(
+        log,
+        "web.database_fault",
+        fault.line,
+        level=logging.ERROR,
+        fault=fault.kind,
+        path=request.url.path,
+    )
+    return page(
+        request,
+        "error.html",
+        status=503,
+        title="Sorry, the service is unavailable",
+        message="The service could not use its records just now, so nothing was "
+        "changed. Try again in a few minutes; if it keeps happening, tell the "
+        "programme team what you were doing and when.",
+    )
 
 
 HANDLERS = {

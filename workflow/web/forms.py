@@ -4,6 +4,7 @@ Every POST route reads its form through `posted()`, so none can forget the
 token: a form without this session's token is refused (403) before any
 service is called.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -19,7 +20,7 @@ from workflow.web.auth import session_of
 from workflow.web.errors import BodyTooLarge, CsrfRefused
 
 CSRF_FIELD = "csrf_token"
-MAX_TEXT = 20_000          # characters in one text field
+MAX_TEXT = 20_000  # characters in one text field
 
 
 @dataclass
@@ -50,8 +51,7 @@ class Posted:
 
     def values(self) -> dict[str, Any]:
         """The text fields as typed, to fill the form again after a refusal."""
-        return {k: v for k, v in self.data.items()
-                if isinstance(v, str) and k != CSRF_FIELD}
+        return {k: v for k, v in self.data.items() if isinstance(v, str) and k != CSRF_FIELD}
 
 
 async def posted(request: Request) -> Posted:

@@ -5,6 +5,7 @@ and returns overdue by ladder step, and messages that could not be sent.
 Assessors see the bids under assessment and whether they have declared and
 scored each; approvers see the fund, recommended bids and areas to select.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -44,52 +45,111 @@ def _state(definition: Definition, group: str) -> Any:
 
 def _listed(where: str, definition: Definition, group: str, kind: str | None = None) -> str:
     """A link to the whole list of a group (the last of its states, where work ends up)."""
-    return (f"/{where}?" + (f"kind={kind}&" if kind else "")
-            + f"state={definition.group(group)[-1]}")
+    return f"/{where}?" + (f"kind={kind}&" if kind else "") + f"state={definition.group(group)[-1]}"
 
 
 _RETURN_STATE = checkpoints.c.state
 # (key, title, hint, condition, link to the whole list): the caseworker's case groups.
 CASEWORKER_CASES = (
-    ("to_check", "To check", "Bids submitted and expressions of interest received: check "
-     "eligibility, or start assessing an area.",
-     or_(_state(BID, "to_check"), _state(AREA, "to_check")), _listed("cases", BID, "to_check")),
-    ("to_assess", "Eligible: start assessment", "Bids found eligible, waiting for assessment to start.",
-     _state(BID, "to_assess"), _listed("cases", BID, "to_assess", "bid")),
-    ("to_moderate", "To moderate", "Bids under assessment: moderate once two assessors have scored.",
-     _state(BID, "scoring"), _listed("cases", BID, "scoring", "bid")),
-    ("to_decide", "To recommend or reject", "Moderated bids waiting for your recommendation.",
-     _state(BID, "to_recommend"), _listed("cases", BID, "to_recommend", "bid")),
-    ("areas", "Network areas to onboard or activate", "Selected areas to onboard, and areas "
-     "onboarding (activate once their contribution is agreed).",
-     _state(AREA, "to_onboard"), _listed("cases", AREA, "to_onboard", "area")),
-    ("held", "Suspended", "Cases suspended, most often by the reminder ladder: payments are held.",
-     and_(either, _in(BID, "held")), _listed("cases", BID, "held")),
-    ("caseworker_disabled", "Caseworker disabled", "Open cases whose caseworker has been "
-     "disabled: nobody is reminded of them until another caseworker takes each one on.",
-     and_(cases.c.caseworker.in_(select(people.c.name).where(people.c.disabled_at.is_not(None))),
-          or_(*(and_(kind, cases.c.state.not_in(sorted(d.final))) for kind, d in ((bid, BID),
-                                                                         (area, AREA))))),
-     ""),
+    (
+        "to_check",
+        "To check",
+        "Bids submitted and expressions of interest received: check "
+        "eligibility, or start assessing an area.",
+        or_(_state(BID, "to_check"), _state(AREA, "to_check")),
+        _listed("cases", BID, "to_check"),
+    ),
+    (
+        "to_assess",
+        "Eligible: start assessment",
+        "Bids found eligible, waiting for assessment to start.",
+        _state(BID, "to_assess"),
+        _listed("cases", BID, "to_assess", "bid"),
+    ),
+    (
+        "to_moderate",
+        "To moderate",
+        "Bids under assessment: moderate once two assessors have scored.",
+        _state(BID, "scoring"),
+        _listed("cases", BID, "scoring", "bid"),
+    ),
+    (
+        "to_decide",
+        "To recommend or reject",
+        "Moderated bids waiting for your recommendation.",
+        _state(BID, "to_recommend"),
+        _listed("cases", BID, "to_recommend", "bid"),
+    ),
+    (
+        "areas",
+        "Network areas to onboard or activate",
+        "Selected areas to onboard, and areas "
+        "onboarding (activate once their contribution is agreed).",
+        _state(AREA, "to_onboard"),
+        _listed("cases", AREA, "to_onboard", "area"),
+    ),
+    (
+        "held",
+        "Suspended",
+        "Cases suspended, most often by the reminder ladder: payments are held.",
+        and_(either, _in(BID, "held")),
+        _listed("cases", BID, "held"),
+    ),
+    (
+        "caseworker_disabled",
+        "Caseworker disabled",
+        "Open cases whose caseworker has been "
+        "disabled: nobody is reminded of them until another caseworker takes each one on.",
+        and_(
+            cases.c.caseworker.in_(select(people.c.name).where(people.c.disabled_at.is_not(None))),
+            or_(
+                *(
+                    and_(kind, cases.c.state.not_in(sorted(d.final)))
+                    for kind, d in ((bid, BID), (area, AREA))
+                )
+            ),
+        ),
+        "",
+    ),
 )
 # The returns a caseworker deals with, and the overdue ones by ladder step.
 CASEWORKER_RETURNS = (
-    ("to_read", "Returns submitted", "Read each return, then accept or query it.",
-     _in(CHECKPOINT, "to_read", _RETURN_STATE), _listed("returns", CHECKPOINT, "to_read")),
-    ("awaiting_council", "Returns queried", "Waiting for the council to answer your query and "
-     "resubmit.", _in(CHECKPOINT, "awaiting_council", _RETURN_STATE),
-     _listed("returns", CHECKPOINT, "awaiting_council")),
-    ("overdue_notice", "Overdue", "Past their due date: the council has had its overdue notice.",
-     _in(CHECKPOINT, "overdue_notice", _RETURN_STATE),
-     _listed("returns", CHECKPOINT, "overdue_notice")),
-    ("escalated_1", "Escalated once", "Overdue by 7 days or more: the chief executive or s151 "
-     "officer has been written to.",
-     and_(_in(CHECKPOINT, "escalating", _RETURN_STATE), checkpoints.c.level <= 1),
-     _listed("returns", CHECKPOINT, "escalating")),
-    ("escalated_2", "Escalated twice", "Overdue by 21 days or more: the programme director has "
-     "been written to; the case is flagged at risk.",
-     and_(_in(CHECKPOINT, "escalating", _RETURN_STATE), checkpoints.c.level >= 2),
-     _listed("returns", CHECKPOINT, "escalating")),
+    (
+        "to_read",
+        "Returns submitted",
+        "Read each return, then accept or query it.",
+        _in(CHECKPOINT, "to_read", _RETURN_STATE),
+        _listed("returns", CHECKPOINT, "to_read"),
+    ),
+    (
+        "awaiting_council",
+        "Returns queried",
+        "Waiting for the council to answer your query and resubmit.",
+        _in(CHECKPOINT, "awaiting_council", _RETURN_STATE),
+        _listed("returns", CHECKPOINT, "awaiting_council"),
+    ),
+    (
+        "overdue_notice",
+        "Overdue",
+        "Past their due date: the council has had its overdue notice.",
+        _in(CHECKPOINT, "overdue_notice", _RETURN_STATE),
+        _listed("returns", CHECKPOINT, "overdue_notice"),
+    ),
+    (
+        "escalated_1",
+        "Escalated once",
+        "Overdue by 7 days or more: the chief executive or s151 officer has been written to.",
+        and_(_in(CHECKPOINT, "escalating", _RETURN_STATE), checkpoints.c.level <= 1),
+        _listed("returns", CHECKPOINT, "escalating"),
+    ),
+    (
+        "escalated_2",
+        "Escalated twice",
+        "Overdue by 21 days or more: the programme director has "
+        "been written to; the case is flagged at risk.",
+        and_(_in(CHECKPOINT, "escalating", _RETURN_STATE), checkpoints.c.level >= 2),
+        _listed("returns", CHECKPOINT, "escalating"),
+    ),
 )
 
 
@@ -103,40 +163,95 @@ def inbox(request: Request) -> Response:
         scope = _scope(conn, programme, org)
         sections: list[tuple[str, list[Group]]] = []
         if who.has("caseworker"):
-            sections.append(("Cases", [queries.case_group(conn, Group(k, t, h, "case", more=m), c,
-                                                          limit, scope=scope)
-                                       for k, t, h, c, m in CASEWORKER_CASES]))
-            sections.append(("Monitoring returns",
-                             [queries.return_group(conn, Group(k, t, h, "return", more=m), c,
-                                                   limit, scope=scope)
-                              for k, t, h, c, m in CASEWORKER_RETURNS]))
-            sections.append(("Messages", [queries.dead_messages(conn, Group(
-                "dead", "Messages that could not be sent",
-                "Every try failed; check the address and the error, then send again.", "message",
-                more="/outbox"), limit)]))
+            sections.append(
+                (
+                    "Cases",
+                    [
+                        queries.case_group(
+                            conn, Group(k, t, h, "case", more=m), c, limit, scope=scope
+                        )
+                        for k, t, h, c, m in CASEWORKER_CASES
+                    ],
+                )
+            )
+            sections.append(
+                (
+                    "Monitoring returns",
+                    [
+                        queries.return_group(
+                            conn, Group(k, t, h, "return", more=m), c, limit, scope=scope
+                        )
+                        for k, t, h, c, m in CASEWORKER_RETURNS
+                    ],
+                )
+            )
+            sections.append(
+                (
+                    "Messages",
+                    [
+                        queries.dead_messages(
+                            conn,
+                            Group(
+                                "dead",
+                                "Messages that could not be sent",
+                                "Every try failed; check the address and the error, then send again.",
+                                "message",
+                                more="/outbox",
+                            ),
+                            limit,
+                        )
+                    ],
+                )
+            )
         assessing = _assessor_groups(conn, who.name, scope, limit) if who.has("assessor") else []
         approving = _approver_groups(conn, scope, limit) if who.has("approver") else []
         if who.has("caseworker"):
-            sections.append(("Annual reviews", [queries.case_group(conn, Group(
-                "reviews_due", "Annual reviews due", "Awards whose annual review has fallen "
-                "due: record whether each continues, is amended or stops.", "case",
-                more="/cases?kind=bid&state=in_monitoring"),
-                and_(bid, reviews.due_for_case()), limit, scope=scope)]))
+            sections.append(
+                (
+                    "Annual reviews",
+                    [
+                        queries.case_group(
+                            conn,
+                            Group(
+                                "reviews_due",
+                                "Annual reviews due",
+                                "Awards whose annual review has fallen "
+                                "due: record whether each continues, is amended or stops.",
+                                "case",
+                                more="/cases?kind=bid&state=in_monitoring",
+                            ),
+                            and_(bid, reviews.due_for_case()),
+                            limit,
+                            scope=scope,
+                        )
+                    ],
+                )
+            )
         funds = _fund_positions(request, conn) if who.has("approver") else []
-        all_rows = [r for _, gs in sections for g in gs for r in g.rows] + \
-                   [r for g in assessing + approving for r in g.rows]
+        all_rows = [r for _, gs in sections for g in gs for r in g.rows] + [
+            r for g in assessing + approving for r in g.rows
+        ]
         names = queries.org_names(conn, [getattr(r, "lead", None) for r in all_rows])
         status = _assessor_status(conn, who.name, assessing) if assessing else {}
         counted = _scores_that_count(conn, sections)
-        programme_codes = [r.code for r in conn.execute(select(programmes.c.code)
-                                                        .order_by(programmes.c.code))]
+        programme_codes = [
+            r.code for r in conn.execute(select(programmes.c.code).order_by(programmes.c.code))
+        ]
     if assessing:
         sections.append(("Assessment", assessing))
     if approving:
         sections.append(("Decisions", approving))
-    return page(request, "inbox.html", sections=sections, names=names, funds=funds,
-                assessor_status=status, counted=counted, programmes=programme_codes,
-                form={"programme": programme, "org": org})
+    return page(
+        request,
+        "inbox.html",
+        sections=sections,
+        names=names,
+        funds=funds,
+        assessor_status=status,
+        counted=counted,
+        programmes=programme_codes,
+        form={"programme": programme, "org": org},
+    )
 
 
 def _scope(conn, programme: str, org: str) -> Any:
@@ -151,35 +266,68 @@ def _scope(conn, programme: str, org: str) -> Any:
 
 def _scores_that_count(conn, sections: list[tuple[str, list[Group]]]) -> dict[int, int]:
     """For the bids waiting for moderation: how many assessors' scores count so far."""
-    ids = [r.id for _, groups in sections for g in groups if g.key == "to_moderate"
-           for r in g.rows]
+    ids = [r.id for _, groups in sections for g in groups if g.key == "to_moderate" for r in g.rows]
     return {i: len(names) for i, names in queries.scored_by(conn, ids).items()}
 
 
 def _assessor_groups(conn, name: str, scope: Any, limit: int) -> list[Group]:
     under = _state(BID, "scoring")
     return [
-        queries.case_group(conn, Group("to_score", "Bids to score", "Under assessment and "
-                                       "not yet scored by you: declare any conflict of "
-                                       "interest first, then score.", "case",
-                                       more=_listed("cases", BID, "scoring", "bid")),
-                           and_(under, queries.not_scored_by(name)), limit, scope=scope),
-        queries.case_group(conn, Group("to_declare", "Eligible bids: declare early",
-                                       "Declare any conflict of interest before assessment "
-                                       "starts.", "case", more=_listed("cases", BID, "to_assess", "bid")),
-                           _state(BID, "to_assess"), limit, scope=scope),
+        queries.case_group(
+            conn,
+            Group(
+                "to_score",
+                "Bids to score",
+                "Under assessment and "
+                "not yet scored by you: declare any conflict of "
+                "interest first, then score.",
+                "case",
+                more=_listed("cases", BID, "scoring", "bid"),
+            ),
+            and_(under, queries.not_scored_by(name)),
+            limit,
+            scope=scope,
+        ),
+        queries.case_group(
+            conn,
+            Group(
+                "to_declare",
+                "Eligible bids: declare early",
+                "Declare any conflict of interest before assessment starts.",
+                "case",
+                more=_listed("cases", BID, "to_assess", "bid"),
+            ),
+            _state(BID, "to_assess"),
+            limit,
+            scope=scope,
+        ),
     ]
 
 
 def _assessor_status(conn, name: str, groups: list[Group]) -> dict[int, dict[str, Any]]:
     ids = [r.id for g in groups for r in g.rows]
     scored = queries.scored_by(conn, ids)
-    said = {r.case_id: r.conflict for r in conn.execute(
-        select(declarations.c.case_id, declarations.c.conflict)
-        .where(declarations.c.case_id.in_(ids), declarations.c.person == name))} if ids else {}
-    return {i: {"declared": i in said, "conflict": said.get(i, False),
-                "scores": len(scored.get(i, [])), "mine": name in scored.get(i, [])}
-            for i in ids}
+    said = (
+        {
+            r.case_id: r.conflict
+            for r in conn.execute(
+                select(declarations.c.case_id, declarations.c.conflict).where(
+                    declarations.c.case_id.in_(ids), declarations.c.person == name
+                )
+            )
+        }
+        if ids
+        else {}
+    )
+    return {
+        i: {
+            "declared": i in said,
+            "conflict": said.get(i, False),
+            "scores": len(scored.get(i, [])),
+            "mine": name in scored.get(i, []),
+        }
+        for i in ids
+    }
 
 
 def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
@@ -189,40 +337,81 @@ def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
         if code not in specs:
             specs[code] = programme_store.spec_for(conn, code)
         return specs[code]
+
     unsigned = sorted(controls.awaiting_countersignature(conn, spec))
     waiting = cases.c.id.in_(unsigned) if unsigned else cases.c.id < 0
     return [
-        queries.case_group(conn, Group("to_countersign", "Recommended bids to countersign",
-                                       "Offers above the programme's countersignature "
-                                       "threshold, or with a high fraud risk (the senior "
-                                       "responsible owner's), wait for a second approver's "
-                                       "signature: countersign one you will not offer and did "
-                                       "not assess.", "case",
-                                       more=_listed("cases", BID, "to_offer", "bid")),
-                           and_(_state(BID, "to_offer"), waiting), limit, scope=scope),
-        queries.case_group(conn, Group("to_offer", "Recommended bids to offer", "Offer an award, "
-                                       "checked against the fund remaining and each category's "
-                                       "number of awards (countersigned where it needs it).",
-                                       "case", more=_listed("cases", BID, "to_offer", "bid")),
-                           and_(_state(BID, "to_offer"), ~waiting) if unsigned
-                           else _state(BID, "to_offer"), limit, scope=scope),
-        queries.case_group(conn, Group("to_select", "Network areas to select", "Areas under "
-                                       "assessment: select or decline.", "case",
-                                       more=_listed("cases", AREA, "to_select", "area")),
-                           _state(AREA, "to_select"), limit, scope=scope),
-        queries.case_group(conn, Group("to_terminate", "Suspended bids", "Reinstated by a "
-                                       "caseworker, or terminated by an approver; an annual "
-                                       "review that decides to stop an award suspends it for "
-                                       "you to terminate.", "case",
-                                       more=_listed("cases", BID, "held", "bid")),
-                           _state(BID, "held"), limit, scope=scope),
+        queries.case_group(
+            conn,
+            Group(
+                "to_countersign",
+                "Recommended bids to countersign",
+                "Offers above the programme's countersignature "
+                "threshold, or with a high fraud risk (the senior "
+                "responsible owner's), wait for a second approver's "
+                "signature: countersign one you will not offer and did "
+                "not assess.",
+                "case",
+                more=_listed("cases", BID, "to_offer", "bid"),
+            ),
+            and_(_state(BID, "to_offer"), waiting),
+            limit,
+            scope=scope,
+        ),
+        queries.case_group(
+            conn,
+            Group(
+                "to_offer",
+                "Recommended bids to offer",
+                "Offer an award, "
+                "checked against the fund remaining and each category's "
+                "number of awards (countersigned where it needs it).",
+                "case",
+                more=_listed("cases", BID, "to_offer", "bid"),
+            ),
+            and_(_state(BID, "to_offer"), ~waiting) if unsigned else _state(BID, "to_offer"),
+            limit,
+            scope=scope,
+        ),
+        queries.case_group(
+            conn,
+            Group(
+                "to_select",
+                "Network areas to select",
+                "Areas under assessment: select or decline.",
+                "case",
+                more=_listed("cases", AREA, "to_select", "area"),
+            ),
+            _state(AREA, "to_select"),
+            limit,
+            scope=scope,
+        ),
+        queries.case_group(
+            conn,
+            Group(
+                "to_terminate",
+                "Suspended bids",
+                "Reinstated by a "
+                "caseworker, or terminated by an approver; an annual "
+                "review that decides to stop an award suspends it for "
+                "you to terminate.",
+                "case",
+                more=_listed("cases", BID, "held", "bid"),
+            ),
+            _state(BID, "held"),
+            limit,
+            scope=scope,
+        ),
     ]
 
 
 def _fund_positions(request: Request, conn) -> list[dict]:
-    codes = [r.code for r in conn.execute(select(programmes.c.code)
-                                          .where(programmes.c.kind == "bids")
-                                          .order_by(programmes.c.code))]
+    codes = [
+        r.code
+        for r in conn.execute(
+            select(programmes.c.code).where(programmes.c.kind == "bids").order_by(programmes.c.code)
+        )
+    ]
     return [fund_position(request.app.state.engine, code) for code in codes]
 
 

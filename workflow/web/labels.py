@@ -6,6 +6,7 @@ forms, links and the API keep the codes. States, triggers and history rows
 are labelled by their definitions, message kinds by notifications.kinds,
 categories and ladder steps by the programme's file.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,17 +26,17 @@ _KINDS = ("bid", "area", "checkpoint")
 
 
 def trigger_label(kind: str, trigger: str) -> str:
-    """"Declare ineligible" for `declare_ineligible` on a bid; "Do not select" on an area."""
+    """ "Declare ineligible" for `declare_ineligible` on a bid; "Do not select" on an area."""
     return DEFINITIONS[kind].trigger_label(trigger)
 
 
 def state_label(state: str | None, kind: str | None = None) -> str:
-    """"Under assessment" for `under_assessment` (of `kind`, or whichever definition has it)."""
+    """ "Under assessment" for `under_assessment` (of `kind`, or whichever definition has it)."""
     if not state:
         return ""
     if state in _MESSAGE_STATES:
         return _MESSAGE_STATES[state]
-    for k in ((kind,) if kind else _KINDS):
+    for k in (kind,) if kind else _KINDS:
         if state in DEFINITIONS[k].states:
             return DEFINITIONS[k].state_label(state)
     return humanise(state)
@@ -51,7 +52,7 @@ def event(row: Any, kind: str) -> str:
 
 
 def change(row: Any, kind: str) -> str:
-    """"Submitted to Eligible", or "" for a row that changed no state."""
+    """ "Submitted to Eligible", or "" for a row that changed no state."""
     before, after = _get(row, "from_state"), _get(row, "to_state")
     if before == after:
         return ""
@@ -88,7 +89,7 @@ class Vocabulary:
         return self._specs
 
     def programme(self, code: str | None) -> str:
-        """"Transformation Challenge Award 2013" for `tca-2013`."""
+        """ "Transformation Challenge Award 2013" for `tca-2013`."""
         if not code:
             return ""
         self._load()
@@ -103,7 +104,7 @@ class Vocabulary:
         if not code:
             return ""
         specs = self._load()
-        for spec in ([specs[programme]] if programme in specs else specs.values()):
+        for spec in [specs[programme]] if programme in specs else specs.values():
             if code in spec.categories:
                 return spec.category_label(code)
         return humanise(code)

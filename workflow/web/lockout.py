@@ -16,6 +16,7 @@ counts as a failure until `settle` records how it ended. The password itself
 is checked between the two, outside any transaction, so a slow hash never
 holds the database's write lock.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -29,16 +30,16 @@ from workflow.storage.db import reading
 from workflow.storage.tables import sign_in_attempts as attempts
 
 OUTCOMES = ("ok", "wrong", "locked", "signout", "pending")
-_COUNTED = ("ok", "wrong", "pending")      # the outcomes a name's standing is read from
+_COUNTED = ("ok", "wrong", "pending")  # the outcomes a name's standing is read from
 
 
 @dataclass(frozen=True)
 class Policy:
-    failures: int = 5                            # this many failures within `window` ...
+    failures: int = 5  # this many failures within `window` ...
     window: timedelta = timedelta(minutes=15)
     lock_for: timedelta = timedelta(minutes=15)  # ... lock the name this long
-    slow_after: int = 2                          # failures answered at full speed
-    slow_step: float = 0.5                       # seconds added for each failure after that
+    slow_after: int = 2  # failures answered at full speed
+    slow_step: float = 0.5  # seconds added for each failure after that
     slow_cap: float = 3.0
 
     def delay(self, failures: int) -> float:
@@ -49,7 +50,7 @@ class Policy:
 
 @dataclass(frozen=True)
 class Standing:
-    failures: int                       # failures still counting towards a lock
+    failures: int  # failures still counting towards a lock
     locked_until: datetime | None
 
     @property
@@ -67,7 +68,7 @@ def standing_of(events: Iterable[tuple[datetime, str]], now: datetime, policy: P
         if outcome == "ok":
             window.clear()
             continue
-        if outcome not in ("wrong", "pending"):     # pending: checking now, a failure until told
+        if outcome not in ("wrong", "pending"):  # pending: checking now, a failure until told
             continue
         window.append(at)
         while window and window[0] <= at - policy.window:
@@ -85,10 +86,13 @@ def _key(name: str) -> str:
 
 def _standing(conn: Connection, name: str, now: datetime, policy: Policy) -> Standing:
     horizon = now - policy.window - policy.lock_for
-    rows = conn.execute(select(attempts.c.at, attempts.c.outcome)
-                        .where(attempts.c.name == _key(name), attempts.c.at > horizon,
-                               attempts.c.outcome.in_(_COUNTED))
-                        .order_by(attempts.c.at, attempts.c.id))
+    rows = conn.execute(
+        select(attempts.c.at, attempts.c.outcome)
+        .where(
+            attempts.c.name == _key(name), attempts.c.at > horizon, attempts.c.outcome.in_(_COUNTED)
+        )
+        .order_by(attempts.c.at, attempts.c.id)
+    )
     return standing_of([(r.at, r.outcome) for r in rows], now, policy)
 
 
@@ -101,7 +105,7 @@ def standing(engine: Engine, name: str, now: datetime, policy: Policy) -> Standi
 class Claim:
     """The right to check one password for a name, or the standing that refused it."""
 
-    attempt: int | None          # the pending attempt's id; None when the name is locked
+    attempt: int | None  # the pending attempt's id; None when the name is locked
     standing: Standing
 
 
@@ -114,11 +118,15 @@ def claim(engine: Engine, name: str, now: datetime, policy: Policy, remote: str 
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Attempts for one name wait for each other; other names do not.
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": "sign-in:" + _key(name)})
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": "sign-in:" + _key(name)}
+            )
         now_standing = _standing(conn, name, now, policy)
         outcome = "locked" if now_standing.locked else "pending"
-        attempt = conn.execute(attempts.insert().values(
-            name=_key(name), at=now, outcome=outcome, remote=(remote or None) and remote[:64])
+        attempt = conn.execute(
+            attempts.insert().values(
+                name=_key(name), at=now, outcome=outcome, remote=(remote or None) and remote[:64]
+            )
         ).inserted_primary_key[0]
     return Claim(None if now_standing.locked else attempt, now_standing)
 
@@ -126,21 +134,29 @@ def claim(engine: Engine, name: str, now: datetime, policy: Policy, remote: str 
 def settle(engine: Engine, attempt: int, ok: bool) -> None:
     """How a claimed attempt ended: `ok` clears the name's failures, `wrong` stays one."""
     with engine.begin() as conn:
-        conn.execute(update(attempts).where(attempts.c.id == attempt)
-                     .values(outcome="ok" if ok else "wrong"))
+        conn.execute(
+            update(attempts).where(attempts.c.id == attempt).values(outcome="ok" if ok else "wrong")
+        )
 
 
 def record(engine: Engine, name: str, outcome: str, now: datetime, remote: str | None) -> None:
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
     with engine.begin() as conn:
-        conn.execute(attempts.insert().values(name=_key(name), at=now, outcome=outcome,
-                                              remote=(remote or None) and remote[:64]))
+        conn.execute(
+            attempts.insert().values(
+                name=_key(name), at=now, outcome=outcome, remote=(remote or None) and remote[:64]
+            )
+        )
 
 
 def recent(engine: Engine, name: str, limit: int = 20) -> list[dict]:
     """The latest attempts for a name, newest first (for people looking into a lock)."""
     with reading(engine) as conn:
-        rows = conn.execute(select(attempts).where(attempts.c.name == _key(name))
-                            .order_by(attempts.c.at.desc(), attempts.c.id.desc()).limit(limit))
+        rows = conn.execute(
+            select(attempts)
+            .where(attempts.c.name == _key(name))
+            .order_by(attempts.c.at.desc(), attempts.c.id.desc())
+            .limit(limit)
+        )
         return [{"at": r.at.isoformat(), "outcome": r.outcome, "remote": r.remote} for r in rows]

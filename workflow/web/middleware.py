@@ -3,6 +3,7 @@
 Plain ASGI (not BaseHTTPMiddleware) so nothing buffers a response or runs a
 request in another task.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,9 +21,11 @@ from workflow.web.errors import BodyTooLarge
 log = logging.getLogger("casework.web")
 
 # No script, style or font from anywhere but this server; no framing; forms post only here.
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'; object-src 'none'")
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
 _HEADERS = (
     ("content-security-policy", _CSP),
     ("x-content-type-options", "nosniff"),
@@ -102,7 +105,7 @@ def route_label(scope: Scope) -> str:
     path = getattr(route, "path", None)
     if path is None:
         return "unmatched"
-    mounted = scope.get("root_path", "")[len(scope.get("app_root_path", "")):]
+    mounted = scope.get("root_path", "")[len(scope.get("app_root_path", "")) :]
     return mounted + path if path.startswith("/") or not mounted else f"{mounted}/{path}"
 
 
@@ -133,5 +136,11 @@ class RequestMetrics(_HttpOnly):
             REQUESTS.labels(label, method, str(status)).inc()
             REQUEST_SECONDS.labels(label).observe(took)
             # The path only: a query string can hold what someone searched for.
-            event(log, "http.request", f"{method} {scope['path']} {status}",
-                  seconds=took, route=label, status=status)
+            event(
+                log,
+                "http.request",
+                f"{method} {scope['path']} {status}",
+                seconds=took,
+                route=label,
+                status=status,
+            )

@@ -4,6 +4,7 @@
 the scheduler, the last sweep finished less than three intervals ago; 503
 otherwise, saying which check failed.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -35,7 +36,7 @@ def health(engine: Any, scheduler_every: float | None, now: datetime) -> tuple[b
             conn.exec_driver_sql("SELECT 1")
             swept = last_sweep_at(conn) if scheduler_every is not None else None
         report["database"] = "ok"
-    except Exception as err:          # any failure to reach the database is the answer
+    except Exception as err:  # any failure to reach the database is the answer
         report["database"] = f"unreachable ({type(err).__name__})"
         return False, report
     if scheduler_every is None:
@@ -43,23 +44,36 @@ def health(engine: Any, scheduler_every: float | None, now: datetime) -> tuple[b
         return True, report
     limit = status.STALE_AFTER_INTERVALS * scheduler_every
     if swept is None:
-        report["sweep"] = {"ok": False, "last": None, "limit_seconds": limit,
-                           "problem": "no sweep has run yet"}
+        report["sweep"] = {
+            "ok": False,
+            "last": None,
+            "limit_seconds": limit,
+            "problem": "no sweep has run yet",
+        }
         return False, report
     age = (now - swept).total_seconds()
     ok = age <= limit
-    report["sweep"] = {"ok": ok, "last": swept.isoformat(), "age_seconds": round(age, 1),
-                       "limit_seconds": limit}
+    report["sweep"] = {
+        "ok": ok,
+        "last": swept.isoformat(),
+        "age_seconds": round(age, 1),
+        "limit_seconds": limit,
+    }
     if not ok:
-        report["sweep"]["problem"] = (f"the last sweep finished {round(age)} seconds ago, "
-                                      f"more than three intervals ({round(limit)} seconds)")
+        report["sweep"]["problem"] = (
+            f"the last sweep finished {round(age)} seconds ago, "
+            f"more than three intervals ({round(limit)} seconds)"
+        )
     return ok, report
 
 
 def healthz(request: Request) -> Response:
     ok, report = health(request.app.state.engine, request.app.state.scheduler_every, clock.now())
-    return JSONResponse({"status": "ok" if ok else "failing", **report},
-                        status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"status": "ok" if ok else "failing", **report},
+        status_code=200 if ok else 503,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def metrics(request: Request) -> Response:
@@ -68,7 +82,7 @@ def metrics(request: Request) -> Response:
             depth = outbox_store.counts(conn, clock.now())
         for state in ("queued", "retrying", "dead", "sent"):
             OUTBOX_DEPTH.labels(state).set(depth.get(state, 0))
-    except Exception:                 # the database is down: still serve what is known
+    except Exception:  # the database is down: still serve what is known
         pass
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 

@@ -3,6 +3,7 @@ case), one message as it was sent, and sending again.
 
 Sending again is `workflow.runtime.mail.retry`, which only a caseworker may do.
 """
+
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
@@ -29,11 +30,23 @@ def message_list(request: Request) -> Response:
     with reading(request.app.state.engine) as conn:
         dead = outbox_store.list_messages(conn, "dead", limit=200)
         waiting = outbox_store.list_messages(conn, "queued", limit=200)
-        sent, pager = queries.sent_messages(conn, kind=kind, case=case,
-                                            page=queries.page_number(p.get("page")),
-                                            size=request.app.state.settings.page_size)
-    return page(request, "outbox.html", dead=dead, waiting=waiting, sent=sent, pager=pager,
-                kinds=sorted(KINDS, key=kind_label), filters={"kind": kind, "case": case})
+        sent, pager = queries.sent_messages(
+            conn,
+            kind=kind,
+            case=case,
+            page=queries.page_number(p.get("page")),
+            size=request.app.state.settings.page_size,
+        )
+    return page(
+        request,
+        "outbox.html",
+        dead=dead,
+        waiting=waiting,
+        sent=sent,
+        pager=pager,
+        kinds=sorted(KINDS, key=kind_label),
+        filters={"kind": kind, "case": case},
+    )
 
 
 def message_page(request: Request) -> Response:
@@ -51,12 +64,14 @@ async def retry(request: Request) -> Response:
     who = await run_in_threadpool(viewer, request)
     ids = [int(v) for v in form.data.getlist("id") if isinstance(v, str) and v.isdigit()]
     every = form.text("all") == "dead"
-    count = await run_in_threadpool(mail.retry, request.app.state.engine, who.name, ids=ids,
-                                    all_dead=every)
-    session_of(request).flash(f"{count} message{'' if count == 1 else 's'} will be sent again "
-                              f"at the next delivery." if count else
-                              "Nothing was sent again: the message was already sent or is "
-                              "being sent right now.")
+    count = await run_in_threadpool(
+        mail.retry, request.app.state.engine, who.name, ids=ids, all_dead=every
+    )
+    session_of(request).flash(
+        f"{count} message{'' if count == 1 else 's'} will be sent again at the next delivery."
+        if count
+        else "Nothing was sent again: the message was already sent or is being sent right now."
+    )
     return RedirectResponse("/outbox", status_code=303)
 
 

@@ -4,6 +4,7 @@ Every template is autoescaped (people's text is shown as text, never as
 markup) and strict: a name a template uses but was not given is an error in
 tests, not a blank on a page.
 """
+
 from __future__ import annotations
 
 import importlib.resources
@@ -29,8 +30,15 @@ from workflow.web.auth import Viewer, session_of
 _TONES = {"going_well": "green", "in_trouble": "red", "waiting": "yellow", "at_rest": "grey"}
 _MESSAGE_TAGS = {"sent": "green", "dead": "red", "queued": "yellow"}
 # (A definition need not have every tone: a variation has no state at rest.)
-TAG_OF = {**{state: colour for d in DEFINITIONS.values() for group, colour in _TONES.items()
-             for state in d.groups.get(group, ())}, **_MESSAGE_TAGS}
+TAG_OF = {
+    **{
+        state: colour
+        for d in DEFINITIONS.values()
+        for group, colour in _TONES.items()
+        for state in d.groups.get(group, ())
+    },
+    **_MESSAGE_TAGS,
+}
 
 
 def words(value: Any) -> str:
@@ -68,8 +76,9 @@ def paragraphs(text: Any) -> Markup:
     if text is None or str(text).strip() == "":
         return Markup("")
     blocks = re.split(r"\n\s*\n", str(text).replace("\r\n", "\n").strip())
-    return Markup("").join(Markup('<p class="paragraph">{}</p>').format(" ".join(block.split()))
-                           for block in blocks)
+    return Markup("").join(
+        Markup('<p class="paragraph">{}</p>').format(" ".join(block.split())) for block in blocks
+    )
 
 
 def tag(state: Any) -> str:
@@ -78,15 +87,33 @@ def tag(state: Any) -> str:
 
 def _environment() -> Environment:
     root = importlib.resources.files("templates") / "web"
-    env = Environment(loader=FileSystemLoader(str(root)), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      auto_reload=False)
-    env.filters.update(words=words, sentence=sentence, money=money, moment=moment, day=day,
-                       tag=tag, paragraphs=paragraphs, state=labels.state_label,
-                       trigger=labels.trigger_label, event=labels.event, change=labels.change,
-                       message_kind=labels.kind_label, category=_category,
-                       programme_name=_programme, step=_step, field_label=_field,
-                       tranche_event=tranche_event_label)
+    env = Environment(
+        loader=FileSystemLoader(str(root)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(
+        words=words,
+        sentence=sentence,
+        money=money,
+        moment=moment,
+        day=day,
+        tag=tag,
+        paragraphs=paragraphs,
+        state=labels.state_label,
+        trigger=labels.trigger_label,
+        event=labels.event,
+        change=labels.change,
+        message_kind=labels.kind_label,
+        category=_category,
+        programme_name=_programme,
+        step=_step,
+        field_label=_field,
+        tranche_event=tranche_event_label,
+    )
     return env
 
 
@@ -152,17 +179,29 @@ class Problem:
     field: str = ""
 
 
-def page(request: Request, template: str, *, status: int = 200,
-         errors: Iterable[Problem] = (), **context: Any) -> HTMLResponse:
+def page(
+    request: Request,
+    template: str,
+    *,
+    status: int = 200,
+    errors: Iterable[Problem] = (),
+    **context: Any,
+) -> HTMLResponse:
     session = session_of(request)
     who: Viewer | None = getattr(request.state, "viewer", None)
     values = {
-        "who": who, "nav": navigation(who), "path": request.url.path,
-        "csrf_token": session.token, "notice": session.take_notice(),
-        "errors": list(errors), "form": {}, "status": status,
+        "who": who,
+        "nav": navigation(who),
+        "path": request.url.path,
+        "csrf_token": session.token,
+        "notice": session.take_notice(),
+        "errors": list(errors),
+        "form": {},
+        "status": status,
         "vocabulary": labels.Vocabulary(request.app.state.engine),
     }
     values.update(context)
     html = ENV.get_template(template).render(values)
-    return HTMLResponse(html, status_code=status,
-                        headers={"Cache-Control": "no-store"} if who is not None else None)
+    return HTMLResponse(
+        html, status_code=status, headers={"Cache-Control": "no-store"} if who is not None else None
+    )

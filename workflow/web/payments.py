@@ -1,5 +1,6 @@
 """Payments on the web: a case's payment schedule, the payments page (finance's approved ones
 to pay, an approver's due ones to approve, a council's own), and the moves' forms."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,8 +30,11 @@ def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer) -> dict[str, An
     if not spec.tranches and not spec.no_payments:
         return {"schedule": None}
     shown = payments.schedule(uow.conn, case, spec, who.actor)
-    if (case.state in BID.final and not shown.get("recovery")
-            and not any(t["payment"] for t in shown["tranches"])):
+    if (
+        case.state in BID.final
+        and not shown.get("recovery")
+        and not any(t["payment"] for t in shown["tranches"])
+    ):
         # Ineligible, rejected, withdrawn, declined: no payment was made and none will be,
         # so a schedule of tranches "waiting for their event" would mislead.
         return {"schedule": None}
@@ -51,12 +55,23 @@ async def move(request: Request) -> Response:
     pay_ref = f"{ref.upper()}/P{n}"
     field = f"{action}-P{n}"
     return await _change(
-        request, ref, lambda uow: payments.move(uow, pay_ref, action, who.name, reason=reason,
-                                                reference=reference, expected_version=version),
+        request,
+        ref,
+        lambda uow: payments.move(
+            uow,
+            pay_ref,
+            action,
+            who.name,
+            reason=reason,
+            reference=reference,
+            expected_version=version,
+        ),
         kept={f"reference-P{n}": reference or "", field: reason or ""},
-        fields={"reference": f"reference-P{n}", "reason": field}, general="payments",
+        fields={"reference": f"reference-P{n}", "reason": field},
+        general="payments",
         done=lambda d: f"{d['ref']} is now {PAYMENT.state_label(d['state']).lower()}.",
-        then=then if then == "/payments" else f"/cases/{ref.upper()}#payments")
+        then=then if then == "/payments" else f"/cases/{ref.upper()}#payments",
+    )
 
 
 def payments_page(request: Request) -> Response:
@@ -66,24 +81,48 @@ def payments_page(request: Request) -> Response:
     sections = []
     with UnitOfWork(engine, read_only=True) as uow:
         if who.has("finance"):
-            sections.append(("to-pay", "Approved payments to pay",
-                             "Pay each, then record it with the remittance reference.",
-                             payments.list_payments(uow, state=PAYMENT.group("payable")[0],
-                                                    actor_name=who.name, full=True)))
+            sections.append(
+                (
+                    "to-pay",
+                    "Approved payments to pay",
+                    "Pay each, then record it with the remittance reference.",
+                    payments.list_payments(
+                        uow, state=PAYMENT.group("payable")[0], actor_name=who.name, full=True
+                    ),
+                )
+            )
         if who.has("approver"):
-            sections.append(("to-approve", "Payments to approve",
-                             "A payment falls due when its tranche's event happens; you may "
-                             "not approve one of a case you are the caseworker of.",
-                             payments.list_payments(uow, state=PAYMENT.group("to_approve")[0],
-                                                    actor_name=who.name, full=True)))
+            sections.append(
+                (
+                    "to-approve",
+                    "Payments to approve",
+                    "A payment falls due when its tranche's event happens; you may "
+                    "not approve one of a case you are the caseworker of.",
+                    payments.list_payments(
+                        uow, state=PAYMENT.group("to_approve")[0], actor_name=who.name, full=True
+                    ),
+                )
+            )
         if who.council_only:
-            sections.append(("ours", f"Payments to {who.org_name or who.org}",
-                             "Every payment of your awards, paid or still to come.",
-                             payments.list_payments(uow, org=who.org or "\x00",
-                                                    actor_name=who.name, full=True)))
+            sections.append(
+                (
+                    "ours",
+                    f"Payments to {who.org_name or who.org}",
+                    "Every payment of your awards, paid or still to come.",
+                    payments.list_payments(
+                        uow, org=who.org or "\x00", actor_name=who.name, full=True
+                    ),
+                )
+            )
         elif who.has("caseworker", "auditor", "admin"):
-            sections.append(("all", "Every payment", "",
-                             payments.list_payments(uow, actor_name=who.name, full=True)))
+            sections.append(
+                (
+                    "all",
+                    "Every payment",
+                    "",
+                    payments.list_payments(uow, actor_name=who.name, full=True),
+                )
+            )
     return page(request, "payments.html", sections=sections)
 
 

@@ -5,6 +5,7 @@ return there (figures and one evidence file); a caseworker accepts, queries
 or waives it. Both go through `workflow.services.monitoring`, the same services as
 the command line.
 """
+
 from __future__ import annotations
 
 
@@ -31,8 +32,11 @@ STATES = CHECKPOINT.group("as_listed")
 # A case the lead council still writes or answers about: its link goes to /apply.
 AMENDABLE = frozenset(s for d in DEFINITIONS.values() for s in d.groups.get("amendable", ()))
 ACCEPTED_FILES = ",".join(attachments.ALLOWED)
-DECISION_LABELS = {"accept": "Accept the return", "query": "Query the return",
-                   "waive": "Waive the return"}
+DECISION_LABELS = {
+    "accept": "Accept the return",
+    "query": "Query the return",
+    "waive": "Waive the return",
+}
 
 
 def return_list(request: Request) -> Response:
@@ -40,21 +44,36 @@ def return_list(request: Request) -> Response:
     p = request.query_params
     # A council sees all its returns; staff see those in play unless they ask for more.
     default = "all" if who.council_only else ""
-    f = queries.ReturnFilter(state=p["state"] if p.get("state") in (*STATES, "all") else default,
-                             overdue=p.get("overdue") == "1",
-                             programme=p.get("programme", "").strip().lower()[:40],
-                             case=p.get("case", "").strip()[:40],
-                             only_org=who.org if who.council_only else None)
+    f = queries.ReturnFilter(
+        state=p["state"] if p.get("state") in (*STATES, "all") else default,
+        overdue=p.get("overdue") == "1",
+        programme=p.get("programme", "").strip().lower()[:40],
+        case=p.get("case", "").strip()[:40],
+        only_org=who.org if who.council_only else None,
+    )
     size = request.app.state.settings.page_size
     with reading(request.app.state.engine) as conn:
         rows, pager = queries.search_returns(conn, f, queries.page_number(p.get("page")), size)
         waiting = queries.waiting_on(conn, who.org) if who.has("council") and who.org else []
         names = queries.org_names(conn, [r.lead for r in rows])
-        codes = list(conn.execute(programmes.select().with_only_columns(programmes.c.code)
-                                  .order_by(programmes.c.code)).scalars())
-    return page(request, "returns.html", rows=rows, pager=pager, names=names, filters=f,
-                states=STATES, programmes=codes, waiting=waiting, to_act=queries.COUNCIL_TO_ACT,
-                amendable=AMENDABLE)
+        codes = list(
+            conn.execute(
+                programmes.select().with_only_columns(programmes.c.code).order_by(programmes.c.code)
+            ).scalars()
+        )
+    return page(
+        request,
+        "returns.html",
+        rows=rows,
+        pager=pager,
+        names=names,
+        filters=f,
+        states=STATES,
+        programmes=codes,
+        waiting=waiting,
+        to_act=queries.COUNCIL_TO_ACT,
+        amendable=AMENDABLE,
+    )
 
 
 def _ref(request: Request) -> str:
@@ -83,21 +102,41 @@ def return_page(request: Request) -> Response:
     return render_return(request, _ref(request))
 
 
-def render_return(request: Request, ref: str, *, errors: list[Problem] | None = None,
-                  status: int = 200, form: dict | None = None) -> Response:
+def render_return(
+    request: Request,
+    ref: str,
+    *,
+    errors: list[Problem] | None = None,
+    status: int = 200,
+    form: dict | None = None,
+) -> Response:
     who, cp = _visible(request, ref)
     queries_made = [h for h in cp["history"] if h["trigger"] == "query"]
     with reading(request.app.state.engine) as conn:
         names = queries.org_names(conn, [cp["lead"]])
-    values = dict(form) if form is not None else {
-        k: v for k, v in (cp["figures"] or {}).items() if v is not None}
+    values = (
+        dict(form)
+        if form is not None
+        else {k: v for k, v in (cp["figures"] or {}).items() if v is not None}
+    )
     decisions = [t for t in cp["allowed_triggers"] if t in monitoring.DECISIONS]
-    return page(request, "return.html", status=status, errors=errors or [], cp=cp,
-                label=cp["ref"].split("/")[-1], names=names, form=values,
-                may_submit="submit" in cp["allowed_triggers"], decisions=decisions,
-                decision_labels=DECISION_LABELS, last_query=queries_made[-1] if queries_made else None,
-                accepted_files=ACCEPTED_FILES, max_mb=attachments.MAX_BYTES // 1024 // 1024,
-                staff=not who.council_only)
+    return page(
+        request,
+        "return.html",
+        status=status,
+        errors=errors or [],
+        cp=cp,
+        label=cp["ref"].split("/")[-1],
+        names=names,
+        form=values,
+        may_submit="submit" in cp["allowed_triggers"],
+        decisions=decisions,
+        decision_labels=DECISION_LABELS,
+        last_query=queries_made[-1] if queries_made else None,
+        accepted_files=ACCEPTED_FILES,
+        max_mb=attachments.MAX_BYTES // 1024 // 1024,
+        staff=not who.council_only,
+    )
 
 
 async def submit(request: Request) -> Response:
@@ -111,20 +150,35 @@ async def submit(request: Request) -> Response:
     if upload is not None:
         attachment = (upload.filename or "", await upload.read())
     try:
-        await run_in_threadpool(monitoring.submit_return, request.app.state.engine, ref, who.name,
-                                figures=figures, attachment=attachment,
-                                expected_version=form.number("version"))
+        await run_in_threadpool(
+            monitoring.submit_return,
+            request.app.state.engine,
+            ref,
+            who.name,
+            figures=figures,
+            attachment=attachment,
+            expected_version=form.number("version"),
+        )
     except NotFound:
         raise
     except CaseworkError as err:
         fields = {name: name for name in cp["fields"]}
-        general = "evidence" if isinstance(err, Malformed) and err.what == "The attachment" \
+        general = (
+            "evidence"
+            if isinstance(err, Malformed) and err.what == "The attachment"
             else "submit-return"
-        return await run_in_threadpool(render_return, request, ref, status=status_of(err),
-                                       errors=problems_of(err, fields, general=general),
-                                       form=form.values())
-    session_of(request).flash(f"The return {ref} has been submitted"
-                              + (f" with {attachment[0]}." if attachment else "."))
+        )
+        return await run_in_threadpool(
+            render_return,
+            request,
+            ref,
+            status=status_of(err),
+            errors=problems_of(err, fields, general=general),
+            form=form.values(),
+        )
+    session_of(request).flash(
+        f"The return {ref} has been submitted" + (f" with {attachment[0]}." if attachment else ".")
+    )
     return RedirectResponse(f"/returns/{ref}", status_code=303)
 
 
@@ -135,16 +189,27 @@ async def decide(request: Request) -> Response:
     reason = form.optional("reason")
     who, _cp = await run_in_threadpool(_visible, request, ref)
     try:
-        done = await run_in_threadpool(monitoring.decide_return, request.app.state.engine, ref,
-                                       trigger, who.name, reason=reason,
-                                       expected_version=form.number("version"))
+        done = await run_in_threadpool(
+            monitoring.decide_return,
+            request.app.state.engine,
+            ref,
+            trigger,
+            who.name,
+            reason=reason,
+            expected_version=form.number("version"),
+        )
     except NotFound:
         raise
     except CaseworkError as err:
         field = f"reason-{trigger}"
-        return await run_in_threadpool(render_return, request, ref, status=status_of(err),
-                                       errors=problems_of(err, {"reason": field}, general="decide"),
-                                       form={field: reason or ""})
+        return await run_in_threadpool(
+            render_return,
+            request,
+            ref,
+            status=status_of(err),
+            errors=problems_of(err, {"reason": field}, general="decide"),
+            form={field: reason or ""},
+        )
     session_of(request).flash(f"The return {ref} is now {words(done['state'])}.")
     return RedirectResponse(f"/returns/{ref}", status_code=303)
 

@@ -1,6 +1,7 @@
 """The annual review on the case page (DESIGN.md section 9): every review of the award, and the
 caseworker's form to record the one that is due (continue, amend with a new amount or end,
 or stop)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,18 +20,22 @@ from workflow.web.cases import _change, _visible
 from workflow.web.forms import posted
 
 # The decisions as the form offers them: (code, label, sentence).
-CHOICES = [(code, DECISION_WORDS[code].label, DECISION_WORDS[code].sentence)
-           for code in DECISIONS]
+CHOICES = [(code, DECISION_WORDS[code].label, DECISION_WORDS[code].sentence) for code in DECISIONS]
 
 
 def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer, staff: bool) -> dict[str, Any]:
     """Staff see the award's reviews; a caseworker gets the form while one is due."""
     listed = reviews.reviews_of(uow.conn, case) if staff and case.kind == "bid" else []
     due = next((r for r in listed if r["status"] in RECORDABLE), None)
-    return {"reviews": listed, "review_due": due if who.has("caseworker") else None,
-            "review_words": {"status": {c: w.label for c, w in STATUS_WORDS.items()},
-                             "decision": {c: w.label for c, w in DECISION_WORDS.items()},
-                             "choices": CHOICES}}
+    return {
+        "reviews": listed,
+        "review_due": due if who.has("caseworker") else None,
+        "review_words": {
+            "status": {c: w.label for c, w in STATUS_WORDS.items()},
+            "decision": {c: w.label for c, w in DECISION_WORDS.items()},
+            "choices": CHOICES,
+        },
+    }
 
 
 async def record(request: Request) -> Response:
@@ -43,14 +48,34 @@ async def record(request: Request) -> Response:
     version = form.number("version")
     who = await run_in_threadpool(_visible, request, ref)
     return await _change(
-        request, ref, lambda uow: reviews.record(
-            uow, ref, decision=decision, reason=reason, actor_name=who.name,
-            expected_version=version, amount=amount, end=end),
-        kept={"review-decision": decision, "review-reason": reason or "",
-              "review-amount": amount or "", "review-end": end or ""},
-        fields={"decision": "review-decision", "reason": "review-reason",
-                "amount": "review-amount", "end": "review-end"}, general="review",
-        done=_done, then=f"/cases/{ref.upper()}#review")
+        request,
+        ref,
+        lambda uow: reviews.record(
+            uow,
+            ref,
+            decision=decision,
+            reason=reason,
+            actor_name=who.name,
+            expected_version=version,
+            amount=amount,
+            end=end,
+        ),
+        kept={
+            "review-decision": decision,
+            "review-reason": reason or "",
+            "review-amount": amount or "",
+            "review-end": end or "",
+        },
+        fields={
+            "decision": "review-decision",
+            "reason": "review-reason",
+            "amount": "review-amount",
+            "end": "review-end",
+        },
+        general="review",
+        done=_done,
+        then=f"/cases/{ref.upper()}#review",
+    )
 
 
 def _done(shown: dict[str, Any]) -> str:

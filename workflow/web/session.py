@@ -6,6 +6,7 @@ moment of sign-in, so no session lasts past `longest_session`; and a short
 fingerprint of the person's password hash, so changing a password ends every
 session signed in with the old one. Times come from `workflow.clock`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,10 +44,10 @@ class Session:
     csrf: str = field(default_factory=new_token)
     signed_in_at: float = 0.0
     seen: float = 0.0
-    password: str = ""          # fingerprint of the password hash at sign-in
-    notice: str | None = None   # shown once on the next page ("You have signed out.")
-    changed: bool = False       # the cookie must be (re)written with this response
-    known: bool = False         # the request carried a valid cookie
+    password: str = ""  # fingerprint of the password hash at sign-in
+    notice: str | None = None  # shown once on the next page ("You have signed out.")
+    changed: bool = False  # the cookie must be (re)written with this response
+    known: bool = False  # the request carried a valid cookie
 
     def token(self) -> str:
         """The CSRF token for a form; a visitor's first form gets them a cookie."""
@@ -97,8 +98,11 @@ class Codec:
             return Session(changed=True)
         if not isinstance(body, dict) or not isinstance(body.get("c"), str):
             return Session(changed=True)
-        s = Session(csrf=body["c"], notice=body.get("f") if isinstance(body.get("f"), str) else None,
-                    known=True)
+        s = Session(
+            csrf=body["c"],
+            notice=body.get("f") if isinstance(body.get("f"), str) else None,
+            known=True,
+        )
         name = body.get("n")
         if isinstance(name, str) and name:
             self._resume(s, body, name)
@@ -109,12 +113,16 @@ class Codec:
         signed_in_at, seen = float(body.get("i", 0)), float(body.get("s", 0))
         if now - seen > self.settings.idle.total_seconds():
             minutes = int(self.settings.idle.total_seconds() // 60)
-            s.sign_out(f"You were signed out after {minutes} minutes without activity. "
-                       f"Sign in again to carry on.")
+            s.sign_out(
+                f"You were signed out after {minutes} minutes without activity. "
+                f"Sign in again to carry on."
+            )
         elif now - signed_in_at > self.settings.longest_session.total_seconds():
             hours = int(self.settings.longest_session.total_seconds() // 3600)
-            s.sign_out(f"You were signed out because sessions last at most {hours} hours. "
-                       f"Sign in again to carry on.")
+            s.sign_out(
+                f"You were signed out because sessions last at most {hours} hours. "
+                f"Sign in again to carry on."
+            )
         else:
             s.name, s.signed_in_at, s.seen = name, signed_in_at, seen
             s.password = str(body.get("p", ""))
@@ -147,8 +155,7 @@ class SessionMiddleware:
     def _cookie_header(self, scope: Scope, session: Session) -> str:
         secure = self.codec.settings.secure_cookies or scope.get("scheme") == "https"
         value = self.codec.dumps(session)
-        return (f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax"
-                + ("; Secure" if secure else ""))
+        return f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
 
 
 def _cookie(scope: Scope) -> str | None:

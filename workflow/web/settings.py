@@ -10,6 +10,7 @@ CASEWORK_SECURE_COOKIES         `1` to mark cookies Secure even when a proxy
                       always Secure when the request itself is HTTPS, or when
                       CASEWORK_BASE_URL starts with https://).
 """
+
 from __future__ import annotations
 
 import os
@@ -43,11 +44,14 @@ class WebSettings:
         idle = env.get("CASEWORK_SESSION_IDLE_MINUTES", "").strip()
         if idle:
             if not idle.isdigit() or int(idle) < 1:
-                raise ValueError(f"CASEWORK_SESSION_IDLE_MINUTES must be a whole number of "
-                                 f"minutes, 1 or more, not {idle!r}")
+                raise ValueError(
+                    f"CASEWORK_SESSION_IDLE_MINUTES must be a whole number of "
+                    f"minutes, 1 or more, not {idle!r}"
+                )
             values["idle"] = timedelta(minutes=int(idle))
         base = env.get("CASEWORK_BASE_URL", "")
-        values["secure_cookies"] = (env.get("CASEWORK_SECURE_COOKIES", "") == "1"
-                                    or base.lower().startswith("https://"))
+        values["secure_cookies"] = env.get(
+            "CASEWORK_SECURE_COOKIES", ""
+        ) == "1" or base.lower().startswith("https://")
         values.update(overrides)
         return cls(**values)

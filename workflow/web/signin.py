@@ -4,6 +4,7 @@ A wrong password and a locked name get the same page and the same words, so
 the page never tells anyone which names exist or which are locked. Failed
 attempts past the second are answered more and more slowly.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,10 @@ from workflow.web.auth import SignInNeeded, load_viewer, session_of, viewer
 from workflow.web.forms import posted
 from workflow.web.pages import Problem, page
 
-REFUSED = ("The name or password is not right, or this name has had too many failed "
-           "attempts. After 5 failed attempts in 15 minutes a name is locked for 15 minutes.")
+REFUSED = (
+    "The name or password is not right, or this name has had too many failed "
+    "attempts. After 5 failed attempts in 15 minutes a name is locked for 15 minutes."
+)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -63,15 +66,22 @@ async def sign_in(request: Request) -> Response:
     if not password:
         missing.append(Problem("Enter your password", "password"))
     if missing:
-        return page(request, "sign_in.html", status=400, errors=missing, next=target,
-                    form={"name": name})
+        return page(
+            request, "sign_in.html", status=400, errors=missing, next=target, form={"name": name}
+        )
     ok, delay = await run_in_threadpool(_attempt, request, name, password)
     if ok:
         return RedirectResponse(target or request.state.viewer.landing(), status_code=303)
     if delay:
-        await asyncio.sleep(delay)    # holds this answer only, not a worker thread
-    return page(request, "sign_in.html", status=401, errors=[Problem(REFUSED, "name")],
-                next=target, form={"name": name})
+        await asyncio.sleep(delay)  # holds this answer only, not a worker thread
+    return page(
+        request,
+        "sign_in.html",
+        status=401,
+        errors=[Problem(REFUSED, "name")],
+        next=target,
+        form={"name": name},
+    )
 
 
 def _attempt(request: Request, name: str, password: str) -> tuple[bool, float]:
@@ -83,11 +93,14 @@ def _attempt(request: Request, name: str, password: str) -> tuple[bool, float]:
     remote = request.client.host if request.client else None
     claimed = lockout.claim(engine, name, clock.now(), policy, remote)
     if claimed.attempt is None:
-        return False, policy.delay(policy.failures)   # as slow as the failure that locked it
+        return False, policy.delay(policy.failures)  # as slow as the failure that locked it
     # `system` (in any capitalisation) is the sweep's name, never a person's.
     # A disabled person's right password still fails, with the same words as a wrong one.
-    ok = not directory.is_reserved(name) and passwords.check_password(engine, name, password) \
+    ok = (
+        not directory.is_reserved(name)
+        and passwords.check_password(engine, name, password)
         and not _disabled(request, name)
+    )
     lockout.settle(engine, claimed.attempt, ok)
     if ok:
         session = session_of(request)
@@ -121,8 +134,9 @@ async def sign_out(request: Request) -> Response:
     session = session_of(request)
     if session.name:
         remote = request.client.host if request.client else None
-        await run_in_threadpool(lockout.record, request.app.state.engine, session.name,
-                                "signout", clock.now(), remote)
+        await run_in_threadpool(
+            lockout.record, request.app.state.engine, session.name, "signout", clock.now(), remote
+        )
     session.sign_out("You have signed out.")
     return RedirectResponse("/sign-in", status_code=303)
 

@@ -3,6 +3,7 @@
 They need no sign-in (people read them before they have an account); a
 signed-in person sees them with their navigation.
 """
+
 from __future__ import annotations
 
 from starlette.requests import Request

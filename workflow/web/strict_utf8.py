@@ -9,12 +9,12 @@ setting for it; the replaced function is private, so
 tests/api/test_security_findings.py sends figures in Latin-1 end to end and
 fails should Starlette stop calling it.
 """
+
 from __future__ import annotations
 
 from starlette import formparsers
 
-MESSAGE = ("A form field or file name is not UTF-8 text; nothing was read "
-           "(send it as UTF-8).")
+MESSAGE = "A form field or file name is not UTF-8 text; nothing was read (send it as UTF-8)."
 
 
 def _strict_decode(src: bytes | bytearray, codec: str) -> str:

@@ -15,6 +15,7 @@ missing key would race).
 Revision ID: 0002
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -5,6 +5,7 @@ soonest due first), so an inbox over 400,000 returns reads only the rows it show
 Revision ID: 0004
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -8,6 +8,7 @@ cases already there.
 Revision ID: 0006
 Revises: 0001
 """
+
 from alembic import op
 import sqlalchemy as sa
 

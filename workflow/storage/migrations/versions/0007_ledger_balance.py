@@ -16,6 +16,7 @@ the other revisions (`casework init` upgrades to every head).
 Revision ID: 0007
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -5,6 +5,7 @@ ladder step that moves a checkpoint.
 Revision ID: 0008
 Revises: 0004
 """
+
 from alembic import op
 
 revision = "0008"

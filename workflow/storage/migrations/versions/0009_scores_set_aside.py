@@ -13,6 +13,7 @@ other revisions.
 Revision ID: 0009
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -34,8 +35,14 @@ def upgrade() -> None:
     with op.batch_alter_table("scores", naming_convention=NAMING) as batch_op:
         batch_op.add_column(sa.Column("set_aside_at", UTCDateTime(), nullable=True))
         batch_op.drop_constraint(UNIQUE, type_="unique")
-    op.create_index("uq_scores_live", "scores", ["case_id", "assessor", "agreed"], unique=True,
-                    sqlite_where=LIVE, postgresql_where=LIVE)
+    op.create_index(
+        "uq_scores_live",
+        "scores",
+        ["case_id", "assessor", "agreed"],
+        unique=True,
+        sqlite_where=LIVE,
+        postgresql_where=LIVE,
+    )
 
 
 def downgrade() -> None:

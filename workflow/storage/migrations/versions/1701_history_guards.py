@@ -10,6 +10,7 @@ deleted case would leave its history rows behind, unread by `audit verify`.
 Revision ID: 1701
 Revises: 0010
 """
+
 from alembic import op
 
 revision = "1701"

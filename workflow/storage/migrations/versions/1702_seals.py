@@ -3,6 +3,7 @@
 Revision ID: 1702
 Revises: 1701
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -24,7 +25,7 @@ def _sqlite_guards(table: str, key: str) -> list[str]:
         f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} BEGIN {refuse % 'DELETE'}; END",
         f"""CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}
             WHEN EXISTS (SELECT 1 FROM {table} WHERE {key} = NEW.{key})
-            BEGIN {refuse % 'REPLACE'}; END""",
+            BEGIN {refuse % "REPLACE"}; END""",
     ]
 
 

@@ -7,6 +7,7 @@ written before have none, and their seals do not change.
 Revision ID: 1901
 Revises: 2102
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -47,8 +48,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("case_id", "n"),
         sa.UniqueConstraint("case_id", "tranche"),
     )
-    op.create_index("ix_payments_programme_state", "payments",
-                    ["programme", "state", "amount_pence"])
+    op.create_index(
+        "ix_payments_programme_state", "payments", ["programme", "state", "amount_pence"]
+    )
     op.create_index("ix_payments_state", "payments", ["state", "id"])
     op.create_table(
         "recoveries",

@@ -6,6 +6,7 @@ figures equal to its rows.
 Revision ID: 1902
 Revises: 1912
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -24,9 +25,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["programme"], ["programmes.code"]),
         sa.PrimaryKeyConstraint("programme"),
     )
-    op.execute("INSERT INTO paid_totals (programme, paid_pence, payments) "
-               "SELECT programme, SUM(amount_pence), COUNT(*) FROM payments "
-               "WHERE state = 'paid' GROUP BY programme")
+    op.execute(
+        "INSERT INTO paid_totals (programme, paid_pence, payments) "
+        "SELECT programme, SUM(amount_pence), COUNT(*) FROM payments "
+        "WHERE state = 'paid' GROUP BY programme"
+    )
 
 
 def downgrade() -> None:

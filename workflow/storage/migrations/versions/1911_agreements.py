@@ -3,6 +3,7 @@
 Revision ID: 1911
 Revises: 2101
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -20,7 +21,7 @@ _SQLITE_GUARDS = [
     f"""CREATE TRIGGER agreements_no_replace BEFORE INSERT ON agreements
         WHEN EXISTS (SELECT 1 FROM agreements WHERE id = NEW.id
                      OR (case_id = NEW.case_id AND version = NEW.version))
-        BEGIN {_REFUSE % 'REPLACE'}; END""",
+        BEGIN {_REFUSE % "REPLACE"}; END""",
 ]
 _POSTGRES_GUARDS = [
     """CREATE FUNCTION agreements_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -7,6 +7,7 @@ on SQLite too: rebuilding the table would drop its append-only triggers.
 Revision ID: 1912
 Revises: 1901
 """
+
 import sqlalchemy as sa
 from alembic import op
 

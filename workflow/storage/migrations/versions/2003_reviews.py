@@ -3,6 +3,7 @@
 Revision ID: 2003
 Revises: 1902
 """
+
 import sqlalchemy as sa
 from alembic import op
 

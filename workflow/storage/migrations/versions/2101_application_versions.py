@@ -9,6 +9,7 @@ INSERT over an existing row), as for seals (1702).
 Revision ID: 2101
 Revises: 2301
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -31,7 +32,7 @@ def _sqlite_guards() -> list[str]:
         f"""CREATE TRIGGER {TABLE}_no_replace BEFORE INSERT ON {TABLE}
             WHEN EXISTS (SELECT 1 FROM {TABLE} WHERE id = NEW.id
                          OR (case_id = NEW.case_id AND version = NEW.version))
-            BEGIN {refuse % 'REPLACE'}; END""",
+            BEGIN {refuse % "REPLACE"}; END""",
     ]
 
 
@@ -61,26 +62,48 @@ def upgrade() -> None:
         sa.UniqueConstraint("case_id", "version"),
     )
     bind = op.get_bind()
-    cases = sa.table("cases", sa.column("id", sa.Integer()), sa.column("application", sa.JSON()),
-                     sa.column("created_at", UTCDateTime()))
-    history = sa.table("history", sa.column("case_id", sa.Integer()),
-                       sa.column("seq", sa.Integer()), sa.column("actor", sa.String()))
-    rows = list(bind.execute(
-        sa.select(cases.c.id, cases.c.application, cases.c.created_at, history.c.actor)
-        .select_from(cases.outerjoin(history, sa.and_(history.c.case_id == cases.c.id,
-                                                      history.c.seq == 1)))
-        .order_by(cases.c.id)))
+    cases = sa.table(
+        "cases",
+        sa.column("id", sa.Integer()),
+        sa.column("application", sa.JSON()),
+        sa.column("created_at", UTCDateTime()),
+    )
+    history = sa.table(
+        "history",
+        sa.column("case_id", sa.Integer()),
+        sa.column("seq", sa.Integer()),
+        sa.column("actor", sa.String()),
+    )
+    rows = list(
+        bind.execute(
+            sa.select(cases.c.id, cases.c.application, cases.c.created_at, history.c.actor)
+            .select_from(
+                cases.outerjoin(
+                    history, sa.and_(history.c.case_id == cases.c.id, history.c.seq == 1)
+                )
+            )
+            .order_by(cases.c.id)
+        )
+    )
     batch = []
     for r in rows:
-        batch.append({"case_id": r.id, "version": 1, "document": r.application,
-                      "sha256": document_hash(r.application), "changed": [],
-                      "actor": r.actor or "unknown", "at": r.created_at})
+        batch.append(
+            {
+                "case_id": r.id,
+                "version": 1,
+                "document": r.application,
+                "sha256": document_hash(r.application),
+                "changed": [],
+                "actor": r.actor or "unknown",
+                "at": r.created_at,
+            }
+        )
         if len(batch) == 1000:
             bind.execute(versions.insert(), batch)
             batch = []
     if batch:
         bind.execute(versions.insert(), batch)
-    for sql in (_postgres_guards() if bind.dialect.name == "postgresql" else _sqlite_guards()):
+    for sql in _postgres_guards() if bind.dialect.name == "postgresql" else _sqlite_guards():
         op.execute(sql)
 
 

@@ -16,6 +16,7 @@
 Revision ID: 2102
 Revises: 1911
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,7 +33,7 @@ SQLITE = [
     f"CREATE TRIGGER admin_log_no_delete BEFORE DELETE ON admin_log BEGIN {_REFUSE % 'DELETE'}; END",
     f"""CREATE TRIGGER admin_log_no_replace BEFORE INSERT ON admin_log
         WHEN EXISTS (SELECT 1 FROM admin_log WHERE id = NEW.id)
-        BEGIN {_REFUSE % 'REPLACE'}; END""",
+        BEGIN {_REFUSE % "REPLACE"}; END""",
 ]
 POSTGRES = [
     """CREATE FUNCTION admin_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

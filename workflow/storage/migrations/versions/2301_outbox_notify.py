@@ -8,6 +8,7 @@ transport sent). The index finds the rows whose receipts are still to come.
 Revision ID: 2301
 Revises: 1702
 """
+
 import sqlalchemy as sa
 from alembic import op
 

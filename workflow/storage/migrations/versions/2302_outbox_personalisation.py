@@ -9,6 +9,7 @@ queued before this have NULL and are sent with the generic template's
 Revision ID: 2302
 Revises: 2003
 """
+
 import sqlalchemy as sa
 from alembic import op
 
