@@ -66,6 +66,8 @@ def test_lists_are_filtered_by_state_kind_and_programme(api):
     assert refs(state="submitted") == [submitted]
     assert refs(state="draft", kind="bid", programme="tca-2013") == [draft]
     assert refs(kind="area") == [] and refs(programme="pstn-2013") == []
+    # Every state the document lists goes with either kind: one the kind lacks matches nothing.
+    assert refs(kind="area", state="closed") == [] and refs(kind="bid", state="active") == []
 
 
 @pytest.mark.parametrize(

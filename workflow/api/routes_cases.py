@@ -103,9 +103,12 @@ def list_cases(
     engine = engine_of(request)
     after = paging.decode(cursor, "case", int)
     scope = access.org_scope(actor)
+    # The document allows every state with either kind: a state the kind does not have
+    # matches no case (the command line, where a state is typed, refuses it as a mistake).
+    none_such = kind is not None and state is not None and state not in DEFINITIONS[kind].states
     items = (
         []
-        if scope == access.NO_CASES
+        if scope == access.NO_CASES or none_such
         else lifecycle.list_cases(
             engine,
             state=state,
