@@ -24,9 +24,13 @@ REFUSED_WORDS = "The name or password is not right"
         ("cllr", "/returns"),
         ("audrey", "/cases"),
         ("adam", "/admin"),
+        ("fiona", "/payments"),
     ],
 )
 def test_each_role_lands_on_its_own_start_page(site, name, landing):
+    if name == "fiona":
+        site.world.person("fiona", "finance")
+        passwords.sample_passwords(site.engine, password=PASSWORD)
     visitor = site.visitor()
 
     signed_in = visitor.sign_in(name)

@@ -85,6 +85,8 @@ class Viewer:
             return "/returns"
         if self.roles == {"admin"}:
             return "/admin"
+        if "finance" in self.roles:  # their work: approved payments to pay
+            return "/payments"
         return "/cases"
 
     def may_see(self, lead: str, partners: Any, state: str | None = None) -> bool:
