@@ -31,6 +31,7 @@ from states import BID, VARIATION
 from states.definition import Notice
 from states.variation import AWAITING_DECISION, PROPOSED_TO_COUNCIL, TO_COUNTERSIGN
 from states.errors import DocumentError
+from states.facts import Facts
 from states.money import money_json, parse_money, pounds
 from states.rules import ACTOR_RULES, RULES
 from workflow.errors import ConflictError, Malformed, NotFound, RuleViolation, checked_text
@@ -247,6 +248,34 @@ def _refuse_unless_open_to_variation(case: CaseRecord, what: str) -> None:
 
 
 # --- deciding ------------------------------------------------------------------
+def _refuse_stale(vref: str, row: Any, expected_version: int | None) -> None:
+    """The variation as the person saw it (web page, If-Match) must be as it is now."""
+    if expected_version is not None and row.version != expected_version:
+        raise ConflictError(
+            vref,
+            f"{vref} has changed since you looked at it (version "
+            f"{row.version}, not {expected_version}); nothing of "
+            f"yours was written.",
+            current_version=row.version,
+        )
+
+
+def _facts(
+    uow: UnitOfWork, case: CaseRecord, total: int, label: str, transition: Any, who: Actor
+) -> Facts:
+    """What the rules of approving or countersigning read: the award as varied to `total`,
+    with the countersignatures the variation's own, weighed against the award as it was."""
+    facts = facts_for(
+        uow.conn,
+        _as_varied(case, total),
+        actor=who.name,
+        now=uow.now,
+        spec=uow.spec(case.programme),
+        needs=needs_of((*transition.guards, *transition.actor_rules)),
+    )
+    return replace(facts, **controls.variation_facts(uow.conn, case.id, label, case.amount_pence))
+
+
 def decide(
     work: UnitOfWork | Engine,
     ref: str,
@@ -273,32 +302,13 @@ def decide(
         check_visible(who, case)
         row = _row(conn, case.id, n)
         vref = f"{case.ref}/V{n}"
-        if expected_version is not None and row.version != expected_version:
-            raise ConflictError(
-                vref,
-                f"{vref} has changed since you looked at it (version "
-                f"{row.version}, not {expected_version}); nothing of "
-                f"yours was written.",
-                current_version=row.version,
-            )
+        _refuse_stale(vref, row, expected_version)
         new_total = row.amount_pence if row.amount_pence is not None else case.amount_pence
         transition = VARIATION.machine.transition_for(trigger, row.state)
         facts = None
         if transition is not None and decision == "approve":
             _refuse_unless_open_to_variation(case, "approve")
-            varied = _as_varied(case, new_total or 0)
-            facts = facts_for(
-                conn,
-                varied,
-                actor=who.name,
-                now=now,
-                spec=uow.spec(case.programme),
-                needs=needs_of((*transition.guards, *transition.actor_rules)),
-            )
-            # Its countersignatures are the variation's own, weighed against the award as it was.
-            facts = replace(
-                facts, **controls.variation_facts(conn, case.id, f"V{n}", case.amount_pence)
-            )
+            facts = _facts(uow, case, new_total or 0, f"V{n}", transition, who)
         move = plan(
             VARIATION,
             vref,
@@ -416,29 +426,12 @@ def countersign(
         check_visible(who, case)
         row = _row(conn, case.id, n)
         vref, label = f"{case.ref}/V{n}", f"V{n}"
-        if expected_version is not None and row.version != expected_version:
-            raise ConflictError(
-                vref,
-                f"{vref} has changed since you looked at it (version "
-                f"{row.version}, not {expected_version}); nothing of "
-                f"yours was written.",
-                current_version=row.version,
-            )
+        _refuse_stale(vref, row, expected_version)
         total = row.amount_pence if row.amount_pence is not None else case.amount_pence
         transition = VARIATION.machine.transition_for(trigger, row.state)
         facts = None
         if transition is not None:
-            facts = facts_for(
-                conn,
-                _as_varied(case, total or 0),
-                actor=who.name,
-                now=now,
-                spec=uow.spec(case.programme),
-                needs=needs_of((*transition.guards, *transition.actor_rules)),
-            )
-            facts = replace(
-                facts, **controls.variation_facts(conn, case.id, label, case.amount_pence)
-            )
+            facts = _facts(uow, case, total or 0, label, transition, who)
         move = plan(
             VARIATION,
             vref,
