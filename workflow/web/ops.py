@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from notifications import outbox as outbox_store
 from workflow import clock
 from workflow.runtime import status
 from workflow.storage.db import reading
@@ -79,7 +78,7 @@ def healthz(request: Request) -> Response:
 def metrics(request: Request) -> Response:
     try:
         with reading(request.app.state.engine) as conn:
-            depth = outbox_store.counts(conn, clock.now())
+            depth = status.outbox_counts(conn, clock.now())
         for state in ("queued", "retrying", "dead", "sent"):
             OUTBOX_DEPTH.labels(state).set(depth.get(state, 0))
     except Exception:  # the database is down: still serve what is known
