@@ -181,6 +181,11 @@ def test_a_draft_is_kept_between_visits_and_seen_by_the_lead_council_alone(site,
     pat = site.as_("pat")
     assert pat.get(f"/cases/{ref}").status_code == 200
     assert pat.get(f"/apply/{ref}").status_code == 404
+    # The lead's own application pages now send them to the case's page: nothing is left
+    # to change there.
+    for path in ("", "/title", "/change", "/evidence"):
+        went = cllr.get(f"/apply/{ref}{path}")
+        assert (went.status_code, went.headers["location"]) == (303, f"/cases/{ref}"), path
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,8 @@ a state its application may change in is shown on the case page instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -50,7 +52,7 @@ from workflow.storage.records import CaseRecord
 from workflow.storage.tables import cases, organisations, programmes
 from workflow.web import queries
 from workflow.web.auth import Forbidden, Viewer, require, session_of, viewer
-from workflow.web.errors import problems_of, status_of
+from workflow.web.errors import SeeOther, problems_of, status_of
 from workflow.web.forms import Posted, posted
 from workflow.web.pages import Problem, page
 
@@ -84,8 +86,17 @@ def _in_hand(uow: UnitOfWork, ref: str, who: Viewer) -> CaseRecord:
     return record
 
 
-def _amendable(record: CaseRecord) -> bool:
-    return applications.amendable(record)
+@contextmanager
+def _application(request: Request, ref: str) -> Iterator[tuple[UnitOfWork, CaseRecord]]:
+    """What a page of an application reads first: the council's person (`_council`), and
+    in one read the case `ref`, theirs to change (`_in_hand`). A case whose application
+    can no longer change has its own page instead: the person is sent there (SeeOther)."""
+    who = _council(request)
+    with UnitOfWork(_engine(request), read_only=True) as uow:
+        record = _in_hand(uow, ref, who)
+        if not applications.amendable(record):
+            raise SeeOther(f"/cases/{record.ref}")
+        yield uow, record
 
 
 def _question_of(spec: ProgrammeSpec, document: dict, name: str) -> tuple[Question, list[Question]]:
@@ -263,14 +274,10 @@ def render_question(
     typed: Posted | None = None,
     status: int = 200,
 ) -> Response:
-    who = _council(request)
     change = request.query_params.get("change") == "1" or (
         typed is not None and typed.text("change") == "1"
     )
-    with UnitOfWork(_engine(request), read_only=True) as uow:
-        record = _in_hand(uow, ref, who)
-        if not _amendable(record):
-            return RedirectResponse(f"/cases/{record.ref}", status_code=303)
+    with _application(request, ref) as (uow, record):
         spec = uow.spec(record.programme)
         document = dict(record.application or {})
         q, asked = _question_of(spec, document, name)
@@ -504,11 +511,7 @@ def render_change(
 ) -> Response:
     """Every question of the application on one page, so that the changes an answer needs
     are saved together: one amendment, one version, each changed field marked as such."""
-    who = _council(request)
-    with UnitOfWork(_engine(request), read_only=True) as uow:
-        record = _in_hand(uow, ref, who)
-        if not _amendable(record):
-            return RedirectResponse(f"/cases/{record.ref}", status_code=303)
+    with _application(request, ref) as (uow, record):
         spec = uow.spec(record.programme)
         document = dict(record.application or {})
         asked = question_of_case(uow, record)
@@ -624,11 +627,7 @@ def evidence_page(request: Request) -> Response:
 def render_evidence(
     request: Request, ref: str, *, errors: list[Problem] | None = None, status: int = 200
 ) -> Response:
-    who = _council(request)
-    with UnitOfWork(_engine(request), read_only=True) as uow:
-        record = _in_hand(uow, ref, who)
-        if not _amendable(record):
-            return RedirectResponse(f"/cases/{record.ref}", status_code=303)
+    with _application(request, ref) as (uow, record):
         asked = questions(uow.spec(record.programme), (record.application or {}).get("category"))
     return page(
         request,
@@ -751,11 +750,7 @@ def check_page(request: Request) -> Response:
 def render_check(
     request: Request, ref: str, *, errors: list[Problem] | None = None, status: int = 200
 ) -> Response:
-    who = _council(request)
-    with UnitOfWork(_engine(request), read_only=True) as uow:
-        record = _in_hand(uow, ref, who)
-        if not _amendable(record):
-            return RedirectResponse(f"/cases/{record.ref}", status_code=303)
+    with _application(request, ref) as (uow, record):
         spec = uow.spec(record.programme)
         document = dict(record.application or {})
         codes = [c for c in document.get("partners") or () if isinstance(c, str)]

@@ -38,6 +38,14 @@ class CsrfRefused(Exception):
     """A form posted without the token of this session: refused, nothing changed."""
 
 
+class SeeOther(Exception):
+    """This page is not the one to show: the person is sent to `url` instead (303)."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.url = url
+
+
 class BodyTooLarge(Exception):
     def __init__(self, limit: int):
         super().__init__(limit)
@@ -106,6 +114,10 @@ def _who(request: Request) -> None:
 def _signin(request: Request, _exc: Exception) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/sign-in?next={quote(target, safe='/')}", status_code=303)
+
+
+def _see_other(_request: Request, exc: SeeOther) -> Response:
+    return RedirectResponse(exc.url, status_code=303)
 
 
 def _forbidden(request: Request, exc: Forbidden) -> Response:
@@ -223,6 +235,7 @@ def _database_fault(request: Request, exc: Exception) -> Response:
 
 HANDLERS = {
     SignInNeeded: _signin,
+    SeeOther: _see_other,
     Forbidden: _forbidden,
     CsrfRefused: _csrf,
     BodyTooLarge: _too_large,
