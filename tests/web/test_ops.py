@@ -76,6 +76,20 @@ def test_metrics_count_requests_by_route_and_show_the_outbox(site):
     assert "casework_sweeps_total" in body and "casework_messages_total" in body
 
 
+def test_metrics_name_a_mount_once_for_its_files_and_for_paths_it_does_not_have(site):
+    visitor = site.visitor()
+    visitor.get("/static/casework.css")
+    visitor.get("/static/no-such-file.css")
+    visitor.get("/api/v1/no-such-thing")
+
+    body = site.visitor().get("/metrics").text
+
+    assert 'route="/static",status="200"' in body
+    assert 'route="/static",status="404"' in body
+    assert 'route="/api/v1",status="401"' in body or 'route="/api/v1",status="404"' in body
+    assert "/static/static" not in body and "/api/v1/api/v1" not in body
+
+
 def test_an_unexpected_failure_shows_a_plain_page_and_no_traceback(people):
     app = create_app(people.engine, scheduler_every=None, settings=settings())
 

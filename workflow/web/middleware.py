@@ -11,6 +11,7 @@ import time
 from abc import ABC, abstractmethod
 
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workflow.web.body_limit import limited
@@ -106,6 +107,10 @@ def route_label(scope: Scope) -> str:
     if path is None:
         return "unmatched"
     mounted = scope.get("root_path", "")[len(scope.get("app_root_path", "")) :]
+    if isinstance(route, Mount):
+        # Nothing inside the mount matched (a static file, or a path the API does not
+        # have): the mount's own prefix, which `mounted` already ends with.
+        return mounted or path
     return mounted + path if path.startswith("/") or not mounted else f"{mounted}/{path}"
 
 
