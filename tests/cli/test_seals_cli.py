@@ -163,3 +163,84 @@ def test_a_row_not_yet_sealed_has_no_proof(cli):
     ran = cli("audit", "proof", ref, "1", "--json")
 
     assert ran.code == 1 and "not sealed yet" in ran.err
+
+
+def _rewrite_actor_and_rehash(url: str, ref: str, seq: int, actor: str) -> None:
+    """What a database administrator would do: triggers dropped, one row's actor changed,
+    that row's hash and every later one recomputed, the case's head moved on."""
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from workflow.services.chain import GENESIS, seal
+
+    db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    db.row_factory = sqlite3.Row
+    db.execute("DROP TRIGGER history_no_update")
+    (case_id,) = db.execute("SELECT id FROM cases WHERE ref = ?", (ref,)).fetchone()
+    prev = GENESIS
+    for row in db.execute("SELECT * FROM history WHERE case_id = ? ORDER BY seq", (case_id,)):
+        fields = dict(row)
+        fields["actor"] = actor if row["seq"] == seq else row["actor"]
+        fields["payload"] = json.loads(row["payload"])
+        fields["at"] = datetime.fromisoformat(row["at"]).replace(tzinfo=timezone.utc)
+        digest = seal(ref, row["seq"], prev, SimpleNamespace(**{**fields, "prev_hash": prev}))
+        db.execute(
+            "UPDATE history SET actor = ?, prev_hash = ?, hash = ? WHERE id = ?",
+            (fields["actor"], prev, digest, row["id"]),
+        )
+        prev = digest
+    db.execute("UPDATE cases SET last_hash = ? WHERE id = ?", (prev, case_id))
+    db.commit()
+    db.close()
+
+
+def test_no_proof_is_given_for_a_sealed_row_the_administrator_rewrote(cli):
+    first, second = _setup(cli)
+    _, _, env = _keyed(cli)
+    cli.ok("audit", "seal", env=env)
+    _rewrite_actor_and_rehash(cli.url, first, 2, "mallory")
+
+    rewritten = cli("audit", "proof", first, "2", "--json")
+    untouched = cli("audit", "proof", second, "1", "--json")
+    verified = cli("audit", "verify")
+
+    assert verified.code == 1
+    assert verified.out.splitlines() == [
+        f"seal 1 ({rewritten_day(cli)}): rows 1-10 no longer match what the seal signed: one "
+        "or more of these rows (counted in the order written, all cases together) was "
+        "changed, removed or inserted after it was signed",
+        "1 seal checked, covering rows 1-10; 1 problem with them, above",
+        "2 cases, 10 rows checked, 1 broken",
+    ]  # the chains alone show nothing: every hash was recomputed
+    assert rewritten.code == 1 and rewritten.out == ""
+    assert rewritten.err.strip() == (
+        f"{first} row 2 cannot be proved against seal 1 ({rewritten_day(cli)}): the rows it "
+        "signed were changed after it (a row rewritten, removed or inserted and the hashes "
+        "recomputed), so its path no longer leads to the root it signed (`casework audit "
+        "verify` names the rows that no longer match)."
+    )
+    assert untouched.code == 1 and "cannot be proved against seal 1" in untouched.err
+
+
+def test_no_proof_is_given_for_a_row_changed_without_its_hash(cli):
+    (ref,) = _setup(cli, 1)
+    _, _, env = _keyed(cli)
+    cli.ok("audit", "seal", env=env)
+    db = sqlite3.connect(cli.url.removeprefix("sqlite:///"))
+    db.execute("DROP TRIGGER history_no_update")
+    db.execute("UPDATE history SET actor = 'mallory' WHERE seq = 2")
+    db.commit()
+    db.close()
+
+    ran = cli("audit", "proof", ref, "2")
+
+    assert ran.code == 1 and ran.out == ""
+    assert ran.err.startswith(f"{ref} row 2 has been changed since it was written: ")
+    assert len(ran.err.strip().splitlines()) == 1
+
+
+def rewritten_day(cli) -> str:
+    db = sqlite3.connect(cli.url.removeprefix("sqlite:///"))
+    (statement,) = db.execute("SELECT statement FROM seals WHERE number = 1").fetchone()
+    db.close()
+    return json.loads(statement)["sealed_at"][:10]

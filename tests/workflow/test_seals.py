@@ -12,7 +12,7 @@ from workflow.storage.db import reading
 from workflow.errors import SetupError
 from workflow.services.chain import verify as verify_chains
 from workflow.storage.tables import history, seals as seals_t
-from workflow.services.seal_check import check
+from workflow.services.seal_check import CHANGED, check
 from workflow.services.seals import public_text, record_key, seal
 
 
@@ -91,7 +91,7 @@ def test_an_earlier_seal_that_still_matches_narrows_the_rows(w, key):
     _, seals = _audit(w.engine)
 
     assert seals.problems == [
-        f"{later.label}: rows {earlier.tree_size + 1}-{later.tree_size} no longer match"
+        f"{later.label}: rows {earlier.tree_size + 1}-{later.tree_size} no longer match" + CHANGED
     ]
 
 
@@ -263,5 +263,5 @@ def test_copies_kept_elsewhere_show_a_rewrite_hidden_by_removing_the_newest_seal
     assert alone.problems == []  # the database alone no longer shows it
     assert kept.problems == [
         f"{second.label}: kept in {tmp_path} but missing from the database",
-        f"{second.label}: rows {first.tree_size + 1}-{second.tree_size} no longer match",
+        f"{second.label}: rows {first.tree_size + 1}-{second.tree_size} no longer match" + CHANGED,
     ]

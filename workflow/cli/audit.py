@@ -76,8 +76,11 @@ def verify(
             typer.echo(problem)
         if sealed.checked:
             seals = "seal" if sealed.checked == 1 else "seals"
+            n = len(sealed.problems)
+            held = f"; {n:,} {'problem' if n == 1 else 'problems'} with them, above" if n else ""
             typer.echo(
-                f"{sealed.checked:,} {seals} checked, covering {rows_text(sealed.sealed_rows)}"
+                f"{sealed.checked:,} {seals} checked, covering "
+                f"{rows_text(sealed.sealed_rows)}{held}"
             )
         typer.echo(result.summary(also_broken=len(sealed.problems) + len(admin.problems)))
     if broken:

@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from workflow.errors import CaseNotFound, CaseworkError, Refused
-from workflow.services.chain import as_dict, head_of
-from workflow.services.merkle import Frontier, inclusion_path
+from workflow.services.chain import as_dict, head_of, seal as row_hash
+from workflow.services.merkle import Frontier, inclusion_path, root_from_path
 from workflow.storage.tables import history
 from workflow.services.seals import (
     Seal,
+    row_leaf,
     admin_leaves,
     digest,
     latest,
@@ -29,6 +30,14 @@ from workflow.services.seals import (
     rows_text,
     signature_holds,
     stored,
+)
+
+
+# What a root that no longer matches means, said for an auditor: the rows are counted
+# in the order they were written (every case's together), not by a case's own numbers.
+CHANGED = (
+    " what the seal signed: one or more of these rows (counted in the order written, "
+    "all cases together) was changed, removed or inserted after it was signed"
 )
 
 
@@ -142,7 +151,7 @@ def _check_roots(conn: Connection, chain: list[Seal], report: SealReport) -> Non
             continue
         first = good_up_to + 1 if good_up_to < size else 1
         gone = "" if size in roots else f" (only {tree.size:,} rows are left)"
-        report.problems.append(f"{s.label}: rows {first:,}-{size:,} no longer match{gone}")
+        report.problems.append(f"{s.label}: rows {first:,}-{size:,} no longer match{CHANGED}{gone}")
 
 
 def _check_admin_roots(conn: Connection, chain: list[Seal], report: SealReport) -> None:
@@ -170,7 +179,7 @@ def _check_admin_roots(conn: Connection, chain: list[Seal], report: SealReport) 
         first = good_up_to + 1 if good_up_to < size else 1
         gone = "" if size in roots else f" (only {tree.size:,} rows are left)"
         report.problems.append(
-            f"{s.label}: admin log rows {first:,}-{size:,} no longer match{gone}"
+            f"{s.label}: admin log rows {first:,}-{size:,} no longer match{CHANGED}{gone}"
         )
 
 
@@ -203,6 +212,7 @@ def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
             f"{ref} row {seq} is not sealed yet ({covered}); run `casework audit seal` first."
         )
     path = inclusion_path(leaves(conn), index, newest.tree_size)
+    _refuse_unsealed_as_it_stands(ref, row, index, newest, path)
     return {
         "row": as_dict(row, ref),
         "leaf_index": index,
@@ -210,3 +220,24 @@ def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
         "seal": newest.document(),
         "inclusion_path": [p.hex() for p in path],
     }
+
+
+def _refuse_unsealed_as_it_stands(
+    ref: str, row: Any, index: int, newest: Seal, path: list[bytes]
+) -> None:
+    """A proof is handed to an auditor to check with the public key alone: one that
+    would fail their check is refused here, saying what happened to the row."""
+    if row_hash(ref, row.seq, row.prev_hash, row) != row.hash:
+        raise NotSealed(
+            f"{ref} row {row.seq} has been changed since it was written: what it says no "
+            f"longer matches its hash, so it is not the row {newest.label} signed "
+            f"(`casework audit verify` names every row and seal affected)."
+        )
+    root = root_from_path(index, newest.tree_size, row_leaf(row.hash), path)
+    if root is None or root.hex() != newest.statement.get("root"):
+        raise NotSealed(
+            f"{ref} row {row.seq} cannot be proved against {newest.label}: the rows it "
+            f"signed were changed after it (a row rewritten, removed or inserted and the "
+            f"hashes recomputed), so its path no longer leads to the root it signed "
+            f"(`casework audit verify` names the rows that no longer match)."
+        )

@@ -251,7 +251,8 @@ def latest(conn: Connection) -> Seal | None:
 
 
 # --- the rows' leaves -----------------------------------------------------------
-def _leaf(row_hash: str) -> bytes:
+def row_leaf(row_hash: str) -> bytes:
+    """The Merkle leaf of a row (or admin log row) with this hash."""
     # A row's hash is 64 hex digits; anything else is hashed as it stands, so it
     # still makes a leaf (one that no longer matches any seal made before).
     try:
@@ -281,7 +282,7 @@ def leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
         try:
             yield sha(b"\x00" + bytes.fromhex(row_hash)).digest()
         except (ValueError, TypeError):
-            yield _leaf(row_hash)
+            yield row_leaf(row_hash)
 
 
 def admin_leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
@@ -289,7 +290,7 @@ def admin_leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[by
     from workflow.services.admin_log import hashes
 
     for row_hash in hashes(conn, upto_id=upto_id):
-        yield _leaf(row_hash)
+        yield row_leaf(row_hash)
 
 
 def _admin_boundary(conn: Connection) -> int:
