@@ -191,7 +191,7 @@ def test_a_draft_is_kept_between_visits_and_seen_by_the_lead_council_alone(site,
 @pytest.mark.parametrize(
     "name, typed, words",
     [
-        ("amount", "£250,000", "Amount"),
+        ("amount", "£250,00", "Amount"),
         ("amount", "250000.505", "Amount"),
         ("amount", "", "Enter amount asked for"),
         ("title", "   ", "Enter title"),
@@ -365,6 +365,19 @@ def test_an_answer_saved_over_a_colleague_s_newer_one_is_refused_and_kept(site, 
     assert 'value="Cllr&#39;s title"' in stale.text
     assert site.world.snapshot() == before
     assert lifecycle.show(site.engine, ref)["title"] == "Cleo's title"
+
+
+def test_an_amount_is_taken_with_a_pound_sign_and_commas_as_people_write_it(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+
+    answer(cllr, ref, "amount", {"amount": "£250,000"})
+    before = site.world.snapshot()
+    again = answer(cllr, ref, "amount", {"amount": "250000"})
+
+    assert lifecycle.show(site.engine, ref)["application"]["amount"] == "250000.00"
+    assert again.headers["location"] == f"/apply/{ref}/transitional_costs"
+    assert site.world.snapshot() == before  # the same amount, written either way
 
 
 def test_an_answer_saved_again_unchanged_writes_nothing(site):

@@ -111,11 +111,37 @@ def test_malformed_figures_are_named_and_linked_to_their_field(site, due):
     cllr.get(f"/returns/{due}")
     before = site.world.snapshot()
 
-    refused = cllr.post(f"/returns/{due}/submit", {"spend_to_date": "£1,000", "progress": "x"})
+    refused = cllr.post(f"/returns/{due}/submit", {"spend_to_date": "a thousand", "progress": "x"})
 
     assert refused.status_code == 400
     assert '<a href="#spend_to_date">Spend to date:' in refused.text
     assert 'id="spend_to_date-error"' in refused.text
+    assert site.world.snapshot() == before
+
+
+@pytest.mark.parametrize("typed, kept", [("£1,000", "1000.00"), ("1,250,000.50", "1250000.50")])
+def test_money_is_taken_as_people_write_it_with_a_pound_sign_and_commas(site, due, typed, kept):
+    cllr = site.as_("cllr")
+    cllr.get(f"/returns/{due}")
+
+    sent = cllr.post(f"/returns/{due}/submit", {"spend_to_date": typed, "progress": "Started."})
+
+    assert sent.status_code == 303
+    assert monitoring.get_checkpoint(site.engine, due)["figures"]["spend_to_date"] == kept
+
+
+def test_each_required_figure_left_out_is_asked_for_at_its_field_in_words(site, due):
+    cllr = site.as_("cllr")
+    cllr.get(f"/returns/{due}")
+    before = site.world.snapshot()
+
+    refused = cllr.post(f"/returns/{due}/submit", {"spend_to_date": "", "progress": " "})
+
+    assert refused.status_code == 400
+    assert '<a href="#spend_to_date">Enter spend to date</a>' in refused.text
+    assert '<a href="#progress">Enter progress</a>' in refused.text
+    assert 'id="spend_to_date-error"' in refused.text and 'id="progress-error"' in refused.text
+    assert "spend_to_date)" not in text_of(refused.text)
     assert site.world.snapshot() == before
 
 

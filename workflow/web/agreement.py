@@ -87,7 +87,7 @@ def agreement_pdf(request: Request) -> Response:
 async def propose(request: Request) -> Response:
     ref = request.path_params["ref"]
     form = await posted(request)
-    amount = form.text("variation-amount").strip() or None
+    amount = form.pounds("variation-amount") or None
     end = form.text("variation-end").strip() or None
     reason = form.optional("variation-reason")
     who = await run_in_threadpool(_visible, request, ref)

@@ -385,7 +385,7 @@ def _answer(q: Question, form: Posted) -> tuple[Any, str]:
                 value.append({"name": name, **({"evidence": evidence} if evidence else {})})
         missing = not value
     elif q.kind == "money":
-        value = form.text(q.name).strip()
+        value = form.pounds(q.name)
         missing = not value
     else:
         value = form.text(q.name)

@@ -8,6 +8,7 @@ service is called.
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,11 @@ class Posted:
     def optional(self, name: str) -> str | None:
         return self.text(name).strip() or None
 
+    def pounds(self, name: str) -> str:
+        """An amount of money as people type it, in the form the services read: see
+        `pounds_typed`."""
+        return pounds_typed(self.text(name))
+
     def number(self, name: str) -> int | None:
         raw = self.text(name).strip()
         return int(raw) if raw.isdigit() and len(raw) < 10 else None
@@ -52,6 +58,22 @@ class Posted:
     def values(self) -> dict[str, Any]:
         """The text fields as typed, to fill the form again after a refusal."""
         return {k: v for k, v in self.data.items() if isinstance(v, str) and k != CSRF_FIELD}
+
+
+# "250000", "£250,000", "£ 1,250,000.50": pounds as people write them (GOV.UK asks services to
+# accept the pound sign and commas between thousands rather than refuse them).
+_POUNDS = re.compile(r"£?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?")
+
+
+def pounds_typed(raw: str) -> str:
+    """Money typed into a form ("£250,000") as the services read it ("250000"): a leading
+    pound sign and commas between thousands are dropped. Anything else is passed on as
+    typed, so a refusal quotes what the person wrote."""
+    text = raw.strip()
+    found = _POUNDS.fullmatch(text)
+    if found is None:
+        return text
+    return found.group(1).replace(",", "") + (found.group(2) or "")
 
 
 async def posted(request: Request) -> Posted:

@@ -18,7 +18,7 @@ from states import CHECKPOINT, DEFINITIONS
 from workflow.services import attachments
 from workflow.web.downloads import evidence_download
 from workflow.services import lifecycle as case_service
-from workflow.services import monitoring
+from workflow.services import monitoring, programme_files
 from workflow.storage.db import reading
 from workflow.errors import CaseworkError, CheckpointNotFound, Malformed, NotFound
 from workflow.storage.tables import programmes
@@ -143,8 +143,22 @@ async def submit(request: Request) -> Response:
     ref = _ref(request)
     form = await posted(request)
     who, cp = await run_in_threadpool(_visible, request, ref)
-    figures = {name: form.text(name).strip() for name in cp["fields"]}
+    figures = {
+        name: form.pounds(name) if field.get("kind") == "money" else form.text(name).strip()
+        for name, field in cp["fields"].items()
+    }
     figures = {k: v for k, v in figures.items() if v}
+    missing = (
+        await run_in_threadpool(_missing, request, cp, figures)
+        if "submit" in cp["allowed_triggers"]
+        else []
+    )
+    if missing:
+        # Each required figure left out, at its field, before the service is asked
+        # (a return not open for submission is refused by the service, saying why).
+        return await run_in_threadpool(
+            render_return, request, ref, status=400, errors=missing, form=form.values()
+        )
     upload = form.file("evidence")
     attachment = None
     if upload is not None:
@@ -180,6 +194,17 @@ async def submit(request: Request) -> Response:
         f"The return {ref} has been submitted" + (f" with {attachment[0]}." if attachment else ".")
     )
     return RedirectResponse(f"/returns/{ref}", status_code=303)
+
+
+def _missing(request: Request, cp: dict, figures: dict[str, str]) -> list[Problem]:
+    """ "Enter spend to date": one line for each required figure not given, linked to it."""
+    with reading(request.app.state.engine) as conn:
+        spec = programme_files.spec_for(conn, cp["programme"])
+    return [
+        Problem(f"Enter {spec.field_label(name)[:1].lower()}{spec.field_label(name)[1:]}", name)
+        for name, field in cp["fields"].items()
+        if field.get("required") and name not in figures
+    ]
 
 
 async def decide(request: Request) -> Response:

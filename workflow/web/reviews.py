@@ -43,7 +43,7 @@ async def record(request: Request) -> Response:
     form = await posted(request)
     decision = form.text("review-decision").strip()
     reason = form.optional("review-reason")
-    amount = form.text("review-amount").strip() or None
+    amount = form.pounds("review-amount") or None
     end = form.text("review-end").strip() or None
     version = form.number("version")
     who = await run_in_threadpool(_visible, request, ref)
