@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PG_UNAVAILABLE, pg_url_for
+
 CASEWORK = str(Path(sys.executable).with_name("casework"))
 ORG = [
     "org",
@@ -334,6 +336,32 @@ def test_an_unreachable_database_server_is_one_line(folder):
             cwd=folder,
         )
         one_line_refusal(ran, "cannot be reached", "Connection refused")
+
+
+@pytest.mark.skipif(PG_UNAVAILABLE is not None, reason=PG_UNAVAILABLE or "")
+def test_a_server_that_answers_but_has_no_such_database_or_user_says_so(folder):
+    missing_db = pg_url_for("casework_no_such_database")
+    no_user = pg_url_for("test").replace("://postgres@", "://casework_no_such_user@")
+    runs = []
+    for url in (missing_db, no_user):
+        full_env = {**os.environ, "CASEWORK_DB": url}
+        full_env.pop("CASEWORK_DEBUG", None)
+        runs.append(
+            subprocess.run(
+                [CASEWORK, "status"], capture_output=True, text=True, env=full_env, timeout=60
+            )
+        )
+
+    line = one_line_refusal(runs[0], "answered, but has no database casework_no_such_database")
+    assert line.endswith(
+        ": create it (createdb casework_no_such_database) or name another with --db or "
+        "CASEWORK_DB. Nothing was changed."
+    )
+    assert "cannot be reached" not in line
+    line = one_line_refusal(
+        runs[1], "answered, but refused the connection", 'role "casework_no_such_user"'
+    )
+    assert "check the user and password" in line and "cannot be reached" not in line
 
 
 def test_casework_debug_adds_the_traceback(db):

@@ -45,6 +45,8 @@ def explain(err: BaseException, where: str, *, wait_seconds: float | None = None
     if isinstance(orig, sqlite3.Error):
         return _sqlite_fault(name, first, where, wait_seconds)
     if _is_psycopg(orig) or (isinstance(err, DBAPIError) and err.connection_invalidated):
+        if refused := _connection_refused_by_server(first, where):
+            return refused
         if isinstance(err, DBAPIError) and err.connection_invalidated or _unreachable(first):
             return Fault(
                 "unreachable",
@@ -140,6 +142,30 @@ def _full(where: str) -> Fault:
         f"The disk holding the database {where} is full: nothing was changed. "
         f"Free some space and try again.",
     )
+
+
+def _connection_refused_by_server(first: str, where: str) -> Fault | None:
+    """The server answered and said no: no such database, no such user, a wrong password
+    or no pg_hba.conf entry. Not 'cannot be reached': the server is running."""
+    said = first.split("FATAL:", 1)[1].strip() if "FATAL:" in first else ""
+    if not said:
+        return None
+    if said.startswith("database ") and said.endswith("does not exist"):
+        name = said.removeprefix("database ").removesuffix(" does not exist").strip('" ')
+        return Fault(
+            "no-database",
+            f"The database server for {where} answered, but has no database {name}: "
+            f"create it (createdb {name}) or name another with --db or CASEWORK_DB. "
+            f"Nothing was changed.",
+        )
+    if any(w in said for w in ("authentication failed", "role ", "pg_hba.conf")):
+        return Fault(
+            "refused",
+            f"The database server for {where} answered, but refused the connection "
+            f"({said}): check the user and password in --db or CASEWORK_DB, and the "
+            f"server's pg_hba.conf. Nothing was changed.",
+        )
+    return None
 
 
 _UNREACHABLE = (
