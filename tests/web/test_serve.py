@@ -76,3 +76,57 @@ def test_a_node_with_the_scheduler_is_healthy_once_it_has_swept(people, tmp_path
 
     assert health["status"] == "ok"
     assert health["sweep"]["ok"] is True and health["sweep"]["limit_seconds"] == 180
+
+
+def refused(db_url: str, tmp_path: Path, *extra: str, **env: str) -> tuple[int, list[str]]:
+    ran = subprocess.run(
+        [CASEWORK, "--db", db_url, "serve", *extra],
+        env={
+            **os.environ,
+            "CASEWORK_MAIL": f"file:{tmp_path / 'mail'}",
+            "CASEWORK_LOG_FORMAT": "json",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return ran.returncode, ran.stderr.splitlines()
+
+
+@pytest.mark.slow
+def test_a_port_already_taken_is_one_json_line_and_exit_1_before_anything_starts(people, tmp_path):
+    import json
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, lines = refused(people.engine.test_url, tmp_path, "--port", str(port))
+
+    assert code == 1 and len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["level"] == "ERROR" and line["event"] == "serve.refused"
+    assert line["message"] == (
+        f"casework serve cannot listen on 127.0.0.1:{port}: address already in use "
+        "(is another casework serve running?)."
+    )
+
+
+@pytest.mark.slow
+def test_settings_that_stop_serve_starting_are_one_json_line(people, tmp_path):
+    import json
+
+    code, lines = refused(
+        people.engine.test_url, tmp_path, "--port", str(free_port()), CASEWORK_MAIL="notify"
+    )
+    gone, missing = refused(f"sqlite:///{tmp_path}/none.db", tmp_path, "--no-scheduler")
+
+    assert code == 1 and len(lines) == 1
+    assert json.loads(lines[0])["message"] == (
+        "The mail settings cannot be used: CASEWORK_MAIL=notify needs "
+        "CASEWORK_NOTIFY_API_KEY (from Notify's API integration page)"
+    )
+    assert gone == 1 and len(missing) == 1
+    assert json.loads(missing[0])["message"].startswith(f"There is no database at {tmp_path}")

@@ -238,6 +238,16 @@ def every_command() -> TyperGroup:
     return root
 
 
+def refusal_line(err: BaseException) -> str | None:
+    """The one line a refusal or a database fault is said in; None for anything else."""
+    from workflow.errors import CaseworkError
+    from workflow.storage.dbfaults import is_database_error
+
+    if isinstance(err, CaseworkError):
+        return err.command_line.rstrip()
+    return _fault_line(err) if is_database_error(err) else None
+
+
 def _fault_line(err: BaseException) -> str:
     from workflow.cli._common import STATE
     from workflow.storage.db import lock_wait_seconds, read_interrupted, where

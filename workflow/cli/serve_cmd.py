@@ -8,17 +8,20 @@ Ctrl-C stops at once; even then nothing is half done, only left for later.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
+import socket
 import threading
 from typing import Any, Optional
 
 import typer
 
-from workflow.cli import summary
+from workflow.cli import refusal_line, summary
 from workflow.cli._common import engine
-from workflow.logs import configure as configure_logs
+from workflow.errors import SetupError
+from workflow.logs import configure as configure_logs, event
 
 log = logging.getLogger("casework.serve")
 
@@ -90,16 +93,62 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--no-scheduler and --no-web leave nothing to serve")
         # One line an event at INFO (workflow.logs: CASEWORK_LOG_FORMAT, CASEWORK_LOG_LEVEL).
         configure_logs(default_level="INFO")
-        from workflow.runtime.scheduler import build_scheduler
-        from workflow.runtime.status import record_interval
-        from workflow.runtime.sweep import default_owner
+        try:
+            _serve(every, host, port, no_scheduler, no_web)
+        except Exception as err:
+            # A refusal to start (settings, the database, the address) is a log line
+            # like any other, so that a log shipper reading JSON gets one object.
+            line = refusal_line(err)
+            if line is None:
+                raise
+            event(log, "serve.refused", line, level=logging.ERROR)
+            raise typer.Exit(1) from None
 
-        eng = engine()
-        owner, stop = default_owner(), threading.Event()
-        _install_handlers(stop)
-        scheduler = None
-        if not no_scheduler:
-            scheduler = build_scheduler(eng, every_minutes=every, owner=owner, stop=stop)
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that an address in use or not allowed is a
+    one-line refusal (uvicorn logs it and exits 3, after `serving on` was said)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as err:
+        raise SetupError(f"casework serve cannot listen on {host}:{port}: {_why(err)}.") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as err:
+        sock.close()
+        taken = " (is another casework serve running?)" if err.errno == errno.EADDRINUSE else ""
+        raise SetupError(
+            f"casework serve cannot listen on {host}:{port}: {_why(err)}{taken}."
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _why(err: OSError) -> str:
+    text = err.strerror or str(err)
+    return text[:1].lower() + text[1:]
+
+
+def _serve(every: float, host: str, port: int, no_scheduler: bool, no_web: bool) -> None:
+    from workflow.runtime.scheduler import build_scheduler
+    from workflow.runtime.status import record_interval
+    from workflow.runtime.sweep import default_owner
+
+    eng = engine()
+    owner, stop = default_owner(), threading.Event()
+    # The mail settings and the address first: a refusal comes before anything starts.
+    scheduler = (
+        None if no_scheduler else build_scheduler(eng, every_minutes=every, owner=owner, stop=stop)
+    )
+    sock = None if no_web else _listen(host, port)
+    _install_handlers(stop)
+    try:
+        if scheduler is not None:
             from workflow.runtime.sealing import add_seal_jobs
 
             if add_seal_jobs(scheduler, eng):
@@ -109,32 +158,33 @@ def register(app: typer.Typer) -> None:
             log.info(
                 "scheduler started as %s: sweep every %g min, delivery every minute", owner, every
             )
-        try:
-            web = None if no_web else _web_app(eng, every if scheduler else None)
-            if web is not None:
-                import uvicorn
+        web = None if sock is None else _web_app(eng, every if scheduler else None)
+        if sock is not None and web is not None:
+            import uvicorn
 
-                # uvicorn's lines go through ours (log_config=None); its access log is
-                # off: it names client addresses, and each request is logged without them.
-                server = uvicorn.Server(
-                    uvicorn.Config(
-                        web,
-                        host=host,
-                        port=port,
-                        log_config=None,
-                        access_log=False,
-                        lifespan="auto",
-                        **web_server_options(),
-                    )
+            # uvicorn's lines go through ours (log_config=None); its access log is
+            # off: it names client addresses, and each request is logged without them.
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    web,
+                    host=host,
+                    port=port,
+                    log_config=None,
+                    access_log=False,
+                    lifespan="auto",
+                    **web_server_options(),
                 )
-                log.info("serving on http://%s:%d", host, port)
-                server.run()  # returns after SIGINT/SIGTERM
-            while not stop.wait(1.0):  # a worker node, or the web app unavailable
-                pass
-        finally:
-            stop.set()
-            if scheduler is not None:
-                log.info("stopping the scheduler (a running sweep stops between two steps)")
-                scheduler.shutdown(wait=True)
-            eng.dispose()
-            log.info("stopped")
+            )
+            log.info("serving on http://%s:%d", host, port)
+            server.run(sockets=[sock])  # returns after SIGINT/SIGTERM
+        while not stop.wait(1.0):  # a worker node, or the web app unavailable
+            pass
+    finally:
+        if sock is not None:
+            sock.close()
+        stop.set()
+        if scheduler is not None:
+            log.info("stopping the scheduler (a running sweep stops between two steps)")
+            scheduler.shutdown(wait=True)
+        eng.dispose()
+        log.info("stopped")
