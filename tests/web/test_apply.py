@@ -126,6 +126,19 @@ def test_a_council_applies_a_question_a_page_and_submits_with_evidence(site):
     )
 
 
+def test_check_your_answers_lists_each_evidence_file_on_its_own(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    attach(cllr, ref)
+    attach(cllr, ref, name="Letters.pdf", data=PDF.replace(b"%%EOF", b"% letters\n%%EOF"))
+
+    check = cllr.get(f"/apply/{ref}").text
+
+    # One item each: never "Business case.pdfLetters.pdf" run together.
+    assert "<li>Business case.pdf</li><li>Letters.pdf</li>" in check
+    assert "Evidence files Business case.pdf Letters.pdf Change" in text_of(check)
+
+
 def test_only_the_category_s_questions_are_asked(site):
     cllr = site.as_("cllr")
     ref = start_bid(cllr)
