@@ -59,3 +59,49 @@ def test_a_refused_payment_is_said_on_the_page_and_writes_nothing(site):
     own = site.as_("carol").post(f"/cases/{ref}/payments/1/approve", {"version": "2"})
     assert own.status_code in (403, 409)
     assert snapshot(site.world) == before
+
+
+def test_finance_paying_from_the_list_is_asked_for_the_reference_there_and_comes_back_to_it(site):
+    ref = bid_in_monitoring(site.world)
+    finance(site)
+    payments.move(site.engine, f"{ref}/P1", "approve", "aaron")
+    fiona = site.as_("fiona")
+    fiona.get("/payments")
+    before = snapshot(site.world)
+
+    blank = fiona.post(
+        f"/cases/{ref}/payments/1/pay", {"version": "2", "reference-P1": " ", "then": "/payments"}
+    )
+    refused = fiona.post(
+        f"/cases/{ref}/payments/1/pay",
+        {"version": "2", "reference-P1": "BACS\u00071", "then": "/payments"},
+    )
+    assert snapshot(site.world) == before
+    paid = fiona.post(
+        f"/cases/{ref}/payments/1/pay",
+        {"version": "2", "reference-P1": "BACS 2013/0042", "then": "/payments"},
+    )
+
+    # The refusals are the payments page again, each at the payment's own field.
+    assert blank.status_code == 400 and "Approved payments to pay" in text_of(blank.text)
+    assert f'<a href="#reference-P1">Enter the remittance reference for {ref}/P1</a>' in blank.text
+    assert 'id="reference-P1-error"' in blank.text
+    assert refused.status_code in (400, 422)
+    assert "Approved payments to pay" in text_of(refused.text)
+    assert paid.status_code == 303 and paid.headers["location"] == "/payments"
+    assert payments.get_payment(site.engine, f"{ref}/P1")["state"] == "paid"
+
+
+def test_a_blank_remittance_reference_on_the_case_page_is_asked_for_at_its_field(site):
+    ref = bid_in_monitoring(site.world)
+    finance(site)
+    payments.move(site.engine, f"{ref}/P1", "approve", "aaron")
+    fiona = site.as_("fiona")
+    fiona.get(f"/cases/{ref}")
+    before = snapshot(site.world)
+
+    blank = fiona.post(f"/cases/{ref}/payments/1/pay", {"version": "2", "reference-P1": ""})
+
+    assert blank.status_code == 400
+    assert f'<a href="#reference-P1">Enter the remittance reference for {ref}/P1</a>' in blank.text
+    assert snapshot(site.world) == before

@@ -7,17 +7,19 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from states import BID, PAYMENT
 from workflow.services import payments
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
-from workflow.web.auth import Viewer, viewer
-from workflow.web.cases import _change, _visible
+from workflow.errors import CaseworkError, NotFound
+from workflow.web.auth import Viewer, session_of, viewer
+from workflow.web.cases import _change, _visible, render_case
+from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
-from workflow.web.pages import page
+from workflow.web.pages import Problem, page
 
 ACTIONS = payments.PEOPLE_TRIGGERS
 
@@ -50,14 +52,16 @@ async def move(request: Request) -> Response:
     reference = form.optional(f"reference-P{n}") or form.optional("reference")
     reason = form.optional("reason")
     version = form.number("version")
-    then = form.text("then").strip()
+    # Finance pays a run from /payments: the answer, or a refusal, comes back there.
+    from_list = form.text("then").strip() == "/payments"
     who = await run_in_threadpool(_visible, request, ref)
     pay_ref = f"{ref.upper()}/P{n}"
     field = f"{action}-P{n}"
-    return await _change(
-        request,
-        ref,
-        lambda uow: payments.move(
+    kept = {f"reference-P{n}": reference or "", field: reason or ""}
+    fields = {"reference": f"reference-P{n}", "reason": field}
+
+    def call(uow: UnitOfWork) -> dict:
+        return payments.move(
             uow,
             pay_ref,
             action,
@@ -65,17 +69,62 @@ async def move(request: Request) -> Response:
             reason=reason,
             reference=reference,
             expected_version=version,
-        ),
-        kept={f"reference-P{n}": reference or "", field: reason or ""},
-        fields={"reference": f"reference-P{n}", "reason": field},
-        general="payments",
-        done=lambda d: f"{d['ref']} is now {PAYMENT.state_label(d['state']).lower()}.",
-        then=then if then == "/payments" else f"/cases/{ref.upper()}#payments",
-    )
+        )
+
+    def done(d: dict) -> str:
+        return f"{d['ref']} is now {PAYMENT.state_label(d['state']).lower()}."
+
+    if action == "pay" and not reference:
+        # Asked for at its field, in words, before the service is called.
+        missing = [Problem(f"Enter the remittance reference for {pay_ref}", f"reference-P{n}")]
+        if from_list:
+            return await run_in_threadpool(
+                payments_page, request, errors=missing, form=kept, status=400
+            )
+        return await run_in_threadpool(
+            render_case, request, ref, errors=missing, form=kept, status=400
+        )
+    if not from_list:
+        return await _change(
+            request,
+            ref,
+            call,
+            kept=kept,
+            fields=fields,
+            general="payments",
+            done=done,
+            then=f"/cases/{ref.upper()}#payments",
+        )
+
+    def run() -> dict:
+        with UnitOfWork(request.app.state.engine) as uow:
+            return call(uow)
+
+    try:
+        result = await run_in_threadpool(run)
+    except NotFound:
+        raise
+    except CaseworkError as err:
+        return await run_in_threadpool(
+            payments_page,
+            request,
+            errors=problems_of(err, fields, general=f"payment-{ref.upper()}-P{n}"),
+            form=kept,
+            status=status_of(err),
+        )
+    session_of(request).flash(done(result))
+    return RedirectResponse("/payments", status_code=303)
 
 
-def payments_page(request: Request) -> Response:
-    """What this person has to do with payments, and the payments they may see."""
+def payments_page(
+    request: Request,
+    *,
+    errors: list[Problem] | None = None,
+    form: dict | None = None,
+    status: int = 200,
+) -> Response:
+    """What this person has to do with payments, and the payments they may see (again with
+    `errors` at their fields and what was typed, `form`, after a refusal)."""
     who = viewer(request)
     engine = request.app.state.engine
     sections = []
@@ -123,7 +172,14 @@ def payments_page(request: Request) -> Response:
                     payments.list_payments(uow, actor_name=who.name, full=True),
                 )
             )
-    return page(request, "payments.html", sections=sections)
+    return page(
+        request,
+        "payments.html",
+        sections=sections,
+        errors=errors or [],
+        form=form or {},
+        status=status,
+    )
 
 
 ROUTES = [
