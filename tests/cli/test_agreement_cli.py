@@ -76,3 +76,22 @@ def test_a_variation_refused_exits_1_with_one_line_naming_the_rule(monitored):
     monitored.ok("variation", "propose", REF, "--amount", "300000", "--reason", "x", "--as", "cllr")
     ran = monitored("variation", "approve", f"{REF}/V1", "--as", "carol")
     assert ran.code == 1 and "only an approver" in ran.err
+
+
+def test_writing_into_a_folder_that_does_not_exist_is_one_line_not_a_traceback(monitored, tmp_path):
+    missing = tmp_path / "no-such-folder"
+    pdf, package = missing / "agreement.pdf", missing / "awards.json"
+    monitored.ok("org", "update", "E07000026", "--org-id", "GB-LAE-ALL")
+
+    agreement = monitored("agreement", "show", REF, "--version", "1", "--out", str(pdf))
+    published = monitored("publish", "360giving", "tca-2013", "--out", str(package))
+
+    assert (agreement.code, agreement.err) == (
+        1,
+        f"Could not open {pdf}: No such file or directory.\n",
+    )
+    assert (published.code, published.err) == (
+        1,
+        f"Could not open {package}: No such file or directory.\n",
+    )
+    assert not missing.exists()

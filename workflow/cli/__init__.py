@@ -305,6 +305,11 @@ def _main(argv: list[str] | None) -> None:
         from workflow.storage.dbfaults import is_database_error
 
         if not is_database_error(err):
+            if isinstance(err, OSError) and err.filename:
+                # A file named on the command line that can't be opened (--out into a
+                # folder that does not exist): one line, as any other refusal.
+                sys.stderr.write(f"Could not open {err.filename}: {err.strerror}.\n")
+                sys.exit(1)
             raise
         if os.environ.get("CASEWORK_DEBUG") == "1":
             import traceback

@@ -16,6 +16,7 @@ fails is not written: each problem names the grant and the field.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -448,9 +449,10 @@ def write(publication: Publication, out: Path | None) -> str:
     text = dumps(publication.package)
     if out is not None:
         out = Path(out)
-        fd, tmp = tempfile.mkstemp(
-            dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}."
-        )
+        folder = out.parent if str(out.parent) else Path(".")
+        if not folder.is_dir():  # said of the file asked for, not of the temporary one
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(out))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
