@@ -190,3 +190,16 @@ def test_a_suspension_by_the_ladder_does_not_say_its_reason_twice():
 
     assert "Reason:" not in rendered.text and "Reason:" not in rendered.html
     assert " ".join(rendered.text.split()).count("has not been received") == 1
+
+
+@pytest.mark.parametrize("kind, case_kind", EVERY_KIND)
+def test_a_command_to_type_is_never_folded_into_the_next_line(kind, case_kind):
+    # An indented line is a command to copy; folding at 72 columns would start its
+    # last options at the margin, where they read as prose and copy as a broken command.
+    text = render(kind, realistic_context(kind, case_kind)).text
+    lines = text.splitlines()
+
+    for line, after in zip(lines, lines[1:] + [""]):
+        if line.startswith("    casework "):
+            assert len(line) <= 72, line
+            assert not after.strip() or after.startswith("    "), (line, after)
