@@ -93,8 +93,8 @@ def test_the_first_review_falls_due_a_year_on_rolled_past_a_bank_holiday(world, 
             select(outbox.c.body_text).where(outbox.c.kind == "review.due")
         ).scalar()
     assert (
-        f'casework review record {award} --decision continue|amend|stop --reason "..." '
-        f"--as NAME" in " ".join(body.split())
+        f"casework review record {award} --as NAME \\\n"
+        f'        --decision continue|amend|stop --reason "..."' in body
     )
     # the next year's review is scheduled as this one opens
     assert review(world, award, 2)["due"] == "2015-08-25"
