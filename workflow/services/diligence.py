@@ -422,11 +422,11 @@ def checklist_json(
 
 def failed_reason(shown: Mapping[str, Any]) -> str:
     """A reason to declare a case ineligible that names each check it failed (from
-    `checklist_json`); empty when none failed."""
+    `checklist_json`); empty when none failed. The council is emailed it, so it names
+    the checks in words only."""
     failed = [c for c in shown["checks"] if c["status"] == "failed"]
     return " ".join(
-        f"Due diligence: {c['label']} ({c['check']}) failed: "
-        f"{'; '.join(c['problems']) or 'recorded as failed'}."
+        f"Due diligence: {c['label']} failed: {'; '.join(c['problems']) or 'recorded as failed'}."
         for c in failed
     )
 
