@@ -85,8 +85,9 @@ def _not_councils(plan: BidPlan) -> list[str]:
 
 
 def declare_ineligible(s: Story, worker: str, ref: str, code: str) -> None:
-    reason = diligence.failed_reason(diligence.show(s.engine, ref, worker))
-    assert f"({code})" in reason
+    shown = diligence.show(s.engine, ref, worker)
+    assert code in [c["check"] for c in shown["checks"] if c["status"] == "failed"]
+    reason = diligence.failed_reason(shown)
     s.act(
         worker,
         "declare the bid ineligible",
@@ -122,7 +123,8 @@ def report_rows(engine: Any) -> list[dict[str, Any]]:
             checks = []
             for check in spec.diligence.values():
                 c = counts.get(check.code, {})
-                named = [r.ref for r in ineligible if f"({check.code})" in (r.reason or "")]
+                says = f"Due diligence: {check.label} failed:"  # as failed_reason writes it
+                named = [r.ref for r in ineligible if says in (r.reason or "")]
                 checks.append(
                     {
                         "label": check.label,

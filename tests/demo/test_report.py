@@ -180,7 +180,7 @@ def test_the_controls_section_shows_the_checks_run_and_failed_and_the_duplicate(
             .join(cases, cases.c.id == history.c.case_id)
             .where(cases.c.ref == ref, history.c.trigger == "declare_ineligible")
         ).scalar()
-    assert "No duplicate bid (no_duplicate_bid) failed" in reason
+    assert "Due diligence: No duplicate bid failed" in reason
     assert "Fraud risk" in controls and "Public Service Transformation Network 2013:" in controls
 
 
