@@ -91,6 +91,21 @@ def test_the_post_operations_document_412_and_422_and_their_headers():
         assert {p["name"] for p in operation["parameters"]} >= {"If-Match", "Idempotency-Key"}
 
 
+def test_each_operation_documents_the_one_success_it_answers_with_its_body():
+    # A route that creates answers 201: its ETag and Idempotent-Replayed headers belong to
+    # the 201, not to a 200 with no body that it never sends.
+    document = create_api(make_engine("sqlite://")).openapi()
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            successes = [s for s in operation["responses"] if s.startswith("2")]
+            assert len(successes) == 1, (method, path, successes)
+            assert operation["responses"][successes[0]].get("content"), (method, path)
+    for path in ("/cases/{ref}/reviews", "/cases/{ref}/variations"):
+        created = document["paths"][path]["post"]["responses"]["201"]
+        assert {"ETag", "Idempotent-Replayed"} <= set(created["headers"]), path
+
+
 # --- Schemathesis -----------------------------------------------------------------------------
 # Generated from the document itself, so a new route is fuzzed as soon as it exists.
 OPERATIONS = sorted(

@@ -155,10 +155,11 @@ REPLAYED = {
 
 
 def errors(
-    *statuses: int, headers: dict[str, Any] | None = None
+    *statuses: int, headers: dict[str, Any] | None = None, success: int = 200
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these problem statuses (400 and 401 always), and a default;
-    `headers` are those of the 200 answer."""
+    `headers` are those of the `success` answer (the route's status_code: 201 for one that
+    creates, else a documented 200 with no body would be added beside it)."""
     problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
     every = sorted({400, 401, *statuses})  # every route parses input and needs a token
     out: dict[int | str, dict[str, Any]] = {
@@ -169,5 +170,5 @@ def errors(
         "content": {MEDIA_TYPE: problem},
     }
     if headers:
-        out[200] = {"headers": headers}
+        out[success] = {"headers": headers}
     return out

@@ -78,7 +78,7 @@ def list_variations(request: Request, ref: str = REF, actor: Actor = Depends(cal
     "/cases/{ref}/variations",
     response_model=Variation,
     status_code=201,
-    responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+    responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}, success=201),
     summary="Propose a variation",
     description="The lead council or a caseworker, on an award in monitoring. "
     "`amount` is the new total. If-Match takes the case's version.",

@@ -219,7 +219,7 @@ def assign(
     "/cases/{ref}/reviews",
     response_model=Review,
     status_code=201,
-    responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+    responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}, success=201),
     summary="Record an annual review",
     description="The decision of the case's annual review that is due (DESIGN "
     "section 9), by a caseworker: one transaction, a history row (trigger "
