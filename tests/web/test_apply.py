@@ -314,6 +314,37 @@ def test_the_council_answers_a_question_after_amending_two_fields(site):
     assert "Amount asked for Changed" in page or "Amount Changed" in page
 
 
+def test_the_case_page_shows_the_question_and_the_council_answers_it_in_words_on_apply(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    fill_bid(cllr, ref)
+    send(cllr, ref)
+    site.world.advance(ref, "check", "start_assessment")
+    question = "How will the savings be shared between the three councils?"
+    site.world.advance(ref, "ask_clarification", reason=question)
+
+    case_page = cllr.get(f"/cases/{ref}").text
+    staff_page = text_of(site.as_("carol").get(f"/cases/{ref}").text)
+    check = cllr.get(f"/apply/{ref}")
+    version = re.search(r'name="version" value="(\d+)"', check.text).group(1)
+    sent = cllr.post(
+        f"/apply/{ref}/send",
+        {"version": version, "trigger": "answer", "reason": "By population, as agreed."},
+    )
+
+    # The question is on the case page, for the council and the caseworker alike; the
+    # council has one way to answer (its application's page), not a second button that
+    # sends a bare "reason".
+    assert f"The question you are asked {question}" in text_of(case_page)
+    assert f"The question the council is asked {question}" in staff_page
+    assert case_page.count("Answer the question") == 1
+    assert 'value="answer"' not in case_page
+    assert "Your answer (optional)" in text_of(check.text)
+    assert sent.status_code == 303
+    answered = [h for h in lifecycle.case_history(site.engine, ref) if h["trigger"] == "answer"]
+    assert answered[-1]["reason"] == "By population, as agreed."
+
+
 def test_a_network_area_expresses_interest_with_partners_and_service_areas(site):
     cllr = site.as_("cllr")
     cllr.get("/apply")

@@ -88,14 +88,26 @@ def test_a_caseworker_records_a_check_and_the_bid_can_then_be_checked(site):
         (
             {"check": "fraud_risk", "result": "pass", "evidence": "ok"},
             "carol",
-            422,
-            "Fraud risk (fraud_risk) needs a rating, low, medium or high",
+            400,
+            "Select the rating of fraud risk: low, medium or high",
         ),
         (
             {"check": "no_duplicate_bid", "result": "pass", "rating": "low", "evidence": "ok"},
             "carol",
-            422,
-            "is a pass or fail check and takes no rating",
+            400,
+            "No duplicate bid is passed or failed, not rated: choose No rating",
+        ),
+        (
+            {"check": "fraud_risk", "rating": "low", "evidence": "ok"},
+            "carol",
+            400,
+            "Select whether the check passed or failed",
+        ),
+        (
+            {"check": "fraud_risk", "result": "pass", "rating": "low", "evidence": " "},
+            "carol",
+            400,
+            "Enter the evidence: what the result rests on",
         ),
         (
             {"check": "fraud_risk", "result": "pass", "rating": "low", "evidence": "ok\x1b"},
@@ -128,6 +140,24 @@ def test_a_bad_record_is_refused_on_the_page_and_writes_nothing(site, data, who,
     assert refused.status_code == status
     assert words in text_of(refused.text)
     assert site.world.snapshot() == before
+
+
+def test_a_record_left_empty_names_each_field_in_words_at_that_field(site):
+    ref = _submitted(site.world)
+    carol = site.as_("carol")
+    carol.get(f"/cases/{ref}")
+
+    refused = carol.post(f"/cases/{ref}/diligence", {"check": "fraud_risk", "evidence": ""})
+
+    assert refused.status_code == 400
+    for field, words in (
+        ("result", "Select whether the check passed or failed"),
+        ("rating", "Select the rating of fraud risk: low, medium or high"),
+        ("evidence", "Enter the evidence: what the result rests on"),
+    ):
+        assert f'<a href="#{field}">{words}</a>' in refused.text
+        assert f'id="{field}-error"' in refused.text
+    assert "fraud_risk" not in text_of(refused.text)
 
 
 def test_declaring_a_bid_ineligible_after_a_failed_check_names_the_check_in_words(site):
@@ -218,7 +248,7 @@ def test_a_caseworker_records_the_checks_and_marks_the_bid_eligible_in_a_browser
         page.get_by_label("Pass", exact=True).check()
         page.get_by_label("Rating").select_option(label="Low")
         page.get_by_role("button", name="Record the check").click()
-        assert "the evidence must say what the result rests on" in page.inner_text(".error-summary")
+        assert "Enter the evidence: what the result rests on" in page.inner_text(".error-summary")
         axe(page, "a refused record")
 
         for check, rating, words, upload in (

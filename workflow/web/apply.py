@@ -748,7 +748,12 @@ def check_page(request: Request) -> Response:
 
 
 def render_check(
-    request: Request, ref: str, *, errors: list[Problem] | None = None, status: int = 200
+    request: Request,
+    ref: str,
+    *,
+    errors: list[Problem] | None = None,
+    status: int = 200,
+    answer: str = "",
 ) -> Response:
     with _application(request, ref) as (uow, record):
         spec = uow.spec(record.programme)
@@ -772,6 +777,7 @@ def render_check(
         move=move,
         move_label=definition.trigger_label(move) if move else "",
         asked=asked,
+        answer=answer,
         evidence_label=field_label("evidence"),
         kind_words="bid" if record.kind == "bid" else "expression of interest",
     )
@@ -798,12 +804,19 @@ async def send(request: Request) -> Response:
     trigger = form.text("trigger").strip()
     if trigger not in MOVES:
         raise NotFound(f"There is no '{trigger}' here.")
+    # The council's answer in its own words, kept as the answer's reason in the history.
+    answer = form.optional("reason") if trigger == "answer" else None
 
     def run() -> dict:
         with UnitOfWork(_engine(request)) as uow:
             record = _in_hand(uow, ref, who)
             return lifecycle.advance(
-                uow, record, trigger, who.actor, expected_version=form.number("version")
+                uow,
+                record,
+                trigger,
+                who.actor,
+                reason=answer,
+                expected_version=form.number("version"),
             )
 
     try:
@@ -816,7 +829,8 @@ async def send(request: Request) -> Response:
             request,
             ref,
             status=status_of(err),
-            errors=problems_of(err, {}, general="send"),
+            errors=problems_of(err, {"reason": "reason"}, general="send"),
+            answer=answer or "",
         )
     what = "bid" if done["kind"] == "bid" else "expression of interest"
     session_of(request).flash(

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from states import DEFINITIONS
 from states.money import MONEY_FIELDS
-from states.diligence import RATING_WORDS, RATINGS, RESULT_WORDS, STATUS_WORDS
+from states.diligence import RATING_WORDS, RATINGS, RESULT_WORDS, RESULTS, STATUS_WORDS
 from states.questions import arrangement_label
 from workflow.services import (
     applications,
@@ -54,6 +54,9 @@ from workflow.web.signin import safe_next
 
 ASSESSED_STATES = DEFINITIONS["bid"].group("assessed")
 ALL_STATES = sorted({s for kind in ("bid", "area") for s in DEFINITIONS[kind].states})
+
+# The lead council answers a question on /apply, not on the case page.
+ANSWERED_ON_APPLY = "answer"
 
 
 def application_rows(
@@ -189,12 +192,21 @@ def render_case(
         from workflow.web.reviews import on_case_page as reviews_of
 
         reviewing = reviews_of(uow, row, who, staff)  # the annual reviews
+        from workflow.web.apply import question_of_case
+
+        question = question_of_case(uow, row)  # while the council is asked one
         checklist = (
             diligence.checklist_json(conn, row, spec, who.name, uow.now, with_codes=False)
             if staff and spec.diligence
             else None
         )
-    actions = [a for a in planned if a.offered]
+    # The lead council changes its application on /apply (a draft, a question).
+    apply_link = who.has("council") and who.org == row.lead and applications.amendable(row)
+    # It answers there too, beside its answers and the question, in words: the case page
+    # does not offer a second "Answer the question" that sends nothing but a reason.
+    actions = [
+        a for a in planned if a.offered and not (apply_link and a.trigger == ANSWERED_ON_APPLY)
+    ]
     return page(
         request,
         "case.html",
@@ -218,9 +230,9 @@ def render_case(
         ),
         may_audit=who.has("auditor", "caseworker"),
         caseworkers=caseworkers,
-        # The lead council changes its application on /apply (a draft, a question).
-        apply_link=(who.has("council") and who.org == row.lead and applications.amendable(row)),
+        apply_link=apply_link,
         asked=row.state in DEFINITIONS[row.kind].groups.get("clarifying", ()),
+        question=question,
         diligence=checklist,
         diligence_words=DILIGENCE_WORDS,
         may_record=bool(checklist and checklist["recordable_now"] and who.has("caseworker")),
@@ -454,6 +466,16 @@ async def record_diligence(request: Request) -> Response:
     if upload is not None and upload.filename:
         attachment = (upload.filename, await upload.read(attachments.MAX_BYTES + 1))
     who: Viewer = await run_in_threadpool(_visible, request, ref)
+    kept = {"check": check, "result": result, "rating": rating or "", "evidence": evidence}
+    missing = (
+        await run_in_threadpool(_diligence_missing, request, ref, check, result, rating, evidence)
+        if who.has("caseworker")  # anyone else is refused for who they are, by the service
+        else []
+    )
+    if missing:
+        return await run_in_threadpool(
+            render_case, request, ref, status=400, form=kept, errors=missing
+        )
     return await _change(
         request,
         ref,
@@ -467,7 +489,7 @@ async def record_diligence(request: Request) -> Response:
             evidence=evidence,
             attachment=attachment,
         ),
-        kept={"check": check, "result": result, "rating": rating or "", "evidence": evidence},
+        kept=kept,
         fields={
             "result": "result",
             "rating": "rating",
@@ -489,6 +511,31 @@ async def record_diligence(request: Request) -> Response:
         ),
         then=f"/cases/{ref.upper()}#diligence",
     )
+
+
+def _diligence_missing(
+    request: Request, ref: str, code: str, result: str, rating: str | None, evidence: str
+) -> list[Problem]:
+    """What the record of a check leaves out, each at its field in words ("Select whether
+    the check passed or failed"), before the service is asked; [] when nothing is."""
+    with reading(request.app.state.engine) as conn:
+        row = case_service.load_case(conn, ref)
+        spec = programme_store.spec_for(conn, row.programme)
+    found = spec.diligence.get(code)
+    out = []
+    if result not in RESULTS:
+        out.append(Problem("Select whether the check passed or failed", "result"))
+    if found is not None and found.kind == "rating" and not rating:
+        out.append(
+            Problem(f"Select the rating of {found.label.lower()}: low, medium or high", "rating")
+        )
+    elif found is not None and found.kind != "rating" and rating:
+        out.append(
+            Problem(f"{found.label} is passed or failed, not rated: choose No rating", "rating")
+        )
+    if not evidence.strip():
+        out.append(Problem("Enter the evidence: what the result rests on", "evidence"))
+    return out
 
 
 def _visible(request: Request, ref: str) -> Viewer:
