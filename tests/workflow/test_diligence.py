@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from states.programme import parse_programme
 from workflow.errors import GuardFailed, Malformed, PermissionDenied, RuleViolation
-from workflow.services import diligence, lifecycle
+from workflow.services import chain, diligence, lifecycle
 from workflow.storage.tables import history
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -165,6 +165,27 @@ def test_checks_run_at_submission_are_recorded_with_their_results(aw):
         "org_in_register": "passed",
         "fraud_risk": "missing",
     }
+
+
+def test_the_checks_rows_follow_the_move_in_one_chain_that_verifies(aw):
+    ref = aw.bid(partners=["E07000028", "E07000029"])
+    aw.advance(ref, "submit")
+    with aw.engine.connect() as conn:
+        case = lifecycle.load_case(conn, ref)
+        rows = conn.execute(
+            select(history).where(history.c.case_id == case.id).order_by(history.c.seq)
+        ).all()
+        checked = chain.verify(conn, case.id)
+    assert [(r.seq, r.trigger) for r in rows] == [
+        (1, "create"),
+        (2, "submit"),
+        (3, "diligence"),
+        (4, "diligence"),
+        (5, "diligence"),
+    ]
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    assert (case.last_seq, case.last_hash) == (5, rows[-1].hash)
+    assert checked.ok and checked.rows == 5
 
 
 def test_check_is_refused_listing_every_check_not_passed(aw):

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -149,26 +149,28 @@ def insert_row(
     """
     seq = head.last_seq + 1
     digest = digest or seal(head.ref, seq, head.last_hash, e)
-    _INSERT.rowcount(
-        conn,
-        {
-            "case_id": head.case_id,
-            "seq": seq,
-            "checkpoint": e.checkpoint,
-            "from_state": e.from_state,
-            "to_state": e.to_state,
-            "trigger": e.trigger,
-            "actor": e.actor,
-            "role": e.role,
-            "reason": e.reason,
-            "at": e.at,
-            "payload": e.payload,
-            "prev_hash": head.last_hash,
-            "hash": digest,
-            "payment": e.payment,
-        },
-    )
+    _INSERT.rowcount(conn, _values(head.case_id, seq, head.last_hash, digest, e))
     return seq, digest
+
+
+def _values(case_id: int, seq: int, prev_hash: str, digest: str, e: Entry) -> dict[str, Any]:
+    """The history row of `e` at `seq`, as `_INSERT` takes it."""
+    return {
+        "case_id": case_id,
+        "seq": seq,
+        "checkpoint": e.checkpoint,
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "trigger": e.trigger,
+        "actor": e.actor,
+        "role": e.role,
+        "reason": e.reason,
+        "at": e.at,
+        "payload": e.payload,
+        "prev_hash": prev_hash,
+        "hash": digest,
+        "payment": e.payment,
+    }
 
 
 # --- the one chain writer ------------------------------------------------------
@@ -177,7 +179,7 @@ def insert_row(
 # (UPDATEs: they return no rows, so Prepared[Any].)
 _CASE_MOVES: dict[tuple[str, ...], Prepared[Any]] = {}
 _CHECKPOINT_MOVES: dict[tuple[str, ...], Prepared[Any]] = {}
-_HEAD = ("last_seq", "last_hash")
+_HEAD = ("last_hash", "last_seq")  # sorted, as `change` keys its statements
 
 
 def _case_statement(names: tuple[str, ...]) -> Prepared[Any]:
@@ -269,6 +271,32 @@ def change(
     ):
         raise ConflictError(case.ref)
     insert_row(conn, Head.of(case), entry, digest=digest)
+    return replace(case, **row)
+
+
+def append(conn: Connection, case: CaseRecord, entries: Sequence[Entry]) -> CaseRecord:
+    """`change` for rows that move nothing but the chain (no values, no checkpoint), several
+    at once: the automatic due-diligence checks of a move, one row each.
+
+    Each row is sealed after the one before it, exactly as that many `change` calls
+    would seal them; the head then moves once, from the case's `last_seq` as read
+    to the last row (the same compare-and-set: ConflictError when another writer
+    moved it), and the rows are inserted in order by one executemany. Returns the
+    case as it is after them.
+    """
+    if not entries:
+        return case
+    seq, prev = case.last_seq, case.last_hash
+    rows = []
+    for e in entries:
+        seq += 1
+        digest = seal(case.ref, seq, prev, e)
+        rows.append(_values(case.id, seq, prev, digest, e))
+        prev = digest
+    row: dict[str, Any] = {"last_seq": seq, "last_hash": prev}
+    if _case_statement(_HEAD).rowcount(conn, {**row, "_id": case.id, "_seq": case.last_seq}) != 1:
+        raise ConflictError(case.ref)
+    _INSERT.many(conn, rows)
     return replace(case, **row)
 
 

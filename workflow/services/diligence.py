@@ -41,7 +41,7 @@ from states.facts import DiligenceRecord
 from workflow.errors import Malformed, PermissionDenied, RuleViolation, checked_text
 from workflow.services import attachments, directory
 from workflow.services.access import check_visible, may_act, sees_every_case
-from workflow.services.chain import Entry, change, moment
+from workflow.services.chain import Entry, append, change, moment
 from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
@@ -185,6 +185,7 @@ def run(done: Any) -> None:
         return
     facts = _facts_after(done)
     standing = {s.check.code: s for s in checklist(facts)}
+    entries = []
     for check in checks:
         problems = AUTOMATIC[check.code](facts)
         payload: dict[str, Any] = {
@@ -197,9 +198,7 @@ def run(done: Any) -> None:
             payload["problems"] = problems
             if standing[check.code].status == "overridden":
                 payload["overridden"] = True
-        case = change(
-            conn,
-            case,
+        entries.append(
             Entry(
                 from_state=case.state,
                 to_state=case.state,
@@ -208,8 +207,9 @@ def run(done: Any) -> None:
                 role="system",
                 at=done.now,
                 payload=payload,
-            ),
+            )
         )
+    append(conn, case, entries)  # one row a check, chained in order, the head moved once
 
 
 # --- a caseworker's record ----------------------------------------------------------------

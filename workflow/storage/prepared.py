@@ -173,6 +173,20 @@ class Prepared(Generic[R]):
             ) from err
         return compiled, cursor
 
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run an INSERT (or UPDATE) once for each of `rows`, in order, as one executemany."""
+        compiled = self._for(conn)
+        bound = [compiled.bind(params) for params in rows]
+        try:
+            driver: Any = conn.connection.driver_connection  # a DB-API connection: untyped
+            cursor = driver.cursor()  # (psycopg's connection has no executemany of its own)
+            cursor.executemany(compiled.sql, bound)
+            cursor.close()
+        except conn.dialect.loaded_dbapi.Error as err:
+            raise DBAPIError.instance(
+                compiled.sql, bound, err, conn.dialect.loaded_dbapi.Error
+            ) from err
+
     def rowcount(self, conn: Connection, params: Mapping[str, Any] = {}) -> int:
         """Run an UPDATE, INSERT or DELETE; the number of rows it touched."""
         _, cursor = self._run(conn, params)
