@@ -29,6 +29,7 @@ __all__ = [
     "weighted_score",
     "combined_score",
     "score_problems",
+    "score_typed",
     "meets_category_rules",
     "within_fund",
     "within_category_count",
@@ -342,13 +343,21 @@ def weighted_score(score: Score, criteria: Mapping[str, Decimal]) -> Decimal:
     )
 
 
+def score_typed(text: str) -> int | str:
+    """A score as a person typed it: a whole number is that number; anything else ("3.5",
+    "four", "²") stays text, which `score_problems` refuses with the scores allowed."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdecimal() and len(text) < 3 else text
+
+
 def score_problems(score: Score) -> list[str]:
-    """Each criterion is scored as a whole number from 0 to 5 (for the engine's input)."""
+    """Each criterion is scored as a whole number from 0 to 5 (for the engine's input); a
+    score typed as text that is not one (`score_typed`) is refused in the same words."""
     out = []
     for name in ("innovation", "costs", "savings"):
         value = getattr(score, name)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SCORE:
-            out.append(f"{name}: {value!r} is not a score from 0 to {MAX_SCORE}")
+            out.append(f"{name}: {value!r} is not a whole number from 0 to {MAX_SCORE}")
     return out
 
 

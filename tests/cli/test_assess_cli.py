@@ -65,3 +65,22 @@ def test_a_second_no_conflict_is_refused_and_says_how_to_declare_one(cli, scored
     assert "already declared no conflict of interest" in ran.err
     assert "declare the conflict and say what it is" in ran.err
     assert cli.snapshot() == before
+
+
+@pytest.mark.parametrize("command", ["score", "agree"])
+def test_a_score_that_is_not_a_whole_number_is_refused_naming_it_and_the_scores_allowed(
+    cli, scored_bid, command
+):
+    before = cli.snapshot()
+
+    ran = cli(
+        "assess", command, scored_bid, "--as", "carol",
+        "--innovation", "3.5", "--costs", "4", "--savings", "four",
+    )  # fmt: skip
+
+    assert ran.code == 1
+    assert ran.err.strip() == (
+        "The scores refused: innovation: '3.5' is not a whole number from 0 to 5; "
+        "savings: 'four' is not a whole number from 0 to 5."
+    )
+    assert cli.snapshot() == before

@@ -22,6 +22,7 @@ from states.rules import (
     no_conflicted_assessor,
     return_complete,
     score_problems,
+    score_typed,
     scores_agree,
     weighted_score,
     within_category_count,
@@ -351,9 +352,19 @@ def test_a_conflicted_assessors_score_cannot_count():
 def test_each_criterion_is_scored_from_0_to_5():
     assert score_problems(Score("alice", 0, 5, 3)) == []
     assert score_problems(Score("alice", 6, -1, True)) == [
-        "innovation: 6 is not a score from 0 to 5",
-        "costs: -1 is not a score from 0 to 5",
-        "savings: True is not a score from 0 to 5",
+        "innovation: 6 is not a whole number from 0 to 5",
+        "costs: -1 is not a whole number from 0 to 5",
+        "savings: True is not a whole number from 0 to 5",
+    ]
+
+
+def test_a_score_typed_is_a_number_only_when_it_is_a_whole_one():
+    assert [score_typed(t) for t in ("3", " 5 ", "0", "05")] == [3, 5, 0, 5]
+    assert [score_typed(t) for t in ("3.5", "-1", "four", "²", "٣", "")] == [
+        "3.5", "-1", "four", "²", "٣", ""
+    ]  # fmt: skip
+    assert score_problems(Score("alice", score_typed("3.5"), 5, 3)) == [
+        "innovation: '3.5' is not a whole number from 0 to 5"
     ]
 
 

@@ -611,3 +611,18 @@ def test_an_approver_countersigns_through_the_web_and_another_then_offers(site):
     offered = april.post(f"/cases/{ref}/advance", {"trigger": "offer"})
     assert offered.status_code == 303
     assert site.world.state(ref) == "award_offered"
+
+
+def test_a_score_that_is_not_a_whole_number_is_named_and_nothing_written(site):
+    ref = unscored(site.world)
+    ash = site.as_("ash")
+    ash.post(f"/cases/{ref}/declare", {"conflict": "no"})
+    before = site.world.snapshot()
+
+    refused = ash.post(f"/cases/{ref}/score", {"innovation": "4", "costs": "²", "savings": "2.5"})
+
+    assert refused.status_code == 400  # was a 500 for "²", which str.isdigit() takes
+    shown = text_of(refused.text)
+    assert "Costs: '²' is not a whole number from 0 to 5" in shown
+    assert "Savings: '2.5' is not a whole number from 0 to 5" in shown
+    assert site.world.snapshot() == before

@@ -280,14 +280,19 @@ def test_only_an_assessor_declares_or_scores(world):
 # --- scoring ---------------------------------------------------------------
 @pytest.mark.parametrize(
     "innovation, costs, savings, field",
-    [(-1, 3, 3, "innovation: -1"), (3, 6, 3, "costs: 6"), (3, 3, 99, "savings: 99")],
+    [
+        (-1, 3, 3, "innovation: -1"),
+        (3, 6, 3, "costs: 6"),
+        (3, 3, 99, "savings: 99"),
+        ("3.5", 3, 3, "innovation: '3.5'"),  # as typed on the command line or the web
+    ],
 )
 def test_each_criterion_is_scored_from_0_to_5(world, innovation, costs, savings, field):
     ref = under_assessment(world)
     assessment.declare(world.engine, ref, "ash", conflict=False)
     before = world.snapshot()
 
-    with pytest.raises(Malformed, match=f"{field} is not a score from 0 to 5"):
+    with pytest.raises(Malformed, match=f"{field} is not a whole number from 0 to 5"):
         assessment.score(
             world.engine, ref, "ash", innovation=innovation, costs=costs, savings=savings
         )

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from states import BID
+from states.rules import score_typed
 from workflow.services import assessment
 from workflow.cli import summary
 from workflow.cli import _words
@@ -33,6 +34,17 @@ assess_app = typer.Typer(cls=_ScoreByDefault, no_args_is_help=True, help=summary
 INNOVATION = typer.Option(..., "--innovation", metavar="0-5", help="Level of innovation, 0 to 5.")
 COSTS = typer.Option(..., "--costs", metavar="0-5", help="Transitional costs, 0 to 5.")
 SAVINGS = typer.Option(..., "--savings", metavar="0-5", help="Prospective savings, 0 to 5.")
+
+
+def _marks_typed(innovation: str, costs: str, savings: str) -> dict[str, int | str]:
+    """The three scores as typed: a whole number is that number; anything else ("3.5")
+    stays text, which the service refuses naming the score and the scores allowed, as it
+    refuses 9 (the option's type is text so that the refusal is casework's, not typer's)."""
+    return {
+        "innovation": score_typed(innovation),
+        "costs": score_typed(costs),
+        "savings": score_typed(savings),
+    }
 
 
 @assess_app.command("declare", short_help="Declare a conflict of interest in a bid, or none.")
@@ -90,23 +102,22 @@ def _set_aside_by(result: dict, person: str) -> list[str]:
 def score(
     ref: str = CASE_REF,
     actor: str = AS_OPT,
-    innovation: int = INNOVATION,
-    costs: int = COSTS,
-    savings: int = SAVINGS,
+    innovation: str = INNOVATION,
+    costs: str = COSTS,
+    savings: str = SAVINGS,
     comment: Optional[str] = typer.Option(None, "--comment", metavar="TEXT"),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Score a bid under assessment (also: `casework assess REF …`)."""
-    result = assessment.score(
-        engine(), ref, actor, innovation=innovation, costs=costs, savings=savings, comment=comment
-    )
+    marks = _marks_typed(innovation, costs, savings)
+    result = assessment.score(engine(), ref, actor, **marks, comment=comment)
     if as_json:
         emit(result, True)
         return
     mine = next(s for s in result["scores"] if s["assessor"] == actor)
     typer.echo(
-        f"{result['ref']}: {actor} scored innovation {innovation}, costs {costs}, "
-        f"savings {savings} (weighted {mine['weighted']})"
+        f"{result['ref']}: {actor} scored innovation {marks['innovation']}, "
+        f"costs {marks['costs']}, savings {marks['savings']} (weighted {mine['weighted']})"
     )
     _moderation(result)
 
@@ -115,9 +126,9 @@ def score(
 def agree(
     ref: str = CASE_REF,
     actor: str = AS_OPT,
-    innovation: int = INNOVATION,
-    costs: int = COSTS,
-    savings: int = SAVINGS,
+    innovation: str = INNOVATION,
+    costs: str = COSTS,
+    savings: str = SAVINGS,
     reason: Optional[str] = typer.Option(
         None, "--reason", metavar="TEXT", help="Why the moderator settled on this score."
     ),
@@ -128,9 +139,7 @@ def agree(
         engine(),
         ref,
         actor,
-        innovation=innovation,
-        costs=costs,
-        savings=savings,
+        **_marks_typed(innovation, costs, savings),
         reason=reason or "",
     )
     if as_json:

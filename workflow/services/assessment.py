@@ -198,12 +198,14 @@ def score(
     ref: str,
     actor_name: str,
     *,
-    innovation: int,
-    costs: int,
-    savings: int,
+    innovation: int | str,
+    costs: int | str,
+    savings: int | str,
     comment: str | None = None,
 ) -> dict[str, Any]:
-    """Record one assessor's 0-5 scores for bid `ref` (once; they cannot be changed)."""
+    """Record one assessor's 0-5 scores for bid `ref` (once; they cannot be changed).
+    A score is a whole number; anything else (text a person typed: `states.rules.score_typed`)
+    is refused with the scores allowed."""
     given = _scores(actor_name, innovation, costs, savings)
     comment = checked_text("comment", comment)
     with unit(work) as uow:
@@ -278,9 +280,9 @@ def agree_score(
     ref: str,
     actor_name: str,
     *,
-    innovation: int,
-    costs: int,
-    savings: int,
+    innovation: int | str,
+    costs: int | str,
+    savings: int | str,
     reason: str | None,
 ) -> dict[str, Any]:
     """A moderating caseworker's agreed score, used in place of the assessors' mean."""

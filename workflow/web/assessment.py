@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from states.rules import score_typed
 from workflow.services import assessment, lifecycle as case_service
 from workflow.storage.db import reading
 from workflow.errors import CaseworkError, NotFound
@@ -112,7 +113,7 @@ def _scores(form: Posted, prefix: str = "") -> tuple[dict[str, Any], list[Proble
             missing.append(
                 Problem(f"{CRITERION_LABELS[name]}: choose a score from 0 to 5", prefix + name)
             )
-        given[name] = int(raw) if raw.isdigit() and len(raw) < 3 else raw
+        given[name] = score_typed(raw)
     return given, missing
 
 
