@@ -173,6 +173,16 @@ def test_evidence_is_attached_as_an_amendment(api, tmp_path, monkeypatch):
     )
     assert exe.status_code == 400 and "not one" in exe.json()["detail"]
     assert _snapshot(w) == before
+    # From a stale page too, the file is refused for what it is (RFC 9110 judges If-Match
+    # after the request's own checks), not answered 412: a fresh version would not help.
+    stale = api.post(
+        f"/cases/{ref}/application/evidence",
+        "cllr",
+        files={"file": ("costs.exe", b"MZ\x90\x00", "application/octet-stream")},
+        headers={"If-Match": '"1"'},
+    )
+    assert stale.status_code == 400 and "costs.exe" in stale.json()["detail"], stale.text
+    assert _snapshot(w) == before
     with w.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(application_versions)).scalar() == 2
     assert (

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
@@ -192,13 +192,23 @@ def amend(
     return {**shown, "application_version": version, "changed": changed}
 
 
-def _may_amend(record: CaseRecord, who: Actor, expected_version: int | None) -> str:
-    """The role `who` amends `record` in, or the refusal: not visible, not theirs, stale,
-    or a state where the document may not change."""
+def _may_amend(
+    record: CaseRecord,
+    who: Actor,
+    expected_version: int | None,
+    *,
+    content: Callable[[], object] = lambda: None,
+) -> str:
+    """The role `who` amends `record` in, or the refusal: not visible, not theirs, the
+    request's own content refused (`content`), stale, or a state where the document may not
+    change. The content is judged before the version: RFC 9110 (section 13.2.2) evaluates
+    If-Match after the request's own checks, so a file the rules refuse is refused as such
+    even from a stale page or script, rather than answered 412."""
     from workflow.services import lifecycle
 
     check_visible(who, record)  # another council's case is "not found"
     role = may_act(who, "amend", record.lead, f"amend {record.ref}'s application")
+    content()
     lifecycle.refuse_stale(record, expected_version)
     definition = DEFINITIONS[record.kind]
     if not amendable(record):
@@ -226,13 +236,14 @@ def attach(
     in `evidence` (`{"name", "sha256", "size", "media_type"}`), the file kept by its hash
     under the same type and size rules as a return's (`services.attachments`).
 
-    The case is checked first (who, which state, which version), then the file."""
+    Who may amend the case is checked first, then the file's name, type and size, then
+    the version and the state (`_may_amend`); only then is the file kept."""
     from workflow.services import attachments, lifecycle
 
     with unit(work) as uow:
         record = lifecycle.load_case(uow.conn, case, hold=True) if isinstance(case, str) else case
         who = actor if isinstance(actor, Actor) else directory.actor(uow.conn, actor)
-        _may_amend(record, who, expected_version)
+        _may_amend(record, who, expected_version, content=lambda: attachments.check(name, data))
         stored = attachments.store(name, data, attachments.files_root(uow.engine))
         document = dict(record.application or {})
         kept = [
