@@ -234,42 +234,8 @@ def score(
                 f"{actor.name} already scored {case.ref} ({_shown(mine)}, "
                 f"{moment(mine.at)[:10]}); a score cannot be changed."
             )
-        spec = uow.spec(case.programme)
-        weighted = weighted_score(given, spec.criteria)
-        now = uow.now
-        conn.execute(
-            scores.insert().values(
-                case_id=case.id,
-                assessor=actor.name,
-                innovation=innovation,
-                costs=costs,
-                savings=savings,
-                comment=comment,
-                agreed=False,
-                at=now,
-            )
-        )
-        payload = {
-            "innovation": innovation,
-            "costs": costs,
-            "savings": savings,
-            "weighted": score_text(weighted),
-        }
-        if comment:
-            payload["comment"] = comment
-        _record(
-            conn,
-            case,
-            Entry(
-                from_state=case.state,
-                to_state=case.state,
-                trigger="score",
-                actor=actor.name,
-                role=role,
-                at=now,
-                payload=payload,
-            ),
-        )
+        weighted = weighted_score(given, uow.spec(case.programme).criteria)
+        _keep(uow, case, given, weighted, actor.name, role, agreed=False, words=comment)
         shown = assessment_of(conn, case.ref)
     event(log, "bid.scored", "scored", case=case.ref, person=actor.name, trigger="score")
     return shown
@@ -320,40 +286,8 @@ def agree_score(
             raise RuleViolation(
                 f"{case.ref}'s score cannot be agreed yet: " + "; ".join(missing) + ".", missing
             )
-        now = uow.now
-        conn.execute(
-            scores.insert().values(
-                case_id=case.id,
-                assessor=actor.name,
-                innovation=innovation,
-                costs=costs,
-                savings=savings,
-                comment=reason,
-                agreed=True,
-                at=now,
-            )
-        )
         weighted = weighted_score(given, facts.programme.criteria)
-        _record(
-            conn,
-            case,
-            Entry(
-                from_state=case.state,
-                to_state=case.state,
-                trigger="agree_score",
-                actor=actor.name,
-                role=role,
-                at=now,
-                reason=reason,
-                payload={
-                    "innovation": innovation,
-                    "costs": costs,
-                    "savings": savings,
-                    "weighted": score_text(weighted),
-                    "agreed": True,
-                },
-            ),
-        )
+        _keep(uow, case, given, weighted, actor.name, role, agreed=True, words=reason)
         shown = assessment_of(conn, case.ref)
     event(
         log,
@@ -593,6 +527,46 @@ def _score_json(row: Any, criteria: dict[str, Any], *, counts: bool) -> dict[str
         "at": moment(row.at),
         "set_aside_at": moment(row.set_aside_at) if row.set_aside_at is not None else None,
     }
+
+
+def _keep(
+    uow: UnitOfWork,
+    case: CaseRecord,
+    given: Score,
+    weighted: Decimal,
+    actor: str,
+    role: str,
+    *,
+    agreed: bool,
+    words: str | None,
+) -> None:
+    """`actor`'s score (`score`: `words` its comment) or a moderator's agreed one
+    (`agree_score`: `words` the reason): its row, and its history row with the marks."""
+    marks = {"innovation": given.innovation, "costs": given.costs, "savings": given.savings}
+    uow.conn.execute(
+        scores.insert().values(
+            case_id=case.id, assessor=actor, **marks, comment=words, agreed=agreed, at=uow.now
+        )
+    )
+    payload: dict[str, Any] = {**marks, "weighted": score_text(weighted)}
+    if agreed:
+        payload["agreed"] = True
+    elif words:
+        payload["comment"] = words
+    _record(
+        uow.conn,
+        case,
+        Entry(
+            from_state=case.state,
+            to_state=case.state,
+            trigger="agree_score" if agreed else "score",
+            actor=actor,
+            role=role,
+            at=uow.now,
+            reason=words if agreed else None,
+            payload=payload,
+        ),
+    )
 
 
 def _record(conn: Connection, case: CaseRecord, entry: Entry) -> int:
