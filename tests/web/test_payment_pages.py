@@ -105,3 +105,21 @@ def test_a_blank_remittance_reference_on_the_case_page_is_asked_for_at_its_field
     assert blank.status_code == 400
     assert f'<a href="#reference-P1">Enter the remittance reference for {ref}/P1</a>' in blank.text
     assert snapshot(site.world) == before
+
+
+def test_finance_downloads_the_approved_payments_as_a_payment_run(site):
+    ref = bid_in_monitoring(site.world)
+    finance(site)
+    payments.move(site.engine, f"{ref}/P1", "approve", "aaron")
+    fiona = site.as_("fiona")
+
+    listed = fiona.get("/payments")
+    run = fiona.get("/payments/run.csv")
+
+    assert '<a href="/payments/run.csv" download>' in listed.text
+    assert run.status_code == 200 and run.headers["content-type"].startswith("text/csv")
+    assert "attachment" in run.headers["content-disposition"]
+    lines = run.text.splitlines()
+    assert lines[0] == "payee_code,org_id,name,amount,reference,case"
+    assert len(lines) == 2 and lines[1].endswith(f",{ref}/P1,{ref}")
+    assert site.as_("aaron").get("/payments/run.csv").status_code == 403

@@ -15,7 +15,7 @@ from workflow.services import payments
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
 from workflow.errors import CaseworkError, NotFound
-from workflow.web.auth import Viewer, session_of, viewer
+from workflow.web.auth import Viewer, require, session_of, viewer
 from workflow.web.cases import _change, _visible, render_case
 from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
@@ -182,7 +182,25 @@ def payments_page(
     )
 
 
+def payment_run(request: Request) -> Response:
+    """The approved payments as the finance system takes them (`casework payment export`'s
+    CSV: payee code, 360Giving org id, name, amount, reference, case), to download."""
+    require(request, "finance", doing="download the payment run")
+    with UnitOfWork(request.app.state.engine, read_only=True) as uow:
+        body = payments.export(uow, state=PAYMENT.group("payable")[0])
+    stamp = uow.now.strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="payment-run-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 ROUTES = [
     Route("/payments", payments_page, methods=["GET"]),
+    Route("/payments/run.csv", payment_run, methods=["GET"]),
     Route("/cases/{ref}/payments/{n:int}/{action}", move, methods=["POST"]),
 ]
