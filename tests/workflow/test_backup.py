@@ -400,19 +400,35 @@ def test_init_on_a_database_with_cases_refuses_to_migrate_without_a_backup_folde
     assert current_revisions(behind) == before
 
 
-def test_init_backs_up_a_database_with_cases_before_migrating_it(behind, tmp_path):
+@pytest.fixture
+def any_behind(any_world, any_db, files):
+    any_world.cast()
+    any_world.bid()
+    one_migration_behind(any_db)
+    return any_db
+
+
+def test_init_backs_up_a_database_with_cases_before_migrating_it(any_behind, tmp_path):
+    """On PostgreSQL too, whose backup reads every table as rows: the tables as the
+    database has them, without the columns the pending migration adds."""
     from workflow.storage.schema import head_revisions, current_revisions
 
     folder = tmp_path / "backups"
     folder.mkdir()
+    before = every_row(any_behind)
 
-    result = run("--db", behind.test_url, "init", env={"CASEWORK_BACKUP_DIR": str(folder)})
+    result = run("--db", any_behind.test_url, "init", env={"CASEWORK_BACKUP_DIR": str(folder)})
+    [made] = list(folder.iterdir())
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    restored = run("restore", str(made), "--db", back)
 
     assert result.returncode == 0, result.stderr
-    [made] = list(folder.iterdir())
     assert f"backed up first: backup written: {made}" in result.stdout
     assert archives.verify(made)["database"]["cases"] == 1
-    assert current_revisions(behind) == head_revisions()
+    assert current_revisions(any_behind) == head_revisions()
+    assert restored.returncode == 0, restored.stderr
+    assert "run `casework init` to upgrade it" in restored.stdout
+    assert every_row(make_engine(back)) == before
 
 
 def test_init_with_no_backup_migrates_without_one(behind, tmp_path):

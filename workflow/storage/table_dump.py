@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Connection, MetaData, Table, func, inspect, select, text
+from sqlalchemy import Column, Connection, MetaData, Table, func, inspect, select, text
 
 SKIPPED = {"alembic_version"}  # the schema's revision travels in the manifest instead
 _BATCH = 2000
@@ -34,12 +34,37 @@ def declared_tables() -> dict[str, Table]:
 
 
 def tables_in(conn: Connection) -> list[Table]:
-    """The database's own tables, parents before children, each as casework declares it
-    where it does (else as reflected)."""
+    """The database's own tables, parents before children, each with the columns it has,
+    typed as casework declares them where it does (else as reflected).
+
+    The columns are the database's, not the code's: `casework init` backs up a database
+    before migrating it, when it lacks the columns the code's newest migrations add.
+    """
     reflected = MetaData()
     reflected.reflect(conn)
     declared = declared_tables()
-    return [declared.get(t.name, t) for t in reflected.sorted_tables if t.name not in SKIPPED]
+    return [
+        _as_it_is(declared.get(t.name), t) for t in reflected.sorted_tables if t.name not in SKIPPED
+    ]
+
+
+def _as_it_is(declared: Table | None, there: Table) -> Table:
+    """`declared` when the database has exactly its columns; else a table of the columns
+    the database has, each with the declared type where casework declares one."""
+    names = [c.name for c in there.columns]
+    if declared is None:
+        return there
+    if sorted(names) == sorted(c.name for c in declared.columns):
+        return declared
+    columns = [
+        Column(
+            name,
+            (declared.c[name] if name in declared.c else there.c[name]).type,
+            primary_key=there.c[name].primary_key,
+        )
+        for name in names
+    ]
+    return Table(there.name, MetaData(), *columns)
 
 
 def _key(table: Table) -> list:
