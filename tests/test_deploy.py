@@ -68,3 +68,37 @@ def test_the_deployment_guide_covers_what_an_operator_sets_up():
         "CASEWORK_LOG_FORMAT=json",
     ):
         assert needed in guide, needed
+
+
+def test_the_environment_file_and_the_commands_run_by_hand_read_every_setting_whole(tmp_path):
+    """The guide's environment file, sourced as its `casework_as` function sources it (with
+    `set -a`), gives each setting whole: a value with spaces and angle brackets too."""
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    block = guide.split("`/etc/casework/casework.env` (systemd reads it", 1)[1]
+    settings = block.split("```sh\n", 1)[1].split("```", 1)[0]
+    # The placeholders are for the operator to fill in: a value stands in for each.
+    filled = "\n".join(
+        line.split("=", 1)[0] + "=filled-in" if "=<" in line else line
+        for line in settings.splitlines()
+    )
+    env_file = tmp_path / "casework.env"
+    env_file.write_text(filled + "\n")
+    function = next(line for line in guide.splitlines() if line.startswith("casework_as()"))
+    script = (
+        function.replace("/etc/casework/casework.env", str(env_file))
+        .replace("sudo -u casework ", "")
+        .replace("cd /var/lib/casework", f"cd {tmp_path}")
+        .replace("/opt/casework/.venv/bin/casework", "env")
+    )
+
+    shown = subprocess.run(
+        ["bash", "-c", script + "\ncasework_as"], capture_output=True, text=True, timeout=60
+    )
+
+    assert "xargs" not in guide
+    assert shown.returncode == 0, shown.stderr
+    seen = dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
+    assert seen["CASEWORK_MAIL_FROM"] == "Transformation programmes <grants@example.gov.uk>"
+    assert seen["CASEWORK_DB"] == "sqlite:////var/lib/casework/casework.db"
+    assert seen["CASEWORK_SECRET_KEY"] == "filled-in"
+    assert seen["CASEWORK_LOG_FORMAT"] == "json"
