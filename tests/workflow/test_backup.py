@@ -423,7 +423,8 @@ def test_init_backs_up_a_database_with_cases_before_migrating_it(any_behind, tmp
     restored = run("restore", str(made), "--db", back)
 
     assert result.returncode == 0, result.stderr
-    assert f"backed up first: backup written: {made}" in result.stdout
+    assert f"before migrating, backup written: {made} (1 cases, " in result.stdout
+    assert "evidence files, 0 seal copies from CASEWORK_SEAL_DIR;" in result.stdout
     assert archives.verify(made)["database"]["cases"] == 1
     assert current_revisions(any_behind) == head_revisions()
     assert restored.returncode == 0, restored.stderr

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
             emit(result, True)
             return
         if taken is not None:
-            typer.echo(f"backed up first: {taken}")
+            typer.echo(f"before migrating, {taken}")
         for p in result["programmes"]:
             typer.echo(_loaded(p))
         typer.echo("database ready")

@@ -78,7 +78,8 @@ class BackupReport:
     def __str__(self) -> str:
         return (
             f"backup written: {self.path} ({self.cases:,} cases, {self.history_rows:,} "
-            f"history rows, {self.files:,} evidence files, {self.seals:,} seals; "
+            f"history rows, {self.files:,} evidence files, {self.seals:,} seal copies "
+            f"from CASEWORK_SEAL_DIR; "
             f"{self.size / 1e6:,.1f} MB in {self.seconds:.1f} s)"
         )
 
