@@ -235,3 +235,20 @@ def test_the_status_command_shows_a_line_for_each_backup_kept(tmp_path):
     lines = [line for line in shown.stdout.splitlines() if line.strip().startswith("kept")]
     assert len(lines) == 2, shown.stdout + shown.stderr
     assert "1am, 4 March 2014" in lines[0] and "casework-20140304T010000.tar.gz" in lines[0]
+
+
+def test_status_is_stale_where_a_backup_folder_is_set_and_no_backup_was_ever_taken(db, tmp_path):
+    sweep_now = datetime(2014, 3, 4, 9, tzinfo=UTC)
+    with freeze_time(sweep_now):
+        from workflow.runtime.sweep import sweep
+
+        sweep(db)
+        asked = status(db, environ={"CASEWORK_BACKUP_DIR": str(tmp_path)})
+        not_asked = status(db, environ={})
+
+    assert not asked["ok"] and asked["backup"]["stale"] and asked["backup"]["at"] is None
+    assert asked["backup"]["error"] == (
+        "none taken yet: `casework serve` takes the first a minute after it starts with "
+        "CASEWORK_BACKUP_DIR set (is serve given it too?)"
+    )
+    assert not_asked["ok"] and "backup" not in not_asked

@@ -109,6 +109,8 @@ def backup_line(b: dict) -> str:
         f"{_age(b.get('age_seconds'))} ({b.get('bytes', 0) / 1e6:,.1f} MB, {b.get('kept', 0)} kept)"
         if b.get("ok")
         else f"FAILED {_age_of(b.get('at'))}: {b.get('error')}"
+        if b.get("at")
+        else str(b.get("error"))
     )
     return f"last backup  {good}" + (" -- STALE" if b.get("stale") else "")
 

@@ -8,8 +8,9 @@ migration 0002, so recording only ever UPDATEs them.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import Connection, Engine, select, update
 
@@ -119,7 +120,30 @@ def due_steps(conn: Connection, now: datetime) -> int:
 
 
 # --- status -------------------------------------------------------------------------
-def status(engine: Engine, now: datetime | None = None) -> dict:
+def none_yet(environ: Mapping[str, str]) -> dict | None:
+    """Where CASEWORK_BACKUP_DIR is set and no backup was ever recorded: stale, saying so
+    (serve takes the first a minute after it starts; a serve not given the setting never
+    does, and monitoring that reads `backup.stale` must hear of it). None where unset."""
+    folder = environ.get("CASEWORK_BACKUP_DIR", "").strip()
+    if not folder:
+        return None
+    return {
+        "at": None,
+        "ok": None,
+        "folder": folder,
+        "age_seconds": None,
+        "stale": True,
+        "error": (
+            "none taken yet: `casework serve` takes the first a minute after it starts "
+            "with CASEWORK_BACKUP_DIR set (is serve given it too?)"
+        ),
+        "backups": [],
+    }
+
+
+def status(
+    engine: Engine, now: datetime | None = None, environ: Mapping[str, str] = os.environ
+) -> dict:
     """The state of the sweep, the outbox and the nightly backup at `now`; `ok` is False
     when the sweep is stale or the backup is.
 
@@ -133,7 +157,7 @@ def status(engine: Engine, now: datetime | None = None) -> dict:
         every = interval_minutes(conn)
         backlog = due_steps(conn, now)
         mail = outbox_counts(conn, now)
-        backup = backup_status(conn, now)
+        backup = backup_status(conn, now) or none_yet(environ)
         no_sro = without_sro(conn)
     finished = last.get("finished_at") or last.get("at")
     age = (now - datetime.fromisoformat(finished)).total_seconds() if finished else None
@@ -169,6 +193,6 @@ def status(engine: Engine, now: datetime | None = None) -> dict:
         # need one are refused until an admin names one. Said, but not counted against `ok`.
         "programmes_without_sro": no_sro,
     }
-    if backup is not None:  # only once a nightly backup has run (workflow.runtime.backup_schedule)
+    if backup is not None:  # once a nightly backup has run, or where one is asked for
         found["backup"] = backup
     return found
