@@ -159,6 +159,9 @@ def _serve(every: float, host: str, port: int, no_scheduler: bool, no_web: bool)
                 "scheduler started as %s: sweep every %g min, delivery every minute", owner, every
             )
         web = None if sock is None else _web_app(eng, every if scheduler else None)
+        if web is None and sock is not None:  # the web app cannot be imported: listen to nothing
+            sock.close()
+            sock = None
         if sock is not None and web is not None:
             import uvicorn
 
