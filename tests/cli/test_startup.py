@@ -212,6 +212,17 @@ def test_a_whole_number_option_is_taken_without_pydantic(monitored):
     assert "pydantic" not in imported
 
 
+def test_a_whole_number_option_given_something_else_is_refused_in_casework_s_words(monitored):
+    ref = monitored.ok("case", "list", "--json").json()[0]["ref"]
+
+    for typed in ("2.5", "two"):
+        ran = monitored("case", "show", ref, "--version", typed)
+
+        assert ran.code == 2
+        assert f"Invalid value for '--version': '{typed}' is not a whole number." in ran.err
+        assert "Input should be" not in ran.err
+
+
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_each_command_says_in_its_own_help_what_the_list_says(name):
     command = every_command().commands[name]

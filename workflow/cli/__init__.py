@@ -150,6 +150,8 @@ class _LazyRoot(TyperGroup):
 
 
 _WHOLE = re.compile(r"-?[0-9]+")
+# What typer's adapter (pydantic) takes as a whole number: "+2", " 2 ", "1_000", "2.0".
+_WHOLE_TO_TYPER = re.compile(r"\s*[+-]?[0-9][0-9_]*(\.0*)?\s*")
 
 
 def _plain_values_skip_pydantic() -> None:
@@ -183,6 +185,16 @@ def _plain_values_skip_pydantic() -> None:
                 low, high = self.parameter_info.min, self.parameter_info.max
                 if (low is None or number >= low) and (high is None or number <= high):
                     return number
+            if (
+                self.annotation is int
+                and type(value) is str
+                and not _WHOLE_TO_TYPER.fullmatch(value)
+            ):
+                # "2.5", "two": said in casework's words, not the adapter's ("Input should
+                # be a valid integer, unable to parse string as an integer").
+                raise click_errors.BadParameter(
+                    f"'{value}' is not a whole number.", ctx=ctx, param=param
+                )
             return build(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
 
     class _WhenGiven(RuntimeParam):
