@@ -287,6 +287,15 @@ def test_every_page_fits_a_phone_passes_axe_and_is_kept_as_a_screenshot(year, si
                 problems.append(
                     f"{name} ({path}) is {wide}px wide at {width}px: {_widest(page, width)}"
                 )
+            if width < 641:
+                # Tables of cases, returns and payments stack on a phone: none scrolls sideways.
+                sideways = page.evaluate(
+                    """() => [...document.querySelectorAll('.table--stacked')]
+                    .map(t => t.closest('.table-wrap') || t)
+                    .filter(w => w.scrollWidth > w.clientWidth + 1).length"""
+                )
+                if sideways:
+                    problems.append(f"{name}: {sideways} stacked table(s) scroll at {width}px")
             shown = _words_on(page)
             leaked = sorted(
                 code
