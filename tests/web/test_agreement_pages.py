@@ -97,6 +97,26 @@ def test_a_variation_proposed_and_approved_on_the_case_page(site):
     assert lifecycle.show(site.engine, ref)["amount"] == "300000.00"
 
 
+def test_an_approver_is_offered_only_the_decisions_on_a_variation_that_can_succeed(site):
+    ref = bid_in_monitoring(site.world)  # an award of £250,000
+    variations.propose(site.engine, ref, amount="240000", reason="Less is needed.", actor="cllr")
+    below = site.as_("aaron").get(f"/cases/{ref}").text
+    variations.decide(site.engine, f"{ref}/V1", "reject", "aaron", reason="Keep the award.")
+    variations.propose(site.engine, ref, amount="300000", reason="More is needed.", actor="cllr")
+    above = site.as_("aaron").get(f"/cases/{ref}").text
+
+    # A cut needs no countersignature: approving and rejecting are offered, countersigning
+    # is not, and the page says why (it was a button that could only be refused).
+    assert 'name="decision" value="approve"' in below
+    assert 'name="decision" value="reject"' in below
+    assert 'name="decision" value="countersign"' not in below
+    assert "Countersign the variation: " in text_of(below) and "needs no countersignature" in below
+    # A rise above the threshold is countersigned before it can be approved.
+    assert 'name="decision" value="countersign"' in above
+    assert 'name="decision" value="approve"' not in above
+    assert "Approve the variation: " in text_of(above)
+
+
 def test_a_refused_variation_on_the_page_says_why_and_writes_nothing(site):
     ref = bid_in_monitoring(site.world)
     cllr = site.as_("cllr")
@@ -108,6 +128,23 @@ def test_a_refused_variation_on_the_page_says_why_and_writes_nothing(site):
 
     assert refused.status_code == 400
     assert "amount" in text_of(refused.text)
+    assert variations.list_variations(site.engine, case=ref) == []
+
+
+def test_a_variation_without_its_reason_is_asked_for_it_at_the_field_in_words(site):
+    ref = bid_in_monitoring(site.world)
+    cllr = site.as_("cllr")
+
+    refused = cllr.post(
+        f"/cases/{ref}/variations",
+        {"variation-amount": "£260,000", "variation-end": "", "variation-reason": " "},
+    )
+
+    assert refused.status_code == 400
+    assert '<a href="#variation-reason">Enter what changes and why</a>' in refused.text
+    assert 'value="260000"' in refused.text  # what was typed is kept
+    assert "--reason" not in refused.text
+    assert "There is nothing you can do on this case now" not in text_of(refused.text)
     assert variations.list_variations(site.engine, case=ref) == []
 
 

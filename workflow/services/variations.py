@@ -34,7 +34,15 @@ from states.errors import DocumentError
 from states.facts import Facts
 from states.money import money_json, parse_money, pounds
 from states.rules import ACTOR_RULES, RULES
-from workflow.errors import ConflictError, Malformed, NotFound, RuleViolation, checked_text
+from workflow.errors import (
+    ConflictError,
+    GuardFailed,
+    Malformed,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    checked_text,
+)
 from workflow.logs import event
 from workflow.services import agreements, awards, controls, directory, messages, payments
 from workflow.services.access import check_visible, may_act, org_scope
@@ -561,6 +569,49 @@ def _refuse_below_paid(conn: Connection, case: CaseRecord, total: int) -> None:
             f"{case.ref} has already been paid {pounds(paid)}: a varied award "
             f"of {pounds(total)} would be less than what is paid."
         )
+
+
+# --- what a decision would meet, before it is offered -------------------------------------
+def blocked_decisions(
+    uow: UnitOfWork, case: CaseRecord, variation: dict[str, Any], actor_name: str
+) -> dict[str, str]:
+    """For each decision `actor_name` may take on `variation` (one of `list_variations`), why
+    it would be refused now, in words; "" when it would succeed. The same rules and facts as
+    `countersign` and `decide` (a reason stands in for the one asked on the form), writing
+    nothing, so that a page offers only what can succeed (DESIGN.md section 12)."""
+    who = directory.actor(uow.conn, actor_name)
+    label = variation["ref"].rsplit("/", 1)[-1]
+    total = (
+        parse_money(variation["amount"], "amount")
+        if variation["amount"] is not None
+        else case.amount_pence or 0
+    )
+    out: dict[str, str] = {}
+    for trigger in variation["allowed_triggers"]:
+        transition = VARIATION.machine.transition_for(trigger, variation["state"])
+        try:
+            facts = None
+            if transition is not None and trigger != "reject_variation":
+                if trigger == "approve_variation":
+                    _refuse_unless_open_to_variation(case, "approve")
+                    _refuse_below_paid(uow.conn, case, total)
+                facts = _facts(uow, case, total, label, transition, who)
+            plan(
+                VARIATION,
+                variation["ref"],
+                variation["state"],
+                trigger,
+                who,
+                lead=case.lead,
+                reason="(asked on the form)",
+                facts=facts,
+                rules=RULES,
+                actor_rules=ACTOR_RULES,
+            )
+            out[trigger] = ""
+        except (GuardFailed, PermissionDenied, RuleViolation) as err:
+            out[trigger] = "; ".join(err.violations) if isinstance(err, GuardFailed) else str(err)
+    return out
 
 
 # --- reading -------------------------------------------------------------------

@@ -20,9 +20,9 @@ from workflow.services.unit_of_work import UnitOfWork
 from workflow.web.actions import find, plan_actions
 from workflow.storage.records import CaseRecord
 from workflow.web.auth import Viewer, viewer
-from workflow.web.cases import _change, _visible
+from workflow.web.cases import _change, _visible, render_case
 from workflow.web.forms import posted
-from workflow.web.pages import page
+from workflow.web.pages import Problem, page
 
 
 def _version(request: Request) -> int | None:
@@ -58,6 +58,9 @@ def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer) -> dict:
     if case.kind != "bid":
         return {"agreement": None, "variations": [], "may_propose": False}
     listed = variations.list_variations(uow, case=case.ref, actor_name=who.name)
+    for v in listed:
+        if v["allowed_triggers"]:  # offered only where it would succeed; else, why not
+            v["blocked"] = variations.blocked_decisions(uow, case, v, who.name)
     undecided = any(VARIATION.is_in(v["state"], "undecided") for v in listed)
     may_propose = (
         BID.is_in(case.state, "open_to_variation")
@@ -91,17 +94,27 @@ async def propose(request: Request) -> Response:
     end = form.text("variation-end").strip() or None
     reason = form.optional("variation-reason")
     who = await run_in_threadpool(_visible, request, ref)
+    kept = {
+        "variation-amount": amount or "",
+        "variation-end": end or "",
+        "variation-reason": reason or "",
+    }
+    if reason is None:  # asked for at its field, in words (the service names its CLI option)
+        return await run_in_threadpool(
+            render_case,
+            request,
+            ref,
+            status=400,
+            form=kept,
+            errors=[Problem("Enter what changes and why", "variation-reason")],
+        )
     return await _change(
         request,
         ref,
         lambda uow: variations.propose(
             uow, ref, amount=amount, end=end, reason=reason, actor=who.name
         ),
-        kept={
-            "variation-amount": amount or "",
-            "variation-end": end or "",
-            "variation-reason": reason or "",
-        },
+        kept=kept,
         fields={"amount": "variation-amount", "end": "variation-end", "reason": "variation-reason"},
         general="variations",
         done=lambda d: f"{d['ref']} is proposed: an approver decides it.",
