@@ -118,17 +118,24 @@ def test_a_failed_nightly_backup_is_recorded_and_keeps_the_last_good_one(db, ran
     assert metric("casework_backups_total", outcome="failed") == failed_before + 1
 
 
-def test_serve_backs_up_at_one_in_the_morning_london_time_when_a_folder_is_set(db, tmp_path):
+def test_serve_backs_up_at_one_in_the_morning_london_time_when_a_folder_is_set(
+    db, tmp_path, caplog
+):
     midday = datetime(2014, 6, 30, 12, tzinfo=UTC)
-    scheduler = build_scheduler(
-        db, every_minutes=5, deliver=False, environ={"CASEWORK_BACKUP_DIR": str(tmp_path)}
-    )
+    with caplog.at_level("INFO", logger="casework.scheduler"):
+        scheduler = build_scheduler(
+            db, every_minutes=5, deliver=False, environ={"CASEWORK_BACKUP_DIR": str(tmp_path)}
+        )
 
     trigger = scheduler.get_job("backup").trigger
 
     assert trigger.get_next_fire_time(None, midday) == datetime(2014, 7, 1, 0, 0, tzinfo=UTC)
     winter = datetime(2014, 12, 1, 12, tzinfo=UTC)
     assert trigger.get_next_fire_time(None, winter) == datetime(2014, 12, 2, 1, 0, tzinfo=UTC)
+    assert (
+        f"backing up nightly at 01:00 Europe/London into {tmp_path}; the missed night's "
+        "backup in a minute"
+    ) in caplog.messages  # the log shows serve was given the folder
 
 
 def test_without_a_backup_folder_serve_takes_no_backups(db):

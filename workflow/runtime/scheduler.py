@@ -222,6 +222,13 @@ def _add_nightly_backup(scheduler: BackgroundScheduler, engine: Engine, environ)
     now = clock.now()
     with reading(engine) as conn:
         late = missed(conn, now)
+    # Said at start, so that the log shows serve was given the setting (`status` asks).
+    log.info(
+        "backing up nightly at %02d:00 Europe/London into %s%s",
+        AT_HOUR,
+        folder,
+        "; the missed night's backup in a minute" if late else "",
+    )
     if late:  # the night's backup was missed while nothing ran: make it up now
         scheduler.add_job(
             job,
