@@ -244,3 +244,19 @@ def rewritten_day(cli) -> str:
     (statement,) = db.execute("SELECT statement FROM seals WHERE number = 1").fetchone()
     db.close()
     return json.loads(statement)["sealed_at"][:10]
+
+
+def test_a_public_key_file_that_is_missing_or_not_a_key_is_one_line_saying_which(cli):
+    _setup(cli, 1)
+    (cli.tmp / "archive.bin").write_bytes(b"\x1f\x8b\x08\x00binary")
+
+    missing = cli("audit", "verify", "--public-key", str(cli.tmp / "no-such.pub"))
+    binary = cli("audit", "verify", "--public-key", str(cli.tmp / "archive.bin"))
+
+    assert missing.code == 1 and missing.err.strip() == (
+        f"The public key file {cli.tmp / 'no-such.pub'} cannot be read (no such file or directory)."
+    )
+    assert binary.code == 1 and binary.err.strip() == (
+        f"{cli.tmp / 'archive.bin'} is not a public key file: it should hold the one line of "
+        "base64 that `casework audit keygen` printed."
+    )

@@ -86,8 +86,14 @@ def read_public_key(path: Path) -> str:
     """The public key in a file (the line `audit keygen` printed), as its base64 text."""
     try:
         value = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError) as err:
-        raise SetupError(f"The public key file {path} cannot be read: {err}") from None
+    except OSError as err:
+        why = (err.strerror or str(err)).lower()
+        raise SetupError(f"The public key file {path} cannot be read ({why}).") from None
+    except UnicodeDecodeError:
+        raise SetupError(
+            f"{path} is not a public key file: it should hold the one line of base64 "
+            f"that `casework audit keygen` printed."
+        ) from None
     try:
         return public_text(public_key_from_text(value))
     except ValueError as err:
