@@ -133,6 +133,19 @@ def test_the_assessor_inbox_shows_bids_to_score_and_the_approver_inbox_the_fund(
     assert "tca-2013" not in approver
 
 
+def test_the_approver_inbox_lists_the_variations_waiting_for_a_decision(site, places):
+    from workflow.services import variations
+
+    ref = bid_in_monitoring(site.world)
+    before = text_of(site.as_("april").get("/inbox").text)
+    variations.propose(site.engine, ref, amount="240000", reason="Less is needed.", actor="cllr")
+
+    approver = text_of(site.as_("april").get("/inbox").text)
+
+    assert "Variations to decide none" in before
+    assert "Variations to decide 1" in approver and ref in approver
+
+
 def test_the_caseworker_inbox_groups_what_needs_them(site, places):
     site.as_("cllr").post(
         f"/returns/{places['bid']}/Q1/submit", {"progress": "On track.", "spend_to_date": "0"}

@@ -15,12 +15,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from states import AREA, BID, CHECKPOINT, Definition
+from states import AREA, BID, CHECKPOINT, VARIATION, Definition
 from workflow.services import controls, reviews
 from workflow.services import programme_files as programme_store
 from workflow.services.assessment import fund_position
 from workflow.storage.db import reading
-from workflow.storage.tables import cases, checkpoints, declarations, people, programmes
+from workflow.storage.tables import (
+    cases,
+    checkpoints,
+    declarations,
+    people,
+    programmes,
+    variations,
+)
 from workflow.web import queries
 from workflow.web.auth import require
 from workflow.web.pages import page
@@ -370,6 +377,24 @@ def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
                 more=_listed("cases", BID, "to_offer", "bid"),
             ),
             and_(_state(BID, "to_offer"), ~waiting) if unsigned else _state(BID, "to_offer"),
+            limit,
+            scope=scope,
+        ),
+        queries.case_group(
+            conn,
+            Group(
+                "variations",
+                "Variations to decide",
+                "Awards whose lead council or caseworker has proposed a "
+                "variation: countersign it, approve it or reject it on the case page.",
+                "case",
+                more="",
+            ),
+            cases.c.id.in_(
+                select(variations.c.case_id).where(
+                    variations.c.state.in_(sorted(VARIATION.group("undecided")))
+                )
+            ),
             limit,
             scope=scope,
         ),
