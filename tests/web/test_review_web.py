@@ -79,12 +79,17 @@ def test_amend_with_a_new_amount_proposes_a_variation(site, due):
         (
             {"review-decision": "continue", "review-reason": ""},
             400,
-            "a review's decision needs its reason",
+            "Enter why: what the review found",
         ),
         (
             {"review-decision": "maybe", "review-reason": "Why not."},
             400,
-            "it is not one of continue, amend, stop",
+            "Select what the review decides",
+        ),
+        (
+            {"review-reason": ""},
+            400,
+            "Select what the review decides Enter why: what the review found",
         ),
         (
             {"review-decision": "continue", "review-reason": "Fine.", "review-amount": "100"},
@@ -103,6 +108,15 @@ def test_a_bad_review_is_refused_at_its_field_and_writes_nothing(site, due, data
     assert refused.status_code == status, refused.text
     assert words in text_of(refused.text)
     assert site.world.snapshot() == before
+
+
+def test_a_review_left_empty_is_asked_for_in_words_at_each_field(site, due):
+    refused = site.as_("carol").post(f"/cases/{due}/review", {"version": version_of(site, due)})
+
+    assert refused.status_code == 400
+    assert '<a href="#review-decision">Select what the review decides</a>' in refused.text
+    assert '<a href="#review-reason">Enter why: what the review found</a>' in refused.text
+    assert "continue, amend, stop" not in refused.text
 
 
 def test_a_stale_page_is_refused(site, due):

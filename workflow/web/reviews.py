@@ -16,8 +16,9 @@ from workflow.services import reviews
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
 from workflow.web.auth import Viewer
-from workflow.web.cases import _change, _visible
+from workflow.web.cases import _change, _visible, render_case
 from workflow.web.forms import posted
+from workflow.web.pages import Problem
 
 # The decisions as the form offers them: (code, label, sentence).
 CHOICES = [(code, DECISION_WORDS[code].label, DECISION_WORDS[code].sentence) for code in DECISIONS]
@@ -47,6 +48,24 @@ async def record(request: Request) -> Response:
     end = form.text("review-end").strip() or None
     version = form.number("version")
     who = await run_in_threadpool(_visible, request, ref)
+    kept = {
+        "review-decision": decision,
+        "review-reason": reason or "",
+        "review-amount": amount or "",
+        "review-end": end or "",
+    }
+    missing = [
+        Problem(text, field)
+        for text, field, left_out in (
+            ("Select what the review decides", "review-decision", decision not in DECISIONS),
+            ("Enter why: what the review found", "review-reason", reason is None),
+        )
+        if left_out
+    ]
+    if missing and who.has("caseworker"):  # anyone else is refused for who they are, first
+        return await run_in_threadpool(
+            render_case, request, ref, status=400, form=kept, errors=missing
+        )
     return await _change(
         request,
         ref,
@@ -60,12 +79,7 @@ async def record(request: Request) -> Response:
             amount=amount,
             end=end,
         ),
-        kept={
-            "review-decision": decision,
-            "review-reason": reason or "",
-            "review-amount": amount or "",
-            "review-end": end or "",
-        },
+        kept=kept,
         fields={
             "decision": "review-decision",
             "reason": "review-reason",
