@@ -440,7 +440,7 @@ def test_an_assessor_who_scored_declares_a_conflict_found_since_and_the_score_is
     ash.post(f"/cases/{ref}/declare", {"conflict": "no"})
     ash.post(f"/cases/{ref}/score", {"innovation": "5", "costs": "4", "savings": "5"})
     page = ash.get(f"/cases/{ref}/assessment").text
-    assert "A conflict of interest has come to light" in page
+    assert "If a conflict of interest comes to light" in page
     assert "Your score will be set aside" in page
     before = site.world.snapshot()
 
@@ -455,7 +455,7 @@ def test_an_assessor_who_scored_declares_a_conflict_found_since_and_the_score_is
     assert done.status_code == 303
     after = text_of(ash.follow(done).text)
     assert "You declared a conflict of interest: My partner joined the lead council." in after
-    assert "A conflict of interest has come to light" not in after
+    assert "If a conflict of interest comes to light" not in after
     assert "ash set aside" in after and "5 4 5 14.00" in after
     assert "Combined score Not scored yet" in after
     inbox = text_of(site.as_("carol").get("/inbox").text)
@@ -464,6 +464,19 @@ def test_an_assessor_who_scored_declares_a_conflict_found_since_and_the_score_is
         rf"assessors\)",
         inbox,
     )
+
+
+def test_an_assessor_who_declared_no_conflict_is_asked_for_scores_before_any_late_conflict(
+    site,
+):
+    ref = unscored(site.world)
+    ash = site.as_("ash")
+    ash.post(f"/cases/{ref}/declare", {"conflict": "no"})
+
+    page = ash.get(f"/cases/{ref}/assessment").text
+
+    # The task in hand comes first; declaring a conflict that comes to light is below it.
+    assert page.index("Your scores") < page.index("If a conflict of interest comes to light")
 
 
 def test_a_score_left_out_is_named_and_linked(site):
