@@ -24,6 +24,9 @@ __all__ = [
     "ROLE_WORDS",
     "admin_label",
     "role_label",
+    "role_person",
+    "role_people",
+    "one_of",
     "event_label",
     "humanise",
     "given",
@@ -202,6 +205,32 @@ ROLE_WORDS: Mapping[str, Words] = words_table(
         "system": ("The sweep", "The scheduler's sweep, which sends reminders and escalations."),
     }
 )
+
+
+# A person who holds a role, where its label is not a noun for one ("finance").
+_ROLE_PERSON = {
+    "finance": ("someone in finance", "people in finance"),
+    "council": ("a person of the lead council", "council people"),
+}
+
+
+def role_person(role: str) -> str:
+    """One person in `role`, for a sentence: "a caseworker", "an approver", "someone in
+    finance"."""
+    if role in _ROLE_PERSON:
+        return _ROLE_PERSON[role][0]
+    return ("an " if role[:1] in "aeiou" else "a ") + role
+
+
+def role_people(role: str) -> str:
+    """People in `role`, for a sentence: "caseworkers", "people in finance"."""
+    return _ROLE_PERSON[role][1] if role in _ROLE_PERSON else f"{role}s"
+
+
+def one_of(roles: Iterable[str]) -> str:
+    """Who may, for a refusal: "a caseworker", "a caseworker or a person of the lead
+    council"."""
+    return " or ".join(role_person(r) for r in sorted(roles))
 
 
 def admin_label(action: str) -> str:

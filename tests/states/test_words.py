@@ -11,7 +11,15 @@ from states.errors import ProgrammeFileError
 from states.ladder import DEFAULT_LADDER
 from states.programme import parse_programme
 from states.roles import ROLES
-from states.words import ADMIN_WORDS, EVENT_WORDS, ROLE_WORDS, allowed_now, missing_words
+from states.words import (
+    ADMIN_WORDS,
+    EVENT_WORDS,
+    ROLE_WORDS,
+    allowed_now,
+    missing_words,
+    one_of,
+    role_people,
+)
 
 PROGRAMMES = sorted((Path(__file__).resolve().parents[2] / "states" / "programmes").glob("*.toml"))
 
@@ -139,3 +147,12 @@ def test_every_role_and_every_kind_of_admin_change_has_a_label_and_a_sentence():
 
     assert missing_words("roles", "role", ROLES, ROLE_WORDS) == []
     assert missing_words("admin log", "action", ACTIONS, ADMIN_WORDS) == []
+
+
+def test_a_refusal_names_who_may_as_people_not_as_role_codes():
+    # "only a finance may" was the payment's refusal to an approver who tried to pay.
+    assert one_of({"finance"}) == "someone in finance"
+    assert one_of({"caseworker", "council"}) == "a caseworker or a person of the lead council"
+    assert one_of({"approver"}) == "an approver"
+    assert role_people("finance") == "people in finance"
+    assert role_people("caseworker") == "caseworkers"

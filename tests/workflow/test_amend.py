@@ -134,7 +134,9 @@ def test_another_councils_case_is_not_found_and_a_partner_may_not_amend(w):
         applications.version_of(w.engine, ref, 1, actor="nell")
     with pytest.raises(CaseNotFound):  # a draft is its lead's alone: a partner sees nothing
         applications.amend(w.engine, ref, w.bid_document(amount="1000"), "pat")
-    with pytest.raises(PermissionDenied, match="only a caseworker or council may"):
+    with pytest.raises(
+        PermissionDenied, match="only a caseworker or a person of the lead council may"
+    ):
         applications.amend(w.engine, ref, w.bid_document(amount="1000"), "ash")
     assert _snapshot(w) == before
     w.advance(ref, "submit", "check", "start_assessment")

@@ -149,8 +149,8 @@ def test_the_approver_who_countersigned_cannot_also_offer(world):
         lifecycle.advance(world.engine, ref, "offer", "april")
 
     assert str(refused.value) == (
-        f"you countersigned {ref}'s offer, so you cannot also make "
-        f"it: another approver must offer it"
+        f"april may not do 'Offer the award' on {ref}: you countersigned {ref}'s offer, "
+        f"so you cannot also make it: another approver must offer it."
     )
     assert world.snapshot() == before
     lifecycle.advance(world.engine, ref, "offer", "aaron")
@@ -191,7 +191,8 @@ def test_an_approver_who_assessed_the_bid_cannot_countersign(world):
         lifecycle.advance(world.engine, ref, "countersign", "alex")
 
     assert str(refused.value) == (
-        f"you assessed {ref}, so you cannot countersign its offer: another approver must"
+        f"alex may not do 'Countersign the offer' on {ref}: you assessed {ref}, so you "
+        f"cannot countersign its offer: another approver must."
     )
     assert world.snapshot() == before
 

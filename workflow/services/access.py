@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from states import DEFINITIONS
 from states.roles import ACTION_ROLES, ROLES
+from states.words import one_of, role_people
 from workflow.services.engine import Actor
 from workflow.errors import CaseNotFound, PermissionDenied
 from workflow.storage.records import CaseRecord
@@ -58,7 +59,7 @@ def require(actor: Actor, read: str) -> None:
     if actor.roles & allowed:
         return
     roles = ", ".join(sorted(actor.roles)) or "no role"
-    who = sorted(f"{r}s" for r in allowed)
+    who = sorted(role_people(r) for r in allowed)
     listed = ", ".join(who[:-1]) + f" and {who[-1]}" if len(who) > 1 else who[0]
     raise PermissionDenied(
         f"{actor.name} ({roles}) may not {words}: only {listed} may.", person=actor.name
@@ -115,8 +116,6 @@ def may_act(actor: Actor, action: str, lead: str | None, what: str) -> str:
         raise PermissionDenied(
             f"{actor.name} is not a person of {lead}, so they cannot {what}.", person=actor.name
         )
-    who = " or ".join(sorted(allowed))
-    article = "an" if who[0] in "aeiou" else "a"  # "an assessor", "a caseworker"
     raise PermissionDenied(
-        f"{actor.name} may not {what}: only {article} {who} may.", person=actor.name
+        f"{actor.name} may not {what}: only {one_of(allowed)} may.", person=actor.name
     )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Mapping, cast
 
 from states import Definition, T
 from states.roles import ROLE_PREFERENCE
+from states.words import one_of
 
 if TYPE_CHECKING:
     from transitions import EventData
@@ -90,10 +91,8 @@ def _refuse_role(
             trigger=t.trigger,
         )
     roles = ", ".join(sorted(actor.roles)) or "no role"
-    may = " or ".join(sorted(t.roles))
-    article = "an" if may[0] in "aeiou" else "a"
     return PermissionDenied(
-        f"{actor.name} ({roles}) may not do '{what}' on {ref}: only {article} {may} may.",
+        f"{actor.name} ({roles}) may not do '{what}' on {ref}: only {one_of(t.roles)} may.",
         person=actor.name,
         trigger=t.trigger,
     )
@@ -157,8 +156,15 @@ class _Bound:
         t = cast("DeclaredTransition", event.transition).declared
         faults = [v for name in t.actor_rules for v in self.actor_rules[name](self.facts)]
         if faults:
+            # Who was refused what, then each rule's reason: "april may not do 'Offer the
+            # award' on TCA-2013-0004: you countersigned its offer, ...".
+            what = self.definition.trigger_label(t.trigger)
+            said = "; ".join(faults)
             self.refusal = PermissionDenied(
-                " ".join(faults), person=self.actor.name, trigger=t.trigger
+                f"{self.actor.name} may not do '{what}' on {self.ref}: {said}"
+                + ("" if said.endswith(".") else "."),
+                person=self.actor.name,
+                trigger=t.trigger,
             )
         return not faults
 
