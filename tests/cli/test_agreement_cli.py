@@ -65,14 +65,23 @@ def test_a_variation_refused_exits_1_with_one_line_naming_the_rule(monitored):
         (["propose", REF, "--amount", "12,000", "--reason", "x", "--as", "cllr"], "amount"),
         (["propose", REF, "--end", "soon", "--reason", "x", "--as", "cllr"], "YYYY-MM-DD"),
         (
+            ["propose", REF, "--end", "2015-02-30", "--reason", "x", "--as", "cllr"],
+            "'2015-02-30' is not a day of the calendar",
+        ),
+        (["propose", REF, "--amount", "12.345", "--reason", "x", "--as", "cllr"], "'12.345'"),
+        (["propose", REF, "--amount", "£1,000", "--reason", "x", "--as", "cllr"], "'£1,000'"),
+        (
             ["propose", REF, "--amount", "300000", "--reason", "x", "--as", "ash"],
             "propose a variation",
         ),
     ]
+    before = monitored.ok("case", "history", REF, "--json").out
     for args, words in cases:
         ran = monitored("variation", *args)
         assert ran.code == 1, args
         assert len(ran.err.strip().splitlines()) == 1 and words in ran.err, ran.err
+    assert monitored.ok("case", "history", REF, "--json").out == before
+    assert monitored.ok("variation", "list", "--json").json() == []
     monitored.ok("variation", "propose", REF, "--amount", "300000", "--reason", "x", "--as", "cllr")
     ran = monitored("variation", "approve", f"{REF}/V1", "--as", "carol")
     assert ran.code == 1 and "only an approver" in ran.err

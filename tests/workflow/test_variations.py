@@ -266,7 +266,7 @@ def test_an_increase_past_the_fund_is_refused_at_approval(world, award):
         ({"amount": "3OO,000"}, "amount"),
         ({"amount": "-5"}, "amount"),
         ({"end": "31/03/2015"}, "YYYY-MM-DD"),
-        ({"end": "2015-02-30"}, "YYYY-MM-DD"),
+        ({"end": "2015-02-30"}, "2015-02-30. is not a day of the calendar"),
         ({"reason": "More\x1b[2J districts"}, "reason"),
     ],
 )

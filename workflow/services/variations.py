@@ -236,14 +236,14 @@ def _amount(text: str | None, problems: list[str]) -> int | None:
 def _end(text: str | None, problems: list[str]) -> date | None:
     if text is None:
         return None
-    try:
-        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text.strip()):
-            raise ValueError(text)
-        on = date.fromisoformat(text.strip())
-    except ValueError:
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text.strip()):
         problems.append(f"end: '{text}' is not a date written YYYY-MM-DD (2015-03-31)")
         return None
-    return on
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:  # written right, but no such day: 2015-02-30, 2015-13-01
+        problems.append(f"end: '{text}' is not a day of the calendar (no such month or day)")
+        return None
 
 
 def _refuse_unless_open_to_variation(case: CaseRecord, what: str) -> None:
