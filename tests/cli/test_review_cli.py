@@ -57,7 +57,10 @@ def test_a_review_is_listed_then_recorded_once_due(monitored):
     )
     assert bad.code == 1 and "reason" in bad.err and "\n" not in bad.err.strip()
     odd = cli("review", "record", REF, "--decision", "pause", "--reason", "Fine.", "--as", "carol")
-    assert odd.code == 1 and "it is not one of continue, amend, stop" in odd.err
+    assert (
+        odd.code == 1
+        and "it is not one of Continue (continue), Amend (amend), Stop (stop)" in odd.err
+    )
     assert rows(cli) == before  # every refusal wrote nothing
 
     done = cli.ok(
@@ -89,3 +92,18 @@ def test_countersign_through_case_advance(monitored):
     rows_ = cli.ok("case", "history", REF, "--json").json()
     signed = [(r["trigger"], r["actor"]) for r in rows_ if r["trigger"] in ("countersign", "offer")]
     assert signed == [("countersign", "aaron"), ("offer", "april")]
+
+
+def test_a_countersignature_on_the_command_line_says_it_was_done_and_the_bid_stays(cli):
+    from tests.builders import World
+    from tests.workflow.awarding import recommended
+
+    engine = make_engine(cli.url)
+    ref = recommended(World(engine).cast())  # £250,000: above the £100,000 threshold
+    engine.dispose()
+
+    signed = cli.ok("case", "advance", ref, "countersign", "--as", "aaron")
+    offered = cli.ok("case", "advance", ref, "offer", "--as", "april")
+
+    assert signed.out == f"{ref}: aaron did 'Countersign the offer'; it is still Recommended\n"
+    assert offered.out == f"{ref} is now Award offered\n"

@@ -40,6 +40,16 @@ def trigger_label(code: str | None, kind: str | None) -> str:
     return definition.trigger_label(code)
 
 
+def keeps_state(trigger: str, kind: str) -> bool:
+    """Whether `trigger` leaves a `kind` where it was (a countersignature): the command
+    line then says it was done, not that the case "is now" where it already was."""
+    definition = DEFINITIONS.get(kind)
+    return definition is not None and any(
+        t.trigger == trigger and t.dest in ((t.source,) if isinstance(t.source, str) else t.source)
+        for t in definition.transitions
+    )
+
+
 def when(value: Any) -> str:
     """An ISO time or date (as services return them) as people read it."""
     if value in (None, ""):

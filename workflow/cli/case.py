@@ -126,9 +126,15 @@ def advance(
     from workflow.services import lifecycle
 
     case = lifecycle.advance(engine(), ref, trigger, actor, reason=reason)
-    emit(case, True) if as_json else typer.echo(
-        f"{case['ref']} is now {_words.state_label(case['state'], case['kind'])}"
-    )
+    if as_json:
+        emit(case, True)
+        return
+    state = _words.state_label(case["state"], case["kind"])
+    if _words.keeps_state(trigger, case["kind"]):
+        done = _words.trigger_label(trigger, case["kind"])
+        typer.echo(f"{case['ref']}: {actor} did '{done}'; it is still {state}")
+    else:
+        typer.echo(f"{case['ref']} is now {state}")
 
 
 @case_app.command("assign")
