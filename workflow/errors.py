@@ -16,7 +16,7 @@ each refusal is over HTTP. Facts are kept as attributes for --json and tests.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Sequence, overload
+from typing import TYPE_CHECKING, Callable, Sequence, overload
 
 from states.errors import DocumentError
 from states.words import allowed_now, humanise
@@ -190,12 +190,20 @@ class Malformed(Refused):
         return cls(what, err.problems)
 
     @classmethod
-    def unknown(cls, what: str, value: str, allowed: Sequence[str]) -> "Malformed":
+    def unknown(
+        cls,
+        what: str,
+        value: str,
+        allowed: Sequence[str],
+        label: Callable[[str], str] | None = None,
+    ) -> "Malformed":
         """A filter value that names nothing: `The state 'sumbitted' refused: it is not one of
-        draft, submitted, … — did you mean submitted?` (codes, since people type them)."""
+        Draft (draft), Submitted (submitted), … — did you mean submitted?`: each by its
+        `label`, with the code people type (DESIGN section 12); the guess is a code to type."""
         guess = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
         hint = f" — did you mean {guess[0]}?" if guess else ""
-        return cls(f"The {what} '{value}'", [f"it is not one of {', '.join(allowed)}{hint}"])
+        listed = ", ".join(f"{label(a)} ({a})" if label else a for a in allowed)
+        return cls(f"The {what} '{value}'", [f"it is not one of {listed}{hint}"])
 
 
 class DocumentRefused(Malformed):

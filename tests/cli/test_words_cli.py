@@ -20,20 +20,23 @@ def monitored(monitored):
     return monitored
 
 
-def test_unknown_filter_values_are_refused_with_the_allowed_ones(monitored):
+def test_unknown_filter_values_are_refused_with_the_allowed_ones_in_words_and_codes(monitored):
     state = monitored("case", "list", "--state", "sumbitted")
     kind = monitored("case", "list", "--kind", "bids")
     returns = monitored("checkpoint", "list", "--state", "overdeu")
 
     assert state.code == kind.code == returns.code == 1
     assert state.err.startswith(
-        "The case state 'sumbitted' refused: it is not one of draft, submitted,"
+        "The case state 'sumbitted' refused: it is not one of Draft (draft), "
+        "Submitted (submitted), Eligible (eligible),"
     )
     assert state.err.strip().endswith("— did you mean submitted?")
     assert kind.err.strip() == (
-        "The kind 'bids' refused: it is not one of bid, area — did you mean bid?"
+        "The kind 'bids' refused: it is not one of Bid (bid), Network area (area) "
+        "— did you mean bid?"
     )
     assert "did you mean overdue?" in returns.err
+    assert "Not open yet (scheduled), Open (open), Overdue (overdue)" in returns.err
     assert state.out == kind.out == returns.out == ""
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 
 from notifications import outbox
 from notifications.transports import sender_from_env, transport_from_env
+from states.words import humanise
 from workflow import clock
 from workflow.services import directory
 from workflow.services.access import may_act
@@ -130,7 +131,7 @@ def retry(
 
 def list_messages(engine: Engine, state: str | None = None) -> list[dict]:
     if state is not None and state not in outbox.STATES:
-        raise Malformed.unknown("message state", state, outbox.STATES)
+        raise Malformed.unknown("message state", state, outbox.STATES, humanise)
     with reading(engine) as conn:
         return outbox.list_messages(conn, state)
 

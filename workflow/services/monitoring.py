@@ -452,7 +452,7 @@ def list_checkpoints(
     `org` finds the returns of cases the organisation leads or is a partner in.
     """
     if state is not None and state not in CHECKPOINT.states:
-        raise Malformed.unknown("return state", state, CHECKPOINT.states)
+        raise Malformed.unknown("return state", state, CHECKPOINT.states, CHECKPOINT.state_label)
     q = (
         select(
             checkpoints,

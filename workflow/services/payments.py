@@ -702,7 +702,9 @@ def list_payments(
     """Payments by case and number: of one case, in one state, of one programme, or of the
     cases `org` leads or is a partner in."""
     if state is not None and state not in PAYMENT.states:
-        raise Malformed.unknown("payment state", state, PAYMENT.group("as_listed"))
+        raise Malformed.unknown(
+            "payment state", state, PAYMENT.group("as_listed"), PAYMENT.state_label
+        )
     q = (
         select(payments, cases.c.ref.label("case_ref"), cases.c.lead.label("lead"))
         .join(cases, cases.c.id == payments.c.case_id)
@@ -937,7 +939,9 @@ def export(
     approved ones (finance's next run) unless another is asked."""
     state = state or PAYMENT.group("payable")[0]
     if state not in PAYMENT.states:
-        raise Malformed.unknown("payment state", state, PAYMENT.group("as_listed"))
+        raise Malformed.unknown(
+            "payment state", state, PAYMENT.group("as_listed"), PAYMENT.state_label
+        )
     q = (
         select(
             payments.c.ref,

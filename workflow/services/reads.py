@@ -139,17 +139,30 @@ def list_cases(
 
 
 CASE_KINDS = ("bid", "area")
+_KIND_LABELS = {"bid": "Bid", "area": "Network area"}
+
+
+def _state_label(code: str) -> str:
+    """A state's label in the first definition of a case that has it."""
+    return next(
+        DEFINITIONS[k].state_label(code) for k in CASE_KINDS if code in DEFINITIONS[k].states
+    )
 
 
 def _refuse_unknown_filters(kind: str | None, state: str | None) -> None:
     if kind is not None and kind not in CASE_KINDS:
-        raise Malformed.unknown("kind", kind, CASE_KINDS)
+        raise Malformed.unknown("kind", kind, CASE_KINDS, _KIND_LABELS.__getitem__)
     if state is not None:
         known: dict[str, None] = {}
         for k in (kind,) if kind else CASE_KINDS:
             known.update(dict.fromkeys(DEFINITIONS[k].states))
         if state not in known:
-            raise Malformed.unknown(f"{kind or 'case'} state", state, list(known))
+            raise Malformed.unknown(
+                f"{kind or 'case'} state",
+                state,
+                list(known),
+                DEFINITIONS[kind].state_label if kind else _state_label,
+            )
 
 
 def case_history(engine: Engine, ref: str) -> list[dict[str, Any]]:

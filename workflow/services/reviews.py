@@ -286,7 +286,9 @@ def record(
         case = lifecycle.load_case(conn, ref, hold=True)
         role = may_act(actor, "review", case.lead, f"record the annual review of {case.ref}")
         if decision not in DECISIONS:
-            raise Malformed.unknown("decision", decision, DECISIONS)
+            raise Malformed.unknown(
+                "decision", decision, DECISIONS, lambda d: DECISION_WORDS[d].label
+            )
         reason = checked_text("reason", reason)
         if not (reason or "").strip():
             raise Malformed(
