@@ -143,3 +143,24 @@ def test_rows_whose_case_was_deleted_are_named_without_a_link_to_a_case(site, re
     words = text_of(page.text)
     assert "history rows belong to no case" in words and "No case: its row is gone" in words
     assert 'href="/audit/case id' not in page.text
+
+
+def test_the_verify_page_checks_the_seals_and_says_when_the_history_is_not_what_was_sealed(
+    site, ref, tmp_path
+):
+    from tests.workflow import tamper as dba
+    from workflow.services.seals import generate, record_key, seal
+
+    before = text_of(site.as_("audrey").get("/audit/verify").text)
+    key = generate(tmp_path / "audit.key")
+    record_key(site.engine, key.public_key())
+    made = seal(site.engine, key)
+    sealed = text_of(site.as_("audrey").get("/audit/verify").text)
+    dba.rewrite_row(site.engine, ref, 2)  # every hash after it recomputed: the chains hold
+    after = text_of(site.as_("audrey").get("/audit/verify").text)
+
+    assert "Nothing is sealed yet, so the chains alone hold the history" in before
+    assert f"1 seal checked: history rows 1-{made.tree_size} are the rows sealed" in sealed
+    assert "Every chain holds" in after
+    assert "The seals do not hold: the history is not what was sealed." in after
+    assert f"{made.label}: rows 1-{made.tree_size} no longer match what the seal signed" in after
