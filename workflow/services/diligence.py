@@ -177,12 +177,14 @@ def _facts_after(done: Any) -> Any:
 
 
 # --- the automatic checks (an effect) ---------------------------------------------------
-def run(done: Any) -> None:
-    """The effect `run_diligence`: each automatic check applying to the case, one row each."""
-    conn, spec, case = done.conn, done.spec, done.after
+def run(done: Any) -> CaseRecord:
+    """The effect `run_diligence`: each automatic check applying to the case, one row each;
+    the case as it is after them."""
+    conn, spec = done.conn, done.spec
+    case: CaseRecord = done.after
     checks = [c for c in applicable(spec.diligence, case.category) if c.kind == "automatic"]
     if not checks:
-        return
+        return case
     facts = _facts_after(done)
     standing = {s.check.code: s for s in checklist(facts)}
     entries = []
@@ -209,7 +211,7 @@ def run(done: Any) -> None:
                 payload=payload,
             )
         )
-    append(conn, case, entries)  # one row a check, chained in order, the head moved once
+    return append(conn, case, entries)  # one row a check, chained in order, the head moved once
 
 
 # --- a caseworker's record ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from states.programme import ProgrammeSpec
 from workflow.services import agreements, awards, diligence, monitoring, payments, reviews
 from workflow.services.agreements import Recording
 from workflow.services.engine import Actor, Move
+from workflow.services.reads import load_case
 from workflow.storage.records import CaseRecord, CheckpointRecord
 
 
@@ -44,7 +45,9 @@ class MoveDone:
     fetched: frozenset[str] = frozenset()
 
 
-Effect = Callable[[MoveDone], None]
+# An effect that writes to the case row (CHANGE_CASE) may return the case as it leaves it
+# (`done.after` when it wrote nothing after all); see `run_effects`.
+Effect = Callable[[MoveDone], CaseRecord | None]
 
 EFFECTS: dict[str, Effect] = {
     "reserve_funds": awards.reserve,
@@ -66,8 +69,8 @@ EFFECTS: dict[str, Effect] = {
 # (tests/workflow/test_definitions.py holds the definitions to it).
 WRITE_LEDGER = frozenset({"reserve_funds", "release_funds", "release_unscheduled"})
 
-# Effects that write to the case row itself (its chain head, its "at risk" flag):
-# after them the mover reads the case again rather than trust its own copy.
+# Effects that write to the case row itself (its chain head, its "at risk" flag): after
+# them the mover takes the case as the effect returns it, or reads it again (run_effects).
 CHANGE_CASE = frozenset(
     {
         "schedule_checkpoints",
@@ -92,9 +95,22 @@ RECORDS: dict[str, Callable[[Recording], object]] = {
 }
 
 
-def run_effects(done: MoveDone) -> bool:
-    """Run the move's effects; True when one of them wrote to the case row."""
+def run_effects(done: MoveDone) -> CaseRecord | None:
+    """Run the move's effects; the case as they leave it when one may have written to the
+    case row (None when none may have: `done.after` stands).
+
+    A move with one such effect takes the record that effect returns (it started from
+    `done.after`, which only these effects change); with two or more, or one that
+    returns nothing, the case is read again.
+    """
     names = done.move.transition.effects
+    changers, left = 0, None
     for name in names:
-        EFFECTS[name](done)
-    return any(name in CHANGE_CASE for name in names)
+        result = EFFECTS[name](done)
+        if name in CHANGE_CASE:
+            changers, left = changers + 1, result
+    if changers == 0:
+        return None
+    if changers == 1 and left is not None:
+        return left
+    return load_case(done.conn, done.case.ref)

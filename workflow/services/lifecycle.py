@@ -264,10 +264,11 @@ def _move(
         },
     )
     seq = after.last_seq
-    if run_effects(
+    changed = run_effects(
         MoveDone(conn, case, after, move, actor, now, spec, seq, body, facts=facts, fetched=needs)
-    ):
-        after = load_case(conn, case.ref)  # effects wrote to the case row themselves
+    )
+    if changed is not None:  # effects wrote to the case row themselves
+        after = changed
     if notify and move.transition.notice is not None:
         messages.notify_event(
             conn,

@@ -343,13 +343,20 @@ def _with_case(
     dest: str,
     only_held_with_case: bool = False,
     **values: Any,
-) -> None:
+) -> CaseRecord:
+    """Move each of the case's payments in `states` by `trigger`; the case as it is after
+    them (`done.after`, not read again, when there is none to move)."""
     conn = done.conn
-    case = _case(conn, done.case.id)
     wanted = set(states)
-    for pay in _of_case(conn, case.id):
-        if pay.state not in wanted or (only_held_with_case and not pay.held_with_case):
-            continue
+    moving = [
+        pay
+        for pay in _of_case(conn, done.case.id)
+        if pay.state in wanted and (pay.held_with_case or not only_held_with_case)
+    ]
+    if not moving:
+        return done.after
+    case = _case(conn, done.case.id)
+    for pay in moving:
         case, _ = _write(
             conn,
             case,
@@ -362,16 +369,17 @@ def _with_case(
             reason=CASE_HELD_REASON if trigger == "hold" else None,
             **values,
         )
+    return case
 
 
-def hold_payments(done: "MoveDone") -> None:
+def hold_payments(done: "MoveDone") -> CaseRecord:
     """The case suspended: its payments not yet paid are held."""
-    _with_case(done, "hold", HOLDABLE, _held(), held_with_case=True)
+    return _with_case(done, "hold", HOLDABLE, _held(), held_with_case=True)
 
 
-def release_payments(done: "MoveDone") -> None:
+def release_payments(done: "MoveDone") -> CaseRecord:
     """The case reinstated: what its suspension held is due again (to be approved again)."""
-    _with_case(
+    return _with_case(
         done,
         "release",
         ON_HOLD,
@@ -383,10 +391,10 @@ def release_payments(done: "MoveDone") -> None:
     )
 
 
-def cancel_payments(done: "MoveDone") -> None:
+def cancel_payments(done: "MoveDone") -> CaseRecord:
     """The award terminated or declined: its payments not yet paid are cancelled."""
     cancelled = next(t.dest for t in PAYMENT.transitions if t.trigger == "cancel")
-    _with_case(done, "cancel", UNPAID, cancelled)
+    return _with_case(done, "cancel", UNPAID, cancelled)
 
 
 # --- re-planning (a variation of the award) -------------------------------------------
