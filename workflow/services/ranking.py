@@ -52,9 +52,8 @@ def ranking(engine: Engine, code: str, *, category: str | None = None) -> list[d
                 f"{spec.code} is a programme of network areas: only bids are scored and ranked."
             )
         if category is not None and category not in spec.categories:
-            raise RuleViolation(
-                f"{category!r} is not a category of {spec.code} ({', '.join(spec.categories)})."
-            )
+            listed = ", ".join(f"{spec.category_label(c)} ({c})" for c in spec.categories)
+            raise RuleViolation(f"{category!r} is not a category of {spec.code}: {listed}.")
         bids = _scored_bids(conn, spec, category)
         committed = programme_store.committed_pence(conn, spec.code)
         made = _offers_by_category(conn, spec.code)
