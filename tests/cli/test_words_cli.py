@@ -103,6 +103,7 @@ def test_returns_show_their_next_step_by_its_label_and_dates_in_words(monitored)
     assert "2 January 2014" in listed and "Not open yet" in listed
     assert "Return opens" in shown and "9am, 19 December 2013" in shown
     assert "Send the return (submit)" in shown
+    assert "lead council  Council E07000026" in shown  # the council by name, as case show
 
 
 def test_no_human_output_shows_a_code_as_a_word(monitored):

@@ -65,9 +65,10 @@ def show(
     if as_json:
         emit(cp, True)
         return
-    _, specs = _directory()
+    names, specs = _directory()
     spec = specs.get(cp["programme"])
     shown = _words.checkpoint_row(cp, spec)
+    shown["lead"] = names.get(cp["lead"], cp["lead"])  # the council by name, as case show
     shown["allowed_triggers"] = [
         f"{_RETURN.trigger_label(t)} ({t})" for t in cp["allowed_triggers"]
     ]
@@ -82,6 +83,7 @@ def show(
             ref="reference",
             allowed_triggers="allowed now",
             submitted_at="submitted on",
+            lead="lead council",
         ),
         False,
     )
