@@ -115,7 +115,13 @@ def test_two_clients_with_the_same_version_one_wins_and_the_other_gets_412(any_a
 
     first = api.advance(ref, "submit", who="carol", headers={"If-Match": etag})
     after_first = api.world.snapshot()
-    second = api.advance(ref, "withdraw", who="cllr", headers={"If-Match": etag})
+    second = api.advance(
+        ref,
+        "withdraw",
+        who="cllr",
+        reason="Council asked to withdraw: partnership dissolved",
+        headers={"If-Match": etag},
+    )
 
     assert (first.status_code, first.headers["etag"]) == (200, '"2"')
     assert second.status_code == 412
@@ -132,18 +138,26 @@ def test_two_clients_firing_at_the_same_instant_with_one_version_one_wins(any_ap
     app = api.client.app
 
     def fire(who_trigger):
-        who, trigger = who_trigger
+        who, trigger, reason = who_trigger
         with TestClient(app) as client:
             start.wait()
             return client.post(
                 f"/api/v1/cases/{ref}/advance",
-                json={"trigger": trigger},
+                json={"trigger": trigger, "reason": reason},
                 headers={**api.headers(who), "If-Match": '"1"'},
             ).status_code
 
     api.token("carol"), api.token("cllr")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        statuses = sorted(pool.map(fire, [("carol", "submit"), ("cllr", "withdraw")]))
+        statuses = sorted(
+            pool.map(
+                fire,
+                [
+                    ("carol", "submit", None),
+                    ("cllr", "withdraw", "Council asked to withdraw: partnership dissolved"),
+                ],
+            )
+        )
 
     assert statuses == [200, 412]
     history = api.get(f"/cases/{ref}/history", who="audrey").json()["items"]

@@ -80,7 +80,7 @@ def test_the_same_key_for_a_different_request_is_refused_and_does_nothing(api):
     api.advance(ref, "submit", who="cllr", headers=key)
     before = api.world.snapshot()
 
-    reused = api.advance(ref, "withdraw", who="cllr", headers=key)
+    reused = api.advance(ref, "withdraw", who="cllr", reason="Partnership dissolved", headers=key)
 
     assert reused.status_code == 422
     assert reused.json()["type"] == "urn:casework:problem:idempotency-key-reused"

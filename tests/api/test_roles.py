@@ -155,7 +155,7 @@ def test_a_partner_council_is_told_why_it_cannot_act(api):
     ref = api.world.bid()
     api.world.advance(ref, "submit")  # a draft is its lead's alone: pat would not see it
 
-    answer = api.advance(ref, "withdraw", who="pat")
+    answer = api.advance(ref, "withdraw", who="pat", reason="We are leaving the partnership")
 
     assert answer.status_code == 403
     assert answer.json()["detail"] == (

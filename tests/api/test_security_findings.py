@@ -57,7 +57,9 @@ def test_a_reason_with_a_control_character_is_refused_naming_the_field(api, reas
 
 def test_a_reason_keeps_its_tabs_and_new_lines(api):
     ref = api.world.bid()
-    answer = api.advance(ref, "withdraw", who="carol", reason="first line\n\tsecond")
+    answer = api.advance(
+        ref, "withdraw", who="carol", reason="The councils have merged:\n\tno hub is needed"
+    )
 
     assert answer.status_code == 200
 

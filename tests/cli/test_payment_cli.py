@@ -105,7 +105,9 @@ def test_recovery_after_termination(paying):
     paying.ok("payment", "approve", f"{REF}/P1", "--as", "april")
     paying.ok("payment", "pay", f"{REF}/P1", "--as", "fiona", "--reference", "BACS 1")
     paying.ok("case", "advance", REF, "suspend", "--as", "carol", "--reason", "No return")
-    paying.ok("case", "advance", REF, "terminate", "--as", "aaron")
+    paying.ok(
+        "case", "advance", REF, "terminate", "--as", "aaron", "--reason", "No return for a year"
+    )
     done = paying.ok("payment", "recover", REF, "--eligible", "100000", "--as", "carol")
     assert done.out.strip() == f"{REF}: paid £125,000, eligible £100,000, to recover £25,000"
     figures = {p["code"]: p for p in paying.ok("programme", "list", "--json").json()}

@@ -41,7 +41,7 @@ def bid_in(world, state: str) -> str:
         if state != "award_offered":
             world.advance(ref, "accept", by="cllr")
         if state == "suspended":
-            world.advance(ref, "suspend")
+            world.advance(ref, "suspend", reason="Second quarter's return not received")
         return ref
     ref = world.bid()
     steps = {"draft": [], "submitted": ["submit"], "eligible": ["submit", "check"]}
@@ -101,7 +101,7 @@ def area_in(world, state: str) -> str:
         return ref
     world.advance(ref, "activate")
     if state == "suspended":
-        world.advance(ref, "suspend")
+        world.advance(ref, "suspend", reason="The partnership board has stopped meeting")
     return ref
 
 
@@ -332,7 +332,15 @@ def test_a_page_left_open_while_someone_else_moved_the_case_is_refused(site):
     site.world.advance(ref, "check")
     before = site.world.snapshot()
 
-    refused = carol.post(f"/cases/{ref}/advance", {"trigger": "withdraw", "version": stale_version})
+    refused = carol.post(
+        f"/cases/{ref}/advance",
+        {
+            "trigger": "withdraw",
+            "version": stale_version,
+            "reason": "Council asked to withdraw: partnership dissolved",
+            "confirmed": "yes",
+        },
+    )
 
     assert refused.status_code == 409
     assert "has changed since you looked at it" in text_of(refused.text)

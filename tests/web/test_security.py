@@ -112,7 +112,15 @@ def test_a_token_from_another_session_is_refused(site, monitored):
     other.get("/inbox")
     before = site.world.snapshot()
 
-    refused = carol.post(f"/cases/{monitored}/advance", {"trigger": "suspend"}, token=other.token())
+    refused = carol.post(
+        f"/cases/{monitored}/advance",
+        {
+            "trigger": "suspend",
+            "reason": "Fraud investigation opened by the council's auditors",
+            "confirmed": "yes",
+        },
+        token=other.token(),
+    )
 
     assert refused.status_code == 403
     assert site.world.snapshot() == before
@@ -158,7 +166,10 @@ def test_a_council_person_cannot_act_on_another_councils_case_by_posting_directl
     before = site.world.snapshot()
 
     answers = [
-        otto.post(f"/cases/{monitored}/advance", {"trigger": "withdraw"}),
+        otto.post(
+            f"/cases/{monitored}/advance",
+            {"trigger": "withdraw", "reason": "Partnership dissolved", "confirmed": "yes"},
+        ),
         otto.post(f"/returns/{monitored}/Q1/submit", {"progress": "sneaky"}),
         otto.post(f"/returns/{monitored}/Q1/decide", {"trigger": "accept"}),
     ]

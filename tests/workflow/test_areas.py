@@ -141,7 +141,10 @@ def test_only_a_caseworker_records_a_contribution(world):
 
 def test_no_contribution_is_recorded_for_a_draft_a_finished_area_or_a_bid(world):
     draft = area(world)
-    withdrawn = area(world, "submit", "withdraw")
+    withdrawn = area(world, "submit")
+    lifecycle.advance(
+        world.engine, withdrawn, "withdraw", "carol", reason="The county's partners pulled out"
+    )
     bid = world.bid()
     before = world.snapshot()
 

@@ -304,9 +304,9 @@ def test_a_termination_releases_what_was_reserved(world):
     ref = recommended(world, amount="300000")
     offer(world, ref)
     world.advance(ref, "accept", by="cllr")
-    world.advance(ref, "suspend")
+    world.advance(ref, "suspend", reason="Spend on the hub is under audit")
 
-    lifecycle.advance(world.engine, ref, "terminate", "aaron")
+    lifecycle.advance(world.engine, ref, "terminate", "aaron", reason="The audit found misspending")
 
     assert ledger_pence(world.engine, "tca-2013") == 0
     assert_ledger_matches_offers(world)
@@ -333,7 +333,8 @@ def test_the_offer_the_decline_and_a_rejection_are_queued_to_the_council(world):
     other = under_assessment(world)
     scored(world, other, marks=((1, 1, 1), (1, 1, 1)))
 
-    world.advance(other, "moderate", "reject")
+    world.advance(other, "moderate")
+    world.advance(other, "reject", reason="Scored too low on savings to be funded")
 
     assert queued(world, ref) == [
         ("case.submitted", council),

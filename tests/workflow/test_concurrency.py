@@ -18,17 +18,17 @@ def w(any_world):
 
 
 def _race(engine, ref, moves):
-    """Fire each (trigger, person) from its own thread, all starting together."""
+    """Fire each (trigger, person[, reason]) from its own thread, all starting together."""
     seen = lifecycle.show(engine, ref)["version"]
     barrier = threading.Barrier(len(moves))
     outcomes: list = [None] * len(moves)
 
-    def run(i, trigger, person):
+    def run(i, trigger, person, reason=None):
         barrier.wait()
         try:
-            outcomes[i] = lifecycle.advance(engine, ref, trigger, person, expected_version=seen)[
-                "state"
-            ]
+            outcomes[i] = lifecycle.advance(
+                engine, ref, trigger, person, reason=reason, expected_version=seen
+            )["state"]
         except CaseworkError as err:
             outcomes[i] = err
 
@@ -52,7 +52,14 @@ def test_two_caseworkers_advancing_one_case_at_once_exactly_one_wins(w, round_):
     w.pass_diligence(ref)
     rows_before = _rows(w.engine)
 
-    outcomes = _race(w.engine, ref, [("check", "carol"), ("withdraw", "cathy")])
+    outcomes = _race(
+        w.engine,
+        ref,
+        [
+            ("check", "carol"),
+            ("withdraw", "cathy", "Council asked to withdraw: partnership dissolved"),
+        ],
+    )
 
     winners = [o for o in outcomes if isinstance(o, str)]
     losers = [o for o in outcomes if isinstance(o, Exception)]

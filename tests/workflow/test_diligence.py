@@ -264,7 +264,7 @@ def test_a_duplicate_is_a_later_bid_of_the_same_lead_programme_and_category(aw):
     assert _diligence_rows(aw, second)[1][1]["result"] == "fail"
 
     # Once the first is withdrawn the second is no longer a duplicate.
-    aw.advance(first, "withdraw")
+    aw.advance(first, "withdraw", reason="Council asked to withdraw: the second bid replaces it")
     assert _status(aw, second)["no_duplicate_bid"] == "passed"
 
 

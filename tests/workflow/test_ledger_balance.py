@@ -94,8 +94,10 @@ def test_the_balance_is_the_summed_ledger_after_any_offers_declines_and_terminat
             monitored.append(ref)
         elif move == "terminate" and monitored:
             ref = monitored.pop(rng.randrange(len(monitored)))
-            world.advance(ref, "suspend")
-            lifecycle.advance(world.engine, ref, "terminate", "aaron")
+            world.advance(ref, "suspend", reason="Returns overdue: audit of spend opened")
+            lifecycle.advance(
+                world.engine, ref, "terminate", "aaron", reason="Audit found the grant misspent"
+            )
 
         for code in (main, side):
             assert_balance_explained(world.engine, code)

@@ -244,7 +244,7 @@ def test_paying_a_held_a_cancelled_or_a_paid_payment_is_refused(p1):
         InvalidTransition,
         lambda: payments.move(world.engine, p, "pay", "fiona", reference="BACS 3"),
     )
-    world.advance(world2_ref, "terminate", by="aaron")
+    world.advance(world2_ref, "terminate", by="aaron", reason="The fleet was never bought")
     assert state_of(world, p) == "cancelled"
     assert "Cancelled" in refused(
         world,
@@ -400,7 +400,7 @@ def test_termination_cancels_what_is_unpaid_keeps_what_is_paid_and_a_recovery_fo
     accept_return(world, ref, "Q2", at=LATER)
     world.advance(ref, "suspend", reason="Return missing")
     refused(world, RuleViolation, lambda: payments.recover(world.engine, ref, "1", "carol"))
-    world.advance(ref, "terminate", by="aaron")
+    world.advance(ref, "terminate", by="aaron", reason="No return for a year: the award ends")
     assert state_of(world, f"{ref}/P2") == "cancelled"
     with world.engine.connect() as conn:
         entries = [
@@ -432,8 +432,8 @@ def test_eligible_spend_above_what_was_paid_recovers_nothing(p1):
     world, ref, pay = p1
     payments.move(world.engine, pay, "approve", "april")
     payments.move(world.engine, pay, "pay", "fiona", reference="BACS 1")
-    world.advance(ref, "suspend", reason="x")
-    world.advance(ref, "terminate", by="aaron")
+    world.advance(ref, "suspend", reason="Return missing")
+    world.advance(ref, "terminate", by="aaron", reason="No return for a year: the award ends")
     assert payments.recover(world.engine, ref, "200000", "carol")["recover"] == "0.00"
 
 

@@ -60,8 +60,9 @@ def a_round(world) -> dict[str, str]:
     world.advance(refs["single"], "accept")
     world.advance(refs["esg"], "accept", by="mancllr")
     world.advance(refs["declined"], "decline", by="cllr")
-    world.advance(refs["terminated"], "accept", "suspend")
-    world.advance(refs["terminated"], "terminate", by="aaron")
+    world.advance(refs["terminated"], "accept")
+    world.advance(refs["terminated"], "suspend", reason="No return for two quarters")
+    world.advance(refs["terminated"], "terminate", by="aaron", reason="The hub was never set up")
     return refs
 
 
@@ -326,7 +327,13 @@ def test_publish_360giving_names_the_organisation_it_cannot_identify(cli, tmp_pa
 def test_withdrawn_cases_never_reach_the_package(world):
     a_round(world)
     ref = world.bid()
-    lifecycle.advance(world.engine, ref, "withdraw", "carol")
+    lifecycle.advance(
+        world.engine,
+        ref,
+        "withdraw",
+        "carol",
+        reason="Council asked to withdraw: partnership dissolved",
+    )
 
     publication = publish.build(world.engine, "tca-2013", funder=FUNDER)
 

@@ -107,7 +107,8 @@ def test_only_moderated_recommended_or_offered_bids_are_ranked(world):
     world.advance(moderated, "moderate")
     scored(world, under_assessment(world, programme=code))  # not yet moderated
     rejected = scored(world, under_assessment(world, programme=code))
-    world.advance(rejected, "moderate", "reject")
+    world.advance(rejected, "moderate")
+    world.advance(rejected, "reject", reason="Scored too low on savings to be funded")
 
     assert [r["ref"] for r in ranking(world.engine, code)] == [moderated]
 

@@ -63,7 +63,8 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
         )["ref"]
         variations.decide(world.engine, lowered, "reject", "aaron", reason="Keep it whole.")
         moderated = scored_bid(world, title="Joint archive")
-        world.advance(moderated, "moderate", "reject")
+        world.advance(moderated, "moderate")
+        world.advance(moderated, "reject", reason="Scored too low on savings to be funded")
         declined = recommended_bid(world, title="Shared revenues team")
         world.advance(declined, "offer", by="aaron")
         world.advance(declined, "decline", by="cllr")
