@@ -76,6 +76,7 @@ AREA = Definition(
             "active",
             "suspended",
             roles={"caseworker", "system"},
+            needs_reason=True,
             notice=Notice("case.suspended", ("council",), ("escalation", "caseworker")),
         ),
         # Back in monitoring: no longer at risk unless a return is still overdue.
@@ -93,6 +94,7 @@ AREA = Definition(
             ("draft", "expression_of_interest", "under_assessment", "clarification_requested"),
             "withdrawn",
             roles=COUNCIL_OR_CASEWORKER,
+            needs_reason=True,
         ),
     ],
     state_words={

@@ -83,6 +83,7 @@ BID = Definition(
             "moderated",
             "rejected",
             roles=CASEWORKER,
+            needs_reason=True,
             notice=Notice("bid.rejected", *_TO_COUNCIL),
         ),
         # A second approver's signature (DESIGN.md section 9): a move that keeps the state.
@@ -149,6 +150,7 @@ BID = Definition(
             "in_monitoring",
             "suspended",
             roles={"caseworker", "system"},
+            needs_reason=True,
             effects=["hold_payments"],
             notice=Notice("case.suspended", ("council",), ("escalation", "caseworker")),
         ),
@@ -167,10 +169,11 @@ BID = Definition(
             "terminated",
             roles={"approver"},
             actor_rules=["did_not_assess"],
+            needs_reason=True,
             effects=["release_funds", "cancel_payments"],
             moves_funds=True,
         ),
-        T("withdraw", BEFORE_OFFER, "withdrawn", roles=COUNCIL_OR_CASEWORKER),
+        T("withdraw", BEFORE_OFFER, "withdrawn", roles=COUNCIL_OR_CASEWORKER, needs_reason=True),
     ],
     state_words={
         "draft": ("Draft", "The council is still writing the bid; nobody else has seen it."),

@@ -12,7 +12,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from states import VARIATION
+from states import AREA, BID, VARIATION
 from states.text import TEXT_PATTERN
 
 MONEY = r"^-?[0-9]+\.[0-9]{2}$"
@@ -48,6 +48,10 @@ FIGURES = {
 }
 
 
+# The triggers a case's definition fires only with a reason (T.needs_reason), as every face.
+_NEEDS_REASON = sorted({t.trigger for d in (BID, AREA) for t in d.transitions if t.needs_reason})
+
+
 class AdvanceRequest(BaseModel):
     """Fire one trigger on a case."""
 
@@ -70,9 +74,10 @@ class AdvanceRequest(BaseModel):
         default=None,
         max_length=4000,
         json_schema_extra=TYPED_TEXT,
-        description="Why; required by some triggers (declare_ineligible, "
-        "waive). Tabs and new lines are kept; other control "
-        "characters and bidirectional overrides are refused.",
+        description="Why; required by the triggers whose definition asks for one ("
+        + ", ".join(_NEEDS_REASON)
+        + "), refused without it as `reason-required`. Tabs and new lines are kept; "
+        "other control characters and bidirectional overrides are refused.",
     )
 
 

@@ -6,7 +6,8 @@ fire, the same facts are read and the same guards run as `cases.advance` would
 offered; the others are listed with one line saying what is missing ("3
 returns are still to be accepted or waived: Q2, Q3 and Q4"), so nobody
 presses a button only to be refused. Actions that cannot be undone go to a
-confirmation page that asks for a reason.
+confirmation page, which asks for a reason (required where the definition says
+so, `T.needs_reason`, as the command line and the API require it).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from workflow.services.facts import facts_for, needs_of
 from workflow.storage.records import CaseRecord
 from workflow.web.labels import trigger_label
 
-# Actions that cannot be undone: each asks for a reason on a page of its own.
+# Actions that cannot be undone: each asks "are you sure?" on a page of its own. Whether
+# a reason is required is the definition's to say (`T.needs_reason`), as on every face.
 IRREVERSIBLE = frozenset(
     {"suspend", "terminate", "reject", "withdraw", "declare_ineligible", "decline"}
 )
-# Triggers that take a reason where the rules do not require one.
+# Triggers that take a reason where the rules do not require one (and so does every
+# irreversible one: its confirmation page has a reason box).
 REASON_WELCOME = frozenset({"ask_clarification", "answer", "reinstate"})
 # What the confirmation page says each irreversible action does, beyond its name.
 CONSEQUENCES = {
@@ -105,9 +108,9 @@ def plan_actions(conn: Connection, case: CaseRecord, actor: Actor | None) -> lis
             blocked = missing(t, facts)
         need = (
             "required"
-            if t.needs_reason or t.trigger in IRREVERSIBLE
+            if t.needs_reason
             else "optional"
-            if t.trigger in REASON_WELCOME
+            if t.trigger in REASON_WELCOME or t.trigger in IRREVERSIBLE
             else "none"
         )
         out.append(

@@ -40,8 +40,8 @@ from workflow.errors import CaseworkError, NotFound
 from workflow.storage.tables import programmes
 from workflow.web import queries
 from workflow.web.application import latest_changes
-from workflow.web.actions import CONSEQUENCES, IRREVERSIBLE, find, plan_actions
-from workflow.web.labels import state_label, trigger_label
+from workflow.web.actions import CONSEQUENCES, IRREVERSIBLE, Action, find, plan_actions
+from workflow.web.labels import state_label
 from workflow.services.access import STAFF
 from workflow.web.auth import Viewer, session_of, viewer
 from workflow.web.errors import problems_of, status_of
@@ -261,21 +261,23 @@ async def advance(request: Request) -> Response:
     reason = form.optional("reason")
     version = form.number("version")
     who: Viewer = await run_in_threadpool(_visible, request, ref)
-    if (
-        trigger in IRREVERSIBLE
-        and not (form.text("confirmed") == "yes" and reason)
-        and await run_in_threadpool(_offered, request, ref, trigger, version)
-    ):
-        # Not from the confirmation page, or its reason left empty: ask (again), change nothing.
+    confirmed = form.text("confirmed") == "yes"
+    asking = (
+        await run_in_threadpool(_offered, request, ref, trigger, version)
+        if trigger in IRREVERSIBLE and not (confirmed and reason)
+        else None
+    )
+    if asking is not None and not (confirmed and asking.reason != "required"):
+        # Not from the confirmation page, or the reason its definition requires left empty:
+        # ask (again), change nothing.
         errors = (
             [
                 Problem(
-                    f"Give the reason for ‘{_label_of(request, ref, trigger)}’: it is "
-                    f"kept in the case's history.",
+                    f"Give the reason for ‘{asking.label}’: it is kept in the case's history.",
                     "reason",
                 )
             ]
-            if form.text("confirmed") == "yes"
+            if confirmed
             else []
         )
         return await run_in_threadpool(
@@ -326,7 +328,8 @@ def render_confirm(
     version: int | None = None,
     then: str = "",
 ) -> Response:
-    """ "Are you sure?" for an action that cannot be undone, with its reason required.
+    """ "Are you sure?" for an action that cannot be undone, with its reason (required where
+    its definition requires one).
 
     The action is planned first: one that would not succeed (or is not this
     person's) sends them back to the case page, which says why.
@@ -361,20 +364,15 @@ def render_confirm(
     )
 
 
-def _offered(request: Request, ref: str, trigger: str, version: int | None) -> bool:
-    """Would `trigger` succeed for this person on the version they saw? (If not, the
-    service says why.)"""
+def _offered(request: Request, ref: str, trigger: str, version: int | None) -> Action | None:
+    """`trigger`'s action if it would succeed for this person on the version they saw
+    (if not, None: the service says why)."""
     with reading(request.app.state.engine) as conn:
         row = case_service.load_case(conn, ref)
         if version is not None and version != row.version:
-            return False
+            return None
         action = find(plan_actions(conn, row, viewer(request).actor), trigger)
-    return action is not None and action.offered
-
-
-def _label_of(request: Request, ref: str, trigger: str) -> str:
-    with reading(request.app.state.engine) as conn:
-        return trigger_label(case_service.load_case(conn, ref).kind, trigger)
+    return action if action is not None and action.offered else None
 
 
 async def contribution(request: Request) -> Response:
