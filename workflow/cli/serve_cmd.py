@@ -105,28 +105,35 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here so that an address in use or not allowed is a
-    one-line refusal (uvicorn logs it and exits 3, after `serving on` was said)."""
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """The listening sockets, one for each address `host` names (as asyncio binds them),
+    bound here so that an address in use or not allowed is a one-line refusal (uvicorn
+    logs it and exits 3, after `serving on` was said)."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
     except OSError as err:
         raise SetupError(f"casework serve cannot listen on {host}:{port}: {_why(err)}.") from None
+    bound: list[socket.socket] = []
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(2048)
+            sock.set_inheritable(True)
     except OSError as err:
-        sock.close()
+        for sock in bound:
+            sock.close()
         taken = " (is another casework serve running?)" if err.errno == errno.EADDRINUSE else ""
         raise SetupError(
             f"casework serve cannot listen on {host}:{port}: {_why(err)}{taken}."
         ) from None
-    sock.set_inheritable(True)
-    return sock
+    return bound
 
 
 def _why(err: OSError) -> str:
@@ -145,7 +152,7 @@ def _serve(every: float, host: str, port: int, no_scheduler: bool, no_web: bool)
     scheduler = (
         None if no_scheduler else build_scheduler(eng, every_minutes=every, owner=owner, stop=stop)
     )
-    sock = None if no_web else _listen(host, port)
+    socks = [] if no_web else _listen(host, port)
     _install_handlers(stop)
     try:
         if scheduler is not None:
@@ -158,11 +165,11 @@ def _serve(every: float, host: str, port: int, no_scheduler: bool, no_web: bool)
             log.info(
                 "scheduler started as %s: sweep every %g min, delivery every minute", owner, every
             )
-        web = None if sock is None else _web_app(eng, every if scheduler else None)
-        if web is None and sock is not None:  # the web app cannot be imported: listen to nothing
-            sock.close()
-            sock = None
-        if sock is not None and web is not None:
+        web = _web_app(eng, every if scheduler else None) if socks else None
+        if web is None:  # a worker node, or the web app cannot be imported: listen to nothing
+            for sock in socks:
+                sock.close()
+        else:
             import uvicorn
 
             # uvicorn's lines go through ours (log_config=None); its access log is
@@ -179,11 +186,11 @@ def _serve(every: float, host: str, port: int, no_scheduler: bool, no_web: bool)
                 )
             )
             log.info("serving on http://%s:%d", host, port)
-            server.run(sockets=[sock])  # returns after SIGINT/SIGTERM
+            server.run(sockets=socks)  # returns after SIGINT/SIGTERM
         while not stop.wait(1.0):  # a worker node, or the web app unavailable
             pass
     finally:
-        if sock is not None:
+        for sock in socks:
             sock.close()
         stop.set()
         if scheduler is not None:
