@@ -93,6 +93,10 @@ def test_refusals_exit_1_naming_why_and_write_nothing(cli):
         (("user", "roles", "ada", "--remove", "admin"), "ada is the last admin who can act"),
         (("programme", "sro", "tca-2013", "carol"), "must be a person with role approver"),
         (("user", "disable", "nobody"), "nobody"),
+        (  # a mistyped filter is refused, not an empty log
+            ("audit", "admin", "--action", "org_updat"),
+            "Organisation changed (org_update), Person added (user_add),",
+        ),
     ]:
         ran = cli(*args)
         assert ran.code == 1 and words in ran.err, (args, ran.err)

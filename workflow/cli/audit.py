@@ -101,9 +101,14 @@ def admin(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Every change an administrator made, oldest first: who, when, what, before and after."""
-    from workflow.services import admin_log
+    from states.words import admin_label
     from workflow.cli._words import admin_rows
+    from workflow.errors import Malformed
+    from workflow.services import admin_log
 
+    if action is not None and action not in admin_log.ACTIONS:
+        # A mistyped kind of change would otherwise look like a log with none of it.
+        raise Malformed.unknown("kind of change", action, admin_log.ACTIONS, admin_label)
     with reading(engine()) as conn:
         found = admin_log.rows(conn, action=action, target=target)
     if as_json:
