@@ -115,6 +115,19 @@ def test_an_export_in_an_unknown_format_is_refused(site, ref):
     assert "format: 'xml' is not csv or json" in text_of(refused.text)
 
 
+def test_the_history_is_filtered_by_what_happened_chosen_by_its_words_not_typed_as_a_code(
+    site, ref
+):
+    page = site.as_("audrey").get("/audit?trigger=offer").text
+
+    assert '<select class="select" id="trigger" name="trigger">' in page
+    assert '<option value="offer" selected>Offer the award</option>' in page
+    assert (
+        '<option value="submit">Submit the bid / Submit the expression of interest / Send' in page
+    )
+    assert "What happened (code)" not in page
+
+
 def test_programme_history_filters_by_trigger_person_and_dates(site, ref):
     audrey = site.as_("audrey")
 

@@ -20,7 +20,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from workflow import clock
-from states.words import admin_label
+from states import DEFINITIONS
+from states.words import EVENT_WORDS, admin_label, event_label
 from workflow.services import admin_log
 from workflow.services.lifecycle import load_case
 from workflow.storage.db import reading
@@ -162,7 +163,25 @@ def programme_history(request: Request) -> Response:
         page_number=number,
         more=len(found) > size,
         params=params,
+        happened=WHAT_HAPPENED,
     )
+
+
+def _what_happened() -> list[tuple[str, str]]:
+    """Every kind of history row as the filter offers it: (code, its words), by the words; a
+    code two definitions share shows both their labels ("Submit the bid / Send the return")."""
+    said: dict[str, list[str]] = {}
+    for definition in DEFINITIONS.values():
+        for trigger in definition.triggers:
+            label = definition.trigger_label(trigger)
+            if label not in said.setdefault(trigger, []):
+                said[trigger].append(label)
+    for code in EVENT_WORDS:
+        said.setdefault(code, [event_label(code)])
+    return sorted(((c, " / ".join(words)) for c, words in said.items()), key=lambda o: o[1].lower())
+
+
+WHAT_HAPPENED = _what_happened()
 
 
 def verify_all(request: Request) -> Response:
