@@ -82,3 +82,16 @@ def test_a_partner_sees_no_version_of_a_draft_until_it_is_submitted(site):
     assert pat.get(f"/cases/{ref}/application?version=1").status_code == 404
     site.world.advance(ref, "submit", by="cllr")
     assert pat.get(f"/cases/{ref}/application?version=1").status_code == 200
+
+
+def test_answers_saved_while_the_draft_was_written_are_not_shown_as_an_amendment(site):
+    w = site.world
+    ref = w.bid()
+    applications.amend(w.engine, ref, w.bid_document(annual_savings="410000"), "cllr")
+    w.advance(ref, "submit")
+
+    page = text_of(site.as_("carol").get(f"/cases/{ref}").text)
+
+    # Version 2 is the council's own draft, sent as it stood: nothing was amended since.
+    assert "What changed in version" not in page
+    assert "£410,000" in page

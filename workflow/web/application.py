@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from states import DEFINITIONS
 from workflow.services import applications, reads
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
+from workflow.storage.tables import history
 from workflow.web import queries
 from workflow.web.auth import viewer
 from workflow.web.pages import page, paragraphs, words
@@ -68,7 +71,7 @@ def latest_changes(
     """What the newest amendment changed (None when the application was never amended):
     `{"version", "changed" (labels), "rows" (the changed fields only)}`."""
     latest = applications.latest_version(uow.conn, case.id)
-    if latest < 2:
+    if latest < 2 or _written_as_a_draft(uow, case):
         return None
     compared = applications.compare(uow, case.ref, latest - 1, latest)
     before = {f["field"]: f["before"] for f in compared["fields"]}
@@ -76,6 +79,18 @@ def latest_changes(
     names = queries.org_names(uow.conn, _codes(before, after))
     rows = [r for r in compared_rows(compared["fields"], names, category) if r["changed"]]
     return {"version": latest, "rows": rows, "labels": {r["label"] for r in rows}}
+
+
+def _written_as_a_draft(uow: UnitOfWork, case: CaseRecord) -> bool:
+    """Whether the newest version was saved while the council still wrote its draft (before
+    it was sent): the answers it gave as it went, not an amendment for those who read it."""
+    amended_in = uow.conn.execute(
+        select(history.c.from_state)
+        .where(history.c.case_id == case.id, history.c.trigger == "amend")
+        .order_by(history.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    return amended_in in DEFINITIONS[case.kind].groups.get("lead_only", ())
 
 
 def application_page(request: Request) -> Response:
