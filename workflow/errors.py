@@ -179,11 +179,16 @@ class ReasonRequired(Refused):
 class Malformed(Refused):
     """Input that is not well-formed; nothing was created or changed."""
 
-    def __init__(self, what: str, problems: Sequence[str]):
+    def __init__(self, what: str, problems: Sequence[str], *, plural: bool = False):
         self.what, self.problems = what, tuple(problems)
         said = "; ".join(self.problems)
-        # A problem that ends in a question ("did you mean submitted?") is not stopped again.
-        super().__init__(f"{what} refused: {said}" + ("" if said.endswith(("?", ".")) else "."))
+        # "The payment was refused: ...": what was refused, then why (it said "The payment
+        # refused:", which reads as if the payment had done the refusing). A problem that
+        # ends in a question ("did you mean submitted?") is not stopped again.
+        verb = "were" if plural else "was"
+        super().__init__(
+            f"{what} {verb} refused: {said}" + ("" if said.endswith(("?", ".")) else ".")
+        )
 
     @classmethod
     def from_document(cls, what: str, err: DocumentError) -> "Malformed":
@@ -197,7 +202,7 @@ class Malformed(Refused):
         allowed: Sequence[str],
         label: Callable[[str], str] | None = None,
     ) -> "Malformed":
-        """A filter value that names nothing: `The state 'sumbitted' refused: it is not one of
+        """A filter value that names nothing: `The state 'sumbitted' was refused: it is not one of
         Draft (draft), Submitted (submitted), … — did you mean submitted?`: each by its
         `label`, with the code people type (DESIGN section 12); the guess is a code to type."""
         guess = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)

@@ -81,9 +81,9 @@ def test_lists_are_filtered_by_state_kind_and_programme(api):
             "query parameter stat: is not one this takes (it takes cursor, "
             "kind, limit, programme, state)",
         ),
-        ({"cursor": "not-a-cursor"}, "The cursor refused: is not one this API gave out"),
+        ({"cursor": "not-a-cursor"}, "The cursor was refused: is not one this API gave out"),
         # a cursor of another list (a case's history)
-        ({"cursor": "WyJzZXEiLDFd"}, "The cursor refused: is not one this API gave out"),
+        ({"cursor": "WyJzZXEiLDFd"}, "The cursor was refused: is not one this API gave out"),
     ],
 )
 def test_a_bad_query_is_refused_with_400_naming_it(api, params, problem):

@@ -136,7 +136,7 @@ def test_a_file_that_is_not_what_it_says_is_refused_and_changes_nothing(monitore
     )
 
     assert answer.status_code == 400
-    assert answer.json()["detail"].startswith("The attachment refused")
+    assert answer.json()["detail"].startswith("The attachment was refused")
     assert api.world.snapshot() == before
 
 

@@ -80,7 +80,7 @@ def test_a_score_that_is_not_a_whole_number_is_refused_naming_it_and_the_scores_
 
     assert ran.code == 1
     assert ran.err.strip() == (
-        "The scores refused: innovation: '3.5' is not a whole number from 0 to 5; "
+        "The scores were refused: innovation: '3.5' is not a whole number from 0 to 5; "
         "savings: 'four' is not a whole number from 0 to 5."
     )
     assert cli.snapshot() == before

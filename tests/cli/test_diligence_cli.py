@@ -110,7 +110,7 @@ def test_record_with_a_file_then_check_succeeds(cli, submitted):
                 "--as",
                 "carol",
             ],
-            "The evidence refused:",
+            "The evidence was refused:",
         ),
         (
             [

@@ -81,7 +81,10 @@ def test_approve_then_pay_in_words_and_the_figures_follow(paying):
         (["approve", f"{REF}/P1", "--as", "carol"], "only an approver"),
         (["hold", f"{REF}/P1", "--as", "carol"], "needs a reason"),
         (["approve", f"{REF}/P7", "--as", "april"], "There is no payment"),
-        (["recover", REF, "--eligible", "12,000", "--as", "carol"], "The eligible spend refused"),
+        (
+            ["recover", REF, "--eligible", "12,000", "--as", "carol"],
+            "The eligible spend was refused",
+        ),
         (["recover", REF, "--eligible", "1000", "--as", "carol"], "not terminated"),
     ],
 )

@@ -27,12 +27,12 @@ def test_unknown_filter_values_are_refused_with_the_allowed_ones_in_words_and_co
 
     assert state.code == kind.code == returns.code == 1
     assert state.err.startswith(
-        "The case state 'sumbitted' refused: it is not one of Draft (draft), "
+        "The case state 'sumbitted' was refused: it is not one of Draft (draft), "
         "Submitted (submitted), Eligible (eligible),"
     )
     assert state.err.strip().endswith("— did you mean submitted?")
     assert kind.err.strip() == (
-        "The kind 'bids' refused: it is not one of Bid (bid), Network area (area) "
+        "The kind 'bids' was refused: it is not one of Bid (bid), Network area (area) "
         "— did you mean bid?"
     )
     assert "did you mean overdue?" in returns.err

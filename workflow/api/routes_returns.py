@@ -126,7 +126,9 @@ def _figures(text: Optional[str]) -> dict | None:
         return load_document(text, ".json")
     except DocumentError as err:
         raise Malformed(
-            "The figures", [p.replace("document:", "figures:", 1) for p in err.problems]
+            "The figures",
+            [p.replace("document:", "figures:", 1) for p in err.problems],
+            plural=True,
         ) from None
 
 

@@ -67,7 +67,7 @@ def deliver(
         sender = sender or sender_from_env(os.environ)
         claim_seconds = claim_seconds_from_env(os.environ)
     except ValueError as err:
-        raise Malformed("Mail settings", [str(err)]) from None
+        raise Malformed("Mail settings", [str(err)], plural=True) from None
     from workflow.runtime.metrics import MESSAGES  # prometheus_client: only delivery counts
 
     started = time.perf_counter()
@@ -106,7 +106,7 @@ def poll_receipts(engine: Engine, *, transport: Any = None) -> Any:
     try:
         transport = transport or transport_from_env(os.environ)
     except ValueError as err:
-        raise Malformed("Mail settings", [str(err)]) from None
+        raise Malformed("Mail settings", [str(err)], plural=True) from None
     statuses = getattr(transport, "statuses", None)
     if statuses is None:
         raise SetupError("Delivery receipts come from GOV.UK Notify: set CASEWORK_MAIL=notify.")
@@ -159,7 +159,7 @@ def show(engine: Engine, id: int) -> tuple[dict, str]:
     try:
         sender = sender_from_env(os.environ)
     except ValueError as err:
-        raise Malformed("Mail settings", [str(err)]) from None
+        raise Malformed("Mail settings", [str(err)], plural=True) from None
     msg = outbox.as_email(row, sender=sender, domain=MAIL_DOMAIN)
     headers = "".join(
         f"{k}: {v}\n"

@@ -249,7 +249,7 @@ def change_roles(
     if not add and not remove:
         problems.append("role: give --add ROLE or --remove ROLE")
     if problems:
-        raise Malformed(f"The roles of {name}", problems)
+        raise Malformed(f"The roles of {name}", problems, plural=True)
     admin_log.hold(conn)
     row = _person(conn, name)
     before = sorted(row.roles or ())

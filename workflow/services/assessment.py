@@ -470,7 +470,7 @@ def _scores(actor_name: str, innovation: Any, costs: Any, savings: Any) -> Score
     given = Score(actor_name, innovation, costs, savings)
     problems = score_problems(given)
     if problems:
-        raise Malformed("The scores", problems)
+        raise Malformed("The scores", problems, plural=True)
     return given
 
 

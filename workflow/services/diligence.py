@@ -308,7 +308,7 @@ def record(
         problems = _rules(check, rating, evidence)
         if problems:
             raise RuleViolation(
-                f"The record of {check.label} ({code}) refused: " + "; ".join(problems) + ".",
+                f"The record of {check.label} ({code}) was refused: " + "; ".join(problems) + ".",
                 problems,
             )
         if attachment is not None:

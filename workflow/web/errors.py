@@ -74,7 +74,7 @@ def problems_of(
     lines: list[tuple[str, str]]
     if isinstance(err, Malformed):
         lines = [
-            (p if ":" in p else f"{err.what} refused: {p}", p.partition(":")[0].strip())
+            (p if ":" in p else f"{err.what} was refused: {p}", p.partition(":")[0].strip())
             for p in err.problems
         ]
     elif isinstance(err, GuardFailed):
