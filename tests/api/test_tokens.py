@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import datetime, timedelta, timezone
 
@@ -161,6 +162,11 @@ def test_token_revoke_and_the_refusals_of_the_token_commands(cli):
 
     assert "token 1 (carol) revoked" in revoked.out
     assert cli.ok("token", "list", "--json").json()[0]["revoked"] is True
+    table = cli.ok("token", "list").out  # times in words, as every table; no Python booleans
+    assert "never" in table and "T" not in table.split("\n")[2] and "True" not in table
+    assert re.search(
+        r"(\d{1,2}(:\d\d)?(am|pm)|midday|midnight), \d{1,2} [A-Z][a-z]+ 20\d\d", table
+    ), table
     assert (unknown.code, unknown.err.strip()) == (
         1,
         "There is no API token 7. `casework token list` shows them.",

@@ -34,7 +34,22 @@ def list_(as_json: bool = JSON_OPT) -> None:
     """Every token: its id, person, when created, when it expires, whether revoked."""
     with engine().connect() as conn:
         rows = tokens.list_tokens(conn)
-    emit(rows, as_json, ["id", "name", "created", "expires", "revoked"])
+    if as_json:
+        emit(rows, True)
+        return
+    emit([_for_people(r) for r in rows], False, ["id", "name", "created", "expires", "revoked"])
+
+
+def _for_people(row: dict) -> dict:
+    """Times in London, in words ("2:46pm, 6 December 2026"), as every other table."""
+    from workflow.cli._words import when
+
+    return {
+        **row,
+        "created": when(row["created"]),
+        "expires": when(row["expires"]) or "never",
+        "revoked": when(row["revoked_at"]) or "no",
+    }
 
 
 @token_app.command("revoke")
@@ -48,7 +63,7 @@ def revoke(
     if as_json:
         emit(row, True)
     else:
-        typer.echo(f"token {row['id']} ({row['name']}) revoked at {row['revoked_at']}")
+        typer.echo(f"token {row['id']} ({row['name']}) revoked at {_for_people(row)['revoked']}")
 
 
 def register(app: typer.Typer) -> None:
