@@ -108,7 +108,7 @@ class Question:
 
 def _money_hint(spec: ProgrammeSpec, category: str | None) -> str:
     found = spec.categories.get(category or "")
-    rule = "In pounds: digits with at most two decimals, for example 250000 or 250000.50."
+    rule = "In pounds, for example 250000 or £250,000.50."
     if found is None:
         return rule
     if found.min_pence is not None and found.max_pence is not None:
@@ -144,7 +144,7 @@ def _statable(name: str, spec: ProgrammeSpec, category: str | None) -> Question:
         return _question(
             name,
             "money",
-            hint=f"{_HINTS.get(name, '')} In pounds: digits with at most two decimals.".strip(),
+            hint=f"{_HINTS.get(name, '')} For example 250000 or £250,000.50.".strip(),
         )
     if name == "arrangement":
         found = spec.categories.get(category or "")

@@ -204,8 +204,8 @@ def test_a_draft_is_kept_between_visits_and_seen_by_the_lead_council_alone(site,
 @pytest.mark.parametrize(
     "name, typed, words",
     [
-        ("amount", "£250,00", "Amount"),
-        ("amount", "250000.505", "Amount"),
+        ("amount", "£250,00", "Amount asked for must be an amount in pounds, like 250000"),
+        ("amount", "250000.505", "Amount asked for must be an amount in pounds, like 250000"),
         ("amount", "", "Enter amount asked for"),
         ("title", "   ", "Enter title"),
         ("title", "A title\u202ewith a bidi control", "Title"),

@@ -114,7 +114,10 @@ def test_malformed_figures_are_named_and_linked_to_their_field(site, due):
     refused = cllr.post(f"/returns/{due}/submit", {"spend_to_date": "a thousand", "progress": "x"})
 
     assert refused.status_code == 400
-    assert '<a href="#spend_to_date">Spend to date:' in refused.text
+    assert (
+        '<a href="#spend_to_date">Spend to date must be an amount in pounds, like 250000 or '
+        "£250,000.50</a>" in refused.text
+    )
     assert 'id="spend_to_date-error"' in refused.text
     assert site.world.snapshot() == before
 

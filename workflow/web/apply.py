@@ -53,7 +53,7 @@ from workflow.storage.tables import cases, organisations, programmes
 from workflow.web import queries
 from workflow.web.auth import Forbidden, Viewer, require, session_of, viewer
 from workflow.web.errors import SeeOther, problems_of, status_of
-from workflow.web.forms import Posted, posted
+from workflow.web.forms import Posted, not_pounds, posted
 from workflow.web.pages import Problem, page
 
 ACCEPTED_FILES = ",".join(attachments.ALLOWED)
@@ -387,6 +387,9 @@ def _answer(q: Question, form: Posted) -> tuple[Any, str]:
     elif q.kind == "money":
         value = form.pounds(q.name)
         missing = not value
+        wrong = not_pounds(form.text(q.name), q.label)
+        if wrong:
+            return value, wrong
     else:
         value = form.text(q.name)
         missing = not value.strip()

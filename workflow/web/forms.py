@@ -76,6 +76,15 @@ def pounds_typed(raw: str) -> str:
     return found.group(1).replace(",", "") + (found.group(2) or "")
 
 
+def not_pounds(raw: str, label: str) -> str:
+    """The error line for money typed as no amount ("" when it is one, or left empty), in the
+    words GOV.UK gives ("Amount asked for must be an amount in pounds, like ...")."""
+    text = raw.strip()
+    if not text or _POUNDS.fullmatch(text):
+        return ""
+    return f"{label} must be an amount in pounds, like 250000 or £250,000.50"
+
+
 async def posted(request: Request) -> Posted:
     limit = request.app.state.settings.max_body_bytes
     length = request.headers.get("content-length", "")

@@ -25,7 +25,7 @@ from workflow.storage.tables import programmes
 from workflow.web import queries
 from workflow.web.auth import Viewer, session_of, viewer
 from workflow.web.errors import problems_of, status_of
-from workflow.web.forms import posted
+from workflow.web.forms import not_pounds, posted
 from workflow.web.pages import Problem, page, words
 
 STATES = CHECKPOINT.group("as_listed")
@@ -149,7 +149,7 @@ async def submit(request: Request) -> Response:
     }
     figures = {k: v for k, v in figures.items() if v}
     missing = (
-        await run_in_threadpool(_missing, request, cp, figures)
+        await run_in_threadpool(_missing, request, cp, figures, form.values())
         if "submit" in cp["allowed_triggers"]
         else []
     )
@@ -196,15 +196,20 @@ async def submit(request: Request) -> Response:
     return RedirectResponse(f"/returns/{ref}", status_code=303)
 
 
-def _missing(request: Request, cp: dict, figures: dict[str, str]) -> list[Problem]:
+def _missing(
+    request: Request, cp: dict, figures: dict[str, str], typed: dict[str, str]
+) -> list[Problem]:
     """ "Enter spend to date": one line for each required figure not given, linked to it."""
     with reading(request.app.state.engine) as conn:
         spec = programme_files.spec_for(conn, cp["programme"])
-    return [
-        Problem(f"Enter {spec.field_label(name)[:1].lower()}{spec.field_label(name)[1:]}", name)
-        for name, field in cp["fields"].items()
-        if field.get("required") and name not in figures
-    ]
+    out = []
+    for name, field in cp["fields"].items():
+        label = spec.field_label(name)
+        if field.get("required") and name not in figures:
+            out.append(Problem(f"Enter {label[:1].lower()}{label[1:]}", name))
+        elif field.get("kind") == "money" and (wrong := not_pounds(typed.get(name, ""), label)):
+            out.append(Problem(wrong, name))
+    return out
 
 
 async def decide(request: Request) -> Response:
