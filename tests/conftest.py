@@ -1,13 +1,13 @@
 """Fixtures: real databases (SQLite always, PostgreSQL when reachable) and a frozen clock.
 
 SQLite databases are copied from a template migrated once per run; PostgreSQL
-ones are created from a template database, so each test starts from a fresh,
-fully migrated schema with the bundled programmes loaded.
+ones are cloned from a template database once and put back as it is between tests
+(tests/pg_databases.py), so each test starts from a fresh, fully migrated schema
+with the bundled programmes loaded.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import sqlite3
@@ -66,14 +66,16 @@ def sqlite_template(tmp_path_factory):
 
 
 class BuiltOnce:
-    """SQLite databases that a builder filled once a run, from the migrated template, for tests
-    to copy and change as they like: for scenes that take seconds to build through the services
-    and that many tests start from. The same name gives the same database: say in the name what
-    was built."""
+    """Databases that a builder filled once a run, from the migrated template, for tests to copy
+    and change as they like: for scenes that take seconds to build through the services and that
+    many tests start from. The same name gives the same database: say in the name what was
+    built (and build it from the same fixtures each time: on PostgreSQL the first build's rows
+    are what later tests get, whatever their database held before)."""
 
     def __init__(self, template, folder):
         self.template, self.folder = template, folder
         self.made: dict[str, tuple[object, object]] = {}
+        self.made_postgresql: dict[str, tuple[object, object]] = {}
 
     def path(self, name: str, build):
         """The file `build(engine)` filled (built at the first asking)."""
@@ -81,11 +83,25 @@ class BuiltOnce:
 
     def into(self, engine, name: str, build):
         """What `build(engine)` returned, with `engine`'s fresh database as it left it: a copy
-        on SQLite; on PostgreSQL built there and then."""
+        on SQLite; on PostgreSQL built in the first test's database, then its rows and
+        sequences put in each later test's (tests/pg_databases.py)."""
         if engine.dialect.name != "sqlite":
-            return build(engine)
+            return self._into_postgresql(engine, name, build)
         path, result = self._made(name, build)
         copy_into(engine, path)
+        return result
+
+    def _into_postgresql(self, engine, name: str, build):
+        databases = getattr(engine, "test_databases", None)
+        if databases is None:  # not a pg_db database: build it there
+            return build(engine)
+        if name in self.made_postgresql:
+            contents, result = self.made_postgresql[name]
+            if databases.put(engine.test_database, contents):
+                return result
+            return build(engine)  # the test changed more than rows: build it there
+        result = build(engine)
+        self.made_postgresql[name] = (databases.contents(engine.test_database), result)
         return result
 
     def _made(self, name: str, build) -> tuple[object, object]:
@@ -141,9 +157,6 @@ def pg_template():
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-_counter = itertools.count()
-
-
 @pytest.fixture
 def sqlite_db(sqlite_template, tmp_path):
     path = tmp_path / "casework.db"
@@ -154,18 +167,25 @@ def sqlite_db(sqlite_template, tmp_path):
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_databases(pg_template):
+    from tests.pg_databases import PgDatabases
+
+    databases = PgDatabases(_pg_admin(), pg_url_for, pg_template)
+    yield databases
+    databases.close()
+
+
 @pytest.fixture
-def pg_db(pg_template):
-    name = f"cw_t_{os.getpid()}_{next(_counter)}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+def pg_db(pg_databases):
+    """A PostgreSQL database as the migrated template is (a clone, or one reset to it)."""
+    name = pg_databases.take()
     engine = make_engine(pg_url_for(name))
     engine.test_url = pg_url_for(name)
+    engine.test_databases, engine.test_database = pg_databases, name
     yield engine
     engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    pg_databases.give_back(name)
 
 
 @pytest.fixture
