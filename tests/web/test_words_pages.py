@@ -30,8 +30,11 @@ def test_an_empty_return_is_refused_on_the_web_and_changes_nothing(site, moment)
 
     refused = cllr.post(f"/returns/{due}/submit", {"risks": "  "})
 
-    assert refused.status_code == 422
-    assert "the return is empty" in text_of(refused.text)
+    # Each figure the return needs is asked for at its field, in words, with no codes.
+    assert refused.status_code == 400
+    assert "Enter spend to date" in text_of(refused.text)
+    assert "Enter progress" in text_of(refused.text)
+    assert "spend_to_date" not in text_of(refused.text)
     assert site.world.snapshot() == before
     assert monitoring.get_checkpoint(site.engine, due)["state"] == "open"
 
