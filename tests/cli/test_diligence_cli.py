@@ -140,3 +140,17 @@ def test_bad_records_are_refused_in_one_line_and_write_nothing(cli, submitted, a
     assert ran.code == 1
     assert says in ran.err and len(ran.err.strip().splitlines()) == 1, ran.err
     assert cli.snapshot() == before
+
+
+def test_case_history_says_which_check_was_recorded_and_how_it_came_out(cli, submitted):
+    cli.ok(
+        "diligence", "record", submitted, "fraud_risk", "--result", "pass", "--rating", "low",
+        "--evidence", "Bank details confirmed", "--as", "carol",
+    )  # fmt: skip
+
+    table = cli.ok("case", "history", submitted, env={"COLUMNS": "250"}).out
+    rows = cli.ok("case", "history", submitted, "--json").json()
+
+    assert "Due diligence recorded: Lead is a council, passed" in table
+    assert "Due diligence recorded: Fraud risk, passed" in table
+    assert rows[-1]["trigger"] == "diligence" and rows[-1]["payload"]["check"] == "fraud_risk"

@@ -223,12 +223,32 @@ def history(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
     if as_json:
         emit(rows, True)
         return
-    kind = reads.show(engine(), ref)["kind"]
+    shown = reads.show(engine(), ref)
+    spec = _directory()[1].get(shown["programme"])
     emit(
-        [{**_words.history_row(r, kind), "hash": r["hash"][:12]} for r in rows],
+        [
+            {
+                **_words.history_row(r, shown["kind"]),
+                **_diligence_words(r, spec),
+                "hash": r["hash"][:12],
+            }
+            for r in rows
+        ],
         False,
         HISTORY_COLUMNS,
     )
+
+
+def _diligence_words(row: dict, spec: Any) -> dict:
+    """A due-diligence row says which check and how it came out ("Due diligence recorded:
+    Fraud risk, passed"), as the checklist does; the payload keeps the codes."""
+    payload = row.get("payload") or {}
+    if row["trigger"] != "diligence" or spec is None or "check" not in payload:
+        return {}
+    check = spec.diligence.get(payload["check"])
+    label = check.label if check is not None else payload["check"]
+    result = {"pass": "passed", "fail": "failed"}.get(payload.get("result"), payload.get("result"))
+    return {"trigger": f"{_words.trigger_label('diligence', None)}: {label}, {result}"}
 
 
 def _directory(*, specs: bool = True) -> tuple[dict[str, str], dict]:
