@@ -307,7 +307,7 @@ def test_a_refused_form_puts_its_problems_first_and_links_each_to_its_field(
     page.goto(f"/returns/{due}")
     sign_in(page, "cllr")
 
-    page.get_by_label("Spend to date", exact=True).fill("£1,000")
+    page.get_by_label("Spend to date", exact=True).fill("a thousand")
     page.get_by_role("button", name="Submit the return").click()
     page.locator(".error-summary a").first.click()
 
