@@ -77,7 +77,7 @@ class ProgrammeNotFound(NotFoundWithHint):
     hint = "`casework programme list` shows the loaded ones."
 
     def __init__(self, code: str):
-        self.code = code
+        self.code = self.programme = code  # `programme`: the fact an API problem names
         super().__init__(f"There is no programme '{code}'.")
 
 

@@ -70,6 +70,33 @@ def test_lists_are_filtered_by_state_kind_and_programme(api):
     assert refs(kind="area", state="closed") == [] and refs(kind="bid", state="active") == []
 
 
+@pytest.mark.parametrize("who", ["carol", "cllr"])
+def test_a_programme_that_does_not_exist_is_404_naming_it_not_an_empty_list(api, who):
+    """As `case list --programme` refuses it: a mistyped code must not look like a programme
+    with no cases, for staff and a council alike."""
+    api.world.bid()
+
+    answer = api.get("/cases", who=who, params={"programme": "tca-2031"})
+
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json() == {
+        "type": "urn:casework:problem:not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "There is no programme 'tca-2031'.",
+        "programme": "tca-2031",
+    }
+
+
+def test_a_programme_with_no_cases_of_the_filter_is_an_empty_list(api):
+    api.world.bid()
+
+    answer = api.get("/cases", params={"programme": "PSTN-2013"})
+
+    assert answer.status_code == 200 and answer.json()["items"] == []
+
+
 @pytest.mark.parametrize(
     "params, problem",
     [

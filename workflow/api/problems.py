@@ -50,6 +50,7 @@ class UnknownCursor(Malformed):
 TYPE_PREFIX = "urn:casework:problem:"
 _FACTS = (
     "ref",
+    "programme",
     "state",
     "trigger",
     "allowed",

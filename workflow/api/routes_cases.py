@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import Engine
 
 from states import AREA, BID, DEFINITIONS
-from workflow.services import assignment, lifecycle, access
+from workflow.services import assignment, lifecycle, access, reads
 from workflow.services.facts import reads_ledger
 from workflow.api import paging
 from workflow.api.deps import (
@@ -80,10 +80,11 @@ IDEMPOTENCY_KEY = Header(
 @router.get(
     "/cases",
     response_model=CasePage,
-    responses=errors(400, 401, 403),
+    responses=errors(400, 401, 403, 404),
     summary="List cases",
     description="Oldest first. A council person sees the cases "
-    "their organisation leads or is a partner in.",
+    "their organisation leads or is a partner in. A programme that does not exist is "
+    "refused with 404 naming it (not answered with no cases).",
 )
 def list_cases(
     request: Request,
@@ -94,7 +95,11 @@ def list_cases(
         json_schema_extra={"enum": CASE_STATES},
     ),
     kind: Optional[Literal["bid", "area"]] = Query(None),
-    programme: Optional[str] = Query(None, max_length=40, description="e.g. tca-2013"),
+    programme: Optional[str] = Query(
+        None,
+        max_length=40,
+        description="A programme's code, e.g. tca-2013; one that names no programme is 404.",
+    ),
     cursor: Optional[str] = paging.CursorQuery,
     limit: int = paging.LimitQuery,
     actor: Actor = Depends(caller),
@@ -120,6 +125,10 @@ def list_cases(
             org=scope,
         )
     )
+    if not items and programme:
+        # A mistyped code must not look like a programme with no cases (as on the command line).
+        with reading(engine) as conn:
+            reads.refuse_unknown(conn, programme=programme)
     return json_response(paging.page(items, limit, lambda c: _case_id(engine, c["ref"]), "case"))
 
 

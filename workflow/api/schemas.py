@@ -483,6 +483,9 @@ class Problem(_Shape):
     title: str
     status: int
     detail: str
+    programme: Optional[str] = Field(
+        default=None, description="The programme code that names no programme (404)."
+    )
     allowed: Optional[list[str]] = Field(default=None, description="Triggers allowed now.")
     violations: Optional[list[str]] = Field(default=None, description="Each rule broken.")
     problems: Optional[list[str]] = Field(default=None, description="Each malformed field.")

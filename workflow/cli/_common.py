@@ -109,37 +109,13 @@ def engine(check: bool = True) -> Engine:
 def refuse_unknown_filters(
     *, case: str | None = None, programme: str | None = None, org: str | None = None
 ) -> None:
-    """A list that came back empty: refuse the filter that names nothing (CaseNotFound,
-    ProgrammeNotFound, OrganisationNotFound), so a mistyped reference or code does not look
-    like an empty list. Called only on an empty list, so a list that has rows costs nothing."""
-    from sqlalchemy import func, select
-
-    from workflow.errors import OrganisationNotFound, ProgrammeNotFound
-    from workflow.services.reads import load_case
+    """A list that came back empty: refuse the filter that names nothing (`reads.refuse_unknown`,
+    as the API does), so a mistyped reference or code does not look like an empty list."""
+    from workflow.services.reads import refuse_unknown
     from workflow.storage.db import reading
-    from workflow.storage.tables import organisations, programmes
 
     with reading(engine()) as conn:
-        if case:
-            load_case(conn, case.strip())
-        if (
-            programme
-            and conn.execute(
-                select(programmes.c.code).where(
-                    func.lower(programmes.c.code) == programme.strip().lower()
-                )
-            ).first()
-            is None
-        ):
-            raise ProgrammeNotFound(programme)
-        if (
-            org
-            and conn.execute(
-                select(organisations.c.code).where(organisations.c.code == org.strip())
-            ).first()
-            is None
-        ):
-            raise OrganisationNotFound(org)
+        refuse_unknown(conn, case=case, programme=programme, org=org)
 
 
 def worded_keys(data: dict, **words: str) -> dict:

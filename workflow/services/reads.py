@@ -15,14 +15,14 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func,
 
 from states import DEFINITIONS
 from states.money import money_json
-from workflow.errors import CaseNotFound, Malformed
+from workflow.errors import CaseNotFound, Malformed, OrganisationNotFound, ProgrammeNotFound
 from workflow.services import directory
 from workflow.services.access import LEAD_ONLY
 from workflow.services.engine import Actor, allowed_triggers
 from workflow.storage.db import reading
 from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
-from workflow.storage.tables import case_orgs, cases
+from workflow.storage.tables import case_orgs, cases, organisations, programmes
 
 _CASE_BY_REF = Prepared(select(cases).where(cases.c.ref == bindparam("ref")), record=CaseRecord)
 # For a change that should queue behind a concurrent one rather than be refused
@@ -136,6 +136,29 @@ def list_cases(
             case_json(conn, r, actor, with_application=False)
             for r in CaseRecord.all(conn.execute(q))
         ]
+
+
+def refuse_unknown(
+    conn: Connection,
+    *,
+    case: str | None = None,
+    programme: str | None = None,
+    org: str | None = None,
+) -> None:
+    """Refuse a list's filter that names nothing (CaseNotFound, ProgrammeNotFound,
+    OrganisationNotFound), so a mistyped reference or code does not look like an empty list.
+    Every face calls it on an empty list only, so a list that has rows costs nothing."""
+    if case:
+        load_case(conn, case.strip())
+    if programme:
+        code = programme.strip().lower()
+        found = select(programmes.c.code).where(func.lower(programmes.c.code) == code)
+        if conn.execute(found).first() is None:
+            raise ProgrammeNotFound(programme)
+    if org:
+        found = select(organisations.c.code).where(organisations.c.code == org.strip())
+        if conn.execute(found).first() is None:
+            raise OrganisationNotFound(org)
 
 
 CASE_KINDS = ("bid", "area")
