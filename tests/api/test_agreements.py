@@ -131,3 +131,29 @@ def test_an_offer_over_the_api_draws_its_pdf_before_taking_the_write_lock(api, m
     assert len(drawn) == 1
     listed = api.get(f"/cases/{ref}/agreement", who="cllr").json()
     assert [v["version"] for v in listed["versions"]] == [1]
+
+
+def test_an_approval_over_the_api_draws_its_pdf_ahead_and_keeps_the_pdf_it_serves(api, monkeypatch):
+    from tests.workflow.test_agreements import _drawing_spy, _sqlite_path, _write_without_waiting
+    from workflow.services import variations
+
+    (ref,) = monitored_bids(api)
+    with clock.simulate(AFTER_OPENING):
+        api.post(f"/cases/{ref}/variations", who="cllr", json={"amount": "300000", "reason": "x"})
+        variations.countersign(api.engine, f"{ref}/V1", "april")  # above £100,000
+        path = _sqlite_path(api.engine)
+        drawn = _drawing_spy(monkeypatch, lambda n: _write_without_waiting(path))
+
+        approved = api.post(f"/cases/{ref}/variations/V1/approve", who="aaron", json={})
+
+        assert approved.status_code == 200, approved.text
+        assert len(drawn) == 1  # before the write lock: another connection wrote meanwhile
+        listed = api.get(f"/cases/{ref}/agreement", who="cllr").json()["versions"]
+        pdf = api.get(
+            f"/cases/{ref}/agreement",
+            who="cllr",
+            params={"version": 2},
+            headers={"Accept": "application/pdf"},
+        )
+    assert [v["version"] for v in listed] == [1, 2]
+    assert hashlib.sha256(pdf.content).hexdigest() == listed[1]["sha256"]

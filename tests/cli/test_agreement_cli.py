@@ -27,7 +27,7 @@ def test_agreement_show_of_a_version_that_does_not_exist_is_refused(monitored):
     assert ran.err.strip() == f"{REF} has no agreement version 7."
 
 
-def test_a_variation_proposed_and_approved_on_the_command_line(monitored):
+def test_a_variation_proposed_and_approved_on_the_command_line(monitored, tmp_path):
     ran = monitored.ok(
         "variation",
         "propose",
@@ -58,6 +58,9 @@ def test_a_variation_proposed_and_approved_on_the_command_line(monitored):
     assert "Approved" in table.out and "£300,000" in table.out
     versions = monitored.ok("agreement", "show", REF, "--json").json()["versions"]
     assert [v["version"] for v in versions] == [1, 2]
+    out = tmp_path / "v2.pdf"  # the PDF drawn before the approval's transaction, as kept
+    monitored.ok("agreement", "show", REF, "--version", "2", "--out", str(out))
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == versions[1]["sha256"]
 
 
 def test_a_variation_refused_exits_1_with_one_line_naming_the_rule(monitored):

@@ -164,3 +164,29 @@ def test_an_offer_from_the_case_page_draws_its_pdf_before_taking_the_write_lock(
     assert lifecycle.show(site.engine, ref)["state"] == "award_offered"
     assert len(drawn) == 1
     assert [v["version"] for v in agreements.listing(site.engine, ref)["versions"]] == [1]
+
+
+def test_an_approval_on_the_case_page_draws_its_pdf_ahead_and_keeps_the_pdf_it_serves(
+    site, monkeypatch
+):
+    from tests.workflow.test_agreements import _drawing_spy, _sqlite_path, _write_without_waiting
+
+    if not site.engine.url.drivername.startswith("sqlite"):
+        return
+    ref = bid_in_monitoring(site.world)
+    variations.propose(site.engine, ref, amount="300000", reason="Two more.", actor="cllr")
+    variations.countersign(site.engine, f"{ref}/V1", "april")  # above £100,000
+    path = _sqlite_path(site.engine)
+    drawn = _drawing_spy(monkeypatch, lambda n: _write_without_waiting(path))
+    aaron = site.as_("aaron")
+
+    decided = aaron.post(
+        f"/cases/{ref}/variations/1/decide", {"decision": "approve", "reason": "", "version": "2"}
+    )
+
+    assert decided.status_code == 303
+    assert len(drawn) == 1  # before the write lock: another connection wrote meanwhile
+    pdf = aaron.get(f"/cases/{ref}/agreement.pdf?version=2")
+    listed = agreements.listing(site.engine, ref)["versions"]
+    assert [v["version"] for v in listed] == [1, 2]
+    assert hashlib.sha256(pdf.content).hexdigest() == listed[1]["sha256"]

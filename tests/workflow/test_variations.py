@@ -1,5 +1,6 @@
 """Variations of an award (DESIGN.md section 8), allowed and refused, per role, on both databases."""
 
+import hashlib
 from datetime import datetime, timezone
 
 import pytest
@@ -593,3 +594,107 @@ def test_a_disabled_approver_is_not_written_to(world, award):
     propose(world, award, amount="200000")
     [(kind, to, cc, *_)] = mail_about_variations(world, award)
     assert (kind, to) == ("variation.awaiting_decision", [at("aaron")])
+
+
+# --- the approved variation's PDF is drawn before its transaction takes the write lock ------
+def _spied(world, monkeypatch, during=None):
+    from tests.workflow.test_agreements import _drawing_spy, _sqlite_path, _write_without_waiting
+
+    if during is None and world.engine.url.drivername.startswith("sqlite"):
+        path = _sqlite_path(world.engine)
+        during = lambda n: _write_without_waiting(path)  # noqa: E731
+    return _drawing_spy(monkeypatch, during or (lambda n: None))
+
+
+def test_an_approved_variations_pdf_is_drawn_before_its_transaction_and_kept_as_served(
+    world, award, monkeypatch
+):
+    """Another connection writes while the PDF is drawn (SQLite: it would find the database
+    locked were the approval's transaction open); the hash kept is the served PDF's."""
+    vref = propose(world, award, amount="300000")["ref"]
+    with freeze_time(LATER):
+        countersign_if_needed(world, vref, "aaron")
+    drawn = _spied(world, monkeypatch)
+
+    with freeze_time(LATER):
+        variations.decide(world.engine, vref, "approve", "aaron")  # as the command line does
+
+    shown, pdf = agreements.document(world.engine, award, 2)
+    assert len(drawn) == 1  # once, before the transaction
+    assert shown["sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert variation_rows(world, award)[-1][1]["agreement"] == {
+        "version": 2,
+        "sha256": shown["sha256"],
+    }
+
+
+def test_a_face_draws_the_approval_ahead_and_keeps_those_very_bytes(world, award):
+    """As the web and the API do: draw_ahead, then the decision in the face's unit of work;
+    the PDF kept is the one drawn ahead, byte for byte, and its terms say the same."""
+    from states.agreement import text_from_json
+    from workflow.services.unit_of_work import UnitOfWork
+
+    vref = propose(world, award, amount="200000", end="2015-06-30")["ref"]
+    with freeze_time(LATER):
+        ahead = variations.draw_ahead(world.engine, vref, "approve")
+        with UnitOfWork(world.engine) as uow:
+            variations.decide(uow, vref, "approve", "aaron", drawn=ahead)
+
+    shown, pdf = agreements.document(world.engine, award, 2)
+    assert pdf == ahead.pdf and shown["sha256"] == ahead.sha256
+    with world.engine.connect() as conn:
+        terms = conn.execute(
+            select(agreements_t.c.terms).where(agreements_t.c.version == 2)
+        ).scalar_one()
+    assert text_from_json(terms) == ahead.text
+    assert ahead.text.variation == "V1" and ahead.text.amount_pence == 20_000_000
+    with freeze_time(LATER):
+        assert variations.draw_ahead(world.engine, vref, "reject") is None  # keeps none
+        assert variations.draw_ahead(world.engine, vref, "approve") is None  # decided
+        assert variations.draw_ahead(world.engine, f"{award}/V9", "approve") is None
+
+
+def test_a_change_between_drawing_and_the_approval_is_drawn_again_inside_it(
+    world, award, monkeypatch
+):
+    """The lead council renamed while the PDF is drawn: the drawing is not kept; the
+    agreement kept says the new name, and its hash is the one the history records."""
+    from sqlalchemy import text
+
+    vref = propose(world, award, by="carol", amount="200000")["ref"]
+
+    def rename(n):
+        if n == 1:
+            with world.engine.begin() as conn:
+                conn.execute(
+                    text("UPDATE organisations SET name = 'Renamed Council' WHERE code = :c"),
+                    {"c": "E07000026"},  # the award's lead
+                )
+
+    drawn = _spied(world, monkeypatch, rename)
+
+    decide(world, vref, "approve")
+
+    shown, pdf = agreements.document(world.engine, award, 2)
+    assert len(drawn) == 2 and drawn[1].parties[1].name == "Renamed Council"
+    assert "Renamed Council" in pdf_text(pdf)[1]
+    assert shown["sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert variation_rows(world, award)[-1][1]["agreement"]["sha256"] == shown["sha256"]
+
+
+@pytest.mark.parametrize("by, refusal", [("carol", PermissionDenied), ("aaron", GuardFailed)])
+def test_a_refused_approval_drawn_ahead_stores_nothing(world, award, monkeypatch, by, refusal):
+    """A caseworker may not approve; £600,000 is past the category's band: the PDF drawn
+    ahead is thrown away, and no agreement, ledger row, history row or email is written."""
+    vref = propose(world, award, amount="600000")["ref"]
+    with freeze_time(LATER):
+        countersign_if_needed(world, vref, "aaron")
+    before = rows(world)
+    drawn = _spied(world, monkeypatch)
+
+    with freeze_time(LATER), pytest.raises(refusal):
+        variations.decide(world.engine, vref, "approve", by)
+
+    assert len(drawn) == 1  # drawn ahead, as the approval might have passed
+    assert rows(world) == before
+    assert [v["version"] for v in agreements.listing(world.engine, award)["versions"]] == [1]

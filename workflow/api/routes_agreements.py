@@ -126,13 +126,21 @@ def _decide(decision: str):
         engine = engine_of(request)
         case = visible_case(engine, actor, ref)
         vref = f"{case.ref}/{vn.upper()}"
+        # An approval's agreement is drawn before the unit of work takes the write lock.
+        drawn = variations.draw_ahead(engine, vref, decision)
         return guard.write(
             engine,
             actor,
             (f"{decision}_variation", vref, body_text(body)),
             vref,
             lambda uow, expected: variations.decide(
-                uow, vref, decision, actor.name, reason=body.reason, expected_version=expected
+                uow,
+                vref,
+                decision,
+                actor.name,
+                reason=body.reason,
+                expected_version=expected,
+                drawn=drawn,
             ),
         )
 

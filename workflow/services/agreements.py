@@ -10,7 +10,9 @@ version stays readable and every backup holds the bytes its history names.
 Drawing a PDF takes fpdf2 tens of milliseconds, too long to hold SQLite's
 write lock for. So the offer's agreement is drawn before its transaction
 opens (`draw_ahead`, on a read-only connection: every face calls it, or
-`lifecycle.advance` does when given an engine), and inside the transaction
+`lifecycle.advance` does when given an engine), as is an approved
+variation's (`variations.draw_ahead`, and `variations.decide` given an
+engine), and inside the transaction
 its text is worked out again from the rows as they are then (cheap: a few
 reads) and compared with the text drawn. The PDF is a function of its text
 alone (agreement_pdf: the same text makes the same bytes), so equal texts
@@ -56,7 +58,9 @@ __all__ = [
     "Drawn",
     "draw_ahead",
     "draws_ahead",
-    "draw_up",
+    "drawing",
+    "next_text",
+    "keep",
     "record_offer",
     "record_accepted",
     "versions",
@@ -184,21 +188,38 @@ def offer_text(
     conn: Connection, case: CaseRecord, spec: ProgrammeSpec, now: datetime
 ) -> AgreementText:
     """What the offer's agreement says, made at `now`, from the rows `conn` sees."""
+    return next_text(conn, case, spec, now=now, amount_pence=case.amount_pence or 0)
+
+
+def next_text(
+    conn: Connection,
+    case: CaseRecord,
+    spec: ProgrammeSpec,
+    *,
+    now: datetime,
+    amount_pence: int,
+    end_on: date | None = None,
+    variation: str = "",
+    reason: str = "",
+    previous_pence: int | None = None,
+) -> AgreementText:
+    """What the case's next agreement version says, made at `now`, from the rows `conn`
+    sees (an offer's, or a variation's with its label, reason and the award before it)."""
     return _text(
         conn,
         case,
         spec,
         version=_next_version(conn, case),
         made_on=london_day(now),
-        amount_pence=case.amount_pence or 0,
-        end_on=None,
-        variation="",
-        reason="",
-        previous_pence=None,
+        amount_pence=amount_pence,
+        end_on=end_on,
+        variation=variation,
+        reason=reason,
+        previous_pence=previous_pence,
     )
 
 
-def _keep(
+def keep(
     conn: Connection,
     case: CaseRecord,
     text: AgreementText,
@@ -208,7 +229,7 @@ def _keep(
     drawn: Drawn | None = None,
 ) -> dict[str, Any]:
     """Keep `text` as the case's agreement version `text.version` (its PDF from `drawn`
-    when that was drawn from the very same text, else drawn here)."""
+    when that was drawn from the very same text, else drawn here), and say which it is."""
     if drawn is None or drawn.text != text:
         drawn = drawing(text)
     _KEEP.rowcount(
@@ -229,39 +250,10 @@ def _keep(
     return {"version": text.version, "sha256": drawn.sha256}
 
 
-def draw_up(
-    conn: Connection,
-    case: CaseRecord,
-    spec: ProgrammeSpec,
-    *,
-    now: datetime,
-    actor: str,
-    amount_pence: int,
-    end_on: date | None = None,
-    variation: str = "",
-    reason: str = "",
-    previous_pence: int | None = None,
-) -> dict[str, Any]:
-    """Draw up the case's next agreement version, keep it, and say which it is."""
-    text = _text(
-        conn,
-        case,
-        spec,
-        version=_next_version(conn, case),
-        made_on=london_day(now),
-        amount_pence=amount_pence,
-        end_on=end_on,
-        variation=variation,
-        reason=reason,
-        previous_pence=previous_pence,
-    )
-    return _keep(conn, case, text, now=now, actor=actor)
-
-
 def record_offer(rec: Recording) -> dict[str, Any]:
     """The offer's agreement, version 1 (the `agreement` its history row records): the one
     drawn before the transaction when nothing it says has changed since, else drawn now."""
-    return _keep(
+    return keep(
         rec.conn,
         rec.case,
         offer_text(rec.conn, rec.case, rec.spec, rec.now),

@@ -7,8 +7,12 @@ case and its variations in one place and every existing row's seal is as it
 was. Approval weighs the award as varied by the rules an offer passes
 (states.rules, declared on the definition), holding the programme row first
 (`awards.lock_fund`) as every move that writes the fund ledger does; it then
-reserves an increase or releases a decrease (`awards.vary`), draws up the
-agreement's next version, and re-plans the payments not yet paid.
+reserves an increase or releases a decrease (`awards.vary`), keeps the
+agreement's next version, and re-plans the payments not yet paid. That
+version's PDF is drawn before the approval's transaction opens (`draw_ahead`:
+every face calls it, and `decide` does when given an engine), and kept only
+if the text worked out again inside the transaction is the same, as for an
+offer (agreements' module notes): the write lock is never held to draw a PDF.
 
 Each step's emails are queued in its own transaction (states.variation declares
 them): a proposal tells the approvers one waits for them (for a countersignature
@@ -22,19 +26,22 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
 from states import BID, VARIATION
+from states.agreement import AgreementText
 from states.definition import Notice
+from states.programme import ProgrammeSpec
 from states.variation import AWAITING_DECISION, PROPOSED_TO_COUNCIL, TO_COUNTERSIGN
 from states.errors import DocumentError
 from states.facts import Facts
 from states.money import money_json, parse_money, pounds
 from states.rules import ACTOR_RULES, RULES
 from workflow.errors import (
+    CaseworkError,
     ConflictError,
     GuardFailed,
     Malformed,
@@ -45,6 +52,7 @@ from workflow.errors import (
 )
 from workflow.logs import event
 from workflow.services import agreements, awards, controls, directory, messages, payments
+from workflow.services.agreements import Drawn
 from workflow.services.access import check_visible, may_act, org_scope
 from workflow.services.calendar import london_day
 from workflow.services.chain import Entry, change
@@ -55,7 +63,16 @@ from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import cases, history, variations
 
-__all__ = ["propose", "decide", "get", "list_variations", "parse_ref", "DECISIONS"]
+__all__ = [
+    "propose",
+    "draw_ahead",
+    "decide",
+    "countersign",
+    "get",
+    "list_variations",
+    "parse_ref",
+    "DECISIONS",
+]
 
 log = logging.getLogger("casework.variations")
 
@@ -284,6 +301,47 @@ def _facts(
     return replace(facts, **controls.variation_facts(uow.conn, case.id, label, case.amount_pence))
 
 
+def _agreement_text(
+    conn: Connection, case: CaseRecord, spec: ProgrammeSpec, row: Any, now: datetime
+) -> AgreementText:
+    """What the agreement approving variation `row` of `case` (as it stands before the
+    approval) says, made at `now`: the award as varied, the end as varied or as it was."""
+    total = row.amount_pence if row.amount_pence is not None else case.amount_pence
+    previous = agreements.latest(conn, case.id)
+    return agreements.next_text(
+        conn,
+        replace(case, amount_pence=total),
+        spec,
+        now=now,
+        amount_pence=total or 0,
+        end_on=row.end_on or (previous.end_on if previous is not None else None),
+        variation=f"V{row.n}",
+        reason=row.reason,
+        previous_pence=case.amount_pence,
+    )
+
+
+def draw_ahead(engine: Engine, ref: str, decision: str = "approve") -> Drawn | None:
+    """The agreement deciding variation `ref` now would keep, drawn outside any write
+    transaction (a read-only connection: SQLite's write lock is not taken), to be handed to
+    `decide(..., drawn=)`. None when that decision keeps no agreement (a rejection), or when
+    the variation cannot be read or approved now: `decide` then says why, in its own
+    transaction."""
+    if decision != "approve":
+        return None
+    try:
+        case_ref, n = parse_ref(ref)
+        with unit(engine, read_only=True) as uow:
+            case = load_case(uow.conn, case_ref)
+            row = _row(uow.conn, case.id, n)
+            if VARIATION.machine.transition_for("approve_variation", row.state) is None:
+                return None
+            text = _agreement_text(uow.conn, case, uow.spec(case.programme), row, uow.now)
+    except CaseworkError:
+        return None
+    return agreements.drawing(text)
+
+
 def decide(
     work: UnitOfWork | Engine,
     ref: str,
@@ -292,12 +350,19 @@ def decide(
     *,
     reason: str | None = None,
     expected_version: int | None = None,
+    drawn: Drawn | None = None,
 ) -> dict[str, Any]:
-    """Approve or reject variation `ref` (`TCA-2013-0001/V1`) as `actor`, an approver."""
+    """Approve or reject variation `ref` (`TCA-2013-0001/V1`) as `actor`, an approver.
+
+    An approval keeps `drawn`, the agreement drawn before the caller's unit of work opened
+    (`draw_ahead`), when the agreement it keeps says exactly what was drawn; given an
+    engine, it draws ahead itself before opening its own."""
     if decision not in DECISIONS:
         raise Malformed(f"The decision '{decision}'", [f"it is not one of {', '.join(DECISIONS)}"])
     trigger = f"{decision}_variation"
     case_ref, n = parse_ref(ref)
+    if drawn is None and not isinstance(work, UnitOfWork):
+        drawn = draw_ahead(work, ref, decision)
     with unit(work) as uow:
         conn, now = uow.conn, uow.now
         reason = checked_text("reason", reason)
@@ -342,21 +407,10 @@ def decide(
             _refuse_below_paid(conn, case, new_total or 0)
             difference = (new_total or 0) - (case.amount_pence or 0)
             awards.vary(conn, case, difference, now)
-            previous = agreements.latest(conn, case.id)
-            drawn = agreements.draw_up(
-                conn,
-                replace(case, amount_pence=new_total),
-                uow.spec(case.programme),
-                now=now,
-                actor=who.name,
-                amount_pence=new_total or 0,
-                end_on=row.end_on or (previous.end_on if previous is not None else None),
-                variation=label,
-                reason=row.reason,
-                previous_pence=case.amount_pence,
-            )
-            settled["agreement_version"] = drawn["version"]
-            payload.update(amount=money_json(new_total or 0), agreement=drawn)
+            text = _agreement_text(conn, case, uow.spec(case.programme), row, now)
+            kept = agreements.keep(conn, case, text, now=now, actor=who.name, drawn=drawn)
+            settled["agreement_version"] = kept["version"]
+            payload.update(amount=money_json(new_total or 0), agreement=kept)
             if difference:
                 payload["reserved" if difference > 0 else "released"] = money_json(abs(difference))
                 values = {"amount_pence": new_total, "updated_at": now}

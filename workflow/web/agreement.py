@@ -144,11 +144,21 @@ async def decide(request: Request) -> Response:
             done=lambda d: f"{d['ref']} is countersigned: another approver may now approve it.",
             then=f"/cases/{ref.upper()}#variations",
         )
+    # An approval's agreement is drawn before the unit of work takes the write lock.
+    drawn = await run_in_threadpool(
+        variations.draw_ahead, request.app.state.engine, f"{ref}/V{n}", decision
+    )
     return await _change(
         request,
         ref,
         lambda uow: variations.decide(
-            uow, f"{ref}/V{n}", decision, who.name, reason=reason, expected_version=version
+            uow,
+            f"{ref}/V{n}",
+            decision,
+            who.name,
+            reason=reason,
+            expected_version=version,
+            drawn=drawn,
         ),
         kept={field: reason or ""},
         fields={"reason": field},
