@@ -69,6 +69,10 @@ KIND_WORDS: Mapping[str, Words] = words_table(
             "Payment made",
             "a payment of an award was made to the lead council, with its remittance reference",
         ),
+        "payment.released_to_fund": (
+            "Unpaid part of the award released",
+            "an award is complete and part of it will never be paid (a tranche whose return was waived): that part is released back to the fund, and the lead council is told how much and why",
+        ),
         "variation.proposed": (
             "Change to the award proposed",
             "a caseworker proposed a change to the lead council's award (its amount, end date or scope); an approver decides it",

@@ -94,6 +94,11 @@ PAYMENT = Definition(
     },
 )
 
+# An award completed with tranches whose events never came (a return waived): what they would
+# have paid goes back to the fund (the bid's `complete`, effect `release_unscheduled`), and the
+# lead council hears how much and why, in the same transaction; its caseworker is copied in.
+RELEASED_TO_FUND = Notice("payment.released_to_fund", ("council",), ("caseworker",))
+
 
 def tranche_amounts(
     award_pence: int,

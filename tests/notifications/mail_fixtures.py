@@ -151,6 +151,16 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
             "event": "When the Q2 return is accepted",
             "paid_total": "£187,500",
         }
+    if kind == "payment.released_to_fund":  # completed, the last return waived: P3 never due
+        ctx["payment"] = {
+            "released": "£62,500",
+            "tranches": "tranche 3 of 3, 25% of the award, to be paid when the last return "
+            "is accepted.",
+            "why": "The Q4 return was waived, so tranche 3 never fell due.",
+            "kept": "£187,500",
+            "completed_at": datetime(2015, 4, 20, 10, tzinfo=timezone.utc),
+        }
+        ctx["reason"] = "The project ended early: the council's final report covers Q4."
     if folder == "variation":  # a change to the award (DESIGN.md section 8)
         approved = event_name == "approved"
         ctx["variation"] = {

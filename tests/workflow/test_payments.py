@@ -149,6 +149,72 @@ def test_completing_after_every_tranche_fell_due_releases_nothing(any_world):
         lifecycle.advance(any_world.engine, ref, "complete", "carol")
 
     assert held_for(any_world, ref) == before == (250_000_00, before[1])
+    assert released_mail(any_world) == []  # nothing released: nothing to tell
+
+
+def released_mail(world) -> list:
+    with reading(world.engine) as conn:
+        return conn.execute(
+            select(outbox.c.key, outbox.c.to_addrs, outbox.c.cc_addrs).where(
+                outbox.c.kind == "payment.released_to_fund"
+            )
+        ).all()
+
+
+def test_the_lead_council_is_told_once_what_a_completion_released_and_why(any_world):
+    """The last return waived, completing the award releases its tranche (£62,500) to the
+    fund: the lead council's email is queued with the release, keyed by the completion's
+    history row, and reaches a real SMTP server once, however often delivery runs."""
+    from notifications.transports import transport_from_env
+    from tests.smtp_server import SmtpTestServer
+    from workflow.runtime import mail
+    from workflow.services import monitoring
+
+    any_world.cast()
+    ref = award(any_world)
+    open_returns(any_world, ref)
+    for label in ("Q1", "Q2", "Q3"):
+        accept_return(any_world, ref, label)
+    with freeze_time(LATER):
+        monitoring.decide_return(
+            any_world.engine, f"{ref}/Q4", "waive", "carol", reason="The project ended early."
+        )
+        lifecycle.advance(any_world.engine, ref, "complete", "carol")
+    server = SmtpTestServer().start()
+    settings = {"CASEWORK_SMTP_HOST": "127.0.0.1", "CASEWORK_SMTP_PORT": str(server.port)}
+    try:
+        for _ in range(2):  # a second delivery finds nothing more to send
+            mail.deliver(any_world.engine, transport=transport_from_env(settings))
+    finally:
+        server.stop()
+
+    [(key, to, cc)] = released_mail(any_world)
+    assert key == f"{ref}:released_to_fund:{_seq_of(any_world, ref)}"  # the release's row
+    arrived = [m for m in server.received if m.message["X-Casework-Key"] == key]
+    assert len(arrived) == 1
+    assert arrived[0].rcpt_tos == [*to, *cc]
+    assert to == ["returns@e07000026.example.gov.uk"]  # the lead council; carol copied in
+    message = arrived[0].message
+    assert message["Subject"] == f"{ref}: £62,500 of the award will not be paid"
+    text = " ".join(message.get_body(("plain",)).get_content().split())
+    assert "£62,500 of Council E07000026's award of £250,000 will not be paid" in text
+    assert "released back to the Transformation Challenge Award 2013 fund" in text
+    assert "tranche 3 of 3, 25% of the award, to be paid when the last return is accepted" in text
+    assert "The Q4 return was waived, so tranche 3 never fell due." in text
+    assert "Reason given for waiving the return: The project ended early." in text
+    assert "the rest of the award, £187,500, is not affected" in text
+
+
+def _seq_of(world, ref: str) -> int:
+    """The seq of `ref`'s completion row."""
+    from workflow.storage.tables import history
+
+    with reading(world.engine) as conn:
+        return conn.execute(
+            select(history.c.seq)
+            .join(cases_t, cases_t.c.id == history.c.case_id)
+            .where(cases_t.c.ref == ref, history.c.trigger == "complete")
+        ).scalar_one()
 
 
 def test_the_schedules_arithmetic_is_in_pence_and_never_loses_one():

@@ -9,6 +9,7 @@ from notifications.kinds import KINDS
 from tests.web.site import area_under_assessment, recommended_bid, scored_bid
 from tests.words import codes_in
 from tests.workflow.monitoring_world import bid_in_monitoring, checkpoint_rows
+from tests.workflow.payments_world import accept_return, award, open_returns
 from workflow.runtime.sweep import sweep
 from workflow.services import assessment, assignment, monitoring, payments, variations
 from workflow.storage.tables import outbox
@@ -82,6 +83,17 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
         world.advance(chosen, "select", by="april")
         passed_over = area_under_assessment(world)
         world.advance(passed_over, "decline", by="april")
+
+    # An award completed with its last return waived: its last tranche goes back to the fund.
+    completed = award(world, title="Shared waste service")
+    open_returns(world, completed)
+    for label in ("Q1", "Q2", "Q3"):
+        accept_return(world, completed, label)
+    with freeze_time(at(q2.due, -8)):
+        monitoring.decide_return(
+            world.engine, f"{completed}/Q4", "waive", "carol", reason="The service ended early."
+        )
+        world.advance(completed, "complete")
 
     # A year on: the annual review falls due, and two weeks later it is overdue.
     sweep(world.engine, at(ACCEPTED.date(), 385))

@@ -98,8 +98,9 @@ def release_unscheduled(done: "MoveDone") -> None:
     """The award completed: what no payment will ever carry goes back to the fund (a tranche
     whose event never came, such as the last return's when that return was waived). What
     is paid, or due and still to be paid, stays committed. A programme that pays outside
-    casework (`no_payments`) keeps the whole award committed."""
-    from workflow.services.payments import scheduled_pence
+    casework (`no_payments`) keeps the whole award committed. The lead council is told
+    what was released and why, by an email queued in the same transaction."""
+    from workflow.services.payments import scheduled_pence, tell_released
 
     if not done.spec.tranches:
         return
@@ -107,6 +108,7 @@ def release_unscheduled(done: "MoveDone") -> None:
     unscheduled = reserved_for(done.conn, c.id) - scheduled_pence(done.conn, c.id)
     if unscheduled > 0:
         _enter(done.conn, c, "release", unscheduled, done.now)
+        tell_released(done, unscheduled)
 
 
 def vary(conn: Connection, case: Any, difference: int, now: "datetime") -> None:

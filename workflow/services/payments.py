@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any, Iterable
 from sqlalchemy import Connection, Engine, bindparam, func, literal, select, update
 from sqlalchemy.exc import NoResultFound
 
-from states import BID, PAYMENT
+from states import BID, CHECKPOINT, PAYMENT
 from states.errors import DocumentError
 from states.facts import Facts
 from states.agreement import ScheduleLine
 from states.money import money_json, parse_money, pounds
 from states.programme import ProgrammeSpec, tranche_event_label
-from states.payment import tranche_amounts
+from states.payment import RELEASED_TO_FUND, tranche_amounts
 from states.rules import ACTOR_RULES, RULES
 from workflow.errors import ConflictError, Malformed, NotFound, RuleViolation, checked_text
 from workflow.logs import event
@@ -52,6 +52,7 @@ from workflow.storage.records import CaseRecord
 from workflow.storage.tables import (
     cases,
     checkpoints,
+    history,
     organisations,
     paid_totals,
     payments,
@@ -647,6 +648,103 @@ def _ensure_total(conn: Connection) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(paid_totals).on_conflict_do_nothing()
+
+
+# --- an award completed with tranches that never fell due -----------------------------
+def tell_released(done: "MoveDone", released_pence: int) -> str | None:
+    """Queue the lead council's email (its caseworker copied in) saying that `released_pence`
+    of its award, released to the fund as the award completed (`awards.release_unscheduled`),
+    will not be paid, and why: in the completion's transaction, keyed by its history row."""
+    conn, case = done.conn, done.after
+    notice = RELEASED_TO_FUND
+    tranches, why, reason = _never_due(conn, case, done.spec)
+    return messages.queue(
+        conn,
+        key=f"{case.ref}:released_to_fund:{done.seq}",
+        kind=notice.kind,
+        case=case,
+        spec=done.spec,
+        to=notice.to,
+        cc=notice.cc,
+        now=done.now,
+        reason=reason,
+        payment={
+            "released": pounds(released_pence),
+            "tranches": tranches,
+            "why": why,
+            "kept": pounds(scheduled_pence(conn, case.id)),
+            "completed_at": done.now,
+        },
+    )
+
+
+def _never_due(
+    conn: Connection, case: CaseRecord, spec: ProgrammeSpec
+) -> tuple[str, str, str | None]:
+    """In words: the tranches that never became payments, why (the state of the return each
+    waited for), and the reason recorded when those returns reached that state."""
+    made = {p.tranche for p in _of_case(conn, case.id) if p.state in LIVE}
+    returns = {
+        f"Q{r.n}": r
+        for r in conn.execute(
+            select(checkpoints.c.n, checkpoints.c.state)
+            .where(checkpoints.c.case_id == case.id)
+            .order_by(checkpoints.c.n)
+        )
+    }
+    last = next(reversed(returns), None)
+    count = len(spec.tranches)
+    tranches: list[str] = []
+    why: list[str] = []
+    labels: list[tuple[str, str]] = []
+    for i, tranche in enumerate(spec.tranches):
+        if i + 1 in made:
+            continue
+        event = tranche_event_label(tranche.on)
+        tranches.append(
+            f"tranche {i + 1} of {count}, {tranche.share.normalize():f}% of the award, "
+            f"to be paid {event[0].lower()}{event[1:]}"
+        )
+        label = last if tranche.on == "last_return" else tranche.on
+        found = returns.get(label or "")
+        if found is None:
+            why.append(f"the event of tranche {i + 1} never happened")
+            continue
+        state = CHECKPOINT.state_label(found.state).lower()
+        why.append(f"the {label} return was {state}, so tranche {i + 1} never fell due")
+        labels.append((label or "", found.state))
+    if not tranches:  # every tranche fell due before the award was varied upwards
+        return (
+            "the part of the award that no payment carries",
+            "every tranche of the payment schedule had already fallen due",
+            None,
+        )
+    return "; ".join(tranches) + ".", _sentence("; ".join(why)), _reasons(conn, case, labels)
+
+
+def _sentence(text: str) -> str:
+    return f"{text[0].upper()}{text[1:]}." if text else ""
+
+
+def _reasons(conn: Connection, case: CaseRecord, returns: list[tuple[str, str]]) -> str | None:
+    """The reason recorded by the move that brought each return to its state (a waiver's)."""
+    said: list[tuple[str, str]] = []
+    for label, state in returns:
+        reason = conn.execute(
+            select(history.c.reason)
+            .where(
+                history.c.case_id == case.id,
+                history.c.checkpoint == label,
+                history.c.to_state == state,
+            )
+            .order_by(history.c.seq.desc())
+            .limit(1)
+        ).scalar()
+        if reason:
+            said.append((label, reason.strip()))
+    if len(said) == 1:
+        return said[0][1]
+    return "; ".join(f"{label}: {reason}" for label, reason in said) or None
 
 
 def _for_mail(conn: Connection, pay: Payment, case: CaseRecord) -> dict[str, Any]:
