@@ -134,16 +134,15 @@ def test_programme_history_filters_by_trigger_person_and_dates(site, ref):
     offers = text_of(audrey.get("/audit?trigger=offer").text)
     by_april = text_of(audrey.get("/audit?actor=april").text)
     none_yet = text_of(audrey.get("/audit?since=2014-01-01").text)
-    malformed = audrey.get("/audit?since=yesterday")
+    malformed = audrey.get("/audit?since=yesterday&until=2014-02-30")
 
     assert "offer" in offers and "submit" not in offers.split("Filter")[-1]
     assert "april" in by_april
     assert "No history rows match." in none_yet
     assert malformed.status_code == 400
-    assert (
-        '<a href="#since">Since: &#39;yesterday&#39; is not a date like 2014-03-31</a>'
-        in malformed.text
-    )
+    # Each named as the form labels it ("From (date)"), at its field.
+    assert '<a href="#since">From must be a date, like 2014-03-31</a>' in malformed.text
+    assert '<a href="#until">To must be a date, like 2014-03-31</a>' in malformed.text
 
 
 def test_rows_whose_case_was_deleted_are_named_without_a_link_to_a_case(site, ref):

@@ -30,9 +30,8 @@ from workflow.services.export import FORMATS, streamed
 from workflow.services.chain import GENESIS, Entry, as_dict, rows_for, seal, verify
 from workflow.storage.tables import cases, history, programmes
 from workflow.web.auth import AUDIT_ROLES, require
-from workflow.web.errors import problems_of
 from states.dates import LONDON
-from workflow.web.pages import page
+from workflow.web.pages import Problem, page
 
 STATUS_WORDS = {
     "intact": "Intact",
@@ -124,12 +123,13 @@ def programme_history(request: Request) -> Response:
         k: p.get(k, "").strip()[:80]
         for k in ("programme", "case", "trigger", "actor", "since", "until")
     }
-    errors = []
-    try:
-        since, until = _day(filters["since"], "since"), _day(filters["until"], "until", end=True)
-    except Malformed as err:
-        errors = problems_of(err, {"since": "since", "until": "until"})
-        since = until = None
+    errors, days = [], {}
+    for field, label in (("since", "From"), ("until", "To")):
+        try:
+            days[field] = _day(filters[field], field, end=field == "until")
+        except Malformed:  # named as the form names it, each at its field
+            errors.append(Problem(f"{label} must be a date, like 2014-03-31", field))
+    since, until = (None, None) if errors else (days["since"], days["until"])
     q = (
         select(history, cases.c.ref.label("case_ref"), cases.c.programme, cases.c.kind)
         .join(cases, cases.c.id == history.c.case_id)
