@@ -43,6 +43,10 @@ KIND_WORDS: Mapping[str, Words] = words_table(
         ),
         "case.suspended": ("Case suspended", "a case is suspended: payments held or work paused"),
         "case.reinstated": ("Case reinstated", "a suspended case is back in monitoring"),
+        "case.withdrawn": (
+            "Case withdrawn",
+            "a bid or expression of interest is withdrawn, with the reason given: it goes no further",
+        ),
         "case.submitted": (
             "Application received",
             "the lead council's receipt for a bid or expression of interest it has submitted: what was sent",
@@ -65,6 +69,10 @@ KIND_WORDS: Mapping[str, Words] = words_table(
             "the council declined an award; the reserved funds are released",
         ),
         "bid.ineligible": ("Bid ineligible", "a bid is found ineligible"),
+        "bid.terminated": (
+            "Award terminated",
+            "a suspended award is terminated: no further payments, the unpaid part released, any overpayment to be assessed",
+        ),
         "payment.paid": (
             "Payment made",
             "a payment of an award was made to the lead council, with its remittance reference",

@@ -95,6 +95,7 @@ AREA = Definition(
             "withdrawn",
             roles=COUNCIL_OR_CASEWORKER,
             needs_reason=True,
+            notice=Notice("case.withdrawn", ("council",), ("caseworker",)),
         ),
     ],
     state_words={

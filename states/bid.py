@@ -172,8 +172,16 @@ BID = Definition(
             needs_reason=True,
             effects=["release_funds", "cancel_payments"],
             moves_funds=True,
+            notice=Notice("bid.terminated", ("council",), ("escalation", "caseworker")),
         ),
-        T("withdraw", BEFORE_OFFER, "withdrawn", roles=COUNCIL_OR_CASEWORKER, needs_reason=True),
+        T(
+            "withdraw",
+            BEFORE_OFFER,
+            "withdrawn",
+            roles=COUNCIL_OR_CASEWORKER,
+            needs_reason=True,
+            notice=Notice("case.withdrawn", *_TO_COUNCIL),
+        ),
     ],
     state_words={
         "draft": ("Draft", "The council is still writing the bid; nobody else has seen it."),

@@ -34,6 +34,7 @@ MOVES = (
         "cllr",
         "Council asked to withdraw: partnership dissolved",
         "Withdraw",
+        "case.withdrawn",
     ),
     Move(
         "bid",
@@ -57,6 +58,7 @@ MOVES = (
         "aaron",
         "The audit found the grant was spent on work outside the agreement",
         "Terminate the award",
+        "bid.terminated",
     ),
     Move(
         "bid",
@@ -72,6 +74,7 @@ MOVES = (
         "cllr",
         "The county's partners have pulled out of the network",
         "Withdraw",
+        "case.withdrawn",
     ),
     Move(
         "area",

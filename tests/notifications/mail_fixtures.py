@@ -63,6 +63,8 @@ _REASONS = {
     "case.reinstated": "The Q2 return arrived and was accepted.",
     "case.assigned": "Carol is on leave until September; the Q2 return is due on 4 April.",
     "checkpoint.queried": "Spend to date is lower than the last return's; please check the figure.",
+    "bid.terminated": "The audit found the grant was spent on work outside the agreement.",
+    "case.withdrawn": "The partnership dissolved when one council left.",
     "area.not_selected": "The expression of interest named no local partners beyond the council.",
 }
 

@@ -83,6 +83,9 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
         world.advance(chosen, "select", by="april")
         passed_over = area_under_assessment(world)
         world.advance(passed_over, "decline", by="april")
+        withdrawn = world.bid(title="Shared parking service")
+        world.advance(withdrawn, "submit")
+        world.advance(withdrawn, "withdraw", by="cllr", reason="The partnership dissolved.")
 
     # An award completed with its last return waived: its last tranche goes back to the fund.
     completed = award(world, title="Shared waste service")
@@ -97,6 +100,10 @@ def test_no_email_of_any_kind_shows_a_code_as_a_word(world):
 
     # A year on: the annual review falls due, and two weeks later it is overdue.
     sweep(world.engine, at(ACCEPTED.date(), 385))
+    with freeze_time(at(ACCEPTED.date(), 386)):
+        if world.state(ref) != "suspended":  # the year's ladder may have suspended it again
+            world.advance(ref, "suspend", reason="Spend outside the agreement found by audit")
+        world.advance(ref, "terminate", by="aaron", reason="The audit's findings stand.")
 
     with world.engine.connect() as conn:
         mail = conn.execute(

@@ -40,10 +40,11 @@ REASON_WELCOME = frozenset({"ask_clarification", "answer", "reinstate"})
 CONSEQUENCES = {
     "suspend": "Payments are held and the council is told by email. A caseworker can "
     "reinstate the case later; the suspension stays in its history.",
-    "terminate": "The award ends for good and its unpaid funds go back to the fund. "
-    "This cannot be undone.",
+    "terminate": "The award ends for good, its unpaid funds go back to the fund and the "
+    "council is told by email. This cannot be undone.",
     "reject": "The bid is turned down and the council is told by email. This cannot be undone.",
-    "withdraw": "The case stops here for good. This cannot be undone.",
+    "withdraw": "The case stops here for good and the council is told by email. "
+    "This cannot be undone.",
     "declare_ineligible": "The bid goes no further and the council is told by email. "
     "This cannot be undone.",
     "decline": "This is final: it cannot be undone, and the council is told by email.",
