@@ -334,7 +334,7 @@ def _refusal_with_fund(engine: Engine, err: CaseworkError) -> Answer:
         if t is None or not reads_ledger(t):
             return answer
         position = fund_position(engine, case.programme)
-    except (ImportError, CaseworkError):
+    except CaseworkError:
         return answer
     body = {
         **error_body(err),

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
+from workflow.services import sro
 from workflow.storage.prepared import Prepared
 from workflow.storage.tables import history
 
@@ -83,11 +84,7 @@ def fraud_risk(rows: list[Any]) -> str | None:
 
 
 def sro_of(conn: Connection, programme: str) -> str | None:
-    """The programme's senior responsible owner (admin-log's storage), if named."""
-    try:
-        from workflow.services import sro
-    except ImportError:  # until the SRO's storage lands
-        return None
+    """The programme's senior responsible owner, if named."""
     return sro.sro_of(conn, programme)
 
 
