@@ -235,3 +235,17 @@ def test_a_message_page_does_not_claim_to_be_exactly_what_was_sent(site, places)
 
     assert "Exactly as the mail server received it" not in said
     assert "with the sender (From) as this server is set up now" in said
+
+
+def test_a_list_of_cases_of_an_unknown_programme_says_there_is_no_such_programme(site, places):
+    """A mistyped code is refused, as the command line and the API refuse it, not shown as a
+    programme with no cases."""
+    carol = site.as_("carol")
+
+    unknown = carol.get("/cases?programme=unknown")
+    known = carol.get("/cases?programme=tca-2013")
+
+    assert unknown.status_code == 404
+    said = text_of(unknown.text)
+    assert "There is no programme 'unknown'." in said and "casework programme list" not in said
+    assert known.status_code == 200 and f'href="/cases/{places["bid"]}"' in known.text

@@ -31,6 +31,7 @@ from workflow.services import (
     diligence,
     directory,
     monitoring,
+    reads,
 )
 from workflow import clock
 from workflow.services import lifecycle as case_service
@@ -110,6 +111,10 @@ def case_list(request: Request) -> Response:
     size = request.app.state.settings.page_size
     with reading(request.app.state.engine) as conn:
         rows, pager = queries.search_cases(conn, f, queries.page_number(p.get("page")), size)
+        if not rows and f.programme:
+            # A mistyped code must not look like a programme with no cases (as the command
+            # line and the API refuse it): a page saying there is no such programme.
+            reads.refuse_unknown(conn, programme=f.programme)
         names = queries.org_names(conn, [r.lead for r in rows])
         codes = list(conn.execute(select(programmes.c.code).order_by(programmes.c.code)).scalars())
     return page(
