@@ -121,6 +121,33 @@ def built_once(sqlite_template, tmp_path_factory) -> BuiltOnce:
     return BuiltOnce(sqlite_template, tmp_path_factory.mktemp("built"))
 
 
+class DemoOnce:
+    """The small demo year (seed 2013) played once a run, copied whole (its database, mail and
+    folder) for each module that reads it or changes it: the report's tests and every page's."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.played = None
+
+    def copy(self, into):
+        """A DemoResult as `run_demo(into, seed=2013, size="small", live=False)` returns it."""
+        import dataclasses
+
+        from demo import run_demo
+
+        if self.played is None:
+            self.played = run_demo(self.folder / "demo", seed=2013, size="small", live=False)
+        shutil.copytree(self.played.out, into)
+        return dataclasses.replace(
+            self.played, out=into, db_url=f"sqlite:///{into / 'casework.db'}"
+        )
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> DemoOnce:
+    return DemoOnce(tmp_path_factory.mktemp("small-demo"))
+
+
 def copy_into(engine, path) -> None:
     """Make the fresh SQLite database behind `engine` a copy of the one at `path` (SQLite's
     online backup, through the engine's own connection: nothing of the engine's is replaced)."""

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
-from demo import run_demo, write_report
+from demo import write_report
 from workflow.storage.db import make_engine, reading
 from workflow.storage.tables import cases, history, organisations
 
@@ -25,9 +25,8 @@ WIDTHS = (1280, 390)
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report") / "demo"
-    result = run_demo(out, seed=2013, size="small", live=False)
+def report(tmp_path_factory, small_demo):
+    result = small_demo.copy(tmp_path_factory.mktemp("report") / "demo")
     path = write_report(result)
     engine = make_engine(result.db_url)
     yield path, path.read_text(encoding="utf-8"), engine, result

@@ -22,7 +22,6 @@ from states.programme import parse_programme
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, LiveServer
 from workflow.services.programme_files import bundled_sources
 from workflow.storage.db import make_engine, reading
-from demo import run_demo
 from workflow.storage.tables import cases, checkpoints, people, variations
 from workflow.services.passwords import DEMO_PASSWORD
 from workflow.web import create_app
@@ -55,10 +54,10 @@ CODES = sorted(
 
 
 @pytest.fixture(scope="module")
-def year(tmp_path_factory) -> dict[str, Any]:
+def year(tmp_path_factory, small_demo) -> dict[str, Any]:
     """A small demo year, and the references its pages need."""
     out = tmp_path_factory.mktemp("every-page") / "demo"
-    run_demo(out, seed=2013, size="small", live=False)
+    small_demo.copy(out)
     engine = make_engine(f"sqlite:///{out / 'casework.db'}")
     with reading(engine) as conn:
 
