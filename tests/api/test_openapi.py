@@ -34,6 +34,7 @@ from tests.api.scene import AFTER_OPENING, monitored_bids
 from tests.builders import World
 from workflow import clock
 from workflow.api import MOUNT, create_api
+from workflow.services import attachments
 from workflow.storage.db import make_engine
 from workflow.web.asgi import create_app
 
@@ -80,6 +81,18 @@ def test_every_error_is_documented_as_problem_json_and_no_default_422_remains():
                         path,
                         status,
                     )
+
+
+def test_operations_taking_a_file_say_which_files_are_refused():
+    document = create_api(make_engine("sqlite://")).openapi()
+
+    for path in (
+        "/cases/{ref}/application/evidence",
+        "/cases/{ref}/checkpoints/{n}/submit",
+        "/cases/{ref}/diligence/{check}",
+    ):
+        refused = document["paths"][path]["post"]["responses"]["400"]["description"]
+        assert "not accepted" in refused and "pdf, xlsx" in refused and "empty" in refused, path
 
 
 def test_the_post_operations_document_412_and_422_and_their_headers():
@@ -135,12 +148,21 @@ def schema_valid_request_accepted(ctx, response, case) -> None:
 
 
 def _parts_valid(case) -> bool:
-    """Whether the JSON text in a form part matches the part's contentSchema.
+    """Whether the JSON text in a form part matches the part's contentSchema, and a file
+    part is a file the document's words accept.
 
     Schemathesis generates a `contentMediaType: application/json` part as any
-    string; the document says which texts are valid, so only those count.
+    string; the document says which texts are valid, so only those count. A file
+    part it generates as any bytes named after the field (`file`, no suffix): a
+    schema cannot state a part's name or what its bytes must be, so the document
+    says in words (its 400) which files are refused, and only accepted ones count.
     """
     body = case.body if isinstance(case.body, dict) else {}
+    for name, part in body.items():
+        if isinstance(part, (bytes, str)) and name == "file":
+            data = part.encode() if isinstance(part, str) else part
+            if attachments.problems(name, data):  # requests names a bare part after its field
+                return False
     if body.get("figures") is None:
         return True
     part = case.operation.schema.raw_schema["components"]["schemas"]["ReturnSubmission"]

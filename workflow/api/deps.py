@@ -14,7 +14,7 @@ from workflow import clock
 
 from workflow.services import tokens
 from workflow.api.idempotency import Answer
-from workflow.services.attachments import MAX_BYTES
+from workflow.services.attachments import ALLOWED, MAX_BYTES, MAX_NAME
 from workflow.api.problems import MAX_BODY, MEDIA_TYPE
 from workflow.storage.db import reading
 from workflow.services.engine import Actor
@@ -138,6 +138,16 @@ ERROR_WORDS = {
 }
 
 
+# What a schema cannot say of an uploaded file (a part's name and bytes), said in words.
+FILE_REFUSED = (
+    "An evidence file is refused with 400 too, each reason in `problems`: a file name that is not one (empty, a folder, "
+    f"over {MAX_NAME} characters or holding control characters), a type not accepted (by "
+    f"the name's suffix: {', '.join(s.lstrip('.') for s in ALLOWED)}), an empty file, one "
+    f"over {MAX_BYTES // 2**20} MB, or contents that are not what the name says (a PDF must "
+    "start %PDF-, a workbook or document must be a zip archive, a CSV must be text)."
+)
+
+
 ETAG = {
     "ETag": {
         "description": 'The version, quoted (`"7"`): send it back as If-Match.',
@@ -155,16 +165,22 @@ REPLAYED = {
 
 
 def errors(
-    *statuses: int, headers: dict[str, Any] | None = None, success: int = 200
+    *statuses: int,
+    headers: dict[str, Any] | None = None,
+    success: int = 200,
+    files: bool = False,
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these problem statuses (400 and 401 always), and a default;
     `headers` are those of the `success` answer (the route's status_code: 201 for one that
-    creates, else a documented 200 with no body would be added beside it)."""
+    creates, else a documented 200 with no body would be added beside it). `files`: the
+    route takes an evidence file, whose refusal (400) its schema cannot state in full."""
     problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
     every = sorted({400, 401, *statuses})  # every route parses input and needs a token
     out: dict[int | str, dict[str, Any]] = {
         s: {"description": ERROR_WORDS[s], "content": {MEDIA_TYPE: problem}} for s in every
     }
+    if files:
+        out[400]["description"] += " " + FILE_REFUSED
     out["default"] = {
         "description": "Any other error (405 wrong method, 500), as a problem.",
         "content": {MEDIA_TYPE: problem},

@@ -209,12 +209,15 @@ async def amend_application(
 @router.post(
     "/cases/{ref}/application/evidence",
     response_model=AmendedCase,
-    responses=errors(400, 401, 403, 404, 409, 412, 413, 422, headers={**ETAG, **REPLAYED}),
+    responses=errors(
+        400, 401, 403, 404, 409, 412, 413, 422, headers={**ETAG, **REPLAYED}, files=True
+    ),
     summary="Attach an evidence file to an application",
     description="Multipart: one `file` (PDF, Excel, Word, CSV or OpenDocument, "
     f"{MAX_BYTES // 2**20} MB at most, as for a return). An amendment: "
     "the document's `evidence` lists the file's name, SHA-256, size and "
-    "type. If-Match (optional) and Idempotency-Key as for a trigger.",
+    "type. If-Match (optional) and Idempotency-Key as for a trigger. A refused file "
+    "is answered 400 (below) even with a stale If-Match: a fresh version would not help.",
 )
 def attach_evidence(
     request: Request,

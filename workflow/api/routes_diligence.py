@@ -48,7 +48,7 @@ def show_diligence(request: Request, ref: str = REF, actor: Actor = Depends(call
 @router.post(
     "/cases/{ref}/diligence/{check}",
     response_model=Diligence,
-    responses=errors(401, 403, 404, 409, 413, 422, headers=REPLAYED),
+    responses=errors(401, 403, 404, 409, 413, 422, headers=REPLAYED, files=True),
     summary="Record a due-diligence check",
     description="A caseworker's record of one check on a submitted case (multipart): "
     "`result` pass or fail, `rating` low, medium or high for a rating "

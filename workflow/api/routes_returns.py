@@ -72,7 +72,9 @@ def show_return(
 @router.post(
     "/cases/{ref}/checkpoints/{n}/submit",
     response_model=Checkpoint,
-    responses=errors(400, 401, 403, 404, 409, 412, 413, 422, headers={**ETAG, **REPLAYED}),
+    responses=errors(
+        400, 401, 403, 404, 409, 412, 413, 422, headers={**ETAG, **REPLAYED}, files=True
+    ),
     summary="Submit a monitoring return",
     description="Multipart: `figures`, a JSON object (`spend_to_date`, "
     "`savings_to_date` as pounds, `progress`, `risks`, and any field "
