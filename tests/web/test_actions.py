@@ -647,3 +647,21 @@ def test_a_score_that_is_not_a_whole_number_is_named_and_nothing_written(site):
     assert "Costs: '²' is not a whole number from 0 to 5" in shown
     assert "Savings: '2.5' is not a whole number from 0 to 5" in shown
     assert site.world.snapshot() == before
+
+
+def test_a_countersignature_the_offer_will_never_need_is_not_listed_as_not_possible_yet(site):
+    """£80,000 is not above the programme's £100,000 threshold and the fraud risk is low: the
+    offer needs no countersignature, so the case page neither offers one nor lists it as
+    "not possible yet". Above the threshold it is offered."""
+    from tests.web.site import recommended_bid
+
+    below = recommended_bid(site.world, amount="80000", transitional_costs="40000")
+    above = bid_in(site.world, "recommended")  # £250,000
+    april = site.as_("april")
+
+    page = april.get(f"/cases/{below}").text
+
+    assert 'name="trigger" value="offer"' in page
+    assert 'value="countersign"' not in page and 'id="blocked-countersign"' not in page
+    assert "Countersign the offer" not in text_of(page)
+    assert 'name="trigger" value="countersign"' in april.get(f"/cases/{above}").text

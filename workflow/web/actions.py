@@ -13,13 +13,13 @@ so, `T.needs_reason`, as the command line and the API require it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 from sqlalchemy import Connection
 
 from states import CHECKPOINT, DEFINITIONS
 from states.diligence import checklist, not_passed
-from states.rules import ACTOR_RULES, RULES
+from states.rules import ACTOR_RULES, RULES, countersignatures_missing
 from workflow import clock
 from workflow.services import programme_files as programme_store
 from workflow.services.engine import Actor, acting_role, plan
@@ -49,6 +49,12 @@ CONSEQUENCES = {
     "This cannot be undone.",
     "decline": "This is final: it cannot be undone, and the council is told by email.",
 }
+# Guards that say a move is not needed at all on this case (not merely not yet possible):
+# such a move is neither offered nor listed as "not possible yet". A countersignature is
+# needed only above the programme's threshold or on a high fraud risk, and only once.
+NEEDED_ONLY_WHEN: dict[str, Callable[[Any], bool]] = {
+    "needs_countersignature": lambda facts: bool(countersignatures_missing(facts)),
+}
 # A placeholder reason while planning: the reason itself is asked for on the form.
 _PLANNING_REASON = "(asked on the form)"
 
@@ -70,8 +76,15 @@ class Action:
         return not self.blocked
 
 
-def plan_actions(conn: Connection, case: CaseRecord, actor: Actor | None) -> list[Action]:
-    """Every action `actor`'s roles may take on `case` now, each planned with its rules."""
+def plan_actions(
+    conn: Connection,
+    case: CaseRecord,
+    actor: Actor | None,
+    *,
+    only: Collection[str] | None = None,
+) -> list[Action]:
+    """Every action `actor`'s roles may take on `case` now, each planned with its rules
+    (`only` those triggers, where given: the approvers' inbox plans the offer alone)."""
     if actor is None:
         return []
     definition = DEFINITIONS[case.kind]
@@ -79,6 +92,8 @@ def plan_actions(conn: Connection, case: CaseRecord, actor: Actor | None) -> lis
     now = clock.now()
     out = []
     for t in definition.machine.transitions_from(case.state):
+        if only is not None and t.trigger not in only:
+            continue
         if acting_role(t, actor, case.lead) is None:
             continue
         facts = None
@@ -91,6 +106,8 @@ def plan_actions(conn: Connection, case: CaseRecord, actor: Actor | None) -> lis
                 spec=spec,
                 needs=needs_of((*t.guards, *t.actor_rules)),
             )
+        if any(not needed(facts) for g, needed in NEEDED_ONLY_WHEN.items() if g in t.guards):
+            continue
         blocked = ""
         try:
             plan(
