@@ -249,3 +249,32 @@ def test_a_list_of_cases_of_an_unknown_programme_says_there_is_no_such_programme
     said = text_of(unknown.text)
     assert "There is no programme 'unknown'." in said and "casework programme list" not in said
     assert known.status_code == 200 and f'href="/cases/{places["bid"]}"' in known.text
+
+
+def test_the_approver_inbox_lists_a_bid_the_fund_has_no_room_for_apart_saying_why(people):
+    """A fund of £400,000 with two recommended bids of £250,000: once one is offered, the
+    other cannot be; it is not among the bids to offer but among those that cannot be offered
+    now, with the case page's own reason."""
+    from tests.web.site import SMALL_ROUND, Site
+    from workflow.services import programme_files as store
+
+    with people.engine.begin() as conn:
+        store.load(conn, SMALL_ROUND, "test.toml")
+    first = recommended_bid(people, programme="tca-tiny")
+    second = recommended_bid(people, programme="tca-tiny")
+    april = Site(people).as_("april")
+
+    before = text_of(april.get("/inbox?programme=tca-tiny").text)
+    people.advance(first, "offer", by="aaron")
+    inbox = april.get("/inbox?programme=tca-tiny").text
+    after = text_of(inbox)
+    case_page = text_of(april.get(f"/cases/{second}").text)
+
+    assert "Recommended bids to offer 2" in before
+    assert "Recommended bids that cannot be offered now none" in before
+    assert "Recommended bids to offer none" in after
+    assert "Recommended bids that cannot be offered now 1" in after
+    why = "would commit £500,000, past the fund's £400,000 (£150,000 remains)"
+    section = inbox.split('id="group-cannot_offer"')[1]
+    assert f'href="/cases/{second}"' in section and why in text_of(section)
+    assert why in case_page

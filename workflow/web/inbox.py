@@ -29,6 +29,9 @@ from workflow.storage.tables import (
     variations,
 )
 from workflow.web import queries
+from workflow.services.engine import Actor
+from workflow.storage.records import CaseRecord
+from workflow.web.actions import find, plan_actions
 from workflow.web.auth import require
 from workflow.web.pages import page
 from workflow.web.queries import Group
@@ -211,7 +214,9 @@ def inbox(request: Request) -> Response:
                 )
             )
         assessing = _assessor_groups(conn, who.name, scope, limit) if who.has("assessor") else []
-        approving = _approver_groups(conn, scope, limit) if who.has("approver") else []
+        approving, why_not = (
+            _approver_groups(conn, who.actor, scope, limit) if who.has("approver") else ([], {})
+        )
         if who.has("caseworker"):
             sections.append(
                 (
@@ -256,6 +261,7 @@ def inbox(request: Request) -> Response:
         funds=funds,
         assessor_status=status,
         counted=counted,
+        why_not=why_not,
         programmes=programme_codes,
         form={"programme": programme, "org": org},
     )
@@ -337,7 +343,9 @@ def _assessor_status(conn, name: str, groups: list[Group]) -> dict[int, dict[str
     }
 
 
-def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
+def _approver_groups(
+    conn, actor: Actor, scope: Any, limit: int
+) -> tuple[list[Group], dict[int, str]]:
     specs: dict[str, Any] = {}
 
     def spec(code: str) -> Any:
@@ -347,7 +355,11 @@ def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
 
     unsigned = sorted(controls.awaiting_countersignature(conn, spec))
     waiting = cases.c.id.in_(unsigned) if unsigned else cases.c.id < 0
-    return [
+    why_not = _why_not_offered(conn, actor, and_(_state(BID, "to_offer"), ~waiting), scope)
+    offerable = [i for i, why in why_not.items() if not why]
+    for i in offerable:
+        del why_not[i]
+    groups = [
         queries.case_group(
             conn,
             Group(
@@ -370,13 +382,27 @@ def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
             Group(
                 "to_offer",
                 "Recommended bids to offer",
-                "Offer an award, "
-                "checked against the fund remaining and each category's "
-                "number of awards (countersigned where it needs it).",
+                "Offer an award: each of these fits the fund remaining and its "
+                "category's number of awards (countersigned where it needs it).",
                 "case",
                 more=_listed("cases", BID, "to_offer", "bid"),
             ),
-            and_(_state(BID, "to_offer"), ~waiting) if unsigned else _state(BID, "to_offer"),
+            cases.c.id.in_(sorted(offerable)) if offerable else cases.c.id < 0,
+            limit,
+            scope=scope,
+        ),
+        queries.case_group(
+            conn,
+            Group(
+                "cannot_offer",
+                "Recommended bids that cannot be offered now",
+                "Each says why, as its case page does: most often the fund, or the "
+                "category's number of awards, has no room for it until an offer is "
+                "declined or an award ends.",
+                "case",
+                more=_listed("cases", BID, "to_offer", "bid"),
+            ),
+            cases.c.id.in_(sorted(why_not)) if why_not else cases.c.id < 0,
             limit,
             scope=scope,
         ),
@@ -428,6 +454,19 @@ def _approver_groups(conn, scope: Any, limit: int) -> list[Group]:
             scope=scope,
         ),
     ]
+    return groups, why_not
+
+
+def _why_not_offered(conn, actor: Actor, where: Any, scope: Any) -> dict[int, str]:
+    """Each recommended bid waiting for an offer (none of them for a countersignature), with
+    why this approver cannot offer it now ("" where the offer would succeed), planned as the
+    case page plans it (`plan_actions`): the fund's and the category's room, and the rest."""
+    cond = and_(where, scope) if scope is not None else where
+    out: dict[int, str] = {}
+    for case in CaseRecord.all(conn.execute(select(cases).where(cond).order_by(cases.c.id))):
+        offer = find(plan_actions(conn, case, actor, only=("offer",)), "offer")
+        out[case.id] = offer.blocked if offer is not None else ""
+    return out
 
 
 def _fund_positions(request: Request, conn) -> list[dict]:
