@@ -123,3 +123,21 @@ def test_finance_downloads_the_approved_payments_as_a_payment_run(site):
     assert lines[0] == "payee_code,org_id,name,amount,reference,case"
     assert len(lines) == 2 and lines[1].endswith(f",{ref}/P1,{ref}")
     assert site.as_("aaron").get("/payments/run.csv").status_code == 403
+
+
+def test_a_bid_not_yet_offered_an_award_shows_no_payment_schedule(site):
+    """Payments exist from the offer on (DESIGN.md section 8): a submitted or recommended bid
+    has no schedule and nothing "paid so far"; the offer brings it."""
+    from tests.web.site import recommended_bid
+
+    submitted = site.world.bid()
+    site.world.advance(submitted, "submit")
+    recommended = recommended_bid(site.world)
+    carol = site.as_("carol")
+
+    for ref in (submitted, recommended):
+        said = text_of(carol.get(f"/cases/{ref}").text)
+        assert "Payment schedule" not in said and "Paid so far" not in said
+    site.world.advance(recommended, "offer", by="april")
+    offered = text_of(carol.get(f"/cases/{recommended}").text)
+    assert "Payment schedule" in offered and "Paid so far: £0 of £250,000" in offered

@@ -26,7 +26,9 @@ ACTIONS = payments.PEOPLE_TRIGGERS
 
 def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer) -> dict[str, Any]:
     """The case page's payment schedule (a bid's, once its programme has one)."""
-    if case.kind != "bid":
+    if case.kind != "bid" or not BID.is_in(case.state, "offered"):
+        # Payments exist from the offer on (DESIGN.md section 8): a bid still being
+        # decided has no schedule, and "Paid so far: £0" would read as an award.
         return {"schedule": None}
     spec = uow.spec(case.programme)
     if not spec.tranches and not spec.no_payments:
