@@ -118,6 +118,56 @@ def refuse_unknown_filters(
         refuse_unknown(conn, case=case, programme=programme, org=org)
 
 
+class Reader:
+    """The person a read command reads as (`--as`), or no one (the operator, who sees all).
+
+    Looked up as every command looks up who acts (an unknown or disabled person is refused),
+    and seeing what the web and the API let them see (`services.access`): a council person
+    their own organisation's cases, another council's case "not found"."""
+
+    def __init__(self, name: Optional[str]) -> None:
+        self.name = name
+        self.actor = None
+        self.scope: Optional[str] = None  # the organisation whose cases alone they see
+        if name is not None:  # (`case list` alone imports nothing more: tests/cli/test_startup)
+            from workflow.services import directory
+            from workflow.services.access import org_scope
+            from workflow.storage.db import reading
+
+            with reading(engine()) as conn:
+                self.actor = directory.actor(conn, name)
+            self.scope = org_scope(self.actor)
+
+    def check_case(self, ref: Optional[str]) -> None:
+        """CaseNotFound (as if it did not exist) when the case is not theirs to see."""
+        if self.actor is None or self.scope is None or not ref:
+            return
+        from workflow.services.access import check_visible
+        from workflow.services.reads import load_case
+        from workflow.storage.db import reading
+
+        with reading(engine()) as conn:
+            check_visible(self.actor, load_case(conn, ref.strip()))
+
+    def org(self, org: Optional[str]) -> Optional[str]:
+        """The `--org` filter a list runs with: theirs, whatever was asked (another
+        organisation's cases are none of theirs to list)."""
+        from workflow.services.access import NO_CASES
+
+        if self.scope is None:
+            return org
+        return self.scope if org in (None, self.scope) else NO_CASES
+
+    def visible(self, rows: list[dict], key: str = "case") -> list[dict]:
+        """The rows of cases they may see (by each row's case reference under `key`)."""
+        if self.scope is None:
+            return rows
+        from workflow.services.reads import list_cases
+
+        seen = {c["ref"] for c in list_cases(engine(), org=self.scope)}
+        return [r for r in rows if r[key] in seen]
+
+
 def worded_keys(data: dict, **words: str) -> dict:
     """A `show` command's fields for people: each key in words ("case state", not
     "case_state"), or as `words` names it; --json keeps the keys."""

@@ -9,7 +9,7 @@ import typer
 from states import dates
 from states.money import for_people
 from workflow.cli import summary
-from workflow.cli._common import CASE_REF, JSON_OPT, emit, engine
+from workflow.cli._common import AS_READ_OPT, CASE_REF, JSON_OPT, Reader, emit, engine
 
 agreement_app = typer.Typer(help=summary("agreement"), no_args_is_help=True)
 
@@ -39,10 +39,13 @@ def show(
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="FILE", dir_okay=False, help="Write the version's PDF here."
     ),
+    actor: Optional[str] = AS_READ_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """A case's grant agreement: every version, which one was accepted, or one version's PDF."""
     from workflow.services import agreements
+
+    Reader(actor).check_case(ref)
 
     if out is None and version is None:
         listed = agreements.listing(engine(), ref)

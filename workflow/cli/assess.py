@@ -17,7 +17,16 @@ from workflow.services import assessment
 from workflow.cli import summary
 from workflow.cli import _words
 from workflow.cli.case import _directory
-from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, emit, engine, pounds_text
+from workflow.cli._common import (
+    AS_OPT,
+    AS_READ_OPT,
+    CASE_REF,
+    Reader,
+    JSON_OPT,
+    emit,
+    engine,
+    pounds_text,
+)
 
 
 class _ScoreByDefault(TyperGroup):
@@ -150,8 +159,9 @@ def agree(
 
 
 @assess_app.command("show", short_help="A bid's declarations, scores and what is needed.")
-def show(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
+def show(ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT) -> None:
     """A bid's declarations, every score, the combined score and what moderation waits for."""
+    Reader(actor).check_case(ref)
     result = assessment.assessment_of(engine(), ref)
     if as_json:
         emit(result, True)

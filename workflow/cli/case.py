@@ -12,6 +12,7 @@ from workflow.cli import _words
 from workflow.cli._common import (
     AS_OPT,
     AS_READ_OPT,
+    Reader,
     CASE_REF,
     JSON_OPT,
     REASON_OPT,
@@ -194,7 +195,15 @@ def list_(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Cases, oldest first, filtered by state, kind or programme."""
-    rows = reads.list_cases(engine(), state=state, kind=kind, programme=programme, actor_name=actor)
+    reader = Reader(actor)
+    rows = reads.list_cases(
+        engine(),
+        state=state,
+        kind=kind,
+        programme=programme,
+        actor_name=actor,
+        org=reader.org(None),
+    )
     if not rows:
         refuse_unknown_filters(programme=programme)
     if as_json:
@@ -217,8 +226,11 @@ def list_(
 
 
 @case_app.command("history")
-def history(ref: str = CASE_REF, as_json: bool = JSON_OPT) -> None:
+def history(
+    ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT
+) -> None:
     """A case's full history, oldest first, with its hash chain."""
+    Reader(actor).check_case(ref)
     rows = reads.case_history(engine(), ref)
     if as_json:
         emit(rows, True)

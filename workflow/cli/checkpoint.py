@@ -10,6 +10,7 @@ from workflow.cli import summary
 from workflow.cli._common import (
     AS_OPT,
     AS_READ_OPT,
+    Reader,
     JSON_OPT,
     REASON_OPT,
     RETURN_REF,
@@ -39,10 +40,15 @@ def list_(
     org: Optional[str] = typer.Option(
         None, "--org", metavar="CODE", help="Cases this organisation leads or is a partner in."
     ),
+    actor: Optional[str] = AS_READ_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Returns by due date."""
-    rows = monitoring.list_checkpoints(engine(), case=case, overdue=overdue, state=state, org=org)
+    reader = Reader(actor)
+    reader.check_case(case)
+    rows = monitoring.list_checkpoints(
+        engine(), case=case, overdue=overdue, state=state, org=reader.org(org)
+    )
     if not rows:
         refuse_unknown_filters(case=case, org=org)
     if as_json:
@@ -61,6 +67,7 @@ def show(
     ref: str = RETURN_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT
 ) -> None:
     """One return: state, figures, evidence file, its ladder and history."""
+    Reader(actor).check_case(ref.split("/")[0])
     cp = monitoring.get_checkpoint(engine(), ref, actor)
     if as_json:
         emit(cp, True)

@@ -9,6 +9,7 @@ from workflow.cli import _words, summary
 from workflow.cli._common import (
     AS_OPT,
     AS_READ_OPT,
+    Reader,
     CASE_REF,
     JSON_OPT,
     REASON_OPT,
@@ -35,10 +36,20 @@ def list_(
         None, "--state", metavar="STATE", help="due, approved, held, paid or cancelled."
     ),
     programme: Optional[str] = typer.Option(None, "--programme", metavar="CODE"),
+    actor: Optional[str] = AS_READ_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Payments by case: {ref, case, state, amount, due_on, event, reference} with --json."""
-    rows = payments.list_payments(engine(), case=case, state=state, programme=programme)
+    reader = Reader(actor)
+    reader.check_case(case)
+    rows = payments.list_payments(
+        engine(),
+        case=case,
+        state=state,
+        programme=programme,
+        org=reader.org(None),
+        actor_name=actor,
+    )
     if not rows:
         refuse_unknown_filters(case=case, programme=programme)
     if as_json:
@@ -52,6 +63,7 @@ def show(
     ref: str = PAYMENT_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT
 ) -> None:
     """One payment: its state, amount, who approved and paid it, and its history."""
+    Reader(actor).check_case(ref.split("/")[0])
     pay = payments.get_payment(engine(), ref, actor)
     if as_json:
         emit(pay, True)

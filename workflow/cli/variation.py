@@ -7,7 +7,7 @@ import typer
 
 from states import VARIATION
 from workflow.cli import summary
-from workflow.cli._common import AS_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine
+from workflow.cli._common import AS_OPT, AS_READ_OPT, CASE_REF, JSON_OPT, REASON_OPT, emit, engine
 from workflow.cli._words import when
 from states.money import for_people
 
@@ -114,12 +114,13 @@ def list_(
     case: Optional[str] = typer.Option(
         None, "--case", metavar="REF", help="Only this case's variations."
     ),
+    actor: Optional[str] = AS_READ_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Variations of awards, by case and number."""
+    """Variations of awards, by case and number (with --as, those that person may see)."""
     from workflow.services import variations
 
-    rows = variations.list_variations(engine(), case=case)
+    rows = variations.list_variations(engine(), case=case, actor_name=actor)
     if as_json:
         emit(rows, True)
     else:

@@ -17,7 +17,7 @@ from states import DEFINITIONS
 from states.money import money_json
 from workflow.errors import CaseNotFound, Malformed, OrganisationNotFound, ProgrammeNotFound
 from workflow.services import directory
-from workflow.services.access import LEAD_ONLY
+from workflow.services.access import LEAD_ONLY, check_visible
 from workflow.services.engine import Actor, allowed_triggers
 from workflow.storage.db import reading
 from workflow.storage.prepared import Prepared
@@ -79,7 +79,10 @@ def _iso(at: datetime | None) -> str | None:
 def show(engine: Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
     with reading(engine) as conn:
         actor = directory.actor(conn, actor_name) if actor_name else None
-        return case_json(conn, load_case(conn, ref), actor)
+        record = load_case(conn, ref)
+        if actor is not None:
+            check_visible(actor, record)  # another council's case is "not found"
+        return case_json(conn, record, actor)
 
 
 def involving(org: str) -> ColumnElement[bool]:
