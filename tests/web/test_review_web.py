@@ -145,3 +145,29 @@ def test_the_council_does_not_see_the_review_and_cannot_record_it(site, due):
 
     assert refused.status_code == 403
     assert reviews.list_reviews(site.engine, case=due)[0]["decision"] is None
+
+
+def test_the_review_form_offers_only_decisions_that_can_be_recorded(site, due):
+    """A suspended award takes no variation, so "amend" (which proposes one) would be refused:
+    the form does not offer it, nor its amount and end date, and says why; continue and stop
+    are offered and recorded."""
+    site.world.advance(due, "suspend", reason="Second quarter's return not received")
+    carol = site.as_("carol")
+
+    page = carol.get(f"/cases/{due}").text
+    said = text_of(page)
+
+    assert "Record annual review R1" in said
+    assert 'value="amend"' not in page and 'name="review-amount"' not in page
+    assert 'value="continue"' in page and 'value="stop"' in page
+    assert "a variation can be proposed only on an award in monitoring" in said
+    done = carol.post(
+        f"/cases/{due}/review",
+        {
+            "review-decision": "continue",
+            "review-reason": "Returns in, spend as planned.",
+            "version": version_of(site, due),
+        },
+    )
+    assert done.status_code == 303
+    assert reviews.list_reviews(site.engine, case=due)[0]["decision"] == "continue"

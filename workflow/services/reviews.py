@@ -354,6 +354,32 @@ def record(
     return shown
 
 
+def refused_decisions(conn: Connection, case: CaseRecord) -> dict[str, str]:
+    """The decisions `record` would refuse on `case`'s due review now, each with why, so a
+    form offers only those that can succeed. `amend` proposes a variation, which only an award
+    open to variation takes (not a suspended one), unless another already waits (the change
+    asked for is then recorded alone)."""
+    from workflow.services import variations
+
+    why = variations.closed_to_variation(case, "propose")
+    if why and _variation_waiting(conn, case.id) is None:
+        return {"amend": why}
+    return {}
+
+
+def _variation_waiting(conn: Connection, case_id: int) -> str | None:
+    from states import VARIATION
+    from workflow.storage.tables import variations as variations_t
+
+    found = conn.execute(
+        select(variations_t.c.ref).where(
+            variations_t.c.case_id == case_id,
+            variations_t.c.state.in_(VARIATION.group("undecided")),
+        )
+    ).scalar()
+    return None if found is None else str(found)
+
+
 def _propose_variation(
     uow: UnitOfWork,
     case: CaseRecord,
@@ -365,17 +391,9 @@ def _propose_variation(
 ) -> str | None:
     """The variation an `amend` decision asks for (its reference), or None while another
     waits for a decision (the change asked for stays in the review's row)."""
-    from states import VARIATION
     from workflow.services import variations
-    from workflow.storage.tables import variations as variations_t
 
-    waiting = uow.conn.execute(
-        select(variations_t.c.ref).where(
-            variations_t.c.case_id == case.id,
-            variations_t.c.state.in_(VARIATION.group("undecided")),
-        )
-    ).scalar()
-    if waiting is not None:
+    if _variation_waiting(uow.conn, case.id) is not None:
         return None
     shown = variations.propose(
         uow,

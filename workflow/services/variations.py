@@ -263,13 +263,19 @@ def _end(text: str | None, problems: list[str]) -> date | None:
         return None
 
 
+def closed_to_variation(case: CaseRecord, what: str) -> str:
+    """Why a variation cannot be `what`d (proposed, approved) on `case` now, or "" if it can."""
+    if case.kind == "bid" and BID.is_in(case.state, "open_to_variation"):
+        return ""
+    state = BID.state_label(case.state) if case.kind == "bid" else case.state
+    allowed = ", ".join(BID.state_label(s).lower() for s in BID.group("open_to_variation"))
+    return f"{case.ref} is {state.lower()}: a variation can be {what}d only on an award {allowed}."
+
+
 def _refuse_unless_open_to_variation(case: CaseRecord, what: str) -> None:
-    if case.kind != "bid" or not BID.is_in(case.state, "open_to_variation"):
-        state = BID.state_label(case.state) if case.kind == "bid" else case.state
-        allowed = ", ".join(BID.state_label(s).lower() for s in BID.group("open_to_variation"))
-        raise RuleViolation(
-            f"{case.ref} is {state.lower()}: a variation can be {what}d only on an award {allowed}."
-        )
+    why = closed_to_variation(case, what)
+    if why:
+        raise RuleViolation(why)
 
 
 # --- deciding ------------------------------------------------------------------

@@ -28,13 +28,18 @@ def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer, staff: bool) ->
     """Staff see the award's reviews; a caseworker gets the form while one is due."""
     listed = reviews.reviews_of(uow.conn, case) if staff and case.kind == "bid" else []
     due = next((r for r in listed if r["status"] in RECORDABLE), None)
+    due = due if who.has("caseworker") else None
+    # Only the decisions that can succeed are offered; the rest are said, with why.
+    refused = reviews.refused_decisions(uow.conn, case) if due else {}
     return {
         "reviews": listed,
-        "review_due": due if who.has("caseworker") else None,
+        "review_due": due,
         "review_words": {
             "status": {c: w.label for c, w in STATUS_WORDS.items()},
             "decision": {c: w.label for c, w in DECISION_WORDS.items()},
-            "choices": CHOICES,
+            "choices": [c for c in CHOICES if c[0] not in refused],
+            "refused": [(DECISION_WORDS[d].label, why) for d, why in refused.items()],
+            "amend": "amend" not in refused,
         },
     }
 
