@@ -49,7 +49,7 @@ def test_the_council_reads_the_agreement_then_accepts_it(
     axe(council, "agreement, to accept")
     shoot(council, "agreement-01-to-accept")
     council.get_by_role("button", name="Accept the award").click()
-    assert f"{ref} is now in monitoring." in council.inner_text("main")
+    assert f"{ref} is now In monitoring." in council.inner_text("main")
     axe(council, "case, accepted")
     assert lifecycle.show(people.engine, ref)["state"] == "in_monitoring"
     assert agreements.listing(people.engine, ref)["accepted_version"]["version"] == 1

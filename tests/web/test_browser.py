@@ -251,7 +251,7 @@ def test_an_assessor_declares_and_scores_and_the_caseworker_moderates(people, li
     sign_in(carol, "carol")
     carol.get_by_role("button", name="Moderate the scores").click()
 
-    assert f"{ref} is now moderated." in carol.inner_text("main")
+    assert f"{ref} is now Moderated." in carol.inner_text("main")
     axe(carol, "case, moderated")
 
 

@@ -276,7 +276,7 @@ def test_a_caseworker_records_the_checks_and_marks_the_bid_eligible_in_a_browser
         shoot(page, "20-caseworker-due-diligence")
 
         page.get_by_role("button", name="Check eligibility").click()
-        assert f"{ref} is now eligible." in page.inner_text("main")
+        assert f"{ref} is now Eligible." in page.inner_text("main")
         axe(page, "bid found eligible")
         context.close()
         browser.close()

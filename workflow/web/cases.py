@@ -306,9 +306,31 @@ async def advance(request: Request) -> Response:
         kept={f"reason-{trigger}": reason or ""},
         fields={"reason": f"reason-{trigger}"},
         general="actions",
-        done=lambda d: f"{d['ref']} is now {state_label(d['state'], d['kind']).lower()}.",
+        done=lambda d: moved(d, trigger),
         then=safe_next(form.text("next")),
     )
+
+
+# What a move that keeps the case's state did, as the variation's countersignature says it.
+KEPT_STATE_WORDS = {
+    "countersign": "{ref}'s offer is countersigned: another approver may now make it.",
+}
+
+
+def moved(shown: dict, trigger: str) -> str:
+    """What a move did, as the command line says it: "TCA-2013-0042 is now Award offered."
+    (the state by its label, as the summary shows it); a move that keeps the state (a
+    countersignature) says what was done."""
+    definition = DEFINITIONS[shown["kind"]]
+    label = state_label(shown["state"], shown["kind"])
+    if trigger in KEPT_STATE_WORDS:
+        return KEPT_STATE_WORDS[trigger].format(ref=shown["ref"])
+    transition = definition.machine.transition_for(trigger, shown["state"])
+    if transition is not None and transition.dest == shown["state"]:
+        return (
+            f"{shown['ref']}: '{definition.trigger_label(trigger)}' is done; it is still {label}."
+        )
+    return f"{shown['ref']} is now {label}."
 
 
 def confirm_page(request: Request) -> Response:
