@@ -256,6 +256,10 @@ class PreconditionFailed(CaseworkError):
         super().__init__(detail)
 
 
+class PreconditionRequired(CaseworkError):
+    """A write that must name the version it changes (If-Match) named none (RFC 6585, 428)."""
+
+
 class TokenRefused(CaseworkError):
     """The request carried no token, or one that is unknown, revoked or expired."""
 
@@ -287,6 +291,7 @@ HTTP: tuple[tuple[type[CaseworkError], int, str, str], ...] = (
     (InvalidTransition, 409, "invalid-transition", "Not possible in the current state"),
     (KeyInUse, 409, "idempotency-key-in-use", "A request with this key is still running"),
     (PreconditionFailed, 412, "precondition-failed", "Changed since the version you sent"),
+    (PreconditionRequired, 428, "precondition-required", "If-Match is required"),
     (ConflictError, 409, "conflict", "Changed by someone else at the same moment"),
     (KeyReused, 422, "idempotency-key-reused", "Key already used for another request"),
     (GuardFailed, 422, "rule-refused", "Refused by the programme's rules"),

@@ -67,7 +67,12 @@ def test_the_api_creates_amends_and_submits_a_bid_with_replays_and_a_stale_if_ma
     assert stale.headers["content-type"] == "application/problem+json"
     assert "nothing of yours was written" in stale.json()["detail"]
     missing = put(api, ref, {**doc, "amount": "230000"})
-    assert missing.status_code == 400 and "If-Match" in missing.json()["detail"]
+    # RFC 6585: the change must be conditional; the problem says what to send and where from.
+    assert missing.status_code == 428, missing.text
+    assert missing.headers["content-type"] == "application/problem+json"
+    said = missing.json()
+    assert said["type"].endswith("precondition-required") and said["status"] == 428
+    assert "If-Match" in said["detail"] and f"GET /cases/{ref}" in said["detail"]
     assert _snapshot(w) == before
 
     first = api.get(f"/cases/{ref}/application", "cllr", params={"version": 1})

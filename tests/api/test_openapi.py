@@ -83,6 +83,15 @@ def test_every_error_is_documented_as_problem_json_and_no_default_422_remains():
                     )
 
 
+def test_a_write_that_requires_if_match_documents_428():
+    document = create_api(make_engine("sqlite://")).openapi()
+
+    operation = document["paths"]["/cases/{ref}/application"]["put"]
+    assert "428" in operation["responses"]
+    (if_match,) = [p for p in operation["parameters"] if p["name"] == "If-Match"]
+    assert if_match["required"] is True
+
+
 def test_operations_taking_a_file_say_which_files_are_refused():
     document = create_api(make_engine("sqlite://")).openapi()
 

@@ -130,6 +130,8 @@ ERROR_WORDS = {
     409: "Not possible in the current state (`allowed` lists what is), a concurrent change, "
     "or an Idempotency-Key whose first request is still running.",
     412: "If-Match named a version that is no longer current; nothing was changed.",
+    428: "If-Match is required here and was not sent: send the ETag a GET of the case gave "
+    '(`"7"`); nothing was changed.',
     413: f"The body is larger than {MAX_BODY // 2**20} MB (one {MAX_BYTES // 2**20} MB evidence "
     f"file and the figures); refused before it was read to the end.",
     422: "Refused by a rule (`violations`; for an offer, the fund's position in `fund`), a "

@@ -23,7 +23,14 @@ from workflow.services.attachments import MAX_BYTES
 from workflow.storage.db import fault_of
 from workflow.storage.dbfaults import is_database_error
 from workflow.api.idempotency import Answer, is_conflict
-from workflow.errors import CaseworkError, Malformed, PreconditionFailed, SetupError, http_kind
+from workflow.errors import (
+    CaseworkError,
+    Malformed,
+    PreconditionFailed,
+    PreconditionRequired,
+    SetupError,
+    http_kind,
+)
 
 __all__ = [
     "MEDIA_TYPE",
@@ -172,6 +179,25 @@ def validation_problems(err: RequestValidationError) -> list[str]:
     return out or ["the request is not valid"]
 
 
+def _only_if_match_missing(err: RequestValidationError) -> bool:
+    """Whether the request's one fault is a required If-Match it did not send."""
+    found = err.errors()
+    return (
+        len(found) == 1
+        and found[0].get("type") == "missing"
+        and (tuple(found[0].get("loc", ())) == ("header", "If-Match"))
+    )
+
+
+def _if_match_required(request: Request) -> PreconditionRequired:
+    case = request.path_params.get("ref", "the case")
+    return PreconditionRequired(
+        f"This change needs If-Match: the version of {case} you are changing, as the ETag "
+        f'(`"7"`) that GET /cases/{case} or GET /cases/{case}/application gave; without it '
+        f"a change made meanwhile could be overwritten. Nothing was written."
+    )
+
+
 def install(app: FastAPI) -> None:
     """Answer every error of `app` as problem+json."""
 
@@ -182,6 +208,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, err: RequestValidationError) -> Response:
+        if _only_if_match_missing(err):  # RFC 6585: the write must be conditional
+            return await _refused(request, _if_match_required(request))
         problems = validation_problems(err)
         return respond(
             400,

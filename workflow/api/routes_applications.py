@@ -170,12 +170,13 @@ def show_application(
     "/cases/{ref}/application",
     response_model=AmendedCase,
     openapi_extra=DOCUMENT_BODY,
-    responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+    responses=errors(400, 401, 403, 404, 409, 412, 422, 428, headers={**ETAG, **REPLAYED}),
     summary="Amend a case's application",
     description="Replaces the document (the whole of it) while the case is a draft "
     "or a bid waiting for the council's answer, by the lead council's "
     "people or a caseworker: the application's next version and a history "
-    "row `amend` naming the changed fields. If-Match is required; "
+    "row `amend` naming the changed fields. If-Match is required (428 "
+    "without it); "
     "Idempotency-Key as for a trigger.",
 )
 async def amend_application(
