@@ -417,7 +417,8 @@ def test_a_record_keeps_its_evidence_file_who_and_when(aw, tmp_path, monkeypatch
             "fraud_risk",
             {"result": "maybe", "rating": "low"},
             Malformed,
-            "result: 'maybe' is not pass or fail",
+            # Named as people know the check (DESIGN section 12), with the code they typed.
+            "The record of Fraud risk (fraud_risk) was refused: result: 'maybe' is not pass or fail",
         ),
         (
             "fraud_risk",

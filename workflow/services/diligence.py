@@ -288,13 +288,15 @@ def record(
 
     evidence = checked_text("evidence", evidence)
     shape = _shape(result, rating)
-    if shape:
-        raise Malformed(f"The record of {code}", shape)
     with unit(work) as uow:
         conn = uow.conn
         case = load_case(conn, ref, hold=True)
         actor = directory.actor(conn, actor_name)
         check_visible(actor, case)
+        if shape:  # named as people know the check, from the case's programme
+            known = uow.spec(case.programme).diligence.get(code)
+            what = f"{known.label} ({code})" if known is not None else f"'{code}'"
+            raise Malformed(f"The record of {what}", shape)
         role = may_act(actor, "record_diligence", case.lead, f"record due diligence on {case.ref}")
         refuse_stale(case, expected_version)
         spec = uow.spec(case.programme)
