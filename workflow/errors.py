@@ -89,6 +89,19 @@ class OrganisationNotFound(NotFoundWithHint):
         super().__init__(f"There is no organisation '{code}'.")
 
 
+class TargetNotFound(NotFoundWithHint):
+    """An admin-log filter naming no organisation, person or programme (and no logged change)."""
+
+    hint = "`casework org list`, `user list` and `programme list` show what there is."
+
+    def __init__(self, target: str):
+        self.target = target
+        super().__init__(
+            f"There is no organisation, person or programme '{target}', and the admin log "
+            f"records no change to one."
+        )
+
+
 class Refused(CaseworkError):
     pass
 

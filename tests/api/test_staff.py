@@ -192,3 +192,8 @@ def test_the_admin_log_is_for_auditors_and_refuses_an_unknown_action(api):
         api.get("/audit/admin-log", who="audrey", params={"action": "user_delete"}).status_code
         == 400
     )
+    # A target that names nothing is refused; one that exists is answered with its rows.
+    typo = api.get("/audit/admin-log", who="audrey", params={"target": "unknown"})
+    assert typo.status_code == 404 and "'unknown'" in typo.json()["detail"], typo.text
+    known = api.get("/audit/admin-log", who="audrey", params={"target": "carol"})
+    assert known.status_code == 200, known.text

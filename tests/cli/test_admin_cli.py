@@ -97,6 +97,10 @@ def test_refusals_exit_1_naming_why_and_write_nothing(cli):
             ("audit", "admin", "--action", "org_updat"),
             "Organisation changed (org_update), Person added (user_add),",
         ),
+        (  # a target that names nothing, rather than a log with no change to it
+            ("audit", "admin", "--target", "E0700026"),
+            "There is no organisation, person or programme 'E0700026'",
+        ),
     ]:
         ran = cli(*args)
         assert ran.code == 1 and words in ran.err, (args, ran.err)

@@ -114,7 +114,7 @@ def export(
 @router.get(
     "/audit/admin-log",
     response_model=AdminLogPage,
-    responses=errors(400, 401, 403),
+    responses=errors(400, 401, 403, 404),
     summary="The admin log",
     description="Every change an administrator made, in the "
     "order written (`audit admin --json`): who, when, what, before and after, and each "
@@ -126,7 +126,10 @@ def admin_log_rows(
         None, description="Only this kind of change."
     ),
     target: Optional[str] = Query(
-        None, max_length=80, description="Only changes to this organisation, person or programme."
+        None,
+        max_length=80,
+        description="Only changes to this organisation, person or programme "
+        "(404 when it names none and the log has no change to it).",
     ),
     cursor: Optional[str] = paging.CursorQuery,
     limit: int = paging.LimitQuery,
@@ -136,6 +139,8 @@ def admin_log_rows(
     after = paging.decode(cursor, "admin", int) or 0
     with reading(engine_of(request)) as conn:
         found = admin_log.rows(conn, action=action, target=target, after_id=after, limit=limit + 1)
+        if not found and not after:  # a later page may be empty: the target was found before
+            admin_log.refuse_unknown_target(conn, target)
     return json_response(paging.page(found, limit, lambda r: r["id"], "admin"))
 
 

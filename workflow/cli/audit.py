@@ -111,6 +111,8 @@ def admin(
         raise Malformed.unknown("kind of change", action, admin_log.ACTIONS, admin_label)
     with reading(engine()) as conn:
         found = admin_log.rows(conn, action=action, target=target)
+        if not found:
+            admin_log.refuse_unknown_target(conn, target)
     if as_json:
         emit(found, True)
     else:

@@ -28,7 +28,7 @@ from typing import Any, Iterator, Mapping
 
 from sqlalchemy import Connection, select, update
 
-from workflow.errors import SetupError
+from workflow.errors import SetupError, TargetNotFound
 from workflow.services.chain import GENESIS, moment
 from workflow.storage.db import is_postgres
 from workflow.storage.tables import admin_log, meta
@@ -211,6 +211,23 @@ def rows(
     if limit is not None:
         q = q.limit(limit)
     return [as_dict(r) for r in conn.execute(q)]
+
+
+def refuse_unknown_target(conn: Connection, target: str | None) -> None:
+    """TargetNotFound when `target` names no organisation, person or programme.
+
+    Called on an empty answer only: a target the log has rows for is answered with them
+    whatever has become of it since (the log is append-only; organisations, people and
+    programmes are disabled or replaced, never deleted), so a mistyped code or name is
+    all this refuses, rather than letting it look like a target no one ever changed."""
+    from workflow.storage.tables import organisations, people, programmes
+
+    if target is None:
+        return
+    for column in (organisations.c.code, people.c.name, programmes.c.code):
+        if conn.execute(select(column).where(column == target).limit(1)).first() is not None:
+            return
+    raise TargetNotFound(target)
 
 
 def count(conn: Connection) -> int:
