@@ -176,3 +176,33 @@ def test_the_verify_page_checks_the_seals_and_says_when_the_history_is_not_what_
     assert "Every chain holds" in after
     assert "The seals do not hold: the history is not what was sealed." in after
     assert f"{made.label}: rows 1-{made.tree_size} no longer match what the seal signed" in after
+
+
+def test_a_case_audit_page_says_when_a_seal_no_longer_matches_its_rows(site, ref, tmp_path):
+    """A sealed row rewritten with every hash after it recomputed: the case's chain holds,
+    so only the seal shows it; the case's own page says its rows are among those the seal
+    no longer matches and marks each, not "intact" alone. A case written after the seal is
+    not among them."""
+    from tests.workflow import tamper as dba
+    from workflow.services.reads import case_history
+    from workflow.services.seals import generate, record_key, seal
+
+    key = generate(tmp_path / "audit.key")
+    record_key(site.engine, key.public_key())
+    made = seal(site.engine, key)
+    later = bid_in_monitoring(site.world)  # after the seal: not sealed yet
+    audrey = site.as_("audrey")
+    sealed = text_of(audrey.get(f"/audit/{ref}").text)
+    dba.rewrite_row(site.engine, ref, 2)  # every hash after it recomputed: the chain holds
+
+    page = audrey.get(f"/audit/{ref}").text
+    said = text_of(page)
+    other = audrey.get(f"/audit/{later}").text
+    rows = len(case_history(site.engine, ref))
+
+    assert "no longer matches" not in sealed and "Not as sealed" not in sealed
+    assert "The chain holds" in said
+    assert f"Seal 1 ({made.label[8:18]}) no longer matches history rows 1-{made.tree_size}" in said
+    assert f"rows 1-{rows} of this case are among them" in said
+    assert page.count("Not as sealed") == rows
+    assert "no longer matches" not in text_of(other) and "Not as sealed" not in other

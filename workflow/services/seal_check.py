@@ -46,6 +46,9 @@ class SealReport:
     checked: int = 0
     sealed_rows: int = 0  # rows covered by the newest seal
     problems: list[str] = field(default_factory=list)
+    # (seal's label, first row, last row): history rows, counted in the order written from 1,
+    # among which one or more is not what that seal signed.
+    unmatched: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def check(
@@ -152,6 +155,38 @@ def _check_roots(conn: Connection, chain: list[Seal], report: SealReport) -> Non
         first = good_up_to + 1 if good_up_to < size else 1
         gone = "" if size in roots else f" (only {tree.size:,} rows are left)"
         report.problems.append(f"{s.label}: rows {first:,}-{size:,} no longer match{CHANGED}{gone}")
+        report.unmatched.append((s.label, first, size))
+
+
+@dataclass(frozen=True)
+class CaseUnmatched:
+    """A seal that no longer matches a stretch of history holding some of one case's rows."""
+
+    seal: str  # its label: `seal 2 (2027-03-01)`
+    first: int  # the stretch of history, counted in the order written
+    last: int
+    seqs: tuple[int, ...]  # the case's rows (their numbers in its chain) in that stretch
+
+
+def unmatched_for_case(conn: Connection, report: SealReport, case_id: int) -> list[CaseUnmatched]:
+    """The seals `check` found no longer matching that cover rows of case `case_id`, each
+    with those rows. A seal's root says only that some row of its stretch changed, not which:
+    a case's rows may be the changed ones or sit beside them, and its own chain may hold (a
+    row rewritten with every hash after it recomputed)."""
+    out = []
+    for label, first, last in report.unmatched:
+        ids = select(history.c.id).order_by(history.c.id)
+        low = conn.execute(ids.offset(first - 1).limit(1)).scalar()
+        if low is None:
+            continue
+        high = conn.execute(ids.offset(last - 1).limit(1)).scalar()
+        q = select(history.c.seq).where(history.c.case_id == case_id, history.c.id >= low)
+        if high is not None:
+            q = q.where(history.c.id <= high)
+        seqs = tuple(int(n) for n in conn.execute(q.order_by(history.c.seq)).scalars())
+        if seqs:
+            out.append(CaseUnmatched(label, first, last, seqs))
+    return out
 
 
 def _check_admin_roots(conn: Connection, chain: list[Seal], report: SealReport) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -86,10 +87,16 @@ def check_rows(ref: str, rows: list[Any]) -> list[Checked]:
 
 def case_audit(request: Request) -> Response:
     require(request, *AUDIT_ROLES, doing="read the audit history")
+    from workflow.services.seal_check import check, unmatched_for_case
+
     with reading(request.app.state.engine) as conn:
         case = load_case(conn, request.path_params["ref"])
         rows = rows_for(conn, case.id)
         result = verify(conn, case_id=case.id)
+        # The seals too, as /audit/verify checks them: a row rewritten with every hash after
+        # it recomputed leaves this chain whole, and only a seal shows it.
+        sealed = check(conn, copies=_seal_copies())
+        unmatched = unmatched_for_case(conn, sealed, case.id)
     checked = check_rows(case.ref, rows)
     return page(
         request,
@@ -98,7 +105,18 @@ def case_audit(request: Request) -> Response:
         rows=checked,
         fault=result.broken.get(case.ref),
         words=STATUS_WORDS,
+        unmatched=unmatched,
+        not_as_sealed={n for u in unmatched for n in u.seqs},
+        seal_problems=bool(sealed.problems) and not unmatched,
     )
+
+
+def _seal_copies() -> Path | None:
+    """The folder of the seals' copies (CASEWORK_SEAL_DIR), when there is one."""
+    from workflow.services.seals import seal_dir
+
+    copies = seal_dir()
+    return copies if copies is not None and copies.is_dir() else None
 
 
 def _day(raw: str, field: str, *, end: bool = False) -> datetime | None:
@@ -188,15 +206,13 @@ def verify_all(request: Request) -> Response:
     require(request, *AUDIT_ROLES, doing="verify the audit history")
     started = clock.now()
     from workflow.services.seal_check import check
-    from workflow.services.seals import seal_dir
 
-    copies = seal_dir()
     with reading(request.app.state.engine) as conn:
         result = verify(conn)
         admin = admin_log.verify(conn)
         # The seals too, as `audit verify` checks them: a row rewritten with every hash
         # after it recomputed leaves the chains whole, and only a seal shows it.
-        sealed = check(conn, copies=copies if copies is not None and copies.is_dir() else None)
+        sealed = check(conn, copies=_seal_copies())
     return page(request, "audit_verify.html", result=result, at=started, admin=admin, sealed=sealed)
 
 
