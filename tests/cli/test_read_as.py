@@ -65,3 +65,17 @@ def test_another_council_neither_sees_the_case_nor_finds_it_in_lists(monitored):
     # Asking for another organisation's returns gives none of theirs either.
     asked = cli.ok("checkpoint", "list", "--org", "E07000026", "--as", "olly", "--json")
     assert asked.json() == []
+
+
+def test_staff_reads_take_as_and_refuse_whom_the_api_refuses(monitored):
+    cli = monitored
+    for command, may, may_not in (
+        (["programme", "ranking", "tca-2013"], "carol", "cllr"),
+        (["outbox", "list"], "carol", "audrey"),
+        (["audit", "admin"], "audrey", "carol"),
+        (["audit", "export", "--format", "json"], "audrey", "cllr"),
+    ):
+        cli.ok(*command, "--as", may)
+        refused = cli(*command, "--as", may_not)
+        assert refused.code == 1 and f"{may_not} (" in refused.err, (command, refused.err)
+        assert "may not" in refused.err and refused.out == "", (command, refused.out)

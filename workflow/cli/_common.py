@@ -25,6 +25,12 @@ AS_READ_OPT = typer.Option(
     metavar="NAME",
     help="Read as this person: allowed_triggers lists what they may fire.",
 )
+AS_READER_OPT = typer.Option(
+    None,
+    "--as",
+    metavar="NAME",
+    help="Read as this person (refused if their roles may not read this).",
+)
 CASE_REF = typer.Argument(..., metavar="REF", help="The case, e.g. TCA-2013-0001.")
 RETURN_REF = typer.Argument(..., metavar="REF", help="The return, e.g. TCA-2013-0001/Q2.")
 PROGRAMME_CODE = typer.Argument(..., metavar="CODE", help="The programme, e.g. tca-2013.")
@@ -137,6 +143,15 @@ class Reader:
             with reading(engine()) as conn:
                 self.actor = directory.actor(conn, name)
             self.scope = org_scope(self.actor)
+
+    def require(self, read: str) -> "Reader":
+        """PermissionDenied unless their roles may make this read (`access.READS`, as the
+        API's); the operator (no --as) may make every read."""
+        if self.actor is not None:
+            from workflow.services.access import require
+
+            require(self.actor, read)
+        return self
 
     def check_case(self, ref: Optional[str]) -> None:
         """CaseNotFound (as if it did not exist) when the case is not theirs to see."""

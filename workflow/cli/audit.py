@@ -8,7 +8,7 @@ import typer
 
 from workflow import clock
 from workflow.cli import summary
-from workflow.cli._common import CASE_REF, JSON_OPT, emit, engine
+from workflow.cli._common import AS_READER_OPT, CASE_REF, JSON_OPT, Reader, emit, engine
 from workflow.storage.db import reading
 from workflow.services.export import FORMATS, chunks
 from workflow.services.chain import stream, verify as verify_chains
@@ -98,9 +98,11 @@ def admin(
         metavar="CODE|NAME",
         help="Only changes to this organisation, person or programme.",
     ),
+    actor: Optional[str] = AS_READER_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Every change an administrator made, oldest first: who, when, what, before and after."""
+    Reader(actor).require("audit_export")  # as the API's admin log: auditors
     from states.words import admin_label
     from workflow.cli._words import admin_rows
     from workflow.errors import Malformed
@@ -220,8 +222,10 @@ def export(
     since: Optional[str] = typer.Option(
         None, "--since", metavar="TIME", help="Rows from this time on (ISO 8601; no offset = UTC)."
     ),
+    actor: Optional[str] = AS_READER_OPT,
 ) -> None:
     """Stream history rows (every case, or one) as CSV or JSON."""
+    Reader(actor).require("audit_export")
     if fmt not in FORMATS:
         raise typer.BadParameter(f"'{fmt}' is not csv or json", param_hint="--format")
     try:

@@ -7,7 +7,7 @@ import typer
 from workflow.runtime import mail
 from workflow.cli import summary
 from workflow.cli import _words
-from workflow.cli._common import AS_OPT, JSON_OPT, emit, engine
+from workflow.cli._common import AS_OPT, AS_READER_OPT, JSON_OPT, Reader, emit, engine
 
 outbox_app = typer.Typer(help=summary("outbox"), no_args_is_help=True)
 
@@ -15,9 +15,11 @@ outbox_app = typer.Typer(help=summary("outbox"), no_args_is_help=True)
 @outbox_app.command("list")
 def list_(
     state: Optional[str] = typer.Option(None, "--state", metavar="queued|sent|dead"),
+    actor: Optional[str] = AS_READER_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Messages, oldest first."""
+    Reader(actor).require("outbox")
     rows = mail.list_messages(engine(), state)
     if as_json:
         emit(rows, True)
@@ -32,9 +34,11 @@ def list_(
 @outbox_app.command("show", short_help="One message as sent: headers, then its text.")
 def show(
     id: int = typer.Argument(..., metavar="ID", help="From `outbox list`."),
+    actor: Optional[str] = AS_READER_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """One message as it will be (or was) sent: headers, then the text part."""
+    Reader(actor).require("outbox")
     row, text = mail.show(engine(), id)
     emit(row, True) if as_json else typer.echo(text, nl=not text.endswith("\n"))
 

@@ -10,7 +10,15 @@ from workflow.services import programme_files as programme_store
 from workflow.services import ranking as ranking_service
 from workflow.cli import summary
 from workflow.cli import _words
-from workflow.cli._common import JSON_OPT, PROGRAMME_CODE, emit, engine, pounds_text
+from workflow.cli._common import (
+    AS_READER_OPT,
+    JSON_OPT,
+    PROGRAMME_CODE,
+    Reader,
+    emit,
+    engine,
+    pounds_text,
+)
 
 programme_app = typer.Typer(help=summary("programme"), no_args_is_help=True)
 
@@ -99,9 +107,11 @@ def load(
 def ranking(
     code: str = PROGRAMME_CODE,
     category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY"),
+    actor: Optional[str] = AS_READER_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Moderated bids best first, with the running committed total and where it stops."""
+    Reader(actor).require("ranking")
     rows = ranking_service.ranking(engine(), code, category=category)
     if as_json:
         emit(rows, True)
