@@ -3,12 +3,16 @@ accepts it; an approver then varies the award and both versions stay readable.""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.web.live import CHROMIUM, LiveServer, shoot
 from tests.web.site import recommended_bid, settings
 from tests.web.test_browser import axe, browser, person, sign_in  # noqa: F401,F811 (fixtures)
-from workflow.services import agreements, lifecycle
+from workflow import clock
+from workflow.services import agreements, lifecycle, variations
+from workflow.services.calendar import london_day
 from workflow.web import create_app
 
 pytestmark = [
@@ -55,10 +59,28 @@ def test_the_council_reads_the_agreement_then_accepts_it(
     assert agreements.listing(people.engine, ref)["accepted_version"]["version"] == 1
 
     # The council proposes a variation; an approver approves it; version 2 is drawn up.
+    # The new end date is typed in its three boxes; a day February lacks is refused there.
     council.get_by_label("New total amount (optional)").fill("300000")
     council.get_by_label("What changes and why (required)").fill("Two more districts join.")
+    end_date = council.get_by_role("group", name="New end date (optional)")
+    end = london_day(clock.now()) + timedelta(days=400)
+    end_date.get_by_label("Day").fill("30")
+    end_date.get_by_label("Month").fill("2")
+    end_date.get_by_label("Year").fill(str(end.year))
+    council.get_by_role("button", name="Propose the variation").click()
+    summary = council.locator(".error-summary")
+    assert summary.inner_text().splitlines()[-1] == "End date must be a real date"
+    axe(council, "case, variation end date refused")
+    summary.get_by_role("link", name="End date must be a real date").click()
+    assert council.evaluate("document.activeElement.id") == "variation-end-day"
+    assert end_date.get_by_label("Year").input_value() == str(end.year)
+    assert council.get_by_label("New total amount (optional)").input_value() == "300000"
+    end_date.get_by_label("Day").fill(str(end.day))
+    end_date.get_by_label("Month").fill(str(end.month))
     council.get_by_role("button", name="Propose the variation").click()
     assert f"{ref}/V1 is proposed" in council.inner_text("main")
+    (proposed,) = variations.list_variations(people.engine, case=ref)
+    assert proposed["end_on"] == end.isoformat()
     axe(council, "case, variation proposed")
 
     # £300,000 is above the £100,000 countersignature threshold: a second approver signs first.

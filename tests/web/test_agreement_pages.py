@@ -7,8 +7,23 @@ from io import BytesIO
 
 from pypdf import PdfReader
 
+import re
+from datetime import timedelta
+
+import pytest
+
 from tests.web.site import bid_in_monitoring, recommended_bid, text_of
+from workflow import clock
 from workflow.services import agreements, lifecycle, variations
+from workflow.services.calendar import london_day
+
+# The new end date's three boxes (GOV.UK date input), left empty: the end is kept.
+NO_END = {"variation-end-day": "", "variation-end-month": "", "variation-end-year": ""}
+
+
+def highlighted(page_html: str, date: str) -> list[str]:
+    """The boxes of a date input shown in error."""
+    return re.findall(rf'input--error" id="{date}-(day|month|year)"', page_html)
 
 
 def offered(world) -> str:
@@ -78,7 +93,7 @@ def test_a_variation_proposed_and_approved_on_the_case_page(site):
         f"/cases/{ref}/variations",
         {
             "variation-amount": "300000",
-            "variation-end": "",
+            **NO_END,
             "variation-reason": "Two more districts join.",
         },
     )
@@ -123,7 +138,7 @@ def test_a_refused_variation_on_the_page_says_why_and_writes_nothing(site):
 
     refused = cllr.post(
         f"/cases/{ref}/variations",
-        {"variation-amount": "lots", "variation-end": "", "variation-reason": "More."},
+        {"variation-amount": "lots", **NO_END, "variation-reason": "More."},
     )
 
     assert refused.status_code == 400
@@ -137,7 +152,7 @@ def test_a_variation_without_its_reason_is_asked_for_it_at_the_field_in_words(si
 
     refused = cllr.post(
         f"/cases/{ref}/variations",
-        {"variation-amount": "£260,000", "variation-end": "", "variation-reason": " "},
+        {"variation-amount": "£260,000", **NO_END, "variation-reason": " "},
     )
 
     assert refused.status_code == 400
@@ -145,6 +160,63 @@ def test_a_variation_without_its_reason_is_asked_for_it_at_the_field_in_words(si
     assert 'value="260000"' in refused.text  # what was typed is kept
     assert "--reason" not in refused.text
     assert "There is nothing you can do on this case now" not in text_of(refused.text)
+    assert variations.list_variations(site.engine, case=ref) == []
+
+
+def test_a_new_end_date_is_typed_as_day_month_and_year_and_goes_to_the_service(site):
+    ref = bid_in_monitoring(site.world)
+    cllr = site.as_("cllr")
+    page = cllr.get(f"/cases/{ref}").text
+    end = london_day(clock.now()) + timedelta(days=400)
+
+    proposed = cllr.post(
+        f"/cases/{ref}/variations",
+        {
+            "variation-end-day": str(end.day),
+            "variation-end-month": end.strftime("%b"),  # a month may be written as a name
+            "variation-end-year": f" {end.year} ",
+            "variation-reason": "The works take longer.",
+        },
+    )
+
+    assert '<legend class="fieldset__legend">New end date (optional)</legend>' in page
+    for box in ("Day", "Month", "Year"):
+        assert f">{box}</label>" in page
+    assert 'name="variation-end-day" type="text" inputmode="numeric"' in page
+    assert proposed.status_code == 303, text_of(proposed.text)
+    (made,) = variations.list_variations(site.engine, case=ref)
+    assert made["end_on"] == end.isoformat()
+
+
+@pytest.mark.parametrize(
+    "day, month, year, said, link, boxes",
+    [
+        ("30", "", "2030", "End date must include a month", "month", ["month"]),
+        ("", "6", "", "End date must include a day and year", "day", ["day", "year"]),
+        ("31", "2", "2030", "End date must be a real date", "day", ["day", "month", "year"]),
+        ("30", "13", "2030", "End date must be a real date", "month", ["month"]),
+        ("30", "6", "30", "End date must be a real date", "year", ["year"]),
+    ],
+)
+def test_an_end_date_that_is_not_a_date_is_refused_at_its_boxes_kept_as_typed(
+    site, day, month, year, said, link, boxes
+):
+    ref = bid_in_monitoring(site.world)
+    typed = {"variation-end-day": day, "variation-end-month": month, "variation-end-year": year}
+
+    refused = site.as_("cllr").post(
+        f"/cases/{ref}/variations", {**typed, "variation-reason": "Longer works."}
+    )
+
+    assert refused.status_code == 400
+    assert f'<a href="#variation-end-{link}">{said}</a>' in refused.text  # the summary
+    assert f'id="variation-end-error"><span class="visually-hidden">Error:</span> {said}' in (
+        refused.text
+    )  # and at the field, its boxes in error highlighted
+    assert highlighted(refused.text, "variation-end") == boxes
+    for name, value in typed.items():
+        assert f'name="{name}" type="text" inputmode="numeric" value="{value}"' in refused.text
+    assert 'value="Longer works."' in refused.text or "Longer works." in refused.text
     assert variations.list_variations(site.engine, case=ref) == []
 
 

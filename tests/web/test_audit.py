@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from sqlalchemy import text
@@ -133,16 +134,41 @@ def test_programme_history_filters_by_trigger_person_and_dates(site, ref):
 
     offers = text_of(audrey.get("/audit?trigger=offer").text)
     by_april = text_of(audrey.get("/audit?actor=april").text)
-    none_yet = text_of(audrey.get("/audit?since=2014-01-01").text)
-    malformed = audrey.get("/audit?since=yesterday&until=2014-02-30")
+    none_yet = text_of(audrey.get("/audit?since-day=1&since-month=1&since-year=2014").text)
+    to_then = text_of(audrey.get("/audit?until-day=1&until-month=jan&until-year=2014").text)
+    before_it = text_of(audrey.get("/audit?until-day=31&until-month=12&until-year=2012").text)
 
     assert "offer" in offers and "submit" not in offers.split("Filter")[-1]
     assert "april" in by_april
     assert "No history rows match." in none_yet
+    assert "No history rows match." not in to_then and "offer" in to_then
+    assert "No history rows match." in before_it
+
+
+def test_history_dates_not_dates_are_said_at_their_boxes_kept_as_typed(site, ref):
+    malformed = site.as_("audrey").get(
+        "/audit?since-day=yesterday&since-month=3&since-year=2014"
+        "&until-day=30&until-month=2&until-year=2014&actor=april"
+    )
+    half = site.as_("audrey").get("/audit?since-day=&since-month=3&since-year=2014")
+
     assert malformed.status_code == 400
-    # Each named as the form labels it ("From (date)"), at its field.
-    assert '<a href="#since">From must be a date, like 2014-03-31</a>' in malformed.text
-    assert '<a href="#until">To must be a date, like 2014-03-31</a>' in malformed.text
+    # Each named as the form labels it ("From", "To"), in GOV.UK's words, at its boxes.
+    assert '<a href="#since-day">From date must be a real date</a>' in malformed.text
+    assert '<a href="#until-day">To date must be a real date</a>' in malformed.text
+    assert re.findall(r'input--error" id="(\w+-\w+)"', malformed.text) == [
+        "since-day",
+        *("until-day", "until-month", "until-year"),
+    ]
+    assert 'id="since-day" name="since-day" type="text" inputmode="numeric" value="yesterday"' in (
+        malformed.text
+    )
+    assert 'name="actor" type="text" value="april"' in malformed.text
+    assert half.status_code == 400
+    assert '<a href="#since-day">From date must include a day</a>' in half.text
+    assert 'id="since-error"><span class="visually-hidden">Error:</span> From date must' in (
+        half.text
+    )
 
 
 def test_rows_whose_case_was_deleted_are_named_without_a_link_to_a_case(site, ref):

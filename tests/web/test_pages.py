@@ -38,7 +38,10 @@ PAGES = {
     "/programmes": STAFF,
     "/programmes/tca-2013/ranking": STAFF,
     "/audit": {"carol", "audrey"},
-    "/audit?programme=tca-2013&trigger=submit&since=2013-01-01": {"carol", "audrey"},
+    "/audit?programme=tca-2013&trigger=submit&since-day=1&since-month=1&since-year=2013": {
+        "carol",
+        "audrey",
+    },
     "/audit/{bid}": {"carol", "audrey"},
     "/audit/verify": {"carol", "audrey"},
     "/audit/export?format=csv": {"carol", "audrey"},

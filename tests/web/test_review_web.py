@@ -4,13 +4,16 @@ said at its field and writes nothing; the council does not see the review."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 
 from tests.web.site import bid_in_monitoring, text_of
+from workflow import clock
 from workflow.runtime.sweep import sweep
 from workflow.services import controls, lifecycle, monitoring, reviews, variations
+from workflow.services.calendar import london_day
 
 
 @pytest.fixture
@@ -107,6 +110,66 @@ def test_a_bad_review_is_refused_at_its_field_and_writes_nothing(site, due, data
 
     assert refused.status_code == status, refused.text
     assert words in text_of(refused.text)
+    assert site.world.snapshot() == before
+
+
+def test_amend_with_a_new_end_date_typed_as_day_month_and_year(site, due):
+    carol = site.as_("carol")
+    end = london_day(clock.now()) + timedelta(days=200)
+    form = carol.get(f"/cases/{due}").text
+
+    done = carol.post(
+        f"/cases/{due}/review",
+        {
+            "review-decision": "amend",
+            "review-reason": "The works run late: the award runs longer.",
+            "review-end-day": f"{end.day:02}",
+            "review-end-month": str(end.month),
+            "review-end-year": str(end.year),
+            "version": version_of(site, due),
+        },
+    )
+
+    assert "New end date, if the decision is amend (optional)</legend>" in form
+    assert 'id="review-end-year" name="review-end-year"' in form
+    assert done.status_code == 303, text_of(done.text)
+    (proposed,) = variations.list_variations(site.engine, case=due, actor_name="carol")
+    assert proposed["end_on"] == end.isoformat()
+
+
+@pytest.mark.parametrize(
+    "day, month, year, said, link, boxes",
+    [
+        ("1", "", "", "End date must include a month and year", "month", ["month", "year"]),
+        ("29", "2", "2031", "End date must be a real date", "day", ["day", "month", "year"]),
+        ("x", "2", "2031", "End date must be a real date", "day", ["day"]),
+    ],
+)
+def test_an_end_date_that_is_not_a_date_is_refused_at_its_boxes_and_writes_nothing(
+    site, due, day, month, year, said, link, boxes
+):
+    before = site.world.snapshot()
+    typed = {"review-end-day": day, "review-end-month": month, "review-end-year": year}
+
+    refused = site.as_("carol").post(
+        f"/cases/{due}/review",
+        {
+            "review-decision": "amend",
+            "review-reason": "Late works.",
+            **typed,
+            "version": version_of(site, due),
+        },
+    )
+
+    assert refused.status_code == 400
+    assert f'<a href="#review-end-{link}">{said}</a>' in refused.text
+    assert f'id="review-end-error"><span class="visually-hidden">Error:</span> {said}' in (
+        refused.text
+    )
+    found = re.findall(r'input--error" id="review-end-(day|month|year)"', refused.text)
+    assert found == boxes
+    for name, value in typed.items():
+        assert f'name="{name}" type="text" inputmode="numeric" value="{value}"' in refused.text
     assert site.world.snapshot() == before
 
 

@@ -91,28 +91,33 @@ async def propose(request: Request) -> Response:
     ref = request.path_params["ref"]
     form = await posted(request)
     amount = form.pounds("variation-amount") or None
-    end = form.text("variation-end").strip() or None
+    end = form.date("variation-end", "End date")
     reason = form.optional("variation-reason")
     who = await run_in_threadpool(_visible, request, ref)
     kept = {
         "variation-amount": amount or "",
-        "variation-end": end or "",
+        **end.kept(),
         "variation-reason": reason or "",
     }
-    if reason is None:  # asked for at its field, in words (the service names its CLI option)
+    # Each asked for at its field, in words (the service names its CLI option, and reads
+    # the end date as YYYY-MM-DD).
+    missing = [
+        problem
+        for problem in (
+            end.problem(),
+            Problem("Enter what changes and why", "variation-reason") if reason is None else None,
+        )
+        if problem is not None
+    ]
+    if missing:
         return await run_in_threadpool(
-            render_case,
-            request,
-            ref,
-            status=400,
-            form=kept,
-            errors=[Problem("Enter what changes and why", "variation-reason")],
+            render_case, request, ref, status=400, form=kept, errors=missing
         )
     return await _change(
         request,
         ref,
         lambda uow: variations.propose(
-            uow, ref, amount=amount, end=end, reason=reason, actor=who.name
+            uow, ref, amount=amount, end=end.iso, reason=reason, actor=who.name
         ),
         kept=kept,
         fields={"amount": "variation-amount", "end": "variation-end", "reason": "variation-reason"},

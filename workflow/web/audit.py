@@ -10,7 +10,7 @@ admin log (what administrators changed), its chain checked as `audit verify` doe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -32,7 +32,8 @@ from workflow.services.chain import GENESIS, Entry, as_dict, rows_for, seal, ver
 from workflow.storage.tables import cases, history, programmes
 from workflow.web.auth import AUDIT_ROLES, require
 from states.dates import LONDON
-from workflow.web.pages import Problem, page
+from workflow.web.forms import DATE_PARTS, date_typed
+from workflow.web.pages import page
 
 STATUS_WORDS = {
     "intact": "Intact",
@@ -119,15 +120,11 @@ def _seal_copies() -> Path | None:
     return copies if copies is not None and copies.is_dir() else None
 
 
-def _day(raw: str, field: str, *, end: bool = False) -> datetime | None:
+def _day(iso: str | None, *, end: bool = False) -> datetime | None:
     """A date from a filter, as the start (or end) of that day in England, in UTC."""
-    raw = raw.strip()
-    if not raw:
+    if iso is None:
         return None
-    try:
-        day = datetime.strptime(raw, "%Y-%m-%d").date()
-    except ValueError:
-        raise Malformed("The filter", [f"{field}: '{raw}' is not a date like 2014-03-31"]) from None
+    day = date.fromisoformat(iso)
     local = datetime.combine(day, time.max if end else time.min, tzinfo=LONDON)
     return local.astimezone(timezone.utc)
 
@@ -139,15 +136,21 @@ def programme_history(request: Request) -> Response:
     number = int(p["page"]) if p.get("page", "").isdigit() and 0 < int(p["page"]) < 100_000 else 1
     filters = {
         k: p.get(k, "").strip()[:80]
-        for k in ("programme", "case", "trigger", "actor", "since", "until")
+        for k in (
+            "programme",
+            "case",
+            "trigger",
+            "actor",
+            *(f"{d}-{part}" for d in ("since", "until") for part in DATE_PARTS),
+        )
     }
-    errors, days = [], {}
-    for field, label in (("since", "From"), ("until", "To")):
-        try:
-            days[field] = _day(filters[field], field, end=field == "until")
-        except Malformed:  # named as the form names it, each at its field
-            errors.append(Problem(f"{label} must be a date, like 2014-03-31", field))
-    since, until = (None, None) if errors else (days["since"], days["until"])
+    # The dates typed in the GOV.UK date input's boxes, each error at its date in its words.
+    typed = [
+        date_typed(d, label, *(filters[f"{d}-{part}"] for part in DATE_PARTS))
+        for d, label in (("since", "From date"), ("until", "To date"))
+    ]
+    errors = [problem for t in typed if (problem := t.problem()) is not None]
+    since, until = (None, None) if errors else (_day(typed[0].iso), _day(typed[1].iso, end=True))
     q = (
         select(history, cases.c.ref.label("case_ref"), cases.c.programme, cases.c.kind)
         .join(cases, cases.c.id == history.c.case_id)

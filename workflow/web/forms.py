@@ -7,9 +7,11 @@ service is called.
 
 from __future__ import annotations
 
+import calendar
 import hmac
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from workflow.errors import Malformed
 from workflow.web.auth import session_of
 from workflow.web.errors import BodyTooLarge, CsrfRefused
+from workflow.web.pages import Problem
 
 CSRF_FIELD = "csrf_token"
 MAX_TEXT = 20_000  # characters in one text field
@@ -44,6 +47,12 @@ class Posted:
         """An amount of money as people type it, in the form the services read: see
         `pounds_typed`."""
         return pounds_typed(self.text(name))
+
+    def date(self, name: str, label: str, *, required: bool = False) -> DateTyped:
+        """A date typed in the three boxes of the date macro (`NAME-day`, `NAME-month`,
+        `NAME-year`): see `date_typed`."""
+        day, month, year = (self.text(f"{name}-{part}") for part in DATE_PARTS)
+        return date_typed(name, label, day, month, year, required=required)
 
     def number(self, name: str) -> int | None:
         raw = self.text(name).strip()
@@ -101,3 +110,77 @@ async def posted(request: Request) -> Posted:
         await data.close()
         raise CsrfRefused()
     return Posted(data)
+
+
+DATE_PARTS = ("day", "month", "year")
+# Month names as people write them, in full or cut short ("january", "jan", "sept").
+_MONTHS = {
+    **{name.lower(): n for n, name in enumerate(calendar.month_name) if name},
+    **{name.lower(): n for n, name in enumerate(calendar.month_abbr) if name},
+    "sept": 9,
+}
+
+
+@dataclass(frozen=True)
+class DateTyped:
+    """A date typed in three boxes: what was typed in each (kept for the form again), and
+    the date in ISO form (`iso`, as the services read it: "2015-06-30"), or the error line
+    (`error`) and the boxes it is about (`parts`: all three for the date as a whole)."""
+
+    name: str
+    typed: dict[str, str]
+    iso: str | None = None
+    error: str = ""
+    parts: tuple[str, ...] = ()
+
+    def problem(self) -> Problem | None:
+        """The error as a line of the summary, at the boxes in error (None: no error)."""
+        return Problem(self.error, self.name, self.parts) if self.error else None
+
+    def kept(self) -> dict[str, str]:
+        """The boxes as typed, by their names in the form (`end-day`: "31")."""
+        return {f"{self.name}-{part}": self.typed[part] for part in DATE_PARTS}
+
+
+def date_typed(
+    name: str, label: str, day: str, month: str, year: str, *, required: bool = False
+) -> DateTyped:
+    """A date from the day, month and year boxes of the GOV.UK date input, checked as the
+    Design System asks, its errors in its words for the date labelled `label` ("End date"):
+
+    - nothing typed: no date, or "Enter the end date" when one is `required`;
+    - a box left empty: "End date must include a month" ("... a day and year"), at those boxes;
+    - no such day, month or year (the 31st of February, month 13, a year not of 4 numbers):
+      "End date must be a real date", at the box at fault, or the date as a whole when more
+      than one is, or it is the day and month together (31 2).
+
+    A month may be a number or a name, in full or cut short ("jan"); spaces around are
+    ignored.
+    """
+    typed = {"day": day, "month": month, "year": year}
+    text = {part: value.strip() for part, value in typed.items()}
+    missing = tuple(part for part in DATE_PARTS if not text[part])
+    if len(missing) == len(DATE_PARTS):
+        if required:
+            enter = f"Enter the {label[:1].lower()}{label[1:]}"
+            return DateTyped(name, typed, error=enter, parts=DATE_PARTS)
+        return DateTyped(name, typed)
+    if missing:
+        said = " and ".join(missing)
+        return DateTyped(name, typed, error=f"{label} must include a {said}", parts=missing)
+    d = int(text["day"]) if re.fullmatch(r"[0-9]{1,2}", text["day"]) else 0
+    m_text = text["month"].lower().rstrip(".")
+    m = int(m_text) if re.fullmatch(r"[0-9]{1,2}", m_text) else _MONTHS.get(m_text, 0)
+    y = int(text["year"]) if re.fullmatch(r"[0-9]{4}", text["year"]) else 0
+    wrong = tuple(
+        part
+        for part, ok in (("day", 1 <= d <= 31), ("month", 1 <= m <= 12), ("year", y >= 1))
+        if not ok
+    )
+    if not wrong:
+        try:
+            return DateTyped(name, typed, iso=date(y, m, d).isoformat())
+        except ValueError:  # a day the month does not have: the date as a whole
+            pass
+    real = f"{label} must be a real date"
+    return DateTyped(name, typed, error=real, parts=wrong if len(wrong) == 1 else DATE_PARTS)

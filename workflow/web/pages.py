@@ -173,10 +173,17 @@ def navigation(who: Viewer | None) -> list[NavItem]:
 
 @dataclass(frozen=True)
 class Problem:
-    """One line of an error summary, linked to the field at fault (`#reason`)."""
+    """One line of an error summary, linked to the field at fault (`#reason`). At a date
+    typed in three boxes, `parts` are the boxes in error ("day", "month", "year"): the line
+    links to the first of them and only they are highlighted (none: the date as a whole)."""
 
     text: str
     field: str = ""
+    parts: tuple[str, ...] = ()
+
+    @property
+    def href(self) -> str:
+        return f"{self.field}-{self.parts[0]}" if self.parts else self.field
 
 
 def page(

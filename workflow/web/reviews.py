@@ -50,14 +50,14 @@ async def record(request: Request) -> Response:
     decision = form.text("review-decision").strip()
     reason = form.optional("review-reason")
     amount = form.pounds("review-amount") or None
-    end = form.text("review-end").strip() or None
+    end = form.date("review-end", "End date")
     version = form.number("version")
     who = await run_in_threadpool(_visible, request, ref)
     kept = {
         "review-decision": decision,
         "review-reason": reason or "",
         "review-amount": amount or "",
-        "review-end": end or "",
+        **end.kept(),
     }
     missing = [
         Problem(text, field)
@@ -67,6 +67,8 @@ async def record(request: Request) -> Response:
         )
         if left_out
     ]
+    if (wrong_end := end.problem()) is not None:
+        missing.append(wrong_end)
     if missing and who.has("caseworker"):  # anyone else is refused for who they are, first
         return await run_in_threadpool(
             render_case, request, ref, status=400, form=kept, errors=missing
@@ -82,7 +84,7 @@ async def record(request: Request) -> Response:
             actor_name=who.name,
             expected_version=version,
             amount=amount,
-            end=end,
+            end=end.iso,
         ),
         kept=kept,
         fields={
