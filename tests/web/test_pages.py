@@ -254,6 +254,27 @@ def test_a_list_of_cases_of_an_unknown_programme_says_there_is_no_such_programme
     assert known.status_code == 200 and f'href="/cases/{places["bid"]}"' in known.text
 
 
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [("carol", "/inbox"), ("april", "/inbox"), ("pat", "/returns"), ("audrey", "/audit")],
+)
+def test_every_list_filtered_by_an_unknown_programme_says_there_is_no_such_programme(
+    site, places, who, path
+):
+    """The inbox, the returns and the audit history refuse a mistyped programme code as the
+    list of cases does (reads.refuse_unknown), not as a programme with nothing in it; a known
+    programme still lists its rows."""
+    visitor = site.as_(who)
+
+    unknown = visitor.get(f"{path}?programme=unknown")
+    known = visitor.get(f"{path}?programme=tca-2013")
+
+    assert unknown.status_code == 404
+    said = text_of(unknown.text)
+    assert "There is no programme 'unknown'." in said and "casework programme list" not in said
+    assert known.status_code == 200 and re.search(r'href="/\w+/TCA-2013-\d+', known.text)
+
+
 def test_the_approver_inbox_lists_a_bid_the_fund_has_no_room_for_apart_saying_why(people):
     """A fund of £400,000 with two recommended bids of £250,000: once one is offered, the
     other cannot be; it is not among the bids to offer but among those that cannot be offered

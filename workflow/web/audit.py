@@ -23,7 +23,7 @@ from starlette.routing import Route
 from workflow import clock
 from states import DEFINITIONS
 from states.words import EVENT_WORDS, admin_label, event_label
-from workflow.services import admin_log
+from workflow.services import admin_log, reads
 from workflow.services.lifecycle import load_case
 from workflow.storage.db import reading
 from workflow.errors import Malformed
@@ -170,6 +170,9 @@ def programme_history(request: Request) -> Response:
         q = q.where(history.c.at <= until)
     with reading(request.app.state.engine) as conn:
         found = list(conn.execute(q.offset((number - 1) * size).limit(size + 1)))
+        if not found and filters["programme"]:
+            # A mistyped code must not look like a programme with no history (as /cases).
+            reads.refuse_unknown(conn, programme=filters["programme"])
         codes = list(conn.execute(select(programmes.c.code).order_by(programmes.c.code)).scalars())
     rows = [{**as_dict(r, r.case_ref), "kind": r.kind} for r in found[:size]]
     params = urlencode([(k, v) for k, v in filters.items() if v])

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from states import AREA, BID, CHECKPOINT, VARIATION, Definition
-from workflow.services import controls, reviews
+from workflow.services import controls, reads, reviews
 from workflow.services import programme_files as programme_store
 from workflow.services.assessment import fund_position
 from workflow.storage.db import reading
@@ -243,6 +243,11 @@ def inbox(request: Request) -> Response:
         all_rows = [r for _, gs in sections for g in gs for r in g.rows] + [
             r for g in assessing + approving for r in g.rows
         ]
+        scoped = [g for _, gs in sections for g in gs if g.what != "message"]
+        if programme and not any(g.count or g.rows for g in scoped + assessing + approving):
+            # Nothing of the programme in any list (messages are not the programme's): a
+            # mistyped code must not look like a programme with nothing to do, as /cases.
+            reads.refuse_unknown(conn, programme=programme)
         names = queries.org_names(conn, [getattr(r, "lead", None) for r in all_rows])
         status = _assessor_status(conn, who.name, assessing) if assessing else {}
         counted = _scores_that_count(conn, sections)

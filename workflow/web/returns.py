@@ -18,7 +18,7 @@ from states import CHECKPOINT, DEFINITIONS
 from workflow.services import attachments
 from workflow.web.downloads import evidence_download
 from workflow.services import lifecycle as case_service
-from workflow.services import monitoring, programme_files
+from workflow.services import monitoring, programme_files, reads
 from workflow.storage.db import reading
 from workflow.errors import CaseworkError, CheckpointNotFound, Malformed, NotFound
 from workflow.storage.tables import programmes
@@ -54,6 +54,9 @@ def return_list(request: Request) -> Response:
     size = request.app.state.settings.page_size
     with reading(request.app.state.engine) as conn:
         rows, pager = queries.search_returns(conn, f, queries.page_number(p.get("page")), size)
+        if not rows and f.programme:
+            # A mistyped code must not look like a programme with no returns (as /cases).
+            reads.refuse_unknown(conn, programme=f.programme)
         waiting = queries.waiting_on(conn, who.org) if who.has("council") and who.org else []
         names = queries.org_names(conn, [r.lead for r in rows])
         codes = list(
