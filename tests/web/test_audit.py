@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from tests.web.site import bid_in_monitoring, text_of
+from tests.web.site import bid_in_monitoring, open_return, text_of
 from workflow.services import lifecycle
 
 
@@ -232,3 +232,42 @@ def test_a_case_audit_page_says_when_a_seal_no_longer_matches_its_rows(site, ref
     assert f"rows 1-{rows} of this case are among them" in said
     assert page.count("Not as sealed") == rows
     assert "no longer matches" not in text_of(other) and "Not as sealed" not in other
+
+
+def test_a_case_written_after_the_newest_seal_is_said_not_sealed_yet_without_checking_the_seals(
+    site, ref, tmp_path, moment
+):
+    """No seal covers any row of a case written after the newest seal, so the seals' roots
+    can say nothing about it: its page says its rows are not sealed yet, and does not read
+    the whole history to check them (a sealed row rewritten elsewhere, which the seal shows
+    on that case's page and on /audit/verify, is not this page's). Before any seal, every
+    case says so."""
+    from tests.workflow import tamper as dba
+    from workflow.services.reads import case_history
+    from workflow.services.seals import generate, record_key, seal
+
+    nothing_sealed = text_of(site.as_("audrey").get(f"/audit/{ref}").text)
+    key = generate(tmp_path / "audit.key")
+    record_key(site.engine, key.public_key())
+    made = seal(site.engine, key)
+    sealed_rows = len(case_history(site.engine, ref))
+    later = bid_in_monitoring(site.world)
+    open_return(site.world, moment, ref)  # a row of the sealed case after the seal: still checked
+    dba.rewrite_row(site.engine, ref, 2)  # every hash after it recomputed: only the seal shows it
+    audrey = site.as_("audrey")  # signed in after the clock moved
+
+    sealed_case = audrey.get(f"/audit/{ref}").text
+    said = text_of(audrey.get(f"/audit/{later}").text)
+    rows = len(case_history(site.engine, later))
+
+    assert "not sealed yet: no seal has been made" in nothing_sealed
+    assert len(case_history(site.engine, ref)) > sealed_rows
+    assert sealed_case.count("Not as sealed") == sealed_rows
+    assert "not sealed yet" not in text_of(sealed_case)
+    assert (
+        f"This case's {rows} rows are not sealed yet: they were written after the newest "
+        f"seal, {made.label}, which covers history rows 1-{made.tree_size}"
+    ) in said
+    assert "The chain holds" in said
+    assert "no longer matches" not in said and "Not as sealed" not in said
+    assert "The seals have problems of their own" not in said

@@ -189,6 +189,52 @@ def unmatched_for_case(conn: Connection, report: SealReport, case_id: int) -> li
     return out
 
 
+@dataclass(frozen=True)
+class NotYetSealed:
+    """A case none of whose rows any seal covers: all were written after the newest seal's
+    last row, so no seal's root can say anything about them (yet)."""
+
+    rows: int  # the case's history rows
+    newest: str | None  # the newest seal's label (None: nothing is sealed)
+    sealed_rows: int  # the history rows it covers, counted in the order written
+
+
+def not_yet_sealed(
+    conn: Connection, case_id: int, *, copies: Path | None = None
+) -> NotYetSealed | None:
+    """The case's rows when no seal covers any of them, else None (some are sealed, or the
+    seals themselves do not hold, so only the whole `check` can say what they cover).
+
+    The cheap part of `check` is done (the seals gathered, their chain, signatures and keys);
+    the costly one, the rows' roots, is not needed when the case's first row comes after
+    every row the newest seal covers: a seal covers the first `tree_size` rows in the order
+    written (history ids), so counting the rows before the case's first one says it."""
+    report = SealReport()
+    chain = _gather(stored(conn), copies, report)
+    if chain:
+        keys = recorded_keys(conn)
+        if not keys:
+            return None
+        readable = _check_chain(chain, keys, report)
+        if report.problems or not all(
+            isinstance(s.statement.get("tree_size"), int) for s in readable
+        ):
+            return None
+    newest = max(chain, key=lambda s: s.tree_size) if chain else None
+    size = newest.tree_size if newest else 0
+    first, count = conn.execute(
+        select(func.min(history.c.id), func.count()).where(history.c.case_id == case_id)
+    ).one()
+    if first is None:
+        return None
+    before = conn.execute(
+        select(func.count()).select_from(history).where(history.c.id < first)
+    ).scalar_one()
+    if before < size:
+        return None
+    return NotYetSealed(int(count), newest.label if newest else None, size)
+
+
 def _check_admin_roots(conn: Connection, chain: list[Seal], report: SealReport) -> None:
     """The admin log's tree at each seal's `admin_tree_size` against its `admin_root`
     (seals made before the admin log existed have neither, and are not asked)."""

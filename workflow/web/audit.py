@@ -88,15 +88,20 @@ def check_rows(ref: str, rows: list[Any]) -> list[Checked]:
 
 def case_audit(request: Request) -> Response:
     require(request, *AUDIT_ROLES, doing="read the audit history")
-    from workflow.services.seal_check import check, unmatched_for_case
+    from workflow.services.seal_check import SealReport, check, not_yet_sealed, unmatched_for_case
 
+    copies = _seal_copies()
     with reading(request.app.state.engine) as conn:
         case = load_case(conn, request.path_params["ref"])
         rows = rows_for(conn, case.id)
         result = verify(conn, case_id=case.id)
         # The seals too, as /audit/verify checks them: a row rewritten with every hash after
-        # it recomputed leaves this chain whole, and only a seal shows it.
-        sealed = check(conn, copies=_seal_copies())
+        # it recomputed leaves this chain whole, and only a seal shows it. Not when no seal
+        # covers any of the case's rows (all written after the newest seal's last row): the
+        # seals' roots can say nothing about them, and reading every row to learn it costs
+        # seconds on a large history; the page says they are not sealed yet instead.
+        unsealed = not_yet_sealed(conn, case.id, copies=copies)
+        sealed = check(conn, copies=copies) if unsealed is None else SealReport()
         unmatched = unmatched_for_case(conn, sealed, case.id)
     checked = check_rows(case.ref, rows)
     return page(
@@ -109,6 +114,7 @@ def case_audit(request: Request) -> Response:
         unmatched=unmatched,
         not_as_sealed={n for u in unmatched for n in u.seqs},
         seal_problems=bool(sealed.problems) and not unmatched,
+        unsealed=unsealed,
     )
 
 
