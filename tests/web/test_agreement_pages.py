@@ -220,6 +220,39 @@ def test_an_end_date_that_is_not_a_date_is_refused_at_its_boxes_kept_as_typed(
     assert variations.list_variations(site.engine, case=ref) == []
 
 
+@pytest.mark.parametrize("days", [0, -1])
+def test_an_end_date_not_in_the_future_is_refused_at_its_boxes_in_gov_uk_words(site, days):
+    """The service's rule (a new end date after today) said as the Design System says it,
+    in the summary linked to the day box and at the field with every box highlighted, not
+    with ISO dates in the variations section; what was typed is kept."""
+    ref = bid_in_monitoring(site.world)
+    end = london_day(clock.now()) + timedelta(days=days)
+    typed = {
+        "variation-end-day": str(end.day),
+        "variation-end-month": str(end.month),
+        "variation-end-year": str(end.year),
+    }
+
+    refused = site.as_("cllr").post(
+        f"/cases/{ref}/variations", {**typed, "variation-reason": "Shorter works."}
+    )
+
+    said = "End date must be in the future"
+    assert refused.status_code == 400
+    assert f'<a href="#variation-end-day">{said}</a>' in refused.text
+    assert f'id="variation-end-error"><span class="visually-hidden">Error:</span> {said}' in (
+        refused.text
+    )
+    assert highlighted(refused.text, "variation-end") == ["day", "month", "year"]
+    assert end.isoformat() not in text_of(refused.text) and "is not after today" not in (
+        refused.text
+    )
+    for name, value in typed.items():
+        assert f'name="{name}" type="text" inputmode="numeric" value="{value}"' in refused.text
+    assert "Shorter works." in refused.text
+    assert variations.list_variations(site.engine, case=ref) == []
+
+
 def test_an_offer_from_the_case_page_draws_its_pdf_before_taking_the_write_lock(site, monkeypatch):
     from tests.workflow.test_agreements import _drawing_spy, _sqlite_path, _write_without_waiting
 

@@ -97,6 +97,12 @@ def parse_ref(ref: str) -> tuple[str, int]:
 
 
 # --- proposing -----------------------------------------------------------------
+def end_in_future(end_on: date, now: datetime) -> bool:
+    """Whether a new end date may be proposed at `now`: it must be after today, in England
+    (the rule `propose` refuses by; the web asks it first, to say so at the date's boxes)."""
+    return end_on > london_day(now)
+
+
 def propose(
     work: UnitOfWork | Engine,
     ref: str,
@@ -136,7 +142,7 @@ def propose(
             missing.append("£0 is not an award; to end the award, an approver terminates it")
         elif new_total is not None and new_total == case.amount_pence:
             missing.append(f"the award is already {pounds(new_total)}: give the new total")
-        if end_on is not None and end_on <= london_day(now):
+        if end_on is not None and not end_in_future(end_on, now):
             missing.append(
                 f"the end date {end_on.isoformat()} is not after today "
                 f"({london_day(now).isoformat()})"

@@ -7,12 +7,15 @@ for `accept`); the PDF of every version is served checked against its SHA-256.
 
 from __future__ import annotations
 
+from datetime import date
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from states import BID, VARIATION
+from workflow import clock
 from workflow.errors import Malformed
 from workflow.services import agreements, variations
 from workflow.services import lifecycle as case_service
@@ -21,7 +24,7 @@ from workflow.web.actions import find, plan_actions
 from workflow.storage.records import CaseRecord
 from workflow.web.auth import Viewer, viewer
 from workflow.web.cases import _change, _visible, render_case
-from workflow.web.forms import posted
+from workflow.web.forms import DATE_PARTS, DateTyped, posted
 from workflow.web.pages import Problem, page
 
 
@@ -104,7 +107,7 @@ async def propose(request: Request) -> Response:
     missing = [
         problem
         for problem in (
-            end.problem(),
+            end.problem() or _end_in_past(end),
             Problem("Enter what changes and why", "variation-reason") if reason is None else None,
         )
         if problem is not None
@@ -125,6 +128,14 @@ async def propose(request: Request) -> Response:
         done=lambda d: f"{d['ref']} is proposed: an approver decides it.",
         then=f"/cases/{ref.upper()}#variations",
     )
+
+
+def _end_in_past(end: DateTyped) -> Problem | None:
+    """The service's rule (a new end date after today), in the Design System's words at
+    the date's boxes, rather than its own with ISO dates in the variations section."""
+    if end.iso is None or variations.end_in_future(date.fromisoformat(end.iso), clock.now()):
+        return None
+    return Problem("End date must be in the future", end.name, DATE_PARTS)
 
 
 async def decide(request: Request) -> Response:
