@@ -173,6 +173,41 @@ def test_an_end_date_that_is_not_a_date_is_refused_at_its_boxes_and_writes_nothi
     assert site.world.snapshot() == before
 
 
+def test_an_amended_end_date_not_in_the_future_is_refused_at_its_boxes_in_gov_uk_words(site, due):
+    """As a variation's proposal refuses it (the amendment proposes one), in the Design
+    System's words at the boxes, not the service's with ISO dates in the review section."""
+    before = site.world.snapshot()
+    today = london_day(clock.now())
+    typed = {
+        "review-end-day": str(today.day),
+        "review-end-month": str(today.month),
+        "review-end-year": str(today.year),
+    }
+
+    refused = site.as_("carol").post(
+        f"/cases/{due}/review",
+        {
+            "review-decision": "amend",
+            "review-reason": "Late works.",
+            **typed,
+            "version": version_of(site, due),
+        },
+    )
+
+    said = "End date must be in the future"
+    assert refused.status_code == 400
+    assert f'<a href="#review-end-day">{said}</a>' in refused.text
+    assert f'id="review-end-error"><span class="visually-hidden">Error:</span> {said}' in (
+        refused.text
+    )
+    found = re.findall(r'input--error" id="review-end-(day|month|year)"', refused.text)
+    assert found == ["day", "month", "year"]
+    assert "is not after today" not in refused.text
+    for name, value in typed.items():
+        assert f'name="{name}" type="text" inputmode="numeric" value="{value}"' in refused.text
+    assert site.world.snapshot() == before
+
+
 def test_a_review_left_empty_is_asked_for_in_words_at_each_field(site, due):
     refused = site.as_("carol").post(f"/cases/{due}/review", {"version": version_of(site, due)})
 

@@ -107,7 +107,7 @@ async def propose(request: Request) -> Response:
     missing = [
         problem
         for problem in (
-            end.problem() or _end_in_past(end),
+            end.problem() or end_not_in_future(end),
             Problem("Enter what changes and why", "variation-reason") if reason is None else None,
         )
         if problem is not None
@@ -130,9 +130,10 @@ async def propose(request: Request) -> Response:
     )
 
 
-def _end_in_past(end: DateTyped) -> Problem | None:
-    """The service's rule (a new end date after today), in the Design System's words at
-    the date's boxes, rather than its own with ISO dates in the variations section."""
+def end_not_in_future(end: DateTyped) -> Problem | None:
+    """The service's rule for a variation's new end date (after today), in the Design
+    System's words at the date's boxes, rather than its own with ISO dates in the section
+    the form is in (the variation's, the annual review's)."""
     if end.iso is None or variations.end_in_future(date.fromisoformat(end.iso), clock.now()):
         return None
     return Problem("End date must be in the future", end.name, DATE_PARTS)

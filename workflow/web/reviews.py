@@ -15,6 +15,7 @@ from states.review import DECISION_WORDS, DECISIONS, RECORDABLE, STATUS_WORDS
 from workflow.services import reviews
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
+from workflow.web.agreement import end_not_in_future
 from workflow.web.auth import Viewer
 from workflow.web.cases import _change, _visible, render_case
 from workflow.web.forms import posted
@@ -67,7 +68,9 @@ async def record(request: Request) -> Response:
         )
         if left_out
     ]
-    if (wrong_end := end.problem()) is not None:
+    # An amendment's new end date is a variation's, refused as a proposal would refuse it.
+    wrong_end = end.problem() or (end_not_in_future(end) if decision == "amend" else None)
+    if wrong_end is not None:
         missing.append(wrong_end)
     if missing and who.has("caseworker"):  # anyone else is refused for who they are, first
         return await run_in_threadpool(
