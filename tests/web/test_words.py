@@ -51,8 +51,9 @@ def test_line_breaks_typed_in_an_application_read_as_paragraphs(people):
 def test_the_audit_filters_hint_is_an_example_not_a_value(people):
     html = Site(people).as_("audrey").get("/audit").text
 
-    assert re.search(r'id="since-hint">Year-month-day, for example 2014-03-31<', html)
-    assert 'value="2014-03-31"' not in html
+    assert re.search(r'id="since-hint">For example, 31 3 2014<', html)
+    boxes = re.findall(r'<input[^>]*id="since-(?:day|month|year)"[^>]*>', html)
+    assert len(boxes) == 3 and all('value=""' in box for box in boxes)
 
 
 def test_every_page_has_the_phase_banner_and_links_to_the_statements(people):
