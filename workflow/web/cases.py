@@ -9,6 +9,8 @@ with the same version check.
 
 from __future__ import annotations
 
+from functools import partial
+
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
@@ -452,10 +454,12 @@ async def _change(
     general: str,
     done: Callable[[dict], str],
     then: str | None = None,
+    again: Callable[..., Response] | None = None,
 ) -> Response:
-    """Run one change to a case in a unit of work of its own; on a refusal, the case page
-    again with the problem at its field and what was typed kept (`kept`); when done, a
-    flash and a redirect."""
+    """Run one change to a case in a unit of work of its own; on a refusal, the page it was
+    made from (`again`, given errors, form and status: the case page unless said) with the
+    problem at its field and what was typed kept (`kept`); when done, a flash and a
+    redirect."""
 
     def run() -> dict:
         with UnitOfWork(request.app.state.engine) as uow:
@@ -467,9 +471,7 @@ async def _change(
         raise
     except CaseworkError as err:
         return await run_in_threadpool(
-            render_case,
-            request,
-            ref,
+            again or partial(render_case, request, ref),
             status=status_of(err),
             form=kept,
             errors=problems_of(err, fields, general=general),

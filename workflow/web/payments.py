@@ -3,21 +3,21 @@ to pay, an approver's due ones to approve, a council's own), and the moves' form
 
 from __future__ import annotations
 
+from functools import partial
+
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from states import BID, PAYMENT
 from workflow.services import payments
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
-from workflow.errors import CaseworkError, NotFound
-from workflow.web.auth import Viewer, require, session_of, viewer
+from workflow.web.auth import Viewer, require, viewer
 from workflow.web.cases import _change, _visible, render_case
-from workflow.web.errors import problems_of, status_of
 from workflow.web.forms import posted
 from workflow.web.pages import Problem, page
 
@@ -76,46 +76,27 @@ async def move(request: Request) -> Response:
     def done(d: dict) -> str:
         return f"{d['ref']} is now {PAYMENT.state_label(d['state']).lower()}."
 
+    if from_list:
+        again = partial(payments_page, request)
+        general, then = f"payment-{ref.upper()}-P{n}", "/payments"
+    else:
+        again = partial(render_case, request, ref)
+        general, then = "payments", f"/cases/{ref.upper()}#payments"
     if action == "pay" and not reference:
         # Asked for at its field, in words, before the service is called.
         missing = [Problem(f"Enter the remittance reference for {pay_ref}", f"reference-P{n}")]
-        if from_list:
-            return await run_in_threadpool(
-                payments_page, request, errors=missing, form=kept, status=400
-            )
-        return await run_in_threadpool(
-            render_case, request, ref, errors=missing, form=kept, status=400
-        )
-    if not from_list:
-        return await _change(
-            request,
-            ref,
-            call,
-            kept=kept,
-            fields=fields,
-            general="payments",
-            done=done,
-            then=f"/cases/{ref.upper()}#payments",
-        )
-
-    def run() -> dict:
-        with UnitOfWork(request.app.state.engine) as uow:
-            return call(uow)
-
-    try:
-        result = await run_in_threadpool(run)
-    except NotFound:
-        raise
-    except CaseworkError as err:
-        return await run_in_threadpool(
-            payments_page,
-            request,
-            errors=problems_of(err, fields, general=f"payment-{ref.upper()}-P{n}"),
-            form=kept,
-            status=status_of(err),
-        )
-    session_of(request).flash(done(result))
-    return RedirectResponse("/payments", status_code=303)
+        return await run_in_threadpool(again, errors=missing, form=kept, status=400)
+    return await _change(
+        request,
+        ref,
+        call,
+        kept=kept,
+        fields=fields,
+        general=general,
+        done=done,
+        then=then,
+        again=again,
+    )
 
 
 def payments_page(
