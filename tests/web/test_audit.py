@@ -145,6 +145,36 @@ def test_programme_history_filters_by_trigger_person_and_dates(site, ref):
     assert "No history rows match." in before_it
 
 
+def test_an_old_link_with_iso_dates_still_filters_by_them(site, ref):
+    audrey = site.as_("audrey")
+
+    moved = audrey.get("/audit?since=2014-01-01&actor=april")
+    none_yet = text_of(audrey.get(moved.headers["location"]).text)
+    before_it = audrey.get("/audit?until=2012-12-31")
+    to_then = text_of(audrey.get(audrey.get("/audit?until=2014-01-01").headers["location"]).text)
+
+    assert moved.status_code == 302
+    assert moved.headers["location"] == (
+        "/audit?actor=april&since-day=01&since-month=01&since-year=2014"
+    )
+    assert "No history rows match." in none_yet
+    assert 'id="since-year" name="since-year" type="text" inputmode="numeric" value="2014"' in (
+        audrey.get(moved.headers["location"]).text
+    )
+    assert "No history rows match." in text_of(audrey.get(before_it.headers["location"]).text)
+    assert "No history rows match." not in to_then and "offer" in to_then
+
+
+def test_an_old_link_whose_date_is_not_one_is_said_not_ignored(site, ref):
+    page = site.as_("audrey").get("/audit?since=last+week")
+
+    assert page.status_code == 400
+    assert (
+        '<a href="#since-day">From date in this link (&#39;last week&#39;) is not a date: '
+        "type it again</a>" in page.text
+    )
+
+
 def test_history_dates_not_dates_are_said_at_their_boxes_kept_as_typed(site, ref):
     malformed = site.as_("audrey").get(
         "/audit?since-day=yesterday&since-month=3&since-year=2014"

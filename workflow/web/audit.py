@@ -9,6 +9,7 @@ admin log (what administrators changed), its chain checked as `audit verify` doe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
@@ -17,7 +18,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from workflow import clock
@@ -32,7 +33,7 @@ from workflow.services.chain import GENESIS, Entry, as_dict, rows_for, seal, ver
 from workflow.storage.tables import cases, history, programmes
 from workflow.web.auth import AUDIT_ROLES, require
 from states.dates import LONDON
-from workflow.web.forms import DATE_PARTS, date_typed
+from workflow.web.forms import DATE_PARTS, DateTyped, date_typed
 from workflow.web.pages import page
 
 STATUS_WORDS = {
@@ -135,9 +136,44 @@ def _day(iso: str | None, *, end: bool = False) -> datetime | None:
     return local.astimezone(timezone.utc)
 
 
+# The filters' dates as links before the GOV.UK date boxes wrote them (?since=2014-03-31).
+OLD_DATES = {"since": "From date", "until": "To date"}
+_ISO_DAY = re.compile(r"\s*([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})\s*")
+
+
+def _old_dates(p: Any) -> tuple[str | None, list[DateTyped]]:
+    """An old link's `since=`/`until=` (YYYY-MM-DD) as the query the date boxes write now,
+    so a bookmarked or emailed link still filters: (that query, None's when the link has
+    none), or the dates it names that are not dates, each an error at its boxes."""
+    old = [d for d in OLD_DATES if d in p and not any(f"{d}-{part}" in p for part in DATE_PARTS)]
+    if not old:
+        return None, []
+    query = [(k, v) for k, v in p.multi_items() if k not in old]
+    wrong = []
+    for d in old:
+        found = _ISO_DAY.fullmatch(p[d])
+        if found is None:
+            shown = p[d].strip()[:20]
+            wrong.append(
+                DateTyped(
+                    d,
+                    dict.fromkeys(DATE_PARTS, ""),
+                    error=f"{OLD_DATES[d]} in this link ('{shown}') is not a date: type it again",
+                    parts=DATE_PARTS,
+                )
+            )
+            continue
+        year, month, day = found.groups()
+        query += [(f"{d}-day", day), (f"{d}-month", month), (f"{d}-year", year)]
+    return ("/audit?" + urlencode(query)) if not wrong else None, wrong
+
+
 def programme_history(request: Request) -> Response:
     require(request, *AUDIT_ROLES, doing="read the audit history")
     p = request.query_params
+    moved, old_wrong = _old_dates(p)
+    if moved is not None:
+        return RedirectResponse(moved, status_code=302)
     size = request.app.state.settings.page_size
     number = int(p["page"]) if p.get("page", "").isdigit() and 0 < int(p["page"]) < 100_000 else 1
     filters = {
@@ -155,6 +191,7 @@ def programme_history(request: Request) -> Response:
         date_typed(d, label, *(filters[f"{d}-{part}"] for part in DATE_PARTS))
         for d, label in (("since", "From date"), ("until", "To date"))
     ]
+    typed += old_wrong
     errors = [problem for t in typed if (problem := t.problem()) is not None]
     since, until = (None, None) if errors else (_day(typed[0].iso), _day(typed[1].iso, end=True))
     q = (
