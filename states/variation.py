@@ -15,7 +15,12 @@ Approval reserves an increase in the fund ledger or releases a decrease,
 draws up the agreement's next version and re-plans the unpaid payments.
 """
 
+from dataclasses import dataclass
+from datetime import date
+
+from states.dates import day
 from states.definition import Definition, Notice, T
+from states.money import pounds
 
 # Who is told what (DESIGN.md section 3's audiences; `approvers` are the people with the
 # role, leaving out whoever has just acted). A proposal is not a transition of its own (the
@@ -104,3 +109,53 @@ VARIATION = Definition(
         "waiting": ("awaiting_decision",),
     },
 )
+
+
+@dataclass(frozen=True)
+class Award:
+    """What a proposal is weighed against: the award as it stands today."""
+
+    amount_pence: int
+    ends_on: date | None  # the latest agreement's end date (None: the agreement states none)
+    today: date  # in England
+    band: str = ""  # the category's name, for people
+    least_pence: int | None = None  # the category's band
+    most_pence: int | None = None
+
+
+def refusals(
+    award: Award, *, reason: str | None, total_pence: int | None, end_on: date | None
+) -> list[str]:
+    """Why a well-formed proposal is no variation `award` can take, each in words; [] when it
+    is one. A proposal changes the total, the end date, or (neither given) the scope its
+    reason describes (DESIGN.md section 8), so it always needs a reason, and what it gives
+    must differ from the award as it stands. A total outside the category's band could never
+    be approved (the band is the programme file's, as the offer's rule reads it), so it is
+    refused here rather than left to wait for an approver to refuse it."""
+    out: list[str] = []
+    if not (reason or "").strip():
+        out.append("a variation needs a reason: say what changes and why (--reason)")
+    if total_pence == 0:
+        out.append("£0 is not an award; to end the award, an approver terminates it")
+    elif total_pence is not None and total_pence == award.amount_pence:
+        out.append(f"the award is already {pounds(total_pence)}: give the new total")
+    elif total_pence is not None:
+        name = award.band or "This category's"
+        if award.most_pence is not None and total_pence > award.most_pence:
+            out.append(
+                f"{name} awards are at most {pounds(award.most_pence)}: a total of "
+                f"{pounds(total_pence)} is more than the programme allows"
+            )
+        if award.least_pence is not None and total_pence < award.least_pence:
+            out.append(
+                f"{name} awards are at least {pounds(award.least_pence)}: a total of "
+                f"{pounds(total_pence)} is less than the programme allows"
+            )
+    if end_on is not None:
+        if end_on <= award.today:
+            out.append(f"the end date {day(end_on)} is not after today ({day(award.today)})")
+        elif end_on == award.ends_on:
+            out.append(
+                f"the award already ends on {day(end_on)}: give a new end date, or leave it out"
+            )
+    return out

@@ -87,7 +87,11 @@ def test_a_variation_is_proposed_and_approved_once_per_key(awarded):
             412,
             "precondition-failed",
         ),
-        ("cllr", "", {"amount": "900000", "reason": "x"}, {}, 201, None),  # refused at approval
+        # past the category's band (£500,000), which no approval could pass
+        ("cllr", "", {"amount": "900000", "reason": "x"}, {}, 422, "rule-refused"),
+        ("cllr", "", {"amount": "0", "reason": "x"}, {}, 422, "rule-refused"),
+        ("cllr", "", {"amount": "250000", "reason": "x"}, {}, 422, "rule-refused"),  # as it is
+        ("cllr", "", {"amount": "300000", "reason": " "}, {}, 422, "rule-refused"),
     ],
 )
 def test_a_refused_proposal_writes_nothing(awarded, who, path, body, headers, status, kind):
@@ -103,16 +107,35 @@ def test_a_refused_proposal_writes_nothing(awarded, who, path, body, headers, st
         assert answer.json()["type"].endswith(kind)
 
 
-def test_approving_by_a_non_approver_or_past_the_band_is_refused_and_writes_nothing(awarded):
+def test_approving_by_a_non_approver_or_past_the_fund_is_refused_and_writes_nothing(awarded):
+    from tests.workflow.awarding import load_programme, small_programme
+
     api, ref = awarded
-    api.post(f"/cases/{ref}/variations", who="cllr", json={"amount": "900000", "reason": "x"})
+    load_programme(api.world, small_programme("tca-2013", fund="260000"))
+    api.post(f"/cases/{ref}/variations", who="cllr", json={"amount": "300000", "reason": "x"})
     before = rows(api.world)
 
     by_caseworker = api.post(f"/cases/{ref}/variations/V1/approve", who="carol", json={})
-    past_band = api.post(f"/cases/{ref}/variations/V1/approve", who="aaron", json={})
+    past_fund = api.post(f"/cases/{ref}/variations/V1/approve", who="aaron", json={})
 
     assert by_caseworker.status_code == 403
-    assert past_band.status_code == 422 and "at most £500,000" in past_band.json()["detail"]
+    assert past_fund.status_code == 422 and "past the fund" in past_fund.json()["detail"]
+    assert rows(api.world) == before
+
+
+def test_a_proposal_that_varies_nothing_is_a_problem_naming_what_and_why(awarded):
+    api, ref = awarded
+    before = rows(api.world)
+
+    refused = api.post(
+        f"/cases/{ref}/variations", who="cllr", json={"amount": "250000.00", "reason": "Same."}
+    )
+
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["detail"] == (
+        f"The variation of {ref} was refused: the award is already £250,000: give the new total."
+    )
     assert rows(api.world) == before
 
 

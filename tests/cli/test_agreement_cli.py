@@ -2,6 +2,11 @@
 
 import hashlib
 
+import pytest
+
+from tests.builders import World
+from workflow.storage.db import make_engine
+
 REF = "TCA-2013-0001"
 
 
@@ -88,6 +93,59 @@ def test_a_variation_refused_exits_1_with_one_line_naming_the_rule(monitored):
     monitored.ok("variation", "propose", REF, "--amount", "300000", "--reason", "x", "--as", "cllr")
     ran = monitored("variation", "approve", f"{REF}/V1", "--as", "carol")
     assert ran.code == 1 and "only an approver" in ran.err
+
+
+def _rows(cli) -> dict:
+    engine = make_engine(cli.url)
+    try:
+        return World(engine).snapshot()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--amount", "0"], "£0 is not an award; to end the award, an approver terminates it"),
+        (["--amount", "250000"], "the award is already £250,000: give the new total"),
+        (
+            ["--amount", "900000"],
+            "Shared arrangement awards are at most £500,000: a total of £900,000 is more than "
+            "the programme allows",
+        ),
+        (["--end", "2013-03-31"], "the end date 31 March 2013 is not after today ("),
+    ],
+)
+def test_a_proposal_that_varies_nothing_is_refused_saying_why(monitored, args, says):
+    before = _rows(monitored)
+
+    ran = monitored("variation", "propose", REF, *args, "--reason", "x", "--as", "cllr")
+
+    assert ran.code == 1, ran.out
+    (line,) = ran.err.strip().splitlines()
+    assert line.startswith(f"The variation of {REF} was refused: {says}")
+    assert _rows(monitored) == before  # no history row, no email, no ledger row
+    assert monitored.ok("variation", "list", "--json").json() == []
+
+
+def test_a_new_end_date_the_award_already_has_is_refused(monitored):
+    monitored.ok(
+        "variation", "propose", REF, "--end", "2031-06-30", "--reason", "Later.", "--as", "cllr"
+    )
+    monitored.ok("variation", "approve", f"{REF}/V1", "--as", "aaron")
+    before = _rows(monitored)
+
+    ran = monitored(
+        "variation", "propose", REF, "--end", "2031-06-30", "--reason", "Again.", "--as", "cllr"
+    )
+
+    assert ran.code == 1
+    assert ran.err.strip() == (
+        f"The variation of {REF} was refused: the award already ends on 30 June 2031: "
+        "give a new end date, or leave it out."
+    )
+    assert _rows(monitored) == before
+    assert len(monitored.ok("variation", "list", "--json").json()) == 1
 
 
 def test_writing_into_a_folder_that_does_not_exist_is_one_line_not_a_traceback(monitored, tmp_path):

@@ -146,6 +146,58 @@ def test_a_refused_variation_on_the_page_says_why_and_writes_nothing(site):
     assert variations.list_variations(site.engine, case=ref) == []
 
 
+@pytest.mark.parametrize(
+    "amount, said",
+    [
+        ("250,000", "the award is already £250,000: give the new total"),
+        ("0", "£0 is not an award; to end the award, an approver terminates it"),
+        (
+            "900000",
+            "Shared arrangement awards are at most £500,000: a total of £900,000 is more than "
+            "the programme allows",
+        ),
+    ],
+)
+def test_a_variation_that_varies_nothing_is_refused_on_the_page_saying_why(site, amount, said):
+    ref = bid_in_monitoring(site.world)
+    before = site.world.snapshot()
+
+    refused = site.as_("cllr").post(
+        f"/cases/{ref}/variations",
+        {"variation-amount": amount, **NO_END, "variation-reason": "More districts."},
+    )
+
+    assert refused.status_code == 422
+    assert f'<a href="#variations">The variation of {ref} was refused: {said}.</a>' in (
+        refused.text
+    )
+    assert f'value="{amount.replace(",", "")}"' in refused.text  # what was typed is kept
+    assert site.world.snapshot() == before  # no history row, no email
+    assert variations.list_variations(site.engine, case=ref) == []
+
+
+def test_a_new_end_date_the_award_already_has_is_refused_on_the_page(site):
+    ref = bid_in_monitoring(site.world)
+    end = london_day(clock.now()) + timedelta(days=400)
+    variations.propose(site.engine, ref, end=end.isoformat(), reason="Later.", actor="cllr")
+    variations.decide(site.engine, f"{ref}/V1", "approve", "aaron")
+    before = site.world.snapshot()
+    typed = {
+        "variation-end-day": str(end.day),
+        "variation-end-month": str(end.month),
+        "variation-end-year": str(end.year),
+    }
+
+    refused = site.as_("cllr").post(
+        f"/cases/{ref}/variations", {**typed, "variation-reason": "Later again."}
+    )
+
+    assert refused.status_code == 422
+    assert "give a new end date, or leave it out" in text_of(refused.text)
+    assert site.world.snapshot() == before
+    assert len(variations.list_variations(site.engine, case=ref)) == 1
+
+
 def test_a_variation_without_its_reason_is_asked_for_it_at_the_field_in_words(site):
     ref = bid_in_monitoring(site.world)
     cllr = site.as_("cllr")

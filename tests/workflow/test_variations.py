@@ -232,18 +232,17 @@ def test_a_variation_only_varies_an_award_in_monitoring(world):
 @pytest.mark.parametrize(
     "amount, words",
     [
-        ("600000", "asks at most £500,000"),  # past the category's band
-        ("40000", "asks at least £50,000"),  # below it
+        ("600000", "Shared arrangement awards are at most £500,000: a total of £600,000"),
+        ("40000", "Shared arrangement awards are at least £50,000: a total of £40,000"),
     ],
 )
-def test_an_amount_outside_the_band_is_refused_at_approval(world, award, amount, words):
-    vref = propose(world, award, amount=amount)["ref"]
-    with freeze_time(LATER):
-        countersign_if_needed(world, vref, "aaron")
+def test_an_amount_outside_the_band_is_refused_when_proposed(world, award, amount, words):
+    # The band is the programme file's and never moves with the fund, so a total outside it
+    # could never be approved: it is refused at once rather than left for an approver.
     before = rows(world)
 
-    with pytest.raises(GuardFailed, match=words):
-        decide(world, vref, "approve")
+    with pytest.raises(RuleViolation, match=words):
+        propose(world, award, amount=amount)
 
     assert rows(world) == before
 
@@ -285,7 +284,8 @@ def test_malformed_input_is_refused_naming_the_rule_and_writes_nothing(world, aw
     [
         ({"amount": "0"}, "£0 is not an award"),
         ({"amount": "250000"}, "already £250,000"),
-        ({"end": "2013-12-31"}, "is not after today"),
+        ({"end": "2013-12-31"}, "31 December 2013 is not after today .15 January 2014"),
+        ({"end": "2014-01-15"}, "15 January 2014 is not after today"),
         ({"reason": "   "}, "needs a reason"),
     ],
 )
@@ -298,6 +298,25 @@ def test_a_well_formed_proposal_that_is_no_variation_is_refused_by_the_rules(
         propose(world, award, **kw)
 
     assert rows(world) == before
+
+
+def test_an_end_date_the_award_already_has_is_refused(world, award):
+    vref = propose(world, award, end="2015-06-30")["ref"]
+    decide(world, vref, "approve")
+    before = rows(world)
+
+    with pytest.raises(RuleViolation, match="already ends on 30 June 2015: give a new end date"):
+        propose(world, award, end="2015-06-30", amount="300000")
+
+    assert rows(world) == before
+    assert propose(world, award, end="2015-09-30")["end_on"] == "2015-09-30"
+
+
+def test_a_change_of_scope_alone_is_a_variation_its_reason_describes(world, award):
+    # DESIGN.md section 8: "a change to the amount, the end date or the scope".
+    shown = propose(world, award, reason="The hub also serves the fire service.")
+
+    assert (shown["amount"], shown["end_on"], shown["state"]) == (None, None, "awaiting_decision")
 
 
 def test_one_variation_waits_for_a_decision_at_a_time(world, award):
@@ -684,9 +703,12 @@ def test_a_change_between_drawing_and_the_approval_is_drawn_again_inside_it(
 
 @pytest.mark.parametrize("by, refusal", [("carol", PermissionDenied), ("aaron", GuardFailed)])
 def test_a_refused_approval_drawn_ahead_stores_nothing(world, award, monkeypatch, by, refusal):
-    """A caseworker may not approve; £600,000 is past the category's band: the PDF drawn
+    """A caseworker may not approve; £300,000 is past a fund of £260,000: the PDF drawn
     ahead is thrown away, and no agreement, ledger row, history row or email is written."""
-    vref = propose(world, award, amount="600000")["ref"]
+    from tests.workflow.awarding import load_programme, small_programme
+
+    load_programme(world, small_programme("tca-2013", fund="260000"))
+    vref = propose(world, award, amount="300000")["ref"]
     with freeze_time(LATER):
         countersign_if_needed(world, vref, "aaron")
     before = rows(world)

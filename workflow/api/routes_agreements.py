@@ -81,7 +81,10 @@ def list_variations(request: Request, ref: str = REF, actor: Actor = Depends(cal
     responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}, success=201),
     summary="Propose a variation",
     description="The lead council or a caseworker, on an award in monitoring. "
-    "`amount` is the new total. If-Match takes the case's version.",
+    "`amount` is the new total; `end_on` the new end date; neither, a change of scope the "
+    "`reason` describes. A proposal that varies nothing (the total or end date the award "
+    "already has, £0, an end date not after today, no reason) or asks a total outside the "
+    "category's band is refused, 422, naming why. If-Match takes the case's version.",
 )
 def propose(
     request: Request,

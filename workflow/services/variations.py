@@ -35,7 +35,13 @@ from states import BID, VARIATION
 from states.agreement import AgreementText
 from states.definition import Notice
 from states.programme import ProgrammeSpec
-from states.variation import AWAITING_DECISION, PROPOSED_TO_COUNCIL, TO_COUNTERSIGN
+from states.variation import (
+    AWAITING_DECISION,
+    PROPOSED_TO_COUNCIL,
+    TO_COUNTERSIGN,
+    Award,
+    refusals,
+)
 from states.errors import DocumentError
 from states.facts import Facts
 from states.money import money_json, parse_money, pounds
@@ -135,18 +141,9 @@ def propose(
         end_on = _end(end, problems)
         if problems:
             raise Malformed(f"The variation of {case.ref}", problems)
-        missing: list[str] = []  # well formed, but not a variation (422)
-        if not (reason or "").strip():
-            missing.append("a variation needs a reason: say what changes and why (--reason)")
-        if new_total == 0:
-            missing.append("£0 is not an award; to end the award, an approver terminates it")
-        elif new_total is not None and new_total == case.amount_pence:
-            missing.append(f"the award is already {pounds(new_total)}: give the new total")
-        if end_on is not None and not end_in_future(end_on, now):
-            missing.append(
-                f"the end date {end_on.isoformat()} is not after today "
-                f"({london_day(now).isoformat()})"
-            )
+        missing = refusals(  # well formed, but not a variation (422)
+            _as_it_stands(uow, case), reason=reason, total_pence=new_total, end_on=end_on
+        )
         if missing:
             raise RuleViolation(
                 f"The variation of {case.ref} was refused: " + "; ".join(missing) + ".", missing
@@ -243,6 +240,21 @@ def propose(
         shown = _json(conn, row, case.ref, who)
     event(log, "variation.proposed", f"{label} proposed", case=case.ref, person=who.name)
     return shown
+
+
+def _as_it_stands(uow: UnitOfWork, case: CaseRecord) -> Award:
+    """The award a proposal of `case` is weighed against: its total, its agreement's end
+    date, today in England and its category's band."""
+    latest = agreements.latest(uow.conn, case.id)
+    category = uow.spec(case.programme).categories.get(case.category or "")
+    return Award(
+        amount_pence=case.amount_pence or 0,
+        ends_on=latest.end_on if latest is not None else None,
+        today=london_day(uow.now),
+        band=(category.label or category.name) if category is not None else "",
+        least_pence=category.min_pence if category is not None else None,
+        most_pence=category.max_pence if category is not None else None,
+    )
 
 
 def _amount(text: str | None, problems: list[str]) -> int | None:
