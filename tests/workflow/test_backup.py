@@ -112,12 +112,16 @@ def test_a_restored_backup_has_every_row_and_every_evidence_file_of_the_original
     archive = tmp_path / "backup.tar.gz"
 
     made = run("--db", any_db.test_url, "backup", str(archive))
+    # A PostgreSQL archive's rows are checked in a scratch SQLite file, as restore would.
+    checked = run("backup", "--verify", str(archive))
     restored_files = tmp_path / "restored-files"
     done = run(
         "restore", str(archive), "--db", empty_target, env={"CASEWORK_FILES": str(restored_files)}
     )
 
     assert made.returncode == 0, made.stderr
+    assert checked.returncode == 0, checked.stderr
+    assert "audit verify: 2 cases" in checked.stdout and "0 broken" in checked.stdout
     assert done.returncode == 0, done.stderr
     assert "audit verify: 2 cases" in done.stdout and "0 broken" in done.stdout
     target = make_engine(empty_target)
@@ -504,3 +508,82 @@ def test_a_backup_whose_history_was_rewritten_with_recomputed_hashes_is_not_rest
 
     refused(result, "does not match its seals", "seal 1", "no longer match")
     assert list(target.iterdir()) == []
+
+
+def with_history_changed(path: Path, tmp_path: Path, change) -> Path:
+    """The archive rebuilt around a database copy whose history `change` altered, its
+    manifest's SHA-256 and size made to match: every hash holds, only the history tells."""
+    import hashlib
+
+    out, scratch = tmp_path / "history-changed.tar.gz", tmp_path / "copy.sqlite3"
+    with tarfile.open(path, "r:gz") as src:
+        scratch.write_bytes(src.extractfile("database.sqlite3").read())
+        copy = make_engine(f"sqlite:///{scratch}")
+        change(copy)
+        copy.dispose()
+        data = scratch.read_bytes()
+        with tarfile.open(out, "w:gz") as dst:
+            for member in src.getmembers():
+                body = src.extractfile(member).read()
+                if member.name == "database.sqlite3":
+                    body = data
+                elif member.name == "manifest.json":
+                    manifest = json.loads(body)
+                    manifest["members"]["database.sqlite3"] = {
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                        "size": len(data),
+                    }
+                    body = json.dumps(manifest).encode()
+                member.size = len(body)
+                dst.addfile(member, io.BytesIO(body))
+    return out
+
+
+def reason_rewritten(engine) -> None:
+    """A history row's reason changed in place: its hash no longer matches."""
+    from tests.workflow import tamper
+
+    with tamper.guards_off(engine) as conn:
+        conn.execute(text("UPDATE history SET reason = 'rewritten' WHERE id = 3"))
+
+
+def rewritten_with_hashes(engine) -> None:
+    """A row rewritten and every hash after it recomputed: the chain holds, the seal does not."""
+    from tests.workflow import tamper
+
+    tamper.rewrite_row(engine, "TCA-2013-0001", 3)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (reason_rewritten, ["fails audit verify", "does not match its hash"]),
+        (rewritten_with_hashes, ["does not match its seals", "seal 1", "no longer match"]),
+    ],
+)
+def test_an_archive_whose_history_was_changed_under_a_matching_manifest_is_refused_by_verify_and_by_restore(  # noqa: E501
+    sealed, db, tmp_path, change, words
+):
+    good = tmp_path / "sealed.tar.gz"
+    assert run("--db", db.test_url, "backup", str(good)).returncode == 0
+    bad = with_history_changed(good, tmp_path, change)
+    archives.verify(bad)  # every member matches the manifest
+    target = tmp_path / "target"
+    target.mkdir()
+
+    checked = run("backup", "--verify", str(bad))
+    passed = run("backup", "--verify", str(good))
+    restored = run(
+        "restore",
+        str(bad),
+        "--db",
+        f"sqlite:///{target / 'casework.db'}",
+        env={"CASEWORK_FILES": str(target / "files")},
+    )
+
+    refused(checked, f"{bad} was refused: the history in it", *words)
+    refused(restored, f"Nothing was restored: the history in {bad}", *words)
+    assert list(target.iterdir()) == []
+    assert passed.returncode == 0, passed.stderr
+    assert "audit verify: " in passed.stdout
+    assert "seals: 1 checked; the newest covers rows 1-" in passed.stdout

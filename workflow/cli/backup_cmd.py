@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         verify: bool = typer.Option(
             False,
             "--verify",
-            help="Check the archive FILE against its manifest instead of writing one.",
+            help="Check the archive FILE instead of writing one, as restore would: its "
+            "manifest, then its history's chains and seals, on a temporary copy.",
         ),
         as_json: bool = JSON_OPT,
     ) -> None:
@@ -30,9 +31,12 @@ def register(app: typer.Typer) -> None:
         (CASEWORK_FILES) and the seals (CASEWORK_SEAL_DIR) in one .tar.gz with a
         manifest of SHA-256s."""
         if verify:
-            from workflow.runtime import archive
+            from workflow.runtime import restore
 
-            manifest = archive.verify(file)
+            # What `restore` checks before it writes, on a temporary copy: a backup that
+            # would be refused is found out now, not on the day it is needed.
+            found = restore.check(file)
+            manifest = found.manifest
             about = manifest.get("database") or {}
             summary = {
                 "archive": str(file),
@@ -44,6 +48,8 @@ def register(app: typer.Typer) -> None:
                 "members": len(manifest.get("members") or {}),
                 "files": manifest.get("files"),
                 "seals": manifest.get("seals"),
+                "verify": found.verification.summary(),
+                "seal_check": found.seals,
             }
             if as_json:
                 emit(summary, True)
@@ -53,6 +59,8 @@ def register(app: typer.Typer) -> None:
                     f"({summary['cases']:,} cases from {summary['dialect']}, made "
                     f"{summary['made_at']})"
                 )
+                typer.echo(f"audit verify: {summary['verify']}")
+                typer.echo(found.seals)
             return
         from workflow.services.attachments import files_root
         from workflow.runtime.backup import backup

@@ -9,7 +9,8 @@ matches its SHA-256, and the restored history has passed `audit verify`
   row by row in one transaction that also creates the schema and checks the
   history, and is rolled back whole if any check fails.
 Evidence files and seal files are then put back beside it; a file already
-there is never replaced.
+there is never replaced. `check` (`casework backup --verify`) makes the same
+checks, by the same functions, on a temporary copy, and restores nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,53 @@ from workflow.storage.schema import alembic_config
 
 class RestoreRefused(Refused):
     pass
+
+
+class HistoryFails(Exception):
+    """The archived history fails a check `restore` makes before it writes (`what`: how, as
+    "fails audit verify (…)"); each caller says what it did not do because of it."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+@dataclass
+class ArchiveCheck:
+    """What `backup --verify` found: the manifest, and the history as `restore` checks it."""
+
+    manifest: dict
+    verification: Verification
+    seals: str
+
+
+def check(path: Path, *, trusted: set[str] | None = None) -> ArchiveCheck:
+    """Everything `restore` checks before it writes, without restoring: every member against
+    the manifest, the schema known, then the archived database, opened as a temporary copy
+    (a SQLite copy where it was unpacked; a PostgreSQL archive's rows loaded into a scratch
+    SQLite file), through audit verify's chain check and, where it carries seals, the seals
+    (the newest included). Refused as a `BadArchive` naming what failed."""
+    with tempfile.TemporaryDirectory(prefix=".casework-verify-") as staging:
+        stage = Path(staging)
+        manifest = archive.extract(path, stage)
+        about = manifest.get("database") or {}
+        revision = newer_schema(about.get("schema") or [])
+        if revision is not None:
+            raise archive.BadArchive(
+                path, f"it was made by a newer casework (schema revision {revision})"
+            )
+        try:
+            if about.get("kind") == "sqlite-file":
+                checked, seals = _check_copy(stage, trusted)
+            else:
+                scratch = make_engine(f"sqlite:///{stage / 'scratch.sqlite3'}")
+                try:
+                    checked, seals = _load_rows(path, scratch, stage, about, trusted)
+                finally:
+                    scratch.dispose()
+        except HistoryFails as failed:
+            raise archive.BadArchive(path, f"the history in it {failed.what}") from None
+    return ArchiveCheck(manifest, checked, seals)
 
 
 @dataclass
@@ -83,12 +131,17 @@ def restore(
         stage = Path(staging)
         manifest = archive.extract(path, stage)
         about = manifest.get("database") or {}
-        _refuse_unknown_schema(path, about.get("schema") or [])
-        if about.get("kind") == "sqlite-file" and engine.dialect.name == "sqlite":
-            checked, seals = _check_copy(path, stage, trusted)
-            _copy_into(stage / "database.sqlite3", sqlite_path(engine))
-        else:
-            checked, seals = _load_rows(path, engine, stage, about, trusted)
+        try:
+            _refuse_unknown_schema(path, about.get("schema") or [])
+            if about.get("kind") == "sqlite-file" and engine.dialect.name == "sqlite":
+                checked, seals = _check_copy(stage, trusted)
+                _copy_into(stage / "database.sqlite3", sqlite_path(engine))
+            else:
+                checked, seals = _load_rows(path, engine, stage, about, trusted)
+        except HistoryFails as failed:
+            raise RestoreRefused(
+                f"Nothing was restored: the history in {path} {failed.what}."
+            ) from None
         files = _put_back(stage / "files", files_root)
         if seal_dir is not None:
             _put_back(stage / "seals", seal_dir)
@@ -135,6 +188,17 @@ def _refuse_if_cases(engine: Engine) -> None:
 
 
 def _refuse_unknown_schema(path: Path, schema: list[str]) -> None:
+    revision = newer_schema(schema)
+    if revision is not None:
+        raise RestoreRefused(
+            f"Nothing was restored: {path} was made by a newer casework "
+            f"(schema revision {revision}); restore it with that version."
+        )
+
+
+def newer_schema(schema: list[str]) -> str | None:
+    """The first of an archive's schema revisions this casework does not know (it was made
+    by a newer one), or None."""
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(alembic_config())
@@ -144,32 +208,31 @@ def _refuse_unknown_schema(path: Path, schema: list[str]) -> None:
         except Exception:
             known = None
         if known is None:
-            raise RestoreRefused(
-                f"Nothing was restored: {path} was made by a newer casework "
-                f"(schema revision {revision}); restore it with that version."
-            )
+            return revision
+    return None
 
 
-def _refuse_broken(path: Path, checked: Verification) -> None:
+def checked_history(
+    conn: Connection, seal_files: Path, trusted: set[str] | None
+) -> tuple[Verification, str]:
+    """The archived history as every restore checks it before writing (and `backup --verify`
+    without restoring): audit verify's chain check, then the seals, the newest included;
+    `HistoryFails` naming the first thing that failed."""
+    checked = verify(conn)
     if not checked.ok:
         ref, problem = next(iter(checked.broken.items()))
-        raise RestoreRefused(
-            f"Nothing was restored: the history in {path} fails audit verify "
-            f"({checked.summary()}; {ref}: {problem})."
-        )
+        raise HistoryFails(f"fails audit verify ({checked.summary()}; {ref}: {problem})")
+    return checked, _seal_check(conn, seal_files, trusted)
 
 
-def _check_copy(path: Path, stage: Path, trusted: set[str] | None) -> tuple[Verification, str]:
+def _check_copy(stage: Path, trusted: set[str] | None) -> tuple[Verification, str]:
     """audit verify and the seal check on the unpacked SQLite copy, before it goes anywhere."""
     copy = make_engine(f"sqlite:///{stage / 'database.sqlite3'}")
     try:
         with reading(copy) as conn:
-            checked = verify(conn)
-            _refuse_broken(path, checked)
-            seals = _seal_check(path, conn, stage / "seals", trusted)
+            return checked_history(conn, stage / "seals", trusted)
     finally:
         copy.dispose()
-    return checked, seals
 
 
 def _copy_into(source: Path, target: Path) -> None:
@@ -214,9 +277,7 @@ def _load_rows(
             for table in tables:
                 _fill(conn, table, stage, source)
                 table_dump.follow_ids(conn, table)
-            checked = verify(conn)
-            _refuse_broken(path, checked)
-            seals = _seal_check(path, conn, stage / "seals", trusted)
+            checked, seals = checked_history(conn, stage / "seals", trusted)
     finally:
         if source is not None:
             source.dispose()
@@ -270,7 +331,7 @@ def _fill(conn: Connection, table, stage: Path, source: Engine | None) -> None:
         table_dump.load(conn, table, columns, table_dump.rows_of(src, table), decode=False)
 
 
-def _seal_check(path: Path, conn: Connection, seal_files: Path, trusted: set[str] | None) -> str:
+def _seal_check(conn: Connection, seal_files: Path, trusted: set[str] | None) -> str:
     """The restored history against every seal, the newest included: the database's own and
     the copies in the archive (CASEWORK_SEAL_DIR's, taken before the database was)."""
     from workflow.services.seal_check import check
@@ -279,10 +340,7 @@ def _seal_check(path: Path, conn: Connection, seal_files: Path, trusted: set[str
         return "seals: none (this backup was made before casework had seals)"
     found = check(conn, trusted=trusted, copies=seal_files if seal_files.is_dir() else None)
     if found.problems:
-        raise RestoreRefused(
-            f"Nothing was restored: the history in {path} does not match its "
-            f"seals ({found.problems[0]})."
-        )
+        raise HistoryFails(f"does not match its seals ({found.problems[0]})")
     if not found.checked:
         return "seals: none in this backup, so the history was checked by its chains alone"
     return (
