@@ -23,9 +23,9 @@ from workflow.storage.records import CaseRecord
 from workflow.web import queries
 from workflow.web.actions import find, plan_actions
 from workflow.web.auth import require
-from workflow.web.pages import page
+from workflow.web.pages import PROGRAMME_READERS, page
 
-SEES = ("caseworker", "assessor", "approver", "auditor", "admin")
+SEES = PROGRAMME_READERS
 
 
 def programme_list(request: Request) -> Response:

@@ -141,6 +141,11 @@ def _field(context: Any, name: str, programme: str) -> str:
 ENV = _environment()
 
 
+# Who may open /programmes (the fund and the ranking): its routes require these roles,
+# and the navigation offers the link to them alone, so no one is led to a refusal.
+PROGRAMME_READERS = ("caseworker", "assessor", "approver", "auditor", "admin")
+
+
 @dataclass(frozen=True)
 class NavItem:
     href: str
@@ -160,7 +165,7 @@ def navigation(who: Viewer | None) -> list[NavItem]:
         items.append(NavItem("/returns", "Returns"))
     if who.has("finance", "approver", "council", "caseworker", "auditor"):
         items.append(NavItem("/payments", "Payments"))
-    if not who.council_only:
+    if who.has(*PROGRAMME_READERS):
         items.append(NavItem("/programmes", "Programmes"))
     if who.has("auditor", "caseworker"):
         items.append(NavItem("/audit", "Audit"))
