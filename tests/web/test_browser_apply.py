@@ -171,7 +171,7 @@ def test_a_council_applies_across_two_sessions_then_answers_a_question(
         people.advance(ref, "check", "start_assessment")
         carol.goto(f"/cases/{ref}")
         axe(carol, "case under assessment")
-        carol.get_by_label(re.compile("^Ask the council a question: your reason")).fill(
+        carol.get_by_label(re.compile("^Your question for the council")).fill(
             "How will the savings be shared between the three councils?"
         )
         carol.get_by_role("button", name="Ask the council a question").click()
@@ -267,7 +267,7 @@ def test_a_network_area_expresses_interest_across_two_sessions_then_answers_a_qu
         axe(carol, "inbox with the expression of interest")
         people.advance(ref, "start_assessment")
         carol.goto(f"/cases/{ref}")
-        carol.get_by_label(re.compile("^Ask the council a question: your reason")).fill(
+        carol.get_by_label(re.compile("^Your question for the council")).fill(
             "Which service will the police run, and what will the county put in?"
         )
         carol.get_by_role("button", name="Ask the council a question").click()

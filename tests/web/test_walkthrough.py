@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.web.site import PASSWORD, text_of
+from tests.web.site import PASSWORD, scored_bid, text_of
 from workflow.services import passwords
 
 _NAV = re.compile(r'<nav class="nav" aria-label="Main">(.*?)</nav>', re.S)
@@ -40,3 +40,34 @@ def test_every_link_in_a_persons_navigation_opens_a_page_they_may_see(site, name
     for href in links:
         page = visitor.get(href)
         assert page.status_code == 200, (role, href, page.status_code, text_of(page.text)[:200])
+
+
+def test_the_caseworker_is_asked_for_the_question_not_a_reason(site):
+    """Asking the council a question, the box holds the question the council is emailed:
+    it says so, and left empty it asks for the question, keeping the rest of the page."""
+    ref = scored_bid(site.world)
+    carol = site.as_("carol")
+    page = carol.get(f"/cases/{ref}")
+    box = re.search(
+        r'<label[^>]*for="reason-ask_clarification"[^>]*>(.*?)</label>', page.text, re.S
+    )
+    assert box and text_of(box.group(1)) == "Your question for the council (required)"
+    assert "your reason" not in text_of(page.text).lower()
+
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    refused = carol.post(
+        f"/cases/{ref}/advance",
+        {"trigger": "ask_clarification", "version": version, "reason": "  "},
+    )
+    assert refused.status_code == 422
+    summary = text_of(refused.text)
+    assert f"Enter your question for the council ({ref})." in summary
+    assert '<a href="#reason-ask_clarification">Enter your question' in refused.text
+    assert site.world.state(ref) == "under_assessment"
+
+    asked = carol.post(
+        f"/cases/{ref}/advance",
+        {"trigger": "ask_clarification", "version": version, "reason": "Who signs off?"},
+    )
+    assert asked.status_code == 303
+    assert "Who signs off?" in text_of(carol.follow(asked).text)

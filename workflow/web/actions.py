@@ -26,7 +26,7 @@ from workflow.services.engine import Actor, acting_role, plan
 from workflow.errors import GuardFailed, PermissionDenied
 from workflow.services.facts import facts_for, needs_of
 from workflow.storage.records import CaseRecord
-from workflow.web.labels import trigger_label
+from workflow.web.labels import reason_label, trigger_label
 
 # Actions that cannot be undone: each asks "are you sure?" on a page of its own. Whether
 # a reason is required is the definition's to say (`T.needs_reason`), as on every face.
@@ -70,6 +70,11 @@ class Action:
     @property
     def field(self) -> str:
         return f"reason-{self.trigger}"
+
+    @property
+    def reason_box(self) -> str:
+        """The reason box's label, saying whether it must be filled."""
+        return f"{reason_label(self.trigger, self.label)} ({self.reason})"
 
     @property
     def offered(self) -> bool:

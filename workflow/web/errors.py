@@ -29,6 +29,7 @@ from workflow.logs import event
 from workflow.storage.db import fault_of
 from workflow.storage.dbfaults import is_database_error
 from workflow.web.auth import Forbidden, SignInNeeded, viewer
+from workflow.web.labels import reason_missing
 from workflow.web.pages import Problem, page
 
 log = logging.getLogger("casework.web")
@@ -66,7 +67,7 @@ def problems_of(
     if isinstance(err, ReasonRequired):
         return [
             Problem(
-                f"Give a reason: '{err.words}' on {err.ref} needs one.",
+                reason_missing(err.trigger, err.words, err.ref),
                 known.get("reason", general),
             )
         ]

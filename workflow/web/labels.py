@@ -30,6 +30,29 @@ def trigger_label(kind: str, trigger: str) -> str:
     return DEFINITIONS[kind].trigger_label(trigger)
 
 
+# What the reason box holds where it is not a reason: asking the council a question, the
+# reason is the question itself (the email sends it), and answering, it is the answer.
+_REASON_WORDS = {
+    "ask_clarification": "Your question for the council",
+    "answer": "The council's answer",
+}
+
+
+def reason_label(trigger: str, action: str) -> str:
+    """The reason box's label: "Your question for the council" for `ask_clarification`,
+    else "Suspend: your reason"."""
+    return _REASON_WORDS.get(trigger, f"{action}: your reason")
+
+
+def reason_missing(trigger: str, action: str, ref: str) -> str:
+    """The error summary's line for a reason left out: "Enter your question for the
+    council" where the box is not a reason, else "Give a reason: ..."."""
+    words = _REASON_WORDS.get(trigger)
+    if words is None:
+        return f"Give a reason: '{action}' on {ref} needs one."
+    return f"Enter {words[:1].lower()}{words[1:]} ({ref})."
+
+
 def state_label(state: str | None, kind: str | None = None) -> str:
     """ "Under assessment" for `under_assessment` (of `kind`, or whichever definition has it)."""
     if not state:
