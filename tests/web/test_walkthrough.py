@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.web.site import PASSWORD, scored_bid, text_of
-from workflow.services import passwords
+from workflow.services import applications, passwords
 
 _NAV = re.compile(r'<nav class="nav" aria-label="Main">(.*?)</nav>', re.S)
 
@@ -71,3 +71,17 @@ def test_the_caseworker_is_asked_for_the_question_not_a_reason(site):
     )
     assert asked.status_code == 303
     assert "Who signs off?" in text_of(carol.follow(asked).text)
+
+
+def test_an_applications_versions_name_the_programme_not_its_code(site):
+    """The version page's table showed "Programme  tca-2013": people read its name."""
+    w = site.world
+    ref = w.bid(by="cllr")
+    applications.amend(w.engine, ref, w.bid_document(annual_savings="450000"), "cllr")
+    for version in (1, 2):
+        page = site.as_("carol").get(f"/cases/{ref}/application?version={version}")
+        assert page.status_code == 200
+        row = re.search(r'<th scope="row">Programme</th>(.*?)</tr>', page.text, re.S)
+        assert row, version
+        assert "Transformation Challenge Award 2013" in text_of(row.group(1))
+        assert "tca-2013" not in text_of(row.group(1))

@@ -33,8 +33,8 @@ def _shown(field: str, value: Any, names: dict[str, str], category: Callable[[st
         return paragraphs(value)
     if field == "lead":
         return f"{names.get(value, value)} ({value})"
-    if field == "programme":
-        return value
+    if field == "programme":  # its name is in `names`, beside the organisations'
+        return names.get(value, value)
     if field == "evidence" and isinstance(value, list):
         return "\n".join(str(f.get("name", "")) for f in value if isinstance(f, dict))
     rows = application_rows({field: value}, names, category)
@@ -77,6 +77,7 @@ def latest_changes(
     before = {f["field"]: f["before"] for f in compared["fields"]}
     after = {f["field"]: f["after"] for f in compared["fields"]}
     names = queries.org_names(uow.conn, _codes(before, after))
+    names[case.programme] = uow.spec(case.programme).name
     rows = [r for r in compared_rows(compared["fields"], names, category) if r["changed"]]
     return {"version": latest, "rows": rows, "labels": {r["label"] for r in rows}}
 
@@ -118,6 +119,7 @@ def application_page(request: Request) -> Response:
                 {f["field"]: f["before"] for f in fields}, {f["field"]: f["after"] for f in fields}
             ),
         )
+        names[row.programme] = spec.name
         rows = compared_rows(fields, names, spec.category_label)
     return page(
         request, "application.html", case=row, versions=listed, shown=shown, rows=rows, names=names
