@@ -59,6 +59,10 @@ AREA = Definition(
             "under_assessment",
             "not_selected",
             roles={"approver"},
+            confirm=(
+                "The expression of interest goes no further and the council is told by "
+                "email. This cannot be undone."
+            ),
             notice=Notice("area.not_selected", ("council",), ("lead",)),
         ),
         T("onboard", "selected", "onboarding", roles=CASEWORKER),
@@ -77,6 +81,10 @@ AREA = Definition(
             "suspended",
             roles={"caseworker", "system"},
             needs_reason=True,
+            confirm=(
+                "The area's work with the network is paused and the council is told by "
+                "email. A caseworker can reinstate it later; the suspension stays in its history."
+            ),
             notice=Notice("case.suspended", ("council",), ("escalation", "caseworker")),
         ),
         # Back in monitoring: no longer at risk unless a return is still overdue.
@@ -95,6 +103,10 @@ AREA = Definition(
             "withdrawn",
             roles=COUNCIL_OR_CASEWORKER,
             needs_reason=True,
+            confirm=(
+                "The case stops here for good and the council is told by email. "
+                "This cannot be undone."
+            ),
             notice=Notice("case.withdrawn", ("council",), ("caseworker",)),
         ),
     ],

@@ -50,6 +50,9 @@ BID = Definition(
             "ineligible",
             roles=CASEWORKER,
             needs_reason=True,
+            confirm=(
+                "The bid goes no further and the council is told by email. This cannot be undone."
+            ),
             notice=Notice("bid.ineligible", *_TO_COUNCIL),
         ),
         T("start_assessment", "eligible", "under_assessment", roles=CASEWORKER),
@@ -84,6 +87,9 @@ BID = Definition(
             "rejected",
             roles=CASEWORKER,
             needs_reason=True,
+            confirm=(
+                "The bid is turned down and the council is told by email. This cannot be undone."
+            ),
             notice=Notice("bid.rejected", *_TO_COUNCIL),
         ),
         # A second approver's signature (DESIGN.md section 9): a move that keeps the state.
@@ -132,6 +138,10 @@ BID = Definition(
             roles=COUNCIL_OR_CASEWORKER,
             effects=["release_funds", "cancel_payments"],
             moves_funds=True,
+            confirm=(
+                "The offer is declined for good: its money goes back to the fund, its "
+                "payments are cancelled and the council is told by email. This cannot be undone."
+            ),
             notice=Notice("bid.declined", *_TO_COUNCIL),
         ),
         # What no tranche will pay (a last return waived, so its tranche never fell due)
@@ -151,6 +161,10 @@ BID = Definition(
             "suspended",
             roles={"caseworker", "system"},
             needs_reason=True,
+            confirm=(
+                "Payments are held and the council is told by email. A caseworker can "
+                "reinstate the case later; the suspension stays in its history."
+            ),
             effects=["hold_payments"],
             notice=Notice("case.suspended", ("council",), ("escalation", "caseworker")),
         ),
@@ -170,6 +184,10 @@ BID = Definition(
             roles={"approver"},
             actor_rules=["did_not_assess"],
             needs_reason=True,
+            confirm=(
+                "The award ends for good, its unpaid funds go back to the fund and the "
+                "council is told by email. This cannot be undone."
+            ),
             effects=["release_funds", "cancel_payments"],
             moves_funds=True,
             notice=Notice("bid.terminated", ("council",), ("escalation", "caseworker")),
@@ -180,6 +198,10 @@ BID = Definition(
             "withdrawn",
             roles=COUNCIL_OR_CASEWORKER,
             needs_reason=True,
+            confirm=(
+                "The case stops here for good and the council is told by email. "
+                "This cannot be undone."
+            ),
             notice=Notice("case.withdrawn", *_TO_COUNCIL),
         ),
     ],

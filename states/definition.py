@@ -36,6 +36,10 @@ class T:
     `problems`), `notice` the email it sends, `moves_funds` whether it writes
     the fund ledger (the engine then holds the programme row from the start),
     and `records` what the history row notes of the case (`amount`).
+
+    `confirm`, for a move that cannot be undone (or stops a case's work), is
+    what a person is told before doing it, on a page (or a question) of its
+    own (DESIGN.md section 12); empty for a move done at once.
     """
 
     trigger: str
@@ -50,6 +54,7 @@ class T:
     notice: Notice | None = None
     moves_funds: bool = False
     records: tuple[str, ...] = ()
+    confirm: str = ""
 
     def __init__(
         self,
@@ -66,6 +71,7 @@ class T:
         notice: Notice | None = None,
         moves_funds: bool = False,
         records: Iterable[str] = (),
+        confirm: str = "",
     ) -> None:
         object.__setattr__(self, "trigger", trigger)
         object.__setattr__(self, "source", source)
@@ -79,6 +85,7 @@ class T:
         object.__setattr__(self, "notice", notice)
         object.__setattr__(self, "moves_funds", moves_funds)
         object.__setattr__(self, "records", tuple(records))
+        object.__setattr__(self, "confirm", confirm)
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -182,6 +189,12 @@ class Definition:
 
     def is_final(self, state: str) -> bool:
         return state in self.final
+
+    def confirmation(self, trigger: str) -> str:
+        """What a person is told before `trigger`, which asks "are you sure?" first
+        (T.confirm); empty for a move done at once."""
+        t = self.transition(trigger)
+        return t.confirm if t is not None else ""
 
     # --- words for people ---------------------------------------------------
     def state_label(self, state: str) -> str:

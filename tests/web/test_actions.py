@@ -27,7 +27,6 @@ from tests.web.site import (
 )
 from workflow.services import areas, assessment, lifecycle, monitoring, passwords, directory
 from workflow.services.engine import acting_role
-from workflow.web.actions import IRREVERSIBLE
 
 REASON = "Because the rules of this test say so."
 SCORERS = ("ash", "asha")
@@ -175,7 +174,7 @@ def test_each_trigger_is_refused_to_those_who_may_not_fire_it_and_works_for_thos
         page = visitors[name].get(where)
         assert f'name="trigger" value="{t.trigger}"' in page.text, (name, t.trigger)
         data = {"trigger": t.trigger, "reason": REASON}
-        if t.trigger in IRREVERSIBLE:  # first "are you sure?", with the reason asked for
+        if t.confirm:  # first "are you sure?", with the reason asked for
             before = world.snapshot()
             asked = visitors[name].get(f"/cases/{ref}/confirm?trigger={t.trigger}")
             assert asked.status_code == 200 and "are you sure?" in text_of(asked.text), name
@@ -269,6 +268,16 @@ def test_suspending_asks_for_a_reason_and_a_confirmation_first(site):
     assert "Payments are held" in text_of(asked.text)
     assert no_reason.status_code == 422
     assert site.world.snapshot() == before
+
+
+def test_an_areas_suspension_page_says_what_an_area_loses_not_a_bids_payments(site):
+    ref = area_in(site.world, "active")
+    carol = site.as_("carol")
+
+    asked = text_of(carol.get(f"/cases/{ref}/confirm?trigger=suspend").text)
+
+    assert "work with the network is paused" in asked
+    assert "Payments are held" not in asked  # a network area has no payments to hold
 
 
 def test_an_action_that_would_be_refused_is_not_offered_and_says_what_is_missing(site, moment):

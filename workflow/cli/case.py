@@ -1,5 +1,6 @@
 """`casework case open|amend|advance|assign|show|list|history`."""
 
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -122,10 +123,19 @@ def advance(
     actor: str = AS_OPT,
     reason: Optional[str] = REASON_OPT,
     as_json: bool = JSON_OPT,
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Do a move that cannot be undone without being asked first."
+    ),
 ) -> None:
-    """Fire a trigger on a case (`case show REF --as NAME` lists what you may fire)."""
+    """Fire a trigger on a case (`case show REF --as NAME` lists what you may fire).
+
+    At a terminal, a move that cannot be undone (terminate, withdraw …) says what it
+    does and asks before it is done; scripts, `--json` and `--yes` are not asked.
+    """
     from workflow.services import lifecycle
 
+    if not (yes or as_json or reason is None) and sys.stdin.isatty() and sys.stdout.isatty():
+        _ask_first(ref, trigger)
     case = lifecycle.advance(engine(), ref, trigger, actor, reason=reason)
     if as_json:
         emit(case, True)
@@ -136,6 +146,26 @@ def advance(
         typer.echo(f"{case['ref']}: {actor} did '{done}'; it is still {state}")
     else:
         typer.echo(f"{case['ref']} is now {state}")
+
+
+def _ask_first(ref: str, trigger: str) -> None:
+    """Ask before a move its definition says cannot be undone (DESIGN.md section 12); a
+    "no" changes nothing. (Without a reason the service refuses it anyway, unasked.)"""
+    from states import DEFINITIONS
+    from workflow.storage.db import reading
+
+    with reading(engine()) as conn:
+        case = reads.load_case(conn, ref)
+    definition = DEFINITIONS[case.kind]
+    consequence = definition.confirmation(trigger)
+    if not consequence:
+        return
+    typer.echo(f"{definition.trigger_label(trigger)} {case.ref}: {consequence}")
+    if not typer.confirm("Are you sure?", default=False):
+        typer.echo(
+            f"Nothing was changed: {case.ref} is still {_words.state_label(case.state, case.kind)}."
+        )
+        raise typer.Exit(1)
 
 
 @case_app.command("assign")

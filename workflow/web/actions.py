@@ -28,27 +28,14 @@ from workflow.services.facts import facts_for, needs_of
 from workflow.storage.records import CaseRecord
 from workflow.web.labels import reason_label, trigger_label
 
-# Actions that cannot be undone: each asks "are you sure?" on a page of its own. Whether
-# a reason is required is the definition's to say (`T.needs_reason`), as on every face.
-IRREVERSIBLE = frozenset(
-    {"suspend", "terminate", "reject", "withdraw", "declare_ineligible", "decline"}
-)
-# Triggers that take a reason where the rules do not require one (and so does every
-# irreversible one: its confirmation page has a reason box).
+# Actions that cannot be undone each ask "are you sure?" on a page of their own, saying what
+# their definition says they do (`T.confirm`); whether a reason is required is the
+# definition's to say too (`T.needs_reason`), as on every face. These triggers take a
+# reason where the rules do not require one (and so does every confirmed one: its
+# confirmation page has a reason box).
 REASON_WELCOME = frozenset({"ask_clarification", "answer", "reinstate"})
-# What the confirmation page says each irreversible action does, beyond its name.
-CONSEQUENCES = {
-    "suspend": "Payments are held and the council is told by email. A caseworker can "
-    "reinstate the case later; the suspension stays in its history.",
-    "terminate": "The award ends for good, its unpaid funds go back to the fund and the "
-    "council is told by email. This cannot be undone.",
-    "reject": "The bid is turned down and the council is told by email. This cannot be undone.",
-    "withdraw": "The case stops here for good and the council is told by email. "
-    "This cannot be undone.",
-    "declare_ineligible": "The bid goes no further and the council is told by email. "
-    "This cannot be undone.",
-    "decline": "This is final: it cannot be undone, and the council is told by email.",
-}
+# Every trigger any definition asks to confirm: a form posting one is checked further.
+CONFIRMED = frozenset(t.trigger for d in DEFINITIONS.values() for t in d.transitions if t.confirm)
 # Guards that say a move is not needed at all on this case (not merely not yet possible):
 # such a move is neither offered nor listed as "not possible yet". A countersignature is
 # needed only above the programme's threshold or on a high fraud risk, and only once.
@@ -64,8 +51,13 @@ class Action:
     trigger: str
     label: str
     reason: str  # required | optional | none
-    warning: bool  # cannot be undone: goes to a confirmation page
+    consequence: str  # what it does that cannot be undone (T.confirm), or empty
     blocked: str = ""  # one line: what is missing before it can succeed
+
+    @property
+    def warning(self) -> bool:
+        """Cannot be undone: goes to a confirmation page first."""
+        return bool(self.consequence)
 
     @property
     def field(self) -> str:
@@ -133,7 +125,7 @@ def plan_actions(
             "required"
             if t.needs_reason
             else "optional"
-            if t.trigger in REASON_WELCOME or t.trigger in IRREVERSIBLE
+            if t.trigger in REASON_WELCOME or t.confirm
             else "none"
         )
         out.append(
@@ -141,7 +133,7 @@ def plan_actions(
                 t.trigger,
                 trigger_label(case.kind, t.trigger),
                 need,
-                t.trigger in IRREVERSIBLE,
+                t.confirm,
                 blocked,
             )
         )

@@ -43,7 +43,7 @@ from workflow.errors import CaseworkError, NotFound
 from workflow.storage.tables import programmes
 from workflow.web import queries
 from workflow.web.application import latest_changes
-from workflow.web.actions import CONSEQUENCES, IRREVERSIBLE, Action, find, plan_actions
+from workflow.web.actions import CONFIRMED, Action, find, plan_actions
 from workflow.web.labels import state_label
 from workflow.services.access import STAFF
 from workflow.web.auth import Viewer, session_of, viewer
@@ -271,10 +271,10 @@ async def advance(request: Request) -> Response:
     confirmed = form.text("confirmed") == "yes"
     asking = (
         await run_in_threadpool(_offered, request, ref, trigger, version)
-        if trigger in IRREVERSIBLE and not (confirmed and reason)
+        if trigger in CONFIRMED and not (confirmed and reason)
         else None
     )
-    if asking is not None and not (confirmed and asking.reason != "required"):
+    if asking is not None and asking.warning and not (confirmed and asking.reason != "required"):
         # Not from the confirmation page, or the reason its definition requires left empty:
         # ask (again), change nothing.
         errors = (
@@ -376,7 +376,7 @@ def render_confirm(
                 reason = diligence.failed_reason(
                     diligence.checklist_json(conn, row, spec, who.name, clock.now())
                 )
-    if action is None or not action.offered or trigger not in IRREVERSIBLE:
+    if action is None or not action.offered or not action.warning:
         return RedirectResponse(f"/cases/{row.ref}", status_code=303)
     return page(
         request,
@@ -385,7 +385,7 @@ def render_confirm(
         errors=errors or [],
         case=row,
         action=action,
-        consequence=CONSEQUENCES[trigger],
+        consequence=action.consequence,
         names=names,
         reason=reason,
         version=row.version if version is None else version,
