@@ -161,3 +161,29 @@ def test_an_empty_return_is_refused_and_changes_nothing(monitored):
         f"none of Spend to date (spend_to_date)"
     )
     assert monitored.ok("checkpoint", "show", Q1, "--json").json() == before
+
+
+def test_checkpoint_list_says_what_the_person_asking_may_do_next(monitored):
+    """Each return's allowed moves for whoever asks (--as), as `case list` gives a case's:
+    the council may send its open return, the caseworker may also excuse it."""
+    monitored.ok("sweep", "--now", "2013-12-19T09:30")  # Q1 opens
+
+    def allowed(*who: str) -> dict:
+        listed = monitored.ok("checkpoint", "list", "--case", "TCA-2013-0001", *who, "--json")
+        return {r["ref"]: r["allowed_triggers"] for r in listed.json()}
+
+    by_council, by_caseworker, by_anyone = (
+        allowed("--as", "cllr"),
+        allowed("--as", "carol"),
+        allowed(),
+    )
+    table = monitored.ok("checkpoint", "list", "--case", "TCA-2013-0001", "--as", "cllr").out
+
+    assert by_council == {Q1: ["submit"], **{f"TCA-2013-0001/Q{n}": [] for n in (2, 3, 4)}}
+    assert by_caseworker[Q1] == ["submit", "waive"]
+    assert by_anyone[Q1] == [
+        "mark_overdue",
+        "submit",
+        "waive",
+    ]  # no --as: every move, the sweep's too
+    assert "Send the return (submit)" in table and "(waive)" not in table

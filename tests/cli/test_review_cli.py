@@ -107,3 +107,24 @@ def test_a_countersignature_on_the_command_line_says_it_was_done_and_the_bid_sta
 
     assert signed.out == f"{ref}: aaron did 'Countersign the offer'; it is still Recommended\n"
     assert offered.out == f"{ref} is now Award offered\n"
+
+
+def test_review_list_says_which_decisions_the_person_asking_may_record(monitored):
+    cli = monitored
+
+    def allowed(*who: str) -> list:
+        rows = cli.ok("review", "list", *who, "--json").json()
+        assert all(r["allowed_decisions"] == [] for r in rows[1:])  # R2 is not due
+        return rows[0]["allowed_decisions"]
+
+    assert allowed("--as", "carol") == []  # not due yet: nothing to record
+    cli.ok("sweep", "--now", "2014-10-01T09:30")
+
+    # The sweep suspended the award too (its returns are long overdue): not varied, so no amend.
+    assert cli.ok("case", "show", REF, "--json").json()["state"] == "suspended"
+    assert allowed("--as", "carol") == ["continue", "stop"]
+    assert allowed("--as", "april") == allowed("--as", "cllr") == []  # only a caseworker
+    table = cli.ok("review", "list", "--as", "carol").out
+    assert "Continue (continue)" in table and "(stop)" in table and "(amend)" not in table
+    cli.ok("case", "advance", REF, "reinstate", "--as", "carol", "--reason", "Returns in.")
+    assert allowed("--as", "carol") == ["continue", "amend", "stop"]

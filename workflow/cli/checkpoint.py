@@ -23,10 +23,11 @@ from states import DEFINITIONS
 from workflow.cli import _words
 from workflow.cli.case import _directory, read_document
 from workflow.errors import Malformed
+from workflow.services.engine import allowed_triggers
 
 checkpoint_app = typer.Typer(help=summary("checkpoint"), no_args_is_help=True)
 
-LIST_COLUMNS = ["ref", "state", "due", "level", "next", "case_state", "title"]
+LIST_COLUMNS = ["ref", "state", "due", "level", "next", "case_state", "title", "allowed now"]
 _RETURN = DEFINITIONS["checkpoint"]
 
 
@@ -51,12 +52,24 @@ def list_(
     )
     if not rows:
         refuse_unknown_filters(case=case, org=org)
+    # What each return allows next, for the person asking (anyone, without --as): the
+    # engine's allowed_triggers, as `case list` and `checkpoint show` give a case's.
+    for r in rows:
+        r["allowed_triggers"] = allowed_triggers(_RETURN, r["state"], reader.actor, r["lead"])
     if as_json:
         emit(rows, True)
     else:
         _, specs = _directory()
         emit(
-            [_words.checkpoint_row(r, specs.get(r.get("programme"))) for r in rows],
+            [
+                {
+                    **_words.checkpoint_row(r, specs.get(r.get("programme"))),
+                    "allowed now": ", ".join(
+                        f"{_RETURN.trigger_label(t)} ({t})" for t in r["allowed_triggers"]
+                    ),
+                }
+                for r in rows
+            ],
             False,
             LIST_COLUMNS,
         )

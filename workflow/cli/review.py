@@ -81,13 +81,17 @@ def list_(
     actor: Optional[str] = AS_READ_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Every annual review by due date (with --due, those due now and not yet recorded)."""
+    """Every annual review by due date (with --due, those due now and not yet recorded), with
+    the decisions the person asking (--as) may record now."""
     from workflow.services import reviews
 
     reader = Reader(actor)
     reader.check_case(case)
     rows = reader.visible(
-        reviews.list_reviews(engine(), due_only=due, case=case, programme=programme), "case"
+        reviews.list_reviews(
+            engine(), due_only=due, case=case, programme=programme, actor_name=actor
+        ),
+        "case",
     )
     if as_json:
         emit(rows, True)
@@ -100,10 +104,18 @@ def list_(
             "caseworker": r["caseworker"] or "",
             "decision": DECISION_WORDS[r["decision"]].label if r["decision"] else "",
             "recorded by": r["recorded_by"] or "",
+            # The decisions the person asking may record now, as `review record --decision`.
+            "allowed now": ", ".join(
+                f"{DECISION_WORDS[d].label} ({d})" for d in r["allowed_decisions"]
+            ),
         }
         for r in rows
     ]
-    emit(shown, False, ["review", "due", "status", "caseworker", "decision", "recorded by"])
+    emit(
+        shown,
+        False,
+        ["review", "due", "status", "caseworker", "decision", "recorded by", "allowed now"],
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -31,6 +31,7 @@ from states.ladder import LadderStep, StepDue, plan_catch_up, step_moments
 from states.review import (
     DECISION_WORDS,
     DECISIONS,
+    RECORDABLE,
     REVIEW_STEPS,
     STEP_KINDS,
     label,
@@ -38,10 +39,11 @@ from states.review import (
     status_of,
 )
 from states import dates
-from workflow.errors import Malformed, RuleViolation, checked_text
+from workflow.errors import Malformed, PermissionDenied, RuleViolation, checked_text
 from workflow.logs import event
 from workflow.services import directory, messages
 from workflow.services.access import may_act
+from workflow.services.engine import Actor
 from workflow.services.calendar import is_working_day, london_day
 from workflow.services.chain import Entry, change, moment
 from workflow.services.unit_of_work import UnitOfWork, unit
@@ -58,6 +60,7 @@ __all__ = [
     "schedule_review",
     "record",
     "list_reviews",
+    "allowed_decisions",
     "review_json",
     "due_for_case",
     "ReviewStep",
@@ -462,10 +465,36 @@ def review_json(conn: Connection | None, row: Any, case_ref: str | None = None) 
     }
 
 
+def allowed_decisions(
+    conn: Connection, case: CaseRecord, status: str, actor: Actor | None
+) -> list[str]:
+    """The decisions `record` would take on a review of `case` in `status` from `actor` (from
+    anyone who may record reviews, when None): none unless the review is due and not yet
+    recorded and `actor` may record the case's reviews (access.may_act, as `record` asks), and
+    not those `refused_decisions` names (amend on an award closed to variation)."""
+    if status not in RECORDABLE:
+        return []
+    if actor is not None:
+        try:
+            may_act(actor, "review", case.lead, f"record the annual review of {case.ref}")
+        except PermissionDenied:
+            return []
+    refused = refused_decisions(conn, case)
+    return [d for d in DECISIONS if d not in refused]
+
+
 def list_reviews(
-    engine: Engine, *, due_only: bool = False, case: str | None = None, programme: str | None = None
+    engine: Engine,
+    *,
+    due_only: bool = False,
+    case: str | None = None,
+    programme: str | None = None,
+    actor_name: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every review (by due date), or with `due_only` those open and not yet recorded."""
+    """Every review (by due date), or with `due_only` those open and not yet recorded; each
+    with the decisions the person asking (`actor_name`; anyone, when None) may record now."""
+    from workflow.services.reads import load_case
+
     q = (
         select(
             reviews,
@@ -488,15 +517,25 @@ def list_reviews(
     if programme:
         q = q.where(cases.c.programme == programme.strip().lower())
     with reading(engine) as conn:
-        return [
-            {
-                **review_json(conn, r, r.case_ref),
-                "caseworker": r.caseworker,
-                "programme": r.programme,
-                "title": r.title,
-            }
-            for r in conn.execute(q)
-        ]
+        actor = directory.actor(conn, actor_name) if actor_name else None
+        out = []
+        for r in conn.execute(q).all():
+            shown = review_json(conn, r, r.case_ref)
+            allowed = (  # a case is read only for a review that may be recorded now
+                allowed_decisions(conn, load_case(conn, r.case_ref), shown["status"], actor)
+                if shown["status"] in RECORDABLE
+                else []
+            )
+            out.append(
+                {
+                    **shown,
+                    "caseworker": r.caseworker,
+                    "programme": r.programme,
+                    "title": r.title,
+                    "allowed_decisions": allowed,
+                }
+            )
+        return out
 
 
 def reviews_of(conn: Connection, case: CaseRecord) -> list[dict[str, Any]]:
