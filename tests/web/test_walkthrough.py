@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.web.site import PASSWORD, scored_bid, text_of
-from workflow.services import applications, passwords
+from workflow.services import applications, lifecycle, passwords
 
 _NAV = re.compile(r'<nav class="nav" aria-label="Main">(.*?)</nav>', re.S)
 
@@ -85,3 +85,42 @@ def test_an_applications_versions_name_the_programme_not_its_code(site):
         assert row, version
         assert "Transformation Challenge Award 2013" in text_of(row.group(1))
         assert "tca-2013" not in text_of(row.group(1))
+
+
+def test_a_partner_named_without_its_evidence_is_refused_at_the_evidence_box(site):
+    """A network area's partner row with a name and no evidence was saved as it was, and
+    only the submission, pages later, said the partner had no evidence. The partners
+    question now says so at once, at that row's evidence box, keeping the name typed and
+    saving nothing; the change-all page likewise."""
+    from tests.web.test_apply import answer
+
+    cllr = site.as_("cllr")
+    cllr.get("/apply")
+    cllr.post("/apply", {"programme": "pstn-2013"})
+    opened = cllr.post("/apply/new/pstn-2013", {"title": "Troubled families, one front door"})
+    ref = re.search(r"/apply/(PSTN-2013-\d+)/", opened.headers["location"]).group(1)
+    before = lifecycle.show(site.engine, ref)["version"]
+
+    half = {
+        "partner-rows": "2",
+        "partners-0-name": "County police",
+        "partners-0-evidence": "",
+        "partners-1-name": "NHS trust",
+        "partners-1-evidence": "Board minute",
+    }
+    refused = answer(cllr, ref, "partners", half, status=400)
+    assert '<a href="#partners-0-evidence">Enter the evidence that County police is bought in' in (
+        refused.text
+    )
+    assert 'value="County police"' in refused.text and 'value="NHS trust"' in refused.text
+    assert not lifecycle.show(site.engine, ref)["application"].get("partners")
+
+    cllr.get(f"/apply/{ref}/change")
+    version = re.search(r'name="version" value="(\d+)"', cllr.last).group(1)
+    changed = cllr.post(
+        f"/apply/{ref}/change",
+        {"version": version, "title": "Troubled families, one front door", **half},
+    )
+    assert changed.status_code == 400
+    assert "Enter the evidence that County police is bought in" in text_of(changed.text)
+    assert lifecycle.show(site.engine, ref)["version"] == before

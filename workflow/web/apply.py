@@ -228,7 +228,7 @@ async def open_new(request: Request) -> Response:
         q = questions(spec)[0]
         value, missing = _answer(q, form)
         if missing:
-            raise _Missing(q, missing)
+            raise _Missing(missing)
         document = {"programme": spec.code, "lead": who.org, q.name: value}
         return lifecycle.open_case(
             _engine(request), KIND_OF_PROGRAMME[spec.kind], document, who.name, draft=True
@@ -348,9 +348,9 @@ def _partner_rows(typed: Posted | None, stored: list) -> list[dict]:
 
 
 class _Missing(Exception):
-    def __init__(self, q: Question, text: str):
-        super().__init__(text)
-        self.problem = Problem(text, _first_id(q))
+    def __init__(self, problem: Problem):
+        super().__init__(problem.text)
+        self.problem = problem
 
 
 def _first_id(q: Question) -> str:
@@ -364,9 +364,16 @@ def _first_id(q: Question) -> str:
     return q.name
 
 
-def _answer(q: Question, form: Posted) -> tuple[Any, str]:
+def _answer(q: Question, form: Posted) -> tuple[Any, Problem | None]:
     """The answer to `q` as the document holds it, and the problem when a required one
-    is missing ("" when there is none)."""
+    is missing or half given (None when there is none), linked to the box at fault."""
+    value, text, at = _answer_at(q, form)
+    return value, (Problem(text, at or _first_id(q)) if text else None)
+
+
+def _answer_at(q: Question, form: Posted) -> tuple[Any, str, str]:
+    """`_answer`'s value, the problem's words ("" for none) and the box they are about
+    ("" for the question's first)."""
     what = q.label[:1].lower() + q.label[1:]
     if q.kind == "organisations":
         value: Any = [c for c in form.data.getlist(q.name) if isinstance(c, str) and c]
@@ -381,22 +388,31 @@ def _answer(q: Question, form: Posted) -> tuple[Any, str]:
                 form.text(f"partners-{i}-name").strip(),
                 form.text(f"partners-{i}-evidence").strip(),
             )
-            if name or evidence:
-                value.append({"name": name, **({"evidence": evidence} if evidence else {})})
+            # A row half filled in is a slip, not a draft's gap: said at the box left empty.
+            if name and not evidence:
+                return (
+                    value,
+                    f"Enter the evidence that {name} is bought in",
+                    f"partners-{i}-evidence",
+                )
+            if evidence and not name:
+                return value, f"Enter the name of partner {i + 1}", f"partners-{i}-name"
+            if name:
+                value.append({"name": name, "evidence": evidence})
         missing = not value
     elif q.kind == "money":
         value = form.pounds(q.name)
         missing = not value
         wrong = not_pounds(form.text(q.name), q.label)
         if wrong:
-            return value, wrong
+            return value, wrong, ""
     else:
         value = form.text(q.name)
         missing = not value.strip()
     if missing and q.required:
         verb = "Select" if q.kind in ("choice", "organisations") else "Enter"
-        return value, f"{verb} {what}"
-    return (None if missing else value), ""
+        return value, f"{verb} {what}", ""
+    return (None if missing else value), "", ""
 
 
 async def answer_question(request: Request) -> Response:
@@ -413,7 +429,7 @@ async def answer_question(request: Request) -> Response:
             q, _asked = _question_of(spec, document, name)
             value, missing = _answer(q, form)
             if missing:
-                raise _Missing(q, missing)
+                raise _Missing(missing)
             new = dict(document)
             if value is None:
                 new.pop(q.name, None)
@@ -570,7 +586,7 @@ async def save_changes(request: Request) -> Response:
             for q in questions(spec, document.get("category")):
                 value, problem = _answer(q, form)
                 if problem:
-                    missing.append(Problem(problem, _first_id(q)))
+                    missing.append(problem)
                 elif value is None:
                     new.pop(q.name, None)
                 else:
