@@ -102,6 +102,45 @@ def test_listing_cases_imports_neither_the_orm_nor_the_mail_templates(cli):
     assert not {f"workflow.cli.{e.module}" for n, e in COMMANDS.items() if n != "case"} & imported
 
 
+# What `case list`'s table on a SQLite file needs none of (services.case_table reads it with
+# sqlite3): SQLAlchemy (and the asyncio, ssl and importlib.metadata it imports), its tables,
+# the service every face lists through, and the state machines (a table shows no triggers).
+NOT_FOR_THE_TABLE = (
+    "sqlalchemy",
+    "asyncio",
+    "ssl",
+    "importlib.metadata",
+    "psycopg",
+    "transitions",
+    "states.machine",
+    "workflow.storage.tables",
+    "workflow.storage.db",
+    "workflow.services.reads",
+    "workflow.services.directory",
+    "workflow.services.engine",
+)
+
+
+@pytest.mark.parametrize("filters", [(), ("--state", "in_monitoring", "--programme", "TCA-2013")])
+def test_listing_cases_as_a_table_on_sqlite_imports_no_sqlalchemy_nor_state_machine(
+    monitored, filters
+):
+    listed = monitored.ok("case", "list", *filters).out
+
+    imported = modules_after("case", "list", *filters, env={"CASEWORK_DB": monitored.url})
+
+    assert "In monitoring" in listed
+    assert not {*NOT_FOR_THE_TABLE, *NEVER_ON_START, "rich"} & imported
+
+
+def test_an_empty_table_of_cases_imports_no_sqlalchemy_either(cli):
+    assert cli.ok("case", "list").out == "(none)\n"
+
+    imported = modules_after("case", "list", env={"CASEWORK_DB": cli.url})
+
+    assert not {*NOT_FOR_THE_TABLE, *NEVER_ON_START, "rich"} & imported
+
+
 # What reading a case needs none of: the services that change one (and what they bring in:
 # the agreement's PDF and the cryptography under it, bank holidays, the metrics), the admin
 # log and the chain writer, the guards' facts, the programme files' parser.
@@ -195,7 +234,8 @@ def test_importing_the_command_line_leaves_the_collector_alone():
 
 def test_commands_that_ask_no_case_what_it_allows_load_no_state_machine(cli):
     # Each definition's transitions Machine is built when first asked (states/machine.py): a
-    # move, or a case's `allowed_triggers` (so `case list` and `case show` with cases do).
+    # move, or a case's `allowed_triggers` (so `case show` with cases does, and `case list
+    # --json`; its table shows no triggers and loads none: NOT_FOR_THE_TABLE above).
     assert "transitions" not in modules_after("--help")
     assert "transitions" not in modules_after("org", "list", env={"CASEWORK_DB": cli.url})
 

@@ -18,6 +18,7 @@ import re
 import os
 import sys
 from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import NamedTuple, Optional
 
 import typer
@@ -88,6 +89,7 @@ def _load(name: str) -> Command:
 # usual (`serve` and `demo` run for long). Only `main` does this: a test or a
 # program that imports this package keeps its collector as it was.
 _COLLECTOR_HELD = False
+_IN_MAIN = False
 
 
 def _hold_collector() -> None:
@@ -103,6 +105,22 @@ def _started() -> None:
         gc.freeze()
         gc.enable()
         _COLLECTOR_HELD = False
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """Hold the collector while a command imports what only some of its paths need, as it
+    is held while the command's module is imported, and freeze what that made: `case list`'s
+    table imports no SQLAlchemy, so `case show` imports it (with the service) when it runs.
+    Outside `main` (a test calling a command itself) the collector is left as it is."""
+    held = _IN_MAIN and not _COLLECTOR_HELD
+    if held:
+        _hold_collector()
+    try:
+        yield
+    finally:
+        if held:
+            _started()
 
 
 class _Commands(MutableMapping[str, Command]):
@@ -275,6 +293,8 @@ def _fault_line(err: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    global _IN_MAIN
+    _IN_MAIN = True
     _hold_collector()
     try:
         _main(argv)

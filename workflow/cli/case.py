@@ -5,14 +5,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from sqlalchemy import select
 
-from workflow.services import reads
-from workflow.cli import summary
+from workflow.cli import importing, summary
 from workflow.cli import _words
 from workflow.cli._common import (
     AS_OPT,
     AS_READ_OPT,
+    STATE,
     Reader,
     CASE_REF,
     JSON_OPT,
@@ -71,7 +70,8 @@ def open_(
     """Open a bid or a network area from its document; prints the new reference."""
     if kind not in ("bid", "area"):
         raise typer.BadParameter(f"'{kind}' is not bid or area", param_hint="KIND")
-    from workflow.services import lifecycle  # reading needs none of what changes a case
+    with importing():
+        from workflow.services import lifecycle  # reading needs none of what changes a case
 
     case = lifecycle.open_case(engine(), kind, read_document(from_file), actor)
     emit(case, True) if as_json else typer.echo(case["ref"])
@@ -102,7 +102,8 @@ def amend(
 ) -> None:
     """Amend a draft (or a bid waiting for the council's answer): the document becomes the
     application's next version; every earlier one stays readable (`case show --version N`)."""
-    from workflow.services import applications
+    with importing():
+        from workflow.services import applications
 
     case = applications.amend(
         engine(), ref, read_document(from_file), actor, reason=reason, expected_version=if_version
@@ -132,7 +133,8 @@ def advance(
     At a terminal, a move that cannot be undone (terminate, withdraw …) says what it
     does and asks before it is done; scripts, `--json` and `--yes` are not asked.
     """
-    from workflow.services import lifecycle
+    with importing():
+        from workflow.services import lifecycle
 
     if not (yes or as_json or reason is None) and sys.stdin.isatty() and sys.stdout.isatty():
         _ask_first(ref, trigger)
@@ -152,6 +154,7 @@ def _ask_first(ref: str, trigger: str) -> None:
     """Ask before a move its definition says cannot be undone (DESIGN.md section 12); a
     "no" changes nothing. (Without a reason the service refuses it anyway, unasked.)"""
     from states import DEFINITIONS
+    from workflow.services import reads  # imported with lifecycle, by `advance`
     from workflow.storage.db import reading
 
     with reading(engine()) as conn:
@@ -177,7 +180,8 @@ def assign(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Hand a case to another caseworker (they are told by email)."""
-    from workflow.services import assignment
+    with importing():
+        from workflow.services import assignment
 
     case = assignment.assign(engine(), ref, to, actor, reason=reason)
     emit(case, True) if as_json else typer.echo(
@@ -201,9 +205,13 @@ def show(
     """One case: its state, version, what may be fired, and its application
     (with --version N, the application as it was in version N)."""
     if version is None:
+        with importing():
+            from workflow.services import reads
+
         case = reads.show(engine(), ref, actor)
     else:
-        from workflow.services import applications
+        with importing():
+            from workflow.services import applications
 
         case = applications.show_version(engine(), ref, version, actor)
     if as_json:
@@ -225,6 +233,18 @@ def list_(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Cases, oldest first, filtered by state, kind or programme."""
+    if actor is None and not as_json:
+        # The table alone, on a SQLite file: its fields read without SQLAlchemy (most of
+        # the command's start); None when it must be read as below.
+        from workflow.services.case_table import table_rows
+
+        quick = table_rows(STATE.db_url, state=state, kind=kind, programme=programme)
+        if quick is not None:
+            _table(*quick)
+            return
+    with importing():
+        from workflow.services import reads
+
     reader = Reader(actor)
     rows = reads.list_cases(
         engine(),
@@ -239,7 +259,11 @@ def list_(
     if as_json:
         emit(rows, True)
         return
-    names, _ = _directory(specs=False)
+    _table(rows, _directory(specs=False)[0])
+
+
+def _table(rows: list[dict], names: dict[str, str]) -> None:
+    """`case list`'s table for people, from the service's rows and organisations' names."""
     # An area's money is its agreed contribution to the network's running costs.
     # Only the columns shown are put into words (a thousand rows' times felt it).
     emit(
@@ -260,6 +284,9 @@ def history(
     ref: str = CASE_REF, actor: Optional[str] = AS_READ_OPT, as_json: bool = JSON_OPT
 ) -> None:
     """A case's full history, oldest first, with its hash chain."""
+    with importing():
+        from workflow.services import reads
+
     Reader(actor).check_case(ref)
     rows = reads.case_history(engine(), ref)
     if as_json:
@@ -303,6 +330,8 @@ def _directory(*, specs: bool = True) -> tuple[dict[str, str], dict]:
         names = {o["code"]: o["name"] for o in people.list_orgs(conn)}
         if not specs:
             return names, {}
+        from sqlalchemy import select
+
         from workflow.services import programme_files as programmes
 
         return names, {

@@ -15,9 +15,10 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func,
 
 from states import DEFINITIONS
 from states.money import money_json
-from workflow.errors import CaseNotFound, Malformed, OrganisationNotFound, ProgrammeNotFound
+from workflow.errors import CaseNotFound, OrganisationNotFound, ProgrammeNotFound
 from workflow.services import directory
 from workflow.services.access import LEAD_ONLY, check_visible
+from workflow.services.case_table import CASE_KINDS as CASE_KINDS, check_filters
 from workflow.services.engine import Actor, allowed_triggers
 from workflow.storage.db import reading
 from workflow.storage.prepared import Prepared
@@ -109,8 +110,10 @@ def list_cases(
 
     A kind or state that names nothing is refused (Malformed) rather than
     answered with no cases: a typing mistake must not look like an empty list.
+    The command line's table reads its fields through `case_table.table_rows` on a
+    SQLite file, with these conditions written as SQL: change both together.
     """
-    _refuse_unknown_filters(kind, state)
+    check_filters(kind, state)
     with reading(engine) as conn:
         actor = directory.actor(conn, actor_name) if actor_name else None
         # A list shows no application documents, so none is read (or parsed).
@@ -162,33 +165,6 @@ def refuse_unknown(
         found = select(organisations.c.code).where(organisations.c.code == org.strip())
         if conn.execute(found).first() is None:
             raise OrganisationNotFound(org)
-
-
-CASE_KINDS = ("bid", "area")
-_KIND_LABELS = {"bid": "Bid", "area": "Network area"}
-
-
-def _state_label(code: str) -> str:
-    """A state's label in the first definition of a case that has it."""
-    return next(
-        DEFINITIONS[k].state_label(code) for k in CASE_KINDS if code in DEFINITIONS[k].states
-    )
-
-
-def _refuse_unknown_filters(kind: str | None, state: str | None) -> None:
-    if kind is not None and kind not in CASE_KINDS:
-        raise Malformed.unknown("kind", kind, CASE_KINDS, _KIND_LABELS.__getitem__)
-    if state is not None:
-        known: dict[str, None] = {}
-        for k in (kind,) if kind else CASE_KINDS:
-            known.update(dict.fromkeys(DEFINITIONS[k].states))
-        if state not in known:
-            raise Malformed.unknown(
-                f"{kind or 'case'} state",
-                state,
-                list(known),
-                DEFINITIONS[kind].state_label if kind else _state_label,
-            )
 
 
 def case_history(engine: Engine, ref: str) -> list[dict[str, Any]]:

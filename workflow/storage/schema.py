@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, inspect, text
-
-from workflow.storage.db import reading
+if TYPE_CHECKING:  # SQLAlchemy is imported when a database is asked: `case list`'s plain
+    from sqlalchemy import Engine  # read checks its file with `head_revisions` alone
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # `revision = "0010"`, `down_revision = "0009"`, `down_revision = ("0002", "0005")` or None
@@ -45,6 +44,10 @@ def upgrade(engine: Engine, target: str = "head") -> None:
 
 def current_revisions(engine: Engine) -> set[str]:
     """The revisions the database records as applied (none for an empty database)."""
+    from sqlalchemy import inspect, text
+
+    from workflow.storage.db import reading
+
     with reading(engine) as conn:
         if not inspect(conn).has_table("alembic_version"):
             return set()
