@@ -25,8 +25,26 @@ class Rendered:
     html: str
 
 
+# Days and folded lines already written, kept for the next message: a sweep's
+# messages share their due dates and most of their paragraphs. Emptied when
+# full, so a long-running process holds at most a few thousand of each.
+_KEPT = 4096
+_LONG_DAYS: dict[date, str] = {}
+_FOLDED: dict[str, str] = {}
+
+
 def longdate(value: date | datetime) -> str:
     """`Friday 4 April 2014`. A datetime is read as a day in England (states.dates)."""
+    # Only dates and datetimes themselves are kept: equal ones are the same day
+    # in England (aware datetimes equal are the same instant), and anything else
+    # (an Undefined) goes to long_day to fail as it does.
+    if type(value) is date or type(value) is datetime:
+        found = _LONG_DAYS.get(value)
+        if found is None:
+            if len(_LONG_DAYS) >= _KEPT:
+                _LONG_DAYS.clear()
+            found = _LONG_DAYS[value] = dates.long_day(value)
+        return found
     return dates.long_day(value)
 
 
@@ -45,9 +63,10 @@ def render(kind: str, context: Mapping[str, Any]) -> Rendered:
     Raises jinja2.UndefinedError when the context lacks a variable a template
     uses, and ValueError for an unknown kind.
     """
-    from notifications.templating import templates
+    from notifications.templating import render_part, templates
 
-    subject, text, html = (template.render(context) for template in templates(kind))
+    values = context if type(context) is dict else dict(context)
+    subject, text, html = (render_part(template, values) for template in templates(kind))
     # A subject is one header line: template line breaks and any in user text
     # (a title with a newline) become single spaces.
     return Rendered(subject=" ".join(subject.split()), text=_wrap(text), html=html)
@@ -60,7 +79,19 @@ def _wrap(text: str) -> str:
     council name, a title) don't leave ragged lines. Addresses are never
     broken, so a link stays clickable.
     """
-    return "\n".join(_fill(line) if len(line) > _TEXT_WIDTH else line for line in text.split("\n"))
+    return "\n".join(
+        _folded(line) if len(line) > _TEXT_WIDTH else line for line in text.split("\n")
+    )
+
+
+def _folded(line: str) -> str:
+    """`_fill(line)`, kept: a kind's fixed paragraphs recur in every message of it."""
+    found = _FOLDED.get(line)
+    if found is None:
+        if len(_FOLDED) >= _KEPT:
+            _FOLDED.clear()
+        found = _FOLDED[line] = _fill(line)
+    return found
 
 
 def _fill(line: str) -> str:

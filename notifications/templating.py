@@ -7,10 +7,19 @@ Jinja2 is a tenth of a second of a command's start-up).
 from __future__ import annotations
 
 import importlib.resources
-from typing import Any
+from types import CodeType
+from typing import Any, Callable, MutableMapping
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, nodes
+from jinja2 import select_autoescape
+from markupsafe import escape
 
+# What markupsafe.escape runs on a str before wrapping it in Markup (its C
+# speedup); not exported by name, so tests/notifications/test_render_same.py
+# holds it to escape() itself.
+from markupsafe import _escape_inner  # type: ignore[attr-defined]
+
+from notifications.inlining import inline
 from notifications.kinds import PARTS, template_name
 from notifications.render import category_name, longdate
 from states import dates
@@ -36,6 +45,41 @@ class _Environment(Environment):
                 return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
 
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        # The one step of compile() between parsing and generating code: includes and
+        # imported macros are written in here (notifications.inlining).
+        return inline(self, super()._parse(source, name, filename), name)
+
+
+def _escape(value: Any) -> Any:
+    """markupsafe.escape, but a plain str for a str: the same characters.
+
+    `{{ value }}` in an HTML template compiles to `escape(value)`, some thirty a
+    message, and escape wraps each result in a Markup (a Python-level __new__)
+    that only goes on to be joined into the page. Jinja2 wraps what a block,
+    macro or `{% set %}` gives back in Markup itself, so nothing downstream
+    tells the two apart; the tests compare every kind's bytes with plain Jinja2.
+    """
+    if type(value) is str:
+        return _escape_inner(value)
+    return escape(value)
+
+
+class _Template(Template):
+    @classmethod
+    def from_code(
+        cls,
+        environment: Environment,
+        code: CodeType,
+        globals: MutableMapping[str, Any],
+        uptodate: Callable[[], bool] | None = None,
+    ) -> Template:
+        template = super().from_code(environment, code, globals, uptodate)
+        # The generated module imports `escape` from jinja2.runtime; its functions
+        # (root, blocks, macros) look it up in the module's namespace at each call.
+        template.root_render_func.__globals__["escape"] = _escape
+        return template
+
 
 def _environment() -> Environment:
     root = importlib.resources.files("templates")
@@ -60,6 +104,7 @@ def _environment() -> Environment:
         # the lookup. The templates are a fixed few dozen files.
         cache_size=-1,
     )
+    env.template_class = _Template
     # The email templates use none of Jinja2's default globals (range, dict,
     # lipsum, cycler, joiner, namespace). With them, every render context (five
     # or six a message: three parts and their includes) copied them out of a
@@ -85,3 +130,22 @@ def templates(kind: str) -> tuple[Template, Template, Template]:
         subject, text, html = (_ENV.get_template(template_name(kind, part)) for part in PARTS)
         found = _TEMPLATES[kind] = (subject, text, html)
     return found
+
+
+def render_part(template: Template, values: dict[str, Any]) -> str:
+    """`template.render(values)`, without copying `values` twice over.
+
+    Template.render copies the dict it is given, and Jinja2's new context
+    copies it again to lay the globals under it: two copies a part, six a
+    message, of a dict nothing writes to (a template's `{% set %}` goes to the
+    context's own variables). The email templates have no globals, so the
+    context can read `values` itself; a template given globals renders as usual.
+    """
+    if template.globals:
+        return template.render(values)
+    context = template.new_context(values, shared=True)
+    try:
+        return "".join(template.root_render_func(context))
+    except Exception:
+        # What Template.render does: the error raised again, its traceback in the template.
+        template.environment.handle_exception()

@@ -76,17 +76,31 @@ class AddressBook:
             self._approvers = [r.email for r in found if "approver" in (r.roles or ())]
         return self._approvers
 
-    def addresses(
+    def recipients(
         self,
         conn: Connection,
         case: CaseRecord,
         spec: ProgrammeSpec,
-        audiences: Iterable[str],
+        to: Iterable[str],
+        cc: Iterable[str],
         leave_out: Iterable[str] = (),
-    ) -> list[str]:
-        """The email addresses of `audiences` for this case, each once, in order, without
-        those of the people named in `leave_out` (who have just acted)."""
-        audiences = tuple(audiences)
+    ) -> tuple[list[str], list[str]]:
+        """A message's To and Cc addresses: those of each audience, each once, in order,
+        without those of the people named in `leave_out` (who have just acted); Cc without
+        any address in To, and when To has nobody the first of Cc in its place. The
+        audiences' addresses are looked up once for both."""
+        to, cc = tuple(to), tuple(cc)
+        known = self._known(conn, case, spec, to + cc)
+        skip = self._skip(conn, leave_out)
+        to_addrs = self._pick(conn, known, to, skip, [])
+        cc_addrs = self._pick(conn, known, cc, skip, to_addrs)
+        if not to_addrs:  # nobody in To: the first cc stands in
+            to_addrs, cc_addrs = cc_addrs[:1], cc_addrs[1:]
+        return to_addrs, cc_addrs
+
+    def _known(
+        self, conn: Connection, case: CaseRecord, spec: ProgrammeSpec, audiences: tuple[str, ...]
+    ) -> dict[str, str | None]:
         org = self.org(conn, case.lead)
         known = {
             "council": org.email if org else None,
@@ -99,12 +113,25 @@ class AddressBook:
             from workflow.services.controls import sro_of
 
             known["sro"] = self.email(conn, sro_of(conn, case.programme))
-        skip = {a for a in (self.email(conn, name) for name in leave_out) if a}
+        return known
+
+    def _skip(self, conn: Connection, leave_out: Iterable[str]) -> set[str]:
+        return {a for a in (self.email(conn, name) for name in leave_out) if a}
+
+    def _pick(
+        self,
+        conn: Connection,
+        known: dict[str, str | None],
+        audiences: tuple[str, ...],
+        skip: set[str],
+        taken: list[str],
+    ) -> list[str]:
+        """The addresses of `audiences`, in order, each once, none in `skip` or `taken`."""
         out: list[str] = []
         for audience in audiences:
             found = self.approvers(conn) if audience == "approvers" else [known.get(audience)]
             for addr in found:
-                if addr and addr not in out and addr not in skip:
+                if addr and addr not in out and addr not in skip and addr not in taken:
                     out.append(addr)
         return out
 
@@ -211,11 +238,7 @@ def queue(
     """Render and queue one message; its key, or None when it has nobody to go to
     (`leave_out` names people not to write to: whoever has just acted)."""
     book = book or AddressBook()
-    leave_out = tuple(leave_out)
-    to_addrs = book.addresses(conn, case, spec, to, leave_out)
-    cc_addrs = [a for a in book.addresses(conn, case, spec, cc, leave_out) if a not in to_addrs]
-    if not to_addrs:  # nobody in To: the first cc stands in
-        to_addrs, cc_addrs = cc_addrs[:1], cc_addrs[1:]
+    to_addrs, cc_addrs = book.recipients(conn, case, spec, to, cc, leave_out)
     if not to_addrs:
         return None
     values = context(

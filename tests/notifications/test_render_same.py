@@ -1,0 +1,110 @@
+"""Rendering's shortcuts change no byte: every kind, rendered as casework renders it (includes
+and macros written in, escaping without Markup objects, days and folded lines kept:
+notifications/inlining.py, templating.py, render.py), is what plain Jinja2 renders from
+the same files and context, folded by textwrap."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2 import Environment, UndefinedError
+from markupsafe import escape
+
+from notifications import KINDS, render
+from notifications.kinds import PARTS, template_name
+from notifications.render import Rendered, category_name
+from notifications import templating
+from notifications.templating import _escape
+from states import dates
+from tests.notifications.mail_fixtures import kinds_with_case_kinds, realistic_context
+
+EVERY_KIND = kinds_with_case_kinds(KINDS)
+
+
+SETTINGS = (
+    "loader",
+    "autoescape",
+    "undefined",
+    "keep_trailing_newline",
+    "trim_blocks",
+    "lstrip_blocks",
+)
+
+
+def _plain() -> Environment:
+    """Jinja2 as it comes (its own Environment and Template classes, its globals), with
+    casework's settings: the same files, escaping, undefined and whitespace rules."""
+    env = Environment(autoescape=True)
+    for setting in SETTINGS:
+        setattr(env, setting, getattr(templating._ENV, setting))
+    env.filters.update(longdate=dates.long_day, moment=dates.moment, category_name=category_name)
+    return env
+
+
+PLAIN = _plain()
+
+
+def plainly(kind: str, context: dict) -> Rendered:
+    subject, text, html = (
+        PLAIN.get_template(template_name(kind, p)).render(context) for p in PARTS
+    )
+    folded = "\n".join(
+        textwrap.fill(line, 72, break_long_words=False, break_on_hyphens=False)
+        if len(line) > 72
+        else line
+        for line in text.split("\n")
+    )
+    return Rendered(" ".join(subject.split()), folded, html)
+
+
+# Council text that HTML must escape, long enough to fold, with a URL and a line break.
+AWKWARD = {
+    "case__title": 'Smith & Jones <b>"Shared"</b> services\' hub for the districts of '
+    "Tewkesbury, Cheltenham and the Cotswolds, https://example.gov.uk/a-very/long/address",
+    "case__lead_name": "Borough Council of King's Lynn & West Norfolk <i>",
+    "programme__name": "Transformation <Challenge> & 'Award'",
+    "reason": 'Line one & <two>\nline "three" — with a dash, and\ttab, and a word ' + "x" * 90,
+}
+
+
+@pytest.mark.parametrize("kind, case_kind", EVERY_KIND)
+@pytest.mark.parametrize("late", [False, True, None], ids=["on time", "late", "no step"])
+@pytest.mark.parametrize("awkward", [False, True], ids=["realistic", "awkward"])
+def test_every_kind_renders_what_plain_jinja_renders(kind, case_kind, late, awkward):
+    ctx = realistic_context(kind, case_kind, **(AWKWARD if awkward else {}))
+    if late is None:
+        ctx["step"] = None
+    elif ctx["step"] is not None:
+        ctx["step"]["late"] = late
+        ctx["step"]["due_at"] = datetime(2014, 4, 5, 23, 30, tzinfo=timezone.utc)
+
+    expected = plainly(kind, ctx)
+    assert render(kind, ctx) == expected
+    assert render(kind, ctx) == expected  # and again, from what the first one kept
+
+
+@pytest.mark.parametrize("kind, case_kind", EVERY_KIND)
+def test_a_missing_variable_fails_as_plain_jinja_fails(kind, case_kind):
+    ctx = realistic_context(kind, case_kind)
+    del ctx["programme"]["lead_email"]  # printed by every kind's footer
+
+    with pytest.raises(UndefinedError) as plain:
+        plainly(kind, ctx)
+    with pytest.raises(UndefinedError) as ours:
+        render(kind, ctx)
+    assert str(ours.value) == str(plain.value)
+
+
+@given(st.text())
+def test_escaping_a_string_gives_the_characters_markupsafe_gives(value):
+    assert _escape(value) == str(escape(value))
+    assert type(_escape(value)) is str
+
+
+@pytest.mark.parametrize("value", [None, 3, escape("<b>"), 2.5])
+def test_escaping_anything_else_is_markupsafes_own(value):
+    assert _escape(value) == escape(value)
