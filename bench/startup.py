@@ -30,6 +30,11 @@ every run: compare the two before and after a change that adds modules).
 Targets (median of 10, wall, on the 2-core development machine): `--help`
 under 0.15 s, `case list` on 1,000 cases under 0.30 s. The last line printed
 is JSON.
+
+`case list` prints its table from the SQLite file read without SQLAlchemy
+(workflow/services/case_table.py); `case list --json`, timed beside it with no
+target, reads through `reads.list_cases` and SQLAlchemy as every face does
+(and as the table does on PostgreSQL, or with `--as`).
 """
 
 from __future__ import annotations
@@ -100,6 +105,7 @@ def commands(n_cases: int) -> dict[str, list[str]]:
         "python -c pass": [sys.executable, "-c", "pass"],
         "casework --help": [CASEWORK, "--help"],
         "casework case list": [CASEWORK, "case", "list"],
+        "casework case list --json": [CASEWORK, "case", "list", "--json"],
         "casework case show REF": [CASEWORK, "case", "show", f"TCA-2013-{n_cases:06d}"],
     }
 
