@@ -77,3 +77,26 @@ def test_stop_is_recorded_once_per_key_and_suspends_the_case(api, award):
     assert again.json() == shown
     history = api.get(f"/cases/{award}/history", who="audrey").json()["items"]
     assert [r["trigger"] for r in history].count("review") == 1
+
+
+def test_amend_with_a_new_amount_while_a_variation_waits_is_refused_not_dropped(api, award):
+    from freezegun import freeze_time
+
+    from workflow.services import variations
+
+    with freeze_time(datetime(2014, 1, 15, 11, tzinfo=timezone.utc)):
+        variations.propose(api.world.engine, award, reason="Scope widened.", actor="cllr")
+    sweep(api.world.engine, now=DUE)
+    before = api.world.snapshot()
+
+    answer = api.post(
+        f"/cases/{award}/reviews",
+        json={"decision": "amend", "reason": "Costs fell.", "end": "2016-03-31"},
+    )
+
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["detail"].startswith(
+        f"{award}/V1 is still waiting for a decision, so the new end date cannot be proposed"
+    )
+    assert api.world.snapshot() == before

@@ -86,6 +86,7 @@ def test_approve_then_pay_in_words_and_the_figures_follow(paying):
             "The eligible spend was refused",
         ),
         (["recover", REF, "--eligible", "1000", "--as", "carol"], "not terminated"),
+        (["recover", REF, "--eligible", "-5", "--as", "carol"], "The eligible spend was refused"),
     ],
 )
 def test_refusals_are_one_line_exit_1_and_write_nothing(paying, args, says):

@@ -128,3 +128,29 @@ def test_review_list_says_which_decisions_the_person_asking_may_record(monitored
     assert "Continue (continue)" in table and "(stop)" in table and "(amend)" not in table
     cli.ok("case", "advance", REF, "reinstate", "--as", "carol", "--reason", "Returns in.")
     assert allowed("--as", "carol") == ["continue", "amend", "stop"]
+
+
+def test_amend_asking_for_no_change_or_while_a_variation_waits_is_refused(monitored):
+    cli = monitored
+    cli.ok("sweep", "--now", "2014-10-01T09:30")  # R1 opens; the award is suspended too
+    cli.ok("case", "advance", REF, "reinstate", "--as", "carol", "--reason", "Returns in.")
+    amend = ("review", "record", REF, "--decision", "amend", "--as", "carol")
+    before = rows(cli)
+
+    same = cli(*amend, "--reason", "Keep it.", "--amount", "250000")
+    assert same.code == 1
+    assert same.err.strip() == (
+        f"The variation of {REF} was refused: the award is already £250,000: give the new total."
+    )
+    assert rows(cli) == before
+    cli.ok("variation", "propose", REF, "--reason", "Scope widened.", "--as", "cllr")
+    before = rows(cli)
+
+    waits = cli(*amend, "--reason", "Costs fell.", "--amount", "200000")
+
+    assert waits.code == 1
+    assert waits.err.strip().startswith(
+        f"{REF}/V1 is still waiting for a decision, so the new amount cannot be proposed now"
+    )
+    assert rows(cli) == before
+    assert cli.ok("review", "list", "--json").json()[0]["decision"] is None

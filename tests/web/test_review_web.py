@@ -269,3 +269,27 @@ def test_the_review_form_offers_only_decisions_that_can_be_recorded(site, due):
     )
     assert done.status_code == 303
     assert reviews.list_reviews(site.engine, case=due)[0]["decision"] == "continue"
+
+
+def test_amend_with_a_new_amount_while_a_variation_waits_is_refused_on_the_page(site, due):
+    variations.propose(site.engine, due, reason="Scope widened.", actor="cllr")
+    before = site.world.snapshot()
+
+    refused = site.as_("carol").post(
+        f"/cases/{due}/review",
+        {
+            "review-decision": "amend",
+            "review-reason": "Costs fell: the award can come down.",
+            "review-amount": "200000",
+            "version": version_of(site, due),
+        },
+    )
+
+    assert refused.status_code == 422
+    assert (
+        f"{due}/V1 is still waiting for a decision, so the new amount cannot be proposed now"
+        in text_of(refused.text)
+    )
+    assert 'value="200000"' in refused.text  # what was typed is kept
+    assert site.world.snapshot() == before
+    assert reviews.list_reviews(site.engine, case=due)[0]["decision"] is None

@@ -208,6 +208,37 @@ def test_amend_while_a_variation_waits_records_the_change_only(world, award):
     ]
 
 
+@pytest.mark.parametrize(
+    "kw, asked",
+    [
+        ({"amount": "200000"}, "amount"),
+        ({"amount": "200000", "end": "2016-03-31"}, "amount and end date"),
+    ],
+)
+def test_amend_asking_a_new_amount_while_a_variation_waits_is_refused_not_dropped(
+    world, award, kw, asked
+):
+    from workflow.services import variations
+
+    sweep(world.engine, now=DUE_AT)
+    with freeze_time(DUE_AT.replace(hour=13)):
+        variations.propose(world.engine, award, reason="Scope widened.", actor="cllr")
+    before = world.snapshot()
+
+    with freeze_time(DUE_AT.replace(hour=14)), pytest.raises(RuleViolation) as refused:
+        reviews.record(
+            world.engine, award, decision="amend", reason="Costs fell.", actor_name="carol", **kw
+        )
+
+    assert str(refused.value) == (
+        f"{award}/V1 is still waiting for a decision, so the new {asked} cannot be proposed "
+        f"now: record amend without it (the change asked for is kept with the review), or "
+        f"once an approver has decided {award}/V1."
+    )
+    assert world.snapshot() == before
+    assert review(world, award)["decision"] is None
+
+
 def test_stop_suspends_the_case_for_an_approver_to_terminate(world, award):
     sweep(world.engine, now=DUE_AT)
 

@@ -188,7 +188,8 @@ class ReviewRequest(BaseModel):
         max_length=20,
         json_schema_extra={"pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
         description="amend only: the award's new total, in pounds "
-        "(the variation proposed asks for it).",
+        "(the variation proposed asks for it; refused, 422, while another variation of the "
+        "case waits for a decision, as is `end`).",
     )
     end: Optional[str] = Field(
         default=None,

@@ -393,10 +393,19 @@ def _propose_variation(
     end: str | None,
 ) -> str | None:
     """The variation an `amend` decision asks for (its reference), or None while another
-    waits for a decision (the change asked for stays in the review's row)."""
+    waits for a decision (the change asked for stays in the review's row); a new amount or
+    end date is then refused, not dropped, since no variation would carry it."""
     from workflow.services import variations
 
-    if _variation_waiting(uow.conn, case.id) is not None:
+    waiting = _variation_waiting(uow.conn, case.id)
+    if waiting is not None:
+        asked = " and ".join(w for w, v in (("amount", amount), ("end date", end)) if v)
+        if asked:  # never dropped without a word
+            raise RuleViolation(
+                f"{waiting} is still waiting for a decision, so the new {asked} cannot be "
+                f"proposed now: record amend without it (the change asked for is kept with "
+                f"the review), or once an approver has decided {waiting}."
+            )
         return None
     shown = variations.propose(
         uow,
