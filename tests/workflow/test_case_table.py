@@ -3,9 +3,14 @@ the rows `reads.list_cases` gives, filter by filter; anything else is left to li
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 
 import pytest
+
+from tests.builders import World
+from tests.cli.conftest import CASEWORK
 
 from workflow.cli.case import LIST_COLUMNS
 from workflow.errors import Malformed
@@ -21,6 +26,11 @@ AREA_LEAD = "E08000003"
 
 @pytest.fixture
 def cases(world):
+    return some_cases(world)
+
+
+def some_cases(world):
+    """Two bids (one submitted), a council's draft and a network area."""
     world.cast()
     world.org(AREA_LEAD, name="Manchester City Council")
     world.advance(world.bid(), "submit")
@@ -132,3 +142,24 @@ def test_a_file_that_is_not_a_database_is_left_to_the_usual_read_which_explains_
 )
 def test_any_other_database_is_read_through_the_list_of_cases(url):
     assert table_rows(url) is None
+
+
+@pytest.mark.postgres
+def test_the_table_printed_from_postgresql_is_the_one_printed_from_sqlite(sqlite_db, pg_db):
+    # On PostgreSQL the command reads through list_cases (SQLAlchemy); on SQLite, without it.
+    printed = []
+    for engine in (sqlite_db, pg_db):
+        some_cases(World(engine))
+        url = engine.url.render_as_string(hide_password=False)
+        ran = subprocess.run(
+            [CASEWORK, "case", "list"],
+            env={**os.environ, "CASEWORK_DB": url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert ran.returncode == 0, ran.stderr
+        printed.append(ran.stdout)
+
+    assert printed[0] == printed[1]
+    assert "Network area" in printed[0] and "£99,000.50" in printed[0]
