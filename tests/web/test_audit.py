@@ -234,11 +234,12 @@ def test_the_verify_page_checks_the_seals_and_says_when_the_history_is_not_what_
     assert f"{made.label}: rows 1-{made.tree_size} no longer match what the seal signed" in after
 
 
-def test_a_case_audit_page_says_when_a_seal_no_longer_matches_its_rows(site, ref, tmp_path):
+def test_a_case_audit_page_names_the_rows_a_seal_no_longer_holds(site, ref, tmp_path):
     """A sealed row rewritten with every hash after it recomputed: the case's chain holds,
-    so only the seal shows it; the case's own page says its rows are among those the seal
-    no longer matches and marks each, not "intact" alone. A case written after the seal is
-    not among them."""
+    so only the seal shows it. Each row is proved by its inclusion path to the newest seal's
+    root, so the page names the rows that are not as sealed (the rewritten one and every
+    one after it, whose hashes changed) and says the one before them is sealed. A case
+    written after the seal is not among them."""
     from tests.workflow import tamper as dba
     from workflow.services.reads import case_history
     from workflow.services.seals import generate, record_key, seal
@@ -257,21 +258,27 @@ def test_a_case_audit_page_says_when_a_seal_no_longer_matches_its_rows(site, ref
     rows = len(case_history(site.engine, ref))
 
     assert "no longer matches" not in sealed and "Not as sealed" not in sealed
+    assert (
+        f"Checked against the newest seal, {made.label}: it covers history rows "
+        f"1-{made.tree_size} (counted in the order written, all cases together)"
+    ) in sealed
+    assert f"Rows 1-{rows} of this case are in it" in sealed
     assert "The chain holds" in said
-    assert f"Seal 1 ({made.label[8:18]}) no longer matches history rows 1-{made.tree_size}" in said
-    assert f"rows 1-{rows} of this case are among them" in said
-    assert page.count("Not as sealed") == rows
+    assert "Row 1 of this case is in it" in said
+    assert (
+        f"Rows 2-{rows} of this case are not as sealed: each matches its hash, but their "
+        f"inclusion paths no longer lead to the root {made.label} signed"
+    ) in said
+    assert page.count("Not as sealed") == rows - 1
     assert "no longer matches" not in text_of(other) and "Not as sealed" not in other
 
 
-def test_a_case_written_after_the_newest_seal_is_said_not_sealed_yet_without_checking_the_seals(
-    site, ref, tmp_path, moment
-):
-    """No seal covers any row of a case written after the newest seal, so the seals' roots
-    can say nothing about it: its page says its rows are not sealed yet, and does not read
-    the whole history to check them (a sealed row rewritten elsewhere, which the seal shows
-    on that case's page and on /audit/verify, is not this page's). Before any seal, every
-    case says so."""
+def test_rows_written_after_the_newest_seal_are_said_not_sealed_yet(site, ref, tmp_path, moment):
+    """No seal covers a row written after the newest seal, so no seal can say anything about
+    it: the page says it is not sealed yet, and checks the case's sealed rows all the same.
+    A case written wholly after the seal is only that (a sealed row rewritten elsewhere,
+    which the seal shows on that case's page and on /audit/verify, is not this page's).
+    Before any seal, every case says so."""
     from tests.workflow import tamper as dba
     from workflow.services.reads import case_history
     from workflow.services.seals import generate, record_key, seal
@@ -292,8 +299,13 @@ def test_a_case_written_after_the_newest_seal_is_said_not_sealed_yet_without_che
 
     assert "not sealed yet: no seal has been made" in nothing_sealed
     assert len(case_history(site.engine, ref)) > sealed_rows
-    assert sealed_case.count("Not as sealed") == sealed_rows
-    assert "not sealed yet" not in text_of(sealed_case)
+    total = len(case_history(site.engine, ref))
+    assert sealed_case.count("Not as sealed") == sealed_rows - 1  # row 1 is as sealed
+    assert sealed_case.count("Not yet sealed") == total - sealed_rows == 1
+    assert (
+        f"Row {total} of this case is not sealed yet: it was written after the newest seal, "
+        f"{made.label}"
+    ) in text_of(sealed_case)
     assert (
         f"This case's {rows} rows are not sealed yet: they were written after the newest "
         f"seal, {made.label}, which covers history rows 1-{made.tree_size}"
@@ -301,3 +313,49 @@ def test_a_case_written_after_the_newest_seal_is_said_not_sealed_yet_without_che
     assert "The chain holds" in said
     assert "no longer matches" not in said and "Not as sealed" not in said
     assert "The seals have problems of their own" not in said
+
+
+def test_a_row_sharing_its_block_with_a_changed_row_of_another_case_is_said_so_plainly(
+    site, ref, tmp_path, monkeypatch
+):
+    """Beyond the last few rows the seal keeps only each block's root, so a row elsewhere
+    changed fails the proofs of this case's rows in its block: the page names those rows and
+    the stretch, and says the seal cannot tell which row of it changed."""
+    from tests.workflow import tamper as dba
+    from workflow.services import seals
+    from workflow.services.reads import case_history
+
+    monkeypatch.setattr(seals, "BLOCK_HEIGHT", 2)  # blocks of 4 rows
+    other = bid_in_monitoring(site.world)
+    key = seals.generate(tmp_path / "audit.key")
+    seals.record_key(site.engine, key.public_key())
+    made = seals.seal(site.engine, key)
+    with site.engine.connect() as conn:
+        ids = list(conn.execute(text("SELECT id FROM history ORDER BY id")).scalars())
+        mine = list(
+            conn.execute(
+                text(
+                    "SELECT h.id FROM history h JOIN cases c ON c.id = h.case_id "
+                    "WHERE c.ref = :r ORDER BY h.seq"
+                ),
+                {"r": ref},
+            ).scalars()
+        )
+    dba.rewrite_row(site.engine, other, 1)  # the other case's first row, and all after it
+    block = ids.index(mine[-1]) >> 2
+    shared = [n + 1 for n, i in enumerate(mine) if ids.index(i) >> 2 == block]
+
+    page = site.as_("audrey").get(f"/audit/{ref}").text
+    said = text_of(page)
+
+    rows = len(case_history(site.engine, ref))
+    # The other case's first row (changed) follows this case's last in the same block.
+    assert ids.index(min(i for i in ids if i not in mine)) >> 2 == block
+    assert page.count("Not as sealed") == len(shared)
+    assert (
+        f"of this case {'is' if len(shared) == 1 else 'are'} not as sealed: "
+        f"{'its inclusion path' if len(shared) == 1 else 'their inclusion paths'} no longer "
+        f"{'leads' if len(shared) == 1 else 'lead'} to the root {made.label} signed"
+    ) in said
+    assert f"another row among history rows {(block << 2) + 1}-{(block + 1) << 2}" in said
+    assert f"Rows 1-{rows - len(shared)} of this case are in it" in said

@@ -110,7 +110,7 @@ def path_ranges(index: int, size: int) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     lo, hi = 0, size
     while hi - lo > 1:
-        k = _split(hi - lo)
+        k = split(hi - lo)
         if index - lo < k:
             out.append((lo + k, hi))
             hi = lo + k
@@ -157,6 +157,6 @@ def root_from_path(index: int, size: int, leaf: bytes, path: Sequence[bytes]) ->
     return r if sn == 0 else None
 
 
-def _split(n: int) -> int:
+def split(n: int) -> int:
     """The largest power of two smaller than n (n > 1)."""
     return 1 << ((n - 1).bit_length() - 1)

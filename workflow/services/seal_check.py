@@ -7,20 +7,33 @@ comparing the tree hash of the first `tree_size` rows with each seal's root.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from workflow.errors import CaseNotFound, CaseworkError, Refused
 from workflow.services.chain import as_dict, head_of, seal as row_hash
-from workflow.services.merkle import Frontier, inclusion_path, root_from_path
+from workflow.services.merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    split,
+    node_hash,
+    path_ranges,
+    root_from_path,
+    root_of,
+)
 from workflow.storage.tables import history
 from workflow.services.seals import (
     Seal,
+    TreeParts,
+    block_rows,
+    kept_parts,
     row_leaf,
+    tree_parts,
     admin_leaves,
     digest,
     latest,
@@ -189,52 +202,6 @@ def unmatched_for_case(conn: Connection, report: SealReport, case_id: int) -> li
     return out
 
 
-@dataclass(frozen=True)
-class NotYetSealed:
-    """A case none of whose rows any seal covers: all were written after the newest seal's
-    last row, so no seal's root can say anything about them (yet)."""
-
-    rows: int  # the case's history rows
-    newest: str | None  # the newest seal's label (None: nothing is sealed)
-    sealed_rows: int  # the history rows it covers, counted in the order written
-
-
-def not_yet_sealed(
-    conn: Connection, case_id: int, *, copies: Path | None = None
-) -> NotYetSealed | None:
-    """The case's rows when no seal covers any of them, else None (some are sealed, or the
-    seals themselves do not hold, so only the whole `check` can say what they cover).
-
-    The cheap part of `check` is done (the seals gathered, their chain, signatures and keys);
-    the costly one, the rows' roots, is not needed when the case's first row comes after
-    every row the newest seal covers: a seal covers the first `tree_size` rows in the order
-    written (history ids), so counting the rows before the case's first one says it."""
-    report = SealReport()
-    chain = _gather(stored(conn), copies, report)
-    if chain:
-        keys = recorded_keys(conn)
-        if not keys:
-            return None
-        readable = _check_chain(chain, keys, report)
-        if report.problems or not all(
-            isinstance(s.statement.get("tree_size"), int) for s in readable
-        ):
-            return None
-    newest = max(chain, key=lambda s: s.tree_size) if chain else None
-    size = newest.tree_size if newest else 0
-    first, count = conn.execute(
-        select(func.min(history.c.id), func.count()).where(history.c.case_id == case_id)
-    ).one()
-    if first is None:
-        return None
-    before = conn.execute(
-        select(func.count()).select_from(history).where(history.c.id < first)
-    ).scalar_one()
-    if before < size:
-        return None
-    return NotYetSealed(int(count), newest.label if newest else None, size)
-
-
 def _check_admin_roots(conn: Connection, chain: list[Seal], report: SealReport) -> None:
     """The admin log's tree at each seal's `admin_tree_size` against its `admin_root`
     (seals made before the admin log existed have neither, and are not asked)."""
@@ -279,11 +246,9 @@ def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
     ).first()
     if row is None:
         raise CaseworkError(f"{ref} has no history row {seq} (its rows are 1-{head.last_seq}).")
-    index = conn.execute(
-        select(func.count()).select_from(history).where(history.c.id < row.id)
-    ).scalar_one()
     newest = latest(conn)
-    if newest is None or newest.tree_size <= index:
+    tree = sealed_tree(conn, newest) if newest is not None else None
+    if newest is None or tree is None or row.id > tree.last_id:
         covered = (
             f"the latest seal covers {rows_text(newest.tree_size)}"
             if newest
@@ -292,8 +257,22 @@ def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
         raise NotSealed(
             f"{ref} row {seq} is not sealed yet ({covered}); run `casework audit seal` first."
         )
-    path = inclusion_path(leaves(conn), index, newest.tree_size)
-    _refuse_unsealed_as_it_stands(ref, row, index, newest, path)
+    index = tree.index_of(conn, row.id)
+    path = tree.path(conn, index) if index is not None else []
+    unproved = why_unproved(ref, row, index, newest, path)
+    if unproved == ALTERED:
+        raise NotSealed(
+            f"{ref} row {seq} has been changed since it was written: what it says no "
+            f"longer matches its hash, so it is not the row {newest.label} signed "
+            f"(`casework audit verify` names every row and seal affected)."
+        )
+    if unproved == OFF_PATH:
+        raise NotSealed(
+            f"{ref} row {seq} cannot be proved against {newest.label}: the rows it "
+            f"signed were changed after it (a row rewritten, removed or inserted and the "
+            f"hashes recomputed), so its path no longer leads to the root it signed "
+            f"(`casework audit verify` names the rows that no longer match)."
+        )
     return {
         "row": as_dict(row, ref),
         "leaf_index": index,
@@ -303,22 +282,200 @@ def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
     }
 
 
-def _refuse_unsealed_as_it_stands(
-    ref: str, row: Any, index: int, newest: Seal, path: list[bytes]
-) -> None:
-    """A proof is handed to an auditor to check with the public key alone: one that
-    would fail their check is refused here, saying what happened to the row."""
+ALTERED = "altered"  # what the row says no longer matches its own hash
+OFF_PATH = "off_path"  # its inclusion path does not lead to the root the seal signed
+
+
+def why_unproved(
+    ref: str, row: Any, index: int | None, newest: Seal, path: list[bytes]
+) -> str | None:
+    """Why a sealed row cannot be proved to be what `newest` signed (ALTERED, OFF_PATH), or
+    None when its inclusion path leads to the signed root: what an auditor checks with the
+    public key alone, so a proof that would fail their check is never handed over."""
     if row_hash(ref, row.seq, row.prev_hash, row) != row.hash:
-        raise NotSealed(
-            f"{ref} row {row.seq} has been changed since it was written: what it says no "
-            f"longer matches its hash, so it is not the row {newest.label} signed "
-            f"(`casework audit verify` names every row and seal affected)."
-        )
-    root = root_from_path(index, newest.tree_size, row_leaf(row.hash), path)
+        return ALTERED
+    root = (
+        root_from_path(index, newest.tree_size, row_leaf(row.hash), path)
+        if index is not None
+        else None
+    )
     if root is None or root.hex() != newest.statement.get("root"):
-        raise NotSealed(
-            f"{ref} row {row.seq} cannot be proved against {newest.label}: the rows it "
-            f"signed were changed after it (a row rewritten, removed or inserted and the "
-            f"hashes recomputed), so its path no longer leads to the root it signed "
-            f"(`casework audit verify` names the rows that no longer match)."
-        )
+        return OFF_PATH
+    return None
+
+
+# --- the newest seal's tree, for proofs --------------------------------------------
+class SealedTree:
+    """The tree the newest seal signed, as proofs read it: the parts kept when it was made
+    (`seals.keep_parts`) or worked out from the rows, the subtrees' hashes worked out once
+    and remembered, and a row's block read when a proof needs it. A proof is only ever
+    believed once its path leads to the signed root (`why_unproved`)."""
+
+    def __init__(self, seal: Seal, parts: TreeParts, *, kept: bool):
+        self.seal, self.parts, self.kept = seal, parts, kept
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self._blocks: dict[int, tuple[list[int], list[bytes]]] = {}
+
+    @property
+    def last_id(self) -> int:
+        """The id of the last row the seal covers: rows after it are not sealed yet."""
+        return self.parts.last_id
+
+    def holds(self, conn: Connection) -> bool:
+        """Whether these parts make the root the seal signed."""
+        size = self.seal.tree_size
+        root = self._node(conn, 0, size) if size else EMPTY_ROOT
+        return root.hex() == self.seal.statement.get("root")
+
+    def index_of(self, conn: Connection, row_id: int) -> int | None:
+        """A sealed row's place among the leaves (None: it has none, as when a row was put
+        among the sealed ones after the seal)."""
+        parts, span = self.parts, 1 << self.parts.height
+        if parts.last_ids and row_id <= parts.last_ids[-1]:
+            block = bisect_left(parts.last_ids, row_id)
+            ids, _ = self._block(conn, block)
+            return block * span + ids.index(row_id) if row_id in ids else None
+        if row_id in parts.tail_ids:
+            return len(parts.roots) * span + parts.tail_ids.index(row_id)
+        return None
+
+    def beside(self, row_id: int, index: int | None) -> tuple[int, int] | None:
+        """The stretch of rows (counted in write order from 1) that, as they are now, make up
+        the nearest part of a sealed row's path: its block, when the block's root is all
+        that was kept of it, so a change anywhere in it fails this row's proof too. None:
+        every sibling is as sealed (kept leaf by leaf, or every row read), so a failed
+        proof is this row's own."""
+        parts, height = self.parts, self.parts.height
+        if not self.kept or not parts.last_ids or row_id > parts.last_ids[-1]:
+            return None
+        block = index >> height if index is not None else bisect_left(parts.last_ids, row_id)
+        return (block << height) + 1, (block + 1) << height
+
+    def path(self, conn: Connection, index: int) -> list[bytes]:
+        """Leaf `index`'s inclusion path (RFC 9162), nearest sibling first."""
+        return [self._node(conn, lo, hi) for lo, hi in path_ranges(index, self.seal.tree_size)]
+
+    def _node(self, conn: Connection, lo: int, hi: int) -> bytes:
+        """The tree hash of leaves [lo, hi): a node of RFC 9162's tree (a node of at most a
+        block's size lies inside one block; a larger one starts at a block's start)."""
+        found = self._nodes.get((lo, hi))
+        if found is not None:
+            return found
+        parts, height = self.parts, self.parts.height
+        blocks_end = len(parts.roots) << height
+        if lo >= blocks_end:
+            node = root_of(parts.tail[lo - blocks_end : hi - blocks_end])
+        elif lo >> height == (hi - 1) >> height:
+            block = lo >> height
+            if hi - lo == 1 << height:
+                node = parts.roots[block]
+            else:
+                start = block << height
+                node = root_of(self._block(conn, block)[1][lo - start : hi - start])
+        else:
+            k = split(hi - lo)
+            node = node_hash(self._node(conn, lo, lo + k), self._node(conn, lo + k, hi))
+        self._nodes[(lo, hi)] = node
+        return node
+
+    def _block(self, conn: Connection, block: int) -> tuple[list[int], list[bytes]]:
+        if block not in self._blocks:
+            self._blocks[block] = block_rows(conn, self.parts, block)
+        return self._blocks[block]
+
+
+def sealed_tree(conn: Connection, newest: Seal) -> SealedTree | None:
+    """The newest seal's tree: the parts kept when it was made, or (a seal made before they
+    were kept, or parts that do not make its root) worked out from the rows, reading the
+    whole history; None when neither makes the signed root (rows the seal covers changed
+    and nothing kept says which: `check` names the stretch)."""
+    return _kept_tree(conn, newest) or _tree_of_rows(conn, newest)
+
+
+def _kept_tree(conn: Connection, newest: Seal) -> SealedTree | None:
+    parts = kept_parts(conn, newest)
+    if parts is None:
+        return None
+    kept = SealedTree(newest, parts, kept=True)
+    return kept if kept.holds(conn) else None
+
+
+def _tree_of_rows(conn: Connection, newest: Seal) -> SealedTree | None:
+    rows = SealedTree(newest, tree_parts(conn, limit=newest.tree_size), kept=False)
+    return rows if rows.parts.size == newest.tree_size and rows.holds(conn) else None
+
+
+def _last_sealed_id(conn: Connection, newest: Seal) -> int:
+    """The id of the last row `newest` covers, counted from the rows (it covers the first
+    `tree_size` in write order): read when no tree was kept."""
+    if not newest.tree_size:
+        return 0
+    q = select(history.c.id).order_by(history.c.id).offset(newest.tree_size - 1).limit(1)
+    last = conn.execute(q).scalar()
+    return int(last) if last is not None else 1 << 62  # fewer rows than it sealed
+
+
+# --- one case against the newest seal -------------------------------------------------
+@dataclass
+class CaseSealing:
+    """A case's rows against the newest seal, each proved by its inclusion path (what the
+    auditor's page about one case shows, without reading every case's rows)."""
+
+    newest: Seal | None = None
+    sealed: list[int] = field(default_factory=list)  # rows (seq) proved to be as sealed
+    # row (seq): why not (ALTERED, OFF_PATH) and, for OFF_PATH, the rows beside it whose
+    # change would fail it too (`SealedTree.beside`; None: it is this row that changed)
+    not_as_sealed: dict[int, tuple[str, tuple[int, int] | None]] = field(default_factory=dict)
+    not_yet: list[int] = field(default_factory=list)  # rows written after the newest seal
+    problems: list[str] = field(default_factory=list)  # the seals' own: no proof is given
+    whole: SealReport | None = None  # when no proof could be given: every seal checked
+
+    @property
+    def key(self) -> str | None:
+        return self.newest.statement.get("key") if self.newest else None
+
+
+def case_sealing(
+    conn: Connection, ref: str, rows: list[Any], *, copies: Path | None = None
+) -> CaseSealing:
+    """The case's `rows` (its history, in order) against the newest seal: its chain of seals
+    and signatures checked (cheap), then each sealed row proved by its inclusion path as
+    `audit proof` gives it. Rows written after the seal are not yet sealed. When the newest
+    seal's tree cannot be had (its rows changed and nothing kept says how), every seal is
+    checked against every row (`check`, seconds on a large history) to say where."""
+    out = SealReport()
+    chain = _gather(stored(conn), copies, out)
+    if chain:
+        keys = recorded_keys(conn)
+        if not keys:
+            out.problems.append("no public key was recorded by `audit keygen`")
+        else:
+            _check_chain(chain, keys, out)
+    found = CaseSealing(problems=out.problems)
+    newest = max(chain, key=lambda s: s.tree_size) if chain else None
+    if newest is None or out.problems:
+        found.not_yet = [r.seq for r in rows] if newest is None else []
+        return found
+    found.newest = newest
+    tree = _kept_tree(conn, newest)
+    last_sealed = tree.last_id if tree is not None else _last_sealed_id(conn, newest)
+    if any(row.id <= last_sealed for row in rows) and tree is None:
+        # No kept tree to read (a seal made before they were kept, or one altered since):
+        # the rows are read whole, once.
+        tree = _tree_of_rows(conn, newest)
+        if tree is None:
+            found.whole = check(conn, copies=copies)
+            return found
+    for row in rows:
+        if tree is None or row.id > last_sealed:
+            found.not_yet.append(row.seq)
+            continue
+        index = tree.index_of(conn, row.id)
+        path = tree.path(conn, index) if index is not None else []
+        why = why_unproved(ref, row, index, newest, path)
+        if why is None:
+            found.sealed.append(row.seq)
+        else:
+            near = tree.beside(row.id, index) if why == OFF_PATH else None
+            found.not_as_sealed[row.seq] = (why, near)
+    return found

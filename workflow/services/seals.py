@@ -33,7 +33,7 @@ from workflow.storage.db import reading
 from workflow.errors import ConflictError, SetupError
 from workflow.services.chain import moment
 from workflow.services.merkle import Frontier, leaf_hash
-from workflow.storage.tables import admin_log, audit_keys, history, seals
+from workflow.storage.tables import admin_log, audit_keys, history, meta, seals
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -269,26 +269,42 @@ def row_leaf(row_hash: str) -> bytes:
 
 def leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
     """Every history row's leaf hash in write order, streamed (memory stays flat)."""
-    if conn.dialect.name == "sqlite":
-        # Straight from the driver: SQLAlchemy's rows cost twice the hashing over a million rows.
-        sql = (
-            "SELECT hash FROM history"
-            + (" WHERE id <= ?" if upto_id is not None else "")
-            + " ORDER BY id"
-        )
-        driver: Any = conn.connection.driver_connection  # a DB-API connection: untyped
-        rows: Iterator[Any] = driver.execute(sql, () if upto_id is None else (upto_id,))
-    else:
-        q = select(history.c.hash).order_by(history.c.id)
-        if upto_id is not None:
-            q = q.where(history.c.id <= upto_id)
-        rows = conn.execution_options(yield_per=20_000).execute(q)
     sha = hashlib.sha256
-    for (row_hash,) in rows:
+    for _, row_hash in _id_and_hash(conn, upto_id=upto_id):
         try:
             yield sha(b"\x00" + bytes.fromhex(row_hash)).digest()
         except (ValueError, TypeError):
             yield row_leaf(row_hash)
+
+
+def _id_and_hash(
+    conn: Connection,
+    *,
+    upto_id: int | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> Iterator[Any]:
+    """History rows' (id, hash) in write order, streamed: those with an id above `after_id`
+    and up to `upto_id`, at most `limit` of them."""
+    if conn.dialect.name == "sqlite":
+        # Straight from the driver: SQLAlchemy's rows cost twice the hashing over a million rows.
+        where = [("id <= ?", upto_id), ("id > ?", after_id)]
+        given = [(sql, v) for sql, v in where if v is not None]
+        sql = "SELECT id, hash FROM history"
+        if given:
+            sql += " WHERE " + " AND ".join(w for w, _ in given)
+        sql += " ORDER BY id" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        driver: Any = conn.connection.driver_connection  # a DB-API connection: untyped
+        rows: Iterator[Any] = driver.execute(sql, tuple(v for _, v in given))
+        return rows
+    q = select(history.c.id, history.c.hash).order_by(history.c.id)
+    if upto_id is not None:
+        q = q.where(history.c.id <= upto_id)
+    if after_id is not None:
+        q = q.where(history.c.id > after_id)
+    if limit is not None:
+        q = q.limit(limit)
+    return iter(conn.execution_options(yield_per=20_000).execute(q))
 
 
 def admin_leaves(conn: Connection, *, upto_id: int | None = None) -> Iterator[bytes]:
@@ -328,6 +344,155 @@ def unsealed_rows(engine: Engine) -> int:
     return total - (last.tree_size if last else 0)
 
 
+# --- the sealed tree, kept for proofs ------------------------------------------------
+# An inclusion proof needs the tree hashes of subtrees all over the history: worked out from
+# the rows, that is the whole history read for one row. So a seal keeps, beside itself in
+# `meta`, its tree cut into blocks of 2**BLOCK_HEIGHT rows in write order: each complete
+# block's root (with its last row's id), and the rows after the last one (ids and leaves),
+# exactly as it hashed them. A proof then reads these and the one block its row is in.
+# Nothing here is trusted: a proof built from them is checked against the root the seal
+# signed, so a kept tree that was altered fails proofs, and cannot make a changed row pass.
+BLOCK_HEIGHT = 8
+TREE_KEY = "seal_tree"  # {seal, tree_size, root, height, blocks, tail_ids, tail}
+CHUNK_KEY = "seal_tree:{:06d}"  # {height, last_ids, roots}: CHUNK_BLOCKS blocks a row
+CHUNK_BLOCKS = 1024
+
+
+@dataclass
+class TreeParts:
+    """A tree of history rows cut as proofs read it: the roots of its complete blocks of
+    2**height rows and each block's last row id, then the rows after the last block."""
+
+    height: int
+    roots: list[bytes]
+    last_ids: list[int]
+    tail_ids: list[int]
+    tail: list[bytes]  # leaves
+
+    @property
+    def size(self) -> int:
+        return (len(self.roots) << self.height) + len(self.tail)
+
+    @property
+    def last_id(self) -> int:
+        """The id of the tree's last row (0: an empty tree)."""
+        if self.tail_ids:
+            return self.tail_ids[-1]
+        return self.last_ids[-1] if self.last_ids else 0
+
+    def frontier(self) -> Frontier:
+        tree = Frontier()
+        for root in self.roots:
+            tree.add_subtree(root, self.height)
+        for leaf in self.tail:
+            tree.add(leaf)
+        return tree
+
+
+def tree_parts(
+    conn: Connection, *, upto_id: int | None = None, limit: int | None = None
+) -> TreeParts:
+    """The history's tree (rows up to `upto_id`, the first `limit`), cut into its parts in
+    one pass; each block hashed level by level (as `Frontier.extend`), memory a block."""
+    height = BLOCK_HEIGHT
+    span, sha = 1 << height, hashlib.sha256
+    parts = TreeParts(height, [], [], [], [])
+    ids, block = parts.tail_ids, parts.tail
+    for row_id, row_hash in _id_and_hash(conn, upto_id=upto_id, limit=limit):
+        try:
+            block.append(sha(b"\x00" + bytes.fromhex(row_hash)).digest())
+        except (ValueError, TypeError):
+            block.append(row_leaf(row_hash))
+        ids.append(row_id)
+        if len(block) == span:
+            level = block
+            while len(level) > 1:
+                level = [
+                    sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)
+                ]
+            parts.roots.append(level[0])
+            parts.last_ids.append(int(row_id))
+            ids.clear()
+            block.clear()
+    parts.tail_ids[:] = [int(i) for i in ids]
+    return parts
+
+
+def block_rows(conn: Connection, parts: TreeParts, block: int) -> tuple[list[int], list[bytes]]:
+    """The ids and leaves of the rows in a complete block of `parts`, as they are now."""
+    after = parts.last_ids[block - 1] if block else None
+    rows = list(_id_and_hash(conn, after_id=after, limit=1 << parts.height))
+    return [int(r[0]) for r in rows], [row_leaf(r[1]) for r in rows]
+
+
+def keep_parts(conn: Connection, made: Seal, parts: TreeParts) -> None:
+    """Keep the tree `made` signed (its parts) in `meta`, in its transaction: block rows
+    already kept as they are stay untouched, so a seal writes what is new."""
+    kept = dict(
+        conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.like("seal_tree%"))).all()
+    )
+
+    def put(key: str, value: dict[str, Any]) -> None:
+        if key not in kept:
+            conn.execute(meta.insert().values(key=key, value=value))
+        elif kept[key] != value:
+            conn.execute(meta.update().where(meta.c.key == key).values(value=value))
+
+    for n, at in enumerate(range(0, len(parts.roots), CHUNK_BLOCKS)):
+        put(
+            CHUNK_KEY.format(n),
+            {
+                "height": parts.height,
+                "last_ids": parts.last_ids[at : at + CHUNK_BLOCKS],
+                "roots": b"".join(parts.roots[at : at + CHUNK_BLOCKS]).hex(),
+            },
+        )
+    put(
+        TREE_KEY,
+        {
+            "seal": made.number,
+            "tree_size": made.tree_size,
+            "root": made.statement["root"],
+            "height": parts.height,
+            "blocks": len(parts.roots),
+            "tail_ids": parts.tail_ids,
+            "tail": b"".join(parts.tail).hex(),
+        },
+    )
+
+
+def kept_parts(conn: Connection, newest: Seal) -> TreeParts | None:
+    """The parts kept when `newest` was made, or None (seals made before trees were kept,
+    or what is kept is not whole: the caller works the tree out from the rows)."""
+    head = conn.execute(select(meta.c.value).where(meta.c.key == TREE_KEY)).scalar()
+    if not isinstance(head, dict) or head.get("seal") != newest.number:
+        return None
+    try:
+        height, blocks = int(head["height"]), int(head["blocks"])
+        chunks = [CHUNK_KEY.format(n) for n in range(-(-blocks // CHUNK_BLOCKS))]
+        found = dict(
+            conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.in_(chunks))).all()
+        )
+        roots_hex = "".join(str(found[k]["roots"]) for k in chunks)
+        last_ids = [int(i) for k in chunks for i in found[k]["last_ids"]]
+        tail = bytes.fromhex(str(head["tail"]))
+        parts = TreeParts(
+            height,
+            [bytes.fromhex(roots_hex[i : i + 64]) for i in range(0, len(roots_hex), 64)],
+            last_ids,
+            [int(i) for i in head["tail_ids"]],
+            [tail[i : i + 32] for i in range(0, len(tail), 32)],
+        )
+        if any(found[k].get("height") != height for k in chunks):
+            return None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    whole = len(parts.roots) == len(parts.last_ids) == blocks
+    if not whole or len(parts.tail) != len(parts.tail_ids) or parts.size != newest.tree_size:
+        return None
+    return parts
+
+
 # --- sealing --------------------------------------------------------------------
 def seal(
     engine: Engine,
@@ -342,10 +507,11 @@ def seal(
     seconds), then the seal is added only if no other seal was made meanwhile.
     """
     upto = _boundary(engine)
-    tree, admin_tree = Frontier(), Frontier()
+    admin_tree = Frontier()
     with reading(engine) as conn:
-        tree.extend(leaves(conn, upto_id=upto))
+        parts = tree_parts(conn, upto_id=upto)
         admin_tree.extend(admin_leaves(conn, upto_id=_admin_boundary(conn)))
+    tree = parts.frontier()
     with engine.begin() as conn:
         last = latest(conn)
         if last is not None and last.tree_size > tree.size:
@@ -377,6 +543,7 @@ def seal(
             raise ConflictError(
                 "history", "another seal was made at the same moment; nothing was sealed"
             ) from None
+        keep_parts(conn, made, parts)
     return made
 
 

@@ -89,21 +89,18 @@ def check_rows(ref: str, rows: list[Any]) -> list[Checked]:
 
 def case_audit(request: Request) -> Response:
     require(request, *AUDIT_ROLES, doing="read the audit history")
-    from workflow.services.seal_check import SealReport, check, not_yet_sealed, unmatched_for_case
+    from workflow.services.seal_check import case_sealing, unmatched_for_case
 
-    copies = _seal_copies()
     with reading(request.app.state.engine) as conn:
         case = load_case(conn, request.path_params["ref"])
         rows = rows_for(conn, case.id)
         result = verify(conn, case_id=case.id)
-        # The seals too, as /audit/verify checks them: a row rewritten with every hash after
-        # it recomputed leaves this chain whole, and only a seal shows it. Not when no seal
-        # covers any of the case's rows (all written after the newest seal's last row): the
-        # seals' roots can say nothing about them, and reading every row to learn it costs
-        # seconds on a large history; the page says they are not sealed yet instead.
-        unsealed = not_yet_sealed(conn, case.id, copies=copies)
-        sealed = check(conn, copies=copies) if unsealed is None else SealReport()
-        unmatched = unmatched_for_case(conn, sealed, case.id)
+        # The seals too, for this case's rows only: a row rewritten with every hash after it
+        # recomputed leaves this chain whole, and only a seal shows it. Each sealed row is
+        # proved by its inclusion path to the newest seal's root (as `audit proof`), so the
+        # page reads this case's rows and the tree kept with the seal, not every case's rows.
+        sealing = case_sealing(conn, case.ref, rows, copies=_seal_copies())
+        unmatched = unmatched_for_case(conn, sealing.whole, case.id) if sealing.whole else []
     checked = check_rows(case.ref, rows)
     return page(
         request,
@@ -112,11 +109,70 @@ def case_audit(request: Request) -> Response:
         rows=checked,
         fault=result.broken.get(case.ref),
         words=STATUS_WORDS,
+        sealing=sealing,
         unmatched=unmatched,
-        not_as_sealed={n for u in unmatched for n in u.seqs},
-        seal_problems=bool(sealed.problems) and not unmatched,
-        unsealed=unsealed,
+        not_as_sealed=set(sealing.not_as_sealed) | {n for u in unmatched for n in u.seqs},
+        seal_problems=bool(sealing.problems) or bool(sealing.whole and not unmatched),
+        sealed_text=rows_text(sealing.sealed),
+        not_as_sealed_lines=not_as_sealed_lines(sealing),
+        not_yet_text=rows_text(sealing.not_yet),
     )
+
+
+def not_as_sealed_lines(sealing: Any) -> list[str]:
+    """What the page says of this case's rows the newest seal does not hold, a line for
+    each reason (and each stretch of rows one shares), every row named."""
+    from workflow.services.seal_check import ALTERED
+
+    label = sealing.newest.label if sealing.newest else ""
+    groups: dict[tuple[str, tuple[int, int] | None], list[int]] = {}
+    for seq, (why, near) in sorted(sealing.not_as_sealed.items()):
+        groups.setdefault((why, near), []).append(seq)
+    lines = []
+    for (why, near), seqs in groups.items():
+        rows = rows_text(seqs)
+        one = len(seqs) == 1
+        said = f"{rows[:1].upper()}{rows[1:]} of this case {'is' if one else 'are'} not as sealed: "
+        if why == ALTERED:
+            said += (
+                f"what {'it' if one else 'each'} says no longer matches "
+                f"{'its' if one else 'its own'} hash (the chain shows it too), so "
+                f"{'it is not the row' if one else 'none is a row'} {label} signed."
+            )
+        elif near is None:
+            said += (
+                f"{'it matches its hash' if one else 'each matches its hash'}, but "
+                f"{'its inclusion path' if one else 'their inclusion paths'} no longer "
+                f"{'leads' if one else 'lead'} to the root {label} signed: "
+                f"{'it was' if one else 'each was'} rewritten after the seal was signed (its "
+                f"hash and every one after it recomputed), or put among the sealed rows."
+            )
+        else:
+            said += (
+                f"{'its inclusion path' if one else 'their inclusion paths'} no longer "
+                f"{'leads' if one else 'lead'} to the root {label} signed, so "
+                f"{'it' if one else 'one of them'}, or another row among history rows "
+                f"{near[0]:,}-{near[1]:,} (counted in the order written, all cases "
+                f"together), was changed, removed or inserted after the seal was signed; "
+                f"the seal kept that stretch whole, so it cannot say which."
+            )
+        lines.append(said)
+    return lines
+
+
+def rows_text(seqs: list[int]) -> str:
+    """A case's rows as people read them: `row 3`, `rows 1-18`, `rows 1, 3 and 5-9`."""
+    if not seqs:
+        return ""
+    runs: list[list[int]] = []
+    for n in seqs:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    said = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs]
+    text = said[-1] if len(said) < 2 else ", ".join(said[:-1]) + " and " + said[-1]
+    return ("row " if len(seqs) == 1 else "rows ") + text
 
 
 def _seal_copies() -> Path | None:
