@@ -395,7 +395,8 @@ def test_returns_are_decided_by_a_caseworker_only(site, moment, decision):
         assert site.world.snapshot() == before, name
 
     done = site.as_("carol").post(
-        f"/returns/{ref}/Q1/decide", {"trigger": decision, "reason": REASON}
+        f"/returns/{ref}/Q1/decide",
+        {"trigger": decision, "reason": REASON, "confirmed": "yes"},  # waive asks first
     )
 
     assert done.status_code == 303

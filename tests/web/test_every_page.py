@@ -192,6 +192,7 @@ def pages(y: dict[str, Any]) -> list[tuple[str, str | None, str]]:
         ("application-v1", y["council"], f"/cases/{y['amended']}/application?version=1"),
         ("returns", "carol.hughes", "/returns"),
         ("return", "carol.hughes", f"/returns/{r}"),
+        ("return-waive", "carol.hughes", f"/returns/{r}/waive"),
         ("programmes", "carol.hughes", "/programmes"),
         ("ranking", "grace.hall", "/programmes/tca-2013/ranking"),
         ("confirm-terminate", "grace.hall", f"/cases/{s}/confirm?trigger=terminate"),

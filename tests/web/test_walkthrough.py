@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from tests.web.site import PASSWORD, scored_bid, text_of
-from workflow.services import applications, lifecycle, passwords
+from tests.web.site import PASSWORD, bid_in_monitoring, open_return, scored_bid, text_of
+from workflow.services import applications, lifecycle, monitoring, passwords
 
 _NAV = re.compile(r'<nav class="nav" aria-label="Main">(.*?)</nav>', re.S)
 
@@ -124,3 +124,46 @@ def test_a_partner_named_without_its_evidence_is_refused_at_the_evidence_box(sit
     assert changed.status_code == 400
     assert "Enter the evidence that County police is bought in" in text_of(changed.text)
     assert lifecycle.show(site.engine, ref)["version"] == before
+
+
+def test_waiving_a_return_asks_are_you_sure_first(site, moment):
+    """A waived return is final, yet "Waive the return" sat beside "Accept" and acted at
+    once. It now goes to a page that asks for the reason and "are you sure?"; "No" goes
+    back with nothing changed, and a waive posted without that confirmation is asked too."""
+    ref = bid_in_monitoring(site.world)
+    q1 = f"{ref}/Q1"
+    open_return(site.world, moment, ref)
+    carol = site.as_("carol")
+    page = carol.get(f"/returns/{q1}")
+    assert f'<form method="get" action="/returns/{q1}/waive"' in page.text
+    before = site.world.snapshot()
+
+    asked = carol.get(f"/returns/{q1}/waive")
+    assert asked.status_code == 200
+    text = text_of(asked.text)
+    assert "Waive the return: are you sure?" in text and "This cannot be undone." in text
+    assert f'href="/returns/{q1}">No, go back' in asked.text
+    version = re.search(r'name="version" value="(\d+)"', asked.text).group(1)
+
+    # Posted straight at the decision, unconfirmed: asked first, the reason kept.
+    unconfirmed = carol.post(
+        f"/returns/{q1}/decide",
+        {"trigger": "waive", "version": version, "reason": "The council merged."},
+    )
+    assert "Waive the return: are you sure?" in text_of(unconfirmed.text)
+    assert ">The council merged.</textarea>" in unconfirmed.text
+    assert site.world.snapshot() == before
+
+    done = carol.post(
+        f"/returns/{q1}/decide",
+        {
+            "trigger": "waive",
+            "version": version,
+            "reason": "The council merged.",
+            "confirmed": "yes",
+        },
+    )
+    assert done.status_code == 303
+    assert monitoring.get_checkpoint(site.engine, q1)["state"] == "waived"
+    # Once waived there is nothing to confirm: the page sends the caseworker back.
+    assert carol.get(f"/returns/{q1}/waive").headers["location"] == f"/returns/{q1}"

@@ -220,7 +220,12 @@ async def decide(request: Request) -> Response:
     form = await posted(request)
     trigger = form.text("trigger").strip()
     reason = form.optional("reason")
-    who, _cp = await run_in_threadpool(_visible, request, ref)
+    who, cp = await run_in_threadpool(_visible, request, ref)
+    if trigger == "waive" and form.text("confirmed") != "yes" and trigger in cp["allowed_triggers"]:
+        # Waived is final: "are you sure?" first, whatever reason was typed carried there.
+        return await run_in_threadpool(
+            _confirm_waive, request, cp, reason or "", form.number("version")
+        )
     try:
         done = await run_in_threadpool(
             monitoring.decide_return,
@@ -247,6 +252,20 @@ async def decide(request: Request) -> Response:
     return RedirectResponse(f"/returns/{ref}", status_code=303)
 
 
+def confirm_waive(request: Request) -> Response:
+    """ "Waive the return: are you sure?", with the reason box: a waived return is final.
+    Offered only where this person may waive it now; else back to the return's page."""
+    ref = _ref(request)
+    _who, cp = _visible(request, ref)
+    if "waive" not in cp["allowed_triggers"]:
+        return RedirectResponse(f"/returns/{ref}", status_code=303)
+    return _confirm_waive(request, cp, "", cp["version"])
+
+
+def _confirm_waive(request: Request, cp: dict, reason: str, version: int | None) -> Response:
+    return page(request, "return_confirm.html", cp=cp, reason=reason, version=version or "")
+
+
 def evidence(request: Request) -> Response:
     """The evidence file, checked against its hash before it is sent."""
     ref = _ref(request)
@@ -263,5 +282,6 @@ ROUTES = [
     Route("/returns/{case}/{label}", return_page, methods=["GET"]),
     Route("/returns/{case}/{label}/submit", submit, methods=["POST"]),
     Route("/returns/{case}/{label}/decide", decide, methods=["POST"]),
+    Route("/returns/{case}/{label}/waive", confirm_waive, methods=["GET"]),
     Route("/returns/{case}/{label}/evidence", evidence, methods=["GET"]),
 ]
