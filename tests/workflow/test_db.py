@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from workflow.storage import db as database
 from workflow.storage.db import make_engine
+from workflow.storage.readonly import ReadInterrupted, plain_read
 from workflow.errors import SetupError
 
 
@@ -146,6 +147,32 @@ def test_a_read_during_which_a_checkpoint_wrote_the_file_is_refused_saying_run_i
     assert database.read_interrupted(reader) is not None
     writer.dispose()
     reader.dispose()
+
+
+def test_a_plain_read_during_which_a_checkpoint_wrote_the_file_is_refused_likewise(closed):
+    # `case list`'s table reads through sqlite3 alone (storage.readonly.plain_read), as the
+    # read-only engine opens the file: immutable under the shared lock, checked likewise.
+    writer = make_engine(f"sqlite:///{closed}")
+    with pytest.raises(ReadInterrupted, match="while this command read it.*Run the command again"):
+        with plain_read(str(closed)) as conn:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
+            time.sleep(0.05)  # past the file clock's tick
+            with writer.begin() as w:  # not held up by the reader
+                w.exec_driver_sql("INSERT INTO t VALUES (2)")
+            raw = sqlite3.connect(closed, isolation_level=None)  # as the log's thread does
+            assert raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0] == 0
+            raw.close()
+    writer.dispose()
+
+
+def test_a_plain_read_of_a_closed_file_creates_nothing_and_writes_nothing(closed):
+    before = closed.read_bytes()
+
+    with plain_read(str(closed)) as conn:
+        assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+
+    assert _names(closed.parent) == ["casework.db"]
+    assert closed.read_bytes() == before
 
 
 def test_with_a_log_there_the_reader_reads_through_it(closed):
