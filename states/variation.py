@@ -123,6 +123,12 @@ class Award:
     most_pence: int | None = None
 
 
+def ends_in_future(end_on: date, today: date) -> bool:
+    """Whether `end_on` may be proposed as an award's new end date on `today`: after it (an
+    award that ended cannot be extended; it has started, so this is after its start too)."""
+    return end_on > today
+
+
 def refusals(
     award: Award, *, reason: str | None, total_pence: int | None, end_on: date | None
 ) -> list[str]:
@@ -152,7 +158,7 @@ def refusals(
                 f"{pounds(total_pence)} is less than the programme allows"
             )
     if end_on is not None:
-        if end_on <= award.today:
+        if not ends_in_future(end_on, award.today):
             out.append(f"the end date {day(end_on)} is not after today ({day(award.today)})")
         elif end_on == award.ends_on:
             out.append(

@@ -40,6 +40,7 @@ from states.variation import (
     PROPOSED_TO_COUNCIL,
     TO_COUNTERSIGN,
     Award,
+    ends_in_future,
     refusals,
 )
 from states.errors import DocumentError
@@ -106,7 +107,7 @@ def parse_ref(ref: str) -> tuple[str, int]:
 def end_in_future(end_on: date, now: datetime) -> bool:
     """Whether a new end date may be proposed at `now`: it must be after today, in England
     (the rule `propose` refuses by; the web asks it first, to say so at the date's boxes)."""
-    return end_on > london_day(now)
+    return ends_in_future(end_on, london_day(now))
 
 
 def propose(
