@@ -167,3 +167,23 @@ def test_waiving_a_return_asks_are_you_sure_first(site, moment):
     assert monitoring.get_checkpoint(site.engine, q1)["state"] == "waived"
     # Once waived there is nothing to confirm: the page sends the caseworker back.
     assert carol.get(f"/returns/{q1}/waive").headers["location"] == f"/returns/{q1}"
+
+
+def test_an_approver_s_inbox_lists_the_payments_to_approve(site):
+    """A payment that fell due appeared nowhere an approver looks but /payments: the
+    inbox's "What needs you" now counts it and lists its case, where it is approved."""
+    ref = bid_in_monitoring(site.world)  # accepted: its first payment is due
+    inbox = site.as_("aaron").get("/inbox")
+    text = text_of(inbox.text)
+    assert "Payments to approve 1" in text, text[:2000]
+    section = inbox.text[inbox.text.index('id="group-payments"') :]
+    assert f'href="/cases/{ref}"' in section[:3000]
+    assert "Approve the payment" in site.as_("aaron").get(f"/cases/{ref}").text
+
+    pays = site.as_("aaron").get("/payments")
+    version = re.search(r'name="version" value="(\d+)"', pays.text).group(1)
+    approved = site.as_("aaron").post(
+        f"/cases/{ref}/payments/1/approve", {"version": version, "next": "/payments"}
+    )
+    assert approved.status_code == 303, text_of(approved.text)[:400]
+    assert "Payments to approve none" in text_of(site.as_("aaron").get("/inbox").text)

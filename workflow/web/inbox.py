@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from states import AREA, BID, CHECKPOINT, VARIATION, Definition
+from states import AREA, BID, CHECKPOINT, PAYMENT, VARIATION, Definition
 from workflow.services import controls, reads, reviews
 from workflow.services import programme_files as programme_store
 from workflow.services.assessment import fund_position
@@ -24,6 +24,7 @@ from workflow.storage.tables import (
     cases,
     checkpoints,
     declarations,
+    payments,
     people,
     programmes,
     variations,
@@ -425,6 +426,26 @@ def _approver_groups(
                 select(variations.c.case_id).where(
                     variations.c.state.in_(sorted(VARIATION.group("undecided")))
                 )
+            ),
+            limit,
+            scope=scope,
+        ),
+        queries.case_group(
+            conn,
+            Group(
+                "payments",
+                "Payments to approve",
+                "Awards with a payment fallen due: approve it on the case page or on Payments, "
+                "and finance pays it (never one of a case you are the caseworker of).",
+                "case",
+                more="/payments",
+            ),
+            and_(
+                cases.c.id.in_(
+                    select(payments.c.case_id).where(_in(PAYMENT, "to_approve", payments.c.state))
+                ),
+                # As the rule not_the_caseworker: these are for another approver.
+                or_(cases.c.caseworker.is_(None), cases.c.caseworker != actor.name),
             ),
             limit,
             scope=scope,
