@@ -12,6 +12,8 @@ from typing import Any, Callable, MutableMapping
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, nodes
 from jinja2 import select_autoescape
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.runtime import TemplateReference
 from markupsafe import escape
 
 # What markupsafe.escape runs on a str before wrapping it in Markup (its C
@@ -43,12 +45,50 @@ class _Environment(Environment):
                 return obj[attribute]
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
+        if type(obj) is TemplateReference and not attribute.startswith("_"):
+            # The layout's `self.title()`: a TemplateReference has no attribute but
+            # its dunders and a private one, so Jinja2 would find the block as an
+            # item, after an AttributeError, every message.
+            return obj[attribute]
         return super().getattr(obj, attribute)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         # The one step of compile() between parsing and generating code: includes and
         # imported macros are written in here (notifications.inlining).
         return inline(self, super()._parse(source, name, filename), name)
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        # A template's globals as a plain dict rather than a ChainMap over the
+        # environment's (empty): every render context takes set() of them, and a
+        # ChainMap is iterated in Python. Nothing adds globals after start-up.
+        return {**self.globals, **(d or {})}
+
+
+class _CodeGenerator(CodeGenerator):
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        """`case.ref` on a variable compiles to the dict's item, read in place, when the
+        variable holds a plain dict that has the key; to environment.getattr otherwise.
+
+        The same value _Environment.getattr gives (it is still what anything else
+        gets), without a Python call for each of the forty-odd a message. The
+        variable is read again rather than held: reading one is a local's test.
+        """
+        if self.environment.is_async or node.attr in _DICT_ATTRIBUTES:
+            super().visit_Getattr(node, frame)
+            return
+        if not isinstance(node.node, nodes.Name):
+            super().visit_Getattr(node, frame)
+            return
+        key = repr(node.attr)
+        self.write("(")
+        self.visit(node.node, frame)
+        self.write(f"[{key}] if type(")
+        self.visit(node.node, frame)
+        self.write(f") is dict and {key} in ")
+        self.visit(node.node, frame)
+        self.write(" else environment.getattr(")
+        self.visit(node.node, frame)
+        self.write(f", {key}))")
 
 
 def _escape(value: Any) -> Any:
@@ -105,6 +145,7 @@ def _environment() -> Environment:
         cache_size=-1,
     )
     env.template_class = _Template
+    env.code_generator_class = _CodeGenerator
     # The email templates use none of Jinja2's default globals (range, dict,
     # lipsum, cycler, joiner, namespace). With them, every render context (five
     # or six a message: three parts and their includes) copied them out of a
