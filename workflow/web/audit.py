@@ -143,9 +143,12 @@ def not_as_sealed_lines(sealing: Any) -> list[str]:
             said += (
                 f"{'it matches its hash' if one else 'each matches its hash'}, but "
                 f"{'its inclusion path' if one else 'their inclusion paths'} no longer "
-                f"{'leads' if one else 'lead'} to the root {label} signed: "
-                f"{'it was' if one else 'each was'} rewritten after the seal was signed (its "
-                f"hash and every one after it recomputed), or put among the sealed rows."
+                f"{'leads' if one else 'lead'} to the root {label} signed, so "
+                f"{'it is not the row' if one else 'none is a row'} the seal signed: "
+                f"{'it was' if one else 'each was'} changed after it with "
+                f"{'its hash' if one else 'their hashes'} recomputed (a row rewritten changes "
+                f"the hash of every later row of its case, as each carries the hash before "
+                f"it), or put among the sealed rows."
             )
         else:
             said += (
