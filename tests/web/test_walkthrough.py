@@ -187,3 +187,25 @@ def test_an_approver_s_inbox_lists_the_payments_to_approve(site):
     )
     assert approved.status_code == 303, text_of(approved.text)[:400]
     assert "Payments to approve none" in text_of(site.as_("aaron").get("/inbox").text)
+
+
+def test_a_bid_sent_unfinished_is_told_what_to_answer_in_words_linked_to_each_answer(site):
+    """Submitting a draft with answers missing listed the rules' refusals with their field
+    codes, "the bid has no title (title)", each linked to the submit button. The council
+    reads the words alone, each linked to that answer's Answer link on the page."""
+    from tests.web.test_apply import send, start_bid
+
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)  # a shared arrangement: its category alone is answered
+    refused = send(cllr, ref, status=422)
+    summary = re.search(r'<ul class="error-summary__list">(.*?)</ul>', refused.text, re.S)
+    assert summary
+    lines = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary.group(1))
+    assert ("answer-title", f"{ref} cannot be &#39;Submit the bid&#39;: the bid has no title") in (
+        lines
+    ), lines
+    assert ("answer-amount", "The bid does not say how much it asks for") in lines, lines
+    for anchor, _words in lines:
+        assert f'id="{anchor}"' in refused.text, anchor
+    assert not re.search(r"\([a-z]+_[a-z_]+\)|\((title|amount)\)", text_of(summary.group(1)))
+    assert lifecycle.show(site.engine, ref)["state"] == "draft"

@@ -21,6 +21,7 @@ a state its application may change in is shown on the case page instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable
@@ -784,14 +785,15 @@ def render_check(
     move = next(
         (t for t in MOVES if definition.machine.transition_for(t, record.state) is not None), None
     )
+    rows = answers(spec, document, names)
     return page(
         request,
         "apply_check.html",
         status=status,
-        errors=errors or [],
+        errors=_at_questions(errors or [], {name for name, _label, _answer in rows}),
         case=record,
         spec=spec,
-        rows=answers(spec, document, names),
+        rows=rows,
         files=_files(record),
         move=move,
         move_label=definition.trigger_label(move) if move else "",
@@ -800,6 +802,25 @@ def render_check(
         evidence_label=field_label("evidence"),
         kind_words="bid" if record.kind == "bid" else "expression of interest",
     )
+
+
+# A rule's refusal names the field it is about in brackets, "the bid has no title (title)",
+# for the command line and the API; on the web the line links to that answer instead.
+_FIELD_NAMED = re.compile(r" \(([a-z_]+)\)")
+
+
+def _at_questions(errors: list[Problem], questions: set[str]) -> list[Problem]:
+    """`errors` with each bracketed field that is a question here taken out of the words
+    and the line linked to that question's Answer or Change link (`answer-NAME`)."""
+    out = []
+    for problem in errors:
+        named = next((m for m in _FIELD_NAMED.finditer(problem.text) if m[1] in questions), None)
+        if named is None:
+            out.append(problem)
+            continue
+        text = problem.text[: named.start()] + problem.text[named.end() :]
+        out.append(Problem(text, f"answer-{named[1]}"))
+    return out
 
 
 def question_of_case(uow: UnitOfWork, record: CaseRecord) -> dict | None:
