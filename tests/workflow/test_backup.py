@@ -587,3 +587,21 @@ def test_an_archive_whose_history_was_changed_under_a_matching_manifest_is_refus
     assert passed.returncode == 0, passed.stderr
     assert "audit verify: " in passed.stdout
     assert "seals: 1 checked; the newest covers rows 1-" in passed.stdout
+
+
+def test_backup_verify_checks_the_seals_against_the_public_key_given(sealed, db, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from workflow.services.seals import public_text, recorded_keys
+
+    archive = tmp_path / "sealed.tar.gz"
+    assert run("--db", db.test_url, "backup", str(archive)).returncode == 0
+    with reading(db) as conn:
+        (ours,) = recorded_keys(conn)
+    (tmp_path / "ours.pub").write_text(ours + "\n")
+    (tmp_path / "other.pub").write_text(public_text(Ed25519PrivateKey.generate().public_key()))
+
+    right = run("backup", "--verify", str(archive), "--public-key", str(tmp_path / "ours.pub"))
+    wrong = run("backup", "--verify", str(archive), "--public-key", str(tmp_path / "other.pub"))
+
+    assert right.returncode == 0, right.stderr
+    refused(wrong, f"{archive} was refused", "does not match its seals", "no seal is signed by")

@@ -25,17 +25,28 @@ def register(app: typer.Typer) -> None:
             help="Check the archive FILE instead of writing one, as restore would: its "
             "manifest, then its history's chains and seals, on a temporary copy.",
         ),
+        public_key: Optional[Path] = typer.Option(
+            None,
+            "--public-key",
+            metavar="FILE",
+            help="With --verify: check the seals against this public key (default: the "
+            "keys the backup recorded at `audit keygen`), as restore --public-key does.",
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
         """A consistent copy while `serve` runs: the database, the evidence files
         (CASEWORK_FILES) and the seals (CASEWORK_SEAL_DIR) in one .tar.gz with a
         manifest of SHA-256s."""
+        if public_key is not None and not verify:
+            raise typer.BadParameter("goes with --verify only", param_hint="--public-key")
         if verify:
             from workflow.runtime import restore
+            from workflow.services.seals import read_public_key
 
             # What `restore` checks before it writes, on a temporary copy: a backup that
             # would be refused is found out now, not on the day it is needed.
-            found = restore.check(file)
+            trusted = {read_public_key(public_key)} if public_key else None
+            found = restore.check(file, trusted=trusted)
             manifest = found.manifest
             about = manifest.get("database") or {}
             summary = {
