@@ -22,6 +22,8 @@ every kind through a plain Jinja2 environment too and compare the bytes
 
 from __future__ import annotations
 
+import copy
+import weakref
 from typing import Any, Iterable
 
 from jinja2 import Environment, nodes
@@ -56,11 +58,24 @@ def inline(env: Environment, tree: nodes.Template, name: str | None) -> nodes.Te
     return tree
 
 
+# The templates written into others, parsed (and inlined) once for each environment:
+# lexing a template again for every place it is written in doubled the time a
+# process takes to render its first message of a kind. Each place gets a copy.
+_PARSED: weakref.WeakKeyDictionary[Environment, dict[str, nodes.Template]]
+_PARSED = weakref.WeakKeyDictionary()
+
+
 def _parsed(env: Environment, name: str) -> nodes.Template:
-    """Template `name` parsed by env's rules, its own includes and macro calls inlined."""
-    assert env.loader is not None
-    source, filename, _ = env.loader.get_source(env, name)
-    return inline(env, Parser(env, source, name, filename).parse(), name)
+    """Template `name` parsed by env's rules, its own includes and macro calls inlined:
+    nodes of its own for the caller, who may place them in a tree."""
+    kept = _PARSED.setdefault(env, {})
+    tree = kept.get(name)
+    if tree is None:
+        assert env.loader is not None
+        source, filename, _ = env.loader.get_source(env, name)
+        tree = kept[name] = inline(env, Parser(env, source, name, filename).parse(), name)
+    # Every node refers to the environment, which is shared, not copied.
+    return copy.deepcopy(tree, {id(env): env})
 
 
 def _escapes(env: Environment, name: str) -> bool:
@@ -83,9 +98,10 @@ def _includable(env: Environment, node: nodes.Include, name: str) -> list[nodes.
     if _escapes(env, target.value) != _escapes(env, name):
         return None
     body = _parsed(env, target.value).body
-    if any(found for kind in _OWN_SCOPE for b in body for found in b.find_all(kind)):
+    inside = [found for b in body for found in (b, *b.find_all(nodes.Node))]
+    if any(isinstance(found, _OWN_SCOPE) for found in inside):
         return None
-    if any("self" in _names(b, "load") for b in body):
+    if any(isinstance(found, nodes.Name) and found.name == "self" for found in inside):
         return None
     return _placed(body, node.lineno)
 
@@ -127,7 +143,7 @@ def _imported_macros(
 
 
 def _macro(env: Environment, template: str, name: str) -> nodes.Macro:
-    """Macro `name` of `template`, parsed anew: each call written in has nodes of its own."""
+    """Macro `name` of `template`, nodes of its own for one call written in."""
     return next(
         m for m in _parsed(env, template).body if isinstance(m, nodes.Macro) and m.name == name
     )

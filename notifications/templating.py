@@ -49,7 +49,10 @@ class _Environment(Environment):
             # The layout's `self.title()`: a TemplateReference has no attribute but
             # its dunders and a private one, so Jinja2 would find the block as an
             # item, after an AttributeError, every message.
-            return obj[attribute]
+            try:
+                return obj[attribute]
+            except LookupError:
+                return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:

@@ -108,3 +108,46 @@ def test_escaping_a_string_gives_the_characters_markupsafe_gives(value):
 @pytest.mark.parametrize("value", [None, 3, escape("<b>"), 2.5])
 def test_escaping_anything_else_is_markupsafes_own(value):
     assert _escape(value) == escape(value)
+
+
+# Templates whose includes and macro calls must not all be written in as they are: each
+# renders through casework's environment as plain Jinja2 renders it.
+TRICKY = {
+    "sets.txt": "{% set late = 'set inside' %}{{ late }}\n",
+    "uses_set.txt": "{% include 'sets.txt' %}[{{ late|default('unset') }}]\n",
+    "self.html": "{% if self.title is defined %}{{ self.title() }}{% else %}none{% endif %}",
+    "includes_self.html": "{% block title %}T{% endblock %}{% include 'self.html' %}",
+    "missing.txt": "{% include 'nowhere.txt' ignore missing %}after\n",
+    "bare.txt": "{% include 'footer.txt' without context %}{% include 'footer.txt' %}\n",
+    "footer.txt": "{% if name is defined %}{{ name }}{% else %}nobody{% endif %}\n",
+    "m.html": (
+        "{% macro hi(who, greeting='Hello') %}<p>{{ greeting }}, {{ who }}</p>{% endmacro %}"
+        "{% macro box(x) %}[{{ caller() }}{{ x }}]{% endmacro %}"
+        "{% macro pair(a, b) %}{{ a }}&{{ b }}{% endmacro %}"
+    ),
+    "calls.html": (
+        "{% from 'm.html' import hi, box, pair %}{% from 'm.html' import pair as p2 %}"
+        "{{ hi(name) }}{{ hi(name, 'Hi') }}{% call box(name) %}c{% endcall %}"
+        "{{ pair(name, '<b>' ~ name) }}{{ p2(1, 2) }}{{ pair(name, 3)|upper }}"
+        "{% for name in ['x&', 'y'] %}{{ pair(name, loop.index) }}{% endfor %}{{ name }}"
+        "{% for pair in [hi] %}{{ pair(name, 'Yo') }}{% endfor %}"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", [n for n in TRICKY if n not in ("m.html", "self.html")])
+def test_what_cannot_be_written_in_renders_as_plain_jinja_renders_it(name):
+    from jinja2 import DictLoader
+
+    ours = templating._Environment(autoescape=True)
+    plain = Environment(autoescape=True)
+    for env in (ours, plain):
+        for setting in SETTINGS[2:]:
+            setattr(env, setting, getattr(templating._ENV, setting))
+        env.loader = DictLoader(TRICKY)
+        env.autoescape = templating._ENV.autoescape
+    ours.template_class = templating._Template
+    ours.code_generator_class = templating._CodeGenerator
+    values = {"name": "<Ann & 'Bo'>"}
+
+    assert ours.get_template(name).render(values) == plain.get_template(name).render(values)
