@@ -141,3 +141,18 @@ def test_a_kept_tree_that_is_wrong_is_not_believed_and_the_rows_are_read(w, key)
         found = case_sealing(conn, ref, rows)
 
     assert found.sealed == [r.seq for r in rows] and not found.not_as_sealed
+
+
+def test_without_a_kept_tree_a_rewritten_row_is_refused_a_proof_not_called_unsealed(w, key):
+    from workflow.services.seal_check import NotSealed
+
+    first, second = _bids(w, 2)
+    made = seals.seal(w.engine, key)
+    tamper.rewrite_row(w.engine, second, 1)
+    with w.engine.begin() as conn:
+        conn.execute(delete(meta).where(meta.c.key.like("seal_tree%")))
+
+    with reading(w.engine) as conn, pytest.raises(NotSealed) as refused:
+        proof(conn, second, 1)
+
+    assert f"{second} row 1 cannot be proved against {made.label}" in str(refused.value)

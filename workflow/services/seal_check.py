@@ -248,7 +248,11 @@ def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
         raise CaseworkError(f"{ref} has no history row {seq} (its rows are 1-{head.last_seq}).")
     newest = latest(conn)
     tree = sealed_tree(conn, newest) if newest is not None else None
-    if newest is None or tree is None or row.id > tree.last_id:
+    if tree is not None:
+        last = tree.last_id
+    else:  # nothing sealed, or its tree cannot be had (the rows it covers changed)
+        last = _last_sealed_id(conn, newest) if newest is not None else 0
+    if newest is None or row.id > last:
         covered = (
             f"the latest seal covers {rows_text(newest.tree_size)}"
             if newest
@@ -257,8 +261,8 @@ def proof(conn: Connection, ref: str, seq: int) -> dict[str, Any]:
         raise NotSealed(
             f"{ref} row {seq} is not sealed yet ({covered}); run `casework audit seal` first."
         )
-    index = tree.index_of(conn, row.id)
-    path = tree.path(conn, index) if index is not None else []
+    index = tree.index_of(conn, row.id) if tree is not None else None
+    path = tree.path(conn, index) if tree is not None and index is not None else []
     unproved = why_unproved(ref, row, index, newest, path)
     if unproved == ALTERED:
         raise NotSealed(
