@@ -27,8 +27,11 @@ class Rendered:
 
 # Days and folded lines already written, kept for the next message: a sweep's
 # messages share their due dates and most of their paragraphs. Emptied when
-# full, so a long-running process holds at most a few thousand of each.
+# full, so a long-running process holds at most a few thousand of each; a line
+# longer than a template's own paragraphs (an answer quoted from an application)
+# is folded and not kept, so they stay a few megabytes at most.
 _KEPT = 4096
+_KEPT_LINE = 800
 _LONG_DAYS: dict[date, str] = {}
 _FOLDED: dict[str, str] = {}
 
@@ -86,6 +89,8 @@ def _wrap(text: str) -> str:
 
 def _folded(line: str) -> str:
     """`_fill(line)`, kept: a kind's fixed paragraphs recur in every message of it."""
+    if len(line) > _KEPT_LINE:
+        return _fill(line)
     found = _FOLDED.get(line)
     if found is None:
         if len(_FOLDED) >= _KEPT:

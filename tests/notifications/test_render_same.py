@@ -67,7 +67,10 @@ AWKWARD = {
     "Tewkesbury, Cheltenham and the Cotswolds, https://example.gov.uk/a-very/long/address",
     "case__lead_name": "Borough Council of King's Lynn & West Norfolk <i>",
     "programme__name": "Transformation <Challenge> & 'Award'",
-    "reason": 'Line one & <two>\nline "three" — with a dash, and\ttab, and a word ' + "x" * 90,
+    "reason": 'Line one & <two>\nline "three" — with a dash, and\ttab, and a word '
+    + "x" * 90
+    + "\nthen a paragraph longer than any kept"
+    + ", and longer" * 70,
 }
 
 
