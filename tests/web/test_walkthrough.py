@@ -209,3 +209,23 @@ def test_a_bid_sent_unfinished_is_told_what_to_answer_in_words_linked_to_each_an
         assert f'id="{anchor}"' in refused.text, anchor
     assert not re.search(r"\([a-z]+_[a-z_]+\)|\((title|amount)\)", text_of(summary.group(1)))
     assert lifecycle.show(site.engine, ref)["state"] == "draft"
+
+
+def test_a_draft_without_a_title_is_never_shown_as_an_empty_heading(site):
+    """A draft whose council has not yet answered the title had an empty <h1> (and a page
+    title "REF: "), and a blank cell in the lists: each now says "No title yet"."""
+    from tests.web.test_apply import start_bid
+
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    case = cllr.get(f"/cases/{ref}")
+    assert "<h1>No title yet</h1>" in case.text
+    assert f"<title>{ref}: No title yet" in case.text
+    listed = cllr.get("/cases")
+    row = re.search(rf'href="/cases/{ref}">{ref}</a></td>\s*<td[^>]*>([^<]*)</td>', listed.text)
+    assert row and row.group(1) == "No title yet"
+    waiting = cllr.get("/returns")
+    row = re.search(rf">{ref}</a></td><td>([^<]*)</td>", waiting.text)
+    assert row and row.group(1) == "No title yet"
+    confirm = cllr.get(f"/cases/{ref}/confirm?trigger=withdraw")
+    assert "<p>No title yet</p>" in confirm.text
