@@ -229,3 +229,17 @@ def test_a_draft_without_a_title_is_never_shown_as_an_empty_heading(site):
     assert row and row.group(1) == "No title yet"
     confirm = cllr.get(f"/cases/{ref}/confirm?trigger=withdraw")
     assert "<p>No title yet</p>" in confirm.text
+
+
+def test_the_case_page_says_what_stops_a_move_without_field_codes(site):
+    """A draft's case page said "Submit the bid: The bid has no title (title) (and 2
+    more)": the council reads the words alone."""
+    from tests.web.test_apply import start_bid
+
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    blocked = re.search(r'<li id="blocked-submit">(.*?)</li>', cllr.get(f"/cases/{ref}").text, re.S)
+    assert blocked
+    said = text_of(blocked.group(1))
+    assert said.startswith("Submit the bid: The bid has no title (and "), said
+    assert not re.search(r"\((title|amount|[a-z]+_[a-z_]+)\)", said), said

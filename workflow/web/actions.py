@@ -26,7 +26,7 @@ from workflow.services.engine import Actor, acting_role, plan
 from workflow.errors import GuardFailed, PermissionDenied
 from workflow.services.facts import facts_for, needs_of
 from workflow.storage.records import CaseRecord
-from workflow.web.labels import reason_label, trigger_label
+from workflow.web.labels import reason_label, trigger_label, without_field_codes
 
 # Actions that cannot be undone each ask "are you sure?" on a page of their own, saying what
 # their definition says they do (`T.confirm`); whether a reason is required is the
@@ -148,7 +148,7 @@ def missing(t: Any, facts: Any) -> str:
         violations = rule(facts)
         if violations:
             lines.append(_SHORT.get(name, _first)(violations, facts))
-    return _sentence("; ".join(lines))
+    return _sentence(without_field_codes("; ".join(lines)))
 
 
 def _first(violations: Sequence[str], _facts: Any) -> str:

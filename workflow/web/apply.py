@@ -21,7 +21,6 @@ a state its application may change in is shown on the case page instead.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable
@@ -55,6 +54,7 @@ from workflow.web import queries
 from workflow.web.auth import Forbidden, Viewer, require, session_of, viewer
 from workflow.web.errors import SeeOther, problems_of, status_of
 from workflow.web.forms import Posted, not_pounds, posted
+from workflow.web.labels import FIELD_NAMED, without_field_codes
 from workflow.web.pages import Problem, page
 
 ACCEPTED_FILES = ",".join(attachments.ALLOWED)
@@ -804,19 +804,14 @@ def render_check(
     )
 
 
-# A rule's refusal names the field it is about in brackets, "the bid has no title (title)",
-# for the command line and the API; on the web the line links to that answer instead.
-_FIELD_NAMED = re.compile(r" \(([a-z_]+)\)")
-
-
 def _at_questions(errors: list[Problem], questions: set[str]) -> list[Problem]:
     """`errors` with each bracketed field that is a question here taken out of the words
     and the line linked to that question's Answer or Change link (`answer-NAME`)."""
     out = []
     for problem in errors:
-        named = next((m for m in _FIELD_NAMED.finditer(problem.text) if m[1] in questions), None)
+        named = next((m for m in FIELD_NAMED.finditer(problem.text) if m[1] in questions), None)
         if named is None:
-            out.append(problem)
+            out.append(Problem(without_field_codes(problem.text), problem.field, problem.parts))
             continue
         text = problem.text[: named.start()] + problem.text[named.end() :]
         out.append(Problem(text, f"answer-{named[1]}"))
