@@ -243,3 +243,12 @@ def test_the_case_page_says_what_stops_a_move_without_field_codes(site):
     said = text_of(blocked.group(1))
     assert said.startswith("Submit the bid: The bid has no title (and "), said
     assert not re.search(r"\((title|amount|[a-z]+_[a-z_]+)\)", said), said
+
+
+def test_the_assessment_page_says_what_the_tolerance_means(site):
+    """The assessment page listed "Tolerance 2", which an assessor cannot act on: it now
+    says how far the assessors' scores may differ before a moderator agrees one."""
+    ref = scored_bid(site.world)
+    text = text_of(site.as_("ash").get(f"/cases/{ref}/assessment").text)
+    assert "Spread allowed 2 points: a wider spread needs a moderator’s agreed score" in text
+    assert "Tolerance" not in text
