@@ -193,8 +193,9 @@ def _if_match_required(request: Request) -> PreconditionRequired:
     case = request.path_params.get("ref", "the case")
     return PreconditionRequired(
         f"This change needs If-Match: the version of {case} you are changing, as the ETag "
-        f'(`"7"`) that GET /cases/{case} or GET /cases/{case}/application gave; without it '
-        f"a change made meanwhile could be overwritten. Nothing was written."
+        f"that GET /cases/{case} or GET /cases/{case}/application gave (the version in "
+        f'quotes, such as "7"); without it a change made meanwhile could be overwritten. '
+        f"Nothing was written."
     )
 
 
