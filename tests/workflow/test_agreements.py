@@ -1,6 +1,7 @@
 """The grant agreement (DESIGN.md section 8): drawn up at offer, kept, accepted by version."""
 
 import hashlib
+from dataclasses import replace
 from io import BytesIO
 
 import pytest
@@ -224,6 +225,41 @@ def test_a_change_between_drawing_and_the_transaction_is_drawn_again_inside_it(d
     assert len(drawn) == 2 and drawn[0] != drawn[1]
     assert drawn[1].parties[1].name == "Renamed Council"
     assert "Renamed Council" in pdf_text(data)[1]
+    assert shown["sha256"] == hashlib.sha256(data).hexdigest()
+    assert history_rows(db, ref)["offer"]["agreement"] == {"version": 1, "sha256": shown["sha256"]}
+
+
+def test_a_programme_file_loaded_while_the_pdf_is_drawn_is_drawn_again_inside_it(db, monkeypatch):
+    """The programme's file replaced (the funder's name changed) while the offer's PDF is
+    drawn: nothing of the case changed, but the drawing is not kept; the agreement kept
+    names the new funder."""
+    from tests.builders import World
+    from workflow.services import programme_files
+
+    world = World(db).cast()
+    ref = recommended(world, amount="250000")
+    world.countersign(ref, offering="april")
+    source = dict(programme_files.bundled_sources())["tca-2013.toml"]
+    renamed = source.replace(
+        'funder = "Department for Communities and Local Government (DCLG)"',
+        'funder = "Ministry of Housing, Communities and Local Government"',
+    )
+    assert renamed != source
+
+    def reload(n):
+        if n == 1:
+            with db.begin() as conn:
+                programme_files.load(conn, renamed, "tca-2013.toml")
+
+    drawn = _drawing_spy(monkeypatch, reload)
+
+    lifecycle.advance(db, ref, "offer", "april")
+
+    shown, data = agreements.document(db, ref)
+    assert len(drawn) == 2
+    assert drawn[0].parties[0].name.startswith("Department for Communities")
+    assert drawn[1].parties[0].name == "Ministry of Housing, Communities and Local Government"
+    assert replace(drawn[0], parties=drawn[1].parties) == drawn[1]  # nothing else changed
     assert shown["sha256"] == hashlib.sha256(data).hexdigest()
     assert history_rows(db, ref)["offer"]["agreement"] == {"version": 1, "sha256": shown["sha256"]}
 

@@ -13,13 +13,23 @@ opens (`draw_ahead`, on a read-only connection: every face calls it, or
 `lifecycle.advance` does when given an engine), as is an approved
 variation's (`variations.draw_ahead`, and `variations.decide` given an
 engine), and inside the transaction
-its text is worked out again from the rows as they are then (cheap: a few
-reads) and compared with the text drawn. The PDF is a function of its text
-alone (agreement_pdf: the same text makes the same bytes), so equal texts
-mean the drawn bytes are exactly those the transaction would draw; if
-anything it depends on changed in between (the case's document, the
-councils' names, the programme's terms or payments, the London day), the
-texts differ and the PDF is drawn again there, as before.
+its text is worked out again from the rows as they are then and compared
+with the text drawn. The PDF is a function of its text alone
+(agreement_pdf: the same text makes the same bytes), so equal texts mean
+the drawn bytes are exactly those the transaction would draw; if anything
+it depends on changed in between (the case's document, the councils' names,
+the programme's terms or payments, the London day), the texts differ and
+the PDF is drawn again there, as before.
+
+The text is made in two steps: what it is made from is read (`_Inputs`: the
+case's fields, the councils' names, the version, the day, the payments and
+returns as read) and then composed with the programme file (`_compose`, which
+reads nothing else). An offer drawn ahead carries its inputs and the
+programme it was composed with, so inside the transaction the inputs are
+read again and compared: when they are equal and the programme is the very
+one (the parse of the same file text), the text composed would be the one
+drawn, and composing it again is skipped. Anything else composes the text
+and compares it, as before.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from states.agreement import (
     text_from_json,
     text_json,
 )
+from states.facts import OrgFacts
 from states.money import money_json
 from states.programme import ProgrammeSpec
 from states import DEFINITIONS
@@ -84,6 +95,28 @@ _LISTED = (
 
 
 @dataclass(frozen=True)
+class _Inputs:
+    """Everything an agreement's text is made from but the programme file, as read in one
+    transaction (`_read`); `_compose` makes the text of these and the programme alone."""
+
+    ref: str
+    title: str
+    category: str | None
+    lead: str
+    partners: tuple[str, ...]
+    names: tuple[tuple[str, str], ...]  # (code, name) of each of those councils found
+    version: int
+    made_on: date
+    amount_pence: int
+    end_on: date | None
+    variation: str
+    reason: str
+    previous_pence: int | None
+    payments: tuple[Any, ...]  # the case's payments (payments.Payment), when it has tranches
+    dues: tuple[tuple[int, date], ...]  # its returns' numbers and due days, once scheduled
+
+
+@dataclass(frozen=True)
 class Drawn:
     """An agreement drawn before its move's transaction: the text, its PDF, the PDF's hash."""
 
@@ -91,6 +124,8 @@ class Drawn:
     pdf: bytes
     sha256: str
     terms: dict[str, Any]  # the text as kept beside the PDF (text_json)
+    # What the text was composed of, when it was drawn ahead (the programme, the inputs).
+    made_from: tuple[ProgrammeSpec, _Inputs] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,9 @@ class Recording:
     now: datetime
     actor: str
     drawn: Drawn | None = None  # the offer's agreement, drawn before the transaction
+    # The case's organisations as the move's facts read them in this transaction (its
+    # lead and partners found), when they did: the agreement names them from these.
+    orgs: dict[str, OrgFacts] | None = None
 
 
 # The history record that keeps an agreement (effects.RECORDS), and the triggers whose
@@ -114,14 +152,14 @@ _DRAWING_TRIGGERS = frozenset(
 
 
 # --- drawing up ----------------------------------------------------------------
-def drawing(text: AgreementText) -> Drawn:
-    """`text` drawn as a PDF, with the PDF's SHA-256."""
+def drawing(text: AgreementText, made_from: tuple[ProgrammeSpec, _Inputs] | None = None) -> Drawn:
+    """`text` drawn as a PDF, with the PDF's SHA-256 (and what it was composed of)."""
     # Here, not at the top: fpdf2 (and the cryptography it imports) is a quarter of a
     # second or more to import, and every command that imports lifecycle would pay it.
     from workflow.services.agreement_pdf import draw
 
     pdf = draw(text)
-    return Drawn(text, pdf, hashlib.sha256(pdf).hexdigest(), text_json(text))
+    return Drawn(text, pdf, hashlib.sha256(pdf).hexdigest(), text_json(text), made_from)
 
 
 def draws_ahead(trigger: str) -> bool:
@@ -142,10 +180,11 @@ def draw_ahead(engine: Engine, case: str | CaseRecord, trigger: str) -> Drawn | 
             t = DEFINITIONS[record.kind].machine.transition_for(trigger, record.state)
             if t is None or RECORD not in t.records:
                 return None
-            text = offer_text(uow.conn, record, uow.spec(record.programme), uow.now)
+            spec = uow.spec(record.programme)
+            inputs = _offer_inputs(uow.conn, record, spec, uow.now)
     except CaseworkError:
         return None
-    return drawing(text)
+    return drawing(_compose(spec, inputs), made_from=(spec, inputs))
 
 
 # What an offer reads and writes in its transaction, prepared once.
@@ -188,7 +227,29 @@ def offer_text(
     conn: Connection, case: CaseRecord, spec: ProgrammeSpec, now: datetime
 ) -> AgreementText:
     """What the offer's agreement says, made at `now`, from the rows `conn` sees."""
-    return next_text(conn, case, spec, now=now, amount_pence=case.amount_pence or 0)
+    return _compose(spec, _offer_inputs(conn, case, spec, now))
+
+
+def _offer_inputs(
+    conn: Connection,
+    case: CaseRecord,
+    spec: ProgrammeSpec,
+    now: datetime,
+    orgs: dict[str, OrgFacts] | None = None,
+) -> _Inputs:
+    return _read(
+        conn,
+        case,
+        spec,
+        version=_next_version(conn, case),
+        made_on=london_day(now),
+        amount_pence=case.amount_pence or 0,
+        end_on=None,
+        variation="",
+        reason="",
+        previous_pence=None,
+        orgs=orgs,
+    )
 
 
 def next_text(
@@ -205,7 +266,7 @@ def next_text(
 ) -> AgreementText:
     """What the case's next agreement version says, made at `now`, from the rows `conn`
     sees (an offer's, or a variation's with its label, reason and the award before it)."""
-    return _text(
+    inputs = _read(
         conn,
         case,
         spec,
@@ -217,6 +278,7 @@ def next_text(
         reason=reason,
         previous_pence=previous_pence,
     )
+    return _compose(spec, inputs)
 
 
 def keep(
@@ -253,14 +315,18 @@ def keep(
 def record_offer(rec: Recording) -> dict[str, Any]:
     """The offer's agreement, version 1 (the `agreement` its history row records): the one
     drawn before the transaction when nothing it says has changed since, else drawn now."""
-    return keep(
-        rec.conn,
-        rec.case,
-        offer_text(rec.conn, rec.case, rec.spec, rec.now),
-        now=rec.now,
-        actor=rec.actor,
-        drawn=rec.drawn,
-    )
+    inputs = _offer_inputs(rec.conn, rec.case, rec.spec, rec.now, rec.orgs)
+    drawn = rec.drawn
+    if (
+        drawn is not None
+        and drawn.made_from is not None
+        and drawn.made_from[0] is rec.spec
+        and drawn.made_from[1] == inputs
+    ):
+        text = drawn.text  # composed of the very same: `_compose` reads nothing else
+    else:
+        text = _compose(rec.spec, inputs)
+    return keep(rec.conn, rec.case, text, now=rec.now, actor=rec.actor, drawn=drawn)
 
 
 def record_accepted(rec: Recording) -> dict[str, Any] | None:
@@ -270,7 +336,7 @@ def record_accepted(rec: Recording) -> dict[str, Any] | None:
     return {"version": row.version, "sha256": row.sha256} if row is not None else None
 
 
-def _text(
+def _read(
     conn: Connection,
     case: CaseRecord,
     spec: ProgrammeSpec,
@@ -282,57 +348,84 @@ def _text(
     variation: str,
     reason: str,
     previous_pence: int | None,
-) -> AgreementText:
-    orgs = organisations_by_code(conn, [case.lead, *case.partners])
-    parties = [
-        Party("Funder", spec.agreement.funder),
-        Party("Lead council", orgs[case.lead].name if case.lead in orgs else case.lead, case.lead),
-    ]
-    parties += [
-        Party("Partner", orgs[p].name if p in orgs else p, p)
-        for p in case.partners
-        if p != case.lead
-    ]
-    schedule, no_payments = schedule_for(conn, case, spec, amount_pence)
-    return AgreementText(
+    orgs: dict[str, OrgFacts] | None = None,
+) -> _Inputs:
+    """What the text of the case's agreement is made from, read from the rows `conn` sees
+    (`orgs`: the case's organisations when the caller has read them in this transaction;
+    its payments only when the programme pays in tranches, which alone read them)."""
+    from workflow.services.payments import of_case
+
+    codes = list(dict.fromkeys([case.lead, *case.partners]))
+    if orgs is None:
+        orgs = organisations_by_code(conn, codes)
+    return _Inputs(
         ref=case.ref,
         title=case.title,
-        programme=spec.name,
-        category=spec.category_label(case.category) if case.category else "",
+        category=case.category,
+        lead=case.lead,
+        partners=tuple(case.partners),
+        names=tuple((code, orgs[code].name) for code in codes if code in orgs),
         version=version,
         made_on=made_on,
         amount_pence=amount_pence,
+        end_on=end_on,
+        variation=variation,
+        reason=reason,
+        previous_pence=previous_pence,
+        payments=of_case(conn, case.id) if spec.tranches else (),
+        dues=tuple((r.n, r.due) for r in _DUES.all(conn, {"case_id": case.id})),
+    )
+
+
+def _compose(spec: ProgrammeSpec, inputs: _Inputs) -> AgreementText:
+    """The agreement's text, made of `inputs` and the programme file alone."""
+    names = dict(inputs.names)
+    lead = inputs.lead
+    parties = [
+        Party("Funder", spec.agreement.funder),
+        Party("Lead council", names.get(lead, lead), lead),
+    ]
+    parties += [Party("Partner", names.get(p, p), p) for p in inputs.partners if p != lead]
+    schedule, no_payments = schedule_for(spec, inputs.payments, inputs.amount_pence)
+    return AgreementText(
+        ref=inputs.ref,
+        title=inputs.title,
+        programme=spec.name,
+        category=spec.category_label(inputs.category) if inputs.category else "",
+        version=inputs.version,
+        made_on=inputs.made_on,
+        amount_pence=inputs.amount_pence,
         parties=tuple(parties),
         conditions=spec.agreement.conditions,
         schedule=schedule,
         no_payments=no_payments,
-        returns=_returns(conn, case, spec),
-        end_on=end_on,
-        variation=variation,
-        variation_reason=reason,
-        previous_amount_pence=previous_pence,
+        returns=_returns(spec, inputs.dues),
+        end_on=inputs.end_on,
+        variation=inputs.variation,
+        variation_reason=inputs.reason,
+        previous_amount_pence=inputs.previous_pence,
     )
 
 
 def schedule_for(
-    conn: Connection, case: CaseRecord, spec: ProgrammeSpec, amount_pence: int
+    spec: ProgrammeSpec, payments: tuple[Any, ...], amount_pence: int
 ) -> tuple[tuple[ScheduleLine, ...], str]:
     """The payment schedule the agreement states, and why there is none when there is none.
 
     The tranches are the programme file's `[[payments]]`, as the payments
-    service plans them for `amount_pence` (paid tranches as they were paid).
+    service plans them for `amount_pence` from the case's `payments` (paid
+    tranches as they were paid).
     """
     if not spec.tranches:
         return (), (spec.no_payments or "No payments are scheduled under this agreement.")
-    from workflow.services.payments import planned_schedule
+    from workflow.services.payments import schedule_from
 
-    return planned_schedule(conn, case, spec, amount_pence), ""
+    return schedule_from(payments, spec, amount_pence), ""
 
 
-def _returns(conn: Connection, case: CaseRecord, spec: ProgrammeSpec) -> tuple[ReturnLine, ...]:
-    rows = _DUES.all(conn, {"case_id": case.id})
-    if rows:  # accepted: the returns are scheduled, with their dates
-        return tuple(ReturnLine(f"Q{r.n}", r.due) for r in rows)
+def _returns(spec: ProgrammeSpec, dues: tuple[tuple[int, date], ...]) -> tuple[ReturnLine, ...]:
+    if dues:  # accepted: the returns are scheduled, with their dates
+        return tuple(ReturnLine(f"Q{n}", due) for n, due in dues)
     monitoring = spec.monitoring
     if monitoring.dates:
         return tuple(ReturnLine(f"Q{n}", d) for n, d in enumerate(monitoring.dates, start=1))

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, select
 from states import DEFINITIONS
 from states.documents import named_organisations, parse_area, parse_bid
 from states.errors import DocumentError
+from states.facts import Facts, OrgFacts
 from states.rules import ACTOR_RULES, RULES
 from workflow.services import applications, awards, messages, directory
 from workflow.services import programme_files as programme_store
@@ -200,6 +201,16 @@ def refuse_stale(case: CaseRecord, expected_version: int | None) -> None:
         )
 
 
+def _organisations(
+    case: CaseRecord, facts: Facts | None, needs: frozenset[str]
+) -> dict[str, OrgFacts] | None:
+    """The bid's lead and partners as its facts read them in this move's transaction (None
+    when they were not read): what the offer's agreement names them by, not read twice."""
+    if facts is None or "organisations" not in needs or case.kind != "bid":
+        return None
+    return {org.code: org for org in (facts.lead, *facts.partners) if org is not None}
+
+
 def _move(
     uow: UnitOfWork,
     case: CaseRecord,
@@ -238,7 +249,9 @@ def _move(
     )
     body = dict(payload or {})
     if move.transition.records:
-        noted = Recording(conn, case, spec, now, actor.name, drawn)
+        noted = Recording(
+            conn, case, spec, now, actor.name, drawn, orgs=_organisations(case, facts, needs)
+        )
         for name in move.transition.records:
             if name not in body and (value := RECORDS[name](noted)) is not None:
                 body[name] = value

@@ -27,7 +27,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from sqlalchemy import Connection, Engine, bindparam, func, literal, select, update
 from sqlalchemy.exc import NoResultFound
@@ -908,7 +908,20 @@ def planned_schedule(
 ) -> tuple[ScheduleLine, ...]:
     """The schedule as an agreement for an award of `amount_pence` states it: each tranche's
     share, event and amount (what was paid stays as paid)."""
-    made = {p.tranche: p for p in _of_case(conn, case.id)}
+    return schedule_from(of_case(conn, case.id), spec, amount_pence)
+
+
+def of_case(conn: Connection, case_id: int) -> tuple[Payment, ...]:
+    """The case's payments as read now (by their number): what `schedule_from` takes."""
+    return tuple(_of_case(conn, case_id))
+
+
+def schedule_from(
+    payments: Sequence[Payment], spec: ProgrammeSpec, amount_pence: int
+) -> tuple[ScheduleLine, ...]:
+    """`planned_schedule` from the case's `payments` as read (`of_case`): the schedule is a
+    function of them, the programme file and the amount alone."""
+    made = {p.tranche: p for p in payments}
     paid = {p.tranche - 1: p.amount_pence for p in made.values() if p.state in SETTLED}
     fixed = paid if sum(paid.values()) <= amount_pence else {}  # a variation refuses that
     amounts = tranche_amounts(amount_pence, [t.share for t in spec.tranches], fixed)
