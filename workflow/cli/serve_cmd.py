@@ -1,9 +1,10 @@
 """`casework serve`: the scheduler (sweep and delivery) and the web app with the API, in the foreground.
 
 Ctrl-C or SIGTERM stops it cleanly: the web server stops taking requests, a
-running sweep stops between two steps (each step is its own transaction, so
-nothing is half done) and the scheduler waits for its jobs to end. A second
-Ctrl-C stops at once; even then nothing is half done, only left for later.
+running sweep stops between two steps and commits those it has done (each
+step is a savepoint of its batch, so nothing is half done) and the scheduler
+waits for its jobs to end. A second Ctrl-C stops at once; even then nothing is
+half done: the batch in hand is rolled back whole and left for later.
 """
 
 from __future__ import annotations

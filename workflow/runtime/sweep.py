@@ -2,19 +2,35 @@
 
 Deadlines are rows: each checkpoint keeps `next_step_at`, the moment of its
 next ladder step not yet done (NULL when nothing more is due), and
-`steps_done`. A sweep claims the earliest due checkpoint, does its next step
-and commits, one step per transaction, until nothing due is left:
+`steps_done`. A sweep claims the earliest due checkpoint and does its next
+step, until nothing due is left. Steps are committed in batches (group
+commit): each step is a savepoint of its own inside a batch transaction that
+is committed every `BATCH_STEPS` steps, so SQLite at `synchronous=FULL`
+waits for the disk once a batch rather than once a step.
 
 - claiming reads the index on `next_step_at` only, so an idle sweep costs the
   same over 4,000 checkpoints or 400,000;
 - on PostgreSQL the claim is `FOR UPDATE SKIP LOCKED`, so several workers
-  share a backlog without ever taking the same step; on SQLite, BEGIN
-  IMMEDIATE lets one writer at a time in;
+  share a backlog without ever taking the same step (a batch keeps its rows
+  locked until it commits; a worker that finds a step's case locked commits
+  its batch before waiting for it, so two workers never wait for each
+  other); on SQLite, BEGIN IMMEDIATE lets one writer at a time in, and a
+  long sweep steps aside for other writers after each batch;
+- a step is whole or not at all: its checkpoint row, its history row and its
+  outbox row are written in its savepoint. A step that fails rolls back its
+  own savepoint, is reported and left for the next sweep, and the batch goes
+  on;
 - a step is done at most once: it is done with its checkpoint row locked, it
   is recorded in `steps_done` in the same transaction, and its message carries
   the idempotency key `<checkpoint>:<step>`, unique in the outbox;
-- a step is never lost: a sweep killed mid-step rolls that step back, and the
-  next sweep finds it still due.
+- a step is never lost: a batch lost to a kill or a lost connection rolls
+  back whole, so its steps are still due, and they are done again, by this
+  sweep on a fresh connection or by the next one;
+- what a sweep says it did (its report, `metrics.LADDER_STEPS`, the
+  `ladder.step` lines) is what committed: a step is told once its batch has
+  committed, never before. (A connection lost during the commit itself leaves
+  unknown whether the batch committed: its steps are not told, and if they
+  were committed they are not due, so they are not done again either.)
 
 Missed sweeps catch up in order (states.ladder.plan_catch_up); a step done on
 a later London day than its own records `late`, with when it was due and done.
@@ -31,10 +47,11 @@ from collections import Counter
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from functools import partial
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, RootTransaction, bindparam, select, update
 
 from notifications.kinds import KINDS
 from states import CHECKPOINT
@@ -66,12 +83,17 @@ _TRIES = 3  # a step that loses a race for its case is tried again
 _RECONNECTS, _RECONNECT_PAUSE = 3, 1.0  # a lost connection: a fresh one at once, then 1 s, 2 s
 _SIMULATING = threading.Lock()
 _ENDED, _RESCHEDULED = "ended", "rescheduled"  # what a claim did when it took no step
+# Steps committed together. Counted, not timed (a test's frozen clock would
+# never end a timed batch). At 50 the commit (at FULL, the wait for the disk)
+# is under a percent of a step, and a batch lost is a fraction of a second's work.
+BATCH_STEPS = 50
 # SQLite has one writer at a time: a sweep that took the lock again straight
 # after each commit would starve a return submitted from the web. Writers wait
 # for the lock by trying every millisecond (workflow.storage.db.begin_immediate), so a
-# long sweep on SQLite leaves a gap twice that long every hundred steps
-# (counted, not timed: a test's frozen clock would never let it step aside).
-_HOLD_STEPS, _ASIDE_SECONDS = 100, 0.002
+# long sweep on SQLite leaves a gap twice that long after each batch. (Before
+# batches it did so every 100 steps, and a writer also slipped in between two
+# steps now and then; a batch leaves no such chance, so its gap comes sooner.)
+_HOLD_STEPS, _ASIDE_SECONDS = BATCH_STEPS, 0.002
 
 
 @dataclass
@@ -177,6 +199,9 @@ CLAIM_EXCLUDING = (
     .limit(1)
 )
 _CASE = select(*_STEP_CASE).where(cases.c.id == bindparam("case_id"))
+# PostgreSQL, a batch already holding rows: a case locked elsewhere is not waited for
+# while holding them (two workers each waiting for the other's batch would deadlock).
+_CASE_NOWAIT = Prepared(_CASE.with_for_update(nowait=True), record=CaseRecord)
 _AT_RISK = Prepared(update(cases).where(cases.c.id == bindparam("case_id")).values(at_risk=True))
 
 
@@ -214,12 +239,14 @@ def sweep(
     batch: int = 500,
     should_stop: Callable[[], bool] | None = None,
 ) -> SweepReport:
-    """Do every ladder step due at `now` (default: the clock), each in its own transaction.
+    """Do every ladder step due at `now` (default: the clock), each in a savepoint of its
+    own, committed `BATCH_STEPS` at a time.
 
     An explicit `now` earlier than a moment already swept is refused: the
     ladder only goes forward. A long sweep logs its progress every `batch`
     steps; `should_stop` lets a scheduler that is shutting down end the sweep
-    between two steps (what is left stays due for the next one).
+    between two steps (the batch in hand is committed; what is left stays due
+    for the next one).
     """
     started, wall = time.perf_counter(), clock.now()
     if now is not None:
@@ -236,19 +263,13 @@ def sweep(
             stack.enter_context(_SIMULATING)
             stack.enter_context(clock.simulate(now))
         run = _Run(engine.connect(), report)
-        stack.callback(lambda: run.conn.close())  # the last one: a lost one is replaced
-        taken = 0
-        while not (should_stop and should_stop()) and run.one():
-            taken += 1
-            if taken % batch == 0:
-                log.info(
-                    "sweep at %s: %d steps so far",
-                    report.now.isoformat(timespec="seconds"),
-                    report.total,
-                )
+        # The last one: a lost connection is replaced, and closing one rolls back
+        # a batch left open by an error (its steps stay due).
+        stack.callback(lambda: run.conn.close())
+        stopping = should_stop or (lambda: False)
+        run.walk(run.one, stopping, progress_every=batch)
         # Then the annual reviews' steps (DESIGN.md section 9), walked the same way.
-        while not (should_stop and should_stop()) and run.review_one():
-            pass
+        run.walk(run.review_one, stopping)
     report.seconds = time.perf_counter() - started
     event(
         log,
@@ -266,19 +287,96 @@ def sweep(
 
 
 class _Run:
-    """One sweep's working state: its connection, caches and the checkpoints that failed."""
+    """One sweep's working state: its connection, the batch open on it and what that batch
+    did (told once it commits), caches, and the checkpoints that failed."""
 
     def __init__(self, conn: Connection, report: SweepReport):
         self.conn, self.report = conn, report
         self.now = report.now
         self.claim, self.claim_excluding, self.case_q = claim_statements(conn.engine)
+        self.on_postgres = is_postgres(conn)
         self.failed: set[int] = set()
         self.failed_reviews: set[int] = set()
         self.specs: dict[str, Any] = {}  # programme files, read once per sweep
         self.book = messages.AddressBook()
-        self.shares_one_writer = not is_postgres(conn)
+        self.shares_one_writer = not self.on_postgres
         self.held_for = 0  # steps since the sweep last stepped aside
         self.claimed: str | None = None  # the checkpoint of the step in hand (for its log line)
+        self.batch: RootTransaction | None = None
+        self.batched: list[Callable[[], None]] = []  # tells what each step of the batch did
+        self.reconnects = 0  # connections lost since a batch last committed
+
+    # --- batches ---------------------------------------------------------------
+    def walk(
+        self, take: Callable[[], bool], should_stop: Callable[[], bool], progress_every: int = 0
+    ) -> None:
+        """Take steps until none is due (or the sweep is told to stop), then commit the
+        last batch. A batch lost as it commits is due again: the walk goes on."""
+        taken = 0
+        while True:
+            while not should_stop() and take():
+                taken += 1
+                if progress_every and taken % progress_every == 0:
+                    log.info(
+                        "sweep at %s: %d steps so far",
+                        self.report.now.isoformat(timespec="seconds"),
+                        self.report.total,
+                    )
+            if self.commit():
+                return
+
+    def _open(self) -> None:
+        """Begin a batch unless one is open (on SQLite stepping aside first, when due)."""
+        if self.batch is not None:
+            return
+        if self.shares_one_writer and self.held_for >= _HOLD_STEPS:
+            time.sleep(_ASIDE_SECONDS)
+            self.held_for = 0
+        self.batch = self.conn.begin()
+
+    def commit(self) -> bool:
+        """Commit the batch, then tell what its steps did; False when the connection was
+        lost (and replaced), so the batch's steps are due again."""
+        batch, told = self.batch, self.batched
+        self.batch, self.batched = None, []
+        if batch is None:
+            return True
+        try:
+            batch.commit()
+        except Exception as err:
+            if self._lost(err):
+                return False
+            raise
+        self.reconnects = 0
+        for tell in told:
+            tell()
+        return True
+
+    def _lost(self, err: BaseException) -> bool:
+        """Whether `err` lost the connection, and the open batch with it; if so a fresh
+        connection takes its place (up to `_RECONNECTS` times between two commits)."""
+        cause = err.cause if isinstance(err, _StepFailed) else err
+        if not is_disconnect(cause) or self.reconnects >= _RECONNECTS:
+            return False
+        # The batch was rolled back with its connection: nothing of it is told, and
+        # its steps are still due, so this sweep does them again.
+        self.reconnects += 1
+        self.batch, self.batched = None, []
+        log.warning(
+            "sweep: the database connection was lost (%s); carrying on with a fresh one",
+            _first_line(cause),
+        )
+        self._reconnect(self.reconnects)
+        return True
+
+    def _make_way(self, cause: BaseException) -> bool:
+        """PostgreSQL: a step found its case locked (or was picked to end a deadlock)
+        while the batch holds other rows: commit the batch, so the step's retry waits
+        holding nothing but its own claim. False when the batch holds nothing."""
+        if not (self.on_postgres and self.batched and _lock_conflict(cause)):
+            return False
+        self.commit()
+        return True
 
     def _reconnect(self, tries: int) -> None:
         """Swap the lost connection for a fresh one (on PostgreSQL the pool pings it first)."""
@@ -290,70 +388,68 @@ class _Run:
         time.sleep(_RECONNECT_PAUSE * (tries - 1))
         self.conn = engine.connect()
 
-    def one(self) -> bool:
-        """Claim and do one step, in its own transaction; False when nothing due is left."""
+    def _did(self, tell: Callable[[], None]) -> None:
+        """A step done in the batch: told when the batch commits, which is now if it is full."""
+        self.batched.append(tell)
         self.held_for += 1
-        if self.shares_one_writer and self.held_for > _HOLD_STEPS:
-            time.sleep(_ASIDE_SECONDS)
-            self.held_for = 0
-        reconnects = 0
-        for attempt in range(1, _TRIES + 1):
+        if len(self.batched) >= BATCH_STEPS:
+            self.commit()
+
+    # --- steps -----------------------------------------------------------------
+    def one(self) -> bool:
+        """Claim and do one step, in a savepoint of the batch; False when nothing due is left."""
+        conflicts = 0
+        while True:
+            self._open()
             # Each step is stamped with the moment it is done (one moment throughout
             # a simulated sweep); a step falling due during a long sweep is done too.
             began = time.perf_counter()
             uow = UnitOfWork(connection=self.conn, programmes=self.specs, book=self.book)
             try:
-                with uow:
+                with uow:  # a savepoint: a step that fails undoes itself alone
                     self.now = uow.now
                     done = self._step(uow)
             except Exception as err:
-                cause = err.cause if isinstance(err, _StepFailed) else err
-                if is_disconnect(cause) and reconnects < _RECONNECTS:
-                    # The step was rolled back with its connection (each step is its
-                    # own transaction): take a fresh one and do the same step again.
-                    reconnects += 1
-                    log.warning(
-                        "sweep: the database connection was lost (%s); "
-                        "carrying on with a fresh one",
-                        _first_line(cause),
-                    )
-                    self._reconnect(reconnects)
+                if self._lost(err):
                     continue
+                cause = err.cause if isinstance(err, _StepFailed) else err
                 if not isinstance(err, _StepFailed) or stops_everything(cause):
                     raise  # the database itself is at fault: stop, write nothing more
-                failure = err
-                if isinstance(failure.cause, ConflictError) and attempt < _TRIES:
+                if self._make_way(cause):
                     continue
-                self.failed.add(failure.checkpoint_id)
-                self.report.errors.append(str(failure))
-                log.error(
-                    "sweep: %s was not done and is left for the next sweep: %s",
-                    failure.ref,
-                    failure.cause,
-                    exc_info=failure.cause,
-                )
+                if isinstance(cause, ConflictError) and conflicts < _TRIES - 1:
+                    conflicts += 1
+                    continue
+                self._failed(err.checkpoint_id, err.ref, cause, self.failed)
                 return True
             if done is None:
                 return False
+            self._did(self._teller(done, self.claimed, time.perf_counter() - began))
+            return True
+
+    def _teller(self, done: StepDue | str, ref: str | None, seconds: float) -> Callable[[], None]:
+        def tell() -> None:
             self._count(done)
             if isinstance(done, StepDue):
                 event(
                     log,
                     "ladder.step",
                     done.step.name,
-                    case=self.claimed,
+                    case=ref,
                     person="system",
-                    seconds=time.perf_counter() - began,
+                    seconds=seconds,
                     late=done.late,
                     sent=done.send,
                 )
-            return True
-        return True
+
+        return tell
 
     def review_one(self) -> bool:
-        """Claim and do one annual review's step, in its own transaction; False when none
-        is due. A step that fails is left for the next sweep, as a return's is."""
-        for attempt in range(1, _TRIES + 1):
+        """Claim and do one annual review's step, in a savepoint of the batch; False when
+        none is due. A step that fails is left for the next sweep, as a return's is."""
+        conflicts = 0
+        while True:
+            self._open()
             uow = UnitOfWork(connection=self.conn, programmes=self.specs, book=self.book)
             row = None
             try:
@@ -364,32 +460,45 @@ class _Run:
                         return False
                     done = reviews.do_step(uow, row)
             except Exception as err:
+                if self._lost(err):
+                    continue
                 if stops_everything(err) or row is None:
                     raise
-                if isinstance(err, ConflictError) and attempt < _TRIES:
+                if self._make_way(err):
                     continue
-                self.failed_reviews.add(row.id)
-                self.report.errors.append(f"{row.ref}: {err}")
-                log.error(
-                    "sweep: %s was not done and is left for the next sweep: %s",
-                    row.ref,
-                    err,
-                    exc_info=err,
-                )
+                if isinstance(err, ConflictError) and conflicts < _TRIES - 1:
+                    conflicts += 1
+                    continue
+                self._failed(row.id, row.ref, err, self.failed_reviews)
                 return True
-            if done.due is not None:  # (a review no longer needed ends quietly)
-                self.report.steps[done.due.step.name] += 1
-                self.report.late += done.due.late
-                event(
-                    log,
-                    "review.step",
-                    done.due.step.name,
-                    case=done.ref,
-                    person="system",
-                    late=done.due.late,
-                )
+            self._did(partial(self._count_review, done))
             return True
-        return True
+
+    def _failed(self, key: int, ref: str, cause: BaseException, failed: set[int]) -> None:
+        """A step that failed: its savepoint is rolled back and the batch goes on without it;
+        it is left for the next sweep."""
+        failed.add(key)
+        self.report.errors.append(f"{ref}: {cause}")
+        log.error(
+            "sweep: %s was not done and is left for the next sweep: %s",
+            ref,
+            cause,
+            exc_info=cause,
+        )
+
+    def _count_review(self, done: reviews.ReviewStep) -> None:
+        if done.due is None:  # a review no longer needed ends quietly
+            return
+        self.report.steps[done.due.step.name] += 1
+        self.report.late += done.due.late
+        event(
+            log,
+            "review.step",
+            done.due.step.name,
+            case=done.ref,
+            person="system",
+            late=done.due.late,
+        )
 
     def _count(self, due: StepDue | str) -> None:
         if due == _ENDED:
@@ -398,6 +507,7 @@ class _Run:
         if due == _RESCHEDULED:
             self.report.rescheduled += 1
             return
+        assert isinstance(due, StepDue)
         self.report.steps[due.step.name] += 1
         self.report.late += due.late
         self.report.skipped += not due.send
@@ -421,7 +531,10 @@ class _Run:
             raise _StepFailed(cp.id, cp.ref, err) from err
 
     def _do(self, uow: UnitOfWork, cp: CheckpointRecord) -> StepDue | str:
-        case = self.case_q.first(self.conn, {"case_id": cp.case_id})
+        # A batch holding other steps' rows does not wait for a case locked elsewhere
+        # (see _make_way); on SQLite the batch already has the only write lock.
+        case_q = _CASE_NOWAIT if self.on_postgres and self.batched else self.case_q
+        case = case_q.first(self.conn, {"case_id": cp.case_id})
         spec = uow.spec(case.programme)
         pending = pending_steps(spec.ladder, cp.due, list(cp.steps_done))
         if cp.state not in CHASED or case.state not in COLLECTING[case.kind] or not pending:
@@ -649,6 +762,16 @@ HELD_REASON = "case suspended"
 def holds(case: CaseRecord, step: LadderStep) -> bool:
     """Whether `case`'s state holds the ladder step `step` (it is recorded, not taken)."""
     return case.state in HOLDING.get(case.kind, ()) and step.action in HELD_ACTIONS
+
+
+# PostgreSQL's lock_not_available (NOWAIT) and deadlock_detected.
+_LOCK_CONFLICTS = frozenset({"55P03", "40P01"})
+
+
+def _lock_conflict(err: BaseException) -> bool:
+    """Whether `err` is PostgreSQL refusing to wait for a row lock, or ending a deadlock."""
+    orig = getattr(err, "orig", None) or err
+    return getattr(orig, "sqlstate", None) in _LOCK_CONFLICTS
 
 
 def _first_line(err: BaseException) -> str:

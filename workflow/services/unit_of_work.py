@@ -12,7 +12,10 @@ from the clock), the programme files read so far and the address book of
 the emails it queues. Leaving the outermost block commits; an exception
 rolls everything back, so a refusal writes nothing. A service given a unit
 already open joins it (its own `with` does not commit); given an engine
-instead (scripts, tests) it opens one of its own for the call.
+instead (scripts, tests) it opens one of its own for the call. Opened on a
+connection already in a transaction (a sweep step inside its batch), it is a
+savepoint of that transaction: leaving it releases the savepoint, an
+exception rolls back the unit's own work alone, and the caller commits.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from states.programme import ProgrammeSpec
 from workflow import clock
 from workflow.services import messages
 from workflow.services import programme_files as programme_store
-from workflow.storage.db import reading
+from workflow.storage.db import reading, savepoint
 
 __all__ = ["UnitOfWork", "unit"]
 
@@ -67,9 +70,12 @@ class UnitOfWork:
             elif self._given is None:
                 self.conn = stack.enter_context(self.engine.begin())
             else:
-                # A connection the caller keeps (the sweep's, for a whole run).
+                # A connection the caller keeps (the sweep's, for a whole run): a
+                # transaction of its own, or a savepoint in the caller's (a sweep
+                # step in its batch), which an exception rolls back alone.
                 self.conn = self._given
-                stack.enter_context(self._given.begin())
+                given = self._given
+                stack.enter_context(savepoint(given) if given.in_transaction() else given.begin())
             self._stack = stack
             self.now = clock.now()
         self._depth += 1

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from workflow.storage.dbfaults import Fault, damaged, explain
+from workflow.storage.dbfaults import Fault, damaged, explain, is_disconnect
 from workflow.errors import SetupError
 from workflow.storage.wal import LogCheckpoints
 
@@ -266,6 +266,40 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """One write transaction: committed when the block ends, rolled back on any error."""
     with engine.begin() as conn:
         yield conn
+
+
+@contextmanager
+def savepoint(conn: Connection) -> Iterator[Connection]:
+    """A savepoint in `conn`'s open transaction: released when the block ends, rolled back
+    to when it raises, so the transaction goes on without the block's work.
+
+    On the driver itself, as BEGIN is: SQLAlchemy's `begin_nested` sends SAVEPOINT and
+    RELEASE through its whole execution path (a statement compiled, a result built, each
+    time), which made the sweep's 10,000-step backlog take a third more CPU; on the
+    driver the savepoints cost it under a tenth (a sweep step is one savepoint).
+    """
+    _on_driver(conn, "SAVEPOINT casework_unit")
+    try:
+        yield conn
+    except BaseException:
+        try:
+            _on_driver(conn, "ROLLBACK TO SAVEPOINT casework_unit")
+            _on_driver(conn, "RELEASE SAVEPOINT casework_unit")
+        except DBAPIError as undo:
+            # A lost connection took the whole transaction with it: the error that
+            # met it first says so. Anything else leaves the transaction unusable.
+            if not is_disconnect(undo):
+                raise
+        raise
+    _on_driver(conn, "RELEASE SAVEPOINT casework_unit")
+
+
+def _on_driver(conn: Connection, sql: str) -> None:
+    try:
+        driver: Any = conn.connection.driver_connection  # a DB-API connection: untyped
+        driver.execute(sql)
+    except conn.dialect.loaded_dbapi.Error as err:  # as SQLAlchemy would raise it
+        raise DBAPIError.instance(sql, (), err, conn.dialect.loaded_dbapi.Error) from err
 
 
 @contextmanager
