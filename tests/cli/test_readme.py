@@ -20,7 +20,9 @@ import pytest
 from states.documents import load_document, parse_return
 from states.programme import parse_programme
 from tests.cli.conftest import CASEWORK
+from workflow.services import passwords
 from workflow.services.programme_files import bundled_sources
+from workflow.storage.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -56,7 +58,7 @@ class Newcomer:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
         self.env["CASEWORK_MAIL"] = f"file:{folder / 'mail'}"
 
-    def run(self, words: list[str]) -> subprocess.CompletedProcess:
+    def run(self, words: list[str], typed: str | None = None) -> subprocess.CompletedProcess:
         assert words[0] == "casework", (
             f"the README asks for a command this test cannot run: {words}"
         )
@@ -64,6 +66,7 @@ class Newcomer:
             [CASEWORK, *words[1:]],
             cwd=self.folder,
             env=self.env,
+            input=typed,
             capture_output=True,
             text=True,
             timeout=120,
@@ -88,7 +91,9 @@ def test_the_walkthrough_runs_line_by_line_prints_what_it_says_and_refuses_as_sh
             continue
         if words[:2] == ["casework", "serve"]:
             continue  # runs until stopped; tests/web cover it
-        done = newcomer.run(words)
+        # A password is typed at a terminal; from a pipe it is one line of stdin.
+        typed = "correct horse battery staple\n" if words[1:3] == ["user", "passwd"] else None
+        done = newcomer.run(words, typed)
         assert done.returncode == 0, f"{shlex.join(words)} exited {done.returncode}: {done.stderr}"
         if comment.startswith("prints "):
             assert done.stdout.strip() == comment.removeprefix("prints "), shlex.join(words)
@@ -104,6 +109,13 @@ def test_the_walkthrough_runs_line_by_line_prints_what_it_says_and_refuses_as_sh
     # DESIGN section 6's form: opened, submitted, three automatic checks, the fraud risk rated
     assert verified.stdout.strip() == "1 cases, 6 rows checked, 0 broken"
     assert (newcomer.folder / "casework.db").exists()  # where CASEWORK_DB said
+    # Before `serve`, the walkthrough gives carol the password she signs in with.
+    assert any(words[1:] == ["user", "passwd", "carol"] for words, _done in ran)
+    engine = make_engine(f"sqlite:///{newcomer.folder / 'casework.db'}")
+    try:
+        assert passwords.check_password(engine, "carol", "correct horse battery staple")
+    finally:
+        engine.dispose()
 
     # Then the refusal the README shows next: word for word, exit 1, nothing written.
     prompt, answer = blocks(section("Using it"))[1].strip().splitlines()
