@@ -86,6 +86,9 @@ _ENDED, _RESCHEDULED = "ended", "rescheduled"  # what a claim did when it took n
 # Steps committed together. Counted, not timed (a test's frozen clock would
 # never end a timed batch). At 50 the commit (at FULL, the wait for the disk)
 # is under a percent of a step, and a batch lost is a fraction of a second's work.
+# Keep it under 64 for PostgreSQL: each step's savepoint takes a subtransaction
+# id, and a transaction holding more than 64 of them (PGPROC_MAX_CACHED_SUBXIDS)
+# makes every other session's snapshots look them up in pg_subtrans.
 BATCH_STEPS = 50
 # SQLite has one writer at a time: a sweep that took the lock again straight
 # after each commit would starve a return submitted from the web. Writers wait
