@@ -63,6 +63,8 @@ _AREA_FIELDS = (
     "partners",
     "contribution",
 )
+# Kept as given beside the modelled fields: the evidence files an application lists.
+_KEPT = ("evidence",)
 _KIND_WORDS = {"bids": "bids", "areas": "network areas"}
 MAX_DEPTH = 32  # lists and objects inside each other: a return needs 3, a bid 2
 
@@ -256,7 +258,7 @@ def parse_bid(
         arrangement=arrangement,
         innovation=c.text("innovation"),
         further_and_faster=c.text("further_and_faster"),
-        extra=c.extra(_BID_FIELDS),
+        extra=c.extra(_BID_FIELDS, "a bid"),
     )
     c.raise_problems()
     return app
@@ -339,7 +341,7 @@ def parse_area(
         how_to_succeed=c.text("how_to_succeed"),
         partners=c.area_partners(),
         contribution_pence=c.money("contribution"),
-        extra=c.extra(_AREA_FIELDS),
+        extra=c.extra(_AREA_FIELDS, "an expression of interest"),
     )
     c.raise_problems()
     return app
@@ -530,11 +532,16 @@ class _Checker:
                 out.append(AreaPartner(name, evidence))
         return tuple(out)
 
-    def extra(self, known: tuple[str, ...]) -> dict[str, Any]:
-        """Fields we do not model, kept as given but made JSON-safe for storage."""
-        return {
-            key: self._plain(value, key) for key, value in self.data.items() if key not in known
-        }
+    def extra(self, known: tuple[str, ...], kind: str) -> dict[str, Any]:
+        """The fields kept beside the modelled ones (`evidence`, the application's files,
+        which the applications service checks), made JSON-safe for storage. Any other
+        field is refused, naming what the document may hold: a misspelt optional field
+        (`innovaton`) would otherwise be kept quietly while the real one stays empty.
+        (Documents stored before keep theirs: `from_json` reads them as they were.)"""
+        for key in self.data:
+            if key not in known and key not in _KEPT:
+                self.problem(f"{key}: not a field of {kind} ({', '.join((*known, *_KEPT))})")
+        return {key: self._plain(self.data[key], key) for key in _KEPT if key in self.data}
 
     def _plain(self, value: Any, path: str) -> Any:
         if isinstance(value, WrittenDecimal):

@@ -221,18 +221,35 @@ def test_a_field_missing_for_its_category_is_a_rule_not_a_document_problem():
 
 
 def test_the_stored_bid_reads_back_as_it_was():
-    data = load_document(
-        BID_JSON.replace('"amount"', '"notes": {"rating": 4.50, "tags": ["a"]}, "amount"'), ".json"
-    )
-    bid = parse_bid(data, programme=TCA, organisations=ORGS)
+    bid = parse_bid(load_document(BID_JSON, ".json"), programme=TCA, organisations=ORGS)
 
     stored = json.loads(json.dumps(bid.to_json()))
 
     assert stored["amount"] == "250000.00"
     assert stored["transitional_costs"] == "120000.50"
     assert "further_and_faster" not in stored
-    assert stored["notes"] == {"rating": "4.50", "tags": ["a"]}  # a number kept as written
     assert BidApplication.from_json(stored) == bid
+
+
+def test_a_field_the_rules_do_not_know_is_refused_not_kept_quietly():
+    # A misspelt optional field would otherwise sit beside the empty real one.
+    data = load_document(BID_JSON.replace('"amount"', '"innovaton": "Shared", "amount"'), ".json")
+
+    with pytest.raises(DocumentError) as refused:
+        parse_bid(data, programme=TCA, organisations=ORGS)
+
+    assert refused.value.problems == [
+        "innovaton: not a field of a bid (programme, category, title, lead, partners, amount, "
+        "transitional_costs, annual_savings, arrangement, innovation, further_and_faster, "
+        "evidence)"
+    ]
+
+
+def test_a_document_stored_before_unknown_fields_were_refused_reads_back_with_them():
+    bid = parse_bid(load_document(BID_JSON, ".json"), programme=TCA, organisations=ORGS)
+    stored = {**bid.to_json(), "notes": {"rating": "4.50"}}
+
+    assert BidApplication.from_json(stored).to_json()["notes"] == {"rating": "4.50"}
 
 
 # --- an expression of interest ---------------------------------------------------

@@ -112,7 +112,7 @@ APPLICATION_DOCUMENT: dict[str, Any] = {
     "description": "A bid (`programme` of kind bids: tca-2013) or a network area's expression "
     "of interest (kind areas: pstn-2013), as `case open --from-file` reads it. "
     "Checked by the document rules (known programme, category and "
-    "organisations, money as written); a document that breaks them is "
+    "organisations, money as written, no field they do not know); a document that breaks them is "
     "answered 422 naming every field at fault.",
     "required": ["programme", "lead"],
     "properties": {
@@ -145,7 +145,17 @@ APPLICATION_DOCUMENT: dict[str, Any] = {
         "further_and_faster": _DOC_TEXT,
         "service_areas": {"type": "array", "maxItems": 20, "items": _DOC_TEXT},
         "how_to_succeed": _DOC_TEXT,
+        "evidence": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {"type": "object"},
+            "description": "The files attached to the application, as its evidence upload "
+            "lists them (`{name, sha256, size, media_type}`); only files uploaded may be "
+            "listed.",
+        },
     },
+    # A field the document rules do not know is refused (400), never kept quietly.
+    "additionalProperties": False,
     "examples": [
         {
             "programme": "tca-2013",
