@@ -54,6 +54,10 @@ def test_every_version_is_readable_field_by_field(site, asked):
     assert "Changed" not in text_of(first.text)
     assert "The application as it was opened by cllr" in text_of(first.text)
     assert carol.get(f"/cases/{asked}/application?version=9").status_code == 404
+    for typo in ("abc", "0", "-1", "2.0"):  # refused, not the newest shown in its place
+        refused = carol.get(f"/cases/{asked}/application?version={typo}")
+        assert refused.status_code == 400, typo
+        assert "is not a version number, like 1" in refused.text
 
 
 def test_another_council_sees_no_version(site, asked):

@@ -16,7 +16,6 @@ from starlette.routing import Route
 
 from states import BID, VARIATION
 from workflow import clock
-from workflow.errors import Malformed
 from workflow.services import agreements, variations
 from workflow.services import lifecycle as case_service
 from workflow.services.unit_of_work import UnitOfWork
@@ -24,22 +23,13 @@ from workflow.web.actions import find, plan_actions
 from workflow.storage.records import CaseRecord
 from workflow.web.auth import Viewer, viewer
 from workflow.web.cases import _change, _visible, render_case
-from workflow.web.forms import DATE_PARTS, DateTyped, posted
+from workflow.web.forms import DATE_PARTS, DateTyped, posted, version_asked
 from workflow.web.pages import Problem, page
-
-
-def _version(request: Request) -> int | None:
-    raw = request.query_params.get("version", "")
-    if raw == "":
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise Malformed(f"The version '{raw}'", ["it is not a version number, like 1"])
-    return int(raw)
 
 
 def agreement_page(request: Request) -> Response:
     ref = request.path_params["ref"]
-    version = _version(request)
+    version = version_asked(request)
     who = viewer(request)
     with UnitOfWork(request.app.state.engine, read_only=True) as uow:
         row = case_service.load_case(uow.conn, ref)
@@ -79,7 +69,7 @@ def on_case_page(uow: UnitOfWork, case: CaseRecord, who: Viewer) -> dict:
 
 def agreement_pdf(request: Request) -> Response:
     ref = request.path_params["ref"]
-    version = _version(request)
+    version = version_asked(request)
     who = viewer(request)
     shown, data = agreements.document(request.app.state.engine, ref, version, actor_name=who.name)
     name = f"{ref.upper()}-agreement-v{shown['version']}.pdf"

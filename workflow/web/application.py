@@ -18,6 +18,7 @@ from workflow.storage.records import CaseRecord
 from workflow.storage.tables import history
 from workflow.web import queries
 from workflow.web.auth import viewer
+from workflow.web.forms import version_asked
 from workflow.web.pages import page, paragraphs, words
 
 __all__ = ["ROUTES", "latest_changes", "compared_rows"]
@@ -96,12 +97,11 @@ def _written_as_a_draft(uow: UnitOfWork, case: CaseRecord) -> bool:
 
 def application_page(request: Request) -> Response:
     who = viewer(request)
-    asked = request.query_params.get("version", "")
+    number = version_asked(request)
     with UnitOfWork(request.app.state.engine, read_only=True) as uow:
         row = reads.load_case(uow.conn, request.path_params["ref"])
         who.check_sees(row.ref, row.lead, row.partners, row.state)
         listed = applications.versions(uow, row.ref)
-        number = int(asked) if asked.isdigit() and len(asked) < 10 else None
         shown = applications.version_of(uow, row.ref, number)
         spec = uow.spec(row.programme)
         if shown["version"] > 1:

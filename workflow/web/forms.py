@@ -74,6 +74,18 @@ class Posted:
 _POUNDS = re.compile(r"£?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?")
 
 
+def version_asked(request: Request) -> int | None:
+    """`?version=N` of a page that shows one of several versions (an application, an
+    agreement): None when not asked; anything but a version number is refused, rather
+    than quietly showing the newest."""
+    raw = request.query_params.get("version", "")
+    if raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        raise Malformed(f"The version '{raw}'", ["it is not a version number, like 1"])
+    return int(raw)
+
+
 def pounds_typed(raw: str) -> str:
     """Money typed into a form ("£250,000") as the services read it ("250000"): a leading
     pound sign and commas between thousands are dropped. Anything else is passed on as
