@@ -139,12 +139,30 @@ def test_a_restored_backup_has_every_row_and_every_evidence_file_of_the_original
     assert run("--db", empty_target, "audit", "verify").returncode == 0
 
 
-@pytest.fixture
-def archive(world, files, tmp_path) -> Path:
-    a_year_in_monitoring(world)
-    path = tmp_path / "backup.tar.gz"
-    made = run("--db", world.engine.test_url, "backup", str(path))
+@pytest.fixture(scope="module")
+def one_archive(sqlite_template, tmp_path_factory) -> Path:
+    """The backup of a year in monitoring (two evidence files), made once for the module: the
+    tests that read an archive only read it, and each gets a copy of its own (`archive`)."""
+    from tests.builders import World
+
+    folder = tmp_path_factory.mktemp("archive")
+    shutil.copy(sqlite_template, folder / "casework.db")
+    url = f"sqlite:///{folder / 'casework.db'}"
+    engine = make_engine(url)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CASEWORK_FILES", str(folder / "files"))
+        a_year_in_monitoring(World(engine))
+        engine.dispose()
+        path = folder / "backup.tar.gz"
+        made = run("--db", url, "backup", str(path))
     assert made.returncode == 0, made.stderr
+    return path
+
+
+@pytest.fixture
+def archive(one_archive, tmp_path) -> Path:
+    path = tmp_path / "backup.tar.gz"
+    shutil.copy(one_archive, path)
     return path
 
 
@@ -212,6 +230,7 @@ def test_an_archive_whose_member_is_not_in_the_manifest_is_refused(archive, tmp_
 def test_a_restore_into_a_database_that_has_cases_is_refused_and_changes_nothing(
     archive, db, world, files
 ):
+    world.cast()
     world.bid()
     before = every_row(db)
 
