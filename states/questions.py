@@ -60,6 +60,22 @@ FIELD_WORDS: Mapping[str, Words] = words_table(
     }
 )
 
+# What an error says of each question left unanswered.
+_MISSING = {
+    "category": "Select the kind of award you are bidding for",
+    "title": "Enter the title of your application",
+    "partners": "Select your partner organisations",
+    "amount": "Enter how much you are asking for",
+    "transitional_costs": "Enter the estimated transitional costs",
+    "annual_savings": "Enter the savings you expect each year",
+    "arrangement": "Select the kind of shared arrangement",
+    "innovation": "Enter what is innovative about your proposal",
+    "further_and_faster": "Enter how you will go further and faster than you already plan to",
+    "service_areas": "Enter the service areas you will reform",
+    "how_to_succeed": "Enter how your area can succeed",
+    "contribution": "Enter what you will contribute to the network's running costs",
+}
+
 _HINTS = {
     "title": "A short name people will know the application by.",
     "transitional_costs": "The one-off cost of making the change, in pounds.",
@@ -104,6 +120,16 @@ class Question:
     choices: tuple[tuple[str, str, str], ...] = ()  # (code, label, sentence)
     required: bool = True
     least: int = 0  # at least this many (partners, service areas)
+
+    @property
+    def missing(self) -> str:
+        """What an error says when the question is left unanswered, GOV.UK's way
+        ("Enter how much you are asking for", "Select the kind of award …")."""
+        said = _MISSING.get(self.name)
+        if said:
+            return said
+        verb = "Select" if self.kind in ("choice", "organisations") else "Enter"
+        return f"{verb} {self.label[:1].lower()}{self.label[1:]}"
 
 
 def _money_hint(spec: ProgrammeSpec, category: str | None) -> str:

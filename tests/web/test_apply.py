@@ -206,8 +206,8 @@ def test_a_draft_is_kept_between_visits_and_seen_by_the_lead_council_alone(site,
     [
         ("amount", "£250,00", "Amount asked for must be an amount in pounds, like 250000"),
         ("amount", "250000.505", "Amount asked for must be an amount in pounds, like 250000"),
-        ("amount", "", "Enter amount asked for"),
-        ("title", "   ", "Enter title"),
+        ("amount", "", "Enter how much you are asking for"),
+        ("title", "   ", "Enter the title of your application"),
         ("title", "A title\u202ewith a bidi control", "Title"),
     ],
 )
@@ -235,7 +235,7 @@ def test_the_first_question_unanswered_opens_nothing(site):
     refused = cllr.post("/apply/new/tca-2013", {})
 
     assert refused.status_code == 400
-    assert '<a href="#category-0">Select kind of award' in refused.text
+    assert '<a href="#category-0">Select the kind of award you are bidding for' in refused.text
     assert site.world.snapshot() == before
 
 

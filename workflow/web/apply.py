@@ -375,7 +375,6 @@ def _answer(q: Question, form: Posted) -> tuple[Any, Problem | None]:
 def _answer_at(q: Question, form: Posted) -> tuple[Any, str, str]:
     """`_answer`'s value, the problem's words ("" for none) and the box they are about
     ("" for the question's first)."""
-    what = q.label[:1].lower() + q.label[1:]
     if q.kind == "organisations":
         value: Any = [c for c in form.data.getlist(q.name) if isinstance(c, str) and c]
         missing = not value
@@ -411,8 +410,7 @@ def _answer_at(q: Question, form: Posted) -> tuple[Any, str, str]:
         value = form.text(q.name)
         missing = not value.strip()
     if missing and q.required:
-        verb = "Select" if q.kind in ("choice", "organisations") else "Enter"
-        return value, f"{verb} {what}", ""
+        return value, q.missing, ""
     return (None if missing else value), "", ""
 
 
