@@ -14,4 +14,7 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
         || echo "chromium could not be installed: browser journeys will be skipped" >&2
 fi
 
-exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
+# Two processes (pytest-xdist), each running whole files: much of the suite waits on
+# subprocesses, servers, browsers and sleeps, so one process left a core idle (tests/conftest.py
+# says how the files are shared out).
+exec .venv/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadfile "$@"

@@ -256,6 +256,56 @@ def any_world(any_db):
     return World(any_db)
 
 
+# --- Two processes: scripts/test.sh runs `pytest -n 2 --dist loadfile` (pytest-xdist) --------
+# Each file runs whole in one worker (its module fixtures built once), and each worker has its
+# own session fixtures: a SQLite template, PostgreSQL databases named after its pid, its own
+# small demo year. The two files that read the demo year are one unit, so it is played once.
+# The files that take longest start first, so the two workers finish together rather than one
+# waiting for the other's last long file (xdist would otherwise start the files with the most
+# tests first). A file missing from SLOW_FIRST only starts later; nothing else depends on it.
+SHARED_DEMO = ("tests/demo/test_report.py", "tests/web/test_every_page.py")
+SLOW_FIRST = (  # the longest files of a run on 2026-12-06, longest first
+    "tests/notifications/test_delivery_faults.py",
+    SHARED_DEMO[0],
+    "tests/cli/test_tca_round.py",
+    "tests/workflow/test_backup.py",
+    "tests/cli/test_db_faults.py",
+    "tests/workflow/test_payment_properties.py",
+    "tests/cli/test_admin_cli.py",
+    "tests/cli/test_notify_cli.py",
+    "tests/demo/test_demo_edges.py",
+    "tests/web/test_browser.py",
+    "tests/cli/test_read_as.py",
+    "tests/demo/test_demo.py",
+    "tests/workflow/test_sweep_concurrency.py",
+    "tests/web/test_browser_apply.py",
+    "tests/cli/test_agreement_cli.py",
+    "tests/web/test_agreement_browser.py",
+    "tests/web/test_serve.py",
+)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, absent under -p no:xdist
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SlowFilesFirst(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return SHARED_DEMO[0] if path in SHARED_DEMO else path
+
+        def _assign_work_unit(self, node) -> None:
+            for scope in SLOW_FIRST:
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+                    break
+            super()._assign_work_unit(node)
+
+    return SlowFilesFirst(config, log)
+
+
 # --- Wall time per test, opt in: CASEWORK_TEST_TIMES=path ----------------------------------
 # pytest's own durations read time.perf_counter, which freezegun replaces (a frozen test's
 # setup "takes" 1.4 billion seconds). CLOCK_MONOTONIC read through clock_gettime is not
