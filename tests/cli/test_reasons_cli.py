@@ -131,3 +131,26 @@ def test_at_a_terminal_a_yes_does_it_and_yes_flag_is_not_asked(cli, world):
     assert code == 0 and "Are you sure?" in said and f"{first} is now Withdrawn" in said
     assert unasked == 0 and "Are you sure?" not in said_unasked
     assert world.state(second) == "withdrawn"
+
+
+def test_at_a_terminal_a_move_this_person_may_not_make_is_refused_without_asking(cli, world):
+    move = next(m for m in MOVES if (m.kind, m.trigger) == ("bid", "terminate"))
+    ref = ready(world, move)  # suspended: an approver's to terminate, not a caseworker's
+    before = world.snapshot()
+
+    code, said = at_a_terminal(
+        cli,
+        "case",
+        "advance",
+        ref,
+        "terminate",
+        "--as",
+        "carol",
+        "--reason",
+        move.reason,
+        answer="y",
+    )
+
+    assert code == 1 and "Are you sure?" not in said
+    assert "may not do 'Terminate the award'" in said, said
+    assert world.snapshot() == before

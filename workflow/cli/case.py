@@ -137,7 +137,7 @@ def advance(
         from workflow.services import lifecycle
 
     if not (yes or as_json or reason is None) and sys.stdin.isatty() and sys.stdout.isatty():
-        _ask_first(ref, trigger)
+        _ask_first(ref, trigger, actor)
     case = lifecycle.advance(engine(), ref, trigger, actor, reason=reason)
     if as_json:
         emit(case, True)
@@ -150,18 +150,21 @@ def advance(
         typer.echo(f"{case['ref']} is now {state}")
 
 
-def _ask_first(ref: str, trigger: str) -> None:
+def _ask_first(ref: str, trigger: str, actor_name: str) -> None:
     """Ask before a move its definition says cannot be undone (DESIGN.md section 12); a
-    "no" changes nothing. (Without a reason the service refuses it anyway, unasked.)"""
+    "no" changes nothing. A move this person may not make from this state (or one without
+    a reason) is not asked about: the service refuses it, in its own words."""
     from states import DEFINITIONS
-    from workflow.services import reads  # imported with lifecycle, by `advance`
+    from workflow.services import directory, reads  # imported with lifecycle, by `advance`
+    from workflow.services.engine import allowed_triggers
     from workflow.storage.db import reading
 
     with reading(engine()) as conn:
         case = reads.load_case(conn, ref)
+        actor = directory.actor(conn, actor_name)
     definition = DEFINITIONS[case.kind]
     consequence = definition.confirmation(trigger)
-    if not consequence:
+    if not consequence or trigger not in allowed_triggers(definition, case.state, actor, case.lead):
         return
     typer.echo(f"{definition.trigger_label(trigger)} {case.ref}: {consequence}")
     if not typer.confirm("Are you sure?", default=False):
