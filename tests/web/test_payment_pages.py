@@ -41,6 +41,7 @@ def test_an_approver_approves_finance_pays_and_the_council_sees_it_paid(site):
 
     ours = text_of(site.as_("cllr").get("/payments").text)
     assert pay in ours and "Paid" in ours and "BACS 2013/0042" in ours
+    assert "Fell due" in ours and "Due since" not in ours  # reads true of a paid payment too
     figures = text_of(site.as_("carol").get("/programmes").text)
     assert "Paid" in figures and "£125,000" in figures
 
