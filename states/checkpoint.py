@@ -27,7 +27,17 @@ CHECKPOINT = Definition(
         T("query", "submitted", "queried", roles={"caseworker"}, needs_reason=True),
         T("mark_overdue", "open", "overdue", roles={"system"}),
         T("escalate", ("overdue", "escalated"), "escalated", roles={"system"}),
-        T("waive", UNFINISHED, "waived", roles={"caseworker"}, needs_reason=True),
+        T(
+            "waive",
+            UNFINISHED,
+            "waived",
+            roles={"caseworker"},
+            needs_reason=True,
+            confirm=(
+                "The council is not asked for this return again: it cannot be sent, and no "
+                "reminder or escalation goes out for it. This cannot be undone."
+            ),
+        ),
     ],
     state_words={
         "scheduled": ("Not open yet", "The return opens 14 days before its due date."),

@@ -34,8 +34,10 @@ from workflow.web.labels import reason_label, trigger_label, without_field_codes
 # reason where the rules do not require one (and so does every confirmed one: its
 # confirmation page has a reason box).
 REASON_WELCOME = frozenset({"ask_clarification", "answer", "reinstate"})
-# Every trigger any definition asks to confirm: a form posting one is checked further.
-CONFIRMED = frozenset(t.trigger for d in DEFINITIONS.values() for t in d.transitions if t.confirm)
+# Every case trigger a definition asks to confirm: a form posting one is checked further.
+CONFIRMED = frozenset(
+    t.trigger for kind in ("bid", "area") for t in DEFINITIONS[kind].transitions if t.confirm
+)
 # Guards that say a move is not needed at all on this case (not merely not yet possible):
 # such a move is neither offered nor listed as "not possible yet". A countersignature is
 # needed only above the programme's threshold or on a high fraud risk, and only once.

@@ -221,8 +221,13 @@ async def decide(request: Request) -> Response:
     trigger = form.text("trigger").strip()
     reason = form.optional("reason")
     who, cp = await run_in_threadpool(_visible, request, ref)
-    if trigger == "waive" and form.text("confirmed") != "yes" and trigger in cp["allowed_triggers"]:
-        # Waived is final: "are you sure?" first, whatever reason was typed carried there.
+    if (
+        CHECKPOINT.confirmation(trigger)
+        and form.text("confirmed") != "yes"
+        and trigger in cp["allowed_triggers"]
+    ):
+        # A move the definition says cannot be undone (waive): "are you sure?" first, whatever
+        # reason was typed carried there.
         return await run_in_threadpool(
             _confirm_waive, request, cp, reason or "", form.number("version")
         )
@@ -263,7 +268,14 @@ def confirm_waive(request: Request) -> Response:
 
 
 def _confirm_waive(request: Request, cp: dict, reason: str, version: int | None) -> Response:
-    return page(request, "return_confirm.html", cp=cp, reason=reason, version=version or "")
+    return page(
+        request,
+        "return_confirm.html",
+        cp=cp,
+        consequence=CHECKPOINT.confirmation("waive"),
+        reason=reason,
+        version=version or "",
+    )
 
 
 def evidence(request: Request) -> Response:
