@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import Route
 
 from tests.web.site import Site, Visitor, bid_in_monitoring, settings, text_of
-from workflow.storage.db import make_engine
+from workflow.runtime.backup_schedule import backup_job, last_backup
+from workflow.runtime.metrics import LAST_BACKUP
+from workflow.storage.db import make_engine, reading
 from workflow.runtime.sweep import sweep
 from workflow.web import create_app
 
@@ -74,6 +77,32 @@ def test_metrics_count_requests_by_route_and_show_the_outbox(site):
     assert 'casework_http_request_seconds_bucket{le="0.005",route="/cases/{ref}"}' in body
     assert 'casework_outbox_depth{state="queued"} 2.0' in body  # the receipt, the offer
     assert "casework_sweeps_total" in body and "casework_messages_total" in body
+
+
+def scraped_value(body: str, name: str) -> float:
+    [sample] = [
+        s
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+        if s.name == name
+    ]
+    return sample.value
+
+
+def test_metrics_say_when_the_last_good_backup_was_though_this_process_did_not_take_it(
+    site, tmp_path
+):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    backup_job(site.engine, folder, files_root=tmp_path / "files", seal_dir=None)()
+    with reading(site.engine) as conn:
+        taken = datetime.fromisoformat(last_backup(conn)["last_ok_at"])
+    LAST_BACKUP.set(0)  # as in a serve started since, or a web node beside the worker that took it
+
+    body = site.visitor().get("/metrics").text
+
+    # 0 would read as "no backup since 1970" and set off the alert docs/deploy.md suggests.
+    assert scraped_value(body, "casework_last_backup_timestamp_seconds") == taken.timestamp()
 
 
 def test_metrics_name_a_mount_once_for_its_files_and_for_paths_it_does_not_have(site):

@@ -1,5 +1,9 @@
 """/healthz and /metrics, for monitoring (no sign-in; expose them to monitoring only).
 
+/metrics reads the outbox's depth and the last good nightly backup from the
+database at each scrape, so every node reports them, whichever node took the
+backup and however recently this one started.
+
 /healthz answers 200 when the database answers and, where this process runs
 the scheduler, the last sweep finished less than three intervals ago; 503
 otherwise, saying which check failed.
@@ -17,8 +21,9 @@ from starlette.routing import Route
 
 from workflow import clock
 from workflow.runtime import status
+from workflow.runtime.backup_schedule import last_backup
 from workflow.storage.db import reading
-from workflow.runtime.metrics import OUTBOX_DEPTH, REGISTRY
+from workflow.runtime.metrics import LAST_BACKUP, OUTBOX_DEPTH, REGISTRY
 
 
 def last_sweep_at(conn: Any) -> datetime | None:
@@ -79,8 +84,14 @@ def metrics(request: Request) -> Response:
     try:
         with reading(request.app.state.engine) as conn:
             depth = status.outbox_counts(conn, clock.now())
+            backed_up = last_backup(conn).get("last_ok_at")
         for state in ("queued", "retrying", "dead", "sent"):
             OUTBOX_DEPTH.labels(state).set(depth.get(state, 0))
+        # From the record every node shares, not this process's memory: after a restart,
+        # or where a --no-web worker took the backup, the gauge still says when the last
+        # good one was (0 would set off a "backup too old" alert until the next night's).
+        if backed_up:
+            LAST_BACKUP.set(datetime.fromisoformat(backed_up).timestamp())
     except Exception:  # the database is down: still serve what is known
         pass
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
