@@ -10,10 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from workflow.storage.db import make_engine, reading
-from workflow.storage.tables import organisations, people
+from workflow.storage.tables import cases, history, organisations, people
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,26 @@ def test_a_demo_run_logs_one_json_object_a_line_with_references_and_names_only(t
             addresses = set(conn.execute(select(people.c.email)).scalars()) | set(
                 conn.execute(select(organisations.c.email)).scalars()
             )
+            n_cases = conn.execute(select(func.count()).select_from(cases)).scalar()
+            by_people = conn.execute(
+                select(cases.c.ref, history.c.actor, history.c.trigger, history.c.payload)
+                .join(cases, cases.c.id == history.c.case_id)
+                .where(history.c.role != "system")
+            ).all()
     finally:
         engine.dispose()
+    # Each thing a person did is a line an operator can find by the case and the person:
+    # opening a case, recording a check or a contribution as much as a move.
+    assert events["case.opened"] == n_cases
+    assert events["diligence.recorded"] == sum(
+        1 for r in by_people if r.trigger == "diligence" and not r.payload.get("automatic")
+    )
+    assert events["contribution.recorded"] == sum(
+        1 for r in by_people if r.trigger == "record_contribution"
+    )
+    assert events["admin.changed"] > 0  # the demo's people added, its programmes loaded
+    found = {((r.get("case") or "").split("/")[0], r.get("person")) for r in records}
+    unlogged = {(r.ref, r.actor, r.trigger) for r in by_people if (r.ref, r.actor) not in found}
+    assert not unlogged, sorted(unlogged)[:10]
     addresses.discard(None)
     assert addresses and not any(a in done.stderr for a in addresses)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator, Mapping
@@ -29,9 +30,12 @@ from typing import Any, Iterator, Mapping
 from sqlalchemy import Connection, select, update
 
 from workflow.errors import SetupError, TargetNotFound
+from workflow.logs import event
 from workflow.services.chain import GENESIS, moment
 from workflow.storage.db import is_postgres
 from workflow.storage.tables import admin_log, meta
+
+log = logging.getLogger("casework.admin")
 
 HEAD_KEY = "admin_log"
 # Every kind of change the log records (words: states.words.ADMIN_WORDS).
@@ -164,6 +168,9 @@ def append(
         .where(meta.c.key == HEAD_KEY)
         .values(value={"last_id": row_id, "last_hash": digest})
     )
+    # Every caller appends as the last write of its transaction. What changed stays out
+    # of the line (an email address may be among it): the log row has it.
+    event(log, "admin.changed", f"{action} {target}", person=by.name, action=action)
     return {
         "id": row_id,
         "at": moment(at),

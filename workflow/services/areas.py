@@ -11,6 +11,8 @@ programme (it was renegotiated); the history keeps every figure.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -24,6 +26,9 @@ from workflow.services.lifecycle import case_json, load_case
 from workflow.errors import Malformed, RuleViolation
 from workflow.services.chain import Entry, change
 from workflow.services.unit_of_work import UnitOfWork, unit
+from workflow.logs import event
+
+log = logging.getLogger("casework.cases")
 
 __all__ = ["record_contribution", "CONTRIBUTION_STATES"]
 
@@ -44,6 +49,7 @@ def record_contribution(
             "The contribution",
             ["contribution: £0 is not a contribution to the network's running costs"],
         )
+    began = time.perf_counter()
     with unit(work) as uow:
         conn = uow.conn
         case = load_case(conn, ref, hold=True)  # queue behind a concurrent change
@@ -85,4 +91,14 @@ def record_contribution(
         after = change(conn, case, entry, values={"contribution_pence": pence, "updated_at": now})
         out = case_json(conn, after, actor)
         out["recorded"] = f"{case.ref}'s contribution is {pounds(pence)}"
-        return out
+    # The figure stays out of the log (the history has it): a reference and who, not money.
+    event(
+        log,
+        "contribution.recorded",
+        "contribution recorded",
+        case=case.ref,
+        person=actor.name,
+        seconds=time.perf_counter() - began,
+        trigger="record_contribution",
+    )
+    return out

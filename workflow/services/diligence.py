@@ -17,6 +17,8 @@ The history rows are the record: `facts_of` reads them back for the guard
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
@@ -46,6 +48,7 @@ from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.storage.prepared import Prepared
 from workflow.storage.records import CaseRecord
 from workflow.storage.tables import cases, history
+from workflow.logs import event
 
 __all__ = [
     "TRIGGER",
@@ -59,6 +62,7 @@ __all__ = [
 ]
 
 TRIGGER = "diligence"
+log = logging.getLogger("casework.cases")
 MAX_EVIDENCE = 4000  # characters of evidence text
 
 _ROWS = Prepared(
@@ -289,6 +293,7 @@ def record(
     """
     from workflow.services.lifecycle import load_case, refuse_stale
 
+    began = time.perf_counter()
     evidence = checked_text("evidence", evidence)
     shape = _shape(result, rating)
     with unit(work) as uow:
@@ -343,7 +348,18 @@ def record(
                 payload=payload,
             ),
         )
-        return checklist_json(conn, after, spec, actor.name, uow.now)
+        shown = checklist_json(conn, after, spec, actor.name, uow.now)
+    # The check and its result only: the evidence is what a person typed.
+    event(
+        log,
+        "diligence.recorded",
+        f"{code}: {result}" + (f", rated {rating}" if rating else ""),
+        case=after.ref,
+        person=actor.name,
+        seconds=time.perf_counter() - began,
+        trigger=TRIGGER,
+    )
+    return shown
 
 
 # --- showing --------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ def open_case(
     first question opens the case): `states.documents.parse_bid`'s `draft`.
     """
     definition = DEFINITIONS[kind]
+    began = time.perf_counter()
     with unit(work) as uow:
         conn = uow.conn
         actor = directory.actor(conn, actor_name)
@@ -112,7 +113,17 @@ def open_case(
                 {"org": p, "case_id": case_id, "role": "partner"} for p in partners if p != app.lead
             ],
         )
-        return case_json(conn, load_case(conn, ref), actor)
+        shown = case_json(conn, load_case(conn, ref), actor)
+    event(
+        log,
+        "case.opened",
+        f"{kind} opened for {app.lead}",
+        case=ref,
+        person=actor.name,
+        seconds=time.perf_counter() - began,
+        trigger="create",
+    )
+    return shown
 
 
 def check_document(
