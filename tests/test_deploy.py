@@ -102,3 +102,55 @@ def test_the_environment_file_and_the_commands_run_by_hand_read_every_setting_wh
     assert seen["CASEWORK_DB"] == "sqlite:////var/lib/casework/casework.db"
     assert seen["CASEWORK_SECRET_KEY"] == "filled-in"
     assert seen["CASEWORK_LOG_FORMAT"] == "json"
+
+
+def test_the_guide_s_backup_verify_and_restore_commands_work_as_written(tmp_path):
+    """The guide's own lines, in its order: the folders made as it makes them, `init`, then
+    the "Backups and restoring" block through `casework_as`, with the service's settings;
+    only the paths are moved under tmp_path and sudo left out."""
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    moved = {
+        "/var/lib/casework-seals": tmp_path / "seals",
+        "/var/lib/casework": tmp_path / "lib",
+        "/var/backups/casework": tmp_path / "backups",
+        "/etc/casework": tmp_path / "etc",
+        "/opt/casework/.venv/bin/casework": CASEWORK,
+    }
+
+    def here(text: str) -> str:
+        for old, new in moved.items():
+            text = text.replace(old, str(new))
+        return text
+
+    (tmp_path / "etc").mkdir()
+    block = guide.split("`/etc/casework/casework.env` (systemd reads it", 1)[1]
+    settings = block.split("```sh\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "etc" / "casework.env").write_text(
+        here(
+            "\n".join(
+                line.split("=", 1)[0] + "=filled-in" if "=<" in line else line
+                for line in settings.splitlines()
+            )
+        )
+        + "\n"
+    )
+    folders = next(line for line in guide.splitlines() if line.startswith("install -d"))
+    function = next(line for line in guide.splitlines() if line.startswith("casework_as()"))
+    commands = guide.split("## Backups and restoring", 1)[1].split("```sh\n", 1)[1]
+    commands = commands.split("```", 1)[0]
+    script = "\n".join(
+        [
+            "set -e",
+            here(folders.replace("-o casework -g casework ", "")),
+            here(function.replace("sudo -u casework ", "")),
+            "casework_as init",
+            here(commands),
+        ]
+    )
+
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "backups" / "before-upgrade.tar.gz").is_file()
+    assert "before-upgrade.tar.gz is whole" in done.stdout
+    assert "restored " in done.stdout and (tmp_path / "lib" / "new.db").is_file()
