@@ -120,6 +120,8 @@ def test_a_restored_backup_has_every_row_and_every_evidence_file_of_the_original
     )
 
     assert made.returncode == 0, made.stderr
+    if any_db.dialect.name == "postgresql":  # the server itself wants its own backup too
+        assert "pg_dump" in made.stderr
     assert checked.returncode == 0, checked.stderr
     assert "audit verify: 2 cases" in checked.stdout and "0 broken" in checked.stdout
     assert done.returncode == 0, done.stderr
@@ -279,6 +281,15 @@ def test_a_backup_to_a_place_that_cannot_take_it_is_refused(db, tmp_path, where,
     refused(result, "The backup was not taken", *words)
     assert (tmp_path / "existing").read_text() == "keep me"
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_backup_of_a_postgresql_server_that_does_not_answer_is_refused(tmp_path):
+    path = tmp_path / "backup.tar.gz"
+
+    result = run("--db", "postgresql://casework@127.0.0.1:1/casework", "backup", str(path))
+
+    refused(result, "cannot be reached", "Nothing was changed")
+    assert list(tmp_path.iterdir()) == []  # no archive, no staging folder left
 
 
 def test_a_backup_to_a_folder_that_is_not_writable_is_refused(db, tmp_path):
