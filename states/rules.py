@@ -530,8 +530,9 @@ def not_the_caseworker(facts: Facts) -> list[str]:
     """The case's own caseworker cannot approve its payments: another approver must."""
     if not facts.caseworker or facts.actor != facts.caseworker:
         return []
+    case_ref = facts.ref.split("/", 1)[0]  # the payment's case: TCA-2013-0001/P2's
     return [
-        f"you are the caseworker of {facts.ref}, so you cannot approve its payments: "
+        f"you are the caseworker of {case_ref}, so you cannot approve its payments: "
         f"another approver must"
     ]
 

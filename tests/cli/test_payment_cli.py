@@ -100,9 +100,11 @@ def test_refusals_are_one_line_exit_1_and_write_nothing(paying, args, says):
 def test_a_remittance_reference_with_control_characters_is_refused(paying):
     paying.ok("payment", "approve", f"{REF}/P1", "--as", "april")
     before = rows_of(paying)
-    ran = paying("payment", "pay", f"{REF}/P1", "--as", "fiona", "--reference", "BACS\x071")
-    assert ran.code == 1 and "remittance reference" in ran.err
-    assert rows_of(paying) == before
+    for reference in ("BACS\x071", "BACS\t1"):  # a tab too: one line of printable text
+        ran = paying("payment", "pay", f"{REF}/P1", "--as", "fiona", "--reference", reference)
+        assert ran.code == 1 and "remittance reference" in ran.err, ran.err
+        assert ran.err.strip().count("\n") == 0
+        assert rows_of(paying) == before
 
 
 def test_recovery_after_termination(paying):

@@ -142,3 +142,23 @@ def test_a_bid_not_yet_offered_an_award_shows_no_payment_schedule(site):
     site.world.advance(recommended, "offer", by="april")
     offered = text_of(carol.get(f"/cases/{recommended}").text)
     assert "Payment schedule" in offered and "Paid so far: £0 of £250,000" in offered
+
+
+def test_the_pages_offer_no_payment_move_that_would_be_refused(site):
+    ref = bid_in_monitoring(site.world)
+    finance(site)
+    site.world.person("cara", "caseworker", "approver")
+    passwords.sample_passwords(site.engine, password=PASSWORD)
+    from workflow.services import assignment
+
+    assignment.assign(site.engine, ref, "cara", "carol")
+    approve = f'action="/cases/{ref}/payments/1/approve"'
+    # Its own caseworker, an approver too, is not offered the approval another must give.
+    assert approve not in site.as_("cara").get("/payments").text
+    assert approve not in site.as_("cara").get(f"/cases/{ref}").text
+    assert approve in site.as_("aaron").get("/payments").text
+    # A suspended case's held payment: its release waits for the case's reinstatement.
+    site.world.advance(ref, "suspend", by="cara", reason="Return missing")
+    page = site.as_("cara").get(f"/cases/{ref}").text
+    assert "Held" in text_of(page)
+    assert f'action="/cases/{ref}/payments/1/release"' not in page

@@ -327,6 +327,50 @@ def test_the_cases_own_caseworker_cannot_approve_its_payment_even_as_an_approver
         world, PermissionDenied, lambda: payments.move(world.engine, pay, "approve", "cara")
     )
     assert "caseworker of" in message and "another approver must" in message
+    # The rule names the case the person is the caseworker of, not the payment.
+    assert f"you are the caseworker of {ref}, so" in message
+
+
+def allowed(world, pay: str, who: str) -> list[str]:
+    """What `who` is offered for payment `pay`: in its case's listing (the API's and the
+    pages') and in its own (`payment show`)."""
+    case = pay.split("/")[0]
+    listed = payments.list_payments(world.engine, case=case, actor_name=who, full=True)
+    shown = payments.get_payment(world.engine, pay, who)["allowed_triggers"]
+    (row,) = [p for p in listed if p["ref"] == pay]
+    assert row["allowed_triggers"] == shown
+    return shown
+
+
+def test_the_caseworker_who_is_also_an_approver_is_not_offered_the_approval(p1):
+    world, ref, pay = p1
+    world.person("cara", "caseworker", "approver")
+    assert allowed(world, pay, "cara") == ["approve", "hold"]  # not this case's caseworker yet
+    assignment.assign(world.engine, ref, "cara", "carol")
+    assert allowed(world, pay, "cara") == ["hold"]
+    assert allowed(world, pay, "april") == ["approve"]
+
+
+def test_nothing_is_offered_that_the_cases_suspension_would_refuse(p1):
+    world, ref, pay = p1
+    payments.move(world.engine, pay, "approve", "april")
+    assert allowed(world, pay, "fiona") == ["pay"]
+    world.advance(ref, "suspend", reason="Return missing")
+    assert allowed(world, pay, "carol") == []  # release waits for the reinstatement
+    assert allowed(world, pay, "fiona") == []
+    world.advance(ref, "reinstate", reason="Return received")
+    payments.move(world.engine, pay, "hold", "carol", reason="Spend queried")
+    assert allowed(world, pay, "carol") == ["release"]  # a hold by hand is released by hand
+
+
+def test_a_refusal_names_only_what_a_person_may_do_instead(p1):
+    world, ref, pay = p1
+    world.advance(ref, "suspend", reason="Return missing")
+    message = refused(
+        world, InvalidTransition, lambda: payments.move(world.engine, pay, "approve", "april")
+    )
+    # The held payment's only move open to an approver is the system's re-plan: not offered.
+    assert message.endswith("Allowed now: nothing.") and "Re-plan" not in message
 
 
 def test_finance_cannot_approve(p1):
@@ -351,6 +395,12 @@ def test_paying_needs_a_remittance_reference_without_control_characters(p1):
         world,
         Malformed,
         lambda: payments.move(world.engine, pay, "pay", "fiona", reference="BACS\n1"),
+    )
+    # A tab is a control character too: a reference is one line of printable text.
+    assert "control character (U+0009)" in refused(
+        world,
+        Malformed,
+        lambda: payments.move(world.engine, pay, "pay", "fiona", reference="BACS\t1"),
     )
     assert "at most" in refused(
         world,

@@ -25,6 +25,7 @@ import csv
 import io
 import logging
 import time
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -40,7 +41,14 @@ from states.money import money_json, parse_money, pounds
 from states.programme import ProgrammeSpec, tranche_event_label
 from states.payment import RELEASED_TO_FUND, tranche_amounts
 from states.rules import ACTOR_RULES, RULES
-from workflow.errors import ConflictError, Malformed, NotFound, RuleViolation, checked_text
+from workflow.errors import (
+    ConflictError,
+    InvalidTransition,
+    Malformed,
+    NotFound,
+    RuleViolation,
+    checked_text,
+)
 from workflow.logs import event
 from workflow.services import chain, directory, messages
 from workflow.services.access import may_act
@@ -513,18 +521,34 @@ def move(
                 caseworker=case.caseworker,
                 now=now,
             )
-        planned = plan(
-            PAYMENT,
-            pay.ref,
-            pay.state,
-            trigger,
-            actor,
-            lead=case.lead,
-            reason=reason,
-            facts=facts,
-            rules=RULES,
-            actor_rules=ACTOR_RULES,
-        )
+        try:
+            planned = plan(
+                PAYMENT,
+                pay.ref,
+                pay.state,
+                trigger,
+                actor,
+                lead=case.lead,
+                reason=reason,
+                facts=facts,
+                rules=RULES,
+                actor_rules=ACTOR_RULES,
+            )
+        except InvalidTransition as err:
+            # "Allowed now" names what this person could do instead, as the payment's
+            # listing does: never a move only the system makes (a re-plan, a cancellation).
+            raise InvalidTransition(
+                pay.ref,
+                pay.state,
+                trigger,
+                [
+                    t
+                    for t in err.allowed
+                    if t in PEOPLE_TRIGGERS
+                    and not _refused_now(t, pay, actor, case.state, case.caseworker)
+                ],
+                definition=PAYMENT,
+            ) from None
         values: dict[str, Any] = {}
         payload: dict[str, Any] = {"amount": money_json(pay.amount_pence)}
         if trigger in ("approve", "pay"):
@@ -569,7 +593,15 @@ def move(
                 book=uow.book,
                 payment=_for_mail(conn, pay, after),
             )
-        shown = payment_json(pay, case_ref=after.ref, actor=actor, lead=after.lead, full=True)
+        shown = payment_json(
+            pay,
+            case_ref=after.ref,
+            actor=actor,
+            lead=after.lead,
+            full=True,
+            case_state=after.state,
+            caseworker=after.caseworker,
+        )
     event(
         log,
         "payment.moved",
@@ -587,7 +619,18 @@ def _remittance(reference: str | None) -> str:
     text = (reference or "").strip()
     if not text:
         raise Malformed("The payment", ["a remittance reference is needed to record it as paid"])
-    checked_text("remittance reference", text, one_line=True)
+    # One line of the bank's record and of a payment run's CSV: no control character at
+    # all, a tab included (other text a person types may hold tabs; this may not).
+    control = next((ch for ch in text if unicodedata.category(ch) == "Cc"), None)
+    if control is not None:
+        raise Malformed(
+            "The remittance reference",
+            [
+                f"it contains a control character (U+{ord(control):04X}); "
+                f"a reference is one line of printable text"
+            ],
+        )
+    checked_text("remittance reference", text, one_line=True)  # and no bidirectional controls
     if len(text) > MAX_REFERENCE:
         raise Malformed(
             "The remittance reference",
@@ -767,9 +810,13 @@ def payment_json(
     actor: Actor | None = None,
     lead: str | None = None,
     full: bool = False,
+    case_state: str | None = None,
+    caseworker: str | None = None,
 ) -> dict[str, Any]:
     """DESIGN.md's shape `{ref, case, state, amount, due_on, event, reference}`; `full` adds
-    the version, who approved and paid it and when, and what `actor` may do to it."""
+    the version, who approved and paid it and when, and what `actor` may do to it now (the
+    moves that would succeed: given its case's state and caseworker, not those `move` would
+    refuse by the case's suspension or the caseworker's rule)."""
     out: dict[str, Any] = {
         "ref": pay.ref,
         "case": case_ref,
@@ -788,10 +835,38 @@ def payment_json(
             paid_by=pay.paid_by,
             paid_at=pay.paid_at.isoformat() if pay.paid_at else None,
             allowed_triggers=[
-                t for t in allowed_triggers(PAYMENT, pay.state, actor, lead) if t in PEOPLE_TRIGGERS
+                t
+                for t in allowed_triggers(PAYMENT, pay.state, actor, lead)
+                if t in PEOPLE_TRIGGERS and not _refused_now(t, pay, actor, case_state, caseworker)
             ],
         )
     return out
+
+
+def _refused_now(
+    trigger: str,
+    pay: Payment,
+    actor: Actor | None,
+    case_state: str | None,
+    caseworker: str | None,
+) -> bool:
+    """Whether `move` would refuse `trigger`, which `actor`'s role allows, for a reason it
+    can tell from the case alone: nothing is paid or released while the case is suspended,
+    and the case's caseworker never approves its payments (the transition's actor rules).
+    A page and the API offer only what can succeed (DESIGN.md section 12)."""
+    if trigger in ("pay", "release") and case_state and BID.is_in(case_state, "held"):
+        return True
+    t = PAYMENT.machine.transition_for(trigger, pay.state)
+    if actor is None or t is None or not t.actor_rules:
+        return False
+    facts = Facts(
+        kind="payment",
+        ref=pay.ref,
+        programme=None,
+        actor=actor.name,
+        caseworker=caseworker,
+    )
+    return any(ACTOR_RULES[name](facts) for name in t.actor_rules)
 
 
 def list_payments(
@@ -812,7 +887,13 @@ def list_payments(
             "payment state", state, PAYMENT.group("as_listed"), PAYMENT.state_label
         )
     q = (
-        select(payments, cases.c.ref.label("case_ref"), cases.c.lead.label("lead"))
+        select(
+            payments,
+            cases.c.ref.label("case_ref"),
+            cases.c.lead.label("lead"),
+            cases.c.state.label("case_state"),
+            cases.c.caseworker.label("caseworker"),
+        )
         .join(cases, cases.c.id == payments.c.case_id)
         .order_by(payments.c.case_id, payments.c.n)
     )
@@ -831,7 +912,15 @@ def list_payments(
     with unit(work, read_only=True) as uow:
         actor = directory.actor(uow.conn, actor_name) if actor_name else None
         return [
-            payment_json(Payment.of(r), case_ref=r.case_ref, actor=actor, lead=r.lead, full=full)
+            payment_json(
+                Payment.of(r),
+                case_ref=r.case_ref,
+                actor=actor,
+                lead=r.lead,
+                full=full,
+                case_state=r.case_state,
+                caseworker=r.caseworker,
+            )
             for r in uow.conn.execute(q)
         ]
 
@@ -843,7 +932,15 @@ def get_payment(
         pay = load_payment(uow.conn, ref)
         case = _case(uow.conn, pay.case_id)
         actor = directory.actor(uow.conn, actor_name) if actor_name else None
-        out = payment_json(pay, case_ref=case.ref, actor=actor, lead=case.lead, full=True)
+        out = payment_json(
+            pay,
+            case_ref=case.ref,
+            actor=actor,
+            lead=case.lead,
+            full=True,
+            case_state=case.state,
+            caseworker=case.caseworker,
+        )
         out["history"] = [
             chain.as_dict(r)
             for r in chain.rows_for(uow.conn, case.id)
@@ -878,7 +975,15 @@ def schedule(
                 "event_label": tranche_event_label(tranche.on),
                 "amount": money_json(pay.amount_pence if pay else planned[i]),
                 "payment": (
-                    payment_json(pay, case_ref=case.ref, actor=actor, lead=case.lead, full=True)
+                    payment_json(
+                        pay,
+                        case_ref=case.ref,
+                        actor=actor,
+                        lead=case.lead,
+                        full=True,
+                        case_state=case.state,
+                        caseworker=case.caseworker,
+                    )
                     if pay
                     else None
                 ),
