@@ -12,10 +12,17 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from workflow.api import paging
 from workflow.api.writes import Preconditions, body_text, visible_case
 from workflow.api.deps import ETAG, REPLAYED, caller, engine_of, errors, json_response
 from workflow.api.routes_cases import IDEMPOTENCY_KEY, IF_MATCH, REF
-from workflow.api.schemas import AgreementListing, Variation, VariationDecision, VariationProposal
+from workflow.api.schemas import (
+    AgreementListing,
+    Variation,
+    VariationDecision,
+    VariationPage,
+    VariationProposal,
+)
 from workflow.services import access, agreements, variations
 from workflow.services.engine import Actor
 
@@ -62,16 +69,24 @@ def agreement(
 
 @router.get(
     "/cases/{ref}/variations",
-    response_model=list[Variation],
+    response_model=VariationPage,
     responses=errors(400, 401, 403, 404),
     summary="A case's variations",
-    description="By number, as `variation list --case REF --json`, with what you may do.",
+    description="By number, as `variation list --case REF --json`, with what you may do; "
+    "a page of them, as every list is.",
 )
-def list_variations(request: Request, ref: str = REF, actor: Actor = Depends(caller)) -> Response:
+def list_variations(
+    request: Request,
+    ref: str = REF,
+    cursor: Optional[str] = paging.CursorQuery,
+    limit: int = paging.LimitQuery,
+    actor: Actor = Depends(caller),
+) -> Response:
     access.require(actor, "cases")
     engine = engine_of(request)
     case = visible_case(engine, actor, ref)
-    return json_response(variations.list_variations(engine, case=case.ref, actor_name=actor.name))
+    items = variations.list_variations(engine, case=case.ref, actor_name=actor.name)
+    return json_response(paging.page_after(items, cursor, limit, lambda v: v["ref"], "variation"))
 
 
 @router.post(

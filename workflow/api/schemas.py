@@ -549,6 +549,11 @@ class Variation(_Shape):
     allowed_triggers: list[str]
 
 
+class VariationPage(_Shape):
+    items: list[Variation]
+    next_cursor: Optional[str]
+
+
 class VariationProposal(BaseModel):
     """A change to an award in monitoring: its new total, its new end date, or neither (a
     change of scope the reason describes)."""
