@@ -62,6 +62,8 @@ def retry(
     """Make messages due now with their tries reset (a caseworker's decision)."""
     if not ids and not all_dead:
         raise typer.BadParameter("give message ids or --all-dead")
+    if ids and all_dead:  # the service would take --all-dead and pass over the ids unsaid
+        raise typer.BadParameter("give message ids or --all-dead, not both")
     n = mail.retry(engine(), actor, ids=ids or (), all_dead=all_dead)
     typer.echo(f"{n} message{'s' if n != 1 else ''} queued again")
 

@@ -6,18 +6,20 @@ import logging
 import os
 import socket
 import time
+from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import Engine, select
 
 from notifications import outbox
 from notifications.transports import sender_from_env, transport_from_env
+from states import dates
 from states.words import humanise
 from workflow import clock
 from workflow.services import directory
 from workflow.services.access import may_act
 from workflow.storage.db import reading
-from workflow.errors import Malformed, NotFound, SetupError
+from workflow.errors import Malformed, NotFound, RuleViolation, SetupError
 from workflow.logs import event
 
 log = logging.getLogger("casework.mail")
@@ -124,8 +126,18 @@ def retry(
         actor = directory.actor(conn, actor_name)
         may_act(actor, "outbox_retry", None, "resend messages")
         for id in ids:
-            if outbox.get_message(conn, id) is None:
+            row = outbox.get_message(conn, id)
+            if row is None:
                 raise NotFound(f"There is no message {id} in the outbox.")
+            if row["state"] == "sent":
+                # Said, not skipped: "0 messages queued again" left the caseworker guessing.
+                sent = row.get("sent_at")
+                when = f", {dates.moment(datetime.fromisoformat(sent))}," if sent else ""
+                raise RuleViolation(
+                    f"Message {id} was not sent again: it was sent already{when} and a resend "
+                    "would carry the same Message-ID, which mail systems may drop as a "
+                    "duplicate."
+                )
         return outbox.retry(conn, ids=ids, all_dead=all_dead, now=clock.now())
 
 
