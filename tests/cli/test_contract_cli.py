@@ -65,3 +65,69 @@ def test_retry_takes_message_ids_or_all_dead_not_both(monitored):
     assert "give message ids or --all-dead, not both" in both.err
     assert "give message ids or --all-dead" in neither.err
     assert _outbox(cli) == before
+
+
+def test_states_diagram_takes_json_the_machine_in_codes_beside_its_diagram(monitored):
+    drawn = monitored.ok("states", "diagram", "checkpoint").out
+    machine = monitored.ok("states", "diagram", "checkpoint", "--json").json()
+
+    assert machine["kind"] == "checkpoint" and machine["diagram"] == drawn
+    assert machine["initial"] == "scheduled" and "accepted" in machine["final"]
+    assert {
+        "from": "submitted",
+        "to": "accepted",
+        "trigger": "accept",
+        "guards": [],
+        "roles": ["caseworker"],
+    } in machine["transitions"]
+    # One row an arrow, as the diagram draws them.
+    arrows = [line for line in drawn.splitlines() if "-->" in line and "[*]" not in line]
+    assert len(machine["transitions"]) == len(arrows)
+
+
+def test_audit_export_takes_json_as_format_json_and_refuses_asking_for_both(monitored):
+    cli = monitored
+    ref = cli.ok("case", "list", "--json").json()[0]["ref"]
+    by_format = cli.ok("audit", "export", "--format", "json", "--case", ref).json()
+    by_flag = cli.ok("audit", "export", "--json", "--case", ref).json()
+    assert by_flag == by_format and by_flag[0]["case"] == ref
+
+    both = cli("audit", "export", "--json", "--format", "csv")
+    neither = cli("audit", "export")
+    assert both.code == neither.code == 2 and both.out == neither.out == ""
+    assert "--json asks for JSON, --format for csv: give one" in both.err
+    assert "give --format csv or --format json (or --json)" in neither.err
+
+
+READS_AS = [
+    # (command, who may, who may not and the words of the refusal)
+    (["programme", "list"], "cllr", None),
+    (["programme", "show", "tca-2013"], "cllr", None),
+    (["audit", "verify"], "audrey", ("cllr", "may not read a case's history")),
+    (["org", "list"], "sam", ("carol", "may not list every organisation and person")),
+    (["user", "list"], "sam", ("cllr", "may not list every organisation and person")),
+    (["status"], "carol", None),
+    (["states", "diagram", "bid"], "cllr", None),
+]
+
+
+def test_the_read_commands_that_took_no_as_take_it_and_refuse_whom_the_web_would(monitored):
+    cli = monitored
+    cli.ok("user", "add", "sam", "--role", "admin")
+    for command, reader, refused in READS_AS:
+        alone = cli(*command, "--json")
+        read = cli(*command, "--as", reader, "--json")
+        # What the operator reads, the person who may read it reads the same (status
+        # says when it was asked: its fields, then).
+        same = (lambda ran: ran.json().keys()) if command == ["status"] else (lambda ran: ran.out)
+        assert (read.code, same(read)) == (alone.code, same(alone)), command
+        nobody = cli(*command, "--as", "nobody")
+        assert nobody.code == 1 and nobody.out == "", command
+        assert (
+            nobody.err
+            == "There is no person called 'nobody'. `casework user list` shows who there is.\n"
+        )
+        if refused:
+            who, words = refused
+            ran = cli(*command, "--as", who)
+            assert ran.code == 1 and ran.out == "" and words in ran.err, command

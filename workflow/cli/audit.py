@@ -33,6 +33,7 @@ def verify(
         metavar="DIR",
         help="Also check the seal copies kept in DIR (from CASEWORK_SEAL_DIR).",
     ),
+    actor: Optional[str] = AS_READER_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Recompute every case's chain and the admin log's, and check every seal against the rows.
@@ -41,6 +42,7 @@ def verify(
     rows whose case is gone, and each seal whose rows no longer match or whose
     signature fails.
     """
+    Reader(actor).require("history")  # as /audit/…: auditors and caseworkers
     from workflow.services.seal_check import check
     from workflow.services.seals import read_public_key, rows_text
 
@@ -217,14 +219,23 @@ def proof(
 
 @audit_app.command("export")
 def export(
-    fmt: str = typer.Option(..., "--format", metavar="csv|json"),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="csv|json"),
     case: Optional[str] = typer.Option(None, "--case", metavar="REF", help="Only this case."),
     since: Optional[str] = typer.Option(
         None, "--since", metavar="TIME", help="Rows from this time on (ISO 8601; no offset = UTC)."
     ),
     actor: Optional[str] = AS_READER_OPT,
+    as_json: bool = typer.Option(False, "--json", help="The same as --format json."),
 ) -> None:
     """Stream history rows (every case, or one) as CSV or JSON."""
+    # Every read command takes --json (DESIGN section 6); here it is --format json.
+    if as_json and fmt not in (None, "json"):
+        raise typer.BadParameter(f"--json asks for JSON, --format for {fmt}: give one")
+    fmt = "json" if as_json else fmt
+    if fmt is None:
+        raise typer.BadParameter(
+            "give --format csv or --format json (or --json)", param_hint="--format"
+        )
     Reader(actor).require("audit_export")
     if fmt not in FORMATS:
         raise typer.BadParameter(f"'{fmt}' is not csv or json", param_hint="--format")

@@ -6,7 +6,7 @@ import typer
 
 from workflow import clock
 from workflow.cli import summary
-from workflow.cli._common import JSON_OPT, emit, engine
+from workflow.cli._common import AS_READER_OPT, JSON_OPT, Reader, emit, engine
 
 
 def _moment(value: Optional[str]):
@@ -54,8 +54,9 @@ def register(app: typer.Typer) -> None:
             raise SystemExit(1)  # not typer.Exit: main() drops the code click returns for it
 
     @app.command("status", short_help=summary("status"))
-    def status_(as_json: bool = JSON_OPT) -> None:
+    def status_(actor: Optional[str] = AS_READER_OPT, as_json: bool = JSON_OPT) -> None:
         """Last sweep, steps due, outbox depth; exit 1 when the sweep is stale."""
+        Reader(actor)  # anyone known may look (as /healthz); an unknown name is refused
         from workflow.runtime.status import status
 
         found = status(engine())

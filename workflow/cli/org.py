@@ -5,7 +5,7 @@ from typing import Optional
 import typer
 
 from workflow.cli import summary
-from workflow.cli._common import JSON_OPT, emit, engine
+from workflow.cli._common import AS_READER_OPT, JSON_OPT, Reader, emit, engine
 from workflow.services import directory
 
 org_app = typer.Typer(help=summary("org"), no_args_is_help=True)
@@ -100,8 +100,9 @@ def update(
 
 
 @org_app.command("list")
-def list_(as_json: bool = JSON_OPT) -> None:
+def list_(actor: Optional[str] = AS_READER_OPT, as_json: bool = JSON_OPT) -> None:
     """Every organisation."""
+    Reader(actor).require("directory")
     with engine().connect() as conn:
         rows = directory.list_orgs(conn)
     emit(rows, as_json, ["code", "name", "kind", "email", "escalation_email", "esg_allocation"])

@@ -24,16 +24,20 @@ programme_app = typer.Typer(help=summary("programme"), no_args_is_help=True)
 
 
 @programme_app.command("list")
-def list_(as_json: bool = JSON_OPT) -> None:
+def list_(actor: Optional[str] = AS_READER_OPT, as_json: bool = JSON_OPT) -> None:
     """Each programme with its fund, what is committed and what remains."""
+    Reader(actor).require("programmes")
     with engine().connect() as conn:
         rows = programme_store.summaries(conn)
     emit(rows, as_json, ["code", "name", "kind", "fund", "committed", "paid", "remaining"])
 
 
 @programme_app.command("show")
-def show(code: str = PROGRAMME_CODE, as_json: bool = JSON_OPT) -> None:
+def show(
+    code: str = PROGRAMME_CODE, actor: Optional[str] = AS_READER_OPT, as_json: bool = JSON_OPT
+) -> None:
     """A programme's rules as loaded (the file it came from)."""
+    Reader(actor).require("programmes")
     with engine().connect() as conn:
         spec = programme_store.spec_for(conn, code)
         summary = next(s for s in programme_store.summaries(conn) if s["code"] == spec.code)

@@ -12,7 +12,7 @@ import typer
 
 from workflow.services import directory, passwords
 from workflow.cli import summary
-from workflow.cli._common import JSON_OPT, emit, engine
+from workflow.cli._common import AS_READER_OPT, JSON_OPT, Reader, emit, engine
 from workflow.errors import Malformed
 
 user_app = typer.Typer(help=summary("user"), no_args_is_help=True)
@@ -44,8 +44,9 @@ def add(
 
 
 @user_app.command("list")
-def list_(as_json: bool = JSON_OPT) -> None:
+def list_(actor: Optional[str] = AS_READER_OPT, as_json: bool = JSON_OPT) -> None:
     """Every person and their roles."""
+    Reader(actor).require("directory")
     with engine().connect() as conn:
         rows = directory.list_users(conn)
     if as_json:

@@ -46,6 +46,9 @@ READS: dict[str, tuple[frozenset[str], str]] = {
     "ranking": (STAFF, "read a programme's ranking"),
     "outbox": (frozenset({"caseworker"}), "read the outbox"),
     "audit_export": (frozenset({"auditor"}), "export the history"),
+    # The command line's `org list` and `user list --as NAME`: addresses of every council and
+    # person, which the web shows only in its admin area.
+    "directory": (frozenset({"admin"}), "list every organisation and person"),
 }
 
 # States in which only the lead organisation (and staff) see a case: a draft is the lead's own.
