@@ -269,6 +269,38 @@ def test_a_backup_whose_history_fails_audit_verify_is_not_restored(world, db, fi
     assert list(target.iterdir()) == []
 
 
+def test_a_backup_whose_admin_log_fails_audit_verify_is_refused_by_verify_and_by_restore(
+    world, db, files, tmp_path
+):
+    world.cast()  # each person added is a row of the admin log
+    world.bid()
+    db.dispose()
+    raw = sqlite3.connect(db.url.database)
+    raw.execute("DROP TRIGGER admin_log_no_update")
+    raw.execute("UPDATE admin_log SET target = 'someone.else' WHERE id = 2")
+    raw.commit()
+    raw.close()
+    path = tmp_path / "broken.tar.gz"
+    assert run("--db", db.test_url, "backup", str(path)).returncode == 0
+    target = tmp_path / "target"
+    target.mkdir()
+
+    checked = run("backup", "--verify", str(path))
+    restored = run(
+        "restore",
+        str(path),
+        "--db",
+        f"sqlite:///{target / 'casework.db'}",
+        env={"CASEWORK_FILES": str(target / "files")},
+    )
+
+    # What `audit verify` would say of the restored database, said before it is written.
+    assert run("--db", db.test_url, "audit", "verify").returncode == 1
+    refused(checked, str(path), "fails audit verify", "admin log: row 2 does not match its hash")
+    refused(restored, "Nothing was restored", "admin log: row 2 does not match its hash")
+    assert list(target.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "where, words",
     [("missing/backup.tar.gz", ["does not exist"]), ("existing", ["already exists"])],

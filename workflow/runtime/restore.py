@@ -216,12 +216,21 @@ def checked_history(
     conn: Connection, seal_files: Path, trusted: set[str] | None
 ) -> tuple[Verification, str]:
     """The archived history as every restore checks it before writing (and `backup --verify`
-    without restoring): audit verify's chain check, then the seals, the newest included;
+    without restoring): audit verify's chain checks (every case's, the admin log's), then the
+    seals, the newest included;
     `HistoryFails` naming the first thing that failed."""
     checked = verify(conn)
     if not checked.ok:
         ref, problem = next(iter(checked.broken.items()))
         raise HistoryFails(f"fails audit verify ({checked.summary()}; {ref}: {problem})")
+    # audit verify checks the admin log's chain too: a role granted and the row that says
+    # so rewritten would otherwise be restored and found only by the next audit verify.
+    if table_dump.has_table(conn, "admin_log"):
+        from workflow.services import admin_log
+
+        admin = admin_log.verify(conn)
+        if admin.problems:
+            raise HistoryFails(f"fails audit verify ({admin.problems[0]})")
     return checked, _seal_check(conn, seal_files, trusted)
 
 
