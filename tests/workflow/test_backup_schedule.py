@@ -195,6 +195,37 @@ def test_a_night_missed_while_serve_was_down_is_made_up_a_minute_after_it_starts
     assert makeup.trigger.run_date == datetime(2014, 3, 5, 9, 1, tzinfo=UTC)
 
 
+def test_the_made_up_backup_is_written_when_its_minute_comes(db, ran_once, tmp_path):
+    folder = tmp_path / "nightly"
+    folder.mkdir()
+    with freeze_time(datetime(2014, 3, 5, 9, tzinfo=UTC)):
+        scheduler = build_scheduler(
+            db, every_minutes=5, deliver=False, environ={"CASEWORK_BACKUP_DIR": str(folder)}
+        )
+    with freeze_time(datetime(2014, 3, 5, 9, 1, tzinfo=UTC)):
+        scheduler.get_job("backup-missed").func()
+
+    assert [p.name for p in folder.iterdir()] == ["casework-20140305T090100.tar.gz"]
+
+
+def test_serve_started_just_before_one_takes_the_night_s_backup_once_not_twice(
+    db, ran_once, tmp_path
+):
+    folder = tmp_path / "nightly"
+    folder.mkdir()
+    # Down over the night of the 5th; started at 00:59:30 on the 6th (GMT: London's time).
+    with freeze_time(datetime(2014, 3, 6, 0, 59, 30, tzinfo=UTC)):
+        scheduler = build_scheduler(
+            db, every_minutes=5, deliver=False, environ={"CASEWORK_BACKUP_DIR": str(folder)}
+        )
+    with freeze_time(datetime(2014, 3, 6, 1, 0, tzinfo=UTC)):
+        scheduler.get_job("backup").func()  # the night's own, at 01:00
+    with freeze_time(datetime(2014, 3, 6, 1, 0, 30, tzinfo=UTC)):
+        scheduler.get_job("backup-missed").func()  # the make-up, its minute after start
+
+    assert [p.name for p in folder.iterdir()] == ["casework-20140306T010000.tar.gz"]
+
+
 def test_no_backup_is_made_up_when_the_night_s_own_ran(db, ran_once, tmp_path):
     with freeze_time(datetime(2014, 3, 4, 23, tzinfo=UTC)):  # same London day, after 01:00
         scheduler = build_scheduler(

@@ -231,9 +231,25 @@ def _add_nightly_backup(scheduler: BackgroundScheduler, engine: Engine, environ)
     )
     if late:  # the night's backup was missed while nothing ran: make it up now
         scheduler.add_job(
-            job,
+            _unless_taken_since(engine, job),
             DateTrigger(now + timedelta(minutes=1)),
             id="backup-missed",
             name="backup (missed night)",
             replace_existing=True,
         )
+
+
+def _unless_taken_since(engine: Engine, job: Callable[[], None]) -> Callable[[], None]:
+    """The make-up run asks again when its minute comes: serve started at 00:59 has the
+    night's own backup at 01:00 first, and a second a minute later would be one too many."""
+    from workflow.runtime.backup_schedule import missed
+
+    def run() -> None:
+        with reading(engine) as conn:
+            still = missed(conn, clock.now())
+        if still:
+            job()
+        else:
+            log.info("the missed night's backup is not needed: one was taken since serve started")
+
+    return run
