@@ -118,3 +118,11 @@ def test_recovery_after_termination(paying):
     assert done.out.strip() == f"{REF}: paid £125,000, eligible £100,000, to recover £25,000"
     figures = {p["code"]: p for p in paying.ok("programme", "list", "--json").json()}
     assert figures["tca-2013"]["recovering"] == "25000.00"
+
+
+def test_the_history_table_says_which_payment_each_row_is_about(paying):
+    paying.ok("payment", "approve", f"{REF}/P1", "--as", "april")
+    table = paying.ok("case", "history", REF, env={"COLUMNS": "250"}).out
+    (approved,) = [line for line in table.splitlines() if "Approve the payment" in line]
+    assert " P1 " in approved  # the column 'about': Q2, P1 or V1, as the chain carries it
+    assert "about" in table.splitlines()[0]

@@ -162,3 +162,17 @@ def test_the_pages_offer_no_payment_move_that_would_be_refused(site):
     page = site.as_("cara").get(f"/cases/{ref}").text
     assert "Held" in text_of(page)
     assert f'action="/cases/{ref}/payments/1/release"' not in page
+
+
+def test_the_history_says_which_payment_and_which_variation_each_row_is_about(site):
+    ref = bid_in_monitoring(site.world)
+    finance(site)
+    payments.move(site.engine, f"{ref}/P1", "approve", "aaron")
+    from workflow.services import variations
+
+    variations.propose(site.engine, ref, reason="A fourth district joins the hub.", actor="cllr")
+    for who, path in (("carol", f"/cases/{ref}"), ("carol", f"/audit/{ref}")):
+        page = text_of(site.as_(who).get(path).text)
+        # A case holds several payments and variations: each of their rows names its own.
+        assert "P1: Payment due" in page and "P1: Approve the payment" in page, path
+        assert "V1: Variation proposed" in page, path

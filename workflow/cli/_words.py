@@ -146,8 +146,12 @@ def with_application_version(shown: Mapping[str, Any], v: Mapping[str, Any]) -> 
 def history_row(row: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """A history row: its checkpoint's words for a return's row, else its case's."""
     of = "checkpoint" if row.get("checkpoint") else "payment" if row.get("payment") else kind
+    payload = row.get("payload")
+    variation = payload.get("variation") if isinstance(payload, Mapping) else None
     return {
         **row,
+        # Which return, payment or variation of the case the row is about (Q2, P1, V1).
+        "about": row.get("checkpoint") or row.get("payment") or variation or "",
         "at": when(row.get("at")),
         "trigger": trigger_label(row.get("trigger"), of),
         "from": state_label(row.get("from_state"), of),

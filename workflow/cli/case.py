@@ -28,7 +28,7 @@ LIST_COLUMNS = ["ref", "kind", "programme", "state", "title", "lead", "caseworke
 HISTORY_COLUMNS = [
     "seq",
     "at",
-    "checkpoint",
+    "about",  # the return, payment or variation the row is about: Q2, P1, V1
     "trigger",
     "from",
     "to",

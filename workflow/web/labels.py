@@ -86,6 +86,17 @@ def event(row: Any, kind: str) -> str:
     return event_label(trigger)
 
 
+def part(row: Any) -> str:
+    """What of its case a history row is about, when not the case itself: its return (`Q2`),
+    its payment (`P1`) or its variation (`V1`); "" for the case's own rows. A case's history
+    holds several of each, so a row says which (as the chain carries it)."""
+    for name in ("checkpoint", "payment"):
+        if value := _get(row, name):
+            return str(value)
+    payload = _get(row, "payload")
+    return str(payload.get("variation") or "") if isinstance(payload, dict) else ""
+
+
 def change(row: Any, kind: str) -> str:
     """ "Submitted to Eligible", or "" for a row that changed no state."""
     before, after = _get(row, "from_state"), _get(row, "to_state")
@@ -153,4 +164,12 @@ class Vocabulary:
         return spec.field_label(name) if spec else humanise(name)
 
 
-__all__ = ["trigger_label", "state_label", "event", "change", "kind_label", "Vocabulary"]
+__all__ = [
+    "trigger_label",
+    "state_label",
+    "event",
+    "part",
+    "change",
+    "kind_label",
+    "Vocabulary",
+]

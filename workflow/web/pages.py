@@ -106,6 +106,7 @@ def _environment() -> Environment:
         state=labels.state_label,
         trigger=labels.trigger_label,
         event=labels.event,
+        part=labels.part,
         change=labels.change,
         message_kind=labels.kind_label,
         category=_category,
