@@ -366,3 +366,27 @@ def test_what_is_paid_and_when_the_work_runs_are_published_and_still_validate(an
     planned = grants[refs["accepted"]]["plannedDates"]
     assert len(planned) == 1 and planned[0]["endDate"] > planned[0]["startDate"]
     assert "plannedDates" not in grants[refs["offered"]]  # not accepted: no returns yet
+
+
+def test_planned_dates_end_where_the_latest_agreement_says_after_a_variation(any_world):
+    from datetime import date, timedelta
+
+    from workflow.services import variations
+
+    world = any_world
+    refs = a_round(world)
+    ref = refs["accepted"]
+    before = grants_by_ref(publish.build(world.engine, "tca-2013", funder=FUNDER))[ref]
+    new_end = date.today() + timedelta(days=400)
+    variations.propose(
+        world.engine, ref, end=new_end.isoformat(), reason="Procurement starts late.", actor="carol"
+    )
+    variations.decide(world.engine, f"{ref}/V1", "approve", "april")
+
+    publication = publish.build(world.engine, "tca-2013", funder=FUNDER)
+
+    assert publish.validate(publication.package) == []
+    (planned,) = grants_by_ref(publication)[ref]["plannedDates"]
+    # The work now runs to the varied end, as agreement version 2 states; it starts as it did.
+    assert planned["endDate"] == new_end.isoformat() != before["plannedDates"][0]["endDate"]
+    assert planned["startDate"] == before["plannedDates"][0]["startDate"]

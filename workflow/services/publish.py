@@ -43,7 +43,7 @@ from workflow.services import programme_files as programme_store
 from workflow.services.calendar import london_day
 from workflow.storage.db import reading
 from workflow.errors import Malformed, RuleViolation, SetupError
-from workflow.storage.tables import cases, checkpoints, history, organisations
+from workflow.storage.tables import agreements, cases, checkpoints, history, organisations
 from workflow.storage.records import CaseRecord
 
 __all__ = [
@@ -273,9 +273,27 @@ def _offer_days(conn: Any, case_ids: list[int]) -> dict[int, date]:
 
 def _planned_dates(conn: Any, case_ids: list[int]) -> dict[int, dict[str, str]]:
     """Each accepted award's period: from the day its returns were scheduled (the award
-    accepted) to its last return's due date."""
+    accepted) to the end its latest agreement states (a variation may move it), or, when
+    that agreement states none, its last return's due date."""
     if not case_ids:
         return {}
+    latest = (
+        select(agreements.c.case_id, func.max(agreements.c.version).label("version"))
+        .where(agreements.c.case_id.in_(case_ids))
+        .group_by(agreements.c.case_id)
+        .subquery()
+    )
+    agreed_end = {
+        r.case_id: r.end_on
+        for r in conn.execute(
+            select(agreements.c.case_id, agreements.c.end_on).join(
+                latest,
+                (agreements.c.case_id == latest.c.case_id)
+                & (agreements.c.version == latest.c.version),
+            )
+        )
+        if r.end_on is not None
+    }
     q = (
         select(
             checkpoints.c.case_id,
@@ -292,7 +310,7 @@ def _planned_dates(conn: Any, case_ids: list[int]) -> dict[int, dict[str, str]]:
         out[r.case_id] = {
             "title": "The funded work, monitored by its returns",
             "startDate": london_day(r.start).isoformat(),
-            "endDate": r.end.isoformat(),
+            "endDate": agreed_end.get(r.case_id, r.end).isoformat(),
         }
     return out
 
