@@ -131,3 +131,24 @@ def test_the_read_commands_that_took_no_as_take_it_and_refuse_whom_the_web_would
             who, words = refused
             ran = cli(*command, "--as", who)
             assert ran.code == 1 and ran.out == "" and words in ran.err, command
+
+
+def test_a_360giving_org_id_another_organisation_carries_is_refused_naming_it(monitored):
+    cli = monitored
+    cli.ok("org", "add", "E07000030", "--name", "Eden", "--email", "g@eden.example")
+    cli.ok("org", "update", "E07000028", "--org-id", "GB-LAE-CAR")
+    before = cli.ok("org", "list", "--json").out
+
+    added = cli(
+        "org", "add", "E07000031", "--name", "Not Carlisle", "--email", "n@c.example",
+        "--org-id", "gb-lae-car",
+    )  # fmt: skip
+    updated = cli("org", "update", "E07000030", "--org-id", "GB-LAE-CAR")
+
+    said = "org-id: {} is already the org-id of E07000028 (Council E07000028)."
+    assert added.code == updated.code == 1
+    assert added.err.strip().endswith(said.format("gb-lae-car"))
+    assert updated.err.strip().endswith(said.format("GB-LAE-CAR"))
+    assert cli.ok("org", "list", "--json").out == before
+    # Its own org-id given again is no clash.
+    cli.ok("org", "update", "E07000028", "--org-id", "GB-LAE-CAR")

@@ -96,6 +96,8 @@ def update_org(
         value = org_id.strip() or None
         if value is not None and not ORG_ID.match(value):
             problems.append(f"org-id: '{value}' is not an org-id such as GB-LAE-MAN")
+        elif value is not None:
+            problems += directory.org_id_taken(conn, value, code)
         wanted["org_id"] = value
     if not wanted:
         problems.append(

@@ -96,6 +96,8 @@ def add_org(
             problems += err.problems
     if org_id is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{1,79}$", org_id):
         problems.append(f"org-id: '{org_id}' is not an org-id such as GB-LAE-MAN")
+    elif org_id is not None:
+        problems += org_id_taken(conn, org_id, code)
     if problems:
         raise Malformed(f"Organisation {code}", problems)
     if conn.execute(select(organisations.c.code).where(organisations.c.code == code)).first():
@@ -125,6 +127,19 @@ def add_org(
         at=at or clock.now(),
     )
     return org_json(row)
+
+
+def org_id_taken(conn: Connection, org_id: str, code: str) -> list[str]:
+    """The problem when another organisation already carries this 360Giving org-id: one
+    id is one recipient, and a second holder would publish two councils as one."""
+    held = conn.execute(
+        select(organisations.c.code, organisations.c.name).where(
+            func.upper(organisations.c.org_id) == org_id.upper(), organisations.c.code != code
+        )
+    ).first()
+    if held is None:
+        return []
+    return [f"org-id: {org_id} is already the org-id of {held.code} ({held.name})"]
 
 
 def org_json(row: Any) -> dict[str, Any]:
