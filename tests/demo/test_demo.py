@@ -322,3 +322,43 @@ def test_the_report_quotes_one_message_of_each_kind_and_names_its_file(replay):
         text = kept.get_body(("plain",)).get_content().replace("\r\n", "\n")
         assert str(kept["Subject"]).strip() == m.subject
         assert text.rstrip("\n") == m.text.rstrip("\n")
+
+
+# --- after the award (issue 19) ---------------------------------------------------------
+def test_the_year_pays_tranches_holds_a_suspended_cases_payment_and_varies_one_award(year):
+    from workflow.storage.tables import payments, variations
+
+    out, _, engine = year
+    with reading(engine) as conn:
+        paid = conn.execute(
+            select(func.count(), func.sum(payments.c.amount_pence)).where(
+                payments.c.state == "paid"
+            )
+        ).one()
+        moves = [
+            (r.case_id, r.payment, r.trigger)
+            for r in conn.execute(
+                select(history.c.case_id, history.c.payment, history.c.trigger)
+                .where(history.c.trigger.in_(("hold", "release", "reinstate", "pay")))
+                .order_by(history.c.case_id, history.c.seq)
+            )
+        ]
+        approved = conn.execute(
+            select(func.count()).select_from(variations).where(variations.c.state == "approved")
+        ).scalar()
+    # Tranches paid through the year: more than the first one of each award.
+    assert paid[0] > len({case for case, _, t in moves if t == "pay"})
+    # A payment held while its case was suspended, released when it was reinstated, then paid.
+    held = [(case, p) for case, p, t in moves if t == "hold"]
+    assert held, "no payment was held by a suspension"
+    assert any(
+        [t for c, q, t in moves if c == case and (q == p or t == "reinstate")][-3:]
+        == ["reinstate", "release", "pay"]
+        for case, p in held
+    )
+    assert approved >= 1
+    page = (out / "report.html").read_text(encoding="utf-8")
+    # The report: committed against paid over the year, and the awards by council with
+    # amount, paid and state.
+    assert "Awards by council" in page and "Paid: " in page
+    assert f"£{paid[1] // 100:,}" in page
