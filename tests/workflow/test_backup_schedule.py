@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tarfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -151,6 +152,20 @@ def test_a_backup_folder_that_does_not_exist_stops_serve_at_start(db, tmp_path):
             every_minutes=5,
             deliver=False,
             environ={"CASEWORK_BACKUP_DIR": str(tmp_path / "missing")},
+        )
+
+
+def test_a_backup_folder_that_is_not_writable_stops_serve_at_start(db, tmp_path):
+    if os.geteuid() == 0:
+        folder = Path("/sys")  # root may write anywhere but sysfs
+    else:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+
+    with pytest.raises(SetupError, match="CASEWORK_BACKUP_DIR .* is not writable"):
+        build_scheduler(
+            db, every_minutes=5, deliver=False, environ={"CASEWORK_BACKUP_DIR": str(folder)}
         )
 
 

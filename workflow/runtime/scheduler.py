@@ -206,11 +206,18 @@ def build_scheduler(
 def _add_nightly_backup(scheduler: BackgroundScheduler, engine: Engine, environ) -> None:
     from workflow.services.attachments import files_root
     from workflow.services.seals import seal_dir
-    from workflow.runtime.backup_schedule import AT_HOUR, backup_dir, backup_job, missed
+    from workflow.runtime.backup_schedule import (
+        AT_HOUR,
+        backup_dir,
+        backup_job,
+        check_writable,
+        missed,
+    )
 
     folder = backup_dir(environ)  # a folder that cannot be used stops `serve` at start
     if folder is None:
         return
+    check_writable(folder)
     job = backup_job(engine, folder, files_root=files_root(engine), seal_dir=seal_dir(environ))
     scheduler.add_job(
         job,
