@@ -140,7 +140,7 @@ def refusals(
     refused here rather than left to wait for an approver to refuse it."""
     out: list[str] = []
     if not (reason or "").strip():
-        out.append("a variation needs a reason: say what changes and why (--reason)")
+        out.append("a variation needs a reason: say what changes and why")
     if total_pence == 0:
         out.append("£0 is not an award; to end the award, an approver terminates it")
     elif total_pence is not None and total_pence == award.amount_pence:

@@ -105,6 +105,7 @@ def test_a_refused_proposal_writes_nothing(awarded, who, path, body, headers, st
         assert rows(api.world) == before
     if kind:
         assert answer.json()["type"].endswith(kind)
+    assert "(--" not in answer.json()["detail"]  # no command-line option named over HTTP
 
 
 def test_approving_by_a_non_approver_or_past_the_fund_is_refused_and_writes_nothing(awarded):

@@ -23,7 +23,7 @@ AWARD = Award(
         (300_000_00, date(2015, 6, 30), "More.", []),
         (500_000_00, None, "The band's top, included.", []),
         (50_000_00, None, "The band's foot, included.", []),
-        (None, None, " ", ["a variation needs a reason: say what changes and why (--reason)"]),
+        (None, None, " ", ["a variation needs a reason: say what changes and why"]),
         (0, None, "x", ["£0 is not an award; to end the award, an approver terminates it"]),
         (250_000_00, None, "x", ["the award is already £250,000: give the new total"]),
         (

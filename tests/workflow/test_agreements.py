@@ -59,6 +59,22 @@ def test_an_offer_draws_up_agreement_version_one_and_its_row_names_the_pdfs_hash
     assert history_rows(world.engine, ref)["offer"]["agreement"] == {"version": 1, "sha256": digest}
 
 
+def test_the_award_email_links_the_agreement_the_council_accepts(offered):
+    from workflow.storage.tables import outbox
+
+    world, ref = offered
+    with world.engine.connect() as conn:
+        (mail,) = conn.execute(
+            select(outbox.c.body_text, outbox.c.body_html).where(
+                outbox.c.case_ref == ref, outbox.c.kind == "bid.award_offered"
+            )
+        ).all()
+    # The email queued with the offer (not a template fed a link): the agreement's page.
+    link = f"/cases/{ref}/agreement"
+    assert link in mail.body_text and f'{link}"' in mail.body_html
+    assert "Accepting the award accepts that agreement" in " ".join(mail.body_text.split())
+
+
 def test_accepting_records_the_version_and_hash_accepted(offered):
     world, ref = offered
 
