@@ -176,3 +176,20 @@ def test_the_history_says_which_payment_and_which_variation_each_row_is_about(si
         # A case holds several payments and variations: each of their rows names its own.
         assert "P1: Payment due" in page and "P1: Approve the payment" in page, path
         assert "V1: Variation proposed" in page, path
+
+
+def test_a_terminated_awards_recovery_is_on_its_case_page(site):
+    ref = bid_in_monitoring(site.world)
+    finance(site)
+    payments.move(site.engine, f"{ref}/P1", "approve", "aaron")
+    payments.move(site.engine, f"{ref}/P1", "pay", "fiona", reference="BACS 1")
+    site.world.advance(ref, "suspend", reason="No return")
+    site.world.advance(ref, "terminate", by="aaron", reason="No return for a year")
+    payments.recover(site.engine, ref, "100000", "carol")
+
+    for who in ("carol", "cllr"):
+        page = text_of(site.as_(who).get(f"/cases/{ref}").text)
+        assert "Recovery" in page and "to recover £25,000" in page, who
+        assert "Paid £125,000; eligible spend £100,000" in page
+    history = text_of(site.as_("carol").get(f"/cases/{ref}").text)
+    assert "Recovery recorded" in history  # and its row in the case's history
