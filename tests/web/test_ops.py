@@ -8,7 +8,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import Route
 
 from tests.web.site import Site, Visitor, bid_in_monitoring, settings, text_of
+from workflow import clock
 from workflow.runtime.backup_schedule import backup_job, last_backup
+from workflow.services import tokens
 from workflow.runtime.metrics import LAST_BACKUP
 from workflow.storage.db import make_engine, reading
 from workflow.runtime.sweep import sweep
@@ -103,6 +105,24 @@ def test_metrics_say_when_the_last_good_backup_was_though_this_process_did_not_t
 
     # 0 would read as "no backup since 1970" and set off the alert docs/deploy.md suggests.
     assert scraped_value(body, "casework_last_backup_timestamp_seconds") == taken.timestamp()
+
+
+def test_a_request_s_log_line_names_who_asked_by_user_name_and_never_the_query(site, caplog):
+    ref = bid_in_monitoring(site.world)
+    with site.engine.begin() as conn:
+        token, _ = tokens.create(conn, "carol", now=clock.now())
+
+    with caplog.at_level("INFO", logger="casework.web"):
+        site.as_("carol").get(f"/cases/{ref}?q=someone@example.org")
+        site.visitor().get("/sign-in")
+        site.visitor().get(f"/api/v1/cases/{ref}", headers={"Authorization": f"Bearer {token}"})
+
+    lines = [r for r in caplog.records if getattr(r, "casework", {}).get("event") == "http.request"]
+    said = {(r.getMessage(), r.casework.get("person")) for r in lines}
+    assert (f"GET /cases/{ref} 200", "carol") in said  # signed in on the web
+    assert ("GET /sign-in 200", None) in said  # nobody yet
+    assert (f"GET /api/v1/cases/{ref} 200", "carol") in said  # by her API token
+    assert not any("someone@example.org" in r.getMessage() for r in lines)
 
 
 def test_metrics_name_a_mount_once_for_its_files_and_for_paths_it_does_not_have(site):

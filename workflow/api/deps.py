@@ -52,7 +52,9 @@ def caller(
     """The person the bearer token acts as (401 problem otherwise)."""
     token = credentials.credentials if credentials else None
     with reading(engine_of(request)) as conn:
-        return tokens.authenticate(conn, token, now=clock.now())
+        actor = tokens.authenticate(conn, token, now=clock.now())
+    request.state.person = actor.name  # for the request's log line (web.middleware)
+    return actor
 
 
 async def known_query(request: Request) -> None:

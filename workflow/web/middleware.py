@@ -133,6 +133,9 @@ class RequestMetrics(_HttpOnly):
                 status = message["status"]
             await send(message)
 
+        # The request's state, shared with the pages and the API below, which leave there
+        # who asked (the web's signed-in viewer, the API token's person) for the log line.
+        state = scope.setdefault("state", {})
         try:
             await self.app(scope, receive, send_counted)
         finally:
@@ -145,6 +148,7 @@ class RequestMetrics(_HttpOnly):
                 log,
                 "http.request",
                 f"{method} {scope['path']} {status}",
+                person=state.get("person") or getattr(state.get("viewer"), "name", None),
                 seconds=took,
                 route=label,
                 status=status,
