@@ -70,6 +70,16 @@ def test_approve_then_pay_in_words_and_the_figures_follow(paying):
     assert "paid        £125,000" in paying.ok("programme", "show", "tca-2013").out
 
 
+def test_a_payment_run_never_hands_a_spreadsheet_a_formula(paying):
+    # An organisation's name is typed by people; finance opens the run in a spreadsheet.
+    paying.ok("org", "update", "E07000026", "--name", '=HYPERLINK("http://x.test","Pay")')
+    paying.ok("payment", "approve", f"{REF}/P1", "--as", "april")
+    export = paying.ok("payment", "export", "--state", "approved", "--format", "csv").out
+    (row,) = csv.DictReader(io.StringIO(export))
+    assert row["name"] == '\'=HYPERLINK("http://x.test","Pay")'
+    assert (row["payee_code"], row["amount"]) == ("E07000026", "125000.00")
+
+
 @pytest.mark.parametrize(
     "args, says",
     [

@@ -1153,6 +1153,14 @@ def figures(conn: Connection, programme: str) -> dict[str, int]:
 
 # --- a payment run for the finance system ------------------------------------------------
 EXPORT_COLUMNS = ("payee_code", "org_id", "name", "amount", "reference", "case")
+# A cell a spreadsheet would run as a formula (OWASP's CSV injection): an organisation's
+# name is typed by people, and finance opens the run in a spreadsheet before importing it.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """`text` as a spreadsheet shows it and never runs: a leading quote before a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def export(
@@ -1188,6 +1196,13 @@ def export(
     with unit(work, read_only=True) as uow:
         for r in uow.conn.execute(q):
             writer.writerow(
-                [r.code, r.org_id or "", r.name, money_json(r.amount_pence), r.ref, r.case_ref]
+                [
+                    _cell(r.code),
+                    _cell(r.org_id or ""),
+                    _cell(r.name),
+                    money_json(r.amount_pence),
+                    r.ref,
+                    r.case_ref,
+                ]
             )
     return out.getvalue()
