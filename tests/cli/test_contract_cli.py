@@ -152,3 +152,19 @@ def test_a_360giving_org_id_another_organisation_carries_is_refused_naming_it(mo
     assert cli.ok("org", "list", "--json").out == before
     # Its own org-id given again is no clash.
     cli.ok("org", "update", "E07000028", "--org-id", "GB-LAE-CAR")
+
+
+def test_a_programme_code_typed_as_the_references_print_it_is_the_programme(monitored):
+    cli = monitored
+    # `case list --programme TCA-2013` (and the web, and the API's list) took it already.
+    for command in (
+        ["programme", "show", "{}"],
+        ["programme", "ranking", "{}"],
+        ["case", "list", "--programme", "{}"],
+    ):
+        typed = [w.format("TCA-2013") for w in command]
+        given = [w.format("tca-2013") for w in command]
+        assert cli.ok(*typed, "--json").out == cli.ok(*given, "--json").out, command
+    unknown = cli("programme", "show", "TCA-2099")
+    assert unknown.code == 1
+    assert unknown.err.startswith("There is no programme 'TCA-2099'.")

@@ -330,7 +330,15 @@ def spec_for(conn: Connection, code: str) -> ProgrammeSpec:
     """The programme as its file is now; every move reads it, so the parse is cached by text."""
     row = _SOURCE.first(conn, {"code": code})
     if row is None:
-        raise ProgrammeNotFound(code)
+        # Codes are lower case; people type them as the references print them (TCA-2013),
+        # and the lists and the web already take either. Only a miss pays for the retry.
+        typed = code.strip().lower()
+        if typed == code:
+            raise ProgrammeNotFound(code)
+        try:
+            return spec_for(conn, typed)
+        except ProgrammeNotFound:
+            raise ProgrammeNotFound(code) from None
     source: str = row.source
     latest = _LATEST.get(code)
     if latest is not None and latest[0] == source:
