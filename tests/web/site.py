@@ -59,6 +59,11 @@ class Visitor:
         response = self.client.get(path, **kw)
         if "text/html" in response.headers.get("content-type", ""):
             self.last = response.text
+            # Every form of a page carries the session's one token: `post` sends the first
+            # found, so a form whose own token is wrong (a template printing the token's
+            # method instead of calling it) would pass here and fail in a browser.
+            tokens = set(_TOKEN.findall(self.last))
+            assert len(tokens) <= 1, f"{path}: forms carry different CSRF tokens {tokens}"
         return response
 
     def token(self) -> str:

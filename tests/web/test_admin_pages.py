@@ -210,3 +210,94 @@ def test_the_admin_page_links_the_whole_admin_log_only_for_those_who_may_read_it
     assert 'href="/audit/admin"' not in page and "Auditors read the whole admin log" in page
     assert site.as_("adam").get("/audit/admin").status_code == 403
     assert site.as_("audrey").get("/audit/admin").status_code == 200
+
+
+def _tca_file() -> str:
+    from workflow.services.programme_files import bundled_sources
+
+    return next(text for name, text in bundled_sources() if name == "tca-2013.toml")
+
+
+def test_an_admin_loads_a_changed_programme_file_in_one_row_with_their_name(site):
+    adam = site.as_("adam")
+    adam.get("/admin/programmes")
+    assert "Load a programme file" in text_of(adam.last)
+    count = len(rows(site))
+    changed = _tca_file().replace('fund = "9000000"', 'fund = "9500000"')
+
+    done = adam.post(
+        "/admin/programmes/load",
+        {},
+        files={"programme-file": ("tca-2013.toml", changed.encode(), "application/toml")},
+    )
+
+    assert done.status_code == 303, text_of(done.text)[:600]
+    assert "Programme tca-2013 updated" in text_of(adam.follow(done).text)
+    logged = rows(site)
+    assert len(logged) == count + 1
+    row = logged[-1]
+    assert (row["actor"], row["role"], row["action"], row["target"]) == (
+        "adam",
+        "admin",
+        "programme_load",
+        "tca-2013",
+    )
+    assert (row["before"]["values"], row["after"]["values"]) == (
+        {"fund": "9000000"},
+        {"fund": "9500000"},
+    )
+
+    # The same file again changes nothing and writes no row.
+    adam.get("/admin/programmes")
+    again = adam.post(
+        "/admin/programmes/load",
+        {},
+        files={"programme-file": ("tca-2013.toml", changed.encode(), "application/toml")},
+    )
+    assert "Programme tca-2013 unchanged" in text_of(adam.follow(again).text)
+    assert len(rows(site)) == count + 1
+
+
+def test_a_programme_file_breaking_a_submitted_bid_is_refused_naming_it(site):
+    w = site.world
+    ref = w.bid(by="cllr", amount="250000")
+    w.advance(ref, "submit", by="cllr")
+    adam = site.as_("adam")
+    adam.get("/admin/programmes")
+    count = len(rows(site))
+    text = _tca_file()
+    lower = text.replace('max = "500000"', 'max = "200000"', 1)
+    assert lower != text
+
+    for sent, why in (
+        (lower.encode(), f"{ref}: asks for £250,000, above the new band"),
+        (b"fund = ", "Programme file tca-2013.toml was refused"),
+        ("é".encode("latin-1"), "it is not text (UTF-8)"),
+        (b"", "Select a programme file to load"),
+    ):
+        refused = adam.post(
+            "/admin/programmes/load",
+            {},
+            files={"programme-file": ("tca-2013.toml", sent, "application/toml")},
+        )
+        assert refused.status_code in (400, 422), why
+        page = text_of(refused.text)
+        assert "There is a problem" in page and why in page, page[:800]
+        assert 'href="#programme-file"' in refused.text
+    assert len(rows(site)) == count  # nothing written
+    with reading(site.engine) as conn:
+        from workflow.services.programme_files import spec_for
+
+        assert spec_for(conn, "tca-2013").fund_pence == 900_000_000
+
+
+def test_only_an_admin_loads_a_programme_file(site):
+    for name in ("carol", "april", "audrey", "cllr"):
+        v = site.as_(name)
+        v.get("/cases")
+        refused = v.post(
+            "/admin/programmes/load",
+            {},
+            files={"programme-file": ("tca-2013.toml", _tca_file().encode(), "text/plain")},
+        )
+        assert refused.status_code == 403, name

@@ -49,6 +49,7 @@ def test_every_form_the_app_takes_is_checked_for_its_token(site):
         "/admin/organisations/{code}",
         "/admin/people/{name}/roles",
         "/admin/people/{name}/standing",
+        "/admin/programmes/load",
         "/admin/programmes/{code}/sro",
         "/apply",
         "/apply/new/{programme}",

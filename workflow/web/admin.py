@@ -1,7 +1,8 @@
 """/admin: the administrators' area (role `admin`), every change a row of the admin log.
 
 Organisations (names, addresses, ESG allocation, org-id), people (roles, disabled or
-not) and programmes (the senior responsible owner). Each form calls the same service
+not) and programmes (the senior responsible owner; a programme file loaded, as
+`programme load` loads it). Each form calls the same service
 as the command line (workflow.services.administration, sro), which refuses as it
 does there, naming why, and writes the change and its admin-log row in one
 transaction; the row carries the admin's name.
@@ -18,7 +19,7 @@ from starlette.routing import Route
 
 from states.words import ROLE_WORDS, admin_label
 from workflow import clock
-from workflow.errors import CaseworkError, Malformed, NotFound
+from workflow.errors import CaseworkError, Malformed, NotFound, RuleViolation
 from workflow.services import admin_log, administration, directory, sro
 from workflow.services import programme_files as programme_store
 from workflow.services.directory import PERSON_ROLES
@@ -292,6 +293,63 @@ async def programme_sro(request: Request) -> Response:
     )
 
 
+async def programme_load(request: Request) -> Response:
+    """A programme file uploaded (TOML), loaded as `casework programme load` loads it: a new
+    programme, or a changed one (each a row of the admin log with the values it changed);
+    a file whose rules a case already past submission would break is refused, naming
+    the cases, and nothing is written."""
+    form = await posted(request)
+    upload = form.file("programme-file")
+    sent = (upload.filename or "", await upload.read()) if upload is not None else None
+
+    def change(conn: Any, by: admin_log.Admin) -> dict[str, Any]:
+        if sent is None or not sent[1]:
+            raise RuleViolation("Select a programme file to load.")
+        name, data = sent
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed(
+                f"Programme file {name}".strip(), ["it is not text (UTF-8): a TOML file is"]
+            ) from None
+        try:
+            return programme_store.apply_file(conn, text, name, by=by, at=clock.now())
+        except (Malformed, RuleViolation) as err:
+            # One line saying what was refused and every reason (each problem of a file
+            # names its own key, which is no field of this form).
+            raise RuleViolation(str(err)) from None
+
+    def again(problems: list[Any], status: int) -> Response:
+        rows, approvers = _programmes(request)
+        return page(
+            request,
+            "admin_programmes.html",
+            status=status,
+            errors=problems,
+            programmes=rows,
+            approvers=approvers,
+        )
+
+    def said(done: dict[str, Any]) -> str:
+        spec = done["spec"]
+        if done["new"]:
+            return f"Programme {spec.code} loaded: {spec.name}."
+        if done["changed"]:
+            return f"Programme {spec.code} updated from the file; the admin log has the change."
+        return f"Programme {spec.code} unchanged: the file is the one already loaded."
+
+    return await _act(
+        request,
+        form,
+        change,
+        again,
+        "/admin/programmes",
+        said,
+        fields={"programme-file": "programme-file"},
+        general="programme-file",
+    )
+
+
 # --- one change, in one transaction ------------------------------------------------------
 async def _act(
     request: Request,
@@ -334,5 +392,6 @@ ROUTES = [
     Route("/admin/people/{name}/roles", person_roles, methods=["POST"]),
     Route("/admin/people/{name}/standing", person_standing, methods=["POST"]),
     Route("/admin/programmes", programmes, methods=["GET"]),
+    Route("/admin/programmes/load", programme_load, methods=["POST"]),
     Route("/admin/programmes/{code}/sro", programme_sro, methods=["POST"]),
 ]
