@@ -1,17 +1,19 @@
 """/cases/REF/application?version=N: any version of a case's application, field by field
-beside the version before it, the changed fields marked (DESIGN section 10); and the same
-comparison of the newest amendment for the case page (`latest_changes`)."""
+beside the version before it (or `&since=M`, beside version M), the changed fields marked
+(DESIGN section 10); and what the newest round of amendments changed, for the case page
+(`latest_changes`)."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from states import DEFINITIONS
+from workflow.errors import Malformed
 from workflow.services import applications, reads
 from workflow.services.unit_of_work import UnitOfWork
 from workflow.storage.records import CaseRecord
@@ -69,45 +71,103 @@ def _codes(*documents: dict[str, Any]) -> list[str]:
 def latest_changes(
     uow: UnitOfWork, case: CaseRecord, category: Callable[[str], str]
 ) -> dict[str, Any] | None:
-    """What the newest amendment changed (None when the application was never amended):
-    `{"version", "changed" (labels), "rows" (the changed fields only)}`."""
+    """What the council's newest round of amendments changed (None when the application was
+    never amended since it was sent, or the round left every field as it was): the
+    application as it stood when the case came into the state the newest amendment was
+    made in (asked a question, say) beside the newest version. A council answering a
+    question may change its answers one at a time, each a version of its own: those who
+    read the case see every field the round changed, not only the last one saved.
+    `{"version", "since", "rows" (the changed fields only), "labels"}`."""
     latest = applications.latest_version(uow.conn, case.id)
-    if latest < 2 or _written_as_a_draft(uow, case):
+    since = _round_began(uow, case) if latest >= 2 else None
+    if since is None or since >= latest:
         return None
-    compared = applications.compare(uow, case.ref, latest - 1, latest)
+    compared = applications.compare(uow, case.ref, since, latest)
     before = {f["field"]: f["before"] for f in compared["fields"]}
     after = {f["field"]: f["after"] for f in compared["fields"]}
     names = queries.org_names(uow.conn, _codes(before, after))
     names[case.programme] = uow.spec(case.programme).name
     rows = [r for r in compared_rows(compared["fields"], names, category) if r["changed"]]
-    return {"version": latest, "rows": rows, "labels": {r["label"] for r in rows}}
+    if not rows:
+        return None
+    return {
+        "version": latest,
+        "since": since,
+        "rows": rows,
+        "labels": {r["label"] for r in rows},
+    }
 
 
-def _written_as_a_draft(uow: UnitOfWork, case: CaseRecord) -> bool:
-    """Whether the newest version was saved while the council still wrote its draft (before
-    it was sent): the answers it gave as it went, not an amendment for those who read it."""
-    amended_in = uow.conn.execute(
-        select(history.c.from_state)
+def _round_began(uow: UnitOfWork, case: CaseRecord) -> int | None:
+    """The application version the newest round of amendments started from: the version
+    before the first amendment made since the case last came into the state the newest
+    amendment was made in. None when the newest was saved while the council still wrote
+    its draft (before it was sent): the answers it gave as it went, not an amendment for
+    those who read it."""
+    conn = uow.conn
+    newest = conn.execute(
+        select(history.c.seq, history.c.from_state)
         .where(history.c.case_id == case.id, history.c.trigger == "amend")
         .order_by(history.c.seq.desc())
         .limit(1)
+    ).first()
+    if newest is None or newest.from_state in DEFINITIONS[case.kind].groups.get("lead_only", ()):
+        return None
+    # The move that brought the case into that state (a return's or a payment's rows
+    # carry their own states, not the case's).
+    came_in = conn.execute(
+        select(func.max(history.c.seq)).where(
+            history.c.case_id == case.id,
+            history.c.seq < newest.seq,
+            history.c.checkpoint.is_(None),
+            history.c.payment.is_(None),
+            history.c.from_state != history.c.to_state,
+        )
     ).scalar()
-    return amended_in in DEFINITIONS[case.kind].groups.get("lead_only", ())
+    payloads = conn.execute(
+        select(history.c.payload)
+        .where(
+            history.c.case_id == case.id,
+            history.c.trigger == "amend",
+            history.c.seq > (came_in or 0),
+            history.c.seq <= newest.seq,
+        )
+        .order_by(history.c.seq)
+    ).scalars()
+    first = next(
+        (
+            p["application_version"]
+            for p in payloads
+            if isinstance(p, dict) and isinstance(p.get("application_version"), int)
+        ),
+        None,
+    )
+    return None if first is None else first - 1
 
 
 def application_page(request: Request) -> Response:
     who = viewer(request)
     number = version_asked(request)
+    since = version_asked(request, "since")  # the version to compare with (else the one before)
     with UnitOfWork(request.app.state.engine, read_only=True) as uow:
         row = reads.load_case(uow.conn, request.path_params["ref"])
         who.check_sees(row.ref, row.lead, row.partners, row.state)
         listed = applications.versions(uow, row.ref)
         shown = applications.version_of(uow, row.ref, number)
         spec = uow.spec(row.programme)
-        if shown["version"] > 1:
-            fields = applications.compare(uow, row.ref, shown["version"] - 1, shown["version"])[
-                "fields"
-            ]
+        before = since if since is not None else shown["version"] - 1
+        if before >= shown["version"]:
+            raise Malformed(
+                f"The comparison with version {before}",
+                [
+                    f"version {shown['version']} is compared with an earlier one, 1 to "
+                    f"{shown['version'] - 1}"
+                    if shown["version"] > 1
+                    else "version 1 is the first: there is none before it"
+                ],
+            )
+        if before >= 1:
+            fields = applications.compare(uow, row.ref, before, shown["version"])["fields"]
         else:
             fields = [
                 {"field": f, "before": None, "after": v, "changed": False}
@@ -122,7 +182,15 @@ def application_page(request: Request) -> Response:
         names[row.programme] = spec.name
         rows = compared_rows(fields, names, spec.category_label)
     return page(
-        request, "application.html", case=row, versions=listed, shown=shown, rows=rows, names=names
+        request,
+        "application.html",
+        case=row,
+        versions=listed,
+        shown=shown,
+        before=before,
+        changed=sum(1 for r in rows if r["changed"]),
+        rows=rows,
+        names=names,
     )
 
 

@@ -177,7 +177,7 @@ def render_case(
         )
         planned = plan_actions(conn, row, who.actor)
         spec = uow.spec(row.programme)
-        changes = latest_changes(uow, row, spec.category_label)  # the newest amendment's
+        changes = latest_changes(uow, row, spec.category_label)  # the newest round of amendments
         returns = monitoring.list_checkpoints(uow, case=row.ref)
         # Where the fund stands, beside a move whose rules weigh it (the definition says which).
         definition = DEFINITIONS[row.kind]

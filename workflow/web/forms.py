@@ -74,11 +74,11 @@ class Posted:
 _POUNDS = re.compile(r"£?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?")
 
 
-def version_asked(request: Request) -> int | None:
-    """`?version=N` of a page that shows one of several versions (an application, an
-    agreement): None when not asked; anything but a version number is refused, rather
-    than quietly showing the newest."""
-    raw = request.query_params.get("version", "")
+def version_asked(request: Request, name: str = "version") -> int | None:
+    """`?version=N` (or another query parameter `name` naming a version) of a page that
+    shows one of several versions (an application, an agreement): None when not asked;
+    anything but a version number is refused, rather than quietly showing the newest."""
+    raw = request.query_params.get(name, "")
     if raw == "":
         return None
     if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
