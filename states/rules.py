@@ -113,11 +113,13 @@ def meets_category_rules(facts: Facts) -> list[str]:
         ]
     if category.min_pence is not None and asked < category.min_pence:
         out.append(
-            f"{name} asks at least {pounds(category.min_pence)}; this bid asks {pounds(asked)}"
+            f"{name} asks at least {pounds(category.min_pence)}; this bid asks {pounds(asked)} "
+            f"(amount)"
         )
     if category.max_pence is not None and asked > category.max_pence:
         out.append(
-            f"{name} asks at most {pounds(category.max_pence)}; this bid asks {pounds(asked)}"
+            f"{name} asks at most {pounds(category.max_pence)}; this bid asks {pounds(asked)} "
+            f"(amount)"
         )
     if category.min_partner_councils:
         out += _partner_councils(facts, name, category.min_partner_councils)
@@ -141,7 +143,8 @@ def _category_fields(app: Any, category: Any, name: str) -> list[str]:
         and app.arrangement not in category.arrangements
     ):
         out.append(
-            f"{name} allows the arrangements {', '.join(category.arrangements)}; "
+            f"{name} allows the arrangements {', '.join(category.arrangements)} "
+            f"(arrangement); "
             f"this bid names {app.arrangement!r}"
         )
     return out
@@ -159,7 +162,7 @@ def _partner_councils(facts: Facts, name: str, needed: int) -> list[str]:
     words = f" ({'; '.join(others)})" if others else ""
     return [
         f"{name} is for a group of councils: it needs the lead and at least {needed} "
-        f"partner council{'s' if needed != 1 else ''}; this bid names "
+        f"partner council{'s' if needed != 1 else ''} (partners); this bid names "
         f"{len(councils)}{words}"
     ]
 
@@ -180,7 +183,7 @@ def _esg_share(facts: Facts, name: str, share: Decimal | None) -> list[str]:
     return [
         f"{name} is limited to {percent}% of {lead.name}'s ESG allocation of "
         f"{pounds(lead.esg_allocation_pence)}, so at most {pounds(limit)}; "
-        f"this bid asks {pounds(asked)}"
+        f"this bid asks {pounds(asked)} (amount)"
     ]
 
 

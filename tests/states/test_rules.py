@@ -110,7 +110,7 @@ def test_single_operation_awards_are_up_to_two_million(amount, allowed):
 
 def test_a_single_operation_bid_over_the_band_is_told_both_numbers():
     assert meets_category_rules(bid_facts(a_bid("single_operation", 210_000_000))) == [
-        "Single operation asks at most £2,000,000; this bid asks £2,100,000"
+        "Single operation asks at most £2,000,000; this bid asks £2,100,000 (amount)"
     ]
 
 
@@ -120,11 +120,11 @@ def test_a_single_operation_needs_a_partner_council_besides_the_lead():
 
     assert meets_category_rules(alone) == [
         "Single operation is for a group of councils: it needs the lead and at least "
-        "1 partner council; this bid names 0"
+        "1 partner council (partners); this bid names 0"
     ]
     assert meets_category_rules(with_fire) == [
         "Single operation is for a group of councils: it needs the lead and at least "
-        "1 partner council; this bid names 0 (Suffolk Fire and Rescue is a fire authority, not a council)"
+        "1 partner council (partners); this bid names 0 (Suffolk Fire and Rescue is a fire authority, not a council)"
     ]
     assert (
         meets_category_rules(
@@ -167,10 +167,10 @@ def test_shared_arrangements_are_fifty_thousand_to_half_a_million_inclusive(amou
 
 def test_a_shared_arrangement_outside_the_band_is_told_the_band():
     assert meets_category_rules(bid_facts(a_bid("shared_arrangement", 4_999_999))) == [
-        "Shared arrangement asks at least £50,000; this bid asks £49,999.99"
+        "Shared arrangement asks at least £50,000; this bid asks £49,999.99 (amount)"
     ]
     assert meets_category_rules(bid_facts(a_bid("shared_arrangement", 50_000_001))) == [
-        "Shared arrangement asks at most £500,000; this bid asks £500,000.01"
+        "Shared arrangement asks at most £500,000; this bid asks £500,000.01 (amount)"
     ]
 
 
@@ -210,7 +210,7 @@ def test_an_esg_top_up_a_penny_over_is_told_the_limit():
 
     assert meets_category_rules(facts) == [
         "ESG top-up is limited to 25% of Barrow's ESG allocation of £1,000,000, so at most "
-        "£250,000; this bid asks £250,000.01"
+        "£250,000; this bid asks £250,000.01 (amount)"
     ]
 
 

@@ -139,6 +139,21 @@ def test_check_your_answers_lists_each_evidence_file_on_its_own(site):
     assert "Evidence files Business case.pdf Letters.pdf Change" in text_of(check)
 
 
+def test_a_file_attached_again_is_said_to_be_attached_already_and_nothing_written(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    attach(cllr, ref)
+    before = site.world.snapshot()
+
+    again = attach(cllr, ref, status=422)
+
+    assert '<a href="#evidence">' in again.text
+    said = text_of(again.text)
+    assert f"Business case.pdf is already attached to {ref}'s application" in said
+    assert "The document is the same" not in said
+    assert site.world.snapshot() == before
+
+
 def test_only_the_category_s_questions_are_asked(site):
     cllr = site.as_("cllr")
     ref = start_bid(cllr)
@@ -312,6 +327,27 @@ def test_the_council_answers_a_question_after_amending_two_fields(site):
     assert changed == [["title"], ["amount", "innovation"]]
     page = text_of(site.as_("ash").get(f"/cases/{ref}").text)
     assert "Amount asked for Changed" in page or "Amount Changed" in page
+
+
+def test_an_answer_the_rules_of_submit_refuse_is_linked_to_the_answer_and_nothing_written(site):
+    cllr = site.as_("cllr")
+    ref = start_bid(cllr)
+    fill_bid(cllr, ref)
+    send(cllr, ref)
+    site.world.advance(ref, "check", "start_assessment")
+    site.world.advance(ref, "ask_clarification", reason="Is the amount right?")
+    answer(cllr, ref, "amount", {"amount": "600000", "change": "1"})  # saved: a version
+    before = site.world.snapshot()
+
+    refused = send(cllr, ref, status=422)
+
+    # The band is the rule of submit that runs again: said in words, linked to the amount.
+    assert '<a href="#answer-amount">' in refused.text
+    words = text_of(refused.text)
+    assert "Shared arrangement asks at most £500,000; this bid asks £600,000" in words
+    assert "(amount)" not in words
+    assert site.world.snapshot() == before
+    assert lifecycle.show(site.engine, ref)["state"] == "clarification_requested"
 
 
 def test_the_case_page_shows_the_question_and_the_council_answers_it_in_words_on_apply(site):

@@ -246,6 +246,13 @@ def attach(
         _may_amend(record, who, expected_version, content=lambda: attachments.check(name, data))
         stored = attachments.store(name, data, attachments.files_root(uow.engine))
         document = dict(record.application or {})
+        listed = [f for f in document.get("evidence") or () if isinstance(f, Mapping)]
+        if any(f.get("sha256") == stored.sha256 and f.get("name") == stored.name for f in listed):
+            # Said as what it is, not as "the document is the same" (which it also is).
+            raise RuleViolation(
+                f"{stored.name} is already attached to {record.ref}'s application; "
+                f"nothing was written."
+            )
         kept = [
             f
             for f in document.get("evidence") or ()
