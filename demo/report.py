@@ -25,6 +25,7 @@ from notifications.kinds import kind_label
 from states import DEFINITIONS, dates
 from states.ladder import LONDON
 from states.money import pounds
+from states.questions import without_field_codes
 from demo.charts import Mark, fund_chart, ladder_timeline, year_span
 from demo.figures import Figures
 from demo.run import DemoResult
@@ -114,6 +115,7 @@ def _environment() -> Environment:
     env.filters["day"] = dates.day
     env.filters["state"] = lambda code, kind: DEFINITIONS[kind].state_label(code)
     env.filters["message_kind"] = kind_label
+    env.filters["people"] = without_field_codes  # a refusal without the rules' field codes
     return env
 
 

@@ -13,6 +13,7 @@ the lines people read on "check your answers" and in the receipt email.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -30,6 +31,8 @@ __all__ = [
     "answers",
     "field_label",
     "KIND_OF_PROGRAMME",
+    "FIELD_NAMED",
+    "without_field_codes",
 ]
 
 # The case kind a programme of each kind takes applications for.
@@ -95,6 +98,17 @@ ARRANGEMENT_WORDS: Mapping[str, Words] = words_table(
         "other": ("Another kind of arrangement", "An arrangement of another kind."),
     }
 )
+
+
+# A rule's refusal names the application's field it is about in brackets, "the bid has no
+# title (title)", for those who type the codes (the command line, the API); what people
+# read (the pages, the demo's report) drops it.
+FIELD_NAMED = re.compile(r" \(([a-z_]+)\)")
+
+
+def without_field_codes(text: str) -> str:
+    """`text` without the bracketed codes of application fields ("(further_and_faster)")."""
+    return FIELD_NAMED.sub(lambda m: "" if m[1] in FIELD_WORDS else m[0], text)
 
 
 def arrangement_label(code: str) -> str:

@@ -246,6 +246,7 @@ def test_the_report_is_one_page_that_fetches_nothing(year):
     assert 'id="chart-returns-960"' in page and 'id="chart-returns-400"' in page
     assert f"{suspended}'s year at a glance" in page
     assert "cannot be &#39;Submit the bid&#39;: Shared arrangement asks at most £500,000" in page
+    assert "(amount)" not in page  # the rules' field code is for the command line, not people
     assert "Sample data" in page
 
 

@@ -42,3 +42,17 @@ def test_answers_are_the_questions_answered_each_file_and_category_its_own():
     shown = {field: answer for field, _, answer in questions.answers(renamed, DOC, names)}
     assert shown["category"] == "Shared working"  # the renamed file's own words
     assert shown["partners"] == "Carlisle City Council"
+
+
+def test_a_refusal_for_people_drops_the_field_codes_of_application_fields_only():
+    from states.questions import without_field_codes
+
+    said = "Shared arrangement asks at most £500,000; this bid asks £600,000 (amount)"
+    assert without_field_codes(said) == (
+        "Shared arrangement asks at most £500,000; this bid asks £600,000"
+    )
+    kept = "it needs 1 partner council (partners); this bid names 0 (a fire authority)"
+    assert (
+        without_field_codes(kept)
+        == "it needs 1 partner council; this bid names 0 (a fire authority)"
+    )

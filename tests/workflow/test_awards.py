@@ -131,7 +131,7 @@ def test_a_refusal_lists_every_broken_rule_at_once(world):
         world.advance(ref, "submit")
 
     assert refused.value.violations == (
-        "Shared arrangement asks at least £50,000; this bid asks £49,999",
+        "Shared arrangement asks at least £50,000; this bid asks £49,999 (amount)",
         "Shared arrangement bids must state what is innovative about it (innovation); "
         "this bid does not",
         "Shared arrangement bids must state its expected annual savings (annual_savings); "

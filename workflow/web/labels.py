@@ -9,14 +9,16 @@ categories and ladder steps by the programme's file.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from notifications.kinds import kind_label
 from states import DEFINITIONS
-from states.questions import FIELD_WORDS
+
+# Re-exported for the pages (apply.py, actions.py): one pattern for the rules' field codes.
+from states.questions import FIELD_NAMED as FIELD_NAMED
+from states.questions import without_field_codes as without_field_codes
 from states.words import event_label, humanise
 from workflow.services import programme_files as programme_store
 from workflow.storage.db import reading
@@ -38,16 +40,6 @@ _REASON_WORDS = {
     "ask_clarification": "Your question for the council",
     "answer": "The council's answer",
 }
-
-
-# A rule's refusal names the application's field it is about in brackets, "the bid has no
-# title (title)", for those who type the codes (the command line, the API); pages drop it.
-FIELD_NAMED = re.compile(r" \(([a-z_]+)\)")
-
-
-def without_field_codes(text: str) -> str:
-    """`text` without the bracketed codes of application fields ("(further_and_faster)")."""
-    return FIELD_NAMED.sub(lambda m: "" if m[1] in FIELD_WORDS else m[0], text)
 
 
 def reason_label(trigger: str, action: str) -> str:
