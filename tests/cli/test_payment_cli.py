@@ -136,3 +136,12 @@ def test_the_history_table_says_which_payment_each_row_is_about(paying):
     (approved,) = [line for line in table.splitlines() if "Approve the payment" in line]
     assert " P1 " in approved  # the column 'about': Q2, P1 or V1, as the chain carries it
     assert "about" in table.splitlines()[0]
+
+
+def test_every_history_row_has_one_shape_and_names_the_payment_it_moves(paying):
+    paying.ok("payment", "approve", f"{REF}/P1", "--as", "april")
+    rows = paying.ok("case", "history", REF, "--json").json()
+    assert len({tuple(sorted(r)) for r in rows}) == 1  # a reader's shape never varies
+    moved = [(r["trigger"], r["payment"]) for r in rows if r["payment"] is not None]
+    assert moved[-1] == ("approve", "P1")
+    assert all(r["payment"] is None for r in rows if r["trigger"] in ("submit", "offer"))

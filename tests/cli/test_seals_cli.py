@@ -68,6 +68,8 @@ def _row_hash(row: dict) -> str:
             "prev_hash",
         )
     }
+    if row["payment"] is not None:  # sealed only on a row that moves a payment
+        body["payment"] = row["payment"]
     return hashlib.sha256(
         json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     ).hexdigest()

@@ -291,6 +291,11 @@ class HistoryRow(_Shape):
     payload: dict[str, Any]
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    payment: Optional[str] = Field(
+        description="`P2` for a payment's rows; null for every other row. Part of the "
+        "row's hash only when set.",
+        examples=["P2"],
+    )
 
 
 class Review(_Shape):

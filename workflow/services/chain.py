@@ -324,10 +324,10 @@ def as_dict(row: Any, ref: str | None = None) -> dict[str, Any]:
         "payload": row.payload,
         "hash": row.hash,
         "prev_hash": row.prev_hash,
+        # Every row has the key, as every row has `checkpoint`, so a reader's shape never
+        # varies; only a row that moves a payment seals it (`_payment`).
+        "payment": getattr(row, "payment", None),
     }
-    payment = getattr(row, "payment", None)
-    if payment is not None:
-        out["payment"] = payment
     if ref is not None:
         out = {"case": ref, **out}
     return out
