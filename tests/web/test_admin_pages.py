@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -301,3 +303,38 @@ def test_only_an_admin_loads_a_programme_file(site):
             files={"programme-file": ("tca-2013.toml", _tca_file().encode(), "text/plain")},
         )
         assert refused.status_code == 403, name
+
+
+def test_an_esg_allocation_is_taken_as_people_write_money_and_refused_in_the_forms_words(site):
+    adam = site.as_("adam")
+    shown = adam.get("/admin/organisations/E07000026").text
+    form = {  # the form as it is shown, but for the allocation
+        name: re.search(rf'name="{name}" type="\w+" value="([^"]*)"', shown).group(1)
+        for name in ("name", "email", "escalation-email", "org-id")
+    }
+    count = len(rows(site))
+
+    for typed, said in (
+        ("£1,000,000.005", "Efficiency Support Grant allocation must be an amount in pounds"),
+        ("-5", "Efficiency Support Grant allocation must be an amount in pounds"),
+    ):
+        refused = adam.post("/admin/organisations/E07000026", {**form, "esg-allocation": typed})
+        assert refused.status_code == 400, typed
+        text = text_of(refused.text)
+        assert said in text and "Esg-allocation" not in text, text[:600]
+        assert 'href="#esg-allocation"' in refused.text and f'value="{typed}"' in refused.text
+    bad_email = adam.post(
+        "/admin/organisations/E07000026",
+        {**form, "escalation-email": "chief", "esg-allocation": ""},
+    )
+    assert 'href="#escalation-email"' in bad_email.text
+    assert "Escalation email: 'chief' is not an email address" in text_of(bad_email.text)
+    assert len(rows(site)) == count
+
+    done = adam.post("/admin/organisations/E07000026", {**form, "esg-allocation": "£1,000,000.50"})
+    assert done.status_code == 303, text_of(done.text)[:600]
+    assert rows(site)[-1]["after"] == {"esg_allocation": "1000000.50"}
+    adam.get("/admin/organisations/E07000026")
+    same = adam.post("/admin/organisations/E07000026", {**form, "esg-allocation": "1000000.5"})
+    assert "unchanged" in text_of(adam.follow(same).text)
+    assert len(rows(site)) == count + 1

@@ -10,6 +10,7 @@ transaction; the row carries the admin's name.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -26,8 +27,8 @@ from workflow.services.directory import PERSON_ROLES
 from workflow.storage.db import reading
 from workflow.web.auth import require, session_of
 from workflow.web.errors import problems_of, status_of
-from workflow.web.forms import Posted, posted
-from workflow.web.pages import page
+from workflow.web.forms import Posted, not_pounds, posted, pounds_typed
+from workflow.web.pages import Problem, page
 
 DOING = "use the admin area"
 ORG_FORM = {
@@ -83,8 +84,30 @@ def organisation(request: Request) -> Response:
     return page(request, "admin_organisation.html", org=found, form=_org_form(found))
 
 
+# Each field's label on the form: a refusal names the field in these words, not its name.
+ORG_LABELS = {
+    "name": "Name",
+    "email": "Contact email for returns",
+    "escalation-email": "Escalation email",
+    "esg-allocation": "Efficiency Support Grant allocation",
+    "org-id": "360Giving org-id",
+}
+
+
 def _org_form(org: dict[str, Any]) -> dict[str, str]:
     return {field: org.get(key) or "" for field, key in ORG_FORM.items()}
+
+
+def _in_words(problem: Problem) -> Problem:
+    """A refusal's line with the field's name ("Esg-allocation: ...", as the services name
+    it for the command line's --esg-allocation) said as the form labels it."""
+    label = ORG_LABELS.get(problem.field)
+    head = f"{problem.field.capitalize()}:"
+    if label is None or not problem.text.startswith(head):
+        return problem
+    rest = problem.text[len(head) :].strip()
+    said = rest if rest.startswith(label) else f"{label}: {rest}"
+    return Problem(said, problem.field, problem.parts)
 
 
 async def organisation_post(request: Request) -> Response:
@@ -94,6 +117,20 @@ async def organisation_post(request: Request) -> Response:
     def change(conn: Any, by: admin_log.Admin) -> dict[str, Any]:
         now = directory.org_json(directory.get_org(conn, code))
         given = {key: form.text(field).strip() for field, key in ORG_FORM.items()}
+        # Money as people write it ("£1,200,000.50"), as the application's pages take it.
+        typed = given["esg_allocation"]
+        wrong = not_pounds(typed, ORG_LABELS["esg-allocation"])
+        if wrong:
+            raise Malformed(ORG_LABELS["esg-allocation"], [f"esg-allocation: {wrong}"])
+        given["esg_allocation"] = pounds_typed(typed) if typed else ""
+        if given["esg_allocation"] and now.get("esg_allocation"):
+            # The same amount written another way ("12000" for "12000.00") is no change.
+            try:
+                same = Decimal(given["esg_allocation"]) == Decimal(now["esg_allocation"])
+            except InvalidOperation:
+                same = False  # the service refuses it, naming why
+            if same:
+                given["esg_allocation"] = now["esg_allocation"]
         # Only what was changed on the form is sent: a field left as shown changes nothing.
         wanted = {k: v for k, v in given.items() if v != (now.get(k) or "")}
         if not wanted:
@@ -107,7 +144,7 @@ async def organisation_post(request: Request) -> Response:
             request,
             "admin_organisation.html",
             status=status,
-            errors=problems,
+            errors=[_in_words(p) for p in problems],
             org=found,
             form={k: form.text(k) for k in ORG_FORM},
         )
