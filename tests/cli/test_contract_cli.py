@@ -168,3 +168,30 @@ def test_a_programme_code_typed_as_the_references_print_it_is_the_programme(moni
     unknown = cli("programme", "show", "TCA-2099")
     assert unknown.code == 1
     assert unknown.err.startswith("There is no programme 'TCA-2099'.")
+
+
+def _history_rows(cli) -> int:
+    with sqlite3.connect(cli.url.removeprefix("sqlite:///")) as conn:
+        return conn.execute("SELECT count(*) FROM history").fetchone()[0]
+
+
+def test_no_one_acts_or_reads_as_the_sweep_on_the_command_line(monitored):
+    cli = monitored
+    ref = cli.ok("case", "list", "--json").json()[0]["ref"]
+    before = (_history_rows(cli), cli.ok("case", "show", ref, "--json").out)
+
+    for command in (
+        ["case", "advance", ref, "suspend", "--reason", "Pretending to be the sweep."],
+        ["checkpoint", "waive", f"{ref}/Q1", "--reason", "As the sweep."],
+        ["case", "show", ref],
+        ["checkpoint", "list"],
+    ):
+        for name in ("system", "SYSTEM"):
+            ran = cli(*command, "--as", name)
+            assert ran.code == 1 and ran.out == "", (command, name)
+            assert ran.err == (
+                f"--as {name} was refused: 'system' is the sweep's name, and no person reads "
+                "or acts as it. Give your own name.\n"
+            )
+    # The move it was (suspend) was the sweep's to make, and is still: nothing was written.
+    assert (_history_rows(cli), cli.ok("case", "show", ref, "--json").out) == before

@@ -17,19 +17,43 @@ if TYPE_CHECKING:
 
 from states.money import MONEY_FIELDS, for_people
 
+
+def _a_person(value: Optional[str]) -> Optional[str]:
+    """`--as system` is refused before anything runs: `system` is the sweep's name
+    (directory.RESERVED_NAME, in any letter case), which no person may take (DESIGN section 6).
+    Without this a command run as `--as system` moved cases as the sweep, and its history rows
+    said the sweep had done it. Compared here, not looked up: `case list` imports no database."""
+    if value is not None and value.strip().casefold() == "system":
+        from workflow.errors import PermissionDenied
+
+        raise PermissionDenied(
+            f"--as {value} was refused: 'system' is the sweep's name, and no person reads or "
+            "acts as it. Give your own name."
+        )
+    return value
+
+
 JSON_OPT = typer.Option(False, "--json", help="Print JSON (stable, for scripts).")
-AS_OPT = typer.Option(..., "--as", metavar="NAME", help="The person acting (recorded in history).")
+AS_OPT = typer.Option(
+    ...,
+    "--as",
+    metavar="NAME",
+    help="The person acting (recorded in history).",
+    callback=_a_person,
+)
 AS_READ_OPT = typer.Option(
     None,
     "--as",
     metavar="NAME",
     help="Read as this person: allowed_triggers lists what they may fire.",
+    callback=_a_person,
 )
 AS_READER_OPT = typer.Option(
     None,
     "--as",
     metavar="NAME",
     help="Read as this person (refused if their roles may not read this).",
+    callback=_a_person,
 )
 CASE_REF = typer.Argument(..., metavar="REF", help="The case, e.g. TCA-2013-0001.")
 RETURN_REF = typer.Argument(..., metavar="REF", help="The return, e.g. TCA-2013-0001/Q2.")
