@@ -65,6 +65,9 @@ def test_an_amendment_is_the_next_version_and_version_1_still_shows_the_original
     history = c.ok("case", "history", ref, "--json").json()
     assert history[-1]["trigger"] == "amend"
     assert history[-1]["payload"]["changed"] == ["title", "amount"]
+    # People read which version the amendment made and what it changed, in words.
+    said = " ".join(c.ok("case", "history", ref).out.split())
+    assert "Application amended: version 2, Title, Amount asked for" in said.replace(" │", "")
     assert c.ok("audit", "verify").out.strip().endswith("0 broken")
 
 

@@ -302,6 +302,7 @@ def history(
             {
                 **_words.history_row(r, shown["kind"]),
                 **_diligence_words(r, spec),
+                **_amendment_words(r),
                 "hash": r["hash"][:12],
             }
             for r in rows
@@ -321,6 +322,19 @@ def _diligence_words(row: dict, spec: Any) -> dict:
     label = check.label if check is not None else payload["check"]
     result = {"pass": "passed", "fail": "failed"}.get(payload.get("result"), payload.get("result"))
     return {"trigger": f"{_words.trigger_label('diligence', None)}: {label}, {result}"}
+
+
+def _amendment_words(row: dict) -> dict:
+    """An amendment says which version it made and what it changed ("Application amended:
+    version 3, Title, Partners"), as the case page does; the payload keeps the codes."""
+    payload = row.get("payload") or {}
+    if row["trigger"] != "amend" or not isinstance(payload.get("application_version"), int):
+        return {}
+    from states.questions import field_label
+
+    changed = ", ".join(field_label(f) for f in payload.get("changed") or ())
+    said = f"version {payload['application_version']}" + (f", {changed}" if changed else "")
+    return {"trigger": f"{_words.trigger_label('amend', None)}: {said}"}
 
 
 def _directory(*, specs: bool = True) -> tuple[dict[str, str], dict]:
