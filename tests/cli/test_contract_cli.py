@@ -195,3 +195,11 @@ def test_no_one_acts_or_reads_as_the_sweep_on_the_command_line(monitored):
             )
     # The move it was (suspend) was the sweep's to make, and is still: nothing was written.
     assert (_history_rows(cli), cli.ok("case", "show", ref, "--json").out) == before
+
+
+def test_spaces_around_a_pasted_reference_are_not_part_of_it(monitored):
+    cli = monitored
+    ref = cli.ok("case", "list", "--json").json()[0]["ref"]
+    shown = cli.ok("case", "show", ref, "--json").out
+    assert cli.ok("case", "show", f" {ref.lower()} ", "--json").out == shown
+    assert cli.ok("checkpoint", "show", f" {ref}/Q1", "--json").json()["ref"] == f"{ref}/Q1"

@@ -57,7 +57,13 @@ def deliver(as_json: bool = JSON_OPT) -> None:
 def retry(
     ids: List[int] = typer.Argument(None, metavar="ID", help="Message ids, from `outbox list`."),
     all_dead: bool = typer.Option(False, "--all-dead", help="Every dead message."),
-    actor: str = AS_OPT,
+    actor: str = typer.Option(
+        ...,
+        "--as",
+        metavar="NAME",
+        help="The caseworker sending them again (only a caseworker may).",
+        callback=AS_OPT.callback,
+    ),
 ) -> None:
     """Make messages due now with their tries reset (a caseworker's decision)."""
     if not ids and not all_dead:

@@ -36,7 +36,8 @@ _CASE_BY_REF_HELD = Prepared(
 def load_case(conn: Connection, ref: str, *, hold: bool = False) -> CaseRecord:
     """Case `ref` (CaseNotFound); with `hold`, its row is held until commit on PostgreSQL."""
     read = _CASE_BY_REF_HELD if hold and conn.dialect.name == "postgresql" else _CASE_BY_REF
-    case = read.first(conn, {"ref": ref.upper()})
+    # Spaces around a reference pasted from an email or a table are not part of it.
+    case = read.first(conn, {"ref": ref.strip().upper()})
     if case is None:
         raise CaseNotFound(ref)
     return case
