@@ -254,6 +254,24 @@ def test_a_list_of_cases_of_an_unknown_programme_says_there_is_no_such_programme
     assert known.status_code == 200 and f'href="/cases/{places["bid"]}"' in known.text
 
 
+def test_a_list_of_cases_in_a_state_or_kind_that_names_nothing_is_refused_in_words(site, places):
+    """As the command line and the API refuse it: it used to show every case, as "any state"."""
+    carol = site.as_("carol")
+
+    state = carol.get("/cases?state=sumbitted")
+    kind = carol.get("/cases?kind=bids&state=")
+    known = carol.get("/cases?state=&kind=")
+    crossed = carol.get("/cases?state=selected&kind=bid")  # a pair the form lets people pick
+
+    assert state.status_code == kind.status_code == 400
+    said = text_of(state.text)
+    assert "The case state 'sumbitted' was refused: it is not one of Draft (draft)," in said
+    assert "did you mean submitted?" in said
+    assert "The kind 'bids' was refused" in text_of(kind.text)
+    assert known.status_code == 200 and f'href="/cases/{places["bid"]}"' in known.text
+    assert crossed.status_code == 200 and f'href="/cases/{places["bid"]}"' not in crossed.text
+
+
 @pytest.mark.parametrize(
     ("who", "path"),
     [("carol", "/inbox"), ("april", "/inbox"), ("pat", "/returns"), ("audrey", "/audit")],

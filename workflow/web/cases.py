@@ -29,6 +29,7 @@ from workflow.services import (
     assessment,
     assignment,
     attachments,
+    case_table,
     chain,
     diligence,
     directory,
@@ -101,6 +102,12 @@ def application_rows(
 def case_list(request: Request) -> Response:
     who = viewer(request)
     p = request.query_params
+    # A state or kind that names nothing is refused in words, as the command line and the
+    # API refuse it, not quietly dropped into "any state" (the form offers only real ones).
+    # The state is weighed against both kinds: the form lets people pick an area's state
+    # with "Bids", which is an empty list, not a mistake.
+    case_table.check_filters(p.get("kind") or None, None)
+    case_table.check_filters(None, p.get("state") or None)
     f = queries.CaseFilter(
         q=p.get("q", "").strip()[:100],
         state=_choice(p.get("state"), ALL_STATES),
