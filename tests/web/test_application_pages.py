@@ -161,8 +161,8 @@ def test_the_history_names_each_amendments_version_and_fields(site, asked):
     case_page = site.as_("ash").get(f"/cases/{asked}")
     assert (
         f'Application amended — <a href="/cases/{asked}/application?version=2">version 2</a>: '
-        "Annual savings, What is innovative</p>" in case_page.text
+        "Annual savings, Innovation</p>" in case_page.text
     )
     audit_page = text_of(site.as_("audrey").get(f"/audit/{asked}").text)
-    assert "Version 2: Annual savings, What is innovative" in audit_page
+    assert "Version 2: Annual savings, Innovation" in audit_page
     assert f"Document SHA-256 {amended['sha256'][:12]}…" in audit_page

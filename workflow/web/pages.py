@@ -20,7 +20,6 @@ from starlette.responses import HTMLResponse
 
 from states import DEFINITIONS, dates
 from states.money import for_people
-from states.questions import field_label as answer_label
 from states.programme import tranche_event_label
 from workflow.web import labels
 from workflow.web.auth import Viewer, session_of
@@ -114,7 +113,6 @@ def _environment() -> Environment:
         programme_name=_programme,
         step=_step,
         field_label=_field,
-        answer_label=answer_label,
         tranche_event=tranche_event_label,
     )
     return env
