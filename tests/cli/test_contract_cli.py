@@ -203,3 +203,12 @@ def test_spaces_around_a_pasted_reference_are_not_part_of_it(monitored):
     shown = cli.ok("case", "show", ref, "--json").out
     assert cli.ok("case", "show", f" {ref.lower()} ", "--json").out == shown
     assert cli.ok("checkpoint", "show", f" {ref}/Q1", "--json").json()["ref"] == f"{ref}/Q1"
+
+
+def test_status_says_an_age_of_years_in_whole_days(monitored):
+    # The monitored world's mail was queued in 2013: its age is years, read in days.
+    ran = monitored("status")
+    line = next(x for x in ran.out.splitlines() if x.startswith("outbox"))
+    days = line.split("oldest queued ")[1].split(" days ago")[0]
+    assert days.replace(",", "").isdigit() and int(days.replace(",", "")) > 4000
+    assert " d ago" not in ran.out

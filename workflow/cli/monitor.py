@@ -25,6 +25,8 @@ def _age(seconds) -> str:
     if seconds is None:
         return "never"
     seconds = float(seconds)
+    if seconds >= 2 * 86400:  # "4,436 days ago", not "4436.5 d ago"
+        return f"{int(seconds // 86400):,} days ago"
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
             return f"{seconds / size:.1f} {unit} ago"
