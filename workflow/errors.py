@@ -3,7 +3,7 @@
 CaseworkError
  ├─ NotFound ─ CaseNotFound, PersonNotFound, ProgrammeNotFound, OrganisationNotFound, CheckpointNotFound
  ├─ Refused ─ InvalidTransition, GuardFailed, PermissionDenied, RuleViolation, Malformed
- │           (DocumentRefused), ReasonRequired
+ │           (ValueRefused (DocumentRefused)), ReasonRequired
  ├─ ConflictError
  ├─ PreconditionFailed, TokenRefused, KeyInUse, KeyReused (the API's own refusals)
  └─ SetupError (a database that cannot be opened, a definition that no longer fits the data)
@@ -224,7 +224,19 @@ class Malformed(Refused):
         return cls(f"The {what} '{value}'", [f"it is not one of {listed}{hint}"])
 
 
-class DocumentRefused(Malformed):
+class ValueRefused(Malformed):
+    """A value the request was read for, refused by casework's own rules: money written
+    wrongly (`states.money`), a date that is not one or not allowed, text `states.text`
+    refuses (a control character), a remittance reference that is not one clean line.
+
+    A Malformed everywhere else (the command line prints it and exits 1; a page shows it in
+    its error summary, still 400). Over the API the request could be read, so it is 422;
+    what the API could not read at all (not JSON, the wrong shape or types, a query
+    parameter or header that does not parse, a cursor it never gave) stays Malformed, 400.
+    Raised where a service judges the value, so every face gets the same words."""
+
+
+class DocumentRefused(ValueRefused):
     """An application document that is well-formed JSON but breaks the document rules
     (DESIGN section 7: an unknown programme or organisation, money written wrongly...).
     A Malformed everywhere; the API answers it 422, as a request it could read."""
@@ -252,12 +264,13 @@ def checked_text(field: str, value: str | None, *, one_line: bool = False) -> st
 
 
 def checked_text(field: str, value: str | None, *, one_line: bool = False) -> str | None:
-    """Text a person typed, kept exactly, or Malformed naming `field` (states.text's one rule)."""
+    """Text a person typed, kept exactly, or ValueRefused naming `field` (states.text's one
+    rule)."""
     from states.text import text_problem
 
     bad = text_problem(field, value, one_line=one_line) if value else None
     if bad is not None:
-        raise Malformed(f"The {field}", [bad])
+        raise ValueRefused(f"The {field}", [bad])
     return value
 
 
@@ -296,7 +309,8 @@ class KeyReused(CaseworkError):
 
 
 # What each refusal is over HTTP, most specific first: (class, status, problem type, title).
-# The web pages and the API both answer with it; nothing else maps errors to statuses.
+# The web pages and the API both answer with it; nothing else maps errors to statuses
+# (save that a page answers every Malformed 400, ValueRefused included: web.errors).
 HTTP: tuple[tuple[type[CaseworkError], int, str, str], ...] = (
     (TokenRefused, 401, "unauthenticated", "No valid API token"),
     (PermissionDenied, 403, "permission-denied", "Not allowed for this person"),
@@ -311,6 +325,7 @@ HTTP: tuple[tuple[type[CaseworkError], int, str, str], ...] = (
     (ReasonRequired, 422, "reason-required", "A reason is needed"),
     (RuleViolation, 422, "rule-refused", "Refused by the programme's rules"),
     (DocumentRefused, 422, "document-refused", "The document breaks the document rules"),
+    (ValueRefused, 422, "value-refused", "A value breaks casework's rules"),
     (Malformed, 400, "malformed", "Malformed input"),
     (Refused, 422, "refused", "Refused"),
     # The database cannot be reached or opened: try again later (not the caller's fault).

@@ -76,7 +76,15 @@ def test_a_variation_is_proposed_and_approved_once_per_key(awarded):
 @pytest.mark.parametrize(
     "who, path, body, headers, status, kind",
     [
-        ("cllr", "", {"amount": "3,000", "reason": "x"}, {}, 400, "malformed"),
+        # Money or a date written wrongly: read, but refused by casework's rules (422).
+        ("cllr", "", {"amount": "3,000", "reason": "x"}, {}, 422, "value-refused"),
+        ("cllr", "", {"amount": "12.3.4", "reason": "x"}, {}, 422, "value-refused"),
+        ("cllr", "", {"end_on": "31/02/2015", "reason": "x"}, {}, 422, "value-refused"),
+        ("cllr", "", {"end_on": "2015-02-30", "reason": "x"}, {}, 422, "value-refused"),
+        ("cllr", "", {"amount": "300000", "reason": "x\x07"}, {}, 422, "value-refused"),
+        # A request the API could not read: the wrong type, a field it does not take (400).
+        ("cllr", "", {"amount": 300000, "reason": "x"}, {}, 400, "malformed"),
+        ("cllr", "", {"amount": "300000", "reason": "x", "as": "cllr"}, {}, 400, "malformed"),
         ("cllr", "", {"end_on": "2013-01-01", "reason": "x"}, {}, 422, "rule-refused"),
         ("ash", "", {"amount": "300000", "reason": "x"}, {}, 403, "permission-denied"),
         (

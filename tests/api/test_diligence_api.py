@@ -82,7 +82,7 @@ def test_bad_records_are_refused_naming_the_rule_and_write_nothing(api):
         ("credit_check", FRAUD, "carol", 422, "'credit_check' is not a due-diligence check"),
         ("no_duplicate_bid", {**FRAUD}, "carol", 422, "takes no rating"),
         ("fraud_risk", {"result": "pass", "evidence": "ok"}, "carol", 422, "needs a rating"),
-        ("fraud_risk", {**FRAUD, "evidence": "ok\x07"}, "carol", 400, "evidence"),
+        ("fraud_risk", {**FRAUD, "evidence": "ok\x07"}, "carol", 422, "evidence"),  # states.text
         ("fraud_risk", {**FRAUD, "result": "perhaps"}, "carol", 400, "not pass or fail"),
         ("fraud_risk", FRAUD, "olive", 403, "only a caseworker may"),
         (

@@ -80,9 +80,22 @@ def test_paying_a_due_payment_or_without_a_clean_reference_is_refused(paying):
     )  # not approved yet
     api.post(f"/cases/{ref}/payments/P1/approve", who="april", json={})
     before = snapshot(api.world)
-    for body in ({}, {"reference": "BACS\u001b1"}):
+    # Read, but refused by the rules of a remittance reference (422, naming it); a body the
+    # API cannot read (a reference that is not a string, a field it does not take) is 400.
+    for body, status, words in (
+        ({}, 422, "a remittance reference is needed"),
+        ({"reference": "BACS\u001b1"}, 422, "control character (U+001B)"),
+        ({"reference": "BACS \u202e1"}, 422, "remittance reference: contains"),
+        ({"reference": 42}, 400, "reference: input should be a valid string"),
+        ({"reference": "R1", "amount": "12.3.4"}, 400, "amount: is not a field"),
+    ):
         answer = api.post(f"/cases/{ref}/payments/P1/pay", who="fiona", json=body)
-        assert answer.status_code in (400, 422), answer.text
+        kind = "value-refused" if status == 422 else "malformed"
+        assert (answer.status_code, answer.json()["type"]) == (
+            status,
+            f"urn:casework:problem:{kind}",
+        )
+        assert words in answer.json()["detail"], answer.text
         assert snapshot(api.world) == before
 
 

@@ -103,23 +103,30 @@ def test_a_return_is_submitted_with_its_figures_and_evidence(monitored):
 
 
 @pytest.mark.parametrize(
-    "figures, problem",
+    "figures, status, problem",
     [
-        ('{"spend_to_date": "41,000"}', "spend_to_date: '41,000' is not an amount in pounds"),
-        ('{"spend_to_date": 1e5}', "spend_to_date: '1e5' is not an amount in pounds"),
-        ("{spend_to_date: 1}", "figures: not valid JSON"),
-        ("[1, 2]", "figures: the top level is"),
+        # Figures the API read, refused by the return's rules: 422, naming the field.
+        ('{"spend_to_date": "41,000"}', 422, "spend_to_date: '41,000' is not an amount in pounds"),
+        ('{"spend_to_date": 1e5}', 422, "spend_to_date: '1e5' is not an amount in pounds"),
+        ('{"spend_to_date": "12.3.4"}', 422, "spend_to_date: '12.3.4' is not an amount in pounds"),
+        ('{"progress": "ok\\u0007"}', 422, "progress: contains"),
+        ('{"spend_on_cake": "1"}', 422, "spend_on_cake: not a field of a"),
+        # Figures it could not read at all: 400.
+        ("{spend_to_date: 1}", 400, "figures: not valid JSON"),
+        ("[1, 2]", 400, "figures: the top level is"),
     ],
 )
 def test_malformed_figures_are_refused_naming_the_field_and_change_nothing(
-    monitored, figures, problem
+    monitored, figures, status, problem
 ):
     api, ref = monitored
     before = api.world.snapshot()
 
     answer = submit(api, ref, figures=figures)
 
-    assert answer.status_code == 400
+    assert answer.status_code == status, answer.text
+    kind = "value-refused" if status == 422 else "malformed"
+    assert answer.json()["type"] == f"urn:casework:problem:{kind}"
     assert problem in answer.json()["detail"]
     assert api.world.snapshot() == before
 

@@ -47,14 +47,17 @@ def test_bad_bodies_are_refused(api, award):
     sweep(api.world.engine, now=DUE)
     before = api.world.snapshot()
 
-    for body in (
-        {"decision": "pause", "reason": "x"},
-        {"decision": "stop"},
-        {"decision": "stop", "reason": "bell\x07"},
-        {**BODY, "extra": 1},
+    for body, status in (
+        ({"decision": "pause", "reason": "x"}, 400),  # not one the schema lists
+        ({"decision": "stop"}, 400),
+        ({"decision": "stop", "reason": "bell\x07"}, 422),  # read, refused by states.text
+        ({"decision": "amend", "reason": "more", "amount": "12.3.4"}, 422),  # money written wrongly
+        ({**BODY, "extra": 1}, 400),
     ):
         answer = api.post(f"/cases/{award}/reviews", json=body)
-        assert answer.status_code in (400, 422), (body, answer.text)
+        assert answer.status_code == status, (body, answer.text)
+        kind = "value-refused" if status == 422 else "malformed"
+        assert answer.json()["type"] == f"urn:casework:problem:{kind}", answer.text
     assert api.world.snapshot() == before
 
 

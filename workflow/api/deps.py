@@ -124,8 +124,9 @@ def parse_if_match(raw: str | None) -> int | None:
 
 
 ERROR_WORDS = {
-    400: "Malformed input: a body, header, parameter or cursor that does not parse; each "
-    "problem is listed in `problems`.",
+    400: "Malformed input: a request the API could not read (a body that is not JSON or not "
+    "of this operation's shape and types, a header, parameter or cursor that does not parse); "
+    "each problem is listed in `problems`.",
     401: "No API token, or one that is unknown, revoked or expired.",
     403: "The token's person may not do this (their roles, or not of the lead organisation).",
     404: "No such case, return or programme (or a case another council's people cannot see).",
@@ -137,7 +138,9 @@ ERROR_WORDS = {
     413: f"The body is larger than {MAX_BODY // 2**20} MB (one {MAX_BYTES // 2**20} MB evidence "
     f"file and the figures); refused before it was read to the end.",
     422: "Refused by a rule (`violations`; for an offer, the fund's position in `fund`), a "
-    "missing reason, or an Idempotency-Key reused for a different request.",
+    "missing reason, a value read but refused by casework's rules (`value-refused`: money "
+    "written wrongly, a date that is not one, text with a control character; each in "
+    "`problems`), or an Idempotency-Key reused for a different request.",
     503: "The database cannot be reached.",
 }
 

@@ -99,7 +99,8 @@ def list_variations(
     "`amount` is the new total; `end_on` the new end date; neither, a change of scope the "
     "`reason` describes. A proposal that varies nothing (the total or end date the award "
     "already has, £0, an end date not after today, no reason) or asks a total outside the "
-    "category's band is refused, 422, naming why. If-Match takes the case's version.",
+    "category's band is refused, 422, naming why, as is an amount or date written wrongly "
+    "(`value-refused`). If-Match takes the case's version.",
 )
 def propose(
     request: Request,

@@ -79,6 +79,8 @@ def show_return(
     description="Multipart: `figures`, a JSON object (`spend_to_date`, "
     "`savings_to_date` as pounds, `progress`, `risks`, and any field "
     "the programme adds), and at most one evidence `file` (10 MB). "
+    "Figures that are not a JSON object are 400; figures read but refused by the return's "
+    "rules (money written wrongly, a field the programme does not take) are 422. "
     "If-Match takes the return's ETag.",
 )
 def submit_return(

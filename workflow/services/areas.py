@@ -23,7 +23,7 @@ from states.money import money_json, parse_money, pounds
 from workflow.services import directory
 from workflow.services.access import may_act
 from workflow.services.lifecycle import case_json, load_case
-from workflow.errors import Malformed, RuleViolation
+from workflow.errors import RuleViolation, ValueRefused
 from workflow.services.chain import Entry, change
 from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.logs import event
@@ -43,9 +43,9 @@ def record_contribution(
     try:
         pence = parse_money(pounds_text, "contribution")
     except DocumentError as err:
-        raise Malformed("The contribution", err.problems) from None
+        raise ValueRefused("The contribution", err.problems) from None
     if pence == 0:
-        raise Malformed(
+        raise ValueRefused(
             "The contribution",
             ["contribution: £0 is not a contribution to the network's running costs"],
         )

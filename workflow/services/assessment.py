@@ -37,7 +37,7 @@ from workflow.services import programme_files as programme_store
 from workflow.services.access import may_act
 from workflow.services.reads import load_case
 from workflow.storage.db import reading
-from workflow.errors import Malformed, PermissionDenied, RuleViolation
+from workflow.errors import Malformed, PermissionDenied, RuleViolation, ValueRefused
 from workflow.services.facts import LIVE_OFFER_STATES, facts_for, live_offers
 from workflow.services.chain import Entry, change, moment
 from workflow.storage.tables import declarations, scores
@@ -480,7 +480,7 @@ def checked_text(field: str, value: str | None) -> str | None:
         return None
     errors.checked_text(field, value)
     if len(value) > MAX_TEXT:
-        raise Malformed(
+        raise ValueRefused(
             f"The {field}", [f"{field}: {len(value):,} characters is more than {MAX_TEXT:,}"]
         )
     return value

@@ -38,6 +38,7 @@ from workflow.errors import (
     InvalidTransition,
     Malformed,
     RuleViolation,
+    ValueRefused,
     checked_text,
 )
 from workflow.services.facts import facts_for, needs_of
@@ -258,7 +259,7 @@ def submit_return(
         try:
             parsed = parse_return({} if figures is None else figures, programme=spec)
         except DocumentError as err:
-            raise Malformed(f"The return for {cp.ref}", err.problems) from None
+            raise ValueRefused(f"The return for {cp.ref}", err.problems) from None
         now = uow.now
         submit = CHECKPOINT.machine.transition_for("submit", cp.state)
         facts = facts_for(

@@ -47,6 +47,7 @@ from workflow.errors import (
     Malformed,
     NotFound,
     RuleViolation,
+    ValueRefused,
     checked_text,
 )
 from workflow.logs import event
@@ -618,12 +619,12 @@ def move(
 def _remittance(reference: str | None) -> str:
     text = (reference or "").strip()
     if not text:
-        raise Malformed("The payment", ["a remittance reference is needed to record it as paid"])
+        raise ValueRefused("The payment", ["a remittance reference is needed to record it as paid"])
     # One line of the bank's record and of a payment run's CSV: no control character at
     # all, a tab included (other text a person types may hold tabs; this may not).
     control = next((ch for ch in text if unicodedata.category(ch) == "Cc"), None)
     if control is not None:
-        raise Malformed(
+        raise ValueRefused(
             "The remittance reference",
             [
                 f"it contains a control character (U+{ord(control):04X}); "
@@ -632,7 +633,7 @@ def _remittance(reference: str | None) -> str:
         )
     checked_text("remittance reference", text, one_line=True)  # and no bidirectional controls
     if len(text) > MAX_REFERENCE:
-        raise Malformed(
+        raise ValueRefused(
             "The remittance reference",
             [f"it is {len(text)} characters long; at most {MAX_REFERENCE}"],
         )
@@ -1053,7 +1054,7 @@ def recover(
     try:
         eligible_pence = parse_money(eligible, "eligible")
     except DocumentError as err:
-        raise Malformed("The eligible spend", err.problems) from None
+        raise ValueRefused("The eligible spend", err.problems) from None
     with unit(work) as uow:
         from workflow.services.lifecycle import load_case
 

@@ -39,7 +39,13 @@ from states.review import (
     status_of,
 )
 from states import dates
-from workflow.errors import Malformed, PermissionDenied, RuleViolation, checked_text
+from workflow.errors import (
+    Malformed,
+    PermissionDenied,
+    RuleViolation,
+    ValueRefused,
+    checked_text,
+)
 from workflow.logs import event
 from workflow.services import directory, messages
 from workflow.services.access import may_act
@@ -294,7 +300,7 @@ def record(
             )
         reason = checked_text("reason", reason)
         if not (reason or "").strip():
-            raise Malformed(
+            raise ValueRefused(
                 "The review",
                 [f"reason: a review's decision needs its reason: why the award should {decision}"],
             )
@@ -304,7 +310,7 @@ def record(
             raise RuleViolation(_not_due(conn, case))
         payload: dict[str, Any] = {"review": label(review.n), "decision": decision}
         if (amount is not None or end is not None) and decision != "amend":
-            raise Malformed(
+            raise ValueRefused(
                 "The review", ["a new amount or end date goes with the decision amend only"]
             )
         if decision == "amend":

@@ -55,6 +55,7 @@ from workflow.errors import (
     NotFound,
     PermissionDenied,
     RuleViolation,
+    ValueRefused,
     checked_text,
 )
 from workflow.logs import event
@@ -137,11 +138,11 @@ def propose(
             )
         role = may_act(who, "propose_variation", case.lead, f"propose a variation of {case.ref}")
         reason = checked_text("reason", reason)
-        problems: list[str] = []  # what cannot be read (400 over HTTP)
+        problems: list[str] = []  # money or a date written wrongly (422 over HTTP)
         new_total = _amount(amount, problems)
         end_on = _end(end, problems)
         if problems:
-            raise Malformed(f"The variation of {case.ref}", problems)
+            raise ValueRefused(f"The variation of {case.ref}", problems)
         missing = refusals(  # well formed, but not a variation (422)
             _as_it_stands(uow, case), reason=reason, total_pence=new_total, end_on=end_on
         )

@@ -100,7 +100,12 @@ def problems_of(
 
 
 def status_of(err: CaseworkError) -> int:
-    """The page's status: the one table's (workflow.errors.HTTP), as the API answers."""
+    """The page's status: the one table's (workflow.errors.HTTP), as the API answers, except
+    that a form refused for what was typed in it is 400 whether the page could not read it
+    or a rule refused it (ValueRefused, which the API answers 422): a page shows both the
+    same way, in its error summary."""
+    if isinstance(err, Malformed):
+        return 400
     return http_status(err)
 
 
