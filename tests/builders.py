@@ -153,6 +153,17 @@ class World:
         signer = by or next(a for a in self.APPROVERS if a != offering)
         lifecycle.advance(self.engine, ref, "countersign", signer)
 
+    def name_sro(self, name: str, programme: str = "tca-2013") -> str:
+        """Name `name` (an approver) the programme's senior responsible owner, as an admin
+        does (`casework programme sro CODE NAME`): one row of the admin log."""
+        from workflow import clock
+        from workflow.services import sro
+        from workflow.services.admin_log import Admin
+
+        with self.engine.begin() as conn:
+            sro.appoint(conn, programme, name, Admin.operator(), at=clock.now())
+        return name
+
     def state(self, ref: str) -> str:
         return lifecycle.show(self.engine, ref)["state"]
 

@@ -136,6 +136,7 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
             "label": "R1",
             "due": date(2014, 4, 4),
             "url": f"{BASE_URL}/cases/{ref}",
+            "sro": "april",
         }
         ctx["step"] = {
             "name": f"review_{event_name}",

@@ -12,15 +12,16 @@ import pytest
 from tests.web.site import bid_in_monitoring, text_of
 from workflow import clock
 from workflow.runtime.sweep import sweep
-from workflow.services import controls, lifecycle, monitoring, reviews, variations
+from workflow.services import lifecycle, monitoring, reviews, variations
 from workflow.services.calendar import london_day
 
 
 @pytest.fixture
-def due(site, moment, monkeypatch) -> str:
-    """An award whose first annual review is due (its returns waived, so nothing suspends it)."""
-    monkeypatch.setattr(controls, "sro_of", lambda conn, programme: "april")
+def due(site, moment) -> str:
+    """An award whose first annual review is due (its returns waived, so nothing suspends it);
+    april is the programme's senior responsible owner."""
     ref = bid_in_monitoring(site.world)
+    site.world.name_sro("april")
     for cp in monitoring.list_checkpoints(site.engine, case=ref):
         monitoring.decide_return(
             site.engine, cp["ref"], "waive", "carol", reason="Not needed for this test."

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from workflow.errors import CaseworkError, GuardFailed, PermissionDenied
-from workflow.services import chain, controls, lifecycle
+from workflow.services import chain, lifecycle
 from workflow.services.unit_of_work import UnitOfWork
 
 from tests.workflow.awarding import (
@@ -68,11 +68,9 @@ def rate_fraud_risk(world, ref, rating):
         )
 
 
-@pytest.fixture
-def sro(monkeypatch):
-    """The programme's senior responsible owner: aaron."""
-    monkeypatch.setattr(controls, "sro_of", lambda conn, programme: "aaron")
-    return "aaron"
+def name_sro(world, ref: str, name: str = "aaron") -> str:
+    """`name` named the senior responsible owner of `ref`'s programme, as an admin names one."""
+    return world.name_sro(name, lifecycle.show(world.engine, ref)["programme"])
 
 
 # --- the boundary ---------------------------------------------------------------
@@ -208,9 +206,10 @@ def test_a_refused_countersignature_with_control_characters_in_its_reason_writes
 
 
 # --- a high fraud risk: the SRO's signature -----------------------------------------------
-def test_a_high_fraud_risk_needs_the_sros_countersignature_whatever_the_amount(world, sro):
+def test_a_high_fraud_risk_needs_the_sros_countersignature_whatever_the_amount(world):
     world.person("abby", "approver")
     ref = recommended(world, amount="60000", programme=programme(world, "risky"))
+    sro = name_sro(world, ref)
     rate_fraud_risk(world, ref, "high")
     before = world.snapshot()
 
@@ -230,9 +229,10 @@ def test_a_high_fraud_risk_needs_the_sros_countersignature_whatever_the_amount(w
     assert world.state(ref) == "award_offered"
 
 
-def test_above_the_threshold_and_high_risk_a_second_approver_alone_is_not_enough(world, sro):
+def test_above_the_threshold_and_high_risk_a_second_approver_alone_is_not_enough(world):
     world.person("abby", "approver")
     ref = recommended(world, amount="250000")
+    name_sro(world, ref)
     rate_fraud_risk(world, ref, "high")
     lifecycle.advance(world.engine, ref, "countersign", "abby")
 
@@ -253,8 +253,9 @@ def test_a_high_risk_bid_under_a_programme_with_no_sro_says_so(world):
         lifecycle.advance(world.engine, ref, "countersign", "aaron")
 
 
-def test_a_low_or_medium_risk_needs_nothing_more_than_the_amount_does(world, sro):
+def test_a_low_or_medium_risk_needs_nothing_more_than_the_amount_does(world):
     ref = recommended(world, amount="60000", programme=programme(world, "calm"))
+    name_sro(world, ref)
     rate_fraud_risk(world, ref, "high")
     rate_fraud_risk(world, ref, "medium")  # the latest rating counts
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from workflow.errors import Malformed, PermissionDenied, RuleViolation
 from workflow.runtime.sweep import sweep
-from workflow.services import controls, lifecycle, monitoring, reviews
+from workflow.services import lifecycle, monitoring, reviews
 from workflow.storage.tables import outbox
 
 from tests.workflow.monitoring_world import bid_in_monitoring
@@ -38,10 +38,11 @@ def world(any_world):
 
 
 @pytest.fixture
-def award(world, monkeypatch):
-    """An award accepted on ACCEPTED whose returns are waived, so no ladder suspends it."""
-    monkeypatch.setattr(controls, "sro_of", lambda conn, programme: "april")
+def award(world):
+    """An award accepted on ACCEPTED whose returns are waived, so no ladder suspends it; april
+    is the programme's senior responsible owner."""
     ref = bid_in_monitoring(world, ACCEPTED)
+    world.name_sro("april")
     with freeze_time(ACCEPTED):
         for cp in monitoring.list_checkpoints(world.engine, case=ref):
             monitoring.decide_return(
@@ -125,6 +126,40 @@ def test_each_step_is_done_once_and_the_overdue_one_goes_to_the_sro(world, award
         ("review_overdue", "review_overdue", False),
     ]
     assert review(world, award)["status"] == "overdue"
+
+
+def test_an_overdue_review_under_a_programme_with_no_sro_goes_to_the_caseworker_saying_why(world):
+    ref = bid_in_monitoring(world, ACCEPTED)  # tca-2013 names no SRO
+    with freeze_time(ACCEPTED):
+        for cp in monitoring.list_checkpoints(world.engine, case=ref):
+            monitoring.decide_return(world.engine, cp["ref"], "waive", "carol", reason="Waived.")
+
+    sweep(world.engine, now=OVERDUE_AT)
+
+    assert mail(world, "review.overdue") == [
+        (f"{ref}/R1:review_overdue", ["carol@casework.example.gov.uk"], [])
+    ]
+    with world.engine.connect() as conn:
+        body = conn.execute(
+            select(outbox.c.body_text).where(outbox.c.kind == "review.overdue")
+        ).scalar()
+    text = " ".join(body.split())
+    assert "You are told as the senior responsible owner" not in text
+    assert (
+        "The Transformation Challenge Award 2013 names no senior responsible owner to tell, "
+        "so it comes to you, the case's caseworker: ask an admin to name one." in text
+    )
+
+
+def test_the_overdue_review_tells_the_sro_they_are_told_as_such(world, award):
+    sweep(world.engine, now=OVERDUE_AT)
+    with world.engine.connect() as conn:
+        body = conn.execute(
+            select(outbox.c.body_text).where(outbox.c.kind == "review.overdue")
+        ).scalar()
+    assert "You are told as the senior responsible owner of the Transformation Challenge " in (
+        " ".join(body.split())
+    )
 
 
 def test_a_missed_sweep_catches_up_in_order_each_step_once_and_late(world, award):

@@ -47,7 +47,7 @@ from workflow.errors import (
     checked_text,
 )
 from workflow.logs import event
-from workflow.services import directory, messages
+from workflow.services import directory, messages, sro
 from workflow.services.access import may_act
 from workflow.services.engine import Actor
 from workflow.services.calendar import is_working_day, london_day
@@ -189,7 +189,7 @@ def do_step(uow: UnitOfWork, row: Any) -> ReviewStep:
         to=step.to,
         cc=step.cc,
         now=now,
-        review=_for_mail(row),
+        review=_for_mail(row, _sro_written_to(uow, case) if "sro" in step.to else None),
         book=uow.book,
         step={"name": step.name, "due_at": first.due_at, "late": first.late},
     )
@@ -238,13 +238,23 @@ def _set(conn: Connection, review_id: int, **values: Any) -> None:
     conn.execute(update(reviews).where(reviews.c.id == review_id).values(**values))
 
 
-def _for_mail(row: Any) -> dict[str, Any]:
+def _sro_written_to(uow: UnitOfWork, case: CaseRecord) -> str | None:
+    """The programme's SRO when they have an address to be written to, else None (the
+    message then goes to the caseworker: messages.AddressBook.recipients)."""
+    name = sro.sro_of(uow.conn, case.programme)
+    return name if name and uow.book.email(uow.conn, name) else None
+
+
+def _for_mail(row: Any, sro_name: str | None = None) -> dict[str, Any]:
+    """The review as its email reads it; `sro_name` the SRO it is sent to, when the programme
+    names one (else it goes to the caseworker, and says why)."""
     case_ref = row.ref.rsplit("/", 1)[0]
     return {
         "ref": row.ref,
         "label": label(row.n),
         "due": row.due,
         "url": f"{messages.base_url()}/cases/{case_ref}",
+        "sro": sro_name,
     }
 
 
