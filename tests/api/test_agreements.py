@@ -73,6 +73,56 @@ def test_a_variation_is_proposed_and_approved_once_per_key(awarded):
     assert [v["ref"] for v in page["items"]] == [f"{ref}/V1"] and page["next_cursor"] is None
 
 
+def test_a_rise_above_the_threshold_is_countersigned_over_the_api_then_approved_by_another(
+    awarded,
+):
+    api, ref = awarded
+    api.post(f"/cases/{ref}/variations", who="cllr", json={"amount": "300000", "reason": "x"})
+    path = f"/cases/{ref}/variations/V1"
+    before = api.world.snapshot()
+
+    unsigned = api.post(f"{path}/approve", who="aaron", json={})
+    by_caseworker = api.post(f"{path}/countersign", who="carol", json={})
+    assert unsigned.status_code == 422
+    assert "it needs a second approver's countersignature" in unsigned.json()["detail"]
+    assert by_caseworker.status_code == 403
+    assert api.world.snapshot() == before
+    listed = api.get(f"/cases/{ref}/variations", who="april").json()[0]
+    assert "countersign_variation" in listed["allowed_triggers"]
+
+    signed = api.post(
+        f"{path}/countersign",
+        who="april",
+        json={"reason": "Checked the districts' letters."},
+        headers={"If-Match": '"1"', "Idempotency-Key": "sign-v1"},
+    )
+    replayed = api.post(
+        f"{path}/countersign",
+        who="april",
+        json={"reason": "Checked the districts' letters."},
+        headers={"If-Match": '"1"', "Idempotency-Key": "sign-v1"},
+    )
+    assert signed.status_code == replayed.status_code == 200, signed.text
+    assert replayed.headers.get("idempotent-replayed") == "true"
+    assert signed.json()["state"] == "awaiting_decision" and signed.headers["etag"] == '"2"'
+    after = api.world.snapshot()
+    twice = api.post(f"{path}/countersign", who="april", json={})
+    own = api.post(f"{path}/approve", who="april", json={})
+    assert twice.status_code == own.status_code == 403
+    assert "already countersigned" in twice.json()["detail"]
+    assert "you countersigned" in own.json()["detail"]
+    assert api.world.snapshot() == after
+
+    approved = api.post(f"{path}/approve", who="aaron", json={}, headers={"If-Match": '"2"'})
+    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    rows = api.get(f"/cases/{ref}/history", who="audrey").json()["items"]
+    assert [(r["trigger"], r["actor"]) for r in rows if "variation" in r["trigger"]] == [
+        ("propose_variation", "cllr"),
+        ("countersign_variation", "april"),
+        ("approve_variation", "aaron"),
+    ]
+
+
 @pytest.mark.parametrize(
     "who, path, body, headers, status, kind",
     [

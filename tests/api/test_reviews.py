@@ -103,3 +103,45 @@ def test_amend_with_a_new_amount_while_a_variation_waits_is_refused_not_dropped(
         f"{award}/V1 is still waiting for a decision, so the new end date cannot be proposed"
     )
     assert api.world.snapshot() == before
+
+
+def test_the_reviews_are_listed_with_the_decisions_the_caller_may_record_now(api, award):
+    from freezegun import freeze_time
+
+    from workflow.services import monitoring
+
+    with freeze_time(ACCEPTED):  # the returns waived, so no ladder suspends the award
+        for cp in monitoring.list_checkpoints(api.world.engine, case=award):
+            monitoring.decide_return(
+                api.world.engine, cp["ref"], "waive", "carol", reason="Not needed."
+            )
+
+    def listed(who="carol"):
+        answer = api.get(f"/cases/{award}/reviews", who=who)
+        assert answer.status_code == 200, answer.text
+        return [
+            (r["review"], r["status"], r["decision"], r["allowed_decisions"]) for r in answer.json()
+        ]
+
+    assert listed() == [("R1", "not_due", None, [])]
+    sweep(api.world.engine, now=DUE)
+    assert listed() == [
+        ("R1", "due", None, ["continue", "amend", "stop"]),
+        ("R2", "not_due", None, []),
+    ]
+    assert (
+        listed("april")
+        == listed("audrey")
+        == [  # not caseworkers: nothing to record
+            ("R1", "due", None, []),
+            ("R2", "not_due", None, []),
+        ]
+    )
+    refused = api.get(f"/cases/{award}/reviews", who="cllr")  # the council: staff only
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == (
+        f"cllr may not read {award}'s annual reviews: only staff may."
+    )
+
+    api.post(f"/cases/{award}/reviews", json={"decision": "continue", "reason": "On track."})
+    assert listed()[0] == ("R1", "recorded", "continue", [])

@@ -167,6 +167,41 @@ def _decide(decision: str):
     return route
 
 
+@router.post(
+    "/cases/{ref}/variations/{vn}/countersign",
+    response_model=Variation,
+    responses=errors(400, 401, 403, 404, 409, 412, 422, headers={**ETAG, **REPLAYED}),
+    summary="Countersign a variation",
+    description="A second approver's countersignature (DESIGN section 9), needed before "
+    "an approval when the variation raises the award to a total above the programme's "
+    "countersignature threshold: by an approver who did not assess the bid, who then may not "
+    "approve it; once each. A variation that needs none is refused, 422. If-Match takes "
+    "the variation's version.",
+)
+def countersign_variation(
+    request: Request,
+    body: VariationDecision,
+    ref: str = REF,
+    vn: str = VN,
+    if_match: Optional[str] = IF_MATCH,
+    idempotency_key: Optional[str] = IDEMPOTENCY_KEY,
+    actor: Actor = Depends(caller),
+) -> Response:
+    guard = Preconditions.of(if_match, idempotency_key)
+    engine = engine_of(request)
+    case = visible_case(engine, actor, ref)
+    vref = f"{case.ref}/{vn.upper()}"
+    return guard.write(
+        engine,
+        actor,
+        ("countersign_variation", vref, body_text(body)),
+        vref,
+        lambda uow, expected: variations.countersign(
+            uow, vref, actor.name, reason=body.reason, expected_version=expected
+        ),
+    )
+
+
 router.post(
     "/cases/{ref}/variations/{vn}/approve",
     response_model=Variation,

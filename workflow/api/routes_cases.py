@@ -34,13 +34,14 @@ from workflow.api.schemas import (
     CasePage,
     HistoryPage,
     Review,
+    ReviewListed,
     ReviewRequest,
 )
 from workflow.storage.db import reading
 from workflow.services.engine import Actor
 from workflow.storage.records import CaseRecord
 from workflow.services.unit_of_work import UnitOfWork
-from workflow.errors import CaseworkError, ConflictError, GuardFailed
+from workflow.errors import CaseworkError, ConflictError, GuardFailed, PermissionDenied
 
 router = APIRouter(tags=["cases"])
 # Every state a case can be in, for the document (the service refuses any other).
@@ -222,6 +223,31 @@ def assign(
         ),
         problem_answer,
     )
+
+
+@router.get(
+    "/cases/{ref}/reviews",
+    response_model=list[ReviewListed],
+    responses=errors(401, 403, 404),
+    summary="A case's annual reviews",
+    description="As `casework review list --case REF --json`: every annual review of the "
+    "award, oldest first: when it falls due, where it stands, what was decided, by whom, and "
+    "`allowed_decisions`, the decisions you may record now. Staff only.",
+)
+def list_reviews(request: Request, ref: str = REF, actor: Actor = Depends(caller)) -> Response:
+    from workflow.services import reviews
+
+    access.require(actor, "cases")
+    engine = engine_of(request)
+    with reading(engine) as conn:
+        case = lifecycle.load_case(conn, ref)
+    access.check_visible(actor, case)
+    if not access.sees_every_case(actor):
+        raise PermissionDenied(
+            f"{actor.name} may not read {case.ref}'s annual reviews: only staff may.",
+            person=actor.name,
+        )
+    return json_response(reviews.list_reviews(engine, case=case.ref, actor_name=actor.name))
 
 
 @router.post(

@@ -321,6 +321,33 @@ class Review(_Shape):
     case_version: int
 
 
+class ReviewListed(_Shape):
+    """One annual review of an award, as `casework review list --case REF --json` gives it."""
+
+    ref: str = Field(examples=["TCA-2013-0001/R1"])
+    case: str
+    review: str = Field(examples=["R1"])
+    due: str = Field(json_schema_extra={"format": "date"})
+    status: Literal["not_due", "due", "overdue", "recorded", "ended"] = Field(
+        description="Where the review stands: not_due (it cannot be recorded before its due "
+        "date), due, overdue (the SRO was told), recorded, or ended (the case stopped being "
+        "monitored first)."
+    )
+    opened_at: Optional[str] = Field(json_schema_extra={"format": "date-time"})
+    overdue_at: Optional[str] = Field(json_schema_extra={"format": "date-time"})
+    decision: Optional[Literal["continue", "amend", "stop"]]
+    reason: Optional[str]
+    recorded_by: Optional[str]
+    recorded_at: Optional[str] = Field(json_schema_extra={"format": "date-time"})
+    caseworker: Optional[str]
+    allowed_decisions: list[Literal["continue", "amend", "stop"]] = Field(
+        description="The decisions you may record now with POST /cases/{ref}/reviews: none "
+        "unless the review is due or overdue and you are a caseworker; amend only while the "
+        "award is open to variation (or another variation waits, when the change asked for "
+        "is kept with the review)."
+    )
+
+
 class HistoryPage(_Shape):
     items: list[HistoryRow]
     next_cursor: Optional[str]

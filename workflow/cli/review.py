@@ -10,7 +10,7 @@ import typer
 from states import dates
 from states.review import DECISION_WORDS, STATUS_WORDS
 from workflow.cli import summary
-from workflow.cli._common import AS_OPT, AS_READ_OPT, CASE_REF, Reader, JSON_OPT, emit, engine
+from workflow.cli._common import AS_OPT, CASE_REF, Reader, JSON_OPT, emit, engine
 
 review_app = typer.Typer(no_args_is_help=True, help=summary("review"))
 
@@ -78,7 +78,12 @@ def list_(
     programme: Optional[str] = typer.Option(
         None, "--programme", metavar="CODE", help="Only this programme's reviews."
     ),
-    actor: Optional[str] = AS_READ_OPT,
+    actor: Optional[str] = typer.Option(
+        None,
+        "--as",
+        metavar="NAME",
+        help="Read as this person: allowed_decisions lists what they may record now.",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Every annual review by due date (with --due, those due now and not yet recorded), with
