@@ -679,3 +679,71 @@ def test_a_countersignature_the_offer_will_never_need_is_not_listed_as_not_possi
     assert 'value="countersign"' not in page and 'id="blocked-countersign"' not in page
     assert "Countersign the offer" not in text_of(page)
     assert 'name="trigger" value="countersign"' in april.get(f"/cases/{above}").text
+
+
+def test_the_case_page_says_why_the_offer_needs_a_countersignature_and_who_gave_it(site):
+    from tests.web.site import recommended_bid
+
+    ref = bid_in(site.world, "recommended")  # £250,000, above the £100,000 threshold
+    below = recommended_bid(site.world, amount="80000", transitional_costs="40000")
+    april, aaron = site.as_("april"), site.as_("aaron")
+
+    waiting = text_of(april.get(f"/cases/{ref}").text)
+    assert (
+        "Countersignature The offer of £250,000 is above the programme's countersignature "
+        "threshold of £100,000: a second approver countersigns it, one who neither makes "
+        "the offer nor assessed the bid. Still needed before the offer: An offer of £250,000 "
+        "is above the programme's countersignature threshold of £100,000" in waiting
+    )
+    aaron.post(f"/cases/{ref}/advance", {"trigger": "countersign"})
+    signed = text_of(april.get(f"/cases/{ref}").text)
+    assert re.search(r"Countersigned by aaron, \S+, \d+ \w+ \d{4}\.", signed)
+    assert "Still needed before the offer" not in signed
+    assert "Every countersignature the offer needs is given" in signed
+
+    april.post(f"/cases/{ref}/advance", {"trigger": "offer"})
+    offered = text_of(april.get(f"/cases/{ref}").text)
+    assert "Countersigned by aaron" in offered
+    assert "Every countersignature the offer needs is given" not in offered  # it is made
+    # An offer that needs none has no such section; the council sees none.
+    assert 'id="countersignature"' not in april.get(f"/cases/{below}").text
+    assert 'id="countersignature"' not in site.as_("cllr").get(f"/cases/{ref}").text
+
+
+def test_only_the_sro_is_asked_to_countersign_a_high_risk_bid_the_others_are_told_why(site):
+    from workflow.services import diligence
+
+    world = site.world
+    ref = world.bid(amount="60000", transitional_costs="40000")
+    world.advance(ref, "submit")
+    diligence.record(
+        world.engine,
+        ref,
+        "fraud_risk",
+        "carol",
+        result="pass",
+        rating="high",
+        evidence="The council's s151 officer changed twice this year.",
+    )
+    world.advance(ref, "check", "start_assessment")
+    for name in ("ash", "asha"):
+        assessment.declare(world.engine, ref, name, conflict=False)
+        assessment.score(world.engine, ref, name, innovation=4, costs=3, savings=4)
+    world.advance(ref, "moderate", "recommend")
+    world.name_sro("aaron")
+
+    theirs = text_of(site.as_("aaron").get("/inbox").text)
+    others = text_of(site.as_("april").get("/inbox").text)
+
+    assert "Recommended bids to countersign 1" in theirs
+    assert "Recommended bids to countersign none" in others
+    assert "Recommended bids that cannot be offered now 1" in others
+    assert (
+        f"{ref}'s fraud risk is rated high: it needs the countersignature of the programme's "
+        f"senior responsible owner, aaron" in others
+    )
+    page = text_of(site.as_("april").get(f"/cases/{ref}").text)
+    assert (
+        "The fraud risk is rated high: the programme's senior responsible owner, aaron, "
+        "countersigns it, whatever its amount." in page
+    )

@@ -20,7 +20,7 @@ COUNTERSIGN_VARIATION = "countersign_variation"
 FRAUD_RISK_CHECK = "fraud_risk"
 
 _ROWS = Prepared(
-    select(history.c.trigger, history.c.actor, history.c.payload)
+    select(history.c.trigger, history.c.actor, history.c.at, history.c.payload)
     .where(
         history.c.case_id == bindparam("case_id"),
         history.c.trigger.in_(
@@ -119,6 +119,59 @@ def missing_countersignatures(work: Any, ref: str, offering: str | None = None) 
             needs=frozenset({"countersignature"}),
         )
         return countersignatures_missing(found, leave_out=offering)
+
+
+def offer_countersignature(conn: Connection, case: Any, spec: Any) -> dict[str, Any] | None:
+    """What a bid's case page says of its offer's countersignature (DESIGN.md section 9): why
+    the offer needs one (`needed`, sentences; none when it needs none), who countersigned it
+    and when (`signed`), and what it still lacks while it waits to be offered (`missing`,
+    whoever offers). None for a case that is not a bid."""
+    from types import SimpleNamespace
+
+    from states import BID
+    from states.facts import Facts
+    from states.money import pounds
+    from states.rules import countersignatures_missing
+
+    if case.kind != "bid":
+        return None
+    rows = control_rows(conn, case.id)
+    named = sro_of(conn, case.programme)
+    risk = fraud_risk(rows)
+    threshold, amount = spec.countersign_above_pence, case.amount_pence or 0
+    needed = []
+    if threshold is not None and amount > threshold:
+        needed.append(
+            f"The offer of {pounds(amount)} is above the programme's countersignature "
+            f"threshold of {pounds(threshold)}: a second approver countersigns it, one who "
+            f"neither makes the offer nor assessed the bid."
+        )
+    if risk == "high":
+        who = (
+            f"the programme's senior responsible owner, {named},"
+            if named
+            else ("the programme's senior responsible owner (the programme names none yet)")
+        )
+        needed.append(f"The fraud risk is rated high: {who} countersigns it, whatever its amount.")
+    signed = [
+        {"by": r.actor, "at": r.at}
+        for r in rows
+        if r.trigger == COUNTERSIGN and "variation" not in (r.payload or {})
+    ]
+    waiting = BID.is_in(case.state, "to_offer")
+    facts = Facts(
+        kind="bid",
+        ref=case.ref,
+        programme=spec,
+        application=SimpleNamespace(amount_pence=amount),
+        countersigners=countersigners(rows),
+        fraud_risk=risk,
+        sro=named,
+    )
+    missing = (
+        [m[0].upper() + m[1:] + "." for m in countersignatures_missing(facts)] if waiting else []
+    )
+    return {"needed": needed, "signed": signed, "missing": missing, "waiting": waiting}
 
 
 def awaiting_countersignature(conn: Connection, specs: Any) -> set[int]:

@@ -31,6 +31,7 @@ from workflow.services import (
     attachments,
     case_table,
     chain,
+    controls,
     diligence,
     directory,
     monitoring,
@@ -214,6 +215,8 @@ def render_case(
             if staff and spec.diligence
             else None
         )
+        # The offer's countersignature: why it needs one, who gave it, what it still lacks.
+        signature = controls.offer_countersignature(conn, row, spec) if staff else None
     # The lead council changes its application on /apply (a draft, a question).
     apply_link = who.has("council") and who.org == row.lead and applications.amendable(row)
     # It answers there too, beside its answers and the question, in words: the case page
@@ -249,6 +252,10 @@ def render_case(
         question=question,
         diligence=checklist,
         diligence_words=DILIGENCE_WORDS,
+        check_labels={code: c.label for code, c in spec.diligence.items()},
+        countersignature=(
+            signature if signature and (signature["needed"] or signature["signed"]) else None
+        ),
         may_record=bool(checklist and checklist["recordable_now"] and who.has("caseworker")),
         accepted_files=",".join(attachments.ALLOWED),
         max_mb=attachments.MAX_BYTES // 1024 // 1024,

@@ -365,6 +365,10 @@ def _approver_groups(
     offerable = [i for i, why in why_not.items() if not why]
     for i in offerable:
         del why_not[i]
+    # Of those waiting for a countersignature, the ones this approver may give; the others
+    # (the SRO's alone, or a bid they assessed) cannot be offered now, and say why.
+    to_sign, not_mine = _countersignable(conn, actor, waiting, scope)
+    why_not.update(not_mine)
     groups = [
         queries.case_group(
             conn,
@@ -379,7 +383,7 @@ def _approver_groups(
                 "case",
                 more=_listed("cases", BID, "to_offer", "bid"),
             ),
-            and_(_state(BID, "to_offer"), waiting),
+            cases.c.id.in_(to_sign) if to_sign else cases.c.id < 0,
             limit,
             scope=scope,
         ),
@@ -481,6 +485,29 @@ def _approver_groups(
         ),
     ]
     return groups, why_not
+
+
+def _countersignable(
+    conn, actor: Actor, where: Any, scope: Any
+) -> tuple[list[int], dict[int, str]]:
+    """Of the recommended bids waiting for a countersignature (`where`), those this approver
+    may countersign now, and the rest with why the offer cannot be made now, both planned as
+    the case page plans them (`plan_actions`)."""
+    cond = and_(_state(BID, "to_offer"), where)
+    cond = and_(cond, scope) if scope is not None else cond
+    mine: list[int] = []
+    others: dict[int, str] = {}
+    for case in CaseRecord.all(conn.execute(select(cases).where(cond).order_by(cases.c.id))):
+        planned = plan_actions(conn, case, actor, only=("countersign", "offer"))
+        sign, offer = find(planned, "countersign"), find(planned, "offer")
+        if sign is not None and sign.offered:
+            mine.append(case.id)
+        else:
+            others[case.id] = next(
+                (a.blocked for a in (offer, sign) if a is not None and a.blocked),
+                "it waits for a countersignature",
+            )
+    return mine, others
 
 
 def _why_not_offered(conn, actor: Actor, where: Any, scope: Any) -> dict[int, str]:
