@@ -26,7 +26,8 @@ BID = Definition(
     final={"ineligible", "rejected", "declined", "withdrawn", "terminated", "closed"},
     transitions=[
         # Due diligence: the automatic checks run (and are recorded) at submission and
-        # again at the check, which is refused until every check has passed.
+        # again at the check, which is refused until every check has passed (and when the
+        # bid is declared ineligible instead).
         T(
             "submit",
             "draft",
@@ -44,12 +45,15 @@ BID = Definition(
             guards=["meets_category_rules", "diligence_passed"],
             effects=["run_diligence"],
         ),
+        # The automatic checks run again as the bid is declared ineligible, so its history
+        # holds the results the decision rests on (a duplicate found since submission).
         T(
             "declare_ineligible",
             "submitted",
             "ineligible",
             roles=CASEWORKER,
             needs_reason=True,
+            effects=["run_diligence"],
             confirm=(
                 "The bid goes no further and the council is told by email. This cannot be undone."
             ),

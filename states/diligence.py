@@ -4,7 +4,7 @@ A programme file lists its checks under `[diligence.CODE]`, each with its
 words. A check is one of three kinds:
 
 - `automatic`: run by casework when a case is submitted and again when it is
-  checked (the code must be one of AUTOMATIC); a failure can be overridden by
+  checked or declared ineligible (the code must be one of AUTOMATIC); a failure can be overridden by
   a caseworker's record only where the file marks the check `overridable`;
 - `manual`: a caseworker records pass or fail, with evidence;
 - `rating`: a caseworker records pass or fail with a rating, low, medium or

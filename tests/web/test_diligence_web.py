@@ -80,6 +80,12 @@ def test_a_caseworker_records_a_check_and_the_bid_can_then_be_checked(site):
     assert "Every check has passed: the bid can be found eligible." in page
     checked = carol.post(f"/cases/{ref}/advance", {"trigger": "check", "version": "2"})
     assert checked.status_code == 303 and site.world.state(ref) == "eligible"
+    # The history says which check each row recorded and how it came out, as the command
+    # line's does, on the case page and the case's audit page alike.
+    for path in (f"/cases/{ref}", f"/audit/{ref}"):
+        shown = text_of(carol.get(path).text)
+        assert "Due diligence recorded: Fraud risk, passed" in shown
+        assert "Due diligence recorded: Lead is a council, passed" in shown
 
 
 @pytest.mark.parametrize(

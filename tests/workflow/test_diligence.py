@@ -277,6 +277,34 @@ def test_a_draft_or_rejected_bid_makes_no_duplicate(aw):
     assert _status(aw, later)["no_duplicate_bid"] == "failed"
 
 
+def test_declaring_a_bid_ineligible_records_the_checks_it_rests_on(aw):
+    """A bid that passed at submission can fail later (an earlier-opened draft of the same
+    lead and category submitted since): declared ineligible, its history holds the failed
+    run the decision rests on, not only the pass recorded at submission."""
+    draft = aw.bid()
+    later = aw.bid()
+    aw.advance(later, "submit")
+    aw.advance(draft, "submit")
+    assert _status(aw, later)["no_duplicate_bid"] == "failed"
+
+    aw.advance(later, "declare_ineligible", reason="Due diligence: No duplicate bid failed.")
+
+    runs = [
+        (p["on"], p["result"])
+        for actor, p in _diligence_rows(aw, later)
+        if p["check"] == "no_duplicate_bid"
+    ]
+    assert runs == [("submit", "pass"), ("declare_ineligible", "fail")]
+    assert [t for t, _, _ in _rows(aw, later)][-4:] == [
+        "declare_ineligible",
+        "diligence",
+        "diligence",
+        "diligence",
+    ]
+    with aw.engine.connect() as conn:
+        assert chain.verify(conn, lifecycle.load_case(conn, later).id).ok
+
+
 def test_org_in_register_matches_by_org_id_else_by_official_or_short_name(aw):
     from workflow.services import directory
 

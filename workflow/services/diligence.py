@@ -5,7 +5,7 @@ one chain writer in the unit of work of what caused it:
 
 - the automatic checks the programme lists are run by the `run_diligence`
   effect of the moves that submit a case and find it eligible (`check`; for
-  a network area, `start_assessment`), one row each with its result
+  a network area, `start_assessment`) or, for a bid, ineligible, one row each with its result
   (actor `system`);
 - a caseworker records a manual or rating check, or overrides an automatic
   one the programme file marks overridable (`record`), with evidence and at

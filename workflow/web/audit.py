@@ -25,6 +25,7 @@ from workflow import clock
 from states import DEFINITIONS
 from states.words import EVENT_WORDS, admin_label, event_label
 from workflow.services import admin_log, reads
+from workflow.services import programme_files as programme_store
 from workflow.services.lifecycle import load_case
 from workflow.storage.db import reading
 from workflow.errors import Malformed
@@ -101,12 +102,14 @@ def case_audit(request: Request) -> Response:
         # page reads this case's rows and the tree kept with the seal, not every case's rows.
         sealing = case_sealing(conn, case.ref, rows, copies=_seal_copies())
         unmatched = unmatched_for_case(conn, sealing.whole, case.id) if sealing.whole else []
+        checks = programme_store.spec_for(conn, case.programme).diligence
     checked = check_rows(case.ref, rows)
     return page(
         request,
         "audit_case.html",
         case=case,
         rows=checked,
+        check_labels={code: c.label for code, c in checks.items()},
         fault=result.broken.get(case.ref),
         words=STATUS_WORDS,
         sealing=sealing,

@@ -9,12 +9,13 @@ categories and ladder steps by the programme's file.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import Engine, select
 
 from notifications.kinds import kind_label
 from states import DEFINITIONS
+from states.diligence import label_of
 
 # Re-exported for the pages (apply.py, actions.py): one pattern for the rules' field codes.
 from states.questions import FIELD_NAMED as FIELD_NAMED
@@ -69,13 +70,25 @@ def state_label(state: str | None, kind: str | None = None) -> str:
     return humanise(state)
 
 
-def event(row: Any, kind: str) -> str:
-    """What a history row did, for people: its trigger's label (a return's by the return's)."""
+def event(row: Any, kind: str, checks: Mapping[str, str] | None = None) -> str:
+    """What a history row did, for people: its trigger's label (a return's by the return's);
+    a due-diligence row says which check and how it came out ("Due diligence recorded: Fraud
+    risk, passed", as the command line's history says), the check by its label in `checks`
+    (the case's programme's, by code) or else by casework's own words for it."""
     trigger = _get(row, "trigger")
     definition = DEFINITIONS[_of(row, kind)]
     if trigger in definition.triggers:
         return definition.trigger_label(trigger)
+    payload = _get(row, "payload") or {}
+    if trigger == "diligence" and payload.get("check"):
+        code = str(payload["check"])
+        found = (checks or {}).get(code) or label_of({}, code)
+        result = _RESULTS.get(payload.get("result"), payload.get("result") or "")
+        return f"{event_label(trigger)}: {found}, {result}"
     return event_label(trigger)
+
+
+_RESULTS = {"pass": "passed", "fail": "failed"}
 
 
 def part(row: Any) -> str:
