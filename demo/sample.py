@@ -181,8 +181,12 @@ ASSESSORS = (
     Staff("dana.fry", ("assessor",), "assessor"),
 )
 APPROVERS = (
-    Staff("grace.hall", ("approver",), "approver (decides awards)"),
-    Staff("henry.shaw", ("approver",), "approver (selects network areas)"),
+    Staff("grace.hall", ("approver",), "approver (decides awards; SRO of the network, PSTN)"),
+    Staff(
+        "henry.shaw",
+        ("approver",),
+        "approver (selects network areas; SRO of the TCA, so countersigns offers)",
+    ),
 )
 AUDITOR = Staff("iris.nolan", ("auditor",), "auditor (reads history)")
 ADMIN = Staff("sam.admin", ("admin",), "administrator")

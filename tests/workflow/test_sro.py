@@ -124,6 +124,29 @@ def test_a_programme_file_names_its_sro_and_a_non_approver_is_refused(world):
         assert sro.sro_of(conn, "tca-2099") == "april"
 
 
+def test_the_admin_log_says_the_sro_a_file_replaced_not_only_the_files_own_line(world):
+    """An admin named aaron; a file then names april: the row says aaron was the SRO before
+    (the earlier file named none), and a file naming none again keeps april, said so."""
+    world.cast()
+    text = small_programme("tca-2099")
+    load_programme(world, text)
+    appoint(world.engine, "tca-2099", "aaron")
+
+    load_programme(world, text.replace('fund = "1000000"', 'fund = "1000000"\nsro = "april"'))
+    load_programme(world, text)
+
+    with world.engine.connect() as conn:
+        named, kept = admin_log.rows(conn, action="programme_load", target="tca-2099")[-2:]
+    assert admin_log.side_text(named["before"]) == (
+        "senior responsible owner aaron (the file names none)"
+    )
+    assert admin_log.side_text(named["after"]) == "senior responsible owner april"
+    assert admin_log.side_text(kept["before"]) == "senior responsible owner april"
+    assert admin_log.side_text(kept["after"]) == (
+        "senior responsible owner april (the file names none)"
+    )
+
+
 def test_a_changed_file_is_one_row_with_the_values_before_and_after(any_world):
     any_world.cast()
     text = small_programme("tca-2099")

@@ -349,7 +349,15 @@ def side_text(side: Any) -> str:
                 "; ".join(f"{k} {_value_text(v)}" for k, v in shown.items())
                 + f" and {len(values) - len(shown)} more values of its file (--json shows them)"
             )
-        parts = [f"{_path_words(k)} {_value_text(v)}" for k, v in sorted(values.items())]
+        parts = [
+            f"{_path_words(k)} {_value_text(v)}" for k, v in sorted(values.items()) if k != "sro"
+        ]
+        if "sro" in values:  # the programme's SRO, which a file naming none leaves as it was
+            named, held = values["sro"], side.get("sro")
+            parts.append(
+                f"senior responsible owner {_value_text(held)}"
+                + (f" (the file names {_value_text(named)})" if named != held else "")
+            )
         return "; ".join(parts) or "the same values (comments or layout changed)"
     parts = []
     for key, value in side.items():
