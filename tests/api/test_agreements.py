@@ -87,7 +87,7 @@ def test_a_rise_above_the_threshold_is_countersigned_over_the_api_then_approved_
     assert "it needs a second approver's countersignature" in unsigned.json()["detail"]
     assert by_caseworker.status_code == 403
     assert api.world.snapshot() == before
-    listed = api.get(f"/cases/{ref}/variations", who="april").json()[0]
+    listed = api.get(f"/cases/{ref}/variations", who="april").json()["items"][0]
     assert "countersign_variation" in listed["allowed_triggers"]
 
     signed = api.post(

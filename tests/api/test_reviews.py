@@ -119,8 +119,10 @@ def test_the_reviews_are_listed_with_the_decisions_the_caller_may_record_now(api
     def listed(who="carol"):
         answer = api.get(f"/cases/{award}/reviews", who=who)
         assert answer.status_code == 200, answer.text
+        assert answer.json()["next_cursor"] is None
         return [
-            (r["review"], r["status"], r["decision"], r["allowed_decisions"]) for r in answer.json()
+            (r["review"], r["status"], r["decision"], r["allowed_decisions"])
+            for r in answer.json()["items"]
         ]
 
     assert listed() == [("R1", "not_due", None, [])]
@@ -145,3 +147,6 @@ def test_the_reviews_are_listed_with_the_decisions_the_caller_may_record_now(api
 
     api.post(f"/cases/{award}/reviews", json={"decision": "continue", "reason": "On track."})
     assert listed()[0] == ("R1", "recorded", "continue", [])
+    first = api.get(f"/cases/{award}/reviews", params={"limit": 1}).json()
+    rest = api.get(f"/cases/{award}/reviews", params={"cursor": first["next_cursor"]}).json()
+    assert [r["review"] for r in first["items"] + rest["items"]] == ["R1", "R2"]

@@ -34,7 +34,7 @@ from workflow.api.schemas import (
     CasePage,
     HistoryPage,
     Review,
-    ReviewListed,
+    ReviewPage,
     ReviewRequest,
 )
 from workflow.storage.db import reading
@@ -227,14 +227,21 @@ def assign(
 
 @router.get(
     "/cases/{ref}/reviews",
-    response_model=list[ReviewListed],
-    responses=errors(401, 403, 404),
+    response_model=ReviewPage,
+    responses=errors(400, 401, 403, 404),
     summary="A case's annual reviews",
     description="As `casework review list --case REF --json`: every annual review of the "
     "award, oldest first: when it falls due, where it stands, what was decided, by whom, and "
-    "`allowed_decisions`, the decisions you may record now. Staff only.",
+    "`allowed_decisions`, the decisions you may record now; a page of them, as every list "
+    "is. Staff only.",
 )
-def list_reviews(request: Request, ref: str = REF, actor: Actor = Depends(caller)) -> Response:
+def list_reviews(
+    request: Request,
+    ref: str = REF,
+    cursor: Optional[str] = paging.CursorQuery,
+    limit: int = paging.LimitQuery,
+    actor: Actor = Depends(caller),
+) -> Response:
     from workflow.services import reviews
 
     access.require(actor, "cases")
@@ -247,7 +254,8 @@ def list_reviews(request: Request, ref: str = REF, actor: Actor = Depends(caller
             f"{actor.name} may not read {case.ref}'s annual reviews: only staff may.",
             person=actor.name,
         )
-    return json_response(reviews.list_reviews(engine, case=case.ref, actor_name=actor.name))
+    items = reviews.list_reviews(engine, case=case.ref, actor_name=actor.name)
+    return json_response(paging.page_after(items, cursor, limit, lambda r: r["ref"], "review"))
 
 
 @router.post(

@@ -348,6 +348,11 @@ class ReviewListed(_Shape):
     )
 
 
+class ReviewPage(_Shape):
+    items: list[ReviewListed]
+    next_cursor: Optional[str]
+
+
 class HistoryPage(_Shape):
     items: list[HistoryRow]
     next_cursor: Optional[str]
