@@ -112,6 +112,18 @@ def test_roles_and_standing_and_the_last_admin(site):
     assert len(rows(site)) == count + 2
 
 
+def test_roles_saved_as_they_stand_say_nothing_changed_and_write_no_row(site):
+    # The form sends every ticked box; saved untouched, it once asked for the command line's
+    # --add ROLE or --remove ROLE.
+    adam = site.as_("adam")
+    adam.get("/admin/people/carol")
+    count = len(rows(site))
+    done = adam.post("/admin/people/carol/roles", {"roles": ["caseworker"]})
+    assert done.status_code == 303
+    assert "carol's roles: caseworker (nothing changed)." in text_of(adam.follow(done).text)
+    assert len(rows(site)) == count
+
+
 def test_a_disabled_person_is_signed_out_and_cannot_sign_in_again(site):
     carol = site.as_("carol")
     assert carol.get("/inbox").status_code == 200

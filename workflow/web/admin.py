@@ -213,6 +213,8 @@ async def person_roles(request: Request) -> Response:
 
     def change(conn: Any, by: admin_log.Admin) -> dict[str, Any]:
         now = set(directory.actor_row(conn, name).roles)
+        if chosen == now:  # saved as it stood: nothing to add or remove, and no row to write
+            return {"roles": sorted(now), "changed": False}
         return administration.change_roles(
             conn, name, by, at=clock.now(), add=sorted(chosen - now), remove=sorted(now - chosen)
         )
