@@ -523,13 +523,19 @@ def test_only_a_caseworker_records_an_areas_contribution(site):
         assert site.world.snapshot() == before, name
 
     carol = site.as_("carol")
-    malformed = carol.post(f"/cases/{ref}/contribution", {"contribution": "£60,000"})
-    done = carol.post(f"/cases/{ref}/contribution", {"contribution": "60000"})
-
+    before = site.world.snapshot()
+    malformed = carol.post(f"/cases/{ref}/contribution", {"contribution": "sixty thousand"})
     assert malformed.status_code == 400
-    assert '<a href="#contribution">Contribution:' in malformed.text
+    assert (
+        '<a href="#contribution">Contribution agreed must be an amount in pounds' in malformed.text
+    )
+    assert 'value="sixty thousand"' in malformed.text  # what was typed is kept
+    assert site.world.snapshot() == before
+
+    # Money as people write it, as the case page shows it back.
+    done = carol.post(f"/cases/{ref}/contribution", {"contribution": "£60,000"})
     assert done.status_code == 303
-    assert "£60,000" in text_of(carol.follow(done).text)
+    assert "is recorded: £60,000" in text_of(carol.follow(done).text)
 
 
 def test_a_caseworker_hands_a_case_to_another_and_no_one_else_can(site):

@@ -50,7 +50,7 @@ from workflow.web.labels import state_label
 from workflow.services.access import STAFF
 from workflow.web.auth import Viewer, session_of, viewer
 from workflow.web.errors import problems_of, status_of
-from workflow.web.forms import posted
+from workflow.web.forms import not_pounds, posted, pounds_typed
 from workflow.web.assessment import SEES as SEES_ASSESSMENT
 from workflow.web.pages import Problem, money, page, paragraphs, words
 from workflow.services.unit_of_work import UnitOfWork
@@ -421,13 +421,26 @@ def _offered(request: Request, ref: str, trigger: str, version: int | None) -> A
 async def contribution(request: Request) -> Response:
     ref = request.path_params["ref"]
     form = await posted(request)
-    amount = form.text("contribution").strip()
+    typed = form.text("contribution").strip()
     who: Viewer = await run_in_threadpool(_visible, request, ref)
+    # Money as people write it (the box shows £; the case page says "£60,000"), as on every
+    # other form; anyone but a caseworker is refused for who they are, by the service.
+    wrong = not_pounds(typed, "Contribution agreed") if who.has("caseworker") else ""
+    if wrong:
+        return await run_in_threadpool(
+            render_case,
+            request,
+            ref,
+            status=400,
+            form={"contribution": typed},
+            errors=[Problem(wrong, "contribution")],
+        )
+    amount = pounds_typed(typed)
     return await _change(
         request,
         ref,
         lambda uow: areas.record_contribution(uow, ref, amount, who.name),
-        kept={"contribution": amount},
+        kept={"contribution": typed},
         fields={"contribution": "contribution"},
         general="contribution",
         done=lambda d: (
