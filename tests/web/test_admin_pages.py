@@ -157,6 +157,28 @@ def test_an_admin_names_an_approver_as_sro_and_a_caseworker_is_refused(site):
     assert "april" in text_of(site.as_("carol").get("/programmes").text)
 
 
+def test_a_refusal_says_how_to_put_it_right_on_these_pages_not_with_a_command(site):
+    adam = site.as_("adam")
+    adam.get("/admin/programmes")
+    assert adam.post("/admin/programmes/tca-2013/sro", {"sro": "april"}).status_code == 303
+    count = len(rows(site))
+
+    adam.get("/admin/people/april")
+    refused = adam.post("/admin/people/april/roles", {"roles": ["assessor"]})
+    said = text_of(refused.text)
+    assert refused.status_code == 422
+    assert "who must be an approver: name another first on the Programmes page." in said
+    refused = adam.post("/admin/people/april/standing", {"standing": "disabled"})
+    said += text_of(refused.text)
+    assert "so they cannot be disabled: name another first on the Programmes page." in said
+    adam.get("/admin/people/carol")
+    refused = adam.post("/admin/people/carol/roles", {})
+    said += text_of(refused.text)
+    assert "a person keeps at least one (disable them instead, under Standing)." in said
+    assert "casework " not in said
+    assert len(rows(site)) == count
+
+
 def test_the_auditor_reads_the_admin_log_and_a_tampered_row_is_named(site):
     adam = site.as_("adam")
     adam.get("/admin/people/carol")

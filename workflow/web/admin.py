@@ -110,6 +110,26 @@ def _in_words(problem: Problem) -> Problem:
     return Problem(said, problem.field, problem.parts)
 
 
+# Two refusals end with the command that puts them right; here the admin does it on a page.
+_REMEDIES = (
+    ("(casework programme sro CODE NAME).", "on the Programmes page."),
+    (
+        "(disable them instead: casework user disable {name}).",
+        "(disable them instead, under Standing).",
+    ),
+)
+
+
+def _put_right_here(problem: Problem, name: str) -> Problem:
+    """A refusal's remedy said as this area offers it, not as the command line does."""
+    for command, here in _REMEDIES:
+        ending = command.format(name=name)
+        if problem.text.endswith(ending):
+            text = problem.text[: -len(ending)] + here
+            return Problem(text, problem.field, problem.parts)
+    return problem
+
+
 async def organisation_post(request: Request) -> Response:
     form = await posted(request)
     code = request.path_params["code"]
@@ -415,7 +435,8 @@ async def _act(
     except NotFound:
         raise
     except CaseworkError as err:
-        problems = problems_of(err, fields, general=general)
+        name = request.path_params.get("name", "")
+        problems = [_put_right_here(p, name) for p in problems_of(err, fields, general=general)]
         return await run_in_threadpool(again, problems, status_of(err))
     session_of(request).flash(said(done))
     return RedirectResponse(back, status_code=303)
