@@ -135,7 +135,7 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
             "ref": f"{ref}/R1",
             "label": "R1",
             "due": date(2014, 4, 4),
-            "url": f"{BASE_URL}/cases/{ref}",
+            "url": f"{BASE_URL}/cases/{ref}#review",
             "sro": "april",
         }
         ctx["step"] = {

@@ -203,3 +203,29 @@ def test_a_command_to_type_is_never_folded_into_the_next_line(kind, case_kind):
         if line.startswith("    casework "):
             assert len(line) <= 72, line
             assert not after.strip() or after.startswith("    "), (line, after)
+
+
+# The kinds that go only to the programme's own people (caseworkers, approvers, the senior
+# responsible owner, the programme lead): none of them is a council's named contact.
+TO_STAFF_ONLY = {
+    "case.assigned",
+    "bid.conflict_declared",
+    "review.due",
+    "review.overdue",
+    "variation.awaiting_decision",
+    "variation.to_countersign",
+}
+
+
+@pytest.mark.parametrize("kind, case_kind", EVERY_KIND)
+def test_the_footer_says_why_this_reader_receives_it(kind, case_kind):
+    ctx = realistic_context(kind, case_kind)
+    rendered = render(kind, ctx)
+
+    for part in (rendered.text, rendered.html):
+        said = " ".join(part.split())
+        if kind in TO_STAFF_ONLY:
+            assert "named contact" not in said
+            assert f"because of your part in running the {ctx['programme']['name']}" in said
+        else:
+            assert "You receive this email because you are a named contact for" in said

@@ -94,7 +94,8 @@ def test_the_first_review_falls_due_a_year_on_rolled_past_a_bank_holiday(world, 
         body = conn.execute(
             select(outbox.c.body_text).where(outbox.c.kind == "review.due")
         ).scalar()
-    assert f"/cases/{award}\n\nor at the command line:" in body  # the page first
+    # the page first, at its annual review section
+    assert f"/cases/{award}#review\n\nor at the command line:" in body
     assert (
         f"casework review record {award} --as NAME \\\n"
         f'        --decision continue|amend|stop --reason "..."' in body

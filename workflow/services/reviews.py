@@ -253,7 +253,8 @@ def _for_mail(row: Any, sro_name: str | None = None) -> dict[str, Any]:
         "ref": row.ref,
         "label": label(row.n),
         "due": row.due,
-        "url": f"{messages.base_url()}/cases/{case_ref}",
+        # the case page's annual review section, where the caseworker records it
+        "url": f"{messages.base_url()}/cases/{case_ref}#review",
         "sro": sro_name,
     }
 
