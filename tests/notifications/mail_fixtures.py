@@ -153,7 +153,10 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
             "paid_at": datetime(2014, 4, 22, 10, tzinfo=timezone.utc),
             "event": "When the Q2 return is accepted",
             "paid_total": "£187,500",
+            "still_to_pay": "£62,500",
         }
+    if kind == "bid.terminated":  # P1 paid, the rest of the £250,000 award released
+        ctx["payment"] = {"paid_total": "£125,000", "released": "£125,000"}
     if kind == "payment.released_to_fund":  # completed, the last return waived: P3 never due
         ctx["payment"] = {
             "released": "£62,500",

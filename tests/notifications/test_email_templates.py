@@ -229,3 +229,15 @@ def test_the_footer_says_why_this_reader_receives_it(kind, case_kind):
             assert f"because of your part in running the {ctx['programme']['name']}" in said
         else:
             assert "You receive this email because you are a named contact for" in said
+
+
+def test_a_termination_with_nothing_paid_gives_back_the_whole_award_and_asks_for_nothing():
+    ctx = realistic_context("bid.terminated")
+    ctx["payment"] = {"paid_total": None, "released": "£250,000"}
+
+    rendered = render("bid.terminated", ctx)
+
+    for part in (rendered.text, rendered.html):
+        said = " ".join(part.split())
+        assert "None of it had been paid, so all of it, £250,000, goes back" in said
+        assert "nothing to repay" in said and "eligible work" not in said

@@ -472,6 +472,29 @@ def test_paying_emails_the_lead_council_and_counts_in_the_figures(p1):
     assert (tca["committed"], tca["paid"], tca["recovering"]) == ("250000.00", "125000.00", "0.00")
 
 
+def test_the_last_payment_email_says_the_award_is_paid_in_full_and_promises_no_more(any_world):
+    any_world.cast()
+    ref = award(any_world, amount="250000.03")
+    open_returns(any_world, ref)
+    for label in ("Q1", "Q2", "Q3", "Q4"):
+        accept_return(any_world, ref, label)
+    for n in (1, 2, 3):
+        payments.move(any_world.engine, f"{ref}/P{n}", "approve", "april")
+        payments.move(any_world.engine, f"{ref}/P{n}", "pay", "fiona", reference=f"BACS {n}")
+    with any_world.engine.connect() as conn:
+        bodies = conn.execute(
+            select(outbox.c.body_text).where(outbox.c.kind == "payment.paid").order_by(outbox.c.id)
+        ).scalars()
+        first, _, last = (" ".join(b.split()) for b in bodies)
+
+    assert (
+        "So far £125,000.01 of the award has been paid, and £125,000.02 is still to come" in first
+    )
+    assert "the next payment follows its own event" in first
+    assert "This is the last payment: the award of £250,000.03 is now paid in full" in last
+    assert "next payment" not in last and "still to come" not in last
+
+
 # --- suspension, reinstatement, termination, recovery ------------------------------------------
 def test_suspension_holds_what_is_unpaid_and_reinstatement_makes_it_due_again(p1):
     world, ref, pay = p1
@@ -523,6 +546,13 @@ def test_termination_cancels_what_is_unpaid_keeps_what_is_paid_and_a_recovery_fo
             (r.entry, r.amount_pence) for r in conn.execute(select(ledger).order_by(ledger.c.id))
         ]
     assert entries == [("reserve", 25_000_000), ("release", 12_500_000)]  # the paid half stays
+    with world.engine.connect() as conn:  # the council is told the sums, paid and released
+        told = conn.execute(
+            select(outbox.c.body_text).where(outbox.c.kind == "bid.terminated")
+        ).scalar_one()
+    told = " ".join(told.split())
+    assert "Of the award, £125,000 has been paid; the £125,000 not yet paid goes back" in told
+    assert "how much of the £125,000 paid was spent on eligible work" in told
     refused(world, Malformed, lambda: payments.recover(world.engine, ref, "12,000", "carol"))
     refused(world, Malformed, lambda: payments.recover(world.engine, ref, "-5", "carol"))
     refused(world, PermissionDenied, lambda: payments.recover(world.engine, ref, "100000", "fiona"))

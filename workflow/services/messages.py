@@ -286,6 +286,7 @@ def notify_event(
     book: AddressBook | None = None,
 ) -> str | None:
     """Queue the email a transition's definition names (`T(notice=...)`)."""
+    payment = _terminated_payments(conn, case) if notice.kind == "bid.terminated" else None
     return queue(
         conn,
         key=f"{case.ref}:{trigger}:{seq}",
@@ -297,4 +298,18 @@ def notify_event(
         now=now,
         reason=reason,
         book=book,
+        payment=payment,
     )
+
+
+def _terminated_payments(conn: Connection, case: CaseRecord) -> dict[str, Any]:
+    """What a terminated award had paid and what goes back to the fund, for its email: the
+    council is told the sums, not "if any of the award has been paid"."""
+    from workflow.services.payments import paid_pence  # payments queues mail through here
+
+    paid = paid_pence(conn, case.id)
+    unpaid = (case.amount_pence or 0) - paid
+    return {
+        "paid_total": pounds(paid) if paid else None,
+        "released": pounds(unpaid) if unpaid > 0 else None,
+    }

@@ -792,6 +792,10 @@ def _reasons(conn: Connection, case: CaseRecord, returns: list[tuple[str, str]])
 
 
 def _for_mail(conn: Connection, pay: Payment, case: CaseRecord) -> dict[str, Any]:
+    paid = paid_pence(conn, case.id)
+    # What of the award is still to come: None once it is paid in full, when the email
+    # must not promise a next payment.
+    rest = (case.amount_pence or 0) - paid
     return {
         "ref": pay.ref,
         "label": pay.label,
@@ -799,7 +803,8 @@ def _for_mail(conn: Connection, pay: Payment, case: CaseRecord) -> dict[str, Any
         "reference": pay.reference,
         "paid_at": pay.paid_at,
         "event": tranche_event_label(pay.event),
-        "paid_total": pounds(paid_pence(conn, case.id)),
+        "paid_total": pounds(paid),
+        "still_to_pay": pounds(rest) if rest > 0 else None,
     }
 
 
