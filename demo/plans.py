@@ -225,8 +225,11 @@ def _shared(size: Size, rng: random.Random) -> list[BidPlan]:
     arrangements = ("linked_it", "joint_procurement", "joint_contracting", "other")
     out = []
     for i, twist in enumerate(twists[: max(size.shared_bids, 4)]):
-        lead = pool[(3 * i) % len(pool)]
-        partners = tuple(pool[(3 * i + j) % len(pool)] for j in (1, 2)[: 1 + i % 2])
+        # Three councils a bid, going round the pool one place on each time round, so no
+        # council leads two (the INELIGIBLE twist's duplicate is the one meant).
+        first = 3 * i + i // (len(pool) // 3)
+        lead = pool[first % len(pool)]
+        partners = tuple(pool[(first + j) % len(pool)] for j in (1, 2)[: 1 + i % 2])
         if i % 5 == 4:
             partners += (OTHER_BODIES[i % len(OTHER_BODIES)],)
         amount = rng.randrange(60_000, 480_001, 5_000)

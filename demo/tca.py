@@ -81,7 +81,10 @@ class TcaRound:
         )
         ref = opened["ref"]
         self.plan_of[ref] = bid if amount is None else replace(bid, amount=amount, twist=None)
-        day = working_days_after(s.today(), 1 + s.rng.randrange(3))
+        wait = 1 + s.rng.randrange(3)
+        if bid.twist == p.INELIGIBLE:  # sent after the council's first: the duplicate is this
+            wait += 3
+        day = working_days_after(s.today(), wait)
         s.on(day, s.office_hours(), lambda: self._submit(ref))
 
     def _submit(self, ref: str) -> None:

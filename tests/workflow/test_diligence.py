@@ -268,23 +268,29 @@ def test_a_duplicate_is_a_later_bid_of_the_same_lead_programme_and_category(aw):
     assert _status(aw, second)["no_duplicate_bid"] == "passed"
 
 
-def test_a_draft_or_rejected_bid_makes_no_duplicate(aw):
+def test_the_bid_submitted_first_stands_whichever_draft_was_opened_first(aw):
     draft = aw.bid()
     later = aw.bid()
     aw.advance(later, "submit")
-    assert _status(aw, later)["no_duplicate_bid"] == "passed"
+    assert _status(aw, later)["no_duplicate_bid"] == "passed"  # a draft makes no duplicate
+
     aw.advance(draft, "submit")
-    assert _status(aw, later)["no_duplicate_bid"] == "failed"
+
+    assert _status(aw, draft)["no_duplicate_bid"] == "failed"
+    assert _status(aw, later)["no_duplicate_bid"] == "passed"
+    shown = diligence.show(aw.engine, draft, "carol")
+    problems = next(c["problems"] for c in shown["checks"] if c["check"] == "no_duplicate_bid")
+    assert f"({later})" in problems[0]
 
 
 def test_declaring_a_bid_ineligible_records_the_checks_it_rests_on(aw):
-    """A bid that passed at submission can fail later (an earlier-opened draft of the same
-    lead and category submitted since): declared ineligible, its history holds the failed
-    run the decision rests on, not only the pass recorded at submission."""
-    draft = aw.bid()
+    """Declared ineligible, a bid's history holds the checks run at the decision itself,
+    the run the decision rests on, after the one recorded at submission (the facts can
+    change between the two: a bid of the same lead withdrawn, an application amended)."""
+    first = aw.bid()
+    aw.advance(first, "submit")
     later = aw.bid()
     aw.advance(later, "submit")
-    aw.advance(draft, "submit")
     assert _status(aw, later)["no_duplicate_bid"] == "failed"
 
     aw.advance(later, "declare_ineligible", reason="Due diligence: No duplicate bid failed.")
@@ -294,7 +300,7 @@ def test_declaring_a_bid_ineligible_records_the_checks_it_rests_on(aw):
         for actor, p in _diligence_rows(aw, later)
         if p["check"] == "no_duplicate_bid"
     ]
-    assert runs == [("submit", "pass"), ("declare_ineligible", "fail")]
+    assert runs == [("submit", "fail"), ("declare_ineligible", "fail")]
     assert [t for t, _, _ in _rows(aw, later)][-4:] == [
         "declare_ineligible",
         "diligence",

@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, Engine, bindparam, literal, select
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, func, literal, select
 
 from states import DEFINITIONS
 from states.diligence import (
@@ -72,15 +72,34 @@ _ROWS = Prepared(
 )
 
 
+def _submitted(case_id: Any) -> Any:
+    """When a case was first submitted, as the id of its `submit` row (ids are the history's
+    order across cases); null for a draft."""
+    return (
+        select(func.min(history.c.id))
+        .where(
+            history.c.case_id == case_id,
+            history.c.trigger == literal("submit"),
+            history.c.checkpoint.is_(None),
+        )
+        .scalar_subquery()
+    )
+
+
+_NOT_YET = literal(2**62, BigInteger)  # a draft being submitted comes after every other
+
+
 def _duplicates_of(kind: str, has_category: bool) -> Prepared[Any]:
-    """Earlier cases of a lead in a programme (and category) that still stand: one
+    """Cases of a lead in a programme (and category) that still stand and were submitted
+    before this one: the bid submitted first stands, whichever draft was opened first. One
     statement for each kind of case, with or without a category, built once."""
     q = select(cases.c.ref).where(
         cases.c.programme == bindparam("programme"),
         cases.c.kind == literal(kind),
         cases.c.lead == bindparam("lead"),
-        cases.c.id < bindparam("case_id"),
+        cases.c.id != bindparam("case_id"),
         cases.c.state.in_([literal(s) for s in DEFINITIONS[kind].group("standing")]),
+        _submitted(cases.c.id) < func.coalesce(_submitted(bindparam("case_id")), _NOT_YET),
     )
     q = (
         q.where(cases.c.category == bindparam("category"))
@@ -94,7 +113,8 @@ _DUPLICATES: dict[tuple[str, bool], Prepared[Any]] = {}
 
 
 def _duplicates(conn: Connection, case: CaseRecord) -> tuple[str, ...]:
-    """Earlier cases of the same lead, programme and category that still stand."""
+    """Cases of the same lead, programme and category submitted before this one that still
+    stand."""
     key = (case.kind, case.category is not None)
     stmt = _DUPLICATES.get(key)
     if stmt is None:
