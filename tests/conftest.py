@@ -282,6 +282,8 @@ SLOW_FIRST = (  # the longest files of a run on 2026-12-06, longest first
     "tests/cli/test_agreement_cli.py",
     "tests/web/test_agreement_browser.py",
     "tests/web/test_serve.py",
+    "tests/web/test_browser_forms.py",
+    "tests/web/test_browser_admin.py",
 )
 
 
