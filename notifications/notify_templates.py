@@ -81,6 +81,7 @@ PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
     "programme.name": ("programme_name", "the programme's name"),
     "programme.lead_email": ("programme_lead_email", "the programme lead's address"),
     "reason": ("reason", "the reason given (blank when none was)"),
+    "received_at|moment": ("received_at", "when the application was received"),
     "checkpoint.label": ("return_name", "the monitoring return (Q1, Q2…)"),
     "checkpoint.due|longdate": ("due_date", "the return's due date"),
     "checkpoint.url": ("return_url", "where the return is made"),
@@ -94,6 +95,10 @@ PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
     "payment.amount": ("payment_amount", "the amount paid, in pounds"),
     "payment.reference": ("remittance_reference", "the payment's remittance reference"),
     "payment.paid_total": ("paid_total", "paid so far, in pounds"),
+    "payment.still_to_pay": (
+        "still_to_pay",
+        "what of the award is still to be paid, in pounds (blank once it is paid in full)",
+    ),
     "payment.paid_at|longdate": ("paid_date", "the day it was paid"),
     "payment.event": ("payment_event", "what happened to the payment"),
     "payment.released": ("released_amount", "what was released back to the fund, in pounds"),

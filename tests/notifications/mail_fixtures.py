@@ -185,7 +185,8 @@ def realistic_context(kind: str, case_kind: str = "bid", **overrides) -> dict:
         }
         if event_name == "rejected":
             ctx["reason"] = "The fund has no room left this year for increases."
-    if kind == "case.submitted":  # the receipt shows the application as it was sent
+    if kind == "case.submitted":  # the receipt shows the application as it was sent, and when
+        ctx["received_at"] = datetime(2014, 1, 17, 15, 42, tzinfo=timezone.utc)
         ctx["answers"] = (
             [
                 {"label": "Kind of award", "answer": "Shared arrangement"},

@@ -241,3 +241,13 @@ def test_a_termination_with_nothing_paid_gives_back_the_whole_award_and_asks_for
         said = " ".join(part.split())
         assert "None of it had been paid, so all of it, £250,000, goes back" in said
         assert "nothing to repay" in said and "eligible work" not in said
+
+
+@pytest.mark.parametrize("case_kind", ["bid", "area"])
+def test_a_receipt_says_when_the_application_was_received(case_kind):
+    rendered = render("case.submitted", realistic_context("case.submitted", case_kind))
+
+    for part in (rendered.text, rendered.html):
+        assert "at 3:42pm, 17 January 2014. Keep this email as your receipt" in " ".join(
+            part.split()
+        )

@@ -12,6 +12,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from states import dates
 from tests.web.site import text_of
 from workflow.services import applications, lifecycle, passwords
 from workflow.storage.tables import outbox
@@ -113,6 +114,10 @@ def test_a_council_applies_a_question_a_page_and_submits_with_evidence(site):
         receipt = conn.execute(select(outbox).where(outbox.c.kind == "case.submitted")).one()
     assert receipt.case_ref == ref and "Joint procurement" in receipt.body_text
     assert "Amount asked for:\n£250,000" in receipt.body_text
+    # a receipt says when: the moment it was sent, as the case's history shows it
+    assert f"at {dates.moment(receipt.created_at)}. Keep this" in " ".join(
+        receipt.body_text.split()
+    )
     assert "Business case.pdf" in receipt.body_text
     carol = site.as_("carol")
     assert ref in text_of(carol.get("/inbox").text)

@@ -255,6 +255,7 @@ def queue(
     )
     if kind in WITH_ANSWERS:
         values["answers"] = answers_of(conn, case, spec)
+        values["received_at"] = now  # a receipt says when
     rendered = render(kind, values)
     _QUEUE.rowcount(
         conn,
