@@ -123,7 +123,7 @@ def report_rows(engine: Any) -> list[dict[str, Any]]:
             checks = []
             for check in spec.diligence.values():
                 c = counts.get(check.code, {})
-                says = f"Due diligence: {check.label} failed:"  # as failed_reason writes it
+                says = diligence.failed_check(check.label)  # as failed_reason writes it
                 named = [r.ref for r in ineligible if says in (r.reason or "")]
                 checks.append(
                     {

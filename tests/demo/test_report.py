@@ -179,7 +179,7 @@ def test_the_controls_section_shows_the_checks_run_and_failed_and_the_duplicate(
             .join(cases, cases.c.id == history.c.case_id)
             .where(cases.c.ref == ref, history.c.trigger == "declare_ineligible")
         ).scalar()
-    assert "Due diligence: No duplicate bid failed" in reason
+    assert 'Failed the due diligence check "No duplicate bid"' in reason
     assert "Fraud risk" in controls and "Public Service Transformation Network 2013:" in controls
 
 

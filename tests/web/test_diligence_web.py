@@ -178,7 +178,7 @@ def test_declaring_a_bid_ineligible_after_a_failed_check_names_the_check_in_word
     assert confirm.status_code == 200
     page = text_of(confirm.text)
     assert (
-        f"Due diligence: No duplicate bid failed: Council E07000026 "
+        f'Failed the due diligence check "No duplicate bid": Council E07000026 '
         f"already has a bid in Shared arrangement in Transformation Challenge Award 2013 "
         f"({first})" in page
     )

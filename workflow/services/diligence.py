@@ -469,9 +469,15 @@ def failed_reason(shown: Mapping[str, Any]) -> str:
     the checks in words only."""
     failed = [c for c in shown["checks"] if c["status"] == "failed"]
     return " ".join(
-        f"Due diligence: {c['label']} failed: {'; '.join(c['problems']) or 'recorded as failed'}."
+        f"{failed_check(c['label'])} {'; '.join(c['problems']) or 'recorded as failed'}."
         for c in failed
     )
+
+
+def failed_check(label: str) -> str:
+    """How `failed_reason` names a failed check: `Failed the due diligence check "No duplicate
+    bid":`, in quotes, as "No duplicate bid failed" read as if no duplicate was found."""
+    return f'Failed the due diligence check "{label}":'
 
 
 def show(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> dict[str, Any]:
