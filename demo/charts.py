@@ -65,11 +65,25 @@ def _text(
     size: int = 13,
     colour: str = INK,
     weight: str = "normal",
+    halo: bool = False,
 ) -> str:
+    # A label among the lines (the totals at the end, the releases) is outlined in white
+    # under its letters: a line running through it never strikes it out, and stays in sight
+    # between the letters (a white box would hide the data behind it).
+    outline = (
+        ' stroke="#fff" stroke-width="4" stroke-linejoin="round" paint-order="stroke"'
+        if halo
+        else ""
+    )
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
-        f'fill="{colour}" font-weight="{weight}">{escape(body)}</text>'
+        f'fill="{colour}" font-weight="{weight}"{outline}>{escape(body)}</text>'
     )
+
+
+def _width(body: str, size: int) -> float:
+    """A generous guess at a label's width (no font metrics here): 0.6 of its size a letter."""
+    return len(body) * size * 0.6
 
 
 def _svg(width: int, height: int, label: str, body: Iterable[str]) -> Markup:
@@ -160,6 +174,7 @@ def fund_chart(
             size=13,
             colour=RED,
             weight="bold",
+            halo=True,
         )
     )
     # the committed total, as steps
@@ -198,32 +213,56 @@ def fund_chart(
                 size=13,
                 colour=GREEN,
                 weight="bold",
+                halo=True,
             )
         )
-    # each release, where the line dips
+    # each release, where the line dips: its label below the dip, or further down, or above
+    # it, wherever it meets neither the totals' labels at the right nor another release's
+    # (on a phone they meet), and never past the chart's floor onto the months
+    committed_text = f"committed at the end: {pounds(before)}"
+    taken = [(right - _width(committed_text, 13), right, committed_y)]
+    if paid:
+        paid_text = f"paid at the end: {pounds(paid_total)}"
+        taken.append((right - _width(paid_text, 13), right, paid_y))
     totals = {at: total for at, total in points}
-    for i, r in enumerate(releases):
+    for r in releases:
         x, after = scale.x(r.at), totals.get(r.at, before)
-        ly = y(after) + 24 + 17 * i
+        text = f"{r.ref} {r.why}: −{pounds(r.pence)}"
+        x0, x1 = x + 16, x + 16 + _width(text, 12)
+        below = [y(after) + 24 + 17 * k for k in range(40)]
+        above = [y(after) - 12 - 17 * k for k in range(40)]
+        candidates = [v for v in below if v <= bottom - 6] + [v for v in above if v >= top + 14]
+        ly = next(
+            (
+                v
+                for v in candidates
+                if not any(a < x1 and x0 < b and abs(v - at) < 17 for a, b, at in taken)
+            ),
+            y(after) + 24,
+        )
+        taken.append((x0, x1, ly))
         body.append(
             f'<circle cx="{x:.1f}" cy="{y(after):.1f}" r="5" fill="#fff" stroke="{INK}" '
             f'stroke-width="2"><title>{escape(day(r.at))}: {escape(r.ref)} {r.why}, '
             f"{pounds(r.pence)} back to the fund</title></circle>"
         )
+        # the leader runs from the mark's lower edge down to a label below, or its upper
+        # edge up to one above
+        y1, y2 = (y(after) + 5, ly - 4) if ly > y(after) else (y(after) - 5, ly + 4)
         body.append(
-            f'<line x1="{x:.1f}" y1="{y(after) + 5:.1f}" x2="{x + 14:.1f}" y2="{ly - 4:.1f}" '
-            f'stroke="{MUTED}"/>'
+            f'<line x1="{x:.1f}" y1="{y1:.1f}" x2="{x + 14:.1f}" y2="{y2:.1f}" stroke="{MUTED}"/>'
         )
-        body.append(_text(x + 16, ly, f"{r.ref} {r.why}: −{pounds(r.pence)}", size=12))
+        body.append(_text(x + 16, ly, text, size=12, halo=True))
     body.append(
         _text(
             right,
             committed_y,
-            f"committed at the end: {pounds(before)}",
+            committed_text,
             anchor="end",
             size=13,
             colour=BLUE,
             weight="bold",
+            halo=True,
         )
     )
     label = (

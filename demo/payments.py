@@ -10,6 +10,9 @@ payment runs on Tuesdays and Fridays, each with a remittance reference.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select
 
 from demo.agenda import working_day_on_or_after
 from demo.cast import Cast
@@ -70,3 +73,90 @@ class PaymentRuns:
             self._next(s.today())
         else:
             self.running = False
+
+
+# --- the report's payments section ------------------------------------------------------
+def payment_story(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """The year's payments for the report: each tranche of the schedule (how many paid, how
+    much, how many still to pay) and each payment held with its case, released or not."""
+    from states.programme import tranche_event_label
+    from workflow.storage.db import reading
+    from workflow.storage.tables import cases, history, organisations
+    from workflow.storage.tables import payments as payments_t
+
+    settled = set(PAYMENT.group("settled"))
+    with reading(engine) as conn:
+        by_tranche: dict[int, dict[str, Any]] = {}
+        for r in conn.execute(
+            select(
+                payments_t.c.tranche,
+                payments_t.c.event,
+                payments_t.c.state,
+                func.count().label("n"),
+                func.sum(payments_t.c.amount_pence).label("pence"),
+            )
+            .group_by(payments_t.c.tranche, payments_t.c.event, payments_t.c.state)
+            .order_by(payments_t.c.tranche)
+        ):
+            t = by_tranche.setdefault(
+                r.tranche,
+                {
+                    "tranche": r.tranche,
+                    "when": tranche_event_label(r.event),
+                    "paid": 0,
+                    "paid_pence": 0,
+                    "to_pay": 0,
+                    "to_pay_pence": 0,
+                    "cancelled": 0,
+                },
+            )
+            if r.state in settled:
+                t["paid"] += r.n
+                t["paid_pence"] += int(r.pence)
+            elif r.state == "cancelled":
+                t["cancelled"] += r.n
+            else:
+                t["to_pay"] += r.n
+                t["to_pay_pence"] += int(r.pence)
+        moves = conn.execute(
+            select(
+                cases.c.ref,
+                organisations.c.name,
+                history.c.payment,
+                history.c.trigger,
+                history.c.at,
+                history.c.reason,
+            )
+            .join(cases, cases.c.id == history.c.case_id)
+            .join(organisations, organisations.c.code == cases.c.lead)
+            .where(history.c.payment.is_not(None), history.c.trigger.in_(("hold", "release")))
+            .order_by(history.c.at, history.c.id)
+        ).all()
+        amounts = {
+            r.ref: (int(r.amount_pence), r.paid_at)
+            for r in conn.execute(
+                select(payments_t.c.ref, payments_t.c.amount_pence, payments_t.c.paid_at)
+            )
+        }
+    held: list[dict[str, Any]] = []
+    for m in moves:
+        ref = f"{m.ref}/{m.payment}"
+        if m.trigger == "hold":
+            pence, paid_at = amounts[ref]
+            held.append(
+                {
+                    "ref": ref,
+                    "council": m.name,
+                    "pence": pence,
+                    "held_at": m.at,
+                    "why": m.reason,
+                    "released_at": None,
+                    "paid_at": paid_at,
+                }
+            )
+        else:
+            for h in reversed(held):
+                if h["ref"] == ref and h["released_at"] is None:
+                    h["released_at"] = m.at
+                    break
+    return {"tranches": list(by_tranche.values()), "held": held}

@@ -32,11 +32,11 @@ from demo.cast import Cast, needed_bodies, register
 from demo.diligence import report_rows as due_diligence_rows
 from demo.figures import Figures, gather
 from demo.mailcatch import MailCatcher
+from demo.payments import PaymentRuns, payment_story
 from demo.notify_catcher import NotifyCatcher
 from demo.plans import plan_areas, plan_bids
 from demo.progress import Progress
 from demo.pstn import Network
-from demo.payments import PaymentRuns
 from demo.returns import MonitoringYear
 from demo.story import DemoStepFailed, Event, Size, Story
 from demo.tca import TcaRound
@@ -149,6 +149,7 @@ def run_demo(
             figures.extra["variations"] = variation_rows(engine)
             figures.extra["clarifications"] = clarification_rows(engine)
             figures.extra["diligence"] = due_diligence_rows(engine)
+            figures.extra["payments"] = payment_story(engine)
             received, repeats = len(catcher.caught), catcher.repeats
         password, why_not = _sample_sign_ins(engine)
     finally:

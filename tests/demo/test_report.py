@@ -211,3 +211,116 @@ def test_the_paid_and_committed_labels_do_not_overprint_when_nearly_all_is_paid(
         return float(found.group(1))
 
     assert abs(height("committed at the end") - height("paid at the end")) >= 16
+
+
+def test_the_payments_section_shows_each_tranche_paid_and_the_payment_held_and_released(report):
+    """Issue 19's payments story, held to the database: what each tranche paid, and the
+    payment that fell due while its case was suspended, held, released on reinstatement
+    and paid."""
+    from states.dates import day
+    from workflow.services.payments import SETTLED
+    from workflow.storage.tables import payments
+
+    _, page, engine, _ = report
+    with reading(engine) as conn:
+        tranches = conn.execute(
+            select(payments.c.tranche, func.count(), func.sum(payments.c.amount_pence))
+            .where(payments.c.state.in_(SETTLED))
+            .group_by(payments.c.tranche)
+        ).all()
+        moves = conn.execute(
+            select(cases.c.ref, organisations.c.name, history.c.payment, history.c.trigger)
+            .add_columns(history.c.at)
+            .join(cases, cases.c.id == history.c.case_id)
+            .join(organisations, organisations.c.code == cases.c.lead)
+            .where(history.c.trigger.in_(("hold", "release")), history.c.payment.is_not(None))
+            .order_by(history.c.at)
+        ).all()
+        held = {m.trigger: m for m in moves}
+        paid = conn.execute(
+            select(payments.c.amount_pence, payments.c.paid_at).where(
+                payments.c.ref == f"{held['hold'].ref}/{held['hold'].payment}"
+            )
+        ).one()
+
+    section = words(page.split('id="payments"')[1].split("</section>")[0])
+    assert tranches
+    for n, count, pence in tranches:
+        assert re.search(rf"Tranche {n} When .*? accepted {count} £{pence // 100:,} ", section), n
+    hold, release = held["hold"], held["release"]
+    assert (
+        f"{hold.ref}/{hold.payment} {hold.name} £{paid.amount_pence // 100:,} "
+        f"{day(hold.at)} (case suspended) {day(release.at)} {day(paid.paid_at)}"
+    ) in section
+    assert '<a href="#payments">Payments</a>' in page
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_no_label_of_a_drawing_overprints_another_at_either_width(report):
+    """At 390 pixels the fund chart's 'committed at the end' ran over the label of the first
+    release of funds; each label now moves down clear of the totals."""
+    from playwright.sync_api import sync_playwright
+
+    boxes = """svgs => svgs.filter(s => s.getClientRects().length).map(s =>
+        [...s.querySelectorAll('text')].map(t => {
+            const r = t.getBoundingClientRect();
+            return [t.textContent, r.left, r.top, r.right, r.bottom];
+        }))"""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for width in WIDTHS:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(report[0].as_uri())
+                drawings = page.eval_on_selector_all("svg.drawing", boxes)
+                assert len(drawings) >= 2, width  # the fund and the suspended case's year
+                for labels in drawings:
+                    for i, (a, *one) in enumerate(labels):
+                        for b, *other in labels[i + 1 :]:
+                            apart = (
+                                one[2] <= other[0] + 1
+                                or other[2] <= one[0] + 1
+                                or one[3] <= other[1] + 1
+                                or other[3] <= one[1] + 1
+                            )
+                            assert apart, (width, a, b)
+                page.close()
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_on_a_phone_each_award_reads_in_the_column_with_its_amount_paid_and_state(report):
+    """At 390 pixels the awards table showed council, bid and category, and its amount, paid
+    and state lay off the screen to the right; each award is now a block of labelled lines,
+    as are the tables of controls, variations and held payments."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 900})
+            page.goto(report[0].as_uri())
+            column = page.eval_on_selector("main", "m => m.getBoundingClientRect().right")
+            cells = page.eval_on_selector_all(
+                "table.stack td",
+                """tds => tds.filter(td => td.getClientRects().length).map(td => [
+                    td.textContent.trim(), td.getBoundingClientRect().right,
+                    getComputedStyle(td, '::before').content])""",
+            )
+            awards = page.eval_on_selector_all(
+                "#awards tbody td",
+                "tds => tds.map(td => [getComputedStyle(td, '::before').content, td.innerText])",
+            )
+            page.close()
+        finally:
+            browser.close()
+
+    assert cells
+    for text, right, _ in cells:
+        assert right <= column + 1, (text, right, column)
+    labels = {label.strip('"') for _, _, label in cells}
+    assert {"Amount", "Paid", "Now", "Countersigned by", "Decision", "Failed"} <= labels
+    shown = {label.strip('"') for label, text in awards if text.strip()}
+    assert {"Bid", "Category", "Amount", "Paid", "Offered", "Now"} <= shown
+    assert all(text.startswith("£") for label, text in awards if label in ('"Amount"', '"Paid"'))
