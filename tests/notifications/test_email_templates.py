@@ -251,3 +251,22 @@ def test_a_receipt_says_when_the_application_was_received(case_kind):
         assert "at 3:42pm, 17 January 2014. Keep this email as your receipt" in " ".join(
             part.split()
         )
+
+
+def test_an_escalation_with_no_chief_executive_on_record_does_not_greet_the_lead_as_one():
+    """With no escalation address the first escalation goes to the programme lead (the
+    first of Cc stands in for an empty To): it must say so, not address them as the
+    council's chief executive."""
+    ctx = realistic_context("checkpoint.escalated_1", case__has_escalation_contact=False)
+    first = render("checkpoint.escalated_1", ctx)
+    second = render("checkpoint.escalated_2", ctx)
+
+    for part in (first.text, first.html):
+        said = " ".join(part.split())
+        assert "We are writing to you as" not in said
+        assert "has no chief executive or section 151 officer address on record" in said
+        assert "this escalation comes to you, the programme lead" in said
+    for part in (second.text, second.html):
+        said = " ".join(part.split())
+        assert "section 151 officer has been written to" not in said
+        assert "the programme lead was written to in place of its chief executive" in said

@@ -4,11 +4,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from freezegun import freeze_time
+from sqlalchemy import update
 
 from tests.workflow.monitoring_world import bid_in_monitoring, ladder_history, outbox_rows
 from workflow.services import lifecycle, programme_files
 from workflow.errors import RuleViolation
 from workflow.runtime.sweep import sweep
+from workflow.storage.tables import organisations
 
 UTC = timezone.utc
 ACCEPTED = datetime(2013, 10, 1, 10, tzinfo=UTC)
@@ -166,3 +168,19 @@ def test_sweeping_the_same_moment_again_changes_nothing(world):
 
     assert again.total == 0
     assert world.snapshot() == before
+
+
+def test_an_escalation_with_no_chief_executive_on_record_goes_to_the_lead_and_says_so(world):
+    """An organisation may have no escalation address: the first escalation then goes to
+    the programme lead, and must not greet them as the council's chief executive."""
+    ref = bid_in_monitoring(world, ACCEPTED)
+    with world.engine.begin() as conn:
+        conn.execute(update(organisations).values(escalation_email=None))
+
+    down_for_three_weeks(world)
+
+    (escalation,) = outbox_rows(world, like=f"{ref}/Q1:escalated_1")
+    said = " ".join(escalation.body_text.split())
+    assert escalation.to_addrs == ["tca-lead@example.org"] and escalation.cc_addrs == []
+    assert "We are writing to you as" not in said
+    assert "has no chief executive or section 151 officer address on record" in said

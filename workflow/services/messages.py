@@ -164,6 +164,9 @@ def context(
             "kind": case.kind,
             "lead_name": org.name if org else case.lead,
             "lead_code": case.lead,
+            # No chief executive or s151 address on record: an escalation to them goes to
+            # the programme lead instead, and must not greet the lead as them.
+            "has_escalation_contact": bool(org and org.escalation_email),
             # its label from the programme file ("ESG top-up"), not its code
             "category": spec.category_label(case.category) if case.category else None,
             "amount": pounds(case.amount_pence) if case.amount_pence is not None else None,
