@@ -254,17 +254,27 @@ def _controls(conn: Connection, spec: Any) -> dict[str, Any]:
     ):
         ratings[r.ref].append(r)
     risky = {ref for ref, found in ratings.items() if controls.fraud_risk(found) == "high"}
+    from states.money import from_json
+    from workflow.storage.tables import programmes
+
+    sro = conn.execute(
+        select(programmes.c.sro).where(programmes.c.code == spec.code)
+    ).scalar_one_or_none()
     signatures = [
         {
             "ref": r.ref,
-            "amount": pounds(r.amount_pence or 0),
+            # what was countersigned, as its row says: a later variation changes the case's
+            # amount, never what the offer's countersignature was for
+            "amount": pounds(
+                from_json(r.payload["amount"]) if r.payload.get("amount") else r.amount_pence or 0
+            ),
             "signed_by": r.actor,
             "what": (
-                f"variation {r.payload.get('variation')}"
+                f"Variation {r.payload.get('variation')}, raising the award"
                 if r.trigger == "countersign_variation"
-                else "offer, fraud risk high: the SRO's"
+                else "Offer; fraud risk rated high, so the senior responsible owner's"
                 if r.ref in risky
-                else "offer"
+                else "Offer"
             ),
             "offered_by": offered_by.get(r.ref, ""),
         }
@@ -293,6 +303,7 @@ def _controls(conn: Connection, spec: Any) -> dict[str, Any]:
             else None
         ),
         "countersignatures": signatures,
+        "sro": sro,
         "reviews": shown,
         "decisions": {DECISION_WORDS[k].label: decided.get(k, 0) for k in DECISION_WORDS},
         "scheduled": sum(1 for r in found if r["status"] == "not_due"),

@@ -324,3 +324,28 @@ def test_on_a_phone_each_award_reads_in_the_column_with_its_amount_paid_and_stat
     shown = {label.strip('"') for label, text in awards if text.strip()}
     assert {"Bid", "Category", "Amount", "Paid", "Offered", "Now"} <= shown
     assert all(text.startswith("£") for label, text in awards if label in ('"Amount"', '"Paid"'))
+
+
+def test_each_countersignature_shows_the_amount_it_was_given_for(report):
+    """An offer countersigned at £165,000 and raised by a variation to £173,000 was listed
+    as a countersignature of £173,000 (the case's amount now); each row now shows the amount
+    its history row records, and the SRO is named."""
+    from states.money import from_json
+
+    _, page, engine, result = report
+    with reading(engine) as conn:
+        signed = conn.execute(
+            select(cases.c.ref, history.c.trigger, history.c.actor, history.c.payload)
+            .join(cases, cases.c.id == history.c.case_id)
+            .where(history.c.trigger.in_(("countersign", "countersign_variation")))
+            .order_by(history.c.id)
+        ).all()
+
+    text = words(page)
+    table = text[text.index("Countersignatures") : text.index("Annual reviews")]
+    assert signed
+    for ref, trigger, actor, payload in signed:
+        what = "Variation" if trigger == "countersign_variation" else "Offer"
+        amount = f"£{from_json(payload['amount']) // 100:,}"
+        assert re.search(rf"{ref} {what}[^£]* {re.escape(amount)} {actor} ", table), (ref, what)
+    assert "(henry.shaw for the TCA)" in table
