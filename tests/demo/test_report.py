@@ -293,7 +293,8 @@ def test_no_label_of_a_drawing_overprints_another_at_either_width(report):
 def test_on_a_phone_each_award_reads_in_the_column_with_its_amount_paid_and_state(report):
     """At 390 pixels the awards table showed council, bid and category, and its amount, paid
     and state lay off the screen to the right; each award is now a block of labelled lines,
-    as are the tables of controls, variations and held payments."""
+    as are the tables of returns, controls, variations, held payments, questions and
+    refusals (whose reason runs under its label, the width of the column)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -321,6 +322,7 @@ def test_on_a_phone_each_award_reads_in_the_column_with_its_amount_paid_and_stat
         assert right <= column + 1, (text, right, column)
     labels = {label.strip('"') for _, _, label in cells}
     assert {"Amount", "Paid", "Now", "Countersigned by", "Decision", "Failed"} <= labels
+    assert {"Not yet due", "The system said", "Released"} <= labels
     shown = {label.strip('"') for label, text in awards if text.strip()}
     assert {"Bid", "Category", "Amount", "Paid", "Offered", "Now"} <= shown
     assert all(text.startswith("£") for label, text in awards if label in ('"Amount"', '"Paid"'))
