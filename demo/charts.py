@@ -343,7 +343,7 @@ def ladder_timeline(
     x, ly = 10, bottom + 44
     for kind in present:
         legend = _MARK_STYLE[kind][2]
-        step = 26 + 7.2 * len(legend)
+        step = 30 + _width(legend, 13)
         if x + step > right:
             x, ly = 10, ly + 24
         body.append(_mark(kind, x + 7, ly - 4, legend))
