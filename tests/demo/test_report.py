@@ -322,7 +322,14 @@ def test_on_a_phone_each_award_reads_in_the_column_with_its_amount_paid_and_stat
         assert right <= column + 1, (text, right, column)
     labels = {label.strip('"') for _, _, label in cells}
     assert {"Amount", "Paid", "Now", "Countersigned by", "Decision", "Failed"} <= labels
-    assert {"Not yet due", "The system said", "Released", "Last"} <= labels
+    assert {
+        "Not yet due",
+        "The system said",
+        "Released",
+        "Last",
+        "Awards allowed",
+        "Cancelled",
+    } <= labels
     shown = {label.strip('"') for label, text in awards if text.strip()}
     assert {"Bid", "Category", "Amount", "Paid", "Offered", "Now"} <= shown
     assert all(text.startswith("£") for label, text in awards if label in ('"Amount"', '"Paid"'))
