@@ -13,6 +13,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from states import AREA, BID, VARIATION
+from states.review import STATUS_WORDS
 from states.text import TEXT_PATTERN
 
 MONEY = r"^-?[0-9]+\.[0-9]{2}$"
@@ -328,10 +329,11 @@ class ReviewListed(_Shape):
     case: str
     review: str = Field(examples=["R1"])
     due: str = Field(json_schema_extra={"format": "date"})
-    status: Literal["not_due", "due", "overdue", "recorded", "ended"] = Field(
+    status: str = Field(
+        json_schema_extra={"enum": list(STATUS_WORDS)},  # the review's own words, not repeated
         description="Where the review stands: not_due (it cannot be recorded before its due "
         "date), due, overdue (the SRO was told), recorded, or ended (the case stopped being "
-        "monitored first)."
+        "monitored first).",
     )
     opened_at: Optional[str] = Field(json_schema_extra={"format": "date-time"})
     overdue_at: Optional[str] = Field(json_schema_extra={"format": "date-time"})
