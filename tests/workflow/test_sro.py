@@ -37,8 +37,8 @@ def test_the_bundled_programmes_name_no_sro_and_say_so(any_world):
             sro.require_sro(conn, "tca-2013", "a high fraud risk cannot be countersigned")
     assert str(refused.value) == (
         "Programme tca-2013 has no senior responsible owner, so a high fraud risk cannot be "
-        "countersigned: an admin names one with `casework programme sro tca-2013 NAME` "
-        "(a person with role approver)."
+        "countersigned: an admin names one (a person with role approver) on the Programmes "
+        "page of the admin area, or with `casework programme sro tca-2013 NAME`."
     )
     assert status(any_world.engine)["programmes_without_sro"] == ["pstn-2013", "tca-2013"]
 

@@ -11,7 +11,7 @@ For the other services:
 - `sro_of(conn, code)`: the SRO's name, or None.
 - `require_sro(conn, code, needed_for)`: the SRO as an `Actor`, or a
   `RuleViolation` naming the programme and what is missing ("... has no senior
-  responsible owner, so <needed_for>: an admin names one with ...").
+  responsible owner, so <needed_for>: an admin names one ...").
 """
 
 from __future__ import annotations
@@ -59,8 +59,10 @@ def without_sro(conn: Connection) -> list[str]:
 
 
 def _how_to_name(code: str) -> str:
+    # Said on every face, so both ways an admin can put it right.
     return (
-        f"an admin names one with `casework programme sro {code} NAME` (a person with role {ROLE})"
+        f"an admin names one (a person with role {ROLE}) on the Programmes page of the "
+        f"admin area, or with `casework programme sro {code} NAME`"
     )
 
 
