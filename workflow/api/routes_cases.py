@@ -41,7 +41,7 @@ from workflow.storage.db import reading
 from workflow.services.engine import Actor
 from workflow.storage.records import CaseRecord
 from workflow.services.unit_of_work import UnitOfWork
-from workflow.errors import CaseworkError, ConflictError, GuardFailed, PermissionDenied
+from workflow.errors import CaseworkError, ConflictError, GuardFailed
 
 router = APIRouter(tags=["cases"])
 # Every state a case can be in, for the document (the service refuses any other).
@@ -248,12 +248,7 @@ def list_reviews(
     engine = engine_of(request)
     with reading(engine) as conn:
         case = lifecycle.load_case(conn, ref)
-    access.check_visible(actor, case)
-    if not access.sees_every_case(actor):
-        raise PermissionDenied(
-            f"{actor.name} may not read {case.ref}'s annual reviews: only staff may.",
-            person=actor.name,
-        )
+    access.check_staff_read(actor, case, "annual reviews")
     items = reviews.list_reviews(engine, case=case.ref, actor_name=actor.name)
     return json_response(paging.page_after(items, cursor, limit, lambda r: r["ref"], "review"))
 

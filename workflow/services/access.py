@@ -108,6 +108,16 @@ def check_visible(actor: Actor, case: Mapping[str, Any] | CaseRecord) -> None:
         raise CaseNotFound(ref)
 
 
+def check_staff_read(actor: Actor, case: CaseRecord, what: str) -> None:
+    """CaseNotFound unless `actor` may see `case`; PermissionDenied unless they are staff:
+    `what` of a case (its due diligence, its annual reviews) is for those who run it."""
+    check_visible(actor, case)
+    if not sees_every_case(actor):
+        raise PermissionDenied(
+            f"{actor.name} may not read {case.ref}'s {what}: only staff may.", person=actor.name
+        )
+
+
 def may_act(actor: Actor, action: str, lead: str | None, what: str) -> str:
     """The role in which `actor` may take a non-transition `action`, or PermissionDenied."""
     allowed = ACTION_ROLES[action]

@@ -40,9 +40,9 @@ from states.diligence import (
     AUTOMATIC,
 )
 from states.facts import DiligenceRecord
-from workflow.errors import Malformed, PermissionDenied, RuleViolation, checked_text
+from workflow.errors import Malformed, RuleViolation, checked_text
 from workflow.services import attachments, directory
-from workflow.services.access import check_visible, may_act, sees_every_case
+from workflow.services.access import check_staff_read, check_visible, may_act
 from workflow.services.chain import Entry, append, change, moment
 from workflow.services.unit_of_work import UnitOfWork, unit
 from workflow.storage.prepared import Prepared
@@ -490,12 +490,7 @@ def show(work: UnitOfWork | Engine, ref: str, actor_name: str | None = None) -> 
         name = ""
         if actor_name is not None:
             actor = directory.actor(uow.conn, actor_name)
-            check_visible(actor, case)
-            if not sees_every_case(actor):
-                raise PermissionDenied(
-                    f"{actor.name} may not read {case.ref}'s due diligence: only staff may.",
-                    person=actor.name,
-                )
+            check_staff_read(actor, case, "due diligence")
             name = actor.name
         return checklist_json(uow.conn, case, uow.spec(case.programme), name, uow.now)
 

@@ -594,15 +594,7 @@ def move(
                 book=uow.book,
                 payment=_for_mail(conn, pay, after),
             )
-        shown = payment_json(
-            pay,
-            case_ref=after.ref,
-            actor=actor,
-            lead=after.lead,
-            full=True,
-            case_state=after.state,
-            caseworker=after.caseworker,
-        )
+        shown = _shown(pay, after, actor)
     event(
         log,
         "payment.moved",
@@ -849,6 +841,20 @@ def payment_json(
     return out
 
 
+def _shown(pay: Payment, case: CaseRecord, actor: Actor | None) -> dict[str, Any]:
+    """`payment_json` in full for a payment of `case` as read (its state and caseworker
+    decide what `actor` may do now)."""
+    return payment_json(
+        pay,
+        case_ref=case.ref,
+        actor=actor,
+        lead=case.lead,
+        full=True,
+        case_state=case.state,
+        caseworker=case.caseworker,
+    )
+
+
 def _refused_now(
     trigger: str,
     pay: Payment,
@@ -938,15 +944,7 @@ def get_payment(
         pay = load_payment(uow.conn, ref)
         case = _case(uow.conn, pay.case_id)
         actor = directory.actor(uow.conn, actor_name) if actor_name else None
-        out = payment_json(
-            pay,
-            case_ref=case.ref,
-            actor=actor,
-            lead=case.lead,
-            full=True,
-            case_state=case.state,
-            caseworker=case.caseworker,
-        )
+        out = _shown(pay, case, actor)
         out["history"] = [
             chain.as_dict(r)
             for r in chain.rows_for(uow.conn, case.id)
@@ -980,19 +978,7 @@ def schedule(
                 "event": tranche.on,
                 "event_label": tranche_event_label(tranche.on),
                 "amount": money_json(pay.amount_pence if pay else planned[i]),
-                "payment": (
-                    payment_json(
-                        pay,
-                        case_ref=case.ref,
-                        actor=actor,
-                        lead=case.lead,
-                        full=True,
-                        case_state=case.state,
-                        caseworker=case.caseworker,
-                    )
-                    if pay
-                    else None
-                ),
+                "payment": _shown(pay, case, actor) if pay else None,
             }
         )
     rec = conn.execute(select(recoveries).where(recoveries.c.case_id == case.id)).first()

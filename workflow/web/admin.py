@@ -10,7 +10,6 @@ transaction; the row carries the admin's name.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -142,15 +141,9 @@ async def organisation_post(request: Request) -> Response:
         wrong = not_pounds(typed, ORG_LABELS["esg-allocation"])
         if wrong:
             raise Malformed(ORG_LABELS["esg-allocation"], [f"esg-allocation: {wrong}"])
+        # The same amount written another way ("12000" for "12000.00") reaches the service,
+        # which finds nothing changed and writes no row.
         given["esg_allocation"] = pounds_typed(typed) if typed else ""
-        if given["esg_allocation"] and now.get("esg_allocation"):
-            # The same amount written another way ("12000" for "12000.00") is no change.
-            try:
-                same = Decimal(given["esg_allocation"]) == Decimal(now["esg_allocation"])
-            except InvalidOperation:
-                same = False  # the service refuses it, naming why
-            if same:
-                given["esg_allocation"] = now["esg_allocation"]
         # Only what was changed on the form is sent: a field left as shown changes nothing.
         wanted = {k: v for k, v in given.items() if v != (now.get(k) or "")}
         if not wanted:
