@@ -94,20 +94,28 @@ def target_path(dest: Path, at: datetime) -> Path:
     return dest / dated_name(at) if dest.is_dir() else dest
 
 
+def cannot_write(folder: Path) -> str:
+    """Why this process cannot write a file in `folder` ("" when it can): asked of the folder
+    itself, by writing one, since root passes every access() check."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".casework-backup-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return str(err.strerror or err)
+    return ""
+
+
 def check_destination(path: Path) -> None:
     """Refuse a destination that cannot take the archive, before anything is read or written."""
     folder = path.parent
     if not folder.is_dir():
         raise BackupRefused(f"The backup was not taken: the folder {folder} does not exist.")
-    try:  # asked of the folder itself: root passes every access() check
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".casework-backup-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
+    why = cannot_write(folder)
+    if why:
         raise BackupRefused(
-            f"The backup was not taken: the folder {folder} is not writable "
-            f"({err.strerror or err})."
-        ) from None
+            f"The backup was not taken: the folder {folder} is not writable ({why})."
+        )
     if path.exists():
         raise BackupRefused(
             f"The backup was not taken: {path} already exists (a backup never replaces another)."

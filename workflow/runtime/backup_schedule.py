@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable
@@ -55,15 +54,14 @@ def backup_dir(environ=os.environ) -> Path | None:
 def check_writable(folder: Path) -> None:
     """SetupError unless this process can write in `folder`: `serve` asks at start, since a
     folder it cannot write would otherwise fail every night, seen only in `status`."""
-    try:  # asked of the folder itself, as `casework backup` asks (root passes access())
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".casework-backup-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
+    from workflow.runtime.backup import cannot_write
+
+    why = cannot_write(folder)  # asked as `casework backup` asks of its folder
+    if why:
         raise SetupError(
             f"CASEWORK_BACKUP_DIR ({folder}) is not writable by the user casework runs "
-            f"as ({err.strerror or err}): give that user the folder, or unset it."
-        ) from None
+            f"as ({why}): give that user the folder, or unset it."
+        )
 
 
 def taken_at(path: Path) -> datetime | None:
